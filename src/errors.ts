@@ -1,0 +1,32 @@
+/**
+ * Every error kensa throws is a KensaError with a stable code. The catalog below is mirrored
+ * in docs/errors.md (test/errors.test.ts keeps the two in sync), so users can look codes up.
+ */
+
+export const ERROR_CODES = {
+  KENSA_ERR_INVALID_ARGUMENT: 'An argument is outside what the function accepts.',
+  KENSA_ERR_SHAPE: 'A tensor has the wrong rank or dimensions for the operation.',
+  KENSA_ERR_DTYPE: 'A tensor has a data type the operation does not accept.',
+  KENSA_ERR_DEVICE_MISMATCH: 'Tensors of one operation live on different devices.',
+  KENSA_ERR_NO_ADAPTER: 'No WebGPU adapter matched the request.',
+  KENSA_ERR_GPU_VALIDATION: 'WebGPU rejected a command (a kensa bug or an exceeded device limit).',
+  KENSA_ERR_GPU_OUT_OF_MEMORY: 'The GPU could not allocate memory.',
+  KENSA_ERR_DEVICE_LOST: 'The GPU device was lost (driver reset, removal, or destroy); open a new one.',
+  KENSA_ERR_DISPOSED: 'A tensor or device was used after it was disposed.',
+  KENSA_ERR_SHADER: 'A WGSL program failed to compile.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class KensaError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KensaError';
+    this.code = code;
+  }
+}
+
+export function isKensaError(e: unknown, code?: ErrorCode): e is KensaError {
+  return e instanceof KensaError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,469 @@
+/**
+ * The GPU compute core: one WebGPU device (Dawn through npm `webgpu`), a buffer pool, an
+ * upload ring, a pipeline cache and one pending command stream. Ops call `dispatch()`, which
+ * records into the open compute pass; nothing is submitted until a readback, `flush()`, or a
+ * full uniform arena, so a recipe of a dozen ops is one command buffer and one submission.
+ * Errors from WebGPU (validation, out-of-memory, device loss) surface as KensaErrors at the
+ * next synchronisation point (`sync()`, `read()`), naming the programs involved.
+ */
+import { create, globals } from 'webgpu';
+import { KensaError } from '../errors.js';
+import { BufferPool, type PoolStats } from './pool.js';
+import { buildSource, cacheKey, type CompiledProgram, type ProgramInfo } from './program.js';
+import { ReadbackPool, UploadRing } from './staging.js';
+import type { UniformValues } from './uniforms.js';
+
+// @webgpu/types declares GPUBufferUsage & co. as globals; dawn.node provides them as exports.
+for (const [k, v] of Object.entries(globals)) if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
+
+export interface GpuOpenOptions {
+  /** Index into listAdapters(), or a substring of an adapter's name. Default: the preferred adapter. */
+  adapter?: number | string;
+  powerPreference?: GPUPowerPreference;
+  /** Upload ring: buffer count and size. Default 8 × 8 MiB. */
+  uploadRing?: { count: number; chunkBytes: number };
+}
+
+export interface AdapterDescription {
+  index: number;
+  backend: string;
+  name: string;
+}
+
+export interface GpuInfo {
+  name: string;
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** Software rasterisers (lavapipe, SwiftShader) run on the CPU cores. */
+  isCpu: boolean;
+  features: string[];
+  limits: Record<string, number>;
+}
+
+/** A region of a GPU buffer as tensors hold it. */
+export interface BufferRef {
+  readonly buffer: GPUBuffer;
+  /** Bytes the tensor uses (multiple of 4); the buffer may be larger (pool size classes). */
+  readonly bytes: number;
+}
+
+export interface DispatchArgs {
+  program: ProgramInfo;
+  inputs: readonly BufferRef[];
+  outputs: readonly BufferRef[];
+  uniforms: UniformValues;
+  /** Workgroup count: a number is folded into a 2-D grid when over the 65535 limit. */
+  workgroups: number | readonly [number, number, number];
+}
+
+export interface TransferStats {
+  uploads: number;
+  uploadBytes: number;
+  downloads: number;
+  downloadBytes: number;
+}
+
+export interface GpuStats {
+  dispatches: number;
+  submits: number;
+  pipelines: number;
+  transfers: TransferStats;
+  pool: PoolStats;
+}
+
+/** GPU time of the passes recorded between `startTimer()` and `stop()`. */
+export interface GpuTimer {
+  stop(): Promise<{ gpuMs: number; passes: number }>;
+}
+
+/** Features requested when the adapter has them; none needs allow_unsafe_apis. */
+const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'subgroups', 'shader-f16'];
+const LIMITS: (keyof GPUSupportedLimits)[] = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+  'maxUniformBufferBindingSize',
+];
+// Dawn quantizes timestamps (to 100 µs) unless told not to; kensa times kernels of ~0.1 ms.
+const DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization'];
+const UNIFORM_ARENA_BYTES = 1 << 20;
+const MAX_QUERIES = 4096;
+
+type GPUNavigator = ReturnType<typeof create>;
+
+export async function listAdapters(): Promise<AdapterDescription[]> {
+  try {
+    await create(['adapter=\u0000kensa-list']).requestAdapter();
+  } catch (e) {
+    const out: AdapterDescription[] = [];
+    for (const m of String(e).matchAll(/backend: '([^']*)', name: '([^']*)'/g)) out.push({ index: out.length, backend: m[1]!, name: m[2]! });
+    return out;
+  }
+  return [];
+}
+
+export class Gpu {
+  readonly device: GPUDevice;
+  readonly info: GpuInfo;
+  readonly pool: BufferPool;
+  readonly hasTimestamps: boolean;
+  readonly #navigator: GPUNavigator;
+  readonly #upload: UploadRing;
+  readonly #readback: ReadbackPool;
+  readonly #pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; compiled: CompiledProgram }>();
+  readonly #uniformBuffer: GPUBuffer;
+  readonly #uniformData = new ArrayBuffer(UNIFORM_ARENA_BYTES);
+  readonly #uniformView = new DataView(this.#uniformData);
+  readonly #uniformAlign: number;
+  #uniformUsed = 0;
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  /** Program names in the pending stream, for error messages. */
+  #pendingNames = new Set<string>();
+  #errors: Promise<KensaError | null>[] = [];
+  #lost: string | null = null;
+  #querySet: GPUQuerySet | null = null;
+  #queryCount = 0;
+  #timing = false;
+  readonly stats: Omit<GpuStats, 'pool'> = {
+    dispatches: 0,
+    submits: 0,
+    pipelines: 0,
+    transfers: { uploads: 0, uploadBytes: 0, downloads: 0, downloadBytes: 0 },
+  };
+
+  private constructor(navigator: GPUNavigator, adapter: GPUAdapter, device: GPUDevice, opts: GpuOpenOptions) {
+    this.#navigator = navigator;
+    this.device = device;
+    const ai = adapter.info;
+    const limits: Record<string, number> = {};
+    for (const k of LIMITS) limits[k] = Number(device.limits[k]);
+    this.info = {
+      name: ai.description || ai.device || ai.vendor,
+      vendor: ai.vendor,
+      architecture: ai.architecture,
+      description: ai.description,
+      isCpu: ai.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(ai.description),
+      features: [...device.features].sort(),
+      limits,
+    };
+    this.hasTimestamps = device.features.has('timestamp-query');
+    this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    const ring = opts.uploadRing ?? { count: 8, chunkBytes: 8 << 20 };
+    this.#upload = new UploadRing(device, ring.count, ring.chunkBytes);
+    this.#readback = new ReadbackPool(device);
+    this.#uniformAlign = device.limits.minUniformBufferOffsetAlignment;
+    this.#uniformBuffer = device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    void device.lost.then((info) => {
+      this.#lost = `${info.reason}: ${info.message}`;
+    });
+    device.addEventListener('uncapturederror', (ev) => {
+      const error = (ev as GPUUncapturedErrorEvent).error;
+      this.#errors.push(Promise.resolve(this.#wrapError(error, 'uncaptured')));
+    });
+  }
+
+  /** Acquires an adapter and a device with the features and limits kensa needs. */
+  static async open(opts: GpuOpenOptions = {}): Promise<Gpu> {
+    let flags = [...DAWN_FLAGS];
+    if (opts.adapter !== undefined) {
+      let name = opts.adapter;
+      if (typeof name === 'number') {
+        const all = await listAdapters();
+        const found = all[name];
+        if (!found) throw new KensaError('KENSA_ERR_NO_ADAPTER', `Expected adapter index between 0 and ${all.length - 1} but received ${name}`);
+        name = found.name;
+      }
+      flags = [...flags, `adapter=${name}`];
+    }
+    const navigator = create(flags);
+    let adapter: GPUAdapter | null = null;
+    try {
+      adapter = await navigator.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+    } catch (e) {
+      throw new KensaError('KENSA_ERR_NO_ADAPTER', `No WebGPU adapter matched ${JSON.stringify(opts.adapter ?? 'default')}: ${String(e)}`, { cause: e });
+    }
+    if (!adapter) throw new KensaError('KENSA_ERR_NO_ADAPTER', 'No WebGPU adapter found (is a Vulkan driver installed? see README "GPU set-up")');
+    const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
+    const requiredLimits: Record<string, number> = {};
+    for (const k of LIMITS) requiredLimits[k] = Number(adapter.limits[k]);
+    const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+    return new Gpu(navigator, adapter, device, opts);
+  }
+
+  get lost(): boolean {
+    return this.#lost !== null;
+  }
+
+  #assertAlive(): void {
+    if (this.#lost !== null) throw new KensaError('KENSA_ERR_DEVICE_LOST', `The GPU device was lost (${this.#lost}); open a new one with Gpu.open()`);
+  }
+
+  #wrapError(error: GPUError, where: string): KensaError {
+    const programs = [...this.#pendingNames].join(', ') || 'none';
+    if (error instanceof GPUOutOfMemoryError) {
+      this.pool.trim();
+      return new KensaError('KENSA_ERR_GPU_OUT_OF_MEMORY', `GPU out of memory (${where}; programs: ${programs}): ${error.message}`);
+    }
+    return new KensaError('KENSA_ERR_GPU_VALIDATION', `WebGPU rejected a command (${where}; programs: ${programs}): ${error.message}`);
+  }
+
+  #scoped<T>(where: string, fn: () => T): T {
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    try {
+      return fn();
+    } finally {
+      const validation = this.device.popErrorScope();
+      const oom = this.device.popErrorScope();
+      this.#errors.push(
+        Promise.all([validation, oom]).then(([v, o]) => {
+          const e = o ?? v;
+          return e ? this.#wrapError(e, where) : null;
+        }),
+      );
+    }
+  }
+
+  /** Pooled storage buffer for a tensor of `bytes` (rounded up to whole words). */
+  alloc(bytes: number): BufferRef {
+    this.#assertAlive();
+    const words = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const max = this.info.limits.maxStorageBufferBindingSize!;
+    if (words > max) {
+      throw new KensaError('KENSA_ERR_GPU_OUT_OF_MEMORY', `A tensor of ${words} bytes exceeds this adapter's largest storage binding (${max} bytes); use a smaller batch`);
+    }
+    return { buffer: this.#scoped('alloc', () => this.pool.acquire(words)), bytes: words };
+  }
+
+  free(ref: BufferRef): void {
+    if (this.#lost === null) this.pool.release(ref.buffer);
+  }
+
+  #pipeline(program: ProgramInfo) {
+    const key = cacheKey(program);
+    let entry = this.#pipelines.get(key);
+    if (!entry) {
+      const compiled = buildSource(program);
+      entry = this.#scoped(`compile ${program.name}[${program.key}]`, () => {
+        const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } }];
+        for (let i = 0; i < program.inputs.length; i++) entries.push({ binding: 1 + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } });
+        for (let i = 0; i < program.outputs.length; i++) entries.push({ binding: 1 + program.inputs.length + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
+        const layout = this.device.createBindGroupLayout({ entries });
+        const module = this.device.createShaderModule({ code: compiled.source, label: key });
+        const pipeline = this.device.createComputePipeline({
+          layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+          compute: { module, entryPoint: 'main' },
+          label: key,
+        });
+        return { pipeline, layout, compiled };
+      });
+      this.#pipelines.set(key, entry);
+      this.stats.pipelines++;
+    }
+    return entry;
+  }
+
+  /**
+   * Compiles a program now and reports WGSL errors with line numbers (tests compile every
+   * variant this way; the ORT pad.ts bracket bug shows why).
+   */
+  async compile(program: ProgramInfo): Promise<void> {
+    this.#assertAlive();
+    const compiled = buildSource(program);
+    const module = this.device.createShaderModule({ code: compiled.source });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error');
+    if (errors.length > 0) {
+      const lines = compiled.source.split('\n');
+      const detail = errors.map((m) => `line ${m.lineNum}: ${m.message}\n  ${lines[m.lineNum - 1]?.trim() ?? ''}`).join('\n');
+      throw new KensaError('KENSA_ERR_SHADER', `WGSL of ${program.name}[${program.key}] failed to compile:\n${detail}`);
+    }
+    this.device.pushErrorScope('validation');
+    this.#pipeline(program);
+    const e = await this.device.popErrorScope();
+    if (e) throw new KensaError('KENSA_ERR_SHADER', `Pipeline of ${program.name}[${program.key}] was rejected: ${e.message}`);
+  }
+
+  #openPass(): GPUComputePassEncoder {
+    if (this.#pass) return this.#pass;
+    this.#encoder ??= this.device.createCommandEncoder();
+    let timestampWrites: GPUComputePassTimestampWrites | undefined;
+    if (this.#timing && this.#querySet && this.#queryCount + 2 <= MAX_QUERIES) {
+      timestampWrites = { querySet: this.#querySet, beginningOfPassWriteIndex: this.#queryCount, endOfPassWriteIndex: this.#queryCount + 1 };
+      this.#queryCount += 2;
+    }
+    this.#pass = this.#encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+    return this.#pass;
+  }
+
+  #encoderWithoutPass(): GPUCommandEncoder {
+    this.#pass?.end();
+    this.#pass = null;
+    this.#encoder ??= this.device.createCommandEncoder();
+    return this.#encoder;
+  }
+
+  /** Records one kernel launch into the pending command stream. */
+  dispatch(args: DispatchArgs): void {
+    this.#assertAlive();
+    const { program } = args;
+    const entry = this.#pipeline(program);
+    const size = entry.compiled.layout.size;
+    const slot = Math.ceil(size / this.#uniformAlign) * this.#uniformAlign;
+    if (this.#uniformUsed + slot > UNIFORM_ARENA_BYTES) this.flush();
+    const offset = this.#uniformUsed;
+    new Uint8Array(this.#uniformData, offset, size).fill(0);
+    entry.compiled.layout.pack(args.uniforms, this.#uniformView, offset);
+    this.#uniformUsed += slot;
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.#uniformBuffer, offset, size } }];
+    let binding = 1;
+    for (const ref of [...args.inputs, ...args.outputs]) entries.push({ binding: binding++, resource: { buffer: ref.buffer, offset: 0, size: ref.bytes } });
+    const bindGroup = this.device.createBindGroup({ layout: entry.layout, entries });
+    const [x, y, z] = typeof args.workgroups === 'number' ? foldWorkgroups(args.workgroups) : args.workgroups;
+    const pass = this.#openPass();
+    pass.setPipeline(entry.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.#pendingNames.add(program.name);
+    this.stats.dispatches++;
+  }
+
+  /** Submits the pending command stream (no wait). */
+  flush(): void {
+    this.#assertAlive();
+    if (!this.#encoder) return;
+    const encoder = this.#encoderWithoutPass();
+    this.#scoped('submit', () => {
+      if (this.#uniformUsed > 0) this.device.queue.writeBuffer(this.#uniformBuffer, 0, this.#uniformData, 0, this.#uniformUsed);
+      this.device.queue.submit([encoder.finish()]);
+    });
+    this.#encoder = null;
+    this.#uniformUsed = 0;
+    this.stats.submits++;
+    this.#upload.submitted();
+  }
+
+  /** Waits for all submitted work and throws the first error WebGPU reported since the last sync. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.#throwErrors();
+  }
+
+  async #throwErrors(): Promise<void> {
+    const pending = this.#errors.splice(0);
+    const names = this.#pendingNames;
+    const results = await Promise.all(pending);
+    const first = results.find((e) => e !== null);
+    this.#pendingNames = new Set();
+    this.#assertAlive();
+    if (first) {
+      names.clear();
+      throw first;
+    }
+  }
+
+  /** Copies host bytes into a GPU buffer through the upload ring, ordered with pending dispatches. */
+  async upload(dst: BufferRef, data: Uint8Array, dstOffset = 0): Promise<void> {
+    this.#assertAlive();
+    const chunk = this.#upload.chunkBytes;
+    for (let start = 0; start < data.byteLength; start += chunk) {
+      const part = data.subarray(start, Math.min(data.byteLength, start + chunk));
+      let staging = this.#upload.tryAcquire();
+      if (!staging) {
+        if (this.#upload.hasPending) this.flush();
+        staging = await this.#upload.acquire();
+      }
+      const bytes = Math.ceil(part.byteLength / 4) * 4;
+      const mapped = new Uint8Array(staging.getMappedRange(0, bytes));
+      mapped.set(part);
+      mapped.fill(0, part.byteLength);
+      staging.unmap();
+      this.#encoderWithoutPass().copyBufferToBuffer(staging, 0, dst.buffer, dstOffset + start, bytes);
+      this.#upload.used(staging);
+    }
+    this.stats.transfers.uploads++;
+    this.stats.transfers.uploadBytes += data.byteLength;
+  }
+
+  /** Reads `bytes` from a GPU buffer; submits pending work first. */
+  async read(src: BufferRef, bytes = src.bytes): Promise<ArrayBuffer> {
+    this.#assertAlive();
+    const padded = Math.ceil(bytes / 4) * 4;
+    const staging = this.#readback.acquire(padded);
+    this.#encoderWithoutPass().copyBufferToBuffer(src.buffer, 0, staging, 0, padded);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, padded);
+    } catch (e) {
+      this.#assertAlive();
+      await this.#throwErrors();
+      throw new KensaError('KENSA_ERR_GPU_VALIDATION', `Readback failed: ${String(e)}`, { cause: e });
+    }
+    const out = staging.getMappedRange(0, padded).slice(0, bytes);
+    staging.unmap();
+    this.#readback.release(staging);
+    await this.#throwErrors();
+    this.stats.transfers.downloads++;
+    this.stats.transfers.downloadBytes += bytes;
+    return out;
+  }
+
+  /**
+   * Times the GPU passes recorded until `stop()` with timestamp queries.
+   * Throws when the adapter has no `timestamp-query`.
+   */
+  startTimer(): GpuTimer {
+    if (!this.hasTimestamps) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `The adapter ${this.info.name} has no timestamp-query feature`);
+    this.flush();
+    this.#querySet ??= this.device.createQuerySet({ type: 'timestamp', count: MAX_QUERIES });
+    this.#queryCount = 0;
+    this.#timing = true;
+    this.#pass?.end();
+    this.#pass = null;
+    return {
+      stop: async () => {
+        this.#timing = false;
+        const count = this.#queryCount;
+        const encoder = this.#encoderWithoutPass();
+        const bytes = Math.max(8, count * 8);
+        const resolve = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+        if (count > 0) encoder.resolveQuerySet(this.#querySet!, 0, count, resolve, 0);
+        const raw = new BigUint64Array(await this.read({ buffer: resolve, bytes }, bytes));
+        resolve.destroy();
+        let ns = 0n;
+        for (let i = 0; i + 1 < count; i += 2) ns += raw[i + 1]! - raw[i]!;
+        return { gpuMs: Number(ns) / 1e6, passes: count / 2 };
+      },
+    };
+  }
+
+  allStats(): GpuStats {
+    return { ...this.stats, transfers: { ...this.stats.transfers }, pool: { ...this.pool.stats } };
+  }
+
+  /** Releases the device; tensors on it become unusable. */
+  destroy(): void {
+    this.#pass = null;
+    this.#encoder = null;
+    this.pool.trim();
+    this.device.destroy();
+    this.#lost ??= 'destroyed';
+    void this.#navigator;
+  }
+}
+
+/** Splits a linear workgroup count into a grid within the 65535-per-dimension limit. */
+export function foldWorkgroups(n: number): [number, number, number] {
+  const max = 65535;
+  if (n <= max) return [Math.max(1, n), 1, 1];
+  const y = Math.ceil(n / max);
+  const x = Math.ceil(n / y);
+  return [x, y, 1];
+}

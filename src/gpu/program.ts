@@ -1,0 +1,66 @@
+/**
+ * Program descriptors (after ONNX Runtime's ProgramInfo): an op describes its kernel as data:
+ * a name, a variant key (everything that changes the WGSL text, never sizes), its tensor
+ * bindings, its uniform fields and a WGSL body. The preamble (uniform struct, bindings,
+ * dtype load/pack helpers) is generated here, so op files hold no binding or offset code.
+ */
+import type { DType } from '../dtype.js';
+import { uniformLayout, type UniformField, type UniformLayout } from './uniforms.js';
+import { dtypeHelpers, storageArrayType } from './wgsl/dtype.js';
+import { WGSL_COMMON } from './wgsl/common.js';
+
+export interface TensorBinding {
+  /** WGSL identifier of the storage array; helpers are named after it (`x_load`, `y_pack`). */
+  readonly name: string;
+  readonly dtype: DType;
+}
+
+/** Output bindings may be raw 32-bit arrays for kernels that use atomics (histograms, labels). */
+export interface OutputBinding extends TensorBinding {
+  readonly atomic?: boolean;
+}
+
+export interface ProgramInfo {
+  readonly name: string;
+  /** Variant key: dtypes, border mode, flags. Sizes never go here: they are uniforms. */
+  readonly key: string;
+  readonly inputs: readonly TensorBinding[];
+  readonly outputs: readonly OutputBinding[];
+  readonly uniforms: readonly UniformField[];
+  /** Threads per workgroup; `main` is declared by the body with `@workgroup_size(WG)`. */
+  readonly workgroupSize: number;
+  /** WGSL functions and the `main` entry point; may use `WG`, `u.<field>`, and the dtype helpers. */
+  readonly body: string;
+}
+
+export interface CompiledProgram {
+  readonly info: ProgramInfo;
+  readonly layout: UniformLayout;
+  readonly source: string;
+}
+
+export function cacheKey(p: ProgramInfo): string {
+  const io = [...p.inputs, ...p.outputs].map((b) => `${b.name}:${b.dtype}${'atomic' in b && b.atomic ? '!' : ''}`).join(',');
+  return `${p.name}[${p.key}]:${io}:wg${p.workgroupSize}`;
+}
+
+/** Full WGSL source: uniform struct, bindings in order (uniforms, inputs, outputs), helpers, body. */
+export function buildSource(p: ProgramInfo): CompiledProgram {
+  const layout = uniformLayout(p.uniforms);
+  const lines: string[] = [];
+  let binding = 0;
+  lines.push(layout.wgsl);
+  lines.push(`@group(0) @binding(${binding++}) var<uniform> u: Uniforms;`);
+  for (const b of p.inputs) {
+    lines.push(`@group(0) @binding(${binding++}) var<storage, read> ${b.name}: ${storageArrayType(b.dtype, false)};`);
+  }
+  for (const b of p.outputs) {
+    lines.push(`@group(0) @binding(${binding++}) var<storage, read_write> ${b.name}: ${storageArrayType(b.dtype, b.atomic === true)};`);
+  }
+  lines.push(`const WG: u32 = ${p.workgroupSize}u;`);
+  lines.push(WGSL_COMMON);
+  for (const b of p.inputs) lines.push(dtypeHelpers(b.name, b.dtype, 'read'));
+  for (const b of p.outputs) if (!b.atomic) lines.push(dtypeHelpers(b.name, b.dtype, 'write'));
+  lines.push(p.body);
+  return { info: p, layout, source: lines.join('\n') };
+}

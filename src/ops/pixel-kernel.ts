@@ -1,0 +1,150 @@
+/**
+ * Pixel kernels: the shape most image ops share. An op gives one function per backend
+ * computing output pixel (n, c, y, x) as a number; this module does the rest:
+ *  - GPU: a program whose threads each write one 32-bit output word (4 u8, 2 u16/f16, 1 f32/i32
+ *    pixels), with OpenCV saturate_cast on packing; input accessors with border handling.
+ *  - CPU: the same loop in TypeScript with the same saturation (dtype.ts `saturate`).
+ * WGSL the op writes:  fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32
+ * and may call, per input binding `x`:
+ *   x_at(n, c, yy: i32, xx: i32) -> f32   with the program's border mode (constant → u.border_value)
+ *   x_px(n, c, y, x) -> f32                 in-bounds read
+ * Sizes come from uniforms `u.out_shape`, `u.<input>_shape` (vec4u N, C, H, W).
+ */
+import { allocTyped, ELEMENTS_PER_WORD, readElement, saturate, type DType } from '../dtype.js';
+import type { Gpu } from '../gpu/gpu.js';
+import type { ProgramInfo } from '../gpu/program.js';
+import type { UniformField, UniformValues } from '../gpu/uniforms.js';
+import { Tensor } from '../tensor.js';
+import { borderIndex, wgslBorder, type BorderMode } from './border.js';
+import { checkSameDevice } from './image.js';
+
+export type Dims4 = readonly [number, number, number, number];
+
+export interface PixelKernelSpec {
+  name: string;
+  /** Variant key beyond dtypes and border (e.g. "k=5"); sizes never. */
+  key: string;
+  inputs: readonly { name: string; dtype: DType }[];
+  output: DType;
+  border: BorderMode;
+  uniforms: readonly UniformField[];
+  /** WGSL defining `fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32` and any helpers. */
+  pixel: string;
+}
+
+const WORKGROUP = 256;
+
+function accessors(name: string): string {
+  return `fn ${name}_px(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let s = u.${name}_shape;
+  return ${name}_load(((n * s.y + c) * s.z + y) * s.w + x);
+}
+fn ${name}_at(n: u32, c: u32, yy: i32, xx: i32) -> f32 {
+  let s = u.${name}_shape;
+  let iy = border(yy, i32(s.z));
+  let ix = border(xx, i32(s.w));
+  if (iy < 0 || ix < 0) { return u.border_value; }
+  return ${name}_load(((n * s.y + c) * s.z + u32(iy)) * s.w + u32(ix));
+}`;
+}
+
+function packExpr(dtype: DType): { decl: string; store: string } {
+  const k = ELEMENTS_PER_WORD[dtype];
+  if (k === 4) return { decl: 'var v = vec4<f32>(0.0);', store: 'out[w] = out_pack(v);' };
+  if (k === 2) return { decl: 'var v = vec2<f32>(0.0);', store: 'out[w] = out_pack(v);' };
+  return { decl: 'var v = array<f32, 1>(0.0);', store: 'out[w] = out_pack(v[0]);' };
+}
+
+export function pixelProgram(spec: PixelKernelSpec): ProgramInfo {
+  const k = ELEMENTS_PER_WORD[spec.output];
+  const { decl, store } = packExpr(spec.output);
+  const main = /* wgsl */ `
+${wgslBorder(spec.border)}
+${spec.inputs.map((i) => accessors(i.name)).join('\n')}
+${spec.pixel}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let w = linear_workgroup(wid, nwg) * WG + li;
+  if (w >= u.out_words) { return; }
+  let s = u.out_shape;
+  var i = w * ${k}u;
+  var x = i % s.w;
+  var t = i / s.w;
+  var y = t % s.z;
+  t = t / s.z;
+  var c = t % s.y;
+  var n = t / s.y;
+  ${decl}
+  for (var k = 0u; k < ${k}u; k++) {
+    if (i < u.out_numel) { v[k] = pixel(n, c, y, x); }
+    i++;
+    x++;
+    if (x == s.w) { x = 0u; y++; if (y == s.z) { y = 0u; c++; if (c == s.y) { c = 0u; n++; } } }
+  }
+  ${store}
+}`;
+  return {
+    name: spec.name,
+    key: `${spec.key};border=${spec.border}`,
+    inputs: spec.inputs,
+    outputs: [{ name: 'out', dtype: spec.output }],
+    uniforms: [
+      { name: 'out_shape', type: 'vec4u' },
+      { name: 'out_words', type: 'u32' },
+      { name: 'out_numel', type: 'u32' },
+      { name: 'border_value', type: 'f32' },
+      ...spec.inputs.map((i) => ({ name: `${i.name}_shape`, type: 'vec4u' as const })),
+      ...spec.uniforms,
+    ],
+    workgroupSize: WORKGROUP,
+    body: main,
+  };
+}
+
+/** Runs a pixel program over GPU inputs; returns the (pending) output tensor. */
+export function runPixelProgram(program: ProgramInfo, inputs: readonly Tensor[], outShape: Dims4, outDtype: DType, uniforms: UniformValues, borderValue = 0): Tensor {
+  checkSameDevice(inputs);
+  const gpu: Gpu = inputs[0]!.gpu.gpu;
+  const out = Tensor.empty(gpu, outShape, outDtype);
+  const numel = out.size;
+  const words = Math.ceil(numel / ELEMENTS_PER_WORD[outDtype]);
+  const values: Record<string, number | readonly number[]> = {
+    ...uniforms,
+    out_shape: outShape,
+    out_words: words,
+    out_numel: numel,
+    border_value: borderValue,
+  };
+  program.inputs.forEach((b, i) => {
+    values[`${b.name}_shape`] = inputs[i]!.shape;
+  });
+  gpu.dispatch({ program, inputs: inputs.map((t) => t.gpu.ref), outputs: [out.gpu.ref], uniforms: values, workgroups: Math.ceil(words / WORKGROUP) });
+  return out;
+}
+
+/** CPU mirror of a pixel kernel: `pixel` returns the unsaturated value; saturation as on the GPU. */
+export function cpuPixelKernel(outShape: Dims4, outDtype: DType, pixel: (n: number, c: number, y: number, x: number) => number): Tensor {
+  const [N, C, H, W] = outShape;
+  const data = allocTyped(outDtype, N * C * H * W);
+  let i = 0;
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++)
+      for (let y = 0; y < H; y++)
+        for (let x = 0; x < W; x++) data[i++] = saturate(outDtype, Math.fround(pixel(n, c, y, x)));
+  return Tensor.fromArray(data, outShape, outDtype);
+}
+
+/** CPU mirror of the WGSL `x_at` accessor. */
+export function cpuAccessor(t: Tensor, border: BorderMode, borderValue = 0): (n: number, c: number, y: number, x: number) => number {
+  const [, C, H, W] = t.shape as Dims4;
+  const data = t.data;
+  const dtype = t.dtype;
+  const direct = dtype !== 'f16';
+  return (n, c, y, x) => {
+    const iy = borderIndex(y, H, border);
+    const ix = borderIndex(x, W, border);
+    if (iy < 0 || ix < 0) return borderValue;
+    const i = ((n * C + c) * H + iy) * W + ix;
+    return direct ? data[i]! : readElement(dtype, data, i);
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * The one tensor type of kensa: images (N×C×H×W), masks, feature maps and the neural-net
+ * engine's values. Contiguous row-major storage; `strides` are derived. A tensor lives on
+ * the CPU (a typed array) or on one Gpu (a pooled buffer); moving it is explicit and counted
+ * (`gpu.stats.transfers`). f16 tensors hold IEEE half bits (Uint16Array on the CPU).
+ */
+import { allocTyped, BYTES_PER_ELEMENT, DTYPES, readElement, viewTyped, type AnyTypedArray, type DType } from './dtype.js';
+import { KensaError } from './errors.js';
+import type { BufferRef, Gpu } from './gpu/gpu.js';
+import { invalidParameter } from './validate.js';
+
+export type Shape = readonly number[];
+
+export function numel(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function contiguousStrides(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i]!;
+  }
+  return strides;
+}
+
+function checkShape(shape: Shape): void {
+  if (!Array.isArray(shape) || shape.length === 0 || shape.length > 8 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
+    throw invalidParameter('shape', 'an array of 1 to 8 positive integers', shape);
+  }
+}
+
+function expectedArray(dtype: DType): string {
+  return { u8: 'Uint8Array', u16: 'Uint16Array', f16: 'Uint16Array of half bits', i32: 'Int32Array', f32: 'Float32Array' }[dtype];
+}
+
+function matchesDType(data: AnyTypedArray, dtype: DType): boolean {
+  switch (dtype) {
+    case 'u8':
+      return data instanceof Uint8Array;
+    case 'u16':
+    case 'f16':
+      return data instanceof Uint16Array;
+    case 'i32':
+      return data instanceof Int32Array;
+    case 'f32':
+      return data instanceof Float32Array;
+  }
+}
+
+/** GPU storage is shared by reshaped views; the buffer returns to the pool when the last view is disposed. */
+type Storage = { kind: 'cpu'; data: AnyTypedArray } | { kind: 'gpu'; gpu: Gpu; ref: BufferRef; views: { count: number } } | { kind: 'disposed' };
+
+export class Tensor {
+  readonly shape: Shape;
+  readonly dtype: DType;
+  readonly strides: Shape;
+  readonly size: number;
+  #storage: Storage;
+
+  private constructor(shape: Shape, dtype: DType, storage: Storage) {
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.strides = Object.freeze(contiguousStrides(shape));
+    this.size = numel(shape);
+    this.#storage = storage;
+  }
+
+  /** Wraps a typed array (not copied) as a CPU tensor. */
+  static fromArray(data: AnyTypedArray, shape: Shape, dtype: DType): Tensor {
+    if (!DTYPES.includes(dtype)) throw invalidParameter('dtype', `one of ${DTYPES.join(', ')}`, dtype);
+    checkShape(shape);
+    if (!matchesDType(data, dtype)) throw invalidParameter('data', `a ${expectedArray(dtype)} for dtype ${dtype}`, data.constructor.name);
+    if (data.length !== numel(shape)) throw invalidParameter('data', `${numel(shape)} elements for shape [${shape.join(', ')}]`, `${data.length} elements`);
+    return new Tensor(shape, dtype, { kind: 'cpu', data });
+  }
+
+  static zeros(shape: Shape, dtype: DType): Tensor {
+    checkShape(shape);
+    return new Tensor(shape, dtype, { kind: 'cpu', data: allocTyped(dtype, numel(shape)) });
+  }
+
+  /** An uninitialised GPU tensor from the device's pool (kernels' outputs). */
+  static empty(gpu: Gpu, shape: Shape, dtype: DType): Tensor {
+    checkShape(shape);
+    return new Tensor(shape, dtype, { kind: 'gpu', gpu, ref: gpu.alloc(numel(shape) * BYTES_PER_ELEMENT[dtype]), views: { count: 1 } });
+  }
+
+  get device(): 'cpu' | 'gpu' {
+    const s = this.#live();
+    return s.kind;
+  }
+
+  get byteLength(): number {
+    return this.size * BYTES_PER_ELEMENT[this.dtype];
+  }
+
+  #live(): Exclude<Storage, { kind: 'disposed' }> {
+    if (this.#storage.kind === 'disposed') throw new KensaError('KENSA_ERR_DISPOSED', 'This tensor was disposed');
+    return this.#storage;
+  }
+
+  /** The CPU data; throws for a GPU tensor (call `toCpu()` first). */
+  get data(): AnyTypedArray {
+    const s = this.#live();
+    if (s.kind !== 'cpu') throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', 'This tensor is on the GPU: call await tensor.toCpu() to read it');
+    return s.data;
+  }
+
+  /** The GPU device and buffer; throws for a CPU tensor. */
+  get gpu(): { gpu: Gpu; ref: BufferRef } {
+    const s = this.#live();
+    if (s.kind !== 'gpu') throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', 'This tensor is on the CPU: call await tensor.toGpu(gpu) first');
+    return s;
+  }
+
+  /** Element at flat index i as a number (f16 decoded); CPU tensors only. */
+  at(i: number): number {
+    return readElement(this.dtype, this.data, i);
+  }
+
+  /** Same data, another shape of the same element count (no copy). */
+  reshape(shape: Shape): Tensor {
+    checkShape(shape);
+    if (numel(shape) !== this.size) throw invalidParameter('shape', `a shape of ${this.size} elements`, shape);
+    const s = this.#live();
+    if (s.kind === 'gpu') s.views.count++;
+    return new Tensor(shape, this.dtype, s);
+  }
+
+  /** Uploads to the GPU (one counted transfer of the compact bytes). */
+  async toGpu(gpu: Gpu): Promise<Tensor> {
+    const s = this.#live();
+    if (s.kind === 'gpu') {
+      if (s.gpu === gpu) return this;
+      return (await this.toCpu()).toGpu(gpu);
+    }
+    const out = Tensor.empty(gpu, this.shape, this.dtype);
+    await gpu.upload(out.gpu.ref, new Uint8Array(s.data.buffer, s.data.byteOffset, s.data.byteLength));
+    return out;
+  }
+
+  /** Downloads to the CPU (one counted transfer); a CPU tensor is returned as is. */
+  async toCpu(): Promise<Tensor> {
+    const s = this.#live();
+    if (s.kind === 'cpu') return this;
+    const bytes = await s.gpu.read(s.ref, this.byteLength);
+    return new Tensor(this.shape, this.dtype, { kind: 'cpu', data: viewTyped(this.dtype, bytes, this.size) });
+  }
+
+  /** Returns the GPU buffer to the pool. CPU tensors just drop their array. */
+  dispose(): void {
+    const s = this.#storage;
+    if (s.kind === 'gpu' && --s.views.count === 0) s.gpu.free(s.ref);
+    this.#storage = { kind: 'disposed' };
+  }
+}
