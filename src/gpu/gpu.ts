@@ -334,6 +334,12 @@ export class Gpu {
     this.stats.dispatches++;
   }
 
+  /** Records zero-filling of a buffer (pooled buffers hold stale data; accumulators need zeros). */
+  clear(ref: BufferRef): void {
+    this.#assertAlive();
+    this.#encoderWithoutPass().clearBuffer(ref.buffer, 0, ref.bytes);
+  }
+
   /** Submits the pending command stream (no wait). */
   flush(): void {
     this.#assertAlive();
