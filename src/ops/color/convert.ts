@@ -1,0 +1,94 @@
+/**
+ * Data type conversion with an affine map, as OpenCV's Mat::convertTo(dst, rtype, alpha, beta):
+ *   out = saturate_cast<dtype>(x · scale + offset)
+ * Pointwise (no border). Arithmetic is f32 on both backends (the input read as f32, then one
+ * multiply and one add, each rounded to f32); integer outputs round half to even and saturate
+ * (OpenCV's saturate_cast), f16 outputs clamp to ±65504, NaN becomes 0 in integer outputs.
+ * Differences from OpenCV:
+ *  - OpenCV computes 32-bit integer (CV_32S) and f64 sources in double; here everything is f32,
+ *    so i32 inputs above 2^24 in magnitude lose their low bits.
+ *  - On the GPU, i32 outputs saturate at 2147483520 (the largest f32 below 2^31), not 2147483647.
+ * Also the engine of `brightnessContrast` (same program, OpenCV's convertTo semantics).
+ */
+import { DTYPES, readElement, type DType } from '../../dtype.js';
+import type { ProgramInfo } from '../../gpu/program.js';
+import type { Tensor } from '../../tensor.js';
+import { numberInRange, oneOf } from '../../validate.js';
+import { checkImage } from '../image.js';
+import { cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+
+export interface ConvertOptions {
+  /** Output dtype (required): u8, u16, i32, f32 or f16. */
+  dtype: DType;
+  /** Multiplier applied first; any number between -1e30 and 1e30. Default 1. */
+  scale?: number;
+  /** Added after scaling; any number between -1e30 and 1e30. Default 0. */
+  offset?: number;
+}
+
+/** The one pointwise program of this family's affine ops: out = x · u.scale + u.offset. */
+export function affineProgram(inDtype: DType, outDtype: DType): ProgramInfo {
+  return pixelProgram({
+    name: 'color_affine',
+    key: '',
+    inputs: [{ name: 'src', dtype: inDtype }],
+    output: outDtype,
+    border: 'replicate',
+    uniforms: [
+      { name: 'scale', type: 'f32' },
+      { name: 'offset', type: 'f32' },
+    ],
+    pixel: /* wgsl */ `
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  return src_px(n, c, y, x) * u.scale + u.offset;
+}`,
+  });
+}
+
+/** Element i of a CPU tensor as the GPU's `_load` sees it (f32; f16 decoded). */
+export function cpuLoader(x: Tensor): (i: number) => number {
+  const data = x.data;
+  const dtype = x.dtype;
+  if (dtype === 'f16') return (i) => readElement(dtype, data, i);
+  if (dtype === 'i32') return (i) => Math.fround(data[i]!);
+  return (i) => data[i]!;
+}
+
+/** Linear index of (n, c, y, x) in a contiguous N×C×H×W tensor. */
+export function linearIndex(shape: Dims4): (n: number, c: number, y: number, x: number) => number {
+  const [, C, H, W] = shape;
+  return (n, c, y, x) => ((n * C + c) * H + y) * W + x;
+}
+
+/** saturate(x · scale + offset) into `dtype`, where x lives; arguments already validated. */
+export function affine(x: Tensor, scale: number, offset: number, dtype: DType): Tensor {
+  const d = checkImage('x', x);
+  const shape: Dims4 = [d.n, d.c, d.h, d.w];
+  if (x.device === 'gpu') return runPixelProgram(affineProgram(x.dtype, dtype), [x], shape, dtype, { scale, offset });
+  const s = Math.fround(scale);
+  const o = Math.fround(offset);
+  const load = cpuLoader(x);
+  const at = linearIndex(shape);
+  return cpuPixelKernel(shape, dtype, (n, c, y, xx) => Math.fround(Math.fround(load(at(n, c, y, xx)) * s) + o));
+}
+
+/**
+ * Converts an N×C×H×W batch to another dtype: saturate(x · scale + offset), as cv::Mat::convertTo.
+ * Runs where `x` lives.
+ * @example convert(u8img, { dtype: 'f32', scale: 1 / 255 })   // 0..255 → 0..1
+ * @example convert(f32img, { dtype: 'u8', scale: 255 })        // rounds half to even, saturates
+ * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for an unknown dtype or a non-finite scale/offset.
+ */
+export function convert(x: Tensor, options: ConvertOptions): Tensor {
+  checkImage('x', x);
+  const o = options ?? ({} as ConvertOptions);
+  const dtype = oneOf('dtype', o.dtype, DTYPES);
+  const scale = o.scale === undefined ? 1 : numberInRange('scale', o.scale, -1e30, 1e30);
+  const offset = o.offset === undefined ? 0 : numberInRange('offset', o.offset, -1e30, 1e30);
+  return affine(x, scale, offset, dtype);
+}
+
+/** Every program variant of convert (and brightnessContrast), for compile-all tests. */
+export function convertPrograms(): ProgramInfo[] {
+  return DTYPES.flatMap((i) => DTYPES.map((o) => affineProgram(i, o)));
+}
