@@ -1,0 +1,81 @@
+/**
+ * bench/ops: every op in cases.ts on a 16×1×2048×2048 u8 batch on this machine's GPU, timed with
+ * timestamp queries (median of 20 after 3 warm-ups), next to CuPy and PyTorch for the same op in
+ * the same run (bench/ops/peers.py, CUDA events), the device copy bandwidth measured by PyTorch,
+ * and the CPU reference (one frame, scaled to the batch).
+ * Usage: node dist/bench/ops/ops.bench.js OUT_DIR [N H W]   (writes ops.json and ops.md)
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BYTES_PER_ELEMENT } from '../../src/dtype.js';
+import { Gpu } from '../../src/gpu/gpu.js';
+import { Tensor } from '../../src/tensor.js';
+import { metadata, repeat } from '../_kit/stats.js';
+import { CASES } from './cases.js';
+
+const outDir = process.argv[2] ?? 'bench-out';
+const [N, H, W] = (process.argv.slice(3, 6).length === 3 ? process.argv.slice(3, 6).map(Number) : [16, 2048, 2048]) as [number, number, number];
+mkdirSync(outDir, { recursive: true });
+
+function peers(): Record<string, { cupy_ms: number | null; torch_ms: number | null }> & { copy_gbs?: number } {
+  const r = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W)], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`peers.py failed: ${r.stderr}`);
+    return {};
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+const gpu = await Gpu.open();
+const meta = metadata(gpu.info.name);
+const host = new Uint8Array(N * H * W);
+for (let i = 0; i < host.length; i++) host[i] = (Math.imul(i, 2654435761) >>> 24) & 0xff;
+const x = await Tensor.fromArray(host, [N, 1, H, W], 'u8').toGpu(gpu);
+const frame = Tensor.fromArray(host.subarray(0, H * W), [1, 1, H, W], 'u8');
+const peer = peers();
+const copyGbs = peer.copy_gbs ?? NaN;
+
+interface Row {
+  op: string;
+  gpu_ms: number;
+  gpu_iqr: [number, number];
+  gbs: number;
+  share_of_copy: number;
+  cupy_ms: number | null;
+  torch_ms: number | null;
+  cpu_ms_batch: number;
+}
+const rows: Row[] = [];
+for (const c of CASES) {
+  const s = await repeat(3, 20, async () => {
+    const timer = gpu.startTimer();
+    const y = c.run(x);
+    const { gpuMs } = await timer.stop();
+    y.dispose();
+    return gpuMs;
+  });
+  const bytes = x.byteLength + x.size * c.outRatio * BYTES_PER_ELEMENT[c.outDtype];
+  const gbs = bytes / (s.median / 1e3) / 1e9;
+  const t = performance.now();
+  c.run(frame);
+  const cpuMs = (performance.now() - t) * N;
+  const p = c.peer ? peer[c.peer] : undefined;
+  rows.push({ op: c.name, gpu_ms: s.median, gpu_iqr: [s.q1, s.q3], gbs, share_of_copy: gbs / copyGbs, cupy_ms: p?.cupy_ms ?? null, torch_ms: p?.torch_ms ?? null, cpu_ms_batch: cpuMs });
+}
+
+const fmt = (v: number | null, d = 3) => (v === null || Number.isNaN(v) ? '—' : v.toFixed(d));
+const lines = [
+  `# bench/ops — ${String(meta.date).slice(0, 10)}, ${gpu.info.name}, commit ${meta.commit}`,
+  '',
+  `Batch ${N}×1×${H}×${W} u8 in. GPU time from timestamp queries (median of 20). Device copy bandwidth (PyTorch, same run): ${fmt(copyGbs, 0)} GB/s. Peers: ${JSON.stringify({ torch: (peer as Record<string, unknown>).torch, cupy: (peer as Record<string, unknown>).cupy })}. CPU: TypeScript reference, one frame × ${N}.`,
+  '',
+  '| op | kensa GPU ms | GB/s | % of copy bw | CuPy ms | PyTorch ms | vs CuPy | CPU ms (batch) |',
+  '|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.op} | ${fmt(r.gpu_ms)} | ${fmt(r.gbs, 0)} | ${fmt(r.share_of_copy * 100, 0)}% | ${fmt(r.cupy_ms)} | ${fmt(r.torch_ms)} | ${r.cupy_ms ? `${(r.cupy_ms / r.gpu_ms).toFixed(2)}×` : '—'} | ${fmt(r.cpu_ms_batch, 0)} |`),
+];
+console.log(lines.join('\n'));
+writeFileSync(join(outDir, 'ops.md'), lines.join('\n') + '\n');
+writeFileSync(join(outDir, 'ops.json'), JSON.stringify({ meta, shape: [N, 1, H, W], copy_gbs: copyGbs, peers: peer, rows }, null, 2));
+x.dispose();
+gpu.destroy();
