@@ -82,11 +82,11 @@ describe('convert', () => {
   test('GPU matches the CPU reference: every dtype pair, batches, odd sizes, 1 and 3 channels', { skip: !gpu }, async () => {
     for (const from of DTYPES) {
       for (const to of DTYPES) {
-        const [{ scale, offset }] = paramsFor(from, to).slice(1);
+        const { scale, offset } = paramsFor(from, to)[1]!;
         const a = naturalImage([1, 3, 9, 11], from, 2);
         const b = randomImage([3, 1, 7, 5], from, 3);
-        await assertGpuMatchesCpu(gpu!, [a], (t) => convert(t, { dtype: to, scale: scale!, offset: offset! }), { int: 0 }, `${from}→${to} natural`);
-        await assertGpuMatchesCpu(gpu!, [b], (t) => convert(t, { dtype: to, scale: -scale!, offset: -offset! }), { int: 0 }, `${from}→${to} random`);
+        await assertGpuMatchesCpu(gpu!, [a], (t) => convert(t, { dtype: to, scale, offset }), { int: 0 }, `${from}→${to} natural`);
+        await assertGpuMatchesCpu(gpu!, [b], (t) => convert(t, { dtype: to, scale: -scale, offset: -offset }), { int: 0 }, `${from}→${to} random`);
       }
     }
   });
