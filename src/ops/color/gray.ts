@@ -1,0 +1,68 @@
+/**
+ * RGB to grey, as OpenCV's cv::cvtColor(src, dst, COLOR_RGB2GRAY):
+ *   gray = 0.299 · R + 0.587 · G + 0.114 · B        (channels 0, 1, 2 of an N×3×H×W batch)
+ * Computed in f32 with the weights rounded to f32 (OpenCV's float path uses the same 0.299f,
+ * 0.587f, 0.114f), on both backends; integer outputs round half to even and saturate, f16
+ * outputs clamp to ±65504. Pointwise (no border).
+ * Difference from OpenCV: its u8 and u16 paths use 14-bit fixed point
+ * ((R·4899 + G·9617 + B·1868 + 8192) >> 14), so integer results can differ from this float path
+ * by 1 (tests allow ±1 for u8 and u16; f32 agrees to 1e-6). For BGR input, reverse the channels.
+ */
+import { DTYPES, type DType } from '../../dtype.js';
+import type { ProgramInfo } from '../../gpu/program.js';
+import type { Tensor } from '../../tensor.js';
+import { checkImage, outDType } from '../image.js';
+import { cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { cpuLoader, linearIndex } from './convert.js';
+
+export interface RgbToGrayOptions {
+  /** Output dtype; defaults to the input's. */
+  dtype?: DType;
+}
+
+/** OpenCV's RGB2GRAY weights (R2YF, G2YF, B2YF), as f32. */
+export const GRAY_WEIGHTS = [Math.fround(0.299), Math.fround(0.587), Math.fround(0.114)] as const;
+
+function grayProgram(inDtype: DType, outDtype: DType): ProgramInfo {
+  return pixelProgram({
+    name: 'color_rgb_to_gray',
+    key: '',
+    inputs: [{ name: 'src', dtype: inDtype }],
+    output: outDtype,
+    border: 'replicate',
+    uniforms: [],
+    pixel: /* wgsl */ `
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let plane = u.src_shape.z * u.src_shape.w;
+  let i = n * 3u * plane + y * u.src_shape.w + x;
+  return 0.299 * src_load(i) + 0.587 * src_load(i + plane) + 0.114 * src_load(i + 2u * plane);
+}`,
+  });
+}
+
+/**
+ * Converts an N×3×H×W RGB batch to N×1×H×W grey with OpenCV's weights. Runs where `x` lives.
+ * @example rgbToGray(rgb)                    // u8 → u8
+ * @example rgbToGray(rgb, { dtype: 'f32' })  // u8 → f32, unrounded, 0..255
+ * @throws KensaError KENSA_ERR_SHAPE unless x has 3 channels; KENSA_ERR_INVALID_ARGUMENT for an unknown dtype.
+ */
+export function rgbToGray(x: Tensor, options: RgbToGrayOptions = {}): Tensor {
+  const d = checkImage('x', x, [3]);
+  const dtype = outDType(options.dtype, x.dtype);
+  const shape: Dims4 = [d.n, 1, d.h, d.w];
+  if (x.device === 'gpu') return runPixelProgram(grayProgram(x.dtype, dtype), [x], shape, dtype, {});
+  const load = cpuLoader(x);
+  const at = linearIndex([d.n, 3, d.h, d.w]);
+  const [wr, wg, wb] = GRAY_WEIGHTS;
+  const f = Math.fround;
+  return cpuPixelKernel(shape, dtype, (n, _c, y, xx) => {
+    const i = at(n, 0, y, xx);
+    const plane = d.h * d.w;
+    return f(f(f(wr * load(i)) + f(wg * load(i + plane))) + f(wb * load(i + 2 * plane)));
+  });
+}
+
+/** Every program variant of rgbToGray, for compile-all tests. */
+export function rgbToGrayPrograms(): ProgramInfo[] {
+  return DTYPES.flatMap((i) => DTYPES.map((o) => grayProgram(i, o)));
+}
