@@ -1,0 +1,200 @@
+/**
+ * Per-image, per-channel statistics: f32 [N, C, 4] holding min, max, mean and standard deviation,
+ * as cv::minMaxLoc and cv::meanStdDev (population std: sqrt(Σ(v − mean)² / count)) per plane.
+ *
+ * GPU: a deterministic two-pass parallel reduction, no float atomics.
+ *  1. Each workgroup reduces a chunk of one plane. A thread accumulates its values shifted by its
+ *     first value p (s1 = Σ(v − p), s2 = Σ(v − p)²; since (p − mean)² ≤ M2 the cancellation in
+ *     M2 = s2 − s1²/n costs at most n + 1 ulps), then the workgroup merges (count, mean, M2, min, max)
+ *     in a tree with Chan et al.'s pairwise update, which has no catastrophic cancellation.
+ *     Means are kept relative to the plane's first value P, so a large offset with a small spread
+ *     (1000 ± 0.01) does not lose the spread to the f32 rounding of the mean.
+ *  2. One workgroup per plane merges the chunk partials the same way, adds P back to the mean.
+ * Sums are f32 (pairwise), so mean and std match the f64 CPU reference to ~1e-6 relative
+ * (tests: rtol 1e-5); min and max are exact. i32 values are read as f32 (exact up to 2^24).
+ * NaN inputs give unspecified results on the GPU (WGSL min/max), NaN on the CPU.
+ */
+import { readElement, type DType } from '../../dtype.js';
+import type { ProgramInfo } from '../../gpu/program.js';
+import { Tensor } from '../../tensor.js';
+import { checkImage } from '../image.js';
+
+const WG = 256;
+/** Elements per thread in pass 1 (chunk = WG · ITEMS per workgroup). */
+const ITEMS = 16;
+/** Floats per partial record: count, mean − P, M2, min, max, P (padded to 8). */
+const REC = 8;
+
+/** WGSL: the (count, mean, M2, min, max) record and Chan's pairwise merge. */
+const WGSL_MOMENTS = /* wgsl */ `
+struct Moments { n: f32, mean: f32, m2: f32, mn: f32, mx: f32 };
+fn merge_moments(a: Moments, b: Moments) -> Moments {
+  if (b.n == 0.0) { return a; }
+  if (a.n == 0.0) { return b; }
+  let n = a.n + b.n;
+  let f = b.n / n;
+  let d = b.mean - a.mean;
+  return Moments(n, a.mean + d * f, a.m2 + b.m2 + d * d * a.n * f, min(a.mn, b.mn), max(a.mx, b.mx));
+}
+var<workgroup> sh: array<Moments, WG>;
+// Tree merge of sh[0..WG) into sh[0]; every thread must call it.
+fn tree_merge(li: u32) {
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    workgroupBarrier();
+    if (li < s) { sh[li] = merge_moments(sh[li], sh[li + s]); }
+  }
+  workgroupBarrier();
+}
+fn empty_moments() -> Moments { return Moments(0.0, 0.0, 0.0, bitcast<f32>(0x7f7fffffu), bitcast<f32>(0xff7fffffu)); }
+`;
+
+export function statsPartialProgram(inDtype: DType): ProgramInfo {
+  return {
+    name: 'stats_partial',
+    key: '',
+    inputs: [{ name: 'src', dtype: inDtype }],
+    outputs: [{ name: 'part', dtype: 'f32' }],
+    uniforms: [
+      { name: 'groups', type: 'u32' },
+      { name: 'chunks', type: 'u32' },
+      { name: 'plane_len', type: 'u32' },
+    ],
+    workgroupSize: WG,
+    body: /* wgsl */ `
+${WGSL_MOMENTS}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= u.groups) { return; }
+  let plane = g / u.chunks;
+  let start = (g - plane * u.chunks) * (WG * ${ITEMS}u);
+  let base = plane * u.plane_len;
+  let pivot = src_load(base);
+  var m = empty_moments();
+  var p = 0.0;
+  var s1 = 0.0;
+  var s2 = 0.0;
+  var cnt = 0u;
+  for (var k = 0u; k < ${ITEMS}u; k++) {
+    let j = start + li + k * WG;
+    if (j < u.plane_len) {
+      let v = src_load(base + j);
+      if (cnt == 0u) { p = v; }
+      let d = v - p;
+      s1 += d;
+      s2 += d * d;
+      m.mn = min(m.mn, v);
+      m.mx = max(m.mx, v);
+      cnt++;
+    }
+  }
+  if (cnt > 0u) {
+    m.n = f32(cnt);
+    m.mean = (p - pivot) + s1 / m.n;
+    m.m2 = max(s2 - s1 * s1 / m.n, 0.0);
+  }
+  sh[li] = m;
+  tree_merge(li);
+  if (li == 0u) {
+    let r = sh[0];
+    let o = g * ${REC}u;
+    part[o] = r.n;
+    part[o + 1u] = r.mean;
+    part[o + 2u] = r.m2;
+    part[o + 3u] = r.mn;
+    part[o + 4u] = r.mx;
+    part[o + 5u] = pivot;
+  }
+}`,
+  };
+}
+
+export function statsFinalProgram(): ProgramInfo {
+  return {
+    name: 'stats_final',
+    key: '',
+    inputs: [{ name: 'part', dtype: 'f32' }],
+    outputs: [{ name: 'stats', dtype: 'f32' }],
+    uniforms: [
+      { name: 'planes', type: 'u32' },
+      { name: 'chunks', type: 'u32' },
+    ],
+    workgroupSize: WG,
+    body: /* wgsl */ `
+${WGSL_MOMENTS}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let plane = linear_workgroup(wid, nwg);
+  if (plane >= u.planes) { return; }
+  var m = empty_moments();
+  for (var c = li; c < u.chunks; c += WG) {
+    let o = (plane * u.chunks + c) * ${REC}u;
+    m = merge_moments(m, Moments(part[o], part[o + 1u], part[o + 2u], part[o + 3u], part[o + 4u]));
+  }
+  sh[li] = m;
+  tree_merge(li);
+  if (li == 0u) {
+    let r = sh[0];
+    let pivot = part[plane * u.chunks * ${REC}u + 5u];
+    let o = plane * 4u;
+    stats[o] = r.mn;
+    stats[o + 1u] = r.mx;
+    stats[o + 2u] = pivot + r.mean;
+    stats[o + 3u] = sqrt(max(r.m2 / r.n, 0.0));
+  }
+}`,
+  };
+}
+
+/** GPU: records both passes; returns the pending f32 [N, C, 4] tensor. */
+function statsGpu(x: Tensor, n: number, c: number, planeLen: number): Tensor {
+  const gpu = x.gpu.gpu;
+  const planes = n * c;
+  const chunks = Math.ceil(planeLen / (WG * ITEMS));
+  const groups = planes * chunks;
+  const part = Tensor.empty(gpu, [groups, REC], 'f32');
+  gpu.dispatch({ program: statsPartialProgram(x.dtype), inputs: [x.gpu.ref], outputs: [part.gpu.ref], uniforms: { groups, chunks, plane_len: planeLen }, workgroups: groups });
+  const out = Tensor.empty(gpu, [n, c, 4], 'f32');
+  gpu.dispatch({ program: statsFinalProgram(), inputs: [part.gpu.ref], outputs: [out.gpu.ref], uniforms: { planes, chunks }, workgroups: planes });
+  part.dispose();
+  return out;
+}
+
+/**
+ * min, max, mean and population standard deviation of each channel of each image: f32 [N, C, 4].
+ * Runs where `x` lives; a GPU result stays on the GPU.
+ * @example const s = await imageStats(img).toCpu();   // s.data[(n*C + c)*4 + 2] is the mean
+ */
+export function imageStats(x: Tensor): Tensor {
+  const d = checkImage('x', x);
+  const planeLen = d.h * d.w;
+  if (x.device === 'gpu') return statsGpu(x, d.n, d.c, planeLen);
+  const src = x.data;
+  const f16 = x.dtype === 'f16';
+  const out = new Float32Array(d.n * d.c * 4);
+  const plane = new Float64Array(planeLen);
+  for (let p = 0; p < d.n * d.c; p++) {
+    const base = p * planeLen;
+    let mn = Infinity;
+    let mx = -Infinity;
+    let sum = 0;
+    for (let j = 0; j < planeLen; j++) {
+      // i32 is read as f32, as on the GPU
+      const v = f16 ? readElement('f16', src, base + j) : Math.fround(src[base + j]!);
+      plane[j] = v;
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+      sum += v;
+    }
+    const mean = sum / planeLen;
+    let m2 = 0;
+    for (let j = 0; j < planeLen; j++) m2 += (plane[j]! - mean) ** 2;
+    out.set([mn, mx, mean, Math.sqrt(m2 / planeLen)], p * 4);
+  }
+  return Tensor.fromArray(out, [d.n, d.c, 4], 'f32');
+}
+
+/** Every program variant of this file, for compile-all tests. */
+export function imageStatsPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16']): ProgramInfo[] {
+  return [...dtypes.map((dt) => statsPartialProgram(dt)), statsFinalProgram()];
+}
