@@ -96,6 +96,13 @@ const MAX_QUERIES = 4096;
 
 type GPUNavigator = ReturnType<typeof create>;
 
+interface PipelineEntry {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  compiled: CompiledProgram;
+  id: number;
+}
+
 export async function listAdapters(): Promise<AdapterDescription[]> {
   try {
     await create(['adapter=\u0000kensa-list']).requestAdapter();
@@ -115,7 +122,13 @@ export class Gpu {
   readonly #navigator: GPUNavigator;
   readonly #upload: UploadRing;
   readonly #readback: ReadbackPool;
-  readonly #pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; compiled: CompiledProgram }>();
+  readonly #pipelines = new Map<string, PipelineEntry>();
+  /** Programs are often rebuilt per call with equal content; the object memo skips the key string. */
+  readonly #programMemo = new WeakMap<ProgramInfo, PipelineEntry>();
+  /** Bind groups by (layout, buffers, sizes): the pool hands back the same buffers each batch. */
+  readonly #bindGroups = new Map<string, GPUBindGroup>();
+  readonly #bufferIds = new WeakMap<GPUBuffer, number>();
+  #nextBufferId = 1;
   readonly #uniformBuffer: GPUBuffer;
   readonly #uniformData = new ArrayBuffer(UNIFORM_ARENA_BYTES);
   readonly #uniformView = new DataView(this.#uniformData);
@@ -154,6 +167,7 @@ export class Gpu {
     };
     this.hasTimestamps = device.features.has('timestamp-query');
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    this.pool.onTrim = () => this.#bindGroups.clear();
     const ring = opts.uploadRing ?? { count: 8, chunkBytes: 8 << 20 };
     this.#upload = new UploadRing(device, ring.count, ring.chunkBytes);
     this.#readback = new ReadbackPool(device);
@@ -238,20 +252,23 @@ export class Gpu {
     if (words > max) {
       throw new KensaError('KENSA_ERR_GPU_OUT_OF_MEMORY', `A tensor of ${words} bytes exceeds this adapter's largest storage binding (${max} bytes); use a smaller batch`);
     }
-    return { buffer: this.#scoped('alloc', () => this.pool.acquire(words)), bytes: words };
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    return { buffer: this.pool.acquire(words, (size) => this.#scoped('alloc', () => this.device.createBuffer({ size, usage }))), bytes: words };
   }
 
   free(ref: BufferRef): void {
     if (this.#lost === null) this.pool.release(ref.buffer);
   }
 
-  #pipeline(program: ProgramInfo) {
+  #pipeline(program: ProgramInfo): PipelineEntry {
+    const memo = this.#programMemo.get(program);
+    if (memo) return memo;
     const key = cacheKey(program);
     let entry = this.#pipelines.get(key);
     if (!entry) {
       const compiled = buildSource(program);
       entry = this.#scoped(`compile ${program.name}[${program.key}]`, () => {
-        const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } }];
+        const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } }];
         for (let i = 0; i < program.inputs.length; i++) entries.push({ binding: 1 + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } });
         for (let i = 0; i < program.outputs.length; i++) entries.push({ binding: 1 + program.inputs.length + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
         const layout = this.device.createBindGroupLayout({ entries });
@@ -261,11 +278,12 @@ export class Gpu {
           compute: { module, entryPoint: 'main' },
           label: key,
         });
-        return { pipeline, layout, compiled };
+        return { pipeline, layout, compiled, id: this.#pipelines.size };
       });
       this.#pipelines.set(key, entry);
       this.stats.pipelines++;
     }
+    this.#programMemo.set(program, entry);
     return entry;
   }
 
@@ -321,17 +339,37 @@ export class Gpu {
     new Uint8Array(this.#uniformData, offset, size).fill(0);
     entry.compiled.layout.pack(args.uniforms, this.#uniformView, offset);
     this.#uniformUsed += slot;
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.#uniformBuffer, offset, size } }];
-    let binding = 1;
-    for (const ref of [...args.inputs, ...args.outputs]) entries.push({ binding: binding++, resource: { buffer: ref.buffer, offset: 0, size: ref.bytes } });
-    const bindGroup = this.device.createBindGroup({ layout: entry.layout, entries });
+    const bindGroup = this.#bindGroup(entry, size, args.inputs, args.outputs);
     const [x, y, z] = typeof args.workgroups === 'number' ? foldWorkgroups(args.workgroups) : args.workgroups;
     const pass = this.#openPass();
     pass.setPipeline(entry.pipeline);
-    pass.setBindGroup(0, bindGroup);
+    pass.setBindGroup(0, bindGroup, [offset]);
     pass.dispatchWorkgroups(x, y, z);
     this.#pendingNames.add(program.name);
     this.stats.dispatches++;
+  }
+
+  #bufferId(b: GPUBuffer): number {
+    let id = this.#bufferIds.get(b);
+    if (id === undefined) this.#bufferIds.set(b, (id = this.#nextBufferId++));
+    return id;
+  }
+
+  #bindGroup(entry: PipelineEntry, uniformSize: number, inputs: readonly BufferRef[], outputs: readonly BufferRef[]): GPUBindGroup {
+    let key = `${entry.id}`;
+    for (const r of inputs) key += `,${this.#bufferId(r.buffer)}:${r.bytes}`;
+    for (const r of outputs) key += `,${this.#bufferId(r.buffer)}:${r.bytes}`;
+    let group = this.#bindGroups.get(key);
+    if (!group) {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.#uniformBuffer, offset: 0, size: uniformSize } }];
+      let binding = 1;
+      for (const ref of inputs) entries.push({ binding: binding++, resource: { buffer: ref.buffer, offset: 0, size: ref.bytes } });
+      for (const ref of outputs) entries.push({ binding: binding++, resource: { buffer: ref.buffer, offset: 0, size: ref.bytes } });
+      group = this.device.createBindGroup({ layout: entry.layout, entries });
+      if (this.#bindGroups.size >= 8192) this.#bindGroups.clear();
+      this.#bindGroups.set(key, group);
+    }
+    return group;
   }
 
   /** Records zero-filling of a buffer (pooled buffers hold stale data; accumulators need zeros). */

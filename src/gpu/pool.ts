@@ -28,6 +28,8 @@ export class BufferPool {
   readonly #device: GPUDevice;
   readonly #usage: number;
   readonly #free = new Map<number, GPUBuffer[]>();
+  /** Called before free buffers are destroyed (the device drops cached bind groups). */
+  onTrim: (() => void) | undefined;
   readonly stats: PoolStats = { created: 0, reused: 0, bytesInUse: 0, bytesFree: 0 };
 
   constructor(device: GPUDevice, usage: number) {
@@ -35,7 +37,8 @@ export class BufferPool {
     this.#usage = usage;
   }
 
-  acquire(bytes: number): GPUBuffer {
+  /** A buffer of at least `bytes`; `create` makes a new one (so the caller can scope its errors). */
+  acquire(bytes: number, create: (size: number) => GPUBuffer = (size) => this.#device.createBuffer({ size, usage: this.#usage })): GPUBuffer {
     const size = sizeClass(bytes);
     const list = this.#free.get(size);
     const reused = list?.pop();
@@ -46,7 +49,7 @@ export class BufferPool {
       return reused;
     }
     this.stats.created++;
-    return this.#device.createBuffer({ size, usage: this.#usage });
+    return create(size);
   }
 
   release(buffer: GPUBuffer): void {
@@ -60,6 +63,7 @@ export class BufferPool {
 
   /** Destroys every free buffer (after an out-of-memory error, or to give memory back). */
   trim(): void {
+    this.onTrim?.();
     for (const list of this.#free.values()) for (const b of list) b.destroy();
     this.#free.clear();
     this.stats.bytesFree = 0;

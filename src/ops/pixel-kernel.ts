@@ -55,7 +55,17 @@ function packExpr(dtype: DType): { decl: string; store: string } {
   return { decl: 'var v = array<f32, 1>(0.0);', store: 'out[w] = out_pack(v[0]);' };
 }
 
+const programs = new Map<string, ProgramInfo>();
+
+/** The program of a spec; equal specs return the same object (the GPU caches pipelines per object). */
 export function pixelProgram(spec: PixelKernelSpec): ProgramInfo {
+  const id = `${spec.name}|${spec.key}|${spec.border}|${spec.output}|${spec.inputs.map((i) => `${i.name}:${i.dtype}`).join(',')}|${spec.uniforms.map((f) => f.name).join(',')}|${spec.pixel}`;
+  let program = programs.get(id);
+  if (!program) programs.set(id, (program = buildPixelProgram(spec)));
+  return program;
+}
+
+function buildPixelProgram(spec: PixelKernelSpec): ProgramInfo {
   const k = ELEMENTS_PER_WORD[spec.output];
   const { decl, store } = packExpr(spec.output);
   const main = /* wgsl */ `
