@@ -1,0 +1,223 @@
+/**
+ * Median filter, as OpenCV's cv::medianBlur for ksize 3 and 5: each output pixel is the median
+ * of its ksize × ksize window, per channel. The border is always replicate (OpenCV's medianBlur
+ * takes no border argument and replicates); the output dtype is the input's, and values are
+ * copied exactly (no rounding happens). Input dtypes u8, u16, f32, f16 (OpenCV: u8, u16, s16, f32;
+ * i32 is refused because the GPU reads pixels as f32, which is inexact beyond 2^24).
+ * NaN pixels give an unspecified result (WGSL's min/max leave NaN handling to the GPU).
+ *
+ * GPU: the window sits in registers and a selection network (compare-exchanges reduced to the
+ * min/max operations that reach the median output) picks the median: no sorting, no branches.
+ * The networks are generated below from Batcher's odd-even merge sort, and from a
+ * "sort columns, sort rows, sort the remaining candidates" scheme, whichever needs fewer
+ * operations after pruning; the test checks them on every 0-1 input (the 0-1 principle).
+ */
+import type { DType } from '../../dtype.js';
+import type { ProgramInfo } from '../../gpu/program.js';
+import type { Tensor } from '../../tensor.js';
+import { invalidParameter, is } from '../../validate.js';
+import { checkDType, checkImage } from '../image.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+
+export interface MedianBlurOptions {
+  /** Window size: 3 or 5. */
+  ksize: 3 | 5;
+}
+
+export const MEDIAN_DTYPES: readonly DType[] = ['u8', 'u16', 'f32', 'f16'];
+
+/**
+ * One operation of a selection network on wires i < j: a compare-exchange leaves the smaller
+ * value on wire i and the larger on wire j; `min` / `max` say which of the two results is used.
+ */
+export type SelectOp = readonly [i: number, j: number, min: boolean, max: boolean];
+
+export interface SelectionNetwork {
+  /** Number of inputs (ksize²; input w is window row ⌊w/k⌋, column w mod k). */
+  inputs: number;
+  /** Wire holding the median at the end. */
+  output: number;
+  ops: readonly SelectOp[];
+}
+
+/** Batcher's odd-even merge sort on n (a power of 2) positions. */
+function batcherPairs(n: number): [number, number][] {
+  const pairs: [number, number][] = [];
+  for (let s = 1; s < n; s *= 2) {
+    for (let k = s; k >= 1; k = Math.floor(k / 2)) {
+      for (let j = k % s; j + k < n; j += 2 * k) {
+        for (let i = 0; i < Math.min(k, n - j - k); i++) {
+          if (Math.floor((i + j) / (2 * s)) === Math.floor((i + j + k) / (2 * s))) pairs.push([i + j, i + j + k]);
+        }
+      }
+    }
+  }
+  return pairs;
+}
+
+/**
+ * Appends the compare-exchanges that sort `wires` (ascending) and returns the wires in sorted
+ * order. The list is padded to a power of 2 with +∞ slots, which never move down, so comparators
+ * touching them are dropped (or become a relabelling).
+ */
+function sortWires(ops: [number, number][], wires: readonly number[]): number[] {
+  let n = 1;
+  while (n < wires.length) n *= 2;
+  const slots: (number | null)[] = [...wires, ...new Array<null>(n - wires.length).fill(null)];
+  for (const [a, b] of batcherPairs(n)) {
+    const lo = slots[a]!;
+    const hi = slots[b]!;
+    if (hi === null) continue;
+    if (lo === null) {
+      slots[a] = hi;
+      slots[b] = null;
+      continue;
+    }
+    ops.push([lo, hi]);
+  }
+  return slots.slice(0, wires.length) as number[];
+}
+
+/** Keeps only the operations whose results reach `output` (backward liveness). */
+function prune(ops: readonly [number, number][], output: number): SelectOp[] {
+  const live = new Set([output]);
+  const kept: SelectOp[] = [];
+  for (let q = ops.length - 1; q >= 0; q--) {
+    const [i, j] = ops[q]!;
+    const min = live.has(i);
+    const max = live.has(j);
+    if (!min && !max) continue;
+    kept.push([i, j, min, max]);
+    live.add(i);
+    live.add(j);
+  }
+  return kept.reverse();
+}
+
+function cost(ops: readonly SelectOp[]): number {
+  return ops.reduce((s, [, , mn, mx]) => s + (mn ? 1 : 0) + (mx ? 1 : 0), 0);
+}
+
+function sortAllNetwork(k: number): SelectionNetwork {
+  const n = k * k;
+  const ops: [number, number][] = [];
+  const sorted = sortWires(ops, Array.from({ length: n }, (_, i) => i));
+  const output = sorted[(n - 1) / 2]!;
+  return { inputs: n, output, ops: prune(ops, output) };
+}
+
+/**
+ * Sort each column, then each row (columns stay sorted). Then element (r, c) is at least the
+ * (r+1)(c+1) − 1 elements above-left of it and at most the (k−r)(k−c) − 1 below-right: those
+ * certainly below or above the median drop out, and the median is found among the rest.
+ */
+function tableauNetwork(k: number): SelectionNetwork {
+  const n = k * k;
+  const rank = (n - 1) / 2;
+  const ops: [number, number][] = [];
+  const m = Array.from({ length: k }, (_, r) => Array.from({ length: k }, (_, c) => r * k + c));
+  for (let c = 0; c < k; c++) sortWires(ops, m.map((row) => row[c]!)).forEach((w, r) => (m[r]![c] = w));
+  for (let r = 0; r < k; r++) m[r] = sortWires(ops, m[r]!);
+  const candidates: number[] = [];
+  let below = 0;
+  for (let r = 0; r < k; r++) {
+    for (let c = 0; c < k; c++) {
+      if ((k - r) * (k - c) - 1 > rank) below++;
+      else if ((r + 1) * (c + 1) - 1 <= rank) candidates.push(m[r]![c]!);
+    }
+  }
+  const output = sortWires(ops, candidates)[rank - below]!;
+  return { inputs: n, output, ops: prune(ops, output) };
+}
+
+const networks = new Map<number, SelectionNetwork>();
+
+/** The selection network the GPU uses for a ksize × ksize median. */
+export function medianNetwork(ksize: 3 | 5): SelectionNetwork {
+  let net = networks.get(ksize);
+  if (!net) {
+    const a = sortAllNetwork(ksize);
+    const b = tableauNetwork(ksize);
+    net = cost(a.ops) <= cost(b.ops) ? a : b;
+    networks.set(ksize, net);
+  }
+  return net;
+}
+
+/** Number of min/max operations of a network (GPU work per pixel). */
+export function networkCost(net: SelectionNetwork): number {
+  return cost(net.ops);
+}
+
+function networkWgsl(ksize: 3 | 5): string {
+  const net = medianNetwork(ksize);
+  const r = (ksize - 1) / 2;
+  const lines: string[] = [];
+  const names: string[] = [];
+  for (let w = 0; w < net.inputs; w++) {
+    const dy = Math.floor(w / ksize) - r;
+    const dx = (w % ksize) - r;
+    lines.push(`  let v${w} = src_at(n, c, yi + (${dy}), xi + (${dx}));`);
+    names.push(`v${w}`);
+  }
+  net.ops.forEach(([i, j, mn, mx], t) => {
+    const a = names[i]!;
+    const b = names[j]!;
+    if (mn) {
+      lines.push(`  let l${t} = min(${a}, ${b});`);
+      names[i] = `l${t}`;
+    }
+    if (mx) {
+      lines.push(`  let h${t} = max(${a}, ${b});`);
+      names[j] = `h${t}`;
+    }
+  });
+  return `fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let yi = i32(y);
+  let xi = i32(x);
+${lines.join('\n')}
+  return ${names[net.output]!};
+}`;
+}
+
+export function medianProgram(dtype: DType, ksize: 3 | 5): ProgramInfo {
+  return pixelProgram({
+    name: 'median_blur',
+    key: `k=${ksize}`,
+    inputs: [{ name: 'src', dtype }],
+    output: dtype,
+    border: 'replicate',
+    uniforms: [],
+    pixel: networkWgsl(ksize),
+  });
+}
+
+/**
+ * Median of each ksize × ksize window, per channel of an N×C×H×W batch (border replicate).
+ * Runs where `x` lives.
+ * @example medianBlur(img, { ksize: 3 })     // cv.medianBlur(img, 3)
+ * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for ksize other than 3 or 5; KENSA_ERR_DTYPE for i32.
+ */
+export function medianBlur(x: Tensor, options: MedianBlurOptions): Tensor {
+  const d = checkImage('x', x);
+  if (!is.defined(options) || typeof options !== 'object') throw invalidParameter('options', 'an object with ksize', options);
+  const ksize = options.ksize;
+  if (ksize !== 3 && ksize !== 5) throw invalidParameter('ksize', '3 or 5', ksize);
+  checkDType('x', x, MEDIAN_DTYPES);
+  const shape: Dims4 = [d.n, d.c, d.h, d.w];
+  if (x.device === 'gpu') return runPixelProgram(medianProgram(x.dtype, ksize), [x], shape, x.dtype, {});
+  const src = cpuAccessor(x, 'replicate');
+  const r = (ksize - 1) / 2;
+  const window = new Float64Array(ksize * ksize);
+  return cpuPixelKernel(shape, x.dtype, (n, c, y, xx) => {
+    let i = 0;
+    for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) window[i++] = src(n, c, y + dy, xx + dx);
+    window.sort();
+    return window[(window.length - 1) / 2]!;
+  });
+}
+
+/** Every program variant of medianBlur, for compile-all tests. */
+export function medianPrograms(): ProgramInfo[] {
+  return MEDIAN_DTYPES.flatMap((dt) => [medianProgram(dt, 3), medianProgram(dt, 5)]);
+}
