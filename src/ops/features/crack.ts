@@ -1,0 +1,85 @@
+/**
+ * The crack kernel: a u8 mask, 255 where the central-difference gradient magnitude exceeds
+ * `threshold`, else 0:
+ *   mask = 255 if sqrt(((I[y, x+1] − I[y, x−1]) / 2)² + ((I[y+1, x] − I[y−1, x]) / 2)²) > threshold
+ * per channel, in one fused pixel pass (four neighbour loads per pixel, four u8 results per
+ * thread). It is evaluated without a square root or divisions as
+ *   (I[y, x+1] − I[y, x−1])² + (I[y+1, x] − I[y−1, x])² > (2·threshold)²      (threshold ≥ 0)
+ * in f32, which is the same test (exactly so for u8 inputs, whose squares are exact in f32); a
+ * negative threshold marks every pixel. Border modes reflect101 (default; a 1-pixel frame then
+ * has zero difference across it) / replicate / constant (borderValue, default 0). OpenCV has no
+ * single call for this; it equals cv.threshold(magnitude(...), threshold, 255, THRESH_BINARY).
+ */
+import type { DType } from '../../dtype.js';
+import type { Tensor } from '../../tensor.js';
+import { invalidParameter, numberInRange } from '../../validate.js';
+import { BORDER_MODES, checkBorder, type BorderMode } from '../border.js';
+import { checkImage } from '../image.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+
+export interface CrackMaskOptions {
+  /** Gradient magnitude (in input units per pixel) above which a pixel is marked. */
+  threshold: number;
+  border?: BorderMode;
+  /** Value outside the image for border 'constant' (default 0). */
+  borderValue?: number;
+}
+
+export function crackProgram(inDtype: DType, border: BorderMode) {
+  return pixelProgram({
+    name: 'crack_mask',
+    key: '',
+    inputs: [{ name: 'src', dtype: inDtype }],
+    output: 'u8',
+    border,
+    uniforms: [{ name: 't2', type: 'f32' }],
+    pixel: /* wgsl */ `
+fn tap(plane: u32, yy: i32, xx: i32) -> f32 {
+  if (yy < 0 || xx < 0) { return u.border_value; }
+  let s = u.src_shape;
+  return src_load((plane * s.z + u32(yy)) * s.w + u32(xx));
+}
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let s = u.src_shape;
+  let plane = n * s.y + c;
+  let yi = i32(y);
+  let xi = i32(x);
+  let gx = tap(plane, yi, border(xi + 1, i32(s.w))) - tap(plane, yi, border(xi - 1, i32(s.w)));
+  let gy = tap(plane, border(yi + 1, i32(s.z)), xi) - tap(plane, border(yi - 1, i32(s.z)), xi);
+  return select(0.0, 255.0, gx * gx + gy * gy > u.t2);
+}`,
+  });
+}
+
+/** (2·threshold)² as f32, or −1 for a negative threshold (every pixel passes). */
+function squaredThreshold(t: number): number {
+  return t < 0 ? -1 : Math.fround(4 * t * t);
+}
+
+/**
+ * Marks pixels whose central-difference gradient magnitude exceeds `threshold` (u8 0/255).
+ * @example crackMask(img, { threshold: 12 })
+ * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for a missing or non-finite threshold, unknown border.
+ */
+export function crackMask(x: Tensor, options: CrackMaskOptions): Tensor {
+  checkImage('x', x);
+  if (options === null || typeof options !== 'object') throw invalidParameter('options', 'an object with threshold', options);
+  const threshold = numberInRange('threshold', options.threshold, -1e30, 1e30);
+  const border = checkBorder('border', options.border);
+  const borderValue = options.borderValue === undefined ? 0 : numberInRange('borderValue', options.borderValue, -1e30, 1e30);
+  const t2 = squaredThreshold(threshold);
+  const shape = x.shape as Dims4;
+  if (x.device === 'gpu') return runPixelProgram(crackProgram(x.dtype, border), [x], shape, 'u8', { t2 }, borderValue);
+  const src = cpuAccessor(x, border, borderValue);
+  const f = Math.fround;
+  return cpuPixelKernel(shape, 'u8', (n, c, y, xx) => {
+    const gx = f(src(n, c, y, xx + 1) - src(n, c, y, xx - 1));
+    const gy = f(src(n, c, y + 1, xx) - src(n, c, y - 1, xx));
+    return f(f(gx * gx) + f(gy * gy)) > t2 ? 255 : 0;
+  });
+}
+
+/** Every program variant, for compile-all tests. */
+export function crackPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], borders: readonly BorderMode[] = BORDER_MODES) {
+  return dtypes.flatMap((d) => borders.map((b) => crackProgram(d, b)));
+}
