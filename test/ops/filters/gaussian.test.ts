@@ -60,6 +60,15 @@ describe('gaussianBlur', () => {
     await assertGpuMatchesCpu(gpu!, [x], (t) => gaussianBlur(t, { sigma: 12, border: 'replicate' }), {}, 'sigma 12');
   });
 
+  test('tiled path: widths over several tiles, every output packing', { skip: !gpu }, async () => {
+    const x = naturalImage([2, 1, 37, 132], 'u8', 9);
+    for (const dtype of ['u8', 'u16', 'f16', 'f32'] as const) {
+      for (const border of BORDER_MODES) {
+        await assertGpuMatchesCpu(gpu!, [x], (t) => gaussianBlur(t, { ksize: [17, 5], sigma: 2.5, border, dtype }), {}, `tiled ${dtype} ${border}`);
+      }
+    }
+  });
+
   test('every program variant compiles', { skip: !gpu }, async () => {
     for (const p of separablePrograms(['u8', 'u16', 'i32', 'f32', 'f16'], BORDER_MODES)) await gpu!.compile(p);
   });
