@@ -1,0 +1,378 @@
+/**
+ * Resize, as cv.resize(src, dst, dsize = (width, height), 0, 0, interpolation) on every plane.
+ * With sw, dw the source and destination widths (heights alike), scale = 1 / (dw / sw) in double:
+ *
+ * 'nearest' (INTER_NEAREST): sx = min(floor(dx · scale), sw − 1). OpenCV evaluates the product in
+ *   double, and where dx · sw / dw is an exact integer k that double can land just below k (about
+ *   5 % of size pairs have such columns, e.g. 2 → 98 at dx = 49). The index here is computed
+ *   exactly in integers and then corrected to the double result by a per-axis threshold derived
+ *   on the host from the rounding error of 1 / (dw / sw) (see `nearestThreshold`), so the
+ *   source pixel matches OpenCV's for every size pair, on the GPU too (no double there). The
+ *   pixel is copied bit-exactly (or converted with saturate_cast when `dtype` differs).
+ *
+ * 'bilinear' (INTER_LINEAR): half-pixel centres, fx = (dx + 0.5) · scale − 0.5, sx = floor(fx);
+ *   taps at sx and sx + 1 with weights 1 − f and f; at the edges (sx < 0 or sx ≥ sw − 1) the
+ *   edge pixel alone (OpenCV's resize replicates borders). Weights are f32 and the horizontal
+ *   then vertical sums are f32, as OpenCV's float path. OpenCV's u8 path quantises the weights
+ *   to 1/2048 and rounds half up (fixed point), so u8 results may differ from it by 1; the
+ *   GPU computes fx in f32 rather than double (|Δ| < 1e-4 px for sizes up to 2048).
+ *
+ * 'area' (INTER_AREA):
+ *   - downscale on both axes (sw ≥ dw and sh ≥ dh): each destination pixel is the average of the
+ *     source area it covers, fractional pixels weighted by their covered fraction, exactly as
+ *     OpenCV's computeResizeAreaTab/resizeArea_ (partial overlaps under 1e-3 px are dropped, as
+ *     there). OpenCV takes a shortcut for integer factors (resizeAreaFast; u8 2×2 rounds half
+ *     up) that equals this average up to the last rounding (u8 ±1).
+ *   - otherwise (any axis upscaled) OpenCV runs its bilinear machinery with "area" weights:
+ *     sx = floor(dx · scale), f = (dx + 1) − (sx + 1) · dw / sw, f = f ≤ 0 ? 0 : f − floor(f), taps sx
+ *     and sx + 1 with weights 1 − f and f (edge clamped as for bilinear). For an upscaled axis this
+ *     is again the exact area average (a destination pixel straddling two source pixels mixes
+ *     them by the fraction it covers; one inside a source pixel copies it). Implemented the same way.
+ *
+ * Integer outputs round half to even and saturate (saturate_cast), f16 clamps to ±65504.
+ * Sizes (input and output) are limited to 65535 per axis (index products in u32).
+ */
+import { type DType } from '../../dtype.js';
+import type { ProgramInfo } from '../../gpu/program.js';
+import type { Tensor } from '../../tensor.js';
+import { integerInRange, invalidParameter, oneOf } from '../../validate.js';
+import { checkImage, outDType } from '../image.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { ALL_DTYPES, cpuGather, gatherProgram, gatherVariants, runGather, type GatherSpec } from './gather.js';
+
+export const INTERPOLATIONS = ['nearest', 'bilinear', 'area'] as const;
+export type ResizeInterpolation = (typeof INTERPOLATIONS)[number];
+export const MAX_SIZE = 65535;
+
+export interface ResizeOptions {
+  /** Output width, 1 to 65535. */
+  width: number;
+  /** Output height, 1 to 65535. */
+  height: number;
+  /** Default 'bilinear'. */
+  interpolation?: ResizeInterpolation;
+  /** Output dtype; defaults to the input's. */
+  dtype?: DType;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nearest index: floor(d · (1 / (dsz / ssz))) in double, computed in integers.
+
+const f32Box = new Float32Array(1);
+const u32Box = new Uint32Array(f32Box.buffer);
+const f64Box = new Float64Array(1);
+const u64Box = new BigUint64Array(f64Box.buffer);
+
+/** Largest f32 ≤ v (v > 0). */
+function f32Below(v: number): number {
+  if (v > 3.4e38) return 3.4e38;
+  f32Box[0] = v;
+  if (f32Box[0]! > v) u32Box[0] = u32Box[0]! - 1;
+  return f32Box[0]!;
+}
+
+/**
+ * Threshold T of an axis: where d·ssz/dsz is an exact integer k ≥ 1, OpenCV's double
+ * floor(d · ifx) (ifx = 1 / (dsz / ssz), rounded below ssz/dsz by a relative ε) gives k − 1
+ * exactly when k − d·ifx exceeds half an ulp below k, i.e. when r(k) = k / 2^e(k) > 1/(ε·2^53),
+ * with 2^e(k) the binade just below k (r ∈ (1, 2]). Returns that bound rounded down to f32
+ * (r is an f32 with few bits, so `r > T` keeps its meaning); 3.4e38 when ifx is not below ssz/dsz.
+ */
+export function nearestThreshold(ssz: number, dsz: number): number {
+  const ifx = 1 / (dsz / ssz);
+  f64Box[0] = ifx;
+  const bits = u64Box[0]!;
+  const expBits = Number((bits >> 52n) & 0x7ffn);
+  const mant = (bits & ((1n << 52n) - 1n)) | (1n << 52n);
+  const p = expBits - 1075; // ifx = mant · 2^p (normal numbers)
+  // ε·2^53 = (ssz·2^-p − mant·dsz) · 2^(p+53) / ssz, with p < 0 for these sizes
+  if (p >= 0) return 3.4e38;
+  const num = BigInt(ssz) * (1n << BigInt(-p)) - mant * BigInt(dsz);
+  if (num <= 0n) return 3.4e38;
+  return f32Below(ssz / (Number(num) * 2 ** (p + 53)));
+}
+
+/** CPU mirror of WGSL `nn_index`. */
+export function nearestIndex(d: number, dsz: number, ssz: number, t: number): number {
+  const p = d * ssz;
+  let q = Math.floor(p / dsz);
+  if (q > 0 && q * dsz === p) {
+    const r = q === 1 ? 2 : q / 2 ** (31 - Math.clz32(q - 1));
+    if (r > t) q -= 1;
+  }
+  return Math.min(q, ssz - 1);
+}
+
+const WGSL_NN_INDEX = /* wgsl */ `
+// floor(d · (1 / (dsz / ssz))) as OpenCV evaluates it in double (see nearestThreshold).
+fn nn_index(d: u32, dsz: u32, ssz: u32, t: f32) -> u32 {
+  let p = d * ssz;
+  var q = p / dsz;
+  if (q > 0u && q * dsz == p) {
+    var r = 2.0;
+    if (q > 1u) { r = ldexp(f32(q), -i32(firstLeadingBit(q - 1u))); }
+    if (r > t) { q = q - 1u; }
+  }
+  return min(q, ssz - 1u);
+}`;
+
+// ---------------------------------------------------------------------------------------------
+// Programs
+
+type Kernel = 'linear' | 'area' | 'area_up';
+
+const RS_UNIFORMS = [{ name: 'rs', type: 'vec4f' as const }];
+
+function nearestSpec(inDtype: DType, outDtype: DType): GatherSpec {
+  return {
+    name: 'resize_nearest',
+    key: '',
+    inDtype,
+    outDtype,
+    border: 'inside',
+    uniforms: RS_UNIFORMS,
+    coord: /* wgsl */ `
+${WGSL_NN_INDEX}
+fn src_coord(y: u32, x: u32) -> vec2<i32> {
+  return vec2<i32>(i32(nn_index(x, u.out_shape.w, u.src_shape.w, u.rs.z)), i32(nn_index(y, u.out_shape.z, u.src_shape.z, u.rs.w)));
+}`,
+  };
+}
+
+const WGSL_TAPS = /* wgsl */ `
+struct Tap { s0: u32, s1: u32, f: f32 }
+fn clamp_tap(s: i32, f: f32, n: u32) -> Tap {
+  if (s < 0) { return Tap(0u, 0u, 0.0); }
+  if (s >= i32(n) - 1) { return Tap(n - 1u, n - 1u, 0.0); }
+  return Tap(u32(s), u32(s) + 1u, f);
+}
+// INTER_LINEAR: half-pixel centres
+fn linear_tap(d: u32, scale: f32, n: u32) -> Tap {
+  let fx = (f32(d) + 0.5) * scale - 0.5;
+  let s = floor(fx);
+  return clamp_tap(i32(s), fx - s, n);
+}
+// INTER_AREA when upscaling: sx = floor(d·scale), f = (d+1) − (sx+1)·dsz/n, f = f <= 0 ? 0 : frac(f)
+fn area_up_tap(d: u32, dsz: u32, n: u32, t: f32) -> Tap {
+  let s = nn_index(d, dsz, n, t);
+  var f = f32(i32((d + 1u) * n) - i32((s + 1u) * dsz)) / f32(n);
+  f = select(f - floor(f), 0.0, f <= 0.0);
+  return clamp_tap(i32(s), f, n);
+}
+fn bilinear(n: u32, c: u32, ty: Tap, tx: Tap) -> f32 {
+  let r0 = src_px(n, c, ty.s0, tx.s0) * (1.0 - tx.f) + src_px(n, c, ty.s0, tx.s1) * tx.f;
+  let r1 = src_px(n, c, ty.s1, tx.s0) * (1.0 - tx.f) + src_px(n, c, ty.s1, tx.s1) * tx.f;
+  return r0 * (1.0 - ty.f) + r1 * ty.f;
+}`;
+
+const WGSL_AREA = /* wgsl */ `
+// computeResizeAreaTab for one destination index: source range [lo, hi] and weights
+struct Area { fs1: f32, fs2: f32, cell: f32, s1: i32, s2: i32, lo: i32, hi: i32 }
+fn area_axis(d: u32, dsz: u32, n: u32) -> Area {
+  let fs1 = f32(d * n) / f32(dsz);
+  let fs2 = f32((d + 1u) * n) / f32(dsz);
+  let cell = min(f32(n) / f32(dsz), f32(n) - fs1);
+  let s2 = min(i32(floor(fs2)), i32(n) - 1);
+  let s1 = min(i32(ceil(fs1)), s2);
+  let lo = select(s1, s1 - 1, f32(s1) - fs1 > 1e-3);
+  let hi = select(s2 - 1, s2, fs2 - f32(s2) > 1e-3);
+  return Area(fs1, fs2, cell, s1, s2, lo, hi);
+}
+fn area_w(a: Area, s: i32) -> f32 {
+  if (s < a.s1) { return (f32(a.s1) - a.fs1) / a.cell; }
+  if (s < a.s2) { return 1.0 / a.cell; }
+  return min(min(a.fs2 - f32(a.s2), 1.0), a.cell) / a.cell;
+}`;
+
+function pixelFor(kernel: Kernel): string {
+  switch (kernel) {
+    case 'linear':
+      return `${WGSL_TAPS}
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let s = u.src_shape;
+  return bilinear(n, c, linear_tap(y, u.rs.y, s.z), linear_tap(x, u.rs.x, s.w));
+}`;
+    case 'area_up':
+      return `${WGSL_TAPS}
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let s = u.src_shape;
+  let o = u.out_shape;
+  return bilinear(n, c, area_up_tap(y, o.z, s.z, u.rs.w), area_up_tap(x, o.w, s.w, u.rs.z));
+}`;
+    case 'area':
+      return `${WGSL_AREA}
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let s = u.src_shape;
+  let o = u.out_shape;
+  let ay = area_axis(y, o.z, s.z);
+  let ax = area_axis(x, o.w, s.w);
+  var acc = 0.0;
+  for (var sy = ay.lo; sy <= ay.hi; sy++) {
+    var row = 0.0;
+    for (var sx = ax.lo; sx <= ax.hi; sx++) { row += area_w(ax, sx) * src_px(n, c, u32(sy), u32(sx)); }
+    acc += area_w(ay, sy) * row;
+  }
+  return acc;
+}`;
+  }
+}
+
+function resizeProgram(kernel: Kernel, inDtype: DType, outDtype: DType): ProgramInfo {
+  return pixelProgram({
+    name: `resize_${kernel}`,
+    key: '',
+    inputs: [{ name: 'src', dtype: inDtype }],
+    output: outDtype,
+    border: 'replicate',
+    uniforms: RS_UNIFORMS,
+    pixel: `${WGSL_NN_INDEX}\n${pixelFor(kernel)}`,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU reference (OpenCV's formulas, in double where OpenCV uses double)
+
+interface CpuTaps {
+  s0: Int32Array;
+  s1: Int32Array;
+  f: Float32Array;
+}
+
+function cpuTaps(kernel: 'linear' | 'area_up', ssz: number, dsz: number): CpuTaps {
+  const scale = 1 / (dsz / ssz);
+  const inv = dsz / ssz;
+  const t = nearestThreshold(ssz, dsz);
+  const out: CpuTaps = { s0: new Int32Array(dsz), s1: new Int32Array(dsz), f: new Float32Array(dsz) };
+  for (let d = 0; d < dsz; d++) {
+    let s: number;
+    let f: number;
+    if (kernel === 'linear') {
+      const fx = Math.fround((d + 0.5) * scale - 0.5);
+      s = Math.floor(fx);
+      f = Math.fround(fx - s);
+    } else {
+      s = nearestIndex(d, dsz, ssz, t);
+      f = Math.fround(d + 1 - (s + 1) * inv);
+      f = f <= 0 ? 0 : Math.fround(f - Math.floor(f));
+    }
+    if (s < 0) {
+      s = 0;
+      f = 0;
+    }
+    if (s >= ssz - 1) {
+      s = ssz - 1;
+      f = 0;
+    }
+    out.s0[d] = s;
+    out.s1[d] = Math.min(s + 1, ssz - 1);
+    out.f[d] = f;
+  }
+  return out;
+}
+
+/** computeResizeAreaTab of one axis: per destination index, source indices and weights. */
+function cpuAreaTab(ssz: number, dsz: number): { idx: number[]; w: number[] }[] {
+  const scale = 1 / (dsz / ssz);
+  const tab: { idx: number[]; w: number[] }[] = [];
+  for (let d = 0; d < dsz; d++) {
+    const fs1 = d * scale;
+    const fs2 = fs1 + scale;
+    const cell = Math.min(scale, ssz - fs1);
+    let s2 = Math.floor(fs2);
+    let s1 = Math.ceil(fs1);
+    s2 = Math.min(s2, ssz - 1);
+    s1 = Math.min(s1, s2);
+    const e = { idx: [] as number[], w: [] as number[] };
+    if (s1 - fs1 > 1e-3) {
+      e.idx.push(s1 - 1);
+      e.w.push(Math.fround((s1 - fs1) / cell));
+    }
+    for (let s = s1; s < s2; s++) {
+      e.idx.push(s);
+      e.w.push(Math.fround(1 / cell));
+    }
+    if (fs2 - s2 > 1e-3) {
+      e.idx.push(s2);
+      e.w.push(Math.fround(Math.min(Math.min(fs2 - s2, 1), cell) / cell));
+    }
+    tab.push(e);
+  }
+  return tab;
+}
+
+function cpuResize(x: Tensor, shape: Dims4, kernel: Kernel, dtype: DType): Tensor {
+  const [, , sh, sw] = x.shape as Dims4;
+  const [, , dh, dw] = shape;
+  const src = cpuAccessor(x, 'replicate');
+  const f = Math.fround;
+  if (kernel === 'area') {
+    const ty = cpuAreaTab(sh, dh);
+    const tx = cpuAreaTab(sw, dw);
+    return cpuPixelKernel(shape, dtype, (n, c, y, xx) => {
+      const ay = ty[y]!;
+      const ax = tx[xx]!;
+      let acc = 0;
+      for (let i = 0; i < ay.idx.length; i++) {
+        let row = 0;
+        for (let j = 0; j < ax.idx.length; j++) row = f(row + f(ax.w[j]! * src(n, c, ay.idx[i]!, ax.idx[j]!)));
+        acc = f(acc + f(ay.w[i]! * row));
+      }
+      return acc;
+    });
+  }
+  const ty = cpuTaps(kernel, sh, dh);
+  const tx = cpuTaps(kernel, sw, dw);
+  return cpuPixelKernel(shape, dtype, (n, c, y, xx) => {
+    const y0 = ty.s0[y]!;
+    const y1 = ty.s1[y]!;
+    const fy = ty.f[y]!;
+    const x0 = tx.s0[xx]!;
+    const x1 = tx.s1[xx]!;
+    const fx = tx.f[xx]!;
+    const r0 = f(f(src(n, c, y0, x0) * f(1 - fx)) + f(src(n, c, y0, x1) * fx));
+    const r1 = f(f(src(n, c, y1, x0) * f(1 - fx)) + f(src(n, c, y1, x1) * fx));
+    return f(f(r0 * f(1 - fy)) + f(r1 * fy));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Resizes every plane to width × height. Runs where `x` lives.
+ * @example resize(img, { width: 320, height: 240 })                            // bilinear
+ * @example resize(img, { width: 64, height: 64, interpolation: 'area', dtype: 'f16' })
+ * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for sizes outside 1..65535 or an unknown interpolation.
+ */
+export function resize(x: Tensor, options: ResizeOptions): Tensor {
+  const d = checkImage('x', x);
+  const o = options ?? ({} as ResizeOptions);
+  if (d.h > MAX_SIZE || d.w > MAX_SIZE) throw invalidParameter('x', `an image of at most ${MAX_SIZE}×${MAX_SIZE} pixels`, `${d.w}×${d.h}`);
+  const width = integerInRange('width', o.width, 1, MAX_SIZE);
+  const height = integerInRange('height', o.height, 1, MAX_SIZE);
+  const interpolation = o.interpolation === undefined ? 'bilinear' : oneOf('interpolation', o.interpolation, INTERPOLATIONS);
+  const dtype = outDType(o.dtype, x.dtype);
+  const shape: Dims4 = [d.n, d.c, height, width];
+  const rs = [1 / (width / d.w), 1 / (height / d.h), nearestThreshold(d.w, width), nearestThreshold(d.h, height)];
+  if (interpolation === 'nearest') {
+    const spec = nearestSpec(x.dtype, dtype);
+    if (x.device === 'gpu') return runGather(x, spec, shape, { rs }, 0);
+    const ix = Int32Array.from({ length: width }, (_, i) => nearestIndex(i, width, d.w, rs[2]!));
+    const iy = Int32Array.from({ length: height }, (_, i) => nearestIndex(i, height, d.h, rs[3]!));
+    return cpuGather(x, dtype, 'inside', 0, shape, (y, xx, p) => {
+      p[0] = ix[xx]!;
+      p[1] = iy[y]!;
+    });
+  }
+  const kernel: Kernel = interpolation === 'bilinear' ? 'linear' : d.w >= width && d.h >= height ? 'area' : 'area_up';
+  if (x.device === 'gpu') return runPixelProgram(resizeProgram(kernel, x.dtype, dtype), [x], shape, dtype, { rs });
+  return cpuResize(x, shape, kernel, dtype);
+}
+
+/** Every program variant of resize (kernels × dtype pairs), for compile-all tests. */
+export function resizePrograms(): ProgramInfo[] {
+  const kernels: Kernel[] = ['linear', 'area', 'area_up'];
+  return [
+    ...gatherVariants((a, b) => gatherProgram(nearestSpec(a, b))),
+    ...kernels.flatMap((k) => ALL_DTYPES.flatMap((a) => ALL_DTYPES.map((b) => resizeProgram(k, a, b)))),
+  ];
+}

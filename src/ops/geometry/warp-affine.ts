@@ -1,0 +1,203 @@
+/**
+ * Affine warp, as cv.warpAffine(src, dst, M, dsize, flags, borderMode, borderValue) without
+ * WARP_INVERSE_MAP: `matrix` [a, b, c, d, e, f] maps source to destination,
+ *   xd = a·xs + b·ys + c,   yd = d·xs + e·ys + f,
+ * so it is inverted (as cv.invertAffineTransform, in double) and every destination pixel
+ * (x, y) samples the source at (X, Y) = M⁻¹·(x, y, 1), pixel centres at integer coordinates.
+ *   'nearest': the pixel at (floor(X + 0.5), floor(Y + 0.5)), copied bit-exactly (saturate_cast
+ *              when `dtype` differs); outside pixels follow the border mode.
+ *   'bilinear' (default, as OpenCV's INTER_LINEAR): the four pixels around (X, Y), each read
+ *              through the border mode, weighted (1 − fx)(1 − fy), fx(1 − fy), (1 − fx)fy, fx·fy in f32.
+ * Border modes: 'constant' (default, as OpenCV; borderValue, default 0), 'replicate', 'reflect101'.
+ * Integer outputs round half to even and saturate; f16 clamps to ±65504.
+ *
+ * Differences from OpenCV: OpenCV computes (X, Y) in fixed point — 10 fractional bits for the
+ * per-pixel sums, then rounded to INTER_BITS = 5 bits (1/32 px) and interpolated from a table of
+ * 32×32 weights, for float images too. Here (X, Y) is computed in f32 with no quantisation. So a
+ * bilinear result may differ from OpenCV's by up to (1/64 + 1/1024) px times the local gradient
+ * along each axis (for an image of range R, at most ≈ 0.033·R at a step edge, far less on smooth
+ * content), while the two agree to float rounding where (X, Y) falls on the 1/32 grid (integer
+ * translations, quarter turns, power-of-two scales). For nearest, OpenCV's rounding of the
+ * fixed-point coordinate can pick the other neighbour when (X, Y) lies within ~1/1024 px of a
+ * half-integer. On the GPU the coordinate is f32 arithmetic mirrored in TypeScript; a GPU
+ * compiler that fuses multiply-adds can move a coordinate by one f32 ulp, which changes the
+ * nearest pixel only for a coordinate within that ulp of a half-integer.
+ */
+import type { DType } from '../../dtype.js';
+import type { ProgramInfo } from '../../gpu/program.js';
+import type { Tensor } from '../../tensor.js';
+import { integerInRange, invalidParameter, is, numberInRange, oneOf } from '../../validate.js';
+import { BORDER_MODES, type BorderMode } from '../border.js';
+import { checkImage, outDType } from '../image.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { ALL_DTYPES, cpuGather, gatherProgram, runGather, type GatherSpec } from './gather.js';
+
+export const WARP_INTERPOLATIONS = ['nearest', 'bilinear'] as const;
+export type WarpInterpolation = (typeof WARP_INTERPOLATIONS)[number];
+export const MAX_WARP_SIZE = 65535;
+
+export type AffineMatrix = readonly [number, number, number, number, number, number];
+
+export interface WarpAffineOptions {
+  /** [a, b, c, d, e, f]: the 2×3 matrix mapping source to destination (cv.warpAffine's M). */
+  matrix: AffineMatrix | readonly number[];
+  /** Output width, 1 to 65535; default the input's. */
+  width?: number;
+  /** Output height, 1 to 65535; default the input's. */
+  height?: number;
+  /** Default 'bilinear'. */
+  interpolation?: WarpInterpolation;
+  /** Default 'constant' (as OpenCV). */
+  border?: BorderMode;
+  /** Fill of the constant border, default 0. */
+  borderValue?: number;
+  /** Output dtype; defaults to the input's. */
+  dtype?: DType;
+}
+
+/** cv.invertAffineTransform: the destination → source matrix. */
+export function invertAffine(m: readonly number[]): number[] {
+  const [a, b, c, d, e, f] = m as AffineMatrix;
+  const det = a * e - b * d;
+  const D = det !== 0 ? 1 / det : 0;
+  const A11 = e * D;
+  const A22 = a * D;
+  const A12 = -b * D;
+  const A21 = -d * D;
+  return [A11, A12, -A11 * c - A12 * f, A21, A22, -A21 * c - A22 * f];
+}
+
+const LIMIT = 1 << 24;
+
+/** Brings a coordinate into a range the border function resolves in one step (reflect101 is periodic). */
+const WGSL_WRAP = /* wgsl */ `
+fn wrap(p: f32, n: u32) -> i32 {
+  let q = i32(clamp(p, -16777216.0, 16777216.0));
+  if (REFLECT && n > 1u) {
+    let period = 2 * i32(n) - 2;
+    return ((q % period) + period) % period;
+  }
+  return q;
+}
+fn src_xy(x: u32, y: u32) -> vec2<f32> {
+  let fx = f32(x);
+  let fy = f32(y);
+  return vec2<f32>(u.m0.x * fx + u.m0.y * fy + u.m0.z, u.m1.x * fx + u.m1.y * fy + u.m1.z);
+}`;
+
+const UNIFORMS = [
+  { name: 'm0', type: 'vec4f' as const },
+  { name: 'm1', type: 'vec4f' as const },
+];
+
+function prelude(border: BorderMode): string {
+  return `const REFLECT = ${border === 'reflect101'};\n${WGSL_WRAP}`;
+}
+
+function nearestSpec(inDtype: DType, outDtype: DType, border: BorderMode): GatherSpec {
+  return {
+    name: 'warp_affine_nearest',
+    key: '',
+    inDtype,
+    outDtype,
+    border,
+    uniforms: UNIFORMS,
+    coord: /* wgsl */ `${prelude(border)}
+fn src_coord(y: u32, x: u32) -> vec2<i32> {
+  let p = src_xy(x, y);
+  let s = u.src_shape;
+  return vec2<i32>(wrap(floor(p.x + 0.5), s.w), wrap(floor(p.y + 0.5), s.z));
+}`,
+  };
+}
+
+function bilinearProgram(inDtype: DType, outDtype: DType, border: BorderMode): ProgramInfo {
+  return pixelProgram({
+    name: 'warp_affine_bilinear',
+    key: '',
+    inputs: [{ name: 'src', dtype: inDtype }],
+    output: outDtype,
+    border,
+    uniforms: UNIFORMS,
+    pixel: /* wgsl */ `${prelude(border)}
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let p = src_xy(x, y);
+  let s = u.src_shape;
+  let f0 = floor(p);
+  let f = p - f0;
+  let x0 = wrap(f0.x, s.w);
+  let y0 = wrap(f0.y, s.z);
+  let r0 = src_at(n, c, y0, x0) * (1.0 - f.x) + src_at(n, c, y0, x0 + 1) * f.x;
+  let r1 = src_at(n, c, y0 + 1, x0) * (1.0 - f.x) + src_at(n, c, y0 + 1, x0 + 1) * f.x;
+  return r0 * (1.0 - f.y) + r1 * f.y;
+}`,
+  });
+}
+
+/** CPU mirror of WGSL `wrap`. */
+function cpuWrap(p: number, n: number, border: BorderMode): number {
+  const q = Math.trunc(Math.min(LIMIT, Math.max(-LIMIT, p)));
+  if (border === 'reflect101' && n > 1) {
+    const period = 2 * n - 2;
+    return ((q % period) + period) % period;
+  }
+  return q;
+}
+
+/**
+ * Warps every plane by the affine `matrix` (source → destination). Runs where `x` lives.
+ * @example warpAffine(img, { matrix: [0.8, -0.6, 20, 0.6, 0.8, -5] })   // rotate + scale + shift
+ * @example warpAffine(img, { matrix, interpolation: 'nearest', border: 'replicate', width: 64, height: 48 })
+ * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for a matrix that is not 6 finite numbers or is singular.
+ */
+export function warpAffine(x: Tensor, options: WarpAffineOptions): Tensor {
+  const d = checkImage('x', x);
+  const o = options ?? ({} as WarpAffineOptions);
+  const m = o.matrix;
+  if (!Array.isArray(m) || m.length !== 6 || !m.every((v) => is.number(v))) throw invalidParameter('matrix', 'an array of 6 finite numbers', m);
+  if (m[0]! * m[4]! - m[1]! * m[3]! === 0) throw invalidParameter('matrix', 'an invertible affine matrix (a·e − b·d ≠ 0)', m);
+  const width = o.width === undefined ? d.w : integerInRange('width', o.width, 1, MAX_WARP_SIZE);
+  const height = o.height === undefined ? d.h : integerInRange('height', o.height, 1, MAX_WARP_SIZE);
+  const interpolation = o.interpolation === undefined ? 'bilinear' : oneOf('interpolation', o.interpolation, WARP_INTERPOLATIONS);
+  const border: BorderMode = o.border === undefined ? 'constant' : oneOf('border', o.border, BORDER_MODES);
+  const borderValue = o.borderValue === undefined ? 0 : numberInRange('borderValue', o.borderValue, -1e30, 1e30);
+  const dtype = outDType(o.dtype, x.dtype);
+  const inv = invertAffine(m).map(Math.fround);
+  const shape: Dims4 = [d.n, d.c, height, width];
+  const uniforms = { m0: [inv[0]!, inv[1]!, inv[2]!, 0], m1: [inv[3]!, inv[4]!, inv[5]!, 0] };
+  if (x.device === 'gpu') {
+    if (interpolation === 'nearest') return runGather(x, nearestSpec(x.dtype, dtype, border), shape, uniforms, borderValue);
+    return runPixelProgram(bilinearProgram(x.dtype, dtype, border), [x], shape, dtype, uniforms, borderValue);
+  }
+  const f = Math.fround;
+  const [a, b, c, dd, e, ff] = inv as [number, number, number, number, number, number];
+  const sx = (xx: number, y: number) => f(f(f(a * xx) + f(b * y)) + c);
+  const sy = (xx: number, y: number) => f(f(f(dd * xx) + f(e * y)) + ff);
+  if (interpolation === 'nearest') {
+    return cpuGather(x, dtype, border, borderValue, shape, (y, xx, p) => {
+      p[0] = cpuWrap(Math.floor(f(sx(xx, y) + 0.5)), d.w, border);
+      p[1] = cpuWrap(Math.floor(f(sy(xx, y) + 0.5)), d.h, border);
+    });
+  }
+  const src = cpuAccessor(x, border, borderValue);
+  return cpuPixelKernel(shape, dtype, (n, ch, y, xx) => {
+    const X = sx(xx, y);
+    const Y = sy(xx, y);
+    const fx0 = Math.floor(X);
+    const fy0 = Math.floor(Y);
+    const fx = f(X - fx0);
+    const fy = f(Y - fy0);
+    const x0 = cpuWrap(fx0, d.w, border);
+    const y0 = cpuWrap(fy0, d.h, border);
+    const r0 = f(f(src(n, ch, y0, x0) * f(1 - fx)) + f(src(n, ch, y0, x0 + 1) * fx));
+    const r1 = f(f(src(n, ch, y0 + 1, x0) * f(1 - fx)) + f(src(n, ch, y0 + 1, x0 + 1) * fx));
+    return f(f(r0 * f(1 - fy)) + f(r1 * fy));
+  });
+}
+
+/** Every program variant of warpAffine (interpolations × borders × dtype pairs), for compile-all tests. */
+export function warpAffinePrograms(): ProgramInfo[] {
+  return BORDER_MODES.flatMap((border) =>
+    ALL_DTYPES.flatMap((a) => ALL_DTYPES.flatMap((b) => [gatherProgram(nearestSpec(a, b, border)), bilinearProgram(a, b, border)])),
+  );
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { FLIP_AXES, flip, flipPrograms } from '../../../src/ops/geometry/flip.js';
+import { Tensor } from '../../../src/tensor.js';
+import { assertClose } from '../../_kit/compare.js';
+import { testGpu } from '../../_kit/gpu.js';
+import { naturalImage, randomImage } from '../../_kit/images.js';
+import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
+import { assertConversions, assertExactEverywhere, EXACT } from './_exact.js';
+
+const gpu = await testGpu();
+
+describe('flip', () => {
+  test('mirrors columns, rows or both', () => {
+    const x = Tensor.fromArray(new Uint8Array([1, 2, 3, 4, 5, 6]), [1, 1, 2, 3], 'u8');
+    assert.deepEqual([...flip(x, { axis: 'horizontal' }).data], [3, 2, 1, 6, 5, 4]);
+    assert.deepEqual([...flip(x, { axis: 'vertical' }).data], [4, 5, 6, 1, 2, 3]);
+    assert.deepEqual([...flip(x, { axis: 'both' }).data], [6, 5, 4, 3, 2, 1]);
+  });
+
+  test('CPU reference matches OpenCV flip codes 1, 0, -1 (exact)', async () => {
+    const { cv } = await opencv();
+    const codes = { horizontal: 1, vertical: 0, both: -1 } as const;
+    for (const dtype of ['u8', 'u16', 'i32', 'f32'] as const) {
+      for (const axis of FLIP_AXES) {
+        const x = naturalImage([1, 1, 13, 18], dtype, 4);
+        const src = toMat(cv, x);
+        const dst = new cv.Mat();
+        // cv.flip(src, dst, flipCode)
+        cv.flip(src, dst, codes[axis]);
+        assertClose(flip(x, { axis }), fromMat(dst, dtype), EXACT, `${dtype} ${axis}`);
+        src.delete();
+        dst.delete();
+      }
+    }
+  });
+
+  test('GPU is bit-exact with the CPU: axes, dtypes, batches, odd sizes, channels, special values', { skip: !gpu }, async () => {
+    for (const axis of FLIP_AXES) await assertExactEverywhere(gpu!, (t) => flip(t, { axis }), `flip ${axis}`);
+    await assertConversions(gpu!, (t, dtype) => flip(t, { axis: 'both', dtype }), 'flip');
+  });
+
+  test('every program variant compiles', { skip: !gpu }, async () => {
+    for (const p of flipPrograms()) await gpu!.compile(p);
+  });
+
+  test('bad arguments name the argument and the allowed values', () => {
+    const x = randomImage([1, 1, 4, 4], 'u8');
+    assert.throws(() => flip(x, { axis: 'diagonal' as never }), /Expected one of "horizontal", "vertical", "both" for axis but received "diagonal" of type string/);
+    assert.throws(() => flip(x, { axis: 1 as never }), /Expected one of "horizontal", "vertical", "both" for axis but received 1 of type number/);
+    assert.throws(() => flip(x, { axis: 'both', dtype: 'f64' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "f64"/);
+    assert.throws(() => flip(x.reshape([1, 16]), { axis: 'both' }), /Expected x of shape \[N, C, H, W\] but received \[1, 16\]/);
+  });
+});
