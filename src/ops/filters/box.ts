@@ -8,9 +8,10 @@
  * inputs), then a vertical pass of 1/(w·h) (or ones). Even sizes are allowed, with OpenCV's default
  * anchor (ksize/2): the window covers offsets -ksize/2 .. ksize/2 - 1, done by padding the odd
  * kernel with one zero tap at the end.
- * Differences from OpenCV: sums are f32, rounded once at the end (OpenCV sums u8 in integers and
- * floats in double), so a u8 result can differ by 1 where the exact mean is a .5 tie (even areas
- * only); an ±Inf pixel just outside an even window (the zero tap) yields NaN.
+ * Differences from OpenCV: sums are f32, rounded once at the end, half to even. OpenCV sums u8 in
+ * integers and divides in fixed point, rounding .5 up, so a u8 mean can differ by 1 where it is an
+ * exact .5 tie, which happens only for even window areas (odd areas match exactly); OpenCV sums
+ * floats in double. An ±Inf pixel just outside an even window (the zero tap) yields NaN.
  */
 import type { DType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';

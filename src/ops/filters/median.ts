@@ -6,7 +6,8 @@
  * i32 is refused because the GPU reads pixels as f32, which is inexact beyond 2^24).
  * NaN pixels give an unspecified result (WGSL's min/max leave NaN handling to the GPU).
  *
- * GPU: the window sits in registers and a selection network (compare-exchanges reduced to the
+ * GPU: window rows and columns are clamped once (replicate), the window sits in registers and
+ * a selection network (compare-exchanges reduced to the
  * min/max operations that reach the median output) picks the median: no sorting, no branches.
  * The networks are generated below from Batcher's odd-even merge sort, and from a
  * "sort columns, sort rows, sort the remaining candidates" scheme, whichever needs fewer
@@ -154,10 +155,13 @@ function networkWgsl(ksize: 3 | 5): string {
   const r = (ksize - 1) / 2;
   const lines: string[] = [];
   const names: string[] = [];
+  // replicate border: clamp each window row and column once, then plain loads
+  for (let d = 0; d < ksize; d++) {
+    lines.push(`  let row${d} = (plane + u32(clamp(yi + (${d - r}), 0, i32(s.z) - 1))) * s.w;`);
+    lines.push(`  let col${d} = u32(clamp(xi + (${d - r}), 0, i32(s.w) - 1));`);
+  }
   for (let w = 0; w < net.inputs; w++) {
-    const dy = Math.floor(w / ksize) - r;
-    const dx = (w % ksize) - r;
-    lines.push(`  let v${w} = src_at(n, c, yi + (${dy}), xi + (${dx}));`);
+    lines.push(`  let v${w} = src_load(row${Math.floor(w / ksize)} + col${w % ksize});`);
     names.push(`v${w}`);
   }
   net.ops.forEach(([i, j, mn, mx], t) => {
@@ -173,6 +177,8 @@ function networkWgsl(ksize: 3 | 5): string {
     }
   });
   return `fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let s = u.src_shape;
+  let plane = (n * s.y + c) * s.z;
   let yi = i32(y);
   let xi = i32(x);
 ${lines.join('\n')}
