@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { DType } from '../../../src/dtype.js';
+import type { BorderMode } from '../../../src/ops/border.js';
+import { structuringElement, type ElementShape } from '../../../src/ops/morphology/element.js';
+import { dilate, erode, morphologyEx, morphologyPrograms, type MorphOp, type MorphologyOptions } from '../../../src/ops/morphology/morphology.js';
+import { Tensor } from '../../../src/tensor.js';
+import { assertClose } from '../../_kit/compare.js';
+import { testGpu } from '../../_kit/gpu.js';
+import { naturalImage, randomImage } from '../../_kit/images.js';
+import { cvBorder, fromMat, opencv, toMat, type CV } from '../../_kit/opencv.js';
+import { assertGpuMatchesCpu } from '../../_kit/parity.js';
+
+const gpu = await testGpu();
+const EXACT = { int: 0, atol: 0, rtol: 0 };
+const OPS: MorphOp[] = ['erode', 'dilate', 'open', 'close', 'gradient', 'tophat', 'blackhat'];
+const SHAPES: ElementShape[] = ['rect', 'ellipse', 'cross'];
+type Shape = [number, number, number, number];
+
+/** OpenCV's result for one plane: cv.morphologyEx(src, dst, op, kernel, anchor(-1,-1), iterations, border, borderValue). */
+function cvMorph(cv: CV, x: Tensor, op: MorphOp, kernel: number[][], o: MorphologyOptions): Tensor {
+  const src = toMat(cv, x);
+  const dst = new cv.Mat();
+  const k = cv.matFromArray(kernel.length, kernel[0]!.length, cv.CV_8U, kernel.flat());
+  const code = { erode: cv.MORPH_ERODE, dilate: cv.MORPH_DILATE, open: cv.MORPH_OPEN, close: cv.MORPH_CLOSE, gradient: cv.MORPH_GRADIENT, tophat: cv.MORPH_TOPHAT, blackhat: cv.MORPH_BLACKHAT }[op];
+  const border = o.border ?? 'constant';
+  const value = o.borderValue === undefined ? cv.morphologyDefaultBorderValue() : new cv.Scalar(o.borderValue, o.borderValue, o.borderValue, o.borderValue);
+  cv.morphologyEx(src, dst, code, k, new cv.Point(-1, -1), o.iterations ?? 1, cvBorder(cv, border), value);
+  const out = fromMat(dst, x.dtype);
+  for (const m of [src, dst, k]) m.delete();
+  return out;
+}
+
+describe('erode, dilate, morphologyEx', () => {
+  test('CPU reference equals OpenCV morphologyEx exactly: every op × element shape (u8, default border)', async () => {
+    const { cv } = await opencv();
+    const x = naturalImage([1, 1, 23, 29], 'u8', 3);
+    for (const op of OPS) {
+      for (const shape of SHAPES) {
+        for (const ksize of [[3, 3], [5, 5], [7, 4]] as [number, number][]) {
+          const o: MorphologyOptions = { element: shape, ksize };
+          assertClose(morphologyEx(x, { op, ...o }), cvMorph(cv, x, op, structuringElement(shape, ksize), o), EXACT, `${op} ${shape} ${ksize}`);
+        }
+      }
+    }
+  });
+
+  test('CPU reference equals OpenCV: borders, border values, iterations, custom elements, u16 and f32', async () => {
+    const { cv } = await opencv();
+    const custom = [
+      [1, 0, 1, 1],
+      [0, 0, 1, 0],
+      [1, 1, 0, 1],
+    ];
+    const cases: [DType, MorphOp, number[][], MorphologyOptions][] = [];
+    for (const border of ['reflect101', 'replicate', 'constant'] as BorderMode[]) {
+      for (const op of ['erode', 'dilate', 'gradient'] as MorphOp[]) {
+        cases.push(['u8', op, structuringElement('rect', [5, 3]), { element: 'rect', ksize: [5, 3], border, iterations: 3 }]);
+        cases.push(['u8', op, structuringElement('ellipse', [7, 7]), { element: 'ellipse', ksize: 7, border, iterations: 2, ...(border === 'constant' ? { borderValue: 100 } : {}) }]);
+        cases.push(['u8', op, custom, { element: custom, border }]);
+      }
+    }
+    cases.push(['u8', 'erode', structuringElement('rect', [4, 4]), { ksize: 4, iterations: 2 }]);
+    cases.push(['u8', 'dilate', structuringElement('cross', [6, 5]), { element: 'cross', ksize: [6, 5], iterations: 3 }]);
+    cases.push(['u8', 'tophat', structuringElement('ellipse', [9, 9]), { element: 'ellipse', ksize: 9, iterations: 2 }]);
+    cases.push(['u8', 'close', custom, { element: custom, iterations: 2 }]);
+    cases.push(['u16', 'open', structuringElement('ellipse', [5, 5]), { element: 'ellipse', ksize: 5 }]);
+    cases.push(['u16', 'blackhat', structuringElement('rect', [3, 5]), { ksize: [3, 5], border: 'reflect101' }]);
+    cases.push(['f32', 'gradient', structuringElement('cross', [5, 5]), { element: 'cross', ksize: 5 }]);
+    cases.push(['f32', 'erode', structuringElement('rect', [3, 3]), { iterations: 2, border: 'replicate' }]);
+    cases.push(['f32', 'tophat', custom, { element: custom, border: 'constant', borderValue: 0.5 }]);
+    for (const [dtype, op, kernel, o] of cases) {
+      const x = naturalImage([1, 1, 19, 24], dtype, 5);
+      assertClose(morphologyEx(x, { op, ...o }), cvMorph(cv, x, op, kernel, o), EXACT, `${dtype} ${op} ${JSON.stringify(o)}`);
+    }
+  });
+
+  test('erode / dilate equal morphologyEx erode / dilate; iterations 0 and 1×1 copy', () => {
+    const x = naturalImage([2, 3, 9, 11], 'u8', 2);
+    assert.deepEqual([...erode(x, { element: 'ellipse', ksize: 5 }).data], [...morphologyEx(x, { op: 'erode', element: 'ellipse', ksize: 5 }).data]);
+    assert.deepEqual([...dilate(x, { ksize: [3, 5] }).data], [...morphologyEx(x, { op: 'dilate', ksize: [3, 5] }).data]);
+    assert.deepEqual([...erode(x, { iterations: 0 }).data], [...x.data]);
+    assert.deepEqual([...dilate(x, { element: [[0]] }).data], [...x.data]);
+    // the default border never wins: eroding a constant image keeps it
+    const flat = Tensor.fromArray(new Uint8Array(20).fill(9), [1, 1, 4, 5], 'u8');
+    assert.deepEqual([...erode(flat, { ksize: 5 }).data], new Array(20).fill(9));
+    assert.deepEqual([...erode(flat, { ksize: 3, border: 'constant', borderValue: 0 }).data.subarray(0, 5)], [0, 0, 0, 0, 0]);
+  });
+
+  test('GPU matches the CPU reference exactly: ops, element shapes, borders, dtypes, batches, odd sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+    const custom = [
+      [0, 1, 1],
+      [1, 0, 0],
+      [1, 1, 1],
+      [0, 0, 1],
+    ];
+    const cases: [Shape, DType, MorphologyExOptions][] = [
+      [[1, 1, 17, 23], 'u8', { op: 'erode', element: 'rect', ksize: [5, 3] }],
+      [[1, 1, 17, 23], 'u8', { op: 'dilate', element: 'ellipse', ksize: 7 }],
+      [[2, 3, 9, 7], 'u8', { op: 'open', element: 'cross', ksize: 3, border: 'reflect101' }],
+      [[2, 1, 13, 10], 'u8', { op: 'close', element: custom, border: 'replicate', iterations: 2 }],
+      [[1, 3, 11, 13], 'u8', { op: 'gradient', element: 'ellipse', ksize: [5, 7], border: 'constant', borderValue: 40 }],
+      [[2, 1, 15, 9], 'u8', { op: 'tophat', element: 'rect', ksize: 4, iterations: 2 }],
+      [[1, 1, 16, 16], 'u8', { op: 'blackhat', element: 'ellipse', ksize: 5, border: 'replicate' }],
+      [[2, 1, 13, 7], 'u16', { op: 'erode', element: 'ellipse', ksize: 5 }],
+      [[2, 1, 13, 7], 'u16', { op: 'gradient', element: 'rect', ksize: 3, border: 'reflect101' }],
+      [[2, 3, 11, 5], 'f32', { op: 'dilate', element: 'cross', ksize: 5 }],
+      [[2, 3, 11, 5], 'f32', { op: 'tophat', element: 'rect', ksize: 3, border: 'replicate' }],
+      [[1, 1, 6, 33], 'f16', { op: 'erode', element: 'rect', ksize: 3 }],
+      [[1, 1, 6, 33], 'f16', { op: 'blackhat', element: custom }],
+      [[1, 1, 5, 4], 'u8', { op: 'dilate', element: 'ellipse', ksize: 9, border: 'reflect101' }],
+    ];
+    for (const [shape, dtype, o] of cases) {
+      const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, dtype, 7);
+      await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, o), EXACT, `${dtype} [${shape}] ${JSON.stringify(o)}`);
+    }
+    await assertGpuMatchesCpu(gpu!, [naturalImage([1, 1, 9, 9], 'u8')], (t) => erode(t, { element: 'ellipse', ksize: 3, iterations: 3 }), EXACT, 'erode iterations');
+    await assertGpuMatchesCpu(gpu!, [naturalImage([1, 1, 9, 9], 'u8')], (t) => dilate(t, { ksize: 1 }), EXACT, 'dilate 1×1');
+  });
+
+  test('every program variant compiles', { skip: !gpu }, async () => {
+    for (const p of morphologyPrograms()) await gpu!.compile(p);
+  });
+
+  test('bad arguments name the argument and the allowed range', () => {
+    const x = randomImage([1, 1, 8, 8], 'u8');
+    assert.throws(() => erode(x, { ksize: 0 }), /Expected integer between 1 and 255 for ksize but received 0 of type number/);
+    assert.throws(() => erode(x, { ksize: [3, 256] }), /Expected integer between 1 and 255 for ksize\[1\] but received 256 of type number/);
+    assert.throws(() => dilate(x, { element: 'disk' as never }), /Expected one of "rect", "ellipse", "cross" for element but received "disk" of type string/);
+    assert.throws(() => dilate(x, { element: [[1, 0], [1]] }), /Expected one of "rect", "ellipse", "cross" or rows of equal length \(1 to 255\) of numbers for element but received \[\[1, 0\], \[1\]\] of type object/);
+    assert.throws(() => dilate(x, { element: [] }), /for element but received \[\] of type object/);
+    assert.throws(() => dilate(x, { element: [[0, 0], [0, 0]] }), /Expected an element with at least one nonzero entry for element but received \[\[0, 0\], \[0, 0\]\] of type object/);
+    assert.throws(() => erode(x, { iterations: -1 }), /Expected integer between 0 and 1000 for iterations but received -1 of type number/);
+    assert.throws(() => erode(x, { iterations: 1.5 }), /Expected integer between 0 and 1000 for iterations but received 1.5 of type number/);
+    assert.throws(() => erode(x, { border: 'wrap' as never }), /Expected one of "reflect101", "replicate", "constant" for border but received "wrap" of type string/);
+    assert.throws(() => erode(x, { borderValue: NaN }), /Expected number between -3.4e\+38 and 3.4e\+38 for borderValue but received NaN of type number/);
+    assert.throws(() => morphologyEx(x, { op: 'hitmiss' as never }), /Expected one of "erode", "dilate", "open", "close", "gradient", "tophat", "blackhat" for op but received "hitmiss" of type string/);
+    assert.throws(() => erode(randomImage([1, 1, 4, 4], 'i32')), /Expected x of dtype u8, u16, f32, f16 but received i32/);
+    assert.throws(() => erode(x.reshape([64])), /Expected x of shape \[N, C, H, W\] but received \[64\]/);
+  });
+});
