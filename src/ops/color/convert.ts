@@ -1,9 +1,10 @@
 /**
  * Data type conversion with an affine map, as OpenCV's Mat::convertTo(dst, rtype, alpha, beta):
  *   out = saturate_cast<dtype>(x · scale + offset)
- * Pointwise (no border). Arithmetic is f32 on both backends (the input read as f32, then one
- * multiply and one add, each rounded to f32); integer outputs round half to even and saturate
- * (OpenCV's saturate_cast), f16 outputs clamp to ±65504, NaN becomes 0 in integer outputs.
+ * Pointwise (no border; GPU program from pointwise.ts). Arithmetic is f32 on both backends (the
+ * input read as f32, then one multiply and one add, each rounded to f32); integer outputs round
+ * half to even and saturate (OpenCV's saturate_cast), f16 outputs clamp to ±65504, NaN becomes 0
+ * in integer outputs.
  * Differences from OpenCV:
  *  - OpenCV computes 32-bit integer (CV_32S) and f64 sources in double; here everything is f32,
  *    so i32 inputs above 2^24 in magnitude lose their low bits.
@@ -15,7 +16,8 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { numberInRange, oneOf } from '../../validate.js';
 import { checkImage } from '../image.js';
-import { cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
+import { pointwiseProgram, runPointwise } from './pointwise.js';
 
 export interface ConvertOptions {
   /** Output dtype (required): u8, u16, i32, f32 or f16. */
@@ -28,19 +30,19 @@ export interface ConvertOptions {
 
 /** The one pointwise program of this family's affine ops: out = x · u.scale + u.offset. */
 export function affineProgram(inDtype: DType, outDtype: DType): ProgramInfo {
-  return pixelProgram({
+  return pointwiseProgram({
     name: 'color_affine',
     key: '',
-    inputs: [{ name: 'src', dtype: inDtype }],
+    input: inDtype,
     output: outDtype,
-    border: 'replicate',
+    planes: false,
     uniforms: [
       { name: 'scale', type: 'f32' },
       { name: 'offset', type: 'f32' },
     ],
-    pixel: /* wgsl */ `
-fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  return src_px(n, c, y, x) * u.scale + u.offset;
+    body: /* wgsl */ `
+fn value(i: u32, q: u32, p: u32, c: u32) -> f32 {
+  return src_load(i) * u.scale + u.offset;
 }`,
   });
 }
@@ -64,7 +66,7 @@ export function linearIndex(shape: Dims4): (n: number, c: number, y: number, x: 
 export function affine(x: Tensor, scale: number, offset: number, dtype: DType): Tensor {
   const d = checkImage('x', x);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
-  if (x.device === 'gpu') return runPixelProgram(affineProgram(x.dtype, dtype), [x], shape, dtype, { scale, offset });
+  if (x.device === 'gpu') return runPointwise(affineProgram(x.dtype, dtype), x, shape, dtype, { scale, offset });
   const s = Math.fround(scale);
   const o = Math.fround(offset);
   const load = cpuLoader(x);

@@ -9,15 +9,16 @@
  * on both backends. WGSL's pow is exp2(gamma · log2(v)), a few f32 ulps from the correctly
  * rounded pow of the CPU reference, so integer outputs can differ by 1 across backends at
  * rounding ties. Integer outputs round half to even and saturate, f16 outputs clamp to ±65504.
- * Pointwise (no border). OpenCV has no gamma function (it is usually done with cv::LUT).
+ * Pointwise (no border; GPU program from pointwise.ts). OpenCV has no gamma function (it is usually done with cv::LUT).
  */
 import { DTYPE_RANGE, DTYPES, isIntegerDType, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, is, numberInRange } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
 import { cpuLoader, linearIndex } from './convert.js';
+import { pointwiseProgram, runPointwise } from './pointwise.js';
 
 export interface GammaOptions {
   /** Exponent, above 0 and at most 100; < 1 brightens, > 1 darkens. */
@@ -29,20 +30,20 @@ export interface GammaOptions {
 }
 
 function gammaProgram(inDtype: DType, outDtype: DType): ProgramInfo {
-  return pixelProgram({
+  return pointwiseProgram({
     name: 'color_gamma',
     key: '',
-    inputs: [{ name: 'src', dtype: inDtype }],
+    input: inDtype,
     output: outDtype,
-    border: 'replicate',
+    planes: false,
     uniforms: [
       { name: 'inv_max', type: 'f32' },
       { name: 'gamma', type: 'f32' },
       { name: 'mul', type: 'f32' },
     ],
-    pixel: /* wgsl */ `
-fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  let v = src_px(n, c, y, x) * u.inv_max;
+    body: /* wgsl */ `
+fn value(i: u32, q: u32, p: u32, c: u32) -> f32 {
+  let v = src_load(i) * u.inv_max;
   // v > 0 is false for NaN and negatives: both give 0 (pow of a negative is undefined in WGSL)
   return select(0.0, pow(v, u.gamma), v > 0.0) * u.mul;
 }`,
@@ -66,7 +67,7 @@ export function gamma(x: Tensor, options: GammaOptions): Tensor {
   const invMax = Math.fround(1 / M);
   const mul = Math.fround(gain * M);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
-  if (x.device === 'gpu') return runPixelProgram(gammaProgram(x.dtype, dtype), [x], shape, dtype, { inv_max: invMax, gamma: g, mul });
+  if (x.device === 'gpu') return runPointwise(gammaProgram(x.dtype, dtype), x, shape, dtype, { inv_max: invMax, gamma: g, mul });
   const gf = Math.fround(g);
   const load = cpuLoader(x);
   const at = linearIndex(shape);

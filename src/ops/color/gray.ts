@@ -3,7 +3,7 @@
  *   gray = 0.299 · R + 0.587 · G + 0.114 · B        (channels 0, 1, 2 of an N×3×H×W batch)
  * Computed in f32 with the weights rounded to f32 (OpenCV's float path uses the same 0.299f,
  * 0.587f, 0.114f), on both backends; integer outputs round half to even and saturate, f16
- * outputs clamp to ±65504. Pointwise (no border).
+ * outputs clamp to ±65504. Pointwise (no border; GPU program from pointwise.ts).
  * Difference from OpenCV: its u8 and u16 paths use 14-bit fixed point
  * ((R·4899 + G·9617 + B·1868 + 8192) >> 14), so integer results can differ from this float path
  * by 1 (tests allow ±1 for u8 and u16; f32 agrees to 1e-6). For BGR input, reverse the channels.
@@ -12,8 +12,9 @@ import { DTYPES, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
 import { cpuLoader, linearIndex } from './convert.js';
+import { pointwiseProgram, runPointwise } from './pointwise.js';
 
 export interface RgbToGrayOptions {
   /** Output dtype; defaults to the input's. */
@@ -24,18 +25,18 @@ export interface RgbToGrayOptions {
 export const GRAY_WEIGHTS = [Math.fround(0.299), Math.fround(0.587), Math.fround(0.114)] as const;
 
 function grayProgram(inDtype: DType, outDtype: DType): ProgramInfo {
-  return pixelProgram({
+  return pointwiseProgram({
     name: 'color_rgb_to_gray',
     key: '',
-    inputs: [{ name: 'src', dtype: inDtype }],
+    input: inDtype,
     output: outDtype,
-    border: 'replicate',
+    planes: true,
     uniforms: [],
-    pixel: /* wgsl */ `
-fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  let plane = u.src_shape.z * u.src_shape.w;
-  let i = n * 3u * plane + y * u.src_shape.w + x;
-  return 0.299 * src_load(i) + 0.587 * src_load(i + plane) + 0.114 * src_load(i + 2u * plane);
+    body: /* wgsl */ `
+fn value(i: u32, q: u32, p: u32, c: u32) -> f32 {
+  // output plane q is image n; its R plane starts at 3·n·plane
+  let j = i + 2u * q * u.plane;
+  return 0.299 * src_load(j) + 0.587 * src_load(j + u.plane) + 0.114 * src_load(j + 2u * u.plane);
 }`,
   });
 }
@@ -50,7 +51,7 @@ export function rgbToGray(x: Tensor, options: RgbToGrayOptions = {}): Tensor {
   const d = checkImage('x', x, [3]);
   const dtype = outDType(options.dtype, x.dtype);
   const shape: Dims4 = [d.n, 1, d.h, d.w];
-  if (x.device === 'gpu') return runPixelProgram(grayProgram(x.dtype, dtype), [x], shape, dtype, {});
+  if (x.device === 'gpu') return runPointwise(grayProgram(x.dtype, dtype), x, shape, dtype, {});
   const load = cpuLoader(x);
   const at = linearIndex([d.n, 3, d.h, d.w]);
   const [wr, wg, wb] = GRAY_WEIGHTS;

@@ -7,8 +7,8 @@
  * Computed as one f32 multiply-add, x · (scale / std[c]) + (−mean[c] / std[c]), with both
  * factors rounded to f32 once, on both backends: results agree with the formula above to a few
  * f32 ulps. Output dtype defaults to f32; integer outputs round half to even and saturate,
- * f16 outputs clamp to ±65504. Pointwise (no border). No OpenCV counterpart (cv::normalize is a
- * min-max / norm rescale, a different operation).
+ * f16 outputs clamp to ±65504. Pointwise (no border; GPU program from pointwise.ts). No OpenCV
+ * counterpart (cv::normalize is a min-max / norm rescale, a different operation).
  */
 import { DTYPES, type DType } from '../../dtype.js';
 import { KensaError } from '../../errors.js';
@@ -16,8 +16,9 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, is, numberInRange } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
 import { cpuLoader, linearIndex } from './convert.js';
+import { pointwiseProgram, runPointwise } from './pointwise.js';
 
 /** Most channels with distinct mean/std (uniform arrays of vec4: 16 × 4). */
 export const NORMALIZE_MAX_CHANNELS = 64;
@@ -35,20 +36,20 @@ export interface NormalizeOptions {
 }
 
 function normalizeProgram(inDtype: DType, outDtype: DType): ProgramInfo {
-  return pixelProgram({
+  return pointwiseProgram({
     name: 'color_normalize',
     key: '',
-    inputs: [{ name: 'src', dtype: inDtype }],
+    input: inDtype,
     output: outDtype,
-    border: 'replicate',
+    planes: true,
     uniforms: [
       { name: 'mul', type: { array: 'vec4f', length: VECS } },
       { name: 'add', type: { array: 'vec4f', length: VECS } },
     ],
-    pixel: /* wgsl */ `
-fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+    body: /* wgsl */ `
+fn value(i: u32, q: u32, p: u32, c: u32) -> f32 {
   let k = min(c, ${NORMALIZE_MAX_CHANNELS - 1}u);
-  return src_px(n, c, y, x) * u.mul[k / 4u][k % 4u] + u.add[k / 4u][k % 4u];
+  return src_load(i) * u.mul[k / 4u][k % 4u] + u.add[k / 4u][k % 4u];
 }`,
   });
 }
@@ -89,7 +90,7 @@ export function normalize(x: Tensor, options: NormalizeOptions): Tensor {
       if (!uniform) v.forEach((e, c) => (out[c] = e));
       return out;
     };
-    return runPixelProgram(normalizeProgram(x.dtype, dtype), [x], shape, dtype, { mul: pack(mul), add: pack(add) });
+    return runPointwise(normalizeProgram(x.dtype, dtype), x, shape, dtype, { mul: pack(mul), add: pack(add) });
   }
   const load = cpuLoader(x);
   const at = linearIndex(shape);
