@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { DType } from '../../../src/dtype.js';
 import type { BorderMode } from '../../../src/ops/border.js';
 import { structuringElement, type ElementShape } from '../../../src/ops/morphology/element.js';
-import { dilate, erode, morphologyEx, morphologyPrograms, type MorphOp, type MorphologyOptions } from '../../../src/ops/morphology/morphology.js';
+import { dilate, erode, morphologyEx, morphologyPrograms, type MorphOp, type MorphologyExOptions, type MorphologyOptions } from '../../../src/ops/morphology/morphology.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { testGpu } from '../../_kit/gpu.js';
