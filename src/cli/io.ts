@@ -1,0 +1,83 @@
+/**
+ * What every `kensa` command shares: the streams it writes to (so tests run commands
+ * in-process), usage errors (exit code 2), argv parsing with node:util parseArgs, and
+ * small number formatting. Commands call node:util parseArgs with strict: true inside parseFlags. A command is `run(argv, io) → Promise<exit code>`.
+ */
+
+export interface CliIO {
+  out: { write(chunk: string): unknown };
+  err: { write(chunk: string): unknown };
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FAIL = 1;
+export const EXIT_USAGE = 2;
+
+/** A bad flag or value: the command prints the message and a pointer to --help, exits 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Runs a node:util parseArgs call (strict mode); its errors become UsageErrors. */
+export function parseFlags<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((e as Error).message);
+    throw e;
+  }
+}
+
+/** An integer flag in [lo, hi]. */
+export function intFlag(name: string, v: string | undefined, fallback: number, lo: number, hi: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < lo || n > hi) throw new UsageError(`--${name} expects an integer between ${lo} and ${hi} but received '${v}'`);
+  return n;
+}
+
+/** A flag from a closed set. */
+export function choiceFlag<T extends string>(name: string, v: string | undefined, fallback: T, values: readonly T[]): T {
+  if (v === undefined) return fallback;
+  if (!values.includes(v as T)) throw new UsageError(`--${name} expects one of ${values.join(', ')} but received '${v}'`);
+  return v as T;
+}
+
+/** `--adapter 1` → 1, `--adapter nvidia` → "nvidia". */
+export function adapterFlag(v: string | undefined): number | string | undefined {
+  if (v === undefined) return undefined;
+  if (v === '') throw new UsageError("--adapter expects an index or a name substring but received ''");
+  return /^\d+$/.test(v) ? Number(v) : v;
+}
+
+/** Runs a command body, mapping UsageError to "kensa <cmd>: msg" + exit 2. */
+export async function guard(command: string, io: CliIO, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err.write(`kensa ${command}: ${e.message}\nRun 'kensa ${command} --help' for usage.\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}
+
+export function formatMs(ms: number): string {
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+}
+
+/** Left-aligned text table (first row: headers). */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}
+
+export function median(sorted: readonly number[]): number {
+  const m = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+/**
+ * The `kensa` command: `kensa <command> [options]`, one file per command (doctor.ts, bench.ts),
+ * each exporting `run(argv, io) → exit code`. No dependencies: argv goes through node:util
+ * parseArgs. Exit codes: 0 success, 1 failure (a failed self-test, no GPU), 2 usage errors.
+ */
+import { realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import * as bench from './bench.js';
+import * as doctor from './doctor.js';
+import { EXIT_OK, EXIT_USAGE, type CliIO } from './io.js';
+
+export interface Command {
+  summary: string;
+  help: string;
+  run(argv: readonly string[], io: CliIO): Promise<number>;
+}
+
+export const COMMANDS: Record<string, Command> = {
+  doctor: { summary: 'adapters, features, limits, ONNX Runtime providers, CPU cores; GPU vs CPU self-test', help: doctor.DOCTOR_HELP, run: doctor.run },
+  bench: { summary: 'time an op on the CPU and the GPU (warm-up, repeats, min/median/max, GPU time)', help: bench.BENCH_HELP, run: bench.run },
+};
+
+export const MAIN_HELP = `Usage: kensa <command> [options]
+
+GPU-accelerated image inspection: tools for this machine.
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
+  .join('\n')}
+
+Options:
+  -h, --help     show this help (kensa <command> --help for a command's options)
+  -v, --version  print the kensa version
+
+Environment:
+  KENSA_DEVICE   cpu | gpu | auto: the default device of openBackend()
+`;
+
+function version(): string {
+  try {
+    return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    io.err.write(MAIN_HELP);
+    return EXIT_USAGE;
+  }
+  if (first === '-h' || first === '--help') {
+    io.out.write(MAIN_HELP);
+    return EXIT_OK;
+  }
+  if (first === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) {
+      io.out.write(MAIN_HELP);
+      return EXIT_OK;
+    }
+    const c = Object.hasOwn(COMMANDS, topic) ? COMMANDS[topic] : undefined;
+    if (!c) {
+      io.err.write(`kensa: unknown command '${topic}' (commands: ${Object.keys(COMMANDS).join(', ')})\n`);
+      return EXIT_USAGE;
+    }
+    io.out.write(c.help);
+    return EXIT_OK;
+  }
+  if (first === '-v' || first === '--version') {
+    io.out.write(`kensa ${version()}\n`);
+    return EXIT_OK;
+  }
+  const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  if (!command) {
+    const what = first.startsWith('-') ? `unknown option '${first}'` : `unknown command '${first}'`;
+    io.err.write(`kensa: ${what} (commands: ${Object.keys(COMMANDS).join(', ')})\nRun 'kensa --help' for usage.\n`);
+    return EXIT_USAGE;
+  }
+  return command.run(rest, io);
+}
+
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  run(process.argv.slice(2), { out: process.stdout, err: process.stderr }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`kensa: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

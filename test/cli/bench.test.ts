@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { BENCH_HELP, benchInput, run, type BenchReport } from '../../src/cli/bench.js';
+import { listAdapters } from '../../src/gpu/gpu.js';
+
+const hasAdapter = (await listAdapters()).length > 0;
+if (!hasAdapter && (process.env.CI === 'true' || process.env.KENSA_REQUIRE_GPU === '1')) throw new Error('no WebGPU adapter');
+
+function capture() {
+  const buf = { out: '', err: '' };
+  return { buf, io: { out: { write: (s: string) => (buf.out += s) }, err: { write: (s: string) => (buf.err += s) } } };
+}
+
+function checkStats(s: { min: number; median: number; max: number; runs: number[] }, repeats: number, what: string) {
+  assert.equal(s.runs.length, repeats, what);
+  assert.ok(s.runs.every((v) => v > 0 && Number.isFinite(v)), what);
+  assert.equal(s.min, Math.min(...s.runs), what);
+  assert.equal(s.max, Math.max(...s.runs), what);
+  assert.ok(s.min <= s.median && s.median <= s.max, what);
+}
+
+describe('kensa bench', () => {
+  test('times CPU and GPU side by side (text table)', { skip: !hasAdapter }, async () => {
+    const { buf, io } = capture();
+    assert.equal(await run(['--size', '24x16', '--batch', '2', '--repeats', '3', '--warmup', '1'], io), 0, buf.err);
+    const lines = buf.out.split('\n');
+    assert.equal(lines[0], 'kensa bench: gaussian on 2×1×16×24 u8, 1 warm-up + 3 timed runs per device');
+    assert.match(lines[1]!, /^device +adapter +min ms +median ms +max ms +gpu ms \(median\) +Mpx\/s$/);
+    assert.match(lines[2]!, /^cpu +TypeScript reference +[\d.]+ +[\d.]+ +[\d.]+ +- +[\d.e+-]+$/);
+    assert.match(lines[3]!, /^gpu +\S.* +[\d.]+ +[\d.]+ +[\d.]+ +([\d.]+|n\/a \(no timestamp-query\)) +[\d.e+-]+$/);
+    assert.match(lines[4]!, /^GPU\/CPU speed-up \(median wall\): [\d.]+×$/);
+    assert.equal(buf.err, '');
+  });
+
+  test('--json reports min/median/max wall time and timestamp-query GPU time', { skip: !hasAdapter }, async () => {
+    const { buf, io } = capture();
+    assert.equal(await run(['--op', 'crack', '--size', '17x9', '--batch', '3', '--channels', '3', '--repeats', '4', '--warmup', '0', '--json'], io), 0, buf.err);
+    const report = JSON.parse(buf.out) as BenchReport;
+    assert.equal(report.op, 'crack');
+    assert.deepEqual(report.shape, [3, 3, 9, 17]);
+    assert.equal(report.dtype, 'u8');
+    assert.equal(report.repeats, 4);
+    assert.equal(report.warmup, 0);
+    assert.deepEqual(
+      report.results.map((r) => r.device),
+      ['cpu', 'gpu'],
+    );
+    for (const r of report.results) {
+      checkStats(r.wallMs, 4, `${r.device} wall`);
+      assert.ok(Math.abs(r.megapixelsPerSecond - (3 * 3 * 9 * 17) / 1e3 / r.wallMs.median) < 1e-9);
+    }
+    const g = report.results[1]!;
+    if (g.gpuMs) {
+      checkStats(g.gpuMs, 4, 'gpu time');
+      assert.ok(g.gpuMs.median <= g.wallMs.max, 'GPU time of the passes fits in the wall time');
+    }
+  });
+
+  test('--device cpu never opens a GPU; other dtypes', async () => {
+    const { buf, io } = capture();
+    assert.equal(await run(['--device', 'cpu', '--dtype', 'f16', '--size', '8x8', '--batch', '1', '--repeats', '2', '--json'], io), 0);
+    const report = JSON.parse(buf.out) as BenchReport;
+    assert.deepEqual(
+      report.results.map((r) => [r.device, r.name, r.gpuMs]),
+      [['cpu', 'TypeScript reference', null]],
+    );
+  });
+
+  test('--device gpu with no matching adapter reports it and exits 1', async () => {
+    const { buf, io } = capture();
+    assert.equal(await run(['--device', 'gpu', '--adapter', 'no-such-adapter-zz9', '--size', '8x8', '--repeats', '1'], io), 1);
+    assert.match(buf.err, /^kensa bench: no GPU: No WebGPU adapter matched "no-such-adapter-zz9"/);
+  });
+
+  test('bad flags exit 2 with a clear error and print nothing on stdout', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--size', '2048'], /^kensa bench: --size expects <width>x<height> with sides between 1 and 65536 \(e\.g\. 2048x2048\) but received '2048'\n/],
+      [['--size', '0x5'], /--size expects .* but received '0x5'/],
+      [['--op', 'nope'], /^kensa bench: --op expects one of gaussian, crack.* but received 'nope'\n/],
+      [['--op', 'toString'], /--op expects one of .* but received 'toString'/],
+      [['--dtype', 'u32'], /^kensa bench: --dtype expects one of u8, u16, i32, f32, f16 but received 'u32'\n/],
+      [['--device', 'tpu'], /^kensa bench: --device expects one of cpu, gpu, both but received 'tpu'\n/],
+      [['--repeats', '0'], /^kensa bench: --repeats expects an integer between 1 and 100000 but received '0'\n/],
+      [['--warmup=-1'], /--warmup expects an integer between 0 and 100000 but received '-1'/],
+      [['--batch', 'four'], /--batch expects an integer between 1 and 65536 but received 'four'/],
+      [['--bogus'], /^kensa bench: Unknown option '--bogus'/],
+      [['gaussian'], /^kensa bench: Unexpected argument 'gaussian'/],
+      [['--json=yes'], /^kensa bench: Option '--json' does not take an argument/],
+    ];
+    for (const [argv, message] of cases) {
+      const { buf, io } = capture();
+      assert.equal(await run(argv, io), 2, argv.join(' '));
+      assert.match(buf.err, message, argv.join(' '));
+      assert.match(buf.err, /\nRun 'kensa bench --help' for usage\.\n$/);
+      assert.equal(buf.out, '', argv.join(' '));
+    }
+  });
+
+  test('--help', async () => {
+    const { buf, io } = capture();
+    assert.equal(await run(['--help'], io), 0);
+    assert.equal(buf.out, BENCH_HELP);
+    assert.match(BENCH_HELP, /--op <name> +op to time: gaussian, crack/);
+  });
+
+  test('benchInput: deterministic noise over each dtype range', () => {
+    const a = benchInput([1, 1, 32, 32], 'u8', 3);
+    assert.deepEqual([...a.data], [...benchInput([1, 1, 32, 32], 'u8', 3).data]);
+    assert.notDeepEqual([...a.data], [...benchInput([1, 1, 32, 32], 'u8', 4).data]);
+    const vals = [...a.data];
+    assert.ok(Math.min(...vals) < 16 && Math.max(...vals) > 240);
+    const f = benchInput([1, 1, 16, 16], 'f32');
+    assert.ok([...f.data].every((v) => v >= 0 && v < 1));
+    const h = benchInput([1, 1, 16, 16], 'f16');
+    for (let i = 0; i < h.size; i++) assert.ok(h.at(i) >= 0 && h.at(i) <= 1);
+  });
+});

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { parseArgs } from 'node:util';
+import { describe, test } from 'node:test';
+import { adapterFlag, choiceFlag, EXIT_USAGE, formatMs, guard, intFlag, median, parseFlags, table, UsageError } from '../../src/cli/io.js';
+
+function capture() {
+  const buf = { out: '', err: '' };
+  return { buf, io: { out: { write: (s: string) => (buf.out += s) }, err: { write: (s: string) => (buf.err += s) } } };
+}
+
+describe('cli io helpers', () => {
+  test('flag parsers accept good values and reject bad ones with a clear message', () => {
+    assert.equal(intFlag('batch', undefined, 4, 1, 10), 4);
+    assert.equal(intFlag('batch', '7', 4, 1, 10), 7);
+    assert.throws(() => intFlag('batch', '0', 4, 1, 10), { name: 'UsageError', message: "--batch expects an integer between 1 and 10 but received '0'" });
+    assert.throws(() => intFlag('batch', '2.5', 4, 1, 10), /--batch expects an integer between 1 and 10 but received '2.5'/);
+    assert.throws(() => intFlag('batch', 'four', 4, 1, 10), /received 'four'/);
+    assert.equal(choiceFlag('device', 'gpu', 'both', ['cpu', 'gpu', 'both']), 'gpu');
+    assert.throws(() => choiceFlag('device', 'tpu', 'both', ['cpu', 'gpu', 'both']), { message: "--device expects one of cpu, gpu, both but received 'tpu'" });
+    assert.equal(adapterFlag('1'), 1);
+    assert.equal(adapterFlag('llvmpipe'), 'llvmpipe');
+    assert.equal(adapterFlag(undefined), undefined);
+    assert.throws(() => adapterFlag(''), /--adapter expects an index or a name substring but received ''/);
+  });
+
+  test('parseArgs errors become usage errors; guard maps them to exit code 2', async () => {
+    const parse = (args: string[]) => parseFlags(() => parseArgs({ args, options: { n: { type: 'string' } }, strict: true }));
+    assert.equal(parse(['--n', '3']).values.n, '3');
+    assert.throws(() => parse(['--m']), (e: unknown) => e instanceof UsageError && /Unknown option '--m'/.test(e.message));
+    const { buf, io } = capture();
+    assert.equal(
+      await guard('bench', io, async () => {
+        parse(['--m']);
+        return 0;
+      }),
+      EXIT_USAGE,
+    );
+    assert.match(buf.err, /^kensa bench: Unknown option '--m'.*\nRun 'kensa bench --help' for usage\.\n$/s);
+    await assert.rejects(guard('bench', io, async () => Promise.reject(new Error('boom'))), /boom/);
+  });
+
+  test('formatting', () => {
+    assert.equal(median([1, 2, 3]), 2);
+    assert.equal(median([1, 2, 3, 10]), 2.5);
+    assert.equal(formatMs(1234.4), '1234');
+    assert.equal(formatMs(12.345), '12.3');
+    assert.equal(formatMs(1.2345), '1.23');
+    assert.equal(table([['a', 'bb', 'c'], ['ccc', 'd', 'eeee']]), 'a    bb  c\nccc  d   eeee\n');
+  });
+});
