@@ -13,6 +13,14 @@ import { DTYPES, EXACT, SHAPES } from './_exact.js';
 
 const gpu = await testGpu();
 
+/** Every dtype (each with a border mode) and every border mode (on u8 and f32), over the shapes. */
+const CASES: [DType, BorderMode, (typeof SHAPES)[number]][] = [
+  ...DTYPES.map((d, i) => [d, BORDER_MODES[i % 3]!, SHAPES[i % SHAPES.length]!] as [DType, BorderMode, (typeof SHAPES)[number]]),
+  ['u8', 'reflect101', SHAPES[1]!],
+  ['f32', 'replicate', SHAPES[2]!],
+  ['f32', 'constant', SHAPES[0]!],
+];
+
 /** cv.getRotationMatrix2D(center, angle, scale) */
 function rotation(cx: number, cy: number, degrees: number, scale: number): number[] {
   const a = (degrees * Math.PI) / 180;
@@ -145,24 +153,18 @@ describe('warpAffine', () => {
 
   test('GPU nearest is bit-exact with the CPU: dtypes, borders, batches, odd sizes, channels', { skip: !gpu }, async () => {
     const m = rotation(6, 5, 25, 1.3);
-    for (const dtype of DTYPES) {
-      for (const border of BORDER_MODES) {
-        const shape = SHAPES[(DTYPES.indexOf(dtype) + BORDER_MODES.indexOf(border)) % SHAPES.length]!;
-        const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, dtype, 3);
-        await assertGpuMatchesCpu(gpu!, [x], (t) => warpAffine(t, { matrix: m, width: 19, height: 14, interpolation: 'nearest', border, borderValue: 9 }), EXACT, `${dtype} ${border}`);
-      }
+    for (const [dtype, border, shape] of CASES) {
+      const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, dtype, 3);
+      await assertGpuMatchesCpu(gpu!, [x], (t) => warpAffine(t, { matrix: m, width: 19, height: 14, interpolation: 'nearest', border, borderValue: 9 }), EXACT, `${dtype} ${border}`);
     }
     await assertGpuMatchesCpu(gpu!, [randomImage([2, 3, 9, 12], 'u8', 1)], (t) => warpAffine(t, { matrix: m, interpolation: 'nearest', dtype: 'f16' }), EXACT, 'u8 → f16');
   });
 
   test('GPU matches the CPU for bilinear: dtypes, borders, batches, odd sizes, channels', { skip: !gpu }, async () => {
     const m = rotation(8, 6, -35, 0.9);
-    for (const dtype of DTYPES) {
-      for (const border of BORDER_MODES) {
-        const shape = SHAPES[(DTYPES.indexOf(dtype) + BORDER_MODES.indexOf(border)) % SHAPES.length]!;
-        const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, dtype, 6);
-        await assertGpuMatchesCpu(gpu!, [x], (t) => warpAffine(t, { matrix: m, width: 21, height: 12, border, borderValue: 3 }), {}, `${dtype} ${border}`);
-      }
+    for (const [dtype, border, shape] of CASES) {
+      const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, dtype, 6);
+      await assertGpuMatchesCpu(gpu!, [x], (t) => warpAffine(t, { matrix: m, width: 21, height: 12, border, borderValue: 3 }), {}, `${dtype} ${border}`);
     }
     await assertGpuMatchesCpu(gpu!, [naturalImage([2, 1, 15, 18], 'u8', 1)], (t) => warpAffine(t, { matrix: m, dtype: 'f16' }), {}, 'u8 → f16');
     // far-away coordinates with reflect101 stay bounded (periodic wrap)
