@@ -1,19 +1,48 @@
 /** The ops bench/ops times: each maps a u8 N×1×H×W batch to its output, with the peer case name. */
 import type { DType } from '../../src/dtype.js';
+import { imageStats } from '../../src/ops/analysis/stats.js';
+import { histogram } from '../../src/ops/analysis/histogram.js';
+import { convert } from '../../src/ops/color/convert.js';
+import { crackMask } from '../../src/ops/features/crack.js';
+import { gradientMagnitude } from '../../src/ops/features/gradient.js';
+import { sobel } from '../../src/ops/features/sobel.js';
+import { boxBlur } from '../../src/ops/filters/box.js';
 import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
+import { medianBlur } from '../../src/ops/filters/median.js';
+import { flip } from '../../src/ops/geometry/flip.js';
+import { resize } from '../../src/ops/geometry/resize.js';
+import { dilate } from '../../src/ops/morphology/morphology.js';
+import { threshold } from '../../src/ops/threshold/binary.js';
 import type { Tensor } from '../../src/tensor.js';
 
 export interface BenchCase {
   name: string;
   /** Key in bench/ops/peers.py's output, or null when no peer runs it. */
   peer: string | null;
-  outDtype: DType;
-  /** Output elements per input element (for the bytes-moved count). */
-  outRatio: number;
+  /** Bytes the op must move at least, for an N×1×H×W u8 input of `pixels` elements. */
+  bytes(pixels: number): number;
+  /** Whether the op is memory-bound (the issue's ≥ 60 % of copy bandwidth goal applies). */
+  memoryBound: boolean;
   run(x: Tensor): Tensor;
 }
 
+const io = (outBytesPerPixel: number, outScale = 1) => (p: number) => p + p * outBytesPerPixel * outScale;
+const per: Record<DType, number> = { u8: 1, u16: 2, i32: 4, f32: 4, f16: 2 };
+
 export const CASES: BenchCase[] = [
-  { name: 'gaussian 5×5 u8→f32', peer: 'gaussian5_f32', outDtype: 'f32', outRatio: 1, run: (x) => gaussianBlur(x, { ksize: 5, dtype: 'f32' }) },
-  { name: 'gaussian 5×5 u8→f16', peer: 'gaussian5_f16', outDtype: 'f16', outRatio: 1, run: (x) => gaussianBlur(x, { ksize: 5, dtype: 'f16' }) },
+  { name: 'convert u8→f32 (x/255)', peer: 'convert_f32', bytes: io(per.f32), memoryBound: true, run: (x) => convert(x, { dtype: 'f32', scale: 1 / 255 }) },
+  { name: 'convert u8→f16 (x/255)', peer: 'convert_f16', bytes: io(per.f16), memoryBound: true, run: (x) => convert(x, { dtype: 'f16', scale: 1 / 255 }) },
+  { name: 'gaussian 5×5 u8→f32', peer: 'gaussian5_f32', bytes: io(per.f32), memoryBound: true, run: (x) => gaussianBlur(x, { ksize: 5, dtype: 'f32' }) },
+  { name: 'gaussian 5×5 u8→f16', peer: 'gaussian5_f16', bytes: io(per.f16), memoryBound: true, run: (x) => gaussianBlur(x, { ksize: 5, dtype: 'f16' }) },
+  { name: 'box 5×5 u8→f32', peer: 'box5_f32', bytes: io(per.f32), memoryBound: true, run: (x) => boxBlur(x, { ksize: 5, dtype: 'f32' }) },
+  { name: 'median 3×3 u8→u8', peer: 'median3_u8', bytes: io(per.u8), memoryBound: false, run: (x) => medianBlur(x, { ksize: 3 }) },
+  { name: 'sobel dx 3×3 u8→f32', peer: 'sobel_f32', bytes: io(per.f32), memoryBound: true, run: (x) => sobel(x, { dx: 1, dy: 0, dtype: 'f32' }) },
+  { name: 'gradient magnitude (sobel) u8→f16', peer: 'gradmag_f16', bytes: io(per.f16), memoryBound: true, run: (x) => gradientMagnitude(x, { dtype: 'f16' }) },
+  { name: 'crack mask u8→u8', peer: 'crack_u8', bytes: io(per.u8), memoryBound: true, run: (x) => crackMask(x, { threshold: 20 }) },
+  { name: 'threshold u8→u8', peer: 'threshold_u8', bytes: io(per.u8), memoryBound: true, run: (x) => threshold(x, { thresh: 128, maxval: 255 }) },
+  { name: 'dilate 3×3 rect u8', peer: 'dilate3_u8', bytes: io(per.u8), memoryBound: true, run: (x) => dilate(x, { ksize: 3 }) },
+  { name: 'resize ½ bilinear u8→f32', peer: 'resize_half_f32', bytes: io(per.f32, 0.25), memoryBound: true, run: (x) => resize(x, { width: x.shape[3]! / 2, height: x.shape[2]! / 2, dtype: 'f32' }) },
+  { name: 'flip horizontal u8', peer: 'flip_u8', bytes: io(per.u8), memoryBound: true, run: (x) => flip(x, { axis: 'horizontal' }) },
+  { name: 'histogram 256 bins u8', peer: 'histogram_u8', bytes: (p) => p, memoryBound: true, run: (x) => histogram(x) },
+  { name: 'min/max/mean/std u8', peer: 'stats_u8', bytes: (p) => p, memoryBound: true, run: (x) => imageStats(x) },
 ];

@@ -79,12 +79,55 @@ def cases(n, h, w):
         gy = (y[..., 2:, 1:-1] - y[..., :-2, 1:-1]) * 0.5
         return ((gx * gx + gy * gy) > thr * thr).to(torch.uint8) * 255
 
+    box5 = cp.full(5, 0.2, dtype=cp.float32)
+
+    def torch_dilate(x):
+        return F.max_pool2d(F.pad(x.half(), (1, 1, 1, 1), mode="replicate"), 3, stride=1).to(torch.uint8)
+
+    def torch_sobel(x):
+        k = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device="cuda").view(1, 1, 3, 3)
+        return F.conv2d(F.pad(x.float(), (1, 1, 1, 1), mode="reflect"), k)
+
+    def torch_gradmag(x):
+        y = F.pad(x.float(), (1, 1, 1, 1), mode="reflect")
+        kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device="cuda").view(1, 1, 3, 3)
+        gx = F.conv2d(y, kx)
+        gy = F.conv2d(y, kx.transpose(2, 3))
+        return torch.sqrt(gx * gx + gy * gy).half()
+
+    def cupy_gradmag(x):
+        y = x.astype(cp.float32)
+        return cp.sqrt(ndi.sobel(y, axis=-1, mode="mirror") ** 2 + ndi.sobel(y, axis=-2, mode="mirror") ** 2).astype(cp.float16)
+
+    def torch_median3(x):
+        y = F.pad(x.float(), (1, 1, 1, 1), mode="replicate")
+        return y.unfold(2, 3, 1).unfold(3, 3, 1).reshape(*x.shape, 9).median(dim=-1).values.to(torch.uint8)
+
+    def torch_stats(x):
+        y = x.float().flatten(1)
+        return torch.stack([y.amin(1), y.amax(1), y.mean(1), y.std(1, correction=0)], 1)
+
+    def cupy_stats(x):
+        y = x.reshape(x.shape[0], -1)
+        yf = y.astype(cp.float32)
+        return cp.stack([y.min(1).astype(cp.float32), y.max(1).astype(cp.float32), yf.mean(1), yf.std(1)], 1)
+
     return {
+        "convert_f32": (lambda: xc.astype(cp.float32) * cp.float32(1 / 255), lambda: xt.float() * (1 / 255)),
+        "convert_f16": (lambda: (xc.astype(cp.float32) * cp.float32(1 / 255)).astype(cp.float16), lambda: (xt.half() * (1 / 255))),
         "gaussian5_f32": (lambda: cupy_sep(xc, cp.asarray(G5, dtype=cp.float32), cp.float32), lambda: torch_sep(xt, g5t, torch.float32)),
         "gaussian5_f16": (lambda: cupy_sep(xc, cp.asarray(G5, dtype=cp.float32), cp.float16), lambda: torch_sep(xt, g5t, torch.float16)),
+        "box5_f32": (lambda: ndi.uniform_filter(xc.astype(cp.float32), size=(1, 1, 5, 5), mode="mirror"), lambda: torch_sep(xt, torch.full((5,), 0.2, device="cuda"), torch.float32)),
+        "median3_u8": (lambda: ndi.median_filter(xc, size=(1, 1, 3, 3), mode="nearest"), lambda: torch_median3(xt)),
+        "sobel_f32": (lambda: ndi.sobel(xc.astype(cp.float32), axis=-1, mode="mirror"), lambda: torch_sobel(xt)),
+        "gradmag_f16": (lambda: cupy_gradmag(xc), lambda: torch_gradmag(xt)),
         "crack_u8": (lambda: cupy_crack(xc, 20.0), lambda: torch_crack(xt, 20.0)),
-        "convert_f32": (lambda: xc.astype(cp.float32) * (1 / 255), lambda: xt.float() * (1 / 255)),
-        "label": (lambda: ndi.label((xc > 128))[0], None),
+        "threshold_u8": (lambda: (xc > 128).astype(cp.uint8) * 255, lambda: (xt > 128).to(torch.uint8) * 255),
+        "dilate3_u8": (lambda: ndi.grey_dilation(xc, size=(1, 1, 3, 3), mode="nearest"), lambda: torch_dilate(xt)),
+        "resize_half_f32": (lambda: ndi.zoom(xc.astype(cp.float32), (1, 1, 0.5, 0.5), order=1, grid_mode=True, mode="nearest"), lambda: F.interpolate(xt.float(), scale_factor=0.5, mode="bilinear", align_corners=False)),
+        "flip_u8": (lambda: cp.ascontiguousarray(xc[..., ::-1]), lambda: torch.flip(xt, dims=[3])),
+        "histogram_u8": (lambda: cp.stack([cp.bincount(xc[i].ravel(), minlength=256) for i in range(xc.shape[0])]), lambda: torch.stack([torch.bincount(xt[i].flatten(), minlength=256) for i in range(xt.shape[0])])),
+        "stats_u8": (lambda: cupy_stats(xc), lambda: torch_stats(xt)),
     }
 
 
