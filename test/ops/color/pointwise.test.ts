@@ -25,11 +25,17 @@ fn value(i: u32, q: u32, p: u32, c: u32) -> f32 {
 }
 
 describe('pointwiseProgram', () => {
-  test('plane, in-plane and channel indices are right across word boundaries (odd planes, batches)', { skip: !gpu }, async () => {
+  test('plane, in-plane and channel indices are right across word boundaries (odd and 1-pixel planes, batches)', { skip: !gpu }, async () => {
     for (const output of ['u8', 'u16', 'f32', 'f16'] as const) {
-      for (const planes of [true, false]) {
-        const x = randomImage([3, 3, 3, 5], 'u8', 11);
-        const [N, C, H, W] = [3, 3, 3, 5];
+      for (const [planes, [N, C, H, W]] of [
+        [true, [3, 3, 3, 5]],
+        [false, [3, 3, 3, 5]],
+        [true, [5, 7, 1, 1]], // plane of 1: every element a new plane
+        [true, [2, 1, 1, 3]],
+        [true, [1, 5, 7, 3]],
+        [true, [2, 3, 37, 41]], // several workgroups of 4 × 256 words
+      ] as const) {
+        const x = randomImage([N, C, H, W], 'u8', 11);
         await assertGpuMatchesCpu(
           gpu!,
           [x],
@@ -41,7 +47,7 @@ describe('pointwiseProgram', () => {
             });
           },
           { int: 0 },
-          `${output} planes=${planes}`,
+          `${output} planes=${planes} [${N}, ${C}, ${H}, ${W}]`,
         );
       }
     }
