@@ -1,0 +1,62 @@
+/**
+ * Connected-components labelling on 16×2048×2048 defect-like masks (blurred noise thresholded into
+ * blobs of varied size and shape), kensa's GPU union-find vs cupyx.scipy.ndimage.label on the very
+ * same masks (written to a file the peer script reads). kensa's time is wall time of the whole call:
+ * labelling, per-component statistics (area, bbox, centroid) and their readback; CuPy's is GPU time
+ * of label() alone (CUDA events), so the comparison favours CuPy.
+ * Usage: node dist/bench/ops/components.bench.js OUT_DIR [N H W]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Gpu } from '../../src/gpu/gpu.js';
+import { connectedComponents } from '../../src/ops/analysis/components.js';
+import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
+import { threshold } from '../../src/ops/threshold/binary.js';
+import { Tensor } from '../../src/tensor.js';
+import { metadata, repeat } from '../_kit/stats.js';
+
+const outDir = process.argv[2] ?? 'bench-out';
+const [N, H, W] = (process.argv.slice(3, 6).length === 3 ? process.argv.slice(3, 6).map(Number) : [16, 2048, 2048]) as [number, number, number];
+mkdirSync(outDir, { recursive: true });
+const gpu = await Gpu.open();
+const meta = metadata(gpu.info.name);
+const noise = new Uint8Array(N * H * W);
+for (let i = 0; i < noise.length; i++) noise[i] = (Math.imul(i ^ (i >>> 7), 2654435761) >>> 24) & 0xff;
+const x = await Tensor.fromArray(noise, [N, 1, H, W], 'u8').toGpu(gpu);
+const blurred = gaussianBlur(x, { ksize: 7, sigma: 2 });
+const mask = threshold(blurred, { thresh: 133, maxval: 255 });
+const maskHost = await mask.toCpu();
+const maskFile = join(outDir, 'masks.u8');
+writeFileSync(maskFile, maskHost.data);
+
+const rows: Record<string, unknown>[] = [];
+for (const connectivity of [4, 8] as const) {
+  let components = 0;
+  const s = await repeat(2, 10, async () => {
+    await gpu.sync();
+    const t = performance.now();
+    const r = await connectedComponents(mask, { connectivity });
+    const ms = performance.now() - t;
+    components = r.count.reduce((a, b) => a + b, 0);
+    r.labels.dispose();
+    return ms;
+  });
+  const peer = spawnSync('python3', ['bench/ops/label_peer.py', maskFile, String(N), String(H), String(W), String(connectivity)], { encoding: 'utf8' });
+  const p = peer.status === 0 ? (JSON.parse(peer.stdout.trim().split('\n').pop()!) as { cupy_ms: number; components: number }) : null;
+  if (!p) console.error(peer.stderr);
+  rows.push({ connectivity, kensa_ms: s.median, kensa_iqr: [s.q1, s.q3], components, cupy_ms: p?.cupy_ms ?? null, cupy_components: p?.components ?? null });
+}
+const lines = [
+  `# connected components — ${String(meta.date).slice(0, 10)}, ${gpu.info.name}, commit ${meta.commit}`,
+  '',
+  `Masks ${N}×1×${H}×${W} (blurred noise > 133). kensa: wall time of connectedComponents incl. stats and readback (median of 10). CuPy: cupyx.scipy.ndimage.label GPU time (median of 20).`,
+  '',
+  '| connectivity | components (kensa / CuPy) | kensa ms | CuPy ms | speed-up |',
+  '|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.connectivity} | ${r.components} / ${r.cupy_components ?? '—'} | ${(r.kensa_ms as number).toFixed(2)} | ${r.cupy_ms === null ? '—' : (r.cupy_ms as number).toFixed(2)} | ${r.cupy_ms === null ? '—' : `${((r.cupy_ms as number) / (r.kensa_ms as number)).toFixed(2)}×`} |`),
+];
+console.log(lines.join('\n'));
+writeFileSync(join(outDir, 'components.md'), lines.join('\n') + '\n');
+writeFileSync(join(outDir, 'components.json'), JSON.stringify({ meta, shape: [N, 1, H, W], rows }, null, 2));
+gpu.destroy();
