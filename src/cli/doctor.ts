@@ -133,7 +133,11 @@ export async function run(argv: readonly string[], io: CliIO, deps: { selfTests?
     }
     if (gpu) {
       const i = gpu.info;
-      w(`Chosen adapter: ${i.name}\n`);
+      // Gpu.info.name is the driver's description on some drivers (NVIDIA); name the listed adapter when it is known
+      const needle = typeof adapter === 'string' ? adapter.toLowerCase() : '';
+      const matching = adapter === undefined ? adapters : typeof adapter === 'number' ? adapters.filter((a) => a.index === adapter) : adapters.filter((a) => a.name.toLowerCase().includes(needle));
+      const listed = matching.length === 1 ? matching[0]! : null;
+      w(`Chosen adapter: ${listed ? `[${listed.index}] ${listed.name} (${listed.backend})` : i.name}\n`);
       w(`  vendor: ${i.vendor || '-'}   architecture: ${i.architecture || '-'}\n`);
       w(`  driver: ${i.description || '-'}\n`);
       w(`  CPU rasteriser: ${i.isCpu ? 'yes (runs on the CPU cores; kensa openBackend auto measures it against the CPU reference)' : 'no'}\n`);
