@@ -20,9 +20,8 @@ import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
 import { cpuLoader, linearIndex } from './convert.js';
 import { pointwiseProgram, runPointwise } from './pointwise.js';
 
-/** Most channels with distinct mean/std (uniform arrays of vec4: 16 × 4). */
+/** Most channels with distinct mean/std (one uniform vec4 each). */
 export const NORMALIZE_MAX_CHANNELS = 64;
-const VECS = NORMALIZE_MAX_CHANNELS / 4;
 
 export interface NormalizeOptions {
   /** Per-channel means (in the units of x · scale): C values, or 1 for all channels. */
@@ -43,13 +42,14 @@ function normalizeProgram(inDtype: DType, outDtype: DType): ProgramInfo {
     output: outDtype,
     planes: true,
     uniforms: [
-      { name: 'mul', type: { array: 'vec4f', length: VECS } },
-      { name: 'add', type: { array: 'vec4f', length: VECS } },
+      // (multiplier, addend, 0, 0) per channel: no dynamic vector-component indexing
+      { name: 'ab', type: { array: 'vec4f', length: NORMALIZE_MAX_CHANNELS } },
     ],
     body: /* wgsl */ `
 fn value(i: u32, q: u32, p: u32, c: u32) -> f32 {
   let k = min(c, ${NORMALIZE_MAX_CHANNELS - 1}u);
-  return src_load(i) * u.mul[k / 4u][k % 4u] + u.add[k / 4u][k % 4u];
+  let ab = u.ab[k];
+  return src_load(i) * ab.x + ab.y;
 }`,
   });
 }
@@ -85,12 +85,13 @@ export function normalize(x: Tensor, options: NormalizeOptions): Tensor {
   }
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
   if (x.device === 'gpu') {
-    const pack = (v: number[]) => {
-      const out = new Array<number>(VECS * 4).fill(v[0]!);
-      if (!uniform) v.forEach((e, c) => (out[c] = e));
-      return out;
-    };
-    return runPointwise(normalizeProgram(x.dtype, dtype), x, shape, dtype, { mul: pack(mul), add: pack(add) });
+    const ab = new Array<number>(NORMALIZE_MAX_CHANNELS * 4).fill(0);
+    for (let c = 0; c < NORMALIZE_MAX_CHANNELS; c++) {
+      const s = uniform ? 0 : Math.min(c, d.c - 1);
+      ab[4 * c] = mul[s]!;
+      ab[4 * c + 1] = add[s]!;
+    }
+    return runPointwise(normalizeProgram(x.dtype, dtype), x, shape, dtype, { ab });
   }
   const load = cpuLoader(x);
   const at = linearIndex(shape);
