@@ -157,7 +157,8 @@ export class Gpu {
     const limits: Record<string, number> = {};
     for (const k of LIMITS) limits[k] = Number(device.limits[k]);
     this.info = {
-      name: ai.description || ai.device || ai.vendor,
+      // NVIDIA's description is the driver version; its `device` is the product name
+      name: (ai.architecture === 'software' ? ai.description : ai.device || ai.description) || ai.vendor,
       vendor: ai.vendor,
       architecture: ai.architecture,
       description: ai.description,
@@ -294,8 +295,11 @@ export class Gpu {
   async compile(program: ProgramInfo): Promise<void> {
     this.#assertAlive();
     const compiled = buildSource(program);
+    // scoped, so a failed compile is reported here and not again by the next sync()
+    this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code: compiled.source });
     const info = await module.getCompilationInfo();
+    await this.device.popErrorScope();
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length > 0) {
       const lines = compiled.source.split('\n');

@@ -48,7 +48,8 @@ export class UploadRing {
   /** Called right after a submit: pending buffers start re-mapping. */
   submitted(): void {
     for (const b of this.#pending.splice(0)) {
-      this.#remapping.push(b.mapAsync(GPUMapMode.WRITE).then(() => b));
+      // a re-map aborted by device loss must not become an unhandled rejection; the Gpu reports the loss
+      this.#remapping.push(b.mapAsync(GPUMapMode.WRITE).then(() => b, () => b));
     }
   }
 }
