@@ -2,13 +2,16 @@
  * The crack kernel: a u8 mask, 255 where the central-difference gradient magnitude exceeds
  * `threshold`, else 0:
  *   mask = 255 if sqrt(((I[y, x+1] − I[y, x−1]) / 2)² + ((I[y+1, x] − I[y−1, x]) / 2)²) > threshold
- * per channel, in one fused pixel pass (four neighbour loads per pixel, four u8 results per
- * thread). It is evaluated without a square root or divisions as
+ * per channel, in one fused pixel pass: four neighbour loads per pixel, four u8 results per
+ * thread, and only the 1-pixel frame of the image resolves indices with the border mode. The test
+ * is evaluated without a square root or divisions as
  *   (I[y, x+1] − I[y, x−1])² + (I[y+1, x] − I[y−1, x])² > (2·threshold)²      (threshold ≥ 0)
- * in f32, which is the same test (exactly so for u8 inputs, whose squares are exact in f32); a
- * negative threshold marks every pixel. Border modes reflect101 (default; a 1-pixel frame then
- * has zero difference across it) / replicate / constant (borderValue, default 0). OpenCV has no
- * single call for this; it equals cv.threshold(magnitude(...), threshold, 255, THRESH_BINARY).
+ * in f32: the same test (for u8 inputs the left side is exact; only the f32 rounding of
+ * (2·threshold)² can move a pixel lying within ~1e-7 relative of the threshold); a negative
+ * threshold marks every pixel. Border modes reflect101 (default; the difference across the image
+ * edge is then 0) / replicate / constant (borderValue, default 0). OpenCV has no single call for
+ * this; it equals cv.threshold(cv.magnitude(cv.Sobel(x, CV_32F, 1, 0, 1, 0.5), cv.Sobel(x, CV_32F,
+ * 0, 1, 1, 0.5)), threshold, 255, THRESH_BINARY) converted to u8 (the test checks this).
  */
 import type { DType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
@@ -42,10 +45,28 @@ fn tap(plane: u32, yy: i32, xx: i32) -> f32 {
 fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   let s = u.src_shape;
   let plane = n * s.y + c;
+  let H = i32(s.z);
+  let W = i32(s.w);
   let yi = i32(y);
   let xi = i32(x);
-  let gx = tap(plane, yi, border(xi + 1, i32(s.w))) - tap(plane, yi, border(xi - 1, i32(s.w)));
-  let gy = tap(plane, border(yi + 1, i32(s.z)), xi) - tap(plane, border(yi - 1, i32(s.z)), xi);
+  var l: f32;
+  var r: f32;
+  var t: f32;
+  var b: f32;
+  if (yi >= 1 && xi >= 1 && yi + 1 < H && xi + 1 < W) {
+    let o = (plane * s.z + y) * s.w + x;
+    l = src_load(o - 1u);
+    r = src_load(o + 1u);
+    t = src_load(o - s.w);
+    b = src_load(o + s.w);
+  } else {
+    l = tap(plane, yi, border(xi - 1, W));
+    r = tap(plane, yi, border(xi + 1, W));
+    t = tap(plane, border(yi - 1, H), xi);
+    b = tap(plane, border(yi + 1, H), xi);
+  }
+  let gx = r - l;
+  let gy = b - t;
   return select(0.0, 255.0, gx * gx + gy * gy > u.t2);
 }`,
   });

@@ -5,11 +5,10 @@
  *   'scharr'  gx, gy = cv.Scharr(x, CV_32F, 1, 0), cv.Scharr(x, CV_32F, 0, 1)   (ksize 3 only)
  *   'central' gx = (x[y, x+1] − x[y, x−1]) / 2, gy = (x[y+1, x] − x[y−1, x]) / 2  (ksize 3 only)
  * i.e. cv.magnitude of the two derivatives, unnormalised (Sobel 3×3 of a unit step is 4).
- * On the GPU each thread reads the pixel's neighbourhood once (3×3: the four border-resolved
- * neighbour rows/columns are computed once and nine, or four for 'central', loads made), forms
- * both derivatives and the magnitude in registers and writes the output: no gx/gy tensors. ksize 3
- * has a specialised, unrolled kernel per operator; Sobel ksize 1, 5, 7 share one kernel with the
- * 1-D weights as uniforms (it still reads each of the K×K taps once).
+ * On the GPU each thread reads the pixel's neighbourhood once (3×3 for Sobel 3 and Scharr, K×K for
+ * Sobel 5 and 7, the four neighbours for 'central' and Sobel 1), forms both derivatives and the
+ * magnitude in registers and writes the output: one dispatch, no gx/gy tensors. Pixels whose window
+ * lies inside the image load with plain offsets; only the frame resolves indices with the border mode.
  * Arithmetic is f32 in the order of the separable filter (row pass, then column pass). Border
  * modes reflect101 (default) / replicate / constant (borderValue, default 0). Integer outputs
  * round half to even and saturate (saturate_cast); f16 clamps to ±65504. Output dtype default f32.
@@ -64,16 +63,67 @@ export function resolveGradient(x: Tensor, o: GradientMagnitudeOptions): Resolve
 
 const TAP_VECS = 2; // up to 8 taps per 1-D kernel
 
-/** Shared WGSL: a border-resolved load of plane `plane` (n·C + c) at row index yy, column xx. */
-const TAP_WGSL = /* wgsl */ `
+/**
+ * Kernel shapes: 'cross' reads the four neighbours (central differences, Sobel ksize 1) and
+ * scales (right − left), (below − above) by u.weight; 'k3' / 'k5' / 'k7' read the K×K window
+ * with the 1-D derivative (u.kd) and smoothing (u.ks) weights as uniforms, unrolled.
+ */
+type Shape = 'cross' | 'k3' | 'k5' | 'k7';
+const SHAPES: readonly Shape[] = ['cross', 'k3', 'k5', 'k7'];
+
+interface Weights {
+  shape: Shape;
+  /** cross: the factor on the differences. */
+  weight: number;
+  /** k*: derivative and smoothing kernels of length K. */
+  kd: number[];
+  ks: number[];
+}
+
+function weightsOf(r: ResolvedGradient): Weights {
+  if (r.operator === 'central') return { shape: 'cross', weight: 0.5, kd: [], ks: [] };
+  if (r.operator === 'sobel' && r.ksize === 1) return { shape: 'cross', weight: 1, kd: [], ks: [] };
+  if (r.operator === 'scharr') return { shape: 'k3', weight: 1, kd: [-1, 0, 1], ks: [3, 10, 3] };
+  const { kx: kd } = sobelKernels(1, 0, r.ksize);
+  const { kx: ks } = sobelKernels(0, 1, r.ksize);
+  return { shape: `k${r.ksize}` as Shape, weight: 1, kd, ks };
+}
+
+/**
+ * WGSL of a fused kernel. Pixels whose window lies inside the image (almost all) load their taps
+ * with plain offsets; the rest resolve each row and column index once with the border mode.
+ */
+function pixelWgsl(shape: Shape): string {
+  const K = shape === 'cross' ? 3 : Number(shape.slice(1));
+  const R = (K - 1) / 2;
+  const taps: [number, number][] = [];
+  for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) if (shape !== 'cross' || i === R || j === R) if (!(shape === 'cross' && i === R && j === R)) taps.push([i, j]);
+  const v = (i: number, j: number) => `v${i}_${j}`;
+  const off = (d: number) => (d === 0 ? '' : d > 0 ? ` + ${d}` : ` - ${-d}`);
+  const rows = [...new Set(taps.map(([i]) => i))];
+  const cols = [...new Set(taps.map(([, j]) => j))];
+  const w = (a: 'kd' | 'ks', k: number) => `u.${a}[${k >> 2}][${k & 3}]`;
+  let combine: string;
+  if (shape === 'cross') {
+    combine = `  let gx = (${v(R, 2 * R)} - ${v(R, 0)}) * u.weight;
+  let gy = (${v(2 * R, R)} - ${v(0, R)}) * u.weight;`;
+  } else {
+    const lines: string[] = [];
+    // row pass (along x): derivative rd_i and smoothing rs_i of each row; then the column pass
+    for (let i = 0; i < K; i++) {
+      lines.push(`  let rd${i} = ${Array.from({ length: K }, (_, j) => `${w('kd', j)} * ${v(i, j)}`).join(' + ')};`);
+      lines.push(`  let rs${i} = ${Array.from({ length: K }, (_, j) => `${w('ks', j)} * ${v(i, j)}`).join(' + ')};`);
+    }
+    lines.push(`  let gx = ${Array.from({ length: K }, (_, i) => `${w('ks', i)} * rd${i}`).join(' + ')};`);
+    lines.push(`  let gy = ${Array.from({ length: K }, (_, i) => `${w('kd', i)} * rs${i}`).join(' + ')};`);
+    combine = lines.join('\n');
+  }
+  return /* wgsl */ `
 fn tap(plane: u32, yy: i32, xx: i32) -> f32 {
   if (yy < 0 || xx < 0) { return u.border_value; }
   let s = u.src_shape;
   return src_load((plane * s.z + u32(yy)) * s.w + u32(xx));
-}`;
-
-function pixel3(operator: GradientOperator): string {
-  const head = /* wgsl */ `
+}
 fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   let s = u.src_shape;
   let plane = n * s.y + c;
@@ -81,89 +131,41 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   let W = i32(s.w);
   let yi = i32(y);
   let xi = i32(x);
-  let y0 = border(yi - 1, H);
-  let y2 = border(yi + 1, H);
-  let x0 = border(xi - 1, W);
-  let x2 = border(xi + 1, W);`;
-  if (operator === 'central') {
-    return `${TAP_WGSL}${head}
-  let gx = (tap(plane, yi, x2) - tap(plane, yi, x0)) * 0.5;
-  let gy = (tap(plane, y2, xi) - tap(plane, y0, xi)) * 0.5;
-  return sqrt(gx * gx + gy * gy);
-}`;
+${taps.map(([i, j]) => `  var ${v(i, j)}: f32;`).join('\n')}
+  if (yi >= ${R} && xi >= ${R} && yi + ${R} < H && xi + ${R} < W) {
+    let o = (plane * s.z + y - ${R}u) * s.w + x - ${R}u;
+${taps.map(([i, j]) => `    ${v(i, j)} = src_load(o${i ? ` + ${i}u * s.w` : ''}${j ? ` + ${j}u` : ''});`).join('\n')}
+  } else {
+${rows.map((i) => `    let y${i} = ${i === R ? 'yi' : `border(yi${off(i - R)}, H)`};`).join('\n')}
+${cols.map((j) => `    let x${j} = ${j === R ? 'xi' : `border(xi${off(j - R)}, W)`};`).join('\n')}
+${taps.map(([i, j]) => `    ${v(i, j)} = tap(plane, y${i}, x${j});`).join('\n')}
   }
-  const [a, b] = operator === 'sobel' ? ['1.0', '2.0'] : ['3.0', '10.0'];
-  return `${TAP_WGSL}${head}
-  let p00 = tap(plane, y0, x0); let p01 = tap(plane, y0, xi); let p02 = tap(plane, y0, x2);
-  let p10 = tap(plane, yi, x0); let p12 = tap(plane, yi, x2);
-  let p20 = tap(plane, y2, x0); let p21 = tap(plane, y2, xi); let p22 = tap(plane, y2, x2);
-  // row pass: derivative d_r and smoothing s_r of each row; column pass: the other kernel
-  let d0 = p02 - p00; let d1 = p12 - p10; let d2 = p22 - p20;
-  let s0 = ${a} * p00 + ${b} * p01 + ${a} * p02;
-  let s2 = ${a} * p20 + ${b} * p21 + ${a} * p22;
-  let gx = ${a} * d0 + ${b} * d1 + ${a} * d2;
-  let gy = s2 - s0;
+${combine}
   return sqrt(gx * gx + gy * gy);
 }`;
 }
 
-const PIXEL_GENERIC = /* wgsl */ `${TAP_WGSL}
-fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  let s = u.src_shape;
-  let plane = n * s.y + c;
-  let H = i32(s.z);
-  let W = i32(s.w);
-  let r = i32(u.radius);
-  let k = 2u * u.radius + 1u;
-  var gx = 0.0;
-  var gy = 0.0;
-  for (var i = 0u; i < k; i++) {
-    let yy = border(i32(y) + i32(i) - r, H);
-    var rd = 0.0;
-    var rs = 0.0;
-    for (var j = 0u; j < k; j++) {
-      let v = tap(plane, yy, border(i32(x) + i32(j) - r, W));
-      rd += u.kd[j / 4u][j % 4u] * v;
-      rs += u.ks[j / 4u][j % 4u] * v;
-    }
-    gx += u.ks[i / 4u][i % 4u] * rd;
-    gy += u.kd[i / 4u][i % 4u] * rs;
-  }
-  return sqrt(gx * gx + gy * gy);
-}`;
-
-type Variant = GradientOperator | 'sobel_k';
-
-function variantOf(r: ResolvedGradient): Variant {
-  return r.operator === 'sobel' && r.ksize !== 3 ? 'sobel_k' : r.operator;
-}
-
-export function gradientProgram(variant: Variant, inDtype: DType, outDtype: DType, border: BorderMode) {
-  const generic = variant === 'sobel_k';
+function programFor(shape: Shape, inDtype: DType, outDtype: DType, border: BorderMode) {
   return pixelProgram({
     name: 'gradient_magnitude',
-    key: variant,
+    key: shape,
     inputs: [{ name: 'src', dtype: inDtype }],
     output: outDtype,
     border,
-    uniforms: generic
-      ? [
-          { name: 'radius', type: 'u32' },
-          { name: 'kd', type: { array: 'vec4f', length: TAP_VECS } },
-          { name: 'ks', type: { array: 'vec4f', length: TAP_VECS } },
-        ]
-      : [],
-    pixel: generic ? PIXEL_GENERIC : pixel3(variant),
+    uniforms:
+      shape === 'cross'
+        ? [{ name: 'weight', type: 'f32' }]
+        : [
+            { name: 'kd', type: { array: 'vec4f', length: TAP_VECS } },
+            { name: 'ks', type: { array: 'vec4f', length: TAP_VECS } },
+          ],
+    pixel: pixelWgsl(shape),
   });
 }
 
-/** Derivative and smoothing 1-D kernels of equal odd length K (ksize 1: [-1 0 1] and [0 1 0]). */
-function genericWeights(ksize: number): { kd: number[]; ks: number[] } {
-  const { kx } = sobelKernels(1, 0, ksize);
-  const { kx: ks } = sobelKernels(0, 1, ksize);
-  const pad = (kx.length - ks.length) / 2;
-  const smooth = [...new Array<number>(pad).fill(0), ...ks, ...new Array<number>(pad).fill(0)];
-  return { kd: kx, ks: smooth };
+/** The program gradientMagnitude records for these options and dtypes. */
+export function gradientProgram(r: ResolvedGradient, inDtype: DType) {
+  return programFor(weightsOf(r).shape, inDtype, r.dtype, r.border);
 }
 
 function packTaps(w: readonly number[]): number[] {
@@ -174,66 +176,46 @@ function packTaps(w: readonly number[]): number[] {
 
 const f = Math.fround;
 
-function cpuGradient(x: Tensor, r: ResolvedGradient, variant: Variant): Tensor {
-  const [N, C, H, W] = x.shape as Dims4;
+/** CPU mirror: the same taps, sums in the same order, each operation rounded to f32. */
+function cpuGradient(x: Tensor, r: ResolvedGradient, wt: Weights): Tensor {
+  const shape = x.shape as Dims4;
   const src = cpuAccessor(x, r.border, r.borderValue);
   const mag = (gx: number, gy: number) => Math.sqrt(f(f(gx * gx) + f(gy * gy)));
-  if (variant === 'central') {
-    return cpuPixelKernel([N, C, H, W], r.dtype, (n, c, y, xx) => {
-      const gx = f(f(src(n, c, y, xx + 1) - src(n, c, y, xx - 1)) * 0.5);
-      const gy = f(f(src(n, c, y + 1, xx) - src(n, c, y - 1, xx)) * 0.5);
+  if (wt.shape === 'cross') {
+    const k = f(wt.weight);
+    return cpuPixelKernel(shape, r.dtype, (n, c, y, xx) => {
+      const gx = f(f(src(n, c, y, xx + 1) - src(n, c, y, xx - 1)) * k);
+      const gy = f(f(src(n, c, y + 1, xx) - src(n, c, y - 1, xx)) * k);
       return mag(gx, gy);
     });
   }
-  if (variant === 'sobel_k') {
-    const { kd, ks } = genericWeights(r.ksize);
-    const rad = (kd.length - 1) / 2;
-    return cpuPixelKernel([N, C, H, W], r.dtype, (n, c, y, xx) => {
-      let gx = 0;
-      let gy = 0;
-      for (let i = 0; i < kd.length; i++) {
-        let rd = 0;
-        let rs = 0;
-        for (let j = 0; j < kd.length; j++) {
-          const v = src(n, c, y + i - rad, xx + j - rad);
-          rd = f(rd + f(kd[j]! * v));
-          rs = f(rs + f(ks[j]! * v));
-        }
-        gx = f(gx + f(ks[i]! * rd));
-        gy = f(gy + f(kd[i]! * rs));
-      }
-      return mag(gx, gy);
-    });
-  }
-  const [a, b] = variant === 'sobel' ? [1, 2] : [3, 10];
-  return cpuPixelKernel([N, C, H, W], r.dtype, (n, c, y, xx) => {
-    const p = (dy: number, dx: number) => src(n, c, y + dy, xx + dx);
-    const p00 = p(-1, -1), p01 = p(-1, 0), p02 = p(-1, 1);
-    const p10 = p(0, -1), p12 = p(0, 1);
-    const p20 = p(1, -1), p21 = p(1, 0), p22 = p(1, 1);
-    const d0 = f(p02 - p00), d1 = f(p12 - p10), d2 = f(p22 - p20);
-    const s0 = f(f(f(a * p00) + f(b * p01)) + f(a * p02));
-    const s2 = f(f(f(a * p20) + f(b * p21)) + f(a * p22));
-    const gx = f(f(f(a * d0) + f(b * d1)) + f(a * d2));
-    const gy = f(s2 - s0);
+  const kd = wt.kd.map(f);
+  const ks = wt.ks.map(f);
+  const K = kd.length;
+  const R = (K - 1) / 2;
+  const sum = (terms: number[]) => terms.reduce((acc, t, i) => (i === 0 ? t : f(acc + t)), 0);
+  return cpuPixelKernel(shape, r.dtype, (n, c, y, xx) => {
+    const rd: number[] = [];
+    const rs: number[] = [];
+    for (let i = 0; i < K; i++) {
+      const row = Array.from({ length: K }, (_, j) => src(n, c, y + i - R, xx + j - R));
+      rd.push(sum(row.map((v, j) => f(kd[j]! * v))));
+      rs.push(sum(row.map((v, j) => f(ks[j]! * v))));
+    }
+    const gx = sum(rd.map((v, i) => f(ks[i]! * v)));
+    const gy = sum(rs.map((v, i) => f(kd[i]! * v)));
     return mag(gx, gy);
   });
 }
 
 /** Runs a resolved gradient magnitude where `x` lives (used by multiScaleFeatures). */
 export function gradientMagnitudeResolved(x: Tensor, r: ResolvedGradient): Tensor {
-  const variant = variantOf(r);
+  const wt = weightsOf(r);
   if (x.device === 'gpu') {
-    const uniforms: Record<string, number | number[]> = {};
-    if (variant === 'sobel_k') {
-      const { kd, ks } = genericWeights(r.ksize);
-      uniforms.radius = (kd.length - 1) / 2;
-      uniforms.kd = packTaps(kd);
-      uniforms.ks = packTaps(ks);
-    }
-    return runPixelProgram(gradientProgram(variant, x.dtype, r.dtype, r.border), [x], x.shape as Dims4, r.dtype, uniforms, r.borderValue);
+    const uniforms: Record<string, number | number[]> = wt.shape === 'cross' ? { weight: wt.weight } : { kd: packTaps(wt.kd), ks: packTaps(wt.ks) };
+    return runPixelProgram(programFor(wt.shape, x.dtype, r.dtype, r.border), [x], x.shape as Dims4, r.dtype, uniforms, r.borderValue);
   }
-  return cpuGradient(x, r, variant);
+  return cpuGradient(x, r, wt);
 }
 
 /**
@@ -248,6 +230,5 @@ export function gradientMagnitude(x: Tensor, options: GradientMagnitudeOptions =
 
 /** Every program variant, for compile-all tests. */
 export function gradientPrograms(inDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], outDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], borders: readonly BorderMode[] = BORDER_MODES) {
-  const variants: Variant[] = ['sobel', 'scharr', 'central', 'sobel_k'];
-  return variants.flatMap((v) => inDtypes.flatMap((i) => outDtypes.flatMap((o) => borders.map((b) => gradientProgram(v, i, o, b)))));
+  return SHAPES.flatMap((v) => inDtypes.flatMap((i) => outDtypes.flatMap((o) => borders.map((b) => programFor(v, i, o, b)))));
 }

@@ -10,8 +10,8 @@
  * from saturate_cast's half-to-even on purpose; float outputs are sum · (1/256). The output dtype
  * defaults to the input's (OpenCV's pyrDown keeps the depth). Border modes reflect101 (default) /
  * replicate / constant (borderValue, default 0; OpenCV's pyrDown rejects BORDER_CONSTANT).
- * The GPU kernel reads the 5×5 window of each output pixel once (border indices resolved once per
- * row and column) in one pass: no intermediate tensor.
+ * The GPU kernel reads the 5×5 window of each output pixel once, in one pass (no intermediate
+ * tensor); only windows crossing the image edge resolve indices (once per row and column).
  *
  * multiScaleFeatures computes, for a whole N×C×H×W batch and s = 0 .. scales−1:
  *   level₀ = x,  level_s = pyrDown(level_{s−1}, { border })          (input dtype, like cv.buildPyramid)
@@ -57,11 +57,17 @@ fn tap(row: u32, ok: bool, xx: i32) -> f32 {
   if (!ok || xx < 0) { return u.border_value; }
   return src_load(row + u32(xx));
 }
+fn pyr_comb(v0: f32, v1: f32, v2: f32, v3: f32, v4: f32) -> f32 {
+  return v2 * 6.0 + (v1 + v3) * 4.0 + v0 + v4;
+}
 fn pyr_row(plane: u32, yy: i32, x0: i32, x1: i32, x2: i32, x3: i32, x4: i32) -> f32 {
   let s = u.src_shape;
   let ok = yy >= 0;
   let row = (plane * s.z + u32(max(yy, 0))) * s.w;
-  return tap(row, ok, x2) * 6.0 + (tap(row, ok, x1) + tap(row, ok, x3)) * 4.0 + tap(row, ok, x0) + tap(row, ok, x4);
+  return pyr_comb(tap(row, ok, x0), tap(row, ok, x1), tap(row, ok, x2), tap(row, ok, x3), tap(row, ok, x4));
+}
+fn pyr_row_inside(o: u32) -> f32 {
+  return pyr_comb(src_load(o), src_load(o + 1u), src_load(o + 2u), src_load(o + 3u), src_load(o + 4u));
 }
 fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   let s = u.src_shape;
@@ -70,16 +76,30 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   let W = i32(s.w);
   let cy = 2 * i32(y);
   let cx = 2 * i32(x);
-  let x0 = border(cx - 2, W);
-  let x1 = border(cx - 1, W);
-  let x3 = border(cx + 1, W);
-  let x4 = border(cx + 2, W);
-  let r0 = pyr_row(plane, border(cy - 2, H), x0, x1, cx, x3, x4);
-  let r1 = pyr_row(plane, border(cy - 1, H), x0, x1, cx, x3, x4);
-  let r2 = pyr_row(plane, cy, x0, x1, cx, x3, x4);
-  let r3 = pyr_row(plane, border(cy + 1, H), x0, x1, cx, x3, x4);
-  let r4 = pyr_row(plane, border(cy + 2, H), x0, x1, cx, x3, x4);
-  let acc = r2 * 6.0 + (r1 + r3) * 4.0 + r0 + r4;
+  var r0: f32;
+  var r1: f32;
+  var r2: f32;
+  var r3: f32;
+  var r4: f32;
+  if (cy >= 2 && cx >= 2 && cy + 2 < H && cx + 2 < W) {
+    let o = (plane * s.z + 2u * y - 2u) * s.w + 2u * x - 2u;
+    r0 = pyr_row_inside(o);
+    r1 = pyr_row_inside(o + s.w);
+    r2 = pyr_row_inside(o + 2u * s.w);
+    r3 = pyr_row_inside(o + 3u * s.w);
+    r4 = pyr_row_inside(o + 4u * s.w);
+  } else {
+    let x0 = border(cx - 2, W);
+    let x1 = border(cx - 1, W);
+    let x3 = border(cx + 1, W);
+    let x4 = border(cx + 2, W);
+    r0 = pyr_row(plane, border(cy - 2, H), x0, x1, cx, x3, x4);
+    r1 = pyr_row(plane, border(cy - 1, H), x0, x1, cx, x3, x4);
+    r2 = pyr_row(plane, cy, x0, x1, cx, x3, x4);
+    r3 = pyr_row(plane, border(cy + 1, H), x0, x1, cx, x3, x4);
+    r4 = pyr_row(plane, border(cy + 2, H), x0, x1, cx, x3, x4);
+  }
+  let acc = pyr_comb(r0, r1, r2, r3, r4);
   return ${finish};
 }`,
   });
