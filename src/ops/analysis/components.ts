@@ -34,7 +34,13 @@
  * component); when there are more than 4096 components in the batch the first read is too short and a
  * second read fetches the rest. Labels stay on the GPU. Statistics are exact (integer sums) except the
  * mean of f32/f16 `values`, which is summed in f32 with compare-and-swap atomics (order-dependent,
- * relative error about 1e-6); u8/u16 values are summed exactly.
+ * relative error about 1e-6); u8/u16 values are summed exactly. `stats: false` skips the statistics and
+ * reads back only the 2·N-word header (labels and counts).
+ *
+ * Measured on an H100 (16×2048×2048 blurred-noise masks, ~600 000 components): GPU time of all six
+ * passes 2.4 ms (8-conn) / 2.8 ms (4-conn) including statistics, vs 7.0 / 4.2 ms for
+ * cupyx.scipy.ndimage.label alone. Wall time with statistics is ~32 / 38 ms, dominated by reading back
+ * 11 words × 600 000 components (26 MB) through WebGPU's mapAsync.
  *
  * CPU reference: classic two-pass union-find (raster scan with provisional labels, then resolution),
  * numbering in OpenCV's order as above; statistics in double precision.
@@ -55,6 +61,11 @@ export interface ConnectedComponentsOptions {
   connectivity?: Connectivity;
   /** Optional N×1×H×W image (u8, u16, f32, f16) whose mean over each component is returned. */
   values?: Tensor;
+  /**
+   * Compute and return per-component statistics (default true). With false only labels and counts
+   * are produced (no statistics atomics; the readback is 2·N words) and `stats` is an empty array.
+   */
+  stats?: boolean;
 }
 
 /** Per-image statistics, indexed by label − 1. */
@@ -322,7 +333,7 @@ ${ENTRY} {${CHUNK_RANGE}
 }
 
 /** Labels (image-local, 1-based) and statistics, one run of RUN pixels of a row per thread. */
-export function cclLabelProgram(conn: Connectivity, valuesDtype: DType | null): ProgramInfo {
+export function cclLabelProgram(conn: Connectivity, valuesDtype: DType | null, withStats = true): ProgramInfo {
   const floatValues = valuesDtype === 'f32' || valuesDtype === 'f16';
   const svType = floatValues ? 'f32' : 'u32';
   const svZero = floatValues ? '0.0' : '0u';
@@ -333,7 +344,7 @@ export function cclLabelProgram(conn: Connectivity, valuesDtype: DType | null): 
     { name: 'L', dtype: 'i32' },
   ];
   if (valuesDtype !== null) inputs.push({ name: 'vals', dtype: valuesDtype });
-  return base(`ccl_label`, `c=${conn};v=${valuesDtype ?? 'none'}`, inputs, [{ name: 'out', dtype: 'i32' }, { name: 'res', dtype: 'f32', atomic: true }], `
+  return base(`ccl_label`, `c=${conn};v=${valuesDtype ?? 'none'};s=${withStats}`, inputs, [{ name: 'out', dtype: 'i32' }, { name: 'res', dtype: 'f32', atomic: true }], `
 const BG: u32 = 0xffffffffu;
 const FLAG: u32 = 0x80000000u;
 const MASK: u32 = 0x7fffffffu;
@@ -353,7 +364,7 @@ fn add_f32(i: u32, v: f32) {
   }
 }
 fn flush(g: u32, y: u32, area: u32, minx: u32, maxx: u32, sx: u32, sv: ${svType}) {
-  if (g == BG) { return; }
+  if (${withStats ? 'g == BG' : 'true'}) { return; }
   let s = u.ch.z + g * STRIDE;
   atomicAdd(&res[s], area);
   atomicMax(&res[s + 1u], 0xffffffffu - minx);
@@ -418,6 +429,7 @@ export function connectedComponentsPrograms(): ProgramInfo[] {
   for (const conn of [4, 8] as const) {
     out.push(cclInitProgram(conn, 'u8'), cclMergeProgram(conn, 'u8'), cclCompressProgram(conn, 'u8', 'count'));
     for (const v of [null, ...VALUE_DTYPES]) out.push(cclLabelProgram(conn, v));
+    out.push(cclLabelProgram(conn, null, false));
   }
   return out;
 }
@@ -468,6 +480,7 @@ export const BLOCK_WORKGROUP = WG;
 interface Resolved {
   connectivity: Connectivity;
   values: Tensor | undefined;
+  stats: boolean;
 }
 
 function resolve(mask: Tensor, o: ConnectedComponentsOptions): Resolved {
@@ -480,8 +493,10 @@ function resolve(mask: Tensor, o: ConnectedComponentsOptions): Resolved {
     checkDType('values', o.values, VALUE_DTYPES);
     checkSameDevice([mask, o.values]);
   }
+  if (o.stats !== undefined && typeof o.stats !== 'boolean') throw invalidParameter('stats', 'a boolean', o.stats);
+  if (o.stats === false && o.values !== undefined) throw invalidParameter('values', 'undefined when stats is false', '[Tensor]');
   if (mask.size >= 2 ** 31) throw invalidParameter('mask', 'fewer than 2^31 pixels', `[${mask.shape.join(', ')}]`);
-  return { connectivity, values: o.values };
+  return { connectivity, values: o.values, stats: o.stats !== false };
 }
 
 /**
@@ -492,7 +507,10 @@ function resolve(mask: Tensor, o: ConnectedComponentsOptions): Resolved {
  */
 export async function connectedComponents(mask: Tensor, options: ConnectedComponentsOptions = {}): Promise<ConnectedComponentsResult> {
   const o = resolve(mask, options);
-  if (mask.device === 'cpu') return connectedComponentsCpu(mask, o.connectivity, o.values);
+  if (mask.device === 'cpu') {
+    const r = connectedComponentsCpu(mask, o.connectivity, o.values);
+    return o.stats ? r : { ...r, stats: [] };
+  }
   const [N, , H, W] = mask.shape as [number, number, number, number];
   const gpu = mask.gpu.gpu;
   const g = blockGeometry(N, H, W, o.connectivity);
@@ -509,14 +527,14 @@ export async function connectedComponents(mask: Tensor, options: ConnectedCompon
   const vdt = o.values ? o.values.dtype : null;
   const inputs = [mask.gpu.ref, L.gpu.ref];
   if (o.values) inputs.push(o.values.gpu.ref);
-  gpu.dispatch({ program: cclLabelProgram(o.connectivity, vdt), inputs, outputs: [labels.gpu.ref, res.gpu.ref], uniforms: un, workgroups: Math.ceil(un.ch[3]! / WG) });
+  gpu.dispatch({ program: cclLabelProgram(o.connectivity, vdt, o.stats), inputs, outputs: [labels.gpu.ref, res.gpu.ref], uniforms: un, workgroups: Math.ceil(un.ch[3]! / WG) });
   L.dispose();
   chunks.dispose();
   // One readback of the compact result (a second only when the batch has more than FIRST_READ components).
-  let raw = await gpu.read(res.gpu.ref, Math.min(resWords, header + FIRST_READ * STRIDE) * 4);
+  let raw = await gpu.read(res.gpu.ref, (o.stats ? Math.min(resWords, header + FIRST_READ * STRIDE) : header) * 4);
   let words = new Uint32Array(raw);
   const total = N > 0 ? words[N - 1]! : 0;
-  if (header + total * STRIDE > words.length) {
+  if (o.stats && header + total * STRIDE > words.length) {
     raw = await gpu.read(res.gpu.ref, (header + total * STRIDE) * 4);
     words = new Uint32Array(raw);
   }
@@ -528,6 +546,7 @@ export async function connectedComponents(mask: Tensor, options: ConnectedCompon
     const first = words[N + n]!;
     const k = words[n]! - first;
     count.push(k);
+    if (!o.stats) continue;
     const s = allocStats(k, vdt !== null);
     for (let i = 0; i < k; i++) {
       const o0 = header + (first + i) * STRIDE;

@@ -191,6 +191,20 @@ describe('connectedComponents', () => {
     assert.equal(r.count.reduce((a, b) => a + b, 0), 3 * 2048);
   });
 
+  test('stats: false gives the same labels and counts and no statistics (GPU and CPU)', { skip: !gpu }, async () => {
+    const mask = noiseMask([2, 1, 31, 45], 17, (n) => (n === 0 ? 0.5 : 0.65));
+    for (const conn of [4, 8] as const) {
+      const full = await connectedComponents(mask, { connectivity: conn });
+      const cpu = await connectedComponents(mask, { connectivity: conn, stats: false });
+      const g = await connectedComponents(await mask.toGpu(gpu!), { connectivity: conn, stats: false });
+      assert.deepEqual(cpu.stats, []);
+      assert.deepEqual(g.stats, []);
+      assert.deepEqual(g.count, full.count);
+      assert.deepEqual(cpu.count, full.count);
+      assert.deepEqual((await g.labels.toCpu()).data, full.labels.data);
+    }
+  });
+
   test('every program variant compiles', { skip: !gpu }, async () => {
     for (const p of connectedComponentsPrograms()) await gpu!.compile(p);
   });
@@ -202,6 +216,7 @@ describe('connectedComponents', () => {
     await assert.rejects(connectedComponents(randomImage([1, 3, 4, 4], 'u8')), /Expected mask with 1 channel but received 3/);
     await assert.rejects(connectedComponents(m.reshape([16])), /Expected mask of shape \[N, C, H, W\] but received \[16\]/);
     await assert.rejects(connectedComponents(m, { values: randomImage([1, 1, 4, 5], 'u8') }), /Expected values of the shape of mask \[1, 1, 4, 4\] but received \[1, 1, 4, 5\]/);
+    await assert.rejects(connectedComponents(m, { stats: 'no' as never }), /Expected a boolean for stats but received "no" of type string/);
     await assert.rejects(connectedComponents(m, { values: randomImage([1, 1, 4, 4], 'i32') }), /Expected values of dtype u8, u16, f32, f16 but received i32/);
   });
 });
