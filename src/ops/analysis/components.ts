@@ -40,7 +40,8 @@
  * Measured on an H100 (16×2048×2048 blurred-noise masks, ~600 000 components): GPU time of all six
  * passes 2.4 ms (8-conn) / 2.8 ms (4-conn) including statistics, vs 7.0 / 4.2 ms for
  * cupyx.scipy.ndimage.label alone. Wall time with statistics is ~32 / 38 ms, dominated by reading back
- * 11 words × 600 000 components (26 MB) through WebGPU's mapAsync.
+ * 11 words × 600 000 components (26 MB) through WebGPU's mapAsync. With `stats: false` the warm wall
+ * time is 2.6 ms (8-conn, 2.7× faster than CuPy's 7.0 ms) / 3.5 ms (4-conn, 1.2× CuPy's 4.2 ms).
  *
  * CPU reference: classic two-pass union-find (raster scan with provisional labels, then resolution),
  * numbering in OpenCV's order as above; statistics in double precision.
