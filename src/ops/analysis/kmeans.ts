@@ -54,7 +54,7 @@ export interface KMeansResult {
 export const MAX_K = 16;
 const WG = 64;
 /** Pixels per thread in the assignment pass (chunk = WG · ITEMS per workgroup). */
-const ITEMS = 16;
+const ITEMS = 64;
 const CHUNK = WG * ITEMS;
 const VEC4S = MAX_K / 4;
 
@@ -173,32 +173,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let k = u.k;
   if (li < k) { cen[li] = ctr[img * k + li]; }
   workgroupBarrier();
-  var vals: array<f32, ITEMS>;
-  var labs: array<u32, ITEMS>;
+  // each thread accumulates into its own column of acc_s / acc_n: no races, no atomics
+  for (var c = 0u; c < k; c++) {
+    acc_s[c * WG + li] = 0.0;
+    acc_n[c * WG + li] = 0u;
+  }
   for (var i = 0u; i < ITEMS; i++) {
     let j = start + li + i * WG;
-    var lab = ${MAX_K}u;
-    var v = 0.0;
     if (j < u.plane_len) {
-      v = src_load(base + j);
-      lab = 0u;
+      let v = src_load(base + j);
+      var lab = 0u;
       var best = abs(v - cen[0]);
       for (var c = 1u; c < k; c++) {
         let d = abs(v - cen[c]);
         if (d < best) { best = d; lab = c; }
       }
+      acc_s[lab * WG + li] += v;
+      acc_n[lab * WG + li] += 1u;
     }
-    vals[i] = v;
-    labs[i] = lab;
-  }
-  for (var c = 0u; c < k; c++) {
-    var s = 0.0;
-    var n = 0u;
-    for (var i = 0u; i < ITEMS; i++) {
-      if (labs[i] == c) { s += vals[i]; n++; }
-    }
-    acc_s[c * WG + li] = s;
-    acc_n[c * WG + li] = n;
   }
   for (var st = WG / 2u; st > 0u; st = st >> 1u) {
     workgroupBarrier();
