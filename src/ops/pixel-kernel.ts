@@ -55,6 +55,28 @@ function packExpr(dtype: DType): { decl: string; store: string } {
   return { decl: 'var v = array<f32, 1>(0.0);', store: 'out[w] = out_pack(v[0]);' };
 }
 
+/**
+ * WGSL visiting the `k` elements of output word `w` (u.out_shape, u.out_numel): decodes the first
+ * element's (n, c, y, x) once, then steps x with carries; `element` runs for each element in range
+ * with the loop index `k`. Shared by every word-per-thread program.
+ */
+export function wgslWordElements(k: number, element: string): string {
+  return `let s = u.out_shape;
+  var i = w * ${k}u;
+  var x = i % s.w;
+  var t = i / s.w;
+  var y = t % s.z;
+  t = t / s.z;
+  var c = t % s.y;
+  var n = t / s.y;
+  for (var k = 0u; k < ${k}u; k++) {
+    if (i < u.out_numel) { ${element} }
+    i++;
+    x++;
+    if (x == s.w) { x = 0u; y++; if (y == s.z) { y = 0u; c++; if (c == s.y) { c = 0u; n++; } } }
+  }`;
+}
+
 const programs = new Map<string, ProgramInfo>();
 
 /** The program of a spec; equal specs return the same object (the GPU caches pipelines per object). */
@@ -76,21 +98,8 @@ ${spec.pixel}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let w = linear_workgroup(wid, nwg) * WG + li;
   if (w >= u.out_words) { return; }
-  let s = u.out_shape;
-  var i = w * ${k}u;
-  var x = i % s.w;
-  var t = i / s.w;
-  var y = t % s.z;
-  t = t / s.z;
-  var c = t % s.y;
-  var n = t / s.y;
   ${decl}
-  for (var k = 0u; k < ${k}u; k++) {
-    if (i < u.out_numel) { v[k] = pixel(n, c, y, x); }
-    i++;
-    x++;
-    if (x == s.w) { x = 0u; y++; if (y == s.z) { y = 0u; c++; if (c == s.y) { c = 0u; n++; } } }
-  }
+  ${wgslWordElements(k, 'v[k] = pixel(n, c, y, x);')}
   ${store}
 }`;
   return {

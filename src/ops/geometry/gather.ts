@@ -19,7 +19,7 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
 import { borderIndex, wgslBorder, type BorderMode } from '../border.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, wgslWordElements, type Dims4 } from '../pixel-kernel.js';
 
 /** Border modes of a gather: the three of border.ts, or 'inside' when every coordinate is in range. */
 export type GatherBorder = BorderMode | 'inside';
@@ -80,21 +80,8 @@ fn src_bits(n: u32, c: u32, y: u32, x: u32) -> u32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let w = linear_workgroup(wid, nwg) * WG + li;
   if (w >= u.out_words) { return; }
-  let s = u.out_shape;
-  var i = w * ${k}u;
-  var x = i % s.w;
-  var t = i / s.w;
-  var y = t % s.z;
-  t = t / s.z;
-  var c = t % s.y;
-  var n = t / s.y;
   var word = 0u;
-  for (var k = 0u; k < ${k}u; k++) {
-    if (i < u.out_numel) { word = word | (src_bits(n, c, y, x) << (k * ${bytes * 8}u)); }
-    i++;
-    x++;
-    if (x == s.w) { x = 0u; y++; if (y == s.z) { y = 0u; c++; if (c == s.y) { c = 0u; n++; } } }
-  }
+  ${wgslWordElements(k, `word = word | (src_bits(n, c, y, x) << (k * ${bytes * 8}u));`)}
   ${store}
 }`;
   return {
