@@ -1,18 +1,10 @@
 /** Deterministic test images: uniform noise, and "natural-looking" ones (gradients, edges, texture, specks). */
 import { allocTyped, DTYPE_RANGE, f32ToF16Bits, type DType } from '../../src/dtype.js';
+import { mulberry32 } from '../../src/rng.js';
 import { Tensor } from '../../src/tensor.js';
 
-/** mulberry32: small, fast, seedable. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator of the test images (src/rng.ts). */
+export const rng = mulberry32;
 
 function fill(shape: readonly [number, number, number, number], dtype: DType, value: (i: number, n: number, c: number, y: number, x: number) => number): Tensor {
   const [N, C, H, W] = shape;

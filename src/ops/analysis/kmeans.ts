@@ -32,6 +32,7 @@ import { integerInRange, invalidParameter, is } from '../../validate.js';
 import { checkImage } from '../image.js';
 import { pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
 import { imageStats } from './stats.js';
+import { mulberry32 } from '../../rng.js';
 
 export interface KMeansOptions {
   /** Number of clusters, 2 to 16. */
@@ -64,18 +65,6 @@ interface ResolvedKMeans {
   k: number;
   iterations: number;
   init: Init;
-}
-
-/** mulberry32: a small seedable generator (the same one the test images use). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function resolveKMeans(o: KMeansOptions, planeLen: number): ResolvedKMeans {
