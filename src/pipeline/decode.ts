@@ -1,0 +1,167 @@
+/**
+ * Decoding to compact planar pixels: JPEG, PNG, TIFF, WebP through sharp (libvips, on libuv's
+ * thread pool: set UV_THREADPOOL_SIZE to the core count), BMP and .npy by small readers here
+ * (libvips has no BMP loader), header-less raw frames from a given width, height and dtype.
+ * 8-bit stays u8 and 16-bit stays u16. Hostile input is policy: a pixel limit (decompression
+ * bombs), truncated or corrupt data fail with a KensaError naming the file, never a crash.
+ */
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import sharp from 'sharp';
+import { KensaError } from '../errors.js';
+
+export type Channels = 'gray' | 'rgb';
+
+export interface DecodeOptions {
+  channels: Channels;
+  /** Largest width × height accepted (default 0x3FFF², sharp's own default). */
+  maxPixels: number;
+  /** Header-less raw frames (`.raw`): their geometry. */
+  raw?: { width: number; height: number; dtype: 'u8' | 'u16' };
+}
+
+export interface DecodedImage {
+  /** Planar C×H×W pixels. */
+  data: Uint8Array | Uint16Array;
+  dtype: 'u8' | 'u16';
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  bytes: number;
+}
+
+export const DEFAULT_MAX_PIXELS = 0x3fff * 0x3fff;
+
+export class DecodeError extends KensaError {
+  constructor(path: string, reason: string, cause?: unknown) {
+    super('KENSA_ERR_DECODE', `Cannot decode ${path}: ${reason}`, { cause });
+  }
+}
+
+function checkPixels(path: string, w: number, h: number, max: number): void {
+  if (!(w >= 1 && h >= 1)) throw new DecodeError(path, `invalid size ${w}×${h}`);
+  if (w * h > max) throw new DecodeError(path, `${w}×${h} = ${w * h} pixels exceeds the limit of ${max} (maxPixels)`);
+}
+
+/** Interleaved H×W×C → planar C×H×W, and RGB → gray (OpenCV weights) or gray → RGB as asked. */
+function toPlanar<T extends Uint8Array | Uint16Array>(src: T, w: number, h: number, c: number, want: Channels): T {
+  const n = w * h;
+  const outC = want === 'gray' ? 1 : 3;
+  const out = new (src.constructor as { new (n: number): T })(n * outC);
+  if (want === 'gray') {
+    if (c === 1) return src;
+    for (let i = 0; i < n; i++) out[i] = Math.round(0.299 * src[i * c]! + 0.587 * src[i * c + 1]! + 0.114 * src[i * c + 2]!);
+    return out;
+  }
+  for (let i = 0; i < n; i++)
+    for (let k = 0; k < 3; k++) out[k * n + i] = src[i * c + (c >= 3 ? k : 0)]!;
+  return out;
+}
+
+function decodeBmp(path: string, buf: Buffer, o: DecodeOptions): DecodedImage {
+  if (buf.length < 54 || buf.toString('latin1', 0, 2) !== 'BM') throw new DecodeError(path, 'not a BMP file');
+  const offset = buf.readUInt32LE(10);
+  const width = buf.readInt32LE(18);
+  const rawHeight = buf.readInt32LE(22);
+  const bpp = buf.readUInt16LE(28);
+  const compression = buf.readUInt32LE(30);
+  const height = Math.abs(rawHeight);
+  checkPixels(path, width, height, o.maxPixels);
+  if (compression !== 0 && compression !== 3) throw new DecodeError(path, `BMP compression ${compression} is not supported (uncompressed only)`);
+  if (bpp !== 8 && bpp !== 24 && bpp !== 32) throw new DecodeError(path, `BMP with ${bpp} bits per pixel is not supported (8, 24, 32)`);
+  const stride = Math.ceil((width * bpp) / 32) * 4;
+  if (offset + stride * height > buf.length) throw new DecodeError(path, 'truncated BMP data');
+  const palette = bpp === 8 ? 14 + buf.readUInt32LE(14) : 0;
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const row = offset + (rawHeight > 0 ? height - 1 - y : y) * stride;
+    for (let x = 0; x < width; x++) {
+      const o3 = (y * width + x) * 3;
+      if (bpp === 8) {
+        const p = palette + buf[row + x]! * 4;
+        rgb[o3] = buf[p + 2]!;
+        rgb[o3 + 1] = buf[p + 1]!;
+        rgb[o3 + 2] = buf[p]!;
+      } else {
+        const p = row + x * (bpp / 8);
+        rgb[o3] = buf[p + 2]!;
+        rgb[o3 + 1] = buf[p + 1]!;
+        rgb[o3 + 2] = buf[p]!;
+      }
+    }
+  }
+  const data = toPlanar(rgb, width, height, 3, o.channels);
+  return { data, dtype: 'u8', width, height, channels: o.channels === 'gray' ? 1 : 3, bytes: buf.length };
+}
+
+function decodeNpy(path: string, buf: Buffer, o: DecodeOptions): DecodedImage {
+  if (buf.length < 10 || buf.toString('latin1', 1, 6) !== 'NUMPY') throw new DecodeError(path, 'not a .npy file');
+  const major = buf[6]!;
+  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const start = (major === 1 ? 10 : 12) + headerLen;
+  const header = buf.toString('latin1', major === 1 ? 10 : 12, start);
+  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
+  const fortran = /'fortran_order':\s*True/.test(header);
+  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1]?.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (!descr || !shape) throw new DecodeError(path, 'malformed .npy header');
+  if (fortran) throw new DecodeError(path, 'Fortran-ordered .npy arrays are not supported');
+  const dtype = descr === '|u1' || descr === 'u1' ? 'u8' : descr === '<u2' ? 'u16' : null;
+  if (!dtype) throw new DecodeError(path, `.npy dtype ${descr} is not supported (|u1, <u2)`);
+  if (shape.length !== 2) throw new DecodeError(path, `.npy shape (${shape.join(', ')}) is not a single-channel H×W frame`);
+  const [height, width] = shape as [number, number];
+  checkPixels(path, width, height, o.maxPixels);
+  const bpe = dtype === 'u8' ? 1 : 2;
+  if (start + width * height * bpe > buf.length) throw new DecodeError(path, 'truncated .npy data');
+  const bytes = buf.subarray(start, start + width * height * bpe);
+  const data = dtype === 'u8' ? new Uint8Array(bytes) : new Uint16Array(new Uint8Array(bytes).buffer);
+  return { data: toPlanar(data, width, height, 1, o.channels), dtype, width, height, channels: o.channels === 'gray' ? 1 : 3, bytes: buf.length };
+}
+
+function decodeRaw(path: string, buf: Buffer, o: DecodeOptions): DecodedImage {
+  if (!o.raw) throw new DecodeError(path, 'a .raw frame needs --raw-width, --raw-height and --raw-dtype');
+  const { width, height, dtype } = o.raw;
+  checkPixels(path, width, height, o.maxPixels);
+  const need = width * height * (dtype === 'u8' ? 1 : 2);
+  if (buf.length !== need) throw new DecodeError(path, `expected ${need} bytes for a ${width}×${height} ${dtype} frame but the file has ${buf.length}`);
+  const data = dtype === 'u8' ? new Uint8Array(buf) : new Uint16Array(new Uint8Array(buf).buffer);
+  return { data: toPlanar(data, width, height, 1, o.channels), dtype, width, height, channels: o.channels === 'gray' ? 1 : 3, bytes: buf.length };
+}
+
+async function decodeWithSharp(path: string, buf: Buffer, o: DecodeOptions): Promise<DecodedImage> {
+  try {
+    const img = sharp(buf, { limitInputPixels: o.maxPixels, failOn: 'error', sequentialRead: true });
+    const meta = await img.metadata();
+    if (meta.width === undefined || meta.height === undefined) throw new DecodeError(path, 'no image size in the header');
+    checkPixels(path, meta.width, meta.height, o.maxPixels);
+    const sixteen = meta.depth === 'ushort';
+    const pipeline = o.channels === 'gray' ? img.toColourspace(sixteen ? 'grey16' : 'b-w') : img.removeAlpha().toColourspace(sixteen ? 'rgb16' : 'srgb');
+    const { data, info } = await pipeline.raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
+    const typed = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const planar = toPlanar(typed, info.width, info.height, info.channels, o.channels);
+    return { data: planar === typed ? typed.slice() : planar, dtype: sixteen ? 'u16' : 'u8', width: info.width, height: info.height, channels: o.channels === 'gray' ? 1 : 3, bytes: buf.length };
+  } catch (e) {
+    if (e instanceof KensaError) throw e;
+    throw new DecodeError(path, (e as Error).message.replace(/^Input (buffer|file) /, ''), e);
+  }
+}
+
+/** Reads and decodes one file. Every failure is a DecodeError (code KENSA_ERR_DECODE). */
+export async function decodeFile(path: string, o: DecodeOptions): Promise<DecodedImage> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(path);
+  } catch (e) {
+    throw new DecodeError(path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message, e);
+  }
+  if (buf.length === 0) throw new DecodeError(path, 'empty file');
+  switch (extname(path).toLowerCase()) {
+    case '.bmp':
+      return decodeBmp(path, buf, o);
+    case '.npy':
+      return decodeNpy(path, buf, o);
+    case '.raw':
+      return decodeRaw(path, buf, o);
+    default:
+      return decodeWithSharp(path, buf, o);
+  }
+}
