@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as bench from './bench.js';
 import * as doctor from './doctor.js';
+import * as inspect from './inspect.js';
 import { EXIT_OK, EXIT_USAGE, type CliIO } from './io.js';
 
 export interface Command {
@@ -17,7 +18,26 @@ export interface Command {
   run(argv: readonly string[], io: CliIO): Promise<number>;
 }
 
+/** SIGINT/SIGTERM abort a long command (it finishes what is in flight); a second signal exits at once. */
+async function withSignals(body: (signal: AbortSignal) => Promise<number>): Promise<number> {
+  const controller = new AbortController();
+  const stop = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write(`\nkensa: ${sig}: finishing what is in flight (again to quit now)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    return await body(controller.signal);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
 export const COMMANDS: Record<string, Command> = {
+  inspect: { summary: 'inspect images with a recipe, store every result, print what was found', help: inspect.INSPECT_HELP, run: (argv, io) => withSignals((signal) => inspect.run(argv, io, signal)) },
   doctor: { summary: 'adapters, features, limits, ONNX Runtime providers, CPU cores; GPU vs CPU self-test', help: doctor.DOCTOR_HELP, run: doctor.run },
   bench: { summary: 'time an op on the CPU and the GPU (warm-up, repeats, min/median/max, GPU time)', help: bench.BENCH_HELP, run: bench.run },
 };

@@ -145,14 +145,22 @@ async function decodeWithSharp(path: string, buf: Buffer, o: DecodeOptions): Pro
   }
 }
 
-/** Reads and decodes one file. Every failure is a DecodeError (code KENSA_ERR_DECODE). */
-export async function decodeFile(path: string, o: DecodeOptions): Promise<DecodedImage> {
-  let buf: Buffer;
+/** Reads one file; a missing or unreadable file is a DecodeError. */
+export async function readImageFile(path: string): Promise<Buffer> {
   try {
-    buf = await readFile(path);
+    return await readFile(path);
   } catch (e) {
     throw new DecodeError(path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message, e);
   }
+}
+
+/** Reads and decodes one file. Every failure is a DecodeError (code KENSA_ERR_DECODE). */
+export async function decodeFile(path: string, o: DecodeOptions): Promise<DecodedImage> {
+  return decodeBuffer(path, await readImageFile(path), o);
+}
+
+/** Decodes file bytes; `path` names the file in errors and picks the reader by extension. */
+export async function decodeBuffer(path: string, buf: Buffer, o: DecodeOptions): Promise<DecodedImage> {
   if (buf.length === 0) throw new DecodeError(path, 'empty file');
   switch (extname(path).toLowerCase()) {
     case '.bmp':

@@ -1,0 +1,143 @@
+/**
+ * `kensa inspect SOURCE...`: the main job. Inspects every image, stores every result in the
+ * database (SQLite `kensa.db` by default), and prints what it found. SIGINT/SIGTERM stop taking
+ * input, finish what is in flight and leave a resumable run (`--resume RUN`).
+ */
+import { parseArgs } from 'node:util';
+import { DEVICES, type DeviceChoice } from '../backend.js';
+import { formatProgressLine, type ProgressSnapshot } from '../pipeline/progress.js';
+import { loadRecipe } from '../pipeline/recipe.js';
+import { runInspection } from '../pipeline/run.js';
+import type { ItemResult } from '../pipeline/inspect.js';
+import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
+
+export const INSPECT_HELP = `Usage: kensa inspect SOURCE... [options]
+
+Inspects images with a recipe (default: classical crack/scratch/spot detection), stores every
+result, and prints a summary. SOURCE: a file, a folder (recursive), a glob ('imgs/**/*.png'),
+@list.txt (one path per line) or - (paths on stdin). JPEG, PNG, TIFF, WebP, BMP, .npy, .raw.
+
+Options:
+  --db URL              results database: SQLite file, postgres://…, mysql://… (default kensa.db)
+  --recipe FILE         recipe (JSON or YAML); defaults documented in docs/recipes.md
+  --device D            auto | cpu | gpu (default auto, or KENSA_DEVICE)
+  --adapter A           GPU adapter index or name substring
+  --resume RUN          continue an interrupted run (finished items are skipped)
+  --masks DIR           write each image's defect mask as an 8-bit PNG (255 = defect)
+  --batch N             images per GPU batch (default 16)
+  --batch-pixels N      pixel budget per batch (default 16×2048×2048)
+  --batch-wait MS       longest wait for a batch to fill (default 50)
+  --decode-threads N    concurrent decodes (default: cores; set UV_THREADPOOL_SIZE as well)
+  --max-image-pixels N  refuse larger images (default 268402689)
+  --raw-width W --raw-height H --raw-dtype u8|u16   geometry of header-less .raw frames
+  --progress P          auto | tty | json | none (default auto: a bar on a terminal, JSON lines otherwise)
+  --json                print the summary as JSON
+  -h, --help            show this help
+`;
+
+const PROGRESS = ['auto', 'tty', 'json', 'none'] as const;
+
+function progressWriter(mode: (typeof PROGRESS)[number], io: CliIO, isTty: boolean): ((p: ProgressSnapshot) => void) | undefined {
+  const kind = mode === 'auto' ? (isTty ? 'tty' : 'none') : mode;
+  if (kind === 'none') return undefined;
+  let last = 0;
+  return (p) => {
+    const now = performance.now();
+    if (now - last < 200 && p.done !== p.total) return;
+    last = now;
+    if (kind === 'json') io.err.write(`${JSON.stringify({ type: 'progress', ...p })}\n`);
+    else io.err.write(`\r${formatProgressLine(p)}`);
+  };
+}
+
+export async function run(argv: readonly string[], io: CliIO, signal?: AbortSignal): Promise<number> {
+  return guard('inspect', io, async () => {
+    const { values, positionals } = parseFlags(() =>
+      parseArgs({
+        args: [...argv],
+        allowPositionals: true,
+        strict: true,
+        options: {
+          db: { type: 'string' },
+          recipe: { type: 'string' },
+          device: { type: 'string' },
+          adapter: { type: 'string' },
+          resume: { type: 'string' },
+          masks: { type: 'string' },
+          batch: { type: 'string' },
+          'batch-pixels': { type: 'string' },
+          'batch-wait': { type: 'string' },
+          'decode-threads': { type: 'string' },
+          'max-image-pixels': { type: 'string' },
+          'raw-width': { type: 'string' },
+          'raw-height': { type: 'string' },
+          'raw-dtype': { type: 'string' },
+          progress: { type: 'string' },
+          json: { type: 'boolean', default: false },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+      }),
+    );
+    if (values.help) {
+      io.out.write(INSPECT_HELP);
+      return EXIT_OK;
+    }
+    if (positionals.length === 0) throw new UsageError('expects at least one SOURCE (a file, folder, glob, @list or -)');
+    const device: DeviceChoice = choiceFlag('device', values.device ?? process.env.KENSA_DEVICE, 'auto', DEVICES);
+    const rawGiven = values['raw-width'] !== undefined || values['raw-height'] !== undefined || values['raw-dtype'] !== undefined;
+    const raw = rawGiven
+      ? {
+          width: intFlag('raw-width', values['raw-width'] ?? '', 0, 1, 65535),
+          height: intFlag('raw-height', values['raw-height'] ?? '', 0, 1, 65535),
+          dtype: choiceFlag('raw-dtype', values['raw-dtype'], 'u8', ['u8', 'u16'] as const),
+        }
+      : undefined;
+    const recipe = values.recipe ? await loadRecipe(values.recipe) : undefined;
+    const adapter = adapterFlag(values.adapter);
+    const ng: ItemResult[] = [];
+    const errors: ItemResult[] = [];
+    const onProgress = progressWriter(choiceFlag('progress', values.progress, 'auto', PROGRESS), io, Boolean((io.err as { isTTY?: boolean }).isTTY));
+    const summary = await runInspection(positionals, {
+      ...(values.db ? { db: values.db } : {}),
+      ...(recipe ? { recipe } : {}),
+      device,
+      ...(adapter !== undefined ? { adapter } : {}),
+      ...(values.resume ? { resume: values.resume } : {}),
+      ...(values.masks ? { masksDir: values.masks } : {}),
+      batch: {
+        maxCount: intFlag('batch', values.batch, 16, 1, 1024),
+        maxPixels: intFlag('batch-pixels', values['batch-pixels'], 16 * 2048 * 2048, 1, 2 ** 31),
+        maxWaitMs: intFlag('batch-wait', values['batch-wait'], 50, 0, 60_000),
+      },
+      ...(values['decode-threads'] ? { decodeConcurrency: intFlag('decode-threads', values['decode-threads'], 1, 1, 1024) } : {}),
+      ...(values['max-image-pixels'] ? { maxImagePixels: intFlag('max-image-pixels', values['max-image-pixels'], 1, 1, 2 ** 40) } : {}),
+      ...(raw ? { raw } : {}),
+      ...(signal ? { signal } : {}),
+      ...(onProgress ? { onProgress } : {}),
+      onItem: (r) => {
+        if (r.status === 'ng') ng.push(r);
+        else if (r.status === 'error') errors.push(r);
+      },
+    });
+    if (onProgress) io.err.write('\n');
+    const { run: rec } = summary;
+    if (values.json) {
+      io.out.write(`${JSON.stringify({ run: rec.id, status: rec.status, counts: rec.counts, processed: summary.processed, skipped: summary.skipped, elapsedMs: Math.round(summary.elapsedMs), imagesPerSecond: summary.imagesPerSecond, device: rec.device, recipe: { name: rec.recipeName, hash: rec.recipeHash } })}\n`);
+    } else {
+      io.out.write(`kensa inspect — run ${rec.id} (${rec.status})\n`);
+      io.out.write(`recipe ${rec.recipeName} ${rec.recipeHash.slice(0, 12)} · device ${rec.device}\n`);
+      io.out.write(`${summary.processed} images in ${(summary.elapsedMs / 1000).toFixed(1)} s (${summary.imagesPerSecond.toFixed(1)} img/s)${summary.skipped ? `, ${summary.skipped} skipped (already done)` : ''}\n`);
+      io.out.write(`OK ${rec.counts.ok} · NG ${rec.counts.ng} · errors ${rec.counts.error} · total ${rec.counts.total}\n`);
+      for (const r of ng.sort((a, b) => (b.score ?? 0) - (a.score ?? 0)).slice(0, 10)) {
+        const kinds = new Map<string, number>();
+        for (const d of r.defects) kinds.set(d.class, (kinds.get(d.class) ?? 0) + 1);
+        io.out.write(`  NG  ${r.key}  score ${(r.score ?? 0).toFixed(2)}  ${[...kinds].map(([k, n]) => `${n} ${k}${n > 1 ? 's' : ''}`).join(', ')}\n`);
+      }
+      if (ng.length > 10) io.out.write(`  … ${ng.length - 10} more NG\n`);
+      for (const r of errors.slice(0, 10)) io.out.write(`  ERR ${r.key}  ${r.error ?? ''}\n`);
+      if (errors.length > 10) io.out.write(`  … ${errors.length - 10} more errors\n`);
+      if (summary.interrupted) io.out.write(`interrupted: continue with  kensa inspect ${positionals.join(' ')} --resume ${rec.id}${values.db ? ` --db ${values.db}` : ''}\n`);
+    }
+    return summary.interrupted ? EXIT_FAIL : EXIT_OK;
+  });
+}

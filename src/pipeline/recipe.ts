@@ -1,0 +1,89 @@
+/**
+ * Recipes are data: a JSON or YAML file validated with zod, every parameter with a documented
+ * default. A run stores the recipe it used (canonical JSON and its sha256), so every result says
+ * which recipe version judged it. Thresholds are in normalised intensity units: pixel values are
+ * divided by the dtype's maximum (255 for 8-bit, 65535 for 16-bit) first, so one recipe serves both.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { KensaError } from '../errors.js';
+
+const classic = z
+  .object({
+    kind: z.literal('classic'),
+    name: z.string().min(1).default('classic'),
+    /** Gaussian denoise before the gradients; 0 turns it off. */
+    denoise: z.object({ sigma: z.number().min(0).max(20).default(1.0) }).strict().default({ sigma: 1.0 }),
+    /** Gradient magnitude per pyramid level (1 = full resolution only, up to 3: 1, 1/2, 1/4), fused by maximum. */
+    gradient: z
+      .object({ operator: z.enum(['sobel', 'scharr', 'central']).default('central'), scales: z.int().min(1).max(3).default(2) })
+      .strict()
+      .default({ operator: 'central', scales: 2 }),
+    /** Gradient magnitude (normalised units) above which a pixel is a defect candidate. */
+    threshold: z.object({ value: z.number().positive().max(100).default(0.05) }).strict().default({ value: 0.05 }),
+    /** Closing (dilate then erode) with a square of this side joins broken cracks; 0 = off. */
+    morphology: z.object({ close: z.int().min(0).max(31).default(3) }).strict().default({ close: 3 }),
+    components: z
+      .object({ connectivity: z.union([z.literal(4), z.literal(8)]).default(8), minArea: z.int().min(1).default(16) })
+      .strict()
+      .default({ connectivity: 8, minArea: 16 }),
+    /** Shape rules: compact blobs are spots; thin, straight, long ones scratches; other thin ones cracks. */
+    classify: z
+      .object({
+        spotMaxElongation: z.number().min(1).default(3),
+        spotMinFill: z.number().min(0).max(1).default(0.3),
+        scratchMinLength: z.int().min(1).default(60),
+        scratchMaxWidth: z.number().positive().default(4),
+      })
+      .strict()
+      .default({ spotMaxElongation: 3, spotMinFill: 0.3, scratchMinLength: 60, scratchMaxWidth: 4 }),
+    /** NG when more than maxDefects defects score at least minScore. */
+    verdict: z.object({ maxDefects: z.int().min(0).default(0), minScore: z.number().min(0).default(0) }).strict().default({ maxDefects: 0, minScore: 0 }),
+  })
+  .strict();
+
+export const RecipeSchema = z.discriminatedUnion('kind', [classic]);
+export type Recipe = z.infer<typeof RecipeSchema>;
+export type ClassicRecipe = z.infer<typeof classic>;
+
+export interface LoadedRecipe {
+  recipe: Recipe;
+  /** Canonical JSON of the validated recipe, defaults filled in. */
+  json: string;
+  /** sha256 of `json`. */
+  hash: string;
+}
+
+/** Validates recipe data; errors name the bad field by path (e.g. `threshold.value`). */
+export function parseRecipe(data: unknown, origin = 'recipe'): LoadedRecipe {
+  const input = data === undefined || data === null ? { kind: 'classic' } : data;
+  const withKind = typeof input === 'object' && input !== null && !('kind' in input) ? { kind: 'classic', ...input } : input;
+  const r = RecipeSchema.safeParse(withKind);
+  if (!r.success) {
+    const detail = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new KensaError('KENSA_ERR_RECIPE', `Invalid ${origin}: ${detail}`);
+  }
+  const json = JSON.stringify(r.data);
+  return { recipe: r.data, json, hash: createHash('sha256').update(json).digest('hex') };
+}
+
+export const DEFAULT_RECIPE: LoadedRecipe = parseRecipe(undefined, 'default recipe');
+
+/** Reads a .json, .yaml or .yml recipe file. */
+export async function loadRecipe(path: string): Promise<LoadedRecipe> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new KensaError('KENSA_ERR_RECIPE', `Cannot read recipe ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  let data: unknown;
+  try {
+    data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    throw new KensaError('KENSA_ERR_RECIPE', `Cannot parse recipe ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  return parseRecipe(data, `recipe ${path}`);
+}

@@ -1,0 +1,177 @@
+/**
+ * A whole inspection run: open the backend and the store, create (or resume) the run with the
+ * recipe it uses, stream `inspect()` results into the store in batched transactions, and finish
+ * the run with its counts and timings. Results are written idempotently (keyed by run and item),
+ * so a crash at any moment followed by `resume` leaves every item exactly once. An aborted
+ * signal (SIGINT/SIGTERM in the CLI) stops taking input, finishes what is in flight, flushes the
+ * store and marks the run `interrupted`. A store write that fails (a lost connection) is retried
+ * until `storeRetryMs` runs out, holding the pipeline back meanwhile; nothing is lost.
+ */
+import { openBackend, type Backend, type DeviceChoice } from '../backend.js';
+import { KensaError } from '../errors.js';
+import { openStore, type Store } from '../store/store.js';
+import type { ItemResult as StoredItem, Json, RunRecord } from '../store/schema.js';
+import type { BatchLimits } from './batcher.js';
+import { inspect, type ItemResult } from './inspect.js';
+import type { ProgressSnapshot } from './progress.js';
+import { countSource } from './source.js';
+import { DEFAULT_RECIPE, type LoadedRecipe } from './recipe.js';
+import type { DecodeOptions } from './decode.js';
+
+export interface RunOptions {
+  /** Store URL: a SQLite path (default `kensa.db`), `postgres://…` or `mysql://…`. */
+  db?: string;
+  /** An open store (tests, embedding); `db` is ignored then. */
+  store?: Store;
+  recipe?: LoadedRecipe;
+  device?: DeviceChoice;
+  adapter?: number | string;
+  /** An open backend; `device`/`adapter` are ignored then. */
+  backend?: Backend;
+  /** Continue this run: its finished items are skipped. */
+  resume?: string;
+  masksDir?: string;
+  batch?: Partial<BatchLimits>;
+  decodeConcurrency?: number;
+  maxImagePixels?: number;
+  raw?: DecodeOptions['raw'];
+  signal?: AbortSignal;
+  onProgress?: (p: ProgressSnapshot) => void;
+  /** Called with every item result (after it is stored). */
+  onItem?: (r: ItemResult) => void;
+  /** Items per store transaction (default 64). */
+  writeBatch?: number;
+  /** How long failing store writes are retried before the run fails (default 60 s). */
+  storeRetryMs?: number;
+  stdin?: NodeJS.ReadableStream;
+}
+
+export interface RunSummary {
+  run: RunRecord;
+  processed: number;
+  skipped: number;
+  elapsedMs: number;
+  imagesPerSecond: number;
+  interrupted: boolean;
+}
+
+export function toStored(r: ItemResult): StoredItem {
+  return {
+    itemKey: r.key,
+    path: r.path,
+    contentHash: r.contentHash ?? null,
+    sizeBytes: r.sizeBytes ?? null,
+    width: r.width ?? null,
+    height: r.height ?? null,
+    status: r.status,
+    error: r.error ?? null,
+    verdict: r.verdict ?? null,
+    score: r.score ?? null,
+    stageTimings: { decode: r.timings.decodeMs, detect: r.timings.detectMs },
+    defects: r.defects,
+  };
+}
+
+async function writeWithRetry(store: Store, runId: string, items: StoredItem[], retryMs: number, signal?: AbortSignal): Promise<void> {
+  const deadline = Date.now() + retryMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await store.writeResults(runId, items);
+      return;
+    } catch (e) {
+      if (Date.now() >= deadline || (signal?.aborted && attempt > 2)) {
+        throw new KensaError('KENSA_ERR_STORE', `Could not store ${items.length} results of run ${runId} (retried for ${Math.round(retryMs / 1000)} s; resume the run once the database is back): ${(e as Error).message}`, { cause: e });
+      }
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+    }
+  }
+}
+
+/** Runs (or resumes) an inspection of `sources` and records it in the store. */
+export async function runInspection(sources: readonly string[], o: RunOptions = {}): Promise<RunSummary> {
+  const started = performance.now();
+  const store = o.store ?? (await openStore(o.db ?? 'kensa.db'));
+  const backend = o.backend ?? (await openBackend({ device: o.device ?? 'auto', ...(o.adapter !== undefined ? { adapter: o.adapter } : {}) }));
+  try {
+    const loaded = o.recipe ?? DEFAULT_RECIPE;
+    let run: RunRecord;
+    let skip = new Set<string>();
+    if (o.resume) {
+      const previous = await store.getRun(o.resume);
+      if (!previous) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected the id of a run in the store for resume but received ${JSON.stringify(o.resume)}`);
+      if (previous.recipeHash !== loaded.hash) {
+        throw new KensaError('KENSA_ERR_RECIPE', `Run ${o.resume} was judged by recipe ${previous.recipeHash.slice(0, 12)}; resume it with the same recipe (this one is ${loaded.hash.slice(0, 12)})`);
+      }
+      run = await store.resumeRun(o.resume);
+      skip = await store.doneItemKeys(run.id);
+    } else {
+      run = await store.createRun({
+        recipeName: loaded.recipe.name,
+        recipe: JSON.parse(loaded.json) as Json,
+        recipeHash: loaded.hash,
+        device: `${backend.name} (${backend.kind})`,
+        options: { sources: [...sources], masks: o.masksDir ?? null },
+      });
+    }
+    const total = await countSource(sources).catch(() => null);
+    const writeBatch = o.writeBatch ?? 64;
+    let pending: StoredItem[] = [];
+    let processed = 0;
+    let storeFailure: unknown = null;
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const items = pending;
+      pending = [];
+      await writeWithRetry(store, run.id, items, o.storeRetryMs ?? 60_000, o.signal);
+    };
+    const local = new AbortController();
+    const onAbort = () => local.abort();
+    o.signal?.addEventListener('abort', onAbort);
+    if (o.signal?.aborted) local.abort();
+    try {
+      for await (const r of inspect(sources, {
+        backend,
+        recipe: loaded,
+        ...(o.batch ? { batch: o.batch } : {}),
+        ...(o.decodeConcurrency ? { decodeConcurrency: o.decodeConcurrency } : {}),
+        ...(o.maxImagePixels ? { maxImagePixels: o.maxImagePixels } : {}),
+        ...(o.raw ? { raw: o.raw } : {}),
+        ...(o.masksDir ? { masksDir: o.masksDir } : {}),
+        ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+        ...(o.stdin ? { stdin: o.stdin } : {}),
+        skip,
+        total,
+        signal: local.signal,
+      })) {
+        pending.push(toStored(r));
+        processed++;
+        o.onItem?.(r);
+        if (pending.length >= writeBatch) {
+          try {
+            await flush();
+          } catch (e) {
+            // stop taking input; what is in flight drains, then the run fails resumable
+            storeFailure = e;
+            local.abort();
+          }
+        }
+      }
+      if (!storeFailure) await flush();
+    } finally {
+      o.signal?.removeEventListener('abort', onAbort);
+    }
+    await backend.sync().catch(() => undefined);
+    const elapsedMs = performance.now() - started;
+    const interrupted = storeFailure !== null || (o.signal?.aborted ?? false);
+    if (storeFailure) {
+      // the database may still be away: record the failure if it can be, report the write error
+      await store.finishRun(run.id, 'failed', undefined, { elapsedMs, processed }).catch(() => undefined);
+      throw storeFailure;
+    }
+    const finished = await store.finishRun(run.id, interrupted ? 'interrupted' : 'done', undefined, { elapsedMs, processed });
+    return { run: finished, processed, skipped: skip.size, elapsedMs, imagesPerSecond: processed / (elapsedMs / 1000), interrupted };
+  } finally {
+    if (!o.backend) backend.close();
+    if (!o.store) await store.close();
+  }
+}
