@@ -43,7 +43,7 @@ function checkPixels(path: string, w: number, h: number, max: number): void {
   if (w * h > max) throw new DecodeError(path, `${w}×${h} = ${w * h} pixels exceeds the limit of ${max} (maxPixels)`);
 }
 
-/** Interleaved H×W×C → planar C×H×W, and RGB → gray (OpenCV weights) or gray → RGB as asked. */
+/** Interleaved H×W×C → planar C×H×W, and RGB → gray (OpenCV's weights 0.299, 0.587, 0.114, rounded) or gray → RGB as asked. */
 function toPlanar<T extends Uint8Array | Uint16Array>(src: T, w: number, h: number, c: number, want: Channels): T {
   const n = w * h;
   const outC = want === 'gray' ? 1 : 3;
@@ -129,12 +129,15 @@ function decodeRaw(path: string, buf: Buffer, o: DecodeOptions): DecodedImage {
 
 async function decodeWithSharp(path: string, buf: Buffer, o: DecodeOptions): Promise<DecodedImage> {
   try {
-    const img = sharp(buf, { limitInputPixels: o.maxPixels, failOn: 'error', sequentialRead: true });
-    const meta = await img.metadata();
+    // the header alone gives the size: check it first, so the error states the limit
+    const meta = await sharp(buf, { limitInputPixels: false }).metadata();
     if (meta.width === undefined || meta.height === undefined) throw new DecodeError(path, 'no image size in the header');
     checkPixels(path, meta.width, meta.height, o.maxPixels);
+    const img = sharp(buf, { limitInputPixels: o.maxPixels, failOn: 'error', sequentialRead: true });
     const sixteen = meta.depth === 'ushort';
-    const pipeline = o.channels === 'gray' ? img.toColourspace(sixteen ? 'grey16' : 'b-w') : img.removeAlpha().toColourspace(sixteen ? 'rgb16' : 'srgb');
+    // colour images are decoded as RGB and converted to gray here, with OpenCV's weights
+    const colour = (meta.channels ?? 1) >= 3;
+    const pipeline = o.channels === 'gray' && !colour ? img.toColourspace(sixteen ? 'grey16' : 'b-w') : img.removeAlpha().toColourspace(sixteen ? 'rgb16' : 'srgb');
     const { data, info } = await pipeline.raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
     const typed = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const planar = toPlanar(typed, info.width, info.height, info.channels, o.channels);

@@ -179,7 +179,7 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
           if (options.masksDir !== undefined && f.mask) {
             maskPath = join(options.masksDir, maskFileName(d.item.key));
             await mkdir(dirname(maskPath), { recursive: true });
-            await sharp(f.mask, { raw: { width: g.width, height: g.height, channels: 1 } }).png().toFile(maskPath);
+            await sharp(f.mask, { raw: { width: g.width, height: g.height, channels: 1 } }).toColourspace('b-w').png().toFile(maskPath);
           }
           await results.push({
             key: d.item.key,

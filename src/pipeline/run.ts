@@ -18,6 +18,9 @@ import { countSource } from './source.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from './recipe.js';
 import type { DecodeOptions } from './decode.js';
 
+/** Results wait at most this long for their transaction (a crash loses at most this much work). */
+const FLUSH_INTERVAL_MS = 500;
+
 export interface RunOptions {
   /** Store URL: a SQLite path (default `kensa.db`), `postgres://…` or `mysql://…`. */
   db?: string;
@@ -39,7 +42,7 @@ export interface RunOptions {
   onProgress?: (p: ProgressSnapshot) => void;
   /** Called with every item result (after it is stored). */
   onItem?: (r: ItemResult) => void;
-  /** Items per store transaction (default 64). */
+  /** Items per store transaction (default 64; a transaction is also written every 0.5 s). */
   writeBatch?: number;
   /** How long failing store writes are retried before the run fails (default 60 s). */
   storeRetryMs?: number;
@@ -118,7 +121,9 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     let pending: StoredItem[] = [];
     let processed = 0;
     let storeFailure: unknown = null;
+    let lastFlush = performance.now();
     const flush = async () => {
+      lastFlush = performance.now();
       if (pending.length === 0) return;
       const items = pending;
       pending = [];
@@ -146,7 +151,7 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
         pending.push(toStored(r));
         processed++;
         o.onItem?.(r);
-        if (pending.length >= writeBatch) {
+        if (pending.length >= writeBatch || performance.now() - lastFlush >= FLUSH_INTERVAL_MS) {
           try {
             await flush();
           } catch (e) {

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import sharp from 'sharp';
+import { openBackend } from '../../src/backend.js';
+import { runInspection } from '../../src/pipeline/run.js';
+import { openStore } from '../../src/store/store.js';
+import { writeFrames } from './_images.js';
+
+const COUNT = 24;
+
+async function setup(): Promise<{ dir: string; images: string; db: string; defective: Set<string> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'kensa-run-'));
+  const images = join(dir, 'images');
+  const { defective } = await writeFrames(images, COUNT, 48);
+  writeFileSync(join(images, 'corrupt.png'), 'not an image');
+  writeFileSync(join(images, 'empty.jpg'), '');
+  return { dir, images, db: join(dir, 'kensa.db'), defective };
+}
+
+async function storedKeys(db: string, runId: string) {
+  const store = await openStore(db);
+  try {
+    const items = await store.items(runId);
+    return { keys: items.map((i) => i.itemKey), counts: await store.counts(runId), run: await store.getRun(runId) };
+  } finally {
+    await store.close();
+  }
+}
+
+test('a run stores every item once, flags the defective frames NG and bad files as errors, writes masks', async () => {
+  const { dir, images, db, defective } = await setup();
+  const backend = await openBackend({ device: 'cpu' });
+  const s = await runInspection([images], { db, backend, masksDir: join(dir, 'masks'), batch: { maxCount: 4 } });
+  backend.close();
+  assert.equal(s.processed, COUNT + 2);
+  assert.equal(s.run.status, 'done');
+  const { keys, counts } = await storedKeys(db, s.run.id);
+  assert.equal(new Set(keys).size, COUNT + 2);
+  assert.deepEqual(counts, { total: COUNT + 2, ok: COUNT - defective.size, ng: defective.size, error: 2 });
+  const store = await openStore(db);
+  const errors = await store.items(s.run.id, { status: 'error' });
+  assert.deepEqual(errors.map((e) => e.itemKey).sort(), ['corrupt.png', 'empty.jpg']);
+  assert.match(errors.find((e) => e.itemKey === 'empty.jpg')!.error!, /empty file/);
+  const ng = await store.items(s.run.id, { status: 'ng' });
+  assert.deepEqual(new Set(ng.map((i) => i.itemKey)), defective);
+  assert.ok((await store.defects(s.run.id, 'frame002.png')).some((d) => d.class === 'spot'));
+  await store.close();
+  const masks = readdirSync(join(dir, 'masks')).sort();
+  assert.equal(masks.length, COUNT);
+  const meta = await sharp(join(dir, 'masks', 'frame001.png')).metadata();
+  assert.deepEqual([meta.width, meta.height, meta.channels], [48, 48, 1]);
+});
+
+test('an interrupted run resumes: finished items are skipped, every item ends up exactly once', async () => {
+  const { images, db } = await setup();
+  const backend = await openBackend({ device: 'cpu' });
+  const controller = new AbortController();
+  let seen = 0;
+  const first = await runInspection([images], {
+    db,
+    backend,
+    batch: { maxCount: 2 },
+    decodeConcurrency: 1,
+    writeBatch: 2,
+    signal: controller.signal,
+    onItem: () => {
+      if (++seen === 6) controller.abort();
+    },
+  });
+  assert.equal(first.interrupted, true);
+  assert.equal(first.run.status, 'interrupted');
+  assert.ok(first.processed >= 6 && first.processed < COUNT + 2, `processed ${first.processed}`);
+  const resumed = await runInspection([images], { db, backend, resume: first.run.id });
+  backend.close();
+  assert.equal(resumed.skipped, first.processed);
+  assert.equal(resumed.processed + first.processed, COUNT + 2);
+  const { keys, run } = await storedKeys(db, first.run.id);
+  assert.equal(keys.length, COUNT + 2);
+  assert.equal(new Set(keys).size, COUNT + 2);
+  assert.equal(run!.status, 'done');
+  await assert.rejects(runInspection([images], { db, device: 'cpu', resume: 'no-such-run' }), /Expected the id of a run in the store for resume but received "no-such-run"/);
+});
+
+test('kill -9 in the middle of a run, then --resume: every item exactly once', async () => {
+  const { images, db } = await setup();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'inspect', images, '--db', db, '--device', 'cpu', '--batch', '2', '--decode-threads', '1', '--progress', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // kill once some batches are in the database (polled through a second connection)
+  let log = '';
+  child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  let watcher: Awaited<ReturnType<typeof openStore>> | null = null;
+  for (let i = 0; i < 600; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(child.exitCode, null, `the run ended before it could be killed: ${log.slice(-500)}`);
+    if (!existsSync(db)) continue;
+    watcher ??= await openStore(db, { migrate: false });
+    const runs = await watcher.listRuns().catch(() => []);
+    if (runs[0] && (await watcher.items(runs[0].id)).length >= 4) break;
+  }
+  child.kill('SIGKILL');
+  await watcher?.close();
+  await new Promise((r) => child.on('close', r));
+  const store = await openStore(db);
+  const [run] = await store.listRuns();
+  const before = (await store.items(run!.id)).length;
+  await store.close();
+  assert.equal(run!.status, 'running', 'a killed run stays marked running');
+  assert.ok(before >= 4 && before < COUNT + 2, `stored before the kill: ${before}`);
+  const resumed = await runInspection([images], { db, device: 'cpu', resume: run!.id });
+  const { keys, counts } = await storedKeys(db, run!.id);
+  assert.equal(keys.length, COUNT + 2);
+  assert.equal(new Set(keys).size, COUNT + 2);
+  assert.equal(counts.total, COUNT + 2);
+  assert.equal(resumed.skipped, before);
+});

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { countSource, expandSource, globToRegExp } from '../../src/pipeline/source.js';
+
+async function keys(arg: string, stdin?: NodeJS.ReadableStream): Promise<string[]> {
+  const out: string[] = [];
+  for await (const i of expandSource(arg, stdin)) out.push(i.key);
+  return out;
+}
+
+test('folders (recursive, sorted, images only), globs, lists and stdin', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kensa-src-'));
+  mkdirSync(join(dir, 'b'));
+  for (const f of ['a.png', 'b/c.jpg', 'b/d.tif', 'notes.txt', 'e.BMP']) writeFileSync(join(dir, f), 'x');
+  assert.deepEqual(await keys(dir), ['a.png', 'b/c.jpg', 'b/d.tif', 'e.BMP']);
+  assert.deepEqual(await keys(`${dir}/**/*.jpg`), ['b/c.jpg']);
+  assert.deepEqual(await keys(`${dir}/*.png`), ['a.png']);
+  writeFileSync(join(dir, 'list.txt'), `# frames\n${join(dir, 'a.png')}\n\n${join(dir, 'b/c.jpg')}\n`);
+  assert.equal((await keys(`@${join(dir, 'list.txt')}`)).length, 2);
+  assert.deepEqual(await keys('-', Readable.from([`${join(dir, 'a.png')}\n`])), [join(dir, 'a.png')]);
+  assert.equal(await countSource([dir]), 4);
+  await assert.rejects(keys(join(dir, 'nope')), /Expected an existing file, folder, glob, @list or - for source but received/);
+  await assert.rejects(keys(`@${join(dir, 'nolist.txt')}`), /Expected a readable list file for source/);
+});
+
+test('glob syntax', () => {
+  assert.ok(globToRegExp('**/*.png').test('a/b/c.png'));
+  assert.ok(globToRegExp('**/*.png').test('c.png'));
+  assert.ok(!globToRegExp('*.png').test('a/c.png'));
+  assert.ok(globToRegExp('img?.jpg').test('img1.jpg'));
+  assert.ok(!globToRegExp('img?.jpg').test('img12.jpg'));
+});
