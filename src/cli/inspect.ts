@@ -9,6 +9,8 @@ import { formatProgressLine, type ProgressSnapshot } from '../pipeline/progress.
 import { loadRecipe } from '../pipeline/recipe.js';
 import { runInspection } from '../pipeline/run.js';
 import type { ItemResult } from '../pipeline/inspect.js';
+import { writeRunReport } from '../report/from-store.js';
+import { openStore } from '../store/store.js';
 import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
 
 export const INSPECT_HELP = `Usage: kensa inspect SOURCE... [options]
@@ -24,6 +26,7 @@ Options:
   --adapter A           GPU adapter index or name substring
   --resume RUN          continue an interrupted run (finished items are skipped)
   --masks DIR           write each image's defect mask as an 8-bit PNG (255 = defect)
+  --report DIR          write a self-contained HTML report (summary, NG gallery with overlays, item pages)
   --batch N             images per GPU batch (default 16)
   --batch-pixels N      pixel budget per batch (default 16×2048×2048)
   --batch-wait MS       longest wait for a batch to fill (default 50)
@@ -64,6 +67,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           adapter: { type: 'string' },
           resume: { type: 'string' },
           masks: { type: 'string' },
+          report: { type: 'string' },
           batch: { type: 'string' },
           'batch-pixels': { type: 'string' },
           'batch-wait': { type: 'string' },
@@ -121,8 +125,17 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     });
     if (onProgress) io.err.write('\n');
     const { run: rec } = summary;
+    let reportIndex: string | null = null;
+    if (values.report) {
+      const store = await openStore(values.db ?? 'kensa.db');
+      try {
+        reportIndex = (await writeRunReport(store, rec.id, values.report, values.masks)).index;
+      } finally {
+        await store.close();
+      }
+    }
     if (values.json) {
-      io.out.write(`${JSON.stringify({ run: rec.id, status: rec.status, counts: rec.counts, processed: summary.processed, skipped: summary.skipped, elapsedMs: Math.round(summary.elapsedMs), imagesPerSecond: summary.imagesPerSecond, device: rec.device, recipe: { name: rec.recipeName, hash: rec.recipeHash } })}\n`);
+      io.out.write(`${JSON.stringify({ run: rec.id, status: rec.status, counts: rec.counts, processed: summary.processed, skipped: summary.skipped, elapsedMs: Math.round(summary.elapsedMs), imagesPerSecond: summary.imagesPerSecond, device: rec.device, recipe: { name: rec.recipeName, hash: rec.recipeHash }, report: reportIndex })}\n`);
     } else {
       io.out.write(`kensa inspect — run ${rec.id} (${rec.status})\n`);
       io.out.write(`recipe ${rec.recipeName} ${rec.recipeHash.slice(0, 12)} · device ${rec.device}\n`);
@@ -136,6 +149,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
       if (ng.length > 10) io.out.write(`  … ${ng.length - 10} more NG\n`);
       for (const r of errors.slice(0, 10)) io.out.write(`  ERR ${r.key}  ${r.error ?? ''}\n`);
       if (errors.length > 10) io.out.write(`  … ${errors.length - 10} more errors\n`);
+      if (reportIndex) io.out.write(`report: ${reportIndex}\n`);
       if (summary.interrupted) io.out.write(`interrupted: continue with  kensa inspect ${positionals.join(' ')} --resume ${rec.id}${values.db ? ` --db ${values.db}` : ''}\n`);
     }
     return summary.interrupted ? EXIT_FAIL : EXIT_OK;
