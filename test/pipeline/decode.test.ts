@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../_kit/tmp.js';
 import sharp from 'sharp';
 import { decodeFile, DEFAULT_MAX_PIXELS, type DecodeOptions } from '../../src/pipeline/decode.js';
 
 const gray: DecodeOptions = { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS };
-const dir = mkdtempSync(join(tmpdir(), 'kensa-decode-'));
+const dir = tempDir('kensa-decode-');
 const W = 7;
 const H = 5;
 const pixels = Uint8Array.from({ length: W * H }, (_, i) => (i * 37) & 0xff);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../_kit/tmp.js';
 import { DEFAULT_RECIPE, loadRecipe, parseRecipe } from '../../src/pipeline/recipe.js';
 
 test('defaults are filled in, the hash follows the content', () => {
@@ -25,7 +25,7 @@ test('errors point at the bad field', () => {
 });
 
 test('JSON and YAML files load; broken files name the file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kensa-recipe-'));
+  const dir = tempDir('kensa-recipe-');
   writeFileSync(join(dir, 'r.yaml'), 'name: line-3\nthreshold:\n  value: 0.07\n');
   writeFileSync(join(dir, 'r.json'), '{"name": "j", "denoise": {"sigma": 0}}');
   writeFileSync(join(dir, 'bad.json'), '{"name": ');

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../_kit/tmp.js';
 import sharp from 'sharp';
 import { openBackend } from '../../src/backend.js';
 import { runInspection } from '../../src/pipeline/run.js';
@@ -13,7 +13,7 @@ import { writeFrames } from './_images.js';
 const COUNT = 24;
 
 async function setup(): Promise<{ dir: string; images: string; db: string; defective: Set<string> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'kensa-run-'));
+  const dir = tempDir('kensa-run-');
   const images = join(dir, 'images');
   const { defective } = await writeFrames(images, COUNT, 48);
   writeFileSync(join(images, 'corrupt.png'), 'not an image');

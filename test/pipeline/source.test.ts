@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
+import { tempDir } from '../_kit/tmp.js';
 import { countSource, expandSource, globToRegExp } from '../../src/pipeline/source.js';
 
 async function keys(arg: string, stdin?: NodeJS.ReadableStream): Promise<string[]> {
@@ -13,7 +13,7 @@ async function keys(arg: string, stdin?: NodeJS.ReadableStream): Promise<string[
 }
 
 test('folders (recursive, sorted, images only), globs, lists and stdin', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kensa-src-'));
+  const dir = tempDir('kensa-src-');
   mkdirSync(join(dir, 'b'));
   for (const f of ['a.png', 'b/c.jpg', 'b/d.tif', 'notes.txt', 'e.BMP']) writeFileSync(join(dir, f), 'x');
   assert.deepEqual(await keys(dir), ['a.png', 'b/c.jpg', 'b/d.tif', 'e.BMP']);

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../_kit/tmp.js';
 import { runInspection } from '../../src/pipeline/run.js';
 import { writeRunReport } from '../../src/report/from-store.js';
 import { openStore } from '../../src/store/store.js';
 import { writeFrames } from '../pipeline/_images.js';
 
 test('a stored run becomes a report: counts, NG item pages with defects, mask overlays', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kensa-report-run-'));
+  const dir = tempDir('kensa-report-run-');
   const { defective } = await writeFrames(join(dir, 'images'), 9, 48);
   const db = join(dir, 'kensa.db');
   const s = await runInspection([join(dir, 'images')], { db, device: 'cpu', masksDir: join(dir, 'masks') });
