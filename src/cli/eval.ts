@@ -1,0 +1,95 @@
+/**
+ * `kensa eval`: scores predicted defect masks against ground truth (src/eval) and prints a
+ * table per image and overall, or JSON. Exit code 0, 1 when an image could not be scored
+ * (size mismatch, unreadable file), 2 on bad flags.
+ */
+import { statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { evaluateMasks, type Evaluation } from '../eval/evaluate.js';
+import type { MaskCounts, MaskScores } from '../eval/metrics.js';
+import { numberFlag } from './samples.js';
+import { EXIT_FAIL, EXIT_OK, UsageError, guard, intFlag, parseFlags, table, type CliIO } from './io.js';
+
+export const EVAL_HELP = `Usage: kensa eval --pred <dir> --truth <dir> [options]
+
+Scores predicted defect masks against ground-truth masks, matched by name (the path under the
+folder without its extension; a kensa samples folder stands for its masks/). Any non-zero
+pixel is a defect.
+  precision  predicted pixels with a truth pixel within --tolerance px (Euclidean distance)
+  recall     truth pixels with a predicted pixel within --tolerance px
+  F1         2·P·R / (P + R)
+  IoU        |pred ∩ truth| / |pred ∪ truth|, strict (no tolerance)
+  objects    truth components (8-connected) reached by a predicted pixel within --tolerance
+Overall figures are micro-averaged (from counts summed over the images). A missing prediction
+counts as an empty mask and is listed; a size mismatch or an unreadable file is listed as an
+error and left out of the overall figures.
+
+Options:
+  --pred <dir>         predicted masks (required)
+  --truth <dir>        ground-truth masks, or a kensa samples folder (required)
+  --tolerance <px>     tolerance radius in pixels, 0 … 100 (default 2)
+  --threshold <v>      a mask pixel is a defect above this value, 0 … 254 (default 0)
+  --json               print the evaluation as JSON
+  -h, --help           show this help
+
+Exit code 0; 1 when an image could not be scored; 2 on bad flags.
+`;
+
+const FLAGS = {
+  pred: { type: 'string' },
+  truth: { type: 'string' },
+  tolerance: { type: 'string' },
+  threshold: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function folderFlag(name: string, v: string | undefined, what: string): string {
+  if (v === undefined || v === '') throw new UsageError(`--${name} is required (${what})`);
+  let dir = false;
+  try {
+    dir = statSync(v).isDirectory();
+  } catch {
+    dir = false;
+  }
+  if (!dir) throw new UsageError(`--${name} expects a folder of masks but received '${v}' (not a folder)`);
+  return v;
+}
+
+const rate = (v: number | null) => (v === null ? '-' : v.toFixed(3));
+
+function row(label: string, status: string, c: MaskCounts, s: MaskScores): string[] {
+  return [label, status, String(c.truth), String(c.predicted), rate(s.precision), rate(s.recall), rate(s.f1), rate(s.iou), `${c.detectedObjects}/${c.truthObjects}`, rate(s.objectRecall)];
+}
+
+/** The text report: a row per image, the overall row, then missing, unmatched and errors. */
+export function formatEvaluation(e: Evaluation): string {
+  const withPrediction = e.images.filter((i) => i.status === 'scored').length;
+  const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
+  let s = `kensa eval: ${n(e.images.length, 'image', 'images')} (${withPrediction} with a prediction, ${e.missing.length} without (scored as empty), ${n(e.errors.length, 'error', 'errors')}), tolerance ${e.tolerance} px (Euclidean)\n`;
+  const rows = [['image', 'status', 'truth px', 'pred px', 'precision', 'recall', 'F1', 'IoU', 'objects', 'obj recall']];
+  for (const i of e.images) rows.push(i.status === 'error' ? [i.name, 'error', '-', '-', '-', '-', '-', '-', '-', '-'] : row(i.name, i.status, i.counts, i.scores));
+  rows.push(row('overall (micro)', `${e.overall.images} images`, e.overall.counts, e.overall.scores));
+  s += table(rows);
+  if (e.missing.length) s += `missing predictions (${e.missing.length}, scored as empty): ${e.missing.join(', ')}\n`;
+  if (e.unmatched.length) s += `predictions without truth (${e.unmatched.length}, not scored): ${e.unmatched.join(', ')}\n`;
+  if (e.errors.length) s += `errors (${e.errors.length}, not scored):\n${e.errors.map((x) => `  ${x.name}: ${x.error}\n`).join('')}`;
+  return s;
+}
+
+export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+  return guard('eval', io, async () => {
+    const { values } = parseFlags(() => parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }));
+    if (values.help) {
+      io.out.write(EVAL_HELP);
+      return EXIT_OK;
+    }
+    const pred = folderFlag('pred', values.pred, 'the folder of predicted masks');
+    const truth = folderFlag('truth', values.truth, 'the folder of ground-truth masks, or a kensa samples folder');
+    const tolerance = numberFlag('tolerance', values.tolerance, 2, 0, 100);
+    const threshold = intFlag('threshold', values.threshold, 0, 0, 254);
+    const e = await evaluateMasks(pred, truth, { tolerance, threshold });
+    io.out.write(values.json ? JSON.stringify(e, null, 2) + '\n' : formatEvaluation(e));
+    return e.errors.length ? EXIT_FAIL : EXIT_OK;
+  });
+}
