@@ -144,14 +144,44 @@ export function components(mask: Uint8Array, width: number, height: number): { l
   return { labels, count };
 }
 
-/** Components of `mask` with at least one pixel where `near` is non-zero. */
-function touched(mask: Uint8Array, width: number, height: number, near: Uint8Array): { count: number; touched: number } {
-  const { labels, count } = components(mask, width, height);
-  const hit = new Uint8Array(count + 1);
-  for (let i = 0; i < labels.length; i++) if (labels[i] && near[i]) hit[labels[i]!] = 1;
-  let n = 0;
-  for (let i = 1; i <= count; i++) n += hit[i]!;
-  return { count, touched: n };
+/**
+ * The 8-connected components of `mask` (which has `set` non-zero pixels), and how many of them
+ * have a pixel where `near` is non-zero. Flood fill with a stack sized to the set pixels, so a
+ * sparse mask costs one scan.
+ */
+function touched(mask: Uint8Array, width: number, height: number, set: number, near: Uint8Array): { count: number; touched: number } {
+  const seen = new Uint8Array(width * height);
+  const stack = new Int32Array(set);
+  let count = 0;
+  let hit = 0;
+  for (let start = 0; start < seen.length; start++) {
+    if (!mask[start] || seen[start]) continue;
+    count++;
+    let found = false;
+    seen[start] = 1;
+    let top = 0;
+    stack[top++] = start;
+    while (top > 0) {
+      const p = stack[--top]!;
+      if (near[p]) found = true;
+      const y = (p / width) | 0;
+      const x = p - y * width;
+      const y0 = y > 0 ? -1 : 0;
+      const y1 = y < height - 1 ? 1 : 0;
+      const x0 = x > 0 ? -1 : 0;
+      const x1 = x < width - 1 ? 1 : 0;
+      for (let dy = y0; dy <= y1; dy++)
+        for (let dx = x0; dx <= x1; dx++) {
+          const q = p + dy * width + dx;
+          if (mask[q] && !seen[q]) {
+            seen[q] = 1;
+            stack[top++] = q;
+          }
+        }
+    }
+    if (found) hit++;
+  }
+  return { count, touched: hit };
 }
 
 /** Compares one predicted mask with its truth (same width × height, row-major, non-zero = defect). */
@@ -169,8 +199,9 @@ export function compareMasks(pred: Uint8Array, truth: Uint8Array, width: number,
   }
   const counts: MaskCounts = { ...ZERO_COUNTS, pixels: n, truth: truthPx, predicted, intersection, union: predicted + truthPx - intersection };
   if (predicted === 0 || truthPx === 0) {
-    if (truthPx) counts.truthObjects = components(truth, width, height).count;
-    if (predicted) counts.predictedObjects = components(pred, width, height).count;
+    const none = new Uint8Array(0);
+    if (truthPx) counts.truthObjects = touched(truth, width, height, truthPx, none).count;
+    if (predicted) counts.predictedObjects = touched(pred, width, height, predicted, none).count;
     return counts;
   }
   const nearTruth = withinDistance(truth, width, height, tolerance);
@@ -179,10 +210,10 @@ export function compareMasks(pred: Uint8Array, truth: Uint8Array, width: number,
     if (pred[i] && nearTruth[i]) counts.matchedPredicted++;
     if (truth[i] && nearPred[i]) counts.matchedTruth++;
   }
-  const t = touched(truth, width, height, nearPred);
+  const t = touched(truth, width, height, truthPx, nearPred);
   counts.truthObjects = t.count;
   counts.detectedObjects = t.touched;
-  const p = touched(pred, width, height, nearTruth);
+  const p = touched(pred, width, height, predicted, nearTruth);
   counts.predictedObjects = p.count;
   counts.matchedPredictedObjects = p.touched;
   return counts;
