@@ -1,3 +1,12 @@
+/*
+ * PERF NOTES (H100, 16×2048² u8, 10 iterations): 10.2 ms (k=4) / 19.7 ms (k=16) → 0.16 ms for both.
+ * The per-pixel assign pass cost 0.97 ms (k=4) / 1.84 ms (k=16) per iteration; variants: without the
+ * tree reduction 0.91, without the workgroup accumulators 0.93, without the k loop 0.78, constant k
+ * 0.97 (k=16: 0.97), so for k=4 it was bound by the pixel loop (1-byte loads, 64 serial items per
+ * thread), for k=16 also by the dynamic k loop. The u8 path now never iterates over pixels: one
+ * 256-bin histogram pass, all iterations on the histogram in one workgroup per image, and a table
+ * look-up labelling pass (4 pixels per thread). Other dtypes still use the per-pixel passes.
+ */
 /**
  * k-means on pixel values (1-channel images), per image: Lloyd's algorithm with a fixed number
  * of iterations and a deterministic initialisation, for quantising an image into k intensity classes.
@@ -17,7 +26,9 @@
  * Differences from cv::kmeans: no kmeans++ / attempts / epsilon criterion (a fixed number of
  * iterations), empty clusters are not re-seeded, and labels come from the final centres, sorted.
  *
- * GPU: per iteration two dispatches recorded without host synchronisation: (1) assignment fused with
+ * GPU, u8 input: the assignment depends only on the value, so the iterations run on a per-image
+ * 256-bin histogram (exact integer sums; see kmeansGpuU8); labels come from a 256-entry table.
+ * GPU, other dtypes: per iteration two dispatches recorded without host synchronisation: (1) assignment fused with
  * per-workgroup partial sums and counts per cluster (a deterministic tree reduction in workgroup
  * memory, no float atomics), (2) a centre update that reduces the partials per image. Sums are f32
  * on the GPU and f64 on the CPU, so centres agree to ~1e-6 relative; a pixel lying exactly halfway
@@ -306,7 +317,252 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   });
 }
 
+// ---------------------------------------------------------------- u8 fast path: a histogram
+// The assignment of a pixel depends only on its value, so for u8 images every Lloyd iteration can run
+// on the 256-bin histogram of the image (counted once) instead of on the pixels: sums are exact
+// integers (Σ value·count, 64-bit), all iterations, the sort and a 256-entry label table are one
+// workgroup per image, and the final labelling is a table look-up over 4-pixel words.
+
+const HIST_WG = 256;
+/** Words per thread in the histogram pass (a workgroup counts HIST_WG · HIST_WORDS · 4 pixels). */
+const HIST_WORDS = 16;
+const HIST_CHUNK = HIST_WG * HIST_WORDS * 4;
+
+/** Per-image 256-bin histogram of a u8 batch; consecutive equal values are counted in registers. */
+export function kmeansHistProgram(): ProgramInfo {
+  return {
+    name: 'kmeans_hist',
+    key: '',
+    inputs: [{ name: 'src', dtype: 'u8' }],
+    outputs: [{ name: 'hist', dtype: 'f32', atomic: true }],
+    uniforms: [
+      { name: 'groups', type: 'u32' },
+      { name: 'chunks', type: 'u32' },
+      { name: 'plane_len', type: 'u32' },
+    ],
+    workgroupSize: HIST_WG,
+    body: /* wgsl */ `
+const WORDS: u32 = ${HIST_WORDS}u;
+var<workgroup> lh: array<atomic<u32>, 256>;
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= u.groups) { return; }
+  atomicStore(&lh[li], 0u);
+  workgroupBarrier();
+  let img = g / u.chunks;
+  let a = img * u.plane_len + (g - img * u.chunks) * (WG * WORDS * 4u);
+  let b = min(a + WG * WORDS * 4u, (img + 1u) * u.plane_len);
+  let w0 = a >> 2u;
+  var cur = 0u;
+  var cnt = 0u;
+  for (var i = 0u; i < WORDS; i++) {
+    let wi = w0 + li + i * WG;
+    let p0 = wi * 4u;
+    if (p0 >= b) { break; }
+    let word = src[wi];
+    if (p0 >= a && p0 + 4u <= b && (word >> 8u) == (word & 0xffffffu) && (word & 0xffu) == (word >> 24u)) {
+      // four equal bytes
+      let v = word & 0xffu;
+      if (v != cur) { if (cnt != 0u) { atomicAdd(&lh[cur], cnt); } cur = v; cnt = 0u; }
+      cnt += 4u;
+    } else {
+      for (var e = 0u; e < 4u; e++) {
+        let p = p0 + e;
+        if (p >= a && p < b) {
+          let v = (word >> (e * 8u)) & 0xffu;
+          if (v != cur) { if (cnt != 0u) { atomicAdd(&lh[cur], cnt); } cur = v; cnt = 0u; }
+          cnt++;
+        }
+      }
+    }
+  }
+  if (cnt != 0u) { atomicAdd(&lh[cur], cnt); }
+  workgroupBarrier();
+  let c = atomicLoad(&lh[li]);
+  if (c != 0u) { atomicAdd(&hist[img * 256u + li], c); }
+}`,
+  };
+}
+
+/**
+ * One workgroup (256 threads, one per value) per image: initial centres, all Lloyd iterations on the
+ * histogram, the stable sort, the sorted centres and the value → label table.
+ */
+export function kmeansSolveProgram(mode: Init['mode']): ProgramInfo {
+  const init =
+    mode === 'spread'
+      ? 'let v = mn + (mx - mn) * u.vals[j / 4u][j % 4u];'
+      : mode === 'pick'
+        ? 'let v = src_load(img * u.plane_len + u.pos[j / 4u][j % 4u]);'
+        : 'let v = u.vals[j / 4u][j % 4u];';
+  return {
+    name: 'kmeans_solve',
+    key: mode,
+    inputs: [
+      { name: 'src', dtype: 'u8' },
+      { name: 'hist', dtype: 'i32' },
+    ],
+    outputs: [
+      { name: 'centers', dtype: 'f32' },
+      { name: 'lut', dtype: 'i32' },
+    ],
+    uniforms: [
+      { name: 'images', type: 'u32' },
+      { name: 'k', type: 'u32' },
+      { name: 'iterations', type: 'u32' },
+      { name: 'plane_len', type: 'u32' },
+      { name: 'vals', type: { array: 'vec4f', length: VEC4S } },
+      { name: 'pos', type: { array: 'vec4u', length: VEC4S } },
+    ],
+    workgroupSize: 256,
+    body: /* wgsl */ `
+var<workgroup> cen: array<f32, ${MAX_K}>;
+var<workgroup> s_lo: array<atomic<u32>, ${MAX_K}>;
+var<workgroup> s_hi: array<atomic<u32>, ${MAX_K}>;
+var<workgroup> s_n: array<atomic<u32>, ${MAX_K}>;
+var<workgroup> lo_hi: array<atomic<u32>, 2>;
+fn nearest(v: f32, k: u32) -> u32 {
+  var lab = 0u;
+  var best = abs(v - cen[0]);
+  for (var c = 1u; c < k; c++) {
+    let d = abs(v - cen[c]);
+    if (d < best) { best = d; lab = c; }
+  }
+  return lab;
+}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let img = linear_workgroup(wid, nwg);
+  if (img >= u.images) { return; }
+  let k = u.k;
+  let cnt = u32(hist[img * 256u + li]);
+  let val = f32(li);
+  // b·cnt as 64 bits: cnt = ch·2^16 + cl, b·cnt = (b·ch)·2^16 + b·cl
+  let p1 = li * (cnt & 0xffffu);
+  let p2 = li * (cnt >> 16u);
+  let plo = p1 + (p2 << 16u);
+  let phi = (p2 >> 16u) + select(0u, 1u, plo < p1);
+  if (li == 0u) { atomicStore(&lo_hi[0], 255u); atomicStore(&lo_hi[1], 0u); }
+  workgroupBarrier();
+  if (cnt != 0u) { atomicMin(&lo_hi[0], li); atomicMax(&lo_hi[1], li); }
+  workgroupBarrier();
+  let mn = f32(atomicLoad(&lo_hi[0]));
+  let mx = f32(atomicLoad(&lo_hi[1]));
+  if (li < k) {
+    let j = li;
+    ${init}
+    cen[j] = v;
+  }
+  for (var it = 0u; it < u.iterations; it++) {
+    if (li < k) { atomicStore(&s_lo[li], 0u); atomicStore(&s_hi[li], 0u); atomicStore(&s_n[li], 0u); }
+    workgroupBarrier();
+    if (cnt != 0u) {
+      let lab = nearest(val, k);
+      atomicAdd(&s_n[lab], cnt);
+      let old = atomicAdd(&s_lo[lab], plo);
+      let carry = select(0u, 1u, old + plo < old);
+      if (phi + carry != 0u) { atomicAdd(&s_hi[lab], phi + carry); }
+    }
+    workgroupBarrier();
+    if (li < k) {
+      let n = atomicLoad(&s_n[li]);
+      if (n != 0u) { cen[li] = (f32(atomicLoad(&s_hi[li])) * 4294967296.0 + f32(atomicLoad(&s_lo[li]))) / f32(n); }
+    }
+    workgroupBarrier();
+  }
+  workgroupBarrier();
+  if (li == 0u) {
+    // stable insertion sort
+    for (var i = 1u; i < k; i++) {
+      let v = cen[i];
+      var j = i;
+      while (j > 0u && cen[j - 1u] > v) { cen[j] = cen[j - 1u]; j--; }
+      cen[j] = v;
+    }
+  }
+  workgroupBarrier();
+  if (li < k) { centers[img * k + li] = cen[li]; }
+  lut[img * 256u + li] = i32(nearest(val, k));
+}`,
+  };
+}
+
+/** Labels by table look-up, one output word (4 pixels) per thread. */
+export function kmeansLutLabelProgram(): ProgramInfo {
+  return {
+    name: 'kmeans_lut_label',
+    key: '',
+    inputs: [
+      { name: 'src', dtype: 'u8' },
+      { name: 'lut', dtype: 'i32' },
+    ],
+    outputs: [{ name: 'labels', dtype: 'i32' }],
+    uniforms: [
+      { name: 'words', type: 'u32' },
+      { name: 'total', type: 'u32' },
+      { name: 'plane_len', type: 'u32' },
+    ],
+    workgroupSize: HIST_WG,
+    body: /* wgsl */ `
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let wi = linear_workgroup(wid, nwg) * WG + li;
+  if (wi >= u.words) { return; }
+  let word = src[wi];
+  let p0 = wi * 4u;
+  var img = p0 / u.plane_len;
+  var next = (img + 1u) * u.plane_len;
+  var o = 0u;
+  for (var e = 0u; e < 4u; e++) {
+    let p = p0 + e;
+    if (p < u.total) {
+      if (p >= next) { img++; next += u.plane_len; }
+      o |= u32(lut[img * 256u + ((word >> (e * 8u)) & 0xffu)]) << (e * 8u);
+    }
+  }
+  labels[wi] = i32(o);
+}`,
+  };
+}
+
+function kmeansGpuU8(x: Tensor, n: number, h: number, w: number, r: ResolvedKMeans): KMeansResult {
+  const gpu = x.gpu.gpu;
+  const { k } = r;
+  const planeLen = h * w;
+  const hist = Tensor.empty(gpu, [n, 256], 'i32');
+  gpu.clear(hist.gpu.ref);
+  const chunks = Math.ceil(planeLen / HIST_CHUNK);
+  gpu.dispatch({ program: kmeansHistProgram(), inputs: [x.gpu.ref], outputs: [hist.gpu.ref], uniforms: { groups: n * chunks, chunks, plane_len: planeLen }, workgroups: n * chunks });
+  const centers = Tensor.empty(gpu, [n, k], 'f32');
+  const lut = Tensor.empty(gpu, [n, 256], 'i32');
+  const vals = r.init.mode === 'spread' ? spreadFractions(k) : r.init.mode === 'values' ? r.init.values : [];
+  const pos = r.init.mode === 'pick' ? r.init.positions : [];
+  gpu.dispatch({
+    program: kmeansSolveProgram(r.init.mode),
+    inputs: [x.gpu.ref, hist.gpu.ref],
+    outputs: [centers.gpu.ref, lut.gpu.ref],
+    uniforms: { images: n, k, iterations: r.iterations, plane_len: planeLen, vals: pad16(vals), pos: pad16(pos) },
+    workgroups: n,
+  });
+  hist.dispose();
+  const total = n * planeLen;
+  const words = Math.ceil(total / 4);
+  // the u8 labels tensor, written as i32 words (4 labels each) through a same-buffer view
+  const labels = Tensor.empty(gpu, [n, 1, h, w], 'u8');
+  gpu.dispatch({
+    program: kmeansLutLabelProgram(),
+    inputs: [x.gpu.ref, lut.gpu.ref],
+    outputs: [labels.gpu.ref],
+    uniforms: { words, total, plane_len: planeLen },
+    workgroups: Math.ceil(words / HIST_WG),
+  });
+  lut.dispose();
+  return { labels, centers };
+}
+
 function kmeansGpu(x: Tensor, n: number, h: number, w: number, r: ResolvedKMeans): KMeansResult {
+  if (x.dtype === 'u8') return kmeansGpuU8(x, n, h, w, r);
   const gpu = x.gpu.gpu;
   const { k } = r;
   const planeLen = h * w;
@@ -427,5 +683,10 @@ export function kmeansPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', '
     kmeansInitProgram('values', 'f32'),
     kmeansUpdateProgram(),
     kmeansSortProgram(),
+    kmeansHistProgram(),
+    kmeansSolveProgram('spread'),
+    kmeansSolveProgram('pick'),
+    kmeansSolveProgram('values'),
+    kmeansLutLabelProgram(),
   ];
 }

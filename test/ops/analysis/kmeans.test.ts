@@ -116,6 +116,25 @@ describe('kmeans', () => {
     assert.ok(differing <= total * 0.001, `${differing} of ${total} labels differ`);
   });
 
+  test('u8 histogram path: images that share 4-pixel words, bins over 65535 pixels, every initialisation', { skip: !gpu }, async () => {
+    let differing = 0;
+    for (const [shape, opts] of [
+      [[3, 1, 5, 7], { k: 3 }],
+      [[3, 1, 5, 7], { k: 4, seed: 5, iterations: 3 }],
+      [[5, 1, 3, 3], { k: 2, init: [10, 200], iterations: 0 }],
+    ] as const) {
+      for (const make of [randomImage, naturalImage]) {
+        differing += await compare(make(shape as unknown as [number, number, number, number], 'u8', 3), opts as KMeansOptions, `u8 ${shape.join('×')} ${JSON.stringify(opts)}`);
+      }
+    }
+    // 200 000 pixels of one value (a bin count of more than 2^16) plus noise
+    const r = rng(4);
+    const data = new Uint8Array(2 * 400 * 600);
+    for (let i = 0; i < data.length; i++) data[i] = i % 12 === 0 ? Math.floor(r() * 256) : 200;
+    differing += await compare(Tensor.fromArray(data, [2, 1, 400, 600], 'u8'), { k: 5 }, 'u8 large bins');
+    assert.ok(differing <= 10, `${differing} labels differ`);
+  });
+
   test('every program variant compiles', { skip: !gpu }, async () => {
     for (const p of kmeansPrograms()) await gpu!.compile(p);
   });
