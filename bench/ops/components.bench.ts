@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Gpu } from '../../src/gpu/gpu.js';
 import { connectedComponents } from '../../src/ops/analysis/components.js';
+import { kmeans } from '../../src/ops/analysis/kmeans.js';
 import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
 import { threshold } from '../../src/ops/threshold/binary.js';
 import { Tensor } from '../../src/tensor.js';
@@ -50,6 +51,22 @@ for (const connectivity of [4, 8] as const) {
   if (!p) console.error(peer.stderr);
   rows.push({ connectivity, kensa_labels_ms: labelsOnly.median, kensa_ms: s.median, kensa_iqr: [s.q1, s.q3], components, cupy_ms: p?.cupy_ms ?? null, cupy_components: p?.components ?? null });
 }
+// k-means on the blurred noise (u8), GPU time of the whole call (median of 20)
+const kmRows: string[] = [];
+for (const k of [4, 16]) {
+  const t: number[] = [];
+  for (let r = 0; r < 23; r++) {
+    await gpu.sync();
+    const timer = gpu.startTimer();
+    const res = kmeans(blurred, { k, iterations: 10 });
+    const { gpuMs } = await timer.stop();
+    res.labels.dispose();
+    res.centers.dispose();
+    if (r >= 3) t.push(gpuMs);
+  }
+  t.sort((a, b) => a - b);
+  kmRows.push(`| kmeans u8 k=${k}, 10 iterations | ${t[t.length >> 1]!.toFixed(3)} |`);
+}
 const lines = [
   `# connected components — ${String(meta.date).slice(0, 10)}, ${gpu.info.name}, commit ${meta.commit}`,
   '',
@@ -58,6 +75,10 @@ const lines = [
   '| connectivity | components (kensa / CuPy) | kensa labels + counts ms | kensa with stats ms | CuPy label ms | speed-up (labels) | speed-up (with stats) |',
   '|---|---|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.connectivity} | ${r.components} / ${r.cupy_components ?? '—'} | ${(r.kensa_labels_ms as number).toFixed(2)} | ${(r.kensa_ms as number).toFixed(2)} | ${r.cupy_ms === null ? '—' : (r.cupy_ms as number).toFixed(2)} | ${r.cupy_ms === null ? '—' : `${((r.cupy_ms as number) / (r.kensa_labels_ms as number)).toFixed(2)}×`} | ${r.cupy_ms === null ? '—' : `${((r.cupy_ms as number) / (r.kensa_ms as number)).toFixed(2)}×`} |`),
+  '',
+  `| ${N}×1×${H}×${W} | kensa GPU ms |`,
+  '|---|---|',
+  ...kmRows,
 ];
 console.log(lines.join('\n'));
 writeFileSync(join(outDir, 'components.md'), lines.join('\n') + '\n');

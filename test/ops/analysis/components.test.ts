@@ -184,6 +184,39 @@ describe('connectedComponents', () => {
     }
   });
 
+  test('GPU equals the CPU across tile borders: several tiles, partial tiles, trees spanning tiles (4 and 8)', { skip: !gpu }, async () => {
+    // tiles are 32×32 blocks: 32×64 pixels for 4-connectivity, 64×64 for 8
+    const SP = spiral(139, 150);
+    const big: [string, Tensor][] = [
+      ['noise 150×201 batch 2', noiseMask([2, 1, 150, 201], 23, (n) => [0.5, 0.62][n]!)],
+      ['spiral 139×150', maskFrom([1, 1, 139, 150], (_n, y, x) => SP(y, x))],
+      ['snake 97×133', maskFrom([1, 1, 97, 133], (_n, y, x) => snake(y, x, 133))],
+      ['diagonal stripes 130×131', maskFrom([1, 1, 130, 131], (_n, y, x) => (x + y) % 5 === 0 || (x - y + 300) % 7 === 0)],
+    ];
+    for (const [what, mask] of big) for (const conn of [4, 8] as const) await gpuVsCpu(mask, conn, undefined, `${what} c${conn}`);
+  });
+
+  test('GPU: centroid sums beyond 32 bits (packed readback overflow list) and images 65536 wide (unpacked readback)', { skip: !gpu }, async () => {
+    // a 2090×2100 block: Σ(x − minx) = 2090·2089/2·2100 > 2^32; and a single pixel right of it
+    const H = 2100;
+    const W = 2100;
+    const m = new Uint8Array(H * W);
+    for (let y = 0; y < H; y++) m.fill(1, y * W, y * W + 2090);
+    m[5 * W + 2095] = 1;
+    const g = await Tensor.fromArray(m, [1, 1, H, W], 'u8').toGpu(gpu!);
+    for (const conn of [4, 8] as const) {
+      const r = await connectedComponents(g, { connectivity: conn });
+      r.labels.dispose();
+      assert.deepEqual(r.count, [2]);
+      const s = r.stats[0]!;
+      assert.deepEqual([s.area[0], s.x[0], s.y[0], s.w[0], s.h[0], s.cx[0], s.cy[0]], [H * 2090, 0, 0, 2090, H, 2089 / 2, (H - 1) / 2], `c${conn}`);
+      assert.deepEqual([s.area[1], s.x[1], s.y[1], s.w[1], s.h[1], s.cx[1], s.cy[1]], [1, 2095, 5, 1, 1, 2095, 5], `c${conn}`);
+    }
+    g.dispose();
+    await gpuVsCpu(noiseMask([1, 1, 2, 65536], 31, () => 0.5), 4, undefined, 'wide 2×65536 c4');
+    await gpuVsCpu(noiseMask([1, 1, 3, 65540], 32, () => 0.6), 8, randomImage([1, 1, 3, 65540], 'u16', 3), 'wide 3×65540 c8 values');
+  });
+
   test('GPU: a batch with more components than the first readback holds', { skip: !gpu }, async () => {
     // 4-connected checkerboard: 2048 components per image, 6144 in all (the first read holds 4096)
     const mask = maskFrom([3, 1, 64, 64], (n, y, x) => (x + y + n) % 2 === 0);
