@@ -32,7 +32,8 @@ async function* walk(dir: string, root: string): AsyncGenerator<SourceItem> {
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory()) yield* walk(p, root);
-    else if (e.isFile() && isImage(p)) yield { key: toKey(relative(root, p)), path: p };
+    // symbolic links to files are followed (links to folders are not: no cycles)
+    else if ((e.isFile() || (e.isSymbolicLink() && (await stat(p).then((s) => s.isFile(), () => false)))) && isImage(p)) yield { key: toKey(relative(root, p)), path: p };
   }
 }
 

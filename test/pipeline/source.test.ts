@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
@@ -16,7 +16,10 @@ test('folders (recursive, sorted, images only), globs, lists and stdin', async (
   const dir = tempDir('kensa-src-');
   mkdirSync(join(dir, 'b'));
   for (const f of ['a.png', 'b/c.jpg', 'b/d.tif', 'notes.txt', 'e.BMP']) writeFileSync(join(dir, f), 'x');
-  assert.deepEqual(await keys(dir), ['a.png', 'b/c.jpg', 'b/d.tif', 'e.BMP']);
+  symlinkSync(join(dir, 'a.png'), join(dir, 'link.png'));
+  symlinkSync(join(dir, 'b'), join(dir, 'linkdir'));
+  assert.deepEqual(await keys(dir), ['a.png', 'b/c.jpg', 'b/d.tif', 'e.BMP', 'link.png'], 'file links followed, folder links not');
+  unlinkSync(join(dir, 'link.png'));
   assert.deepEqual(await keys(`${dir}/**/*.jpg`), ['b/c.jpg']);
   assert.deepEqual(await keys(`${dir}/*.png`), ['a.png']);
   writeFileSync(join(dir, 'list.txt'), `# frames\n${join(dir, 'a.png')}\n\n${join(dir, 'b/c.jpg')}\n`);

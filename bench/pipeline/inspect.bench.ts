@@ -1,0 +1,123 @@
+/**
+ * bench/pipeline: `kensa inspect` end to end on synthetic 2048×2048 surfaces (JPEG and PNG), next
+ * to (a) the decode-only rate of the same files with the same threads, (b) the GPU stage alone on
+ * pre-decoded batches in host memory (upload included), (c) the Python reference pipeline
+ * (bench/pipeline/reference.py: OpenCV decode threads, CuPy, SQLite) on the same files, in the same
+ * run; and the resident memory over a long run (many symlinks to the same files).
+ * Usage: node dist/bench/pipeline/inspect.bench.js OUT_DIR [count=256] [side=2048] [longRun=20000]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { openBackend } from '../../src/backend.js';
+import { detectClassic } from '../../src/pipeline/classic.js';
+import { decodeFile, DEFAULT_MAX_PIXELS } from '../../src/pipeline/decode.js';
+import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/pipeline/recipe.js';
+import { runInspection } from '../../src/pipeline/run.js';
+import { writeSamples } from '../../src/samples/index.js';
+import { Tensor } from '../../src/tensor.js';
+import { metadata } from '../_kit/stats.js';
+
+const outDir = process.argv[2] ?? 'bench-out';
+const count = Number(process.argv[3] ?? 256);
+const side = Number(process.argv[4] ?? 2048);
+const longRun = Number(process.argv[5] ?? 20000);
+const work = join(os.tmpdir(), 'kensa-bench-pipeline');
+const threads = os.availableParallelism();
+mkdirSync(outDir, { recursive: true });
+rmSync(work, { recursive: true, force: true });
+
+const lines: string[] = [];
+const log = (s: string) => {
+  console.log(s);
+  lines.push(s);
+};
+
+async function decodeOnly(dir: string): Promise<number> {
+  const files = readdirSync(dir).map((f) => join(dir, f));
+  let next = 0;
+  const t = performance.now();
+  await Promise.all(
+    Array.from({ length: threads }, async () => {
+      while (next < files.length) await decodeFile(files[next++]!, { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS });
+    }),
+  );
+  return files.length / ((performance.now() - t) / 1000);
+}
+
+const backend = await openBackend({ device: 'gpu' });
+const meta = metadata(backend.name);
+log(`# bench/pipeline — ${String(meta.date).slice(0, 10)}, ${backend.name}, ${threads} CPU threads, commit ${meta.commit}`);
+log('');
+const rows: Record<string, unknown>[] = [];
+for (const format of ['jpg', 'png'] as const) {
+  const dir = join(work, format);
+  const g0 = performance.now();
+  await writeSamples({ out: dir, count, width: side, height: side, format, seed: 7, force: true });
+  const genS = (performance.now() - g0) / 1000;
+  const images = join(dir, 'images');
+  const decodeRate = await decodeOnly(images);
+  const e2e = await runInspection([images], { db: join(work, `${format}.db`), backend, decodeConcurrency: threads });
+  const ref = spawnSync('python3', ['bench/pipeline/reference.py', images, join(work, `${format}-ref.db`), String(threads), '16'], { encoding: 'utf8' });
+  const refRate = ref.status === 0 ? (JSON.parse(ref.stdout.trim().split('\n').pop()!) as { images_per_second: number }).images_per_second : NaN;
+  if (ref.status !== 0) console.error(ref.stderr.slice(-2000));
+  rows.push({ format, count, generate_s: genS, decode_only: decodeRate, end_to_end: e2e.imagesPerSecond, python_reference: refRate, ng: e2e.run.counts.ng, errors: e2e.run.counts.error });
+}
+
+// (b) the GPU stage alone: 16 decoded frames in host memory, uploaded and inspected repeatedly
+const frames = readdirSync(join(work, 'png', 'images')).slice(0, 16);
+const host = new Uint8Array(16 * side * side);
+for (let i = 0; i < frames.length; i++) host.set((await decodeFile(join(work, 'png', 'images', frames[i]!), { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS })).data as Uint8Array, i * side * side);
+const recipe = DEFAULT_RECIPE.recipe as ClassicRecipe;
+const batch = Tensor.fromArray(host, [16, 1, side, side], 'u8');
+for (let i = 0; i < 3; i++) {
+  const x = await backend.toDevice(batch);
+  await detectClassic(x, recipe, false);
+  x.dispose();
+}
+const reps = 20;
+const t0 = performance.now();
+for (let i = 0; i < reps; i++) {
+  const x = await backend.toDevice(batch);
+  await detectClassic(x, recipe, false);
+  x.dispose();
+}
+const gpuStage = (reps * 16) / ((performance.now() - t0) / 1000);
+let gpuMs = NaN;
+if (backend.gpu?.hasTimestamps) {
+  const x = await backend.toDevice(batch);
+  const timer = backend.gpu.startTimer();
+  await detectClassic(x, recipe, false);
+  gpuMs = (await timer.stop()).gpuMs;
+  x.dispose();
+}
+
+// resident memory over a long run: `longRun` symlinks to the PNG set
+const many = join(work, 'many');
+mkdirSync(many);
+for (let i = 0; i < longRun; i++) symlinkSync(join(work, 'png', 'images', frames[i % frames.length]!), join(many, `f${String(i).padStart(6, '0')}.png`));
+const rss: number[] = [];
+const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000);
+const long = await runInspection([many], { db: join(work, 'long.db'), backend, decodeConcurrency: threads });
+clearInterval(sampler);
+const mb = (b: number) => (b / 2 ** 20).toFixed(0);
+const q = (p: number) => rss[Math.min(rss.length - 1, Math.floor(p * (rss.length - 1)))] ?? 0;
+
+log(`Synthetic ${side}×${side} gray surfaces (kensa samples, seed 7), ${count} per format; default recipe; SQLite store.`);
+log('Goals (issue 4): end-to-end ≥ 90 % of decode-only; GPU stage ≥ 2000 img/s; ≥ 3× the Python reference.');
+log('');
+log('| input | decode-only img/s | kensa end-to-end img/s | % of decode | Python reference img/s | kensa ÷ Python |');
+log('|---|---|---|---|---|---|');
+for (const r of rows) {
+  const e = r.end_to_end as number;
+  const d = r.decode_only as number;
+  const p = r.python_reference as number;
+  log(`| ${r.format} | ${d.toFixed(1)} | ${e.toFixed(1)} | ${((e / d) * 100).toFixed(0)}% | ${p.toFixed(1)} | ${(e / p).toFixed(2)}× |`);
+}
+log('');
+log(`GPU stage alone (16×${side}² u8 from host memory, upload included): ${gpuStage.toFixed(0)} img/s; one batch's GPU time ${gpuMs.toFixed(2)} ms (timestamp queries).`);
+log(`Long run: ${longRun} images at ${long.imagesPerSecond.toFixed(1)} img/s; RSS at 10 % / 50 % / 100 % of the run: ${mb(q(0.1))} / ${mb(q(0.5))} / ${mb(q(1))} MiB, peak ${mb(Math.max(...rss))} MiB.`);
+writeFileSync(join(outDir, 'pipeline.md'), lines.join('\n') + '\n');
+writeFileSync(join(outDir, 'pipeline.json'), JSON.stringify({ meta, rows, gpuStage, gpuMs, long: { images: longRun, imagesPerSecond: long.imagesPerSecond, rssBytes: rss } }, null, 2));
+backend.close();
