@@ -101,6 +101,7 @@ const rss: number[] = [];
 const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000);
 const long = await runInspection([many], { db: join(work, 'long.db'), backend, decodeConcurrency: threads });
 clearInterval(sampler);
+rss.push(process.memoryUsage().rss);
 const mb = (b: number) => (b / 2 ** 20).toFixed(0);
 const q = (p: number) => rss[Math.min(rss.length - 1, Math.floor(p * (rss.length - 1)))] ?? 0;
 
