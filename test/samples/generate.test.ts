@@ -70,6 +70,9 @@ describe('samples/generate', () => {
       surfaces.add(ng.surface);
     }
     assert.deepEqual([...surfaces].sort(), ['brushed', 'noisy', 'textured']);
+    let clean = 0;
+    for (let i = 0; i < 200; i++) if (generateSample({ width: 24, height: 24, seed: 2, okFraction: 0.5 }, i).defects.length === 0) clean++;
+    assert.ok(clean > 70 && clean < 130, `${clean} of 200 clean at okFraction 0.5`);
     assert.equal(generateSample({ width: 40, height: 30, kind: 'textured' }, 3).surface, 'textured');
   });
 
