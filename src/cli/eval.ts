@@ -9,8 +9,10 @@ import { evaluateMasks, type Evaluation } from '../eval/evaluate.js';
 import type { MaskCounts, MaskScores } from '../eval/metrics.js';
 import { numberFlag } from './samples.js';
 import { EXIT_FAIL, EXIT_OK, UsageError, guard, intFlag, parseFlags, table, type CliIO } from './io.js';
+import { openStore } from '../store/store.js';
 
 export const EVAL_HELP = `Usage: kensa eval --pred <dir> --truth <dir> [options]
+       kensa eval --run <run> --truth <dir> [--db <url>] [options]
 
 Scores predicted defect masks against ground-truth masks, matched by name (the path under the
 folder without its extension; a kensa samples folder stands for its masks/). Any non-zero
@@ -25,7 +27,9 @@ counts as an empty mask and is listed; a size mismatch or an unreadable file is 
 error and left out of the overall figures.
 
 Options:
-  --pred <dir>         predicted masks (required)
+  --pred <dir>         predicted masks (or --run)
+  --run <run>          the masks a kensa inspect run wrote with --masks (looked up in --db)
+  --db <url>           the run's database (default kensa.db)
   --truth <dir>        ground-truth masks, or a kensa samples folder (required)
   --tolerance <px>     tolerance radius in pixels, 0 … 100 (default 2)
   --threshold <v>      a mask pixel is a defect above this value, 0 … 254 (default 0)
@@ -37,12 +41,28 @@ Exit code 0; 1 when an image could not be scored; 2 on bad flags.
 
 const FLAGS = {
   pred: { type: 'string' },
+  run: { type: 'string' },
+  db: { type: 'string' },
   truth: { type: 'string' },
   tolerance: { type: 'string' },
   threshold: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** The masks folder a run wrote (`kensa inspect --masks DIR` records it with the run). */
+async function runMasks(runId: string, db: string): Promise<string> {
+  const store = await openStore(db);
+  try {
+    const run = await store.getRun(runId);
+    if (!run) throw new UsageError(`--run expects the id of a run in ${db} but received '${runId}'`);
+    const masks = run.options.masks;
+    if (typeof masks !== 'string') throw new UsageError(`run ${runId} was made without --masks: inspect again with --masks DIR, or pass --pred`);
+    return masks;
+  } finally {
+    await store.close();
+  }
+}
 
 function folderFlag(name: string, v: string | undefined, what: string): string {
   if (v === undefined || v === '') throw new UsageError(`--${name} is required (${what})`);
@@ -84,7 +104,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       io.out.write(EVAL_HELP);
       return EXIT_OK;
     }
-    const pred = folderFlag('pred', values.pred, 'the folder of predicted masks');
+    const pred = folderFlag('pred', values.run !== undefined ? await runMasks(values.run, values.db ?? 'kensa.db') : values.pred, 'the folder of predicted masks, or --run');
     const truth = folderFlag('truth', values.truth, 'the folder of ground-truth masks, or a kensa samples folder');
     const tolerance = numberFlag('tolerance', values.tolerance, 2, 0, 100);
     const threshold = intFlag('threshold', values.threshold, 0, 0, 254);
