@@ -83,7 +83,7 @@ describe('kensa eval', () => {
 
   test('bad flags exit 2 with a pinned message', async () => {
     writeFileSync(join(root, 'file.txt'), 'x');
-    await usage([], '--pred is required (the folder of predicted masks)');
+    await usage([], '--pred is required (the folder of predicted masks, or --run)');
     await usage(['--pred', P], '--truth is required (the folder of ground-truth masks, or a kensa samples folder)');
     await usage(['--pred', join(root, 'nope'), '--truth', T], `--pred expects a folder of masks but received '${join(root, 'nope')}' (not a folder)`);
     await usage(['--pred', P, '--truth', join(root, 'file.txt')], `--truth expects a folder of masks but received '${join(root, 'file.txt')}' (not a folder)`);
@@ -91,5 +91,25 @@ describe('kensa eval', () => {
     await usage(['--pred', P, '--truth', T, '--tolerance', '101'], "--tolerance expects a number between 0 and 100 but received '101'");
     await usage(['--pred', P, '--truth', T, '--threshold', '255'], "--threshold expects an integer between 0 and 254 but received '255'");
     await usage(['--pred', P, '--truth', T, 'extra'], "Unexpected argument 'extra'. This command does not take positional arguments");
+  });
+});
+
+describe('kensa eval --run', () => {
+  test('scores the masks an inspect run wrote; a run without masks or an unknown run is a usage error', async () => {
+    const { runInspection } = await import('../../src/pipeline/run.js');
+    const { writeFrames } = await import('../pipeline/_images.js');
+    const { tempDir } = await import('../_kit/tmp.js');
+    const dir = tempDir('kensa-eval-run-');
+    await writeFrames(`${dir}/images`, 3, 48);
+    const db = `${dir}/kensa.db`;
+    const withMasks = await runInspection([`${dir}/images`], { db, device: 'cpu', masksDir: `${dir}/masks` });
+    const { buf, io } = capture();
+    assert.equal(await run(['--run', withMasks.run.id, '--db', db, '--truth', `${dir}/masks`, '--json'], io), 0, buf.err);
+    const e = JSON.parse(buf.out) as { overall: { images: number; scores: { f1: number | null } } };
+    assert.equal(e.overall.images, 3);
+    assert.equal(e.overall.scores.f1, 1, 'a run scored against its own masks is perfect');
+    const without = await runInspection([`${dir}/images`], { db, device: 'cpu' });
+    await usage(['--run', without.run.id, '--db', db, '--truth', `${dir}/masks`], `run ${without.run.id} was made without --masks: inspect again with --masks DIR, or pass --pred`);
+    await usage(['--run', 'nope', '--db', db, '--truth', `${dir}/masks`], `--run expects the id of a run in ${db} but received 'nope'`);
   });
 });
