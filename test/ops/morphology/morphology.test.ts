@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { DType } from '../../../src/dtype.js';
 import type { BorderMode } from '../../../src/ops/border.js';
 import { structuringElement, type ElementShape } from '../../../src/ops/morphology/element.js';
-import { dilate, erode, morphologyEx, morphologyPrograms, type MorphOp, type MorphologyExOptions, type MorphologyOptions } from '../../../src/ops/morphology/morphology.js';
+import { dilate, erode, morphologyEx, morphologyPrograms, morphTuning, rectTileGeometry, rowsKernelFits, type MorphOp, type MorphologyExOptions, type MorphologyOptions } from '../../../src/ops/morphology/morphology.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { testGpu } from '../../_kit/gpu.js';
@@ -116,6 +116,61 @@ describe('erode, dilate, morphologyEx', () => {
     }
     await assertGpuMatchesCpu(gpu!, [naturalImage([1, 1, 9, 9], 'u8')], (t) => erode(t, { element: 'ellipse', ksize: 3, iterations: 3 }), EXACT, 'erode iterations');
     await assertGpuMatchesCpu(gpu!, [naturalImage([1, 1, 9, 9], 'u8')], (t) => dilate(t, { ksize: 1 }), EXACT, 'dilate 1×1');
+  });
+
+  test('GPU u8 rectangles on widths that are multiples of 4 (one-pass row and tiled kernels) match the CPU exactly', { skip: !gpu }, async () => {
+    // row kernel: 16 rows per thread, 64 per workgroup; tile = 128 × 32 pixels: sizes below, at
+    // and across those edges; kernels wider than the image; windows beyond the row kernel's
+    const cases: [Shape, MorphologyExOptions][] = [
+      [[1, 1, 17, 24], { op: 'dilate', ksize: 3 }],
+      [[1, 1, 17, 24], { op: 'erode', ksize: 3 }],
+      [[2, 3, 37, 136], { op: 'dilate', ksize: 3 }],
+      [[1, 2, 33, 132], { op: 'erode', ksize: [5, 3], border: 'reflect101' }],
+      [[1, 1, 40, 8], { op: 'dilate', ksize: [4, 6], border: 'replicate' }],
+      [[2, 1, 9, 12], { op: 'erode', ksize: [9, 1], border: 'constant', borderValue: 40 }],
+      [[1, 1, 9, 12], { op: 'dilate', ksize: [1, 7], border: 'constant', borderValue: 300 }],
+      [[1, 1, 9, 12], { op: 'erode', ksize: [2, 2], border: 'constant', borderValue: -5 }],
+      [[1, 1, 3, 4], { op: 'dilate', ksize: [11, 9], border: 'reflect101' }],
+      [[1, 1, 1, 4], { op: 'erode', ksize: [7, 5], border: 'reflect101' }],
+      [[1, 1, 2, 4], { op: 'dilate', ksize: [17, 17], border: 'replicate' }],
+      [[2, 1, 35, 20], { op: 'gradient', ksize: 3, border: 'reflect101' }],
+      [[1, 1, 21, 16], { op: 'open', ksize: 3, iterations: 3 }],
+      [[1, 1, 21, 16], { op: 'blackhat', ksize: [5, 5], border: 'replicate' }],
+      [[1, 1, 70, 12], { op: 'dilate', ksize: [3, 5], border: 'reflect101' }],
+      [[2, 3, 37, 136], { op: 'dilate', ksize: [11, 3] }], // tiled kernel from here
+      [[1, 1, 40, 136], { op: 'erode', ksize: [3, 13], border: 'reflect101' }],
+      [[1, 1, 36, 20], { op: 'erode', ksize: [10, 4], border: 'constant', borderValue: 77 }],
+      [[1, 1, 12, 16], { op: 'tophat', ksize: [3, 40] }], // too tall for a tile: separable passes
+    ];
+    for (const [shape, o] of cases) {
+      const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, 'u8', 11);
+      await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, o), EXACT, `u8 [${shape}] ${JSON.stringify(o)}`);
+    }
+    // small windows through the tiled kernel too
+    morphTuning.rowsKernel = false;
+    try {
+      for (const [shape, o] of cases.slice(0, 6)) {
+        const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, 'u8', 14);
+        await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, o), EXACT, `tiled u8 [${shape}] ${JSON.stringify(o)}`);
+      }
+    } finally {
+      morphTuning.rowsKernel = true;
+    }
+    assert.ok(rowsKernelFits({ x0: -4, x1: 4, y0: -4, y1: 4 }));
+    assert.ok(!rowsKernelFits({ x0: -5, x1: 5, y0: -1, y1: 1 }));
+    assert.ok(!rowsKernelFits({ x0: -1, x1: 1, y0: -6, y1: 6 }));
+    // a random image where every byte value meets every other (the SWAR byte compare)
+    await assertGpuMatchesCpu(gpu!, [randomImage([1, 1, 64, 64], 'u8', 12)], (t) => dilate(t, { ksize: 5 }), EXACT, 'dilate 5×5 64²');
+    await assertGpuMatchesCpu(gpu!, [randomImage([1, 1, 64, 64], 'u8', 13)], (t) => erode(t, { ksize: 5 }), EXACT, 'erode 5×5 64²');
+    // the tiled kernel is what runs: one dispatch instead of the separable pair
+    assert.ok(rectTileGeometry({ x0: -1, x1: 1, y0: -1, y1: 1 }));
+    assert.equal(rectTileGeometry({ x0: -1, x1: 1, y0: -20, y1: 19 }), null);
+    const x = await randomImage([1, 1, 8, 8], 'u8').toGpu(gpu!);
+    const before = gpu!.stats.dispatches;
+    const y = dilate(x, { ksize: 3 });
+    assert.equal(gpu!.stats.dispatches - before, 1);
+    y.dispose();
+    x.dispose();
   });
 
   test('every program variant compiles', { skip: !gpu }, async () => {
