@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DType } from '../../../src/dtype.js';
-import { INTERPOLATIONS, nearestIndex, nearestThreshold, resize, resizePrograms, type ResizeInterpolation } from '../../../src/ops/geometry/resize.js';
+import { INTERPOLATIONS, integerFactors, nearestIndex, nearestThreshold, resize, resizePrograms, type ResizeInterpolation } from '../../../src/ops/geometry/resize.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { testGpu } from '../../_kit/gpu.js';
@@ -121,6 +121,35 @@ describe('resize', () => {
       const x = naturalImage([2, 1, 23, 19], 'u8', 8);
       await assertGpuMatchesCpu(gpu!, [x], (t) => resize(t, { width: 11, height: 30, interpolation, dtype: 'f16' }), {}, `${interpolation} u8 → f16`);
       await assertGpuMatchesCpu(gpu!, [x], (t) => resize(t, { width: 7, height: 9, interpolation, dtype: 'f32' }), {}, `${interpolation} u8 → f32`);
+    }
+  });
+
+  test('GPU bilinear with integer factors (dedicated kernel) is bit-exact with the CPU: dtypes, factors 1 to 4, batches, channels', { skip: !gpu }, async () => {
+    assert.deepEqual(integerFactors(24, 20, 12, 10), [2, 2]);
+    assert.deepEqual(integerFactors(21, 20, 7, 20), [3, 1]);
+    assert.equal(integerFactors(24, 20, 16, 10), null);
+    assert.equal(integerFactors(12, 10, 24, 20), null);
+    // [shape, dw, dh, input dtype, output dtype]
+    const cases: [[number, number, number, number], number, number, DType, DType][] = [
+      [[2, 1, 20, 24], 12, 10, 'u8', 'u8'],
+      [[1, 3, 20, 24], 12, 10, 'u8', 'f32'],
+      [[1, 1, 21, 24], 8, 7, 'u8', 'u8'],
+      [[2, 1, 12, 16], 4, 3, 'u8', 'f16'],
+      [[1, 1, 9, 8], 8, 9, 'u8', 'u8'], // factor 1: a copy through the same expression
+      [[1, 2, 18, 10], 10, 6, 'u16', 'u16'],
+      [[2, 1, 12, 9], 3, 6, 'f32', 'f32'],
+      [[1, 1, 10, 12], 3, 5, 'i32', 'i32'],
+      [[1, 1, 16, 12], 6, 4, 'f16', 'f16'],
+      [[1, 1, 16, 12], 6, 4, 'f16', 'u8'], // u8 output width not a multiple of 4: general kernel
+    ];
+    for (const [shape, dw, dh, a, b] of cases) {
+      const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, a, 9);
+      await assertGpuMatchesCpu(gpu!, [x], (t) => resize(t, { width: dw, height: dh, dtype: b }), EXACT, `${a} → ${b} [${shape}] → ${dw}x${dh}`);
+    }
+    // infinities and NaN travel the same (f = 0 multiplies the second tap)
+    const special = Tensor.fromArray(new Float32Array([1, Infinity, -Infinity, 2, NaN, 3, 4, 5]), [1, 1, 2, 4], 'f32');
+    for (const [dw, dh] of [[4, 2], [2, 1], [4, 1], [1, 2]] as const) {
+      await assertGpuMatchesCpu(gpu!, [special], (t) => resize(t, { width: dw, height: dh }), EXACT, `special → ${dw}x${dh}`);
     }
   });
 
