@@ -12,7 +12,7 @@ const fill: ProgramInfo = {
   name: 'test_staging_fill',
   key: '',
   inputs: [],
-  outputs: [{ name: 'dst', dtype: 'u32' }],
+  outputs: [{ name: 'dst', dtype: 'u8' }], // packed dtypes are array<u32>: the kernel writes whole words
   uniforms: [
     { name: 'n', type: 'u32' },
     { name: 'v', type: 'u32' },
