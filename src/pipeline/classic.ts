@@ -16,22 +16,15 @@ import { resize } from '../ops/geometry/resize.js';
 import { morphologyEx } from '../ops/morphology/morphology.js';
 import { threshold } from '../ops/threshold/binary.js';
 import type { Tensor } from '../tensor.js';
+import type { Defect, DefectClass } from '../store/schema.js';
 import type { ClassicRecipe } from './recipe.js';
 
-export type DefectClass = 'crack' | 'scratch' | 'spot';
-
-export interface Defect {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-  area: number;
-  /** Mean fused gradient magnitude over the defect (normalised units). */
-  meanGradient: number;
-  /** Mean gradient over the recipe threshold, so 1 = just detected. */
-  score: number;
-  class: DefectClass;
-}
+/**
+ * A defect as the store keeps it: bbox, area, `meanGradient` (mean fused gradient magnitude over
+ * the defect, normalised units), `score` (mean gradient over the recipe threshold, so 1 = just
+ * detected) and the class by shape.
+ */
+export type { Defect, DefectClass } from '../store/schema.js';
 
 export interface ImageDetection {
   defects: Defect[];

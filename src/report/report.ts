@@ -22,24 +22,14 @@ import { join, resolve } from 'node:path';
 import { integerInRange, invalidParameter, is, oneOf } from '../validate.js';
 import { baseName, classLabel, duration, escapeHtml, legend, num, page, pager, safeName } from './html.js';
 import { renderOverlays, type DefectClass, type RawImage } from './overlay.js';
+import type { Defect } from '../store/schema.js';
 
 export type { DefectClass, RawImage } from './overlay.js';
 
 export const DEFECT_CLASSES = ['crack', 'scratch', 'spot'] as const satisfies readonly DefectClass[];
 
-/** One defect of an item, in the image's pixel coordinates. */
-export interface ReportDefect {
-  /** Bounding box: top-left pixel and size in pixels (finite numbers). */
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-  /** Pixels in the component. */
-  area: number;
-  score: number;
-  class: DefectClass;
-  meanGradient: number;
-}
+/** One defect of an item, in the image's pixel coordinates: the store's defect without its mask. */
+export type ReportDefect = Omit<Defect, 'maskRle'>;
 
 /** One inspected item as the store holds it. */
 export interface ReportItem {
