@@ -2,10 +2,17 @@
  * Flip, as cv.flip: 'horizontal' mirrors columns (flipCode 1), 'vertical' mirrors rows
  * (flipCode 0), 'both' does both (flipCode −1). Same output dtype: an exact copy of the
  * elements' bits; another `dtype`: saturate_cast (round half to even, clamp; f16 to ±65504).
+ *
+ * Same dtype and rows on a storage word (W a multiple of 4 u8 / 2 u16·f16 pixels): a word kernel;
+ * output word q of a row is input word W/k−1−q of the mirrored row with its elements reversed
+ * (a byte swap for u8, a half swap for u16/f16). Rows on 4 words (W % 16 u8, % 8 u16, % 4 i32/f32)
+ * move vec4<u32> (16 bytes) per thread. Other widths and converting flips use the gather engine.
+ * Notes (H100, 16×1×2048×2048 u8, horizontal): the gather engine (4 byte loads per word, an affine
+ * coordinate per pixel) took 0.443 ms (11 % of copy bandwidth).
  */
-import type { DType } from '../../dtype.js';
+import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
-import type { Tensor } from '../../tensor.js';
+import { Tensor } from '../../tensor.js';
 import { oneOf } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
 import { gatherVariants, integerMap, integerMapProgram } from './gather.js';
@@ -20,6 +27,74 @@ export interface FlipOptions {
   dtype?: DType;
 }
 
+const WORD_WG = 256;
+const wordPrograms = new Map<string, ProgramInfo>();
+
+/** Elements of storage word `w` in reverse order, for `bytes`-wide elements. */
+function reverseWord(bytes: number, w: string): string {
+  if (bytes === 1) return `((${w} << 24u) | ((${w} << 8u) & 0xff0000u) | ((${w} >> 8u) & 0xff00u) | (${w} >> 24u))`;
+  if (bytes === 2) return `((${w} << 16u) | (${w} >> 16u))`;
+  return w;
+}
+
+/**
+ * Word kernel of a same-dtype flip: each thread writes one storage word (`vec` false) or four
+ * (`vec` true, rows of a multiple of 4 words). Needs W % elements-per-word == 0.
+ */
+export function flipWordProgram(bytes: number, fx: boolean, fy: boolean, vec: boolean): ProgramInfo {
+  const id = `${bytes}|${fx}|${fy}|${vec}`;
+  let p = wordPrograms.get(id);
+  if (p) return p;
+  const rev = (w: string) => (fx ? reverseWord(bytes, w) : w);
+  const load = vec ? (fx ? 'let a = src_v[j];\n  let v = vec4<u32>(REV(a.w), REV(a.z), REV(a.y), REV(a.x));' : 'let v = src_v[j];') : 'let a = src[j];\n  let v = REV(a);';
+  const body = /* wgsl */ `
+${vec ? '// Both bindings again, as vectors (only these are used): 16 bytes per load and store.\n@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;\n@group(0) @binding(2) var<storage, read_write> out_v: array<vec4<u32>>;' : ''}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  // units: storage words, or vec4s of words; u.dims = (units per row, rows per plane, total units)
+  let i = linear_workgroup(wid, nwg) * WG + li;
+  if (i >= u.dims.z) { return; }
+  let row = i / u.dims.x;
+  let q = i - row * u.dims.x;
+  ${fy ? 'let y = row % u.dims.y;\n  let srow = row + u.dims.y - 1u - 2u * y;' : 'let srow = row;'}
+  let j = srow * u.dims.x + ${fx ? 'u.dims.x - 1u - q' : 'q'};
+  ${load.replaceAll(/REV\(([^)]*)\)/g, (_, w: string) => rev(w))}
+  ${vec ? 'out_v[i] = v;' : 'out[i] = v;'}
+}`;
+  p = {
+    name: 'flip_words',
+    key: `bytes=${bytes};fx=${fx};fy=${fy};vec=${vec}`,
+    inputs: [{ name: 'src', dtype: 'u8' }],
+    outputs: [{ name: 'out', dtype: 'u8' }],
+    uniforms: [{ name: 'dims', type: 'vec4u' }],
+    workgroupSize: WORD_WG,
+    body,
+  };
+  wordPrograms.set(id, p);
+  return p;
+}
+
+/** Records a same-dtype flip with the word kernel; null when the width does not allow it. */
+function flipWords(x: Tensor, fx: boolean, fy: boolean, vecAllowed = true): Tensor | null {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const k = ELEMENTS_PER_WORD[x.dtype];
+  if (w % k !== 0 || x.size === 0) return null;
+  const rowWords = w / k;
+  const vec = vecAllowed && rowWords % 4 === 0;
+  const perRow = vec ? rowWords / 4 : rowWords;
+  const units = perRow * n * c * h;
+  const gpu = x.gpu.gpu;
+  const out = Tensor.empty(gpu, x.shape, x.dtype);
+  gpu.dispatch({
+    program: flipWordProgram(BYTES_PER_ELEMENT[x.dtype], fx, fy, vec),
+    inputs: [x.gpu.ref],
+    outputs: [out.gpu.ref],
+    uniforms: { dims: [perRow, h, units, 0] },
+    workgroups: Math.ceil(units / WORD_WG),
+  });
+  return out;
+}
+
 /**
  * Mirrors every plane. Runs where `x` lives.
  * @example flip(img, { axis: 'horizontal' })
@@ -30,13 +105,23 @@ export function flip(x: Tensor, options: FlipOptions): Tensor {
   const dtype = outDType(options.dtype, x.dtype);
   const fx = axis !== 'vertical';
   const fy = axis !== 'horizontal';
+  if (x.device === 'gpu' && dtype === x.dtype) {
+    const out = flipWords(x, fx, fy);
+    if (out) return out;
+  }
   return integerMap('flip', x, [d.n, d.c, d.h, d.w], dtype, 'inside', 0, {
     mx: fx ? [0, -1, d.w - 1] : [0, 1, 0],
     my: fy ? [-1, 0, d.h - 1] : [1, 0, 0],
   });
 }
 
+/** Scalar-word variant of a same-dtype GPU flip (tests: exercises the one-word-per-thread kernel at any width). */
+export function flipWordsScalar(x: Tensor, axis: FlipAxis): Tensor | null {
+  return flipWords(x, axis !== 'vertical', axis !== 'horizontal', false);
+}
+
 /** Every program variant of flip, for compile-all tests. */
 export function flipPrograms(): ProgramInfo[] {
-  return gatherVariants((a, b) => integerMapProgram('flip', a, b, 'inside'));
+  const words = [1, 2, 4].flatMap((b) => [true, false].flatMap((vec) => FLIP_AXES.map((a) => flipWordProgram(b, a !== 'vertical', a !== 'horizontal', vec))));
+  return [...gatherVariants((a, b) => integerMapProgram('flip', a, b, 'inside')), ...words];
 }

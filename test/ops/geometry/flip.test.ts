@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FLIP_AXES, flip, flipPrograms } from '../../../src/ops/geometry/flip.js';
+import { FLIP_AXES, flip, flipPrograms, flipWordsScalar } from '../../../src/ops/geometry/flip.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
-import { assertConversions, assertExactEverywhere, EXACT } from './_exact.js';
+import { assertConversions, assertExactEverywhere, DTYPES, EXACT, specialImage } from './_exact.js';
 
 const gpu = await testGpu();
 
@@ -38,6 +38,31 @@ describe('flip', () => {
   test('GPU is bit-exact with the CPU: axes, dtypes, batches, odd sizes, channels, special values', { skip: !gpu }, async () => {
     for (const axis of FLIP_AXES) await assertExactEverywhere(gpu!, (t) => flip(t, { axis }), `flip ${axis}`);
     await assertConversions(gpu!, (t, dtype) => flip(t, { axis: 'both', dtype }), 'flip');
+  });
+
+  test('word kernel (rows on a word) and its vec4 form: bit-exact at every dtype and axis', { skip: !gpu }, async () => {
+    // widths: 32 (vec4 rows for every dtype), 8 (vec4 for u16/i32/f32, words for u8), 12 and 6
+    for (const dtype of DTYPES) {
+      for (const [n, c, h, w] of [
+        [2, 1, 7, 32],
+        [1, 3, 5, 8],
+        [3, 1, 4, 12],
+        [1, 2, 3, 6],
+      ] as const) {
+        const x = specialImage([n, c, h, w], dtype, w);
+        const g = await x.toGpu(gpu!);
+        for (const axis of FLIP_AXES) {
+          const expected = flip(x, { axis });
+          for (const run of [() => flip(g, { axis }), () => flipWordsScalar(g, axis)]) {
+            const out = run();
+            if (!out) continue; // width not on a word: the gather engine's case, tested above
+            assertClose(await out.toCpu(), expected, EXACT, `${dtype} ${axis} ${w}`);
+            out.dispose();
+          }
+        }
+        g.dispose();
+      }
+    }
   });
 
   test('every program variant compiles', { skip: !gpu }, async () => {
