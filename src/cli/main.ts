@@ -5,6 +5,7 @@
  * parseArgs. Exit codes: 0 success, 1 failure (a failed self-test, no GPU), 2 usage errors.
  */
 import { realpathSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import * as bench from './bench.js';
@@ -119,6 +120,9 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
+  // sharp decodes on libuv's thread pool (4 threads by default); libuv reads this when the pool
+  // first starts, which is after start-up, so decodes use every core unless the user chose
+  process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()));
   run(process.argv.slice(2), { out: process.stdout, err: process.stderr }).then(
     (code) => {
       process.exitCode = code;
