@@ -43,6 +43,11 @@ export interface StoreDialect {
   readonly maxParameters: number;
   /** How the backend spells "insert, or update the row with this key". */
   readonly upsert: 'on-conflict' | 'on-duplicate-key';
+  /**
+   * A statement that refreshes the planner's statistics, run by the Store after its first 1k, 2k,
+   * 4k … defect rows (up to 1M; autovacuum takes over), or null where none is needed.
+   */
+  readonly analyze: string | null;
 }
 
 const URL_EXPECTED = 'a file path, sqlite:PATH, postgres://… or mysql://… URL';

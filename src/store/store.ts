@@ -16,7 +16,7 @@
  * retrying the same batch once the database is reachable again is safe.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, type Transaction } from 'kysely';
 import { KensaError } from '../errors.js';
 import { describe, integerInRange, invalidParameter, is, oneOf } from '../validate.js';
 import { openDialect, parseStoreUrl, type DialectName, type StoreDialect } from './dialect.js';
@@ -298,6 +298,9 @@ export class Store {
   readonly #defectsPerStatement: number;
   readonly #bulk: BulkStatements;
   readonly #knownRuns = new Set<string>();
+  readonly #analyze: string | null;
+  #defectsWritten = 0;
+  #analyzeAt = 1000;
   #closed = false;
 
   /** @internal use {@link openStore}. */
@@ -306,6 +309,7 @@ export class Store {
     this.url = dialect.display;
     this.db = db;
     this.#bulk = new BulkStatements(db, dialect.name);
+    this.#analyze = dialect.analyze;
     this.#itemsPerStatement = Math.min(MAX_ROWS_PER_STATEMENT, Math.floor(dialect.maxParameters / ITEM_COLUMNS.length));
     this.#defectsPerStatement = Math.min(MAX_ROWS_PER_STATEMENT, Math.floor(dialect.maxParameters / DEFECT_COLUMNS.length));
   }
@@ -329,10 +333,10 @@ export class Store {
     const recipeJson = checkJson('run.recipe', run.recipe);
     const hash = run.recipeHash === undefined ? recipeHash(run.recipe) : checkString('run.recipeHash', run.recipeHash, 128);
     const device = checkString('run.device', run.device, 255);
-    const optionsJson = run.options === undefined ? '{}' : checkJson('run.options', run.options);
     if (run.options !== undefined && (run.options === null || typeof run.options !== 'object' || Array.isArray(run.options))) {
       throw invalidParameter('run.options', 'an object', run.options);
     }
+    const optionsJson = run.options === undefined ? '{}' : checkJson('run.options', run.options);
     if ((await this.getRun(id)) !== undefined) throw invalidParameter('run.id', 'an id no run has yet', id);
     const row: RunsTable = {
       id,
@@ -434,6 +438,12 @@ export class Store {
     await this.#requireRun('runId', runId);
     const what = `writeResults (run ${runId}, ${rows.items.length} items, ${rows.defects.length} defects; rolled back, the batch can be retried)`;
     await this.#op(what, () => this.db.transaction().execute((trx) => this.#write(trx, runId, rows.items, rows.defects)));
+    this.#defectsWritten += rows.defects.length;
+    if (this.#analyze !== null && this.#defectsWritten >= this.#analyzeAt && this.#analyzeAt <= 1_000_000) {
+      this.#analyzeAt *= 2;
+      // Statistics only: a failure here loses nothing and must not fail the write.
+      await this.db.executeQuery(CompiledQuery.raw(this.#analyze)).catch(() => {});
+    }
     return { items: rows.items.length, defects: rows.defects.length };
   }
 

@@ -260,6 +260,8 @@ for (const dialect of DIALECTS) {
       await assert.rejects(store.finishRun(run.id, 'running' as 'done'), { message: 'Expected one of "interrupted", "done", "failed" for status but received "running" of type string' });
       await assert.rejects(store.finishRun(run.id, 'done', { total: 1, ok: 1, ng: 0, error: -1 }), { message: 'Expected integer between 0 and 2147483647 for counts.error but received -1 of type number' });
       await assert.rejects(store.createRun({ ...newRun, recipeName: '' }), { message: 'Expected a string of 1 to 255 characters for run.recipeName but received "" of type string' });
+      await assert.rejects(store.createRun({ ...newRun, options: [1] as never }), { message: 'Expected an object for run.options but received [1] of type object' });
+      await assert.rejects(store.createRun({ ...newRun, recipe: 1n as never }), { message: 'Expected a JSON value for run.recipe but received 1 of type bigint' });
       await assert.rejects(store.resumeRun('gone'), { message: 'Expected the id of an existing run for id but received "gone" of type string' });
       // The store still works.
       assert.deepEqual(await store.writeResults(run.id, [item('after.png', 2)]), { items: 1, defects: 2 });

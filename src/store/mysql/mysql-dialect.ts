@@ -22,5 +22,6 @@ export function createMysqlDialect(location: StoreLocation, options: DialectOpti
     kysely: new MysqlDialect({ pool }),
     maxParameters: 65535,
     upsert: 'on-duplicate-key',
+    analyze: null,
   };
 }

@@ -4,6 +4,11 @@
  * is dropped by the pool (the 'error' listener keeps that from crashing the process); one that
  * fails while checked out is destroyed on release (GuardedPool), so a query on a dead connection
  * fails once with KENSA_ERR_STORE and the next one gets a fresh connection.
+ *
+ * Statistics: the foreign-key checks of a defects insert run a plan that PostgreSQL caches per
+ * connection; planned while `items` was empty it is a sequential scan, and inserts then slow down
+ * linearly with the table (measured: 2k rows/s after 80k rows, 15k rows/s after ANALYZE).
+ * Autovacuum fixes that within minutes; the Store runs `analyze` on a doubling schedule meanwhile.
  */
 import pg from 'pg';
 import { PostgresDialect } from 'kysely';
@@ -37,5 +42,6 @@ export function createPostgresDialect(location: StoreLocation, options: DialectO
     kysely: new PostgresDialect({ pool: new GuardedPool(pool) }),
     maxParameters: 65535,
     upsert: 'on-conflict',
+    analyze: 'analyze items, defects',
   };
 }

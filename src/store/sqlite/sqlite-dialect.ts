@@ -60,5 +60,6 @@ export function createSqliteDialect(location: StoreLocation, options: DialectOpt
     kysely: new SqliteDialect({ database: new CachingDatabase(db) }),
     maxParameters: SQLITE_MAX_PARAMETERS,
     upsert: 'on-conflict',
+    analyze: null,
   };
 }
