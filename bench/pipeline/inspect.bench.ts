@@ -29,6 +29,9 @@ mkdirSync(outDir, { recursive: true });
 rmSync(work, { recursive: true, force: true });
 
 const lines: string[] = [];
+const t00 = performance.now();
+/** Phase marks on stderr, so a run cut off by a time limit still shows how far it got. */
+const phase = (s: string) => console.error(`[${((performance.now() - t00) / 1000).toFixed(1)} s] ${s}`);
 const log = (s: string) => {
   console.log(s);
   lines.push(s);
@@ -53,18 +56,23 @@ log('');
 const rows: Record<string, unknown>[] = [];
 for (const format of ['jpg', 'png'] as const) {
   const dir = join(work, format);
+  phase(`${format}: generating ${count} samples`);
   const g0 = performance.now();
   await writeSamples({ out: dir, count, width: side, height: side, format, seed: 7, force: true });
   const genS = (performance.now() - g0) / 1000;
   const images = join(dir, 'images');
+  phase(`${format}: decode only`);
   const decodeRate = await decodeOnly(images);
+  phase(`${format}: end to end (${decodeRate.toFixed(0)} img/s decode-only)`);
   const e2e = await runInspection([images], { db: join(work, `${format}.db`), backend, decodeConcurrency: threads });
+  phase(`${format}: Python reference (kensa ${e2e.imagesPerSecond.toFixed(1)} img/s)`);
   const ref = spawnSync('python3', ['bench/pipeline/reference.py', images, join(work, `${format}-ref.db`), String(threads), '16'], { encoding: 'utf8' });
   const refRate = ref.status === 0 ? (JSON.parse(ref.stdout.trim().split('\n').pop()!) as { images_per_second: number }).images_per_second : NaN;
   if (ref.status !== 0) console.error(ref.stderr.slice(-2000));
   rows.push({ format, count, generate_s: genS, decode_only: decodeRate, end_to_end: e2e.imagesPerSecond, python_reference: refRate, ng: e2e.run.counts.ng, errors: e2e.run.counts.error });
 }
 
+phase('GPU stage alone');
 // (b) the GPU stage alone: 16 decoded frames in host memory, uploaded and inspected repeatedly
 const frames = readdirSync(join(work, 'png', 'images')).slice(0, 16);
 const host = new Uint8Array(16 * side * side);
@@ -93,6 +101,7 @@ if (backend.gpu?.hasTimestamps) {
   x.dispose();
 }
 
+phase(`long run of ${longRun} (GPU stage ${gpuStage.toFixed(0)} img/s)`);
 // resident memory over a long run: `longRun` symlinks to the PNG set
 const many = join(work, 'many');
 mkdirSync(many);
