@@ -66,7 +66,7 @@ for (const format of ['jpg', 'png'] as const) {
   phase(`${format}: end to end (${decodeRate.toFixed(0)} img/s decode-only)`);
   const e2e = await runInspection([images], { db: join(work, `${format}.db`), backend, decodeConcurrency: threads });
   phase(`${format}: Python reference (kensa ${e2e.imagesPerSecond.toFixed(1)} img/s)`);
-  const ref = spawnSync('python3', ['bench/pipeline/reference.py', images, join(work, `${format}-ref.db`), String(threads), '16'], { encoding: 'utf8' });
+  const ref = spawnSync('python3', ['bench/pipeline/reference.py', images, join(work, `${format}-ref.db`), String(threads), '16'], { encoding: 'utf8', timeout: 300_000 });
   const refRate = ref.status === 0 ? (JSON.parse(ref.stdout.trim().split('\n').pop()!) as { images_per_second: number }).images_per_second : NaN;
   if (ref.status !== 0) console.error(ref.stderr.slice(-2000));
   rows.push({ format, count, generate_s: genS, decode_only: decodeRate, end_to_end: e2e.imagesPerSecond, python_reference: refRate, ng: e2e.run.counts.ng, errors: e2e.run.counts.error });

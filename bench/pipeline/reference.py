@@ -90,24 +90,30 @@ def main():
     def decode(path):
         decoded.put((path, cv2.imread(path, cv2.IMREAD_GRAYSCALE)))
 
+    # a thread that fails hands its exception to the main thread instead of dying silently
     def feeder():
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(decode, files))
-        decoded.put(None)
+        try:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(decode, files))
+        finally:
+            decoded.put(None)
 
     def gpu():
-        batch = []
-        while True:
-            item = decoded.get()
-            if item is not None:
-                batch.append(item)
-            if batch and (item is None or len(batch) == batch_size):
-                rows = detect(np.stack([b[1] for b in batch]))
-                done.put(([b[0] for b in batch], rows))
-                batch = []
-            if item is None:
-                done.put(None)
-                return
+        try:
+            batch = []
+            while True:
+                item = decoded.get()
+                if item is not None:
+                    batch.append(item)
+                if batch and (item is None or len(batch) == batch_size):
+                    rows = detect(np.stack([b[1] for b in batch]))
+                    done.put(([b[0] for b in batch], rows))
+                    batch = []
+                if item is None:
+                    done.put(None)
+                    return
+        except BaseException as e:  # noqa: BLE001
+            done.put(e)
 
     threading.Thread(target=feeder, daemon=True).start()
     threading.Thread(target=gpu, daemon=True).start()
@@ -116,6 +122,8 @@ def main():
         got = done.get()
         if got is None:
             break
+        if isinstance(got, BaseException):
+            raise got
         keys, rows = got
         per = {}
         for r in rows:
