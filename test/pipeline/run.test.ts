@@ -12,10 +12,10 @@ import { writeFrames } from './_images.js';
 
 const COUNT = 24;
 
-async function setup(): Promise<{ dir: string; images: string; db: string; defective: Set<string> }> {
+async function setup(count = COUNT): Promise<{ dir: string; images: string; db: string; defective: Set<string> }> {
   const dir = tempDir('kensa-run-');
   const images = join(dir, 'images');
-  const { defective } = await writeFrames(images, COUNT, 48);
+  const { defective } = await writeFrames(images, count, 48);
   writeFileSync(join(images, 'corrupt.png'), 'not an image');
   writeFileSync(join(images, 'empty.jpg'), '');
   return { dir, images, db: join(dir, 'kensa.db'), defective };
@@ -86,14 +86,17 @@ test('an interrupted run resumes: finished items are skipped, every item ends up
 });
 
 test('kill -9 in the middle of a run, then --resume: every item exactly once', async () => {
-  const { images, db } = await setup();
+  // enough frames that the run cannot finish between the check and the kill
+  const many = 150;
+  const { images, db } = await setup(many);
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'inspect', images, '--db', db, '--device', 'cpu', '--batch', '2', '--decode-threads', '1', '--progress', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const closed = new Promise((r) => child.once('close', r));
   // kill once some batches are in the database (polled through a second connection)
   let log = '';
   child.stderr.on('data', (d: Buffer) => (log += d.toString()));
   let watcher: Awaited<ReturnType<typeof openStore>> | null = null;
   for (let i = 0; i < 600; i++) {
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 20));
     assert.equal(child.exitCode, null, `the run ended before it could be killed: ${log.slice(-500)}`);
     if (!existsSync(db)) continue;
     watcher ??= await openStore(db, { migrate: false });
@@ -102,17 +105,17 @@ test('kill -9 in the middle of a run, then --resume: every item exactly once', a
   }
   child.kill('SIGKILL');
   await watcher?.close();
-  await new Promise((r) => child.on('close', r));
+  await closed;
   const store = await openStore(db);
   const [run] = await store.listRuns();
   const before = (await store.items(run!.id)).length;
   await store.close();
   assert.equal(run!.status, 'running', 'a killed run stays marked running');
-  assert.ok(before >= 4 && before < COUNT + 2, `stored before the kill: ${before}`);
+  assert.ok(before >= 4 && before < many + 2, `stored before the kill: ${before}`);
   const resumed = await runInspection([images], { db, device: 'cpu', resume: run!.id });
   const { keys, counts } = await storedKeys(db, run!.id);
-  assert.equal(keys.length, COUNT + 2);
-  assert.equal(new Set(keys).size, COUNT + 2);
-  assert.equal(counts.total, COUNT + 2);
+  assert.equal(keys.length, many + 2);
+  assert.equal(new Set(keys).size, many + 2);
+  assert.equal(counts.total, many + 2);
   assert.equal(resumed.skipped, before);
 });
