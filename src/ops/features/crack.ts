@@ -19,6 +19,7 @@ import { invalidParameter, numberInRange } from '../../validate.js';
 import { BORDER_MODES, checkBorder, type BorderMode } from '../border.js';
 import { checkImage } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { WGSL_SRC_TAP } from './gradient.js';
 
 export interface CrackMaskOptions {
   /** Gradient magnitude (in input units per pixel) above which a pixel is marked. */
@@ -37,11 +38,7 @@ export function crackProgram(inDtype: DType, border: BorderMode) {
     border,
     uniforms: [{ name: 't2', type: 'f32' }],
     pixel: /* wgsl */ `
-fn tap(plane: u32, yy: i32, xx: i32) -> f32 {
-  if (yy < 0 || xx < 0) { return u.border_value; }
-  let s = u.src_shape;
-  return src_load((plane * s.z + u32(yy)) * s.w + u32(xx));
-}
+${WGSL_SRC_TAP}
 fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   let s = u.src_shape;
   let plane = n * s.y + c;

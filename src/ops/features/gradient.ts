@@ -21,6 +21,16 @@ import { checkImage, outDType } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
 import { sobelKernels, type SobelKsize } from './sobel.js';
 
+/**
+ * WGSL read of input `src` at a border-resolved (row, column) of a plane; -1 (from `border()`)
+ * reads the constant border value. Shared by the fused gradient and crack kernels.
+ */
+export const WGSL_SRC_TAP = /* wgsl */ `fn tap(plane: u32, yy: i32, xx: i32) -> f32 {
+  if (yy < 0 || xx < 0) { return u.border_value; }
+  let s = u.src_shape;
+  return src_load((plane * s.z + u32(yy)) * s.w + u32(xx));
+}`;
+
 export const GRADIENT_OPERATORS = ['sobel', 'scharr', 'central'] as const;
 export type GradientOperator = (typeof GRADIENT_OPERATORS)[number];
 
@@ -119,11 +129,7 @@ function pixelWgsl(shape: Shape): string {
     combine = lines.join('\n');
   }
   return /* wgsl */ `
-fn tap(plane: u32, yy: i32, xx: i32) -> f32 {
-  if (yy < 0 || xx < 0) { return u.border_value; }
-  let s = u.src_shape;
-  return src_load((plane * s.z + u32(yy)) * s.w + u32(xx));
-}
+${WGSL_SRC_TAP}
 fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   let s = u.src_shape;
   let plane = n * s.y + c;
