@@ -117,6 +117,41 @@ export const STRIDE = 11;
 export const PACKED = 5;
 const FIRST_READ = 4096;
 
+/**
+ * WGSL find/unite over an atomic parent array (`find<suffix>`, `unite<suffix>`), one text for the
+ * global label buffer (`L`, parents masked by MASK) and the tile's workgroup copy (`Ls`). The union is
+ * Playne & Hawick's lock-free one: the larger root is pointed at the smaller with atomicMin; when
+ * another thread changed it first, continue from what it now points to.
+ */
+function unionFind(suffix: string, parents: string, mask: string): string {
+  return `fn find${suffix}(x0: u32) -> u32 {
+  var x = x0;
+  loop {
+    let p = atomicLoad(&${parents}[x])${mask};
+    if (p == x) { return x; }
+    x = p;
+  }
+}
+fn unite${suffix}(a0: u32, b0: u32) {
+  var a = a0;
+  var b = b0;
+  loop {
+    a = find${suffix}(a);
+    b = find${suffix}(b);
+    if (a == b) { return; }
+    if (a < b) {
+      let old = atomicMin(&${parents}[b], a);
+      if (old == b) { return; }
+      b = old;
+    } else {
+      let old = atomicMin(&${parents}[a], b);
+      if (old == a) { return; }
+      a = old;
+    }
+  }
+}`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // WGSL shared with canny.ts (hysteresis is a labelling of the candidate pixels)
 
@@ -153,34 +188,7 @@ fn block_bits(n: u32, by: u32, bx: u32) -> u32 {
   ${conn === 8 ? 'm |= select(0u, 4u, fgpx(n, y0 + 1u, x0)) | select(0u, 8u, fgpx(n, y0 + 1u, x0 + 1u));' : ''}
   return m;
 }
-fn find(x0: u32) -> u32 {
-  var x = x0;
-  loop {
-    let p = atomicLoad(&L[x]) & MASK;
-    if (p == x) { return x; }
-    x = p;
-  }
-}
-// Playne & Hawick's lock-free union: the larger root is pointed at the smaller with atomicMin; when
-// another thread changed it first, continue from what it now points to.
-fn unite(a0: u32, b0: u32) {
-  var a = a0;
-  var b = b0;
-  loop {
-    a = find(a);
-    b = find(b);
-    if (a == b) { return; }
-    if (a < b) {
-      let old = atomicMin(&L[b], a);
-      if (old == b) { return; }
-      b = old;
-    } else {
-      let old = atomicMin(&L[a], b);
-      if (old == a) { return; }
-      a = old;
-    }
-  }
-}
+${unionFind('', 'L', ' & MASK')}
 `;
 }
 
@@ -252,32 +260,7 @@ const TILE: u32 = ${TILE}u;
 const TB: u32 = ${TILE_BLOCKS}u;
 var<workgroup> bits: array<u32, ${TILE_BLOCKS}>;
 var<workgroup> Ls: array<atomic<u32>, ${TILE_BLOCKS}>;
-fn find_s(x0: u32) -> u32 {
-  var x = x0;
-  loop {
-    let p = atomicLoad(&Ls[x]);
-    if (p == x) { return x; }
-    x = p;
-  }
-}
-fn unite_s(a0: u32, b0: u32) {
-  var a = a0;
-  var b = b0;
-  loop {
-    a = find_s(a);
-    b = find_s(b);
-    if (a == b) { return; }
-    if (a < b) {
-      let old = atomicMin(&Ls[b], a);
-      if (old == b) { return; }
-      b = old;
-    } else {
-      let old = atomicMin(&Ls[a], b);
-      if (old == a) { return; }
-      a = old;
-    }
-  }
-}
+${unionFind('_s', 'Ls', '')}
 ${ENTRY} {
   let t = linear_workgroup(wid, nwg);
   if (t >= u.tl.w) { return; }
