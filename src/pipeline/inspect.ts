@@ -76,6 +76,20 @@ interface Decoded {
 
 export const DEFAULT_BATCH: BatchLimits = { maxCount: 16, maxPixels: 16 * 2048 * 2048, maxWaitMs: 50 };
 
+/** Bytes per pixel of a recipe's widest intermediate (f32 maps, i32 labels). */
+const INTERMEDIATE_BYTES_PER_PIXEL = 4;
+
+/**
+ * The batch limits on a backend: the pixel budget shrinks so that a batch's widest intermediate
+ * fits the adapter's largest storage binding (lavapipe's is 128 MiB: 8 frames of 2048², not 16).
+ */
+export function batchLimitsFor(backend: Backend, asked: Partial<BatchLimits> = {}): BatchLimits {
+  const limits = { ...DEFAULT_BATCH, ...asked };
+  const binding = backend.gpu?.info.limits.maxStorageBufferBindingSize;
+  if (binding === undefined) return limits;
+  return { ...limits, maxPixels: Math.min(limits.maxPixels, Math.floor(binding / INTERMEDIATE_BYTES_PER_PIXEL)) };
+}
+
 /** A mask file name from an item key: same relative path, `.png`, no escaping the folder. */
 export function maskFileName(key: string): string {
   const parts = key.split('/').filter((p) => p !== '' && p !== '.' && p !== '..');
@@ -94,7 +108,7 @@ async function runStage(count: number, worker: () => Promise<void>): Promise<voi
 /** Inspects every image of `sources`; yields each item's result as it completes. */
 export async function* inspect(sources: readonly string[], options: InspectOptions): AsyncGenerator<ItemResult> {
   const recipe = (options.recipe ?? DEFAULT_RECIPE).recipe;
-  const limits: BatchLimits = { ...DEFAULT_BATCH, ...options.batch };
+  const limits = batchLimitsFor(options.backend, options.batch);
   const decodeOptions: DecodeOptions = { channels: 'gray', maxPixels: options.maxImagePixels ?? DEFAULT_MAX_PIXELS, ...(options.raw ? { raw: options.raw } : {}) };
   const concurrency = options.decodeConcurrency ?? os.availableParallelism();
   const skip = options.skip ?? new Set<string>();
