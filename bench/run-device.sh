@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# Runs every benchmark on the GPU machine (the device tool; see README "Benchmarks"); results land
+# Runs the benchmarks on the GPU machine (the device tool; see README "Benchmarks"); results land
 # in $OUT. Prepare here first:  npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
-# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [ops] [pipeline]
+# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [filters] [gpu] [ops] [components]
+# Every phase has its own time limit and log file ($OUT/<phase>.log, written as it runs: no pipes,
+# so a phase that hangs or is killed still shows how far it got); its tail is printed after it.
 set -u
 # a warm machine keeps the previous call's unpacked outputs: unpack this call's
 rm -rf dist node_modules
 source .device/on-device.sh
 export PYTHONUNBUFFERED=1
-what=${*:-ops pipeline}
-if [[ $what == *ops* ]]; then
-  node dist/bench/gpu/gpu.bench.js "$OUT/gpu.json" 2>&1 | grep -v '^Warning: maxDyn'
-  node dist/bench/ops/ops.bench.js "$OUT" 2>&1 | grep -v '^Warning: maxDyn'
-  node dist/bench/ops/components.bench.js /tmp/kensa-cc 2>&1 | grep -v '^Warning: maxDyn' && cp /tmp/kensa-cc/components.* "$OUT/"
-fi
-if [[ $what == *pipeline* ]]; then
-  node dist/bench/pipeline/inspect.bench.js "$OUT" "${PIPELINE_COUNT:-256}" 2048 "${PIPELINE_LONG:-20000}" 2>&1 | grep -v '^Warning: maxDyn'
-fi
+what=${*:-pipeline gpu ops components}
+phase() { # name seconds command...
+  local name=$1 limit=$2
+  shift 2
+  local t0=$SECONDS
+  timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+  local rc=$?
+  echo "== $name: exit $rc after $((SECONDS - t0)) s"
+  grep -v '^Warning: maxDyn' "$OUT/$name.log" | tail -n "${TAIL_LINES:-40}"
+}
+[[ $what == *pipeline* ]] && phase pipeline "${PIPELINE_LIMIT:-400}" node dist/bench/pipeline/inspect.bench.js "$OUT" "${PIPELINE_COUNT:-256}" 2048 "${PIPELINE_LONG:-20000}"
+[[ $what == *filters* ]] && phase filters 90 node dist/bench/ops/filters.bench.js "$OUT"
+[[ $what == *gpu* ]] && phase gpu 90 node dist/bench/gpu/gpu.bench.js "$OUT/gpu.json"
+[[ $what == *ops* ]] && phase ops 240 node dist/bench/ops/ops.bench.js "$OUT"
+# components writes its 268 MB mask file beside its results: keep it out of $OUT
+[[ $what == *components* ]] && phase components 120 node dist/bench/ops/components.bench.js /tmp/kensa-cc && cp /tmp/kensa-cc/components.* "$OUT/"
+exit 0

@@ -54,6 +54,11 @@ const meta = metadata(backend.name);
 log(`# bench/pipeline — ${String(meta.date).slice(0, 10)}, ${backend.name}, ${threads} CPU threads, commit ${meta.commit}`);
 log('');
 const rows: Record<string, unknown>[] = [];
+const extra: Record<string, unknown> = {};
+/** Writes what has been measured so far: a run cut off by its time limit keeps its finished phases. */
+function save(): void {
+  writeFileSync(join(outDir, 'pipeline.json'), JSON.stringify({ meta, rows, ...extra }, null, 2));
+}
 for (const format of ['jpg', 'png'] as const) {
   const dir = join(work, format);
   phase(`${format}: generating ${count} samples`);
@@ -66,10 +71,11 @@ for (const format of ['jpg', 'png'] as const) {
   phase(`${format}: end to end (${decodeRate.toFixed(0)} img/s decode-only)`);
   const e2e = await runInspection([images], { db: join(work, `${format}.db`), backend, decodeConcurrency: threads });
   phase(`${format}: Python reference (kensa ${e2e.imagesPerSecond.toFixed(1)} img/s)`);
-  const ref = spawnSync('python3', ['bench/pipeline/reference.py', images, join(work, `${format}-ref.db`), String(threads), '16'], { encoding: 'utf8', timeout: 300_000 });
+  const ref = spawnSync('python3', ['bench/pipeline/reference.py', images, join(work, `${format}-ref.db`), String(threads), '16'], { encoding: 'utf8', timeout: 120_000 });
   const refRate = ref.status === 0 ? (JSON.parse(ref.stdout.trim().split('\n').pop()!) as { images_per_second: number }).images_per_second : NaN;
   if (ref.status !== 0) console.error(ref.stderr.slice(-2000));
   rows.push({ format, count, generate_s: genS, decode_only: decodeRate, end_to_end: e2e.imagesPerSecond, python_reference: refRate, ng: e2e.run.counts.ng, errors: e2e.run.counts.error });
+  save();
 }
 
 phase('GPU stage alone');
@@ -101,6 +107,9 @@ if (backend.gpu?.hasTimestamps) {
   x.dispose();
 }
 
+extra.gpuStage = gpuStage;
+extra.gpuMs = gpuMs;
+save();
 phase(`long run of ${longRun} (GPU stage ${gpuStage.toFixed(0)} img/s)`);
 // resident memory over a long run: `longRun` symlinks to the PNG set
 const many = join(work, 'many');
@@ -129,5 +138,6 @@ log('');
 log(`GPU stage alone (16×${side}² u8 from host memory, upload included): ${gpuStage.toFixed(0)} img/s; one batch's GPU time ${gpuMs.toFixed(2)} ms (timestamp queries).`);
 log(`Long run: ${longRun} images at ${long.imagesPerSecond.toFixed(1)} img/s; RSS at 10 % / 50 % / 100 % of the run: ${mb(q(0.1))} / ${mb(q(0.5))} / ${mb(q(1))} MiB, peak ${mb(Math.max(...rss))} MiB.`);
 writeFileSync(join(outDir, 'pipeline.md'), lines.join('\n') + '\n');
-writeFileSync(join(outDir, 'pipeline.json'), JSON.stringify({ meta, rows, gpuStage, gpuMs, long: { images: longRun, imagesPerSecond: long.imagesPerSecond, rssBytes: rss } }, null, 2));
+extra.long = { images: longRun, imagesPerSecond: long.imagesPerSecond, rssBytes: rss };
+save();
 backend.close();

@@ -17,11 +17,32 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import cupy as cp
-import cupyx
-import cupyx.scipy.ndimage as ndi
-import cv2
 import numpy as np
+
+if os.environ.get("KENSA_REF_NUMPY") == "1":
+    # self-check of detect() on a machine without CUDA: NumPy/SciPy have the same API
+    import scipy.ndimage as ndi
+
+    cp = np
+
+    def scatter_min(a, i, v):
+        np.minimum.at(a, i, v)
+
+    def scatter_max(a, i, v):
+        np.maximum.at(a, i, v)
+
+    def to_host(a):
+        return a
+
+else:
+    import cupy as cp
+    import cupyx
+    import cupyx.scipy.ndimage as ndi
+
+    scatter_min, scatter_max = cupyx.scatter_min, cupyx.scatter_max
+
+    def to_host(a):
+        return a.get()
 
 THRESHOLD = 0.05
 MIN_AREA = 16
@@ -40,34 +61,36 @@ def detect(batch):
     half = ndi.zoom(x, (1, 0.5, 0.5), order=1, grid_mode=True, mode="nearest")
     g = cp.maximum(g, ndi.zoom(grad(half), (1, 2, 2), order=1, grid_mode=True, mode="nearest")[:, : g.shape[1], : g.shape[2]])
     mask = g > THRESHOLD
-    mask = ndi.binary_closing(mask, structure=np.ones((1, 3, 3), dtype=bool))
+    mask = ndi.binary_closing(mask, structure=cp.ones((1, 3, 3), dtype=bool))
     structure = np.zeros((3, 3, 3), dtype=bool)
     structure[1] = True
     labels, count = ndi.label(mask, structure=structure)
+    count = int(count)
     results = []
     if count:
         flat = labels.ravel()
         fg = flat > 0
         lab = flat[fg]
-        idx = cp.nonzero(fg)[0]
+        # int32 throughout: CuPy's scatter_min/max support it on every version
+        idx = cp.nonzero(fg)[0].astype(cp.int32)
         n, h, w = labels.shape
         ys = (idx // w) % h
         xs = idx % w
         area = cp.bincount(lab, minlength=count + 1)
         gsum = cp.bincount(lab, weights=g.ravel()[fg], minlength=count + 1)
-        big = cp.iinfo(cp.int64).max
-        x0 = cp.full(count + 1, big, dtype=cp.int64)
-        y0 = cp.full(count + 1, big, dtype=cp.int64)
-        x1 = cp.zeros(count + 1, dtype=cp.int64)
-        y1 = cp.zeros(count + 1, dtype=cp.int64)
-        img = cp.zeros(count + 1, dtype=cp.int64)
-        cupyx.scatter_min(x0, lab, xs)
-        cupyx.scatter_min(y0, lab, ys)
-        cupyx.scatter_max(x1, lab, xs)
-        cupyx.scatter_max(y1, lab, ys)
-        cupyx.scatter_max(img, lab, idx // (h * w))
+        big = np.iinfo(np.int32).max
+        x0 = cp.full(count + 1, big, dtype=cp.int32)
+        y0 = cp.full(count + 1, big, dtype=cp.int32)
+        x1 = cp.zeros(count + 1, dtype=cp.int32)
+        y1 = cp.zeros(count + 1, dtype=cp.int32)
+        img = cp.zeros(count + 1, dtype=cp.int32)
+        scatter_min(x0, lab, xs)
+        scatter_min(y0, lab, ys)
+        scatter_max(x1, lab, xs)
+        scatter_max(y1, lab, ys)
+        scatter_max(img, lab, idx // (h * w))
         keep = cp.nonzero(area >= MIN_AREA)[0]
-        rows = cp.stack([img[keep], x0[keep], y0[keep], x1[keep] - x0[keep] + 1, y1[keep] - y0[keep] + 1, area[keep], gsum[keep] / area[keep]], 1).get()
+        rows = to_host(cp.stack([img[keep], x0[keep], y0[keep], x1[keep] - x0[keep] + 1, y1[keep] - y0[keep] + 1, area[keep], gsum[keep] / area[keep]], 1))
         results = rows.tolist()
     return results
 
@@ -86,6 +109,8 @@ def main():
     decoded = queue.Queue(maxsize=4 * batch_size)
     done = queue.Queue()
     start = time.perf_counter()
+
+    import cv2
 
     def decode(path):
         decoded.put((path, cv2.imread(path, cv2.IMREAD_GRAYSCALE)))
@@ -140,4 +165,15 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    # a failed thread leaves the decode pool blocked on the full queue, and interpreter exit would
+    # join it forever: report and leave at once
+    try:
+        main()
+    except BaseException:  # noqa: BLE001
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    sys.stdout.flush()
+    os._exit(0)

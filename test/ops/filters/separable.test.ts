@@ -82,3 +82,31 @@ describe('filter2dSeparable strip path (W % 4 == 0)', () => {
     g.dispose();
   });
 });
+
+describe('filter2dSeparable tiled path (radii 2..8)', () => {
+  test('every input dtype, border and radius; interior and rim tiles; rows on 4 pixels or not', { skip: !gpu }, async () => {
+    for (const dtype of DTYPES) {
+      for (const border of BORDER_MODES) {
+        // 200 px: interior tiles across (W % 4 == 0, quad loads, vec4 f32 stores); 203 px: rows
+        // off the word grid (every tile resolves borders, scalar stores)
+        for (const w of dtype === 'u8' || dtype === 'f32' ? [200, 203] : [200]) {
+          const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 53, w], dtype, 5);
+          const radii = dtype === 'u8' ? ([[2, 2], [5, 1], [8, 0]] as const) : ([[2, 2]] as const);
+          for (const [rx, ry] of radii) {
+            const kx = gaussianKernel1d(2 * rx + 1, 0);
+            const ky = gaussianKernel1d(2 * ry + 1, 0).map((v, i) => v * (i % 2 ? -1 : 1.5));
+            await assertGpuMatchesCpu(gpu!, [x], (t) => filter2dSeparable(t, { kx, ky, border, borderValue: 9, dtype: 'f32' }), {}, `${dtype} ${border} ${w} r=${rx},${ry}`);
+          }
+        }
+      }
+    }
+  });
+
+  test('packed outputs (u8, u16, f16) from u8', { skip: !gpu }, async () => {
+    const x = naturalImage([1, 2, 40, 136], 'u8', 8);
+    const k = gaussianKernel1d(5, 1.2);
+    for (const dtype of ['u8', 'u16', 'f16', 'i32'] as const) {
+      await assertGpuMatchesCpu(gpu!, [x], (t) => filter2dSeparable(t, { kx: k, ky: k, border: 'reflect101', borderValue: 0, dtype }), {}, dtype);
+    }
+  });
+});
