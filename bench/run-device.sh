@@ -22,7 +22,7 @@ phase() { # name seconds command...
 [[ $what == *pipeline* ]] && phase pipeline "${PIPELINE_LIMIT:-400}" node dist/bench/pipeline/inspect.bench.js "$OUT" "${PIPELINE_COUNT:-256}" 2048 "${PIPELINE_LONG:-20000}"
 [[ $what == *filters* ]] && phase filters 90 node dist/bench/ops/filters.bench.js "$OUT"
 [[ $what == *gpu* ]] && phase gpu 90 node dist/bench/gpu/gpu.bench.js "$OUT/gpu.json"
-[[ $what == *ops* ]] && phase ops 240 node dist/bench/ops/ops.bench.js "$OUT"
+[[ $what == *ops* ]] && phase ops "${OPS_LIMIT:-240}" node dist/bench/ops/ops.bench.js "$OUT"
 # components writes its 268 MB mask file beside its results: keep it out of $OUT
 [[ $what == *components* ]] && phase components 120 node dist/bench/ops/components.bench.js /tmp/kensa-cc && cp /tmp/kensa-cc/components.* "$OUT/"
 exit 0
