@@ -108,6 +108,9 @@ def main():
     db.execute("create table defects (key text, idx integer, x integer, y integer, w integer, h integer, area integer, mean_gradient real)")
     decoded = queue.Queue(maxsize=4 * batch_size)
     done = queue.Queue()
+    # CuPy compiles its kernels on first use: one untimed batch first (its result is read back, so
+    # the GPU is done with it; kensa's side warms up likewise)
+    detect(np.stack([cv2.imread(f, cv2.IMREAD_GRAYSCALE) for f in files[:batch_size]]))
     start = time.perf_counter()
 
     import cv2
