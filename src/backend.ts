@@ -12,7 +12,8 @@
 import { KensaError } from './errors.js';
 import { Gpu } from './gpu/gpu.js';
 import { gaussianBlur } from './ops/filters/gaussian.js';
-import { Tensor } from './tensor.js';
+import type { AnyTypedArray, DType } from './dtype.js';
+import { Tensor, type Shape } from './tensor.js';
 import { invalidParameter, oneOf } from './validate.js';
 
 export const DEVICES = ['cpu', 'gpu', 'auto'] as const;
@@ -45,6 +46,8 @@ export interface Backend {
   readonly measurement: BackendMeasurement | null;
   /** Moves a tensor where this backend computes (no copy when it is there already). */
   toDevice(t: Tensor): Promise<Tensor>;
+  /** A batch from equal-dtype frames, where this backend computes (Tensor.fromFrames). */
+  framesToDevice(frames: readonly AnyTypedArray[], shape: Shape, dtype: DType): Promise<Tensor>;
   /** Waits for recorded GPU work and surfaces its errors; nothing to do on the CPU. */
   sync(): Promise<void>;
   /** Releases the GPU device (tensors on it become unusable). */
@@ -71,6 +74,7 @@ function cpuBackend(reason: string, measurement: BackendMeasurement | null = nul
     reason,
     measurement,
     toDevice: (t) => t.toCpu(),
+    framesToDevice: (frames, shape, dtype) => Tensor.fromFrames(frames, shape, dtype),
     sync: async () => {},
     close: () => {},
   };
@@ -84,6 +88,7 @@ function gpuBackend(gpu: Gpu, reason: string, measurement: BackendMeasurement | 
     reason,
     measurement,
     toDevice: (t) => t.toGpu(gpu),
+    framesToDevice: (frames, shape, dtype) => Tensor.fromFrames(frames, shape, dtype, gpu),
     sync: () => gpu.sync(),
     close: () => gpu.destroy(),
   };

@@ -78,6 +78,34 @@ export class Tensor {
     return new Tensor(shape, dtype, { kind: 'cpu', data });
   }
 
+  /**
+   * One tensor from equal-dtype frames laid end to end (a batch from decoded images): on the GPU
+   * when `gpu` is given, uploading each frame straight from its own array (one counted transfer,
+   * no host copy assembles the batch), else a CPU tensor holding their concatenation.
+   */
+  static async fromFrames(frames: readonly AnyTypedArray[], shape: Shape, dtype: DType, gpu?: Gpu): Promise<Tensor> {
+    if (!DTYPES.includes(dtype)) throw invalidParameter('dtype', `one of ${DTYPES.join(', ')}`, dtype);
+    checkShape(shape);
+    let total = 0;
+    for (const [i, f] of frames.entries()) {
+      if (!matchesDType(f, dtype)) throw invalidParameter(`frames[${i}]`, `a ${expectedArray(dtype)} for dtype ${dtype}`, f.constructor.name);
+      total += f.length;
+    }
+    if (total !== numel(shape)) throw invalidParameter('frames', `${numel(shape)} elements in all for shape [${shape.join(', ')}]`, `${total} elements`);
+    if (!gpu) {
+      const data = allocTyped(dtype, total);
+      let at = 0;
+      for (const f of frames) {
+        (data as Uint8Array).set(f as Uint8Array, at);
+        at += f.length;
+      }
+      return new Tensor(shape, dtype, { kind: 'cpu', data });
+    }
+    const out = Tensor.empty(gpu, shape, dtype);
+    await gpu.upload(out.gpu.ref, frames.map((f) => new Uint8Array(f.buffer, f.byteOffset, f.byteLength)));
+    return out;
+  }
+
   static zeros(shape: Shape, dtype: DType): Tensor {
     checkShape(shape);
     return new Tensor(shape, dtype, { kind: 'cpu', data: allocTyped(dtype, numel(shape)) });

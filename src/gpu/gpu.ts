@@ -419,28 +419,43 @@ export class Gpu {
 
   /**
    * Copies host bytes into a GPU buffer through the upload ring, ordered with pending dispatches.
-   * An upload of one ring chunk is recorded into the pending command stream. A larger one flushes
-   * the stream and submits each chunk's copy on its own, so the DMA of one chunk overlaps the host
-   * copy into the next staging buffer (the host memcpy bounds the rate; see staging.ts).
+   * `data` may be several parts (the frames of a batch), uploaded as if concatenated: no host-side
+   * copy assembles them first. An upload of one ring chunk is recorded into the pending command
+   * stream. A larger one flushes the stream and submits each chunk's copy on its own, so the DMA of
+   * one chunk overlaps the host copy into the next staging buffer (the host memcpy bounds the
+   * rate; see staging.ts).
    */
-  async upload(dst: BufferRef, data: Uint8Array, dstOffset = 0): Promise<void> {
+  async upload(dst: BufferRef, data: Uint8Array | readonly Uint8Array[], dstOffset = 0): Promise<void> {
     this.#assertAlive();
+    const parts = data instanceof Uint8Array ? [data] : data;
     const ring = this.#upload;
     const chunk = ring.chunkBytes;
-    const total = data.byteLength;
+    const total = parts.reduce((n, p) => n + p.byteLength, 0);
     const direct = total > chunk;
+    let part = 0;
+    let offset = 0;
     for (let start = 0; start < total; start += chunk) {
-      const part = data.subarray(start, Math.min(total, start + chunk));
+      const length = Math.min(chunk, total - start);
       let staging = ring.tryAcquire();
       if (!staging) {
         if (ring.hasPending) this.flush();
         staging = await ring.acquire();
         this.#assertAlive();
       }
-      const bytes = Math.ceil(part.byteLength / 4) * 4;
+      const bytes = Math.ceil(length / 4) * 4;
       const mapped = new Uint8Array(staging.getMappedRange(0, bytes));
-      mapped.set(part);
-      if (bytes > part.byteLength) mapped.fill(0, part.byteLength);
+      for (let filled = 0; filled < length; ) {
+        const p = parts[part]!;
+        const n = Math.min(p.byteLength - offset, length - filled);
+        mapped.set(p.subarray(offset, offset + n), filled);
+        filled += n;
+        offset += n;
+        if (offset === p.byteLength) {
+          part++;
+          offset = 0;
+        }
+      }
+      if (bytes > length) mapped.fill(0, length);
       staging.unmap();
       if (direct) {
         // dispatches recorded before this point (also while awaiting a staging buffer) go first
@@ -458,7 +473,7 @@ export class Gpu {
       }
     }
     this.stats.transfers.uploads++;
-    this.stats.transfers.uploadBytes += data.byteLength;
+    this.stats.transfers.uploadBytes += total;
   }
 
   /**

@@ -55,6 +55,25 @@ describe('staging: chunked uploads and readback destinations', { skip: !gpu }, (
     }
   });
 
+  test('an upload of several parts lands as their concatenation; chunks straddle part boundaries', async () => {
+    const g = await Gpu.open({ uploadRing: { count: 2, chunkBytes: 1024 } });
+    try {
+      // 0-byte and odd-length parts, parts shorter and longer than a chunk
+      const parts = [bytesOf(700, 1), bytesOf(0, 2), bytesOf(1500, 3), bytesOf(3, 4), bytesOf(2049, 5)];
+      const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      parts.reduce((at, p) => (whole.set(p, at), at + p.length), 0);
+      const dst = g.alloc(8192);
+      await g.upload(dst, parts, 16);
+      const back = new Uint8Array(await g.read(dst, 16 + whole.length));
+      assert.deepEqual(back.subarray(16), whole);
+      assert.equal(g.stats.transfers.uploads, 1);
+      assert.equal(g.stats.transfers.uploadBytes, whole.length);
+      g.free(dst);
+    } finally {
+      g.destroy();
+    }
+  });
+
   test('a single-chunk upload stays in the pending stream (no extra submission)', async () => {
     const x = gpu!.alloc(1024);
     await gpu!.sync();
