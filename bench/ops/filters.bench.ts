@@ -8,8 +8,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from '../../src/dtype.js';
 import { Gpu } from '../../src/gpu/gpu.js';
-import { gaussianKernel1d } from '../../src/ops/filters/kernels.js';
-import { separableTiledProgram, separableTiledScalarProgram } from '../../src/ops/filters/separable.js';
+import { crackMask, crackProgram } from '../../src/ops/features/crack.js';
+import { gradientMagnitude, gradientProgram, resolveGradient, type GradientOperator } from '../../src/ops/features/gradient.js';
+import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
+import { runPixelProgram } from '../../src/ops/pixel-kernel.js';
 import { flipWordProgram } from '../../src/ops/geometry/flip.js';
 import { Tensor } from '../../src/tensor.js';
 import { repeat } from '../_kit/stats.js';
@@ -22,11 +24,9 @@ const host = new Uint8Array(N * H * W);
 for (let i = 0; i < host.length; i++) host[i] = (Math.imul(i, 2654435761) >>> 24) & 0xff;
 const x = await Tensor.fromArray(host, [N, 1, H, W], 'u8').toGpu(gpu);
 const shape = [N, 1, H, W] as const;
-const d = { n: N, c: 1, h: H, w: W };
-const G5 = [1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16];
 const per: Record<string, number> = { u8: 1, u16: 2, i32: 4, f32: 4, f16: 2 };
 
-const peerRun = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'gaussian5_f32,gaussian5_f16'], { encoding: 'utf8' });
+const peerRun = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'gaussian5_f32,gradmag_f16,crack_u8'], { encoding: 'utf8' });
 const peer = peerRun.status === 0 ? JSON.parse(peerRun.stdout.trim().split('\n').pop()!) : {};
 if (peerRun.status !== 0) console.error(peerRun.stderr);
 const copyGbs: number = peer.copy_gbs ?? NaN;
@@ -35,28 +35,22 @@ interface Row { name: string; ms: number; gbs: number; pct: number; maxDiff: num
 interface Variant { name: string; inBytes: number; outBytes: number; run: () => Tensor; peer?: string; ref?: () => Tensor }
 const variants: Variant[] = [];
 const xf = await Tensor.fromArray(Float32Array.from(host, (v) => v / 255), [N, 1, H, W], 'f32').toGpu(gpu);
-function tiled(src: Tensor, dtype: DType, kx: number[], ky: number[], kind: 'scalar' | 'quad' | 'quad+vec'): Tensor {
-  const out = Tensor.empty(gpu, shape, dtype);
-  const [rx, ry] = [(kx.length - 1) / 2, (ky.length - 1) / 2];
-  const program = kind === 'scalar' ? separableTiledScalarProgram(src.dtype, dtype, 'reflect101', rx, ry) : separableTiledProgram(src.dtype, dtype, 'reflect101', rx, ry, kind === 'quad+vec');
-  gpu.dispatch({ program, inputs: [src.gpu.ref], outputs: [out.gpu.ref], uniforms: { shape, border_value: 0, wx: kx, wy: ky }, workgroups: [Math.ceil(W / 64), Math.ceil(H / 16), N] });
-  return out;
+// the per-pixel kernels the tiled stencils replace (W % 4 == 0 takes the tiled path)
+const pixelGradient = (src: Tensor, operator: GradientOperator, dtype: DType, uniforms: Record<string, number | number[]>) => () =>
+  runPixelProgram(gradientProgram(resolveGradient(src, { operator, dtype }), src.dtype), [src], shape, dtype, uniforms);
+const SOBEL = { kd: [-1, 0, 1, 0, 0, 0, 0, 0], ks: [1, 2, 1, 0, 0, 0, 0, 0] };
+const t2 = 4 * 20 * 20;
+const pairs: [string, Tensor, DType, () => Tensor, () => Tensor, string | undefined][] = [
+  ['gradient magnitude sobel u8→f16', x, 'f16', pixelGradient(x, 'sobel', 'f16', SOBEL), () => gradientMagnitude(x, { dtype: 'f16' }), 'gradmag_f16'],
+  ['gradient magnitude central f32→f32', xf, 'f32', pixelGradient(xf, 'central', 'f32', { weight: 0.5 }), () => gradientMagnitude(xf, { operator: 'central' }), undefined],
+  ['crack mask u8→u8', x, 'u8', () => runPixelProgram(crackProgram('u8', 'reflect101'), [x], shape, 'u8', { t2 }), () => crackMask(x, { threshold: 20 }), 'crack_u8'],
+];
+for (const [label, src, dtype, before, after, peerKey] of pairs) {
+  const common = { inBytes: per[src.dtype]!, outBytes: per[dtype]!, ...(peerKey ? { peer: peerKey } : {}) };
+  variants.push({ name: `${label} pixel kernel (before)`, ...common, run: before });
+  variants.push({ name: `${label} tiled stencil`, ...common, run: after, ref: before });
 }
-const G7 = gaussianKernel1d(7, 0);
-for (const [label, src, k, dtype, peerKey] of [
-  ['gaussian5 u8→f32', x, G5, 'f32', 'gaussian5_f32'],
-  ['gaussian5 u8→f16', x, G5, 'f16', 'gaussian5_f16'],
-  ['gaussian5 f32→f32', xf, G5, 'f32', undefined],
-  ['gaussian7 u8→f32', x, G7, 'f32', undefined],
-] as const) {
-  const ref = () => tiled(src, dtype, [...k], [...k], 'scalar');
-  const inBytes = per[src.dtype]!;
-  variants.push({ name: `${label} tiled, scalar workgroup layout (before)`, inBytes, outBytes: per[dtype]!, run: ref, ...(peerKey ? { peer: peerKey } : {}) });
-  for (const kind of ['quad', 'quad+vec'] as const) {
-    if (kind === 'quad+vec' && dtype !== 'f32') continue;
-    variants.push({ name: `${label} tiled, ${kind}`, inBytes, outBytes: per[dtype]!, run: () => tiled(src, dtype, [...k], [...k], kind), ...(peerKey ? { peer: peerKey } : {}), ref });
-  }
-}
+variants.push({ name: 'gaussian5 u8→f32 tiled stencil', inBytes: 1, outBytes: 4, run: () => gaussianBlur(x, { ksize: 5, dtype: 'f32' }), peer: 'gaussian5_f32' });
 const copy = (vec: boolean) => () => {
   const out = Tensor.empty(gpu, shape, 'u8');
   const units = (N * H * W) / (vec ? 16 : 4);

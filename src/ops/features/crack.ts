@@ -2,8 +2,9 @@
  * The crack kernel: a u8 mask, 255 where the central-difference gradient magnitude exceeds
  * `threshold`, else 0:
  *   mask = 255 if sqrt(((I[y, x+1] − I[y, x−1]) / 2)² + ((I[y+1, x] − I[y−1, x]) / 2)²) > threshold
- * per channel, in one fused pixel pass: four neighbour loads per pixel, four u8 results per
- * thread, and only the 1-pixel frame of the image resolves indices with the border mode. The test
+ * per channel, in one fused pass: the tiled stencil (../stencil-tile.ts) when rows start on a
+ * storage word (W % 4 == 0), else a pixel kernel with four neighbour loads per pixel and four u8
+ * results per thread; only the 1-pixel frame of the image resolves indices with the border mode. The test
  * is evaluated without a square root or divisions as
  *   (I[y, x+1] − I[y, x−1])² + (I[y+1, x] − I[y−1, x])² > (2·threshold)²      (threshold ≥ 0)
  * in f32: the same test (for u8 inputs the left side is exact; only the f32 rounding of
@@ -19,6 +20,7 @@ import { invalidParameter, numberInRange } from '../../validate.js';
 import { BORDER_MODES, checkBorder, type BorderMode } from '../border.js';
 import { checkImage } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { runStencilTile, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
 import { WGSL_SRC_TAP } from './gradient.js';
 
 export interface CrackMaskOptions {
@@ -69,6 +71,24 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   });
 }
 
+/** The tiled form (../stencil-tile.ts): row array d = I[x+1] − I[x−1], the column pass tests the sum of squares. */
+function tileSpec(inDtype: DType, border: BorderMode): StencilTileSpec {
+  return {
+    name: 'crack_mask_tiled',
+    key: '',
+    inDtype,
+    outDtype: 'u8',
+    border,
+    rx: 1,
+    ry: 1,
+    uniforms: [{ name: 't2', type: 'f32' }],
+    rows: { d: (p) => `${p(1)} - ${p(-1)}` },
+    combine: (r, t) => `let gx = ${r('d', 0)};
+  let gy = ${t(1)} - ${t(-1)};
+  let v = select(vec4<f32>(0.0), vec4<f32>(255.0), gx * gx + gy * gy > vec4<f32>(u.t2));`,
+  };
+}
+
 /** (2·threshold)² as f32, or −1 for a negative threshold (every pixel passes). */
 function squaredThreshold(t: number): number {
   return t < 0 ? -1 : Math.fround(4 * t * t);
@@ -87,7 +107,11 @@ export function crackMask(x: Tensor, options: CrackMaskOptions): Tensor {
   const borderValue = options.borderValue === undefined ? 0 : numberInRange('borderValue', options.borderValue, -1e30, 1e30);
   const t2 = squaredThreshold(threshold);
   const shape = x.shape as Dims4;
-  if (x.device === 'gpu') return runPixelProgram(crackProgram(x.dtype, border), [x], shape, 'u8', { t2 }, borderValue);
+  if (x.device === 'gpu') {
+    const tile = tileSpec(x.dtype, border);
+    if (stencilTileFits(tile, shape)) return runStencilTile(tile, x, { t2 }, borderValue);
+    return runPixelProgram(crackProgram(x.dtype, border), [x], shape, 'u8', { t2 }, borderValue);
+  }
   const src = cpuAccessor(x, border, borderValue);
   const f = Math.fround;
   return cpuPixelKernel(shape, 'u8', (n, c, y, xx) => {
@@ -99,5 +123,5 @@ export function crackMask(x: Tensor, options: CrackMaskOptions): Tensor {
 
 /** Every program variant, for compile-all tests. */
 export function crackPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], borders: readonly BorderMode[] = BORDER_MODES) {
-  return dtypes.flatMap((d) => borders.map((b) => crackProgram(d, b)));
+  return dtypes.flatMap((d) => borders.flatMap((b) => [crackProgram(d, b), stencilTileProgram(tileSpec(d, b), false)]));
 }

@@ -5,10 +5,11 @@
  *   'scharr'  gx, gy = cv.Scharr(x, CV_32F, 1, 0), cv.Scharr(x, CV_32F, 0, 1)   (ksize 3 only)
  *   'central' gx = (x[y, x+1] − x[y, x−1]) / 2, gy = (x[y+1, x] − x[y−1, x]) / 2  (ksize 3 only)
  * i.e. cv.magnitude of the two derivatives, unnormalised (Sobel 3×3 of a unit step is 4).
- * On the GPU each thread reads the pixel's neighbourhood once (3×3 for Sobel 3 and Scharr, K×K for
- * Sobel 5 and 7, the four neighbours for 'central' and Sobel 1), forms both derivatives and the
- * magnitude in registers and writes the output: one dispatch, no gx/gy tensors. Pixels whose window
- * lies inside the image load with plain offsets; only the frame resolves indices with the border mode.
+ * On the GPU one dispatch, no gx/gy tensors: rows on whole output words take the tiled stencil
+ * (../stencil-tile.ts: the input tile once in workgroup memory, row passes for the x derivative
+ * and smoothing, the column pass forms gx, gy and the magnitude); other widths a per-pixel kernel
+ * that reads each pixel's neighbourhood (3×3, K×K, or the four neighbours for 'central' and
+ * Sobel 1), with plain offsets inside the image and border resolution only on the frame.
  * Arithmetic is f32 in the order of the separable filter (row pass, then column pass). Border
  * modes reflect101 (default) / replicate / constant (borderValue, default 0). Integer outputs
  * round half to even and saturate (saturate_cast); f16 clamps to ±65504. Output dtype default f32.
@@ -19,6 +20,7 @@ import { invalidParameter, numberInRange, oddInteger, oneOf } from '../../valida
 import { BORDER_MODES, checkBorder, type BorderMode } from '../border.js';
 import { checkImage, outDType } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { runStencilTile, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
 import { sobelKernels, type SobelKsize } from './sobel.js';
 
 /**
@@ -169,7 +171,43 @@ function programFor(shape: Shape, inDtype: DType, outDtype: DType, border: Borde
   });
 }
 
-/** The program gradientMagnitude records for these options and dtypes. */
+/**
+ * The tiled form (../stencil-tile.ts): row arrays d (derivative along x) and s (smoothing along x;
+ * 'cross' reads the input column directly), the column pass forms gx, gy and the magnitude in the
+ * same order of operations as the per-pixel kernel and the CPU reference.
+ */
+function tileSpec(shape: Shape, inDtype: DType, outDtype: DType, border: BorderMode): StencilTileSpec {
+  const base = { name: 'gradient_magnitude_tiled', key: shape, inDtype, outDtype, border };
+  if (shape === 'cross') {
+    return {
+      ...base,
+      rx: 1,
+      ry: 1,
+      uniforms: [{ name: 'weight', type: 'f32' }],
+      rows: { d: (p) => `(${p(1)} - ${p(-1)}) * u.weight` },
+      combine: (r, t) => `let gx = ${r('d', 0)};
+  let gy = (${t(1)} - ${t(-1)}) * u.weight;
+  let v = sqrt(gx * gx + gy * gy);`,
+    };
+  }
+  const R = (Number(shape.slice(1)) - 1) / 2;
+  const sum = (a: 'kd' | 'ks', at: (d: number) => string) => Array.from({ length: 2 * R + 1 }, (_, k) => `u.${a}[${k >> 2}][${k & 3}] * ${at(k - R)}`).join(' + ');
+  return {
+    ...base,
+    rx: R,
+    ry: R,
+    uniforms: [
+      { name: 'kd', type: { array: 'vec4f', length: TAP_VECS } },
+      { name: 'ks', type: { array: 'vec4f', length: TAP_VECS } },
+    ],
+    rows: { d: (p) => sum('kd', p), s: (p) => sum('ks', p) },
+    combine: (r) => `let gx = ${sum('ks', (dy) => r('d', dy))};
+  let gy = ${sum('kd', (dy) => r('s', dy))};
+  let v = sqrt(gx * gx + gy * gy);`,
+  };
+}
+
+/** The program gradientMagnitude records for these options and dtypes (the per-pixel form). */
 export function gradientProgram(r: ResolvedGradient, inDtype: DType) {
   return programFor(weightsOf(r).shape, inDtype, r.dtype, r.border);
 }
@@ -219,6 +257,8 @@ export function gradientMagnitudeResolved(x: Tensor, r: ResolvedGradient): Tenso
   const wt = weightsOf(r);
   if (x.device === 'gpu') {
     const uniforms: Record<string, number | number[]> = wt.shape === 'cross' ? { weight: wt.weight } : { kd: packTaps(wt.kd), ks: packTaps(wt.ks) };
+    const tile = tileSpec(wt.shape, x.dtype, r.dtype, r.border);
+    if (stencilTileFits(tile, x.shape as Dims4)) return runStencilTile(tile, x, uniforms, r.borderValue);
     return runPixelProgram(programFor(wt.shape, x.dtype, r.dtype, r.border), [x], x.shape as Dims4, r.dtype, uniforms, r.borderValue);
   }
   return cpuGradient(x, r, wt);
@@ -236,5 +276,5 @@ export function gradientMagnitude(x: Tensor, options: GradientMagnitudeOptions =
 
 /** Every program variant, for compile-all tests. */
 export function gradientPrograms(inDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], outDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], borders: readonly BorderMode[] = BORDER_MODES) {
-  return SHAPES.flatMap((v) => inDtypes.flatMap((i) => outDtypes.flatMap((o) => borders.map((b) => programFor(v, i, o, b)))));
+  return SHAPES.flatMap((v) => inDtypes.flatMap((i) => outDtypes.flatMap((o) => borders.flatMap((b) => [programFor(v, i, o, b), stencilTileProgram(tileSpec(v, i, o, b), o === 'f32')]))));
 }

@@ -2,10 +2,11 @@
  * Separable 2-D correlation: a horizontal then a vertical 1-D pass (kornia's filter2d_separable).
  * The intermediate is f32, so rounding happens once, at the end, as in OpenCV's float path.
  * Three GPU paths:
- *  - tiled (kernels up to 17 taps, rows that start on a storage word): one pass; a workgroup
- *    loads a 64×16 output tile plus halo once into workgroup memory, filters rows then columns
- *    there and writes each output word once. Memory traffic is one read of the input and one
- *    write of the output. Radii are compile-time constants (key `r=rx,ry`), taps are uniforms.
+ *  - tiled (kernels up to 17 taps, rows that start on a storage word): one pass through
+ *    ../stencil-tile.ts; a workgroup loads a 64×16 output tile plus halo once into workgroup
+ *    memory, filters rows then columns there and writes each output word once. Memory traffic is
+ *    one read of the input and one write of the output. Radii are compile-time constants, taps
+ *    uniforms.
  *  - strip (radii ≤ 1, W % 4 == 0): no workgroup memory; a thread filters 4 pixels × 8 rows
  *    from whole input words with a register ring of filtered rows (see below).
  *  - general: two pixel-kernel passes through an f32 intermediate, taps as uniforms
@@ -16,7 +17,8 @@
  * strip 0.534 (f16: 0.435 vs 0.530), so 5+ taps stay tiled. Tried and slower: 16-byte spans
  * per thread (vec4 input loads through a binding alias) 1.1–2.0 ms; the row loop unrolled in WGSL
  * 0.659; scalar f32 stores instead of a vec4 alias 2.0 (wide). Not yet known what bounds the strip
- * kernel at 5 taps (same loads as at 3 taps); the tiled kernel is still at 16–24 % of copy bw.
+ * kernel at 5 taps (same loads as at 3 taps). H200 (2026-12-01): the tiled kernel with pixel
+ * quads in workgroup memory, Gaussian 5×5 → f32 0.483 → 0.277 ms (stencil-tile.ts).
  */
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
@@ -25,6 +27,7 @@ import type { BorderMode } from '../border.js';
 import { checkImage, type ImageDims } from '../image.js';
 import { wgslBorder } from '../border.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { runStencilTile, STENCIL_MAX_RADIUS, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
 import { MAX_TAPS } from './kernels.js';
 
 const TAP_VECS = Math.ceil(MAX_TAPS / 4) + 1;
@@ -53,210 +56,32 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   });
 }
 
-const TILE_W = 64;
-const TILE_H = 16;
 /** Largest radius of the tiled path (17 taps). */
-export const TILED_MAX_RADIUS = 8;
+export const TILED_MAX_RADIUS = STENCIL_MAX_RADIUS;
 const TILED_TAP_VECS = Math.ceil((2 * TILED_MAX_RADIUS + 1) / 4);
-const tiledPrograms = new Map<string, ProgramInfo>();
 
-function writeOutputs(dtype: DType): string {
-  switch (ELEMENTS_PER_WORD[dtype]) {
-    case 4:
-      return 'if (gx < s.w) { out[(base + gx) / 4u] = out_pack(v); }';
-    case 2:
-      return `if (gx < s.w) { out[(base + gx) / 2u] = out_pack(v.xy); }
-  if (gx + 2u < s.w) { out[(base + gx + 2u) / 2u] = out_pack(v.zw); }`;
-    default:
-      return 'for (var j = 0u; j < 4u; j++) { if (gx + j < s.w) { out_store(base + gx + j, v[j]); } }';
-  }
-}
-
-/** WGSL of `fn load4(e: u32) -> vec4<f32>`: elements e … e+3 of `src`, e a multiple of 4 (whole words). */
-function quadLoad(dtype: DType): string {
-  switch (dtype) {
-    case 'u8':
-      return 'let w = src[e >> 2u]; return vec4<f32>(f32(w & 0xffu), f32((w >> 8u) & 0xffu), f32((w >> 16u) & 0xffu), f32(w >> 24u));';
-    case 'u16':
-      return 'let a = src[e >> 1u]; let b = src[(e >> 1u) + 1u]; return vec4<f32>(f32(a & 0xffffu), f32(a >> 16u), f32(b & 0xffffu), f32(b >> 16u));';
-    case 'f16':
-      return 'return vec4<f32>(unpack2x16float(src[e >> 1u]), unpack2x16float(src[(e >> 1u) + 1u]));';
-    case 'i32':
-      return 'return vec4<f32>(f32(src[e]), f32(src[e + 1u]), f32(src[e + 2u]), f32(src[e + 3u]));';
-    case 'f32':
-      return 'return vec4<f32>(src[e], src[e + 1u], src[e + 2u], src[e + 3u]);';
-  }
-}
-
-/**
- * The tiled program. Workgroup memory holds vec4 quads of adjacent pixels, so every access is a
- * 16-byte one by consecutive threads (no bank conflicts: the scalar layout had 4-way conflicts in
- * the column pass). The input tile starts HX = 4·⌈rx/4⌉ pixels left of the output tile, so its
- * quads are whole storage words of the input; a thread filters one output quad of a row from the
- * 2·HX/4 + 1 quads around it, then one output quad of the column pass. `vecOut` stores f32 quads
- * as one 16-byte write (rows start on 16 bytes: W % 4 == 0).
- */
-export function separableTiledProgram(inDtype: DType, outDtype: DType, border: BorderMode, rx: number, ry: number, vecOut = false): ProgramInfo {
-  const id = `${inDtype}|${outDtype}|${border}|${rx}|${ry}|${vecOut}`;
-  let p = tiledPrograms.get(id);
-  if (p) return p;
-  const hx = 4 * Math.ceil(rx / 4);
-  const iw4 = (TILE_W + 2 * hx) / 4;
-  const ih = TILE_H + 2 * ry;
-  const oq = TILE_W / 4;
-  const na = (2 * hx) / 4 + 1;
-  // horizontal taps of output lane j: tile pixel hx − rx + j + k of the na quads a0 … a(na−1)
-  const lane = (j: number) =>
-    Array.from({ length: 2 * rx + 1 }, (_, k) => {
-      const m = hx - rx + j + k;
-      return `u.wx[${k >> 2}][${k & 3}] * a${m >> 2}[${m & 3}]`;
-    }).join(' + ');
-  const vecStore = vecOut && outDtype === 'f32';
-  p = {
+/** The tiled path as a stencil: one row array (the horizontal pass), the vertical pass as the combine. */
+function separableTileSpec(inDtype: DType, outDtype: DType, border: BorderMode, rx: number, ry: number): StencilTileSpec {
+  const taps = (r: number, w: 'wx' | 'wy', at: (d: number) => string) => Array.from({ length: 2 * r + 1 }, (_, k) => `u.${w}[${k >> 2}][${k & 3}] * ${at(k - r)}`).join(' + ');
+  return {
     name: 'separable_tiled',
-    key: `r=${rx},${ry};border=${border};vec=${vecStore}`,
-    inputs: [{ name: 'src', dtype: inDtype }],
-    outputs: [{ name: 'out', dtype: outDtype }],
+    key: '',
+    inDtype,
+    outDtype,
+    border,
+    rx,
+    ry,
     uniforms: [
-      { name: 'shape', type: 'vec4u' },
-      { name: 'border_value', type: 'f32' },
       { name: 'wx', type: { array: 'vec4f', length: TILED_TAP_VECS } },
       { name: 'wy', type: { array: 'vec4f', length: TILED_TAP_VECS } },
     ],
-    workgroupSize: 256,
-    // the alias re-declares the output binding (program.ts order: uniforms 0, src 1, out 2); the
-    // program then uses only the alias, so the two declarations never meet in one entry point
-    body: /* wgsl */ `
-${wgslBorder(border)}
-${vecStore ? '@group(0) @binding(2) var<storage, read_write> out_v: array<vec4<f32>>;' : ''}
-const RY: u32 = ${ry}u;
-const HX: u32 = ${hx}u;
-const TW: u32 = ${TILE_W}u;
-const TH: u32 = ${TILE_H}u;
-const IW4: u32 = ${iw4}u;
-const IH: u32 = ${ih}u;
-const OQ: u32 = ${oq}u;
-var<workgroup> tin: array<vec4<f32>, ${iw4 * ih}>;
-var<workgroup> trow: array<vec4<f32>, ${oq * ih}>;
-fn load4(e: u32) -> vec4<f32> { ${quadLoad(inDtype)} }
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let s = u.shape;
-  let x0 = wid.x * TW;
-  let y0 = wid.y * TH;
-  let plane = wid.z * s.z * s.w;
-  // Tiles whose halo lies inside the image (all but the rim) load whole words, no border arithmetic.
-  let interior = (s.w & 3u) == 0u && x0 >= HX && x0 + TW + HX <= s.w && y0 >= RY && y0 + TH + RY <= s.z;
-  if (interior) {
-    let origin = plane + (y0 - RY) * s.w + x0 - HX;
-    for (var i = li; i < IW4 * IH; i += WG) { tin[i] = load4(origin + (i / IW4) * s.w + (i % IW4) * 4u); }
-  } else {
-    for (var i = li; i < IW4 * IH; i += WG) {
-      let gy = border(i32(y0 + i / IW4) - i32(RY), i32(s.z));
-      var v = vec4<f32>(u.border_value);
-      for (var j = 0u; j < 4u; j++) {
-        let gx = border(i32(x0 + (i % IW4) * 4u + j) - i32(HX), i32(s.w));
-        if (gy >= 0 && gx >= 0) { v[j] = src_load(plane + u32(gy) * s.w + u32(gx)); }
-      }
-      tin[i] = v;
-    }
-  }
-  workgroupBarrier();
-  for (var i = li; i < OQ * IH; i += WG) {
-    let b = (i / OQ) * IW4 + i % OQ;
-${Array.from({ length: na }, (_, a) => `    let a${a} = tin[b + ${a}u];`).join('\n')}
-    trow[i] = vec4<f32>(${[0, 1, 2, 3].map(lane).join(',\n      ')});
-  }
-  workgroupBarrier();
-  let ty = li / OQ;
-  let q = li % OQ;
-  let gy = y0 + ty;
-  if (gy >= s.z) { return; }
-  var v = ${Array.from({ length: 2 * ry + 1 }, (_, k) => `u.wy[${k >> 2}][${k & 3}] * trow[${k ? `(ty + ${k}u)` : 'ty'} * OQ + q]`).join(' + ')};
-  let base = plane + gy * s.w;
-  let gx = x0 + 4u * q;
-  ${vecStore ? 'if (gx < s.w) { out_v[(base + gx) / 4u] = v; }' : writeOutputs(outDtype)}
-}`,
+    rows: { h: (p) => taps(rx, 'wx', p) },
+    combine: (r) => `let v = ${taps(ry, 'wy', (dy) => r('h', dy))};`,
   };
-  tiledPrograms.set(id, p);
-  return p;
 }
 
-/** The previous tiled kernel (scalar workgroup layout), kept for one A/B run in bench/ops/filters.bench.ts. */
-export function separableTiledScalarProgram(inDtype: DType, outDtype: DType, border: BorderMode, rx: number, ry: number): ProgramInfo {
-  const id = `scalar|${inDtype}|${outDtype}|${border}|${rx}|${ry}`;
-  let p = tiledPrograms.get(id);
-  if (p) return p;
-  const inW = TILE_W + 2 * rx;
-  const inH = TILE_H + 2 * ry;
-  p = {
-    name: 'separable_tiled_scalar',
-    key: `r=${rx},${ry};border=${border}`,
-    inputs: [{ name: 'src', dtype: inDtype }],
-    outputs: [{ name: 'out', dtype: outDtype }],
-    uniforms: [
-      { name: 'shape', type: 'vec4u' },
-      { name: 'border_value', type: 'f32' },
-      { name: 'wx', type: { array: 'vec4f', length: TILED_TAP_VECS } },
-      { name: 'wy', type: { array: 'vec4f', length: TILED_TAP_VECS } },
-    ],
-    workgroupSize: 256,
-    body: /* wgsl */ `
-${wgslBorder(border)}
-const RX: u32 = ${rx}u;
-const RY: u32 = ${ry}u;
-const TW: u32 = ${TILE_W}u;
-const TH: u32 = ${TILE_H}u;
-const IW: u32 = ${inW}u;
-const IH: u32 = ${inH}u;
-var<workgroup> tin: array<f32, ${inW * inH}>;
-var<workgroup> trow: array<f32, ${TILE_W * inH}>;
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let s = u.shape;
-  let x0 = wid.x * TW;
-  let y0 = wid.y * TH;
-  let plane = wid.z * s.z * s.w;
-  // Tiles whose halo lies inside the image (all but the rim) skip the border arithmetic.
-  let interior = x0 >= RX && x0 + TW + RX <= s.w && y0 >= RY && y0 + TH + RY <= s.z;
-  if (interior) {
-    let origin = plane + (y0 - RY) * s.w + x0 - RX;
-    for (var i = li; i < IW * IH; i += WG) { tin[i] = src_load(origin + (i / IW) * s.w + i % IW); }
-  } else {
-    for (var i = li; i < IW * IH; i += WG) {
-      let gy = border(i32(y0 + i / IW) - i32(RY), i32(s.z));
-      let gx = border(i32(x0 + i % IW) - i32(RX), i32(s.w));
-      var v = u.border_value;
-      if (gy >= 0 && gx >= 0) { v = src_load(plane + u32(gy) * s.w + u32(gx)); }
-      tin[i] = v;
-    }
-  }
-  workgroupBarrier();
-  for (var i = li; i < TW * IH; i += WG) {
-    let r = i / TW;
-    let c = i % TW;
-    var acc = 0.0;
-    for (var k = 0u; k <= 2u * RX; k++) { acc += u.wx[k / 4u][k % 4u] * tin[r * IW + c + k]; }
-    trow[i] = acc;
-  }
-  workgroupBarrier();
-  let ty = li / 16u;
-  let tx = (li % 16u) * 4u;
-  let gy = y0 + ty;
-  if (gy >= s.z) { return; }
-  var v = vec4<f32>(0.0);
-  for (var k = 0u; k <= 2u * RY; k++) {
-    let w = u.wy[k / 4u][k % 4u];
-    let row = (ty + k) * TW + tx;
-    v += w * vec4<f32>(trow[row], trow[row + 1u], trow[row + 2u], trow[row + 3u]);
-  }
-  let base = plane + gy * s.w;
-  let gx = x0 + tx;
-  ${writeOutputs(outDtype)}
-}`,
-  };
-  tiledPrograms.set(id, p);
-  return p;
+export function separableTiledProgram(inDtype: DType, outDtype: DType, border: BorderMode, rx: number, ry: number, vecOut = false): ProgramInfo {
+  return stencilTileProgram(separableTileSpec(inDtype, outDtype, border, rx, ry), vecOut);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,18 +362,8 @@ export function filter2dSeparable(x: Tensor, a: SeparableArgs): Tensor {
       });
       return out;
     }
-    if (rx <= TILED_MAX_RADIUS && ry <= TILED_MAX_RADIUS && d.w % ELEMENTS_PER_WORD[a.dtype] === 0 && d.n * d.c <= 65535) {
-      const gpu = x.gpu.gpu;
-      const out = Tensor.empty(gpu, shape, a.dtype);
-      gpu.dispatch({
-        program: separableTiledProgram(x.dtype, a.dtype, a.border, rx, ry, d.w % 4 === 0),
-        inputs: [x.gpu.ref],
-        outputs: [out.gpu.ref],
-        uniforms: { shape, border_value: a.borderValue, wx: a.kx, wy: a.ky },
-        workgroups: [Math.ceil(d.w / TILE_W), Math.ceil(d.h / TILE_H), d.n * d.c],
-      });
-      return out;
-    }
+    const tile = separableTileSpec(x.dtype, a.dtype, a.border, rx, ry);
+    if (stencilTileFits(tile, shape)) return runStencilTile(tile, x, { wx: a.kx, wy: a.ky }, a.borderValue);
     const tmp = runPixelProgram(separablePass('h', x.dtype, 'f32', a.border), [x], shape, 'f32', { taps: a.kx.length, weights: packWeights(a.kx) }, a.borderValue);
     const out = runPixelProgram(separablePass('v', 'f32', a.dtype, a.border), [tmp], shape, a.dtype, { taps: a.ky.length, weights: packWeights(a.ky) }, midBorder);
     tmp.dispose();

@@ -78,6 +78,15 @@ describe('crackMask', () => {
     }
   });
 
+  test('tiled path: interior and rim tiles, every input dtype and border', { skip: !gpu }, async () => {
+    for (const [dtype, threshold] of [['u8', 9.5], ['u16', 20000.5], ['i32', 1e4], ['f32', 0.3], ['f16', 0.05]] as const) {
+      const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 40, 136], dtype, 17);
+      for (const border of BORDER_MODES) {
+        await assertGpuMatchesCpu(gpu!, [x], (t) => crackMask(t, { threshold, border, borderValue: 0.5 }), { int: 0 }, `${dtype} ${border}`);
+      }
+    }
+  });
+
   test('one dispatch per call', { skip: !gpu }, async () => {
     const x = await naturalImage([2, 1, 16, 16], 'u8', 2).toGpu(gpu!);
     const before = gpu!.allStats().dispatches;

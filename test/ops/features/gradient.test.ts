@@ -84,6 +84,22 @@ describe('gradientMagnitude', () => {
     await assertGpuMatchesCpu(gpu!, [x], (t) => gradientMagnitude(t, { ksize: 5, dtype: 'u16' }), { int: 1 }, 'u16 out');
   });
 
+  test('tiled path: interior and rim tiles, every input dtype, operator and ksize, rows on 4 pixels or not', { skip: !gpu }, async () => {
+    for (const dtype of ['u8', 'u16', 'i32', 'f32', 'f16'] as const) {
+      // 136 px: interior tiles (quad loads, 16-byte f32 stores); 138 px: every tile resolves borders
+      for (const w of dtype === 'u8' ? [136, 138] : [136]) {
+        const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 40, w], dtype, 21);
+        for (const border of dtype === 'u8' ? BORDER_MODES : (['reflect101'] as const)) {
+          for (const [operator, ksize] of [['central', 3], ['sobel', 1], ['sobel', 3], ['sobel', 7], ['scharr', 3]] as const) {
+            for (const out of dtype === 'u8' ? (['f32', 'f16', 'u8'] as const) : (['f32'] as const)) {
+              await assertGpuMatchesCpu(gpu!, [x], (t) => gradientMagnitude(t, { operator, ksize, border, borderValue: 3, dtype: out }), out === 'u8' ? { int: 1 } : {}, `${dtype} w=${w} ${border} ${operator}${ksize} → ${out}`);
+            }
+          }
+        }
+      }
+    }
+  });
+
   test('one fused dispatch per call, no intermediate tensors', { skip: !gpu }, async () => {
     const x = await naturalImage([2, 1, 16, 16], 'u8', 2).toGpu(gpu!);
     for (const options of [{}, { operator: 'central' as const }, { ksize: 7 as const }]) {

@@ -1,0 +1,194 @@
+/**
+ * Tiled stencils: the GPU shape of separable filters and fused derivative kernels. A workgroup
+ * of 256 threads computes a 64×16 output tile:
+ *  1. load the input tile plus halo into workgroup memory once, as vec4 quads of adjacent pixels
+ *     (the tile starts HX = 4·⌈rx/4⌉ pixels left of the output tile, so inside the image a quad is
+ *     whole storage words of the input; only rim tiles resolve indices with the border mode);
+ *  2. row pass: each named row array holds, for every tile row, one f32 per output pixel computed
+ *     from the pixels of its row within ±rx (an op's lane expression over `p(dx)`);
+ *  3. column pass: a thread forms one output quad from the row arrays at row offsets ±ry and the
+ *     input quads (the op's combine), and writes it as whole output words.
+ * Every workgroup-memory access is a 16-byte access by consecutive threads (no bank conflicts).
+ * Measured on an H200 (2026-12-01, bench/ops/filters.bench.ts): Gaussian 5×5 u8→f32 over
+ * 16×2048² 0.483 ms with a scalar f32 layout (4-way bank conflicts in the column pass), 0.338 with
+ * quads, 0.277 with 16-byte f32 stores.
+ * Radii are compile-time constants (they size the tile); weights and sizes are uniforms.
+ */
+import { ELEMENTS_PER_WORD, type DType } from '../dtype.js';
+import type { ProgramInfo } from '../gpu/program.js';
+import type { UniformField, UniformValues } from '../gpu/uniforms.js';
+import { Tensor } from '../tensor.js';
+import { wgslBorder, type BorderMode } from './border.js';
+import type { Dims4 } from './pixel-kernel.js';
+
+const TILE_W = 64;
+const TILE_H = 16;
+/** Largest radius a tiled stencil takes on either axis. */
+export const STENCIL_MAX_RADIUS = 8;
+
+export interface StencilTileSpec {
+  /** Program name; `key` holds everything else that changes the WGSL (never sizes). */
+  name: string;
+  key: string;
+  inDtype: DType;
+  outDtype: DType;
+  border: BorderMode;
+  rx: number;
+  ry: number;
+  uniforms: readonly UniformField[];
+  /** Row arrays: name → WGSL f32 of one output pixel from `p(dx)`, its row's input at column offset dx (|dx| ≤ rx). */
+  rows: Readonly<Record<string, (p: (dx: number) => string) => string>>;
+  /**
+   * WGSL statements ending with `let v: vec4<f32>` (the output quad), from `r(name, dy)` (a row
+   * array's quad at row offset dy, |dy| ≤ ry) and `t(dy)` (the input quad at row offset dy).
+   */
+  combine: (r: (name: string, dy: number) => string, t: (dy: number) => string) => string;
+}
+
+/** WGSL of `fn load4(e: u32) -> vec4<f32>`: elements e … e+3 of `src`, e a multiple of 4 (whole words). */
+function quadLoad(dtype: DType): string {
+  switch (dtype) {
+    case 'u8':
+      return 'let w = src[e >> 2u]; return vec4<f32>(f32(w & 0xffu), f32((w >> 8u) & 0xffu), f32((w >> 16u) & 0xffu), f32(w >> 24u));';
+    case 'u16':
+      return 'let a = src[e >> 1u]; let b = src[(e >> 1u) + 1u]; return vec4<f32>(f32(a & 0xffffu), f32(a >> 16u), f32(b & 0xffffu), f32(b >> 16u));';
+    case 'f16':
+      return 'return vec4<f32>(unpack2x16float(src[e >> 1u]), unpack2x16float(src[(e >> 1u) + 1u]));';
+    case 'i32':
+      return 'return vec4<f32>(f32(src[e]), f32(src[e + 1u]), f32(src[e + 2u]), f32(src[e + 3u]));';
+    case 'f32':
+      return 'return vec4<f32>(src[e], src[e + 1u], src[e + 2u], src[e + 3u]);';
+  }
+}
+
+/** Output quad `v` at element base + ox as whole words (rows start on a word: W % elements-per-word == 0). */
+function quadStore(dtype: DType, vecOut: boolean): string {
+  if (vecOut) return 'if (ox < s.w) { out_v[(base + ox) / 4u] = v; }';
+  switch (ELEMENTS_PER_WORD[dtype]) {
+    case 4:
+      return 'if (ox < s.w) { out[(base + ox) / 4u] = out_pack(v); }';
+    case 2:
+      return `if (ox < s.w) { out[(base + ox) / 2u] = out_pack(v.xy); }
+  if (ox + 2u < s.w) { out[(base + ox + 2u) / 2u] = out_pack(v.zw); }`;
+    default:
+      return 'for (var j = 0u; j < 4u; j++) { if (ox + j < s.w) { out_store(base + ox + j, v[j]); } }';
+  }
+}
+
+const programs = new Map<string, ProgramInfo>();
+
+/**
+ * The program of a spec; `vecOut` stores f32 quads as one 16-byte write (rows on 16 bytes).
+ * Equal specs (by name, key, dtypes, border, radii) return the same object.
+ */
+export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): ProgramInfo {
+  const vecStore = vecOut && spec.outDtype === 'f32';
+  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}`;
+  let p = programs.get(id);
+  if (p) return p;
+  const { rx, ry } = spec;
+  const hx = 4 * Math.ceil(rx / 4);
+  const iw4 = (TILE_W + 2 * hx) / 4;
+  const ih = TILE_H + 2 * ry;
+  const oq = TILE_W / 4;
+  const names = Object.keys(spec.rows);
+  // lane j's pixel at column offset dx: tile pixel hx + j + dx of the quads a0 … a(2·hx/4)
+  const rowQuad = (f: (p: (dx: number) => string) => string) =>
+    `vec4<f32>(${[0, 1, 2, 3]
+      .map((j) =>
+        f((dx) => {
+          const m = hx + j + dx;
+          return `a${m >> 2}[${m & 3}]`;
+        }),
+      )
+      .join(',\n      ')})`;
+  const row = (dy: number) => `(ty + ${ry + dy}u)`;
+  const combine = spec.combine(
+    (name, dy) => `trow_${name}[${row(dy)} * OQ + q]`,
+    (dy) => `tin[${row(dy)} * IW4 + q + ${hx / 4}u]`,
+  );
+  p = {
+    name: spec.name,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore}`,
+    inputs: [{ name: 'src', dtype: spec.inDtype }],
+    outputs: [{ name: 'out', dtype: spec.outDtype }],
+    uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
+    workgroupSize: 256,
+    // the alias re-declares the output binding (program.ts order: uniforms 0, src 1, out 2); the
+    // program then uses only the alias, so the two declarations never meet in one entry point
+    body: /* wgsl */ `
+${wgslBorder(spec.border)}
+${vecStore ? '@group(0) @binding(2) var<storage, read_write> out_v: array<vec4<f32>>;' : ''}
+const RY: u32 = ${ry}u;
+const HX: u32 = ${hx}u;
+const TW: u32 = ${TILE_W}u;
+const TH: u32 = ${TILE_H}u;
+const IW4: u32 = ${iw4}u;
+const IH: u32 = ${ih}u;
+const OQ: u32 = ${oq}u;
+var<workgroup> tin: array<vec4<f32>, ${iw4 * ih}>;
+${names.map((n) => `var<workgroup> trow_${n}: array<vec4<f32>, ${oq * ih}>;`).join('\n')}
+fn load4(e: u32) -> vec4<f32> { ${quadLoad(spec.inDtype)} }
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let s = u.shape;
+  let x0 = wid.x * TW;
+  let y0 = wid.y * TH;
+  let plane = wid.z * s.z * s.w;
+  // Tiles whose halo lies inside the image (all but the rim) load whole words, no border arithmetic.
+  let interior = (s.w & 3u) == 0u && x0 >= HX && x0 + TW + HX <= s.w && y0 >= RY && y0 + TH + RY <= s.z;
+  if (interior) {
+    let origin = plane + (y0 - RY) * s.w + x0 - HX;
+    for (var i = li; i < IW4 * IH; i += WG) { tin[i] = load4(origin + (i / IW4) * s.w + (i % IW4) * 4u); }
+  } else {
+    for (var i = li; i < IW4 * IH; i += WG) {
+      let gy = border(i32(y0 + i / IW4) - i32(RY), i32(s.z));
+      var v = vec4<f32>(u.border_value);
+      for (var j = 0u; j < 4u; j++) {
+        let gx = border(i32(x0 + (i % IW4) * 4u + j) - i32(HX), i32(s.w));
+        if (gy >= 0 && gx >= 0) { v[j] = src_load(plane + u32(gy) * s.w + u32(gx)); }
+      }
+      tin[i] = v;
+    }
+  }
+  workgroupBarrier();
+  for (var i = li; i < OQ * IH; i += WG) {
+    let b = (i / OQ) * IW4 + i % OQ;
+${Array.from({ length: (2 * hx) / 4 + 1 }, (_, a) => `    let a${a} = tin[b + ${a}u];`).join('\n')}
+${names.map((n) => `    trow_${n}[i] = ${rowQuad(spec.rows[n]!)};`).join('\n')}
+  }
+  workgroupBarrier();
+  let ty = li / OQ;
+  let q = li % OQ;
+  let oy = y0 + ty;
+  if (oy >= s.z) { return; }
+  ${combine}
+  let base = plane + oy * s.w;
+  let ox = x0 + 4u * q;
+  ${quadStore(spec.outDtype, vecStore)}
+}`,
+  };
+  programs.set(id, p);
+  return p;
+}
+
+/** Whether the tiled path takes this input: radii in range, rows on whole output words, planes in one dispatch. */
+export function stencilTileFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'outDtype'>, shape: Dims4): boolean {
+  const [n, c, , w] = shape;
+  return spec.rx <= STENCIL_MAX_RADIUS && spec.ry <= STENCIL_MAX_RADIUS && w % ELEMENTS_PER_WORD[spec.outDtype] === 0 && n * c <= 65535;
+}
+
+/** Runs a tiled stencil over a GPU tensor (same shape out); check `stencilTileFits` first. */
+export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
+  const [n, c, h, w] = x.shape as Dims4;
+  const gpu = x.gpu.gpu;
+  const out = Tensor.empty(gpu, x.shape, spec.outDtype);
+  gpu.dispatch({
+    program: stencilTileProgram(spec, w % 4 === 0),
+    inputs: [x.gpu.ref],
+    outputs: [out.gpu.ref],
+    uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
+    workgroups: [Math.ceil(w / TILE_W), Math.ceil(h / TILE_H), n * c],
+  });
+  return out;
+}
