@@ -8,6 +8,7 @@ import { DEVICES, type DeviceChoice } from '../backend.js';
 import { formatProgressLine, type ProgressSnapshot } from '../pipeline/progress.js';
 import { loadRecipe } from '../pipeline/recipe.js';
 import { runInspection } from '../pipeline/run.js';
+import { MAX_POST_WORKERS } from '../pipeline/workers.js';
 import type { ItemResult } from '../pipeline/inspect.js';
 import { writeRunReport } from '../report/from-store.js';
 import { openStore } from '../store/store.js';
@@ -31,6 +32,9 @@ Options:
   --batch-pixels N      pixel budget per batch (default 16×2048×2048)
   --batch-wait MS       longest wait for a batch to fill (default 50)
   --decode-threads N    concurrent decodes (default: cores; set UV_THREADPOOL_SIZE as well)
+  --post-workers N      worker threads for CPU detection work: post-processing on the GPU backend
+                        (default min(cores, 4)), whole batches on the CPU backend (default cores);
+                        0 = all on the main thread
   --max-image-pixels N  refuse larger images (default 268402689)
   --raw-width W --raw-height H --raw-dtype u8|u16   geometry of header-less .raw frames
   --progress P          auto | tty | json | none (default auto: a bar on a terminal, JSON lines otherwise)
@@ -72,6 +76,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           'batch-pixels': { type: 'string' },
           'batch-wait': { type: 'string' },
           'decode-threads': { type: 'string' },
+          'post-workers': { type: 'string' },
           'max-image-pixels': { type: 'string' },
           'raw-width': { type: 'string' },
           'raw-height': { type: 'string' },
@@ -114,6 +119,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         maxWaitMs: intFlag('batch-wait', values['batch-wait'], 50, 0, 60_000),
       },
       ...(values['decode-threads'] ? { decodeConcurrency: intFlag('decode-threads', values['decode-threads'], 1, 1, 1024) } : {}),
+      ...(values['post-workers'] !== undefined ? { postWorkers: intFlag('post-workers', values['post-workers'], 0, 0, MAX_POST_WORKERS) } : {}),
       ...(values['max-image-pixels'] ? { maxImagePixels: intFlag('max-image-pixels', values['max-image-pixels'], 1, 1, 2 ** 40) } : {}),
       ...(raw ? { raw } : {}),
       ...(signal ? { signal } : {}),

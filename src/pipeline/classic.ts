@@ -18,6 +18,7 @@ import { morphologyEx } from '../ops/morphology/morphology.js';
 import { threshold } from '../ops/threshold/binary.js';
 import type { Tensor } from '../tensor.js';
 import type { Defect, DefectClass } from '../store/schema.js';
+import type { Detector, ImageDetection } from './detector.js';
 import type { ClassicRecipe } from './recipe.js';
 
 /**
@@ -27,14 +28,7 @@ import type { ClassicRecipe } from './recipe.js';
  */
 export type { Defect, DefectClass } from '../store/schema.js';
 
-export interface ImageDetection {
-  defects: Defect[];
-  verdict: 'OK' | 'NG';
-  /** Highest defect score (0 without defects). */
-  score: number;
-  /** H×W mask, 255 = defect pixel (before the minimum-area filter), when asked for. */
-  mask?: Uint8Array;
-}
+export type { ImageDetection } from './detector.js';
 
 /** Elementwise maximum of two equal-shape f32 maps (the multi-scale fusion). */
 const maximum = customKernel({
@@ -91,11 +85,23 @@ function fusedGradient(x: Tensor, r: ClassicRecipe): Tensor {
 }
 
 /**
- * Runs the classic recipe on a batch; returns one detection per image.
- * @param wantMasks read the masks back (for --masks and report overlays)
+ * One image's component statistics (labels 1…count, indexed by label − 1) and, when asked, its
+ * mask: what the post stage needs, every array the image's own.
  */
-export async function detectClassic(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<ImageDetection[]> {
-  const [N, , H, W] = batch.shape as [number, number, number, number];
+export type ClassicPayload = {
+  area: Int32Array;
+  x: Int32Array;
+  y: Int32Array;
+  w: Int32Array;
+  h: Int32Array;
+  /** Mean fused gradient per component. */
+  meanGradient: Float64Array;
+  mask?: Uint8Array;
+};
+
+/** The device stage: everything up to the connected-component statistics (and the masks). */
+async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<ClassicPayload[]> {
+  const [, , H, W] = batch.shape as [number, number, number, number];
   const smooth = normalisedDenoise(batch, r.denoise.sigma);
   const gradient = fusedGradient(smooth, r);
   smooth.dispose();
@@ -107,24 +113,42 @@ export async function detectClassic(batch: Tensor, r: ClassicRecipe, wantMasks: 
   gradient.dispose();
   const maskHost = wantMasks ? ((await mask.toCpu()).data as Uint8Array) : null;
   mask.dispose();
-  const out: ImageDetection[] = [];
-  for (let n = 0; n < N; n++) {
-    const s = cc.stats[n]!;
-    const defects: Defect[] = [];
-    for (let i = 0; i < cc.count[n]!; i++) {
-      const area = s.area[i]!;
-      if (area < r.components.minArea) continue;
-      const meanGradient = s.mean?.[i] ?? 0;
-      const d = { x: s.x[i]!, y: s.y[i]!, w: s.w[i]!, h: s.h[i]!, area, meanGradient, score: meanGradient / r.threshold.value };
-      defects.push({ ...d, class: classify(d.w, d.h, area, r.classify) });
-    }
-    const scored = defects.filter((d) => d.score >= r.verdict.minScore);
-    out.push({
-      defects,
-      verdict: scored.length > r.verdict.maxDefects ? 'NG' : 'OK',
-      score: defects.reduce((m, d) => Math.max(m, d.score), 0),
-      ...(maskHost ? { mask: maskHost.slice(n * H * W, (n + 1) * H * W) } : {}),
-    });
+  return cc.stats.map((s, n) => ({
+    area: s.area,
+    x: s.x,
+    y: s.y,
+    w: s.w,
+    h: s.h,
+    meanGradient: s.mean!, // connectedComponents computes means whenever values are given
+    ...(maskHost ? { mask: maskHost.slice(n * H * W, (n + 1) * H * W) } : {}),
+  }));
+}
+
+/** The post stage: minimum-area filter, scores, classes and the verdict. */
+function post(p: ClassicPayload, r: ClassicRecipe): ImageDetection {
+  const defects: Defect[] = [];
+  for (let i = 0; i < p.area.length; i++) {
+    const area = p.area[i]!;
+    if (area < r.components.minArea) continue;
+    const meanGradient = p.meanGradient[i]!;
+    const d = { x: p.x[i]!, y: p.y[i]!, w: p.w[i]!, h: p.h[i]!, area, meanGradient, score: meanGradient / r.threshold.value };
+    defects.push({ ...d, class: classify(d.w, d.h, area, r.classify) });
   }
-  return out;
+  const scored = defects.filter((d) => d.score >= r.verdict.minScore);
+  return {
+    defects,
+    verdict: scored.length > r.verdict.maxDefects ? 'NG' : 'OK',
+    score: defects.reduce((m, d) => Math.max(m, d.score), 0),
+    ...(p.mask ? { mask: p.mask } : {}),
+  };
+}
+
+export const classicDetector: Detector<ClassicRecipe, ClassicPayload> = { device, post };
+
+/**
+ * Runs the classic recipe on a batch, both stages on this thread; returns one detection per image.
+ * @param wantMasks read the masks back (for --masks and report overlays)
+ */
+export async function detectClassic(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<ImageDetection[]> {
+  return (await device(batch, r, wantMasks)).map((p) => post(p, r));
 }

@@ -1,10 +1,16 @@
 /**
  * The inspection pipeline: sources → decode (D concurrent sharp decodes on libuv's pool) →
- * dynamic batcher → detection on the backend's device (two batches in flight, so the upload of
- * batch k+1 is recorded while batch k computes and reads back) → results. Stages are connected
- * by bounded queues, so memory stays flat however many images come in. A bad file becomes an
- * item with status `error` and the run goes on. An aborted signal stops taking input; what is in
- * flight is finished. `inspect()` yields every item's result as it completes.
+ * dynamic batcher → detect → results. Each recipe is a detector of a device stage and a CPU post
+ * stage (detector.ts). With the GPU backend the device stage runs here (two batches in flight, so
+ * the upload of batch k+1 is recorded while batch k computes and reads back) and the post stages
+ * on `postWorkers` worker threads; with the CPU backend a worker runs a batch's whole recipe, so
+ * the workers inspect that many batches at once (`postWorkers: 0` runs everything on this thread).
+ * Stages are connected by bounded queues — the one between detect and results holds at most
+ * max(2, postWorkers) batches whose detections are still coming — so memory stays flat however
+ * many images come in. A bad file becomes an item with status `error`, and so does every item of
+ * a batch whose detection fails (a lost device, a worker that threw or died); the run goes on. An
+ * aborted signal stops taking input; what is in flight is finished. `inspect()` yields every
+ * item's result as it completes, and stops the worker threads when it ends.
  */
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -14,12 +20,14 @@ import sharp from 'sharp';
 import type { Backend } from '../backend.js';
 import { Tensor } from '../tensor.js';
 import { Batcher, type BatchLimits, type Geometry } from './batcher.js';
-import { detectClassic, type Defect, type ImageDetection } from './classic.js';
+import type { Defect } from './classic.js';
+import { detect, detectorFor, type ImageDetection } from './detector.js';
 import { decodeBuffer, DEFAULT_MAX_PIXELS, readImageFile, type DecodedImage, type DecodeOptions } from './decode.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { BoundedQueue } from './queue.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from './recipe.js';
 import { expandSource, type SourceItem } from './source.js';
+import { DetectionPool, resolvePostWorkers } from './workers.js';
 
 export interface ItemTimings {
   decodeMs: number;
@@ -59,6 +67,12 @@ export interface InspectOptions {
   /** Item keys to skip (a resumed run's finished items). */
   skip?: ReadonlySet<string>;
   signal?: AbortSignal;
+  /**
+   * Worker threads for CPU detection stages, 0 … 256; 0 runs everything on this thread. With the
+   * GPU backend they run the post stages (default min(cores, 4)), with the CPU backend whole
+   * recipes, one batch per thread (default: cores).
+   */
+  postWorkers?: number;
   /** Called with a snapshot after every batch and every error item. */
   onProgress?: (p: ProgressSnapshot) => void;
   /** Total item count, when known (for ETA). */
@@ -72,6 +86,14 @@ interface Decoded {
   hash: string;
   decodeMs: number;
   geometry: Geometry;
+}
+
+type Outcome = { detections: ImageDetection[]; ms: number } | { error: unknown };
+
+/** A batch between the detect stage and the results: what its items need, and its detections to come. */
+interface Judged {
+  items: (Pick<Decoded, 'item' | 'hash' | 'decodeMs' | 'geometry'> & { bytes: number })[];
+  outcome: Promise<Outcome>;
 }
 
 export const DEFAULT_BATCH: BatchLimits = { maxCount: 16, maxPixels: 16 * 2048 * 2048, maxWaitMs: 50 };
@@ -116,8 +138,12 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
   const paths = new BoundedQueue<SourceItem>(concurrency * 2);
   const decoded = new BoundedQueue<Decoded | ItemResult>(Math.max(2 * limits.maxCount, concurrency));
   const batches = new BoundedQueue<Decoded[]>(2);
+  const wantMasks = options.masksDir !== undefined;
+  const workers = resolvePostWorkers(options.postWorkers, options.backend.kind);
+  const judged = new BoundedQueue<Judged>(Math.max(2, workers));
   const results = new BoundedQueue<ItemResult>(4 * limits.maxCount);
   const batcher = new Batcher<Decoded>(limits);
+  const pool = workers > 0 ? new DetectionPool(workers) : null;
   const report = () => options.onProgress?.(meter.snapshot({ decoded: decoded.size, batches: batches.size, batching: batcher.waiting }));
 
   const feed = async () => {
@@ -173,46 +199,84 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
     for (const b of batcher.drain()) await batches.push(b);
   };
 
-  const detect = async () => {
+  // This thread's share of a batch: stacking its frames, and its device stage unless a worker runs
+  // the whole recipe. Returns once that share is done (so at most two batches are on the device);
+  // `rest` settles with the detections.
+  const start = async (group: Decoded[]): Promise<{ rest: Promise<ImageDetection[]> }> => {
+    const g = group[0]!.geometry;
+    const frame = g.width * g.height * g.channels;
+    const host = g.dtype === 'u16' ? new Uint16Array(frame * group.length) : new Uint8Array(frame * group.length);
+    group.forEach((d, i) => host.set(d.image.data, i * frame));
+    const shape: [number, number, number, number] = [group.length, g.channels, g.height, g.width];
+    if (pool && options.backend.kind === 'cpu') return { rest: pool.detect(recipe, host, shape, wantMasks).then((r) => r.detections) };
+    const cpu = Tensor.fromArray(host, shape, g.dtype === 'u16' ? 'u16' : 'u8');
+    const x = await options.backend.toDevice(cpu);
+    try {
+      if (!pool) return { rest: Promise.resolve(await detect(x, recipe, wantMasks)) };
+      const payloads = await detectorFor(recipe).device(x, recipe, wantMasks);
+      return { rest: pool.post(recipe, payloads).then((r) => r.detections) };
+    } finally {
+      if (x !== cpu) x.dispose();
+    }
+  };
+
+  const detectStage = async () => {
     for await (const group of batches) {
       const t = performance.now();
-      const g = group[0]!.geometry;
-      const frame = g.width * g.height * g.channels;
+      let rest: Promise<ImageDetection[]>;
       try {
-        const host = g.dtype === 'u16' ? new Uint16Array(frame * group.length) : new Uint8Array(frame * group.length);
-        group.forEach((d, i) => host.set(d.image.data, i * frame));
-        const cpu = Tensor.fromArray(host, [group.length, g.channels, g.height, g.width], g.dtype === 'u16' ? 'u16' : 'u8');
-        const x = await options.backend.toDevice(cpu);
-        const found: ImageDetection[] = await detectClassic(x, recipe, options.masksDir !== undefined);
-        if (x !== cpu) x.dispose();
-        const detectMs = (performance.now() - t) / group.length;
-        for (let i = 0; i < group.length; i++) {
-          const d = group[i]!;
-          const f = found[i]!;
-          let maskPath: string | undefined;
+        ({ rest } = await start(group));
+      } catch (e) {
+        rest = Promise.reject(e);
+      }
+      // settled here, not where it is awaited: a rejection waiting in the queue is handled
+      const outcome = rest.then(
+        (detections): Outcome => ({ detections, ms: performance.now() - t }),
+        (error: unknown): Outcome => ({ error }),
+      );
+      // the pixels are in the batch now; only what the results need waits with the outcome
+      await judged.push({ items: group.map(({ item, hash, decodeMs, geometry, image }) => ({ item, hash, decodeMs, geometry, bytes: image.bytes })), outcome });
+    }
+  };
+
+  const finish = async () => {
+    for await (const { items, outcome } of judged) {
+      const o = await outcome;
+      if ('error' in o) {
+        // a failed batch (device lost, out of memory, a worker that threw or died) fails its items, not the run
+        for (const d of items) await results.push(errorResult(d.item, o.error, d.decodeMs));
+        continue;
+      }
+      const detectMs = o.ms / items.length;
+      for (let i = 0; i < items.length; i++) {
+        const d = items[i]!;
+        const f = o.detections[i]!;
+        const { width, height } = d.geometry;
+        let maskPath: string | undefined;
+        try {
           if (options.masksDir !== undefined && f.mask) {
             maskPath = join(options.masksDir, maskFileName(d.item.key));
             await mkdir(dirname(maskPath), { recursive: true });
-            await sharp(f.mask, { raw: { width: g.width, height: g.height, channels: 1 } }).toColourspace('b-w').png().toFile(maskPath);
+            await sharp(f.mask, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(maskPath);
           }
-          await results.push({
-            key: d.item.key,
-            path: d.item.path,
-            status: f.verdict === 'NG' ? 'ng' : 'ok',
-            width: g.width,
-            height: g.height,
-            sizeBytes: d.image.bytes,
-            contentHash: d.hash,
-            verdict: f.verdict,
-            score: f.score,
-            defects: f.defects,
-            timings: { decodeMs: d.decodeMs, detectMs },
-            ...(maskPath ? { maskPath } : {}),
-          });
+        } catch (e) {
+          await results.push(errorResult(d.item, e, d.decodeMs));
+          continue;
         }
-      } catch (e) {
-        // a failed batch (device lost, out of memory) fails its items, not the run
-        for (const d of group) await results.push(errorResult(d.item, e, d.decodeMs));
+        await results.push({
+          key: d.item.key,
+          path: d.item.path,
+          status: f.verdict === 'NG' ? 'ng' : 'ok',
+          width,
+          height,
+          sizeBytes: d.bytes,
+          contentHash: d.hash,
+          verdict: f.verdict,
+          score: f.score,
+          defects: f.defects,
+          timings: { decodeMs: d.decodeMs, detectMs },
+          ...(maskPath ? { maskPath } : {}),
+        });
       }
     }
   };
@@ -221,21 +285,27 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
     feed(),
     runStage(concurrency, decode).finally(() => decoded.close()),
     batch().finally(() => batches.close()),
-    runStage(2, detect),
+    runStage(2, detectStage).finally(() => judged.close()),
+    finish(),
   ]).finally(() => results.close());
   let failure: unknown = null;
   stages.catch((e: unknown) => {
     failure = e;
   });
 
-  for await (const r of results) {
-    meter.done++;
-    if (r.status === 'ok') meter.ok++;
-    else if (r.status === 'ng') meter.ng++;
-    else meter.errors++;
-    report();
-    yield r;
+  try {
+    for await (const r of results) {
+      meter.done++;
+      if (r.status === 'ok') meter.ok++;
+      else if (r.status === 'ng') meter.ng++;
+      else meter.errors++;
+      report();
+      yield r;
+    }
+    await stages.catch(() => undefined);
+  } finally {
+    // also when the consumer stops early: the threads must not outlive the generator
+    await pool?.destroy();
   }
-  await stages.catch(() => undefined);
   if (failure) throw failure;
 }

@@ -17,6 +17,7 @@ import type { ProgressSnapshot } from './progress.js';
 import { countSource } from './source.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from './recipe.js';
 import type { DecodeOptions } from './decode.js';
+import { resolvePostWorkers } from './workers.js';
 
 /** Results wait at most this long for their transaction (a crash loses at most this much work). */
 const FLUSH_INTERVAL_MS = 500;
@@ -36,6 +37,8 @@ export interface RunOptions {
   masksDir?: string;
   batch?: Partial<BatchLimits>;
   decodeConcurrency?: number;
+  /** Worker threads for CPU detection stages (see InspectOptions.postWorkers). */
+  postWorkers?: number;
   maxImagePixels?: number;
   raw?: DecodeOptions['raw'];
   signal?: AbortSignal;
@@ -97,6 +100,8 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
   const backend = o.backend ?? (await openBackend({ device: o.device ?? 'auto', ...(o.adapter !== undefined ? { adapter: o.adapter } : {}) }));
   try {
     const loaded = o.recipe ?? DEFAULT_RECIPE;
+    // checked before a run is created for it
+    const postWorkers = resolvePostWorkers(o.postWorkers, backend.kind);
     let run: RunRecord;
     let skip = new Set<string>();
     if (o.resume) {
@@ -139,6 +144,7 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
         recipe: loaded,
         ...(o.batch ? { batch: o.batch } : {}),
         ...(o.decodeConcurrency ? { decodeConcurrency: o.decodeConcurrency } : {}),
+        postWorkers,
         ...(o.maxImagePixels ? { maxImagePixels: o.maxImagePixels } : {}),
         ...(o.raw ? { raw: o.raw } : {}),
         ...(o.masksDir ? { masksDir: o.masksDir } : {}),

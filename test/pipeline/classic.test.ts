@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classify, detectClassic } from '../../src/pipeline/classic.js';
+import { classicDetector, classify, detectClassic } from '../../src/pipeline/classic.js';
+import { detect, transferables } from '../../src/pipeline/detector.js';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/pipeline/recipe.js';
 import { Tensor } from '../../src/tensor.js';
 import { testGpu } from '../_kit/gpu.js';
@@ -40,6 +41,16 @@ test('GPU and CPU give the same defects and masks', { skip: !gpu }, async () => 
     assert.deepEqual(g[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]), cpu[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]));
     g[i]!.defects.forEach((d, k) => assert.ok(Math.abs(d.meanGradient - cpu[i]!.defects[k]!.meanGradient) < 1e-5));
   }
+});
+
+test('the device stage hands over payloads that own their buffers; detect() composes the two stages', async () => {
+  const payloads = await classicDetector.device(frames(), recipe, true);
+  assert.equal(payloads.length, 3);
+  const buffers = payloads.map((p) => transferables(p));
+  // area, x, y, w, h, meanGradient and the mask: every one transferable, none shared
+  assert.deepEqual(buffers.map((b) => b.length), [7, 7, 7]);
+  assert.equal(new Set(buffers.flat()).size, 21);
+  assert.deepEqual(payloads.map((p) => classicDetector.post(p, recipe)), await detect(frames(), recipe, true));
 });
 
 test('shape rules: compact → spot, long thin straight → scratch, thin irregular → crack', () => {

@@ -1,8 +1,80 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { openBackend } from '../../src/backend.js';
-import { batchLimitsFor, DEFAULT_BATCH } from '../../src/pipeline/inspect.js';
-import { testGpu, gpuSkipReason } from '../_kit/gpu.js';
+import { openBackend, type Backend } from '../../src/backend.js';
+import { batchLimitsFor, DEFAULT_BATCH, inspect, type InspectOptions, type ItemResult } from '../../src/pipeline/inspect.js';
+import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from '../../src/pipeline/recipe.js';
+import { runInspection } from '../../src/pipeline/run.js';
+import { openStore } from '../../src/store/store.js';
+import { testGpu } from '../_kit/gpu.js';
+import { tempDir } from '../_kit/tmp.js';
+import { writeFrames } from './_images.js';
+
+const gpu = await testGpu();
+const dir = tempDir('kensa-inspect-');
+const images = join(dir, 'images');
+const { defective } = await writeFrames(images, 12, 48);
+
+async function collect(o: Omit<InspectOptions, 'backend'>, backend: Backend): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for await (const r of inspect([images], { backend, ...o })) out.push(r);
+  return out.sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** What must not depend on where the stages ran. */
+const judged = (r: ItemResult) => ({ key: r.key, status: r.status, error: r.error, verdict: r.verdict, score: r.score, defects: r.defects, hash: r.contentHash });
+
+const masks = (d: string) => readdirSync(d).sort().map((f) => [f, readFileSync(join(d, f))]);
+
+for (const kind of ['cpu', 'gpu'] as const) {
+  test(`${kind} backend: worker threads give the same results and masks as the main thread`, { skip: kind === 'gpu' && !gpu }, async () => {
+    const backend = await openBackend({ device: kind });
+    try {
+      const batch = { maxCount: 3 };
+      const inline = await collect({ batch, postWorkers: 0, masksDir: join(dir, `${kind}-inline`) }, backend);
+      const pooled = await collect({ batch, postWorkers: 2, masksDir: join(dir, `${kind}-pooled`) }, backend);
+      assert.equal(inline.length, 12);
+      assert.deepEqual(new Set(inline.filter((r) => r.status === 'ng').map((r) => r.key)), defective);
+      assert.deepEqual(pooled.map(judged), inline.map(judged));
+      assert.deepEqual(masks(join(dir, `${kind}-pooled`)), masks(join(dir, `${kind}-inline`)));
+    } finally {
+      backend.close();
+    }
+  });
+
+  test(`${kind} backend: a post stage that throws on a worker fails its batch's items; the run goes on`, { skip: kind === 'gpu' && !gpu }, async () => {
+    // a recipe zod would refuse: its post stage throws at the first defect it classifies
+    const broken: LoadedRecipe = { ...DEFAULT_RECIPE, recipe: { ...DEFAULT_RECIPE.recipe, classify: null } as unknown as Recipe };
+    const backend = await openBackend({ device: kind });
+    try {
+      const results = await collect({ recipe: broken, batch: { maxCount: 1 }, postWorkers: 2 }, backend);
+      assert.equal(results.length, 12);
+      const stage = kind === 'cpu' ? 'whole recipe' : 'post';
+      for (const r of results) {
+        if (defective.has(r.key)) {
+          assert.equal(r.status, 'error', r.key);
+          assert.match(r.error!, new RegExp(`^The ${stage} failed on a worker thread: .*spotMaxElongation`));
+        } else {
+          assert.equal(r.status, 'ok', r.key);
+        }
+      }
+    } finally {
+      backend.close();
+    }
+  });
+}
+
+test('postWorkers is checked before anything runs or is stored', async () => {
+  const backend = await openBackend({ device: 'cpu' });
+  const message = 'Expected integer between 0 and 256 for postWorkers but received 257 of type number';
+  await assert.rejects(inspect([images], { backend, postWorkers: 257 }).next(), { name: 'KensaError', message });
+  const db = join(dir, 'validation.db');
+  await assert.rejects(runInspection([images], { db, backend, postWorkers: 257 }), { message });
+  const store = await openStore(db);
+  assert.deepEqual(await store.listRuns(), []);
+  await store.close();
+});
 
 test('batch limits: the CPU keeps the asked pixel budget', async () => {
   const cpu = await openBackend({ device: 'cpu' });
@@ -10,9 +82,7 @@ test('batch limits: the CPU keeps the asked pixel budget', async () => {
   assert.equal(batchLimitsFor(cpu, { maxPixels: 1000 }).maxPixels, 1000);
 });
 
-test('batch limits: a batch\'s f32 intermediates fit the adapter\'s largest storage binding', async (t) => {
-  const gpu = await testGpu();
-  if (!gpu) return t.skip(gpuSkipReason);
+test("batch limits: a batch's f32 intermediates fit the adapter's largest storage binding", { skip: !gpu }, async () => {
   const backend = await openBackend({ device: 'gpu' });
   try {
     const binding = backend.gpu!.info.limits.maxStorageBufferBindingSize!;

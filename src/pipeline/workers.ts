@@ -1,0 +1,82 @@
+/**
+ * The pipeline's CPU worker threads (piscina): a fixed pool that runs detector stages off the
+ * main thread. With the GPU backend the device stage stays on the main thread (the GPU device
+ * lives there) and a worker runs a batch's post stages; with the CPU backend a worker runs the
+ * whole recipe on a batch (both stages on CPU tensors), so N workers inspect N batches at once.
+ * Frames and payloads are transferred, never copied; so are the masks coming back. Whatever a
+ * worker throws, and a worker that dies, rejects that task with a KENSA_ERR_WORKER naming the
+ * stage and the cause; piscina starts a replacement thread, so the next task runs as usual.
+ * The caller bounds the tasks in flight (inspect's queue); the pool queues what waits for a thread.
+ */
+import os from 'node:os';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { KensaError } from '../errors.js';
+import { integerInRange } from '../validate.js';
+import { transferables, type ImageDetection, type Payload } from './detector.js';
+import type { Recipe } from './recipe.js';
+
+/** What a worker is asked: post stages of payloads made elsewhere, or a whole recipe on CPU frames. */
+export type WorkerTask =
+  | { stage: 'post'; recipe: Recipe; payloads: Payload[] }
+  | { stage: 'whole recipe'; recipe: Recipe; frames: Uint8Array | Uint16Array; shape: [number, number, number, number]; wantMasks: boolean };
+
+export interface WorkerResult {
+  detections: ImageDetection[];
+  /** The worker's threadId (diagnostics: which thread judged the batch). */
+  thread: number;
+}
+
+export const MAX_POST_WORKERS = 256;
+
+/**
+ * The pool size for `postWorkers`: 0 runs every stage on the main thread. Default: the CPU backend
+ * runs whole recipes on the workers, one per core; the GPU backend only post stages, which are
+ * light, so min(cores, 4).
+ */
+export function resolvePostWorkers(value: unknown, backend: 'cpu' | 'gpu'): number {
+  const cores = os.availableParallelism();
+  return integerInRange('postWorkers', value ?? (backend === 'cpu' ? cores : Math.min(cores, 4)), 0, MAX_POST_WORKERS);
+}
+
+export class DetectionPool {
+  readonly size: number;
+  readonly #pool: Piscina<WorkerTask, WorkerResult>;
+
+  /** Starts `size` threads (1 … 256, see resolvePostWorkers); `destroy()` stops them. */
+  constructor(size: number) {
+    this.size = integerInRange('postWorkers', size, 1, MAX_POST_WORKERS);
+    const ext = extname(fileURLToPath(import.meta.url)); // .ts under tsx, .js when built
+    this.#pool = new Piscina<WorkerTask, WorkerResult>({
+      filename: new URL(`./worker${ext}`, import.meta.url).href,
+      minThreads: this.size,
+      maxThreads: this.size,
+    });
+    // an idle thread that dies holds no task: piscina replaces it, and there is nothing to report
+    this.#pool.on('error', () => undefined);
+  }
+
+  /** The post stage of every payload of a batch; the payloads' buffers are transferred (detached here). */
+  post(recipe: Recipe, payloads: Payload[]): Promise<WorkerResult> {
+    return this.#run({ stage: 'post', recipe, payloads });
+  }
+
+  /** The whole recipe on a batch of CPU frames; `frames`' buffer is transferred (detached here). */
+  detect(recipe: Recipe, frames: Uint8Array | Uint16Array, shape: [number, number, number, number], wantMasks: boolean): Promise<WorkerResult> {
+    return this.#run({ stage: 'whole recipe', recipe, frames, shape, wantMasks });
+  }
+
+  /** Stops every thread; tasks still running or queued reject. */
+  destroy(): Promise<void> {
+    return this.#pool.destroy();
+  }
+
+  async #run(task: WorkerTask): Promise<WorkerResult> {
+    try {
+      return await this.#pool.run(task, { transferList: transferables(task) });
+    } catch (e) {
+      throw new KensaError('KENSA_ERR_WORKER', `The ${task.stage} failed on a worker thread: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import os from 'node:os';
+import { after, describe, test } from 'node:test';
+import { isKensaError } from '../../src/errors.js';
+import { classicDetector, detectClassic } from '../../src/pipeline/classic.js';
+import { transferables } from '../../src/pipeline/detector.js';
+import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/pipeline/recipe.js';
+import { DetectionPool, resolvePostWorkers } from '../../src/pipeline/workers.js';
+import { Tensor } from '../../src/tensor.js';
+
+const recipe = DEFAULT_RECIPE.recipe as ClassicRecipe;
+const H = 64;
+const W = 80;
+
+/** N frames: even ones with a bright spot, odd ones flat. */
+function frames(n: number): Uint8Array {
+  const img = new Uint8Array(n * H * W).fill(120);
+  for (let i = 0; i < n; i += 2) for (let y = 20; y < 27; y++) for (let x = 30; x < 37; x++) img[i * H * W + y * W + x] = 235;
+  return img;
+}
+
+describe('DetectionPool', () => {
+  const pool = new DetectionPool(2);
+  after(() => pool.destroy());
+
+  test('the whole recipe on a worker equals it on this thread; frames go in and masks come back by transfer', async () => {
+    const host = frames(3);
+    const inline = await detectClassic(Tensor.fromArray(host.slice(), [3, 1, H, W], 'u8'), recipe, true);
+    const r = await pool.detect(recipe, host, [3, 1, H, W], true);
+    assert.equal(host.byteLength, 0, 'the frames were transferred (detached here)');
+    assert.deepEqual(r.detections, inline);
+    assert.deepEqual(r.detections.map((d) => d.verdict), ['NG', 'OK', 'NG']);
+  });
+
+  test('post stages on a worker equal them on this thread; the payloads are transferred', async () => {
+    const payloads = await classicDetector.device(Tensor.fromArray(frames(2), [2, 1, H, W], 'u8'), recipe, true);
+    const inline = payloads.map((p) => classicDetector.post(structuredClone(p), recipe));
+    const r = await pool.post(recipe, payloads);
+    assert.deepEqual(r.detections, inline);
+    assert.equal(payloads[0]!.area.byteLength, 0, 'the payload was transferred (detached here)');
+  });
+
+  test('batches sent at once run on more than one thread', async () => {
+    const runs = await Promise.all(Array.from({ length: 8 }, () => pool.detect(recipe, frames(2), [2, 1, H, W], false)));
+    assert.equal(new Set(runs.map((r) => r.thread)).size, 2, `threads ${runs.map((r) => r.thread).join(', ')}`);
+  });
+
+  test('a task that throws rejects with KENSA_ERR_WORKER naming the stage; the pool goes on', async () => {
+    const broken = { area: null } as unknown as Parameters<DetectionPool['post']>[1][number];
+    await assert.rejects(pool.post(recipe, [broken]), (e: unknown) => isKensaError(e, 'KENSA_ERR_WORKER') && /^The post failed on a worker thread: .*length/.test(e.message));
+    const r = await pool.detect(recipe, frames(1), [1, 1, H, W], false);
+    assert.equal(r.detections[0]!.verdict, 'NG');
+  });
+});
+
+test('tasks running when the pool is destroyed reject with KENSA_ERR_WORKER', async () => {
+  const pool = new DetectionPool(1);
+  const running = assert.rejects(pool.detect(recipe, frames(4), [4, 1, H, W], false), (e: unknown) => isKensaError(e, 'KENSA_ERR_WORKER') && /^The whole recipe failed on a worker thread: /.test(e.message));
+  await pool.destroy();
+  await running;
+});
+
+test('postWorkers: 0 … 256, default cores on the CPU backend and min(cores, 4) on the GPU backend', () => {
+  const cores = os.availableParallelism();
+  assert.equal(resolvePostWorkers(undefined, 'cpu'), cores);
+  assert.equal(resolvePostWorkers(undefined, 'gpu'), Math.min(cores, 4));
+  assert.equal(resolvePostWorkers(0, 'gpu'), 0);
+  assert.throws(() => resolvePostWorkers(-1, 'cpu'), { name: 'KensaError', message: 'Expected integer between 0 and 256 for postWorkers but received -1 of type number' });
+  assert.throws(() => resolvePostWorkers(1.5, 'cpu'), { message: 'Expected integer between 0 and 256 for postWorkers but received 1.5 of type number' });
+  assert.throws(() => resolvePostWorkers('2', 'gpu'), { message: 'Expected integer between 0 and 256 for postWorkers but received "2" of type string' });
+});
+
+test('transferables: whole buffers of typed arrays at any depth, once each; views into larger buffers are left to copy', () => {
+  const a = new Int32Array(4);
+  const b = new Uint8Array(8);
+  const big = new Uint8Array(16);
+  assert.deepEqual(transferables({ a, nested: [{ b }, a], view: big.subarray(4, 8), n: 3, s: 'x', none: null }), [a.buffer, b.buffer]);
+  assert.deepEqual(transferables(big), [big.buffer]);
+});
