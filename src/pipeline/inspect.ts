@@ -14,7 +14,8 @@ import sharp from 'sharp';
 import type { Backend } from '../backend.js';
 import { Tensor } from '../tensor.js';
 import { Batcher, type BatchLimits, type Geometry } from './batcher.js';
-import { detectClassic, type Defect, type ImageDetection } from './classic.js';
+import type { Defect, ImageDetection } from './classic.js';
+import { detect as detectBatch } from './detect.js';
 import { decodeBuffer, DEFAULT_MAX_PIXELS, readImageFile, type DecodedImage, type DecodeOptions } from './decode.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { BoundedQueue } from './queue.js';
@@ -169,7 +170,7 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
         group.forEach((d, i) => host.set(d.image.data, i * frame));
         const cpu = Tensor.fromArray(host, [group.length, g.channels, g.height, g.width], g.dtype === 'u16' ? 'u16' : 'u8');
         const x = await options.backend.toDevice(cpu);
-        const found: ImageDetection[] = await detectClassic(x, recipe, options.masksDir !== undefined);
+        const found: ImageDetection[] = await detectBatch(x, recipe, options.masksDir !== undefined);
         if (x !== cpu) x.dispose();
         const detectMs = (performance.now() - t) / group.length;
         for (let i = 0; i < group.length; i++) {
