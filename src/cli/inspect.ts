@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { DEVICES, type DeviceChoice } from '../backend.js';
 import { formatProgressLine, type ProgressSnapshot } from '../pipeline/progress.js';
-import { loadRecipe } from '../pipeline/recipe.js';
+import { builtinRecipe, loadRecipe } from '../pipeline/recipe.js';
 import { runInspection } from '../pipeline/run.js';
 import { MAX_POST_WORKERS } from '../pipeline/workers.js';
 import type { ItemResult } from '../pipeline/inspect.js';
@@ -22,7 +22,8 @@ result, and prints a summary. SOURCE: a file, a folder (recursive), a glob ('img
 
 Options:
   --db URL              results database: SQLite file, postgres://…, mysql://… (default kensa.db)
-  --recipe FILE         recipe (JSON or YAML); defaults documented in docs/recipes.md
+  --recipe R            recipe: a JSON or YAML file, or a built-in by kind (classic, decoupled:
+                        that kind's defaults); fields documented in docs/recipes.md
   --device D            auto | cpu | gpu (default auto, or KENSA_DEVICE)
   --adapter A           GPU adapter index or name substring
   --resume RUN          continue an interrupted run (finished items are skipped)
@@ -101,7 +102,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           dtype: choiceFlag('raw-dtype', values['raw-dtype'], 'u8', ['u8', 'u16'] as const),
         }
       : undefined;
-    const recipe = values.recipe ? await loadRecipe(values.recipe) : undefined;
+    const recipe = values.recipe ? (builtinRecipe(values.recipe) ?? (await loadRecipe(values.recipe))) : undefined;
     const adapter = adapterFlag(values.adapter);
     const ng: ItemResult[] = [];
     const errors: ItemResult[] = [];

@@ -19,7 +19,7 @@ import { threshold } from '../ops/threshold/binary.js';
 import type { Tensor } from '../tensor.js';
 import type { Defect, DefectClass } from '../store/schema.js';
 import type { Detector, ImageDetection } from './detector.js';
-import type { ClassicRecipe } from './recipe.js';
+import type { ClassicRecipe, ClassifyRules } from './recipe.js';
 
 /**
  * A defect as the store keeps it: bbox, area, `meanGradient` (mean fused gradient magnitude over
@@ -38,8 +38,8 @@ const maximum = customKernel({
   cpu: ({ a, b }, _u, n, c, y, x) => Math.max(a.px(n, c, y, x), b.px(n, c, y, x)),
 });
 
-/** The classic recipe's shape rules (recipe.classify). */
-export function classify(w: number, h: number, area: number, rules: ClassicRecipe['classify']): DefectClass {
+/** The recipes' shape rules (recipe.classify). */
+export function classify(w: number, h: number, area: number, rules: ClassifyRules): DefectClass {
   const long = Math.max(w, h);
   const short = Math.max(1, Math.min(w, h));
   const elongation = long / short;

@@ -11,12 +11,13 @@
 import type { Tensor } from '../tensor.js';
 import type { Defect } from '../store/schema.js';
 import { classicDetector } from './classic.js';
+import { decoupledDetector } from './decoupled.js';
 import type { Recipe } from './recipe.js';
 
 export interface ImageDetection {
   defects: Defect[];
   verdict: 'OK' | 'NG';
-  /** Highest defect score (0 without defects). */
+  /** The image's score: classic, its highest defect score (0 without defects); decoupled, its mean congestion. */
   score: number;
   /** H×W mask, 255 = defect pixel (before any filtering of components), when asked for. */
   mask?: Uint8Array;
@@ -41,6 +42,7 @@ type RecipeOf<K extends Recipe['kind']> = Extract<Recipe, { kind: K }>;
 // detector's `device` made, which is why the map can widen it to Payload.
 const DETECTORS: { readonly [K in Recipe['kind']]: Detector<RecipeOf<K>, Payload> } = {
   classic: classicDetector,
+  decoupled: decoupledDetector,
 };
 
 /** The detector of a recipe's kind. */

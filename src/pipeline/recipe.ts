@@ -1,14 +1,36 @@
 /**
  * Recipes are data: a JSON or YAML file validated with zod, every parameter with a documented
  * default. A run stores the recipe it used (canonical JSON and its sha256), so every result says
- * which recipe version judged it. Thresholds are in normalised intensity units: pixel values are
- * divided by the dtype's maximum (255 for 8-bit, 65535 for 16-bit) first, so one recipe serves both.
+ * which recipe version judged it. Every kind reads 8- and 16-bit frames alike: classic thresholds
+ * are in normalised intensity units (pixel values divided by 255 or 65535 first); decoupled works
+ * on k-means classes, which do not depend on the intensity scale. Two kinds, told apart by `kind`
+ * (default `classic`): `classic` (gradients → defects) and `decoupled` (the CPU/GPU decoupling
+ * seed's congestion score); docs/recipes.md lists every field.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { KensaError } from '../errors.js';
+import { MAX_K } from '../ops/analysis/kmeans.js';
+import { MAX_TAPS } from '../ops/filters/kernels.js';
+
+/** Connected components of the defect mask: connectivity, and the smallest area kept. */
+const components = z
+  .object({ connectivity: z.union([z.literal(4), z.literal(8)]).default(8), minArea: z.int().min(1).default(16) })
+  .strict()
+  .default({ connectivity: 8, minArea: 16 });
+
+/** Shape rules: compact blobs are spots; thin, straight, long ones scratches; other thin ones cracks. */
+const classifyRules = z
+  .object({
+    spotMaxElongation: z.number().min(1).default(3),
+    spotMinFill: z.number().min(0).max(1).default(0.3),
+    scratchMinLength: z.int().min(1).default(60),
+    scratchMaxWidth: z.number().positive().default(4),
+  })
+  .strict()
+  .default({ spotMaxElongation: 3, spotMinFill: 0.3, scratchMinLength: 60, scratchMaxWidth: 4 });
 
 const classic = z
   .object({
@@ -25,28 +47,52 @@ const classic = z
     threshold: z.object({ value: z.number().positive().max(100).default(0.05) }).strict().default({ value: 0.05 }),
     /** Closing (dilate then erode) with a square of this side joins broken cracks; 0 = off. */
     morphology: z.object({ close: z.int().min(0).max(31).default(3) }).strict().default({ close: 3 }),
-    components: z
-      .object({ connectivity: z.union([z.literal(4), z.literal(8)]).default(8), minArea: z.int().min(1).default(16) })
-      .strict()
-      .default({ connectivity: 8, minArea: 16 }),
-    /** Shape rules: compact blobs are spots; thin, straight, long ones scratches; other thin ones cracks. */
-    classify: z
-      .object({
-        spotMaxElongation: z.number().min(1).default(3),
-        spotMinFill: z.number().min(0).max(1).default(0.3),
-        scratchMinLength: z.int().min(1).default(60),
-        scratchMaxWidth: z.number().positive().default(4),
-      })
-      .strict()
-      .default({ spotMaxElongation: 3, spotMinFill: 0.3, scratchMinLength: 60, scratchMaxWidth: 4 }),
+    components,
+    classify: classifyRules,
     /** NG when more than maxDefects defects score at least minScore. */
     verdict: z.object({ maxDefects: z.int().min(0).default(0), minScore: z.number().min(0).default(0) }).strict().default({ maxDefects: 0, minScore: 0 }),
   })
   .strict();
 
-export const RecipeSchema = z.discriminatedUnion('kind', [classic]);
+/** f32 Gaussian kernels have 8σ + 1 taps (OpenCV's rule), and the GPU takes at most MAX_TAPS. */
+const MAX_CONGESTION_SIGMA = Math.floor((MAX_TAPS - 1) / 8);
+
+const decoupled = z
+  .object({
+    kind: z.literal('decoupled'),
+    name: z.string().min(1).default('decoupled'),
+    /** k-means on the pixel intensities; `seed: null` spreads the initial centres evenly between min and max. */
+    kmeans: z
+      .object({
+        k: z.int().min(2).max(MAX_K).default(4),
+        iterations: z.int().min(0).max(1000).default(10),
+        seed: z.int().min(0).max(4294967295).nullable().default(null),
+      })
+      .strict()
+      .default({ k: 4, iterations: 10, seed: null }),
+    /** Canny hysteresis thresholds on the label map (class index · 255 / (k − 1)), as cv.Canny's threshold1/2. */
+    canny: z
+      .object({ low: z.number().min(0).max(1e6).default(100), high: z.number().min(0).max(1e6).default(200) })
+      .strict()
+      .default({ low: 100, high: 200 }),
+    /** Gaussian of the edge map (edges 1, else 0); regions where it exceeds `level` are defects. */
+    congestion: z
+      .object({ sigma: z.number().min(1).max(MAX_CONGESTION_SIGMA).default(12), level: z.number().positive().max(1).default(0.1) })
+      .strict()
+      .default({ sigma: 12, level: 0.1 }),
+    components,
+    classify: classifyRules,
+    /** NG when the image score (mean congestion, 0..1) is at least minScore. */
+    verdict: z.object({ minScore: z.number().min(0).max(1).default(0.05) }).strict().default({ minScore: 0.05 }),
+  })
+  .strict();
+
+export const RecipeSchema = z.discriminatedUnion('kind', [classic, decoupled]);
 export type Recipe = z.infer<typeof RecipeSchema>;
 export type ClassicRecipe = z.infer<typeof classic>;
+export type DecoupledRecipe = z.infer<typeof decoupled>;
+/** The shape rules both kinds classify defects with. */
+export type ClassifyRules = z.infer<typeof classifyRules>;
 
 export interface LoadedRecipe {
   recipe: Recipe;
@@ -70,6 +116,16 @@ export function parseRecipe(data: unknown, origin = 'recipe'): LoadedRecipe {
 }
 
 export const DEFAULT_RECIPE: LoadedRecipe = parseRecipe(undefined, 'default recipe');
+
+const BUILTIN: Readonly<Record<Recipe['kind'], LoadedRecipe>> = {
+  classic: DEFAULT_RECIPE,
+  decoupled: parseRecipe({ kind: 'decoupled' }, 'built-in recipe decoupled'),
+};
+
+/** The built-in recipe named by a kind (`classic`, `decoupled`): that kind's defaults; otherwise undefined. */
+export function builtinRecipe(name: string): LoadedRecipe | undefined {
+  return Object.hasOwn(BUILTIN, name) ? BUILTIN[name as Recipe['kind']] : undefined;
+}
 
 /** Reads a .json, .yaml or .yml recipe file. */
 export async function loadRecipe(path: string): Promise<LoadedRecipe> {

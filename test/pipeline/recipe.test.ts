@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../_kit/tmp.js';
-import { DEFAULT_RECIPE, loadRecipe, parseRecipe } from '../../src/pipeline/recipe.js';
+import { builtinRecipe, DEFAULT_RECIPE, loadRecipe, parseRecipe } from '../../src/pipeline/recipe.js';
 
 test('defaults are filled in, the hash follows the content', () => {
   const r = DEFAULT_RECIPE.recipe;
@@ -24,13 +24,53 @@ test('errors point at the bad field', () => {
   assert.throws(() => parseRecipe({ components: { connectivity: 6 } }), /components\.connectivity/);
 });
 
+test('decoupled: every field has a default, the name and the built-in match', () => {
+  const d = parseRecipe({ kind: 'decoupled' });
+  assert.equal(d.recipe.kind, 'decoupled');
+  assert.deepEqual(d.recipe, {
+    kind: 'decoupled',
+    name: 'decoupled',
+    kmeans: { k: 4, iterations: 10, seed: null },
+    canny: { low: 100, high: 200 },
+    congestion: { sigma: 12, level: 0.1 },
+    components: { connectivity: 8, minArea: 16 },
+    classify: { spotMaxElongation: 3, spotMinFill: 0.3, scratchMinLength: 60, scratchMaxWidth: 4 },
+    verdict: { minScore: 0.05 },
+  });
+  assert.equal(builtinRecipe('decoupled')!.hash, d.hash);
+  assert.equal(builtinRecipe('classic'), DEFAULT_RECIPE);
+  assert.equal(builtinRecipe('line-3.yaml'), undefined);
+  assert.equal(builtinRecipe('toString'), undefined, 'only the kinds, not Object.prototype');
+});
+
+test('decoupled: errors name the field', () => {
+  const bad = (v: Record<string, unknown>) => () => parseRecipe({ kind: 'decoupled', ...v });
+  assert.throws(bad({ kmeans: { k: 1 } }), /^KensaError: Invalid recipe: kmeans\.k: Too small: expected number to be >=2$/);
+  assert.throws(bad({ kmeans: { k: 17 } }), /Invalid recipe: kmeans\.k: Too big: expected number to be <=16$/);
+  assert.throws(bad({ kmeans: { seed: 1.5 } }), /Invalid recipe: kmeans\.seed: Invalid input: expected int, received number$/);
+  assert.throws(bad({ canny: { low: -1 } }), /Invalid recipe: canny\.low: Too small: expected number to be >=0$/);
+  assert.throws(bad({ congestion: { sigma: 40 } }), /Invalid recipe: congestion\.sigma: Too big: expected number to be <=31$/);
+  assert.throws(bad({ congestion: { level: 0 } }), /Invalid recipe: congestion\.level: Too small: expected number to be >0$/);
+  assert.throws(bad({ verdict: { minScore: 2 } }), /Invalid recipe: verdict\.minScore: Too big: expected number to be <=1$/);
+  assert.throws(bad({ congestion: { sigm: 10 } }), /Invalid recipe: congestion: Unrecognized key: "sigm"$/);
+  assert.throws(bad({ threshold: { value: 0.1 } }), /Invalid recipe: \(root\): Unrecognized key: "threshold"$/, 'a classic field is not a decoupled one');
+});
+
 test('JSON and YAML files load; broken files name the file', async () => {
   const dir = tempDir('kensa-recipe-');
   writeFileSync(join(dir, 'r.yaml'), 'name: line-3\nthreshold:\n  value: 0.07\n');
   writeFileSync(join(dir, 'r.json'), '{"name": "j", "denoise": {"sigma": 0}}');
+  writeFileSync(join(dir, 'd.yaml'), 'kind: decoupled\ncongestion: { sigma: 20 }\n');
   writeFileSync(join(dir, 'bad.json'), '{"name": ');
-  assert.equal((await loadRecipe(join(dir, 'r.yaml'))).recipe.threshold.value, 0.07);
-  assert.equal((await loadRecipe(join(dir, 'r.json'))).recipe.denoise.sigma, 0);
+  const yaml = (await loadRecipe(join(dir, 'r.yaml'))).recipe;
+  assert.equal(yaml.kind, 'classic');
+  assert.equal(yaml.threshold.value, 0.07);
+  const json = (await loadRecipe(join(dir, 'r.json'))).recipe;
+  assert.equal(json.kind, 'classic');
+  assert.equal(json.denoise.sigma, 0);
+  const d = (await loadRecipe(join(dir, 'd.yaml'))).recipe;
+  assert.equal(d.kind, 'decoupled');
+  assert.deepEqual(d.congestion, { sigma: 20, level: 0.1 });
   await assert.rejects(loadRecipe(join(dir, 'bad.json')), /Cannot parse recipe .*bad\.json/);
   await assert.rejects(loadRecipe(join(dir, 'missing.yaml')), /Cannot read recipe .*missing\.yaml/);
 });

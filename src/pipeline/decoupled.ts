@@ -1,0 +1,102 @@
+/**
+ * The decoupled recipe: the CPU/GPU decoupling seed's scoring, on a batch tensor (N×1×H×W u8 or
+ * u16) on either device:
+ *   k-means on the intensities → label map (class index · 255 / (k − 1), u8) → Canny on the label
+ *   map → edge map (1 on edges, else 0) → large Gaussian: the congestion map (the Gaussian-weighted
+ *   share of edge pixels around each pixel, 0..1) → image score = mean congestion; defects = the
+ *   connected regions where congestion exceeds a level.
+ * The label map scales the class index, not the class centre, so every class boundary is an edge of
+ * the same strength however close the centres are: the score counts boundaries, not contrast.
+ * k-means runs on the raw intensities: its classes do not change when intensities are scaled, so no
+ * normalisation is needed, and u8 frames keep the exact histogram path of the op.
+ * On the GPU every step is one command stream; the readbacks are the component statistics, the
+ * per-image statistics (and the masks, when asked for).
+ */
+import { connectedComponents } from '../ops/analysis/components.js';
+import { canny } from '../ops/analysis/canny.js';
+import { kmeans } from '../ops/analysis/kmeans.js';
+import { imageStats } from '../ops/analysis/stats.js';
+import { convert } from '../ops/color/convert.js';
+import { gaussianBlur } from '../ops/filters/gaussian.js';
+import { threshold } from '../ops/threshold/binary.js';
+import type { Defect } from '../store/schema.js';
+import type { Tensor } from '../tensor.js';
+import { classify } from './classic.js';
+import type { Detector, ImageDetection } from './detector.js';
+import type { DecoupledRecipe } from './recipe.js';
+
+/** f32 N×1×H×W congestion map of a batch; disposes every intermediate. */
+function congestionMap(batch: Tensor, r: DecoupledRecipe): Tensor {
+  const { k, iterations, seed } = r.kmeans;
+  const classes = kmeans(batch, { k, iterations, ...(seed === null ? {} : { seed }) });
+  classes.centers.dispose();
+  const labelMap = convert(classes.labels, { dtype: 'u8', scale: 255 / (k - 1) });
+  classes.labels.dispose();
+  const edges = canny(labelMap, { low: r.canny.low, high: r.canny.high });
+  labelMap.dispose();
+  const edgeMap = convert(edges, { dtype: 'f32', scale: 1 / 255 });
+  edges.dispose();
+  const congestion = gaussianBlur(edgeMap, { sigma: r.congestion.sigma });
+  edgeMap.dispose();
+  return congestion;
+}
+
+/**
+ * One image's region statistics (labels 1…count, indexed by label − 1), its score (mean
+ * congestion) and, when asked, its mask: what the post stage needs, every array the image's own.
+ */
+export type DecoupledPayload = {
+  area: Int32Array;
+  x: Int32Array;
+  y: Int32Array;
+  w: Int32Array;
+  h: Int32Array;
+  /** Mean congestion per region. */
+  meanCongestion: Float64Array;
+  score: number;
+  mask?: Uint8Array;
+};
+
+/** The device stage: congestion map, its mean per image, the regions' statistics (and the masks). */
+async function device(batch: Tensor, r: DecoupledRecipe, wantMasks: boolean): Promise<DecoupledPayload[]> {
+  const [, , H, W] = batch.shape as [number, number, number, number];
+  const congestion = congestionMap(batch, r);
+  const stats = imageStats(congestion);
+  const mask = threshold(congestion, { thresh: r.congestion.level, maxval: 255, dtype: 'u8' });
+  const cc = await connectedComponents(mask, { connectivity: r.components.connectivity, values: congestion });
+  cc.labels.dispose();
+  congestion.dispose();
+  const means = (await stats.toCpu()).data;
+  stats.dispose();
+  const maskHost = wantMasks ? ((await mask.toCpu()).data as Uint8Array) : null;
+  mask.dispose();
+  return cc.stats.map((s, n) => ({
+    area: s.area,
+    x: s.x,
+    y: s.y,
+    w: s.w,
+    h: s.h,
+    meanCongestion: s.mean!, // connectedComponents computes means whenever values are given
+    score: means[n * 4 + 2]!, // stats rows are (min, max, mean, std)
+    ...(maskHost ? { mask: maskHost.slice(n * H * W, (n + 1) * H * W) } : {}),
+  }));
+}
+
+/**
+ * The post stage: minimum-area filter, classes, the verdict from the image score. A defect's
+ * `meanGradient` holds its mean congestion, its `score` that over `congestion.level` (1 = just
+ * detected); the mask is congestion > level.
+ */
+function post(p: DecoupledPayload, r: DecoupledRecipe): ImageDetection {
+  const defects: Defect[] = [];
+  for (let i = 0; i < p.area.length; i++) {
+    const area = p.area[i]!;
+    if (area < r.components.minArea) continue;
+    const mean = p.meanCongestion[i]!;
+    const d = { x: p.x[i]!, y: p.y[i]!, w: p.w[i]!, h: p.h[i]!, area, meanGradient: mean, score: mean / r.congestion.level };
+    defects.push({ ...d, class: classify(d.w, d.h, area, r.classify) });
+  }
+  return { defects, verdict: p.score >= r.verdict.minScore ? 'NG' : 'OK', score: p.score, ...(p.mask ? { mask: p.mask } : {}) };
+}
+
+export const decoupledDetector: Detector<DecoupledRecipe, DecoupledPayload> = { device, post };
