@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on the GPU machine (the device tool; see README "Benchmarks"); results land
 # in $OUT. Prepare here first:  npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
-# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [filters] [gpu] [ops] [components]
+# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components]
 # Every phase has its own time limit and log file ($OUT/<phase>.log, written as it runs: no pipes,
 # so a phase that hangs or is killed still shows how far it got); its tail is printed after it.
 set -u
@@ -20,6 +20,8 @@ phase() { # name seconds command...
   grep -v '^Warning: maxDyn' "$OUT/$name.log" | tail -n "${TAIL_LINES:-40}"
 }
 [[ $what == *pipeline* ]] && phase pipeline "${PIPELINE_LIMIT:-400}" node dist/bench/pipeline/inspect.bench.js "$OUT" "${PIPELINE_COUNT:-256}" 2048 "${PIPELINE_LONG:-20000}"
+# a CPU profile of `kensa inspect` over the pipeline bench's long-run folder (main and worker threads)
+[[ $what == *profile* ]] && phase profile 150 bash -c 'rm -rf /tmp/prof; node --cpu-prof --cpu-prof-dir=/tmp/prof --cpu-prof-interval 2000 dist/src/cli/main.js inspect /tmp/kensa-bench-pipeline/many --db /tmp/prof.db --progress json | tail -n 2; tar czf "$OUT/prof.tgz" -C /tmp/prof .'
 [[ $what == *filters* ]] && phase filters 90 node dist/bench/ops/filters.bench.js "$OUT"
 [[ $what == *gpu* ]] && phase gpu 90 node dist/bench/gpu/gpu.bench.js "$OUT/gpu.json"
 [[ $what == *ops* ]] && phase ops "${OPS_LIMIT:-240}" node dist/bench/ops/ops.bench.js "$OUT"

@@ -5,6 +5,7 @@
  * 8-bit stays u8 and 16-bit stays u16. Hostile input is policy: a pixel limit (decompression
  * bombs), truncated or corrupt data fail with a KensaError naming the file, never a crash.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp from 'sharp';
@@ -155,6 +156,18 @@ export async function readImageFile(path: string): Promise<Buffer> {
   } catch (e) {
     throw new DecodeError(path, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (e as Error).message, e);
   }
+}
+
+/** A file's bytes and their sha256 (hex): what a result records of its source. */
+export interface ReadFile {
+  bytes: Buffer;
+  hash: string;
+}
+
+/** Reads one file and hashes it (a DecodeError when it cannot be read). */
+export async function readHashedImageFile(path: string): Promise<ReadFile> {
+  const bytes = await readImageFile(path);
+  return { bytes, hash: createHash('sha256').update(bytes).digest('hex') };
 }
 
 /** Reads and decodes one file. Every failure is a DecodeError (code KENSA_ERR_DECODE). */

@@ -12,7 +12,6 @@
  * aborted signal stops taking input; what is in flight is finished. `inspect()` yields every
  * item's result as it completes, and stops the worker threads when it ends.
  */
-import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,12 +21,12 @@ import { Tensor } from '../tensor.js';
 import { Batcher, type BatchLimits, type Geometry } from './batcher.js';
 import type { Defect } from './classic.js';
 import { detect, detectorFor, type ImageDetection } from './detector.js';
-import { decodeBuffer, DEFAULT_MAX_PIXELS, readImageFile, type DecodedImage, type DecodeOptions } from './decode.js';
+import { decodeBuffer, DEFAULT_MAX_PIXELS, readHashedImageFile, type DecodedImage, type DecodeOptions } from './decode.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { BoundedQueue } from './queue.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from './recipe.js';
 import { expandSource, type SourceItem } from './source.js';
-import { DetectionPool, resolvePostWorkers } from './workers.js';
+import { WorkerPool, resolvePostWorkers } from './workers.js';
 
 export interface ItemTimings {
   decodeMs: number;
@@ -143,7 +142,7 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
   const judged = new BoundedQueue<Judged>(Math.max(2, workers));
   const results = new BoundedQueue<ItemResult>(4 * limits.maxCount);
   const batcher = new Batcher<Decoded>(limits);
-  const pool = workers > 0 ? new DetectionPool(workers) : null;
+  const pool = workers > 0 ? new WorkerPool(workers) : null;
   const report = () => options.onProgress?.(meter.snapshot({ decoded: decoded.size, batches: batches.size, batching: batcher.waiting }));
 
   const feed = async () => {
@@ -167,9 +166,9 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
     for await (const item of paths) {
       const t = performance.now();
       try {
-        const buf = await readImageFile(item.path);
-        const hash = createHash('sha256').update(buf).digest('hex');
-        const image = await decodeBuffer(item.path, buf, decodeOptions);
+        // with the GPU backend the workers are mostly idle: they read and hash, the main thread stays free
+        const { bytes, hash } = pool && options.backend.kind === 'gpu' ? await pool.read(item.path) : await readHashedImageFile(item.path);
+        const image = await decodeBuffer(item.path, bytes, decodeOptions);
         const geometry = { width: image.width, height: image.height, channels: image.channels, dtype: image.dtype };
         await decoded.push({ item, image, hash, decodeMs: performance.now() - t, geometry });
       } catch (e) {
@@ -204,19 +203,21 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
   // `rest` settles with the detections.
   const start = async (group: Decoded[]): Promise<{ rest: Promise<ImageDetection[]> }> => {
     const g = group[0]!.geometry;
-    const frame = g.width * g.height * g.channels;
-    const host = g.dtype === 'u16' ? new Uint16Array(frame * group.length) : new Uint8Array(frame * group.length);
-    group.forEach((d, i) => host.set(d.image.data, i * frame));
     const shape: [number, number, number, number] = [group.length, g.channels, g.height, g.width];
-    if (pool && options.backend.kind === 'cpu') return { rest: pool.detect(recipe, host, shape, wantMasks).then((r) => r.detections) };
-    const cpu = Tensor.fromArray(host, shape, g.dtype === 'u16' ? 'u16' : 'u8');
-    const x = await options.backend.toDevice(cpu);
+    const dtype = g.dtype === 'u16' ? 'u16' : 'u8';
+    const frames = group.map((d) => d.image.data);
+    if (pool && options.backend.kind === 'cpu') {
+      const host = (await Tensor.fromFrames(frames, shape, dtype)).data as Uint8Array | Uint16Array;
+      return { rest: pool.detect(recipe, host, shape, wantMasks).then((r) => r.detections) };
+    }
+    // on the GPU each frame uploads from its own array: no host copy assembles the batch
+    const x = await options.backend.framesToDevice(frames, shape, dtype);
     try {
       if (!pool) return { rest: Promise.resolve(await detect(x, recipe, wantMasks)) };
       const payloads = await detectorFor(recipe).device(x, recipe, wantMasks);
       return { rest: pool.post(recipe, payloads).then((r) => r.detections) };
     } finally {
-      if (x !== cpu) x.dispose();
+      x.dispose();
     }
   };
 

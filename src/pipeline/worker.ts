@@ -1,11 +1,12 @@
-/** The piscina worker of DetectionPool: one task = one batch's post stages, or its whole recipe. */
+/** The piscina worker of WorkerPool: one task = one batch's post stages, its whole recipe, or one file read and hashed. */
 import { threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { Tensor } from '../tensor.js';
 import { detect, detectorFor, transferables, type ImageDetection } from './detector.js';
-import type { WorkerResult, WorkerTask } from './workers.js';
+import { readHashedImageFile } from './decode.js';
+import type { ReadResult, WorkerResult, WorkerTask } from './workers.js';
 
-async function judge(task: WorkerTask): Promise<ImageDetection[]> {
+async function judge(task: Exclude<WorkerTask, { stage: 'read' }>): Promise<ImageDetection[]> {
   if (task.stage === 'post') {
     const detector = detectorFor(task.recipe);
     return task.payloads.map((p) => detector.post(p, task.recipe));
@@ -14,7 +15,20 @@ async function judge(task: WorkerTask): Promise<ImageDetection[]> {
   return detect(batch, task.recipe, task.wantMasks);
 }
 
+async function read(path: string): Promise<ReadResult> {
+  try {
+    const { bytes, hash } = await readHashedImageFile(path);
+    return { bytes, hash };
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
 export default async function run(task: WorkerTask): Promise<ReturnType<typeof move>> {
+  if (task.stage === 'read') {
+    const r = await read(task.path);
+    return move({ [transferableSymbol]: transferables(r), [valueSymbol]: r });
+  }
   const result: WorkerResult = { detections: await judge(task), thread: threadId };
   // piscina clones a returned value unless it is wrapped: the masks go back by transfer
   return move({ [transferableSymbol]: transferables(result.detections), [valueSymbol]: result });

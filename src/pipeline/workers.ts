@@ -1,6 +1,6 @@
 /**
- * The pipeline's CPU worker threads (piscina): a fixed pool that runs detector stages off the
- * main thread. With the GPU backend the device stage stays on the main thread (the GPU device
+ * The pipeline's CPU worker threads (piscina): a fixed pool that runs detector stages, and the
+ * reading and hashing of source files, off the main thread. With the GPU backend the device stage stays on the main thread (the GPU device
  * lives there) and a worker runs a batch's post stages; with the CPU backend a worker runs the
  * whole recipe on a batch (both stages on CPU tensors), so N workers inspect N batches at once.
  * Frames and payloads are transferred, never copied; so are the masks coming back. Whatever a
@@ -15,18 +15,26 @@ import { Piscina } from 'piscina';
 import { KensaError } from '../errors.js';
 import { integerInRange } from '../validate.js';
 import { transferables, type ImageDetection, type Payload } from './detector.js';
+import type { ReadFile } from './decode.js';
 import type { Recipe } from './recipe.js';
 
-/** What a worker is asked: post stages of payloads made elsewhere, or a whole recipe on CPU frames. */
+/**
+ * What a worker is asked: post stages of payloads made elsewhere, a whole recipe on CPU frames, or
+ * a source file's bytes and hash (reading and hashing off the main thread).
+ */
 export type WorkerTask =
   | { stage: 'post'; recipe: Recipe; payloads: Payload[] }
-  | { stage: 'whole recipe'; recipe: Recipe; frames: Uint8Array | Uint16Array; shape: [number, number, number, number]; wantMasks: boolean };
+  | { stage: 'whole recipe'; recipe: Recipe; frames: Uint8Array | Uint16Array; shape: [number, number, number, number]; wantMasks: boolean }
+  | { stage: 'read'; path: string };
 
 export interface WorkerResult {
   detections: ImageDetection[];
   /** The worker's threadId (diagnostics: which thread judged the batch). */
   thread: number;
 }
+
+/** A read task's answer: the bytes (transferred) and hash, or the read error's message. */
+export type ReadResult = { bytes: Uint8Array; hash: string } | { error: string };
 
 export const MAX_POST_WORKERS = 256;
 
@@ -40,15 +48,15 @@ export function resolvePostWorkers(value: unknown, backend: 'cpu' | 'gpu'): numb
   return integerInRange('postWorkers', value ?? (backend === 'cpu' ? cores : Math.min(cores, 4)), 0, MAX_POST_WORKERS);
 }
 
-export class DetectionPool {
+export class WorkerPool {
   readonly size: number;
-  readonly #pool: Piscina<WorkerTask, WorkerResult>;
+  readonly #pool: Piscina<WorkerTask, WorkerResult | ReadResult>;
 
   /** Starts `size` threads (1 … 256, see resolvePostWorkers); `destroy()` stops them. */
   constructor(size: number) {
     this.size = integerInRange('postWorkers', size, 1, MAX_POST_WORKERS);
     const ext = extname(fileURLToPath(import.meta.url)); // .ts under tsx, .js when built
-    this.#pool = new Piscina<WorkerTask, WorkerResult>({
+    this.#pool = new Piscina<WorkerTask, WorkerResult | ReadResult>({
       filename: new URL(`./worker${ext}`, import.meta.url).href,
       minThreads: this.size,
       maxThreads: this.size,
@@ -67,6 +75,13 @@ export class DetectionPool {
     return this.#run({ stage: 'whole recipe', recipe, frames, shape, wantMasks });
   }
 
+  /** Reads and hashes a file on a worker; its bytes come back by transfer. A read error is a DecodeError's KENSA_ERR_DECODE. */
+  async read(path: string): Promise<ReadFile> {
+    const r = (await this.#pool.run({ stage: 'read', path } satisfies WorkerTask)) as ReadResult;
+    if ('error' in r) throw new KensaError('KENSA_ERR_DECODE', r.error);
+    return { bytes: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), hash: r.hash };
+  }
+
   /** Stops every thread; tasks still running or queued reject. */
   destroy(): Promise<void> {
     return this.#pool.destroy();
@@ -74,7 +89,7 @@ export class DetectionPool {
 
   async #run(task: WorkerTask): Promise<WorkerResult> {
     try {
-      return await this.#pool.run(task, { transferList: transferables(task) });
+      return (await this.#pool.run(task, { transferList: transferables(task) })) as WorkerResult;
     } catch (e) {
       throw new KensaError('KENSA_ERR_WORKER', `The ${task.stage} failed on a worker thread: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }

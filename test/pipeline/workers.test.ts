@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isKensaError } from '../../src/errors.js';
 import { classicDetector, detectClassic } from '../../src/pipeline/classic.js';
+import { readHashedImageFile } from '../../src/pipeline/decode.js';
 import { transferables } from '../../src/pipeline/detector.js';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/pipeline/recipe.js';
-import { DetectionPool, resolvePostWorkers } from '../../src/pipeline/workers.js';
+import { WorkerPool, resolvePostWorkers } from '../../src/pipeline/workers.js';
 import { Tensor } from '../../src/tensor.js';
+import { tempDir } from '../_kit/tmp.js';
 
 const recipe = DEFAULT_RECIPE.recipe as ClassicRecipe;
 const H = 64;
@@ -19,8 +24,8 @@ function frames(n: number): Uint8Array {
   return img;
 }
 
-describe('DetectionPool', () => {
-  const pool = new DetectionPool(2);
+describe('WorkerPool', () => {
+  const pool = new WorkerPool(2);
   after(() => pool.destroy());
 
   test('the whole recipe on a worker equals it on this thread; frames go in and masks come back by transfer', async () => {
@@ -46,7 +51,7 @@ describe('DetectionPool', () => {
   });
 
   test('a task that throws rejects with KENSA_ERR_WORKER naming the stage; the pool goes on', async () => {
-    const broken = { area: null } as unknown as Parameters<DetectionPool['post']>[1][number];
+    const broken = { area: null } as unknown as Parameters<WorkerPool['post']>[1][number];
     await assert.rejects(pool.post(recipe, [broken]), (e: unknown) => isKensaError(e, 'KENSA_ERR_WORKER') && /^The post failed on a worker thread: .*length/.test(e.message));
     const r = await pool.detect(recipe, frames(1), [1, 1, H, W], false);
     assert.equal(r.detections[0]!.verdict, 'NG');
@@ -54,7 +59,7 @@ describe('DetectionPool', () => {
 });
 
 test('tasks running when the pool is destroyed reject with KENSA_ERR_WORKER', async () => {
-  const pool = new DetectionPool(1);
+  const pool = new WorkerPool(1);
   const running = assert.rejects(pool.detect(recipe, frames(4), [4, 1, H, W], false), (e: unknown) => isKensaError(e, 'KENSA_ERR_WORKER') && /^The whole recipe failed on a worker thread: /.test(e.message));
   await pool.destroy();
   await running;
@@ -76,4 +81,20 @@ test('transferables: whole buffers of typed arrays at any depth, once each; view
   const big = new Uint8Array(16);
   assert.deepEqual(transferables({ a, nested: [{ b }, a], view: big.subarray(4, 8), n: 3, s: 'x', none: null }), [a.buffer, b.buffer]);
   assert.deepEqual(transferables(big), [big.buffer]);
+});
+
+test('WorkerPool.read: a file\'s bytes and sha256 from a worker; a missing file is a KENSA_ERR_DECODE', async () => {
+  const dir = tempDir('kensa-workers-read-');
+  const path = join(dir, 'a.bin');
+  const data = Buffer.alloc(100_000, 7);
+  writeFileSync(path, data);
+  const pool = new WorkerPool(1);
+  try {
+    const r = await pool.read(path);
+    assert.deepEqual(r, await readHashedImageFile(path));
+    assert.equal(r.hash, createHash('sha256').update(data).digest('hex'));
+    await assert.rejects(pool.read(join(dir, 'missing.png')), (e: unknown) => isKensaError(e) && e.code === 'KENSA_ERR_DECODE' && /Cannot decode .*missing\.png: file not found/.test(e.message));
+  } finally {
+    await pool.destroy();
+  }
 });
