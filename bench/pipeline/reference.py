@@ -96,6 +96,8 @@ def detect(batch):
 
 
 def main():
+    import cv2
+
     image_dir, db_path = sys.argv[1], sys.argv[2]
     threads = int(sys.argv[3]) if len(sys.argv) > 3 else os.cpu_count()
     batch_size = int(sys.argv[4]) if len(sys.argv) > 4 else 16
@@ -112,8 +114,6 @@ def main():
     # the GPU is done with it; kensa's side warms up likewise)
     detect(np.stack([cv2.imread(f, cv2.IMREAD_GRAYSCALE) for f in files[:batch_size]]))
     start = time.perf_counter()
-
-    import cv2
 
     def decode(path):
         decoded.put((path, cv2.imread(path, cv2.IMREAD_GRAYSCALE)))
