@@ -19,7 +19,7 @@ phase() { # name seconds command...
   echo "== $name: exit $rc after $((SECONDS - t0)) s"
   grep -v '^Warning: maxDyn' "$OUT/$name.log" | tail -n "${TAIL_LINES:-40}"
 }
-[[ $what == *pipeline* ]] && phase pipeline "${PIPELINE_LIMIT:-400}" node dist/bench/pipeline/inspect.bench.js "$OUT" "${PIPELINE_COUNT:-256}" 2048 "${PIPELINE_LONG:-20000}"
+[[ $what == *pipeline* ]] && phase pipeline "${PIPELINE_LIMIT:-400}" node dist/bench/pipeline/inspect.bench.js "$OUT" "${PIPELINE_COUNT:-256}" 2048 "${PIPELINE_LONG:-20000}" "${PIPELINE_RUN:-2000}"
 # a CPU profile of `kensa inspect` over the pipeline bench's long-run folder (main and worker threads)
 [[ $what == *profile* ]] && phase profile 150 bash -c 'rm -rf /tmp/prof; node --cpu-prof --cpu-prof-dir=/tmp/prof --cpu-prof-interval 2000 dist/src/cli/main.js inspect /tmp/kensa-bench-pipeline/many --db /tmp/prof.db --progress json | tail -n 2; tar czf "$OUT/prof.tgz" -C /tmp/prof .'
 [[ $what == *filters* ]] && phase filters 90 node dist/bench/ops/filters.bench.js "$OUT"

@@ -4,12 +4,13 @@
  * pre-decoded batches in host memory (upload included), (c) the Python reference pipeline
  * (bench/pipeline/reference.py: OpenCV decode threads, CuPy, SQLite) on the same files, in the same
  * run; and the resident memory over a long run (many symlinks to the same files).
- * Usage: node dist/bench/pipeline/inspect.bench.js OUT_DIR [count=256] [side=2048] [longRun=20000]
+ * Usage: node dist/bench/pipeline/inspect.bench.js OUT_DIR [count=256] [side=2048] [longRun=20000] [runCount=2000]
+ * (count distinct samples per format; each contender reads runCount files cycling through them)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { openBackend } from '../../src/backend.js';
 import { detectClassic } from '../../src/pipeline/classic.js';
 import { decodeFile, DEFAULT_MAX_PIXELS } from '../../src/pipeline/decode.js';
@@ -23,6 +24,7 @@ const outDir = process.argv[2] ?? 'bench-out';
 const count = Number(process.argv[3] ?? 256);
 const side = Number(process.argv[4] ?? 2048);
 const longRun = Number(process.argv[5] ?? 20000);
+const runCount = Number(process.argv[6] ?? 2000);
 const work = join(os.tmpdir(), 'kensa-bench-pipeline');
 const threads = os.availableParallelism();
 mkdirSync(outDir, { recursive: true });
@@ -36,6 +38,13 @@ const log = (s: string) => {
   console.log(s);
   lines.push(s);
 };
+
+/** `n` symlinks in `to`, cycling through the files of `from`. */
+function symlinkCycle(from: string, to: string, n: number): void {
+  const files = readdirSync(from).sort();
+  mkdirSync(to);
+  for (let i = 0; i < n; i++) symlinkSync(join(from, files[i % files.length]!), join(to, `f${String(i).padStart(6, '0')}${extname(files[i % files.length]!)}`));
+}
 
 async function decodeOnly(dir: string): Promise<number> {
   const files = readdirSync(dir).map((f) => join(dir, f));
@@ -80,9 +89,13 @@ for (const format of ['jpg', 'png'] as const) {
   const g0 = performance.now();
   await writeSamples({ out: dir, count, width: side, height: side, format, seed: 7, force: true });
   const genS = (performance.now() - g0) / 1000;
-  const images = join(dir, 'images');
+  const samples = join(dir, 'images');
   // shader compilation outside the timed runs (the Python reference warms up likewise)
-  await detectBatch(images);
+  await detectBatch(samples);
+  // every contender reads the same `runCount` files (symlinks cycling through the samples): long
+  // enough that start-up (store, worker threads) is a small share of a run
+  const images = join(dir, 'run');
+  symlinkCycle(samples, images, runCount);
   phase(`${format}: decode only`);
   const decodeRate = await decodeOnly(images);
   phase(`${format}: end to end (${decodeRate.toFixed(0)} img/s decode-only)`);
@@ -91,7 +104,7 @@ for (const format of ['jpg', 'png'] as const) {
   const ref = spawnSync('python3', ['bench/pipeline/reference.py', images, join(work, `${format}-ref.db`), String(threads), '16'], { encoding: 'utf8', timeout: 120_000 });
   const refRate = ref.status === 0 ? (JSON.parse(ref.stdout.trim().split('\n').pop()!) as { images_per_second: number }).images_per_second : NaN;
   if (ref.status !== 0) console.error(ref.stderr.slice(-2000));
-  rows.push({ format, count, generate_s: genS, decode_only: decodeRate, end_to_end: e2e.imagesPerSecond, python_reference: refRate, ng: e2e.run.counts.ng, errors: e2e.run.counts.error });
+  rows.push({ format, count, images: runCount, generate_s: genS, decode_only: decodeRate, end_to_end: e2e.imagesPerSecond, python_reference: refRate, ng: e2e.run.counts.ng, errors: e2e.run.counts.error });
   save();
 }
 
@@ -127,9 +140,7 @@ save();
 phase(`long run of ${longRun} (GPU stage ${gpuStage.toFixed(0)} img/s)`);
 // resident memory over a long run: `longRun` symlinks to the PNG set
 const many = join(work, 'many');
-mkdirSync(many);
-const frames = readdirSync(join(work, 'png', 'images')).slice(0, 16);
-for (let i = 0; i < longRun; i++) symlinkSync(join(work, 'png', 'images', frames[i % frames.length]!), join(many, `f${String(i).padStart(6, '0')}.png`));
+symlinkCycle(join(work, 'png', 'images'), many, longRun);
 const rss: number[] = [];
 const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000);
 const long = await runInspection([many], { db: join(work, 'long.db'), backend, decodeConcurrency: threads });
@@ -138,7 +149,7 @@ rss.push(process.memoryUsage().rss);
 const mb = (b: number) => (b / 2 ** 20).toFixed(0);
 const q = (p: number) => rss[Math.min(rss.length - 1, Math.floor(p * (rss.length - 1)))] ?? 0;
 
-log(`Synthetic ${side}×${side} gray surfaces (kensa samples, seed 7), ${count} per format; default recipe; SQLite store.`);
+log(`Synthetic ${side}×${side} gray surfaces (kensa samples, seed 7), ${count} per format, each contender reading ${runCount} files cycling through them; default recipe; SQLite store.`);
 log('Goals (issue 4): end-to-end ≥ 90 % of decode-only; GPU stage ≥ 2000 img/s; ≥ 3× the Python reference.');
 log('');
 log('| input | decode-only img/s | kensa end-to-end img/s | % of decode | Python reference img/s | kensa ÷ Python |');
