@@ -4,7 +4,9 @@
  * batch k+1 is recorded while batch k computes and reads back) → results. Stages are connected
  * by bounded queues, so memory stays flat however many images come in. A bad file becomes an
  * item with status `error` and the run goes on. An aborted signal stops taking input; what is in
- * flight is finished. `inspect()` yields every item's result as it completes.
+ * flight is finished. `inspect()` yields every item's result as it completes. Images are decoded
+ * at the recipe's `input.scale`; results (boxes, areas, sizes, masks) are in the file's own
+ * pixels (src/pipeline/rescale.ts).
  */
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -19,6 +21,7 @@ import { decodeBuffer, DEFAULT_MAX_PIXELS, readImageFile, type DecodedImage, typ
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { BoundedQueue } from './queue.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from './recipe.js';
+import { toOriginal } from './rescale.js';
 import { expandSource, type SourceItem } from './source.js';
 
 export interface ItemTimings {
@@ -95,7 +98,7 @@ async function runStage(count: number, worker: () => Promise<void>): Promise<voi
 export async function* inspect(sources: readonly string[], options: InspectOptions): AsyncGenerator<ItemResult> {
   const recipe = (options.recipe ?? DEFAULT_RECIPE).recipe;
   const limits: BatchLimits = { ...DEFAULT_BATCH, ...options.batch };
-  const decodeOptions: DecodeOptions = { channels: 'gray', maxPixels: options.maxImagePixels ?? DEFAULT_MAX_PIXELS, ...(options.raw ? { raw: options.raw } : {}) };
+  const decodeOptions: DecodeOptions = { channels: 'gray', maxPixels: options.maxImagePixels ?? DEFAULT_MAX_PIXELS, scale: recipe.input.scale, ...(options.raw ? { raw: options.raw } : {}) };
   const concurrency = options.decodeConcurrency ?? os.availableParallelism();
   const skip = options.skip ?? new Set<string>();
   const meter = new ProgressMeter(options.total ?? null);
@@ -174,19 +177,20 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
         const detectMs = (performance.now() - t) / group.length;
         for (let i = 0; i < group.length; i++) {
           const d = group[i]!;
-          const f = found[i]!;
+          const { original } = d.image;
+          const f = toOriginal(found[i]!, g, original);
           let maskPath: string | undefined;
           if (options.masksDir !== undefined && f.mask) {
             maskPath = join(options.masksDir, maskFileName(d.item.key));
             await mkdir(dirname(maskPath), { recursive: true });
-            await sharp(f.mask, { raw: { width: g.width, height: g.height, channels: 1 } }).toColourspace('b-w').png().toFile(maskPath);
+            await sharp(f.mask, { raw: { width: original.width, height: original.height, channels: 1 } }).toColourspace('b-w').png().toFile(maskPath);
           }
           await results.push({
             key: d.item.key,
             path: d.item.path,
             status: f.verdict === 'NG' ? 'ng' : 'ok',
-            width: g.width,
-            height: g.height,
+            width: original.width,
+            height: original.height,
             sizeBytes: d.image.bytes,
             contentHash: d.hash,
             verdict: f.verdict,

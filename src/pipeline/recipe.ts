@@ -9,11 +9,14 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { KensaError } from '../errors.js';
+import { DECODE_SCALES } from './decode.js';
 
 const classic = z
   .object({
     kind: z.literal('classic'),
     name: z.string().min(1).default('classic'),
+    /** Detection runs at this fraction of the image's resolution (JPEGs shrink while decoding); results are in the image's own coordinates. */
+    input: z.object({ scale: z.literal(DECODE_SCALES).default(1) }).strict().default({ scale: 1 }),
     /** Gaussian denoise before the gradients; 0 turns it off. */
     denoise: z.object({ sigma: z.number().min(0).max(20).default(1.0) }).strict().default({ sigma: 1.0 }),
     /** Gradient magnitude per pyramid level (1 = full resolution only, up to 3: 1, 1/2, 1/4), fused by maximum. */
