@@ -189,7 +189,9 @@ test('PNG, TIFF, BMP, .npy and raw at a scale give the same pixels, the block me
   for (let c = 0; c < 3; c++) assert.deepEqual(rgb.data.subarray(c * half.data.length, (c + 1) * half.data.length), half.data, `planar channel ${c}`);
 });
 
-test('at a scale the pixel limit still applies to the file’s size; a bad scale names the option', async () => {
+test('at a scale the pixel limit still applies to the file’s size, a truncated JPEG still fails; a bad scale names the option', async () => {
+  const jpg = await sharp(Buffer.alloc(256 * 256, 99), { raw: { width: 256, height: 256, channels: 1 } }).jpeg().toBuffer();
+  await assert.rejects(decodeBuffer('cut.jpg', jpg.subarray(0, jpg.length >> 1), { ...gray, scale: 0.25 }), /Cannot decode cut\.jpg: .*premature end of JPEG/);
   await assert.rejects(decodeFile(join(dir, 'g.png'), { ...gray, maxPixels: 20, scale: 0.25 }), /7×5 = 35 pixels exceeds the limit of 20 \(maxPixels\)/);
   await assert.rejects(decodeFile(join(dir, 'f.raw'), { ...gray, maxPixels: 20, scale: 0.5, raw: { width: W, height: H, dtype: 'u8' } }), /7×5 = 35 pixels exceeds the limit of 20/);
   const small = await decodeFile(join(dir, 'g.png'), { ...gray, maxPixels: 35, scale: 0.5 });
