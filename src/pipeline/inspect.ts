@@ -10,7 +10,9 @@
  * many images come in. A bad file becomes an item with status `error`, and so does every item of
  * a batch whose detection fails (a lost device, a worker that threw or died); the run goes on. An
  * aborted signal stops taking input; what is in flight is finished. `inspect()` yields every
- * item's result as it completes, and stops the worker threads when it ends.
+ * item's result as it completes, and stops the worker threads when it ends. Images are decoded
+ * at the recipe's `input.scale`; results (boxes, areas, sizes, masks) are in the file's own
+ * pixels (src/pipeline/rescale.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -25,6 +27,7 @@ import { decodeBuffer, DEFAULT_MAX_PIXELS, readHashedImageFile, type DecodedImag
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { BoundedQueue } from './queue.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from './recipe.js';
+import { toOriginal } from './rescale.js';
 import { expandSource, type SourceItem } from './source.js';
 import { WorkerPool, resolvePostWorkers } from './workers.js';
 
@@ -91,7 +94,7 @@ type Outcome = { detections: ImageDetection[]; ms: number } | { error: unknown }
 
 /** A batch between the detect stage and the results: what its items need, and its detections to come. */
 interface Judged {
-  items: (Pick<Decoded, 'item' | 'hash' | 'decodeMs' | 'geometry'> & { bytes: number })[];
+  items: (Pick<Decoded, 'item' | 'hash' | 'decodeMs' | 'geometry'> & Pick<DecodedImage, 'bytes' | 'original'>)[];
   outcome: Promise<Outcome>;
 }
 
@@ -130,7 +133,7 @@ async function runStage(count: number, worker: () => Promise<void>): Promise<voi
 export async function* inspect(sources: readonly string[], options: InspectOptions): AsyncGenerator<ItemResult> {
   const recipe = (options.recipe ?? DEFAULT_RECIPE).recipe;
   const limits = batchLimitsFor(options.backend, options.batch);
-  const decodeOptions: DecodeOptions = { channels: 'gray', maxPixels: options.maxImagePixels ?? DEFAULT_MAX_PIXELS, ...(options.raw ? { raw: options.raw } : {}) };
+  const decodeOptions: DecodeOptions = { channels: 'gray', maxPixels: options.maxImagePixels ?? DEFAULT_MAX_PIXELS, scale: recipe.input.scale, ...(options.raw ? { raw: options.raw } : {}) };
   const concurrency = options.decodeConcurrency ?? os.availableParallelism();
   const skip = options.skip ?? new Set<string>();
   const meter = new ProgressMeter(options.total ?? null);
@@ -236,7 +239,7 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
         (error: unknown): Outcome => ({ error }),
       );
       // the pixels are in the batch now; only what the results need waits with the outcome
-      await judged.push({ items: group.map(({ item, hash, decodeMs, geometry, image }) => ({ item, hash, decodeMs, geometry, bytes: image.bytes })), outcome });
+      await judged.push({ items: group.map(({ item, hash, decodeMs, geometry, image }) => ({ item, hash, decodeMs, geometry, bytes: image.bytes, original: image.original })), outcome });
     }
   };
 
@@ -251,8 +254,8 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
       const detectMs = o.ms / items.length;
       for (let i = 0; i < items.length; i++) {
         const d = items[i]!;
-        const f = o.detections[i]!;
-        const { width, height } = d.geometry;
+        const f = toOriginal(o.detections[i]!, d.geometry, d.original);
+        const { width, height } = d.original;
         let maskPath: string | undefined;
         try {
           if (options.masksDir !== undefined && f.mask) {

@@ -15,6 +15,9 @@ import { KensaError } from '../errors.js';
 import { MAX_K } from '../ops/analysis/kmeans.js';
 import { MAX_TAPS } from '../ops/filters/kernels.js';
 
+/** Detection runs at this fraction of the image's resolution (JPEGs shrink while decoding); results are in the image's own coordinates. */
+const input = z.object({ scale: z.literal(DECODE_SCALES).default(1) }).strict().default({ scale: 1 });
+
 /** Connected components of the defect mask: connectivity, and the smallest area kept. */
 const components = z
   .object({ connectivity: z.union([z.literal(4), z.literal(8)]).default(8), minArea: z.int().min(1).default(16) })
@@ -31,11 +34,13 @@ const classifyRules = z
   })
   .strict()
   .default({ spotMaxElongation: 3, spotMinFill: 0.3, scratchMinLength: 60, scratchMaxWidth: 4 });
+import { DECODE_SCALES } from './decode.js';
 
 const classic = z
   .object({
     kind: z.literal('classic'),
     name: z.string().min(1).default('classic'),
+    input,
     /** Gaussian denoise before the gradients; 0 turns it off. */
     denoise: z.object({ sigma: z.number().min(0).max(20).default(1.0) }).strict().default({ sigma: 1.0 }),
     /** Gradient magnitude per pyramid level (1 = full resolution only, up to 3: 1, 1/2, 1/4), fused by maximum. */
@@ -61,6 +66,7 @@ const decoupled = z
   .object({
     kind: z.literal('decoupled'),
     name: z.string().min(1).default('decoupled'),
+    input,
     /** k-means on the pixel intensities; `seed: null` spreads the initial centres evenly between min and max. */
     kmeans: z
       .object({

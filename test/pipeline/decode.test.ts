@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../_kit/tmp.js';
 import sharp from 'sharp';
-import { decodeFile, DEFAULT_MAX_PIXELS, type DecodeOptions } from '../../src/pipeline/decode.js';
+import { decodeBuffer, decodeFile, DEFAULT_MAX_PIXELS, scaledSize, type DecodeOptions, type DecodeScale } from '../../src/pipeline/decode.js';
+import { generateSample } from '../../src/samples/generate.js';
 
 const gray: DecodeOptions = { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS };
 const dir = tempDir('kensa-decode-');
@@ -86,4 +87,114 @@ test('corrupt, truncated, empty, unsupported and oversized files fail with KENSA
   }
   await assert.rejects(decodeFile(join(dir, 'g.png'), { ...gray, maxPixels: 20 }), /7×5 = 35 pixels exceeds the limit of 20 \(maxPixels\)/);
   await assert.rejects(decodeFile(join(dir, 'missing.png'), gray), /missing\.png: file not found/);
+});
+
+/** Largest and mean absolute difference of two equal-length pixel arrays. */
+function difference(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; mean: number } {
+  assert.equal(a.length, b.length);
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i]! - b[i]!);
+    max = Math.max(max, e);
+    sum += e;
+  }
+  return { max, mean: sum / a.length };
+}
+
+test('scaledSize rounds each side up (libjpeg’s rule) and never gives an empty side', () => {
+  assert.deepEqual(scaledSize(2048, 2048, 0.5), { width: 1024, height: 1024 });
+  assert.deepEqual(scaledSize(1001, 999, 0.25), { width: 251, height: 250 });
+  assert.deepEqual(scaledSize(7, 5, 0.125), { width: 1, height: 1 });
+  assert.deepEqual(scaledSize(7, 5, 1), { width: 7, height: 5 });
+});
+
+test('a JPEG decoded at 0.5, 0.25 and 0.125 is within 4 levels (mean ≤ 1) of a full decode reduced by sharp', async () => {
+  const S = 1024;
+  const sample = generateSample({ width: S, height: S, kind: 'textured', seed: 3 }, 0);
+  const jpg = await sharp(sample.image as Uint8Array, { raw: { width: S, height: S, channels: 1 } }).jpeg({ quality: 92 }).toBuffer();
+  const full = await sharp(jpg).toColourspace('b-w').raw().toBuffer();
+  for (const scale of [0.5, 0.25, 0.125] as const) {
+    const d = await decodeBuffer('s.jpg', jpg, { ...gray, scale });
+    assert.deepEqual([d.width, d.height, d.original.width, d.original.height, d.dtype], [S * scale, S * scale, S, S, 'u8']);
+    // the reference never shrinks in the DCT domain: it reduces the fully decoded pixels
+    const ref = await sharp(full, { raw: { width: S, height: S, channels: 1 } }).resize({ width: d.width, height: d.height, fit: 'fill', kernel: 'cubic' }).toColourspace('b-w').raw().toBuffer();
+    const e = difference(d.data, ref);
+    assert.ok(e.max <= 4 && e.mean <= 1, `scale ${scale}: max ${e.max}, mean ${e.mean.toFixed(3)}`);
+  }
+  const odd = await sharp(sample.image as Uint8Array, { raw: { width: S, height: S, channels: 1 } }).extract({ left: 0, top: 0, width: 1001, height: 999 }).jpeg().toBuffer();
+  const d = await decodeBuffer('odd.jpg', odd, { ...gray, scale: 0.25 });
+  assert.deepEqual([d.width, d.height, d.data.length, d.original.width, d.original.height], [251, 250, 251 * 250, 1001, 999]);
+});
+
+test('PNG, TIFF, BMP, .npy and raw at a scale give the same pixels, the block mean on smooth parts; 16-bit stays 16-bit', async () => {
+  const S = 64;
+  // a ramp with a bright square: reductions agree on smooth parts and differ only near edges
+  const value = (x: number, y: number) => (x >= 20 && x < 36 && y >= 24 && y < 40 ? 250 : 2 * x + y);
+  const v8 = Uint8Array.from({ length: S * S }, (_, i) => value(i % S, Math.floor(i / S)));
+  const v16 = Uint16Array.from(v8, (v) => v * 257);
+  const npy = (descr: string, bytes: Uint8Array) => {
+    const header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${S}, ${S}), }`.padEnd(117, ' ') + '\n';
+    return Buffer.concat([Buffer.from('\x93NUMPY\x01\x00', 'latin1'), Buffer.from([header.length, 0]), Buffer.from(header, 'latin1'), bytes]);
+  };
+  const bmp = Buffer.alloc(54 + S * S * 3);
+  bmp.write('BM', 0, 'latin1');
+  bmp.writeUInt32LE(54, 10);
+  bmp.writeInt32LE(S, 18);
+  bmp.writeInt32LE(-S, 22); // top-down
+  bmp.writeUInt16LE(24, 28);
+  v8.forEach((v, i) => bmp.fill(v, 54 + i * 3, 57 + i * 3));
+  const raw8 = { raw: { width: S, height: S, dtype: 'u8' as const } };
+  const raw16 = { raw: { width: S, height: S, dtype: 'u16' as const } };
+  const files8: [string, Buffer, Partial<DecodeOptions>][] = [
+    ['r.png', await sharp(v8, { raw: { width: S, height: S, channels: 1 } }).png().toBuffer(), {}],
+    ['r.tif', await sharp(v8, { raw: { width: S, height: S, channels: 1 } }).tiff({ compression: 'lzw' }).toBuffer(), {}],
+    ['r.webp', await sharp(v8, { raw: { width: S, height: S, channels: 1 } }).webp({ lossless: true }).toBuffer(), {}],
+    ['r.bmp', bmp, {}],
+    ['r.npy', npy('|u1', v8), {}],
+    ['r.raw', Buffer.from(v8), raw8],
+  ];
+  const files16: [string, Buffer, Partial<DecodeOptions>][] = [
+    ['r16.png', await sharp(v16, { raw: { width: S, height: S, channels: 1 } }).toColourspace('grey16').png().toBuffer(), {}],
+    ['r16.npy', npy('<u2', new Uint8Array(v16.buffer)), {}],
+    ['r16.raw', Buffer.from(v16.buffer), raw16],
+  ];
+  for (const scale of [0.5, 0.25] as const) {
+    const k = 1 / scale;
+    const n = S / k;
+    // the exact block mean, on the blocks whose neighbourhood (the kernel's reach, 2 decoded pixels) is all ramp
+    const ramp: number[] = [];
+    const at: number[] = [];
+    for (let by = 2; by < n - 2; by++)
+      for (let bx = 2; bx < n - 2; bx++) {
+        if ((bx + 3) * k > 20 && (bx - 2) * k < 36 && (by + 3) * k > 24 && (by - 2) * k < 40) continue;
+        at.push(by * n + bx);
+        ramp.push(value(bx * k + (k - 1) / 2, by * k + (k - 1) / 2)); // a ramp's block mean is its value at the block centre
+      }
+    for (const [files, dtype, unit] of [[files8, 'u8', 1], [files16, 'u16', 257]] as const) {
+      let first: Uint8Array | Uint16Array | undefined;
+      for (const [name, buf, extra] of files) {
+        const d = await decodeBuffer(name, buf, { ...gray, ...extra, scale });
+        assert.deepEqual([d.width, d.height, d.channels, d.dtype, d.original.width], [n, n, 1, dtype, S], name);
+        first ??= d.data;
+        assert.deepEqual(d.data, first, `${name} at ${scale} matches ${files[0]![0]}`);
+      }
+      const e = difference(at.map((i) => first![i]! / unit), ramp);
+      assert.ok(at.length >= 20 && e.max <= 1, `${dtype} at ${scale}: max ${e.max.toFixed(2)} over ${at.length} blocks`);
+    }
+  }
+  const half = await decodeBuffer('r.bmp', bmp, { ...gray, scale: 0.5 });
+  const rgb = await decodeBuffer('r.bmp', bmp, { ...gray, channels: 'rgb', scale: 0.5 });
+  assert.deepEqual([rgb.channels, rgb.data.length], [3, 3 * half.data.length]);
+  for (let c = 0; c < 3; c++) assert.deepEqual(rgb.data.subarray(c * half.data.length, (c + 1) * half.data.length), half.data, `planar channel ${c}`);
+});
+
+test('at a scale the pixel limit still applies to the file’s size, a truncated JPEG still fails; a bad scale names the option', async () => {
+  const jpg = await sharp(Buffer.alloc(256 * 256, 99), { raw: { width: 256, height: 256, channels: 1 } }).jpeg().toBuffer();
+  await assert.rejects(decodeBuffer('cut.jpg', jpg.subarray(0, jpg.length >> 1), { ...gray, scale: 0.25 }), /Cannot decode cut\.jpg: .*premature end of JPEG/);
+  await assert.rejects(decodeFile(join(dir, 'g.png'), { ...gray, maxPixels: 20, scale: 0.25 }), /7×5 = 35 pixels exceeds the limit of 20 \(maxPixels\)/);
+  await assert.rejects(decodeFile(join(dir, 'f.raw'), { ...gray, maxPixels: 20, scale: 0.5, raw: { width: W, height: H, dtype: 'u8' } }), /7×5 = 35 pixels exceeds the limit of 20/);
+  const small = await decodeFile(join(dir, 'g.png'), { ...gray, maxPixels: 35, scale: 0.5 });
+  assert.deepEqual([small.width, small.height, small.original.width, small.original.height], [4, 3, 7, 5]);
+  await assert.rejects(decodeFile(join(dir, 'g.png'), { ...gray, scale: 0.3 as DecodeScale }), (e: unknown) => (e as { code?: string }).code === 'KENSA_ERR_INVALID_ARGUMENT' && /^Expected one of 1, 0\.5, 0\.25, 0\.125 for scale but received 0\.3 of type number$/.test((e as Error).message));
 });

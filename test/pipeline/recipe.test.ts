@@ -10,6 +10,8 @@ test('defaults are filled in, the hash follows the content', () => {
   assert.equal(r.kind, 'classic');
   assert.equal(r.threshold.value, 0.05);
   assert.equal(r.components.connectivity, 8);
+  assert.equal(r.input.scale, 1);
+  assert.equal(parseRecipe({ input: { scale: 0.125 } }).recipe.input.scale, 0.125);
   const tuned = parseRecipe({ threshold: { value: 0.1 } });
   assert.notEqual(tuned.hash, DEFAULT_RECIPE.hash);
   assert.equal(parseRecipe({ threshold: { value: 0.1 } }).hash, tuned.hash, 'same content, same hash');
@@ -22,6 +24,9 @@ test('errors point at the bad field', () => {
   assert.throws(() => parseRecipe({ threshold: { valu: 1 } }), /threshold: Unrecognized key: "valu"/);
   assert.throws(() => parseRecipe({ kind: 'magic' }), /kind: Invalid/);
   assert.throws(() => parseRecipe({ components: { connectivity: 6 } }), /components\.connectivity/);
+  for (const scale of [0.3, 2, '0.5', 0]) {
+    assert.throws(() => parseRecipe({ input: { scale } }), (e: unknown) => (e as Error).message === 'Invalid recipe: input.scale: Invalid option: expected one of 1|0.5|0.25|0.125', String(scale));
+  }
 });
 
 test('decoupled: every field has a default, the name and the built-in match', () => {
@@ -30,6 +35,7 @@ test('decoupled: every field has a default, the name and the built-in match', ()
   assert.deepEqual(d.recipe, {
     kind: 'decoupled',
     name: 'decoupled',
+    input: { scale: 1 },
     kmeans: { k: 4, iterations: 10, seed: null },
     canny: { low: 100, high: 200 },
     congestion: { sigma: 12, level: 0.1 },
