@@ -11,7 +11,6 @@ import { Gpu } from '../../src/gpu/gpu.js';
 import { crackMask, crackProgram } from '../../src/ops/features/crack.js';
 import { gradientMagnitude, gradientProgram, resolveGradient, type GradientOperator } from '../../src/ops/features/gradient.js';
 import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
-import { medianBlur, medianProgram } from '../../src/ops/filters/median.js';
 import { runPixelProgram } from '../../src/ops/pixel-kernel.js';
 import { flipWordProgram } from '../../src/ops/geometry/flip.js';
 import { Tensor } from '../../src/tensor.js';
@@ -27,7 +26,7 @@ const x = await Tensor.fromArray(host, [N, 1, H, W], 'u8').toGpu(gpu);
 const shape = [N, 1, H, W] as const;
 const per: Record<string, number> = { u8: 1, u16: 2, i32: 4, f32: 4, f16: 2 };
 
-const peerRun = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'gaussian5_f32,gradmag_f16,crack_u8,median3_u8'], { encoding: 'utf8' });
+const peerRun = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'gaussian5_f32,gradmag_f16,crack_u8'], { encoding: 'utf8' });
 const peer = peerRun.status === 0 ? JSON.parse(peerRun.stdout.trim().split('\n').pop()!) : {};
 if (peerRun.status !== 0) console.error(peerRun.stderr);
 const copyGbs: number = peer.copy_gbs ?? NaN;
@@ -45,7 +44,6 @@ const pairs: [string, Tensor, DType, () => Tensor, () => Tensor, string | undefi
   ['gradient magnitude sobel u8→f16', x, 'f16', pixelGradient(x, 'sobel', 'f16', SOBEL), () => gradientMagnitude(x, { dtype: 'f16' }), 'gradmag_f16'],
   ['gradient magnitude central f32→f32', xf, 'f32', pixelGradient(xf, 'central', 'f32', { weight: 0.5 }), () => gradientMagnitude(xf, { operator: 'central' }), undefined],
   ['crack mask u8→u8', x, 'u8', () => runPixelProgram(crackProgram('u8', 'reflect101'), [x], shape, 'u8', { t2 }), () => crackMask(x, { threshold: 20 }), 'crack_u8'],
-  ['median 3×3 u8→u8', x, 'u8', () => runPixelProgram(medianProgram('u8', 3), [x], shape, 'u8', {}), () => medianBlur(x, { ksize: 3 }), 'median3_u8'],
 ];
 for (const [label, src, dtype, before, after, peerKey] of pairs) {
   const common = { inBytes: per[src.dtype]!, outBytes: per[dtype]!, ...(peerKey ? { peer: peerKey } : {}) };

@@ -108,12 +108,6 @@ describe('medianBlur', () => {
       [[2, 3, 11, 5], 'f32'],
       [[1, 1, 6, 33], 'f16'],
       [[2, 1, 1, 1], 'f16'],
-      // interior tiles of the 3×3 tiled stencil (W % 4 == 0) and rows off the word grid
-      [[2, 1, 40, 136], 'u8'],
-      [[1, 2, 37, 138], 'u8'],
-      [[1, 1, 40, 136], 'u16'],
-      [[1, 1, 40, 136], 'f32'],
-      [[1, 1, 40, 136], 'f16'],
     ] as const) {
       for (const ksize of [3, 5] as const) {
         const x = (shape[0] > 1 ? randomImage : naturalImage)(shape as [number, number, number, number], dtype, 7);
