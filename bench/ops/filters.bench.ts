@@ -8,10 +8,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from '../../src/dtype.js';
 import { Gpu } from '../../src/gpu/gpu.js';
-import { crackMask, crackProgram } from '../../src/ops/features/crack.js';
-import { gradientMagnitude, gradientProgram, resolveGradient, type GradientOperator } from '../../src/ops/features/gradient.js';
-import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
-import { runPixelProgram } from '../../src/ops/pixel-kernel.js';
+import { crackTileSpec } from '../../src/ops/features/crack.js';
+import { gradientTileSpec } from '../../src/ops/features/gradient.js';
+import { gaussianKernel1d } from '../../src/ops/filters/kernels.js';
+import { separableTileSpec } from '../../src/ops/filters/separable.js';
+import { runStencilTile, type StencilTileSpec } from '../../src/ops/stencil-tile.js';
 import { flipWordProgram } from '../../src/ops/geometry/flip.js';
 import { Tensor } from '../../src/tensor.js';
 import { repeat } from '../_kit/stats.js';
@@ -26,7 +27,7 @@ const x = await Tensor.fromArray(host, [N, 1, H, W], 'u8').toGpu(gpu);
 const shape = [N, 1, H, W] as const;
 const per: Record<string, number> = { u8: 1, u16: 2, i32: 4, f32: 4, f16: 2 };
 
-const peerRun = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'gaussian5_f32,gradmag_f16,crack_u8'], { encoding: 'utf8' });
+const peerRun = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'gaussian5_f32,gaussian5_f16,gradmag_f16,crack_u8'], { encoding: 'utf8' });
 const peer = peerRun.status === 0 ? JSON.parse(peerRun.stdout.trim().split('\n').pop()!) : {};
 if (peerRun.status !== 0) console.error(peerRun.stderr);
 const copyGbs: number = peer.copy_gbs ?? NaN;
@@ -35,22 +36,23 @@ interface Row { name: string; ms: number; gbs: number; pct: number; maxDiff: num
 interface Variant { name: string; inBytes: number; outBytes: number; run: () => Tensor; peer?: string; ref?: () => Tensor }
 const variants: Variant[] = [];
 const xf = await Tensor.fromArray(Float32Array.from(host, (v) => v / 255), [N, 1, H, W], 'f32').toGpu(gpu);
-// the per-pixel kernels the tiled stencils replace (W % 4 == 0 takes the tiled path)
-const pixelGradient = (src: Tensor, operator: GradientOperator, dtype: DType, uniforms: Record<string, number | number[]>) => () =>
-  runPixelProgram(gradientProgram(resolveGradient(src, { operator, dtype }), src.dtype), [src], shape, dtype, uniforms);
+// tiled stencils with 16- and 32-row tiles (more bytes in flight per workgroup)
+const G5 = gaussianKernel1d(5, 0);
 const SOBEL = { kd: [-1, 0, 1, 0, 0, 0, 0, 0], ks: [1, 2, 1, 0, 0, 0, 0, 0] };
-const t2 = 4 * 20 * 20;
-const pairs: [string, Tensor, DType, () => Tensor, () => Tensor, string | undefined][] = [
-  ['gradient magnitude sobel u8→f16', x, 'f16', pixelGradient(x, 'sobel', 'f16', SOBEL), () => gradientMagnitude(x, { dtype: 'f16' }), 'gradmag_f16'],
-  ['gradient magnitude central f32→f32', xf, 'f32', pixelGradient(xf, 'central', 'f32', { weight: 0.5 }), () => gradientMagnitude(xf, { operator: 'central' }), undefined],
-  ['crack mask u8→u8', x, 'u8', () => runPixelProgram(crackProgram('u8', 'reflect101'), [x], shape, 'u8', { t2 }), () => crackMask(x, { threshold: 20 }), 'crack_u8'],
+const cases: [string, Tensor, StencilTileSpec, Record<string, number | number[]>, string | undefined][] = [
+  ['gaussian5 u8→f32', x, separableTileSpec('u8', 'f32', 'reflect101', 2, 2), { wx: G5, wy: G5 }, 'gaussian5_f32'],
+  ['gaussian5 u8→f16', x, separableTileSpec('u8', 'f16', 'reflect101', 2, 2), { wx: G5, wy: G5 }, 'gaussian5_f16'],
+  ['gaussian9 f32→f32', xf, separableTileSpec('f32', 'f32', 'reflect101', 4, 4), { wx: gaussianKernel1d(9, 1), wy: gaussianKernel1d(9, 1) }, undefined],
+  ['gradient magnitude sobel u8→f16', x, gradientTileSpec('k3', 'u8', 'f16', 'reflect101'), SOBEL, 'gradmag_f16'],
+  ['gradient magnitude central f32→f32', xf, gradientTileSpec('cross', 'f32', 'f32', 'reflect101'), { weight: 0.5 }, undefined],
+  ['crack mask u8→u8', x, crackTileSpec('u8', 'reflect101'), { t2: 4 * 20 * 20 }, 'crack_u8'],
 ];
-for (const [label, src, dtype, before, after, peerKey] of pairs) {
-  const common = { inBytes: per[src.dtype]!, outBytes: per[dtype]!, ...(peerKey ? { peer: peerKey } : {}) };
-  variants.push({ name: `${label} pixel kernel (before)`, ...common, run: before });
-  variants.push({ name: `${label} tiled stencil`, ...common, run: after, ref: before });
+for (const [label, src, spec, uniforms, peerKey] of cases) {
+  const common = { inBytes: per[src.dtype]!, outBytes: per[spec.outDtype]!, ...(peerKey ? { peer: peerKey } : {}) };
+  const ref = () => runStencilTile(spec, src, uniforms, 0, 16);
+  variants.push({ name: `${label} tile 64×16 (now)`, ...common, run: ref });
+  variants.push({ name: `${label} tile 64×32`, ...common, run: () => runStencilTile(spec, src, uniforms, 0, 32), ref });
 }
-variants.push({ name: 'gaussian5 u8→f32 tiled stencil', inBytes: 1, outBytes: 4, run: () => gaussianBlur(x, { ksize: 5, dtype: 'f32' }), peer: 'gaussian5_f32' });
 const copy = (vec: boolean) => () => {
   const out = Tensor.empty(gpu, shape, 'u8');
   const units = (N * H * W) / (vec ? 16 : 4);

@@ -72,7 +72,7 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
 }
 
 /** The tiled form (../stencil-tile.ts): row array d = I[x+1] − I[x−1], the column pass tests the sum of squares. */
-function tileSpec(inDtype: DType, border: BorderMode): StencilTileSpec {
+export function crackTileSpec(inDtype: DType, border: BorderMode): StencilTileSpec {
   return {
     name: 'crack_mask_tiled',
     key: '',
@@ -108,7 +108,7 @@ export function crackMask(x: Tensor, options: CrackMaskOptions): Tensor {
   const t2 = squaredThreshold(threshold);
   const shape = x.shape as Dims4;
   if (x.device === 'gpu') {
-    const tile = tileSpec(x.dtype, border);
+    const tile = crackTileSpec(x.dtype, border);
     if (stencilTileFits(tile, shape)) return runStencilTile(tile, x, { t2 }, borderValue);
     return runPixelProgram(crackProgram(x.dtype, border), [x], shape, 'u8', { t2 }, borderValue);
   }
@@ -123,5 +123,5 @@ export function crackMask(x: Tensor, options: CrackMaskOptions): Tensor {
 
 /** Every program variant, for compile-all tests. */
 export function crackPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], borders: readonly BorderMode[] = BORDER_MODES) {
-  return dtypes.flatMap((d) => borders.flatMap((b) => [crackProgram(d, b), stencilTileProgram(tileSpec(d, b), false)]));
+  return dtypes.flatMap((d) => borders.flatMap((b) => [crackProgram(d, b), stencilTileProgram(crackTileSpec(d, b), false)]));
 }

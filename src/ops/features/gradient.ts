@@ -80,11 +80,11 @@ const TAP_VECS = 2; // up to 8 taps per 1-D kernel
  * scales (right − left), (below − above) by u.weight; 'k3' / 'k5' / 'k7' read the K×K window
  * with the 1-D derivative (u.kd) and smoothing (u.ks) weights as uniforms, unrolled.
  */
-type Shape = 'cross' | 'k3' | 'k5' | 'k7';
-const SHAPES: readonly Shape[] = ['cross', 'k3', 'k5', 'k7'];
+export type GradientShape = 'cross' | 'k3' | 'k5' | 'k7';
+const SHAPES: readonly GradientShape[] = ['cross', 'k3', 'k5', 'k7'];
 
 interface Weights {
-  shape: Shape;
+  shape: GradientShape;
   /** cross: the factor on the differences. */
   weight: number;
   /** k*: derivative and smoothing kernels of length K. */
@@ -98,14 +98,14 @@ function weightsOf(r: ResolvedGradient): Weights {
   if (r.operator === 'scharr') return { shape: 'k3', weight: 1, kd: [-1, 0, 1], ks: [3, 10, 3] };
   const { kx: kd } = sobelKernels(1, 0, r.ksize);
   const { kx: ks } = sobelKernels(0, 1, r.ksize);
-  return { shape: `k${r.ksize}` as Shape, weight: 1, kd, ks };
+  return { shape: `k${r.ksize}` as GradientShape, weight: 1, kd, ks };
 }
 
 /**
  * WGSL of a fused kernel. Pixels whose window lies inside the image (almost all) load their taps
  * with plain offsets; the rest resolve each row and column index once with the border mode.
  */
-function pixelWgsl(shape: Shape): string {
+function pixelWgsl(shape: GradientShape): string {
   const K = shape === 'cross' ? 3 : Number(shape.slice(1));
   const R = (K - 1) / 2;
   const taps: [number, number][] = [];
@@ -153,7 +153,7 @@ ${combine}
 }`;
 }
 
-function programFor(shape: Shape, inDtype: DType, outDtype: DType, border: BorderMode) {
+function programFor(shape: GradientShape, inDtype: DType, outDtype: DType, border: BorderMode) {
   return pixelProgram({
     name: 'gradient_magnitude',
     key: shape,
@@ -176,7 +176,7 @@ function programFor(shape: Shape, inDtype: DType, outDtype: DType, border: Borde
  * 'cross' reads the input column directly), the column pass forms gx, gy and the magnitude in the
  * same order of operations as the per-pixel kernel and the CPU reference.
  */
-function tileSpec(shape: Shape, inDtype: DType, outDtype: DType, border: BorderMode): StencilTileSpec {
+export function gradientTileSpec(shape: GradientShape, inDtype: DType, outDtype: DType, border: BorderMode): StencilTileSpec {
   const base = { name: 'gradient_magnitude_tiled', key: shape, inDtype, outDtype, border };
   if (shape === 'cross') {
     return {
@@ -257,7 +257,7 @@ export function gradientMagnitudeResolved(x: Tensor, r: ResolvedGradient): Tenso
   const wt = weightsOf(r);
   if (x.device === 'gpu') {
     const uniforms: Record<string, number | number[]> = wt.shape === 'cross' ? { weight: wt.weight } : { kd: packTaps(wt.kd), ks: packTaps(wt.ks) };
-    const tile = tileSpec(wt.shape, x.dtype, r.dtype, r.border);
+    const tile = gradientTileSpec(wt.shape, x.dtype, r.dtype, r.border);
     if (stencilTileFits(tile, x.shape as Dims4)) return runStencilTile(tile, x, uniforms, r.borderValue);
     return runPixelProgram(programFor(wt.shape, x.dtype, r.dtype, r.border), [x], x.shape as Dims4, r.dtype, uniforms, r.borderValue);
   }
@@ -276,5 +276,5 @@ export function gradientMagnitude(x: Tensor, options: GradientMagnitudeOptions =
 
 /** Every program variant, for compile-all tests. */
 export function gradientPrograms(inDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], outDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], borders: readonly BorderMode[] = BORDER_MODES) {
-  return SHAPES.flatMap((v) => inDtypes.flatMap((i) => outDtypes.flatMap((o) => borders.flatMap((b) => [programFor(v, i, o, b), stencilTileProgram(tileSpec(v, i, o, b), o === 'f32')]))));
+  return SHAPES.flatMap((v) => inDtypes.flatMap((i) => outDtypes.flatMap((o) => borders.flatMap((b) => [programFor(v, i, o, b), stencilTileProgram(gradientTileSpec(v, i, o, b), o === 'f32')]))));
 }

@@ -61,7 +61,7 @@ export const TILED_MAX_RADIUS = STENCIL_MAX_RADIUS;
 const TILED_TAP_VECS = Math.ceil((2 * TILED_MAX_RADIUS + 1) / 4);
 
 /** The tiled path as a stencil: one row array (the horizontal pass), the vertical pass as the combine. */
-function separableTileSpec(inDtype: DType, outDtype: DType, border: BorderMode, rx: number, ry: number): StencilTileSpec {
+export function separableTileSpec(inDtype: DType, outDtype: DType, border: BorderMode, rx: number, ry: number): StencilTileSpec {
   const taps = (r: number, w: 'wx' | 'wy', at: (d: number) => string) => Array.from({ length: 2 * r + 1 }, (_, k) => `u.${w}[${k >> 2}][${k & 3}] * ${at(k - r)}`).join(' + ');
   return {
     name: 'separable_tiled',
