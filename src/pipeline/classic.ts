@@ -6,7 +6,6 @@
  *   verdict. On the GPU every step up to the component statistics is one command stream; the only
  *   readbacks are the compact statistics (and the masks, when asked for).
  */
-import { connectedComponents } from '../ops/analysis/components.js';
 import { convert } from '../ops/color/convert.js';
 import { customKernel } from '../ops/custom/kernel.js';
 import { gradientMagnitude } from '../ops/features/gradient.js';
@@ -17,9 +16,9 @@ import { resize } from '../ops/geometry/resize.js';
 import { morphologyEx } from '../ops/morphology/morphology.js';
 import { threshold } from '../ops/threshold/binary.js';
 import type { Tensor } from '../tensor.js';
-import type { Defect, DefectClass } from '../store/schema.js';
 import type { Detector, ImageDetection } from './detector.js';
-import type { ClassicRecipe, ClassifyRules } from './recipe.js';
+import type { ClassicRecipe } from './recipe.js';
+import { regionDefects, regionsOf, type RegionPayload } from './regions.js';
 
 /**
  * A defect as the store keeps it: bbox, area, `meanGradient` (mean fused gradient magnitude over
@@ -37,19 +36,6 @@ const maximum = customKernel({
   pixel: 'fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 { return max(a_px(n, c, y, x), b_px(n, c, y, x)); }',
   cpu: ({ a, b }, _u, n, c, y, x) => Math.max(a.px(n, c, y, x), b.px(n, c, y, x)),
 });
-
-/** The recipes' shape rules (recipe.classify). */
-export function classify(w: number, h: number, area: number, rules: ClassifyRules): DefectClass {
-  const long = Math.max(w, h);
-  const short = Math.max(1, Math.min(w, h));
-  const elongation = long / short;
-  const fill = area / (w * h);
-  if (elongation <= rules.spotMaxElongation && fill >= rules.spotMinFill) return 'spot';
-  // a straight thin line: its area is about its length times its width
-  const width = area / long;
-  if (long >= rules.scratchMinLength && width <= rules.scratchMaxWidth && (elongation >= 8 || fill <= 2 * rules.scratchMaxWidth / short)) return 'scratch';
-  return 'crack';
-}
 
 /**
  * The frames as f32 in [0, 1], blurred with the recipe's Gaussian: one pass straight from the
@@ -84,56 +70,23 @@ function fusedGradient(x: Tensor, r: ClassicRecipe): Tensor {
   return fused;
 }
 
-/**
- * One image's component statistics (labels 1…count, indexed by label − 1) and, when asked, its
- * mask: what the post stage needs, every array the image's own.
- */
-export type ClassicPayload = {
-  area: Int32Array;
-  x: Int32Array;
-  y: Int32Array;
-  w: Int32Array;
-  h: Int32Array;
-  /** Mean fused gradient per component. */
-  meanGradient: Float64Array;
-  mask?: Uint8Array;
-};
-
-/** The device stage: everything up to the connected-component statistics (and the masks). */
-async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<ClassicPayload[]> {
-  const [, , H, W] = batch.shape as [number, number, number, number];
+/** The device stage: everything up to the regions' statistics (and the masks). */
+async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<RegionPayload[]> {
   const smooth = normalisedDenoise(batch, r.denoise.sigma);
   const gradient = fusedGradient(smooth, r);
   smooth.dispose();
   const raw = threshold(gradient, { thresh: r.threshold.value, maxval: 255, dtype: 'u8' });
   const mask = r.morphology.close > 1 ? morphologyEx(raw, { op: 'close', ksize: r.morphology.close }) : raw;
   if (mask !== raw) raw.dispose();
-  const cc = await connectedComponents(mask, { connectivity: r.components.connectivity, values: gradient });
-  cc.labels.dispose();
+  const regions = await regionsOf(mask, gradient, r.components.connectivity, wantMasks);
   gradient.dispose();
-  const maskHost = wantMasks ? ((await mask.toCpu()).data as Uint8Array) : null;
   mask.dispose();
-  return cc.stats.map((s, n) => ({
-    area: s.area,
-    x: s.x,
-    y: s.y,
-    w: s.w,
-    h: s.h,
-    meanGradient: s.mean!, // connectedComponents computes means whenever values are given
-    ...(maskHost ? { mask: maskHost.slice(n * H * W, (n + 1) * H * W) } : {}),
-  }));
+  return regions;
 }
 
-/** The post stage: minimum-area filter, scores, classes and the verdict. */
-function post(p: ClassicPayload, r: ClassicRecipe): ImageDetection {
-  const defects: Defect[] = [];
-  for (let i = 0; i < p.area.length; i++) {
-    const area = p.area[i]!;
-    if (area < r.components.minArea) continue;
-    const meanGradient = p.meanGradient[i]!;
-    const d = { x: p.x[i]!, y: p.y[i]!, w: p.w[i]!, h: p.h[i]!, area, meanGradient, score: meanGradient / r.threshold.value };
-    defects.push({ ...d, class: classify(d.w, d.h, area, r.classify) });
-  }
+/** The post stage: minimum-area filter, scores (mean gradient over the threshold), classes and the verdict. */
+function post(p: RegionPayload, r: ClassicRecipe): ImageDetection {
+  const defects = regionDefects(p, r.components.minArea, r.threshold.value, r.classify);
   const scored = defects.filter((d) => d.score >= r.verdict.minScore);
   return {
     defects,
@@ -143,7 +96,7 @@ function post(p: ClassicPayload, r: ClassicRecipe): ImageDetection {
   };
 }
 
-export const classicDetector: Detector<ClassicRecipe, ClassicPayload> = { device, post };
+export const classicDetector: Detector<ClassicRecipe, RegionPayload> = { device, post };
 
 /**
  * Runs the classic recipe on a batch, both stages on this thread; returns one detection per image.

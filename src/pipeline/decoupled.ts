@@ -12,18 +12,16 @@
  * On the GPU every step is one command stream; the readbacks are the component statistics, the
  * per-image statistics (and the masks, when asked for).
  */
-import { connectedComponents } from '../ops/analysis/components.js';
 import { canny } from '../ops/analysis/canny.js';
 import { kmeans } from '../ops/analysis/kmeans.js';
 import { imageStats } from '../ops/analysis/stats.js';
 import { convert } from '../ops/color/convert.js';
 import { gaussianBlur } from '../ops/filters/gaussian.js';
 import { threshold } from '../ops/threshold/binary.js';
-import type { Defect } from '../store/schema.js';
 import type { Tensor } from '../tensor.js';
-import { classify } from './classic.js';
 import type { Detector, ImageDetection } from './detector.js';
 import type { DecoupledRecipe } from './recipe.js';
+import { regionDefects, regionsOf, type RegionPayload } from './regions.js';
 
 /** f32 N×1×H×W congestion map of a batch; disposes every intermediate. */
 function congestionMap(batch: Tensor, r: DecoupledRecipe): Tensor {
@@ -41,45 +39,20 @@ function congestionMap(batch: Tensor, r: DecoupledRecipe): Tensor {
   return congestion;
 }
 
-/**
- * One image's region statistics (labels 1…count, indexed by label − 1), its score (mean
- * congestion) and, when asked, its mask: what the post stage needs, every array the image's own.
- */
-export type DecoupledPayload = {
-  area: Int32Array;
-  x: Int32Array;
-  y: Int32Array;
-  w: Int32Array;
-  h: Int32Array;
-  /** Mean congestion per region. */
-  meanCongestion: Float64Array;
-  score: number;
-  mask?: Uint8Array;
-};
+/** One image's regions (where congestion exceeds the level) and its score, the mean congestion. */
+export type DecoupledPayload = RegionPayload & { score: number };
 
 /** The device stage: congestion map, its mean per image, the regions' statistics (and the masks). */
 async function device(batch: Tensor, r: DecoupledRecipe, wantMasks: boolean): Promise<DecoupledPayload[]> {
-  const [, , H, W] = batch.shape as [number, number, number, number];
   const congestion = congestionMap(batch, r);
   const stats = imageStats(congestion);
   const mask = threshold(congestion, { thresh: r.congestion.level, maxval: 255, dtype: 'u8' });
-  const cc = await connectedComponents(mask, { connectivity: r.components.connectivity, values: congestion });
-  cc.labels.dispose();
+  const regions = await regionsOf(mask, congestion, r.components.connectivity, wantMasks);
   congestion.dispose();
+  mask.dispose();
   const means = (await stats.toCpu()).data;
   stats.dispose();
-  const maskHost = wantMasks ? ((await mask.toCpu()).data as Uint8Array) : null;
-  mask.dispose();
-  return cc.stats.map((s, n) => ({
-    area: s.area,
-    x: s.x,
-    y: s.y,
-    w: s.w,
-    h: s.h,
-    meanCongestion: s.mean!, // connectedComponents computes means whenever values are given
-    score: means[n * 4 + 2]!, // stats rows are (min, max, mean, std)
-    ...(maskHost ? { mask: maskHost.slice(n * H * W, (n + 1) * H * W) } : {}),
-  }));
+  return regions.map((p, n) => ({ ...p, score: means[n * 4 + 2]! })); // stats rows are (min, max, mean, std)
 }
 
 /**
@@ -88,14 +61,7 @@ async function device(batch: Tensor, r: DecoupledRecipe, wantMasks: boolean): Pr
  * detected); the mask is congestion > level.
  */
 function post(p: DecoupledPayload, r: DecoupledRecipe): ImageDetection {
-  const defects: Defect[] = [];
-  for (let i = 0; i < p.area.length; i++) {
-    const area = p.area[i]!;
-    if (area < r.components.minArea) continue;
-    const mean = p.meanCongestion[i]!;
-    const d = { x: p.x[i]!, y: p.y[i]!, w: p.w[i]!, h: p.h[i]!, area, meanGradient: mean, score: mean / r.congestion.level };
-    defects.push({ ...d, class: classify(d.w, d.h, area, r.classify) });
-  }
+  const defects = regionDefects(p, r.components.minArea, r.congestion.level, r.classify);
   return { defects, verdict: p.score >= r.verdict.minScore ? 'NG' : 'OK', score: p.score, ...(p.mask ? { mask: p.mask } : {}) };
 }
 

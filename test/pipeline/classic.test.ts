@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classicDetector, classify, detectClassic } from '../../src/pipeline/classic.js';
+import { classicDetector, detectClassic } from '../../src/pipeline/classic.js';
 import { detect, transferables } from '../../src/pipeline/detector.js';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/pipeline/recipe.js';
 import { Tensor } from '../../src/tensor.js';
@@ -51,11 +51,4 @@ test('the device stage hands over payloads that own their buffers; detect() comp
   assert.deepEqual(buffers.map((b) => b.length), [7, 7, 7]);
   assert.equal(new Set(buffers.flat()).size, 21);
   assert.deepEqual(payloads.map((p) => classicDetector.post(p, recipe)), await detect(frames(), recipe, true));
-});
-
-test('shape rules: compact → spot, long thin straight → scratch, thin irregular → crack', () => {
-  const rules = recipe.classify;
-  assert.equal(classify(8, 7, 50, rules), 'spot');
-  assert.equal(classify(200, 3, 500, rules), 'scratch');
-  assert.equal(classify(60, 40, 300, rules), 'crack');
 });

@@ -1,0 +1,70 @@
+/**
+ * Defect regions, shared by the recipe kinds: the device stage labels a u8 defect mask and reads
+ * back each component's statistics with the mean of a value map over it (the fused gradient, the
+ * congestion); the post stage keeps the regions of at least `minArea` pixels as defects.
+ */
+import { connectedComponents } from '../ops/analysis/components.js';
+import type { Defect, DefectClass } from '../store/schema.js';
+import type { Tensor } from '../tensor.js';
+import type { ClassifyRules } from './recipe.js';
+
+/**
+ * One image's component statistics (labels 1…count, indexed by label − 1), the mean value over
+ * each, and, when asked, its mask: every array the image's own (a payload crosses to a worker by
+ * transfer).
+ */
+export type RegionPayload = {
+  area: Int32Array;
+  x: Int32Array;
+  y: Int32Array;
+  w: Int32Array;
+  h: Int32Array;
+  mean: Float64Array;
+  mask?: Uint8Array;
+};
+
+/** Each image's regions of `mask` (N×1×H×W u8, 255 = defect) with the mean of `values`; the caller keeps both tensors. */
+export async function regionsOf(mask: Tensor, values: Tensor, connectivity: 4 | 8, wantMasks: boolean): Promise<RegionPayload[]> {
+  const [, , H, W] = mask.shape as [number, number, number, number];
+  const cc = await connectedComponents(mask, { connectivity, values });
+  cc.labels.dispose();
+  const maskHost = wantMasks ? ((await mask.toCpu()).data as Uint8Array) : null;
+  return cc.stats.map((s, n) => ({
+    area: s.area,
+    x: s.x,
+    y: s.y,
+    w: s.w,
+    h: s.h,
+    mean: s.mean!, // connectedComponents computes means whenever values are given
+    ...(maskHost ? { mask: maskHost.slice(n * H * W, (n + 1) * H * W) } : {}),
+  }));
+}
+
+/** The recipes' shape rules (recipe.classify). */
+export function classify(w: number, h: number, area: number, rules: ClassifyRules): DefectClass {
+  const long = Math.max(w, h);
+  const short = Math.max(1, Math.min(w, h));
+  const elongation = long / short;
+  const fill = area / (w * h);
+  if (elongation <= rules.spotMaxElongation && fill >= rules.spotMinFill) return 'spot';
+  // a straight thin line: its area is about its length times its width
+  const width = area / long;
+  if (long >= rules.scratchMinLength && width <= rules.scratchMaxWidth && (elongation >= 8 || fill <= 2 * rules.scratchMaxWidth / short)) return 'scratch';
+  return 'crack';
+}
+
+/**
+ * The regions of at least `minArea` pixels as defects: `meanGradient` holds the region's mean
+ * value, `score` that over `unit` (1 = just detected), the class by shape.
+ */
+export function regionDefects(p: RegionPayload, minArea: number, unit: number, rules: ClassifyRules): Defect[] {
+  const defects: Defect[] = [];
+  for (let i = 0; i < p.area.length; i++) {
+    const area = p.area[i]!;
+    if (area < minArea) continue;
+    const mean = p.mean[i]!;
+    const d = { x: p.x[i]!, y: p.y[i]!, w: p.w[i]!, h: p.h[i]!, area, meanGradient: mean, score: mean / unit };
+    defects.push({ ...d, class: classify(d.w, d.h, area, rules) });
+  }
+  return defects;
+}
