@@ -2,29 +2,35 @@
 # Runs the benchmarks on the GPU machine (the device tool; see README "Benchmarks"); results land
 # in $OUT. Prepare here first:  npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
 # On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components]
-# Every phase has its own time limit and log file ($OUT/<phase>.log, written as it runs: no pipes,
-# so a phase that hangs or is killed still shows how far it got); its tail is printed after it.
+# Every phase has its own time limit and log file (written as it runs: no pipes, so a phase that
+# hangs or is killed still shows how far it got); its tail is printed after it. Results and logs
+# are written to a work folder and packed into $OUT/results.tgz after every phase (the device
+# tool returns at most 8 files).
 set -u
 # a warm machine keeps the previous call's unpacked outputs: unpack this call's
 rm -rf dist node_modules
 source .device/on-device.sh
 export PYTHONUNBUFFERED=1
 what=${*:-pipeline gpu ops components}
+results=/tmp/kensa-results
+rm -rf "$results"
+mkdir -p "$results"
 phase() { # name seconds command...
   local name=$1 limit=$2
   shift 2
   local t0=$SECONDS
-  timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+  timeout "$limit" "$@" >"$results/$name.log" 2>&1
   local rc=$?
   echo "== $name: exit $rc after $((SECONDS - t0)) s"
-  grep -v '^Warning: maxDyn' "$OUT/$name.log" | tail -n "${TAIL_LINES:-40}"
+  grep -v '^Warning: maxDyn' "$results/$name.log" | tail -n "${TAIL_LINES:-40}"
+  tar czf "$OUT/results.tgz" -C "$results" .
 }
-[[ $what == *pipeline* ]] && phase pipeline "${PIPELINE_LIMIT:-400}" node dist/bench/pipeline/inspect.bench.js "$OUT" "${PIPELINE_COUNT:-256}" 2048 "${PIPELINE_LONG:-20000}" "${PIPELINE_RUN:-2000}"
+[[ $what == *pipeline* ]] && phase pipeline "${PIPELINE_LIMIT:-400}" node dist/bench/pipeline/inspect.bench.js "$results" "${PIPELINE_COUNT:-256}" 2048 "${PIPELINE_LONG:-20000}" "${PIPELINE_RUN:-2000}"
 # a CPU profile of `kensa inspect` over the pipeline bench's long-run folder (main and worker threads)
-[[ $what == *profile* ]] && phase profile 150 bash -c 'rm -rf /tmp/prof; node --cpu-prof --cpu-prof-dir=/tmp/prof --cpu-prof-interval 2000 dist/src/cli/main.js inspect /tmp/kensa-bench-pipeline/many --db /tmp/prof.db --progress json | tail -n 2; tar czf "$OUT/prof.tgz" -C /tmp/prof .'
-[[ $what == *filters* ]] && phase filters 90 node dist/bench/ops/filters.bench.js "$OUT"
-[[ $what == *gpu* ]] && phase gpu 90 node dist/bench/gpu/gpu.bench.js "$OUT/gpu.json"
-[[ $what == *ops* ]] && phase ops "${OPS_LIMIT:-240}" node dist/bench/ops/ops.bench.js "$OUT"
-# components writes its 268 MB mask file beside its results: keep it out of $OUT
-[[ $what == *components* ]] && phase components 120 node dist/bench/ops/components.bench.js /tmp/kensa-cc && cp /tmp/kensa-cc/components.* "$OUT/"
+[[ $what == *profile* ]] && phase profile 150 bash -c 'rm -rf /tmp/prof; node --cpu-prof --cpu-prof-dir=/tmp/prof --cpu-prof-interval 2000 dist/src/cli/main.js inspect /tmp/kensa-bench-pipeline/many --db /tmp/prof.db --progress json | tail -n 2; tar czf "$results/prof.tgz" -C /tmp/prof .'
+[[ $what == *filters* ]] && phase filters 90 node dist/bench/ops/filters.bench.js "$results"
+[[ $what == *gpu* ]] && phase gpu 90 node dist/bench/gpu/gpu.bench.js "$results/gpu.json"
+[[ $what == *ops* ]] && phase ops "${OPS_LIMIT:-240}" node dist/bench/ops/ops.bench.js "$results"
+# components writes its 268 MB mask file beside its results: keep it out of the results
+[[ $what == *components* ]] && phase components 120 node dist/bench/ops/components.bench.js /tmp/kensa-cc && cp /tmp/kensa-cc/components.* "$results/" && tar czf "$OUT/results.tgz" -C "$results" .
 exit 0

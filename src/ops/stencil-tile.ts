@@ -1,6 +1,6 @@
 /**
  * Tiled stencils: the GPU shape of separable filters and fused derivative kernels. A workgroup
- * of 256 threads computes a 64×16 (or 64×32) output tile:
+ * of 256 threads computes a 64×16 output tile:
  *  1. load the input tile plus halo into workgroup memory once, as vec4 quads of adjacent pixels
  *     (the tile starts HX = 4·⌈rx/4⌉ pixels left of the output tile, so inside the image a quad is
  *     whole storage words of the input; only rim tiles resolve indices with the border mode);
@@ -11,7 +11,9 @@
  * Every workgroup-memory access is a 16-byte access by consecutive threads (no bank conflicts).
  * Measured on an H200 (2026-12-01, bench/ops/filters.bench.ts): Gaussian 5×5 u8→f32 over
  * 16×2048² 0.483 ms with a scalar f32 layout (4-way bank conflicts in the column pass), 0.338 with
- * quads, 0.277 with 16-byte f32 stores.
+ * quads, 0.277 with 16-byte f32 stores. Tiles of 64×32 (a thread's column pass covering two quads)
+ * were slower for every op measured: Gaussian 5×5 u8→f32 0.364 ms, Sobel magnitude u8→f16 0.710
+ * vs 0.343, crack 0.350 vs 0.250 (2026-12-01, commit 7f1617d).
  * Radii are compile-time constants (they size the tile); weights and sizes are uniforms.
  */
 import { ELEMENTS_PER_WORD, type DType } from '../dtype.js';
@@ -22,9 +24,7 @@ import { wgslBorder, type BorderMode } from './border.js';
 import type { Dims4 } from './pixel-kernel.js';
 
 const TILE_W = 64;
-/** Output rows per tile: the column pass of a thread covers one quad of every 16 rows. */
-export type TileRows = 16 | 32;
-export const TILE_ROWS: TileRows = 16;
+const TILE_H = 16;
 /** Largest radius a tiled stencil takes on either axis. */
 export const STENCIL_MAX_RADIUS = 8;
 
@@ -81,17 +81,17 @@ const programs = new Map<string, ProgramInfo>();
 
 /**
  * The program of a spec; `vecOut` stores f32 quads as one 16-byte write (rows on 16 bytes).
- * Equal specs (by name, key, dtypes, border, radii) and tile rows return the same object.
+ * Equal specs (by name, key, dtypes, border, radii) return the same object.
  */
-export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, tileRows: TileRows = TILE_ROWS): ProgramInfo {
+export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): ProgramInfo {
   const vecStore = vecOut && spec.outDtype === 'f32';
-  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}|${tileRows}`;
+  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
   const hx = 4 * Math.ceil(rx / 4);
   const iw4 = (TILE_W + 2 * hx) / 4;
-  const ih = tileRows + 2 * ry;
+  const ih = TILE_H + 2 * ry;
   const oq = TILE_W / 4;
   const names = Object.keys(spec.rows);
   // lane j's pixel at column offset dx: tile pixel hx + j + dx of the quads a0 … a(2·hx/4)
@@ -111,7 +111,7 @@ export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, tileR
   );
   p = {
     name: spec.name,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore};rows=${tileRows}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore}`,
     inputs: [{ name: 'src', dtype: spec.inDtype }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
@@ -124,7 +124,7 @@ ${vecStore ? '@group(0) @binding(2) var<storage, read_write> out_v: array<vec4<f
 const RY: u32 = ${ry}u;
 const HX: u32 = ${hx}u;
 const TW: u32 = ${TILE_W}u;
-const TH: u32 = ${tileRows}u;
+const TH: u32 = ${TILE_H}u;
 const IW4: u32 = ${iw4}u;
 const IH: u32 = ${ih}u;
 const OQ: u32 = ${oq}u;
@@ -160,15 +160,14 @@ ${Array.from({ length: (2 * hx) / 4 + 1 }, (_, a) => `    let a${a} = tin[b + ${
 ${names.map((n) => `    trow_${n}[i] = ${rowQuad(spec.rows[n]!)};`).join('\n')}
   }
   workgroupBarrier();
+  let ty = li / OQ;
   let q = li % OQ;
-  for (var ty = li / OQ; ty < TH; ty += 16u) {
-    let oy = y0 + ty;
-    if (oy >= s.z) { return; }
-    ${combine}
-    let base = plane + oy * s.w;
-    let ox = x0 + 4u * q;
-    ${quadStore(spec.outDtype, vecStore)}
-  }
+  let oy = y0 + ty;
+  if (oy >= s.z) { return; }
+  ${combine}
+  let base = plane + oy * s.w;
+  let ox = x0 + 4u * q;
+  ${quadStore(spec.outDtype, vecStore)}
 }`,
   };
   programs.set(id, p);
@@ -182,16 +181,16 @@ export function stencilTileFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'outDt
 }
 
 /** Runs a tiled stencil over a GPU tensor (same shape out); check `stencilTileFits` first. */
-export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0, tileRows: TileRows = TILE_ROWS): Tensor {
+export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
   const [n, c, h, w] = x.shape as Dims4;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
   gpu.dispatch({
-    program: stencilTileProgram(spec, w % 4 === 0, tileRows),
+    program: stencilTileProgram(spec, w % 4 === 0),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
     uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
-    workgroups: [Math.ceil(w / TILE_W), Math.ceil(h / tileRows), n * c],
+    workgroups: [Math.ceil(w / TILE_W), Math.ceil(h / TILE_H), n * c],
   });
   return out;
 }
