@@ -201,9 +201,9 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
     for (const b of batcher.drain()) await batches.push(b);
   };
 
-  // This thread's share of a batch: stacking its frames, and its device stage unless a worker runs
-  // the whole recipe. Returns once that share is done (so at most two batches are on the device);
-  // `rest` settles with the detections.
+  // This thread's share of a batch: uploading its frames and its device stage, or, when a worker
+  // runs the whole recipe, stacking the frames for it. Returns once that share is done (so at most
+  // two batches are on the device); `rest` settles with the detections.
   const start = async (group: Decoded[]): Promise<{ rest: Promise<ImageDetection[]> }> => {
     const g = group[0]!.geometry;
     const shape: [number, number, number, number] = [group.length, g.channels, g.height, g.width];
