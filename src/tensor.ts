@@ -96,7 +96,8 @@ export class Tensor {
       const data = allocTyped(dtype, total);
       let at = 0;
       for (const f of frames) {
-        (data as Uint8Array).set(f as Uint8Array, at);
+        // same element type as `data` (checked above), so set() copies element for element
+        (data as { set(src: ArrayLike<number>, offset: number): void }).set(f, at);
         at += f.length;
       }
       return new Tensor(shape, dtype, { kind: 'cpu', data });
