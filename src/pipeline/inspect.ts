@@ -19,6 +19,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { Backend } from '../backend.js';
+import { componentsBytesPerPixel } from '../ops/analysis/components.js';
 import { Tensor } from '../tensor.js';
 import { Batcher, type BatchLimits, type Geometry } from './batcher.js';
 import type { Defect } from './classic.js';
@@ -26,7 +27,7 @@ import { detect, detectorFor, type ImageDetection } from './detector.js';
 import { decodeBuffer, DEFAULT_MAX_PIXELS, readHashedImageFile, type DecodedImage, type DecodeOptions } from './decode.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { BoundedQueue } from './queue.js';
-import { DEFAULT_RECIPE, type LoadedRecipe } from './recipe.js';
+import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from './recipe.js';
 import { toOriginal } from './rescale.js';
 import { expandSource, type SourceItem } from './source.js';
 import { WorkerPool, resolvePostWorkers } from './workers.js';
@@ -100,18 +101,24 @@ interface Judged {
 
 export const DEFAULT_BATCH: BatchLimits = { maxCount: 16, maxPixels: 16 * 2048 * 2048, maxWaitMs: 50 };
 
-/** Bytes per pixel of a recipe's widest intermediate (f32 maps, i32 labels). */
-const INTERMEDIATE_BYTES_PER_PIXEL = 4;
+/**
+ * Bytes per pixel of a recipe's widest buffer: f32 maps and i32 labels take 4, the labelling's
+ * per-block statistics 11 (8-connectivity) or 22 (4-connectivity).
+ */
+export function bytesPerPixelOf(recipe: Recipe): number {
+  return Math.max(4, componentsBytesPerPixel(recipe.components.connectivity));
+}
 
 /**
- * The batch limits on a backend: the pixel budget shrinks so that a batch's widest intermediate
- * fits the adapter's largest storage binding (lavapipe's is 128 MiB: 8 frames of 2048², not 16).
+ * The batch limits on a backend: the pixel budget shrinks so that a batch's widest buffer
+ * (`bytesPerPixel` per pixel) fits the adapter's largest storage binding (lavapipe's is 128 MiB:
+ * two frames of 2048² with 8-connected labelling, not 16).
  */
-export function batchLimitsFor(backend: Backend, asked: Partial<BatchLimits> = {}): BatchLimits {
+export function batchLimitsFor(backend: Backend, asked: Partial<BatchLimits> = {}, bytesPerPixel = 4): BatchLimits {
   const limits = { ...DEFAULT_BATCH, ...asked };
   const binding = backend.gpu?.info.limits.maxStorageBufferBindingSize;
   if (binding === undefined) return limits;
-  return { ...limits, maxPixels: Math.min(limits.maxPixels, Math.floor(binding / INTERMEDIATE_BYTES_PER_PIXEL)) };
+  return { ...limits, maxPixels: Math.min(limits.maxPixels, Math.floor(binding / bytesPerPixel)) };
 }
 
 /** A mask file name from an item key: same relative path, `.png`, no escaping the folder. */
@@ -132,7 +139,7 @@ async function runStage(count: number, worker: () => Promise<void>): Promise<voi
 /** Inspects every image of `sources`; yields each item's result as it completes. */
 export async function* inspect(sources: readonly string[], options: InspectOptions): AsyncGenerator<ItemResult> {
   const recipe = (options.recipe ?? DEFAULT_RECIPE).recipe;
-  const limits = batchLimitsFor(options.backend, options.batch);
+  const limits = batchLimitsFor(options.backend, options.batch, bytesPerPixelOf(recipe));
   const decodeOptions: DecodeOptions = { channels: 'gray', maxPixels: options.maxImagePixels ?? DEFAULT_MAX_PIXELS, scale: recipe.input.scale, ...(options.raw ? { raw: options.raw } : {}) };
   const concurrency = options.decodeConcurrency ?? os.availableParallelism();
   const skip = options.skip ?? new Set<string>();

@@ -18,11 +18,12 @@ import { MAX_TAPS } from '../ops/filters/kernels.js';
 /** Detection runs at this fraction of the image's resolution (JPEGs shrink while decoding); results are in the image's own coordinates. */
 const input = z.object({ scale: z.literal(DECODE_SCALES).default(1) }).strict().default({ scale: 1 });
 
-/** Connected components of the defect mask: connectivity, and the smallest area kept. */
-const components = z
-  .object({ connectivity: z.union([z.literal(4), z.literal(8)]).default(8), minArea: z.int().min(1).default(16) })
-  .strict()
-  .default({ connectivity: 8, minArea: 16 });
+/** Connected components of the defect mask: connectivity, and the smallest area kept (each kind has its default). */
+const components = (minArea: number) =>
+  z
+    .object({ connectivity: z.union([z.literal(4), z.literal(8)]).default(8), minArea: z.int().min(1).default(minArea) })
+    .strict()
+    .default({ connectivity: 8, minArea });
 
 /** Shape rules: compact blobs are spots; thin, straight, long ones scratches; other thin ones cracks. */
 const classifyRules = z
@@ -42,17 +43,39 @@ const classic = z
     name: z.string().min(1).default('classic'),
     input,
     /** Gaussian denoise before the gradients; 0 turns it off. */
-    denoise: z.object({ sigma: z.number().min(0).max(20).default(1.0) }).strict().default({ sigma: 1.0 }),
+    denoise: z.object({ sigma: z.number().min(0).max(20).default(0.8) }).strict().default({ sigma: 0.8 }),
     /** Gradient magnitude per pyramid level (1 = full resolution only, up to 3: 1, 1/2, 1/4), fused by maximum. */
     gradient: z
-      .object({ operator: z.enum(['sobel', 'scharr', 'central']).default('central'), scales: z.int().min(1).max(3).default(2) })
+      .object({ operator: z.enum(['sobel', 'scharr', 'central']).default('central'), scales: z.int().min(1).max(3).default(1) })
       .strict()
-      .default({ operator: 'central', scales: 2 }),
+      .default({ operator: 'central', scales: 1 }),
     /** Gradient magnitude (normalised units) above which a pixel is a defect candidate. */
-    threshold: z.object({ value: z.number().positive().max(100).default(0.05) }).strict().default({ value: 0.05 }),
-    /** Closing (dilate then erode) with a square of this side joins broken cracks; 0 = off. */
-    morphology: z.object({ close: z.int().min(0).max(31).default(3) }).strict().default({ close: 3 }),
-    components,
+    threshold: z.object({ value: z.number().positive().max(100).default(0.055) }).strict().default({ value: 0.055 }),
+    /**
+     * Local contrast, for area defects whose outline is too faint for the gradient (stains): the
+     * denoised image minus its background, a Gaussian blur of `background` px sigma (0 = off). A
+     * pixel is a candidate where |image − background| exceeds `value` and `noise` standard
+     * deviations of (image − background) over the image, so textured surfaces need more contrast.
+     */
+    contrast: z
+      .object({
+        background: z.number().min(0).max(256).default(64),
+        value: z.number().positive().max(100).default(0.04),
+        noise: z.number().min(0).max(100).default(4.5),
+      })
+      .strict()
+      .default({ background: 64, value: 0.04, noise: 4.5 }),
+    /**
+     * Closing (dilate then erode) with a square of this side joins broken cracks (0 or 1 = off);
+     * then holes (background enclosed by a candidate region) of at most fillHoles pixels are
+     * filled, so a spot's outline becomes the spot (0 = off, the default: the local contrast
+     * already fills most spots, and the hole labelling costs about as much as the components).
+     */
+    morphology: z
+      .object({ close: z.int().min(0).max(31).default(3), fillHoles: z.int().min(0).max(2 ** 30 - 1).default(0) })
+      .strict()
+      .default({ close: 3, fillHoles: 0 }),
+    components: components(24),
     classify: classifyRules,
     /** NG when more than maxDefects defects score at least minScore. */
     verdict: z.object({ maxDefects: z.int().min(0).default(0), minScore: z.number().min(0).default(0) }).strict().default({ maxDefects: 0, minScore: 0 }),
@@ -86,7 +109,7 @@ const decoupled = z
       .object({ sigma: z.number().min(1).max(MAX_CONGESTION_SIGMA).default(12), level: z.number().positive().max(1).default(0.1) })
       .strict()
       .default({ sigma: 12, level: 0.1 }),
-    components,
+    components: components(16),
     classify: classifyRules,
     /** NG when the image score (mean congestion, 0..1) is at least minScore. */
     verdict: z.object({ minScore: z.number().min(0).max(1).default(0.05) }).strict().default({ minScore: 0.05 }),

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { classicDetector, detectClassic } from '../../src/pipeline/classic.js';
 import { detect, transferables } from '../../src/pipeline/detector.js';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/pipeline/recipe.js';
+import { mulberry32 } from '../../src/rng.js';
 import { Tensor } from '../../src/tensor.js';
 import { testGpu } from '../_kit/gpu.js';
 
@@ -29,17 +30,53 @@ test('classic recipe finds the line and the spot, passes the clean frame (CPU)',
   assert.ok(found[2]!.mask!.every((v) => v === 0));
 });
 
+/** A faint stain (+18/255 with a 6 px soft edge, too gentle for the gradient) on noisy flat grey, and the same frame without it. */
+function stainFrames(): Tensor {
+  const S = 128;
+  const img = new Uint8Array(2 * S * S);
+  const r = mulberry32(5);
+  for (let n = 0; n < 2; n++)
+    for (let y = 0; y < S; y++)
+      for (let x = 0; x < S; x++) {
+        const edge = Math.min(1, Math.max(0, (16 - Math.hypot(y - 64, x - 60)) / 6));
+        img[(n * S + y) * S + x] = Math.round(120 + (n === 0 ? 18 * edge : 0) + (r() - 0.5) * 4);
+      }
+  return Tensor.fromArray(img, [2, 1, S, S], 'u8');
+}
+
+test('the local contrast finds a stain whose outline is too faint for the gradient; off, the stain is missed', async () => {
+  const found = await detectClassic(stainFrames(), recipe, true);
+  assert.deepEqual(found.map((f) => f.verdict), ['NG', 'OK']);
+  const d = found[0]!.defects[0]!;
+  assert.equal(d.class, 'spot');
+  assert.ok(d.x <= 52 && d.x + d.w >= 68 && d.y <= 56 && d.y + d.h >= 72, `the bbox covers the stain's core (${JSON.stringify(d)})`);
+  assert.ok(found[0]!.mask![64 * 128 + 60] === 255, 'the centre is in the mask, not just an outline');
+  const off = { ...recipe, contrast: { ...recipe.contrast, background: 0 } };
+  assert.deepEqual((await detectClassic(stainFrames(), off, false)).map((f) => f.verdict), ['OK', 'OK']);
+});
+
+/** Variants that take every branch: pyramid gradients, hole filling, 4-connectivity, contrast on level 1 and off. */
+const VARIANTS: [string, ClassicRecipe][] = [
+  ['default', recipe],
+  ['scales 3, fillHoles, 4-connected', { ...recipe, gradient: { ...recipe.gradient, scales: 3 }, morphology: { close: 3, fillHoles: 64 }, components: { ...recipe.components, connectivity: 4 } }],
+  ['contrast on level 1, no closing', { ...recipe, contrast: { ...recipe.contrast, background: 16 }, morphology: { close: 0, fillHoles: 1000 } }],
+  ['contrast off, no denoise', { ...recipe, contrast: { ...recipe.contrast, background: 0 }, denoise: { sigma: 0 } }],
+];
+
 test('GPU and CPU give the same defects and masks', { skip: !gpu }, async () => {
-  const x = frames();
-  const cpu = await detectClassic(x, recipe, true);
-  const xg = await x.toGpu(gpu!);
-  const g = await detectClassic(xg, recipe, true);
-  xg.dispose();
-  for (let i = 0; i < 3; i++) {
-    assert.equal(g[i]!.verdict, cpu[i]!.verdict);
-    assert.deepEqual(g[i]!.mask, cpu[i]!.mask);
-    assert.deepEqual(g[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]), cpu[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]));
-    g[i]!.defects.forEach((d, k) => assert.ok(Math.abs(d.meanGradient - cpu[i]!.defects[k]!.meanGradient) < 1e-5));
+  for (const x of [frames(), stainFrames()]) {
+    for (const [what, r] of VARIANTS) {
+      const cpu = await detectClassic(x, r, true);
+      const xg = await x.toGpu(gpu!);
+      const g = await detectClassic(xg, r, true);
+      xg.dispose();
+      for (let i = 0; i < x.shape[0]!; i++) {
+        assert.equal(g[i]!.verdict, cpu[i]!.verdict, what);
+        assert.deepEqual(g[i]!.mask, cpu[i]!.mask, what);
+        assert.deepEqual(g[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]), cpu[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]), what);
+        g[i]!.defects.forEach((d, k) => assert.ok(Math.abs(d.meanGradient - cpu[i]!.defects[k]!.meanGradient) < 1e-5, what));
+      }
+    }
   }
 });
 

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openBackend, type Backend } from '../../src/backend.js';
-import { batchLimitsFor, DEFAULT_BATCH, inspect, type InspectOptions, type ItemResult } from '../../src/pipeline/inspect.js';
+import { batchLimitsFor, bytesPerPixelOf, DEFAULT_BATCH, inspect, type InspectOptions, type ItemResult } from '../../src/pipeline/inspect.js';
 import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from '../../src/pipeline/recipe.js';
 import { runInspection } from '../../src/pipeline/run.js';
 import { openStore } from '../../src/store/store.js';
@@ -82,7 +82,7 @@ test('batch limits: the CPU keeps the asked pixel budget', async () => {
   assert.equal(batchLimitsFor(cpu, { maxPixels: 1000 }).maxPixels, 1000);
 });
 
-test("batch limits: a batch's f32 intermediates fit the adapter's largest storage binding", { skip: !gpu }, async () => {
+test("batch limits: a batch's widest buffer fits the adapter's largest storage binding", { skip: !gpu }, async () => {
   const backend = await openBackend({ device: 'gpu' });
   try {
     const binding = backend.gpu!.info.limits.maxStorageBufferBindingSize!;
@@ -90,6 +90,25 @@ test("batch limits: a batch's f32 intermediates fit the adapter's largest storag
     assert.ok(limits.maxPixels * 4 <= binding, `${limits.maxPixels} px × 4 B > ${binding} B`);
     assert.equal(limits.maxPixels, Math.min(DEFAULT_BATCH.maxPixels, Math.floor(binding / 4)));
     assert.equal(batchLimitsFor(backend, { maxPixels: 64 }).maxPixels, 64);
+    // the labelling's per-block statistics are the widest buffer of a recipe: 11 B/px 8-connected, 22 B/px 4-connected
+    const classic = DEFAULT_RECIPE.recipe;
+    assert.equal(bytesPerPixelOf(classic), 11);
+    assert.equal(bytesPerPixelOf({ ...classic, components: { ...classic.components, connectivity: 4 } }), 22);
+    assert.equal(batchLimitsFor(backend, {}, 22).maxPixels, Math.min(DEFAULT_BATCH.maxPixels, Math.floor(binding / 22)));
+  } finally {
+    backend.close();
+  }
+});
+
+test('a default batch of 2048² frames on this adapter: every item inspected, none lost to the binding limit', { skip: !gpu }, async () => {
+  const big = join(tempDir('kensa-inspect-big-'), 'images');
+  await writeFrames(big, 3, 2048);
+  const backend = await openBackend({ device: 'gpu' });
+  try {
+    const got: ItemResult[] = [];
+    for await (const r of inspect([big], { backend, postWorkers: 0 })) got.push(r);
+    assert.equal(got.length, 3);
+    assert.deepEqual(got.filter((r) => r.status === 'error').map((r) => r.error), []);
   } finally {
     backend.close();
   }

@@ -8,7 +8,9 @@ import { builtinRecipe, DEFAULT_RECIPE, loadRecipe, parseRecipe } from '../../sr
 test('defaults are filled in, the hash follows the content', () => {
   const r = DEFAULT_RECIPE.recipe;
   assert.equal(r.kind, 'classic');
-  assert.equal(r.threshold.value, 0.05);
+  assert.equal(r.threshold.value, 0.055);
+  assert.deepEqual(r.contrast, { background: 64, value: 0.04, noise: 4.5 });
+  assert.deepEqual(r.morphology, { close: 3, fillHoles: 0 });
   assert.equal(r.components.connectivity, 8);
   assert.equal(r.input.scale, 1);
   assert.equal(parseRecipe({ input: { scale: 0.125 } }).recipe.input.scale, 0.125);
@@ -27,6 +29,9 @@ test('errors point at the bad field', () => {
   for (const scale of [0.3, 2, '0.5', 0]) {
     assert.throws(() => parseRecipe({ input: { scale } }), (e: unknown) => (e as Error).message === 'Invalid recipe: input.scale: Invalid option: expected one of 1|0.5|0.25|0.125', String(scale));
   }
+  assert.throws(() => parseRecipe({ contrast: { background: 300 } }), /Invalid recipe: contrast\.background: Too big/);
+  assert.throws(() => parseRecipe({ contrast: { value: 0 } }), /contrast\.value: Too small/);
+  assert.throws(() => parseRecipe({ morphology: { fillHoles: -1 } }), /morphology\.fillHoles: Too small/);
 });
 
 test('decoupled: every field has a default, the name and the built-in match', () => {

@@ -109,8 +109,8 @@ const WG = 256;
 /** Blocks per thread in the chunked passes; a chunk is WG·PER blocks. */
 const PER = 4;
 const CHUNK = WG * PER;
-/** Pixels per thread in the labelling pass. */
-const RUN = 8;
+/** Pixels per thread in the labelling pass (and in passes that reuse its `dims.w` runs per row). */
+export const RUN = 8;
 /** Words per component in the result buffer. */
 export const STRIDE = 11;
 /** Words per component in the packed readback (without values; 2 more with values). */
@@ -353,8 +353,9 @@ const CHUNK_RANGE = /* wgsl */ `
   let b0 = start + li * PER;`;
 
 /**
- * Compress: L[b] = root. `mode` 'count' writes the number of roots per chunk; 'flag' (Canny) sets FLAG
- * on roots of trees holding a strong pixel (mask value 2).
+ * Compress: L[b] = root. `mode` 'count' writes the number of roots per chunk; 'flag' (Canny, fillHoles)
+ * sets FLAG on roots of trees holding a strong pixel (mask value 2) of the block (2×2, or 1×2 for
+ * 4-connectivity: the row below belongs to another block there).
  */
 export function cclCompressProgram(conn: Connectivity, maskDtype: DType, mode: 'count' | 'flag'): ProgramInfo {
   if (mode === 'flag') {
@@ -369,7 +370,7 @@ ${ENTRY} {${BLOCK_INDEX}
   if (root != g) { atomicStore(&L[g], root); }
   let y0 = by * BH;
   let x0 = bx * 2u;
-  if (strong_px(n, y0, x0) || strong_px(n, y0, x0 + 1u) || strong_px(n, y0 + 1u, x0) || strong_px(n, y0 + 1u, x0 + 1u)) {
+  if (strong_px(n, y0, x0) || strong_px(n, y0, x0 + 1u) || (BH == 2u && (strong_px(n, y0 + 1u, x0) || strong_px(n, y0 + 1u, x0 + 1u)))) {
     atomicOr(&L[root], FLAG);
   }
 }`);
@@ -682,6 +683,15 @@ export function blockGeometry(n: number, h: number, w: number, conn: Connectivit
   const tilesY = Math.ceil(hb / TILE);
   const tilesPerImage = tilesX * tilesY;
   return { n, h, w, hb, wb, perImage, total: n * perImage, chunksPerImage, chunks: n * chunksPerImage, tilesX, tilesY, tilesPerImage, tiles: n * tilesPerImage };
+}
+
+/**
+ * Bytes per image pixel of the largest buffer a labelling allocates (the per-block statistics:
+ * STRIDE words for every 2×2 block, or 1×2 with 4-connectivity), so callers can size batches to
+ * the adapter's largest storage binding.
+ */
+export function componentsBytesPerPixel(conn: Connectivity): number {
+  return (STRIDE * 4) / (conn === 8 ? 4 : 2);
 }
 
 export function cclUniforms(g: BlockGeometry, header: number) {
