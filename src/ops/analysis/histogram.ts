@@ -15,6 +15,11 @@
  * GPU: each workgroup histograms a chunk of one plane into workgroup memory
  * (var<workgroup> array<atomic<u32>>), then adds its non-zero bins to the output with one global
  * atomic per bin. Bins are limited to 4096 (16 KiB of workgroup memory, WebGPU's guaranteed size).
+ * u8 planes of a multiple of 16 pixels take a faster kernel: 16 pixels per vec4<u32> load, counted
+ * per byte value in COPIES interleaved copies (neighbouring lanes hit different banks, so runs of
+ * equal values do not serialise on one atomic), then each value's count goes to its bin, computed
+ * with the same f32 formula. Notes (H200, 16×1×2048² u8, 256 bins): the per-pixel kernel took
+ * 0.133 ms (13 % of copy bandwidth).
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
@@ -35,6 +40,11 @@ const CAPACITIES = [256, 1024, 4096] as const;
 const WG = 256;
 /** Elements per thread per workgroup chunk (chunk = WG · ITEMS). */
 const ITEMS = 64;
+/** u8 kernel: vec4<u32> loads per thread per chunk (chunk = WG · U8_LOADS · 16 pixels). */
+const U8_LOADS = 16;
+const U8_CHUNK = WG * U8_LOADS * 16;
+/** u8 kernel: interleaved copies of the 256 per-value counters. */
+const COPIES = 8;
 
 export interface ResolvedHistogram {
   bins: number;
@@ -114,6 +124,66 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
+/** The u8 kernel, for planes of a multiple of 16 pixels (so every plane starts on a vec4<u32>). */
+export function histogramU8Program(): ProgramInfo {
+  return {
+    name: 'histogram_u8',
+    key: '',
+    inputs: [{ name: 'src', dtype: 'u8' }],
+    outputs: [{ name: 'hist', dtype: 'i32', atomic: true }],
+    uniforms: [
+      { name: 'groups', type: 'u32' },
+      { name: 'chunks', type: 'u32' },
+      { name: 'plane_vecs', type: 'u32' },
+      { name: 'bins', type: 'u32' },
+      { name: 'lo', type: 'f32' },
+      { name: 'hi', type: 'f32' },
+      { name: 'scale', type: 'f32' },
+    ],
+    workgroupSize: WG,
+    body: /* wgsl */ `
+// The input again, as vectors (only this one is used): 16 pixels per load.
+@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
+var<workgroup> counts: array<atomic<u32>, ${256 * COPIES}>;
+fn count_word(w: u32, copy: u32) {
+  atomicAdd(&counts[(w & 0xffu) * ${COPIES}u + copy], 1u);
+  atomicAdd(&counts[((w >> 8u) & 0xffu) * ${COPIES}u + copy], 1u);
+  atomicAdd(&counts[((w >> 16u) & 0xffu) * ${COPIES}u + copy], 1u);
+  atomicAdd(&counts[(w >> 24u) * ${COPIES}u + copy], 1u);
+}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= u.groups) { return; }
+  for (var i = li; i < ${256 * COPIES}u; i += WG) { atomicStore(&counts[i], 0u); }
+  workgroupBarrier();
+  let plane = g / u.chunks;
+  let start = (g - plane * u.chunks) * ${WG * U8_LOADS}u;
+  let end = min(start + ${WG * U8_LOADS}u, u.plane_vecs);
+  let base = plane * u.plane_vecs;
+  let copy = li % ${COPIES}u;
+  for (var j = start + li; j < end; j += WG) {
+    let q = src_v[base + j];
+    count_word(q.x, copy);
+    count_word(q.y, copy);
+    count_word(q.z, copy);
+    count_word(q.w, copy);
+  }
+  workgroupBarrier();
+  // WG == 256: thread li moves the count of value li
+  let v = f32(li);
+  if (v >= u.lo && v < u.hi) {
+    var count = 0u;
+    for (var c = 0u; c < ${COPIES}u; c++) { count += atomicLoad(&counts[li * ${COPIES}u + c]); }
+    if (count != 0u) {
+      let b = u32(clamp(floor((v - u.lo) * u.scale), 0.0, f32(u.bins - 1u)));
+      atomicAdd(&hist[plane * u.bins + b], i32(count));
+    }
+  }
+}`,
+  };
+}
+
 /**
  * Counts of each channel's values in `bins` uniform bins over [lo, hi), per image: i32 [N, C, bins].
  * Runs where `x` lives; a GPU result stays on the GPU.
@@ -130,6 +200,19 @@ export function histogram(x: Tensor, options: HistogramOptions = {}): Tensor {
     const gpu = x.gpu.gpu;
     const out = Tensor.empty(gpu, [d.n, d.c, r.bins], 'i32');
     gpu.clear(out.gpu.ref);
+    if (x.dtype === 'u8' && planeLen % 16 === 0) {
+      const planeVecs = planeLen / 16;
+      const chunks = Math.ceil(planeLen / U8_CHUNK);
+      const groups = planes * chunks;
+      gpu.dispatch({
+        program: histogramU8Program(),
+        inputs: [x.gpu.ref],
+        outputs: [out.gpu.ref],
+        uniforms: { groups, chunks, plane_vecs: planeVecs, bins: r.bins, lo: r.lo, hi: r.hi, scale: r.scale },
+        workgroups: groups,
+      });
+      return out;
+    }
     const chunkLen = WG * ITEMS;
     const chunks = Math.ceil(planeLen / chunkLen);
     const groups = planes * chunks;
@@ -162,5 +245,5 @@ export function histogram(x: Tensor, options: HistogramOptions = {}): Tensor {
 
 /** Every program variant of this file, for compile-all tests. */
 export function histogramPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16']): ProgramInfo[] {
-  return dtypes.flatMap((dt) => CAPACITIES.map((c) => histogramProgram(dt, c)));
+  return [...dtypes.flatMap((dt) => CAPACITIES.map((c) => histogramProgram(dt, c))), histogramU8Program()];
 }

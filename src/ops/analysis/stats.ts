@@ -13,6 +13,10 @@
  * Sums are f32 (pairwise), so mean and std match the f64 CPU reference to ~1e-6 relative
  * (tests: rtol 1e-5); min and max are exact. i32 values are read as f32 (exact up to 2^24).
  * NaN inputs give unspecified results on the GPU (WGSL min/max), NaN on the CPU.
+ * u8 planes of a multiple of 16 pixels take a faster pass 1: 16 pixels per vec4<u32> load, and
+ * each thread's sums are exact integers (Σv ≤ 2^15, n·Σv² ≤ 2^30 for its 128 pixels), so its
+ * record (n, mean, M2 = (n·Σv² − (Σv)²)/n) has one rounding. Notes (H200, 16×1×2048² u8): the
+ * per-element pass took 0.098 ms for the pair (17 % of copy bandwidth).
  */
 import { readElement, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
@@ -22,6 +26,9 @@ import { checkImage } from '../image.js';
 const WG = 256;
 /** Elements per thread in pass 1 (chunk = WG · ITEMS per workgroup). */
 const ITEMS = 16;
+/** u8 pass 1: vec4<u32> loads (16 pixels) per thread, 128 pixels: exact u32 sums. */
+const U8_LOADS = 8;
+const U8_CHUNK = WG * U8_LOADS * 16;
 /** Floats per partial record: count, mean − P, M2, min, max, P (padded to 8). */
 const REC = 8;
 
@@ -109,6 +116,81 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
+/** Pass 1 for u8 planes of a multiple of 16 pixels; writes the records statsPartialProgram writes. */
+export function statsPartialU8Program(): ProgramInfo {
+  return {
+    name: 'stats_partial_u8',
+    key: '',
+    inputs: [{ name: 'src', dtype: 'u8' }],
+    outputs: [{ name: 'part', dtype: 'f32' }],
+    uniforms: [
+      { name: 'groups', type: 'u32' },
+      { name: 'chunks', type: 'u32' },
+      { name: 'plane_vecs', type: 'u32' },
+    ],
+    workgroupSize: WG,
+    body: /* wgsl */ `
+${WGSL_MOMENTS}
+// The input again, as vectors (only this one is used): 16 pixels per load.
+@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
+var<private> s1: u32;
+var<private> s2: u32;
+var<private> lo: u32;
+var<private> hi: u32;
+fn add_word(w: u32) {
+  for (var k = 0u; k < 32u; k += 8u) {
+    let v = (w >> k) & 0xffu;
+    s1 += v;
+    s2 += v * v;
+    lo = min(lo, v);
+    hi = max(hi, v);
+  }
+}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= u.groups) { return; }
+  let plane = g / u.chunks;
+  let start = (g - plane * u.chunks) * ${WG * U8_LOADS}u;
+  let base = plane * u.plane_vecs;
+  let pivot = f32(src_v[base].x & 0xffu);
+  s1 = 0u;
+  s2 = 0u;
+  lo = 255u;
+  hi = 0u;
+  var loads = 0u;
+  for (var k = 0u; k < ${U8_LOADS}u; k++) {
+    let j = start + li + k * WG;
+    if (j < u.plane_vecs) {
+      let q = src_v[base + j];
+      add_word(q.x);
+      add_word(q.y);
+      add_word(q.z);
+      add_word(q.w);
+      loads++;
+    }
+  }
+  var m = empty_moments();
+  if (loads > 0u) {
+    let n = loads * 16u;
+    m = Moments(f32(n), f32(s1) / f32(n) - pivot, f32(n * s2 - s1 * s1) / f32(n), f32(lo), f32(hi));
+  }
+  sh[li] = m;
+  tree_merge(li);
+  if (li == 0u) {
+    let r = sh[0];
+    let o = g * ${REC}u;
+    part[o] = r.n;
+    part[o + 1u] = r.mean;
+    part[o + 2u] = r.m2;
+    part[o + 3u] = r.mn;
+    part[o + 4u] = r.mx;
+    part[o + 5u] = pivot;
+  }
+}`,
+  };
+}
+
 export function statsFinalProgram(): ProgramInfo {
   return {
     name: 'stats_final',
@@ -150,10 +232,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 function statsGpu(x: Tensor, n: number, c: number, planeLen: number): Tensor {
   const gpu = x.gpu.gpu;
   const planes = n * c;
-  const chunks = Math.ceil(planeLen / (WG * ITEMS));
+  const u8 = x.dtype === 'u8' && planeLen % 16 === 0;
+  const chunks = Math.ceil(planeLen / (u8 ? U8_CHUNK : WG * ITEMS));
   const groups = planes * chunks;
   const part = Tensor.empty(gpu, [groups, REC], 'f32');
-  gpu.dispatch({ program: statsPartialProgram(x.dtype), inputs: [x.gpu.ref], outputs: [part.gpu.ref], uniforms: { groups, chunks, plane_len: planeLen }, workgroups: groups });
+  if (u8) {
+    const uniforms = { groups, chunks, plane_vecs: planeLen / 16 };
+    gpu.dispatch({ program: statsPartialU8Program(), inputs: [x.gpu.ref], outputs: [part.gpu.ref], uniforms, workgroups: groups });
+  } else {
+    gpu.dispatch({ program: statsPartialProgram(x.dtype), inputs: [x.gpu.ref], outputs: [part.gpu.ref], uniforms: { groups, chunks, plane_len: planeLen }, workgroups: groups });
+  }
   const out = Tensor.empty(gpu, [n, c, 4], 'f32');
   gpu.dispatch({ program: statsFinalProgram(), inputs: [part.gpu.ref], outputs: [out.gpu.ref], uniforms: { planes, chunks }, workgroups: planes });
   part.dispose();
@@ -196,5 +284,5 @@ export function imageStats(x: Tensor): Tensor {
 
 /** Every program variant of this file, for compile-all tests. */
 export function imageStatsPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16']): ProgramInfo[] {
-  return [...dtypes.map((dt) => statsPartialProgram(dt)), statsFinalProgram()];
+  return [...dtypes.map((dt) => statsPartialProgram(dt)), statsPartialU8Program(), statsFinalProgram()];
 }

@@ -97,6 +97,12 @@ describe('histogram', () => {
     // 64×64×... planes: 2 planes of 20000 px span two 16384-element chunks each
     const big = naturalImage([2, 1, 100, 200], 'u8', 9);
     await assertGpuMatchesCpu(gpu!, [big], (t) => histogram(t, { bins: 33 }), { int: 0 }, 'two chunks');
+    // u8 planes of a multiple of 16 pixels take the vec4 kernel: 69632 px span two of its 65536-pixel chunks
+    const wide = naturalImage([2, 1, 256, 272], 'u8', 10);
+    for (const opts of [{}, { bins: 33 }, { bins: 7, range: [10, 200] as const }, { bins: 4096 }]) {
+      await assertGpuMatchesCpu(gpu!, [wide], (t) => histogram(t, opts), { int: 0 }, `vec4 kernel ${JSON.stringify(opts)}`);
+    }
+    // 40×40 takes the vec4 kernel: every pixel on one counter of each copy
     const flat = Tensor.fromArray(new Uint8Array(40 * 40).fill(77), [1, 1, 40, 40], 'u8');
     const h = await histogram(await flat.toGpu(gpu!)).toCpu();
     assert.equal(h.data[77], 1600);

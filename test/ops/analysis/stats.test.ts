@@ -62,6 +62,11 @@ describe('imageStats', () => {
 
   test('GPU: several chunks per plane, a constant image, a large offset with a small spread', { skip: !gpu }, async () => {
     await assertGpuMatchesCpu(gpu!, [naturalImage([2, 1, 100, 200], 'u8', 9)], imageStats, GPU_TOL, 'five chunks');
+    // the u8 vec4 pass: 69632 px are two full 32768-pixel chunks and a partial one; a flat plane has std 0
+    await assertGpuMatchesCpu(gpu!, [naturalImage([2, 1, 256, 272], 'u8', 9)], imageStats, GPU_TOL, 'u8 vec4 pass, three chunks');
+    await assertGpuMatchesCpu(gpu!, [randomImage([1, 3, 48, 32], 'u8', 4)], imageStats, GPU_TOL, 'u8 vec4 pass, three channels');
+    const flatU8 = Tensor.fromArray(new Uint8Array(2 * 64 * 64).fill(200), [2, 1, 64, 64], 'u8');
+    assert.deepEqual([...(await imageStats(await flatU8.toGpu(gpu!)).toCpu()).data], [200, 200, 200, 0, 200, 200, 200, 0]);
     await assertGpuMatchesCpu(gpu!, [naturalImage([1, 1, 64, 64], 'f32', 9)], imageStats, GPU_TOL, 'f32 one chunk');
     const flat = Tensor.fromArray(new Float32Array(33 * 17).fill(0.3), [1, 1, 33, 17], 'f32');
     const f = await imageStats(await flat.toGpu(gpu!)).toCpu();
