@@ -104,6 +104,11 @@ describe('medianBlur', () => {
       [[1, 1, 17, 23], 'u8'],
       [[3, 3, 9, 8], 'u8'],
       [[1, 1, 2, 3], 'u8'],
+      // u8 rows of a multiple of 4 pixels take the word kernel: one word per row, several, batches
+      [[1, 1, 5, 4], 'u8'],
+      [[2, 3, 7, 12], 'u8'],
+      [[3, 1, 33, 64], 'u8'],
+      [[2, 1, 1, 8], 'u8'],
       [[2, 1, 13, 7], 'u16'],
       [[2, 3, 11, 5], 'f32'],
       [[1, 1, 6, 33], 'f16'],
