@@ -21,10 +21,11 @@
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
-import { Tensor } from '../../tensor.js';
+import type { Tensor } from '../../tensor.js';
 import { invalidParameter, is } from '../../validate.js';
 import { checkDType, checkImage } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../word-kernel.js';
 
 export interface MedianBlurOptions {
   /** Window size: 3 or 5. */
@@ -193,7 +194,6 @@ ${lines.join('\n')}
 }`;
 }
 
-const WORD_WG = 256;
 const wordPrograms = new Map<number, ProgramInfo>();
 
 /** Byte `k` (0..11) of the three words l, m, r of a window row, as WGSL. */
@@ -225,8 +225,7 @@ export function medianU8WordProgram(ksize: 3 | 5): ProgramInfo {
     key: `k=${ksize}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'out', dtype: 'u8' }],
-    // dims = (words per row, rows per plane, total words)
-    uniforms: [{ name: 'dims', type: 'vec4u' }],
+    uniforms: [WORD_DIMS],
     workgroupSize: WORD_WG,
     body: /* wgsl */ `
 // Word q of a row (row = its first word's index); beyond the row's ends the edge pixel repeats (replicate).
@@ -237,13 +236,7 @@ fn row_word(row: u32, q: i32) -> u32 {
   if (q > last) { return (w >> 24u) * 0x01010101u; }
   return w;
 }
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = linear_workgroup(wid, nwg) * WG + li;
-  if (i >= u.dims.z) { return; }
-  let rows = i / u.dims.x;
-  let q = i - rows * u.dims.x;
-  let y = rows % u.dims.y;
+${WORD_MAIN}
   let first = rows - y;
 ${lines.join('\n')}
   out[i] = ${m}.x | (${m}.y << 8u) | (${m}.z << 16u) | (${m}.w << 24u);
@@ -278,19 +271,7 @@ export function medianBlur(x: Tensor, options: MedianBlurOptions): Tensor {
   if (ksize !== 3 && ksize !== 5) throw invalidParameter('ksize', '3 or 5', ksize);
   checkDType('x', x, MEDIAN_DTYPES);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
-  if (x.device === 'gpu' && x.dtype === 'u8' && d.w % 4 === 0 && x.size > 0) {
-    const gpu = x.gpu.gpu;
-    const out = Tensor.empty(gpu, x.shape, 'u8');
-    const words = x.size / 4;
-    gpu.dispatch({
-      program: medianU8WordProgram(ksize),
-      inputs: [x.gpu.ref],
-      outputs: [out.gpu.ref],
-      uniforms: { dims: [d.w / 4, d.h, words, 0] },
-      workgroups: Math.ceil(words / WORD_WG),
-    });
-    return out;
-  }
+  if (x.device === 'gpu' && x.dtype === 'u8' && d.w % 4 === 0 && x.size > 0) return runWordKernel(medianU8WordProgram(ksize), x, d.w / 4);
   if (x.device === 'gpu') return runPixelProgram(medianProgram(x.dtype, ksize), [x], shape, x.dtype, {});
   const src = cpuAccessor(x, 'replicate');
   const r = (ksize - 1) / 2;

@@ -15,6 +15,7 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { oneOf } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
+import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../word-kernel.js';
 import { gatherVariants, integerMap, integerMapProgram } from './gather.js';
 
 export const FLIP_AXES = ['horizontal', 'vertical', 'both'] as const;
@@ -27,7 +28,6 @@ export interface FlipOptions {
   dtype?: DType;
 }
 
-const WORD_WG = 256;
 const wordPrograms = new Map<string, ProgramInfo>();
 
 /** Elements of storage word `w` in reverse order, for `bytes`-wide elements. */
@@ -49,14 +49,9 @@ export function flipWordProgram(bytes: number, fx: boolean, fy: boolean, vec: bo
   const load = vec ? (fx ? 'let a = src_v[j];\n  let v = vec4<u32>(REV(a.w), REV(a.z), REV(a.y), REV(a.x));' : 'let v = src_v[j];') : 'let a = src[j];\n  let v = REV(a);';
   const body = /* wgsl */ `
 ${vec ? '// Both bindings again, as vectors (only these are used): 16 bytes per load and store.\n@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;\n@group(0) @binding(2) var<storage, read_write> out_v: array<vec4<u32>>;' : ''}
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  // units: storage words, or vec4s of words; u.dims = (units per row, rows per plane, total units)
-  let i = linear_workgroup(wid, nwg) * WG + li;
-  if (i >= u.dims.z) { return; }
-  let row = i / u.dims.x;
-  let q = i - row * u.dims.x;
-  ${fy ? 'let y = row % u.dims.y;\n  let srow = row + u.dims.y - 1u - 2u * y;' : 'let srow = row;'}
+// units: storage words, or vec4s of words
+${WORD_MAIN}
+  ${fy ? 'let srow = rows + u.dims.y - 1u - 2u * y;' : 'let srow = rows;'}
   let j = srow * u.dims.x + ${fx ? 'u.dims.x - 1u - q' : 'q'};
   ${load.replaceAll(/REV\(([^)]*)\)/g, (_, w: string) => rev(w))}
   ${vec ? 'out_v[i] = v;' : 'out[i] = v;'}
@@ -66,7 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     key: `bytes=${bytes};fx=${fx};fy=${fy};vec=${vec}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'out', dtype: 'u8' }],
-    uniforms: [{ name: 'dims', type: 'vec4u' }],
+    uniforms: [WORD_DIMS],
     workgroupSize: WORD_WG,
     body,
   };
@@ -76,23 +71,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** Records a same-dtype flip with the word kernel; null when the width does not allow it. */
 function flipWords(x: Tensor, fx: boolean, fy: boolean, vecAllowed = true): Tensor | null {
-  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const w = x.shape[3]!;
   const k = ELEMENTS_PER_WORD[x.dtype];
   if (w % k !== 0 || x.size === 0) return null;
   const rowWords = w / k;
   const vec = vecAllowed && rowWords % 4 === 0;
-  const perRow = vec ? rowWords / 4 : rowWords;
-  const units = perRow * n * c * h;
-  const gpu = x.gpu.gpu;
-  const out = Tensor.empty(gpu, x.shape, x.dtype);
-  gpu.dispatch({
-    program: flipWordProgram(BYTES_PER_ELEMENT[x.dtype], fx, fy, vec),
-    inputs: [x.gpu.ref],
-    outputs: [out.gpu.ref],
-    uniforms: { dims: [perRow, h, units, 0] },
-    workgroups: Math.ceil(units / WORD_WG),
-  });
-  return out;
+  return runWordKernel(flipWordProgram(BYTES_PER_ELEMENT[x.dtype], fx, fy, vec), x, vec ? rowWords / 4 : rowWords);
 }
 
 /**

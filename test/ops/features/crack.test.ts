@@ -66,6 +66,9 @@ describe('crackMask', () => {
     const cases = [
       [[1, 1, 17, 23], 'u8', 9.5],
       [[3, 3, 9, 8], 'u8', 120],
+      // the u8 word kernel: one word per row, one row, integer threshold (ties stay unmarked)
+      [[2, 1, 5, 4], 'u8', 3],
+      [[2, 1, 1, 12], 'u8', 2],
       [[2, 1, 13, 7], 'u16', 20000.5],
       [[2, 3, 11, 5], 'f32', 0.3],
       [[1, 1, 6, 33], 'f16', 0.05],
@@ -78,7 +81,7 @@ describe('crackMask', () => {
     }
   });
 
-  test('tiled path: interior and rim tiles, every input dtype and border', { skip: !gpu }, async () => {
+  test('tiled path (u16, i32, f32, f16) and the u8 word kernel: interior and rim tiles, every border', { skip: !gpu }, async () => {
     for (const [dtype, threshold] of [['u8', 9.5], ['u16', 20000.5], ['i32', 1e4], ['f32', 0.3], ['f16', 0.05]] as const) {
       const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 40, 136], dtype, 17);
       for (const border of BORDER_MODES) {
