@@ -15,7 +15,10 @@
  * were slower for every op measured: Gaussian 5×5 u8→f32 0.364 ms, Sobel magnitude u8→f16 0.710
  * vs 0.343, crack 0.350 vs 0.250 (2026-12-01, commit 7f1617d).
  * Radii are compile-time constants (they size the tile); weights and sizes are uniforms.
- * u8 inputs with rx ≤ 4 take the word path instead (stencilWordProgram): no workgroup memory.
+ * Tried (H200, 2026-12-01, commit 5f987b3): a word path for u8 inputs (a thread its output quad
+ * from its word and the neighbour words of every window row, no workgroup memory) — Gaussian 5×5
+ * u8→f32 0.685 ms vs 0.273 (each row pass is computed 2·ry + 1 times), Sobel dx 0.227 vs 0.220,
+ * Sobel magnitude →f16 0.331 vs 0.351, crack 0.210 vs 0.250 (its own word kernel in crack.ts: 0.128).
  */
 import { ELEMENTS_PER_WORD, type DType } from '../dtype.js';
 import type { ProgramInfo } from '../gpu/program.js';
@@ -23,7 +26,6 @@ import type { UniformField, UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { wgslBorder, type BorderMode } from './border.js';
 import type { Dims4 } from './pixel-kernel.js';
-import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from './word-kernel.js';
 
 const TILE_W = 64;
 const TILE_H = 16;
@@ -65,20 +67,17 @@ function quadLoad(dtype: DType): string {
   }
 }
 
-/**
- * Output quad `v` at element e as whole words (rows start on a word: W % elements-per-word == 0);
- * `inRow(k)` is the WGSL condition that element k of the quad lies in its row.
- */
-function quadStore(dtype: DType, vecOut: boolean, e: string, inRow: (k: number) => string): string {
-  if (vecOut) return `if (${inRow(0)}) { out_v[(${e}) / 4u] = v; }`;
+/** Output quad `v` at element base + ox as whole words (rows start on a word: W % elements-per-word == 0). */
+function quadStore(dtype: DType, vecOut: boolean): string {
+  if (vecOut) return 'if (ox < s.w) { out_v[(base + ox) / 4u] = v; }';
   switch (ELEMENTS_PER_WORD[dtype]) {
     case 4:
-      return `if (${inRow(0)}) { out[(${e}) / 4u] = out_pack(v); }`;
+      return 'if (ox < s.w) { out[(base + ox) / 4u] = out_pack(v); }';
     case 2:
-      return `if (${inRow(0)}) { out[(${e}) / 2u] = out_pack(v.xy); }
-  if (${inRow(2)}) { out[(${e} + 2u) / 2u] = out_pack(v.zw); }`;
+      return `if (ox < s.w) { out[(base + ox) / 2u] = out_pack(v.xy); }
+  if (ox + 2u < s.w) { out[(base + ox + 2u) / 2u] = out_pack(v.zw); }`;
     default:
-      return [0, 1, 2, 3].map((k) => `if (${inRow(k)}) { out_store(${e} + ${k}u, v[${k}]); }`).join('\n  ');
+      return 'for (var j = 0u; j < 4u; j++) { if (ox + j < s.w) { out_store(base + ox + j, v[j]); } }';
   }
 }
 
@@ -172,102 +171,11 @@ ${names.map((n) => `    trow_${n}[i] = ${rowQuad(spec.rows[n]!)};`).join('\n')}
   ${combine}
   let base = plane + oy * s.w;
   let ox = x0 + 4u * q;
-  ${quadStore(spec.outDtype, vecStore, 'base + ox', (k) => (k ? `ox + ${k}u < s.w` : 'ox < s.w'))}
+  ${quadStore(spec.outDtype, vecStore)}
 }`,
   };
   programs.set(id, p);
   return p;
-}
-
-/** Largest row radius of the word path: a neighbour word holds 4 pixels on each side. */
-const WORD_MAX_RX = 4;
-
-const wordPrograms = new Map<string, ProgramInfo>();
-
-/**
- * The word path of a spec, for u8 rows on a storage word and rx ≤ 4: a thread computes the output
- * quad of its input word from that word and its two neighbours in each window row (L1 hits; only
- * the rows and row arrays the spec's combine reads are loaded and computed), no workgroup memory.
- * Measured on an H200 (2026-12-01, 16×2048² u8): the crack kernel 0.128 ms this way against 0.250
- * through the tile.
- */
-export function stencilWordProgram(spec: StencilTileSpec): ProgramInfo {
-  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}`;
-  let p = wordPrograms.get(id);
-  if (p) return p;
-  if (spec.inDtype !== 'u8' || spec.rx > WORD_MAX_RX) throw new Error(`stencilWordProgram: ${spec.name} needs u8 input and rx ≤ ${WORD_MAX_RX}`);
-  // what the combine reads: row arrays (name, dy) and input quads dy
-  const arrays = new Map<string, [string, number]>();
-  const quads = new Set<number>();
-  spec.combine(
-    (name, dy) => (arrays.set(`${name}_${dy + spec.ry}`, [name, dy]), '0.0'),
-    (dy) => (quads.add(dy), '0.0'),
-  );
-  const sides = new Set([...arrays.values()].map(([, dy]) => dy));
-  const lines: string[] = [];
-  for (const dy of [...new Set([...sides, ...quads])].sort((a, b) => a - b)) {
-    const k = dy + spec.ry;
-    lines.push(`  let y${k} = border(i32(y) + (${dy}), i32(u.dims.y));`, `  let in${k} = row_word(first, y${k}, i32(q));`);
-    if (sides.has(dy)) lines.push(`  let left${k} = row_word(first, y${k}, i32(q) - 1);`, `  let right${k} = row_word(first, y${k}, i32(q) + 1);`);
-  }
-  for (const [array, [name, dy]] of arrays) {
-    const k = dy + spec.ry;
-    // lane j's pixel at column offset dx: pixel 4 + j + dx of (left, in, right)
-    const lane = (j: number) =>
-      spec.rows[name]!((dx) => {
-        const m = 4 + j + dx;
-        return `${m < 4 ? 'left' : m < 8 ? 'in' : 'right'}${k}[${m & 3}]`;
-      });
-    lines.push(`  let row_${array} = vec4<f32>(${[0, 1, 2, 3].map(lane).join(', ')});`);
-  }
-  const combine = spec.combine(
-    (name, dy) => `row_${name}_${dy + spec.ry}`,
-    (dy) => `in${dy + spec.ry}`,
-  );
-  const vecStore = spec.outDtype === 'f32';
-  p = {
-    name: `${spec.name}_words`,
-    key: `${spec.key};r=${spec.rx},${spec.ry};border=${spec.border}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'out', dtype: spec.outDtype }],
-    uniforms: [WORD_DIMS, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
-    workgroupSize: WORD_WG,
-    body: /* wgsl */ `
-${wgslBorder(spec.border)}
-${vecStore ? '@group(0) @binding(2) var<storage, read_write> out_v: array<vec4<f32>>;' : ''}
-fn lanes(w: u32) -> vec4<f32> { return vec4<f32>((vec4<u32>(w) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu)); }
-// Pixels 4·wq … 4·wq+3 of plane row by (by < 0: a constant border row); beyond the row's ends
-// pixel by pixel with the border mode.
-fn row_word(first: u32, by: i32, wq: i32) -> vec4<f32> {
-  if (by < 0) { return vec4<f32>(u.border_value); }
-  let row = (first + u32(by)) * u.dims.x;
-  if (wq >= 0 && wq < i32(u.dims.x)) { return lanes(src[row + u32(wq)]); }
-  var v = vec4<f32>(u.border_value);
-  for (var j = 0; j < 4; j++) {
-    let bx = border(wq * 4 + j, i32(u.dims.x * 4u));
-    if (bx >= 0) { v[j] = f32((src[row + u32(bx) / 4u] >> (8u * (u32(bx) % 4u))) & 0xffu); }
-  }
-  return v;
-}
-${WORD_MAIN}
-  let first = rows - y;
-${lines.join('\n')}
-  ${combine}
-  ${quadStore(spec.outDtype, vecStore, '4u * i', () => 'true')}
-}`,
-  };
-  wordPrograms.set(id, p);
-  return p;
-}
-
-/** Whether runStencilTile takes the word path for this input. */
-function stencilWordFits(spec: StencilTileSpec, shape: Dims4): boolean {
-  return spec.inDtype === 'u8' && spec.rx <= WORD_MAX_RX && shape[3] % 4 === 0;
-}
-
-/** The programs runStencilTile may run for a spec, for compile-all tests. */
-export function stencilVariants(spec: StencilTileSpec, vecOut: boolean): ProgramInfo[] {
-  return [stencilTileProgram(spec, vecOut), ...(spec.inDtype === 'u8' && spec.rx <= WORD_MAX_RX ? [stencilWordProgram(spec)] : [])];
 }
 
 /** Whether the tiled path takes this input: radii in range, rows on whole output words, planes in one dispatch. */
@@ -276,12 +184,9 @@ export function stencilTileFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'outDt
   return spec.rx <= STENCIL_MAX_RADIUS && spec.ry <= STENCIL_MAX_RADIUS && w % ELEMENTS_PER_WORD[spec.outDtype] === 0 && n * c <= 65535;
 }
 
-/** Runs a stencil over a GPU tensor (same shape out), by words for u8 (rx ≤ 4) else by tiles; check `stencilTileFits` first. */
+/** Runs a tiled stencil over a GPU tensor (same shape out); check `stencilTileFits` first. */
 export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
   const [n, c, h, w] = x.shape as Dims4;
-  if (stencilWordFits(spec, x.shape as Dims4) && x.size > 0) {
-    return runWordKernel(stencilWordProgram(spec), x, w / 4, { ...uniforms, border_value: borderValue }, spec.outDtype);
-  }
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
   gpu.dispatch({

@@ -27,7 +27,7 @@ import type { BorderMode } from '../border.js';
 import { checkImage, type ImageDims } from '../image.js';
 import { wgslBorder } from '../border.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
-import { runStencilTile, STENCIL_MAX_RADIUS, stencilTileFits, stencilVariants, type StencilTileSpec } from '../stencil-tile.js';
+import { runStencilTile, STENCIL_MAX_RADIUS, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
 import { MAX_TAPS } from './kernels.js';
 
 const TAP_VECS = Math.ceil(MAX_TAPS / 4) + 1;
@@ -80,8 +80,8 @@ export function separableTileSpec(inDtype: DType, outDtype: DType, border: Borde
   };
 }
 
-export function separableTiledPrograms(inDtype: DType, outDtype: DType, border: BorderMode, rx: number, ry: number, vecOut = false): ProgramInfo[] {
-  return stencilVariants(separableTileSpec(inDtype, outDtype, border, rx, ry), vecOut);
+export function separableTiledProgram(inDtype: DType, outDtype: DType, border: BorderMode, rx: number, ry: number, vecOut = false): ProgramInfo {
+  return stencilTileProgram(separableTileSpec(inDtype, outDtype, border, rx, ry), vecOut);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,6 +390,6 @@ export function filter2dSeparable(x: Tensor, a: SeparableArgs): Tensor {
 /** Every program variant of this file, for compile-all tests. */
 export function separablePrograms(dtypes: readonly DType[], borders: readonly BorderMode[]) {
   return dtypes.flatMap((dt) =>
-    borders.flatMap((b) => [separablePass('h', dt, 'f32', b), separablePass('v', 'f32', dt, b), ...separableTiledPrograms(dt, dt, b, 1, 1), ...separableTiledPrograms(dt, dt, b, TILED_MAX_RADIUS, 2), ...separableTiledPrograms(dt, 'f32', b, 2, 2, true), ...separableTiledPrograms(dt, 'f32', b, 5, 0, true), separableStripProgram('u8', dt, b, 1, 1), separableStripProgram(dt, 'f32', b, TILED_MAX_RADIUS, 2), separableStripProgram(dt, dt, b, 0, 3, { ...STRIP_SHAPE, wide: false })]),
+    borders.flatMap((b) => [separablePass('h', dt, 'f32', b), separablePass('v', 'f32', dt, b), separableTiledProgram(dt, dt, b, 1, 1), separableTiledProgram(dt, dt, b, TILED_MAX_RADIUS, 2), separableTiledProgram(dt, 'f32', b, 2, 2, true), separableTiledProgram(dt, 'f32', b, 5, 0, true), separableStripProgram('u8', dt, b, 1, 1), separableStripProgram(dt, 'f32', b, TILED_MAX_RADIUS, 2), separableStripProgram(dt, dt, b, 0, 3, { ...STRIP_SHAPE, wide: false })]),
   );
 }
