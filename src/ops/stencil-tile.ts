@@ -67,19 +67,26 @@ function quadLoad(dtype: DType): string {
   }
 }
 
-/** Output quad `v` at element base + ox as whole words (rows start on a word: W % elements-per-word == 0). */
-function quadStore(dtype: DType, vecOut: boolean): string {
-  if (vecOut) return 'if (ox < s.w) { out_v[(base + ox) / 4u] = v; }';
+/**
+ * WGSL storing the output quad `v` at element `e` as whole words (rows start on a word: W %
+ * elements-per-word == 0); `inRow(k)` is the condition that element k of the quad lies in its row.
+ * `vecOut` (f32) writes one vec4 through the `out_v` alias of the output binding.
+ */
+export function quadStore(dtype: DType, vecOut: boolean, e: string, inRow: (k: number) => string): string {
+  if (vecOut) return `if (${inRow(0)}) { out_v[(${e}) / 4u] = v; }`;
   switch (ELEMENTS_PER_WORD[dtype]) {
     case 4:
-      return 'if (ox < s.w) { out[(base + ox) / 4u] = out_pack(v); }';
+      return `if (${inRow(0)}) { out[(${e}) / 4u] = out_pack(v); }`;
     case 2:
-      return `if (ox < s.w) { out[(base + ox) / 2u] = out_pack(v.xy); }
-  if (ox + 2u < s.w) { out[(base + ox + 2u) / 2u] = out_pack(v.zw); }`;
+      return `if (${inRow(0)}) { out[(${e}) / 2u] = out_pack(v.xy); }
+  if (${inRow(2)}) { out[(${e} + 2u) / 2u] = out_pack(v.zw); }`;
     default:
-      return 'for (var j = 0u; j < 4u; j++) { if (ox + j < s.w) { out_store(base + ox + j, v[j]); } }';
+      return [0, 1, 2, 3].map((k) => `if (${inRow(k)}) { out_store(${e} + ${k}u, v[${k}]); }`).join('\n  ');
   }
 }
+
+/** The WGSL alias of the output binding as vec4<f32> (program.ts order: uniforms 0, src 1, out 2); a program that uses it must not use `out`. */
+export const OUT_VEC4_ALIAS = '@group(0) @binding(2) var<storage, read_write> out_v: array<vec4<f32>>;';
 
 const programs = new Map<string, ProgramInfo>();
 
@@ -124,7 +131,7 @@ export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): Prog
     // program then uses only the alias, so the two declarations never meet in one entry point
     body: /* wgsl */ `
 ${wgslBorder(spec.border)}
-${vecStore ? '@group(0) @binding(2) var<storage, read_write> out_v: array<vec4<f32>>;' : ''}
+${vecStore ? OUT_VEC4_ALIAS : ''}
 const RY: u32 = ${ry}u;
 const HX: u32 = ${hx}u;
 const TW: u32 = ${TILE_W}u;
@@ -171,7 +178,7 @@ ${names.map((n) => `    trow_${n}[i] = ${rowQuad(spec.rows[n]!)};`).join('\n')}
   ${combine}
   let base = plane + oy * s.w;
   let ox = x0 + 4u * q;
-  ${quadStore(spec.outDtype, vecStore)}
+  ${quadStore(spec.outDtype, vecStore, 'base + ox', (k) => (k ? `ox + ${k}u < s.w` : 'ox < s.w'))}
 }`,
   };
   programs.set(id, p);

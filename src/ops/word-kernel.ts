@@ -25,6 +25,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let q = i - rows * u.dims.x;
   let y = rows % u.dims.y;`;
 
+/**
+ * WGSL helpers of u8 word stencils (after wgslBorder(): they call `border()`; they read `src` as
+ * words and need the uniforms WORD_DIMS and `border_value`). Rows are given by `first`, the first
+ * row of the plane over all planes, and y, the row in the plane (resolved with the border mode;
+ * a constant border row reads border_value).
+ */
+export const WGSL_U8_ROWS = /* wgsl */ `
+fn lanes(w: u32) -> vec4<f32> { return vec4<f32>((vec4<u32>(w) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu)); }
+// The 4 pixels of word q of plane row y.
+fn row_lanes(first: u32, y: i32, q: u32) -> vec4<f32> {
+  let by = border(y, i32(u.dims.y));
+  if (by < 0) { return vec4<f32>(u.border_value); }
+  return lanes(src[(first + u32(by)) * u.dims.x + q]);
+}
+// Pixel x of the row whose first word is at index row; x beyond the row resolved by the border mode.
+fn row_pixel(row: u32, x: i32) -> f32 {
+  let bx = border(x, i32(u.dims.x * 4u));
+  if (bx < 0) { return u.border_value; }
+  return f32((src[row + u32(bx) / 4u] >> (8u * (u32(bx) % 4u))) & 0xffu);
+}
+// The pixels at x − 1, x and x + 1 of the 4 pixels x of word q of plane row y: the word and one
+// byte of each neighbour word (or the border pixel at the row's ends).
+struct RowQuads { l: vec4<f32>, m: vec4<f32>, r: vec4<f32> };
+fn row_quads(first: u32, y: i32, q: u32) -> RowQuads {
+  let by = border(y, i32(u.dims.y));
+  if (by < 0) { let b = vec4<f32>(u.border_value); return RowQuads(b, b, b); }
+  let row = (first + u32(by)) * u.dims.x;
+  let m = lanes(src[row + q]);
+  let x0 = i32(q * 4u);
+  var left: f32;
+  var right: f32;
+  if (q > 0u) { left = f32(src[row + q - 1u] >> 24u); } else { left = row_pixel(row, x0 - 1); }
+  if (q + 1u < u.dims.x) { right = f32(src[row + q + 1u] & 0xffu); } else { right = row_pixel(row, x0 + 4); }
+  return RowQuads(vec4<f32>(left, m.x, m.y, m.z), m, vec4<f32>(m.y, m.z, m.w, right));
+}`;
+
 /** Records `program` over `x` (rows of `unitsPerRow` units) into a new tensor of x's shape and `dtype`. */
 export function runWordKernel(program: ProgramInfo, x: Tensor, unitsPerRow: number, uniforms: UniformValues = {}, dtype = x.dtype): Tensor {
   const [n, c, h] = x.shape as [number, number, number, number];

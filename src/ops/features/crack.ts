@@ -25,7 +25,7 @@ import { BORDER_MODES, checkBorder, wgslBorder, type BorderMode } from '../borde
 import { checkImage } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
 import { runStencilTile, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
-import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../word-kernel.js';
+import { runWordKernel, WGSL_U8_ROWS, WORD_DIMS, WORD_MAIN, WORD_WG } from '../word-kernel.js';
 import { WGSL_SRC_TAP } from './gradient.js';
 
 export interface CrackMaskOptions {
@@ -109,29 +109,11 @@ export function crackU8WordProgram(border: BorderMode): ProgramInfo {
     workgroupSize: WORD_WG,
     body: /* wgsl */ `
 ${wgslBorder(border)}
-fn lanes(w: u32) -> vec4<f32> { return vec4<f32>((vec4<u32>(w) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu)); }
-// The 4 pixels of word q of plane row y (border rows resolved; constant → border_value).
-fn row_lanes(first: u32, y: i32, q: u32) -> vec4<f32> {
-  let by = border(y, i32(u.dims.y));
-  if (by < 0) { return vec4<f32>(u.border_value); }
-  return lanes(src[(first + u32(by)) * u.dims.x + q]);
-}
-// Pixel x of a row (first word at index row), x beyond the row resolved by the border mode.
-fn row_pixel(row: u32, x: i32) -> f32 {
-  let bx = border(x, i32(u.dims.x * 4u));
-  if (bx < 0) { return u.border_value; }
-  return f32((src[row + u32(bx) / 4u] >> (8u * (u32(bx) % 4u))) & 0xffu);
-}
+${WGSL_U8_ROWS}
 ${WORD_MAIN}
   let first = rows - y;
-  let row = rows * u.dims.x;
-  let m = lanes(src[i]);
-  let x0 = i32(q * 4u);
-  var left = f32(0.0);
-  var right = f32(0.0);
-  if (q > 0u) { left = f32(src[i - 1u] >> 24u); } else { left = row_pixel(row, x0 - 1); }
-  if (q + 1u < u.dims.x) { right = f32(src[i + 1u] & 0xffu); } else { right = row_pixel(row, x0 + 4); }
-  let gx = vec4<f32>(m.y, m.z, m.w, right) - vec4<f32>(left, m.x, m.y, m.z);
+  let c = row_quads(first, i32(y), q);
+  let gx = c.r - c.l;
   let gy = row_lanes(first, i32(y) + 1, q) - row_lanes(first, i32(y) - 1, q);
   let v = select(vec4<u32>(0u), vec4<u32>(255u), gx * gx + gy * gy > vec4<f32>(u.t2));
   out[i] = v.x | (v.y << 8u) | (v.z << 16u) | (v.w << 24u);

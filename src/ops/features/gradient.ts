@@ -15,12 +15,14 @@
  * round half to even and saturate (saturate_cast); f16 clamps to ±65504. Output dtype default f32.
  */
 import type { DType } from '../../dtype.js';
+import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange, oddInteger, oneOf } from '../../validate.js';
-import { BORDER_MODES, checkBorder, type BorderMode } from '../border.js';
+import { BORDER_MODES, checkBorder, wgslBorder, type BorderMode } from '../border.js';
 import { checkImage, outDType } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
-import { runStencilTile, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
+import { OUT_VEC4_ALIAS, quadStore, runStencilTile, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
+import { runWordKernel, WGSL_U8_ROWS, WORD_DIMS, WORD_MAIN, WORD_WG } from '../word-kernel.js';
 import { sobelKernels, type SobelKsize } from './sobel.js';
 
 /**
@@ -207,6 +209,54 @@ export function gradientTileSpec(shape: GradientShape, inDtype: DType, outDtype:
   };
 }
 
+/**
+ * The u8 word kernel (rows of a multiple of 4 pixels, 3×3 shapes): a thread loads its word and one
+ * byte of each neighbour word in the window rows (row_quads) and writes the 4 outputs at once,
+ * with the tiled form's sums in the same order.
+ */
+export function gradientU8WordProgram(shape: 'cross' | 'k3', outDtype: DType, border: BorderMode): ProgramInfo {
+  const w = (a: 'kd' | 'ks', k: number) => `u.${a}[0][${k}]`;
+  const sum = (a: 'kd' | 'ks', t: (k: number) => string) => [0, 1, 2].map((k) => `${w(a, k)} * ${t(k)}`).join(' + ');
+  const body =
+    shape === 'cross'
+      ? `  let c = row_quads(first, i32(y), q);
+  let gx = (c.r - c.l) * u.weight;
+  let gy = (row_lanes(first, i32(y) + 1, q) - row_lanes(first, i32(y) - 1, q)) * u.weight;`
+      : `${[0, 1, 2].map((k) => `  let q${k} = row_quads(first, i32(y) + ${k - 1}, q);
+  let d${k} = ${sum('kd', (j) => `q${k}.${'lmr'[j]}`)};
+  let s${k} = ${sum('ks', (j) => `q${k}.${'lmr'[j]}`)};`).join('\n')}
+  let gx = ${sum('ks', (k) => `d${k}`)};
+  let gy = ${sum('kd', (k) => `s${k}`)};`;
+  const vecOut = outDtype === 'f32';
+  return {
+    name: 'gradient_magnitude_u8_words',
+    key: `${shape};border=${border}`,
+    inputs: [{ name: 'src', dtype: 'u8' }],
+    outputs: [{ name: 'out', dtype: outDtype }],
+    uniforms: [
+      WORD_DIMS,
+      { name: 'border_value', type: 'f32' },
+      ...(shape === 'cross'
+        ? [{ name: 'weight', type: 'f32' } as const]
+        : [
+            { name: 'kd', type: { array: 'vec4f', length: TAP_VECS } } as const,
+            { name: 'ks', type: { array: 'vec4f', length: TAP_VECS } } as const,
+          ]),
+    ],
+    workgroupSize: WORD_WG,
+    body: /* wgsl */ `
+${wgslBorder(border)}
+${vecOut ? OUT_VEC4_ALIAS : ''}
+${WGSL_U8_ROWS}
+${WORD_MAIN}
+  let first = rows - y;
+${body}
+  let v = sqrt(gx * gx + gy * gy);
+  ${quadStore(outDtype, vecOut, '4u * i', () => 'true')}
+}`,
+  };
+}
+
 /** The program gradientMagnitude records for these options and dtypes (the per-pixel form). */
 export function gradientProgram(r: ResolvedGradient, inDtype: DType) {
   return programFor(weightsOf(r).shape, inDtype, r.dtype, r.border);
@@ -257,6 +307,10 @@ export function gradientMagnitudeResolved(x: Tensor, r: ResolvedGradient): Tenso
   const wt = weightsOf(r);
   if (x.device === 'gpu') {
     const uniforms: Record<string, number | number[]> = wt.shape === 'cross' ? { weight: wt.weight } : { kd: packTaps(wt.kd), ks: packTaps(wt.ks) };
+    const [, , , w] = x.shape as Dims4;
+    if (x.dtype === 'u8' && w % 4 === 0 && x.size > 0 && (wt.shape === 'cross' || wt.shape === 'k3')) {
+      return runWordKernel(gradientU8WordProgram(wt.shape, r.dtype, r.border), x, w / 4, { ...uniforms, border_value: r.borderValue }, r.dtype);
+    }
     const tile = gradientTileSpec(wt.shape, x.dtype, r.dtype, r.border);
     if (stencilTileFits(tile, x.shape as Dims4)) return runStencilTile(tile, x, uniforms, r.borderValue);
     return runPixelProgram(programFor(wt.shape, x.dtype, r.dtype, r.border), [x], x.shape as Dims4, r.dtype, uniforms, r.borderValue);
@@ -276,5 +330,6 @@ export function gradientMagnitude(x: Tensor, options: GradientMagnitudeOptions =
 
 /** Every program variant, for compile-all tests. */
 export function gradientPrograms(inDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], outDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], borders: readonly BorderMode[] = BORDER_MODES) {
-  return SHAPES.flatMap((v) => inDtypes.flatMap((i) => outDtypes.flatMap((o) => borders.flatMap((b) => [programFor(v, i, o, b), stencilTileProgram(gradientTileSpec(v, i, o, b), o === 'f32')]))));
+  const words = inDtypes.includes('u8') ? (['cross', 'k3'] as const).flatMap((v) => outDtypes.flatMap((o) => borders.map((b) => gradientU8WordProgram(v, o, b)))) : [];
+  return [...SHAPES.flatMap((v) => inDtypes.flatMap((i) => outDtypes.flatMap((o) => borders.flatMap((b) => [programFor(v, i, o, b), stencilTileProgram(gradientTileSpec(v, i, o, b), o === 'f32')])))), ...words];
 }
