@@ -51,7 +51,10 @@ struct RowQuads { l: vec4<f32>, m: vec4<f32>, r: vec4<f32> };
 fn row_quads(first: u32, y: i32, q: u32) -> RowQuads {
   let by = border(y, i32(u.dims.y));
   if (by < 0) { let b = vec4<f32>(u.border_value); return RowQuads(b, b, b); }
-  let row = (first + u32(by)) * u.dims.x;
+  return row_quads_at((first + u32(by)) * u.dims.x, q);
+}
+// The same for a row inside the image, given by the index of its first word (the thread's own row: rows · dims.x).
+fn row_quads_at(row: u32, q: u32) -> RowQuads {
   let m = lanes(src[row + q]);
   let x0 = i32(q * 4u);
   var left: f32;

@@ -112,7 +112,7 @@ ${wgslBorder(border)}
 ${WGSL_U8_ROWS}
 ${WORD_MAIN}
   let first = rows - y;
-  let c = row_quads(first, i32(y), q);
+  let c = row_quads_at(rows * u.dims.x, q);
   let gx = c.r - c.l;
   let gy = row_lanes(first, i32(y) + 1, q) - row_lanes(first, i32(y) - 1, q);
   let v = select(vec4<u32>(0u), vec4<u32>(255u), gx * gx + gy * gy > vec4<f32>(u.t2));

@@ -219,10 +219,10 @@ export function gradientU8WordProgram(shape: 'cross' | 'k3', outDtype: DType, bo
   const sum = (a: 'kd' | 'ks', t: (k: number) => string) => [0, 1, 2].map((k) => `${w(a, k)} * ${t(k)}`).join(' + ');
   const body =
     shape === 'cross'
-      ? `  let c = row_quads(first, i32(y), q);
+      ? `  let c = row_quads_at(rows * u.dims.x, q);
   let gx = (c.r - c.l) * u.weight;
   let gy = (row_lanes(first, i32(y) + 1, q) - row_lanes(first, i32(y) - 1, q)) * u.weight;`
-      : `${[0, 1, 2].map((k) => `  let q${k} = row_quads(first, i32(y) + ${k - 1}, q);
+      : `${[0, 1, 2].map((k) => `  let q${k} = ${k === 1 ? 'row_quads_at(rows * u.dims.x, q)' : `row_quads(first, i32(y) + ${k - 1}, q)`};
   let d${k} = ${sum('kd', (j) => `q${k}.${'lmr'[j]}`)};
   let s${k} = ${sum('ks', (j) => `q${k}.${'lmr'[j]}`)};`).join('\n')}
   let gx = ${sum('ks', (k) => `d${k}`)};
