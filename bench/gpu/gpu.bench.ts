@@ -47,12 +47,12 @@ async function main(): Promise<void> {
 
   for (const ring of [
     null,
-    { count: 8, chunkBytes: 8 * MiB },
     { count: 4, chunkBytes: 4 * MiB },
+    { count: 8, chunkBytes: 8 * MiB },
     { count: 8, chunkBytes: 4 * MiB },
-    { count: 4, chunkBytes: 8 * MiB },
+    { count: 4, chunkBytes: 16 * MiB },
+    { count: 2, chunkBytes: 16 * MiB },
     { count: 8, chunkBytes: 2 * MiB },
-    { count: 16, chunkBytes: 1 * MiB },
   ]) {
     const g = ring === null ? gpu : await Gpu.open({ uploadRing: ring });
     const dst = g.alloc(bytes);

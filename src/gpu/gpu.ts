@@ -169,7 +169,8 @@ export class Gpu {
     this.hasTimestamps = device.features.has('timestamp-query');
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.pool.onTrim = () => this.#bindGroups.clear();
-    const ring = opts.uploadRing ?? { count: 4, chunkBytes: 4 << 20 };
+    // 4 × 8 MiB measured fastest on the H200 machines (bench/results, gpu.json of runs a and c)
+    const ring = opts.uploadRing ?? { count: 4, chunkBytes: 8 << 20 };
     this.#upload = new UploadRing(device, ring.count, ring.chunkBytes);
     this.#readback = new ReadbackPool(device);
     this.#uniformAlign = device.limits.minUniformBufferOffsetAlignment;
