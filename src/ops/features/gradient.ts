@@ -5,7 +5,10 @@
  *   'scharr'  gx, gy = cv.Scharr(x, CV_32F, 1, 0), cv.Scharr(x, CV_32F, 0, 1)   (ksize 3 only)
  *   'central' gx = (x[y, x+1] − x[y, x−1]) / 2, gy = (x[y+1, x] − x[y−1, x]) / 2  (ksize 3 only)
  * i.e. cv.magnitude of the two derivatives, unnormalised (Sobel 3×3 of a unit step is 4).
- * On the GPU one dispatch, no gx/gy tensors: rows on whole output words take the tiled stencil
+ * On the GPU one dispatch, no gx/gy tensors: u8 rows of a multiple of 4 pixels with a 3×3 shape
+ * take a word kernel (../word-kernel.ts: 4 outputs per thread from its word and one byte of each
+ * neighbour word per window row; H200, 16×2048² u8 → f16 Sobel: 0.251 ms against 0.343 through
+ * the tile); other rows on whole output words take the tiled stencil
  * (../stencil-tile.ts: the input tile once in workgroup memory, row passes for the x derivative
  * and smoothing, the column pass forms gx, gy and the magnitude); other widths a per-pixel kernel
  * that reads each pixel's neighbourhood (3×3, K×K, or the four neighbours for 'central' and
