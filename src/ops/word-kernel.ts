@@ -1,8 +1,11 @@
 /**
  * Word kernels: one thread per storage word (4 u8 pixels) or vec4 of words of an N×C×H×W batch
- * whose rows start on a word, for ops that gain from moving whole words (flip, u8 median, u8
- * crack). They share the opening of `main` and the dispatch, with u.dims = (units per row, rows
- * per plane, total units).
+ * whose rows start on a word, for ops that gain from moving whole words (flip, the u8 median, and
+ * the u8 crack kernel and 3×3 gradient magnitudes, which read their neighbours through
+ * WGSL_U8_ROWS). They share the opening of `main` and the dispatch, with u.dims = (units per row,
+ * rows per plane, total units). Measured on an H200 against the tiled stencil for the same op:
+ * bench/results/2026-12-01-h200-e and -g; a generic word path for every u8 stencil lost at 5 taps
+ * (stencil-tile.ts).
  */
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformValues } from '../gpu/uniforms.js';
