@@ -46,3 +46,11 @@ export function naturalImage(shape: readonly [number, number, number, number], d
 }
 
 export const RANGE = DTYPE_RANGE;
+
+/** A u8 N×1×H×W mask: 255 where f(n, y, x), else 0. */
+export function maskFrom(shape: readonly [number, number, number, number], f: (n: number, y: number, x: number) => boolean): Tensor {
+  const [N, , H, W] = shape;
+  const d = new Uint8Array(N * H * W);
+  for (let n = 0; n < N; n++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) d[(n * H + y) * W + x] = f(n, y, x) ? 255 : 0;
+  return Tensor.fromArray(d, shape, 'u8');
+}

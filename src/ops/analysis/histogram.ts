@@ -23,6 +23,7 @@
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
+import type { UniformField } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, is } from '../../validate.js';
 import { checkImage } from '../image.js';
@@ -78,6 +79,14 @@ function capacityFor(bins: number): number {
   return CAPACITIES.find((c) => bins <= c)!;
 }
 
+/** The uniforms of the bin formula, shared by both kernels. */
+const BIN_FIELDS: readonly UniformField[] = [
+  { name: 'bins', type: 'u32' },
+  { name: 'lo', type: 'f32' },
+  { name: 'hi', type: 'f32' },
+  { name: 'scale', type: 'f32' },
+];
+
 export function histogramProgram(inDtype: DType, capacity: number): ProgramInfo {
   return {
     name: 'histogram',
@@ -89,10 +98,7 @@ export function histogramProgram(inDtype: DType, capacity: number): ProgramInfo 
       { name: 'chunks', type: 'u32' },
       { name: 'chunk_len', type: 'u32' },
       { name: 'plane_len', type: 'u32' },
-      { name: 'bins', type: 'u32' },
-      { name: 'lo', type: 'f32' },
-      { name: 'hi', type: 'f32' },
-      { name: 'scale', type: 'f32' },
+      ...BIN_FIELDS,
     ],
     workgroupSize: WG,
     body: /* wgsl */ `
@@ -135,10 +141,7 @@ export function histogramU8Program(): ProgramInfo {
       { name: 'groups', type: 'u32' },
       { name: 'chunks', type: 'u32' },
       { name: 'plane_vecs', type: 'u32' },
-      { name: 'bins', type: 'u32' },
-      { name: 'lo', type: 'f32' },
-      { name: 'hi', type: 'f32' },
-      { name: 'scale', type: 'f32' },
+      ...BIN_FIELDS,
     ],
     workgroupSize: WG,
     body: /* wgsl */ `
@@ -200,27 +203,15 @@ export function histogram(x: Tensor, options: HistogramOptions = {}): Tensor {
     const gpu = x.gpu.gpu;
     const out = Tensor.empty(gpu, [d.n, d.c, r.bins], 'i32');
     gpu.clear(out.gpu.ref);
-    if (x.dtype === 'u8' && planeLen % 16 === 0) {
-      const planeVecs = planeLen / 16;
-      const chunks = Math.ceil(planeLen / U8_CHUNK);
-      const groups = planes * chunks;
-      gpu.dispatch({
-        program: histogramU8Program(),
-        inputs: [x.gpu.ref],
-        outputs: [out.gpu.ref],
-        uniforms: { groups, chunks, plane_vecs: planeVecs, bins: r.bins, lo: r.lo, hi: r.hi, scale: r.scale },
-        workgroups: groups,
-      });
-      return out;
-    }
-    const chunkLen = WG * ITEMS;
-    const chunks = Math.ceil(planeLen / chunkLen);
+    const u8 = x.dtype === 'u8' && planeLen % 16 === 0;
+    const chunks = Math.ceil(planeLen / (u8 ? U8_CHUNK : WG * ITEMS));
     const groups = planes * chunks;
+    const bins = { bins: r.bins, lo: r.lo, hi: r.hi, scale: r.scale };
     gpu.dispatch({
-      program: histogramProgram(x.dtype, capacityFor(r.bins)),
+      program: u8 ? histogramU8Program() : histogramProgram(x.dtype, capacityFor(r.bins)),
       inputs: [x.gpu.ref],
       outputs: [out.gpu.ref],
-      uniforms: { groups, chunks, chunk_len: chunkLen, plane_len: planeLen, bins: r.bins, lo: r.lo, hi: r.hi, scale: r.scale },
+      uniforms: u8 ? { groups, chunks, plane_vecs: planeLen / 16, ...bins } : { groups, chunks, chunk_len: WG * ITEMS, plane_len: planeLen, ...bins },
       workgroups: groups,
     });
     return out;

@@ -55,6 +55,23 @@ fn tree_merge(li: u32) {
 fn empty_moments() -> Moments { return Moments(0.0, 0.0, 0.0, bitcast<f32>(0x7f7fffffu), bitcast<f32>(0xff7fffffu)); }
 `;
 
+/** WGSL of pass 1's end: merges the threads' records `m` and writes workgroup g's record (every thread calls it). */
+const WGSL_WRITE_PARTIAL = /* wgsl */ `
+fn write_partial(li: u32, g: u32, m: Moments, pivot: f32) {
+  sh[li] = m;
+  tree_merge(li);
+  if (li == 0u) {
+    let r = sh[0];
+    let o = g * ${REC}u;
+    part[o] = r.n;
+    part[o + 1u] = r.mean;
+    part[o + 2u] = r.m2;
+    part[o + 3u] = r.mn;
+    part[o + 4u] = r.mx;
+    part[o + 5u] = pivot;
+  }
+}`;
+
 export function statsPartialProgram(inDtype: DType): ProgramInfo {
   return {
     name: 'stats_partial',
@@ -69,6 +86,7 @@ export function statsPartialProgram(inDtype: DType): ProgramInfo {
     workgroupSize: WG,
     body: /* wgsl */ `
 ${WGSL_MOMENTS}
+${WGSL_WRITE_PARTIAL}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = linear_workgroup(wid, nwg);
@@ -100,18 +118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     m.mean = (p - pivot) + s1 / m.n;
     m.m2 = max(s2 - s1 * s1 / m.n, 0.0);
   }
-  sh[li] = m;
-  tree_merge(li);
-  if (li == 0u) {
-    let r = sh[0];
-    let o = g * ${REC}u;
-    part[o] = r.n;
-    part[o + 1u] = r.mean;
-    part[o + 2u] = r.m2;
-    part[o + 3u] = r.mn;
-    part[o + 4u] = r.mx;
-    part[o + 5u] = pivot;
-  }
+  write_partial(li, g, m, pivot);
 }`,
   };
 }
@@ -131,6 +138,7 @@ export function statsPartialU8Program(): ProgramInfo {
     workgroupSize: WG,
     body: /* wgsl */ `
 ${WGSL_MOMENTS}
+${WGSL_WRITE_PARTIAL}
 // The input again, as vectors (only this one is used): 16 pixels per load.
 @group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
 var<private> s1: u32;
@@ -175,18 +183,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let n = loads * 16u;
     m = Moments(f32(n), f32(s1) / f32(n) - pivot, f32(n * s2 - s1 * s1) / f32(n), f32(lo), f32(hi));
   }
-  sh[li] = m;
-  tree_merge(li);
-  if (li == 0u) {
-    let r = sh[0];
-    let o = g * ${REC}u;
-    part[o] = r.n;
-    part[o + 1u] = r.mean;
-    part[o + 2u] = r.m2;
-    part[o + 3u] = r.mn;
-    part[o + 4u] = r.mx;
-    part[o + 5u] = pivot;
-  }
+  write_partial(li, g, m, pivot);
 }`,
   };
 }

@@ -3,19 +3,12 @@ import { describe, test } from 'node:test';
 import { connectedComponents, connectedComponentsPrograms, type ComponentStats, type ConnectedComponentsResult } from '../../../src/ops/analysis/components.js';
 import { Tensor } from '../../../src/tensor.js';
 import { testGpu } from '../../_kit/gpu.js';
-import { naturalImage, randomImage, rng } from '../../_kit/images.js';
+import { maskFrom, naturalImage, randomImage, rng } from '../../_kit/images.js';
 import { opencv } from '../../_kit/opencv.js';
 
 const gpu = await testGpu();
 
 type Dims = [number, number, number, number];
-
-function maskFrom(shape: Dims, f: (n: number, y: number, x: number) => boolean): Tensor {
-  const [N, , H, W] = shape;
-  const d = new Uint8Array(N * H * W);
-  for (let n = 0; n < N; n++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) d[(n * H + y) * W + x] = f(n, y, x) ? 255 : 0;
-  return Tensor.fromArray(d, shape, 'u8');
-}
 
 /** Random blobs: thresholded noise with density p (different per image). */
 function noiseMask(shape: Dims, seed: number, p: (n: number) => number): Tensor {

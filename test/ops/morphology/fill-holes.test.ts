@@ -4,20 +4,13 @@ import { fillHoles, fillHolesPrograms, type FillHolesOptions } from '../../../sr
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { testGpu } from '../../_kit/gpu.js';
-import { randomImage, rng } from '../../_kit/images.js';
+import { maskFrom, randomImage, rng } from '../../_kit/images.js';
 import { fromMat, opencv, toMat, type CV } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
 
 const gpu = await testGpu();
 const EXACT = { int: 0, atol: 0, rtol: 0 };
 type Dims = [number, number, number, number];
-
-function maskFrom(shape: Dims, f: (n: number, y: number, x: number) => boolean): Tensor {
-  const [N, , H, W] = shape;
-  const d = new Uint8Array(N * H * W);
-  for (let n = 0; n < N; n++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) d[(n * H + y) * W + x] = f(n, y, x) ? 255 : 0;
-  return Tensor.fromArray(d, shape, 'u8');
-}
 
 /** Thresholded noise: at density 0.55 the background breaks into holes of every size, some touching the border. */
 function noiseMask(shape: Dims, seed: number, p = 0.55): Tensor {
