@@ -3,7 +3,9 @@
  * blobs of varied size and shape), kensa's GPU union-find vs cupyx.scipy.ndimage.label on the very
  * same masks (written to a file the peer script reads). kensa's time is wall time of the whole call:
  * labelling, per-component statistics (area, bbox, centroid) and their readback; CuPy's is GPU time
- * of label() alone (CUDA events), so the comparison favours CuPy.
+ * of label() alone (CUDA events), so the comparison favours CuPy. Where the time with statistics
+ * goes: the GPU time of the same call (timestamp queries) and the wall time of one readback of the
+ * packed statistics' size are reported beside it; the rest is the host's decode.
  * Usage: node dist/bench/ops/components.bench.js OUT_DIR [N H W]
  */
 import { spawnSync } from 'node:child_process';
@@ -34,22 +36,35 @@ writeFileSync(maskFile, maskHost.data);
 const rows: Record<string, unknown>[] = [];
 for (const connectivity of [4, 8] as const) {
   let components = 0;
+  const gpuMs: number[] = [];
   const time = (stats: boolean) =>
     repeat(2, 10, async () => {
       await gpu.sync();
       const t = performance.now();
+      const timer = gpu.startTimer();
       const r = await connectedComponents(mask, { connectivity, stats });
       const ms = performance.now() - t;
+      if (stats) gpuMs.push((await timer.stop()).gpuMs);
+      else await timer.stop();
       components = r.count.reduce((a, b) => a + b, 0);
       r.labels.dispose();
       return ms;
     });
   const s = await time(true);
   const labelsOnly = await time(false);
+  gpuMs.sort((a, b) => a - b);
+  // one readback of the packed statistics' size (5 words per component)
+  const packed = Tensor.empty(gpu, [components * 5], 'i32');
+  const read = await repeat(2, 10, async () => {
+    const t = performance.now();
+    await gpu.read(packed.gpu.ref);
+    return performance.now() - t;
+  });
+  packed.dispose();
   const peer = spawnSync('python3', ['bench/ops/label_peer.py', maskFile, String(N), String(H), String(W), String(connectivity)], { encoding: 'utf8' });
   const p = peer.status === 0 ? (JSON.parse(peer.stdout.trim().split('\n').pop()!) as { cupy_ms: number; components: number }) : null;
   if (!p) console.error(peer.stderr);
-  rows.push({ connectivity, kensa_labels_ms: labelsOnly.median, kensa_ms: s.median, kensa_iqr: [s.q1, s.q3], components, cupy_ms: p?.cupy_ms ?? null, cupy_components: p?.components ?? null });
+  rows.push({ connectivity, kensa_labels_ms: labelsOnly.median, kensa_ms: s.median, kensa_iqr: [s.q1, s.q3], components, stats_gpu_ms: gpuMs[gpuMs.length >> 1]!, read_ms: read.median, cupy_ms: p?.cupy_ms ?? null, cupy_components: p?.components ?? null });
 }
 // k-means on the blurred noise (u8), GPU time of the whole call (median of 20)
 const kmRows: string[] = [];
@@ -70,11 +85,11 @@ for (const k of [4, 16]) {
 const lines = [
   `# connected components — ${String(meta.date).slice(0, 10)}, ${gpu.info.name}, commit ${meta.commit}`,
   '',
-  `Masks ${N}×1×${H}×${W} (blurred noise > 133). kensa: wall time of connectedComponents (median of 10), labels + counts only (\`stats: false\`) and with per-component stats (area, bbox, centroid) read back. CuPy: cupyx.scipy.ndimage.label GPU time (median of 20).`,
+  `Masks ${N}×1×${H}×${W} (blurred noise > 133). kensa: wall time of connectedComponents (median of 10), labels + counts only (\`stats: false\`) and with per-component stats (area, bbox, centroid) read back; of the latter, the GPU time of the call (timestamp queries) and the wall time of one readback of 5 words per component. CuPy: cupyx.scipy.ndimage.label GPU time (median of 20).`,
   '',
-  '| connectivity | components (kensa / CuPy) | kensa labels + counts ms | kensa with stats ms | CuPy label ms | speed-up (labels) | speed-up (with stats) |',
-  '|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.connectivity} | ${r.components} / ${r.cupy_components ?? '—'} | ${(r.kensa_labels_ms as number).toFixed(2)} | ${(r.kensa_ms as number).toFixed(2)} | ${r.cupy_ms === null ? '—' : (r.cupy_ms as number).toFixed(2)} | ${r.cupy_ms === null ? '—' : `${((r.cupy_ms as number) / (r.kensa_labels_ms as number)).toFixed(2)}×`} | ${r.cupy_ms === null ? '—' : `${((r.cupy_ms as number) / (r.kensa_ms as number)).toFixed(2)}×`} |`),
+  '| connectivity | components (kensa / CuPy) | kensa labels + counts ms | kensa with stats ms | of which GPU ms | of which one readback ms | CuPy label ms | speed-up (labels) | speed-up (with stats) |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.connectivity} | ${r.components} / ${r.cupy_components ?? '—'} | ${(r.kensa_labels_ms as number).toFixed(2)} | ${(r.kensa_ms as number).toFixed(2)} | ${(r.stats_gpu_ms as number).toFixed(2)} | ${(r.read_ms as number).toFixed(2)} | ${r.cupy_ms === null ? '—' : (r.cupy_ms as number).toFixed(2)} | ${r.cupy_ms === null ? '—' : `${((r.cupy_ms as number) / (r.kensa_labels_ms as number)).toFixed(2)}×`} | ${r.cupy_ms === null ? '—' : `${((r.cupy_ms as number) / (r.kensa_ms as number)).toFixed(2)}×`} |`),
   '',
   `| ${N}×1×${H}×${W} | kensa GPU ms |`,
   '|---|---|',

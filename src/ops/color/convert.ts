@@ -17,7 +17,7 @@ import type { Tensor } from '../../tensor.js';
 import { numberInRange, oneOf } from '../../validate.js';
 import { checkImage } from '../image.js';
 import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
-import { pointwiseProgram, runPointwise } from './pointwise.js';
+import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../pointwise.js';
 
 export interface ConvertOptions {
   /** Output dtype (required): u8, u16, i32, f32 or f16. */
@@ -28,23 +28,24 @@ export interface ConvertOptions {
   offset?: number;
 }
 
-/** The one pointwise program of this family's affine ops: out = x · u.scale + u.offset. */
-export function affineProgram(inDtype: DType, outDtype: DType): ProgramInfo {
-  return pointwiseProgram({
+/** The one pointwise spec of this family's affine ops: out = x · u.scale + u.offset. */
+export function affineSpec(inDtype: DType, outDtype: DType): PointwiseSpec {
+  return {
     name: 'color_affine',
     key: '',
     input: inDtype,
     output: outDtype,
     planes: false,
+    elementwise: true,
     uniforms: [
       { name: 'scale', type: 'f32' },
       { name: 'offset', type: 'f32' },
     ],
     body: /* wgsl */ `
-fn value(i: u32, q: u32, p: u32, c: u32) -> f32 {
-  return src_load(i) * u.scale + u.offset;
+fn map4(v: vec4<f32>, c: u32) -> vec4<f32> {
+  return v * u.scale + u.offset;
 }`,
-  });
+  };
 }
 
 /** Element i of a CPU tensor as the GPU's `_load` sees it (f32; f16 decoded). */
@@ -66,7 +67,7 @@ export function linearIndex(shape: Dims4): (n: number, c: number, y: number, x: 
 export function affine(x: Tensor, scale: number, offset: number, dtype: DType): Tensor {
   const d = checkImage('x', x);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
-  if (x.device === 'gpu') return runPointwise(affineProgram(x.dtype, dtype), x, shape, dtype, { scale, offset });
+  if (x.device === 'gpu') return runPointwise(affineSpec(x.dtype, dtype), x, shape, { scale, offset });
   const s = Math.fround(scale);
   const o = Math.fround(offset);
   const load = cpuLoader(x);
@@ -92,5 +93,5 @@ export function convert(x: Tensor, options: ConvertOptions): Tensor {
 
 /** Every program variant of convert (and brightnessContrast), for compile-all tests. */
 export function convertPrograms(): ProgramInfo[] {
-  return DTYPES.flatMap((i) => DTYPES.map((o) => affineProgram(i, o)));
+  return DTYPES.flatMap((i) => DTYPES.flatMap((o) => pointwisePrograms(affineSpec(i, o))));
 }

@@ -18,7 +18,7 @@ import { invalidParameter, is, numberInRange } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
 import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
 import { cpuLoader, linearIndex } from './convert.js';
-import { pointwiseProgram, runPointwise } from './pointwise.js';
+import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../pointwise.js';
 
 export interface GammaOptions {
   /** Exponent, above 0 and at most 100; < 1 brightens, > 1 darkens. */
@@ -29,25 +29,26 @@ export interface GammaOptions {
   dtype?: DType;
 }
 
-function gammaProgram(inDtype: DType, outDtype: DType): ProgramInfo {
-  return pointwiseProgram({
+function gammaSpec(inDtype: DType, outDtype: DType): PointwiseSpec {
+  return {
     name: 'color_gamma',
     key: '',
     input: inDtype,
     output: outDtype,
     planes: false,
+    elementwise: true,
     uniforms: [
       { name: 'inv_max', type: 'f32' },
       { name: 'gamma', type: 'f32' },
       { name: 'mul', type: 'f32' },
     ],
     body: /* wgsl */ `
-fn value(i: u32, q: u32, p: u32, c: u32) -> f32 {
-  let v = src_load(i) * u.inv_max;
+fn map4(x: vec4<f32>, c: u32) -> vec4<f32> {
+  let v = x * u.inv_max;
   // v > 0 is false for NaN and negatives: both give 0 (pow of a negative is undefined in WGSL)
-  return select(0.0, pow(v, u.gamma), v > 0.0) * u.mul;
+  return select(vec4<f32>(0.0), pow(v, vec4<f32>(u.gamma)), v > vec4<f32>(0.0)) * u.mul;
 }`,
-  });
+  };
 }
 
 /**
@@ -67,7 +68,7 @@ export function gamma(x: Tensor, options: GammaOptions): Tensor {
   const invMax = Math.fround(1 / M);
   const mul = Math.fround(gain * M);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
-  if (x.device === 'gpu') return runPointwise(gammaProgram(x.dtype, dtype), x, shape, dtype, { inv_max: invMax, gamma: g, mul });
+  if (x.device === 'gpu') return runPointwise(gammaSpec(x.dtype, dtype), x, shape, { inv_max: invMax, gamma: g, mul });
   const gf = Math.fround(g);
   const load = cpuLoader(x);
   const at = linearIndex(shape);
@@ -79,5 +80,5 @@ export function gamma(x: Tensor, options: GammaOptions): Tensor {
 
 /** Every program variant of gamma, for compile-all tests. */
 export function gammaPrograms(): ProgramInfo[] {
-  return DTYPES.flatMap((i) => DTYPES.map((o) => gammaProgram(i, o)));
+  return DTYPES.flatMap((i) => DTYPES.flatMap((o) => pointwisePrograms(gammaSpec(i, o))));
 }

@@ -14,7 +14,7 @@ import type { Tensor } from '../../tensor.js';
 import { checkImage, outDType } from '../image.js';
 import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
 import { cpuLoader, linearIndex } from './convert.js';
-import { pointwiseProgram, runPointwise } from './pointwise.js';
+import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../pointwise.js';
 
 export interface RgbToGrayOptions {
   /** Output dtype; defaults to the input's. */
@@ -24,8 +24,8 @@ export interface RgbToGrayOptions {
 /** OpenCV's RGB2GRAY weights (R2YF, G2YF, B2YF), as f32. */
 export const GRAY_WEIGHTS = [Math.fround(0.299), Math.fround(0.587), Math.fround(0.114)] as const;
 
-function grayProgram(inDtype: DType, outDtype: DType): ProgramInfo {
-  return pointwiseProgram({
+function graySpec(inDtype: DType, outDtype: DType): PointwiseSpec {
+  return {
     name: 'color_rgb_to_gray',
     key: '',
     input: inDtype,
@@ -38,7 +38,7 @@ fn value(i: u32, q: u32, p: u32, c: u32) -> f32 {
   let j = i + 2u * q * u.plane;
   return 0.299 * src_load(j) + 0.587 * src_load(j + u.plane) + 0.114 * src_load(j + 2u * u.plane);
 }`,
-  });
+  };
 }
 
 /**
@@ -51,7 +51,7 @@ export function rgbToGray(x: Tensor, options: RgbToGrayOptions = {}): Tensor {
   const d = checkImage('x', x, [3]);
   const dtype = outDType(options.dtype, x.dtype);
   const shape: Dims4 = [d.n, 1, d.h, d.w];
-  if (x.device === 'gpu') return runPointwise(grayProgram(x.dtype, dtype), x, shape, dtype, {});
+  if (x.device === 'gpu') return runPointwise(graySpec(x.dtype, dtype), x, shape, {});
   const load = cpuLoader(x);
   const at = linearIndex([d.n, 3, d.h, d.w]);
   const [wr, wg, wb] = GRAY_WEIGHTS;
@@ -65,5 +65,5 @@ export function rgbToGray(x: Tensor, options: RgbToGrayOptions = {}): Tensor {
 
 /** Every program variant of rgbToGray, for compile-all tests. */
 export function rgbToGrayPrograms(): ProgramInfo[] {
-  return DTYPES.flatMap((i) => DTYPES.map((o) => grayProgram(i, o)));
+  return DTYPES.flatMap((i) => DTYPES.flatMap((o) => pointwisePrograms(graySpec(i, o))));
 }

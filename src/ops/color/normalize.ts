@@ -18,7 +18,7 @@ import { invalidParameter, is, numberInRange } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
 import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
 import { cpuLoader, linearIndex } from './convert.js';
-import { pointwiseProgram, runPointwise } from './pointwise.js';
+import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../pointwise.js';
 
 /** Most channels with distinct mean/std (one uniform vec4 each). */
 export const NORMALIZE_MAX_CHANNELS = 64;
@@ -34,24 +34,24 @@ export interface NormalizeOptions {
   dtype?: DType;
 }
 
-function normalizeProgram(inDtype: DType, outDtype: DType): ProgramInfo {
-  return pointwiseProgram({
+function normalizeSpec(inDtype: DType, outDtype: DType): PointwiseSpec {
+  return {
     name: 'color_normalize',
     key: '',
     input: inDtype,
     output: outDtype,
     planes: true,
+    elementwise: true,
     uniforms: [
       // (multiplier, addend, 0, 0) per channel: no dynamic vector-component indexing
       { name: 'ab', type: { array: 'vec4f', length: NORMALIZE_MAX_CHANNELS } },
     ],
     body: /* wgsl */ `
-fn value(i: u32, q: u32, p: u32, c: u32) -> f32 {
-  let k = min(c, ${NORMALIZE_MAX_CHANNELS - 1}u);
-  let ab = u.ab[k];
-  return src_load(i) * ab.x + ab.y;
+fn map4(v: vec4<f32>, c: u32) -> vec4<f32> {
+  let ab = u.ab[min(c, ${NORMALIZE_MAX_CHANNELS - 1}u)];
+  return v * ab.x + ab.y;
 }`,
-  });
+  };
 }
 
 function channelValues(name: string, v: unknown, channels: number, positive: boolean): number[] {
@@ -91,7 +91,7 @@ export function normalize(x: Tensor, options: NormalizeOptions): Tensor {
       ab[4 * c] = mul[s]!;
       ab[4 * c + 1] = add[s]!;
     }
-    return runPointwise(normalizeProgram(x.dtype, dtype), x, shape, dtype, { ab });
+    return runPointwise(normalizeSpec(x.dtype, dtype), x, shape, { ab });
   }
   const load = cpuLoader(x);
   const at = linearIndex(shape);
@@ -100,5 +100,5 @@ export function normalize(x: Tensor, options: NormalizeOptions): Tensor {
 
 /** Every program variant of normalize, for compile-all tests. */
 export function normalizePrograms(): ProgramInfo[] {
-  return DTYPES.flatMap((i) => DTYPES.map((o) => normalizeProgram(i, o)));
+  return DTYPES.flatMap((i) => DTYPES.flatMap((o) => pointwisePrograms(normalizeSpec(i, o))));
 }

@@ -10,7 +10,9 @@
  * Differences from OpenCV: an output `dtype` option (OpenCV always writes the input depth); i32
  * inputs are accepted and compared in f32 (exact for |v| < 2^24); no 3-channel special casing is
  * needed since every channel plane is thresholded alike. No border: the op is pointwise.
- * GPU: one thread per 32-bit output word, no index division, a single read and write pass.
+ * GPU: a fixed level is an elementwise pointwise op (pointwise.ts: 16 pixels per thread with
+ * 16-byte loads and stores where planes hold a multiple of 16 pixels); Otsu's per-plane levels
+ * take a program of their own, one thread per 32-bit output word.
  */
 import { ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
@@ -18,6 +20,7 @@ import { Tensor } from '../../tensor.js';
 import { numberInRange, oneOf } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
 import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
+import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../pointwise.js';
 
 export const THRESHOLD_TYPES = ['binary', 'binary_inv'] as const;
 export type ThresholdType = (typeof THRESHOLD_TYPES)[number];
@@ -40,30 +43,44 @@ export function defaultMaxval(dtype: DType): number {
   return dtype === 'f32' || dtype === 'f16' ? 1 : 255;
 }
 
-/**
- * Pointwise threshold program. `perPlane`: the threshold of plane p = (n·C + c) is read from an
- * f32 tensor `thr` (Otsu), else it is the uniform `u.thresh`.
- */
-export function thresholdProgram(inDtype: DType, outDtype: DType, type: ThresholdType, perPlane: boolean): ProgramInfo {
+/** The elementwise spec of a fixed-level threshold (uniforms thresh, maxval). */
+function thresholdSpec(inDtype: DType, outDtype: DType, type: ThresholdType): PointwiseSpec {
+  const [on, off] = type === 'binary' ? ['u.maxval', '0.0'] : ['0.0', 'u.maxval'];
+  return {
+    name: 'threshold',
+    key: `type=${type}`,
+    input: inDtype,
+    output: outDtype,
+    planes: false,
+    elementwise: true,
+    uniforms: [
+      { name: 'thresh', type: 'f32' },
+      { name: 'maxval', type: 'f32' },
+    ],
+    body: /* wgsl */ `
+fn map4(v: vec4<f32>, c: u32) -> vec4<f32> {
+  return select(vec4<f32>(${off}), vec4<f32>(${on}), v > vec4<f32>(u.thresh));
+}`,
+  };
+}
+
+/** Threshold program with per-plane levels: the level of plane p = (n·C + c) is read from the f32 tensor `thr` (Otsu). */
+export function thresholdPlanesProgram(inDtype: DType, outDtype: DType, type: ThresholdType): ProgramInfo {
   const k = ELEMENTS_PER_WORD[outDtype];
   const decl = k === 4 ? 'var v = vec4<f32>(0.0);' : k === 2 ? 'var v = vec2<f32>(0.0);' : 'var v = array<f32, 1>(0.0);';
   const store = k === 1 ? 'out[w] = out_pack(v[0]);' : 'out[w] = out_pack(v);';
   const [on, off] = type === 'binary' ? ['u.maxval', '0.0'] : ['0.0', 'u.maxval'];
-  const thrInit = perPlane
-    ? `var p = i / u.plane_size;
-  var next = (p + 1u) * u.plane_size;
-  var t = thr_load(min(p, u.planes - 1u));`
-    : 'let t = u.thresh;';
-  const thrStep = perPlane ? 'if (i >= next) { p++; next += u.plane_size; t = thr_load(min(p, u.planes - 1u)); }' : '';
   return {
-    name: perPlane ? 'threshold_planes' : 'threshold',
+    name: 'threshold_planes',
     key: `type=${type}`,
-    inputs: perPlane ? [{ name: 'x', dtype: inDtype }, { name: 'thr', dtype: 'f32' }] : [{ name: 'x', dtype: inDtype }],
+    inputs: [
+      { name: 'x', dtype: inDtype },
+      { name: 'thr', dtype: 'f32' },
+    ],
     outputs: [{ name: 'out', dtype: outDtype }],
     uniforms: [
       { name: 'numel', type: 'u32' },
       { name: 'words', type: 'u32' },
-      { name: 'thresh', type: 'f32' },
       { name: 'maxval', type: 'f32' },
       { name: 'plane_size', type: 'u32' },
       { name: 'planes', type: 'u32' },
@@ -75,10 +92,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let w = linear_workgroup(wid, nwg) * WG + li;
   if (w >= u.words) { return; }
   var i = w * ${k}u;
-  ${thrInit}
+  var p = i / u.plane_size;
+  var next = (p + 1u) * u.plane_size;
+  var t = thr_load(min(p, u.planes - 1u));
   ${decl}
   for (var j = 0u; j < ${k}u; j++) {
-    ${thrStep}
+    if (i >= next) { p++; next += u.plane_size; t = thr_load(min(p, u.planes - 1u)); }
     if (i < u.numel) { v[j] = select(${off}, ${on}, x_load(i) > t); }
     i++;
   }
@@ -87,17 +106,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
-/** Records a pointwise threshold of a GPU tensor; `thr` ([planes] f32) gives per-plane thresholds. */
-export function runThreshold(x: Tensor, outDtype: DType, type: ThresholdType, thresh: number, maxval: number, thr?: Tensor): Tensor {
+/** Records a fixed-level threshold of a GPU tensor. */
+export function runThreshold(x: Tensor, outDtype: DType, type: ThresholdType, thresh: number, maxval: number): Tensor {
+  return runPointwise(thresholdSpec(x.dtype, outDtype, type), x, x.shape as Dims4, { thresh, maxval });
+}
+
+/** Records a threshold of a GPU tensor with per-plane levels `thr` ([planes] f32). */
+export function runThresholdPlanes(x: Tensor, outDtype: DType, type: ThresholdType, maxval: number, thr: Tensor): Tensor {
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, outDtype);
   const words = Math.ceil(x.size / ELEMENTS_PER_WORD[outDtype]);
   const [, , H, W] = x.shape as Dims4;
   gpu.dispatch({
-    program: thresholdProgram(x.dtype, outDtype, type, thr !== undefined),
-    inputs: thr ? [x.gpu.ref, thr.gpu.ref] : [x.gpu.ref],
+    program: thresholdPlanesProgram(x.dtype, outDtype, type),
+    inputs: [x.gpu.ref, thr.gpu.ref],
     outputs: [out.gpu.ref],
-    uniforms: { numel: x.size, words, thresh, maxval, plane_size: H * W, planes: x.size / (H * W) },
+    uniforms: { numel: x.size, words, maxval, plane_size: H * W, planes: x.size / (H * W) },
     workgroups: Math.ceil(words / WORKGROUP),
   });
   return out;
@@ -136,5 +160,5 @@ export function threshold(x: Tensor, options: ThresholdOptions): Tensor {
 
 /** Every program variant of this file, for compile-all tests. */
 export function thresholdPrograms(inDtypes: readonly DType[], outDtypes: readonly DType[]): ProgramInfo[] {
-  return inDtypes.flatMap((i) => outDtypes.flatMap((o) => THRESHOLD_TYPES.flatMap((t) => [thresholdProgram(i, o, t, false), thresholdProgram(i, o, t, true)])));
+  return inDtypes.flatMap((i) => outDtypes.flatMap((o) => THRESHOLD_TYPES.flatMap((t) => [...pointwisePrograms(thresholdSpec(i, o, t)), thresholdPlanesProgram(i, o, t)])));
 }

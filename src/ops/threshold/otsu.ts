@@ -23,7 +23,7 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { numberInRange, oneOf } from '../../validate.js';
 import { checkDType, checkImage } from '../image.js';
-import { cpuThreshold, runThreshold, THRESHOLD_TYPES, thresholdProgram, type ThresholdType } from './binary.js';
+import { cpuThreshold, runThresholdPlanes, THRESHOLD_TYPES, thresholdPlanesProgram, type ThresholdType } from './binary.js';
 import { WGSL_F64 } from './f64.js';
 
 export interface OtsuOptions {
@@ -190,7 +190,7 @@ export function otsuThreshold(x: Tensor, options: OtsuOptions = {}): OtsuResult 
       workgroups: Math.ceil(planes / 64),
     });
     hist.dispose();
-    return { mask: runThreshold(x, 'u8', type, 0, maxval, thresholds), thresholds };
+    return { mask: runThresholdPlanes(x, 'u8', type, maxval, thresholds), thresholds };
   }
   const data = x.data;
   const levels = new Float32Array(planes);
@@ -206,5 +206,5 @@ export function otsuThreshold(x: Tensor, options: OtsuOptions = {}): OtsuResult 
 
 /** Every program variant of this file, for compile-all tests. */
 export function otsuPrograms(): ProgramInfo[] {
-  return [histogramProgram(), otsuSearchProgram(), ...THRESHOLD_TYPES.map((t) => thresholdProgram('u8' as DType, 'u8', t, true))];
+  return [histogramProgram(), otsuSearchProgram(), ...THRESHOLD_TYPES.map((t) => thresholdPlanesProgram('u8' as DType, 'u8', t))];
 }

@@ -43,12 +43,12 @@ describe('brightnessContrast', () => {
     for (let i = 0; i < x.size; i++) assert.equal(y.data[i], Math.min(255, x.data[i]! + 20), `element ${i}`);
   });
 
-  test('GPU matches the CPU reference: u8/u16/f32/f16 in and out, batches, odd sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: u8/u16/f32/f16 in and out, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: !gpu }, async () => {
     for (const from of IN_DTYPES) {
       const top = from === 'u8' ? 255 : from === 'u16' ? 65535 : 1;
       for (const to of [undefined, ...IN_DTYPES]) {
         const a = naturalImage([1, 3, 11, 9], from, 2);
-        const b = randomImage([4, 1, 5, 13], from, 3);
+        const b = randomImage([4, 1, 4, 12], from, 3); // 16-element multiple: the vector program
         await assertGpuMatchesCpu(gpu!, [a], (t) => brightnessContrast(t, { alpha: 1.4, beta: -0.15 * top, dtype: to }), { int: 0 }, `${from}→${to} natural`);
         await assertGpuMatchesCpu(gpu!, [b], (t) => brightnessContrast(t, { alpha: 0.7, beta: 0.2 * top, dtype: to }), { int: 0 }, `${from}→${to} random`);
       }
@@ -57,7 +57,7 @@ describe('brightnessContrast', () => {
 
   test('every program variant compiles', { skip: !gpu }, async () => {
     const programs = brightnessContrastPrograms();
-    assert.equal(programs.length, DTYPES.length * DTYPES.length);
+    assert.equal(programs.length, 2 * DTYPES.length * DTYPES.length); // scalar and vector per dtype pair
     for (const p of programs) await gpu!.compile(p);
   });
 

@@ -79,12 +79,12 @@ describe('convert', () => {
     dst.delete();
   });
 
-  test('GPU matches the CPU reference: every dtype pair, batches, odd sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: every dtype pair, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: !gpu }, async () => {
     for (const from of DTYPES) {
       for (const to of DTYPES) {
         const { scale, offset } = paramsFor(from, to)[1]!;
         const a = naturalImage([1, 3, 9, 11], from, 2);
-        const b = randomImage([3, 1, 7, 5], from, 3);
+        const b = randomImage([3, 1, 8, 6], from, 3); // 16-element multiple: the vector program
         await assertGpuMatchesCpu(gpu!, [a], (t) => convert(t, { dtype: to, scale, offset }), { int: 0 }, `${from}→${to} natural`);
         await assertGpuMatchesCpu(gpu!, [b], (t) => convert(t, { dtype: to, scale: -scale, offset: -offset }), { int: 0 }, `${from}→${to} random`);
       }
@@ -100,7 +100,7 @@ describe('convert', () => {
 
   test('every program variant compiles', { skip: !gpu }, async () => {
     const programs = convertPrograms();
-    assert.equal(programs.length, DTYPES.length * DTYPES.length);
+    assert.equal(programs.length, 2 * DTYPES.length * DTYPES.length); // scalar and vector per dtype pair
     for (const p of programs) await gpu!.compile(p);
   });
 

@@ -37,7 +37,7 @@ describe('normalize', () => {
     }
   });
 
-  test('GPU matches the CPU reference: u8/u16/f32/f16 in and out, batches, odd sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: u8/u16/f32/f16 in and out, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: !gpu }, async () => {
     for (const from of IO_DTYPES) {
       const top = from === 'u8' ? 255 : from === 'u16' ? 65535 : 1;
       for (const to of [undefined, ...IO_DTYPES]) {
@@ -49,6 +49,8 @@ describe('normalize', () => {
         const opts1 = intOut ? { mean: [0.1 * top], std: [0.0031 * top] } : { mean: [0.5], std: [0.25], scale: 1 / top };
         await assertGpuMatchesCpu(gpu!, [a], (t) => normalize(t, { ...opts3, dtype: to }), { int: 0 }, `${from}→${to} natural`);
         await assertGpuMatchesCpu(gpu!, [b], (t) => normalize(t, { ...opts1, dtype: to }), { int: 0 }, `${from}→${to} random`);
+        // planes of 32 elements: the vector program, with channel indices
+        await assertGpuMatchesCpu(gpu!, [randomImage([2, 3, 4, 8], from, 4)], (t) => normalize(t, { ...opts3, dtype: to }), { int: 0 }, `${from}→${to} vector`);
       }
     }
   });
@@ -69,7 +71,7 @@ describe('normalize', () => {
 
   test('every program variant compiles', { skip: !gpu }, async () => {
     const programs = normalizePrograms();
-    assert.equal(programs.length, DTYPES.length * DTYPES.length);
+    assert.equal(programs.length, 2 * DTYPES.length * DTYPES.length); // scalar and vector per dtype pair
     for (const p of programs) await gpu!.compile(p);
   });
 

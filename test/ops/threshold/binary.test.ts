@@ -53,7 +53,7 @@ describe('threshold', () => {
     assert.deepEqual([...out.data], [0, 0, 255]);
   });
 
-  test('GPU matches the CPU reference exactly: dtypes, output dtypes, batches, odd sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference exactly: dtypes, output dtypes, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: !gpu }, async () => {
     const cases: [[number, number, number, number], DType, DType, number][] = [
       [[1, 1, 17, 23], 'u8', 'u8', 128],
       [[3, 3, 9, 7], 'u8', 'f16', 90.5],
@@ -63,6 +63,11 @@ describe('threshold', () => {
       [[1, 1, 6, 33], 'f16', 'f16', 0.3],
       [[2, 1, 5, 9], 'i32', 'i32', 500],
       [[1, 3, 7, 3], 'u8', 'u16', 200],
+      // 16-element multiples: the vector program
+      [[2, 3, 8, 8], 'u8', 'u8', 100],
+      [[1, 1, 16, 16], 'f32', 'u8', 0.5],
+      [[2, 1, 4, 8], 'u16', 'f16', 300],
+      [[1, 2, 4, 4], 'i32', 'i32', 0],
     ];
     for (const [shape, dtype, out, thresh] of cases) {
       for (const type of ['binary', 'binary_inv'] as const) {
