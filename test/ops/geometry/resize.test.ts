@@ -124,7 +124,7 @@ describe('resize', () => {
     }
   });
 
-  test('GPU bilinear with integer factors (dedicated kernel) is bit-exact with the CPU: dtypes, factors 1 to 4, batches, channels', { skip: !gpu }, async () => {
+  test('GPU bilinear with integer factors (dedicated kernels, u8 halving its own) is bit-exact with the CPU: dtypes, factors 1 to 4, batches, channels', { skip: !gpu }, async () => {
     assert.deepEqual(integerFactors(24, 20, 12, 10), [2, 2]);
     assert.deepEqual(integerFactors(21, 20, 7, 20), [3, 1]);
     assert.equal(integerFactors(24, 20, 16, 10), null);
@@ -141,6 +141,11 @@ describe('resize', () => {
       [[1, 1, 10, 12], 3, 5, 'i32', 'i32'],
       [[1, 1, 16, 12], 6, 4, 'f16', 'f16'],
       [[1, 1, 16, 12], 6, 4, 'f16', 'u8'], // u8 output width not a multiple of 4: general kernel
+      // u8 halving with output quads: its own kernel, every output dtype
+      [[2, 2, 14, 32], 16, 7, 'u8', 'f16'],
+      [[1, 1, 8, 40], 20, 4, 'u8', 'i32'],
+      [[3, 1, 6, 8], 4, 3, 'u8', 'u16'],
+      [[1, 3, 10, 24], 12, 5, 'u8', 'f32'],
     ];
     for (const [shape, dw, dh, a, b] of cases) {
       const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, a, 9);
