@@ -1,6 +1,7 @@
 /**
- * bench/ops/filters: focused timing of filter kernel variants against the previous kernel and the
- * peers (CuPy/PyTorch, same run), with a check that every variant gives the previous kernel's result.
+ * bench/ops/filters: focused timing of kernel variants (filters, stencils, the pointwise programs'
+ * layouts) against the previous kernel and the peers (CuPy/PyTorch, same run), with a check that
+ * every variant gives the previous kernel's result.
  * Usage: node dist/bench/ops/filters.bench.js OUT_DIR [N H W]
  */
 import { spawnSync } from 'node:child_process';
@@ -14,6 +15,8 @@ import { gaussianKernel1d } from '../../src/ops/filters/kernels.js';
 import { separableStripProgram, separableTileSpec, STRIP_SHAPE, stripWorkgroups } from '../../src/ops/filters/separable.js';
 import { runStencilTile, type StencilTileSpec } from '../../src/ops/stencil-tile.js';
 import { flipWordProgram } from '../../src/ops/geometry/flip.js';
+import { affineSpec } from '../../src/ops/color/convert.js';
+import { POINTWISE_LAYOUTS, runPointwise } from '../../src/ops/pointwise.js';
 import { Tensor } from '../../src/tensor.js';
 import { repeat } from '../_kit/stats.js';
 
@@ -78,6 +81,15 @@ const copy = (vec: boolean) => () => {
   return out;
 };
 variants.push({ name: 'copy u8 vec4/thread', inBytes: 1, outBytes: 1, run: copy(true) });
+// pointwise programs (src/ops/pointwise.ts): the vector layouts against the scalar program
+for (const [src, out] of [[x, 'f32'], [x, 'f16'], [x, 'u8'], [xf, 'u8'], [xf, 'f32']] as const) {
+  const spec = affineSpec(src.dtype, out);
+  const uniforms = { scale: 1 / 255, offset: 0 };
+  const scalar = () => runPointwise(spec, src, shape, uniforms, 'scalar');
+  const common = { inBytes: per[src.dtype]!, outBytes: per[out]! };
+  variants.push({ name: `convert ${src.dtype}→${out} scalar`, ...common, run: scalar });
+  for (const layout of POINTWISE_LAYOUTS) variants.push({ name: `convert ${src.dtype}→${out} ${layout}`, ...common, run: () => runPointwise(spec, src, shape, uniforms, layout), ref: scalar });
+}
 
 // The GPU may be shared: rounds over all variants, interleaved; each variant's best round counts.
 const best = variants.map(() => Infinity);

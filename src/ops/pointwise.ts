@@ -115,29 +115,86 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
-/** WGSL vec4 element type of a dtype's storage words. */
-function wordVec(dtype: DType): string {
-  return dtype === 'f32' ? 'vec4<f32>' : dtype === 'i32' ? 'vec4<i32>' : 'vec4<u32>';
+/**
+ * Layouts of the vector program (a workgroup maps 16·WG elements either way):
+ *  - 'contiguous': a thread's 16 elements are adjacent: one 16-byte load of u8 input, one
+ *    16-byte store of u8 output (two for u16/f16, four for f32/i32, 64 bytes per thread);
+ *  - 'strided': a thread maps 4 quads of 4 elements WG quads apart, so every load and store
+ *    instruction is contiguous over the workgroup (a u8 quad is a 4-byte access, f32 16 bytes).
+ */
+export const POINTWISE_LAYOUTS = ['contiguous', 'strided'] as const;
+export type PointwiseLayout = (typeof POINTWISE_LAYOUTS)[number];
+
+/**
+ * The layout a spec gets by default. H200, 16×2048² (bench/results/2026-12-02-h200-a): contiguous
+ * u8→u8 0.049 ms (68 % of copy bandwidth) and u8→f16 0.085 (59 %), but u8→f32 0.189 (44 %, the
+ * scalar program 0.164): 64 bytes per thread in four stores; resize's halving kernel, 16-byte
+ * f32 stores contiguous over threads, reached 87 %.
+ */
+export function defaultLayout(spec: PointwiseSpec): PointwiseLayout {
+  return ELEMENTS_PER_WORD[spec.output] === 1 ? 'strided' : 'contiguous';
 }
 
-/** WGSL loading the thread's 16 elements (unit t) into e0..e3 (vec4<f32>, element order). */
-function vectorLoad(dtype: DType): string {
+/** WGSL vector type of `n` storage words of a dtype (n 2 or 4; i32/f32 words as their own type). */
+function wordVec(dtype: DType, n: number): string {
+  return dtype === 'f32' ? `vec${n}<f32>` : dtype === 'i32' ? `vec${n}<i32>` : `vec${n}<u32>`;
+}
+
+/** Storage words of a quad (4 elements) of a dtype. */
+function quadWords(dtype: DType): number {
+  return 4 / ELEMENTS_PER_WORD[dtype];
+}
+
+/** WGSL: the 4 u8 elements of word `w` as vec4<f32>. */
+function u8Quad(w: string): string {
+  return `vec4<f32>((vec4<u32>(${w}) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu))`;
+}
+
+/** WGSL: the quad of input elements 4g … 4g+3 as vec4<f32> (reads src_q, the input as quads). */
+function quadLoad(dtype: DType, g: string): string {
+  switch (dtype) {
+    case 'u8':
+      return u8Quad(`src[${g}]`);
+    case 'u16':
+      return `u16_quad(src_q[${g}])`;
+    case 'f16':
+      return `vec4<f32>(unpack2x16float(src_q[${g}].x), unpack2x16float(src_q[${g}].y))`;
+    default:
+      return `vec4<f32>(src_q[${g}])`;
+  }
+}
+
+/** WGSL: stores the vec4<f32> quad `r` as output elements 4g … 4g+3 (into `quads`, the output as quads; u8: `out`). */
+function quadStore(dtype: DType, g: string, r: string, quads = 'out_q'): string {
+  switch (dtype) {
+    case 'u8':
+      return `out[${g}] = out_pack(${r});`;
+    case 'u16':
+    case 'f16':
+      return `${quads}[${g}] = vec2<u32>(out_pack(${r}.xy), out_pack(${r}.zw));`;
+    case 'i32':
+      return `${quads}[${g}] = vec4<i32>(out_pack(${r}.x), out_pack(${r}.y), out_pack(${r}.z), out_pack(${r}.w));`;
+    case 'f32':
+      return `${quads}[${g}] = ${r};`;
+  }
+}
+
+/** WGSL loading the thread's 16 adjacent elements (unit t) into e0..e3 (vec4<f32>, element order). */
+function contiguousLoad(dtype: DType): string {
   switch (dtype) {
     case 'u8':
       return `let a = src_v[t];
-  let sh = vec4<u32>(0u, 8u, 16u, 24u);
-  let e0 = vec4<f32>((vec4<u32>(a.x) >> sh) & vec4<u32>(0xffu));
-  let e1 = vec4<f32>((vec4<u32>(a.y) >> sh) & vec4<u32>(0xffu));
-  let e2 = vec4<f32>((vec4<u32>(a.z) >> sh) & vec4<u32>(0xffu));
-  let e3 = vec4<f32>((vec4<u32>(a.w) >> sh) & vec4<u32>(0xffu));`;
+  let e0 = ${u8Quad('a.x')};
+  let e1 = ${u8Quad('a.y')};
+  let e2 = ${u8Quad('a.z')};
+  let e3 = ${u8Quad('a.w')};`;
     case 'u16':
       return `let a = src_v[2u * t];
   let b = src_v[2u * t + 1u];
-  let lo = vec4<u32>(0xffffu);
-  let e0 = vec4<f32>(vec4<u32>(a.x, a.x >> 16u, a.y, a.y >> 16u) & lo);
-  let e1 = vec4<f32>(vec4<u32>(a.z, a.z >> 16u, a.w, a.w >> 16u) & lo);
-  let e2 = vec4<f32>(vec4<u32>(b.x, b.x >> 16u, b.y, b.y >> 16u) & lo);
-  let e3 = vec4<f32>(vec4<u32>(b.z, b.z >> 16u, b.w, b.w >> 16u) & lo);`;
+  let e0 = u16_quad(a.xy);
+  let e1 = u16_quad(a.zw);
+  let e2 = u16_quad(b.xy);
+  let e3 = u16_quad(b.zw);`;
     case 'f16':
       return `let a = src_v[2u * t];
   let b = src_v[2u * t + 1u];
@@ -150,8 +207,8 @@ function vectorLoad(dtype: DType): string {
   }
 }
 
-/** WGSL storing r0..r3 (vec4<f32>, element order) as the thread's 16 output elements, saturated as out_pack. */
-function vectorStore(dtype: DType): string {
+/** WGSL storing r0..r3 as the thread's 16 adjacent output elements, saturated as out_pack. */
+function contiguousStore(dtype: DType): string {
   switch (dtype) {
     case 'u8':
       return 'out_v[t] = vec4<u32>(out_pack(r0), out_pack(r1), out_pack(r2), out_pack(r3));';
@@ -159,50 +216,79 @@ function vectorStore(dtype: DType): string {
     case 'f16':
       return `out_v[2u * t] = vec4<u32>(out_pack(r0.xy), out_pack(r0.zw), out_pack(r1.xy), out_pack(r1.zw));
   out_v[2u * t + 1u] = vec4<u32>(out_pack(r2.xy), out_pack(r2.zw), out_pack(r3.xy), out_pack(r3.zw));`;
-    case 'i32':
-      return [0, 1, 2, 3].map((k) => `out_v[4u * t + ${k}u] = vec4<i32>(out_pack(r${k}.x), out_pack(r${k}.y), out_pack(r${k}.z), out_pack(r${k}.w));`).join('\n  ');
-    case 'f32':
-      return [0, 1, 2, 3].map((k) => `out_v[4u * t + ${k}u] = r${k};`).join('\n  ');
+    default:
+      return [0, 1, 2, 3].map((k) => quadStore(dtype, `4u * t + ${k}u`, `r${k}`, 'out_v')).join('\n  ');
   }
 }
 
 /** The vector program of an elementwise spec: 16 elements per thread, planes a multiple of 16 elements. */
-export function pointwiseVectorProgram(spec: PointwiseSpec): ProgramInfo {
+export function pointwiseVectorProgram(spec: PointwiseSpec, layout: PointwiseLayout = defaultLayout(spec)): ProgramInfo {
   if (!spec.elementwise) throw new Error(`pointwise ${spec.name}: the vector program needs an elementwise spec`);
-  const id = specId(spec);
+  const id = `${specId(spec)}|${layout}`;
   let program = vectorPrograms.get(id);
-  if (!program) vectorPrograms.set(id, (program = buildVector(spec)));
+  if (!program) vectorPrograms.set(id, (program = layout === 'contiguous' ? buildContiguous(spec) : buildStrided(spec)));
   return program;
 }
 
-function buildVector(spec: PointwiseSpec): ProgramInfo {
-  const channel = spec.planes ? `let c = (t / (u.plane / ${VEC_ELEMENTS}u)) % u.channels;` : 'let c = 0u;';
-  const body = /* wgsl */ `
-// Both bindings again, as vectors of storage words (only these are used): 16-byte loads and stores.
-@group(0) @binding(1) var<storage, read> src_v: array<${wordVec(spec.input)}>;
-@group(0) @binding(2) var<storage, read_write> out_v: array<${wordVec(spec.output)}>;
-${spec.body}
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let t = linear_workgroup(wid, nwg) * WG + li;
-  if (t >= u.out_numel / ${VEC_ELEMENTS}u) { return; }
-  ${channel}
-  ${vectorLoad(spec.input)}
-  let r0 = map4(e0, c);
-  let r1 = map4(e1, c);
-  let r2 = map4(e2, c);
-  let r3 = map4(e3, c);
-  ${vectorStore(spec.output)}
-}`;
+const U16_QUAD = 'fn u16_quad(w: vec2<u32>) -> vec4<f32> { return vec4<f32>(vec4<u32>(w.x, w.x >> 16u, w.y, w.y >> 16u) & vec4<u32>(0xffffu)); }';
+
+/** `aliases` re-declare the bindings as vectors (program.ts order: uniforms 0, src 1, out 2); `main` uses only them. */
+function vectorInfo(spec: PointwiseSpec, layout: PointwiseLayout, aliases: string, main: string): ProgramInfo {
   return {
-    name: `${spec.name}_vec`,
+    name: `${spec.name}_${layout}`,
     key: `${spec.key};planes=${spec.planes}`,
     inputs: [{ name: 'src', dtype: spec.input }],
     outputs: [{ name: 'out', dtype: spec.output }],
     uniforms: [...UNIFORMS, ...spec.uniforms],
     workgroupSize: WORKGROUP,
-    body,
+    body: /* wgsl */ `
+${aliases}
+${spec.input === 'u16' ? U16_QUAD : ''}
+${spec.body}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  ${main}
+}`,
   };
+}
+
+function buildContiguous(spec: PointwiseSpec): ProgramInfo {
+  const channel = spec.planes ? `let c = (t / (u.plane / ${VEC_ELEMENTS}u)) % u.channels;` : 'let c = 0u;';
+  // 16 adjacent elements: 4 words of u8, 8 of u16/f16, 16 of f32/i32, as vec4s of words
+  const alias = (binding: number, access: string, name: string, dtype: DType) => `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${wordVec(dtype, 4)}>;`;
+  return vectorInfo(
+    spec,
+    'contiguous',
+    `${alias(1, 'read', 'src_v', spec.input)}\n${alias(2, 'read_write', 'out_v', spec.output)}`,
+    `let t = linear_workgroup(wid, nwg) * WG + li;
+  if (t >= u.out_numel / ${VEC_ELEMENTS}u) { return; }
+  ${channel}
+  ${contiguousLoad(spec.input)}
+  let r0 = map4(e0, c);
+  let r1 = map4(e1, c);
+  let r2 = map4(e2, c);
+  let r3 = map4(e3, c);
+  ${contiguousStore(spec.output)}`,
+  );
+}
+
+function buildStrided(spec: PointwiseSpec): ProgramInfo {
+  const channel = spec.planes ? '(g / (u.plane / 4u)) % u.channels' : '0u';
+  // a quad is one u8 word (the binding itself), two u16/f16 words, four f32/i32 words
+  const alias = (binding: number, access: string, name: string, dtype: DType) =>
+    quadWords(dtype) === 1 ? '' : `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${wordVec(dtype, quadWords(dtype))}>;`;
+  return vectorInfo(
+    spec,
+    'strided',
+    `${alias(1, 'read', 'src_q', spec.input)}\n${alias(2, 'read_write', 'out_q', spec.output)}`,
+    `let base = linear_workgroup(wid, nwg) * (4u * WG) + li;
+  let quads = u.out_numel / 4u;
+  for (var k = 0u; k < 4u; k++) {
+    let g = base + k * WG;
+    if (g >= quads) { return; }
+    ${quadStore(spec.output, 'g', `map4(${quadLoad(spec.input, 'g')}, ${channel})`)}
+  }`,
+  );
 }
 
 /** Whether an elementwise spec runs the vector program on `outShape` (planes, or the batch, on 16 elements). */
@@ -212,18 +298,23 @@ export function takesVectorProgram(spec: PointwiseSpec, outShape: Dims4): boolea
   return spec.elementwise === true && span > 0 && span % VEC_ELEMENTS === 0;
 }
 
+/** Which program runPointwise records: 'scalar', or a vector layout. */
+export type PointwiseProgramChoice = 'scalar' | PointwiseLayout;
+
 /**
  * Runs a pointwise spec over a GPU input; `outShape` is N×C×H×W (plane = H·W, channels = C).
- * Elementwise specs take the vector program where the shape allows it (`scalar` forces the other).
+ * Elementwise specs take the vector program in its default layout where the shape allows it;
+ * `choice` (tests, benchmarks) forces a program.
  */
-export function runPointwise(spec: PointwiseSpec, x: Tensor, outShape: Dims4, uniforms: UniformValues, scalar = false): Tensor {
+export function runPointwise(spec: PointwiseSpec, x: Tensor, outShape: Dims4, uniforms: UniformValues, choice?: PointwiseProgramChoice): Tensor {
   const gpu = x.gpu.gpu;
   const outDtype = spec.output;
   const out = Tensor.empty(gpu, outShape, outDtype);
   const words = Math.ceil(out.size / ELEMENTS_PER_WORD[outDtype]);
-  const vector = !scalar && takesVectorProgram(spec, outShape);
+  const program = choice ?? (takesVectorProgram(spec, outShape) ? defaultLayout(spec) : 'scalar');
+  if (program !== 'scalar' && !takesVectorProgram(spec, outShape)) throw new Error(`pointwise ${spec.name}: the vector program needs planes of a multiple of ${VEC_ELEMENTS} elements`);
   gpu.dispatch({
-    program: vector ? pointwiseVectorProgram(spec) : pointwiseProgram(spec),
+    program: program === 'scalar' ? pointwiseProgram(spec) : pointwiseVectorProgram(spec, program),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
     uniforms: {
@@ -233,12 +324,12 @@ export function runPointwise(spec: PointwiseSpec, x: Tensor, outShape: Dims4, un
       plane: outShape[2] * outShape[3],
       channels: outShape[1],
     },
-    workgroups: vector ? Math.ceil(out.size / VEC_ELEMENTS / WORKGROUP) : Math.ceil(words / (WORKGROUP * ROWS)),
+    workgroups: program === 'scalar' ? Math.ceil(words / (WORKGROUP * ROWS)) : Math.ceil(out.size / VEC_ELEMENTS / WORKGROUP),
   });
   return out;
 }
 
-/** Both programs of a spec (the vector one for elementwise specs), for compile-all tests. */
+/** Every program of a spec (both vector layouts for elementwise specs), for compile-all tests. */
 export function pointwisePrograms(spec: PointwiseSpec): ProgramInfo[] {
-  return spec.elementwise ? [pointwiseProgram(spec), pointwiseVectorProgram(spec)] : [pointwiseProgram(spec)];
+  return spec.elementwise ? [pointwiseProgram(spec), ...POINTWISE_LAYOUTS.map((l) => pointwiseVectorProgram(spec, l))] : [pointwiseProgram(spec)];
 }

@@ -71,7 +71,7 @@ describe('normalize', () => {
 
   test('every program variant compiles', { skip: !gpu }, async () => {
     const programs = normalizePrograms();
-    assert.equal(programs.length, 2 * DTYPES.length * DTYPES.length); // scalar and vector per dtype pair
+    assert.equal(programs.length, 3 * DTYPES.length * DTYPES.length); // scalar and two vector layouts per dtype pair
     for (const p of programs) await gpu!.compile(p);
   });
 
