@@ -11,15 +11,15 @@
  *    (coalesced), one division and one modulo per word only when the op asks for plane indices.
  *  - an elementwise op (output element i a function of input element i and its channel alone)
  *    writes  fn map4(v: vec4<f32>, c: u32) -> vec4<f32>  over 4 elements of one plane. It also gets
- *    the vector program: a thread maps 16 elements, with 16-byte loads and stores (one vec4<u32>
- *    of u8, two of u16/f16, four vec4 of f32/i32), when planes hold a multiple of 16 elements (the
+ *    the vector program, a thread mapping 16 elements in one of two layouts (POINTWISE_LAYOUTS,
+ *    the faster per output dtype by default), when planes hold a multiple of 16 elements (the
  *    whole batch when `planes` is false); other sizes take the scalar program, whose `value` is
- *    map4's first lane. Same arithmetic in both, so they agree bit for bit.
+ *    map4's first lane. Same arithmetic in all, so they agree bit for bit.
  * Notes (H100, 16×2048×2048): a pixelProgram's three divisions and moduli per word made u8 → u8
  * ops instruction-bound (about 1 TB/s); float-reciprocal division with exact correction was slower.
  * The CPU mirror is cpuPixelKernel (pixel-kernel.ts), as for pixel programs.
  */
-import { ELEMENTS_PER_WORD, type DType } from '../dtype.js';
+import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../dtype.js';
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformField, UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
@@ -126,13 +126,13 @@ export const POINTWISE_LAYOUTS = ['contiguous', 'strided'] as const;
 export type PointwiseLayout = (typeof POINTWISE_LAYOUTS)[number];
 
 /**
- * The layout a spec gets by default. H200, 16×2048² (bench/results/2026-12-02-h200-a): contiguous
- * u8→u8 0.049 ms (68 % of copy bandwidth) and u8→f16 0.085 (59 %), but u8→f32 0.189 (44 %, the
- * scalar program 0.164): 64 bytes per thread in four stores; resize's halving kernel, 16-byte
- * f32 stores contiguous over threads, reached 87 %.
+ * The layout a spec gets by default: contiguous for 1-byte outputs, else strided. Measured on an
+ * H200, 16×2048² (bench/results/2026-12-02-h200-b, ms; scalar / contiguous / strided):
+ * u8→u8 0.064 / 0.050 / 0.060, f32→u8 0.086 / 0.084 / 0.084, u8→f16 0.094 / 0.084 / 0.063,
+ * u8→f32 0.164 / 0.189 / 0.091, f32→f32 0.180 / 0.213 / 0.134 (a copy moving 16 bytes per thread: 0.038 for u8).
  */
 export function defaultLayout(spec: PointwiseSpec): PointwiseLayout {
-  return ELEMENTS_PER_WORD[spec.output] === 1 ? 'strided' : 'contiguous';
+  return BYTES_PER_ELEMENT[spec.output] === 1 ? 'contiguous' : 'strided';
 }
 
 /** WGSL vector type of `n` storage words of a dtype (n 2 or 4; i32/f32 words as their own type). */
