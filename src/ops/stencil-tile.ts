@@ -27,8 +27,14 @@ import { Tensor } from '../tensor.js';
 import { wgslBorder, type BorderMode } from './border.js';
 import type { Dims4 } from './pixel-kernel.js';
 
-const TILE_W = 64;
-const TILE_H = 16;
+/** Output tile of a workgroup: w × h pixels, w · h / 4 = 256 (one output quad per thread). */
+export interface StencilTile {
+  w: number;
+  h: number;
+}
+export const STENCIL_TILE: StencilTile = { w: 64, h: 16 };
+/** Tiles the benchmark compares (bench/ops/filters.bench.ts). */
+export const STENCIL_TILES: readonly StencilTile[] = [STENCIL_TILE, { w: 128, h: 8 }, { w: 256, h: 4 }];
 /** Largest radius a tiled stencil takes on either axis. */
 export const STENCIL_MAX_RADIUS = 8;
 
@@ -94,16 +100,16 @@ const programs = new Map<string, ProgramInfo>();
  * The program of a spec; `vecOut` stores f32 quads as one 16-byte write (rows on 16 bytes).
  * Equal specs (by name, key, dtypes, border, radii) return the same object.
  */
-export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): ProgramInfo {
+export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, tile: StencilTile = STENCIL_TILE): ProgramInfo {
   const vecStore = vecOut && spec.outDtype === 'f32';
-  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}`;
+  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}|${tile.w}x${tile.h}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
   const hx = 4 * Math.ceil(rx / 4);
-  const iw4 = (TILE_W + 2 * hx) / 4;
-  const ih = TILE_H + 2 * ry;
-  const oq = TILE_W / 4;
+  const iw4 = (tile.w + 2 * hx) / 4;
+  const ih = tile.h + 2 * ry;
+  const oq = tile.w / 4;
   const names = Object.keys(spec.rows);
   // lane j's pixel at column offset dx: tile pixel hx + j + dx of the quads a0 … a(2·hx/4)
   const rowQuad = (f: (p: (dx: number) => string) => string) =>
@@ -122,7 +128,7 @@ export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): Prog
   );
   p = {
     name: spec.name,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore};tile=${tile.w}x${tile.h}`,
     inputs: [{ name: 'src', dtype: spec.inDtype }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
@@ -134,8 +140,8 @@ ${wgslBorder(spec.border)}
 ${vecStore ? OUT_VEC4_ALIAS : ''}
 const RY: u32 = ${ry}u;
 const HX: u32 = ${hx}u;
-const TW: u32 = ${TILE_W}u;
-const TH: u32 = ${TILE_H}u;
+const TW: u32 = ${tile.w}u;
+const TH: u32 = ${tile.h}u;
 const IW4: u32 = ${iw4}u;
 const IH: u32 = ${ih}u;
 const OQ: u32 = ${oq}u;
@@ -192,16 +198,16 @@ export function stencilTileFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'outDt
 }
 
 /** Runs a tiled stencil over a GPU tensor (same shape out); check `stencilTileFits` first. */
-export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
+export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0, tile: StencilTile = STENCIL_TILE): Tensor {
   const [n, c, h, w] = x.shape as Dims4;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
   gpu.dispatch({
-    program: stencilTileProgram(spec, w % 4 === 0),
+    program: stencilTileProgram(spec, w % 4 === 0, tile),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
     uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
-    workgroups: [Math.ceil(w / TILE_W), Math.ceil(h / TILE_H), n * c],
+    workgroups: [Math.ceil(w / tile.w), Math.ceil(h / tile.h), n * c],
   });
   return out;
 }

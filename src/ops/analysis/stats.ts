@@ -143,16 +143,15 @@ ${WGSL_WRITE_PARTIAL}
 @group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
 var<private> s1: u32;
 var<private> s2: u32;
-var<private> lo: u32;
-var<private> hi: u32;
+var<private> lo: vec4<u32>;
+var<private> hi: vec4<u32>;
+// 4 pixels: Σv and Σv² as packed 4×8-bit dot products (one instruction each where the GPU has them)
 fn add_word(w: u32) {
-  for (var k = 0u; k < 32u; k += 8u) {
-    let v = (w >> k) & 0xffu;
-    s1 += v;
-    s2 += v * v;
-    lo = min(lo, v);
-    hi = max(hi, v);
-  }
+  s1 += dot4U8Packed(w, 0x01010101u);
+  s2 += dot4U8Packed(w, w);
+  let v = unpack4xU8(w);
+  lo = min(lo, v);
+  hi = max(hi, v);
 }
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -164,8 +163,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let pivot = f32(src_v[base].x & 0xffu);
   s1 = 0u;
   s2 = 0u;
-  lo = 255u;
-  hi = 0u;
+  lo = vec4<u32>(255u);
+  hi = vec4<u32>(0u);
   var loads = 0u;
   for (var k = 0u; k < ${U8_LOADS}u; k++) {
     let j = start + li + k * WG;
@@ -181,7 +180,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var m = empty_moments();
   if (loads > 0u) {
     let n = loads * 16u;
-    m = Moments(f32(n), f32(s1) / f32(n) - pivot, f32(n * s2 - s1 * s1) / f32(n), f32(lo), f32(hi));
+    let l = min(min(lo.x, lo.y), min(lo.z, lo.w));
+    let h = max(max(hi.x, hi.y), max(hi.z, hi.w));
+    m = Moments(f32(n), f32(s1) / f32(n) - pivot, f32(n * s2 - s1 * s1) / f32(n), f32(l), f32(h));
   }
   write_partial(li, g, m, pivot);
 }`,
