@@ -13,7 +13,10 @@
  * 16×2048² 0.483 ms with a scalar f32 layout (4-way bank conflicts in the column pass), 0.338 with
  * quads, 0.277 with 16-byte f32 stores. Tiles of 64×32 (a thread's column pass covering two quads)
  * were slower for every op measured: Gaussian 5×5 u8→f32 0.364 ms, Sobel magnitude u8→f16 0.710
- * vs 0.343, crack 0.350 vs 0.250 (2026-12-01, commit 7f1617d).
+ * vs 0.343, crack 0.350 vs 0.250 (2026-12-01, commit 7f1617d). So were wider tiles of one quad per
+ * thread (longer contiguous u8 loads, more halo rows): Gaussian 5×5 u8→f32 0.347 ms at 128×8 and
+ * 0.630 at 256×4 vs 0.277, Sobel magnitude →f16 0.357 / 0.564 vs 0.357 (2026-12-02, commit 5b757bb,
+ * bench/results/2026-12-02-h200-c).
  * Radii are compile-time constants (they size the tile); weights and sizes are uniforms.
  * Tried (H200, 2026-12-01, commit 5f987b3): a word path for u8 inputs (a thread its output quad
  * from its word and the neighbour words of every window row, no workgroup memory) — Gaussian 5×5
@@ -27,14 +30,8 @@ import { Tensor } from '../tensor.js';
 import { wgslBorder, type BorderMode } from './border.js';
 import type { Dims4 } from './pixel-kernel.js';
 
-/** Output tile of a workgroup: w × h pixels, w · h / 4 = 256 (one output quad per thread). */
-export interface StencilTile {
-  w: number;
-  h: number;
-}
-export const STENCIL_TILE: StencilTile = { w: 64, h: 16 };
-/** Tiles the benchmark compares (bench/ops/filters.bench.ts). */
-export const STENCIL_TILES: readonly StencilTile[] = [STENCIL_TILE, { w: 128, h: 8 }, { w: 256, h: 4 }];
+const TILE_W = 64;
+const TILE_H = 16;
 /** Largest radius a tiled stencil takes on either axis. */
 export const STENCIL_MAX_RADIUS = 8;
 
@@ -100,16 +97,16 @@ const programs = new Map<string, ProgramInfo>();
  * The program of a spec; `vecOut` stores f32 quads as one 16-byte write (rows on 16 bytes).
  * Equal specs (by name, key, dtypes, border, radii) return the same object.
  */
-export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, tile: StencilTile = STENCIL_TILE): ProgramInfo {
+export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): ProgramInfo {
   const vecStore = vecOut && spec.outDtype === 'f32';
-  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}|${tile.w}x${tile.h}`;
+  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
   const hx = 4 * Math.ceil(rx / 4);
-  const iw4 = (tile.w + 2 * hx) / 4;
-  const ih = tile.h + 2 * ry;
-  const oq = tile.w / 4;
+  const iw4 = (TILE_W + 2 * hx) / 4;
+  const ih = TILE_H + 2 * ry;
+  const oq = TILE_W / 4;
   const names = Object.keys(spec.rows);
   // lane j's pixel at column offset dx: tile pixel hx + j + dx of the quads a0 … a(2·hx/4)
   const rowQuad = (f: (p: (dx: number) => string) => string) =>
@@ -128,7 +125,7 @@ export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, tile:
   );
   p = {
     name: spec.name,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore};tile=${tile.w}x${tile.h}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore}`,
     inputs: [{ name: 'src', dtype: spec.inDtype }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
@@ -140,8 +137,8 @@ ${wgslBorder(spec.border)}
 ${vecStore ? OUT_VEC4_ALIAS : ''}
 const RY: u32 = ${ry}u;
 const HX: u32 = ${hx}u;
-const TW: u32 = ${tile.w}u;
-const TH: u32 = ${tile.h}u;
+const TW: u32 = ${TILE_W}u;
+const TH: u32 = ${TILE_H}u;
 const IW4: u32 = ${iw4}u;
 const IH: u32 = ${ih}u;
 const OQ: u32 = ${oq}u;
@@ -198,16 +195,16 @@ export function stencilTileFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'outDt
 }
 
 /** Runs a tiled stencil over a GPU tensor (same shape out); check `stencilTileFits` first. */
-export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0, tile: StencilTile = STENCIL_TILE): Tensor {
+export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
   const [n, c, h, w] = x.shape as Dims4;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
   gpu.dispatch({
-    program: stencilTileProgram(spec, w % 4 === 0, tile),
+    program: stencilTileProgram(spec, w % 4 === 0),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
     uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
-    workgroups: [Math.ceil(w / tile.w), Math.ceil(h / tile.h), n * c],
+    workgroups: [Math.ceil(w / TILE_W), Math.ceil(h / TILE_H), n * c],
   });
   return out;
 }
