@@ -7,6 +7,11 @@
  * - with statistics: 18–19 ms wall (was 21–34), bound by the host: 12 MB packed readback (2.4 ms)
  *   and the JS decode of 600k components into per-image arrays. Next: SoA columns packed on the GPU
  *   so the decode is typed-array copies; the stats atomics pass itself is 0.52 ms.
+ * - H200 machine (2026-12-02, bench/results/2026-12-02-h200-a): 23.7 / 21.2 ms wall (4 / 8-conn), of
+ *   which GPU 1.98 / 1.63 and one readback 2.0 / 2.1: ~19 ms host. On the 2-core machine the decode
+ *   loop takes 9–11 ms for 593k components when the result arrays (25 MB) reuse freed memory and
+ *   70–130 ms when they are fresh pages (first-touch faults, GC); the loop moved into a function of
+ *   its own measured the same. The cost is in writing 42 bytes of new arrays per component.
  */
 /**
  * Connected-component labelling with per-component statistics, as OpenCV's
