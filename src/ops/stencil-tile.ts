@@ -97,9 +97,28 @@ const programs = new Map<string, ProgramInfo>();
  * The program of a spec; `vecOut` stores f32 quads as one 16-byte write (rows on 16 bytes).
  * Equal specs (by name, key, dtypes, border, radii) return the same object.
  */
-export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): ProgramInfo {
+/** Whether a spec's combine reads input quads `t(dy)` (then the tile keeps its input in workgroup memory). */
+export function readsInputQuads(spec: StencilTileSpec): boolean {
+  let used = false;
+  spec.combine(
+    () => '0.0',
+    () => {
+      used = true;
+      return '0.0';
+    },
+  );
+  return used;
+}
+
+/**
+ * `fused`: the row pass reads its input quads from global memory (L1) rather than from a tile of
+ * input in workgroup memory: one barrier and the input tile less. Only for specs whose combine
+ * reads no input quads.
+ */
+export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, fused = false): ProgramInfo {
   const vecStore = vecOut && spec.outDtype === 'f32';
-  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}`;
+  if (fused && readsInputQuads(spec)) throw new Error(`stencil ${spec.name}: a fused tile needs a combine without input quads`);
+  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}|${fused}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
@@ -125,7 +144,7 @@ export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): Prog
   );
   p = {
     name: spec.name,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore};fused=${fused}`,
     inputs: [{ name: 'src', dtype: spec.inDtype }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
@@ -142,35 +161,40 @@ const TH: u32 = ${TILE_H}u;
 const IW4: u32 = ${iw4}u;
 const IH: u32 = ${ih}u;
 const OQ: u32 = ${oq}u;
-var<workgroup> tin: array<vec4<f32>, ${iw4 * ih}>;
+${fused ? '' : `var<workgroup> tin: array<vec4<f32>, ${iw4 * ih}>;`}
 ${names.map((n) => `var<workgroup> trow_${n}: array<vec4<f32>, ${oq * ih}>;`).join('\n')}
 fn load4(e: u32) -> vec4<f32> { ${quadLoad(spec.inDtype)} }
+// Quad i of the tile's input (row i / IW4, quad i % IW4, starting HX pixels left and RY rows above
+// the output tile). Interior tiles (the halo inside the image) load whole words without border
+// arithmetic; on rim tiles so do the quads inside the image, the others resolve each pixel.
+fn tile_quad(i: u32, x0: u32, y0: u32, plane: u32, interior: bool) -> vec4<f32> {
+  let s = u.shape;
+  if (interior) { return load4(plane + (y0 + i / IW4 - RY) * s.w + x0 + (i % IW4) * 4u - HX); }
+  let gy = border(i32(y0 + i / IW4) - i32(RY), i32(s.z));
+  let gx0 = i32(x0 + (i % IW4) * 4u) - i32(HX);
+  var v = vec4<f32>(u.border_value);
+  if (gy >= 0) {
+    let row = plane + u32(gy) * s.w;
+    if ((s.w & 3u) == 0u && gx0 >= 0 && gx0 + 3 < i32(s.w)) { return load4(row + u32(gx0)); }
+    for (var j = 0; j < 4; j++) {
+      let gx = border(gx0 + j, i32(s.w));
+      if (gx >= 0) { v[j] = src_load(row + u32(gx)); }
+    }
+  }
+  return v;
+}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let s = u.shape;
   let x0 = wid.x * TW;
   let y0 = wid.y * TH;
   let plane = wid.z * s.z * s.w;
-  // Tiles whose halo lies inside the image (all but the rim) load whole words, no border arithmetic.
   let interior = (s.w & 3u) == 0u && x0 >= HX && x0 + TW + HX <= s.w && y0 >= RY && y0 + TH + RY <= s.z;
-  if (interior) {
-    let origin = plane + (y0 - RY) * s.w + x0 - HX;
-    for (var i = li; i < IW4 * IH; i += WG) { tin[i] = load4(origin + (i / IW4) * s.w + (i % IW4) * 4u); }
-  } else {
-    for (var i = li; i < IW4 * IH; i += WG) {
-      let gy = border(i32(y0 + i / IW4) - i32(RY), i32(s.z));
-      var v = vec4<f32>(u.border_value);
-      for (var j = 0u; j < 4u; j++) {
-        let gx = border(i32(x0 + (i % IW4) * 4u + j) - i32(HX), i32(s.w));
-        if (gy >= 0 && gx >= 0) { v[j] = src_load(plane + u32(gy) * s.w + u32(gx)); }
-      }
-      tin[i] = v;
-    }
-  }
-  workgroupBarrier();
+${fused ? '' : `  for (var i = li; i < IW4 * IH; i += WG) { tin[i] = tile_quad(i, x0, y0, plane, interior); }
+  workgroupBarrier();`}
   for (var i = li; i < OQ * IH; i += WG) {
     let b = (i / OQ) * IW4 + i % OQ;
-${Array.from({ length: (2 * hx) / 4 + 1 }, (_, a) => `    let a${a} = tin[b + ${a}u];`).join('\n')}
+${Array.from({ length: (2 * hx) / 4 + 1 }, (_, a) => `    let a${a} = ${fused ? `tile_quad(b + ${a}u, x0, y0, plane, interior)` : `tin[b + ${a}u]`};`).join('\n')}
 ${names.map((n) => `    trow_${n}[i] = ${rowQuad(spec.rows[n]!)};`).join('\n')}
   }
   workgroupBarrier();
@@ -195,12 +219,12 @@ export function stencilTileFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'outDt
 }
 
 /** Runs a tiled stencil over a GPU tensor (same shape out); check `stencilTileFits` first. */
-export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
+export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0, fused = false): Tensor {
   const [n, c, h, w] = x.shape as Dims4;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
   gpu.dispatch({
-    program: stencilTileProgram(spec, w % 4 === 0),
+    program: stencilTileProgram(spec, w % 4 === 0, fused),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
     uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
