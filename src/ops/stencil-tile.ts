@@ -137,6 +137,11 @@ export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, fused
         }),
       )
       .join(',\n      ')})`;
+  // the row pass over the tile's rows, its quads a0 … a(2·hx/4) of row-pass item i given by `quad(a)`
+  const rowPass = (quad: (a: number) => string) => `  for (var i = li; i < OQ * IH; i += WG) {
+${Array.from({ length: (2 * hx) / 4 + 1 }, (_, a) => `    let a${a} = ${quad(a)};`).join('\n')}
+${names.map((n) => `    trow_${n}[i] = ${rowQuad(spec.rows[n]!)};`).join('\n')}
+  }`;
   const row = (dy: number) => `(ty + ${ry + dy}u)`;
   const combine = spec.combine(
     (name, dy) => `trow_${name}[${row(dy)} * OQ + q]`,
@@ -164,12 +169,10 @@ const OQ: u32 = ${oq}u;
 ${fused ? '' : `var<workgroup> tin: array<vec4<f32>, ${iw4 * ih}>;`}
 ${names.map((n) => `var<workgroup> trow_${n}: array<vec4<f32>, ${oq * ih}>;`).join('\n')}
 fn load4(e: u32) -> vec4<f32> { ${quadLoad(spec.inDtype)} }
-// Quad i of the tile's input (row i / IW4, quad i % IW4, starting HX pixels left and RY rows above
-// the output tile). Interior tiles (the halo inside the image) load whole words without border
-// arithmetic; on rim tiles so do the quads inside the image, the others resolve each pixel.
-fn tile_quad(i: u32, x0: u32, y0: u32, plane: u32, interior: bool) -> vec4<f32> {
+// Quad i of a rim tile's input (row i / IW4, quad i % IW4, starting HX pixels left and RY rows
+// above the output tile): quads inside the image load whole words, the others resolve each pixel.
+fn rim_quad(i: u32, x0: u32, y0: u32, plane: u32) -> vec4<f32> {
   let s = u.shape;
-  if (interior) { return load4(plane + (y0 + i / IW4 - RY) * s.w + x0 + (i % IW4) * 4u - HX); }
   let gy = border(i32(y0 + i / IW4) - i32(RY), i32(s.z));
   let gx0 = i32(x0 + (i % IW4) * 4u) - i32(HX);
   var v = vec4<f32>(u.border_value);
@@ -189,14 +192,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let x0 = wid.x * TW;
   let y0 = wid.y * TH;
   let plane = wid.z * s.z * s.w;
+  // Tiles whose halo lies inside the image (all but the rim) load whole words, no border
+  // arithmetic; the loops are written out for each case (one branch per workgroup, none per quad).
   let interior = (s.w & 3u) == 0u && x0 >= HX && x0 + TW + HX <= s.w && y0 >= RY && y0 + TH + RY <= s.z;
-${fused ? '' : `  for (var i = li; i < IW4 * IH; i += WG) { tin[i] = tile_quad(i, x0, y0, plane, interior); }
-  workgroupBarrier();`}
-  for (var i = li; i < OQ * IH; i += WG) {
-    let b = (i / OQ) * IW4 + i % OQ;
-${Array.from({ length: (2 * hx) / 4 + 1 }, (_, a) => `    let a${a} = ${fused ? `tile_quad(b + ${a}u, x0, y0, plane, interior)` : `tin[b + ${a}u]`};`).join('\n')}
-${names.map((n) => `    trow_${n}[i] = ${rowQuad(spec.rows[n]!)};`).join('\n')}
+  let origin = plane + (y0 - RY) * s.w + x0 - HX;
+  ${fused ? `if (interior) {
+${rowPass((a) => `load4(origin + (i / OQ) * s.w + (i % OQ + ${a}u) * 4u)`)}
+  } else {
+${rowPass((a) => `rim_quad((i / OQ) * IW4 + i % OQ + ${a}u, x0, y0, plane)`)}
+  }` : `if (interior) {
+    for (var i = li; i < IW4 * IH; i += WG) { tin[i] = load4(origin + (i / IW4) * s.w + (i % IW4) * 4u); }
+  } else {
+    for (var i = li; i < IW4 * IH; i += WG) { tin[i] = rim_quad(i, x0, y0, plane); }
   }
+  workgroupBarrier();
+${rowPass((a) => `tin[(i / OQ) * IW4 + i % OQ + ${a}u]`)}`}
   workgroupBarrier();
   let ty = li / OQ;
   let q = li % OQ;
