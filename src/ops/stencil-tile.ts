@@ -97,27 +97,13 @@ const programs = new Map<string, ProgramInfo>();
  * The program of a spec; `vecOut` stores f32 quads as one 16-byte write (rows on 16 bytes).
  * Equal specs (by name, key, dtypes, border, radii) return the same object.
  */
-/** Whether a spec's combine reads input quads `t(dy)` (then the tile keeps its input in workgroup memory). */
-export function readsInputQuads(spec: StencilTileSpec): boolean {
-  let used = false;
-  spec.combine(
-    () => '0.0',
-    () => {
-      used = true;
-      return '0.0';
-    },
-  );
-  return used;
-}
-
 /**
  * `fused`: the row pass reads its input quads from global memory (L1) rather than from a tile of
- * input in workgroup memory: one barrier and the input tile less. Only for specs whose combine
- * reads no input quads.
+ * input in workgroup memory: one barrier and the input tile less; input quads the combine reads,
+ * `t(dy)`, become one more row array (the centre quad of each row).
  */
 export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, fused = false): ProgramInfo {
   const vecStore = vecOut && spec.outDtype === 'f32';
-  if (fused && readsInputQuads(spec)) throw new Error(`stencil ${spec.name}: a fused tile needs a combine without input quads`);
   const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}|${fused}`;
   let p = programs.get(id);
   if (p) return p;
@@ -126,7 +112,17 @@ export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, fused
   const iw4 = (TILE_W + 2 * hx) / 4;
   const ih = TILE_H + 2 * ry;
   const oq = TILE_W / 4;
-  const names = Object.keys(spec.rows);
+  let readsInput = false;
+  spec.combine(
+    () => '0.0',
+    () => {
+      readsInput = true;
+      return '0.0';
+    },
+  );
+  // row arrays: the spec's, and in a fused tile the input quads themselves when the combine reads them
+  const rows: Record<string, (p: (dx: number) => string) => string> = { ...spec.rows, ...(fused && readsInput ? { in: (p: (dx: number) => string) => p(0) } : {}) };
+  const names = Object.keys(rows);
   // lane j's pixel at column offset dx: tile pixel hx + j + dx of the quads a0 … a(2·hx/4)
   const rowQuad = (f: (p: (dx: number) => string) => string) =>
     `vec4<f32>(${[0, 1, 2, 3]
@@ -140,12 +136,12 @@ export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, fused
   // the row pass over the tile's rows, its quads a0 … a(2·hx/4) of row-pass item i given by `quad(a)`
   const rowPass = (quad: (a: number) => string) => `  for (var i = li; i < OQ * IH; i += WG) {
 ${Array.from({ length: (2 * hx) / 4 + 1 }, (_, a) => `    let a${a} = ${quad(a)};`).join('\n')}
-${names.map((n) => `    trow_${n}[i] = ${rowQuad(spec.rows[n]!)};`).join('\n')}
+${names.map((n) => `    trow_${n}[i] = ${rowQuad(rows[n]!)};`).join('\n')}
   }`;
   const row = (dy: number) => `(ty + ${ry + dy}u)`;
   const combine = spec.combine(
     (name, dy) => `trow_${name}[${row(dy)} * OQ + q]`,
-    (dy) => `tin[${row(dy)} * IW4 + q + ${hx / 4}u]`,
+    (dy) => (fused ? `trow_in[${row(dy)} * OQ + q]` : `tin[${row(dy)} * IW4 + q + ${hx / 4}u]`),
   );
   p = {
     name: spec.name,

@@ -2,9 +2,12 @@
 import { describe, test } from 'node:test';
 import type { DType } from '../../src/dtype.js';
 import { BORDER_MODES, type BorderMode } from '../../src/ops/border.js';
+import { crackTileSpec } from '../../src/ops/features/crack.js';
+import { gradientTileSpec } from '../../src/ops/features/gradient.js';
 import { filter2dSeparable } from '../../src/ops/filters/separable.js';
 import { runStencilTile, type StencilTileSpec } from '../../src/ops/stencil-tile.js';
 import type { Tensor } from '../../src/tensor.js';
+import { assertClose } from '../_kit/compare.js';
 import { testGpu } from '../_kit/gpu.js';
 import { naturalImage, randomImage } from '../_kit/images.js';
 import { assertGpuMatchesCpu } from '../_kit/parity.js';
@@ -43,6 +46,25 @@ describe('stencil tiles', () => {
             await assertGpuMatchesCpu(gpu!, [x], op, {}, `${border} r=${rx},${ry} ${dtype} [${shape.join(', ')}]${fused ? ' fused' : ''}`);
           }
         }
+      }
+    }
+  });
+});
+
+describe('fused stencil tiles', () => {
+  test('equal the tile with its input in workgroup memory bit for bit, also for combines that read input quads (crack, central gradient)', { skip: !gpu }, async () => {
+    for (const border of BORDER_MODES) {
+      const cases: [StencilTileSpec, Record<string, number | number[]>, Tensor][] = [
+        [crackTileSpec('u8', border), { t2: 400 }, naturalImage([2, 1, 37, 136], 'u8', 3)],
+        [gradientTileSpec('cross', 'f32', 'f32', border), { weight: 0.5 }, randomImage([1, 2, 40, 131], 'f32', 4)],
+      ];
+      for (const [spec, uniforms, x] of cases) {
+        const g = await x.toGpu(gpu!);
+        const [a, b] = [runStencilTile(spec, g, uniforms, 7, false), runStencilTile(spec, g, uniforms, 7, true)];
+        assertClose(await b.toCpu(), await a.toCpu(), { int: 0, atol: 0, rtol: 0 }, `${spec.name} ${border}`);
+        a.dispose();
+        b.dispose();
+        g.dispose();
       }
     }
   });
