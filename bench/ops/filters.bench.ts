@@ -45,6 +45,7 @@ const SOBEL = { kd: [-1, 0, 1, 0, 0, 0, 0, 0], ks: [1, 2, 1, 0, 0, 0, 0, 0] };
 const cases: [string, Tensor, StencilTileSpec, Record<string, number | number[]>, string | undefined][] = [
   ['gaussian5 u8→f32', x, separableTileSpec('u8', 'f32', 'reflect101', 2, 2), { wx: G5, wy: G5 }, 'gaussian5_f32'],
   ['gaussian5 u8→f16', x, separableTileSpec('u8', 'f16', 'reflect101', 2, 2), { wx: G5, wy: G5 }, 'gaussian5_f16'],
+  ['gaussian3 u8→f32', x, separableTileSpec('u8', 'f32', 'reflect101', 1, 1), { wx: gaussianKernel1d(3, 0), wy: gaussianKernel1d(3, 0) }, undefined],
   ['gaussian9 f32→f32', xf, separableTileSpec('f32', 'f32', 'reflect101', 4, 4), { wx: gaussianKernel1d(9, 1), wy: gaussianKernel1d(9, 1) }, undefined],
   ['gradient magnitude sobel u8→f16', x, gradientTileSpec('k3', 'u8', 'f16', 'reflect101'), SOBEL, 'gradmag_f16'],
   ['gradient magnitude central f32→f32', xf, gradientTileSpec('cross', 'f32', 'f32', 'reflect101'), { weight: 0.5 }, undefined],
@@ -75,6 +76,22 @@ for (const out of ['f32', 'f16'] as const) {
       ref: () => runStencilTile(tile, x, { wx: G5, wy: G5 }),
     });
   }
+}
+// the strip path where it is used (3 taps), against the tile
+{
+  const G3 = gaussianKernel1d(3, 0);
+  variants.push({
+    name: 'gaussian3 u8→f32 strip 8 rows',
+    inBytes: 1,
+    outBytes: 4,
+    run: () => {
+      const y = Tensor.empty(gpu, shape, 'f32');
+      const uniforms = { shape, taps: [3, 3, 0, 0], border_value: 0, wx: G3, wy: G3 };
+      gpu.dispatch({ program: separableStripProgram('u8', 'f32', 'reflect101', 1, 1), inputs: [x.gpu.ref], outputs: [y.gpu.ref], uniforms, workgroups: stripWorkgroups('u8', { n: N, c: 1, h: H, w: W }) });
+      return y;
+    },
+    ref: () => runStencilTile(separableTileSpec('u8', 'f32', 'reflect101', 1, 1), x, { wx: G3, wy: G3 }),
+  });
 }
 const copy = (vec: boolean) => () => {
   const out = Tensor.empty(gpu, shape, 'u8');
