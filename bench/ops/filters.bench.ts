@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import type { DType } from '../../src/dtype.js';
 import { Gpu } from '../../src/gpu/gpu.js';
 import { crackTileSpec } from '../../src/ops/features/crack.js';
-import { gradientTileSpec } from '../../src/ops/features/gradient.js';
+import { gradientTileSpec, gradientU8WordProgram } from '../../src/ops/features/gradient.js';
+import { runWordKernel } from '../../src/ops/word-kernel.js';
 import { gaussianKernel1d } from '../../src/ops/filters/kernels.js';
-import { separableStripProgram, separableTileSpec, STRIP_SHAPE, stripWorkgroups } from '../../src/ops/filters/separable.js';
+import { separableTileSpec } from '../../src/ops/filters/separable.js';
 import { runStencilTile, type StencilTileSpec } from '../../src/ops/stencil-tile.js';
 import { flipWordProgram } from '../../src/ops/geometry/flip.js';
 import { affineSpec } from '../../src/ops/color/convert.js';
@@ -53,45 +54,17 @@ const cases: [string, Tensor, StencilTileSpec, Record<string, number | number[]>
 ];
 for (const [label, src, spec, uniforms, peerKey] of cases) {
   const common = { inBytes: per[src.dtype]!, outBytes: per[spec.outDtype]!, ...(peerKey ? { peer: peerKey } : {}) };
-  const tiled = () => runStencilTile(spec, src, uniforms);
-  variants.push({ name: `${label} tiled stencil`, ...common, run: tiled });
-  variants.push({ name: `${label} tiled stencil, fused row pass`, ...common, run: () => runStencilTile(spec, src, uniforms, 0, true), ref: tiled });
+  variants.push({ name: `${label} tiled stencil`, ...common, run: () => runStencilTile(spec, src, uniforms) });
 }
-// the strip path (separable.ts) at 5 taps, against the tile: on the H100 it lost (0.534 vs 0.493 ms)
-for (const out of ['f32', 'f16'] as const) {
-  const tile = separableTileSpec('u8', out, 'reflect101', 2, 2);
-  for (const rows of [8, 16]) {
-    const strip = { ...STRIP_SHAPE, rows };
-    variants.push({
-      name: `gaussian5 u8→${out} strip ${rows} rows`,
-      inBytes: 1,
-      outBytes: per[out]!,
-      peer: `gaussian5_${out}`,
-      run: () => {
-        const y = Tensor.empty(gpu, shape, out);
-        const uniforms = { shape, taps: [5, 5, 0, 0], border_value: 0, wx: G5, wy: G5 };
-        gpu.dispatch({ program: separableStripProgram('u8', out, 'reflect101', 2, 2, strip), inputs: [x.gpu.ref], outputs: [y.gpu.ref], uniforms, workgroups: stripWorkgroups('u8', { n: N, c: 1, h: H, w: W }, strip) });
-        return y;
-      },
-      ref: () => runStencilTile(tile, x, { wx: G5, wy: G5 }),
-    });
-  }
-}
-// the strip path where it is used (3 taps), against the tile
-{
-  const G3 = gaussianKernel1d(3, 0);
-  variants.push({
-    name: 'gaussian3 u8→f32 strip 8 rows',
-    inBytes: 1,
-    outBytes: 4,
-    run: () => {
-      const y = Tensor.empty(gpu, shape, 'f32');
-      const uniforms = { shape, taps: [3, 3, 0, 0], border_value: 0, wx: G3, wy: G3 };
-      gpu.dispatch({ program: separableStripProgram('u8', 'f32', 'reflect101', 1, 1), inputs: [x.gpu.ref], outputs: [y.gpu.ref], uniforms, workgroups: stripWorkgroups('u8', { n: N, c: 1, h: H, w: W }) });
-      return y;
-    },
-    ref: () => runStencilTile(separableTileSpec('u8', 'f32', 'reflect101', 1, 1), x, { wx: G3, wy: G3 }),
-  });
+// the u8 word kernels of the 3×3 gradient magnitudes against the tile
+for (const [label, shape3, out, uniforms] of [
+  ['gradient magnitude sobel u8→f16', 'k3', 'f16', SOBEL],
+  ['gradient magnitude central u8→f32', 'cross', 'f32', { weight: 0.5 }],
+] as const) {
+  const tile = gradientTileSpec(shape3, 'u8', out, 'reflect101');
+  const ref = () => runStencilTile(tile, x, uniforms);
+  if (shape3 === 'cross') variants.push({ name: `${label} tiled stencil`, inBytes: 1, outBytes: per[out]!, run: ref });
+  variants.push({ name: `${label} word kernel`, inBytes: 1, outBytes: per[out]!, run: () => runWordKernel(gradientU8WordProgram(shape3, out, 'reflect101'), x, W / 4, { ...uniforms, border_value: 0 }, out), ref });
 }
 const copy = (vec: boolean) => () => {
   const out = Tensor.empty(gpu, shape, 'u8');

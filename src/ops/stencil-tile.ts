@@ -1,13 +1,15 @@
 /**
  * Tiled stencils: the GPU shape of separable filters and fused derivative kernels. A workgroup
  * of 256 threads computes a 64×16 output tile:
- *  1. load the input tile plus halo into workgroup memory once, as vec4 quads of adjacent pixels
- *     (the tile starts HX = 4·⌈rx/4⌉ pixels left of the output tile, so inside the image a quad is
- *     whole storage words of the input; only rim tiles resolve indices with the border mode);
- *  2. row pass: each named row array holds, for every tile row, one f32 per output pixel computed
- *     from the pixels of its row within ±rx (an op's lane expression over `p(dx)`);
- *  3. column pass: a thread forms one output quad from the row arrays at row offsets ±ry and the
- *     input quads (the op's combine), and writes it as whole output words.
+ *  1. row pass: each named row array holds, for every tile row plus the ±ry halo rows, one f32 per
+ *     output pixel computed from the pixels of its row within ±rx (an op's lane expression over
+ *     `p(dx)`), read straight from the input as vec4 quads of adjacent pixels (the tile starts
+ *     HX = 4·⌈rx/4⌉ pixels left of the output tile, so inside the image a quad is whole storage
+ *     words; only rim tiles resolve indices with the border mode, and only for quads outside);
+ *     neighbouring threads read the same words, which L1 serves;
+ *  2. column pass: a thread forms one output quad from the row arrays at row offsets ±ry and the
+ *     input quads (the op's combine; the input quads it reads are kept as one more row array),
+ *     and writes it as whole output words.
  * Every workgroup-memory access is a 16-byte access by consecutive threads (no bank conflicts).
  * Measured on an H200 (2026-12-01, bench/ops/filters.bench.ts): Gaussian 5×5 u8→f32 over
  * 16×2048² 0.483 ms with a scalar f32 layout (4-way bank conflicts in the column pass), 0.338 with
@@ -22,6 +24,11 @@
  * from its word and the neighbour words of every window row, no workgroup memory) — Gaussian 5×5
  * u8→f32 0.685 ms vs 0.273 (each row pass is computed 2·ry + 1 times), Sobel dx 0.227 vs 0.220,
  * Sobel magnitude →f16 0.331 vs 0.351, crack 0.210 vs 0.250 (its own word kernel in crack.ts: 0.128).
+ * The row pass read its quads from an input tile in workgroup memory (a load phase and one
+ * barrier more) until 2026-12-02: reading them from global memory, with the interior and rim loops
+ * written out per case, took Gaussian 5×5 u8→f32 0.296 → 0.171 ms, →f16 0.294 → 0.174, 3×3
+ * 0.277 → 0.153, 9×9 f32 0.444 → 0.336, Sobel magnitude u8→f16 0.376 → 0.227, crack 0.269 →
+ * 0.196 (bench/results/2026-12-02-h200-d, the same run).
  */
 import { ELEMENTS_PER_WORD, type DType } from '../dtype.js';
 import type { ProgramInfo } from '../gpu/program.js';
@@ -97,14 +104,9 @@ const programs = new Map<string, ProgramInfo>();
  * The program of a spec; `vecOut` stores f32 quads as one 16-byte write (rows on 16 bytes).
  * Equal specs (by name, key, dtypes, border, radii) return the same object.
  */
-/**
- * `fused`: the row pass reads its input quads from global memory (L1) rather than from a tile of
- * input in workgroup memory: one barrier and the input tile less; input quads the combine reads,
- * `t(dy)`, become one more row array (the centre quad of each row).
- */
-export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, fused = false): ProgramInfo {
+export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): ProgramInfo {
   const vecStore = vecOut && spec.outDtype === 'f32';
-  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}|${fused}`;
+  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
@@ -120,8 +122,8 @@ export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, fused
       return '0.0';
     },
   );
-  // row arrays: the spec's, and in a fused tile the input quads themselves when the combine reads them
-  const rows: Record<string, (p: (dx: number) => string) => string> = { ...spec.rows, ...(fused && readsInput ? { in: (p: (dx: number) => string) => p(0) } : {}) };
+  // row arrays: the spec's, and the input quads themselves when the combine reads them
+  const rows: Record<string, (p: (dx: number) => string) => string> = { ...spec.rows, ...(readsInput ? { in: (p: (dx: number) => string) => p(0) } : {}) };
   const names = Object.keys(rows);
   // lane j's pixel at column offset dx: tile pixel hx + j + dx of the quads a0 … a(2·hx/4)
   const rowQuad = (f: (p: (dx: number) => string) => string) =>
@@ -141,11 +143,11 @@ ${names.map((n) => `    trow_${n}[i] = ${rowQuad(rows[n]!)};`).join('\n')}
   const row = (dy: number) => `(ty + ${ry + dy}u)`;
   const combine = spec.combine(
     (name, dy) => `trow_${name}[${row(dy)} * OQ + q]`,
-    (dy) => (fused ? `trow_in[${row(dy)} * OQ + q]` : `tin[${row(dy)} * IW4 + q + ${hx / 4}u]`),
+    (dy) => `trow_in[${row(dy)} * OQ + q]`,
   );
   p = {
     name: spec.name,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore};fused=${fused}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore}`,
     inputs: [{ name: 'src', dtype: spec.inDtype }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
@@ -162,7 +164,6 @@ const TH: u32 = ${TILE_H}u;
 const IW4: u32 = ${iw4}u;
 const IH: u32 = ${ih}u;
 const OQ: u32 = ${oq}u;
-${fused ? '' : `var<workgroup> tin: array<vec4<f32>, ${iw4 * ih}>;`}
 ${names.map((n) => `var<workgroup> trow_${n}: array<vec4<f32>, ${oq * ih}>;`).join('\n')}
 fn load4(e: u32) -> vec4<f32> { ${quadLoad(spec.inDtype)} }
 // Quad i of a rim tile's input (row i / IW4, quad i % IW4, starting HX pixels left and RY rows
@@ -192,17 +193,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // arithmetic; the loops are written out for each case (one branch per workgroup, none per quad).
   let interior = (s.w & 3u) == 0u && x0 >= HX && x0 + TW + HX <= s.w && y0 >= RY && y0 + TH + RY <= s.z;
   let origin = plane + (y0 - RY) * s.w + x0 - HX;
-  ${fused ? `if (interior) {
+  if (interior) {
 ${rowPass((a) => `load4(origin + (i / OQ) * s.w + (i % OQ + ${a}u) * 4u)`)}
   } else {
 ${rowPass((a) => `rim_quad((i / OQ) * IW4 + i % OQ + ${a}u, x0, y0, plane)`)}
-  }` : `if (interior) {
-    for (var i = li; i < IW4 * IH; i += WG) { tin[i] = load4(origin + (i / IW4) * s.w + (i % IW4) * 4u); }
-  } else {
-    for (var i = li; i < IW4 * IH; i += WG) { tin[i] = rim_quad(i, x0, y0, plane); }
   }
-  workgroupBarrier();
-${rowPass((a) => `tin[(i / OQ) * IW4 + i % OQ + ${a}u]`)}`}
   workgroupBarrier();
   let ty = li / OQ;
   let q = li % OQ;
@@ -225,12 +220,12 @@ export function stencilTileFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'outDt
 }
 
 /** Runs a tiled stencil over a GPU tensor (same shape out); check `stencilTileFits` first. */
-export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0, fused = false): Tensor {
+export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
   const [n, c, h, w] = x.shape as Dims4;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
   gpu.dispatch({
-    program: stencilTileProgram(spec, w % 4 === 0, fused),
+    program: stencilTileProgram(spec, w % 4 === 0),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
     uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },

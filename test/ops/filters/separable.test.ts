@@ -1,10 +1,8 @@
-/** The strip path of filter2dSeparable (rows on 4 pixels: W % 4 == 0) against the CPU reference. */
+/** filter2dSeparable's GPU paths (the tile; the two-pass general path) against the CPU reference. */
 import { describe, test } from 'node:test';
 import { BORDER_MODES } from '../../../src/ops/border.js';
-import { filter2dSeparable, separableStripProgram, stripWorkgroups, type StripShape } from '../../../src/ops/filters/separable.js';
+import { filter2dSeparable } from '../../../src/ops/filters/separable.js';
 import { gaussianKernel1d } from '../../../src/ops/filters/kernels.js';
-import { Tensor } from '../../../src/tensor.js';
-import { assertClose } from '../../_kit/compare.js';
 import { testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -12,14 +10,14 @@ import { assertGpuMatchesCpu } from '../../_kit/parity.js';
 const gpu = await testGpu();
 const DTYPES = ['u8', 'u16', 'i32', 'f32', 'f16'] as const;
 
-describe('filter2dSeparable strip path (W % 4 == 0)', () => {
+describe('filter2dSeparable at radii 0 and 1 (W % 4 == 0: the tile)', () => {
   test('every input dtype and border, interior and rim threads, several workgroups', { skip: !gpu }, async () => {
     const kx = [-1, 0, 1];
     const ky = gaussianKernel1d(3, 0.8);
     for (const dtype of DTYPES) {
       for (const border of BORDER_MODES) {
-        // 1040 px: two workgroups of 16-byte spans across for every dtype; 268 px (u8): 4-pixel
-        // spans (268 % 16 != 0); 45 rows: interior strips and a short last one
+        // 1040 px: interior tiles across; 268 px (u8): rows on 4 pixels, not on 16;
+        // 45 rows: interior tiles and a short last one
         for (const w of dtype === 'u8' ? [1040, 268] : [1040]) {
           const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 45, w], dtype, 11);
           await assertGpuMatchesCpu(gpu!, [x], (t) => filter2dSeparable(t, { kx, ky, border, borderValue: 7, dtype }), {}, `${dtype} ${border} ${w}`);
@@ -53,33 +51,6 @@ describe('filter2dSeparable strip path (W % 4 == 0)', () => {
         await assertGpuMatchesCpu(gpu!, [small], (t) => filter2dSeparable(t, { kx, ky: kx, border, borderValue: 200, dtype: 'f32' }), {}, `${h}x${w} ${border}`);
       }
     }
-  });
-
-  test('other strip shapes (rows per thread, workgroup width, 16-byte spans, scalar stores) and radius 2 give the same result', { skip: !gpu }, async () => {
-    const x = naturalImage([2, 1, 70, 144], 'u8', 2);
-    const kx = gaussianKernel1d(5, 0);
-    const g = await x.toGpu(gpu!);
-    for (const dtype of ['f32', 'f16', 'u16'] as const) {
-      const expected = filter2dSeparable(x, { kx, ky: kx, border: 'reflect101', borderValue: 0, dtype });
-      for (const shape of [
-        { rows: 4, tx: 32, wide: false, vecOut: false, unroll: false },
-        { rows: 16, tx: 128, wide: false, vecOut: true, unroll: true },
-        { rows: 8, tx: 64, wide: true, vecOut: false, unroll: true },
-        { rows: 2, tx: 16, wide: true, vecOut: true, unroll: false },
-      ] satisfies StripShape[]) {
-        const out = Tensor.empty(gpu!, x.shape, dtype);
-        gpu!.dispatch({
-          program: separableStripProgram('u8', dtype, 'reflect101', 2, 2, shape),
-          inputs: [g.gpu.ref],
-          outputs: [out.gpu.ref],
-          uniforms: { shape: x.shape, taps: [5, 5, 0, 0], border_value: 0, wx: kx, wy: kx },
-          workgroups: stripWorkgroups('u8', { n: 2, c: 1, h: 70, w: 144 }, shape),
-        });
-        assertClose(await out.toCpu(), expected, {}, `${dtype} ${JSON.stringify(shape)}`);
-        out.dispose();
-      }
-    }
-    g.dispose();
   });
 });
 
