@@ -83,6 +83,12 @@ for (const [src, out] of [[x, 'f32'], [x, 'f16'], [x, 'u8'], [xf, 'u8'], [xf, 'f
   for (const layout of POINTWISE_LAYOUTS) variants.push({ name: `convert ${src.dtype}→${out} ${layout}`, ...common, run: () => runPointwise(spec, src, shape, uniforms, layout), ref: scalar });
 }
 
+// Clocks ramp up under load (run 2026-12-02-h200-e: the first variants never reached their
+// steady time in 5 rounds): 2 s of every variant in turn before timing.
+for (const t0 = performance.now(); performance.now() - t0 < 2000; ) {
+  for (const v of variants) v.run().dispose();
+  await gpu.sync();
+}
 // The GPU may be shared: rounds over all variants, interleaved; each variant's best round counts.
 const best = variants.map(() => Infinity);
 for (let round = 0; round < 5; round++) {
