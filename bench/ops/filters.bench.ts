@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { DType } from '../../src/dtype.js';
 import { Gpu } from '../../src/gpu/gpu.js';
 import { crackTileSpec } from '../../src/ops/features/crack.js';
-import { gradientTileSpec, gradientU8WordProgram } from '../../src/ops/features/gradient.js';
+import { gradientCentralU8WordProgram, gradientTileSpec } from '../../src/ops/features/gradient.js';
 import { runWordKernel } from '../../src/ops/word-kernel.js';
 import { gaussianKernel1d } from '../../src/ops/filters/kernels.js';
 import { separableTileSpec } from '../../src/ops/filters/separable.js';
@@ -56,15 +56,12 @@ for (const [label, src, spec, uniforms, peerKey] of cases) {
   const common = { inBytes: per[src.dtype]!, outBytes: per[spec.outDtype]!, ...(peerKey ? { peer: peerKey } : {}) };
   variants.push({ name: `${label} tiled stencil`, ...common, run: () => runStencilTile(spec, src, uniforms) });
 }
-// the u8 word kernels of the 3×3 gradient magnitudes against the tile
-for (const [label, shape3, out, uniforms] of [
-  ['gradient magnitude sobel u8→f16', 'k3', 'f16', SOBEL],
-  ['gradient magnitude central u8→f32', 'cross', 'f32', { weight: 0.5 }],
-] as const) {
-  const tile = gradientTileSpec(shape3, 'u8', out, 'reflect101');
-  const ref = () => runStencilTile(tile, x, uniforms);
-  if (shape3 === 'cross') variants.push({ name: `${label} tiled stencil`, inBytes: 1, outBytes: per[out]!, run: ref });
-  variants.push({ name: `${label} word kernel`, inBytes: 1, outBytes: per[out]!, run: () => runWordKernel(gradientU8WordProgram(shape3, out, 'reflect101'), x, W / 4, { ...uniforms, border_value: 0 }, out), ref });
+// the u8 word kernel of the central-difference magnitude against the tile
+{
+  const tile = gradientTileSpec('cross', 'u8', 'f32', 'reflect101');
+  const ref = () => runStencilTile(tile, x, { weight: 0.5 });
+  variants.push({ name: 'gradient magnitude central u8→f32 tiled stencil', inBytes: 1, outBytes: 4, run: ref });
+  variants.push({ name: 'gradient magnitude central u8→f32 word kernel', inBytes: 1, outBytes: 4, run: () => runWordKernel(gradientCentralU8WordProgram('f32', 'reflect101'), x, W / 4, { weight: 0.5, border_value: 0 }, 'f32'), ref });
 }
 const copy = (vec: boolean) => () => {
   const out = Tensor.empty(gpu, shape, 'u8');

@@ -1,11 +1,11 @@
 /**
  * Word kernels: one thread per storage word (4 u8 pixels) or vec4 of words of an N×C×H×W batch
  * whose rows start on a word, for ops that gain from moving whole words (flip, the u8 median, and
- * the u8 crack kernel and 3×3 gradient magnitudes, which read their neighbours through
- * WGSL_U8_ROWS). They share the opening of `main` and the dispatch, with u.dims = (units per row,
- * rows per plane, total units). Measured on an H200 against the tiled stencil for the same op:
- * bench/results/2026-12-01-h200-e and -g; a generic word path for every u8 stencil lost at 5 taps
- * (stencil-tile.ts).
+ * the u8 crack kernel and central-difference gradient magnitude, which read their neighbours
+ * through WGSL_U8_ROWS). They share the opening of `main` and the dispatch, with u.dims = (units
+ * per row, rows per plane, total units). Measured on an H200 against the tiled stencil for the
+ * same op: bench/results/2026-12-01-h200-e and -g, 2026-12-02-h200-f (where the Sobel magnitude
+ * went back to the tile); a generic word path for every u8 stencil lost at 5 taps (stencil-tile.ts).
  */
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformValues } from '../gpu/uniforms.js';
@@ -48,15 +48,10 @@ fn row_pixel(row: u32, x: i32) -> f32 {
   if (bx < 0) { return u.border_value; }
   return f32((src[row + u32(bx) / 4u] >> (8u * (u32(bx) % 4u))) & 0xffu);
 }
-// The pixels at x − 1, x and x + 1 of the 4 pixels x of word q of plane row y: the word and one
-// byte of each neighbour word (or the border pixel at the row's ends).
+// The pixels at x − 1, x and x + 1 of the 4 pixels x of word q of a row inside the image, given
+// by the index of its first word (the thread's own row: rows · dims.x): the word and one byte of
+// each neighbour word (or the border pixel at the row's ends).
 struct RowQuads { l: vec4<f32>, m: vec4<f32>, r: vec4<f32> };
-fn row_quads(first: u32, y: i32, q: u32) -> RowQuads {
-  let by = border(y, i32(u.dims.y));
-  if (by < 0) { let b = vec4<f32>(u.border_value); return RowQuads(b, b, b); }
-  return row_quads_at((first + u32(by)) * u.dims.x, q);
-}
-// The same for a row inside the image, given by the index of its first word (the thread's own row: rows · dims.x).
 fn row_quads_at(row: u32, q: u32) -> RowQuads {
   let m = lanes(src[row + q]);
   let x0 = i32(q * 4u);

@@ -5,10 +5,11 @@
  *   'scharr'  gx, gy = cv.Scharr(x, CV_32F, 1, 0), cv.Scharr(x, CV_32F, 0, 1)   (ksize 3 only)
  *   'central' gx = (x[y, x+1] − x[y, x−1]) / 2, gy = (x[y+1, x] − x[y−1, x]) / 2  (ksize 3 only)
  * i.e. cv.magnitude of the two derivatives, unnormalised (Sobel 3×3 of a unit step is 4).
- * On the GPU one dispatch, no gx/gy tensors: u8 rows of a multiple of 4 pixels with a 3×3 shape
- * take a word kernel (../word-kernel.ts: 4 outputs per thread from its word and one byte of each
- * neighbour word per window row; H200, 16×2048² u8 → f16 Sobel: 0.251 ms against 0.343 through
- * the tile); other rows on whole output words take the tiled stencil
+ * On the GPU one dispatch, no gx/gy tensors: 'central' on u8 rows of a multiple of 4 pixels takes
+ * a word kernel (../word-kernel.ts: 4 outputs per thread from its word, one byte of each neighbour
+ * word and the words above and below; H200, 16×2048² u8 → f32: 0.138 ms against 0.189 through
+ * the tile, bench/results/2026-12-02-h200-f; for Sobel 3×3 → f16 the tile won, 0.206 against
+ * 0.251); other rows on whole output words take the tiled stencil
  * (../stencil-tile.ts: the input tile once in workgroup memory, row passes for the x derivative
  * and smoothing, the column pass forms gx, gy and the magnitude); other widths a per-pixel kernel
  * that reads each pixel's neighbourhood (3×3, K×K, or the four neighbours for 'central' and
@@ -213,39 +214,18 @@ export function gradientTileSpec(shape: GradientShape, inDtype: DType, outDtype:
 }
 
 /**
- * The u8 word kernel (rows of a multiple of 4 pixels, 3×3 shapes): a thread loads its word and one
- * byte of each neighbour word in the window rows (row_quads) and writes the 4 outputs at once,
- * with the tiled form's sums in the same order.
+ * The u8 word kernel of the central-difference magnitude (rows of a multiple of 4 pixels): a
+ * thread loads its word, one byte of each neighbour word in its row (row_quads_at) and the words
+ * above and below, and writes the 4 outputs at once, with the tiled form's arithmetic.
  */
-export function gradientU8WordProgram(shape: 'cross' | 'k3', outDtype: DType, border: BorderMode): ProgramInfo {
-  const w = (a: 'kd' | 'ks', k: number) => `u.${a}[0][${k}]`;
-  const sum = (a: 'kd' | 'ks', t: (k: number) => string) => [0, 1, 2].map((k) => `${w(a, k)} * ${t(k)}`).join(' + ');
-  const body =
-    shape === 'cross'
-      ? `  let c = row_quads_at(rows * u.dims.x, q);
-  let gx = (c.r - c.l) * u.weight;
-  let gy = (row_lanes(first, i32(y) + 1, q) - row_lanes(first, i32(y) - 1, q)) * u.weight;`
-      : `${[0, 1, 2].map((k) => `  let q${k} = ${k === 1 ? 'row_quads_at(rows * u.dims.x, q)' : `row_quads(first, i32(y) + ${k - 1}, q)`};
-  let d${k} = ${sum('kd', (j) => `q${k}.${'lmr'[j]}`)};
-  let s${k} = ${sum('ks', (j) => `q${k}.${'lmr'[j]}`)};`).join('\n')}
-  let gx = ${sum('ks', (k) => `d${k}`)};
-  let gy = ${sum('kd', (k) => `s${k}`)};`;
+export function gradientCentralU8WordProgram(outDtype: DType, border: BorderMode): ProgramInfo {
   const vecOut = outDtype === 'f32';
   return {
     name: 'gradient_magnitude_u8_words',
-    key: `${shape};border=${border}`,
+    key: `cross;border=${border}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'out', dtype: outDtype }],
-    uniforms: [
-      WORD_DIMS,
-      { name: 'border_value', type: 'f32' },
-      ...(shape === 'cross'
-        ? [{ name: 'weight', type: 'f32' } as const]
-        : [
-            { name: 'kd', type: { array: 'vec4f', length: TAP_VECS } } as const,
-            { name: 'ks', type: { array: 'vec4f', length: TAP_VECS } } as const,
-          ]),
-    ],
+    uniforms: [WORD_DIMS, { name: 'border_value', type: 'f32' }, { name: 'weight', type: 'f32' }],
     workgroupSize: WORD_WG,
     body: /* wgsl */ `
 ${wgslBorder(border)}
@@ -253,7 +233,9 @@ ${vecOut ? OUT_VEC4_ALIAS : ''}
 ${WGSL_U8_ROWS}
 ${WORD_MAIN}
   let first = rows - y;
-${body}
+  let c = row_quads_at(rows * u.dims.x, q);
+  let gx = (c.r - c.l) * u.weight;
+  let gy = (row_lanes(first, i32(y) + 1, q) - row_lanes(first, i32(y) - 1, q)) * u.weight;
   let v = sqrt(gx * gx + gy * gy);
   ${quadStore(outDtype, vecOut, '4u * i', () => 'true')}
 }`,
@@ -311,8 +293,8 @@ export function gradientMagnitudeResolved(x: Tensor, r: ResolvedGradient): Tenso
   if (x.device === 'gpu') {
     const uniforms: Record<string, number | number[]> = wt.shape === 'cross' ? { weight: wt.weight } : { kd: packTaps(wt.kd), ks: packTaps(wt.ks) };
     const [, , , w] = x.shape as Dims4;
-    if (x.dtype === 'u8' && w % 4 === 0 && x.size > 0 && (wt.shape === 'cross' || wt.shape === 'k3')) {
-      return runWordKernel(gradientU8WordProgram(wt.shape, r.dtype, r.border), x, w / 4, { ...uniforms, border_value: r.borderValue }, r.dtype);
+    if (x.dtype === 'u8' && w % 4 === 0 && x.size > 0 && wt.shape === 'cross') {
+      return runWordKernel(gradientCentralU8WordProgram(r.dtype, r.border), x, w / 4, { ...uniforms, border_value: r.borderValue }, r.dtype);
     }
     const tile = gradientTileSpec(wt.shape, x.dtype, r.dtype, r.border);
     if (stencilTileFits(tile, x.shape as Dims4)) return runStencilTile(tile, x, uniforms, r.borderValue);
@@ -333,6 +315,6 @@ export function gradientMagnitude(x: Tensor, options: GradientMagnitudeOptions =
 
 /** Every program variant, for compile-all tests. */
 export function gradientPrograms(inDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], outDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], borders: readonly BorderMode[] = BORDER_MODES) {
-  const words = inDtypes.includes('u8') ? (['cross', 'k3'] as const).flatMap((v) => outDtypes.flatMap((o) => borders.map((b) => gradientU8WordProgram(v, o, b)))) : [];
+  const words = inDtypes.includes('u8') ? outDtypes.flatMap((o) => borders.map((b) => gradientCentralU8WordProgram(o, b))) : [];
   return [...SHAPES.flatMap((v) => inDtypes.flatMap((i) => outDtypes.flatMap((o) => borders.flatMap((b) => [programFor(v, i, o, b), stencilTileProgram(gradientTileSpec(v, i, o, b), o === 'f32')])))), ...words];
 }

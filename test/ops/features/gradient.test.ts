@@ -86,7 +86,7 @@ describe('gradientMagnitude', () => {
 
   test('tiled path and u8 word kernel: interior and rim tiles, every input dtype, operator and ksize, rows on 4 pixels or not', { skip: !gpu }, async () => {
     for (const dtype of ['u8', 'u16', 'i32', 'f32', 'f16'] as const) {
-      // 136 px: u8 3×3 shapes take the word kernel, the rest interior tiles (quad loads, 16-byte f32
+      // 136 px: u8 'central' takes the word kernel, the rest interior tiles (quad loads, 16-byte f32
       // stores); 138 px: every tile resolves borders
       for (const w of dtype === 'u8' ? [136, 138] : [136]) {
         const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 40, w], dtype, 21);
