@@ -38,7 +38,8 @@ import { wgslBorder, type BorderMode } from './border.js';
 import type { Dims4 } from './pixel-kernel.js';
 
 const TILE_W = 64;
-const TILE_H = 16;
+/** Output rows of a tile: 16 (one output quad per thread) by default; the benchmark tries taller tiles. */
+export const TILE_H = 16;
 /** Largest radius a tiled stencil takes on either axis. */
 export const STENCIL_MAX_RADIUS = 8;
 
@@ -104,15 +105,15 @@ const programs = new Map<string, ProgramInfo>();
  * The program of a spec; `vecOut` stores f32 quads as one 16-byte write (rows on 16 bytes).
  * Equal specs (by name, key, dtypes, border, radii) return the same object.
  */
-export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): ProgramInfo {
+export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, tileH = TILE_H): ProgramInfo {
   const vecStore = vecOut && spec.outDtype === 'f32';
-  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}`;
+  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}|${tileH}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
   const hx = 4 * Math.ceil(rx / 4);
   const iw4 = (TILE_W + 2 * hx) / 4;
-  const ih = TILE_H + 2 * ry;
+  const ih = tileH + 2 * ry;
   const oq = TILE_W / 4;
   let readsInput = false;
   spec.combine(
@@ -147,7 +148,7 @@ ${names.map((n) => `    trow_${n}[i] = ${rowQuad(rows[n]!)};`).join('\n')}
   );
   p = {
     name: spec.name,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore};th=${tileH}`,
     inputs: [{ name: 'src', dtype: spec.inDtype }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
@@ -160,7 +161,7 @@ ${vecStore ? OUT_VEC4_ALIAS : ''}
 const RY: u32 = ${ry}u;
 const HX: u32 = ${hx}u;
 const TW: u32 = ${TILE_W}u;
-const TH: u32 = ${TILE_H}u;
+const TH: u32 = ${tileH}u;
 const IW4: u32 = ${iw4}u;
 const IH: u32 = ${ih}u;
 const OQ: u32 = ${oq}u;
@@ -199,14 +200,15 @@ ${rowPass((a) => `load4(origin + (i / OQ) * s.w + (i % OQ + ${a}u) * 4u)`)}
 ${rowPass((a) => `rim_quad((i / OQ) * IW4 + i % OQ + ${a}u, x0, y0, plane)`)}
   }
   workgroupBarrier();
-  let ty = li / OQ;
   let q = li % OQ;
+  for (var ty = li / OQ; ty < TH; ty += WG / OQ) {
   let oy = y0 + ty;
   if (oy >= s.z) { return; }
   ${combine}
   let base = plane + oy * s.w;
   let ox = x0 + 4u * q;
   ${quadStore(spec.outDtype, vecStore, 'base + ox', (k) => (k ? `ox + ${k}u < s.w` : 'ox < s.w'))}
+  }
 }`,
   };
   programs.set(id, p);
@@ -220,16 +222,16 @@ export function stencilTileFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'outDt
 }
 
 /** Runs a tiled stencil over a GPU tensor (same shape out); check `stencilTileFits` first. */
-export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
+export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0, tileH = TILE_H): Tensor {
   const [n, c, h, w] = x.shape as Dims4;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
   gpu.dispatch({
-    program: stencilTileProgram(spec, w % 4 === 0),
+    program: stencilTileProgram(spec, w % 4 === 0, tileH),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
     uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
-    workgroups: [Math.ceil(w / TILE_W), Math.ceil(h / TILE_H), n * c],
+    workgroups: [Math.ceil(w / TILE_W), Math.ceil(h / tileH), n * c],
   });
   return out;
 }
