@@ -54,9 +54,7 @@ const cases: [string, Tensor, StencilTileSpec, Record<string, number | number[]>
 ];
 for (const [label, src, spec, uniforms, peerKey] of cases) {
   const common = { inBytes: per[src.dtype]!, outBytes: per[spec.outDtype]!, ...(peerKey ? { peer: peerKey } : {}) };
-  const ref = () => runStencilTile(spec, src, uniforms);
-  variants.push({ name: `${label} tiled stencil`, ...common, run: ref });
-  for (const tileH of [32, 48]) variants.push({ name: `${label} tiled stencil, ${tileH} rows`, ...common, run: () => runStencilTile(spec, src, uniforms, 0, tileH), ref });
+  variants.push({ name: `${label} tiled stencil`, ...common, run: () => runStencilTile(spec, src, uniforms) });
 }
 // the u8 word kernel of the central-difference magnitude against the tile
 {

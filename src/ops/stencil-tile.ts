@@ -28,7 +28,10 @@
  * barrier more) until 2026-12-02: reading them from global memory, with the interior and rim loops
  * written out per case, took Gaussian 5×5 u8→f32 0.296 → 0.171 ms, →f16 0.294 → 0.174, 3×3
  * 0.277 → 0.153, 9×9 f32 0.444 → 0.336, Sobel magnitude u8→f16 0.376 → 0.227, crack 0.269 →
- * 0.196 (bench/results/2026-12-02-h200-d, the same run).
+ * 0.196 (bench/results/2026-12-02-h200-d, the same run). Taller tiles, a thread's column pass
+ * looping over 2 or 3 quads, were slower again except for large radii: Gaussian 5×5 u8→f32 0.159
+ * ms at 16 rows, 0.169 at 32, 0.217 at 48; Sobel magnitude →f16 0.205 / 0.337 / 0.576; Gaussian
+ * 9×9 f32 0.301 / 0.286 / 0.298 (bench/results/2026-12-02-h200-g, commit 4e14552).
  */
 import { ELEMENTS_PER_WORD, type DType } from '../dtype.js';
 import type { ProgramInfo } from '../gpu/program.js';
@@ -38,8 +41,7 @@ import { wgslBorder, type BorderMode } from './border.js';
 import type { Dims4 } from './pixel-kernel.js';
 
 const TILE_W = 64;
-/** Output rows of a tile: 16 (one output quad per thread) by default; the benchmark tries taller tiles. */
-export const TILE_H = 16;
+const TILE_H = 16;
 /** Largest radius a tiled stencil takes on either axis. */
 export const STENCIL_MAX_RADIUS = 8;
 
@@ -105,15 +107,15 @@ const programs = new Map<string, ProgramInfo>();
  * The program of a spec; `vecOut` stores f32 quads as one 16-byte write (rows on 16 bytes).
  * Equal specs (by name, key, dtypes, border, radii) return the same object.
  */
-export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean, tileH = TILE_H): ProgramInfo {
+export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): ProgramInfo {
   const vecStore = vecOut && spec.outDtype === 'f32';
-  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}|${tileH}`;
+  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${vecStore}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
   const hx = 4 * Math.ceil(rx / 4);
   const iw4 = (TILE_W + 2 * hx) / 4;
-  const ih = tileH + 2 * ry;
+  const ih = TILE_H + 2 * ry;
   const oq = TILE_W / 4;
   let readsInput = false;
   spec.combine(
@@ -148,7 +150,7 @@ ${names.map((n) => `    trow_${n}[i] = ${rowQuad(rows[n]!)};`).join('\n')}
   );
   p = {
     name: spec.name,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore};th=${tileH}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore}`,
     inputs: [{ name: 'src', dtype: spec.inDtype }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
@@ -161,7 +163,7 @@ ${vecStore ? OUT_VEC4_ALIAS : ''}
 const RY: u32 = ${ry}u;
 const HX: u32 = ${hx}u;
 const TW: u32 = ${TILE_W}u;
-const TH: u32 = ${tileH}u;
+const TH: u32 = ${TILE_H}u;
 const IW4: u32 = ${iw4}u;
 const IH: u32 = ${ih}u;
 const OQ: u32 = ${oq}u;
@@ -200,15 +202,14 @@ ${rowPass((a) => `load4(origin + (i / OQ) * s.w + (i % OQ + ${a}u) * 4u)`)}
 ${rowPass((a) => `rim_quad((i / OQ) * IW4 + i % OQ + ${a}u, x0, y0, plane)`)}
   }
   workgroupBarrier();
+  let ty = li / OQ;
   let q = li % OQ;
-  for (var ty = li / OQ; ty < TH; ty += WG / OQ) {
   let oy = y0 + ty;
   if (oy >= s.z) { return; }
   ${combine}
   let base = plane + oy * s.w;
   let ox = x0 + 4u * q;
   ${quadStore(spec.outDtype, vecStore, 'base + ox', (k) => (k ? `ox + ${k}u < s.w` : 'ox < s.w'))}
-  }
 }`,
   };
   programs.set(id, p);
@@ -222,16 +223,16 @@ export function stencilTileFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'outDt
 }
 
 /** Runs a tiled stencil over a GPU tensor (same shape out); check `stencilTileFits` first. */
-export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0, tileH = TILE_H): Tensor {
+export function runStencilTile(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
   const [n, c, h, w] = x.shape as Dims4;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
   gpu.dispatch({
-    program: stencilTileProgram(spec, w % 4 === 0, tileH),
+    program: stencilTileProgram(spec, w % 4 === 0),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
     uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
-    workgroups: [Math.ceil(w / TILE_W), Math.ceil(h / tileH), n * c],
+    workgroups: [Math.ceil(w / TILE_W), Math.ceil(h / TILE_H), n * c],
   });
   return out;
 }
