@@ -126,6 +126,7 @@ export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): Prog
     },
   );
   // row arrays: the spec's, and the input quads themselves when the combine reads them
+  if (readsInput && 'in' in spec.rows) throw new Error(`stencil ${spec.name}: the row array name "in" is the engine's`);
   const rows: Record<string, (p: (dx: number) => string) => string> = { ...spec.rows, ...(readsInput ? { in: (p: (dx: number) => string) => p(0) } : {}) };
   const names = Object.keys(rows);
   // lane j's pixel at column offset dx: tile pixel hx + j + dx of the quads a0 … a(2·hx/4)
@@ -195,7 +196,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // Tiles whose halo lies inside the image (all but the rim) load whole words, no border
   // arithmetic; the loops are written out for each case (one branch per workgroup, none per quad).
   let interior = (s.w & 3u) == 0u && x0 >= HX && x0 + TW + HX <= s.w && y0 >= RY && y0 + TH + RY <= s.z;
-  let origin = plane + (y0 - RY) * s.w + x0 - HX;
+  let origin = plane + (y0 - RY) * s.w + x0 - HX; // interior tiles only (it may wrap on the rim)
   if (interior) {
 ${rowPass((a) => `load4(origin + (i / OQ) * s.w + (i % OQ + ${a}u) * 4u)`)}
   } else {
