@@ -48,7 +48,11 @@ fn ${name}_at(n: u32, c: u32, yy: i32, xx: i32) -> f32 {
 }`;
 }
 
-function packExpr(dtype: DType): { decl: string; store: string } {
+/**
+ * WGSL of a thread's output word `w` of `dtype`: `decl` declares its values `v` (vec4, vec2 or a
+ * 1-array of f32), `store` packs them into out[w] (saturate_cast). Shared by every word-per-thread program.
+ */
+export function packExpr(dtype: DType): { decl: string; store: string } {
   const k = ELEMENTS_PER_WORD[dtype];
   if (k === 4) return { decl: 'var v = vec4<f32>(0.0);', store: 'out[w] = out_pack(v);' };
   if (k === 2) return { decl: 'var v = vec2<f32>(0.0);', store: 'out[w] = out_pack(v);' };

@@ -23,7 +23,7 @@ import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../dtype.js';
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformField, UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
-import type { Dims4 } from './pixel-kernel.js';
+import { packExpr, type Dims4 } from './pixel-kernel.js';
 
 const WORKGROUP = 256;
 /** Output words per thread of the scalar program (a workgroup covers ROWS consecutive runs of WORKGROUP words, coalesced). */
@@ -75,8 +75,7 @@ export function pointwiseProgram(spec: PointwiseSpec): ProgramInfo {
 
 function buildScalar(spec: PointwiseSpec): ProgramInfo {
   const k = ELEMENTS_PER_WORD[spec.output];
-  const decl = k === 4 ? 'var v = vec4<f32>(0.0);' : k === 2 ? 'var v = vec2<f32>(0.0);' : 'var v = array<f32, 1>(0.0);';
-  const store = k === 1 ? 'out[w] = out_pack(v[0]);' : 'out[w] = out_pack(v);';
+  const { decl, store } = packExpr(spec.output);
   const planes = spec.planes;
   const start = planes
     ? `var q = i / u.plane;

@@ -10,8 +10,8 @@
  * word and the words above and below; H200, 16×2048² u8 → f32: 0.138 ms against 0.189 through
  * the tile, bench/results/2026-12-02-h200-f; for Sobel 3×3 → f16 the tile won, 0.206 against
  * 0.251); other rows on whole output words take the tiled stencil
- * (../stencil-tile.ts: the input tile once in workgroup memory, row passes for the x derivative
- * and smoothing, the column pass forms gx, gy and the magnitude); other widths a per-pixel kernel
+ * (../stencil-tile.ts: row passes for the x derivative and smoothing into workgroup memory, the
+ * column pass forms gx, gy and the magnitude); other widths a per-pixel kernel
  * that reads each pixel's neighbourhood (3×3, K×K, or the four neighbours for 'central' and
  * Sobel 1), with plain offsets inside the image and border resolution only on the frame.
  * Arithmetic is f32 in the order of the separable filter (row pass, then column pass). Border

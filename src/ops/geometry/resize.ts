@@ -48,7 +48,7 @@ import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, oneOf } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
 import { OUT_VEC4_ALIAS, quadStore } from '../stencil-tile.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { cpuAccessor, cpuPixelKernel, packExpr, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
 import { ALL_DTYPES, cpuGather, gatherProgram, gatherVariants, runGather, type GatherSpec } from './gather.js';
 
 export const INTERPOLATIONS = ['nearest', 'bilinear', 'area'] as const;
@@ -263,8 +263,7 @@ export function integerFactors(sw: number, sh: number, dw: number, dh: number): 
 
 function linearIntProgram(inDtype: DType, outDtype: DType): ProgramInfo {
   const k = ELEMENTS_PER_WORD[outDtype];
-  const decl = k === 1 ? 'var v = array<f32, 1>(0.0);' : `var v = vec${k}<f32>(0.0);`;
-  const store = k === 1 ? 'out[w] = out_pack(v[0]);' : 'out[w] = out_pack(v);';
+  const { decl, store } = packExpr(outDtype);
   return {
     name: 'resize_linear_int',
     key: '',

@@ -19,7 +19,7 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { numberInRange, oneOf } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
+import { cpuPixelKernel, packExpr, type Dims4 } from '../pixel-kernel.js';
 import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../pointwise.js';
 
 export const THRESHOLD_TYPES = ['binary', 'binary_inv'] as const;
@@ -67,8 +67,7 @@ fn map4(v: vec4<f32>, c: u32) -> vec4<f32> {
 /** Threshold program with per-plane levels: the level of plane p = (n·C + c) is read from the f32 tensor `thr` (Otsu). */
 export function thresholdPlanesProgram(inDtype: DType, outDtype: DType, type: ThresholdType): ProgramInfo {
   const k = ELEMENTS_PER_WORD[outDtype];
-  const decl = k === 4 ? 'var v = vec4<f32>(0.0);' : k === 2 ? 'var v = vec2<f32>(0.0);' : 'var v = array<f32, 1>(0.0);';
-  const store = k === 1 ? 'out[w] = out_pack(v[0]);' : 'out[w] = out_pack(v);';
+  const { decl, store } = packExpr(outDtype);
   const [on, off] = type === 'binary' ? ['u.maxval', '0.0'] : ['0.0', 'u.maxval'];
   return {
     name: 'threshold_planes',
