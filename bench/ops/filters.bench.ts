@@ -9,7 +9,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from '../../src/dtype.js';
 import { Gpu } from '../../src/gpu/gpu.js';
-import { crackTileSpec } from '../../src/ops/features/crack.js';
+import { crackTileSpec, crackU8WordProgram } from '../../src/ops/features/crack.js';
+import { medianBlur, medianTuning, medianU8WordProgram } from '../../src/ops/filters/median.js';
+import { dilate } from '../../src/ops/morphology/morphology.js';
+import { runStencilStrip, stripTuning } from '../../src/ops/stencil-strip.js';
 import { gradientCentralU8WordProgram, gradientTileSpec } from '../../src/ops/features/gradient.js';
 import { runWordKernel } from '../../src/ops/word-kernel.js';
 import { gaussianKernel1d } from '../../src/ops/filters/kernels.js';
@@ -31,7 +34,7 @@ const x = await Tensor.fromArray(host, [N, 1, H, W], 'u8').toGpu(gpu);
 const shape = [N, 1, H, W] as const;
 const per: Record<string, number> = { u8: 1, u16: 2, i32: 4, f32: 4, f16: 2 };
 
-const peerRun = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'gaussian5_f32,gaussian5_f16,gradmag_f16,crack_u8'], { encoding: 'utf8' });
+const peerRun = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'gaussian5_f32,gaussian5_f16,gradmag_f16,crack_u8,dilate3_u8,median3_u8'], { encoding: 'utf8' });
 const peer = peerRun.status === 0 ? JSON.parse(peerRun.stdout.trim().split('\n').pop()!) : {};
 if (peerRun.status !== 0) console.error(peerRun.stderr);
 const copyGbs: number = peer.copy_gbs ?? NaN;
@@ -44,6 +47,9 @@ const xf = await Tensor.fromArray(Float32Array.from(host, (v) => v / 255), [N, 1
 const G5 = gaussianKernel1d(5, 0);
 const SOBEL = { kd: [-1, 0, 1, 0, 0, 0, 0, 0], ks: [1, 2, 1, 0, 0, 0, 0, 0] };
 const cases: [string, Tensor, StencilTileSpec, Record<string, number | number[]>, string | undefined][] = [
+  ['sobel dx u8→f32', x, separableTileSpec('u8', 'f32', 'reflect101', 1, 1), { wx: SOBEL.kd.slice(0, 3), wy: SOBEL.ks.slice(0, 3) }, undefined],
+  ['box5 u8→f32', x, separableTileSpec('u8', 'f32', 'reflect101', 2, 2), { wx: [1, 1, 1, 1, 1].map((v) => v / 5), wy: [1, 1, 1, 1, 1].map((v) => v / 5) }, undefined],
+  ['gradient magnitude central u8→f32', x, gradientTileSpec('cross', 'u8', 'f32', 'reflect101'), { weight: 0.5 }, undefined],
   ['gaussian5 u8→f32', x, separableTileSpec('u8', 'f32', 'reflect101', 2, 2), { wx: G5, wy: G5 }, 'gaussian5_f32'],
   ['gaussian5 u8→f16', x, separableTileSpec('u8', 'f16', 'reflect101', 2, 2), { wx: G5, wy: G5 }, 'gaussian5_f16'],
   ['gaussian3 u8→f32', x, separableTileSpec('u8', 'f32', 'reflect101', 1, 1), { wx: gaussianKernel1d(3, 0), wy: gaussianKernel1d(3, 0) }, undefined],
@@ -52,10 +58,40 @@ const cases: [string, Tensor, StencilTileSpec, Record<string, number | number[]>
   ['gradient magnitude central f32→f32', xf, gradientTileSpec('cross', 'f32', 'f32', 'reflect101'), { weight: 0.5 }, undefined],
   ['crack mask u8→u8', x, crackTileSpec('u8', 'reflect101'), { t2: 4 * 20 * 20 }, 'crack_u8'],
 ];
+// 3×3 rect dilation as a stencil spec (row max, then column max), against the morphology op's rows kernel
+const max3 = (at: (d: number) => string) => `max(max(${at(-1)}, ${at(0)}), ${at(1)})`;
+const dilateSpec: StencilTileSpec = { name: 'bench_dilate3', key: '', inDtype: 'u8', outDtype: 'u8', border: 'constant', rx: 1, ry: 1, uniforms: [], rows: { h: (p) => max3(p) }, combine: (r) => `let v = ${max3((dy) => r('h', dy))};` };
+cases.push(['dilate 3×3 rect u8→u8', x, dilateSpec, {}, 'dilate3_u8']);
+const STRIP_TUNINGS = [[16, 4], [8, 4], [32, 4], [16, 2], [16, 1]] as const;
 for (const [label, src, spec, uniforms, peerKey] of cases) {
   const common = { inBytes: per[src.dtype]!, outBytes: per[spec.outDtype]!, ...(peerKey ? { peer: peerKey } : {}) };
-  variants.push({ name: `${label} tiled stencil`, ...common, run: () => runStencilTile(spec, src, uniforms) });
+  const tile = () => runStencilTile(spec, src, uniforms);
+  variants.push({ name: `${label} tiled stencil`, ...common, run: tile });
+  if (src.dtype !== 'u8') continue;
+  // the strip engine (src/ops/stencil-strip.ts) at several rows × quads per thread
+  for (const [rows, quads] of STRIP_TUNINGS) {
+    const run = () => {
+      Object.assign(stripTuning, { rows, quads });
+      return runStencilStrip(spec, src, uniforms);
+    };
+    variants.push({ name: `${label} strip ${rows} rows × ${quads} quads`, ...common, run, ref: tile });
+  }
 }
+variants.push({ name: 'dilate 3×3 rect u8→u8 rows kernel (the op)', inBytes: 1, outBytes: 1, run: () => dilate(x, { ksize: 3, border: 'constant', borderValue: 0 }) });
+// the 3×3 u8 median: strip kernel against the word kernel
+{
+  const word = () => runWordKernel(medianU8WordProgram(3), x, W / 4);
+  variants.push({ name: 'median 3×3 u8 word kernel', inBytes: 1, outBytes: 1, run: word, peer: 'median3_u8' });
+  for (const rows of [8, 16, 32]) {
+    const run = () => {
+      medianTuning.stripRows = rows;
+      return medianBlur(x, { ksize: 3 });
+    };
+    variants.push({ name: `median 3×3 u8 strip kernel, ${rows} rows`, inBytes: 1, outBytes: 1, run, ref: word, peer: 'median3_u8' });
+  }
+}
+// the crack kernel: its word kernel against the strip
+variants.push({ name: 'crack mask u8→u8 word kernel', inBytes: 1, outBytes: 1, run: () => runWordKernel(crackU8WordProgram('reflect101'), x, W / 4, { t2: 4 * 20 * 20, border_value: 0 }), peer: 'crack_u8' });
 // the u8 word kernel of the central-difference magnitude against the tile
 {
   const tile = gradientTileSpec('cross', 'u8', 'f32', 'reflect101');

@@ -144,16 +144,11 @@ function quadWords(dtype: DType): number {
   return 4 / ELEMENTS_PER_WORD[dtype];
 }
 
-/** WGSL: the 4 u8 elements of word `w` as vec4<f32>. */
-function u8Quad(w: string): string {
-  return `vec4<f32>((vec4<u32>(${w}) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu))`;
-}
-
 /** WGSL: the quad of input elements 4g … 4g+3 as vec4<f32> (reads src_q, the input as quads). */
 function quadLoad(dtype: DType, g: string): string {
   switch (dtype) {
     case 'u8':
-      return u8Quad(`src[${g}]`);
+      return `u8x4_f32(src[${g}])`;
     case 'u16':
       return `u16_quad(src_q[${g}])`;
     case 'f16':
@@ -183,10 +178,10 @@ function contiguousLoad(dtype: DType): string {
   switch (dtype) {
     case 'u8':
       return `let a = src_v[t];
-  let e0 = ${u8Quad('a.x')};
-  let e1 = ${u8Quad('a.y')};
-  let e2 = ${u8Quad('a.z')};
-  let e3 = ${u8Quad('a.w')};`;
+  let e0 = u8x4_f32(a.x);
+  let e1 = u8x4_f32(a.y);
+  let e2 = u8x4_f32(a.z);
+  let e3 = u8x4_f32(a.w);`;
     case 'u16':
       return `let a = src_v[2u * t];
   let b = src_v[2u * t + 1u];
@@ -229,7 +224,7 @@ export function pointwiseVectorProgram(spec: PointwiseSpec, layout: PointwiseLay
   return program;
 }
 
-const U16_QUAD = 'fn u16_quad(w: vec2<u32>) -> vec4<f32> { return vec4<f32>(vec4<u32>(w.x, w.x >> 16u, w.y, w.y >> 16u) & vec4<u32>(0xffffu)); }';
+const U16_QUAD = 'fn u16_quad(w: vec2<u32>) -> vec4<f32> { return small_f32x4(vec4<u32>(w.x, w.x >> 16u, w.y, w.y >> 16u) & vec4<u32>(0xffffu)); }';
 
 /** `aliases` re-declare the bindings as vectors (program.ts order: uniforms 0, src 1, out 2); `main` uses only them. */
 function vectorInfo(spec: PointwiseSpec, layout: PointwiseLayout, aliases: string, main: string): ProgramInfo {

@@ -68,9 +68,9 @@ export interface StencilTileSpec {
 function quadLoad(dtype: DType): string {
   switch (dtype) {
     case 'u8':
-      return 'let w = src[e >> 2u]; return vec4<f32>(f32(w & 0xffu), f32((w >> 8u) & 0xffu), f32((w >> 16u) & 0xffu), f32(w >> 24u));';
+      return 'return u8x4_f32(src[e >> 2u]);';
     case 'u16':
-      return 'let a = src[e >> 1u]; let b = src[(e >> 1u) + 1u]; return vec4<f32>(f32(a & 0xffffu), f32(a >> 16u), f32(b & 0xffffu), f32(b >> 16u));';
+      return 'let a = src[e >> 1u]; let b = src[(e >> 1u) + 1u]; return small_f32x4(vec4<u32>(a & 0xffffu, a >> 16u, b & 0xffffu, b >> 16u));';
     case 'f16':
       return 'return vec4<f32>(unpack2x16float(src[e >> 1u]), unpack2x16float(src[(e >> 1u) + 1u]));';
     case 'i32':
@@ -101,6 +101,40 @@ export function quadStore(dtype: DType, vecOut: boolean, e: string, inRow: (k: n
 /** The WGSL alias of the output binding as vec4<f32> (program.ts order: uniforms 0, src 1, out 2); a program that uses it must not use `out`. */
 export const OUT_VEC4_ALIAS = '@group(0) @binding(2) var<storage, read_write> out_v: array<vec4<f32>>;';
 
+type RowExpr = (p: (dx: number) => string) => string;
+
+/**
+ * The row arrays of a spec: its own, and the input quads themselves (`in`) when its combine reads
+ * them through `t(dy)`.
+ */
+export function stencilRows(spec: StencilTileSpec): Record<string, RowExpr> {
+  let readsInput = false;
+  spec.combine(
+    () => '0.0',
+    () => {
+      readsInput = true;
+      return '0.0';
+    },
+  );
+  if (readsInput && 'in' in spec.rows) throw new Error(`stencil ${spec.name}: the row array name "in" is the engine's`);
+  return { ...spec.rows, ...(readsInput ? { in: (p: (dx: number) => string) => p(0) } : {}) };
+}
+
+/**
+ * WGSL vec4<f32> of a row expression for 4 adjacent output pixels: lane j's pixel at column
+ * offset dx is pixel hx + j + dx of the quads `${a}0`, `${a}1`, … (the first starting hx pixels left).
+ */
+export function rowQuadWgsl(f: RowExpr, hx: number, a: string): string {
+  return `vec4<f32>(${[0, 1, 2, 3]
+    .map((j) =>
+      f((dx) => {
+        const m = hx + j + dx;
+        return `${a}${m >> 2}[${m & 3}]`;
+      }),
+    )
+    .join(',\n      ')})`;
+}
+
 const programs = new Map<string, ProgramInfo>();
 
 /**
@@ -117,28 +151,9 @@ export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): Prog
   const iw4 = (TILE_W + 2 * hx) / 4;
   const ih = TILE_H + 2 * ry;
   const oq = TILE_W / 4;
-  let readsInput = false;
-  spec.combine(
-    () => '0.0',
-    () => {
-      readsInput = true;
-      return '0.0';
-    },
-  );
-  // row arrays: the spec's, and the input quads themselves when the combine reads them
-  if (readsInput && 'in' in spec.rows) throw new Error(`stencil ${spec.name}: the row array name "in" is the engine's`);
-  const rows: Record<string, (p: (dx: number) => string) => string> = { ...spec.rows, ...(readsInput ? { in: (p: (dx: number) => string) => p(0) } : {}) };
+  const rows = stencilRows(spec);
   const names = Object.keys(rows);
-  // lane j's pixel at column offset dx: tile pixel hx + j + dx of the quads a0 … a(2·hx/4)
-  const rowQuad = (f: (p: (dx: number) => string) => string) =>
-    `vec4<f32>(${[0, 1, 2, 3]
-      .map((j) =>
-        f((dx) => {
-          const m = hx + j + dx;
-          return `a${m >> 2}[${m & 3}]`;
-        }),
-      )
-      .join(',\n      ')})`;
+  const rowQuad = (f: RowExpr) => rowQuadWgsl(f, hx, 'a');
   // the row pass over the tile's rows, its quads a0 … a(2·hx/4) of row-pass item i given by `quad(a)`
   const rowPass = (quad: (a: number) => string) => `  for (var i = li; i < OQ * IH; i += WG) {
 ${Array.from({ length: (2 * hx) / 4 + 1 }, (_, a) => `    let a${a} = ${quad(a)};`).join('\n')}

@@ -35,30 +35,29 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * a constant border row reads border_value).
  */
 export const WGSL_U8_ROWS = /* wgsl */ `
-fn lanes(w: u32) -> vec4<f32> { return vec4<f32>((vec4<u32>(w) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu)); }
 // The 4 pixels of word q of plane row y.
 fn row_lanes(first: u32, y: i32, q: u32) -> vec4<f32> {
   let by = border(y, i32(u.dims.y));
   if (by < 0) { return vec4<f32>(u.border_value); }
-  return lanes(src[(first + u32(by)) * u.dims.x + q]);
+  return u8x4_f32(src[(first + u32(by)) * u.dims.x + q]);
 }
 // Pixel x of the row whose first word is at index row; x beyond the row resolved by the border mode.
 fn row_pixel(row: u32, x: i32) -> f32 {
   let bx = border(x, i32(u.dims.x * 4u));
   if (bx < 0) { return u.border_value; }
-  return f32((src[row + u32(bx) / 4u] >> (8u * (u32(bx) % 4u))) & 0xffu);
+  return small_f32((src[row + u32(bx) / 4u] >> (8u * (u32(bx) % 4u))) & 0xffu);
 }
 // The pixels at x − 1, x and x + 1 of the 4 pixels x of word q of a row inside the image, given
 // by the index of its first word (the thread's own row: rows · dims.x): the word and one byte of
 // each neighbour word (or the border pixel at the row's ends).
 struct RowQuads { l: vec4<f32>, m: vec4<f32>, r: vec4<f32> };
 fn row_quads_at(row: u32, q: u32) -> RowQuads {
-  let m = lanes(src[row + q]);
+  let m = u8x4_f32(src[row + q]);
   let x0 = i32(q * 4u);
   var left: f32;
   var right: f32;
-  if (q > 0u) { left = f32(src[row + q - 1u] >> 24u); } else { left = row_pixel(row, x0 - 1); }
-  if (q + 1u < u.dims.x) { right = f32(src[row + q + 1u] & 0xffu); } else { right = row_pixel(row, x0 + 4); }
+  if (q > 0u) { left = small_f32(src[row + q - 1u] >> 24u); } else { left = row_pixel(row, x0 - 1); }
+  if (q + 1u < u.dims.x) { right = small_f32(src[row + q + 1u] & 0xffu); } else { right = row_pixel(row, x0 + 4); }
   return RowQuads(vec4<f32>(left, m.x, m.y, m.z), m, vec4<f32>(m.y, m.z, m.w, right));
 }`;
 

@@ -1,35 +1,15 @@
 /** The tiled-stencil engine on its own: a weighted box through it equals the separable CPU reference. */
 import { describe, test } from 'node:test';
-import type { DType } from '../../src/dtype.js';
 import { BORDER_MODES, type BorderMode } from '../../src/ops/border.js';
 import { filter2dSeparable } from '../../src/ops/filters/separable.js';
-import { runStencilTile, type StencilTileSpec } from '../../src/ops/stencil-tile.js';
+import { runStencilTile } from '../../src/ops/stencil-tile.js';
 import type { Tensor } from '../../src/tensor.js';
 import { testGpu } from '../_kit/gpu.js';
 import { naturalImage, randomImage } from '../_kit/images.js';
 import { assertGpuMatchesCpu } from '../_kit/parity.js';
+import { weightedBox } from '../_kit/stencil.js';
 
 const gpu = await testGpu();
-
-/** Σ over the window of w(dx)·w(dy)·x, with the weights written into the WGSL as constants. */
-function weightedBox(inDtype: DType, border: BorderMode, rx: number, ry: number): { spec: StencilTileSpec; kx: number[]; ky: number[] } {
-  const kx = Array.from({ length: 2 * rx + 1 }, (_, i) => i + 1);
-  const ky = Array.from({ length: 2 * ry + 1 }, (_, i) => (i % 2 ? -0.5 : 1));
-  const sum = (k: number[], r: number, at: (d: number) => string) => k.map((w, i) => `${w.toFixed(1)} * ${at(i - r)}`).join(' + ');
-  const spec: StencilTileSpec = {
-    name: 'test_weighted_box',
-    key: kx.join(',') + '|' + ky.join(','),
-    inDtype,
-    outDtype: 'f32',
-    border,
-    rx,
-    ry,
-    uniforms: [],
-    rows: { h: (p) => sum(kx, rx, p) },
-    combine: (r) => `let v = ${sum(ky, ry, (dy) => r('h', dy))};`,
-  };
-  return { spec, kx, ky };
-}
 
 describe('stencil tiles', () => {
   test('equals the CPU reference: borders, radii, interior and rim tiles, rows off the word grid', { skip: !gpu }, async () => {

@@ -23,9 +23,9 @@ export function dtypeHelpers(name: string, dtype: DType, access: 'read' | 'write
   if (access === 'read') {
     switch (dtype) {
       case 'u8':
-        return `fn ${name}_load(i: u32) -> f32 { return f32((${name}[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu); }`;
+        return `fn ${name}_load(i: u32) -> f32 { return small_f32((${name}[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu); }`;
       case 'u16':
-        return `fn ${name}_load(i: u32) -> f32 { return f32((${name}[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu); }`;
+        return `fn ${name}_load(i: u32) -> f32 { return small_f32((${name}[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu); }`;
       case 'f16':
         return `fn ${name}_load(i: u32) -> f32 { let h = unpack2x16float(${name}[i >> 1u]); return select(h.x, h.y, (i & 1u) == 1u); }`;
       case 'i32':
@@ -36,7 +36,7 @@ export function dtypeHelpers(name: string, dtype: DType, access: 'read' | 'write
   }
   switch (dtype) {
     case 'u8':
-      return `fn ${name}_pack(v: vec4<f32>) -> u32 { return sat_u8(v.x) | (sat_u8(v.y) << 8u) | (sat_u8(v.z) << 16u) | (sat_u8(v.w) << 24u); }`;
+      return `fn ${name}_pack(v: vec4<f32>) -> u32 { return sat_u8x4(v); }`;
     case 'u16':
       return `fn ${name}_pack(v: vec2<f32>) -> u32 { return sat_u16(v.x) | (sat_u16(v.y) << 16u); }`;
     case 'f16':

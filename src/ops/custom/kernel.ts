@@ -119,7 +119,7 @@ const WGSL_RESERVED = new Set(
 );
 
 /** Names the generated code declares (bindings, helpers, entry point). */
-const KENSA_RESERVED = new Set(['u', 'kensa_unused', 'out', 'main', 'pixel', 'border', 'WG', 'Uniforms', 'linear_workgroup', 'sat_u8', 'sat_u16', 'sat_i32']);
+const KENSA_RESERVED = new Set(['u', 'kensa_unused', 'out', 'main', 'pixel', 'border', 'WG', 'Uniforms', 'linear_workgroup', 'MAGIC_2_23', 'small_f32', 'small_f32x4', 'u8x4_f32', 'sat_u8', 'sat_u8x4', 'sat_u16', 'sat_i32']);
 
 /** Uniform fields a pixel program declares itself. */
 const PIXEL_UNIFORMS = new Set(['out_shape', 'out_words', 'out_numel', 'border_value']);

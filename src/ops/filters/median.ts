@@ -21,7 +21,7 @@
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
-import type { Tensor } from '../../tensor.js';
+import { Tensor } from '../../tensor.js';
 import { invalidParameter, is } from '../../validate.js';
 import { checkDType, checkImage } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
@@ -246,6 +246,104 @@ ${lines.join('\n')}
   return p;
 }
 
+const STRIP_WG: [number, number] = [64, 4];
+/** Benchmark switch: output rows a thread of the 3×3 u8 strip kernel streams down. */
+export const medianTuning = { stripRows: 16 };
+
+/**
+ * The 3×3 u8 strip kernel (W % 16 == 0): a thread streams 16 adjacent pixels (one vec4 of words)
+ * down stripRows output rows. Each output row sorts the 18 window columns of its three input
+ * rows (3 compare-exchanges each, four vec4<u32> columns and the two edge pixels), and each pixel's
+ * median is med3(max of the low ends, med3 of the middles, min of the high ends) of its three
+ * columns: 12 min/max per pixel plus the shared column sorts, ~19 against the network's 32
+ * (medianNetwork(3)), on bytes unpacked once per input row.
+ */
+export function medianU8StripProgram(rowsPerThread = medianTuning.stripRows): ProgramInfo {
+  const quads = [0, 1, 2, 3];
+  // a column vector at offset d ∈ {-1, 0, 1} of quad j: lanes shifted in from the neighbour quad or edge pixel
+  const shifted = (v: string, edge: string, j: number, d: number) => {
+    if (d === 0) return `${v}${j}`;
+    if (d < 0) return `vec4<u32>(${j === 0 ? `${edge}l` : `${v}${j - 1}.w`}, ${v}${j}.xyz)`;
+    return `vec4<u32>(${v}${j}.yzw, ${j === 3 ? `${edge}r` : `${v}${j + 1}.x`})`;
+  };
+  const perQuad = quads.map((j) => {
+    const at = (v: string, d: number) => shifted(v, v, j, d);
+    return `    let a${j} = max(max(${at('lo', -1)}, lo${j}), ${at('lo', 1)});
+    let c${j} = min(min(${at('hi', -1)}, hi${j}), ${at('hi', 1)});
+    let b${j} = med3(${at('md', -1)}, md${j}, ${at('md', 1)});
+    let m${j} = med3(a${j}, b${j}, c${j});`;
+  });
+  return {
+    name: 'median_blur_u8_strip',
+    key: `rows=${rowsPerThread}`,
+    inputs: [{ name: 'src', dtype: 'u8' }],
+    outputs: [{ name: 'out', dtype: 'u8' }],
+    // 16-pixel units per row, rows per plane
+    uniforms: [{ name: 'dims', type: 'vec4u' }],
+    workgroupSize: STRIP_WG[0] * STRIP_WG[1],
+    body: /* wgsl */ `
+// The bindings again as vectors (only these are used): 16 pixels per access.
+@group(0) @binding(1) var<storage, read> src_q: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read_write> out_q: array<vec4<u32>>;
+// A row's 16 pixels as four quads of bytes and the pixels left (l) and right (r) of them.
+struct Row { q0: vec4<u32>, q1: vec4<u32>, q2: vec4<u32>, q3: vec4<u32>, l: u32, r: u32 };
+fn load_row(row: u32, k: u32) -> Row {
+  let m = src_q[row + k];
+  var l = m.x & 0xffu;
+  var r = m.w >> 24u;
+  if (k > 0u) { l = src_q[row + k - 1u].w >> 24u; }
+  if (k + 1u < u.dims.x) { r = src_q[row + k + 1u].x & 0xffu; }
+  return Row(unpack4xU8(m.x), unpack4xU8(m.y), unpack4xU8(m.z), unpack4xU8(m.w), l, r);
+}
+fn med3(a: vec4<u32>, b: vec4<u32>, c: vec4<u32>) -> vec4<u32> { return max(min(a, b), min(max(a, b), c)); }
+@compute @workgroup_size(${STRIP_WG[0]}, ${STRIP_WG[1]}, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let k = wid.x * ${STRIP_WG[0]}u + lid.x;
+  let y0 = (wid.y * ${STRIP_WG[1]}u + lid.y) * ${rowsPerThread}u;
+  let h = u.dims.y;
+  if (k >= u.dims.x || y0 >= h) { return; }
+  let plane = wid.z * h * u.dims.x;
+  // replicate border: rows clamp
+  var above = load_row(plane + u32(max(i32(y0) - 1, 0)) * u.dims.x, k);
+  var mid = load_row(plane + y0 * u.dims.x, k);
+  for (var y = y0; y < min(y0 + ${rowsPerThread}u, h); y++) {
+    let below = load_row(plane + min(y + 1u, h - 1u) * u.dims.x, k);
+${['0', '1', '2', '3', 'l', 'r']
+  .map((c) => {
+    const f = c === 'l' || c === 'r' ? c : `q${c}`;
+    const o = c === 'l' || c === 'r' ? c : c;
+    return `    let p${o} = min(mid.${f}, below.${f});
+    let P${o} = max(mid.${f}, below.${f});
+    let lo${o} = min(above.${f}, p${o});
+    let t${o} = max(above.${f}, p${o});
+    let md${o} = min(t${o}, P${o});
+    let hi${o} = max(t${o}, P${o});`;
+  })
+  .join('\n')}
+${perQuad.join('\n')}
+    out_q[plane + y * u.dims.x + k] = vec4<u32>(pack4xU8(m0), pack4xU8(m1), pack4xU8(m2), pack4xU8(m3));
+    above = mid;
+    mid = below;
+  }
+}`,
+  };
+}
+
+function runMedianU8Strip(x: Tensor): Tensor {
+  const [n, c, h, w] = x.shape as Dims4;
+  const gpu = x.gpu.gpu;
+  const out = Tensor.empty(gpu, x.shape, 'u8');
+  const rows = medianTuning.stripRows;
+  gpu.dispatch({
+    program: medianU8StripProgram(rows),
+    inputs: [x.gpu.ref],
+    outputs: [out.gpu.ref],
+    uniforms: { dims: [w / 16, h, 0, 0] },
+    workgroups: [Math.ceil(w / 16 / STRIP_WG[0]), Math.ceil(h / (rows * STRIP_WG[1])), n * c],
+  });
+  return out;
+}
+
 export function medianProgram(dtype: DType, ksize: 3 | 5): ProgramInfo {
   return pixelProgram({
     name: 'median_blur',
@@ -271,6 +369,7 @@ export function medianBlur(x: Tensor, options: MedianBlurOptions): Tensor {
   if (ksize !== 3 && ksize !== 5) throw invalidParameter('ksize', '3 or 5', ksize);
   checkDType('x', x, MEDIAN_DTYPES);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
+  if (x.device === 'gpu' && x.dtype === 'u8' && ksize === 3 && d.w % 16 === 0 && d.n * d.c <= 65535 && x.size > 0) return runMedianU8Strip(x);
   if (x.device === 'gpu' && x.dtype === 'u8' && d.w % 4 === 0 && x.size > 0) return runWordKernel(medianU8WordProgram(ksize), x, d.w / 4);
   if (x.device === 'gpu') return runPixelProgram(medianProgram(x.dtype, ksize), [x], shape, x.dtype, {});
   const src = cpuAccessor(x, 'replicate');
@@ -286,5 +385,5 @@ export function medianBlur(x: Tensor, options: MedianBlurOptions): Tensor {
 
 /** Every program variant of medianBlur, for compile-all tests. */
 export function medianPrograms(): ProgramInfo[] {
-  return [...MEDIAN_DTYPES.flatMap((dt) => [medianProgram(dt, 3), medianProgram(dt, 5)]), medianU8WordProgram(3), medianU8WordProgram(5)];
+  return [...MEDIAN_DTYPES.flatMap((dt) => [medianProgram(dt, 3), medianProgram(dt, 5)]), medianU8WordProgram(3), medianU8WordProgram(5), medianU8StripProgram()];
 }

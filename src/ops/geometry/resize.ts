@@ -325,8 +325,8 @@ function linearHalfU8Program(outDtype: DType): ProgramInfo {
 @group(0) @binding(1) var<storage, read> src_v: array<vec2<u32>>;
 ${outDtype === 'f32' ? OUT_VEC4_ALIAS : ''}
 // source pixels 0, 2, 4, 6 (even) and 1, 3, 5, 7 (odd) of two words
-fn even(w: vec2<u32>) -> vec4<f32> { return vec4<f32>(vec4<u32>(w.x, w.x >> 16u, w.y, w.y >> 16u) & vec4<u32>(0xffu)); }
-fn odd(w: vec2<u32>) -> vec4<f32> { return vec4<f32>(vec4<u32>(w.x >> 8u, w.x >> 24u, w.y >> 8u, w.y >> 24u) & vec4<u32>(0xffu)); }
+fn even(w: vec2<u32>) -> vec4<f32> { return small_f32x4(vec4<u32>(w.x, w.x >> 16u, w.y, w.y >> 16u) & vec4<u32>(0xffu)); }
+fn odd(w: vec2<u32>) -> vec4<f32> { return small_f32x4(vec4<u32>(w.x >> 8u, w.x >> 24u, w.y >> 8u, w.y >> 24u) & vec4<u32>(0xffu)); }
 @compute @workgroup_size(${INT_WG_X}, ${INT_WG_Y}, 1)
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let q = g.x;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { medianBlur, medianNetwork, medianPrograms, networkCost, type SelectionNetwork } from '../../../src/ops/filters/median.js';
+import { medianBlur, medianNetwork, medianPrograms, medianTuning, networkCost, type SelectionNetwork } from '../../../src/ops/filters/median.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { testGpu } from '../../_kit/gpu.js';
@@ -108,6 +108,9 @@ describe('medianBlur', () => {
       [[1, 1, 5, 4], 'u8'],
       [[2, 3, 7, 12], 'u8'],
       [[3, 1, 33, 64], 'u8'],
+      // and rows of a multiple of 16 the 3×3 strip kernel: several strips and row blocks, a partial block
+      [[2, 3, 21, 32], 'u8'],
+      [[1, 1, 40, 1040], 'u8'],
       [[2, 1, 1, 8], 'u8'],
       [[2, 1, 13, 7], 'u16'],
       [[2, 3, 11, 5], 'f32'],
@@ -118,6 +121,19 @@ describe('medianBlur', () => {
         const x = (shape[0] > 1 ? randomImage : naturalImage)(shape as [number, number, number, number], dtype, 7);
         await assertGpuMatchesCpu(gpu!, [x], (t) => medianBlur(t, { ksize }), { int: 0, atol: 0, rtol: 0 }, `${dtype} k=${ksize} [${shape.join(', ')}]`);
       }
+    }
+  });
+
+  test('the 3×3 u8 strip kernel equals the CPU reference at every rows-per-thread', { skip: !gpu }, async () => {
+    const saved = medianTuning.stripRows;
+    try {
+      for (const rows of [1, 3, 16]) {
+        medianTuning.stripRows = rows;
+        const x = naturalImage([2, 1, 35, 1056], 'u8', rows);
+        await assertGpuMatchesCpu(gpu!, [x], (t) => medianBlur(t, { ksize: 3 }), { int: 0, atol: 0, rtol: 0 }, `rows=${rows}`);
+      }
+    } finally {
+      medianTuning.stripRows = saved;
     }
   });
 
