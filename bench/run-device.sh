@@ -28,7 +28,7 @@ phase() { # name seconds command...
 [[ $what == *pipeline* ]] && phase pipeline "${PIPELINE_LIMIT:-400}" node dist/bench/pipeline/inspect.bench.js "$results" "${PIPELINE_COUNT:-256}" 2048 "${PIPELINE_LONG:-20000}" "${PIPELINE_RUN:-2000}"
 # a CPU profile of `kensa inspect` over the pipeline bench's long-run folder (main and worker threads)
 [[ $what == *profile* ]] && phase profile 150 bash -c 'rm -rf /tmp/prof; node --cpu-prof --cpu-prof-dir=/tmp/prof --cpu-prof-interval 2000 dist/src/cli/main.js inspect /tmp/kensa-bench-pipeline/many --db /tmp/prof.db --progress json | tail -n 2; tar czf "$results/prof.tgz" -C /tmp/prof .'
-[[ $what == *filters* ]] && phase filters 90 node dist/bench/ops/filters.bench.js "$results"
+[[ $what == *filters* ]] && phase filters 240 node dist/bench/ops/filters.bench.js "$results"
 [[ $what == *gpu* ]] && phase gpu 90 node dist/bench/gpu/gpu.bench.js "$results/gpu.json"
 [[ $what == *ops* ]] && phase ops "${OPS_LIMIT:-240}" node dist/bench/ops/ops.bench.js "$results"
 # components writes its 268 MB mask file beside its results: keep it out of the results

@@ -201,8 +201,8 @@ function contiguousLoad(dtype: DType): string {
   }
 }
 
-/** WGSL storing r0..r3 as the thread's 16 adjacent output elements, saturated as out_pack. */
-function contiguousStore(dtype: DType): string {
+/** WGSL storing r0..r3 (vec4<f32>) as output elements 16t … 16t+15 through `out_v` (contiguousOutAlias), saturated as out_pack. */
+export function contiguousStore(dtype: DType): string {
   switch (dtype) {
     case 'u8':
       return 'out_v[t] = vec4<u32>(out_pack(r0), out_pack(r1), out_pack(r2), out_pack(r3));';
@@ -246,14 +246,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
+// 16 adjacent elements: 4 words of u8, 8 of u16/f16, 16 of f32/i32, as vec4s of words
+function contiguousAlias(binding: number, access: string, name: string, dtype: DType): string {
+  return `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${wordVec(dtype, 4)}>;`;
+}
+
+/** WGSL: the output binding again as `out_v`, the vec4s of words contiguousStore writes (a program using it must not use `out`). */
+export function contiguousOutAlias(dtype: DType): string {
+  return contiguousAlias(2, 'read_write', 'out_v', dtype);
+}
+
 function buildContiguous(spec: PointwiseSpec): ProgramInfo {
   const channel = spec.planes ? `let c = (t / (u.plane / ${VEC_ELEMENTS}u)) % u.channels;` : 'let c = 0u;';
-  // 16 adjacent elements: 4 words of u8, 8 of u16/f16, 16 of f32/i32, as vec4s of words
-  const alias = (binding: number, access: string, name: string, dtype: DType) => `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${wordVec(dtype, 4)}>;`;
   return vectorInfo(
     spec,
     'contiguous',
-    `${alias(1, 'read', 'src_v', spec.input)}\n${alias(2, 'read_write', 'out_v', spec.output)}`,
+    `${contiguousAlias(1, 'read', 'src_v', spec.input)}\n${contiguousOutAlias(spec.output)}`,
     `let t = linear_workgroup(wid, nwg) * WG + li;
   if (t >= u.out_numel / ${VEC_ELEMENTS}u) { return; }
   ${channel}

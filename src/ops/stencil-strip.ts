@@ -1,121 +1,148 @@
 /**
  * Stencil strips: the tiled stencil's specs (./stencil-tile.ts) run without workgroup memory, for
- * u8 inputs with rows on whole words (W % 4 == 0) and radii ≤ 4. A thread streams QUADS output
- * quads (4 pixels each, 64 threads apart: each load and store of a warp is contiguous) down ROWS
- * output rows. Per input row it loads each quad's word and, for rx > 0, both neighbour words (L1
- * serves them: they are the neighbour threads' own words), computes the spec's row arrays once and
- * keeps the last 2·ry + 1 rows of them in registers, from which the combine forms each output quad.
- * So every row pass is computed once per input row (the word path tried in stencil-tile.ts
- * recomputed it for every output row) and the input is read (ROWS + 2·ry) / ROWS times.
- * Only quads at a row's ends build a neighbour word pixel by pixel with the border mode; rows
- * outside the image resolve once per row.
+ * u8 inputs with rows of a multiple of 16 pixels and radii ≤ 4. A thread streams 16 adjacent
+ * output pixels (one 16-byte vector of input words per row, the output as 16-byte vectors) down
+ * `rows` output rows. Per input row it loads its vector and, for rx > 0, the edge words of the
+ * neighbour vectors (L1 serves them: they are the neighbour threads' own), computes the spec's row
+ * arrays once and keeps the last 2·ry + 1 rows of them in registers, from which the combine forms
+ * the output. Every row pass is computed once per input row (the word path tried in
+ * stencil-tile.ts recomputed it per output row) and the next row's words are loaded before the
+ * current row is computed, so two rows' loads are in flight per thread.
+ * At a row's ends the pixels beyond it resolve through the border mode from the thread's own 16
+ * (radius ≤ 4 < 16); rows outside the image resolve once per row.
  */
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { wgslBorder } from './border.js';
 import type { Dims4 } from './pixel-kernel.js';
-import { OUT_VEC4_ALIAS, quadStore, rowQuadWgsl, stencilRows, type StencilTileSpec } from './stencil-tile.js';
+import { contiguousOutAlias, contiguousStore } from './pointwise.js';
+import { rowQuadWgsl, stencilRows, type StencilTileSpec } from './stencil-tile.js';
 
-const SX = 64;
-const WG_ROWS = 4;
+const WG: [number, number] = [64, 4];
 /** Largest radius a strip takes on either axis (one neighbour word each side). */
 export const STRIP_MAX_RADIUS = 4;
-/** Benchmark switches: output rows and quads per thread. */
-export const stripTuning = { rows: 16, quads: 4 };
+/** Benchmark switch: output rows per thread. */
+export const stripTuning = { rows: 16 };
 
-/** Whether the strip path takes this input: u8 rows on whole words, radii ≤ 4, planes in one dispatch. */
-export function stencilStripFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'inDtype'>, shape: Dims4): boolean {
+/** Whether the strip path takes this input: u8 rows of a multiple of 16 pixels, radii ≤ 4, not i32 out, planes in one dispatch. */
+export function stencilStripFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'inDtype' | 'outDtype'>, shape: Dims4): boolean {
   const [n, c, , w] = shape;
-  return spec.inDtype === 'u8' && spec.rx <= STRIP_MAX_RADIUS && spec.ry <= STRIP_MAX_RADIUS && w % 4 === 0 && n * c <= 65535;
+  return spec.inDtype === 'u8' && spec.outDtype !== 'i32' && spec.rx <= STRIP_MAX_RADIUS && spec.ry <= STRIP_MAX_RADIUS && w % 16 === 0 && n * c <= 65535;
 }
 
 const programs = new Map<string, ProgramInfo>();
 
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
-export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripTuning.rows, quads = stripTuning.quads): ProgramInfo {
-  if (spec.inDtype !== 'u8') throw new Error(`stencil strip ${spec.name}: u8 input only, got ${spec.inDtype}`);
-  const vecStore = spec.outDtype === 'f32';
-  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
+export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripTuning.rows): ProgramInfo {
+  if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new Error(`stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
+  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
   const rows = stencilRows(spec);
   const names = Object.keys(rows);
-  const words = rx > 0 ? 3 : 1;
-  const hx = rx > 0 ? 4 : 0;
-  const ks = Array.from({ length: quads }, (_, k) => k);
-  const fields = ks.flatMap((k) => names.map((n) => `  ${n}${k}: vec4<f32>,`));
-  const rowPass = ks.map((k) => {
-    const loads = Array.from({ length: words }, (_, a) => `  let a${k}_${a} = strip_word(by, rb, i32(q + ${k * SX}u) + ${a - (words - 1) / 2});`);
-    return [...loads, ...names.map((n) => `  o.${n}${k} = ${rowQuadWgsl(rows[n]!, hx, `a${k}_`)};`)].join('\n');
-  });
+  const ks = [0, 1, 2, 3];
+  // row words e0 … e5 as f32 quads: the left neighbour word, the thread's 4, the right neighbour word
+  const word = (k: number) => (i: number) => (rx > 0 ? `e${k + i}` : `e${k + 1}`);
+  const rowPass = ks.flatMap((k) => names.map((n) => `  o.${n}${k} = ${rowQuadWgsl(rows[n]!, rx > 0 ? 4 : 0, word(k))};`));
   const ring = Array.from({ length: 2 * ry + 1 }, (_, d) => `w${d}`);
   const roll = ring
     .slice(0, -1)
     .map((w, d) => `${w} = w${d + 1};`)
     .join(' ');
-  const stores = ks.map((k) => {
+  const combines = ks.map((k) => {
     const combine = spec.combine(
       (name, dy) => `w${ry + dy}.${name}${k}`,
       (dy) => `w${ry + dy}.in${k}`,
     );
-    return `if (q + ${k * SX}u < ww) {
+    return `var r${k}: vec4<f32>;
+      {
         ${combine}
-        let e = (g.z * s.z + y) * s.w + 4u * (q + ${k * SX}u);
-        ${quadStore(spec.outDtype, vecStore, 'e', () => 'true')}
+        r${k} = v;
       }`;
   });
   p = {
     name: `${spec.name}_strip`,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
+    // shape N, C, H, W (W % 16 == 0)
     uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
-    workgroupSize: SX * WG_ROWS,
+    workgroupSize: WG[0] * WG[1],
     body: /* wgsl */ `
 ${wgslBorder(spec.border)}
-${vecStore ? OUT_VEC4_ALIAS : ''}
-// Word wq of row by (its first word at rb) as f32 pixels: outside the row pixel by pixel through
-// the border mode; by < 0 is the constant border's row outside the image.
-fn strip_word(by: i32, rb: u32, wq: i32) -> vec4<f32> {
-  if (by < 0) { return vec4<f32>(u.border_value); }
-  if (wq >= 0 && wq < i32(u.shape.w / 4u)) { return u8x4_f32(src[rb + u32(wq)]); }
+// The bindings again as vectors (only these are used): 16 pixels per access.
+@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
+${contiguousOutAlias(spec.outDtype)}
+// A row's words as loaded: the thread's vector m, the last word left of it and the first right of
+// it (l, r: only meaningful inside the row); by < 0 is the constant border's row outside the image.
+struct RawRow { m: vec4<u32>, l: u32, r: u32, by: i32 };
+fn load_row(yy: i32, k: u32, plane: u32) -> RawRow {
+  let units = u.shape.w / 16u;
+  let by = border(yy, i32(u.shape.z));
+  let row = plane + u32(max(by, 0)) * units;
+  var o = RawRow(src_v[row + k], 0u, 0u, by);
+${rx > 0 ? '  if (k > 0u) { o.l = src_v[row + k - 1u].w; }\n  if (k + 1u < units) { o.r = src_v[row + k + 1u].x; }' : ''}
+  return o;
+}
+// Pixels x0 + i … x0 + i + 3 (i = -4 or 16, beyond the thread's 16 at x0) at a row's end, through the border mode.
+fn edge_word(m: vec4<u32>, x0: i32, i: i32) -> vec4<f32> {
   var v = vec4<f32>(u.border_value);
   for (var j = 0; j < 4; j++) {
-    let x = border(wq * 4 + j, i32(u.shape.w));
-    if (x >= 0) { v[j] = small_f32((src[rb + u32(x) / 4u] >> (8u * (u32(x) % 4u))) & 0xffu); }
+    let b = border(x0 + i + j, i32(u.shape.w)) - x0;
+    if (b >= -x0) { v[j] = small_f32((m[u32(b) >> 2u] >> (8u * (u32(b) & 3u))) & 0xffu); }
   }
   return v;
 }
 struct Rows {
-${fields.join('\n')}
+${ks.flatMap((k) => names.map((n) => `  ${n}${k}: vec4<f32>,`)).join('\n')}
 };
-// The row arrays of plane row yy (resolved with the border mode) for the thread's quads q + ${SX}k.
-fn strip_rows(yy: i32, q: u32, plane: u32) -> Rows {
-  let by = border(yy, i32(u.shape.z));
-  let rb = plane + u32(max(by, 0)) * (u.shape.w / 4u);
+fn row_arrays(raw: RawRow, k: u32) -> Rows {
   var o: Rows;
+  var e0 = vec4<f32>(u.border_value);
+  var e1 = e0;
+  var e2 = e0;
+  var e3 = e0;
+  var e4 = e0;
+  var e5 = e0;
+  if (raw.by >= 0) {
+    let x0 = i32(k * 16u);
+    e1 = u8x4_f32(raw.m.x);
+    e2 = u8x4_f32(raw.m.y);
+    e3 = u8x4_f32(raw.m.z);
+    e4 = u8x4_f32(raw.m.w);
+${
+  rx > 0
+    ? `    if (k > 0u) { e0 = u8x4_f32(raw.l); } else { e0 = edge_word(raw.m, x0, -4); }
+    if (k + 1u < u.shape.w / 16u) { e5 = u8x4_f32(raw.r); } else { e5 = edge_word(raw.m, x0, 16); }`
+    : ''
+}
+  }
 ${rowPass.join('\n')}
   return o;
 }
-@compute @workgroup_size(${SX}, ${WG_ROWS}, 1)
+@compute @workgroup_size(${WG[0]}, ${WG[1]}, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let g = wid;
   let s = u.shape;
-  let ww = s.w / 4u;
-  let q = wid.x * ${SX * quads}u + lid.x;
-  let y0 = (wid.y * ${WG_ROWS}u + lid.y) * ${rowsPerThread}u;
-  if (q >= ww || y0 >= s.z) { return; }
-  let plane = g.z * s.z * ww;
+  let units = s.w / 16u;
+  let k = wid.x * ${WG[0]}u + lid.x;
+  let y0 = (wid.y * ${WG[1]}u + lid.y) * ${rowsPerThread}u;
+  if (k >= units || y0 >= s.z) { return; }
+  let plane = wid.z * s.z * units;
   ${ring.map((w) => `var ${w}: Rows;`).join(' ')}
-  // the first 2·ry rows only fill the ring (one call site: strip_rows is inlined once)
+  var next = load_row(i32(y0) - ${ry}, k, plane);
+  // the first 2·ry rows only fill the ring; the next row's words are loaded before this row is computed
   for (var i = 0u; i < ${rowsPerThread + 2 * ry}u; i++) {
+    let raw = next;
+    next = load_row(i32(y0 + i) ${ry > 1 ? `- ${ry - 1}` : `+ ${1 - ry}`}, k, plane);
     ${roll}
-    w${2 * ry} = strip_rows(i32(y0 + i) - ${ry}, q, plane);
+    w${2 * ry} = row_arrays(raw, k);
     let y = y0 + i - ${2 * ry}u;
     if (i >= ${2 * ry}u && y < s.z) {
-      ${stores.join('\n      ')}
+      ${combines.join('\n      ')}
+      let t = plane + y * units + k;
+      ${contiguousStore(spec.outDtype)}
     }
   }
 }`,
@@ -129,13 +156,13 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
   const [n, c, h, w] = x.shape as Dims4;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
-  const { rows, quads } = stripTuning;
+  const rows = stripTuning.rows;
   gpu.dispatch({
-    program: stencilStripProgram(spec, rows, quads),
+    program: stencilStripProgram(spec, rows),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
     uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
-    workgroups: [Math.ceil(w / 4 / (SX * quads)), Math.ceil(h / (rows * WG_ROWS)), n * c],
+    workgroups: [Math.ceil(w / 16 / WG[0]), Math.ceil(h / (rows * WG[1])), n * c],
   });
   return out;
 }

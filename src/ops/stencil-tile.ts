@@ -122,14 +122,14 @@ export function stencilRows(spec: StencilTileSpec): Record<string, RowExpr> {
 
 /**
  * WGSL vec4<f32> of a row expression for 4 adjacent output pixels: lane j's pixel at column
- * offset dx is pixel hx + j + dx of the quads `${a}0`, `${a}1`, … (the first starting hx pixels left).
+ * offset dx is pixel hx + j + dx of the quads word(0), word(1), … (the first starting hx pixels left).
  */
-export function rowQuadWgsl(f: RowExpr, hx: number, a: string): string {
+export function rowQuadWgsl(f: RowExpr, hx: number, word: (i: number) => string): string {
   return `vec4<f32>(${[0, 1, 2, 3]
     .map((j) =>
       f((dx) => {
         const m = hx + j + dx;
-        return `${a}${m >> 2}[${m & 3}]`;
+        return `${word(m >> 2)}[${m & 3}]`;
       }),
     )
     .join(',\n      ')})`;
@@ -153,7 +153,7 @@ export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): Prog
   const oq = TILE_W / 4;
   const rows = stencilRows(spec);
   const names = Object.keys(rows);
-  const rowQuad = (f: RowExpr) => rowQuadWgsl(f, hx, 'a');
+  const rowQuad = (f: RowExpr) => rowQuadWgsl(f, hx, (i) => `a${i}`);
   // the row pass over the tile's rows, its quads a0 … a(2·hx/4) of row-pass item i given by `quad(a)`
   const rowPass = (quad: (a: number) => string) => `  for (var i = li; i < OQ * IH; i += WG) {
 ${Array.from({ length: (2 * hx) / 4 + 1 }, (_, a) => `    let a${a} = ${quad(a)};`).join('\n')}
