@@ -62,19 +62,19 @@ const cases: [string, Tensor, StencilTileSpec, Record<string, number | number[]>
 const max3 = (at: (d: number) => string) => `max(max(${at(-1)}, ${at(0)}), ${at(1)})`;
 const dilateSpec: StencilTileSpec = { name: 'bench_dilate3', key: '', inDtype: 'u8', outDtype: 'u8', border: 'constant', rx: 1, ry: 1, uniforms: [], rows: { h: (p) => max3(p) }, combine: (r) => `let v = ${max3((dy) => r('h', dy))};` };
 cases.push(['dilate 3×3 rect u8→u8', x, dilateSpec, {}, 'dilate3_u8']);
-const STRIP_ROWS = [8, 16, 32];
+const STRIP_TUNINGS = [[8, 2], [16, 2], [32, 2], [16, 4], [32, 4]] as const;
 for (const [label, src, spec, uniforms, peerKey] of cases) {
   const common = { inBytes: per[src.dtype]!, outBytes: per[spec.outDtype]!, ...(peerKey ? { peer: peerKey } : {}) };
   const tile = () => runStencilTile(spec, src, uniforms);
   variants.push({ name: `${label} tiled stencil`, ...common, run: tile });
   if (src.dtype !== 'u8') continue;
-  // the strip engine (src/ops/stencil-strip.ts) at several rows per thread
-  for (const rows of STRIP_ROWS) {
+  // the strip engine (src/ops/stencil-strip.ts) at several rows × pixels per thread
+  for (const [rows, quads] of STRIP_TUNINGS) {
     const run = () => {
-      stripTuning.rows = rows;
+      Object.assign(stripTuning, { rows, quads });
       return runStencilStrip(spec, src, uniforms);
     };
-    variants.push({ name: `${label} strip ${rows} rows`, ...common, run, ref: tile });
+    variants.push({ name: `${label} strip ${rows} rows × ${4 * quads} px`, ...common, run, ref: tile });
   }
 }
 variants.push({ name: 'dilate 3×3 rect u8→u8 rows kernel (the op)', inBytes: 1, outBytes: 1, run: () => dilate(x, { ksize: 3, border: 'constant', borderValue: 0 }) });

@@ -11,39 +11,66 @@
  * At a row's ends the pixels beyond it resolve through the border mode from the thread's own 16
  * (radius ≤ 4 < 16); rows outside the image resolve once per row.
  */
+import type { DType } from '../dtype.js';
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { wgslBorder } from './border.js';
 import type { Dims4 } from './pixel-kernel.js';
-import { contiguousOutAlias, contiguousStore } from './pointwise.js';
 import { rowQuadWgsl, stencilRows, type StencilTileSpec } from './stencil-tile.js';
 
 const WG: [number, number] = [64, 4];
 /** Largest radius a strip takes on either axis (one neighbour word each side). */
 export const STRIP_MAX_RADIUS = 4;
-/** Benchmark switch: output rows per thread. */
-export const stripTuning = { rows: 16 };
+/** Benchmark switches: output rows per thread, and its width in quads (2: 8 pixels, 4: 16). */
+export const stripTuning = { rows: 16, quads: 4 as StripQuads };
+export type StripQuads = 2 | 4;
 
-/** Whether the strip path takes this input: u8 rows of a multiple of 16 pixels, radii ≤ 4, not i32 out, planes in one dispatch. */
+/** Whether the strip path takes this input: u8 rows of a multiple of 16 pixels (so of 8 too), radii ≤ 4, not i32 out, planes in one dispatch. */
 export function stencilStripFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'inDtype' | 'outDtype'>, shape: Dims4): boolean {
   const [n, c, , w] = shape;
   return spec.inDtype === 'u8' && spec.outDtype !== 'i32' && spec.rx <= STRIP_MAX_RADIUS && spec.ry <= STRIP_MAX_RADIUS && w % 16 === 0 && n * c <= 65535;
 }
 
+/** WGSL: the output binding again as `out_v`, vectors of a thread's output words (u8: one vector; u16/f16, f32: vec4s). */
+function outAlias(dtype: DType, quads: StripQuads): string {
+  const type = dtype === 'u8' ? `vec${quads}<u32>` : dtype === 'f32' ? 'vec4<f32>' : 'vec4<u32>';
+  return `@group(0) @binding(2) var<storage, read_write> out_v: array<${type}>;`;
+}
+
+/** WGSL storing quads r0 … r(quads − 1) (vec4<f32>) as the thread's output unit t, saturated as out_pack. */
+function outStore(dtype: DType, quads: StripQuads): string {
+  const ks = Array.from({ length: quads }, (_, k) => k);
+  switch (dtype) {
+    case 'u8':
+      return `out_v[t] = vec${quads}<u32>(${ks.map((k) => `out_pack(r${k})`).join(', ')});`;
+    case 'u16':
+    case 'f16':
+      // two quads per vec4 of words
+      return ks
+        .filter((k) => k % 2 === 0)
+        .map((k) => `out_v[${quads / 2}u * t + ${k / 2}u] = vec4<u32>(out_pack(r${k}.xy), out_pack(r${k}.zw), out_pack(r${k + 1}.xy), out_pack(r${k + 1}.zw));`)
+        .join('\n      ');
+    default:
+      return ks.map((k) => `out_v[${quads}u * t + ${k}u] = r${k};`).join('\n      ');
+  }
+}
+
 const programs = new Map<string, ProgramInfo>();
 
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
-export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripTuning.rows): ProgramInfo {
+export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripTuning.rows, quads: StripQuads = stripTuning.quads): ProgramInfo {
   if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new Error(`stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
-  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}`;
+  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
   const rows = stencilRows(spec);
   const names = Object.keys(rows);
-  const ks = [0, 1, 2, 3];
-  // row words e0 … e5 as f32 quads: the left neighbour word, the thread's 4, the right neighbour word
+  const ks = Array.from({ length: quads }, (_, k) => k);
+  const px = 4 * quads;
+  const lanes = ['x', 'y', 'z', 'w'].slice(0, quads);
+  // row words e0 … e(quads + 1) as f32 quads: the left neighbour word, the thread's, the right neighbour word
   const word = (k: number) => (i: number) => (rx > 0 ? `e${k + i}` : `e${k + 1}`);
   const rowPass = ks.flatMap((k) => names.map((n) => `  o.${n}${k} = ${rowQuadWgsl(rows[n]!, rx > 0 ? 4 : 0, word(k))};`));
   const ring = Array.from({ length: 2 * ry + 1 }, (_, d) => `w${d}`);
@@ -64,7 +91,7 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
   });
   p = {
     name: `${spec.name}_strip`,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     // shape N, C, H, W (W % 16 == 0)
@@ -72,22 +99,22 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
     workgroupSize: WG[0] * WG[1],
     body: /* wgsl */ `
 ${wgslBorder(spec.border)}
-// The bindings again as vectors (only these are used): 16 pixels per access.
-@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
-${contiguousOutAlias(spec.outDtype)}
+// The bindings again as vectors (only these are used): a thread's pixels in one access.
+@group(0) @binding(1) var<storage, read> src_v: array<vec${quads}<u32>>;
+${outAlias(spec.outDtype, quads)}
 // A row's words as loaded: the thread's vector m, the last word left of it and the first right of
 // it (l, r: only meaningful inside the row); by < 0 is the constant border's row outside the image.
-struct RawRow { m: vec4<u32>, l: u32, r: u32, by: i32 };
+struct RawRow { m: vec${quads}<u32>, l: u32, r: u32, by: i32 };
 fn load_row(yy: i32, k: u32, plane: u32) -> RawRow {
-  let units = u.shape.w / 16u;
+  let units = u.shape.w / ${px}u;
   let by = border(yy, i32(u.shape.z));
   let row = plane + u32(max(by, 0)) * units;
   var o = RawRow(src_v[row + k], 0u, 0u, by);
-${rx > 0 ? '  if (k > 0u) { o.l = src_v[row + k - 1u].w; }\n  if (k + 1u < units) { o.r = src_v[row + k + 1u].x; }' : ''}
+${rx > 0 ? `  if (k > 0u) { o.l = src_v[row + k - 1u].${lanes[quads - 1]}; }\n  if (k + 1u < units) { o.r = src_v[row + k + 1u].x; }` : ''}
   return o;
 }
-// Pixels x0 + i … x0 + i + 3 (i = -4 or 16, beyond the thread's 16 at x0) at a row's end, through the border mode.
-fn edge_word(m: vec4<u32>, x0: i32, i: i32) -> vec4<f32> {
+// Pixels x0 + i … x0 + i + 3 (i = -4 or ${px}, beyond the thread's ${px} at x0) at a row's end, through the border mode.
+fn edge_word(m: vec${quads}<u32>, x0: i32, i: i32) -> vec4<f32> {
   var v = vec4<f32>(u.border_value);
   for (var j = 0; j < 4; j++) {
     let b = border(x0 + i + j, i32(u.shape.w)) - x0;
@@ -101,21 +128,14 @@ ${ks.flatMap((k) => names.map((n) => `  ${n}${k}: vec4<f32>,`)).join('\n')}
 fn row_arrays(raw: RawRow, k: u32) -> Rows {
   var o: Rows;
   var e0 = vec4<f32>(u.border_value);
-  var e1 = e0;
-  var e2 = e0;
-  var e3 = e0;
-  var e4 = e0;
-  var e5 = e0;
+${Array.from({ length: quads + 1 }, (_, i) => `  var e${i + 1} = e0;`).join('\n')}
   if (raw.by >= 0) {
-    let x0 = i32(k * 16u);
-    e1 = u8x4_f32(raw.m.x);
-    e2 = u8x4_f32(raw.m.y);
-    e3 = u8x4_f32(raw.m.z);
-    e4 = u8x4_f32(raw.m.w);
+    let x0 = i32(k * ${px}u);
+${lanes.map((l, i) => `    e${i + 1} = u8x4_f32(raw.m.${l});`).join('\n')}
 ${
   rx > 0
     ? `    if (k > 0u) { e0 = u8x4_f32(raw.l); } else { e0 = edge_word(raw.m, x0, -4); }
-    if (k + 1u < u.shape.w / 16u) { e5 = u8x4_f32(raw.r); } else { e5 = edge_word(raw.m, x0, 16); }`
+    if (k + 1u < u.shape.w / ${px}u) { e${quads + 1} = u8x4_f32(raw.r); } else { e${quads + 1} = edge_word(raw.m, x0, ${px}); }`
     : ''
 }
   }
@@ -125,7 +145,7 @@ ${rowPass.join('\n')}
 @compute @workgroup_size(${WG[0]}, ${WG[1]}, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let s = u.shape;
-  let units = s.w / 16u;
+  let units = s.w / ${px}u;
   let k = wid.x * ${WG[0]}u + lid.x;
   let y0 = (wid.y * ${WG[1]}u + lid.y) * ${rowsPerThread}u;
   if (k >= units || y0 >= s.z) { return; }
@@ -142,7 +162,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (i >= ${2 * ry}u && y < s.z) {
       ${combines.join('\n      ')}
       let t = plane + y * units + k;
-      ${contiguousStore(spec.outDtype)}
+      ${outStore(spec.outDtype, quads)}
     }
   }
 }`,
@@ -156,13 +176,13 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
   const [n, c, h, w] = x.shape as Dims4;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
-  const rows = stripTuning.rows;
+  const { rows, quads } = stripTuning;
   gpu.dispatch({
-    program: stencilStripProgram(spec, rows),
+    program: stencilStripProgram(spec, rows, quads),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
     uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
-    workgroups: [Math.ceil(w / 16 / WG[0]), Math.ceil(h / (rows * WG[1])), n * c],
+    workgroups: [Math.ceil(w / (4 * quads) / WG[0]), Math.ceil(h / (rows * WG[1])), n * c],
   });
   return out;
 }

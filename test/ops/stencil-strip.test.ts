@@ -26,8 +26,8 @@ describe('stencil strips', () => {
   test('equal the CPU reference: borders, radii, rows per thread, row ends, partial row blocks', { skip: !gpu }, async () => {
     const saved = { ...stripTuning };
     try {
-      for (const rows of [16, 5, 1]) {
-        stripTuning.rows = rows;
+      for (const [rows, quads] of [[16, 4], [5, 2], [1, 4]] as const) {
+        Object.assign(stripTuning, { rows, quads });
         for (const border of BORDER_MODES) {
           for (const [rx, ry] of [[1, 1], [4, 2], [0, 3], [2, 0]] as const) {
             // 1168 px = 73 strips: a second workgroup column of 9; 75 rows: a partial row block; 16 px: one strip with both row ends
@@ -35,7 +35,7 @@ describe('stencil strips', () => {
               const x: Tensor = naturalImage([...shape], 'u8', rx + ry + rows);
               const { spec, kx, ky } = weightedBox('u8', border, rx, ry);
               const op = (t: Tensor) => (t.device === 'gpu' ? runStencilStrip(spec, t, {}, 3) : filter2dSeparable(t, { kx, ky, border, borderValue: 3, dtype: 'f32' }));
-              await assertGpuMatchesCpu(gpu!, [x], op, {}, `${border} r=${rx},${ry} rows=${rows} [${shape.join(', ')}]`);
+              await assertGpuMatchesCpu(gpu!, [x], op, {}, `${border} r=${rx},${ry} rows=${rows} quads=${quads} [${shape.join(', ')}]`);
             }
           }
         }
@@ -45,12 +45,20 @@ describe('stencil strips', () => {
     }
   });
 
-  test('u8 and f16 outputs equal the tiled stencil bit for bit', { skip: !gpu }, async () => {
+  test('u8, u16 and f16 outputs equal the tiled stencil bit for bit', { skip: !gpu }, async () => {
     const x = await naturalImage([1, 3, 21, 48], 'u8', 5).toGpu(gpu!);
-    for (const outDtype of ['u8', 'f16'] as const) {
-      const spec = { ...weightedBox('u8', 'reflect101', 2, 1).spec, outDtype };
-      const [a, b] = [await runStencilStrip(spec, x, {}).toCpu(), await runStencilTile(spec, x, {}).toCpu()];
-      assert.deepEqual(a.data, b.data, outDtype);
+    const saved = { ...stripTuning };
+    try {
+      for (const quads of [2, 4] as const) {
+        stripTuning.quads = quads;
+        for (const outDtype of ['u8', 'f16', 'u16'] as const) {
+          const spec = { ...weightedBox('u8', 'reflect101', 2, 1).spec, outDtype };
+          const [a, b] = [await runStencilStrip(spec, x, {}).toCpu(), await runStencilTile(spec, x, {}).toCpu()];
+          assert.deepEqual(a.data, b.data, `${outDtype} quads=${quads}`);
+        }
+      }
+    } finally {
+      Object.assign(stripTuning, saved);
     }
   });
 });
