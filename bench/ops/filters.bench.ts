@@ -9,11 +9,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from '../../src/dtype.js';
 import { Gpu } from '../../src/gpu/gpu.js';
-import { crackTileSpec, crackU8WordProgram } from '../../src/ops/features/crack.js';
+import { crackTileSpec } from '../../src/ops/features/crack.js';
 import { medianBlur, medianTuning, medianU8WordProgram } from '../../src/ops/filters/median.js';
-import { dilate } from '../../src/ops/morphology/morphology.js';
+import { dilate, rectStripSpec } from '../../src/ops/morphology/morphology.js';
 import { runStencilStrip, stripTuning } from '../../src/ops/stencil-strip.js';
-import { gradientCentralU8WordProgram, gradientTileSpec } from '../../src/ops/features/gradient.js';
+import { gradientTileSpec } from '../../src/ops/features/gradient.js';
 import { runWordKernel } from '../../src/ops/word-kernel.js';
 import { gaussianKernel1d } from '../../src/ops/filters/kernels.js';
 import { separableTileSpec } from '../../src/ops/filters/separable.js';
@@ -58,46 +58,44 @@ const cases: [string, Tensor, StencilTileSpec, Record<string, number | number[]>
   ['gradient magnitude central f32→f32', xf, gradientTileSpec('cross', 'f32', 'f32', 'reflect101'), { weight: 0.5 }, undefined],
   ['crack mask u8→u8', x, crackTileSpec('u8', 'reflect101'), { t2: 4 * 20 * 20 }, 'crack_u8'],
 ];
-// 3×3 rect dilation as a stencil spec (row max, then column max), against the morphology op's rows kernel
-const max3 = (at: (d: number) => string) => `max(max(${at(-1)}, ${at(0)}), ${at(1)})`;
-const dilateSpec: StencilTileSpec = { name: 'bench_dilate3', key: '', inDtype: 'u8', outDtype: 'u8', border: 'constant', rx: 1, ry: 1, uniforms: [], rows: { h: (p) => max3(p) }, combine: (r) => `let v = ${max3((dy) => r('h', dy))};` };
-cases.push(['dilate 3×3 rect u8→u8', x, dilateSpec, {}, 'dilate3_u8']);
-const STRIP_TUNINGS = [[8, 2], [16, 2], [32, 2], [16, 4], [32, 4]] as const;
+// rect dilation as a stencil spec (row max, then column max)
+const rect = (r: number) => ({ x0: -r, x1: r, y0: -r, y1: r });
+cases.push(['dilate 3×3 rect u8→u8', x, rectStripSpec('max', 'constant', rect(1)), {}, 'dilate3_u8']);
+const STRIP_TUNINGS = [[16, 2, 0], [8, 2, 0], [16, 2, 1], [16, 2, 2], [8, 2, 2], [16, 2, 4]] as const;
+const STRIP_DEFAULT = { ...stripTuning };
 for (const [label, src, spec, uniforms, peerKey] of cases) {
   const common = { inBytes: per[src.dtype]!, outBytes: per[spec.outDtype]!, ...(peerKey ? { peer: peerKey } : {}) };
   const tile = () => runStencilTile(spec, src, uniforms);
   variants.push({ name: `${label} tiled stencil`, ...common, run: tile });
   if (src.dtype !== 'u8') continue;
   // the strip engine (src/ops/stencil-strip.ts) at several rows × pixels per thread
-  for (const [rows, quads] of STRIP_TUNINGS) {
+  for (const [rows, quads, straight] of STRIP_TUNINGS) {
     const run = () => {
-      Object.assign(stripTuning, { rows, quads });
-      return runStencilStrip(spec, src, uniforms);
+      Object.assign(stripTuning, { rows, quads, straight });
+      const y = runStencilStrip(spec, src, uniforms);
+      Object.assign(stripTuning, STRIP_DEFAULT);
+      return y;
     };
-    variants.push({ name: `${label} strip ${rows} rows × ${4 * quads} px`, ...common, run, ref: tile });
+    variants.push({ name: `${label} strip ${rows} rows × ${4 * quads} px${straight ? `, straight-line, loads ${straight} rows ahead` : ''}`, ...common, run, ref: tile });
   }
 }
-variants.push({ name: 'dilate 3×3 rect u8→u8 rows kernel (the op)', inBytes: 1, outBytes: 1, run: () => dilate(x, { ksize: 3, border: 'constant', borderValue: 0 }) });
+// larger rectangles: the morphology op's rows kernel against the strip (which the op takes up to 3×3)
+for (const r of [2, 4]) {
+  const op = () => dilate(x, { ksize: 2 * r + 1, border: 'constant', borderValue: 0 });
+  variants.push({ name: `dilate ${2 * r + 1}×${2 * r + 1} rect u8→u8 rows kernel (the op)`, inBytes: 1, outBytes: 1, run: op });
+  variants.push({ name: `dilate ${2 * r + 1}×${2 * r + 1} rect u8→u8 strip ${stripTuning.rows} rows × ${4 * stripTuning.quads} px`, inBytes: 1, outBytes: 1, run: () => runStencilStrip(rectStripSpec('max', 'constant', rect(r)), x, {}), ref: op });
+}
 // the 3×3 u8 median: strip kernel against the word kernel
 {
   const word = () => runWordKernel(medianU8WordProgram(3), x, W / 4);
   variants.push({ name: 'median 3×3 u8 word kernel', inBytes: 1, outBytes: 1, run: word, peer: 'median3_u8' });
-  for (const rows of [8, 16, 32]) {
+  for (const rows of [16]) {
     const run = () => {
       medianTuning.stripRows = rows;
       return medianBlur(x, { ksize: 3 });
     };
     variants.push({ name: `median 3×3 u8 strip kernel, ${rows} rows`, inBytes: 1, outBytes: 1, run, ref: word, peer: 'median3_u8' });
   }
-}
-// the crack kernel: its word kernel against the strip
-variants.push({ name: 'crack mask u8→u8 word kernel', inBytes: 1, outBytes: 1, run: () => runWordKernel(crackU8WordProgram('reflect101'), x, W / 4, { t2: 4 * 20 * 20, border_value: 0 }), peer: 'crack_u8' });
-// the u8 word kernel of the central-difference magnitude against the tile
-{
-  const tile = gradientTileSpec('cross', 'u8', 'f32', 'reflect101');
-  const ref = () => runStencilTile(tile, x, { weight: 0.5 });
-  variants.push({ name: 'gradient magnitude central u8→f32 tiled stencil', inBytes: 1, outBytes: 4, run: ref });
-  variants.push({ name: 'gradient magnitude central u8→f32 word kernel', inBytes: 1, outBytes: 4, run: () => runWordKernel(gradientCentralU8WordProgram('f32', 'reflect101'), x, W / 4, { weight: 0.5, border_value: 0 }, 'f32'), ref });
 }
 const copy = (vec: boolean) => () => {
   const out = Tensor.empty(gpu, shape, 'u8');

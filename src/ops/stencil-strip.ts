@@ -17,13 +17,17 @@ import type { UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { wgslBorder } from './border.js';
 import type { Dims4 } from './pixel-kernel.js';
-import { rowQuadWgsl, stencilRows, type StencilTileSpec } from './stencil-tile.js';
+import { rowQuadWgsl, runStencilTile, stencilRows, type StencilTileSpec } from './stencil-tile.js';
 
 const WG: [number, number] = [64, 4];
 /** Largest radius a strip takes on either axis (one neighbour word each side). */
 export const STRIP_MAX_RADIUS = 4;
-/** Benchmark switches: output rows per thread, and its width in quads (2: 8 pixels, 4: 16). */
-export const stripTuning = { rows: 16, quads: 4 as StripQuads };
+/**
+ * Benchmark switches: output rows per thread, its width in quads (2: 8 pixels, 4: 16), and
+ * `straight`: 0 for the row loop (the next row's words loaded ahead), else the rows written out
+ * as straight-line code with loads that many rows ahead.
+ */
+export const stripTuning = { rows: 16, quads: 2 as StripQuads, straight: 0 };
 export type StripQuads = 2 | 4;
 
 /** Whether the strip path takes this input: u8 rows of a multiple of 16 pixels (so of 8 too), radii ≤ 4, not i32 out, planes in one dispatch. */
@@ -59,9 +63,9 @@ function outStore(dtype: DType, quads: StripQuads): string {
 const programs = new Map<string, ProgramInfo>();
 
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
-export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripTuning.rows, quads: StripQuads = stripTuning.quads): ProgramInfo {
+export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripTuning.rows, quads: StripQuads = stripTuning.quads, straight = stripTuning.straight): ProgramInfo {
   if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new Error(`stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
-  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
+  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}|${straight}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
@@ -78,20 +82,54 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
     .slice(0, -1)
     .map((w, d) => `${w} = w${d + 1};`)
     .join(' ');
-  const combines = ks.map((k) => {
-    const combine = spec.combine(
-      (name, dy) => `w${ry + dy}.${name}${k}`,
-      (dy) => `w${ry + dy}.in${k}`,
-    );
-    return `var r${k}: vec4<f32>;
+  // output quads r0 … from ring slots slot(0) … slot(2·ry) (input rows y − ry … y + ry)
+  const combines = (slot: (d: number) => string) =>
+    ks.map((k) => {
+      const combine = spec.combine(
+        (name, dy) => `${slot(ry + dy)}.${name}${k}`,
+        (dy) => `${slot(ry + dy)}.in${k}`,
+      );
+      return `var r${k}: vec4<f32>;
       {
         ${combine}
         r${k} = v;
       }`;
-  });
+    });
+  const span = rowsPerThread + 2 * ry;
+  const loop = `${ring.map((w) => `var ${w}: Rows;`).join(' ')}
+  var next = load_row(i32(y0) - ${ry}, k, plane);
+  // the first 2·ry rows only fill the ring; the next row's words are loaded before this row is computed
+  for (var i = 0u; i < ${span}u; i++) {
+    let raw = next;
+    next = load_row(i32(y0 + i) ${ry > 1 ? `- ${ry - 1}` : `+ ${1 - ry}`}, k, plane);
+    ${roll}
+    w${2 * ry} = row_arrays(raw, k);
+    let y = y0 + i - ${2 * ry}u;
+    if (i >= ${2 * ry}u && y < s.z) {
+      ${combines((d) => `w${d}`).join('\n      ')}
+      let t = plane + y * units + k;
+      ${outStore(spec.outDtype, quads)}
+    }
+  }`;
+  // straight-line: input row i of the thread's span (y0 − ry + i) is raw_i, then w_i
+  const lines: string[] = [];
+  const load = (i: number) => `let raw_${i} = load_row(i32(y0) + (${i - ry}), k, plane);`;
+  for (let i = 0; i < Math.min(straight, span); i++) lines.push(load(i));
+  for (let i = 0; i < span; i++) {
+    if (i + straight < span) lines.push(load(i + straight));
+    lines.push(`let w_${i} = row_arrays(raw_${i}, k);`);
+    const o = i - 2 * ry;
+    if (o >= 0) {
+      lines.push(`if (y0 + ${o}u < s.z) {
+      ${combines((d) => `w_${o + d}`).join('\n      ')}
+      let t = plane + (y0 + ${o}u) * units + k;
+      ${outStore(spec.outDtype, quads)}
+  }`);
+    }
+  }
   p = {
     name: `${spec.name}_strip`,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads};straight=${straight}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     // shape N, C, H, W (W % 16 == 0)
@@ -150,21 +188,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let y0 = (wid.y * ${WG[1]}u + lid.y) * ${rowsPerThread}u;
   if (k >= units || y0 >= s.z) { return; }
   let plane = wid.z * s.z * units;
-  ${ring.map((w) => `var ${w}: Rows;`).join(' ')}
-  var next = load_row(i32(y0) - ${ry}, k, plane);
-  // the first 2·ry rows only fill the ring; the next row's words are loaded before this row is computed
-  for (var i = 0u; i < ${rowsPerThread + 2 * ry}u; i++) {
-    let raw = next;
-    next = load_row(i32(y0 + i) ${ry > 1 ? `- ${ry - 1}` : `+ ${1 - ry}`}, k, plane);
-    ${roll}
-    w${2 * ry} = row_arrays(raw, k);
-    let y = y0 + i - ${2 * ry}u;
-    if (i >= ${2 * ry}u && y < s.z) {
-      ${combines.join('\n      ')}
-      let t = plane + y * units + k;
-      ${outStore(spec.outDtype, quads)}
-    }
-  }
+  ${straight > 0 ? lines.join('\n  ') : loop}
 }`,
   };
   programs.set(id, p);
@@ -176,13 +200,25 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
   const [n, c, h, w] = x.shape as Dims4;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
-  const { rows, quads } = stripTuning;
+  const { rows, quads, straight } = stripTuning;
   gpu.dispatch({
-    program: stencilStripProgram(spec, rows, quads),
+    program: stencilStripProgram(spec, rows, quads, straight),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
     uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
     workgroups: [Math.ceil(w / (4 * quads) / WG[0]), Math.ceil(h / (rows * WG[1])), n * c],
   });
   return out;
+}
+
+/**
+ * Runs a spec through the faster engine for it (check stencilTileFits first): the strip for u8
+ * stencils of radius 1 where it fits, else the tile. H200 (bench/results/2026-12-02-h200-k, 16
+ * rows × 8 px): Sobel dx u8→f32 0.131 vs 0.146 ms, central magnitude 0.135 vs 0.193, Sobel
+ * magnitude →f16 0.157 vs 0.210, crack 0.117 vs 0.174 (its word kernel 0.138), 3×3 dilation 0.067
+ * vs 0.119; at radius 2 the tile wins (Gaussian 5×5 u8→f32 0.163 vs 0.173, →f16 0.164 vs 0.166).
+ */
+export function runStencil(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
+  if (spec.rx <= 1 && spec.ry <= 1 && stencilStripFits(spec, x.shape as Dims4)) return runStencilStrip(spec, x, uniforms, borderValue);
+  return runStencilTile(spec, x, uniforms, borderValue);
 }

@@ -2,11 +2,10 @@
  * The crack kernel: a u8 mask, 255 where the central-difference gradient magnitude exceeds
  * `threshold`, else 0:
  *   mask = 255 if sqrt(((I[y, x+1] − I[y, x−1]) / 2)² + ((I[y+1, x] − I[y−1, x]) / 2)²) > threshold
- * per channel, in one fused pass: for u8 rows of a multiple of 4 pixels a word kernel (a thread
- * loads its word of the rows above, at and below, and the two neighbour words of its own row, and
- * stores one word of 4 results); for other dtypes the tiled stencil (../stencil-tile.ts) when rows
- * start on a storage word (W % 4 == 0), else a pixel kernel with four neighbour loads per pixel and four u8
- * results per thread; only the 1-pixel frame of the image resolves indices with the border mode. The test
+ * per channel, in one fused pass: the stencil engines' (../stencil-strip.ts: a strip for u8 rows of
+ * a multiple of 16 pixels, else the tile of ../stencil-tile.ts when rows start on a storage word),
+ * else a pixel kernel with four neighbour loads per pixel and four u8 results per thread; only the
+ * 1-pixel frame of the image resolves indices with the border mode. The test
  * is evaluated without a square root or divisions as
  *   (I[y, x+1] − I[y, x−1])² + (I[y+1, x] − I[y−1, x])² > (2·threshold)²      (threshold ≥ 0)
  * in f32: the same test (for u8 inputs the left side is exact; only the f32 rounding of
@@ -15,17 +14,19 @@
  * edge is then 0) / replicate / constant (borderValue, default 0). OpenCV has no single call for
  * this; it equals cv.threshold(cv.magnitude(cv.Sobel(x, CV_32F, 1, 0, 1, 0.5), cv.Sobel(x, CV_32F,
  * 0, 1, 1, 0.5)), threshold, 255, THRESH_BINARY) converted to u8 (the test checks this).
- * Notes (H200, 16×1×2048² u8): the tiled stencil took 0.250 ms (14 % of copy bandwidth).
+ * Notes (H200, 16×1×2048² u8): the tiled stencil took 0.250 ms (14 % of copy bandwidth) on
+ * 2026-12-01, a word kernel of its own (a thread's word of the rows above, at and below and a byte
+ * of each neighbour word) 0.127; the strip 0.117 against that kernel's 0.138 in the same run
+ * (bench/results/2026-12-02-h200-k), so the word kernel went.
  */
 import type { DType } from '../../dtype.js';
-import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';
 import { BORDER_MODES, checkBorder, wgslBorder, type BorderMode } from '../border.js';
 import { checkImage } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
-import { runStencilTile, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
-import { runWordKernel, WGSL_U8_ROWS, WORD_DIMS, WORD_MAIN, WORD_WG } from '../word-kernel.js';
+import { runStencil, stencilStripProgram } from '../stencil-strip.js';
+import { stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
 import { WGSL_SRC_TAP } from './gradient.js';
 
 export interface CrackMaskOptions {
@@ -94,33 +95,6 @@ export function crackTileSpec(inDtype: DType, border: BorderMode): StencilTileSp
   };
 }
 
-/** The u8 word kernel: one output word (4 pixels) per thread; needs W % 4 == 0. */
-export function crackU8WordProgram(border: BorderMode): ProgramInfo {
-  return {
-    name: 'crack_mask_u8_words',
-    key: `border=${border}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'out', dtype: 'u8' }],
-    uniforms: [
-      WORD_DIMS,
-      { name: 't2', type: 'f32' },
-      { name: 'border_value', type: 'f32' },
-    ],
-    workgroupSize: WORD_WG,
-    body: /* wgsl */ `
-${wgslBorder(border)}
-${WGSL_U8_ROWS}
-${WORD_MAIN}
-  let first = rows - y;
-  let c = row_quads_at(rows * u.dims.x, q);
-  let gx = c.r - c.l;
-  let gy = row_lanes(first, i32(y) + 1, q) - row_lanes(first, i32(y) - 1, q);
-  let v = select(vec4<u32>(0u), vec4<u32>(255u), gx * gx + gy * gy > vec4<f32>(u.t2));
-  out[i] = v.x | (v.y << 8u) | (v.z << 16u) | (v.w << 24u);
-}`,
-  };
-}
-
 /** (2·threshold)² as f32, or −1 for a negative threshold (every pixel passes). */
 function squaredThreshold(t: number): number {
   return t < 0 ? -1 : Math.fround(4 * t * t);
@@ -139,12 +113,9 @@ export function crackMask(x: Tensor, options: CrackMaskOptions): Tensor {
   const borderValue = options.borderValue === undefined ? 0 : numberInRange('borderValue', options.borderValue, -1e30, 1e30);
   const t2 = squaredThreshold(threshold);
   const shape = x.shape as Dims4;
-  if (x.device === 'gpu' && x.dtype === 'u8' && shape[3] % 4 === 0 && x.size > 0) {
-    return runWordKernel(crackU8WordProgram(border), x, shape[3] / 4, { t2, border_value: borderValue });
-  }
   if (x.device === 'gpu') {
     const tile = crackTileSpec(x.dtype, border);
-    if (stencilTileFits(tile, shape)) return runStencilTile(tile, x, { t2 }, borderValue);
+    if (stencilTileFits(tile, shape)) return runStencil(tile, x, { t2 }, borderValue);
     return runPixelProgram(crackProgram(x.dtype, border), [x], shape, 'u8', { t2 }, borderValue);
   }
   const src = cpuAccessor(x, border, borderValue);
@@ -160,6 +131,6 @@ export function crackMask(x: Tensor, options: CrackMaskOptions): Tensor {
 export function crackPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], borders: readonly BorderMode[] = BORDER_MODES) {
   return [
     ...dtypes.flatMap((d) => borders.flatMap((b) => [crackProgram(d, b), stencilTileProgram(crackTileSpec(d, b), false)])),
-    ...borders.map((b) => crackU8WordProgram(b)),
+    ...borders.map((b) => stencilStripProgram(crackTileSpec('u8', b))),
   ];
 }

@@ -5,13 +5,12 @@
  *   'scharr'  gx, gy = cv.Scharr(x, CV_32F, 1, 0), cv.Scharr(x, CV_32F, 0, 1)   (ksize 3 only)
  *   'central' gx = (x[y, x+1] − x[y, x−1]) / 2, gy = (x[y+1, x] − x[y−1, x]) / 2  (ksize 3 only)
  * i.e. cv.magnitude of the two derivatives, unnormalised (Sobel 3×3 of a unit step is 4).
- * On the GPU one dispatch, no gx/gy tensors: 'central' on u8 rows of a multiple of 4 pixels takes
- * a word kernel (../word-kernel.ts: 4 outputs per thread from its word, one byte of each neighbour
- * word and the words above and below; H200, 16×2048² u8 → f32: 0.138 ms against 0.189 through
- * the tile, bench/results/2026-12-02-h200-f; for Sobel 3×3 → f16 the tile won, 0.206 against
- * 0.251); other rows on whole output words take the tiled stencil
- * (../stencil-tile.ts: row passes for the x derivative and smoothing into workgroup memory, the
- * column pass forms gx, gy and the magnitude); other widths a per-pixel kernel
+ * On the GPU one dispatch, no gx/gy tensors: the stencil engines (../stencil-strip.ts runStencil:
+ * 3×3 on u8 rows of a multiple of 16 pixels a strip, else the tile of ../stencil-tile.ts — row
+ * passes for the x derivative and smoothing, a column pass forming gx, gy and the magnitude).
+ * H200, 16×2048² u8: central → f32 0.135 ms by the strip, 0.147 by the word kernel it replaced,
+ * 0.193 by the tile; Sobel 3×3 → f16 0.157 / 0.210 by strip / tile (bench/results/2026-12-02-h200-k).
+ * Other widths a per-pixel kernel
  * that reads each pixel's neighbourhood (3×3, K×K, or the four neighbours for 'central' and
  * Sobel 1), with plain offsets inside the image and border resolution only on the frame.
  * Arithmetic is f32 in the order of the separable filter (row pass, then column pass). Border
@@ -25,8 +24,8 @@ import { invalidParameter, numberInRange, oddInteger, oneOf } from '../../valida
 import { BORDER_MODES, checkBorder, wgslBorder, type BorderMode } from '../border.js';
 import { checkImage, outDType } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
-import { OUT_VEC4_ALIAS, quadStore, runStencilTile, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
-import { runWordKernel, WGSL_U8_ROWS, WORD_DIMS, WORD_MAIN, WORD_WG } from '../word-kernel.js';
+import { runStencil, stencilStripProgram } from '../stencil-strip.js';
+import { stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
 import { sobelKernels, type SobelKsize } from './sobel.js';
 
 /**
@@ -213,35 +212,6 @@ export function gradientTileSpec(shape: GradientShape, inDtype: DType, outDtype:
   };
 }
 
-/**
- * The u8 word kernel of the central-difference magnitude (rows of a multiple of 4 pixels): a
- * thread loads its word, one byte of each neighbour word in its row (row_quads_at) and the words
- * above and below, and writes the 4 outputs at once, with the tiled form's arithmetic.
- */
-export function gradientCentralU8WordProgram(outDtype: DType, border: BorderMode): ProgramInfo {
-  const vecOut = outDtype === 'f32';
-  return {
-    name: 'gradient_magnitude_u8_words',
-    key: `cross;border=${border}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'out', dtype: outDtype }],
-    uniforms: [WORD_DIMS, { name: 'border_value', type: 'f32' }, { name: 'weight', type: 'f32' }],
-    workgroupSize: WORD_WG,
-    body: /* wgsl */ `
-${wgslBorder(border)}
-${vecOut ? OUT_VEC4_ALIAS : ''}
-${WGSL_U8_ROWS}
-${WORD_MAIN}
-  let first = rows - y;
-  let c = row_quads_at(rows * u.dims.x, q);
-  let gx = (c.r - c.l) * u.weight;
-  let gy = (row_lanes(first, i32(y) + 1, q) - row_lanes(first, i32(y) - 1, q)) * u.weight;
-  let v = sqrt(gx * gx + gy * gy);
-  ${quadStore(outDtype, vecOut, '4u * i', () => 'true')}
-}`,
-  };
-}
-
 /** The program gradientMagnitude records for these options and dtypes (the per-pixel form). */
 export function gradientProgram(r: ResolvedGradient, inDtype: DType) {
   return programFor(weightsOf(r).shape, inDtype, r.dtype, r.border);
@@ -292,12 +262,8 @@ export function gradientMagnitudeResolved(x: Tensor, r: ResolvedGradient): Tenso
   const wt = weightsOf(r);
   if (x.device === 'gpu') {
     const uniforms: Record<string, number | number[]> = wt.shape === 'cross' ? { weight: wt.weight } : { kd: packTaps(wt.kd), ks: packTaps(wt.ks) };
-    const [, , , w] = x.shape as Dims4;
-    if (x.dtype === 'u8' && w % 4 === 0 && x.size > 0 && wt.shape === 'cross') {
-      return runWordKernel(gradientCentralU8WordProgram(r.dtype, r.border), x, w / 4, { ...uniforms, border_value: r.borderValue }, r.dtype);
-    }
     const tile = gradientTileSpec(wt.shape, x.dtype, r.dtype, r.border);
-    if (stencilTileFits(tile, x.shape as Dims4)) return runStencilTile(tile, x, uniforms, r.borderValue);
+    if (stencilTileFits(tile, x.shape as Dims4)) return runStencil(tile, x, uniforms, r.borderValue);
     return runPixelProgram(programFor(wt.shape, x.dtype, r.dtype, r.border), [x], x.shape as Dims4, r.dtype, uniforms, r.borderValue);
   }
   return cpuGradient(x, r, wt);
@@ -315,6 +281,6 @@ export function gradientMagnitude(x: Tensor, options: GradientMagnitudeOptions =
 
 /** Every program variant, for compile-all tests. */
 export function gradientPrograms(inDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], outDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], borders: readonly BorderMode[] = BORDER_MODES) {
-  const words = inDtypes.includes('u8') ? outDtypes.flatMap((o) => borders.map((b) => gradientCentralU8WordProgram(o, b))) : [];
-  return [...SHAPES.flatMap((v) => inDtypes.flatMap((i) => outDtypes.flatMap((o) => borders.flatMap((b) => [programFor(v, i, o, b), stencilTileProgram(gradientTileSpec(v, i, o, b), o === 'f32')])))), ...words];
+  const strips = inDtypes.includes('u8') ? (['cross', 'k3'] as const).flatMap((v) => outDtypes.filter((o) => o !== 'i32').flatMap((o) => borders.map((b) => stencilStripProgram(gradientTileSpec(v, 'u8', o, b))))) : [];
+  return [...SHAPES.flatMap((v) => inDtypes.flatMap((i) => outDtypes.flatMap((o) => borders.flatMap((b) => [programFor(v, i, o, b), stencilTileProgram(gradientTileSpec(v, i, o, b), o === 'f32')])))), ...strips];
 }

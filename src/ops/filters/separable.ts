@@ -2,10 +2,12 @@
  * Separable 2-D correlation: a horizontal then a vertical 1-D pass (kornia's filter2d_separable).
  * The intermediate is f32, so rounding happens once, at the end, as in OpenCV's float path.
  * Two GPU paths:
- *  - tiled (kernels up to 17 taps, rows that start on a storage word): one pass through
- *    ../stencil-tile.ts; a workgroup filters the rows of a 64×16 output tile plus halo into
- *    workgroup memory, then the columns, and writes each output word once. Radii are
- *    compile-time constants, taps uniforms.
+ *  - stencil (kernels up to 17 taps, rows that start on a storage word): one pass through
+ *    ../stencil-tile.ts (a workgroup filters the rows of a 64×16 output tile plus halo into
+ *    workgroup memory, then the columns, and writes each output word once) or, for 3×3 on u8
+ *    rows of a multiple of 16 pixels, ../stencil-strip.ts (a thread streams 8 pixels down 16 rows
+ *    with the filtered rows in registers; H200: Sobel dx u8→f32 0.131 ms vs 0.146 by the tile,
+ *    bench/results/2026-12-02-h200-k). Radii are compile-time constants, taps uniforms.
  *  - general: two pixel-kernel passes through an f32 intermediate, taps as uniforms
  *    (array<vec4<f32>, 64>, up to 255 taps), any width.
  *
@@ -20,7 +22,9 @@
  * H200 (2026-12-02, bench/results/2026-12-02-h200-d): with the tile's row pass reading global
  * memory (no input tile) the tile beat the strip at 3 taps too (Gaussian 3×3 u8→f32 0.153 vs
  * 0.255 ms), so the strip path (a thread filtering 4 pixels × 8 rows from whole input words with
- * a register ring of filtered rows, no workgroup memory) was removed.
+ * a register ring of filtered rows, no workgroup memory) was removed. Its idea returned, for any
+ * stencil spec, as ../stencil-strip.ts: 8 pixels per thread from 8-byte loads and the next row's
+ * words loaded before the current row is filtered beat the tile at 3×3 (above).
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
@@ -28,7 +32,8 @@ import type { Tensor } from '../../tensor.js';
 import type { BorderMode } from '../border.js';
 import { checkImage, type ImageDims } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
-import { runStencilTile, STENCIL_MAX_RADIUS, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
+import { runStencil } from '../stencil-strip.js';
+import { STENCIL_MAX_RADIUS, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
 import { MAX_TAPS } from './kernels.js';
 
 const TAP_VECS = Math.ceil(MAX_TAPS / 4) + 1;
@@ -109,7 +114,7 @@ export function filter2dSeparable(x: Tensor, a: SeparableArgs): Tensor {
     const rx = (a.kx.length - 1) / 2;
     const ry = (a.ky.length - 1) / 2;
     const tile = separableTileSpec(x.dtype, a.dtype, a.border, rx, ry);
-    if (stencilTileFits(tile, shape)) return runStencilTile(tile, x, { wx: a.kx, wy: a.ky }, a.borderValue);
+    if (stencilTileFits(tile, shape)) return runStencil(tile, x, { wx: a.kx, wy: a.ky }, a.borderValue);
     const tmp = runPixelProgram(separablePass('h', x.dtype, 'f32', a.border), [x], shape, 'f32', { taps: a.kx.length, weights: packWeights(a.kx) }, a.borderValue);
     const out = runPixelProgram(separablePass('v', 'f32', a.dtype, a.border), [tmp], shape, a.dtype, { taps: a.ky.length, weights: packWeights(a.ky) }, midBorder);
     tmp.dispose();

@@ -118,7 +118,7 @@ describe('erode, dilate, morphologyEx', () => {
     await assertGpuMatchesCpu(gpu!, [naturalImage([1, 1, 9, 9], 'u8')], (t) => dilate(t, { ksize: 1 }), EXACT, 'dilate 1×1');
   });
 
-  test('GPU u8 rectangles on widths that are multiples of 4 (one-pass row and tiled kernels) match the CPU exactly', { skip: !gpu }, async () => {
+  test('GPU u8 rectangles on widths that are multiples of 4 (stencil strip, one-pass row and tiled kernels) match the CPU exactly', { skip: !gpu }, async () => {
     // row kernel: 16 rows per thread, 64 per workgroup; tile = 128 × 32 pixels: sizes below, at
     // and across those edges; kernels wider than the image; windows beyond the row kernel's
     const cases: [Shape, MorphologyExOptions][] = [
@@ -137,6 +137,12 @@ describe('erode, dilate, morphologyEx', () => {
       [[1, 1, 21, 16], { op: 'open', ksize: 3, iterations: 3 }],
       [[1, 1, 21, 16], { op: 'blackhat', ksize: [5, 5], border: 'replicate' }],
       [[1, 1, 70, 12], { op: 'dilate', ksize: [3, 5], border: 'reflect101' }],
+      // up to 3×3 on widths of a multiple of 16: the stencil strips (default, constant, other borders, 2×2 anchors)
+      [[2, 3, 37, 144], { op: 'dilate', ksize: 3 }],
+      [[1, 1, 21, 16], { op: 'erode', ksize: 3, border: 'constant', borderValue: 40 }],
+      [[1, 2, 19, 32], { op: 'erode', ksize: [2, 2], border: 'reflect101' }],
+      [[1, 1, 9, 48], { op: 'close', ksize: 3, border: 'replicate' }],
+      [[1, 1, 17, 64], { op: 'dilate', ksize: [3, 1] }],
       [[2, 3, 37, 136], { op: 'dilate', ksize: [11, 3] }], // tiled kernel from here
       [[1, 1, 40, 136], { op: 'erode', ksize: [3, 13], border: 'reflect101' }],
       [[1, 1, 36, 20], { op: 'erode', ksize: [10, 4], border: 'constant', borderValue: 77 }],
