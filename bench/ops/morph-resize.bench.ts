@@ -25,13 +25,15 @@ function tune(o: Partial<typeof morphTuning>, f: () => Tensor): Tensor {
     Object.assign(morphTuning, saved);
   }
 }
-const tiled = (f: () => Tensor) => tune({ rowsKernel: false }, f);
+const tiled = (f: () => Tensor) => tune({ strip: false, rowsKernel: false }, f);
+const rowsKernel = (f: () => Tensor) => tune({ strip: false }, f);
 const cases: [string, number, (t: Tensor) => Tensor, Tensor?][] = [
   ['dilate 3×3 rect u8', 2, (t) => dilate(t, { ksize: 3 })],
   ['erode 3×3 rect u8', 2, (t) => erode(t, { ksize: 3 })],
   ['dilate 3×3 reflect101 u8', 2, (t) => dilate(t, { ksize: 3, border: 'reflect101' })],
   ['dilate 5×5 rect u8', 2, (t) => dilate(t, { ksize: 5 })],
   ['dilate 9×9 rect u8', 2, (t) => dilate(t, { ksize: 9 })],
+  ['rows kernel: dilate 3×3 rect u8', 2, (t) => rowsKernel(() => dilate(t, { ksize: 3 }))],
   ['tiled: dilate 3×3 rect u8', 2, (t) => tiled(() => dilate(t, { ksize: 3 }))],
   ['dilate 15×15 rect u8', 2, (t) => dilate(t, { ksize: 15 })],
   ['gradient 3×3 u8', 2, (t) => morphologyEx(t, { op: 'gradient', ksize: 3 })],

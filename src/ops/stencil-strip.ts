@@ -1,15 +1,24 @@
 /**
  * Stencil strips: the tiled stencil's specs (./stencil-tile.ts) run without workgroup memory, for
- * u8 inputs with rows of a multiple of 16 pixels and radii ≤ 4. A thread streams 16 adjacent
- * output pixels (one 16-byte vector of input words per row, the output as 16-byte vectors) down
- * `rows` output rows. Per input row it loads its vector and, for rx > 0, the edge words of the
- * neighbour vectors (L1 serves them: they are the neighbour threads' own), computes the spec's row
- * arrays once and keeps the last 2·ry + 1 rows of them in registers, from which the combine forms
- * the output. Every row pass is computed once per input row (the word path tried in
+ * u8 inputs with rows of a multiple of 16 pixels and radii ≤ 4. A thread streams 8 (or 16)
+ * adjacent output pixels down 8 or 16 output rows (stripRows). Per input row it loads its 8 bytes
+ * as one vector and, for rx > 0, the edge words of the neighbour vectors (L1 serves them: they are
+ * the neighbour threads' own), computes the spec's row arrays once and keeps the last 2·ry + 1
+ * rows of them in registers, from which the combine forms the output; the output is written as
+ * whole vectors. Every row pass is computed once per input row (the word path tried in
  * stencil-tile.ts recomputed it per output row) and the next row's words are loaded before the
- * current row is computed, so two rows' loads are in flight per thread.
- * At a row's ends the pixels beyond it resolve through the border mode from the thread's own 16
- * (radius ≤ 4 < 16); rows outside the image resolve once per row.
+ * current row is computed. At a row's ends the pixels beyond it resolve through the border mode
+ * from the thread's own pixels (radius ≤ 4 < 8); rows outside the image resolve once per row.
+ * Measured on an H200, 16×2048² u8 (bench/results/2026-12-02-h200-j to -l, against the tile):
+ *  - 8 px per thread beat 16 (Sobel dx u8→f32 0.126 vs 0.141 ms at 8 rows; 16 px need twice the
+ *    registers for the ring of row arrays), and 4 quads spread 64 threads apart (u32 loads) were
+ *    slower still (0.216 at 16 rows);
+ *  - the strip wins at radius 1: Sobel dx / Gaussian 3×3 u8→f32 0.125 vs 0.144, central gradient
+ *    magnitude 0.128 vs 0.191, Sobel magnitude →f16 0.156 vs 0.208, crack 0.117 vs 0.171, 3×3
+ *    dilation 0.067 vs 0.118; at radius 2 the tile wins for weighted sums (Gaussian 5×5 u8→f32
+ *    0.161 vs 0.171) but not for min/max (5×5 dilation 0.097 vs 0.112 by morphology's rows kernel);
+ *  - rows written out as straight-line code, loads 1 to 4 rows ahead, gained nothing overall
+ *    (crack 0.109 at 8 rows, dilation 0.078 vs 0.067; reverted).
  */
 import type { DType } from '../dtype.js';
 import type { ProgramInfo } from '../gpu/program.js';
@@ -23,11 +32,15 @@ const WG: [number, number] = [64, 4];
 /** Largest radius a strip takes on either axis (one neighbour word each side). */
 export const STRIP_MAX_RADIUS = 4;
 /**
- * Benchmark switches: output rows per thread, its width in quads (2: 8 pixels, 4: 16), and
- * `straight`: 0 for the row loop (the next row's words loaded ahead), else the rows written out
- * as straight-line code with loads that many rows ahead.
+ * Benchmark switches: output rows per thread (0: 8 for f32 outputs, else 16, the faster on the
+ * H200) and its width in quads (2: 8 pixels, 4: 16).
  */
-export const stripTuning = { rows: 16, quads: 2 as StripQuads, straight: 0 };
+export const stripTuning = { rows: 0, quads: 2 as StripQuads };
+
+/** Output rows a thread streams for this output dtype (bench/results/2026-12-02-h200-l). */
+export function stripRows(outDtype: DType): number {
+  return stripTuning.rows || (outDtype === 'f32' ? 8 : 16);
+}
 export type StripQuads = 2 | 4;
 
 /** Whether the strip path takes this input: u8 rows of a multiple of 16 pixels (so of 8 too), radii ≤ 4, not i32 out, planes in one dispatch. */
@@ -63,9 +76,9 @@ function outStore(dtype: DType, quads: StripQuads): string {
 const programs = new Map<string, ProgramInfo>();
 
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
-export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripTuning.rows, quads: StripQuads = stripTuning.quads, straight = stripTuning.straight): ProgramInfo {
+export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec.outDtype), quads: StripQuads = stripTuning.quads): ProgramInfo {
   if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new Error(`stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
-  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}|${straight}`;
+  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
@@ -82,54 +95,36 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
     .slice(0, -1)
     .map((w, d) => `${w} = w${d + 1};`)
     .join(' ');
-  // output quads r0 … from ring slots slot(0) … slot(2·ry) (input rows y − ry … y + ry)
-  const combines = (slot: (d: number) => string) =>
-    ks.map((k) => {
-      const combine = spec.combine(
-        (name, dy) => `${slot(ry + dy)}.${name}${k}`,
-        (dy) => `${slot(ry + dy)}.in${k}`,
-      );
-      return `var r${k}: vec4<f32>;
+  // output quads r0 … from the ring w0 … w(2·ry) (input rows y − ry … y + ry)
+  const combines = ks.map((k) => {
+    const combine = spec.combine(
+      (name, dy) => `w${ry + dy}.${name}${k}`,
+      (dy) => `w${ry + dy}.in${k}`,
+    );
+    return `var r${k}: vec4<f32>;
       {
         ${combine}
         r${k} = v;
       }`;
-    });
-  const span = rowsPerThread + 2 * ry;
+  });
   const loop = `${ring.map((w) => `var ${w}: Rows;`).join(' ')}
   var next = load_row(i32(y0) - ${ry}, k, plane);
   // the first 2·ry rows only fill the ring; the next row's words are loaded before this row is computed
-  for (var i = 0u; i < ${span}u; i++) {
+  for (var i = 0u; i < ${rowsPerThread + 2 * ry}u; i++) {
     let raw = next;
     next = load_row(i32(y0 + i) ${ry > 1 ? `- ${ry - 1}` : `+ ${1 - ry}`}, k, plane);
     ${roll}
     w${2 * ry} = row_arrays(raw, k);
     let y = y0 + i - ${2 * ry}u;
     if (i >= ${2 * ry}u && y < s.z) {
-      ${combines((d) => `w${d}`).join('\n      ')}
+      ${combines.join('\n      ')}
       let t = plane + y * units + k;
       ${outStore(spec.outDtype, quads)}
     }
   }`;
-  // straight-line: input row i of the thread's span (y0 − ry + i) is raw_i, then w_i
-  const lines: string[] = [];
-  const load = (i: number) => `let raw_${i} = load_row(i32(y0) + (${i - ry}), k, plane);`;
-  for (let i = 0; i < Math.min(straight, span); i++) lines.push(load(i));
-  for (let i = 0; i < span; i++) {
-    if (i + straight < span) lines.push(load(i + straight));
-    lines.push(`let w_${i} = row_arrays(raw_${i}, k);`);
-    const o = i - 2 * ry;
-    if (o >= 0) {
-      lines.push(`if (y0 + ${o}u < s.z) {
-      ${combines((d) => `w_${o + d}`).join('\n      ')}
-      let t = plane + (y0 + ${o}u) * units + k;
-      ${outStore(spec.outDtype, quads)}
-  }`);
-    }
-  }
   p = {
     name: `${spec.name}_strip`,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads};straight=${straight}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     // shape N, C, H, W (W % 16 == 0)
@@ -188,7 +183,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let y0 = (wid.y * ${WG[1]}u + lid.y) * ${rowsPerThread}u;
   if (k >= units || y0 >= s.z) { return; }
   let plane = wid.z * s.z * units;
-  ${straight > 0 ? lines.join('\n  ') : loop}
+  ${loop}
 }`,
   };
   programs.set(id, p);
@@ -200,9 +195,10 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
   const [n, c, h, w] = x.shape as Dims4;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
-  const { rows, quads, straight } = stripTuning;
+  const rows = stripRows(spec.outDtype);
+  const quads = stripTuning.quads;
   gpu.dispatch({
-    program: stencilStripProgram(spec, rows, quads, straight),
+    program: stencilStripProgram(spec, rows, quads),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
     uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
@@ -213,10 +209,7 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
 
 /**
  * Runs a spec through the faster engine for it (check stencilTileFits first): the strip for u8
- * stencils of radius 1 where it fits, else the tile. H200 (bench/results/2026-12-02-h200-k, 16
- * rows × 8 px): Sobel dx u8→f32 0.131 vs 0.146 ms, central magnitude 0.135 vs 0.193, Sobel
- * magnitude →f16 0.157 vs 0.210, crack 0.117 vs 0.174 (its word kernel 0.138), 3×3 dilation 0.067
- * vs 0.119; at radius 2 the tile wins (Gaussian 5×5 u8→f32 0.163 vs 0.173, →f16 0.164 vs 0.166).
+ * stencils of radius 1 where it fits, else the tile (measurements above).
  */
 export function runStencil(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
   if (spec.rx <= 1 && spec.ry <= 1 && stencilStripFits(spec, x.shape as Dims4)) return runStencilStrip(spec, x, uniforms, borderValue);

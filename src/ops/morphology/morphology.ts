@@ -26,8 +26,8 @@
  * to ±65504 as kensa's f16 packing does).
  * Differences from OpenCV: no custom anchor; an element without a nonzero entry is rejected
  * (OpenCV's behaviour is undefined there); elements up to 255×255 with at most 256 row spans.
- * GPU: u8 rectangles up to 3×3 on widths that are a multiple of 16 run through the stencil strips
- * (../stencil-strip.ts, rectStripSpec); other u8 rectangles on widths that are a multiple of 4 run
+ * GPU: u8 rectangles up to 9×9 (halo ±4) on widths that are a multiple of 16 run through the stencil
+ * strips (../stencil-strip.ts, rectStripSpec); other u8 rectangles on widths that are a multiple of 4 run
  * in one pass over packed words (a row-streaming kernel for windows up to 9×9 pixels of halo ±4,
  * else a workgroup-memory tile);
  * other rectangles are separable (a row min/max pass into an intermediate of the input dtype,
@@ -217,10 +217,11 @@ function wgslPick(op: Extremum): string {
 const MAX_ROWS_KH = 9;
 const ROWS_WG: [number, number] = [64, 4];
 /**
- * Benchmark switches: rowsKernel false sends every u8 rectangle through the tiled kernel;
+ * Benchmark switches: strip false keeps u8 rectangles off the stencil strips; rowsKernel false sends
+ * every u8 rectangle the strips do not take through the tiled kernel;
  * wordsPerThread 0 = 2 for windows up to 5 pixels wide, else 1 (measured best on the H100).
  */
-export const morphTuning = { rowsKernel: true, rowsPerThread: 16, wordsPerThread: 0 };
+export const morphTuning = { strip: true, rowsKernel: true, rowsPerThread: 16, wordsPerThread: 0 };
 
 function rowsWords(x0: number, x1: number): number {
   return morphTuning.wordsPerThread || (x1 - x0 + 1 <= 5 ? 2 : 1);
@@ -323,9 +324,10 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 
 /**
  * A u8 rectangle as a stencil spec (row min/max over dx = x0 … x1, then over dy = y0 … y1 of those)
- * for ../stencil-strip.ts, which 3×3 and smaller rectangles on rows of a multiple of 16 pixels
- * take: H200, 3×3 dilation 0.067 ms against 0.081 by the rows kernel (bench/results/2026-12-02-h200-k).
- * The outside value is passed saturated to u8, as for the rows kernel.
+ * for ../stencil-strip.ts, which rectangles of halo ≤ 4 on rows of a multiple of 16 pixels take:
+ * H200, dilation 3×3 0.067 ms against 0.081 by the rows kernel, 5×5 0.097 vs 0.112, 9×9 0.188 vs
+ * 0.194 (bench/results/2026-12-02-h200-k and -l). The outside value is passed saturated to u8, as
+ * for the rows kernel.
  */
 export function rectStripSpec(op: Extremum, border: BorderMode, rect: { x0: number; x1: number; y0: number; y1: number }): StencilTileSpec {
   const { x0, x1, y0, y1 } = rect;
@@ -536,8 +538,8 @@ function morphOnce(x: Tensor, r: Resolved, op: Extremum): Tensor {
   if (x.device === 'gpu') {
     if (r.rect) {
       const { x0, x1, y0, y1 } = r.rect;
-      const strip = x.dtype === 'u8' ? rectStripSpec(op, r.border, r.rect) : null;
-      if (strip && strip.rx <= 1 && strip.ry <= 1 && stencilStripFits(strip, shape)) return runStencilStrip(strip, x, {}, saturate('u8', bv));
+      const strip = x.dtype === 'u8' && morphTuning.strip ? rectStripSpec(op, r.border, r.rect) : null;
+      if (strip && stencilStripFits(strip, shape)) return runStencilStrip(strip, x, {}, saturate('u8', bv));
       const g = x.dtype === 'u8' && shape[3] % 4 === 0 ? rectTileGeometry(r.rect) : null;
       if (g && morphTuning.rowsKernel && rowsKernelFits(r.rect) && shape[0] * shape[1] <= 65535) return runRectRows(x, r, op, bv);
       if (g) return runRectTile(x, r, op, g, bv);

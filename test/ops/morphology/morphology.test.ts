@@ -152,7 +152,16 @@ describe('erode, dilate, morphologyEx', () => {
       const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, 'u8', 11);
       await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, o), EXACT, `u8 [${shape}] ${JSON.stringify(o)}`);
     }
-    // small windows through the tiled kernel too
+    // the strips' cases through the rows kernel, and small windows through the tiled kernel too
+    morphTuning.strip = false;
+    try {
+      for (const [shape, o] of cases.filter(([s]) => s[3] % 16 === 0)) {
+        const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, 'u8', 13);
+        await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, o), EXACT, `rows kernel u8 [${shape}] ${JSON.stringify(o)}`);
+      }
+    } finally {
+      morphTuning.strip = true;
+    }
     morphTuning.rowsKernel = false;
     try {
       for (const [shape, o] of cases.slice(0, 6)) {
