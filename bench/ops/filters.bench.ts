@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from '../../src/dtype.js';
 import { Gpu } from '../../src/gpu/gpu.js';
+import { imageStats, statsTuning } from '../../src/ops/analysis/stats.js';
 import { crackTileSpec } from '../../src/ops/features/crack.js';
 import { medianBlur, medianTuning, medianU8WordProgram } from '../../src/ops/filters/median.js';
 import { dilate, morphTuning, rectStripSpec } from '../../src/ops/morphology/morphology.js';
@@ -34,7 +35,7 @@ const x = await Tensor.fromArray(host, [N, 1, H, W], 'u8').toGpu(gpu);
 const shape = [N, 1, H, W] as const;
 const per: Record<string, number> = { u8: 1, u16: 2, i32: 4, f32: 4, f16: 2 };
 
-const peerRun = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'gaussian5_f32,gaussian5_f16,gradmag_f16,crack_u8,dilate3_u8,median3_u8'], { encoding: 'utf8' });
+const peerRun = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'gaussian5_f32,gaussian5_f16,gradmag_f16,crack_u8,dilate3_u8,median3_u8,stats_u8'], { encoding: 'utf8' });
 const peer = peerRun.status === 0 ? JSON.parse(peerRun.stdout.trim().split('\n').pop()!) : {};
 if (peerRun.status !== 0) console.error(peerRun.stderr);
 const copyGbs: number = peer.copy_gbs ?? NaN;
@@ -101,6 +102,16 @@ for (const r of [2, 4]) {
     };
     variants.push({ name: `median 3×3 u8 strip kernel, ${rows} rows`, inBytes: 1, outBytes: 1, run, ref: word, peer: 'median3_u8' });
   }
+}
+// image statistics: u8 pass 1 at 8 and 16 vec4 loads per thread
+for (const loads of [8, 16] as const) {
+  const run = () => {
+    statsTuning.u8Loads = loads;
+    const y = imageStats(x);
+    statsTuning.u8Loads = 8;
+    return y;
+  };
+  variants.push({ name: `image statistics u8, ${loads} loads per thread`, inBytes: 1, outBytes: 0, run, peer: 'stats_u8' });
 }
 const copy = (vec: boolean) => () => {
   const out = Tensor.empty(gpu, shape, 'u8');

@@ -14,7 +14,7 @@
  * (tests: rtol 1e-5); min and max are exact. i32 values are read as f32 (exact up to 2^24).
  * NaN inputs give unspecified results on the GPU (WGSL min/max), NaN on the CPU.
  * u8 planes of a multiple of 16 pixels take a faster pass 1: 16 pixels per vec4<u32> load, and
- * each thread's sums are exact integers (Σv ≤ 2^15, n·Σv² ≤ 2^30 for its 128 pixels), so its
+ * each thread's sums are exact integers (Σv ≤ 2^16, n·Σv² < 2^32 for its 128 or 256 pixels), so its
  * record (n, mean, M2 = (n·Σv² − (Σv)²)/n) has one rounding; Σv and Σv² of 4 pixels are packed
  * 4×8-bit dot products. Notes (H200, 16×1×2048² u8): the per-element pass took 0.098 ms for the
  * pair (17 % of copy bandwidth), per-thread integer sums byte by byte 0.061 (28 %), the dot
@@ -28,9 +28,11 @@ import { checkImage } from '../image.js';
 const WG = 256;
 /** Elements per thread in pass 1 (chunk = WG · ITEMS per workgroup). */
 const ITEMS = 16;
-/** u8 pass 1: vec4<u32> loads (16 pixels) per thread, 128 pixels: exact u32 sums. */
-const U8_LOADS = 8;
-const U8_CHUNK = WG * U8_LOADS * 16;
+/**
+ * Benchmark switch: u8 pass 1's vec4<u32> loads (16 pixels) per thread, 8 or 16. Up to 256 pixels
+ * a thread's sums are exact in u32 (n·Σv² ≤ 256 · 256 · 255² < 2^32).
+ */
+export const statsTuning = { u8Loads: 8 as 8 | 16 };
 /** Floats per partial record: count, mean − P, M2, min, max, P (padded to 8). */
 const REC = 8;
 
@@ -126,10 +128,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /** Pass 1 for u8 planes of a multiple of 16 pixels; writes the records statsPartialProgram writes. */
-export function statsPartialU8Program(): ProgramInfo {
+export function statsPartialU8Program(loads: 8 | 16 = statsTuning.u8Loads): ProgramInfo {
   return {
     name: 'stats_partial_u8',
-    key: '',
+    key: `loads=${loads}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'part', dtype: 'f32' }],
     uniforms: [
@@ -160,7 +162,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = linear_workgroup(wid, nwg);
   if (g >= u.groups) { return; }
   let plane = g / u.chunks;
-  let start = (g - plane * u.chunks) * ${WG * U8_LOADS}u;
+  let start = (g - plane * u.chunks) * ${WG * loads}u;
   let base = plane * u.plane_vecs;
   let pivot = f32(src_v[base].x & 0xffu);
   s1 = 0u;
@@ -168,7 +170,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   lo = vec4<u32>(255u);
   hi = vec4<u32>(0u);
   var loads = 0u;
-  for (var k = 0u; k < ${U8_LOADS}u; k++) {
+  for (var k = 0u; k < ${loads}u; k++) {
     let j = start + li + k * WG;
     if (j < u.plane_vecs) {
       let q = src_v[base + j];
@@ -233,7 +235,7 @@ function statsGpu(x: Tensor, n: number, c: number, planeLen: number): Tensor {
   const gpu = x.gpu.gpu;
   const planes = n * c;
   const u8 = x.dtype === 'u8' && planeLen % 16 === 0;
-  const chunks = Math.ceil(planeLen / (u8 ? U8_CHUNK : WG * ITEMS));
+  const chunks = Math.ceil(planeLen / (u8 ? WG * statsTuning.u8Loads * 16 : WG * ITEMS));
   const groups = planes * chunks;
   const part = Tensor.empty(gpu, [groups, REC], 'f32');
   if (u8) {
@@ -284,5 +286,5 @@ export function imageStats(x: Tensor): Tensor {
 
 /** Every program variant of this file, for compile-all tests. */
 export function imageStatsPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16']): ProgramInfo[] {
-  return [...dtypes.map((dt) => statsPartialProgram(dt)), statsPartialU8Program(), statsFinalProgram()];
+  return [...dtypes.map((dt) => statsPartialProgram(dt)), statsPartialU8Program(8), statsPartialU8Program(16), statsFinalProgram()];
 }
