@@ -108,7 +108,7 @@ for (const loads of [8, 16] as const) {
   const run = () => {
     statsTuning.u8Loads = loads;
     const y = imageStats(x);
-    statsTuning.u8Loads = 8;
+    statsTuning.u8Loads = 16;
     return y;
   };
   variants.push({ name: `image statistics u8, ${loads} loads per thread`, inBytes: 1, outBytes: 0, run, peer: 'stats_u8' });

@@ -82,41 +82,58 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
-  const rows = stencilRows(spec);
-  const names = Object.keys(rows);
   const ks = Array.from({ length: quads }, (_, k) => k);
   const px = 4 * quads;
   const lanes = ['x', 'y', 'z', 'w'].slice(0, quads);
-  // row words e0 … e(quads + 1) as f32 quads: the left neighbour word, the thread's, the right neighbour word
-  const word = (k: number) => (i: number) => (rx > 0 ? `e${k + i}` : `e${k + 1}`);
-  const rowPass = ks.flatMap((k) => names.map((n) => `  o.${n}${k} = ${rowQuadWgsl(rows[n]!, rx > 0 ? 4 : 0, word(k))};`));
-  const ring = Array.from({ length: 2 * ry + 1 }, (_, d) => `w${d}`);
-  const roll = ring
-    .slice(0, -1)
-    .map((w, d) => `${w} = w${d + 1};`)
-    .join(' ');
-  // output quads r0 … from the ring w0 … w(2·ry) (input rows y − ry … y + ry)
+  const hx = rx > 0 ? 4 : 0;
+  // The row offsets each row array is read at. Arrays read at several keep their rows in a ring
+  // of computed arrays; the others (and the input quads) are computed at use from a ring of the
+  // rows' raw words, which is a quarter of the registers.
+  const uses = new Map<string, Set<number>>();
+  const use = (name: string, dy: number) => {
+    uses.set(name, (uses.get(name) ?? new Set<number>()).add(dy));
+    return '0.0';
+  };
+  spec.combine(use, (dy) => use('in', dy));
+  stencilRows(spec); // refuses a spec that names a row array "in" and reads t(dy), as the tile does
+  const rows = spec.rows;
+  const ringNames = Object.keys(rows).filter((n) => (uses.get(n)?.size ?? 0) > 1);
+  const atUse = Object.keys(rows).filter((n) => uses.get(n)?.size === 1);
+  // row words e0 … e(quads + 1) of Words `wd` as f32 quads: the left neighbour word, the thread's, the right neighbour word
+  const word = (wd: string, k: number) => (i: number) => (rx > 0 ? `${wd}.e${k + i}` : `${wd}.e${k + 1}`);
+  const slots = Array.from({ length: 2 * ry + 1 }, (_, d) => d);
+  const roll = (ring: string) =>
+    slots
+      .slice(0, -1)
+      .map((d) => `${ring}${d} = ${ring}${d + 1};`)
+      .join(' ');
+  // the slots whose words an output row needs: at-use arrays and input quads
+  const wordSlots = [...new Set([...atUse.map((n) => ry + [...uses.get(n)!][0]!), ...[...(uses.get('in') ?? [])].map((dy) => ry + dy)])].sort();
   const combines = ks.map((k) => {
     const combine = spec.combine(
-      (name, dy) => `w${ry + dy}.${name}${k}`,
-      (dy) => `w${ry + dy}.in${k}`,
+      (name, dy) => (ringNames.includes(name) ? `w${ry + dy}.${name}${k}` : `at_${name}${k}`),
+      (dy) => `wd${ry + dy}.e${k + 1}`,
     );
+    const atUseLets = atUse.map((n) => `let at_${n}${k} = ${rowQuadWgsl(rows[n]!, hx, word(`wd${ry + [...uses.get(n)!][0]!}`, k))};`);
     return `var r${k}: vec4<f32>;
       {
-        ${combine}
+        ${[...atUseLets, combine].join('\n        ')}
         r${k} = v;
       }`;
   });
-  const loop = `${ring.map((w) => `var ${w}: Rows;`).join(' ')}
+  const loop = `${slots.map((d) => `var q${d}: RawRow;`).join(' ')}
+  ${ringNames.length ? slots.map((d) => `var w${d}: Rows;`).join(' ') : ''}
   var next = load_row(i32(y0) - ${ry}, k, plane);
-  // the first 2·ry rows only fill the ring; the next row's words are loaded before this row is computed
+  // the first 2·ry rows only fill the rings; the next row's words are loaded before this row is computed
   for (var i = 0u; i < ${rowsPerThread + 2 * ry}u; i++) {
     let raw = next;
     next = load_row(i32(y0 + i) ${ry > 1 ? `- ${ry - 1}` : `+ ${1 - ry}`}, k, plane);
-    ${roll}
-    w${2 * ry} = row_arrays(raw, k);
+    ${roll('q')}
+    q${2 * ry} = raw;
+    ${ringNames.length ? `${roll('w')}\n    w${2 * ry} = row_arrays(row_words(raw, k));` : ''}
     let y = y0 + i - ${2 * ry}u;
     if (i >= ${2 * ry}u && y < s.z) {
+      ${wordSlots.map((d) => `let wd${d} = row_words(q${d}, k);`).join('\n      ')}
       ${combines.join('\n      ')}
       let t = plane + y * units + k;
       ${outStore(spec.outDtype, quads)}
@@ -155,25 +172,37 @@ fn edge_word(m: vec${quads}<u32>, x0: i32, i: i32) -> vec4<f32> {
   }
   return v;
 }
-struct Rows {
-${ks.flatMap((k) => names.map((n) => `  ${n}${k}: vec4<f32>,`)).join('\n')}
+// A row's pixels as f32 quads: e0 left of the thread's, e1 … e${quads} its own, e${quads + 1} right of them.
+struct Words {
+${Array.from({ length: quads + 2 }, (_, i) => `  e${i}: vec4<f32>,`).join('\n')}
 };
-fn row_arrays(raw: RawRow, k: u32) -> Rows {
-  var o: Rows;
-  var e0 = vec4<f32>(u.border_value);
-${Array.from({ length: quads + 1 }, (_, i) => `  var e${i + 1} = e0;`).join('\n')}
+fn row_words(raw: RawRow, k: u32) -> Words {
+  var o: Words;
+  let bv = vec4<f32>(u.border_value);
+${Array.from({ length: quads + 2 }, (_, i) => `  o.e${i} = bv;`).join('\n')}
   if (raw.by >= 0) {
     let x0 = i32(k * ${px}u);
-${lanes.map((l, i) => `    e${i + 1} = u8x4_f32(raw.m.${l});`).join('\n')}
+${lanes.map((l, i) => `    o.e${i + 1} = u8x4_f32(raw.m.${l});`).join('\n')}
 ${
   rx > 0
-    ? `    if (k > 0u) { e0 = u8x4_f32(raw.l); } else { e0 = edge_word(raw.m, x0, -4); }
-    if (k + 1u < u.shape.w / ${px}u) { e${quads + 1} = u8x4_f32(raw.r); } else { e${quads + 1} = edge_word(raw.m, x0, ${px}); }`
+    ? `    if (k > 0u) { o.e0 = u8x4_f32(raw.l); } else { o.e0 = edge_word(raw.m, x0, -4); }
+    if (k + 1u < u.shape.w / ${px}u) { o.e${quads + 1} = u8x4_f32(raw.r); } else { o.e${quads + 1} = edge_word(raw.m, x0, ${px}); }`
     : ''
 }
   }
-${rowPass.join('\n')}
   return o;
+}
+${
+  ringNames.length
+    ? `struct Rows {
+${ks.flatMap((k) => ringNames.map((n) => `  ${n}${k}: vec4<f32>,`)).join('\n')}
+};
+fn row_arrays(wd: Words) -> Rows {
+  var o: Rows;
+${ks.flatMap((k) => ringNames.map((n) => `  o.${n}${k} = ${rowQuadWgsl(rows[n]!, hx, word('wd', k))};`)).join('\n')}
+  return o;
+}`
+    : ''
 }
 @compute @workgroup_size(${WG[0]}, ${WG[1]}, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

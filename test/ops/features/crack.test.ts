@@ -66,9 +66,12 @@ describe('crackMask', () => {
     const cases = [
       [[1, 1, 17, 23], 'u8', 9.5],
       [[3, 3, 9, 8], 'u8', 120],
-      // the u8 word kernel: one word per row, one row, integer threshold (ties stay unmarked)
+      // rows of whole words (the tile): one word per row, one row, integer threshold (ties stay unmarked)
       [[2, 1, 5, 4], 'u8', 3],
       [[2, 1, 1, 12], 'u8', 2],
+      // rows of a multiple of 16 pixels (the strip): one strip per row, several strips and a partial row block
+      [[2, 1, 5, 16], 'u8', 3],
+      [[1, 3, 37, 144], 'u8', 9.5],
       [[2, 1, 13, 7], 'u16', 20000.5],
       [[2, 3, 11, 5], 'f32', 0.3],
       [[1, 1, 6, 33], 'f16', 0.05],
@@ -81,11 +84,11 @@ describe('crackMask', () => {
     }
   });
 
-  test('tiled path (u16, i32, f32, f16) and the u8 word kernel: interior and rim tiles, every border', { skip: !gpu }, async () => {
-    for (const [dtype, threshold] of [['u8', 9.5], ['u16', 20000.5], ['i32', 1e4], ['f32', 0.3], ['f16', 0.05]] as const) {
-      const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 40, 136], dtype, 17);
+  test('tiled path (every dtype, rows of 136 px) and the u8 strip (rows of 144 px): interior and rim tiles, every border', { skip: !gpu }, async () => {
+    for (const [dtype, threshold, w] of [['u8', 9.5, 136], ['u8', 9.5, 144], ['u16', 20000.5, 136], ['i32', 1e4, 136], ['f32', 0.3, 136], ['f16', 0.05, 136]] as const) {
+      const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 40, w], dtype, 17);
       for (const border of BORDER_MODES) {
-        await assertGpuMatchesCpu(gpu!, [x], (t) => crackMask(t, { threshold, border, borderValue: 0.5 }), { int: 0 }, `${dtype} ${border}`);
+        await assertGpuMatchesCpu(gpu!, [x], (t) => crackMask(t, { threshold, border, borderValue: 0.5 }), { int: 0 }, `${dtype} W=${w} ${border}`);
       }
     }
   });

@@ -84,11 +84,11 @@ describe('gradientMagnitude', () => {
     await assertGpuMatchesCpu(gpu!, [x], (t) => gradientMagnitude(t, { ksize: 5, dtype: 'u16' }), { int: 1 }, 'u16 out');
   });
 
-  test('tiled path and u8 word kernel: interior and rim tiles, every input dtype, operator and ksize, rows on 4 pixels or not', { skip: !gpu }, async () => {
+  test('tiled path and u8 strips: interior and rim tiles, every input dtype, operator and ksize, rows on 4 or 16 pixels or not', { skip: !gpu }, async () => {
     for (const dtype of ['u8', 'u16', 'i32', 'f32', 'f16'] as const) {
-      // 136 px: u8 'central' takes the word kernel, the rest interior tiles (quad loads, 16-byte f32
-      // stores); 138 px: every tile resolves borders
-      for (const w of dtype === 'u8' ? [136, 138] : [136]) {
+      // 136 px: interior tiles (quad loads, 16-byte f32 stores); 138 px: every tile resolves
+      // borders; 144 px: u8 3×3 operators take the strip (ksize 7 the tile)
+      for (const w of dtype === 'u8' ? [136, 138, 144] : [136]) {
         const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 40, w], dtype, 21);
         for (const border of dtype === 'u8' ? BORDER_MODES : (['reflect101'] as const)) {
           for (const [operator, ksize] of [['central', 3], ['sobel', 1], ['sobel', 3], ['sobel', 7], ['scharr', 3]] as const) {
