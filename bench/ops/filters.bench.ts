@@ -89,7 +89,8 @@ for (const r of [2, 4]) {
     return y;
   };
   variants.push({ name: `dilate ${2 * r + 1}×${2 * r + 1} rect u8→u8 rows kernel (the op)`, inBytes: 1, outBytes: 1, run: op });
-  variants.push({ name: `dilate ${2 * r + 1}×${2 * r + 1} rect u8→u8 strip ${stripRows('u8')} rows × ${4 * stripTuning.quads} px`, inBytes: 1, outBytes: 1, run: () => runStencilStrip(rectStripSpec('max', 'constant', rect(r)), x, {}), ref: op });
+  const spec = rectStripSpec('max', 'constant', rect(r));
+  variants.push({ name: `dilate ${2 * r + 1}×${2 * r + 1} rect u8→u8 strip ${stripRows(spec)} rows × ${4 * stripTuning.quads} px`, inBytes: 1, outBytes: 1, run: () => runStencilStrip(spec, x, {}), ref: op });
 }
 // the 3×3 u8 median: strip kernel against the word kernel
 {

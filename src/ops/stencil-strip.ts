@@ -15,10 +15,15 @@
  *    slower still (0.216 at 16 rows);
  *  - the strip wins at radius 1: Sobel dx / Gaussian 3×3 u8→f32 0.125 vs 0.144, central gradient
  *    magnitude 0.128 vs 0.191, Sobel magnitude →f16 0.156 vs 0.208, crack 0.117 vs 0.171, 3×3
- *    dilation 0.067 vs 0.118; at radius 2 the tile wins for weighted sums (Gaussian 5×5 u8→f32
- *    0.161 vs 0.171) but not for min/max (5×5 dilation 0.097 vs 0.112 by morphology's rows kernel);
+ *    dilation 0.067 vs 0.118 (run l); at radius 2 it lost (Gaussian 5×5 u8→f32 0.171 vs 0.161)
+ *    until the row pass was split into the row's words (row_words) and the arrays computed from
+ *    them (row_arrays): then Gaussian 5×5 u8→f32 0.149, →f16 0.146, box 0.150 vs 0.161 by the tile,
+ *    Sobel dx 0.118, Sobel magnitude 0.145 (run n); 5×5 dilation 0.094 vs 0.111 by morphology's
+ *    rows kernel;
  *  - rows written out as straight-line code, loads 1 to 4 rows ahead, gained nothing overall
- *    (crack 0.109 at 8 rows, dilation 0.078 vs 0.067; reverted).
+ *    (crack 0.109 at 8 rows, dilation 0.078 vs 0.067; reverted); arrays read at one row offset and
+ *    the input quads computed at use from a ring of raw words instead of kept in the ring were
+ *    slower (crack 0.156, central magnitude 0.152; run n; reverted).
  */
 import type { DType } from '../dtype.js';
 import type { ProgramInfo } from '../gpu/program.js';
@@ -32,14 +37,18 @@ const WG: [number, number] = [64, 4];
 /** Largest radius a strip takes on either axis (one neighbour word each side). */
 export const STRIP_MAX_RADIUS = 4;
 /**
- * Benchmark switches: output rows per thread (0: 8 for f32 outputs, else 16, the faster on the
- * H200) and its width in quads (2: 8 pixels, 4: 16).
+ * Benchmark switches: output rows per thread (0: stripRows' choice) and its width in quads (2: 8
+ * pixels, 4: 16).
  */
 export const stripTuning = { rows: 0, quads: 2 as StripQuads };
 
-/** Output rows a thread streams for this output dtype (bench/results/2026-12-02-h200-l). */
-export function stripRows(outDtype: DType): number {
-  return stripTuning.rows || (outDtype === 'f32' ? 8 : 16);
+/**
+ * Output rows a thread streams: 8 for f32 outputs of radius ≤ 1, else 16, the faster on the H200
+ * (bench/results/2026-12-02-h200-n: Sobel dx u8→f32 0.118 vs 0.124 ms, Gaussian 5×5 u8→f32 0.156
+ * vs 0.149, Sobel magnitude →f16 0.146 vs 0.145, 3×3 dilation 0.073 vs 0.069).
+ */
+export function stripRows(spec: Pick<StencilTileSpec, 'outDtype' | 'ry'>): number {
+  return stripTuning.rows || (spec.outDtype === 'f32' && spec.ry <= 1 ? 8 : 16);
 }
 export type StripQuads = 2 | 4;
 
@@ -76,7 +85,7 @@ function outStore(dtype: DType, quads: StripQuads): string {
 const programs = new Map<string, ProgramInfo>();
 
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
-export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec.outDtype), quads: StripQuads = stripTuning.quads): ProgramInfo {
+export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: StripQuads = stripTuning.quads): ProgramInfo {
   if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new Error(`stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
   const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
   let p = programs.get(id);
@@ -86,54 +95,38 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
   const px = 4 * quads;
   const lanes = ['x', 'y', 'z', 'w'].slice(0, quads);
   const hx = rx > 0 ? 4 : 0;
-  // The row offsets each row array is read at. Arrays read at several keep their rows in a ring
-  // of computed arrays; the others (and the input quads) are computed at use from a ring of the
-  // rows' raw words, which is a quarter of the registers.
-  const uses = new Map<string, Set<number>>();
-  const use = (name: string, dy: number) => {
-    uses.set(name, (uses.get(name) ?? new Set<number>()).add(dy));
-    return '0.0';
-  };
-  spec.combine(use, (dy) => use('in', dy));
-  stencilRows(spec); // refuses a spec that names a row array "in" and reads t(dy), as the tile does
-  const rows = spec.rows;
-  const ringNames = Object.keys(rows).filter((n) => (uses.get(n)?.size ?? 0) > 1);
-  const atUse = Object.keys(rows).filter((n) => uses.get(n)?.size === 1);
+  // the spec's row arrays and, when its combine reads them, the input quads (`in`)
+  const rows = stencilRows(spec);
+  const names = Object.keys(rows);
   // row words e0 … e(quads + 1) of Words `wd` as f32 quads: the left neighbour word, the thread's, the right neighbour word
   const word = (wd: string, k: number) => (i: number) => (rx > 0 ? `${wd}.e${k + i}` : `${wd}.e${k + 1}`);
   const slots = Array.from({ length: 2 * ry + 1 }, (_, d) => d);
-  const roll = (ring: string) =>
-    slots
-      .slice(0, -1)
-      .map((d) => `${ring}${d} = ${ring}${d + 1};`)
-      .join(' ');
-  // the slots whose words an output row needs: at-use arrays and input quads
-  const wordSlots = [...new Set([...atUse.map((n) => ry + [...uses.get(n)!][0]!), ...[...(uses.get('in') ?? [])].map((dy) => ry + dy)])].sort();
+  const roll = slots
+    .slice(0, -1)
+    .map((d) => `w${d} = w${d + 1};`)
+    .join(' ');
+  // output quads r0 … from the ring w0 … w(2·ry) (input rows y − ry … y + ry)
   const combines = ks.map((k) => {
     const combine = spec.combine(
-      (name, dy) => (ringNames.includes(name) ? `w${ry + dy}.${name}${k}` : `at_${name}${k}`),
-      (dy) => `wd${ry + dy}.e${k + 1}`,
+      (name, dy) => `w${ry + dy}.${name}${k}`,
+      (dy) => `w${ry + dy}.in${k}`,
     );
-    const atUseLets = atUse.map((n) => `let at_${n}${k} = ${rowQuadWgsl(rows[n]!, hx, word(`wd${ry + [...uses.get(n)!][0]!}`, k))};`);
     return `var r${k}: vec4<f32>;
       {
-        ${[...atUseLets, combine].join('\n        ')}
+        ${combine}
         r${k} = v;
       }`;
   });
-  const loop = `${slots.map((d) => `var q${d}: RawRow;`).join(' ')}
-  ${ringNames.length ? slots.map((d) => `var w${d}: Rows;`).join(' ') : ''}
+  const loop = `${slots.map((d) => `var w${d}: Rows;`).join(' ')}
   var next = load_row(i32(y0) - ${ry}, k, plane);
-  // the first 2·ry rows only fill the rings; the next row's words are loaded before this row is computed
+  // the first 2·ry rows only fill the ring; the next row's words are loaded before this row is computed
   for (var i = 0u; i < ${rowsPerThread + 2 * ry}u; i++) {
     let raw = next;
     next = load_row(i32(y0 + i) ${ry > 1 ? `- ${ry - 1}` : `+ ${1 - ry}`}, k, plane);
-    ${roll('q')}
-    q${2 * ry} = raw;
-    ${ringNames.length ? `${roll('w')}\n    w${2 * ry} = row_arrays(row_words(raw, k));` : ''}
+    ${roll}
+    w${2 * ry} = row_arrays(row_words(raw, k));
     let y = y0 + i - ${2 * ry}u;
     if (i >= ${2 * ry}u && y < s.z) {
-      ${wordSlots.map((d) => `let wd${d} = row_words(q${d}, k);`).join('\n      ')}
       ${combines.join('\n      ')}
       let t = plane + y * units + k;
       ${outStore(spec.outDtype, quads)}
@@ -192,17 +185,13 @@ ${
   }
   return o;
 }
-${
-  ringNames.length
-    ? `struct Rows {
-${ks.flatMap((k) => ringNames.map((n) => `  ${n}${k}: vec4<f32>,`)).join('\n')}
+struct Rows {
+${ks.flatMap((k) => names.map((n) => `  ${n}${k}: vec4<f32>,`)).join('\n')}
 };
 fn row_arrays(wd: Words) -> Rows {
   var o: Rows;
-${ks.flatMap((k) => ringNames.map((n) => `  o.${n}${k} = ${rowQuadWgsl(rows[n]!, hx, word('wd', k))};`)).join('\n')}
+${ks.flatMap((k) => names.map((n) => `  o.${n}${k} = ${rowQuadWgsl(rows[n]!, hx, word('wd', k))};`)).join('\n')}
   return o;
-}`
-    : ''
 }
 @compute @workgroup_size(${WG[0]}, ${WG[1]}, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -224,7 +213,7 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
   const [n, c, h, w] = x.shape as Dims4;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
-  const rows = stripRows(spec.outDtype);
+  const rows = stripRows(spec);
   const quads = stripTuning.quads;
   gpu.dispatch({
     program: stencilStripProgram(spec, rows, quads),
@@ -238,9 +227,10 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
 
 /**
  * Runs a spec through the faster engine for it (check stencilTileFits first): the strip for u8
- * stencils of radius 1 where it fits, else the tile (measurements above).
+ * stencils of radius ≤ 2 where it fits, else the tile (measurements above; radii 3 and 4 of
+ * weighted sums were not measured on the strip).
  */
 export function runStencil(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
-  if (spec.rx <= 1 && spec.ry <= 1 && stencilStripFits(spec, x.shape as Dims4)) return runStencilStrip(spec, x, uniforms, borderValue);
+  if (spec.rx <= 2 && spec.ry <= 2 && stencilStripFits(spec, x.shape as Dims4)) return runStencilStrip(spec, x, uniforms, borderValue);
   return runStencilTile(spec, x, uniforms, borderValue);
 }
