@@ -40,7 +40,9 @@ export const STRIP_MAX_RADIUS = 4;
  * Benchmark switches: output rows per thread (0: stripRows' choice) and its width in quads (2: 8
  * pixels, 4: 16).
  */
-export const stripTuning = { rows: 0, quads: 2 as StripQuads };
+export const stripTuning = { rows: 0, quads: 2 as StripQuads, trip: 'constant' as StripTrip };
+/** Experiment switch: the row loop's trip count as a constant, as a uniform, or constant with an unused ring of raw rows. */
+export type StripTrip = 'constant' | 'uniform' | 'dead-ring';
 
 /**
  * Output rows a thread streams: 8 for f32 outputs of radius ≤ 1, else 16, the faster on the H200
@@ -85,9 +87,9 @@ function outStore(dtype: DType, quads: StripQuads): string {
 const programs = new Map<string, ProgramInfo>();
 
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
-export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: StripQuads = stripTuning.quads): ProgramInfo {
+export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: StripQuads = stripTuning.quads, trip: StripTrip = stripTuning.trip): ProgramInfo {
   if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new Error(`stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
-  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
+  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}|${trip}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
@@ -118,12 +120,14 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
       }`;
   });
   const loop = `${slots.map((d) => `var w${d}: Rows;`).join(' ')}
+  ${trip === 'dead-ring' ? slots.map((d) => `var q${d}: RawRow;`).join(' ') : ''}
   var next = load_row(i32(y0) - ${ry}, k, plane);
   // the first 2·ry rows only fill the ring; the next row's words are loaded before this row is computed
-  for (var i = 0u; i < ${rowsPerThread + 2 * ry}u; i++) {
+  for (var i = 0u; i < ${trip === 'uniform' ? `u.span` : `${rowsPerThread + 2 * ry}u`}; i++) {
     let raw = next;
     next = load_row(i32(y0 + i) ${ry > 1 ? `- ${ry - 1}` : `+ ${1 - ry}`}, k, plane);
     ${roll}
+    ${trip === 'dead-ring' ? `${slots.slice(0, -1).map((d) => `q${d} = q${d + 1};`).join(' ')} q${2 * ry} = raw;` : ''}
     w${2 * ry} = row_arrays(row_words(raw, k));
     let y = y0 + i - ${2 * ry}u;
     if (i >= ${2 * ry}u && y < s.z) {
@@ -134,11 +138,11 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
   }`;
   p = {
     name: `${spec.name}_strip`,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads};trip=${trip}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     // shape N, C, H, W (W % 16 == 0)
-    uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
+    uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, { name: 'span', type: 'u32' }, ...spec.uniforms],
     workgroupSize: WG[0] * WG[1],
     body: /* wgsl */ `
 ${wgslBorder(spec.border)}
@@ -219,7 +223,7 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
     program: stencilStripProgram(spec, rows, quads),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
-    uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
+    uniforms: { ...uniforms, shape: x.shape, border_value: borderValue, span: rows + 2 * spec.ry },
     workgroups: [Math.ceil(w / (4 * quads) / WG[0]), Math.ceil(h / (rows * WG[1])), n * c],
   });
   return out;
@@ -231,6 +235,6 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
  * weighted sums were not measured on the strip).
  */
 export function runStencil(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
-  if (spec.rx <= 2 && spec.ry <= 2 && stencilStripFits(spec, x.shape as Dims4)) return runStencilStrip(spec, x, uniforms, borderValue);
+  if (spec.rx <= 1 && spec.ry <= 1 && stencilStripFits(spec, x.shape as Dims4)) return runStencilStrip(spec, x, uniforms, borderValue);
   return runStencilTile(spec, x, uniforms, borderValue);
 }
