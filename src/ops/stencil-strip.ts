@@ -15,15 +15,18 @@
  *    slower still (0.216 at 16 rows);
  *  - the strip wins at radius 1: Sobel dx / Gaussian 3×3 u8→f32 0.125 vs 0.144, central gradient
  *    magnitude 0.128 vs 0.191, Sobel magnitude →f16 0.156 vs 0.208, crack 0.117 vs 0.171, 3×3
- *    dilation 0.067 vs 0.118 (run l); at radius 2 it lost (Gaussian 5×5 u8→f32 0.171 vs 0.161)
- *    until the row pass was split into the row's words (row_words) and the arrays computed from
- *    them (row_arrays): then Gaussian 5×5 u8→f32 0.149, →f16 0.146, box 0.150 vs 0.161 by the tile,
- *    Sobel dx 0.118, Sobel magnitude 0.145 (run n); 5×5 dilation 0.094 vs 0.111 by morphology's
- *    rows kernel;
+ *    dilation 0.067 vs 0.118 (runs l, o); at radius 2 the tile wins for weighted sums (Gaussian
+ *    5×5 u8→f32 0.173 vs 0.162, →f16 0.166 vs 0.163, run o) but not for min/max (5×5 dilation
+ *    0.101 vs 0.112 by morphology's rows kernel);
  *  - rows written out as straight-line code, loads 1 to 4 rows ahead, gained nothing overall
  *    (crack 0.109 at 8 rows, dilation 0.078 vs 0.067; reverted); arrays read at one row offset and
  *    the input quads computed at use from a ring of raw words instead of kept in the ring were
- *    slower (crack 0.156, central magnitude 0.152; run n; reverted).
+ *    slower (crack 0.156, central magnitude 0.152; run n; reverted);
+ *  - not understood: that variant (commit cafd287) ran the weighted-sum specs, whose WGSL differed
+ *    from this one only by an unused, rolled ring of raw rows, faster — Gaussian 5×5 u8→f32 0.149,
+ *    →f16 0.146, box 0.150 (below the tile's 0.161), Sobel dx 0.118, Sobel magnitude 0.145 (run n,
+ *    against 0.173 / 0.166 / 0.173 / 0.126 / 0.156 in run o): presumably the driver compiles the
+ *    row loop differently (unrolling, registers). To measure next: the trip count as a uniform.
  */
 import type { DType } from '../dtype.js';
 import type { ProgramInfo } from '../gpu/program.js';
@@ -40,14 +43,12 @@ export const STRIP_MAX_RADIUS = 4;
  * Benchmark switches: output rows per thread (0: stripRows' choice) and its width in quads (2: 8
  * pixels, 4: 16).
  */
-export const stripTuning = { rows: 0, quads: 2 as StripQuads, trip: 'constant' as StripTrip };
-/** Experiment switch: the row loop's trip count as a constant, as a uniform, or constant with an unused ring of raw rows. */
-export type StripTrip = 'constant' | 'uniform' | 'dead-ring';
+export const stripTuning = { rows: 0, quads: 2 as StripQuads };
 
 /**
  * Output rows a thread streams: 8 for f32 outputs of radius ≤ 1, else 16, the faster on the H200
- * (bench/results/2026-12-02-h200-n: Sobel dx u8→f32 0.118 vs 0.124 ms, Gaussian 5×5 u8→f32 0.156
- * vs 0.149, Sobel magnitude →f16 0.146 vs 0.145, 3×3 dilation 0.073 vs 0.069).
+ * (bench/results/2026-12-02-h200-o: Sobel dx u8→f32 0.126 vs 0.131 ms at 8 / 16 rows, central
+ * magnitude 0.130 vs 0.134, Gaussian 5×5 u8→f32 0.182 vs 0.173, 3×3 dilation 0.073 vs 0.067).
  */
 export function stripRows(spec: Pick<StencilTileSpec, 'outDtype' | 'ry'>): number {
   return stripTuning.rows || (spec.outDtype === 'f32' && spec.ry <= 1 ? 8 : 16);
@@ -87,9 +88,9 @@ function outStore(dtype: DType, quads: StripQuads): string {
 const programs = new Map<string, ProgramInfo>();
 
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
-export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: StripQuads = stripTuning.quads, trip: StripTrip = stripTuning.trip): ProgramInfo {
+export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: StripQuads = stripTuning.quads): ProgramInfo {
   if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new Error(`stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
-  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}|${trip}`;
+  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
@@ -120,14 +121,12 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
       }`;
   });
   const loop = `${slots.map((d) => `var w${d}: Rows;`).join(' ')}
-  ${trip === 'dead-ring' ? slots.map((d) => `var q${d}: RawRow;`).join(' ') : ''}
   var next = load_row(i32(y0) - ${ry}, k, plane);
   // the first 2·ry rows only fill the ring; the next row's words are loaded before this row is computed
-  for (var i = 0u; i < ${trip === 'uniform' ? `u.span` : `${rowsPerThread + 2 * ry}u`}; i++) {
+  for (var i = 0u; i < ${rowsPerThread + 2 * ry}u; i++) {
     let raw = next;
     next = load_row(i32(y0 + i) ${ry > 1 ? `- ${ry - 1}` : `+ ${1 - ry}`}, k, plane);
     ${roll}
-    ${trip === 'dead-ring' ? `${slots.slice(0, -1).map((d) => `q${d} = q${d + 1};`).join(' ')} q${2 * ry} = raw;` : ''}
     w${2 * ry} = row_arrays(row_words(raw, k));
     let y = y0 + i - ${2 * ry}u;
     if (i >= ${2 * ry}u && y < s.z) {
@@ -138,11 +137,11 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
   }`;
   p = {
     name: `${spec.name}_strip`,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads};trip=${trip}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     // shape N, C, H, W (W % 16 == 0)
-    uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, { name: 'span', type: 'u32' }, ...spec.uniforms],
+    uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
     workgroupSize: WG[0] * WG[1],
     body: /* wgsl */ `
 ${wgslBorder(spec.border)}
@@ -223,7 +222,7 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
     program: stencilStripProgram(spec, rows, quads),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
-    uniforms: { ...uniforms, shape: x.shape, border_value: borderValue, span: rows + 2 * spec.ry },
+    uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
     workgroups: [Math.ceil(w / (4 * quads) / WG[0]), Math.ceil(h / (rows * WG[1])), n * c],
   });
   return out;
@@ -231,8 +230,7 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
 
 /**
  * Runs a spec through the faster engine for it (check stencilTileFits first): the strip for u8
- * stencils of radius ≤ 2 where it fits, else the tile (measurements above; radii 3 and 4 of
- * weighted sums were not measured on the strip).
+ * stencils of radius 1 where it fits, else the tile (measurements above).
  */
 export function runStencil(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
   if (spec.rx <= 1 && spec.ry <= 1 && stencilStripFits(spec, x.shape as Dims4)) return runStencilStrip(spec, x, uniforms, borderValue);

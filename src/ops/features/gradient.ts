@@ -6,10 +6,10 @@
  *   'central' gx = (x[y, x+1] − x[y, x−1]) / 2, gy = (x[y+1, x] − x[y−1, x]) / 2  (ksize 3 only)
  * i.e. cv.magnitude of the two derivatives, unnormalised (Sobel 3×3 of a unit step is 4).
  * On the GPU one dispatch, no gx/gy tensors: the stencil engines (../stencil-strip.ts runStencil:
- * up to 5×5 on u8 rows of a multiple of 16 pixels a strip, else the tile of ../stencil-tile.ts — row
+ * 3×3 on u8 rows of a multiple of 16 pixels a strip, else the tile of ../stencil-tile.ts — row
  * passes for the x derivative and smoothing, a column pass forming gx, gy and the magnitude).
- * H200, 16×2048² u8: central → f32 0.128 ms by the strip, 0.147 by the word kernel it replaced,
- * 0.191 by the tile; Sobel 3×3 → f16 0.145 / 0.207 by strip / tile (bench/results/2026-12-02-h200-l, -n).
+ * H200, 16×2048² u8: central → f32 0.130 ms by the strip, 0.147 by the word kernel it replaced,
+ * 0.193 by the tile; Sobel 3×3 → f16 0.156 / 0.210 by strip / tile (bench/results/2026-12-02-h200-l, -o).
  * Other widths a per-pixel kernel
  * that reads each pixel's neighbourhood (3×3, K×K, or the four neighbours for 'central' and
  * Sobel 1), with plain offsets inside the image and border resolution only on the frame.

@@ -4,11 +4,10 @@
  * Two GPU paths:
  *  - stencil (kernels up to 17 taps, rows that start on a storage word): one pass through
  *    ../stencil-tile.ts (a workgroup filters the rows of a 64×16 output tile plus halo into
- *    workgroup memory, then the columns, and writes each output word once) or, for 3×3 and 5×5 on
- *    u8 rows of a multiple of 16 pixels, ../stencil-strip.ts (a thread streams 8 pixels down 8 or
- *    16 rows with the filtered rows in registers; H200: Sobel dx u8→f32 0.118 ms, Gaussian 5×5
- *    0.149 vs 0.144 and 0.161 by the tile, bench/results/2026-12-02-h200-n). Radii are
- *    compile-time constants, taps uniforms.
+ *    workgroup memory, then the columns, and writes each output word once) or, for 3×3 on u8 rows
+ *    of a multiple of 16 pixels, ../stencil-strip.ts (a thread streams 8 pixels down 8 rows with
+ *    the filtered rows in registers; H200: Sobel dx u8→f32 0.126 ms vs 0.145 by the tile,
+ *    bench/results/2026-12-02-h200-o). Radii are compile-time constants, taps uniforms.
  *  - general: two pixel-kernel passes through an f32 intermediate, taps as uniforms
  *    (array<vec4<f32>, 64>, up to 255 taps), any width.
  *
@@ -25,7 +24,7 @@
  * 0.255 ms), so the strip path (a thread filtering 4 pixels × 8 rows from whole input words with
  * a register ring of filtered rows, no workgroup memory) was removed. Its idea returned, for any
  * stencil spec, as ../stencil-strip.ts: 8 pixels per thread from 8-byte loads and the next row's
- * words loaded before the current row is filtered beat the tile at 3×3 and 5×5 (above).
+ * words loaded before the current row is filtered beat the tile at 3×3 (above).
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
