@@ -23,7 +23,7 @@
  * Tried (H200, 2026-12-01, commit 5f987b3): a word path for u8 inputs (a thread its output quad
  * from its word and the neighbour words of every window row, no workgroup memory) — Gaussian 5×5
  * u8→f32 0.685 ms vs 0.273 (each row pass is computed 2·ry + 1 times), Sobel dx 0.227 vs 0.220,
- * Sobel magnitude →f16 0.331 vs 0.351, crack 0.210 vs 0.250 (its own word kernel in crack.ts: 0.128).
+ * Sobel magnitude →f16 0.331 vs 0.351, crack 0.210 vs 0.250 (its own word kernel then: 0.128; both gave way to stencil-strip.ts).
  * The row pass read its quads from an input tile in workgroup memory (a load phase and one
  * barrier more) until 2026-12-02: reading them from global memory, with the interior and rim loops
  * written out per case, took Gaussian 5×5 u8→f32 0.296 → 0.171 ms, →f16 0.294 → 0.174, 3×3

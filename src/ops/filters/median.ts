@@ -18,6 +18,9 @@
  * u8 rows of a multiple of 4 pixels take a word kernel: a thread loads three storage words per
  * window row (its own and both neighbours, 12 pixels), runs the network on vec4<u32> (4 outputs at
  * once) and stores one word. The per-pixel kernel took 0.426 ms (8 % of copy bandwidth) for 3×3.
+ * 3×3 on u8 rows of a multiple of 16 pixels takes the strip kernel (medianU8StripProgram: column
+ * sorts shared by a thread's 16 pixels, streamed down 16 rows): 0.222 → 0.111 ms on the H200
+ * (bench/results/2026-12-02-h200-i to -o; 8 and 32 rows per thread measured the same).
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
