@@ -9,7 +9,7 @@
  * stencil-tile.ts recomputed it per output row) and the next row's words are loaded before the
  * current row is computed. At a row's ends the pixels beyond it resolve through the border mode
  * from the thread's own pixels (radius ≤ 4 < 8); rows outside the image resolve once per row.
- * Measured on an H200, 16×2048² u8 (bench/results/2026-12-02-h200-j to -l, against the tile):
+ * Measured on an H200, 16×2048² u8 (bench/results/2026-12-02-h200-j to -o, against the tile):
  *  - 8 px per thread beat 16 (Sobel dx u8→f32 0.126 vs 0.141 ms at 8 rows; 16 px need twice the
  *    registers for the ring of row arrays), and 4 quads spread 64 threads apart (u32 loads) were
  *    slower still (0.216 at 16 rows);
@@ -39,6 +39,7 @@ import { rowQuadWgsl, runStencilTile, stencilRows, type StencilTileSpec } from '
 const WG: [number, number] = [64, 4];
 /** Largest radius a strip takes on either axis (one neighbour word each side). */
 export const STRIP_MAX_RADIUS = 4;
+export type StripQuads = 2 | 4;
 /**
  * Benchmark switches: output rows per thread (0: stripRows' choice) and its width in quads (2: 8
  * pixels, 4: 16).
@@ -53,7 +54,6 @@ export const stripTuning = { rows: 0, quads: 2 as StripQuads };
 export function stripRows(spec: Pick<StencilTileSpec, 'outDtype' | 'ry'>): number {
   return stripTuning.rows || (spec.outDtype === 'f32' && spec.ry <= 1 ? 8 : 16);
 }
-export type StripQuads = 2 | 4;
 
 /** Whether the strip path takes this input: u8 rows of a multiple of 16 pixels (so of 8 too), radii ≤ 4, not i32 out, planes in one dispatch. */
 export function stencilStripFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'inDtype' | 'outDtype'>, shape: Dims4): boolean {

@@ -32,7 +32,7 @@ import type { Tensor } from '../../tensor.js';
 import type { BorderMode } from '../border.js';
 import { checkImage, type ImageDims } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
-import { runStencil } from '../stencil-strip.js';
+import { runStencil, stencilStripProgram } from '../stencil-strip.js';
 import { STENCIL_MAX_RADIUS, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
 import { MAX_TAPS } from './kernels.js';
 
@@ -140,7 +140,11 @@ export function filter2dSeparable(x: Tensor, a: SeparableArgs): Tensor {
 
 /** Every program variant of this file, for compile-all tests. */
 export function separablePrograms(dtypes: readonly DType[], borders: readonly BorderMode[]) {
-  return dtypes.flatMap((dt) =>
-    borders.flatMap((b) => [separablePass('h', dt, 'f32', b), separablePass('v', 'f32', dt, b), separableTiledProgram(dt, dt, b, 1, 1), separableTiledProgram(dt, dt, b, TILED_MAX_RADIUS, 2), separableTiledProgram(dt, 'f32', b, 2, 2, true), separableTiledProgram(dt, 'f32', b, 5, 0, true)]),
-  );
+  const strips = dtypes.includes('u8') ? borders.flatMap((b) => (['u8', 'f32', 'f16'] as const).map((o) => stencilStripProgram(separableTileSpec('u8', o, b, 1, 1)))) : [];
+  return [
+    ...dtypes.flatMap((dt) =>
+      borders.flatMap((b) => [separablePass('h', dt, 'f32', b), separablePass('v', 'f32', dt, b), separableTiledProgram(dt, dt, b, 1, 1), separableTiledProgram(dt, dt, b, TILED_MAX_RADIUS, 2), separableTiledProgram(dt, 'f32', b, 2, 2, true), separableTiledProgram(dt, 'f32', b, 5, 0, true)]),
+    ),
+    ...strips,
+  ];
 }
