@@ -29,12 +29,13 @@ export async function regionsOf(mask: Tensor, values: Tensor, connectivity: 4 | 
   const cc = await connectedComponents(mask, { connectivity, values });
   cc.labels.dispose();
   const maskHost = wantMasks ? ((await mask.toCpu()).data as Uint8Array) : null;
+  // area and the bounding box are views of the batch's readback: copied, so a payload posts only its own
   return cc.stats.map((s, n) => ({
-    area: s.area,
-    x: s.x,
-    y: s.y,
-    w: s.w,
-    h: s.h,
+    area: s.area.slice(),
+    x: s.x.slice(),
+    y: s.y.slice(),
+    w: s.w.slice(),
+    h: s.h.slice(),
     mean: s.mean!, // connectedComponents computes means whenever values are given
     ...(maskHost ? { mask: maskHost.slice(n * H * W, (n + 1) * H * W) } : {}),
   }));

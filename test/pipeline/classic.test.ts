@@ -80,12 +80,15 @@ test('GPU and CPU give the same defects and masks', { skip: !gpu }, async () => 
   }
 });
 
-test('the device stage hands over payloads that own their buffers; detect() composes the two stages', async () => {
-  const payloads = await classicDetector.device(frames(), recipe, true);
-  assert.equal(payloads.length, 3);
-  const buffers = payloads.map((p) => transferables(p));
-  // area, x, y, w, h, meanGradient and the mask: every one transferable, none shared
-  assert.deepEqual(buffers.map((b) => b.length), [7, 7, 7]);
-  assert.equal(new Set(buffers.flat()).size, 21);
-  assert.deepEqual(payloads.map((p) => classicDetector.post(p, recipe)), await detect(frames(), recipe, true));
+test('the device stage hands over payloads that own their buffers (CPU and GPU); detect() composes the two stages', async () => {
+  const inputs = [frames(), ...(gpu ? [await frames().toGpu(gpu)] : [])];
+  for (const x of inputs) {
+    const payloads = await classicDetector.device(x, recipe, true);
+    assert.equal(payloads.length, 3);
+    const buffers = payloads.map((p) => transferables(p));
+    // area, x, y, w, h, meanGradient and the mask: every one transferable, none shared
+    assert.deepEqual(buffers.map((b) => b.length), [7, 7, 7], x.device);
+    assert.equal(new Set(buffers.flat()).size, 21, x.device);
+  }
+  assert.deepEqual((await classicDetector.device(frames(), recipe, true)).map((p) => classicDetector.post(p, recipe)), await detect(frames(), recipe, true));
 });

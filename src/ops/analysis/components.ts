@@ -5,13 +5,17 @@
  *   border union over 6–9% of the blocks (local ≈0.5 ms, border 0.07 ms); the run-per-thread label
  *   pass (0.74 ms, 8 strided stores per thread) became a coalesced writer (0.33–0.35 ms).
  * - with statistics: 18–19 ms wall (was 21–34), bound by the host: 12 MB packed readback (2.4 ms)
- *   and the JS decode of 600k components into per-image arrays. Next: SoA columns packed on the GPU
- *   so the decode is typed-array copies; the stats atomics pass itself is 0.52 ms.
+ *   and the JS decode of 600k components into per-image arrays (since made columns, below); the
+ *   stats atomics pass itself is 0.52 ms.
  * - H200 machine (2026-12-02, bench/results/2026-12-02-h200-a): 23.7 / 21.2 ms wall (4 / 8-conn), of
  *   which GPU 1.98 / 1.63 and one readback 2.0 / 2.1: ~19 ms host. On the 2-core machine the decode
  *   loop takes 9–11 ms for 593k components when the result arrays (25 MB) reuse freed memory and
  *   70–130 ms when they are fresh pages (first-touch faults, GC); the loop moved into a function of
  *   its own measured the same. The cost is in writing 42 bytes of new arrays per component.
+ * - 2026-12-02: the pack pass writes columns and area / bounding box are views of the readback
+ *   (16 bytes of new arrays per component instead of 42; the readback grows from 5 to 7 words per
+ *   component). 2-core machine, 524 288 components, the decode after the readback, warm rounds:
+ *   14–24 ms → 5–10 ms; first rounds (fresh pages) 17–41 ms either way. Not yet measured on the H200.
  */
 /**
  * Connected-component labelling with per-component statistics, as OpenCV's
@@ -47,8 +51,8 @@
  *               64-bit sums of x and y, sum of values)
  * (the passes 1–2 run as a tile-local union-find in workgroup memory plus a union of the edges across
  * tile borders; labels are written by a separate coalesced pass, the statistics pass only adds atomics)
- * then a pack pass squeezes each component into 5 words (7 with values; exact, see cclPackProgram) and
- * ONE readback fetches them; when there are more than 4096 components in the batch the first read is
+ * then a pack pass writes each component's 7 words (9 with values; exact, see cclPackProgram) as
+ * columns and ONE readback fetches them (area and bounding box are handed out as views of it); when there are more than 4096 components in the batch the first read is
  * too short and a second read fetches the rest. Labels stay on the GPU. Statistics are exact (integer sums) except the
  * mean of f32/f16 `values`, which is summed in f32 with compare-and-swap atomics (order-dependent,
  * relative error about 1e-6); u8/u16 values are summed exactly. `stats: false` skips the statistics and
@@ -85,7 +89,10 @@ export interface ConnectedComponentsOptions {
   stats?: boolean;
 }
 
-/** Per-image statistics, indexed by label − 1. */
+/**
+ * Per-image statistics, indexed by label − 1. From the GPU, area and the bounding box are views of
+ * one readback buffer shared by the batch's images.
+ */
 export interface ComponentStats {
   area: Int32Array;
   /** Bounding box: left, top, width, height (OpenCV's CC_STAT_LEFT, TOP, WIDTH, HEIGHT). */
@@ -118,8 +125,8 @@ const CHUNK = WG * PER;
 export const RUN = 8;
 /** Words per component in the result buffer. */
 export const STRIDE = 11;
-/** Words per component in the packed readback (without values; 2 more with values). */
-export const PACKED = 5;
+/** Columns (words per component) of the packed readback (without values; 2 more with values). */
+export const PACKED = 7;
 const FIRST_READ = 4096;
 
 /**
@@ -595,11 +602,13 @@ ${ENTRY} {
 }
 
 /**
- * Packs each component's statistics (11 words of atomics) into PACKED words for the readback:
- * area; minx | miny << 16; w | h << 16; low words of Σ(x − minx) and Σ(y − miny) (exact 64-bit
- * sums, their high words, when not zero, go to an overflow list of (component, hi x, hi y)); and
- * with values the two words of the value sum. Needs W, H < 65536. Layout of `pk`: the overflow count
- * (zeroed before), 2·N header words (as `res`), `total` packed components, then the overflow list.
+ * Packs each component's statistics (11 words of atomics) into PACKED columns for the readback:
+ * area, minx, miny, w, h, the low words of Σ(x − minx) and Σ(y − miny) (exact 64-bit sums, their
+ * high words, when not zero, go to an overflow list of (component, hi x, hi y)); with values the two
+ * words of the value sum. Columns, not records, so the host hands out area and the bounding box as
+ * views of the readback (no copy). Needs W, H < 65536 (Σ(x − minx) < 2^32 for most components).
+ * Layout of `pk`: the overflow count (zeroed before), 2·N header words (as `res`), the columns of
+ * `total` words each, then the overflow list.
  */
 export function cclPackProgram(withValues: boolean): ProgramInfo {
   const ps = withValues ? PACKED + 2 : PACKED;
@@ -623,18 +632,21 @@ ${ENTRY} {
   if (c < hdr) { atomicStore(&pk[1u + c], rd(c)); }
   if (c >= total) { return; }
   let s = hdr + c * STRIDE;
-  let o = 1u + hdr + c * PS;
+  // column j of component c
+  let o = 1u + hdr + c;
   let area = rd(s);
   let minx = 0xffffffffu - rd(s + 1u);
   let miny = 0xffffffffu - rd(s + 2u);
   let sx = sub_prod(rd(s + 5u), rd(s + 6u), minx, area);
   let sy = sub_prod(rd(s + 7u), rd(s + 8u), miny, area);
   atomicStore(&pk[o], area);
-  atomicStore(&pk[o + 1u], minx | (miny << 16u));
-  atomicStore(&pk[o + 2u], (rd(s + 3u) - minx + 1u) | ((rd(s + 4u) - miny + 1u) << 16u));
-  atomicStore(&pk[o + 3u], sx.x);
-  atomicStore(&pk[o + 4u], sy.x);
-  ${withValues ? 'atomicStore(&pk[o + 5u], rd(s + 9u));\n  atomicStore(&pk[o + 6u], rd(s + 10u));' : ''}
+  atomicStore(&pk[o + total], minx);
+  atomicStore(&pk[o + 2u * total], miny);
+  atomicStore(&pk[o + 3u * total], rd(s + 3u) - minx + 1u);
+  atomicStore(&pk[o + 4u * total], rd(s + 4u) - miny + 1u);
+  atomicStore(&pk[o + 5u * total], sx.x);
+  atomicStore(&pk[o + 6u * total], sy.x);
+  ${withValues ? 'atomicStore(&pk[o + 7u * total], rd(s + 9u));\n  atomicStore(&pk[o + 8u * total], rd(s + 10u));' : ''}
   if (sx.y != 0u || sy.y != 0u) {
     let k = atomicAdd(&pk[0], 1u);
     let q = 1u + hdr + total * PS + k * 3u;
@@ -824,33 +836,32 @@ export async function connectedComponents(mask: Tensor, options: ConnectedCompon
   }
   const f32 = new Float32Array(words.buffer, words.byteOffset, words.length);
   const floatValues = vdt === 'f32' || vdt === 'f16';
+  // column j starts at word col(j); image n's components are entries first … first + k − 1 of each
+  const col = (j: number) => 1 + header + j * total;
+  const view = (j: number, first: number, k: number) => new Int32Array(words.buffer, words.byteOffset + (col(j) + first) * 4, k);
   for (let n = 0; n < N; n++) {
     const first = words[1 + N + n]!;
     const k = words[1 + n]! - first;
     count.push(k);
-    const s = allocStats(k, vdt !== null);
-    const { area: sa, x: sxs, y: sys, w: sw, h: sh, cx, cy, mean } = s;
-    let o0 = 1 + header + first * ps;
-    for (let i = 0; i < k; i++, o0 += ps) {
-      const area = words[o0]!;
-      const xy = words[o0 + 1]!;
-      const wh = words[o0 + 2]!;
-      const minx = xy & 0xffff;
-      const miny = xy >>> 16;
-      sa[i] = area;
-      sxs[i] = minx;
-      sys[i] = miny;
-      sw[i] = wh & 0xffff;
-      sh[i] = wh >>> 16;
-      let ox = words[o0 + 3]!;
-      let oy = words[o0 + 4]!;
+    const s: ComponentStats = { area: view(0, first, k), x: view(1, first, k), y: view(2, first, k), w: view(3, first, k), h: view(4, first, k), cx: new Float64Array(k), cy: new Float64Array(k) };
+    const { area: sa, x: sxs, y: sys, cx, cy } = s;
+    const [ox0, oy0] = [col(5) + first, col(6) + first];
+    for (let i = 0; i < k; i++) {
+      const area = sa[i]!;
+      let ox = words[ox0 + i]!;
+      let oy = words[oy0 + i]!;
       if (hiX.size > 0 && hiX.has(first + i)) {
         ox += hiX.get(first + i)!;
         oy += hiY.get(first + i)!;
       }
-      cx[i] = (ox + minx * area) / area;
-      cy[i] = (oy + miny * area) / area;
-      if (mean) mean[i] = (floatValues ? f32[o0 + 5]! : words[o0 + 5]! + words[o0 + 6]! * 2 ** 32) / area;
+      cx[i] = (ox + sxs[i]! * area) / area;
+      cy[i] = (oy + sys[i]! * area) / area;
+    }
+    if (vdt !== null) {
+      const mean = new Float64Array(k);
+      const [lo, hi] = [col(7) + first, col(8) + first];
+      for (let i = 0; i < k; i++) mean[i] = (floatValues ? f32[lo + i]! : words[lo + i]! + words[hi + i]! * 2 ** 32) / sa[i]!;
+      s.mean = mean;
     }
     stats.push(s);
   }
