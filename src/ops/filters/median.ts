@@ -263,19 +263,32 @@ export const medianTuning = { stripRows: 16 };
  */
 export function medianU8StripProgram(rowsPerThread = medianTuning.stripRows): ProgramInfo {
   const quads = [0, 1, 2, 3];
-  // a column vector at offset d ∈ {-1, 0, 1} of quad j: lanes shifted in from the neighbour quad or edge pixel
-  const shifted = (v: string, edge: string, j: number, d: number) => {
+  // column values v (lo, md, hi) at offset d ∈ {-1, 0, 1} of quad j: lanes shifted in from the neighbour quad or edge pixel (vl, vr)
+  const shifted = (v: string, j: number, d: number) => {
     if (d === 0) return `${v}${j}`;
-    if (d < 0) return `vec4<u32>(${j === 0 ? `${edge}l` : `${v}${j - 1}.w`}, ${v}${j}.xyz)`;
-    return `vec4<u32>(${v}${j}.yzw, ${j === 3 ? `${edge}r` : `${v}${j + 1}.x`})`;
+    if (d < 0) return `vec4<u32>(${j === 0 ? `${v}l` : `${v}${j - 1}.w`}, ${v}${j}.xyz)`;
+    return `vec4<u32>(${v}${j}.yzw, ${j === 3 ? `${v}r` : `${v}${j + 1}.x`})`;
   };
   const perQuad = quads.map((j) => {
-    const at = (v: string, d: number) => shifted(v, v, j, d);
+    const at = (v: string, d: number) => shifted(v, j, d);
     return `    let a${j} = max(max(${at('lo', -1)}, lo${j}), ${at('lo', 1)});
     let c${j} = min(min(${at('hi', -1)}, hi${j}), ${at('hi', 1)});
     let b${j} = med3(${at('md', -1)}, md${j}, ${at('md', 1)});
     let m${j} = med3(a${j}, b${j}, c${j});`;
   });
+  // each window column sorted into lo ≤ md ≤ hi: mid and below first, then above merged in
+  // (columns c = the quads 0 … 3 as vec4s, and the edge pixels l and r; Row's field of column c is q0 … q3, l, r)
+  const columnSorts = ['0', '1', '2', '3', 'l', 'r']
+    .map((c) => {
+      const f = c === 'l' || c === 'r' ? c : `q${c}`;
+      return `    let p${c} = min(mid.${f}, below.${f});
+    let P${c} = max(mid.${f}, below.${f});
+    let lo${c} = min(above.${f}, p${c});
+    let t${c} = max(above.${f}, p${c});
+    let md${c} = min(t${c}, P${c});
+    let hi${c} = max(t${c}, P${c});`;
+    })
+    .join('\n');
   return {
     name: 'median_blur_u8_strip',
     key: `rows=${rowsPerThread}`,
@@ -311,18 +324,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var mid = load_row(plane + y0 * u.dims.x, k);
   for (var y = y0; y < min(y0 + ${rowsPerThread}u, h); y++) {
     let below = load_row(plane + min(y + 1u, h - 1u) * u.dims.x, k);
-${['0', '1', '2', '3', 'l', 'r']
-  .map((c) => {
-    const f = c === 'l' || c === 'r' ? c : `q${c}`;
-    const o = c === 'l' || c === 'r' ? c : c;
-    return `    let p${o} = min(mid.${f}, below.${f});
-    let P${o} = max(mid.${f}, below.${f});
-    let lo${o} = min(above.${f}, p${o});
-    let t${o} = max(above.${f}, p${o});
-    let md${o} = min(t${o}, P${o});
-    let hi${o} = max(t${o}, P${o});`;
-  })
-  .join('\n')}
+${columnSorts}
 ${perQuad.join('\n')}
     out_q[plane + y * u.dims.x + k] = vec4<u32>(pack4xU8(m0), pack4xU8(m1), pack4xU8(m2), pack4xU8(m3));
     above = mid;
