@@ -201,17 +201,38 @@ function contiguousLoad(dtype: DType): string {
   }
 }
 
-/** WGSL storing r0..r3 (vec4<f32>) as output elements 16t … 16t+15 through `out_v` (contiguousOutAlias), saturated as out_pack. */
-export function contiguousStore(dtype: DType): string {
+/** Quads a thread maps in the contiguous layout: 4 (16 elements, the vector program) or 2 (8, the stencil strips). */
+export type ContiguousQuads = 2 | 4;
+
+/** Width of the vectors a thread's `quads` adjacent quads are accessed as: u8 one vector of `quads` words, wider dtypes vec4s of words. */
+function contiguousVec(dtype: DType, quads: ContiguousQuads): number {
+  return Math.min(4, quads * quadWords(dtype));
+}
+
+/**
+ * WGSL: binding 1 (the input, read) or 2 (the output) again as `name`, an array of the vectors a
+ * thread's `quads` adjacent quads are accessed as (program.ts order: uniforms 0, src 1, out 2; a
+ * program using it must not use the binding's own name).
+ */
+export function contiguousAlias(binding: 1 | 2, name: string, dtype: DType, quads: ContiguousQuads = 4): string {
+  return `@group(0) @binding(${binding}) var<storage, ${binding === 1 ? 'read' : 'read_write'}> ${name}: array<${wordVec(dtype, contiguousVec(dtype, quads))}>;`;
+}
+
+/** WGSL storing quads r0 … r(quads − 1) (vec4<f32>) as the thread's span t of the output through `out_v` (contiguousAlias(2, 'out_v', …)), saturated as out_pack. */
+export function contiguousStore(dtype: DType, quads: ContiguousQuads = 4): string {
+  const ks = Array.from({ length: quads }, (_, k) => k);
   switch (dtype) {
     case 'u8':
-      return 'out_v[t] = vec4<u32>(out_pack(r0), out_pack(r1), out_pack(r2), out_pack(r3));';
+      return `out_v[t] = vec${quads}<u32>(${ks.map((k) => `out_pack(r${k})`).join(', ')});`;
     case 'u16':
     case 'f16':
-      return `out_v[2u * t] = vec4<u32>(out_pack(r0.xy), out_pack(r0.zw), out_pack(r1.xy), out_pack(r1.zw));
-  out_v[2u * t + 1u] = vec4<u32>(out_pack(r2.xy), out_pack(r2.zw), out_pack(r3.xy), out_pack(r3.zw));`;
+      // two quads per vec4 of words
+      return ks
+        .filter((k) => k % 2 === 0)
+        .map((k) => `out_v[${quads / 2}u * t + ${k / 2}u] = vec4<u32>(out_pack(r${k}.xy), out_pack(r${k}.zw), out_pack(r${k + 1}.xy), out_pack(r${k + 1}.zw));`)
+        .join('\n  ');
     default:
-      return [0, 1, 2, 3].map((k) => quadStore(dtype, `4u * t + ${k}u`, `r${k}`, 'out_v')).join('\n  ');
+      return ks.map((k) => quadStore(dtype, `${quads}u * t + ${k}u`, `r${k}`, 'out_v')).join('\n  ');
   }
 }
 
@@ -246,22 +267,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
-// 16 adjacent elements: 4 words of u8, 8 of u16/f16, 16 of f32/i32, as vec4s of words
-function contiguousAlias(binding: number, access: string, name: string, dtype: DType): string {
-  return `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${wordVec(dtype, 4)}>;`;
-}
-
-/** WGSL: the output binding again as `out_v`, the vec4s of words contiguousStore writes (a program using it must not use `out`). */
-export function contiguousOutAlias(dtype: DType): string {
-  return contiguousAlias(2, 'read_write', 'out_v', dtype);
-}
-
 function buildContiguous(spec: PointwiseSpec): ProgramInfo {
   const channel = spec.planes ? `let c = (t / (u.plane / ${VEC_ELEMENTS}u)) % u.channels;` : 'let c = 0u;';
   return vectorInfo(
     spec,
     'contiguous',
-    `${contiguousAlias(1, 'read', 'src_v', spec.input)}\n${contiguousOutAlias(spec.output)}`,
+    `${contiguousAlias(1, 'src_v', spec.input)}\n${contiguousAlias(2, 'out_v', spec.output)}`,
     `let t = linear_workgroup(wid, nwg) * WG + li;
   if (t >= u.out_numel / ${VEC_ELEMENTS}u) { return; }
   ${channel}

@@ -28,23 +28,22 @@
  *    against 0.173 / 0.166 / 0.173 / 0.126 / 0.156 in run o): presumably the driver compiles the
  *    row loop differently (unrolling, registers). To measure next: the trip count as a uniform.
  */
-import type { DType } from '../dtype.js';
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { wgslBorder } from './border.js';
 import type { Dims4 } from './pixel-kernel.js';
+import { contiguousAlias, contiguousStore, type ContiguousQuads } from './pointwise.js';
 import { rowQuadWgsl, runStencilTile, stencilRows, type StencilTileSpec } from './stencil-tile.js';
 
 const WG: [number, number] = [64, 4];
 /** Largest radius a strip takes on either axis (one neighbour word each side). */
 export const STRIP_MAX_RADIUS = 4;
-export type StripQuads = 2 | 4;
 /**
  * Benchmark switches: output rows per thread (0: stripRows' choice) and its width in quads (2: 8
  * pixels, 4: 16).
  */
-export const stripTuning = { rows: 0, quads: 2 as StripQuads };
+export const stripTuning = { rows: 0, quads: 2 as ContiguousQuads };
 
 /**
  * Output rows a thread streams: 8 for f32 outputs of radius ≤ 1, else 16, the faster on the H200
@@ -61,34 +60,10 @@ export function stencilStripFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'inDt
   return spec.inDtype === 'u8' && spec.outDtype !== 'i32' && spec.rx <= STRIP_MAX_RADIUS && spec.ry <= STRIP_MAX_RADIUS && w % 16 === 0 && n * c <= 65535;
 }
 
-/** WGSL: the output binding again as `out_v`, vectors of a thread's output words (u8: one vector; u16/f16, f32: vec4s). */
-function outAlias(dtype: DType, quads: StripQuads): string {
-  const type = dtype === 'u8' ? `vec${quads}<u32>` : dtype === 'f32' ? 'vec4<f32>' : 'vec4<u32>';
-  return `@group(0) @binding(2) var<storage, read_write> out_v: array<${type}>;`;
-}
-
-/** WGSL storing quads r0 … r(quads − 1) (vec4<f32>) as the thread's output unit t, saturated as out_pack. */
-function outStore(dtype: DType, quads: StripQuads): string {
-  const ks = Array.from({ length: quads }, (_, k) => k);
-  switch (dtype) {
-    case 'u8':
-      return `out_v[t] = vec${quads}<u32>(${ks.map((k) => `out_pack(r${k})`).join(', ')});`;
-    case 'u16':
-    case 'f16':
-      // two quads per vec4 of words
-      return ks
-        .filter((k) => k % 2 === 0)
-        .map((k) => `out_v[${quads / 2}u * t + ${k / 2}u] = vec4<u32>(out_pack(r${k}.xy), out_pack(r${k}.zw), out_pack(r${k + 1}.xy), out_pack(r${k + 1}.zw));`)
-        .join('\n      ');
-    default:
-      return ks.map((k) => `out_v[${quads}u * t + ${k}u] = r${k};`).join('\n      ');
-  }
-}
-
 const programs = new Map<string, ProgramInfo>();
 
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
-export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: StripQuads = stripTuning.quads): ProgramInfo {
+export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: ContiguousQuads = stripTuning.quads): ProgramInfo {
   if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new Error(`stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
   const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
   let p = programs.get(id);
@@ -132,7 +107,7 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
     if (i >= ${2 * ry}u && y < s.z) {
       ${combines.join('\n      ')}
       let t = plane + y * units + k;
-      ${outStore(spec.outDtype, quads)}
+      ${contiguousStore(spec.outDtype, quads)}
     }
   }`;
   p = {
@@ -146,8 +121,8 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
     body: /* wgsl */ `
 ${wgslBorder(spec.border)}
 // The bindings again as vectors (only these are used): a thread's pixels in one access.
-@group(0) @binding(1) var<storage, read> src_v: array<vec${quads}<u32>>;
-${outAlias(spec.outDtype, quads)}
+${contiguousAlias(1, 'src_v', 'u8', quads)}
+${contiguousAlias(2, 'out_v', spec.outDtype, quads)}
 // A row's words as loaded: the thread's vector m, the last word left of it and the first right of
 // it (l, r: only meaningful inside the row); by < 0 is the constant border's row outside the image.
 struct RawRow { m: vec${quads}<u32>, l: u32, r: u32, by: i32 };

@@ -198,6 +198,13 @@ export function rectTileGeometry(rect: { x0: number; x1: number; y0: number; y1:
   return { left, right, rows };
 }
 
+/** WGSL: op(… op(op(at(a), at(a + 1)), …), at(b)), the min or max of the terms at a … b. */
+function pickChain(op: Extremum, a: number, b: number, at: (d: number) => string): string {
+  let e = at(a);
+  for (let d = a + 1; d <= b; d++) e = `${op}(${e}, ${at(d)})`;
+  return e;
+}
+
 /** WGSL `pick(a, b)`: bytewise max (or min) of 4 packed u8 (ge = 0xff in each byte where a ≥ b). */
 function wgslPick(op: Extremum): string {
   return `fn pick(a: u32, b: u32) -> u32 {
@@ -242,16 +249,13 @@ function rectRowsProgram(op: Extremum, border: BorderMode, x0: number, x1: numbe
       return b === 0 ? `(${w} & 0xffu)` : b === 3 ? `(${w} >> 24u)` : `((${w} >> ${8 * b}u) & 0xffu)`;
     };
     const tap = (d: number) => `vec4u(${[0, 1, 2, 3].map((b) => byte(b + d)).join(', ')})`;
-    let h = tap(x0);
-    for (let d = x0 + 1; d <= x1; d++) h = `${op}(${h}, ${tap(d)})`;
-    hrow.push(`h[${j}] = ${h};`);
+    hrow.push(`h[${j}] = ${pickChain(op, x0, x1, tap)};`);
   }
   const win = Array.from({ length: kh }, (_, k) => `v${k}`);
   const roll = win.slice(0, -1).map((w, k) => `${w} = v${k + 1};`).join(' ');
   const stores: string[] = [];
   for (let j = 0; j < words; j++) {
-    let m = `v0[${j}]`;
-    for (let k = 1; k < kh; k++) m = `${op}(${m}, v${k}[${j}])`;
+    const m = pickChain(op, 0, kh - 1, (k) => `v${k}[${j}]`);
     stores.push(`if (wc + ${j} < i32(ww)) { let m = ${m}; out[ob + u32(wc + ${j})] = m.x | (m.y << 8u) | (m.z << 16u) | (m.w << 24u); }`);
   }
   return {
@@ -331,11 +335,6 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
  */
 export function rectStripSpec(op: Extremum, border: BorderMode, rect: { x0: number; x1: number; y0: number; y1: number }): StencilTileSpec {
   const { x0, x1, y0, y1 } = rect;
-  const pick = (at: (d: number) => string, a: number, b: number) => {
-    let e = at(a);
-    for (let d = a + 1; d <= b; d++) e = `${op}(${e}, ${at(d)})`;
-    return e;
-  };
   return {
     name: 'morph_rect',
     key: `op=${op};x=${x0}..${x1};y=${y0}..${y1}`,
@@ -345,8 +344,8 @@ export function rectStripSpec(op: Extremum, border: BorderMode, rect: { x0: numb
     rx: Math.max(-x0, x1),
     ry: Math.max(-y0, y1),
     uniforms: [],
-    rows: { h: (p) => pick(p, x0, x1) },
-    combine: (r) => `let v = ${pick((dy) => r('h', dy), y0, y1)};`,
+    rows: { h: (p) => pickChain(op, x0, x1, p) },
+    combine: (r) => `let v = ${pickChain(op, y0, y1, (dy) => r('h', dy))};`,
   };
 }
 
