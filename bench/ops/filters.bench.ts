@@ -9,19 +9,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from '../../src/dtype.js';
 import { Gpu } from '../../src/gpu/gpu.js';
+import { histogram, histogramTuning } from '../../src/ops/analysis/histogram.js';
 import { imageStats, statsTuning } from '../../src/ops/analysis/stats.js';
 import { crackTileSpec } from '../../src/ops/features/crack.js';
-import { medianBlur, medianTuning, medianU8WordProgram } from '../../src/ops/filters/median.js';
-import { dilate, morphTuning, rectStripSpec } from '../../src/ops/morphology/morphology.js';
-import { runStencilStrip, stripRows, stripTuning } from '../../src/ops/stencil-strip.js';
+import { rectStripSpec } from '../../src/ops/morphology/morphology.js';
+import { runStencilStrip, stripTuning } from '../../src/ops/stencil-strip.js';
 import { gradientTileSpec } from '../../src/ops/features/gradient.js';
-import { runWordKernel } from '../../src/ops/word-kernel.js';
 import { gaussianKernel1d } from '../../src/ops/filters/kernels.js';
 import { separableTileSpec } from '../../src/ops/filters/separable.js';
 import { runStencilTile, type StencilTileSpec } from '../../src/ops/stencil-tile.js';
 import { flipWordProgram } from '../../src/ops/geometry/flip.js';
-import { affineSpec } from '../../src/ops/color/convert.js';
-import { POINTWISE_LAYOUTS, runPointwise } from '../../src/ops/pointwise.js';
 import { Tensor } from '../../src/tensor.js';
 import { repeat } from '../_kit/stats.js';
 
@@ -35,7 +32,7 @@ const x = await Tensor.fromArray(host, [N, 1, H, W], 'u8').toGpu(gpu);
 const shape = [N, 1, H, W] as const;
 const per: Record<string, number> = { u8: 1, u16: 2, i32: 4, f32: 4, f16: 2 };
 
-const peerRun = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'gaussian5_f32,gaussian5_f16,gradmag_f16,crack_u8,dilate3_u8,median3_u8,stats_u8'], { encoding: 'utf8' });
+const peerRun = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'gaussian5_f32,gaussian5_f16,box5_f32,sobel_f32,gradmag_f16,crack_u8,dilate3_u8,stats_u8,histogram_u8'], { encoding: 'utf8' });
 const peer = peerRun.status === 0 ? JSON.parse(peerRun.stdout.trim().split('\n').pop()!) : {};
 if (peerRun.status !== 0) console.error(peerRun.stderr);
 const copyGbs: number = peer.copy_gbs ?? NaN;
@@ -62,57 +59,52 @@ const cases: [string, Tensor, StencilTileSpec, Record<string, number | number[]>
 // rect dilation as a stencil spec (row max, then column max)
 const rect = (r: number) => ({ x0: -r, x1: r, y0: -r, y1: r });
 cases.push(['dilate 3×3 rect u8→u8', x, rectStripSpec('max', 'constant', rect(1)), {}, 'dilate3_u8']);
-const STRIP_TUNINGS = [[16, 2], [8, 2]] as const;
+// the strip engine at 8 and 16 rows per thread, its row loop's trip count a constant or a uniform
+const STRIP_TUNINGS = [[16, false], [8, false], [16, true], [8, true]] as const;
 const STRIP_DEFAULT = { ...stripTuning };
 for (const [label, src, spec, uniforms, peerKey] of cases) {
   const common = { inBytes: per[src.dtype]!, outBytes: per[spec.outDtype]!, ...(peerKey ? { peer: peerKey } : {}) };
   const tile = () => runStencilTile(spec, src, uniforms);
   variants.push({ name: `${label} tiled stencil`, ...common, run: tile });
   if (src.dtype !== 'u8') continue;
-  // the strip engine (src/ops/stencil-strip.ts) at several rows × pixels per thread
-  for (const [rows, quads] of STRIP_TUNINGS) {
+  for (const [rows, uniformTrips] of STRIP_TUNINGS) {
     const run = () => {
-      Object.assign(stripTuning, { rows, quads });
+      Object.assign(stripTuning, { rows, uniformTrips });
       const y = runStencilStrip(spec, src, uniforms);
       Object.assign(stripTuning, STRIP_DEFAULT);
       return y;
     };
-    variants.push({ name: `${label} strip ${rows} rows × ${4 * quads} px`, ...common, run, ref: tile });
+    variants.push({ name: `${label} strip ${rows} rows × ${4 * stripTuning.quads} px, trips ${uniformTrips ? 'uniform' : 'constant'}`, ...common, run, ref: tile });
   }
 }
-// larger rectangles: the morphology op's rows kernel against the strip (which the op takes now)
-for (const r of [2, 4]) {
-  const op = () => {
-    morphTuning.strip = false;
-    const y = dilate(x, { ksize: 2 * r + 1, border: 'constant', borderValue: 0 });
-    morphTuning.strip = true;
-    return y;
-  };
-  variants.push({ name: `dilate ${2 * r + 1}×${2 * r + 1} rect u8→u8 rows kernel (the op)`, inBytes: 1, outBytes: 1, run: op });
-  const spec = rectStripSpec('max', 'constant', rect(r));
-  variants.push({ name: `dilate ${2 * r + 1}×${2 * r + 1} rect u8→u8 strip ${stripRows(spec)} rows × ${4 * stripTuning.quads} px`, inBytes: 1, outBytes: 1, run: () => runStencilStrip(spec, x, {}), ref: op });
-}
-// the 3×3 u8 median: strip kernel against the word kernel
-{
-  const word = () => runWordKernel(medianU8WordProgram(3), x, W / 4);
-  variants.push({ name: 'median 3×3 u8 word kernel', inBytes: 1, outBytes: 1, run: word, peer: 'median3_u8' });
-  for (const rows of [16]) {
-    const run = () => {
-      medianTuning.stripRows = rows;
-      return medianBlur(x, { ksize: 3 });
-    };
-    variants.push({ name: `median 3×3 u8 strip kernel, ${rows} rows`, inBytes: 1, outBytes: 1, run, ref: word, peer: 'median3_u8' });
-  }
-}
-// image statistics: u8 pass 1 at 8 and 16 vec4 loads per thread
-for (const loads of [8, 16] as const) {
+// image statistics: u8 pass 1 at 8 / 16 loads per thread, loads one by one or in batches of 4; pass 1 alone
+for (const [loads, batch, final] of [[16, 1, true], [8, 4, true], [16, 4, true], [16, 1, false], [16, 4, false]] as const) {
   const run = () => {
-    statsTuning.u8Loads = loads;
+    const saved = { ...statsTuning };
+    Object.assign(statsTuning, { u8Loads: loads, batch, final });
     const y = imageStats(x);
-    statsTuning.u8Loads = 16;
+    Object.assign(statsTuning, saved);
     return y;
   };
-  variants.push({ name: `image statistics u8, ${loads} loads per thread`, inBytes: 1, outBytes: 0, run, peer: 'stats_u8' });
+  variants.push({ name: `image statistics u8, ${loads} loads per thread, batch ${batch}${final ? '' : ', pass 1 alone'}`, inBytes: 1, outBytes: 0, run, peer: 'stats_u8' });
+}
+// histogram u8: shared atomics (8 copies) against private byte counters at 1, 2, 4 rounds per
+// workgroup, on the hashed input and on a narrow one (values 120…127: atomics contend)
+const narrowHost = Uint8Array.from({ length: N * H * W }, (_, i) => 120 + ((i * 7) >> 3) % 8);
+const xn = await Tensor.fromArray(narrowHost, [N, 1, H, W], 'u8').toGpu(gpu);
+for (const [input, label] of [[x, 'hashed'], [xn, 'narrow']] as const) {
+  const withTuning = (tuning: typeof histogramTuning) => () => {
+    const saved = { ...histogramTuning };
+    Object.assign(histogramTuning, tuning);
+    const y = histogram(input);
+    Object.assign(histogramTuning, saved);
+    return y;
+  };
+  const atomics = withTuning({ u8: 'atomics', rounds: 4 });
+  variants.push({ name: `histogram u8 ${label}, shared atomics`, inBytes: 1, outBytes: 0, run: atomics, peer: 'histogram_u8' });
+  for (const rounds of [1, 2, 4]) {
+    variants.push({ name: `histogram u8 ${label}, private counters, ${rounds} rounds`, inBytes: 1, outBytes: 0, run: withTuning({ u8: 'private', rounds }), ref: atomics, peer: 'histogram_u8' });
+  }
 }
 const copy = (vec: boolean) => () => {
   const out = Tensor.empty(gpu, shape, 'u8');
@@ -121,16 +113,6 @@ const copy = (vec: boolean) => () => {
   return out;
 };
 variants.push({ name: 'copy u8 vec4/thread', inBytes: 1, outBytes: 1, run: copy(true) });
-// pointwise programs (src/ops/pointwise.ts): the vector layouts against the scalar program
-for (const [src, out] of [[x, 'f32'], [x, 'f16'], [x, 'u8'], [xf, 'u8'], [xf, 'f32']] as const) {
-  const spec = affineSpec(src.dtype, out);
-  const uniforms = { scale: 1 / 255, offset: 0 };
-  const scalar = () => runPointwise(spec, src, shape, uniforms, 'scalar');
-  const common = { inBytes: per[src.dtype]!, outBytes: per[out]! };
-  variants.push({ name: `convert ${src.dtype}→${out} scalar`, ...common, run: scalar });
-  for (const layout of POINTWISE_LAYOUTS) variants.push({ name: `convert ${src.dtype}→${out} ${layout}`, ...common, run: () => runPointwise(spec, src, shape, uniforms, layout), ref: scalar });
-}
-
 // Clocks ramp up under load (run 2026-12-02-h200-e: the first variants never reached their
 // steady time in 5 rounds): 2 s of every variant in turn before timing.
 for (const t0 = performance.now(); performance.now() - t0 < 2000; ) {
@@ -181,4 +163,5 @@ console.log(lines.join('\n'));
 writeFileSync(join(outDir, 'filters.md'), lines.join('\n') + '\n');
 x.dispose();
 xf.dispose();
+xn.dispose();
 gpu.destroy();

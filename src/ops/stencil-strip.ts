@@ -43,7 +43,7 @@ export const STRIP_MAX_RADIUS = 4;
  * Benchmark switches: output rows per thread (0: stripRows' choice) and its width in quads (2: 8
  * pixels, 4: 16).
  */
-export const stripTuning = { rows: 0, quads: 2 as ContiguousQuads };
+export const stripTuning = { rows: 0, quads: 2 as ContiguousQuads, uniformTrips: false };
 
 /**
  * Output rows a thread streams: 8 for f32 outputs of radius ≤ 1, else 16, the faster on the H200
@@ -63,9 +63,9 @@ export function stencilStripFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'inDt
 const programs = new Map<string, ProgramInfo>();
 
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
-export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: ContiguousQuads = stripTuning.quads): ProgramInfo {
+export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: ContiguousQuads = stripTuning.quads, uniformTrips = stripTuning.uniformTrips): ProgramInfo {
   if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new Error(`stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
-  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
+  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}|${uniformTrips}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
@@ -98,7 +98,7 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
   const loop = `${slots.map((d) => `var w${d}: Rows;`).join(' ')}
   var next = load_row(i32(y0) - ${ry}, k, plane);
   // the first 2·ry rows only fill the ring; the next row's words are loaded before this row is computed
-  for (var i = 0u; i < ${rowsPerThread + 2 * ry}u; i++) {
+  for (var i = 0u; i < ${uniformTrips ? 'u.trips' : `${rowsPerThread + 2 * ry}u`}; i++) {
     let raw = next;
     next = load_row(i32(y0 + i) ${ry > 1 ? `- ${ry - 1}` : `+ ${1 - ry}`}, k, plane);
     ${roll}
@@ -112,11 +112,11 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
   }`;
   p = {
     name: `${spec.name}_strip`,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads}${uniformTrips ? ';trips=uniform' : ''}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     // shape N, C, H, W (W % 16 == 0)
-    uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
+    uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...(uniformTrips ? [{ name: 'trips', type: 'u32' as const }] : []), ...spec.uniforms],
     workgroupSize: WG[0] * WG[1],
     body: /* wgsl */ `
 ${wgslBorder(spec.border)}
@@ -197,7 +197,7 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
     program: stencilStripProgram(spec, rows, quads),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
-    uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
+    uniforms: { ...uniforms, shape: x.shape, border_value: borderValue, ...(stripTuning.uniformTrips ? { trips: rows + 2 * spec.ry } : {}) },
     workgroups: [Math.ceil(w / (4 * quads) / WG[0]), Math.ceil(h / (rows * WG[1])), n * c],
   });
   return out;

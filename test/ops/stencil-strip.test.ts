@@ -26,8 +26,8 @@ describe('stencil strips', () => {
   test('equal the CPU reference: borders, radii, tunings, row ends, partial row blocks', { skip: !gpu }, async () => {
     const saved = { ...stripTuning };
     try {
-      for (const [rows, quads, straight] of [[16, 4, 0], [5, 2, 0], [1, 4, 0], [5, 2, 2], [3, 2, 1]] as const) {
-        Object.assign(stripTuning, { rows, quads, straight });
+      for (const [rows, quads, uniformTrips] of [[16, 4, false], [5, 2, false], [1, 4, false], [5, 2, true], [3, 2, true]] as const) {
+        Object.assign(stripTuning, { rows, quads, uniformTrips });
         for (const border of BORDER_MODES) {
           for (const [rx, ry] of [[1, 1], [4, 2], [0, 3], [2, 0]] as const) {
             // 1168 px = 73 strips: a second workgroup column of 9; 75 rows: a partial row block; 16 px: one strip with both row ends
@@ -35,7 +35,7 @@ describe('stencil strips', () => {
               const x: Tensor = naturalImage([...shape], 'u8', rx + ry + rows);
               const { spec, kx, ky } = weightedBox('u8', border, rx, ry);
               const op = (t: Tensor) => (t.device === 'gpu' ? runStencilStrip(spec, t, {}, 3) : filter2dSeparable(t, { kx, ky, border, borderValue: 3, dtype: 'f32' }));
-              await assertGpuMatchesCpu(gpu!, [x], op, {}, `${border} r=${rx},${ry} rows=${rows} quads=${quads} straight=${straight} [${shape.join(', ')}]`);
+              await assertGpuMatchesCpu(gpu!, [x], op, {}, `${border} r=${rx},${ry} rows=${rows} quads=${quads} uniformTrips=${uniformTrips} [${shape.join(', ')}]`);
             }
           }
         }

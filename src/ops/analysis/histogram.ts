@@ -187,6 +187,100 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
+/** Private-counter u8 kernel: threads per workgroup, vec4<u32> loads per thread per round (240 px < 256). */
+const PC_WG = 64;
+const PC_LOADS = 15;
+/** Loads a thread issues together before counting them. */
+const BATCH = 5;
+/** Benchmark switch: the u8 kernel ('private': byte counters per thread; 'atomics': shared atomics) and the private kernel's rounds per workgroup. */
+export const histogramTuning = { u8: 'private' as 'private' | 'atomics', rounds: 4 };
+
+/**
+ * The u8 kernel with private byte counters, for planes of a multiple of 16 pixels: no atomics
+ * while counting. Workgroup memory holds a 256-byte counter array per thread (word (v >> 2)·64 + li,
+ * byte v & 3: a thread's words lie in one bank, so counting never conflicts whatever the values);
+ * a thread counts at most 240 pixels per round, so a byte cannot overflow. After each round thread
+ * li sums and clears the words of values 4li … 4li + 3 of every thread (rotated start: no bank
+ * conflicts), and at the end adds its 4 counts to their bins with global atomics.
+ */
+export function histogramU8PrivateProgram(rounds: number): ProgramInfo {
+  return {
+    name: 'histogram_u8_private',
+    key: `rounds=${rounds}`,
+    inputs: [{ name: 'src', dtype: 'u8' }],
+    outputs: [{ name: 'hist', dtype: 'i32', atomic: true }],
+    uniforms: [
+      { name: 'groups', type: 'u32' },
+      { name: 'chunks', type: 'u32' },
+      { name: 'plane_vecs', type: 'u32' },
+      ...BIN_FIELDS,
+    ],
+    workgroupSize: PC_WG,
+    body: /* wgsl */ `
+// The input again, as vectors (only this one is used): 16 pixels per load.
+@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
+var<workgroup> counts: array<u32, ${64 * PC_WG}>;
+fn count_byte(v: u32, li: u32) {
+  let i = (v >> 2u) * ${PC_WG}u + li;
+  counts[i] += 1u << ((v & 3u) << 3u);
+}
+fn count_word(w: u32, li: u32) {
+  count_byte(w & 0xffu, li);
+  count_byte((w >> 8u) & 0xffu, li);
+  count_byte((w >> 16u) & 0xffu, li);
+  count_byte(w >> 24u, li);
+}
+fn count_vec(q: vec4<u32>, li: u32) {
+  count_word(q.x, li);
+  count_word(q.y, li);
+  count_word(q.z, li);
+  count_word(q.w, li);
+}
+@compute @workgroup_size(${PC_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let g = linear_workgroup(wid, nwg);
+  if (g >= u.groups) { return; }
+  for (var i = 0u; i < 64u; i++) { counts[i * ${PC_WG}u + li] = 0u; }
+  let plane = g / u.chunks;
+  let start = (g - plane * u.chunks) * ${PC_WG * PC_LOADS * rounds}u;
+  let end = min(start + ${PC_WG * PC_LOADS * rounds}u, u.plane_vecs);
+  let base = plane * u.plane_vecs;
+  var acc = vec4<u32>(0u);
+  for (var r = 0u; r < ${rounds}u; r++) {
+    let r0 = start + r * ${PC_WG * PC_LOADS}u;
+    if (r0 >= end) { break; }
+    if (r0 + ${PC_WG * PC_LOADS}u <= end) {
+      // a whole round: ${BATCH} loads issued before they are counted
+      for (var k = 0u; k < ${PC_LOADS}u; k += ${BATCH}u) {
+        var q: array<vec4<u32>, ${BATCH}>;
+        for (var i = 0u; i < ${BATCH}u; i++) { q[i] = src_v[base + r0 + (k + i) * ${PC_WG}u + li]; }
+        for (var i = 0u; i < ${BATCH}u; i++) { count_vec(q[i], li); }
+      }
+    } else {
+      for (var k = 0u; k < ${PC_LOADS}u; k++) {
+        let j = r0 + k * ${PC_WG}u + li;
+        if (j < end) { count_vec(src_v[base + j], li); }
+      }
+    }
+    workgroupBarrier();
+    for (var t = 0u; t < ${PC_WG}u; t++) {
+      let i = li * ${PC_WG}u + ((t + li) & ${PC_WG - 1}u);
+      acc += unpack4xU8(counts[i]);
+      counts[i] = 0u;
+    }
+    workgroupBarrier();
+  }
+  for (var c = 0u; c < 4u; c++) {
+    let v = f32(li * 4u + c);
+    if (acc[c] != 0u && v >= u.lo && v < u.hi) {
+      let b = u32(clamp(floor((v - u.lo) * u.scale), 0.0, f32(u.bins - 1u)));
+      atomicAdd(&hist[plane * u.bins + b], i32(acc[c]));
+    }
+  }
+}`,
+  };
+}
+
 /**
  * Counts of each channel's values in `bins` uniform bins over [lo, hi), per image: i32 [N, C, bins].
  * Runs where `x` lives; a GPU result stays on the GPU.
@@ -204,11 +298,12 @@ export function histogram(x: Tensor, options: HistogramOptions = {}): Tensor {
     const out = Tensor.empty(gpu, [d.n, d.c, r.bins], 'i32');
     gpu.clear(out.gpu.ref);
     const u8 = x.dtype === 'u8' && planeLen % 16 === 0;
-    const chunks = Math.ceil(planeLen / (u8 ? U8_CHUNK : WG * ITEMS));
+    const priv = u8 && histogramTuning.u8 === 'private';
+    const chunks = Math.ceil(planeLen / (priv ? PC_WG * PC_LOADS * histogramTuning.rounds * 16 : u8 ? U8_CHUNK : WG * ITEMS));
     const groups = planes * chunks;
     const bins = { bins: r.bins, lo: r.lo, hi: r.hi, scale: r.scale };
     gpu.dispatch({
-      program: u8 ? histogramU8Program() : histogramProgram(x.dtype, capacityFor(r.bins)),
+      program: priv ? histogramU8PrivateProgram(histogramTuning.rounds) : u8 ? histogramU8Program() : histogramProgram(x.dtype, capacityFor(r.bins)),
       inputs: [x.gpu.ref],
       outputs: [out.gpu.ref],
       uniforms: u8 ? { groups, chunks, plane_vecs: planeLen / 16, ...bins } : { groups, chunks, chunk_len: WG * ITEMS, plane_len: planeLen, ...bins },
@@ -236,5 +331,5 @@ export function histogram(x: Tensor, options: HistogramOptions = {}): Tensor {
 
 /** Every program variant of this file, for compile-all tests. */
 export function histogramPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16']): ProgramInfo[] {
-  return [...dtypes.flatMap((dt) => CAPACITIES.map((c) => histogramProgram(dt, c))), histogramU8Program()];
+  return [...dtypes.flatMap((dt) => CAPACITIES.map((c) => histogramProgram(dt, c))), histogramU8Program(), ...[1, 2, 4].map(histogramU8PrivateProgram)];
 }
