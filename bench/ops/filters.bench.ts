@@ -1,6 +1,6 @@
 /**
- * bench/ops/filters: focused timing of kernel variants (filters, stencils, the pointwise programs'
- * layouts) against the previous kernel and the peers (CuPy/PyTorch, same run), with a check that
+ * bench/ops/filters: focused timing of kernel variants (stencil tiles and strips, statistics,
+ * histogram) against the previous kernel and the peers (CuPy/PyTorch, same run), with a check that
  * every variant gives the previous kernel's result.
  * Usage: node dist/bench/ops/filters.bench.js OUT_DIR [N H W]
  */
@@ -59,26 +59,26 @@ const cases: [string, Tensor, StencilTileSpec, Record<string, number | number[]>
 // rect dilation as a stencil spec (row max, then column max)
 const rect = (r: number) => ({ x0: -r, x1: r, y0: -r, y1: r });
 cases.push(['dilate 3×3 rect u8→u8', x, rectStripSpec('max', 'constant', rect(1)), {}, 'dilate3_u8']);
-// the strip engine at 8 and 16 rows per thread, its row loop's trip count a constant or a uniform
-const STRIP_TUNINGS = [[16, false], [8, false], [16, true], [8, true]] as const;
+// the strip engine at 8 and 16 rows per thread, 8 or 4 pixels wide (4: half the registers)
+const STRIP_TUNINGS = [[16, 2], [8, 2], [16, 1], [8, 1]] as const;
 const STRIP_DEFAULT = { ...stripTuning };
 for (const [label, src, spec, uniforms, peerKey] of cases) {
   const common = { inBytes: per[src.dtype]!, outBytes: per[spec.outDtype]!, ...(peerKey ? { peer: peerKey } : {}) };
   const tile = () => runStencilTile(spec, src, uniforms);
   variants.push({ name: `${label} tiled stencil`, ...common, run: tile });
   if (src.dtype !== 'u8') continue;
-  for (const [rows, uniformTrips] of STRIP_TUNINGS) {
+  for (const [rows, quads] of STRIP_TUNINGS) {
     const run = () => {
-      Object.assign(stripTuning, { rows, uniformTrips });
+      Object.assign(stripTuning, { rows, quads });
       const y = runStencilStrip(spec, src, uniforms);
       Object.assign(stripTuning, STRIP_DEFAULT);
       return y;
     };
-    variants.push({ name: `${label} strip ${rows} rows × ${4 * stripTuning.quads} px, trips ${uniformTrips ? 'uniform' : 'constant'}`, ...common, run, ref: tile });
+    variants.push({ name: `${label} strip ${rows} rows × ${4 * quads} px`, ...common, run, ref: tile });
   }
 }
 // image statistics: u8 pass 1 at 8 / 16 loads per thread, loads one by one or in batches of 4; pass 1 alone
-for (const [loads, batch, final] of [[16, 1, true], [8, 4, true], [16, 4, true], [16, 1, false], [16, 4, false]] as const) {
+for (const [loads, batch, final] of [[16, 1, true], [16, 4, true], [16, 4, false]] as const) {
   const run = () => {
     const saved = { ...statsTuning };
     Object.assign(statsTuning, { u8Loads: loads, batch, final });
@@ -88,8 +88,8 @@ for (const [loads, batch, final] of [[16, 1, true], [8, 4, true], [16, 4, true],
   };
   variants.push({ name: `image statistics u8, ${loads} loads per thread, batch ${batch}${final ? '' : ', pass 1 alone'}`, inBytes: 1, outBytes: 0, run, peer: 'stats_u8' });
 }
-// histogram u8: shared atomics (8 copies) against private byte counters at 1, 2, 4 rounds per
-// workgroup, on the hashed input and on a narrow one (values 120…127: atomics contend)
+// histogram u8: counter layouts, loads one by one or in batches of 4, on the hashed input and on a
+// narrow one (values 120…127)
 const narrowHost = Uint8Array.from({ length: N * H * W }, (_, i) => 120 + ((i * 7) >> 3) % 8);
 const xn = await Tensor.fromArray(narrowHost, [N, 1, H, W], 'u8').toGpu(gpu);
 for (const [input, label] of [[x, 'hashed'], [xn, 'narrow']] as const) {
@@ -100,10 +100,10 @@ for (const [input, label] of [[x, 'hashed'], [xn, 'narrow']] as const) {
     Object.assign(histogramTuning, saved);
     return y;
   };
-  const atomics = withTuning({ u8: 'atomics', rounds: 4 });
-  variants.push({ name: `histogram u8 ${label}, shared atomics`, inBytes: 1, outBytes: 0, run: atomics, peer: 'histogram_u8' });
-  for (const rounds of [1, 2, 4]) {
-    variants.push({ name: `histogram u8 ${label}, private counters, ${rounds} rounds`, inBytes: 1, outBytes: 0, run: withTuning({ u8: 'private', rounds }), ref: atomics, peer: 'histogram_u8' });
+  const before = withTuning({ layout: 'copies8', batch: 1 });
+  variants.push({ name: `histogram u8 ${label}, 8 copies, loads one by one`, inBytes: 1, outBytes: 0, run: before, peer: 'histogram_u8' });
+  for (const [layout, batch] of [['copies8', 4], ['lanes32', 1], ['lanes32', 4]] as const) {
+    variants.push({ name: `histogram u8 ${label}, ${layout}, batch ${batch}`, inBytes: 1, outBytes: 0, run: withTuning({ layout, batch }), ref: before, peer: 'histogram_u8' });
   }
 }
 const copy = (vec: boolean) => () => {

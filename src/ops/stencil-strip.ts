@@ -43,7 +43,7 @@ export const STRIP_MAX_RADIUS = 4;
  * Benchmark switches: output rows per thread (0: stripRows' choice) and its width in quads (2: 8
  * pixels, 4: 16).
  */
-export const stripTuning = { rows: 0, quads: 2 as ContiguousQuads, uniformTrips: false };
+export const stripTuning = { rows: 0, quads: 2 as ContiguousQuads };
 
 /**
  * Output rows a thread streams: 8 for f32 outputs of radius ≤ 1, else 16, the faster on the H200
@@ -63,15 +63,19 @@ export function stencilStripFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'inDt
 const programs = new Map<string, ProgramInfo>();
 
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
-export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: ContiguousQuads = stripTuning.quads, uniformTrips = stripTuning.uniformTrips): ProgramInfo {
+export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: ContiguousQuads = stripTuning.quads): ProgramInfo {
   if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new Error(`stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
-  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}|${uniformTrips}`;
+  // a row end's border pixels come from the thread's own (reflect101 maps −rx to rx)
+  if (spec.rx >= 4 * quads) throw new Error(`stencil strip ${spec.name}: radius ${spec.rx} needs more than ${4 * quads} pixels per thread`);
+  const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
   const ks = Array.from({ length: quads }, (_, k) => k);
   const px = 4 * quads;
-  const lanes = ['x', 'y', 'z', 'w'].slice(0, quads);
+  // the thread's words: one u32 for a single quad, else a vector with a lane per quad
+  const mType = quads === 1 ? 'u32' : `vec${quads}<u32>`;
+  const lane = (i: number) => (quads === 1 ? '' : `.${'xyzw'[i]}`);
   const hx = rx > 0 ? 4 : 0;
   // the spec's row arrays and, when its combine reads them, the input quads (`in`)
   const rows = stencilRows(spec);
@@ -98,7 +102,7 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
   const loop = `${slots.map((d) => `var w${d}: Rows;`).join(' ')}
   var next = load_row(i32(y0) - ${ry}, k, plane);
   // the first 2·ry rows only fill the ring; the next row's words are loaded before this row is computed
-  for (var i = 0u; i < ${uniformTrips ? 'u.trips' : `${rowsPerThread + 2 * ry}u`}; i++) {
+  for (var i = 0u; i < ${rowsPerThread + 2 * ry}u; i++) {
     let raw = next;
     next = load_row(i32(y0 + i) ${ry > 1 ? `- ${ry - 1}` : `+ ${1 - ry}`}, k, plane);
     ${roll}
@@ -112,11 +116,11 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
   }`;
   p = {
     name: `${spec.name}_strip`,
-    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads}${uniformTrips ? ';trips=uniform' : ''}`,
+    key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'out', dtype: spec.outDtype }],
     // shape N, C, H, W (W % 16 == 0)
-    uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...(uniformTrips ? [{ name: 'trips', type: 'u32' as const }] : []), ...spec.uniforms],
+    uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
     workgroupSize: WG[0] * WG[1],
     body: /* wgsl */ `
 ${wgslBorder(spec.border)}
@@ -125,21 +129,21 @@ ${contiguousAlias(1, 'src_v', 'u8', quads)}
 ${contiguousAlias(2, 'out_v', spec.outDtype, quads)}
 // A row's words as loaded: the thread's vector m, the last word left of it and the first right of
 // it (l, r: only meaningful inside the row); by < 0 is the constant border's row outside the image.
-struct RawRow { m: vec${quads}<u32>, l: u32, r: u32, by: i32 };
+struct RawRow { m: ${mType}, l: u32, r: u32, by: i32 };
 fn load_row(yy: i32, k: u32, plane: u32) -> RawRow {
   let units = u.shape.w / ${px}u;
   let by = border(yy, i32(u.shape.z));
   let row = plane + u32(max(by, 0)) * units;
   var o = RawRow(src_v[row + k], 0u, 0u, by);
-${rx > 0 ? `  if (k > 0u) { o.l = src_v[row + k - 1u].${lanes[quads - 1]}; }\n  if (k + 1u < units) { o.r = src_v[row + k + 1u].x; }` : ''}
+${rx > 0 ? `  if (k > 0u) { o.l = src_v[row + k - 1u]${lane(quads - 1)}; }\n  if (k + 1u < units) { o.r = src_v[row + k + 1u]${lane(0)}; }` : ''}
   return o;
 }
 // Pixels x0 + i … x0 + i + 3 (i = -4 or ${px}, beyond the thread's ${px} at x0) at a row's end, through the border mode.
-fn edge_word(m: vec${quads}<u32>, x0: i32, i: i32) -> vec4<f32> {
+fn edge_word(m: ${mType}, x0: i32, i: i32) -> vec4<f32> {
   var v = vec4<f32>(u.border_value);
   for (var j = 0; j < 4; j++) {
     let b = border(x0 + i + j, i32(u.shape.w)) - x0;
-    if (b >= -x0) { v[j] = small_f32((m[u32(b) >> 2u] >> (8u * (u32(b) & 3u))) & 0xffu); }
+    if (b >= -x0) { v[j] = small_f32((${quads === 1 ? 'm' : 'm[u32(b) >> 2u]'} >> (8u * (u32(b) & 3u))) & 0xffu); }
   }
   return v;
 }
@@ -153,7 +157,7 @@ fn row_words(raw: RawRow, k: u32) -> Words {
 ${Array.from({ length: quads + 2 }, (_, i) => `  o.e${i} = bv;`).join('\n')}
   if (raw.by >= 0) {
     let x0 = i32(k * ${px}u);
-${lanes.map((l, i) => `    o.e${i + 1} = u8x4_f32(raw.m.${l});`).join('\n')}
+${ks.map((k) => `    o.e${k + 1} = u8x4_f32(raw.m${lane(k)});`).join('\n')}
 ${
   rx > 0
     ? `    if (k > 0u) { o.e0 = u8x4_f32(raw.l); } else { o.e0 = edge_word(raw.m, x0, -4); }
@@ -197,7 +201,7 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
     program: stencilStripProgram(spec, rows, quads),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
-    uniforms: { ...uniforms, shape: x.shape, border_value: borderValue, ...(stripTuning.uniformTrips ? { trips: rows + 2 * spec.ry } : {}) },
+    uniforms: { ...uniforms, shape: x.shape, border_value: borderValue },
     workgroups: [Math.ceil(w / (4 * quads) / WG[0]), Math.ceil(h / (rows * WG[1])), n * c],
   });
   return out;

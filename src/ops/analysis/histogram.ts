@@ -130,11 +130,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
-/** The u8 kernel, for planes of a multiple of 16 pixels (so every plane starts on a vec4<u32>). */
-export function histogramU8Program(): ProgramInfo {
+/**
+ * Benchmark switch: the u8 kernel's counter layout ('lanes32': 16-bit counters in a column per
+ * lane of a warp; 'copies8': 8 interleaved u32 copies) and its loads (1: one by one, 4: batches of 4).
+ */
+export const histogramTuning = { layout: 'lanes32' as 'lanes32' | 'copies8', batch: 4 as 1 | 4 };
+
+/**
+ * The u8 kernel, for planes of a multiple of 16 pixels (so every plane starts on a vec4<u32>).
+ * 'copies8': value v counts in u32 counters[v·8 + li mod 8]. 'lanes32': two values share a word of
+ * 16-bit halves, word (v >> 1)·32 + li mod 32: the 32 lanes of a warp always hit 32 different banks,
+ * whatever the values (a workgroup chunk gives a column at most 8 threads × 256 pixels, so a half
+ * cannot overflow into the other).
+ */
+export function histogramU8Program(layout: 'lanes32' | 'copies8' = histogramTuning.layout, batch: 1 | 4 = histogramTuning.batch): ProgramInfo {
+  const lanes = layout === 'lanes32';
   return {
     name: 'histogram_u8',
-    key: '',
+    key: `${layout};batch=${batch}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'hist', dtype: 'i32', atomic: true }],
     uniforms: [
@@ -147,134 +160,54 @@ export function histogramU8Program(): ProgramInfo {
     body: /* wgsl */ `
 // The input again, as vectors (only this one is used): 16 pixels per load.
 @group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
-var<workgroup> counts: array<atomic<u32>, ${256 * COPIES}>;
-fn count_word(w: u32, copy: u32) {
-  atomicAdd(&counts[(w & 0xffu) * ${COPIES}u + copy], 1u);
-  atomicAdd(&counts[((w >> 8u) & 0xffu) * ${COPIES}u + copy], 1u);
-  atomicAdd(&counts[((w >> 16u) & 0xffu) * ${COPIES}u + copy], 1u);
-  atomicAdd(&counts[(w >> 24u) * ${COPIES}u + copy], 1u);
+var<workgroup> counts: array<atomic<u32>, ${lanes ? 4096 : 256 * COPIES}>;
+fn count_byte(v: u32, lane: u32) {
+  ${lanes ? 'atomicAdd(&counts[(v >> 1u) * 32u + lane], 1u << ((v & 1u) << 4u));' : `atomicAdd(&counts[v * ${COPIES}u + lane], 1u);`}
+}
+fn count_vec(q: vec4<u32>, lane: u32) {
+  for (var i = 0u; i < 4u; i++) {
+    let w = q[i];
+    count_byte(w & 0xffu, lane);
+    count_byte((w >> 8u) & 0xffu, lane);
+    count_byte((w >> 16u) & 0xffu, lane);
+    count_byte(w >> 24u, lane);
+  }
 }
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = linear_workgroup(wid, nwg);
   if (g >= u.groups) { return; }
-  for (var i = li; i < ${256 * COPIES}u; i += WG) { atomicStore(&counts[i], 0u); }
+  for (var i = li; i < ${lanes ? 4096 : 256 * COPIES}u; i += WG) { atomicStore(&counts[i], 0u); }
   workgroupBarrier();
   let plane = g / u.chunks;
   let start = (g - plane * u.chunks) * ${WG * U8_LOADS}u;
   let end = min(start + ${WG * U8_LOADS}u, u.plane_vecs);
   let base = plane * u.plane_vecs;
-  let copy = li % ${COPIES}u;
-  for (var j = start + li; j < end; j += WG) {
-    let q = src_v[base + j];
-    count_word(q.x, copy);
-    count_word(q.y, copy);
-    count_word(q.z, copy);
-    count_word(q.w, copy);
+  let lane = li % ${lanes ? 32 : COPIES}u;
+  if (${batch}u > 1u && end - start == ${WG * U8_LOADS}u) {
+    // a whole chunk: loads issued in batches before they are counted
+    for (var k = 0u; k < ${U8_LOADS}u; k += ${batch}u) {
+      var q: array<vec4<u32>, ${batch}>;
+      for (var i = 0u; i < ${batch}u; i++) { q[i] = src_v[base + start + li + (k + i) * WG]; }
+      for (var i = 0u; i < ${batch}u; i++) { count_vec(q[i], lane); }
+    }
+  } else {
+    for (var j = start + li; j < end; j += WG) { count_vec(src_v[base + j], lane); }
   }
   workgroupBarrier();
   // WG == 256: thread li moves the count of value li
   let v = f32(li);
   if (v >= u.lo && v < u.hi) {
     var count = 0u;
-    for (var c = 0u; c < ${COPIES}u; c++) { count += atomicLoad(&counts[li * ${COPIES}u + c]); }
+    ${
+      lanes
+        ? `// columns read from a rotated start: the lanes of a warp hit different banks
+    for (var c = 0u; c < 32u; c++) { count += (atomicLoad(&counts[(li >> 1u) * 32u + ((c + li) & 31u)]) >> ((li & 1u) << 4u)) & 0xffffu; }`
+        : `for (var c = 0u; c < ${COPIES}u; c++) { count += atomicLoad(&counts[li * ${COPIES}u + c]); }`
+    }
     if (count != 0u) {
       let b = u32(clamp(floor((v - u.lo) * u.scale), 0.0, f32(u.bins - 1u)));
       atomicAdd(&hist[plane * u.bins + b], i32(count));
-    }
-  }
-}`,
-  };
-}
-
-/** Private-counter u8 kernel: threads per workgroup, vec4<u32> loads per thread per round (240 px < 256). */
-const PC_WG = 64;
-const PC_LOADS = 15;
-/** Loads a thread issues together before counting them. */
-const BATCH = 5;
-/** Benchmark switch: the u8 kernel ('private': byte counters per thread; 'atomics': shared atomics) and the private kernel's rounds per workgroup. */
-export const histogramTuning = { u8: 'private' as 'private' | 'atomics', rounds: 4 };
-
-/**
- * The u8 kernel with private byte counters, for planes of a multiple of 16 pixels: no atomics
- * while counting. Workgroup memory holds a 256-byte counter array per thread (word (v >> 2)·64 + li,
- * byte v & 3: a thread's words lie in one bank, so counting never conflicts whatever the values);
- * a thread counts at most 240 pixels per round, so a byte cannot overflow. After each round thread
- * li sums and clears the words of values 4li … 4li + 3 of every thread (rotated start: no bank
- * conflicts), and at the end adds its 4 counts to their bins with global atomics.
- */
-export function histogramU8PrivateProgram(rounds: number): ProgramInfo {
-  return {
-    name: 'histogram_u8_private',
-    key: `rounds=${rounds}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'hist', dtype: 'i32', atomic: true }],
-    uniforms: [
-      { name: 'groups', type: 'u32' },
-      { name: 'chunks', type: 'u32' },
-      { name: 'plane_vecs', type: 'u32' },
-      ...BIN_FIELDS,
-    ],
-    workgroupSize: PC_WG,
-    body: /* wgsl */ `
-// The input again, as vectors (only this one is used): 16 pixels per load.
-@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
-var<workgroup> counts: array<u32, ${64 * PC_WG}>;
-fn count_byte(v: u32, li: u32) {
-  let i = (v >> 2u) * ${PC_WG}u + li;
-  counts[i] += 1u << ((v & 3u) << 3u);
-}
-fn count_word(w: u32, li: u32) {
-  count_byte(w & 0xffu, li);
-  count_byte((w >> 8u) & 0xffu, li);
-  count_byte((w >> 16u) & 0xffu, li);
-  count_byte(w >> 24u, li);
-}
-fn count_vec(q: vec4<u32>, li: u32) {
-  count_word(q.x, li);
-  count_word(q.y, li);
-  count_word(q.z, li);
-  count_word(q.w, li);
-}
-@compute @workgroup_size(${PC_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let g = linear_workgroup(wid, nwg);
-  if (g >= u.groups) { return; }
-  for (var i = 0u; i < 64u; i++) { counts[i * ${PC_WG}u + li] = 0u; }
-  let plane = g / u.chunks;
-  let start = (g - plane * u.chunks) * ${PC_WG * PC_LOADS * rounds}u;
-  let end = min(start + ${PC_WG * PC_LOADS * rounds}u, u.plane_vecs);
-  let base = plane * u.plane_vecs;
-  var acc = vec4<u32>(0u);
-  for (var r = 0u; r < ${rounds}u; r++) {
-    let r0 = start + r * ${PC_WG * PC_LOADS}u;
-    if (r0 >= end) { break; }
-    if (r0 + ${PC_WG * PC_LOADS}u <= end) {
-      // a whole round: ${BATCH} loads issued before they are counted
-      for (var k = 0u; k < ${PC_LOADS}u; k += ${BATCH}u) {
-        var q: array<vec4<u32>, ${BATCH}>;
-        for (var i = 0u; i < ${BATCH}u; i++) { q[i] = src_v[base + r0 + (k + i) * ${PC_WG}u + li]; }
-        for (var i = 0u; i < ${BATCH}u; i++) { count_vec(q[i], li); }
-      }
-    } else {
-      for (var k = 0u; k < ${PC_LOADS}u; k++) {
-        let j = r0 + k * ${PC_WG}u + li;
-        if (j < end) { count_vec(src_v[base + j], li); }
-      }
-    }
-    workgroupBarrier();
-    for (var t = 0u; t < ${PC_WG}u; t++) {
-      let i = li * ${PC_WG}u + ((t + li) & ${PC_WG - 1}u);
-      acc += unpack4xU8(counts[i]);
-      counts[i] = 0u;
-    }
-    workgroupBarrier();
-  }
-  for (var c = 0u; c < 4u; c++) {
-    let v = f32(li * 4u + c);
-    if (acc[c] != 0u && v >= u.lo && v < u.hi) {
-      let b = u32(clamp(floor((v - u.lo) * u.scale), 0.0, f32(u.bins - 1u)));
-      atomicAdd(&hist[plane * u.bins + b], i32(acc[c]));
     }
   }
 }`,
@@ -298,12 +231,11 @@ export function histogram(x: Tensor, options: HistogramOptions = {}): Tensor {
     const out = Tensor.empty(gpu, [d.n, d.c, r.bins], 'i32');
     gpu.clear(out.gpu.ref);
     const u8 = x.dtype === 'u8' && planeLen % 16 === 0;
-    const priv = u8 && histogramTuning.u8 === 'private';
-    const chunks = Math.ceil(planeLen / (priv ? PC_WG * PC_LOADS * histogramTuning.rounds * 16 : u8 ? U8_CHUNK : WG * ITEMS));
+    const chunks = Math.ceil(planeLen / (u8 ? U8_CHUNK : WG * ITEMS));
     const groups = planes * chunks;
     const bins = { bins: r.bins, lo: r.lo, hi: r.hi, scale: r.scale };
     gpu.dispatch({
-      program: priv ? histogramU8PrivateProgram(histogramTuning.rounds) : u8 ? histogramU8Program() : histogramProgram(x.dtype, capacityFor(r.bins)),
+      program: u8 ? histogramU8Program() : histogramProgram(x.dtype, capacityFor(r.bins)),
       inputs: [x.gpu.ref],
       outputs: [out.gpu.ref],
       uniforms: u8 ? { groups, chunks, plane_vecs: planeLen / 16, ...bins } : { groups, chunks, chunk_len: WG * ITEMS, plane_len: planeLen, ...bins },
@@ -331,5 +263,5 @@ export function histogram(x: Tensor, options: HistogramOptions = {}): Tensor {
 
 /** Every program variant of this file, for compile-all tests. */
 export function histogramPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16']): ProgramInfo[] {
-  return [...dtypes.flatMap((dt) => CAPACITIES.map((c) => histogramProgram(dt, c))), histogramU8Program(), ...[1, 2, 4].map(histogramU8PrivateProgram)];
+  return [...dtypes.flatMap((dt) => CAPACITIES.map((c) => histogramProgram(dt, c))), ...(['lanes32', 'copies8'] as const).flatMap((l) => [histogramU8Program(l, 1), histogramU8Program(l, 4)])];
 }

@@ -23,8 +23,8 @@ function naiveCounts(x: Tensor, bins: number, lo: number, hi: number): number[] 
   return out;
 }
 
-/** The u8 kernels (the default first): private byte counters at several rounds, shared atomics. */
-const U8_TUNINGS = [{ u8: 'private', rounds: 4 }, { u8: 'private', rounds: 1 }, { u8: 'private', rounds: 2 }, { u8: 'atomics', rounds: 4 }] as const;
+/** The u8 kernel's tunings (the default first): counter layouts, loads one by one or batched. */
+const U8_TUNINGS = [{ layout: 'lanes32', batch: 4 }, { layout: 'lanes32', batch: 1 }, { layout: 'copies8', batch: 4 }, { layout: 'copies8', batch: 1 }] as const;
 
 describe('histogram', () => {
   test('counts each plane separately; lo inclusive, hi exclusive, outside values ignored', () => {
@@ -101,16 +101,16 @@ describe('histogram', () => {
     const big = naturalImage([2, 1, 100, 200], 'u8', 9);
     await assertGpuMatchesCpu(gpu!, [big], (t) => histogram(t, { bins: 33 }), { int: 0 }, 'two chunks');
     // u8 planes of a multiple of 16 pixels take a vec4 kernel: 69632 px span two chunks of either
-    // (65536 px; 61440 px at 4 rounds of the private kernel, its second chunk a partial round)
+    // (65536 px), the second one partial
     const wide = naturalImage([2, 1, 256, 272], 'u8', 10);
     for (const tuning of U8_TUNINGS) {
       Object.assign(histogramTuning, tuning);
       for (const opts of [{}, { bins: 33 }, { bins: 7, range: [10, 200] as const }, { bins: 4096 }]) {
         await assertGpuMatchesCpu(gpu!, [wide], (t) => histogram(t, opts), { int: 0 }, `vec4 kernel ${JSON.stringify(tuning)} ${JSON.stringify(opts)}`);
       }
-      // flat planes: every pixel on one counter; 128×128 gives each private-kernel thread 240
-      // pixels of one value in its first round (the most a byte counter holds there)
-      for (const side of [40, 128]) {
+      // flat planes: every pixel on one counter; 256×256 fills a workgroup chunk (a lanes32
+      // column's 16-bit half then counts 2048)
+      for (const side of [40, 256]) {
         const flat = Tensor.fromArray(new Uint8Array(side * side).fill(77), [1, 1, side, side], 'u8');
         const h = await histogram(await flat.toGpu(gpu!)).toCpu();
         assert.equal(h.data[77], side * side, `flat ${side}×${side} ${JSON.stringify(tuning)}`);
