@@ -9,8 +9,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from '../../src/dtype.js';
 import { Gpu } from '../../src/gpu/gpu.js';
-import { histogram, histogramTuning } from '../../src/ops/analysis/histogram.js';
-import { imageStats, statsTuning } from '../../src/ops/analysis/stats.js';
+import { histogram } from '../../src/ops/analysis/histogram.js';
+import { imageStats, statsPartialU8Program, statsTuning } from '../../src/ops/analysis/stats.js';
 import { crackTileSpec } from '../../src/ops/features/crack.js';
 import { rectStripSpec } from '../../src/ops/morphology/morphology.js';
 import { runStencilStrip, stripTuning } from '../../src/ops/stencil-strip.js';
@@ -59,52 +59,49 @@ const cases: [string, Tensor, StencilTileSpec, Record<string, number | number[]>
 // rect dilation as a stencil spec (row max, then column max)
 const rect = (r: number) => ({ x0: -r, x1: r, y0: -r, y1: r });
 cases.push(['dilate 3×3 rect u8→u8', x, rectStripSpec('max', 'constant', rect(1)), {}, 'dilate3_u8']);
-// the strip engine at 8 and 16 rows per thread, 8 or 4 pixels wide (4: half the registers)
-const STRIP_TUNINGS = [[16, 2], [8, 2], [16, 1], [8, 1]] as const;
+// the strip engine at 8 and 16 rows per thread
+const STRIP_ROWS = [16, 8] as const;
 const STRIP_DEFAULT = { ...stripTuning };
 for (const [label, src, spec, uniforms, peerKey] of cases) {
   const common = { inBytes: per[src.dtype]!, outBytes: per[spec.outDtype]!, ...(peerKey ? { peer: peerKey } : {}) };
   const tile = () => runStencilTile(spec, src, uniforms);
   variants.push({ name: `${label} tiled stencil`, ...common, run: tile });
   if (src.dtype !== 'u8') continue;
-  for (const [rows, quads] of STRIP_TUNINGS) {
+  for (const rows of STRIP_ROWS) {
     const run = () => {
-      Object.assign(stripTuning, { rows, quads });
+      stripTuning.rows = rows;
       const y = runStencilStrip(spec, src, uniforms);
       Object.assign(stripTuning, STRIP_DEFAULT);
       return y;
     };
-    variants.push({ name: `${label} strip ${rows} rows × ${4 * quads} px`, ...common, run, ref: tile });
+    variants.push({ name: `${label} strip ${rows} rows × ${4 * stripTuning.quads} px`, ...common, run, ref: tile });
   }
 }
-// image statistics: u8 pass 1 at 8 / 16 loads per thread, loads one by one or in batches of 4; pass 1 alone
-for (const [loads, batch, final] of [[16, 1, true], [16, 4, true], [16, 4, false]] as const) {
+// image statistics: the u8 op at 8 and 16 loads per thread, and its pass 1 alone (the rest is the
+// second dispatch and the barrier before it)
+for (const loads of [8, 16] as const) {
   const run = () => {
-    const saved = { ...statsTuning };
-    Object.assign(statsTuning, { u8Loads: loads, batch, final });
+    statsTuning.u8Loads = loads;
     const y = imageStats(x);
-    Object.assign(statsTuning, saved);
+    statsTuning.u8Loads = 16;
     return y;
   };
-  variants.push({ name: `image statistics u8, ${loads} loads per thread, batch ${batch}${final ? '' : ', pass 1 alone'}`, inBytes: 1, outBytes: 0, run, peer: 'stats_u8' });
+  variants.push({ name: `image statistics u8, ${loads} loads per thread`, inBytes: 1, outBytes: 0, run, peer: 'stats_u8' });
 }
-// histogram u8: counter layouts, loads one by one or in batches of 4, on the hashed input and on a
-// narrow one (values 120…127)
+{
+  const chunks = (H * W) / (256 * 16 * 16);
+  const pass1 = () => {
+    const part = Tensor.empty(gpu, [N * chunks, 8], 'f32');
+    gpu.dispatch({ program: statsPartialU8Program(16), inputs: [x.gpu.ref], outputs: [part.gpu.ref], uniforms: { groups: N * chunks, chunks, plane_vecs: (H * W) / 16 }, workgroups: N * chunks });
+    return part;
+  };
+  variants.push({ name: 'image statistics u8, 16 loads per thread, pass 1 alone', inBytes: 1, outBytes: 0, run: pass1 });
+}
+// histogram u8 on the hashed input and on a narrow one (values 120…127)
 const narrowHost = Uint8Array.from({ length: N * H * W }, (_, i) => 120 + ((i * 7) >> 3) % 8);
 const xn = await Tensor.fromArray(narrowHost, [N, 1, H, W], 'u8').toGpu(gpu);
 for (const [input, label] of [[x, 'hashed'], [xn, 'narrow']] as const) {
-  const withTuning = (tuning: typeof histogramTuning) => () => {
-    const saved = { ...histogramTuning };
-    Object.assign(histogramTuning, tuning);
-    const y = histogram(input);
-    Object.assign(histogramTuning, saved);
-    return y;
-  };
-  const before = withTuning({ layout: 'copies8', batch: 1 });
-  variants.push({ name: `histogram u8 ${label}, 8 copies, loads one by one`, inBytes: 1, outBytes: 0, run: before, peer: 'histogram_u8' });
-  for (const [layout, batch] of [['copies8', 4], ['lanes32', 1], ['lanes32', 4]] as const) {
-    variants.push({ name: `histogram u8 ${label}, ${layout}, batch ${batch}`, inBytes: 1, outBytes: 0, run: withTuning({ layout, batch }), ref: before, peer: 'histogram_u8' });
-  }
+  variants.push({ name: `histogram u8 ${label}`, inBytes: 1, outBytes: 0, run: () => histogram(input), peer: 'histogram_u8' });
 }
 const copy = (vec: boolean) => () => {
   const out = Tensor.empty(gpu, shape, 'u8');

@@ -136,8 +136,7 @@ export function defaultLayout(spec: PointwiseSpec): PointwiseLayout {
 
 /** WGSL vector type of `n` storage words of a dtype (n 2 or 4; i32/f32 words as their own type). */
 function wordVec(dtype: DType, n: number): string {
-  const scalar = dtype === 'f32' ? 'f32' : dtype === 'i32' ? 'i32' : 'u32';
-  return n === 1 ? scalar : `vec${n}<${scalar}>`;
+  return dtype === 'f32' ? `vec${n}<f32>` : dtype === 'i32' ? `vec${n}<i32>` : `vec${n}<u32>`;
 }
 
 /** Storage words of a quad (4 elements) of a dtype. */
@@ -203,7 +202,7 @@ function contiguousLoad(dtype: DType): string {
 }
 
 /** Quads a thread maps in the contiguous layout: 4 (16 elements, the vector program) or 2 (8, the stencil strips). */
-export type ContiguousQuads = 1 | 2 | 4;
+export type ContiguousQuads = 2 | 4;
 
 /** Width of the vectors a thread's `quads` adjacent quads are accessed as: u8 one vector of `quads` words, wider dtypes vec4s of words. */
 function contiguousVec(dtype: DType, quads: ContiguousQuads): number {
@@ -224,10 +223,9 @@ export function contiguousStore(dtype: DType, quads: ContiguousQuads = 4): strin
   const ks = Array.from({ length: quads }, (_, k) => k);
   switch (dtype) {
     case 'u8':
-      return quads === 1 ? 'out_v[t] = out_pack(r0);' : `out_v[t] = vec${quads}<u32>(${ks.map((k) => `out_pack(r${k})`).join(', ')});`;
+      return `out_v[t] = vec${quads}<u32>(${ks.map((k) => `out_pack(r${k})`).join(', ')});`;
     case 'u16':
     case 'f16':
-      if (quads === 1) return 'out_v[t] = vec2<u32>(out_pack(r0.xy), out_pack(r0.zw));';
       // two quads per vec4 of words
       return ks
         .filter((k) => k % 2 === 0)

@@ -25,8 +25,13 @@
  *  - not understood: that variant (commit cafd287) ran the weighted-sum specs, whose WGSL differed
  *    from this one only by an unused, rolled ring of raw rows, faster — Gaussian 5×5 u8→f32 0.149,
  *    →f16 0.146, box 0.150 (below the tile's 0.161), Sobel dx 0.118, Sobel magnitude 0.145 (run n,
- *    against 0.173 / 0.166 / 0.173 / 0.126 / 0.156 in run o): presumably the driver compiles the
- *    row loop differently (unrolling, registers). To measure next: the trip count as a uniform.
+ *    against 0.173 / 0.166 / 0.173 / 0.126 / 0.156 in run o). Not the row loop's unrolling: with
+ *    its trip count a uniform every spec ran 3–13 % slower (bench/results/2026-12-04-h200-a:
+ *    Gaussian 5×5 u8→f32 0.178 vs 0.171, 3×3 dilation 0.076 vs 0.067, crack 0.122 vs 0.117);
+ *  - 4 pixels per thread (one u32 per row, half the ring's registers) were slower for every spec
+ *    (run 2026-12-04-h200-b: crack 0.130 vs 0.117, 3×3 dilation 0.081 vs 0.067, Sobel magnitude
+ *    →f16 0.162 vs 0.157), so registers do not bound the specs with two row arrays (crack and the
+ *    magnitudes take ~1.8× the dilation's time for the same bytes).
  */
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformValues } from '../gpu/uniforms.js';
@@ -65,17 +70,13 @@ const programs = new Map<string, ProgramInfo>();
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
 export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: ContiguousQuads = stripTuning.quads): ProgramInfo {
   if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new Error(`stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
-  // a row end's border pixels come from the thread's own (reflect101 maps −rx to rx)
-  if (spec.rx >= 4 * quads) throw new Error(`stencil strip ${spec.name}: radius ${spec.rx} needs more than ${4 * quads} pixels per thread`);
   const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
   let p = programs.get(id);
   if (p) return p;
   const { rx, ry } = spec;
   const ks = Array.from({ length: quads }, (_, k) => k);
   const px = 4 * quads;
-  // the thread's words: one u32 for a single quad, else a vector with a lane per quad
-  const mType = quads === 1 ? 'u32' : `vec${quads}<u32>`;
-  const lane = (i: number) => (quads === 1 ? '' : `.${'xyzw'[i]}`);
+  const lanes = ['x', 'y', 'z', 'w'].slice(0, quads);
   const hx = rx > 0 ? 4 : 0;
   // the spec's row arrays and, when its combine reads them, the input quads (`in`)
   const rows = stencilRows(spec);
@@ -129,21 +130,21 @@ ${contiguousAlias(1, 'src_v', 'u8', quads)}
 ${contiguousAlias(2, 'out_v', spec.outDtype, quads)}
 // A row's words as loaded: the thread's vector m, the last word left of it and the first right of
 // it (l, r: only meaningful inside the row); by < 0 is the constant border's row outside the image.
-struct RawRow { m: ${mType}, l: u32, r: u32, by: i32 };
+struct RawRow { m: vec${quads}<u32>, l: u32, r: u32, by: i32 };
 fn load_row(yy: i32, k: u32, plane: u32) -> RawRow {
   let units = u.shape.w / ${px}u;
   let by = border(yy, i32(u.shape.z));
   let row = plane + u32(max(by, 0)) * units;
   var o = RawRow(src_v[row + k], 0u, 0u, by);
-${rx > 0 ? `  if (k > 0u) { o.l = src_v[row + k - 1u]${lane(quads - 1)}; }\n  if (k + 1u < units) { o.r = src_v[row + k + 1u]${lane(0)}; }` : ''}
+${rx > 0 ? `  if (k > 0u) { o.l = src_v[row + k - 1u].${lanes[quads - 1]}; }\n  if (k + 1u < units) { o.r = src_v[row + k + 1u].x; }` : ''}
   return o;
 }
 // Pixels x0 + i … x0 + i + 3 (i = -4 or ${px}, beyond the thread's ${px} at x0) at a row's end, through the border mode.
-fn edge_word(m: ${mType}, x0: i32, i: i32) -> vec4<f32> {
+fn edge_word(m: vec${quads}<u32>, x0: i32, i: i32) -> vec4<f32> {
   var v = vec4<f32>(u.border_value);
   for (var j = 0; j < 4; j++) {
     let b = border(x0 + i + j, i32(u.shape.w)) - x0;
-    if (b >= -x0) { v[j] = small_f32((${quads === 1 ? 'm' : 'm[u32(b) >> 2u]'} >> (8u * (u32(b) & 3u))) & 0xffu); }
+    if (b >= -x0) { v[j] = small_f32((m[u32(b) >> 2u] >> (8u * (u32(b) & 3u))) & 0xffu); }
   }
   return v;
 }
@@ -157,7 +158,7 @@ fn row_words(raw: RawRow, k: u32) -> Words {
 ${Array.from({ length: quads + 2 }, (_, i) => `  o.e${i} = bv;`).join('\n')}
   if (raw.by >= 0) {
     let x0 = i32(k * ${px}u);
-${ks.map((k) => `    o.e${k + 1} = u8x4_f32(raw.m${lane(k)});`).join('\n')}
+${lanes.map((l, i) => `    o.e${i + 1} = u8x4_f32(raw.m.${l});`).join('\n')}
 ${
   rx > 0
     ? `    if (k > 0u) { o.e0 = u8x4_f32(raw.l); } else { o.e0 = edge_word(raw.m, x0, -4); }

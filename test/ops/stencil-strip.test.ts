@@ -26,11 +26,10 @@ describe('stencil strips', () => {
   test('equal the CPU reference: borders, radii, tunings, row ends, partial row blocks', { skip: !gpu }, async () => {
     const saved = { ...stripTuning };
     try {
-      for (const [rows, quads] of [[16, 4], [5, 2], [1, 4], [5, 1], [16, 1]] as const) {
+      for (const [rows, quads] of [[16, 4], [5, 2], [1, 4], [3, 2]] as const) {
         Object.assign(stripTuning, { rows, quads });
         for (const border of BORDER_MODES) {
-          for (const [rx, ry] of [[1, 1], [4, 2], [0, 3], [2, 0], [3, 1]] as const) {
-            if (rx >= 4 * quads) continue; // the strip refuses it (a row end's border pixels come from the thread's own)
+          for (const [rx, ry] of [[1, 1], [4, 2], [0, 3], [2, 0]] as const) {
             // 1168 px = 73 strips: a second workgroup column of 9; 75 rows: a partial row block; 16 px: one strip with both row ends
             for (const shape of [[2, 1, 75, 1168], [1, 2, 9, 16]] as const) {
               const x: Tensor = naturalImage([...shape], 'u8', rx + ry + rows);
@@ -50,7 +49,7 @@ describe('stencil strips', () => {
     const x = await naturalImage([1, 3, 21, 48], 'u8', 5).toGpu(gpu!);
     const saved = { ...stripTuning };
     try {
-      for (const quads of [1, 2, 4] as const) {
+      for (const quads of [2, 4] as const) {
         stripTuning.quads = quads;
         for (const outDtype of ['u8', 'f16', 'u16'] as const) {
           const spec = { ...weightedBox('u8', 'reflect101', 2, 1).spec, outDtype };

@@ -18,8 +18,12 @@
  * u8 planes of a multiple of 16 pixels take a faster kernel: 16 pixels per vec4<u32> load, counted
  * per byte value in COPIES interleaved copies (neighbouring lanes hit different banks, so runs of
  * equal values do not serialise on one atomic), then each value's count goes to its bin, computed
- * with the same f32 formula. Notes (H200, 16×1×2048² u8, 256 bins): the per-pixel kernel took
- * 0.133 ms (13 % of copy bandwidth).
+ * with the same f32 formula; a whole chunk's loads are issued in batches of 4. Notes (H200,
+ * 16×1×2048² u8, 256 bins): the per-pixel kernel took 0.133 ms (13 % of copy bandwidth), this one
+ * 0.046 (37 %) on hashed values and 0.030 on a narrow range (values 120…127), 0.032 before the
+ * batched loads. Tried and slower (bench/results/2026-12-04-h200-a, -b): private byte counters per
+ * thread, non-atomic (0.135 ms whatever the values), 16-bit counters in a column per warp lane, which
+ * no values can make conflict on a bank (0.050 on both inputs).
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
@@ -27,6 +31,7 @@ import type { UniformField } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, is } from '../../validate.js';
 import { checkImage } from '../image.js';
+import { wgslBatchedLoads } from '../../gpu/wgsl/common.js';
 
 export interface HistogramOptions {
   /** Number of uniform bins, 1 to 4096. Default 256. */
@@ -130,24 +135,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
-/**
- * Benchmark switch: the u8 kernel's counter layout ('lanes32': 16-bit counters in a column per
- * lane of a warp; 'copies8': 8 interleaved u32 copies) and its loads (1: one by one, 4: batches of 4).
- */
-export const histogramTuning = { layout: 'lanes32' as 'lanes32' | 'copies8', batch: 4 as 1 | 4 };
-
-/**
- * The u8 kernel, for planes of a multiple of 16 pixels (so every plane starts on a vec4<u32>).
- * 'copies8': value v counts in u32 counters[v·8 + li mod 8]. 'lanes32': two values share a word of
- * 16-bit halves, word (v >> 1)·32 + li mod 32: the 32 lanes of a warp always hit 32 different banks,
- * whatever the values (a workgroup chunk gives a column at most 8 threads × 256 pixels, so a half
- * cannot overflow into the other).
- */
-export function histogramU8Program(layout: 'lanes32' | 'copies8' = histogramTuning.layout, batch: 1 | 4 = histogramTuning.batch): ProgramInfo {
-  const lanes = layout === 'lanes32';
+/** The u8 kernel, for planes of a multiple of 16 pixels (so every plane starts on a vec4<u32>). */
+export function histogramU8Program(): ProgramInfo {
   return {
     name: 'histogram_u8',
-    key: `${layout};batch=${batch}`,
+    key: '',
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'hist', dtype: 'i32', atomic: true }],
     uniforms: [
@@ -160,51 +152,38 @@ export function histogramU8Program(layout: 'lanes32' | 'copies8' = histogramTuni
     body: /* wgsl */ `
 // The input again, as vectors (only this one is used): 16 pixels per load.
 @group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
-var<workgroup> counts: array<atomic<u32>, ${lanes ? 4096 : 256 * COPIES}>;
-fn count_byte(v: u32, lane: u32) {
-  ${lanes ? 'atomicAdd(&counts[(v >> 1u) * 32u + lane], 1u << ((v & 1u) << 4u));' : `atomicAdd(&counts[v * ${COPIES}u + lane], 1u);`}
-}
-fn count_vec(q: vec4<u32>, lane: u32) {
+var<workgroup> counts: array<atomic<u32>, ${256 * COPIES}>;
+fn count_vec(q: vec4<u32>, copy: u32) {
   for (var i = 0u; i < 4u; i++) {
     let w = q[i];
-    count_byte(w & 0xffu, lane);
-    count_byte((w >> 8u) & 0xffu, lane);
-    count_byte((w >> 16u) & 0xffu, lane);
-    count_byte(w >> 24u, lane);
+    atomicAdd(&counts[(w & 0xffu) * ${COPIES}u + copy], 1u);
+    atomicAdd(&counts[((w >> 8u) & 0xffu) * ${COPIES}u + copy], 1u);
+    atomicAdd(&counts[((w >> 16u) & 0xffu) * ${COPIES}u + copy], 1u);
+    atomicAdd(&counts[(w >> 24u) * ${COPIES}u + copy], 1u);
   }
 }
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = linear_workgroup(wid, nwg);
   if (g >= u.groups) { return; }
-  for (var i = li; i < ${lanes ? 4096 : 256 * COPIES}u; i += WG) { atomicStore(&counts[i], 0u); }
+  for (var i = li; i < ${256 * COPIES}u; i += WG) { atomicStore(&counts[i], 0u); }
   workgroupBarrier();
   let plane = g / u.chunks;
   let start = (g - plane * u.chunks) * ${WG * U8_LOADS}u;
   let end = min(start + ${WG * U8_LOADS}u, u.plane_vecs);
   let base = plane * u.plane_vecs;
-  let lane = li % ${lanes ? 32 : COPIES}u;
-  if (${batch}u > 1u && end - start == ${WG * U8_LOADS}u) {
-    // a whole chunk: loads issued in batches before they are counted
-    for (var k = 0u; k < ${U8_LOADS}u; k += ${batch}u) {
-      var q: array<vec4<u32>, ${batch}>;
-      for (var i = 0u; i < ${batch}u; i++) { q[i] = src_v[base + start + li + (k + i) * WG]; }
-      for (var i = 0u; i < ${batch}u; i++) { count_vec(q[i], lane); }
-    }
+  let copy = li % ${COPIES}u;
+  if (end - start == ${WG * U8_LOADS}u) {
+    ${wgslBatchedLoads('src_v', 'base + start + li', 'WG', U8_LOADS, (q) => `count_vec(${q}, copy);`)}
   } else {
-    for (var j = start + li; j < end; j += WG) { count_vec(src_v[base + j], lane); }
+    for (var j = start + li; j < end; j += WG) { count_vec(src_v[base + j], copy); }
   }
   workgroupBarrier();
   // WG == 256: thread li moves the count of value li
   let v = f32(li);
   if (v >= u.lo && v < u.hi) {
     var count = 0u;
-    ${
-      lanes
-        ? `// columns read from a rotated start: the lanes of a warp hit different banks
-    for (var c = 0u; c < 32u; c++) { count += (atomicLoad(&counts[(li >> 1u) * 32u + ((c + li) & 31u)]) >> ((li & 1u) << 4u)) & 0xffffu; }`
-        : `for (var c = 0u; c < ${COPIES}u; c++) { count += atomicLoad(&counts[li * ${COPIES}u + c]); }`
-    }
+    for (var c = 0u; c < ${COPIES}u; c++) { count += atomicLoad(&counts[li * ${COPIES}u + c]); }
     if (count != 0u) {
       let b = u32(clamp(floor((v - u.lo) * u.scale), 0.0, f32(u.bins - 1u)));
       atomicAdd(&hist[plane * u.bins + b], i32(count));
@@ -263,5 +242,5 @@ export function histogram(x: Tensor, options: HistogramOptions = {}): Tensor {
 
 /** Every program variant of this file, for compile-all tests. */
 export function histogramPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16']): ProgramInfo[] {
-  return [...dtypes.flatMap((dt) => CAPACITIES.map((c) => histogramProgram(dt, c))), ...(['lanes32', 'copies8'] as const).flatMap((l) => [histogramU8Program(l, 1), histogramU8Program(l, 4)])];
+  return [...dtypes.flatMap((dt) => CAPACITIES.map((c) => histogramProgram(dt, c))), histogramU8Program()];
 }

@@ -18,12 +18,17 @@
  * record (n, mean, M2 = (n·Σv² − (Σv)²)/n) has one rounding; Σv and Σv² of 4 pixels are packed
  * 4×8-bit dot products. Notes (H200, 16×1×2048² u8): the per-element pass took 0.098 ms for the
  * pair (17 % of copy bandwidth), per-thread integer sums byte by byte 0.061 (28 %), the dot
- * products 0.035 (48 %; bench/results/2026-12-02-h200-c), 256 pixels per thread 0.033 (52 %).
+ * products 0.035 (48 %; bench/results/2026-12-02-h200-c), 256 pixels per thread 0.033 (52 %), a
+ * whole chunk's loads in batches of 4 0.032 (54 %; 2026-12-04-h200-b). Of that, pass 1 alone takes
+ * 0.027 (63 %): the second dispatch and the barrier before it cost ~5 µs. Fusing the passes (the
+ * last workgroup of a plane merging the partials) needs a device-scope release/acquire between
+ * workgroups, which WGSL does not have (its atomics are relaxed, storageBarrier is workgroup-scope).
  */
 import { readElement, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { checkImage } from '../image.js';
+import { wgslBatchedLoads } from '../../gpu/wgsl/common.js';
 
 const WG = 256;
 /** Elements per thread in pass 1 (chunk = WG · ITEMS per workgroup). */
@@ -33,7 +38,7 @@ const ITEMS = 16;
  * a thread's sums are exact in u32 (n·Σv² ≤ 256 · 256 · 255² < 2^32). H200: 0.035 ms at 8, 0.033
  * at 16 (bench/results/2026-12-02-h200-m).
  */
-export const statsTuning = { u8Loads: 16 as 8 | 16, batch: 4 as 1 | 4, final: true };
+export const statsTuning = { u8Loads: 16 as 8 | 16 };
 /** Floats per partial record: count, mean − P, M2, min, max, P (padded to 8). */
 const REC = 8;
 
@@ -129,10 +134,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /** Pass 1 for u8 planes of a multiple of 16 pixels; writes the records statsPartialProgram writes. */
-export function statsPartialU8Program(loads: 8 | 16 = statsTuning.u8Loads, batch: 1 | 4 = statsTuning.batch): ProgramInfo {
+export function statsPartialU8Program(loads: 8 | 16 = statsTuning.u8Loads): ProgramInfo {
   return {
     name: 'stats_partial_u8',
-    key: `loads=${loads};batch=${batch}`,
+    key: `loads=${loads}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'part', dtype: 'f32' }],
     uniforms: [
@@ -164,7 +169,6 @@ fn add_vec(q: vec4<u32>) {
   add_word(q.z);
   add_word(q.w);
 }
-const batch = ${batch}u;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let g = linear_workgroup(wid, nwg);
@@ -178,21 +182,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   lo = vec4<u32>(255u);
   hi = vec4<u32>(0u);
   var loads = 0u;
-  if (batch > 1u && start + ${WG * loads}u <= u.plane_vecs) {
-    // a whole chunk: loads issued in batches before they are summed (more bytes in flight)
-    for (var k = 0u; k < ${loads}u; k += batch) {
-      var q: array<vec4<u32>, ${Math.max(batch, 1)}>;
-      for (var i = 0u; i < batch; i++) { q[i] = src_v[base + start + li + (k + i) * WG]; }
-      for (var i = 0u; i < batch; i++) { add_vec(q[i]); }
-    }
+  if (start + ${WG * loads}u <= u.plane_vecs) {
+    ${wgslBatchedLoads('src_v', 'base + start + li', 'WG', loads, (q) => `add_vec(${q});`)}
     loads = ${loads}u;
   } else {
-    for (var k = 0u; k < ${loads}u; k++) {
-      let j = start + li + k * WG;
-      if (j < u.plane_vecs) {
-        add_vec(src_v[base + j]);
-        loads++;
-      }
+    for (var j = start + li; j < u.plane_vecs && j < start + ${WG * loads}u; j += WG) {
+      add_vec(src_v[base + j]);
+      loads++;
     }
   }
   var m = empty_moments();
@@ -258,7 +254,6 @@ function statsGpu(x: Tensor, n: number, c: number, planeLen: number): Tensor {
   } else {
     gpu.dispatch({ program: statsPartialProgram(x.dtype), inputs: [x.gpu.ref], outputs: [part.gpu.ref], uniforms: { groups, chunks, plane_len: planeLen }, workgroups: groups });
   }
-  if (!statsTuning.final) return part; // benchmark: pass 1 alone
   const out = Tensor.empty(gpu, [n, c, 4], 'f32');
   gpu.dispatch({ program: statsFinalProgram(), inputs: [part.gpu.ref], outputs: [out.gpu.ref], uniforms: { planes, chunks }, workgroups: planes });
   part.dispose();
@@ -301,5 +296,5 @@ export function imageStats(x: Tensor): Tensor {
 
 /** Every program variant of this file, for compile-all tests. */
 export function imageStatsPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16']): ProgramInfo[] {
-  return [...dtypes.map((dt) => statsPartialProgram(dt)), statsPartialU8Program(8, 1), statsPartialU8Program(16, 1), statsPartialU8Program(8, 4), statsPartialU8Program(16, 4), statsFinalProgram()];
+  return [...dtypes.map((dt) => statsPartialProgram(dt)), statsPartialU8Program(8), statsPartialU8Program(16), statsFinalProgram()];
 }

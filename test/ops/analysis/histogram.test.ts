@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { f32ToF16Bits } from '../../../src/dtype.js';
-import { histogram, histogramPrograms, histogramTuning } from '../../../src/ops/analysis/histogram.js';
+import { histogram, histogramPrograms } from '../../../src/ops/analysis/histogram.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { testGpu } from '../../_kit/gpu.js';
@@ -22,9 +22,6 @@ function naiveCounts(x: Tensor, bins: number, lo: number, hi: number): number[] 
     }
   return out;
 }
-
-/** The u8 kernel's tunings (the default first): counter layouts, loads one by one or batched. */
-const U8_TUNINGS = [{ layout: 'lanes32', batch: 4 }, { layout: 'lanes32', batch: 1 }, { layout: 'copies8', batch: 4 }, { layout: 'copies8', batch: 1 }] as const;
 
 describe('histogram', () => {
   test('counts each plane separately; lo inclusive, hi exclusive, outside values ignored', () => {
@@ -100,23 +97,18 @@ describe('histogram', () => {
     // 64×64×... planes: 2 planes of 20000 px span two 16384-element chunks each
     const big = naturalImage([2, 1, 100, 200], 'u8', 9);
     await assertGpuMatchesCpu(gpu!, [big], (t) => histogram(t, { bins: 33 }), { int: 0 }, 'two chunks');
-    // u8 planes of a multiple of 16 pixels take a vec4 kernel: 69632 px span two chunks of either
-    // (65536 px), the second one partial
+    // u8 planes of a multiple of 16 pixels take the vec4 kernel: 69632 px span two of its 65536-pixel
+    // chunks, the first whole (batched loads), the second partial
     const wide = naturalImage([2, 1, 256, 272], 'u8', 10);
-    for (const tuning of U8_TUNINGS) {
-      Object.assign(histogramTuning, tuning);
-      for (const opts of [{}, { bins: 33 }, { bins: 7, range: [10, 200] as const }, { bins: 4096 }]) {
-        await assertGpuMatchesCpu(gpu!, [wide], (t) => histogram(t, opts), { int: 0 }, `vec4 kernel ${JSON.stringify(tuning)} ${JSON.stringify(opts)}`);
-      }
-      // flat planes: every pixel on one counter; 256×256 fills a workgroup chunk (a lanes32
-      // column's 16-bit half then counts 2048)
-      for (const side of [40, 256]) {
-        const flat = Tensor.fromArray(new Uint8Array(side * side).fill(77), [1, 1, side, side], 'u8');
-        const h = await histogram(await flat.toGpu(gpu!)).toCpu();
-        assert.equal(h.data[77], side * side, `flat ${side}×${side} ${JSON.stringify(tuning)}`);
-      }
+    for (const opts of [{}, { bins: 33 }, { bins: 7, range: [10, 200] as const }, { bins: 4096 }]) {
+      await assertGpuMatchesCpu(gpu!, [wide], (t) => histogram(t, opts), { int: 0 }, `vec4 kernel ${JSON.stringify(opts)}`);
     }
-    Object.assign(histogramTuning, U8_TUNINGS[0]);
+    // flat planes, every pixel on one counter of each copy: a partial chunk and a whole one
+    for (const side of [40, 256]) {
+      const flat = Tensor.fromArray(new Uint8Array(side * side).fill(77), [1, 1, side, side], 'u8');
+      const h = await histogram(await flat.toGpu(gpu!)).toCpu();
+      assert.equal(h.data[77], side * side, `flat ${side}×${side}`);
+    }
     const edges = Tensor.fromArray(new Float32Array([0, 1, 0.5, -0.001, 0.999, 1.5, NaN, 0.25]), [1, 1, 2, 4], 'f32');
     const g = await histogram(await edges.toGpu(gpu!), { bins: 4, range: [0, 1] }).toCpu();
     assert.deepEqual([...g.data], [1, 1, 1, 1]);
