@@ -20,7 +20,7 @@ import { separableTileSpec } from '../../src/ops/filters/separable.js';
 import { runStencilTile, type StencilTileSpec } from '../../src/ops/stencil-tile.js';
 import { flipWordProgram } from '../../src/ops/geometry/flip.js';
 import { Tensor } from '../../src/tensor.js';
-import { repeat } from '../_kit/stats.js';
+import { metadata, repeat } from '../_kit/stats.js';
 
 const outDir = process.argv[2] ?? 'bench-out';
 const [N, H, W] = (process.argv.slice(3, 6).length === 3 ? process.argv.slice(3, 6).map(Number) : [16, 2048, 2048]) as [number, number, number];
@@ -150,7 +150,7 @@ for (const [i, v] of variants.entries()) {
 }
 
 const lines = [
-  `# bench/ops/filters — ${new Date().toISOString().slice(0, 10)}, ${gpu.info.name}; ${N}×1×${H}×${W} u8 in; copy bw (PyTorch) ${copyGbs.toFixed(0)} GB/s`,
+  `# bench/ops/filters — ${new Date().toISOString().slice(0, 10)}, ${gpu.info.name}, commit ${metadata(gpu.info.name).commit}; ${N}×1×${H}×${W} u8 in; copy bw (PyTorch) ${copyGbs.toFixed(0)} GB/s`,
   '',
   '| kernel | ms | GB/s | % copy | max |diff| vs before | peers (same run) |',
   '|---|---|---|---|---|---|',
