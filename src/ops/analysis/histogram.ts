@@ -46,9 +46,8 @@ const CAPACITIES = [256, 1024, 4096] as const;
 const WG = 256;
 /** Elements per thread per workgroup chunk (chunk = WG · ITEMS). */
 const ITEMS = 64;
-/** u8 kernel: vec4<u32> loads per thread per chunk (chunk = WG · U8_LOADS · 16 pixels). */
-const U8_LOADS = 16;
-const U8_CHUNK = WG * U8_LOADS * 16;
+/** Benchmark switch: the u8 kernel's vec4<u32> loads per thread per chunk (chunk = WG · u8Loads · 16 pixels). */
+export const histogramTuning = { u8Loads: 16 as 16 | 32 };
 /** u8 kernel: interleaved copies of the 256 per-value counters. */
 const COPIES = 8;
 
@@ -136,10 +135,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /** The u8 kernel, for planes of a multiple of 16 pixels (so every plane starts on a vec4<u32>). */
-export function histogramU8Program(): ProgramInfo {
+export function histogramU8Program(loads: 16 | 32 = histogramTuning.u8Loads): ProgramInfo {
   return {
     name: 'histogram_u8',
-    key: '',
+    key: `loads=${loads}`,
     inputs: [{ name: 'src', dtype: 'u8' }],
     outputs: [{ name: 'hist', dtype: 'i32', atomic: true }],
     uniforms: [
@@ -169,12 +168,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var i = li; i < ${256 * COPIES}u; i += WG) { atomicStore(&counts[i], 0u); }
   workgroupBarrier();
   let plane = g / u.chunks;
-  let start = (g - plane * u.chunks) * ${WG * U8_LOADS}u;
-  let end = min(start + ${WG * U8_LOADS}u, u.plane_vecs);
+  let start = (g - plane * u.chunks) * ${WG * loads}u;
+  let end = min(start + ${WG * loads}u, u.plane_vecs);
   let base = plane * u.plane_vecs;
   let copy = li % ${COPIES}u;
-  if (end - start == ${WG * U8_LOADS}u) {
-    ${wgslBatchedLoads('src_v', 'base + start + li', 'WG', U8_LOADS, (q) => `count_vec(${q}, copy);`)}
+  if (end - start == ${WG * loads}u) {
+    ${wgslBatchedLoads('src_v', 'base + start + li', 'WG', loads, (q) => `count_vec(${q}, copy);`)}
   } else {
     for (var j = start + li; j < end; j += WG) { count_vec(src_v[base + j], copy); }
   }
@@ -210,7 +209,7 @@ export function histogram(x: Tensor, options: HistogramOptions = {}): Tensor {
     const out = Tensor.empty(gpu, [d.n, d.c, r.bins], 'i32');
     gpu.clear(out.gpu.ref);
     const u8 = x.dtype === 'u8' && planeLen % 16 === 0;
-    const chunks = Math.ceil(planeLen / (u8 ? U8_CHUNK : WG * ITEMS));
+    const chunks = Math.ceil(planeLen / (u8 ? WG * histogramTuning.u8Loads * 16 : WG * ITEMS));
     const groups = planes * chunks;
     const bins = { bins: r.bins, lo: r.lo, hi: r.hi, scale: r.scale };
     gpu.dispatch({
@@ -242,5 +241,5 @@ export function histogram(x: Tensor, options: HistogramOptions = {}): Tensor {
 
 /** Every program variant of this file, for compile-all tests. */
 export function histogramPrograms(dtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16']): ProgramInfo[] {
-  return [...dtypes.flatMap((dt) => CAPACITIES.map((c) => histogramProgram(dt, c))), histogramU8Program()];
+  return [...dtypes.flatMap((dt) => CAPACITIES.map((c) => histogramProgram(dt, c))), histogramU8Program(16), histogramU8Program(32)];
 }
