@@ -54,6 +54,8 @@ export const stripTuning = { rows: 0, quads: 2 as ContiguousQuads };
  * Output rows a thread streams: 8 for f32 outputs of radius ≤ 1, else 16, the faster on the H200
  * (bench/results/2026-12-02-h200-o: Sobel dx u8→f32 0.126 vs 0.131 ms at 8 / 16 rows, central
  * magnitude 0.130 vs 0.134, Gaussian 5×5 u8→f32 0.182 vs 0.173, 3×3 dilation 0.073 vs 0.067).
+ * Taller strips lose (2026-12-04-h200-d, 16 / 24 / 32 rows: Gaussian 5×5 u8→f32 0.172 / 0.175 /
+ * 0.181, crack 0.117 / 0.124 / 0.131, 3×3 dilation 0.067 / 0.069 / 0.068).
  */
 export function stripRows(spec: Pick<StencilTileSpec, 'outDtype' | 'ry'>): number {
   return stripTuning.rows || (spec.outDtype === 'f32' && spec.ry <= 1 ? 8 : 16);
