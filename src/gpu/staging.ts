@@ -12,6 +12,10 @@
  * (64 MiB read 50 → 20 ms, a deployment knob), a worker thread pre-faulting transferred buffers
  * (64 MiB 13–17 ms, not adopted: a hidden thread). mapAsync needs no ticking: dawn.node polls
  * ProcessEvents on setImmediate while a map is pending (empty submit→done round trip 27 µs).
+ * Worker threads cannot share the copy: a mapped range posted to a worker in the transfer list
+ * arrives as a copy (dawn.node's mapped ArrayBuffers are not transferable), so the GPU never sees
+ * what the worker writes (tried 2026-12-04 on lavapipe). H200 machine, 2026-12-04: 6.9 GB/s with
+ * the default ring (bench/results/2026-12-04-h200-c).
  */
 import { sizeClass } from './pool.js';
 
