@@ -30,8 +30,8 @@
  *    Gaussian 5×5 u8→f32 0.178 vs 0.171, 3×3 dilation 0.076 vs 0.067, crack 0.122 vs 0.117);
  *  - 4 pixels per thread (one u32 per row, half the ring's registers) were slower for every spec
  *    (run 2026-12-04-h200-b: crack 0.130 vs 0.117, 3×3 dilation 0.081 vs 0.067, Sobel magnitude
- *    →f16 0.162 vs 0.157), so registers do not bound the specs with two row arrays (crack and the
- *    magnitudes take ~1.8× the dilation's time for the same bytes).
+ *    →f16 0.162 vs 0.157), so registers do not bound the specs with two row arrays (crack takes
+ *    1.75× the dilation's time for the same bytes).
  */
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformValues } from '../gpu/uniforms.js';
