@@ -7,10 +7,9 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DType } from '../../src/dtype.js';
 import { Gpu } from '../../src/gpu/gpu.js';
 import { histogram } from '../../src/ops/analysis/histogram.js';
-import { imageStats, statsPartialU8Program, statsTuning } from '../../src/ops/analysis/stats.js';
+import { imageStats, statsPartials, statsTuning } from '../../src/ops/analysis/stats.js';
 import { crackTileSpec } from '../../src/ops/features/crack.js';
 import { rectStripSpec } from '../../src/ops/morphology/morphology.js';
 import { runStencilStrip, stripTuning } from '../../src/ops/stencil-strip.js';
@@ -88,15 +87,7 @@ for (const loads of [8, 16] as const) {
   };
   variants.push({ name: `image statistics u8, ${loads} loads per thread`, inBytes: 1, outBytes: 0, run, peer: 'stats_u8' });
 }
-{
-  const chunks = (H * W) / (256 * 16 * 16);
-  const pass1 = () => {
-    const part = Tensor.empty(gpu, [N * chunks, 8], 'f32');
-    gpu.dispatch({ program: statsPartialU8Program(16), inputs: [x.gpu.ref], outputs: [part.gpu.ref], uniforms: { groups: N * chunks, chunks, plane_vecs: (H * W) / 16 }, workgroups: N * chunks });
-    return part;
-  };
-  variants.push({ name: 'image statistics u8, 16 loads per thread, pass 1 alone', inBytes: 1, outBytes: 0, run: pass1 });
-}
+variants.push({ name: 'image statistics u8, 16 loads per thread, pass 1 alone', inBytes: 1, outBytes: 0, run: () => statsPartials(x, N, H * W).part });
 // histogram u8 on the hashed input and on a narrow one (values 120…127)
 const narrowHost = Uint8Array.from({ length: N * H * W }, (_, i) => 120 + ((i * 7) >> 3) % 8);
 const xn = await Tensor.fromArray(narrowHost, [N, 1, H, W], 'u8').toGpu(gpu);

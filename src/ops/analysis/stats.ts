@@ -240,10 +240,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
-/** GPU: records both passes; returns the pending f32 [N, C, 4] tensor. */
-function statsGpu(x: Tensor, n: number, c: number, planeLen: number): Tensor {
+/**
+ * GPU pass 1 alone: records it and returns the pending partial records ([planes · chunks, REC] f32)
+ * and the chunks per plane (the bench times it apart from the final merge).
+ */
+export function statsPartials(x: Tensor, planes: number, planeLen: number): { part: Tensor; chunks: number } {
   const gpu = x.gpu.gpu;
-  const planes = n * c;
   const u8 = x.dtype === 'u8' && planeLen % 16 === 0;
   const chunks = Math.ceil(planeLen / (u8 ? WG * statsTuning.u8Loads * 16 : WG * ITEMS));
   const groups = planes * chunks;
@@ -254,8 +256,15 @@ function statsGpu(x: Tensor, n: number, c: number, planeLen: number): Tensor {
   } else {
     gpu.dispatch({ program: statsPartialProgram(x.dtype), inputs: [x.gpu.ref], outputs: [part.gpu.ref], uniforms: { groups, chunks, plane_len: planeLen }, workgroups: groups });
   }
-  const out = Tensor.empty(gpu, [n, c, 4], 'f32');
-  gpu.dispatch({ program: statsFinalProgram(), inputs: [part.gpu.ref], outputs: [out.gpu.ref], uniforms: { planes, chunks }, workgroups: planes });
+  return { part, chunks };
+}
+
+/** GPU: records both passes; returns the pending f32 [N, C, 4] tensor. */
+function statsGpu(x: Tensor, n: number, c: number, planeLen: number): Tensor {
+  const planes = n * c;
+  const { part, chunks } = statsPartials(x, planes, planeLen);
+  const out = Tensor.empty(x.gpu.gpu, [n, c, 4], 'f32');
+  x.gpu.gpu.dispatch({ program: statsFinalProgram(), inputs: [part.gpu.ref], outputs: [out.gpu.ref], uniforms: { planes, chunks }, workgroups: planes });
   part.dispose();
   return out;
 }
