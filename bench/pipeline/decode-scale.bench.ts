@@ -23,7 +23,7 @@ import sharp from 'sharp';
 import { openBackend } from '../../src/backend.js';
 import { decodeBuffer, DECODE_SCALES, DEFAULT_MAX_PIXELS, type DecodeScale } from '../../src/pipeline/decode.js';
 import { inspect } from '../../src/pipeline/inspect.js';
-import { parseRecipe } from '../../src/pipeline/recipe.js';
+import { parseRecipe } from '../../src/detect/recipe.js';
 import { writeSamples } from '../../src/samples/index.js';
 import { metadata, summarize, type Summary } from '../_kit/stats.js';
 

@@ -12,9 +12,9 @@ import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node
 import os from 'node:os';
 import { extname, join } from 'node:path';
 import { openBackend } from '../../src/backend.js';
-import { detectClassic } from '../../src/pipeline/classic.js';
+import { detectClassic } from '../../src/detect/classic.js';
 import { decodeFile, DEFAULT_MAX_PIXELS } from '../../src/pipeline/decode.js';
-import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/pipeline/recipe.js';
+import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { runInspection } from '../../src/pipeline/run.js';
 import { writeSamples } from '../../src/samples/index.js';
 import { Tensor } from '../../src/tensor.js';

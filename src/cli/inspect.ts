@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { DEVICES, type DeviceChoice } from '../backend.js';
 import { formatProgressLine, type ProgressSnapshot } from '../pipeline/progress.js';
-import { builtinRecipe, loadRecipe } from '../pipeline/recipe.js';
+import { builtinRecipe, loadRecipe } from '../detect/recipe.js';
 import { runInspection } from '../pipeline/run.js';
 import { MAX_POST_WORKERS } from '../pipeline/workers.js';
 import type { ItemResult } from '../pipeline/inspect.js';

@@ -22,13 +22,13 @@ import type { Backend } from '../backend.js';
 import { componentsBytesPerPixel } from '../ops/analysis/components.js';
 import { Tensor } from '../tensor.js';
 import { Batcher, type BatchLimits, type Geometry } from './batcher.js';
-import type { Defect } from './classic.js';
-import { detect, detectorFor, type ImageDetection } from './detector.js';
+import type { Defect } from '../detect/classic.js';
+import { detect, detectorFor, type ImageDetection } from '../detect/detector.js';
 import { decodeBuffer, DEFAULT_MAX_PIXELS, readHashedImageFile, type DecodedImage, type DecodeOptions } from './decode.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { BoundedQueue } from './queue.js';
-import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from './recipe.js';
-import { toOriginal } from './rescale.js';
+import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from '../detect/recipe.js';
+import { toOriginal } from '../detect/rescale.js';
 import { expandSource, type SourceItem } from './source.js';
 import { WorkerPool, resolvePostWorkers } from './workers.js';
 

@@ -15,7 +15,7 @@ import type { BatchLimits } from './batcher.js';
 import { inspect, type ItemResult } from './inspect.js';
 import type { ProgressSnapshot } from './progress.js';
 import { countSource } from './source.js';
-import { DEFAULT_RECIPE, type LoadedRecipe } from './recipe.js';
+import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
 import type { DecodeOptions } from './decode.js';
 import { resolvePostWorkers } from './workers.js';
 

@@ -2,7 +2,7 @@
 import { threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { Tensor } from '../tensor.js';
-import { detect, detectorFor, transferables, type ImageDetection } from './detector.js';
+import { detect, detectorFor, transferables, type ImageDetection } from '../detect/detector.js';
 import { readHashedImageFile } from './decode.js';
 import type { ReadResult, WorkerResult, WorkerTask } from './workers.js';
 

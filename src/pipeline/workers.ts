@@ -14,9 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { KensaError } from '../errors.js';
 import { integerInRange } from '../validate.js';
-import { transferables, type ImageDetection, type Payload } from './detector.js';
+import { transferables, type ImageDetection, type Payload } from '../detect/detector.js';
 import type { ReadFile } from './decode.js';
-import type { Recipe } from './recipe.js';
+import type { Recipe } from '../detect/recipe.js';
 
 /**
  * What a worker is asked: post stages of payloads made elsewhere, a whole recipe on CPU frames, or

@@ -1,7 +1,7 @@
 /** A stencil spec for the engines' own tests: a weighted box with its weights written into the WGSL. */
 import type { DType } from '../../src/dtype.js';
-import type { BorderMode } from '../../src/ops/border.js';
-import type { StencilTileSpec } from '../../src/ops/stencil-tile.js';
+import type { BorderMode } from '../../src/kernels/border.js';
+import type { StencilTileSpec } from '../../src/kernels/stencil-tile.js';
 
 /** Σ over the window of kx(dx)·ky(dy)·x (f32 out), and the 1-D weights for filter2dSeparable. */
 export function weightedBox(inDtype: DType, border: BorderMode, rx: number, ry: number): { spec: StencilTileSpec; kx: number[]; ky: number[] } {

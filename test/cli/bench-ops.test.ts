@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { benchOps, crackKernel } from '../../src/cli/bench-ops.js';
 import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
-import { borderIndex } from '../../src/ops/border.js';
+import { borderIndex } from '../../src/kernels/border.js';
 import type { Tensor } from '../../src/tensor.js';
 import { assertClose } from '../_kit/compare.js';
 import { testGpu } from '../_kit/gpu.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openBackend, type Backend } from '../../src/backend.js';
 import { batchLimitsFor, bytesPerPixelOf, DEFAULT_BATCH, inspect, type InspectOptions, type ItemResult } from '../../src/pipeline/inspect.js';
-import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from '../../src/pipeline/recipe.js';
+import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from '../../src/detect/recipe.js';
 import { runInspection } from '../../src/pipeline/run.js';
 import { openStore } from '../../src/store/store.js';
 import { testGpu } from '../_kit/gpu.js';

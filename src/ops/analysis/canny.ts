@@ -25,7 +25,7 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';
 import { checkDType, checkImage } from '../image.js';
-import { pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { blockGeometry, BLOCK_WORKGROUP, cclCompressProgram, cclInitProgram, cclMergeProgram, cclUniforms, recordUnionFind } from './components.js';
 
 export type CannyKsize = 3 | 5 | 7;

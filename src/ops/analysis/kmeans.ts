@@ -41,7 +41,7 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, is } from '../../validate.js';
 import { checkImage } from '../image.js';
-import { pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { imageStats } from './stats.js';
 import { mulberry32 } from '../../rng.js';
 

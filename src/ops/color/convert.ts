@@ -16,8 +16,8 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { numberInRange, oneOf } from '../../validate.js';
 import { checkImage } from '../image.js';
-import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
-import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../pointwise.js';
+import { cpuPixelKernel, type Dims4 } from '../../kernels/pixel.js';
+import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../../kernels/pointwise.js';
 
 export interface ConvertOptions {
   /** Output dtype (required): u8, u16, i32, f32 or f16. */

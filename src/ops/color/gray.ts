@@ -12,9 +12,9 @@ import { DTYPES, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
+import { cpuPixelKernel, type Dims4 } from '../../kernels/pixel.js';
 import { cpuLoader, linearIndex } from './convert.js';
-import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../pointwise.js';
+import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../../kernels/pointwise.js';
 
 export interface RgbToGrayOptions {
   /** Output dtype; defaults to the input's. */

@@ -16,9 +16,9 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, is, numberInRange } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuPixelKernel, type Dims4 } from '../pixel-kernel.js';
+import { cpuPixelKernel, type Dims4 } from '../../kernels/pixel.js';
 import { cpuLoader, linearIndex } from './convert.js';
-import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../pointwise.js';
+import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../../kernels/pointwise.js';
 
 /** Most channels with distinct mean/std (one uniform vec4 each). */
 export const NORMALIZE_MAX_CHANNELS = 64;

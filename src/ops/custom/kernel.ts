@@ -31,9 +31,9 @@ import { buildSource, type OutputBinding, type ProgramInfo, type TensorBinding }
 import type { UniformField, UniformType, UniformValues } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, numberInRange, oneOf } from '../../validate.js';
-import { borderIndex, checkBorder, type BorderMode } from '../border.js';
+import { borderIndex, checkBorder, type BorderMode } from '../../kernels/border.js';
 import { checkImage, checkSameDevice, outDType } from '../image.js';
-import { cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 
 export type ScalarUniformType = 'f32' | 'u32' | 'i32';
 

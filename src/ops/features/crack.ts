@@ -22,11 +22,11 @@
 import type { DType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';
-import { BORDER_MODES, checkBorder, wgslBorder, type BorderMode } from '../border.js';
+import { BORDER_MODES, checkBorder, wgslBorder, type BorderMode } from '../../kernels/border.js';
 import { checkImage } from '../image.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
-import { runStencil, stencilStripProgram } from '../stencil-strip.js';
-import { stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
+import { runStencil, stencilStripProgram } from '../../kernels/stencil-strip.js';
+import { stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../../kernels/stencil-tile.js';
 import { WGSL_SRC_TAP } from './gradient.js';
 
 export interface CrackMaskOptions {

@@ -21,11 +21,11 @@ import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange, oddInteger, oneOf } from '../../validate.js';
-import { BORDER_MODES, checkBorder, wgslBorder, type BorderMode } from '../border.js';
+import { BORDER_MODES, checkBorder, wgslBorder, type BorderMode } from '../../kernels/border.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
-import { runStencil, stencilStripProgram } from '../stencil-strip.js';
-import { stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
+import { runStencil, stencilStripProgram } from '../../kernels/stencil-strip.js';
+import { stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../../kernels/stencil-tile.js';
 import { sobelKernels, type SobelKsize } from './sobel.js';
 
 /**

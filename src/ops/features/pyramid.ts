@@ -25,9 +25,9 @@ import type { DType } from '../../dtype.js';
 import { isIntegerDType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
 import { integerInRange, numberInRange } from '../../validate.js';
-import { BORDER_MODES, checkBorder, type BorderMode } from '../border.js';
+import { BORDER_MODES, checkBorder, type BorderMode } from '../../kernels/border.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { gradientMagnitudeResolved, resolveGradient, type GradientOperator } from './gradient.js';
 
 export interface PyrDownOptions {

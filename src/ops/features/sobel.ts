@@ -21,9 +21,9 @@
 import type { DType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, numberInRange, oddInteger } from '../../validate.js';
-import { BORDER_MODES, checkBorder, type BorderMode } from '../border.js';
+import { BORDER_MODES, checkBorder, type BorderMode } from '../../kernels/border.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { filter2dSeparable, separablePrograms } from '../filters/separable.js';
 
 export type DerivOrder = 0 | 1 | 2;

@@ -16,7 +16,7 @@
 import type { DType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, is, numberInRange } from '../../validate.js';
-import { checkBorder, type BorderMode } from '../border.js';
+import { checkBorder, type BorderMode } from '../../kernels/border.js';
 import { checkImage, outDType } from '../image.js';
 import { MAX_TAPS } from './kernels.js';
 import { filter2dSeparable, separablePrograms } from './separable.js';

@@ -15,9 +15,9 @@ import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, is, numberInRange } from '../../validate.js';
-import { checkBorder, type BorderMode } from '../border.js';
+import { checkBorder, type BorderMode } from '../../kernels/border.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 
 /** Largest kernel side filter2d takes (31 × 31 weights travel as a uniform array). */
 export const MAX_FILTER2D_SIZE = 31;

@@ -7,7 +7,7 @@
 import type { DType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, is, numberInRange, oddInteger } from '../../validate.js';
-import { checkBorder, type BorderMode } from '../border.js';
+import { checkBorder, type BorderMode } from '../../kernels/border.js';
 import { checkImage, outDType } from '../image.js';
 import { gaussianKernel1d, gaussianKsizeForSigma, MAX_TAPS } from './kernels.js';
 import { filter2dSeparable } from './separable.js';

@@ -27,8 +27,8 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { invalidParameter, is } from '../../validate.js';
 import { checkDType, checkImage } from '../image.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
-import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../word-kernel.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
+import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../../kernels/word.js';
 
 export interface MedianBlurOptions {
   /** Window size: 3 or 5. */

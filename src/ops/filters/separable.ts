@@ -29,11 +29,11 @@
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
-import type { BorderMode } from '../border.js';
+import type { BorderMode } from '../../kernels/border.js';
 import { checkImage, type ImageDims } from '../image.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
-import { runStencil, stencilStripProgram } from '../stencil-strip.js';
-import { STENCIL_MAX_RADIUS, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../stencil-tile.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
+import { runStencil, stencilStripProgram } from '../../kernels/stencil-strip.js';
+import { STENCIL_MAX_RADIUS, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../../kernels/stencil-tile.js';
 import { MAX_TAPS } from './kernels.js';
 
 const TAP_VECS = Math.ceil(MAX_TAPS / 4) + 1;

@@ -15,7 +15,7 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { oneOf } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
-import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../word-kernel.js';
+import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../../kernels/word.js';
 import { gatherVariants, integerMap, integerMapProgram } from './gather.js';
 
 export const FLIP_AXES = ['horizontal', 'vertical', 'both'] as const;

@@ -18,8 +18,8 @@ import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, allocTyped, saturate, type DType 
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
-import { borderIndex, wgslBorder, type BorderMode } from '../border.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, wgslWordElements, type Dims4 } from '../pixel-kernel.js';
+import { borderIndex, wgslBorder, type BorderMode } from '../../kernels/border.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, wgslWordElements, type Dims4 } from '../../kernels/pixel.js';
 
 /** Border modes of a gather: the three of border.ts, or 'inside' when every coordinate is in range. */
 export type GatherBorder = BorderMode | 'inside';

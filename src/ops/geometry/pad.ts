@@ -13,7 +13,7 @@ import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { integerInRange, numberInRange, oneOf } from '../../validate.js';
-import { BORDER_MODES, type BorderMode } from '../border.js';
+import { BORDER_MODES, type BorderMode } from '../../kernels/border.js';
 import { checkImage, outDType } from '../image.js';
 import { gatherVariants, integerMap, integerMapProgram } from './gather.js';
 

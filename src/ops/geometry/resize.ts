@@ -47,8 +47,8 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, oneOf } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
-import { OUT_VEC4_ALIAS, quadStore } from '../stencil-tile.js';
-import { cpuAccessor, cpuPixelKernel, packExpr, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { OUT_VEC4_ALIAS, quadStore } from '../../kernels/stencil-tile.js';
+import { cpuAccessor, cpuPixelKernel, packExpr, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { ALL_DTYPES, cpuGather, gatherProgram, gatherVariants, runGather, type GatherSpec } from './gather.js';
 
 export const INTERPOLATIONS = ['nearest', 'bilinear', 'area'] as const;

@@ -27,9 +27,9 @@ import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, is, numberInRange, oneOf } from '../../validate.js';
-import { BORDER_MODES, type BorderMode } from '../border.js';
+import { BORDER_MODES, type BorderMode } from '../../kernels/border.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { ALL_DTYPES, cpuGather, gatherProgram, runGather, type GatherSpec } from './gather.js';
 
 export const WARP_INTERPOLATIONS = ['nearest', 'bilinear'] as const;

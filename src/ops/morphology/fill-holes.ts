@@ -31,7 +31,7 @@ import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter } from '../../validate.js';
 import { blockGeometry, BLOCK_WORKGROUP, CCL_UNIFORMS, cclBorderProgram, cclCompressProgram, cclLocalProgram, cclUniforms, recordUnionFind, RUN, type Connectivity } from '../analysis/components.js';
 import { checkDType, checkImage } from '../image.js';
-import { pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 
 export interface FillHolesOptions {
   /** Connectivity of the background: 4 (default, for 8-connected objects) or 8. */

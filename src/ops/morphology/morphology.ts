@@ -40,11 +40,11 @@ import { foldWorkgroups } from '../../gpu/gpu.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, numberInRange, oneOf } from '../../validate.js';
-import { BORDER_MODES, wgslBorder, type BorderMode } from '../border.js';
+import { BORDER_MODES, wgslBorder, type BorderMode } from '../../kernels/border.js';
 import { checkDType, checkImage } from '../image.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
-import { runStencilStrip, stencilStripFits, stencilStripProgram } from '../stencil-strip.js';
-import type { StencilTileSpec } from '../stencil-tile.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
+import { runStencilStrip, stencilStripFits, stencilStripProgram } from '../../kernels/stencil-strip.js';
+import type { StencilTileSpec } from '../../kernels/stencil-tile.js';
 import { checkElementSize, ELEMENT_SHAPES, MAX_ELEMENT_SIZE, structuringElement, type ElementShape } from './element.js';
 
 export const MORPH_DTYPES: readonly DType[] = ['u8', 'u16', 'f32', 'f16'];

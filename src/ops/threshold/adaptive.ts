@@ -16,7 +16,7 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { numberInRange, oddInteger, oneOf } from '../../validate.js';
 import { checkDType, checkImage } from '../image.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../pixel-kernel.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { THRESHOLD_TYPES, type ThresholdType } from './binary.js';
 
 export interface AdaptiveThresholdOptions {

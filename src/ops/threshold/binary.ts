@@ -19,8 +19,8 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { numberInRange, oneOf } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuPixelKernel, packExpr, type Dims4 } from '../pixel-kernel.js';
-import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../pointwise.js';
+import { cpuPixelKernel, packExpr, type Dims4 } from '../../kernels/pixel.js';
+import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../../kernels/pointwise.js';
 
 export const THRESHOLD_TYPES = ['binary', 'binary_inv'] as const;
 export type ThresholdType = (typeof THRESHOLD_TYPES)[number];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isKensaError } from '../../../src/errors.js';
-import { BORDER_MODES } from '../../../src/ops/border.js';
+import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { checkIdentifier, customKernel, rawKernel } from '../../../src/ops/custom/kernel.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BORDER_MODES } from '../../../src/ops/border.js';
+import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { crackMask, crackPrograms } from '../../../src/ops/features/crack.js';
 import { gradientMagnitude } from '../../../src/ops/features/gradient.js';
 import { Tensor } from '../../../src/tensor.js';

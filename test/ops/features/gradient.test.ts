@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BORDER_MODES } from '../../../src/ops/border.js';
+import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { gradientMagnitude, gradientPrograms } from '../../../src/ops/features/gradient.js';
 import { assertClose } from '../../_kit/compare.js';
 import { testGpu } from '../../_kit/gpu.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BORDER_MODES } from '../../../src/ops/border.js';
+import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { gradientMagnitude } from '../../../src/ops/features/gradient.js';
 import { multiScaleFeatures, pyrDown, pyramidPrograms } from '../../../src/ops/features/pyramid.js';
 import { Tensor } from '../../../src/tensor.js';

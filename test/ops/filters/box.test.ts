@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BORDER_MODES } from '../../../src/ops/border.js';
+import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { boxBlur, boxBlurPrograms } from '../../../src/ops/filters/box.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BORDER_MODES } from '../../../src/ops/border.js';
+import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { filter2d, filter2dPrograms } from '../../../src/ops/filters/filter2d.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BORDER_MODES } from '../../../src/ops/border.js';
+import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { gaussianBlur } from '../../../src/ops/filters/gaussian.js';
 import { gaussianKernel1d } from '../../../src/ops/filters/kernels.js';
 import { separablePrograms } from '../../../src/ops/filters/separable.js';

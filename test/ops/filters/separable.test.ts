@@ -1,6 +1,6 @@
 /** filter2dSeparable's GPU paths (the tile; the two-pass general path) against the CPU reference. */
 import { describe, test } from 'node:test';
-import { BORDER_MODES } from '../../../src/ops/border.js';
+import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { filter2dSeparable } from '../../../src/ops/filters/separable.js';
 import { gaussianKernel1d } from '../../../src/ops/filters/kernels.js';
 import { testGpu } from '../../_kit/gpu.js';

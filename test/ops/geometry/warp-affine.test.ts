@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DType } from '../../../src/dtype.js';
-import { BORDER_MODES, borderIndex, type BorderMode } from '../../../src/ops/border.js';
+import { BORDER_MODES, borderIndex, type BorderMode } from '../../../src/kernels/border.js';
 import { invertAffine, warpAffine, warpAffinePrograms, type WarpInterpolation } from '../../../src/ops/geometry/warp-affine.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DType } from '../../../src/dtype.js';
-import type { BorderMode } from '../../../src/ops/border.js';
+import type { BorderMode } from '../../../src/kernels/border.js';
 import { structuringElement, type ElementShape } from '../../../src/ops/morphology/element.js';
 import { dilate, erode, morphologyEx, morphologyPrograms, morphTuning, rectTileGeometry, rowsKernelFits, type MorphOp, type MorphologyExOptions, type MorphologyOptions } from '../../../src/ops/morphology/morphology.js';
 import { Tensor } from '../../../src/tensor.js';

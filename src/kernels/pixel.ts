@@ -16,7 +16,7 @@ import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformField, UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { borderIndex, wgslBorder, type BorderMode } from './border.js';
-import { checkSameDevice } from './image.js';
+import { checkSameDevice } from '../ops/image.js';
 
 export type Dims4 = readonly [number, number, number, number];
 

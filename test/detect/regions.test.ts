@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/pipeline/recipe.js';
-import { classify, regionDefects, regionsOf } from '../../src/pipeline/regions.js';
+import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
+import { classify, regionDefects, regionsOf } from '../../src/detect/regions.js';
 import { Tensor } from '../../src/tensor.js';
 
 const rules = (DEFAULT_RECIPE.recipe as ClassicRecipe).classify;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ProgramInfo } from '../../src/gpu/program.js';
-import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../../src/ops/word-kernel.js';
+import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../../src/kernels/word.js';
 import { Tensor } from '../../src/tensor.js';
 import { testGpu } from '../_kit/gpu.js';
 

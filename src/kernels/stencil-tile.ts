@@ -38,7 +38,7 @@ import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformField, UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { wgslBorder, type BorderMode } from './border.js';
-import type { Dims4 } from './pixel-kernel.js';
+import type { Dims4 } from './pixel.js';
 
 const TILE_W = 64;
 const TILE_H = 16;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classicDetector, detectClassic } from '../../src/pipeline/classic.js';
-import { detect, transferables } from '../../src/pipeline/detector.js';
-import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/pipeline/recipe.js';
+import { classicDetector, detectClassic } from '../../src/detect/classic.js';
+import { detect, transferables } from '../../src/detect/detector.js';
+import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { mulberry32 } from '../../src/rng.js';
 import { Tensor } from '../../src/tensor.js';
 import { testGpu } from '../_kit/gpu.js';

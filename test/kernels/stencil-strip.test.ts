@@ -1,9 +1,9 @@
 /** The stencil-strip engine on its own: a weighted box through it equals the separable CPU reference, for every tuning. */
 import { describe, test } from 'node:test';
-import { BORDER_MODES } from '../../src/ops/border.js';
+import { BORDER_MODES } from '../../src/kernels/border.js';
 import { filter2dSeparable } from '../../src/ops/filters/separable.js';
-import { runStencilStrip, stencilStripFits, stripTuning } from '../../src/ops/stencil-strip.js';
-import { runStencilTile } from '../../src/ops/stencil-tile.js';
+import { runStencilStrip, stencilStripFits, stripTuning } from '../../src/kernels/stencil-strip.js';
+import { runStencilTile } from '../../src/kernels/stencil-tile.js';
 import type { Tensor } from '../../src/tensor.js';
 import assert from 'node:assert/strict';
 import { testGpu } from '../_kit/gpu.js';

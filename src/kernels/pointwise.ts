@@ -23,7 +23,7 @@ import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../dtype.js';
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformField, UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
-import { packExpr, type Dims4 } from './pixel-kernel.js';
+import { packExpr, type Dims4 } from './pixel.js';
 
 const WORKGROUP = 256;
 /** Output words per thread of the scalar program (a workgroup covers ROWS consecutive runs of WORKGROUP words, coalesced). */

@@ -35,7 +35,7 @@ const classifyRules = z
   })
   .strict()
   .default({ spotMaxElongation: 3, spotMinFill: 0.3, scratchMinLength: 60, scratchMaxWidth: 4 });
-import { DECODE_SCALES } from './decode.js';
+import { DECODE_SCALES } from '../pipeline/decode.js';
 
 const classic = z
   .object({

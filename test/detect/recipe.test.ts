@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../_kit/tmp.js';
-import { builtinRecipe, DEFAULT_RECIPE, loadRecipe, parseRecipe } from '../../src/pipeline/recipe.js';
+import { builtinRecipe, DEFAULT_RECIPE, loadRecipe, parseRecipe } from '../../src/detect/recipe.js';
 
 test('defaults are filled in, the hash follows the content', () => {
   const r = DEFAULT_RECIPE.recipe;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DTYPES, type DType } from '../../src/dtype.js';
-import { POINTWISE_LAYOUTS, pointwisePrograms, runPointwise, takesVectorProgram, type PointwiseSpec } from '../../src/ops/pointwise.js';
-import { cpuPixelKernel } from '../../src/ops/pixel-kernel.js';
+import { POINTWISE_LAYOUTS, pointwisePrograms, runPointwise, takesVectorProgram, type PointwiseSpec } from '../../src/kernels/pointwise.js';
+import { cpuPixelKernel } from '../../src/kernels/pixel.js';
 import { testGpu } from '../_kit/gpu.js';
 import { randomImage } from '../_kit/images.js';
 import { assertGpuMatchesCpu } from '../_kit/parity.js';

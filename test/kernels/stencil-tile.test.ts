@@ -1,8 +1,8 @@
 /** The tiled-stencil engine on its own: a weighted box through it equals the separable CPU reference. */
 import { describe, test } from 'node:test';
-import { BORDER_MODES, type BorderMode } from '../../src/ops/border.js';
+import { BORDER_MODES, type BorderMode } from '../../src/kernels/border.js';
 import { filter2dSeparable } from '../../src/ops/filters/separable.js';
-import { runStencilTile } from '../../src/ops/stencil-tile.js';
+import { runStencilTile } from '../../src/kernels/stencil-tile.js';
 import type { Tensor } from '../../src/tensor.js';
 import { testGpu } from '../_kit/gpu.js';
 import { naturalImage, randomImage } from '../_kit/images.js';

@@ -9,8 +9,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addCounts, compareMasks, scores, ZERO_COUNTS } from '../../src/eval/metrics.js';
-import { detectClassic } from '../../src/pipeline/classic.js';
-import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/pipeline/recipe.js';
+import { detectClassic } from '../../src/detect/classic.js';
+import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { generateSample, type Sample } from '../../src/samples/generate.js';
 import { Tensor } from '../../src/tensor.js';
 import { testGpu } from '../_kit/gpu.js';

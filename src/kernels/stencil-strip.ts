@@ -37,7 +37,7 @@ import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { wgslBorder } from './border.js';
-import type { Dims4 } from './pixel-kernel.js';
+import type { Dims4 } from './pixel.js';
 import { contiguousAlias, contiguousStore, type ContiguousQuads } from './pointwise.js';
 import { rowQuadWgsl, runStencilTile, stencilRows, type StencilTileSpec } from './stencil-tile.js';
 
