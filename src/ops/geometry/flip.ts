@@ -2,6 +2,8 @@
  * Flip, as cv.flip: 'horizontal' mirrors columns (flipCode 1), 'vertical' mirrors rows
  * (flipCode 0), 'both' does both (flipCode −1). Same output dtype: an exact copy of the
  * elements' bits; another `dtype`: saturate_cast (round half to even, clamp; f16 to ±65504).
+ * Per sample (augmentation): `horizontal` and `vertical` flags, each one boolean or one per
+ * sample, choose each sample's flip; per-sample flags run the gather engine with one map per sample.
  *
  * Same dtype and rows on a storage word (W a multiple of 4 u8 / 2 u16·f16 pixels): a word kernel;
  * output word q of a row is input word W/k−1−q of the mirrored row with its elements reversed
@@ -13,17 +15,21 @@
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
-import { oneOf } from '../../validate.js';
-import { checkImage, outDType } from '../image.js';
+import { invalidParameter, oneOf } from '../../validate.js';
+import { checkImage, outDType, perSample, sampleValue, type ImageDims, type PerSample, type PerSampleItem } from '../image.js';
 import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../../kernels/word.js';
-import { gatherVariants, integerMap, integerMapProgram } from './gather.js';
+import { integerMap, integerMapVariants, type IntegerMap } from './gather.js';
 
 export const FLIP_AXES = ['horizontal', 'vertical', 'both'] as const;
 export type FlipAxis = (typeof FLIP_AXES)[number];
 
 export interface FlipOptions {
-  /** 'horizontal' (cv flipCode 1), 'vertical' (0) or 'both' (−1). */
-  axis: FlipAxis;
+  /** 'horizontal' (cv flipCode 1), 'vertical' (0) or 'both' (−1); or give `horizontal` / `vertical` instead. */
+  axis?: FlipAxis;
+  /** Mirror columns: one boolean, or one per sample (an array, or a CPU tensor of 0/1). */
+  horizontal?: PerSample<boolean>;
+  /** Mirror rows: one boolean, or one per sample. */
+  vertical?: PerSample<boolean>;
   /** Output dtype; defaults to the input's. */
   dtype?: DType;
 }
@@ -79,24 +85,54 @@ function flipWords(x: Tensor, fx: boolean, fy: boolean, vecAllowed = true): Tens
   return runWordKernel(flipWordProgram(BYTES_PER_ELEMENT[x.dtype], fx, fy, vec), x, vec ? rowWords / 4 : rowWords);
 }
 
+/** A boolean as a per-sample item (a tensor's 0 and 1 read as false and true). */
+export const BOOLEAN_ITEM: PerSampleItem<boolean> = {
+  what: ['a boolean', 'booleans'],
+  check: (name, v) => {
+    if (v === true || v === 1) return true;
+    if (v === false || v === 0) return false;
+    throw invalidParameter(name, 'a boolean', v);
+  },
+};
+
+function flipMap(fx: boolean, fy: boolean, d: ImageDims): IntegerMap {
+  return { mx: fx ? [0, -1, d.w - 1] : [0, 1, 0], my: fy ? [-1, 0, d.h - 1] : [1, 0, 0] };
+}
+
 /**
  * Mirrors every plane. Runs where `x` lives.
  * @example flip(img, { axis: 'horizontal' })
+ * @example flip(batch4, { horizontal: [true, false, false, true] })   // a choice per sample
+ * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for an unknown axis, `axis` given with `horizontal`/`vertical`, or per-sample flags of another length than N.
  */
 export function flip(x: Tensor, options: FlipOptions): Tensor {
   const d = checkImage('x', x);
-  const axis = oneOf('axis', options?.axis, FLIP_AXES);
-  const dtype = outDType(options.dtype, x.dtype);
-  const fx = axis !== 'vertical';
-  const fy = axis !== 'horizontal';
+  const o = options ?? ({} as FlipOptions);
+  let h = { values: [false], perSample: false } as { values: readonly boolean[]; perSample: boolean };
+  let v = h;
+  if (o.horizontal === undefined && o.vertical === undefined) {
+    const axis = oneOf('axis', o.axis, FLIP_AXES);
+    h = { values: [axis !== 'vertical'], perSample: false };
+    v = { values: [axis !== 'horizontal'], perSample: false };
+  } else {
+    if (o.axis !== undefined) throw invalidParameter('axis', 'no axis when horizontal or vertical is given', o.axis);
+    h = perSample('horizontal', o.horizontal ?? false, d.n, BOOLEAN_ITEM);
+    v = perSample('vertical', o.vertical ?? false, d.n, BOOLEAN_ITEM);
+  }
+  const dtype = outDType(o.dtype, x.dtype);
+  const shape: [number, number, number, number] = [d.n, d.c, d.h, d.w];
+  if (h.perSample || v.perSample) {
+    return integerMap('flip', x, shape, dtype, 'inside', 0, Array.from({ length: d.n }, (_, n) => flipMap(sampleValue(h, n), sampleValue(v, n), d)));
+  }
+  const fx = h.values[0]!;
+  const fy = v.values[0]!;
+  // neither flag: a copy (the gather engine), which the word kernel has no variant for
+  if (!fx && !fy) return integerMap('flip', x, shape, dtype, 'inside', 0, flipMap(false, false, d));
   if (x.device === 'gpu' && dtype === x.dtype) {
     const out = flipWords(x, fx, fy);
     if (out) return out;
   }
-  return integerMap('flip', x, [d.n, d.c, d.h, d.w], dtype, 'inside', 0, {
-    mx: fx ? [0, -1, d.w - 1] : [0, 1, 0],
-    my: fy ? [-1, 0, d.h - 1] : [1, 0, 0],
-  });
+  return integerMap('flip', x, shape, dtype, 'inside', 0, flipMap(fx, fy, d));
 }
 
 /** Scalar-word variant of a same-dtype GPU flip (tests: exercises the one-word-per-thread kernel at any width). */
@@ -107,5 +143,5 @@ export function flipWordsScalar(x: Tensor, axis: FlipAxis): Tensor | null {
 /** Every program variant of flip, for compile-all tests. */
 export function flipPrograms(): ProgramInfo[] {
   const words = [1, 2, 4].flatMap((b) => [true, false].flatMap((vec) => FLIP_AXES.map((a) => flipWordProgram(b, a !== 'vertical', a !== 'horizontal', vec))));
-  return [...gatherVariants((a, b) => integerMapProgram('flip', a, b, 'inside')), ...words];
+  return [...integerMapVariants('flip', 'inside'), ...words];
 }

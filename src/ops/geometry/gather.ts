@@ -20,6 +20,7 @@ import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
 import { borderIndex, wgslBorder, type BorderMode } from '../../kernels/border.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, wgslWordElements, type Dims4 } from '../../kernels/pixel.js';
+import { packPerSample, perSampleField } from '../image.js';
 
 /** Border modes of a gather: the three of border.ts, or 'inside' when every coordinate is in range. */
 export type GatherBorder = BorderMode | 'inside';
@@ -39,8 +40,14 @@ export interface GatherSpec {
   /**
    * WGSL defining `fn src_coord(y: u32, x: u32) -> vec2<i32>` returning (sx, sy) in the input,
    * before border handling. May read `u.src_shape` (N, C, H, W of the input) and `u.out_shape`.
+   * With `perSample`, `fn src_coord(n: u32, y: u32, x: u32)`: the map depends on the sample.
    */
   coord: string;
+  perSample?: boolean;
+}
+
+function coordCall(spec: GatherSpec): string {
+  return spec.perSample ? 'src_coord(n, y, x)' : 'src_coord(y, x)';
 }
 
 function borderFn(border: GatherBorder): string {
@@ -68,7 +75,7 @@ function rawProgram(spec: GatherSpec): ProgramInfo {
 ${borderFn(spec.border)}
 ${spec.coord}
 fn src_bits(n: u32, c: u32, y: u32, x: u32) -> u32 {
-  let p = src_coord(y, x);
+  let p = ${coordCall(spec)};
   let s = u.src_shape;
   let iy = border(p.y, i32(s.z));
   let ix = border(p.x, i32(s.w));
@@ -114,7 +121,7 @@ function convertProgram(spec: GatherSpec): ProgramInfo {
     pixel: /* wgsl */ `
 ${spec.coord}
 fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  let p = src_coord(y, x);
+  let p = ${coordCall(spec)};
   return src_at(n, c, p.y, p.x);
 }`,
   });
@@ -161,16 +168,25 @@ export function runGather(x: Tensor, spec: GatherSpec, outShape: Dims4, uniforms
 }
 
 /**
- * CPU mirror: `coord(y, x, p)` writes (sx, sy) into p[0], p[1]. Equal dtypes copy the stored
- * element (bits); otherwise the value is converted with saturate_cast.
+ * CPU mirror: `coord(y, x, p, n)` writes (sx, sy) into p[0], p[1]; `n` is the sample when
+ * `perSample` is set (else 0: one map for every sample). Equal dtypes copy the stored element
+ * (bits); otherwise the value is converted with saturate_cast.
  */
-export function cpuGather(x: Tensor, outDtype: DType, border: GatherBorder, borderValue: number, outShape: Dims4, coord: (y: number, x: number, p: Int32Array) => void): Tensor {
+export function cpuGather(
+  x: Tensor,
+  outDtype: DType,
+  border: GatherBorder,
+  borderValue: number,
+  outShape: Dims4,
+  coord: (y: number, x: number, p: Int32Array, n: number) => void,
+  perSample = false,
+): Tensor {
   const p = new Int32Array(2);
   const mode: BorderMode = border === 'inside' ? 'replicate' : border;
   if (x.dtype !== outDtype) {
     const src = cpuAccessor(x, mode, borderValue);
     return cpuPixelKernel(outShape, outDtype, (n, c, y, xx) => {
-      coord(y, xx, p);
+      coord(y, xx, p, perSample ? n : 0);
       return src(n, c, p[1]!, p[0]!);
     });
   }
@@ -179,18 +195,22 @@ export function cpuGather(x: Tensor, outDtype: DType, border: GatherBorder, bord
   const data = x.data;
   const out = allocTyped(outDtype, N * OC * OH * OW);
   const fill = saturate(outDtype, borderValue);
-  // the source offset of each output pixel of a plane is the same for every plane
+  // the source offset of each output pixel of a plane is the same for every plane (of a sample)
   const offsets = new Int32Array(OH * OW);
-  for (let y = 0, o = 0; y < OH; y++) {
-    for (let xx = 0; xx < OW; xx++, o++) {
-      coord(y, xx, p);
-      const iy = borderIndex(p[1]!, H, mode);
-      const ix = borderIndex(p[0]!, W, mode);
-      offsets[o] = iy < 0 || ix < 0 ? -1 : iy * W + ix;
+  const fillOffsets = (n: number) => {
+    for (let y = 0, o = 0; y < OH; y++) {
+      for (let xx = 0; xx < OW; xx++, o++) {
+        coord(y, xx, p, n);
+        const iy = borderIndex(p[1]!, H, mode);
+        const ix = borderIndex(p[0]!, W, mode);
+        offsets[o] = iy < 0 || ix < 0 ? -1 : iy * W + ix;
+      }
     }
-  }
+  };
+  fillOffsets(0);
   let i = 0;
   for (let plane = 0; plane < N * C; plane++) {
+    if (perSample && plane > 0 && plane % C === 0) fillOffsets(plane / C);
     const base = plane * H * W;
     for (let o = 0; o < offsets.length; o++, i++) {
       const off = offsets[o]!;
@@ -216,34 +236,65 @@ fn src_coord(y: u32, x: u32) -> vec2<i32> {
   return vec2<i32>(u.map_x.x * yi + u.map_x.y * xi + u.map_x.z, u.map_y.x * yi + u.map_y.y * xi + u.map_y.z);
 }`;
 
-function integerMapSpec(name: string, inDtype: DType, outDtype: DType, border: GatherBorder): GatherSpec {
+/** Per-sample maps: sample n's map_x and map_y are u.maps[2n] and u.maps[2n + 1]. */
+const INTEGER_MAPS_COORD = /* wgsl */ `
+fn src_coord(n: u32, y: u32, x: u32) -> vec2<i32> {
+  let yi = i32(y);
+  let xi = i32(x);
+  let mx = u.maps[2u * n];
+  let my = u.maps[2u * n + 1u];
+  return vec2<i32>(mx.x * yi + mx.y * xi + mx.z, my.x * yi + my.y * xi + my.z);
+}`;
+
+function integerMapSpec(name: string, inDtype: DType, outDtype: DType, border: GatherBorder, perSample = false): GatherSpec {
   return {
     name,
-    key: 'map=int',
+    key: perSample ? 'map=int;per_sample' : 'map=int',
     inDtype,
     outDtype,
     border,
-    uniforms: [
-      { name: 'map_x', type: 'vec4i' },
-      { name: 'map_y', type: 'vec4i' },
-    ],
-    coord: INTEGER_MAP_COORD,
+    uniforms: perSample
+      ? [perSampleField('maps', 'vec4i', 2)]
+      : [
+          { name: 'map_x', type: 'vec4i' },
+          { name: 'map_y', type: 'vec4i' },
+        ],
+    coord: perSample ? INTEGER_MAPS_COORD : INTEGER_MAP_COORD,
+    perSample,
   };
 }
 
-export function integerMapProgram(name: string, inDtype: DType, outDtype: DType, border: GatherBorder): ProgramInfo {
-  return gatherProgram(integerMapSpec(name, inDtype, outDtype, border));
+/** The program of an integer map; `perSample` reads one map per sample. */
+export function integerMapProgram(name: string, inDtype: DType, outDtype: DType, border: GatherBorder, perSample = false): ProgramInfo {
+  return gatherProgram(integerMapSpec(name, inDtype, outDtype, border, perSample));
 }
 
-/** Runs an integer map where `x` lives. */
-export function integerMap(name: string, x: Tensor, outShape: Dims4, outDtype: DType, border: GatherBorder, borderValue: number, m: IntegerMap): Tensor {
+/** Every dtype pair of an integer map, one map for the batch and one per sample (compile-all lists). */
+export function integerMapVariants(name: string, border: GatherBorder): ProgramInfo[] {
+  return [false, true].flatMap((ps) => gatherVariants((a, b) => integerMapProgram(name, a, b, border, ps)));
+}
+
+/** Runs an integer map where `x` lives: one map for every sample, or a list of one per sample. */
+export function integerMap(name: string, x: Tensor, outShape: Dims4, outDtype: DType, border: GatherBorder, borderValue: number, m: IntegerMap | readonly IntegerMap[]): Tensor {
+  const maps: readonly IntegerMap[] = 'mx' in m ? [m] : m;
+  const perSample = !('mx' in m);
+  const uniforms: UniformValues = perSample
+    ? { maps: packPerSample(maps.map((k) => [...k.mx, 0, ...k.my, 0]), 2) }
+    : { map_x: [...maps[0]!.mx, 0], map_y: [...maps[0]!.my, 0] };
   if (x.device === 'gpu') {
-    return runGather(x, integerMapSpec(name, x.dtype, outDtype, border), outShape, { map_x: [...m.mx, 0], map_y: [...m.my, 0] }, borderValue);
+    return runGather(x, integerMapSpec(name, x.dtype, outDtype, border, perSample), outShape, uniforms, borderValue);
   }
-  const [ax, bx, cx] = m.mx;
-  const [ay, by, cy] = m.my;
-  return cpuGather(x, outDtype, border, borderValue, outShape, (y, xx, p) => {
-    p[0] = ax * y + bx * xx + cx;
-    p[1] = ay * y + by * xx + cy;
-  });
+  return cpuGather(
+    x,
+    outDtype,
+    border,
+    borderValue,
+    outShape,
+    (y, xx, p, n) => {
+      const { mx, my } = maps[n]!;
+      p[0] = mx[0] * y + mx[1] * xx + mx[2];
+      p[1] = my[0] * y + my[1] * xx + my[2];
+    },
+    perSample,
+  );
 }

@@ -6,43 +6,57 @@
  *   k ≡ 0:         a copy.
  * k may be any integer (negative k turns clockwise). Same output dtype: an exact copy of the
  * elements' bits; another `dtype`: saturate_cast (round half to even, clamp; f16 to ±65504).
+ * Per sample (augmentation): `k` may be one integer per sample. Every sample of the output has
+ * one shape, so on non-square images (H ≠ W) the k must share one parity (all even: H×W, all
+ * odd: W×H); square images take any mix.
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
-import { integerInRange } from '../../validate.js';
-import { checkImage, outDType } from '../image.js';
-import { gatherVariants, integerMap, integerMapProgram, type IntegerMap } from './gather.js';
+import { integerInRange, invalidParameter } from '../../validate.js';
+import { checkImage, outDType, perSample, type PerSample, type PerSampleItem } from '../image.js';
+import { integerMap, integerMapVariants, type IntegerMap } from './gather.js';
 
 export interface Rot90Options {
-  /** Quarter turns counter-clockwise (numpy.rot90's k), any integer; default 1. */
-  k?: number;
+  /** Quarter turns counter-clockwise (numpy.rot90's k), any integer, or one per sample; default 1. */
+  k?: PerSample<number>;
   /** Output dtype; defaults to the input's. */
   dtype?: DType;
 }
+
+const K_ITEM: PerSampleItem<number> = {
+  what: ['an integer', 'integers'],
+ 
+  check: (name, v) => integerInRange(name, v, -1e9, 1e9),
+};
 
 /**
  * Rotates every plane by k quarter turns counter-clockwise. Runs where `x` lives.
  * @example rot90(img, { k: 1 })    // cv.rotate(src, dst, cv.ROTATE_90_COUNTERCLOCKWISE)
  * @example rot90(img, { k: -1 })   // cv.ROTATE_90_CLOCKWISE
+ * @example rot90(square4, { k: [0, 1, 2, 3] })   // a turn per sample
+ * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for a non-integer k, or per-sample k of mixed parity on non-square images.
  */
 export function rot90(x: Tensor, options: Rot90Options = {}): Tensor {
   const d = checkImage('x', x);
-  const k = options?.k === undefined ? 1 : integerInRange('k', options.k, -1e9, 1e9);
+  const ks = options?.k === undefined ? { values: [1], perSample: false } : perSample('k', options.k, d.n, K_ITEM);
   const dtype = outDType(options?.dtype, x.dtype);
-  const q = ((k % 4) + 4) % 4;
+  const qs = ks.values.map((k) => ((k % 4) + 4) % 4);
   const { h, w } = d;
+  if (h !== w && qs.some((q) => q % 2 !== qs[0]! % 2)) {
+    throw invalidParameter('k', `quarter turns of one parity (all even or all odd) on non-square images (${w}×${h})`, ks.values);
+  }
   const maps: readonly IntegerMap[] = [
     { mx: [0, 1, 0], my: [1, 0, 0] },
     { mx: [-1, 0, w - 1], my: [0, 1, 0] },
     { mx: [0, -1, w - 1], my: [-1, 0, h - 1] },
     { mx: [1, 0, 0], my: [0, -1, h - 1] },
   ];
-  const shape: [number, number, number, number] = q % 2 === 0 ? [d.n, d.c, h, w] : [d.n, d.c, w, h];
-  return integerMap('rot90', x, shape, dtype, 'inside', 0, maps[q]!);
+  const shape: [number, number, number, number] = qs[0]! % 2 === 0 ? [d.n, d.c, h, w] : [d.n, d.c, w, h];
+  return integerMap('rot90', x, shape, dtype, 'inside', 0, ks.perSample ? qs.map((q) => maps[q]!) : maps[qs[0]!]!);
 }
 
-/** Every program variant of rot90, for compile-all tests. */
+/** Every program variant of rot90 (one turn for the batch and one per sample), for compile-all tests. */
 export function rot90Programs(): ProgramInfo[] {
-  return gatherVariants((a, b) => integerMapProgram('rot90', a, b, 'inside'));
+  return integerMapVariants('rot90', 'inside');
 }
