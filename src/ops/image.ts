@@ -3,7 +3,7 @@ import { DTYPES, type DType } from '../dtype.js';
 import { KensaError } from '../errors.js';
 import type { UniformField } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
-import { describe, invalidParameter, numberInRange, oneOf } from '../validate.js';
+import { describe, numberInRange, oneOf } from '../validate.js';
 
 export interface ImageDims {
   n: number;
@@ -57,8 +57,8 @@ export function checkSameShape(nameA: string, a: Tensor, nameB: string, b: Tenso
  */
 export const MAX_PER_SAMPLE = 1024;
 
-/** A parameter given once for the batch or once per sample (an array, or a CPU tensor whose first dimension is N). */
-export type PerSample<T> = T | readonly T[] | Tensor;
+/** A parameter given once for the batch or once per sample (an array, a typed array, or a CPU tensor whose first dimension is N). */
+export type PerSample<T> = T | readonly T[] | ArrayLike<number> | Tensor;
 
 /** What `perSample` reads: `values` has one item (a scalar parameter) or N (one per sample). */
 export interface PerSampleValues<T> {
@@ -102,7 +102,7 @@ export function perSample<T>(name: string, value: unknown, n: number, item: PerS
   if (list === null || list.length !== n) {
     throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected ${item.what[0]} or one per sample (${n} ${item.what[1]} as an array or a CPU tensor) for ${name} but received ${received(value)}`);
   }
-  if (n > MAX_PER_SAMPLE) throw invalidParameter(name, `values for at most ${MAX_PER_SAMPLE} samples`, `${n} samples`);
+  if (n > MAX_PER_SAMPLE) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a batch of at most ${MAX_PER_SAMPLE} samples for per-sample ${name} but received ${n}`);
   return { values: list.map((v, i) => item.check(`${name}[${i}]`, v)), perSample: true };
 }
 
@@ -113,6 +113,11 @@ function numbersOf(data: ArrayLike<number>, n: number, size: number): unknown[] 
 /** Sample `i`'s value of a parameter read by `perSample`. */
 export function sampleValue<T>(p: PerSampleValues<T>, i: number): T {
   return p.perSample ? p.values[i]! : p.values[0]!;
+}
+
+/** The scalar of a scalar parameter, else the per-sample list. */
+export function scalarOrList<T>(p: PerSampleValues<T>): T | readonly T[] {
+  return p.perSample ? p.values : p.values[0]!;
 }
 
 /** A number in [lo, hi], as a per-sample item. */

@@ -15,8 +15,8 @@ import { DTYPES, readElement, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { numberInRange, oneOf } from '../../validate.js';
-import { checkImage } from '../image.js';
-import { cpuPixelKernel, type Dims4 } from '../../kernels/pixel.js';
+import { checkImage, packPerSample, perSampleField } from '../image.js';
+import { cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../../kernels/pointwise.js';
 
 export interface ConvertOptions {
@@ -63,10 +63,52 @@ export function linearIndex(shape: Dims4): (n: number, c: number, y: number, x: 
   return (n, c, y, x) => ((n * C + c) * H + y) * W + x;
 }
 
-/** saturate(x · scale + offset) into `dtype`, where x lives; arguments already validated. */
-export function affine(x: Tensor, scale: number, offset: number, dtype: DType): Tensor {
+/**
+ * The per-sample program: sample n's scale and offset are u.ps[n].xy. A pixel program (the
+ * pointwise engine's threads do not know their sample); same f32 expression as `affineSpec`.
+ */
+export function affinePerSampleProgram(inDtype: DType, outDtype: DType): ProgramInfo {
+  return pixelProgram({
+    name: 'color_affine_per_sample',
+    key: '',
+    inputs: [{ name: 'src', dtype: inDtype }],
+    output: outDtype,
+    border: 'replicate',
+    uniforms: [perSampleField('ps', 'vec4f', 1)],
+    pixel: /* wgsl */ `
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let p = u.ps[n];
+  return src_px(n, c, y, x) * p.x + p.y;
+}`,
+  });
+}
+
+/** Every dtype pair of the per-sample affine program (brightnessContrast with per-sample alpha or beta), for compile-all tests. */
+export function affinePerSamplePrograms(): ProgramInfo[] {
+  return DTYPES.flatMap((i) => DTYPES.map((o) => affinePerSampleProgram(i, o)));
+}
+
+/** saturate(x · scale[n] + offset[n]) for each sample n, where x lives; arguments already validated. */
+function affinePerSample(x: Tensor, shape: Dims4, scale: readonly number[], offset: readonly number[], dtype: DType): Tensor {
+  if (x.device === 'gpu') return runPixelProgram(affinePerSampleProgram(x.dtype, dtype), [x], shape, dtype, { ps: packPerSample(scale.map((s, n) => [s, offset[n]!]), 1) });
+  const s = scale.map(Math.fround);
+  const o = offset.map(Math.fround);
+  const load = cpuLoader(x);
+  const at = linearIndex(shape);
+  return cpuPixelKernel(shape, dtype, (n, c, y, xx) => Math.fround(Math.fround(load(at(n, c, y, xx)) * s[n]!) + o[n]!));
+}
+
+/**
+ * saturate(x · scale + offset) into `dtype`, where x lives; arguments already validated. `scale`
+ * and `offset` are one number for the batch or N (one per sample, a per-sample program).
+ */
+export function affine(x: Tensor, scale: number | readonly number[], offset: number | readonly number[], dtype: DType): Tensor {
   const d = checkImage('x', x);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
+  if (typeof scale !== 'number' || typeof offset !== 'number') {
+    const each = (v: number | readonly number[]) => (typeof v === 'number' ? new Array<number>(d.n).fill(v) : v);
+    return affinePerSample(x, shape, each(scale), each(offset), dtype);
+  }
   if (x.device === 'gpu') return runPointwise(affineSpec(x.dtype, dtype), x, shape, { scale, offset });
   const s = Math.fround(scale);
   const o = Math.fround(offset);

@@ -41,12 +41,18 @@
  *
  * Integer outputs round half to even and saturate (saturate_cast), f16 clamps to ±65504.
  * Sizes (input and output) are limited to 65535 per axis (index products in u32).
+ *
+ * Crop-and-resize (torchvision's resized_crop, the core of RandomResizedCrop): with `boxes`, one
+ * integer box [x, y, width, height] inside the image for the batch or one per sample, sample n of
+ * the output is exactly resize(crop(x[n], box[n]), width, height): taps are clamped to the box,
+ * not the image ('nearest' and 'bilinear'; one kernel for every box, each sample's box and scales
+ * read from a uniform array).
  */
 import { ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
-import { integerInRange, invalidParameter, oneOf } from '../../validate.js';
-import { checkImage, outDType } from '../image.js';
+import { integerInRange, invalidParameter, is, oneOf } from '../../validate.js';
+import { checkImage, outDType, packPerSample, perSample, perSampleField, sampleValue, type ImageDims, type PerSample, type PerSampleItem } from '../image.js';
 import { OUT_VEC4_ALIAS, quadStore } from '../../kernels/stencil-tile.js';
 import { cpuAccessor, cpuPixelKernel, packExpr, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { ALL_DTYPES, cpuGather, gatherProgram, gatherVariants, runGather, type GatherSpec } from './gather.js';
@@ -55,6 +61,9 @@ export const INTERPOLATIONS = ['nearest', 'bilinear', 'area'] as const;
 export type ResizeInterpolation = (typeof INTERPOLATIONS)[number];
 export const MAX_SIZE = 65535;
 
+/** [x, y, width, height] of a box in pixels (integers, inside the image). */
+export type ResizeBox = readonly [number, number, number, number];
+
 export interface ResizeOptions {
   /** Output width, 1 to 65535. */
   width: number;
@@ -62,6 +71,11 @@ export interface ResizeOptions {
   height: number;
   /** Default 'bilinear'. */
   interpolation?: ResizeInterpolation;
+  /**
+   * Crop-and-resize: the box [x, y, width, height] each sample is cropped to before resizing, one
+   * for the batch or one per sample (an array of N boxes or a CPU tensor of shape [N, 4]); 'nearest' or 'bilinear'.
+   */
+  boxes?: PerSample<ResizeBox | readonly number[]>;
   /** Output dtype; defaults to the input's. */
   dtype?: DType;
 }
@@ -238,6 +252,101 @@ function resizeProgram(kernel: Kernel, inDtype: DType, outDtype: DType): Program
     uniforms: RS_UNIFORMS,
     pixel: `${WGSL_NN_INDEX}\n${pixelFor(kernel)}`,
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crop-and-resize: sample n's box (x, y, width, height) and its rs (scales, thresholds) are
+// u.bs[2n] and u.bs[2n + 1] (box as f32, exact for sizes up to 65535).
+
+const BOX_UNIFORMS = [perSampleField('bs', 'vec4f', 2)];
+
+function boxNearestSpec(inDtype: DType, outDtype: DType): GatherSpec {
+  return {
+    name: 'resize_box_nearest',
+    key: 'per_sample',
+    inDtype,
+    outDtype,
+    border: 'inside',
+    uniforms: BOX_UNIFORMS,
+    perSample: true,
+    coord: /* wgsl */ `
+${WGSL_NN_INDEX}
+fn src_coord(n: u32, y: u32, x: u32) -> vec2<i32> {
+  let b = vec4<u32>(u.bs[2u * n]);
+  let rs = u.bs[2u * n + 1u];
+  return vec2<i32>(i32(b.x + nn_index(x, u.out_shape.w, b.z, rs.z)), i32(b.y + nn_index(y, u.out_shape.z, b.w, rs.w)));
+}`,
+  };
+}
+
+function boxLinearProgram(inDtype: DType, outDtype: DType): ProgramInfo {
+  return pixelProgram({
+    name: 'resize_box_linear',
+    key: 'per_sample',
+    inputs: [{ name: 'src', dtype: inDtype }],
+    output: outDtype,
+    border: 'replicate',
+    uniforms: BOX_UNIFORMS,
+    pixel: /* wgsl */ `${WGSL_NN_INDEX}
+${WGSL_TAPS}
+fn shift(t: Tap, o: u32) -> Tap { return Tap(t.s0 + o, t.s1 + o, t.f); }
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let b = vec4<u32>(u.bs[2u * n]);
+  let rs = u.bs[2u * n + 1u];
+  return bilinear(n, c, shift(linear_tap(y, rs.y, b.w), b.y), shift(linear_tap(x, rs.x, b.z), b.x));
+}`,
+  });
+}
+
+function boxItem(d: ImageDims): PerSampleItem<ResizeBox> {
+  return {
+    what: ['a box [x, y, width, height]', 'boxes'],
+    isItem: (v) => Array.isArray(v) && !Array.isArray(v[0]),
+    size: 4,
+    check: (name, v) => {
+      const [bx, by, bw, bh] = (Array.isArray(v) && v.length === 4 && v.every((e) => is.integer(e)) ? v : [-1, -1, 0, 0]) as number[] as [number, number, number, number];
+      if (bx < 0 || by < 0 || bw < 1 || bh < 1 || bx + bw > d.w || by + bh > d.h) {
+        throw invalidParameter(name, `a box [x, y, width, height] of integers inside the ${d.w}×${d.h} image`, v);
+      }
+      return [bx, by, bw, bh];
+    },
+  };
+}
+
+/** Sample n of the output = resize(crop(x[n], boxes[n]), width, height); arguments validated. */
+function resizeBoxes(x: Tensor, shape: Dims4, boxes: readonly ResizeBox[], interpolation: 'nearest' | 'bilinear', dtype: DType): Tensor {
+  const [, , height, width] = shape;
+  const rs = boxes.map((b) => [1 / (width / b[2]), 1 / (height / b[3]), nearestThreshold(b[2], width), nearestThreshold(b[3], height)]);
+  const uniforms = { bs: packPerSample(boxes.map((b, n) => [...b, ...rs[n]!]), 2) };
+  if (x.device === 'gpu') {
+    if (interpolation === 'nearest') return runGather(x, boxNearestSpec(x.dtype, dtype), shape, uniforms, 0);
+    return runPixelProgram(boxLinearProgram(x.dtype, dtype), [x], shape, dtype, uniforms);
+  }
+  if (interpolation === 'nearest') {
+    const ix = boxes.map((b, n) => Int32Array.from({ length: width }, (_, i) => b[0] + nearestIndex(i, width, b[2], rs[n]![2]!)));
+    const iy = boxes.map((b, n) => Int32Array.from({ length: height }, (_, i) => b[1] + nearestIndex(i, height, b[3], rs[n]![3]!)));
+    return cpuGather(
+      x,
+      dtype,
+      'inside',
+      0,
+      shape,
+      (y, xx, p, n) => {
+        p[0] = ix[n]![xx]!;
+        p[1] = iy[n]![y]!;
+      },
+      true,
+    );
+  }
+  const shift = (t: CpuTaps, o: number): CpuTaps => ({ s0: t.s0.map((s) => s + o), s1: t.s1.map((s) => s + o), f: t.f });
+  const tx = boxes.map((b) => shift(cpuTaps('linear', b[2], width), b[0]));
+  const ty = boxes.map((b) => shift(cpuTaps('linear', b[3], height), b[1]));
+  return cpuBilinear(x, shape, dtype, (n) => tx[n]!, (n) => ty[n]!);
+}
+
+/** Every program variant of the crop-and-resize, for compile-all tests. */
+function resizeBoxPrograms(): ProgramInfo[] {
+  return [...gatherVariants((a, b) => gatherProgram(boxNearestSpec(a, b))), ...ALL_DTYPES.flatMap((a) => ALL_DTYPES.map((b) => boxLinearProgram(a, b)))];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -476,7 +585,16 @@ function cpuResize(x: Tensor, shape: Dims4, kernel: Kernel, dtype: DType): Tenso
   }
   const ty = cpuTaps(kernel, sh, dh);
   const tx = cpuTaps(kernel, sw, dw);
+  return cpuBilinear(x, shape, dtype, () => tx, () => ty);
+}
+
+/** Two-tap interpolation with sample n's taps (`tx(n)`, `ty(n)`), as WGSL `bilinear`. */
+function cpuBilinear(x: Tensor, shape: Dims4, dtype: DType, txOf: (n: number) => CpuTaps, tyOf: (n: number) => CpuTaps): Tensor {
+  const src = cpuAccessor(x, 'replicate');
+  const f = Math.fround;
   return cpuPixelKernel(shape, dtype, (n, c, y, xx) => {
+    const tx = txOf(n);
+    const ty = tyOf(n);
     const y0 = ty.s0[y]!;
     const y1 = ty.s1[y]!;
     const fy = ty.f[y]!;
@@ -506,6 +624,11 @@ export function resize(x: Tensor, options: ResizeOptions): Tensor {
   const interpolation = o.interpolation === undefined ? 'bilinear' : oneOf('interpolation', o.interpolation, INTERPOLATIONS);
   const dtype = outDType(o.dtype, x.dtype);
   const shape: Dims4 = [d.n, d.c, height, width];
+  if (o.boxes !== undefined) {
+    if (interpolation === 'area') throw invalidParameter('interpolation', 'one of "nearest", "bilinear" with boxes', interpolation);
+    const boxes = perSample('boxes', o.boxes, d.n, boxItem(d));
+    return resizeBoxes(x, shape, Array.from({ length: d.n }, (_, n) => sampleValue(boxes, n)), interpolation, dtype);
+  }
   const rs = [1 / (width / d.w), 1 / (height / d.h), nearestThreshold(d.w, width), nearestThreshold(d.h, height)];
   if (interpolation === 'nearest') {
     const spec = nearestSpec(x.dtype, dtype);
@@ -535,5 +658,6 @@ export function resizePrograms(): ProgramInfo[] {
     ...kernels.flatMap((k) => ALL_DTYPES.flatMap((a) => ALL_DTYPES.map((b) => resizeProgram(k, a, b)))),
     ...ALL_DTYPES.flatMap((a) => ALL_DTYPES.map((b) => linearIntProgram(a, b))),
     ...ALL_DTYPES.map((b) => linearHalfU8Program(b)),
+    ...resizeBoxPrograms(),
   ];
 }

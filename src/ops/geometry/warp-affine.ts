@@ -22,13 +22,17 @@
  * half-integer. On the GPU the coordinate is f32 arithmetic mirrored in TypeScript; a GPU
  * compiler that fuses multiply-adds can move a coordinate by one f32 ulp, which changes the
  * nearest pixel only for a coordinate within that ulp of a half-integer.
+ *
+ * Per sample (augmentation): `matrix` may be one matrix per sample (an array of N matrices, or a
+ * CPU tensor of shape [N, 2, 3]); each is inverted on the host and read by the kernel as sample n's.
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
+import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
 import type { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, is, numberInRange, oneOf } from '../../validate.js';
 import { BORDER_MODES, type BorderMode } from '../../kernels/border.js';
-import { checkImage, outDType } from '../image.js';
+import { checkImage, outDType, packPerSample, perSample, perSampleField, type PerSample, type PerSampleItem } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { ALL_DTYPES, cpuGather, gatherProgram, runGather, type GatherSpec } from './gather.js';
 
@@ -39,8 +43,11 @@ export const MAX_WARP_SIZE = 65535;
 export type AffineMatrix = readonly [number, number, number, number, number, number];
 
 export interface WarpAffineOptions {
-  /** [a, b, c, d, e, f]: the 2×3 matrix mapping source to destination (cv.warpAffine's M). */
-  matrix: AffineMatrix | readonly number[];
+  /**
+   * [a, b, c, d, e, f]: the 2×3 matrix mapping source to destination (cv.warpAffine's M); or one
+   * per sample: an array of N such arrays, or a CPU tensor of shape [N, 2, 3].
+   */
+  matrix: PerSample<AffineMatrix | readonly number[]>;
   /** Output width, 1 to 65535; default the input's. */
   width?: number;
   /** Output height, 1 to 65535; default the input's. */
@@ -78,11 +85,23 @@ fn wrap(p: f32, n: u32) -> i32 {
     return ((q % period) + period) % period;
   }
   return q;
-}
+}`;
+
+const WGSL_SRC_XY = /* wgsl */ `
 fn src_xy(x: u32, y: u32) -> vec2<f32> {
   let fx = f32(x);
   let fy = f32(y);
   return vec2<f32>(u.m0.x * fx + u.m0.y * fy + u.m0.z, u.m1.x * fx + u.m1.y * fy + u.m1.z);
+}`;
+
+/** Per sample: sample n's inverse matrix rows are u.ms[2n] and u.ms[2n + 1]. */
+const WGSL_SRC_XY_PER_SAMPLE = /* wgsl */ `
+fn src_xy(n: u32, x: u32, y: u32) -> vec2<f32> {
+  let fx = f32(x);
+  let fy = f32(y);
+  let m0 = u.ms[2u * n];
+  let m1 = u.ms[2u * n + 1u];
+  return vec2<f32>(m0.x * fx + m0.y * fy + m0.z, m1.x * fx + m1.y * fy + m1.z);
 }`;
 
 const UNIFORMS = [
@@ -90,38 +109,43 @@ const UNIFORMS = [
   { name: 'm1', type: 'vec4f' as const },
 ];
 
-function prelude(border: BorderMode): string {
-  return `const REFLECT = ${border === 'reflect101'};\n${WGSL_WRAP}`;
+function uniforms(ps: boolean): UniformField[] {
+  return ps ? [perSampleField('ms', 'vec4f', 2)] : [...UNIFORMS];
 }
 
-function nearestSpec(inDtype: DType, outDtype: DType, border: BorderMode): GatherSpec {
+function prelude(border: BorderMode, ps: boolean): string {
+  return `const REFLECT = ${border === 'reflect101'};\n${WGSL_WRAP}${ps ? WGSL_SRC_XY_PER_SAMPLE : WGSL_SRC_XY}`;
+}
+
+function nearestSpec(inDtype: DType, outDtype: DType, border: BorderMode, ps = false): GatherSpec {
   return {
     name: 'warp_affine_nearest',
-    key: '',
+    key: ps ? 'per_sample' : '',
     inDtype,
     outDtype,
     border,
-    uniforms: UNIFORMS,
-    coord: /* wgsl */ `${prelude(border)}
-fn src_coord(y: u32, x: u32) -> vec2<i32> {
-  let p = src_xy(x, y);
+    uniforms: uniforms(ps),
+    perSample: ps,
+    coord: /* wgsl */ `${prelude(border, ps)}
+fn src_coord(${ps ? 'n: u32, ' : ''}y: u32, x: u32) -> vec2<i32> {
+  let p = src_xy(${ps ? 'n, ' : ''}x, y);
   let s = u.src_shape;
   return vec2<i32>(wrap(floor(p.x + 0.5), s.w), wrap(floor(p.y + 0.5), s.z));
 }`,
   };
 }
 
-function bilinearProgram(inDtype: DType, outDtype: DType, border: BorderMode): ProgramInfo {
+function bilinearProgram(inDtype: DType, outDtype: DType, border: BorderMode, ps = false): ProgramInfo {
   return pixelProgram({
     name: 'warp_affine_bilinear',
-    key: '',
+    key: ps ? 'per_sample' : '',
     inputs: [{ name: 'src', dtype: inDtype }],
     output: outDtype,
     border,
-    uniforms: UNIFORMS,
-    pixel: /* wgsl */ `${prelude(border)}
+    uniforms: uniforms(ps),
+    pixel: /* wgsl */ `${prelude(border, ps)}
 fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  let p = src_xy(x, y);
+  let p = src_xy(${ps ? 'n, ' : ''}x, y);
   let s = u.src_shape;
   let f0 = floor(p);
   let f = p - f0;
@@ -144,45 +168,68 @@ function cpuWrap(p: number, n: number, border: BorderMode): number {
   return q;
 }
 
+const MATRIX_ITEM: PerSampleItem<readonly number[]> = {
+  what: ['a matrix [a, b, c, d, e, f]', 'matrices'],
+  isItem: (v) => Array.isArray(v) && !Array.isArray(v[0]),
+  size: 6,
+  check: (name, m) => {
+    if (!Array.isArray(m) || m.length !== 6 || !m.every((v) => is.number(v))) throw invalidParameter(name, 'an array of 6 finite numbers', m);
+    if (m[0]! * m[4]! - m[1]! * m[3]! === 0) throw invalidParameter(name, 'an invertible affine matrix (a·e − b·d ≠ 0)', m);
+    return m as readonly number[];
+  },
+};
+
 /**
  * Warps every plane by the affine `matrix` (source → destination). Runs where `x` lives.
  * @example warpAffine(img, { matrix: [0.8, -0.6, 20, 0.6, 0.8, -5] })   // rotate + scale + shift
  * @example warpAffine(img, { matrix, interpolation: 'nearest', border: 'replicate', width: 64, height: 48 })
- * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for a matrix that is not 6 finite numbers or is singular.
+ * @example warpAffine(batch2, { matrix: [rotate10, shear] })   // a matrix per sample
+ * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for a matrix that is not 6 finite numbers or is singular, or per-sample matrices of another count than N.
  */
 export function warpAffine(x: Tensor, options: WarpAffineOptions): Tensor {
   const d = checkImage('x', x);
   const o = options ?? ({} as WarpAffineOptions);
-  const m = o.matrix;
-  if (!Array.isArray(m) || m.length !== 6 || !m.every((v) => is.number(v))) throw invalidParameter('matrix', 'an array of 6 finite numbers', m);
-  if (m[0]! * m[4]! - m[1]! * m[3]! === 0) throw invalidParameter('matrix', 'an invertible affine matrix (a·e − b·d ≠ 0)', m);
+  const ms = perSample('matrix', o.matrix, d.n, MATRIX_ITEM);
+  const ps = ms.perSample;
   const width = o.width === undefined ? d.w : integerInRange('width', o.width, 1, MAX_WARP_SIZE);
   const height = o.height === undefined ? d.h : integerInRange('height', o.height, 1, MAX_WARP_SIZE);
   const interpolation = o.interpolation === undefined ? 'bilinear' : oneOf('interpolation', o.interpolation, WARP_INTERPOLATIONS);
   const border: BorderMode = o.border === undefined ? 'constant' : oneOf('border', o.border, BORDER_MODES);
   const borderValue = o.borderValue === undefined ? 0 : numberInRange('borderValue', o.borderValue, -1e30, 1e30);
   const dtype = outDType(o.dtype, x.dtype);
-  const inv = invertAffine(m).map(Math.fround);
+  const invs = ms.values.map((m) => invertAffine(m).map(Math.fround));
   const shape: Dims4 = [d.n, d.c, height, width];
-  const uniforms = { m0: [inv[0]!, inv[1]!, inv[2]!, 0], m1: [inv[3]!, inv[4]!, inv[5]!, 0] };
+  const inv = invs[0]!;
+  const uniforms: UniformValues = ps
+    ? { ms: packPerSample(invs.map((i) => [i[0]!, i[1]!, i[2]!, 0, i[3]!, i[4]!, i[5]!, 0]), 2) }
+    : { m0: [inv[0]!, inv[1]!, inv[2]!, 0], m1: [inv[3]!, inv[4]!, inv[5]!, 0] };
   if (x.device === 'gpu') {
-    if (interpolation === 'nearest') return runGather(x, nearestSpec(x.dtype, dtype, border), shape, uniforms, borderValue);
-    return runPixelProgram(bilinearProgram(x.dtype, dtype, border), [x], shape, dtype, uniforms, borderValue);
+    if (interpolation === 'nearest') return runGather(x, nearestSpec(x.dtype, dtype, border, ps), shape, uniforms, borderValue);
+    return runPixelProgram(bilinearProgram(x.dtype, dtype, border, ps), [x], shape, dtype, uniforms, borderValue);
   }
   const f = Math.fround;
-  const [a, b, c, dd, e, ff] = inv as [number, number, number, number, number, number];
-  const sx = (xx: number, y: number) => f(f(f(a * xx) + f(b * y)) + c);
-  const sy = (xx: number, y: number) => f(f(f(dd * xx) + f(e * y)) + ff);
+  // sample n's inverse (the one matrix when not per sample)
+  const m = (n: number) => invs[ps ? n : 0]!;
+  const sx = (n: number, xx: number, y: number) => f(f(f(m(n)[0]! * xx) + f(m(n)[1]! * y)) + m(n)[2]!);
+  const sy = (n: number, xx: number, y: number) => f(f(f(m(n)[3]! * xx) + f(m(n)[4]! * y)) + m(n)[5]!);
   if (interpolation === 'nearest') {
-    return cpuGather(x, dtype, border, borderValue, shape, (y, xx, p) => {
-      p[0] = cpuWrap(Math.floor(f(sx(xx, y) + 0.5)), d.w, border);
-      p[1] = cpuWrap(Math.floor(f(sy(xx, y) + 0.5)), d.h, border);
-    });
+    return cpuGather(
+      x,
+      dtype,
+      border,
+      borderValue,
+      shape,
+      (y, xx, p, n) => {
+        p[0] = cpuWrap(Math.floor(f(sx(n, xx, y) + 0.5)), d.w, border);
+        p[1] = cpuWrap(Math.floor(f(sy(n, xx, y) + 0.5)), d.h, border);
+      },
+      ps,
+    );
   }
   const src = cpuAccessor(x, border, borderValue);
   return cpuPixelKernel(shape, dtype, (n, ch, y, xx) => {
-    const X = sx(xx, y);
-    const Y = sy(xx, y);
+    const X = sx(n, xx, y);
+    const Y = sy(n, xx, y);
     const fx0 = Math.floor(X);
     const fy0 = Math.floor(Y);
     const fx = f(X - fx0);
@@ -195,9 +242,11 @@ export function warpAffine(x: Tensor, options: WarpAffineOptions): Tensor {
   });
 }
 
-/** Every program variant of warpAffine (interpolations × borders × dtype pairs), for compile-all tests. */
+/** Every program variant of warpAffine (interpolations × borders × dtype pairs, one matrix or one per sample), for compile-all tests. */
 export function warpAffinePrograms(): ProgramInfo[] {
-  return BORDER_MODES.flatMap((border) =>
-    ALL_DTYPES.flatMap((a) => ALL_DTYPES.flatMap((b) => [gatherProgram(nearestSpec(a, b, border)), bilinearProgram(a, b, border)])),
+  return [false, true].flatMap((ps) =>
+    BORDER_MODES.flatMap((border) =>
+      ALL_DTYPES.flatMap((a) => ALL_DTYPES.flatMap((b) => [gatherProgram(nearestSpec(a, b, border, ps)), bilinearProgram(a, b, border, ps)])),
+    ),
   );
 }
