@@ -6,6 +6,7 @@ export { Gpu, listAdapters, type GpuOpenOptions, type GpuInfo, type GpuStats, ty
 export type { ProgramInfo, TensorBinding, OutputBinding } from './gpu/program.js';
 export { openBackend, DEVICES, type Backend, type BackendOptions, type DeviceChoice } from './backend.js';
 export { BORDER_MODES, type BorderMode } from './kernels/border.js';
+export type { PerSample } from './ops/image.js';
 export * from './ops/color/index.js';
 export * from './ops/filters/index.js';
 export * from './ops/features/index.js';
