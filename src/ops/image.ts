@@ -1,4 +1,4 @@
-/** Shape and dtype checks shared by image ops (kornia's KORNIA_CHECK_SHAPE, one sentence each). */
+/** Shape and dtype checks shared by image ops (kornia's KORNIA_CHECK_SHAPE, one sentence each), and per-sample parameters. */
 import { DTYPES, type DType } from '../dtype.js';
 import { KensaError } from '../errors.js';
 import type { UniformField } from '../gpu/uniforms.js';
