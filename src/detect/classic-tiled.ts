@@ -40,7 +40,8 @@ export function classicTileGeometry(r: ClassicRecipe): TileGeometry {
   // the closing: a dilation then an erosion, each reading ⌊close / 2⌋ pixels each side
   const closing = r.morphology.close > 1 ? 2 * Math.floor(r.morphology.close / 2) : 0;
   const align = 2 ** plan.depth;
-  return { halo: roundUp(Math.max(need, closing), align), align };
+  // a tile's widest buffer is an f32 map of its crop
+  return { halo: roundUp(Math.max(need, closing), align), align, bytesPerPixel: 4 };
 }
 
 function interiorOf(t: Tensor, crop: Rect, interior: Rect, into: Plane<Float32Array | Uint8Array>): Promise<void> {

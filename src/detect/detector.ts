@@ -43,10 +43,14 @@ export interface TiledOptions {
   tile: number;
 }
 
-/** The context a tiled stage reads around a tile, and the power of two its tile origins are multiples of. */
+/** What a tiled stage needs of its tiles. */
 export interface TileGeometry {
+  /** The context its stencils read around a tile, in pixels. */
   halo: number;
+  /** The power of two its tile origins are multiples of (its pyramid's 2^depth). */
   align: number;
+  /** Bytes per pixel of a tile's widest device buffer. */
+  bytesPerPixel: number;
 }
 
 export interface TiledStage<R extends Recipe, P extends Payload> {

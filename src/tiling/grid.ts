@@ -100,3 +100,12 @@ export function levelSide(n: number, f: number): number {
   for (let k = f; k > 1; k /= 2) s = Math.ceil(s / 2);
   return s;
 }
+
+/**
+ * The largest tile side (a multiple of `align`, at most `cap`, at least `align`) whose crop with
+ * the halo on both sides fits `bindingBytes` at `bytesPerPixel`.
+ */
+export function tileSide(bindingBytes: number, bytesPerPixel: number, halo: number, align: number, cap: number): number {
+  const side = Math.min(cap, Math.floor(Math.sqrt(bindingBytes / bytesPerPixel)) - 2 * roundUp(halo, align));
+  return Math.max(align, Math.floor(side / align) * align);
+}
