@@ -23,7 +23,7 @@ import { Tensor } from '../tensor.js';
 import { afterPyrDown, afterStencil, afterUpsample } from '../tiling/halo.js';
 import { cropPlane, levelSide, pasteInterior, roundUp, scaleRect, tileGrid, type Plane, type Rect, type Tile } from '../tiling/grid.js';
 import { candidateMask, contrastScores, filledMask, fuseUp, gradientPyramid, normalisedDenoise, pyramidPlan } from './classic.js';
-import type { TiledOptions, TileGeometry } from './detector.js';
+import type { Frame, TiledOptions, TileGeometry } from './detector.js';
 import type { ClassicRecipe } from './recipe.js';
 import { regionsOf, type RegionPayload } from './regions.js';
 
@@ -44,16 +44,17 @@ export function classicTileGeometry(r: ClassicRecipe): TileGeometry {
   return { halo: roundUp(Math.max(need, closing), align), align, bytesPerPixel: 4 };
 }
 
-function interiorOf(t: Tensor, crop: Rect, interior: Rect, into: Plane<Float32Array | Uint8Array>): Promise<void> {
-  return t.toCpu().then((h) => pasteInterior(into, h.data as Float32Array | Uint8Array, crop, interior));
+/** Reads `t` (a map of the pixels `at`) back and pastes its `interior` into `into`. */
+async function interiorOf(t: Tensor, at: Rect, interior: Rect, into: Plane<Float32Array | Uint8Array>): Promise<void> {
+  pasteInterior(into, (await t.toCpu()).data as Float32Array | Uint8Array, at, interior);
 }
 
-async function upload<T extends Float32Array | Uint8Array | Uint16Array>(backend: Backend, data: T, rect: Rect, dtype: 'f32' | 'u8' | 'u16'): Promise<Tensor> {
+function upload(backend: Backend, data: Float32Array | Uint8Array | Uint16Array, rect: Rect, dtype: 'f32' | 'u8' | 'u16'): Promise<Tensor> {
   return backend.framesToDevice([data], [1, 1, rect.h, rect.w], dtype);
 }
 
 /** Pass 1 on one tile: its interior of the fused gradient into F, of the contrast level into L. */
-async function gradientTile(frame: Plane<Uint8Array | Uint16Array>, tile: Tile, r: ClassicRecipe, backend: Backend, F: Plane<Float32Array>, L: Plane<Float32Array> | null, s: number): Promise<void> {
+async function gradientTile(frame: Frame, tile: Tile, r: ClassicRecipe, backend: Backend, F: Plane<Float32Array>, L: Plane<Float32Array> | null, s: number): Promise<void> {
   const { crop, interior } = tile;
   const x = await upload(backend, cropPlane(frame, crop), crop, frame.data instanceof Uint16Array ? 'u16' : 'u8');
   const smooth = normalisedDenoise(x, r.denoise.sigma);
@@ -108,7 +109,7 @@ async function maskTile(tile: Tile, r: ClassicRecipe, backend: Backend, F: Plane
 }
 
 /** The classic device stage of one image (u8 or u16, one channel), tile by tile. */
-export async function classicTiled(frame: Plane<Uint8Array | Uint16Array>, r: ClassicRecipe, wantMasks: boolean, options: TiledOptions): Promise<RegionPayload> {
+export async function classicTiled(frame: Frame, r: ClassicRecipe, wantMasks: boolean, options: TiledOptions): Promise<RegionPayload> {
   const { width, height } = frame;
   const { halo, align } = classicTileGeometry(r);
   const tiles = tileGrid(width, height, { tile: options.tile, halo, align });
