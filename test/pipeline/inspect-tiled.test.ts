@@ -53,7 +53,10 @@ test('an image whose batch of one passes the storage binding runs tile by tile, 
       assert.equal(tilingFor(small, builtinRecipe('decoupled')!.recipe, geometry), null, 'k-means and Canny need the whole image');
       const decoupled = await collect(small, { recipe: builtinRecipe('decoupled')! });
       assert.deepEqual(decoupled.map((r) => r.error), Array(3).fill("A tensor of 102400 bytes exceeds this adapter's largest storage binding (65536 bytes)"), 'the limit holds');
-      return collect(small, { masksDir: join(dir, 'tiled') });
+      const pooled = await collect(small, { postWorkers: 2 });
+      const inline = await collect(small, { masksDir: join(dir, 'tiled') });
+      assert.deepEqual(pooled.map((r) => r.defects), inline.map((r) => r.defects), 'the post stage of a tiled image runs on a worker alike');
+      return inline;
     });
     assert.deepEqual(tiled.map((r) => [r.key, r.status, r.error]), whole.map((r) => [r.key, r.status, r.error]));
     assert.deepEqual(whole.map((r) => r.status), ['ok', 'ng', 'ng']);
