@@ -23,6 +23,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { Backend } from '../backend.js';
+import { KensaError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { Batcher, type BatchLimits, type Geometry } from './batcher.js';
 import type { Defect } from '../detect/defect.js';
@@ -127,13 +128,18 @@ const MAX_TILE_SIDE = 4096;
 
 /**
  * How an image of this geometry runs tile by tile: when its batch of one would pass the adapter's
- * largest storage binding and the recipe's detector has a tiled stage; else null (the batch path).
+ * largest storage binding; null when it fits (the batch path). Throws KENSA_ERR_GPU_OUT_OF_MEMORY
+ * when it does not fit and the recipe's detector has no tiled stage.
  */
 export function tilingFor(backend: Backend, recipe: Recipe, g: Geometry): TiledOptions | null {
   const binding = backend.gpu?.info.limits.maxStorageBufferBindingSize;
   const detector = detectorFor(recipe);
-  if (binding === undefined || !detector.tiled || g.channels !== 1) return null;
-  if (g.width * g.height * detector.bytesPerPixel(recipe) <= binding) return null;
+  const bytes = g.width * g.height * g.channels * detector.bytesPerPixel(recipe);
+  if (binding === undefined || bytes <= binding) return null;
+  if (!detector.tiled || g.channels !== 1) {
+    const message = `An image of ${g.width}×${g.height} needs ${bytes} bytes in one storage binding, more than this adapter's ${binding}, and the ${recipe.kind} recipe cannot run tile by tile: inspect it with --device cpu, or at a recipe input.scale below 1`;
+    throw new KensaError('KENSA_ERR_GPU_OUT_OF_MEMORY', message);
+  }
   const { halo, align, bytesPerPixel } = detector.tiled.geometry(recipe);
   return { backend, tile: tileSide(binding, bytesPerPixel, halo, align, MAX_TILE_SIDE) };
 }

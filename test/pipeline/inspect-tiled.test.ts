@@ -50,9 +50,10 @@ test('an image whose batch of one passes the storage binding runs tile by tile, 
     const tiled = await withBinding(backend, 64 * 1024, async (small) => {
       // 128² f32 crops: 80 px interiors with the default recipe's 24 px halo, so 2 × 2 tiles
       assert.deepEqual(tilingFor(small, DEFAULT_RECIPE.recipe, geometry), { backend: small, tile: 80 });
-      assert.equal(tilingFor(small, builtinRecipe('decoupled')!.recipe, geometry), null, 'k-means and Canny need the whole image');
+      const refusal = "An image of 160×160 needs 281600 bytes in one storage binding, more than this adapter's 65536, and the decoupled recipe cannot run tile by tile: inspect it with --device cpu, or at a recipe input.scale below 1";
+      assert.throws(() => tilingFor(small, builtinRecipe('decoupled')!.recipe, geometry), { code: 'KENSA_ERR_GPU_OUT_OF_MEMORY', message: refusal });
       const decoupled = await collect(small, { recipe: builtinRecipe('decoupled')! });
-      assert.deepEqual(decoupled.map((r) => r.error), Array(3).fill("A tensor of 102400 bytes exceeds this adapter's largest storage binding (65536 bytes)"), 'the limit holds');
+      assert.deepEqual(decoupled.map((r) => r.error), Array(3).fill(refusal), 'k-means and Canny need the whole image: their items fail with the reason');
       const pooled = await collect(small, { postWorkers: 2 });
       const inline = await collect(small, { masksDir: join(dir, 'tiled') });
       assert.deepEqual(pooled.map((r) => r.defects), inline.map((r) => r.defects), 'the post stage of a tiled image runs on a worker alike');
