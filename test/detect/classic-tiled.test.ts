@@ -5,6 +5,7 @@ import { openBackend } from '../../src/backend.js';
 import { classicDetector, detectClassic } from '../../src/detect/classic.js';
 import { classicTileGeometry, classicTiled } from '../../src/detect/classic-tiled.js';
 import type { ImageDetection } from '../../src/detect/detector.js';
+import type { Gpu } from '../../src/gpu/gpu.js';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { mulberry32 } from '../../src/rng.js';
 import { Tensor } from '../../src/tensor.js';
@@ -38,11 +39,12 @@ function boxes(d: ImageDetection) {
   return d.defects.map((x) => [x.x, x.y, x.w, x.h, x.area, x.class]);
 }
 
-/** Untiled and tiled detections of the same image agree: masks and boxes exactly, means to f32 summation. */
-async function compare(backend: Backend, W: number, H: number, tile: number, exactMeans: boolean) {
-  const data = surface(W, H);
-  for (const [what, r] of VARIANTS) {
-    const x = await backend.toDevice(Tensor.fromArray(data, [1, 1, H, W], 'u8'));
+/** Untiled and tiled detections of the same image agree: masks and boxes exactly, means exactly or to f32 summation. */
+async function compare(backend: Backend, W: number, H: number, tile: number, exactMeans: boolean, variants = VARIANTS) {
+  const u8 = surface(W, H);
+  const cases = [...variants.map(([what, r]) => [what, r, u8] as const), ['default, 16-bit', recipe, Uint16Array.from(u8, (v) => v * 257)] as const];
+  for (const [what, r, data] of cases) {
+    const x = await backend.toDevice(Tensor.fromArray(data, [1, 1, H, W], data instanceof Uint16Array ? 'u16' : 'u8'));
     const [whole] = await detectClassic(x, r, true);
     x.dispose();
     const tiled = classicDetector.post(await classicTiled({ data, width: W, height: H }, r, true, { backend, tile }), r);
@@ -71,6 +73,10 @@ test('tiled = untiled on the GPU: masks and boxes exactly, means to f32 summatio
   const backend = await openBackend({ device: 'gpu' });
   try {
     await compare(backend, 229, 197, 96, false);
+    // a binding smaller than the contrast level (29 × 25 f32): its scores are computed on the CPU
+    const info = { ...backend.gpu!.info, limits: { ...backend.gpu!.info.limits, maxStorageBufferBindingSize: 2048 } };
+    const small = { ...backend, gpu: Object.create(backend.gpu!, { info: { value: info } }) as Gpu };
+    await compare(small, 229, 197, 96, false, VARIANTS.slice(0, 1));
   } finally {
     backend.close();
   }
