@@ -154,7 +154,7 @@ export function fuseUp(fused: Tensor, g: Tensor, s: number): Tensor {
  * noise term is a statistic of the whole level: the tiled path computes it on the whole level.
  */
 export function contrastScores(level: Tensor, s: number, r: ClassicRecipe): Tensor {
-  const sigma = contrastSigma(r, s);
+  const sigma = Math.min(MAX_LEVEL_SIGMA, r.contrast.background / 2 ** s);
   // replicated edges: a reflected border would mirror the vignetting's fall-off into a dark rim
   const background = gaussianBlur(level, { sigma, border: 'replicate' });
   const d = difference([level, background], {});
@@ -169,10 +169,6 @@ export function contrastScores(level: Tensor, s: number, r: ClassicRecipe): Tens
   return c;
 }
 
-function contrastSigma(r: ClassicRecipe, s: number): number {
-  return Math.min(MAX_LEVEL_SIGMA, r.contrast.background / 2 ** s);
-}
-
 /** The gradient fused over the pyramid levels and with the local contrast; disposes every intermediate. */
 function fusedMap(x: Tensor, r: ClassicRecipe): Tensor {
   const plan = pyramidPlan(x.shape[2]!, x.shape[3]!, r);
@@ -183,7 +179,7 @@ function fusedMap(x: Tensor, r: ClassicRecipe): Tensor {
   return fuseUp(fused, c, plan.contrastLevel);
 }
 
-/** The defect mask of the fused map: threshold, then the closing; disposes `fused`'s intermediates, not fused. */
+/** The candidate mask of the fused map: threshold, then the closing; the caller keeps `fused`. */
 export function candidateMask(fused: Tensor, r: ClassicRecipe): Tensor {
   const raw = threshold(fused, { thresh: r.threshold.value, maxval: 255, dtype: 'u8' });
   const closed = r.morphology.close > 1 ? morphologyEx(raw, { op: 'close', ksize: r.morphology.close }) : raw;

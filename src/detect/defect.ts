@@ -10,9 +10,10 @@ export const DEFECT_CLASSES: readonly DefectClass[] = ['crack', 'scratch', 'spot
 
 /**
  * One defect of an image (its index in the list becomes its `idx` in the store): bbox and area in
- * the file's pixels, `meanGradient` (the mean over the defect of the recipe's value map: the fused
- * gradient, the congestion), `score` (that mean over the recipe's threshold, so 1 = just detected)
- * and the class by shape.
+ * the file's pixels, `meanGradient` (the mean over the defect of the recipe's value map: classic's
+ * fused map, the gradient magnitude or the local contrast in gradient units, whichever is larger,
+ * in normalised units; decoupled's congestion), `score` (that mean over the recipe's threshold,
+ * so 1 = just detected) and the class by shape.
  */
 export interface Defect {
   x: number;

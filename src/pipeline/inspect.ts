@@ -1,6 +1,7 @@
 /**
- * The inspection pipeline: sources → decode (D concurrent sharp decodes on libuv's pool) →
- * dynamic batcher → detect → results. Each recipe is a detector of a device stage and a CPU post
+ * The inspection pipeline, a list of stages, each a small function over the queues of one `Run`:
+ * source → decode (D concurrent sharp decodes on libuv's pool) → batch (the dynamic batcher) →
+ * device → post → sink (`inspect()` yields the results). Each recipe is a detector of a device stage and a CPU post
  * stage (detector.ts). With the GPU backend the device stage runs here (two batches in flight, so
  * the upload of batch k+1 is recorded while batch k computes and reads back) and the post stages
  * on `postWorkers` worker threads; with the CPU backend a worker runs a batch's whole recipe, so
@@ -15,8 +16,6 @@
  * pixels (src/detect/rescale.ts). An image whose batch of one would pass the adapter's largest
  * storage binding runs through its detector's tiled stage (src/tiling) on this thread, when the
  * detector has one; its results are the untiled run's.
- * `inspect()` is the list of stages: source → decode → batch → device → post → sink, each a small
- * function over the queues of one `Run`.
  */
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
