@@ -19,7 +19,8 @@ export { inspect, type InspectOptions, type ItemResult } from './pipeline/inspec
 export { runInspection, type RunOptions, type RunSummary } from './pipeline/run.js';
 export { parseRecipe, loadRecipe, DEFAULT_RECIPE, RecipeSchema, type Recipe, type LoadedRecipe } from './detect/recipe.js';
 export { decodeFile, type DecodedImage, type DecodeOptions } from './pipeline/decode.js';
-export type { Defect, DefectClass, ImageDetection } from './detect/classic.js';
+export type { Defect, DefectClass } from './detect/defect.js';
+export type { ImageDetection } from './detect/classic.js';
 export { openStore, Store, type OpenStoreOptions } from './store/store.js';
 export { writeReport, type ReportData, type ReportItem, type ReportRun, type ReportOptions } from './report/report.js';
 export { writeRunReport } from './report/from-store.js';

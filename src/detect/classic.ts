@@ -8,6 +8,7 @@
  *   shape) → verdict. On the GPU every step up to the component statistics is one command stream;
  *   the only readbacks are the compact statistics (and the masks, when asked for).
  */
+import { componentsBytesPerPixel } from '../ops/analysis/components.js';
 import { imageStats } from '../ops/analysis/stats.js';
 import { convert } from '../ops/color/convert.js';
 import { customKernel } from '../ops/custom/kernel.js';
@@ -21,17 +22,10 @@ import { fillHoles } from '../ops/morphology/fill-holes.js';
 import { morphologyEx } from '../ops/morphology/morphology.js';
 import { threshold } from '../ops/threshold/binary.js';
 import type { Tensor } from '../tensor.js';
+import { classicTileGeometry, classicTiled } from './classic-tiled.js';
 import type { Detector, ImageDetection } from './detector.js';
 import type { ClassicRecipe } from './recipe.js';
 import { regionDefects, regionsOf, type RegionPayload } from './regions.js';
-
-/**
- * A defect as the store keeps it: bbox, area, `meanGradient` (mean over the defect of the fused
- * map: the gradient magnitude, or the local contrast rescaled so that its threshold equals the
- * gradient threshold, whichever is larger; normalised units), `score` (that mean over the recipe
- * threshold, so 1 = just detected) and the class by shape.
- */
-export type { Defect, DefectClass } from '../store/schema.js';
 
 export type { ImageDetection } from './detector.js';
 
@@ -78,7 +72,7 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
  * u8/u16 pixels, the 1/max normalisation folded into the horizontal weights (no f32 copy of the
  * batch before the blur). The kernel size follows OpenCV's rule for float images.
  */
-function normalisedDenoise(batch: Tensor, sigma: number): Tensor {
+export function normalisedDenoise(batch: Tensor, sigma: number): Tensor {
   const max = batch.dtype === 'u16' ? 65535 : 255;
   if (sigma <= 0) return convert(batch, { dtype: 'f32', scale: 1 / max });
   const k = gaussianKernel1d(gaussianKsizeForSigma(sigma, false), sigma);
@@ -95,26 +89,48 @@ function contrastLevel(sigma: number): number {
   return Math.max(0, Math.round(Math.log2(sigma / CONTRAST_LEVEL_SIGMA)));
 }
 
-/**
- * Gradient map fused over pyramid levels, then with the local contrast when the recipe has it (on
- * its level, or the coarsest one made: levels stop at 4 px on a side); disposes every intermediate.
- */
-function fusedMap(x: Tensor, r: ClassicRecipe): Tensor {
+/** Which pyramid levels a classic recipe uses on an image: levels stop at 4 px on a side. */
+export interface PyramidPlan {
+  /** Gradient levels fused besides level 0 (1 … gradientLevels). */
+  gradientLevels: number;
+  /** The level of the local contrast; −1 without it. */
+  contrastLevel: number;
+  /** The deepest level made. */
+  depth: number;
+}
+
+/** The plan for a height × width image: the contrast on its level, or on the coarsest one made. */
+export function pyramidPlan(height: number, width: number, r: ClassicRecipe): PyramidPlan {
   const at = r.contrast.background > 0 ? contrastLevel(r.contrast.background) : -1;
-  const depth = Math.max(r.gradient.scales - 1, at);
-  let level = x;
-  let s = 0;
-  let fused = gradientMagnitude(x, { operator: r.gradient.operator, dtype: 'f32' });
-  for (; s < depth && Math.min(level.shape[2]!, level.shape[3]!) >= 8; s++) {
-    if (s === at) fused = fuseContrast(fused, level, s, r);
-    const down = pyrDown(level);
-    if (level !== x) level.dispose();
-    level = down;
-    if (s + 1 < r.gradient.scales) fused = fuseUp(fused, gradientMagnitude(level, { operator: r.gradient.operator, dtype: 'f32' }), s + 1);
+  const deepest = Math.max(r.gradient.scales - 1, at);
+  let made = 0;
+  for (let h = height, w = width; made < deepest && Math.min(h, w) >= 8; made++) {
+    h = Math.ceil(h / 2);
+    w = Math.ceil(w / 2);
   }
-  if (s <= at) fused = fuseContrast(fused, level, s, r);
-  if (level !== x) level.dispose();
-  return fused;
+  const gradientLevels = Math.min(r.gradient.scales - 1, made);
+  const contrast = at < 0 ? -1 : Math.min(at, made);
+  return { gradientLevels, contrastLevel: contrast, depth: Math.max(gradientLevels, contrast) };
+}
+
+/**
+ * The gradient fused over the plan's levels, and the image of the contrast level (`x` itself at
+ * level 0; null without contrast; the caller disposes it); disposes every other intermediate.
+ * The plan comes from the whole image's size, so a tile of it makes the same levels.
+ */
+export function gradientPyramid(x: Tensor, r: ClassicRecipe, plan: PyramidPlan): { fused: Tensor; contrast: Tensor | null } {
+  let fused = gradientMagnitude(x, { operator: r.gradient.operator, dtype: 'f32' });
+  let level = x;
+  let contrast = plan.contrastLevel === 0 ? x : null;
+  for (let s = 1; s <= plan.depth; s++) {
+    const down = pyrDown(level);
+    if (level !== x && level !== contrast) level.dispose();
+    level = down;
+    if (s <= plan.gradientLevels) fused = fuseUp(fused, gradientMagnitude(level, { operator: r.gradient.operator, dtype: 'f32' }), s);
+    if (s === plan.contrastLevel) contrast = level;
+  }
+  if (level !== x && level !== contrast) level.dispose();
+  return { fused, contrast };
 }
 
 /**
@@ -122,7 +138,7 @@ function fusedMap(x: Tensor, r: ClassicRecipe): Tensor {
  * pyrDown centres level pixel j on pixel 2j of the level below, so the upsampling samples g at
  * (x / 2^s, y / 2^s): a scale-only warp (resize's half-pixel centres would shift g by 2^(s−1) − ½ px).
  */
-function fuseUp(fused: Tensor, g: Tensor, s: number): Tensor {
+export function fuseUp(fused: Tensor, g: Tensor, s: number): Tensor {
   const [, , H, W] = fused.shape as [number, number, number, number];
   const f = 2 ** s;
   const up = s === 0 ? g : warpAffine(g, { matrix: [f, 0, 0, 0, f, 0], width: W, height: H, border: 'replicate' });
@@ -133,8 +149,11 @@ function fuseUp(fused: Tensor, g: Tensor, s: number): Tensor {
   return next;
 }
 
-/** Fuses the local contrast of `level` (pyramid level `s`) into `fused`, in gradient units. */
-function fuseContrast(fused: Tensor, level: Tensor, s: number, r: ClassicRecipe): Tensor {
+/**
+ * The local contrast of `level` (pyramid level `s`) in gradient units, at that level's size. Its
+ * noise term is a statistic of the whole level: the tiled path computes it on the whole level.
+ */
+export function contrastScores(level: Tensor, s: number, r: ClassicRecipe): Tensor {
   const sigma = Math.min(MAX_LEVEL_SIGMA, r.contrast.background / 2 ** s);
   // replicated edges: a reflected border would mirror the vignetting's fall-off into a dark rim
   const background = gaussianBlur(level, { sigma, border: 'replicate' });
@@ -147,7 +166,33 @@ function fuseContrast(fused: Tensor, level: Tensor, s: number, r: ClassicRecipe)
   const c = contrastScore([d, s4], { uniforms });
   d.dispose();
   s4.dispose();
-  return fuseUp(fused, c, s);
+  return c;
+}
+
+/** The gradient fused over the pyramid levels and with the local contrast; disposes every intermediate. */
+function fusedMap(x: Tensor, r: ClassicRecipe): Tensor {
+  const plan = pyramidPlan(x.shape[2]!, x.shape[3]!, r);
+  const { fused, contrast } = gradientPyramid(x, r, plan);
+  if (!contrast) return fused;
+  const c = contrastScores(contrast, plan.contrastLevel, r);
+  if (contrast !== x) contrast.dispose();
+  return fuseUp(fused, c, plan.contrastLevel);
+}
+
+/** The candidate mask of the fused map: threshold, then the closing; the caller keeps `fused`. */
+export function candidateMask(fused: Tensor, r: ClassicRecipe): Tensor {
+  const raw = threshold(fused, { thresh: r.threshold.value, maxval: 255, dtype: 'u8' });
+  const closed = r.morphology.close > 1 ? morphologyEx(raw, { op: 'close', ksize: r.morphology.close }) : raw;
+  if (closed !== raw) raw.dispose();
+  return closed;
+}
+
+/** Hole filling, with holes of the background's connectivity: 4 for 8-connected components, and the reverse. */
+export function filledMask(closed: Tensor, r: ClassicRecipe): Tensor {
+  if (r.morphology.fillHoles <= 0) return closed;
+  const mask = fillHoles(closed, { maxArea: r.morphology.fillHoles, connectivity: r.components.connectivity === 8 ? 4 : 8 });
+  closed.dispose();
+  return mask;
 }
 
 /** The device stage: everything up to the regions' statistics (and the masks). */
@@ -155,12 +200,7 @@ async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Prom
   const smooth = normalisedDenoise(batch, r.denoise.sigma);
   const gradient = fusedMap(smooth, r);
   smooth.dispose();
-  const raw = threshold(gradient, { thresh: r.threshold.value, maxval: 255, dtype: 'u8' });
-  const closed = r.morphology.close > 1 ? morphologyEx(raw, { op: 'close', ksize: r.morphology.close }) : raw;
-  if (closed !== raw) raw.dispose();
-  // holes of the background's connectivity: 4 for 8-connected components, and the reverse
-  const mask = r.morphology.fillHoles > 0 ? fillHoles(closed, { maxArea: r.morphology.fillHoles, connectivity: r.components.connectivity === 8 ? 4 : 8 }) : closed;
-  if (mask !== closed) closed.dispose();
+  const mask = filledMask(candidateMask(gradient, r), r);
   const regions = await regionsOf(mask, gradient, r.components.connectivity, wantMasks);
   gradient.dispose();
   mask.dispose();
@@ -168,7 +208,7 @@ async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Prom
 }
 
 /** The post stage: minimum-area filter, scores (mean gradient over the threshold), classes and the verdict. */
-function post(p: RegionPayload, r: ClassicRecipe): ImageDetection {
+export function post(p: RegionPayload, r: ClassicRecipe): ImageDetection {
   const defects = regionDefects(p, r.components.minArea, r.threshold.value, r.classify);
   const scored = defects.filter((d) => d.score >= r.verdict.minScore);
   return {
@@ -179,7 +219,13 @@ function post(p: RegionPayload, r: ClassicRecipe): ImageDetection {
   };
 }
 
-export const classicDetector: Detector<ClassicRecipe, RegionPayload> = { device, post };
+export const classicDetector: Detector<ClassicRecipe, RegionPayload> = {
+  device,
+  post,
+  // f32 maps and i32 labels take 4, the labelling's per-block statistics more
+  bytesPerPixel: (r) => Math.max(4, componentsBytesPerPixel(r.components.connectivity)),
+  tiled: { geometry: classicTileGeometry, device: classicTiled },
+};
 
 /**
  * Runs the classic recipe on a batch, both stages on this thread; returns one detection per image.

@@ -13,6 +13,7 @@
  * per-image statistics (and the masks, when asked for).
  */
 import { canny } from '../ops/analysis/canny.js';
+import { componentsBytesPerPixel } from '../ops/analysis/components.js';
 import { kmeans } from '../ops/analysis/kmeans.js';
 import { imageStats } from '../ops/analysis/stats.js';
 import { convert } from '../ops/color/convert.js';
@@ -65,4 +66,11 @@ function post(p: DecoupledPayload, r: DecoupledRecipe): ImageDetection {
   return { defects, verdict: p.score >= r.verdict.minScore ? 'NG' : 'OK', score: p.score, ...(p.mask ? { mask: p.mask } : {}) };
 }
 
-export const decoupledDetector: Detector<DecoupledRecipe, DecoupledPayload> = { device, post };
+export const decoupledDetector: Detector<DecoupledRecipe, DecoupledPayload> = {
+  device,
+  post,
+  // i32 labels and f32 maps take 4, the labelling's per-block statistics more
+  bytesPerPixel: (r) => Math.max(4, componentsBytesPerPixel(r.components.connectivity)),
+  // k-means and Canny's hysteresis need the whole image
+  tiled: null,
+};

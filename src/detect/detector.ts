@@ -7,9 +7,14 @@
  * A payload is structured-cloneable and owns its typed arrays outright (no views into a buffer
  * another payload shares), so it crosses to a worker by transfer, not by copy. A new recipe kind
  * adds its detector to DETECTORS; the pipeline, the worker and `detect()` need nothing else.
+ * A detector also declares what the pipeline sizes work by: the bytes per pixel of its widest
+ * device buffer (batches fit the adapter's largest storage binding) and, when its device stage can
+ * run tile by tile, its halo and tiled stage (an image whose batch of one would not fit).
  */
+import type { Backend } from '../backend.js';
 import type { Tensor } from '../tensor.js';
-import type { Defect } from '../store/schema.js';
+import type { Plane } from '../tiling/grid.js';
+import type { Defect } from './defect.js';
 import { classicDetector } from './classic.js';
 import { decoupledDetector } from './decoupled.js';
 import type { Recipe } from './recipe.js';
@@ -29,11 +34,40 @@ export type PayloadValue = number | string | boolean | null | ArrayBufferView | 
 /** One image's hand-over from the device stage to the post stage. */
 export type Payload = { readonly [key: string]: PayloadValue | undefined };
 
+/** A one-channel u8 or u16 image on the host. */
+export type Frame = Plane<Uint8Array | Uint16Array>;
+
+/** Where a tiled stage runs, and its tiles' interior side. */
+export interface TiledOptions {
+  backend: Backend;
+  tile: number;
+}
+
+/** What a tiled stage needs of its tiles. */
+export interface TileGeometry {
+  /** The context its stencils read around a tile, in pixels. */
+  halo: number;
+  /** The power of two its tile origins are multiples of (its pyramid's 2^depth). */
+  align: number;
+  /** Bytes per pixel of a tile's widest device buffer. */
+  bytesPerPixel: number;
+}
+
+export interface TiledStage<R extends Recipe, P extends Payload> {
+  geometry(recipe: R): TileGeometry;
+  /** The device stage on one image, tile by tile: the payload `device` gives for the image (src/tiling). */
+  device(frame: Frame, recipe: R, wantMasks: boolean, options: TiledOptions): Promise<P>;
+}
+
 export interface Detector<R extends Recipe, P extends Payload> {
   /** The device stage on an N×C×H×W batch: one payload per image, masks included when asked. */
   device(batch: Tensor, recipe: R, wantMasks: boolean): Promise<P[]>;
   /** The post stage: pure and synchronous; the same payload always gives the same detection. */
   post(payload: P, recipe: R): ImageDetection;
+  /** Bytes per pixel of the device stage's widest buffer. */
+  bytesPerPixel(recipe: R): number;
+  /** The device stage tile by tile; null when a step needs the whole image at once. */
+  tiled: TiledStage<R, P> | null;
 }
 
 type RecipeOf<K extends Recipe['kind']> = Extract<Recipe, { kind: K }>;

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { KensaError } from '../errors.js';
 import { MAX_K } from '../ops/analysis/kmeans.js';
 import { MAX_TAPS } from '../ops/filters/kernels.js';
+import { DECODE_SCALES } from './scales.js';
 
 /** Detection runs at this fraction of the image's resolution (JPEGs shrink while decoding); results are in the image's own coordinates. */
 const input = z.object({ scale: z.literal(DECODE_SCALES).default(1) }).strict().default({ scale: 1 });
@@ -35,7 +36,6 @@ const classifyRules = z
   })
   .strict()
   .default({ spotMaxElongation: 3, spotMinFill: 0.3, scratchMinLength: 60, scratchMaxWidth: 4 });
-import { DECODE_SCALES } from '../pipeline/decode.js';
 
 const classic = z
   .object({

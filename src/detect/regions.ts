@@ -4,7 +4,7 @@
  * congestion); the post stage keeps the regions of at least `minArea` pixels as defects.
  */
 import { connectedComponents } from '../ops/analysis/components.js';
-import type { Defect, DefectClass } from '../store/schema.js';
+import type { Defect, DefectClass } from './defect.js';
 import type { Tensor } from '../tensor.js';
 import type { ClassifyRules } from './recipe.js';
 

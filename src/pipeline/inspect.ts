@@ -1,6 +1,7 @@
 /**
- * The inspection pipeline: sources → decode (D concurrent sharp decodes on libuv's pool) →
- * dynamic batcher → detect → results. Each recipe is a detector of a device stage and a CPU post
+ * The inspection pipeline, a list of stages, each a small function over the queues of one `Run`:
+ * source → decode (D concurrent sharp decodes on libuv's pool) → batch (the dynamic batcher) →
+ * device → post → sink (`inspect()` yields the results). Each recipe is a detector of a device stage and a CPU post
  * stage (detector.ts). With the GPU backend the device stage runs here (two batches in flight, so
  * the upload of batch k+1 is recorded while batch k computes and reads back) and the post stages
  * on `postWorkers` worker threads; with the CPU backend a worker runs a batch's whole recipe, so
@@ -12,23 +13,26 @@
  * aborted signal stops taking input; what is in flight is finished. `inspect()` yields every
  * item's result as it completes, and stops the worker threads when it ends. Images are decoded
  * at the recipe's `input.scale`; results (boxes, areas, sizes, masks) are in the file's own
- * pixels (src/pipeline/rescale.ts).
+ * pixels (src/detect/rescale.ts). An image whose batch of one would pass the adapter's largest
+ * storage binding runs through its detector's tiled stage (src/tiling) on this thread, when the
+ * detector has one; its results are the untiled run's.
  */
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { Backend } from '../backend.js';
-import { componentsBytesPerPixel } from '../ops/analysis/components.js';
+import { KensaError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { Batcher, type BatchLimits, type Geometry } from './batcher.js';
-import type { Defect } from '../detect/classic.js';
-import { detect, detectorFor, type ImageDetection } from '../detect/detector.js';
+import type { Defect } from '../detect/defect.js';
+import { detect, detectorFor, type ImageDetection, type TiledOptions } from '../detect/detector.js';
 import { decodeBuffer, DEFAULT_MAX_PIXELS, readHashedImageFile, type DecodedImage, type DecodeOptions } from './decode.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { BoundedQueue } from './queue.js';
 import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from '../detect/recipe.js';
 import { toOriginal } from '../detect/rescale.js';
+import { tileSide } from '../tiling/grid.js';
 import { expandSource, type SourceItem } from './source.js';
 import { WorkerPool, resolvePostWorkers } from './workers.js';
 
@@ -93,7 +97,7 @@ interface Decoded {
 
 type Outcome = { detections: ImageDetection[]; ms: number } | { error: unknown };
 
-/** A batch between the detect stage and the results: what its items need, and its detections to come. */
+/** A batch between the device and the post stage: what its items need, and its detections to come. */
 interface Judged {
   items: (Pick<Decoded, 'item' | 'hash' | 'decodeMs' | 'geometry'> & Pick<DecodedImage, 'bytes' | 'original'>)[];
   outcome: Promise<Outcome>;
@@ -101,12 +105,9 @@ interface Judged {
 
 export const DEFAULT_BATCH: BatchLimits = { maxCount: 16, maxPixels: 16 * 2048 * 2048, maxWaitMs: 50 };
 
-/**
- * Bytes per pixel of a recipe's widest buffer: f32 maps and i32 labels take 4, the labelling's
- * per-block statistics 11 (8-connectivity) or 22 (4-connectivity).
- */
+/** Bytes per pixel of a recipe's widest device buffer, as its detector declares it. */
 export function bytesPerPixelOf(recipe: Recipe): number {
-  return Math.max(4, componentsBytesPerPixel(recipe.components.connectivity));
+  return detectorFor(recipe).bytesPerPixel(recipe);
 }
 
 /**
@@ -119,6 +120,27 @@ export function batchLimitsFor(backend: Backend, asked: Partial<BatchLimits> = {
   const binding = backend.gpu?.info.limits.maxStorageBufferBindingSize;
   if (binding === undefined) return limits;
   return { ...limits, maxPixels: Math.min(limits.maxPixels, Math.floor(binding / bytesPerPixel)) };
+}
+
+/** Largest tile interior side: bounds a tile's device memory (a few f32 maps of its crop) on large adapters. */
+const MAX_TILE_SIDE = 4096;
+
+/**
+ * How an image of this geometry runs tile by tile: when its batch of one would pass the adapter's
+ * largest storage binding; null when it fits (the batch path). Throws KENSA_ERR_GPU_OUT_OF_MEMORY
+ * when it does not fit and the recipe's detector has no tiled stage.
+ */
+export function tilingFor(backend: Backend, recipe: Recipe, g: Geometry): TiledOptions | null {
+  const binding = backend.gpu?.info.limits.maxStorageBufferBindingSize;
+  const detector = detectorFor(recipe);
+  const bytes = g.width * g.height * g.channels * detector.bytesPerPixel(recipe);
+  if (binding === undefined || bytes <= binding) return null;
+  if (!detector.tiled || g.channels !== 1) {
+    const message = `An image of ${g.width}×${g.height} needs ${bytes} bytes in one storage binding, more than this adapter's ${binding}, and the ${recipe.kind} recipe cannot run tile by tile: inspect it with --device cpu, or at a recipe input.scale below 1`;
+    throw new KensaError('KENSA_ERR_GPU_OUT_OF_MEMORY', message);
+  }
+  const { halo, align, bytesPerPixel } = detector.tiled.geometry(recipe);
+  return { backend, tile: tileSide(binding, bytesPerPixel, halo, align, MAX_TILE_SIDE) };
 }
 
 /** A mask file name from an item key: same relative path, `.png`, no escaping the folder. */
@@ -136,176 +158,227 @@ async function runStage(count: number, worker: () => Promise<void>): Promise<voi
   await Promise.all(Array.from({ length: count }, worker));
 }
 
-/** Inspects every image of `sources`; yields each item's result as it completes. */
-export async function* inspect(sources: readonly string[], options: InspectOptions): AsyncGenerator<ItemResult> {
+/** One inspection: its settings, and the bounded queues between its stages. */
+interface Run {
+  options: InspectOptions;
+  recipe: Recipe;
+  limits: BatchLimits;
+  decodeOptions: DecodeOptions;
+  concurrency: number;
+  wantMasks: boolean;
+  pool: WorkerPool | null;
+  meter: ProgressMeter;
+  batcher: Batcher<Decoded>;
+  paths: BoundedQueue<SourceItem>;
+  decoded: BoundedQueue<Decoded | ItemResult>;
+  batches: BoundedQueue<Decoded[]>;
+  judged: BoundedQueue<Judged>;
+  results: BoundedQueue<ItemResult>;
+}
+
+function openRun(options: InspectOptions): Run {
   const recipe = (options.recipe ?? DEFAULT_RECIPE).recipe;
   const limits = batchLimitsFor(options.backend, options.batch, bytesPerPixelOf(recipe));
-  const decodeOptions: DecodeOptions = { channels: 'gray', maxPixels: options.maxImagePixels ?? DEFAULT_MAX_PIXELS, scale: recipe.input.scale, ...(options.raw ? { raw: options.raw } : {}) };
   const concurrency = options.decodeConcurrency ?? os.availableParallelism();
-  const skip = options.skip ?? new Set<string>();
-  const meter = new ProgressMeter(options.total ?? null);
-  const paths = new BoundedQueue<SourceItem>(concurrency * 2);
-  const decoded = new BoundedQueue<Decoded | ItemResult>(Math.max(2 * limits.maxCount, concurrency));
-  const batches = new BoundedQueue<Decoded[]>(2);
-  const wantMasks = options.masksDir !== undefined;
   const workers = resolvePostWorkers(options.postWorkers, options.backend.kind);
-  const judged = new BoundedQueue<Judged>(Math.max(2, workers));
-  const results = new BoundedQueue<ItemResult>(4 * limits.maxCount);
-  const batcher = new Batcher<Decoded>(limits);
-  const pool = workers > 0 ? new WorkerPool(workers) : null;
-  const report = () => options.onProgress?.(meter.snapshot({ decoded: decoded.size, batches: batches.size, batching: batcher.waiting }));
-
-  const feed = async () => {
-    try {
-      for (const arg of sources) {
-        for await (const item of expandSource(arg, options.stdin)) {
-          if (options.signal?.aborted) return;
-          if (skip.has(item.key)) {
-            meter.skipped++;
-            continue;
-          }
-          await paths.push(item);
-        }
-      }
-    } finally {
-      paths.close();
-    }
+  return {
+    options,
+    recipe,
+    limits,
+    decodeOptions: { channels: 'gray', maxPixels: options.maxImagePixels ?? DEFAULT_MAX_PIXELS, scale: recipe.input.scale, ...(options.raw ? { raw: options.raw } : {}) },
+    concurrency,
+    wantMasks: options.masksDir !== undefined,
+    pool: workers > 0 ? new WorkerPool(workers) : null,
+    meter: new ProgressMeter(options.total ?? null),
+    batcher: new Batcher<Decoded>(limits),
+    paths: new BoundedQueue<SourceItem>(concurrency * 2),
+    decoded: new BoundedQueue<Decoded | ItemResult>(Math.max(2 * limits.maxCount, concurrency)),
+    batches: new BoundedQueue<Decoded[]>(2),
+    judged: new BoundedQueue<Judged>(Math.max(2, workers)),
+    results: new BoundedQueue<ItemResult>(4 * limits.maxCount),
   };
+}
 
-  const decode = async () => {
-    for await (const item of paths) {
-      const t = performance.now();
-      try {
-        // with the GPU backend the workers are mostly idle: they read and hash, the main thread stays free
-        const { bytes, hash } = pool && options.backend.kind === 'gpu' ? await pool.read(item.path) : await readHashedImageFile(item.path);
-        const image = await decodeBuffer(item.path, bytes, decodeOptions);
-        const geometry = { width: image.width, height: image.height, channels: image.channels, dtype: image.dtype };
-        await decoded.push({ item, image, hash, decodeMs: performance.now() - t, geometry });
-      } catch (e) {
-        await decoded.push(errorResult(item, e, performance.now() - t));
-      }
-    }
-  };
-
-  const batch = async () => {
-    let next: Promise<Decoded | ItemResult | undefined> = decoded.pop();
-    for (;;) {
-      const wait = batcher.nextDueIn();
-      const timer = wait === null ? null : new Promise<'due'>((r) => setTimeout(() => r('due'), wait));
-      const got = await (timer ? Promise.race([next, timer]) : next);
-      if (got === 'due') {
-        for (const b of batcher.due()) await batches.push(b);
-        continue;
-      }
-      if (got === undefined) break;
-      next = decoded.pop();
-      if ('status' in got) {
-        await results.push(got);
-        continue;
-      }
-      for (const b of batcher.add(got)) await batches.push(b);
-    }
-    for (const b of batcher.drain()) await batches.push(b);
-  };
-
-  // This thread's share of a batch: uploading its frames and its device stage, or, when a worker
-  // runs the whole recipe, stacking the frames for it. Returns once that share is done (so at most
-  // two batches are on the device); `rest` settles with the detections.
-  const start = async (group: Decoded[]): Promise<{ rest: Promise<ImageDetection[]> }> => {
-    const g = group[0]!.geometry;
-    const shape: [number, number, number, number] = [group.length, g.channels, g.height, g.width];
-    const dtype = g.dtype === 'u16' ? 'u16' : 'u8';
-    const frames = group.map((d) => d.image.data);
-    if (pool && options.backend.kind === 'cpu') {
-      const host = (await Tensor.fromFrames(frames, shape, dtype)).data as Uint8Array | Uint16Array;
-      return { rest: pool.detect(recipe, host, shape, wantMasks).then((r) => r.detections) };
-    }
-    // on the GPU each frame uploads from its own array: no host copy assembles the batch
-    const x = await options.backend.framesToDevice(frames, shape, dtype);
-    try {
-      if (!pool) return { rest: Promise.resolve(await detect(x, recipe, wantMasks)) };
-      const payloads = await detectorFor(recipe).device(x, recipe, wantMasks);
-      return { rest: pool.post(recipe, payloads).then((r) => r.detections) };
-    } finally {
-      x.dispose();
-    }
-  };
-
-  const detectStage = async () => {
-    for await (const group of batches) {
-      const t = performance.now();
-      let rest: Promise<ImageDetection[]>;
-      try {
-        ({ rest } = await start(group));
-      } catch (e) {
-        rest = Promise.reject(e);
-      }
-      // settled here, not where it is awaited: a rejection waiting in the queue is handled
-      const outcome = rest.then(
-        (detections): Outcome => ({ detections, ms: performance.now() - t }),
-        (error: unknown): Outcome => ({ error }),
-      );
-      // the pixels are in the batch now; only what the results need waits with the outcome
-      await judged.push({ items: group.map(({ item, hash, decodeMs, geometry, image }) => ({ item, hash, decodeMs, geometry, bytes: image.bytes, original: image.original })), outcome });
-    }
-  };
-
-  const finish = async () => {
-    for await (const { items, outcome } of judged) {
-      const o = await outcome;
-      if ('error' in o) {
-        // a failed batch (device lost, out of memory, a worker that threw or died) fails its items, not the run
-        for (const d of items) await results.push(errorResult(d.item, o.error, d.decodeMs));
-        continue;
-      }
-      const detectMs = o.ms / items.length;
-      for (let i = 0; i < items.length; i++) {
-        const d = items[i]!;
-        const f = toOriginal(o.detections[i]!, d.geometry, d.original);
-        const { width, height } = d.original;
-        let maskPath: string | undefined;
-        try {
-          if (options.masksDir !== undefined && f.mask) {
-            maskPath = join(options.masksDir, maskFileName(d.item.key));
-            await mkdir(dirname(maskPath), { recursive: true });
-            await sharp(f.mask, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(maskPath);
-          }
-        } catch (e) {
-          await results.push(errorResult(d.item, e, d.decodeMs));
+/** Source: every item of the sources, less those to skip, until the signal aborts. */
+async function sourceStage(run: Run, sources: readonly string[]): Promise<void> {
+  const skip = run.options.skip ?? new Set<string>();
+  try {
+    for (const arg of sources) {
+      for await (const item of expandSource(arg, run.options.stdin)) {
+        if (run.options.signal?.aborted) return;
+        if (skip.has(item.key)) {
+          run.meter.skipped++;
           continue;
         }
-        await results.push({
-          key: d.item.key,
-          path: d.item.path,
-          status: f.verdict === 'NG' ? 'ng' : 'ok',
-          width,
-          height,
-          sizeBytes: d.bytes,
-          contentHash: d.hash,
-          verdict: f.verdict,
-          score: f.score,
-          defects: f.defects,
-          timings: { decodeMs: d.decodeMs, detectMs },
-          ...(maskPath ? { maskPath } : {}),
-        });
+        await run.paths.push(item);
       }
     }
-  };
+  } finally {
+    run.paths.close();
+  }
+}
 
+/** Decode (one of `concurrency`): read, hash and decode each item; a bad file becomes an error result. */
+async function decodeStage(run: Run): Promise<void> {
+  const { pool, options } = run;
+  for await (const item of run.paths) {
+    const t = performance.now();
+    try {
+      // with the GPU backend the workers are mostly idle: they read and hash, the main thread stays free
+      const { bytes, hash } = pool && options.backend.kind === 'gpu' ? await pool.read(item.path) : await readHashedImageFile(item.path);
+      const image = await decodeBuffer(item.path, bytes, run.decodeOptions);
+      const geometry = { width: image.width, height: image.height, channels: image.channels, dtype: image.dtype };
+      await run.decoded.push({ item, image, hash, decodeMs: performance.now() - t, geometry });
+    } catch (e) {
+      await run.decoded.push(errorResult(item, e, performance.now() - t));
+    }
+  }
+}
+
+/** Batch: groups decoded frames (Batcher), releasing a group when it is full or its oldest frame is due. */
+async function batchStage(run: Run): Promise<void> {
+  const { batcher, batches } = run;
+  let next: Promise<Decoded | ItemResult | undefined> = run.decoded.pop();
+  for (;;) {
+    const wait = batcher.nextDueIn();
+    const timer = wait === null ? null : new Promise<'due'>((r) => setTimeout(() => r('due'), wait));
+    const got = await (timer ? Promise.race([next, timer]) : next);
+    if (got === 'due') {
+      for (const b of batcher.due()) await batches.push(b);
+      continue;
+    }
+    if (got === undefined) break;
+    next = run.decoded.pop();
+    if ('status' in got) {
+      await run.results.push(got);
+      continue;
+    }
+    for (const b of batcher.add(got)) await batches.push(b);
+  }
+  for (const b of batcher.drain()) await batches.push(b);
+}
+
+/**
+ * This thread's share of a batch: uploading its frames and its device stage, or, when a worker
+ * runs the whole recipe, stacking the frames for it. Returns once that share is done (so at most
+ * two batches are on the device); `rest` settles with the detections.
+ */
+async function startBatch(run: Run, group: Decoded[]): Promise<{ rest: Promise<ImageDetection[]> }> {
+  const { pool, recipe, wantMasks, options } = run;
+  const g = group[0]!.geometry;
+  const tiling = group.length === 1 ? tilingFor(options.backend, recipe, g) : null;
+  if (tiling) return startTiled(run, group[0]!.image, tiling);
+  const shape: [number, number, number, number] = [group.length, g.channels, g.height, g.width];
+  const dtype = g.dtype === 'u16' ? 'u16' : 'u8';
+  const frames = group.map((d) => d.image.data);
+  if (pool && options.backend.kind === 'cpu') {
+    const host = (await Tensor.fromFrames(frames, shape, dtype)).data as Uint8Array | Uint16Array;
+    return { rest: pool.detect(recipe, host, shape, wantMasks).then((r) => r.detections) };
+  }
+  // on the GPU each frame uploads from its own array: no host copy assembles the batch
+  const x = await options.backend.framesToDevice(frames, shape, dtype);
+  try {
+    if (!pool) return { rest: Promise.resolve(await detect(x, recipe, wantMasks)) };
+    const payloads = await detectorFor(recipe).device(x, recipe, wantMasks);
+    return { rest: pool.post(recipe, payloads).then((r) => r.detections) };
+  } finally {
+    x.dispose();
+  }
+}
+
+/** One image too large for a batch: its detector's tiled device stage, then the post stage as for a batch. */
+async function startTiled(run: Run, image: DecodedImage, tiling: TiledOptions): Promise<{ rest: Promise<ImageDetection[]> }> {
+  const { pool, recipe } = run;
+  const detector = detectorFor(recipe);
+  const payload = await detector.tiled!.device({ data: image.data, width: image.width, height: image.height }, recipe, run.wantMasks, tiling);
+  if (pool) return { rest: pool.post(recipe, [payload]).then((r) => r.detections) };
+  return { rest: Promise.resolve([detector.post(payload, recipe)]) };
+}
+
+/** Device (one of two, so one batch uploads while the other computes): each batch's detections to come. */
+async function deviceStage(run: Run): Promise<void> {
+  for await (const group of run.batches) {
+    const t = performance.now();
+    let rest: Promise<ImageDetection[]>;
+    try {
+      ({ rest } = await startBatch(run, group));
+    } catch (e) {
+      rest = Promise.reject(e);
+    }
+    // settled here, not where it is awaited: a rejection waiting in the queue is handled
+    const outcome = rest.then(
+      (detections): Outcome => ({ detections, ms: performance.now() - t }),
+      (error: unknown): Outcome => ({ error }),
+    );
+    // the pixels are in the batch now; only what the results need waits with the outcome
+    await run.judged.push({ items: group.map(({ item, hash, decodeMs, geometry, image }) => ({ item, hash, decodeMs, geometry, bytes: image.bytes, original: image.original })), outcome });
+  }
+}
+
+/** One item's result from its detection: in the file's pixels, its mask written when asked. */
+async function itemResult(run: Run, d: Judged['items'][number], found: ImageDetection, detectMs: number): Promise<ItemResult> {
+  const f = toOriginal(found, d.geometry, d.original);
+  const { width, height } = d.original;
+  let maskPath: string | undefined;
+  try {
+    if (run.options.masksDir !== undefined && f.mask) {
+      maskPath = join(run.options.masksDir, maskFileName(d.item.key));
+      await mkdir(dirname(maskPath), { recursive: true });
+      await sharp(f.mask, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(maskPath);
+    }
+  } catch (e) {
+    return errorResult(d.item, e, d.decodeMs);
+  }
+  return {
+    key: d.item.key,
+    path: d.item.path,
+    status: f.verdict === 'NG' ? 'ng' : 'ok',
+    width,
+    height,
+    sizeBytes: d.bytes,
+    contentHash: d.hash,
+    verdict: f.verdict,
+    score: f.score,
+    defects: f.defects,
+    timings: { decodeMs: d.decodeMs, detectMs },
+    ...(maskPath ? { maskPath } : {}),
+  };
+}
+
+/** Post: each batch's items, in order, as results; a failed batch fails its items, not the run. */
+async function postStage(run: Run): Promise<void> {
+  for await (const { items, outcome } of run.judged) {
+    const o = await outcome;
+    if ('error' in o) {
+      // a failed batch (device lost, out of memory, a worker that threw or died) fails its items, not the run
+      for (const d of items) await run.results.push(errorResult(d.item, o.error, d.decodeMs));
+      continue;
+    }
+    const detectMs = o.ms / items.length;
+    for (let i = 0; i < items.length; i++) await run.results.push(await itemResult(run, items[i]!, o.detections[i]!, detectMs));
+  }
+}
+
+/** Inspects every image of `sources`; yields each item's result as it completes. */
+export async function* inspect(sources: readonly string[], options: InspectOptions): AsyncGenerator<ItemResult> {
+  const run = openRun(options);
+  const { meter } = run;
+  const report = () => options.onProgress?.(meter.snapshot({ decoded: run.decoded.size, batches: run.batches.size, batching: run.batcher.waiting }));
   const stages = Promise.all([
-    feed(),
-    runStage(concurrency, decode).finally(() => decoded.close()),
-    batch().finally(() => batches.close()),
-    runStage(2, detectStage).finally(() => judged.close()),
-    finish(),
-  ]).finally(() => results.close());
+    sourceStage(run, sources),
+    runStage(run.concurrency, () => decodeStage(run)).finally(() => run.decoded.close()),
+    batchStage(run).finally(() => run.batches.close()),
+    runStage(2, () => deviceStage(run)).finally(() => run.judged.close()),
+    postStage(run),
+  ]).finally(() => run.results.close());
   let failure: unknown = null;
   stages.catch((e: unknown) => {
     failure = e;
   });
 
+  // sink: count and yield each result
   try {
-    for await (const r of results) {
+    for await (const r of run.results) {
       meter.done++;
       if (r.status === 'ok') meter.ok++;
       else if (r.status === 'ng') meter.ng++;
@@ -316,7 +389,7 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
     await stages.catch(() => undefined);
   } finally {
     // also when the consumer stops early: the threads must not outlive the generator
-    await pool?.destroy();
+    await run.pool?.destroy();
   }
   if (failure) throw failure;
 }

@@ -11,14 +11,15 @@
  *   (utf8mb4_bin), like the file system does.
  */
 import type { Kysely } from 'kysely';
+import type { Defect, DefectClass } from '../detect/defect.js';
+
+export { DEFECT_CLASSES, type Defect, type DefectClass } from '../detect/defect.js';
 
 export type RunStatus = 'running' | 'interrupted' | 'done' | 'failed';
 export type ItemStatus = 'ok' | 'ng' | 'error';
-export type DefectClass = 'crack' | 'scratch' | 'spot';
 
 export const RUN_STATUSES: readonly RunStatus[] = ['running', 'interrupted', 'done', 'failed'];
 export const ITEM_STATUSES: readonly ItemStatus[] = ['ok', 'ng', 'error'];
-export const DEFECT_CLASSES: readonly DefectClass[] = ['crack', 'scratch', 'spot'];
 
 /** Longest run id (characters). */
 export const MAX_RUN_ID_LENGTH = 64;
@@ -128,20 +129,6 @@ export interface RunRecord {
   options: { [key: string]: Json };
   counts: RunCounts;
   timings: Record<string, number>;
-}
-
-/** One defect of an item, as the pipeline produces it (its index in the list becomes `idx`). */
-export interface Defect {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-  area: number;
-  score: number;
-  meanGradient: number;
-  class: DefectClass;
-  /** Optional run-length encoded mask (format chosen by the writer). */
-  maskRle?: string | null;
 }
 
 /** One inspected item, as the pipeline hands it to `Store.writeResults()`. */
