@@ -1,11 +1,13 @@
 /**
- * A whole inspection run: open the backend and the store, create (or resume) the run with the
- * recipe it uses, stream `inspect()` results into the store in batched transactions, and finish
+ * A whole inspection run: scan the sources (a missing one fails before any run exists), open the
+ * backend and the store, create (or resume) the run with the recipe it uses and the device of
+ * this session, stream `inspect()` results into the store in batched transactions, and finish
  * the run with its counts and timings. Results are written idempotently (keyed by run and item),
  * so a crash at any moment followed by `resume` leaves every item exactly once. An aborted
  * signal (SIGINT/SIGTERM in the CLI) stops taking input, finishes what is in flight, flushes the
  * store and marks the run `interrupted`. A store write that fails (a lost connection) is retried
- * until `storeRetryMs` runs out, holding the pipeline back meanwhile; nothing is lost.
+ * until `storeRetryMs` runs out, holding the pipeline back meanwhile; nothing is lost. Any other
+ * failure after the run was created marks it `failed` (resumable), so no run stays `running`.
  */
 import { openBackend, type Backend, type DeviceChoice } from '../backend.js';
 import { KensaError } from '../errors.js';
@@ -14,7 +16,7 @@ import type { ItemResult as StoredItem, Json, RunRecord } from '../store/schema.
 import type { BatchLimits } from './batcher.js';
 import { inspect, type ItemResult } from './inspect.js';
 import type { ProgressSnapshot } from './progress.js';
-import { countSource } from './source.js';
+import { scanSources, type SourceScan } from './source.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
 import type { DecodeOptions } from './decode.js';
 import { resolvePostWorkers } from './workers.js';
@@ -43,6 +45,8 @@ export interface RunOptions {
   raw?: DecodeOptions['raw'];
   signal?: AbortSignal;
   onProgress?: (p: ProgressSnapshot) => void;
+  /** Called once the run exists (created or resumed), before the first image: its id, and what the source scan found. */
+  onStart?: (start: RunStart) => void;
   /** Called with every item result (after it is stored). */
   onItem?: (r: ItemResult) => void;
   /** Items per store transaction (default 64; a transaction is also written every 0.5 s). */
@@ -52,8 +56,16 @@ export interface RunOptions {
   stdin?: NodeJS.ReadableStream;
 }
 
+export interface RunStart {
+  run: RunRecord;
+  resumed: boolean;
+  scan: SourceScan;
+}
+
 export interface RunSummary {
   run: RunRecord;
+  /** What the source scan found: the total, sources without images, entries passed over. */
+  scan: SourceScan;
   processed: number;
   skipped: number;
   elapsedMs: number;
@@ -96,10 +108,19 @@ async function writeWithRetry(store: Store, runId: string, items: StoredItem[], 
 /** Runs (or resumes) an inspection of `sources` and records it in the store. */
 export async function runInspection(sources: readonly string[], o: RunOptions = {}): Promise<RunSummary> {
   const started = performance.now();
+  // before anything is opened or created: a missing source throws here and leaves no run behind
+  const scan = await scanSources(sources);
   const store = o.store ?? (await openStore(o.db ?? 'kensa.db'));
-  const backend = o.backend ?? (await openBackend({ device: o.device ?? 'auto', ...(o.adapter !== undefined ? { adapter: o.adapter } : {}) }));
+  let backend: Backend;
+  try {
+    backend = o.backend ?? (await openBackend({ device: o.device ?? 'auto', ...(o.adapter !== undefined ? { adapter: o.adapter } : {}) }));
+  } catch (e) {
+    if (!o.store) await store.close();
+    throw e;
+  }
   try {
     const loaded = o.recipe ?? DEFAULT_RECIPE;
+    const device = `${backend.name} (${backend.kind})`;
     // checked before a run is created for it
     const postWorkers = resolvePostWorkers(o.postWorkers, backend.kind);
     let run: RunRecord;
@@ -110,77 +131,84 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
       if (previous.recipeHash !== loaded.hash) {
         throw new KensaError('KENSA_ERR_RECIPE', `Run ${o.resume} was judged by recipe ${previous.recipeHash.slice(0, 12)}; resume it with the same recipe (this one is ${loaded.hash.slice(0, 12)})`);
       }
-      run = await store.resumeRun(o.resume);
+      run = await store.resumeRun(o.resume, { device });
       skip = await store.doneItemKeys(run.id);
     } else {
       run = await store.createRun({
         recipeName: loaded.recipe.name,
         recipe: JSON.parse(loaded.json) as Json,
         recipeHash: loaded.hash,
-        device: `${backend.name} (${backend.kind})`,
+        device,
         options: { sources: [...sources], masks: o.masksDir ?? null },
       });
     }
-    const total = await countSource(sources).catch(() => null);
-    const writeBatch = o.writeBatch ?? 64;
-    let pending: StoredItem[] = [];
-    let processed = 0;
-    let storeFailure: unknown = null;
-    let lastFlush = performance.now();
-    const flush = async () => {
-      lastFlush = performance.now();
-      if (pending.length === 0) return;
-      const items = pending;
-      pending = [];
-      await writeWithRetry(store, run.id, items, o.storeRetryMs ?? 60_000, o.signal);
-    };
-    const local = new AbortController();
-    const onAbort = () => local.abort();
-    o.signal?.addEventListener('abort', onAbort);
-    if (o.signal?.aborted) local.abort();
+    o.onStart?.({ run, resumed: o.resume !== undefined, scan });
     try {
-      for await (const r of inspect(sources, {
-        backend,
-        recipe: loaded,
-        ...(o.batch ? { batch: o.batch } : {}),
-        ...(o.decodeConcurrency ? { decodeConcurrency: o.decodeConcurrency } : {}),
-        postWorkers,
-        ...(o.maxImagePixels ? { maxImagePixels: o.maxImagePixels } : {}),
-        ...(o.raw ? { raw: o.raw } : {}),
-        ...(o.masksDir ? { masksDir: o.masksDir } : {}),
-        ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-        ...(o.stdin ? { stdin: o.stdin } : {}),
-        skip,
-        total,
-        signal: local.signal,
-      })) {
-        pending.push(toStored(r));
-        processed++;
-        o.onItem?.(r);
-        if (pending.length >= writeBatch || performance.now() - lastFlush >= FLUSH_INTERVAL_MS) {
-          try {
-            await flush();
-          } catch (e) {
-            // stop taking input; what is in flight drains, then the run fails resumable
-            storeFailure = e;
-            local.abort();
+      const writeBatch = o.writeBatch ?? 64;
+      let pending: StoredItem[] = [];
+      let processed = 0;
+      let storeFailure: unknown = null;
+      let lastFlush = performance.now();
+      const flush = async () => {
+        lastFlush = performance.now();
+        if (pending.length === 0) return;
+        const items = pending;
+        pending = [];
+        await writeWithRetry(store, run.id, items, o.storeRetryMs ?? 60_000, o.signal);
+      };
+      const local = new AbortController();
+      const onAbort = () => local.abort();
+      o.signal?.addEventListener('abort', onAbort);
+      if (o.signal?.aborted) local.abort();
+      try {
+        for await (const r of inspect(sources, {
+          backend,
+          recipe: loaded,
+          ...(o.batch ? { batch: o.batch } : {}),
+          ...(o.decodeConcurrency ? { decodeConcurrency: o.decodeConcurrency } : {}),
+          postWorkers,
+          ...(o.maxImagePixels ? { maxImagePixels: o.maxImagePixels } : {}),
+          ...(o.raw ? { raw: o.raw } : {}),
+          ...(o.masksDir ? { masksDir: o.masksDir } : {}),
+          ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+          ...(o.stdin ? { stdin: o.stdin } : {}),
+          skip,
+          total: scan.total,
+          signal: local.signal,
+        })) {
+          pending.push(toStored(r));
+          processed++;
+          o.onItem?.(r);
+          if (pending.length >= writeBatch || performance.now() - lastFlush >= FLUSH_INTERVAL_MS) {
+            try {
+              await flush();
+            } catch (e) {
+              // stop taking input; what is in flight drains, then the run fails resumable
+              storeFailure = e;
+              local.abort();
+            }
           }
         }
+        if (!storeFailure) await flush();
+      } finally {
+        o.signal?.removeEventListener('abort', onAbort);
       }
-      if (!storeFailure) await flush();
-    } finally {
-      o.signal?.removeEventListener('abort', onAbort);
+      await backend.sync().catch(() => undefined);
+      const elapsedMs = performance.now() - started;
+      const interrupted = storeFailure !== null || (o.signal?.aborted ?? false);
+      if (storeFailure) {
+        // the database may still be away: record the failure if it can be, report the write error
+        await store.finishRun(run.id, 'failed', undefined, { elapsedMs, processed }).catch(() => undefined);
+        throw storeFailure;
+      }
+      const finished = await store.finishRun(run.id, interrupted ? 'interrupted' : 'done', undefined, { elapsedMs, processed });
+      return { run: finished, scan, processed, skipped: skip.size, elapsedMs, imagesPerSecond: processed / (elapsedMs / 1000), interrupted };
+    } catch (e) {
+      // whatever failed, the run is left resumable rather than 'running' (a store that is away cannot record even this)
+      const status = await store.getRun(run.id).then((r) => r?.status, () => undefined);
+      if (status === 'running') await store.finishRun(run.id, 'failed', undefined, { elapsedMs: performance.now() - started }).catch(() => undefined);
+      throw e;
     }
-    await backend.sync().catch(() => undefined);
-    const elapsedMs = performance.now() - started;
-    const interrupted = storeFailure !== null || (o.signal?.aborted ?? false);
-    if (storeFailure) {
-      // the database may still be away: record the failure if it can be, report the write error
-      await store.finishRun(run.id, 'failed', undefined, { elapsedMs, processed }).catch(() => undefined);
-      throw storeFailure;
-    }
-    const finished = await store.finishRun(run.id, interrupted ? 'interrupted' : 'done', undefined, { elapsedMs, processed });
-    return { run: finished, processed, skipped: skip.size, elapsedMs, imagesPerSecond: processed / (elapsedMs / 1000), interrupted };
   } finally {
     if (!o.backend) backend.close();
     if (!o.store) await store.close();

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { KensaError } from '../errors.js';
 import { maskFileName } from '../pipeline/inspect.js';
 import type { Store } from '../store/store.js';
 import { writeReport, type ReportItem, type ReportResult } from './report.js';
@@ -37,7 +38,7 @@ async function* itemsOf(store: Store, runId: string, masksDir: string | undefine
 /** Writes the HTML report of run `runId` into `dir`. */
 export async function writeRunReport(store: Store, runId: string, dir: string, masksDir?: string): Promise<ReportResult> {
   const run = await store.getRun(runId);
-  if (!run) throw new Error(`no run ${runId} in the store`);
+  if (!run) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected the id of a run in the store ${store.url} for runId but received ${JSON.stringify(runId)}`);
   const elapsed = run.timings.elapsedMs ?? 0;
   const totals = new Map<string, number>();
   let after: string | undefined;

@@ -41,6 +41,7 @@ import {
   type NewRun,
   type RunCounts,
   type RunRecord,
+  type RunSession,
   type RunsTable,
   type RunStatus,
 } from './schema.js';
@@ -357,7 +358,12 @@ export class Store {
       count_error: 0,
       timings_json: '{}',
     };
-    await this.#op(`createRun ${id}`, () => this.db.insertInto('runs').values(row).execute());
+    await this.#op(`createRun ${id}`, () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx.insertInto('runs').values(row).execute();
+        await trx.insertInto('run_sessions').values({ run_id: id, idx: 0, started_at: row.created_at, device }).execute();
+      }),
+    );
     this.#knownRuns.add(id);
     return toRunRecord(row);
   }
@@ -388,14 +394,33 @@ export class Store {
   }
 
   /**
-   * Marks a run as running again (for `--resume`): status 'running', no finish time. Pair it with
-   * {@link doneItemKeys} to skip what the run already stored.
+   * Marks a run as running again (for `--resume`): status 'running', no finish time, and a new
+   * session with the device this resume computes on (default: the run's device so far), which
+   * becomes the run's device. Pair it with {@link doneItemKeys} to skip what the run already stored.
    */
-  async resumeRun(id: string): Promise<RunRecord> {
+  async resumeRun(id: string, options: { device?: string } = {}): Promise<RunRecord> {
     checkRunId('id', id);
+    if (options === null || typeof options !== 'object') throw invalidParameter('options', 'an object {device?}', options);
+    const given = options.device === undefined ? undefined : checkString('options.device', options.device, 255);
     await this.#requireRun('id', id);
-    await this.#op(`resumeRun ${id}`, () => this.db.updateTable('runs').set({ status: 'running', finished_at: null }).where('id', '=', id).execute());
+    await this.#op(`resumeRun ${id}`, () =>
+      this.db.transaction().execute(async (trx) => {
+        const run = await trx.selectFrom('runs').select('device').where('id', '=', id).executeTakeFirstOrThrow();
+        const last = await trx.selectFrom('run_sessions').select((eb) => eb.fn.max('idx').as('idx')).where('run_id', '=', id).executeTakeFirst();
+        const idx = last?.idx === null || last?.idx === undefined ? 0 : Number(last.idx) + 1;
+        const device = given ?? run.device;
+        await trx.insertInto('run_sessions').values({ run_id: id, idx, started_at: new Date().toISOString(), device }).execute();
+        await trx.updateTable('runs').set({ status: 'running', finished_at: null, device }).where('id', '=', id).execute();
+      }),
+    );
     return (await this.getRun(id))!;
+  }
+
+  /** Each start and resume of a run, in order, with the device it computed on. */
+  async sessions(runId: string): Promise<RunSession[]> {
+    checkRunId('runId', runId);
+    const rows = await this.#op(`sessions ${runId}`, () => this.db.selectFrom('run_sessions').select(['started_at', 'device']).where('run_id', '=', runId).orderBy('idx').execute());
+    return rows.map((r) => ({ startedAt: r.started_at, device: r.device }));
   }
 
   /**
