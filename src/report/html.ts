@@ -36,6 +36,7 @@ export function baseName(path: string): string {
 /** `2 scratches`, `1 spot`: a count with its noun, plural by the English suffix rules kensa's nouns need. */
 export function plural(n: number, noun: string): string {
   if (n === 1) return `${n} ${noun}`;
+  if (/[^aeiou]y$/.test(noun)) return `${n} ${noun.slice(0, -1)}ies`;
   return `${n} ${/(s|x|z|ch|sh)$/.test(noun) ? `${noun}es` : `${noun}s`}`;
 }
 
