@@ -16,7 +16,7 @@
  * retrying the same batch once the database is reachable again is safe.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { CompiledQuery, Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, sql, type Transaction } from 'kysely';
 import { KensaError } from '../errors.js';
 import { describe, integerInRange, invalidParameter, is, oneOf } from '../validate.js';
 import { openDialect, parseStoreUrl, type DialectName, type StoreDialect } from './dialect.js';
@@ -60,8 +60,12 @@ export interface ItemQuery {
   status?: ItemStatus;
   /** At most this many items (ordered by item key). */
   limit?: number;
-  /** Only items whose key sorts after this one (keyset pagination: pass the last key you got). */
+  /** Only items whose key sorts after this one (keyset pagination: pass the last key you got); order 'key' only. */
   after?: string;
+  /** 'key' (default), or 'score': highest score first, items without a score last, ties by key. */
+  order?: 'key' | 'score';
+  /** Skip this many items first (with `limit`): the pagination of order 'score'. */
+  offset?: number;
 }
 
 /** What one {@link Store.writeResults} call stored. */
@@ -508,18 +512,28 @@ export class Store {
     return new Set(rows.map((r) => r.item_key));
   }
 
-  /** The run's items ordered by key, optionally of one status, a page at a time (`limit`, `after`). */
+  /**
+   * The run's items ordered by key (or by score, highest first), optionally of one status, a page
+   * at a time (`limit` with `after` for key order, with `offset` for score order).
+   */
   async items(runId: string, query: ItemQuery = {}): Promise<ItemRecord[]> {
     checkRunId('runId', runId);
     const status = query.status === undefined ? undefined : oneOf('query.status', query.status, ITEM_STATUSES);
     const limit = query.limit === undefined ? undefined : integerInRange('query.limit', query.limit, 1, INT32_MAX);
+    const order = query.order === undefined ? 'key' : oneOf('query.order', query.order, ['key', 'score'] as const);
     const after = query.after === undefined ? undefined : checkString('query.after', query.after, MAX_ITEM_KEY_LENGTH);
+    if (after !== undefined && order !== 'key') throw invalidParameter('query.after', "undefined with order 'score' (page with offset)", after);
+    const offset = query.offset === undefined ? undefined : integerInRange('query.offset', query.offset, 0, Number.MAX_SAFE_INTEGER);
+    if (offset !== undefined && limit === undefined) throw invalidParameter('query.limit', 'a limit when offset is given', limit);
     const rows = await this.#op(`items ${runId}`, () => {
       let q = this.db.selectFrom('items').selectAll().where('run_id', '=', runId);
       if (status !== undefined) q = q.where('status', '=', status);
       if (after !== undefined) q = q.where('item_key', '>', after);
+      // dialects disagree on where NULL sorts; a score is never below -1e300
+      if (order === 'score') q = q.orderBy(sql`coalesce(score, -1e300)`, 'desc');
       q = q.orderBy('item_key');
       if (limit !== undefined) q = q.limit(limit);
+      if (offset !== undefined) q = q.offset(offset);
       return q.execute();
     });
     return rows.map(toItemRecord);
