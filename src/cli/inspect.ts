@@ -50,8 +50,7 @@ Options:
 
 const PROGRESS = ['auto', 'tty', 'json', 'none'] as const;
 
-function progressWriter(mode: (typeof PROGRESS)[number], io: CliIO, isTty: boolean): ((p: ProgressSnapshot) => void) | undefined {
-  const kind = mode === 'auto' ? (isTty ? 'tty' : 'json') : mode;
+function progressWriter(kind: 'tty' | 'json' | 'none', io: CliIO): ((p: ProgressSnapshot) => void) | undefined {
   if (kind === 'none') return undefined;
   let last = 0;
   return (p) => {
@@ -141,7 +140,9 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     const adapter = adapterFlag(values.adapter);
     const ng: ItemResult[] = [];
     const errors: ItemResult[] = [];
-    const onProgress = progressWriter(choiceFlag('progress', values.progress, 'auto', PROGRESS), io, Boolean((io.err as { isTTY?: boolean }).isTTY));
+    const progressMode = choiceFlag('progress', values.progress, 'auto', PROGRESS);
+    const progressKind = progressMode === 'auto' ? ((io.err as { isTTY?: boolean }).isTTY ? 'tty' : 'json') : progressMode;
+    const onProgress = progressWriter(progressKind, io);
     const summary = await runInspection(positionals, {
       ...(values.db ? { db: values.db } : {}),
       ...(recipe ? { recipe } : {}),
@@ -168,7 +169,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         else if (r.status === 'error') errors.push(r);
       },
     });
-    if (onProgress) io.err.write('\n');
+    if (progressKind === 'tty') io.err.write('\n');
     const { run: rec } = summary;
     let reportIndex: string | null = null;
     const reportStarted = performance.now();
