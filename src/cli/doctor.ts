@@ -65,7 +65,7 @@ export async function onnxProviders(): Promise<{ version: string; providers: Exe
       name,
       bundled,
       installed,
-      note: installed ? `installed (${lib})` : `not installed (${lib} missing; npm install onnxruntime-node --onnxruntime-node-install=cuda12)`,
+      note: installed ? `installed (${lib})` : `not installed (${lib} missing; see README "ONNX Runtime and CUDA")`,
     };
   });
   return { version: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown', providers };
