@@ -118,12 +118,12 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     if (!o.store) await store.close();
     throw e;
   }
+  let run: RunRecord | undefined;
   try {
     const loaded = o.recipe ?? DEFAULT_RECIPE;
     const device = `${backend.name} (${backend.kind})`;
     // checked before a run is created for it
     const postWorkers = resolvePostWorkers(o.postWorkers, backend.kind);
-    let run: RunRecord;
     let skip = new Set<string>();
     if (o.resume) {
       const previous = await store.getRun(o.resume);
@@ -142,73 +142,74 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
         options: { sources: [...sources], masks: o.masksDir ?? null },
       });
     }
+    const runId = run.id;
     o.onStart?.({ run, resumed: o.resume !== undefined, scan });
+    const writeBatch = o.writeBatch ?? 64;
+    let pending: StoredItem[] = [];
+    let processed = 0;
+    let storeFailure: unknown = null;
+    let lastFlush = performance.now();
+    const flush = async () => {
+      lastFlush = performance.now();
+      if (pending.length === 0) return;
+      const items = pending;
+      pending = [];
+      await writeWithRetry(store, runId, items, o.storeRetryMs ?? 60_000, o.signal);
+    };
+    const local = new AbortController();
+    const onAbort = () => local.abort();
+    o.signal?.addEventListener('abort', onAbort);
+    if (o.signal?.aborted) local.abort();
     try {
-      const writeBatch = o.writeBatch ?? 64;
-      let pending: StoredItem[] = [];
-      let processed = 0;
-      let storeFailure: unknown = null;
-      let lastFlush = performance.now();
-      const flush = async () => {
-        lastFlush = performance.now();
-        if (pending.length === 0) return;
-        const items = pending;
-        pending = [];
-        await writeWithRetry(store, run.id, items, o.storeRetryMs ?? 60_000, o.signal);
-      };
-      const local = new AbortController();
-      const onAbort = () => local.abort();
-      o.signal?.addEventListener('abort', onAbort);
-      if (o.signal?.aborted) local.abort();
-      try {
-        for await (const r of inspect(sources, {
-          backend,
-          recipe: loaded,
-          ...(o.batch ? { batch: o.batch } : {}),
-          ...(o.decodeConcurrency ? { decodeConcurrency: o.decodeConcurrency } : {}),
-          postWorkers,
-          ...(o.maxImagePixels ? { maxImagePixels: o.maxImagePixels } : {}),
-          ...(o.raw ? { raw: o.raw } : {}),
-          ...(o.masksDir ? { masksDir: o.masksDir } : {}),
-          ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-          ...(o.stdin ? { stdin: o.stdin } : {}),
-          skip,
-          total: scan.total,
-          signal: local.signal,
-        })) {
-          pending.push(toStored(r));
-          processed++;
-          o.onItem?.(r);
-          if (pending.length >= writeBatch || performance.now() - lastFlush >= FLUSH_INTERVAL_MS) {
-            try {
-              await flush();
-            } catch (e) {
-              // stop taking input; what is in flight drains, then the run fails resumable
-              storeFailure = e;
-              local.abort();
-            }
+      for await (const r of inspect(sources, {
+        backend,
+        recipe: loaded,
+        ...(o.batch ? { batch: o.batch } : {}),
+        ...(o.decodeConcurrency ? { decodeConcurrency: o.decodeConcurrency } : {}),
+        postWorkers,
+        ...(o.maxImagePixels ? { maxImagePixels: o.maxImagePixels } : {}),
+        ...(o.raw ? { raw: o.raw } : {}),
+        ...(o.masksDir ? { masksDir: o.masksDir } : {}),
+        ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+        ...(o.stdin ? { stdin: o.stdin } : {}),
+        skip,
+        total: scan.total,
+        signal: local.signal,
+      })) {
+        pending.push(toStored(r));
+        processed++;
+        o.onItem?.(r);
+        if (pending.length >= writeBatch || performance.now() - lastFlush >= FLUSH_INTERVAL_MS) {
+          try {
+            await flush();
+          } catch (e) {
+            // stop taking input; what is in flight drains, then the run fails resumable
+            storeFailure = e;
+            local.abort();
           }
         }
-        if (!storeFailure) await flush();
-      } finally {
-        o.signal?.removeEventListener('abort', onAbort);
       }
-      await backend.sync().catch(() => undefined);
-      const elapsedMs = performance.now() - started;
-      const interrupted = storeFailure !== null || (o.signal?.aborted ?? false);
-      if (storeFailure) {
-        // the database may still be away: record the failure if it can be, report the write error
-        await store.finishRun(run.id, 'failed', undefined, { elapsedMs, processed }).catch(() => undefined);
-        throw storeFailure;
-      }
-      const finished = await store.finishRun(run.id, interrupted ? 'interrupted' : 'done', undefined, { elapsedMs, processed });
-      return { run: finished, scan, processed, skipped: skip.size, elapsedMs, imagesPerSecond: processed / (elapsedMs / 1000), interrupted };
-    } catch (e) {
-      // whatever failed, the run is left resumable rather than 'running' (a store that is away cannot record even this)
+      if (!storeFailure) await flush();
+    } finally {
+      o.signal?.removeEventListener('abort', onAbort);
+    }
+    await backend.sync().catch(() => undefined);
+    const elapsedMs = performance.now() - started;
+    const interrupted = storeFailure !== null || (o.signal?.aborted ?? false);
+    if (storeFailure) {
+      // the database may still be away: record the failure if it can be, report the write error
+      await store.finishRun(runId, 'failed', undefined, { elapsedMs, processed }).catch(() => undefined);
+      throw storeFailure;
+    }
+    const finished = await store.finishRun(runId, interrupted ? 'interrupted' : 'done', undefined, { elapsedMs, processed });
+    return { run: finished, scan, processed, skipped: skip.size, elapsedMs, imagesPerSecond: processed / (elapsedMs / 1000), interrupted };
+  } catch (e) {
+    // whatever failed, a created run is left resumable rather than 'running' (a store that is away cannot record even this)
+    if (run) {
       const status = await store.getRun(run.id).then((r) => r?.status, () => undefined);
       if (status === 'running') await store.finishRun(run.id, 'failed', undefined, { elapsedMs: performance.now() - started }).catch(() => undefined);
-      throw e;
     }
+    throw e;
   } finally {
     if (!o.backend) backend.close();
     if (!o.store) await store.close();
