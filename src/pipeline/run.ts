@@ -125,12 +125,15 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     // checked before a run is created for it
     const postWorkers = resolvePostWorkers(o.postWorkers, backend.kind);
     let skip = new Set<string>();
+    // a resumed run's timings cover every session, so its rate and the report's shares stay true
+    let before = { elapsedMs: 0, processed: 0 };
     if (o.resume) {
       const previous = await store.getRun(o.resume);
       if (!previous) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected the id of a run in the store for resume but received ${JSON.stringify(o.resume)}`);
       if (previous.recipeHash !== loaded.hash) {
         throw new KensaError('KENSA_ERR_RECIPE', `Run ${o.resume} was judged by recipe ${previous.recipeHash.slice(0, 12)}; resume it with the same recipe (this one is ${loaded.hash.slice(0, 12)})`);
       }
+      before = { elapsedMs: previous.timings.elapsedMs ?? 0, processed: previous.timings.processed ?? 0 };
       run = await store.resumeRun(o.resume, { device });
       skip = await store.doneItemKeys(run.id);
     } else {
@@ -198,10 +201,10 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     const interrupted = storeFailure !== null || (o.signal?.aborted ?? false);
     if (storeFailure) {
       // the database may still be away: record the failure if it can be, report the write error
-      await store.finishRun(runId, 'failed', undefined, { elapsedMs, processed }).catch(() => undefined);
+      await store.finishRun(runId, 'failed', undefined, { elapsedMs: before.elapsedMs + elapsedMs, processed: before.processed + processed }).catch(() => undefined);
       throw storeFailure;
     }
-    const finished = await store.finishRun(runId, interrupted ? 'interrupted' : 'done', undefined, { elapsedMs, processed });
+    const finished = await store.finishRun(runId, interrupted ? 'interrupted' : 'done', undefined, { elapsedMs: before.elapsedMs + elapsedMs, processed: before.processed + processed });
     return { run: finished, scan, processed, skipped: skip.size, elapsedMs, imagesPerSecond: processed / (elapsedMs / 1000), interrupted };
   } catch (e) {
     // whatever failed, a created run is left resumable rather than 'running' (a store that is away cannot record even this)

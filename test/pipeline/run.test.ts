@@ -197,7 +197,7 @@ test('onStart gives the run id before the first image; the scan reports empty so
   }
 });
 
-test('a resume on another device records that device', async () => {
+test('a resume on another device records that device; the run\'s timings add up its sessions', async () => {
   const { images, db } = await setup(3);
   const backend = await openBackend({ device: 'cpu' });
   try {
@@ -209,6 +209,9 @@ test('a resume on another device records that device', async () => {
     await store.close();
     const again = await runInspection([images], { db, backend, resume: first.run.id });
     assert.equal(again.run.device, `${backend.name} (${backend.kind})`);
+    // the run's timings cover both sessions
+    assert.equal(again.run.timings.processed, first.processed + again.processed);
+    assert.ok(Math.abs(again.run.timings.elapsedMs! - (first.run.timings.elapsedMs! + again.elapsedMs)) < 1e-6);
     const check = await openStore(db);
     assert.deepEqual((await check.sessions(first.run.id)).map((x) => x.device), ['NVIDIA H100 (webgpu)', `${backend.name} (${backend.kind})`]);
     await check.close();
