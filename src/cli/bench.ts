@@ -17,13 +17,28 @@ import { Tensor } from '../tensor.js';
 import { benchOp, benchOps, familyOps, tensorsOf, type TimedOp } from './bench-ops.js';
 import { EXIT_FAIL, EXIT_OK, UsageError, adapterFlag, choiceFlag, formatMs, guard, intFlag, median, parseFlags, table, type CliIO } from './io.js';
 
+/** Words of `text` in lines of at most `width` characters, each indented by `indent` spaces. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.map((l) => `${' '.repeat(indent)}${l}`).join('\n');
+}
+
 export const BENCH_HELP = `Usage: kensa bench [options]
 
 Times an op or a whole recipe on the CPU reference and on the GPU, with warm-up and repeats.
 
 Options:
   --op <name>          op to time: ${Object.keys(benchOps).join(', ')} (default gaussian; presets with
-                       their arguments), or any op by name: ${Object.keys(familyOps).join(', ')}
+                       their arguments), or any op by name:
+${wrap(Object.keys(familyOps).join(', '), 23, 100)}
   --args <json>        the op's options as JSON, e.g. '{"sigma":2}' (an array: the arguments after the image)
   --recipe <R>         time a recipe's detection instead: a JSON or YAML file, or classic / decoupled;
                        the batch is synthetic grey surfaces with defects (dtype u8 or u16, one channel)
