@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   KENSA_ERR_RECIPE: 'A recipe file is not valid; the message points at the bad field.',
   KENSA_ERR_STORE: 'A database operation failed (unreachable server, lost connection, locked or unwritable file); the message names the backend and the operation.',
   KENSA_ERR_WORKER: 'A worker thread threw or stopped while detecting a batch; the message names the stage and the cause.',
+  KENSA_ERR_INTERNAL: 'An internal consistency check failed: a kensa bug; please report it with the message.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

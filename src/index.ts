@@ -16,7 +16,7 @@ export * from './ops/morphology/index.js';
 export * from './ops/analysis/index.js';
 export { customKernel, rawKernel, type CustomKernel, type CustomKernelSpec, type RawKernel, type RawKernelSpec } from './ops/custom/kernel.js';
 export { inspect, type InspectOptions, type ItemResult } from './pipeline/inspect.js';
-export { runInspection, type RunOptions, type RunSummary } from './pipeline/run.js';
+export { runInspection, type RunOptions, type RunStart, type RunSummary } from './pipeline/run.js';
 export { parseRecipe, loadRecipe, DEFAULT_RECIPE, RecipeSchema, type Recipe, type LoadedRecipe } from './detect/recipe.js';
 export { decodeFile, type DecodedImage, type DecodeOptions } from './pipeline/decode.js';
 export type { Defect, DefectClass } from './detect/defect.js';

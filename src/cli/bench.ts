@@ -1,5 +1,7 @@
 /**
- * `kensa bench`: times one op on this machine, CPU reference and GPU side by side.
+ * `kensa bench`: times one op, or a whole recipe, on this machine, CPU reference and GPU side by
+ * side. `--op` takes a preset (gaussian, crack) or any op the families export, with `--args` as its
+ * options (JSON); `--recipe` times a recipe's detection (both stages) on synthetic surfaces.
  * Each device runs `--warmup` untimed and `--repeats` timed iterations on a random batch and
  * reports min / median / max wall time. On the GPU the input is uploaded once beforehand and
  * the output stays there: wall time is recording + submission + completion of the op's passes;
@@ -8,16 +10,38 @@
 import { parseArgs } from 'node:util';
 import { DTYPES, allocTyped, f32ToF16Bits, type DType } from '../dtype.js';
 import { Gpu } from '../gpu/gpu.js';
+import { detect } from '../detect/detector.js';
+import { builtinRecipe, loadRecipe } from '../detect/recipe.js';
+import { generateSample } from '../samples/generate.js';
 import { Tensor } from '../tensor.js';
-import { benchOps } from './bench-ops.js';
+import { benchOp, benchOps, familyOps, tensorsOf, type TimedOp } from './bench-ops.js';
 import { EXIT_FAIL, EXIT_OK, UsageError, adapterFlag, choiceFlag, formatMs, guard, intFlag, median, parseFlags, table, type CliIO } from './io.js';
+
+/** Words of `text` in lines of at most `width` characters, each indented by `indent` spaces. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.map((l) => `${' '.repeat(indent)}${l}`).join('\n');
+}
 
 export const BENCH_HELP = `Usage: kensa bench [options]
 
-Times an op on the CPU reference and on the GPU, with warm-up and repeats.
+Times an op or a whole recipe on the CPU reference and on the GPU, with warm-up and repeats.
 
 Options:
-  --op <name>          op to time: ${Object.keys(benchOps).join(', ')} (default gaussian)
+  --op <name>          op to time: ${Object.keys(benchOps).join(', ')} (default gaussian; presets with
+                       their arguments), or any op by name:
+${wrap(Object.keys(familyOps).join(', '), 23, 100)}
+  --args <json>        the op's options as JSON, e.g. '{"sigma":2}' (an array: the arguments after the image)
+  --recipe <R>         time a recipe's detection instead: a JSON or YAML file, or classic / decoupled;
+                       the batch is synthetic grey surfaces with defects (dtype u8 or u16, one channel)
   --size <W>x<H>       image size (default 2048x2048)
   --batch <N>          images per batch (default 4)
   --channels <C>       channels per image (default 1)
@@ -32,6 +56,8 @@ Options:
 
 const FLAGS = {
   op: { type: 'string' },
+  args: { type: 'string' },
+  recipe: { type: 'string' },
   size: { type: 'string' },
   batch: { type: 'string' },
   channels: { type: 'string' },
@@ -62,7 +88,10 @@ export interface BenchResult {
 }
 
 export interface BenchReport {
+  /** The op's name, or `recipe <name>`. */
   op: string;
+  /** The op's arguments as given with --args (absent for presets and recipes). */
+  args?: unknown;
   shape: [number, number, number, number];
   dtype: DType;
   warmup: number;
@@ -89,6 +118,32 @@ export function benchInput(shape: readonly [number, number, number, number], dty
   return Tensor.fromArray(data, shape, dtype);
 }
 
+/** N synthetic surfaces (one channel) of the samples generator: what a recipe meets, unlike noise. */
+export function surfaceBatch(shape: readonly [number, number, number, number], dtype: 'u8' | 'u16'): Tensor {
+  const [n, , h, w] = shape;
+  const data = dtype === 'u8' ? new Uint8Array(n * h * w) : new Uint16Array(n * h * w);
+  for (let i = 0; i < n; i++) data.set(generateSample({ width: w, height: h, seed: 1, depth: dtype === 'u8' ? 8 : 16 }, i).image, i * h * w);
+  return Tensor.fromArray(data, [n, 1, h, w], dtype);
+}
+
+/** Waits for an op's result and frees the tensors it holds (not the input). */
+async function settle(result: unknown, input: Tensor): Promise<void> {
+  const value = await result;
+  for (const t of tensorsOf(value)) if (t !== input) t.dispose();
+}
+
+function parseJsonArgs(v: string | undefined): unknown {
+  if (v === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object') throw new UsageError(`--args expects a JSON object or array (e.g. '{"sigma":2}') but received '${v}'`);
+  return parsed;
+}
+
 function parseSize(v: string | undefined): [number, number] {
   if (v === undefined) return [2048, 2048];
   const m = /^(\d+)x(\d+)$/i.exec(v.trim());
@@ -98,30 +153,31 @@ function parseSize(v: string | undefined): [number, number] {
   return [w, h];
 }
 
-async function timeCpu(op: (x: Tensor) => Tensor, x: Tensor, warmup: number, repeats: number): Promise<BenchResult> {
-  for (let i = 0; i < warmup; i++) op(x);
+async function timeCpu(op: TimedOp, x: Tensor, warmup: number, repeats: number): Promise<BenchResult> {
+  for (let i = 0; i < warmup; i++) await settle(op(x), x);
   const runs: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const t0 = performance.now();
-    op(x);
+    const value = await op(x);
     runs.push(performance.now() - t0);
+    await settle(value, x);
   }
   const wallMs = stats(runs);
   return { device: 'cpu', name: 'TypeScript reference', wallMs, gpuMs: null, megapixelsPerSecond: x.size / 1e3 / wallMs.median };
 }
 
-async function timeGpu(gpu: Gpu, op: (x: Tensor) => Tensor, x: Tensor, warmup: number, repeats: number): Promise<BenchResult> {
+async function timeGpu(gpu: Gpu, op: TimedOp, x: Tensor, warmup: number, repeats: number): Promise<BenchResult> {
   const g = await x.toGpu(gpu);
   await gpu.sync();
   const once = async (): Promise<[number, number | null]> => {
     const t0 = performance.now();
     const timer = gpu.hasTimestamps ? gpu.startTimer() : null;
-    const out = op(g);
+    const out = await op(g);
     let gpuMs: number | null = null;
     if (timer) gpuMs = (await timer.stop()).gpuMs;
     else await gpu.sync();
     const wall = performance.now() - t0;
-    out.dispose();
+    await settle(out, g);
     return [wall, gpuMs];
   };
   try {
@@ -148,9 +204,21 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       io.out.write(BENCH_HELP);
       return EXIT_OK;
     }
-    const opName = values.op ?? 'gaussian';
-    const op = benchOps[opName];
-    if (!op || !Object.hasOwn(benchOps, opName)) throw new UsageError(`--op expects one of ${Object.keys(benchOps).join(', ')} but received '${opName}'`);
+    if (values.op !== undefined && values.recipe !== undefined) throw new UsageError(`--op and --recipe exclude each other but received both ('${values.op}', '${values.recipe}')`);
+    const args = parseJsonArgs(values.args);
+    if (args !== undefined && (values.recipe !== undefined || Object.hasOwn(benchOps, values.op ?? 'gaussian'))) {
+      throw new UsageError(`--args expects an op by name (not a preset or a recipe) but received --args with ${values.recipe !== undefined ? '--recipe' : `the preset '${values.op ?? 'gaussian'}'`}`);
+    }
+    let opName = values.op ?? 'gaussian';
+    let op: TimedOp | undefined;
+    if (values.recipe !== undefined) {
+      const loaded = builtinRecipe(values.recipe) ?? (await loadRecipe(values.recipe));
+      opName = `recipe ${loaded.recipe.name}`;
+      op = (x) => detect(x, loaded.recipe, false);
+    } else {
+      op = benchOp(opName, args);
+      if (!op) throw new UsageError(`--op expects one of ${Object.keys(benchOps).join(', ')} or an op by name (${Object.keys(familyOps).join(', ')}) but received '${opName}'`);
+    }
     const [w, h] = parseSize(values.size);
     const batch = intFlag('batch', values.batch, 4, 1, 65536);
     const channels = intFlag('channels', values.channels, 1, 1, 64);
@@ -160,9 +228,12 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     const warmup = intFlag('warmup', values.warmup, 2, 0, 100000);
     const adapter = adapterFlag(values.adapter);
     const shape: [number, number, number, number] = [batch, channels, h, w];
-    const x = benchInput(shape, dtype);
-    const report: BenchReport = { op: opName, shape, dtype, warmup, repeats, results: [] };
-    if (!values.json) io.out.write(`kensa bench: ${opName} on ${shape.join('×')} ${dtype}, ${warmup} warm-up + ${repeats} timed runs per device\n`);
+    if (values.recipe !== undefined && (channels !== 1 || (dtype !== 'u8' && dtype !== 'u16'))) {
+      throw new UsageError(`--recipe expects one channel of u8 or u16 (the surfaces it is timed on) but received --channels ${channels} --dtype ${dtype}`);
+    }
+    const x = values.recipe !== undefined ? surfaceBatch(shape, dtype as 'u8' | 'u16') : benchInput(shape, dtype);
+    const report: BenchReport = { op: opName, ...(args !== undefined ? { args } : {}), shape, dtype, warmup, repeats, results: [] };
+    if (!values.json) io.out.write(`kensa bench: ${opName}${args !== undefined ? ` ${JSON.stringify(args)}` : ''} on ${shape.join('×')} ${dtype}, ${warmup} warm-up + ${repeats} timed runs per device\n`);
     let status = EXIT_OK;
     if (device !== 'gpu') report.results.push(await timeCpu(op, x, warmup, repeats));
     if (device !== 'cpu') {

@@ -1,16 +1,20 @@
 /**
  * `kensa inspect SOURCE...`: the main job. Inspects every image, stores every result in the
  * database (SQLite `kensa.db` by default), and prints what it found. SIGINT/SIGTERM stop taking
- * input, finish what is in flight and leave a resumable run (`--resume RUN`).
+ * input, finish what is in flight and leave a resumable run (`--resume RUN`): the run id and the
+ * exact command that resumes it are printed (to stderr) before the first image, so a crash never
+ * leaves the user searching the database for them.
  */
 import { parseArgs } from 'node:util';
 import { DEVICES, type DeviceChoice } from '../backend.js';
 import { formatProgressLine, type ProgressSnapshot } from '../pipeline/progress.js';
 import { builtinRecipe, loadRecipe } from '../detect/recipe.js';
-import { runInspection } from '../pipeline/run.js';
+import { runInspection, type RunStart } from '../pipeline/run.js';
+import { IMAGE_EXTENSIONS } from '../pipeline/source.js';
 import { MAX_POST_WORKERS } from '../pipeline/workers.js';
 import type { ItemResult } from '../pipeline/inspect.js';
 import { writeRunReport } from '../report/from-store.js';
+import { plural } from '../report/html.js';
 import { openStore } from '../store/store.js';
 import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
 
@@ -26,7 +30,8 @@ Options:
                         that kind's defaults); fields documented in docs/recipes.md
   --device D            auto | cpu | gpu (default auto, or KENSA_DEVICE)
   --adapter A           GPU adapter index or name substring
-  --resume RUN          continue an interrupted run (finished items are skipped)
+  --resume RUN          continue an interrupted run (finished items are skipped); every run prints
+                        its id and this command when it starts
   --masks DIR           write each image's defect mask as an 8-bit PNG (255 = defect)
   --report DIR          write a self-contained HTML report (summary, NG gallery with overlays, item pages)
   --batch N             images per GPU batch (default 16)
@@ -38,15 +43,15 @@ Options:
                         0 = all on the main thread
   --max-image-pixels N  refuse larger images (default 268402689)
   --raw-width W --raw-height H --raw-dtype u8|u16   geometry of header-less .raw frames
-  --progress P          auto | tty | json | none (default auto: a bar on a terminal, JSON lines otherwise)
+  --progress P          auto | tty | json | none (default auto: a bar on a terminal, JSON lines
+                        otherwise); progress goes to stderr
   --json                print the summary as JSON
   -h, --help            show this help
 `;
 
 const PROGRESS = ['auto', 'tty', 'json', 'none'] as const;
 
-function progressWriter(mode: (typeof PROGRESS)[number], io: CliIO, isTty: boolean): ((p: ProgressSnapshot) => void) | undefined {
-  const kind = mode === 'auto' ? (isTty ? 'tty' : 'none') : mode;
+function progressWriter(kind: 'tty' | 'json' | 'none', io: CliIO): ((p: ProgressSnapshot) => void) | undefined {
   if (kind === 'none') return undefined;
   let last = 0;
   return (p) => {
@@ -56,6 +61,36 @@ function progressWriter(mode: (typeof PROGRESS)[number], io: CliIO, isTty: boole
     if (kind === 'json') io.err.write(`${JSON.stringify({ type: 'progress', ...p })}\n`);
     else io.err.write(`\r${formatProgressLine(p)}`);
   };
+}
+
+/** A shell word: as is when it is safe, else single-quoted. */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The command that resumes run `id`: the same arguments, with `--resume id` in place of any earlier one. */
+export function resumeCommand(argv: readonly string[], id: string): string {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--resume') i++;
+    else if (!a.startsWith('--resume=')) args.push(a);
+  }
+  return ['kensa', 'inspect', ...args, '--resume', id].map(shellWord).join(' ');
+}
+
+/** The lines printed when the run starts: its id, how to resume it, and what the source scan warns about. */
+export function startLines(start: RunStart, argv: readonly string[]): string[] {
+  const { run, resumed, scan } = start;
+  const lines = [`kensa inspect: run ${run.id} ${resumed ? 'resumed' : 'started'} on ${run.device}; if it stops, resume with:`, `  ${resumeCommand(argv, run.id)}`];
+  for (const source of scan.empty) lines.push(`kensa inspect: warning: ${JSON.stringify(source)} holds no images (extensions ${IMAGE_EXTENSIONS.join(' ')})`);
+  if (scan.skipped.length > 0) {
+    const byReason = new Map<string, string[]>();
+    for (const e of scan.skipped) byReason.set(e.reason, [...(byReason.get(e.reason) ?? []), e.path]);
+    const parts = [...byReason].map(([reason, paths]) => `${paths.length} × ${reason} (${paths.slice(0, 3).join(', ')}${paths.length > 3 ? ', …' : ''})`);
+    lines.push(`kensa inspect: skipped ${plural(scan.skipped.length, 'entry')}: ${parts.join('; ')}`);
+  }
+  return lines;
 }
 
 export async function run(argv: readonly string[], io: CliIO, signal?: AbortSignal): Promise<number> {
@@ -106,7 +141,9 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     const adapter = adapterFlag(values.adapter);
     const ng: ItemResult[] = [];
     const errors: ItemResult[] = [];
-    const onProgress = progressWriter(choiceFlag('progress', values.progress, 'auto', PROGRESS), io, Boolean((io.err as { isTTY?: boolean }).isTTY));
+    const progressMode = choiceFlag('progress', values.progress, 'auto', PROGRESS);
+    const progressKind = progressMode === 'auto' ? ((io.err as { isTTY?: boolean }).isTTY ? 'tty' : 'json') : progressMode;
+    const onProgress = progressWriter(progressKind, io);
     const summary = await runInspection(positionals, {
       ...(values.db ? { db: values.db } : {}),
       ...(recipe ? { recipe } : {}),
@@ -125,14 +162,18 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
       ...(raw ? { raw } : {}),
       ...(signal ? { signal } : {}),
       ...(onProgress ? { onProgress } : {}),
+      onStart: (start) => {
+        for (const line of startLines(start, argv)) io.err.write(`${line}\n`);
+      },
       onItem: (r) => {
         if (r.status === 'ng') ng.push(r);
         else if (r.status === 'error') errors.push(r);
       },
     });
-    if (onProgress) io.err.write('\n');
+    if (progressKind === 'tty') io.err.write('\n');
     const { run: rec } = summary;
     let reportIndex: string | null = null;
+    const reportStarted = performance.now();
     if (values.report) {
       const store = await openStore(values.db ?? 'kensa.db');
       try {
@@ -141,23 +182,27 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         await store.close();
       }
     }
+    const reportMs = values.report ? performance.now() - reportStarted : 0;
+    const wallMs = summary.elapsedMs + reportMs;
     if (values.json) {
-      io.out.write(`${JSON.stringify({ run: rec.id, status: rec.status, counts: rec.counts, processed: summary.processed, skipped: summary.skipped, elapsedMs: Math.round(summary.elapsedMs), imagesPerSecond: summary.imagesPerSecond, device: rec.device, recipe: { name: rec.recipeName, hash: rec.recipeHash }, report: reportIndex })}\n`);
+      io.out.write(`${JSON.stringify({ run: rec.id, status: rec.status, counts: rec.counts, processed: summary.processed, skipped: summary.skipped, elapsedMs: Math.round(summary.elapsedMs), imagesPerSecond: summary.imagesPerSecond, reportMs: Math.round(reportMs), wallMs: Math.round(wallMs), device: rec.device, recipe: { name: rec.recipeName, hash: rec.recipeHash }, report: reportIndex })}\n`);
     } else {
       io.out.write(`kensa inspect — run ${rec.id} (${rec.status})\n`);
       io.out.write(`recipe ${rec.recipeName} ${rec.recipeHash.slice(0, 12)} · device ${rec.device}\n`);
-      io.out.write(`${summary.processed} images in ${(summary.elapsedMs / 1000).toFixed(1)} s (${summary.imagesPerSecond.toFixed(1)} img/s)${summary.skipped ? `, ${summary.skipped} skipped (already done)` : ''}\n`);
+      const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+      io.out.write(`${plural(summary.processed, 'image')} inspected in ${seconds(summary.elapsedMs)} (${summary.imagesPerSecond.toFixed(1)} img/s)${summary.skipped ? `, ${summary.skipped} skipped (already done)` : ''}\n`);
+      if (values.report) io.out.write(`wall time ${seconds(wallMs)} with the report (${seconds(reportMs)}): ${(summary.processed / (wallMs / 1000)).toFixed(1)} img/s overall\n`);
       io.out.write(`OK ${rec.counts.ok} · NG ${rec.counts.ng} · errors ${rec.counts.error} · total ${rec.counts.total}\n`);
       for (const r of ng.sort((a, b) => (b.score ?? 0) - (a.score ?? 0)).slice(0, 10)) {
         const kinds = new Map<string, number>();
         for (const d of r.defects) kinds.set(d.class, (kinds.get(d.class) ?? 0) + 1);
-        io.out.write(`  NG  ${r.key}  score ${(r.score ?? 0).toFixed(2)}  ${[...kinds].map(([k, n]) => `${n} ${k}${n > 1 ? 's' : ''}`).join(', ')}\n`);
+        io.out.write(`  NG  ${r.key}  score ${(r.score ?? 0).toFixed(2)}  ${[...kinds].map(([k, n]) => plural(n, k)).join(', ')}\n`);
       }
       if (ng.length > 10) io.out.write(`  … ${ng.length - 10} more NG\n`);
       for (const r of errors.slice(0, 10)) io.out.write(`  ERR ${r.key}  ${r.error ?? ''}\n`);
       if (errors.length > 10) io.out.write(`  … ${errors.length - 10} more errors\n`);
       if (reportIndex) io.out.write(`report: ${reportIndex}\n`);
-      if (summary.interrupted) io.out.write(`interrupted: continue with  kensa inspect ${positionals.join(' ')} --resume ${rec.id}${values.db ? ` --db ${values.db}` : ''}\n`);
+      if (summary.interrupted) io.out.write(`interrupted: continue with  ${resumeCommand(argv, rec.id)}\n`);
     }
     return summary.interrupted ? EXIT_FAIL : EXIT_OK;
   });

@@ -3,6 +3,7 @@
  * in-process), usage errors (exit code 2), argv parsing with node:util parseArgs, and
  * small number formatting. Commands call node:util parseArgs with strict: true inside parseFlags. A command is `run(argv, io) → Promise<exit code>`.
  */
+import { KensaError } from '../errors.js';
 
 export interface CliIO {
   out: { write(chunk: string): unknown };
@@ -54,14 +55,23 @@ export function adapterFlag(v: string | undefined): number | string | undefined 
   return /^\d+$/.test(v) ? Number(v) : v;
 }
 
-/** Runs a command body, mapping UsageError to "kensa <cmd>: msg" + exit 2. */
-export async function guard(command: string, io: CliIO, body: () => Promise<number>): Promise<number> {
+/**
+ * Runs a command body, mapping UsageError to "kensa <cmd>: msg" + exit 2 and a KensaError (an
+ * ordinary user error: a bad recipe, a missing folder) to one line "kensa <cmd>: msg [CODE]" +
+ * exit 1; its stack only with KENSA_DEBUG=1. Anything else is a bug and keeps its stack (main.ts).
+ */
+export async function guard(command: string, io: CliIO, body: () => Promise<number>, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   try {
     return await body();
   } catch (e) {
     if (e instanceof UsageError) {
       io.err.write(`kensa ${command}: ${e.message}\nRun 'kensa ${command} --help' for usage.\n`);
       return EXIT_USAGE;
+    }
+    if (e instanceof KensaError) {
+      io.err.write(`kensa ${command}: ${e.message} [${e.code}]\n`);
+      if (env.KENSA_DEBUG === '1' && e.stack) io.err.write(`${e.stack}\n`);
+      return EXIT_FAIL;
     }
     throw e;
   }

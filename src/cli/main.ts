@@ -62,6 +62,7 @@ Options:
 
 Environment:
   KENSA_DEVICE   cpu | gpu | auto: the default device of openBackend()
+  KENSA_DEBUG    1: print the stack trace of kensa errors too (codes: docs/errors.md)
 `;
 
 function version(): string {

@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { plural } from '../report/html.js';
 import { SAMPLE_KINDS, type SampleKind } from '../samples/generate.js';
 import { SAMPLE_FORMATS, writeSamples, type SampleFormat } from '../samples/write.js';
 import { EXIT_OK, UsageError, choiceFlag, guard, intFlag, parseFlags, type CliIO } from './io.js';
@@ -98,11 +99,10 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       io.out.write(JSON.stringify({ ...s, width, height, seed, kind, format, depth }, null, 2) + '\n');
       return EXIT_OK;
     }
-    const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
     io.out.write(
-      `kensa samples: wrote ${plural(count, 'image', 'images')} of ${width}×${height} (${format}, ${depth}-bit, ${kind}, seed ${seed}) to ${out} in ${s.seconds.toFixed(1)} s` +
-        ` (${(count / s.seconds).toFixed(1)} images/s, ${plural(s.jobs, 'job', 'jobs')})\n` +
-        `  ${s.ng} NG, ${s.ok} OK; defects: ${plural(s.defects.crack, 'crack', 'cracks')}, ${plural(s.defects.scratch, 'scratch', 'scratches')}, ${plural(s.defects.spot, 'spot', 'spots')}\n` +
+      `kensa samples: wrote ${plural(count, 'image')} of ${width}×${height} (${format}, ${depth}-bit, ${kind}, seed ${seed}) to ${out} in ${s.seconds.toFixed(1)} s` +
+        ` (${(count / s.seconds).toFixed(1)} images/s, ${plural(s.jobs, 'job')})\n` +
+        `  ${s.ng} NG, ${s.ok} OK; defects: ${plural(s.defects.crack, 'crack')}, ${plural(s.defects.scratch, 'scratch')}, ${plural(s.defects.spot, 'spot')}\n` +
         `  images: ${join(out, 'images')}  masks: ${join(out, 'masks')}  labels: ${join(out, 'labels.json')}\n`,
     );
     return EXIT_OK;

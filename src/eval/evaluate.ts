@@ -12,6 +12,7 @@
  * // from a run's results: a producer of (name, mask) pairs
  * await evaluateMasks(async function* () { for (const it of items) yield { name: it.name, mask: it.mask }; }, 'samples');
  */
+import { KensaError } from '../errors.js';
 import { integerInRange, invalidParameter, numberInRange } from '../validate.js';
 import { checkMask, listMaskFolder, readMask, type Mask, type MaskSource, type NamedMask } from './masks.js';
 import { addCounts, compareMasks, scores, ZERO_COUNTS, type MaskCounts, type MaskScores } from './metrics.js';
@@ -88,7 +89,7 @@ async function truthTable(truth: MaskSource, threshold: number) {
 /** The pairs to score, and the predictions without truth. */
 async function* pairs(pred: MaskSource, truth: MaskSource, threshold: number, unmatched: string[]): AsyncGenerator<Pair> {
   const t = await truthTable(truth, threshold);
-  for (const [name, error] of t.errors) yield { name, truth: () => Promise.reject(new Error(error)), pred: null, error };
+  for (const [name, error] of t.errors) yield { name, truth: () => Promise.reject(new KensaError('KENSA_ERR_DECODE', error)), pred: null, error };
   if (typeof pred === 'string') {
     const p = listMaskFolder('pred', pred);
     for (const name of p.files.keys()) if (!t.get.has(name) && !t.errors.has(name)) unmatched.push(name);
@@ -107,7 +108,7 @@ async function* pairs(pred: MaskSource, truth: MaskSource, threshold: number, un
   for await (const item of pred() as AsyncIterable<NamedMask>) {
     const name = item?.name;
     if (typeof name !== 'string') {
-      yield { name: String(name), truth: () => Promise.reject(new Error('bad name')), pred: null, error: `prediction without a string name (received ${String(name)})` };
+      yield { name: String(name), truth: () => Promise.reject(new KensaError('KENSA_ERR_INVALID_ARGUMENT', 'bad name')), pred: null, error: `prediction without a string name (received ${String(name)})` };
       continue;
     }
     const truthMask = t.get.get(name);
@@ -133,8 +134,8 @@ type Loaded = { name: string; error: string } | { name: string; truth: Mask; pre
 async function load(p: Pair): Promise<Loaded> {
   if (p.error !== undefined) return { name: p.name, error: p.error };
   const [truth, pred] = await Promise.all([
-    p.truth().catch((e: unknown) => new Error(`truth: ${message(e)}`)),
-    p.pred ? p.pred().catch((e: unknown) => new Error(`prediction: ${message(e)}`)) : Promise.resolve(null),
+    p.truth().catch((e: unknown) => new KensaError('KENSA_ERR_DECODE', `truth: ${message(e)}`)),
+    p.pred ? p.pred().catch((e: unknown) => new KensaError('KENSA_ERR_DECODE', `prediction: ${message(e)}`)) : Promise.resolve(null),
   ]);
   if (truth instanceof Error) return { name: p.name, error: truth.message };
   if (pred instanceof Error) return { name: p.name, error: pred.message };

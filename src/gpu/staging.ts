@@ -18,6 +18,7 @@
  * the default ring (bench/results/2026-12-04-h200-c).
  */
 import { sizeClass } from './pool.js';
+import { KensaError } from '../errors.js';
 
 export class UploadRing {
   readonly #device: GPUDevice;
@@ -66,7 +67,7 @@ export class UploadRing {
       return ready;
     }
     const next = this.#remapping.shift();
-    if (!next && (this.#out === 0 || this.#pending.length > 0)) throw new Error('UploadRing.acquire: no buffer is ready or re-mapping (submit pending work first)');
+    if (!next && (this.#out === 0 || this.#pending.length > 0)) throw new KensaError('KENSA_ERR_INTERNAL', 'UploadRing.acquire: no buffer is ready or re-mapping (submit pending work first)');
     this.#out++;
     return next ?? new Promise<GPUBuffer>((resolve) => this.#waiters.push(resolve));
   }

@@ -24,6 +24,7 @@ import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformField, UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { packExpr, type Dims4 } from './pixel.js';
+import { KensaError } from '../errors.js';
 
 const WORKGROUP = 256;
 /** Output words per thread of the scalar program (a workgroup covers ROWS consecutive runs of WORKGROUP words, coalesced). */
@@ -238,7 +239,7 @@ export function contiguousStore(dtype: DType, quads: ContiguousQuads = 4): strin
 
 /** The vector program of an elementwise spec: 16 elements per thread, planes a multiple of 16 elements. */
 export function pointwiseVectorProgram(spec: PointwiseSpec, layout: PointwiseLayout = defaultLayout(spec)): ProgramInfo {
-  if (!spec.elementwise) throw new Error(`pointwise ${spec.name}: the vector program needs an elementwise spec`);
+  if (!spec.elementwise) throw new KensaError('KENSA_ERR_INTERNAL', `pointwise ${spec.name}: the vector program needs an elementwise spec`);
   const id = `${specId(spec)}|${layout}`;
   let program = vectorPrograms.get(id);
   if (!program) vectorPrograms.set(id, (program = layout === 'contiguous' ? buildContiguous(spec) : buildStrided(spec)));
@@ -325,7 +326,7 @@ export function runPointwise(spec: PointwiseSpec, x: Tensor, outShape: Dims4, un
   const out = Tensor.empty(gpu, outShape, outDtype);
   const words = Math.ceil(out.size / ELEMENTS_PER_WORD[outDtype]);
   const program = choice ?? (takesVectorProgram(spec, outShape) ? defaultLayout(spec) : 'scalar');
-  if (program !== 'scalar' && !takesVectorProgram(spec, outShape)) throw new Error(`pointwise ${spec.name}: the vector program needs planes of a multiple of ${VEC_ELEMENTS} elements`);
+  if (program !== 'scalar' && !takesVectorProgram(spec, outShape)) throw new KensaError('KENSA_ERR_INTERNAL', `pointwise ${spec.name}: the vector program needs planes of a multiple of ${VEC_ELEMENTS} elements`);
   gpu.dispatch({
     program: program === 'scalar' ? pointwiseProgram(spec) : pointwiseVectorProgram(spec, program),
     inputs: [x.gpu.ref],

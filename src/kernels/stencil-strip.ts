@@ -40,6 +40,7 @@ import { wgslBorder } from './border.js';
 import type { Dims4 } from './pixel.js';
 import { contiguousAlias, contiguousStore, type ContiguousQuads } from './pointwise.js';
 import { rowQuadWgsl, runStencilTile, stencilRows, type StencilTileSpec } from './stencil-tile.js';
+import { KensaError } from '../errors.js';
 
 const WG: [number, number] = [64, 4];
 /** Largest radius a strip takes on either axis (one neighbour word each side). */
@@ -71,7 +72,7 @@ const programs = new Map<string, ProgramInfo>();
 
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
 export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: ContiguousQuads = stripTuning.quads): ProgramInfo {
-  if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new Error(`stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
+  if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new KensaError('KENSA_ERR_INTERNAL', `stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
   const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
   let p = programs.get(id);
   if (p) return p;

@@ -39,6 +39,7 @@ import type { UniformField, UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { wgslBorder, type BorderMode } from './border.js';
 import type { Dims4 } from './pixel.js';
+import { KensaError } from '../errors.js';
 
 const TILE_W = 64;
 const TILE_H = 16;
@@ -116,7 +117,7 @@ export function stencilRows(spec: StencilTileSpec): Record<string, RowExpr> {
       return '0.0';
     },
   );
-  if (readsInput && 'in' in spec.rows) throw new Error(`stencil ${spec.name}: the row array name "in" is the engine's`);
+  if (readsInput && 'in' in spec.rows) throw new KensaError('KENSA_ERR_INTERNAL', `stencil ${spec.name}: the row array name "in" is the engine's`);
   return { ...spec.rows, ...(readsInput ? { in: (p: (dx: number) => string) => p(0) } : {}) };
 }
 

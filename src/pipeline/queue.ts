@@ -3,6 +3,8 @@
  * however large the input), `pop` waits while it is empty and returns `undefined` once the queue
  * is closed and drained. One producer side and any number of consumers.
  */
+import { KensaError } from '../errors.js';
+
 export class BoundedQueue<T> {
   readonly capacity: number;
   readonly #items: T[] = [];
@@ -11,7 +13,7 @@ export class BoundedQueue<T> {
   #waitingPush: (() => void)[] = [];
 
   constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`Expected integer ≥ 1 for capacity but received ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected integer ≥ 1 for capacity but received ${capacity}`);
     this.capacity = capacity;
   }
 
@@ -25,7 +27,7 @@ export class BoundedQueue<T> {
 
   async push(item: T): Promise<void> {
     while (this.#items.length >= this.capacity && !this.#closed) await new Promise<void>((r) => this.#waitingPush.push(r));
-    if (this.#closed) throw new Error('push on a closed queue');
+    if (this.#closed) throw new KensaError('KENSA_ERR_INTERNAL', 'push on a closed queue');
     const consumer = this.#waitingPop.shift();
     if (consumer) consumer(item);
     else this.#items.push(item);

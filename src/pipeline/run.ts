@@ -1,11 +1,13 @@
 /**
- * A whole inspection run: open the backend and the store, create (or resume) the run with the
- * recipe it uses, stream `inspect()` results into the store in batched transactions, and finish
+ * A whole inspection run: scan the sources (a missing one fails before any run exists), open the
+ * backend and the store, create (or resume) the run with the recipe it uses and the device of
+ * this session, stream `inspect()` results into the store in batched transactions, and finish
  * the run with its counts and timings. Results are written idempotently (keyed by run and item),
  * so a crash at any moment followed by `resume` leaves every item exactly once. An aborted
  * signal (SIGINT/SIGTERM in the CLI) stops taking input, finishes what is in flight, flushes the
  * store and marks the run `interrupted`. A store write that fails (a lost connection) is retried
- * until `storeRetryMs` runs out, holding the pipeline back meanwhile; nothing is lost.
+ * until `storeRetryMs` runs out, holding the pipeline back meanwhile; nothing is lost. Any other
+ * failure after the run was created marks it `failed` (resumable), so no run stays `running`.
  */
 import { openBackend, type Backend, type DeviceChoice } from '../backend.js';
 import { KensaError } from '../errors.js';
@@ -14,7 +16,7 @@ import type { ItemResult as StoredItem, Json, RunRecord } from '../store/schema.
 import type { BatchLimits } from './batcher.js';
 import { inspect, type ItemResult } from './inspect.js';
 import type { ProgressSnapshot } from './progress.js';
-import { countSource } from './source.js';
+import { scanSources, type SourceScan } from './source.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
 import type { DecodeOptions } from './decode.js';
 import { resolvePostWorkers } from './workers.js';
@@ -43,6 +45,8 @@ export interface RunOptions {
   raw?: DecodeOptions['raw'];
   signal?: AbortSignal;
   onProgress?: (p: ProgressSnapshot) => void;
+  /** Called once the run exists (created or resumed), before the first image: its id, and what the source scan found. */
+  onStart?: (start: RunStart) => void;
   /** Called with every item result (after it is stored). */
   onItem?: (r: ItemResult) => void;
   /** Items per store transaction (default 64; a transaction is also written every 0.5 s). */
@@ -52,8 +56,16 @@ export interface RunOptions {
   stdin?: NodeJS.ReadableStream;
 }
 
+export interface RunStart {
+  run: RunRecord;
+  resumed: boolean;
+  scan: SourceScan;
+}
+
 export interface RunSummary {
   run: RunRecord;
+  /** What the source scan found: the total, sources without images, entries passed over. */
+  scan: SourceScan;
   processed: number;
   skipped: number;
   elapsedMs: number;
@@ -96,32 +108,45 @@ async function writeWithRetry(store: Store, runId: string, items: StoredItem[], 
 /** Runs (or resumes) an inspection of `sources` and records it in the store. */
 export async function runInspection(sources: readonly string[], o: RunOptions = {}): Promise<RunSummary> {
   const started = performance.now();
+  // before anything is opened or created: a missing source throws here and leaves no run behind
+  const scan = await scanSources(sources);
   const store = o.store ?? (await openStore(o.db ?? 'kensa.db'));
-  const backend = o.backend ?? (await openBackend({ device: o.device ?? 'auto', ...(o.adapter !== undefined ? { adapter: o.adapter } : {}) }));
+  let backend: Backend;
+  try {
+    backend = o.backend ?? (await openBackend({ device: o.device ?? 'auto', ...(o.adapter !== undefined ? { adapter: o.adapter } : {}) }));
+  } catch (e) {
+    if (!o.store) await store.close();
+    throw e;
+  }
+  let run: RunRecord | undefined;
   try {
     const loaded = o.recipe ?? DEFAULT_RECIPE;
+    const device = `${backend.name} (${backend.kind})`;
     // checked before a run is created for it
     const postWorkers = resolvePostWorkers(o.postWorkers, backend.kind);
-    let run: RunRecord;
     let skip = new Set<string>();
+    // a resumed run's timings cover every session, so its rate and the report's shares stay true
+    let before = { elapsedMs: 0, processed: 0 };
     if (o.resume) {
       const previous = await store.getRun(o.resume);
       if (!previous) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected the id of a run in the store for resume but received ${JSON.stringify(o.resume)}`);
       if (previous.recipeHash !== loaded.hash) {
         throw new KensaError('KENSA_ERR_RECIPE', `Run ${o.resume} was judged by recipe ${previous.recipeHash.slice(0, 12)}; resume it with the same recipe (this one is ${loaded.hash.slice(0, 12)})`);
       }
-      run = await store.resumeRun(o.resume);
+      before = { elapsedMs: previous.timings.elapsedMs ?? 0, processed: previous.timings.processed ?? 0 };
+      run = await store.resumeRun(o.resume, { device });
       skip = await store.doneItemKeys(run.id);
     } else {
       run = await store.createRun({
         recipeName: loaded.recipe.name,
         recipe: JSON.parse(loaded.json) as Json,
         recipeHash: loaded.hash,
-        device: `${backend.name} (${backend.kind})`,
+        device,
         options: { sources: [...sources], masks: o.masksDir ?? null },
       });
     }
-    const total = await countSource(sources).catch(() => null);
+    const runId = run.id;
+    o.onStart?.({ run, resumed: o.resume !== undefined, scan });
     const writeBatch = o.writeBatch ?? 64;
     let pending: StoredItem[] = [];
     let processed = 0;
@@ -132,7 +157,7 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
       if (pending.length === 0) return;
       const items = pending;
       pending = [];
-      await writeWithRetry(store, run.id, items, o.storeRetryMs ?? 60_000, o.signal);
+      await writeWithRetry(store, runId, items, o.storeRetryMs ?? 60_000, o.signal);
     };
     const local = new AbortController();
     const onAbort = () => local.abort();
@@ -151,7 +176,7 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
         ...(o.onProgress ? { onProgress: o.onProgress } : {}),
         ...(o.stdin ? { stdin: o.stdin } : {}),
         skip,
-        total,
+        total: scan.total,
         signal: local.signal,
       })) {
         pending.push(toStored(r));
@@ -176,11 +201,18 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     const interrupted = storeFailure !== null || (o.signal?.aborted ?? false);
     if (storeFailure) {
       // the database may still be away: record the failure if it can be, report the write error
-      await store.finishRun(run.id, 'failed', undefined, { elapsedMs, processed }).catch(() => undefined);
+      await store.finishRun(runId, 'failed', undefined, { elapsedMs: before.elapsedMs + elapsedMs, processed: before.processed + processed }).catch(() => undefined);
       throw storeFailure;
     }
-    const finished = await store.finishRun(run.id, interrupted ? 'interrupted' : 'done', undefined, { elapsedMs, processed });
-    return { run: finished, processed, skipped: skip.size, elapsedMs, imagesPerSecond: processed / (elapsedMs / 1000), interrupted };
+    const finished = await store.finishRun(runId, interrupted ? 'interrupted' : 'done', undefined, { elapsedMs: before.elapsedMs + elapsedMs, processed: before.processed + processed });
+    return { run: finished, scan, processed, skipped: skip.size, elapsedMs, imagesPerSecond: processed / (elapsedMs / 1000), interrupted };
+  } catch (e) {
+    // whatever failed, a created run is left resumable rather than 'running' (a store that is away cannot record even this)
+    if (run) {
+      const status = await store.getRun(run.id).then((r) => r?.status, () => undefined);
+      if (status === 'running') await store.finishRun(run.id, 'failed', undefined, { elapsedMs: performance.now() - started }).catch(() => undefined);
+    }
+    throw e;
   } finally {
     if (!o.backend) backend.close();
     if (!o.store) await store.close();

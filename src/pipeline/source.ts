@@ -3,6 +3,8 @@
  * (`@list.txt`, one path per line) or stdin (`-`, one path per line). Each input becomes an item
  * with a stable key (its path relative to the source root, or the path itself), the key a resumed
  * run uses to skip what is done. Enumeration is lazy: a million files are never held at once.
+ * Links to folders are not followed (no cycles); they, broken links and link loops are reported
+ * through `onSkip` rather than dropped silently.
  */
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -18,6 +20,14 @@ export interface SourceItem {
   path: string;
 }
 
+/** A folder entry that is neither an image nor walked into. */
+export interface SkippedEntry {
+  path: string;
+  reason: 'symbolic link loop' | 'broken symbolic link' | 'link to a folder (not followed)';
+}
+
+export type OnSkip = (entry: SkippedEntry) => void;
+
 function isImage(path: string): boolean {
   return (IMAGE_EXTENSIONS as readonly string[]).includes(extname(path).toLowerCase());
 }
@@ -26,14 +36,32 @@ function toKey(path: string): string {
   return path.split(sep).join('/');
 }
 
-async function* walk(dir: string, root: string): AsyncGenerator<SourceItem> {
+/** What a symbolic link points at: a file, a folder, or the reason it leads nowhere. */
+async function linkTarget(path: string): Promise<'file' | 'folder' | 'other' | SkippedEntry['reason']> {
+  try {
+    const s = await stat(path);
+    return s.isFile() ? 'file' : s.isDirectory() ? 'folder' : 'other';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ELOOP' ? 'symbolic link loop' : 'broken symbolic link';
+  }
+}
+
+async function* walk(dir: string, root: string, onSkip?: OnSkip): AsyncGenerator<SourceItem> {
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) yield* walk(p, root);
-    // symbolic links to files are followed (links to folders are not: no cycles)
-    else if ((e.isFile() || (e.isSymbolicLink() && (await stat(p).then((s) => s.isFile(), () => false)))) && isImage(p)) yield { key: toKey(relative(root, p)), path: p };
+    if (e.isDirectory()) yield* walk(p, root, onSkip);
+    else if (e.isFile()) {
+      if (isImage(p)) yield { key: toKey(relative(root, p)), path: p };
+    } else if (e.isSymbolicLink()) {
+      // links to files are followed; links to folders are not (no cycles)
+      const target = await linkTarget(p);
+      if (target === 'file') {
+        if (isImage(p)) yield { key: toKey(relative(root, p)), path: p };
+      } else if (target === 'folder') onSkip?.({ path: p, reason: 'link to a folder (not followed)' });
+      else if (target !== 'other') onSkip?.({ path: p, reason: target });
+    }
   }
 }
 
@@ -61,7 +89,7 @@ async function* lines(stream: NodeJS.ReadableStream): AsyncGenerator<string> {
 }
 
 /** Expands one source argument into items, in a stable (sorted) order for folders and globs. */
-export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = process.stdin): AsyncGenerator<SourceItem> {
+export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = process.stdin, onSkip?: OnSkip): AsyncGenerator<SourceItem> {
   if (arg === '-') {
     for await (const p of lines(stdin)) yield { key: toKey(p), path: resolve(p) };
     return;
@@ -80,7 +108,9 @@ export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = 
     const firstWild = arg.search(/[*?]/);
     const base = arg.slice(0, arg.lastIndexOf('/', firstWild) + 1) || '.';
     const re = globToRegExp(toKey(relative(base, arg)));
-    for await (const item of walk(base, base)) if (re.test(item.key)) yield item;
+    const isFolder = await stat(base).then((s) => s.isDirectory(), () => false);
+    if (!isFolder) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a glob under an existing folder for source but received ${JSON.stringify(arg)} (${JSON.stringify(base)} is not a folder)`);
+    for await (const item of walk(base, base, onSkip)) if (re.test(item.key)) yield item;
     return;
   }
   let s;
@@ -89,14 +119,41 @@ export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = 
   } catch {
     throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected an existing file, folder, glob, @list or - for source but received ${JSON.stringify(arg)}`);
   }
-  if (s.isDirectory()) yield* walk(arg, arg);
+  if (s.isDirectory()) yield* walk(arg, arg, onSkip);
   else yield { key: toKey(arg), path: resolve(arg) };
 }
 
 /** Counts what a source would yield (for progress totals); cheap for folders, reads lists once. */
 export async function countSource(args: readonly string[]): Promise<number | null> {
-  if (args.includes('-')) return null;
-  let n = 0;
-  for (const a of args) for await (const _ of expandSource(a)) n++;
-  return n;
+  return (await scanSources(args)).total;
+}
+
+/** What {@link scanSources} found before a run starts. */
+export interface SourceScan {
+  /** Images the sources yield; null when one is stdin (read once, while the run goes). */
+  total: number | null;
+  /** The sources that yield no image. */
+  empty: string[];
+  /** Entries passed over, each with the reason. */
+  skipped: SkippedEntry[];
+}
+
+/**
+ * Walks every source once before a run is created: a missing file, folder, list or glob folder
+ * throws KENSA_ERR_INVALID_ARGUMENT here (so no run is left behind for it), and the counts give
+ * the progress total, the sources without images and what was passed over. Stdin is not read.
+ */
+export async function scanSources(args: readonly string[]): Promise<SourceScan> {
+  const scan: SourceScan = { total: 0, empty: [], skipped: [] };
+  for (const a of args) {
+    if (a === '-') {
+      scan.total = null;
+      continue;
+    }
+    let n = 0;
+    for await (const _ of expandSource(a, undefined, (e) => scan.skipped.push(e))) n++;
+    if (n === 0) scan.empty.push(a);
+    if (scan.total !== null) scan.total += n;
+  }
+  return scan;
 }

@@ -33,6 +33,13 @@ export function baseName(path: string): string {
 }
 
 /** A number for a table cell: '—' when not finite, at most `digits` decimals, no trailing zeros. */
+/** `2 scratches`, `1 spot`: a count with its noun, plural by the English suffix rules kensa's nouns need. */
+export function plural(n: number, noun: string): string {
+  if (n === 1) return `${n} ${noun}`;
+  if (/[^aeiou]y$/.test(noun)) return `${n} ${noun.slice(0, -1)}ies`;
+  return `${n} ${/(s|x|z|ch|sh)$/.test(noun) ? `${noun}es` : `${noun}s`}`;
+}
+
 export function num(v: number | null | undefined, digits = 3): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
   if (Number.isInteger(v)) return String(v);

@@ -6,6 +6,7 @@
  * class colour over a dark halo, so a box never hides the pixels it marks.
  */
 import sharp from 'sharp';
+import { KensaError } from '../errors.js';
 import { CLASS_COLORS, MASK_TINT } from './html.js';
 
 export type DefectClass = keyof typeof CLASS_COLORS;
@@ -60,7 +61,7 @@ export async function renderOverlays(req: OverlayRequest): Promise<OverlayResult
   const meta = await source.metadata();
   const srcW = meta.width;
   const srcH = meta.height;
-  if (!srcW || !srcH) throw new Error('the image has no size');
+  if (!srcW || !srcH) throw new KensaError('KENSA_ERR_DECODE', 'The image has no width or height');
   const scale = fitScale(Math.max(srcW, srcH), req.imageSize, Math.min(req.imageSize, 512));
   const width = Math.max(1, Math.round(srcW * scale));
   const height = Math.max(1, Math.round(srcH * scale));
@@ -111,7 +112,7 @@ async function tintMask(rgb: Buffer, width: number, height: number, maskPath: st
     .extractChannel(0)
     .raw()
     .toBuffer({ resolveWithObject: true });
-  if (info.channels !== 1 || data.length !== width * height) throw new Error(`unexpected mask layout (${info.channels} channels, ${data.length} bytes)`);
+  if (info.channels !== 1 || data.length !== width * height) throw new KensaError('KENSA_ERR_DECODE', `Expected a one-channel mask of ${width}×${height} pixels but read ${info.channels} channels and ${data.length} bytes`);
   const [tr, tg, tb] = MASK_TINT.rgb;
   for (let p = 0; p < data.length; p++) {
     const m = data[p]!;

@@ -2,7 +2,8 @@
  * The HTML report of an inspection run: `writeReport(dir, data)` writes a self-contained folder
  * (no scripts, no network, inline CSS; images only from the folder itself):
  *
- *   index.html            summary (run, recipe, device, counts, throughput, stage timings),
+ *   index.html            summary (run, recipe, device, counts, inspection throughput, the
+ *                         report's own writing time, stage timings),
  *                         NG gallery page 1, OK samples, error table page 1, report notes
  *   gallery-<k>.html      NG gallery page k ≥ 2 (`galleryPageSize` thumbnails per page)
  *   errors-<k>.html       error table page k ≥ 2 (`errorPageSize` rows per page)
@@ -14,13 +15,14 @@
  * Items stream through (an array or any async iterable, e.g. rows read from the store): memory
  * holds one gallery page, one error page and the OK samples, never the whole run. An image
  * that cannot be rendered (moved, corrupt, unreadable mask) becomes a placeholder with the
- * reason, is listed under "Report notes", and the report goes on.
+ * reason, is listed under "Report notes", and the report goes on. Listings keep the order the
+ * items come in (writeRunReport gives NG items by score, highest first, as the CLI lists them).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { integerInRange, invalidParameter, is, oneOf } from '../validate.js';
-import { baseName, classLabel, duration, escapeHtml, legend, num, page, pager, safeName } from './html.js';
+import { baseName, classLabel, duration, escapeHtml, legend, num, page, pager, plural, safeName } from './html.js';
 import { renderOverlays, type DefectClass, type RawImage } from './overlay.js';
 import type { Defect } from '../store/schema.js';
 
@@ -76,6 +78,8 @@ export interface ReportRun {
   source?: string | null;
   /** Images per second as the pipeline measured it (default: processed items / total time). */
   imagesPerSecond?: number | null;
+  /** Each start and resume of the run with its device (shown when there is more than one). */
+  sessions?: readonly { startedAt: string; device: string }[] | null;
 }
 
 export interface ReportData {
@@ -149,6 +153,7 @@ export async function writeReport(dir: string, data: ReportData, options: Report
   const items = data.items as unknown;
   if (!isIterable(items)) throw invalidParameter('data.items', 'an array or (async) iterable of items', items);
 
+  const started = performance.now();
   const root = resolve(dir);
   await Promise.all(['thumbs', 'images', 'items'].map((d) => mkdir(join(root, d), { recursive: true })));
   const runLabel = `run ${run.id} · ${run.recipe.name}`;
@@ -236,7 +241,9 @@ export async function writeReport(dir: string, data: ReportData, options: Report
   }
 
   const indexFile = join(root, 'index.html');
-  const body = indexBody({ run, counts, o, gallery, errors, okSamples, notes, notesShown });
+  // all but the index itself, which is small
+  const reportMs = performance.now() - started;
+  const body = indexBody({ run, counts, o, gallery, errors, okSamples, notes, notesShown, reportMs });
   await writeFile(indexFile, shell(`Inspection report · run ${run.id}`, 'index.html', body));
   return { index: indexFile, pages, counts, thumbnails, notes };
 }
@@ -280,7 +287,7 @@ class Listing {
 function classCounts(defects: readonly ReportDefect[]): string {
   const n: Record<string, number> = {};
   for (const d of defects) n[d.class] = (n[d.class] ?? 0) + 1;
-  const parts = DEFECT_CLASSES.filter((c) => n[c]).map((c) => `<span class="cls-${c}">${n[c]} ${c}</span>`);
+  const parts = DEFECT_CLASSES.filter((c) => n[c]).map((c) => `<span class="cls-${c}">${plural(n[c]!, c)}</span>`);
   return parts.length > 0 ? parts.join(' · ') : 'no defects';
 }
 
@@ -312,6 +319,7 @@ function indexBody(a: {
   okSamples: readonly Entry[];
   notes: number;
   notesShown: readonly { path: string; problem: string }[];
+  reportMs: number;
 }): string {
   const { run, counts } = a;
   const processed = counts.ok + counts.ng + counts.error;
@@ -322,8 +330,10 @@ function indexBody(a: {
     card('count-ok', 'ok', 'OK', String(counts.ok)),
     card('count-ng', 'ng', 'NG', String(counts.ng)),
     card('count-error', 'error', 'errors', String(counts.error)),
-    card('throughput', '', 'images/s', num(rate, 1)),
-    card('total-time', '', 'total time', escapeHtml(duration(run.totalMs))),
+    card('throughput', '', 'images/s (inspection)', num(rate, 1)),
+    card('total-time', '', 'inspection time', escapeHtml(duration(run.totalMs))),
+    card('report-time', '', 'report writing', escapeHtml(duration(a.reportMs))),
+    card('wall-time', '', 'wall time with report', escapeHtml(duration(run.totalMs + a.reportMs))),
   ].join('');
   const info: [string, string][] = [
     ['run', `<code id="run-id">${escapeHtml(run.id)}</code>`],
@@ -333,6 +343,10 @@ function indexBody(a: {
   ];
   if (run.startedAt) info.push(['started', escapeHtml(run.startedAt)]);
   if (run.source) info.push(['source', `<code>${escapeHtml(run.source)}</code>`]);
+  if (run.sessions && run.sessions.length > 1) {
+    const list = run.sessions.map((s, i) => `<li>${i === 0 ? 'started' : 'resumed'} ${escapeHtml(s.startedAt)} on ${escapeHtml(s.device)}</li>`);
+    info.push(['sessions', `<ol id="sessions">${list.join('')}</ol>`]);
+  }
   const infoTable = `<table class="run">${info.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>`;
 
   const stageRows = run.stages.map((s) => {
@@ -342,13 +356,14 @@ function indexBody(a: {
   });
   const stages = run.stages.length === 0
     ? '<p class="muted">No stage timings recorded.</p>'
-    : `<table class="stages"><thead><tr><th>stage</th><th class="n">busy time</th><th class="n">ms / image</th><th class="n">images/s</th><th class="n">% of wall time</th></tr></thead><tbody>${stageRows.join('')}</tbody></table>`;
+    : `<table class="stages"><thead><tr><th>stage</th><th class="n">busy time</th><th class="n">ms / image</th><th class="n">images/s</th><th class="n">busy time as % of inspection time</th></tr></thead><tbody>${stageRows.join('')}</tbody></table>`
+      + '<p class="muted" id="stages-note">Busy time is summed over every thread and worker that ran the stage, so a stage that runs on several at once can exceed 100 % of the inspection time; ms / image and images/s are per thread.</p>';
 
   const gp = a.gallery.pages;
   const gNav = pager({ current: 1, total: gp, hasNext: gp > 1, href: a.gallery.href, label: 'gallery pages' });
   const galleryHtml = counts.ng === 0
     ? '<p class="muted">No NG images.</p>'
-    : `<p>${counts.ng} NG image${counts.ng === 1 ? '' : 's'}${gp > 1 ? ` on ${gp} pages of ${a.o.galleryPageSize}` : ''}.</p>${legend()}${gNav}${galleryGrid(a.gallery.first, '')}${gNav}`;
+    : `<p>${plural(counts.ng, 'NG image')}${gp > 1 ? ` on ${gp} pages of ${a.o.galleryPageSize}` : ''}.</p>${legend()}${gNav}${galleryGrid(a.gallery.first, '')}${gNav}`;
 
   const okHtml = a.okSamples.length === 0
     ? ''
@@ -360,7 +375,7 @@ function indexBody(a: {
 
   const notesHtml = a.notes === 0
     ? ''
-    : `<h2 id="notes">Report notes</h2><p>${a.notes} image${a.notes === 1 ? '' : 's'} could not be fully rendered${a.notes > a.notesShown.length ? ` (the first ${a.notesShown.length} are listed)` : ''}.</p>`
+    : `<h2 id="notes">Report notes</h2><p>${plural(a.notes, 'image')} could not be fully rendered${a.notes > a.notesShown.length ? ` (the first ${a.notesShown.length} are listed)` : ''}.</p>`
       + `<table class="notes"><thead><tr><th>path</th><th>problem</th></tr></thead><tbody>${a.notesShown.map((n) => `<tr><td><code>${escapeHtml(n.path)}</code></td><td class="msg">${escapeHtml(n.problem)}</td></tr>`).join('')}</tbody></table>`;
 
   return `<h2>Summary</h2><div class="cards">${cards}</div>${infoTable}
@@ -462,6 +477,14 @@ function checkRun(v: unknown): ReportRun {
   optional(r.startedAt, (s) => str('data.run.startedAt', s, true));
   optional(r.source, (s) => str('data.run.source', s, true));
   optional(r.imagesPerSecond, (x) => nonNegative('data.run.imagesPerSecond', x));
+  optional(r.sessions, (list) => {
+    if (!Array.isArray(list)) throw invalidParameter('data.run.sessions', 'an array of {startedAt, device}', list);
+    list.forEach((s: { startedAt: string; device: string }, i: number) => {
+      if (typeof s !== 'object' || s === null) throw invalidParameter(`data.run.sessions[${i}]`, 'an object with startedAt and device', s);
+      str(`data.run.sessions[${i}].startedAt`, s.startedAt, true);
+      str(`data.run.sessions[${i}].device`, s.device, true);
+    });
+  });
   return r;
 }
 

@@ -8,6 +8,7 @@
  * (1000 → 512 + 256 + 128 + 64 + 32 + 8), so each table has at most ⌈log2 max⌉ + 1 shapes.
  */
 import { CompiledQuery, sql, type Compilable } from 'kysely';
+import { KensaError } from '../errors.js';
 import type { DialectName } from './dialect.js';
 import type { DefectsTable, ItemsTable, KensaDb } from './schema.js';
 
@@ -73,7 +74,7 @@ function marker<T extends string>(columns: readonly T[], row: number): Record<T,
 function compileChecked(query: Compilable, expected: readonly string[]): string {
   const compiled = query.compile();
   const ok = compiled.parameters.length === expected.length && compiled.parameters.every((p, i) => p === expected[i]);
-  if (!ok) throw new Error(`kensa store: unexpected parameter order in ${compiled.sql.slice(0, 80)}…`);
+  if (!ok) throw new KensaError('KENSA_ERR_INTERNAL', `kensa store: unexpected parameter order in ${compiled.sql.slice(0, 80)}…`);
   return compiled.sql;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Schema migrations, in code (no files are read at run time), applied by Kysely's Migrator when a
  * store opens. Migration names sort in the order they apply; never edit a released one, add the
- * next (`0002_…`). Bookkeeping lives in `kensa_migration` / `kensa_migration_lock`.
+ * next (`0003_…`). Bookkeeping lives in `kensa_migration` / `kensa_migration_lock`.
  *
  * Per-dialect details are confined to {@link columnTypes}: MySQL needs bounded VARCHAR keys, a
  * binary collation (item keys are file paths: `A.png` ≠ `a.png`) and MEDIUMTEXT for long JSON and
@@ -98,6 +98,29 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropTable('defects').execute();
         await db.schema.dropTable('items').execute();
         await db.schema.dropTable('runs').execute();
+      },
+    },
+    // each resume may run on another device: one row per session, the first backfilled from runs
+    '0002_run_sessions': {
+      async up(db: AnyDb) {
+        await db.schema
+          .createTable('run_sessions')
+          .addColumn('run_id', t.runId, (c) => c.notNull())
+          .addColumn('idx', 'integer', (c) => c.notNull())
+          .addColumn('started_at', 'varchar(32)', (c) => c.notNull())
+          .addColumn('device', 'varchar(255)', (c) => c.notNull())
+          .addPrimaryKeyConstraint('run_sessions_pk', ['run_id', 'idx'])
+          .addForeignKeyConstraint('run_sessions_run_fk', ['run_id'], 'runs', ['id'], (fk) => fk.onDelete('cascade'))
+          .modifyEnd(t.keyedTableEnd)
+          .execute();
+        await db
+          .insertInto('run_sessions')
+          .columns(['run_id', 'idx', 'started_at', 'device'])
+          .expression(db.selectFrom('runs').select(['id', sql.lit(0).as('idx'), 'created_at', 'device']))
+          .execute();
+      },
+      async down(db: AnyDb) {
+        await db.schema.dropTable('run_sessions').execute();
       },
     },
   };

@@ -37,6 +37,7 @@ export interface RunsTable {
   recipe_hash: string;
   /** The recipe content as used by the run. */
   recipe_json: string;
+  /** The device of the run's latest session (`run_sessions` holds every one). */
   device: string;
   options_json: string;
   count_total: number;
@@ -45,6 +46,15 @@ export interface RunsTable {
   count_error: number;
   /** Stage name → milliseconds. */
   timings_json: string;
+}
+
+/** `run_sessions`: one row per start or resume of a run, with the device it computed on; primary key (run_id, idx). */
+export interface RunSessionsTable {
+  run_id: string;
+  /** 0 for the start, 1… for each resume. */
+  idx: number;
+  started_at: string;
+  device: string;
 }
 
 /** `items`: one row per inspected file; primary key (run_id, item_key). */
@@ -85,6 +95,7 @@ export interface DefectsTable {
 /** The whole database, as Kysely sees it. */
 export interface Database {
   runs: RunsTable;
+  run_sessions: RunSessionsTable;
   items: ItemsTable;
   defects: DefectsTable;
 }
@@ -116,6 +127,12 @@ export interface NewRun {
   options?: { [key: string]: Json };
 }
 
+/** One start or resume of a run, as `Store.sessions()` returns it. */
+export interface RunSession {
+  startedAt: string;
+  device: string;
+}
+
 /** A run as the Store returns it. */
 export interface RunRecord {
   id: string;
@@ -125,6 +142,7 @@ export interface RunRecord {
   recipeName: string;
   recipeHash: string;
   recipe: Json;
+  /** The device of the latest session (see `Store.sessions()` for each start and resume). */
   device: string;
   options: { [key: string]: Json };
   counts: RunCounts;

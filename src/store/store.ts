@@ -16,7 +16,7 @@
  * retrying the same batch once the database is reachable again is safe.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { CompiledQuery, Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, sql, type Transaction } from 'kysely';
 import { KensaError } from '../errors.js';
 import { describe, integerInRange, invalidParameter, is, oneOf } from '../validate.js';
 import { openDialect, parseStoreUrl, type DialectName, type StoreDialect } from './dialect.js';
@@ -41,6 +41,7 @@ import {
   type NewRun,
   type RunCounts,
   type RunRecord,
+  type RunSession,
   type RunsTable,
   type RunStatus,
 } from './schema.js';
@@ -59,8 +60,12 @@ export interface ItemQuery {
   status?: ItemStatus;
   /** At most this many items (ordered by item key). */
   limit?: number;
-  /** Only items whose key sorts after this one (keyset pagination: pass the last key you got). */
+  /** Only items whose key sorts after this one (keyset pagination: pass the last key you got); order 'key' only. */
   after?: string;
+  /** 'key' (default), or 'score': highest score first, items without a score last, ties by key. */
+  order?: 'key' | 'score';
+  /** Skip this many items first (with `limit`): the pagination of order 'score'. */
+  offset?: number;
 }
 
 /** What one {@link Store.writeResults} call stored. */
@@ -357,7 +362,12 @@ export class Store {
       count_error: 0,
       timings_json: '{}',
     };
-    await this.#op(`createRun ${id}`, () => this.db.insertInto('runs').values(row).execute());
+    await this.#op(`createRun ${id}`, () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx.insertInto('runs').values(row).execute();
+        await trx.insertInto('run_sessions').values({ run_id: id, idx: 0, started_at: row.created_at, device }).execute();
+      }),
+    );
     this.#knownRuns.add(id);
     return toRunRecord(row);
   }
@@ -388,14 +398,33 @@ export class Store {
   }
 
   /**
-   * Marks a run as running again (for `--resume`): status 'running', no finish time. Pair it with
-   * {@link doneItemKeys} to skip what the run already stored.
+   * Marks a run as running again (for `--resume`): status 'running', no finish time, and a new
+   * session with the device this resume computes on (default: the run's device so far), which
+   * becomes the run's device. Pair it with {@link doneItemKeys} to skip what the run already stored.
    */
-  async resumeRun(id: string): Promise<RunRecord> {
+  async resumeRun(id: string, options: { device?: string } = {}): Promise<RunRecord> {
     checkRunId('id', id);
+    if (options === null || typeof options !== 'object') throw invalidParameter('options', 'an object {device?}', options);
+    const given = options.device === undefined ? undefined : checkString('options.device', options.device, 255);
     await this.#requireRun('id', id);
-    await this.#op(`resumeRun ${id}`, () => this.db.updateTable('runs').set({ status: 'running', finished_at: null }).where('id', '=', id).execute());
+    await this.#op(`resumeRun ${id}`, () =>
+      this.db.transaction().execute(async (trx) => {
+        const run = await trx.selectFrom('runs').select('device').where('id', '=', id).executeTakeFirstOrThrow();
+        const last = await trx.selectFrom('run_sessions').select((eb) => eb.fn.max('idx').as('idx')).where('run_id', '=', id).executeTakeFirst();
+        const idx = last?.idx === null || last?.idx === undefined ? 0 : Number(last.idx) + 1;
+        const device = given ?? run.device;
+        await trx.insertInto('run_sessions').values({ run_id: id, idx, started_at: new Date().toISOString(), device }).execute();
+        await trx.updateTable('runs').set({ status: 'running', finished_at: null, device }).where('id', '=', id).execute();
+      }),
+    );
     return (await this.getRun(id))!;
+  }
+
+  /** Each start and resume of a run, in order, with the device it computed on. */
+  async sessions(runId: string): Promise<RunSession[]> {
+    checkRunId('runId', runId);
+    const rows = await this.#op(`sessions ${runId}`, () => this.db.selectFrom('run_sessions').select(['started_at', 'device']).where('run_id', '=', runId).orderBy('idx').execute());
+    return rows.map((r) => ({ startedAt: r.started_at, device: r.device }));
   }
 
   /**
@@ -483,18 +512,28 @@ export class Store {
     return new Set(rows.map((r) => r.item_key));
   }
 
-  /** The run's items ordered by key, optionally of one status, a page at a time (`limit`, `after`). */
+  /**
+   * The run's items ordered by key (or by score, highest first), optionally of one status, a page
+   * at a time (`limit` with `after` for key order, with `offset` for score order).
+   */
   async items(runId: string, query: ItemQuery = {}): Promise<ItemRecord[]> {
     checkRunId('runId', runId);
     const status = query.status === undefined ? undefined : oneOf('query.status', query.status, ITEM_STATUSES);
     const limit = query.limit === undefined ? undefined : integerInRange('query.limit', query.limit, 1, INT32_MAX);
+    const order = query.order === undefined ? 'key' : oneOf('query.order', query.order, ['key', 'score'] as const);
     const after = query.after === undefined ? undefined : checkString('query.after', query.after, MAX_ITEM_KEY_LENGTH);
+    if (after !== undefined && order !== 'key') throw invalidParameter('query.after', "undefined with order 'score' (page with offset)", after);
+    const offset = query.offset === undefined ? undefined : integerInRange('query.offset', query.offset, 0, Number.MAX_SAFE_INTEGER);
+    if (offset !== undefined && limit === undefined) throw invalidParameter('query.limit', 'a limit when offset is given', limit);
     const rows = await this.#op(`items ${runId}`, () => {
       let q = this.db.selectFrom('items').selectAll().where('run_id', '=', runId);
       if (status !== undefined) q = q.where('status', '=', status);
       if (after !== undefined) q = q.where('item_key', '>', after);
+      // dialects disagree on where NULL sorts; a score is never below -1e300
+      if (order === 'score') q = q.orderBy(sql`coalesce(score, -1e300)`, 'desc');
       q = q.orderBy('item_key');
       if (limit !== undefined) q = q.limit(limit);
+      if (offset !== undefined) q = q.offset(offset);
       return q.execute();
     });
     return rows.map(toItemRecord);

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BENCH_HELP, benchInput, run, type BenchReport } from '../../src/cli/bench.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BENCH_HELP, benchInput, run, surfaceBatch, type BenchReport } from '../../src/cli/bench.js';
+import { benchOp, familyOps, OP_NAMES, tensorsOf } from '../../src/cli/bench-ops.js';
+import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
+import { Tensor } from '../../src/tensor.js';
+import { tempDir } from '../_kit/tmp.js';
 import { listAdapters } from '../../src/gpu/gpu.js';
 
 const hasAdapter = (await listAdapters()).length > 0;
@@ -113,5 +119,65 @@ describe('kensa bench', () => {
     assert.ok([...f.data].every((v) => v >= 0 && v < 1));
     const h = benchInput([1, 1, 16, 16], 'f16');
     for (let i = 0; i < h.size; i++) assert.ok(h.at(i) >= 0 && h.at(i) <= 1);
+  });
+
+  test('--op times any family op by name with --args as its options (CPU, tiny sizes)', async () => {
+    const { buf, io } = capture();
+    assert.equal(await run(['--op', 'gaussianBlur', '--args', '{"sigma":2}', '--size', '16x8', '--batch', '2', '--dtype', 'u8', '--device', 'cpu', '--repeats', '2', '--warmup', '0'], io), 0, buf.err);
+    assert.match(buf.out, /^kensa bench: gaussianBlur \{"sigma":2\} on 2×1×8×16 u8, 0 warm-up \+ 2 timed runs per device\n/);
+    assert.match(buf.out, /\ncpu +TypeScript reference +[\d.]+/);
+    for (const [op, args, dtype] of [['medianBlur', '{"ksize":3}', 'u8'], ['threshold', '{"thresh":100,"type":"binary"}', 'u8'], ['connectedComponents', '{"connectivity":4}', 'u8'], ['resize', '{"width":5,"height":4}', 'f32']] as const) {
+      const c = capture();
+      assert.equal(await run(['--op', op, '--args', args, '--size', '12x10', '--batch', '1', '--dtype', dtype, '--device', 'cpu', '--repeats', '1', '--json'], c.io), 0, `${op}: ${c.buf.err}`);
+      const report = JSON.parse(c.buf.out) as BenchReport;
+      assert.equal(report.op, op);
+      assert.deepEqual(report.args, JSON.parse(args));
+      checkStats(report.results[0]!.wallMs, 1, op);
+    }
+  });
+
+  test('--recipe times a whole recipe (a built-in kind or a file) on synthetic surfaces', async () => {
+    const dir = tempDir('kensa-bench-recipe-');
+    writeFileSync(join(dir, 'my.yaml'), 'kind: classic\nname: mine\nthreshold:\n  value: 0.08\n');
+    for (const recipe of ['classic', join(dir, 'my.yaml')]) {
+      const { buf, io } = capture();
+      assert.equal(await run(['--recipe', recipe, '--size', '48x40', '--batch', '2', '--device', 'cpu', '--repeats', '2', '--warmup', '0', '--json'], io), 0, buf.err);
+      const report = JSON.parse(buf.out) as BenchReport;
+      assert.equal(report.op, recipe === 'classic' ? 'recipe classic' : 'recipe mine');
+      assert.deepEqual(report.shape, [2, 1, 40, 48]);
+      checkStats(report.results[0]!.wallMs, 2, recipe);
+    }
+    const x = surfaceBatch([2, 1, 20, 24], 'u16');
+    assert.deepEqual([x.dtype, ...x.shape], ['u16', 2, 1, 20, 24]);
+    assert.ok(new Set(x.data).size > 10, 'a surface, not a constant');
+  });
+
+  test('--op / --args / --recipe misuse exits 2; an op rejecting its options exits 1 with one line', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--args', 'sigma=2', '--op', 'gaussianBlur'], /--args expects a JSON object or array \(e\.g\. '\{"sigma":2\}'\) but received 'sigma=2'/],
+      [['--args', '3', '--op', 'gaussianBlur'], /--args expects a JSON object or array/],
+      [['--args', '{}'], /--args expects an op by name \(not a preset or a recipe\) but received --args with the preset 'gaussian'/],
+      [['--op', 'crack', '--recipe', 'classic'], /--op and --recipe exclude each other/],
+      [['--recipe', 'classic', '--dtype', 'f32'], /--recipe expects one channel of u8 or u16/],
+      [['--op', 'sobelKernels'], /--op expects one of gaussian, crack or an op by name \(.*gaussianBlur.*\) but received 'sobelKernels'/],
+    ];
+    for (const [argv, message] of cases) {
+      const { buf, io } = capture();
+      assert.equal(await run([...argv, '--device', 'cpu', '--size', '8x8', '--repeats', '1'], io), 2, argv.join(' '));
+      assert.match(buf.err, message, argv.join(' '));
+    }
+    const { buf, io } = capture();
+    assert.equal(await run(['--op', 'gaussianBlur', '--args', '{"sigma":-1}', '--device', 'cpu', '--size', '8x8', '--repeats', '1'], io), 1);
+    assert.match(buf.err, /^kensa bench: Expected .*sigma.* \[KENSA_ERR_INVALID_ARGUMENT\]\n$/);
+  });
+
+  test('the op registry: presets first, every family op, no program lists or parameter helpers', () => {
+    assert.deepEqual(OP_NAMES.slice(0, 2), ['gaussian', 'crack']);
+    for (const name of ['gaussianBlur', 'medianBlur', 'threshold', 'resize', 'dilate', 'connectedComponents', 'brightnessContrast', 'sobel']) assert.ok(name in familyOps, name);
+    for (const name of OP_NAMES) assert.ok(!name.endsWith('Programs') && name !== 'structuringElement' && name !== 'sobelKernels', name);
+    const x = benchInput([1, 1, 8, 8], 'u8', 2);
+    assert.deepEqual([...(benchOp('gaussianBlur', { sigma: 1.5 })!(x) as Tensor).data], [...gaussianBlur(x, { sigma: 1.5 }).data]);
+    assert.equal(benchOp('nope', undefined), undefined);
+    assert.deepEqual(tensorsOf({ a: x, b: [x, 1], c: 'x' }), [x, x]);
   });
 });

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { INSPECT_HELP, run } from '../../src/cli/inspect.js';
+import { INSPECT_HELP, resumeCommand, run } from '../../src/cli/inspect.js';
+import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
 import { writeFrames } from '../pipeline/_images.js';
 
@@ -31,5 +34,85 @@ describe('kensa inspect --post-workers', () => {
     }
     assert.deepEqual(counts[0], { total: 6, ok: 6 - defective.size, ng: defective.size, error: 0 });
     assert.deepEqual(counts[1], counts[0]);
+  });
+});
+
+describe('kensa inspect: what the user sees', () => {
+  test('the run id and the exact resume command come first; the summary keeps inspection and report time apart; plurals', async () => {
+    const dir = tempDir('kensa-cli-start-');
+    await writeFrames(join(dir, 'images'), 6, 48);
+    const db = join(dir, 'my runs.db');
+    const argv = [join(dir, 'images'), '--db', db, '--device', 'cpu', '--post-workers', '0', '--progress', 'none', '--report', join(dir, 'report')];
+    const { buf, io } = capture();
+    assert.equal(await run(argv, io), 0, buf.err);
+    const id = /^kensa inspect: run (\S+) started on .+; if it stops, resume with:\n/.exec(buf.err)?.[1];
+    assert.ok(id, buf.err);
+    assert.ok(buf.err.includes(`\n  kensa inspect ${join(dir, 'images')} --db '${db}' --device cpu --post-workers 0 --progress none --report ${join(dir, 'report')} --resume ${id}\n`), buf.err);
+    assert.match(buf.out, /\n6 images inspected in [\d.]+ s \([\d.]+ img\/s\)\nwall time [\d.]+ s with the report \([\d.]+ s\): [\d.]+ img\/s overall\n/);
+    assert.doesNotMatch(buf.out, /scratchs|\b[2-9] (spot|crack|scratch)\b/);
+    // the printed command resumes the run (nothing left to do: every item is skipped)
+    const again = capture();
+    assert.equal(await run([...argv, '--resume', id, '--json'], again.io), 0, again.buf.err);
+    assert.match(again.buf.err, new RegExp(`^kensa inspect: run ${id} resumed on `));
+    const summary = JSON.parse(again.buf.out) as { run: string; skipped: number; reportMs: number; wallMs: number; elapsedMs: number };
+    assert.equal(summary.run, id);
+    assert.equal(summary.skipped, 6);
+    assert.ok(summary.reportMs > 0 && summary.wallMs >= summary.elapsedMs + summary.reportMs - 1);
+  });
+
+  test('resumeCommand replaces an earlier --resume and quotes what the shell would split', () => {
+    assert.equal(resumeCommand(['imgs', '--resume', 'old', '--db', 'a b.db'], 'new'), "kensa inspect imgs --db 'a b.db' --resume new");
+    assert.equal(resumeCommand(['--resume=old', "it's"], 'r1'), "kensa inspect 'it'\\''s' --resume r1");
+  });
+
+  test('a missing folder: one line, exit 1, and no run is left in the store', async () => {
+    const dir = tempDir('kensa-cli-missing-');
+    const db = join(dir, 'kensa.db');
+    const { buf, io } = capture();
+    assert.equal(await run([join(dir, 'nope'), '--db', db, '--device', 'cpu', '--progress', 'none'], io), 1);
+    assert.equal(buf.err, `kensa inspect: Expected an existing file, folder, glob, @list or - for source but received ${JSON.stringify(join(dir, 'nope'))} [KENSA_ERR_INVALID_ARGUMENT]\n`);
+    const store = await openStore(db);
+    assert.deepEqual(await store.listRuns(), []);
+    await store.close();
+  });
+
+  test('an empty folder warns; a link loop is reported as skipped with its reason', async () => {
+    const dir = tempDir('kensa-cli-empty-');
+    mkdirSync(join(dir, 'empty'));
+    const { buf, io } = capture();
+    assert.equal(await run([join(dir, 'empty'), '--db', join(dir, 'k.db'), '--device', 'cpu', '--progress', 'none'], io), 0, buf.err);
+    assert.match(buf.err, new RegExp(`\nkensa inspect: warning: "${join(dir, 'empty')}" holds no images \\(extensions \\.jpg .*\\)\n`));
+    assert.match(buf.out, /\n0 images inspected in /);
+    await writeFrames(join(dir, 'imgs'), 1, 48);
+    symlinkSync(join(dir, 'imgs', 'loop.png'), join(dir, 'imgs', 'loop.png'));
+    const c = capture();
+    assert.equal(await run([join(dir, 'imgs'), '--db', join(dir, 'k.db'), '--device', 'cpu', '--progress', 'none'], c.io), 0, c.buf.err);
+    assert.ok(c.buf.err.includes(`\nkensa inspect: skipped 1 entry: 1 × symbolic link loop (${join(dir, 'imgs', 'loop.png')})\n`), c.buf.err);
+  });
+
+  test('--progress auto writes JSON lines when stderr is not a terminal, the bar when it is', async () => {
+    const dir = tempDir('kensa-cli-progress-');
+    await writeFrames(join(dir, 'imgs'), 2, 48);
+    for (const isTTY of [false, true]) {
+      const { buf, io } = capture();
+      (io.err as { isTTY?: boolean }).isTTY = isTTY;
+      assert.equal(await run([join(dir, 'imgs'), '--db', join(dir, `k${isTTY}.db`), '--device', 'cpu', '--json'], io), 0, buf.err);
+      const progress = buf.err.split('\n').filter((l) => l.startsWith('{') || l.includes('img/s'));
+      assert.ok(progress.length > 0, buf.err);
+      if (isTTY) assert.match(buf.err, /\r\[#+\.*\] 100\.0% 2\/2/);
+      else for (const l of progress) assert.equal((JSON.parse(l) as { type: string }).type, 'progress');
+    }
+  });
+
+  test('a bad recipe field: one line with the code, no stack trace (the real command)', () => {
+    const dir = tempDir('kensa-cli-recipe-');
+    mkdirSync(join(dir, 'imgs'));
+    writeFileSync(join(dir, 'bad.yaml'), 'kind: classic\ndenoise:\n  sigma: fuzzy\n');
+    const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', main, 'inspect', join(dir, 'imgs'), '--recipe', join(dir, 'bad.yaml'), '--db', join(dir, 'k.db'), '--device', 'cpu'], { encoding: 'utf8', env: { ...process.env, KENSA_DEBUG: '' } });
+    assert.equal(r.status, 1, r.stderr);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('kensa') || l.startsWith('    at '));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /^kensa inspect: Invalid recipe .*bad\.yaml: .*sigma.* \[KENSA_ERR_RECIPE\]$/);
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { parseArgs } from 'node:util';
 import { describe, test } from 'node:test';
-import { adapterFlag, choiceFlag, EXIT_USAGE, formatMs, guard, intFlag, median, parseFlags, table, UsageError } from '../../src/cli/io.js';
+import { KensaError } from '../../src/errors.js';
+import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_USAGE, formatMs, guard, intFlag, median, parseFlags, table, UsageError } from '../../src/cli/io.js';
 
 function capture() {
   const buf = { out: '', err: '' };
@@ -37,6 +38,17 @@ describe('cli io helpers', () => {
     );
     assert.match(buf.err, /^kensa bench: Unknown option '--m'.*\nRun 'kensa bench --help' for usage\.\n$/s);
     await assert.rejects(guard('bench', io, async () => Promise.reject(new Error('boom'))), /boom/);
+  });
+
+  test('a KensaError prints one line with its code and exits 1; its stack only with KENSA_DEBUG=1', async () => {
+    const fail = async () => Promise.reject(new KensaError('KENSA_ERR_RECIPE', 'Expected a number for blur.sigma but received "x" of type string'));
+    let c = capture();
+    assert.equal(await guard('inspect', c.io, fail, {}), EXIT_FAIL);
+    assert.equal(c.buf.err, 'kensa inspect: Expected a number for blur.sigma but received "x" of type string [KENSA_ERR_RECIPE]\n');
+    assert.equal(c.buf.out, '');
+    c = capture();
+    assert.equal(await guard('inspect', c.io, fail, { KENSA_DEBUG: '1' }), EXIT_FAIL);
+    assert.match(c.buf.err, /^kensa inspect: .* \[KENSA_ERR_RECIPE\]\nKensaError: Expected .*\n {4}at /);
   });
 
   test('formatting', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../_kit/tmp.js';
@@ -121,4 +121,101 @@ test('kill -9 in the middle of a run, then --resume: every item exactly once', a
   assert.equal(new Set(keys).size, many + 2);
   assert.equal(counts.total, many + 2);
   assert.equal(resumed.skipped, before);
+});
+
+test('a missing source fails before any run exists: no orphan run in state running', async () => {
+  const dir = tempDir('kensa-run-missing-');
+  const db = join(dir, 'kensa.db');
+  const backend = await openBackend({ device: 'cpu' });
+  try {
+    await assert.rejects(runInspection([join(dir, 'nope')], { db, backend }), { code: 'KENSA_ERR_INVALID_ARGUMENT', message: /Expected an existing file, folder, glob, @list or - for source but received ".*nope"/ });
+    await assert.rejects(runInspection([`${join(dir, 'nowhere')}/*.png`], { db, backend }), /Expected a glob under an existing folder for source/);
+  } finally {
+    backend.close();
+  }
+  const store = await openStore(db);
+  assert.deepEqual(await store.listRuns(), []);
+  await store.close();
+});
+
+test('a failure inside a run marks it failed (resumable), not running', async () => {
+  const { images, db } = await setup(4);
+  const backend = await openBackend({ device: 'cpu' });
+  let id = '';
+  try {
+    await assert.rejects(
+      runInspection([images], {
+        db,
+        backend,
+        onStart: ({ run }) => (id = run.id),
+        onItem: () => {
+          throw new Error('the consumer broke');
+        },
+      }),
+      /the consumer broke/,
+    );
+  } finally {
+    backend.close();
+  }
+  assert.notEqual(id, '');
+  assert.equal((await storedKeys(db, id)).run!.status, 'failed');
+});
+
+test('onStart gives the run id before the first image; the scan reports empty sources and what was passed over', async () => {
+  const { dir, images, db } = await setup(3);
+  const empty = join(dir, 'empty');
+  mkdirSync(empty);
+  writeFileSync(join(empty, 'notes.txt'), 'x');
+  symlinkSync(join(images, 'loop.png'), join(images, 'loop.png'));
+  symlinkSync(join(dir, 'gone.png'), join(images, 'broken.png'));
+  symlinkSync(empty, join(images, 'linked-folder'));
+  const backend = await openBackend({ device: 'cpu' });
+  const events: string[] = [];
+  try {
+    const s = await runInspection([images, empty], {
+      db,
+      backend,
+      onStart: (start) => {
+        events.push(`start ${start.run.id} ${start.resumed}`);
+        assert.equal(start.run.status, 'running');
+        assert.equal(start.scan.total, 5);
+        assert.deepEqual(start.scan.empty, [empty]);
+        assert.deepEqual(start.scan.skipped, [
+          { path: join(images, 'broken.png'), reason: 'broken symbolic link' },
+          { path: join(images, 'linked-folder'), reason: 'link to a folder (not followed)' },
+          { path: join(images, 'loop.png'), reason: 'symbolic link loop' },
+        ]);
+      },
+      onItem: () => events.push('item'),
+    });
+    assert.equal(events[0], `start ${s.run.id} false`);
+    assert.equal(events.length, 1 + 5);
+    assert.deepEqual(s.scan.empty, [empty]);
+    assert.equal(s.scan.skipped.length, 3);
+  } finally {
+    backend.close();
+  }
+});
+
+test('a resume on another device records that device; the run\'s timings add up its sessions', async () => {
+  const { images, db } = await setup(3);
+  const backend = await openBackend({ device: 'cpu' });
+  try {
+    const first = await runInspection([images], { db, backend });
+    const store = await openStore(db);
+    // as if the first session had run elsewhere
+    await store.db.updateTable('runs').set({ device: 'NVIDIA H100 (webgpu)' }).where('id', '=', first.run.id).execute();
+    await store.db.updateTable('run_sessions').set({ device: 'NVIDIA H100 (webgpu)' }).where('run_id', '=', first.run.id).execute();
+    await store.close();
+    const again = await runInspection([images], { db, backend, resume: first.run.id });
+    assert.equal(again.run.device, `${backend.name} (${backend.kind})`);
+    // the run's timings cover both sessions
+    assert.equal(again.run.timings.processed, first.processed + again.processed);
+    assert.ok(Math.abs(again.run.timings.elapsedMs! - (first.run.timings.elapsedMs! + again.elapsedMs)) < 1e-6);
+    const check = await openStore(db);
+    assert.deepEqual((await check.sessions(first.run.id)).map((x) => x.device), ['NVIDIA H100 (webgpu)', `${backend.name} (${backend.kind})`]);
+    await check.close();
+  } finally {
+    backend.close();
+  }
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { tempDir } from '../_kit/tmp.js';
-import { countSource, expandSource, globToRegExp } from '../../src/pipeline/source.js';
+import { countSource, expandSource, globToRegExp, scanSources } from '../../src/pipeline/source.js';
 
 async function keys(arg: string, stdin?: NodeJS.ReadableStream): Promise<string[]> {
   const out: string[] = [];
@@ -36,4 +36,15 @@ test('glob syntax', () => {
   assert.ok(!globToRegExp('*.png').test('a/c.png'));
   assert.ok(globToRegExp('img?.jpg').test('img1.jpg'));
   assert.ok(!globToRegExp('img?.jpg').test('img12.jpg'));
+});
+
+test('scanSources: totals, sources without images, links passed over with the reason; stdin is not read', async () => {
+  const dir = tempDir('kensa-scan-');
+  mkdirSync(join(dir, 'empty'));
+  writeFileSync(join(dir, 'a.png'), 'x');
+  symlinkSync(join(dir, 'self.png'), join(dir, 'self.png'));
+  const scan = await scanSources([dir, join(dir, 'empty')]);
+  assert.deepEqual(scan, { total: 1, empty: [join(dir, 'empty')], skipped: [{ path: join(dir, 'self.png'), reason: 'symbolic link loop' }] });
+  assert.equal((await scanSources([dir, '-'])).total, null);
+  await assert.rejects(scanSources([join(dir, 'nope')]), { code: 'KENSA_ERR_INVALID_ARGUMENT' });
 });

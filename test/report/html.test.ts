@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { baseName, duration, escapeHtml, num, page, pager, safeName } from '../../src/report/html.js';
+import { baseName, duration, escapeHtml, num, page, pager, plural, safeName } from '../../src/report/html.js';
 
 describe('report html', () => {
+  test('plural: one noun, the English suffix rules kensa needs', () => {
+    assert.deepEqual(
+      [plural(1, 'scratch'), plural(2, 'scratch'), plural(0, 'spot'), plural(2, 'spot'), plural(3, 'crack'), plural(2, 'entry'), plural(2, 'day'), plural(1, 'image'), plural(2, 'NG image'), plural(2, 'box')],
+      ['1 scratch', '2 scratches', '0 spots', '2 spots', '3 cracks', '2 entries', '2 days', '1 image', '2 NG images', '2 boxes'],
+    );
+  });
+
   test('escapeHtml escapes every character that can open markup or leave an attribute', () => {
     assert.equal(escapeHtml(`<img src=x onerror="a('b')">&amp;`), '&lt;img src=x onerror=&quot;a(&#39;b&#39;)&quot;&gt;&amp;amp;');
     assert.equal(escapeHtml('plain text, ünïcode ✓'), 'plain text, ünïcode ✓');

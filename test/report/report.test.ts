@@ -337,4 +337,24 @@ describe('writeReport', () => {
       await context.close();
     }
   });
+
+  test('the summary keeps inspection time and report writing apart, labels busy time as summed over threads, lists resumes, pluralises', async () => {
+    const { items } = await fixture();
+    const dir = join(tmp, 'report-labels');
+    const sessions = [{ startedAt: '2026-12-01T10:00:00.000Z', device: 'NVIDIA H100 (webgpu)' }, { startedAt: '2026-12-01T11:00:00.000Z', device: 'cpu (cpu)' }];
+    const many: ReportItem[] = [...items, { path: 'x/many.png', status: 'ng', score: 0.5, width: 8, height: 8, defects: [0, 1].map((i) => ({ x: i, y: 0, w: 1, h: 1, area: 1, score: 0.5, meanGradient: 1, class: 'scratch' as const })) }];
+    const r = await writeReport(dir, { run: { ...RUN, sessions }, items: many });
+    const index = await readFile(r.index, 'utf8');
+    assert.match(index, /<div class="v">[^<]+<\/div><div class="k">images\/s \(inspection\)<\/div>/);
+    assert.match(index, /id="total-time"><div class="v">4\.32 s<\/div><div class="k">inspection time<\/div>/);
+    const reportTime = /id="report-time"><div class="v">([^<]+)<\/div><div class="k">report writing<\/div>/.exec(index);
+    assert.ok(reportTime, 'report writing time shown');
+    assert.match(index, /id="wall-time"><div class="v">[^<]+<\/div><div class="k">wall time with report<\/div>/);
+    assert.match(index, /<th class="n">busy time as % of inspection time<\/th>/);
+    assert.match(index, /id="stages-note">Busy time is summed over every thread and worker that ran the stage, so a stage that runs on several at once can exceed 100 % of the inspection time/);
+    assert.match(index, /<ol id="sessions"><li>started 2026-12-01T10:00:00\.000Z on NVIDIA H100 \(webgpu\)<\/li><li>resumed 2026-12-01T11:00:00\.000Z on cpu \(cpu\)<\/li><\/ol>/);
+    assert.match(index, /<span class="cls-scratch">2 scratches<\/span>/);
+    assert.doesNotMatch(index, /\b[02-9] (spot|crack|scratch)</);
+    await assert.rejects(writeReport(join(tmp, 'bad-sessions'), { run: { ...RUN, sessions: [{ startedAt: '', device: 3 as unknown as string }] }, items: [] }), /data\.run\.sessions\[0\]\.device/);
+  });
 });

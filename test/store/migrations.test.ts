@@ -40,14 +40,39 @@ for (const dialect of DIALECTS) {
         const names = Object.keys(migrations(dialect));
         assert.deepEqual((await migrator(db, dialect).getMigrations()).map((m) => [m.name, m.executedAt !== undefined]), names.map((n) => [n, true]));
 
+        // the later migrations first, so that the initial one's round trip is what is checked below
+        assert.equal((await migrator(db, dialect).migrateTo('0001_initial')).error, undefined);
         const down = await migrator(db, dialect).migrateDown();
         assert.equal(down.error, undefined);
         assert.deepEqual(down.results?.map((r) => [r.migrationName, r.direction, r.status]), [['0001_initial', 'Down', 'Success']]);
         assert.deepEqual((await db.introspection.getTables()).filter((t) => t.name in TABLES), []);
-        const up = await migrateToLatest(db, dialect);
+        const up = await migrator(db, dialect).migrateTo('0001_initial');
         assert.deepEqual(up.results?.map((r) => [r.migrationName, r.status]), [['0001_initial', 'Success']]);
+        assert.deepEqual((await migrateToLatest(db, dialect)).results?.map((r) => [r.migrationName, r.status]), [['0002_run_sessions', 'Success']]);
       } finally {
         await db.destroy();
+      }
+    });
+
+    test('0002 gives each run made before it a first session with its device', async () => {
+      if (typeof scratch === 'string') return;
+      const d = await openDialect(parseStoreUrl(scratch.url), { poolSize: 1, busyTimeoutMs: 1000 });
+      const db = new Kysely<Database>({ dialect: d.kysely });
+      try {
+        await migrator(db, dialect).migrateTo('0001_initial');
+        const row = { id: 'old-run', created_at: '2026-11-01T10:00:00.000Z', finished_at: null, status: 'interrupted' as const, recipe_name: 'classic', recipe_hash: 'h', recipe_json: '{}', device: 'llvmpipe (webgpu)', options_json: '{}', count_total: 0, count_ok: 0, count_ng: 0, count_error: 0, timings_json: '{}' };
+        await db.insertInto('runs').values(row).execute();
+        assert.equal((await migrateToLatest(db, dialect)).error, undefined);
+      } finally {
+        await db.destroy();
+      }
+      const store = await openStore(scratch.url);
+      try {
+        assert.deepEqual(await store.sessions('old-run'), [{ startedAt: '2026-11-01T10:00:00.000Z', device: 'llvmpipe (webgpu)' }]);
+        await store.resumeRun('old-run', { device: 'cpu (cpu)' });
+        assert.deepEqual((await store.sessions('old-run')).map((s) => s.device), ['llvmpipe (webgpu)', 'cpu (cpu)']);
+      } finally {
+        await store.close();
       }
     });
   });

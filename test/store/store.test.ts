@@ -211,6 +211,30 @@ for (const dialect of DIALECTS) {
       assert.equal((await store.defects(run.id)).length, keys.reduce((s, k) => s + nDefects(k), 0));
     });
 
+    test('each resume records its device: the run shows the latest, sessions() every one', async () => {
+      const run = await store.createRun({ ...newRun, device: 'NVIDIA H100 (webgpu)' });
+      await store.finishRun(run.id, 'interrupted');
+      const resumed = await store.resumeRun(run.id, { device: 'cpu (cpu)' });
+      assert.equal(resumed.device, 'cpu (cpu)');
+      await store.finishRun(run.id, 'interrupted');
+      assert.equal((await store.resumeRun(run.id)).device, 'cpu (cpu)', 'no device given: the run keeps its latest');
+      const sessions = await store.sessions(run.id);
+      assert.deepEqual(sessions.map((x) => x.device), ['NVIDIA H100 (webgpu)', 'cpu (cpu)', 'cpu (cpu)']);
+      assert.equal(sessions[0]!.startedAt, run.createdAt);
+      assert.ok(sessions[1]!.startedAt >= sessions[0]!.startedAt && sessions[2]!.startedAt >= sessions[1]!.startedAt);
+      await assert.rejects(store.resumeRun(run.id, { device: '' }), { message: 'Expected a string of 1 to 255 characters for options.device but received "" of type string' });
+    });
+
+    test("items by score: highest first, no score last on every dialect, ties by key; paged with offset", async () => {
+      const run = await store.createRun(newRun);
+      const scored = (key: string, score: number | null) => ({ ...item(key, 1), score });
+      await store.writeResults(run.id, [scored('a', 0.2), scored('b', null), scored('c', 0.9), scored('d', 0.2), scored('e', 0)]);
+      assert.deepEqual((await store.items(run.id, { order: 'score' })).map((i) => i.itemKey), ['c', 'a', 'd', 'e', 'b']);
+      assert.deepEqual((await store.items(run.id, { order: 'score', limit: 2, offset: 2 })).map((i) => i.itemKey), ['d', 'e']);
+      await assert.rejects(store.items(run.id, { order: 'score', after: 'a' }), /for query\.after/);
+      await assert.rejects(store.items(run.id, { offset: 1 }), { message: 'Expected a limit when offset is given for query.limit but received undefined of type undefined' });
+    });
+
     test('a large batch spans several statements (chunks of 512 rows and powers of two) and stores every row once', async () => {
       const run = await store.createRun(newRun);
       const batch = Array.from({ length: 700 }, (_, i) => item(`big/${i}.png`, i % 5, i));

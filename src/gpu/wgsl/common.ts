@@ -1,4 +1,6 @@
 /** WGSL shared by every program. */
+import { KensaError } from '../../errors.js';
+
 export const WGSL_COMMON = /* wgsl */ `
 // Dispatches wider than 65535 workgroups are folded into 2-D grids (see Gpu.dispatch);
 // this recovers the linear workgroup index.
@@ -34,7 +36,7 @@ fn sat_i32(v: f32) -> i32 {
  * on a narrow range 0.032 → 0.030).
  */
 export function wgslBatchedLoads(array: string, first: string, stride: string, loads: number, use: (q: string) => string): string {
-  if (loads % 4 !== 0) throw new Error(`wgslBatchedLoads: loads must be a multiple of 4, got ${loads}`);
+  if (loads % 4 !== 0) throw new KensaError('KENSA_ERR_INTERNAL', `wgslBatchedLoads: loads must be a multiple of 4, got ${loads}`);
   return `for (var k = 0u; k < ${loads}u; k += 4u) {
       var q: array<vec4<u32>, 4>;
       for (var i = 0u; i < 4u; i++) { q[i] = ${array}[${first} + (k + i) * ${stride}]; }

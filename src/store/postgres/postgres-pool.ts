@@ -7,6 +7,7 @@
  * afresh. A SQL error (a constraint, say) costs one reconnect, which is rare and cheap.
  */
 import type pg from 'pg';
+import { KensaError } from '../../errors.js';
 import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
 
 class GuardedClient implements PostgresPoolClient {
@@ -32,7 +33,7 @@ class GuardedClient implements PostgresPoolClient {
   query<R>(sqlOrCursor: string | PostgresCursor<R>, parameters?: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
     if (typeof sqlOrCursor !== 'string') return this.#client.query(sqlOrCursor as unknown as pg.Submittable) as unknown as PostgresCursor<R>;
     return (this.#client.query(sqlOrCursor, parameters as unknown[]) as unknown as Promise<PostgresQueryResult<R>>).catch((e: unknown) => {
-      this.#failure = e instanceof Error ? e : new Error(String(e));
+      this.#failure = e instanceof Error ? e : new KensaError('KENSA_ERR_STORE', String(e));
       throw e;
     });
   }
