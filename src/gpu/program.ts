@@ -6,7 +6,7 @@
  */
 import type { DType } from '../dtype.js';
 import { uniformLayout, type UniformField, type UniformLayout } from './uniforms.js';
-import { dtypeHelpers, storageArrayType } from './wgsl/dtype.js';
+import { dtypeHelpers, f16Helpers, storageArrayType } from './wgsl/dtype.js';
 import { WGSL_COMMON } from './wgsl/common.js';
 
 export interface TensorBinding {
@@ -39,16 +39,25 @@ export interface CompiledProgram {
   readonly source: string;
 }
 
-export function cacheKey(p: ProgramInfo): string {
+/** What the device lets the generated WGSL use (Gpu.open fills it from the device's features). */
+export interface WgslOptions {
+  /** `enable f16;`: f16 words convert through f16 types instead of the packed-half builtins. */
+  readonly f16: boolean;
+}
+
+const PACKED: WgslOptions = { f16: false };
+
+export function cacheKey(p: ProgramInfo, opts: WgslOptions = PACKED): string {
   const io = [...p.inputs, ...p.outputs].map((b) => `${b.name}:${b.dtype}${'atomic' in b && b.atomic ? '!' : ''}`).join(',');
-  return `${p.name}[${p.key}]:${io}:wg${p.workgroupSize}`;
+  return `${p.name}[${p.key}]:${io}:wg${p.workgroupSize}${opts.f16 ? ':f16' : ''}`;
 }
 
 /** Full WGSL source: uniform struct, bindings in order (uniforms, inputs, outputs), helpers, body. */
-export function buildSource(p: ProgramInfo): CompiledProgram {
+export function buildSource(p: ProgramInfo, opts: WgslOptions = PACKED): CompiledProgram {
   const layout = uniformLayout(p.uniforms);
   const lines: string[] = [];
   let binding = 0;
+  if (opts.f16) lines.push('enable f16;');
   lines.push(layout.wgsl);
   lines.push(`@group(0) @binding(${binding++}) var<uniform> u: Uniforms;`);
   for (const b of p.inputs) {
@@ -59,6 +68,7 @@ export function buildSource(p: ProgramInfo): CompiledProgram {
   }
   lines.push(`const WG: u32 = ${p.workgroupSize}u;`);
   lines.push(WGSL_COMMON);
+  lines.push(f16Helpers(opts.f16));
   for (const b of p.inputs) lines.push(dtypeHelpers(b.name, b.dtype, 'read'));
   for (const b of p.outputs) if (!b.atomic) lines.push(dtypeHelpers(b.name, b.dtype, 'write'));
   lines.push(p.body);

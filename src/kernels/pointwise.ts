@@ -152,7 +152,7 @@ function quadLoad(dtype: DType, g: string): string {
     case 'u16':
       return `u16_quad(src_q[${g}])`;
     case 'f16':
-      return `vec4<f32>(unpack2x16float(src_q[${g}].x), unpack2x16float(src_q[${g}].y))`;
+      return `vec4<f32>(unpack_f16x2(src_q[${g}].x), unpack_f16x2(src_q[${g}].y))`;
     default:
       return `vec4<f32>(src_q[${g}])`;
   }
@@ -192,10 +192,10 @@ function contiguousLoad(dtype: DType): string {
     case 'f16':
       return `let a = src_v[2u * t];
   let b = src_v[2u * t + 1u];
-  let e0 = vec4<f32>(unpack2x16float(a.x), unpack2x16float(a.y));
-  let e1 = vec4<f32>(unpack2x16float(a.z), unpack2x16float(a.w));
-  let e2 = vec4<f32>(unpack2x16float(b.x), unpack2x16float(b.y));
-  let e3 = vec4<f32>(unpack2x16float(b.z), unpack2x16float(b.w));`;
+  let e0 = vec4<f32>(unpack_f16x2(a.x), unpack_f16x2(a.y));
+  let e1 = vec4<f32>(unpack_f16x2(a.z), unpack_f16x2(a.w));
+  let e2 = vec4<f32>(unpack_f16x2(b.x), unpack_f16x2(b.y));
+  let e3 = vec4<f32>(unpack_f16x2(b.z), unpack_f16x2(b.w));`;
     default:
       return [0, 1, 2, 3].map((k) => `let e${k} = vec4<f32>(src_v[4u * t + ${k}u]);`).join('\n  ');
   }

@@ -72,7 +72,7 @@ function quadLoad(dtype: DType): string {
     case 'u16':
       return 'let a = src[e >> 1u]; let b = src[(e >> 1u) + 1u]; return small_f32x4(vec4<u32>(a & 0xffffu, a >> 16u, b & 0xffffu, b >> 16u));';
     case 'f16':
-      return 'return vec4<f32>(unpack2x16float(src[e >> 1u]), unpack2x16float(src[(e >> 1u) + 1u]));';
+      return 'return vec4<f32>(unpack_f16x2(src[e >> 1u]), unpack_f16x2(src[(e >> 1u) + 1u]));';
     case 'i32':
       return 'return vec4<f32>(f32(src[e]), f32(src[e + 1u]), f32(src[e + 2u]), f32(src[e + 3u]));';
     case 'f32':
