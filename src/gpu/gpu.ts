@@ -119,15 +119,31 @@ interface PipelineEntry {
   id: number;
 }
 
-export async function listAdapters(): Promise<AdapterDescription[]> {
-  try {
-    await create(['adapter=\u0000kensa-list']).requestAdapter();
-  } catch (e) {
-    const out: AdapterDescription[] = [];
-    for (const m of String(e).matchAll(/backend: '([^']*)', name: '([^']*)'/g)) out.push({ index: out.length, backend: m[1]!, name: m[2]! });
-    return out;
-  }
-  return [];
+// Dawn prints "maxDynamic…BuffersPerPipelineLayout artificially reduced" to stderr from native
+// code when an instance first gathers the adapters' limits on drivers reporting huge ones
+// (lavapipe, RADV), whatever limits kensa requests; one instance per flag set prints it once.
+const instances = new Map<string, GPUNavigator>();
+function instance(flags: string[]): GPUNavigator {
+  const key = flags.join('\n');
+  let navigator = instances.get(key);
+  if (!navigator) instances.set(key, (navigator = create(flags)));
+  return navigator;
+}
+
+let adapterList: Promise<AdapterDescription[]> | undefined;
+
+export function listAdapters(): Promise<AdapterDescription[]> {
+  adapterList ??= (async () => {
+    try {
+      await instance(['adapter=\u0000kensa-list']).requestAdapter();
+    } catch (e) {
+      const out: AdapterDescription[] = [];
+      for (const m of String(e).matchAll(/backend: '([^']*)', name: '([^']*)'/g)) out.push({ index: out.length, backend: m[1]!, name: m[2]! });
+      return out;
+    }
+    return [];
+  })();
+  return adapterList;
 }
 
 export class Gpu {
@@ -218,7 +234,7 @@ export class Gpu {
       }
       flags = [...flags, `adapter=${name}`];
     }
-    const navigator = create(flags);
+    const navigator = instance(flags);
     let adapter: GPUAdapter | null = null;
     try {
       adapter = await navigator.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
