@@ -206,7 +206,7 @@ export class Gpu {
     this.hasTimestamps = device.features.has('timestamp-query');
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.pool.onTrim = () => this.#bindGroups.clear();
-    // 4 × 8 MiB: 9.3 / 6.5 / 7.2 GB/s against 8.5 / 5.1 / 7.4 for 4 × 4 MiB (H200 runs a, c, h in bench/results)
+    // 4 × 8 MiB: the faster ring on the GPU machine
     const ring = opts.uploadRing ?? { count: 4, chunkBytes: 8 << 20 };
     this.#upload = new UploadRing(device, ring.count, ring.chunkBytes);
     this.#readback = new ReadbackPool(device);
@@ -611,8 +611,8 @@ function subgroupMatrixConfigs(info: GPUAdapterInfo): SubgroupMatrixConfig[] {
 
 /**
  * A new ArrayBuffer holding a copy of `bytes`. Fresh memory costs a page fault per 4 KiB page
- * (1.4 GB/s on the H100 machine's VM, against 6.5 GB/s for the copy itself); an uninitialised
- * allocation at least skips zeroing it first, and below glibc's mmap threshold reuses freed heap.
+ * (slower than the copy itself); an uninitialised allocation at least skips zeroing it first, and
+ * below glibc's mmap threshold reuses freed heap.
  */
 function hostCopy(bytes: Uint8Array): ArrayBuffer {
   const out = Buffer.allocUnsafeSlow(bytes.byteLength);

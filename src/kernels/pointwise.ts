@@ -15,8 +15,7 @@
  *    the faster per output dtype by default), when planes hold a multiple of 16 elements (the
  *    whole batch when `planes` is false); other sizes take the scalar program, whose `value` is
  *    map4's first lane. Same arithmetic in all, so they agree bit for bit.
- * Notes (H100, 16×2048×2048): a pixelProgram's three divisions and moduli per word made u8 → u8
- * ops instruction-bound (about 1 TB/s); float-reciprocal division with exact correction was slower.
+ * Pointwise programs exist because a pixelProgram's index divisions per word made u8 → u8 ops instruction-bound.
  * The CPU mirror is cpuPixelKernel (pixel-kernel.ts), as for pixel programs.
  */
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../dtype.js';
@@ -124,12 +123,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 export const POINTWISE_LAYOUTS = ['contiguous', 'strided'] as const;
 export type PointwiseLayout = (typeof POINTWISE_LAYOUTS)[number];
 
-/**
- * The layout a spec gets by default: contiguous for 1-byte outputs, else strided. Measured on an
- * H200, 16×2048² (bench/results/2026-12-02-h200-b, ms; scalar / contiguous / strided):
- * u8→u8 0.064 / 0.050 / 0.060, f32→u8 0.086 / 0.084 / 0.084, u8→f16 0.094 / 0.084 / 0.063,
- * u8→f32 0.164 / 0.189 / 0.091, f32→f32 0.180 / 0.213 / 0.134 (a copy moving 16 bytes per thread: 0.038 for u8).
- */
+/** The layout a spec gets by default: contiguous for 1-byte outputs, else strided (the faster of the two for each). */
 export function defaultLayout(spec: PointwiseSpec): PointwiseLayout {
   return BYTES_PER_ELEMENT[spec.output] === 1 ? 'contiguous' : 'strided';
 }

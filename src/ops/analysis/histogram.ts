@@ -18,13 +18,7 @@
  * u8 planes of a multiple of 16 pixels take a faster kernel: 16 pixels per vec4<u32> load, counted
  * per byte value in COPIES interleaved copies (neighbouring lanes hit different banks, so runs of
  * equal values do not serialise on one atomic), then each value's count goes to its bin, computed
- * with the same f32 formula; a whole chunk's loads are issued in batches of 4. Notes (H200,
- * 16×1×2048² u8, 256 bins): the per-pixel kernel took 0.133 ms (13 % of copy bandwidth), this one
- * 0.046 (37 %) on hashed values and 0.030 on a narrow range (values 120…127), 0.032 before the
- * batched loads. Tried and slower (bench/results/2026-12-04-h200-a, -b): private byte counters per
- * thread, non-atomic (0.135 ms whatever the values), 16-bit counters in a column per warp lane, which
- * no values can make conflict on a bank (0.050 on both inputs); 32 loads per thread, within noise
- * of 16 (2026-12-04-h200-d: hashed 0.046 / 0.046, narrow 0.030 / 0.029).
+ * with the same f32 formula; a whole chunk's loads are issued in batches of 4.
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';

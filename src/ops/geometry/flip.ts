@@ -7,8 +7,7 @@
  * output word q of a row is input word W/k−1−q of the mirrored row with its elements reversed
  * (a byte swap for u8, a half swap for u16/f16). Rows on 4 words (W % 16 u8, % 8 u16, % 4 i32/f32)
  * move vec4<u32> (16 bytes) per thread. Other widths and converting flips use the gather engine.
- * Notes (H100, 16×1×2048×2048 u8, horizontal): the gather engine (4 byte loads per word, an affine
- * coordinate per pixel) took 0.443 ms (11 % of copy bandwidth).
+ * The word kernels exist because the gather engine's per-pixel byte loads and coordinates were slow.
  */
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';

@@ -1,12 +1,8 @@
 /*
- * PERF NOTES (H100, 16×1×2048² u8 → ½ bilinear f32, copy bw ≈ 2800 GB/s): 0.382 → 0.074 ms (66 %
- * of copy bw; CuPy zoom 0.511, PyTorch interpolate 0.344). The generic pixel kernel paid a
- * division chain per output word and floor/clamp per tap; integer factors now take
- * resize_linear_int (a 2-D grid, constant taps and weights, same f32 expression, bit-identical).
- * Now near memory-bound: u8→u8 ½ 0.044 ms (70 %), f32→f32 ½ 85 %. Non-integer factors keep the
- * generic kernel (⅓-ish 2048→682 u8→f32: 0.057 ms, 62 %). u8 halving has its own kernel: an
- * output quad per thread from one 8-byte load per source row (H200 ½ u8→f32: 0.069 → 0.038 ms,
- * 49 → 87 % of copy bandwidth; bench/results/2026-12-02-h200-a).
+ * Integer factors take resize_linear_int (a 2-D grid, constant taps and weights, the same f32
+ * expression as the generic kernel, bit-identical), and u8 halving a kernel of its own (an output
+ * quad per thread from one 8-byte load per source row): the generic kernel's per-word division
+ * chain and per-tap floor/clamp bound it.
  */
 /**
  * Resize, as cv.resize(src, dst, dsize = (width, height), 0, 0, interpolation) on every plane.
