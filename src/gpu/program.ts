@@ -13,6 +13,11 @@ export interface TensorBinding {
   /** WGSL identifier of the storage array; helpers are named after it (`x_load`, `y_pack`). */
   readonly name: string;
   readonly dtype: DType;
+  /**
+   * The same buffer again as arrays of wider elements, by WGSL name, e.g. `{ src_v: 'vec4<u32>' }`
+   * for 16-byte accesses. A program uses either a view or the binding's own name, never both.
+   */
+  readonly views?: Readonly<Record<string, string>>;
 }
 
 /** Output bindings may be raw 32-bit arrays for kernels that use atomics (histograms, labels). */
@@ -48,8 +53,12 @@ export interface WgslOptions {
 const PACKED: WgslOptions = { f16: false };
 
 export function cacheKey(p: ProgramInfo, opts: WgslOptions = PACKED): string {
-  const io = [...p.inputs, ...p.outputs].map((b) => `${b.name}:${b.dtype}${'atomic' in b && b.atomic ? '!' : ''}`).join(',');
+  const io = [...p.inputs, ...p.outputs].map((b) => `${b.name}:${b.dtype}${'atomic' in b && b.atomic ? '!' : ''}${viewsKey(b)}`).join(',');
   return `${p.name}[${p.key}]:${io}:wg${p.workgroupSize}${opts.f16 ? ':f16' : ''}`;
+}
+
+function viewsKey(b: TensorBinding): string {
+  return b.views ? `{${Object.entries(b.views).map(([name, type]) => `${name}:${type}`).join(',')}}` : '';
 }
 
 /** Full WGSL source: uniform struct, bindings in order (uniforms, inputs, outputs), helpers, body. */
@@ -60,12 +69,13 @@ export function buildSource(p: ProgramInfo, opts: WgslOptions = PACKED): Compile
   if (opts.f16) lines.push('enable f16;');
   lines.push(layout.wgsl);
   lines.push(`@group(0) @binding(${binding++}) var<uniform> u: Uniforms;`);
-  for (const b of p.inputs) {
-    lines.push(`@group(0) @binding(${binding++}) var<storage, read> ${b.name}: ${storageArrayType(b.dtype, false)};`);
-  }
-  for (const b of p.outputs) {
-    lines.push(`@group(0) @binding(${binding++}) var<storage, read_write> ${b.name}: ${storageArrayType(b.dtype, b.atomic === true)};`);
-  }
+  const declare = (b: OutputBinding, access: 'read' | 'read_write') => {
+    const at = `@group(0) @binding(${binding++}) var<storage, ${access}>`;
+    lines.push(`${at} ${b.name}: ${storageArrayType(b.dtype, b.atomic === true)};`);
+    for (const [name, type] of Object.entries(b.views ?? {})) lines.push(`${at} ${name}: array<${type}>;`);
+  };
+  for (const b of p.inputs) declare(b, 'read');
+  for (const b of p.outputs) declare(b, 'read_write');
   lines.push(`const WG: u32 = ${p.workgroupSize}u;`);
   lines.push(WGSL_COMMON);
   lines.push(f16Helpers(opts.f16));

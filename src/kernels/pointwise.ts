@@ -203,16 +203,12 @@ function contiguousVec(dtype: DType, quads: ContiguousQuads): number {
   return Math.min(4, quads * quadWords(dtype));
 }
 
-/**
- * WGSL: binding 1 (the input, read) or 2 (the output) again as `name`, an array of the vectors a
- * thread's `quads` adjacent quads are accessed as (program.ts order: uniforms 0, src 1, out 2; a
- * program using it must not use the binding's own name).
- */
-export function contiguousAlias(binding: 1 | 2, name: string, dtype: DType, quads: ContiguousQuads = 4): string {
-  return `@group(0) @binding(${binding}) var<storage, ${binding === 1 ? 'read' : 'read_write'}> ${name}: array<${wordVec(dtype, contiguousVec(dtype, quads))}>;`;
+/** The view (TensorBinding.views) type a thread's `quads` adjacent quads of a dtype are accessed as. */
+export function contiguousView(dtype: DType, quads: ContiguousQuads = 4): string {
+  return wordVec(dtype, contiguousVec(dtype, quads));
 }
 
-/** WGSL storing quads r0 … r(quads − 1) (vec4<f32>) as the thread's span t of the output through `out_v` (contiguousAlias(2, 'out_v', …)), saturated as out_pack. */
+/** WGSL storing quads r0 … r(quads − 1) (vec4<f32>) as the thread's span t of the output through its view `out_v` (contiguousView), saturated as out_pack. */
 export function contiguousStore(dtype: DType, quads: ContiguousQuads = 4): string {
   const ks = Array.from({ length: quads }, (_, k) => k);
   switch (dtype) {
@@ -241,17 +237,18 @@ export function pointwiseVectorProgram(spec: PointwiseSpec, layout: PointwiseLay
 
 const U16_QUAD = 'fn u16_quad(w: vec2<u32>) -> vec4<f32> { return small_f32x4(vec4<u32>(w.x, w.x >> 16u, w.y, w.y >> 16u) & vec4<u32>(0xffffu)); }';
 
-/** `aliases` re-declare the bindings as vectors (program.ts order: uniforms 0, src 1, out 2); `main` uses only them. */
-function vectorInfo(spec: PointwiseSpec, layout: PointwiseLayout, aliases: string, main: string): ProgramInfo {
+type Views = Record<string, string>;
+
+/** `views` are the bindings as vectors; `main` uses only them where a binding has one. */
+function vectorInfo(spec: PointwiseSpec, layout: PointwiseLayout, views: { src: Views; out: Views }, main: string): ProgramInfo {
   return {
     name: `${spec.name}_${layout}`,
     key: `${spec.key};planes=${spec.planes}`,
-    inputs: [{ name: 'src', dtype: spec.input }],
-    outputs: [{ name: 'out', dtype: spec.output }],
+    inputs: [{ name: 'src', dtype: spec.input, views: views.src }],
+    outputs: [{ name: 'out', dtype: spec.output, views: views.out }],
     uniforms: [...UNIFORMS, ...spec.uniforms],
     workgroupSize: WORKGROUP,
     body: /* wgsl */ `
-${aliases}
 ${spec.input === 'u16' ? U16_QUAD : ''}
 ${spec.body}
 @compute @workgroup_size(WG)
@@ -266,7 +263,7 @@ function buildContiguous(spec: PointwiseSpec): ProgramInfo {
   return vectorInfo(
     spec,
     'contiguous',
-    `${contiguousAlias(1, 'src_v', spec.input)}\n${contiguousAlias(2, 'out_v', spec.output)}`,
+    { src: { src_v: contiguousView(spec.input) }, out: { out_v: contiguousView(spec.output) } },
     `let t = linear_workgroup(wid, nwg) * WG + li;
   if (t >= u.out_numel / ${VEC_ELEMENTS}u) { return; }
   ${channel}
@@ -282,12 +279,11 @@ function buildContiguous(spec: PointwiseSpec): ProgramInfo {
 function buildStrided(spec: PointwiseSpec): ProgramInfo {
   const channel = spec.planes ? '(g / (u.plane / 4u)) % u.channels' : '0u';
   // a quad is one u8 word (the binding itself), two u16/f16 words, four f32/i32 words
-  const alias = (binding: number, access: string, name: string, dtype: DType) =>
-    quadWords(dtype) === 1 ? '' : `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${wordVec(dtype, quadWords(dtype))}>;`;
+  const view = (name: string, dtype: DType): Views => (quadWords(dtype) === 1 ? {} : { [name]: wordVec(dtype, quadWords(dtype)) });
   return vectorInfo(
     spec,
     'strided',
-    `${alias(1, 'read', 'src_q', spec.input)}\n${alias(2, 'read_write', 'out_q', spec.output)}`,
+    { src: view('src_q', spec.input), out: view('out_q', spec.output) },
     `let base = linear_workgroup(wid, nwg) * (4u * WG) + li;
   let quads = u.out_numel / 4u;
   for (var k = 0u; k < 4u; k++) {

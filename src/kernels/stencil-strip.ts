@@ -16,7 +16,7 @@ import type { UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { wgslBorder } from './border.js';
 import type { Dims4 } from './pixel.js';
-import { contiguousAlias, contiguousStore, type ContiguousQuads } from './pointwise.js';
+import { contiguousStore, contiguousView, type ContiguousQuads } from './pointwise.js';
 import { rowQuadWgsl, runStencilTile, stencilRows, type StencilTileSpec } from './stencil-tile.js';
 
 const WG: [number, number] = [64, 4];
@@ -92,16 +92,14 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
   p = {
     name: `${spec.name}_strip`,
     key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'out', dtype: spec.outDtype }],
+    // the bindings as vectors (only these are used): a thread's pixels in one access
+    inputs: [{ name: 'src', dtype: 'u8', views: { src_v: contiguousView('u8', quads) } }],
+    outputs: [{ name: 'out', dtype: spec.outDtype, views: { out_v: contiguousView(spec.outDtype, quads) } }],
     // shape N, C, H, W (W % 16 == 0)
     uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
     workgroupSize: WG[0] * WG[1],
     body: /* wgsl */ `
 ${wgslBorder(spec.border)}
-// The bindings again as vectors (only these are used): a thread's pixels in one access.
-${contiguousAlias(1, 'src_v', 'u8', quads)}
-${contiguousAlias(2, 'out_v', spec.outDtype, quads)}
 // A row's words as loaded: the thread's vector m, the last word left of it and the first right of
 // it (l, r: only meaningful inside the row); by < 0 is the constant border's row outside the image.
 struct RawRow { m: vec${quads}<u32>, l: u32, r: u32, by: i32 };

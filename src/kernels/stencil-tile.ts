@@ -81,8 +81,8 @@ export function quadStore(dtype: DType, vecOut: boolean, e: string, inRow: (k: n
   }
 }
 
-/** The WGSL alias of the output binding as vec4<f32> (program.ts order: uniforms 0, src 1, out 2); a program that uses it must not use `out`. */
-export const OUT_VEC4_ALIAS = '@group(0) @binding(2) var<storage, read_write> out_v: array<vec4<f32>>;';
+/** The f32 output as vec4<f32> (TensorBinding.views): a quad in one 16-byte store; a program that uses it must not use `out`. */
+export const OUT_VEC4_VIEW = { out_v: 'vec4<f32>' } as const;
 
 type RowExpr = (p: (dx: number) => string) => string;
 
@@ -151,14 +151,12 @@ ${names.map((n) => `    trow_${n}[i] = ${rowQuad(rows[n]!)};`).join('\n')}
     name: spec.name,
     key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore}`,
     inputs: [{ name: 'src', dtype: spec.inDtype }],
-    outputs: [{ name: 'out', dtype: spec.outDtype }],
+    // with the view, the program uses only it, so the two declarations never meet in one entry point
+    outputs: [{ name: 'out', dtype: spec.outDtype, ...(vecStore ? { views: OUT_VEC4_VIEW } : {}) }],
     uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
     workgroupSize: 256,
-    // the alias re-declares the output binding (program.ts order: uniforms 0, src 1, out 2); the
-    // program then uses only the alias, so the two declarations never meet in one entry point
     body: /* wgsl */ `
 ${wgslBorder(spec.border)}
-${vecStore ? OUT_VEC4_ALIAS : ''}
 const RY: u32 = ${ry}u;
 const HX: u32 = ${hx}u;
 const TW: u32 = ${TILE_W}u;

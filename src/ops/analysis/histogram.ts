@@ -135,7 +135,8 @@ export function histogramU8Program(): ProgramInfo {
   return {
     name: 'histogram_u8',
     key: '',
-    inputs: [{ name: 'src', dtype: 'u8' }],
+    // the input as vectors (only this one is used): 16 pixels per load
+    inputs: [{ name: 'src', dtype: 'u8', views: { src_v: 'vec4<u32>' } }],
     outputs: [{ name: 'hist', dtype: 'i32', atomic: true }],
     uniforms: [
       { name: 'groups', type: 'u32' },
@@ -145,8 +146,6 @@ export function histogramU8Program(): ProgramInfo {
     ],
     workgroupSize: WG,
     body: /* wgsl */ `
-// The input again, as vectors (only this one is used): 16 pixels per load.
-@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
 var<workgroup> counts: array<atomic<u32>, ${256 * COPIES}>;
 fn count_vec(q: vec4<u32>, copy: u32) {
   for (var i = 0u; i < 4u; i++) {

@@ -143,7 +143,8 @@ export function statsPartialU8Program(loads: 8 | 16 = statsTuning.u8Loads): Prog
   return {
     name: 'stats_partial_u8',
     key: `loads=${loads}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
+    // the input as vectors (only this one is used): 16 pixels per load
+    inputs: [{ name: 'src', dtype: 'u8', views: { src_v: 'vec4<u32>' } }],
     outputs: [{ name: 'part', dtype: 'f32' }],
     uniforms: [
       { name: 'groups', type: 'u32' },
@@ -154,8 +155,6 @@ export function statsPartialU8Program(loads: 8 | 16 = statsTuning.u8Loads): Prog
     body: /* wgsl */ `
 ${WGSL_MOMENTS}
 ${WGSL_WRITE_PARTIAL}
-// The input again, as vectors (only this one is used): 16 pixels per load.
-@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
 var<private> s1: u32;
 var<private> s2: u32;
 var<private> lo: vec4<u32>;

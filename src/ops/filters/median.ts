@@ -298,15 +298,13 @@ export function medianU8StripProgram(rowsPerThread = medianTuning.stripRows): Pr
   return {
     name: 'median_blur_u8_strip',
     key: `rows=${rowsPerThread}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'out', dtype: 'u8' }],
+    // the bindings as vectors (only these are used): 16 pixels per access
+    inputs: [{ name: 'src', dtype: 'u8', views: { src_q: 'vec4<u32>' } }],
+    outputs: [{ name: 'out', dtype: 'u8', views: { out_q: 'vec4<u32>' } }],
     // 16-pixel units per row, rows per plane
     uniforms: [{ name: 'dims', type: 'vec4u' }],
     workgroupSize: STRIP_WG[0] * STRIP_WG[1],
     body: /* wgsl */ `
-// The bindings again as vectors (only these are used): 16 pixels per access.
-@group(0) @binding(1) var<storage, read> src_q: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read_write> out_q: array<vec4<u32>>;
 // A row's 16 pixels as four quads of bytes and the pixels left (l) and right (r) of them.
 struct Row { q0: vec4<u32>, q1: vec4<u32>, q2: vec4<u32>, q3: vec4<u32>, l: u32, r: u32 };
 fn load_row(row: u32, k: u32) -> Row {

@@ -47,7 +47,6 @@ export function flipWordProgram(bytes: number, fx: boolean, fy: boolean, vec: bo
   const rev = (w: string) => (fx ? reverseWord(bytes, w) : w);
   const load = vec ? (fx ? 'let a = src_v[j];\n  let v = vec4<u32>(REV(a.w), REV(a.z), REV(a.y), REV(a.x));' : 'let v = src_v[j];') : 'let a = src[j];\n  let v = REV(a);';
   const body = /* wgsl */ `
-${vec ? '// Both bindings again, as vectors (only these are used): 16 bytes per load and store.\n@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;\n@group(0) @binding(2) var<storage, read_write> out_v: array<vec4<u32>>;' : ''}
 // units: storage words, or vec4s of words
 ${WORD_MAIN}
   ${fy ? 'let srow = rows + u.dims.y - 1u - 2u * y;' : 'let srow = rows;'}
@@ -58,8 +57,9 @@ ${WORD_MAIN}
   p = {
     name: 'flip_words',
     key: `bytes=${bytes};fx=${fx};fy=${fy};vec=${vec}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'out', dtype: 'u8' }],
+    // with `vec`, the bindings as vectors (only these are used): 16 bytes per load and store
+    inputs: [{ name: 'src', dtype: 'u8', ...(vec ? { views: { src_v: 'vec4<u32>' } } : {}) }],
+    outputs: [{ name: 'out', dtype: 'u8', ...(vec ? { views: { out_v: 'vec4<u32>' } } : {}) }],
     uniforms: [WORD_DIMS],
     workgroupSize: WORD_WG,
     body,

@@ -43,7 +43,7 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, oneOf } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
-import { OUT_VEC4_ALIAS, quadStore } from '../../kernels/stencil-tile.js';
+import { OUT_VEC4_VIEW, quadStore } from '../../kernels/stencil-tile.js';
 import { cpuAccessor, cpuPixelKernel, packExpr, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { ALL_DTYPES, cpuGather, gatherProgram, gatherVariants, runGather, type GatherSpec } from './gather.js';
 
@@ -311,15 +311,13 @@ function linearHalfU8Program(outDtype: DType): ProgramInfo {
   return {
     name: 'resize_linear_half_u8',
     key: '',
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'out', dtype: outDtype }],
+    // the bindings as vectors (only these are used): 8-byte loads, f32 quads as one 16-byte store
+    inputs: [{ name: 'src', dtype: 'u8', views: { src_v: 'vec2<u32>' } }],
+    outputs: [{ name: 'out', dtype: outDtype, ...(outDtype === 'f32' ? { views: OUT_VEC4_VIEW } : {}) }],
     // source W, H; output quads per row, output H
     uniforms: [{ name: 'shape', type: 'vec4u' }],
     workgroupSize: INT_WG_X * INT_WG_Y,
     body: /* wgsl */ `
-// The bindings again as vectors (only these are used): 8-byte loads, f32 quads as one 16-byte store.
-@group(0) @binding(1) var<storage, read> src_v: array<vec2<u32>>;
-${outDtype === 'f32' ? OUT_VEC4_ALIAS : ''}
 // source pixels 0, 2, 4, 6 (even) and 1, 3, 5, 7 (odd) of two words
 fn even(w: vec2<u32>) -> vec4<f32> { return small_f32x4(vec4<u32>(w.x, w.x >> 16u, w.y, w.y >> 16u) & vec4<u32>(0xffu)); }
 fn odd(w: vec2<u32>) -> vec4<f32> { return small_f32x4(vec4<u32>(w.x >> 8u, w.x >> 24u, w.y >> 8u, w.y >> 24u) & vec4<u32>(0xffu)); }
