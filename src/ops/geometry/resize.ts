@@ -43,7 +43,7 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, oneOf } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
-import { OUT_VEC4_VIEW, quadStore } from '../../kernels/stencil-tile.js';
+import { OUT_VEC4_VIEW, quadStore } from '../../gpu/wgsl/quad.js';
 import { cpuAccessor, cpuPixelKernel, packExpr, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { ALL_DTYPES, cpuGather, gatherProgram, gatherVariants, runGather, type GatherSpec } from './gather.js';
 
