@@ -1,8 +1,8 @@
 /**
  * Element types. On the GPU every tensor lives in a buffer of 32-bit words: u8 packs four
  * elements per word, u16 and f16 two, so uploads stay compact and kernels convert on the GPU.
- * f16 is a storage type only: it is unpacked to f32 for arithmetic (WGSL unpack2x16float),
- * which works without the `shader-f16` feature (the H100 under Dawn/Vulkan lacks it).
+ * f16 is a storage type only: it is converted to f32 for arithmetic, through f16 types where the
+ * device has `shader-f16` and WGSL unpack2x16float elsewhere (src/gpu/wgsl/dtype.ts).
  */
 export const DTYPES = ['u8', 'u16', 'i32', 'f32', 'f16'] as const;
 export type DType = (typeof DTYPES)[number];

@@ -9,10 +9,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Gpu } from '../../src/gpu/gpu.js';
 import { histogram } from '../../src/ops/analysis/histogram.js';
-import { imageStats, statsPartials, statsTuning } from '../../src/ops/analysis/stats.js';
+import { imageStats, statsPartials, withStatsTuning } from '../../src/ops/analysis/stats.js';
 import { crackTileSpec } from '../../src/ops/features/crack.js';
 import { rectStripSpec } from '../../src/ops/morphology/morphology.js';
-import { runStencilStrip, stripTuning } from '../../src/kernels/stencil-strip.js';
+import { runStencilStrip } from '../../src/kernels/stencil-strip.js';
 import { gradientTileSpec } from '../../src/ops/features/gradient.js';
 import { gaussianKernel1d } from '../../src/ops/filters/kernels.js';
 import { separableTileSpec } from '../../src/ops/filters/separable.js';
@@ -60,31 +60,20 @@ const rect = (r: number) => ({ x0: -r, x1: r, y0: -r, y1: r });
 cases.push(['dilate 3×3 rect u8→u8', x, rectStripSpec('max', 'constant', rect(1)), {}, 'dilate3_u8']);
 // the strip engine at 8 and 16 rows per thread
 const STRIP_ROWS = [16, 8] as const;
-const STRIP_DEFAULT = { ...stripTuning };
 for (const [label, src, spec, uniforms, peerKey] of cases) {
   const common = { inBytes: per[src.dtype]!, outBytes: per[spec.outDtype]!, ...(peerKey ? { peer: peerKey } : {}) };
   const tile = () => runStencilTile(spec, src, uniforms);
   variants.push({ name: `${label} tiled stencil`, ...common, run: tile });
   if (src.dtype !== 'u8') continue;
   for (const rows of STRIP_ROWS) {
-    const run = () => {
-      stripTuning.rows = rows;
-      const y = runStencilStrip(spec, src, uniforms);
-      Object.assign(stripTuning, STRIP_DEFAULT);
-      return y;
-    };
-    variants.push({ name: `${label} strip ${rows} rows × ${4 * stripTuning.quads} px`, ...common, run, ref: tile });
+    const run = () => runStencilStrip(spec, src, uniforms, 0, { rows });
+    variants.push({ name: `${label} strip ${rows} rows × 8 px`, ...common, run, ref: tile });
   }
 }
 // image statistics: the u8 op at 8 and 16 loads per thread, and its pass 1 alone (the rest is the
 // second dispatch and the barrier before it)
 for (const loads of [8, 16] as const) {
-  const run = () => {
-    statsTuning.u8Loads = loads;
-    const y = imageStats(x);
-    statsTuning.u8Loads = 16;
-    return y;
-  };
+  const run = () => withStatsTuning({ u8Loads: loads }, () => imageStats(x));
   variants.push({ name: `image statistics u8, ${loads} loads per thread`, inBytes: 1, outBytes: 0, run, peer: 'stats_u8' });
 }
 variants.push({ name: 'image statistics u8, 16 loads per thread, pass 1 alone', inBytes: 1, outBytes: 0, run: () => statsPartials(x, N, H * W).part });

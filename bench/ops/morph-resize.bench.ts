@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { Gpu } from '../../src/gpu/gpu.js';
 import { resize } from '../../src/ops/geometry/resize.js';
-import { dilate, erode, morphologyEx, morphTuning } from '../../src/ops/morphology/morphology.js';
+import { dilate, erode, morphologyEx, withMorphTuning, type MorphTuning } from '../../src/ops/morphology/morphology.js';
 import { Tensor } from '../../src/tensor.js';
 import { repeat } from '../_kit/stats.js';
 
@@ -16,15 +16,7 @@ const host = new Uint8Array(N * H * W);
 for (let i = 0; i < host.length; i++) host[i] = (Math.imul(i, 2654435761) >>> 24) & 0xff;
 const x = await Tensor.fromArray(host, [N, 1, H, W], 'u8').toGpu(gpu);
 const xf = await Tensor.fromArray(Float32Array.from(host.subarray(0, 4 * H * W)), [4, 1, H, W], 'f32').toGpu(gpu);
-function tune(o: Partial<typeof morphTuning>, f: () => Tensor): Tensor {
-  const saved = { ...morphTuning };
-  Object.assign(morphTuning, o);
-  try {
-    return f();
-  } finally {
-    Object.assign(morphTuning, saved);
-  }
-}
+const tune = (o: Partial<MorphTuning>, f: () => Tensor): Tensor => withMorphTuning(o, f);
 const tiled = (f: () => Tensor) => tune({ strip: false, rowsKernel: false }, f);
 const rowsKernel = (f: () => Tensor) => tune({ strip: false }, f);
 const cases: [string, number, (t: Tensor) => Tensor, Tensor?][] = [

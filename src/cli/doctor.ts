@@ -115,18 +115,10 @@ export function cpuSelfTest(tests: readonly CpuSelfTest[] = CPU_SELF_TESTS): { n
   });
 }
 
-/** What the f16 / subgroup-matrix part of GpuInfo holds when the GPU layer reports it. */
-interface MatrixInfo {
-  f16?: boolean;
-  subgroupMatrixConfigs?: readonly { M: number; N: number; K: number; componentType: string; resultComponentType: string }[];
-}
-
 /** The f16 and subgroup-matrix lines of the chosen adapter. */
 export function matrixLines(info: GpuInfo): string[] {
-  const m = info as GpuInfo & MatrixInfo;
-  const f16 = m.f16 ?? info.features.includes('shader-f16');
-  const configs = m.subgroupMatrixConfigs ?? [];
-  const lines = [`  f16 arithmetic (shader-f16): ${f16 ? 'yes' : 'no'}`];
+  const configs = info.subgroupMatrixConfigs;
+  const lines = [`  f16 arithmetic (shader-f16): ${info.f16 ? 'yes' : 'no'}`];
   if (configs.length === 0) lines.push('  subgroup-matrix configurations (tensor cores): none offered by the driver');
   else {
     lines.push(`  subgroup-matrix configurations (tensor cores): ${configs.length}`);

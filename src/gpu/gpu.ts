@@ -9,7 +9,7 @@
 import { create, globals } from 'webgpu';
 import { KensaError } from '../errors.js';
 import { BufferPool, type PoolStats } from './pool.js';
-import { buildSource, cacheKey, type CompiledProgram, type ProgramInfo } from './program.js';
+import { buildSource, cacheKey, type CompiledProgram, type ProgramInfo, type WgslOptions } from './program.js';
 import { ReadbackPool, UploadRing } from './staging.js';
 import type { UniformValues } from './uniforms.js';
 
@@ -22,6 +22,8 @@ export interface GpuOpenOptions {
   powerPreference?: GPUPowerPreference;
   /** Upload ring: buffer count and size. Default 4 × 4 MiB (a small ring stays in the host cache; see staging.ts). */
   uploadRing?: { count: number; chunkBytes: number };
+  /** Native f16 arithmetic where the adapter has `shader-f16` (default true); false keeps the packed-half path. */
+  shaderF16?: boolean;
 }
 
 export interface AdapterDescription {
@@ -39,6 +41,18 @@ export interface GpuInfo {
   isCpu: boolean;
   features: string[];
   limits: Record<string, number>;
+  /** Native f16 arithmetic (`shader-f16`) is enabled: programs with f16 tensors convert with f16 types. */
+  f16: boolean;
+  /** Subgroup-matrix (tensor core) shapes the adapter offers; empty without `chromium-experimental-subgroup-matrix`. */
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
+}
+
+export interface SubgroupMatrixConfig {
+  M: number;
+  N: number;
+  K: number;
+  componentType: string;
+  resultComponentType: string;
 }
 
 /** A region of a GPU buffer as tensors hold it. */
@@ -77,8 +91,8 @@ export interface GpuTimer {
   stop(): Promise<{ gpuMs: number; passes: number }>;
 }
 
-/** Features requested when the adapter has them; none needs allow_unsafe_apis. */
-const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'subgroups', 'shader-f16'];
+/** Features requested when the adapter has them (subgroup matrices need allow_unsafe_apis). */
+const WANTED_FEATURES = ['timestamp-query', 'subgroups', 'shader-f16', 'chromium-experimental-subgroup-matrix'] as GPUFeatureName[];
 const LIMITS: (keyof GPUSupportedLimits)[] = [
   'maxStorageBufferBindingSize',
   'maxBufferSize',
@@ -90,7 +104,9 @@ const LIMITS: (keyof GPUSupportedLimits)[] = [
   'maxUniformBufferBindingSize',
 ];
 // Dawn quantizes timestamps (to 100 µs) unless told not to; kensa times kernels of ~0.1 ms.
-const DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization'];
+// On NVIDIA, Dawn hides shader-f16 (and the f16 subgroup-matrix shapes) without its f16 toggle;
+// subgroup matrices are an experimental feature behind allow_unsafe_apis.
+const DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization', 'enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia'];
 const UNIFORM_ARENA_BYTES = 1 << 20;
 const MAX_QUERIES = 4096;
 
@@ -103,15 +119,31 @@ interface PipelineEntry {
   id: number;
 }
 
-export async function listAdapters(): Promise<AdapterDescription[]> {
-  try {
-    await create(['adapter=\u0000kensa-list']).requestAdapter();
-  } catch (e) {
-    const out: AdapterDescription[] = [];
-    for (const m of String(e).matchAll(/backend: '([^']*)', name: '([^']*)'/g)) out.push({ index: out.length, backend: m[1]!, name: m[2]! });
-    return out;
-  }
-  return [];
+// Dawn prints "maxDynamic…BuffersPerPipelineLayout artificially reduced" to stderr from native
+// code when an instance first gathers the adapters' limits on drivers reporting huge ones
+// (lavapipe, RADV), whatever limits kensa requests; one instance per flag set prints it once.
+const instances = new Map<string, GPUNavigator>();
+function instance(flags: string[]): GPUNavigator {
+  const key = flags.join('\n');
+  let navigator = instances.get(key);
+  if (!navigator) instances.set(key, (navigator = create(flags)));
+  return navigator;
+}
+
+let adapterList: Promise<AdapterDescription[]> | undefined;
+
+export function listAdapters(): Promise<AdapterDescription[]> {
+  adapterList ??= (async () => {
+    try {
+      await instance(['adapter=\u0000kensa-list']).requestAdapter();
+    } catch (e) {
+      const out: AdapterDescription[] = [];
+      for (const m of String(e).matchAll(/backend: '([^']*)', name: '([^']*)'/g)) out.push({ index: out.length, backend: m[1]!, name: m[2]! });
+      return out;
+    }
+    return [];
+  })();
+  return adapterList;
 }
 
 export class Gpu {
@@ -133,6 +165,7 @@ export class Gpu {
   readonly #uniformData = new ArrayBuffer(UNIFORM_ARENA_BYTES);
   readonly #uniformView = new DataView(this.#uniformData);
   readonly #uniformAlign: number;
+  readonly #wgsl: WgslOptions;
   #uniformUsed = 0;
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
@@ -154,6 +187,7 @@ export class Gpu {
     this.#navigator = navigator;
     this.device = device;
     const ai = adapter.info;
+    const hasMatrices = device.features.has('chromium-experimental-subgroup-matrix');
     const limits: Record<string, number> = {};
     for (const k of LIMITS) limits[k] = Number(device.limits[k]);
     this.info = {
@@ -165,11 +199,14 @@ export class Gpu {
       isCpu: ai.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(ai.description),
       features: [...device.features].sort(),
       limits,
+      f16: device.features.has('shader-f16'),
+      subgroupMatrixConfigs: hasMatrices ? subgroupMatrixConfigs(ai) : [],
     };
+    this.#wgsl = { f16: this.info.f16 };
     this.hasTimestamps = device.features.has('timestamp-query');
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.pool.onTrim = () => this.#bindGroups.clear();
-    // 4 × 8 MiB: 9.3 / 6.5 / 7.2 GB/s against 8.5 / 5.1 / 7.4 for 4 × 4 MiB (H200 runs a, c, h in bench/results)
+    // 4 × 8 MiB: the faster ring on the GPU machine
     const ring = opts.uploadRing ?? { count: 4, chunkBytes: 8 << 20 };
     this.#upload = new UploadRing(device, ring.count, ring.chunkBytes);
     this.#readback = new ReadbackPool(device);
@@ -197,7 +234,7 @@ export class Gpu {
       }
       flags = [...flags, `adapter=${name}`];
     }
-    const navigator = create(flags);
+    const navigator = instance(flags);
     let adapter: GPUAdapter | null = null;
     try {
       adapter = await navigator.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
@@ -205,7 +242,8 @@ export class Gpu {
       throw new KensaError('KENSA_ERR_NO_ADAPTER', `No WebGPU adapter matched ${JSON.stringify(opts.adapter ?? 'default')}: ${String(e)}`, { cause: e });
     }
     if (!adapter) throw new KensaError('KENSA_ERR_NO_ADAPTER', 'No WebGPU adapter found (is a Vulkan driver installed? see README "GPU set-up")');
-    const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
+    const wanted = opts.shaderF16 === false ? WANTED_FEATURES.filter((f) => f !== 'shader-f16') : WANTED_FEATURES;
+    const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
     const requiredLimits: Record<string, number> = {};
     for (const k of LIMITS) requiredLimits[k] = Number(adapter.limits[k]);
     const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
@@ -265,10 +303,10 @@ export class Gpu {
   #pipeline(program: ProgramInfo): PipelineEntry {
     const memo = this.#programMemo.get(program);
     if (memo) return memo;
-    const key = cacheKey(program);
+    const key = cacheKey(program, this.#wgsl);
     let entry = this.#pipelines.get(key);
     if (!entry) {
-      const compiled = buildSource(program);
+      const compiled = buildSource(program, this.#wgsl);
       entry = this.#scoped(`compile ${program.name}[${program.key}]`, () => {
         const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } }];
         for (let i = 0; i < program.inputs.length; i++) entries.push({ binding: 1 + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } });
@@ -295,7 +333,7 @@ export class Gpu {
    */
   async compile(program: ProgramInfo): Promise<void> {
     this.#assertAlive();
-    const compiled = buildSource(program);
+    const compiled = buildSource(program, this.#wgsl);
     // scoped, so a failed compile is reported here and not again by the next sync()
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code: compiled.source });
@@ -549,6 +587,11 @@ export class Gpu {
     return { ...this.stats, transfers: { ...this.stats.transfers }, pool: { ...this.pool.stats } };
   }
 
+  /** Full WGSL of a program as this device compiles it. */
+  source(program: ProgramInfo): string {
+    return buildSource(program, this.#wgsl).source;
+  }
+
   /** Releases the device; tensors on it become unusable. */
   destroy(): void {
     this.#pass = null;
@@ -560,10 +603,16 @@ export class Gpu {
   }
 }
 
+/** Dawn lists the shapes on the adapter info (`GPUSubgroupMatrixConfig`, not yet in @webgpu/types). */
+function subgroupMatrixConfigs(info: GPUAdapterInfo): SubgroupMatrixConfig[] {
+  const configs = (info as GPUAdapterInfo & { subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfig> }).subgroupMatrixConfigs ?? [];
+  return [...configs].map((c) => ({ M: c.M, N: c.N, K: c.K, componentType: String(c.componentType), resultComponentType: String(c.resultComponentType) }));
+}
+
 /**
  * A new ArrayBuffer holding a copy of `bytes`. Fresh memory costs a page fault per 4 KiB page
- * (1.4 GB/s on the H100 machine's VM, against 6.5 GB/s for the copy itself); an uninitialised
- * allocation at least skips zeroing it first, and below glibc's mmap threshold reuses freed heap.
+ * (slower than the copy itself); an uninitialised allocation at least skips zeroing it first, and
+ * below glibc's mmap threshold reuses freed heap.
  */
 function hostCopy(bytes: Uint8Array): ArrayBuffer {
   const out = Buffer.allocUnsafeSlow(bytes.byteLength);

@@ -6,13 +6,18 @@
  */
 import type { DType } from '../dtype.js';
 import { uniformLayout, type UniformField, type UniformLayout } from './uniforms.js';
-import { dtypeHelpers, storageArrayType } from './wgsl/dtype.js';
+import { dtypeHelpers, f16Helpers, storageArrayType } from './wgsl/dtype.js';
 import { WGSL_COMMON } from './wgsl/common.js';
 
 export interface TensorBinding {
   /** WGSL identifier of the storage array; helpers are named after it (`x_load`, `y_pack`). */
   readonly name: string;
   readonly dtype: DType;
+  /**
+   * The same buffer again as arrays of wider elements, by WGSL name, e.g. `{ src_v: 'vec4<u32>' }`
+   * for 16-byte accesses. A program uses either a view or the binding's own name, never both.
+   */
+  readonly views?: Readonly<Record<string, string>>;
 }
 
 /** Output bindings may be raw 32-bit arrays for kernels that use atomics (histograms, labels). */
@@ -39,26 +44,41 @@ export interface CompiledProgram {
   readonly source: string;
 }
 
-export function cacheKey(p: ProgramInfo): string {
-  const io = [...p.inputs, ...p.outputs].map((b) => `${b.name}:${b.dtype}${'atomic' in b && b.atomic ? '!' : ''}`).join(',');
-  return `${p.name}[${p.key}]:${io}:wg${p.workgroupSize}`;
+/** What the device lets the generated WGSL use (Gpu.open fills it from the device's features). */
+export interface WgslOptions {
+  /** `enable f16;`: f16 words convert through f16 types instead of the packed-half builtins. */
+  readonly f16: boolean;
+}
+
+const PACKED: WgslOptions = { f16: false };
+
+export function cacheKey(p: ProgramInfo, opts: WgslOptions = PACKED): string {
+  const io = [...p.inputs, ...p.outputs].map((b) => `${b.name}:${b.dtype}${'atomic' in b && b.atomic ? '!' : ''}${viewsKey(b)}`).join(',');
+  return `${p.name}[${p.key}]:${io}:wg${p.workgroupSize}${opts.f16 ? ':f16' : ''}`;
+}
+
+function viewsKey(b: TensorBinding): string {
+  return b.views ? `{${Object.entries(b.views).map(([name, type]) => `${name}:${type}`).join(',')}}` : '';
 }
 
 /** Full WGSL source: uniform struct, bindings in order (uniforms, inputs, outputs), helpers, body. */
-export function buildSource(p: ProgramInfo): CompiledProgram {
+export function buildSource(p: ProgramInfo, opts: WgslOptions = PACKED): CompiledProgram {
   const layout = uniformLayout(p.uniforms);
   const lines: string[] = [];
   let binding = 0;
+  if (opts.f16) lines.push('enable f16;');
   lines.push(layout.wgsl);
   lines.push(`@group(0) @binding(${binding++}) var<uniform> u: Uniforms;`);
-  for (const b of p.inputs) {
-    lines.push(`@group(0) @binding(${binding++}) var<storage, read> ${b.name}: ${storageArrayType(b.dtype, false)};`);
-  }
-  for (const b of p.outputs) {
-    lines.push(`@group(0) @binding(${binding++}) var<storage, read_write> ${b.name}: ${storageArrayType(b.dtype, b.atomic === true)};`);
-  }
+  const declare = (b: OutputBinding, access: 'read' | 'read_write') => {
+    const at = `@group(0) @binding(${binding++}) var<storage, ${access}>`;
+    lines.push(`${at} ${b.name}: ${storageArrayType(b.dtype, b.atomic === true)};`);
+    for (const [name, type] of Object.entries(b.views ?? {})) lines.push(`${at} ${name}: array<${type}>;`);
+  };
+  for (const b of p.inputs) declare(b, 'read');
+  for (const b of p.outputs) declare(b, 'read_write');
   lines.push(`const WG: u32 = ${p.workgroupSize}u;`);
   lines.push(WGSL_COMMON);
+  lines.push(f16Helpers(opts.f16));
   for (const b of p.inputs) lines.push(dtypeHelpers(b.name, b.dtype, 'read'));
   for (const b of p.outputs) if (!b.atomic) lines.push(dtypeHelpers(b.name, b.dtype, 'write'));
   lines.push(p.body);

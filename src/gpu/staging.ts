@@ -2,20 +2,10 @@
  * Host↔GPU transfers through reused mapped buffers. Upload: copy into a mapped MAP_WRITE buffer,
  * unmap, copy to the tensor; a multi-chunk upload submits each chunk at once and re-maps it, so
  * the DMA of one chunk overlaps the host copy of the next. Readback: MAP_READ buffers by size class.
- * NOTES (H100 machine, 2026-11-23): DMA is not the bound (64 MiB in 1.3 ms each way, ~50 GB/s);
- * the one JS thread's memcpy is (6.5 GB/s, piece size 64 KiB..64 MiB makes no difference), so
- * upload went 5.2 → 6.8 GB/s (pipelined, 4 × 4 MiB ring; 8 × 8 MiB pipelined 5.1–5.7). Readback:
- * fresh host memory page-faults at ~1.4 GB/s in this VM; an uninitialised allocation reuses freed
- * heap below glibc's 32 MiB mmap threshold (26 MiB: 21 → 5.0 ms); `read(.., into)` 3.7 ms; 64 MiB
- * stays ~50 ms unless read into a reused array (12 ms). Tried: queue.writeBuffer (1.0–1.2 GB/s),
- * chunked pipelined readback (no gain: DMA is 4% of it), GLIBC_TUNABLES=glibc.malloc.hugetlb=1
- * (64 MiB read 50 → 20 ms, a deployment knob), a worker thread pre-faulting transferred buffers
- * (64 MiB 13–17 ms, not adopted: a hidden thread). mapAsync needs no ticking: dawn.node polls
- * ProcessEvents on setImmediate while a map is pending (empty submit→done round trip 27 µs).
- * Worker threads cannot share the copy: a mapped range posted to a worker in the transfer list
- * arrives as a copy (dawn.node's mapped ArrayBuffers are not transferable), so the GPU never sees
- * what the worker writes (tried 2026-12-04 on lavapipe). H200 machine, 2026-12-04: 6.9 GB/s with
- * the default ring (bench/results/2026-12-04-h200-c).
+ * The one JS thread's memcpy bounds uploads, not the DMA, hence the pipelined ring; fresh host
+ * memory page-faults, hence `read(.., into)`. mapAsync needs no ticking (dawn.node polls while a
+ * map is pending). Worker threads cannot share the copy: dawn.node's mapped ranges are not
+ * transferable (a posted range arrives as a copy the GPU never sees).
  */
 import { sizeClass } from './pool.js';
 import { KensaError } from '../errors.js';

@@ -15,8 +15,7 @@
  *    the faster per output dtype by default), when planes hold a multiple of 16 elements (the
  *    whole batch when `planes` is false); other sizes take the scalar program, whose `value` is
  *    map4's first lane. Same arithmetic in all, so they agree bit for bit.
- * Notes (H100, 16×2048×2048): a pixelProgram's three divisions and moduli per word made u8 → u8
- * ops instruction-bound (about 1 TB/s); float-reciprocal division with exact correction was slower.
+ * Pointwise programs exist because a pixelProgram's index divisions per word made u8 → u8 ops instruction-bound.
  * The CPU mirror is cpuPixelKernel (pixel-kernel.ts), as for pixel programs.
  */
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../dtype.js';
@@ -125,12 +124,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 export const POINTWISE_LAYOUTS = ['contiguous', 'strided'] as const;
 export type PointwiseLayout = (typeof POINTWISE_LAYOUTS)[number];
 
-/**
- * The layout a spec gets by default: contiguous for 1-byte outputs, else strided. Measured on an
- * H200, 16×2048² (bench/results/2026-12-02-h200-b, ms; scalar / contiguous / strided):
- * u8→u8 0.064 / 0.050 / 0.060, f32→u8 0.086 / 0.084 / 0.084, u8→f16 0.094 / 0.084 / 0.063,
- * u8→f32 0.164 / 0.189 / 0.091, f32→f32 0.180 / 0.213 / 0.134 (a copy moving 16 bytes per thread: 0.038 for u8).
- */
+/** The layout a spec gets by default: contiguous for 1-byte outputs, else strided (the faster of the two for each). */
 export function defaultLayout(spec: PointwiseSpec): PointwiseLayout {
   return BYTES_PER_ELEMENT[spec.output] === 1 ? 'contiguous' : 'strided';
 }
@@ -153,7 +147,7 @@ function quadLoad(dtype: DType, g: string): string {
     case 'u16':
       return `u16_quad(src_q[${g}])`;
     case 'f16':
-      return `vec4<f32>(unpack2x16float(src_q[${g}].x), unpack2x16float(src_q[${g}].y))`;
+      return `vec4<f32>(unpack_f16x2(src_q[${g}].x), unpack_f16x2(src_q[${g}].y))`;
     default:
       return `vec4<f32>(src_q[${g}])`;
   }
@@ -193,10 +187,10 @@ function contiguousLoad(dtype: DType): string {
     case 'f16':
       return `let a = src_v[2u * t];
   let b = src_v[2u * t + 1u];
-  let e0 = vec4<f32>(unpack2x16float(a.x), unpack2x16float(a.y));
-  let e1 = vec4<f32>(unpack2x16float(a.z), unpack2x16float(a.w));
-  let e2 = vec4<f32>(unpack2x16float(b.x), unpack2x16float(b.y));
-  let e3 = vec4<f32>(unpack2x16float(b.z), unpack2x16float(b.w));`;
+  let e0 = vec4<f32>(unpack_f16x2(a.x), unpack_f16x2(a.y));
+  let e1 = vec4<f32>(unpack_f16x2(a.z), unpack_f16x2(a.w));
+  let e2 = vec4<f32>(unpack_f16x2(b.x), unpack_f16x2(b.y));
+  let e3 = vec4<f32>(unpack_f16x2(b.z), unpack_f16x2(b.w));`;
     default:
       return [0, 1, 2, 3].map((k) => `let e${k} = vec4<f32>(src_v[4u * t + ${k}u]);`).join('\n  ');
   }
@@ -210,16 +204,12 @@ function contiguousVec(dtype: DType, quads: ContiguousQuads): number {
   return Math.min(4, quads * quadWords(dtype));
 }
 
-/**
- * WGSL: binding 1 (the input, read) or 2 (the output) again as `name`, an array of the vectors a
- * thread's `quads` adjacent quads are accessed as (program.ts order: uniforms 0, src 1, out 2; a
- * program using it must not use the binding's own name).
- */
-export function contiguousAlias(binding: 1 | 2, name: string, dtype: DType, quads: ContiguousQuads = 4): string {
-  return `@group(0) @binding(${binding}) var<storage, ${binding === 1 ? 'read' : 'read_write'}> ${name}: array<${wordVec(dtype, contiguousVec(dtype, quads))}>;`;
+/** The view (TensorBinding.views) type a thread's `quads` adjacent quads of a dtype are accessed as. */
+export function contiguousView(dtype: DType, quads: ContiguousQuads = 4): string {
+  return wordVec(dtype, contiguousVec(dtype, quads));
 }
 
-/** WGSL storing quads r0 … r(quads − 1) (vec4<f32>) as the thread's span t of the output through `out_v` (contiguousAlias(2, 'out_v', …)), saturated as out_pack. */
+/** WGSL storing quads r0 … r(quads − 1) (vec4<f32>) as the thread's span t of the output through its view `out_v` (contiguousView), saturated as out_pack. */
 export function contiguousStore(dtype: DType, quads: ContiguousQuads = 4): string {
   const ks = Array.from({ length: quads }, (_, k) => k);
   switch (dtype) {
@@ -248,17 +238,18 @@ export function pointwiseVectorProgram(spec: PointwiseSpec, layout: PointwiseLay
 
 const U16_QUAD = 'fn u16_quad(w: vec2<u32>) -> vec4<f32> { return small_f32x4(vec4<u32>(w.x, w.x >> 16u, w.y, w.y >> 16u) & vec4<u32>(0xffffu)); }';
 
-/** `aliases` re-declare the bindings as vectors (program.ts order: uniforms 0, src 1, out 2); `main` uses only them. */
-function vectorInfo(spec: PointwiseSpec, layout: PointwiseLayout, aliases: string, main: string): ProgramInfo {
+type Views = Record<string, string>;
+
+/** `views` are the bindings as vectors; `main` uses only them where a binding has one. */
+function vectorInfo(spec: PointwiseSpec, layout: PointwiseLayout, views: { src: Views; out: Views }, main: string): ProgramInfo {
   return {
     name: `${spec.name}_${layout}`,
     key: `${spec.key};planes=${spec.planes}`,
-    inputs: [{ name: 'src', dtype: spec.input }],
-    outputs: [{ name: 'out', dtype: spec.output }],
+    inputs: [{ name: 'src', dtype: spec.input, views: views.src }],
+    outputs: [{ name: 'out', dtype: spec.output, views: views.out }],
     uniforms: [...UNIFORMS, ...spec.uniforms],
     workgroupSize: WORKGROUP,
     body: /* wgsl */ `
-${aliases}
 ${spec.input === 'u16' ? U16_QUAD : ''}
 ${spec.body}
 @compute @workgroup_size(WG)
@@ -273,7 +264,7 @@ function buildContiguous(spec: PointwiseSpec): ProgramInfo {
   return vectorInfo(
     spec,
     'contiguous',
-    `${contiguousAlias(1, 'src_v', spec.input)}\n${contiguousAlias(2, 'out_v', spec.output)}`,
+    { src: { src_v: contiguousView(spec.input) }, out: { out_v: contiguousView(spec.output) } },
     `let t = linear_workgroup(wid, nwg) * WG + li;
   if (t >= u.out_numel / ${VEC_ELEMENTS}u) { return; }
   ${channel}
@@ -289,12 +280,11 @@ function buildContiguous(spec: PointwiseSpec): ProgramInfo {
 function buildStrided(spec: PointwiseSpec): ProgramInfo {
   const channel = spec.planes ? '(g / (u.plane / 4u)) % u.channels' : '0u';
   // a quad is one u8 word (the binding itself), two u16/f16 words, four f32/i32 words
-  const alias = (binding: number, access: string, name: string, dtype: DType) =>
-    quadWords(dtype) === 1 ? '' : `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${wordVec(dtype, quadWords(dtype))}>;`;
+  const view = (name: string, dtype: DType): Views => (quadWords(dtype) === 1 ? {} : { [name]: wordVec(dtype, quadWords(dtype)) });
   return vectorInfo(
     spec,
     'strided',
-    `${alias(1, 'read', 'src_q', spec.input)}\n${alias(2, 'read_write', 'out_q', spec.output)}`,
+    { src: view('src_q', spec.input), out: view('out_q', spec.output) },
     `let base = linear_workgroup(wid, nwg) * (4u * WG) + li;
   let quads = u.out_numel / 4u;
   for (var k = 0u; k < 4u; k++) {

@@ -9,57 +9,29 @@
  * stencil-tile.ts recomputed it per output row) and the next row's words are loaded before the
  * current row is computed. At a row's ends the pixels beyond it resolve through the border mode
  * from the thread's own pixels (radius ≤ 4 < 8); rows outside the image resolve once per row.
- * Measured on an H200, 16×2048² u8 (bench/results/2026-12-02-h200-j to -o, against the tile):
- *  - 8 px per thread beat 16 (Sobel dx u8→f32 0.126 vs 0.141 ms at 8 rows; 16 px need twice the
- *    registers for the ring of row arrays), and 4 quads spread 64 threads apart (u32 loads) were
- *    slower still (0.216 at 16 rows);
- *  - the strip wins at radius 1: Sobel dx / Gaussian 3×3 u8→f32 0.125 vs 0.144, central gradient
- *    magnitude 0.128 vs 0.191, Sobel magnitude →f16 0.156 vs 0.208, crack 0.117 vs 0.171, 3×3
- *    dilation 0.067 vs 0.118 (runs l, o); at radius 2 the tile wins for weighted sums (Gaussian
- *    5×5 u8→f32 0.173 vs 0.162, →f16 0.166 vs 0.163, run o) but not for min/max (5×5 dilation
- *    0.101 vs 0.112 by morphology's rows kernel);
- *  - rows written out as straight-line code, loads 1 to 4 rows ahead, gained nothing overall
- *    (crack 0.109 at 8 rows, dilation 0.078 vs 0.067; reverted); arrays read at one row offset and
- *    the input quads computed at use from a ring of raw words instead of kept in the ring were
- *    slower (crack 0.156, central magnitude 0.152; run n; reverted);
- *  - not understood: that variant (commit cafd287) ran the weighted-sum specs, whose WGSL differed
- *    from this one only by an unused, rolled ring of raw rows, faster — Gaussian 5×5 u8→f32 0.149,
- *    →f16 0.146, box 0.150 (below the tile's 0.161), Sobel dx 0.118, Sobel magnitude 0.145 (run n,
- *    against 0.173 / 0.166 / 0.173 / 0.126 / 0.156 in run o). Not the row loop's unrolling: with
- *    its trip count a uniform every spec ran 3–13 % slower (bench/results/2026-12-04-h200-a:
- *    Gaussian 5×5 u8→f32 0.178 vs 0.171, 3×3 dilation 0.076 vs 0.067, crack 0.122 vs 0.117);
- *  - 4 pixels per thread (one u32 per row, half the ring's registers) were slower for every spec
- *    (run 2026-12-04-h200-b: crack 0.130 vs 0.117, 3×3 dilation 0.081 vs 0.067, Sobel magnitude
- *    →f16 0.162 vs 0.157), so registers do not bound the specs with two row arrays (crack takes
- *    1.75× the dilation's time for the same bytes).
+ * It wins over the tile at radius 1 and for min/max rectangles (runStencil picks it there).
  */
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { wgslBorder } from './border.js';
 import type { Dims4 } from './pixel.js';
-import { contiguousAlias, contiguousStore, type ContiguousQuads } from './pointwise.js';
+import { contiguousStore, contiguousView, type ContiguousQuads } from './pointwise.js';
 import { rowQuadWgsl, runStencilTile, stencilRows, type StencilTileSpec } from './stencil-tile.js';
 import { KensaError } from '../errors.js';
 
 const WG: [number, number] = [64, 4];
 /** Largest radius a strip takes on either axis (one neighbour word each side). */
 export const STRIP_MAX_RADIUS = 4;
-/**
- * Benchmark switches: output rows per thread (0: stripRows' choice) and its width in quads (2: 8
- * pixels, 4: 16).
- */
-export const stripTuning = { rows: 0, quads: 2 as ContiguousQuads };
+/** A strip's shape: output rows per thread (default stripRows' choice) and its width in quads (2: 8 pixels, the default; 4: 16). */
+export interface StripShape {
+  readonly rows?: number;
+  readonly quads?: ContiguousQuads;
+}
 
-/**
- * Output rows a thread streams: 8 for f32 outputs of radius ≤ 1, else 16, the faster on the H200
- * (bench/results/2026-12-02-h200-o: Sobel dx u8→f32 0.126 vs 0.131 ms at 8 / 16 rows, central
- * magnitude 0.130 vs 0.134, Gaussian 5×5 u8→f32 0.182 vs 0.173, 3×3 dilation 0.073 vs 0.067).
- * Taller strips lose (2026-12-04-h200-d, 16 / 24 / 32 rows: Gaussian 5×5 u8→f32 0.172 / 0.175 /
- * 0.181, crack 0.117 / 0.124 / 0.131, 3×3 dilation 0.067 / 0.069 / 0.068).
- */
+/** Output rows a thread streams: 8 for f32 outputs of radius ≤ 1, else 16 (the faster on the GPU machine). */
 export function stripRows(spec: Pick<StencilTileSpec, 'outDtype' | 'ry'>): number {
-  return stripTuning.rows || (spec.outDtype === 'f32' && spec.ry <= 1 ? 8 : 16);
+  return spec.outDtype === 'f32' && spec.ry <= 1 ? 8 : 16;
 }
 
 /** Whether the strip path takes this input: u8 rows of a multiple of 16 pixels (so of 8 too), radii ≤ 4, not i32 out, planes in one dispatch. */
@@ -71,7 +43,7 @@ export function stencilStripFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'inDt
 const programs = new Map<string, ProgramInfo>();
 
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
-export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: ContiguousQuads = stripTuning.quads): ProgramInfo {
+export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: ContiguousQuads = 2): ProgramInfo {
   if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new KensaError('KENSA_ERR_INTERNAL', `stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
   const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
   let p = programs.get(id);
@@ -121,16 +93,14 @@ export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = strip
   p = {
     name: `${spec.name}_strip`,
     key: `${spec.key};r=${rx},${ry};border=${spec.border};rows=${rowsPerThread};quads=${quads}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'out', dtype: spec.outDtype }],
+    // the bindings as vectors (only these are used): a thread's pixels in one access
+    inputs: [{ name: 'src', dtype: 'u8', views: { src_v: contiguousView('u8', quads) } }],
+    outputs: [{ name: 'out', dtype: spec.outDtype, views: { out_v: contiguousView(spec.outDtype, quads) } }],
     // shape N, C, H, W (W % 16 == 0)
     uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
     workgroupSize: WG[0] * WG[1],
     body: /* wgsl */ `
 ${wgslBorder(spec.border)}
-// The bindings again as vectors (only these are used): a thread's pixels in one access.
-${contiguousAlias(1, 'src_v', 'u8', quads)}
-${contiguousAlias(2, 'out_v', spec.outDtype, quads)}
 // A row's words as loaded: the thread's vector m, the last word left of it and the first right of
 // it (l, r: only meaningful inside the row); by < 0 is the constant border's row outside the image.
 struct RawRow { m: vec${quads}<u32>, l: u32, r: u32, by: i32 };
@@ -195,12 +165,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 
 /** Runs a stencil strip over a u8 GPU tensor (same shape out); check `stencilStripFits` first. */
-export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
+export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0, shape: StripShape = {}): Tensor {
   const [n, c, h, w] = x.shape as Dims4;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, spec.outDtype);
-  const rows = stripRows(spec);
-  const quads = stripTuning.quads;
+  const rows = shape.rows ?? stripRows(spec);
+  const quads = shape.quads ?? 2;
   gpu.dispatch({
     program: stencilStripProgram(spec, rows, quads),
     inputs: [x.gpu.ref],
@@ -213,7 +183,7 @@ export function runStencilStrip(spec: StencilTileSpec, x: Tensor, uniforms: Unif
 
 /**
  * Runs a spec through the faster engine for it (check stencilTileFits first): the strip for u8
- * stencils of radius 1 where it fits, else the tile (measurements above).
+ * stencils of radius 1 where it fits, else the tile.
  */
 export function runStencil(spec: StencilTileSpec, x: Tensor, uniforms: UniformValues, borderValue = 0): Tensor {
   if (spec.rx <= 1 && spec.ry <= 1 && stencilStripFits(spec, x.shape as Dims4)) return runStencilStrip(spec, x, uniforms, borderValue);

@@ -11,27 +11,10 @@
  *     input quads (the op's combine; the input quads it reads are kept as one more row array),
  *     and writes it as whole output words.
  * Every workgroup-memory access is a 16-byte access by consecutive threads (no bank conflicts).
- * Measured on an H200 (2026-12-01, bench/ops/filters.bench.ts): Gaussian 5×5 u8→f32 over
- * 16×2048² 0.483 ms with a scalar f32 layout (4-way bank conflicts in the column pass), 0.338 with
- * quads, 0.277 with 16-byte f32 stores. Tiles of 64×32 (a thread's column pass covering two quads)
- * were slower for every op measured: Gaussian 5×5 u8→f32 0.364 ms, Sobel magnitude u8→f16 0.710
- * vs 0.343, crack 0.350 vs 0.250 (2026-12-01, commit 7f1617d). So were wider tiles of one quad per
- * thread (longer contiguous u8 loads, more halo rows): Gaussian 5×5 u8→f32 0.347 ms at 128×8 and
- * 0.630 at 256×4 vs 0.277, Sobel magnitude →f16 0.357 / 0.564 vs 0.357 (2026-12-02, commit 5b757bb,
- * bench/results/2026-12-02-h200-c).
+ * The tile shape (64×16, one quad per thread) and the quad layout were the fastest measured.
  * Radii are compile-time constants (they size the tile); weights and sizes are uniforms.
- * Tried (H200, 2026-12-01, commit 5f987b3): a word path for u8 inputs (a thread its output quad
- * from its word and the neighbour words of every window row, no workgroup memory) — Gaussian 5×5
- * u8→f32 0.685 ms vs 0.273 (each row pass is computed 2·ry + 1 times), Sobel dx 0.227 vs 0.220,
- * Sobel magnitude →f16 0.331 vs 0.351, crack 0.210 vs 0.250 (its own word kernel then: 0.128; both gave way to stencil-strip.ts).
- * The row pass read its quads from an input tile in workgroup memory (a load phase and one
- * barrier more) until 2026-12-02: reading them from global memory, with the interior and rim loops
- * written out per case, took Gaussian 5×5 u8→f32 0.296 → 0.171 ms, →f16 0.294 → 0.174, 3×3
- * 0.277 → 0.153, 9×9 f32 0.444 → 0.336, Sobel magnitude u8→f16 0.376 → 0.227, crack 0.269 →
- * 0.196 (bench/results/2026-12-02-h200-d, the same run). Taller tiles, a thread's column pass
- * looping over 2 or 3 quads, were slower again except for large radii: Gaussian 5×5 u8→f32 0.159
- * ms at 16 rows, 0.169 at 32, 0.217 at 48; Sobel magnitude →f16 0.205 / 0.337 / 0.576; Gaussian
- * 9×9 f32 0.301 / 0.286 / 0.298 (bench/results/2026-12-02-h200-g, commit 4e14552).
+ * The row pass reads its quads from global memory (L1 serves the overlap): an input tile in
+ * workgroup memory, taller tiles and a word path without workgroup memory were slower.
  */
 import { ELEMENTS_PER_WORD, type DType } from '../dtype.js';
 import type { ProgramInfo } from '../gpu/program.js';
@@ -40,6 +23,7 @@ import { Tensor } from '../tensor.js';
 import { wgslBorder, type BorderMode } from './border.js';
 import type { Dims4 } from './pixel.js';
 import { KensaError } from '../errors.js';
+import { OUT_VEC4_VIEW, quadLoad, quadStore } from '../gpu/wgsl/quad.js';
 
 const TILE_W = 64;
 const TILE_H = 16;
@@ -65,42 +49,6 @@ export interface StencilTileSpec {
   combine: (r: (name: string, dy: number) => string, t: (dy: number) => string) => string;
 }
 
-/** WGSL of `fn load4(e: u32) -> vec4<f32>`: elements e … e+3 of `src`, e a multiple of 4 (whole words). */
-function quadLoad(dtype: DType): string {
-  switch (dtype) {
-    case 'u8':
-      return 'return u8x4_f32(src[e >> 2u]);';
-    case 'u16':
-      return 'let a = src[e >> 1u]; let b = src[(e >> 1u) + 1u]; return small_f32x4(vec4<u32>(a & 0xffffu, a >> 16u, b & 0xffffu, b >> 16u));';
-    case 'f16':
-      return 'return vec4<f32>(unpack2x16float(src[e >> 1u]), unpack2x16float(src[(e >> 1u) + 1u]));';
-    case 'i32':
-      return 'return vec4<f32>(f32(src[e]), f32(src[e + 1u]), f32(src[e + 2u]), f32(src[e + 3u]));';
-    case 'f32':
-      return 'return vec4<f32>(src[e], src[e + 1u], src[e + 2u], src[e + 3u]);';
-  }
-}
-
-/**
- * WGSL storing the output quad `v` at element `e` as whole words (rows start on a word: W %
- * elements-per-word == 0); `inRow(k)` is the condition that element k of the quad lies in its row.
- * `vecOut` (f32) writes one vec4 through the `out_v` alias of the output binding.
- */
-export function quadStore(dtype: DType, vecOut: boolean, e: string, inRow: (k: number) => string): string {
-  if (vecOut) return `if (${inRow(0)}) { out_v[(${e}) / 4u] = v; }`;
-  switch (ELEMENTS_PER_WORD[dtype]) {
-    case 4:
-      return `if (${inRow(0)}) { out[(${e}) / 4u] = out_pack(v); }`;
-    case 2:
-      return `if (${inRow(0)}) { out[(${e}) / 2u] = out_pack(v.xy); }
-  if (${inRow(2)}) { out[(${e} + 2u) / 2u] = out_pack(v.zw); }`;
-    default:
-      return [0, 1, 2, 3].map((k) => `if (${inRow(k)}) { out_store(${e} + ${k}u, v[${k}]); }`).join('\n  ');
-  }
-}
-
-/** The WGSL alias of the output binding as vec4<f32> (program.ts order: uniforms 0, src 1, out 2); a program that uses it must not use `out`. */
-export const OUT_VEC4_ALIAS = '@group(0) @binding(2) var<storage, read_write> out_v: array<vec4<f32>>;';
 
 type RowExpr = (p: (dx: number) => string) => string;
 
@@ -169,14 +117,12 @@ ${names.map((n) => `    trow_${n}[i] = ${rowQuad(rows[n]!)};`).join('\n')}
     name: spec.name,
     key: `${spec.key};r=${rx},${ry};border=${spec.border};vec=${vecStore}`,
     inputs: [{ name: 'src', dtype: spec.inDtype }],
-    outputs: [{ name: 'out', dtype: spec.outDtype }],
+    // with the view, the program uses only it, so the two declarations never meet in one entry point
+    outputs: [{ name: 'out', dtype: spec.outDtype, ...(vecStore ? { views: OUT_VEC4_VIEW } : {}) }],
     uniforms: [{ name: 'shape', type: 'vec4u' }, { name: 'border_value', type: 'f32' }, ...spec.uniforms],
     workgroupSize: 256,
-    // the alias re-declares the output binding (program.ts order: uniforms 0, src 1, out 2); the
-    // program then uses only the alias, so the two declarations never meet in one entry point
     body: /* wgsl */ `
 ${wgslBorder(spec.border)}
-${vecStore ? OUT_VEC4_ALIAS : ''}
 const RY: u32 = ${ry}u;
 const HX: u32 = ${hx}u;
 const TW: u32 = ${TILE_W}u;

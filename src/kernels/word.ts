@@ -2,10 +2,7 @@
  * Word kernels: one thread per storage word (4 u8 pixels) or vec4 of words of an N×C×H×W batch
  * whose rows start on a word, for ops that gain from moving whole words (flip, the u8 median on
  * rows the strip kernel does not take). They share the opening of `main` and the dispatch, with
- * u.dims = (units per row, rows per plane, total units). The crack kernel and the central
- * gradient magnitude had word kernels too, until the stencil strips (stencil-strip.ts) beat them
- * (bench/results/2026-12-02-h200-k); a generic word path for every u8 stencil lost at 5 taps
- * (stencil-tile.ts).
+ * u.dims = (units per row, rows per plane, total units). Stencils use the strips (stencil-strip.ts) instead.
  */
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformValues } from '../gpu/uniforms.js';

@@ -74,9 +74,6 @@ export interface WriteSummary {
   defects: number;
 }
 
-/** The store `kensa inspect` uses unless told otherwise: the SQLite file kensa.db in the working directory. */
-export const DEFAULT_STORE_URL = 'kensa.db';
-
 /** Rows per statement, whatever the parameter limit allows. */
 const MAX_ROWS_PER_STATEMENT = 512;
 const INT32_MAX = 2 ** 31 - 1;

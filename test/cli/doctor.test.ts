@@ -120,9 +120,9 @@ describe('kensa doctor', () => {
   });
 
   test('f16 and subgroup-matrix configurations are listed, or their absence stated', () => {
-    const base: GpuInfo = { name: 'x', vendor: 'v', architecture: 'a', description: 'd', isCpu: false, features: [], limits: {} };
+    const base: GpuInfo = { name: 'x', vendor: 'v', architecture: 'a', description: 'd', isCpu: false, features: [], limits: {}, f16: false, subgroupMatrixConfigs: [] };
     assert.deepEqual(matrixLines(base), ['  f16 arithmetic (shader-f16): no', '  subgroup-matrix configurations (tensor cores): none offered by the driver']);
-    assert.deepEqual(matrixLines({ ...base, features: ['shader-f16'] })[0], '  f16 arithmetic (shader-f16): yes');
+    assert.deepEqual(matrixLines({ ...base, features: ['shader-f16'], f16: true })[0], '  f16 arithmetic (shader-f16): yes');
     const withMatrices = { ...base, f16: true, subgroupMatrixConfigs: [{ M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' }, { M: 8, N: 8, K: 8, componentType: 'f32', resultComponentType: 'f32' }] };
     assert.deepEqual(matrixLines(withMatrices), [
       '  f16 arithmetic (shader-f16): yes',

@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import { BORDER_MODES } from '../../src/kernels/border.js';
 import { filter2dSeparable } from '../../src/ops/filters/separable.js';
-import { runStencilStrip, stencilStripFits, stripTuning } from '../../src/kernels/stencil-strip.js';
+import { runStencilStrip, stencilStripFits } from '../../src/kernels/stencil-strip.js';
 import { runStencilTile } from '../../src/kernels/stencil-tile.js';
 import type { Tensor } from '../../src/tensor.js';
 import assert from 'node:assert/strict';
@@ -24,41 +24,29 @@ describe('stencil strips', () => {
   });
 
   test('equal the CPU reference: borders, radii, tunings, row ends, partial row blocks', { skip: !gpu }, async () => {
-    const saved = { ...stripTuning };
-    try {
-      for (const [rows, quads] of [[16, 4], [5, 2], [1, 4], [3, 2]] as const) {
-        Object.assign(stripTuning, { rows, quads });
-        for (const border of BORDER_MODES) {
-          for (const [rx, ry] of [[1, 1], [4, 2], [0, 3], [2, 0]] as const) {
-            // 1168 px = 73 strips: a second workgroup column of 9; 75 rows: a partial row block; 16 px: one strip with both row ends
-            for (const shape of [[2, 1, 75, 1168], [1, 2, 9, 16]] as const) {
-              const x: Tensor = naturalImage([...shape], 'u8', rx + ry + rows);
-              const { spec, kx, ky } = weightedBox('u8', border, rx, ry);
-              const op = (t: Tensor) => (t.device === 'gpu' ? runStencilStrip(spec, t, {}, 3) : filter2dSeparable(t, { kx, ky, border, borderValue: 3, dtype: 'f32' }));
-              await assertGpuMatchesCpu(gpu!, [x], op, {}, `${border} r=${rx},${ry} rows=${rows} quads=${quads} [${shape.join(', ')}]`);
-            }
+    for (const [rows, quads] of [[16, 4], [5, 2], [1, 4], [3, 2]] as const) {
+      for (const border of BORDER_MODES) {
+        for (const [rx, ry] of [[1, 1], [4, 2], [0, 3], [2, 0]] as const) {
+          // 1168 px = 73 strips: a second workgroup column of 9; 75 rows: a partial row block; 16 px: one strip with both row ends
+          for (const shape of [[2, 1, 75, 1168], [1, 2, 9, 16]] as const) {
+            const x: Tensor = naturalImage([...shape], 'u8', rx + ry + rows);
+            const { spec, kx, ky } = weightedBox('u8', border, rx, ry);
+            const op = (t: Tensor) => (t.device === 'gpu' ? runStencilStrip(spec, t, {}, 3, { rows, quads }) : filter2dSeparable(t, { kx, ky, border, borderValue: 3, dtype: 'f32' }));
+            await assertGpuMatchesCpu(gpu!, [x], op, {}, `${border} r=${rx},${ry} rows=${rows} quads=${quads} [${shape.join(', ')}]`);
           }
         }
       }
-    } finally {
-      Object.assign(stripTuning, saved);
     }
   });
 
   test('u8, u16 and f16 outputs equal the tiled stencil bit for bit', { skip: !gpu }, async () => {
     const x = await naturalImage([1, 3, 21, 48], 'u8', 5).toGpu(gpu!);
-    const saved = { ...stripTuning };
-    try {
-      for (const quads of [2, 4] as const) {
-        stripTuning.quads = quads;
-        for (const outDtype of ['u8', 'f16', 'u16'] as const) {
-          const spec = { ...weightedBox('u8', 'reflect101', 2, 1).spec, outDtype };
-          const [a, b] = [await runStencilStrip(spec, x, {}).toCpu(), await runStencilTile(spec, x, {}).toCpu()];
-          assert.deepEqual(a.data, b.data, `${outDtype} quads=${quads}`);
-        }
+    for (const quads of [2, 4] as const) {
+      for (const outDtype of ['u8', 'f16', 'u16'] as const) {
+        const spec = { ...weightedBox('u8', 'reflect101', 2, 1).spec, outDtype };
+        const [a, b] = [await runStencilStrip(spec, x, {}, 0, { quads }).toCpu(), await runStencilTile(spec, x, {}).toCpu()];
+        assert.deepEqual(a.data, b.data, `${outDtype} quads=${quads}`);
       }
-    } finally {
-      Object.assign(stripTuning, saved);
     }
   });
 });

@@ -8,11 +8,7 @@ fn linear_workgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y * nwg.
 // Integer <-> f32 without conversion instructions (NVIDIA GPUs issue those at a quarter of the
 // rate of adds): 2^23 + k for an integer 0 <= k < 2^23 is exact in f32 and its low mantissa bits
 // are k, so a bitwise or plus one subtraction converts k, and adding 2^23 to a value in [0, 2^23)
-// rounds it half to even (the FPU's rounding) into those bits. On the H200 this gained nothing
-// where it replaced conversions (bench/results/2026-12-02-h200-i against -h, same kernels
-// otherwise): threshold 0.050 → 0.047 ms, the stencil tiles 2 % slower, the crack kernel's word
-// kernel (since replaced) 0.127 → 0.138; the stencil and median strips were measured on these
-// helpers only.
+// rounds it half to even (the FPU's rounding) into those bits.
 const MAGIC_2_23: f32 = 8388608.0;
 // k < 2^23 as f32.
 fn small_f32(k: u32) -> f32 { return bitcast<f32>(k | 0x4B000000u) - MAGIC_2_23; }
@@ -32,8 +28,7 @@ fn sat_i32(v: f32) -> i32 {
 /**
  * WGSL: a thread's `loads` (a multiple of 4) vector loads `array[first + k·stride]`, k = 0 … loads − 1,
  * issued 4 at a time before `use(q)` consumes each, so more bytes are in flight than with one load
- * per use (H200, bench/results/2026-12-04-h200-b: u8 statistics 0.033 → 0.032 ms, the u8 histogram
- * on a narrow range 0.032 → 0.030).
+ * per use.
  */
 export function wgslBatchedLoads(array: string, first: string, stride: string, loads: number, use: (q: string) => string): string {
   if (loads % 4 !== 0) throw new KensaError('KENSA_ERR_INTERNAL', `wgslBatchedLoads: loads must be a multiple of 4, got ${loads}`);

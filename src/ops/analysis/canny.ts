@@ -26,7 +26,7 @@ import { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';
 import { checkDType, checkImage } from '../image.js';
 import { pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
-import { blockGeometry, BLOCK_WORKGROUP, cclCompressProgram, cclInitProgram, cclMergeProgram, cclUniforms, recordUnionFind } from './components.js';
+import { blockGeometry, BLOCK_WORKGROUP, cclCompressProgram, cclUniforms, recordUnionFind } from './components.js';
 
 export type CannyKsize = 3 | 5 | 7;
 
@@ -186,7 +186,7 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
 export function cannyPrograms(): ProgramInfo[] {
   const out: ProgramInfo[] = [];
   for (const k of [3, 5, 7] as const) for (const l2 of [false, true]) out.push(cannyNmsProgram(k, l2));
-  out.push(cclInitProgram(8, 'u8'), cclMergeProgram(8, 'u8'), cclCompressProgram(8, 'u8', 'flag'), cannyFinalProgram());
+  out.push(cclCompressProgram(8, 'u8', 'flag'), cannyFinalProgram());
   return out;
 }
 

@@ -1,22 +1,3 @@
-/*
- * PERF NOTES (H100, 16×2048² blob masks, ~600k components; CuPy label 4.30 / 6.87 ms for 4 / 8):
- * - labels + counts: 1.77 ms (4-conn) / 1.58 ms (8-conn) wall, was 3.0 / 2.2. The global per-block
- *   merge (0.99 / 0.89 ms) became a tile-local union-find in workgroup memory (32×32 blocks) plus a
- *   border union over 6–9% of the blocks (local ≈0.5 ms, border 0.07 ms); the run-per-thread label
- *   pass (0.74 ms, 8 strided stores per thread) became a coalesced writer (0.33–0.35 ms).
- * - with statistics: 18–19 ms wall (was 21–34), bound by the host: 12 MB packed readback (2.4 ms)
- *   and the JS decode of 600k components into per-image arrays (since made columns, below); the
- *   stats atomics pass itself is 0.52 ms.
- * - H200 machine (2026-12-02, bench/results/2026-12-02-h200-a): 23.7 / 21.2 ms wall (4 / 8-conn), of
- *   which GPU 1.98 / 1.63 and one readback 2.0 / 2.1: ~19 ms host. On the 2-core machine the decode
- *   loop takes 9–11 ms for 593k components when the result arrays (25 MB) reuse freed memory and
- *   70–130 ms when they are fresh pages (first-touch faults, GC); the loop moved into a function of
- *   its own measured the same. The cost is in writing 42 bytes of new arrays per component.
- * - 2026-12-02: the pack pass writes columns and area / bounding box are views of the readback
- *   (16 bytes of new arrays per component instead of 42; the readback grows from 5 to 7 words per
- *   component). 2-core machine, 524 288 components, the decode after the readback, warm rounds:
- *   14–24 ms → 5–10 ms; first rounds (fresh pages) 17–41 ms either way. Not yet measured on the H200.
- */
 /**
  * Connected-component labelling with per-component statistics, as OpenCV's
  * cv.connectedComponentsWithStats(mask, labels, stats, centroids, connectivity, CV_32S, CCL_DEFAULT).
@@ -58,10 +39,7 @@
  * relative error about 1e-6); u8/u16 values are summed exactly. `stats: false` skips the statistics and
  * reads back only the 2·N-word header (labels and counts).
  *
- * Measured on an H100 (16×2048×2048 blurred-noise masks, ~600 000 components): with `stats: false` the
- * warm wall time is 1.58 ms (8-conn, 4.4× faster than cupyx.scipy.ndimage.label's 6.87 ms) / 1.77 ms
- * (4-conn, 2.4× CuPy's 4.30 ms); GPU time with statistics 1.7 ms (8-conn). Wall time with statistics
- * is 18–19 ms, dominated by the readback (12 MB) and decoding 600 000 components on the host.
+ * With statistics, the readback and the host's decode of the components dominate the wall time.
  *
  * CPU reference: classic two-pass union-find (raster scan with provisional labels, then resolution),
  * numbering in OpenCV's order as above; statistics in double precision.
@@ -220,33 +198,6 @@ function base(name: string, key: string, inputs: TensorBinding[], outputs: Progr
 
 /** The label buffer is array<atomic<u32>> (an atomic binding of a non-i32 dtype). */
 const L_ATOMIC = { name: 'L', dtype: 'f32' as DType, atomic: true };
-
-export function cclInitProgram(conn: Connectivity, maskDtype: DType): ProgramInfo {
-  return base(`ccl_init`, `c=${conn}`, [{ name: 'mask', dtype: maskDtype }], [L_ATOMIC], `${cclHeader(conn)}
-${ENTRY} {${BLOCK_INDEX}
-  atomicStore(&L[g], select(BG, g, block_bits(n, by, bx) != 0u));
-}`);
-}
-
-export function cclMergeProgram(conn: Connectivity, maskDtype: DType): ProgramInfo {
-  const edges =
-    conn === 8
-      ? `if ((m & 5u) != 0u && (fgpx(n, y0, x0 - 1u) || fgpx(n, y0 + 1u, x0 - 1u))) { unite(g, g - 1u); }
-  if ((m & 3u) != 0u && (fgpx(n, y0 - 1u, x0) || fgpx(n, y0 - 1u, x0 + 1u))) { unite(g, g - wb); }
-  if ((m & 1u) != 0u && fgpx(n, y0 - 1u, x0 - 1u)) { unite(g, g - wb - 1u); }
-  if ((m & 2u) != 0u && fgpx(n, y0 - 1u, x0 + 2u)) { unite(g, g - wb + 1u); }`
-      : `if ((m & 1u) != 0u && fgpx(n, y0, x0 - 1u)) { unite(g, g - 1u); }
-  if (((m & 1u) != 0u && fgpx(n, y0 - 1u, x0)) || ((m & 2u) != 0u && fgpx(n, y0 - 1u, x0 + 1u))) { unite(g, g - wb); }`;
-  return base(`ccl_merge`, `c=${conn}`, [{ name: 'mask', dtype: maskDtype }], [L_ATOMIC], `${cclHeader(conn)}
-${ENTRY} {${BLOCK_INDEX}
-  let m = block_bits(n, by, bx);
-  if (m == 0u) { return; }
-  let y0 = by * BH;
-  let x0 = bx * 2u;
-  let wb = u.blk.y;
-  ${edges}
-}`);
-}
 
 /** Tiles of TILE×TILE blocks: the local pass unites inside a tile in workgroup memory. */
 const TILE = 32;
@@ -661,7 +612,7 @@ ${ENTRY} {
 export function connectedComponentsPrograms(): ProgramInfo[] {
   const out: ProgramInfo[] = [cclScanProgram(), cclRankProgram()];
   for (const conn of [4, 8] as const) {
-    out.push(cclInitProgram(conn, 'u8'), cclMergeProgram(conn, 'u8'), cclLocalProgram(conn, 'u8'), cclBorderProgram(conn, 'u8'), cclCompressProgram(conn, 'u8', 'count'));
+    out.push(cclLocalProgram(conn, 'u8'), cclBorderProgram(conn, 'u8'), cclCompressProgram(conn, 'u8', 'count'));
     for (const v of [null, ...VALUE_DTYPES]) out.push(cclLabelProgram(conn, v), cclLabelProgram(conn, v, true, false));
     out.push(cclLabelProgram(conn, null, false), cclWriteProgram(conn));
   }
@@ -730,15 +681,6 @@ export function recordUnionFind(gpu: Gpu, mask: Tensor, g: BlockGeometry, conn: 
   const L = Tensor.empty(gpu, [g.n, 1, g.hb, g.wb], 'i32');
   gpu.dispatch({ program: cclLocalProgram(conn, mask.dtype), inputs: [mask.gpu.ref], outputs: [L.gpu.ref], uniforms, workgroups: g.tiles });
   gpu.dispatch({ program: cclBorderProgram(conn, mask.dtype), inputs: [mask.gpu.ref], outputs: [L.gpu.ref], uniforms, workgroups: Math.ceil((g.tiles * BORDER_POSITIONS[conn]) / WG) });
-  return L;
-}
-
-/** The former global init + merge passes (one thread per block); kept for comparison benchmarks. */
-export function recordUnionFindGlobal(gpu: Gpu, mask: Tensor, g: BlockGeometry, conn: Connectivity, uniforms: ReturnType<typeof cclUniforms>): Tensor {
-  const L = Tensor.empty(gpu, [g.n, 1, g.hb, g.wb], 'i32');
-  const wgs = Math.ceil(g.total / WG);
-  gpu.dispatch({ program: cclInitProgram(conn, mask.dtype), inputs: [mask.gpu.ref], outputs: [L.gpu.ref], uniforms, workgroups: wgs });
-  gpu.dispatch({ program: cclMergeProgram(conn, mask.dtype), inputs: [mask.gpu.ref], outputs: [L.gpu.ref], uniforms, workgroups: wgs });
   return L;
 }
 

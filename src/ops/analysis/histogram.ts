@@ -18,13 +18,7 @@
  * u8 planes of a multiple of 16 pixels take a faster kernel: 16 pixels per vec4<u32> load, counted
  * per byte value in COPIES interleaved copies (neighbouring lanes hit different banks, so runs of
  * equal values do not serialise on one atomic), then each value's count goes to its bin, computed
- * with the same f32 formula; a whole chunk's loads are issued in batches of 4. Notes (H200,
- * 16×1×2048² u8, 256 bins): the per-pixel kernel took 0.133 ms (13 % of copy bandwidth), this one
- * 0.046 (37 %) on hashed values and 0.030 on a narrow range (values 120…127), 0.032 before the
- * batched loads. Tried and slower (bench/results/2026-12-04-h200-a, -b): private byte counters per
- * thread, non-atomic (0.135 ms whatever the values), 16-bit counters in a column per warp lane, which
- * no values can make conflict on a bank (0.050 on both inputs); 32 loads per thread, within noise
- * of 16 (2026-12-04-h200-d: hashed 0.046 / 0.046, narrow 0.030 / 0.029).
+ * with the same f32 formula; a whole chunk's loads are issued in batches of 4.
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
@@ -141,7 +135,8 @@ export function histogramU8Program(): ProgramInfo {
   return {
     name: 'histogram_u8',
     key: '',
-    inputs: [{ name: 'src', dtype: 'u8' }],
+    // the input as vectors (only this one is used): 16 pixels per load
+    inputs: [{ name: 'src', dtype: 'u8', views: { src_v: 'vec4<u32>' } }],
     outputs: [{ name: 'hist', dtype: 'i32', atomic: true }],
     uniforms: [
       { name: 'groups', type: 'u32' },
@@ -151,8 +146,6 @@ export function histogramU8Program(): ProgramInfo {
     ],
     workgroupSize: WG,
     body: /* wgsl */ `
-// The input again, as vectors (only this one is used): 16 pixels per load.
-@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
 var<workgroup> counts: array<atomic<u32>, ${256 * COPIES}>;
 fn count_vec(q: vec4<u32>, copy: u32) {
   for (var i = 0u; i < 4u; i++) {

@@ -16,11 +16,7 @@
  * u8 planes of a multiple of 16 pixels take a faster pass 1: 16 pixels per vec4<u32> load, and
  * each thread's sums are exact integers (Σv ≤ 2^16, n·Σv² < 2^32 for its 128 or 256 pixels), so its
  * record (n, mean, M2 = (n·Σv² − (Σv)²)/n) has one rounding; Σv and Σv² of 4 pixels are packed
- * 4×8-bit dot products. Notes (H200, 16×1×2048² u8): the per-element pass took 0.098 ms for the
- * pair (17 % of copy bandwidth), per-thread integer sums byte by byte 0.061 (28 %), the dot
- * products 0.035 (48 %; bench/results/2026-12-02-h200-c), 256 pixels per thread 0.033 (52 %), a
- * whole chunk's loads in batches of 4 0.032 (54 %; 2026-12-04-h200-b). Of that, pass 1 alone takes
- * 0.027 (63 %): the second dispatch and the barrier before it cost ~5 µs. Fusing the passes (the
+ * 4×8-bit dot products; a whole chunk's loads are issued in batches of 4. Fusing the passes (the
  * last workgroup of a plane merging the partials) needs a device-scope release/acquire between
  * workgroups, which WGSL does not have (its atomics are relaxed, storageBarrier is workgroup-scope).
  */
@@ -29,16 +25,25 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { checkImage } from '../image.js';
 import { wgslBatchedLoads } from '../../gpu/wgsl/common.js';
+import { overriding } from '../../kernels/tuning.js';
 
 const WG = 256;
 /** Elements per thread in pass 1 (chunk = WG · ITEMS per workgroup). */
 const ITEMS = 16;
-/**
- * Benchmark switch: u8 pass 1's vec4<u32> loads (16 pixels) per thread, 8 or 16. Up to 256 pixels
- * a thread's sums are exact in u32 (n·Σv² ≤ 256 · 256 · 255² < 2^32). H200: 0.035 ms at 8, 0.033
- * at 16 (bench/results/2026-12-02-h200-m).
- */
-export const statsTuning = { u8Loads: 16 as 8 | 16 };
+/** Kernel choices of the statistics (frozen; tests and benches run others through withStatsTuning). */
+export interface StatsTuning {
+  /**
+   * u8 pass 1's vec4<u32> loads (16 pixels) per thread, 8 or 16 (16 the faster): up to 256 pixels
+   * a thread's sums are exact in u32 (n·Σv² ≤ 256 · 256 · 255² < 2^32).
+   */
+  readonly u8Loads: 8 | 16;
+}
+let statsTuning: StatsTuning = Object.freeze({ u8Loads: 16 });
+
+/** Runs `fn` with other statistics kernel choices (see kernels/tuning.ts). */
+export function withStatsTuning<R>(overrides: Partial<StatsTuning>, fn: () => R): R {
+  return overriding(statsTuning, (t) => (statsTuning = t), overrides, fn);
+}
 /** Floats per partial record: count, mean − P, M2, min, max, P (padded to 8). */
 const REC = 8;
 
@@ -138,7 +143,8 @@ export function statsPartialU8Program(loads: 8 | 16 = statsTuning.u8Loads): Prog
   return {
     name: 'stats_partial_u8',
     key: `loads=${loads}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
+    // the input as vectors (only this one is used): 16 pixels per load
+    inputs: [{ name: 'src', dtype: 'u8', views: { src_v: 'vec4<u32>' } }],
     outputs: [{ name: 'part', dtype: 'f32' }],
     uniforms: [
       { name: 'groups', type: 'u32' },
@@ -149,8 +155,6 @@ export function statsPartialU8Program(loads: 8 | 16 = statsTuning.u8Loads): Prog
     body: /* wgsl */ `
 ${WGSL_MOMENTS}
 ${WGSL_WRITE_PARTIAL}
-// The input again, as vectors (only this one is used): 16 pixels per load.
-@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;
 var<private> s1: u32;
 var<private> s2: u32;
 var<private> lo: vec4<u32>;

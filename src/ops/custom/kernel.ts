@@ -27,7 +27,7 @@
 import { DTYPES, type DType } from '../../dtype.js';
 import { KensaError } from '../../errors.js';
 import type { Gpu } from '../../gpu/gpu.js';
-import { buildSource, type OutputBinding, type ProgramInfo, type TensorBinding } from '../../gpu/program.js';
+import { type OutputBinding, type ProgramInfo, type TensorBinding } from '../../gpu/program.js';
 import type { UniformField, UniformType, UniformValues } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, numberInRange, oneOf } from '../../validate.js';
@@ -162,7 +162,7 @@ function hash(text: string): string {
  * here, so a failed compile does not also surface later as an uncaptured error at `sync()`.
  */
 async function compileMapped(gpu: Gpu, program: ProgramInfo, userCode: string, label: string): Promise<void> {
-  const source = buildSource(program).source;
+  const source = gpu.source(program);
   gpu.device.pushErrorScope('validation');
   const module = gpu.device.createShaderModule({ code: source, label: `${program.name} (check)` });
   const scope = gpu.device.popErrorScope();

@@ -14,10 +14,6 @@
  * edge is then 0) / replicate / constant (borderValue, default 0). OpenCV has no single call for
  * this; it equals cv.threshold(cv.magnitude(cv.Sobel(x, CV_32F, 1, 0, 1, 0.5), cv.Sobel(x, CV_32F,
  * 0, 1, 1, 0.5)), threshold, 255, THRESH_BINARY) converted to u8 (the test checks this).
- * Notes (H200, 16×1×2048² u8): the tiled stencil took 0.250 ms (14 % of copy bandwidth) on
- * 2026-12-01, a word kernel of its own (a thread's word of the rows above, at and below and a byte
- * of each neighbour word) 0.127; the strip 0.117 against that kernel's 0.138 in the same run
- * (bench/results/2026-12-02-h200-k), so the word kernel went.
  */
 import type { DType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';

@@ -8,8 +8,6 @@
  * On the GPU one dispatch, no gx/gy tensors: the stencil engines (../stencil-strip.ts runStencil:
  * 3×3 on u8 rows of a multiple of 16 pixels a strip, else the tile of ../stencil-tile.ts — row
  * passes for the x derivative and smoothing, a column pass forming gx, gy and the magnitude).
- * H200, 16×2048² u8: central → f32 0.130 ms by the strip, 0.147 by the word kernel it replaced,
- * 0.193 by the tile; Sobel 3×3 → f16 0.156 / 0.210 by strip / tile (bench/results/2026-12-02-h200-l, -o).
  * Other widths a per-pixel kernel
  * that reads each pixel's neighbourhood (3×3, K×K, or the four neighbours for 'central' and
  * Sobel 1), with plain offsets inside the image and border resolution only on the frame.
@@ -210,11 +208,6 @@ export function gradientTileSpec(shape: GradientShape, inDtype: DType, outDtype:
   let gy = ${sum('kd', (dy) => r('s', dy))};
   let v = sqrt(gx * gx + gy * gy);`,
   };
-}
-
-/** The program gradientMagnitude records for these options and dtypes (the per-pixel form). */
-export function gradientProgram(r: ResolvedGradient, inDtype: DType) {
-  return programFor(weightsOf(r).shape, inDtype, r.dtype, r.border);
 }
 
 function packTaps(w: readonly number[]): number[] {

@@ -12,15 +12,11 @@
  * The networks are generated below from Batcher's odd-even merge sort, and from a
  * "sort columns, sort rows, sort the remaining candidates" scheme, whichever needs fewer
  * operations after pruning; the test checks them on every 0-1 input (the 0-1 principle).
- * Tried (H200, 2026-12-01, 16×2048² u8): 3×3 as a tiled stencil from row-sorted triples
- * (../stencil-tile.ts, med3 of max lo, med mid, min hi) took 0.497 ms against 0.426 for this
- * kernel: three row arrays in workgroup memory cost more than the register window saves.
  * u8 rows of a multiple of 4 pixels take a word kernel: a thread loads three storage words per
  * window row (its own and both neighbours, 12 pixels), runs the network on vec4<u32> (4 outputs at
- * once) and stores one word. The per-pixel kernel took 0.426 ms (8 % of copy bandwidth) for 3×3.
+ * once) and stores one word.
  * 3×3 on u8 rows of a multiple of 16 pixels takes the strip kernel (medianU8StripProgram: column
- * sorts shared by a thread's 16 pixels, streamed down 16 rows): 0.222 → 0.111 ms on the H200
- * (bench/results/2026-12-02-h200-i to -o; 8 and 32 rows per thread measured the same).
+ * sorts shared by a thread's 16 pixels, streamed down 16 rows), the fastest of the three.
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
@@ -29,6 +25,7 @@ import { invalidParameter, is } from '../../validate.js';
 import { checkDType, checkImage } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../../kernels/word.js';
+import { overriding } from '../../kernels/tuning.js';
 
 export interface MedianBlurOptions {
   /** Window size: 3 or 5. */
@@ -250,8 +247,17 @@ ${lines.join('\n')}
 }
 
 const STRIP_WG: [number, number] = [64, 4];
-/** Benchmark switch: output rows a thread of the 3×3 u8 strip kernel streams down. */
-export const medianTuning = { stripRows: 16 };
+/** Kernel choices of the median (frozen; tests and benches run others through withMedianTuning). */
+export interface MedianTuning {
+  /** Output rows a thread of the 3×3 u8 strip kernel streams down. */
+  readonly stripRows: number;
+}
+let medianTuning: MedianTuning = Object.freeze({ stripRows: 16 });
+
+/** Runs `fn` with other median kernel choices (see kernels/tuning.ts). */
+export function withMedianTuning<R>(overrides: Partial<MedianTuning>, fn: () => R): R {
+  return overriding(medianTuning, (t) => (medianTuning = t), overrides, fn);
+}
 
 /**
  * The 3×3 u8 strip kernel (W % 16 == 0): a thread streams 16 adjacent pixels (one vec4 of words)
@@ -292,15 +298,13 @@ export function medianU8StripProgram(rowsPerThread = medianTuning.stripRows): Pr
   return {
     name: 'median_blur_u8_strip',
     key: `rows=${rowsPerThread}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'out', dtype: 'u8' }],
+    // the bindings as vectors (only these are used): 16 pixels per access
+    inputs: [{ name: 'src', dtype: 'u8', views: { src_q: 'vec4<u32>' } }],
+    outputs: [{ name: 'out', dtype: 'u8', views: { out_q: 'vec4<u32>' } }],
     // 16-pixel units per row, rows per plane
     uniforms: [{ name: 'dims', type: 'vec4u' }],
     workgroupSize: STRIP_WG[0] * STRIP_WG[1],
     body: /* wgsl */ `
-// The bindings again as vectors (only these are used): 16 pixels per access.
-@group(0) @binding(1) var<storage, read> src_q: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read_write> out_q: array<vec4<u32>>;
 // A row's 16 pixels as four quads of bytes and the pixels left (l) and right (r) of them.
 struct Row { q0: vec4<u32>, q1: vec4<u32>, q2: vec4<u32>, q3: vec4<u32>, l: u32, r: u32 };
 fn load_row(row: u32, k: u32) -> Row {

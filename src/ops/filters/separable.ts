@@ -6,25 +6,9 @@
  *    ../stencil-tile.ts (a workgroup filters the rows of a 64×16 output tile plus halo into
  *    workgroup memory, then the columns, and writes each output word once) or, for 3×3 on u8 rows
  *    of a multiple of 16 pixels, ../stencil-strip.ts (a thread streams 8 pixels down 8 rows with
- *    the filtered rows in registers; H200: Sobel dx u8→f32 0.126 ms vs 0.145 by the tile,
- *    bench/results/2026-12-02-h200-o). Radii are compile-time constants, taps uniforms.
+ *    the filtered rows in registers, the faster there). Radii are compile-time constants, taps uniforms.
  *  - general: two pixel-kernel passes through an f32 intermediate, taps as uniforms
  *    (array<vec4<f32>, 64>, up to 255 taps), any width.
- *
- * Notes (H100, 16×1×2048×2048 u8, interleaved rounds, bench/ops/filters.bench.ts): sobel 3×3 →
- * f32: tiled 0.413 ms, strip 0.235 ms (49 % of copy bandwidth). Gaussian 5×5 → f32: tiled 0.493,
- * strip 0.534 (f16: 0.435 vs 0.530), so 5+ taps stay tiled. Tried and slower: 16-byte spans
- * per thread (vec4 input loads through a binding alias) 1.1–2.0 ms; the row loop unrolled in WGSL
- * 0.659; scalar f32 stores instead of a vec4 alias 2.0 (wide). Not yet known what bounds the strip
- * kernel at 5 taps (same loads as at 3 taps). H200 (2026-12-01): the tiled kernel with pixel
- * quads in workgroup memory, Gaussian 5×5 → f32 0.483 → 0.277 ms (stencil-tile.ts); the strip
- * path at 5 taps 0.524 ms (8 rows per thread) and 0.658 (16 rows) against 0.273 for the tile.
- * H200 (2026-12-02, bench/results/2026-12-02-h200-d): with the tile's row pass reading global
- * memory (no input tile) the tile beat the strip at 3 taps too (Gaussian 3×3 u8→f32 0.153 vs
- * 0.255 ms), so the strip path (a thread filtering 4 pixels × 8 rows from whole input words with
- * a register ring of filtered rows, no workgroup memory) was removed. Its idea returned, for any
- * stencil spec, as ../stencil-strip.ts: 8 pixels per thread from 8-byte loads and the next row's
- * words loaded before the current row is filtered beat the tile at 3×3 (above).
  */
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';

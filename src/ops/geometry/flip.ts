@@ -9,8 +9,7 @@
  * output word q of a row is input word W/k−1−q of the mirrored row with its elements reversed
  * (a byte swap for u8, a half swap for u16/f16). Rows on 4 words (W % 16 u8, % 8 u16, % 4 i32/f32)
  * move vec4<u32> (16 bytes) per thread. Other widths and converting flips use the gather engine.
- * Notes (H100, 16×1×2048×2048 u8, horizontal): the gather engine (4 byte loads per word, an affine
- * coordinate per pixel) took 0.443 ms (11 % of copy bandwidth).
+ * The word kernels exist because the gather engine's per-pixel byte loads and coordinates were slow.
  */
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
@@ -54,7 +53,6 @@ export function flipWordProgram(bytes: number, fx: boolean, fy: boolean, vec: bo
   const rev = (w: string) => (fx ? reverseWord(bytes, w) : w);
   const load = vec ? (fx ? 'let a = src_v[j];\n  let v = vec4<u32>(REV(a.w), REV(a.z), REV(a.y), REV(a.x));' : 'let v = src_v[j];') : 'let a = src[j];\n  let v = REV(a);';
   const body = /* wgsl */ `
-${vec ? '// Both bindings again, as vectors (only these are used): 16 bytes per load and store.\n@group(0) @binding(1) var<storage, read> src_v: array<vec4<u32>>;\n@group(0) @binding(2) var<storage, read_write> out_v: array<vec4<u32>>;' : ''}
 // units: storage words, or vec4s of words
 ${WORD_MAIN}
   ${fy ? 'let srow = rows + u.dims.y - 1u - 2u * y;' : 'let srow = rows;'}
@@ -65,8 +63,9 @@ ${WORD_MAIN}
   p = {
     name: 'flip_words',
     key: `bytes=${bytes};fx=${fx};fy=${fy};vec=${vec}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'out', dtype: 'u8' }],
+    // with `vec`, the bindings as vectors (only these are used): 16 bytes per load and store
+    inputs: [{ name: 'src', dtype: 'u8', ...(vec ? { views: { src_v: 'vec4<u32>' } } : {}) }],
+    outputs: [{ name: 'out', dtype: 'u8', ...(vec ? { views: { out_v: 'vec4<u32>' } } : {}) }],
     uniforms: [WORD_DIMS],
     workgroupSize: WORD_WG,
     body,

@@ -1,12 +1,8 @@
 /*
- * PERF NOTES (H100, 16×1×2048² u8 → ½ bilinear f32, copy bw ≈ 2800 GB/s): 0.382 → 0.074 ms (66 %
- * of copy bw; CuPy zoom 0.511, PyTorch interpolate 0.344). The generic pixel kernel paid a
- * division chain per output word and floor/clamp per tap; integer factors now take
- * resize_linear_int (a 2-D grid, constant taps and weights, same f32 expression, bit-identical).
- * Now near memory-bound: u8→u8 ½ 0.044 ms (70 %), f32→f32 ½ 85 %. Non-integer factors keep the
- * generic kernel (⅓-ish 2048→682 u8→f32: 0.057 ms, 62 %). u8 halving has its own kernel: an
- * output quad per thread from one 8-byte load per source row (H200 ½ u8→f32: 0.069 → 0.038 ms,
- * 49 → 87 % of copy bandwidth; bench/results/2026-12-02-h200-a).
+ * Integer factors take resize_linear_int (a 2-D grid, constant taps and weights, the same f32
+ * expression as the generic kernel, bit-identical), and u8 halving a kernel of its own (an output
+ * quad per thread from one 8-byte load per source row): the generic kernel's per-word division
+ * chain and per-tap floor/clamp bound it.
  */
 /**
  * Resize, as cv.resize(src, dst, dsize = (width, height), 0, 0, interpolation) on every plane.
@@ -53,7 +49,7 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, is, oneOf } from '../../validate.js';
 import { checkImage, outDType, packPerSample, perSample, perSampleField, sampleValue, type ImageDims, type PerSample, type PerSampleItem } from '../image.js';
-import { OUT_VEC4_ALIAS, quadStore } from '../../kernels/stencil-tile.js';
+import { OUT_VEC4_VIEW, quadStore } from '../../gpu/wgsl/quad.js';
 import { cpuAccessor, cpuPixelKernel, packExpr, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { ALL_DTYPES, cpuGather, gatherProgram, gatherVariants, runGather, type GatherSpec } from './gather.js';
 
@@ -424,15 +420,13 @@ function linearHalfU8Program(outDtype: DType): ProgramInfo {
   return {
     name: 'resize_linear_half_u8',
     key: '',
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'out', dtype: outDtype }],
+    // the bindings as vectors (only these are used): 8-byte loads, f32 quads as one 16-byte store
+    inputs: [{ name: 'src', dtype: 'u8', views: { src_v: 'vec2<u32>' } }],
+    outputs: [{ name: 'out', dtype: outDtype, ...(outDtype === 'f32' ? { views: OUT_VEC4_VIEW } : {}) }],
     // source W, H; output quads per row, output H
     uniforms: [{ name: 'shape', type: 'vec4u' }],
     workgroupSize: INT_WG_X * INT_WG_Y,
     body: /* wgsl */ `
-// The bindings again as vectors (only these are used): 8-byte loads, f32 quads as one 16-byte store.
-@group(0) @binding(1) var<storage, read> src_v: array<vec2<u32>>;
-${outDtype === 'f32' ? OUT_VEC4_ALIAS : ''}
 // source pixels 0, 2, 4, 6 (even) and 1, 3, 5, 7 (odd) of two words
 fn even(w: vec2<u32>) -> vec4<f32> { return small_f32x4(vec4<u32>(w.x, w.x >> 16u, w.y, w.y >> 16u) & vec4<u32>(0xffu)); }
 fn odd(w: vec2<u32>) -> vec4<f32> { return small_f32x4(vec4<u32>(w.x >> 8u, w.x >> 24u, w.y >> 8u, w.y >> 24u) & vec4<u32>(0xffu)); }

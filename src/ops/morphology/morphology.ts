@@ -1,12 +1,3 @@
-/*
- * PERF NOTES (H100, 16×1×2048² u8, copy bw ≈ 2880 GB/s): dilate 3×3 went 2.095 → 0.085 ms
- * (57 % of copy bw; CuPy 1.13, PyTorch 1.73). It was two generic pixel-kernel passes through a
- * temporary, one u8 load + border select per tap. Now bounded by ALU + L1 (3 loads and ~6 byte
- * extracts per word per input row) with ~12 % re-read halo rows. Tried: a workgroup-memory tile
- * (row then column min/max, 0.263 ms: three barrier-separated phases, latency-bound); SWAR byte
- * max on packed words (0.103 vs 0.094 with u32 lanes); 4 words per thread (0.106); 8/32/64 rows
- * per thread (0.096/0.100/0.122 vs 0.094 at 16). 2 words per thread: 0.085 (wins up to 5 px wide).
- */
 /**
  * Grey-level morphology, as OpenCV's cv::erode, cv::dilate and cv::morphologyEx:
  *   erode(x)(y, x)  = min over the element's nonzero (i, j) of x(y + i − ay, x + j − ax)
@@ -45,6 +36,7 @@ import { checkDType, checkImage } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { runStencilStrip, stencilStripFits, stencilStripProgram } from '../../kernels/stencil-strip.js';
 import type { StencilTileSpec } from '../../kernels/stencil-tile.js';
+import { overriding } from '../../kernels/tuning.js';
 import { checkElementSize, ELEMENT_SHAPES, MAX_ELEMENT_SIZE, structuringElement, type ElementShape } from './element.js';
 
 export const MORPH_DTYPES: readonly DType[] = ['u8', 'u16', 'f32', 'f16'];
@@ -223,12 +215,22 @@ function wgslPick(op: Extremum): string {
 // a warp); only the first and last word columns build a halo word pixel by pixel.
 const MAX_ROWS_KH = 9;
 const ROWS_WG: [number, number] = [64, 4];
-/**
- * Benchmark switches: strip false keeps u8 rectangles off the stencil strips; rowsKernel false sends
- * every u8 rectangle the strips do not take through the tiled kernel;
- * wordsPerThread 0 = 2 for windows up to 5 pixels wide, else 1 (measured best on the H100).
- */
-export const morphTuning = { strip: true, rowsKernel: true, rowsPerThread: 16, wordsPerThread: 0 };
+/** Kernel choices for u8 rectangles (frozen; tests and benches run others through withMorphTuning). */
+export interface MorphTuning {
+  /** false keeps u8 rectangles off the stencil strips. */
+  readonly strip: boolean;
+  /** false sends every u8 rectangle the strips do not take through the tiled kernel. */
+  readonly rowsKernel: boolean;
+  readonly rowsPerThread: number;
+  /** 0: 2 words for windows up to 5 pixels wide, else 1 (the faster on the GPU machine). */
+  readonly wordsPerThread: number;
+}
+let morphTuning: MorphTuning = Object.freeze({ strip: true, rowsKernel: true, rowsPerThread: 16, wordsPerThread: 0 });
+
+/** Runs `fn` with other kernel choices for u8 rectangles (see kernels/tuning.ts). */
+export function withMorphTuning<R>(overrides: Partial<MorphTuning>, fn: () => R): R {
+  return overriding(morphTuning, (t) => (morphTuning = t), overrides, fn);
+}
 
 function rowsWords(x0: number, x1: number): number {
   return morphTuning.wordsPerThread || (x1 - x0 + 1 <= 5 ? 2 : 1);
@@ -328,10 +330,9 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 
 /**
  * A u8 rectangle as a stencil spec (row min/max over dx = x0 … x1, then over dy = y0 … y1 of those)
- * for ../stencil-strip.ts, which rectangles of halo ≤ 4 on rows of a multiple of 16 pixels take:
- * H200, dilation 3×3 0.067 ms against 0.081 by the rows kernel, 5×5 0.097 vs 0.112, 9×9 0.188 vs
- * 0.194 (bench/results/2026-12-02-h200-k and -l). The outside value is passed saturated to u8, as
- * for the rows kernel.
+ * for ../stencil-strip.ts, which rectangles of halo ≤ 4 on rows of a multiple of 16 pixels take
+ * (faster there than the rows kernel). The outside value is passed saturated to u8, as for the
+ * rows kernel.
  */
 export function rectStripSpec(op: Extremum, border: BorderMode, rect: { x0: number; x1: number; y0: number; y1: number }): StencilTileSpec {
   const { x0, x1, y0, y1 } = rect;

@@ -24,7 +24,7 @@ import { Tensor } from '../../tensor.js';
 import { numberInRange, oneOf } from '../../validate.js';
 import { checkDType, checkImage } from '../image.js';
 import { cpuThreshold, runThresholdPlanes, THRESHOLD_TYPES, thresholdPlanesProgram, type ThresholdType } from './binary.js';
-import { WGSL_F64 } from './f64.js';
+import { WGSL_F64 } from '../../gpu/wgsl/f64.js';
 
 export interface OtsuOptions {
   /** Value of pixels above the threshold; default 255 (saturated to u8). */

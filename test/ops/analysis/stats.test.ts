@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { f32ToF16Bits } from '../../../src/dtype.js';
-import { imageStats, imageStatsPrograms, statsTuning } from '../../../src/ops/analysis/stats.js';
+import { imageStats, imageStatsPrograms, withStatsTuning } from '../../../src/ops/analysis/stats.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { testGpu } from '../../_kit/gpu.js';
@@ -80,19 +80,15 @@ describe('imageStats', () => {
   });
 
   test('the u8 pass at 8 and 16 loads per thread: whole chunks (batched loads), partial chunks, and the largest exact sums (all 255, half 0 / half 255)', { skip: !gpu }, async () => {
-    const saved = statsTuning.u8Loads;
-    try {
-      for (const loads of [8, 16] as const) {
-        statsTuning.u8Loads = loads;
+    for (const loads of [8, 16] as const) {
+      await withStatsTuning({ u8Loads: loads }, async () => {
         await assertGpuMatchesCpu(gpu!, [naturalImage([2, 1, 256, 272], 'u8', 9)], imageStats, GPU_TOL, `loads=${loads}`);
         const full = Tensor.fromArray(new Uint8Array(256 * 512).fill(255), [1, 1, 256, 512], 'u8');
         assert.deepEqual([...(await imageStats(await full.toGpu(gpu!)).toCpu()).data], [255, 255, 255, 0], `all 255, loads=${loads}`);
         // every thread sees 0s and 255s alike: std 127.5 exactly
         const halves = Tensor.fromArray(Uint8Array.from({ length: 256 * 512 }, (_, i) => ((i >> 2) % 2) * 255), [1, 1, 256, 512], 'u8');
         assert.deepEqual([...(await imageStats(await halves.toGpu(gpu!)).toCpu()).data], [0, 255, 127.5, 127.5], `halves, loads=${loads}`);
-      }
-    } finally {
-      statsTuning.u8Loads = saved;
+      });
     }
   });
 

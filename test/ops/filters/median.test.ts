@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { medianBlur, medianNetwork, medianPrograms, medianTuning, networkCost, type SelectionNetwork } from '../../../src/ops/filters/median.js';
+import { medianBlur, medianNetwork, medianPrograms, networkCost, type SelectionNetwork, withMedianTuning } from '../../../src/ops/filters/median.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { testGpu } from '../../_kit/gpu.js';
@@ -125,15 +125,11 @@ describe('medianBlur', () => {
   });
 
   test('the 3×3 u8 strip kernel equals the CPU reference at every rows-per-thread', { skip: !gpu }, async () => {
-    const saved = medianTuning.stripRows;
-    try {
-      for (const rows of [1, 3, 16]) {
-        medianTuning.stripRows = rows;
+    for (const rows of [1, 3, 16]) {
+      await withMedianTuning({ stripRows: rows }, async () => {
         const x = naturalImage([2, 1, 35, 1056], 'u8', rows);
         await assertGpuMatchesCpu(gpu!, [x], (t) => medianBlur(t, { ksize: 3 }), { int: 0, atol: 0, rtol: 0 }, `rows=${rows}`);
-      }
-    } finally {
-      medianTuning.stripRows = saved;
+      });
     }
   });
 

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { DType } from '../../../src/dtype.js';
 import type { BorderMode } from '../../../src/kernels/border.js';
 import { structuringElement, type ElementShape } from '../../../src/ops/morphology/element.js';
-import { dilate, erode, morphologyEx, morphologyPrograms, morphTuning, rectTileGeometry, rowsKernelFits, type MorphOp, type MorphologyExOptions, type MorphologyOptions } from '../../../src/ops/morphology/morphology.js';
+import { dilate, erode, morphologyEx, morphologyPrograms, rectTileGeometry, rowsKernelFits, type MorphOp, type MorphologyExOptions, type MorphologyOptions, withMorphTuning } from '../../../src/ops/morphology/morphology.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { testGpu } from '../../_kit/gpu.js';
@@ -153,24 +153,18 @@ describe('erode, dilate, morphologyEx', () => {
       await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, o), EXACT, `u8 [${shape}] ${JSON.stringify(o)}`);
     }
     // the strips' cases through the rows kernel, and small windows through the tiled kernel too
-    morphTuning.strip = false;
-    try {
+    await withMorphTuning({ strip: false }, async () => {
       for (const [shape, o] of cases.filter(([s]) => s[3] % 16 === 0)) {
         const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, 'u8', 13);
         await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, o), EXACT, `rows kernel u8 [${shape}] ${JSON.stringify(o)}`);
       }
-    } finally {
-      morphTuning.strip = true;
-    }
-    morphTuning.rowsKernel = false;
-    try {
+    });
+    await withMorphTuning({ rowsKernel: false }, async () => {
       for (const [shape, o] of cases.slice(0, 6)) {
         const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, 'u8', 14);
         await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, o), EXACT, `tiled u8 [${shape}] ${JSON.stringify(o)}`);
       }
-    } finally {
-      morphTuning.rowsKernel = true;
-    }
+    });
     assert.ok(rowsKernelFits({ x0: -4, x1: 4, y0: -4, y1: 4 }));
     assert.ok(!rowsKernelFits({ x0: -5, x1: 5, y0: -1, y1: 1 }));
     assert.ok(!rowsKernelFits({ x0: -1, x1: 1, y0: -6, y1: 6 }));

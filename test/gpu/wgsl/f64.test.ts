@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ProgramInfo } from '../../../src/gpu/program.js';
-import { f64Bits, WGSL_F64 } from '../../../src/ops/threshold/f64.js';
+import { f64Bits, WGSL_F64 } from '../../../src/gpu/wgsl/f64.js';
 import { Tensor } from '../../../src/tensor.js';
 import { testGpu } from '../../_kit/gpu.js';
 import { rng } from '../../_kit/images.js';
