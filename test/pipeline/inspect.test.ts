@@ -7,7 +7,7 @@ import { batchLimitsFor, bytesPerPixelOf, DEFAULT_BATCH, inspect, type InspectOp
 import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from '../../src/detect/recipe.js';
 import { runInspection } from '../../src/pipeline/run.js';
 import { openStore } from '../../src/store/store.js';
-import { testGpu } from '../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../_kit/gpu.js';
 import { tempDir } from '../_kit/tmp.js';
 import { writeFrames } from './_images.js';
 
@@ -28,7 +28,7 @@ const judged = (r: ItemResult) => ({ key: r.key, status: r.status, error: r.erro
 const masks = (d: string) => readdirSync(d).sort().map((f) => [f, readFileSync(join(d, f))]);
 
 for (const kind of ['cpu', 'gpu'] as const) {
-  test(`${kind} backend: worker threads give the same results and masks as the main thread`, { skip: kind === 'gpu' && !gpu }, async () => {
+  test(`${kind} backend: worker threads give the same results and masks as the main thread`, { skip: kind === 'gpu' && gpuSkip(gpu) }, async () => {
     const backend = await openBackend({ device: kind });
     try {
       const batch = { maxCount: 3 };
@@ -43,7 +43,7 @@ for (const kind of ['cpu', 'gpu'] as const) {
     }
   });
 
-  test(`${kind} backend: a post stage that throws on a worker fails its batch's items; the run goes on`, { skip: kind === 'gpu' && !gpu }, async () => {
+  test(`${kind} backend: a post stage that throws on a worker fails its batch's items; the run goes on`, { skip: kind === 'gpu' && gpuSkip(gpu) }, async () => {
     // a recipe zod would refuse: its post stage throws at the first defect it classifies
     const broken: LoadedRecipe = { ...DEFAULT_RECIPE, recipe: { ...DEFAULT_RECIPE.recipe, classify: null } as unknown as Recipe };
     const backend = await openBackend({ device: kind });
@@ -82,7 +82,7 @@ test('batch limits: the CPU keeps the asked pixel budget', async () => {
   assert.equal(batchLimitsFor(cpu, { maxPixels: 1000 }).maxPixels, 1000);
 });
 
-test("batch limits: a batch's widest buffer fits the adapter's largest storage binding", { skip: !gpu }, async () => {
+test("batch limits: a batch's widest buffer fits the adapter's largest storage binding", { skip: gpuSkip(gpu) }, async () => {
   const backend = await openBackend({ device: 'gpu' });
   try {
     const binding = backend.gpu!.info.limits.maxStorageBufferBindingSize!;
@@ -100,7 +100,7 @@ test("batch limits: a batch's widest buffer fits the adapter's largest storage b
   }
 });
 
-test('a default batch of 2048² frames on this adapter: every item inspected, none lost to the binding limit', { skip: !gpu }, async () => {
+test('a default batch of 2048² frames on this adapter: every item inspected, none lost to the binding limit', { skip: gpuSkip(gpu) }, async () => {
   const big = join(tempDir('kensa-inspect-big-'), 'images');
   await writeFrames(big, 3, 2048);
   const backend = await openBackend({ device: 'gpu' });
