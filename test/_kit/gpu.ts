@@ -2,6 +2,8 @@
  * The GPU every backend test shares (one device per test file). On CI (`CI=true`) or with
  * KENSA_REQUIRE_GPU=1 a missing adapter fails the run; elsewhere GPU tests are skipped with
  * the reason (`{ skip: gpuSkip(gpu) }`), so a laptop without Vulkan still runs the CPU suite.
+ * Every test file that touches a GPU imports this module: scripts/test.mjs runs those files
+ * one at a time, beside the CPU-only files.
  */
 import { after } from 'node:test';
 import { Gpu, listAdapters } from '../../src/gpu/gpu.js';
