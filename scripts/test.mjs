@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node's test runner (TypeScript through tsx).
 // Node 20's runner does not expand globs, so the files are listed here.
-// Files run one at a time: lavapipe spreads each dispatch over every core, and two suites at once
-// thrash (the whole suite took 3.5 min with concurrency 2 on 2 cores, 1.4 min with 1).
+// Two lanes run side by side, each one file at a time: the files that use the GPU (they import
+// test/_kit/gpu.js) and the CPU-only files, so two lavapipe processes never share the cores.
+// Measured 2026-12-06 on 2 shared cores (CPU time, user + sys, one file after another): GPU files
+// 333 s, CPU-only files 109 s. Most of the GPU files' time is lavapipe compiling shaders with
+// LLVM, which Mesa's shader cache (~/.cache/mesa_shader_cache_db) keeps between runs:
+// test/ops/filters/separable.test.ts took 72 s of CPU with the cache off, 5.7 s with it warm.
 // Usage: node scripts/test.mjs [path-substring ...]
-import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 function walk(dir) {
@@ -20,5 +24,26 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+const usesGpu = (f) => /_kit\/gpu\.js'/.test(readFileSync(f, 'utf8'));
+const reporter = process.stdout.isTTY ? 'spec' : 'tap';
+
+/** Runs one lane; the GPU lane streams its output, the CPU lane's is printed whole when it ends. */
+function lane(name, laneFiles, stream) {
+  if (laneFiles.length === 0) return Promise.resolve({ name, status: 0, seconds: 0, files: 0 });
+  const start = Date.now();
+  const args = ['--import', 'tsx', '--test', '--test-concurrency=1', `--test-reporter=${reporter}`, ...laneFiles];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', stream ? 'inherit' : 'pipe', stream ? 'inherit' : 'pipe'] });
+  const chunks = [];
+  child.stdout?.on('data', (c) => chunks.push(c));
+  child.stderr?.on('data', (c) => chunks.push(c));
+  return new Promise((resolve) => {
+    child.on('close', (status) => {
+      if (!stream) process.stdout.write(`\n# ---- ${name} lane ----\n${Buffer.concat(chunks).toString()}\n`);
+      resolve({ name, status: status ?? 1, seconds: (Date.now() - start) / 1000, files: laneFiles.length });
+    });
+  });
+}
+
+const results = await Promise.all([lane('GPU', files.filter(usesGpu), true), lane('CPU-only', files.filter((f) => !usesGpu(f)), false)]);
+for (const r of results) console.log(`# ${r.name} lane: ${r.files} files, ${r.status === 0 ? 'passed' : 'FAILED'} in ${r.seconds.toFixed(1)} s`);
+process.exit(results.some((r) => r.status !== 0) ? 1 : 0);

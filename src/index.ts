@@ -1,4 +1,10 @@
-/** kensa's public API: re-exports only (the surface is pinned by test/api-surface.test.ts). */
+/**
+ * kensa's public API: re-exports only, pinned by test/api-surface.test.ts. Tensors and devices,
+ * the ops by family (each family's index lists its ops, their options and the choices an option
+ * takes), custom kernels, the inspection pipeline, recipes, the results store, reports, samples
+ * and evaluation. What kensa's own tests and benches need beside it (each op's `*Programs`
+ * compile list, kernel limits, shared helpers) is `kensa/internal` (src/internal.ts).
+ */
 export { KensaError, isKensaError, ERROR_CODES, type ErrorCode } from './errors.js';
 export { DTYPES, type DType } from './dtype.js';
 export { Tensor, type Shape } from './tensor.js';

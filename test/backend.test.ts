@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { measureBackends, openBackend } from '../src/backend.js';
 import { isKensaError } from '../src/errors.js';
-import { listAdapters } from '../src/gpu/gpu.js';
 import { gaussianBlur } from '../src/ops/filters/gaussian.js';
 import { assertClose } from './_kit/compare.js';
+import { adapterSkip } from './_kit/gpu.js';
 import { naturalImage } from './_kit/images.js';
 
-const hasAdapter = (await listAdapters()).length > 0;
-if (!hasAdapter && (process.env.CI === 'true' || process.env.KENSA_REQUIRE_GPU === '1')) throw new Error('no WebGPU adapter');
+const noAdapter = await adapterSkip();
 const savedEnv = process.env.KENSA_DEVICE;
 
 describe('openBackend', () => {
@@ -40,7 +39,7 @@ describe('openBackend', () => {
     assert.equal(be.reason, 'KENSA_DEVICE=cpu requested');
   });
 
-  test("'gpu' opens the adapter; tensors move there and ops run there", { skip: !hasAdapter }, async () => {
+  test("'gpu' opens the adapter; tensors move there and ops run there", { skip: noAdapter }, async () => {
     const be = await openBackend({ device: 'gpu' });
     try {
       assert.equal(be.kind, 'gpu');
@@ -69,7 +68,7 @@ describe('openBackend', () => {
     await assert.rejects(openBackend({ device: 'gpu', adapter: 99 }), /^KensaError: Expected adapter index between -?\d+ and -?\d+ but received 99$/);
   });
 
-  test("'auto' takes a hardware GPU, or measures a CPU rasteriser against the CPU and reports it", { skip: !hasAdapter }, async () => {
+  test("'auto' takes a hardware GPU, or measures a CPU rasteriser against the CPU and reports it", { skip: noAdapter }, async () => {
     delete process.env.KENSA_DEVICE;
     const be = await openBackend();
     try {
@@ -94,7 +93,7 @@ describe('openBackend', () => {
     }
   });
 
-  test('measureBackends times both paths on a small probe', { skip: !hasAdapter }, async () => {
+  test('measureBackends times both paths on a small probe', { skip: noAdapter }, async () => {
     const be = await openBackend({ device: 'gpu' });
     try {
       const m = await measureBackends(be.gpu!, 64, 2);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Tensor } from '../src/tensor.js';
-import { testGpu } from './_kit/gpu.js';
+import { gpuSkip, testGpu } from './_kit/gpu.js';
 
 const gpu = await testGpu();
 
@@ -21,7 +21,7 @@ test('strides are contiguous row-major; reshape shares data', () => {
   assert.throws(() => t.reshape([5, 5]), /Expected a shape of 24 elements for shape/);
 });
 
-test('a disposed tensor refuses use; CPU data of a GPU tensor needs toCpu()', { skip: !gpu }, async () => {
+test('a disposed tensor refuses use; CPU data of a GPU tensor needs toCpu()', { skip: gpuSkip(gpu) }, async () => {
   const t = await Tensor.fromArray(new Uint16Array([1, 2, 3]), [3], 'u16').toGpu(gpu!);
   assert.equal(t.device, 'gpu');
   assert.throws(() => t.data, /call await tensor.toCpu\(\)/);
@@ -32,14 +32,14 @@ test('a disposed tensor refuses use; CPU data of a GPU tensor needs toCpu()', { 
   view.dispose();
 });
 
-test('fromFrames: a batch from frames, concatenated on the CPU and uploaded part by part to the GPU', async () => {
+test('fromFrames: a batch from frames, concatenated on the CPU and uploaded part by part to the GPU', async (t) => {
   const frames = [Uint16Array.of(1, 2, 3), Uint16Array.of(4, 5, 6)];
   const cpu = await Tensor.fromFrames(frames, [2, 1, 1, 3], 'u16');
   assert.equal(cpu.device, 'cpu');
   assert.deepEqual([...cpu.data], [1, 2, 3, 4, 5, 6]);
   await assert.rejects(Tensor.fromFrames(frames, [2, 1, 1, 4], 'u16'), /Expected 8 elements in all for shape \[2, 1, 1, 4\] for frames but received "6 elements"/);
   await assert.rejects(Tensor.fromFrames([Uint8Array.of(1)], [1, 1, 1, 1], 'u16'), /Expected a Uint16Array for dtype u16 for frames\[0\] but received "Uint8Array"/);
-  if (!gpu) return;
+  if (!gpu) return t.skip(gpuSkip(gpu) || '');
   const odd = [Uint8Array.of(9, 8, 7, 6, 5), Uint8Array.of(4, 3, 2, 1, 0)];
   const g = await Tensor.fromFrames(odd, [2, 1, 1, 5], 'u8', gpu);
   assert.equal(g.device, 'gpu');

@@ -241,7 +241,10 @@ export class Gpu {
     } catch (e) {
       throw new KensaError('KENSA_ERR_NO_ADAPTER', `No WebGPU adapter matched ${JSON.stringify(opts.adapter ?? 'default')}: ${String(e)}`, { cause: e });
     }
-    if (!adapter) throw new KensaError('KENSA_ERR_NO_ADAPTER', 'No WebGPU adapter found (is a Vulkan driver installed? see README "GPU set-up")');
+    if (!adapter) {
+      const what = opts.adapter === undefined ? 'found' : `matched ${JSON.stringify(opts.adapter)}`;
+      throw new KensaError('KENSA_ERR_NO_ADAPTER', `No WebGPU adapter ${what} (is a Vulkan driver installed? see README "GPU set-up")`);
+    }
     const wanted = opts.shaderF16 === false ? WANTED_FEATURES.filter((f) => f !== 'shader-f16') : WANTED_FEATURES;
     const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
     const requiredLimits: Record<string, number> = {};

@@ -14,9 +14,8 @@ import { allocTyped, ELEMENTS_PER_WORD, readElement, saturate, type DType } from
 import type { Gpu } from '../gpu/gpu.js';
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformField, UniformValues } from '../gpu/uniforms.js';
-import { Tensor } from '../tensor.js';
+import { checkSameDevice, Tensor } from '../tensor.js';
 import { borderIndex, wgslBorder, type BorderMode } from './border.js';
-import { checkSameDevice } from '../ops/image.js';
 
 export type Dims4 = readonly [number, number, number, number];
 

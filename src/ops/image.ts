@@ -36,15 +36,6 @@ export function outDType(v: unknown, fallback: DType): DType {
 }
 
 /** Checks that tensors agree on device (and GPU) and batch shape. */
-export function checkSameDevice(tensors: readonly Tensor[]): void {
-  const first = tensors[0]!;
-  for (const t of tensors) {
-    if (t.device !== first.device || (t.device === 'gpu' && t.gpu.gpu !== first.gpu.gpu)) {
-      throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', 'Expected all tensors of an operation on one device but received tensors on different devices');
-    }
-  }
-}
-
 export function checkSameShape(nameA: string, a: Tensor, nameB: string, b: Tensor): void {
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
     throw new KensaError('KENSA_ERR_SHAPE', `Expected ${nameB} of the shape of ${nameA} [${a.shape.join(', ')}] but received [${b.shape.join(', ')}]`);

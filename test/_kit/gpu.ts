@@ -1,23 +1,42 @@
 /**
  * The GPU every backend test shares (one device per test file). On CI (`CI=true`) or with
  * KENSA_REQUIRE_GPU=1 a missing adapter fails the run; elsewhere GPU tests are skipped with
- * the reason, so a laptop without Vulkan still runs the CPU suite.
+ * the reason (`{ skip: gpuSkip(gpu) }`), so a laptop without Vulkan still runs the CPU suite.
+ * Every test file that touches a GPU imports this module: scripts/test.mjs runs those files
+ * one at a time, beside the CPU-only files.
  */
 import { after } from 'node:test';
-import { Gpu } from '../../src/gpu/gpu.js';
+import { Gpu, listAdapters } from '../../src/gpu/gpu.js';
 
+const requireGpu = process.env.CI === 'true' || process.env.KENSA_REQUIRE_GPU === '1';
 let shared: Promise<Gpu | null> | undefined;
-export let gpuSkipReason = '';
+let reason = '';
 
 export function testGpu(): Promise<Gpu | null> {
   shared ??= Gpu.open().catch((e: unknown) => {
-    if (process.env.CI === 'true' || process.env.KENSA_REQUIRE_GPU === '1') throw e;
-    gpuSkipReason = `no WebGPU adapter: ${String(e)}`;
+    if (requireGpu) throw e;
+    reason = `no WebGPU adapter: ${e instanceof Error ? e.message : String(e)}`;
     return null;
   });
   // dawn.node keeps the process alive while a device exists
   after(async () => (await shared)?.destroy());
   return shared;
+}
+
+/** The `skip` option of a GPU test: false with a device, else why there is none. */
+export function gpuSkip(gpu: Gpu | null): string | false {
+  return gpu ? false : reason || 'no WebGPU adapter';
+}
+
+/**
+ * The same for tests that open their own device (backends, CLI commands): false when an
+ * adapter exists, else the reason; on CI a missing adapter throws instead.
+ */
+export async function adapterSkip(): Promise<string | false> {
+  if ((await listAdapters()).length > 0) return false;
+  const why = 'no WebGPU adapter: listAdapters() found none (is a Vulkan driver installed? see README "GPU set-up")';
+  if (requireGpu) throw new Error(why);
+  return why;
 }
 
 /** Backends a test loops over; KENSA_BACKENDS=cpu limits the run. */

@@ -5,7 +5,7 @@ import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
 import { borderIndex } from '../../src/kernels/border.js';
 import type { Tensor } from '../../src/tensor.js';
 import { assertClose } from '../_kit/compare.js';
-import { testGpu } from '../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../_kit/gpu.js';
 import { naturalImage, randomImage } from '../_kit/images.js';
 import { assertGpuMatchesCpu } from '../_kit/parity.js';
 
@@ -40,7 +40,7 @@ describe('bench ops', () => {
     assert.deepEqual([...crackKernel(b, { uniforms: { threshold: 9000 }, dtype: 'u8' }).data], crackReference(b, 9000));
   });
 
-  test('every registered op runs on the GPU as on the CPU', { skip: !gpu }, async () => {
+  test('every registered op runs on the GPU as on the CPU', { skip: gpuSkip(gpu) }, async () => {
     for (const [name, op] of Object.entries(benchOps)) {
       for (const dtype of ['u8', 'f32'] as const) {
         const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 15, 13], dtype, 6);

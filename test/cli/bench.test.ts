@@ -7,10 +7,9 @@ import { benchOp, familyOps, OP_NAMES, tensorsOf } from '../../src/cli/bench-ops
 import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
 import { Tensor } from '../../src/tensor.js';
 import { tempDir } from '../_kit/tmp.js';
-import { listAdapters } from '../../src/gpu/gpu.js';
+import { adapterSkip } from '../_kit/gpu.js';
 
-const hasAdapter = (await listAdapters()).length > 0;
-if (!hasAdapter && (process.env.CI === 'true' || process.env.KENSA_REQUIRE_GPU === '1')) throw new Error('no WebGPU adapter');
+const noAdapter = await adapterSkip();
 
 function capture() {
   const buf = { out: '', err: '' };
@@ -26,7 +25,7 @@ function checkStats(s: { min: number; median: number; max: number; runs: number[
 }
 
 describe('kensa bench', () => {
-  test('times CPU and GPU side by side (text table)', { skip: !hasAdapter }, async () => {
+  test('times CPU and GPU side by side (text table)', { skip: noAdapter }, async () => {
     const { buf, io } = capture();
     assert.equal(await run(['--size', '24x16', '--batch', '2', '--repeats', '3', '--warmup', '1'], io), 0, buf.err);
     const lines = buf.out.split('\n');
@@ -38,7 +37,7 @@ describe('kensa bench', () => {
     assert.equal(buf.err, '');
   });
 
-  test('--json reports min/median/max wall time and timestamp-query GPU time', { skip: !hasAdapter }, async () => {
+  test('--json reports min/median/max wall time and timestamp-query GPU time', { skip: noAdapter }, async () => {
     const { buf, io } = capture();
     assert.equal(await run(['--op', 'crack', '--size', '17x9', '--batch', '3', '--channels', '3', '--repeats', '4', '--warmup', '0', '--json'], io), 0, buf.err);
     const report = JSON.parse(buf.out) as BenchReport;

@@ -5,7 +5,7 @@ import { detect, transferables } from '../../src/detect/detector.js';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { mulberry32 } from '../../src/rng.js';
 import { Tensor } from '../../src/tensor.js';
-import { testGpu } from '../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../_kit/gpu.js';
 
 const gpu = await testGpu();
 const recipe = DEFAULT_RECIPE.recipe as ClassicRecipe;
@@ -63,7 +63,7 @@ const VARIANTS: [string, ClassicRecipe][] = [
   ['contrast off, no denoise', { ...recipe, contrast: { ...recipe.contrast, background: 0 }, denoise: { sigma: 0 } }],
 ];
 
-test('GPU and CPU give the same defects and masks', { skip: !gpu }, async () => {
+test('GPU and CPU give the same defects and masks', { skip: gpuSkip(gpu) }, async () => {
   for (const x of [frames(), stainFrames()]) {
     for (const [what, r] of VARIANTS) {
       const cpu = await detectClassic(x, r, true);

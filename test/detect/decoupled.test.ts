@@ -13,7 +13,7 @@ import { runInspection } from '../../src/pipeline/run.js';
 import { mulberry32 } from '../../src/rng.js';
 import { openStore } from '../../src/store/store.js';
 import { Tensor } from '../../src/tensor.js';
-import { testGpu } from '../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../_kit/gpu.js';
 import { tempDir } from '../_kit/tmp.js';
 
 const gpu = await testGpu();
@@ -102,7 +102,7 @@ test('detect dispatches by recipe kind', async () => {
 const SCORE_TOL = 1e-5;
 for (const dtype of ['u8', 'u16'] as const) {
   for (const fields of [{}, { kmeans: { k: 3, seed: 7 }, congestion: { sigma: 5, level: 0.15 }, components: { connectivity: 4, minArea: 4 } }]) {
-    test(`decoupled: GPU equals CPU (${dtype}, ${JSON.stringify(fields)})`, { skip: !gpu }, async () => {
+    test(`decoupled: GPU equals CPU (${dtype}, ${JSON.stringify(fields)})`, { skip: gpuSkip(gpu) }, async () => {
       const r = decoupled(fields);
       const x = frames(dtype);
       const cpu = await detect(x, r, true);

@@ -5,7 +5,7 @@ import { foldWorkgroups, Gpu } from '../../src/gpu/gpu.js';
 import type { ProgramInfo } from '../../src/gpu/program.js';
 import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
 import { Tensor } from '../../src/tensor.js';
-import { testGpu } from '../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../_kit/gpu.js';
 import { randomImage } from '../_kit/images.js';
 
 const gpu = await testGpu();
@@ -27,7 +27,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`,
 };
 
-describe('gpu core', { skip: !gpu }, () => {
+describe('gpu core', { skip: gpuSkip(gpu) }, () => {
   test('upload and readback round-trip through several ring chunks', async () => {
     const small = await Gpu.open({ uploadRing: { count: 2, chunkBytes: 4096 } });
     try {

@@ -4,7 +4,7 @@ import { isKensaError } from '../../src/errors.js';
 import { Gpu } from '../../src/gpu/gpu.js';
 import type { ProgramInfo } from '../../src/gpu/program.js';
 import { UploadRing } from '../../src/gpu/staging.js';
-import { testGpu } from '../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../_kit/gpu.js';
 
 const gpu = await testGpu();
 
@@ -27,7 +27,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 const bytesOf = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * 31 + seed) & 0xff);
 
-describe('staging: chunked uploads and readback destinations', { skip: !gpu }, () => {
+describe('staging: chunked uploads and readback destinations', { skip: gpuSkip(gpu) }, () => {
   test('a multi-chunk upload is ordered after earlier dispatches and before later ones', async () => {
     const g = await Gpu.open({ uploadRing: { count: 2, chunkBytes: 4096 } });
     try {

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { DTYPES, type DType } from '../../src/dtype.js';
 import { POINTWISE_LAYOUTS, pointwisePrograms, runPointwise, takesVectorProgram, type PointwiseSpec } from '../../src/kernels/pointwise.js';
 import { cpuPixelKernel } from '../../src/kernels/pixel.js';
-import { testGpu } from '../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../_kit/gpu.js';
 import { randomImage } from '../_kit/images.js';
 import { assertGpuMatchesCpu } from '../_kit/parity.js';
 
@@ -43,7 +43,7 @@ fn map4(v: vec4<f32>, c: u32) -> vec4<f32> {
 }
 
 describe('pointwise programs', () => {
-  test('plane, in-plane and channel indices are right across word boundaries (odd and 1-pixel planes, batches)', { skip: !gpu }, async () => {
+  test('plane, in-plane and channel indices are right across word boundaries (odd and 1-pixel planes, batches)', { skip: gpuSkip(gpu) }, async () => {
     for (const output of ['u8', 'u16', 'f32', 'f16'] as const) {
       for (const [planes, [N, C, H, W]] of [
         [true, [3, 3, 3, 5]],
@@ -80,7 +80,7 @@ describe('pointwise programs', () => {
     assert.equal(takesVectorProgram(probe('u8', 'u8', false), [2, 3, 4, 8]), false); // not elementwise
   });
 
-  test('scalar and vector programs (both layouts) of an elementwise spec equal the CPU: every input and output dtype, channels, batches', { skip: !gpu }, async () => {
+  test('scalar and vector programs (both layouts) of an elementwise spec equal the CPU: every input and output dtype, channels, batches', { skip: gpuSkip(gpu) }, async () => {
     const shapes = [
       [2, 3, 4, 8], // planes of 32: vector with channel indices
       [1, 1, 72, 80], // two vector workgroups, the second partial
@@ -110,7 +110,7 @@ describe('pointwise programs', () => {
     }
   });
 
-  test('variants compile for every dtype pair', { skip: !gpu }, async () => {
+  test('variants compile for every dtype pair', { skip: gpuSkip(gpu) }, async () => {
     for (const i of DTYPES) for (const o of DTYPES) for (const p of [...pointwisePrograms(probe(i, o, true)), ...pointwisePrograms(mapProbe(i, o, false))]) await gpu!.compile(p);
   });
 });

@@ -6,7 +6,7 @@ import { runStencilStrip, stencilStripFits } from '../../src/kernels/stencil-str
 import { runStencilTile } from '../../src/kernels/stencil-tile.js';
 import type { Tensor } from '../../src/tensor.js';
 import assert from 'node:assert/strict';
-import { testGpu } from '../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../_kit/gpu.js';
 import { naturalImage } from '../_kit/images.js';
 import { assertGpuMatchesCpu } from '../_kit/parity.js';
 import { weightedBox } from '../_kit/stencil.js';
@@ -23,7 +23,7 @@ describe('stencil strips', () => {
     assert.equal(stencilStripFits({ ...spec, outDtype: 'i32' }, [1, 1, 8, 64]), false);
   });
 
-  test('equal the CPU reference: borders, radii, tunings, row ends, partial row blocks', { skip: !gpu }, async () => {
+  test('equal the CPU reference: borders, radii, tunings, row ends, partial row blocks', { skip: gpuSkip(gpu) }, async () => {
     for (const [rows, quads] of [[16, 4], [5, 2], [1, 4], [3, 2]] as const) {
       for (const border of BORDER_MODES) {
         for (const [rx, ry] of [[1, 1], [4, 2], [0, 3], [2, 0]] as const) {
@@ -39,7 +39,7 @@ describe('stencil strips', () => {
     }
   });
 
-  test('u8, u16 and f16 outputs equal the tiled stencil bit for bit', { skip: !gpu }, async () => {
+  test('u8, u16 and f16 outputs equal the tiled stencil bit for bit', { skip: gpuSkip(gpu) }, async () => {
     const x = await naturalImage([1, 3, 21, 48], 'u8', 5).toGpu(gpu!);
     for (const quads of [2, 4] as const) {
       for (const outDtype of ['u8', 'f16', 'u16'] as const) {

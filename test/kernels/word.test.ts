@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import type { ProgramInfo } from '../../src/gpu/program.js';
 import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../../src/kernels/word.js';
 import { Tensor } from '../../src/tensor.js';
-import { testGpu } from '../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../_kit/gpu.js';
 
 const gpu = await testGpu();
 
@@ -21,7 +21,7 @@ ${WORD_MAIN}
 }`,
 };
 
-test('runWordKernel: one thread per word (the rest of the workgroup does nothing); q, y and rows per word', { skip: !gpu }, async () => {
+test('runWordKernel: one thread per word (the rest of the workgroup does nothing); q, y and rows per word', { skip: gpuSkip(gpu) }, async () => {
   // 2 images × 3 channels × 5 rows × 3 words: 90 words, one workgroup of 256 threads
   const [n, c, h, w] = [2, 3, 5, 12];
   const x = Tensor.fromArray(Uint8Array.from({ length: n * c * h * w }, (_, i) => i % 7), [n, c, h, w], 'u8');

@@ -1,17 +1,21 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { openBackend, type Backend } from '../../src/backend.js';
 import { batchLimitsFor, bytesPerPixelOf, DEFAULT_BATCH, inspect, type InspectOptions, type ItemResult } from '../../src/pipeline/inspect.js';
 import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from '../../src/detect/recipe.js';
 import { runInspection } from '../../src/pipeline/run.js';
 import { openStore } from '../../src/store/store.js';
-import { testGpu } from '../_kit/gpu.js';
+import { adapterSkip } from '../_kit/gpu.js';
 import { tempDir } from '../_kit/tmp.js';
 import { writeFrames } from './_images.js';
 
-const gpu = await testGpu();
+const noGpu = await adapterSkip();
+// one GPU device for the file (a new device compiles the recipe anew); a test's close() leaves it open
+const sharedGpu = noGpu ? null : await openBackend({ device: 'gpu' });
+after(() => sharedGpu?.close());
+const backendFor = async (kind: 'cpu' | 'gpu'): Promise<Backend> => (kind === 'gpu' ? { ...sharedGpu!, close: () => {} } : openBackend({ device: 'cpu' }));
 const dir = tempDir('kensa-inspect-');
 const images = join(dir, 'images');
 const { defective } = await writeFrames(images, 12, 48);
@@ -28,8 +32,8 @@ const judged = (r: ItemResult) => ({ key: r.key, status: r.status, error: r.erro
 const masks = (d: string) => readdirSync(d).sort().map((f) => [f, readFileSync(join(d, f))]);
 
 for (const kind of ['cpu', 'gpu'] as const) {
-  test(`${kind} backend: worker threads give the same results and masks as the main thread`, { skip: kind === 'gpu' && !gpu }, async () => {
-    const backend = await openBackend({ device: kind });
+  test(`${kind} backend: worker threads give the same results and masks as the main thread`, { skip: kind === 'gpu' && noGpu }, async () => {
+    const backend = await backendFor(kind);
     try {
       const batch = { maxCount: 3 };
       const inline = await collect({ batch, postWorkers: 0, masksDir: join(dir, `${kind}-inline`) }, backend);
@@ -43,10 +47,10 @@ for (const kind of ['cpu', 'gpu'] as const) {
     }
   });
 
-  test(`${kind} backend: a post stage that throws on a worker fails its batch's items; the run goes on`, { skip: kind === 'gpu' && !gpu }, async () => {
+  test(`${kind} backend: a post stage that throws on a worker fails its batch's items; the run goes on`, { skip: kind === 'gpu' && noGpu }, async () => {
     // a recipe zod would refuse: its post stage throws at the first defect it classifies
     const broken: LoadedRecipe = { ...DEFAULT_RECIPE, recipe: { ...DEFAULT_RECIPE.recipe, classify: null } as unknown as Recipe };
-    const backend = await openBackend({ device: kind });
+    const backend = await backendFor(kind);
     try {
       const results = await collect({ recipe: broken, batch: { maxCount: 1 }, postWorkers: 2 }, backend);
       assert.equal(results.length, 12);
@@ -82,8 +86,8 @@ test('batch limits: the CPU keeps the asked pixel budget', async () => {
   assert.equal(batchLimitsFor(cpu, { maxPixels: 1000 }).maxPixels, 1000);
 });
 
-test("batch limits: a batch's widest buffer fits the adapter's largest storage binding", { skip: !gpu }, async () => {
-  const backend = await openBackend({ device: 'gpu' });
+test("batch limits: a batch's widest buffer fits the adapter's largest storage binding", { skip: noGpu }, async () => {
+  const backend = await backendFor('gpu');
   try {
     const binding = backend.gpu!.info.limits.maxStorageBufferBindingSize!;
     const limits = batchLimitsFor(backend);
@@ -100,10 +104,10 @@ test("batch limits: a batch's widest buffer fits the adapter's largest storage b
   }
 });
 
-test('a default batch of 2048² frames on this adapter: every item inspected, none lost to the binding limit', { skip: !gpu }, async () => {
+test('a default batch of 2048² frames on this adapter: every item inspected, none lost to the binding limit', { skip: noGpu }, async () => {
   const big = join(tempDir('kensa-inspect-big-'), 'images');
   await writeFrames(big, 3, 2048);
-  const backend = await openBackend({ device: 'gpu' });
+  const backend = await backendFor('gpu');
   try {
     const got: ItemResult[] = [];
     for await (const r of inspect([big], { backend, postWorkers: 0 })) got.push(r);

@@ -49,9 +49,9 @@
 import type { DType } from '../../dtype.js';
 import type { Gpu } from '../../gpu/gpu.js';
 import type { ProgramInfo, TensorBinding } from '../../gpu/program.js';
-import { Tensor } from '../../tensor.js';
+import { checkSameDevice, Tensor } from '../../tensor.js';
 import { invalidParameter } from '../../validate.js';
-import { checkDType, checkImage, checkSameDevice, checkSameShape } from '../image.js';
+import { checkDType, checkImage, checkSameShape } from '../image.js';
 
 export type Connectivity = 4 | 8;
 

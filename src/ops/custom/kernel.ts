@@ -29,10 +29,10 @@ import { KensaError } from '../../errors.js';
 import type { Gpu } from '../../gpu/gpu.js';
 import { type OutputBinding, type ProgramInfo, type TensorBinding } from '../../gpu/program.js';
 import type { UniformField, UniformType, UniformValues } from '../../gpu/uniforms.js';
-import { Tensor } from '../../tensor.js';
+import { checkSameDevice, Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, numberInRange, oneOf } from '../../validate.js';
 import { borderIndex, checkBorder, type BorderMode } from '../../kernels/border.js';
-import { checkImage, checkSameDevice, outDType } from '../image.js';
+import { checkImage, outDType } from '../image.js';
 import { cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 
 export type ScalarUniformType = 'f32' | 'u32' | 'i32';

@@ -1,8 +1,8 @@
 /** Geometry ops: resize, crop, pad, flip, rot90, transpose, warpAffine. */
-export { crop, cropPrograms, type CropOptions } from './crop.js';
-export { flip, flipPrograms, FLIP_AXES, type FlipAxis, type FlipOptions } from './flip.js';
-export { pad, padPrograms, type PadOptions } from './pad.js';
-export { resize, resizePrograms, INTERPOLATIONS, type ResizeBox, type ResizeInterpolation, type ResizeOptions } from './resize.js';
-export { rot90, rot90Programs, type Rot90Options } from './rot90.js';
-export { transpose, transposePrograms, type TransposeOptions } from './transpose.js';
-export { invertAffine, warpAffine, warpAffinePrograms, WARP_INTERPOLATIONS, type AffineMatrix, type WarpAffineOptions, type WarpInterpolation } from './warp-affine.js';
+export { crop, type CropOptions } from './crop.js';
+export { flip, FLIP_AXES, type FlipAxis, type FlipOptions } from './flip.js';
+export { pad, type PadOptions } from './pad.js';
+export { resize, INTERPOLATIONS, type ResizeBox, type ResizeInterpolation, type ResizeOptions } from './resize.js';
+export { rot90, type Rot90Options } from './rot90.js';
+export { transpose, type TransposeOptions } from './transpose.js';
+export { invertAffine, warpAffine, WARP_INTERPOLATIONS, type AffineMatrix, type WarpAffineOptions, type WarpInterpolation } from './warp-affine.js';

@@ -1,4 +1,4 @@
 /** Threshold family: fixed-level, Otsu and adaptive (mean) binarisation, OpenCV-compatible. */
-export { defaultMaxval, threshold, thresholdPrograms, THRESHOLD_TYPES, type ThresholdOptions, type ThresholdType } from './binary.js';
-export { otsuLevel, otsuPrograms, otsuThreshold, type OtsuOptions, type OtsuResult } from './otsu.js';
-export { adaptiveThreshold, adaptiveThresholdPrograms, type AdaptiveThresholdOptions } from './adaptive.js';
+export { threshold, THRESHOLD_TYPES, type ThresholdOptions, type ThresholdType } from './binary.js';
+export { otsuThreshold, type OtsuOptions, type OtsuResult } from './otsu.js';
+export { adaptiveThreshold, type AdaptiveThresholdOptions } from './adaptive.js';

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { ProgramInfo } from '../../../src/gpu/program.js';
 import { f64Bits, WGSL_F64 } from '../../../src/gpu/wgsl/f64.js';
 import { Tensor } from '../../../src/tensor.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { rng } from '../../_kit/images.js';
 
 const gpu = await testGpu();
@@ -65,7 +65,7 @@ function cases(n: number): [number, number, number][] {
 }
 
 describe('software binary64 (WGSL)', () => {
-  test('add, sub, mul, div, lt and u32 conversion are bit-exact with JS doubles', { skip: !gpu }, async () => {
+  test('add, sub, mul, div, lt and u32 conversion are bit-exact with JS doubles', { skip: gpuSkip(gpu) }, async () => {
     const cs = cases(4000);
     const args = new Int32Array(cs.length * 5);
     cs.forEach(([a, b, u], i) => {
@@ -101,7 +101,7 @@ describe('software binary64 (WGSL)', () => {
     assert.equal(bad, 0, first.join('\n'));
   });
 
-  test('compiles', { skip: !gpu }, async () => {
+  test('compiles', { skip: gpuSkip(gpu) }, async () => {
     await gpu!.compile(program());
   });
 });

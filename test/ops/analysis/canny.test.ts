@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { canny, cannyPrograms, cannyThresholds } from '../../../src/ops/analysis/canny.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -86,14 +86,14 @@ describe('canny', () => {
     assert.ok(a > 0 && b > a, `strong ${a}, with weak ${b}`);
   });
 
-  test('GPU equals the CPU reference exactly: every ksize and norm, batches, odd sizes', { skip: !gpu }, async () => {
+  test('GPU equals the CPU reference exactly: every ksize and norm, batches, odd sizes', { skip: gpuSkip(gpu) }, async () => {
     const images: Tensor[] = [naturalImage([2, 1, 47, 61], 'u8', 5), shapes([3, 1, 33, 29]), randomImage([1, 1, 17, 23], 'u8', 2), naturalImage([1, 1, 1, 9], 'u8', 1), naturalImage([1, 1, 2, 2], 'u8', 1)];
     for (const x of images) {
       for (const s of SETTINGS) await assertGpuMatchesCpu(gpu!, [x], (t) => canny(t, s), { int: 0 }, `[${x.shape.join(',')}] k${s.ksize} l2=${s.l2gradient}`);
     }
   });
 
-  test('GPU hysteresis follows a long weak chain (a spiral edge) in one pass', { skip: !gpu }, async () => {
+  test('GPU hysteresis follows a long weak chain (a spiral edge) in one pass', { skip: gpuSkip(gpu) }, async () => {
     // a spiral ridge: one strong seed, the rest weak; every weak pixel is reachable only along the spiral
     const H = 48;
     const W = 48;
@@ -125,7 +125,7 @@ describe('canny', () => {
     assert.equal([...weakOnly.data].filter((v) => v !== 0).length, 0, 'without a strong seed nothing is an edge');
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of cannyPrograms()) await gpu!.compile(p);
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { connectedComponents, connectedComponentsPrograms, type ComponentStats, type ConnectedComponentsResult } from '../../../src/ops/analysis/components.js';
 import { Tensor } from '../../../src/tensor.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { maskFrom, naturalImage, randomImage, rng } from '../../_kit/images.js';
 import { opencv } from '../../_kit/opencv.js';
 
@@ -165,11 +165,11 @@ describe('connectedComponents', () => {
     assert.deepEqual([...r.stats[0]!.cx!], [0.5, 3]);
   });
 
-  test('GPU equals the CPU reference exactly (labels, counts, stats): 4 and 8, batches, odd sizes, worst cases', { skip: !gpu }, async () => {
+  test('GPU equals the CPU reference exactly (labels, counts, stats): 4 and 8, batches, odd sizes, worst cases', { skip: gpuSkip(gpu) }, async () => {
     for (const [what, mask] of cases) for (const conn of [4, 8] as const) await gpuVsCpu(mask, conn, undefined, `${what} c${conn}`);
   });
 
-  test('GPU mean of values equals the CPU: u8, u16 exact; f32, f16 within 1e-5 relative', { skip: !gpu }, async () => {
+  test('GPU mean of values equals the CPU: u8, u16 exact; f32, f16 within 1e-5 relative', { skip: gpuSkip(gpu) }, async () => {
     const shape: Dims = [2, 1, 37, 45];
     const mask = noiseMask(shape, 21, (n) => (n === 0 ? 0.55 : 0.7));
     for (const dt of ['u8', 'u16', 'f32', 'f16'] as const) {
@@ -177,7 +177,7 @@ describe('connectedComponents', () => {
     }
   });
 
-  test('GPU equals the CPU across tile borders: several tiles, partial tiles, trees spanning tiles (4 and 8)', { skip: !gpu }, async () => {
+  test('GPU equals the CPU across tile borders: several tiles, partial tiles, trees spanning tiles (4 and 8)', { skip: gpuSkip(gpu) }, async () => {
     // tiles are 32×32 blocks: 32×64 pixels for 4-connectivity, 64×64 for 8
     const SP = spiral(139, 150);
     const big: [string, Tensor][] = [
@@ -189,7 +189,7 @@ describe('connectedComponents', () => {
     for (const [what, mask] of big) for (const conn of [4, 8] as const) await gpuVsCpu(mask, conn, undefined, `${what} c${conn}`);
   });
 
-  test('GPU: centroid sums beyond 32 bits (packed readback overflow list) and images 65536 wide (unpacked readback)', { skip: !gpu }, async () => {
+  test('GPU: centroid sums beyond 32 bits (packed readback overflow list) and images 65536 wide (unpacked readback)', { skip: gpuSkip(gpu) }, async () => {
     // a 2090×2100 block: Σ(x − minx) = 2090·2089/2·2100 > 2^32; and a single pixel right of it
     const H = 2100;
     const W = 2100;
@@ -210,14 +210,14 @@ describe('connectedComponents', () => {
     await gpuVsCpu(noiseMask([1, 1, 3, 65540], 32, () => 0.6), 8, randomImage([1, 1, 3, 65540], 'u16', 3), 'wide 3×65540 c8 values');
   });
 
-  test('GPU: a batch with more components than the first readback holds', { skip: !gpu }, async () => {
+  test('GPU: a batch with more components than the first readback holds', { skip: gpuSkip(gpu) }, async () => {
     // 4-connected checkerboard: 2048 components per image, 6144 in all (the first read holds 4096)
     const mask = maskFrom([3, 1, 64, 64], (n, y, x) => (x + y + n) % 2 === 0);
     const r = await gpuVsCpu(mask, 4, undefined, 'many components');
     assert.equal(r.count.reduce((a, b) => a + b, 0), 3 * 2048);
   });
 
-  test('stats: false gives the same labels and counts and no statistics (GPU and CPU)', { skip: !gpu }, async () => {
+  test('stats: false gives the same labels and counts and no statistics (GPU and CPU)', { skip: gpuSkip(gpu) }, async () => {
     const mask = noiseMask([2, 1, 31, 45], 17, (n) => (n === 0 ? 0.5 : 0.65));
     for (const conn of [4, 8] as const) {
       const full = await connectedComponents(mask, { connectivity: conn });
@@ -231,7 +231,7 @@ describe('connectedComponents', () => {
     }
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of connectedComponentsPrograms()) await gpu!.compile(p);
   });
 

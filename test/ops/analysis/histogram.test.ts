@@ -4,7 +4,7 @@ import { f32ToF16Bits } from '../../../src/dtype.js';
 import { histogram, histogramPrograms } from '../../../src/ops/analysis/histogram.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -75,7 +75,7 @@ describe('histogram', () => {
     }
   });
 
-  test('GPU equals the CPU reference exactly: dtypes, batches, odd sizes, 1 and 3 channels, bin counts', { skip: !gpu }, async () => {
+  test('GPU equals the CPU reference exactly: dtypes, batches, odd sizes, 1 and 3 channels, bin counts', { skip: gpuSkip(gpu) }, async () => {
     for (const [shape, dtype, opts] of [
       [[1, 1, 17, 23], 'u8', {}],
       [[3, 3, 9, 8], 'u8', { bins: 10 }],
@@ -93,7 +93,7 @@ describe('histogram', () => {
     }
   });
 
-  test('GPU: a plane of several workgroup chunks, a flat image, and values at the range ends', { skip: !gpu }, async () => {
+  test('GPU: a plane of several workgroup chunks, a flat image, and values at the range ends', { skip: gpuSkip(gpu) }, async () => {
     // 64×64×... planes: 2 planes of 20000 px span two 16384-element chunks each
     const big = naturalImage([2, 1, 100, 200], 'u8', 9);
     await assertGpuMatchesCpu(gpu!, [big], (t) => histogram(t, { bins: 33 }), { int: 0 }, 'two chunks');
@@ -117,7 +117,7 @@ describe('histogram', () => {
     assert.deepEqual([...(await histogram(await half.toGpu(gpu!), { bins: 2, range: [0.5, 1] }).toCpu()).data], [1, 1]);
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of histogramPrograms()) await gpu!.compile(p);
   });
 

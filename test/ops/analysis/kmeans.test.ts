@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { kmeans, kmeansPrograms, type KMeansOptions } from '../../../src/ops/analysis/kmeans.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage, rng } from '../../_kit/images.js';
 
 const gpu = await testGpu();
@@ -92,7 +92,7 @@ describe('kmeans', () => {
     assert.deepEqual([...one.centers.data], [Math.fround(15.5 / 7), 8]);
   });
 
-  test('GPU matches the CPU reference: dtypes, batches, odd sizes, k, initialisations', { skip: !gpu }, async (t) => {
+  test('GPU matches the CPU reference: dtypes, batches, odd sizes, k, initialisations', { skip: gpuSkip(gpu) }, async (t) => {
     let differing = 0;
     let total = 0;
     for (const [shape, dtype, opts] of [
@@ -116,7 +116,7 @@ describe('kmeans', () => {
     assert.ok(differing <= total * 0.001, `${differing} of ${total} labels differ`);
   });
 
-  test('u8 histogram path: images that share 4-pixel words, bins over 65535 pixels, every initialisation', { skip: !gpu }, async () => {
+  test('u8 histogram path: images that share 4-pixel words, bins over 65535 pixels, every initialisation', { skip: gpuSkip(gpu) }, async () => {
     let differing = 0;
     for (const [shape, opts] of [
       [[3, 1, 5, 7], { k: 3 }],
@@ -135,7 +135,7 @@ describe('kmeans', () => {
     assert.ok(differing <= 10, `${differing} labels differ`);
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of kmeansPrograms()) await gpu!.compile(p);
   });
 

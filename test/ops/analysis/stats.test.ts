@@ -4,7 +4,7 @@ import { f32ToF16Bits } from '../../../src/dtype.js';
 import { imageStats, imageStatsPrograms, withStatsTuning } from '../../../src/ops/analysis/stats.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage, rng } from '../../_kit/images.js';
 import { opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -43,7 +43,7 @@ describe('imageStats', () => {
     }
   });
 
-  test('GPU matches the CPU reference: dtypes, batches, odd sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: dtypes, batches, odd sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
     for (const [shape, dtype] of [
       [[1, 1, 17, 23], 'u8'],
       [[3, 3, 9, 8], 'u8'],
@@ -60,7 +60,7 @@ describe('imageStats', () => {
     }
   });
 
-  test('GPU: several chunks per plane, a constant image, a large offset with a small spread', { skip: !gpu }, async () => {
+  test('GPU: several chunks per plane, a constant image, a large offset with a small spread', { skip: gpuSkip(gpu) }, async () => {
     await assertGpuMatchesCpu(gpu!, [naturalImage([2, 1, 100, 200], 'u8', 9)], imageStats, GPU_TOL, 'five chunks');
     // the u8 vec4 pass: 69632 px are two full 32768-pixel chunks and a partial one; a flat plane has std 0
     await assertGpuMatchesCpu(gpu!, [naturalImage([2, 1, 256, 272], 'u8', 9)], imageStats, GPU_TOL, 'u8 vec4 pass, three chunks');
@@ -79,7 +79,7 @@ describe('imageStats', () => {
     assertClose(h, Tensor.fromArray(new Float32Array([-2, 4, 1, Math.sqrt(4.625)]), [1, 1, 4], 'f32'), GPU_TOL, 'f16');
   });
 
-  test('the u8 pass at 8 and 16 loads per thread: whole chunks (batched loads), partial chunks, and the largest exact sums (all 255, half 0 / half 255)', { skip: !gpu }, async () => {
+  test('the u8 pass at 8 and 16 loads per thread: whole chunks (batched loads), partial chunks, and the largest exact sums (all 255, half 0 / half 255)', { skip: gpuSkip(gpu) }, async () => {
     for (const loads of [8, 16] as const) {
       await withStatsTuning({ u8Loads: loads }, async () => {
         await assertGpuMatchesCpu(gpu!, [naturalImage([2, 1, 256, 272], 'u8', 9)], imageStats, GPU_TOL, `loads=${loads}`);
@@ -92,7 +92,7 @@ describe('imageStats', () => {
     }
   });
 
-  test('the GPU result stays on the GPU until read', { skip: !gpu }, async () => {
+  test('the GPU result stays on the GPU until read', { skip: gpuSkip(gpu) }, async () => {
     const x = await naturalImage([1, 1, 8, 8], 'u8').toGpu(gpu!);
     const before = gpu!.stats.transfers.downloads;
     const s = imageStats(x);
@@ -102,7 +102,7 @@ describe('imageStats', () => {
     x.dispose();
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of imageStatsPrograms()) await gpu!.compile(p);
   });
 

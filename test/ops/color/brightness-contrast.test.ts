@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { DTYPES, type DType } from '../../../src/dtype.js';
 import { brightnessContrast, brightnessContrastPrograms } from '../../../src/ops/color/brightness-contrast.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -43,7 +43,7 @@ describe('brightnessContrast', () => {
     for (let i = 0; i < x.size; i++) assert.equal(y.data[i], Math.min(255, x.data[i]! + 20), `element ${i}`);
   });
 
-  test('GPU matches the CPU reference: u8/u16/f32/f16 in and out, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: u8/u16/f32/f16 in and out, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
     for (const from of IN_DTYPES) {
       const top = from === 'u8' ? 255 : from === 'u16' ? 65535 : 1;
       for (const to of [undefined, ...IN_DTYPES]) {
@@ -55,7 +55,7 @@ describe('brightnessContrast', () => {
     }
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     const programs = brightnessContrastPrograms();
     assert.equal(programs.length, 3 * DTYPES.length * DTYPES.length); // scalar and two vector layouts per dtype pair
     for (const p of programs) await gpu!.compile(p);

@@ -4,7 +4,7 @@ import { DTYPES, roundHalfEven, type DType } from '../../../src/dtype.js';
 import { convert, convertPrograms } from '../../../src/ops/color/convert.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { opencv, type CV } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -79,7 +79,7 @@ describe('convert', () => {
     dst.delete();
   });
 
-  test('GPU matches the CPU reference: every dtype pair, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: every dtype pair, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
     for (const from of DTYPES) {
       for (const to of DTYPES) {
         const { scale, offset } = paramsFor(from, to)[1]!;
@@ -91,14 +91,14 @@ describe('convert', () => {
     }
   });
 
-  test('f16 outputs clamp to ±65504 on both backends', { skip: !gpu }, async () => {
+  test('f16 outputs clamp to ±65504 on both backends', { skip: gpuSkip(gpu) }, async () => {
     const x = randomImage([2, 3, 5, 7], 'u16', 9);
     await assertGpuMatchesCpu(gpu!, [x], (t) => convert(t, { dtype: 'f16', scale: 3, offset: -70000 }), {}, 'f16 clamp');
     const y = convert(x, { dtype: 'f16', scale: 3, offset: -70000 });
     for (let i = 0; i < y.size; i++) assert.ok(Math.abs(y.at(i)) <= 65504, `element ${i} = ${y.at(i)}`);
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     const programs = convertPrograms();
     assert.equal(programs.length, 3 * DTYPES.length * DTYPES.length); // scalar and two vector layouts per dtype pair
     for (const p of programs) await gpu!.compile(p);

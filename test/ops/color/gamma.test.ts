@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { DTYPES, type DType } from '../../../src/dtype.js';
 import { gamma, gammaPrograms } from '../../../src/ops/color/gamma.js';
 import { Tensor } from '../../../src/tensor.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
 
@@ -45,7 +45,7 @@ describe('gamma', () => {
     for (let i = 0; i < u.size; i++) assert.ok(Math.abs(f.at(i) - Math.sqrt(u.data[i]! / 255) * 255) < 1e-3, `u8→f32 element ${i}`);
   });
 
-  test('negative and NaN inputs clamp to 0 (no NaN output) on both backends', { skip: !gpu }, async () => {
+  test('negative and NaN inputs clamp to 0 (no NaN output) on both backends', { skip: gpuSkip(gpu) }, async () => {
     const data = Float32Array.from({ length: 30 }, (_, i) => (i - 12) / 8);
     data[3] = Number.NaN;
     data[4] = -Infinity;
@@ -62,7 +62,7 @@ describe('gamma', () => {
     await assertGpuMatchesCpu(gpu!, [neg], (t) => gamma(t, { gamma: 1.5, dtype: 'f32' }), {}, 'i32 negatives');
   });
 
-  test('GPU matches the CPU reference (integers ±1: WGSL pow is exp2·log2; f32 1e-4; f16 1e-3): dtypes, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference (integers ±1: WGSL pow is exp2·log2; f32 1e-4; f16 1e-3): dtypes, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
     for (const from of IO_DTYPES) {
       for (const to of [undefined, ...IO_DTYPES]) {
         const a = naturalImage([1, 3, 11, 9], from, 2);
@@ -73,7 +73,7 @@ describe('gamma', () => {
     }
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     const programs = gammaPrograms();
     assert.equal(programs.length, 3 * DTYPES.length * DTYPES.length); // scalar and two vector layouts per dtype pair
     for (const p of programs) await gpu!.compile(p);

@@ -4,7 +4,7 @@ import { DTYPES, type DType } from '../../../src/dtype.js';
 import { rgbToGray, rgbToGrayPrograms } from '../../../src/ops/color/gray.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, type CV } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -59,7 +59,7 @@ describe('rgbToGray', () => {
     for (let i = 0; i < g.size; i++) assert.ok(Math.abs(f.at(i) - g.data[i]!) < 1e-4, `element ${i}`);
   });
 
-  test('GPU matches the CPU reference: u8/u16/f32/f16 in and out, batches, odd sizes', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: u8/u16/f32/f16 in and out, batches, odd sizes', { skip: gpuSkip(gpu) }, async () => {
     for (const from of IO_DTYPES) {
       for (const to of [undefined, ...IO_DTYPES]) {
         const a = naturalImage([1, 3, 11, 9], from, 2);
@@ -70,7 +70,7 @@ describe('rgbToGray', () => {
     }
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     const programs = rgbToGrayPrograms();
     assert.equal(programs.length, DTYPES.length * DTYPES.length);
     for (const p of programs) await gpu!.compile(p);

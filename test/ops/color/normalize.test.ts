@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DTYPES, roundHalfEven, type DType } from '../../../src/dtype.js';
 import { normalize, normalizePrograms } from '../../../src/ops/color/normalize.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
 
@@ -37,7 +37,7 @@ describe('normalize', () => {
     }
   });
 
-  test('GPU matches the CPU reference: u8/u16/f32/f16 in and out, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: u8/u16/f32/f16 in and out, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
     for (const from of IO_DTYPES) {
       const top = from === 'u8' ? 255 : from === 'u16' ? 65535 : 1;
       for (const to of [undefined, ...IO_DTYPES]) {
@@ -55,7 +55,7 @@ describe('normalize', () => {
     }
   });
 
-  test('many channels: per-channel values up to 64, broadcast values for any count', { skip: !gpu }, async () => {
+  test('many channels: per-channel values up to 64, broadcast values for any count', { skip: gpuSkip(gpu) }, async () => {
     const x = randomImage([2, 64, 3, 3], 'f32', 4);
     const mean = Array.from({ length: 64 }, (_, c) => c / 64);
     const std = Array.from({ length: 64 }, (_, c) => 0.5 + c / 32);
@@ -69,7 +69,7 @@ describe('normalize', () => {
     }
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     const programs = normalizePrograms();
     assert.equal(programs.length, 3 * DTYPES.length * DTYPES.length); // scalar and two vector layouts per dtype pair
     for (const p of programs) await gpu!.compile(p);

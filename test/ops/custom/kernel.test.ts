@@ -5,7 +5,7 @@ import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { checkIdentifier, customKernel, rawKernel } from '../../../src/ops/custom/kernel.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
 
@@ -98,7 +98,7 @@ describe('customKernel', () => {
     }
   });
 
-  test('crack kernel: GPU equals the CPU implementation exactly (batches, odd sizes, 1 and 3 channels)', { skip: !gpu }, async () => {
+  test('crack kernel: GPU equals the CPU implementation exactly (batches, odd sizes, 1 and 3 channels)', { skip: gpuSkip(gpu) }, async () => {
     for (const [shape, dtype, thr] of [
       [[1, 1, 31, 29], 'u8', 20],
       [[3, 1, 8, 5], 'u8', 10],
@@ -116,7 +116,7 @@ describe('customKernel', () => {
     }
   });
 
-  test('two inputs, f32/i32/u32 uniforms, every border and output dtype: GPU matches CPU', { skip: !gpu }, async () => {
+  test('two inputs, f32/i32/u32 uniforms, every border and output dtype: GPU matches CPU', { skip: gpuSkip(gpu) }, async () => {
     const a = naturalImage([2, 3, 13, 11], 'u8', 1);
     const b = randomImage([2, 3, 13, 11], 'u8', 2);
     for (const border of BORDER_MODES) {
@@ -129,7 +129,7 @@ describe('customKernel', () => {
     await assertGpuMatchesCpu(gpu!, [f, f], (p, q) => blend([p!, q!], { uniforms: { wa: 0.5, dx: 1, dy: 0 } }), {}, 'f16 in');
   });
 
-  test('output shape and dtype options: 3 channels → 1, half size', { skip: !gpu }, async () => {
+  test('output shape and dtype options: 3 channels → 1, half size', { skip: gpuSkip(gpu) }, async () => {
     const x = naturalImage([2, 3, 14, 10], 'u8', 6);
     const cpu = grayHalf(x, { shape: [2, 1, 7, 5], dtype: 'f32' });
     assert.deepEqual([...cpu.shape], [2, 1, 7, 5]);
@@ -140,7 +140,7 @@ describe('customKernel', () => {
     await assertGpuMatchesCpu(gpu!, [x], (t) => grayHalf(t, { shape: [2, 1, 7, 5] }), {}, 'gray half u8');
   });
 
-  test('kernels of one name with different code do not share a pipeline', { skip: !gpu }, async () => {
+  test('kernels of one name with different code do not share a pipeline', { skip: gpuSkip(gpu) }, async () => {
     const mk = (v: number) => customKernel({ name: 'same', pixel: `fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 { return ${v}.0; }` });
     const x = await Tensor.zeros([1, 1, 2, 3], 'u8').toGpu(gpu!);
     const one = await mk(1)(x).toCpu();
@@ -148,7 +148,7 @@ describe('customKernel', () => {
     assert.deepEqual([...one.data, ...two.data], [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
   });
 
-  test('every variant compiles; a WGSL error is KENSA_ERR_SHADER naming the user line', { skip: !gpu }, async () => {
+  test('every variant compiles; a WGSL error is KENSA_ERR_SHADER naming the user line', { skip: gpuSkip(gpu) }, async () => {
     for (const k of [crack, blend, grayHalf])
       for (const dtype of ['u8', 'u16', 'i32', 'f32', 'f16'] as const)
         for (const border of BORDER_MODES) await k.compile(gpu!, { inputs: dtype, dtype, border });
@@ -231,7 +231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`,
   });
 
-  test('per-image sum with workgroup reduction and atomics equals the CPU sum', { skip: !gpu }, async () => {
+  test('per-image sum with workgroup reduction and atomics equals the CPU sum', { skip: gpuSkip(gpu) }, async () => {
     await perImageSum.compile(gpu!);
     for (const shape of [
       [3, 1, 17, 23],
@@ -252,7 +252,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   });
 
-  test('a WGSL error names the line of the user code', { skip: !gpu }, async () => {
+  test('a WGSL error names the line of the user code', { skip: gpuSkip(gpu) }, async () => {
     const broken = rawKernel({
       name: 'broken_raw',
       inputs: [],
@@ -267,7 +267,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     await gpu!.sync();
   });
 
-  test('bad specs and calls are rejected with pinned messages', { skip: !gpu }, async () => {
+  test('bad specs and calls are rejected with pinned messages', { skip: gpuSkip(gpu) }, async () => {
     const wgsl = '@compute @workgroup_size(WG) fn main() {}';
     assert.throws(() => rawKernel({ name: 'r', wgsl: 'fn f() {}', inputs: [], outputs: [{ name: 'y', dtype: 'f32' }] }), /Expected WGSL with @compute @workgroup_size\(WG\) fn main\(...\) for wgsl but received "fn f\(\) \{\}"/);
     assert.throws(() => rawKernel({ name: 'r', wgsl, inputs: [{ name: 'u', dtype: 'u8' }], outputs: [{ name: 'y', dtype: 'f32' }] }), /Expected a name not reserved by WGSL or kensa for inputs\[0\].name but received "u"/);

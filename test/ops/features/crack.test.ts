@@ -5,7 +5,7 @@ import { crackMask, crackPrograms } from '../../../src/ops/features/crack.js';
 import { gradientMagnitude } from '../../../src/ops/features/gradient.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -62,7 +62,7 @@ describe('crackMask', () => {
     assert.equal(framed.at(2 * 7 + 3), 0);
   });
 
-  test('GPU matches the CPU reference: u8, u16, f32, f16, borders, batches, odd sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: u8, u16, f32, f16, borders, batches, odd sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
     const cases = [
       [[1, 1, 17, 23], 'u8', 9.5],
       [[3, 3, 9, 8], 'u8', 120],
@@ -84,7 +84,7 @@ describe('crackMask', () => {
     }
   });
 
-  test('tiled path (every dtype, rows of 136 px) and the u8 strip (rows of 144 px): interior and rim tiles, every border', { skip: !gpu }, async () => {
+  test('tiled path (every dtype, rows of 136 px) and the u8 strip (rows of 144 px): interior and rim tiles, every border', { skip: gpuSkip(gpu) }, async () => {
     for (const [dtype, threshold, w] of [['u8', 9.5, 136], ['u8', 9.5, 144], ['u16', 20000.5, 136], ['i32', 1e4, 136], ['f32', 0.3, 136], ['f16', 0.05, 136]] as const) {
       const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 40, w], dtype, 17);
       for (const border of BORDER_MODES) {
@@ -93,7 +93,7 @@ describe('crackMask', () => {
     }
   });
 
-  test('one dispatch per call', { skip: !gpu }, async () => {
+  test('one dispatch per call', { skip: gpuSkip(gpu) }, async () => {
     const x = await naturalImage([2, 1, 16, 16], 'u8', 2).toGpu(gpu!);
     const before = gpu!.allStats().dispatches;
     const y = crackMask(x, { threshold: 4 });
@@ -103,7 +103,7 @@ describe('crackMask', () => {
     x.dispose();
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of crackPrograms()) await gpu!.compile(p);
   });
 

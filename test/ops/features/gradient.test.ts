@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { gradientMagnitude, gradientPrograms } from '../../../src/ops/features/gradient.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -53,7 +53,7 @@ describe('gradientMagnitude', () => {
     }
   });
 
-  test('GPU matches the CPU reference: input dtypes, f32/f16 outputs, operators, borders, batches', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: input dtypes, f32/f16 outputs, operators, borders, batches', { skip: gpuSkip(gpu) }, async () => {
     const shapes = [
       [[1, 1, 17, 23], 'u8'],
       [[3, 3, 9, 8], 'u8'],
@@ -73,7 +73,7 @@ describe('gradientMagnitude', () => {
     }
   });
 
-  test('GPU matches the CPU reference: Sobel ksize 1, 5, 7 and integer outputs', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: Sobel ksize 1, 5, 7 and integer outputs', { skip: gpuSkip(gpu) }, async () => {
     const x = naturalImage([2, 1, 15, 19], 'u8', 11);
     for (const ksize of [1, 5, 7] as const) {
       for (const border of BORDER_MODES) {
@@ -84,7 +84,7 @@ describe('gradientMagnitude', () => {
     await assertGpuMatchesCpu(gpu!, [x], (t) => gradientMagnitude(t, { ksize: 5, dtype: 'u16' }), { int: 1 }, 'u16 out');
   });
 
-  test('tiled path and u8 strips: interior and rim tiles, every input dtype, operator and ksize, rows on 4 or 16 pixels or not', { skip: !gpu }, async () => {
+  test('tiled path and u8 strips: interior and rim tiles, every input dtype, operator and ksize, rows on 4 or 16 pixels or not', { skip: gpuSkip(gpu) }, async () => {
     for (const dtype of ['u8', 'u16', 'i32', 'f32', 'f16'] as const) {
       // 136 px: interior tiles (quad loads, 16-byte f32 stores); 138 px: every tile resolves
       // borders; 144 px: u8 3×3 operators take the strip (ksize 7 the tile)
@@ -101,7 +101,7 @@ describe('gradientMagnitude', () => {
     }
   });
 
-  test('one fused dispatch per call, no intermediate tensors', { skip: !gpu }, async () => {
+  test('one fused dispatch per call, no intermediate tensors', { skip: gpuSkip(gpu) }, async () => {
     const x = await naturalImage([2, 1, 16, 16], 'u8', 2).toGpu(gpu!);
     for (const options of [{}, { operator: 'central' as const }, { ksize: 7 as const }]) {
       const before = gpu!.allStats();
@@ -124,7 +124,7 @@ describe('gradientMagnitude', () => {
     assert.equal(gradientMagnitude(x).at(2 * 6), 0);
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of gradientPrograms()) await gpu!.compile(p);
   });
 

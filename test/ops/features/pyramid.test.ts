@@ -5,7 +5,7 @@ import { gradientMagnitude } from '../../../src/ops/features/gradient.js';
 import { multiScaleFeatures, pyrDown, pyramidPrograms } from '../../../src/ops/features/pyramid.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -60,7 +60,7 @@ describe('pyrDown', () => {
     assert.equal(out.at(2 * 4 + 2), 1);
   });
 
-  test('GPU matches the CPU reference: dtypes, borders, batches, odd sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: dtypes, borders, batches, odd sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
     const cases = [
       [[1, 1, 17, 23], 'u8'],
       [[3, 3, 9, 8], 'u8'],
@@ -79,7 +79,7 @@ describe('pyrDown', () => {
     await assertGpuMatchesCpu(gpu!, [x], (t) => pyrDown(t, { dtype: 'f16' }), {}, 'u8 → f16');
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of pyramidPrograms()) await gpu!.compile(p);
   });
 
@@ -136,7 +136,7 @@ describe('multiScaleFeatures', () => {
     }
   });
 
-  test('GPU matches the CPU reference at every scale; one stream of 2·scales − 1 dispatches, no sync', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference at every scale; one stream of 2·scales − 1 dispatches, no sync', { skip: gpuSkip(gpu) }, async () => {
     for (const [shape, dtype, operator] of [
       [[3, 1, 33, 27], 'u8', 'sobel'],
       [[2, 3, 16, 20], 'f16', 'central'],

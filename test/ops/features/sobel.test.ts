@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { scharr, sobel, sobelKernels, sobelPrograms } from '../../../src/ops/features/sobel.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -86,7 +86,7 @@ describe('sobel / scharr', () => {
     dst.delete();
   });
 
-  test('GPU matches the CPU reference: input dtypes, f32/f16 outputs, borders, batches, ksizes', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: input dtypes, f32/f16 outputs, borders, batches, ksizes', { skip: gpuSkip(gpu) }, async () => {
     const shapes = [
       [[1, 1, 17, 23], 'u8'],
       [[3, 3, 9, 8], 'u8'],
@@ -103,7 +103,7 @@ describe('sobel / scharr', () => {
     }
   });
 
-  test('GPU matches the CPU reference: every ksize and order, scale and delta, integer outputs', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: every ksize and order, scale and delta, integer outputs', { skip: gpuSkip(gpu) }, async () => {
     const x = naturalImage([2, 1, 15, 19], 'u8', 11);
     for (const ksize of [1, 3, 5, 7] as const) {
       await assertGpuMatchesCpu(gpu!, [x], (t) => sobel(t, { dx: 2, dy: 1, ksize, scale: 0.5, delta: 7, dtype: 'f32' }), {}, `k=${ksize}`);
@@ -113,7 +113,7 @@ describe('sobel / scharr', () => {
     await assertGpuMatchesCpu(gpu!, [x], (t) => sobel(t, { dx: 1, dy: 1, ksize: 7, dtype: 'i32' }), { int: 0 }, 'i32 out');
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of sobelPrograms()) await gpu!.compile(p);
   });
 

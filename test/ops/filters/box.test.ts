@@ -4,7 +4,7 @@ import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { boxBlur, boxBlurPrograms } from '../../../src/ops/filters/box.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -62,7 +62,7 @@ describe('boxBlur', () => {
     assert.equal(sum.data[0], 2.5 * 6);
   });
 
-  test('GPU matches the CPU reference: dtypes, borders, batches, odd sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: dtypes, borders, batches, odd sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
     for (const [shape, dtype] of [
       [[1, 1, 17, 23], 'u8'],
       [[3, 3, 9, 8], 'u8'],
@@ -79,14 +79,14 @@ describe('boxBlur', () => {
     }
   });
 
-  test('f16 output, unnormalized f32 sums, large window', { skip: !gpu }, async () => {
+  test('f16 output, unnormalized f32 sums, large window', { skip: gpuSkip(gpu) }, async () => {
     const x = naturalImage([2, 3, 31, 29], 'u8', 5);
     await assertGpuMatchesCpu(gpu!, [x], (t) => boxBlur(t, { ksize: 3, dtype: 'f16' }), {}, 'f16 out');
     await assertGpuMatchesCpu(gpu!, [x], (t) => boxBlur(t, { ksize: [7, 1], normalize: false, dtype: 'f32' }), {}, 'sums');
     await assertGpuMatchesCpu(gpu!, [x], (t) => boxBlur(t, { ksize: 41, border: 'constant', borderValue: 255 }), {}, 'ksize 41');
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of boxBlurPrograms(['u8', 'u16', 'i32', 'f32', 'f16'], BORDER_MODES)) await gpu!.compile(p);
   });
 

@@ -4,7 +4,7 @@ import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { filter2d, filter2dPrograms } from '../../../src/ops/filters/filter2d.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage, rng } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -52,7 +52,7 @@ describe('filter2d', () => {
     assert.equal(y.data[2 * 6 + 5], x.data[2 * 6 + 5]);
   });
 
-  test('GPU matches the CPU reference: dtypes, borders, batches, odd sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: dtypes, borders, batches, odd sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
     const kernel = randomKernel(5, 3, 21);
     for (const [shape, dtype] of [
       [[1, 1, 17, 23], 'u8'],
@@ -69,7 +69,7 @@ describe('filter2d', () => {
     }
   });
 
-  test('f16 and f32 outputs, 1×1 and 31×31 kernels, kernel larger than the image', { skip: !gpu }, async () => {
+  test('f16 and f32 outputs, 1×1 and 31×31 kernels, kernel larger than the image', { skip: gpuSkip(gpu) }, async () => {
     const x = naturalImage([2, 3, 23, 29], 'u8', 5);
     await assertGpuMatchesCpu(gpu!, [x], (t) => filter2d(t, { kernel: randomKernel(3, 3, 1, -1, 1), dtype: 'f16' }), {}, 'f16 out');
     await assertGpuMatchesCpu(gpu!, [x], (t) => filter2d(t, { kernel: randomKernel(1, 5, 2, -1, 1), delta: -3, dtype: 'f32' }), {}, 'f32 out');
@@ -79,7 +79,7 @@ describe('filter2d', () => {
     await assertGpuMatchesCpu(gpu!, [x], (t) => filter2d(t, { kernel: big, border: 'constant', borderValue: 200 }), {}, '31x31 constant');
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of filter2dPrograms(['u8', 'u16', 'i32', 'f32', 'f16'], BORDER_MODES)) await gpu!.compile(p);
   });
 

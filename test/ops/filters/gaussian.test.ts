@@ -5,7 +5,7 @@ import { gaussianBlur } from '../../../src/ops/filters/gaussian.js';
 import { gaussianKernel1d } from '../../../src/ops/filters/kernels.js';
 import { separablePrograms } from '../../../src/ops/filters/separable.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -38,7 +38,7 @@ describe('gaussianBlur', () => {
     }
   });
 
-  test('GPU matches the CPU reference: dtypes, borders, batches, odd sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference: dtypes, borders, batches, odd sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
     for (const [shape, dtype] of [
       [[1, 1, 17, 23], 'u8'],
       [[3, 3, 9, 8], 'u8'],
@@ -53,14 +53,14 @@ describe('gaussianBlur', () => {
     }
   });
 
-  test('f16 output from u8 input; ksize pair; large sigma', { skip: !gpu }, async () => {
+  test('f16 output from u8 input; ksize pair; large sigma', { skip: gpuSkip(gpu) }, async () => {
     const x = naturalImage([2, 1, 31, 29], 'u8', 5);
     await assertGpuMatchesCpu(gpu!, [x], (t) => gaussianBlur(t, { sigma: 2, dtype: 'f16' }), {}, 'f16 out');
     await assertGpuMatchesCpu(gpu!, [x], (t) => gaussianBlur(t, { ksize: [3, 7], dtype: 'f32' }), {}, 'ksize pair');
     await assertGpuMatchesCpu(gpu!, [x], (t) => gaussianBlur(t, { sigma: 12, border: 'replicate' }), {}, 'sigma 12');
   });
 
-  test('tiled path: widths over several tiles, every output packing', { skip: !gpu }, async () => {
+  test('tiled path: widths over several tiles, every output packing', { skip: gpuSkip(gpu) }, async () => {
     const x = naturalImage([1, 1, 60, 200], 'u8', 9); // interior and rim tiles
     for (const dtype of ['u8', 'u16', 'f16', 'f32'] as const) {
       for (const border of BORDER_MODES) {
@@ -69,7 +69,7 @@ describe('gaussianBlur', () => {
     }
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of separablePrograms(['u8', 'u16', 'i32', 'f32', 'f16'], BORDER_MODES)) await gpu!.compile(p);
   });
 

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { medianBlur, medianNetwork, medianPrograms, networkCost, type SelectionNetwork, withMedianTuning } from '../../../src/ops/filters/median.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -99,7 +99,7 @@ describe('medianBlur', () => {
     assert.equal(one.data[0], 4.5);
   });
 
-  test('GPU equals the CPU reference exactly: dtypes, ksizes, batches, odd and tiny sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU equals the CPU reference exactly: dtypes, ksizes, batches, odd and tiny sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
     for (const [shape, dtype] of [
       [[1, 1, 17, 23], 'u8'],
       [[3, 3, 9, 8], 'u8'],
@@ -124,7 +124,7 @@ describe('medianBlur', () => {
     }
   });
 
-  test('the 3×3 u8 strip kernel equals the CPU reference at every rows-per-thread', { skip: !gpu }, async () => {
+  test('the 3×3 u8 strip kernel equals the CPU reference at every rows-per-thread', { skip: gpuSkip(gpu) }, async () => {
     for (const rows of [1, 3, 16]) {
       await withMedianTuning({ stripRows: rows }, async () => {
         const x = naturalImage([2, 1, 35, 1056], 'u8', rows);
@@ -133,7 +133,7 @@ describe('medianBlur', () => {
     }
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of medianPrograms()) await gpu!.compile(p);
   });
 

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { filter2dSeparable } from '../../../src/ops/filters/separable.js';
 import { gaussianKernel1d } from '../../../src/ops/filters/kernels.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
 
@@ -11,7 +11,7 @@ const gpu = await testGpu();
 const DTYPES = ['u8', 'u16', 'i32', 'f32', 'f16'] as const;
 
 describe('filter2dSeparable at radii 0 and 1 (W % 4 == 0: the tile)', () => {
-  test('every input dtype and border, interior and rim threads, several workgroups', { skip: !gpu }, async () => {
+  test('every input dtype and border, interior and rim threads, several workgroups', { skip: gpuSkip(gpu) }, async () => {
     const kx = [-1, 0, 1];
     const ky = gaussianKernel1d(3, 0.8);
     for (const dtype of DTYPES) {
@@ -26,7 +26,7 @@ describe('filter2dSeparable at radii 0 and 1 (W % 4 == 0: the tile)', () => {
     }
   });
 
-  test('every output dtype from u8; radii 0..1 on each axis; narrow images', { skip: !gpu }, async () => {
+  test('every output dtype from u8; radii 0..1 on each axis; narrow images', { skip: gpuSkip(gpu) }, async () => {
     const x = naturalImage([1, 3, 37, 80], 'u8', 4);
     for (const dtype of DTYPES) {
       for (const [kxs, kys] of [
@@ -55,7 +55,7 @@ describe('filter2dSeparable at radii 0 and 1 (W % 4 == 0: the tile)', () => {
 });
 
 describe('filter2dSeparable tiled path (radii 2..8)', () => {
-  test('every input dtype, border and radius; interior and rim tiles; rows on 4 pixels or not', { skip: !gpu }, async () => {
+  test('every input dtype, border and radius; interior and rim tiles; rows on 4 pixels or not', { skip: gpuSkip(gpu) }, async () => {
     for (const dtype of DTYPES) {
       for (const border of BORDER_MODES) {
         // 200 px: interior tiles across (W % 4 == 0, quad loads, vec4 f32 stores); 203 px: rows
@@ -73,7 +73,7 @@ describe('filter2dSeparable tiled path (radii 2..8)', () => {
     }
   });
 
-  test('packed outputs (u8, u16, f16) from u8', { skip: !gpu }, async () => {
+  test('packed outputs (u8, u16, f16) from u8', { skip: gpuSkip(gpu) }, async () => {
     const x = naturalImage([1, 2, 40, 136], 'u8', 8);
     const k = gaussianKernel1d(5, 1.2);
     for (const dtype of ['u8', 'u16', 'f16', 'i32'] as const) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { crop, cropPrograms } from '../../../src/ops/geometry/crop.js';
 import { Tensor } from '../../../src/tensor.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertClose } from '../../_kit/compare.js';
@@ -35,13 +35,13 @@ describe('crop', () => {
     }
   });
 
-  test('GPU is bit-exact with the CPU: dtypes, batches, odd sizes, channels, special values', { skip: !gpu }, async () => {
+  test('GPU is bit-exact with the CPU: dtypes, batches, odd sizes, channels, special values', { skip: gpuSkip(gpu) }, async () => {
     await assertExactEverywhere(gpu!, (t) => crop(t, { x: 1, y: 2, width: t.shape[3]! - 2, height: t.shape[2]! - 3 }), 'crop');
     await assertExactEverywhere(gpu!, (t) => crop(t, { x: t.shape[3]! - 1, y: 0, width: 1, height: t.shape[2]! }), 'crop last column');
     await assertConversions(gpu!, (t, dtype) => crop(t, { x: 2, y: 1, width: 5, height: 4, dtype }), 'crop');
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of cropPrograms()) await gpu!.compile(p);
   });
 

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { FLIP_AXES, flip, flipPrograms, flipWordsScalar } from '../../../src/ops/geometry/flip.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertConversions, assertExactEverywhere, DTYPES, EXACT, specialImage } from './_exact.js';
@@ -35,12 +35,12 @@ describe('flip', () => {
     }
   });
 
-  test('GPU is bit-exact with the CPU: axes, dtypes, batches, odd sizes, channels, special values', { skip: !gpu }, async () => {
+  test('GPU is bit-exact with the CPU: axes, dtypes, batches, odd sizes, channels, special values', { skip: gpuSkip(gpu) }, async () => {
     for (const axis of FLIP_AXES) await assertExactEverywhere(gpu!, (t) => flip(t, { axis }), `flip ${axis}`);
     await assertConversions(gpu!, (t, dtype) => flip(t, { axis: 'both', dtype }), 'flip');
   });
 
-  test('word kernel (rows on a word) and its vec4 form: bit-exact at every dtype and axis', { skip: !gpu }, async () => {
+  test('word kernel (rows on a word) and its vec4 form: bit-exact at every dtype and axis', { skip: gpuSkip(gpu) }, async () => {
     // widths: 32 (vec4 rows for every dtype), 8 (vec4 for u16/i32/f32, words for u8), 12 and 6
     for (const dtype of DTYPES) {
       for (const [n, c, h, w] of [
@@ -65,7 +65,7 @@ describe('flip', () => {
     }
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of flipPrograms()) await gpu!.compile(p);
   });
 

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { f16BitsToF32 } from '../../../src/dtype.js';
 import { cpuGather, fillBits, gatherVariants, integerMap, integerMapProgram } from '../../../src/ops/geometry/gather.js';
 import { Tensor } from '../../../src/tensor.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { bits, DTYPES, specialImage } from './_exact.js';
 
 const gpu = await testGpu();
@@ -36,7 +36,7 @@ describe('gather engine', () => {
     assert.deepEqual([...y.data], [7, 0, 2, 4, 255, 7]);
   });
 
-  test('GPU raw copies keep every bit for every dtype (special values)', { skip: !gpu }, async () => {
+  test('GPU raw copies keep every bit for every dtype (special values)', { skip: gpuSkip(gpu) }, async () => {
     for (const dtype of DTYPES) {
       const x = specialImage([1, 2, 5, 7], dtype, 21);
       const map = { mx: [0, -1, 7] as const, my: [1, 0, -1] as const };
@@ -49,7 +49,7 @@ describe('gather engine', () => {
     }
   });
 
-  test('every variant compiles (raw and converting, inside and border modes)', { skip: !gpu }, async () => {
+  test('every variant compiles (raw and converting, inside and border modes)', { skip: gpuSkip(gpu) }, async () => {
     for (const p of gatherVariants((a, b) => integerMapProgram('gather', a, b, 'inside'))) await gpu!.compile(p);
   });
 });

@@ -4,7 +4,7 @@ import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { pad, padPrograms } from '../../../src/ops/geometry/pad.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertConversions, assertExactEverywhere, EXACT } from './_exact.js';
@@ -45,7 +45,7 @@ describe('pad', () => {
     }
   });
 
-  test('GPU is bit-exact with the CPU: borders, dtypes, batches, odd sizes, channels, special values', { skip: !gpu }, async () => {
+  test('GPU is bit-exact with the CPU: borders, dtypes, batches, odd sizes, channels, special values', { skip: gpuSkip(gpu) }, async () => {
     for (const border of BORDER_MODES) {
       await assertExactEverywhere(gpu!, (t) => pad(t, { top: 3, bottom: 1, left: 2, right: 11, border, value: -5.5 }), `pad ${border}`);
     }
@@ -53,7 +53,7 @@ describe('pad', () => {
     await assertConversions(gpu!, (t, dtype) => pad(t, { top: 1, bottom: 2, left: 3, right: 1, value: 1000, dtype }), 'pad');
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of padPrograms()) await gpu!.compile(p);
   });
 

@@ -4,7 +4,7 @@ import type { DType } from '../../../src/dtype.js';
 import { INTERPOLATIONS, integerFactors, nearestIndex, nearestThreshold, resize, resizePrograms, type ResizeInterpolation } from '../../../src/ops/geometry/resize.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat, type CV } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -93,14 +93,14 @@ describe('resize', () => {
     }
   });
 
-  test('GPU nearest is bit-exact with the CPU: dtypes, batches, odd sizes, channels, special values', { skip: !gpu }, async () => {
+  test('GPU nearest is bit-exact with the CPU: dtypes, batches, odd sizes, channels, special values', { skip: gpuSkip(gpu) }, async () => {
     for (const [, , dw, dh] of [SIZES[0]!, SIZES[2]!, SIZES[7]!]) {
       await assertExactEverywhere(gpu!, (t) => resize(t, { width: dw, height: dh, interpolation: 'nearest' }), `nearest ${dw}x${dh}`);
     }
     await assertGpuMatchesCpu(gpu!, [randomImage([2, 3, 13, 9], 'u8', 2)], (t) => resize(t, { width: 20, height: 7, interpolation: 'nearest', dtype: 'f16' }), EXACT, 'u8 → f16');
   });
 
-  test('GPU matches the CPU for bilinear and area: dtypes, batches, odd sizes, channels, up/down/mixed', { skip: !gpu }, async () => {
+  test('GPU matches the CPU for bilinear and area: dtypes, batches, odd sizes, channels, up/down/mixed', { skip: gpuSkip(gpu) }, async () => {
     const dtypes: DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'];
     for (const interpolation of ['bilinear', 'area'] as const) {
       for (let i = 0; i < dtypes.length; i++) {
@@ -124,7 +124,7 @@ describe('resize', () => {
     }
   });
 
-  test('GPU bilinear with integer factors (dedicated kernels, u8 halving its own) is bit-exact with the CPU: dtypes, factors 1 to 4, batches, channels', { skip: !gpu }, async () => {
+  test('GPU bilinear with integer factors (dedicated kernels, u8 halving its own) is bit-exact with the CPU: dtypes, factors 1 to 4, batches, channels', { skip: gpuSkip(gpu) }, async () => {
     assert.deepEqual(integerFactors(24, 20, 12, 10), [2, 2]);
     assert.deepEqual(integerFactors(21, 20, 7, 20), [3, 1]);
     assert.equal(integerFactors(24, 20, 16, 10), null);
@@ -158,7 +158,7 @@ describe('resize', () => {
     }
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of resizePrograms()) await gpu!.compile(p);
   });
 

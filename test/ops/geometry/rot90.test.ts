@@ -5,7 +5,7 @@ import { rot90, rot90Programs } from '../../../src/ops/geometry/rot90.js';
 import { transpose } from '../../../src/ops/geometry/transpose.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertConversions, assertExactEverywhere, EXACT } from './_exact.js';
@@ -55,12 +55,12 @@ describe('rot90', () => {
     }
   });
 
-  test('GPU is bit-exact with the CPU: k, dtypes, batches, odd sizes, channels, special values', { skip: !gpu }, async () => {
+  test('GPU is bit-exact with the CPU: k, dtypes, batches, odd sizes, channels, special values', { skip: gpuSkip(gpu) }, async () => {
     for (const k of [0, 1, 2, 3]) await assertExactEverywhere(gpu!, (t) => rot90(t, { k }), `rot90 k=${k}`);
     await assertConversions(gpu!, (t, dtype) => rot90(t, { k: 3, dtype }), 'rot90');
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of rot90Programs()) await gpu!.compile(p);
   });
 

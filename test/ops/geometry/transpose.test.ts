@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { transpose, transposePrograms } from '../../../src/ops/geometry/transpose.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertConversions, assertExactEverywhere, EXACT } from './_exact.js';
@@ -32,12 +32,12 @@ describe('transpose', () => {
     }
   });
 
-  test('GPU is bit-exact with the CPU: dtypes, batches, odd sizes, channels, special values', { skip: !gpu }, async () => {
+  test('GPU is bit-exact with the CPU: dtypes, batches, odd sizes, channels, special values', { skip: gpuSkip(gpu) }, async () => {
     await assertExactEverywhere(gpu!, (t) => transpose(t), 'transpose');
     await assertConversions(gpu!, (t, dtype) => transpose(t, { dtype }), 'transpose');
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of transposePrograms()) await gpu!.compile(p);
   });
 

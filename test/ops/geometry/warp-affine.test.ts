@@ -5,7 +5,7 @@ import { BORDER_MODES, borderIndex, type BorderMode } from '../../../src/kernels
 import { invertAffine, warpAffine, warpAffinePrograms, type WarpInterpolation } from '../../../src/ops/geometry/warp-affine.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat, type CV } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -151,7 +151,7 @@ describe('warpAffine', () => {
     }
   });
 
-  test('GPU nearest is bit-exact with the CPU: dtypes, borders, batches, odd sizes, channels', { skip: !gpu }, async () => {
+  test('GPU nearest is bit-exact with the CPU: dtypes, borders, batches, odd sizes, channels', { skip: gpuSkip(gpu) }, async () => {
     const m = rotation(6, 5, 25, 1.3);
     for (const [dtype, border, shape] of CASES) {
       const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, dtype, 3);
@@ -160,7 +160,7 @@ describe('warpAffine', () => {
     await assertGpuMatchesCpu(gpu!, [randomImage([2, 3, 9, 12], 'u8', 1)], (t) => warpAffine(t, { matrix: m, interpolation: 'nearest', dtype: 'f16' }), EXACT, 'u8 → f16');
   });
 
-  test('GPU matches the CPU for bilinear: dtypes, borders, batches, odd sizes, channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU for bilinear: dtypes, borders, batches, odd sizes, channels', { skip: gpuSkip(gpu) }, async () => {
     const m = rotation(8, 6, -35, 0.9);
     for (const [dtype, border, shape] of CASES) {
       const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, dtype, 6);
@@ -171,7 +171,7 @@ describe('warpAffine', () => {
     await assertGpuMatchesCpu(gpu!, [naturalImage([1, 1, 9, 11], 'f32', 1)], (t) => warpAffine(t, { matrix: [1e-3, 0, 0, 0, 1e-3, 0], border: 'reflect101' }), {}, 'huge coordinates');
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of warpAffinePrograms()) await gpu!.compile(p);
   });
 

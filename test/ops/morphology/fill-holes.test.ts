@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { fillHoles, fillHolesPrograms, type FillHolesOptions } from '../../../src/ops/morphology/fill-holes.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { maskFrom, randomImage, rng } from '../../_kit/images.js';
 import { fromMat, opencv, toMat, type CV } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -113,7 +113,7 @@ describe('fillHoles', () => {
     assert.deepEqual([...fillHoles(one).data], [0, 255, 0, 255, 255, 255, 0, 255, 0]);
   });
 
-  test('GPU equals the CPU reference: noise and rings, batches, odd sizes, both connectivities, maxArea', { skip: !gpu }, async () => {
+  test('GPU equals the CPU reference: noise and rings, batches, odd sizes, both connectivities, maxArea', { skip: gpuSkip(gpu) }, async () => {
     const cases: [string, Tensor][] = [
       ['noise 3×37×45', noiseMask([3, 1, 37, 45], 7)],
       ['noise 2×64×130', noiseMask([2, 1, 64, 130], 8, 0.5)],
@@ -127,12 +127,12 @@ describe('fillHoles', () => {
     for (const [what, x] of cases) for (const o of OPTIONS) await assertGpuMatchesCpu(gpu!, [x], (m) => fillHoles(m, o), EXACT, `${what} ${JSON.stringify(o)}`);
   });
 
-  test('GPU: one hole of 60k pixels is counted exactly (saturating area) and the border background adds nothing', { skip: !gpu }, async () => {
+  test('GPU: one hole of 60k pixels is counted exactly (saturating area) and the border background adds nothing', { skip: gpuSkip(gpu) }, async () => {
     const x = maskFrom([1, 1, 256, 300], (_n, y, x) => y === 3 || y === 252 || x === 3 || x === 296);
     for (const maxArea of [248 * 292 - 1, 248 * 292]) await assertGpuMatchesCpu(gpu!, [x], (m) => fillHoles(m, { maxArea }), EXACT, `maxArea ${maxArea}`);
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of fillHolesPrograms()) await gpu!.compile(p);
   });
 

@@ -6,7 +6,7 @@ import { structuringElement, type ElementShape } from '../../../src/ops/morpholo
 import { dilate, erode, morphologyEx, morphologyPrograms, rectTileGeometry, rowsKernelFits, type MorphOp, type MorphologyExOptions, type MorphologyOptions, withMorphTuning } from '../../../src/ops/morphology/morphology.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat, type CV } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -87,7 +87,7 @@ describe('erode, dilate, morphologyEx', () => {
     assert.deepEqual([...erode(flat, { ksize: 3, border: 'constant', borderValue: 0 }).data.subarray(0, 5)], [0, 0, 0, 0, 0]);
   });
 
-  test('GPU matches the CPU reference exactly: ops, element shapes, borders, dtypes, batches, odd sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference exactly: ops, element shapes, borders, dtypes, batches, odd sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
     const custom = [
       [0, 1, 1],
       [1, 0, 0],
@@ -118,7 +118,7 @@ describe('erode, dilate, morphologyEx', () => {
     await assertGpuMatchesCpu(gpu!, [naturalImage([1, 1, 9, 9], 'u8')], (t) => dilate(t, { ksize: 1 }), EXACT, 'dilate 1×1');
   });
 
-  test('GPU u8 rectangles on widths that are multiples of 4 (stencil strip, one-pass row and tiled kernels) match the CPU exactly', { skip: !gpu }, async () => {
+  test('GPU u8 rectangles on widths that are multiples of 4 (stencil strip, one-pass row and tiled kernels) match the CPU exactly', { skip: gpuSkip(gpu) }, async () => {
     // row kernel: 16 rows per thread, 64 per workgroup; tile = 128 × 32 pixels: sizes below, at
     // and across those edges; kernels wider than the image; windows beyond the row kernel's
     const cases: [Shape, MorphologyExOptions][] = [
@@ -182,7 +182,7 @@ describe('erode, dilate, morphologyEx', () => {
     x.dispose();
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of morphologyPrograms()) await gpu!.compile(p);
   });
 

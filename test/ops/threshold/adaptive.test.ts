@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { adaptiveThreshold, adaptiveThresholdPrograms } from '../../../src/ops/threshold/adaptive.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -39,7 +39,7 @@ describe('adaptiveThreshold', () => {
     }
   });
 
-  test('GPU matches the CPU reference exactly: batches, odd sizes, 1 and 3 channels, block sizes', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference exactly: batches, odd sizes, 1 and 3 channels, block sizes', { skip: gpuSkip(gpu) }, async () => {
     const cases: [[number, number, number, number], number, number][] = [
       [[1, 1, 17, 23], 3, 2],
       [[3, 3, 9, 7], 5, -1],
@@ -55,7 +55,7 @@ describe('adaptiveThreshold', () => {
     }
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of adaptiveThresholdPrograms()) await gpu!.compile(p);
   });
 

@@ -4,7 +4,7 @@ import { DTYPES, type DType } from '../../../src/dtype.js';
 import { threshold, thresholdPrograms } from '../../../src/ops/threshold/binary.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
@@ -53,7 +53,7 @@ describe('threshold', () => {
     assert.deepEqual([...out.data], [0, 0, 255]);
   });
 
-  test('GPU matches the CPU reference exactly: dtypes, output dtypes, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: !gpu }, async () => {
+  test('GPU matches the CPU reference exactly: dtypes, output dtypes, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
     const cases: [[number, number, number, number], DType, DType, number][] = [
       [[1, 1, 17, 23], 'u8', 'u8', 128],
       [[3, 3, 9, 7], 'u8', 'f16', 90.5],
@@ -81,7 +81,7 @@ describe('threshold', () => {
     await assertGpuMatchesCpu(gpu!, [naturalImage([1, 1, 5, 5], 'u8')], (t) => threshold(t, { thresh: 60, maxval: 1e6, dtype: 'f16' }), EXACT, 'sat f16');
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of thresholdPrograms(DTYPES, DTYPES)) await gpu!.compile(p);
   });
 

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { otsuLevel, otsuPrograms, otsuThreshold } from '../../../src/ops/threshold/otsu.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
-import { testGpu } from '../../_kit/gpu.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage, rng } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
 
@@ -79,7 +79,7 @@ describe('otsuThreshold', () => {
     assert.equal(otsuLevel(h, 20), 77);
   });
 
-  test('GPU equals the CPU reference exactly (levels and masks), without host synchronisation', { skip: !gpu }, async () => {
+  test('GPU equals the CPU reference exactly (levels and masks), without host synchronisation', { skip: gpuSkip(gpu) }, async () => {
     const cases: Tensor[] = images().map(([, x]) => x);
     // batches with 1 and 3 channels, odd sizes, mixed content
     const batch = (shape: Shape, parts: Tensor[]): Tensor => {
@@ -109,7 +109,7 @@ describe('otsuThreshold', () => {
     }
   });
 
-  test('histogram spans several workgroups per plane', { skip: !gpu }, async () => {
+  test('histogram spans several workgroups per plane', { skip: gpuSkip(gpu) }, async () => {
     // 2 planes of 160×128 = 20480 pixels: more than one 16384-pixel chunk each
     const x = Tensor.fromArray(new Uint8Array([...bimodal([1, 1, 160, 128], 3).data, ...naturalImage([1, 1, 160, 128], 'u8', 4).data]), [2, 1, 160, 128], 'u8');
     const expected = otsuThreshold(x);
@@ -120,7 +120,7 @@ describe('otsuThreshold', () => {
     for (const t of [xg, r.mask, r.thresholds]) t.dispose();
   });
 
-  test('every program variant compiles', { skip: !gpu }, async () => {
+  test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of otsuPrograms()) await gpu!.compile(p);
   });
 

@@ -1,0 +1,34 @@
+/**
+ * `kensa/internal`: what kensa's own tests, benches and tools need beside the public API —
+ * each op's compile list (`*Programs`: every WGSL variant it can build, for compile checks and
+ * warm-up), kernel limits and the helpers the ops share. No compatibility promise: these
+ * change with the kernels. The surface is pinned by test/api-surface.test.ts.
+ */
+export { histogramPrograms, MAX_BINS } from './ops/analysis/histogram.js';
+export { imageStatsPrograms } from './ops/analysis/stats.js';
+export { connectedComponentsPrograms } from './ops/analysis/components.js';
+export { cannyPrograms } from './ops/analysis/canny.js';
+export { kmeansPrograms, MAX_K } from './ops/analysis/kmeans.js';
+export { brightnessContrastPrograms } from './ops/color/brightness-contrast.js';
+export { convertPrograms } from './ops/color/convert.js';
+export { gammaPrograms } from './ops/color/gamma.js';
+export { GRAY_WEIGHTS, rgbToGrayPrograms } from './ops/color/gray.js';
+export { NORMALIZE_MAX_CHANNELS, normalizePrograms } from './ops/color/normalize.js';
+export { scharrKernels, sobelKernel1d, sobelKernels, sobelPrograms } from './ops/features/sobel.js';
+export { gradientPrograms } from './ops/features/gradient.js';
+export { crackPrograms } from './ops/features/crack.js';
+export { pyrDownShape, pyramidPrograms } from './ops/features/pyramid.js';
+export { MAX_FILTER2D_SIZE } from './ops/filters/filter2d.js';
+export { cropPrograms } from './ops/geometry/crop.js';
+export { flipPrograms } from './ops/geometry/flip.js';
+export { padPrograms } from './ops/geometry/pad.js';
+export { resizePrograms } from './ops/geometry/resize.js';
+export { rot90Programs } from './ops/geometry/rot90.js';
+export { transposePrograms } from './ops/geometry/transpose.js';
+export { warpAffinePrograms } from './ops/geometry/warp-affine.js';
+export { MAX_ELEMENT_SIZE } from './ops/morphology/element.js';
+export { MAX_SPANS, MORPH_DTYPES, morphologyPrograms } from './ops/morphology/morphology.js';
+export { fillHolesPrograms } from './ops/morphology/fill-holes.js';
+export { defaultMaxval, thresholdPrograms } from './ops/threshold/binary.js';
+export { otsuLevel, otsuPrograms } from './ops/threshold/otsu.js';
+export { adaptiveThresholdPrograms } from './ops/threshold/adaptive.js';
