@@ -11,6 +11,7 @@
  *  - On the GPU, i32 outputs saturate at 2147483520 (the largest f32 below 2^31), not 2147483647.
  * Also the engine of `brightnessContrast` (same program, OpenCV's convertTo semantics).
  */
+import { onDevice } from '../../gpu/device.js';
 import { DTYPES, readElement, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
@@ -67,12 +68,16 @@ export function linearIndex(shape: Dims4): (n: number, c: number, y: number, x: 
 export function affine(x: Tensor, scale: number, offset: number, dtype: DType): Tensor {
   const d = checkImage('x', x);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
-  if (x.device === 'gpu') return runPointwise(affineSpec(x.dtype, dtype), x, shape, { scale, offset });
-  const s = Math.fround(scale);
-  const o = Math.fround(offset);
-  const load = cpuLoader(x);
-  const at = linearIndex(shape);
-  return cpuPixelKernel(shape, dtype, (n, c, y, xx) => Math.fround(Math.fround(load(at(n, c, y, xx)) * s) + o));
+  return onDevice(x, {
+    gpu: () => runPointwise(affineSpec(x.dtype, dtype), x, shape, { scale, offset }),
+    cpu: () => {
+      const s = Math.fround(scale);
+      const o = Math.fround(offset);
+      const load = cpuLoader(x);
+      const at = linearIndex(shape);
+      return cpuPixelKernel(shape, dtype, (n, c, y, xx) => Math.fround(Math.fround(load(at(n, c, y, xx)) * s) + o));
+    },
+  });
 }
 
 /**

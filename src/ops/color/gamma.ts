@@ -11,6 +11,7 @@
  * rounding ties. Integer outputs round half to even and saturate, f16 outputs clamp to ±65504.
  * Pointwise (no border; GPU program from pointwise.ts). OpenCV has no gamma function (it is usually done with cv::LUT).
  */
+import { onDevice } from '../../gpu/device.js';
 import { DTYPE_RANGE, DTYPES, isIntegerDType, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
@@ -68,13 +69,17 @@ export function gamma(x: Tensor, options: GammaOptions): Tensor {
   const invMax = Math.fround(1 / M);
   const mul = Math.fround(gain * M);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
-  if (x.device === 'gpu') return runPointwise(gammaSpec(x.dtype, dtype), x, shape, { inv_max: invMax, gamma: g, mul });
-  const gf = Math.fround(g);
-  const load = cpuLoader(x);
-  const at = linearIndex(shape);
-  return cpuPixelKernel(shape, dtype, (n, c, y, xx) => {
-    const v = Math.fround(load(at(n, c, y, xx)) * invMax);
-    return Math.fround((v > 0 ? Math.fround(Math.pow(v, gf)) : 0) * mul);
+  return onDevice(x, {
+    gpu: () => runPointwise(gammaSpec(x.dtype, dtype), x, shape, { inv_max: invMax, gamma: g, mul }),
+    cpu: () => {
+      const gf = Math.fround(g);
+      const load = cpuLoader(x);
+      const at = linearIndex(shape);
+      return cpuPixelKernel(shape, dtype, (n, c, y, xx) => {
+        const v = Math.fround(load(at(n, c, y, xx)) * invMax);
+        return Math.fround((v > 0 ? Math.fround(Math.pow(v, gf)) : 0) * mul);
+      });
+    },
   });
 }
 
