@@ -19,6 +19,7 @@
  * of each neighbour word) 0.127; the strip 0.117 against that kernel's 0.138 in the same run
  * (bench/results/2026-12-02-h200-k), so the word kernel went.
  */
+import { onDevice } from '../../gpu/device.js';
 import type { DType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';
@@ -113,17 +114,21 @@ export function crackMask(x: Tensor, options: CrackMaskOptions): Tensor {
   const borderValue = options.borderValue === undefined ? 0 : numberInRange('borderValue', options.borderValue, -1e30, 1e30);
   const t2 = squaredThreshold(threshold);
   const shape = x.shape as Dims4;
-  if (x.device === 'gpu') {
-    const tile = crackTileSpec(x.dtype, border);
-    if (stencilTileFits(tile, shape)) return runStencil(tile, x, { t2 }, borderValue);
-    return runPixelProgram(crackProgram(x.dtype, border), [x], shape, 'u8', { t2 }, borderValue);
-  }
-  const src = cpuAccessor(x, border, borderValue);
-  const f = Math.fround;
-  return cpuPixelKernel(shape, 'u8', (n, c, y, xx) => {
-    const gx = f(src(n, c, y, xx + 1) - src(n, c, y, xx - 1));
-    const gy = f(src(n, c, y + 1, xx) - src(n, c, y - 1, xx));
-    return f(f(gx * gx) + f(gy * gy)) > t2 ? 255 : 0;
+  return onDevice(x, {
+    gpu: () => {
+      const tile = crackTileSpec(x.dtype, border);
+      if (stencilTileFits(tile, shape)) return runStencil(tile, x, { t2 }, borderValue);
+      return runPixelProgram(crackProgram(x.dtype, border), [x], shape, 'u8', { t2 }, borderValue);
+    },
+    cpu: () => {
+      const src = cpuAccessor(x, border, borderValue);
+      const f = Math.fround;
+      return cpuPixelKernel(shape, 'u8', (n, c, y, xx) => {
+        const gx = f(src(n, c, y, xx + 1) - src(n, c, y, xx - 1));
+        const gy = f(src(n, c, y + 1, xx) - src(n, c, y - 1, xx));
+        return f(f(gx * gx) + f(gy * gy)) > t2 ? 255 : 0;
+      });
+    },
   });
 }
 

@@ -14,6 +14,7 @@
  * 16-byte loads and stores where planes hold a multiple of 16 pixels); Otsu's per-plane levels
  * take a program of their own, one thread per 32-bit output word.
  */
+import { onDevice } from '../../gpu/device.js';
 import { ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
@@ -153,8 +154,10 @@ export function threshold(x: Tensor, options: ThresholdOptions): Tensor {
   const maxval = o.maxval === undefined ? defaultMaxval(x.dtype) : numberInRange('maxval', o.maxval, -3.4e38, 3.4e38);
   const type = o.type === undefined ? 'binary' : oneOf('type', o.type, THRESHOLD_TYPES);
   const dtype = outDType(o.dtype, x.dtype);
-  if (x.device === 'gpu') return runThreshold(x, dtype, type, thresh, maxval);
-  return cpuThreshold(x, dtype, type, () => thresh, maxval);
+  return onDevice(x, {
+    gpu: () => runThreshold(x, dtype, type, thresh, maxval),
+    cpu: () => cpuThreshold(x, dtype, type, () => thresh, maxval),
+  });
 }
 
 /** Every program variant of this file, for compile-all tests. */
