@@ -51,6 +51,58 @@ function matchesDType(data: AnyTypedArray, dtype: DType): boolean {
   }
 }
 
+/** Open tidy() scopes, innermost last; each collects the tensors made while it runs. */
+const scopes: Set<Tensor>[] = [];
+let live = 0;
+
+/** Tensors made and not yet disposed, in this process (views count one each). */
+export function liveTensors(): number {
+  return live;
+}
+
+function collect(v: unknown, into: Set<Tensor>, seen: Set<object>): void {
+  if (v instanceof Tensor) into.add(v);
+  else if (typeof v === 'object' && v !== null && !seen.has(v)) {
+    seen.add(v);
+    const proto = Object.getPrototypeOf(v) as unknown;
+    if (v instanceof Map) for (const item of v.values()) collect(item, into, seen);
+    else if (Array.isArray(v) || proto === Object.prototype || proto === null) for (const item of Object.values(v)) collect(item, into, seen);
+  }
+}
+
+/**
+ * Runs `fn` and disposes every tensor made inside it except those it returns (found in arrays,
+ * maps and plain objects of the result); the returned ones belong to the enclosing scope.
+ * Synchronous only: in async code use `using t = op(x)` (Tensor is Disposable).
+ * @example const mask = tidy(() => threshold(gaussianBlur(x, { sigma: 2 }), { thresh: 128 }));  // the blur is freed
+ * @throws KensaError KENSA_ERR_INVALID_ARGUMENT when `fn` returns a Promise (its tensors are disposed first).
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    for (const t of scope) t.dispose();
+    throw e;
+  } finally {
+    scopes.pop();
+  }
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+    for (const t of scope) t.dispose();
+    throw invalidParameter('fn', 'a synchronous function (use `using` in async code)', 'a function returning a Promise');
+  }
+  const kept = new Set<Tensor>();
+  collect(result, kept, new Set());
+  const parent = scopes.at(-1);
+  for (const t of scope) {
+    if (!kept.has(t)) t.dispose();
+    else parent?.add(t);
+  }
+  return result;
+}
+
 /** GPU storage is shared by reshaped views; the buffer returns to the pool when the last view is disposed. */
 type Storage = { kind: 'cpu'; data: AnyTypedArray } | { kind: 'gpu'; gpu: Gpu; ref: BufferRef; views: { count: number } } | { kind: 'disposed' };
 
@@ -67,6 +119,8 @@ export class Tensor {
     this.strides = Object.freeze(contiguousStrides(shape));
     this.size = numel(shape);
     this.#storage = storage;
+    live++;
+    scopes.at(-1)?.add(this);
   }
 
   /** Wraps a typed array (not copied) as a CPU tensor. */
@@ -183,7 +237,14 @@ export class Tensor {
   /** Returns the GPU buffer to the pool. CPU tensors just drop their array. */
   dispose(): void {
     const s = this.#storage;
+    if (s.kind === 'disposed') return;
+    live--;
     if (s.kind === 'gpu' && --s.views.count === 0) s.gpu.free(s.ref);
     this.#storage = { kind: 'disposed' };
+  }
+
+  /** `using t = op(x)` disposes t when its block ends. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

@@ -20,7 +20,7 @@ import { warpAffine } from '../ops/geometry/warp-affine.js';
 import { fillHoles } from '../ops/morphology/fill-holes.js';
 import { morphologyEx } from '../ops/morphology/morphology.js';
 import { threshold } from '../ops/threshold/binary.js';
-import type { Tensor } from '../tensor.js';
+import { tidy, type Tensor } from '../tensor.js';
 import type { Detector, ImageDetection } from './detector.js';
 import type { ClassicRecipe } from './recipe.js';
 import { regionDefects, regionsOf, type RegionPayload } from './regions.js';
@@ -123,48 +123,37 @@ function fusedMap(x: Tensor, r: ClassicRecipe): Tensor {
  * (x / 2^s, y / 2^s): a scale-only warp (resize's half-pixel centres would shift g by 2^(s−1) − ½ px).
  */
 function fuseUp(fused: Tensor, g: Tensor, s: number): Tensor {
+  using _fused = fused;
+  using _g = g;
   const [, , H, W] = fused.shape as [number, number, number, number];
   const f = 2 ** s;
-  const up = s === 0 ? g : warpAffine(g, { matrix: [f, 0, 0, 0, f, 0], width: W, height: H, border: 'replicate' });
-  if (up !== g) g.dispose();
-  const next = maximum([fused, up], {});
-  fused.dispose();
-  up.dispose();
-  return next;
+  return tidy(() => maximum([fused, s === 0 ? g : warpAffine(g, { matrix: [f, 0, 0, 0, f, 0], width: W, height: H, border: 'replicate' })], {}));
 }
 
 /** Fuses the local contrast of `level` (pyramid level `s`) into `fused`, in gradient units. */
 function fuseContrast(fused: Tensor, level: Tensor, s: number, r: ClassicRecipe): Tensor {
   const sigma = Math.min(MAX_LEVEL_SIGMA, r.contrast.background / 2 ** s);
-  // replicated edges: a reflected border would mirror the vignetting's fall-off into a dark rim
-  const background = gaussianBlur(level, { sigma, border: 'replicate' });
-  const d = difference([level, background], {});
-  background.dispose();
-  const stats = imageStats(d);
-  const s4 = stats.reshape([level.shape[0]!, 1, 1, 4]);
-  stats.dispose();
   const uniforms = { unit: r.threshold.value, value: r.contrast.value, noise: r.contrast.noise, margin: Math.ceil(sigma / 2) };
-  const c = contrastScore([d, s4], { uniforms });
-  d.dispose();
-  s4.dispose();
+  const c = tidy(() => {
+    // replicated edges: a reflected border would mirror the vignetting's fall-off into a dark rim
+    const d = tidy(() => difference([level, gaussianBlur(level, { sigma, border: 'replicate' })], {}));
+    return contrastScore([d, imageStats(d).reshape([level.shape[0]!, 1, 1, 4])], { uniforms });
+  });
   return fuseUp(fused, c, s);
 }
 
 /** The device stage: everything up to the regions' statistics (and the masks). */
 async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<RegionPayload[]> {
-  const smooth = normalisedDenoise(batch, r.denoise.sigma);
-  const gradient = fusedMap(smooth, r);
-  smooth.dispose();
-  const raw = threshold(gradient, { thresh: r.threshold.value, maxval: 255, dtype: 'u8' });
-  const closed = r.morphology.close > 1 ? morphologyEx(raw, { op: 'close', ksize: r.morphology.close }) : raw;
-  if (closed !== raw) raw.dispose();
+  // each step in its own scope, so its input is freed as soon as the next step has used it
+  using gradient = tidy(() => fusedMap(normalisedDenoise(batch, r.denoise.sigma), r));
+  const closed = () => {
+    const raw = threshold(gradient, { thresh: r.threshold.value, maxval: 255, dtype: 'u8' });
+    return r.morphology.close > 1 ? morphologyEx(raw, { op: 'close', ksize: r.morphology.close }) : raw;
+  };
   // holes of the background's connectivity: 4 for 8-connected components, and the reverse
-  const mask = r.morphology.fillHoles > 0 ? fillHoles(closed, { maxArea: r.morphology.fillHoles, connectivity: r.components.connectivity === 8 ? 4 : 8 }) : closed;
-  if (mask !== closed) closed.dispose();
-  const regions = await regionsOf(mask, gradient, r.components.connectivity, wantMasks);
-  gradient.dispose();
-  mask.dispose();
-  return regions;
+  const filled = (m: Tensor) => (r.morphology.fillHoles > 0 ? fillHoles(m, { maxArea: r.morphology.fillHoles, connectivity: r.components.connectivity === 8 ? 4 : 8 }) : m);
+  using mask = tidy(() => filled(tidy(closed)));
+  return await regionsOf(mask, gradient, r.components.connectivity, wantMasks);
 }
 
 /** The post stage: minimum-area filter, scores (mean gradient over the threshold), classes and the verdict. */
