@@ -22,7 +22,10 @@
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../dtype.js';
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformField, UniformValues } from '../gpu/uniforms.js';
+import { KensaError } from '../errors.js';
+import { sharedDevice } from '../gpu/device.js';
 import { Tensor } from '../tensor.js';
+import { invalidParameter } from '../validate.js';
 import { packExpr, type Dims4 } from './pixel.js';
 
 const WORKGROUP = 256;
@@ -317,12 +320,14 @@ export type PointwiseProgramChoice = 'scalar' | PointwiseLayout;
 /**
  * Runs a pointwise spec over a GPU input; `outShape` is N×C×H×W (plane = H·W, channels = C).
  * Elementwise specs take the vector program in its default layout where the shape allows it;
- * `choice` (tests, benchmarks) forces a program.
+ * `choice` (tests, benchmarks) forces a program. With `into`, the program writes that existing
+ * tensor (of outShape and the spec's output dtype, on x's GPU, apart from x) and returns it.
  */
-export function runPointwise(spec: PointwiseSpec, x: Tensor, outShape: Dims4, uniforms: UniformValues, choice?: PointwiseProgramChoice): Tensor {
+export function runPointwise(spec: PointwiseSpec, x: Tensor, outShape: Dims4, uniforms: UniformValues, choice?: PointwiseProgramChoice, into?: Tensor): Tensor {
   const gpu = x.gpu.gpu;
   const outDtype = spec.output;
-  const out = Tensor.empty(gpu, outShape, outDtype);
+  if (into) checkInto(into, x, outShape, outDtype);
+  const out = into ?? Tensor.empty(gpu, outShape, outDtype);
   const words = Math.ceil(out.size / ELEMENTS_PER_WORD[outDtype]);
   const program = choice ?? (takesVectorProgram(spec, outShape) ? defaultLayout(spec) : 'scalar');
   if (program !== 'scalar' && !takesVectorProgram(spec, outShape)) throw new Error(`pointwise ${spec.name}: the vector program needs planes of a multiple of ${VEC_ELEMENTS} elements`);
@@ -340,6 +345,16 @@ export function runPointwise(spec: PointwiseSpec, x: Tensor, outShape: Dims4, un
     workgroups: program === 'scalar' ? Math.ceil(words / (WORKGROUP * ROWS)) : Math.ceil(out.size / VEC_ELEMENTS / WORKGROUP),
   });
   return out;
+}
+
+function checkInto(into: Tensor, x: Tensor, shape: Dims4, dtype: DType): void {
+  if (into.dtype !== dtype) throw new KensaError('KENSA_ERR_DTYPE', `Expected out of dtype ${dtype} but received ${into.dtype}`);
+  if (into.shape.length !== 4 || into.shape.some((d, i) => d !== shape[i])) {
+    throw new KensaError('KENSA_ERR_SHAPE', `Expected out of shape [${shape.join(', ')}] but received [${into.shape.join(', ')}]`);
+  }
+  sharedDevice([x, into]);
+  // a buffer bound both read-only and read-write in one dispatch is invalid in WebGPU
+  if (into.gpu.ref.buffer === x.gpu.ref.buffer) throw invalidParameter('out', 'a tensor apart from the input', 'a view of the input');
 }
 
 /** Every program of a spec (both vector layouts for elementwise specs), for compile-all tests. */
