@@ -51,6 +51,10 @@ function matchesDType(data: AnyTypedArray, dtype: DType): boolean {
   }
 }
 
+// Node 20 before 20.4 has no Symbol.dispose, which `using` and Tensor's dispose key need (the
+// registered symbol is the one esbuild's `using` helper falls back to)
+(Symbol as { dispose?: symbol }).dispose ??= Symbol.for('Symbol.dispose');
+
 /** Open tidy() scopes, innermost last; each collects the tensors made while it runs. */
 const scopes: Set<Tensor>[] = [];
 let live = 0;
