@@ -1,4 +1,5 @@
 /** Shape and dtype checks shared by image ops (kornia's KORNIA_CHECK_SHAPE, one sentence each). */
+import { sharedDevice } from '../gpu/device.js';
 import { DTYPES, type DType } from '../dtype.js';
 import { KensaError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
@@ -36,12 +37,7 @@ export function outDType(v: unknown, fallback: DType): DType {
 
 /** Checks that tensors agree on device (and GPU) and batch shape. */
 export function checkSameDevice(tensors: readonly Tensor[]): void {
-  const first = tensors[0]!;
-  for (const t of tensors) {
-    if (t.device !== first.device || (t.device === 'gpu' && t.gpu.gpu !== first.gpu.gpu)) {
-      throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', 'Expected all tensors of an operation on one device but received tensors on different devices');
-    }
-  }
+  sharedDevice(tensors);
 }
 
 export function checkSameShape(nameA: string, a: Tensor, nameB: string, b: Tensor): void {

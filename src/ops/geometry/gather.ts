@@ -14,6 +14,7 @@
  * Each thread writes one output word (4 u8, 2 u16/f16 or 1 i32/f32 pixels) and finds its
  * (n, c, y, x) with one division chain, then steps through the word's pixels.
  */
+import { onDevice } from '../../gpu/device.js';
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, allocTyped, saturate, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
@@ -237,13 +238,15 @@ export function integerMapProgram(name: string, inDtype: DType, outDtype: DType,
 
 /** Runs an integer map where `x` lives. */
 export function integerMap(name: string, x: Tensor, outShape: Dims4, outDtype: DType, border: GatherBorder, borderValue: number, m: IntegerMap): Tensor {
-  if (x.device === 'gpu') {
-    return runGather(x, integerMapSpec(name, x.dtype, outDtype, border), outShape, { map_x: [...m.mx, 0], map_y: [...m.my, 0] }, borderValue);
-  }
-  const [ax, bx, cx] = m.mx;
-  const [ay, by, cy] = m.my;
-  return cpuGather(x, outDtype, border, borderValue, outShape, (y, xx, p) => {
-    p[0] = ax * y + bx * xx + cx;
-    p[1] = ay * y + by * xx + cy;
+  return onDevice(x, {
+    gpu: () => runGather(x, integerMapSpec(name, x.dtype, outDtype, border), outShape, { map_x: [...m.mx, 0], map_y: [...m.my, 0] }, borderValue),
+    cpu: () => {
+      const [ax, bx, cx] = m.mx;
+      const [ay, by, cy] = m.my;
+      return cpuGather(x, outDtype, border, borderValue, outShape, (y, xx, p) => {
+        p[0] = ax * y + bx * xx + cx;
+        p[1] = ay * y + by * xx + cy;
+      });
+    },
   });
 }

@@ -42,6 +42,7 @@
  * Integer outputs round half to even and saturate (saturate_cast), f16 clamps to ±65504.
  * Sizes (input and output) are limited to 65535 per axis (index products in u32).
  */
+import { onDevice } from '../../gpu/device.js';
 import { ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
@@ -509,22 +510,28 @@ export function resize(x: Tensor, options: ResizeOptions): Tensor {
   const rs = [1 / (width / d.w), 1 / (height / d.h), nearestThreshold(d.w, width), nearestThreshold(d.h, height)];
   if (interpolation === 'nearest') {
     const spec = nearestSpec(x.dtype, dtype);
-    if (x.device === 'gpu') return runGather(x, spec, shape, { rs }, 0);
-    const ix = Int32Array.from({ length: width }, (_, i) => nearestIndex(i, width, d.w, rs[2]!));
-    const iy = Int32Array.from({ length: height }, (_, i) => nearestIndex(i, height, d.h, rs[3]!));
-    return cpuGather(x, dtype, 'inside', 0, shape, (y, xx, p) => {
-      p[0] = ix[xx]!;
-      p[1] = iy[y]!;
+    return onDevice(x, {
+      gpu: () => runGather(x, spec, shape, { rs }, 0),
+      cpu: () => {
+        const ix = Int32Array.from({ length: width }, (_, i) => nearestIndex(i, width, d.w, rs[2]!));
+        const iy = Int32Array.from({ length: height }, (_, i) => nearestIndex(i, height, d.h, rs[3]!));
+        return cpuGather(x, dtype, 'inside', 0, shape, (y, xx, p) => {
+          p[0] = ix[xx]!;
+          p[1] = iy[y]!;
+        });
+      },
     });
   }
   const kernel: Kernel = interpolation === 'bilinear' ? 'linear' : d.w >= width && d.h >= height ? 'area' : 'area_up';
-  if (x.device === 'gpu') {
-    const k = kernel === 'linear' ? integerFactors(d.w, d.h, width, height) : null;
-    if (k && k[0] === 2 && k[1] === 2 && x.dtype === 'u8' && width % 4 === 0 && d.n * d.c <= 65535) return runLinearHalfU8(x, shape, dtype);
-    if (k && width % ELEMENTS_PER_WORD[dtype] === 0 && d.n * d.c <= 65535) return runLinearInt(x, shape, dtype, k[0], k[1]);
-    return runPixelProgram(resizeProgram(kernel, x.dtype, dtype), [x], shape, dtype, { rs });
-  }
-  return cpuResize(x, shape, kernel, dtype);
+  return onDevice(x, {
+    gpu: () => {
+      const k = kernel === 'linear' ? integerFactors(d.w, d.h, width, height) : null;
+      if (k && k[0] === 2 && k[1] === 2 && x.dtype === 'u8' && width % 4 === 0 && d.n * d.c <= 65535) return runLinearHalfU8(x, shape, dtype);
+      if (k && width % ELEMENTS_PER_WORD[dtype] === 0 && d.n * d.c <= 65535) return runLinearInt(x, shape, dtype, k[0], k[1]);
+      return runPixelProgram(resizeProgram(kernel, x.dtype, dtype), [x], shape, dtype, { rs });
+    },
+    cpu: () => cpuResize(x, shape, kernel, dtype),
+  });
 }
 
 /** Every program variant of resize (kernels × dtype pairs), for compile-all tests. */

@@ -23,6 +23,7 @@
  * compiler that fuses multiply-adds can move a coordinate by one f32 ulp, which changes the
  * nearest pixel only for a coordinate within that ulp of a half-integer.
  */
+import { onDevice } from '../../gpu/device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
@@ -165,33 +166,37 @@ export function warpAffine(x: Tensor, options: WarpAffineOptions): Tensor {
   const inv = invertAffine(m).map(Math.fround);
   const shape: Dims4 = [d.n, d.c, height, width];
   const uniforms = { m0: [inv[0]!, inv[1]!, inv[2]!, 0], m1: [inv[3]!, inv[4]!, inv[5]!, 0] };
-  if (x.device === 'gpu') {
-    if (interpolation === 'nearest') return runGather(x, nearestSpec(x.dtype, dtype, border), shape, uniforms, borderValue);
-    return runPixelProgram(bilinearProgram(x.dtype, dtype, border), [x], shape, dtype, uniforms, borderValue);
-  }
-  const f = Math.fround;
-  const [a, b, c, dd, e, ff] = inv as [number, number, number, number, number, number];
-  const sx = (xx: number, y: number) => f(f(f(a * xx) + f(b * y)) + c);
-  const sy = (xx: number, y: number) => f(f(f(dd * xx) + f(e * y)) + ff);
-  if (interpolation === 'nearest') {
-    return cpuGather(x, dtype, border, borderValue, shape, (y, xx, p) => {
-      p[0] = cpuWrap(Math.floor(f(sx(xx, y) + 0.5)), d.w, border);
-      p[1] = cpuWrap(Math.floor(f(sy(xx, y) + 0.5)), d.h, border);
-    });
-  }
-  const src = cpuAccessor(x, border, borderValue);
-  return cpuPixelKernel(shape, dtype, (n, ch, y, xx) => {
-    const X = sx(xx, y);
-    const Y = sy(xx, y);
-    const fx0 = Math.floor(X);
-    const fy0 = Math.floor(Y);
-    const fx = f(X - fx0);
-    const fy = f(Y - fy0);
-    const x0 = cpuWrap(fx0, d.w, border);
-    const y0 = cpuWrap(fy0, d.h, border);
-    const r0 = f(f(src(n, ch, y0, x0) * f(1 - fx)) + f(src(n, ch, y0, x0 + 1) * fx));
-    const r1 = f(f(src(n, ch, y0 + 1, x0) * f(1 - fx)) + f(src(n, ch, y0 + 1, x0 + 1) * fx));
-    return f(f(r0 * f(1 - fy)) + f(r1 * fy));
+  return onDevice(x, {
+    gpu: () => {
+      if (interpolation === 'nearest') return runGather(x, nearestSpec(x.dtype, dtype, border), shape, uniforms, borderValue);
+      return runPixelProgram(bilinearProgram(x.dtype, dtype, border), [x], shape, dtype, uniforms, borderValue);
+    },
+    cpu: () => {
+      const f = Math.fround;
+      const [a, b, c, dd, e, ff] = inv as [number, number, number, number, number, number];
+      const sx = (xx: number, y: number) => f(f(f(a * xx) + f(b * y)) + c);
+      const sy = (xx: number, y: number) => f(f(f(dd * xx) + f(e * y)) + ff);
+      if (interpolation === 'nearest') {
+        return cpuGather(x, dtype, border, borderValue, shape, (y, xx, p) => {
+          p[0] = cpuWrap(Math.floor(f(sx(xx, y) + 0.5)), d.w, border);
+          p[1] = cpuWrap(Math.floor(f(sy(xx, y) + 0.5)), d.h, border);
+        });
+      }
+      const src = cpuAccessor(x, border, borderValue);
+      return cpuPixelKernel(shape, dtype, (n, ch, y, xx) => {
+        const X = sx(xx, y);
+        const Y = sy(xx, y);
+        const fx0 = Math.floor(X);
+        const fy0 = Math.floor(Y);
+        const fx = f(X - fx0);
+        const fy = f(Y - fy0);
+        const x0 = cpuWrap(fx0, d.w, border);
+        const y0 = cpuWrap(fy0, d.h, border);
+        const r0 = f(f(src(n, ch, y0, x0) * f(1 - fx)) + f(src(n, ch, y0, x0 + 1) * fx));
+        const r1 = f(f(src(n, ch, y0 + 1, x0) * f(1 - fx)) + f(src(n, ch, y0 + 1, x0 + 1) * fx));
+        return f(f(r0 * f(1 - fy)) + f(r1 * fy));
+      });
+    },
   });
 }
 
