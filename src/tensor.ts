@@ -216,6 +216,14 @@ export class Tensor {
     return s.data;
   }
 
+  /**
+   * The storage under this tensor or view, for engines that index views themselves (element
+   * `offset + Σ index·strides`); ops read `data` / `gpu`, which refuse views.
+   */
+  get storage(): { readonly data: AnyTypedArray } | { readonly gpu: Gpu; readonly ref: BufferRef } {
+    return this.#live();
+  }
+
   /** The GPU device and buffer; throws for a CPU tensor and for a strided view. */
   get gpu(): { gpu: Gpu; ref: BufferRef } {
     this.#assertContiguous();

@@ -74,7 +74,8 @@ export function webgpuDevice(gpu: Gpu): Device<BufferRef> {
 
 /** The device a tensor lives on. */
 export function deviceOf(t: Tensor): Device {
-  return t.device === 'gpu' ? webgpuDevice(t.gpu.gpu) : cpuDevice;
+  const s = t.storage;
+  return 'gpu' in s ? webgpuDevice(s.gpu) : cpuDevice;
 }
 
 /** The one device all tensors live on; KENSA_ERR_DEVICE_MISMATCH when they differ. */

@@ -12,12 +12,12 @@
  * Also the engine of `brightnessContrast` (same program, OpenCV's convertTo semantics).
  */
 import { onDevice } from '../../gpu/device.js';
-import { DTYPES, readElement, type DType } from '../../dtype.js';
+import { DTYPES, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { numberInRange, oneOf } from '../../validate.js';
 import { checkImage } from '../image.js';
-import { cpuPixelKernel, type Dims4 } from '../../kernels/pixel.js';
+import { cpuLoader, cpuPixelKernel, type Dims4 } from '../../kernels/pixel.js';
 import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../../kernels/pointwise.js';
 
 export interface ConvertOptions {
@@ -49,14 +49,7 @@ fn map4(v: vec4<f32>, c: u32) -> vec4<f32> {
   };
 }
 
-/** Element i of a CPU tensor as the GPU's `_load` sees it (f32; f16 decoded). */
-export function cpuLoader(x: Tensor): (i: number) => number {
-  const data = x.data;
-  const dtype = x.dtype;
-  if (dtype === 'f16') return (i) => readElement(dtype, data, i);
-  if (dtype === 'i32') return (i) => Math.fround(data[i]!);
-  return (i) => data[i]!;
-}
+export { cpuLoader };
 
 /** Linear index of (n, c, y, x) in a contiguous N×C×H×W tensor. */
 export function linearIndex(shape: Dims4): (n: number, c: number, y: number, x: number) => number {

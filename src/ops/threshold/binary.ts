@@ -20,7 +20,7 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { numberInRange, oneOf } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuPixelKernel, packExpr, type Dims4 } from '../../kernels/pixel.js';
+import { cpuLoader, cpuPixelKernel, packExpr, type Dims4 } from '../../kernels/pixel.js';
 import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../../kernels/pointwise.js';
 
 export const THRESHOLD_TYPES = ['binary', 'binary_inv'] as const;
@@ -130,13 +130,12 @@ export function runThresholdPlanes(x: Tensor, outDtype: DType, type: ThresholdTy
 /** CPU reference of the pointwise threshold; `thrOf(plane)` gives the threshold of a plane. */
 export function cpuThreshold(x: Tensor, outDtype: DType, type: ThresholdType, thrOf: (plane: number) => number, maxval: number): Tensor {
   const [N, C, H, W] = x.shape as Dims4;
-  const data = x.data;
-  const f16 = x.dtype === 'f16';
+  const load = cpuLoader(x);
   const m = Math.fround(maxval);
   const [on, off] = type === 'binary' ? [m, 0] : [0, m];
   return cpuPixelKernel([N, C, H, W], outDtype, (n, c, y, xx) => {
     const i = ((n * C + c) * H + y) * W + xx;
-    const v = Math.fround(f16 ? x.at(i) : data[i]!);
+    const v = Math.fround(load(i));
     return v > Math.fround(thrOf(n * C + c)) ? on : off;
   });
 }
