@@ -121,6 +121,7 @@ export class Tensor {
   readonly size: number;
   /** Elements of the storage (the size of the tensor a view was taken from). */
   readonly #storageSize: number;
+  readonly #contiguous: boolean;
   #storage: Storage;
 
   private constructor(shape: Shape, dtype: DType, storage: Storage, view?: { strides: Shape; offset: number; storageSize: number }) {
@@ -130,6 +131,8 @@ export class Tensor {
     this.offset = view ? view.offset : 0;
     this.size = numel(shape);
     this.#storageSize = view ? view.storageSize : this.size;
+    const c = view ? contiguousStrides(shape) : this.strides;
+    this.#contiguous = this.offset === 0 && this.size === this.#storageSize && shape.every((d, i) => d === 1 || this.strides[i] === c[i]);
     this.#storage = storage;
     live++;
     scopes.at(-1)?.add(this);
@@ -200,8 +203,7 @@ export class Tensor {
 
   /** Whether the elements fill the storage row-major (false for views but a whole-tensor one). */
   get isContiguous(): boolean {
-    const c = contiguousStrides(this.shape);
-    return this.offset === 0 && this.size === this.#storageSize && this.shape.every((d, i) => d === 1 || this.strides[i] === c[i]);
+    return this.#contiguous;
   }
 
   #assertContiguous(): void {

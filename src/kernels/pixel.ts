@@ -157,7 +157,6 @@ export function cpuPixelKernel(outShape: Dims4, outDtype: DType, pixel: (n: numb
   return Tensor.fromArray(data, outShape, outDtype);
 }
 
-/** CPU mirror of the WGSL `x_at` accessor. */
 /**
  * Element i (row-major over its shape) of a CPU tensor or 4-D strided view as the GPU's `_load`
  * sees it (f32; f16 decoded).
@@ -179,6 +178,7 @@ export function cpuLoader(x: Tensor): (i: number) => number {
   };
 }
 
+/** CPU mirror of the WGSL `x_at` accessor. */
 export function cpuAccessor(t: Tensor, border: BorderMode, borderValue = 0): (n: number, c: number, y: number, x: number) => number {
   const [, C, H, W] = t.shape as Dims4;
   const data = t.data;
