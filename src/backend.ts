@@ -1,5 +1,6 @@
 /**
  * Backend selection: where an application's tensors live and its ops run.
+ * A Backend is a Device (src/gpu/device.ts: alloc, free, upload, download, run) chosen here.
  *   'cpu'   the TypeScript reference implementations; never opens a GPU.
  *   'gpu'   a WebGPU adapter (KENSA_ERR_NO_ADAPTER when none matches).
  *   'auto'  (default) a hardware GPU when there is one; the CPU when there is no adapter; when
@@ -10,6 +11,7 @@
  * `device` option wins over it.
  */
 import { KensaError } from './errors.js';
+import { cpuDevice, webgpuDevice, type Device } from './gpu/device.js';
 import { Gpu } from './gpu/gpu.js';
 import { gaussianBlur } from './ops/filters/gaussian.js';
 import type { AnyTypedArray, DType } from './dtype.js';
@@ -34,10 +36,8 @@ export interface BackendMeasurement {
   op: string;
 }
 
-export interface Backend {
-  readonly kind: 'cpu' | 'gpu';
-  /** The open device for 'gpu'; null for 'cpu'. */
-  readonly gpu: Gpu | null;
+/** The device contract (alloc, free, upload, download, run) plus how and why it was chosen. */
+export interface Backend extends Device {
   /** Adapter name, or "cpu (TypeScript reference)". */
   readonly name: string;
   /** Why this backend was chosen (the request, the adapter, and any measurement). */
@@ -68,8 +68,7 @@ function checkAdapter(v: unknown): number | string | undefined {
 
 function cpuBackend(reason: string, measurement: BackendMeasurement | null = null): Backend {
   return {
-    kind: 'cpu',
-    gpu: null,
+    ...cpuDevice,
     name: CPU_NAME,
     reason,
     measurement,
@@ -82,8 +81,7 @@ function cpuBackend(reason: string, measurement: BackendMeasurement | null = nul
 
 function gpuBackend(gpu: Gpu, reason: string, measurement: BackendMeasurement | null = null): Backend {
   return {
-    kind: 'gpu',
-    gpu,
+    ...webgpuDevice(gpu),
     name: gpu.info.name,
     reason,
     measurement,

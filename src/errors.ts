@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   KENSA_ERR_GPU_OUT_OF_MEMORY: 'The GPU could not allocate memory.',
   KENSA_ERR_DEVICE_LOST: 'The GPU device was lost (driver reset, removal, or destroy); open a new one.',
   KENSA_ERR_DISPOSED: 'A tensor or device was used after it was disposed.',
+  KENSA_ERR_NOT_CONTIGUOUS: 'A strided view (slice, permute) was given where contiguous data is needed; call contiguous() first.',
   KENSA_ERR_SHADER: 'A WGSL program failed to compile.',
   KENSA_ERR_DECODE: 'An image file could not be read or decoded (corrupt, truncated, unsupported or over the pixel limit).',
   KENSA_ERR_RECIPE: 'A recipe file is not valid; the message points at the bad field.',

@@ -8,6 +8,8 @@
 export { KensaError, isKensaError, ERROR_CODES, type ErrorCode } from './errors.js';
 export { DTYPES, type DType } from './dtype.js';
 export { Tensor, type Shape } from './tensor.js';
+export { tidy, liveTensors } from './tensor.js';
+export type { Device } from './gpu/device.js';
 export { Gpu, listAdapters, type GpuOpenOptions, type GpuInfo, type GpuStats, type GpuTimer, type AdapterDescription } from './gpu/gpu.js';
 export type { ProgramInfo, TensorBinding, OutputBinding } from './gpu/program.js';
 export { openBackend, DEVICES, type Backend, type BackendOptions, type DeviceChoice } from './backend.js';
@@ -20,6 +22,7 @@ export * from './ops/geometry/index.js';
 export * from './ops/threshold/index.js';
 export * from './ops/morphology/index.js';
 export * from './ops/analysis/index.js';
+export * from './ops/arith/index.js';
 export { customKernel, rawKernel, type CustomKernel, type CustomKernelSpec, type RawKernel, type RawKernelSpec } from './ops/custom/kernel.js';
 export { inspect, type InspectOptions, type ItemResult } from './pipeline/inspect.js';
 export { runInspection, type RunOptions, type RunStart, type RunSummary } from './pipeline/run.js';

@@ -4,6 +4,7 @@
  * warm-up), kernel limits and the helpers the ops share. No compatibility promise: these
  * change with the kernels. The surface is pinned by test/api-surface.test.ts.
  */
+export { axpyPrograms } from './ops/arith/axpy.js';
 export { histogramPrograms, MAX_BINS } from './ops/analysis/histogram.js';
 export { imageStatsPrograms } from './ops/analysis/stats.js';
 export { connectedComponentsPrograms } from './ops/analysis/components.js';

@@ -21,7 +21,7 @@ import { warpAffine } from '../ops/geometry/warp-affine.js';
 import { fillHoles } from '../ops/morphology/fill-holes.js';
 import { morphologyEx } from '../ops/morphology/morphology.js';
 import { threshold } from '../ops/threshold/binary.js';
-import type { Tensor } from '../tensor.js';
+import { tidy, type Tensor } from '../tensor.js';
 import { classicTileGeometry, classicTiled } from './classic-tiled.js';
 import type { Detector, ImageDetection } from './detector.js';
 import type { ClassicRecipe } from './recipe.js';
@@ -139,14 +139,11 @@ export function gradientPyramid(x: Tensor, r: ClassicRecipe, plan: PyramidPlan):
  * (x / 2^s, y / 2^s): a scale-only warp (resize's half-pixel centres would shift g by 2^(s−1) − ½ px).
  */
 export function fuseUp(fused: Tensor, g: Tensor, s: number): Tensor {
+  using _fused = fused;
+  using _g = g;
   const [, , H, W] = fused.shape as [number, number, number, number];
   const f = 2 ** s;
-  const up = s === 0 ? g : warpAffine(g, { matrix: [f, 0, 0, 0, f, 0], width: W, height: H, border: 'replicate' });
-  if (up !== g) g.dispose();
-  const next = maximum([fused, up], {});
-  fused.dispose();
-  up.dispose();
-  return next;
+  return tidy(() => maximum([fused, s === 0 ? g : warpAffine(g, { matrix: [f, 0, 0, 0, f, 0], width: W, height: H, border: 'replicate' })], {}));
 }
 
 /**
@@ -155,18 +152,12 @@ export function fuseUp(fused: Tensor, g: Tensor, s: number): Tensor {
  */
 export function contrastScores(level: Tensor, s: number, r: ClassicRecipe): Tensor {
   const sigma = Math.min(MAX_LEVEL_SIGMA, r.contrast.background / 2 ** s);
-  // replicated edges: a reflected border would mirror the vignetting's fall-off into a dark rim
-  const background = gaussianBlur(level, { sigma, border: 'replicate' });
-  const d = difference([level, background], {});
-  background.dispose();
-  const stats = imageStats(d);
-  const s4 = stats.reshape([level.shape[0]!, 1, 1, 4]);
-  stats.dispose();
   const uniforms = { unit: r.threshold.value, value: r.contrast.value, noise: r.contrast.noise, margin: Math.ceil(sigma / 2) };
-  const c = contrastScore([d, s4], { uniforms });
-  d.dispose();
-  s4.dispose();
-  return c;
+  return tidy(() => {
+    // replicated edges: a reflected border would mirror the vignetting's fall-off into a dark rim
+    const d = difference([level, gaussianBlur(level, { sigma, border: 'replicate' })], {});
+    return contrastScore([d, imageStats(d).reshape([level.shape[0]!, 1, 1, 4])], { uniforms });
+  });
 }
 
 /** The gradient fused over the pyramid levels and with the local contrast; disposes every intermediate. */
@@ -181,30 +172,25 @@ function fusedMap(x: Tensor, r: ClassicRecipe): Tensor {
 
 /** The candidate mask of the fused map: threshold, then the closing; the caller keeps `fused`. */
 export function candidateMask(fused: Tensor, r: ClassicRecipe): Tensor {
-  const raw = threshold(fused, { thresh: r.threshold.value, maxval: 255, dtype: 'u8' });
-  const closed = r.morphology.close > 1 ? morphologyEx(raw, { op: 'close', ksize: r.morphology.close }) : raw;
-  if (closed !== raw) raw.dispose();
-  return closed;
+  return tidy(() => {
+    const raw = threshold(fused, { thresh: r.threshold.value, maxval: 255, dtype: 'u8' });
+    return r.morphology.close > 1 ? morphologyEx(raw, { op: 'close', ksize: r.morphology.close }) : raw;
+  });
 }
 
 /** Hole filling, with holes of the background's connectivity: 4 for 8-connected components, and the reverse. */
 export function filledMask(closed: Tensor, r: ClassicRecipe): Tensor {
   if (r.morphology.fillHoles <= 0) return closed;
-  const mask = fillHoles(closed, { maxArea: r.morphology.fillHoles, connectivity: r.components.connectivity === 8 ? 4 : 8 });
-  closed.dispose();
-  return mask;
+  using _closed = closed;
+  return fillHoles(closed, { maxArea: r.morphology.fillHoles, connectivity: r.components.connectivity === 8 ? 4 : 8 });
 }
 
 /** The device stage: everything up to the regions' statistics (and the masks). */
 async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<RegionPayload[]> {
-  const smooth = normalisedDenoise(batch, r.denoise.sigma);
-  const gradient = fusedMap(smooth, r);
-  smooth.dispose();
-  const mask = filledMask(candidateMask(gradient, r), r);
-  const regions = await regionsOf(mask, gradient, r.components.connectivity, wantMasks);
-  gradient.dispose();
-  mask.dispose();
-  return regions;
+  // each step in its own scope, so its input is freed as soon as the next step has used it
+  using gradient = tidy(() => fusedMap(normalisedDenoise(batch, r.denoise.sigma), r));
+  using mask = filledMask(candidateMask(gradient, r), r);
+  return await regionsOf(mask, gradient, r.components.connectivity, wantMasks);
 }
 
 /** The post stage: minimum-area filter, scores (mean gradient over the threshold), classes and the verdict. */

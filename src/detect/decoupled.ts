@@ -19,25 +19,21 @@ import { imageStats } from '../ops/analysis/stats.js';
 import { convert } from '../ops/color/convert.js';
 import { gaussianBlur } from '../ops/filters/gaussian.js';
 import { threshold } from '../ops/threshold/binary.js';
-import type { Tensor } from '../tensor.js';
+import { tidy, type Tensor } from '../tensor.js';
 import type { Detector, ImageDetection } from './detector.js';
 import type { DecoupledRecipe } from './recipe.js';
 import { regionDefects, regionsOf, type RegionPayload } from './regions.js';
 
-/** f32 N×1×H×W congestion map of a batch; disposes every intermediate. */
+/**
+ * f32 N×1×H×W congestion map of a batch. Each step runs in its own scope, so its input is freed
+ * as soon as it has been used.
+ */
 function congestionMap(batch: Tensor, r: DecoupledRecipe): Tensor {
   const { k, iterations, seed } = r.kmeans;
-  const classes = kmeans(batch, { k, iterations, ...(seed === null ? {} : { seed }) });
-  classes.centers.dispose();
-  const labelMap = convert(classes.labels, { dtype: 'u8', scale: 255 / (k - 1) });
-  classes.labels.dispose();
-  const edges = canny(labelMap, { low: r.canny.low, high: r.canny.high });
-  labelMap.dispose();
-  const edgeMap = convert(edges, { dtype: 'f32', scale: 1 / 255 });
-  edges.dispose();
-  const congestion = gaussianBlur(edgeMap, { sigma: r.congestion.sigma });
-  edgeMap.dispose();
-  return congestion;
+  const labelMap = () => convert(kmeans(batch, { k, iterations, ...(seed === null ? {} : { seed }) }).labels, { dtype: 'u8', scale: 255 / (k - 1) });
+  const edges = () => canny(tidy(labelMap), { low: r.canny.low, high: r.canny.high });
+  const edgeMap = () => convert(tidy(edges), { dtype: 'f32', scale: 1 / 255 });
+  return tidy(() => gaussianBlur(tidy(edgeMap), { sigma: r.congestion.sigma }));
 }
 
 /** One image's regions (where congestion exceeds the level) and its score, the mean congestion. */
@@ -45,14 +41,11 @@ export type DecoupledPayload = RegionPayload & { score: number };
 
 /** The device stage: congestion map, its mean per image, the regions' statistics (and the masks). */
 async function device(batch: Tensor, r: DecoupledRecipe, wantMasks: boolean): Promise<DecoupledPayload[]> {
-  const congestion = congestionMap(batch, r);
-  const stats = imageStats(congestion);
-  const mask = threshold(congestion, { thresh: r.congestion.level, maxval: 255, dtype: 'u8' });
+  using congestion = congestionMap(batch, r);
+  using stats = imageStats(congestion);
+  using mask = threshold(congestion, { thresh: r.congestion.level, maxval: 255, dtype: 'u8' });
   const regions = await regionsOf(mask, congestion, r.components.connectivity, wantMasks);
-  congestion.dispose();
-  mask.dispose();
   const means = (await stats.toCpu()).data;
-  stats.dispose();
   return regions.map((p, n) => ({ ...p, score: means[n * 4 + 2]! })); // stats rows are (min, max, mean, std)
 }
 

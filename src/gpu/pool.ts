@@ -37,7 +37,10 @@ export class BufferPool {
     this.#usage = usage;
   }
 
-  /** A buffer of at least `bytes`; `create` makes a new one (so the caller can scope its errors). */
+  /**
+   * A buffer of at least `bytes`; `create` makes a new one (so the caller can scope its errors).
+   * When `create` throws (out of memory), the free buffers are destroyed and it is tried once more.
+   */
   acquire(bytes: number, create: (size: number) => GPUBuffer = (size) => this.#device.createBuffer({ size, usage: this.#usage })): GPUBuffer {
     const size = sizeClass(bytes);
     const list = this.#free.get(size);
@@ -48,8 +51,20 @@ export class BufferPool {
       this.stats.bytesFree -= size;
       return reused;
     }
+    let buffer: GPUBuffer;
+    try {
+      buffer = create(size);
+    } catch {
+      this.trim();
+      try {
+        buffer = create(size);
+      } catch (e) {
+        this.stats.bytesInUse -= size;
+        throw e;
+      }
+    }
     this.stats.created++;
-    return create(size);
+    return buffer;
   }
 
   release(buffer: GPUBuffer): void {

@@ -10,7 +10,7 @@
  *   x_px(n, c, y, x) -> f32                 in-bounds read
  * Sizes come from uniforms `u.out_shape`, `u.<input>_shape` (vec4u N, C, H, W).
  */
-import { allocTyped, ELEMENTS_PER_WORD, readElement, saturate, type DType } from '../dtype.js';
+import { allocTyped, ELEMENTS_PER_WORD, readElement, saturate, type AnyTypedArray, type DType } from '../dtype.js';
 import type { Gpu } from '../gpu/gpu.js';
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformField, UniformValues } from '../gpu/uniforms.js';
@@ -154,6 +154,27 @@ export function cpuPixelKernel(outShape: Dims4, outDtype: DType, pixel: (n: numb
       for (let y = 0; y < H; y++)
         for (let x = 0; x < W; x++) data[i++] = saturate(outDtype, Math.fround(pixel(n, c, y, x)));
   return Tensor.fromArray(data, outShape, outDtype);
+}
+
+/**
+ * Element i (row-major over its shape) of a CPU tensor or 4-D strided view as the GPU's `_load`
+ * sees it (f32; f16 decoded).
+ */
+export function cpuLoader(x: Tensor): (i: number) => number {
+  const data = (x.storage as { data: AnyTypedArray }).data;
+  const dtype = x.dtype;
+  const read = dtype === 'f16' ? (j: number) => readElement(dtype, data, j) : dtype === 'i32' ? (j: number) => Math.fround(data[j]!) : (j: number) => data[j]!;
+  if (x.isContiguous) return read;
+  const [, C, H, W] = x.shape as Dims4;
+  const [sn, sc, sy, sx] = x.strides as Dims4;
+  return (i) => {
+    const xx = i % W;
+    const t = (i - xx) / W;
+    const y = t % H;
+    const t2 = (t - y) / H;
+    const c = t2 % C;
+    return read(x.offset + ((t2 - c) / C) * sn + c * sc + y * sy + xx * sx);
+  };
 }
 
 /** CPU mirror of the WGSL `x_at` accessor. */

@@ -19,11 +19,14 @@
  * The CPU mirror is cpuPixelKernel (pixel-kernel.ts), as for pixel programs.
  */
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../dtype.js';
+import type { BufferRef, Gpu } from '../gpu/gpu.js';
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformField, UniformValues } from '../gpu/uniforms.js';
-import { Tensor } from '../tensor.js';
-import { packExpr, type Dims4 } from './pixel.js';
 import { KensaError } from '../errors.js';
+import { sharedDevice } from '../gpu/device.js';
+import { Tensor } from '../tensor.js';
+import { invalidParameter } from '../validate.js';
+import { packExpr, type Dims4 } from './pixel.js';
 
 const WORKGROUP = 256;
 /** Output words per thread of the scalar program (a workgroup covers ROWS consecutive runs of WORKGROUP words, coalesced). */
@@ -65,12 +68,34 @@ function specId(spec: PointwiseSpec): string {
 /** `value` of an elementwise spec: map4's first lane. */
 const VALUE_OF_MAP4 = 'fn value(i: u32, q: u32, p: u32, c: u32) -> f32 { return map4(vec4<f32>(src_load(i)), c).x; }';
 
-/** The scalar program of a spec (any size); equal specs return the same program object. */
-export function pointwiseProgram(spec: PointwiseSpec): ProgramInfo {
-  const id = specId(spec);
+/**
+ * The scalar program of a spec (any size); equal specs return the same program object. The view
+ * variant reads a strided input (src_offset + Σ index·src_strides, the input's logical shape in
+ * src_shape): `src_load(j)` keeps taking the logical index, so every spec body runs unchanged.
+ */
+export function pointwiseProgram(spec: PointwiseSpec, view = false): ProgramInfo {
+  const id = `${specId(spec)}|${view}`;
   let program = scalarPrograms.get(id);
-  if (!program) scalarPrograms.set(id, (program = buildScalar(spec)));
+  if (!program) scalarPrograms.set(id, (program = view ? viewVariant(buildScalar(spec)) : buildScalar(spec)));
   return program;
+}
+
+function viewVariant(p: ProgramInfo): ProgramInfo {
+  const input = p.inputs[0]!;
+  return {
+    ...p,
+    key: `${p.key};view`,
+    inputs: [{ name: 'src_raw', dtype: input.dtype }],
+    uniforms: [...p.uniforms, { name: 'src_shape', type: 'vec4u' }, { name: 'src_strides', type: 'vec4u' }, { name: 'src_offset', type: 'u32' }],
+    body: /* wgsl */ `
+fn src_load(j: u32) -> f32 {
+  let s = u.src_shape;
+  let t = j / s.w;
+  let t2 = t / s.z;
+  return src_raw_load(u.src_offset + (t2 / s.y) * u.src_strides.x + (t2 % s.y) * u.src_strides.y + (t % s.z) * u.src_strides.z + (j % s.w) * u.src_strides.w);
+}
+${p.body}`,
+  };
 }
 
 function buildScalar(spec: PointwiseSpec): ProgramInfo {
@@ -308,21 +333,26 @@ export type PointwiseProgramChoice = 'scalar' | PointwiseLayout;
 /**
  * Runs a pointwise spec over a GPU input; `outShape` is N×C×H×W (plane = H·W, channels = C).
  * Elementwise specs take the vector program in its default layout where the shape allows it;
- * `choice` (tests, benchmarks) forces a program.
+ * `choice` (tests, benchmarks) forces a program. With `into`, the program writes that existing
+ * tensor (of outShape and the spec's output dtype, on x's GPU, apart from x) and returns it.
  */
-export function runPointwise(spec: PointwiseSpec, x: Tensor, outShape: Dims4, uniforms: UniformValues, choice?: PointwiseProgramChoice): Tensor {
-  const gpu = x.gpu.gpu;
+export function runPointwise(spec: PointwiseSpec, x: Tensor, outShape: Dims4, uniforms: UniformValues, choice?: PointwiseProgramChoice, into?: Tensor): Tensor {
+  const { gpu, ref } = x.storage as { gpu: Gpu; ref: BufferRef };
   const outDtype = spec.output;
-  const out = Tensor.empty(gpu, outShape, outDtype);
+  if (into) checkInto(into, ref, x, outShape, outDtype);
+  const out = into ?? Tensor.empty(gpu, outShape, outDtype);
   const words = Math.ceil(out.size / ELEMENTS_PER_WORD[outDtype]);
-  const program = choice ?? (takesVectorProgram(spec, outShape) ? defaultLayout(spec) : 'scalar');
+  // a strided view (crop, channel slice) is read in place by the scalar program's view variant
+  const view = !x.isContiguous;
+  const program = view ? 'scalar' : (choice ?? (takesVectorProgram(spec, outShape) ? defaultLayout(spec) : 'scalar'));
   if (program !== 'scalar' && !takesVectorProgram(spec, outShape)) throw new KensaError('KENSA_ERR_INTERNAL', `pointwise ${spec.name}: the vector program needs planes of a multiple of ${VEC_ELEMENTS} elements`);
   gpu.dispatch({
-    program: program === 'scalar' ? pointwiseProgram(spec) : pointwiseVectorProgram(spec, program),
-    inputs: [x.gpu.ref],
+    program: program === 'scalar' ? pointwiseProgram(spec, view) : pointwiseVectorProgram(spec, program),
+    inputs: [ref],
     outputs: [out.gpu.ref],
     uniforms: {
       ...uniforms,
+      ...(view ? { src_shape: x.shape, src_strides: x.strides, src_offset: x.offset } : {}),
       out_words: words,
       out_numel: out.size,
       plane: outShape[2] * outShape[3],
@@ -331,6 +361,16 @@ export function runPointwise(spec: PointwiseSpec, x: Tensor, outShape: Dims4, un
     workgroups: program === 'scalar' ? Math.ceil(words / (WORKGROUP * ROWS)) : Math.ceil(out.size / VEC_ELEMENTS / WORKGROUP),
   });
   return out;
+}
+
+function checkInto(into: Tensor, xRef: BufferRef, x: Tensor, shape: Dims4, dtype: DType): void {
+  if (into.dtype !== dtype) throw new KensaError('KENSA_ERR_DTYPE', `Expected out of dtype ${dtype} but received ${into.dtype}`);
+  if (into.shape.length !== 4 || into.shape.some((d, i) => d !== shape[i])) {
+    throw new KensaError('KENSA_ERR_SHAPE', `Expected out of shape [${shape.join(', ')}] but received [${into.shape.join(', ')}]`);
+  }
+  sharedDevice([x, into]);
+  // a buffer bound both read-only and read-write in one dispatch is invalid in WebGPU
+  if (into.gpu.ref.buffer === xRef.buffer) throw invalidParameter('out', 'a tensor apart from the input', 'a view of the input');
 }
 
 /** Every program of a spec (both vector layouts for elementwise specs), for compile-all tests. */

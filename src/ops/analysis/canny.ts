@@ -21,6 +21,7 @@
  * (3) a pixel kernel writes 255 for candidates whose tree is flagged. A fixed five dispatches, no
  * iterate-until-no-change loop and no readback, however long the edge chains are.
  */
+import { onDevice } from '../../gpu/device.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';
@@ -200,19 +201,20 @@ export function canny(x: Tensor, options: CannyOptions): Tensor {
   const o = resolve(x, options);
   const [N, , H, W] = x.shape as [number, number, number, number];
   const shape: Dims4 = [N, 1, H, W];
-  if (x.device === 'gpu') {
-    const gpu = x.gpu.gpu;
-    const st = runPixelProgram(cannyNmsProgram(o.ksize, o.l2), [x], shape, 'u8', { low: o.low, high: o.high });
-    const g = blockGeometry(N, H, W, 8);
-    const un = cclUniforms(g, 0);
-    const L = recordUnionFind(gpu, st, g, 8, un);
-    gpu.dispatch({ program: cclCompressProgram(8, 'u8', 'flag'), inputs: [st.gpu.ref], outputs: [L.gpu.ref], uniforms: un, workgroups: Math.ceil(g.total / BLOCK_WORKGROUP) });
-    const out = runPixelProgram(cannyFinalProgram(), [st, L], shape, 'u8', {});
-    st.dispose();
-    L.dispose();
-    return out;
-  }
-  return cannyCpu(x, o);
+  return onDevice(x, {
+    gpu: (gpu) => {
+      const st = runPixelProgram(cannyNmsProgram(o.ksize, o.l2), [x], shape, 'u8', { low: o.low, high: o.high });
+      const g = blockGeometry(N, H, W, 8);
+      const un = cclUniforms(g, 0);
+      const L = recordUnionFind(gpu, st, g, 8, un);
+      gpu.dispatch({ program: cclCompressProgram(8, 'u8', 'flag'), inputs: [st.gpu.ref], outputs: [L.gpu.ref], uniforms: un, workgroups: Math.ceil(g.total / BLOCK_WORKGROUP) });
+      const out = runPixelProgram(cannyFinalProgram(), [st, L], shape, 'u8', {});
+      st.dispose();
+      L.dispose();
+      return out;
+    },
+    cpu: () => cannyCpu(x, o),
+  });
 }
 
 /** Candidate map of the CPU reference: 0 none, 1 weak, 2 strong (same encoding as the GPU). */

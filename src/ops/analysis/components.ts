@@ -46,6 +46,7 @@
  *
  * Limits: N·H·W < 2^31.
  */
+import { onDevice } from '../../gpu/device.js';
 import type { DType } from '../../dtype.js';
 import type { Gpu } from '../../gpu/gpu.js';
 import type { ProgramInfo, TensorBinding } from '../../gpu/program.js';
@@ -716,12 +717,17 @@ function resolve(mask: Tensor, o: ConnectedComponentsOptions): Resolved {
  */
 export async function connectedComponents(mask: Tensor, options: ConnectedComponentsOptions = {}): Promise<ConnectedComponentsResult> {
   const o = resolve(mask, options);
-  if (mask.device === 'cpu') {
-    const r = connectedComponentsCpu(mask, o.connectivity, o.values);
-    return o.stats ? r : { ...r, stats: [] };
-  }
+  return onDevice(o.values ? [mask, o.values] : mask, {
+    gpu: (gpu) => componentsGpu(gpu, mask, o),
+    cpu: async () => {
+      const r = connectedComponentsCpu(mask, o.connectivity, o.values);
+      return o.stats ? r : { ...r, stats: [] };
+    },
+  });
+}
+
+async function componentsGpu(gpu: Gpu, mask: Tensor, o: Resolved): Promise<ConnectedComponentsResult> {
   const [N, , H, W] = mask.shape as [number, number, number, number];
-  const gpu = mask.gpu.gpu;
   const g = blockGeometry(N, H, W, o.connectivity);
   const header = 2 * N;
   const un = cclUniforms(g, header);

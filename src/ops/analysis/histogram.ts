@@ -20,6 +20,7 @@
  * equal values do not serialise on one atomic), then each value's count goes to its bin, computed
  * with the same f32 formula; a whole chunk's loads are issued in batches of 4.
  */
+import { onDevice } from '../../gpu/device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformField } from '../../gpu/uniforms.js';
@@ -199,39 +200,42 @@ export function histogram(x: Tensor, options: HistogramOptions = {}): Tensor {
   const r = resolveHistogram(x, options);
   const planes = d.n * d.c;
   const planeLen = d.h * d.w;
-  if (x.device === 'gpu') {
-    const gpu = x.gpu.gpu;
-    const out = Tensor.empty(gpu, [d.n, d.c, r.bins], 'i32');
-    gpu.clear(out.gpu.ref);
-    const u8 = x.dtype === 'u8' && planeLen % 16 === 0;
-    const chunks = Math.ceil(planeLen / (u8 ? U8_CHUNK : WG * ITEMS));
-    const groups = planes * chunks;
-    const bins = { bins: r.bins, lo: r.lo, hi: r.hi, scale: r.scale };
-    gpu.dispatch({
-      program: u8 ? histogramU8Program() : histogramProgram(x.dtype, capacityFor(r.bins)),
-      inputs: [x.gpu.ref],
-      outputs: [out.gpu.ref],
-      uniforms: u8 ? { groups, chunks, plane_vecs: planeLen / 16, ...bins } : { groups, chunks, chunk_len: WG * ITEMS, plane_len: planeLen, ...bins },
-      workgroups: groups,
-    });
-    return out;
-  }
-  const src = x.data;
-  const f16 = x.dtype === 'f16';
-  const counts = new Int32Array(planes * r.bins);
-  const top = r.bins - 1;
-  for (let p = 0; p < planes; p++) {
-    const base = p * planeLen;
-    const hbase = p * r.bins;
-    for (let j = 0; j < planeLen; j++) {
-      const v = f16 ? x.at(base + j) : Math.fround(src[base + j]!);
-      if (v >= r.lo && v < r.hi) {
-        const b = Math.floor(Math.fround(Math.fround(v - r.lo) * r.scale));
-        counts[hbase + (b < 0 ? 0 : b > top ? top : b)]!++;
+  return onDevice(x, {
+    gpu: (gpu) => {
+      const out = Tensor.empty(gpu, [d.n, d.c, r.bins], 'i32');
+      gpu.clear(out.gpu.ref);
+      const u8 = x.dtype === 'u8' && planeLen % 16 === 0;
+      const chunks = Math.ceil(planeLen / (u8 ? U8_CHUNK : WG * ITEMS));
+      const groups = planes * chunks;
+      const bins = { bins: r.bins, lo: r.lo, hi: r.hi, scale: r.scale };
+      gpu.dispatch({
+        program: u8 ? histogramU8Program() : histogramProgram(x.dtype, capacityFor(r.bins)),
+        inputs: [x.gpu.ref],
+        outputs: [out.gpu.ref],
+        uniforms: u8 ? { groups, chunks, plane_vecs: planeLen / 16, ...bins } : { groups, chunks, chunk_len: WG * ITEMS, plane_len: planeLen, ...bins },
+        workgroups: groups,
+      });
+      return out;
+    },
+    cpu: () => {
+      const src = x.data;
+      const f16 = x.dtype === 'f16';
+      const counts = new Int32Array(planes * r.bins);
+      const top = r.bins - 1;
+      for (let p = 0; p < planes; p++) {
+        const base = p * planeLen;
+        const hbase = p * r.bins;
+        for (let j = 0; j < planeLen; j++) {
+          const v = f16 ? x.at(base + j) : Math.fround(src[base + j]!);
+          if (v >= r.lo && v < r.hi) {
+            const b = Math.floor(Math.fround(Math.fround(v - r.lo) * r.scale));
+            counts[hbase + (b < 0 ? 0 : b > top ? top : b)]!++;
+          }
+        }
       }
-    }
-  }
-  return Tensor.fromArray(counts, [d.n, d.c, r.bins], 'i32');
+      return Tensor.fromArray(counts, [d.n, d.c, r.bins], 'i32');
+    },
+  });
 }
 
 /** Every program variant of this file, for compile-all tests. */

@@ -27,6 +27,7 @@
  * source of label differences between backends. NaN pixels give unspecified results.
  * i32 values are read as f32 (exact up to 2^24).
  */
+import { onDevice } from '../../gpu/device.js';
 import { readElement, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
@@ -663,7 +664,7 @@ function kmeansCpu(x: Tensor, n: number, h: number, w: number, r: ResolvedKMeans
 export function kmeans(x: Tensor, options: KMeansOptions): KMeansResult {
   const d = checkImage('x', x, [1]);
   const r = resolveKMeans(options, d.h * d.w);
-  return x.device === 'gpu' ? kmeansGpu(x, d.n, d.h, d.w, r) : kmeansCpu(x, d.n, d.h, d.w, r);
+  return onDevice(x, { gpu: () => kmeansGpu(x, d.n, d.h, d.w, r), cpu: () => kmeansCpu(x, d.n, d.h, d.w, r) });
 }
 
 /** Every program variant of this file, for compile-all tests. */

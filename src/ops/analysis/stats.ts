@@ -20,6 +20,7 @@
  * last workgroup of a plane merging the partials) needs a device-scope release/acquire between
  * workgroups, which WGSL does not have (its atomics are relaxed, storageBarrier is workgroup-scope).
  */
+import { onDevice } from '../../gpu/device.js';
 import { readElement, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
@@ -281,30 +282,34 @@ function statsGpu(x: Tensor, n: number, c: number, planeLen: number): Tensor {
 export function imageStats(x: Tensor): Tensor {
   const d = checkImage('x', x);
   const planeLen = d.h * d.w;
-  if (x.device === 'gpu') return statsGpu(x, d.n, d.c, planeLen);
-  const src = x.data;
-  const f16 = x.dtype === 'f16';
-  const out = new Float32Array(d.n * d.c * 4);
-  const plane = new Float64Array(planeLen);
-  for (let p = 0; p < d.n * d.c; p++) {
-    const base = p * planeLen;
-    let mn = Infinity;
-    let mx = -Infinity;
-    let sum = 0;
-    for (let j = 0; j < planeLen; j++) {
-      // i32 is read as f32, as on the GPU
-      const v = f16 ? readElement('f16', src, base + j) : Math.fround(src[base + j]!);
-      plane[j] = v;
-      if (v < mn) mn = v;
-      if (v > mx) mx = v;
-      sum += v;
-    }
-    const mean = sum / planeLen;
-    let m2 = 0;
-    for (let j = 0; j < planeLen; j++) m2 += (plane[j]! - mean) ** 2;
-    out.set([mn, mx, mean, Math.sqrt(m2 / planeLen)], p * 4);
-  }
-  return Tensor.fromArray(out, [d.n, d.c, 4], 'f32');
+  return onDevice(x, {
+    gpu: () => statsGpu(x, d.n, d.c, planeLen),
+    cpu: () => {
+      const src = x.data;
+      const f16 = x.dtype === 'f16';
+      const out = new Float32Array(d.n * d.c * 4);
+      const plane = new Float64Array(planeLen);
+      for (let p = 0; p < d.n * d.c; p++) {
+        const base = p * planeLen;
+        let mn = Infinity;
+        let mx = -Infinity;
+        let sum = 0;
+        for (let j = 0; j < planeLen; j++) {
+          // i32 is read as f32, as on the GPU
+          const v = f16 ? readElement('f16', src, base + j) : Math.fround(src[base + j]!);
+          plane[j] = v;
+          if (v < mn) mn = v;
+          if (v > mx) mx = v;
+          sum += v;
+        }
+        const mean = sum / planeLen;
+        let m2 = 0;
+        for (let j = 0; j < planeLen; j++) m2 += (plane[j]! - mean) ** 2;
+        out.set([mn, mx, mean, Math.sqrt(m2 / planeLen)], p * 4);
+      }
+      return Tensor.fromArray(out, [d.n, d.c, 4], 'f32');
+    },
+  });
 }
 
 /** Every program variant of this file, for compile-all tests. */

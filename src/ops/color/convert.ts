@@ -11,12 +11,13 @@
  *  - On the GPU, i32 outputs saturate at 2147483520 (the largest f32 below 2^31), not 2147483647.
  * Also the engine of `brightnessContrast` (same program, OpenCV's convertTo semantics).
  */
-import { DTYPES, readElement, type DType } from '../../dtype.js';
+import { onDevice } from '../../gpu/device.js';
+import { DTYPES, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { numberInRange, oneOf } from '../../validate.js';
 import { checkImage, packPerSample, perSampleField } from '../image.js';
-import { cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
+import { cpuLoader, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../../kernels/pointwise.js';
 
 export interface ConvertOptions {
@@ -48,14 +49,7 @@ fn map4(v: vec4<f32>, c: u32) -> vec4<f32> {
   };
 }
 
-/** Element i of a CPU tensor as the GPU's `_load` sees it (f32; f16 decoded). */
-export function cpuLoader(x: Tensor): (i: number) => number {
-  const data = x.data;
-  const dtype = x.dtype;
-  if (dtype === 'f16') return (i) => readElement(dtype, data, i);
-  if (dtype === 'i32') return (i) => Math.fround(data[i]!);
-  return (i) => data[i]!;
-}
+export { cpuLoader };
 
 /** Linear index of (n, c, y, x) in a contiguous N×C×H×W tensor. */
 export function linearIndex(shape: Dims4): (n: number, c: number, y: number, x: number) => number {
@@ -90,12 +84,16 @@ export function affinePerSamplePrograms(): ProgramInfo[] {
 
 /** saturate(x · scale[n] + offset[n]) for each sample n, where x lives; arguments already validated. */
 function affinePerSample(x: Tensor, shape: Dims4, scale: readonly number[], offset: readonly number[], dtype: DType): Tensor {
-  if (x.device === 'gpu') return runPixelProgram(affinePerSampleProgram(x.dtype, dtype), [x], shape, dtype, { ps: packPerSample(scale.map((s, n) => [s, offset[n]!]), 1) });
-  const s = scale.map(Math.fround);
-  const o = offset.map(Math.fround);
-  const load = cpuLoader(x);
-  const at = linearIndex(shape);
-  return cpuPixelKernel(shape, dtype, (n, c, y, xx) => Math.fround(Math.fround(load(at(n, c, y, xx)) * s[n]!) + o[n]!));
+  return onDevice(x, {
+    gpu: () => runPixelProgram(affinePerSampleProgram(x.dtype, dtype), [x], shape, dtype, { ps: packPerSample(scale.map((s, n) => [s, offset[n]!]), 1) }),
+    cpu: () => {
+      const s = scale.map(Math.fround);
+      const o = offset.map(Math.fround);
+      const load = cpuLoader(x);
+      const at = linearIndex(shape);
+      return cpuPixelKernel(shape, dtype, (n, c, y, xx) => Math.fround(Math.fround(load(at(n, c, y, xx)) * s[n]!) + o[n]!));
+    },
+  });
 }
 
 /**
@@ -109,12 +107,16 @@ export function affine(x: Tensor, scale: number | readonly number[], offset: num
     const each = (v: number | readonly number[]) => (typeof v === 'number' ? new Array<number>(d.n).fill(v) : v);
     return affinePerSample(x, shape, each(scale), each(offset), dtype);
   }
-  if (x.device === 'gpu') return runPointwise(affineSpec(x.dtype, dtype), x, shape, { scale, offset });
-  const s = Math.fround(scale);
-  const o = Math.fround(offset);
-  const load = cpuLoader(x);
-  const at = linearIndex(shape);
-  return cpuPixelKernel(shape, dtype, (n, c, y, xx) => Math.fround(Math.fround(load(at(n, c, y, xx)) * s) + o));
+  return onDevice(x, {
+    gpu: () => runPointwise(affineSpec(x.dtype, dtype), x, shape, { scale, offset }),
+    cpu: () => {
+      const s = Math.fround(scale);
+      const o = Math.fround(offset);
+      const load = cpuLoader(x);
+      const at = linearIndex(shape);
+      return cpuPixelKernel(shape, dtype, (n, c, y, xx) => Math.fround(Math.fround(load(at(n, c, y, xx)) * s) + o));
+    },
+  });
 }
 
 /**

@@ -13,6 +13,7 @@
  * Per sample (augmentation's RandomGamma): gamma and gain may each be one value per sample; that
  * variant is a pixel program (pointwise threads do not know their sample) with the same arithmetic.
  */
+import { onDevice } from '../../gpu/device.js';
 import { DTYPE_RANGE, DTYPES, isIntegerDType, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
@@ -98,25 +99,33 @@ export function gamma(x: Tensor, options: GammaOptions): Tensor {
   if (gs.perSample || gains.perSample) return gammaPerSample(x, shape, dtype, invMax, Array.from({ length: d.n }, (_, n) => [sampleValue(gs, n), Math.fround(sampleValue(gains, n) * M)]));
   const g = gs.values[0]!;
   const mul = Math.fround(gains.values[0]! * M);
-  if (x.device === 'gpu') return runPointwise(gammaSpec(x.dtype, dtype), x, shape, { inv_max: invMax, gamma: g, mul });
-  const gf = Math.fround(g);
-  const load = cpuLoader(x);
-  const at = linearIndex(shape);
-  return cpuPixelKernel(shape, dtype, (n, c, y, xx) => {
-    const v = Math.fround(load(at(n, c, y, xx)) * invMax);
-    return Math.fround((v > 0 ? Math.fround(Math.pow(v, gf)) : 0) * mul);
+  return onDevice(x, {
+    gpu: () => runPointwise(gammaSpec(x.dtype, dtype), x, shape, { inv_max: invMax, gamma: g, mul }),
+    cpu: () => {
+      const gf = Math.fround(g);
+      const load = cpuLoader(x);
+      const at = linearIndex(shape);
+      return cpuPixelKernel(shape, dtype, (n, c, y, xx) => {
+        const v = Math.fround(load(at(n, c, y, xx)) * invMax);
+        return Math.fround((v > 0 ? Math.fround(Math.pow(v, gf)) : 0) * mul);
+      });
+    },
   });
 }
 
 /** Gamma with sample n's [gamma, gain · M] in rows[n], where x lives. */
 function gammaPerSample(x: Tensor, shape: Dims4, dtype: DType, invMax: number, rows: readonly (readonly [number, number])[]): Tensor {
-  if (x.device === 'gpu') return runPixelProgram(gammaPerSampleProgram(x.dtype, dtype), [x], shape, dtype, { inv_max: invMax, ps: packPerSample(rows, 1) });
-  const gf = rows.map((r) => Math.fround(r[0]));
-  const load = cpuLoader(x);
-  const at = linearIndex(shape);
-  return cpuPixelKernel(shape, dtype, (n, c, y, xx) => {
-    const v = Math.fround(load(at(n, c, y, xx)) * invMax);
-    return Math.fround((v > 0 ? Math.fround(Math.pow(v, gf[n]!)) : 0) * rows[n]![1]);
+  return onDevice(x, {
+    gpu: () => runPixelProgram(gammaPerSampleProgram(x.dtype, dtype), [x], shape, dtype, { inv_max: invMax, ps: packPerSample(rows, 1) }),
+    cpu: () => {
+      const gf = rows.map((r) => Math.fround(r[0]));
+      const load = cpuLoader(x);
+      const at = linearIndex(shape);
+      return cpuPixelKernel(shape, dtype, (n, c, y, xx) => {
+        const v = Math.fround(load(at(n, c, y, xx)) * invMax);
+        return Math.fround((v > 0 ? Math.fround(Math.pow(v, gf[n]!)) : 0) * rows[n]![1]);
+      });
+    },
   });
 }
 

@@ -8,6 +8,7 @@
  * ((R·4899 + G·9617 + B·1868 + 8192) >> 14), so integer results can differ from this float path
  * by 1 (tests allow ±1 for u8 and u16; f32 agrees to 1e-6). For BGR input, reverse the channels.
  */
+import { onDevice } from '../../gpu/device.js';
 import { DTYPES, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
@@ -51,15 +52,19 @@ export function rgbToGray(x: Tensor, options: RgbToGrayOptions = {}): Tensor {
   const d = checkImage('x', x, [3]);
   const dtype = outDType(options.dtype, x.dtype);
   const shape: Dims4 = [d.n, 1, d.h, d.w];
-  if (x.device === 'gpu') return runPointwise(graySpec(x.dtype, dtype), x, shape, {});
-  const load = cpuLoader(x);
-  const at = linearIndex([d.n, 3, d.h, d.w]);
-  const [wr, wg, wb] = GRAY_WEIGHTS;
-  const f = Math.fround;
-  return cpuPixelKernel(shape, dtype, (n, _c, y, xx) => {
-    const i = at(n, 0, y, xx);
-    const plane = d.h * d.w;
-    return f(f(f(wr * load(i)) + f(wg * load(i + plane))) + f(wb * load(i + 2 * plane)));
+  return onDevice(x, {
+    gpu: () => runPointwise(graySpec(x.dtype, dtype), x, shape, {}),
+    cpu: () => {
+      const load = cpuLoader(x);
+      const at = linearIndex([d.n, 3, d.h, d.w]);
+      const [wr, wg, wb] = GRAY_WEIGHTS;
+      const f = Math.fround;
+      return cpuPixelKernel(shape, dtype, (n, _c, y, xx) => {
+        const i = at(n, 0, y, xx);
+        const plane = d.h * d.w;
+        return f(f(f(wr * load(i)) + f(wg * load(i + plane))) + f(wb * load(i + 2 * plane)));
+      });
+    },
   });
 }
 

@@ -10,6 +10,7 @@
  * f16 outputs clamp to ±65504. Pointwise (no border; GPU program from pointwise.ts). No OpenCV
  * counterpart (cv::normalize is a min-max / norm rescale, a different operation).
  */
+import { onDevice } from '../../gpu/device.js';
 import { DTYPES, type DType } from '../../dtype.js';
 import { KensaError } from '../../errors.js';
 import type { ProgramInfo } from '../../gpu/program.js';
@@ -84,18 +85,22 @@ export function normalize(x: Tensor, options: NormalizeOptions): Tensor {
     throw new KensaError('KENSA_ERR_SHAPE', `Expected x with at most ${NORMALIZE_MAX_CHANNELS} channels for per-channel mean and std but received ${d.c} (shape [${x.shape.join(', ')}])`);
   }
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
-  if (x.device === 'gpu') {
-    const ab = new Array<number>(NORMALIZE_MAX_CHANNELS * 4).fill(0);
-    for (let c = 0; c < NORMALIZE_MAX_CHANNELS; c++) {
-      const s = uniform ? 0 : Math.min(c, d.c - 1);
-      ab[4 * c] = mul[s]!;
-      ab[4 * c + 1] = add[s]!;
-    }
-    return runPointwise(normalizeSpec(x.dtype, dtype), x, shape, { ab });
-  }
-  const load = cpuLoader(x);
-  const at = linearIndex(shape);
-  return cpuPixelKernel(shape, dtype, (n, c, y, xx) => Math.fround(Math.fround(load(at(n, c, y, xx)) * mul[c]!) + add[c]!));
+  return onDevice(x, {
+    gpu: () => {
+      const ab = new Array<number>(NORMALIZE_MAX_CHANNELS * 4).fill(0);
+      for (let c = 0; c < NORMALIZE_MAX_CHANNELS; c++) {
+        const s = uniform ? 0 : Math.min(c, d.c - 1);
+        ab[4 * c] = mul[s]!;
+        ab[4 * c + 1] = add[s]!;
+      }
+      return runPointwise(normalizeSpec(x.dtype, dtype), x, shape, { ab });
+    },
+    cpu: () => {
+      const load = cpuLoader(x);
+      const at = linearIndex(shape);
+      return cpuPixelKernel(shape, dtype, (n, c, y, xx) => Math.fround(Math.fround(load(at(n, c, y, xx)) * mul[c]!) + add[c]!));
+    },
+  });
 }
 
 /** Every program variant of normalize, for compile-all tests. */

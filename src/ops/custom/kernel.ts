@@ -24,6 +24,7 @@
  * bordered by `_at`). Outside, the GPU reads an unspecified element (robust buffer access) and
  * the CPU path throws.
  */
+import { deviceOf, onDevice, webgpuDevice } from '../../gpu/device.js';
 import { DTYPES, type DType } from '../../dtype.js';
 import { KensaError } from '../../errors.js';
 import type { Gpu } from '../../gpu/gpu.js';
@@ -314,26 +315,30 @@ export function customKernel<const I extends string = 'x', const U extends strin
     const border = options.border === undefined ? defaultBorder : checkBorder('border', options.border);
     const borderValue = options.borderValue === undefined ? 0 : numberInRange('borderValue', options.borderValue, -3.4e38, 3.4e38);
     const uniforms = checkUniformValues(uniformDecl, options.uniforms);
-    if (first.device === 'gpu') {
-      const p = program(
-        tensors.map((t) => t.dtype),
-        dtype,
-        border,
-      );
-      return runPixelProgram(p, tensors, shape, dtype, uniforms, borderValue);
-    }
-    if (!cpu) {
-      throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', `Kernel ${name} has no CPU implementation (give customKernel a cpu function) but received CPU tensors; move them to the GPU first`);
-    }
-    const accessors: Record<string, CpuInput> = {};
-    tensors.forEach((t, i) => (accessors[inputs[i]!] = cpuInput(inputs[i]!, t, border, borderValue)));
-    const cpuUniforms: Record<string, number> = {};
-    for (const f of fields) cpuUniforms[f.name] = f.type === 'f32' ? Math.fround(uniforms[f.name]!) : uniforms[f.name]!;
-    Object.freeze(accessors);
-    Object.freeze(cpuUniforms);
-    const typedAccessors = accessors as Readonly<Record<I, CpuInput>>;
-    const typedUniforms = cpuUniforms as Readonly<Record<U, number>>;
-    return cpuPixelKernel(shape, dtype, (n, c, y, x) => cpu(typedAccessors, typedUniforms, n, c, y, x));
+    return onDevice(tensors, {
+      gpu: () => {
+        const p = program(
+          tensors.map((t) => t.dtype),
+          dtype,
+          border,
+        );
+        return runPixelProgram(p, tensors, shape, dtype, uniforms, borderValue);
+      },
+      cpu: () => {
+        if (!cpu) {
+          throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', `Kernel ${name} has no CPU implementation (give customKernel a cpu function) but received CPU tensors; move them to the GPU first`);
+        }
+        const accessors: Record<string, CpuInput> = {};
+        tensors.forEach((t, i) => (accessors[inputs[i]!] = cpuInput(inputs[i]!, t, border, borderValue)));
+        const cpuUniforms: Record<string, number> = {};
+        for (const f of fields) cpuUniforms[f.name] = f.type === 'f32' ? Math.fround(uniforms[f.name]!) : uniforms[f.name]!;
+        Object.freeze(accessors);
+        Object.freeze(cpuUniforms);
+        const typedAccessors = accessors as Readonly<Record<I, CpuInput>>;
+        const typedUniforms = cpuUniforms as Readonly<Record<U, number>>;
+        return cpuPixelKernel(shape, dtype, (n, c, y, x) => cpu(typedAccessors, typedUniforms, n, c, y, x));
+      },
+    });
   };
 
   return Object.assign(run, {
@@ -422,8 +427,9 @@ function pick(what: string, bindings: readonly RawBinding[], given: unknown, gpu
   return list.map((t, i) => {
     const b = bindings[i]!;
     if (!(t instanceof Tensor)) throw invalidParameter(`${what}.${b.name}`, 'a Tensor', t);
-    if (t.device !== 'gpu' || t.gpu.gpu !== gpu) {
-      throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', `Expected ${what}.${b.name} on the kernel's GPU but received a tensor on ${t.device === 'gpu' ? 'another GPU' : 'the CPU'}`);
+    const on = deviceOf(t);
+    if (on !== webgpuDevice(gpu)) {
+      throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', `Expected ${what}.${b.name} on the kernel's GPU but received a tensor on ${on.kind === 'gpu' ? 'another GPU' : 'the CPU'}`);
     }
     const want = dtypeOf(b);
     if (want !== null && t.dtype !== want) throw new KensaError('KENSA_ERR_DTYPE', `Expected ${what}.${b.name} of dtype ${want} but received ${t.dtype}`);

@@ -15,6 +15,7 @@
  * this; it equals cv.threshold(cv.magnitude(cv.Sobel(x, CV_32F, 1, 0, 1, 0.5), cv.Sobel(x, CV_32F,
  * 0, 1, 1, 0.5)), threshold, 255, THRESH_BINARY) converted to u8 (the test checks this).
  */
+import { onDevice } from '../../gpu/device.js';
 import type { DType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';
@@ -109,17 +110,21 @@ export function crackMask(x: Tensor, options: CrackMaskOptions): Tensor {
   const borderValue = options.borderValue === undefined ? 0 : numberInRange('borderValue', options.borderValue, -1e30, 1e30);
   const t2 = squaredThreshold(threshold);
   const shape = x.shape as Dims4;
-  if (x.device === 'gpu') {
-    const tile = crackTileSpec(x.dtype, border);
-    if (stencilTileFits(tile, shape)) return runStencil(tile, x, { t2 }, borderValue);
-    return runPixelProgram(crackProgram(x.dtype, border), [x], shape, 'u8', { t2 }, borderValue);
-  }
-  const src = cpuAccessor(x, border, borderValue);
-  const f = Math.fround;
-  return cpuPixelKernel(shape, 'u8', (n, c, y, xx) => {
-    const gx = f(src(n, c, y, xx + 1) - src(n, c, y, xx - 1));
-    const gy = f(src(n, c, y + 1, xx) - src(n, c, y - 1, xx));
-    return f(f(gx * gx) + f(gy * gy)) > t2 ? 255 : 0;
+  return onDevice(x, {
+    gpu: () => {
+      const tile = crackTileSpec(x.dtype, border);
+      if (stencilTileFits(tile, shape)) return runStencil(tile, x, { t2 }, borderValue);
+      return runPixelProgram(crackProgram(x.dtype, border), [x], shape, 'u8', { t2 }, borderValue);
+    },
+    cpu: () => {
+      const src = cpuAccessor(x, border, borderValue);
+      const f = Math.fround;
+      return cpuPixelKernel(shape, 'u8', (n, c, y, xx) => {
+        const gx = f(src(n, c, y, xx + 1) - src(n, c, y, xx - 1));
+        const gy = f(src(n, c, y + 1, xx) - src(n, c, y - 1, xx));
+        return f(f(gx * gx) + f(gy * gy)) > t2 ? 255 : 0;
+      });
+    },
   });
 }
 

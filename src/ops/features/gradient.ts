@@ -15,6 +15,7 @@
  * modes reflect101 (default) / replicate / constant (borderValue, default 0). Integer outputs
  * round half to even and saturate (saturate_cast); f16 clamps to ±65504. Output dtype default f32.
  */
+import { onDevice } from '../../gpu/device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
@@ -253,13 +254,15 @@ function cpuGradient(x: Tensor, r: ResolvedGradient, wt: Weights): Tensor {
 /** Runs a resolved gradient magnitude where `x` lives (used by multiScaleFeatures). */
 export function gradientMagnitudeResolved(x: Tensor, r: ResolvedGradient): Tensor {
   const wt = weightsOf(r);
-  if (x.device === 'gpu') {
-    const uniforms: Record<string, number | number[]> = wt.shape === 'cross' ? { weight: wt.weight } : { kd: packTaps(wt.kd), ks: packTaps(wt.ks) };
-    const tile = gradientTileSpec(wt.shape, x.dtype, r.dtype, r.border);
-    if (stencilTileFits(tile, x.shape as Dims4)) return runStencil(tile, x, uniforms, r.borderValue);
-    return runPixelProgram(programFor(wt.shape, x.dtype, r.dtype, r.border), [x], x.shape as Dims4, r.dtype, uniforms, r.borderValue);
-  }
-  return cpuGradient(x, r, wt);
+  return onDevice(x, {
+    gpu: () => {
+      const uniforms: Record<string, number | number[]> = wt.shape === 'cross' ? { weight: wt.weight } : { kd: packTaps(wt.kd), ks: packTaps(wt.ks) };
+      const tile = gradientTileSpec(wt.shape, x.dtype, r.dtype, r.border);
+      if (stencilTileFits(tile, x.shape as Dims4)) return runStencil(tile, x, uniforms, r.borderValue);
+      return runPixelProgram(programFor(wt.shape, x.dtype, r.dtype, r.border), [x], x.shape as Dims4, r.dtype, uniforms, r.borderValue);
+    },
+    cpu: () => cpuGradient(x, r, wt),
+  });
 }
 
 /**

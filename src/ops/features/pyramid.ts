@@ -21,6 +21,7 @@
  * one pending command stream (no readback or host wait between them); intermediate levels are
  * released to the pool as soon as their last use is recorded.
  */
+import { onDevice } from '../../gpu/device.js';
 import type { DType } from '../../dtype.js';
 import { isIntegerDType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
@@ -122,19 +123,23 @@ function resolvePyr(x: Tensor, o: PyrDownOptions): ResolvedPyr {
 
 function pyrDownResolved(x: Tensor, r: ResolvedPyr): Tensor {
   const shape = pyrDownShape(x.shape);
-  if (x.device === 'gpu') return runPixelProgram(pyrDownProgram(x.dtype, r.dtype, r.border), [x], shape, r.dtype, {}, r.borderValue);
-  const src = cpuAccessor(x, r.border, r.borderValue);
-  const f = Math.fround;
-  const integer = isIntegerDType(r.dtype);
-  // 6·v₂ + 4·(v₁ + v₃) + v₀ + v₄, each operation rounded to f32 as on the GPU
-  const comb = (v0: number, v1: number, v2: number, v3: number, v4: number) => f(f(f(f(v2 * 6) + f(f(v1 + v3) * 4)) + v0) + v4);
-  return cpuPixelKernel(shape, r.dtype, (n, c, y, xx) => {
-    const cy = 2 * y;
-    const cx = 2 * xx;
-    const row = (yy: number) => comb(src(n, c, yy, cx - 2), src(n, c, yy, cx - 1), src(n, c, yy, cx), src(n, c, yy, cx + 1), src(n, c, yy, cx + 2));
-    const acc = comb(row(cy - 2), row(cy - 1), row(cy), row(cy + 1), row(cy + 2));
-    const v = f(acc * (1 / 256));
-    return integer ? Math.floor(f(v + 0.5)) : v;
+  return onDevice(x, {
+    gpu: () => runPixelProgram(pyrDownProgram(x.dtype, r.dtype, r.border), [x], shape, r.dtype, {}, r.borderValue),
+    cpu: () => {
+      const src = cpuAccessor(x, r.border, r.borderValue);
+      const f = Math.fround;
+      const integer = isIntegerDType(r.dtype);
+      // 6·v₂ + 4·(v₁ + v₃) + v₀ + v₄, each operation rounded to f32 as on the GPU
+      const comb = (v0: number, v1: number, v2: number, v3: number, v4: number) => f(f(f(f(v2 * 6) + f(f(v1 + v3) * 4)) + v0) + v4);
+      return cpuPixelKernel(shape, r.dtype, (n, c, y, xx) => {
+        const cy = 2 * y;
+        const cx = 2 * xx;
+        const row = (yy: number) => comb(src(n, c, yy, cx - 2), src(n, c, yy, cx - 1), src(n, c, yy, cx), src(n, c, yy, cx + 1), src(n, c, yy, cx + 2));
+        const acc = comb(row(cy - 2), row(cy - 1), row(cy), row(cy + 1), row(cy + 2));
+        const v = f(acc * (1 / 256));
+        return integer ? Math.floor(f(v + 0.5)) : v;
+      });
+    },
   });
 }
 

@@ -18,6 +18,7 @@
  * 0..2; a non-zero delta costs one extra element-wise pass on the GPU (filter2dSeparable has no
  * offset), which gives the same value as OpenCV's fused addition up to f32 rounding.
  */
+import { onDevice } from '../../gpu/device.js';
 import type { DType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, numberInRange, oddInteger } from '../../validate.js';
@@ -169,14 +170,14 @@ function derivative(x: Tensor, r: ResolvedDeriv): Tensor {
   if (r.delta === 0) return filter2dSeparable(x, { ...args, dtype: r.dtype });
   const raw = filter2dSeparable(x, { ...args, dtype: 'f32' });
   const shape = raw.shape as Dims4;
-  let out: Tensor;
-  if (x.device === 'gpu') {
-    out = runPixelProgram(offsetProgram(r.dtype), [raw], shape, r.dtype, { delta: r.delta });
-  } else {
-    const src = cpuAccessor(raw, 'replicate');
-    const delta = Math.fround(r.delta);
-    out = cpuPixelKernel(shape, r.dtype, (n, c, y, xx) => src(n, c, y, xx) + delta);
-  }
+  const out = onDevice(raw, {
+    gpu: () => runPixelProgram(offsetProgram(r.dtype), [raw], shape, r.dtype, { delta: r.delta }),
+    cpu: () => {
+      const src = cpuAccessor(raw, 'replicate');
+      const delta = Math.fround(r.delta);
+      return cpuPixelKernel(shape, r.dtype, (n, c, y, xx) => src(n, c, y, xx) + delta);
+    },
+  });
   raw.dispose();
   return out;
 }

@@ -11,6 +11,7 @@
  * GPU: the weights travel as a uniform array (961 floats), so the call stays synchronous and one
  * compiled program serves every kernel size; windows inside the image skip the border logic.
  */
+import { onDevice } from '../../gpu/device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
@@ -122,23 +123,27 @@ export function filter2d(x: Tensor, options: Filter2dOptions): Tensor {
   const o = resolve(x, options);
   const d = checkImage('x', x);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
-  if (x.device === 'gpu') {
-    const weights = new Array<number>(WEIGHT_VECS * 4).fill(0);
-    o.weights.forEach((v, i) => (weights[i] = v));
-    return runPixelProgram(filter2dProgram(x.dtype, o.dtype, o.border), [x], shape, o.dtype, { kw: o.kw, kh: o.kh, delta: o.delta, weights }, o.borderValue);
-  }
-  const src = cpuAccessor(x, o.border, o.borderValue);
-  const w = o.weights.map(Math.fround);
-  const delta = Math.fround(o.delta);
-  const rx = (o.kw - 1) / 2;
-  const ry = (o.kh - 1) / 2;
-  return cpuPixelKernel(shape, o.dtype, (n, c, y, xx) => {
-    let acc = 0;
-    let k = 0;
-    for (let j = 0; j < o.kh; j++) {
-      for (let i = 0; i < o.kw; i++) acc = Math.fround(acc + Math.fround(w[k++]! * src(n, c, y + j - ry, xx + i - rx)));
-    }
-    return acc + delta;
+  return onDevice(x, {
+    gpu: () => {
+      const weights = new Array<number>(WEIGHT_VECS * 4).fill(0);
+      o.weights.forEach((v, i) => (weights[i] = v));
+      return runPixelProgram(filter2dProgram(x.dtype, o.dtype, o.border), [x], shape, o.dtype, { kw: o.kw, kh: o.kh, delta: o.delta, weights }, o.borderValue);
+    },
+    cpu: () => {
+      const src = cpuAccessor(x, o.border, o.borderValue);
+      const w = o.weights.map(Math.fround);
+      const delta = Math.fround(o.delta);
+      const rx = (o.kw - 1) / 2;
+      const ry = (o.kh - 1) / 2;
+      return cpuPixelKernel(shape, o.dtype, (n, c, y, xx) => {
+        let acc = 0;
+        let k = 0;
+        for (let j = 0; j < o.kh; j++) {
+          for (let i = 0; i < o.kw; i++) acc = Math.fround(acc + Math.fround(w[k++]! * src(n, c, y + j - ry, xx + i - rx)));
+        }
+        return acc + delta;
+      });
+    },
   });
 }
 

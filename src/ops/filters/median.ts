@@ -18,6 +18,7 @@
  * 3×3 on u8 rows of a multiple of 16 pixels takes the strip kernel (medianU8StripProgram: column
  * sorts shared by a thread's 16 pixels, streamed down 16 rows), the fastest of the three.
  */
+import { onDevice } from '../../gpu/device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
@@ -378,17 +379,23 @@ export function medianBlur(x: Tensor, options: MedianBlurOptions): Tensor {
   if (ksize !== 3 && ksize !== 5) throw invalidParameter('ksize', '3 or 5', ksize);
   checkDType('x', x, MEDIAN_DTYPES);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
-  if (x.device === 'gpu' && x.dtype === 'u8' && ksize === 3 && d.w % 16 === 0 && d.n * d.c <= 65535 && x.size > 0) return runMedianU8Strip(x);
-  if (x.device === 'gpu' && x.dtype === 'u8' && d.w % 4 === 0 && x.size > 0) return runWordKernel(medianU8WordProgram(ksize), x, d.w / 4);
-  if (x.device === 'gpu') return runPixelProgram(medianProgram(x.dtype, ksize), [x], shape, x.dtype, {});
-  const src = cpuAccessor(x, 'replicate');
-  const r = (ksize - 1) / 2;
-  const window = new Float64Array(ksize * ksize);
-  return cpuPixelKernel(shape, x.dtype, (n, c, y, xx) => {
-    let i = 0;
-    for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) window[i++] = src(n, c, y + dy, xx + dx);
-    window.sort();
-    return window[(window.length - 1) / 2]!;
+  return onDevice(x, {
+    gpu: () => {
+      if (x.dtype === 'u8' && ksize === 3 && d.w % 16 === 0 && d.n * d.c <= 65535 && x.size > 0) return runMedianU8Strip(x);
+      if (x.dtype === 'u8' && d.w % 4 === 0 && x.size > 0) return runWordKernel(medianU8WordProgram(ksize), x, d.w / 4);
+      return runPixelProgram(medianProgram(x.dtype, ksize), [x], shape, x.dtype, {});
+    },
+    cpu: () => {
+      const src = cpuAccessor(x, 'replicate');
+      const r = (ksize - 1) / 2;
+      const window = new Float64Array(ksize * ksize);
+      return cpuPixelKernel(shape, x.dtype, (n, c, y, xx) => {
+        let i = 0;
+        for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) window[i++] = src(n, c, y + dy, xx + dx);
+        window.sort();
+        return window[(window.length - 1) / 2]!;
+      });
+    },
   });
 }
 

@@ -10,6 +10,7 @@
  *  - general: two pixel-kernel passes through an f32 intermediate, taps as uniforms
  *    (array<vec4<f32>, 64>, up to 255 taps), any width.
  */
+import { onDevice } from '../../gpu/device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
@@ -94,31 +95,33 @@ export function filter2dSeparable(x: Tensor, a: SeparableArgs): Tensor {
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
   // A constant border row of the source becomes borderValue·Σkx after the horizontal pass.
   const midBorder = a.borderValue * a.kx.reduce((s, v) => s + v, 0);
-  if (x.device === 'gpu') {
-    const rx = (a.kx.length - 1) / 2;
-    const ry = (a.ky.length - 1) / 2;
-    const tile = separableTileSpec(x.dtype, a.dtype, a.border, rx, ry);
-    if (stencilTileFits(tile, shape)) return runStencil(tile, x, { wx: a.kx, wy: a.ky }, a.borderValue);
-    const tmp = runPixelProgram(separablePass('h', x.dtype, 'f32', a.border), [x], shape, 'f32', { taps: a.kx.length, weights: packWeights(a.kx) }, a.borderValue);
-    const out = runPixelProgram(separablePass('v', 'f32', a.dtype, a.border), [tmp], shape, a.dtype, { taps: a.ky.length, weights: packWeights(a.ky) }, midBorder);
-    tmp.dispose();
-    return out;
-  }
-  const src = cpuAccessor(x, a.border, a.borderValue);
   const rx = (a.kx.length - 1) / 2;
   const ry = (a.ky.length - 1) / 2;
-  const kx = a.kx.map(Math.fround);
-  const ky = a.ky.map(Math.fround);
-  const tmp = cpuPixelKernel(shape, 'f32', (n, c, yy, xx) => {
-    let acc = 0;
-    for (let k = 0; k < kx.length; k++) acc = Math.fround(acc + Math.fround(kx[k]! * src(n, c, yy, xx + k - rx)));
-    return acc;
-  });
-  const mid = cpuAccessor(tmp, a.border, midBorder);
-  return cpuPixelKernel(shape, a.dtype, (n, c, yy, xx) => {
-    let acc = 0;
-    for (let k = 0; k < ky.length; k++) acc = Math.fround(acc + Math.fround(ky[k]! * mid(n, c, yy + k - ry, xx)));
-    return acc;
+  return onDevice(x, {
+    gpu: () => {
+      const tile = separableTileSpec(x.dtype, a.dtype, a.border, rx, ry);
+      if (stencilTileFits(tile, shape)) return runStencil(tile, x, { wx: a.kx, wy: a.ky }, a.borderValue);
+      const tmp = runPixelProgram(separablePass('h', x.dtype, 'f32', a.border), [x], shape, 'f32', { taps: a.kx.length, weights: packWeights(a.kx) }, a.borderValue);
+      const out = runPixelProgram(separablePass('v', 'f32', a.dtype, a.border), [tmp], shape, a.dtype, { taps: a.ky.length, weights: packWeights(a.ky) }, midBorder);
+      tmp.dispose();
+      return out;
+    },
+    cpu: () => {
+      const src = cpuAccessor(x, a.border, a.borderValue);
+      const kx = a.kx.map(Math.fround);
+      const ky = a.ky.map(Math.fround);
+      const tmp = cpuPixelKernel(shape, 'f32', (n, c, yy, xx) => {
+        let acc = 0;
+        for (let k = 0; k < kx.length; k++) acc = Math.fround(acc + Math.fround(kx[k]! * src(n, c, yy, xx + k - rx)));
+        return acc;
+      });
+      const mid = cpuAccessor(tmp, a.border, midBorder);
+      return cpuPixelKernel(shape, a.dtype, (n, c, yy, xx) => {
+        let acc = 0;
+        for (let k = 0; k < ky.length; k++) acc = Math.fround(acc + Math.fround(ky[k]! * mid(n, c, yy + k - ry, xx)));
+        return acc;
+      });
+    },
   });
 }
 

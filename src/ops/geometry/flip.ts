@@ -11,6 +11,7 @@
  * move vec4<u32> (16 bytes) per thread. Other widths and converting flips use the gather engine.
  * The word kernels exist because the gather engine's per-pixel byte loads and coordinates were slow.
  */
+import { onDevice } from '../../gpu/device.js';
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
@@ -127,11 +128,8 @@ export function flip(x: Tensor, options: FlipOptions): Tensor {
   const fy = v.values[0]!;
   // neither flag: a copy (the gather engine), which the word kernel has no variant for
   if (!fx && !fy) return integerMap('flip', x, shape, dtype, 'inside', 0, flipMap(false, false, d));
-  if (x.device === 'gpu' && dtype === x.dtype) {
-    const out = flipWords(x, fx, fy);
-    if (out) return out;
-  }
-  return integerMap('flip', x, shape, dtype, 'inside', 0, flipMap(fx, fy, d));
+  const map = () => integerMap('flip', x, shape, dtype, 'inside', 0, flipMap(fx, fy, d));
+  return onDevice(x, { gpu: () => (dtype === x.dtype ? flipWords(x, fx, fy) : null) ?? map(), cpu: map });
 }
 
 /** Scalar-word variant of a same-dtype GPU flip (tests: exercises the one-word-per-thread kernel at any width). */

@@ -14,6 +14,7 @@
  * Each thread writes one output word (4 u8, 2 u16/f16 or 1 i32/f32 pixels) and finds its
  * (n, c, y, x) with one division chain, then steps through the word's pixels.
  */
+import { onDevice } from '../../gpu/device.js';
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, allocTyped, saturate, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
@@ -281,20 +282,21 @@ export function integerMap(name: string, x: Tensor, outShape: Dims4, outDtype: D
   const uniforms: UniformValues = perSample
     ? { maps: packPerSample(maps.map((k) => [...k.mx, 0, ...k.my, 0]), 2) }
     : { map_x: [...maps[0]!.mx, 0], map_y: [...maps[0]!.my, 0] };
-  if (x.device === 'gpu') {
-    return runGather(x, integerMapSpec(name, x.dtype, outDtype, border, perSample), outShape, uniforms, borderValue);
-  }
-  return cpuGather(
-    x,
-    outDtype,
-    border,
-    borderValue,
-    outShape,
-    (y, xx, p, n) => {
-      const { mx, my } = maps[n]!;
-      p[0] = mx[0] * y + mx[1] * xx + mx[2];
-      p[1] = my[0] * y + my[1] * xx + my[2];
-    },
-    perSample,
-  );
+  return onDevice(x, {
+    gpu: () => runGather(x, integerMapSpec(name, x.dtype, outDtype, border, perSample), outShape, uniforms, borderValue),
+    cpu: () =>
+      cpuGather(
+        x,
+        outDtype,
+        border,
+        borderValue,
+        outShape,
+        (y, xx, p, n) => {
+          const { mx, my } = maps[n]!;
+          p[0] = mx[0] * y + mx[1] * xx + mx[2];
+          p[1] = my[0] * y + my[1] * xx + my[2];
+        },
+        perSample,
+      ),
+  });
 }

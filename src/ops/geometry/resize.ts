@@ -44,6 +44,7 @@
  * not the image ('nearest' and 'bilinear'; one kernel for every box, each sample's box and scales
  * read from a uniform array).
  */
+import { onDevice } from '../../gpu/device.js';
 import { ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
@@ -314,30 +315,34 @@ function resizeBoxes(x: Tensor, shape: Dims4, boxes: readonly ResizeBox[], inter
   const [, , height, width] = shape;
   const rs = boxes.map((b) => [1 / (width / b[2]), 1 / (height / b[3]), nearestThreshold(b[2], width), nearestThreshold(b[3], height)]);
   const uniforms = { bs: packPerSample(boxes.map((b, n) => [...b, ...rs[n]!]), 2) };
-  if (x.device === 'gpu') {
-    if (interpolation === 'nearest') return runGather(x, boxNearestSpec(x.dtype, dtype), shape, uniforms, 0);
-    return runPixelProgram(boxLinearProgram(x.dtype, dtype), [x], shape, dtype, uniforms);
-  }
-  if (interpolation === 'nearest') {
-    const ix = boxes.map((b, n) => Int32Array.from({ length: width }, (_, i) => b[0] + nearestIndex(i, width, b[2], rs[n]![2]!)));
-    const iy = boxes.map((b, n) => Int32Array.from({ length: height }, (_, i) => b[1] + nearestIndex(i, height, b[3], rs[n]![3]!)));
-    return cpuGather(
-      x,
-      dtype,
-      'inside',
-      0,
-      shape,
-      (y, xx, p, n) => {
-        p[0] = ix[n]![xx]!;
-        p[1] = iy[n]![y]!;
-      },
-      true,
-    );
-  }
-  const shift = (t: CpuTaps, o: number): CpuTaps => ({ s0: t.s0.map((s) => s + o), s1: t.s1.map((s) => s + o), f: t.f });
-  const tx = boxes.map((b) => shift(cpuTaps('linear', b[2], width), b[0]));
-  const ty = boxes.map((b) => shift(cpuTaps('linear', b[3], height), b[1]));
-  return cpuBilinear(x, shape, dtype, (n) => tx[n]!, (n) => ty[n]!);
+  return onDevice(x, {
+    gpu: () => {
+      if (interpolation === 'nearest') return runGather(x, boxNearestSpec(x.dtype, dtype), shape, uniforms, 0);
+      return runPixelProgram(boxLinearProgram(x.dtype, dtype), [x], shape, dtype, uniforms);
+    },
+    cpu: () => {
+      if (interpolation === 'nearest') {
+        const ix = boxes.map((b, n) => Int32Array.from({ length: width }, (_, i) => b[0] + nearestIndex(i, width, b[2], rs[n]![2]!)));
+        const iy = boxes.map((b, n) => Int32Array.from({ length: height }, (_, i) => b[1] + nearestIndex(i, height, b[3], rs[n]![3]!)));
+        return cpuGather(
+          x,
+          dtype,
+          'inside',
+          0,
+          shape,
+          (y, xx, p, n) => {
+            p[0] = ix[n]![xx]!;
+            p[1] = iy[n]![y]!;
+          },
+          true,
+        );
+      }
+      const shift = (t: CpuTaps, o: number): CpuTaps => ({ s0: t.s0.map((s) => s + o), s1: t.s1.map((s) => s + o), f: t.f });
+      const tx = boxes.map((b) => shift(cpuTaps('linear', b[2], width), b[0]));
+      const ty = boxes.map((b) => shift(cpuTaps('linear', b[3], height), b[1]));
+      return cpuBilinear(x, shape, dtype, (n) => tx[n]!, (n) => ty[n]!);
+    },
+  });
 }
 
 /** Every program variant of the crop-and-resize, for compile-all tests. */
@@ -626,22 +631,28 @@ export function resize(x: Tensor, options: ResizeOptions): Tensor {
   const rs = [1 / (width / d.w), 1 / (height / d.h), nearestThreshold(d.w, width), nearestThreshold(d.h, height)];
   if (interpolation === 'nearest') {
     const spec = nearestSpec(x.dtype, dtype);
-    if (x.device === 'gpu') return runGather(x, spec, shape, { rs }, 0);
-    const ix = Int32Array.from({ length: width }, (_, i) => nearestIndex(i, width, d.w, rs[2]!));
-    const iy = Int32Array.from({ length: height }, (_, i) => nearestIndex(i, height, d.h, rs[3]!));
-    return cpuGather(x, dtype, 'inside', 0, shape, (y, xx, p) => {
-      p[0] = ix[xx]!;
-      p[1] = iy[y]!;
+    return onDevice(x, {
+      gpu: () => runGather(x, spec, shape, { rs }, 0),
+      cpu: () => {
+        const ix = Int32Array.from({ length: width }, (_, i) => nearestIndex(i, width, d.w, rs[2]!));
+        const iy = Int32Array.from({ length: height }, (_, i) => nearestIndex(i, height, d.h, rs[3]!));
+        return cpuGather(x, dtype, 'inside', 0, shape, (y, xx, p) => {
+          p[0] = ix[xx]!;
+          p[1] = iy[y]!;
+        });
+      },
     });
   }
   const kernel: Kernel = interpolation === 'bilinear' ? 'linear' : d.w >= width && d.h >= height ? 'area' : 'area_up';
-  if (x.device === 'gpu') {
-    const k = kernel === 'linear' ? integerFactors(d.w, d.h, width, height) : null;
-    if (k && k[0] === 2 && k[1] === 2 && x.dtype === 'u8' && width % 4 === 0 && d.n * d.c <= 65535) return runLinearHalfU8(x, shape, dtype);
-    if (k && width % ELEMENTS_PER_WORD[dtype] === 0 && d.n * d.c <= 65535) return runLinearInt(x, shape, dtype, k[0], k[1]);
-    return runPixelProgram(resizeProgram(kernel, x.dtype, dtype), [x], shape, dtype, { rs });
-  }
-  return cpuResize(x, shape, kernel, dtype);
+  return onDevice(x, {
+    gpu: () => {
+      const k = kernel === 'linear' ? integerFactors(d.w, d.h, width, height) : null;
+      if (k && k[0] === 2 && k[1] === 2 && x.dtype === 'u8' && width % 4 === 0 && d.n * d.c <= 65535) return runLinearHalfU8(x, shape, dtype);
+      if (k && width % ELEMENTS_PER_WORD[dtype] === 0 && d.n * d.c <= 65535) return runLinearInt(x, shape, dtype, k[0], k[1]);
+      return runPixelProgram(resizeProgram(kernel, x.dtype, dtype), [x], shape, dtype, { rs });
+    },
+    cpu: () => cpuResize(x, shape, kernel, dtype),
+  });
 }
 
 /** Every program variant of resize (kernels × dtype pairs), for compile-all tests. */

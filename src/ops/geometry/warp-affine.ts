@@ -26,6 +26,7 @@
  * Per sample (augmentation): `matrix` may be one matrix per sample (an array of N matrices, or a
  * CPU tensor of shape [N, 2, 3]); each is inverted on the host and read by the kernel as sample n's.
  */
+import { onDevice } from '../../gpu/device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
@@ -203,42 +204,46 @@ export function warpAffine(x: Tensor, options: WarpAffineOptions): Tensor {
   const uniforms: UniformValues = ps
     ? { ms: packPerSample(invs.map((i) => [i[0]!, i[1]!, i[2]!, 0, i[3]!, i[4]!, i[5]!, 0]), 2) }
     : { m0: [inv[0]!, inv[1]!, inv[2]!, 0], m1: [inv[3]!, inv[4]!, inv[5]!, 0] };
-  if (x.device === 'gpu') {
-    if (interpolation === 'nearest') return runGather(x, nearestSpec(x.dtype, dtype, border, ps), shape, uniforms, borderValue);
-    return runPixelProgram(bilinearProgram(x.dtype, dtype, border, ps), [x], shape, dtype, uniforms, borderValue);
-  }
-  const f = Math.fround;
-  // sample n's inverse (the one matrix when not per sample)
-  const m = (n: number) => invs[ps ? n : 0]!;
-  const sx = (n: number, xx: number, y: number) => f(f(f(m(n)[0]! * xx) + f(m(n)[1]! * y)) + m(n)[2]!);
-  const sy = (n: number, xx: number, y: number) => f(f(f(m(n)[3]! * xx) + f(m(n)[4]! * y)) + m(n)[5]!);
-  if (interpolation === 'nearest') {
-    return cpuGather(
-      x,
-      dtype,
-      border,
-      borderValue,
-      shape,
-      (y, xx, p, n) => {
-        p[0] = cpuWrap(Math.floor(f(sx(n, xx, y) + 0.5)), d.w, border);
-        p[1] = cpuWrap(Math.floor(f(sy(n, xx, y) + 0.5)), d.h, border);
-      },
-      ps,
-    );
-  }
-  const src = cpuAccessor(x, border, borderValue);
-  return cpuPixelKernel(shape, dtype, (n, ch, y, xx) => {
-    const X = sx(n, xx, y);
-    const Y = sy(n, xx, y);
-    const fx0 = Math.floor(X);
-    const fy0 = Math.floor(Y);
-    const fx = f(X - fx0);
-    const fy = f(Y - fy0);
-    const x0 = cpuWrap(fx0, d.w, border);
-    const y0 = cpuWrap(fy0, d.h, border);
-    const r0 = f(f(src(n, ch, y0, x0) * f(1 - fx)) + f(src(n, ch, y0, x0 + 1) * fx));
-    const r1 = f(f(src(n, ch, y0 + 1, x0) * f(1 - fx)) + f(src(n, ch, y0 + 1, x0 + 1) * fx));
-    return f(f(r0 * f(1 - fy)) + f(r1 * fy));
+  return onDevice(x, {
+    gpu: () => {
+      if (interpolation === 'nearest') return runGather(x, nearestSpec(x.dtype, dtype, border, ps), shape, uniforms, borderValue);
+      return runPixelProgram(bilinearProgram(x.dtype, dtype, border, ps), [x], shape, dtype, uniforms, borderValue);
+    },
+    cpu: () => {
+      const f = Math.fround;
+      // sample n's inverse (the one matrix when not per sample)
+      const m = (n: number) => invs[ps ? n : 0]!;
+      const sx = (n: number, xx: number, y: number) => f(f(f(m(n)[0]! * xx) + f(m(n)[1]! * y)) + m(n)[2]!);
+      const sy = (n: number, xx: number, y: number) => f(f(f(m(n)[3]! * xx) + f(m(n)[4]! * y)) + m(n)[5]!);
+      if (interpolation === 'nearest') {
+        return cpuGather(
+          x,
+          dtype,
+          border,
+          borderValue,
+          shape,
+          (y, xx, p, n) => {
+            p[0] = cpuWrap(Math.floor(f(sx(n, xx, y) + 0.5)), d.w, border);
+            p[1] = cpuWrap(Math.floor(f(sy(n, xx, y) + 0.5)), d.h, border);
+          },
+          ps,
+        );
+      }
+      const src = cpuAccessor(x, border, borderValue);
+      return cpuPixelKernel(shape, dtype, (n, ch, y, xx) => {
+        const X = sx(n, xx, y);
+        const Y = sy(n, xx, y);
+        const fx0 = Math.floor(X);
+        const fy0 = Math.floor(Y);
+        const fx = f(X - fx0);
+        const fy = f(Y - fy0);
+        const x0 = cpuWrap(fx0, d.w, border);
+        const y0 = cpuWrap(fy0, d.h, border);
+        const r0 = f(f(src(n, ch, y0, x0) * f(1 - fx)) + f(src(n, ch, y0, x0 + 1) * fx));
+        const r1 = f(f(src(n, ch, y0 + 1, x0) * f(1 - fx)) + f(src(n, ch, y0 + 1, x0 + 1) * fx));
+        return f(f(r0 * f(1 - fy)) + f(r1 * fy));
+      });
+    },
   });
 }
 

@@ -26,6 +26,8 @@
  *
  * Limits: N·H·W < 2^31 and, with maxArea, H·W < 2^30 (areas share a word with two flag bits).
  */
+import { onDevice } from '../../gpu/device.js';
+import type { Gpu } from '../../gpu/gpu.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter } from '../../validate.js';
@@ -197,9 +199,11 @@ export function fillHolesPrograms(): ProgramInfo[] {
  */
 export function fillHoles(mask: Tensor, options: FillHolesOptions = {}): Tensor {
   const o = resolve(mask, options);
+  return onDevice(mask, { gpu: (gpu) => fillHolesGpu(gpu, mask, o), cpu: () => fillHolesCpu(mask, o) });
+}
+
+function fillHolesGpu(gpu: Gpu, mask: Tensor, o: Resolved): Tensor {
   const [N, , H, W] = mask.shape as Dims4;
-  if (mask.device === 'cpu') return fillHolesCpu(mask, o);
-  const gpu = mask.gpu.gpu;
   const prep = runPixelProgram(fillHolesPrepProgram(), [mask], [N, 1, H, W], 'u8', {});
   const g = blockGeometry(N, H, W, o.connectivity);
   const un = { ...cclUniforms(g, 0), max_area: o.maxArea };

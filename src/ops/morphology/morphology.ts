@@ -26,6 +26,7 @@
  * definition, and the u8 kernels take the outside value saturated to u8 for the same reason);
  * other elements are passed as uniforms, one (dy, x0, x1) span per run of ones in a row.
  */
+import { onDevice } from '../../gpu/device.js';
 import { saturate, type DType } from '../../dtype.js';
 import { foldWorkgroups } from '../../gpu/gpu.js';
 import type { ProgramInfo } from '../../gpu/program.js';
@@ -535,46 +536,54 @@ function dims(x: Tensor): Dims4 {
 function morphOnce(x: Tensor, r: Resolved, op: Extremum): Tensor {
   const shape = dims(x);
   const bv = outsideValue(r, op);
-  if (x.device === 'gpu') {
-    if (r.rect) {
-      const { x0, x1, y0, y1 } = r.rect;
-      const strip = x.dtype === 'u8' && morphTuning.strip ? rectStripSpec(op, r.border, r.rect) : null;
-      if (strip && stencilStripFits(strip, shape)) return runStencilStrip(strip, x, {}, saturate('u8', bv));
-      const g = x.dtype === 'u8' && shape[3] % 4 === 0 ? rectTileGeometry(r.rect) : null;
-      if (g && morphTuning.rowsKernel && rowsKernelFits(r.rect) && shape[0] * shape[1] <= 65535) return runRectRows(x, r, op, bv);
-      if (g) return runRectTile(x, r, op, g, bv);
-      const tmp = runPixelProgram(rectPass('h', op, x.dtype, r.border), [x], shape, x.dtype, { lo: x0, hi: x1 }, bv);
-      const out = runPixelProgram(rectPass('v', op, x.dtype, r.border), [tmp], shape, x.dtype, { lo: y0, hi: y1 }, bv);
-      tmp.dispose();
-      return out;
-    }
-    const spans = r.spans.flatMap(([dy, a, b]) => [dy, a, b, 0]);
-    let cur = x;
-    for (let it = 0; it < r.iterations; it++) {
-      const next = runPixelProgram(spanPass(op, x.dtype, r.border), [cur], shape, x.dtype, { count: r.spans.length, spans }, bv);
-      if (cur !== x) cur.dispose();
-      cur = next;
-    }
-    return cur;
-  }
-  const pick = op === 'min' ? Math.min : Math.max;
-  let cur = x;
-  for (let it = 0; it < r.iterations; it++) {
-    const src = cpuAccessor(cur, r.border, bv);
-    cur = cpuPixelKernel(shape, x.dtype, (n, c, y, xx) => {
-      let m = op === 'min' ? Infinity : -Infinity;
-      for (const [dy, a, b] of r.spans) for (let d = a; d <= b; d++) m = pick(m, src(n, c, y + dy, xx + d));
-      return m;
-    });
-  }
-  return cur;
+  return onDevice(x, {
+    gpu: () => {
+      if (r.rect) {
+        const { x0, x1, y0, y1 } = r.rect;
+        const strip = x.dtype === 'u8' && morphTuning.strip ? rectStripSpec(op, r.border, r.rect) : null;
+        if (strip && stencilStripFits(strip, shape)) return runStencilStrip(strip, x, {}, saturate('u8', bv));
+        const g = x.dtype === 'u8' && shape[3] % 4 === 0 ? rectTileGeometry(r.rect) : null;
+        if (g && morphTuning.rowsKernel && rowsKernelFits(r.rect) && shape[0] * shape[1] <= 65535) return runRectRows(x, r, op, bv);
+        if (g) return runRectTile(x, r, op, g, bv);
+        const tmp = runPixelProgram(rectPass('h', op, x.dtype, r.border), [x], shape, x.dtype, { lo: x0, hi: x1 }, bv);
+        const out = runPixelProgram(rectPass('v', op, x.dtype, r.border), [tmp], shape, x.dtype, { lo: y0, hi: y1 }, bv);
+        tmp.dispose();
+        return out;
+      }
+      const spans = r.spans.flatMap(([dy, a, b]) => [dy, a, b, 0]);
+      let cur = x;
+      for (let it = 0; it < r.iterations; it++) {
+        const next = runPixelProgram(spanPass(op, x.dtype, r.border), [cur], shape, x.dtype, { count: r.spans.length, spans }, bv);
+        if (cur !== x) cur.dispose();
+        cur = next;
+      }
+      return cur;
+    },
+    cpu: () => {
+      const pick = op === 'min' ? Math.min : Math.max;
+      let cur = x;
+      for (let it = 0; it < r.iterations; it++) {
+        const src = cpuAccessor(cur, r.border, bv);
+        cur = cpuPixelKernel(shape, x.dtype, (n, c, y, xx) => {
+          let m = op === 'min' ? Infinity : -Infinity;
+          for (const [dy, a, b] of r.spans) for (let d = a; d <= b; d++) m = pick(m, src(n, c, y + dy, xx + d));
+          return m;
+        });
+      }
+      return cur;
+    },
+  });
 }
 
 function subtract(a: Tensor, b: Tensor): Tensor {
-  if (a.device === 'gpu') return runPixelProgram(subtractProgram(a.dtype), [a, b], dims(a), a.dtype, {});
-  const A = cpuAccessor(a, 'replicate');
-  const B = cpuAccessor(b, 'replicate');
-  return cpuPixelKernel(dims(a), a.dtype, (n, c, y, x) => A(n, c, y, x) - B(n, c, y, x));
+  return onDevice([a, b], {
+    gpu: () => runPixelProgram(subtractProgram(a.dtype), [a, b], dims(a), a.dtype, {}),
+    cpu: () => {
+      const A = cpuAccessor(a, 'replicate');
+      const B = cpuAccessor(b, 'replicate');
+      return cpuPixelKernel(dims(a), a.dtype, (n, c, y, x) => A(n, c, y, x) - B(n, c, y, x));
+    },
+  });
 }
 
 function run(x: Tensor, op: MorphOp, r: Resolved): Tensor {

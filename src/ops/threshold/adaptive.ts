@@ -12,6 +12,7 @@
  * GPU: a horizontal pass writes exact row sums as u16 (≤ 255·255), then one pass sums them
  * vertically, divides with an exact integer-corrected rounding and compares.
  */
+import { onDevice } from '../../gpu/device.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { numberInRange, oddInteger, oneOf } from '../../validate.js';
@@ -100,25 +101,29 @@ export function adaptiveThreshold(x: Tensor, options: AdaptiveThresholdOptions):
   const r = (blockSize - 1) / 2;
   const area = blockSize * blockSize;
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
-  if (x.device === 'gpu') {
-    const rows = runPixelProgram(rowSumProgram(), [x], shape, 'u16', { r });
-    const out = runPixelProgram(compareProgram(type), [x, rows], shape, 'u8', { r, area, inv_area: 1 / area, idelta, maxval });
-    rows.dispose();
-    return out;
-  }
-  const src = cpuAccessor(x, 'replicate');
-  const rows = cpuPixelKernel(shape, 'i32', (n, c, y, xx) => {
-    let s = 0;
-    for (let k = -r; k <= r; k++) s += src(n, c, y, xx + k);
-    return s;
-  });
-  const rowAt = cpuAccessor(rows, 'replicate');
-  return cpuPixelKernel(shape, 'u8', (n, c, y, xx) => {
-    let s = 0;
-    for (let k = -r; k <= r; k++) s += rowAt(n, c, y + k, xx);
-    const diff = src(n, c, y, xx) - Math.round(s / area);
-    const on = type === 'binary' ? diff > -idelta : diff <= -idelta;
-    return on ? maxval : 0;
+  return onDevice(x, {
+    gpu: () => {
+      const rows = runPixelProgram(rowSumProgram(), [x], shape, 'u16', { r });
+      const out = runPixelProgram(compareProgram(type), [x, rows], shape, 'u8', { r, area, inv_area: 1 / area, idelta, maxval });
+      rows.dispose();
+      return out;
+    },
+    cpu: () => {
+      const src = cpuAccessor(x, 'replicate');
+      const rows = cpuPixelKernel(shape, 'i32', (n, c, y, xx) => {
+        let s = 0;
+        for (let k = -r; k <= r; k++) s += src(n, c, y, xx + k);
+        return s;
+      });
+      const rowAt = cpuAccessor(rows, 'replicate');
+      return cpuPixelKernel(shape, 'u8', (n, c, y, xx) => {
+        let s = 0;
+        for (let k = -r; k <= r; k++) s += rowAt(n, c, y + k, xx);
+        const diff = src(n, c, y, xx) - Math.round(s / area);
+        const on = type === 'binary' ? diff > -idelta : diff <= -idelta;
+        return on ? maxval : 0;
+      });
+    },
   });
 }
 

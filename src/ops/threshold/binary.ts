@@ -14,12 +14,13 @@
  * 16-byte loads and stores where planes hold a multiple of 16 pixels); Otsu's per-plane levels
  * take a program of their own, one thread per 32-bit output word.
  */
+import { onDevice } from '../../gpu/device.js';
 import { ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { numberInRange, oneOf } from '../../validate.js';
 import { checkImage, outDType } from '../image.js';
-import { cpuPixelKernel, packExpr, type Dims4 } from '../../kernels/pixel.js';
+import { cpuLoader, cpuPixelKernel, packExpr, type Dims4 } from '../../kernels/pixel.js';
 import { pointwisePrograms, runPointwise, type PointwiseSpec } from '../../kernels/pointwise.js';
 
 export const THRESHOLD_TYPES = ['binary', 'binary_inv'] as const;
@@ -129,13 +130,12 @@ export function runThresholdPlanes(x: Tensor, outDtype: DType, type: ThresholdTy
 /** CPU reference of the pointwise threshold; `thrOf(plane)` gives the threshold of a plane. */
 export function cpuThreshold(x: Tensor, outDtype: DType, type: ThresholdType, thrOf: (plane: number) => number, maxval: number): Tensor {
   const [N, C, H, W] = x.shape as Dims4;
-  const data = x.data;
-  const f16 = x.dtype === 'f16';
+  const load = cpuLoader(x);
   const m = Math.fround(maxval);
   const [on, off] = type === 'binary' ? [m, 0] : [0, m];
   return cpuPixelKernel([N, C, H, W], outDtype, (n, c, y, xx) => {
     const i = ((n * C + c) * H + y) * W + xx;
-    const v = Math.fround(f16 ? x.at(i) : data[i]!);
+    const v = Math.fround(load(i));
     return v > Math.fround(thrOf(n * C + c)) ? on : off;
   });
 }
@@ -153,8 +153,10 @@ export function threshold(x: Tensor, options: ThresholdOptions): Tensor {
   const maxval = o.maxval === undefined ? defaultMaxval(x.dtype) : numberInRange('maxval', o.maxval, -3.4e38, 3.4e38);
   const type = o.type === undefined ? 'binary' : oneOf('type', o.type, THRESHOLD_TYPES);
   const dtype = outDType(o.dtype, x.dtype);
-  if (x.device === 'gpu') return runThreshold(x, dtype, type, thresh, maxval);
-  return cpuThreshold(x, dtype, type, () => thresh, maxval);
+  return onDevice(x, {
+    gpu: () => runThreshold(x, dtype, type, thresh, maxval),
+    cpu: () => cpuThreshold(x, dtype, type, () => thresh, maxval),
+  });
 }
 
 /** Every program variant of this file, for compile-all tests. */

@@ -18,6 +18,7 @@
  * threshold pass reading the per-plane level. Planes up to 2^23 pixels are bit-exact (larger ones
  * could meet subnormal intermediates, which the WGSL doubles flush to zero).
  */
+import { onDevice } from '../../gpu/device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
@@ -169,39 +170,42 @@ export function otsuThreshold(x: Tensor, options: OtsuOptions = {}): OtsuResult 
   const type: ThresholdType = o.type === undefined ? 'binary' : oneOf('type', o.type, THRESHOLD_TYPES);
   const planes = d.n * d.c;
   const planeSize = d.h * d.w;
-  if (x.device === 'gpu') {
-    const gpu = x.gpu.gpu;
-    const hist = Tensor.empty(gpu, [planes, 256], 'i32');
-    gpu.clear(hist.gpu.ref);
-    const chunks = Math.ceil(planeSize / CHUNK);
-    gpu.dispatch({
-      program: histogramProgram(),
-      inputs: [x.gpu.ref],
-      outputs: [hist.gpu.ref],
-      uniforms: { plane_size: planeSize, chunks, groups: planes * chunks },
-      workgroups: planes * chunks,
-    });
-    const thresholds = Tensor.empty(gpu, [d.n, d.c], 'f32');
-    gpu.dispatch({
-      program: otsuSearchProgram(),
-      inputs: [hist.gpu.ref],
-      outputs: [thresholds.gpu.ref],
-      uniforms: { planes, plane_size: planeSize },
-      workgroups: Math.ceil(planes / 64),
-    });
-    hist.dispose();
-    return { mask: runThresholdPlanes(x, 'u8', type, maxval, thresholds), thresholds };
-  }
-  const data = x.data;
-  const levels = new Float32Array(planes);
-  const h = new Int32Array(256);
-  for (let p = 0; p < planes; p++) {
-    h.fill(0);
-    for (let i = p * planeSize; i < (p + 1) * planeSize; i++) h[data[i]!]!++;
-    levels[p] = otsuLevel(h, planeSize);
-  }
-  const mask = cpuThreshold(x, 'u8', type, (p) => levels[p]!, maxval);
-  return { mask, thresholds: Tensor.fromArray(levels, [d.n, d.c], 'f32') };
+  return onDevice(x, {
+    gpu: (gpu) => {
+      const hist = Tensor.empty(gpu, [planes, 256], 'i32');
+      gpu.clear(hist.gpu.ref);
+      const chunks = Math.ceil(planeSize / CHUNK);
+      gpu.dispatch({
+        program: histogramProgram(),
+        inputs: [x.gpu.ref],
+        outputs: [hist.gpu.ref],
+        uniforms: { plane_size: planeSize, chunks, groups: planes * chunks },
+        workgroups: planes * chunks,
+      });
+      const thresholds = Tensor.empty(gpu, [d.n, d.c], 'f32');
+      gpu.dispatch({
+        program: otsuSearchProgram(),
+        inputs: [hist.gpu.ref],
+        outputs: [thresholds.gpu.ref],
+        uniforms: { planes, plane_size: planeSize },
+        workgroups: Math.ceil(planes / 64),
+      });
+      hist.dispose();
+      return { mask: runThresholdPlanes(x, 'u8', type, maxval, thresholds), thresholds };
+    },
+    cpu: () => {
+      const data = x.data;
+      const levels = new Float32Array(planes);
+      const h = new Int32Array(256);
+      for (let p = 0; p < planes; p++) {
+        h.fill(0);
+        for (let i = p * planeSize; i < (p + 1) * planeSize; i++) h[data[i]!]!++;
+        levels[p] = otsuLevel(h, planeSize);
+      }
+      const mask = cpuThreshold(x, 'u8', type, (p) => levels[p]!, maxval);
+      return { mask, thresholds: Tensor.fromArray(levels, [d.n, d.c], 'f32') };
+    },
+  });
 }
 
 /** Every program variant of this file, for compile-all tests. */
