@@ -1,6 +1,6 @@
 /**
  * Backend selection: where an application's tensors live and its ops run.
- * A Backend is a Device (src/gpu/device.ts: alloc, free, upload, download, run) chosen here.
+ * A Backend is a Device (src/device.ts: alloc, free, upload, download, run) chosen here.
  *   'cpu'   the TypeScript reference implementations; never opens a GPU.
  *   'gpu'   a WebGPU adapter (KENSA_ERR_NO_ADAPTER when none matches).
  *   'auto'  (default) a hardware GPU when there is one; the CPU when there is no adapter; when
@@ -11,7 +11,7 @@
  * `device` option wins over it.
  */
 import { KensaError } from './errors.js';
-import { cpuDevice, webgpuDevice, type Device } from './gpu/device.js';
+import { cpuDevice, webgpuDevice, type Device } from './device.js';
 import { Gpu } from './gpu/gpu.js';
 import { gaussianBlur } from './ops/filters/gaussian.js';
 import type { AnyTypedArray, DType } from './dtype.js';

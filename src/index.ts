@@ -9,7 +9,7 @@ export { KensaError, isKensaError, ERROR_CODES, type ErrorCode } from './errors.
 export { DTYPES, type DType } from './dtype.js';
 export { Tensor, type Shape } from './tensor.js';
 export { tidy, liveTensors } from './tensor.js';
-export type { Device } from './gpu/device.js';
+export type { Device } from './device.js';
 export { Gpu, listAdapters, type GpuOpenOptions, type GpuInfo, type GpuStats, type GpuTimer, type AdapterDescription } from './gpu/gpu.js';
 export type { ProgramInfo, TensorBinding, OutputBinding } from './gpu/program.js';
 export { openBackend, DEVICES, type Backend, type BackendOptions, type DeviceChoice } from './backend.js';

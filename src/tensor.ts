@@ -377,13 +377,3 @@ export class Tensor {
     this.dispose();
   }
 }
-
-/** Throws unless every tensor lives on the same device (the same GPU, or all on the CPU). */
-export function checkSameDevice(tensors: readonly Tensor[]): void {
-  const first = tensors[0]!;
-  for (const t of tensors) {
-    if (t.device !== first.device || (t.device === 'gpu' && t.gpu.gpu !== first.gpu.gpu)) {
-      throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', 'Expected all tensors of an operation on one device but received tensors on different devices');
-    }
-  }
-}

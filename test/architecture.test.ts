@@ -25,6 +25,8 @@ const RANKS: Record<string, number> = {
   'src/samples': 1,
   'src/gpu': 2,
   'src/tensor.ts': 3,
+  // the backend contract: a tensor's device runs an op's implementation
+  'src/device.ts': 3.5,
   'src/kernels': 4,
   // src/ops/*.ts: checks shared by the op families
   'src/ops': 5,

@@ -14,7 +14,8 @@ import { allocTyped, ELEMENTS_PER_WORD, readElement, saturate, type AnyTypedArra
 import type { Gpu } from '../gpu/gpu.js';
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformField, UniformValues } from '../gpu/uniforms.js';
-import { checkSameDevice, Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
+import { sharedDevice } from '../device.js';
 import { borderIndex, wgslBorder, type BorderMode } from './border.js';
 
 export type Dims4 = readonly [number, number, number, number];
@@ -125,7 +126,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** Runs a pixel program over GPU inputs; returns the (pending) output tensor. */
 export function runPixelProgram(program: ProgramInfo, inputs: readonly Tensor[], outShape: Dims4, outDtype: DType, uniforms: UniformValues, borderValue = 0): Tensor {
-  checkSameDevice(inputs);
+  sharedDevice(inputs);
   const gpu: Gpu = inputs[0]!.gpu.gpu;
   const out = Tensor.empty(gpu, outShape, outDtype);
   const numel = out.size;

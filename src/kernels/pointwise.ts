@@ -23,7 +23,7 @@ import type { BufferRef, Gpu } from '../gpu/gpu.js';
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformField, UniformValues } from '../gpu/uniforms.js';
 import { KensaError } from '../errors.js';
-import { sharedDevice } from '../gpu/device.js';
+import { sharedDevice } from '../device.js';
 import { Tensor } from '../tensor.js';
 import { invalidParameter } from '../validate.js';
 import { packExpr, type Dims4 } from './pixel.js';

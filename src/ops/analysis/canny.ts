@@ -21,7 +21,7 @@
  * (3) a pixel kernel writes 255 for candidates whose tree is flagged. A fixed five dispatches, no
  * iterate-until-no-change loop and no readback, however long the edge chains are.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';

@@ -46,11 +46,12 @@
  *
  * Limits: N·H·W < 2^31.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
 import type { Gpu } from '../../gpu/gpu.js';
 import type { ProgramInfo, TensorBinding } from '../../gpu/program.js';
-import { checkSameDevice, Tensor } from '../../tensor.js';
+import { Tensor } from '../../tensor.js';
+import { sharedDevice } from '../../device.js';
 import { invalidParameter } from '../../validate.js';
 import { checkDType, checkImage, checkSameShape } from '../image.js';
 
@@ -701,7 +702,7 @@ function resolve(mask: Tensor, o: ConnectedComponentsOptions): Resolved {
   if (o.values !== undefined) {
     checkSameShape('mask', mask, 'values', o.values);
     checkDType('values', o.values, VALUE_DTYPES);
-    checkSameDevice([mask, o.values]);
+    sharedDevice([mask, o.values]);
   }
   if (o.stats !== undefined && typeof o.stats !== 'boolean') throw invalidParameter('stats', 'a boolean', o.stats);
   if (o.stats === false && o.values !== undefined) throw invalidParameter('values', 'undefined when stats is false', '[Tensor]');

@@ -20,7 +20,7 @@
  * equal values do not serialise on one atomic), then each value's count goes to its bin, computed
  * with the same f32 formula; a whole chunk's loads are issued in batches of 4.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformField } from '../../gpu/uniforms.js';

@@ -27,7 +27,7 @@
  * source of label differences between backends. NaN pixels give unspecified results.
  * i32 values are read as f32 (exact up to 2^24).
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import { readElement, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';

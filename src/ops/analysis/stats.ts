@@ -20,7 +20,7 @@
  * last workgroup of a plane merging the partials) needs a device-scope release/acquire between
  * workgroups, which WGSL does not have (its atomics are relaxed, storageBarrier is workgroup-scope).
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import { readElement, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';

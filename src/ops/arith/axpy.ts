@@ -4,7 +4,7 @@
  * same shape, read as f32. f32 arithmetic on both backends: alpha · x rounded to f32, then the sum
  * (a GPU compiler may fuse the two into one multiply-add: within one f32 ulp of the reference).
  */
-import { defineOp } from '../../gpu/device.js';
+import { defineOp } from '../../device.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { readElement } from '../../dtype.js';
 import type { DType } from '../../dtype.js';

@@ -11,7 +11,7 @@
  *  - On the GPU, i32 outputs saturate at 2147483520 (the largest f32 below 2^31), not 2147483647.
  * Also the engine of `brightnessContrast` (same program, OpenCV's convertTo semantics).
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import { DTYPES, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';

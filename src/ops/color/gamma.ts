@@ -13,7 +13,7 @@
  * Per sample (augmentation's RandomGamma): gamma and gain may each be one value per sample; that
  * variant is a pixel program (pointwise threads do not know their sample) with the same arithmetic.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import { DTYPE_RANGE, DTYPES, isIntegerDType, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';

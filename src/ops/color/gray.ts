@@ -8,7 +8,7 @@
  * ((R·4899 + G·9617 + B·1868 + 8192) >> 14), so integer results can differ from this float path
  * by 1 (tests allow ±1 for u8 and u16; f32 agrees to 1e-6). For BGR input, reverse the channels.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import { DTYPES, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';

@@ -10,7 +10,7 @@
  * f16 outputs clamp to ±65504. Pointwise (no border; GPU program from pointwise.ts). No OpenCV
  * counterpart (cv::normalize is a min-max / norm rescale, a different operation).
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import { DTYPES, type DType } from '../../dtype.js';
 import { KensaError } from '../../errors.js';
 import type { ProgramInfo } from '../../gpu/program.js';

@@ -24,13 +24,14 @@
  * bordered by `_at`). Outside, the GPU reads an unspecified element (robust buffer access) and
  * the CPU path throws.
  */
-import { deviceOf, onDevice, webgpuDevice } from '../../gpu/device.js';
+import { deviceOf, onDevice, webgpuDevice } from '../../device.js';
 import { DTYPES, type DType } from '../../dtype.js';
 import { KensaError } from '../../errors.js';
 import type { Gpu } from '../../gpu/gpu.js';
 import { type OutputBinding, type ProgramInfo, type TensorBinding } from '../../gpu/program.js';
 import type { UniformField, UniformType, UniformValues } from '../../gpu/uniforms.js';
-import { checkSameDevice, Tensor } from '../../tensor.js';
+import { Tensor } from '../../tensor.js';
+import { sharedDevice } from '../../device.js';
 import { integerInRange, invalidParameter, numberInRange, oneOf } from '../../validate.js';
 import { borderIndex, checkBorder, type BorderMode } from '../../kernels/border.js';
 import { checkImage, outDType } from '../image.js';
@@ -308,7 +309,7 @@ export function customKernel<const I extends string = 'x', const U extends strin
       );
     }
     tensors.forEach((t, i) => checkImage(inputs[i]!, t));
-    checkSameDevice(tensors);
+    sharedDevice(tensors);
     const first = tensors[0]!;
     const shape = options.shape === undefined ? (first.shape as unknown as Dims4) : checkShape4(options.shape);
     const dtype = outDType(options.dtype, first.dtype);

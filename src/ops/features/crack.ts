@@ -15,7 +15,7 @@
  * this; it equals cv.threshold(cv.magnitude(cv.Sobel(x, CV_32F, 1, 0, 1, 0.5), cv.Sobel(x, CV_32F,
  * 0, 1, 1, 0.5)), threshold, 255, THRESH_BINARY) converted to u8 (the test checks this).
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';

@@ -15,7 +15,7 @@
  * modes reflect101 (default) / replicate / constant (borderValue, default 0). Integer outputs
  * round half to even and saturate (saturate_cast); f16 clamps to ±65504. Output dtype default f32.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';

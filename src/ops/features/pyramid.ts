@@ -21,7 +21,7 @@
  * one pending command stream (no readback or host wait between them); intermediate levels are
  * released to the pool as soon as their last use is recorded.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
 import { isIntegerDType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';

@@ -18,7 +18,7 @@
  * 0..2; a non-zero delta costs one extra element-wise pass on the GPU (filter2dSeparable has no
  * offset), which gives the same value as OpenCV's fused addition up to f32 rounding.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, numberInRange, oddInteger } from '../../validate.js';

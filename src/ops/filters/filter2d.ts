@@ -11,7 +11,7 @@
  * GPU: the weights travel as a uniform array (961 floats), so the call stays synchronous and one
  * compiled program serves every kernel size; windows inside the image skip the border logic.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';

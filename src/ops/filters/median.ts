@@ -18,7 +18,7 @@
  * 3×3 on u8 rows of a multiple of 16 pixels takes the strip kernel (medianU8StripProgram: column
  * sorts shared by a thread's 16 pixels, streamed down 16 rows), the fastest of the three.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';

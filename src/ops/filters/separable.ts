@@ -10,7 +10,7 @@
  *  - general: two pixel-kernel passes through an f32 intermediate, taps as uniforms
  *    (array<vec4<f32>, 64>, up to 255 taps), any width.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';

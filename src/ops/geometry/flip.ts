@@ -11,7 +11,7 @@
  * move vec4<u32> (16 bytes) per thread. Other widths and converting flips use the gather engine.
  * The word kernels exist because the gather engine's per-pixel byte loads and coordinates were slow.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';

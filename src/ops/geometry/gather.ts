@@ -14,7 +14,7 @@
  * Each thread writes one output word (4 u8, 2 u16/f16 or 1 i32/f32 pixels) and finds its
  * (n, c, y, x) with one division chain, then steps through the word's pixels.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, allocTyped, saturate, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformField, UniformValues } from '../../gpu/uniforms.js';

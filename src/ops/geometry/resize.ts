@@ -44,7 +44,7 @@
  * not the image ('nearest' and 'bilinear'; one kernel for every box, each sample's box and scales
  * read from a uniform array).
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import { ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';

@@ -26,7 +26,7 @@
  * Per sample (augmentation): `matrix` may be one matrix per sample (an array of N matrices, or a
  * CPU tensor of shape [N, 2, 3]); each is inverted on the host and read by the kernel as sample n's.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformField, UniformValues } from '../../gpu/uniforms.js';

@@ -26,7 +26,7 @@
  *
  * Limits: N·H·W < 2^31 and, with maxArea, H·W < 2^30 (areas share a word with two flag bits).
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { Gpu } from '../../gpu/gpu.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';

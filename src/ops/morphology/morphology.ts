@@ -26,7 +26,7 @@
  * definition, and the u8 kernels take the outside value saturated to u8 for the same reason);
  * other elements are passed as uniforms, one (dy, x0, x1) span per run of ones in a row.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import { saturate, type DType } from '../../dtype.js';
 import { foldWorkgroups } from '../../gpu/gpu.js';
 import type { ProgramInfo } from '../../gpu/program.js';

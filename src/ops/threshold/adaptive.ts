@@ -12,7 +12,7 @@
  * GPU: a horizontal pass writes exact row sums as u16 (≤ 255·255), then one pass sums them
  * vertically, divides with an exact integer-corrected rounding and compares.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { numberInRange, oddInteger, oneOf } from '../../validate.js';

@@ -14,7 +14,7 @@
  * 16-byte loads and stores where planes hold a multiple of 16 pixels); Otsu's per-plane levels
  * take a program of their own, one thread per 32-bit output word.
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import { ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';

@@ -18,7 +18,7 @@
  * threshold pass reading the per-plane level. Planes up to 2^23 pixels are bit-exact (larger ones
  * could meet subnormal intermediates, which the WGSL doubles flush to zero).
  */
-import { onDevice } from '../../gpu/device.js';
+import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';

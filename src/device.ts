@@ -5,9 +5,9 @@
  * run their TypeScript reference). An op is a pair of implementations (defineOp); the device its
  * input tensors share picks one, so op code never asks where it runs.
  */
-import { KensaError } from '../errors.js';
-import type { Tensor } from '../tensor.js';
-import type { BufferRef, Gpu } from './gpu.js';
+import { KensaError } from './errors.js';
+import type { Tensor } from './tensor.js';
+import type { BufferRef, Gpu } from './gpu/gpu.js';
 
 /** One step's two implementations; the device of its inputs runs one of them. */
 export interface Impl<R> {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cpuDevice, defineOp, deviceOf, onDevice, sharedDevice, webgpuDevice } from '../../src/gpu/device.js';
-import { KensaError } from '../../src/errors.js';
-import { Tensor } from '../../src/tensor.js';
-import { testGpu } from '../_kit/gpu.js';
+import { cpuDevice, defineOp, deviceOf, onDevice, sharedDevice, webgpuDevice } from '../src/device.js';
+import { KensaError } from '../src/errors.js';
+import { Tensor } from '../src/tensor.js';
+import { testGpu } from './_kit/gpu.js';
 
 const scale = defineOp({
   name: 'scale',
