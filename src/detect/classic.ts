@@ -150,10 +150,25 @@ function fuseContrast(fused: Tensor, level: Tensor, s: number, r: ClassicRecipe)
   return fuseUp(fused, c, s);
 }
 
+/** max(fused, weight · hat(x)) for the recipe's black-hat and top-hat channels, when present; disposes what it replaces. */
+function fuseHats(fused: Tensor, x: Tensor, r: ClassicRecipe): Tensor {
+  for (const [op, hat] of [['blackhat', r.blackhat], ['tophat', r.tophat]] as const) {
+    if (!hat) continue;
+    const response = morphologyEx(x, { op, ksize: hat.size });
+    const weighted = hat.weight === 1 ? response : convert(response, { dtype: 'f32', scale: hat.weight });
+    if (weighted !== response) response.dispose();
+    const next = maximum([fused, weighted], {});
+    fused.dispose();
+    weighted.dispose();
+    fused = next;
+  }
+  return fused;
+}
+
 /** The device stage: everything up to the regions' statistics (and the masks). */
 async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<RegionPayload[]> {
   const smooth = normalisedDenoise(batch, r.denoise.sigma);
-  const gradient = fusedMap(smooth, r);
+  const gradient = fuseHats(fusedMap(smooth, r), smooth, r);
   smooth.dispose();
   const raw = threshold(gradient, { thresh: r.threshold.value, maxval: 255, dtype: 'u8' });
   const closed = r.morphology.close > 1 ? morphologyEx(raw, { op: 'close', ksize: r.morphology.close }) : raw;
