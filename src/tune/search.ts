@@ -21,6 +21,8 @@ import { candidate, CLASSIC_SPACE, type Dimension } from './space.js';
 
 /** Each rung keeps this share (1/η) of its candidates and gives them η times the images. */
 const ETA = 3;
+/** The fewest images a rung scores on (fewer says little about a candidate). */
+const MIN_IMAGES = 3;
 
 export interface SearchProgress {
   evaluations: number;
@@ -82,8 +84,29 @@ export function schedule(budget: number, images: number): Rung[] {
     if (c === rungs.at(-1)!.candidates) break;
   }
   const n = rungs.length;
-  rungs.forEach((r, k) => (r.images = Math.min(images, Math.max(Math.min(images, 2), Math.ceil(images / ETA ** (n - 1 - k))))));
+  rungs.forEach((r, k) => (r.images = Math.min(images, Math.max(MIN_IMAGES, Math.ceil(images / ETA ** (n - 1 - k))))));
   return rungs;
+}
+
+/**
+ * The images in a seeded order whose every prefix holds defective and defect-free images in their
+ * overall proportion (each class shuffled, then interleaved), so a rung's few images are never all
+ * clean (where every candidate scores 0 and the rung decides nothing). Rungs use its prefixes.
+ */
+export function stratifiedOrder(train: readonly LabelledFrame[], seed: number): LabelledFrame[] {
+  const rng = mulberry32(seed);
+  const byName = [...train].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const classes = [byName.filter((f) => f.truth.some((v) => v !== 0)), byName.filter((f) => !f.truth.some((v) => v !== 0))];
+  const keyed: { f: LabelledFrame; key: number }[] = [];
+  classes.forEach((c, k) => {
+    for (let i = c.length - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [c[i], c[j]] = [c[j]!, c[i]!];
+    }
+    // defective images first at equal keys
+    c.forEach((f, i) => keyed.push({ f, key: (i + 0.5) / c.length + k * 1e-9 }));
+  });
+  return keyed.sort((a, b) => a.key - b.key).map((x) => x.f);
 }
 
 interface State {
@@ -126,13 +149,7 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
   if (!train.length) throw new KensaError('KENSA_ERR_TUNE_DATA', 'No tuning images');
   const base = o.base.recipe;
 
-  // nested image subsets: the leading images of one seeded order
-  const order = [...train].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const rng = mulberry32(seed);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
+  const order = stratifiedOrder(train, seed);
   const rungs = schedule(budget, order.length);
   const space = o.space ?? CLASSIC_SPACE;
   if (space.length > MAX_DIMENSIONS) throw invalidParameter('space', `at most ${MAX_DIMENSIONS} dimensions`, space.length);

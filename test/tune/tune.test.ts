@@ -7,7 +7,7 @@ import { openBackend, type Backend } from '../../src/backend.js';
 import { parseRecipe } from '../../src/detect/recipe.js';
 import type { AnyTypedArray } from '../../src/dtype.js';
 import { scoreRecipe } from '../../src/tune/score.js';
-import { schedule, searchRecipe, type SearchOptions } from '../../src/tune/search.js';
+import { schedule, searchRecipe, stratifiedOrder, type SearchOptions } from '../../src/tune/search.js';
 import { holdoutSplit, nameFraction } from '../../src/tune/split.js';
 import { tune } from '../../src/tune/tune.js';
 import { labelled, SMALL_SPACE } from './_data.js';
@@ -27,9 +27,19 @@ const options = async (extra: Partial<SearchOptions> = {}): Promise<SearchOption
 
 describe('kensa tune: the search', () => {
   test('successive halving: candidates fall by 3, images rise by 3, the last rung on every image', () => {
-    assert.deepEqual(schedule(9, 11), [{ candidates: 9, images: 2 }, { candidates: 3, images: 4 }, { candidates: 1, images: 11 }]);
+    assert.deepEqual(schedule(9, 11), [{ candidates: 9, images: 3 }, { candidates: 3, images: 4 }, { candidates: 1, images: 11 }]);
     assert.deepEqual(schedule(1, 5), [{ candidates: 1, images: 5 }]);
     assert.deepEqual(schedule(30, 100).map((r) => r.candidates), [30, 10, 4, 2, 1]);
+  });
+
+  test('every prefix of the image order holds defective images in their share', () => {
+    const order = stratifiedOrder(frames, 1);
+    assert.equal(order.length, frames.length);
+    assert.equal(new Set(order.map((f) => f.name)).size, frames.length);
+    const defective = (f: (typeof frames)[number]) => f.truth.some((v) => v !== 0);
+    const share = frames.filter(defective).length / frames.length;
+    for (const n of [3, 6, 9]) assert.ok(Math.abs(order.slice(0, n).filter(defective).length - share * n) <= 1, `prefix ${n}`);
+    assert.notDeepEqual(order.map((f) => f.name), stratifiedOrder(frames, 2).map((f) => f.name));
   });
 
   test('the split depends on the names alone, and neither side is empty', () => {
