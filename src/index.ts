@@ -25,3 +25,5 @@ export { writeReport, type ReportData, type ReportItem, type ReportRun, type Rep
 export { writeRunReport } from './report/from-store.js';
 export { generateSample, writeSamples, type Sample, type SampleOptions, type WriteSamplesOptions } from './samples/index.js';
 export { evaluateMasks } from './eval/index.js';
+export { imageLevel, thresholdCurve, type ScoredImage, type ImageLevel } from './eval/index.js';
+export { tune, calibrateHeldOut, searchRecipe, calibrate, loadLabelled, loadFrames, writeRecipeYaml, CLASSIC_SPACE, type TuneOptions, type TuneResult, type LabelledFrame, type Frame } from './tune/index.js';
