@@ -35,3 +35,5 @@ export { writeReport, type ReportData, type ReportItem, type ReportRun, type Rep
 export { writeRunReport } from './report/from-store.js';
 export { generateSample, writeSamples, type Sample, type SampleOptions, type WriteSamplesOptions } from './samples/index.js';
 export { evaluateMasks } from './eval/index.js';
+export { imageLevel, thresholdCurve, type ScoredImage, type ImageLevel } from './eval/index.js';
+export { tune, calibrate, type TuneOptions, type TuneResult } from './tune/index.js';

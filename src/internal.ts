@@ -33,3 +33,4 @@ export { fillHolesPrograms } from './ops/morphology/fill-holes.js';
 export { defaultMaxval, thresholdPrograms } from './ops/threshold/binary.js';
 export { otsuLevel, otsuPrograms } from './ops/threshold/otsu.js';
 export { adaptiveThresholdPrograms } from './ops/threshold/adaptive.js';
+export { calibrateHeldOut, searchRecipe, loadLabelled, loadFrames, writeRecipeYaml, CLASSIC_SPACE } from './tune/index.js';

@@ -38,6 +38,8 @@ const RANKS: Record<string, number> = {
   // results of detections (the Defect type is detect's)
   'src/store': 9.5,
   'src/pipeline': 10,
+  // searches recipes by running the pipeline on labelled images
+  'src/tune': 10.5,
   'src/report': 11,
   'src/serve': 12,
   'src/cli': 13,

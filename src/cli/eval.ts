@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { evaluateMasks, type Evaluation } from '../eval/evaluate.js';
+import { imageLevelReport, imageLevelText } from './eval-images.js';
 import type { MaskCounts, MaskScores } from '../eval/metrics.js';
 import { numberFlag } from './samples.js';
 import { EXIT_FAIL, EXIT_OK, UsageError, guard, intFlag, parseFlags, table, type CliIO } from './io.js';
@@ -25,6 +26,9 @@ pixel is a defect.
 Overall figures are micro-averaged (from counts summed over the images). A missing prediction
 counts as an empty mask and is listed; a size mismatch or an unreadable file is listed as an
 error and left out of the overall figures.
+Image level: an image is defective when its truth has a defect pixel and NG when its predicted
+area (defect pixels) is above a threshold (0 in the --images table): false-NG rate = defect-free images
+judged NG, miss rate = defective images judged OK; the curve sweeps the threshold.
 
 Options:
   --pred <dir>         predicted masks (or --run)
@@ -34,6 +38,8 @@ Options:
   --tolerance <px>     tolerance radius in pixels, 0 … 100 (default 2)
   --threshold <v>      a mask pixel is a defect above this value, 0 … 254 (default 0)
   --json               print the evaluation as JSON
+  --images             add the image-level table (false-NG rate, miss rate, the curve)
+  --plot <png>         write the image-level precision/recall curve as a PNG (implies --images)
   -h, --help           show this help
 
 Exit code 0; 1 when an image could not be scored; 2 on bad flags.
@@ -47,6 +53,8 @@ const FLAGS = {
   tolerance: { type: 'string' },
   threshold: { type: 'string' },
   json: { type: 'boolean' },
+  images: { type: 'boolean' },
+  plot: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -109,7 +117,9 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     const tolerance = numberFlag('tolerance', values.tolerance, 2, 0, 100);
     const threshold = intFlag('threshold', values.threshold, 0, 0, 254);
     const e = await evaluateMasks(pred, truth, { tolerance, threshold });
-    io.out.write(values.json ? JSON.stringify(e, null, 2) + '\n' : formatEvaluation(e));
+    const images = values.images || values.plot !== undefined ? await imageLevelReport(e, values.plot) : null;
+    if (values.json) io.out.write(JSON.stringify(images ? { ...e, imageLevel: images } : e, null, 2) + '\n');
+    else io.out.write(formatEvaluation(e) + (images ? imageLevelText(images) : ''));
     return e.errors.length ? EXIT_FAIL : EXIT_OK;
   });
 }

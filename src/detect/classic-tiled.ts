@@ -22,7 +22,7 @@ import { gaussianKsizeForSigma } from '../ops/filters/kernels.js';
 import { Tensor } from '../tensor.js';
 import { afterPyrDown, afterStencil, afterUpsample } from '../tiling/halo.js';
 import { cropPlane, levelSide, pasteInterior, roundUp, scaleRect, tileGrid, type Plane, type Rect, type Tile } from '../tiling/grid.js';
-import { candidateMask, contrastScores, filledMask, fuseUp, gradientPyramid, normalisedDenoise, pyramidPlan } from './classic.js';
+import { candidateMask, contrastScores, filledMask, fuseHats, fuseUp, gradientPyramid, normalisedDenoise, pyramidPlan } from './classic.js';
 import type { Frame, TiledOptions, TileGeometry } from './detector.js';
 import type { ClassicRecipe } from './recipe.js';
 import { regionsOf, type RegionPayload } from './regions.js';
@@ -30,8 +30,11 @@ import { regionsOf, type RegionPayload } from './regions.js';
 /** The halo of the recipe's stencils and the tile alignment of its deepest pyramid. */
 export function classicTileGeometry(r: ClassicRecipe): TileGeometry {
   const plan = pyramidPlan(Infinity, Infinity, r);
-  let wrong = r.denoise.sigma > 0 ? (gaussianKsizeForSigma(r.denoise.sigma, false) - 1) / 2 : 0;
+  const denoised = r.denoise.sigma > 0 ? (gaussianKsizeForSigma(r.denoise.sigma, false) - 1) / 2 : 0;
+  let wrong = denoised;
   let need = afterStencil(wrong, 1); // the 3×3 gradient on level 0
+  // black-hat and top-hat: a closing or an opening of the level-0 image, ⌊size / 2⌋ each way twice
+  for (const hat of [r.blackhat, r.tophat]) if (hat) need = Math.max(need, afterStencil(denoised, 2 * Math.floor(hat.size / 2)));
   for (let s = 1; s <= plan.depth; s++) {
     wrong = afterPyrDown(wrong);
     if (s <= plan.gradientLevels) need = Math.max(need, afterUpsample(afterStencil(wrong, 1), 2 ** s));
@@ -59,7 +62,9 @@ async function gradientTile(frame: Frame, tile: Tile, r: ClassicRecipe, backend:
   const x = await upload(backend, cropPlane(frame, crop), crop, frame.data instanceof Uint16Array ? 'u16' : 'u8');
   const smooth = normalisedDenoise(x, r.denoise.sigma);
   x.dispose();
-  const { fused, contrast } = gradientPyramid(smooth, r, pyramidPlan(frame.height, frame.width, r));
+  const pyramid = gradientPyramid(smooth, r, pyramidPlan(frame.height, frame.width, r));
+  const contrast = pyramid.contrast;
+  const fused = fuseHats(pyramid.fused, smooth, r);
   try {
     await interiorOf(fused, crop, interior, F);
     if (contrast && L) {

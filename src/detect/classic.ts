@@ -185,10 +185,27 @@ export function filledMask(closed: Tensor, r: ClassicRecipe): Tensor {
   return fillHoles(closed, { maxArea: r.morphology.fillHoles, connectivity: r.components.connectivity === 8 ? 4 : 8 });
 }
 
+/** max(fused, weight · hat(x)) for the recipe's black-hat and top-hat channels, when present; disposes what it replaces. */
+export function fuseHats(fused: Tensor, x: Tensor, r: ClassicRecipe): Tensor {
+  for (const [op, hat] of [['blackhat', r.blackhat], ['tophat', r.tophat]] as const) {
+    if (!hat) continue;
+    const previous = fused;
+    fused = tidy(() => {
+      const response = morphologyEx(x, { op, ksize: hat.size });
+      return maximum([previous, hat.weight === 1 ? response : convert(response, { dtype: 'f32', scale: hat.weight })], {});
+    });
+    previous.dispose();
+  }
+  return fused;
+}
+
 /** The device stage: everything up to the regions' statistics (and the masks). */
 async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<RegionPayload[]> {
   // each step in its own scope, so its input is freed as soon as the next step has used it
-  using gradient = tidy(() => fusedMap(normalisedDenoise(batch, r.denoise.sigma), r));
+  using gradient = tidy(() => {
+    const smooth = normalisedDenoise(batch, r.denoise.sigma);
+    return fuseHats(fusedMap(smooth, r), smooth, r);
+  });
   using mask = filledMask(candidateMask(gradient, r), r);
   return await regionsOf(mask, gradient, r.components.connectivity, wantMasks);
 }

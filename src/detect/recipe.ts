@@ -37,6 +37,12 @@ const classifyRules = z
   .strict()
   .default({ spotMaxElongation: 3, spotMinFill: 0.3, scratchMinLength: 60, scratchMaxWidth: 4 });
 
+/**
+ * A morphological hat channel: a square of `size` px (3 … 31; wider than the defects it
+ * finds), its response (normalised intensity) times `weight` fused with the gradient by maximum.
+ */
+const hat = z.object({ size: z.int().min(3).max(31).default(15), weight: z.number().positive().max(100).default(1) }).strict();
+
 const classic = z
   .object({
     kind: z.literal('classic'),
@@ -79,6 +85,12 @@ const classic = z
     classify: classifyRules,
     /** NG when more than maxDefects defects score at least minScore. */
     verdict: z.object({ maxDefects: z.int().min(0).default(0), minScore: z.number().min(0).default(0) }).strict().default({ maxDefects: 0, minScore: 0 }),
+    /** Black-hat (closing − image: thin dark defects on a textured surface) fused like the gradient; absent = off. */
+    blackhat: hat.optional(),
+    /** Top-hat (image − opening: thin bright defects); absent = off. */
+    tophat: hat.optional(),
+    /** Where a tuned or calibrated recipe came from (kensa tune writes it; detection ignores it). */
+    provenance: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
   })
   .strict();
 

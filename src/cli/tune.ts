@@ -1,0 +1,145 @@
+/**
+ * `kensa tune`: a recipe from the user's own images. With --images and --truth it searches the
+ * classic recipe's parameters on labelled images (src/tune) and reports the score on images it
+ * never tuned on; with --good it calibrates the verdict on defect-free images for a target false-NG
+ * rate; with both it tunes, then calibrates the tuned recipe. Exit code 0, 1 on a data error or an
+ * interrupted search (rerun the same command to resume it), 2 on bad flags.
+ */
+import { rm } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { DEVICES, openBackend, type DeviceChoice } from '../backend.js';
+import { builtinRecipe, DEFAULT_RECIPE, loadRecipe, type LoadedRecipe } from '../detect/recipe.js';
+import { isKensaError } from '../errors.js';
+import { loadFrames, loadLabelled } from '../tune/data.js';
+import { METRICS } from '../tune/score.js';
+import type { SearchProgress } from '../tune/search.js';
+import { calibrateHeldOut, tune, writeRecipeYaml } from '../tune/tune.js';
+import { EXIT_FAIL, EXIT_OK, UsageError, adapterFlag, choiceFlag, guard, intFlag, parseFlags, type CliIO } from './io.js';
+import { numberFlag } from './samples.js';
+
+export const TUNE_HELP = `Usage: kensa tune --images <dir> --truth <dir> --out <recipe.yaml> [options]
+       kensa tune --good <dir> --out <recipe.yaml> [options]
+
+Tunes the classic recipe on your own images and writes it as YAML with its provenance.
+  --images/--truth  searches denoise, gradient scales, thresholds, the local-contrast, black-hat
+                    and top-hat channels, closing and minimum area: --budget quasi-random
+                    candidates (the base recipe first) by successive halving (all on a few
+                    images, the best third on three times as many, ...). A --holdout share of the
+                    images, chosen by a hash of their names, is never tuned on: the score reported
+                    is measured there. An interrupted search (Ctrl-C) resumes from <out>.state.json
+                    when the same command runs again.
+  --good            sets verdict.minScore so that at most --target-false-ng of the defect-free
+                    images are judged NG (checked on the held-out good images). With --images
+                    too, the tuned recipe is calibrated.
+
+Options:
+  --images <dir>          images (or a kensa samples folder)
+  --truth <dir>           their truth masks, matched by name (or a kensa samples folder)
+  --good <dir>            defect-free images
+  --recipe <file|name>    base recipe (default: the built-in classic)
+  --out <file>            the recipe to write (.yaml) (required)
+  --metric <m>            f1 | iou, pixel scores as kensa eval computes them (default f1)
+  --tolerance <px>        tolerance radius for f1, 0 … 100 (default 2)
+  --budget <n>            candidate recipes, 1 … 100000 (default 60)
+  --holdout <share>       share of the images held out, 0.05 … 0.95 (default 0.3)
+  --seed <n>              seed of the candidates and image subsets (default 1)
+  --target-false-ng <r>   false-NG rate for --good, 0 … 1 (default 0.05)
+  --device D              auto | cpu | gpu (default auto, or KENSA_DEVICE)
+  --adapter <i|name>      GPU adapter index or name substring
+  -h, --help              show this help
+
+Exit code 0; 1 on a data error or an interrupted search; 2 on bad flags.
+`;
+
+const FLAGS = {
+  images: { type: 'string' },
+  truth: { type: 'string' },
+  good: { type: 'string' },
+  recipe: { type: 'string' },
+  out: { type: 'string' },
+  metric: { type: 'string' },
+  tolerance: { type: 'string' },
+  budget: { type: 'string' },
+  holdout: { type: 'string' },
+  seed: { type: 'string' },
+  'target-false-ng': { type: 'string' },
+  device: { type: 'string' },
+  adapter: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const f3 = (v: number) => v.toFixed(3);
+
+function eta(s: number | null): string {
+  if (s === null) return '?';
+  const m = Math.floor(s / 60);
+  return m ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+}
+
+/** A progress line on stderr at most once a second, and the last one. */
+function progressLine(io: CliIO, metric: string): (p: SearchProgress) => void {
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (now - last < 1000 && p.evaluations < p.total) return;
+    last = now;
+    io.err.write(`tune: rung ${p.rung}/${p.rungs} · ${p.evaluations}/${p.total} evaluations · best ${metric} ${f3(p.best)} · ETA ${eta(p.etaS)}\n`);
+  };
+}
+
+export async function run(argv: readonly string[], io: CliIO, signal?: AbortSignal): Promise<number> {
+  return guard('tune', io, async () => {
+    const { values } = parseFlags(() => parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }));
+    if (values.help) {
+      io.out.write(TUNE_HELP);
+      return EXIT_OK;
+    }
+    if (!values.out) throw new UsageError('--out is required (the recipe file to write)');
+    if (values.images === undefined && values.good === undefined) throw new UsageError('needs --images with --truth (tuning), --good (calibration), or both');
+    if ((values.images === undefined) !== (values.truth === undefined)) throw new UsageError('--images and --truth go together');
+    const metric = choiceFlag('metric', values.metric, 'f1', METRICS);
+    const tolerance = numberFlag('tolerance', values.tolerance, 2, 0, 100);
+    const budget = intFlag('budget', values.budget, 60, 1, 100_000);
+    const holdout = numberFlag('holdout', values.holdout, 0.3, 0.05, 0.95);
+    const seed = intFlag('seed', values.seed, 1, 0, 0xffffffff);
+    const target = numberFlag('target-false-ng', values['target-false-ng'], 0.05, 0, 1);
+    const device: DeviceChoice = choiceFlag('device', values.device ?? process.env.KENSA_DEVICE, 'auto', DEVICES);
+    const adapter = adapterFlag(values.adapter);
+    const out = values.out;
+    const statePath = `${out}.state.json`;
+    try {
+      let recipe: LoadedRecipe = values.recipe ? (builtinRecipe(values.recipe) ?? (await loadRecipe(values.recipe))) : DEFAULT_RECIPE;
+      const labelled = values.images !== undefined ? await loadLabelled(values.images, values.truth!) : null;
+      const good = values.good !== undefined ? await loadFrames('good', values.good) : null;
+      const backend = await openBackend({ device, ...(adapter !== undefined ? { adapter } : {}) });
+      const lines: string[] = [];
+      try {
+        io.err.write(`tune: device ${backend.name}\n`);
+        if (labelled) {
+          const r = await tune(labelled, { backend, base: recipe, metric, tolerance, budget, seed, holdout, statePath, onProgress: progressLine(io, metric), ...(signal ? { signal } : {}) });
+          if (r.aborted) {
+            io.err.write(`kensa tune: interrupted after ${r.evaluations} evaluations; run the same command again to resume (state in ${statePath})\n`);
+            return EXIT_FAIL;
+          }
+          recipe = r.recipe;
+          lines.push(`tuned on ${r.train.length} images, ${r.evaluations} evaluations: ${metric} ${f3(r.trainScore)} on them`, `held out ${r.heldOut.length} images: ${metric} ${f3(r.heldOutScore)} (base recipe ${f3(r.baseHeldOutScore)})`);
+        }
+        if (good) {
+          const c = await calibrateHeldOut(backend, good, recipe, target, holdout);
+          recipe = c.recipe;
+          lines.push(`calibrated on good images: verdict.minScore ${c.minScore.toPrecision(4)}; false-NG on the held-out good images ${f3(c.heldOutFalseNg)} (target ${target}; before ${f3(c.baseHeldOutFalseNg)})`);
+        }
+      } finally {
+        backend.close();
+      }
+      await writeRecipeYaml(out, recipe, `written by kensa tune\n${lines.join('\n')}`);
+      await rm(statePath, { force: true });
+      io.out.write(`${lines.join('\n')}\nwrote ${out}\n`);
+      return EXIT_OK;
+    } catch (e) {
+      if (!isKensaError(e) || e.code === 'KENSA_ERR_GPU_VALIDATION' || e.code === 'KENSA_ERR_SHADER') throw e;
+      io.err.write(`kensa tune: ${e.message} (${e.code})\n`);
+      return EXIT_FAIL;
+    }
+  });
+}

@@ -1,0 +1,57 @@
+/**
+ * Calibration from defect-free images: the recipe runs once on them, and the verdict's minScore
+ * is set so that at most the target share of them is judged NG. An image is NG when more than
+ * verdict.maxDefects of its defects score at least minScore, so its critical score is its
+ * (maxDefects + 1)-th highest defect score (0 when it has fewer defects: never NG); minScore goes
+ * halfway between the highest critical score allowed to stay NG and the next one up. The pixel
+ * threshold is left alone: the masks still show every candidate, the verdict decides.
+ */
+import type { Backend } from '../backend.js';
+import { parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
+import type { ImageDetection } from '../detect/detector.js';
+import { KensaError } from '../errors.js';
+import { invalidParameter, numberInRange } from '../validate.js';
+import type { Frame } from './data.js';
+import { detectFrames } from './score.js';
+
+/** The score at which the image turns NG (0: it never does). */
+export function criticalScore(d: ImageDetection, maxDefects: number): number {
+  const s = d.defects.map((x) => x.score).sort((a, b) => b - a);
+  return s[maxDefects] ?? 0;
+}
+
+/** The smallest minScore ≥ `floor` that leaves at most floor(target · n) of the critical scores NG (≥ minScore). */
+export function minScoreFor(critical: readonly number[], target: number, floor: number): number {
+  const s = critical.filter((c) => c > 0).sort((a, b) => b - a);
+  const allowed = Math.floor(target * critical.length + 1e-9);
+  if (s.length <= allowed) return floor;
+  const stay = s[allowed]!; // the highest score that must be judged OK
+  const above = s.slice(0, allowed).filter((c) => c > stay).at(-1);
+  return Math.max(floor, above === undefined ? stay * 1.05 + 1e-6 : (stay + above) / 2);
+}
+
+export interface Calibration {
+  recipe: LoadedRecipe;
+  minScore: number;
+  /** Share of the calibration images judged NG by the calibrated recipe. */
+  falseNgRate: number;
+}
+
+/** Calibrates `base` on defect-free frames for a target false-NG rate (0 … 1). */
+export async function calibrate(backend: Backend, good: readonly Frame[], base: LoadedRecipe, targetFalseNg: number): Promise<Calibration> {
+  const target = numberInRange('targetFalseNg', targetFalseNg, 0, 1);
+  if (!good.length) throw new KensaError('KENSA_ERR_TUNE_DATA', 'No defect-free images to calibrate on');
+  const r = base.recipe;
+  if (r.kind !== 'classic') throw invalidParameter('recipe', 'a classic recipe (calibration sets its verdict.minScore)', r.kind);
+  const dets = await detectFrames(backend, good, r);
+  const critical = dets.map((d) => criticalScore(d, r.verdict.maxDefects));
+  const minScore = minScoreFor(critical, target, r.verdict.minScore);
+  const recipe = parseRecipe({ ...r, verdict: { ...r.verdict, minScore } }, 'calibrated recipe');
+  return { recipe, minScore, falseNgRate: critical.filter((c) => c > 0 && c >= minScore).length / good.length };
+}
+
+/** Share of the frames the recipe judges NG. */
+export async function falseNgRate(backend: Backend, good: readonly Frame[], recipe: LoadedRecipe): Promise<number> {
+  const dets = await detectFrames(backend, good, recipe.recipe);
+  return dets.filter((d) => d.verdict === 'NG').length / good.length;
+}

@@ -1,0 +1,106 @@
+/**
+ * The images a search runs on, decoded once and kept in memory (every candidate recipe reads the
+ * same frames): a folder of images (a kensa samples folder stands for its images/), matched by
+ * name with the truth masks (as `kensa eval` matches them). Problems that would make a score
+ * meaningless are errors naming the images: a missing truth mask, a mask of another size, a folder
+ * without images.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { KensaError } from '../errors.js';
+import { listMaskFolder, readMask } from '../eval/masks.js';
+import { decodeBuffer, DEFAULT_MAX_PIXELS } from '../pipeline/decode.js';
+import { IMAGE_EXTENSIONS } from '../pipeline/source.js';
+
+/** One grey image in memory. */
+export interface Frame {
+  name: string;
+  width: number;
+  height: number;
+  dtype: 'u8' | 'u16';
+  data: Uint8Array | Uint16Array;
+}
+
+/** An image with its truth mask (width × height bytes, non-zero = defect). */
+export interface LabelledFrame extends Frame {
+  truth: Uint8Array;
+}
+
+const listed = (names: readonly string[]) => (names.length > 10 ? `${names.slice(0, 10).join(', ')} and ${names.length - 10} more` : names.join(', '));
+
+/** The image files of a folder by name (the path under it without the extension); raw files need a size and are skipped. */
+export function listImageFolder(argument: string, dir: string): Map<string, string> {
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new KensaError('KENSA_ERR_TUNE_DATA', `--${argument} expects a folder of images but received '${dir}' (not a folder)`);
+  const root = existsSync(join(dir, 'labels.json')) && existsSync(join(dir, 'images')) ? join(dir, 'images') : dir;
+  const files = new Map<string, string>();
+  const walk = (abs: string, rel: string) => {
+    for (const e of readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (e.name.startsWith('.')) continue;
+      const ext = extname(e.name).toLowerCase();
+      if (e.isDirectory()) walk(join(abs, e.name), `${rel}${e.name}/`);
+      else if (ext !== '.raw' && (IMAGE_EXTENSIONS as readonly string[]).includes(ext)) {
+        const name = rel + e.name.slice(0, e.name.length - ext.length);
+        if (files.has(name)) throw new KensaError('KENSA_ERR_TUNE_DATA', `--${argument} holds the image ${name} twice (${files.get(name)}, ${join(abs, e.name)})`);
+        files.set(name, join(abs, e.name));
+      }
+    }
+  };
+  walk(root, '');
+  if (!files.size) throw new KensaError('KENSA_ERR_TUNE_DATA', `--${argument} folder ${dir} holds no images (${IMAGE_EXTENSIONS.filter((e) => e !== '.raw').join(', ')})`);
+  return files;
+}
+
+async function decode(name: string, path: string): Promise<Frame> {
+  const img = await decodeBuffer(path, await readFile(path), { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS });
+  return { name, width: img.width, height: img.height, dtype: img.dtype, data: img.data };
+}
+
+/** Every image of a folder, decoded (grey). */
+export async function loadFrames(argument: string, dir: string): Promise<Frame[]> {
+  const files = listImageFolder(argument, dir);
+  return Promise.all([...files].map(([name, path]) => decode(name, path)));
+}
+
+/** Every image of `imagesDir` with its truth mask from `truthDir`. */
+export async function loadLabelled(imagesDir: string, truthDir: string): Promise<LabelledFrame[]> {
+  const files = listImageFolder('images', imagesDir);
+  let masks;
+  try {
+    masks = listMaskFolder('truth', truthDir);
+  } catch (e) {
+    throw new KensaError('KENSA_ERR_TUNE_DATA', `--truth expects a folder of masks but received '${truthDir}'`, { cause: e });
+  }
+  const missing = [...files.keys()].filter((n) => !masks.files.has(n));
+  if (missing.length) throw new KensaError('KENSA_ERR_TUNE_DATA', `Truth masks are missing for ${missing.length} of the ${files.size} images in ${imagesDir}: ${listed(missing)} (looked in ${masks.dir})`);
+  const frames = await Promise.all(
+    [...files].map(async ([name, path]) => {
+      const [frame, mask] = await Promise.all([decode(name, path), readMask(masks.files.get(name)!)]);
+      return { frame, mask };
+    }),
+  );
+  const mismatched = frames.filter(({ frame, mask }) => frame.width !== mask.width || frame.height !== mask.height);
+  if (mismatched.length) {
+    const what = mismatched.map(({ frame: f, mask: m }) => `${f.name} (image ${f.width}×${f.height}, mask ${m.width}×${m.height})`);
+    throw new KensaError('KENSA_ERR_TUNE_DATA', `Truth masks differ in size from their images for ${mismatched.length} of the ${files.size} images: ${listed(what)}`);
+  }
+  return frames.map(({ frame, mask }) => ({ ...frame, truth: mask.data }));
+}
+
+/** sha256 over the images' names, sizes, pixels and truth masks, in name order: which data a recipe was tuned on. */
+export function dataHash(frames: readonly (Frame & { truth?: Uint8Array })[]): string {
+  const h = createHash('sha256');
+  for (const f of [...frames].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    h.update(`${f.name}\0${f.width}×${f.height}:${f.dtype}\0`);
+    h.update(new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength));
+    if (f.truth) h.update(f.truth);
+  }
+  return h.digest('hex');
+}

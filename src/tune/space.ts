@@ -1,0 +1,71 @@
+/**
+ * The classic recipe's search space, in one place: each dimension a dotted recipe path and a
+ * range inside what the recipe schema accepts (test/tune/space.test.ts parses both ends), on a
+ * linear or log scale. A point of the unit cube becomes a recipe: the base recipe with those
+ * values set. A dimension with `off` turns its feature off over that share of its interval (the
+ * contrast channel's background 0; a hat channel absent), so the search also chooses channels.
+ */
+import { parseRecipe, type ClassicRecipe, type LoadedRecipe } from '../detect/recipe.js';
+
+export interface Dimension {
+  /** Dotted path into the classic recipe. */
+  path: string;
+  min: number;
+  max: number;
+  log: boolean;
+  integer: boolean;
+  /** Share of the unit interval that turns the feature off: `value` 0 sets 0, null removes the path's section. */
+  off?: { share: number; value: 0 | null };
+}
+
+const dim = (path: string, min: number, max: number, o: Partial<Omit<Dimension, 'path' | 'min' | 'max'>> = {}): Dimension => ({ path, min, max, log: false, integer: false, ...o });
+
+export const CLASSIC_SPACE: readonly Dimension[] = [
+  dim('denoise.sigma', 0, 3),
+  dim('gradient.scales', 1, 3, { integer: true }),
+  dim('threshold.value', 0.01, 0.4, { log: true }),
+  dim('contrast.background', 16, 128, { log: true, off: { share: 0.25, value: 0 } }),
+  dim('contrast.value', 0.01, 0.3, { log: true }),
+  dim('contrast.noise', 1, 10),
+  dim('morphology.close', 0, 9, { integer: true }),
+  dim('components.minArea', 1, 400, { log: true, integer: true }),
+  dim('blackhat.size', 3, 15, { integer: true, off: { share: 0.5, value: null } }),
+  dim('blackhat.weight', 0.25, 4, { log: true }),
+  dim('tophat.size', 3, 15, { integer: true, off: { share: 0.5, value: null } }),
+  dim('tophat.weight', 0.25, 4, { log: true }),
+];
+
+/** The value of dimension `d` at u ∈ [0, 1), or null/0 where it is off. */
+export function valueAt(d: Dimension, u: number): number | null {
+  let v = u;
+  if (d.off) {
+    if (v < d.off.share) return d.off.value;
+    v = (v - d.off.share) / (1 - d.off.share);
+  }
+  if (d.integer && !d.log) return Math.min(d.max, d.min + Math.floor(v * (d.max - d.min + 1)));
+  const x = d.log ? Math.exp(Math.log(d.min) + v * (Math.log(d.max) - Math.log(d.min))) : d.min + v * (d.max - d.min);
+  return d.integer ? Math.min(d.max, Math.max(d.min, Math.round(x))) : Number(x.toPrecision(4));
+}
+
+type Section = Record<string, unknown>;
+
+/** The base recipe with the point `u` (one coordinate per dimension, each in [0, 1)) applied, validated. */
+export function candidate(base: ClassicRecipe, u: readonly number[], space: readonly Dimension[] = CLASSIC_SPACE): LoadedRecipe {
+  const r = structuredClone(base) as unknown as Record<string, Section | undefined>;
+  delete r.provenance;
+  space.forEach((d, i) => {
+    const [section, key] = d.path.split('.') as [string, string];
+    const v = valueAt(d, u[i]!);
+    if (v === null) {
+      delete r[section];
+      return;
+    }
+    // a switchable section (a hat) is made by its switch; its other dimensions only tune it when it is on
+    if (r[section] === undefined) {
+      if (d.off?.value !== null) return;
+      r[section] = {};
+    }
+    r[section]![key] = v;
+  });
+  return parseRecipe(r, 'tuned recipe');
+}

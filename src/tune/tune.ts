@@ -1,0 +1,104 @@
+/**
+ * Tuning with a held-out split: the labelled images are split by name (split.ts), the search
+ * receives only the tuning side, and the held-out side scores the winner and the base recipe
+ * once, at the end. The tuned recipe carries its provenance: the data's hash, the metric, both
+ * held-out scores, the budget and the seed. Calibration from good images splits the same way and
+ * reports the false-NG rate on the held-out good images.
+ */
+import { writeFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
+import type { Backend } from '../backend.js';
+import { parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
+import { numberInRange } from '../validate.js';
+import { calibrate, falseNgRate } from './calibrate.js';
+import { dataHash, type Frame, type LabelledFrame } from './data.js';
+import { scoreRecipe } from './score.js';
+import { searchRecipe, type SearchOptions } from './search.js';
+import { holdoutSplit } from './split.js';
+
+export interface TuneOptions extends SearchOptions {
+  /** Share of the images held out (by name hash), 0.05 … 0.95. */
+  holdout: number;
+}
+
+export type TuneResult =
+  | {
+      aborted: false;
+      recipe: LoadedRecipe;
+      trainScore: number;
+      heldOutScore: number;
+      baseHeldOutScore: number;
+      train: string[];
+      heldOut: string[];
+      evaluations: number;
+    }
+  | { aborted: true; evaluations: number };
+
+const round = (v: number) => Math.round(v * 1e4) / 1e4;
+
+/** The recipe with a provenance record (any earlier one replaced). */
+export function withProvenance(r: LoadedRecipe, provenance: Record<string, string | number | boolean | null>): LoadedRecipe {
+  return parseRecipe({ ...r.recipe, provenance }, 'tuned recipe');
+}
+
+/** Searches on the tuning side of `frames`, scores on the held-out side. */
+export async function tune(frames: readonly LabelledFrame[], o: TuneOptions): Promise<TuneResult> {
+  const holdout = numberInRange('holdout', o.holdout, 0.05, 0.95);
+  const { train, heldOut } = holdoutSplit(frames, holdout, 'labelled images');
+  const found = await searchRecipe(train, o);
+  if (found.aborted) return found;
+  const heldOutScore = await scoreRecipe(o.backend, heldOut, found.recipe.recipe, o.metric, o.tolerance);
+  const baseHeldOutScore = await scoreRecipe(o.backend, heldOut, o.base.recipe, o.metric, o.tolerance);
+  const recipe = withProvenance(found.recipe, {
+    tool: 'kensa tune',
+    data: dataHash(frames),
+    images: frames.length,
+    heldOut: heldOut.length,
+    split: `held out when sha256(name) < ${holdout} · 2^32`,
+    metric: o.metric,
+    tolerance: o.tolerance,
+    trainScore: round(found.score),
+    heldOutScore: round(heldOutScore),
+    baseHeldOutScore: round(baseHeldOutScore),
+    base: o.base.hash,
+    budget: o.budget,
+    seed: o.seed,
+  });
+  return { aborted: false, recipe, trainScore: found.score, heldOutScore, baseHeldOutScore, train: train.map((f) => f.name), heldOut: heldOut.map((f) => f.name), evaluations: found.evaluations };
+}
+
+export interface CalibrateResult {
+  recipe: LoadedRecipe;
+  minScore: number;
+  trainFalseNg: number;
+  heldOutFalseNg: number;
+  baseHeldOutFalseNg: number;
+}
+
+/** Calibrates on the tuning side of the good images, checks the false-NG rate on the held-out side. */
+export async function calibrateHeldOut(backend: Backend, good: readonly Frame[], base: LoadedRecipe, targetFalseNg: number, holdout: number): Promise<CalibrateResult> {
+  const { train, heldOut } = holdoutSplit(good, numberInRange('holdout', holdout, 0.05, 0.95), 'good images');
+  const c = await calibrate(backend, train, base, targetFalseNg);
+  const heldOutFalseNg = await falseNgRate(backend, heldOut, c.recipe);
+  const baseHeldOutFalseNg = await falseNgRate(backend, heldOut, base);
+  const prior = base.recipe.kind === 'classic' ? (base.recipe.provenance ?? {}) : {};
+  const recipe = withProvenance(c.recipe, {
+    ...prior,
+    calibratedBy: 'kensa tune --good',
+    goodData: dataHash(good),
+    goodImages: good.length,
+    goodHeldOut: heldOut.length,
+    targetFalseNg: targetFalseNg,
+    heldOutFalseNg: round(heldOutFalseNg),
+  });
+  return { recipe, minScore: c.minScore, trainFalseNg: c.falseNgRate, heldOutFalseNg, baseHeldOutFalseNg };
+}
+
+/** Writes the recipe as YAML, every field spelled out, with a comment saying where it came from. */
+export async function writeRecipeYaml(path: string, r: LoadedRecipe, comment: string): Promise<void> {
+  const head = comment
+    .split('\n')
+    .map((l) => `# ${l}`)
+    .join('\n');
+  await writeFile(path, `${head}\n${stringify(r.recipe)}`);
+}

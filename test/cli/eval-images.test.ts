@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import { run } from '../../src/cli/eval.js';
+
+const root = mkdtempSync(join(tmpdir(), 'kensa-cli-eval-images-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+const T = join(root, 'truth');
+const P = join(root, 'pred');
+
+function capture() {
+  const buf = { out: '', err: '' };
+  return { buf, io: { out: { write: (s: string) => (buf.out += s) }, err: { write: (s: string) => (buf.err += s) } } };
+}
+
+async function save(dir: string, name: string, px: number) {
+  mkdirSync(dir, { recursive: true });
+  const data = new Uint8Array(64);
+  data.fill(255, 0, px);
+  await sharp(data, { raw: { width: 8, height: 8, channels: 1 } }).toColourspace('b-w').png().toFile(join(dir, `${name}.png`));
+}
+
+before(async () => {
+  // good1 clean and predicted clean, good2 clean but 3 px predicted, bad1 found (5 px), bad2 missed
+  for (const [name, truth, pred] of [['good1', 0, 0], ['good2', 0, 3], ['bad1', 4, 5], ['bad2', 2, 0]] as const) {
+    await save(T, name, truth);
+    await save(P, name, pred);
+  }
+});
+
+describe('kensa eval --images', () => {
+  test('prints the false-NG and miss rates and the curve, and writes the PNG', async () => {
+    const { buf, io } = capture();
+    const plot = join(root, 'curve.png');
+    assert.equal(await run(['--pred', P, '--truth', T, '--plot', plot], io), 0, buf.err);
+    assert.match(buf.out, /\nimage level \(NG = predicted area > 0 px\): false-NG 1\/2 \(0\.500\), missed 1\/2 \(0\.500\)\n/);
+    assert.match(buf.out, /\ncurve written to .*curve\.png\n$/);
+    const meta = await sharp(plot).metadata();
+    assert.equal(meta.format, 'png');
+    assert.equal(meta.width, 720);
+  });
+
+  test('--json carries the image level; without --images the output is unchanged', async () => {
+    const a = capture();
+    assert.equal(await run(['--pred', P, '--truth', T, '--images', '--json'], a.io), 0, a.buf.err);
+    const e = JSON.parse(a.buf.out) as { imageLevel: { atZero: { falseNgRate: number; missRate: number }; curve: unknown[] } };
+    assert.equal(e.imageLevel.atZero.falseNgRate, 0.5);
+    assert.equal(e.imageLevel.curve.length, 4); // all OK, below 5, below 3, below 0
+    const b = capture();
+    assert.equal(await run(['--pred', P, '--truth', T], b.io), 0);
+    assert.doesNotMatch(b.buf.out, /image level/);
+  });
+});

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import { run, TUNE_HELP } from '../../src/cli/tune.js';
+import { loadRecipe } from '../../src/detect/recipe.js';
+import { writeSamples } from '../../src/samples/index.js';
+import { loadLabelled } from '../../src/tune/data.js';
+
+const root = mkdtempSync(join(tmpdir(), 'kensa-cli-tune-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+const S = join(root, 'samples');
+const G = join(root, 'good');
+
+function capture() {
+  const buf = { out: '', err: '' };
+  return { buf, io: { out: { write: (s: string) => (buf.out += s) }, err: { write: (s: string) => (buf.err += s) } } };
+}
+
+before(async () => {
+  await writeSamples({ out: S, count: 10, width: 64, height: 64, seed: 4, okFraction: 0.2, jobs: 1 });
+  await writeSamples({ out: G, count: 10, width: 64, height: 64, seed: 5, okFraction: 1, jobs: 1 });
+});
+
+describe('kensa tune', () => {
+  test('tunes, calibrates and writes the recipe with its provenance; the state file is gone', async () => {
+    const out = join(root, 'tuned.yaml');
+    const { buf, io } = capture();
+    const code = await run(['--images', S, '--truth', S, '--good', G, '--budget', '3', '--holdout', '0.3', '--device', 'cpu', '--out', out], io);
+    assert.equal(code, 0, buf.err);
+    assert.match(buf.out, /^tuned on \d+ images, 4 evaluations: f1 \d\.\d{3} on them\nheld out \d+ images: f1 \d\.\d{3} \(base recipe \d\.\d{3}\)\ncalibrated on good images: verdict\.minScore .*\nwrote .*tuned\.yaml\n$/);
+    assert.match(buf.err, /tune: rung 2\/2 · 4\/4 evaluations · best f1 \d\.\d{3} · ETA 0s\n/);
+    const r = await loadRecipe(out);
+    assert.equal(r.recipe.kind, 'classic');
+    const p = r.recipe.kind === 'classic' ? r.recipe.provenance! : {};
+    assert.equal(p.tool, 'kensa tune');
+    assert.equal(p.budget, 3);
+    assert.equal(p.calibratedBy, 'kensa tune --good');
+    assert.equal(typeof p.heldOutScore, 'number');
+    assert.ok(!existsSync(`${out}.state.json`));
+  });
+
+  test('bad inputs: errors name the images, the folder or the flag', async () => {
+    const missing = join(root, 'missing');
+    cpSync(S, missing, { recursive: true });
+    rmSync(join(missing, 'masks', 'sample-0003.png'));
+    rmSync(join(missing, 'masks', 'sample-0007.png'));
+    await assert.rejects(loadLabelled(missing, missing), { code: 'KENSA_ERR_TUNE_DATA', message: `Truth masks are missing for 2 of the 10 images in ${missing}: sample-0003, sample-0007 (looked in ${join(missing, 'masks')})` });
+
+    const sized = join(root, 'sized');
+    cpSync(S, sized, { recursive: true });
+    await sharp(new Uint8Array(32 * 64), { raw: { width: 32, height: 64, channels: 1 } }).png().toFile(join(sized, 'masks', 'sample-0005.png'));
+    await assert.rejects(loadLabelled(sized, sized), { code: 'KENSA_ERR_TUNE_DATA', message: 'Truth masks differ in size from their images for 1 of the 10 images: sample-0005 (image 64×64, mask 32×64)' });
+
+    const empty = join(root, 'empty');
+    mkdirSync(empty);
+    const e = capture();
+    assert.equal(await run(['--good', empty, '--device', 'cpu', '--out', join(root, 'x.yaml')], e.io), 1);
+    assert.equal(e.buf.err, `kensa tune: --good folder ${empty} holds no images (.jpg, .jpeg, .png, .tif, .tiff, .webp, .bmp, .npy) (KENSA_ERR_TUNE_DATA)\n`);
+
+    const m = capture();
+    assert.equal(await run(['--images', missing, '--truth', missing, '--device', 'cpu', '--out', join(root, 'x.yaml')], m.io), 1);
+    assert.match(m.buf.err, /^kensa tune: Truth masks are missing for 2 of the 10 images/);
+
+    const z = capture();
+    assert.equal(await run(['--images', S, '--truth', S, '--budget', '0', '--out', join(root, 'x.yaml')], z.io), 2);
+    assert.equal(z.buf.err, "kensa tune: --budget expects an integer between 1 and 100000 but received '0'\nRun 'kensa tune --help' for usage.\n");
+    assert.ok(!existsSync(join(root, 'x.yaml')));
+  });
+
+  test('usage', async () => {
+    const h = capture();
+    assert.equal(await run(['--help'], h.io), 0);
+    assert.equal(h.buf.out, TUNE_HELP);
+    const u = capture();
+    assert.equal(await run(['--out', 'x.yaml'], u.io), 2);
+    assert.match(u.buf.err, /needs --images with --truth \(tuning\), --good \(calibration\), or both/);
+  });
+});

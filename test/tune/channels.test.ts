@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DEFAULT_RECIPE, parseRecipe } from '../../src/detect/recipe.js';
+import { detect } from '../../src/detect/detector.js';
+import { Tensor } from '../../src/tensor.js';
+import { BACKENDS, gpuSkip, testGpu } from '../_kit/gpu.js';
+
+const W = 64;
+/** A flat grey surface with a 1-px dark line (12 grey levels deep, about 0.047) at x = 30, and a 1-px bright one at y = 40. */
+function lines(): Uint8Array {
+  const img = new Uint8Array(W * W).fill(128);
+  for (let y = 8; y < 56; y++) img[y * W + 30] = 116;
+  for (let x = 8; x < 24; x++) img[40 * W + x] = 140;
+  return img;
+}
+
+// no denoise and no contrast channel: the 1-px lines' central differences (about 0.024) stay under the threshold
+const base = { denoise: { sigma: 0 }, contrast: { background: 0 }, morphology: { close: 0 }, components: { minArea: 8 } };
+
+describe('black-hat and top-hat channels', () => {
+  test('absent from the default recipe (its JSON and hash do not change)', () => {
+    assert.ok(!('blackhat' in DEFAULT_RECIPE.recipe) && !('tophat' in DEFAULT_RECIPE.recipe));
+    assert.doesNotMatch(DEFAULT_RECIPE.json, /hat/);
+  });
+
+  for (const kind of BACKENDS) {
+    test(`${kind}: the black-hat finds the thin dark line, the top-hat the bright one, weighted`, async (t) => {
+      const gpu = kind === 'gpu' ? await testGpu() : null;
+      if (kind === 'gpu' && !gpu) return t.skip(gpuSkip(gpu) || undefined);
+      const batch = await Tensor.fromFrames([lines()], [1, 1, W, W], 'u8', gpu ?? undefined);
+      const run = async (extra: object) => (await detect(batch, parseRecipe({ ...base, ...extra }).recipe, false))[0]!;
+      assert.equal((await run({})).defects.length, 0, 'the gradient alone misses both lines');
+      const dark = await run({ blackhat: { size: 5, weight: 2 } });
+      assert.equal(dark.defects.length, 1);
+      assert.deepEqual([dark.defects[0]!.x, dark.defects[0]!.w], [30, 1]);
+      const bright = await run({ tophat: { size: 5, weight: 2 } });
+      assert.equal(bright.defects.length, 1);
+      assert.deepEqual([bright.defects[0]!.y, bright.defects[0]!.h], [40, 1]);
+      assert.equal((await run({ blackhat: { size: 5, weight: 1 } })).defects.length, 0, 'weight 1: 0.047 stays under the threshold 0.055');
+      assert.equal((await run({ blackhat: { size: 5, weight: 2 }, tophat: { size: 5, weight: 2 } })).defects.length, 2);
+      batch.dispose();
+    });
+  }
+
+  test('recipe ranges are checked', () => {
+    assert.throws(() => parseRecipe({ blackhat: { size: 1 } }), { code: 'KENSA_ERR_RECIPE', message: /blackhat\.size/ });
+    assert.throws(() => parseRecipe({ tophat: { weight: 0 } }), { code: 'KENSA_ERR_RECIPE', message: /tophat\.weight/ });
+  });
+});

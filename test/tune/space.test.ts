@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
+import { haltonPoint } from '../../src/tune/sequence.js';
+import { candidate, CLASSIC_SPACE, valueAt } from '../../src/tune/space.js';
+
+const base = DEFAULT_RECIPE.recipe as ClassicRecipe;
+
+describe('the search space', () => {
+  test('both ends of every dimension are recipes the schema accepts', () => {
+    for (const u of [0, 0.999999]) {
+      const r = candidate(base, CLASSIC_SPACE.map(() => u)).recipe as ClassicRecipe;
+      assert.equal(r.kind, 'classic');
+    }
+    const hi = candidate(base, CLASSIC_SPACE.map(() => 0.999999)).recipe as ClassicRecipe;
+    assert.deepEqual([hi.threshold.value, hi.components.minArea, hi.blackhat?.size, hi.tophat?.weight], [0.4, 400, 15, 4]);
+    const lo = candidate(base, CLASSIC_SPACE.map(() => 0)).recipe as ClassicRecipe;
+    assert.equal(lo.contrast.background, 0, 'off');
+    assert.ok(!lo.blackhat && !lo.tophat, 'hats off');
+  });
+
+  test('integer and log dimensions', () => {
+    const d = { path: 'components.minArea', min: 1, max: 400, log: true, integer: true };
+    assert.equal(valueAt(d, 0), 1);
+    assert.equal(valueAt(d, 0.5), 20);
+    assert.equal(valueAt({ path: 'morphology.close', min: 0, max: 9, log: false, integer: true }, 0.95), 9);
+  });
+
+  test('the sequence is seeded, in [0, 1), and its dimensions do not move in lockstep', () => {
+    assert.deepEqual(haltonPoint(4, 12, 7), haltonPoint(4, 12, 7));
+    assert.notDeepEqual(haltonPoint(4, 12, 7), haltonPoint(4, 12, 8));
+    const pts = Array.from({ length: 30 }, (_, i) => haltonPoint(i, 12, 1));
+    for (const p of pts) for (const v of p) assert.ok(v >= 0 && v < 1);
+    // plain Halton gives i/31 and i/37 for the last two: increasing together over the first 30 points
+    const rising = pts.slice(1).filter((p, i) => p[10]! > pts[i]![10]! === p[11]! > pts[i]![11]!).length;
+    assert.ok(rising < 25, `${rising} of 29 steps move dimensions 10 and 11 together`);
+  });
+});
