@@ -8,7 +8,7 @@
  * `<input>_px(n, c, y, x)` (in-bounds read), sizes through `u.<input>_shape` / `u.out_shape`
  * (vec4u N, C, H, W) and its own uniforms through `u.<name>`. Batching, bounds, packing of the
  * output (u8 ×4, u16/f16 ×2 per word, OpenCV saturate_cast: round half to even, clamp), bindings
- * and the uniform struct come from src/ops/pixel-kernel.ts. An optional `cpu` function gives the
+ * and the uniform struct come from src/kernels/pixel.ts. An optional `cpu` function gives the
  * same kernel on CPU tensors (the result is saturated exactly as on the GPU).
  *
  * rawKernel: a whole compute program (`@compute @workgroup_size(WG) fn main(...)`) with named
