@@ -8,7 +8,7 @@ import * as internal from '../src/internal.js';
 function assertSurface(module: object, snapshot: string): void {
   const file = new URL(snapshot, import.meta.url);
   const names = Object.keys(module).sort();
-  if (process.env.UPDATE_API_SURFACE === '1') writeFileSync(file, JSON.stringify(names, null, 2) + '\n');
+  if (process.env.UPDATE_API_SURFACE === '1') writeFileSync(file, `${JSON.stringify(names, null, 2)}\n`);
   assert.deepEqual(names, JSON.parse(readFileSync(file, 'utf8')));
 }
 

@@ -96,6 +96,6 @@ const lines = [
   ...kmRows,
 ];
 console.log(lines.join('\n'));
-writeFileSync(join(outDir, 'components.md'), lines.join('\n') + '\n');
+writeFileSync(join(outDir, 'components.md'), `${lines.join('\n')}\n`);
 writeFileSync(join(outDir, 'components.json'), JSON.stringify({ meta, shape: [N, 1, H, W], rows }, null, 2));
 gpu.destroy();

@@ -95,7 +95,7 @@ const lines = [
   ...rows.map((r) => `| ${r.op} | ${fmt(r.native_ms)} | ${fmt(r.packed_ms)} | ${r.packed_over_native.toFixed(3)} | ${r.max_diff} |`),
 ];
 console.log(lines.join('\n'));
-writeFileSync(join(outDir, 'f16.md'), lines.join('\n') + '\n');
+writeFileSync(join(outDir, 'f16.md'), `${lines.join('\n')}\n`);
 writeFileSync(join(outDir, 'f16.json'), JSON.stringify({ meta, shape: [N, 1, H, W], f16: native.info.f16, features: native.info.features, subgroupMatrixConfigs: native.info.subgroupMatrixConfigs, rows }, null, 2));
 for (const d of devices) {
   d.x.u8.dispose();

@@ -137,7 +137,7 @@ const lines = [
   ...rows.map((r) => `| ${r.name} | ${r.ms.toFixed(3)} | ${r.gbs.toFixed(0)} | ${r.pct.toFixed(0)}% | ${r.maxDiff} | ${r.peer ?? ''} |`),
 ];
 console.log(lines.join('\n'));
-writeFileSync(join(outDir, 'filters.md'), lines.join('\n') + '\n');
+writeFileSync(join(outDir, 'filters.md'), `${lines.join('\n')}\n`);
 x.dispose();
 xf.dispose();
 xn.dispose();

@@ -89,7 +89,7 @@ const lines = [
   ...rows.map((r) => `| ${r.op} | ${fmt(r.gpu_ms)} | ${fmt(r.gbs, 0)} | ${fmt(r.share_of_copy * 100, 0)}% | ${fmt(r.cupy_ms)} | ${fmt(r.torch_ms)} | ${r.cupy_ms ? `${(r.cupy_ms / r.gpu_ms).toFixed(2)}×` : '—'} | ${r.torch_ms ? `${(r.torch_ms / r.gpu_ms).toFixed(2)}×` : '—'} | ${fmt(r.cpu_ms_batch, 0)} |`),
 ];
 console.log(lines.join('\n'));
-writeFileSync(join(outDir, 'ops.md'), lines.join('\n') + '\n');
+writeFileSync(join(outDir, 'ops.md'), `${lines.join('\n')}\n`);
 writeFileSync(join(outDir, 'ops.json'), JSON.stringify({ meta, shape: [N, 1, H, W], copy_gbs: copyGbs, peers: peer, rows }, null, 2));
 x.dispose();
 gpu.destroy();

@@ -115,6 +115,6 @@ for (const scale of DECODE_SCALES) {
 }
 backend.close();
 rmSync(work, { recursive: true, force: true });
-const text = lines.join('\n') + '\n';
+const text = `${lines.join('\n')}\n`;
 console.log(text);
 if (args.out) writeFileSync(args.out, text);

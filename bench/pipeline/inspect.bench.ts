@@ -163,7 +163,7 @@ for (const r of rows) {
 log('');
 log(`GPU stage alone (16×${side}² u8 frames from host memory, upload included, two batches in flight): ${gpuStage.toFixed(0)} img/s; one batch's GPU time ${gpuMs.toFixed(2)} ms (timestamp queries).`);
 log(`Long run: ${longRun} images at ${long.imagesPerSecond.toFixed(1)} img/s; RSS at 10 % / 50 % / 100 % of the run: ${mb(q(0.1))} / ${mb(q(0.5))} / ${mb(q(1))} MiB, peak ${mb(Math.max(...rss))} MiB.`);
-writeFileSync(join(outDir, 'pipeline.md'), lines.join('\n') + '\n');
+writeFileSync(join(outDir, 'pipeline.md'), `${lines.join('\n')}\n`);
 extra.long = { images: longRun, imagesPerSecond: long.imagesPerSecond, rssBytes: rss };
 save();
 backend.close();

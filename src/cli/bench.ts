@@ -254,7 +254,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       }
     }
     if (values.json) {
-      io.out.write(JSON.stringify(report, null, 2) + '\n');
+      io.out.write(`${JSON.stringify(report, null, 2)}\n`);
       return status;
     }
     const rows = [['device', 'adapter', 'min ms', 'median ms', 'max ms', 'gpu ms (median)', 'Mpx/s']];

@@ -202,7 +202,7 @@ export async function run(argv: readonly string[], io: CliIO, deps: DoctorDeps =
         table(Object.entries(i.limits).map(([k, v]) => [`    ${k}`, String(v)]))
           .split('\n')
           .filter((l) => l)
-          .map((l) => l + '\n')
+          .map((l) => `${l}\n`)
           .join(''),
       );
       for (const line of matrixLines(i)) w(`${line}\n`);

@@ -118,7 +118,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     const threshold = intFlag('threshold', values.threshold, 0, 0, 254);
     const e = await evaluateMasks(pred, truth, { tolerance, threshold });
     const images = values.images || values.plot !== undefined ? await imageLevelReport(e, values.plot) : null;
-    if (values.json) io.out.write(JSON.stringify(images ? { ...e, imageLevel: images } : e, null, 2) + '\n');
+    if (values.json) io.out.write(`${JSON.stringify(images ? { ...e, imageLevel: images } : e, null, 2)}\n`);
     else io.out.write(formatEvaluation(e) + (images ? imageLevelText(images) : ''));
     return e.errors.length ? EXIT_FAIL : EXIT_OK;
   });

@@ -96,7 +96,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
 
     const s = await writeSamples({ out, count, width, height, seed, kind, format, depth, okFraction, maxDefects, jobs, force: values.force === true });
     if (values.json) {
-      io.out.write(JSON.stringify({ ...s, width, height, seed, kind, format, depth }, null, 2) + '\n');
+      io.out.write(`${JSON.stringify({ ...s, width, height, seed, kind, format, depth }, null, 2)}\n`);
       return EXIT_OK;
     }
     io.out.write(

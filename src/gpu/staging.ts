@@ -11,7 +11,6 @@ import { sizeClass } from './pool.js';
 import { KensaError } from '../errors.js';
 
 export class UploadRing {
-  readonly #device: GPUDevice;
   readonly chunkBytes: number;
   readonly #ready: GPUBuffer[] = [];
   readonly #remapping: Promise<GPUBuffer>[] = [];
@@ -23,7 +22,6 @@ export class UploadRing {
   #out = 0;
 
   constructor(device: GPUDevice, count: number, chunkBytes: number) {
-    this.#device = device;
     this.chunkBytes = chunkBytes;
     for (let i = 0; i < count; i++) {
       this.#ready.push(device.createBuffer({ size: chunkBytes, usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, mappedAtCreation: true }));

@@ -122,7 +122,9 @@ export function numberItem(lo: number, hi: number): PerSampleItem<number> {
  */
 export function packPerSample(rows: readonly (readonly number[])[], vecs: number): number[] {
   const out = new Array<number>(rows.length * 4 * vecs).fill(0);
-  rows.forEach((r, i) => r.forEach((v, j) => (out[i * 4 * vecs + j] = v)));
+  for (const [i, r] of rows.entries()) {
+    for (const [j, v] of r.entries()) out[i * 4 * vecs + j] = v;
+  }
   return out;
 }
 

@@ -6,7 +6,7 @@
  * Links to folders are not followed (no cycles); they, broken links and link loops are reported
  * through `onSkip` rather than dropped silently.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -113,7 +113,7 @@ export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = 
     for await (const item of walk(base, base, onSkip)) if (re.test(item.key)) yield item;
     return;
   }
-  let s;
+  let s: Stats;
   try {
     s = await stat(arg);
   } catch {

@@ -77,12 +77,12 @@ function stampSegment(c: DefectCanvas, dirty: Dirty, ax: number, ay: number, bx:
     for (let x = x0; x <= x1; x++) {
       const px = x - ax;
       let t = (px * dx + py * dy) * inv;
-      t = t < 0 ? 0 : t > 1 ? 1 : t;
+      t = Math.min(Math.max(t, 0), 1);
       const ex = px - t * dx;
       const ey = py - t * dy;
       const a = edge - Math.sqrt(ex * ex + ey * ey);
       if (a <= 0) continue;
-      const alpha = a > 1 ? 1 : a;
+      const alpha = Math.min(a, 1);
       if (alpha > cov[o + x]!) cov[o + x] = alpha;
     }
   }
@@ -209,7 +209,7 @@ export function drawSpot(c: DefectCanvas, r: Rng): SampleDefect | null {
       const rad = R * (1 + h[0]! * Math.cos(t - p[0]!) + h[1]! * Math.cos(2 * t - p[1]!) + h[2]! * Math.cos(3 * t - p[2]!));
       const a = rad + 0.5 - d;
       if (a <= 0) continue;
-      const alpha = a > 1 ? 1 : a;
+      const alpha = Math.min(a, 1);
       const rho = Math.min(1, d / rad);
       const k = contrast * alpha * (stain ? 0.7 + 0.3 * (1 - rho * rho) : 0.6 + 0.4 * (1 - rho * rho));
       const o = y * W + x;

@@ -97,7 +97,7 @@ function textured(width: number, height: number, r: Rng): Float32Array {
       for (let x = 0; x < width; x++) {
         const u = sum[x + y]!;
         const v = diff[x - y + height]!;
-        img[o + x] = img[o + x]! + ridge[((u < v ? u : v) * LEVELS) | 0]!;
+        img[o + x] = img[o + x]! + ridge[(Math.min(u, v) * LEVELS) | 0]!;
       }
     }
     addValueNoise(img, width, height, 3, 3, 0.02, r);
@@ -183,8 +183,8 @@ export function develop(img: Float32Array, width: number, height: number, kind: 
     const ss = shot * Math.sqrt(scale);
     for (let x = 0; x < width; x++) {
       const s = img[o + x]! * rowLight[x]!;
-      const q = s + table[(off + x) & wrap]! * (rs + ss * Math.sqrt(s > 0 ? s : 0)) + 0.5;
-      out[o + x] = q <= 0 ? 0 : q >= scale ? scale : q;
+      const q = s + table[(off + x) & wrap]! * (rs + ss * Math.sqrt(Math.max(s, 0))) + 0.5;
+      out[o + x] = Math.min(Math.max(q, 0), scale);
     }
   }
   for (let i = 0; i < hot; i++) out[(r() * width * height) | 0] = Math.round(uniform(r, 0.85, 1) * scale);

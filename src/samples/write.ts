@@ -178,7 +178,7 @@ export async function writeSamples(options: WriteSamplesOptions): Promise<Sample
   }
 
   const file: SampleLabels = { generator: 'kensa samples', version: 1, options: { ...opts, count, format }, images: labels };
-  await writeFile(join(out, 'labels.json'), JSON.stringify(file, null, 1) + '\n');
+  await writeFile(join(out, 'labels.json'), `${JSON.stringify(file, null, 1)}\n`);
   const defects = Object.fromEntries(DEFECT_CLASSES.map((c) => [c, 0])) as Record<DefectClass, number>;
   for (const l of labels) for (const d of l.defects) defects[d.class]++;
   const ng = labels.filter((l) => l.verdict === 'NG').length;

@@ -25,7 +25,7 @@ function columnTypes(dialect: DialectName) {
 }
 
 // Kysely's Migration interface takes Kysely<any>: a migration runs against whatever schema exists.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: Kysely's Migration interface is typed with Kysely<any>
 type AnyDb = Kysely<any>;
 
 /** The migrations for one dialect, by name. */

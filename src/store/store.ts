@@ -284,11 +284,6 @@ function errorText(e: unknown): string {
   return describe(e);
 }
 
-/** `rows` in slices of at most `size`. */
-function* slices<T>(rows: readonly T[], size: number): Generator<T[]> {
-  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
-}
-
 // ---- the store ------------------------------------------------------------------------------
 
 /** An open results database. Create with {@link openStore}. */

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { KensaError } from '../errors.js';
-import { listMaskFolder, readMask } from '../eval/masks.js';
+import { listMaskFolder, readMask, type MaskFolder } from '../eval/masks.js';
 import { decodeBuffer, DEFAULT_MAX_PIXELS } from '../pipeline/decode.js';
 import { IMAGE_EXTENSIONS } from '../pipeline/source.js';
 
@@ -72,7 +72,7 @@ export async function loadFrames(argument: string, dir: string): Promise<Frame[]
 /** Every image of `imagesDir` with its truth mask from `truthDir`. */
 export async function loadLabelled(imagesDir: string, truthDir: string): Promise<LabelledFrame[]> {
   const files = listImageFolder('images', imagesDir);
-  let masks;
+  let masks: MaskFolder;
   try {
     masks = listMaskFolder('truth', truthDir);
   } catch (e) {

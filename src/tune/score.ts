@@ -31,7 +31,7 @@ export async function detectFrames(backend: Backend, frames: readonly Frame[], r
       const batch = await backend.framesToDevice(part.map((i) => frames[i]!.data), [part.length, 1, f0.height, f0.width], f0.dtype);
       try {
         const dets = await detect(batch, recipe, true);
-        part.forEach((i, k) => (out[i] = dets[k]!));
+        for (const [k, i] of part.entries()) out[i] = dets[k]!;
       } finally {
         batch.dispose();
       }

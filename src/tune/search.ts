@@ -84,7 +84,7 @@ export function schedule(budget: number, images: number): Rung[] {
     if (c === rungs.at(-1)!.candidates) break;
   }
   const n = rungs.length;
-  rungs.forEach((r, k) => (r.images = Math.min(images, Math.max(MIN_IMAGES, Math.ceil(images / ETA ** (n - 1 - k))))));
+  for (const [k, r] of rungs.entries()) r.images = Math.min(images, Math.max(MIN_IMAGES, Math.ceil(images / ETA ** (n - 1 - k))));
   return rungs;
 }
 
@@ -104,7 +104,7 @@ export function stratifiedOrder(train: readonly LabelledFrame[], seed: number): 
       [c[i], c[j]] = [c[j]!, c[i]!];
     }
     // defective images first at equal keys
-    c.forEach((f, i) => keyed.push({ f, key: (i + 0.5) / c.length + k * 1e-9 }));
+    for (const [i, f] of c.entries()) keyed.push({ f, key: (i + 0.5) / c.length + k * 1e-9 });
   });
   return keyed.sort((a, b) => a.key - b.key).map((x) => x.f);
 }

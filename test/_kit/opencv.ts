@@ -7,7 +7,7 @@ import type { DType } from '../../src/dtype.js';
 import { Tensor } from '../../src/tensor.js';
 
 // opencv.js ships loose typings; the few calls the tests make are typed through this alias.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: opencv.js has no usable typings
 export type CV = any;
 
 // The Emscripten module is a thenable that resolves to itself: resolving a promise with it

@@ -10,7 +10,7 @@ export function weightedBox(inDtype: DType, border: BorderMode, rx: number, ry: 
   const sum = (k: number[], r: number, at: (d: number) => string) => k.map((w, i) => `${w.toFixed(1)} * ${at(i - r)}`).join(' + ');
   const spec: StencilTileSpec = {
     name: 'test_weighted_box',
-    key: kx.join(',') + '|' + ky.join(','),
+    key: `${kx.join(',')}|${ky.join(',')}`,
     inDtype,
     outDtype: 'f32',
     border,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { BENCH_HELP, benchInput, run, surfaceBatch, type BenchReport } from '../../src/cli/bench.js';
 import { benchOp, familyOps, OP_NAMES, tensorsOf } from '../../src/cli/bench-ops.js';
 import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
-import { Tensor } from '../../src/tensor.js';
+import type { Tensor } from '../../src/tensor.js';
 import { tempDir } from '../_kit/tmp.js';
 import { adapterSkip } from '../_kit/gpu.js';
 

@@ -15,7 +15,7 @@ function capture() {
 
 describe('kensa inspect --post-workers', () => {
   test('takes 0 … 256; anything else is a usage error', async () => {
-    assert.match(INSPECT_HELP, /\n  --post-workers N {6}worker threads/);
+    assert.match(INSPECT_HELP, /\n {2}--post-workers N {6}worker threads/);
     for (const bad of ['257', '1.5', 'two']) {
       const { buf, io } = capture();
       assert.equal(await run(['imgs', '--post-workers', bad], io), 2);

@@ -74,7 +74,7 @@ test('GPU and CPU give the same defects and masks', { skip: gpuSkip(gpu) }, asyn
         assert.equal(g[i]!.verdict, cpu[i]!.verdict, what);
         assert.deepEqual(g[i]!.mask, cpu[i]!.mask, what);
         assert.deepEqual(g[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]), cpu[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]), what);
-        g[i]!.defects.forEach((d, k) => assert.ok(Math.abs(d.meanGradient - cpu[i]!.defects[k]!.meanGradient) < 1e-5, what));
+        for (const [k, d] of g[i]!.defects.entries()) assert.ok(Math.abs(d.meanGradient - cpu[i]!.defects[k]!.meanGradient) < 1e-5, what);
       }
     }
   }

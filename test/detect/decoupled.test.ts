@@ -83,7 +83,7 @@ test('decoupled: u16 frames score as their u8 twins (CPU)', async () => {
   const a = await detect(frames('u8'), r, false);
   const b = await detect(frames('u16'), r, false);
   assert.deepEqual(summary(b), summary(a));
-  b.forEach((f, i) => assert.ok(Math.abs(f.score - a[i]!.score) < 1e-9));
+  for (const [i, f] of b.entries()) assert.ok(Math.abs(f.score - a[i]!.score) < 1e-9);
 });
 
 test('detect dispatches by recipe kind', async () => {

@@ -20,7 +20,7 @@ const S = 384;
 
 async function detect(samples: Sample[]) {
   const host = new Uint8Array(samples.length * S * S);
-  samples.forEach((s, i) => host.set(s.image, i * S * S));
+  for (const [i, s] of samples.entries()) host.set(s.image, i * S * S);
   const cpu = Tensor.fromArray(host, [samples.length, 1, S, S], 'u8');
   const x = gpu ? await cpu.toGpu(gpu) : cpu;
   const found = await detectClassic(x, DEFAULT_RECIPE.recipe as ClassicRecipe, true);
@@ -32,7 +32,7 @@ test('default recipe on 12 sample images (seed 1, 384², tolerance 2): F1 ≥ 0.
   const samples = Array.from({ length: 12 }, (_, i) => generateSample({ width: S, height: S, seed: 1 }, i));
   const found = await detect(samples);
   let counts = { ...ZERO_COUNTS };
-  samples.forEach((s, i) => (counts = addCounts(counts, compareMasks(found[i]!.mask!, s.mask, S, S, 2))));
+  for (const [i, s] of samples.entries()) counts = addCounts(counts, compareMasks(found[i]!.mask!, s.mask, S, S, 2));
   const q = scores(counts);
   const what = `P ${q.precision} R ${q.recall} F1 ${q.f1} objects ${counts.detectedObjects}/${counts.truthObjects}`;
   assert.ok(q.f1! >= 0.55, what);

@@ -7,7 +7,7 @@ import { gradientMagnitude, gradientPrograms } from '../../src/ops/features/grad
 import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
 import { separablePrograms } from '../../src/ops/filters/separable.js';
 import { BORDER_MODES } from '../../src/kernels/border.js';
-import { Tensor } from '../../src/tensor.js';
+import type { Tensor } from '../../src/tensor.js';
 import { testGpu } from '../_kit/gpu.js';
 import { naturalImage, randomImage } from '../_kit/images.js';
 

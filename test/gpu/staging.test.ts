@@ -61,7 +61,11 @@ describe('staging: chunked uploads and readback destinations', { skip: gpuSkip(g
       // 0-byte and odd-length parts, parts shorter and longer than a chunk
       const parts = [bytesOf(700, 1), bytesOf(0, 2), bytesOf(1500, 3), bytesOf(3, 4), bytesOf(2049, 5)];
       const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      parts.reduce((at, p) => (whole.set(p, at), at + p.length), 0);
+      let at = 0;
+      for (const p of parts) {
+        whole.set(p, at);
+        at += p.length;
+      }
       const dst = g.alloc(8192);
       await g.upload(dst, parts, 16);
       const back = new Uint8Array(await g.read(dst, 16 + whole.length));

@@ -1,6 +1,6 @@
 /** The tiled-stencil engine on its own: a weighted box through it equals the separable CPU reference. */
 import { describe, test } from 'node:test';
-import { BORDER_MODES, type BorderMode } from '../../src/kernels/border.js';
+import { BORDER_MODES } from '../../src/kernels/border.js';
 import { filter2dSeparable } from '../../src/ops/filters/separable.js';
 import { runStencilTile } from '../../src/kernels/stencil-tile.js';
 import type { Tensor } from '../../src/tensor.js';

@@ -59,7 +59,8 @@ test('BMP (24-bit, bottom-up), .npy and raw frames', async () => {
   writeFileSync(join(dir, 'g.bmp'), bmp);
   assert.deepEqual([...(await decodeFile(join(dir, 'g.bmp'), gray)).data], [...pixels]);
 
-  const header = `{'descr': '<u2', 'fortran_order': False, 'shape': (${H}, ${W}), }`.padEnd(118, ' ') + '\n';
+  const dict = `{'descr': '<u2', 'fortran_order': False, 'shape': (${H}, ${W}), }`;
+  const header = `${dict.padEnd(118, ' ')}\n`;
   const v = Uint16Array.from({ length: W * H }, (_, i) => 1000 + i);
   writeFileSync(join(dir, 'f.npy'), Buffer.concat([Buffer.from('\x93NUMPY\x01\x00', 'latin1'), Buffer.from([header.length & 0xff, header.length >> 8]), Buffer.from(header, 'latin1'), Buffer.from(v.buffer)]));
   const npy = await decodeFile(join(dir, 'f.npy'), gray);
@@ -134,7 +135,8 @@ test('PNG, TIFF, BMP, .npy and raw at a scale give the same pixels, the block me
   const v8 = Uint8Array.from({ length: S * S }, (_, i) => value(i % S, Math.floor(i / S)));
   const v16 = Uint16Array.from(v8, (v) => v * 257);
   const npy = (descr: string, bytes: Uint8Array) => {
-    const header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${S}, ${S}), }`.padEnd(117, ' ') + '\n';
+    const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${S}, ${S}), }`;
+    const header = `${dict.padEnd(117, ' ')}\n`;
     return Buffer.concat([Buffer.from('\x93NUMPY\x01\x00', 'latin1'), Buffer.from([header.length, 0]), Buffer.from(header, 'latin1'), bytes]);
   };
   const bmp = Buffer.alloc(54 + S * S * 3);
@@ -143,7 +145,7 @@ test('PNG, TIFF, BMP, .npy and raw at a scale give the same pixels, the block me
   bmp.writeInt32LE(S, 18);
   bmp.writeInt32LE(-S, 22); // top-down
   bmp.writeUInt16LE(24, 28);
-  v8.forEach((v, i) => bmp.fill(v, 54 + i * 3, 57 + i * 3));
+  for (const [i, v] of v8.entries()) bmp.fill(v, 54 + i * 3, 57 + i * 3);
   const raw8 = { raw: { width: S, height: S, dtype: 'u8' as const } };
   const raw16 = { raw: { width: S, height: S, dtype: 'u16' as const } };
   const files8: [string, Buffer, Partial<DecodeOptions>][] = [

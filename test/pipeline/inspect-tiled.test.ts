@@ -63,7 +63,9 @@ test('an image whose batch of one passes the storage binding runs tile by tile, 
     assert.deepEqual(whole.map((r) => r.status), ['ok', 'ng', 'ng']);
     const box = (r: ItemResult) => r.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]);
     assert.deepEqual(tiled.map(box), whole.map(box));
-    tiled.forEach((r, i) => r.defects.forEach((d, k) => assert.ok(Math.abs(d.meanGradient - whole[i]!.defects[k]!.meanGradient) < 1e-5)));
+    for (const [i, r] of tiled.entries()) {
+      for (const [k, d] of r.defects.entries()) assert.ok(Math.abs(d.meanGradient - whole[i]!.defects[k]!.meanGradient) < 1e-5);
+    }
     assert.deepEqual(masks(join(dir, 'tiled')), masks(join(dir, 'whole')));
   } finally {
     backend.close();

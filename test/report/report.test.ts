@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -330,7 +330,7 @@ describe('writeReport', () => {
       assert.equal(await page.locator('main b').count(), 0);
 
       assert.deepEqual(problems, []);
-      const foreign = requests.filter((u) => !u.startsWith(pathToFileURL(dir).href + '/'));
+      const foreign = requests.filter((u) => !u.startsWith(`${pathToFileURL(dir).href}/`));
       assert.deepEqual(foreign, [], 'every request stays inside the report folder');
       assert.ok(requests.length >= 3 + 8);
     } finally {

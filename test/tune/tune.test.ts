@@ -53,7 +53,13 @@ describe('kensa tune: the search', () => {
   test('recovers good parameters from a bad start; the held-out score is measured on images the search never ran', async () => {
     const backend = await cpu();
     const uploaded = new Set<AnyTypedArray>();
-    const spy: Backend = { ...backend, framesToDevice: (f, shape, dtype) => (f.forEach((x) => uploaded.add(x)), backend.framesToDevice(f, shape, dtype)) };
+    const spy: Backend = {
+      ...backend,
+      framesToDevice: (f, shape, dtype) => {
+        for (const x of f) uploaded.add(x);
+        return backend.framesToDevice(f, shape, dtype);
+      },
+    };
     const { train, heldOut } = holdoutSplit(frames, 0.3, 'labelled images');
     const found = await searchRecipe(train, { ...(await options()), backend: spy });
     assert.ok(!found.aborted);

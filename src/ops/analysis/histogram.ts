@@ -229,7 +229,7 @@ export function histogram(x: Tensor, options: HistogramOptions = {}): Tensor {
           const v = f16 ? x.at(base + j) : Math.fround(src[base + j]!);
           if (v >= r.lo && v < r.hi) {
             const b = Math.floor(Math.fround(Math.fround(v - r.lo) * r.scale));
-            counts[hbase + (b < 0 ? 0 : b > top ? top : b)]!++;
+            counts[hbase + Math.min(Math.max(b, 0), top)]!++;
           }
         }
       }

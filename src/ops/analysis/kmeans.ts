@@ -94,7 +94,7 @@ function spreadFractions(k: number): number[] {
 
 function pad16(v: readonly number[]): number[] {
   const out = new Array<number>(MAX_K).fill(0);
-  v.forEach((x, i) => (out[i] = x));
+  for (const [i, x] of v.entries()) out[i] = x;
   return out;
 }
 

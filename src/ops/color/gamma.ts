@@ -107,7 +107,7 @@ export function gamma(x: Tensor, options: GammaOptions): Tensor {
       const at = linearIndex(shape);
       return cpuPixelKernel(shape, dtype, (n, c, y, xx) => {
         const v = Math.fround(load(at(n, c, y, xx)) * invMax);
-        return Math.fround((v > 0 ? Math.fround(Math.pow(v, gf)) : 0) * mul);
+        return Math.fround((v > 0 ? Math.fround(v ** gf) : 0) * mul);
       });
     },
   });
@@ -123,7 +123,7 @@ function gammaPerSample(x: Tensor, shape: Dims4, dtype: DType, invMax: number, r
       const at = linearIndex(shape);
       return cpuPixelKernel(shape, dtype, (n, c, y, xx) => {
         const v = Math.fround(load(at(n, c, y, xx)) * invMax);
-        return Math.fround((v > 0 ? Math.fround(Math.pow(v, gf[n]!)) : 0) * rows[n]![1]);
+        return Math.fround((v > 0 ? Math.fround(v ** gf[n]!) : 0) * rows[n]![1]);
       });
     },
   });

@@ -28,7 +28,7 @@ import { deviceOf, onDevice, webgpuDevice } from '../../device.js';
 import { DTYPES, type DType } from '../../dtype.js';
 import { KensaError } from '../../errors.js';
 import type { Gpu } from '../../gpu/gpu.js';
-import { type OutputBinding, type ProgramInfo, type TensorBinding } from '../../gpu/program.js';
+import type { OutputBinding, ProgramInfo, TensorBinding } from '../../gpu/program.js';
 import type { UniformField, UniformType, UniformValues } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
 import { sharedDevice } from '../../device.js';
@@ -295,20 +295,20 @@ export function customKernel<const I extends string = 'x', const U extends strin
   const resolveCompile = (o: CustomKernelCompileOptions = {}) => {
     const dts = o.inputs === undefined ? inputs.map(() => 'f32' as DType) : typeof o.inputs === 'string' ? inputs.map(() => o.inputs as DType) : [...o.inputs];
     if (dts.length !== inputs.length) throw invalidParameter('inputs', `${inputs.length} dtypes`, dts);
-    dts.forEach((d, i) => oneOf(`inputs[${i}]`, d, DTYPES));
+    for (const [i, d] of dts.entries()) oneOf(`inputs[${i}]`, d, DTYPES);
     return program(dts, outDType(o.dtype, 'f32'), o.border === undefined ? defaultBorder : checkBorder('border', o.border));
   };
 
   const run = (given: Tensor | readonly Tensor[], options: CustomKernelCallOptions<U> = {}): Tensor => {
     const tensors = given instanceof Tensor ? [given] : Array.isArray(given) ? (given as readonly Tensor[]) : null;
-    if (!tensors || !tensors.every((t) => t instanceof Tensor)) throw invalidParameter('inputs', 'a Tensor or an array of Tensors', given);
+    if (!tensors?.every((t) => t instanceof Tensor)) throw invalidParameter('inputs', 'a Tensor or an array of Tensors', given);
     if (tensors.length !== inputs.length) {
       throw new KensaError(
         'KENSA_ERR_INVALID_ARGUMENT',
         `Expected ${inputs.length} tensor${inputs.length > 1 ? 's' : ''} (${inputs.join(', ')}) for inputs of ${name} but received ${tensors.length}`,
       );
     }
-    tensors.forEach((t, i) => checkImage(inputs[i]!, t));
+    for (const [i, t] of tensors.entries()) checkImage(inputs[i]!, t);
     sharedDevice(tensors);
     const first = tensors[0]!;
     const shape = options.shape === undefined ? (first.shape as unknown as Dims4) : checkShape4(options.shape);
@@ -330,7 +330,7 @@ export function customKernel<const I extends string = 'x', const U extends strin
           throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', `Kernel ${name} has no CPU implementation (give customKernel a cpu function) but received CPU tensors; move them to the GPU first`);
         }
         const accessors: Record<string, CpuInput> = {};
-        tensors.forEach((t, i) => (accessors[inputs[i]!] = cpuInput(inputs[i]!, t, border, borderValue)));
+        for (const [i, t] of tensors.entries()) accessors[inputs[i]!] = cpuInput(inputs[i]!, t, border, borderValue);
         const cpuUniforms: Record<string, number> = {};
         for (const f of fields) cpuUniforms[f.name] = f.type === 'f32' ? Math.fround(uniforms[f.name]!) : uniforms[f.name]!;
         Object.freeze(accessors);

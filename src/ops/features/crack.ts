@@ -19,7 +19,7 @@ import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';
-import { BORDER_MODES, checkBorder, wgslBorder, type BorderMode } from '../../kernels/border.js';
+import { BORDER_MODES, checkBorder, type BorderMode } from '../../kernels/border.js';
 import { checkImage } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { runStencil, stencilStripProgram } from '../../kernels/stencil-strip.js';

@@ -17,10 +17,9 @@
  */
 import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
-import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange, oddInteger, oneOf } from '../../validate.js';
-import { BORDER_MODES, checkBorder, wgslBorder, type BorderMode } from '../../kernels/border.js';
+import { BORDER_MODES, checkBorder, type BorderMode } from '../../kernels/border.js';
 import { checkImage, outDType } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { runStencil, stencilStripProgram } from '../../kernels/stencil-strip.js';
@@ -213,7 +212,7 @@ export function gradientTileSpec(shape: GradientShape, inDtype: DType, outDtype:
 
 function packTaps(w: readonly number[]): number[] {
   const out = new Array<number>(TAP_VECS * 4).fill(0);
-  w.forEach((v, i) => (out[i] = v));
+  for (const [i, v] of w.entries()) out[i] = v;
   return out;
 }
 

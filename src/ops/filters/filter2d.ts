@@ -126,7 +126,7 @@ export function filter2d(x: Tensor, options: Filter2dOptions): Tensor {
   return onDevice(x, {
     gpu: () => {
       const weights = new Array<number>(WEIGHT_VECS * 4).fill(0);
-      o.weights.forEach((v, i) => (weights[i] = v));
+      for (const [i, v] of o.weights.entries()) weights[i] = v;
       return runPixelProgram(filter2dProgram(x.dtype, o.dtype, o.border), [x], shape, o.dtype, { kw: o.kw, kh: o.kh, delta: o.delta, weights }, o.borderValue);
     },
     cpu: () => {

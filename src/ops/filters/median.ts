@@ -125,7 +125,9 @@ function tableauNetwork(k: number): SelectionNetwork {
   const rank = (n - 1) / 2;
   const ops: [number, number][] = [];
   const m = Array.from({ length: k }, (_, r) => Array.from({ length: k }, (_, c) => r * k + c));
-  for (let c = 0; c < k; c++) sortWires(ops, m.map((row) => row[c]!)).forEach((w, r) => (m[r]![c] = w));
+  for (let c = 0; c < k; c++) {
+    for (const [r, w] of sortWires(ops, m.map((row) => row[c]!)).entries()) m[r]![c] = w;
+  }
   for (let r = 0; r < k; r++) m[r] = sortWires(ops, m[r]!);
   const candidates: number[] = [];
   let below = 0;

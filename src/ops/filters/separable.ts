@@ -77,7 +77,7 @@ export function separableTiledProgram(inDtype: DType, outDtype: DType, border: B
 
 function packWeights(w: readonly number[]): number[] {
   const out = new Array<number>(TAP_VECS * 4).fill(0);
-  w.forEach((v, i) => (out[i] = v));
+  for (const [i, v] of w.entries()) out[i] = v;
   return out;
 }
 

@@ -14,7 +14,7 @@
 import { onDevice } from '../../device.js';
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
-import { Tensor } from '../../tensor.js';
+import type { Tensor } from '../../tensor.js';
 import { invalidParameter, oneOf } from '../../validate.js';
 import { checkImage, outDType, perSample, sampleValue, type ImageDims, type PerSample, type PerSampleItem } from '../image.js';
 import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../../kernels/word.js';

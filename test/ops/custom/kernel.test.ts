@@ -4,7 +4,6 @@ import { isKensaError } from '../../../src/errors.js';
 import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { checkIdentifier, customKernel, rawKernel } from '../../../src/ops/custom/kernel.js';
 import { Tensor } from '../../../src/tensor.js';
-import { assertClose } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';

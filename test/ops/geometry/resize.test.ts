@@ -65,7 +65,7 @@ describe('resize', () => {
     // area 4 → 3: [0 + 10/3·... ] each output averages 4/3 px
     const a = [...resize(x, { width: 3, height: 1, interpolation: 'area' }).data];
     const expected = [(0 * 1 + 10 / 3) / (4 / 3), (10 * (2 / 3) + 20 * (2 / 3)) / (4 / 3), (20 / 3 + 30) / (4 / 3)];
-    a.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-5, `${v} vs ${expected[i]}`));
+    for (const [i, v] of a.entries()) assert.ok(Math.abs(v - expected[i]!) < 1e-5, `${v} vs ${expected[i]}`);
   });
 
   test('CPU reference matches OpenCV resize: nearest exact (u8, u16, i32, f32)', async () => {
