@@ -107,7 +107,6 @@ export function stencilTileProgram(spec: StencilTileSpec, vecOut: boolean): Prog
   const oq = TILE_W / 4;
   const rows = stencilRows(spec);
   const names = Object.keys(rows);
-  if (names.length * oq * ih * 16 > 16384) throw new KensaError('KENSA_ERR_INTERNAL', `stencil ${spec.name}: ${names.length} row arrays of radius ${ry} exceed 16 KiB of workgroup memory`);
   const rowQuad = (f: RowExpr) => rowQuadWgsl(f, hx, (i) => `a${i}`);
   // the row pass over the tile's rows, its quads a0 … a(2·hx/4) of row-pass item i given by `quad(a)`
   const rowPass = (quad: (a: number) => string) => `  for (var i = li; i < OQ * IH; i += WG) {
