@@ -17,15 +17,13 @@ for (let i = 0; i < host.length; i++) host[i] = (Math.imul(i, 2654435761) >>> 24
 const x = await Tensor.fromArray(host, [N, 1, H, W], 'u8').toGpu(gpu);
 const xf = await Tensor.fromArray(Float32Array.from(host.subarray(0, 4 * H * W)), [4, 1, H, W], 'f32').toGpu(gpu);
 const tune = (o: Partial<MorphTuning>, f: () => Tensor): Tensor => withMorphTuning(o, f);
-const tiled = (f: () => Tensor) => tune({ strip: false, rowsKernel: false }, f);
-const rowsKernel = (f: () => Tensor) => tune({ strip: false }, f);
+const tiled = (f: () => Tensor) => tune({ strip: false }, f);
 const cases: [string, number, (t: Tensor) => Tensor, Tensor?][] = [
   ['dilate 3×3 rect u8', 2, (t) => dilate(t, { ksize: 3 })],
   ['erode 3×3 rect u8', 2, (t) => erode(t, { ksize: 3 })],
   ['dilate 3×3 reflect101 u8', 2, (t) => dilate(t, { ksize: 3, border: 'reflect101' })],
   ['dilate 5×5 rect u8', 2, (t) => dilate(t, { ksize: 5 })],
   ['dilate 9×9 rect u8', 2, (t) => dilate(t, { ksize: 9 })],
-  ['rows kernel: dilate 3×3 rect u8', 2, (t) => rowsKernel(() => dilate(t, { ksize: 3 }))],
   ['tiled: dilate 3×3 rect u8', 2, (t) => tiled(() => dilate(t, { ksize: 3 }))],
   ['dilate 15×15 rect u8', 2, (t) => dilate(t, { ksize: 15 })],
   ['gradient 3×3 u8', 2, (t) => morphologyEx(t, { op: 'gradient', ksize: 3 })],

@@ -29,6 +29,11 @@ const TILE_W = 64;
 const TILE_H = 16;
 /** Largest radius a tiled stencil takes on either axis. */
 export const STENCIL_MAX_RADIUS = 8;
+/**
+ * Largest radius of the wide variant: specs of one row array and cheap taps (min/max windows)
+ * whose ops pass it to stencilTileFits; 16 + 2·24 rows of 64 f32 fill 16 KiB of workgroup memory.
+ */
+export const STENCIL_WIDE_RADIUS = 24;
 
 export interface StencilTileSpec {
   /** Program name; `key` holds everything else that changes the WGSL (never sizes). */
@@ -179,10 +184,13 @@ ${rowPass((a) => `rim_quad((i / OQ) * IW4 + i % OQ + ${a}u, x0, y0, plane)`)}
   return p;
 }
 
-/** Whether the tiled path takes this input: radii in range, rows on whole output words, planes in one dispatch. */
-export function stencilTileFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'outDtype'>, shape: Dims4): boolean {
+/**
+ * Whether the tiled path takes this input: radii up to maxRadius (STENCIL_MAX_RADIUS, or
+ * STENCIL_WIDE_RADIUS for the wide variant), rows on whole output words, planes in one dispatch.
+ */
+export function stencilTileFits(spec: Pick<StencilTileSpec, 'rx' | 'ry' | 'outDtype'>, shape: Dims4, maxRadius: number = STENCIL_MAX_RADIUS): boolean {
   const [n, c, , w] = shape;
-  return spec.rx <= STENCIL_MAX_RADIUS && spec.ry <= STENCIL_MAX_RADIUS && w % ELEMENTS_PER_WORD[spec.outDtype] === 0 && n * c <= 65535;
+  return spec.rx <= maxRadius && spec.ry <= maxRadius && w % ELEMENTS_PER_WORD[spec.outDtype] === 0 && n * c <= 65535;
 }
 
 /** Runs a tiled stencil over a GPU tensor (same shape out); check `stencilTileFits` first. */

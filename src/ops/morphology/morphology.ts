@@ -17,26 +17,26 @@
  * to ±65504 as kensa's f16 packing does).
  * Differences from OpenCV: no custom anchor; an element without a nonzero entry is rejected
  * (OpenCV's behaviour is undefined there); elements up to 255×255 with at most 256 row spans.
- * GPU: u8 rectangles up to 9×9 (halo ±4) on widths that are a multiple of 16 run through the stencil
- * strips (../stencil-strip.ts, rectStripSpec); other u8 rectangles on widths that are a multiple of 4 run
- * in one pass over packed words (a row-streaming kernel for windows up to 9×9 pixels of halo ±4,
- * else a workgroup-memory tile);
- * other rectangles are separable (a row min/max pass into an intermediate of the input dtype,
- * then a column pass; min/max commute with saturation, so this equals the direct 2-D
- * definition, and the u8 kernels take the outside value saturated to u8 for the same reason);
- * other elements are passed as uniforms, one (dy, x0, x1) span per run of ones in a row.
+ * GPU paths, each one spec or program of a shared engine:
+ *  - u8 rectangles of halo ≤ 4 on widths of a multiple of 16: the stencil strips (rectStripSpec),
+ *    the fastest for small windows (no workgroup memory);
+ *  - other u8 rectangles of halo ≤ 24 on widths of a multiple of 4: the same spec on the stencil
+ *    tile's wide variant, one pass instead of the separable pair;
+ *  - other rectangles: separable pixel programs (a row min/max pass into an intermediate of the
+ *    input dtype, then a column pass; min/max commute with saturation, so this equals the direct
+ *    2-D definition, and the u8 engines take the outside value saturated to u8 for the same reason);
+ *  - other elements: one pixel program reading one (dy, x0, x1) span per run of ones from uniforms.
  */
 import { onDevice } from '../../device.js';
 import { saturate, type DType } from '../../dtype.js';
-import { foldWorkgroups } from '../../gpu/gpu.js';
 import type { ProgramInfo } from '../../gpu/program.js';
-import { Tensor } from '../../tensor.js';
+import type { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, numberInRange, oneOf } from '../../validate.js';
-import { BORDER_MODES, wgslBorder, type BorderMode } from '../../kernels/border.js';
+import { BORDER_MODES, type BorderMode } from '../../kernels/border.js';
 import { checkDType, checkImage } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { runStencilStrip, stencilStripFits, stencilStripProgram } from '../../kernels/stencil-strip.js';
-import type { StencilTileSpec } from '../../kernels/stencil-tile.js';
+import { runStencilTile, STENCIL_WIDE_RADIUS, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../../kernels/stencil-tile.js';
 import { overriding } from '../../kernels/tuning.js';
 import { checkElementSize, ELEMENT_SHAPES, MAX_ELEMENT_SIZE, structuringElement, type ElementShape } from './element.js';
 
@@ -165,30 +165,16 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   });
 }
 
-// ---------------------------------------------------------------------------------------------
-// u8 rectangles, one pass: a workgroup loads a tile of packed words (plus halo) into workgroup
-// memory, takes the row min/max four pixels at a time (SWAR on bytes), then the column min/max.
-
-const TILE_W = 32; // output words per tile row (128 pixels)
-const TILE_H = 32; // output rows per tile
-const TILE_IN_WORDS = 2560;
-const TILE_H_WORDS = 1536;
-
-interface TileGeometry {
-  /** Halo words left and right of the tile. */
-  left: number;
-  right: number;
-  /** Input rows a tile reads. */
-  rows: number;
+/** Kernel choices for u8 rectangles (frozen; tests and benches run others through withMorphTuning). */
+export interface MorphTuning {
+  /** false sends the u8 rectangles the strips take through the stencil tile instead. */
+  readonly strip: boolean;
 }
+let morphTuning: MorphTuning = Object.freeze({ strip: true });
 
-/** Tile geometry of a rectangle for the one-pass u8 kernel, or null when it does not fit. */
-export function rectTileGeometry(rect: { x0: number; x1: number; y0: number; y1: number }): TileGeometry | null {
-  const left = Math.ceil(-rect.x0 / 4);
-  const right = Math.ceil(rect.x1 / 4);
-  const rows = TILE_H + rect.y1 - rect.y0;
-  if (TILE_W * rows > TILE_H_WORDS || (TILE_W + left + right) * rows > TILE_IN_WORDS) return null;
-  return { left, right, rows };
+/** Runs `fn` with other kernel choices for u8 rectangles (see kernels/tuning.ts). */
+export function withMorphTuning<R>(overrides: Partial<MorphTuning>, fn: () => R): R {
+  return overriding(morphTuning, (t) => (morphTuning = t), overrides, fn);
 }
 
 /** WGSL: op(… op(op(at(a), at(a + 1)), …), at(b)), the min or max of the terms at a … b. */
@@ -198,142 +184,10 @@ function pickChain(op: Extremum, a: number, b: number, at: (d: number) => string
   return e;
 }
 
-/** WGSL `pick(a, b)`: bytewise max (or min) of 4 packed u8 (ge = 0xff in each byte where a ≥ b). */
-function wgslPick(op: Extremum): string {
-  return `fn pick(a: u32, b: u32) -> u32 {
-  let t = (a | 0x80808080u) - (b & 0x7f7f7f7fu);
-  let m = ((a & ~b) | (~(a ^ b) & t)) & 0x80808080u;
-  let ge = (m >> 7u) * 0xffu;
-  return ${op === 'max' ? '(a & ge) | (b & ~ge)' : '(b & ge) | (a & ~ge)'};
-}`;
-}
-
-// Small rectangles (|x0|, x1 ≤ 4 pixels: one halo word each side; height ≤ MAX_ROWS_KH): a
-// thread streams WORDS (1 or 2) adjacent word columns down 16 output rows, loading WORDS + 2 words per
-// input row (the halo words come from L1), taking the row min/max of each pixel as a u32 lane
-// and the column min/max over a rolling window of KH registers. The window is part of the
-// variant key, so every tap is a constant shift. Rows resolve their border once (uniform across
-// a warp); only the first and last word columns build a halo word pixel by pixel.
-const MAX_ROWS_KH = 9;
-const ROWS_WG: [number, number] = [64, 4];
-/** Kernel choices for u8 rectangles (frozen; tests and benches run others through withMorphTuning). */
-export interface MorphTuning {
-  /** false keeps u8 rectangles off the stencil strips. */
-  readonly strip: boolean;
-  /** false sends every u8 rectangle the strips do not take through the tiled kernel. */
-  readonly rowsKernel: boolean;
-  readonly rowsPerThread: number;
-  /** 0: 2 words for windows up to 5 pixels wide, else 1 (the faster on the GPU machine). */
-  readonly wordsPerThread: number;
-}
-let morphTuning: MorphTuning = Object.freeze({ strip: true, rowsKernel: true, rowsPerThread: 16, wordsPerThread: 0 });
-
-/** Runs `fn` with other kernel choices for u8 rectangles (see kernels/tuning.ts). */
-export function withMorphTuning<R>(overrides: Partial<MorphTuning>, fn: () => R): R {
-  return overriding(morphTuning, (t) => (morphTuning = t), overrides, fn);
-}
-
-function rowsWords(x0: number, x1: number): number {
-  return morphTuning.wordsPerThread || (x1 - x0 + 1 <= 5 ? 2 : 1);
-}
-
-export function rowsKernelFits(rect: { x0: number; x1: number; y0: number; y1: number }): boolean {
-  return rect.x0 >= -4 && rect.x1 <= 4 && rect.y1 - rect.y0 + 1 <= MAX_ROWS_KH;
-}
-
-function rectRowsProgram(op: Extremum, border: BorderMode, x0: number, x1: number, kh: number, rows = morphTuning.rowsPerThread, words = rowsWords(x0, x1)): ProgramInfo {
-  // word k of the row (k = −1 … words) and its byte b
-  const name = (k: number) => (k < 0 ? 'wl' : k >= words ? 'wr' : `w${k}`);
-  const hrow: string[] = [];
-  for (let j = 0; j < words; j++) {
-    const byte = (q: number): string => {
-      const w = name(j + Math.floor(q / 4));
-      const b = ((q % 4) + 4) % 4;
-      return b === 0 ? `(${w} & 0xffu)` : b === 3 ? `(${w} >> 24u)` : `((${w} >> ${8 * b}u) & 0xffu)`;
-    };
-    const tap = (d: number) => `vec4u(${[0, 1, 2, 3].map((b) => byte(b + d)).join(', ')})`;
-    hrow.push(`h[${j}] = ${pickChain(op, x0, x1, tap)};`);
-  }
-  const win = Array.from({ length: kh }, (_, k) => `v${k}`);
-  const roll = win.slice(0, -1).map((w, k) => `${w} = v${k + 1};`).join(' ');
-  const stores: string[] = [];
-  for (let j = 0; j < words; j++) {
-    const m = pickChain(op, 0, kh - 1, (k) => `v${k}[${j}]`);
-    stores.push(`if (wc + ${j} < i32(ww)) { let m = ${m}; out[ob + u32(wc + ${j})] = m.x | (m.y << 8u) | (m.z << 16u) | (m.w << 24u); }`);
-  }
-  return {
-    name: 'morph_rect_u8_rows',
-    key: `op=${op};border=${border};x=${x0}..${x1};kh=${kh};rows=${rows};words=${words}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'out', dtype: 'u8' }],
-    uniforms: [
-      // W, H, words per row, y0 (first row offset, as bits)
-      { name: 'shape', type: 'vec4u' },
-      // outside byte splatted to a word
-      { name: 'bv', type: 'vec4u' },
-    ],
-    workgroupSize: ROWS_WG[0] * ROWS_WG[1],
-    body: /* wgsl */ `
-${wgslBorder(border)}
-alias Row = array<vec4u, ${words}>;
-var<private> pbase: u32;
-// word wc of the row starting at rb; outside the row, built pixel by pixel with the border
-fn word(rb: u32, wc: i32) -> u32 {
-  if (wc >= 0 && wc < i32(u.shape.z)) { return src[rb + u32(wc)]; }
-  var v = 0u;
-  for (var b = 0; b < 4; b++) {
-    let ix = border(wc * 4 + b, i32(u.shape.x));
-    var byte = u.bv.x & 0xffu;
-    if (ix >= 0) { byte = (src[rb + u32(ix >> 2u)] >> (u32(ix & 3) * 8u)) & 0xffu; }
-    v |= byte << (u32(b) * 8u);
-  }
-  return v;
-}
-// row min/max of the pixels of word columns wc … wc + WORDS − 1 in image row yy
-fn hrow(yy: i32, wc: i32) -> Row {
-  var h: Row;
-  var iy = yy;
-  if (yy < 0 || yy >= i32(u.shape.y)) { iy = border(yy, i32(u.shape.y)); }
-  if (iy < 0) {
-    for (var j = 0; j < ${words}; j++) { h[j] = vec4u(u.bv.x & 0xffu); }
-    return h;
-  }
-  let rb = pbase + u32(iy) * u.shape.z;
-  let wl = ${x0 < 0 ? 'word(rb, wc - 1)' : '0u'};
-  let w0 = src[rb + u32(wc)];
-  ${Array.from({ length: words - 1 }, (_, k) => `let w${k + 1} = word(rb, wc + ${k + 1});`).join(' ')}
-  let wr = ${x1 > 0 ? `word(rb, wc + ${words})` : '0u'};
-  ${hrow.join('\n  ')}
-  return h;
-}
-@compute @workgroup_size(${ROWS_WG[0]}, ${ROWS_WG[1]}, 1)
-fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let ww = u.shape.z;
-  let wc = i32(g.x * ${words}u);
-  let y0 = g.y * ${rows}u;
-  if (wc >= i32(ww) || y0 >= u.shape.y) { return; }
-  pbase = g.z * u.shape.y * ww;
-  let ry = i32(y0) + bitcast<i32>(u.shape.w);
-  ${win.map((w) => `var ${w}: Row;`).join(' ')}
-  // the first KH − 1 rows only fill the window (one call site: hrow is inlined once)
-  for (var i = 0u; i < ${rows + kh - 1}u; i++) {
-    ${roll}
-    v${kh - 1} = hrow(ry + i32(i), wc);
-    let y = y0 + i - ${kh - 1}u;
-    if (i >= ${kh - 1}u && y < u.shape.y) {
-      let ob = pbase + y * ww;
-      ${stores.join('\n      ')}
-    }
-  }
-}`,
-  };
-}
-
 /**
- * A u8 rectangle as a stencil spec (row min/max over dx = x0 … x1, then over dy = y0 … y1 of those)
- * for ../stencil-strip.ts, which rectangles of halo ≤ 4 on rows of a multiple of 16 pixels take
- * (faster there than the rows kernel). The outside value is passed saturated to u8, as for the
- * rows kernel.
+ * A u8 rectangle as a stencil spec (row min/max over dx = x0 … x1, then over dy = y0 … y1 of those),
+ * run by the stencil strips or the stencil tile's wide variant; the outside value is passed
+ * saturated to u8.
  */
 export function rectStripSpec(op: Extremum, border: BorderMode, rect: { x0: number; x1: number; y0: number; y1: number }): StencilTileSpec {
   const { x0, x1, y0, y1 } = rect;
@@ -349,143 +203,6 @@ export function rectStripSpec(op: Extremum, border: BorderMode, rect: { x0: numb
     rows: { h: (p) => pickChain(op, x0, x1, p) },
     combine: (r) => `let v = ${pickChain(op, y0, y1, (dy) => r('h', dy))};`,
   };
-}
-
-function runRectRows(x: Tensor, r: Resolved, op: Extremum, bv: number): Tensor {
-  const [n, c, h, w] = dims(x);
-  const { x0, x1, y0, y1 } = r.rect!;
-  const gpu = x.gpu.gpu;
-  const out = Tensor.empty(gpu, [n, c, h, w], 'u8');
-  const ww = w / 4;
-  const rowsPerThread = morphTuning.rowsPerThread;
-  const wordsPerThread = rowsWords(x0, x1);
-  gpu.dispatch({
-    program: rectRowsProgram(op, r.border, x0, x1, y1 - y0 + 1),
-    inputs: [x.gpu.ref],
-    outputs: [out.gpu.ref],
-    uniforms: { shape: [w, h, ww, y0 >>> 0], bv: [saturate('u8', bv) * 0x01010101, 0, 0, 0] },
-    workgroups: [Math.ceil(ww / (wordsPerThread * ROWS_WG[0])), Math.ceil(h / (rowsPerThread * ROWS_WG[1])), n * c],
-  });
-  return out;
-}
-
-function rectTileProgram(op: Extremum, border: BorderMode): ProgramInfo {
-  return {
-    name: 'morph_rect_u8_tile',
-    key: `op=${op};border=${border}`,
-    inputs: [{ name: 'src', dtype: 'u8' }],
-    outputs: [{ name: 'out', dtype: 'u8' }],
-    uniforms: [
-      // W, H, words per row, planes
-      { name: 'shape', type: 'vec4u' },
-      // x0, x1 (pixel offsets), y0, kh
-      { name: 'win', type: 'vec4i' },
-      // halo words left, tile row stride (words), tiles in x, tiles in y
-      { name: 'tile', type: 'vec4u' },
-      // outside byte splatted to a word, total tiles
-      { name: 'bv', type: 'vec4u' },
-    ],
-    workgroupSize: 256,
-    body: /* wgsl */ `
-${wgslBorder(border)}
-const TW: u32 = ${TILE_W}u;
-const TH: u32 = ${TILE_H}u;
-var<workgroup> tin: array<u32, ${TILE_IN_WORDS}>;
-var<workgroup> th: array<u32, ${TILE_H_WORDS}>;
-${wgslPick(op)}
-// 4 pixels starting at pixel offset d from word w of a tile row (d may be negative)
-fn shifted(w: u32, d: i32) -> u32 {
-  let q = u32(i32(w) + (d >> 2u));
-  let s = u32(d & 3) * 8u;
-  let lo = tin[q];
-  if (s == 0u) { return lo; }
-  return (lo >> s) | (tin[q + 1u] << (32u - s));
-}
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let t = linear_workgroup(wid, nwg);
-  if (t >= u.bv.y) { return; }
-  let W = i32(u.shape.x);
-  let H = i32(u.shape.y);
-  let ww = u.shape.z;
-  let tx = t % u.tile.z;
-  let t2 = t / u.tile.z;
-  let ty = t2 % u.tile.w;
-  let plane = t2 / u.tile.w;
-  let pbase = plane * u.shape.y * ww;
-  let stride = u.tile.y;
-  let rows = TH + u32(u.win.w) - 1u;
-  let row0 = i32(ty * TH) + u.win.z;
-  let col0 = i32(tx * TW) - i32(u.tile.x);
-  // 1. input tile with halo, borders resolved
-  for (var i = li; i < stride * rows; i += WG) {
-    let r = i / stride;
-    let wc = col0 + i32(i - r * stride);
-    let iy = border(row0 + i32(r), H);
-    var v = u.bv.x;
-    if (iy >= 0) {
-      let rb = pbase + u32(iy) * ww;
-      if (wc >= 0 && wc < i32(ww)) {
-        v = src[rb + u32(wc)];
-      } else {
-        v = 0u;
-        for (var b = 0; b < 4; b++) {
-          let ix = border(wc * 4 + b, W);
-          var byte = u.bv.x & 0xffu;
-          if (ix >= 0) { byte = (src[rb + u32(ix >> 2u)] >> (u32(ix & 3) * 8u)) & 0xffu; }
-          v |= byte << (u32(b) * 8u);
-        }
-      }
-    }
-    tin[i] = v;
-  }
-  workgroupBarrier();
-  // 2. row min/max of every tile row
-  for (var i = li; i < TW * rows; i += WG) {
-    let r = i / TW;
-    let w = r * stride + u.tile.x + (i % TW);
-    var m = shifted(w, u.win.x);
-    for (var d = u.win.x + 1; d <= u.win.y; d++) { m = pick(m, shifted(w, d)); }
-    th[i] = m;
-  }
-  workgroupBarrier();
-  // 3. column min/max, written where inside the image
-  let j = li % TW;
-  let wc = tx * TW + j;
-  for (var r = li / TW; r < TH; r += WG / TW) {
-    let y = ty * TH + r;
-    if (wc >= ww || y >= u.shape.y) { continue; }
-    var m = th[r * TW + j];
-    for (var k = 1u; k < u32(u.win.w); k++) { m = pick(m, th[(r + k) * TW + j]); }
-    out[pbase + y * ww + wc] = m;
-  }
-}`,
-  };
-}
-
-function runRectTile(x: Tensor, r: Resolved, op: Extremum, g: TileGeometry, bv: number): Tensor {
-  const [n, c, h, w] = dims(x);
-  const rect = r.rect!;
-  const gpu = x.gpu.gpu;
-  const out = Tensor.empty(gpu, [n, c, h, w], 'u8');
-  const ww = w / 4;
-  const tilesX = Math.ceil(ww / TILE_W);
-  const tilesY = Math.ceil(h / TILE_H);
-  const total = tilesX * tilesY * n * c;
-  const byte = saturate('u8', bv);
-  gpu.dispatch({
-    program: rectTileProgram(op, r.border),
-    inputs: [x.gpu.ref],
-    outputs: [out.gpu.ref],
-    uniforms: {
-      shape: [w, h, ww, n * c],
-      win: [rect.x0, rect.x1, rect.y0, rect.y1 - rect.y0 + 1],
-      tile: [g.left, TILE_W + g.left + g.right, tilesX, tilesY],
-      bv: [byte * 0x01010101, total, 0, 0],
-    },
-    workgroups: foldWorkgroups(total),
-  });
-  return out;
 }
 
 function spanPass(op: Extremum, dtype: DType, border: BorderMode): ProgramInfo {
@@ -540,11 +257,11 @@ function morphOnce(x: Tensor, r: Resolved, op: Extremum): Tensor {
     gpu: () => {
       if (r.rect) {
         const { x0, x1, y0, y1 } = r.rect;
-        const strip = x.dtype === 'u8' && morphTuning.strip ? rectStripSpec(op, r.border, r.rect) : null;
-        if (strip && stencilStripFits(strip, shape)) return runStencilStrip(strip, x, {}, saturate('u8', bv));
-        const g = x.dtype === 'u8' && shape[3] % 4 === 0 ? rectTileGeometry(r.rect) : null;
-        if (g && morphTuning.rowsKernel && rowsKernelFits(r.rect) && shape[0] * shape[1] <= 65535) return runRectRows(x, r, op, bv);
-        if (g) return runRectTile(x, r, op, g, bv);
+        if (x.dtype === 'u8') {
+          const spec = rectStripSpec(op, r.border, r.rect);
+          if (morphTuning.strip && stencilStripFits(spec, shape)) return runStencilStrip(spec, x, {}, saturate('u8', bv));
+          if (stencilTileFits(spec, shape, STENCIL_WIDE_RADIUS)) return runStencilTile(spec, x, {}, saturate('u8', bv));
+        }
         const tmp = runPixelProgram(rectPass('h', op, x.dtype, r.border), [x], shape, x.dtype, { lo: x0, hi: x1 }, bv);
         const out = runPixelProgram(rectPass('v', op, x.dtype, r.border), [tmp], shape, x.dtype, { lo: y0, hi: y1 }, bv);
         tmp.dispose();
@@ -656,15 +373,13 @@ export function morphologyPrograms(dtypes: readonly DType[] = MORPH_DTYPES, bord
     subtractProgram(dt),
     ...(dt === 'u8'
       ? borders.flatMap((b) => [
-          rectTileProgram('min', b),
-          rectTileProgram('max', b),
-          // the extreme windows of the row kernel (every x0..x1 and height is the same template)
-          rectRowsProgram('max', b, -1, 1, 3),
-          rectRowsProgram('min', b, -4, 4, MAX_ROWS_KH),
-          rectRowsProgram('max', b, 0, 0, 1, 8, 2),
-          rectRowsProgram('min', b, -2, 1, 2, 16, 4),
           stencilStripProgram(rectStripSpec('max', b, { x0: -1, x1: 1, y0: -1, y1: 1 })),
           stencilStripProgram(rectStripSpec('min', b, { x0: -1, x1: 0, y0: 0, y1: 1 })),
+          // the tile: an even (off-centre) window, a row, a column and the widest (every window is the same template)
+          stencilTileProgram(rectStripSpec('min', b, { x0: -5, x1: 4, y0: -2, y1: 1 }), true),
+          stencilTileProgram(rectStripSpec('max', b, { x0: -7, x1: 7, y0: 0, y1: 0 }), true),
+          stencilTileProgram(rectStripSpec('min', b, { x0: 0, x1: 0, y0: -10, y1: 10 }), true),
+          stencilTileProgram(rectStripSpec('max', b, { x0: -24, x1: 24, y0: -24, y1: 24 }), true),
         ])
       : []),
     ...borders.flatMap((b) => (['min', 'max'] as const).flatMap((op) => [rectPass('h', op, dt, b), rectPass('v', op, dt, b), spanPass(op, dt, b)])),

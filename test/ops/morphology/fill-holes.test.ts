@@ -20,7 +20,7 @@ function noiseMask(shape: Dims, seed: number, p = 0.55): Tensor {
 
 /** Rings of radius 2 … 9 (holes of 1 … ~200 px), one cut open, one on the border, and a 1-px diagonal gap. */
 function rings(shape: Dims): Tensor {
-  const [, , H, W] = shape;
+  const [, , , W] = shape;
   const centres = [
     [8, 8, 2],
     [10, 24, 5],

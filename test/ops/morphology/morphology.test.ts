@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DType } from '../../../src/dtype.js';
 import type { BorderMode } from '../../../src/kernels/border.js';
+import { STENCIL_WIDE_RADIUS, stencilTileFits } from '../../../src/kernels/stencil-tile.js';
 import { structuringElement, type ElementShape } from '../../../src/ops/morphology/element.js';
-import { dilate, erode, morphologyEx, morphologyPrograms, rectTileGeometry, rowsKernelFits, type MorphOp, type MorphologyExOptions, type MorphologyOptions, withMorphTuning } from '../../../src/ops/morphology/morphology.js';
+import { dilate, erode, morphologyEx, morphologyPrograms, rectStripSpec, type MorphOp, type MorphologyExOptions, type MorphologyOptions, withMorphTuning } from '../../../src/ops/morphology/morphology.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
@@ -152,34 +153,46 @@ describe('erode, dilate, morphologyEx', () => {
       const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, 'u8', 11);
       await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, o), EXACT, `u8 [${shape}] ${JSON.stringify(o)}`);
     }
-    // the strips' cases through the rows kernel, and small windows through the tiled kernel too
+    // the strips' cases through the stencil tile too
     await withMorphTuning({ strip: false }, async () => {
       for (const [shape, o] of cases.filter(([s]) => s[3] % 16 === 0)) {
         const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, 'u8', 13);
-        await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, o), EXACT, `rows kernel u8 [${shape}] ${JSON.stringify(o)}`);
+        await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, o), EXACT, `tile u8 [${shape}] ${JSON.stringify(o)}`);
       }
     });
-    await withMorphTuning({ rowsKernel: false }, async () => {
-      for (const [shape, o] of cases.slice(0, 6)) {
-        const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, 'u8', 14);
-        await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, o), EXACT, `tiled u8 [${shape}] ${JSON.stringify(o)}`);
-      }
-    });
-    assert.ok(rowsKernelFits({ x0: -4, x1: 4, y0: -4, y1: 4 }));
-    assert.ok(!rowsKernelFits({ x0: -5, x1: 5, y0: -1, y1: 1 }));
-    assert.ok(!rowsKernelFits({ x0: -1, x1: 1, y0: -6, y1: 6 }));
     // a random image where every byte value meets every other (the SWAR byte compare)
     await assertGpuMatchesCpu(gpu!, [randomImage([1, 1, 64, 64], 'u8', 12)], (t) => dilate(t, { ksize: 5 }), EXACT, 'dilate 5×5 64²');
     await assertGpuMatchesCpu(gpu!, [randomImage([1, 1, 64, 64], 'u8', 13)], (t) => erode(t, { ksize: 5 }), EXACT, 'erode 5×5 64²');
-    // the tiled kernel is what runs: one dispatch instead of the separable pair
-    assert.ok(rectTileGeometry({ x0: -1, x1: 1, y0: -1, y1: 1 }));
-    assert.equal(rectTileGeometry({ x0: -1, x1: 1, y0: -20, y1: 19 }), null);
+    // the tile is what runs: one dispatch instead of the separable pair
+    assert.ok(stencilTileFits(rectStripSpec('max', 'constant', { x0: -1, x1: 1, y0: -1, y1: 1 }), [1, 1, 8, 8], STENCIL_WIDE_RADIUS));
+    assert.ok(!stencilTileFits(rectStripSpec('max', 'constant', { x0: -1, x1: 1, y0: -25, y1: 24 }), [1, 1, 8, 8], STENCIL_WIDE_RADIUS));
     const x = await randomImage([1, 1, 8, 8], 'u8').toGpu(gpu!);
     const before = gpu!.stats.dispatches;
     const y = dilate(x, { ksize: 3 });
     assert.equal(gpu!.stats.dispatches - before, 1);
     y.dispose();
     x.dispose();
+  });
+
+  test('GPU u8 rectangles 11×11, 15×3, 3×21, 31×31 on the shared engines match the CPU exactly, every border', { skip: gpuSkip(gpu) }, async () => {
+    // widths: a multiple of 16 (strips for halo ≤ 4, else the tile), of 4 only (the tile), of neither (separable passes)
+    const borders: MorphologyOptions[] = [{}, { border: 'constant', borderValue: 90 }, { border: 'reflect101' }, { border: 'replicate' }];
+    const sizes: [number, number][] = [[11, 11], [15, 3], [3, 21], [31, 31]];
+    for (const [i, ksize] of sizes.entries()) {
+      for (const [j, b] of borders.entries()) {
+        for (const [w, dispatches] of [[64, 1], [36, 1], [30, 2]] as const) {
+          const op: MorphOp = (i + j) % 2 ? 'erode' : 'dilate';
+          const x = randomImage([2, 1, 37, w], 'u8', 31 + i);
+          await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, { op, ksize, ...b }), EXACT, `${op} ${ksize} w=${w} ${JSON.stringify(b)}`);
+          const g = await x.toGpu(gpu!);
+          const before = gpu!.stats.dispatches;
+          const y = morphologyEx(g, { op, ksize, ...b });
+          assert.equal(gpu!.stats.dispatches - before, dispatches, `${op} ${ksize} w=${w}: one pass on the tile, two separable`);
+          y.dispose();
+          g.dispose();
+        }
+      }
+    }
   });
 
   test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
