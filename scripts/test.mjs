@@ -19,7 +19,9 @@ function walk(dir) {
   });
 }
 const filters = process.argv.slice(2);
-const files = walk('test').filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
+const files = walk('test')
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
@@ -44,6 +46,13 @@ function lane(name, laneFiles, stream) {
   });
 }
 
-const results = await Promise.all([lane('GPU', files.filter(usesGpu), true), lane('CPU-only', files.filter((f) => !usesGpu(f)), false)]);
+const results = await Promise.all([
+  lane('GPU', files.filter(usesGpu), true),
+  lane(
+    'CPU-only',
+    files.filter((f) => !usesGpu(f)),
+    false,
+  ),
+]);
 for (const r of results) console.log(`# ${r.name} lane: ${r.files} files, ${r.status === 0 ? 'passed' : 'FAILED'} in ${r.seconds.toFixed(1)} s`);
 process.exit(results.some((r) => r.status !== 0) ? 1 : 0);

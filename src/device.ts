@@ -82,7 +82,8 @@ export function deviceOf(t: Tensor): Device {
 export function sharedDevice(tensors: readonly Tensor[]): Device {
   const first = deviceOf(tensors[0]!);
   for (const t of tensors) {
-    if (deviceOf(t) !== first) throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', 'Expected all tensors of an operation on one device but received tensors on different devices');
+    if (deviceOf(t) !== first)
+      throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', 'Expected all tensors of an operation on one device but received tensors on different devices');
   }
   return first;
 }

@@ -7,13 +7,7 @@
 export const DTYPES = ['u8', 'u16', 'i32', 'f32', 'f16'] as const;
 export type DType = (typeof DTYPES)[number];
 
-export type TypedArrayFor<D extends DType> = D extends 'u8'
-  ? Uint8Array
-  : D extends 'u16' | 'f16'
-    ? Uint16Array
-    : D extends 'i32'
-      ? Int32Array
-      : Float32Array;
+export type TypedArrayFor<D extends DType> = D extends 'u8' ? Uint8Array : D extends 'u16' | 'f16' ? Uint16Array : D extends 'i32' ? Int32Array : Float32Array;
 
 export type AnyTypedArray = Uint8Array | Uint16Array | Int32Array | Float32Array;
 

@@ -172,7 +172,10 @@ export class Tensor {
       return new Tensor(shape, dtype, { kind: 'cpu', data });
     }
     const out = Tensor.empty(gpu, shape, dtype);
-    await gpu.upload(out.gpu.ref, frames.map((f) => new Uint8Array(f.buffer, f.byteOffset, f.byteLength)));
+    await gpu.upload(
+      out.gpu.ref,
+      frames.map((f) => new Uint8Array(f.buffer, f.byteOffset, f.byteLength)),
+    );
     return out;
   }
 
@@ -207,7 +210,11 @@ export class Tensor {
   }
 
   #assertContiguous(): void {
-    if (!this.isContiguous) throw new KensaError('KENSA_ERR_NOT_CONTIGUOUS', `This tensor is a strided view (shape [${this.shape.join(', ')}], strides [${this.strides.join(', ')}], offset ${this.offset}): call contiguous() first`);
+    if (!this.isContiguous)
+      throw new KensaError(
+        'KENSA_ERR_NOT_CONTIGUOUS',
+        `This tensor is a strided view (shape [${this.shape.join(', ')}], strides [${this.strides.join(', ')}], offset ${this.offset}): call contiguous() first`,
+      );
   }
 
   /** The CPU data; throws for a GPU tensor (call `toCpu()` first) and for a strided view (call `contiguous()`). */
@@ -256,13 +263,15 @@ export class Tensor {
    * @example x.slice([undefined, undefined, [y0, y1], [x0, x1]])  // a crop window
    */
   slice(ranges: readonly (readonly [number, number] | undefined)[]): Tensor {
-    if (!Array.isArray(ranges) || ranges.length > this.shape.length) throw invalidParameter('ranges', `an array of at most ${this.shape.length} [start, end) pairs`, ranges);
+    if (!Array.isArray(ranges) || ranges.length > this.shape.length)
+      throw invalidParameter('ranges', `an array of at most ${this.shape.length} [start, end) pairs`, ranges);
     let offset = this.offset;
     const shape = this.shape.map((d, i) => {
       const r = ranges[i];
       if (r === undefined) return d;
       const [a, b] = r;
-      if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b > d || a >= b) throw invalidParameter(`ranges[${i}]`, `[start, end) with 0 ≤ start < end ≤ ${d}`, r);
+      if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b > d || a >= b)
+        throw invalidParameter(`ranges[${i}]`, `[start, end) with 0 ≤ start < end ≤ ${d}`, r);
       offset += a * this.strides[i]!;
       return b - a;
     });
@@ -315,7 +324,8 @@ export class Tensor {
       }
       return new Tensor(this.shape, this.dtype, { kind: 'cpu', data });
     }
-    if (this.shape.length > 4) throw new KensaError('KENSA_ERR_SHAPE', `Expected a view of at most 4 axes for a GPU contiguous() but received [${this.shape.join(', ')}]`);
+    if (this.shape.length > 4)
+      throw new KensaError('KENSA_ERR_SHAPE', `Expected a view of at most 4 axes for a GPU contiguous() but received [${this.shape.join(', ')}]`);
     const pad = 4 - this.shape.length;
     const shape = [...new Array<number>(pad).fill(1), ...this.shape];
     const strides = [...new Array<number>(pad).fill(0), ...this.strides];

@@ -11,10 +11,7 @@ export function describe(value: unknown): string {
 }
 
 export function invalidParameter(name: string, expected: string, actual: unknown): KensaError {
-  return new KensaError(
-    'KENSA_ERR_INVALID_ARGUMENT',
-    `Expected ${expected} for ${name} but received ${describe(actual)} of type ${typeof actual}`,
-  );
+  return new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected ${expected} for ${name} but received ${describe(actual)} of type ${typeof actual}`);
 }
 
 export const is = {

@@ -21,5 +21,8 @@ test('the kensa/internal surface matches test/api-surface.internal.json', () => 
 });
 
 test('the public API and kensa/internal share no name', () => {
-  assert.deepEqual(Object.keys(internal).filter((name) => name in kensa), []);
+  assert.deepEqual(
+    Object.keys(internal).filter((name) => name in kensa),
+    [],
+  );
 });

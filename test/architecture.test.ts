@@ -150,7 +150,10 @@ describe('architecture: the import graph of src', () => {
 
   test('the rooms named in the chain exist', () => {
     for (const room of ['src/gpu', 'src/kernels', 'src/detect', 'src/pipeline', 'src/cli']) {
-      assert.ok(files.some((f) => roomOf(f) === room), room);
+      assert.ok(
+        files.some((f) => roomOf(f) === room),
+        room,
+      );
     }
   });
 });

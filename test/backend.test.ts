@@ -106,11 +106,17 @@ describe('openBackend', () => {
   });
 
   test('invalid values are rejected with pinned messages', async () => {
-    await assert.rejects(openBackend({ device: 'tpu' as never }), /^KensaError: Expected one of "cpu", "gpu", "auto" for device but received "tpu" of type string$/);
+    await assert.rejects(
+      openBackend({ device: 'tpu' as never }),
+      /^KensaError: Expected one of "cpu", "gpu", "auto" for device but received "tpu" of type string$/,
+    );
     process.env.KENSA_DEVICE = 'cuda';
     await assert.rejects(openBackend(), /^KensaError: Expected one of "cpu", "gpu", "auto" for KENSA_DEVICE but received "cuda" of type string$/);
     delete process.env.KENSA_DEVICE;
-    await assert.rejects(openBackend({ device: 'gpu', adapter: -1 }), /Expected an adapter index \(integer ≥ 0\) or a non-empty name substring for adapter but received -1 of type number/);
+    await assert.rejects(
+      openBackend({ device: 'gpu', adapter: -1 }),
+      /Expected an adapter index \(integer ≥ 0\) or a non-empty name substring for adapter but received -1 of type number/,
+    );
     await assert.rejects(openBackend({ device: 'auto', adapter: '' }), /for adapter but received "" of type string/);
   });
 });

@@ -25,7 +25,10 @@ test('tidy disposes what its function made, except what it returns', () => {
     inner = convert(x, { dtype: 'f32' });
     return { mask: threshold(inner, { thresh: 100 }), list: [gaussianBlur(inner, { sigma: 1 })] };
   });
-  assert.throws(() => inner!.data, (e: unknown) => e instanceof KensaError && e.code === 'KENSA_ERR_DISPOSED');
+  assert.throws(
+    () => inner!.data,
+    (e: unknown) => e instanceof KensaError && e.code === 'KENSA_ERR_DISPOSED',
+  );
   assert.equal(out.mask.shape[3], 8);
   assert.equal(out.list[0]!.dtype, 'f32');
   assert.equal(x.size, 64);
@@ -74,7 +77,10 @@ test('using disposes a tensor when its block ends', () => {
     assert.equal(liveTensors(), before + 1);
   }
   assert.equal(liveTensors(), before);
-  assert.throws(() => seen.data, (e: unknown) => e instanceof KensaError && e.code === 'KENSA_ERR_DISPOSED');
+  assert.throws(
+    () => seen.data,
+    (e: unknown) => e instanceof KensaError && e.code === 'KENSA_ERR_DISPOSED',
+  );
 });
 
 test('no growth over 10,000 steps of a small recipe (CPU: live tensors)', () => {

@@ -15,7 +15,17 @@ const code = (c: string) => (e: unknown) => e instanceof KensaError && e.code ==
 /** 0, 1, 2, … as an N×C×H×W tensor of `dtype`. */
 function iota(shape: [number, number, number, number], dtype: 'u8' | 'i32' = 'u8'): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return dtype === 'u8' ? Tensor.fromArray(Uint8Array.from({ length: n }, (_, i) => i % 256), shape, 'u8') : Tensor.fromArray(Int32Array.from({ length: n }, (_, i) => i), shape, 'i32');
+  return dtype === 'u8'
+    ? Tensor.fromArray(
+        Uint8Array.from({ length: n }, (_, i) => i % 256),
+        shape,
+        'u8',
+      )
+    : Tensor.fromArray(
+        Int32Array.from({ length: n }, (_, i) => i),
+        shape,
+        'i32',
+      );
 }
 
 test('slice and permute are views; contiguous() copies them row-major (CPU)', () => {
@@ -54,7 +64,13 @@ test('GPU contiguous() of crops, channel slices and transposes equals the CPU co
     if (dt === 'f16') (x.data as Uint16Array).set([0x7c00, 0xfc00, 0x7e01, 0x8000], 0); // ±∞, a NaN payload, −0
     if (dt === 'i32') (x.data as Int32Array).set([2 ** 31 - 1, -(2 ** 31), 16777217], 0);
     const g = await x.toGpu(gpu!);
-    const views = (t: Tensor) => [t.slice([undefined, [1, 3]]), t.slice([[1, 2], undefined, [2, 7], [3, 10]]), t.permute([0, 1, 3, 2]), t.permute([0, 1, 3, 2]).slice([undefined, [2, 3], [1, 6]]), t.slice([undefined, undefined, [0, 9], [0, 1]])];
+    const views = (t: Tensor) => [
+      t.slice([undefined, [1, 3]]),
+      t.slice([[1, 2], undefined, [2, 7], [3, 10]]),
+      t.permute([0, 1, 3, 2]),
+      t.permute([0, 1, 3, 2]).slice([undefined, [2, 3], [1, 6]]),
+      t.slice([undefined, undefined, [0, 9], [0, 1]]),
+    ];
     const cpu = views(x);
     const onGpu = views(g);
     for (let i = 0; i < cpu.length; i++) {

@@ -37,8 +37,14 @@ test('fromFrames: a batch from frames, concatenated on the CPU and uploaded part
   const cpu = await Tensor.fromFrames(frames, [2, 1, 1, 3], 'u16');
   assert.equal(cpu.device, 'cpu');
   assert.deepEqual([...cpu.data], [1, 2, 3, 4, 5, 6]);
-  await assert.rejects(Tensor.fromFrames(frames, [2, 1, 1, 4], 'u16'), /Expected 8 elements in all for shape \[2, 1, 1, 4\] for frames but received "6 elements"/);
-  await assert.rejects(Tensor.fromFrames([Uint8Array.of(1)], [1, 1, 1, 1], 'u16'), /Expected a Uint16Array for dtype u16 for frames\[0\] but received "Uint8Array"/);
+  await assert.rejects(
+    Tensor.fromFrames(frames, [2, 1, 1, 4], 'u16'),
+    /Expected 8 elements in all for shape \[2, 1, 1, 4\] for frames but received "6 elements"/,
+  );
+  await assert.rejects(
+    Tensor.fromFrames([Uint8Array.of(1)], [1, 1, 1, 1], 'u16'),
+    /Expected a Uint16Array for dtype u16 for frames\[0\] but received "Uint8Array"/,
+  );
   if (!gpu) return t.skip(gpuSkip(gpu) || '');
   const odd = [Uint8Array.of(9, 8, 7, 6, 5), Uint8Array.of(4, 3, 2, 1, 0)];
   const g = await Tensor.fromFrames(odd, [2, 1, 1, 5], 'u8', gpu);

@@ -28,7 +28,9 @@ export function metadata(device: string): Record<string, string | number> {
   let commit = process.env.KENSA_COMMIT ?? '';
   if (!commit) {
     try {
-      commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+      commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim();
     } catch {
       commit = 'unknown';
     }

@@ -111,7 +111,9 @@ async function main(): Promise<void> {
         record();
         return (await timer.stop()).gpuMs;
       });
-    const kernel = await timeGpu(() => gpu.dispatch({ program: copyProgram, inputs: [a], outputs: [b], uniforms: { words: n / 4 }, workgroups: Math.ceil(n / 4 / 4 / 256) }));
+    const kernel = await timeGpu(() =>
+      gpu.dispatch({ program: copyProgram, inputs: [a], outputs: [b], uniforms: { words: n / 4 }, workgroups: Math.ceil(n / 4 / 4 / 256) }),
+    );
     const kgbs = (2 * n) / (kernel.median / 1e3) / 1e9;
     results.copy_kernel = { ms: kernel, gbs: kgbs };
     rows.push([`WGSL copy kernel ${n / MiB} MiB (read+write)`, `${kgbs.toFixed(0)} GB/s (${kernel.median.toFixed(3)} ms)`]);

@@ -26,7 +26,10 @@ export interface BenchCase {
   run(x: Tensor): Tensor;
 }
 
-const io = (outBytesPerPixel: number, outScale = 1) => (p: number) => p + p * outBytesPerPixel * outScale;
+const io =
+  (outBytesPerPixel: number, outScale = 1) =>
+  (p: number) =>
+    p + p * outBytesPerPixel * outScale;
 const per: Record<DType, number> = { u8: 1, u16: 2, i32: 4, f32: 4, f16: 2 };
 
 export const CASES: BenchCase[] = [
@@ -41,7 +44,13 @@ export const CASES: BenchCase[] = [
   { name: 'crack mask u8→u8', peer: 'crack_u8', bytes: io(per.u8), memoryBound: true, run: (x) => crackMask(x, { threshold: 20 }) },
   { name: 'threshold u8→u8', peer: 'threshold_u8', bytes: io(per.u8), memoryBound: true, run: (x) => threshold(x, { thresh: 128, maxval: 255 }) },
   { name: 'dilate 3×3 rect u8', peer: 'dilate3_u8', bytes: io(per.u8), memoryBound: true, run: (x) => dilate(x, { ksize: 3 }) },
-  { name: 'resize ½ bilinear u8→f32', peer: 'resize_half_f32', bytes: io(per.f32, 0.25), memoryBound: true, run: (x) => resize(x, { width: x.shape[3]! / 2, height: x.shape[2]! / 2, dtype: 'f32' }) },
+  {
+    name: 'resize ½ bilinear u8→f32',
+    peer: 'resize_half_f32',
+    bytes: io(per.f32, 0.25),
+    memoryBound: true,
+    run: (x) => resize(x, { width: x.shape[3]! / 2, height: x.shape[2]! / 2, dtype: 'f32' }),
+  },
   { name: 'flip horizontal u8', peer: 'flip_u8', bytes: io(per.u8), memoryBound: true, run: (x) => flip(x, { axis: 'horizontal' }) },
   { name: 'histogram 256 bins u8', peer: 'histogram_u8', bytes: (p) => p, memoryBound: true, run: (x) => histogram(x) },
   { name: 'min/max/mean/std u8', peer: 'stats_u8', bytes: (p) => p, memoryBound: true, run: (x) => imageStats(x) },

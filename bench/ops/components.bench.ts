@@ -64,7 +64,17 @@ for (const connectivity of [4, 8] as const) {
   const peer = spawnSync('python3', ['bench/ops/label_peer.py', maskFile, String(N), String(H), String(W), String(connectivity)], { encoding: 'utf8' });
   const p = peer.status === 0 ? (JSON.parse(peer.stdout.trim().split('\n').pop()!) as { cupy_ms: number; components: number }) : null;
   if (!p) console.error(peer.stderr);
-  rows.push({ connectivity, kensa_labels_ms: labelsOnly.median, kensa_ms: s.median, kensa_iqr: [s.q1, s.q3], components, stats_gpu_ms: gpuMs[gpuMs.length >> 1]!, read_ms: read.median, cupy_ms: p?.cupy_ms ?? null, cupy_components: p?.components ?? null });
+  rows.push({
+    connectivity,
+    kensa_labels_ms: labelsOnly.median,
+    kensa_ms: s.median,
+    kensa_iqr: [s.q1, s.q3],
+    components,
+    stats_gpu_ms: gpuMs[gpuMs.length >> 1]!,
+    read_ms: read.median,
+    cupy_ms: p?.cupy_ms ?? null,
+    cupy_components: p?.components ?? null,
+  });
 }
 // k-means on the blurred noise (u8), GPU time of the whole call (median of 20)
 const kmRows: string[] = [];
@@ -89,7 +99,10 @@ const lines = [
   '',
   '| connectivity | components (kensa / CuPy) | kensa labels + counts ms | kensa with stats ms | of which GPU ms | of which one readback ms | CuPy label ms | speed-up (labels) | speed-up (with stats) |',
   '|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.connectivity} | ${r.components} / ${r.cupy_components ?? '—'} | ${(r.kensa_labels_ms as number).toFixed(2)} | ${(r.kensa_ms as number).toFixed(2)} | ${(r.stats_gpu_ms as number).toFixed(2)} | ${(r.read_ms as number).toFixed(2)} | ${r.cupy_ms === null ? '—' : (r.cupy_ms as number).toFixed(2)} | ${r.cupy_ms === null ? '—' : `${((r.cupy_ms as number) / (r.kensa_labels_ms as number)).toFixed(2)}×`} | ${r.cupy_ms === null ? '—' : `${((r.cupy_ms as number) / (r.kensa_ms as number)).toFixed(2)}×`} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.connectivity} | ${r.components} / ${r.cupy_components ?? '—'} | ${(r.kensa_labels_ms as number).toFixed(2)} | ${(r.kensa_ms as number).toFixed(2)} | ${(r.stats_gpu_ms as number).toFixed(2)} | ${(r.read_ms as number).toFixed(2)} | ${r.cupy_ms === null ? '—' : (r.cupy_ms as number).toFixed(2)} | ${r.cupy_ms === null ? '—' : `${((r.cupy_ms as number) / (r.kensa_labels_ms as number)).toFixed(2)}×`} | ${r.cupy_ms === null ? '—' : `${((r.cupy_ms as number) / (r.kensa_ms as number)).toFixed(2)}×`} |`,
+  ),
   '',
   `| ${N}×1×${H}×${W} | kensa GPU ms |`,
   '|---|---|',

@@ -21,7 +21,13 @@ mkdirSync(outDir, { recursive: true });
 const native = await Gpu.open();
 const packed = await Gpu.open({ shaderF16: false });
 const meta = metadata(native.info.name);
-console.log(JSON.stringify({ device: native.info.name, f16: native.info.f16, features: native.info.features, subgroupMatrixConfigs: native.info.subgroupMatrixConfigs }, null, 1));
+console.log(
+  JSON.stringify(
+    { device: native.info.name, f16: native.info.f16, features: native.info.features, subgroupMatrixConfigs: native.info.subgroupMatrixConfigs },
+    null,
+    1,
+  ),
+);
 if (!native.info.f16) console.log('this adapter has no shader-f16: both columns run the packed path');
 
 interface Case {
@@ -81,7 +87,15 @@ async function ulps(c: Case): Promise<number> {
 const rows = [];
 for (const [i, c] of cases.entries()) {
   const [n, p] = best[i]! as [Summary, Summary];
-  rows.push({ op: c.name, native_ms: n.median, native_iqr: [n.q1, n.q3], packed_ms: p.median, packed_iqr: [p.q1, p.q3], packed_over_native: p.median / n.median, max_diff: await ulps(c) });
+  rows.push({
+    op: c.name,
+    native_ms: n.median,
+    native_iqr: [n.q1, n.q3],
+    packed_ms: p.median,
+    packed_iqr: [p.q1, p.q3],
+    packed_over_native: p.median / n.median,
+    max_diff: await ulps(c),
+  });
 }
 const fmt = (v: number, d = 3) => v.toFixed(d);
 const lines = [
@@ -96,7 +110,14 @@ const lines = [
 ];
 console.log(lines.join('\n'));
 writeFileSync(join(outDir, 'f16.md'), `${lines.join('\n')}\n`);
-writeFileSync(join(outDir, 'f16.json'), JSON.stringify({ meta, shape: [N, 1, H, W], f16: native.info.f16, features: native.info.features, subgroupMatrixConfigs: native.info.subgroupMatrixConfigs, rows }, null, 2));
+writeFileSync(
+  join(outDir, 'f16.json'),
+  JSON.stringify(
+    { meta, shape: [N, 1, H, W], f16: native.info.f16, features: native.info.features, subgroupMatrixConfigs: native.info.subgroupMatrixConfigs, rows },
+    null,
+    2,
+  ),
+);
 for (const d of devices) {
   d.x.u8.dispose();
   d.x.f16.dispose();

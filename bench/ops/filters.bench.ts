@@ -31,21 +31,55 @@ const x = await Tensor.fromArray(host, [N, 1, H, W], 'u8').toGpu(gpu);
 const shape = [N, 1, H, W] as const;
 const per: Record<string, number> = { u8: 1, u16: 2, i32: 4, f32: 4, f16: 2 };
 
-const peerRun = spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'gaussian5_f32,gaussian5_f16,box5_f32,sobel_f32,gradmag_f16,crack_u8,dilate3_u8,stats_u8,histogram_u8'], { encoding: 'utf8' });
+const peerRun = spawnSync(
+  'python3',
+  [
+    'bench/ops/peers.py',
+    String(N),
+    String(H),
+    String(W),
+    'gaussian5_f32,gaussian5_f16,box5_f32,sobel_f32,gradmag_f16,crack_u8,dilate3_u8,stats_u8,histogram_u8',
+  ],
+  { encoding: 'utf8' },
+);
 const peer = peerRun.status === 0 ? JSON.parse(peerRun.stdout.trim().split('\n').pop()!) : {};
 if (peerRun.status !== 0) console.error(peerRun.stderr);
 const copyGbs: number = peer.copy_gbs ?? NaN;
 
-interface Row { name: string; ms: number; gbs: number; pct: number; maxDiff: number | string; peer?: string }
-interface Variant { name: string; inBytes: number; outBytes: number; run: () => Tensor; peer?: string; ref?: () => Tensor }
+interface Row {
+  name: string;
+  ms: number;
+  gbs: number;
+  pct: number;
+  maxDiff: number | string;
+  peer?: string;
+}
+interface Variant {
+  name: string;
+  inBytes: number;
+  outBytes: number;
+  run: () => Tensor;
+  peer?: string;
+  ref?: () => Tensor;
+}
 const variants: Variant[] = [];
-const xf = await Tensor.fromArray(Float32Array.from(host, (v) => v / 255), [N, 1, H, W], 'f32').toGpu(gpu);
+const xf = await Tensor.fromArray(
+  Float32Array.from(host, (v) => v / 255),
+  [N, 1, H, W],
+  'f32',
+).toGpu(gpu);
 // the tiled stencils (src/ops/stencil-tile.ts)
 const G5 = gaussianKernel1d(5, 0);
 const SOBEL = { kd: [-1, 0, 1, 0, 0, 0, 0, 0], ks: [1, 2, 1, 0, 0, 0, 0, 0] };
 const cases: [string, Tensor, StencilTileSpec, Record<string, number | number[]>, string | undefined][] = [
   ['sobel dx u8→f32', x, separableTileSpec('u8', 'f32', 'reflect101', 1, 1), { wx: SOBEL.kd.slice(0, 3), wy: SOBEL.ks.slice(0, 3) }, undefined],
-  ['box5 u8→f32', x, separableTileSpec('u8', 'f32', 'reflect101', 2, 2), { wx: [1, 1, 1, 1, 1].map((v) => v / 5), wy: [1, 1, 1, 1, 1].map((v) => v / 5) }, undefined],
+  [
+    'box5 u8→f32',
+    x,
+    separableTileSpec('u8', 'f32', 'reflect101', 2, 2),
+    { wx: [1, 1, 1, 1, 1].map((v) => v / 5), wy: [1, 1, 1, 1, 1].map((v) => v / 5) },
+    undefined,
+  ],
   ['gradient magnitude central u8→f32', x, gradientTileSpec('cross', 'u8', 'f32', 'reflect101'), { weight: 0.5 }, undefined],
   ['gaussian5 u8→f32', x, separableTileSpec('u8', 'f32', 'reflect101', 2, 2), { wx: G5, wy: G5 }, 'gaussian5_f32'],
   ['gaussian5 u8→f16', x, separableTileSpec('u8', 'f16', 'reflect101', 2, 2), { wx: G5, wy: G5 }, 'gaussian5_f16'],
@@ -78,15 +112,24 @@ for (const loads of [8, 16] as const) {
 }
 variants.push({ name: 'image statistics u8, 16 loads per thread, pass 1 alone', inBytes: 1, outBytes: 0, run: () => statsPartials(x, N, H * W).part });
 // histogram u8 on the hashed input and on a narrow one (values 120…127)
-const narrowHost = Uint8Array.from({ length: N * H * W }, (_, i) => 120 + ((i * 7) >> 3) % 8);
+const narrowHost = Uint8Array.from({ length: N * H * W }, (_, i) => 120 + (((i * 7) >> 3) % 8));
 const xn = await Tensor.fromArray(narrowHost, [N, 1, H, W], 'u8').toGpu(gpu);
-for (const [input, label] of [[x, 'hashed'], [xn, 'narrow']] as const) {
+for (const [input, label] of [
+  [x, 'hashed'],
+  [xn, 'narrow'],
+] as const) {
   variants.push({ name: `histogram u8 ${label}`, inBytes: 1, outBytes: 0, run: () => histogram(input), peer: 'histogram_u8' });
 }
 const copy = (vec: boolean) => () => {
   const out = Tensor.empty(gpu, shape, 'u8');
   const units = (N * H * W) / (vec ? 16 : 4);
-  gpu.dispatch({ program: flipWordProgram(1, false, false, vec), inputs: [x.gpu.ref], outputs: [out.gpu.ref], uniforms: { dims: [W / (vec ? 16 : 4), H, units, 0] }, workgroups: Math.ceil(units / 256) });
+  gpu.dispatch({
+    program: flipWordProgram(1, false, false, vec),
+    inputs: [x.gpu.ref],
+    outputs: [out.gpu.ref],
+    uniforms: { dims: [W / (vec ? 16 : 4), H, units, 0] },
+    workgroups: Math.ceil(units / 256),
+  });
   return out;
 };
 variants.push({ name: 'copy u8 vec4/thread', inBytes: 1, outBytes: 1, run: copy(true) });
@@ -126,7 +169,16 @@ for (const [i, v] of variants.entries()) {
   const ms = best[i]!;
   const gbs = (N * H * W * (v.inBytes + v.outBytes)) / (ms / 1e3) / 1e9;
   const p = v.peer ? peer[v.peer] : undefined;
-  rows.push({ name: v.name, ms, gbs, pct: (100 * gbs) / copyGbs, maxDiff, peer: p ? `CuPy ${p.cupy_ms?.toFixed(3)} (${(p.cupy_ms / ms).toFixed(2)}×), PyTorch ${p.torch_ms?.toFixed(3)} (${(p.torch_ms / ms).toFixed(2)}×)` : undefined });
+  rows.push({
+    name: v.name,
+    ms,
+    gbs,
+    pct: (100 * gbs) / copyGbs,
+    maxDiff,
+    peer: p
+      ? `CuPy ${p.cupy_ms?.toFixed(3)} (${(p.cupy_ms / ms).toFixed(2)}×), PyTorch ${p.torch_ms?.toFixed(3)} (${(p.torch_ms / ms).toFixed(2)}×)`
+      : undefined,
+  });
 }
 
 const lines = [

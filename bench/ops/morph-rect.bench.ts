@@ -43,7 +43,9 @@ for (const [w, ksize] of cases) {
     y.dispose();
     return gpuMs;
   });
-  console.log(JSON.stringify({ label, case: `dilate ${ksize[0]}×${ksize[1]} ${N}×1×${H}×${w} u8`, ms: +s.median.toFixed(4), q1: +s.q1.toFixed(4), q3: +s.q3.toFixed(4) }));
+  console.log(
+    JSON.stringify({ label, case: `dilate ${ksize[0]}×${ksize[1]} ${N}×1×${H}×${w} u8`, ms: +s.median.toFixed(4), q1: +s.q1.toFixed(4), q3: +s.q3.toFixed(4) }),
+  );
 }
 for (const x of inputs.values()) x.dispose();
 gpu.destroy();

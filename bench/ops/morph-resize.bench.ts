@@ -33,7 +33,9 @@ const cases: [string, number, (t: Tensor) => Tensor, Tensor?][] = [
   ['resize ⅓ bilinear u8→f32 (non-multiple)', 1 + 4 / 9, (t) => resize(t, { width: 682, height: 682, dtype: 'f32' })],
   ['resize ½ bilinear f32→f32 (4 frames)', 1.25, (t) => resize(t, { width: W / 2, height: H / 2 }), xf],
 ];
-const r = process.env.NO_PEERS ? { status: 1, stdout: '', stderr: 'skipped' } : spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'dilate3_u8,resize_half_f32'], { encoding: 'utf8' });
+const r = process.env.NO_PEERS
+  ? { status: 1, stdout: '', stderr: 'skipped' }
+  : spawnSync('python3', ['bench/ops/peers.py', String(N), String(H), String(W), 'dilate3_u8,resize_half_f32'], { encoding: 'utf8' });
 const peer = r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').pop()!) : { error: r.stderr.slice(-500) };
 console.log(JSON.stringify(peer));
 const copy = peer.copy_gbs ?? NaN;

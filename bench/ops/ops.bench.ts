@@ -74,7 +74,17 @@ for (const [i, c] of CASES.entries()) {
   const cpuMs = (performance.now() - t) * cpuScale;
   cpuOut.dispose();
   const p = c.peer ? peer[c.peer] : undefined;
-  rows.push({ op: c.name, memory_bound: c.memoryBound, gpu_ms: s.median, gpu_iqr: [s.q1, s.q3], gbs, share_of_copy: gbs / copyGbs, cupy_ms: p?.cupy_ms ?? null, torch_ms: p?.torch_ms ?? null, cpu_ms_batch: cpuMs });
+  rows.push({
+    op: c.name,
+    memory_bound: c.memoryBound,
+    gpu_ms: s.median,
+    gpu_iqr: [s.q1, s.q3],
+    gbs,
+    share_of_copy: gbs / copyGbs,
+    cupy_ms: p?.cupy_ms ?? null,
+    torch_ms: p?.torch_ms ?? null,
+    cpu_ms_batch: cpuMs,
+  });
 }
 
 const fmt = (v: number | null, d = 3) => (v === null || Number.isNaN(v) ? '—' : v.toFixed(d));
@@ -86,7 +96,10 @@ const lines = [
   '',
   '| op | kensa GPU ms | GB/s | % of copy bw | CuPy ms | PyTorch ms | vs CuPy | vs PyTorch | CPU ms (batch) |',
   '|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.op} | ${fmt(r.gpu_ms)} | ${fmt(r.gbs, 0)} | ${fmt(r.share_of_copy * 100, 0)}% | ${fmt(r.cupy_ms)} | ${fmt(r.torch_ms)} | ${r.cupy_ms ? `${(r.cupy_ms / r.gpu_ms).toFixed(2)}×` : '—'} | ${r.torch_ms ? `${(r.torch_ms / r.gpu_ms).toFixed(2)}×` : '—'} | ${fmt(r.cpu_ms_batch, 0)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.op} | ${fmt(r.gpu_ms)} | ${fmt(r.gbs, 0)} | ${fmt(r.share_of_copy * 100, 0)}% | ${fmt(r.cupy_ms)} | ${fmt(r.torch_ms)} | ${r.cupy_ms ? `${(r.cupy_ms / r.gpu_ms).toFixed(2)}×` : '—'} | ${r.torch_ms ? `${(r.torch_ms / r.gpu_ms).toFixed(2)}×` : '—'} | ${fmt(r.cpu_ms_batch, 0)} |`,
+  ),
 ];
 console.log(lines.join('\n'));
 writeFileSync(join(outDir, 'ops.md'), `${lines.join('\n')}\n`);

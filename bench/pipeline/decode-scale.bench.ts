@@ -66,7 +66,10 @@ async function decodeAll(files: readonly [string, Buffer][], scale: DecodeScale,
 
 const fmt = (s: Summary, digits: number) => `${s.median.toFixed(digits)} [${s.q1.toFixed(digits)}–${s.q3.toFixed(digits)}]`;
 const meta = metadata('cpu (libvips through sharp)');
-const load = os.loadavg().map((l) => l.toFixed(1)).join(', ');
+const load = os
+  .loadavg()
+  .map((l) => l.toFixed(1))
+  .join(', ');
 const lines = [
   `# Decode rate by input.scale — ${meta.date}`,
   '',
@@ -81,7 +84,9 @@ rmSync(work, { recursive: true, force: true });
 for (const format of ['jpg', 'png'] as const) {
   const out = join(work, format);
   await writeSamples({ out, count: COUNT, width: SIDE, height: SIDE, format, seed: 1 });
-  const files = readdirSync(join(out, 'images')).sort().map((f) => [f, readFileSync(join(out, 'images', f))] as [string, Buffer]);
+  const files = readdirSync(join(out, 'images'))
+    .sort()
+    .map((f) => [f, readFileSync(join(out, 'images', f))] as [string, Buffer]);
   const passes = new Map<DecodeScale, Pass[]>(DECODE_SCALES.map((s) => [s, []]));
   for (let r = -1; r < REPEATS; r++)
     for (const scale of DECODE_SCALES) {
@@ -93,17 +98,27 @@ for (const format of ['jpg', 'png'] as const) {
   for (const scale of DECODE_SCALES) {
     const size = Math.ceil(SIDE * scale);
     const [r, c] = [rate(scale), cpu(scale)];
-    lines.push(`| ${format} | ${scale} | ${size}×${size} | ${fmt(r, 1)} | ${(r.median / rate(1).median).toFixed(2)}× | ${fmt(c, 1)} | ${(c.median / cpu(1).median).toFixed(2)}× |`);
+    lines.push(
+      `| ${format} | ${scale} | ${size}×${size} | ${fmt(r, 1)} | ${(r.median / rate(1).median).toFixed(2)}× | ${fmt(c, 1)} | ${(c.median / cpu(1).median).toFixed(2)}× |`,
+    );
     console.error(lines.at(-1));
   }
 }
 const backend = await openBackend({ device: 'auto' });
-lines.push('', `inspect() end to end on the ${COUNT} JPEGs (batches of at most 2), backend ${backend.name}:`, '', '| scale | images/s | vs scale 1 |', '|---|---|---|');
+lines.push(
+  '',
+  `inspect() end to end on the ${COUNT} JPEGs (batches of at most 2), backend ${backend.name}:`,
+  '',
+  '| scale | images/s | vs scale 1 |',
+  '|---|---|---|',
+);
 let full = 0;
 for (const scale of DECODE_SCALES) {
   const recipe = parseRecipe({ input: { scale } });
   const images = join(work, 'jpg', 'images');
-  const all = readdirSync(images).sort().map((f) => join(images, f));
+  const all = readdirSync(images)
+    .sort()
+    .map((f) => join(images, f));
   const options = { backend, recipe, batch: { maxCount: 2 } };
   for await (const r of inspect(all.slice(0, 2), options)) if (r.status === 'error') throw new Error(r.error);
   const t = performance.now();

@@ -65,7 +65,8 @@ const recipe = DEFAULT_RECIPE.recipe as ClassicRecipe;
 async function hostBatch(dir: string): Promise<Tensor> {
   const names = readdirSync(dir).slice(0, 16);
   const host = new Uint8Array(16 * side * side);
-  for (let i = 0; i < names.length; i++) host.set((await decodeFile(join(dir, names[i]!), { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS })).data as Uint8Array, i * side * side);
+  for (let i = 0; i < names.length; i++)
+    host.set((await decodeFile(join(dir, names[i]!), { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS })).data as Uint8Array, i * side * side);
   return Tensor.fromArray(host, [16, 1, side, side], 'u8');
 }
 
@@ -101,10 +102,23 @@ for (const format of ['jpg', 'png'] as const) {
   phase(`${format}: end to end (${decodeRate.toFixed(0)} img/s decode-only)`);
   const e2e = await runInspection([images], { db: join(work, `${format}.db`), backend, decodeConcurrency: threads });
   phase(`${format}: Python reference (kensa ${e2e.imagesPerSecond.toFixed(1)} img/s)`);
-  const ref = spawnSync('python3', ['bench/pipeline/reference.py', images, join(work, `${format}-ref.db`), String(threads), '16'], { encoding: 'utf8', timeout: 120_000 });
+  const ref = spawnSync('python3', ['bench/pipeline/reference.py', images, join(work, `${format}-ref.db`), String(threads), '16'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   const refRate = ref.status === 0 ? (JSON.parse(ref.stdout.trim().split('\n').pop()!) as { images_per_second: number }).images_per_second : NaN;
   if (ref.status !== 0) console.error(ref.stderr.slice(-2000));
-  rows.push({ format, count, images: runCount, generate_s: genS, decode_only: decodeRate, end_to_end: e2e.imagesPerSecond, python_reference: refRate, ng: e2e.run.counts.ng, errors: e2e.run.counts.error });
+  rows.push({
+    format,
+    count,
+    images: runCount,
+    generate_s: genS,
+    decode_only: decodeRate,
+    end_to_end: e2e.imagesPerSecond,
+    python_reference: refRate,
+    ng: e2e.run.counts.ng,
+    errors: e2e.run.counts.error,
+  });
   save();
 }
 
@@ -121,9 +135,11 @@ const stage = async () => {
 for (let i = 0; i < 3; i++) await stage();
 const reps = 40;
 const t0 = performance.now();
-await Promise.all([0, 1].map(async () => {
-  for (let i = 0; i < reps / 2; i++) await stage();
-}));
+await Promise.all(
+  [0, 1].map(async () => {
+    for (let i = 0; i < reps / 2; i++) await stage();
+  }),
+);
 const gpuStage = (reps * 16) / ((performance.now() - t0) / 1000);
 let gpuMs = NaN;
 if (backend.gpu?.hasTimestamps) {
@@ -149,7 +165,9 @@ rss.push(process.memoryUsage().rss);
 const mb = (b: number) => (b / 2 ** 20).toFixed(0);
 const q = (p: number) => rss[Math.min(rss.length - 1, Math.floor(p * (rss.length - 1)))] ?? 0;
 
-log(`Synthetic ${side}×${side} gray surfaces (kensa samples, seed 7), ${count} per format, each contender reading ${runCount} files cycling through them; default recipe; SQLite store.`);
+log(
+  `Synthetic ${side}×${side} gray surfaces (kensa samples, seed 7), ${count} per format, each contender reading ${runCount} files cycling through them; default recipe; SQLite store.`,
+);
 log('Goals (issue 4): end-to-end ≥ 90 % of decode-only; GPU stage ≥ 2000 img/s; ≥ 3× the Python reference.');
 log('');
 log('| input | decode-only img/s | kensa end-to-end img/s | % of decode | Python reference img/s | kensa ÷ Python |');
@@ -161,8 +179,12 @@ for (const r of rows) {
   log(`| ${r.format} | ${d.toFixed(1)} | ${e.toFixed(1)} | ${((e / d) * 100).toFixed(0)}% | ${p.toFixed(1)} | ${(e / p).toFixed(2)}× |`);
 }
 log('');
-log(`GPU stage alone (16×${side}² u8 frames from host memory, upload included, two batches in flight): ${gpuStage.toFixed(0)} img/s; one batch's GPU time ${gpuMs.toFixed(2)} ms (timestamp queries).`);
-log(`Long run: ${longRun} images at ${long.imagesPerSecond.toFixed(1)} img/s; RSS at 10 % / 50 % / 100 % of the run: ${mb(q(0.1))} / ${mb(q(0.5))} / ${mb(q(1))} MiB, peak ${mb(Math.max(...rss))} MiB.`);
+log(
+  `GPU stage alone (16×${side}² u8 frames from host memory, upload included, two batches in flight): ${gpuStage.toFixed(0)} img/s; one batch's GPU time ${gpuMs.toFixed(2)} ms (timestamp queries).`,
+);
+log(
+  `Long run: ${longRun} images at ${long.imagesPerSecond.toFixed(1)} img/s; RSS at 10 % / 50 % / 100 % of the run: ${mb(q(0.1))} / ${mb(q(0.5))} / ${mb(q(1))} MiB, peak ${mb(Math.max(...rss))} MiB.`,
+);
 writeFileSync(join(outDir, 'pipeline.md'), `${lines.join('\n')}\n`);
 extra.long = { images: longRun, imagesPerSecond: long.imagesPerSecond, rssBytes: rss };
 save();

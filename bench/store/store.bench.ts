@@ -128,7 +128,10 @@ const lines = [
       `| ${r.dialect} | ${k(r.fresh.median)} [${k(r.fresh.q1)}–${k(r.fresh.q3)}] | ${r.dialect === 'sqlite' ? `${k(r.freshCpu.median)} [${k(r.freshCpu.q1)}–${k(r.freshCpu.q3)}]` : '(server does the work)'} | ${k(r.rewrite.median)} [${k(r.rewrite.q1)}–${k(r.rewrite.q3)}] | ${k(r.itemsPerS)} | ${r.note} |`,
   ),
   '',
-  `Load average while running: ${os.loadavg().map((x) => x.toFixed(1)).join(', ')} (on a shared machine the wall rate understates; SQLite runs in this process, so rows per CPU-second of the process is its one-core rate).`,
+  `Load average while running: ${os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(', ')} (on a shared machine the wall rate understates; SQLite runs in this process, so rows per CPU-second of the process is its one-core rate).`,
   'Goal: ≥ 50k defect rows/s on one core for SQLite.',
   '',
 ];

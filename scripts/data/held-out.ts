@@ -13,7 +13,10 @@ import { addCounts, compareMasks, scores, ZERO_COUNTS } from '../../src/eval/met
 import { loadLabelled } from '../../src/tune/data.js';
 import { detectFrames, keptMask } from '../../src/tune/score.js';
 
-const { values, positionals } = parseArgs({ options: { images: { type: 'string' }, truth: { type: 'string' }, device: { type: 'string' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({
+  options: { images: { type: 'string' }, truth: { type: 'string' }, device: { type: 'string' } },
+  allowPositionals: true,
+});
 const frames = await loadLabelled(values.images!, values.truth!);
 const backend = await openBackend({ device: (values.device ?? 'auto') as DeviceChoice });
 const f3 = (v: number | null) => (v === null ? '-' : v.toFixed(3));
@@ -29,7 +32,10 @@ for (const arg of positionals) {
   let missed = 0;
   frames.forEach((f, i) => {
     const d = dets[i]!;
-    counts = addCounts(counts, compareMasks(keptMask(d.mask!, f.width, f.height, r.recipe.components.minArea, r.recipe.components.connectivity), f.truth, f.width, f.height, 2));
+    counts = addCounts(
+      counts,
+      compareMasks(keptMask(d.mask!, f.width, f.height, r.recipe.components.minArea, r.recipe.components.connectivity), f.truth, f.width, f.height, 2),
+    );
     if (f.truth.some((v) => v !== 0)) {
       bad++;
       if (d.verdict === 'OK') missed++;
@@ -39,6 +45,8 @@ for (const arg of positionals) {
     }
   });
   const s = scores(counts);
-  console.log(`| ${arg} | ${f3(s.precision)} | ${f3(s.recall)} | ${f3(s.f1)} | ${falseNg}/${good} (${f3(good ? falseNg / good : null)}) | ${missed}/${bad} (${f3(bad ? missed / bad : null)}) |`);
+  console.log(
+    `| ${arg} | ${f3(s.precision)} | ${f3(s.recall)} | ${f3(s.f1)} | ${falseNg}/${good} (${f3(good ? falseNg / good : null)}) | ${missed}/${bad} (${f3(bad ? missed / bad : null)}) |`,
+  );
 }
 backend.close();

@@ -37,9 +37,13 @@ const fraction = (name) => createHash('sha256').update(`magnetic-tile/${name}`).
 
 /** Every image of the set: class folder, original base name, its name here. */
 const items = [];
-for (const dir of readdirSync(src).filter((d) => d.startsWith('MT_')).sort()) {
+for (const dir of readdirSync(src)
+  .filter((d) => d.startsWith('MT_'))
+  .sort()) {
   const imgs = join(src, dir, 'Imgs');
-  for (const f of readdirSync(imgs).filter((f) => f.endsWith('.jpg')).sort()) {
+  for (const f of readdirSync(imgs)
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()) {
     const base = f.slice(0, -4);
     const name = `${dir.slice(3).toLowerCase()}_${base}`;
     items.push({ dir: imgs, base, name, free: dir === 'MT_Free', key: fraction(name) });
@@ -52,7 +56,10 @@ for (const side of ['train', 'test']) {
     rmSync(join(out, side, sub), { recursive: true, force: true });
     mkdirSync(join(out, side, sub), { recursive: true });
   }
-  const mine = items.filter((it) => (side === 'test') === it.key < TEST_SHARE).sort((a, b) => a.key - b.key).slice(0, limit);
+  const mine = items
+    .filter((it) => (side === 'test') === it.key < TEST_SHARE)
+    .sort((a, b) => a.key - b.key)
+    .slice(0, limit);
   for (const it of mine) {
     copyFileSync(join(it.dir, `${it.base}.jpg`), join(out, side, 'images', `${it.name}.jpg`));
     copyFileSync(join(it.dir, `${it.base}.png`), join(out, side, 'masks', `${it.name}.png`));

@@ -87,6 +87,7 @@ export function benchOp(name: string, args: unknown): TimedOp | undefined {
 export function tensorsOf(value: unknown, into: Tensor[] = []): Tensor[] {
   if (value instanceof Tensor) into.push(value);
   else if (Array.isArray(value)) for (const v of value) tensorsOf(v, into);
-  else if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) tensorsOf(v, into);
+  else if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
+    for (const v of Object.values(value)) tensorsOf(v, into);
   return into;
 }

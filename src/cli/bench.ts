@@ -149,7 +149,8 @@ function parseSize(v: string | undefined): [number, number] {
   const m = /^(\d+)x(\d+)$/i.exec(v.trim());
   const w = m ? Number(m[1]) : NaN;
   const h = m ? Number(m[2]) : NaN;
-  if (!m || w < 1 || h < 1 || w > 65536 || h > 65536) throw new UsageError(`--size expects <width>x<height> with sides between 1 and 65536 (e.g. 2048x2048) but received '${v}'`);
+  if (!m || w < 1 || h < 1 || w > 65536 || h > 65536)
+    throw new UsageError(`--size expects <width>x<height> with sides between 1 and 65536 (e.g. 2048x2048) but received '${v}'`);
   return [w, h];
 }
 
@@ -204,10 +205,13 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       io.out.write(BENCH_HELP);
       return EXIT_OK;
     }
-    if (values.op !== undefined && values.recipe !== undefined) throw new UsageError(`--op and --recipe exclude each other but received both ('${values.op}', '${values.recipe}')`);
+    if (values.op !== undefined && values.recipe !== undefined)
+      throw new UsageError(`--op and --recipe exclude each other but received both ('${values.op}', '${values.recipe}')`);
     const args = parseJsonArgs(values.args);
     if (args !== undefined && (values.recipe !== undefined || Object.hasOwn(benchOps, values.op ?? 'gaussian'))) {
-      throw new UsageError(`--args expects an op by name (not a preset or a recipe) but received --args with ${values.recipe !== undefined ? '--recipe' : `the preset '${values.op ?? 'gaussian'}'`}`);
+      throw new UsageError(
+        `--args expects an op by name (not a preset or a recipe) but received --args with ${values.recipe !== undefined ? '--recipe' : `the preset '${values.op ?? 'gaussian'}'`}`,
+      );
     }
     let opName = values.op ?? 'gaussian';
     let op: TimedOp | undefined;
@@ -217,7 +221,10 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       op = (x) => detect(x, loaded.recipe, false);
     } else {
       op = benchOp(opName, args);
-      if (!op) throw new UsageError(`--op expects one of ${Object.keys(benchOps).join(', ')} or an op by name (${Object.keys(familyOps).join(', ')}) but received '${opName}'`);
+      if (!op)
+        throw new UsageError(
+          `--op expects one of ${Object.keys(benchOps).join(', ')} or an op by name (${Object.keys(familyOps).join(', ')}) but received '${opName}'`,
+        );
     }
     const [w, h] = parseSize(values.size);
     const batch = intFlag('batch', values.batch, 4, 1, 65536);
@@ -233,7 +240,10 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     }
     const x = values.recipe !== undefined ? surfaceBatch(shape, dtype as 'u8' | 'u16') : benchInput(shape, dtype);
     const report: BenchReport = { op: opName, ...(args !== undefined ? { args } : {}), shape, dtype, warmup, repeats, results: [] };
-    if (!values.json) io.out.write(`kensa bench: ${opName}${args !== undefined ? ` ${JSON.stringify(args)}` : ''} on ${shape.join('×')} ${dtype}, ${warmup} warm-up + ${repeats} timed runs per device\n`);
+    if (!values.json)
+      io.out.write(
+        `kensa bench: ${opName}${args !== undefined ? ` ${JSON.stringify(args)}` : ''} on ${shape.join('×')} ${dtype}, ${warmup} warm-up + ${repeats} timed runs per device\n`,
+      );
     let status = EXIT_OK;
     if (device !== 'gpu') report.results.push(await timeCpu(op, x, warmup, repeats));
     if (device !== 'cpu') {

@@ -99,9 +99,15 @@ function stepEdge(): Tensor {
 
 export const CPU_SELF_TESTS: readonly CpuSelfTest[] = [
   // a normalised blur leaves a constant image as it is
-  { name: 'gaussianBlur sigma 2 keeps a constant image', run: () => [...gaussianBlur(Tensor.fromArray(new Uint8Array(64).fill(77), [1, 1, 8, 8], 'u8'), { sigma: 2 }).data].every((v) => v === 77) },
+  {
+    name: 'gaussianBlur sigma 2 keeps a constant image',
+    run: () => [...gaussianBlur(Tensor.fromArray(new Uint8Array(64).fill(77), [1, 1, 8, 8], 'u8'), { sigma: 2 }).data].every((v) => v === 77),
+  },
   // the gradient across the step is (90 − 10) = 80 > 2·20 in columns 2 and 3 only
-  { name: 'crack kernel finds a step edge', run: () => [...crackKernel(stepEdge(), { uniforms: { threshold: 20 } }).data].every((v, i) => v === (i % 6 === 2 || i % 6 === 3 ? 255 : 0)) },
+  {
+    name: 'crack kernel finds a step edge',
+    run: () => [...crackKernel(stepEdge(), { uniforms: { threshold: 20 } }).data].every((v, i) => v === (i % 6 === 2 || i % 6 === 3 ? 255 : 0)),
+  },
 ];
 
 /** Runs each CPU self-test; an exception counts as a failure with its message. */
@@ -128,7 +134,10 @@ export function matrixLines(info: GpuInfo): string[] {
 }
 
 /** Runs each self-test on the GPU and the CPU; returns the largest difference per test. */
-export async function selfTest(gpu: Gpu, tests: readonly SelfTest[] = SELF_TESTS): Promise<{ name: string; shape: string; maxDiff: number; tolerance: number; pass: boolean; error?: string }[]> {
+export async function selfTest(
+  gpu: Gpu,
+  tests: readonly SelfTest[] = SELF_TESTS,
+): Promise<{ name: string; shape: string; maxDiff: number; tolerance: number; pass: boolean; error?: string }[]> {
   const out = [];
   for (const t of tests) {
     const shape = `${t.input.shape.join('×')} ${t.input.dtype}`;
@@ -190,7 +199,12 @@ export async function run(argv: readonly string[], io: CliIO, deps: DoctorDeps =
       const i = gpu.info;
       // Gpu.info.name is the driver's description on some drivers (NVIDIA); name the listed adapter when it is known
       const needle = typeof adapter === 'string' ? adapter.toLowerCase() : '';
-      const matching = adapter === undefined ? adapters : typeof adapter === 'number' ? adapters.filter((a) => a.index === adapter) : adapters.filter((a) => a.name.toLowerCase().includes(needle));
+      const matching =
+        adapter === undefined
+          ? adapters
+          : typeof adapter === 'number'
+            ? adapters.filter((a) => a.index === adapter)
+            : adapters.filter((a) => a.name.toLowerCase().includes(needle));
       const listed = matching.length === 1 ? matching[0]! : null;
       w(`Chosen adapter: ${listed ? `[${listed.index}] ${listed.name} (${listed.backend})` : i.name}\n`);
       w(`  vendor: ${i.vendor || '-'}   architecture: ${i.architecture || '-'}\n`);
@@ -222,7 +236,9 @@ export async function run(argv: readonly string[], io: CliIO, deps: DoctorDeps =
     const cpu = cpuSelfTest(deps.cpuSelfTests);
     const cpuFailed = cpu.filter((r) => !r.pass);
     failed += cpuFailed.length;
-    w(`CPU backend (TypeScript reference): ${cpuFailed.length === 0 ? 'working' : 'FAILING'} (${cpu.length - cpuFailed.length} of ${plural(cpu.length, 'check')} against known values pass)\n`);
+    w(
+      `CPU backend (TypeScript reference): ${cpuFailed.length === 0 ? 'working' : 'FAILING'} (${cpu.length - cpuFailed.length} of ${plural(cpu.length, 'check')} against known values pass)\n`,
+    );
     for (const r of cpuFailed) w(`  FAIL  ${r.name}${r.error ? ` (error: ${r.error})` : ''}\n`);
     w('\n');
     w('Self-test (GPU vs CPU reference):\n');

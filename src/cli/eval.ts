@@ -87,7 +87,18 @@ function folderFlag(name: string, v: string | undefined, what: string): string {
 const rate = (v: number | null) => (v === null ? '-' : v.toFixed(3));
 
 function row(label: string, status: string, c: MaskCounts, s: MaskScores): string[] {
-  return [label, status, String(c.truth), String(c.predicted), rate(s.precision), rate(s.recall), rate(s.f1), rate(s.iou), `${c.detectedObjects}/${c.truthObjects}`, rate(s.objectRecall)];
+  return [
+    label,
+    status,
+    String(c.truth),
+    String(c.predicted),
+    rate(s.precision),
+    rate(s.recall),
+    rate(s.f1),
+    rate(s.iou),
+    `${c.detectedObjects}/${c.truthObjects}`,
+    rate(s.objectRecall),
+  ];
 }
 
 /** The text report: a row per image, the overall row, then missing, unmatched and errors. */
@@ -96,7 +107,8 @@ export function formatEvaluation(e: Evaluation): string {
   const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
   let s = `kensa eval: ${n(e.images.length, 'image', 'images')} (${withPrediction} with a prediction, ${e.missing.length} without (scored as empty), ${n(e.errors.length, 'error', 'errors')}), tolerance ${e.tolerance} px (Euclidean)\n`;
   const rows = [['image', 'status', 'truth px', 'pred px', 'precision', 'recall', 'F1', 'IoU', 'objects', 'obj recall']];
-  for (const i of e.images) rows.push(i.status === 'error' ? [i.name, 'error', '-', '-', '-', '-', '-', '-', '-', '-'] : row(i.name, i.status, i.counts, i.scores));
+  for (const i of e.images)
+    rows.push(i.status === 'error' ? [i.name, 'error', '-', '-', '-', '-', '-', '-', '-', '-'] : row(i.name, i.status, i.counts, i.scores));
   rows.push(row('overall (micro)', `${e.overall.images} images`, e.overall.counts, e.overall.scores));
   s += table(rows);
   if (e.missing.length) s += `missing predictions (${e.missing.length}, scored as empty): ${e.missing.join(', ')}\n`;
@@ -112,7 +124,11 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       io.out.write(EVAL_HELP);
       return EXIT_OK;
     }
-    const pred = folderFlag('pred', values.run !== undefined ? await runMasks(values.run, values.db ?? 'kensa.db') : values.pred, 'the folder of predicted masks, or --run');
+    const pred = folderFlag(
+      'pred',
+      values.run !== undefined ? await runMasks(values.run, values.db ?? 'kensa.db') : values.pred,
+      'the folder of predicted masks, or --run',
+    );
     const truth = folderFlag('truth', values.truth, 'the folder of ground-truth masks, or a kensa samples folder');
     const tolerance = numberFlag('tolerance', values.tolerance, 2, 0, 100);
     const threshold = intFlag('threshold', values.threshold, 0, 0, 254);

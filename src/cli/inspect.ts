@@ -82,7 +82,10 @@ export function resumeCommand(argv: readonly string[], id: string): string {
 /** The lines printed when the run starts: its id, how to resume it, and what the source scan warns about. */
 export function startLines(start: RunStart, argv: readonly string[]): string[] {
   const { run, resumed, scan } = start;
-  const lines = [`kensa inspect: run ${run.id} ${resumed ? 'resumed' : 'started'} on ${run.device}; if it stops, resume with:`, `  ${resumeCommand(argv, run.id)}`];
+  const lines = [
+    `kensa inspect: run ${run.id} ${resumed ? 'resumed' : 'started'} on ${run.device}; if it stops, resume with:`,
+    `  ${resumeCommand(argv, run.id)}`,
+  ];
   for (const source of scan.empty) lines.push(`kensa inspect: warning: ${JSON.stringify(source)} holds no images (extensions ${IMAGE_EXTENSIONS.join(' ')})`);
   if (scan.skipped.length > 0) {
     const byReason = new Map<string, string[]>();
@@ -185,13 +188,20 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     const reportMs = values.report ? performance.now() - reportStarted : 0;
     const wallMs = summary.elapsedMs + reportMs;
     if (values.json) {
-      io.out.write(`${JSON.stringify({ run: rec.id, status: rec.status, counts: rec.counts, processed: summary.processed, skipped: summary.skipped, elapsedMs: Math.round(summary.elapsedMs), imagesPerSecond: summary.imagesPerSecond, reportMs: Math.round(reportMs), wallMs: Math.round(wallMs), device: rec.device, recipe: { name: rec.recipeName, hash: rec.recipeHash }, report: reportIndex })}\n`);
+      io.out.write(
+        `${JSON.stringify({ run: rec.id, status: rec.status, counts: rec.counts, processed: summary.processed, skipped: summary.skipped, elapsedMs: Math.round(summary.elapsedMs), imagesPerSecond: summary.imagesPerSecond, reportMs: Math.round(reportMs), wallMs: Math.round(wallMs), device: rec.device, recipe: { name: rec.recipeName, hash: rec.recipeHash }, report: reportIndex })}\n`,
+      );
     } else {
       io.out.write(`kensa inspect — run ${rec.id} (${rec.status})\n`);
       io.out.write(`recipe ${rec.recipeName} ${rec.recipeHash.slice(0, 12)} · device ${rec.device}\n`);
       const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-      io.out.write(`${plural(summary.processed, 'image')} inspected in ${seconds(summary.elapsedMs)} (${summary.imagesPerSecond.toFixed(1)} img/s)${summary.skipped ? `, ${summary.skipped} skipped (already done)` : ''}\n`);
-      if (values.report) io.out.write(`wall time ${seconds(wallMs)} with the report (${seconds(reportMs)}): ${(summary.processed / (wallMs / 1000)).toFixed(1)} img/s overall\n`);
+      io.out.write(
+        `${plural(summary.processed, 'image')} inspected in ${seconds(summary.elapsedMs)} (${summary.imagesPerSecond.toFixed(1)} img/s)${summary.skipped ? `, ${summary.skipped} skipped (already done)` : ''}\n`,
+      );
+      if (values.report)
+        io.out.write(
+          `wall time ${seconds(wallMs)} with the report (${seconds(reportMs)}): ${(summary.processed / (wallMs / 1000)).toFixed(1)} img/s overall\n`,
+        );
       io.out.write(`OK ${rec.counts.ok} · NG ${rec.counts.ng} · errors ${rec.counts.error} · total ${rec.counts.total}\n`);
       for (const r of ng.sort((a, b) => (b.score ?? 0) - (a.score ?? 0)).slice(0, 10)) {
         const kinds = new Map<string, number>();

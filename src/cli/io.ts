@@ -37,7 +37,8 @@ export function parseFlags<T>(parse: () => T): T {
 export function intFlag(name: string, v: string | undefined, fallback: number, lo: number, hi: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < lo || n > hi) throw new UsageError(`--${name} expects an integer between ${lo} and ${hi} but received '${v}'`);
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < lo || n > hi)
+    throw new UsageError(`--${name} expects an integer between ${lo} and ${hi} but received '${v}'`);
   return n;
 }
 

@@ -41,10 +41,18 @@ async function withSignals(body: (signal: AbortSignal) => Promise<number>): Prom
 }
 
 export const COMMANDS: Record<string, Command> = {
-  inspect: { summary: 'inspect images with a recipe, store every result, print what was found', help: inspect.INSPECT_HELP, run: (argv, io) => withSignals((signal) => inspect.run(argv, io, signal)) },
+  inspect: {
+    summary: 'inspect images with a recipe, store every result, print what was found',
+    help: inspect.INSPECT_HELP,
+    run: (argv, io) => withSignals((signal) => inspect.run(argv, io, signal)),
+  },
   samples: { summary: 'write synthetic surfaces with cracks, scratches and spots, their masks and labels', help: samples.SAMPLES_HELP, run: samples.run },
   eval: { summary: 'score predicted masks against truth: pixel P/R/F1 with tolerance, IoU, object recall', help: evaluate.EVAL_HELP, run: evaluate.run },
-  tune: { summary: 'tune a recipe on labelled images (held-out score) or calibrate it on good images', help: tune.TUNE_HELP, run: (argv, io) => withSignals((signal) => tune.run(argv, io, signal)) },
+  tune: {
+    summary: 'tune a recipe on labelled images (held-out score) or calibrate it on good images',
+    help: tune.TUNE_HELP,
+    run: (argv, io) => withSignals((signal) => tune.run(argv, io, signal)),
+  },
   doctor: { summary: 'adapters, features, limits, ONNX Runtime providers, CPU cores; GPU vs CPU self-test', help: doctor.DOCTOR_HELP, run: doctor.run },
   bench: { summary: 'time an op on the CPU and the GPU (warm-up, repeats, min/median/max, GPU time)', help: bench.BENCH_HELP, run: bench.run },
 };

@@ -58,7 +58,8 @@ export function sizeFlag(v: string | undefined, fallback: [number, number], max:
   const m = /^(\d+)x(\d+)$/i.exec(v.trim());
   const w = m ? Number(m[1]) : NaN;
   const h = m ? Number(m[2]) : NaN;
-  if (!m || w < 1 || h < 1 || w > max || h > max) throw new UsageError(`--size expects <width>x<height> with sides between 1 and ${max} (e.g. 2048x2048) but received '${v}'`);
+  if (!m || w < 1 || h < 1 || w > max || h > max)
+    throw new UsageError(`--size expects <width>x<height> with sides between 1 and ${max} (e.g. 2048x2048) but received '${v}'`);
   return [w, h];
 }
 

@@ -116,18 +116,34 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
       try {
         io.err.write(`tune: device ${backend.name}\n`);
         if (labelled) {
-          const r = await tune(labelled, { backend, base: recipe, metric, tolerance, budget, seed, holdout, statePath, onProgress: progressLine(io, metric), ...(signal ? { signal } : {}) });
+          const r = await tune(labelled, {
+            backend,
+            base: recipe,
+            metric,
+            tolerance,
+            budget,
+            seed,
+            holdout,
+            statePath,
+            onProgress: progressLine(io, metric),
+            ...(signal ? { signal } : {}),
+          });
           if (r.aborted) {
             io.err.write(`kensa tune: interrupted after ${r.evaluations} evaluations; run the same command again to resume (state in ${statePath})\n`);
             return EXIT_FAIL;
           }
           recipe = r.recipe;
-          lines.push(`tuned on ${r.train.length} images, ${r.evaluations} evaluations: ${metric} ${f3(r.trainScore)} on them`, `held out ${r.heldOut.length} images: ${metric} ${f3(r.heldOutScore)} (base recipe ${f3(r.baseHeldOutScore)})`);
+          lines.push(
+            `tuned on ${r.train.length} images, ${r.evaluations} evaluations: ${metric} ${f3(r.trainScore)} on them`,
+            `held out ${r.heldOut.length} images: ${metric} ${f3(r.heldOutScore)} (base recipe ${f3(r.baseHeldOutScore)})`,
+          );
         }
         if (good) {
           const c = await calibrateHeldOut(backend, good, recipe, target, holdout);
           recipe = c.recipe;
-          lines.push(`calibrated on good images: verdict.minScore ${c.minScore.toPrecision(4)}; false-NG on the held-out good images ${f3(c.heldOutFalseNg)} (target ${target}; before ${f3(c.baseHeldOutFalseNg)})`);
+          lines.push(
+            `calibrated on good images: verdict.minScore ${c.minScore.toPrecision(4)}; false-NG on the held-out good images ${f3(c.heldOutFalseNg)} (target ${target}; before ${f3(c.baseHeldOutFalseNg)})`,
+          );
         }
       } finally {
         backend.close();

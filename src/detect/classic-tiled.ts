@@ -57,7 +57,15 @@ function upload(backend: Backend, data: Float32Array | Uint8Array | Uint16Array,
 }
 
 /** Pass 1 on one tile: its interior of the fused gradient into F, of the contrast level into L. */
-async function gradientTile(frame: Frame, tile: Tile, r: ClassicRecipe, backend: Backend, F: Plane<Float32Array>, L: Plane<Float32Array> | null, s: number): Promise<void> {
+async function gradientTile(
+  frame: Frame,
+  tile: Tile,
+  r: ClassicRecipe,
+  backend: Backend,
+  F: Plane<Float32Array>,
+  L: Plane<Float32Array> | null,
+  s: number,
+): Promise<void> {
   const { crop, interior } = tile;
   const x = await upload(backend, cropPlane(frame, crop), crop, frame.data instanceof Uint16Array ? 'u16' : 'u8');
   const smooth = normalisedDenoise(x, r.denoise.sigma);
@@ -92,7 +100,15 @@ async function contrastPlane(L: Plane<Float32Array>, s: number, r: ClassicRecipe
 }
 
 /** Pass 2 on one tile: max(F, contrast) into F, the closed candidate mask into M. */
-async function maskTile(tile: Tile, r: ClassicRecipe, backend: Backend, F: Plane<Float32Array>, M: Plane<Uint8Array>, C: Plane<Float32Array> | null, s: number): Promise<void> {
+async function maskTile(
+  tile: Tile,
+  r: ClassicRecipe,
+  backend: Backend,
+  F: Plane<Float32Array>,
+  M: Plane<Uint8Array>,
+  C: Plane<Float32Array> | null,
+  s: number,
+): Promise<void> {
   const { crop, interior } = tile;
   let fused = await upload(backend, cropPlane(F, crop), crop, 'f32');
   if (C) {

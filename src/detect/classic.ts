@@ -187,7 +187,10 @@ export function filledMask(closed: Tensor, r: ClassicRecipe): Tensor {
 
 /** max(fused, weight · hat(x)) for the recipe's black-hat and top-hat channels, when present; disposes what it replaces. */
 export function fuseHats(fused: Tensor, x: Tensor, r: ClassicRecipe): Tensor {
-  for (const [op, hat] of [['blackhat', r.blackhat], ['tophat', r.tophat]] as const) {
+  for (const [op, hat] of [
+    ['blackhat', r.blackhat],
+    ['tophat', r.tophat],
+  ] as const) {
     if (!hat) continue;
     const previous = fused;
     fused = tidy(() => {

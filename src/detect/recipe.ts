@@ -17,7 +17,10 @@ import { MAX_TAPS } from '../ops/filters/kernels.js';
 import { DECODE_SCALES } from './scales.js';
 
 /** Detection runs at this fraction of the image's resolution (JPEGs shrink while decoding); results are in the image's own coordinates. */
-const input = z.object({ scale: z.literal(DECODE_SCALES).default(1) }).strict().default({ scale: 1 });
+const input = z
+  .object({ scale: z.literal(DECODE_SCALES).default(1) })
+  .strict()
+  .default({ scale: 1 });
 
 /** Connected components of the defect mask: connectivity, and the smallest area kept (each kind has its default). */
 const components = (minArea: number) =>
@@ -49,14 +52,20 @@ const classic = z
     name: z.string().min(1).default('classic'),
     input,
     /** Gaussian denoise before the gradients; 0 turns it off. */
-    denoise: z.object({ sigma: z.number().min(0).max(20).default(0.8) }).strict().default({ sigma: 0.8 }),
+    denoise: z
+      .object({ sigma: z.number().min(0).max(20).default(0.8) })
+      .strict()
+      .default({ sigma: 0.8 }),
     /** Gradient magnitude per pyramid level (1 = full resolution only, up to 3: 1, 1/2, 1/4), fused by maximum. */
     gradient: z
       .object({ operator: z.enum(['sobel', 'scharr', 'central']).default('central'), scales: z.int().min(1).max(3).default(1) })
       .strict()
       .default({ operator: 'central', scales: 1 }),
     /** Gradient magnitude (normalised units) above which a pixel is a defect candidate. */
-    threshold: z.object({ value: z.number().positive().max(100).default(0.055) }).strict().default({ value: 0.055 }),
+    threshold: z
+      .object({ value: z.number().positive().max(100).default(0.055) })
+      .strict()
+      .default({ value: 0.055 }),
     /**
      * Local contrast, for area defects whose outline is too faint for the gradient (stains): the
      * denoised image minus its background, a Gaussian blur of `background` px sigma (0 = off). A
@@ -78,13 +87,23 @@ const classic = z
      * already fills most spots, and the hole labelling costs about as much as the components).
      */
     morphology: z
-      .object({ close: z.int().min(0).max(31).default(3), fillHoles: z.int().min(0).max(2 ** 30 - 1).default(0) })
+      .object({
+        close: z.int().min(0).max(31).default(3),
+        fillHoles: z
+          .int()
+          .min(0)
+          .max(2 ** 30 - 1)
+          .default(0),
+      })
       .strict()
       .default({ close: 3, fillHoles: 0 }),
     components: components(24),
     classify: classifyRules,
     /** NG when more than maxDefects defects score at least minScore. */
-    verdict: z.object({ maxDefects: z.int().min(0).default(0), minScore: z.number().min(0).default(0) }).strict().default({ maxDefects: 0, minScore: 0 }),
+    verdict: z
+      .object({ maxDefects: z.int().min(0).default(0), minScore: z.number().min(0).default(0) })
+      .strict()
+      .default({ maxDefects: 0, minScore: 0 }),
     /** Black-hat (closing − image: thin dark defects on a textured surface) fused like the gradient; absent = off. */
     blackhat: hat.optional(),
     /** Top-hat (image − opening: thin bright defects); absent = off. */
@@ -124,7 +143,10 @@ const decoupled = z
     components: components(16),
     classify: classifyRules,
     /** NG when the image score (mean congestion, 0..1) is at least minScore. */
-    verdict: z.object({ minScore: z.number().min(0).max(1).default(0.05) }).strict().default({ minScore: 0.05 }),
+    verdict: z
+      .object({ minScore: z.number().min(0).max(1).default(0.05) })
+      .strict()
+      .default({ minScore: 0.05 }),
   })
   .strict();
 

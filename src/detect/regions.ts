@@ -50,7 +50,7 @@ export function classify(w: number, h: number, area: number, rules: ClassifyRule
   if (elongation <= rules.spotMaxElongation && fill >= rules.spotMinFill) return 'spot';
   // a straight thin line: its area is about its length times its width
   const width = area / long;
-  if (long >= rules.scratchMinLength && width <= rules.scratchMaxWidth && (elongation >= 8 || fill <= 2 * rules.scratchMaxWidth / short)) return 'scratch';
+  if (long >= rules.scratchMinLength && width <= rules.scratchMaxWidth && (elongation >= 8 || fill <= (2 * rules.scratchMaxWidth) / short)) return 'scratch';
   return 'crack';
 }
 

@@ -108,7 +108,12 @@ async function* pairs(pred: MaskSource, truth: MaskSource, threshold: number, un
   for await (const item of pred() as AsyncIterable<NamedMask>) {
     const name = item?.name;
     if (typeof name !== 'string') {
-      yield { name: String(name), truth: () => Promise.reject(new KensaError('KENSA_ERR_INVALID_ARGUMENT', 'bad name')), pred: null, error: `prediction without a string name (received ${String(name)})` };
+      yield {
+        name: String(name),
+        truth: () => Promise.reject(new KensaError('KENSA_ERR_INVALID_ARGUMENT', 'bad name')),
+        pred: null,
+        error: `prediction without a string name (received ${String(name)})`,
+      };
       continue;
     }
     const truthMask = t.get.get(name);
@@ -151,8 +156,12 @@ export async function evaluateMasks(pred: MaskSource, truth: MaskSource, options
   const tolerance = numberInRange('tolerance', options.tolerance ?? 2, 0, 100);
   const threshold = integerInRange('threshold', options.threshold ?? 0, 0, 254);
   const readAhead = integerInRange('readAhead', options.readAhead ?? 4, 1, 64);
-  for (const [argument, source] of [['pred', pred], ['truth', truth]] as const) {
-    if (typeof source !== 'string' && typeof source !== 'function') throw invalidParameter(argument, 'a folder path or a function yielding { name, mask }', source);
+  for (const [argument, source] of [
+    ['pred', pred],
+    ['truth', truth],
+  ] as const) {
+    if (typeof source !== 'string' && typeof source !== 'function')
+      throw invalidParameter(argument, 'a folder path or a function yielding { name, mask }', source);
   }
   const images: ImageEvaluation[] = [];
   const unmatched: string[] = [];

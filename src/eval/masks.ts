@@ -93,8 +93,10 @@ export function checkMask(m: unknown): string | null {
   const mask = m as Partial<Mask> | null;
   if (!mask || typeof mask !== 'object') return `expected a mask { width, height, data } but received ${String(m)}`;
   const { width, height, data } = mask;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || (width as number) < 1 || (height as number) < 1) return `expected positive integer width and height but received ${String(width)}×${String(height)}`;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || (width as number) < 1 || (height as number) < 1)
+    return `expected positive integer width and height but received ${String(width)}×${String(height)}`;
   if (!(data instanceof Uint8Array)) return 'expected mask data as a Uint8Array';
-  if (data.length !== (width as number) * (height as number)) return `mask data holds ${data.length} bytes, not width × height = ${(width as number) * (height as number)}`;
+  if (data.length !== (width as number) * (height as number))
+    return `mask data holds ${data.length} bytes, not width × height = ${(width as number) * (height as number)}`;
   return null;
 }

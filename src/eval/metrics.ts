@@ -232,7 +232,12 @@ export function scores(c: MaskCounts): MaskScores {
   const precision = ratio(c.matchedPredicted, c.predicted);
   const recall = ratio(c.matchedTruth, c.truth);
   // F1 is 0 when either side is empty and the other is not; undefined when both are
-  const f1 = precision === null && recall === null ? null : precision !== null && recall !== null && precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
+  const f1 =
+    precision === null && recall === null
+      ? null
+      : precision !== null && recall !== null && precision + recall > 0
+        ? (2 * precision * recall) / (precision + recall)
+        : 0;
   return {
     precision,
     recall,

@@ -37,9 +37,12 @@ function polyline(points: [number, number][], colour: string): string {
 export function curveSvg(curve: readonly ImageLevel[], title: string): string {
   const left = PAD;
   const right = 2 * PAD + PANEL;
-  const pr = curve.filter((p) => p.precision !== null && p.recall !== null).map((p): [number, number] => [left + PANEL * p.recall!, PAD + PH * (1 - p.precision!)]);
+  const pr = curve
+    .filter((p) => p.precision !== null && p.recall !== null)
+    .map((p): [number, number] => [left + PANEL * p.recall!, PAD + PH * (1 - p.precision!)]);
   const step = curve.length > 1 ? PANEL / (curve.length - 1) : 0;
-  const rate = (k: 'falseNgRate' | 'missRate') => curve.flatMap((p, i): [number, number][] => (p[k] === null ? [] : [[right + step * i, PAD + PH * (1 - p[k])]]));
+  const rate = (k: 'falseNgRate' | 'missRate') =>
+    curve.flatMap((p, i): [number, number][] => (p[k] === null ? [] : [[right + step * i, PAD + PH * (1 - p[k])]]));
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">` +
     `<rect width="${W}" height="${H}" fill="white"/>` +
@@ -57,5 +60,7 @@ export function curveSvg(curve: readonly ImageLevel[], title: string): string {
 
 /** Writes the curve as a PNG. */
 export async function writeCurvePng(curve: readonly ImageLevel[], title: string, path: string): Promise<void> {
-  await sharp(Buffer.from(curveSvg(curve, title))).png().toFile(path);
+  await sharp(Buffer.from(curveSvg(curve, title)))
+    .png()
+    .toFile(path);
 }

@@ -293,7 +293,10 @@ export class Gpu {
     const words = Math.max(4, Math.ceil(bytes / 4) * 4);
     const max = this.info.limits.maxStorageBufferBindingSize!;
     if (words > max) {
-      throw new KensaError('KENSA_ERR_GPU_OUT_OF_MEMORY', `A tensor of ${words} bytes exceeds this adapter's largest storage binding (${max} bytes); use a smaller batch`);
+      throw new KensaError(
+        'KENSA_ERR_GPU_OUT_OF_MEMORY',
+        `A tensor of ${words} bytes exceeds this adapter's largest storage binding (${max} bytes); use a smaller batch`,
+      );
     }
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     return { buffer: this.pool.acquire(words, (size) => this.#scoped('alloc', () => this.device.createBuffer({ size, usage }))), bytes: words };
@@ -312,8 +315,10 @@ export class Gpu {
       const compiled = buildSource(program, this.#wgsl);
       entry = this.#scoped(`compile ${program.name}[${program.key}]`, () => {
         const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } }];
-        for (let i = 0; i < program.inputs.length; i++) entries.push({ binding: 1 + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } });
-        for (let i = 0; i < program.outputs.length; i++) entries.push({ binding: 1 + program.inputs.length + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
+        for (let i = 0; i < program.inputs.length; i++)
+          entries.push({ binding: 1 + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } });
+        for (let i = 0; i < program.outputs.length; i++)
+          entries.push({ binding: 1 + program.inputs.length + i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
         const layout = this.device.createBindGroupLayout({ entries });
         const module = this.device.createShaderModule({ code: compiled.source, label: key });
         const pipeline = this.device.createComputePipeline({

@@ -58,7 +58,11 @@ export function cacheKey(p: ProgramInfo, opts: WgslOptions = PACKED): string {
 }
 
 function viewsKey(b: TensorBinding): string {
-  return b.views ? `{${Object.entries(b.views).map(([name, type]) => `${name}:${type}`).join(',')}}` : '';
+  return b.views
+    ? `{${Object.entries(b.views)
+        .map(([name, type]) => `${name}:${type}`)
+        .join(',')}}`
+    : '';
 }
 
 /** Full WGSL source: uniform struct, bindings in order (uniforms, inputs, outputs), helpers, body. */

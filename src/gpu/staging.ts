@@ -55,7 +55,8 @@ export class UploadRing {
       return ready;
     }
     const next = this.#remapping.shift();
-    if (!next && (this.#out === 0 || this.#pending.length > 0)) throw new KensaError('KENSA_ERR_INTERNAL', 'UploadRing.acquire: no buffer is ready or re-mapping (submit pending work first)');
+    if (!next && (this.#out === 0 || this.#pending.length > 0))
+      throw new KensaError('KENSA_ERR_INTERNAL', 'UploadRing.acquire: no buffer is ready or re-mapping (submit pending work first)');
     this.#out++;
     return next ?? new Promise<GPUBuffer>((resolve) => this.#waiters.push(resolve));
   }
@@ -78,7 +79,10 @@ export class UploadRing {
   remap(buffer: GPUBuffer): void {
     this.#out--;
     // a re-map aborted by device loss must not become an unhandled rejection; the Gpu reports the loss
-    const next = buffer.mapAsync(GPUMapMode.WRITE).then(() => buffer, () => buffer);
+    const next = buffer.mapAsync(GPUMapMode.WRITE).then(
+      () => buffer,
+      () => buffer,
+    );
     const waiter = this.#waiters.shift();
     if (waiter) waiter(next);
     else this.#remapping.push(next);

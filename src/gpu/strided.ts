@@ -17,7 +17,10 @@ export function stridedCopyProgram(dtype: DType): ProgramInfo {
   const bits = 32 / k;
   const mask = k === 1 ? '' : `0x${((1 << bits) - 1).toString(16)}u`;
   // 1-element words (i32, f32) move whole; packed ones move their bit field
-  const gather = k === 1 ? 'out[w] = src[src_index(w)];' : `var word = 0u;
+  const gather =
+    k === 1
+      ? 'out[w] = src[src_index(w)];'
+      : `var word = 0u;
   for (var k = 0u; k < ${k}u; k++) {
     let i = w * ${k}u + k;
     if (i < u.numel) {

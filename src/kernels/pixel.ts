@@ -125,7 +125,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /** Runs a pixel program over GPU inputs; returns the (pending) output tensor. */
-export function runPixelProgram(program: ProgramInfo, inputs: readonly Tensor[], outShape: Dims4, outDtype: DType, uniforms: UniformValues, borderValue = 0): Tensor {
+export function runPixelProgram(
+  program: ProgramInfo,
+  inputs: readonly Tensor[],
+  outShape: Dims4,
+  outDtype: DType,
+  uniforms: UniformValues,
+  borderValue = 0,
+): Tensor {
   sharedDevice(inputs);
   const gpu: Gpu = inputs[0]!.gpu.gpu;
   const out = Tensor.empty(gpu, outShape, outDtype);
@@ -151,9 +158,7 @@ export function cpuPixelKernel(outShape: Dims4, outDtype: DType, pixel: (n: numb
   const data = allocTyped(outDtype, N * C * H * W);
   let i = 0;
   for (let n = 0; n < N; n++)
-    for (let c = 0; c < C; c++)
-      for (let y = 0; y < H; y++)
-        for (let x = 0; x < W; x++) data[i++] = saturate(outDtype, Math.fround(pixel(n, c, y, x)));
+    for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data[i++] = saturate(outDtype, Math.fround(pixel(n, c, y, x)));
   return Tensor.fromArray(data, outShape, outDtype);
 }
 

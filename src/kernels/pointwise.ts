@@ -345,7 +345,8 @@ export function runPointwise(spec: PointwiseSpec, x: Tensor, outShape: Dims4, un
   // a strided view (crop, channel slice) is read in place by the scalar program's view variant
   const view = !x.isContiguous;
   const program = view ? 'scalar' : (choice ?? (takesVectorProgram(spec, outShape) ? defaultLayout(spec) : 'scalar'));
-  if (program !== 'scalar' && !takesVectorProgram(spec, outShape)) throw new KensaError('KENSA_ERR_INTERNAL', `pointwise ${spec.name}: the vector program needs planes of a multiple of ${VEC_ELEMENTS} elements`);
+  if (program !== 'scalar' && !takesVectorProgram(spec, outShape))
+    throw new KensaError('KENSA_ERR_INTERNAL', `pointwise ${spec.name}: the vector program needs planes of a multiple of ${VEC_ELEMENTS} elements`);
   gpu.dispatch({
     program: program === 'scalar' ? pointwiseProgram(spec, view) : pointwiseVectorProgram(spec, program),
     inputs: [ref],

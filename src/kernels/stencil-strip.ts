@@ -44,7 +44,8 @@ const programs = new Map<string, ProgramInfo>();
 
 /** The strip program of a spec (u8 input); equal specs and tunings return the same object. */
 export function stencilStripProgram(spec: StencilTileSpec, rowsPerThread = stripRows(spec), quads: ContiguousQuads = 2): ProgramInfo {
-  if (spec.inDtype !== 'u8' || spec.outDtype === 'i32') throw new KensaError('KENSA_ERR_INTERNAL', `stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
+  if (spec.inDtype !== 'u8' || spec.outDtype === 'i32')
+    throw new KensaError('KENSA_ERR_INTERNAL', `stencil strip ${spec.name}: u8 input and no i32 output, got ${spec.inDtype} → ${spec.outDtype}`);
   const id = `${spec.name}|${spec.key}|${spec.outDtype}|${spec.border}|${spec.rx}|${spec.ry}|${rowsPerThread}|${quads}`;
   let p = programs.get(id);
   if (p) return p;

@@ -54,7 +54,6 @@ export interface StencilTileSpec {
   combine: (r: (name: string, dy: number) => string, t: (dy: number) => string) => string;
 }
 
-
 type RowExpr = (p: (dx: number) => string) => string;
 
 /**

@@ -31,6 +31,12 @@ export function runWordKernel(program: ProgramInfo, x: Tensor, unitsPerRow: numb
   const units = unitsPerRow * n * c * h;
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, x.shape, dtype);
-  gpu.dispatch({ program, inputs: [x.gpu.ref], outputs: [out.gpu.ref], uniforms: { dims: [unitsPerRow, h, units, 0], ...uniforms }, workgroups: Math.ceil(units / WORD_WG) });
+  gpu.dispatch({
+    program,
+    inputs: [x.gpu.ref],
+    outputs: [out.gpu.ref],
+    uniforms: { dims: [unitsPerRow, h, units, 0], ...uniforms },
+    workgroups: Math.ceil(units / WORD_WG),
+  });
   return out;
 }

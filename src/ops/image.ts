@@ -19,7 +19,10 @@ export function checkImage(name: string, t: Tensor, channels?: readonly number[]
   }
   const [n, c, h, w] = t.shape as [number, number, number, number];
   if (channels && !channels.includes(c)) {
-    throw new KensaError('KENSA_ERR_SHAPE', `Expected ${name} with ${channels.join(' or ')} channel${channels.length > 1 || channels[0] !== 1 ? 's' : ''} but received ${c} (shape [${t.shape.join(', ')}])`);
+    throw new KensaError(
+      'KENSA_ERR_SHAPE',
+      `Expected ${name} with ${channels.join(' or ')} channel${channels.length > 1 || channels[0] !== 1 ? 's' : ''} but received ${c} (shape [${t.shape.join(', ')}])`,
+    );
   }
   return { n, c, h, w };
 }
@@ -89,11 +92,16 @@ export function perSample<T>(name: string, value: unknown, n: number, item: PerS
   let list: readonly unknown[] | null = null;
   if (Array.isArray(value)) list = value;
   else if (value instanceof Tensor && value.device === 'cpu' && value.shape[0] === n && value.size === n * size) list = numbersOf(value.data, n, size);
-  else if (ArrayBuffer.isView(value) && !(value instanceof DataView) && (value as unknown as ArrayLike<number>).length === n * size) list = numbersOf(value as unknown as ArrayLike<number>, n, size);
+  else if (ArrayBuffer.isView(value) && !(value instanceof DataView) && (value as unknown as ArrayLike<number>).length === n * size)
+    list = numbersOf(value as unknown as ArrayLike<number>, n, size);
   if (list === null || list.length !== n) {
-    throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected ${item.what[0]} or one per sample (${n} ${item.what[1]} as an array or a CPU tensor) for ${name} but received ${received(value)}`);
+    throw new KensaError(
+      'KENSA_ERR_INVALID_ARGUMENT',
+      `Expected ${item.what[0]} or one per sample (${n} ${item.what[1]} as an array or a CPU tensor) for ${name} but received ${received(value)}`,
+    );
   }
-  if (n > MAX_PER_SAMPLE) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a batch of at most ${MAX_PER_SAMPLE} samples for per-sample ${name} but received ${n}`);
+  if (n > MAX_PER_SAMPLE)
+    throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a batch of at most ${MAX_PER_SAMPLE} samples for per-sample ${name} but received ${n}`);
   return { values: list.map((v, i) => item.check(`${name}[${i}]`, v)), perSample: true };
 }
 

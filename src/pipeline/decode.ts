@@ -94,8 +94,7 @@ function toPlanar<T extends Uint8Array | Uint16Array>(src: T, w: number, h: numb
     for (let i = 0; i < n; i++) out[i] = Math.round(0.299 * src[i * c]! + 0.587 * src[i * c + 1]! + 0.114 * src[i * c + 2]!);
     return out;
   }
-  for (let i = 0; i < n; i++)
-    for (let k = 0; k < 3; k++) out[k * n + i] = src[i * c + (c >= 3 ? k : 0)]!;
+  for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) out[k * n + i] = src[i * c + (c >= 3 ? k : 0)]!;
   return out;
 }
 
@@ -142,7 +141,12 @@ function decodeNpy(path: string, buf: Buffer, o: DecodeOptions): Interleaved {
   const header = buf.toString('latin1', major === 1 ? 10 : 12, start);
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*True/.test(header);
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1]?.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = /'shape':\s*\(([^)]*)\)/
+    .exec(header)?.[1]
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   if (!descr || !shape) throw new DecodeError(path, 'malformed .npy header');
   if (fortran) throw new DecodeError(path, 'Fortran-ordered .npy arrays are not supported');
   const dtype = descr === '|u1' || descr === 'u1' ? 'u8' : descr === '<u2' ? 'u16' : null;
@@ -202,11 +206,20 @@ async function decodeWithSharp(path: string, buf: Buffer, o: DecodeOptions, scal
     const sixteen = meta.depth === 'ushort';
     // colour images are decoded as RGB and converted to gray here, with OpenCV's weights
     const colour = (meta.channels ?? 1) >= 3;
-    const pipeline = o.channels === 'gray' && !colour ? sized.toColourspace(sixteen ? 'grey16' : 'b-w') : sized.removeAlpha().toColourspace(sixteen ? 'rgb16' : 'srgb');
+    const pipeline =
+      o.channels === 'gray' && !colour ? sized.toColourspace(sixteen ? 'grey16' : 'b-w') : sized.removeAlpha().toColourspace(sixteen ? 'rgb16' : 'srgb');
     const { data, info } = await pipeline.raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
     const typed = typedView(data, sixteen);
     // sharp's output buffer is the frame's own (no copy: at 2048² a copy cost the main thread a fifth of its time)
-    return { data: toPlanar(typed, info.width, info.height, info.channels, o.channels), dtype: sixteen ? 'u16' : 'u8', width: info.width, height: info.height, channels: o.channels === 'gray' ? 1 : 3, bytes: buf.length, original: { width: meta.width, height: meta.height } };
+    return {
+      data: toPlanar(typed, info.width, info.height, info.channels, o.channels),
+      dtype: sixteen ? 'u16' : 'u8',
+      width: info.width,
+      height: info.height,
+      channels: o.channels === 'gray' ? 1 : 3,
+      bytes: buf.length,
+      original: { width: meta.width, height: meta.height },
+    };
   } catch (e) {
     if (e instanceof KensaError) throw e;
     throw new DecodeError(path, (e as Error).message.replace(/^Input (buffer|file) /, ''), e);
@@ -250,5 +263,13 @@ export async function decodeBuffer(path: string, buf: Buffer, o: DecodeOptions):
   const full = read(path, buf, o);
   const px = await reduce(path, full, scale, o.maxPixels);
   const data = toPlanar(px.data, px.width, px.height, px.channels, o.channels);
-  return { data, dtype: px.dtype, width: px.width, height: px.height, channels: o.channels === 'gray' ? 1 : 3, bytes: buf.length, original: { width: full.width, height: full.height } };
+  return {
+    data,
+    dtype: px.dtype,
+    width: px.width,
+    height: px.height,
+    channels: o.channels === 'gray' ? 1 : 3,
+    bytes: buf.length,
+    original: { width: full.width, height: full.height },
+  };
 }

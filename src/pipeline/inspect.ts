@@ -151,7 +151,14 @@ export function maskFileName(key: string): string {
 }
 
 function errorResult(item: SourceItem, error: unknown, decodeMs = 0): ItemResult {
-  return { key: item.key, path: item.path, status: 'error', error: error instanceof Error ? error.message : String(error), defects: [], timings: { decodeMs, detectMs: 0 } };
+  return {
+    key: item.key,
+    path: item.path,
+    status: 'error',
+    error: error instanceof Error ? error.message : String(error),
+    defects: [],
+    timings: { decodeMs, detectMs: 0 },
+  };
 }
 
 async function runStage(count: number, worker: () => Promise<void>): Promise<void> {
@@ -185,7 +192,12 @@ function openRun(options: InspectOptions): Run {
     options,
     recipe,
     limits,
-    decodeOptions: { channels: 'gray', maxPixels: options.maxImagePixels ?? DEFAULT_MAX_PIXELS, scale: recipe.input.scale, ...(options.raw ? { raw: options.raw } : {}) },
+    decodeOptions: {
+      channels: 'gray',
+      maxPixels: options.maxImagePixels ?? DEFAULT_MAX_PIXELS,
+      scale: recipe.input.scale,
+      ...(options.raw ? { raw: options.raw } : {}),
+    },
     concurrency,
     wantMasks: options.masksDir !== undefined,
     pool: workers > 0 ? new WorkerPool(workers) : null,
@@ -311,7 +323,10 @@ async function deviceStage(run: Run): Promise<void> {
       (error: unknown): Outcome => ({ error }),
     );
     // the pixels are in the batch now; only what the results need waits with the outcome
-    await run.judged.push({ items: group.map(({ item, hash, decodeMs, geometry, image }) => ({ item, hash, decodeMs, geometry, bytes: image.bytes, original: image.original })), outcome });
+    await run.judged.push({
+      items: group.map(({ item, hash, decodeMs, geometry, image }) => ({ item, hash, decodeMs, geometry, bytes: image.bytes, original: image.original })),
+      outcome,
+    });
   }
 }
 
@@ -324,7 +339,10 @@ async function itemResult(run: Run, d: Judged['items'][number], found: ImageDete
     if (run.options.masksDir !== undefined && f.mask) {
       maskPath = join(run.options.masksDir, maskFileName(d.item.key));
       await mkdir(dirname(maskPath), { recursive: true });
-      await sharp(f.mask, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(maskPath);
+      await sharp(f.mask, { raw: { width, height, channels: 1 } })
+        .toColourspace('b-w')
+        .png()
+        .toFile(maskPath);
     }
   } catch (e) {
     return errorResult(d.item, e, d.decodeMs);

@@ -13,7 +13,8 @@ export class BoundedQueue<T> {
   #waitingPush: (() => void)[] = [];
 
   constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected integer ≥ 1 for capacity but received ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected integer ≥ 1 for capacity but received ${capacity}`);
     this.capacity = capacity;
   }
 

@@ -98,7 +98,11 @@ async function writeWithRetry(store: Store, runId: string, items: StoredItem[], 
       return;
     } catch (e) {
       if (Date.now() >= deadline || (signal?.aborted && attempt > 2)) {
-        throw new KensaError('KENSA_ERR_STORE', `Could not store ${items.length} results of run ${runId} (retried for ${Math.round(retryMs / 1000)} s; resume the run once the database is back): ${(e as Error).message}`, { cause: e });
+        throw new KensaError(
+          'KENSA_ERR_STORE',
+          `Could not store ${items.length} results of run ${runId} (retried for ${Math.round(retryMs / 1000)} s; resume the run once the database is back): ${(e as Error).message}`,
+          { cause: e },
+        );
       }
       await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
     }
@@ -129,9 +133,13 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     let before = { elapsedMs: 0, processed: 0 };
     if (o.resume) {
       const previous = await store.getRun(o.resume);
-      if (!previous) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected the id of a run in the store for resume but received ${JSON.stringify(o.resume)}`);
+      if (!previous)
+        throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected the id of a run in the store for resume but received ${JSON.stringify(o.resume)}`);
       if (previous.recipeHash !== loaded.hash) {
-        throw new KensaError('KENSA_ERR_RECIPE', `Run ${o.resume} was judged by recipe ${previous.recipeHash.slice(0, 12)}; resume it with the same recipe (this one is ${loaded.hash.slice(0, 12)})`);
+        throw new KensaError(
+          'KENSA_ERR_RECIPE',
+          `Run ${o.resume} was judged by recipe ${previous.recipeHash.slice(0, 12)}; resume it with the same recipe (this one is ${loaded.hash.slice(0, 12)})`,
+        );
       }
       before = { elapsedMs: previous.timings.elapsedMs ?? 0, processed: previous.timings.processed ?? 0 };
       run = await store.resumeRun(o.resume, { device });
@@ -201,15 +209,23 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     const interrupted = storeFailure !== null || (o.signal?.aborted ?? false);
     if (storeFailure) {
       // the database may still be away: record the failure if it can be, report the write error
-      await store.finishRun(runId, 'failed', undefined, { elapsedMs: before.elapsedMs + elapsedMs, processed: before.processed + processed }).catch(() => undefined);
+      await store
+        .finishRun(runId, 'failed', undefined, { elapsedMs: before.elapsedMs + elapsedMs, processed: before.processed + processed })
+        .catch(() => undefined);
       throw storeFailure;
     }
-    const finished = await store.finishRun(runId, interrupted ? 'interrupted' : 'done', undefined, { elapsedMs: before.elapsedMs + elapsedMs, processed: before.processed + processed });
+    const finished = await store.finishRun(runId, interrupted ? 'interrupted' : 'done', undefined, {
+      elapsedMs: before.elapsedMs + elapsedMs,
+      processed: before.processed + processed,
+    });
     return { run: finished, scan, processed, skipped: skip.size, elapsedMs, imagesPerSecond: processed / (elapsedMs / 1000), interrupted };
   } catch (e) {
     // whatever failed, a created run is left resumable rather than 'running' (a store that is away cannot record even this)
     if (run) {
-      const status = await store.getRun(run.id).then((r) => r?.status, () => undefined);
+      const status = await store.getRun(run.id).then(
+        (r) => r?.status,
+        () => undefined,
+      );
       if (status === 'running') await store.finishRun(run.id, 'failed', undefined, { elapsedMs: performance.now() - started }).catch(() => undefined);
     }
     throw e;

@@ -108,8 +108,15 @@ export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = 
     const firstWild = arg.search(/[*?]/);
     const base = arg.slice(0, arg.lastIndexOf('/', firstWild) + 1) || '.';
     const re = globToRegExp(toKey(relative(base, arg)));
-    const isFolder = await stat(base).then((s) => s.isDirectory(), () => false);
-    if (!isFolder) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a glob under an existing folder for source but received ${JSON.stringify(arg)} (${JSON.stringify(base)} is not a folder)`);
+    const isFolder = await stat(base).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    if (!isFolder)
+      throw new KensaError(
+        'KENSA_ERR_INVALID_ARGUMENT',
+        `Expected a glob under an existing folder for source but received ${JSON.stringify(arg)} (${JSON.stringify(base)} is not a folder)`,
+      );
     for await (const item of walk(base, base, onSkip)) if (re.test(item.key)) yield item;
     return;
   }

@@ -39,7 +39,19 @@ async function toReportItem(store: Store, it: ItemRecord, masksDir: string | und
     width: it.width,
     height: it.height,
     stageTimings: it.stageTimings,
-    defects: it.status === 'ng' ? (await store.defects(it.runId, it.itemKey)).map((d) => ({ x: d.x, y: d.y, w: d.w, h: d.h, area: d.area, score: d.score, class: d.class, meanGradient: d.meanGradient })) : [],
+    defects:
+      it.status === 'ng'
+        ? (await store.defects(it.runId, it.itemKey)).map((d) => ({
+            x: d.x,
+            y: d.y,
+            w: d.w,
+            h: d.h,
+            area: d.area,
+            score: d.score,
+            class: d.class,
+            meanGradient: d.meanGradient,
+          }))
+        : [],
     maskPath: mask && existsSync(mask) ? mask : null,
   };
 }
@@ -47,7 +59,8 @@ async function toReportItem(store: Store, it: ItemRecord, masksDir: string | und
 /** Writes the HTML report of run `runId` into `dir`. */
 export async function writeRunReport(store: Store, runId: string, dir: string, masksDir?: string): Promise<ReportResult> {
   const run = await store.getRun(runId);
-  if (!run) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected the id of a run in the store ${store.url} for runId but received ${JSON.stringify(runId)}`);
+  if (!run)
+    throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected the id of a run in the store ${store.url} for runId but received ${JSON.stringify(runId)}`);
   const elapsed = run.timings.elapsedMs ?? 0;
   const totals = new Map<string, number>();
   let after: string | undefined;

@@ -20,8 +20,16 @@ export function escapeHtml(text: string): string {
  * names. The result matches /^[A-Za-z0-9_-]{1,71}$/: no separators, no traversal, no hidden file.
  */
 export function safeName(path: string): string {
-  const tail = path.split(/[\\/]+/).filter((s) => s !== '').slice(-2).join('_');
-  const slug = tail.replace(/[^A-Za-z0-9_-]+/g, '_').slice(-60).replace(/^[_-]+|[_-]+$/g, '') || 'item';
+  const tail = path
+    .split(/[\\/]+/)
+    .filter((s) => s !== '')
+    .slice(-2)
+    .join('_');
+  const slug =
+    tail
+      .replace(/[^A-Za-z0-9_-]+/g, '_')
+      .slice(-60)
+      .replace(/^[_-]+|[_-]+$/g, '') || 'item';
   const hash = createHash('sha256').update(path).digest('hex').slice(0, 10);
   return `${slug}-${hash}`;
 }

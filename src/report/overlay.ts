@@ -55,9 +55,10 @@ const JPEG = { quality: 85, chromaSubsampling: '4:4:4' } as const;
 
 /** Renders the item image and thumbnail with overlays; throws when the image cannot be decoded. */
 export async function renderOverlays(req: OverlayRequest): Promise<OverlayResult> {
-  const source = typeof req.input === 'string'
-    ? sharp(req.input)
-    : sharp(req.input.data, { raw: { width: req.input.width, height: req.input.height, channels: req.input.channels } });
+  const source =
+    typeof req.input === 'string'
+      ? sharp(req.input)
+      : sharp(req.input.data, { raw: { width: req.input.width, height: req.input.height, channels: req.input.channels } });
   const meta = await source.metadata();
   const srcW = meta.width;
   const srcH = meta.height;
@@ -112,7 +113,11 @@ async function tintMask(rgb: Buffer, width: number, height: number, maskPath: st
     .extractChannel(0)
     .raw()
     .toBuffer({ resolveWithObject: true });
-  if (info.channels !== 1 || data.length !== width * height) throw new KensaError('KENSA_ERR_DECODE', `Expected a one-channel mask of ${width}×${height} pixels but read ${info.channels} channels and ${data.length} bytes`);
+  if (info.channels !== 1 || data.length !== width * height)
+    throw new KensaError(
+      'KENSA_ERR_DECODE',
+      `Expected a one-channel mask of ${width}×${height} pixels but read ${info.channels} channels and ${data.length} bytes`,
+    );
   const [tr, tg, tb] = MASK_TINT.rgb;
   for (let p = 0; p < data.length; p++) {
     const m = data[p]!;
@@ -141,8 +146,14 @@ export function boxesSvg(boxes: readonly OverlayBox[], frame: { width: number; h
     let y0 = b.y * sy;
     let w = b.w * sx;
     let h = b.h * sy;
-    if (w < 3) { x0 -= (3 - w) / 2; w = 3; }
-    if (h < 3) { y0 -= (3 - h) / 2; h = 3; }
+    if (w < 3) {
+      x0 -= (3 - w) / 2;
+      w = 3;
+    }
+    if (h < 3) {
+      y0 -= (3 - h) / 2;
+      h = 3;
+    }
     // centre line sw/2 + 1 outside the box: colour band [edge − sw − 1, edge − 1], halo ends at the edge
     const geom = `x="${f(x0 - sw / 2 - 1)}" y="${f(y0 - sw / 2 - 1)}" width="${f(w + sw + 2)}" height="${f(h + sw + 2)}"`;
     rects.push(`<rect ${geom} fill="none" stroke="#000" stroke-opacity="0.55" stroke-width="${sw + 2}"/>`);

@@ -171,9 +171,10 @@ export async function writeReport(dir: string, data: ReportData, options: Report
 
   const writeListingPage = async (l: Listing, entries: Entry[], k: number, hasNext: boolean) => {
     const nav = pager({ current: k, total: null, hasNext, href: l.href, label: `${l.kind} pages` });
-    const body = l.kind === 'gallery'
-      ? `<h2>NG gallery, page ${k}</h2>${legend()}${nav}${galleryGrid(entries, '')}${nav}`
-      : `<h2>Errors, page ${k}</h2>${nav}${errorTable(entries, '', (k - 1) * l.pageSize)}${nav}`;
+    const body =
+      l.kind === 'gallery'
+        ? `<h2>NG gallery, page ${k}</h2>${legend()}${nav}${galleryGrid(entries, '')}${nav}`
+        : `<h2>Errors, page ${k}</h2>${nav}${errorTable(entries, '', (k - 1) * l.pageSize)}${nav}`;
     await writeFile(join(root, l.href(k)), shell(`${l.kind === 'gallery' ? 'NG gallery' : 'Errors'} ${k} · run ${run.id}`, 'index.html', body));
     pages++;
   };
@@ -212,8 +213,16 @@ export async function writeReport(dir: string, data: ReportData, options: Report
         entry.problem = `image could not be rendered: ${(e as Error).message}`;
       }
     }
-    const back = entry.kind === 'ok' ? 'index.html#ok' : entry.page === 1 ? `index.html#${entry.kind === 'ng' ? 'gallery' : 'errors'}` : (entry.kind === 'ng' ? gallery : errors).href(entry.page);
-    await writeFile(join(root, 'items', `${name}.html`), shell(`${baseName(item.path)} · run ${run.id}`, '../index.html', itemBody(entry, run, image, `../${back}`)));
+    const back =
+      entry.kind === 'ok'
+        ? 'index.html#ok'
+        : entry.page === 1
+          ? `index.html#${entry.kind === 'ng' ? 'gallery' : 'errors'}`
+          : (entry.kind === 'ng' ? gallery : errors).href(entry.page);
+    await writeFile(
+      join(root, 'items', `${name}.html`),
+      shell(`${baseName(item.path)} · run ${run.id}`, '../index.html', itemBody(entry, run, image, `../${back}`)),
+    );
     return entry;
   };
 
@@ -298,15 +307,19 @@ function galleryGrid(entries: readonly Entry[], prefix: string): string {
     const visual = e.thumb
       ? `<img src="${prefix}thumbs/${e.name}.jpg" width="${e.thumb.width}" height="${e.thumb.height}" alt="${alt}">`
       : `<div class="placeholder">image unavailable</div>`;
-    return `<figure data-item="${e.name}"><a href="${href}" title="${escapeHtml(e.item.path)}">${visual}</a>`
-      + `<figcaption><a href="${href}">${alt}</a><br><span class="muted">score ${num(e.item.score)}</span> · ${classCounts(e.item.defects ?? [])}</figcaption></figure>`;
+    return (
+      `<figure data-item="${e.name}"><a href="${href}" title="${escapeHtml(e.item.path)}">${visual}</a>` +
+      `<figcaption><a href="${href}">${alt}</a><br><span class="muted">score ${num(e.item.score)}</span> · ${classCounts(e.item.defects ?? [])}</figcaption></figure>`
+    );
   });
   return `<div class="gallery">${figures.join('\n')}</div>`;
 }
 
 function errorTable(entries: readonly Entry[], prefix: string, offset: number): string {
-  const rows = entries.map((e, i) =>
-    `<tr data-item="${e.name}"><td class="n">${offset + i + 1}</td><td><a href="${prefix}items/${e.name}.html"><code>${escapeHtml(e.item.path)}</code></a></td><td class="msg">${escapeHtml(e.item.error ?? '')}</td></tr>`);
+  const rows = entries.map(
+    (e, i) =>
+      `<tr data-item="${e.name}"><td class="n">${offset + i + 1}</td><td><a href="${prefix}items/${e.name}.html"><code>${escapeHtml(e.item.path)}</code></a></td><td class="msg">${escapeHtml(e.item.error ?? '')}</td></tr>`,
+  );
   return `<table class="errors"><thead><tr><th class="n">#</th><th>path</th><th>message</th></tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table>`;
 }
 
@@ -324,7 +337,8 @@ function indexBody(a: {
   const { run, counts } = a;
   const processed = counts.ok + counts.ng + counts.error;
   const rate = run.imagesPerSecond ?? (run.totalMs > 0 ? processed / (run.totalMs / 1000) : Number.NaN);
-  const card = (id: string, cls: string, k: string, v: string) => `<div class="card ${cls}" id="${id}"><div class="v">${v}</div><div class="k">${k}</div></div>`;
+  const card = (id: string, cls: string, k: string, v: string) =>
+    `<div class="card ${cls}" id="${id}"><div class="v">${v}</div><div class="k">${k}</div></div>`;
   const cards = [
     card('count-total', '', 'images', String(processed)),
     card('count-ok', 'ok', 'OK', String(counts.ok)),
@@ -351,32 +365,38 @@ function indexBody(a: {
 
   const stageRows = run.stages.map((s) => {
     const n = s.count ?? processed;
-    return `<tr><td>${escapeHtml(s.name)}</td><td class="n">${escapeHtml(duration(s.ms))}</td><td class="n">${num(n > 0 ? s.ms / n : Number.NaN, 3)}</td>`
-      + `<td class="n">${num(s.ms > 0 ? n / (s.ms / 1000) : Number.NaN, 1)}</td><td class="n">${num(run.totalMs > 0 ? (100 * s.ms) / run.totalMs : Number.NaN, 1)}</td></tr>`;
+    return (
+      `<tr><td>${escapeHtml(s.name)}</td><td class="n">${escapeHtml(duration(s.ms))}</td><td class="n">${num(n > 0 ? s.ms / n : Number.NaN, 3)}</td>` +
+      `<td class="n">${num(s.ms > 0 ? n / (s.ms / 1000) : Number.NaN, 1)}</td><td class="n">${num(run.totalMs > 0 ? (100 * s.ms) / run.totalMs : Number.NaN, 1)}</td></tr>`
+    );
   });
-  const stages = run.stages.length === 0
-    ? '<p class="muted">No stage timings recorded.</p>'
-    : `<table class="stages"><thead><tr><th>stage</th><th class="n">busy time</th><th class="n">ms / image</th><th class="n">images/s</th><th class="n">busy time as % of inspection time</th></tr></thead><tbody>${stageRows.join('')}</tbody></table>`
-      + '<p class="muted" id="stages-note">Busy time is summed over every thread and worker that ran the stage, so a stage that runs on several at once can exceed 100 % of the inspection time; ms / image and images/s are per thread.</p>';
+  const stages =
+    run.stages.length === 0
+      ? '<p class="muted">No stage timings recorded.</p>'
+      : `<table class="stages"><thead><tr><th>stage</th><th class="n">busy time</th><th class="n">ms / image</th><th class="n">images/s</th><th class="n">busy time as % of inspection time</th></tr></thead><tbody>${stageRows.join('')}</tbody></table>` +
+        '<p class="muted" id="stages-note">Busy time is summed over every thread and worker that ran the stage, so a stage that runs on several at once can exceed 100 % of the inspection time; ms / image and images/s are per thread.</p>';
 
   const gp = a.gallery.pages;
   const gNav = pager({ current: 1, total: gp, hasNext: gp > 1, href: a.gallery.href, label: 'gallery pages' });
-  const galleryHtml = counts.ng === 0
-    ? '<p class="muted">No NG images.</p>'
-    : `<p>${plural(counts.ng, 'NG image')}${gp > 1 ? ` on ${gp} pages of ${a.o.galleryPageSize}` : ''}.</p>${legend()}${gNav}${galleryGrid(a.gallery.first, '')}${gNav}`;
+  const galleryHtml =
+    counts.ng === 0
+      ? '<p class="muted">No NG images.</p>'
+      : `<p>${plural(counts.ng, 'NG image')}${gp > 1 ? ` on ${gp} pages of ${a.o.galleryPageSize}` : ''}.</p>${legend()}${gNav}${galleryGrid(a.gallery.first, '')}${gNav}`;
 
-  const okHtml = a.okSamples.length === 0
-    ? ''
-    : `<h2 id="ok">OK samples</h2><p class="muted">The first ${a.okSamples.length} of ${counts.ok} OK images.</p>${galleryGrid(a.okSamples, '')}`;
+  const okHtml =
+    a.okSamples.length === 0
+      ? ''
+      : `<h2 id="ok">OK samples</h2><p class="muted">The first ${a.okSamples.length} of ${counts.ok} OK images.</p>${galleryGrid(a.okSamples, '')}`;
 
   const ep = a.errors.pages;
   const eNav = pager({ current: 1, total: ep, hasNext: ep > 1, href: a.errors.href, label: 'error pages' });
   const errorsHtml = counts.error === 0 ? '<p class="muted">No errors.</p>' : `${eNav}${errorTable(a.errors.first, '', 0)}${eNav}`;
 
-  const notesHtml = a.notes === 0
-    ? ''
-    : `<h2 id="notes">Report notes</h2><p>${plural(a.notes, 'image')} could not be fully rendered${a.notes > a.notesShown.length ? ` (the first ${a.notesShown.length} are listed)` : ''}.</p>`
-      + `<table class="notes"><thead><tr><th>path</th><th>problem</th></tr></thead><tbody>${a.notesShown.map((n) => `<tr><td><code>${escapeHtml(n.path)}</code></td><td class="msg">${escapeHtml(n.problem)}</td></tr>`).join('')}</tbody></table>`;
+  const notesHtml =
+    a.notes === 0
+      ? ''
+      : `<h2 id="notes">Report notes</h2><p>${plural(a.notes, 'image')} could not be fully rendered${a.notes > a.notesShown.length ? ` (the first ${a.notesShown.length} are listed)` : ''}.</p>` +
+        `<table class="notes"><thead><tr><th>path</th><th>problem</th></tr></thead><tbody>${a.notesShown.map((n) => `<tr><td><code>${escapeHtml(n.path)}</code></td><td class="msg">${escapeHtml(n.problem)}</td></tr>`).join('')}</tbody></table>`;
 
   return `<h2>Summary</h2><div class="cards">${cards}</div>${infoTable}
 <h2 id="stages">Stage timings</h2>${stages}
@@ -388,7 +408,10 @@ ${notesHtml}`;
 
 function itemBody(e: Entry, run: ReportRun, image: { width: number; height: number } | undefined, back: string): string {
   const { item, name } = e;
-  const status = item.status === 'error' ? '<span class="status-error">error</span>' : `<span class="verdict-${item.status.toUpperCase()}">${item.status.toUpperCase()}</span>`;
+  const status =
+    item.status === 'error'
+      ? '<span class="status-error">error</span>'
+      : `<span class="verdict-${item.status.toUpperCase()}">${item.status.toUpperCase()}</span>`;
   const defects = item.defects ?? [];
   const size = item.width && item.height ? `${item.width} × ${item.height}` : '—';
   const facts: [string, string][] = [
@@ -410,8 +433,11 @@ function itemBody(e: Entry, run: ReportRun, image: { width: number; height: numb
   }
   if (e.problem !== undefined) html += `<p class="msg muted" id="problem">${escapeHtml(e.problem)}</p>`;
   if (defects.length > 0) {
-    const rows = defects.map((d, i) => `<tr><td class="n">${i + 1}</td><td>${classLabel(d.class)}</td><td class="n">${num(d.x)}</td><td class="n">${num(d.y)}</td><td class="n">${num(d.w)}</td><td class="n">${num(d.h)}</td>`
-      + `<td class="n">${num(d.area)}</td><td class="n">${num(d.score)}</td><td class="n">${num(d.meanGradient)}</td></tr>`);
+    const rows = defects.map(
+      (d, i) =>
+        `<tr><td class="n">${i + 1}</td><td>${classLabel(d.class)}</td><td class="n">${num(d.x)}</td><td class="n">${num(d.y)}</td><td class="n">${num(d.w)}</td><td class="n">${num(d.h)}</td>` +
+        `<td class="n">${num(d.area)}</td><td class="n">${num(d.score)}</td><td class="n">${num(d.meanGradient)}</td></tr>`,
+    );
     html += `<h2>Defects</h2><table class="defects"><thead><tr><th class="n">#</th><th>class</th><th class="n">x</th><th class="n">y</th><th class="n">w</th><th class="n">h</th><th class="n">area</th><th class="n">score</th><th class="n">mean gradient</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
   }
   const timings = item.stageTimings ? Object.entries(item.stageTimings) : [];
@@ -495,7 +521,9 @@ function checkItem(v: unknown, i: number): ReportItem {
   str(`${at}.path`, it.path);
   oneOf(`${at}.status`, it.status, ['ok', 'ng', 'error'] as const);
   optional(it.verdict, (x) => str(`${at}.verdict`, x, true));
-  optional(it.score, (x) => { if (typeof x !== 'number') throw invalidParameter(`${at}.score`, 'a number or null', x); });
+  optional(it.score, (x) => {
+    if (typeof x !== 'number') throw invalidParameter(`${at}.score`, 'a number or null', x);
+  });
   optional(it.error, (x) => str(`${at}.error`, x, true));
   optional(it.width, (x) => integerInRange(`${at}.width`, x, 1, 1 << 30));
   optional(it.height, (x) => integerInRange(`${at}.height`, x, 1, 1 << 30));

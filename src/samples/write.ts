@@ -119,7 +119,8 @@ export async function writeSamples(options: WriteSamplesOptions): Promise<Sample
   if (typeof options.out !== 'string' || options.out === '') throw invalidParameter('out', 'a folder path', options.out);
   const out = options.out;
   const old = ['images', 'masks'].map((d) => join(out, d)).filter(nonEmpty);
-  if (old.length && !options.force) throw invalidParameter('out', `a folder without earlier samples (${old.join(', ')} not empty; force: true replaces them)`, out);
+  if (old.length && !options.force)
+    throw invalidParameter('out', `a folder without earlier samples (${old.join(', ')} not empty; force: true replaces them)`, out);
   if (options.force) await Promise.all(['images', 'masks', 'labels.json'].map((p) => rm(join(out, p), { recursive: true, force: true })));
   await mkdir(join(out, 'images'), { recursive: true });
   await mkdir(join(out, 'masks'), { recursive: true });

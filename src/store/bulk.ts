@@ -107,7 +107,10 @@ export class BulkStatements {
         this.#dialect === 'mysql'
           ? insert.onDuplicateKeyUpdate(Object.fromEntries(UPDATED.map((c) => [c, sql`values(${sql.ref(c)})`])))
           : insert.onConflict((oc) => oc.columns(['run_id', 'item_key']).doUpdateSet(Object.fromEntries(UPDATED.map((c) => [c, sql.ref(`excluded.${c}`)]))));
-      return compileChecked(query, rows.flatMap((row) => ITEM_COLUMNS.map((c) => row[c])));
+      return compileChecked(
+        query,
+        rows.flatMap((row) => ITEM_COLUMNS.map((c) => row[c])),
+      );
     });
   }
 
@@ -125,7 +128,10 @@ export class BulkStatements {
     return this.#get(`defects:${n}`, () => {
       const rows = Array.from({ length: n }, (_, r) => marker(DEFECT_COLUMNS, r));
       const query = this.#db.insertInto('defects').values(rows as unknown as DefectsTable[]);
-      return compileChecked(query, rows.flatMap((row) => DEFECT_COLUMNS.map((c) => row[c])));
+      return compileChecked(
+        query,
+        rows.flatMap((row) => DEFECT_COLUMNS.map((c) => row[c])),
+      );
     });
   }
 }

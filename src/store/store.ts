@@ -402,7 +402,11 @@ export class Store {
     await this.#op(`resumeRun ${id}`, () =>
       this.db.transaction().execute(async (trx) => {
         const run = await trx.selectFrom('runs').select('device').where('id', '=', id).executeTakeFirstOrThrow();
-        const last = await trx.selectFrom('run_sessions').select((eb) => eb.fn.max('idx').as('idx')).where('run_id', '=', id).executeTakeFirst();
+        const last = await trx
+          .selectFrom('run_sessions')
+          .select((eb) => eb.fn.max('idx').as('idx'))
+          .where('run_id', '=', id)
+          .executeTakeFirst();
         const idx = last?.idx === null || last?.idx === undefined ? 0 : Number(last.idx) + 1;
         const device = given ?? run.device;
         await trx.insertInto('run_sessions').values({ run_id: id, idx, started_at: new Date().toISOString(), device }).execute();
@@ -415,7 +419,9 @@ export class Store {
   /** Each start and resume of a run, in order, with the device it computed on. */
   async sessions(runId: string): Promise<RunSession[]> {
     checkRunId('runId', runId);
-    const rows = await this.#op(`sessions ${runId}`, () => this.db.selectFrom('run_sessions').select(['started_at', 'device']).where('run_id', '=', runId).orderBy('idx').execute());
+    const rows = await this.#op(`sessions ${runId}`, () =>
+      this.db.selectFrom('run_sessions').select(['started_at', 'device']).where('run_id', '=', runId).orderBy('idx').execute(),
+    );
     return rows.map((r) => ({ startedAt: r.started_at, device: r.device }));
   }
 

@@ -26,7 +26,10 @@ export function minScoreFor(critical: readonly number[], target: number, floor: 
   const allowed = Math.floor(target * critical.length + 1e-9);
   if (s.length <= allowed) return floor;
   const stay = s[allowed]!; // the highest score that must be judged OK
-  const above = s.slice(0, allowed).filter((c) => c > stay).at(-1);
+  const above = s
+    .slice(0, allowed)
+    .filter((c) => c > stay)
+    .at(-1);
   return Math.max(floor, above === undefined ? stay * 1.05 + 1e-6 : (stay + above) / 2);
 }
 

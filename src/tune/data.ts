@@ -48,13 +48,15 @@ export function listImageFolder(argument: string, dir: string): Map<string, stri
       if (e.isDirectory()) walk(join(abs, e.name), `${rel}${e.name}/`);
       else if (ext !== '.raw' && (IMAGE_EXTENSIONS as readonly string[]).includes(ext)) {
         const name = rel + e.name.slice(0, e.name.length - ext.length);
-        if (files.has(name)) throw new KensaError('KENSA_ERR_TUNE_DATA', `--${argument} holds the image ${name} twice (${files.get(name)}, ${join(abs, e.name)})`);
+        if (files.has(name))
+          throw new KensaError('KENSA_ERR_TUNE_DATA', `--${argument} holds the image ${name} twice (${files.get(name)}, ${join(abs, e.name)})`);
         files.set(name, join(abs, e.name));
       }
     }
   };
   walk(root, '');
-  if (!files.size) throw new KensaError('KENSA_ERR_TUNE_DATA', `--${argument} folder ${dir} holds no images (${IMAGE_EXTENSIONS.filter((e) => e !== '.raw').join(', ')})`);
+  if (!files.size)
+    throw new KensaError('KENSA_ERR_TUNE_DATA', `--${argument} folder ${dir} holds no images (${IMAGE_EXTENSIONS.filter((e) => e !== '.raw').join(', ')})`);
   return files;
 }
 
@@ -79,7 +81,11 @@ export async function loadLabelled(imagesDir: string, truthDir: string): Promise
     throw new KensaError('KENSA_ERR_TUNE_DATA', `--truth expects a folder of masks but received '${truthDir}'`, { cause: e });
   }
   const missing = [...files.keys()].filter((n) => !masks.files.has(n));
-  if (missing.length) throw new KensaError('KENSA_ERR_TUNE_DATA', `Truth masks are missing for ${missing.length} of the ${files.size} images in ${imagesDir}: ${listed(missing)} (looked in ${masks.dir})`);
+  if (missing.length)
+    throw new KensaError(
+      'KENSA_ERR_TUNE_DATA',
+      `Truth masks are missing for ${missing.length} of the ${files.size} images in ${imagesDir}: ${listed(missing)} (looked in ${masks.dir})`,
+    );
   const frames = await Promise.all(
     [...files].map(async ([name, path]) => {
       const [frame, mask] = await Promise.all([decode(name, path), readMask(masks.files.get(name)!)]);
@@ -89,7 +95,10 @@ export async function loadLabelled(imagesDir: string, truthDir: string): Promise
   const mismatched = frames.filter(({ frame, mask }) => frame.width !== mask.width || frame.height !== mask.height);
   if (mismatched.length) {
     const what = mismatched.map(({ frame: f, mask: m }) => `${f.name} (image ${f.width}×${f.height}, mask ${m.width}×${m.height})`);
-    throw new KensaError('KENSA_ERR_TUNE_DATA', `Truth masks differ in size from their images for ${mismatched.length} of the ${files.size} images: ${listed(what)}`);
+    throw new KensaError(
+      'KENSA_ERR_TUNE_DATA',
+      `Truth masks differ in size from their images for ${mismatched.length} of the ${files.size} images: ${listed(what)}`,
+    );
   }
   return frames.map(({ frame, mask }) => ({ ...frame, truth: mask.data }));
 }

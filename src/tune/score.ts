@@ -28,7 +28,11 @@ export async function detectFrames(backend: Backend, frames: readonly Frame[], r
     for (let s = 0; s < idx.length; s += BATCH) {
       const part = idx.slice(s, s + BATCH);
       const f0 = frames[part[0]!]!;
-      const batch = await backend.framesToDevice(part.map((i) => frames[i]!.data), [part.length, 1, f0.height, f0.width], f0.dtype);
+      const batch = await backend.framesToDevice(
+        part.map((i) => frames[i]!.data),
+        [part.length, 1, f0.height, f0.width],
+        f0.dtype,
+      );
       try {
         const dets = await detect(batch, recipe, true);
         for (const [k, i] of part.entries()) out[i] = dets[k]!;

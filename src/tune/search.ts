@@ -129,7 +129,10 @@ async function readState(path: string, key: string): Promise<State> {
     throw new KensaError('KENSA_ERR_TUNE_STATE', `The tuning state ${path} is not JSON (${(e as Error).message}); delete it to start over`);
   }
   if (s.version !== 1 || s.key !== key || typeof s.scores !== 'object') {
-    throw new KensaError('KENSA_ERR_TUNE_STATE', `The tuning state ${path} belongs to another search (other images, recipe, metric, budget or seed); delete it to start over`);
+    throw new KensaError(
+      'KENSA_ERR_TUNE_STATE',
+      `The tuning state ${path} belongs to another search (other images, recipe, metric, budget or seed); delete it to start over`,
+    );
   }
   return s;
 }
@@ -188,7 +191,14 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
       evaluations++;
       workDone += rung.images;
       const best = Math.max(...scored.map((s) => s.score));
-      o.onProgress?.({ evaluations, total, rung: k + 1, rungs: rungs.length, best, etaS: workTimed ? ((timeMs / workTimed) * (work - workDone)) / 1000 : null });
+      o.onProgress?.({
+        evaluations,
+        total,
+        rung: k + 1,
+        rungs: rungs.length,
+        best,
+        etaS: workTimed ? ((timeMs / workTimed) * (work - workDone)) / 1000 : null,
+      });
     }
     // best first; ties go to the earlier candidate (the base recipe wins a tie)
     scored.sort((a, b) => b.score - a.score || a.i - b.i);
@@ -196,7 +206,10 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
     alive = scored.slice(0, rungs[k + 1]?.candidates ?? 1).map((s) => s.i);
   }
   const winner = last[0]!;
-  const baseRun = [...rungs.keys()].reverse().map((k) => state.scores[`${k}/0`]).find((s) => s !== undefined)!;
+  const baseRun = [...rungs.keys()]
+    .reverse()
+    .map((k) => state.scores[`${k}/0`])
+    .find((s) => s !== undefined)!;
   return {
     aborted: false,
     recipe: recipeOf(winner.i),

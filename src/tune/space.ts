@@ -18,7 +18,14 @@ export interface Dimension {
   off?: { share: number; value: 0 | null };
 }
 
-const dim = (path: string, min: number, max: number, o: Partial<Omit<Dimension, 'path' | 'min' | 'max'>> = {}): Dimension => ({ path, min, max, log: false, integer: false, ...o });
+const dim = (path: string, min: number, max: number, o: Partial<Omit<Dimension, 'path' | 'min' | 'max'>> = {}): Dimension => ({
+  path,
+  min,
+  max,
+  log: false,
+  integer: false,
+  ...o,
+});
 
 export const CLASSIC_SPACE: readonly Dimension[] = [
   dim('denoise.sigma', 0, 3),

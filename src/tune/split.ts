@@ -17,7 +17,10 @@ export function holdoutSplit<T extends { name: string }>(items: readonly T[], fr
   const heldOut: T[] = [];
   for (const it of items) (nameFraction(it.name) < fraction ? heldOut : train).push(it);
   if (!train.length || !heldOut.length) {
-    throw new KensaError('KENSA_ERR_TUNE_DATA', `A held-out share of ${fraction} leaves ${train.length} of the ${items.length} ${what} to tune on and ${heldOut.length} held out; both sides need an image (add images or change --holdout)`);
+    throw new KensaError(
+      'KENSA_ERR_TUNE_DATA',
+      `A held-out share of ${fraction} leaves ${train.length} of the ${items.length} ${what} to tune on and ${heldOut.length} held out; both sides need an image (add images or change --holdout)`,
+    );
   }
   return { train, heldOut };
 }

@@ -64,7 +64,16 @@ export async function tune(frames: readonly LabelledFrame[], o: TuneOptions): Pr
     budget: o.budget,
     seed: o.seed,
   });
-  return { aborted: false, recipe, trainScore: found.score, heldOutScore, baseHeldOutScore, train: train.map((f) => f.name), heldOut: heldOut.map((f) => f.name), evaluations: found.evaluations };
+  return {
+    aborted: false,
+    recipe,
+    trainScore: found.score,
+    heldOutScore,
+    baseHeldOutScore,
+    train: train.map((f) => f.name),
+    heldOut: heldOut.map((f) => f.name),
+    evaluations: found.evaluations,
+  };
 }
 
 export interface CalibrateResult {
@@ -76,7 +85,13 @@ export interface CalibrateResult {
 }
 
 /** Calibrates on the tuning side of the good images, checks the false-NG rate on the held-out side. */
-export async function calibrateHeldOut(backend: Backend, good: readonly Frame[], base: LoadedRecipe, targetFalseNg: number, holdout: number): Promise<CalibrateResult> {
+export async function calibrateHeldOut(
+  backend: Backend,
+  good: readonly Frame[],
+  base: LoadedRecipe,
+  targetFalseNg: number,
+  holdout: number,
+): Promise<CalibrateResult> {
   const { train, heldOut } = holdoutSplit(good, numberInRange('holdout', holdout, 0.05, 0.95), 'good images');
   const c = await calibrate(backend, train, base, targetFalseNg);
   const heldOutFalseNg = await falseNgRate(backend, heldOut, c.recipe);

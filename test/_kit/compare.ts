@@ -37,5 +37,8 @@ export function assertClose(actual: Tensor, expected: Tensor, tol: Tolerance = {
     }
   }
   const allowed = Math.floor((tol.outliers ?? 0) * expected.size);
-  assert.ok(bad <= allowed, `${what}: ${bad} of ${expected.size} elements differ beyond tolerance (allowed ${allowed}); worst at ${worst.i}: got ${worst.a}, expected ${worst.e}`);
+  assert.ok(
+    bad <= allowed,
+    `${what}: ${bad} of ${expected.size} elements differ beyond tolerance (allowed ${allowed}); worst at ${worst.i}: got ${worst.a}, expected ${worst.e}`,
+  );
 }

@@ -6,7 +6,11 @@ import { Tensor } from '../../src/tensor.js';
 /** The seeded generator of the test images (src/rng.ts). */
 export const rng = mulberry32;
 
-function fill(shape: readonly [number, number, number, number], dtype: DType, value: (i: number, n: number, c: number, y: number, x: number) => number): Tensor {
+function fill(
+  shape: readonly [number, number, number, number],
+  dtype: DType,
+  value: (i: number, n: number, c: number, y: number, x: number) => number,
+): Tensor {
   const [N, C, H, W] = shape;
   const data = allocTyped(dtype, N * C * H * W);
   let i = 0;

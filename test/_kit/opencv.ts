@@ -59,7 +59,8 @@ export function fromMat(mat: CV, dtype: DType): Tensor {
   const W: number = mat.cols;
   const src: ArrayBufferView = dtype === 'u8' ? mat.data : dtype === 'u16' ? mat.data16U : dtype === 'i32' ? mat.data32S : mat.data32F;
   const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength).slice();
-  const data = dtype === 'u8' ? bytes : dtype === 'u16' ? new Uint16Array(bytes.buffer) : dtype === 'i32' ? new Int32Array(bytes.buffer) : new Float32Array(bytes.buffer);
+  const data =
+    dtype === 'u8' ? bytes : dtype === 'u16' ? new Uint16Array(bytes.buffer) : dtype === 'i32' ? new Int32Array(bytes.buffer) : new Float32Array(bytes.buffer);
   return Tensor.fromArray(data, [1, 1, H, W], dtype);
 }
 

@@ -19,7 +19,8 @@ function crackReference(t: Tensor, threshold: number): number[] {
   for (let n = 0; n < N; n++)
     for (let c = 0; c < C; c++)
       for (let y = 0; y < H; y++)
-        for (let x = 0; x < W; x++) out.push(Math.hypot((v(n, c, y, x + 1) - v(n, c, y, x - 1)) / 2, (v(n, c, y + 1, x) - v(n, c, y - 1, x)) / 2) > threshold ? 255 : 0);
+        for (let x = 0; x < W; x++)
+          out.push(Math.hypot((v(n, c, y, x + 1) - v(n, c, y, x - 1)) / 2, (v(n, c, y + 1, x) - v(n, c, y - 1, x)) / 2) > threshold ? 255 : 0);
   return out;
 }
 

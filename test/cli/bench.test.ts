@@ -18,7 +18,10 @@ function capture() {
 
 function checkStats(s: { min: number; median: number; max: number; runs: number[] }, repeats: number, what: string) {
   assert.equal(s.runs.length, repeats, what);
-  assert.ok(s.runs.every((v) => v > 0 && Number.isFinite(v)), what);
+  assert.ok(
+    s.runs.every((v) => v > 0 && Number.isFinite(v)),
+    what,
+  );
   assert.equal(s.min, Math.min(...s.runs), what);
   assert.equal(s.max, Math.max(...s.runs), what);
   assert.ok(s.min <= s.median && s.median <= s.max, what);
@@ -39,7 +42,11 @@ describe('kensa bench', () => {
 
   test('--json reports min/median/max wall time and timestamp-query GPU time', { skip: noAdapter }, async () => {
     const { buf, io } = capture();
-    assert.equal(await run(['--op', 'crack', '--size', '17x9', '--batch', '3', '--channels', '3', '--repeats', '4', '--warmup', '0', '--json'], io), 0, buf.err);
+    assert.equal(
+      await run(['--op', 'crack', '--size', '17x9', '--batch', '3', '--channels', '3', '--repeats', '4', '--warmup', '0', '--json'], io),
+      0,
+      buf.err,
+    );
     const report = JSON.parse(buf.out) as BenchReport;
     assert.equal(report.op, 'crack');
     assert.deepEqual(report.shape, [3, 3, 9, 17]);
@@ -122,12 +129,45 @@ describe('kensa bench', () => {
 
   test('--op times any family op by name with --args as its options (CPU, tiny sizes)', async () => {
     const { buf, io } = capture();
-    assert.equal(await run(['--op', 'gaussianBlur', '--args', '{"sigma":2}', '--size', '16x8', '--batch', '2', '--dtype', 'u8', '--device', 'cpu', '--repeats', '2', '--warmup', '0'], io), 0, buf.err);
+    assert.equal(
+      await run(
+        [
+          '--op',
+          'gaussianBlur',
+          '--args',
+          '{"sigma":2}',
+          '--size',
+          '16x8',
+          '--batch',
+          '2',
+          '--dtype',
+          'u8',
+          '--device',
+          'cpu',
+          '--repeats',
+          '2',
+          '--warmup',
+          '0',
+        ],
+        io,
+      ),
+      0,
+      buf.err,
+    );
     assert.match(buf.out, /^kensa bench: gaussianBlur \{"sigma":2\} on 2×1×8×16 u8, 0 warm-up \+ 2 timed runs per device\n/);
     assert.match(buf.out, /\ncpu +TypeScript reference +[\d.]+/);
-    for (const [op, args, dtype] of [['medianBlur', '{"ksize":3}', 'u8'], ['threshold', '{"thresh":100,"type":"binary"}', 'u8'], ['connectedComponents', '{"connectivity":4}', 'u8'], ['resize', '{"width":5,"height":4}', 'f32']] as const) {
+    for (const [op, args, dtype] of [
+      ['medianBlur', '{"ksize":3}', 'u8'],
+      ['threshold', '{"thresh":100,"type":"binary"}', 'u8'],
+      ['connectedComponents', '{"connectivity":4}', 'u8'],
+      ['resize', '{"width":5,"height":4}', 'f32'],
+    ] as const) {
       const c = capture();
-      assert.equal(await run(['--op', op, '--args', args, '--size', '12x10', '--batch', '1', '--dtype', dtype, '--device', 'cpu', '--repeats', '1', '--json'], c.io), 0, `${op}: ${c.buf.err}`);
+      assert.equal(
+        await run(['--op', op, '--args', args, '--size', '12x10', '--batch', '1', '--dtype', dtype, '--device', 'cpu', '--repeats', '1', '--json'], c.io),
+        0,
+        `${op}: ${c.buf.err}`,
+      );
       const report = JSON.parse(c.buf.out) as BenchReport;
       assert.equal(report.op, op);
       assert.deepEqual(report.args, JSON.parse(args));
@@ -140,7 +180,11 @@ describe('kensa bench', () => {
     writeFileSync(join(dir, 'my.yaml'), 'kind: classic\nname: mine\nthreshold:\n  value: 0.08\n');
     for (const recipe of ['classic', join(dir, 'my.yaml')]) {
       const { buf, io } = capture();
-      assert.equal(await run(['--recipe', recipe, '--size', '48x40', '--batch', '2', '--device', 'cpu', '--repeats', '2', '--warmup', '0', '--json'], io), 0, buf.err);
+      assert.equal(
+        await run(['--recipe', recipe, '--size', '48x40', '--batch', '2', '--device', 'cpu', '--repeats', '2', '--warmup', '0', '--json'], io),
+        0,
+        buf.err,
+      );
       const report = JSON.parse(buf.out) as BenchReport;
       assert.equal(report.op, recipe === 'classic' ? 'recipe classic' : 'recipe mine');
       assert.deepEqual(report.shape, [2, 1, 40, 48]);
@@ -172,7 +216,8 @@ describe('kensa bench', () => {
 
   test('the op registry: presets first, every family op, no program lists or parameter helpers', () => {
     assert.deepEqual(OP_NAMES.slice(0, 2), ['gaussian', 'crack']);
-    for (const name of ['gaussianBlur', 'medianBlur', 'threshold', 'resize', 'dilate', 'connectedComponents', 'brightnessContrast', 'sobel']) assert.ok(name in familyOps, name);
+    for (const name of ['gaussianBlur', 'medianBlur', 'threshold', 'resize', 'dilate', 'connectedComponents', 'brightnessContrast', 'sobel'])
+      assert.ok(name in familyOps, name);
     for (const name of OP_NAMES) assert.ok(!name.endsWith('Programs') && name !== 'structuringElement' && name !== 'sobelKernels', name);
     const x = benchInput([1, 1, 8, 8], 'u8', 2);
     assert.deepEqual([...(benchOp('gaussianBlur', { sigma: 1.5 })!(x) as Tensor).data], [...gaussianBlur(x, { sigma: 1.5 }).data]);

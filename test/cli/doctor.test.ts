@@ -99,8 +99,17 @@ describe('kensa doctor', () => {
     assert.equal(await run([], io, noGpu), 0, buf.out);
     assert.match(buf.out, /WebGPU adapters \(0\):\n {2}none/);
     assert.match(buf.out, /\nChosen adapter: none: No WebGPU adapter found\n/);
-    assert.ok(buf.out.includes(`\nCPU backend (TypeScript reference): working (${CPU_SELF_TESTS.length} of ${CPU_SELF_TESTS.length} checks against known values pass)\n`));
-    assert.ok(buf.out.endsWith('Self-test (GPU vs CPU reference):\n  skipped: no GPU adapter; kensa runs on the CPU backend (--device cpu, or auto)\nCPU backend working; no GPU.\n'), buf.out);
+    assert.ok(
+      buf.out.includes(
+        `\nCPU backend (TypeScript reference): working (${CPU_SELF_TESTS.length} of ${CPU_SELF_TESTS.length} checks against known values pass)\n`,
+      ),
+    );
+    assert.ok(
+      buf.out.endsWith(
+        'Self-test (GPU vs CPU reference):\n  skipped: no GPU adapter; kensa runs on the CPU backend (--device cpu, or auto)\nCPU backend working; no GPU.\n',
+      ),
+      buf.out,
+    );
     assert.doesNotMatch(buf.out, /FAIL/);
   });
 
@@ -109,22 +118,53 @@ describe('kensa doctor', () => {
     const deps = {
       listAdapters: () => Promise.resolve([]),
       openGpu: () => Promise.reject(new KensaError('KENSA_ERR_NO_ADAPTER', 'No WebGPU adapter found')),
-      cpuSelfTests: [{ name: 'always wrong', run: () => false }, { name: 'throws', run: () => { throw new Error('boom'); } }],
+      cpuSelfTests: [
+        { name: 'always wrong', run: () => false },
+        {
+          name: 'throws',
+          run: () => {
+            throw new Error('boom');
+          },
+        },
+      ],
     };
     assert.equal(await run([], io, deps), 1);
-    assert.match(buf.out, /\nCPU backend \(TypeScript reference\): FAILING \(0 of 2 checks against known values pass\)\n {2}FAIL {2}always wrong\n {2}FAIL {2}throws \(error: Error: boom\)\n/);
+    assert.match(
+      buf.out,
+      /\nCPU backend \(TypeScript reference\): FAILING \(0 of 2 checks against known values pass\)\n {2}FAIL {2}always wrong\n {2}FAIL {2}throws \(error: Error: boom\)\n/,
+    );
     assert.ok(buf.out.endsWith('2 self-tests failed.\n'));
   });
 
   test('the built-in CPU self-tests pass on the CPU reference', () => {
-    assert.deepEqual(cpuSelfTest(), CPU_SELF_TESTS.map((t) => ({ name: t.name, pass: true })));
+    assert.deepEqual(
+      cpuSelfTest(),
+      CPU_SELF_TESTS.map((t) => ({ name: t.name, pass: true })),
+    );
   });
 
   test('f16 and subgroup-matrix configurations are listed, or their absence stated', () => {
-    const base: GpuInfo = { name: 'x', vendor: 'v', architecture: 'a', description: 'd', isCpu: false, features: [], limits: {}, f16: false, subgroupMatrixConfigs: [] };
+    const base: GpuInfo = {
+      name: 'x',
+      vendor: 'v',
+      architecture: 'a',
+      description: 'd',
+      isCpu: false,
+      features: [],
+      limits: {},
+      f16: false,
+      subgroupMatrixConfigs: [],
+    };
     assert.deepEqual(matrixLines(base), ['  f16 arithmetic (shader-f16): no', '  subgroup-matrix configurations (tensor cores): none offered by the driver']);
     assert.deepEqual(matrixLines({ ...base, features: ['shader-f16'], f16: true })[0], '  f16 arithmetic (shader-f16): yes');
-    const withMatrices = { ...base, f16: true, subgroupMatrixConfigs: [{ M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' }, { M: 8, N: 8, K: 8, componentType: 'f32', resultComponentType: 'f32' }] };
+    const withMatrices = {
+      ...base,
+      f16: true,
+      subgroupMatrixConfigs: [
+        { M: 16, N: 16, K: 16, componentType: 'f16', resultComponentType: 'f32' },
+        { M: 8, N: 8, K: 8, componentType: 'f32', resultComponentType: 'f32' },
+      ],
+    };
     assert.deepEqual(matrixLines(withMatrices), [
       '  f16 arithmetic (shader-f16): yes',
       '  subgroup-matrix configurations (tensor cores): 2',
@@ -136,6 +176,9 @@ describe('kensa doctor', () => {
   test('the chosen adapter lists f16 and subgroup matrices', { skip: adapters.length === 0 }, async () => {
     const { buf, io } = capture();
     assert.equal(await run([], io), 0);
-    assert.match(buf.out, /\n {2}limits:\n(?: {4}.*\n)+ {2}f16 arithmetic \(shader-f16\): (yes|no)\n {2}subgroup-matrix configurations \(tensor cores\): (none offered by the driver|\d+)\n/);
+    assert.match(
+      buf.out,
+      /\n {2}limits:\n(?: {4}.*\n)+ {2}f16 arithmetic \(shader-f16\): (yes|no)\n {2}subgroup-matrix configurations \(tensor cores\): (none offered by the driver|\d+)\n/,
+    );
   });
 });

@@ -20,12 +20,20 @@ async function save(dir: string, name: string, px: number) {
   mkdirSync(dir, { recursive: true });
   const data = new Uint8Array(64);
   data.fill(255, 0, px);
-  await sharp(data, { raw: { width: 8, height: 8, channels: 1 } }).toColourspace('b-w').png().toFile(join(dir, `${name}.png`));
+  await sharp(data, { raw: { width: 8, height: 8, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(join(dir, `${name}.png`));
 }
 
 before(async () => {
   // good1 clean and predicted clean, good2 clean but 3 px predicted, bad1 found (5 px), bad2 missed
-  for (const [name, truth, pred] of [['good1', 0, 0], ['good2', 0, 3], ['bad1', 4, 5], ['bad2', 2, 0]] as const) {
+  for (const [name, truth, pred] of [
+    ['good1', 0, 0],
+    ['good2', 0, 3],
+    ['bad1', 4, 5],
+    ['bad2', 2, 0],
+  ] as const) {
     await save(T, name, truth);
     await save(P, name, pred);
   }

@@ -22,15 +22,28 @@ async function save(dir: string, name: string, w: number, h: number, px: [number
   mkdirSync(dir, { recursive: true });
   const data = new Uint8Array(w * h);
   for (const [x, y] of px) data[y * w + x] = 255;
-  await sharp(data, { raw: { width: w, height: h, channels: 1 } }).toColourspace('b-w').png().toFile(join(dir, `${name}.png`));
+  await sharp(data, { raw: { width: w, height: h, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(join(dir, `${name}.png`));
 }
 
 before(async () => {
   // img1: a 4 px vertical line; predicted one pixel to the right. img2: clean, predicted clean. img3: no prediction.
-  await save(T, 'img1', 10, 8, [[3, 2], [3, 3], [3, 4], [3, 5]]);
+  await save(T, 'img1', 10, 8, [
+    [3, 2],
+    [3, 3],
+    [3, 4],
+    [3, 5],
+  ]);
   await save(T, 'img2', 10, 8, []);
   await save(T, 'img3', 10, 8, [[7, 7]]);
-  await save(P, 'img1', 10, 8, [[4, 2], [4, 3], [4, 4], [4, 5]]);
+  await save(P, 'img1', 10, 8, [
+    [4, 2],
+    [4, 3],
+    [4, 4],
+    [4, 5],
+  ]);
   await save(P, 'img2', 10, 8, []);
   await save(Q, 'img1', 9, 8, []);
 });
@@ -109,7 +122,10 @@ describe('kensa eval --run', () => {
     assert.equal(e.overall.images, 3);
     assert.equal(e.overall.scores.f1, 1, 'a run scored against its own masks is perfect');
     const without = await runInspection([`${dir}/images`], { db, device: 'cpu' });
-    await usage(['--run', without.run.id, '--db', db, '--truth', `${dir}/masks`], `run ${without.run.id} was made without --masks: inspect again with --masks DIR, or pass --pred`);
+    await usage(
+      ['--run', without.run.id, '--db', db, '--truth', `${dir}/masks`],
+      `run ${without.run.id} was made without --masks: inspect again with --masks DIR, or pass --pred`,
+    );
     await usage(['--run', 'nope', '--db', db, '--truth', `${dir}/masks`], `--run expects the id of a run in ${db} but received 'nope'`);
   });
 });

@@ -19,7 +19,10 @@ describe('kensa inspect --post-workers', () => {
     for (const bad of ['257', '1.5', 'two']) {
       const { buf, io } = capture();
       assert.equal(await run(['imgs', '--post-workers', bad], io), 2);
-      assert.equal(buf.err, `kensa inspect: --post-workers expects an integer between 0 and 256 but received '${bad}'\nRun 'kensa inspect --help' for usage.\n`);
+      assert.equal(
+        buf.err,
+        `kensa inspect: --post-workers expects an integer between 0 and 256 but received '${bad}'\nRun 'kensa inspect --help' for usage.\n`,
+      );
     }
   });
 
@@ -29,7 +32,11 @@ describe('kensa inspect --post-workers', () => {
     const counts: unknown[] = [];
     for (const n of ['2', '0']) {
       const { buf, io } = capture();
-      assert.equal(await run([join(dir, 'images'), '--db', join(dir, `w${n}.db`), '--device', 'cpu', '--post-workers', n, '--progress', 'none', '--json'], io), 0, buf.err);
+      assert.equal(
+        await run([join(dir, 'images'), '--db', join(dir, `w${n}.db`), '--device', 'cpu', '--post-workers', n, '--progress', 'none', '--json'], io),
+        0,
+        buf.err,
+      );
       counts.push((JSON.parse(buf.out) as { counts: unknown }).counts);
     }
     assert.deepEqual(counts[0], { total: 6, ok: 6 - defective.size, ng: defective.size, error: 0 });
@@ -47,7 +54,12 @@ describe('kensa inspect: what the user sees', () => {
     assert.equal(await run(argv, io), 0, buf.err);
     const id = /^kensa inspect: run (\S+) started on .+; if it stops, resume with:\n/.exec(buf.err)?.[1];
     assert.ok(id, buf.err);
-    assert.ok(buf.err.includes(`\n  kensa inspect ${join(dir, 'images')} --db '${db}' --device cpu --post-workers 0 --progress none --report ${join(dir, 'report')} --resume ${id}\n`), buf.err);
+    assert.ok(
+      buf.err.includes(
+        `\n  kensa inspect ${join(dir, 'images')} --db '${db}' --device cpu --post-workers 0 --progress none --report ${join(dir, 'report')} --resume ${id}\n`,
+      ),
+      buf.err,
+    );
     assert.match(buf.out, /\n6 images inspected in [\d.]+ s \([\d.]+ img\/s\)\nwall time [\d.]+ s with the report \([\d.]+ s\): [\d.]+ img\/s overall\n/);
     assert.doesNotMatch(buf.out, /scratchs|\b[2-9] (spot|crack|scratch)\b/);
     // the printed command resumes the run (nothing left to do: every item is skipped)
@@ -70,7 +82,10 @@ describe('kensa inspect: what the user sees', () => {
     const db = join(dir, 'kensa.db');
     const { buf, io } = capture();
     assert.equal(await run([join(dir, 'nope'), '--db', db, '--device', 'cpu', '--progress', 'none'], io), 1);
-    assert.equal(buf.err, `kensa inspect: Expected an existing file, folder, glob, @list or - for source but received ${JSON.stringify(join(dir, 'nope'))} [KENSA_ERR_INVALID_ARGUMENT]\n`);
+    assert.equal(
+      buf.err,
+      `kensa inspect: Expected an existing file, folder, glob, @list or - for source but received ${JSON.stringify(join(dir, 'nope'))} [KENSA_ERR_INVALID_ARGUMENT]\n`,
+    );
     const store = await openStore(db);
     assert.deepEqual(await store.listRuns(), []);
     await store.close();
@@ -109,7 +124,11 @@ describe('kensa inspect: what the user sees', () => {
     mkdirSync(join(dir, 'imgs'));
     writeFileSync(join(dir, 'bad.yaml'), 'kind: classic\ndenoise:\n  sigma: fuzzy\n');
     const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', main, 'inspect', join(dir, 'imgs'), '--recipe', join(dir, 'bad.yaml'), '--db', join(dir, 'k.db'), '--device', 'cpu'], { encoding: 'utf8', env: { ...process.env, KENSA_DEBUG: '' } });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', main, 'inspect', join(dir, 'imgs'), '--recipe', join(dir, 'bad.yaml'), '--db', join(dir, 'k.db'), '--device', 'cpu'],
+      { encoding: 'utf8', env: { ...process.env, KENSA_DEBUG: '' } },
+    );
     assert.equal(r.status, 1, r.stderr);
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('kensa') || l.startsWith('    at '));
     assert.equal(lines.length, 1, r.stderr);

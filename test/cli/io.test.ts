@@ -27,7 +27,10 @@ describe('cli io helpers', () => {
   test('parseArgs errors become usage errors; guard maps them to exit code 2', async () => {
     const parse = (args: string[]) => parseFlags(() => parseArgs({ args, options: { n: { type: 'string' } }, strict: true }));
     assert.equal(parse(['--n', '3']).values.n, '3');
-    assert.throws(() => parse(['--m']), (e: unknown) => e instanceof UsageError && /Unknown option '--m'/.test(e.message));
+    assert.throws(
+      () => parse(['--m']),
+      (e: unknown) => e instanceof UsageError && /Unknown option '--m'/.test(e.message),
+    );
     const { buf, io } = capture();
     assert.equal(
       await guard('bench', io, async () => {
@@ -37,7 +40,10 @@ describe('cli io helpers', () => {
       EXIT_USAGE,
     );
     assert.match(buf.err, /^kensa bench: Unknown option '--m'.*\nRun 'kensa bench --help' for usage\.\n$/s);
-    await assert.rejects(guard('bench', io, async () => Promise.reject(new Error('boom'))), /boom/);
+    await assert.rejects(
+      guard('bench', io, async () => Promise.reject(new Error('boom'))),
+      /boom/,
+    );
   });
 
   test('a KensaError prints one line with its code and exits 1; its stack only with KENSA_DEBUG=1', async () => {
@@ -57,6 +63,12 @@ describe('cli io helpers', () => {
     assert.equal(formatMs(1234.4), '1234');
     assert.equal(formatMs(12.345), '12.3');
     assert.equal(formatMs(1.2345), '1.23');
-    assert.equal(table([['a', 'bb', 'c'], ['ccc', 'd', 'eeee']]), 'a    bb  c\nccc  d   eeee\n');
+    assert.equal(
+      table([
+        ['a', 'bb', 'c'],
+        ['ccc', 'd', 'eeee'],
+      ]),
+      'a    bb  c\nccc  d   eeee\n',
+    );
   });
 });

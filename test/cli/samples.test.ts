@@ -26,7 +26,12 @@ describe('kensa samples', () => {
     const { buf, io } = capture();
     assert.equal(await run(['--out', out, '--count', '4', '--size', '48x32', '--seed', '9', '--kind', 'noisy', '--jobs', '1'], io), 0, buf.err);
     const lines = buf.out.split('\n');
-    assert.match(lines[0]!, new RegExp(`^kensa samples: wrote 4 images of 48×32 \\(png, 8-bit, noisy, seed 9\\) to ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} in [\\d.]+ s \\([\\d.]+ images/s, 1 job\\)$`));
+    assert.match(
+      lines[0]!,
+      new RegExp(
+        `^kensa samples: wrote 4 images of 48×32 \\(png, 8-bit, noisy, seed 9\\) to ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} in [\\d.]+ s \\([\\d.]+ images/s, 1 job\\)$`,
+      ),
+    );
     assert.match(lines[1]!, /^ {2}\d+ NG, \d+ OK; defects: \d+ cracks?, \d+ scratch(es)?, \d+ spots?$/);
     assert.equal(lines[2], `  images: ${join(out, 'images')}  masks: ${join(out, 'masks')}  labels: ${join(out, 'labels.json')}`);
     assert.equal(readdirSync(join(out, 'images')).length, 4);
@@ -44,7 +49,10 @@ describe('kensa samples', () => {
     assert.equal(s.count, 2);
     assert.equal(s.depth, 16);
     assert.equal(s.ok + s.ng, 2);
-    await usage(['--out', out, '--count', '1'], `--out already holds samples (${join(out, 'images')}, ${join(out, 'masks')} not empty); pass --force to replace them or choose another folder`);
+    await usage(
+      ['--out', out, '--count', '1'],
+      `--out already holds samples (${join(out, 'images')}, ${join(out, 'masks')} not empty); pass --force to replace them or choose another folder`,
+    );
     c = capture();
     assert.equal(await run(['--out', out, '--count', '1', '--size', '16x16', '--format', 'jpg', '--force', '--jobs', '1'], c.io), 0, c.buf.err);
     assert.deepEqual(readdirSync(join(out, 'images')), ['sample-0000.jpg']);
@@ -62,7 +70,10 @@ describe('kensa samples', () => {
     await usage(['--out', out, '--count', '0'], "--count expects an integer between 1 and 10000000 but received '0'");
     await usage(['--out', out, '--count', 'many'], "--count expects an integer between 1 and 10000000 but received 'many'");
     await usage(['--out', out, '--size', '64'], "--size expects <width>x<height> with sides between 1 and 16384 (e.g. 2048x2048) but received '64'");
-    await usage(['--out', out, '--size', '20000x10'], "--size expects <width>x<height> with sides between 1 and 16384 (e.g. 2048x2048) but received '20000x10'");
+    await usage(
+      ['--out', out, '--size', '20000x10'],
+      "--size expects <width>x<height> with sides between 1 and 16384 (e.g. 2048x2048) but received '20000x10'",
+    );
     await usage(['--out', out, '--seed=-3'], "--seed expects an integer between 0 and 4294967295 but received '-3'");
     await usage(['--out', out, '--kind', 'rusty'], "--kind expects one of brushed, textured, noisy, mixed but received 'rusty'");
     await usage(['--out', out, '--format', 'gif'], "--format expects one of png, jpg but received 'gif'");

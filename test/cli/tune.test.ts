@@ -30,7 +30,10 @@ describe('kensa tune', () => {
     const { buf, io } = capture();
     const code = await run(['--images', S, '--truth', S, '--good', G, '--budget', '3', '--holdout', '0.3', '--device', 'cpu', '--out', out], io);
     assert.equal(code, 0, buf.err);
-    assert.match(buf.out, /^tuned on \d+ images, 4 evaluations: f1 \d\.\d{3} on them\nheld out \d+ images: f1 \d\.\d{3} \(base recipe \d\.\d{3}\)\ncalibrated on good images: verdict\.minScore .*\nwrote .*tuned\.yaml\n$/);
+    assert.match(
+      buf.out,
+      /^tuned on \d+ images, 4 evaluations: f1 \d\.\d{3} on them\nheld out \d+ images: f1 \d\.\d{3} \(base recipe \d\.\d{3}\)\ncalibrated on good images: verdict\.minScore .*\nwrote .*tuned\.yaml\n$/,
+    );
     assert.match(buf.err, /tune: rung 2\/2 · 4\/4 evaluations · best f1 \d\.\d{3} · ETA 0s\n/);
     const r = await loadRecipe(out);
     assert.equal(r.recipe.kind, 'classic');
@@ -47,12 +50,20 @@ describe('kensa tune', () => {
     cpSync(S, missing, { recursive: true });
     rmSync(join(missing, 'masks', 'sample-0003.png'));
     rmSync(join(missing, 'masks', 'sample-0007.png'));
-    await assert.rejects(loadLabelled(missing, missing), { code: 'KENSA_ERR_TUNE_DATA', message: `Truth masks are missing for 2 of the 10 images in ${missing}: sample-0003, sample-0007 (looked in ${join(missing, 'masks')})` });
+    await assert.rejects(loadLabelled(missing, missing), {
+      code: 'KENSA_ERR_TUNE_DATA',
+      message: `Truth masks are missing for 2 of the 10 images in ${missing}: sample-0003, sample-0007 (looked in ${join(missing, 'masks')})`,
+    });
 
     const sized = join(root, 'sized');
     cpSync(S, sized, { recursive: true });
-    await sharp(new Uint8Array(32 * 64), { raw: { width: 32, height: 64, channels: 1 } }).png().toFile(join(sized, 'masks', 'sample-0005.png'));
-    await assert.rejects(loadLabelled(sized, sized), { code: 'KENSA_ERR_TUNE_DATA', message: 'Truth masks differ in size from their images for 1 of the 10 images: sample-0005 (image 64×64, mask 32×64)' });
+    await sharp(new Uint8Array(32 * 64), { raw: { width: 32, height: 64, channels: 1 } })
+      .png()
+      .toFile(join(sized, 'masks', 'sample-0005.png'));
+    await assert.rejects(loadLabelled(sized, sized), {
+      code: 'KENSA_ERR_TUNE_DATA',
+      message: 'Truth masks differ in size from their images for 1 of the 10 images: sample-0005 (image 64×64, mask 32×64)',
+    });
 
     const empty = join(root, 'empty');
     mkdirSync(empty);

@@ -30,7 +30,10 @@ function surface(W: number, H: number): Uint8Array {
 
 const VARIANTS: [string, ClassicRecipe][] = [
   ['default', recipe],
-  ['scales 3, fillHoles, 4-connected', { ...recipe, gradient: { ...recipe.gradient, scales: 3 }, morphology: { close: 5, fillHoles: 64 }, components: { ...recipe.components, connectivity: 4 } }],
+  [
+    'scales 3, fillHoles, 4-connected',
+    { ...recipe, gradient: { ...recipe.gradient, scales: 3 }, morphology: { close: 5, fillHoles: 64 }, components: { ...recipe.components, connectivity: 4 } },
+  ],
   ['contrast on level 1, no closing', { ...recipe, contrast: { ...recipe.contrast, background: 16 }, morphology: { close: 0, fillHoles: 0 } }],
   ['contrast off, denoise sigma 3', { ...recipe, contrast: { ...recipe.contrast, background: 0 }, denoise: { sigma: 3 }, threshold: { value: 0.02 } }],
   ['black-hat 9 and top-hat 5, weighted', { ...recipe, blackhat: { size: 9, weight: 2 }, tophat: { size: 5, weight: 1 } }],
@@ -63,7 +66,11 @@ async function compare(backend: Backend, W: number, H: number, tile: number, exa
 
 test('the halo covers the stencils of each pass; tiles align to the deepest pyramid level', () => {
   assert.deepEqual(classicTileGeometry(recipe), { halo: 24, align: 8, bytesPerPixel: 4 }); // contrast on level 3: 3 wrong pixels there
-  assert.deepEqual(classicTileGeometry({ ...recipe, contrast: { ...recipe.contrast, background: 0 }, morphology: { close: 9, fillHoles: 0 } }), { halo: 8, align: 1, bytesPerPixel: 4 });
+  assert.deepEqual(classicTileGeometry({ ...recipe, contrast: { ...recipe.contrast, background: 0 }, morphology: { close: 9, fillHoles: 0 } }), {
+    halo: 8,
+    align: 1,
+    bytesPerPixel: 4,
+  });
 });
 
 test('tiled = untiled on the CPU: masks, boxes and means exactly', async () => {

@@ -21,7 +21,10 @@ function frames(): Tensor {
 
 test('classic recipe finds the line and the spot, passes the clean frame (CPU)', async () => {
   const found = await detectClassic(frames(), recipe, true);
-  assert.deepEqual(found.map((f) => f.verdict), ['NG', 'NG', 'OK']);
+  assert.deepEqual(
+    found.map((f) => f.verdict),
+    ['NG', 'NG', 'OK'],
+  );
   assert.equal(found[1]!.defects[0]!.class, 'spot');
   const spot = found[1]!.defects[0]!;
   assert.ok(spot.x <= 50 && spot.x + spot.w >= 57 && spot.y <= 40 && spot.y + spot.h >= 47, 'the bbox covers the spot');
@@ -46,19 +49,28 @@ function stainFrames(): Tensor {
 
 test('the local contrast finds a stain whose outline is too faint for the gradient; off, the stain is missed', async () => {
   const found = await detectClassic(stainFrames(), recipe, true);
-  assert.deepEqual(found.map((f) => f.verdict), ['NG', 'OK']);
+  assert.deepEqual(
+    found.map((f) => f.verdict),
+    ['NG', 'OK'],
+  );
   const d = found[0]!.defects[0]!;
   assert.equal(d.class, 'spot');
   assert.ok(d.x <= 52 && d.x + d.w >= 68 && d.y <= 56 && d.y + d.h >= 72, `the bbox covers the stain's core (${JSON.stringify(d)})`);
   assert.ok(found[0]!.mask![64 * 128 + 60] === 255, 'the centre is in the mask, not just an outline');
   const off = { ...recipe, contrast: { ...recipe.contrast, background: 0 } };
-  assert.deepEqual((await detectClassic(stainFrames(), off, false)).map((f) => f.verdict), ['OK', 'OK']);
+  assert.deepEqual(
+    (await detectClassic(stainFrames(), off, false)).map((f) => f.verdict),
+    ['OK', 'OK'],
+  );
 });
 
 /** Variants that take every branch: pyramid gradients, hole filling, 4-connectivity, contrast on level 1 and off. */
 const VARIANTS: [string, ClassicRecipe][] = [
   ['default', recipe],
-  ['scales 3, fillHoles, 4-connected', { ...recipe, gradient: { ...recipe.gradient, scales: 3 }, morphology: { close: 3, fillHoles: 64 }, components: { ...recipe.components, connectivity: 4 } }],
+  [
+    'scales 3, fillHoles, 4-connected',
+    { ...recipe, gradient: { ...recipe.gradient, scales: 3 }, morphology: { close: 3, fillHoles: 64 }, components: { ...recipe.components, connectivity: 4 } },
+  ],
   ['contrast on level 1, no closing', { ...recipe, contrast: { ...recipe.contrast, background: 16 }, morphology: { close: 0, fillHoles: 1000 } }],
   ['contrast off, no denoise', { ...recipe, contrast: { ...recipe.contrast, background: 0 }, denoise: { sigma: 0 } }],
 ];
@@ -73,7 +85,11 @@ test('GPU and CPU give the same defects and masks', { skip: gpuSkip(gpu) }, asyn
       for (let i = 0; i < x.shape[0]!; i++) {
         assert.equal(g[i]!.verdict, cpu[i]!.verdict, what);
         assert.deepEqual(g[i]!.mask, cpu[i]!.mask, what);
-        assert.deepEqual(g[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]), cpu[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]), what);
+        assert.deepEqual(
+          g[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]),
+          cpu[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]),
+          what,
+        );
         for (const [k, d] of g[i]!.defects.entries()) assert.ok(Math.abs(d.meanGradient - cpu[i]!.defects[k]!.meanGradient) < 1e-5, what);
       }
     }
@@ -87,8 +103,15 @@ test('the device stage hands over payloads that own their buffers (CPU and GPU);
     assert.equal(payloads.length, 3);
     const buffers = payloads.map((p) => transferables(p));
     // area, x, y, w, h, meanGradient and the mask: every one transferable, none shared
-    assert.deepEqual(buffers.map((b) => b.length), [7, 7, 7], x.device);
+    assert.deepEqual(
+      buffers.map((b) => b.length),
+      [7, 7, 7],
+      x.device,
+    );
     assert.equal(new Set(buffers.flat()).size, 21, x.device);
   }
-  assert.deepEqual((await classicDetector.device(frames(), recipe, true)).map((p) => classicDetector.post(p, recipe)), await detect(frames(), recipe, true));
+  assert.deepEqual(
+    (await classicDetector.device(frames(), recipe, true)).map((p) => classicDetector.post(p, recipe)),
+    await detect(frames(), recipe, true),
+  );
 });

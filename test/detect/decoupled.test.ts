@@ -74,7 +74,10 @@ test('decoupled: a flat frame scores 0, a textured one far higher; the patch is 
   // the score is a mean of the congestion map: in [0, 1], and the verdict follows minScore
   for (const f of found) assert.ok(f.score >= 0 && f.score <= 1);
   const strict = await detect(frames(), decoupled({ verdict: { minScore: 0 } }), false);
-  assert.deepEqual(strict.map((f) => f.verdict), ['NG', 'NG', 'NG', 'NG']);
+  assert.deepEqual(
+    strict.map((f) => f.verdict),
+    ['NG', 'NG', 'NG', 'NG'],
+  );
   assert.equal(strict[0]!.mask, undefined, 'no masks unless asked for');
 });
 
@@ -133,7 +136,9 @@ async function writeFrames(): Promise<{ dir: string; images: string }> {
   mkdirSync(images);
   const data = frames().data as Uint8Array;
   for (let i = 0; i < NAMES.length; i++) {
-    await sharp(data.subarray(i * H * W, (i + 1) * H * W), { raw: { width: W, height: H, channels: 1 } }).png().toFile(join(images, NAMES[i]!));
+    await sharp(data.subarray(i * H * W, (i + 1) * H * W), { raw: { width: W, height: H, channels: 1 } })
+      .png()
+      .toFile(join(images, NAMES[i]!));
   }
   return { dir, images };
 }
@@ -160,7 +165,10 @@ test('runInspection with the decoupled recipe stores the recipe, the verdicts, s
       assert.equal(it.verdict, expected[i]!.verdict, NAMES[i]);
       assert.ok(Math.abs(it.score! - expected[i]!.score) < 1e-12, `${NAMES[i]}: ${it.score} vs ${expected[i]!.score}`);
       const stored = await store.defects(s.run.id, NAMES[i]);
-      assert.deepEqual(stored.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]), expected[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]));
+      assert.deepEqual(
+        stored.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]),
+        expected[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]),
+      );
     }
   } finally {
     await store.close();

@@ -45,5 +45,9 @@ test('default recipe on 12 sample images (seed 1, 384², tolerance 2): F1 ≥ 0.
 test('default recipe passes 6 clean sample images (no false NG)', async () => {
   const clean = Array.from({ length: 6 }, (_, i) => generateSample({ width: S, height: S, seed: 1, okFraction: 1 }, i));
   const found = await detect(clean);
-  assert.deepEqual(found.map((f) => f.verdict), clean.map(() => 'OK'), JSON.stringify(found.map((f) => f.defects)));
+  assert.deepEqual(
+    found.map((f) => f.verdict),
+    clean.map(() => 'OK'),
+    JSON.stringify(found.map((f) => f.defects)),
+  );
 });

@@ -27,7 +27,11 @@ test('errors point at the bad field', () => {
   assert.throws(() => parseRecipe({ kind: 'magic' }), /kind: Invalid/);
   assert.throws(() => parseRecipe({ components: { connectivity: 6 } }), /components\.connectivity/);
   for (const scale of [0.3, 2, '0.5', 0]) {
-    assert.throws(() => parseRecipe({ input: { scale } }), (e: unknown) => (e as Error).message === 'Invalid recipe: input.scale: Invalid option: expected one of 1|0.5|0.25|0.125', String(scale));
+    assert.throws(
+      () => parseRecipe({ input: { scale } }),
+      (e: unknown) => (e as Error).message === 'Invalid recipe: input.scale: Invalid option: expected one of 1|0.5|0.25|0.125',
+      String(scale),
+    );
   }
   assert.throws(() => parseRecipe({ contrast: { background: 300 } }), /Invalid recipe: contrast\.background: Too big/);
   assert.throws(() => parseRecipe({ contrast: { value: 0 } }), /contrast\.value: Too small/);

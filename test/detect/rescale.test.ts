@@ -18,8 +18,7 @@ const defect = (x: number, y: number, w: number, h: number, area: number) => ({ 
 function maskBox(mask: Uint8Array, W: number, b: { x: number; y: number; w: number; h: number }): [number, number, number, number] | null {
   let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
   for (let y = b.y; y < b.y + b.h; y++)
-    for (let x = b.x; x < b.x + b.w; x++)
-      if (mask[y * W + x]) [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x + 1), Math.max(y1, y + 1)];
+    for (let x = b.x; x < b.x + b.w; x++) if (mask[y * W + x]) [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x + 1), Math.max(y1, y + 1)];
   return x0 === Infinity ? null : [x0, y0, x1, y1];
 }
 
@@ -27,7 +26,13 @@ test('boxes and areas scale by the integer factor; equal sizes give the detectio
   const found: ImageDetection = { defects: [defect(3, 4, 5, 2, 7), defect(0, 0, 1, 1, 1)], verdict: 'NG', score: 2 };
   assert.equal(toOriginal(found, { width: 50, height: 40 }, { width: 50, height: 40 }), found);
   const back = toOriginal(found, { width: 50, height: 40 }, { width: 100, height: 80 });
-  assert.deepEqual(back.defects.map((d) => [d.x, d.y, d.w, d.h, d.area]), [[6, 8, 10, 4, 28], [0, 0, 2, 2, 4]]);
+  assert.deepEqual(
+    back.defects.map((d) => [d.x, d.y, d.w, d.h, d.area]),
+    [
+      [6, 8, 10, 4, 28],
+      [0, 0, 2, 2, 4],
+    ],
+  );
   assert.deepEqual([back.verdict, back.score, back.defects[0]!.score, back.defects[0]!.class], ['NG', 2, 2, 'spot']);
   const quarter = toOriginal(found, { width: 25, height: 20 }, { width: 200, height: 160 });
   assert.deepEqual(quarter.defects[0], { ...found.defects[0], x: 24, y: 32, w: 40, h: 16, area: 448 });
@@ -35,9 +40,18 @@ test('boxes and areas scale by the integer factor; equal sizes give the detectio
 
 test('a box is the box of its mask upscaled (nearest), also for odd sides; every original pixel has a source', () => {
   const cases: [Size, Size][] = [
-    [{ width: 32, height: 16 }, { width: 64, height: 32 }],
-    [{ width: 251, height: 250 }, { width: 1001, height: 999 }], // ⌈1001/4⌉, ⌈999/4⌉
-    [{ width: 4, height: 3 }, { width: 7, height: 5 }], // ⌈7/2⌉, ⌈5/2⌉
+    [
+      { width: 32, height: 16 },
+      { width: 64, height: 32 },
+    ],
+    [
+      { width: 251, height: 250 },
+      { width: 1001, height: 999 },
+    ], // ⌈1001/4⌉, ⌈999/4⌉
+    [
+      { width: 4, height: 3 },
+      { width: 7, height: 5 },
+    ], // ⌈7/2⌉, ⌈5/2⌉
   ];
   const r = mulberry32(9);
   for (const [from, to] of cases) {
@@ -51,7 +65,11 @@ test('a box is the box of its mask upscaled (nearest), also for odd sides; every
       const back = toOriginal({ defects: [defect(x, y, w, h, w * h)], verdict: 'NG', score: 2, mask }, from, to);
       const d = back.defects[0]!;
       assert.equal(back.mask!.length, to.width * to.height);
-      assert.deepEqual(maskBox(back.mask!, to.width, { x: 0, y: 0, w: to.width, h: to.height }), [d.x, d.y, d.x + d.w, d.y + d.h], `${from.width}→${to.width}: box ${x},${y} ${w}×${h}`);
+      assert.deepEqual(
+        maskBox(back.mask!, to.width, { x: 0, y: 0, w: to.width, h: to.height }),
+        [d.x, d.y, d.x + d.w, d.y + d.h],
+        `${from.width}→${to.width}: box ${x},${y} ${w}×${h}`,
+      );
       assert.equal(back.mask!.filter((v) => v === 255).length, d.w * d.h, 'the upscaled rectangle is the mapped box');
       // an integer factor maps areas exactly; an odd side's blocks differ by a pixel, so by at most a row and a column
       const exact = to.width % from.width === 0 && to.height % from.height === 0;
@@ -78,7 +96,9 @@ async function writeSurfaces(dir: string, W: number, H: number): Promise<Surface
       img[y * W + x]! *= 0.5;
       img[(y + 1) * W + x]! *= 0.5;
     }
-    await sharp(develop(img, W, H, kind, 8, r), { raw: { width: W, height: H, channels: 1 } }).png().toFile(join(dir, `${kind}.png`));
+    await sharp(develop(img, W, H, kind, 8, r), { raw: { width: W, height: H, channels: 1 } })
+      .png()
+      .toFile(join(dir, `${kind}.png`));
   }
   return kinds;
 }
@@ -113,7 +133,10 @@ test('an inspection at scale 0.5 finds the defects of full resolution, boxes in 
     assert.equal(b.defects.length, a.defects.length, `${kind}: ${JSON.stringify(boxes(b))} vs ${JSON.stringify(boxes(a))}`);
     boxes(b).forEach((box, i) => {
       const ref = boxes(a)[i]!;
-      assert.ok(box.every((v, k) => Math.abs(v - ref[k]!) <= tolerance), `${kind}: ${box} at 0.5 vs ${ref} at 1`);
+      assert.ok(
+        box.every((v, k) => Math.abs(v - ref[k]!) <= tolerance),
+        `${kind}: ${box} at 0.5 vs ${ref} at 1`,
+      );
       const t = truth[i]!;
       assert.ok(box[0]! <= t[0]! && box[1]! <= t[1]! && box[2]! >= t[2]! && box[3]! >= t[3]!, `${kind}: ${box} covers the drawn ${t}`);
     });

@@ -20,7 +20,10 @@ function mask(w: number, h: number, px: readonly (readonly [number, number])[]):
 const line = (x: number, y0: number, y1: number) => Array.from({ length: y1 - y0 + 1 }, (_, i) => [x, y0 + i] as const);
 async function save(dir: string, name: string, m: Mask) {
   mkdirSync(dir, { recursive: true });
-  await sharp(m.data, { raw: { width: m.width, height: m.height, channels: 1 } }).toColourspace('b-w').png().toFile(join(dir, `${name}.png`));
+  await sharp(m.data, { raw: { width: m.width, height: m.height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(join(dir, `${name}.png`));
 }
 
 const T = join(root, 'truth');
@@ -28,13 +31,25 @@ const P = join(root, 'pred');
 const truth: Record<string, Mask> = {
   a: mask(16, 12, line(5, 1, 10)),
   b: mask(16, 12, []),
-  c: mask(16, 12, [[2, 2], [3, 2], [2, 3], [3, 3], [12, 8]]),
+  c: mask(16, 12, [
+    [2, 2],
+    [3, 2],
+    [2, 3],
+    [3, 3],
+    [12, 8],
+  ]),
   d: mask(8, 8, [[1, 1]]),
   e: mask(16, 12, line(9, 0, 5)),
 };
 const pred: Record<string, Mask> = {
   a: mask(16, 12, line(6, 1, 10)), // shifted one pixel
-  c: mask(16, 12, [[2, 2], [3, 2], [2, 3], [3, 3], [14, 1]]), // the blob, not the speck; a false alarm
+  c: mask(16, 12, [
+    [2, 2],
+    [3, 2],
+    [2, 3],
+    [3, 3],
+    [14, 1],
+  ]), // the blob, not the speck; a false alarm
   d: mask(6, 6, [[1, 1]]), // wrong size
   x: mask(16, 12, [[0, 0]]), // no truth
 };
@@ -59,7 +74,13 @@ describe('eval/evaluate', () => {
     assert.equal(e.distance, 'euclidean');
     assert.deepEqual(
       e.images.map((i) => [i.name, i.status]),
-      [['a', 'scored'], ['b', 'missing'], ['c', 'scored'], ['d', 'error'], ['e', 'error']],
+      [
+        ['a', 'scored'],
+        ['b', 'missing'],
+        ['c', 'scored'],
+        ['d', 'error'],
+        ['e', 'error'],
+      ],
     );
     assert.deepEqual(e.missing, ['b']);
     assert.deepEqual(e.unmatched, ['x']);
@@ -118,17 +139,33 @@ describe('eval/evaluate', () => {
     const e = await evaluateMasks(p, t, { tolerance: 1 });
     assert.deepEqual(
       e.images.map((i) => [i.name, i.status]),
-      [['a', 'scored'], ['a', 'error'], ['b', 'missing'], ['c', 'scored'], ['d', 'missing'], ['e', 'missing']],
+      [
+        ['a', 'scored'],
+        ['a', 'error'],
+        ['b', 'missing'],
+        ['c', 'scored'],
+        ['d', 'missing'],
+        ['e', 'missing'],
+      ],
     );
     assert.deepEqual(e.errors, [{ name: 'a', error: 'prediction yielded twice' }]);
     assert.equal(e.overall.images, 5);
   });
 
   test('bad options and sources are refused with one sentence', async () => {
-    await assert.rejects(evaluateMasks(P, T, { tolerance: -1 }), { code: 'KENSA_ERR_INVALID_ARGUMENT', message: 'Expected number between 0 and 100 for tolerance but received -1 of type number' });
-    await assert.rejects(evaluateMasks(P, T, { threshold: 255 }), { message: 'Expected integer between 0 and 254 for threshold but received 255 of type number' });
-    await assert.rejects(evaluateMasks(42 as never, T), { message: 'Expected a folder path or a function yielding { name, mask } for pred but received 42 of type number' });
-    await assert.rejects(evaluateMasks(P, join(root, 'none')), { message: `Expected a folder of masks for truth but received ${JSON.stringify(join(root, 'none'))} of type string` });
+    await assert.rejects(evaluateMasks(P, T, { tolerance: -1 }), {
+      code: 'KENSA_ERR_INVALID_ARGUMENT',
+      message: 'Expected number between 0 and 100 for tolerance but received -1 of type number',
+    });
+    await assert.rejects(evaluateMasks(P, T, { threshold: 255 }), {
+      message: 'Expected integer between 0 and 254 for threshold but received 255 of type number',
+    });
+    await assert.rejects(evaluateMasks(42 as never, T), {
+      message: 'Expected a folder path or a function yielding { name, mask } for pred but received 42 of type number',
+    });
+    await assert.rejects(evaluateMasks(P, join(root, 'none')), {
+      message: `Expected a folder of masks for truth but received ${JSON.stringify(join(root, 'none'))} of type string`,
+    });
   });
 
   test('on kensa samples: truth against itself is perfect; a one-pixel shift is forgiven by tolerance 1 only', async () => {

@@ -32,7 +32,13 @@ describe('image-level metrics', () => {
 
   test('without NG images precision is undefined; without good images the false-NG rate is', () => {
     assert.equal(imageLevel(images, 100).precision, null);
-    assert.equal(imageLevel(images.filter((i) => i.defective), 0).falseNgRate, null);
+    assert.equal(
+      imageLevel(
+        images.filter((i) => i.defective),
+        0,
+      ).falseNgRate,
+      null,
+    );
     assert.throws(() => imageLevel(images, Number.NaN), { code: 'KENSA_ERR_INVALID_ARGUMENT' });
   });
 
@@ -41,9 +47,18 @@ describe('image-level metrics', () => {
     assert.equal(c.length, 5); // all OK, then below 9, 5, 4, 0
     assert.deepEqual(
       c.map((p) => [p.falseNg, p.missed]),
-      [[0, 3], [0, 2], [1, 2], [1, 1], [3, 0]],
+      [
+        [0, 3],
+        [0, 2],
+        [1, 2],
+        [1, 1],
+        [3, 0],
+      ],
     );
-    assert.deepEqual(c.map((p) => p.recall), [0, 1 / 3, 1 / 3, 2 / 3, 1]);
+    assert.deepEqual(
+      c.map((p) => p.recall),
+      [0, 1 / 3, 1 / 3, 2 / 3, 1],
+    );
     assert.equal(c[0]!.precision, null);
     assert.equal(c[4]!.precision, 0.5);
   });

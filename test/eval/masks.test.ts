@@ -23,7 +23,9 @@ describe('eval/masks', () => {
     await png(join(d, 'sub', 'b.png'), one, 2, 2);
     await png(join(d, 'sub', 'deeper', 'c.png'), one, 2, 2);
     await png(join(d, 'twice.png'), one, 2, 2);
-    await sharp(one, { raw: { width: 2, height: 2, channels: 1 } }).tiff().toFile(join(d, 'twice.tif'));
+    await sharp(one, { raw: { width: 2, height: 2, channels: 1 } })
+      .tiff()
+      .toFile(join(d, 'twice.tif'));
     await png(join(d, '.hidden', 'x.png'), one, 2, 2);
     await png(join(d, '.y.png'), one, 2, 2);
     writeFileSync(join(d, 'notes.txt'), 'not a mask');
@@ -44,7 +46,10 @@ describe('eval/masks', () => {
   });
 
   test('a path that is not a folder is refused, naming the argument', () => {
-    assert.throws(() => listMaskFolder('truth', join(root, 'nope')), { code: 'KENSA_ERR_INVALID_ARGUMENT', message: `Expected a folder of masks for truth but received ${JSON.stringify(join(root, 'nope'))} of type string` });
+    assert.throws(() => listMaskFolder('truth', join(root, 'nope')), {
+      code: 'KENSA_ERR_INVALID_ARGUMENT',
+      message: `Expected a folder of masks for truth but received ${JSON.stringify(join(root, 'nope'))} of type string`,
+    });
     writeFileSync(join(root, 'file.png'), '');
     assert.throws(() => listMaskFolder('pred', join(root, 'file.png')), { message: /^Expected a folder of masks for pred but received/ });
   });

@@ -15,7 +15,10 @@ const line = (x: number, y0: number, y1: number) => Array.from({ length: y1 - y0
 describe('eval/metrics', () => {
   test('withinDistance is a Euclidean disk: radius 1 = 4-neighbours, 1.5 = 8-neighbours, 2 = 13 pixels', () => {
     const one = mask(9, 9, [[4, 4]]);
-    assert.deepEqual(withinDistance(one, 9, 9, 0), one.map((v) => (v ? 1 : 0)));
+    assert.deepEqual(
+      withinDistance(one, 9, 9, 0),
+      one.map((v) => (v ? 1 : 0)),
+    );
     assert.equal(count(withinDistance(one, 9, 9, 1)), 5);
     assert.equal(count(withinDistance(one, 9, 9, 1.5)), 9);
     assert.equal(count(withinDistance(one, 9, 9, 2)), 13);
@@ -26,14 +29,19 @@ describe('eval/metrics', () => {
 
   test('withinDistance matches a brute-force distance check on random masks', () => {
     const r = mulberry32(17);
-    for (const [w, h, density] of [[23, 17, 0.02], [40, 9, 0.1], [5, 31, 0.3]] as const) {
+    for (const [w, h, density] of [
+      [23, 17, 0.02],
+      [40, 9, 0.1],
+      [5, 31, 0.3],
+    ] as const) {
       const m = new Uint8Array(w * h).map(() => (r() < density ? 1 : 0));
       for (const radius of [0, 1, 1.5, 2, 2.9, 4]) {
         const got = withinDistance(m, w, h, radius);
         for (let y = 0; y < h; y++)
           for (let x = 0; x < w; x++) {
             let near = 0;
-            for (let yy = 0; yy < h && !near; yy++) for (let xx = 0; xx < w && !near; xx++) if (m[yy * w + xx] && (xx - x) ** 2 + (yy - y) ** 2 <= radius * radius) near = 1;
+            for (let yy = 0; yy < h && !near; yy++)
+              for (let xx = 0; xx < w && !near; xx++) if (m[yy * w + xx] && (xx - x) ** 2 + (yy - y) ** 2 <= radius * radius) near = 1;
             assert.equal(got[y * w + x], near, `${w}×${h} radius ${radius} at ${x},${y}`);
           }
       }
@@ -41,9 +49,26 @@ describe('eval/metrics', () => {
   });
 
   test('components are 8-connected', () => {
-    const diag = components(mask(5, 5, [[0, 0], [1, 1], [2, 2]]), 5, 5);
+    const diag = components(
+      mask(5, 5, [
+        [0, 0],
+        [1, 1],
+        [2, 2],
+      ]),
+      5,
+      5,
+    );
     assert.equal(diag.count, 1);
-    const apart = components(mask(5, 5, [[0, 0], [2, 0], [4, 4], [4, 3]]), 5, 5);
+    const apart = components(
+      mask(5, 5, [
+        [0, 0],
+        [2, 0],
+        [4, 4],
+        [4, 3],
+      ]),
+      5,
+      5,
+    );
     assert.equal(apart.count, 3);
     assert.equal(apart.labels[3 * 5 + 4], apart.labels[4 * 5 + 4]);
     assert.equal(components(new Uint8Array(25), 5, 5).count, 0);
@@ -93,7 +118,14 @@ describe('eval/metrics', () => {
   test('empty masks: rates without a denominator are null; F1 is 0 when only one side is empty', () => {
     const empty = new Uint8Array(16);
     const some = mask(4, 4, [[1, 1]]);
-    assert.deepEqual(scores(compareMasks(empty, empty, 4, 4, 2)), { precision: null, recall: null, f1: null, iou: null, objectRecall: null, objectPrecision: null });
+    assert.deepEqual(scores(compareMasks(empty, empty, 4, 4, 2)), {
+      precision: null,
+      recall: null,
+      f1: null,
+      iou: null,
+      objectRecall: null,
+      objectPrecision: null,
+    });
     assert.deepEqual(scores(compareMasks(some, empty, 4, 4, 2)), { precision: 0, recall: null, f1: 0, iou: 0, objectRecall: null, objectPrecision: 0 });
     assert.deepEqual(scores(compareMasks(empty, some, 4, 4, 2)), { precision: null, recall: 0, f1: 0, iou: 0, objectRecall: 0, objectPrecision: null });
   });

@@ -77,8 +77,8 @@ describe('native f16', () => {
     });
 
     test('f16 programs compile in both variants', async () => {
-      const programs = [...convertPrograms(), ...separablePrograms(['f16'], BORDER_MODES), ...gradientPrograms(['u8', 'f16'], ['f16'], ['reflect101'])].filter((p) =>
-        [...p.inputs, ...p.outputs].some((b) => b.dtype === 'f16'),
+      const programs = [...convertPrograms(), ...separablePrograms(['f16'], BORDER_MODES), ...gradientPrograms(['u8', 'f16'], ['f16'], ['reflect101'])].filter(
+        (p) => [...p.inputs, ...p.outputs].some((b) => b.dtype === 'f16'),
       );
       assert.ok(programs.length > 0);
       await withPacked(async (packed) => {

@@ -94,7 +94,10 @@ describe('gpu core', { skip: gpuSkip(gpu) }, () => {
 
   test('WGSL errors become KENSA_ERR_SHADER naming the program and line', async () => {
     const broken: ProgramInfo = { ...fill, name: 'test_broken', body: fill.body.replace('dst[i] = u.v + f32(i);', 'dst[i] = u.v + f32(i)])') };
-    await assert.rejects(gpu!.compile(broken), (e: unknown) => isKensaError(e, 'KENSA_ERR_SHADER') && /test_broken/.test(e.message) && /line \d+/.test(e.message));
+    await assert.rejects(
+      gpu!.compile(broken),
+      (e: unknown) => isKensaError(e, 'KENSA_ERR_SHADER') && /test_broken/.test(e.message) && /line \d+/.test(e.message),
+    );
   });
 
   test('a destroyed device gives KENSA_ERR_DEVICE_LOST and a new one can be opened', async () => {
@@ -103,7 +106,10 @@ describe('gpu core', { skip: gpuSkip(gpu) }, () => {
     g.destroy();
     await new Promise((r) => setTimeout(r, 50));
     await assert.rejects(t.toCpu(), (e: unknown) => isKensaError(e, 'KENSA_ERR_DEVICE_LOST'));
-    assert.throws(() => gaussianBlur(t, { ksize: 3 }), (e: unknown) => isKensaError(e, 'KENSA_ERR_DEVICE_LOST'));
+    assert.throws(
+      () => gaussianBlur(t, { ksize: 3 }),
+      (e: unknown) => isKensaError(e, 'KENSA_ERR_DEVICE_LOST'),
+    );
     const again = await Gpu.open();
     const back = await (await randomImage([1, 1, 4, 4], 'u8', 3).toGpu(again)).toCpu();
     assert.deepEqual(back.data, randomImage([1, 1, 4, 4], 'u8', 3).data);

@@ -14,7 +14,10 @@ test('pool: a freed buffer is reused by the next request of its size class', () 
   const a = pool.acquire(1000, create);
   pool.release(a);
   assert.equal(pool.acquire(1000, create), a);
-  assert.deepEqual({ created: pool.stats.created, reused: pool.stats.reused, bytesInUse: pool.stats.bytesInUse }, { created: 1, reused: 1, bytesInUse: sizeClass(1000) });
+  assert.deepEqual(
+    { created: pool.stats.created, reused: pool.stats.reused, bytesInUse: pool.stats.bytesInUse },
+    { created: 1, reused: 1, bytesInUse: sizeClass(1000) },
+  );
 });
 
 test('pool: on an out-of-memory error it empties its cache and retries once', () => {
@@ -32,7 +35,10 @@ test('pool: on an out-of-memory error it empties its cache and retries once', ()
   const b = pool.acquire(100_000, failsOnce);
   assert.equal(calls, 2);
   assert.equal(b.size, sizeClass(100_000));
-  assert.deepEqual(destroyed.sort((x, y) => x - y), [4096, 8192]);
+  assert.deepEqual(
+    destroyed.sort((x, y) => x - y),
+    [4096, 8192],
+  );
   assert.equal(pool.stats.bytesFree, 0);
   assert.equal(pool.stats.bytesInUse, sizeClass(100_000));
 });

@@ -15,7 +15,10 @@ const copy = (views?: Record<string, string>): ProgramInfo => ({
 describe('program descriptors', () => {
   test('views are declared at their binding, with its access mode', () => {
     const source = buildSource(copy({ src_v: 'vec4<u32>' })).source;
-    assert.match(source, /@group\(0\) @binding\(1\) var<storage, read> src: array<u32>;\n@group\(0\) @binding\(1\) var<storage, read> src_v: array<vec4<u32>>;/);
+    assert.match(
+      source,
+      /@group\(0\) @binding\(1\) var<storage, read> src: array<u32>;\n@group\(0\) @binding\(1\) var<storage, read> src_v: array<vec4<u32>>;/,
+    );
     assert.match(source, /@group\(0\) @binding\(2\) var<storage, read_write> out_v: array<vec4<f32>>;/);
   });
 

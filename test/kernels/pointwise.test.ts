@@ -80,7 +80,9 @@ describe('pointwise programs', () => {
     assert.equal(takesVectorProgram(probe('u8', 'u8', false), [2, 3, 4, 8]), false); // not elementwise
   });
 
-  test('scalar and vector programs (both layouts) of an elementwise spec equal the CPU: every input and output dtype, channels, batches', { skip: gpuSkip(gpu) }, async () => {
+  test('scalar and vector programs (both layouts) of an elementwise spec equal the CPU: every input and output dtype, channels, batches', {
+    skip: gpuSkip(gpu),
+  }, async () => {
     const shapes = [
       [2, 3, 4, 8], // planes of 32: vector with channel indices
       [1, 1, 72, 80], // two vector workgroups, the second partial
@@ -111,6 +113,7 @@ describe('pointwise programs', () => {
   });
 
   test('variants compile for every dtype pair', { skip: gpuSkip(gpu) }, async () => {
-    for (const i of DTYPES) for (const o of DTYPES) for (const p of [...pointwisePrograms(probe(i, o, true)), ...pointwisePrograms(mapProbe(i, o, false))]) await gpu!.compile(p);
+    for (const i of DTYPES)
+      for (const o of DTYPES) for (const p of [...pointwisePrograms(probe(i, o, true)), ...pointwisePrograms(mapProbe(i, o, false))]) await gpu!.compile(p);
   });
 });

@@ -24,14 +24,28 @@ describe('stencil strips', () => {
   });
 
   test('equal the CPU reference: borders, radii, tunings, row ends, partial row blocks', { skip: gpuSkip(gpu) }, async () => {
-    for (const [rows, quads] of [[16, 4], [5, 2], [1, 4], [3, 2]] as const) {
+    for (const [rows, quads] of [
+      [16, 4],
+      [5, 2],
+      [1, 4],
+      [3, 2],
+    ] as const) {
       for (const border of BORDER_MODES) {
-        for (const [rx, ry] of [[1, 1], [4, 2], [0, 3], [2, 0]] as const) {
+        for (const [rx, ry] of [
+          [1, 1],
+          [4, 2],
+          [0, 3],
+          [2, 0],
+        ] as const) {
           // 1168 px = 73 strips: a second workgroup column of 9; 75 rows: a partial row block; 16 px: one strip with both row ends
-          for (const shape of [[2, 1, 75, 1168], [1, 2, 9, 16]] as const) {
+          for (const shape of [
+            [2, 1, 75, 1168],
+            [1, 2, 9, 16],
+          ] as const) {
             const x: Tensor = naturalImage([...shape], 'u8', rx + ry + rows);
             const { spec, kx, ky } = weightedBox('u8', border, rx, ry);
-            const op = (t: Tensor) => (t.device === 'gpu' ? runStencilStrip(spec, t, {}, 3, { rows, quads }) : filter2dSeparable(t, { kx, ky, border, borderValue: 3, dtype: 'f32' }));
+            const op = (t: Tensor) =>
+              t.device === 'gpu' ? runStencilStrip(spec, t, {}, 3, { rows, quads }) : filter2dSeparable(t, { kx, ky, border, borderValue: 3, dtype: 'f32' });
             await assertGpuMatchesCpu(gpu!, [x], op, {}, `${border} r=${rx},${ry} rows=${rows} quads=${quads} [${shape.join(', ')}]`);
           }
         }

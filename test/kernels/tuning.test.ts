@@ -15,11 +15,26 @@ describe('kernel tuning overrides', () => {
   });
 
   test('end when the block throws or rejects, and last through an awaited block', async () => {
-    assert.throws(() => overriding(current, set, { rows: 1 }, () => { throw new Error('x'); }), /x/);
+    assert.throws(
+      () =>
+        overriding(current, set, { rows: 1 }, () => {
+          throw new Error('x');
+        }),
+      /x/,
+    );
     assert.equal(current, defaults);
-    await assert.rejects(overriding(current, set, { wide: true }, async () => { await Promise.resolve(); throw new Error('y'); }), /y/);
+    await assert.rejects(
+      overriding(current, set, { wide: true }, async () => {
+        await Promise.resolve();
+        throw new Error('y');
+      }),
+      /y/,
+    );
     assert.equal(current, defaults);
-    const inside = await overriding(current, set, { wide: true }, async () => { await new Promise((r) => setTimeout(r, 1)); return current.wide; });
+    const inside = await overriding(current, set, { wide: true }, async () => {
+      await new Promise((r) => setTimeout(r, 1));
+      return current.wide;
+    });
     assert.equal(inside, true);
     assert.equal(current, defaults);
   });

@@ -24,7 +24,11 @@ ${WORD_MAIN}
 test('runWordKernel: one thread per word (the rest of the workgroup does nothing); q, y and rows per word', { skip: gpuSkip(gpu) }, async () => {
   // 2 images × 3 channels × 5 rows × 3 words: 90 words, one workgroup of 256 threads
   const [n, c, h, w] = [2, 3, 5, 12];
-  const x = Tensor.fromArray(Uint8Array.from({ length: n * c * h * w }, (_, i) => i % 7), [n, c, h, w], 'u8');
+  const x = Tensor.fromArray(
+    Uint8Array.from({ length: n * c * h * w }, (_, i) => i % 7),
+    [n, c, h, w],
+    'u8',
+  );
   const y = await runWordKernel(coordinates, await x.toGpu(gpu!), w / 4, { bias: 100 }).toCpu();
   assert.deepEqual([...y.shape], [n, c, h, w]);
   for (let i = 0; i < (n * c * h * w) / 4; i++) {

@@ -40,7 +40,14 @@ function sample(t: Tensor, n: number): Tensor {
  * Runs `batch` on x and `item(sample n, n)` on each sample alone, on `backend`; asserts that
  * sample n of the batch's output equals the item's output.
  */
-async function assertBatchIsPerItem(backend: 'cpu' | 'gpu', x: Tensor, batch: (t: Tensor) => Tensor, item: (t: Tensor, n: number) => Tensor, what: string, tol = EXACT): Promise<void> {
+async function assertBatchIsPerItem(
+  backend: 'cpu' | 'gpu',
+  x: Tensor,
+  batch: (t: Tensor) => Tensor,
+  item: (t: Tensor, n: number) => Tensor,
+  what: string,
+  tol = EXACT,
+): Promise<void> {
   const run = async (t: Tensor, op: (t: Tensor) => Tensor): Promise<Tensor> => {
     if (backend === 'cpu') return op(t);
     const g = await t.toGpu(gpu!);
@@ -83,8 +90,20 @@ describe('per-sample parameters', () => {
         [RGB, 'f32'],
       ] as const) {
         const x = naturalImage(shape, dtype, 3);
-        await assertBatchIsPerItem(backend, x, (t) => brightnessContrast(t, { alpha, beta }), (t, n) => brightnessContrast(t, { alpha: alpha[n]!, beta: beta[n]! }), `${dtype} alpha and beta`);
-        await assertBatchIsPerItem(backend, x, (t) => brightnessContrast(t, { alpha, dtype: 'f16' }), (t, n) => brightnessContrast(t, { alpha: alpha[n]!, dtype: 'f16' }), `${dtype} alpha only → f16`);
+        await assertBatchIsPerItem(
+          backend,
+          x,
+          (t) => brightnessContrast(t, { alpha, beta }),
+          (t, n) => brightnessContrast(t, { alpha: alpha[n]!, beta: beta[n]! }),
+          `${dtype} alpha and beta`,
+        );
+        await assertBatchIsPerItem(
+          backend,
+          x,
+          (t) => brightnessContrast(t, { alpha, dtype: 'f16' }),
+          (t, n) => brightnessContrast(t, { alpha: alpha[n]!, dtype: 'f16' }),
+          `${dtype} alpha only → f16`,
+        );
       }
     });
 
@@ -95,8 +114,20 @@ describe('per-sample parameters', () => {
         [RGB, 'f32'],
       ] as const) {
         const x = naturalImage(shape, dtype, 4);
-        await assertBatchIsPerItem(backend, x, (t) => gamma(t, { gamma: g }), (t, n) => gamma(t, { gamma: g[n]! }), `${dtype} gamma`);
-        await assertBatchIsPerItem(backend, x, (t) => gamma(t, { gamma: 1.5, gain: g }), (t, n) => gamma(t, { gamma: 1.5, gain: g[n]! }), `${dtype} gain`);
+        await assertBatchIsPerItem(
+          backend,
+          x,
+          (t) => gamma(t, { gamma: g }),
+          (t, n) => gamma(t, { gamma: g[n]! }),
+          `${dtype} gamma`,
+        );
+        await assertBatchIsPerItem(
+          backend,
+          x,
+          (t) => gamma(t, { gamma: 1.5, gain: g }),
+          (t, n) => gamma(t, { gamma: 1.5, gain: g[n]! }),
+          `${dtype} gain`,
+        );
       }
     });
 
@@ -109,7 +140,13 @@ describe('per-sample parameters', () => {
         for (const interpolation of ['nearest', 'bilinear'] as WarpInterpolation[]) {
           for (const border of BORDER_MODES) {
             const o = { interpolation, border, borderValue: 7, width: 21, height: 19 };
-            await assertBatchIsPerItem(backend, x, (t) => warpAffine(t, { ...o, matrix: MATRICES }), (t, n) => warpAffine(t, { ...o, matrix: MATRICES[n]! }), `${dtype} ${interpolation} ${border}`);
+            await assertBatchIsPerItem(
+              backend,
+              x,
+              (t) => warpAffine(t, { ...o, matrix: MATRICES }),
+              (t, n) => warpAffine(t, { ...o, matrix: MATRICES[n]! }),
+              `${dtype} ${interpolation} ${border}`,
+            );
           }
         }
       }
@@ -146,7 +183,13 @@ describe('per-sample parameters', () => {
         const x = randomImage(RGB, dtype, 7);
         const xs = [0, 5, 12, 3];
         const ys = [2, 0, 7, 9];
-        await assertBatchIsPerItem(backend, x, (t) => crop(t, { x: xs, y: ys, width: 11, height: 8 }), (t, n) => crop(t, { x: xs[n]!, y: ys[n]!, width: 11, height: 8 }), `${dtype} crop`);
+        await assertBatchIsPerItem(
+          backend,
+          x,
+          (t) => crop(t, { x: xs, y: ys, width: 11, height: 8 }),
+          (t, n) => crop(t, { x: xs[n]!, y: ys[n]!, width: 11, height: 8 }),
+          `${dtype} crop`,
+        );
         const h = [true, false, true, false];
         const v = [false, false, true, true];
         const axes: (FlipAxis | null)[] = ['horizontal', null, 'both', 'vertical'];
@@ -158,10 +201,22 @@ describe('per-sample parameters', () => {
           `${dtype} flip`,
         );
         const k = [1, 3, -1, 5];
-        await assertBatchIsPerItem(backend, x, (t) => rot90(t, { k }), (t, n) => rot90(t, { k: k[n]! }), `${dtype} rot90 odd k on a non-square image`);
+        await assertBatchIsPerItem(
+          backend,
+          x,
+          (t) => rot90(t, { k }),
+          (t, n) => rot90(t, { k: k[n]! }),
+          `${dtype} rot90 odd k on a non-square image`,
+        );
         const square = randomImage([4, 3, 17, 17], dtype, 8);
         const mixed = [0, 1, 2, 3];
-        await assertBatchIsPerItem(backend, square, (t) => rot90(t, { k: mixed }), (t, n) => rot90(t, { k: mixed[n]! }), `${dtype} rot90 mixed k on a square image`);
+        await assertBatchIsPerItem(
+          backend,
+          square,
+          (t) => rot90(t, { k: mixed }),
+          (t, n) => rot90(t, { k: mixed[n]! }),
+          `${dtype} rot90 mixed k on a square image`,
+        );
       }
     });
   }
@@ -177,15 +232,39 @@ describe('per-sample parameters', () => {
       [f32, 'u8'],
     ] as [Tensor, DType | undefined][]) {
       const what = `${x.dtype}→${to ?? x.dtype}`;
-      await assertGpuMatchesCpu(g, [x], (t) => brightnessContrast(t, { alpha: [0.5, 1, 1.3, 2.5], beta: [-0.1, 0, 0.2, 3], dtype: to }), EXACT, `brightnessContrast ${what}`);
+      await assertGpuMatchesCpu(
+        g,
+        [x],
+        (t) => brightnessContrast(t, { alpha: [0.5, 1, 1.3, 2.5], beta: [-0.1, 0, 0.2, 3], dtype: to }),
+        EXACT,
+        `brightnessContrast ${what}`,
+      );
       // WGSL pow is exp2 · log2: integer outputs may differ by 1 at rounding ties (gamma.ts)
       await assertGpuMatchesCpu(g, [x], (t) => gamma(t, { gamma: [0.5, 1, 1.7, 2.2], gain: [1, 0.9, 1.1, 1], dtype: to }), { int: 1 }, `gamma ${what}`);
       for (const interpolation of ['nearest', 'bilinear'] as const) {
-        await assertGpuMatchesCpu(g, [x], (t) => warpAffine(t, { matrix: MATRICES, interpolation, border: 'reflect101', dtype: to }), interpolation === 'nearest' ? EXACT : {}, `warpAffine ${interpolation} ${what}`);
+        await assertGpuMatchesCpu(
+          g,
+          [x],
+          (t) => warpAffine(t, { matrix: MATRICES, interpolation, border: 'reflect101', dtype: to }),
+          interpolation === 'nearest' ? EXACT : {},
+          `warpAffine ${interpolation} ${what}`,
+        );
         const boxes = BOXES.map(([bx, by, bw, bh]) => [bx, by, Math.min(bw, 17), Math.min(bh, 17)] as const);
-        await assertGpuMatchesCpu(g, [x], (t) => resize(t, { width: 13, height: 9, interpolation, boxes, dtype: to }), interpolation === 'nearest' ? EXACT : {}, `resize boxes ${interpolation} ${what}`);
+        await assertGpuMatchesCpu(
+          g,
+          [x],
+          (t) => resize(t, { width: 13, height: 9, interpolation, boxes, dtype: to }),
+          interpolation === 'nearest' ? EXACT : {},
+          `resize boxes ${interpolation} ${what}`,
+        );
       }
-      await assertGpuMatchesCpu(g, [x], (t) => flip(t, { horizontal: [true, false, true, false], vertical: [false, true, true, false], dtype: to }), EXACT, `flip ${what}`);
+      await assertGpuMatchesCpu(
+        g,
+        [x],
+        (t) => flip(t, { horizontal: [true, false, true, false], vertical: [false, true, true, false], dtype: to }),
+        EXACT,
+        `flip ${what}`,
+      );
       await assertGpuMatchesCpu(g, [x], (t) => rot90(t, { k: [2, 0, -2, 4], dtype: to }), EXACT, `rot90 ${what}`);
       await assertGpuMatchesCpu(g, [x], (t) => crop(t, { x: [0, 1, 2, 3], y: 2, width: 9, height: 5, dtype: to }), EXACT, `crop ${what}`);
     }
@@ -213,24 +292,60 @@ describe('per-sample parameters', () => {
 
   test('wrong lengths and values name the argument, the expected count and what was received', () => {
     const x = randomImage([4, 1, 17, 23], 'u8');
-    assert.throws(() => brightnessContrast(x, { alpha: [1, 2, 3] }), /^KensaError: Expected a number or one per sample \(4 numbers as an array or a CPU tensor\) for alpha but received an array of 3$/);
-    assert.throws(() => brightnessContrast(x, { beta: Tensor.fromArray(new Float32Array(4), [2, 2], 'f32') }), /Expected a number or one per sample \(4 numbers as an array or a CPU tensor\) for beta but received a CPU tensor of shape \[2, 2\]/);
+    assert.throws(
+      () => brightnessContrast(x, { alpha: [1, 2, 3] }),
+      /^KensaError: Expected a number or one per sample \(4 numbers as an array or a CPU tensor\) for alpha but received an array of 3$/,
+    );
+    assert.throws(
+      () => brightnessContrast(x, { beta: Tensor.fromArray(new Float32Array(4), [2, 2], 'f32') }),
+      /Expected a number or one per sample \(4 numbers as an array or a CPU tensor\) for beta but received a CPU tensor of shape \[2, 2\]/,
+    );
     assert.throws(() => brightnessContrast(x, { alpha: [1, 2, -1, 1] }), /Expected number between 0 and 1000 for alpha\[2\] but received -1 of type number/);
-    assert.throws(() => gamma(x, { gamma: new Float32Array(3) }), /Expected a number or one per sample \(4 numbers as an array or a CPU tensor\) for gamma but received a Float32Array of 3/);
+    assert.throws(
+      () => gamma(x, { gamma: new Float32Array(3) }),
+      /Expected a number or one per sample \(4 numbers as an array or a CPU tensor\) for gamma but received a Float32Array of 3/,
+    );
     assert.throws(() => gamma(x, { gamma: [1, 1, 0, 1] }), /Expected number above 0 and at most 100 for gamma\[2\] but received 0 of type number/);
-    assert.throws(() => warpAffine(x, { matrix: [MATRICES[0]!] }), /Expected a matrix \[a, b, c, d, e, f\] or one per sample \(4 matrices as an array or a CPU tensor\) for matrix but received an array of 1/);
-    assert.throws(() => warpAffine(x, { matrix: [MATRICES[0]!, MATRICES[1]!, [1, 2, 3], MATRICES[3]!] }), /Expected an array of 6 finite numbers for matrix\[2\] but received \[1, 2, 3\] of type object/);
-    assert.throws(() => warpAffine(x, { matrix: [...MATRICES.slice(0, 3), [1, 2, 3, 2, 4, 6]] }), /Expected an invertible affine matrix \(a·e − b·d ≠ 0\) for matrix\[3\] but received \[1, 2, 3, 2, 4, 6\] of type object/);
-    assert.throws(() => resize(x, { width: 8, height: 8, boxes: [BOXES[0]!, [20, 0, 10, 5], BOXES[2]!, BOXES[3]!] }), /Expected a box \[x, y, width, height\] of integers inside the 23×17 image for boxes\[1\] but received \[20, 0, 10, 5\] of type object/);
-    assert.throws(() => resize(x, { width: 8, height: 8, boxes: BOXES.slice(0, 2) }), /Expected a box \[x, y, width, height\] or one per sample \(4 boxes as an array or a CPU tensor\) for boxes but received an array of 2/);
-    assert.throws(() => resize(x, { width: 8, height: 8, boxes: BOXES, interpolation: 'area' }), /Expected one of "nearest", "bilinear" with boxes for interpolation but received "area"/);
-    assert.throws(() => flip(x, { axis: 'horizontal', horizontal: true }), /Expected no axis when horizontal or vertical is given for axis but received "horizontal"/);
+    assert.throws(
+      () => warpAffine(x, { matrix: [MATRICES[0]!] }),
+      /Expected a matrix \[a, b, c, d, e, f\] or one per sample \(4 matrices as an array or a CPU tensor\) for matrix but received an array of 1/,
+    );
+    assert.throws(
+      () => warpAffine(x, { matrix: [MATRICES[0]!, MATRICES[1]!, [1, 2, 3], MATRICES[3]!] }),
+      /Expected an array of 6 finite numbers for matrix\[2\] but received \[1, 2, 3\] of type object/,
+    );
+    assert.throws(
+      () => warpAffine(x, { matrix: [...MATRICES.slice(0, 3), [1, 2, 3, 2, 4, 6]] }),
+      /Expected an invertible affine matrix \(a·e − b·d ≠ 0\) for matrix\[3\] but received \[1, 2, 3, 2, 4, 6\] of type object/,
+    );
+    assert.throws(
+      () => resize(x, { width: 8, height: 8, boxes: [BOXES[0]!, [20, 0, 10, 5], BOXES[2]!, BOXES[3]!] }),
+      /Expected a box \[x, y, width, height\] of integers inside the 23×17 image for boxes\[1\] but received \[20, 0, 10, 5\] of type object/,
+    );
+    assert.throws(
+      () => resize(x, { width: 8, height: 8, boxes: BOXES.slice(0, 2) }),
+      /Expected a box \[x, y, width, height\] or one per sample \(4 boxes as an array or a CPU tensor\) for boxes but received an array of 2/,
+    );
+    assert.throws(
+      () => resize(x, { width: 8, height: 8, boxes: BOXES, interpolation: 'area' }),
+      /Expected one of "nearest", "bilinear" with boxes for interpolation but received "area"/,
+    );
+    assert.throws(
+      () => flip(x, { axis: 'horizontal', horizontal: true }),
+      /Expected no axis when horizontal or vertical is given for axis but received "horizontal"/,
+    );
     assert.throws(() => flip(x, { horizontal: [true, 2, false, false] as never }), /Expected a boolean for horizontal\[1\] but received 2 of type number/);
-    assert.throws(() => rot90(x, { k: [0, 1, 2, 3] }), /Expected quarter turns of one parity \(all even or all odd\) on non-square images \(23×17\) for k but received \[0, 1, 2, 3\] of type object/);
+    assert.throws(
+      () => rot90(x, { k: [0, 1, 2, 3] }),
+      /Expected quarter turns of one parity \(all even or all odd\) on non-square images \(23×17\) for k but received \[0, 1, 2, 3\] of type object/,
+    );
     assert.throws(() => rot90(x, { k: [1, 1.5, 1, 1] }), /Expected integer between -1000000000 and 1000000000 for k\[1\] but received 1.5 of type number/);
     assert.throws(() => crop(x, { x: [0, 0, 15, 0], y: 0, width: 10, height: 4 }), /Expected integer between 1 and 8 for width but received 10 of type number/);
     const big = Tensor.zeros([MAX_PER_SAMPLE + 1, 1, 1, 1], 'u8');
-    assert.throws(() => brightnessContrast(big, { alpha: new Array<number>(MAX_PER_SAMPLE + 1).fill(1) }), /Expected a batch of at most 1024 samples for per-sample alpha but received 1025/);
+    assert.throws(
+      () => brightnessContrast(big, { alpha: new Array<number>(MAX_PER_SAMPLE + 1).fill(1) }),
+      /Expected a batch of at most 1024 samples for per-sample alpha but received 1025/,
+    );
   });
 
   test('a GPU tensor of per-sample values is refused with the same sentence', { skip: !gpu }, async () => {

@@ -16,7 +16,9 @@ export async function writeFrames(dir: string, count: number, size = 64): Promis
       for (let y = 20; y < 26; y++) for (let x = 30; x < 36; x++) img[y * size + x] = 240;
       defective.add(name);
     }
-    await sharp(img, { raw: { width: size, height: size, channels: 1 } }).png().toFile(join(dir, name));
+    await sharp(img, { raw: { width: size, height: size, channels: 1 } })
+      .png()
+      .toFile(join(dir, name));
   }
   return { defective };
 }

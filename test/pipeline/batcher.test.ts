@@ -11,17 +11,33 @@ test('batches close by count, by pixel budget and by waiting time, per geometry'
   assert.deepEqual(b.add(frame(2, 50, 50)), [], 'another size waits in its own group');
   assert.deepEqual(b.add(frame(3)), []);
   // 3 frames of 10k pixels would pass the 25k budget: the group closes before the third
-  assert.deepEqual(b.add(frame(4)).map((g) => g.map((f) => f.id)), [[1, 3]]);
+  assert.deepEqual(
+    b.add(frame(4)).map((g) => g.map((f) => f.id)),
+    [[1, 3]],
+  );
   assert.equal(b.waiting, 2);
   assert.equal(b.nextDueIn(), 50);
   now = 49;
   assert.deepEqual(b.due(), []);
   now = 50;
-  assert.deepEqual(b.due().map((g) => g.map((f) => f.id)).sort(), [[2], [4]]);
+  assert.deepEqual(
+    b
+      .due()
+      .map((g) => g.map((f) => f.id))
+      .sort(),
+    [[2], [4]],
+  );
   const c = new Batcher<ReturnType<typeof frame>>({ maxCount: 2, maxPixels: 1e9, maxWaitMs: 1000 }, () => now);
   c.add(frame(5));
-  assert.deepEqual(c.add(frame(6)).map((g) => g.map((f) => f.id)), [[5, 6]], 'count closes the batch');
+  assert.deepEqual(
+    c.add(frame(6)).map((g) => g.map((f) => f.id)),
+    [[5, 6]],
+    'count closes the batch',
+  );
   c.add(frame(7));
-  assert.deepEqual(c.drain().map((g) => g.map((f) => f.id)), [[7]]);
+  assert.deepEqual(
+    c.drain().map((g) => g.map((f) => f.id)),
+    [[7]],
+  );
   assert.equal(c.nextDueIn(), null);
 });

@@ -24,20 +24,27 @@ test('PNG, TIFF, WebP (lossless) decode to the same gray pixels; JPEG decodes', 
     assert.deepEqual([...d.data], [...pixels], ext);
   }
   const j = join(dir, 'g.jpg');
-  await sharp(pixels, { raw: { width: W, height: H, channels: 1 } }).jpeg({ quality: 95 }).toFile(j);
+  await sharp(pixels, { raw: { width: W, height: H, channels: 1 } })
+    .jpeg({ quality: 95 })
+    .toFile(j);
   assert.equal((await decodeFile(j, gray)).width, W);
 });
 
 test('16-bit PNG stays 16-bit; RGB converts to gray or stays planar RGB', async () => {
   const p16 = join(dir, 'g16.png');
   const v16 = Uint16Array.from({ length: W * H }, (_, i) => i * 1500);
-  await sharp(v16, { raw: { width: W, height: H, channels: 1 } }).toColourspace('grey16').png().toFile(p16); // a Uint16Array input is read as 16-bit
+  await sharp(v16, { raw: { width: W, height: H, channels: 1 } })
+    .toColourspace('grey16')
+    .png()
+    .toFile(p16); // a Uint16Array input is read as 16-bit
   const d = await decodeFile(p16, gray);
   assert.equal(d.dtype, 'u16');
   assert.deepEqual([...d.data], [...v16]);
   const rgb = Uint8Array.from({ length: W * H * 3 }, (_, i) => (i % 3 === 0 ? 200 : i % 3 === 1 ? 100 : 50));
   const prgb = join(dir, 'rgb.png');
-  await sharp(rgb, { raw: { width: W, height: H, channels: 3 } }).png().toFile(prgb);
+  await sharp(rgb, { raw: { width: W, height: H, channels: 3 } })
+    .png()
+    .toFile(prgb);
   const g = await decodeFile(prgb, gray);
   assert.equal(g.data[0], Math.round(0.299 * 200 + 0.587 * 100 + 0.114 * 50));
   const planar = await decodeFile(prgb, { ...gray, channels: 'rgb' });
@@ -55,14 +62,23 @@ test('BMP (24-bit, bottom-up), .npy and raw frames', async () => {
   bmp.writeInt32LE(H, 22);
   bmp.writeUInt16LE(1, 26);
   bmp.writeUInt16LE(24, 28);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) bmp.fill(pixels[y * W + x]!, 54 + (H - 1 - y) * stride + x * 3, 54 + (H - 1 - y) * stride + x * 3 + 3);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) bmp.fill(pixels[y * W + x]!, 54 + (H - 1 - y) * stride + x * 3, 54 + (H - 1 - y) * stride + x * 3 + 3);
   writeFileSync(join(dir, 'g.bmp'), bmp);
   assert.deepEqual([...(await decodeFile(join(dir, 'g.bmp'), gray)).data], [...pixels]);
 
   const dict = `{'descr': '<u2', 'fortran_order': False, 'shape': (${H}, ${W}), }`;
   const header = `${dict.padEnd(118, ' ')}\n`;
   const v = Uint16Array.from({ length: W * H }, (_, i) => 1000 + i);
-  writeFileSync(join(dir, 'f.npy'), Buffer.concat([Buffer.from('\x93NUMPY\x01\x00', 'latin1'), Buffer.from([header.length & 0xff, header.length >> 8]), Buffer.from(header, 'latin1'), Buffer.from(v.buffer)]));
+  writeFileSync(
+    join(dir, 'f.npy'),
+    Buffer.concat([
+      Buffer.from('\x93NUMPY\x01\x00', 'latin1'),
+      Buffer.from([header.length & 0xff, header.length >> 8]),
+      Buffer.from(header, 'latin1'),
+      Buffer.from(v.buffer),
+    ]),
+  );
   const npy = await decodeFile(join(dir, 'f.npy'), gray);
   assert.equal(npy.dtype, 'u16');
   assert.deepEqual([...npy.data], [...v]);
@@ -70,7 +86,10 @@ test('BMP (24-bit, bottom-up), .npy and raw frames', async () => {
   writeFileSync(join(dir, 'f.raw'), pixels);
   assert.deepEqual([...(await decodeFile(join(dir, 'f.raw'), { ...gray, raw: { width: W, height: H, dtype: 'u8' } })).data], [...pixels]);
   await assert.rejects(decodeFile(join(dir, 'f.raw'), gray), /needs --raw-width, --raw-height and --raw-dtype/);
-  await assert.rejects(decodeFile(join(dir, 'f.raw'), { ...gray, raw: { width: W + 1, height: H, dtype: 'u8' } }), /expected 40 bytes for a 8×5 u8 frame but the file has 35/);
+  await assert.rejects(
+    decodeFile(join(dir, 'f.raw'), { ...gray, raw: { width: W + 1, height: H, dtype: 'u8' } }),
+    /expected 40 bytes for a 8×5 u8 frame but the file has 35/,
+  );
 });
 
 test('corrupt, truncated, empty, unsupported and oversized files fail with KENSA_ERR_DECODE naming the file', async () => {
@@ -84,7 +103,10 @@ test('corrupt, truncated, empty, unsupported and oversized files fail with KENSA
   ];
   for (const [name, data, re] of cases) {
     writeFileSync(join(dir, name), data);
-    await assert.rejects(decodeFile(join(dir, name), gray), (e: unknown) => (e as { code?: string }).code === 'KENSA_ERR_DECODE' && re.test((e as Error).message));
+    await assert.rejects(
+      decodeFile(join(dir, name), gray),
+      (e: unknown) => (e as { code?: string }).code === 'KENSA_ERR_DECODE' && re.test((e as Error).message),
+    );
   }
   await assert.rejects(decodeFile(join(dir, 'g.png'), { ...gray, maxPixels: 20 }), /7×5 = 35 pixels exceeds the limit of 20 \(maxPixels\)/);
   await assert.rejects(decodeFile(join(dir, 'missing.png'), gray), /missing\.png: file not found/);
@@ -113,17 +135,26 @@ test('scaledSize rounds each side up (libjpeg’s rule) and never gives an empty
 test('a JPEG decoded at 0.5, 0.25 and 0.125 is within 4 levels (mean ≤ 1) of a full decode reduced by sharp', async () => {
   const S = 1024;
   const sample = generateSample({ width: S, height: S, kind: 'textured', seed: 3 }, 0);
-  const jpg = await sharp(sample.image as Uint8Array, { raw: { width: S, height: S, channels: 1 } }).jpeg({ quality: 92 }).toBuffer();
+  const jpg = await sharp(sample.image as Uint8Array, { raw: { width: S, height: S, channels: 1 } })
+    .jpeg({ quality: 92 })
+    .toBuffer();
   const full = await sharp(jpg).toColourspace('b-w').raw().toBuffer();
   for (const scale of [0.5, 0.25, 0.125] as const) {
     const d = await decodeBuffer('s.jpg', jpg, { ...gray, scale });
     assert.deepEqual([d.width, d.height, d.original.width, d.original.height, d.dtype], [S * scale, S * scale, S, S, 'u8']);
     // the reference never shrinks in the DCT domain: it reduces the fully decoded pixels
-    const ref = await sharp(full, { raw: { width: S, height: S, channels: 1 } }).resize({ width: d.width, height: d.height, fit: 'fill', kernel: 'cubic' }).toColourspace('b-w').raw().toBuffer();
+    const ref = await sharp(full, { raw: { width: S, height: S, channels: 1 } })
+      .resize({ width: d.width, height: d.height, fit: 'fill', kernel: 'cubic' })
+      .toColourspace('b-w')
+      .raw()
+      .toBuffer();
     const e = difference(d.data, ref);
     assert.ok(e.max <= 4 && e.mean <= 1, `scale ${scale}: max ${e.max}, mean ${e.mean.toFixed(3)}`);
   }
-  const odd = await sharp(sample.image as Uint8Array, { raw: { width: S, height: S, channels: 1 } }).extract({ left: 0, top: 0, width: 1001, height: 999 }).jpeg().toBuffer();
+  const odd = await sharp(sample.image as Uint8Array, { raw: { width: S, height: S, channels: 1 } })
+    .extract({ left: 0, top: 0, width: 1001, height: 999 })
+    .jpeg()
+    .toBuffer();
   const d = await decodeBuffer('odd.jpg', odd, { ...gray, scale: 0.25 });
   assert.deepEqual([d.width, d.height, d.data.length, d.original.width, d.original.height], [251, 250, 251 * 250, 1001, 999]);
 });
@@ -149,15 +180,40 @@ test('PNG, TIFF, BMP, .npy and raw at a scale give the same pixels, the block me
   const raw8 = { raw: { width: S, height: S, dtype: 'u8' as const } };
   const raw16 = { raw: { width: S, height: S, dtype: 'u16' as const } };
   const files8: [string, Buffer, Partial<DecodeOptions>][] = [
-    ['r.png', await sharp(v8, { raw: { width: S, height: S, channels: 1 } }).png().toBuffer(), {}],
-    ['r.tif', await sharp(v8, { raw: { width: S, height: S, channels: 1 } }).tiff({ compression: 'lzw' }).toBuffer(), {}],
-    ['r.webp', await sharp(v8, { raw: { width: S, height: S, channels: 1 } }).webp({ lossless: true }).toBuffer(), {}],
+    [
+      'r.png',
+      await sharp(v8, { raw: { width: S, height: S, channels: 1 } })
+        .png()
+        .toBuffer(),
+      {},
+    ],
+    [
+      'r.tif',
+      await sharp(v8, { raw: { width: S, height: S, channels: 1 } })
+        .tiff({ compression: 'lzw' })
+        .toBuffer(),
+      {},
+    ],
+    [
+      'r.webp',
+      await sharp(v8, { raw: { width: S, height: S, channels: 1 } })
+        .webp({ lossless: true })
+        .toBuffer(),
+      {},
+    ],
     ['r.bmp', bmp, {}],
     ['r.npy', npy('|u1', v8), {}],
     ['r.raw', Buffer.from(v8), raw8],
   ];
   const files16: [string, Buffer, Partial<DecodeOptions>][] = [
-    ['r16.png', await sharp(v16, { raw: { width: S, height: S, channels: 1 } }).toColourspace('grey16').png().toBuffer(), {}],
+    [
+      'r16.png',
+      await sharp(v16, { raw: { width: S, height: S, channels: 1 } })
+        .toColourspace('grey16')
+        .png()
+        .toBuffer(),
+      {},
+    ],
     ['r16.npy', npy('<u2', new Uint8Array(v16.buffer)), {}],
     ['r16.raw', Buffer.from(v16.buffer), raw16],
   ];
@@ -173,7 +229,10 @@ test('PNG, TIFF, BMP, .npy and raw at a scale give the same pixels, the block me
         at.push(by * n + bx);
         ramp.push(value(bx * k + (k - 1) / 2, by * k + (k - 1) / 2)); // a ramp's block mean is its value at the block centre
       }
-    for (const [files, dtype, unit] of [[files8, 'u8', 1], [files16, 'u16', 257]] as const) {
+    for (const [files, dtype, unit] of [
+      [files8, 'u8', 1],
+      [files16, 'u16', 257],
+    ] as const) {
       let first: Uint8Array | Uint16Array | undefined;
       for (const [name, buf, extra] of files) {
         const d = await decodeBuffer(name, buf, { ...gray, ...extra, scale });
@@ -181,7 +240,10 @@ test('PNG, TIFF, BMP, .npy and raw at a scale give the same pixels, the block me
         first ??= d.data;
         assert.deepEqual(d.data, first, `${name} at ${scale} matches ${files[0]![0]}`);
       }
-      const e = difference(at.map((i) => first![i]! / unit), ramp);
+      const e = difference(
+        at.map((i) => first![i]! / unit),
+        ramp,
+      );
       assert.ok(at.length >= 20 && e.max <= 1, `${dtype} at ${scale}: max ${e.max.toFixed(2)} over ${at.length} blocks`);
     }
   }
@@ -192,11 +254,21 @@ test('PNG, TIFF, BMP, .npy and raw at a scale give the same pixels, the block me
 });
 
 test('at a scale the pixel limit still applies to the file’s size, a truncated JPEG still fails; a bad scale names the option', async () => {
-  const jpg = await sharp(Buffer.alloc(256 * 256, 99), { raw: { width: 256, height: 256, channels: 1 } }).jpeg().toBuffer();
+  const jpg = await sharp(Buffer.alloc(256 * 256, 99), { raw: { width: 256, height: 256, channels: 1 } })
+    .jpeg()
+    .toBuffer();
   await assert.rejects(decodeBuffer('cut.jpg', jpg.subarray(0, jpg.length >> 1), { ...gray, scale: 0.25 }), /Cannot decode cut\.jpg: .*premature end of JPEG/);
   await assert.rejects(decodeFile(join(dir, 'g.png'), { ...gray, maxPixels: 20, scale: 0.25 }), /7×5 = 35 pixels exceeds the limit of 20 \(maxPixels\)/);
-  await assert.rejects(decodeFile(join(dir, 'f.raw'), { ...gray, maxPixels: 20, scale: 0.5, raw: { width: W, height: H, dtype: 'u8' } }), /7×5 = 35 pixels exceeds the limit of 20/);
+  await assert.rejects(
+    decodeFile(join(dir, 'f.raw'), { ...gray, maxPixels: 20, scale: 0.5, raw: { width: W, height: H, dtype: 'u8' } }),
+    /7×5 = 35 pixels exceeds the limit of 20/,
+  );
   const small = await decodeFile(join(dir, 'g.png'), { ...gray, maxPixels: 35, scale: 0.5 });
   assert.deepEqual([small.width, small.height, small.original.width, small.original.height], [4, 3, 7, 5]);
-  await assert.rejects(decodeFile(join(dir, 'g.png'), { ...gray, scale: 0.3 as DecodeScale }), (e: unknown) => (e as { code?: string }).code === 'KENSA_ERR_INVALID_ARGUMENT' && /^Expected one of 1, 0\.5, 0\.25, 0\.125 for scale but received 0\.3 of type number$/.test((e as Error).message));
+  await assert.rejects(
+    decodeFile(join(dir, 'g.png'), { ...gray, scale: 0.3 as DecodeScale }),
+    (e: unknown) =>
+      (e as { code?: string }).code === 'KENSA_ERR_INVALID_ARGUMENT' &&
+      /^Expected one of 1, 0\.5, 0\.25, 0\.125 for scale but received 0\.3 of type number$/.test((e as Error).message),
+  );
 });

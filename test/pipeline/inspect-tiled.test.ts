@@ -39,9 +39,14 @@ async function collect(backend: Backend, o: Omit<InspectOptions, 'backend'>): Pr
   return out.sort((a, b) => a.key.localeCompare(b.key));
 }
 
-const masks = (d: string) => readdirSync(d).sort().map((f) => [f, readFileSync(join(d, f))]);
+const masks = (d: string) =>
+  readdirSync(d)
+    .sort()
+    .map((f) => [f, readFileSync(join(d, f))]);
 
-test('an image whose batch of one passes the storage binding runs tile by tile, with the untiled results', { skip: gpu ? false : 'no GPU adapter' }, async () => {
+test('an image whose batch of one passes the storage binding runs tile by tile, with the untiled results', {
+  skip: gpu ? false : 'no GPU adapter',
+}, async () => {
   const backend = await openBackend({ device: 'gpu' });
   try {
     const whole = await collect(backend, { masksDir: join(dir, 'whole') });
@@ -50,17 +55,32 @@ test('an image whose batch of one passes the storage binding runs tile by tile, 
     const tiled = await withBinding(backend, 64 * 1024, async (small) => {
       // 128² f32 crops: 80 px interiors with the default recipe's 24 px halo, so 2 × 2 tiles
       assert.deepEqual(tilingFor(small, DEFAULT_RECIPE.recipe, geometry), { backend: small, tile: 80 });
-      const refusal = "An image of 160×160 needs 281600 bytes in one storage binding, more than this adapter's 65536, and the decoupled recipe cannot run tile by tile: inspect it with --device cpu, or at a recipe input.scale below 1";
+      const refusal =
+        "An image of 160×160 needs 281600 bytes in one storage binding, more than this adapter's 65536, and the decoupled recipe cannot run tile by tile: inspect it with --device cpu, or at a recipe input.scale below 1";
       assert.throws(() => tilingFor(small, builtinRecipe('decoupled')!.recipe, geometry), { code: 'KENSA_ERR_GPU_OUT_OF_MEMORY', message: refusal });
       const decoupled = await collect(small, { recipe: builtinRecipe('decoupled')! });
-      assert.deepEqual(decoupled.map((r) => r.error), Array(3).fill(refusal), 'k-means and Canny need the whole image: their items fail with the reason');
+      assert.deepEqual(
+        decoupled.map((r) => r.error),
+        Array(3).fill(refusal),
+        'k-means and Canny need the whole image: their items fail with the reason',
+      );
       const pooled = await collect(small, { postWorkers: 2 });
       const inline = await collect(small, { masksDir: join(dir, 'tiled') });
-      assert.deepEqual(pooled.map((r) => r.defects), inline.map((r) => r.defects), 'the post stage of a tiled image runs on a worker alike');
+      assert.deepEqual(
+        pooled.map((r) => r.defects),
+        inline.map((r) => r.defects),
+        'the post stage of a tiled image runs on a worker alike',
+      );
       return inline;
     });
-    assert.deepEqual(tiled.map((r) => [r.key, r.status, r.error]), whole.map((r) => [r.key, r.status, r.error]));
-    assert.deepEqual(whole.map((r) => r.status), ['ok', 'ng', 'ng']);
+    assert.deepEqual(
+      tiled.map((r) => [r.key, r.status, r.error]),
+      whole.map((r) => [r.key, r.status, r.error]),
+    );
+    assert.deepEqual(
+      whole.map((r) => r.status),
+      ['ok', 'ng', 'ng'],
+    );
     const box = (r: ItemResult) => r.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]);
     assert.deepEqual(tiled.map(box), whole.map(box));
     for (const [i, r] of tiled.entries()) {

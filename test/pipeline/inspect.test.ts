@@ -27,9 +27,20 @@ async function collect(o: Omit<InspectOptions, 'backend'>, backend: Backend): Pr
 }
 
 /** What must not depend on where the stages ran. */
-const judged = (r: ItemResult) => ({ key: r.key, status: r.status, error: r.error, verdict: r.verdict, score: r.score, defects: r.defects, hash: r.contentHash });
+const judged = (r: ItemResult) => ({
+  key: r.key,
+  status: r.status,
+  error: r.error,
+  verdict: r.verdict,
+  score: r.score,
+  defects: r.defects,
+  hash: r.contentHash,
+});
 
-const masks = (d: string) => readdirSync(d).sort().map((f) => [f, readFileSync(join(d, f))]);
+const masks = (d: string) =>
+  readdirSync(d)
+    .sort()
+    .map((f) => [f, readFileSync(join(d, f))]);
 
 for (const kind of ['cpu', 'gpu'] as const) {
   test(`${kind} backend: worker threads give the same results and masks as the main thread`, { skip: kind === 'gpu' && noGpu }, async () => {
@@ -112,7 +123,10 @@ test('a default batch of 2048² frames on this adapter: every item inspected, no
     const got: ItemResult[] = [];
     for await (const r of inspect([big], { backend, postWorkers: 0 })) got.push(r);
     assert.equal(got.length, 3);
-    assert.deepEqual(got.filter((r) => r.status === 'error').map((r) => r.error), []);
+    assert.deepEqual(
+      got.filter((r) => r.status === 'error').map((r) => r.error),
+      [],
+    );
   } finally {
     backend.close();
   }

@@ -85,14 +85,21 @@ test('an interrupted run resumes: finished items are skipped, every item ends up
   assert.equal(keys.length, frames + 2);
   assert.equal(new Set(keys).size, frames + 2);
   assert.equal(run!.status, 'done');
-  await assert.rejects(runInspection([images], { db, device: 'cpu', resume: 'no-such-run' }), /Expected the id of a run in the store for resume but received "no-such-run"/);
+  await assert.rejects(
+    runInspection([images], { db, device: 'cpu', resume: 'no-such-run' }),
+    /Expected the id of a run in the store for resume but received "no-such-run"/,
+  );
 });
 
 test('kill -9 in the middle of a run, then --resume: every item exactly once', async () => {
   // enough frames that the run cannot finish between the check and the kill
   const many = 150;
   const { images, db } = await setup(many);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'inspect', images, '--db', db, '--device', 'cpu', '--batch', '2', '--decode-threads', '1', '--progress', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'inspect', images, '--db', db, '--device', 'cpu', '--batch', '2', '--decode-threads', '1', '--progress', 'json'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const closed = new Promise((r) => child.once('close', r));
   // kill once some batches are in the database (polled through a second connection)
   let log = '';
@@ -128,7 +135,10 @@ test('a missing source fails before any run exists: no orphan run in state runni
   const db = join(dir, 'kensa.db');
   const backend = await openBackend({ device: 'cpu' });
   try {
-    await assert.rejects(runInspection([join(dir, 'nope')], { db, backend }), { code: 'KENSA_ERR_INVALID_ARGUMENT', message: /Expected an existing file, folder, glob, @list or - for source but received ".*nope"/ });
+    await assert.rejects(runInspection([join(dir, 'nope')], { db, backend }), {
+      code: 'KENSA_ERR_INVALID_ARGUMENT',
+      message: /Expected an existing file, folder, glob, @list or - for source but received ".*nope"/,
+    });
     await assert.rejects(runInspection([`${join(dir, 'nowhere')}/*.png`], { db, backend }), /Expected a glob under an existing folder for source/);
   } finally {
     backend.close();
@@ -197,7 +207,7 @@ test('onStart gives the run id before the first image; the scan reports empty so
   }
 });
 
-test('a resume on another device records that device; the run\'s timings add up its sessions', async () => {
+test("a resume on another device records that device; the run's timings add up its sessions", async () => {
   const { images, db } = await setup(3);
   const backend = await openBackend({ device: 'cpu' });
   try {
@@ -213,7 +223,10 @@ test('a resume on another device records that device; the run\'s timings add up 
     assert.equal(again.run.timings.processed, first.processed + again.processed);
     assert.ok(Math.abs(again.run.timings.elapsedMs! - (first.run.timings.elapsedMs! + again.elapsedMs)) < 1e-6);
     const check = await openStore(db);
-    assert.deepEqual((await check.sessions(first.run.id)).map((x) => x.device), ['NVIDIA H100 (webgpu)', `${backend.name} (${backend.kind})`]);
+    assert.deepEqual(
+      (await check.sessions(first.run.id)).map((x) => x.device),
+      ['NVIDIA H100 (webgpu)', `${backend.name} (${backend.kind})`],
+    );
     await check.close();
   } finally {
     backend.close();

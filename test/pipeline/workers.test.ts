@@ -34,7 +34,10 @@ describe('WorkerPool', () => {
     const r = await pool.detect(recipe, host, [3, 1, H, W], true);
     assert.equal(host.byteLength, 0, 'the frames were transferred (detached here)');
     assert.deepEqual(r.detections, inline);
-    assert.deepEqual(r.detections.map((d) => d.verdict), ['NG', 'OK', 'NG']);
+    assert.deepEqual(
+      r.detections.map((d) => d.verdict),
+      ['NG', 'OK', 'NG'],
+    );
   });
 
   test('post stages on a worker equal them on this thread; the payloads are transferred', async () => {
@@ -52,7 +55,10 @@ describe('WorkerPool', () => {
 
   test('a task that throws rejects with KENSA_ERR_WORKER naming the stage; the pool goes on', async () => {
     const broken = { area: null } as unknown as Parameters<WorkerPool['post']>[1][number];
-    await assert.rejects(pool.post(recipe, [broken]), (e: unknown) => isKensaError(e, 'KENSA_ERR_WORKER') && /^The post failed on a worker thread: .*length/.test(e.message));
+    await assert.rejects(
+      pool.post(recipe, [broken]),
+      (e: unknown) => isKensaError(e, 'KENSA_ERR_WORKER') && /^The post failed on a worker thread: .*length/.test(e.message),
+    );
     const r = await pool.detect(recipe, frames(1), [1, 1, H, W], false);
     assert.equal(r.detections[0]!.verdict, 'NG');
   });
@@ -60,7 +66,10 @@ describe('WorkerPool', () => {
 
 test('tasks running when the pool is destroyed reject with KENSA_ERR_WORKER', async () => {
   const pool = new WorkerPool(1);
-  const running = assert.rejects(pool.detect(recipe, frames(4), [4, 1, H, W], false), (e: unknown) => isKensaError(e, 'KENSA_ERR_WORKER') && /^The whole recipe failed on a worker thread: /.test(e.message));
+  const running = assert.rejects(
+    pool.detect(recipe, frames(4), [4, 1, H, W], false),
+    (e: unknown) => isKensaError(e, 'KENSA_ERR_WORKER') && /^The whole recipe failed on a worker thread: /.test(e.message),
+  );
   await pool.destroy();
   await running;
 });
@@ -70,7 +79,10 @@ test('postWorkers: 0 … 256, default cores on the CPU backend and min(cores, 4)
   assert.equal(resolvePostWorkers(undefined, 'cpu'), cores);
   assert.equal(resolvePostWorkers(undefined, 'gpu'), Math.min(cores, 4));
   assert.equal(resolvePostWorkers(0, 'gpu'), 0);
-  assert.throws(() => resolvePostWorkers(-1, 'cpu'), { name: 'KensaError', message: 'Expected integer between 0 and 256 for postWorkers but received -1 of type number' });
+  assert.throws(() => resolvePostWorkers(-1, 'cpu'), {
+    name: 'KensaError',
+    message: 'Expected integer between 0 and 256 for postWorkers but received -1 of type number',
+  });
   assert.throws(() => resolvePostWorkers(1.5, 'cpu'), { message: 'Expected integer between 0 and 256 for postWorkers but received 1.5 of type number' });
   assert.throws(() => resolvePostWorkers('2', 'gpu'), { message: 'Expected integer between 0 and 256 for postWorkers but received "2" of type string' });
 });
@@ -83,7 +95,7 @@ test('transferables: whole buffers of typed arrays at any depth, once each; view
   assert.deepEqual(transferables(big), [big.buffer]);
 });
 
-test('WorkerPool.read: a file\'s bytes and sha256 from a worker; a missing file is a KENSA_ERR_DECODE', async () => {
+test("WorkerPool.read: a file's bytes and sha256 from a worker; a missing file is a KENSA_ERR_DECODE", async () => {
   const dir = tempDir('kensa-workers-read-');
   const path = join(dir, 'a.bin');
   const data = Buffer.alloc(100_000, 7);
@@ -93,7 +105,10 @@ test('WorkerPool.read: a file\'s bytes and sha256 from a worker; a missing file 
     const r = await pool.read(path);
     assert.deepEqual(r, await readHashedImageFile(path));
     assert.equal(r.hash, createHash('sha256').update(data).digest('hex'));
-    await assert.rejects(pool.read(join(dir, 'missing.png')), (e: unknown) => isKensaError(e) && e.code === 'KENSA_ERR_DECODE' && /Cannot decode .*missing\.png: file not found/.test(e.message));
+    await assert.rejects(
+      pool.read(join(dir, 'missing.png')),
+      (e: unknown) => isKensaError(e) && e.code === 'KENSA_ERR_DECODE' && /Cannot decode .*missing\.png: file not found/.test(e.message),
+    );
   } finally {
     await pool.destroy();
   }

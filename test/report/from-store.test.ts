@@ -37,8 +37,24 @@ test('the NG gallery lists by score, highest first, as the CLI does; a resumed r
   try {
     const run = await store.createRun({ recipeName: 'classic', recipe: {}, device: 'gpu A' });
     const defect = { x: 1, y: 1, w: 2, h: 2, area: 4, score: 0.5, meanGradient: 1, class: 'spot' as const };
-    const item = (key: string, status: 'ok' | 'ng', score: number | null) => ({ itemKey: key, path: join(dir, key), contentHash: null, sizeBytes: null, width: 8, height: 8, status, score, defects: status === 'ng' ? [defect] : [] });
-    await store.writeResults(run.id, [item('a.png', 'ng', 0.2), item('b.png', 'ng', 0.9), item('c.png', 'ok', 0), item('d.png', 'ng', null), item('e.png', 'ng', 0.5)]);
+    const item = (key: string, status: 'ok' | 'ng', score: number | null) => ({
+      itemKey: key,
+      path: join(dir, key),
+      contentHash: null,
+      sizeBytes: null,
+      width: 8,
+      height: 8,
+      status,
+      score,
+      defects: status === 'ng' ? [defect] : [],
+    });
+    await store.writeResults(run.id, [
+      item('a.png', 'ng', 0.2),
+      item('b.png', 'ng', 0.9),
+      item('c.png', 'ok', 0),
+      item('d.png', 'ng', null),
+      item('e.png', 'ng', 0.5),
+    ]);
     await store.finishRun(run.id, 'interrupted');
     await store.resumeRun(run.id, { device: 'cpu B' });
     await store.finishRun(run.id, 'done');
@@ -48,8 +64,14 @@ test('the NG gallery lists by score, highest first, as the CLI does; a resumed r
     const order = [...gallery.matchAll(/<figcaption><a href="[^"]+">([^<]+)<\/a>/g)].map((m) => m[1]);
     assert.deepEqual(order, ['b.png', 'e.png', 'a.png', 'd.png']);
     assert.match(index, /<li>started [^<]+ on gpu A<\/li><li>resumed [^<]+ on cpu B<\/li>/);
-    assert.deepEqual((await store.items(run.id, { status: 'ng', order: 'score', limit: 2, offset: 1 })).map((i) => i.itemKey), ['e.png', 'a.png']);
-    await assert.rejects(writeRunReport(store, 'no-such-run', join(dir, 'r2')), { code: 'KENSA_ERR_INVALID_ARGUMENT', message: /Expected the id of a run in the store .* for runId but received "no-such-run"/ });
+    assert.deepEqual(
+      (await store.items(run.id, { status: 'ng', order: 'score', limit: 2, offset: 1 })).map((i) => i.itemKey),
+      ['e.png', 'a.png'],
+    );
+    await assert.rejects(writeRunReport(store, 'no-such-run', join(dir, 'r2')), {
+      code: 'KENSA_ERR_INVALID_ARGUMENT',
+      message: /Expected the id of a run in the store .* for runId but received "no-such-run"/,
+    });
   } finally {
     await store.close();
   }

@@ -5,7 +5,18 @@ import { baseName, duration, escapeHtml, num, page, pager, plural, safeName } fr
 describe('report html', () => {
   test('plural: one noun, the English suffix rules kensa needs', () => {
     assert.deepEqual(
-      [plural(1, 'scratch'), plural(2, 'scratch'), plural(0, 'spot'), plural(2, 'spot'), plural(3, 'crack'), plural(2, 'entry'), plural(2, 'day'), plural(1, 'image'), plural(2, 'NG image'), plural(2, 'box')],
+      [
+        plural(1, 'scratch'),
+        plural(2, 'scratch'),
+        plural(0, 'spot'),
+        plural(2, 'spot'),
+        plural(3, 'crack'),
+        plural(2, 'entry'),
+        plural(2, 'day'),
+        plural(1, 'image'),
+        plural(2, 'NG image'),
+        plural(2, 'box'),
+      ],
       ['1 scratch', '2 scratches', '0 spots', '2 spots', '3 cracks', '2 entries', '2 days', '1 image', '2 NG images', '2 boxes'],
     );
   });
@@ -16,7 +27,17 @@ describe('report html', () => {
   });
 
   test('safeName keeps only [A-Za-z0-9_-], cannot traverse, and is unique per path', () => {
-    const hostile = ['../../etc/passwd', '..\\..\\windows\\system32', '/', '', '.hidden', `a/<img src=x onerror=alert(1)>&"'.png`, 'con', 'x'.repeat(500), 'dir/ü 1.png'];
+    const hostile = [
+      '../../etc/passwd',
+      '..\\..\\windows\\system32',
+      '/',
+      '',
+      '.hidden',
+      `a/<img src=x onerror=alert(1)>&"'.png`,
+      'con',
+      'x'.repeat(500),
+      'dir/ü 1.png',
+    ];
     const names = hostile.map(safeName);
     for (const n of names) assert.match(n, /^[A-Za-z0-9_-]{1,71}$/, n);
     assert.equal(new Set(names).size, names.length);

@@ -17,7 +17,12 @@ after(async () => {
 
 const hex = (c: string): [number, number, number] => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16)) as [number, number, number];
 
-interface Decoded { data: Buffer; width: number; height: number; channels: number }
+interface Decoded {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: number;
+}
 async function decode(file: string): Promise<Decoded> {
   const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: info.channels };
@@ -35,7 +40,9 @@ function nearest(img: Decoded, x0: number, x1: number, y0: number, y1: number, r
 }
 async function grayPng(name: string, w: number, h: number, v: number): Promise<string> {
   const file = join(dir, name);
-  await sharp(Buffer.alloc(w * h, v), { raw: { width: w, height: h, channels: 1 } }).png().toFile(file);
+  await sharp(Buffer.alloc(w * h, v), { raw: { width: w, height: h, channels: 1 } })
+    .png()
+    .toFile(file);
   return file;
 }
 
@@ -77,8 +84,18 @@ describe('report overlays', () => {
     const mask = Buffer.alloc(400 * 300, 0);
     for (let y = 200; y < 260; y++) for (let x = 20; x < 60; x++) mask[y * 400 + x] = 255;
     const maskPath = join(dir, 'm-mask.png');
-    await sharp(mask, { raw: { width: 400, height: 300, channels: 1 } }).png().toFile(maskPath);
-    const r = await renderOverlays({ input, boxes: [], maskPath, imageSize: 1024, thumbSize: 100, imageFile: join(dir, 'm.jpg'), thumbFile: join(dir, 'm-t.jpg') });
+    await sharp(mask, { raw: { width: 400, height: 300, channels: 1 } })
+      .png()
+      .toFile(maskPath);
+    const r = await renderOverlays({
+      input,
+      boxes: [],
+      maskPath,
+      imageSize: 1024,
+      thumbSize: 100,
+      imageFile: join(dir, 'm.jpg'),
+      thumbFile: join(dir, 'm-t.jpg'),
+    });
     assert.equal(r.maskProblem, undefined);
     const img = await decode(join(dir, 'm.jpg'));
     const a = MASK_TINT.alpha;
@@ -90,9 +107,19 @@ describe('report overlays', () => {
 
   test('16-bit gray files and raw pixels render as 8-bit RGB; small images are enlarged by a whole factor', async () => {
     const g16 = join(dir, 'g16.png');
-    await sharp(await grayPng('g8.png', 50, 40, 156)).toColourspace('grey16').png().toFile(g16); // 156 × 257
+    await sharp(await grayPng('g8.png', 50, 40, 156))
+      .toColourspace('grey16')
+      .png()
+      .toFile(g16); // 156 × 257
     assert.equal((await sharp(g16).metadata()).depth, 'ushort');
-    const r = await renderOverlays({ input: g16, boxes: [{ x: 10, y: 10, w: 1, h: 1, class: 'spot' }], imageSize: 1024, thumbSize: 240, imageFile: join(dir, 'g.jpg'), thumbFile: join(dir, 'g-t.jpg') });
+    const r = await renderOverlays({
+      input: g16,
+      boxes: [{ x: 10, y: 10, w: 1, h: 1, class: 'spot' }],
+      imageSize: 1024,
+      thumbSize: 240,
+      imageFile: join(dir, 'g.jpg'),
+      thumbFile: join(dir, 'g-t.jpg'),
+    });
     assert.deepEqual(r.image, { width: 500, height: 400 }); // × floor(512 / 50)
     assert.deepEqual(r.thumb, { width: 240, height: 192 });
     const img = await decode(join(dir, 'g.jpg'));
@@ -103,14 +130,29 @@ describe('report overlays', () => {
 
     const rgba = new Uint8Array(30 * 20 * 4);
     for (let i = 0; i < 30 * 20; i++) rgba.set([200, 50, 10, 255], i * 4);
-    const r2 = await renderOverlays({ input: { data: rgba, width: 30, height: 20, channels: 4 }, boxes: [], imageSize: 64, thumbSize: 32, imageFile: join(dir, 'r.jpg'), thumbFile: join(dir, 'r-t.jpg') });
+    const r2 = await renderOverlays({
+      input: { data: rgba, width: 30, height: 20, channels: 4 },
+      boxes: [],
+      imageSize: 64,
+      thumbSize: 32,
+      imageFile: join(dir, 'r.jpg'),
+      thumbFile: join(dir, 'r-t.jpg'),
+    });
     assert.deepEqual(r2, { image: { width: 60, height: 40 }, thumb: { width: 32, height: 21 } });
     assert.ok(dist(px(await decode(join(dir, 'r.jpg')), 30, 20), [200, 50, 10]) <= 6);
   });
 
   test('boxes are scaled from the given frame (the detector saw the full-size image)', async () => {
     const input = await grayPng('half.png', 400, 300, 128);
-    await renderOverlays({ input, frame: { width: 800, height: 600 }, boxes: [{ x: 200, y: 200, w: 100, h: 40, class: 'crack' }], imageSize: 1024, thumbSize: 100, imageFile: join(dir, 'h.jpg'), thumbFile: join(dir, 'h-t.jpg') });
+    await renderOverlays({
+      input,
+      frame: { width: 800, height: 600 },
+      boxes: [{ x: 200, y: 200, w: 100, h: 40, class: 'crack' }],
+      imageSize: 1024,
+      thumbSize: 100,
+      imageFile: join(dir, 'h.jpg'),
+      thumbFile: join(dir, 'h-t.jpg'),
+    });
     const img = await decode(join(dir, 'h.jpg'));
     assert.ok(nearest(img, 97, 98, 110, 110, hex(CLASS_COLORS.crack)) < 40);
     assert.ok(nearest(img, 197, 198, 110, 110, hex(CLASS_COLORS.crack)) > 80);

@@ -12,7 +12,16 @@ import { CLASS_COLORS, escapeHtml, num, safeName } from '../../src/report/html.j
 import { writeReport, type ReportData, type ReportDefect, type ReportItem, type ReportRun } from '../../src/report/report.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing on CI: .ci/install-chromium.sh should have installed it`);
 const noBrowser = haveChromium ? false : `${CHROMIUM} is missing (install it with: bash .ci/install-chromium.sh)`;
@@ -30,18 +39,29 @@ after(async () => {
 
 /** A textured gray surface with dark marks where the defects are (what an inspected image looks like). */
 async function surface(file: string, w: number, h: number, defects: readonly ReportDefect[], opts: { gray16?: boolean } = {}): Promise<void> {
-  const marks = defects.map((d) => d.class === 'spot'
-    ? `<ellipse cx="${d.x + d.w / 2}" cy="${d.y + d.h / 2}" rx="${d.w / 2}" ry="${d.h / 2}" fill="#303030"/>`
-    : `<line x1="${d.x}" y1="${d.y}" x2="${d.x + d.w}" y2="${d.y + d.h}" stroke="#282828" stroke-width="${d.class === 'crack' ? 3 : 2}"/>`);
+  const marks = defects.map((d) =>
+    d.class === 'spot'
+      ? `<ellipse cx="${d.x + d.w / 2}" cy="${d.y + d.h / 2}" rx="${d.w / 2}" ry="${d.h / 2}" fill="#303030"/>`
+      : `<line x1="${d.x}" y1="${d.y}" x2="${d.x + d.w}" y2="${d.y + d.h}" stroke="#282828" stroke-width="${d.class === 'crack' ? 3 : 2}"/>`,
+  );
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">${marks.join('')}</svg>`;
-  let img = sharp({ create: { width: w, height: h, channels: 3, background: { r: 140, g: 142, b: 145 }, noise: { type: 'gaussian', mean: 140, sigma: 12 } } })
-    .composite([{ input: Buffer.from(svg) }]);
+  let img = sharp({
+    create: { width: w, height: h, channels: 3, background: { r: 140, g: 142, b: 145 }, noise: { type: 'gaussian', mean: 140, sigma: 12 } },
+  }).composite([{ input: Buffer.from(svg) }]);
   if (opts.gray16) img = sharp(await img.png().toBuffer()).toColourspace('grey16');
   await (file.endsWith('.jpg') ? img.jpeg({ quality: 90 }) : img.png()).toFile(file);
 }
 
-const defect = (cls: ReportDefect['class'], x: number, y: number, w: number, h: number): ReportDefect =>
-  ({ x, y, w, h, area: Math.max(1, Math.round(w * h * 0.2)), score: 0.5 + (x % 40) / 100, class: cls, meanGradient: 30 + (y % 20) });
+const defect = (cls: ReportDefect['class'], x: number, y: number, w: number, h: number): ReportDefect => ({
+  x,
+  y,
+  w,
+  h,
+  area: Math.max(1, Math.round(w * h * 0.2)),
+  score: 0.5 + (x % 40) / 100,
+  class: cls,
+  meanGradient: 30 + (y % 20),
+});
 
 const RUN: ReportRun = {
   id: 'run-20260101-120000-abc123',
@@ -50,7 +70,12 @@ const RUN: ReportRun = {
   totalMs: 4321,
   startedAt: '2026-01-01T12:00:00.000Z',
   source: './images',
-  stages: [{ name: 'decode', ms: 3100 }, { name: 'gpu', ms: 640 }, { name: 'post', ms: 410 }, { name: 'store', ms: 95, count: 11 }],
+  stages: [
+    { name: 'decode', ms: 3100 },
+    { name: 'gpu', ms: 640 },
+    { name: 'post', ms: 410 },
+    { name: 'store', ms: 95, count: 11 },
+  ],
 };
 
 /**
@@ -80,11 +105,29 @@ async function fixture(): Promise<{ src: string; items: ReportItem[]; ng: Report
       const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240"><rect width="320" height="240" fill="#000"/><line x1="${d.x}" y1="${d.y}" x2="${d.x + d.w}" y2="${d.y + d.h}" stroke="#fff" stroke-width="5"/></svg>`;
       await sharp(Buffer.from(svg)).greyscale().png().toFile(maskPath);
     }
-    const item: ReportItem = { path, status: 'ng', verdict: 'NG', score: 0.61 + i / 10, width: 320, height: 240, defects: s.defects, stageTimings: { decode: 2.5 + i, gpu: 0.4, post: 0.3 }, ...(maskPath ? { maskPath } : {}) };
+    const item: ReportItem = {
+      path,
+      status: 'ng',
+      verdict: 'NG',
+      score: 0.61 + i / 10,
+      width: 320,
+      height: 240,
+      defects: s.defects,
+      stageTimings: { decode: 2.5 + i, gpu: 0.4, post: 0.3 },
+      ...(maskPath ? { maskPath } : {}),
+    };
     items.push(item);
     ng.push(item);
   }
-  const moved: ReportItem = { path: join(src, 'line1/moved-away.png'), status: 'ng', verdict: 'NG', score: 0.9, width: 320, height: 240, defects: [defect('crack', 1, 1, 5, 5)] };
+  const moved: ReportItem = {
+    path: join(src, 'line1/moved-away.png'),
+    status: 'ng',
+    verdict: 'NG',
+    score: 0.9,
+    width: 320,
+    height: 240,
+    defects: [defect('crack', 1, 1, 5, 5)],
+  };
   items.push(moved);
   ng.push(moved);
   for (let i = 0; i < 3; i++) {
@@ -157,16 +200,24 @@ describe('writeReport', () => {
     async function* items(): AsyncGenerator<ReportItem> {
       for (let i = 0; i < 4000; i++) {
         const k = i % 400;
-        if (k < 7 && i < 400) yield { path: `${file}?ng${i}`, status: 'ng', verdict: 'NG', score: 0.8, width: 64, height: 48, defects: [defect('spot', 20, 20, 8, 8)] };
+        if (k < 7 && i < 400)
+          yield { path: `${file}?ng${i}`, status: 'ng', verdict: 'NG', score: 0.8, width: 64, height: 48, defects: [defect('spot', 20, 20, 8, 8)] };
         else if (k < 12 && i < 400) yield { path: `${src}/bad-${i}.png`, status: 'error', error: `truncated file ${i}` };
         else yield { path: `${src}/ok-${i}.png`, status: 'ok', verdict: 'OK', score: 0 };
       }
     }
     const dir = join(tmp, 'report-pages');
     const t0 = performance.now();
-    const r = await writeReport(dir, { run: RUN, items: items() }, {
-      galleryPageSize: 3, errorPageSize: 2, okItemPages: 1, readImage: async (item) => item.path.replace(/\?ng\d+$/, ''),
-    });
+    const r = await writeReport(
+      dir,
+      { run: RUN, items: items() },
+      {
+        galleryPageSize: 3,
+        errorPageSize: 2,
+        okItemPages: 1,
+        readImage: async (item) => item.path.replace(/\?ng\d+$/, ''),
+      },
+    );
     const ms = performance.now() - t0;
     assert.deepEqual(r.counts, { ok: 4000 - 12, ng: 7, error: 5 });
     const files = (await readdir(dir)).filter((f) => f.endsWith('.html')).sort();
@@ -207,41 +258,78 @@ describe('writeReport', () => {
       [dir, { run: RUN, items }, { okItemPages: 1.5 }, /^Expected integer between 0 and 100000 for options\.okItemPages but received 1\.5 of type number$/],
       [dir, { run: RUN, items }, { thumbSize: 4096 }, /^Expected integer between 32 and 1024 for options\.thumbSize but received 4096 of type number$/],
       [dir, { run: { ...RUN, totalMs: -1 }, items }, {}, /^Expected a finite number ≥ 0 for data\.run\.totalMs but received -1 of type number$/],
-      [dir, { run: { ...RUN, recipe: { name: 'x' } }, items }, {}, /^Expected a non-empty string for data\.run\.recipe\.hash but received undefined of type undefined$/],
-      [dir, { run: { ...RUN, stages: [{ name: 'gpu', ms: Number.NaN }] }, items }, {}, /^Expected a finite number ≥ 0 for data\.run\.stages\[0\]\.ms but received NaN of type number$/],
+      [
+        dir,
+        { run: { ...RUN, recipe: { name: 'x' } }, items },
+        {},
+        /^Expected a non-empty string for data\.run\.recipe\.hash but received undefined of type undefined$/,
+      ],
+      [
+        dir,
+        { run: { ...RUN, stages: [{ name: 'gpu', ms: Number.NaN }] }, items },
+        {},
+        /^Expected a finite number ≥ 0 for data\.run\.stages\[0\]\.ms but received NaN of type number$/,
+      ],
       [dir, { run: RUN, items: 42 }, {}, /^Expected an array or \(async\) iterable of items for data\.items but received 42 of type number$/],
       [dir, null, {}, /^Expected an object with run and items for data but received null of type object$/],
     ];
     for (const [d, data, options, message] of cases) {
-      await assert.rejects(writeReport(d as string, data as ReportData, options as object), (e: unknown) => isKensaError(e, 'KENSA_ERR_INVALID_ARGUMENT') && message.test((e as Error).message), String(message));
+      await assert.rejects(
+        writeReport(d as string, data as ReportData, options as object),
+        (e: unknown) => isKensaError(e, 'KENSA_ERR_INVALID_ARGUMENT') && message.test((e as Error).message),
+        String(message),
+      );
     }
     assert.equal(existsSync(dir), false);
 
     const itemCases: [unknown, RegExp][] = [
       [{ path: 'b.png', status: 'done' }, /^Expected one of "ok", "ng", "error" for data\.items\[1\]\.status but received "done" of type string$/],
       [{ path: '', status: 'ok' }, /^Expected a non-empty string for data\.items\[1\]\.path but received "" of type string$/],
-      [{ path: 'b.png', status: 'ng', defects: [{ ...defect('crack', 1, 1, 2, 2), class: 'dent' }] }, /^Expected one of "crack", "scratch", "spot" for data\.items\[1\]\.defects\[0\]\.class but received "dent" of type string$/],
-      [{ path: 'b.png', status: 'ng', defects: [{ ...defect('crack', 1, 1, 2, 2), w: Infinity }] }, /^Expected a finite number ≥ 0 for data\.items\[1\]\.defects\[0\]\.w but received Infinity of type number$/],
+      [
+        { path: 'b.png', status: 'ng', defects: [{ ...defect('crack', 1, 1, 2, 2), class: 'dent' }] },
+        /^Expected one of "crack", "scratch", "spot" for data\.items\[1\]\.defects\[0\]\.class but received "dent" of type string$/,
+      ],
+      [
+        { path: 'b.png', status: 'ng', defects: [{ ...defect('crack', 1, 1, 2, 2), w: Infinity }] },
+        /^Expected a finite number ≥ 0 for data\.items\[1\]\.defects\[0\]\.w but received Infinity of type number$/,
+      ],
       [{ path: 'b.png', status: 'ng', width: 0 }, /^Expected integer between 1 and 1073741824 for data\.items\[1\]\.width but received 0 of type number$/],
     ];
     for (const [bad, message] of itemCases) {
-      await assert.rejects(writeReport(join(tmp, 'bad-item'), { run: RUN, items: [items[0]!, bad as ReportItem] }, { okItemPages: 0 }), (e: unknown) => isKensaError(e, 'KENSA_ERR_INVALID_ARGUMENT') && message.test((e as Error).message), String(message));
+      await assert.rejects(
+        writeReport(join(tmp, 'bad-item'), { run: RUN, items: [items[0]!, bad as ReportItem] }, { okItemPages: 0 }),
+        (e: unknown) => isKensaError(e, 'KENSA_ERR_INVALID_ARGUMENT') && message.test((e as Error).message),
+        String(message),
+      );
     }
   });
 
-  test('in Chromium: summary numbers, every thumbnail loads, overlays visible, hostile text stays text, item page and back, no network', { skip: noBrowser, timeout: 60_000 }, async () => {
+  test('in Chromium: summary numbers, every thumbnail loads, overlays visible, hostile text stays text, item page and back, no network', {
+    skip: noBrowser,
+    timeout: 60_000,
+  }, async () => {
     const { items, ng } = await fixture();
     const dir = join(tmp, 'report-browser');
     const r = await writeReport(dir, { run: RUN, items }, { okItemPages: 2 });
     const profile = await mkdtemp(join(tmp, 'chromium-profile-'));
-    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1280, height: 900 } });
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+    });
     try {
       const page = context.pages()[0] ?? (await context.newPage());
       const problems: string[] = [];
       const requests: string[] = [];
       page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
-      page.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); void d.dismiss(); });
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+      });
+      page.on('dialog', (d) => {
+        problems.push(`dialog: ${d.message()}`);
+        void d.dismiss();
+      });
       page.on('request', (q) => requests.push(q.url()));
       const indexUrl = pathToFileURL(r.index).href;
       await page.goto(indexUrl, { waitUntil: 'load' });
@@ -259,17 +347,26 @@ describe('writeReport', () => {
       assert.equal(await page.locator('#recipe-hash').innerText(), RUN.recipe.hash);
       assert.equal(await page.locator('#device').innerText(), RUN.device);
       const stageRows = await page.locator('table.stages tbody tr').allInnerTexts();
-      assert.deepEqual(stageRows.map((t) => t.split('\t')), [
-        ['decode', '3.10 s', num(3100 / 12), num(12 / 3.1, 1), num((100 * 3100) / 4321, 1)],
-        ['gpu', '640 ms', num(640 / 12), num(12 / 0.64, 1), num((100 * 640) / 4321, 1)],
-        ['post', '410 ms', num(410 / 12), num(12 / 0.41, 1), num((100 * 410) / 4321, 1)],
-        ['store', '95 ms', num(95 / 11), num(11 / 0.095, 1), num((100 * 95) / 4321, 1)],
-      ]);
+      assert.deepEqual(
+        stageRows.map((t) => t.split('\t')),
+        [
+          ['decode', '3.10 s', num(3100 / 12), num(12 / 3.1, 1), num((100 * 3100) / 4321, 1)],
+          ['gpu', '640 ms', num(640 / 12), num(12 / 0.64, 1), num((100 * 640) / 4321, 1)],
+          ['post', '410 ms', num(410 / 12), num(12 / 0.41, 1), num((100 * 410) / 4321, 1)],
+          ['store', '95 ms', num(95 / 11), num(11 / 0.095, 1), num((100 * 95) / 4321, 1)],
+        ],
+      );
 
       // gallery: one figure per NG item, every thumbnail decoded by the browser
       const gallery = page.locator('h2#gallery ~ .gallery').first();
       assert.equal(await gallery.locator('figure').count(), 7);
-      const thumbs = await page.locator('.gallery img').evaluateAll((els) => els.map((e) => [e.getAttribute('src'), (e as unknown as { naturalWidth: number }).naturalWidth, (e as unknown as { complete: boolean }).complete] as const));
+      const thumbs = await page
+        .locator('.gallery img')
+        .evaluateAll((els) =>
+          els.map(
+            (e) => [e.getAttribute('src'), (e as unknown as { naturalWidth: number }).naturalWidth, (e as unknown as { complete: boolean }).complete] as const,
+          ),
+        );
       assert.equal(thumbs.length, 6 + 2);
       for (const [src, w, complete] of thumbs) assert.ok(complete && w > 0, `${src} loaded (naturalWidth ${w})`);
       assert.equal(await gallery.locator('.placeholder').count(), 1);
@@ -280,7 +377,8 @@ describe('writeReport', () => {
         const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
         const [r0, g0, b0] = [1, 3, 5].map((i) => parseInt(color.slice(i, i + 2), 16)) as [number, number, number];
         let n = 0;
-        for (let p = 0; p < data.length; p += info.channels) if (Math.abs(data[p]! - r0) < 45 && Math.abs(data[p + 1]! - g0) < 45 && Math.abs(data[p + 2]! - b0) < 45) n++;
+        for (let p = 0; p < data.length; p += info.channels)
+          if (Math.abs(data[p]! - r0) < 45 && Math.abs(data[p + 1]! - g0) < 45 && Math.abs(data[p + 2]! - b0) < 45) n++;
         return n;
       };
       const first = safeName(ng[0]!.path);
@@ -311,7 +409,10 @@ describe('writeReport', () => {
       const rows = await page.locator('table.defects tbody tr').allInnerTexts();
       assert.equal(rows.length, ng[2]!.defects!.length);
       const d0 = ng[2]!.defects![0]!;
-      assert.deepEqual(rows[0]!.split('\t').map((s) => s.trim()), ['1', 'crack', num(d0.x), num(d0.y), num(d0.w), num(d0.h), num(d0.area), num(d0.score), num(d0.meanGradient)]);
+      assert.deepEqual(
+        rows[0]!.split('\t').map((s) => s.trim()),
+        ['1', 'crack', num(d0.x), num(d0.y), num(d0.w), num(d0.h), num(d0.area), num(d0.score), num(d0.meanGradient)],
+      );
       const shots = process.env.KENSA_REPORT_SCREENSHOTS ?? join(tmp, 'screens');
       await mkdir(shots, { recursive: true });
       await page.screenshot({ path: join(shots, 'item.png'), fullPage: true });
@@ -341,8 +442,21 @@ describe('writeReport', () => {
   test('the summary keeps inspection time and report writing apart, labels busy time as summed over threads, lists resumes, pluralises', async () => {
     const { items } = await fixture();
     const dir = join(tmp, 'report-labels');
-    const sessions = [{ startedAt: '2026-12-01T10:00:00.000Z', device: 'NVIDIA H100 (webgpu)' }, { startedAt: '2026-12-01T11:00:00.000Z', device: 'cpu (cpu)' }];
-    const many: ReportItem[] = [...items, { path: 'x/many.png', status: 'ng', score: 0.5, width: 8, height: 8, defects: [0, 1].map((i) => ({ x: i, y: 0, w: 1, h: 1, area: 1, score: 0.5, meanGradient: 1, class: 'scratch' as const })) }];
+    const sessions = [
+      { startedAt: '2026-12-01T10:00:00.000Z', device: 'NVIDIA H100 (webgpu)' },
+      { startedAt: '2026-12-01T11:00:00.000Z', device: 'cpu (cpu)' },
+    ];
+    const many: ReportItem[] = [
+      ...items,
+      {
+        path: 'x/many.png',
+        status: 'ng',
+        score: 0.5,
+        width: 8,
+        height: 8,
+        defects: [0, 1].map((i) => ({ x: i, y: 0, w: 1, h: 1, area: 1, score: 0.5, meanGradient: 1, class: 'scratch' as const })),
+      },
+    ];
     const r = await writeReport(dir, { run: { ...RUN, sessions }, items: many });
     const index = await readFile(r.index, 'utf8');
     assert.match(index, /<div class="v">[^<]+<\/div><div class="k">images\/s \(inspection\)<\/div>/);
@@ -351,10 +465,19 @@ describe('writeReport', () => {
     assert.ok(reportTime, 'report writing time shown');
     assert.match(index, /id="wall-time"><div class="v">[^<]+<\/div><div class="k">wall time with report<\/div>/);
     assert.match(index, /<th class="n">busy time as % of inspection time<\/th>/);
-    assert.match(index, /id="stages-note">Busy time is summed over every thread and worker that ran the stage, so a stage that runs on several at once can exceed 100 % of the inspection time/);
-    assert.match(index, /<ol id="sessions"><li>started 2026-12-01T10:00:00\.000Z on NVIDIA H100 \(webgpu\)<\/li><li>resumed 2026-12-01T11:00:00\.000Z on cpu \(cpu\)<\/li><\/ol>/);
+    assert.match(
+      index,
+      /id="stages-note">Busy time is summed over every thread and worker that ran the stage, so a stage that runs on several at once can exceed 100 % of the inspection time/,
+    );
+    assert.match(
+      index,
+      /<ol id="sessions"><li>started 2026-12-01T10:00:00\.000Z on NVIDIA H100 \(webgpu\)<\/li><li>resumed 2026-12-01T11:00:00\.000Z on cpu \(cpu\)<\/li><\/ol>/,
+    );
     assert.match(index, /<span class="cls-scratch">2 scratches<\/span>/);
     assert.doesNotMatch(index, /\b[02-9] (spot|crack|scratch)</);
-    await assert.rejects(writeReport(join(tmp, 'bad-sessions'), { run: { ...RUN, sessions: [{ startedAt: '', device: 3 as unknown as string }] }, items: [] }), /data\.run\.sessions\[0\]\.device/);
+    await assert.rejects(
+      writeReport(join(tmp, 'bad-sessions'), { run: { ...RUN, sessions: [{ startedAt: '', device: 3 as unknown as string }] }, items: [] }),
+      /data\.run\.sessions\[0\]\.device/,
+    );
   });
 });

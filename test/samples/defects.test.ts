@@ -36,7 +36,10 @@ function checkDefect(c: DefectCanvas, d: SampleDefect, what: string) {
   const mean = inside / area;
   if (d.polarity === 'dark') assert.ok(mean < 0.5 - 0.03, `${what}: dark defect mean ${mean}`);
   else assert.ok(mean > 0.5 + 0.03, `${what}: bright defect mean ${mean}`);
-  assert.ok(c.cov.every((v) => v === 0), `${what}: the coverage scratch is cleared`);
+  assert.ok(
+    c.cov.every((v) => v === 0),
+    `${what}: the coverage scratch is cleared`,
+  );
 }
 
 describe('samples/defects', () => {

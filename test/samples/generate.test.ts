@@ -22,7 +22,7 @@ describe('samples/generate', () => {
     assert.equal(first.mask.length, 96 * 80);
   });
 
-  test('the mask is 0/255, every mask pixel lies in a labelled defect\'s bbox, each bbox tight, every class appears', () => {
+  test("the mask is 0/255, every mask pixel lies in a labelled defect's bbox, each bbox tight, every class appears", () => {
     const seen = new Set<string>();
     for (let i = 0; i < 24; i++) {
       const s = generateSample({ width: 120, height: 90, seed: 5, okFraction: 0.2, maxDefects: 5 }, i);
@@ -76,7 +76,7 @@ describe('samples/generate', () => {
     assert.equal(generateSample({ width: 40, height: 30, kind: 'textured' }, 3).surface, 'textured');
   });
 
-  test('depth 16 is a Uint16Array using all 16 bits; its defects are the 8-bit image\'s', () => {
+  test("depth 16 is a Uint16Array using all 16 bits; its defects are the 8-bit image's", () => {
     const o = { width: 64, height: 64, seed: 9, okFraction: 0 };
     const a = generateSample(o, 1);
     const b = generateSample({ ...o, depth: 16 }, 1);
@@ -89,14 +89,31 @@ describe('samples/generate', () => {
   });
 
   test('options are validated with one sentence naming the option, the range and the value', () => {
-    assert.throws(() => generateSample({ width: 0, height: 10 }, 0), { code: 'KENSA_ERR_INVALID_ARGUMENT', message: 'Expected integer between 1 and 16384 for width but received 0 of type number' });
-    assert.throws(() => generateSample({ width: 10, height: 10.5 }, 0), { message: 'Expected integer between 1 and 16384 for height but received 10.5 of type number' });
-    assert.throws(() => generateSample({ width: 10, height: 10, seed: -1 }, 0), { message: 'Expected integer between 0 and 4294967295 for seed but received -1 of type number' });
-    assert.throws(() => generateSample({ width: 10, height: 10, kind: 'rusty' as never }, 0), { message: 'Expected one of "brushed", "textured", "noisy", "mixed" for kind but received "rusty" of type string' });
-    assert.throws(() => generateSample({ width: 10, height: 10, depth: 12 as never }, 0), { message: 'Expected 8 or 16 for depth but received 12 of type number' });
-    assert.throws(() => generateSample({ width: 10, height: 10, okFraction: 2 }, 0), { message: 'Expected number between 0 and 1 for okFraction but received 2 of type number' });
-    assert.throws(() => generateSample({ width: 10, height: 10, maxDefects: 0 }, 0), { message: 'Expected integer between 1 and 50 for maxDefects but received 0 of type number' });
-    assert.throws(() => generateSample({ width: 10, height: 10 }, -1), { message: 'Expected integer between 0 and 2147483647 for index but received -1 of type number' });
+    assert.throws(() => generateSample({ width: 0, height: 10 }, 0), {
+      code: 'KENSA_ERR_INVALID_ARGUMENT',
+      message: 'Expected integer between 1 and 16384 for width but received 0 of type number',
+    });
+    assert.throws(() => generateSample({ width: 10, height: 10.5 }, 0), {
+      message: 'Expected integer between 1 and 16384 for height but received 10.5 of type number',
+    });
+    assert.throws(() => generateSample({ width: 10, height: 10, seed: -1 }, 0), {
+      message: 'Expected integer between 0 and 4294967295 for seed but received -1 of type number',
+    });
+    assert.throws(() => generateSample({ width: 10, height: 10, kind: 'rusty' as never }, 0), {
+      message: 'Expected one of "brushed", "textured", "noisy", "mixed" for kind but received "rusty" of type string',
+    });
+    assert.throws(() => generateSample({ width: 10, height: 10, depth: 12 as never }, 0), {
+      message: 'Expected 8 or 16 for depth but received 12 of type number',
+    });
+    assert.throws(() => generateSample({ width: 10, height: 10, okFraction: 2 }, 0), {
+      message: 'Expected number between 0 and 1 for okFraction but received 2 of type number',
+    });
+    assert.throws(() => generateSample({ width: 10, height: 10, maxDefects: 0 }, 0), {
+      message: 'Expected integer between 1 and 50 for maxDefects but received 0 of type number',
+    });
+    assert.throws(() => generateSample({ width: 10, height: 10 }, -1), {
+      message: 'Expected integer between 0 and 2147483647 for index but received -1 of type number',
+    });
     assert.deepEqual(resolveSampleOptions({ width: 3, height: 4 }), { width: 3, height: 4, seed: 1, kind: 'mixed', depth: 8, okFraction: 0.25, maxDefects: 4 });
   });
 

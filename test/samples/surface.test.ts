@@ -27,7 +27,10 @@ describe('samples/surface', () => {
     addValueNoise(b, w, h, 16, 16, 0.1, mulberry32(4));
     assert.deepEqual(a, b);
     assert.ok(a.every((v) => Math.abs(v) <= 0.1 + 1e-6));
-    assert.ok(a.some((v) => Math.abs(v) > 0.03), 'not flat');
+    assert.ok(
+      a.some((v) => Math.abs(v) > 0.03),
+      'not flat',
+    );
     // smooth: a step between neighbours is at most the grid slope (amp·2 over a cell, ×1.5 for smoothstep)
     const r = roughness(a, w, h);
     assert.ok(r.x < 0.2 / 16 && r.y < 0.2 / 16, JSON.stringify(r));
@@ -71,7 +74,10 @@ describe('samples/surface', () => {
     assert.ok(u8 instanceof Uint8Array && u16 instanceof Uint16Array);
     // same stream: the 8-bit image is the 16-bit one at 8 bits (both rounded from one value)
     for (let i = 0; i < u8.length; i++) assert.ok(Math.abs(u8[i]! - u16[i]! / 257) <= 0.51, `pixel ${i}: ${u8[i]} vs ${u16[i]}`);
-    assert.ok(u16.some((v) => v % 257 !== 0), '16-bit values are not 8-bit values scaled');
+    assert.ok(
+      u16.some((v) => v % 257 !== 0),
+      '16-bit values are not 8-bit values scaled',
+    );
     const sat = develop(new Float32Array(w * h).fill(3), w, h, 'textured', 8, mulberry32(1));
     assert.ok(sat.every((v) => v === 255));
     const black = develop(new Float32Array(w * h).fill(-1), w, h, 'textured', 16, mulberry32(1));

@@ -21,8 +21,15 @@ function files(d: string): string[] {
 /** Decoded grey pixels; channels as stored in the file. */
 async function pixels(path: string, wide = false): Promise<{ data: Uint8Array | Uint16Array; channels: number; width: number; height: number }> {
   const meta = await sharp(path).metadata();
-  const { data, info } = await (wide ? sharp(path).toColourspace('grey16').raw({ depth: 'ushort' }) : sharp(path).toColourspace('b-w').raw()).toBuffer({ resolveWithObject: true });
-  return { data: wide ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data), channels: meta.channels!, width: info.width, height: info.height };
+  const { data, info } = await (wide ? sharp(path).toColourspace('grey16').raw({ depth: 'ushort' }) : sharp(path).toColourspace('b-w').raw()).toBuffer({
+    resolveWithObject: true,
+  });
+  return {
+    data: wide ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data),
+    channels: meta.channels!,
+    width: info.width,
+    height: info.height,
+  };
 }
 
 describe('samples/write', () => {
@@ -31,7 +38,19 @@ describe('samples/write', () => {
     const a = await writeSamples({ ...o, out: dir('a'), jobs: 1 });
     const b = await writeSamples({ ...o, out: dir('b'), jobs: 2 });
     const c = await writeSamples({ ...o, seed: 12, out: dir('c'), jobs: 1 });
-    assert.deepEqual(files(dir('a')), ['images/sample-0000.png', 'images/sample-0001.png', 'images/sample-0002.png', 'images/sample-0003.png', 'images/sample-0004.png', 'labels.json', 'masks/sample-0000.png', 'masks/sample-0001.png', 'masks/sample-0002.png', 'masks/sample-0003.png', 'masks/sample-0004.png']);
+    assert.deepEqual(files(dir('a')), [
+      'images/sample-0000.png',
+      'images/sample-0001.png',
+      'images/sample-0002.png',
+      'images/sample-0003.png',
+      'images/sample-0004.png',
+      'labels.json',
+      'masks/sample-0000.png',
+      'masks/sample-0001.png',
+      'masks/sample-0002.png',
+      'masks/sample-0003.png',
+      'masks/sample-0004.png',
+    ]);
     assert.deepEqual(files(dir('b')), files(dir('a')));
     for (const f of files(dir('a'))) assert.ok(readFileSync(join(dir('a'), f)).equals(readFileSync(join(dir('b'), f))), `${f} identical`);
     assert.ok(!readFileSync(join(dir('a'), 'images/sample-0000.png')).equals(readFileSync(join(dir('c'), 'images/sample-0000.png'))));
@@ -63,7 +82,8 @@ describe('samples/write', () => {
       for (const d of l.defects) {
         classes.set(d.class, (classes.get(d.class) ?? 0) + 1);
         let n = 0;
-        for (let y = d.bbox.y; y < d.bbox.y + d.bbox.height; y++) for (let x = d.bbox.x; x < d.bbox.x + d.bbox.width; x++) if (mask.data[y * 96 + x] === 255) n++;
+        for (let y = d.bbox.y; y < d.bbox.y + d.bbox.height; y++)
+          for (let x = d.bbox.x; x < d.bbox.x + d.bbox.width; x++) if (mask.data[y * 96 + x] === 255) n++;
         assert.ok(n >= d.area && d.area > 0, `${l.name} ${d.class}: its ${d.area} px are in the mask file`);
       }
     }
@@ -101,11 +121,21 @@ describe('samples/write', () => {
   });
 
   test('bad options are refused before anything is written', async () => {
-    await assert.rejects(writeSamples({ count: 0, width: 8, height: 8, out: dir('bad') }), { message: 'Expected integer between 1 and 10000000 for count but received 0 of type number' });
-    await assert.rejects(writeSamples({ count: 1, width: 8, height: 8, out: dir('bad'), format: 'gif' as never }), { message: 'Expected one of "png", "jpg" for format but received "gif" of type string' });
-    await assert.rejects(writeSamples({ count: 1, width: 8, height: 8, out: dir('bad'), format: 'jpg', depth: 16 }), { message: 'Expected 8 with format "jpg" (JPEG holds 8 bits; use png for 16) for depth but received 16 of type number' });
-    await assert.rejects(writeSamples({ count: 1, width: 8, height: 8, out: dir('bad'), jobs: 0 }), { message: 'Expected integer between 1 and 256 for jobs but received 0 of type number' });
-    await assert.rejects(writeSamples({ count: 1, width: 8, height: 8, out: '' }), { message: 'Expected a folder path for out but received "" of type string' });
+    await assert.rejects(writeSamples({ count: 0, width: 8, height: 8, out: dir('bad') }), {
+      message: 'Expected integer between 1 and 10000000 for count but received 0 of type number',
+    });
+    await assert.rejects(writeSamples({ count: 1, width: 8, height: 8, out: dir('bad'), format: 'gif' as never }), {
+      message: 'Expected one of "png", "jpg" for format but received "gif" of type string',
+    });
+    await assert.rejects(writeSamples({ count: 1, width: 8, height: 8, out: dir('bad'), format: 'jpg', depth: 16 }), {
+      message: 'Expected 8 with format "jpg" (JPEG holds 8 bits; use png for 16) for depth but received 16 of type number',
+    });
+    await assert.rejects(writeSamples({ count: 1, width: 8, height: 8, out: dir('bad'), jobs: 0 }), {
+      message: 'Expected integer between 1 and 256 for jobs but received 0 of type number',
+    });
+    await assert.rejects(writeSamples({ count: 1, width: 8, height: 8, out: '' }), {
+      message: 'Expected a folder path for out but received "" of type string',
+    });
     assert.deepEqual(readdirSync(root).includes('bad'), false);
   });
 

@@ -24,7 +24,8 @@ export const DIALECTS: readonly DialectName[] = (() => {
   const env = process.env.KENSA_DIALECTS;
   if (env === undefined || env.trim() === '') return DIALECT_NAMES;
   const wanted = env.split(',').map((s) => s.trim());
-  for (const w of wanted) if (!DIALECT_NAMES.includes(w as DialectName)) throw new Error(`KENSA_DIALECTS: unknown dialect ${JSON.stringify(w)} (known: ${DIALECT_NAMES.join(', ')})`);
+  for (const w of wanted)
+    if (!DIALECT_NAMES.includes(w as DialectName)) throw new Error(`KENSA_DIALECTS: unknown dialect ${JSON.stringify(w)} (known: ${DIALECT_NAMES.join(', ')})`);
   return DIALECT_NAMES.filter((d) => wanted.includes(d));
 })();
 

@@ -14,7 +14,10 @@ test('chunkSizes: full chunks, then the remainder in powers of two; they sum to 
   assert.deepEqual(chunkSizes(2520, 2520), [2520]);
   for (let n = 0; n < 3000; n += 37) {
     const sizes = chunkSizes(n, 512);
-    assert.equal(sizes.reduce((a, b) => a + b, 0), n);
+    assert.equal(
+      sizes.reduce((a, b) => a + b, 0),
+      n,
+    );
     assert.ok(sizes.every((s) => s === 512 || (s < 512 && (s & (s - 1)) === 0)));
   }
 });

@@ -12,12 +12,20 @@ test('a path, sqlite:PATH, sqlite:///PATH and :memory: name SQLite', () => {
 });
 
 test('postgres:// and postgresql:// name PostgreSQL; the password is masked for messages', () => {
-  assert.deepEqual(parseStoreUrl('postgres://u:secret@db:5432/kensa'), { dialect: 'postgres', target: 'postgres://u:secret@db:5432/kensa', display: 'postgres://u:***@db:5432/kensa' });
+  assert.deepEqual(parseStoreUrl('postgres://u:secret@db:5432/kensa'), {
+    dialect: 'postgres',
+    target: 'postgres://u:secret@db:5432/kensa',
+    display: 'postgres://u:***@db:5432/kensa',
+  });
   assert.deepEqual(parseStoreUrl('postgresql://u@db/kensa'), { dialect: 'postgres', target: 'postgresql://u@db/kensa', display: 'postgresql://u@db/kensa' });
 });
 
 test('mysql:// and mariadb:// name MySQL/MariaDB (the driver gets mysql://)', () => {
-  assert.deepEqual(parseStoreUrl('mysql://root:pw@127.0.0.1:3306/test'), { dialect: 'mysql', target: 'mysql://root:pw@127.0.0.1:3306/test', display: 'mysql://root:***@127.0.0.1:3306/test' });
+  assert.deepEqual(parseStoreUrl('mysql://root:pw@127.0.0.1:3306/test'), {
+    dialect: 'mysql',
+    target: 'mysql://root:pw@127.0.0.1:3306/test',
+    display: 'mysql://root:***@127.0.0.1:3306/test',
+  });
   assert.deepEqual(parseStoreUrl('mariadb://root@h/test'), { dialect: 'mysql', target: 'mysql://root@h/test', display: 'mysql://root@h/test' });
 });
 

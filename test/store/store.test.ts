@@ -64,7 +64,14 @@ async function serverSession(dialect: 'postgres' | 'mysql', url: string, databas
     const others = `datname = $1 and pid <> pg_backend_pid()`;
     return {
       kill: async (waitingOnly: boolean) =>
-        Number((await c.query<{ n: string }>(`select count(pg_terminate_backend(pid)) as n from pg_stat_activity where ${others} ${waitingOnly ? "and wait_event_type = 'Lock'" : ''}`, [database])).rows[0]!.n),
+        Number(
+          (
+            await c.query<{ n: string }>(
+              `select count(pg_terminate_backend(pid)) as n from pg_stat_activity where ${others} ${waitingOnly ? "and wait_event_type = 'Lock'" : ''}`,
+              [database],
+            )
+          ).rows[0]!.n,
+        ),
       waiting: async () => (await c.query(`select pid from pg_stat_activity where ${others} and wait_event_type = 'Lock'`, [database])).rowCount,
       lockDefects: async () => void (await c.query('begin; lock table defects in access exclusive mode')),
       end: () => c.end(),
@@ -72,7 +79,10 @@ async function serverSession(dialect: 'postgres' | 'mysql', url: string, databas
   }
   const c = await createConnection({ uri: url });
   const ids = async (waitingOnly: boolean) => {
-    const [rows] = await c.query(`select id from information_schema.processlist where db = ? and id <> connection_id() ${waitingOnly ? "and state like 'Waiting for table%lock'" : ''}`, [database]);
+    const [rows] = await c.query(
+      `select id from information_schema.processlist where db = ? and id <> connection_id() ${waitingOnly ? "and state like 'Waiting for table%lock'" : ''}`,
+      [database],
+    );
     return (rows as { id: number }[]).map((r) => r.id);
   };
   return {
@@ -150,9 +160,18 @@ for (const dialect of DIALECTS) {
         defects(3, 1).map((d, i) => [i, { ...d, maskRle: d.maskRle ?? null }]),
       );
       assert.deepEqual(await store.counts(run.id), { total: 3, ok: 1, ng: 1, error: 1 });
-      assert.deepEqual((await store.items(run.id, { status: 'ng' })).map((i) => i.itemKey), ['a/1.png']);
-      assert.deepEqual((await store.items(run.id, { limit: 2 })).map((i) => i.itemKey), ['a/1.png', 'a/2.png']);
-      assert.deepEqual((await store.items(run.id, { after: 'a/2.png' })).map((i) => i.itemKey), ['a/3.png']);
+      assert.deepEqual(
+        (await store.items(run.id, { status: 'ng' })).map((i) => i.itemKey),
+        ['a/1.png'],
+      );
+      assert.deepEqual(
+        (await store.items(run.id, { limit: 2 })).map((i) => i.itemKey),
+        ['a/1.png', 'a/2.png'],
+      );
+      assert.deepEqual(
+        (await store.items(run.id, { after: 'a/2.png' })).map((i) => i.itemKey),
+        ['a/3.png'],
+      );
       assert.deepEqual(await store.doneItemKeys(run.id), new Set(['a/1.png', 'a/2.png', 'a/3.png']));
     });
 
@@ -188,8 +207,15 @@ for (const dialect of DIALECTS) {
       const nDefects = (k: string) => keys.indexOf(k) % 3;
       const run = await store.createRun(newRun);
       // First attempt: batches of 8; "killed" after 3 batches, the 3rd of which was written twice.
-      for (let b = 0; b < 3; b++) await store.writeResults(run.id, keys.slice(b * 8, b * 8 + 8).map((k) => item(k, nDefects(k))));
-      await store.writeResults(run.id, keys.slice(16, 24).map((k) => item(k, nDefects(k))));
+      for (let b = 0; b < 3; b++)
+        await store.writeResults(
+          run.id,
+          keys.slice(b * 8, b * 8 + 8).map((k) => item(k, nDefects(k))),
+        );
+      await store.writeResults(
+        run.id,
+        keys.slice(16, 24).map((k) => item(k, nDefects(k))),
+      );
       await store.finishRun(run.id, 'interrupted');
       assert.equal((await store.getRun(run.id))!.counts.total, 24);
       assert.equal((await store.getRun(run.id))!.status, 'interrupted');
@@ -200,15 +226,24 @@ for (const dialect of DIALECTS) {
       const todo = keys.filter((k) => !done.has(k));
       assert.deepEqual(todo, keys.slice(24));
       // The resume re-sends one done item too (in flight at the kill): still once.
-      await store.writeResults(run.id, [keys[23]!, ...todo].map((k) => item(k, nDefects(k))));
+      await store.writeResults(
+        run.id,
+        [keys[23]!, ...todo].map((k) => item(k, nDefects(k))),
+      );
       const finished = await store.finishRun(run.id, 'done', undefined, { decode: 100, gpu: 20 });
       const ok = keys.filter((k) => nDefects(k) === 0).length;
       assert.deepEqual(finished.counts, { total: 40, ok, ng: 40 - ok, error: 0 });
       assert.equal(finished.status, 'done');
       assert.deepEqual(finished.timings, { decode: 100, gpu: 20 });
       assert.ok(finished.finishedAt !== null && finished.finishedAt >= finished.createdAt);
-      assert.deepEqual((await store.items(run.id)).map((i) => i.itemKey), keys);
-      assert.equal((await store.defects(run.id)).length, keys.reduce((s, k) => s + nDefects(k), 0));
+      assert.deepEqual(
+        (await store.items(run.id)).map((i) => i.itemKey),
+        keys,
+      );
+      assert.equal(
+        (await store.defects(run.id)).length,
+        keys.reduce((s, k) => s + nDefects(k), 0),
+      );
     });
 
     test('each resume records its device: the run shows the latest, sessions() every one', async () => {
@@ -219,20 +254,33 @@ for (const dialect of DIALECTS) {
       await store.finishRun(run.id, 'interrupted');
       assert.equal((await store.resumeRun(run.id)).device, 'cpu (cpu)', 'no device given: the run keeps its latest');
       const sessions = await store.sessions(run.id);
-      assert.deepEqual(sessions.map((x) => x.device), ['NVIDIA H100 (webgpu)', 'cpu (cpu)', 'cpu (cpu)']);
+      assert.deepEqual(
+        sessions.map((x) => x.device),
+        ['NVIDIA H100 (webgpu)', 'cpu (cpu)', 'cpu (cpu)'],
+      );
       assert.equal(sessions[0]!.startedAt, run.createdAt);
       assert.ok(sessions[1]!.startedAt >= sessions[0]!.startedAt && sessions[2]!.startedAt >= sessions[1]!.startedAt);
-      await assert.rejects(store.resumeRun(run.id, { device: '' }), { message: 'Expected a string of 1 to 255 characters for options.device but received "" of type string' });
+      await assert.rejects(store.resumeRun(run.id, { device: '' }), {
+        message: 'Expected a string of 1 to 255 characters for options.device but received "" of type string',
+      });
     });
 
-    test("items by score: highest first, no score last on every dialect, ties by key; paged with offset", async () => {
+    test('items by score: highest first, no score last on every dialect, ties by key; paged with offset', async () => {
       const run = await store.createRun(newRun);
       const scored = (key: string, score: number | null) => ({ ...item(key, 1), score });
       await store.writeResults(run.id, [scored('a', 0.2), scored('b', null), scored('c', 0.9), scored('d', 0.2), scored('e', 0)]);
-      assert.deepEqual((await store.items(run.id, { order: 'score' })).map((i) => i.itemKey), ['c', 'a', 'd', 'e', 'b']);
-      assert.deepEqual((await store.items(run.id, { order: 'score', limit: 2, offset: 2 })).map((i) => i.itemKey), ['d', 'e']);
+      assert.deepEqual(
+        (await store.items(run.id, { order: 'score' })).map((i) => i.itemKey),
+        ['c', 'a', 'd', 'e', 'b'],
+      );
+      assert.deepEqual(
+        (await store.items(run.id, { order: 'score', limit: 2, offset: 2 })).map((i) => i.itemKey),
+        ['d', 'e'],
+      );
       await assert.rejects(store.items(run.id, { order: 'score', after: 'a' }), /for query\.after/);
-      await assert.rejects(store.items(run.id, { offset: 1 }), { message: 'Expected a limit when offset is given for query.limit but received undefined of type undefined' });
+      await assert.rejects(store.items(run.id, { offset: 1 }), {
+        message: 'Expected a limit when offset is given for query.limit but received undefined of type undefined',
+      });
     });
 
     test('a large batch spans several statements (chunks of 512 rows and powers of two) and stores every row once', async () => {
@@ -261,15 +309,33 @@ for (const dialect of DIALECTS) {
     test('a bad batch is refused before anything is written, with one sentence naming the field; the store goes on', async () => {
       const run = await store.createRun(newRun);
       const bad: [unknown, string][] = [
-        [[item('ok.png', 1), { ...item('b.png', 1), status: 'maybe' }], 'Expected one of "ok", "ng", "error" for results[1].status but received "maybe" of type string'],
-        [[{ ...item('b.png', 0), contentHash: 'xyz' }], 'Expected 64 lowercase hex digits (sha256) or null for results[0].contentHash but received "xyz" of type string'],
+        [
+          [item('ok.png', 1), { ...item('b.png', 1), status: 'maybe' }],
+          'Expected one of "ok", "ng", "error" for results[1].status but received "maybe" of type string',
+        ],
+        [
+          [{ ...item('b.png', 0), contentHash: 'xyz' }],
+          'Expected 64 lowercase hex digits (sha256) or null for results[0].contentHash but received "xyz" of type string',
+        ],
         [[{ ...item('b.png', 0), itemKey: '' }], 'Expected a string of 1 to 700 characters for results[0].itemKey but received "" of type string'],
         [[{ ...item('b.png', 0), width: -1 }], 'Expected integer between 0 and 2147483647 or null for results[0].width but received -1 of type number'],
         [[{ ...item('b.png', 0), score: Number.NaN }], 'Expected finite number for results[0].score but received NaN of type number'],
-        [[{ ...item('b.png', 0), defects: [{ ...defects(1)[0]!, class: 'dent' }] }], 'Expected one of "crack", "scratch", "spot" for results[0].defects[0].class but received "dent" of type string'],
-        [[{ ...item('b.png', 0), defects: [{ ...defects(1)[0]!, area: 1.5 }] }], 'Expected integer between 0 and 9007199254740991 for results[0].defects[0].area but received 1.5 of type number'],
-        [[item('d.png', 0), item('d.png', 1)], 'Expected a key not already in this batch (results[0] has it) for results[1].itemKey but received "d.png" of type string'],
-        [[{ ...item('b.png', 0), stageTimings: { gpu: -2 } }], 'Expected finite number of milliseconds ≥ 0 for results[0].stageTimings.gpu but received -2 of type number'],
+        [
+          [{ ...item('b.png', 0), defects: [{ ...defects(1)[0]!, class: 'dent' }] }],
+          'Expected one of "crack", "scratch", "spot" for results[0].defects[0].class but received "dent" of type string',
+        ],
+        [
+          [{ ...item('b.png', 0), defects: [{ ...defects(1)[0]!, area: 1.5 }] }],
+          'Expected integer between 0 and 9007199254740991 for results[0].defects[0].area but received 1.5 of type number',
+        ],
+        [
+          [item('d.png', 0), item('d.png', 1)],
+          'Expected a key not already in this batch (results[0] has it) for results[1].itemKey but received "d.png" of type string',
+        ],
+        [
+          [{ ...item('b.png', 0), stageTimings: { gpu: -2 } }],
+          'Expected finite number of milliseconds ≥ 0 for results[0].stageTimings.gpu but received -2 of type number',
+        ],
         ['not an array', 'Expected an array of item results for results but received "not an array" of type string'],
       ];
       for (const [results, message] of bad) {
@@ -280,12 +346,25 @@ for (const dialect of DIALECTS) {
         code: 'KENSA_ERR_INVALID_ARGUMENT',
         message: 'Expected the id of an existing run for runId but received "nope" of type string',
       });
-      await assert.rejects(store.writeResults('bad id!', []), { code: 'KENSA_ERR_INVALID_ARGUMENT', message: 'Expected a run id of 1 to 64 letters, digits, ".", "_" or "-" for runId but received "bad id!" of type string' });
-      await assert.rejects(store.finishRun(run.id, 'running' as 'done'), { message: 'Expected one of "interrupted", "done", "failed" for status but received "running" of type string' });
-      await assert.rejects(store.finishRun(run.id, 'done', { total: 1, ok: 1, ng: 0, error: -1 }), { message: 'Expected integer between 0 and 2147483647 for counts.error but received -1 of type number' });
-      await assert.rejects(store.createRun({ ...newRun, recipeName: '' }), { message: 'Expected a string of 1 to 255 characters for run.recipeName but received "" of type string' });
-      await assert.rejects(store.createRun({ ...newRun, options: [1] as never }), { message: 'Expected an object for run.options but received [1] of type object' });
-      await assert.rejects(store.createRun({ ...newRun, recipe: 1n as never }), { message: 'Expected a JSON value for run.recipe but received 1 of type bigint' });
+      await assert.rejects(store.writeResults('bad id!', []), {
+        code: 'KENSA_ERR_INVALID_ARGUMENT',
+        message: 'Expected a run id of 1 to 64 letters, digits, ".", "_" or "-" for runId but received "bad id!" of type string',
+      });
+      await assert.rejects(store.finishRun(run.id, 'running' as 'done'), {
+        message: 'Expected one of "interrupted", "done", "failed" for status but received "running" of type string',
+      });
+      await assert.rejects(store.finishRun(run.id, 'done', { total: 1, ok: 1, ng: 0, error: -1 }), {
+        message: 'Expected integer between 0 and 2147483647 for counts.error but received -1 of type number',
+      });
+      await assert.rejects(store.createRun({ ...newRun, recipeName: '' }), {
+        message: 'Expected a string of 1 to 255 characters for run.recipeName but received "" of type string',
+      });
+      await assert.rejects(store.createRun({ ...newRun, options: [1] as never }), {
+        message: 'Expected an object for run.options but received [1] of type object',
+      });
+      await assert.rejects(store.createRun({ ...newRun, recipe: 1n as never }), {
+        message: 'Expected a JSON value for run.recipe but received 1 of type bigint',
+      });
       await assert.rejects(store.resumeRun('gone'), { message: 'Expected the id of an existing run for id but received "gone" of type string' });
       // The store still works.
       assert.deepEqual(await store.writeResults(run.id, [item('after.png', 2)]), { items: 1, defects: 2 });
@@ -301,8 +380,12 @@ describe('opening stores', () => {
       code: 'KENSA_ERR_INVALID_ARGUMENT',
       message: 'Expected a file path, sqlite:PATH, postgres://… or mysql://… URL for url but received "redis://localhost/0" of type string',
     });
-    await assert.rejects(openStore(':memory:', { poolSize: 0 }), { message: 'Expected integer between 1 and 64 for options.poolSize but received 0 of type number' });
-    await assert.rejects(openStore(':memory:', { busyTimeoutMs: -1 }), { message: 'Expected integer between 0 and 600000 for options.busyTimeoutMs but received -1 of type number' });
+    await assert.rejects(openStore(':memory:', { poolSize: 0 }), {
+      message: 'Expected integer between 1 and 64 for options.poolSize but received 0 of type number',
+    });
+    await assert.rejects(openStore(':memory:', { busyTimeoutMs: -1 }), {
+      message: 'Expected integer between 0 and 600000 for options.busyTimeoutMs but received -1 of type number',
+    });
   });
 
   test('an unreachable server or an unopenable file is KENSA_ERR_STORE naming the backend and the operation', async () => {
@@ -354,7 +437,12 @@ describe('failed writes', () => {
       const batch = [item('second.png', 3), item('first.png', 1)];
       await assert.rejects(store.writeResults(run.id, batch), (e: unknown) => {
         assert.ok(isKensaError(e, 'KENSA_ERR_STORE'));
-        assert.match(e.message, new RegExp(`^sqlite store sqlite:.*kensa\\.db: writeResults \\(run ${run.id}, 2 items, 4 defects; rolled back, the batch can be retried\\) failed: database is locked`));
+        assert.match(
+          e.message,
+          new RegExp(
+            `^sqlite store sqlite:.*kensa\\.db: writeResults \\(run ${run.id}, 2 items, 4 defects; rolled back, the batch can be retried\\) failed: database is locked`,
+          ),
+        );
         return true;
       });
       other.exec('rollback');
@@ -391,7 +479,10 @@ describe('failed writes', () => {
             break;
           } catch (e) {
             assert.ok(isKensaError(e, 'KENSA_ERR_STORE'), String(e));
-            assert.match(e.message, new RegExp(`^${dialect} store ${dialect}://.*: writeResults \\(run .*, 1 items, 3 defects; rolled back, the batch can be retried\\) failed: `));
+            assert.match(
+              e.message,
+              new RegExp(`^${dialect} store ${dialect}://.*: writeResults \\(run .*, 1 items, 3 defects; rolled back, the batch can be retried\\) failed: `),
+            );
             assert.ok(++failures <= 1, 'a second attempt must reach a fresh connection');
           }
         }
@@ -409,7 +500,10 @@ describe('failed writes', () => {
           await new Promise((r) => setTimeout(r, 10));
         }
         assert.equal(await admin.kill(true), 1);
-        await assert.rejects(write, (e: unknown) => isKensaError(e, 'KENSA_ERR_STORE') && /writeResults \(run .*, 2 items, 7 defects; rolled back/.test(e.message));
+        await assert.rejects(
+          write,
+          (e: unknown) => isKensaError(e, 'KENSA_ERR_STORE') && /writeResults \(run .*, 2 items, 7 defects; rolled back/.test(e.message),
+        );
         await locker.end();
         assert.deepEqual(await store.counts(run.id), { total: 2, ok: 0, ng: 2, error: 0 }, 'b2.png must not be half-written');
         assert.equal((await store.defects(run.id, 'b0.png')).length, 2, 'b0.png keeps its old defects');

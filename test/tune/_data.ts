@@ -18,4 +18,6 @@ export function good(count: number, size: number, seed: number): Frame[] {
 }
 
 /** The parameters the fast tests search (the CPU reference pays for wide hats and pyramids). */
-export const SMALL_SPACE = CLASSIC_SPACE.filter((d) => ['denoise.sigma', 'threshold.value', 'contrast.background', 'morphology.close', 'components.minArea'].includes(d.path));
+export const SMALL_SPACE = CLASSIC_SPACE.filter((d) =>
+  ['denoise.sigma', 'threshold.value', 'contrast.background', 'morphology.close', 'components.minArea'].includes(d.path),
+);

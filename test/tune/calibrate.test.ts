@@ -34,6 +34,9 @@ describe('calibration from good images', () => {
   test('an empty set of good images and a decoupled recipe are refused', async () => {
     const backend = await openBackend({ device: 'cpu' });
     await assert.rejects(calibrate(backend, [], parseRecipe({}), 0.05), { code: 'KENSA_ERR_TUNE_DATA', message: 'No defect-free images to calibrate on' });
-    await assert.rejects(calibrate(backend, good(1, 16, 1), parseRecipe({ kind: 'decoupled' }), 0.05), { code: 'KENSA_ERR_INVALID_ARGUMENT', message: /for recipe but received "decoupled"/ });
+    await assert.rejects(calibrate(backend, good(1, 16, 1), parseRecipe({ kind: 'decoupled' }), 0.05), {
+      code: 'KENSA_ERR_INVALID_ARGUMENT',
+      message: /for recipe but received "decoupled"/,
+    });
   });
 });

@@ -9,12 +9,21 @@ const base = DEFAULT_RECIPE.recipe as ClassicRecipe;
 describe('the search space', () => {
   test('both ends of every dimension are recipes the schema accepts', () => {
     for (const u of [0, 0.999999]) {
-      const r = candidate(base, CLASSIC_SPACE.map(() => u)).recipe as ClassicRecipe;
+      const r = candidate(
+        base,
+        CLASSIC_SPACE.map(() => u),
+      ).recipe as ClassicRecipe;
       assert.equal(r.kind, 'classic');
     }
-    const hi = candidate(base, CLASSIC_SPACE.map(() => 0.999999)).recipe as ClassicRecipe;
+    const hi = candidate(
+      base,
+      CLASSIC_SPACE.map(() => 0.999999),
+    ).recipe as ClassicRecipe;
     assert.deepEqual([hi.threshold.value, hi.components.minArea, hi.blackhat?.size, hi.tophat?.weight], [0.4, 400, 15, 4]);
-    const lo = candidate(base, CLASSIC_SPACE.map(() => 0)).recipe as ClassicRecipe;
+    const lo = candidate(
+      base,
+      CLASSIC_SPACE.map(() => 0),
+    ).recipe as ClassicRecipe;
     assert.equal(lo.contrast.background, 0, 'off');
     assert.ok(!lo.blackhat && !lo.tophat, 'hats off');
   });

@@ -23,13 +23,29 @@ async function cpu(): Promise<Backend> {
   return openBackend({ device: 'cpu' });
 }
 
-const options = async (extra: Partial<SearchOptions> = {}): Promise<SearchOptions> => ({ backend: await cpu(), base: BAD, metric: 'f1', tolerance: 2, budget: 9, seed: 1, space: SMALL_SPACE, ...extra });
+const options = async (extra: Partial<SearchOptions> = {}): Promise<SearchOptions> => ({
+  backend: await cpu(),
+  base: BAD,
+  metric: 'f1',
+  tolerance: 2,
+  budget: 9,
+  seed: 1,
+  space: SMALL_SPACE,
+  ...extra,
+});
 
 describe('kensa tune: the search', () => {
   test('successive halving: candidates fall by 3, images rise by 3, the last rung on every image', () => {
-    assert.deepEqual(schedule(9, 11), [{ candidates: 9, images: 3 }, { candidates: 3, images: 4 }, { candidates: 1, images: 11 }]);
+    assert.deepEqual(schedule(9, 11), [
+      { candidates: 9, images: 3 },
+      { candidates: 3, images: 4 },
+      { candidates: 1, images: 11 },
+    ]);
     assert.deepEqual(schedule(1, 5), [{ candidates: 1, images: 5 }]);
-    assert.deepEqual(schedule(30, 100).map((r) => r.candidates), [30, 10, 4, 2, 1]);
+    assert.deepEqual(
+      schedule(30, 100).map((r) => r.candidates),
+      [30, 10, 4, 2, 1],
+    );
   });
 
   test('every prefix of the image order holds defective images in their share', () => {
@@ -39,7 +55,10 @@ describe('kensa tune: the search', () => {
     const defective = (f: (typeof frames)[number]) => f.truth.some((v) => v !== 0);
     const share = frames.filter(defective).length / frames.length;
     for (const n of [3, 6, 9]) assert.ok(Math.abs(order.slice(0, n).filter(defective).length - share * n) <= 1, `prefix ${n}`);
-    assert.notDeepEqual(order.map((f) => f.name), stratifiedOrder(frames, 2).map((f) => f.name));
+    assert.notDeepEqual(
+      order.map((f) => f.name),
+      stratifiedOrder(frames, 2).map((f) => f.name),
+    );
   });
 
   test('the split depends on the names alone, and neither side is empty', () => {
@@ -47,7 +66,10 @@ describe('kensa tune: the search', () => {
     const b = holdoutSplit([...frames].reverse().slice(0, 10), 0.3, 'images');
     for (const f of b.heldOut) assert.ok(a.heldOut.some((g) => g.name === f.name));
     for (const f of a.heldOut) assert.ok(nameFraction(f.name) < 0.3);
-    assert.throws(() => holdoutSplit(frames.slice(0, 1), 0.3, 'labelled images'), { code: 'KENSA_ERR_TUNE_DATA', message: /leaves [01] of the 1 labelled images to tune on/ });
+    assert.throws(() => holdoutSplit(frames.slice(0, 1), 0.3, 'labelled images'), {
+      code: 'KENSA_ERR_TUNE_DATA',
+      message: /leaves [01] of the 1 labelled images to tune on/,
+    });
   });
 
   test('recovers good parameters from a bad start; the held-out score is measured on images the search never ran', async () => {
@@ -69,7 +91,10 @@ describe('kensa tune: the search', () => {
 
     const r = await tune(frames, { ...(await options()), holdout: 0.3 });
     assert.ok(!r.aborted);
-    assert.deepEqual(r.heldOut, heldOut.map((f) => f.name));
+    assert.deepEqual(
+      r.heldOut,
+      heldOut.map((f) => f.name),
+    );
     assert.equal(r.heldOutScore, await scoreRecipe(backend, heldOut, r.recipe.recipe, 'f1', 2));
     assert.equal(r.baseHeldOutScore, 0, 'the bad start finds nothing');
     assert.ok(r.heldOutScore >= 0.3, `tuned held-out F1 ${r.heldOutScore} should beat the bad start by 0.3`);
@@ -83,7 +108,10 @@ describe('kensa tune: the search', () => {
     const whole = await searchRecipe(frames, await options());
     const statePath = join(root, 'resume.state.json');
     const controller = new AbortController();
-    const first = await searchRecipe(frames, await options({ statePath, signal: controller.signal, onProgress: (p) => p.evaluations === 5 && controller.abort() }));
+    const first = await searchRecipe(
+      frames,
+      await options({ statePath, signal: controller.signal, onProgress: (p) => p.evaluations === 5 && controller.abort() }),
+    );
     assert.deepEqual(first, { aborted: true, evaluations: 5 });
     assert.ok(existsSync(statePath));
     let ran = 0;
@@ -92,10 +120,16 @@ describe('kensa tune: the search', () => {
     assert.equal(ran, 13);
     assert.equal(resumed.recipe.hash, whole.recipe.hash);
     assert.equal(resumed.score, whole.score);
-    await assert.rejects(searchRecipe(frames, await options({ statePath, seed: 2 })), { code: 'KENSA_ERR_TUNE_STATE', message: /resume\.state\.json belongs to another search/ });
+    await assert.rejects(searchRecipe(frames, await options({ statePath, seed: 2 })), {
+      code: 'KENSA_ERR_TUNE_STATE',
+      message: /resume\.state\.json belongs to another search/,
+    });
   });
 
   test('a budget of zero is refused', async () => {
-    await assert.rejects(searchRecipe(frames, await options({ budget: 0 })), { code: 'KENSA_ERR_INVALID_ARGUMENT', message: 'Expected integer between 1 and 100000 for budget but received 0 of type number' });
+    await assert.rejects(searchRecipe(frames, await options({ budget: 0 })), {
+      code: 'KENSA_ERR_INVALID_ARGUMENT',
+      message: 'Expected integer between 1 and 100000 for budget but received 0 of type number',
+    });
   });
 });

@@ -207,7 +207,13 @@ export function canny(x: Tensor, options: CannyOptions): Tensor {
       const g = blockGeometry(N, H, W, 8);
       const un = cclUniforms(g, 0);
       const L = recordUnionFind(gpu, st, g, 8, un);
-      gpu.dispatch({ program: cclCompressProgram(8, 'u8', 'flag'), inputs: [st.gpu.ref], outputs: [L.gpu.ref], uniforms: un, workgroups: Math.ceil(g.total / BLOCK_WORKGROUP) });
+      gpu.dispatch({
+        program: cclCompressProgram(8, 'u8', 'flag'),
+        inputs: [st.gpu.ref],
+        outputs: [L.gpu.ref],
+        uniforms: un,
+        workgroups: Math.ceil(g.total / BLOCK_WORKGROUP),
+      });
       const out = runPixelProgram(cannyFinalProgram(), [st, L], shape, 'u8', {});
       st.dispose();
       L.dispose();

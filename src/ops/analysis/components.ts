@@ -192,9 +192,17 @@ const BLOCK_INDEX = /* wgsl */ `
   let by = r / u.blk.y;
   let bx = r - by * u.blk.y;`;
 
-const ENTRY = '@compute @workgroup_size(WG)\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32)';
+const ENTRY =
+  '@compute @workgroup_size(WG)\nfn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32)';
 
-function base(name: string, key: string, inputs: TensorBinding[], outputs: ProgramInfo['outputs'], body: string, extra: ProgramInfo['uniforms'] = []): ProgramInfo {
+function base(
+  name: string,
+  key: string,
+  inputs: TensorBinding[],
+  outputs: ProgramInfo['outputs'],
+  body: string,
+  extra: ProgramInfo['uniforms'] = [],
+): ProgramInfo {
   return { name, key, inputs, outputs, uniforms: [...CCL_UNIFORMS, ...extra], workgroupSize: WG, body };
 }
 
@@ -220,7 +228,12 @@ export function cclLocalProgram(conn: Connectivity, maskDtype: DType): ProgramIn
       if (ty > 0u && tx + 1u < TILE && (m & 2u) != 0u && (bits[i - TILE + 1u] & 4u) != 0u) { unite_s(i, i - TILE + 1u); }`
       : `if (tx > 0u && (m & 1u) != 0u && (bits[i - 1u] & 2u) != 0u) { unite_s(i, i - 1u); }
       if (ty > 0u && (m & bits[i - TILE] & 3u) != 0u) { unite_s(i, i - TILE); }`;
-  return base(`ccl_local`, `c=${conn}`, [{ name: 'mask', dtype: maskDtype }], [L_ATOMIC], `${cclHeader(conn)}
+  return base(
+    `ccl_local`,
+    `c=${conn}`,
+    [{ name: 'mask', dtype: maskDtype }],
+    [L_ATOMIC],
+    `${cclHeader(conn)}
 const TILE: u32 = ${TILE}u;
 const TB: u32 = ${TILE_BLOCKS}u;
 var<workgroup> bits: array<u32, ${TILE_BLOCKS}>;
@@ -265,7 +278,9 @@ ${ENTRY} {
       atomicStore(&L[gbase + (i / TILE) * u.blk.y + i % TILE], v);
     }
   }
-}`, [{ name: 'tl', type: 'vec4u' }]);
+}`,
+    [{ name: 'tl', type: 'vec4u' }],
+  );
 }
 
 /** Border pass: the global union of the edges that cross tile borders (one thread per border block). */
@@ -280,7 +295,12 @@ export function cclBorderProgram(conn: Connectivity, maskDtype: DType): ProgramI
   if ((tx == TILE - 1u || ty == 0u) && (m & 2u) != 0u && fgpx(n, y0 - 1u, x0 + 2u)) { unite(g, g - wb + 1u); }`
       : `if (tx == 0u && (m & 1u) != 0u && fgpx(n, y0, x0 - 1u)) { unite(g, g - 1u); }
   if (ty == 0u && (((m & 1u) != 0u && fgpx(n, y0 - 1u, x0)) || ((m & 2u) != 0u && fgpx(n, y0 - 1u, x0 + 1u)))) { unite(g, g - wb); }`;
-  return base(`ccl_border`, `c=${conn}`, [{ name: 'mask', dtype: maskDtype }], [L_ATOMIC], `${cclHeader(conn)}
+  return base(
+    `ccl_border`,
+    `c=${conn}`,
+    [{ name: 'mask', dtype: maskDtype }],
+    [L_ATOMIC],
+    `${cclHeader(conn)}
 const TILE: u32 = ${TILE}u;
 const P: u32 = ${P}u;
 ${ENTRY} {
@@ -304,7 +324,9 @@ ${ENTRY} {
   let y0 = by * BH;
   let x0 = bx * 2u;
   ${edges}
-}`, [{ name: 'tl', type: 'vec4u' }]);
+}`,
+    [{ name: 'tl', type: 'vec4u' }],
+  );
 }
 
 export const BORDER_POSITIONS = { 4: 2 * TILE, 8: 3 * TILE } as const;
@@ -324,7 +346,12 @@ const CHUNK_RANGE = /* wgsl */ `
  */
 export function cclCompressProgram(conn: Connectivity, maskDtype: DType, mode: 'count' | 'flag'): ProgramInfo {
   if (mode === 'flag') {
-    return base(`ccl_compress`, `c=${conn};flag`, [{ name: 'mask', dtype: maskDtype }], [L_ATOMIC], `${cclHeader(conn)}
+    return base(
+      `ccl_compress`,
+      `c=${conn};flag`,
+      [{ name: 'mask', dtype: maskDtype }],
+      [L_ATOMIC],
+      `${cclHeader(conn)}
 fn strong_px(n: u32, y: u32, x: u32) -> bool {
   if (y >= u.dims.y || x >= u.dims.z) { return false; }
   return mask_load((n * u.dims.y + y) * u.dims.z + x) == 2.0;
@@ -338,9 +365,15 @@ ${ENTRY} {${BLOCK_INDEX}
   if (strong_px(n, y0, x0) || strong_px(n, y0, x0 + 1u) || (BH == 2u && (strong_px(n, y0 + 1u, x0) || strong_px(n, y0 + 1u, x0 + 1u)))) {
     atomicOr(&L[root], FLAG);
   }
-}`);
+}`,
+    );
   }
-  return base(`ccl_compress`, `c=${conn};count`, [{ name: 'mask', dtype: maskDtype }], [L_ATOMIC, { name: 'chunks', dtype: 'i32' }], `${cclHeader(conn)}
+  return base(
+    `ccl_compress`,
+    `c=${conn};count`,
+    [{ name: 'mask', dtype: maskDtype }],
+    [L_ATOMIC, { name: 'chunks', dtype: 'i32' }],
+    `${cclHeader(conn)}
 var<workgroup> wcount: atomic<u32>;
 ${ENTRY} {${CHUNK_RANGE}
   if (li == 0u) { atomicStore(&wcount, 0u); }
@@ -356,7 +389,8 @@ ${ENTRY} {${CHUNK_RANGE}
   atomicAdd(&wcount, cnt);
   workgroupBarrier();
   if (li == 0u) { chunks[c] = i32(atomicLoad(&wcount)); }
-}`);
+}`,
+  );
 }
 
 const WG_SCAN = /* wgsl */ `
@@ -377,7 +411,15 @@ fn wg_scan(li: u32, v: u32) -> u32 {
 
 /** One workgroup: chunks[i] becomes the exclusive prefix; res[n] = end, res[N + n] = first index of image n. */
 export function cclScanProgram(): ProgramInfo {
-  return base(`ccl_scan`, '', [], [{ name: 'chunks', dtype: 'i32' }, { name: 'res', dtype: 'i32' }], `
+  return base(
+    `ccl_scan`,
+    '',
+    [],
+    [
+      { name: 'chunks', dtype: 'i32' },
+      { name: 'res', dtype: 'i32' },
+    ],
+    `
 ${WG_SCAN}
 ${ENTRY} {
   let total = u.ch.y;
@@ -398,12 +440,18 @@ ${ENTRY} {
     run += v;
     if (ci == cpi - 1u) { res[img] = i32(run); }
   }
-}`);
+}`,
+  );
 }
 
 /** Roots get FLAG | global component index (key order) and zero their statistics slot. */
 export function cclRankProgram(): ProgramInfo {
-  return base(`ccl_rank`, '', [{ name: 'chunks', dtype: 'i32' }], [L_ATOMIC, { name: 'res', dtype: 'f32', atomic: true }], `
+  return base(
+    `ccl_rank`,
+    '',
+    [{ name: 'chunks', dtype: 'i32' }],
+    [L_ATOMIC, { name: 'res', dtype: 'f32', atomic: true }],
+    `
 const FLAG: u32 = 0x80000000u;
 const PER: u32 = ${PER}u;
 const CHUNK: u32 = ${CHUNK}u;
@@ -425,7 +473,8 @@ ${ENTRY} {${CHUNK_RANGE}
       off++;
     }
   }
-}`);
+}`,
+  );
 }
 
 /** Labels (image-local, 1-based) and statistics, one run of RUN pixels of a row per thread. */
@@ -440,7 +489,15 @@ export function cclLabelProgram(conn: Connectivity, valuesDtype: DType | null, w
     { name: 'L', dtype: 'i32' },
   ];
   if (valuesDtype !== null) inputs.push({ name: 'vals', dtype: valuesDtype });
-  return base(`ccl_label`, `c=${conn};v=${valuesDtype ?? 'none'};s=${withStats};w=${writeLabels}`, inputs, [{ name: 'out', dtype: 'i32' }, { name: 'res', dtype: 'f32', atomic: true }], `
+  return base(
+    `ccl_label`,
+    `c=${conn};v=${valuesDtype ?? 'none'};s=${withStats};w=${writeLabels}`,
+    inputs,
+    [
+      { name: 'out', dtype: 'i32' },
+      { name: 'res', dtype: 'f32', atomic: true },
+    ],
+    `
 const BG: u32 = 0xffffffffu;
 const FLAG: u32 = 0x80000000u;
 const MASK: u32 = 0x7fffffffu;
@@ -516,12 +573,22 @@ ${ENTRY} {
     ${writeLabels ? 'out[p] = lab;' : ''}
   }
   flush(cur, y, area, minx, maxx, sx, sv);
-}`);
+}`,
+  );
 }
 
 /** Labels only, coalesced: one workgroup per 4·WG pixels of a row, each thread 4 pixels WG apart. */
 export function cclWriteProgram(conn: Connectivity): ProgramInfo {
-  return base(`ccl_write`, `c=${conn}`, [{ name: 'mask', dtype: 'u8' }, { name: 'L', dtype: 'i32' }, { name: 'res', dtype: 'i32' }], [{ name: 'out', dtype: 'i32' }], `
+  return base(
+    `ccl_write`,
+    `c=${conn}`,
+    [
+      { name: 'mask', dtype: 'u8' },
+      { name: 'L', dtype: 'i32' },
+      { name: 'res', dtype: 'i32' },
+    ],
+    [{ name: 'out', dtype: 'i32' }],
+    `
 const FLAG: u32 = 0x80000000u;
 const MASK: u32 = 0x7fffffffu;
 const BH: u32 = ${conn === 8 ? 2 : 1}u;
@@ -551,7 +618,9 @@ ${ENTRY} {
       out[p] = lab;
     }
   }
-}`, [{ name: 'segs', type: 'u32' }]);
+}`,
+    [{ name: 'segs', type: 'u32' }],
+  );
 }
 
 /**
@@ -565,7 +634,12 @@ ${ENTRY} {
  */
 export function cclPackProgram(withValues: boolean): ProgramInfo {
   const ps = withValues ? PACKED + 2 : PACKED;
-  return base(`ccl_pack`, `v=${withValues}`, [{ name: 'res', dtype: 'i32' }], [{ name: 'pk', dtype: 'f32', atomic: true }], `
+  return base(
+    `ccl_pack`,
+    `v=${withValues}`,
+    [{ name: 'res', dtype: 'i32' }],
+    [{ name: 'pk', dtype: 'f32', atomic: true }],
+    `
 const STRIDE: u32 = ${STRIDE}u;
 const PS: u32 = ${ps}u;
 fn rd(i: u32) -> u32 { return bitcast<u32>(res[i]); }
@@ -607,7 +681,8 @@ ${ENTRY} {
     atomicStore(&pk[q + 1u], sx.y);
     atomicStore(&pk[q + 2u], sy.y);
   }
-}`);
+}`,
+  );
 }
 
 /** Every program variant, for the compile-all test. */
@@ -652,7 +727,21 @@ export function blockGeometry(n: number, h: number, w: number, conn: Connectivit
   const tilesX = Math.ceil(wb / TILE);
   const tilesY = Math.ceil(hb / TILE);
   const tilesPerImage = tilesX * tilesY;
-  return { n, h, w, hb, wb, perImage, total: n * perImage, chunksPerImage, chunks: n * chunksPerImage, tilesX, tilesY, tilesPerImage, tiles: n * tilesPerImage };
+  return {
+    n,
+    h,
+    w,
+    hb,
+    wb,
+    perImage,
+    total: n * perImage,
+    chunksPerImage,
+    chunks: n * chunksPerImage,
+    tilesX,
+    tilesY,
+    tilesPerImage,
+    tiles: n * tilesPerImage,
+  };
 }
 
 /**
@@ -682,7 +771,13 @@ export function cclUniforms(g: BlockGeometry, header: number) {
 export function recordUnionFind(gpu: Gpu, mask: Tensor, g: BlockGeometry, conn: Connectivity, uniforms: ReturnType<typeof cclUniforms>): Tensor {
   const L = Tensor.empty(gpu, [g.n, 1, g.hb, g.wb], 'i32');
   gpu.dispatch({ program: cclLocalProgram(conn, mask.dtype), inputs: [mask.gpu.ref], outputs: [L.gpu.ref], uniforms, workgroups: g.tiles });
-  gpu.dispatch({ program: cclBorderProgram(conn, mask.dtype), inputs: [mask.gpu.ref], outputs: [L.gpu.ref], uniforms, workgroups: Math.ceil((g.tiles * BORDER_POSITIONS[conn]) / WG) });
+  gpu.dispatch({
+    program: cclBorderProgram(conn, mask.dtype),
+    inputs: [mask.gpu.ref],
+    outputs: [L.gpu.ref],
+    uniforms,
+    workgroups: Math.ceil((g.tiles * BORDER_POSITIONS[conn]) / WG),
+  });
   return L;
 }
 
@@ -737,15 +832,33 @@ async function componentsGpu(gpu: Gpu, mask: Tensor, o: Resolved): Promise<Conne
   const resWords = header + g.total * STRIDE;
   const res = Tensor.empty(gpu, [resWords], 'i32');
   const labels = Tensor.empty(gpu, [N, 1, H, W], 'i32');
-  gpu.dispatch({ program: cclCompressProgram(o.connectivity, 'u8', 'count'), inputs: [mask.gpu.ref], outputs: [L.gpu.ref, chunks.gpu.ref], uniforms: un, workgroups: g.chunks });
+  gpu.dispatch({
+    program: cclCompressProgram(o.connectivity, 'u8', 'count'),
+    inputs: [mask.gpu.ref],
+    outputs: [L.gpu.ref, chunks.gpu.ref],
+    uniforms: un,
+    workgroups: g.chunks,
+  });
   gpu.dispatch({ program: cclScanProgram(), inputs: [], outputs: [chunks.gpu.ref, res.gpu.ref], uniforms: un, workgroups: 1 });
   gpu.dispatch({ program: cclRankProgram(), inputs: [chunks.gpu.ref], outputs: [L.gpu.ref, res.gpu.ref], uniforms: un, workgroups: g.chunks });
   const vdt = o.values ? o.values.dtype : null;
-  gpu.dispatch({ program: cclWriteProgram(o.connectivity), inputs: [mask.gpu.ref, L.gpu.ref, res.gpu.ref], outputs: [labels.gpu.ref], uniforms: un, workgroups: N * H * un.segs });
+  gpu.dispatch({
+    program: cclWriteProgram(o.connectivity),
+    inputs: [mask.gpu.ref, L.gpu.ref, res.gpu.ref],
+    outputs: [labels.gpu.ref],
+    uniforms: un,
+    workgroups: N * H * un.segs,
+  });
   if (o.stats) {
     const inputs = [mask.gpu.ref, L.gpu.ref];
     if (o.values) inputs.push(o.values.gpu.ref);
-    gpu.dispatch({ program: cclLabelProgram(o.connectivity, vdt, true, false), inputs, outputs: [labels.gpu.ref, res.gpu.ref], uniforms: un, workgroups: Math.ceil(un.ch[3]! / WG) });
+    gpu.dispatch({
+      program: cclLabelProgram(o.connectivity, vdt, true, false),
+      inputs,
+      outputs: [labels.gpu.ref, res.gpu.ref],
+      uniforms: un,
+      workgroups: Math.ceil(un.ch[3]! / WG),
+    });
   }
   L.dispose();
   chunks.dispose();
@@ -768,7 +881,13 @@ async function componentsGpu(gpu: Gpu, mask: Tensor, o: Resolved): Promise<Conne
   const pkWords = 1 + header + g.total * ps + 3 * (Math.ceil((N * H * W) / 65536) + 1);
   const pk = Tensor.empty(gpu, [pkWords], 'i32');
   gpu.clear({ buffer: pk.gpu.ref.buffer, bytes: 16 });
-  gpu.dispatch({ program: cclPackProgram(vdt !== null), inputs: [res.gpu.ref], outputs: [pk.gpu.ref], uniforms: un, workgroups: Math.ceil(Math.max(header, g.total) / WG) });
+  gpu.dispatch({
+    program: cclPackProgram(vdt !== null),
+    inputs: [res.gpu.ref],
+    outputs: [pk.gpu.ref],
+    uniforms: un,
+    workgroups: Math.ceil(Math.max(header, g.total) / WG),
+  });
   res.dispose();
   // One readback (a second only when the batch has more than FIRST_READ components or overflows).
   let words = new Uint32Array(await gpu.read(pk.gpu.ref, Math.min(pkWords, 1 + header + FIRST_READ * ps) * 4));
@@ -792,7 +911,15 @@ async function componentsGpu(gpu: Gpu, mask: Tensor, o: Resolved): Promise<Conne
     const first = words[1 + N + n]!;
     const k = words[1 + n]! - first;
     count.push(k);
-    const s: ComponentStats = { area: view(0, first, k), x: view(1, first, k), y: view(2, first, k), w: view(3, first, k), h: view(4, first, k), cx: new Float64Array(k), cy: new Float64Array(k) };
+    const s: ComponentStats = {
+      area: view(0, first, k),
+      x: view(1, first, k),
+      y: view(2, first, k),
+      w: view(3, first, k),
+      h: view(4, first, k),
+      cx: new Float64Array(k),
+      cy: new Float64Array(k),
+    };
     const { area: sa, x: sxs, y: sys, cx, cy } = s;
     const [ox0, oy0] = [col(5) + first, col(6) + first];
     for (let i = 0; i < k; i++) {
@@ -818,7 +945,14 @@ async function componentsGpu(gpu: Gpu, mask: Tensor, o: Resolved): Promise<Conne
 }
 
 /** Statistics from the 11-word atomics buffer as it is (images 65536 pixels wide or high and more). */
-async function readUnpacked(gpu: Gpu, res: Tensor, N: number, header: number, resWords: number, vdt: DType | null): Promise<{ count: number[]; stats: ComponentStats[] }> {
+async function readUnpacked(
+  gpu: Gpu,
+  res: Tensor,
+  N: number,
+  header: number,
+  resWords: number,
+  vdt: DType | null,
+): Promise<{ count: number[]; stats: ComponentStats[] }> {
   let words = new Uint32Array(await gpu.read(res.gpu.ref, Math.min(resWords, header + FIRST_READ * STRIDE) * 4));
   const total = N > 0 ? words[N - 1]! : 0;
   if (header + total * STRIDE > words.length) words = new Uint32Array(await gpu.read(res.gpu.ref, (header + total * STRIDE) * 4));

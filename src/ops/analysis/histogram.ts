@@ -139,12 +139,7 @@ export function histogramU8Program(): ProgramInfo {
     // the input as vectors (only this one is used): 16 pixels per load
     inputs: [{ name: 'src', dtype: 'u8', views: { src_v: 'vec4<u32>' } }],
     outputs: [{ name: 'hist', dtype: 'i32', atomic: true }],
-    uniforms: [
-      { name: 'groups', type: 'u32' },
-      { name: 'chunks', type: 'u32' },
-      { name: 'plane_vecs', type: 'u32' },
-      ...BIN_FIELDS,
-    ],
+    uniforms: [{ name: 'groups', type: 'u32' }, { name: 'chunks', type: 'u32' }, { name: 'plane_vecs', type: 'u32' }, ...BIN_FIELDS],
     workgroupSize: WG,
     body: /* wgsl */ `
 var<workgroup> counts: array<atomic<u32>, ${256 * COPIES}>;

@@ -525,7 +525,13 @@ function kmeansGpuU8(x: Tensor, n: number, h: number, w: number, r: ResolvedKMea
   const hist = Tensor.empty(gpu, [n, 256], 'i32');
   gpu.clear(hist.gpu.ref);
   const chunks = Math.ceil(planeLen / HIST_CHUNK);
-  gpu.dispatch({ program: kmeansHistProgram(), inputs: [x.gpu.ref], outputs: [hist.gpu.ref], uniforms: { groups: n * chunks, chunks, plane_len: planeLen }, workgroups: n * chunks });
+  gpu.dispatch({
+    program: kmeansHistProgram(),
+    inputs: [x.gpu.ref],
+    outputs: [hist.gpu.ref],
+    uniforms: { groups: n * chunks, chunks, plane_len: planeLen },
+    workgroups: n * chunks,
+  });
   const centers = Tensor.empty(gpu, [n, k], 'f32');
   const lut = Tensor.empty(gpu, [n, 256], 'i32');
   const vals = r.init.mode === 'spread' ? spreadFractions(k) : r.init.mode === 'values' ? r.init.values : [];
@@ -564,12 +570,30 @@ function kmeansGpu(x: Tensor, n: number, h: number, w: number, r: ResolvedKMeans
   const initGroups = Math.ceil((n * k) / WG);
   if (r.init.mode === 'spread') {
     const stats = imageStats(x);
-    gpu.dispatch({ program: kmeansInitProgram('spread', x.dtype), inputs: [stats.gpu.ref], outputs: [ctr.gpu.ref], uniforms: { ...initUniforms, vals: pad16(spreadFractions(k)) }, workgroups: initGroups });
+    gpu.dispatch({
+      program: kmeansInitProgram('spread', x.dtype),
+      inputs: [stats.gpu.ref],
+      outputs: [ctr.gpu.ref],
+      uniforms: { ...initUniforms, vals: pad16(spreadFractions(k)) },
+      workgroups: initGroups,
+    });
     stats.dispose();
   } else if (r.init.mode === 'pick') {
-    gpu.dispatch({ program: kmeansInitProgram('pick', x.dtype), inputs: [x.gpu.ref], outputs: [ctr.gpu.ref], uniforms: { ...initUniforms, pos: pad16(r.init.positions) }, workgroups: initGroups });
+    gpu.dispatch({
+      program: kmeansInitProgram('pick', x.dtype),
+      inputs: [x.gpu.ref],
+      outputs: [ctr.gpu.ref],
+      uniforms: { ...initUniforms, pos: pad16(r.init.positions) },
+      workgroups: initGroups,
+    });
   } else {
-    gpu.dispatch({ program: kmeansInitProgram('values', x.dtype), inputs: [], outputs: [ctr.gpu.ref], uniforms: { ...initUniforms, vals: pad16(r.init.values) }, workgroups: initGroups });
+    gpu.dispatch({
+      program: kmeansInitProgram('values', x.dtype),
+      inputs: [],
+      outputs: [ctr.gpu.ref],
+      uniforms: { ...initUniforms, vals: pad16(r.init.values) },
+      workgroups: initGroups,
+    });
   }
   // Lloyd iterations
   if (r.iterations > 0) {
@@ -579,7 +603,13 @@ function kmeansGpu(x: Tensor, n: number, h: number, w: number, r: ResolvedKMeans
     const assign = kmeansAssignProgram(x.dtype);
     const update = kmeansUpdateProgram();
     for (let it = 0; it < r.iterations; it++) {
-      gpu.dispatch({ program: assign, inputs: [x.gpu.ref, ctr.gpu.ref], outputs: [part.gpu.ref], uniforms: { groups, chunks, plane_len: planeLen, k }, workgroups: groups });
+      gpu.dispatch({
+        program: assign,
+        inputs: [x.gpu.ref, ctr.gpu.ref],
+        outputs: [part.gpu.ref],
+        uniforms: { groups, chunks, plane_len: planeLen, k },
+        workgroups: groups,
+      });
       gpu.dispatch({ program: update, inputs: [part.gpu.ref], outputs: [ctr.gpu.ref], uniforms: { images: n, chunks, k }, workgroups: n });
     }
     part.dispose();

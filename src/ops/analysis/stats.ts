@@ -259,7 +259,13 @@ export function statsPartials(x: Tensor, planes: number, planeLen: number): { pa
     const uniforms = { groups, chunks, plane_vecs: planeLen / 16 };
     gpu.dispatch({ program: statsPartialU8Program(), inputs: [x.gpu.ref], outputs: [part.gpu.ref], uniforms, workgroups: groups });
   } else {
-    gpu.dispatch({ program: statsPartialProgram(x.dtype), inputs: [x.gpu.ref], outputs: [part.gpu.ref], uniforms: { groups, chunks, plane_len: planeLen }, workgroups: groups });
+    gpu.dispatch({
+      program: statsPartialProgram(x.dtype),
+      inputs: [x.gpu.ref],
+      outputs: [part.gpu.ref],
+      uniforms: { groups, chunks, plane_len: planeLen },
+      workgroups: groups,
+    });
   }
   return { part, chunks };
 }

@@ -54,7 +54,13 @@ const accumulate = defineOp({
     const gpu = y.gpu.gpu;
     // a buffer bound both read-only and read-write in one dispatch is invalid in WebGPU
     if (x.gpu.ref.buffer === y.gpu.ref.buffer) throw invalidParameter('x', 'a tensor apart from y (for y += alpha · y, scale y)', 'a view of y');
-    gpu.dispatch({ program: axpyProgram(x.dtype), inputs: [x.gpu.ref], outputs: [y.gpu.ref], uniforms: { numel: y.size, alpha }, workgroups: Math.ceil(y.size / WG) });
+    gpu.dispatch({
+      program: axpyProgram(x.dtype),
+      inputs: [x.gpu.ref],
+      outputs: [y.gpu.ref],
+      uniforms: { numel: y.size, alpha },
+      workgroups: Math.ceil(y.size / WG),
+    });
     return y;
   },
   cpu: ([y, x]: readonly [Tensor, Tensor], alpha: number) => {

@@ -36,7 +36,6 @@ export function brightnessContrast(x: Tensor, options: BrightnessContrastOptions
   return affine(x, alpha, beta, outDType(options.dtype, x.dtype));
 }
 
-
 /** Every program variant of brightnessContrast (shared with convert), for compile-all tests. */
 export function brightnessContrastPrograms(): ProgramInfo[] {
   return convertPrograms();

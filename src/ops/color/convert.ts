@@ -85,7 +85,13 @@ export function affinePerSamplePrograms(): ProgramInfo[] {
 /** saturate(x · scale[n] + offset[n]) for each sample n, where x lives; arguments already validated. */
 function affinePerSample(x: Tensor, shape: Dims4, scale: readonly number[], offset: readonly number[], dtype: DType): Tensor {
   return onDevice(x, {
-    gpu: () => runPixelProgram(affinePerSampleProgram(x.dtype, dtype), [x], shape, dtype, { ps: packPerSample(scale.map((s, n) => [s, offset[n]!]), 1) }),
+    gpu: () =>
+      runPixelProgram(affinePerSampleProgram(x.dtype, dtype), [x], shape, dtype, {
+        ps: packPerSample(
+          scale.map((s, n) => [s, offset[n]!]),
+          1,
+        ),
+      }),
     cpu: () => {
       const s = scale.map(Math.fround);
       const o = offset.map(Math.fround);

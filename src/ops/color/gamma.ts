@@ -96,7 +96,14 @@ export function gamma(x: Tensor, options: GammaOptions): Tensor {
   const M = isIntegerDType(x.dtype) ? DTYPE_RANGE[x.dtype][1] : 1;
   const invMax = Math.fround(1 / M);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
-  if (gs.perSample || gains.perSample) return gammaPerSample(x, shape, dtype, invMax, Array.from({ length: d.n }, (_, n) => [sampleValue(gs, n), Math.fround(sampleValue(gains, n) * M)]));
+  if (gs.perSample || gains.perSample)
+    return gammaPerSample(
+      x,
+      shape,
+      dtype,
+      invMax,
+      Array.from({ length: d.n }, (_, n) => [sampleValue(gs, n), Math.fround(sampleValue(gains, n) * M)]),
+    );
   const g = gs.values[0]!;
   const mul = Math.fround(gains.values[0]! * M);
   return onDevice(x, {

@@ -82,7 +82,10 @@ export function normalize(x: Tensor, options: NormalizeOptions): Tensor {
   // one value for every channel fills every slot (the shader clamps c), so any C works
   const uniform = mul.every((m, c) => m === mul[0] && add[c] === add[0]);
   if (!uniform && d.c > NORMALIZE_MAX_CHANNELS) {
-    throw new KensaError('KENSA_ERR_SHAPE', `Expected x with at most ${NORMALIZE_MAX_CHANNELS} channels for per-channel mean and std but received ${d.c} (shape [${x.shape.join(', ')}])`);
+    throw new KensaError(
+      'KENSA_ERR_SHAPE',
+      `Expected x with at most ${NORMALIZE_MAX_CHANNELS} channels for per-channel mean and std but received ${d.c} (shape [${x.shape.join(', ')}])`,
+    );
   }
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
   return onDevice(x, {

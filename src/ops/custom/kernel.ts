@@ -121,7 +121,25 @@ const WGSL_RESERVED = new Set(
 );
 
 /** Names the generated code declares (bindings, helpers, entry point). */
-const KENSA_RESERVED = new Set(['u', 'kensa_unused', 'out', 'main', 'pixel', 'border', 'WG', 'Uniforms', 'linear_workgroup', 'MAGIC_2_23', 'small_f32', 'small_f32x4', 'u8x4_f32', 'sat_u8', 'sat_u8x4', 'sat_u16', 'sat_i32']);
+const KENSA_RESERVED = new Set([
+  'u',
+  'kensa_unused',
+  'out',
+  'main',
+  'pixel',
+  'border',
+  'WG',
+  'Uniforms',
+  'linear_workgroup',
+  'MAGIC_2_23',
+  'small_f32',
+  'small_f32x4',
+  'u8x4_f32',
+  'sat_u8',
+  'sat_u8x4',
+  'sat_u16',
+  'sat_i32',
+]);
 
 /** Uniform fields a pixel program declares itself. */
 const PIXEL_UNIFORMS = new Set(['out_shape', 'out_words', 'out_numel', 'border_value']);
@@ -178,7 +196,10 @@ async function compileMapped(gpu: Gpu, program: ProgramInfo, userCode: string, l
     const lines = source.split('\n');
     const detail = errors
       .map((m) => {
-        const at = first > 0 && m.lineNum >= first && m.lineNum < first + count ? `${label} line ${m.lineNum - first + 1} (generated line ${m.lineNum})` : `generated line ${m.lineNum}`;
+        const at =
+          first > 0 && m.lineNum >= first && m.lineNum < first + count
+            ? `${label} line ${m.lineNum - first + 1} (generated line ${m.lineNum})`
+            : `generated line ${m.lineNum}`;
         return `${at}: ${m.message}\n  ${lines[m.lineNum - 1]?.trim() ?? ''}`;
       })
       .join('\n');
@@ -265,11 +286,16 @@ export function customKernel<const I extends string = 'x', const U extends strin
   const name = checkIdentifier('name', spec.name);
   const pixel = spec.pixel;
   if (typeof pixel !== 'string' || !/\bfn\s+pixel\s*\(/.test(pixel)) {
-    throw invalidParameter('pixel', 'WGSL defining fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32', typeof pixel === 'string' ? `${pixel.slice(0, 40)}${pixel.length > 40 ? '…' : ''}` : pixel);
+    throw invalidParameter(
+      'pixel',
+      'WGSL defining fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32',
+      typeof pixel === 'string' ? `${pixel.slice(0, 40)}${pixel.length > 40 ? '…' : ''}` : pixel,
+    );
   }
   const inputs = checkNames('inputs', spec.inputs ?? ['x'], 1, 8);
   const uniformDecl: Readonly<Record<string, ScalarUniformType>> = spec.uniforms ?? {};
-  if (typeof uniformDecl !== 'object' || Array.isArray(uniformDecl)) throw invalidParameter('uniforms', 'an object of name: "f32" | "u32" | "i32"', uniformDecl);
+  if (typeof uniformDecl !== 'object' || Array.isArray(uniformDecl))
+    throw invalidParameter('uniforms', 'an object of name: "f32" | "u32" | "i32"', uniformDecl);
   const generatedUniforms = new Set([...PIXEL_UNIFORMS, ...inputs.map((i) => `${i}_shape`)]);
   const fields: UniformField[] = Object.entries(uniformDecl).map(([k, type]) => {
     checkIdentifier(`uniforms key`, k);
@@ -327,7 +353,10 @@ export function customKernel<const I extends string = 'x', const U extends strin
       },
       cpu: () => {
         if (!cpu) {
-          throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', `Kernel ${name} has no CPU implementation (give customKernel a cpu function) but received CPU tensors; move them to the GPU first`);
+          throw new KensaError(
+            'KENSA_ERR_DEVICE_MISMATCH',
+            `Kernel ${name} has no CPU implementation (give customKernel a cpu function) but received CPU tensors; move them to the GPU first`,
+          );
         }
         const accessors: Record<string, CpuInput> = {};
         for (const [i, t] of tensors.entries()) accessors[inputs[i]!] = cpuInput(inputs[i]!, t, border, borderValue);
@@ -419,18 +448,25 @@ function pick(what: string, bindings: readonly RawBinding[], given: unknown, gpu
   if (Array.isArray(given)) list = given;
   else if (typeof given === 'object' && given !== null) {
     const rec = given as Record<string, unknown>;
-    for (const k of Object.keys(rec)) if (!bindings.some((b) => b.name === k)) throw invalidParameter(what, `tensors for ${bindings.map((b) => b.name).join(', ')}`, k);
+    for (const k of Object.keys(rec))
+      if (!bindings.some((b) => b.name === k)) throw invalidParameter(what, `tensors for ${bindings.map((b) => b.name).join(', ')}`, k);
     list = bindings.map((b) => rec[b.name]);
   } else throw invalidParameter(what, 'an array or an object of Tensors', given);
   if (list.length !== bindings.length) {
-    throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected ${bindings.length} tensors (${bindings.map((b) => b.name).join(', ')}) for ${what} but received ${list.length}`);
+    throw new KensaError(
+      'KENSA_ERR_INVALID_ARGUMENT',
+      `Expected ${bindings.length} tensors (${bindings.map((b) => b.name).join(', ')}) for ${what} but received ${list.length}`,
+    );
   }
   return list.map((t, i) => {
     const b = bindings[i]!;
     if (!(t instanceof Tensor)) throw invalidParameter(`${what}.${b.name}`, 'a Tensor', t);
     const on = deviceOf(t);
     if (on !== webgpuDevice(gpu)) {
-      throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', `Expected ${what}.${b.name} on the kernel's GPU but received a tensor on ${on.kind === 'gpu' ? 'another GPU' : 'the CPU'}`);
+      throw new KensaError(
+        'KENSA_ERR_DEVICE_MISMATCH',
+        `Expected ${what}.${b.name} on the kernel's GPU but received a tensor on ${on.kind === 'gpu' ? 'another GPU' : 'the CPU'}`,
+      );
     }
     const want = dtypeOf(b);
     if (want !== null && t.dtype !== want) throw new KensaError('KENSA_ERR_DTYPE', `Expected ${what}.${b.name} of dtype ${want} but received ${t.dtype}`);
@@ -451,7 +487,11 @@ export function rawKernel(spec: RawKernelSpec): RawKernel {
   const name = checkIdentifier('name', spec.name);
   const wgsl = spec.wgsl;
   if (typeof wgsl !== 'string' || !/@compute[\s\S]*\bfn\s+main\s*\(/.test(wgsl)) {
-    throw invalidParameter('wgsl', 'WGSL with @compute @workgroup_size(WG) fn main(...)', typeof wgsl === 'string' ? `${wgsl.slice(0, 40)}${wgsl.length > 40 ? '…' : ''}` : wgsl);
+    throw invalidParameter(
+      'wgsl',
+      'WGSL with @compute @workgroup_size(WG) fn main(...)',
+      typeof wgsl === 'string' ? `${wgsl.slice(0, 40)}${wgsl.length > 40 ? '…' : ''}` : wgsl,
+    );
   }
   const inputs = checkBindings<RawBinding>('inputs', spec.inputs, 0);
   const outputs = checkBindings<RawOutputBinding>('outputs', spec.outputs, 1);
@@ -462,8 +502,14 @@ export function rawKernel(spec: RawKernelSpec): RawKernel {
   });
   const rawUniforms = spec.uniforms ?? [];
   const fields: UniformField[] = Array.isArray(rawUniforms)
-    ? (rawUniforms as readonly UniformField[]).map((f, i) => ({ name: checkIdentifier(`uniforms[${i}].name`, f?.name), type: checkUniformType(`uniforms[${i}].type`, f?.type) }))
-    : Object.entries(rawUniforms as Record<string, UniformType>).map(([k, t]) => ({ name: checkIdentifier('uniforms key', k), type: checkUniformType(`uniforms.${k}`, t) }));
+    ? (rawUniforms as readonly UniformField[]).map((f, i) => ({
+        name: checkIdentifier(`uniforms[${i}].name`, f?.name),
+        type: checkUniformType(`uniforms[${i}].type`, f?.type),
+      }))
+    : Object.entries(rawUniforms as Record<string, UniformType>).map(([k, t]) => ({
+        name: checkIdentifier('uniforms key', k),
+        type: checkUniformType(`uniforms.${k}`, t),
+      }));
   const uniformNames = new Set<string>();
   for (const f of fields) {
     if (uniformNames.has(f.name)) throw invalidParameter('uniforms', 'field names used once', f.name);
@@ -498,8 +544,11 @@ export function rawKernel(spec: RawKernelSpec): RawKernel {
       throw invalidParameter('workgroups', 'an integer or [x, y, z] of integers between 1 and 65535', wg);
     }
     const uniforms = args.uniforms ?? {};
-    for (const f of fields) if (uniforms[f.name] === undefined) throw invalidParameter(`uniforms.${f.name}`, `a value for the declared ${typeof f.type === 'string' ? f.type : 'array'} uniform`, undefined);
-    for (const k of Object.keys(uniforms)) if (!uniformNames.has(k)) throw invalidParameter('uniforms', `only the declared uniforms (${[...uniformNames].join(', ') || 'none'})`, k);
+    for (const f of fields)
+      if (uniforms[f.name] === undefined)
+        throw invalidParameter(`uniforms.${f.name}`, `a value for the declared ${typeof f.type === 'string' ? f.type : 'array'} uniform`, undefined);
+    for (const k of Object.keys(uniforms))
+      if (!uniformNames.has(k)) throw invalidParameter('uniforms', `only the declared uniforms (${[...uniformNames].join(', ') || 'none'})`, k);
     outs.forEach((t, i) => {
       if (outputs[i]!.zero) gpu.clear(t.gpu.ref);
     });

@@ -112,7 +112,8 @@ function pixelWgsl(shape: GradientShape): string {
   const K = shape === 'cross' ? 3 : Number(shape.slice(1));
   const R = (K - 1) / 2;
   const taps: [number, number][] = [];
-  for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) if (shape !== 'cross' || i === R || j === R) if (!(shape === 'cross' && i === R && j === R)) taps.push([i, j]);
+  for (let i = 0; i < K; i++)
+    for (let j = 0; j < K; j++) if (shape !== 'cross' || i === R || j === R) if (!(shape === 'cross' && i === R && j === R)) taps.push([i, j]);
   const v = (i: number, j: number) => `v${i}_${j}`;
   const off = (d: number) => (d === 0 ? '' : d > 0 ? ` + ${d}` : ` - ${-d}`);
   const rows = [...new Set(taps.map(([i]) => i))];
@@ -194,7 +195,8 @@ export function gradientTileSpec(shape: GradientShape, inDtype: DType, outDtype:
     };
   }
   const R = (Number(shape.slice(1)) - 1) / 2;
-  const sum = (a: 'kd' | 'ks', at: (d: number) => string) => Array.from({ length: 2 * R + 1 }, (_, k) => `u.${a}[${k >> 2}][${k & 3}] * ${at(k - R)}`).join(' + ');
+  const sum = (a: 'kd' | 'ks', at: (d: number) => string) =>
+    Array.from({ length: 2 * R + 1 }, (_, k) => `u.${a}[${k >> 2}][${k & 3}] * ${at(k - R)}`).join(' + ');
   return {
     ...base,
     rx: R,
@@ -275,7 +277,22 @@ export function gradientMagnitude(x: Tensor, options: GradientMagnitudeOptions =
 }
 
 /** Every program variant, for compile-all tests. */
-export function gradientPrograms(inDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], outDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'], borders: readonly BorderMode[] = BORDER_MODES) {
-  const strips = inDtypes.includes('u8') ? (['cross', 'k3'] as const).flatMap((v) => outDtypes.filter((o) => o !== 'i32').flatMap((o) => borders.map((b) => stencilStripProgram(gradientTileSpec(v, 'u8', o, b))))) : [];
-  return [...SHAPES.flatMap((v) => inDtypes.flatMap((i) => outDtypes.flatMap((o) => borders.flatMap((b) => [programFor(v, i, o, b), stencilTileProgram(gradientTileSpec(v, i, o, b), o === 'f32')])))), ...strips];
+export function gradientPrograms(
+  inDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'],
+  outDtypes: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'],
+  borders: readonly BorderMode[] = BORDER_MODES,
+) {
+  const strips = inDtypes.includes('u8')
+    ? (['cross', 'k3'] as const).flatMap((v) =>
+        outDtypes.filter((o) => o !== 'i32').flatMap((o) => borders.map((b) => stencilStripProgram(gradientTileSpec(v, 'u8', o, b)))),
+      )
+    : [];
+  return [
+    ...SHAPES.flatMap((v) =>
+      inDtypes.flatMap((i) =>
+        outDtypes.flatMap((o) => borders.flatMap((b) => [programFor(v, i, o, b), stencilTileProgram(gradientTileSpec(v, i, o, b), o === 'f32')])),
+      ),
+    ),
+    ...strips,
+  ];
 }

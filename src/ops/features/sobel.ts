@@ -112,7 +112,11 @@ function finite(name: string, v: unknown, fallback: number): number {
   return v === undefined ? fallback : numberInRange(name, v, -1e30, 1e30);
 }
 
-function resolveCommon(o: { scale?: number; delta?: number; border?: BorderMode; borderValue?: number; dtype?: DType }, dx: number, k: { kx: number[]; ky: number[] }): ResolvedDeriv {
+function resolveCommon(
+  o: { scale?: number; delta?: number; border?: BorderMode; borderValue?: number; dtype?: DType },
+  dx: number,
+  k: { kx: number[]; ky: number[] },
+): ResolvedDeriv {
   const scale = finite('scale', o.scale, 1);
   // OpenCV scales the smoothing part: kx when dx = 0, else ky.
   const kx = dx === 0 ? k.kx.map((v) => v * scale) : k.kx;

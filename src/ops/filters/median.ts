@@ -110,7 +110,10 @@ function cost(ops: readonly SelectOp[]): number {
 function sortAllNetwork(k: number): SelectionNetwork {
   const n = k * k;
   const ops: [number, number][] = [];
-  const sorted = sortWires(ops, Array.from({ length: n }, (_, i) => i));
+  const sorted = sortWires(
+    ops,
+    Array.from({ length: n }, (_, i) => i),
+  );
   const output = sorted[(n - 1) / 2]!;
   return { inputs: n, output, ops: prune(ops, output) };
 }
@@ -126,7 +129,11 @@ function tableauNetwork(k: number): SelectionNetwork {
   const ops: [number, number][] = [];
   const m = Array.from({ length: k }, (_, r) => Array.from({ length: k }, (_, c) => r * k + c));
   for (let c = 0; c < k; c++) {
-    for (const [r, w] of sortWires(ops, m.map((row) => row[c]!)).entries()) m[r]![c] = w;
+    for (const [r, w] of sortWires(
+      ops,
+      m.map((row) => row[c]!),
+    ).entries())
+      m[r]![c] = w;
   }
   for (let r = 0; r < k; r++) m[r] = sortWires(ops, m[r]!);
   const candidates: number[] = [];
@@ -403,5 +410,10 @@ export function medianBlur(x: Tensor, options: MedianBlurOptions): Tensor {
 
 /** Every program variant of medianBlur, for compile-all tests. */
 export function medianPrograms(): ProgramInfo[] {
-  return [...MEDIAN_DTYPES.flatMap((dt) => [medianProgram(dt, 3), medianProgram(dt, 5)]), medianU8WordProgram(3), medianU8WordProgram(5), medianU8StripProgram()];
+  return [
+    ...MEDIAN_DTYPES.flatMap((dt) => [medianProgram(dt, 3), medianProgram(dt, 5)]),
+    medianU8WordProgram(3),
+    medianU8WordProgram(5),
+    medianU8StripProgram(),
+  ];
 }

@@ -53,7 +53,8 @@ const TILED_TAP_VECS = Math.ceil((2 * TILED_MAX_RADIUS + 1) / 4);
 
 /** The tiled path as a stencil: one row array (the horizontal pass), the vertical pass as the combine. */
 export function separableTileSpec(inDtype: DType, outDtype: DType, border: BorderMode, rx: number, ry: number): StencilTileSpec {
-  const taps = (r: number, w: 'wx' | 'wy', at: (d: number) => string) => Array.from({ length: 2 * r + 1 }, (_, k) => `u.${w}[${k >> 2}][${k & 3}] * ${at(k - r)}`).join(' + ');
+  const taps = (r: number, w: 'wx' | 'wy', at: (d: number) => string) =>
+    Array.from({ length: 2 * r + 1 }, (_, k) => `u.${w}[${k >> 2}][${k & 3}] * ${at(k - r)}`).join(' + ');
   return {
     name: 'separable_tiled',
     key: '',
@@ -101,8 +102,22 @@ export function filter2dSeparable(x: Tensor, a: SeparableArgs): Tensor {
     gpu: () => {
       const tile = separableTileSpec(x.dtype, a.dtype, a.border, rx, ry);
       if (stencilTileFits(tile, shape)) return runStencil(tile, x, { wx: a.kx, wy: a.ky }, a.borderValue);
-      const tmp = runPixelProgram(separablePass('h', x.dtype, 'f32', a.border), [x], shape, 'f32', { taps: a.kx.length, weights: packWeights(a.kx) }, a.borderValue);
-      const out = runPixelProgram(separablePass('v', 'f32', a.dtype, a.border), [tmp], shape, a.dtype, { taps: a.ky.length, weights: packWeights(a.ky) }, midBorder);
+      const tmp = runPixelProgram(
+        separablePass('h', x.dtype, 'f32', a.border),
+        [x],
+        shape,
+        'f32',
+        { taps: a.kx.length, weights: packWeights(a.kx) },
+        a.borderValue,
+      );
+      const out = runPixelProgram(
+        separablePass('v', 'f32', a.dtype, a.border),
+        [tmp],
+        shape,
+        a.dtype,
+        { taps: a.ky.length, weights: packWeights(a.ky) },
+        midBorder,
+      );
       tmp.dispose();
       return out;
     },
@@ -127,10 +142,19 @@ export function filter2dSeparable(x: Tensor, a: SeparableArgs): Tensor {
 
 /** Every program variant of this file, for compile-all tests. */
 export function separablePrograms(dtypes: readonly DType[], borders: readonly BorderMode[]) {
-  const strips = dtypes.includes('u8') ? borders.flatMap((b) => (['u8', 'f32', 'f16'] as const).map((o) => stencilStripProgram(separableTileSpec('u8', o, b, 1, 1)))) : [];
+  const strips = dtypes.includes('u8')
+    ? borders.flatMap((b) => (['u8', 'f32', 'f16'] as const).map((o) => stencilStripProgram(separableTileSpec('u8', o, b, 1, 1))))
+    : [];
   return [
     ...dtypes.flatMap((dt) =>
-      borders.flatMap((b) => [separablePass('h', dt, 'f32', b), separablePass('v', 'f32', dt, b), separableTiledProgram(dt, dt, b, 1, 1), separableTiledProgram(dt, dt, b, TILED_MAX_RADIUS, 2), separableTiledProgram(dt, 'f32', b, 2, 2, true), separableTiledProgram(dt, 'f32', b, 5, 0, true)]),
+      borders.flatMap((b) => [
+        separablePass('h', dt, 'f32', b),
+        separablePass('v', 'f32', dt, b),
+        separableTiledProgram(dt, dt, b, 1, 1),
+        separableTiledProgram(dt, dt, b, TILED_MAX_RADIUS, 2),
+        separableTiledProgram(dt, 'f32', b, 2, 2, true),
+        separableTiledProgram(dt, 'f32', b, 5, 0, true),
+      ]),
     ),
     ...strips,
   ];

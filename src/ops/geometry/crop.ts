@@ -47,7 +47,15 @@ export function crop(x: Tensor, options: CropOptions): Tensor {
   const shape: [number, number, number, number] = [d.n, d.c, height, width];
   if (!xs.perSample && !ys.perSample) return integerMap('crop', x, shape, dtype, 'inside', 0, { mx: [0, 1, xs.values[0]!], my: [1, 0, ys.values[0]!] });
   const at = (v: typeof xs, n: number) => (v.perSample ? v.values[n]! : v.values[0]!);
-  return integerMap('crop', x, shape, dtype, 'inside', 0, Array.from({ length: d.n }, (_, n) => ({ mx: [0, 1, at(xs, n)], my: [1, 0, at(ys, n)] }) as const));
+  return integerMap(
+    'crop',
+    x,
+    shape,
+    dtype,
+    'inside',
+    0,
+    Array.from({ length: d.n }, (_, n) => ({ mx: [0, 1, at(xs, n)], my: [1, 0, at(ys, n)] }) as const),
+  );
 }
 
 /** Every program variant of crop (one offset for the batch and one per sample), for compile-all tests. */

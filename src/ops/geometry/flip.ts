@@ -52,7 +52,11 @@ export function flipWordProgram(bytes: number, fx: boolean, fy: boolean, vec: bo
   let p = wordPrograms.get(id);
   if (p) return p;
   const rev = (w: string) => (fx ? reverseWord(bytes, w) : w);
-  const load = vec ? (fx ? 'let a = src_v[j];\n  let v = vec4<u32>(REV(a.w), REV(a.z), REV(a.y), REV(a.x));' : 'let v = src_v[j];') : 'let a = src[j];\n  let v = REV(a);';
+  const load = vec
+    ? fx
+      ? 'let a = src_v[j];\n  let v = vec4<u32>(REV(a.w), REV(a.z), REV(a.y), REV(a.x));'
+      : 'let v = src_v[j];'
+    : 'let a = src[j];\n  let v = REV(a);';
   const body = /* wgsl */ `
 // units: storage words, or vec4s of words
 ${WORD_MAIN}
@@ -122,7 +126,15 @@ export function flip(x: Tensor, options: FlipOptions): Tensor {
   const dtype = outDType(o.dtype, x.dtype);
   const shape: [number, number, number, number] = [d.n, d.c, d.h, d.w];
   if (h.perSample || v.perSample) {
-    return integerMap('flip', x, shape, dtype, 'inside', 0, Array.from({ length: d.n }, (_, n) => flipMap(sampleValue(h, n), sampleValue(v, n), d)));
+    return integerMap(
+      'flip',
+      x,
+      shape,
+      dtype,
+      'inside',
+      0,
+      Array.from({ length: d.n }, (_, n) => flipMap(sampleValue(h, n), sampleValue(v, n), d)),
+    );
   }
   const fx = h.values[0]!;
   const fy = v.values[0]!;

@@ -276,11 +276,24 @@ export function integerMapVariants(name: string, border: GatherBorder): ProgramI
 }
 
 /** Runs an integer map where `x` lives: one map for every sample, or a list of one per sample. */
-export function integerMap(name: string, x: Tensor, outShape: Dims4, outDtype: DType, border: GatherBorder, borderValue: number, m: IntegerMap | readonly IntegerMap[]): Tensor {
+export function integerMap(
+  name: string,
+  x: Tensor,
+  outShape: Dims4,
+  outDtype: DType,
+  border: GatherBorder,
+  borderValue: number,
+  m: IntegerMap | readonly IntegerMap[],
+): Tensor {
   const maps: readonly IntegerMap[] = 'mx' in m ? [m] : m;
   const perSample = !('mx' in m);
   const uniforms: UniformValues = perSample
-    ? { maps: packPerSample(maps.map((k) => [...k.mx, 0, ...k.my, 0]), 2) }
+    ? {
+        maps: packPerSample(
+          maps.map((k) => [...k.mx, 0, ...k.my, 0]),
+          2,
+        ),
+      }
     : { map_x: [...maps[0]!.mx, 0], map_y: [...maps[0]!.my, 0] };
   return onDevice(x, {
     gpu: () => runGather(x, integerMapSpec(name, x.dtype, outDtype, border, perSample), outShape, uniforms, borderValue),

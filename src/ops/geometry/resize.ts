@@ -301,7 +301,12 @@ function boxItem(d: ImageDims): PerSampleItem<ResizeBox> {
     isItem: (v) => Array.isArray(v) && !Array.isArray(v[0]),
     size: 4,
     check: (name, v) => {
-      const [bx, by, bw, bh] = (Array.isArray(v) && v.length === 4 && v.every((e) => is.integer(e)) ? v : [-1, -1, 0, 0]) as number[] as [number, number, number, number];
+      const [bx, by, bw, bh] = (Array.isArray(v) && v.length === 4 && v.every((e) => is.integer(e)) ? v : [-1, -1, 0, 0]) as number[] as [
+        number,
+        number,
+        number,
+        number,
+      ];
       if (bx < 0 || by < 0 || bw < 1 || bh < 1 || bx + bw > d.w || by + bh > d.h) {
         throw invalidParameter(name, `a box [x, y, width, height] of integers inside the ${d.w}×${d.h} image`, v);
       }
@@ -314,7 +319,12 @@ function boxItem(d: ImageDims): PerSampleItem<ResizeBox> {
 function resizeBoxes(x: Tensor, shape: Dims4, boxes: readonly ResizeBox[], interpolation: 'nearest' | 'bilinear', dtype: DType): Tensor {
   const [, , height, width] = shape;
   const rs = boxes.map((b) => [1 / (width / b[2]), 1 / (height / b[3]), nearestThreshold(b[2], width), nearestThreshold(b[3], height)]);
-  const uniforms = { bs: packPerSample(boxes.map((b, n) => [...b, ...rs[n]!]), 2) };
+  const uniforms = {
+    bs: packPerSample(
+      boxes.map((b, n) => [...b, ...rs[n]!]),
+      2,
+    ),
+  };
   return onDevice(x, {
     gpu: () => {
       if (interpolation === 'nearest') return runGather(x, boxNearestSpec(x.dtype, dtype), shape, uniforms, 0);
@@ -340,7 +350,13 @@ function resizeBoxes(x: Tensor, shape: Dims4, boxes: readonly ResizeBox[], inter
       const shift = (t: CpuTaps, o: number): CpuTaps => ({ s0: t.s0.map((s) => s + o), s1: t.s1.map((s) => s + o), f: t.f });
       const tx = boxes.map((b) => shift(cpuTaps('linear', b[2], width), b[0]));
       const ty = boxes.map((b) => shift(cpuTaps('linear', b[3], height), b[1]));
-      return cpuBilinear(x, shape, dtype, (n) => tx[n]!, (n) => ty[n]!);
+      return cpuBilinear(
+        x,
+        shape,
+        dtype,
+        (n) => tx[n]!,
+        (n) => ty[n]!,
+      );
     },
   });
 }
@@ -584,7 +600,13 @@ function cpuResize(x: Tensor, shape: Dims4, kernel: Kernel, dtype: DType): Tenso
   }
   const ty = cpuTaps(kernel, sh, dh);
   const tx = cpuTaps(kernel, sw, dw);
-  return cpuBilinear(x, shape, dtype, () => tx, () => ty);
+  return cpuBilinear(
+    x,
+    shape,
+    dtype,
+    () => tx,
+    () => ty,
+  );
 }
 
 /** Two-tap interpolation with sample n's taps (`tx(n)`, `ty(n)`), as WGSL `bilinear`. */
@@ -626,7 +648,13 @@ export function resize(x: Tensor, options: ResizeOptions): Tensor {
   if (o.boxes !== undefined) {
     if (interpolation === 'area') throw invalidParameter('interpolation', 'one of "nearest", "bilinear" with boxes', interpolation);
     const boxes = perSample('boxes', o.boxes, d.n, boxItem(d));
-    return resizeBoxes(x, shape, Array.from({ length: d.n }, (_, n) => sampleValue(boxes, n)), interpolation, dtype);
+    return resizeBoxes(
+      x,
+      shape,
+      Array.from({ length: d.n }, (_, n) => sampleValue(boxes, n)),
+      interpolation,
+      dtype,
+    );
   }
   const rs = [1 / (width / d.w), 1 / (height / d.h), nearestThreshold(d.w, width), nearestThreshold(d.h, height)];
   if (interpolation === 'nearest') {

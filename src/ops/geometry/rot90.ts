@@ -26,7 +26,7 @@ export interface Rot90Options {
 
 const K_ITEM: PerSampleItem<number> = {
   what: ['an integer', 'integers'],
- 
+
   check: (name, v) => integerInRange(name, v, -1e9, 1e9),
 };
 

@@ -202,7 +202,12 @@ export function warpAffine(x: Tensor, options: WarpAffineOptions): Tensor {
   const shape: Dims4 = [d.n, d.c, height, width];
   const inv = invs[0]!;
   const uniforms: UniformValues = ps
-    ? { ms: packPerSample(invs.map((i) => [i[0]!, i[1]!, i[2]!, 0, i[3]!, i[4]!, i[5]!, 0]), 2) }
+    ? {
+        ms: packPerSample(
+          invs.map((i) => [i[0]!, i[1]!, i[2]!, 0, i[3]!, i[4]!, i[5]!, 0]),
+          2,
+        ),
+      }
     : { m0: [inv[0]!, inv[1]!, inv[2]!, 0], m1: [inv[3]!, inv[4]!, inv[5]!, 0] };
   return onDevice(x, {
     gpu: () => {

@@ -31,7 +31,18 @@ import type { Gpu } from '../../gpu/gpu.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter } from '../../validate.js';
-import { blockGeometry, BLOCK_WORKGROUP, CCL_UNIFORMS, cclBorderProgram, cclCompressProgram, cclLocalProgram, cclUniforms, recordUnionFind, RUN, type Connectivity } from '../analysis/components.js';
+import {
+  blockGeometry,
+  BLOCK_WORKGROUP,
+  CCL_UNIFORMS,
+  cclBorderProgram,
+  cclCompressProgram,
+  cclLocalProgram,
+  cclUniforms,
+  recordUnionFind,
+  RUN,
+  type Connectivity,
+} from '../analysis/components.js';
 import { checkDType, checkImage } from '../image.js';
 import { pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 
@@ -186,7 +197,13 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
 export function fillHolesPrograms(): ProgramInfo[] {
   const out: ProgramInfo[] = [fillHolesPrepProgram(), fillHolesRootsProgram()];
   for (const conn of [4, 8] as const) {
-    out.push(cclLocalProgram(conn, 'u8'), cclBorderProgram(conn, 'u8'), cclCompressProgram(conn, 'u8', 'flag'), fillHolesAreaProgram(conn), fillHolesFinalProgram(conn));
+    out.push(
+      cclLocalProgram(conn, 'u8'),
+      cclBorderProgram(conn, 'u8'),
+      cclCompressProgram(conn, 'u8', 'flag'),
+      fillHolesAreaProgram(conn),
+      fillHolesFinalProgram(conn),
+    );
   }
   return out;
 }
@@ -212,7 +229,13 @@ function fillHolesGpu(gpu: Gpu, mask: Tensor, o: Resolved): Tensor {
   gpu.dispatch({ program: cclCompressProgram(o.connectivity, 'u8', 'flag'), inputs: [prep.gpu.ref], outputs: [L.gpu.ref], uniforms: un, workgroups: blocks });
   gpu.dispatch({ program: fillHolesRootsProgram(), inputs: [], outputs: [L.gpu.ref], uniforms: un, workgroups: blocks });
   if (o.maxArea < ANY_AREA) {
-    gpu.dispatch({ program: fillHolesAreaProgram(o.connectivity), inputs: [prep.gpu.ref], outputs: [L.gpu.ref], uniforms: un, workgroups: Math.ceil(un.ch[3]! / BLOCK_WORKGROUP) });
+    gpu.dispatch({
+      program: fillHolesAreaProgram(o.connectivity),
+      inputs: [prep.gpu.ref],
+      outputs: [L.gpu.ref],
+      uniforms: un,
+      workgroups: Math.ceil(un.ch[3]! / BLOCK_WORKGROUP),
+    });
   }
   const out = runPixelProgram(fillHolesFinalProgram(o.connectivity), [prep, L], [N, 1, H, W], 'u8', { max_area: o.maxArea });
   prep.dispose();

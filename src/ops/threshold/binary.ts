@@ -161,5 +161,7 @@ export function threshold(x: Tensor, options: ThresholdOptions): Tensor {
 
 /** Every program variant of this file, for compile-all tests. */
 export function thresholdPrograms(inDtypes: readonly DType[], outDtypes: readonly DType[]): ProgramInfo[] {
-  return inDtypes.flatMap((i) => outDtypes.flatMap((o) => THRESHOLD_TYPES.flatMap((t) => [...pointwisePrograms(thresholdSpec(i, o, t)), thresholdPlanesProgram(i, o, t)])));
+  return inDtypes.flatMap((i) =>
+    outDtypes.flatMap((o) => THRESHOLD_TYPES.flatMap((t) => [...pointwisePrograms(thresholdSpec(i, o, t)), thresholdPlanesProgram(i, o, t)])),
+  );
 }

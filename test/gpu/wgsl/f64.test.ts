@@ -75,7 +75,13 @@ describe('software binary64 (WGSL)', () => {
     });
     const input = await Tensor.fromArray(args, [args.length], 'i32').toGpu(gpu!);
     const out = Tensor.empty(gpu!, [cs.length * 11], 'i32');
-    gpu!.dispatch({ program: program(), inputs: [input.gpu.ref], outputs: [out.gpu.ref], uniforms: { cases: cs.length }, workgroups: Math.ceil(cs.length / 64) });
+    gpu!.dispatch({
+      program: program(),
+      inputs: [input.gpu.ref],
+      outputs: [out.gpu.ref],
+      uniforms: { cases: cs.length },
+      workgroups: Math.ceil(cs.length / 64),
+    });
     const res = (await out.toCpu()).data as Int32Array;
     input.dispose();
     out.dispose();

@@ -62,7 +62,11 @@ describe('canny', () => {
         // cv.Canny(src, dst, low, high, ksize, L2gradient)
         cv.Canny(src, dst, s.low, s.high, s.ksize, s.l2gradient);
         assertClose(ours, fromMat(dst, 'u8'), { int: 0 }, `${what} k${s.ksize} l2=${s.l2gradient}`);
-        if (!what.startsWith('noise')) assert.ok(ours.data.some((v) => v === 255), `${what}: some edges`);
+        if (!what.startsWith('noise'))
+          assert.ok(
+            ours.data.some((v) => v === 255),
+            `${what}: some edges`,
+          );
         src.delete();
         dst.delete();
       }
@@ -87,7 +91,13 @@ describe('canny', () => {
   });
 
   test('GPU equals the CPU reference exactly: every ksize and norm, batches, odd sizes', { skip: gpuSkip(gpu) }, async () => {
-    const images: Tensor[] = [naturalImage([2, 1, 47, 61], 'u8', 5), shapes([3, 1, 33, 29]), randomImage([1, 1, 17, 23], 'u8', 2), naturalImage([1, 1, 1, 9], 'u8', 1), naturalImage([1, 1, 2, 2], 'u8', 1)];
+    const images: Tensor[] = [
+      naturalImage([2, 1, 47, 61], 'u8', 5),
+      shapes([3, 1, 33, 29]),
+      randomImage([1, 1, 17, 23], 'u8', 2),
+      naturalImage([1, 1, 1, 9], 'u8', 1),
+      naturalImage([1, 1, 2, 2], 'u8', 1),
+    ];
     for (const x of images) {
       for (const s of SETTINGS) await assertGpuMatchesCpu(gpu!, [x], (t) => canny(t, s), { int: 0 }, `[${x.shape.join(',')}] k${s.ksize} l2=${s.l2gradient}`);
     }

@@ -105,9 +105,16 @@ async function assertMatchesOpenCV(mask: Tensor, connectivity: 4 | 8, what: stri
     const ce = centroids.data64F as Float64Array;
     for (let i = 0; i < k - 1; i++) {
       const r = (i + 1) * 5; // row 0 is the background
-      assert.deepEqual([s.x[i], s.y[i], s.w[i], s.h[i], s.area[i]], [st[r], st[r + 1], st[r + 2], st[r + 3], st[r + 4]], `${what} image ${n} component ${i + 1}: bbox/area`);
+      assert.deepEqual(
+        [s.x[i], s.y[i], s.w[i], s.h[i], s.area[i]],
+        [st[r], st[r + 1], st[r + 2], st[r + 3], st[r + 4]],
+        `${what} image ${n} component ${i + 1}: bbox/area`,
+      );
       // centroids within 1e-4
-      assert.ok(Math.abs(s.cx[i]! - ce[(i + 1) * 2]!) < 1e-4 && Math.abs(s.cy[i]! - ce[(i + 1) * 2 + 1]!) < 1e-4, `${what} image ${n} component ${i + 1}: centroid`);
+      assert.ok(
+        Math.abs(s.cx[i]! - ce[(i + 1) * 2]!) < 1e-4 && Math.abs(s.cy[i]! - ce[(i + 1) * 2 + 1]!) < 1e-4,
+        `${what} image ${n} component ${i + 1}: centroid`,
+      );
     }
     for (const m of [src, labels, stats, centroids]) m.delete();
   }
@@ -206,15 +213,28 @@ describe('connectedComponents', () => {
       assert.deepEqual([s.area[1], s.x[1], s.y[1], s.w[1], s.h[1], s.cx[1], s.cy[1]], [1, 2095, 5, 1, 1, 2095, 5], `c${conn}`);
     }
     g.dispose();
-    await gpuVsCpu(noiseMask([1, 1, 2, 65536], 31, () => 0.5), 4, undefined, 'wide 2×65536 c4');
-    await gpuVsCpu(noiseMask([1, 1, 3, 65540], 32, () => 0.6), 8, randomImage([1, 1, 3, 65540], 'u16', 3), 'wide 3×65540 c8 values');
+    await gpuVsCpu(
+      noiseMask([1, 1, 2, 65536], 31, () => 0.5),
+      4,
+      undefined,
+      'wide 2×65536 c4',
+    );
+    await gpuVsCpu(
+      noiseMask([1, 1, 3, 65540], 32, () => 0.6),
+      8,
+      randomImage([1, 1, 3, 65540], 'u16', 3),
+      'wide 3×65540 c8 values',
+    );
   });
 
   test('GPU: a batch with more components than the first readback holds', { skip: gpuSkip(gpu) }, async () => {
     // 4-connected checkerboard: 2048 components per image, 6144 in all (the first read holds 4096)
     const mask = maskFrom([3, 1, 64, 64], (n, y, x) => (x + y + n) % 2 === 0);
     const r = await gpuVsCpu(mask, 4, undefined, 'many components');
-    assert.equal(r.count.reduce((a, b) => a + b, 0), 3 * 2048);
+    assert.equal(
+      r.count.reduce((a, b) => a + b, 0),
+      3 * 2048,
+    );
   });
 
   test('stats: false gives the same labels and counts and no statistics (GPU and CPU)', { skip: gpuSkip(gpu) }, async () => {
@@ -241,7 +261,10 @@ describe('connectedComponents', () => {
     await assert.rejects(connectedComponents(randomImage([1, 1, 4, 4], 'f32')), /Expected mask of dtype u8 but received f32/);
     await assert.rejects(connectedComponents(randomImage([1, 3, 4, 4], 'u8')), /Expected mask with 1 channel but received 3/);
     await assert.rejects(connectedComponents(m.reshape([16])), /Expected mask of shape \[N, C, H, W\] but received \[16\]/);
-    await assert.rejects(connectedComponents(m, { values: randomImage([1, 1, 4, 5], 'u8') }), /Expected values of the shape of mask \[1, 1, 4, 4\] but received \[1, 1, 4, 5\]/);
+    await assert.rejects(
+      connectedComponents(m, { values: randomImage([1, 1, 4, 5], 'u8') }),
+      /Expected values of the shape of mask \[1, 1, 4, 4\] but received \[1, 1, 4, 5\]/,
+    );
     await assert.rejects(connectedComponents(m, { stats: 'no' as never }), /Expected a boolean for stats but received "no" of type string/);
     await assert.rejects(connectedComponents(m, { values: randomImage([1, 1, 4, 4], 'i32') }), /Expected values of dtype u8, u16, f32, f16 but received i32/);
   });

@@ -26,7 +26,11 @@ function naiveCounts(x: Tensor, bins: number, lo: number, hi: number): number[] 
 describe('histogram', () => {
   test('counts each plane separately; lo inclusive, hi exclusive, outside values ignored', () => {
     // two images × two channels, 2×3 pixels
-    const x = Tensor.fromArray(new Uint8Array([0, 1, 2, 3, 255, 255, 10, 10, 10, 10, 10, 10, 4, 5, 6, 7, 8, 9, 100, 200, 250, 251, 252, 0]), [2, 2, 2, 3], 'u8');
+    const x = Tensor.fromArray(
+      new Uint8Array([0, 1, 2, 3, 255, 255, 10, 10, 10, 10, 10, 10, 4, 5, 6, 7, 8, 9, 100, 200, 250, 251, 252, 0]),
+      [2, 2, 2, 3],
+      'u8',
+    );
     const h = histogram(x, { bins: 4, range: [0, 8] });
     assert.deepEqual([...h.shape], [2, 2, 4]);
     assert.equal(h.dtype, 'i32');
@@ -36,7 +40,10 @@ describe('histogram', () => {
     assert.equal(full.data[255], 2);
     assert.equal(full.data[256 + 10], 6);
     // every pixel lands in the default range of u8
-    assert.equal([...full.data].reduce((a, b) => a + b, 0), x.size);
+    assert.equal(
+      [...full.data].reduce((a, b) => a + b, 0),
+      x.size,
+    );
   });
 
   test('CPU reference equals plain counting on u16 and f32', () => {
@@ -126,9 +133,18 @@ describe('histogram', () => {
     assert.throws(() => histogram(x, { bins: 0 }), /Expected integer between 1 and 4096 for bins but received 0 of type number/);
     assert.throws(() => histogram(x, { bins: 5000 }), /Expected integer between 1 and 4096 for bins but received 5000 of type number/);
     assert.throws(() => histogram(x, { bins: 2.5 }), /Expected integer between 1 and 4096 for bins but received 2.5 of type number/);
-    assert.throws(() => histogram(x, { range: [10, 5] }), /Expected an array \[lo, hi\] of finite numbers with lo < hi for range but received \[10, 5\] of type object/);
-    assert.throws(() => histogram(x, { range: [0, NaN] }), /Expected an array \[lo, hi\] of finite numbers with lo < hi for range but received \[0, NaN\] of type object/);
-    assert.throws(() => histogram(randomImage([1, 1, 4, 4], 'f32'), {}), /Expected an array \[lo, hi\] \(required for f32 input\) for range but received undefined of type undefined/);
+    assert.throws(
+      () => histogram(x, { range: [10, 5] }),
+      /Expected an array \[lo, hi\] of finite numbers with lo < hi for range but received \[10, 5\] of type object/,
+    );
+    assert.throws(
+      () => histogram(x, { range: [0, NaN] }),
+      /Expected an array \[lo, hi\] of finite numbers with lo < hi for range but received \[0, NaN\] of type object/,
+    );
+    assert.throws(
+      () => histogram(randomImage([1, 1, 4, 4], 'f32'), {}),
+      /Expected an array \[lo, hi\] \(required for f32 input\) for range but received undefined of type undefined/,
+    );
     assert.throws(() => histogram(x.reshape([16])), /Expected x of shape \[N, C, H, W\] but received \[16\]/);
   });
 });

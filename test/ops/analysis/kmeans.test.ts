@@ -124,7 +124,11 @@ describe('kmeans', () => {
       [[5, 1, 3, 3], { k: 2, init: [10, 200], iterations: 0 }],
     ] as const) {
       for (const make of [randomImage, naturalImage]) {
-        differing += await compare(make(shape as unknown as [number, number, number, number], 'u8', 3), opts as KMeansOptions, `u8 ${shape.join('×')} ${JSON.stringify(opts)}`);
+        differing += await compare(
+          make(shape as unknown as [number, number, number, number], 'u8', 3),
+          opts as KMeansOptions,
+          `u8 ${shape.join('×')} ${JSON.stringify(opts)}`,
+        );
       }
     }
     // 200 000 pixels of one value (a bin count of more than 2^16) plus noise

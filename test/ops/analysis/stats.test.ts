@@ -29,7 +29,12 @@ describe('imageStats', () => {
 
   test('CPU reference matches OpenCV meanStdDev and minMaxLoc on u8 and f32 (rtol 1e-6: f32 output rounding)', async () => {
     const { cv } = await opencv();
-    for (const x of [naturalImage([1, 1, 37, 41], 'u8', 2), randomImage([1, 1, 23, 19], 'u8', 3), naturalImage([1, 1, 29, 31], 'f32', 4), randomImage([1, 1, 16, 16], 'f32', 5)]) {
+    for (const x of [
+      naturalImage([1, 1, 37, 41], 'u8', 2),
+      randomImage([1, 1, 23, 19], 'u8', 3),
+      naturalImage([1, 1, 29, 31], 'f32', 4),
+      randomImage([1, 1, 16, 16], 'f32', 5),
+    ]) {
       const ours = imageStats(x);
       const src = toMat(cv, x);
       const mean = new cv.Mat();
@@ -72,21 +77,31 @@ describe('imageStats', () => {
     const f = await imageStats(await flat.toGpu(gpu!)).toCpu();
     assert.deepEqual([...f.data], [0.3, 0.3, 0.3, 0].map(Math.fround));
     const r = rng(11);
-    const offset = Tensor.fromArray(Float32Array.from({ length: 2 * 40 * 50 }, () => 1000 + 0.01 * r()), [2, 1, 40, 50], 'f32');
+    const offset = Tensor.fromArray(
+      Float32Array.from({ length: 2 * 40 * 50 }, () => 1000 + 0.01 * r()),
+      [2, 1, 40, 50],
+      'f32',
+    );
     await assertGpuMatchesCpu(gpu!, [offset], imageStats, GPU_TOL, '1000 ± 0.01');
     const half = Tensor.fromArray(new Uint16Array([-2, 0.5, 4, 1.5].map(f32ToF16Bits)), [1, 1, 2, 2], 'f16');
     const h = await imageStats(await half.toGpu(gpu!)).toCpu();
     assertClose(h, Tensor.fromArray(new Float32Array([-2, 4, 1, Math.sqrt(4.625)]), [1, 1, 4], 'f32'), GPU_TOL, 'f16');
   });
 
-  test('the u8 pass at 8 and 16 loads per thread: whole chunks (batched loads), partial chunks, and the largest exact sums (all 255, half 0 / half 255)', { skip: gpuSkip(gpu) }, async () => {
+  test('the u8 pass at 8 and 16 loads per thread: whole chunks (batched loads), partial chunks, and the largest exact sums (all 255, half 0 / half 255)', {
+    skip: gpuSkip(gpu),
+  }, async () => {
     for (const loads of [8, 16] as const) {
       await withStatsTuning({ u8Loads: loads }, async () => {
         await assertGpuMatchesCpu(gpu!, [naturalImage([2, 1, 256, 272], 'u8', 9)], imageStats, GPU_TOL, `loads=${loads}`);
         const full = Tensor.fromArray(new Uint8Array(256 * 512).fill(255), [1, 1, 256, 512], 'u8');
         assert.deepEqual([...(await imageStats(await full.toGpu(gpu!)).toCpu()).data], [255, 255, 255, 0], `all 255, loads=${loads}`);
         // every thread sees 0s and 255s alike: std 127.5 exactly
-        const halves = Tensor.fromArray(Uint8Array.from({ length: 256 * 512 }, (_, i) => ((i >> 2) % 2) * 255), [1, 1, 256, 512], 'u8');
+        const halves = Tensor.fromArray(
+          Uint8Array.from({ length: 256 * 512 }, (_, i) => ((i >> 2) % 2) * 255),
+          [1, 1, 256, 512],
+          'u8',
+        );
         assert.deepEqual([...(await imageStats(await halves.toGpu(gpu!)).toCpu()).data], [0, 255, 127.5, 127.5], `halves, loads=${loads}`);
       });
     }

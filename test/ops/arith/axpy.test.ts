@@ -59,7 +59,13 @@ test('a pointwise program writes into an existing tensor (out) as into a new one
   const out = Tensor.empty(gpu!, [1, 2, 8, 16], 'f32');
   assert.equal(runPointwise(spec, x, [1, 2, 8, 16], { scale: 0.5, offset: 1 }, undefined, out), out);
   assert.deepEqual([...(await out.toCpu()).data], [...(await fresh.toCpu()).data]);
-  assert.throws(() => runPointwise(spec, x, [1, 2, 8, 16], { scale: 1, offset: 0 }, undefined, Tensor.empty(gpu!, [1, 2, 8, 16], 'u8')), code('KENSA_ERR_DTYPE'));
-  assert.throws(() => runPointwise(spec, x, [1, 2, 8, 16], { scale: 1, offset: 0 }, undefined, Tensor.empty(gpu!, [1, 1, 8, 16], 'f32')), code('KENSA_ERR_SHAPE'));
+  assert.throws(
+    () => runPointwise(spec, x, [1, 2, 8, 16], { scale: 1, offset: 0 }, undefined, Tensor.empty(gpu!, [1, 2, 8, 16], 'u8')),
+    code('KENSA_ERR_DTYPE'),
+  );
+  assert.throws(
+    () => runPointwise(spec, x, [1, 2, 8, 16], { scale: 1, offset: 0 }, undefined, Tensor.empty(gpu!, [1, 1, 8, 16], 'f32')),
+    code('KENSA_ERR_SHAPE'),
+  );
   for (const t of [x, fresh, out]) t.dispose();
 });

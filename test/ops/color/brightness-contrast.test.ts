@@ -65,8 +65,14 @@ describe('brightnessContrast', () => {
     const x = randomImage([1, 1, 4, 4], 'u8');
     assert.throws(() => brightnessContrast(x, { alpha: -0.5 }), /Expected number between 0 and 1000 for alpha but received -0.5 of type number/);
     assert.throws(() => brightnessContrast(x, { alpha: '2' as never }), /Expected number between 0 and 1000 for alpha but received "2" of type string/);
-    assert.throws(() => brightnessContrast(x, { beta: 2e9 }), /Expected number between -1000000000 and 1000000000 for beta but received 2000000000 of type number/);
-    assert.throws(() => brightnessContrast(x, { dtype: 'u32' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "u32" of type string/);
+    assert.throws(
+      () => brightnessContrast(x, { beta: 2e9 }),
+      /Expected number between -1000000000 and 1000000000 for beta but received 2000000000 of type number/,
+    );
+    assert.throws(
+      () => brightnessContrast(x, { dtype: 'u32' as never }),
+      /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "u32" of type string/,
+    );
     assert.throws(() => brightnessContrast(x.reshape([1, 16])), /Expected x of shape \[N, C, H, W\] but received \[1, 16\]/);
   });
 });

@@ -26,7 +26,14 @@ function planeMat(cv: CV, t: Tensor, n = 0, c = 0): CV {
 function matTensor(mat: CV, dtype: DType): Tensor {
   const bytes = (mat.data as Uint8Array).slice();
   const n = mat.rows * mat.cols;
-  const data = dtype === 'u8' ? bytes : dtype === 'u16' || dtype === 'f16' ? new Uint16Array(bytes.buffer, 0, n) : dtype === 'i32' ? new Int32Array(bytes.buffer, 0, n) : new Float32Array(bytes.buffer, 0, n);
+  const data =
+    dtype === 'u8'
+      ? bytes
+      : dtype === 'u16' || dtype === 'f16'
+        ? new Uint16Array(bytes.buffer, 0, n)
+        : dtype === 'i32'
+          ? new Int32Array(bytes.buffer, 0, n)
+          : new Float32Array(bytes.buffer, 0, n);
   return Tensor.fromArray(data, [1, 1, mat.rows, mat.cols], dtype);
 }
 
@@ -108,8 +115,14 @@ describe('convert', () => {
     const x = randomImage([1, 1, 4, 4], 'u8');
     assert.throws(() => convert(x, {} as never), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received undefined of type undefined/);
     assert.throws(() => convert(x, { dtype: 'f64' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "f64" of type string/);
-    assert.throws(() => convert(x, { dtype: 'f32', scale: Number.NaN }), /Expected number between -1e\+30 and 1e\+30 for scale but received NaN of type number/);
-    assert.throws(() => convert(x, { dtype: 'f32', offset: Infinity }), /Expected number between -1e\+30 and 1e\+30 for offset but received Infinity of type number/);
+    assert.throws(
+      () => convert(x, { dtype: 'f32', scale: Number.NaN }),
+      /Expected number between -1e\+30 and 1e\+30 for scale but received NaN of type number/,
+    );
+    assert.throws(
+      () => convert(x, { dtype: 'f32', offset: Infinity }),
+      /Expected number between -1e\+30 and 1e\+30 for offset but received Infinity of type number/,
+    );
     assert.throws(() => convert(x.reshape([4, 4]), { dtype: 'f32' }), /Expected x of shape \[N, C, H, W\] but received \[4, 4\]/);
   });
 });

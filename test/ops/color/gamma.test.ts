@@ -56,13 +56,19 @@ describe('gamma', () => {
       if (!(data[i]! > 0)) assert.equal(y.at(i), 0, `element ${i}`);
     }
     await assertGpuMatchesCpu(gpu!, [x], (t) => gamma(t, { gamma: 0.7 }), {}, 'f32 negatives');
-    const neg = Tensor.fromArray(Int32Array.from({ length: 12 }, (_, i) => (i - 6) * 300000000), [1, 1, 3, 4], 'i32');
+    const neg = Tensor.fromArray(
+      Int32Array.from({ length: 12 }, (_, i) => (i - 6) * 300000000),
+      [1, 1, 3, 4],
+      'i32',
+    );
     const z = gamma(neg, { gamma: 1.5 });
     for (let i = 0; i < 7; i++) assert.equal(z.data[i], 0, `i32 element ${i}`);
     await assertGpuMatchesCpu(gpu!, [neg], (t) => gamma(t, { gamma: 1.5, dtype: 'f32' }), {}, 'i32 negatives');
   });
 
-  test('GPU matches the CPU reference (integers ±1: WGSL pow is exp2·log2; f32 1e-4; f16 1e-3): dtypes, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
+  test('GPU matches the CPU reference (integers ±1: WGSL pow is exp2·log2; f32 1e-4; f16 1e-3): dtypes, batches, odd and 16-multiple sizes, 1 and 3 channels', {
+    skip: gpuSkip(gpu),
+  }, async () => {
     for (const from of IO_DTYPES) {
       for (const to of [undefined, ...IO_DTYPES]) {
         const a = naturalImage([1, 3, 11, 9], from, 2);
@@ -85,7 +91,10 @@ describe('gamma', () => {
     assert.throws(() => gamma(x, { gamma: 101 }), /Expected number above 0 and at most 100 for gamma but received 101 of type number/);
     assert.throws(() => gamma(x, {} as never), /Expected number above 0 and at most 100 for gamma but received undefined of type undefined/);
     assert.throws(() => gamma(x, { gamma: 1, gain: -1 }), /Expected number between 0 and 1000 for gain but received -1 of type number/);
-    assert.throws(() => gamma(x, { gamma: 1, dtype: 'f64' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "f64" of type string/);
+    assert.throws(
+      () => gamma(x, { gamma: 1, dtype: 'f64' as never }),
+      /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "f64" of type string/,
+    );
     assert.throws(() => gamma(x.reshape([16]), { gamma: 1 }), /Expected x of shape \[N, C, H, W\] but received \[16\]/);
   });
 });

@@ -79,7 +79,10 @@ describe('rgbToGray', () => {
   test('bad arguments name the argument and the allowed range', () => {
     assert.throws(() => rgbToGray(randomImage([1, 1, 4, 4], 'u8')), /Expected x with 3 channels but received 1 \(shape \[1, 1, 4, 4\]\)/);
     assert.throws(() => rgbToGray(randomImage([2, 4, 4, 4], 'u8')), /Expected x with 3 channels but received 4 \(shape \[2, 4, 4, 4\]\)/);
-    assert.throws(() => rgbToGray(randomImage([1, 3, 4, 4], 'u8'), { dtype: 'rgb' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "rgb" of type string/);
+    assert.throws(
+      () => rgbToGray(randomImage([1, 3, 4, 4], 'u8'), { dtype: 'rgb' as never }),
+      /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "rgb" of type string/,
+    );
     assert.throws(() => rgbToGray(randomImage([1, 3, 4, 4], 'u8').reshape([3, 16])), /Expected x of shape \[N, C, H, W\] but received \[3, 16\]/);
   });
 });

@@ -77,15 +77,33 @@ describe('normalize', () => {
 
   test('bad arguments name the argument and the allowed range', () => {
     const x = randomImage([1, 3, 4, 4], 'u8');
-    assert.throws(() => normalize(x, { mean: [0.1, 0.2], std: [1] }), /Expected an array of 1 or 3 finite numbers for mean but received \[0.1, 0.2\] of type object/);
-    assert.throws(() => normalize(x, { mean: [0.1], std: [1, 0, 1] }), /Expected an array of 1 or 3 numbers above 0 for std but received \[1, 0, 1\] of type object/);
+    assert.throws(
+      () => normalize(x, { mean: [0.1, 0.2], std: [1] }),
+      /Expected an array of 1 or 3 finite numbers for mean but received \[0.1, 0.2\] of type object/,
+    );
+    assert.throws(
+      () => normalize(x, { mean: [0.1], std: [1, 0, 1] }),
+      /Expected an array of 1 or 3 numbers above 0 for std but received \[1, 0, 1\] of type object/,
+    );
     assert.throws(() => normalize(x, { mean: [0], std: [-1] }), /Expected an array of 1 or 3 numbers above 0 for std but received \[-1\] of type object/);
-    assert.throws(() => normalize(x, { mean: [Number.NaN], std: [1] }), /Expected an array of 1 or 3 finite numbers for mean but received \[NaN\] of type object/);
+    assert.throws(
+      () => normalize(x, { mean: [Number.NaN], std: [1] }),
+      /Expected an array of 1 or 3 finite numbers for mean but received \[NaN\] of type object/,
+    );
     assert.throws(() => normalize(x, { std: [1] } as never), /Expected an array of 1 or 3 finite numbers for mean but received undefined of type undefined/);
-    assert.throws(() => normalize(x, { mean: [0], std: [1], scale: Infinity }), /Expected number between -1e\+30 and 1e\+30 for scale but received Infinity of type number/);
-    assert.throws(() => normalize(x, { mean: [0], std: [1], dtype: 'f64' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "f64" of type string/);
+    assert.throws(
+      () => normalize(x, { mean: [0], std: [1], scale: Infinity }),
+      /Expected number between -1e\+30 and 1e\+30 for scale but received Infinity of type number/,
+    );
+    assert.throws(
+      () => normalize(x, { mean: [0], std: [1], dtype: 'f64' as never }),
+      /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "f64" of type string/,
+    );
     const wide = randomImage([1, 65, 1, 1], 'u8');
     const many = Array.from({ length: 65 }, (_, i) => i);
-    assert.throws(() => normalize(wide, { mean: many, std: [1] }), /Expected x with at most 64 channels for per-channel mean and std but received 65 \(shape \[1, 65, 1, 1\]\)/);
+    assert.throws(
+      () => normalize(wide, { mean: many, std: [1] }),
+      /Expected x with at most 64 channels for per-channel mean and std but received 65 \(shape \[1, 65, 1, 1\]\)/,
+    );
   });
 });

@@ -79,7 +79,8 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
 }`,
   cpu: ({ x }, _u, n, _c, y, xx) => {
     let s = 0;
-    for (let k = 0; k < x!.shape[1]; k++) s += x!.px(n, k, 2 * y, 2 * xx) + x!.px(n, k, 2 * y + 1, 2 * xx) + x!.px(n, k, 2 * y, 2 * xx + 1) + x!.px(n, k, 2 * y + 1, 2 * xx + 1);
+    for (let k = 0; k < x!.shape[1]; k++)
+      s += x!.px(n, k, 2 * y, 2 * xx) + x!.px(n, k, 2 * y + 1, 2 * xx) + x!.px(n, k, 2 * y, 2 * xx + 1) + x!.px(n, k, 2 * y + 1, 2 * xx + 1);
     return s / (4 * x!.shape[1]);
   },
 });
@@ -133,7 +134,7 @@ describe('customKernel', () => {
     const cpu = grayHalf(x, { shape: [2, 1, 7, 5], dtype: 'f32' });
     assert.deepEqual([...cpu.shape], [2, 1, 7, 5]);
     const d = x.data;
-    const expected = ((d[0]! + d[1]! + d[10]! + d[11]!) + (d[140]! + d[141]! + d[150]! + d[151]!) + (d[280]! + d[281]! + d[290]! + d[291]!)) / 12;
+    const expected = (d[0]! + d[1]! + d[10]! + d[11]! + (d[140]! + d[141]! + d[150]! + d[151]!) + (d[280]! + d[281]! + d[290]! + d[291]!)) / 12;
     assert.ok(Math.abs(cpu.at(0) - expected) < 1e-4, `${cpu.at(0)} vs ${expected}`);
     await assertGpuMatchesCpu(gpu!, [x], (t) => grayHalf(t, { shape: [2, 1, 7, 5], dtype: 'f32' }), {}, 'gray half f32');
     await assertGpuMatchesCpu(gpu!, [x], (t) => grayHalf(t, { shape: [2, 1, 7, 5] }), {}, 'gray half u8');
@@ -173,33 +174,84 @@ describe('customKernel', () => {
     const pixel = 'fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 { return 0.0; }';
     const ident = 'a WGSL identifier \\(a letter or _, then letters, digits, _; not _ alone or __-prefixed\\)';
     assert.throws(() => customKernel({ name: '1abc', pixel }), new RegExp(`^KensaError: Expected ${ident} for name but received "1abc" of type string$`));
-    assert.throws(() => customKernel({ name: 'k', pixel, inputs: ['img', 'ma-sk'] }), new RegExp(`Expected ${ident} for inputs\\[1\\] but received "ma-sk" of type string`));
-    assert.throws(() => customKernel({ name: 'k', pixel, inputs: ['__x'] }), new RegExp(`Expected ${ident} for inputs\\[0\\] but received "__x" of type string`));
-    assert.throws(() => customKernel({ name: 'k', pixel, inputs: ['out'] }), /Expected a name not reserved by WGSL or kensa for inputs\[0\] but received "out" of type string/);
+    assert.throws(
+      () => customKernel({ name: 'k', pixel, inputs: ['img', 'ma-sk'] }),
+      new RegExp(`Expected ${ident} for inputs\\[1\\] but received "ma-sk" of type string`),
+    );
+    assert.throws(
+      () => customKernel({ name: 'k', pixel, inputs: ['__x'] }),
+      new RegExp(`Expected ${ident} for inputs\\[0\\] but received "__x" of type string`),
+    );
+    assert.throws(
+      () => customKernel({ name: 'k', pixel, inputs: ['out'] }),
+      /Expected a name not reserved by WGSL or kensa for inputs\[0\] but received "out" of type string/,
+    );
     assert.throws(() => customKernel({ name: 'main', pixel }), /Expected a name not reserved by WGSL or kensa for name but received "main" of type string/);
-    assert.throws(() => customKernel({ name: 'k', pixel, inputs: ['loop'] }), /Expected a name not reserved by WGSL or kensa for inputs\[0\] but received "loop"/);
-    assert.throws(() => customKernel({ name: 'k', pixel, inputs: ['a', 'a'] }), /Expected a name not used twice for inputs\[1\] but received "a" of type string/);
+    assert.throws(
+      () => customKernel({ name: 'k', pixel, inputs: ['loop'] }),
+      /Expected a name not reserved by WGSL or kensa for inputs\[0\] but received "loop"/,
+    );
+    assert.throws(
+      () => customKernel({ name: 'k', pixel, inputs: ['a', 'a'] }),
+      /Expected a name not used twice for inputs\[1\] but received "a" of type string/,
+    );
     assert.throws(() => customKernel({ name: 'k', pixel, inputs: [] }), /Expected an array of 1 to 8 names for inputs but received \[\] of type object/);
-    assert.throws(() => customKernel({ name: 'k', pixel, uniforms: { u: 'f32' } }), /Expected a name not reserved by WGSL or kensa for uniforms key but received "u" of type string/);
-    assert.throws(() => customKernel({ name: 'k', pixel, uniforms: { x_shape: 'u32' } }), /Expected a name other than out_shape, out_words, out_numel, border_value, x_shape for uniforms key but received "x_shape"/);
-    assert.throws(() => customKernel({ name: 'k', pixel, uniforms: { t: 'f64' as never } }), /Expected one of "f32", "u32", "i32" for uniforms.t but received "f64" of type string/);
-    assert.throws(() => customKernel({ name: 'k', pixel: 'fn main() {}' }), /Expected WGSL defining fn pixel\(n: u32, c: u32, y: u32, x: u32\) -> f32 for pixel but received "fn main\(\) \{\}" of type string/);
-    assert.throws(() => customKernel({ name: 'k', pixel, border: 'wrap' as never }), /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/);
+    assert.throws(
+      () => customKernel({ name: 'k', pixel, uniforms: { u: 'f32' } }),
+      /Expected a name not reserved by WGSL or kensa for uniforms key but received "u" of type string/,
+    );
+    assert.throws(
+      () => customKernel({ name: 'k', pixel, uniforms: { x_shape: 'u32' } }),
+      /Expected a name other than out_shape, out_words, out_numel, border_value, x_shape for uniforms key but received "x_shape"/,
+    );
+    assert.throws(
+      () => customKernel({ name: 'k', pixel, uniforms: { t: 'f64' as never } }),
+      /Expected one of "f32", "u32", "i32" for uniforms.t but received "f64" of type string/,
+    );
+    assert.throws(
+      () => customKernel({ name: 'k', pixel: 'fn main() {}' }),
+      /Expected WGSL defining fn pixel\(n: u32, c: u32, y: u32, x: u32\) -> f32 for pixel but received "fn main\(\) \{\}" of type string/,
+    );
+    assert.throws(
+      () => customKernel({ name: 'k', pixel, border: 'wrap' as never }),
+      /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/,
+    );
     assert.equal(checkIdentifier('n', 'crack_v2'), 'crack_v2');
   });
 
   test('bad calls are rejected with pinned messages', () => {
     const x = randomImage([1, 1, 4, 4], 'u8');
     assert.throws(() => blend(x, { uniforms: { wa: 1, dx: 0, dy: 0 } }), /^KensaError: Expected 2 tensors \(a, b\) for inputs of blend but received 1$/);
-    assert.throws(() => crack(x, {} as never), /Expected number between -3.4e\+38 and 3.4e\+38 for uniforms.threshold but received undefined of type undefined/);
-    assert.throws(() => crack(x, { uniforms: { threshold: 1, extra: 2 } as never }), /Expected only the declared uniforms \(threshold\) for uniforms but received "extra" of type string/);
-    assert.throws(() => blend([x, x], { uniforms: { wa: 1, dx: 0, dy: -1 } }), /Expected integer between 0 and 4294967295 for uniforms.dy but received -1 of type number/);
-    assert.throws(() => blend([x, x], { uniforms: { wa: 1, dx: 0.5, dy: 0 } }), /Expected integer between -2147483648 and 2147483647 for uniforms.dx but received 0.5 of type number/);
-    assert.throws(() => crack(x, { uniforms: { threshold: 1 }, shape: [1, 4, 4] }), /Expected \[N, C, H, W\] of positive integers for shape but received \[1, 4, 4\] of type object/);
-    assert.throws(() => crack(x, { uniforms: { threshold: 1 }, dtype: 'u32' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "u32"/);
+    assert.throws(
+      () => crack(x, {} as never),
+      /Expected number between -3.4e\+38 and 3.4e\+38 for uniforms.threshold but received undefined of type undefined/,
+    );
+    assert.throws(
+      () => crack(x, { uniforms: { threshold: 1, extra: 2 } as never }),
+      /Expected only the declared uniforms \(threshold\) for uniforms but received "extra" of type string/,
+    );
+    assert.throws(
+      () => blend([x, x], { uniforms: { wa: 1, dx: 0, dy: -1 } }),
+      /Expected integer between 0 and 4294967295 for uniforms.dy but received -1 of type number/,
+    );
+    assert.throws(
+      () => blend([x, x], { uniforms: { wa: 1, dx: 0.5, dy: 0 } }),
+      /Expected integer between -2147483648 and 2147483647 for uniforms.dx but received 0.5 of type number/,
+    );
+    assert.throws(
+      () => crack(x, { uniforms: { threshold: 1 }, shape: [1, 4, 4] }),
+      /Expected \[N, C, H, W\] of positive integers for shape but received \[1, 4, 4\] of type object/,
+    );
+    assert.throws(
+      () => crack(x, { uniforms: { threshold: 1 }, dtype: 'u32' as never }),
+      /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "u32"/,
+    );
     assert.throws(() => crack(x.reshape([16]), { uniforms: { threshold: 1 } }), /Expected x of shape \[N, C, H, W\] but received \[16\]/);
     const gpuOnly = customKernel({ name: 'gpu_only', pixel: 'fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 { return 1.0; }' });
-    assert.throws(() => gpuOnly(x), /Kernel gpu_only has no CPU implementation \(give customKernel a cpu function\) but received CPU tensors; move them to the GPU first/);
+    assert.throws(
+      () => gpuOnly(x),
+      /Kernel gpu_only has no CPU implementation \(give customKernel a cpu function\) but received CPU tensors; move them to the GPU first/,
+    );
     assert.throws(() => crack(x, { uniforms: { threshold: 1 }, shape: [1, 3, 4, 4] }), /x: image 0, channel 1 is outside the input's N = 1, C = 1/);
   });
 });
@@ -268,13 +320,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   test('bad specs and calls are rejected with pinned messages', { skip: gpuSkip(gpu) }, async () => {
     const wgsl = '@compute @workgroup_size(WG) fn main() {}';
-    assert.throws(() => rawKernel({ name: 'r', wgsl: 'fn f() {}', inputs: [], outputs: [{ name: 'y', dtype: 'f32' }] }), /Expected WGSL with @compute @workgroup_size\(WG\) fn main\(...\) for wgsl but received "fn f\(\) \{\}"/);
-    assert.throws(() => rawKernel({ name: 'r', wgsl, inputs: [{ name: 'u', dtype: 'u8' }], outputs: [{ name: 'y', dtype: 'f32' }] }), /Expected a name not reserved by WGSL or kensa for inputs\[0\].name but received "u"/);
-    assert.throws(() => rawKernel({ name: 'r', wgsl, inputs: [{ name: 'a', dtype: 'u32' as never }], outputs: [{ name: 'y', dtype: 'f32' }] }), /Expected one of "u8", "u16", "i32", "f32", "f16" for inputs\[0\].dtype but received "u32"/);
-    assert.throws(() => rawKernel({ name: 'r', wgsl, inputs: [{ name: 'a', dtype: 'u8' }], outputs: [{ name: 'a', dtype: 'f32' }] }), /Expected binding names used once for inputs\/outputs but received "a"/);
-    assert.throws(() => rawKernel({ name: 'r', wgsl, inputs: [], outputs: [] }), /Expected an array of 1 to 8 \{name, dtype\} bindings for outputs but received \[\]/);
-    assert.throws(() => rawKernel({ name: 'r', wgsl, inputs: [], outputs: [{ name: 'y', dtype: 'f32' }], workgroupSize: 2048 }), /Expected integer between 1 and 1024 for workgroupSize but received 2048/);
-    assert.throws(() => rawKernel({ name: 'r', wgsl, inputs: [], outputs: [{ name: 'y', dtype: 'f32' }], uniforms: { k: 'f64' as never } }), /Expected one of "u32", "i32", "f32", "vec4u", "vec4i", "vec4f" for uniforms.k but received "f64"/);
+    assert.throws(
+      () => rawKernel({ name: 'r', wgsl: 'fn f() {}', inputs: [], outputs: [{ name: 'y', dtype: 'f32' }] }),
+      /Expected WGSL with @compute @workgroup_size\(WG\) fn main\(...\) for wgsl but received "fn f\(\) \{\}"/,
+    );
+    assert.throws(
+      () => rawKernel({ name: 'r', wgsl, inputs: [{ name: 'u', dtype: 'u8' }], outputs: [{ name: 'y', dtype: 'f32' }] }),
+      /Expected a name not reserved by WGSL or kensa for inputs\[0\].name but received "u"/,
+    );
+    assert.throws(
+      () => rawKernel({ name: 'r', wgsl, inputs: [{ name: 'a', dtype: 'u32' as never }], outputs: [{ name: 'y', dtype: 'f32' }] }),
+      /Expected one of "u8", "u16", "i32", "f32", "f16" for inputs\[0\].dtype but received "u32"/,
+    );
+    assert.throws(
+      () => rawKernel({ name: 'r', wgsl, inputs: [{ name: 'a', dtype: 'u8' }], outputs: [{ name: 'a', dtype: 'f32' }] }),
+      /Expected binding names used once for inputs\/outputs but received "a"/,
+    );
+    assert.throws(
+      () => rawKernel({ name: 'r', wgsl, inputs: [], outputs: [] }),
+      /Expected an array of 1 to 8 \{name, dtype\} bindings for outputs but received \[\]/,
+    );
+    assert.throws(
+      () => rawKernel({ name: 'r', wgsl, inputs: [], outputs: [{ name: 'y', dtype: 'f32' }], workgroupSize: 2048 }),
+      /Expected integer between 1 and 1024 for workgroupSize but received 2048/,
+    );
+    assert.throws(
+      () => rawKernel({ name: 'r', wgsl, inputs: [], outputs: [{ name: 'y', dtype: 'f32' }], uniforms: { k: 'f64' as never } }),
+      /Expected one of "u32", "i32", "f32", "vec4u", "vec4i", "vec4f" for uniforms.k but received "f64"/,
+    );
     const x = randomImage([1, 1, 4, 4], 'u8');
     const g = await x.toGpu(gpu!);
     const sums = Tensor.empty(gpu!, [1], 'i32');
@@ -283,7 +356,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     const f = await randomImage([1, 1, 4, 4], 'f32').toGpu(gpu!);
     assert.throws(() => perImageSum(gpu!, { ...args, inputs: [f] }), /Expected inputs.x of dtype u8 but received f32/);
     assert.throws(() => perImageSum(gpu!, { ...args, inputs: [] }), /Expected 1 tensors \(x\) for inputs but received 0/);
-    assert.throws(() => perImageSum(gpu!, { ...args, uniforms: {} }), /Expected a value for the declared u32 uniform for uniforms.plane but received undefined/);
+    assert.throws(
+      () => perImageSum(gpu!, { ...args, uniforms: {} }),
+      /Expected a value for the declared u32 uniform for uniforms.plane but received undefined/,
+    );
     assert.throws(() => perImageSum(gpu!, { ...args, workgroups: 0 }), /Expected integer between 1 and 4294836225 for workgroups but received 0/);
     g.dispose();
     f.dispose();

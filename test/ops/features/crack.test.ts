@@ -85,7 +85,14 @@ describe('crackMask', () => {
   });
 
   test('tiled path (every dtype, rows of 136 px) and the u8 strip (rows of 144 px): interior and rim tiles, every border', { skip: gpuSkip(gpu) }, async () => {
-    for (const [dtype, threshold, w] of [['u8', 9.5, 136], ['u8', 9.5, 144], ['u16', 20000.5, 136], ['i32', 1e4, 136], ['f32', 0.3, 136], ['f16', 0.05, 136]] as const) {
+    for (const [dtype, threshold, w] of [
+      ['u8', 9.5, 136],
+      ['u8', 9.5, 144],
+      ['u16', 20000.5, 136],
+      ['i32', 1e4, 136],
+      ['f32', 0.3, 136],
+      ['f16', 0.05, 136],
+    ] as const) {
       const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 40, w], dtype, 17);
       for (const border of BORDER_MODES) {
         await assertGpuMatchesCpu(gpu!, [x], (t) => crackMask(t, { threshold, border, borderValue: 0.5 }), { int: 0 }, `${dtype} W=${w} ${border}`);
@@ -112,7 +119,10 @@ describe('crackMask', () => {
     assert.throws(() => crackMask(x, {} as never), /Expected number between -1e\+30 and 1e\+30 for threshold but received undefined of type undefined/);
     assert.throws(() => crackMask(x, { threshold: NaN }), /Expected number between -1e\+30 and 1e\+30 for threshold but received NaN of type number/);
     assert.throws(() => crackMask(x, undefined as never), /Expected an object with threshold for options but received undefined of type undefined/);
-    assert.throws(() => crackMask(x, { threshold: 1, border: 'wrap' as never }), /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/);
+    assert.throws(
+      () => crackMask(x, { threshold: 1, border: 'wrap' as never }),
+      /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/,
+    );
     assert.throws(() => crackMask(x.reshape([1, 16]), { threshold: 1 }), /Expected x of shape \[N, C, H, W\] but received \[1, 16\]/);
   });
 });

@@ -43,7 +43,12 @@ describe('gradientMagnitude', () => {
           }
           // cv.magnitude(gx, gy, mag)
           cv.magnitude(gx, gy, mag);
-          assertClose(gradientMagnitude(x, { operator, ksize, border }), fromMat(mag, 'f32'), { atol: 1e-4, rtol: 1e-4 }, `${border} ${dtype} ${operator} k=${ksize}`);
+          assertClose(
+            gradientMagnitude(x, { operator, ksize, border }),
+            fromMat(mag, 'f32'),
+            { atol: 1e-4, rtol: 1e-4 },
+            `${border} ${dtype} ${operator} k=${ksize}`,
+          );
           gx.delete();
           gy.delete();
           mag.delete();
@@ -66,7 +71,13 @@ describe('gradientMagnitude', () => {
       for (const border of BORDER_MODES) {
         for (const operator of ['sobel', 'scharr', 'central'] as const) {
           for (const out of ['f32', 'f16'] as const) {
-            await assertGpuMatchesCpu(gpu!, [x], (t) => gradientMagnitude(t, { operator, border, borderValue: 2, dtype: out }), {}, `${dtype} ${border} ${operator} → ${out}`);
+            await assertGpuMatchesCpu(
+              gpu!,
+              [x],
+              (t) => gradientMagnitude(t, { operator, border, borderValue: 2, dtype: out }),
+              {},
+              `${dtype} ${border} ${operator} → ${out}`,
+            );
           }
         }
       }
@@ -84,16 +95,30 @@ describe('gradientMagnitude', () => {
     await assertGpuMatchesCpu(gpu!, [x], (t) => gradientMagnitude(t, { ksize: 5, dtype: 'u16' }), { int: 1 }, 'u16 out');
   });
 
-  test('tiled path and u8 strips: interior and rim tiles, every input dtype, operator and ksize, rows on 4 or 16 pixels or not', { skip: gpuSkip(gpu) }, async () => {
+  test('tiled path and u8 strips: interior and rim tiles, every input dtype, operator and ksize, rows on 4 or 16 pixels or not', {
+    skip: gpuSkip(gpu),
+  }, async () => {
     for (const dtype of ['u8', 'u16', 'i32', 'f32', 'f16'] as const) {
       // 136 px: interior tiles (quad loads, 16-byte f32 stores); 138 px: every tile resolves
       // borders; 144 px: u8 3×3 operators take the strip (ksize 7 the tile)
       for (const w of dtype === 'u8' ? [136, 138, 144] : [136]) {
         const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 40, w], dtype, 21);
         for (const border of dtype === 'u8' ? BORDER_MODES : (['reflect101'] as const)) {
-          for (const [operator, ksize] of [['central', 3], ['sobel', 1], ['sobel', 3], ['sobel', 7], ['scharr', 3]] as const) {
+          for (const [operator, ksize] of [
+            ['central', 3],
+            ['sobel', 1],
+            ['sobel', 3],
+            ['sobel', 7],
+            ['scharr', 3],
+          ] as const) {
             for (const out of dtype === 'u8' ? (['f32', 'f16', 'u8'] as const) : (['f32'] as const)) {
-              await assertGpuMatchesCpu(gpu!, [x], (t) => gradientMagnitude(t, { operator, ksize, border, borderValue: 3, dtype: out }), out === 'u8' ? { int: 1 } : {}, `${dtype} w=${w} ${border} ${operator}${ksize} → ${out}`);
+              await assertGpuMatchesCpu(
+                gpu!,
+                [x],
+                (t) => gradientMagnitude(t, { operator, ksize, border, borderValue: 3, dtype: out }),
+                out === 'u8' ? { int: 1 } : {},
+                `${dtype} w=${w} ${border} ${operator}${ksize} → ${out}`,
+              );
             }
           }
         }
@@ -133,8 +158,14 @@ describe('gradientMagnitude', () => {
     assert.throws(() => gradientMagnitude(x, { ksize: 4 as never }), /Expected odd integer between 1 and 7 for ksize but received 4 of type number/);
     assert.throws(() => gradientMagnitude(x, { ksize: 9 as never }), /Expected odd integer between 1 and 7 for ksize but received 9 of type number/);
     assert.throws(() => gradientMagnitude(x, { operator: 'scharr', ksize: 5 }), /Expected 3 with operator "scharr" for ksize but received 5 of type number/);
-    assert.throws(() => gradientMagnitude(x, { operator: 'prewitt' as never }), /Expected one of "sobel", "scharr", "central" for operator but received "prewitt"/);
-    assert.throws(() => gradientMagnitude(x, { border: 'wrap' as never }), /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/);
+    assert.throws(
+      () => gradientMagnitude(x, { operator: 'prewitt' as never }),
+      /Expected one of "sobel", "scharr", "central" for operator but received "prewitt"/,
+    );
+    assert.throws(
+      () => gradientMagnitude(x, { border: 'wrap' as never }),
+      /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/,
+    );
     assert.throws(() => gradientMagnitude(x, { dtype: 'f64' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "f64"/);
     assert.throws(() => gradientMagnitude(x.reshape([4, 4])), /Expected x of shape \[N, C, H, W\] but received \[4, 4\]/);
   });

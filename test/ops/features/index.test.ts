@@ -14,6 +14,7 @@ describe('features index', () => {
     assert.deepEqual(features.pyrDown(x).shape, [1, 1, 4, 5]);
     assert.equal(features.multiScaleFeatures(x).length, 3);
     assert.deepEqual([...features.GRADIENT_OPERATORS], ['sobel', 'scharr', 'central']);
-    for (const programs of [internal.sobelPrograms(), internal.gradientPrograms(), internal.crackPrograms(), internal.pyramidPrograms()]) assert.ok(programs.length > 0);
+    for (const programs of [internal.sobelPrograms(), internal.gradientPrograms(), internal.crackPrograms(), internal.pyramidPrograms()])
+      assert.ok(programs.length > 0);
   });
 });

@@ -101,11 +101,14 @@ describe('multiScaleFeatures', () => {
     assertClose(f0!, gradientMagnitude(x, { operator: 'scharr' }), { atol: 0, rtol: 0 }, 'scale 1');
     assertClose(f1!, gradientMagnitude(l1, { operator: 'scharr' }), { atol: 0, rtol: 0 }, 'scale 1/2');
     assertClose(f2!, gradientMagnitude(l2, { operator: 'scharr' }), { atol: 0, rtol: 0 }, 'scale 1/4');
-    assert.deepEqual([f0!.shape, f1!.shape, f2!.shape], [
-      [2, 3, 21, 18],
-      [2, 3, 11, 9],
-      [2, 3, 6, 5],
-    ]);
+    assert.deepEqual(
+      [f0!.shape, f1!.shape, f2!.shape],
+      [
+        [2, 3, 21, 18],
+        [2, 3, 11, 9],
+        [2, 3, 6, 5],
+      ],
+    );
     assert.equal(multiScaleFeatures(x, { scales: 1 }).length, 1);
     assert.equal(multiScaleFeatures(x, { scales: 2, dtype: 'f16' })[1]!.dtype, 'f16');
   });
@@ -166,7 +169,10 @@ describe('multiScaleFeatures', () => {
     const x = randomImage([1, 1, 4, 4], 'u8');
     assert.throws(() => multiScaleFeatures(x, { scales: 4 as never }), /Expected integer between 1 and 3 for scales but received 4 of type number/);
     assert.throws(() => multiScaleFeatures(x, { scales: 0 as never }), /Expected integer between 1 and 3 for scales but received 0 of type number/);
-    assert.throws(() => multiScaleFeatures(x, { operator: 'canny' as never }), /Expected one of "sobel", "scharr", "central" for operator but received "canny"/);
+    assert.throws(
+      () => multiScaleFeatures(x, { operator: 'canny' as never }),
+      /Expected one of "sobel", "scharr", "central" for operator but received "canny"/,
+    );
     assert.throws(() => multiScaleFeatures(x, { dtype: 'f64' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "f64"/);
   });
 });

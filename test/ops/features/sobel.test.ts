@@ -124,9 +124,15 @@ describe('sobel / scharr', () => {
     assert.throws(() => sobel(x, { dx: 1, dy: 0, ksize: 9 as never }), /Expected odd integer between 1 and 7 for ksize but received 9 of type number/);
     assert.throws(() => sobel(x, { dx: 3 as never, dy: 0 }), /Expected integer between 0 and 2 for dx but received 3 of type number/);
     assert.throws(() => sobel(x, { dx: 1, dy: -1 as never }), /Expected integer between 0 and 2 for dy but received -1 of type number/);
-    assert.throws(() => sobel(x, { dx: 1, dy: 0, scale: Infinity }), /Expected number between -1e\+30 and 1e\+30 for scale but received Infinity of type number/);
+    assert.throws(
+      () => sobel(x, { dx: 1, dy: 0, scale: Infinity }),
+      /Expected number between -1e\+30 and 1e\+30 for scale but received Infinity of type number/,
+    );
     assert.throws(() => sobel(x, { dx: 1, dy: 0, dtype: 'f64' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "f64"/);
-    assert.throws(() => sobel(x, { dx: 1, dy: 0, border: 'wrap' as never }), /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/);
+    assert.throws(
+      () => sobel(x, { dx: 1, dy: 0, border: 'wrap' as never }),
+      /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/,
+    );
     assert.throws(() => sobel(x, undefined as never), /Expected an object with dx and dy for options but received undefined of type undefined/);
     assert.throws(() => scharr(x, { dx: 1, dy: 1 }), /Expected exactly 1 for dx \+ dy but received 2 of type number/);
     assert.throws(() => scharr(x, { dx: 2 as never, dy: 0 }), /Expected integer between 0 and 1 for dx but received 2 of type number/);

@@ -74,7 +74,8 @@ describe('boxBlur', () => {
       for (const border of BORDER_MODES) {
         const x = (shape[0] > 1 ? randomImage : naturalImage)(shape as [number, number, number, number], dtype, 7);
         await assertGpuMatchesCpu(gpu!, [x], (t) => boxBlur(t, { ksize: [5, 3], border, borderValue: 3 }), {}, `${dtype} ${border}`);
-        if (dtype === 'u8' || dtype === 'f32') await assertGpuMatchesCpu(gpu!, [x], (t) => boxBlur(t, { ksize: 4, border, borderValue: 3 }), {}, `${dtype} ${border} even`);
+        if (dtype === 'u8' || dtype === 'f32')
+          await assertGpuMatchesCpu(gpu!, [x], (t) => boxBlur(t, { ksize: 4, border, borderValue: 3 }), {}, `${dtype} ${border} even`);
       }
     }
   });
@@ -100,7 +101,10 @@ describe('boxBlur', () => {
     assert.throws(() => boxBlur(x, { ksize: [3] as never }), /Expected a number or \[width, height\] for ksize but received \[3\] of type object/);
     assert.throws(() => boxBlur(x, {} as never), /Expected integer between 1 and 255 for ksize but received undefined of type undefined/);
     assert.throws(() => boxBlur(x, { ksize: 3, normalize: 1 as never }), /Expected a boolean for normalize but received 1 of type number/);
-    assert.throws(() => boxBlur(x, { ksize: 3, border: 'wrap' as never }), /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/);
+    assert.throws(
+      () => boxBlur(x, { ksize: 3, border: 'wrap' as never }),
+      /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/,
+    );
     assert.throws(() => boxBlur(x, { ksize: 3, dtype: 'f64' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "f64"/);
     assert.throws(() => boxBlur(x.reshape([16]), { ksize: 3 }), /Expected x of shape \[N, C, H, W\] but received \[16\]/);
   });

@@ -45,9 +45,20 @@ describe('filter2d', () => {
   });
 
   test('correlation, not convolution: an off-centre tap shifts the image', () => {
-    const x = Tensor.fromArray(Float32Array.from({ length: 5 * 6 }, (_, i) => i), [1, 1, 5, 6], 'f32');
+    const x = Tensor.fromArray(
+      Float32Array.from({ length: 5 * 6 }, (_, i) => i),
+      [1, 1, 5, 6],
+      'f32',
+    );
     // weight at (row 1, col 2) of a 3×3 kernel reads src(y, x + 1)
-    const y = filter2d(x, { kernel: [[0, 0, 0], [0, 0, 1], [0, 0, 0]], border: 'replicate' });
+    const y = filter2d(x, {
+      kernel: [
+        [0, 0, 0],
+        [0, 0, 1],
+        [0, 0, 0],
+      ],
+      border: 'replicate',
+    });
     assert.equal(y.data[2 * 6 + 3], x.data[2 * 6 + 4]);
     assert.equal(y.data[2 * 6 + 5], x.data[2 * 6 + 5]);
   });
@@ -88,13 +99,22 @@ describe('filter2d', () => {
     const expected = 'Expected rows of equal odd length \\(odd count and length 1 to 31\\) of finite numbers for kernel but received';
     assert.throws(() => filter2d(x, { kernel: [[1, 1]] }), new RegExp(`${expected} \\[\\[1, 1\\]\\] of type object`));
     assert.throws(() => filter2d(x, { kernel: [[1], [1]] }), new RegExp(`${expected} \\[\\[1\\], \\[1\\]\\] of type object`));
-    assert.throws(() => filter2d(x, { kernel: [[1, 2, 3], [1], [1, 2, 3]] }), new RegExp(`${expected} \\[\\[1, 2, 3\\], \\[1\\], \\[1, 2, 3\\]\\] of type object`));
+    assert.throws(
+      () => filter2d(x, { kernel: [[1, 2, 3], [1], [1, 2, 3]] }),
+      new RegExp(`${expected} \\[\\[1, 2, 3\\], \\[1\\], \\[1, 2, 3\\]\\] of type object`),
+    );
     assert.throws(() => filter2d(x, { kernel: [] }), new RegExp(`${expected} \\[\\] of type object`));
     assert.throws(() => filter2d(x, { kernel: [[NaN]] }), new RegExp(`${expected} \\[\\[NaN\\]\\] of type object`));
     assert.throws(() => filter2d(x, { kernel: [new Array<number>(33).fill(0)] }), new RegExp(`${expected} \\[\\[0, 0,`));
     assert.throws(() => filter2d(x, { kernel: 3 as never }), new RegExp(`${expected} 3 of type number`));
-    assert.throws(() => filter2d(x, { kernel: [[1]], delta: Infinity }), /Expected number between -1e\+30 and 1e\+30 for delta but received Infinity of type number/);
-    assert.throws(() => filter2d(x, { kernel: [[1]], border: 'wrap' as never }), /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/);
+    assert.throws(
+      () => filter2d(x, { kernel: [[1]], delta: Infinity }),
+      /Expected number between -1e\+30 and 1e\+30 for delta but received Infinity of type number/,
+    );
+    assert.throws(
+      () => filter2d(x, { kernel: [[1]], border: 'wrap' as never }),
+      /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/,
+    );
     assert.throws(() => filter2d(x, { kernel: [[1]], dtype: 'f64' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "f64"/);
     assert.throws(() => filter2d(x.reshape([16]), { kernel: [[1]] }), /Expected x of shape \[N, C, H, W\] but received \[16\]/);
   });

@@ -78,7 +78,10 @@ describe('gaussianBlur', () => {
     assert.throws(() => gaussianBlur(x, { sigma: -1 }), /Expected number between 0 and 1000 for sigma but received -1 of type number/);
     assert.throws(() => gaussianBlur(x, { ksize: 4 }), /Expected odd integer between 1 and 255 for ksize but received 4 of type number/);
     assert.throws(() => gaussianBlur(x, {}), /Expected a number above 0 when ksize is not given for sigma but received undefined/);
-    assert.throws(() => gaussianBlur(x, { sigma: 1, border: 'wrap' as never }), /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/);
+    assert.throws(
+      () => gaussianBlur(x, { sigma: 1, border: 'wrap' as never }),
+      /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/,
+    );
     assert.throws(() => gaussianBlur(x.reshape([16]), { sigma: 1 }), /Expected x of shape \[N, C, H, W\] but received \[16\]/);
   });
 });

@@ -36,7 +36,13 @@ describe('filter2dSeparable at radii 0 and 1 (W % 4 == 0: the tile)', () => {
       ] as const) {
         const kx = gaussianKernel1d(kxs, 0);
         const ky = gaussianKernel1d(kys, 0).map((v, i) => v * (i % 2 ? -1.5 : 2));
-        await assertGpuMatchesCpu(gpu!, [x], (t) => filter2dSeparable(t, { kx, ky, border: 'reflect101', borderValue: 0, dtype }), {}, `${dtype} ${kxs}x${kys}`);
+        await assertGpuMatchesCpu(
+          gpu!,
+          [x],
+          (t) => filter2dSeparable(t, { kx, ky, border: 'reflect101', borderValue: 0, dtype }),
+          {},
+          `${dtype} ${kxs}x${kys}`,
+        );
       }
     }
     for (const [h, w] of [
@@ -48,7 +54,13 @@ describe('filter2dSeparable at radii 0 and 1 (W % 4 == 0: the tile)', () => {
       for (const border of BORDER_MODES) {
         const small = randomImage([2, 1, h, w], 'u8', h + w);
         const kx = gaussianKernel1d(3, 0);
-        await assertGpuMatchesCpu(gpu!, [small], (t) => filter2dSeparable(t, { kx, ky: kx, border, borderValue: 200, dtype: 'f32' }), {}, `${h}x${w} ${border}`);
+        await assertGpuMatchesCpu(
+          gpu!,
+          [small],
+          (t) => filter2dSeparable(t, { kx, ky: kx, border, borderValue: 200, dtype: 'f32' }),
+          {},
+          `${h}x${w} ${border}`,
+        );
       }
     }
   });
@@ -62,11 +74,24 @@ describe('filter2dSeparable tiled path (radii 2..8)', () => {
         // off the word grid (every tile resolves borders, scalar stores)
         for (const w of dtype === 'u8' || dtype === 'f32' ? [200, 203] : [200]) {
           const x = (dtype === 'u8' ? naturalImage : randomImage)([2, 1, 53, w], dtype, 5);
-          const radii = dtype === 'u8' ? ([[2, 2], [5, 1], [8, 0]] as const) : ([[2, 2]] as const);
+          const radii =
+            dtype === 'u8'
+              ? ([
+                  [2, 2],
+                  [5, 1],
+                  [8, 0],
+                ] as const)
+              : ([[2, 2]] as const);
           for (const [rx, ry] of radii) {
             const kx = gaussianKernel1d(2 * rx + 1, 0);
             const ky = gaussianKernel1d(2 * ry + 1, 0).map((v, i) => v * (i % 2 ? -1 : 1.5));
-            await assertGpuMatchesCpu(gpu!, [x], (t) => filter2dSeparable(t, { kx, ky, border, borderValue: 9, dtype: 'f32' }), {}, `${dtype} ${border} ${w} r=${rx},${ry}`);
+            await assertGpuMatchesCpu(
+              gpu!,
+              [x],
+              (t) => filter2dSeparable(t, { kx, ky, border, borderValue: 9, dtype: 'f32' }),
+              {},
+              `${dtype} ${border} ${w} r=${rx},${ry}`,
+            );
           }
         }
       }

@@ -12,7 +12,11 @@ const gpu = await testGpu();
 
 describe('crop', () => {
   test('copies the rectangle of every plane', () => {
-    const x = Tensor.fromArray(Int32Array.from({ length: 2 * 3 * 4 }, (_, i) => i), [2, 1, 3, 4], 'i32');
+    const x = Tensor.fromArray(
+      Int32Array.from({ length: 2 * 3 * 4 }, (_, i) => i),
+      [2, 1, 3, 4],
+      'i32',
+    );
     const y = crop(x, { x: 1, y: 1, width: 2, height: 2 });
     assert.deepEqual([...y.shape], [2, 1, 2, 2]);
     // plane p holds 12p + 4r + c
@@ -52,7 +56,10 @@ describe('crop', () => {
     assert.throws(() => crop(x, { x: 2, y: 0, width: 5, height: 2 }), /Expected integer between 1 and 4 for width but received 5 of type number/);
     assert.throws(() => crop(x, { x: 0, y: 1, width: 2, height: 0 }), /Expected integer between 1 and 3 for height but received 0 of type number/);
     assert.throws(() => crop(x, { x: 0, y: 0, width: 1.5, height: 1 }), /Expected integer between 1 and 6 for width but received 1.5 of type number/);
-    assert.throws(() => crop(x, { x: 0, y: 0, width: 1, height: 1, dtype: 'u32' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "u32"/);
+    assert.throws(
+      () => crop(x, { x: 0, y: 0, width: 1, height: 1, dtype: 'u32' as never }),
+      /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "u32"/,
+    );
     assert.throws(() => crop(x.reshape([4, 6]), { x: 0, y: 0, width: 1, height: 1 }), /Expected x of shape \[N, C, H, W\] but received \[4, 6\]/);
   });
 });

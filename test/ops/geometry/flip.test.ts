@@ -71,7 +71,10 @@ describe('flip', () => {
 
   test('bad arguments name the argument and the allowed values', () => {
     const x = randomImage([1, 1, 4, 4], 'u8');
-    assert.throws(() => flip(x, { axis: 'diagonal' as never }), /Expected one of "horizontal", "vertical", "both" for axis but received "diagonal" of type string/);
+    assert.throws(
+      () => flip(x, { axis: 'diagonal' as never }),
+      /Expected one of "horizontal", "vertical", "both" for axis but received "diagonal" of type string/,
+    );
     assert.throws(() => flip(x, { axis: 1 as never }), /Expected one of "horizontal", "vertical", "both" for axis but received 1 of type number/);
     assert.throws(() => flip(x, { axis: 'both', dtype: 'f64' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "f64"/);
     assert.throws(() => flip(x.reshape([1, 16]), { axis: 'both' }), /Expected x of shape \[N, C, H, W\] but received \[1, 16\]/);

@@ -61,7 +61,10 @@ describe('pad', () => {
     const x = randomImage([1, 1, 4, 4], 'u8');
     assert.throws(() => pad(x, { top: -1 }), /Expected integer between 0 and 65535 for top but received -1 of type number/);
     assert.throws(() => pad(x, { right: 2.5 }), /Expected integer between 0 and 65535 for right but received 2.5 of type number/);
-    assert.throws(() => pad(x, { left: 1, border: 'reflect' as never }), /Expected one of "reflect101", "replicate", "constant" for border but received "reflect"/);
+    assert.throws(
+      () => pad(x, { left: 1, border: 'reflect' as never }),
+      /Expected one of "reflect101", "replicate", "constant" for border but received "reflect"/,
+    );
     assert.throws(() => pad(x, { left: 1, value: NaN }), /Expected number between -1e\+30 and 1e\+30 for value but received NaN of type number/);
     assert.throws(() => pad(x.reshape([16]), { left: 1 }), /Expected x of shape \[N, C, H, W\] but received \[16\]/);
   });

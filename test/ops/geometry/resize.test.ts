@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DType } from '../../../src/dtype.js';
-import { INTERPOLATIONS, integerFactors, nearestIndex, nearestThreshold, resize, resizePrograms, type ResizeInterpolation } from '../../../src/ops/geometry/resize.js';
+import {
+  INTERPOLATIONS,
+  integerFactors,
+  nearestIndex,
+  nearestThreshold,
+  resize,
+  resizePrograms,
+  type ResizeInterpolation,
+} from '../../../src/ops/geometry/resize.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
@@ -73,7 +81,12 @@ describe('resize', () => {
     for (const dtype of ['u8', 'u16', 'i32', 'f32'] as const) {
       for (const [sw, sh, dw, dh] of SIZES) {
         const x = randomImage([1, 1, sh, sw], dtype, sw + sh);
-        assertClose(resize(x, { width: dw, height: dh, interpolation: 'nearest' }), cvResize(cv, x, dw, dh, 'nearest', dtype), EXACT, `${dtype} ${sw}x${sh}→${dw}x${dh}`);
+        assertClose(
+          resize(x, { width: dw, height: dh, interpolation: 'nearest' }),
+          cvResize(cv, x, dw, dh, 'nearest', dtype),
+          EXACT,
+          `${dtype} ${sw}x${sh}→${dw}x${dh}`,
+        );
       }
     }
   });
@@ -86,7 +99,12 @@ describe('resize', () => {
           for (const make of [naturalImage, randomImage]) {
             const x = make([1, 1, sh, sw], dtype, 3);
             const what = `${interpolation} ${dtype} ${make.name} ${sw}x${sh}→${dw}x${dh}`;
-            assertClose(resize(x, { width: dw, height: dh, interpolation }), cvResize(cv, x, dw, dh, interpolation, dtype), dtype === 'u8' ? { int: 1 } : { atol: 1e-4, rtol: 1e-4 }, what);
+            assertClose(
+              resize(x, { width: dw, height: dh, interpolation }),
+              cvResize(cv, x, dw, dh, interpolation, dtype),
+              dtype === 'u8' ? { int: 1 } : { atol: 1e-4, rtol: 1e-4 },
+              what,
+            );
           }
         }
       }
@@ -97,7 +115,13 @@ describe('resize', () => {
     for (const [, , dw, dh] of [SIZES[0]!, SIZES[2]!, SIZES[7]!]) {
       await assertExactEverywhere(gpu!, (t) => resize(t, { width: dw, height: dh, interpolation: 'nearest' }), `nearest ${dw}x${dh}`);
     }
-    await assertGpuMatchesCpu(gpu!, [randomImage([2, 3, 13, 9], 'u8', 2)], (t) => resize(t, { width: 20, height: 7, interpolation: 'nearest', dtype: 'f16' }), EXACT, 'u8 → f16');
+    await assertGpuMatchesCpu(
+      gpu!,
+      [randomImage([2, 3, 13, 9], 'u8', 2)],
+      (t) => resize(t, { width: 20, height: 7, interpolation: 'nearest', dtype: 'f16' }),
+      EXACT,
+      'u8 → f16',
+    );
   });
 
   test('GPU matches the CPU for bilinear and area: dtypes, batches, odd sizes, channels, up/down/mixed', { skip: gpuSkip(gpu) }, async () => {
@@ -105,7 +129,15 @@ describe('resize', () => {
     for (const interpolation of ['bilinear', 'area'] as const) {
       for (let i = 0; i < dtypes.length; i++) {
         const dtype = dtypes[i]!;
-        const shape = ([[1, 1, 26, 14], [2, 3, 19, 23], [3, 1, 9, 7], [1, 3, 21, 24], [2, 1, 13, 17]] as const)[i]!;
+        const shape = (
+          [
+            [1, 1, 26, 14],
+            [2, 3, 19, 23],
+            [3, 1, 9, 7],
+            [1, 3, 21, 24],
+            [2, 1, 13, 17],
+          ] as const
+        )[i]!;
         const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, dtype, 4);
         const targets = [
           [18, 10],
@@ -124,7 +156,9 @@ describe('resize', () => {
     }
   });
 
-  test('GPU bilinear with integer factors (dedicated kernels, u8 halving its own) is bit-exact with the CPU: dtypes, factors 1 to 4, batches, channels', { skip: gpuSkip(gpu) }, async () => {
+  test('GPU bilinear with integer factors (dedicated kernels, u8 halving its own) is bit-exact with the CPU: dtypes, factors 1 to 4, batches, channels', {
+    skip: gpuSkip(gpu),
+  }, async () => {
     assert.deepEqual(integerFactors(24, 20, 12, 10), [2, 2]);
     assert.deepEqual(integerFactors(21, 20, 7, 20), [3, 1]);
     assert.equal(integerFactors(24, 20, 16, 10), null);
@@ -153,7 +187,12 @@ describe('resize', () => {
     }
     // infinities and NaN travel the same (f = 0 multiplies the second tap)
     const special = Tensor.fromArray(new Float32Array([1, Infinity, -Infinity, 2, NaN, 3, 4, 5]), [1, 1, 2, 4], 'f32');
-    for (const [dw, dh] of [[4, 2], [2, 1], [4, 1], [1, 2]] as const) {
+    for (const [dw, dh] of [
+      [4, 2],
+      [2, 1],
+      [4, 1],
+      [1, 2],
+    ] as const) {
       await assertGpuMatchesCpu(gpu!, [special], (t) => resize(t, { width: dw, height: dh }), EXACT, `special → ${dw}x${dh}`);
     }
   });
@@ -167,9 +206,18 @@ describe('resize', () => {
     assert.throws(() => resize(x, { width: 0, height: 2 }), /Expected integer between 1 and 65535 for width but received 0 of type number/);
     assert.throws(() => resize(x, { width: 2, height: -3 }), /Expected integer between 1 and 65535 for height but received -3 of type number/);
     assert.throws(() => resize(x, { width: 2.5, height: 2 }), /Expected integer between 1 and 65535 for width but received 2.5 of type number/);
-    assert.throws(() => resize(x, { width: 2, height: 2, interpolation: 'cubic' as never }), /Expected one of "nearest", "bilinear", "area" for interpolation but received "cubic"/);
-    assert.throws(() => resize(x, { width: 2, height: 2, dtype: 'u4' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "u4"/);
-    assert.throws(() => resize(randomImage([1, 1, 1, 70000], 'u8'), { width: 2, height: 2 }), /Expected an image of at most 65535×65535 pixels for x but received "70000×1" of type string/);
+    assert.throws(
+      () => resize(x, { width: 2, height: 2, interpolation: 'cubic' as never }),
+      /Expected one of "nearest", "bilinear", "area" for interpolation but received "cubic"/,
+    );
+    assert.throws(
+      () => resize(x, { width: 2, height: 2, dtype: 'u4' as never }),
+      /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "u4"/,
+    );
+    assert.throws(
+      () => resize(randomImage([1, 1, 1, 70000], 'u8'), { width: 2, height: 2 }),
+      /Expected an image of at most 65535×65535 pixels for x but received "70000×1" of type string/,
+    );
     assert.throws(() => resize(x.reshape([16]), { width: 2, height: 2 }), /Expected x of shape \[N, C, H, W\] but received \[16\]/);
     assert.equal(INTERPOLATIONS.length, 3);
   });

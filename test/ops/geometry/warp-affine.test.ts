@@ -29,12 +29,30 @@ function rotation(cx: number, cy: number, degrees: number, scale: number): numbe
   return [al, be, (1 - al) * cx - be * cy, -be, al, be * cx + (1 - al) * cy];
 }
 
-function cvWarp(cv: CV, x: Tensor, m: readonly number[], w: number, h: number, interpolation: WarpInterpolation, border: BorderMode, value: number, dtype: DType): Tensor {
+function cvWarp(
+  cv: CV,
+  x: Tensor,
+  m: readonly number[],
+  w: number,
+  h: number,
+  interpolation: WarpInterpolation,
+  border: BorderMode,
+  value: number,
+  dtype: DType,
+): Tensor {
   const src = toMat(cv, x);
   const dst = new cv.Mat();
   const M = cv.matFromArray(2, 3, cv.CV_64FC1, [...m]);
   // cv.warpAffine(src, dst, M, new cv.Size(w, h), flags, borderMode, new cv.Scalar(value))
-  cv.warpAffine(src, dst, M, new cv.Size(w, h), interpolation === 'nearest' ? cv.INTER_NEAREST : cv.INTER_LINEAR, cvBorder(cv, border), new cv.Scalar(value, value, value, value));
+  cv.warpAffine(
+    src,
+    dst,
+    M,
+    new cv.Size(w, h),
+    interpolation === 'nearest' ? cv.INTER_NEAREST : cv.INTER_LINEAR,
+    cvBorder(cv, border),
+    new cv.Scalar(value, value, value, value),
+  );
   const out = fromMat(dst, dtype);
   src.delete();
   dst.delete();
@@ -114,7 +132,10 @@ describe('warpAffine', () => {
               }
             const d = Math.abs(ours.data[y * 41 + xx]! - theirs.data[y * 41 + xx]!);
             sum += d;
-            assert.ok(d <= 2 * (1 / 64 + 2 / 1024) * (hi - lo) + 1e-5, `${make.name} ${border} (${xx}, ${y}): |${ours.data[y * 41 + xx]} − ${theirs.data[y * 41 + xx]}| beyond the quantisation bound`);
+            assert.ok(
+              d <= 2 * (1 / 64 + 2 / 1024) * (hi - lo) + 1e-5,
+              `${make.name} ${border} (${xx}, ${y}): |${ours.data[y * 41 + xx]} − ${theirs.data[y * 41 + xx]}| beyond the quantisation bound`,
+            );
           }
         }
         assert.ok(sum / ours.size < 4e-3, `${make.name} ${border}: mean difference ${sum / ours.size}`);
@@ -142,7 +163,7 @@ describe('warpAffine', () => {
             bad++;
             const X = inv[0]! * xx + inv[1]! * y + inv[2]!;
             const Y = inv[3]! * xx + inv[4]! * y + inv[5]!;
-            const tie = Math.min(Math.abs((X - Math.floor(X)) - 0.5), Math.abs((Y - Math.floor(Y)) - 0.5));
+            const tie = Math.min(Math.abs(X - Math.floor(X) - 0.5), Math.abs(Y - Math.floor(Y) - 0.5));
             assert.ok(tie < 2 / 1024, `${border} (${xx}, ${y}) differs at source (${X}, ${Y}), not near a tie`);
           }
         }
@@ -155,9 +176,21 @@ describe('warpAffine', () => {
     const m = rotation(6, 5, 25, 1.3);
     for (const [dtype, border, shape] of CASES) {
       const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, dtype, 3);
-      await assertGpuMatchesCpu(gpu!, [x], (t) => warpAffine(t, { matrix: m, width: 19, height: 14, interpolation: 'nearest', border, borderValue: 9 }), EXACT, `${dtype} ${border}`);
+      await assertGpuMatchesCpu(
+        gpu!,
+        [x],
+        (t) => warpAffine(t, { matrix: m, width: 19, height: 14, interpolation: 'nearest', border, borderValue: 9 }),
+        EXACT,
+        `${dtype} ${border}`,
+      );
     }
-    await assertGpuMatchesCpu(gpu!, [randomImage([2, 3, 9, 12], 'u8', 1)], (t) => warpAffine(t, { matrix: m, interpolation: 'nearest', dtype: 'f16' }), EXACT, 'u8 → f16');
+    await assertGpuMatchesCpu(
+      gpu!,
+      [randomImage([2, 3, 9, 12], 'u8', 1)],
+      (t) => warpAffine(t, { matrix: m, interpolation: 'nearest', dtype: 'f16' }),
+      EXACT,
+      'u8 → f16',
+    );
   });
 
   test('GPU matches the CPU for bilinear: dtypes, borders, batches, odd sizes, channels', { skip: gpuSkip(gpu) }, async () => {
@@ -168,7 +201,13 @@ describe('warpAffine', () => {
     }
     await assertGpuMatchesCpu(gpu!, [naturalImage([2, 1, 15, 18], 'u8', 1)], (t) => warpAffine(t, { matrix: m, dtype: 'f16' }), {}, 'u8 → f16');
     // far-away coordinates with reflect101 stay bounded (periodic wrap)
-    await assertGpuMatchesCpu(gpu!, [naturalImage([1, 1, 9, 11], 'f32', 1)], (t) => warpAffine(t, { matrix: [1e-3, 0, 0, 0, 1e-3, 0], border: 'reflect101' }), {}, 'huge coordinates');
+    await assertGpuMatchesCpu(
+      gpu!,
+      [naturalImage([1, 1, 9, 11], 'f32', 1)],
+      (t) => warpAffine(t, { matrix: [1e-3, 0, 0, 0, 1e-3, 0], border: 'reflect101' }),
+      {},
+      'huge coordinates',
+    );
   });
 
   test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
@@ -178,14 +217,32 @@ describe('warpAffine', () => {
   test('bad arguments name the argument and the allowed values', () => {
     const x = randomImage([1, 1, 4, 4], 'u8');
     const m = [1, 0, 0, 0, 1, 0];
-    assert.throws(() => warpAffine(x, { matrix: [1, 0, 0, 0, 1] }), /Expected an array of 6 finite numbers for matrix but received \[1, 0, 0, 0, 1\] of type object/);
-    assert.throws(() => warpAffine(x, { matrix: [1, 0, NaN, 0, 1, 0] }), /Expected an array of 6 finite numbers for matrix but received \[1, 0, NaN, 0, 1, 0\]/);
-    assert.throws(() => warpAffine(x, { matrix: [1, 2, 0, 2, 4, 0] }), /Expected an invertible affine matrix \(a·e − b·d ≠ 0\) for matrix but received \[1, 2, 0, 2, 4, 0\]/);
+    assert.throws(
+      () => warpAffine(x, { matrix: [1, 0, 0, 0, 1] }),
+      /Expected an array of 6 finite numbers for matrix but received \[1, 0, 0, 0, 1\] of type object/,
+    );
+    assert.throws(
+      () => warpAffine(x, { matrix: [1, 0, NaN, 0, 1, 0] }),
+      /Expected an array of 6 finite numbers for matrix but received \[1, 0, NaN, 0, 1, 0\]/,
+    );
+    assert.throws(
+      () => warpAffine(x, { matrix: [1, 2, 0, 2, 4, 0] }),
+      /Expected an invertible affine matrix \(a·e − b·d ≠ 0\) for matrix but received \[1, 2, 0, 2, 4, 0\]/,
+    );
     assert.throws(() => warpAffine(x, { matrix: m, width: 0 }), /Expected integer between 1 and 65535 for width but received 0 of type number/);
     assert.throws(() => warpAffine(x, { matrix: m, height: -2 }), /Expected integer between 1 and 65535 for height but received -2 of type number/);
-    assert.throws(() => warpAffine(x, { matrix: m, interpolation: 'area' as never }), /Expected one of "nearest", "bilinear" for interpolation but received "area"/);
-    assert.throws(() => warpAffine(x, { matrix: m, border: 'wrap' as never }), /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/);
-    assert.throws(() => warpAffine(x, { matrix: m, borderValue: Infinity }), /Expected number between -1e\+30 and 1e\+30 for borderValue but received Infinity of type number/);
+    assert.throws(
+      () => warpAffine(x, { matrix: m, interpolation: 'area' as never }),
+      /Expected one of "nearest", "bilinear" for interpolation but received "area"/,
+    );
+    assert.throws(
+      () => warpAffine(x, { matrix: m, border: 'wrap' as never }),
+      /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/,
+    );
+    assert.throws(
+      () => warpAffine(x, { matrix: m, borderValue: Infinity }),
+      /Expected number between -1e\+30 and 1e\+30 for borderValue but received Infinity of type number/,
+    );
     assert.throws(() => warpAffine(x.reshape([1, 16]), { matrix: m }), /Expected x of shape \[N, C, H, W\] but received \[1, 16\]/);
   });
 });

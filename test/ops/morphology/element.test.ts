@@ -37,6 +37,9 @@ describe('structuringElement', () => {
     assert.throws(() => structuringElement('disk' as never, 3), /Expected one of "rect", "ellipse", "cross" for shape but received "disk" of type string/);
     assert.throws(() => structuringElement('rect', 0), /Expected integer between 1 and 255 for size but received 0 of type number/);
     assert.throws(() => structuringElement('rect', [3, -1]), /Expected integer between 1 and 255 for size\[1\] but received -1 of type number/);
-    assert.throws(() => structuringElement('rect', [3] as never), /Expected an integer between 1 and 255 or a \[width, height\] pair for size but received \[3\] of type object/);
+    assert.throws(
+      () => structuringElement('rect', [3] as never),
+      /Expected an integer between 1 and 255 or a \[width, height\] pair for size but received \[3\] of type object/,
+    );
   });
 });

@@ -4,7 +4,17 @@ import type { DType } from '../../../src/dtype.js';
 import type { BorderMode } from '../../../src/kernels/border.js';
 import { STENCIL_WIDE_RADIUS, stencilTileFits } from '../../../src/kernels/stencil-tile.js';
 import { structuringElement, type ElementShape } from '../../../src/ops/morphology/element.js';
-import { dilate, erode, morphologyEx, morphologyPrograms, rectStripSpec, type MorphOp, type MorphologyExOptions, type MorphologyOptions, withMorphTuning } from '../../../src/ops/morphology/morphology.js';
+import {
+  dilate,
+  erode,
+  morphologyEx,
+  morphologyPrograms,
+  rectStripSpec,
+  type MorphOp,
+  type MorphologyExOptions,
+  type MorphologyOptions,
+  withMorphTuning,
+} from '../../../src/ops/morphology/morphology.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
@@ -23,7 +33,15 @@ function cvMorph(cv: CV, x: Tensor, op: MorphOp, kernel: number[][], o: Morpholo
   const src = toMat(cv, x);
   const dst = new cv.Mat();
   const k = cv.matFromArray(kernel.length, kernel[0]!.length, cv.CV_8U, kernel.flat());
-  const code = { erode: cv.MORPH_ERODE, dilate: cv.MORPH_DILATE, open: cv.MORPH_OPEN, close: cv.MORPH_CLOSE, gradient: cv.MORPH_GRADIENT, tophat: cv.MORPH_TOPHAT, blackhat: cv.MORPH_BLACKHAT }[op];
+  const code = {
+    erode: cv.MORPH_ERODE,
+    dilate: cv.MORPH_DILATE,
+    open: cv.MORPH_OPEN,
+    close: cv.MORPH_CLOSE,
+    gradient: cv.MORPH_GRADIENT,
+    tophat: cv.MORPH_TOPHAT,
+    blackhat: cv.MORPH_BLACKHAT,
+  }[op];
   const border = o.border ?? 'constant';
   const value = o.borderValue === undefined ? cv.morphologyDefaultBorderValue() : new cv.Scalar(o.borderValue, o.borderValue, o.borderValue, o.borderValue);
   cv.morphologyEx(src, dst, code, k, new cv.Point(-1, -1), o.iterations ?? 1, cvBorder(cv, border), value);
@@ -38,7 +56,11 @@ describe('erode, dilate, morphologyEx', () => {
     const x = naturalImage([1, 1, 23, 29], 'u8', 3);
     for (const op of OPS) {
       for (const shape of SHAPES) {
-        for (const ksize of [[3, 3], [5, 5], [7, 4]] as [number, number][]) {
+        for (const ksize of [
+          [3, 3],
+          [5, 5],
+          [7, 4],
+        ] as [number, number][]) {
           const o: MorphologyOptions = { element: shape, ksize };
           assertClose(morphologyEx(x, { op, ...o }), cvMorph(cv, x, op, structuringElement(shape, ksize), o), EXACT, `${op} ${shape} ${ksize}`);
         }
@@ -57,7 +79,12 @@ describe('erode, dilate, morphologyEx', () => {
     for (const border of ['reflect101', 'replicate', 'constant'] as BorderMode[]) {
       for (const op of ['erode', 'dilate', 'gradient'] as MorphOp[]) {
         cases.push(['u8', op, structuringElement('rect', [5, 3]), { element: 'rect', ksize: [5, 3], border, iterations: 3 }]);
-        cases.push(['u8', op, structuringElement('ellipse', [7, 7]), { element: 'ellipse', ksize: 7, border, iterations: 2, ...(border === 'constant' ? { borderValue: 100 } : {}) }]);
+        cases.push([
+          'u8',
+          op,
+          structuringElement('ellipse', [7, 7]),
+          { element: 'ellipse', ksize: 7, border, iterations: 2, ...(border === 'constant' ? { borderValue: 100 } : {}) },
+        ]);
         cases.push(['u8', op, custom, { element: custom, border }]);
       }
     }
@@ -88,7 +115,9 @@ describe('erode, dilate, morphologyEx', () => {
     assert.deepEqual([...erode(flat, { ksize: 3, border: 'constant', borderValue: 0 }).data.subarray(0, 5)], [0, 0, 0, 0, 0]);
   });
 
-  test('GPU matches the CPU reference exactly: ops, element shapes, borders, dtypes, batches, odd sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
+  test('GPU matches the CPU reference exactly: ops, element shapes, borders, dtypes, batches, odd sizes, 1 and 3 channels', {
+    skip: gpuSkip(gpu),
+  }, async () => {
     const custom = [
       [0, 1, 1],
       [1, 0, 0],
@@ -115,11 +144,19 @@ describe('erode, dilate, morphologyEx', () => {
       const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, dtype, 7);
       await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, o), EXACT, `${dtype} [${shape}] ${JSON.stringify(o)}`);
     }
-    await assertGpuMatchesCpu(gpu!, [naturalImage([1, 1, 9, 9], 'u8')], (t) => erode(t, { element: 'ellipse', ksize: 3, iterations: 3 }), EXACT, 'erode iterations');
+    await assertGpuMatchesCpu(
+      gpu!,
+      [naturalImage([1, 1, 9, 9], 'u8')],
+      (t) => erode(t, { element: 'ellipse', ksize: 3, iterations: 3 }),
+      EXACT,
+      'erode iterations',
+    );
     await assertGpuMatchesCpu(gpu!, [naturalImage([1, 1, 9, 9], 'u8')], (t) => dilate(t, { ksize: 1 }), EXACT, 'dilate 1×1');
   });
 
-  test('GPU u8 rectangles on widths that are multiples of 4 (stencil strip, one-pass row and tiled kernels) match the CPU exactly', { skip: gpuSkip(gpu) }, async () => {
+  test('GPU u8 rectangles on widths that are multiples of 4 (stencil strip, one-pass row and tiled kernels) match the CPU exactly', {
+    skip: gpuSkip(gpu),
+  }, async () => {
     // row kernel: 16 rows per thread, 64 per workgroup; tile = 128 × 32 pixels: sizes below, at
     // and across those edges; kernels wider than the image; windows beyond the row kernel's
     const cases: [Shape, MorphologyExOptions][] = [
@@ -177,10 +214,19 @@ describe('erode, dilate, morphologyEx', () => {
   test('GPU u8 rectangles 11×11, 15×3, 3×21, 31×31 on the shared engines match the CPU exactly, every border', { skip: gpuSkip(gpu) }, async () => {
     // widths: a multiple of 16 (strips for halo ≤ 4, else the tile), of 4 only (the tile), of neither (separable passes)
     const borders: MorphologyOptions[] = [{}, { border: 'constant', borderValue: 90 }, { border: 'reflect101' }, { border: 'replicate' }];
-    const sizes: [number, number][] = [[11, 11], [15, 3], [3, 21], [31, 31]];
+    const sizes: [number, number][] = [
+      [11, 11],
+      [15, 3],
+      [3, 21],
+      [31, 31],
+    ];
     for (const [i, ksize] of sizes.entries()) {
       for (const [j, b] of borders.entries()) {
-        for (const [w, dispatches] of [[64, 1], [36, 1], [30, 2]] as const) {
+        for (const [w, dispatches] of [
+          [64, 1],
+          [36, 1],
+          [30, 2],
+        ] as const) {
           const op: MorphOp = (i + j) % 2 ? 'erode' : 'dilate';
           const x = randomImage([2, 1, 37, w], 'u8', 31 + i);
           await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, { op, ksize, ...b }), EXACT, `${op} ${ksize} w=${w} ${JSON.stringify(b)}`);
@@ -204,14 +250,32 @@ describe('erode, dilate, morphologyEx', () => {
     assert.throws(() => erode(x, { ksize: 0 }), /Expected integer between 1 and 255 for ksize but received 0 of type number/);
     assert.throws(() => erode(x, { ksize: [3, 256] }), /Expected integer between 1 and 255 for ksize\[1\] but received 256 of type number/);
     assert.throws(() => dilate(x, { element: 'disk' as never }), /Expected one of "rect", "ellipse", "cross" for element but received "disk" of type string/);
-    assert.throws(() => dilate(x, { element: [[1, 0], [1]] }), /Expected one of "rect", "ellipse", "cross" or rows of equal length \(1 to 255\) of numbers for element but received \[\[1, 0\], \[1\]\] of type object/);
+    assert.throws(
+      () => dilate(x, { element: [[1, 0], [1]] }),
+      /Expected one of "rect", "ellipse", "cross" or rows of equal length \(1 to 255\) of numbers for element but received \[\[1, 0\], \[1\]\] of type object/,
+    );
     assert.throws(() => dilate(x, { element: [] }), /for element but received \[\] of type object/);
-    assert.throws(() => dilate(x, { element: [[0, 0], [0, 0]] }), /Expected an element with at least one nonzero entry for element but received \[\[0, 0\], \[0, 0\]\] of type object/);
+    assert.throws(
+      () =>
+        dilate(x, {
+          element: [
+            [0, 0],
+            [0, 0],
+          ],
+        }),
+      /Expected an element with at least one nonzero entry for element but received \[\[0, 0\], \[0, 0\]\] of type object/,
+    );
     assert.throws(() => erode(x, { iterations: -1 }), /Expected integer between 0 and 1000 for iterations but received -1 of type number/);
     assert.throws(() => erode(x, { iterations: 1.5 }), /Expected integer between 0 and 1000 for iterations but received 1.5 of type number/);
-    assert.throws(() => erode(x, { border: 'wrap' as never }), /Expected one of "reflect101", "replicate", "constant" for border but received "wrap" of type string/);
+    assert.throws(
+      () => erode(x, { border: 'wrap' as never }),
+      /Expected one of "reflect101", "replicate", "constant" for border but received "wrap" of type string/,
+    );
     assert.throws(() => erode(x, { borderValue: NaN }), /Expected number between -3.4e\+38 and 3.4e\+38 for borderValue but received NaN of type number/);
-    assert.throws(() => morphologyEx(x, { op: 'hitmiss' as never }), /Expected one of "erode", "dilate", "open", "close", "gradient", "tophat", "blackhat" for op but received "hitmiss" of type string/);
+    assert.throws(
+      () => morphologyEx(x, { op: 'hitmiss' as never }),
+      /Expected one of "erode", "dilate", "open", "close", "gradient", "tophat", "blackhat" for op but received "hitmiss" of type string/,
+    );
     assert.throws(() => erode(randomImage([1, 1, 4, 4], 'i32')), /Expected x of dtype u8, u16, f32, f16 but received i32/);
     assert.throws(() => erode(x.reshape([64])), /Expected x of shape \[N, C, H, W\] but received \[64\]/);
   });

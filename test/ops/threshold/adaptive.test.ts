@@ -64,8 +64,14 @@ describe('adaptiveThreshold', () => {
     assert.throws(() => adaptiveThreshold(x, { blockSize: 4 }), /Expected odd integer between 3 and 255 for blockSize but received 4 of type number/);
     assert.throws(() => adaptiveThreshold(x, { blockSize: 1 }), /Expected odd integer between 3 and 255 for blockSize but received 1 of type number/);
     assert.throws(() => adaptiveThreshold(x, {} as never), /Expected odd integer between 3 and 255 for blockSize but received undefined of type undefined/);
-    assert.throws(() => adaptiveThreshold(x, { blockSize: 3, C: NaN }), /Expected number between -1000000000 and 1000000000 for C but received NaN of type number/);
-    assert.throws(() => adaptiveThreshold(x, { blockSize: 3, type: 'otsu' as never }), /Expected one of "binary", "binary_inv" for type but received "otsu" of type string/);
+    assert.throws(
+      () => adaptiveThreshold(x, { blockSize: 3, C: NaN }),
+      /Expected number between -1000000000 and 1000000000 for C but received NaN of type number/,
+    );
+    assert.throws(
+      () => adaptiveThreshold(x, { blockSize: 3, type: 'otsu' as never }),
+      /Expected one of "binary", "binary_inv" for type but received "otsu" of type string/,
+    );
     assert.throws(() => adaptiveThreshold(randomImage([1, 1, 8, 8], 'f32'), { blockSize: 3 }), /Expected x of dtype u8 but received f32/);
     assert.throws(() => adaptiveThreshold(x.reshape([1, 64]), { blockSize: 3 }), /Expected x of shape \[N, C, H, W\] but received \[1, 64\]/);
   });

@@ -53,7 +53,9 @@ describe('threshold', () => {
     assert.deepEqual([...out.data], [0, 0, 255]);
   });
 
-  test('GPU matches the CPU reference exactly: dtypes, output dtypes, batches, odd and 16-multiple sizes, 1 and 3 channels', { skip: gpuSkip(gpu) }, async () => {
+  test('GPU matches the CPU reference exactly: dtypes, output dtypes, batches, odd and 16-multiple sizes, 1 and 3 channels', {
+    skip: gpuSkip(gpu),
+  }, async () => {
     const cases: [[number, number, number, number], DType, DType, number][] = [
       [[1, 1, 17, 23], 'u8', 'u8', 128],
       [[3, 3, 9, 7], 'u8', 'f16', 90.5],
@@ -89,9 +91,18 @@ describe('threshold', () => {
     const x = randomImage([1, 1, 4, 4], 'u8');
     assert.throws(() => threshold(x, {} as never), /Expected number between -3.4e\+38 and 3.4e\+38 for thresh but received undefined of type undefined/);
     assert.throws(() => threshold(x, { thresh: NaN }), /Expected number between -3.4e\+38 and 3.4e\+38 for thresh but received NaN of type number/);
-    assert.throws(() => threshold(x, { thresh: 1, maxval: Infinity }), /Expected number between -3.4e\+38 and 3.4e\+38 for maxval but received Infinity of type number/);
-    assert.throws(() => threshold(x, { thresh: 1, type: 'trunc' as never }), /Expected one of "binary", "binary_inv" for type but received "trunc" of type string/);
-    assert.throws(() => threshold(x, { thresh: 1, dtype: 'u4' as never }), /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "u4" of type string/);
+    assert.throws(
+      () => threshold(x, { thresh: 1, maxval: Infinity }),
+      /Expected number between -3.4e\+38 and 3.4e\+38 for maxval but received Infinity of type number/,
+    );
+    assert.throws(
+      () => threshold(x, { thresh: 1, type: 'trunc' as never }),
+      /Expected one of "binary", "binary_inv" for type but received "trunc" of type string/,
+    );
+    assert.throws(
+      () => threshold(x, { thresh: 1, dtype: 'u4' as never }),
+      /Expected one of "u8", "u16", "i32", "f32", "f16" for dtype but received "u4" of type string/,
+    );
     assert.throws(() => threshold(x.reshape([16]), { thresh: 1 }), /Expected x of shape \[N, C, H, W\] but received \[16\]/);
   });
 });

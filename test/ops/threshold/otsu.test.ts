@@ -92,7 +92,9 @@ describe('otsuThreshold', () => {
       return Tensor.fromArray(data, shape, 'u8');
     };
     const s: Shape = [1, 1, 21, 13];
-    cases.push(batch([2, 3, 21, 13], [naturalImage(s, 'u8', 1), bimodal(s, 2), fewLevels(s, 3), randomImage(s, 'u8', 4), naturalImage(s, 'u8', 5), bimodal(s, 6)]));
+    cases.push(
+      batch([2, 3, 21, 13], [naturalImage(s, 'u8', 1), bimodal(s, 2), fewLevels(s, 3), randomImage(s, 'u8', 4), naturalImage(s, 'u8', 5), bimodal(s, 6)]),
+    );
     cases.push(batch([3, 1, 64, 64], [bimodal([1, 1, 64, 64], 7), naturalImage([1, 1, 64, 64], 'u8', 8), fewLevels([1, 1, 64, 64], 9)]));
     for (const [i, x] of cases.entries()) {
       {
@@ -129,7 +131,10 @@ describe('otsuThreshold', () => {
     assert.throws(() => otsuThreshold(randomImage([1, 1, 4, 4], 'u16')), /Expected x of dtype u8 but received u16/);
     assert.throws(() => otsuThreshold(randomImage([1, 1, 4, 4], 'f32')), /Expected x of dtype u8 but received f32/);
     assert.throws(() => otsuThreshold(x, { maxval: NaN }), /Expected number between -3.4e\+38 and 3.4e\+38 for maxval but received NaN of type number/);
-    assert.throws(() => otsuThreshold(x, { type: 'triangle' as never }), /Expected one of "binary", "binary_inv" for type but received "triangle" of type string/);
+    assert.throws(
+      () => otsuThreshold(x, { type: 'triangle' as never }),
+      /Expected one of "binary", "binary_inv" for type but received "triangle" of type string/,
+    );
     assert.throws(() => otsuThreshold(x.reshape([4, 4])), /Expected x of shape \[N, C, H, W\] but received \[4, 4\]/);
   });
 });
