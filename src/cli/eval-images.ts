@@ -32,9 +32,13 @@ export function imageLevelText(r: ImageLevelReport): string {
   const rows = [['area threshold (px)', 'precision', 'recall', 'false-NG rate', 'miss rate']];
   for (let i = 0; i < r.curve.length; i += step) {
     const p = r.curve[i]!;
-    rows.push([p.threshold < 0 ? '< 0' : String(Math.round(p.threshold * 10) / 10), rate(p.precision), rate(p.recall), rate(p.falseNgRate), rate(p.missRate)]);
+    // the loosest point sits below every area (0 included): there every image is NG
+    const label = p.threshold < 0 ? 'none (all NG)' : String(Math.round(p.threshold * 10) / 10);
+    rows.push([label, rate(p.precision), rate(p.recall), rate(p.falseNgRate), rate(p.missRate)]);
   }
   s += table(rows);
+  if (z.goodImages === 0) s += 'no defect-free images (every truth mask has a defect): the false-NG rate is undefined; add truth masks of good images\n';
+  if (z.defectiveImages === 0) s += 'no defective images (every truth mask is empty): the miss rate and recall are undefined\n';
   if (r.plot !== undefined) s += `curve written to ${r.plot}\n`;
   return s;
 }

@@ -51,6 +51,21 @@ describe('kensa eval --images', () => {
     assert.equal(meta.width, 720);
   });
 
+  test('the loosest row says every image is NG; without defect-free images the table says so', async () => {
+    const a = capture();
+    assert.equal(await run(['--pred', P, '--truth', T, '--images'], a.io), 0, a.buf.err);
+    assert.match(a.buf.out, /\n\s*none \(all NG\)\s+0\.500\s+1\.000\s+1\.000\s+0\.000\s*\n/);
+    assert.doesNotMatch(a.buf.out, /< 0|no defect-free images/);
+    const t = join(root, 'truth-bad'),
+      p = join(root, 'pred-bad');
+    await save(t, 'bad1', 4);
+    await save(p, 'bad1', 5);
+    const b = capture();
+    assert.equal(await run(['--pred', p, '--truth', t, '--images'], b.io), 0, b.buf.err);
+    assert.match(b.buf.out, /false-NG 0\/0 \(-\)/);
+    assert.match(b.buf.out, /\nno defect-free images \(every truth mask has a defect\): the false-NG rate is undefined; add truth masks of good images\n/);
+  });
+
   test('--json carries the image level; without --images the output is unchanged', async () => {
     const a = capture();
     assert.equal(await run(['--pred', P, '--truth', T, '--images', '--json'], a.io), 0, a.buf.err);
