@@ -46,6 +46,20 @@ describe('kensa tune', () => {
     assert.ok(!existsSync(`${out}.state.json`));
   });
 
+  test('six labelled images and --budget 6: one held out, five tuned on, 6 candidates in 9 evaluations over 3 rungs', async () => {
+    const six = join(root, 'six');
+    await writeSamples({ out: six, count: 6, width: 64, height: 64, seed: 4, okFraction: 0.2, jobs: 1 });
+    const out = join(root, 'six.yaml');
+    const { buf, io } = capture();
+    assert.equal(await run(['--images', six, '--truth', six, '--budget', '6', '--device', 'cpu', '--out', out], io), 0, buf.err);
+    assert.match(buf.out, /^tuned on 5 images, 6 candidates, 9 evaluations over 3 rungs: f1 \d\.\d{3} on them\nheld out 1 images: /);
+    const r = await loadRecipe(out);
+    const p = r.recipe.kind === 'classic' ? r.recipe.provenance! : {};
+    assert.deepEqual([p.images, p.heldOut], [6, 1]);
+    assert.match(TUNE_HELP, /--budget <n> +candidate recipes \(not evaluations\)/);
+    assert.match(TUNE_HELP, /--budget 60 runs 60 \+ 20 \+ 7 \+ 3 \+ 1 = 91\s+evaluations/);
+  });
+
   test('the calibration line says why minScore stays at 0 when no good image had a defect', () => {
     const c = { recipe: DEFAULT_RECIPE, trainFalseNg: 0, heldOutFalseNg: 0, baseHeldOutFalseNg: 0, trainImages: 7, heldOutImages: 3 };
     assert.equal(
