@@ -37,6 +37,12 @@ Options:
   --truth <dir>        ground-truth masks, or a kensa samples folder (required)
   --tolerance <px>     tolerance radius in pixels, 0 … 100 (default 2)
   --threshold <v>      a mask pixel is a defect above this value, 0 … 254 (default 0)
+  --min-area <px>      image level: only predicted components (8-connected) of at least this many
+                       pixels count towards an image's area, 1 … 100000000 (default 1, or with
+                       --run the run's recipe's components.minArea and connectivity). inspect
+                       --masks writes every candidate, but its verdict counts only components of
+                       at least minArea pixels: pass the recipe's minArea so an image is NG here
+                       when inspect judged it NG. The pixel metrics score the whole mask
   --json               print the evaluation as JSON
   --images             add the image-level table (false-NG rate, miss rate, the curve)
   --plot <png>         write the image-level precision/recall curve as a PNG (implies --images)
@@ -55,18 +61,32 @@ const FLAGS = {
   json: { type: 'boolean' },
   images: { type: 'boolean' },
   plot: { type: 'string' },
+  'min-area': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** The masks folder a run wrote (`kensa inspect --masks DIR` records it with the run). */
-async function runMasks(runId: string, db: string): Promise<string> {
+/** What eval takes from a run: its masks folder and its recipe's component rule, when it has one. */
+interface RunMasks {
+  masks: string;
+  components: { minArea: number; connectivity: 4 | 8 } | null;
+}
+
+/** The recipe's components.minArea and connectivity (null when the recipe has no such section). */
+export function recipeComponents(recipe: unknown): RunMasks['components'] {
+  const c = (recipe as { components?: { minArea?: unknown; connectivity?: unknown } } | null)?.components;
+  if (!c || !Number.isInteger(c.minArea) || (c.minArea as number) < 1) return null;
+  return { minArea: c.minArea as number, connectivity: c.connectivity === 4 ? 4 : 8 };
+}
+
+/** The masks folder a run wrote (`kensa inspect --masks DIR` records it with the run), and its recipe's component rule. */
+async function runMasks(runId: string, db: string): Promise<RunMasks> {
   const store = await openStore(db);
   try {
     const run = await store.getRun(runId);
     if (!run) throw new UsageError(`--run expects the id of a run in ${db} but received '${runId}'`);
     const masks = run.options.masks;
     if (typeof masks !== 'string') throw new UsageError(`run ${runId} was made without --masks: inspect again with --masks DIR, or pass --pred`);
-    return masks;
+    return { masks, components: recipeComponents(run.recipe) };
   } finally {
     await store.close();
   }
@@ -124,15 +144,14 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       io.out.write(EVAL_HELP);
       return EXIT_OK;
     }
-    const pred = folderFlag(
-      'pred',
-      values.run !== undefined ? await runMasks(values.run, values.db ?? 'kensa.db') : values.pred,
-      'the folder of predicted masks, or --run',
-    );
+    const fromRun = values.run !== undefined ? await runMasks(values.run, values.db ?? 'kensa.db') : null;
+    const pred = folderFlag('pred', fromRun ? fromRun.masks : values.pred, 'the folder of predicted masks, or --run');
     const truth = folderFlag('truth', values.truth, 'the folder of ground-truth masks, or a kensa samples folder');
     const tolerance = numberFlag('tolerance', values.tolerance, 2, 0, 100);
     const threshold = intFlag('threshold', values.threshold, 0, 0, 254);
-    const e = await evaluateMasks(pred, truth, { tolerance, threshold });
+    const minArea = intFlag('min-area', values['min-area'], fromRun?.components?.minArea ?? 1, 1, 100_000_000);
+    const connectivity = fromRun?.components?.connectivity ?? 8;
+    const e = await evaluateMasks(pred, truth, { tolerance, threshold, minArea, connectivity });
     const images = values.images || values.plot !== undefined ? await imageLevelReport(e, values.plot) : null;
     if (values.json) io.out.write(`${JSON.stringify(images ? { ...e, imageLevel: images } : e, null, 2)}\n`);
     else io.out.write(formatEvaluation(e) + (images ? imageLevelText(images) : ''));

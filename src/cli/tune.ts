@@ -13,7 +13,7 @@ import { isKensaError } from '../errors.js';
 import { loadFrames, loadLabelled } from '../tune/data.js';
 import { METRICS } from '../tune/score.js';
 import type { SearchProgress } from '../tune/search.js';
-import { calibrateHeldOut, tune, writeRecipeYaml } from '../tune/tune.js';
+import { calibrateHeldOut, tune, writeRecipeYaml, type CalibrateResult } from '../tune/tune.js';
 import { EXIT_FAIL, EXIT_OK, UsageError, adapterFlag, choiceFlag, guard, intFlag, parseFlags, type CliIO } from './io.js';
 import { numberFlag } from './samples.js';
 
@@ -24,9 +24,11 @@ Tunes the classic recipe on your own images and writes it as YAML with its prove
   --images/--truth  searches denoise, gradient scales, thresholds, the local-contrast, black-hat
                     and top-hat channels, closing and minimum area: --budget quasi-random
                     candidates (the base recipe first) by successive halving (all on a few
-                    images, the best third on three times as many, ...). A --holdout share of the
-                    images, chosen by a hash of their names, is never tuned on: the score reported
-                    is measured there. An interrupted search (Ctrl-C) resumes from <out>.state.json
+                    images, the best third on three times as many, ...): an evaluation is one
+                    candidate on one rung, so --budget 60 runs 60 + 20 + 7 + 3 + 1 = 91
+                    evaluations. A --holdout share of the images, chosen by a hash of their names
+                    (at least 1, leaving at least 3 to tune on where there are 4 or more), is never
+                    tuned on: the score reported is measured there. An interrupted search (Ctrl-C) resumes from <out>.state.json
                     when the same command runs again.
   --good            sets verdict.minScore so that at most --target-false-ng of the defect-free
                     images are judged NG (checked on the held-out good images). With --images
@@ -40,7 +42,7 @@ Options:
   --out <file>            the recipe to write (.yaml) (required)
   --metric <m>            f1 | iou, pixel scores as kensa eval computes them (default f1)
   --tolerance <px>        tolerance radius for f1, 0 … 100 (default 2)
-  --budget <n>            candidate recipes, 1 … 100000 (default 60)
+  --budget <n>            candidate recipes (not evaluations), 1 … 100000 (default 60)
   --holdout <share>       share of the images held out, 0.05 … 0.95 (default 0.3)
   --seed <n>              seed of the candidates and image subsets (default 1)
   --target-false-ng <r>   false-NG rate for --good, 0 … 1 (default 0.05)
@@ -85,6 +87,16 @@ function progressLine(io: CliIO, metric: string): (p: SearchProgress) => void {
     last = now;
     io.err.write(`tune: rung ${p.rung}/${p.rungs} · ${p.evaluations}/${p.total} evaluations · best ${metric} ${f3(p.best)} · ETA ${eta(p.etaS)}\n`);
   };
+}
+
+/** The calibration summary; says why minScore did not move when no good image had a defect. */
+export function calibrationLine(c: CalibrateResult, target: number): string {
+  const count = (rate: number) => `${Math.round(rate * c.heldOutImages)}/${c.heldOutImages}`;
+  const minScore =
+    c.flagged === 0
+      ? `stays at ${c.minScore === 0 ? '0' : c.minScore.toPrecision(4)} (the base recipe's): none of the ${c.trainImages} defect-free images calibrated on had a defect, false-NG 0/${c.trainImages} there`
+      : `${c.minScore.toPrecision(4)} (${c.flagged} of the ${c.trainImages} defect-free images calibrated on had defects; false-NG ${Math.round(c.trainFalseNg * c.trainImages)}/${c.trainImages} there)`;
+  return `calibrated on good images: verdict.minScore ${minScore}; false-NG on the ${c.heldOutImages} held-out good images ${count(c.heldOutFalseNg)} (target ${target}; before ${count(c.baseHeldOutFalseNg)})`;
 }
 
 export async function run(argv: readonly string[], io: CliIO, signal?: AbortSignal): Promise<number> {
@@ -134,16 +146,14 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           }
           recipe = r.recipe;
           lines.push(
-            `tuned on ${r.train.length} images, ${r.evaluations} evaluations: ${metric} ${f3(r.trainScore)} on them`,
+            `tuned on ${r.train.length} images, ${budget} candidates, ${r.evaluations} evaluations over ${r.rungs} rungs: ${metric} ${f3(r.trainScore)} on them`,
             `held out ${r.heldOut.length} images: ${metric} ${f3(r.heldOutScore)} (base recipe ${f3(r.baseHeldOutScore)})`,
           );
         }
         if (good) {
           const c = await calibrateHeldOut(backend, good, recipe, target, holdout);
           recipe = c.recipe;
-          lines.push(
-            `calibrated on good images: verdict.minScore ${c.minScore.toPrecision(4)}; false-NG on the held-out good images ${f3(c.heldOutFalseNg)} (target ${target}; before ${f3(c.baseHeldOutFalseNg)})`,
-          );
+          lines.push(calibrationLine(c, target));
         }
       } finally {
         backend.close();

@@ -15,13 +15,22 @@
 import { KensaError } from '../errors.js';
 import { integerInRange, invalidParameter, numberInRange } from '../validate.js';
 import { checkMask, listMaskFolder, readMask, type Mask, type MaskSource, type NamedMask } from './masks.js';
-import { addCounts, compareMasks, scores, ZERO_COUNTS, type MaskCounts, type MaskScores } from './metrics.js';
+import { addCounts, compareMasks, keptPixels, scores, ZERO_COUNTS, type MaskCounts, type MaskScores } from './metrics.js';
 
 export interface EvaluateOptions {
   /** Tolerance radius in pixels (Euclidean), 0 … 100 (default 2). */
   tolerance?: number;
   /** Mask files: a pixel is a defect when above this value, 0 … 254 (default 0: any non-zero value). */
   threshold?: number;
+  /**
+   * For the image-level score (`keptArea`): predicted components (`connectivity`-connected)
+   * smaller than this many pixels don't count, as inspect's verdict ignores those below the
+   * recipe's components.minArea, 1 … 100000000 (default 1: every predicted pixel counts). The
+   * pixel metrics score the whole mask.
+   */
+  minArea?: number;
+  /** Connectivity of the predicted components for `minArea`, 4 or 8 (default 8). */
+  connectivity?: 4 | 8;
   /** Mask pairs read ahead while one is scored, 1 … 64 (default 4). */
   readAhead?: number;
 }
@@ -35,12 +44,16 @@ export type ImageEvaluation =
       height: number;
       counts: MaskCounts;
       scores: MaskScores;
+      /** Predicted pixels in components of at least `minArea` pixels: the image-level score. */
+      keptArea: number;
     }
   | { name: string; status: 'error'; error: string };
 
 export interface Evaluation {
   tolerance: number;
   distance: 'euclidean';
+  /** Predicted components smaller than this don't count towards `keptArea` (1: all do). */
+  minArea: number;
   /** One per truth image (and per error), sorted by name. */
   images: ImageEvaluation[];
   /** Micro-averaged over the scored and missing images. */
@@ -156,6 +169,9 @@ export async function evaluateMasks(pred: MaskSource, truth: MaskSource, options
   const tolerance = numberInRange('tolerance', options.tolerance ?? 2, 0, 100);
   const threshold = integerInRange('threshold', options.threshold ?? 0, 0, 254);
   const readAhead = integerInRange('readAhead', options.readAhead ?? 4, 1, 64);
+  const minArea = integerInRange('minArea', options.minArea ?? 1, 1, 100_000_000);
+  const connectivity = options.connectivity ?? 8;
+  if (connectivity !== 4 && connectivity !== 8) throw invalidParameter('connectivity', '4 or 8', connectivity);
   for (const [argument, source] of [
     ['pred', pred],
     ['truth', truth],
@@ -177,7 +193,8 @@ export async function evaluateMasks(pred: MaskSource, truth: MaskSource, options
       return;
     }
     const counts = compareMasks(p ? p.data : new Uint8Array(t.width * t.height), t.data, t.width, t.height, tolerance);
-    images.push({ name: l.name, status: p ? 'scored' : 'missing', width: t.width, height: t.height, counts, scores: scores(counts) });
+    const keptArea = p && minArea > 1 ? keptPixels(p.data, t.width, t.height, minArea, connectivity) : counts.predicted;
+    images.push({ name: l.name, status: p ? 'scored' : 'missing', width: t.width, height: t.height, counts, scores: scores(counts), keptArea });
   };
   for await (const pair of pairs(pred, truth, threshold, unmatched)) {
     queue.push(load(pair));
@@ -196,6 +213,7 @@ export async function evaluateMasks(pred: MaskSource, truth: MaskSource, options
   return {
     tolerance,
     distance: 'euclidean',
+    minArea,
     images,
     overall: { images: n, counts, scores: scores(counts) },
     missing: images.filter((i) => i.status === 'missing').map((i) => i.name),

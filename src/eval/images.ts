@@ -81,7 +81,7 @@ export function thresholdCurve(images: readonly ScoredImage[]): ImageLevel[] {
   return points;
 }
 
-/** The images of a mask evaluation, each scored by its predicted defect area (errors left out). */
+/** The images of a mask evaluation, each scored by its predicted defect area in components of at least minArea pixels (errors left out). */
 export function maskImages(e: Evaluation): ScoredImage[] {
-  return e.images.flatMap((i) => (i.status === 'error' ? [] : [{ name: i.name, defective: i.counts.truth > 0, score: i.counts.predicted }]));
+  return e.images.flatMap((i) => (i.status === 'error' ? [] : [{ name: i.name, defective: i.counts.truth > 0, score: i.keptArea }]));
 }

@@ -109,10 +109,10 @@ export function withinDistance(mask: Uint8Array, width: number, height: number, 
 }
 
 /**
- * Labels the 8-connected components of the non-zero pixels: returns the label per pixel
- * (0 = background, 1 … count) and the count.
+ * Labels the 8-connected (or 4-connected) components of the non-zero pixels: returns the label
+ * per pixel (0 = background, 1 … count) and the count.
  */
-export function components(mask: Uint8Array, width: number, height: number): { labels: Int32Array; count: number } {
+export function components(mask: Uint8Array, width: number, height: number, connectivity: 4 | 8 = 8): { labels: Int32Array; count: number } {
   const labels = new Int32Array(width * height);
   const stack = new Int32Array(width * height);
   let count = 0;
@@ -131,7 +131,7 @@ export function components(mask: Uint8Array, width: number, height: number): { l
         if (ny < 0 || ny >= height) continue;
         for (let dx = -1; dx <= 1; dx++) {
           const nx = x + dx;
-          if (nx < 0 || nx >= width) continue;
+          if (nx < 0 || nx >= width || (connectivity === 4 && dx !== 0 && dy !== 0)) continue;
           const q = ny * width + nx;
           if (mask[q] && !labels[q]) {
             labels[q] = id;
@@ -142,6 +142,16 @@ export function components(mask: Uint8Array, width: number, height: number): { l
     }
   }
   return { labels, count };
+}
+
+/** The non-zero pixels of `mask` in components of at least `minArea` pixels (inspect's verdict ignores smaller ones). */
+export function keptPixels(mask: Uint8Array, width: number, height: number, minArea: number, connectivity: 4 | 8 = 8): number {
+  const { labels, count } = components(mask, width, height, connectivity);
+  const area = new Int32Array(count + 1);
+  for (const l of labels) area[l]!++;
+  let kept = 0;
+  for (let l = 1; l <= count; l++) if (area[l]! >= minArea) kept += area[l]!;
+  return kept;
 }
 
 /**

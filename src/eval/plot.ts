@@ -1,59 +1,90 @@
 /**
  * The precision/recall curve over the threshold as a picture: an SVG drawn here (two panels:
- * precision against recall; false-NG and miss rate against the threshold's rank), rendered to
- * PNG with sharp, so a report needs no plotting library.
+ * precision against recall; false-NG and miss rate against the area threshold's value), rendered
+ * to PNG with sharp, so a report needs no plotting library.
  */
 import sharp from 'sharp';
 import type { ImageLevel } from './images.js';
 
 const W = 720;
-const H = 340;
-const PAD = 44;
+const H = 350;
+const PAD = 48;
 const PANEL = (W - 3 * PAD) / 2;
 const PH = H - 2 * PAD;
+const FALSE_NG = '#d62728';
+const MISS = '#2ca02c';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
-function axes(x0: number, xLabel: string, yLabel: string): string {
-  const ticks = [0, 0.25, 0.5, 0.75, 1]
+/** Four to ten round tick values (1, 2 or 5 times a power of ten apart) covering [lo, hi]. */
+export function niceTicks(lo: number, hi: number): number[] {
+  const raw = (hi - lo) / 5;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw)!;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(Math.round(t / step) * step);
+  return ticks.map((t) => Number(t.toPrecision(12)));
+}
+
+/** A panel's frame, grid, tick labels on both axes and axis labels; `x` maps an x value to the panel (0 … 1). */
+function axes(x0: number, xTicks: readonly number[], x: (v: number) => number, xLabel: string, yLabel: string): string {
+  const bottom = PAD + PH;
+  const yt = [0, 0.25, 0.5, 0.75, 1]
     .map((t) => {
       const y = PAD + PH * (1 - t);
       return `<line x1="${x0}" y1="${y}" x2="${x0 + PANEL}" y2="${y}" stroke="#ddd"/><text x="${x0 - 6}" y="${y + 4}" text-anchor="end" font-size="11">${t}</text>`;
     })
     .join('');
+  const xt = xTicks
+    .map((t) => {
+      const px = x0 + PANEL * x(t);
+      return `<line x1="${px}" y1="${bottom}" x2="${px}" y2="${bottom + 4}" stroke="#333"/><text x="${px}" y="${bottom + 16}" text-anchor="middle" font-size="11">${t}</text>`;
+    })
+    .join('');
   return (
-    `${ticks}<rect x="${x0}" y="${PAD}" width="${PANEL}" height="${PH}" fill="none" stroke="#333"/>` +
-    `<text x="${x0 + PANEL / 2}" y="${H - 10}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>` +
+    `${yt}${xt}<rect x="${x0}" y="${PAD}" width="${PANEL}" height="${PH}" fill="none" stroke="#333"/>` +
+    `<text x="${x0 + PANEL / 2}" y="${H - 8}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>` +
     `<text x="${x0}" y="${PAD - 8}" font-size="12">${esc(yLabel)}</text>`
   );
 }
 
 function polyline(points: [number, number][], colour: string): string {
   if (!points.length) return '';
-  return `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}"/>`;
+  const dots = points.map(([x, y]) => `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="2.5" fill="${colour}"/>`).join('');
+  return `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}"/>${dots}`;
+}
+
+/** A legend entry above a panel (outside the plot area, so it never hides a line). */
+function legendEntry(x: number, label: string, colour: string): string {
+  const y = PAD - 12;
+  return `<line x1="${x}" y1="${y}" x2="${x + 16}" y2="${y}" stroke="${colour}" stroke-width="2"/><text x="${x + 20}" y="${y + 4}" font-size="11" fill="${colour}">${esc(label)}</text>`;
 }
 
 /** The curve's SVG (thresholdCurve's points, strictest first). */
 export function curveSvg(curve: readonly ImageLevel[], title: string): string {
   const left = PAD;
   const right = 2 * PAD + PANEL;
+  const unit = (v: number) => v;
   const pr = curve
     .filter((p) => p.precision !== null && p.recall !== null)
     .map((p): [number, number] => [left + PANEL * p.recall!, PAD + PH * (1 - p.precision!)]);
-  const step = curve.length > 1 ? PANEL / (curve.length - 1) : 0;
+  const thresholds = curve.map((p) => p.threshold);
+  const lo = Math.min(0, ...thresholds);
+  const hi = Math.max(lo + 1, ...thresholds);
+  const tx = (v: number) => (v - lo) / (hi - lo);
   const rate = (k: 'falseNgRate' | 'missRate') =>
-    curve.flatMap((p, i): [number, number][] => (p[k] === null ? [] : [[right + step * i, PAD + PH * (1 - p[k])]]));
+    curve.flatMap((p): [number, number][] => (p[k] === null ? [] : [[right + PANEL * tx(p.threshold), PAD + PH * (1 - p[k])]]));
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">` +
     `<rect width="${W}" height="${H}" fill="white"/>` +
     `<text x="${W / 2}" y="16" text-anchor="middle" font-size="13">${esc(title)}</text>` +
-    axes(left, 'recall (defective images judged NG)', 'precision') +
-    axes(right, 'threshold, strictest → loosest', 'rate') +
+    axes(left, [0, 0.25, 0.5, 0.75, 1], unit, 'recall (defective images judged NG)', 'precision') +
+    axes(right, niceTicks(lo, hi), tx, 'area threshold (px): NG when predicted area > it', 'rate') +
     polyline(pr, '#1f77b4') +
-    polyline(rate('falseNgRate'), '#d62728') +
-    polyline(rate('missRate'), '#2ca02c') +
-    `<text x="${right + PANEL - 4}" y="${PAD + 16}" text-anchor="end" font-size="11" fill="#d62728">false-NG rate</text>` +
-    `<text x="${right + PANEL - 4}" y="${PAD + 30}" text-anchor="end" font-size="11" fill="#2ca02c">miss rate</text>` +
+    polyline(rate('falseNgRate'), FALSE_NG) +
+    polyline(rate('missRate'), MISS) +
+    legendEntry(right + PANEL - 190, 'false-NG rate', FALSE_NG) +
+    legendEntry(right + PANEL - 80, 'miss rate', MISS) +
     `</svg>`
   );
 }

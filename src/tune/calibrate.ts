@@ -38,6 +38,8 @@ export interface Calibration {
   minScore: number;
   /** Share of the calibration images judged NG by the calibrated recipe. */
   falseNgRate: number;
+  /** Calibration images with enough defects to be NG at some minScore (0: minScore stays the base's). */
+  flagged: number;
 }
 
 /** Calibrates `base` on defect-free frames for a target false-NG rate (0 … 1). */
@@ -50,7 +52,8 @@ export async function calibrate(backend: Backend, good: readonly Frame[], base: 
   const critical = dets.map((d) => criticalScore(d, r.verdict.maxDefects));
   const minScore = minScoreFor(critical, target, r.verdict.minScore);
   const recipe = parseRecipe({ ...r, verdict: { ...r.verdict, minScore } }, 'calibrated recipe');
-  return { recipe, minScore, falseNgRate: critical.filter((c) => c > 0 && c >= minScore).length / good.length };
+  const flagged = critical.filter((c) => c > 0).length;
+  return { recipe, minScore, falseNgRate: critical.filter((c) => c > 0 && c >= minScore).length / good.length, flagged };
 }
 
 /** Share of the frames the recipe judges NG. */

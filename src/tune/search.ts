@@ -61,6 +61,8 @@ export type SearchResult =
       /** The base recipe's score on every tuning image (when it reached the last rung), else on the most it ran on. */
       baseScore: number;
       evaluations: number;
+      /** Successive-halving rungs run (each evaluation is one candidate on one rung). */
+      rungs: number;
       /** Names of the images the search ran recipes on. */
       seen: string[];
     }
@@ -216,6 +218,7 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
     score: winner.score,
     baseScore: baseRun,
     evaluations,
+    rungs: rungs.length,
     seen: order.slice(0, rungs.at(-1)!.images).map((f) => f.name),
   };
 }

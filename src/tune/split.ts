@@ -1,10 +1,16 @@
 /**
- * The held-out split, fixed by the file names alone: an image is held out when the first 32 bits
- * of sha256(name), as a fraction of 2³², fall below the held-out share. Adding or removing other
- * images never moves an image between the sides, and no seed can leak the held-out set into tuning.
+ * The held-out split, fixed by the file names alone: the images are ranked by the first 32 bits of
+ * sha256(name), and the lowest-ranked are held out: those whose hash, as a fraction of 2³², falls
+ * below the held-out share, but at least one, and never so many that fewer than three (or, with
+ * fewer than four images, one) are left to tune on. On sets large enough for the bounds not to
+ * bite, adding or removing other images never moves an image between the sides; no seed can leak
+ * the held-out set into tuning.
  */
 import { createHash } from 'node:crypto';
 import { KensaError } from '../errors.js';
+
+/** The fewest tuning images the split leaves when there are enough images. */
+const MIN_TUNING = 3;
 
 /** sha256(name)'s first 32 bits as a fraction in [0, 1). */
 export function nameFraction(name: string): number {
@@ -13,14 +19,18 @@ export function nameFraction(name: string): number {
 
 /** Splits named items into the tuning side and the held-out side (each non-empty). */
 export function holdoutSplit<T extends { name: string }>(items: readonly T[], fraction: number, what: string): { train: T[]; heldOut: T[] } {
-  const train: T[] = [];
-  const heldOut: T[] = [];
-  for (const it of items) (nameFraction(it.name) < fraction ? heldOut : train).push(it);
-  if (!train.length || !heldOut.length) {
+  if (items.length < 2) {
     throw new KensaError(
       'KENSA_ERR_TUNE_DATA',
-      `A held-out share of ${fraction} leaves ${train.length} of the ${items.length} ${what} to tune on and ${heldOut.length} held out; both sides need an image (add images or change --holdout)`,
+      `A held-out share of ${fraction} leaves 0 of the ${items.length} ${what} to tune on and ${items.length} held out; both sides need an image, so at least 2 ${what} are needed (${MIN_TUNING + 1} or more to tune on ${MIN_TUNING})`,
     );
   }
-  return { train, heldOut };
+  const ranked = items
+    .map((it) => ({ it, f: nameFraction(it.name) }))
+    .sort((a, b) => a.f - b.f || (a.it.name < b.it.name ? -1 : a.it.name > b.it.name ? 1 : 0));
+  const below = ranked.filter((r) => r.f < fraction).length;
+  const held = Math.min(Math.max(below, 1), items.length - Math.min(MIN_TUNING, items.length - 1));
+  const heldOut = new Set(ranked.slice(0, held).map((r) => r.it));
+  // both sides keep the callers' order
+  return { train: items.filter((it) => !heldOut.has(it)), heldOut: items.filter((it) => heldOut.has(it)) };
 }

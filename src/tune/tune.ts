@@ -31,6 +31,8 @@ export type TuneResult =
       train: string[];
       heldOut: string[];
       evaluations: number;
+      /** Successive-halving rungs run; `evaluations` counts candidates × the rungs each reached. */
+      rungs: number;
     }
   | { aborted: true; evaluations: number };
 
@@ -54,7 +56,7 @@ export async function tune(frames: readonly LabelledFrame[], o: TuneOptions): Pr
     data: dataHash(frames),
     images: frames.length,
     heldOut: heldOut.length,
-    split: `held out when sha256(name) < ${holdout} · 2^32`,
+    split: `held out: the lowest sha256(name), those < ${holdout} · 2^32, at least 1, leaving at least 3 to tune on`,
     metric: o.metric,
     tolerance: o.tolerance,
     trainScore: round(found.score),
@@ -73,6 +75,7 @@ export async function tune(frames: readonly LabelledFrame[], o: TuneOptions): Pr
     train: train.map((f) => f.name),
     heldOut: heldOut.map((f) => f.name),
     evaluations: found.evaluations,
+    rungs: found.rungs,
   };
 }
 
@@ -82,6 +85,11 @@ export interface CalibrateResult {
   trainFalseNg: number;
   heldOutFalseNg: number;
   baseHeldOutFalseNg: number;
+  /** Good images calibrated on and held out. */
+  trainImages: number;
+  heldOutImages: number;
+  /** Of the good images calibrated on, those with enough defects to be NG at some minScore. */
+  flagged: number;
 }
 
 /** Calibrates on the tuning side of the good images, checks the false-NG rate on the held-out side. */
@@ -106,7 +114,16 @@ export async function calibrateHeldOut(
     targetFalseNg: targetFalseNg,
     heldOutFalseNg: round(heldOutFalseNg),
   });
-  return { recipe, minScore: c.minScore, trainFalseNg: c.falseNgRate, heldOutFalseNg, baseHeldOutFalseNg };
+  return {
+    recipe,
+    minScore: c.minScore,
+    trainFalseNg: c.falseNgRate,
+    heldOutFalseNg,
+    baseHeldOutFalseNg,
+    trainImages: train.length,
+    heldOutImages: heldOut.length,
+    flagged: c.flagged,
+  };
 }
 
 /** Writes the recipe as YAML, every field spelled out, with a comment saying where it came from. */

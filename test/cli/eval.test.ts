@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { EVAL_HELP, run } from '../../src/cli/eval.js';
+import { EVAL_HELP, recipeComponents, run } from '../../src/cli/eval.js';
+import { parseRecipe } from '../../src/detect/recipe.js';
 import type { Evaluation } from '../../src/eval/evaluate.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kensa-cli-eval-'));
@@ -127,5 +128,27 @@ describe('kensa eval --run', () => {
       `run ${without.run.id} was made without --masks: inspect again with --masks DIR, or pass --pred`,
     );
     await usage(['--run', 'nope', '--db', db, '--truth', `${dir}/masks`], `--run expects the id of a run in ${db} but received 'nope'`);
+  });
+});
+
+describe('kensa eval --run: the minimum area', () => {
+  test("the recipe's components.minArea and connectivity are read from the run; --min-area overrides them", async () => {
+    assert.deepEqual(recipeComponents({ components: { connectivity: 4, minArea: 24 } }), { minArea: 24, connectivity: 4 });
+    assert.deepEqual(recipeComponents({ components: { minArea: 9 } }), { minArea: 9, connectivity: 8 });
+    assert.equal(recipeComponents({ kind: 'other' }), null);
+    assert.equal(recipeComponents(null), null);
+    const { runInspection } = await import('../../src/pipeline/run.js');
+    const { writeFrames } = await import('../pipeline/_images.js');
+    const { tempDir } = await import('../_kit/tmp.js');
+    const dir = tempDir('kensa-eval-run-area-');
+    await writeFrames(`${dir}/images`, 2, 48);
+    const db = `${dir}/kensa.db`;
+    const r = await runInspection([`${dir}/images`], { db, device: 'cpu', masksDir: `${dir}/masks`, recipe: parseRecipe({ components: { minArea: 7 } }) });
+    const a = capture();
+    assert.equal(await run(['--run', r.run.id, '--db', db, '--truth', `${dir}/masks`, '--json'], a.io), 0, a.buf.err);
+    assert.equal((JSON.parse(a.buf.out) as { minArea: number }).minArea, 7);
+    const b = capture();
+    assert.equal(await run(['--run', r.run.id, '--db', db, '--truth', `${dir}/masks`, '--json', '--min-area', '2'], b.io), 0, b.buf.err);
+    assert.equal((JSON.parse(b.buf.out) as { minArea: number }).minArea, 2);
   });
 });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { run, TUNE_HELP } from '../../src/cli/tune.js';
+import { calibrationLine, run, TUNE_HELP } from '../../src/cli/tune.js';
+import { DEFAULT_RECIPE } from '../../src/detect/recipe.js';
 import { loadRecipe } from '../../src/detect/recipe.js';
 import { writeSamples } from '../../src/samples/index.js';
 import { loadLabelled } from '../../src/tune/data.js';
@@ -32,7 +33,7 @@ describe('kensa tune', () => {
     assert.equal(code, 0, buf.err);
     assert.match(
       buf.out,
-      /^tuned on \d+ images, 4 evaluations: f1 \d\.\d{3} on them\nheld out \d+ images: f1 \d\.\d{3} \(base recipe \d\.\d{3}\)\ncalibrated on good images: verdict\.minScore .*\nwrote .*tuned\.yaml\n$/,
+      /^tuned on \d+ images, 3 candidates, 4 evaluations over 2 rungs: f1 \d\.\d{3} on them\nheld out \d+ images: f1 \d\.\d{3} \(base recipe \d\.\d{3}\)\ncalibrated on good images: verdict\.minScore .*\nwrote .*tuned\.yaml\n$/,
     );
     assert.match(buf.err, /tune: rung 2\/2 · 4\/4 evaluations · best f1 \d\.\d{3} · ETA 0s\n/);
     const r = await loadRecipe(out);
@@ -43,6 +44,32 @@ describe('kensa tune', () => {
     assert.equal(p.calibratedBy, 'kensa tune --good');
     assert.equal(typeof p.heldOutScore, 'number');
     assert.ok(!existsSync(`${out}.state.json`));
+  });
+
+  test('six labelled images and --budget 6: one held out, five tuned on, 6 candidates in 9 evaluations over 3 rungs', async () => {
+    const six = join(root, 'six');
+    await writeSamples({ out: six, count: 6, width: 64, height: 64, seed: 4, okFraction: 0.2, jobs: 1 });
+    const out = join(root, 'six.yaml');
+    const { buf, io } = capture();
+    assert.equal(await run(['--images', six, '--truth', six, '--budget', '6', '--device', 'cpu', '--out', out], io), 0, buf.err);
+    assert.match(buf.out, /^tuned on 5 images, 6 candidates, 9 evaluations over 3 rungs: f1 \d\.\d{3} on them\nheld out 1 images: /);
+    const r = await loadRecipe(out);
+    const p = r.recipe.kind === 'classic' ? r.recipe.provenance! : {};
+    assert.deepEqual([p.images, p.heldOut], [6, 1]);
+    assert.match(TUNE_HELP, /--budget <n> +candidate recipes \(not evaluations\)/);
+    assert.match(TUNE_HELP, /--budget 60 runs 60 \+ 20 \+ 7 \+ 3 \+ 1 = 91\s+evaluations/);
+  });
+
+  test('the calibration line says why minScore stays at 0 when no good image had a defect', () => {
+    const c = { recipe: DEFAULT_RECIPE, trainFalseNg: 0, heldOutFalseNg: 0, baseHeldOutFalseNg: 0, trainImages: 7, heldOutImages: 3 };
+    assert.equal(
+      calibrationLine({ ...c, minScore: 0, flagged: 0 }, 0.05),
+      "calibrated on good images: verdict.minScore stays at 0 (the base recipe's): none of the 7 defect-free images calibrated on had a defect, false-NG 0/7 there; false-NG on the 3 held-out good images 0/3 (target 0.05; before 0/3)",
+    );
+    assert.equal(
+      calibrationLine({ ...c, minScore: 0.25, flagged: 4, trainFalseNg: 1 / 7, baseHeldOutFalseNg: 2 / 3 }, 0.2),
+      'calibrated on good images: verdict.minScore 0.2500 (4 of the 7 defect-free images calibrated on had defects; false-NG 1/7 there); false-NG on the 3 held-out good images 0/3 (target 0.2; before 2/3)',
+    );
   });
 
   test('bad inputs: errors name the images, the folder or the flag', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { imageLevel, thresholdCurve, type ScoredImage } from '../../src/eval/images.js';
-import { curveSvg } from '../../src/eval/plot.js';
+import { curveSvg, niceTicks } from '../../src/eval/plot.js';
 
 // 3 defect-free images (scores 0, 0, 5) and 3 defective ones (scores 0, 4, 9)
 const images: ScoredImage[] = [
@@ -68,5 +68,16 @@ describe('image-level metrics', () => {
     assert.match(svg, /^<svg /);
     assert.match(svg, /a &lt; b/);
     assert.equal(svg.match(/<polyline/g)?.length, 3);
+  });
+
+  test('the plot labels both x axes, puts threshold values on the right one and the legend above the panels', () => {
+    assert.deepEqual(niceTicks(-1, 9), [0, 2, 4, 6, 8]);
+    assert.deepEqual(niceTicks(0, 120), [0, 50, 100]);
+    assert.deepEqual(niceTicks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+    const svg = curveSvg(thresholdCurve(images), 'curve');
+    const xLabels = [...svg.matchAll(/<text x="[\d.]+" y="(\d+(?:\.\d+)?)" text-anchor="middle" font-size="11">([^<]+)<\/text>/g)].map((m) => m[2]);
+    // recall 0 … 1 on the left, the area thresholds (-1 … 9) on the right
+    assert.deepEqual(xLabels, ['0', '0.25', '0.5', '0.75', '1', '0', '2', '4', '6', '8']);
+    for (const m of svg.matchAll(/<text x="[\d.]+" y="([\d.]+)"[^>]*>(false-NG rate|miss rate)</g)) assert.ok(Number(m[1]) < 48, `${m[2]} above the panel`);
   });
 });

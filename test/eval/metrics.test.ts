@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { addCounts, compareMasks, components, scores, withinDistance, ZERO_COUNTS } from '../../src/eval/metrics.js';
+import { addCounts, compareMasks, components, keptPixels, scores, withinDistance, ZERO_COUNTS } from '../../src/eval/metrics.js';
 import { mulberry32 } from '../../src/rng.js';
 
 /** A w×h mask with the listed [x, y] pixels set. */
@@ -72,6 +72,25 @@ describe('eval/metrics', () => {
     assert.equal(apart.count, 3);
     assert.equal(apart.labels[3 * 5 + 4], apart.labels[4 * 5 + 4]);
     assert.equal(components(new Uint8Array(25), 5, 5).count, 0);
+  });
+
+  test('kept pixels: only components of at least minArea count, 8- or 4-connected', () => {
+    // a diagonal of 3 (one 8-connected component, three 4-connected ones) and a bar of 4
+    const m = mask(6, 6, [
+      [0, 0],
+      [1, 1],
+      [2, 2],
+      [0, 5],
+      [1, 5],
+      [2, 5],
+      [3, 5],
+    ]);
+    assert.equal(keptPixels(m, 6, 6, 1), 7);
+    assert.equal(keptPixels(m, 6, 6, 3), 7);
+    assert.equal(keptPixels(m, 6, 6, 4), 4);
+    assert.equal(keptPixels(m, 6, 6, 5), 0);
+    assert.equal(keptPixels(m, 6, 6, 2, 4), 4);
+    assert.equal(components(m, 6, 6, 4).count, 4);
   });
 
   test('a line shifted by one pixel: tolerance 0 counts every pixel twice wrong (FP + FN), tolerance 1 all right; IoU stays 0', () => {

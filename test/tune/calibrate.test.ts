@@ -28,6 +28,8 @@ describe('calibration from good images', () => {
       assert.ok(c.trainFalseNg <= target);
       assert.ok(Math.abs(c.heldOutFalseNg - target) <= 0.1, `held-out false-NG ${c.heldOutFalseNg} for target ${target}`);
       assert.equal(c.recipe.recipe.kind === 'classic' && c.recipe.recipe.verdict.minScore, c.minScore);
+      assert.equal(c.trainImages + c.heldOutImages, frames.length);
+      assert.ok(c.flagged > 0.9 * c.trainImages, `${c.flagged} of ${c.trainImages} flagged`);
     }
   });
 

@@ -72,6 +72,29 @@ describe('kensa tune: the search', () => {
     });
   });
 
+  test('small sets: at least one image held out and up to three tuned on, the lowest name hashes held out', () => {
+    const named = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `img-${i}.png` }));
+    for (const [n, held] of [
+      [2, 1],
+      [3, 1],
+      [4, 1],
+      [6, 1],
+    ] as const) {
+      const items = named(n);
+      const { train, heldOut } = holdoutSplit(items, 0.05, 'labelled images');
+      assert.equal(heldOut.length, held, `${n} images`);
+      assert.equal(train.length + heldOut.length, n);
+      const lowest = Math.min(...items.map((f) => nameFraction(f.name)));
+      assert.equal(nameFraction(heldOut[0]!.name), lowest, 'the lowest hash is held out');
+      assert.deepEqual(holdoutSplit([...items].reverse(), 0.05, 'labelled images').heldOut, heldOut, 'the order does not matter');
+    }
+    // a large share still leaves three to tune on
+    const six = holdoutSplit(named(6), 0.95, 'labelled images');
+    assert.deepEqual([six.train.length, six.heldOut.length], [3, 3]);
+    assert.equal(holdoutSplit(named(3), 0.95, 'labelled images').train.length, 2);
+    assert.throws(() => holdoutSplit(named(0), 0.3, 'labelled images'), { code: 'KENSA_ERR_TUNE_DATA', message: /at least 2 labelled images are needed/ });
+  });
+
   test('recovers good parameters from a bad start; the held-out score is measured on images the search never ran', async () => {
     const backend = await cpu();
     const uploaded = new Set<AnyTypedArray>();
