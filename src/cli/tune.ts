@@ -15,6 +15,7 @@ import { METRICS } from '../tune/score.js';
 import type { SearchProgress } from '../tune/search.js';
 import { calibrateHeldOut, tune, writeRecipeYaml, type CalibrateResult } from '../tune/tune.js';
 import { EXIT_FAIL, EXIT_OK, UsageError, adapterFlag, choiceFlag, guard, intFlag, parseFlags, type CliIO } from './io.js';
+import { plural } from '../report/html.js';
 import { numberFlag } from './samples.js';
 
 export const TUNE_HELP = `Usage: kensa tune --images <dir> --truth <dir> --out <recipe.yaml> [options]
@@ -96,7 +97,7 @@ export function calibrationLine(c: CalibrateResult, target: number): string {
     c.flagged === 0
       ? `stays at ${c.minScore === 0 ? '0' : c.minScore.toPrecision(4)} (the base recipe's): none of the ${c.trainImages} defect-free images calibrated on had a defect, false-NG 0/${c.trainImages} there`
       : `${c.minScore.toPrecision(4)} (${c.flagged} of the ${c.trainImages} defect-free images calibrated on had defects; false-NG ${Math.round(c.trainFalseNg * c.trainImages)}/${c.trainImages} there)`;
-  return `calibrated on good images: verdict.minScore ${minScore}; false-NG on the ${c.heldOutImages} held-out good images ${count(c.heldOutFalseNg)} (target ${target}; before ${count(c.baseHeldOutFalseNg)})`;
+  return `calibrated on good images: verdict.minScore ${minScore}; false-NG on ${plural(c.heldOutImages, 'held-out good image')} ${count(c.heldOutFalseNg)} (target ${target}; before ${count(c.baseHeldOutFalseNg)})`;
 }
 
 export async function run(argv: readonly string[], io: CliIO, signal?: AbortSignal): Promise<number> {
@@ -147,7 +148,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           recipe = r.recipe;
           lines.push(
             `tuned on ${r.train.length} images, ${budget} candidates, ${r.evaluations} evaluations over ${r.rungs} rungs: ${metric} ${f3(r.trainScore)} on them`,
-            `held out ${r.heldOut.length} images: ${metric} ${f3(r.heldOutScore)} (base recipe ${f3(r.baseHeldOutScore)})`,
+            `held out ${plural(r.heldOut.length, 'image')}: ${metric} ${f3(r.heldOutScore)} (base recipe ${f3(r.baseHeldOutScore)})`,
           );
         }
         if (good) {
