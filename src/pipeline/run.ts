@@ -97,6 +97,15 @@ async function writeWithRetry(store: Store, runId: string, items: StoredItem[], 
       await store.writeResults(runId, items);
       return;
     } catch (e) {
+      // a batch the store rejects (a validation or logic error) fails the same way every time: no retry
+      if (!(e instanceof KensaError) || e.code !== 'KENSA_ERR_STORE')
+        throw new KensaError(
+          e instanceof KensaError ? e.code : 'KENSA_ERR_INTERNAL',
+          `Could not store ${items.length} results of run ${runId}: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
       if (Date.now() >= deadline || (signal?.aborted && attempt > 2)) {
         throw new KensaError(
           'KENSA_ERR_STORE',
@@ -206,7 +215,9 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     }
     await backend.sync().catch(() => undefined);
     const elapsedMs = performance.now() - started;
-    const interrupted = storeFailure !== null || (o.signal?.aborted ?? false);
+    // an interrupt that came after the last item leaves nothing to resume: the run is done
+    const complete = scan.total !== null && skip.size + processed >= scan.total;
+    const interrupted = storeFailure !== null || ((o.signal?.aborted ?? false) && !complete);
     if (storeFailure) {
       // the database may still be away: record the failure if it can be, report the write error
       await store

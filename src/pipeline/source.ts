@@ -88,8 +88,13 @@ async function* lines(stream: NodeJS.ReadableStream): AsyncGenerator<string> {
   }
 }
 
-/** Expands one source argument into items, in a stable (sorted) order for folders and globs. */
-export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = process.stdin, onSkip?: OnSkip): AsyncGenerator<SourceItem> {
+/**
+ * Expands one source argument into items, in a stable (sorted) order for folders and globs.
+ * With `prefixed` (set when a run has several sources) a folder or glob item's key starts with its
+ * folder, so two folders holding the same file names give distinct keys; one source keeps keys
+ * relative to its folder, the keys its earlier runs were stored under.
+ */
+export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = process.stdin, onSkip?: OnSkip, prefixed = false): AsyncGenerator<SourceItem> {
   if (arg === '-') {
     for await (const p of lines(stdin)) yield { key: toKey(p), path: resolve(p) };
     return;
@@ -117,7 +122,7 @@ export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = 
         'KENSA_ERR_INVALID_ARGUMENT',
         `Expected a glob under an existing folder for source but received ${JSON.stringify(arg)} (${JSON.stringify(base)} is not a folder)`,
       );
-    for await (const item of walk(base, base, onSkip)) if (re.test(item.key)) yield item;
+    for await (const item of walk(base, base, onSkip)) if (re.test(item.key)) yield prefixed ? { key: toKey(join(base, item.key)), path: item.path } : item;
     return;
   }
   let s: Stats;
@@ -126,7 +131,7 @@ export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = 
   } catch {
     throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected an existing file, folder, glob, @list or - for source but received ${JSON.stringify(arg)}`);
   }
-  if (s.isDirectory()) yield* walk(arg, arg, onSkip);
+  if (s.isDirectory()) for await (const item of walk(arg, arg, onSkip)) yield prefixed ? { key: toKey(join(arg, item.key)), path: item.path } : item;
   else yield { key: toKey(arg), path: resolve(arg) };
 }
 
@@ -158,7 +163,7 @@ export async function scanSources(args: readonly string[]): Promise<SourceScan> 
       continue;
     }
     let n = 0;
-    for await (const _ of expandSource(a, undefined, (e) => scan.skipped.push(e))) n++;
+    for await (const _ of expandSource(a, undefined, (e) => scan.skipped.push(e), args.length > 1)) n++;
     if (n === 0) scan.empty.push(a);
     if (scan.total !== null) scan.total += n;
   }

@@ -48,3 +48,14 @@ test('scanSources: totals, sources without images, links passed over with the re
   assert.equal((await scanSources([dir, '-'])).total, null);
   await assert.rejects(scanSources([join(dir, 'nope')]), { code: 'KENSA_ERR_INVALID_ARGUMENT' });
 });
+
+test('with several sources a folder or glob item key starts with its folder; one source keeps relative keys', async () => {
+  const dir = tempDir('kensa-src-');
+  mkdirSync(join(dir, 'a'));
+  writeFileSync(join(dir, 'a', 'x.png'), 'x');
+  const prefixed: string[] = [];
+  for await (const i of expandSource(join(dir, 'a'), undefined, undefined, true)) prefixed.push(i.key);
+  for await (const i of expandSource(`${dir}/a/*.png`, undefined, undefined, true)) prefixed.push(i.key);
+  assert.deepEqual(prefixed, [`${dir}/a/x.png`, `${dir}/a/x.png`]);
+  assert.deepEqual(await keys(join(dir, 'a')), ['x.png']);
+});
