@@ -96,7 +96,8 @@ export function startLines(start: RunStart, argv: readonly string[]): string[] {
   return lines;
 }
 
-export async function run(argv: readonly string[], io: CliIO, signal?: AbortSignal): Promise<number> {
+/** `onQuit` receives the line to print when a second signal quits at once (the run stays resumable). */
+export async function run(argv: readonly string[], io: CliIO, signal?: AbortSignal, onQuit?: (line: string) => void): Promise<number> {
   return guard('inspect', io, async () => {
     const { values, positionals } = parseFlags(() =>
       parseArgs({
@@ -167,6 +168,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
       ...(onProgress ? { onProgress } : {}),
       onStart: (start) => {
         for (const line of startLines(start, argv)) io.err.write(`${line}\n`);
+        onQuit?.(`quit; run ${start.run.id} is left resumable: ${resumeCommand(argv, start.run.id)}`);
       },
       onItem: (r) => {
         if (r.status === 'ng') ng.push(r);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -134,4 +134,52 @@ describe('kensa inspect: what the user sees', () => {
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0]!, /^kensa inspect: Invalid recipe .*bad\.yaml: .*sigma.* \[KENSA_ERR_RECIPE\]$/);
   });
+});
+
+test('a second SIGINT quits at once with one line naming the run and how to resume it', async () => {
+  const dir = tempDir('kensa-cli-sigint-');
+  await writeFrames(join(dir, 'images'), 150, 48);
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'inspect',
+      join(dir, 'images'),
+      '--db',
+      join(dir, 'k.db'),
+      '--device',
+      'cpu',
+      '--batch',
+      '2',
+      '--decode-threads',
+      '1',
+      '--progress',
+      'none',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  const started = new Promise<void>((resolve) =>
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('resume with:')) resolve();
+    }),
+  );
+  const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  await started;
+  child.kill('SIGINT');
+  await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGINT');
+  assert.equal(await closed, 130, err);
+  const id = /run (\S+) started/.exec(err)![1]!;
+  assert.ok(
+    err
+      .trimEnd()
+      .endsWith(
+        `kensa: SIGINT again: quit; run ${id} is left resumable: ${resumeCommand([join(dir, 'images'), '--db', join(dir, 'k.db'), '--device', 'cpu', '--batch', '2', '--decode-threads', '1', '--progress', 'none'], id)}`,
+      ),
+    err,
+  );
 });
