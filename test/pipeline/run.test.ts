@@ -7,7 +7,7 @@ import { tempDir } from '../_kit/tmp.js';
 import sharp from 'sharp';
 import { openBackend } from '../../src/backend.js';
 import { KensaError } from '../../src/errors.js';
-import { runInspection } from '../../src/pipeline/run.js';
+import { deviceLabel, runInspection } from '../../src/pipeline/run.js';
 import { openStore } from '../../src/store/store.js';
 import { writeFrames } from './_images.js';
 
@@ -219,14 +219,14 @@ test("a resume on another device records that device; the run's timings add up i
     await store.db.updateTable('run_sessions').set({ device: 'NVIDIA H100 (webgpu)' }).where('run_id', '=', first.run.id).execute();
     await store.close();
     const again = await runInspection([images], { db, backend, resume: first.run.id });
-    assert.equal(again.run.device, `${backend.name} (${backend.kind})`);
+    assert.equal(again.run.device, deviceLabel(backend));
     // the run's timings cover both sessions
     assert.equal(again.run.timings.processed, first.processed + again.processed);
     assert.ok(Math.abs(again.run.timings.elapsedMs! - (first.run.timings.elapsedMs! + again.elapsedMs)) < 1e-6);
     const check = await openStore(db);
     assert.deepEqual(
       (await check.sessions(first.run.id)).map((x) => x.device),
-      ['NVIDIA H100 (webgpu)', `${backend.name} (${backend.kind})`],
+      ['NVIDIA H100 (webgpu)', deviceLabel(backend)],
     );
     await check.close();
   } finally {
@@ -287,6 +287,7 @@ test('an interrupt after the last item leaves the run done, not interrupted', as
   });
   backend.close();
   assert.equal(s.processed, 4);
+  assert.equal(s.run.device, 'cpu (TypeScript reference)', 'the CPU label names its kind once');
   assert.equal(s.interrupted, false);
   assert.equal(s.run.status, 'done');
 });
