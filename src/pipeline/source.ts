@@ -157,13 +157,25 @@ export interface SourceScan {
  */
 export async function scanSources(args: readonly string[]): Promise<SourceScan> {
   const scan: SourceScan = { total: 0, empty: [], skipped: [] };
+  // several sources may still name one image twice (a folder given twice, a file inside a given
+  // folder): two items with one key would collide in the store, so the scan refuses them
+  const seen = args.length > 1 ? new Map<string, string>() : null;
   for (const a of args) {
     if (a === '-') {
       scan.total = null;
       continue;
     }
     let n = 0;
-    for await (const _ of expandSource(a, undefined, (e) => scan.skipped.push(e), args.length > 1)) n++;
+    for await (const item of expandSource(a, undefined, (e) => scan.skipped.push(e), args.length > 1)) {
+      n++;
+      const first = seen?.get(item.key);
+      if (first !== undefined)
+        throw new KensaError(
+          'KENSA_ERR_INVALID_ARGUMENT',
+          `Expected sources that name each image once but received ${JSON.stringify(first)} and ${JSON.stringify(item.path)} both as item ${JSON.stringify(item.key)}`,
+        );
+      seen?.set(item.key, item.path);
+    }
     if (n === 0) scan.empty.push(a);
     if (scan.total !== null) scan.total += n;
   }
