@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { DEVICES, type DeviceChoice } from '../backend.js';
 import { formatProgressLine, type ProgressSnapshot } from '../pipeline/progress.js';
 import { builtinRecipe, loadRecipe } from '../detect/recipe.js';
-import { runInspection, type RunStart } from '../pipeline/run.js';
+import { type RunOptions, runInspection, type RunStart } from '../pipeline/run.js';
 import { IMAGE_EXTENSIONS, type SourceScan, scanSources } from '../pipeline/source.js';
 import { MAX_POST_WORKERS } from '../pipeline/workers.js';
 import type { ItemResult } from '../pipeline/inspect.js';
@@ -156,16 +156,8 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     const progressMode = choiceFlag('progress', values.progress, 'auto', PROGRESS);
     const progressKind = progressMode === 'auto' ? ((io.err as { isTTY?: boolean }).isTTY ? 'tty' : 'json') : progressMode;
     const onProgress = progressWriter(progressKind, io);
-    // before a run is created and a device opened: with no image anywhere there is nothing to run
-    const scan = await scanSources(positionals);
-    if (scan.total === 0 && !values.resume) {
-      io.err.write('kensa inspect: no source holds an image; no run was created\n');
-      for (const line of scanLines(scan)) io.err.write(`${line}\n`);
-      io.out.write('kensa inspect — no run\n0 images inspected in 0.0 s\n');
-      return EXIT_OK;
-    }
-    const summary = await runInspection(positionals, {
-      scan,
+    // every flag is checked (a usage error) before the sources are walked
+    const options: RunOptions = {
       ...(values.db ? { db: values.db } : {}),
       ...(recipe ? { recipe } : {}),
       device,
@@ -191,7 +183,16 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         if (r.status === 'ng') ng.push(r);
         else if (r.status === 'error') errors.push(r);
       },
-    });
+    };
+    // before a run is created and a device opened: with no image anywhere there is nothing to run
+    const scan = await scanSources(positionals);
+    if (scan.total === 0 && !values.resume) {
+      io.err.write('kensa inspect: no source holds an image; no run was created\n');
+      for (const line of scanLines(scan)) io.err.write(`${line}\n`);
+      io.out.write('kensa inspect — no run\n0 images inspected in 0.0 s\n');
+      return EXIT_OK;
+    }
+    const summary = await runInspection(positionals, { ...options, scan });
     if (progressKind === 'tty') io.err.write('\n');
     const { run: rec } = summary;
     let reportIndex: string | null = null;
