@@ -9,8 +9,8 @@ import { parseArgs } from 'node:util';
 import { DEVICES, type DeviceChoice } from '../backend.js';
 import { formatProgressLine, type ProgressSnapshot } from '../pipeline/progress.js';
 import { builtinRecipe, loadRecipe } from '../detect/recipe.js';
-import { runInspection, type RunStart } from '../pipeline/run.js';
-import { IMAGE_EXTENSIONS } from '../pipeline/source.js';
+import { type RunOptions, runInspection, type RunStart } from '../pipeline/run.js';
+import { IMAGE_EXTENSIONS, type SourceScan, scanSources } from '../pipeline/source.js';
 import { MAX_POST_WORKERS } from '../pipeline/workers.js';
 import type { ItemResult } from '../pipeline/inspect.js';
 import { writeRunReport } from '../report/from-store.js';
@@ -79,14 +79,13 @@ export function resumeCommand(argv: readonly string[], id: string): string {
   return ['kensa', 'inspect', ...args, '--resume', id].map(shellWord).join(' ');
 }
 
-/** The lines printed when the run starts: its id, how to resume it, and what the source scan warns about. */
-export function startLines(start: RunStart, argv: readonly string[]): string[] {
-  const { run, resumed, scan } = start;
-  const lines = [
-    `kensa inspect: run ${run.id} ${resumed ? 'resumed' : 'started'} on ${run.device}; if it stops, resume with:`,
-    `  ${resumeCommand(argv, run.id)}`,
-  ];
-  for (const source of scan.empty) lines.push(`kensa inspect: warning: ${JSON.stringify(source)} holds no images (extensions ${IMAGE_EXTENSIONS.join(' ')})`);
+/** The warnings of a source scan: sources without images, entries passed over with the reason. */
+function scanLines(scan: SourceScan): string[] {
+  const lines: string[] = [];
+  for (const source of scan.empty)
+    lines.push(
+      `kensa inspect: warning: ${JSON.stringify(source)} ${/[*?]/.test(source) ? 'matches' : 'holds'} no images (extensions ${IMAGE_EXTENSIONS.join(' ')})`,
+    );
   if (scan.skipped.length > 0) {
     const byReason = new Map<string, string[]>();
     for (const e of scan.skipped) byReason.set(e.reason, [...(byReason.get(e.reason) ?? []), e.path]);
@@ -96,7 +95,17 @@ export function startLines(start: RunStart, argv: readonly string[]): string[] {
   return lines;
 }
 
-export async function run(argv: readonly string[], io: CliIO, signal?: AbortSignal): Promise<number> {
+/** The lines printed when the run starts: its id, how to resume it, and what the source scan warns about. */
+export function startLines(start: RunStart, argv: readonly string[]): string[] {
+  const { run, resumed, scan } = start;
+  return [
+    `kensa inspect: run ${run.id} ${resumed ? 'resumed' : 'started'} on ${run.device}; if it stops, resume with:`,
+    `  ${resumeCommand(argv, run.id)}`,
+    ...scanLines(scan),
+  ];
+}
+
+export async function run(argv: readonly string[], io: CliIO, signal?: AbortSignal, onQuit?: (line: string) => void): Promise<number> {
   return guard('inspect', io, async () => {
     const { values, positionals } = parseFlags(() =>
       parseArgs({
@@ -147,7 +156,8 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     const progressMode = choiceFlag('progress', values.progress, 'auto', PROGRESS);
     const progressKind = progressMode === 'auto' ? ((io.err as { isTTY?: boolean }).isTTY ? 'tty' : 'json') : progressMode;
     const onProgress = progressWriter(progressKind, io);
-    const summary = await runInspection(positionals, {
+    // every flag is checked (a usage error) before the sources are walked
+    const options: RunOptions = {
       ...(values.db ? { db: values.db } : {}),
       ...(recipe ? { recipe } : {}),
       device,
@@ -167,12 +177,22 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
       ...(onProgress ? { onProgress } : {}),
       onStart: (start) => {
         for (const line of startLines(start, argv)) io.err.write(`${line}\n`);
+        onQuit?.(`quit; run ${start.run.id} is left resumable: ${resumeCommand(argv, start.run.id)}`);
       },
       onItem: (r) => {
         if (r.status === 'ng') ng.push(r);
         else if (r.status === 'error') errors.push(r);
       },
-    });
+    };
+    // before a run is created and a device opened: with no image anywhere there is nothing to run
+    const scan = await scanSources(positionals);
+    if (scan.total === 0 && !values.resume) {
+      io.err.write('kensa inspect: no source holds an image; no run was created\n');
+      for (const line of scanLines(scan)) io.err.write(`${line}\n`);
+      io.out.write('kensa inspect — no run\n0 images inspected in 0.0 s\n');
+      return EXIT_OK;
+    }
+    const summary = await runInspection(positionals, { ...options, scan });
     if (progressKind === 'tty') io.err.write('\n');
     const { run: rec } = summary;
     let reportIndex: string | null = null;
@@ -196,7 +216,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
       io.out.write(`recipe ${rec.recipeName} ${rec.recipeHash.slice(0, 12)} · device ${rec.device}\n`);
       const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
       io.out.write(
-        `${plural(summary.processed, 'image')} inspected in ${seconds(summary.elapsedMs)} (${summary.imagesPerSecond.toFixed(1)} img/s)${summary.skipped ? `, ${summary.skipped} skipped (already done)` : ''}\n`,
+        `${plural(summary.processed - errors.length, 'image')} inspected${errors.length ? `, ${plural(errors.length, 'error')}` : ''} in ${seconds(summary.elapsedMs)} (${summary.imagesPerSecond.toFixed(1)} img/s)${summary.skipped ? `, ${summary.skipped} skipped (already done)` : ''}\n`,
       );
       if (values.report)
         io.out.write(

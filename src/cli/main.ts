@@ -22,18 +22,27 @@ export interface Command {
   run(argv: readonly string[], io: CliIO): Promise<number>;
 }
 
-/** SIGINT/SIGTERM abort a long command (it finishes what is in flight); a second signal exits at once. */
-async function withSignals(body: (signal: AbortSignal) => Promise<number>): Promise<number> {
+/**
+ * SIGINT/SIGTERM abort a long command (it finishes what is in flight); a second signal exits at
+ * once, printing the line the command set through `onQuit` (how to resume what it left).
+ */
+async function withSignals(body: (signal: AbortSignal, onQuit: (line: string) => void) => Promise<number>): Promise<number> {
   const controller = new AbortController();
+  let quitLine = 'quit before it finished';
   const stop = (sig: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130);
+    if (controller.signal.aborted) {
+      process.stderr.write(`\nkensa: ${sig} again: ${quitLine}\n`);
+      process.exit(130);
+    }
     process.stderr.write(`\nkensa: ${sig}: finishing what is in flight (again to quit now)\n`);
     controller.abort();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {
-    return await body(controller.signal);
+    return await body(controller.signal, (line) => {
+      quitLine = line;
+    });
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
@@ -44,7 +53,7 @@ export const COMMANDS: Record<string, Command> = {
   inspect: {
     summary: 'inspect images with a recipe, store every result, print what was found',
     help: inspect.INSPECT_HELP,
-    run: (argv, io) => withSignals((signal) => inspect.run(argv, io, signal)),
+    run: (argv, io) => withSignals((signal, onQuit) => inspect.run(argv, io, signal, onQuit)),
   },
   samples: { summary: 'write synthetic surfaces with cracks, scratches and spots, their masks and labels', help: samples.SAMPLES_HELP, run: samples.run },
   eval: { summary: 'score predicted masks against truth: pixel P/R/F1 with tolerance, IoU, object recall', help: evaluate.EVAL_HELP, run: evaluate.run },

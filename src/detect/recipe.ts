@@ -196,13 +196,21 @@ export async function loadRecipe(path: string): Promise<LoadedRecipe> {
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new KensaError('KENSA_ERR_RECIPE', `Cannot read recipe ${path}: ${(e as Error).message}`, { cause: e });
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+    throw new KensaError(
+      'KENSA_ERR_RECIPE',
+      `Cannot read recipe ${path}: neither a built-in recipe (${Object.keys(BUILTIN).join(', ')}) nor a readable file (${why})`,
+      {
+        cause: e,
+      },
+    );
   }
   let data: unknown;
   try {
     data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
-    throw new KensaError('KENSA_ERR_RECIPE', `Cannot parse recipe ${path}: ${(e as Error).message}`, { cause: e });
+    // the YAML parser's message goes on with the offending lines; its first line names the place
+    throw new KensaError('KENSA_ERR_RECIPE', `Cannot parse recipe ${path}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
   return parseRecipe(data, `recipe ${path}`);
 }

@@ -216,7 +216,7 @@ async function sourceStage(run: Run, sources: readonly string[]): Promise<void> 
   const skip = run.options.skip ?? new Set<string>();
   try {
     for (const arg of sources) {
-      for await (const item of expandSource(arg, run.options.stdin)) {
+      for await (const item of expandSource(arg, run.options.stdin, undefined, sources.length > 1)) {
         if (run.options.signal?.aborted) return;
         if (skip.has(item.key)) {
           run.meter.skipped++;

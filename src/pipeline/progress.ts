@@ -40,9 +40,10 @@ export class ProgressMeter {
       ng: this.ng,
       errors: this.errors,
       skipped: this.skipped,
-      elapsedMs,
+      // whole milliseconds: the JSON progress lines carry no false precision
+      elapsedMs: Math.round(elapsedMs),
       imagesPerSecond: rate,
-      etaMs: left === null || rate === 0 ? null : (left / rate) * 1000,
+      etaMs: left === null || rate === 0 ? null : Math.round((left / rate) * 1000),
       queues,
     };
   }

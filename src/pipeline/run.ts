@@ -54,6 +54,8 @@ export interface RunOptions {
   /** How long failing store writes are retried before the run fails (default 60 s). */
   storeRetryMs?: number;
   stdin?: NodeJS.ReadableStream;
+  /** The scan of `sources`, when the caller made it before (to stop without a run when nothing is there). */
+  scan?: SourceScan;
 }
 
 export interface RunStart {
@@ -97,6 +99,15 @@ async function writeWithRetry(store: Store, runId: string, items: StoredItem[], 
       await store.writeResults(runId, items);
       return;
     } catch (e) {
+      // a batch the store rejects (a validation or logic error) fails the same way every time: no retry
+      if (!(e instanceof KensaError) || e.code !== 'KENSA_ERR_STORE')
+        throw new KensaError(
+          e instanceof KensaError ? e.code : 'KENSA_ERR_INTERNAL',
+          `Could not store ${items.length} results of run ${runId}: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
       if (Date.now() >= deadline || (signal?.aborted && attempt > 2)) {
         throw new KensaError(
           'KENSA_ERR_STORE',
@@ -109,11 +120,16 @@ async function writeWithRetry(store: Store, runId: string, items: StoredItem[], 
   }
 }
 
+/** How a run records its device: the adapter and its kind; the CPU backend's name already says it. */
+export function deviceLabel(backend: Backend): string {
+  return backend.kind === 'cpu' ? backend.name : `${backend.name} (${backend.kind})`;
+}
+
 /** Runs (or resumes) an inspection of `sources` and records it in the store. */
 export async function runInspection(sources: readonly string[], o: RunOptions = {}): Promise<RunSummary> {
   const started = performance.now();
   // before anything is opened or created: a missing source throws here and leaves no run behind
-  const scan = await scanSources(sources);
+  const scan = o.scan ?? (await scanSources(sources));
   const store = o.store ?? (await openStore(o.db ?? 'kensa.db'));
   let backend: Backend;
   try {
@@ -125,7 +141,7 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
   let run: RunRecord | undefined;
   try {
     const loaded = o.recipe ?? DEFAULT_RECIPE;
-    const device = `${backend.name} (${backend.kind})`;
+    const device = deviceLabel(backend);
     // checked before a run is created for it
     const postWorkers = resolvePostWorkers(o.postWorkers, backend.kind);
     let skip = new Set<string>();
@@ -206,7 +222,9 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     }
     await backend.sync().catch(() => undefined);
     const elapsedMs = performance.now() - started;
-    const interrupted = storeFailure !== null || (o.signal?.aborted ?? false);
+    // an interrupt that came after the last item leaves nothing to resume: the run is done
+    const complete = scan.total !== null && skip.size + processed >= scan.total;
+    const interrupted = storeFailure !== null || ((o.signal?.aborted ?? false) && !complete);
     if (storeFailure) {
       // the database may still be away: record the failure if it can be, report the write error
       await store

@@ -88,8 +88,13 @@ async function* lines(stream: NodeJS.ReadableStream): AsyncGenerator<string> {
   }
 }
 
-/** Expands one source argument into items, in a stable (sorted) order for folders and globs. */
-export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = process.stdin, onSkip?: OnSkip): AsyncGenerator<SourceItem> {
+/**
+ * Expands one source argument into items, in a stable (sorted) order for folders and globs.
+ * With `prefixed` (set when a run has several sources) a folder or glob item's key starts with its
+ * folder, so two folders holding the same file names give distinct keys; one source keeps keys
+ * relative to its folder, the keys its earlier runs were stored under.
+ */
+export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = process.stdin, onSkip?: OnSkip, prefixed = false): AsyncGenerator<SourceItem> {
   if (arg === '-') {
     for await (const p of lines(stdin)) yield { key: toKey(p), path: resolve(p) };
     return;
@@ -117,7 +122,7 @@ export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = 
         'KENSA_ERR_INVALID_ARGUMENT',
         `Expected a glob under an existing folder for source but received ${JSON.stringify(arg)} (${JSON.stringify(base)} is not a folder)`,
       );
-    for await (const item of walk(base, base, onSkip)) if (re.test(item.key)) yield item;
+    for await (const item of walk(base, base, onSkip)) if (re.test(item.key)) yield prefixed ? { key: toKey(join(base, item.key)), path: item.path } : item;
     return;
   }
   let s: Stats;
@@ -126,7 +131,7 @@ export async function* expandSource(arg: string, stdin: NodeJS.ReadableStream = 
   } catch {
     throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected an existing file, folder, glob, @list or - for source but received ${JSON.stringify(arg)}`);
   }
-  if (s.isDirectory()) yield* walk(arg, arg, onSkip);
+  if (s.isDirectory()) for await (const item of walk(arg, arg, onSkip)) yield prefixed ? { key: toKey(join(arg, item.key)), path: item.path } : item;
   else yield { key: toKey(arg), path: resolve(arg) };
 }
 
@@ -152,13 +157,25 @@ export interface SourceScan {
  */
 export async function scanSources(args: readonly string[]): Promise<SourceScan> {
   const scan: SourceScan = { total: 0, empty: [], skipped: [] };
+  // several sources may still name one image twice (a folder given twice, a file inside a given
+  // folder): two items with one key would collide in the store, so the scan refuses them
+  const seen = args.length > 1 ? new Map<string, string>() : null;
   for (const a of args) {
     if (a === '-') {
       scan.total = null;
       continue;
     }
     let n = 0;
-    for await (const _ of expandSource(a, undefined, (e) => scan.skipped.push(e))) n++;
+    for await (const item of expandSource(a, undefined, (e) => scan.skipped.push(e), args.length > 1)) {
+      n++;
+      const first = seen?.get(item.key);
+      if (first !== undefined)
+        throw new KensaError(
+          'KENSA_ERR_INVALID_ARGUMENT',
+          `Expected sources that name each image once but received ${JSON.stringify(first)} and ${JSON.stringify(item.path)} both as item ${JSON.stringify(item.key)}`,
+        );
+      seen?.set(item.key, item.path);
+    }
     if (n === 0) scan.empty.push(a);
     if (scan.total !== null) scan.total += n;
   }

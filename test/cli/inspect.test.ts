@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { INSPECT_HELP, resumeCommand, run } from '../../src/cli/inspect.js';
@@ -133,5 +133,99 @@ describe('kensa inspect: what the user sees', () => {
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('kensa') || l.startsWith('    at '));
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0]!, /^kensa inspect: Invalid recipe .*bad\.yaml: .*sigma.* \[KENSA_ERR_RECIPE\]$/);
+  });
+});
+
+test('a second SIGINT quits at once with one line naming the run and how to resume it', async () => {
+  const dir = tempDir('kensa-cli-sigint-');
+  // frames large enough that draining what is in flight outlasts the second signal
+  await writeFrames(join(dir, 'images'), 40, 256);
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'inspect',
+      join(dir, 'images'),
+      '--db',
+      join(dir, 'k.db'),
+      '--device',
+      'cpu',
+      '--batch',
+      '2',
+      '--decode-threads',
+      '1',
+      '--progress',
+      'none',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  const started = new Promise<void>((resolve) =>
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('resume with:')) resolve();
+      // the second signal as soon as the first is taken
+      if (err.includes('finishing what is in flight') && !err.includes('SIGINT again')) child.kill('SIGINT');
+    }),
+  );
+  const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  await started;
+  child.kill('SIGINT');
+  assert.equal(await closed, 130, err);
+  const id = /run (\S+) started/.exec(err)![1]!;
+  assert.ok(
+    err
+      .trimEnd()
+      .endsWith(
+        `kensa: SIGINT again: quit; run ${id} is left resumable: ${resumeCommand([join(dir, 'images'), '--db', join(dir, 'k.db'), '--device', 'cpu', '--batch', '2', '--decode-threads', '1', '--progress', 'none'], id)}`,
+      ),
+    err,
+  );
+});
+
+describe('kensa inspect: what a first run says', () => {
+  test('no image in any source (an empty folder, a glob matching nothing): warnings, no run, no database', async () => {
+    const dir = tempDir('kensa-cli-none-');
+    mkdirSync(join(dir, 'empty'));
+    const { buf, io } = capture();
+    const db = join(dir, 'k.db');
+    assert.equal(await run([join(dir, 'empty'), `${dir}/empty/*.png`, '--db', db, '--device', 'cpu', '--progress', 'none'], io), 0, buf.err);
+    assert.ok(buf.err.includes(`kensa inspect: warning: ${JSON.stringify(join(dir, 'empty'))} holds no images`), buf.err);
+    assert.ok(buf.err.includes(`kensa inspect: warning: ${JSON.stringify(`${dir}/empty/*.png`)} matches no images`), buf.err);
+    assert.doesNotMatch(buf.err, /started on/);
+    assert.match(buf.err, /^kensa inspect: no source holds an image; no run was created\n/);
+    assert.equal(existsSync(db), false);
+  });
+
+  test('a corrupt file counts as an error, not an inspected image; the CPU device is named once; progress in whole ms', async () => {
+    const dir = tempDir('kensa-cli-corrupt-');
+    writeFileSync(join(dir, 'bad.png'), 'not an image');
+    const { buf, io } = capture();
+    assert.equal(await run([join(dir, 'bad.png'), '--db', join(dir, 'k.db'), '--device', 'cpu', '--progress', 'json'], io), 0, buf.err);
+    assert.match(buf.out, /\n0 images inspected, 1 error in [\d.]+ s/);
+    assert.match(buf.out, / · device cpu \(TypeScript reference\)\n/);
+    const progress = buf.err.split('\n').filter((l) => l.startsWith('{'));
+    assert.ok(progress.length > 0, buf.err);
+    for (const l of progress) {
+      const p = JSON.parse(l) as { elapsedMs: number; etaMs: number | null };
+      assert.ok(Number.isInteger(p.elapsedMs) && (p.etaMs === null || Number.isInteger(p.etaMs)), l);
+    }
+  });
+
+  test('an unknown --recipe and a YAML syntax error: one line each', async () => {
+    const dir = tempDir('kensa-cli-recipe-');
+    mkdirSync(join(dir, 'imgs'));
+    const a = capture();
+    assert.equal(await run([join(dir, 'imgs'), '--recipe', 'nosuch', '--db', join(dir, 'k.db'), '--device', 'cpu'], a.io), 1);
+    assert.match(
+      a.buf.err,
+      /^kensa inspect: Cannot read recipe nosuch: neither a built-in recipe \(classic[^)]*\) nor a readable file \(no such file\) \[KENSA_ERR_RECIPE\]\n$/,
+    );
+    writeFileSync(join(dir, 'bad.yaml'), 'kind: classic\ndenoise: [1, 2\n  sigma: : 3\n');
+    const b = capture();
+    assert.equal(await run([join(dir, 'imgs'), '--recipe', join(dir, 'bad.yaml'), '--db', join(dir, 'k.db'), '--device', 'cpu'], b.io), 1);
+    assert.match(b.buf.err, /^kensa inspect: Cannot parse recipe .*bad\.yaml: [^\n]+ \[KENSA_ERR_RECIPE\]\n$/);
   });
 });

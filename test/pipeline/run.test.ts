@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { tempDir } from '../_kit/tmp.js';
 import sharp from 'sharp';
 import { openBackend } from '../../src/backend.js';
-import { runInspection } from '../../src/pipeline/run.js';
+import { KensaError } from '../../src/errors.js';
+import { deviceLabel, runInspection } from '../../src/pipeline/run.js';
 import { openStore } from '../../src/store/store.js';
 import { writeFrames } from './_images.js';
 
@@ -218,17 +219,75 @@ test("a resume on another device records that device; the run's timings add up i
     await store.db.updateTable('run_sessions').set({ device: 'NVIDIA H100 (webgpu)' }).where('run_id', '=', first.run.id).execute();
     await store.close();
     const again = await runInspection([images], { db, backend, resume: first.run.id });
-    assert.equal(again.run.device, `${backend.name} (${backend.kind})`);
+    assert.equal(again.run.device, deviceLabel(backend));
     // the run's timings cover both sessions
     assert.equal(again.run.timings.processed, first.processed + again.processed);
     assert.ok(Math.abs(again.run.timings.elapsedMs! - (first.run.timings.elapsedMs! + again.elapsedMs)) < 1e-6);
     const check = await openStore(db);
     assert.deepEqual(
       (await check.sessions(first.run.id)).map((x) => x.device),
-      ['NVIDIA H100 (webgpu)', `${backend.name} (${backend.kind})`],
+      ['NVIDIA H100 (webgpu)', deviceLabel(backend)],
     );
     await check.close();
   } finally {
     backend.close();
   }
+});
+
+test('two source folders holding the same file names: keys start with the folder, every item is stored', async () => {
+  const dir = tempDir('kensa-run-');
+  await writeFrames(join(dir, 'good', 'images'), 3, 32);
+  await writeFrames(join(dir, 'samples', 'images'), 3, 32);
+  const db = join(dir, 'kensa.db');
+  const backend = await openBackend({ device: 'cpu' });
+  const a = join(dir, 'good', 'images');
+  const b = join(dir, 'samples', 'images');
+  const s = await runInspection([a, b], { db, backend });
+  backend.close();
+  assert.equal(s.run.status, 'done');
+  const { keys } = await storedKeys(db, s.run.id);
+  assert.equal(new Set(keys).size, 6);
+  assert.ok(keys.includes(`${a}/frame000.png`) && keys.includes(`${b}/frame000.png`), keys.join(', '));
+});
+
+test('a batch the store rejects fails at once, without a retry and without blaming the database', async () => {
+  const { images, db } = await setup(2);
+  const store = await openStore(db);
+  let writes = 0;
+  store.writeResults = async () => {
+    writes++;
+    throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', 'Expected results[1].itemKey to be a key not already in this batch');
+  };
+  const backend = await openBackend({ device: 'cpu' });
+  const started = performance.now();
+  await assert.rejects(runInspection([images], { store, backend, storeRetryMs: 30_000 }), (e: KensaError) => {
+    assert.equal(e.code, 'KENSA_ERR_INVALID_ARGUMENT');
+    assert.match(e.message, /^Could not store \d+ results of run \S+: Expected results\[1\]/);
+    assert.doesNotMatch(e.message, /database|retried/);
+    return true;
+  });
+  backend.close();
+  await store.close();
+  assert.equal(writes, 1);
+  assert.ok(performance.now() - started < 20_000);
+});
+
+test('an interrupt after the last item leaves the run done, not interrupted', async () => {
+  const { images, db } = await setup(2);
+  const backend = await openBackend({ device: 'cpu' });
+  const controller = new AbortController();
+  let seen = 0;
+  const s = await runInspection([images], {
+    db,
+    backend,
+    signal: controller.signal,
+    onItem: () => {
+      if (++seen === 4) controller.abort();
+    },
+  });
+  backend.close();
+  assert.equal(s.processed, 4);
+  assert.equal(s.run.device, 'cpu (TypeScript reference)', 'the CPU label names its kind once');
+  assert.equal(s.interrupted, false);
+  assert.equal(s.run.status, 'done');
 });

@@ -48,3 +48,27 @@ test('scanSources: totals, sources without images, links passed over with the re
   assert.equal((await scanSources([dir, '-'])).total, null);
   await assert.rejects(scanSources([join(dir, 'nope')]), { code: 'KENSA_ERR_INVALID_ARGUMENT' });
 });
+
+test('with several sources a folder or glob item key starts with its folder; one source keeps relative keys', async () => {
+  const dir = tempDir('kensa-src-');
+  mkdirSync(join(dir, 'a'));
+  writeFileSync(join(dir, 'a', 'x.png'), 'x');
+  const prefixed: string[] = [];
+  for await (const i of expandSource(join(dir, 'a'), undefined, undefined, true)) prefixed.push(i.key);
+  for await (const i of expandSource(`${dir}/a/*.png`, undefined, undefined, true)) prefixed.push(i.key);
+  assert.deepEqual(prefixed, [`${dir}/a/x.png`, `${dir}/a/x.png`]);
+  assert.deepEqual(await keys(join(dir, 'a')), ['x.png']);
+});
+
+test('sources that name one image twice fail the scan with one line naming both paths', async () => {
+  const dir = tempDir('kensa-src-');
+  mkdirSync(join(dir, 'a'));
+  writeFileSync(join(dir, 'a', 'x.png'), 'x');
+  await assert.rejects(scanSources([join(dir, 'a'), join(dir, 'a')]), {
+    code: 'KENSA_ERR_INVALID_ARGUMENT',
+    message: `Expected sources that name each image once but received ${JSON.stringify(join(dir, 'a', 'x.png'))} and ${JSON.stringify(join(dir, 'a', 'x.png'))} both as item ${JSON.stringify(`${dir}/a/x.png`)}`,
+  });
+  mkdirSync(join(dir, 'b'));
+  writeFileSync(join(dir, 'b', 'x.png'), 'x');
+  assert.equal((await scanSources([join(dir, 'a'), join(dir, 'b')])).total, 2);
+});
