@@ -184,18 +184,10 @@ export interface ItemRecord {
   createdAt: string;
 }
 
-/** A defect as the Store returns it. */
-export interface DefectRecord {
+/** A defect as the Store returns it: the detection's Defect with its run, item and index. */
+export interface DefectRecord extends Omit<Defect, 'maskRle'> {
   runId: string;
   itemKey: string;
   idx: number;
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-  area: number;
-  score: number;
-  meanGradient: number;
-  class: DefectClass;
   maskRle: string | null;
 }
