@@ -68,6 +68,8 @@ fn nonfinite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800
 
 export const MAP_OPS = {
   fill: { arity: 0, wgsl: 'p', cpu: (_a, _b, _c, p) => p },
+  // the output element's linear index (class indices, positions)
+  index: { arity: 0, wgsl: 'f32(i)', cpu: (_a, _b, _c, _p, i) => i },
   copy: { arity: 1, wgsl: 'a', cpu: (a) => a },
   neg: { arity: 1, wgsl: '-a', cpu: (a) => -a },
   scale: { arity: 1, wgsl: 'a * p', cpu: (a, _b, _c, p) => a * p },

@@ -1,0 +1,61 @@
+/** The neural-net engine: autograd, its primitives, losses, optimizers, schedules and loss scaling. */
+export { Var, backward, noGrad, isRecording, type BackwardFn } from './autograd.js';
+export { nnDispatches } from './launch.js';
+export {
+  add,
+  sub,
+  mul,
+  div,
+  neg,
+  exp,
+  log,
+  sqrt,
+  pow,
+  relu,
+  leakyRelu,
+  sigmoid,
+  silu,
+  mulScalar,
+  addScalar,
+  sum,
+  mean,
+  max,
+  matmul,
+  linear,
+  reshape,
+  permute,
+  concat,
+  softmax,
+  logSoftmax,
+  dropout,
+  bceWithLogitsElementwise,
+  type ReduceAxesOptions,
+  type MatmulOptions,
+  type DropoutOptions,
+} from './ops.js';
+export {
+  bceWithLogits,
+  diceLoss,
+  bceDiceLoss,
+  focalLoss,
+  crossEntropy,
+  type BceOptions,
+  type DiceOptions,
+  type BceDiceOptions,
+  type FocalOptions,
+} from './losses.js';
+export {
+  SGD,
+  Adam,
+  AdamW,
+  clipGradNorm,
+  zeroGrad,
+  foundNonFinite,
+  type Optimizer,
+  type StepOptions,
+  type SgdOptions,
+  type AdamOptions,
+} from './optim.js';
+export { stepSchedule, cosineSchedule, warmup, type Schedule } from './schedule.js';
+export { GradScaler, type GradScalerOptions, type GradScalerStats } from './scaler.js';
+export { Linear, type LinearOptions } from './layers.js';
