@@ -10,7 +10,7 @@ import { axpy } from '../ops/arith/axpy.js';
 import { KensaError } from '../errors.js';
 import type { Shape, Tensor } from '../tensor.js';
 import { invalidParameter } from '../validate.js';
-import { zerosOn } from './launch.js';
+import { launchCpu, zerosOn } from './launch.js';
 import { runMap } from './map.js';
 
 /** From the gradient of a node's value to its inputs' gradients (null: no gradient for that input). */
@@ -116,6 +116,12 @@ function checkValue(name: string, t: Tensor): void {
     );
 }
 
+/** y += x in place (one read-write program), counted as the nn launch it is. */
+function accumulate(y: Tensor, x: Tensor): void {
+  launchCpu();
+  axpy(y, x);
+}
+
 /** The Vars `root` depends on through recorded nodes, inputs before the Vars made from them. */
 function topologicalOrder(root: Var): Var[] {
   const order: Var[] = [];
@@ -163,7 +169,7 @@ export function backward(root: Var, grad?: Tensor): void {
     const node = v.node;
     if (!node) {
       // a parameter given as root
-      if (g && v.grad) axpy(v.grad, g);
+      if (g && v.grad) accumulate(v.grad, g);
       if (g && g !== grad) g.dispose();
       continue;
     }
@@ -181,14 +187,14 @@ export function backward(root: Var, grad?: Tensor): void {
         if (handed.has(gi)) gi = runMap('copy', [gi], gi.shape);
         handed.add(gi);
         if (input.grad) {
-          axpy(input.grad, gi);
+          accumulate(input.grad, gi);
           if (gi !== g) gi.dispose();
           handed.delete(gi);
           return;
         }
         const prev = grads.get(input);
         if (prev) {
-          axpy(prev, gi);
+          accumulate(prev, gi);
           if (gi !== g) gi.dispose();
           handed.delete(gi);
         } else grads.set(input, gi);

@@ -20,7 +20,7 @@ export function launchGpu(gpu: Gpu, args: DispatchArgs): void {
   gpu.dispatch(args);
 }
 
-/** Counts a CPU reference run as the one launch its GPU program would be. */
+/** Counts a launch that is not a launchGpu: a CPU reference run (the one launch its GPU program would be), or another family's program. */
 export function launchCpu(): void {
   launches++;
 }

@@ -50,7 +50,7 @@ fn pow_s(x: f32, p: f32) -> f32 {
   if (p == 0.0) { return 1.0; }
   let m = pow(abs(x), p);
   if (x < 0.0 && fract(p) == 0.0) { return select(m, -m, fract(p * 0.5) != 0.0); }
-  if (x < 0.0) { return bitcast<f32>(0x7fc00000u); }
+  if (x < 0.0) { return sqrt(x); } // NaN, as a negative base to a fractional power
   return m;
 }
 fn sigmoid_f(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }

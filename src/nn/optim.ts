@@ -108,8 +108,8 @@ export function adamProgram(decoupled: boolean): ProgramInfo {
       inputs: [{ name: 'grad', dtype: 'f32' }],
       outputs: [
         { name: 'param', dtype: 'f32' },
-        { name: 'm', dtype: 'f32' },
-        { name: 'v', dtype: 'f32' },
+        { name: 'exp_avg', dtype: 'f32' },
+        { name: 'exp_avg_sq', dtype: 'f32' },
       ],
       uniforms: [
         { name: 'numel', type: 'u32' },
@@ -126,10 +126,10 @@ export function adamProgram(decoupled: boolean): ProgramInfo {
       body: elementwiseMain(`var w = param[i];
   var g = grad[i] * u.grad_scale;
   ${decoupled ? 'w = w * (1.0 - u.lr * u.weight_decay);' : 'g = g + u.weight_decay * w;'}
-  let m1 = u.beta1 * m[i] + (1.0 - u.beta1) * g;
-  let v1 = u.beta2 * v[i] + (1.0 - u.beta2) * g * g;
-  m[i] = m1;
-  v[i] = v1;
+  let m1 = u.beta1 * exp_avg[i] + (1.0 - u.beta1) * g;
+  let v1 = u.beta2 * exp_avg_sq[i] + (1.0 - u.beta2) * g * g;
+  exp_avg[i] = m1;
+  exp_avg_sq[i] = v1;
   param[i] = w - u.lr * (m1 / u.correction1) / (sqrt(v1 / u.correction2) + u.eps);`),
     };
     adamPrograms.set(decoupled, p);

@@ -28,7 +28,7 @@ export function reduceProgram(op: ReduceOp, accumulate: boolean): ProgramInfo {
   let p = programs.get(id);
   if (p) return p;
   const combine = op === 'sum' || op === 'sumsq' ? (x: string, y: string) => `${x} + ${y}` : (x: string, y: string) => `max(${x}, ${y})`;
-  const init = op === 'max' ? 'bitcast<f32>(0xff800000u)' : '0.0';
+  const init = op === 'max' ? '-0x1.fffffep+127f' : '0.0';
   const eight = { array: 'vec4u', length: 2 } as const;
   p = {
     name: `nn_reduce_${op}`,

@@ -17,12 +17,12 @@ const WG = 64;
 const programs = new Map<SoftmaxKind, ProgramInfo>();
 
 const BODIES: Record<SoftmaxKind, string> = {
-  softmax: `var m = bitcast<f32>(0xff800000u);
+  softmax: `var m = -0x1.fffffep+127f;
   for (var j = 0u; j < u.n; j++) { m = max(m, x[base + j * u.inner]); }
   var s = 0.0;
   for (var j = 0u; j < u.n; j++) { s += exp(x[base + j * u.inner] - m); }
   for (var j = 0u; j < u.n; j++) { out[base + j * u.inner] = exp(x[base + j * u.inner] - m) / s; }`,
-  log_softmax: `var m = bitcast<f32>(0xff800000u);
+  log_softmax: `var m = -0x1.fffffep+127f;
   for (var j = 0u; j < u.n; j++) { m = max(m, x[base + j * u.inner]); }
   var s = 0.0;
   for (var j = 0u; j < u.n; j++) { s += exp(x[base + j * u.inner] - m); }
