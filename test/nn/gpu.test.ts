@@ -51,7 +51,7 @@ async function parity(name: string, shapes: readonly Shape[], f: (xs: Var[]) => 
   assert.equal(onGpu.launches, cpu.launches, `${name}: launches on the GPU and the CPU`);
   assert.equal(gpu!.stats.dispatches - dispatches, onGpu.launches, `${name}: launches counted = GPU dispatches`);
   assertClose(onGpu.value, cpu.value, { atol, rtol: atol }, `${name} value`);
-  onGpu.grads.forEach((g, k) => assertClose(g, cpu.grads[k]!, { atol, rtol: atol }, `${name} d/dx${k}`));
+  for (const [k, g] of onGpu.grads.entries()) assertClose(g, cpu.grads[k]!, { atol, rtol: atol }, `${name} d/dx${k}`);
 }
 
 test('every nn program compiles', { skip }, async () => {
