@@ -23,6 +23,7 @@ export * from './ops/threshold/index.js';
 export * from './ops/morphology/index.js';
 export * from './ops/analysis/index.js';
 export * from './ops/arith/index.js';
+export * as nn from './nn/index.js';
 export { customKernel, rawKernel, type CustomKernel, type CustomKernelSpec, type RawKernel, type RawKernelSpec } from './ops/custom/kernel.js';
 export { inspect, type InspectOptions, type ItemResult } from './pipeline/inspect.js';
 export { runInspection, type RunOptions, type RunStart, type RunSummary } from './pipeline/run.js';

@@ -5,6 +5,11 @@
  * change with the kernels. The surface is pinned by test/api-surface.test.ts.
  */
 export { axpyPrograms } from './ops/arith/axpy.js';
+export { mapPrograms, MAP_OPS } from './nn/map.js';
+export { reducePrograms } from './nn/reduce.js';
+export { matmulPrograms } from './nn/matmul.js';
+export { softmaxPrograms } from './nn/softmax.js';
+export { optimizerPrograms } from './nn/optim.js';
 export { histogramPrograms, MAX_BINS } from './ops/analysis/histogram.js';
 export { imageStatsPrograms } from './ops/analysis/stats.js';
 export { connectedComponentsPrograms } from './ops/analysis/components.js';

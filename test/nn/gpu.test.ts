@@ -19,7 +19,7 @@ import { softmaxPrograms } from '../../src/nn/softmax.js';
 import { type Shape, Tensor, liveTensors, numel } from '../../src/tensor.js';
 import { assertClose } from '../_kit/compare.js';
 import { gpuSkip, testGpu } from '../_kit/gpu.js';
-import { spread } from './_kit.js';
+import { spread } from './_autograd.js';
 
 const gpu = await testGpu();
 const skip = gpuSkip(gpu);

@@ -3,7 +3,7 @@
  *  - the backward formulas of the CPU references in f64 (elementwise ops at scalar level, matmul,
  *    softmax and reductions on Float64Arrays), step 1e-6, tolerance 1e-6 relative;
  *  - the primitives wired through autograd (broadcasting, views, batching, the losses), computed
- *    in f32 with differences accumulated in f64 (step 1e-2, tolerance 2e-3 relative: see _kit.ts).
+ *    in f32 with differences accumulated in f64 (step 1e-2, tolerance 2e-3 relative: see _autograd.ts).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -15,7 +15,7 @@ import * as F from '../../src/nn/ops.js';
 import { cpuReduce } from '../../src/nn/reduce.js';
 import { cpuSoftmax } from '../../src/nn/softmax.js';
 import { Tensor } from '../../src/tensor.js';
-import { gradcheck, spread } from './_kit.js';
+import { gradcheck, spread } from './_autograd.js';
 
 const H = 1e-6;
 const close64 = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-6 * (1 + Math.abs(b)), `${what}: ${a} vs ${b}`);
