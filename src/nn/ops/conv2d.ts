@@ -18,7 +18,17 @@ import { checkDType } from '../../ops/image.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, oneOf } from '../../validate.js';
 import { checkNchw, checkShapeIs, intPair, type Pair } from './args.js';
-import { GEMM_TILE_SIZES, type GemmSize, type GemmSpec, type GemmTile, gemmEnginePrograms, gemmProgram, runGemm, splitsFor, sumSplits } from './implicit-gemm.js';
+import {
+  GEMM_TILE_SIZES,
+  type GemmSize,
+  type GemmSpec,
+  type GemmTile,
+  gemmEnginePrograms,
+  gemmProgram,
+  runGemm,
+  splitsFor,
+  sumSplits,
+} from './implicit-gemm.js';
 
 export interface Conv2dOptions {
   /** Step between output pixels: an integer 1–64 or [height, width]. Default 1. */
@@ -116,11 +126,15 @@ export function convGeometry(p: ConvParams, n: number, cin: number, h: number, w
 /** Checks a weight of [cout, cin/groups, kh, kw] against cin; returns [cout, kh, kw]. */
 export function checkWeight(name: string, weight: Tensor, cin: number, p: ConvParams): [number, number, number] {
   checkDType(name, weight, ['f32']);
-  if (weight.shape.length !== 4) throw new KensaError('KENSA_ERR_SHAPE', `Expected ${name} of shape [Cout, Cin / groups, KH, KW] but received [${weight.shape.join(', ')}]`);
+  if (weight.shape.length !== 4)
+    throw new KensaError('KENSA_ERR_SHAPE', `Expected ${name} of shape [Cout, Cin / groups, KH, KW] but received [${weight.shape.join(', ')}]`);
   const [cout, cinG, kh, kw] = weight.shape as [number, number, number, number];
   checkGroups(p, cin, cout);
   if (cinG * p.groups !== cin) {
-    throw new KensaError('KENSA_ERR_SHAPE', `Expected ${name} of shape [Cout, Cin / groups = ${cin / p.groups}, KH, KW] but received [${weight.shape.join(', ')}]`);
+    throw new KensaError(
+      'KENSA_ERR_SHAPE',
+      `Expected ${name} of shape [Cout, Cin / groups = ${cin / p.groups}, KH, KW] but received [${weight.shape.join(', ')}]`,
+    );
   }
   return [cout, kh, kw];
 }
@@ -291,7 +305,8 @@ function cached(key: string, make: () => ProgramInfo): ProgramInfo {
   if (!p) programs.set(key, (p = make()));
   return p;
 }
-const forwardProgram = (bias: boolean, act: ConvActivation) => (tile: GemmTile) => cached(`f${bias}${act}${tile}`, () => gemmProgram(forwardSpec(bias, act), tile));
+const forwardProgram = (bias: boolean, act: ConvActivation) => (tile: GemmTile) =>
+  cached(`f${bias}${act}${tile}`, () => gemmProgram(forwardSpec(bias, act), tile));
 const backwardInputProgram = (bias: boolean, act: ConvActivation) => (tile: GemmTile) =>
   cached(`i${bias}${act}${tile}`, () => gemmProgram(backwardInputSpec(bias, act), tile));
 const backwardWeightProgram = (tile: GemmTile) => cached(`w${tile}`, () => gemmProgram(backwardWeightSpec, tile));
@@ -299,7 +314,13 @@ const backwardWeightProgram = (tile: GemmTile) => cached(`w${tile}`, () => gemmP
 // ---- CPU references (f64 accumulation over any array type) ----
 
 /** y = conv(x, w) + bias, then the activation. */
-export function conv2dReference(g: ConvGeometry, x: ArrayLike<number>, w: ArrayLike<number>, bias: ArrayLike<number> | null, activation: ConvActivation = 'none'): Float64Array {
+export function conv2dReference(
+  g: ConvGeometry,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  bias: ArrayLike<number> | null,
+  activation: ConvActivation = 'none',
+): Float64Array {
   const cinG = g.cin / g.groups;
   const coutG = g.cout / g.groups;
   const y = new Float64Array(g.n * g.cout * g.oh * g.ow);
@@ -377,7 +398,8 @@ const f32Tensor = (values: Float64Array, shape: readonly number[]) => Tensor.fro
 
 type Maybe = Tensor | null;
 
-const forwardOp = defineOp({
+/** y from (x, weight[, bias]). */
+export const convForwardOp = defineOp({
   name: 'conv2d_forward',
   gpu: (inputs: readonly Tensor[], g: ConvGeometry, bias: boolean, activation: ConvActivation) => {
     const gpu = inputs[0]!.gpu.gpu;
@@ -489,7 +511,7 @@ export function conv2dForward(x: Tensor, weight: Tensor, bias?: Maybe, options: 
   const [cout, kh, kw] = checkWeight('weight', weight, d.c, p);
   if (bias) checkShapeIs('bias', bias, [cout], '[Cout]');
   const g = convGeometry(p, d.n, d.c, d.h, d.w, cout, kh, kw, 'x');
-  return forwardOp(bias ? [x, weight, bias] : [x, weight], g, !!bias, activation);
+  return convForwardOp(bias ? [x, weight, bias] : [x, weight], g, !!bias, activation);
 }
 
 /**
@@ -502,7 +524,8 @@ export function conv2dBackwardInput(dy: Tensor, weight: Tensor, options: Conv2dB
   const [h, w] = inputSizeOf(options.inputSize);
   const dd = checkNchw('dy', dy);
   checkDType('weight', weight, ['f32']);
-  if (weight.shape.length !== 4) throw new KensaError('KENSA_ERR_SHAPE', `Expected weight of shape [Cout, Cin / groups, KH, KW] but received [${weight.shape.join(', ')}]`);
+  if (weight.shape.length !== 4)
+    throw new KensaError('KENSA_ERR_SHAPE', `Expected weight of shape [Cout, Cin / groups, KH, KW] but received [${weight.shape.join(', ')}]`);
   const [cout, cinG, kh, kw] = weight.shape as [number, number, number, number];
   checkGroups(p, cinG * p.groups, cout);
   const g = convGeometry(p, dd.n, cinG * p.groups, h, w, cout, kh, kw, 'inputSize');
