@@ -8,7 +8,6 @@ import {
   upsampleBilinear2dForward,
   upsampleNearest2dBackward,
   upsampleNearest2dForward,
-  upsamplePrograms,
   upsampleReference,
 } from '../../../src/nn/ops/upsample.js';
 import { Tensor } from '../../../src/tensor.js';
@@ -64,7 +63,6 @@ test('upsample: GPU forward and backward = CPU, both modes', { skip: gpuSkip(gpu
       const gdx = backwardOf[mode](await dy.toGpu(gpu!), back);
       assertClose(await gdx.toCpu(), backwardOf[mode](dy, back), { atol: 1e-5, rtol: 1e-5 }, `${mode} case ${i} dx`);
     }
-  for (const p of upsamplePrograms()) await gpu!.compile(p);
 });
 
 test('upsample: bad shapes and options get errors naming them', () => {
