@@ -39,3 +39,8 @@ export { defaultMaxval, thresholdPrograms } from './ops/threshold/binary.js';
 export { otsuLevel, otsuPrograms } from './ops/threshold/otsu.js';
 export { adaptiveThresholdPrograms } from './ops/threshold/adaptive.js';
 export { calibrateHeldOut, searchRecipe, loadLabelled, loadFrames, writeRecipeYaml, CLASSIC_SPACE } from './tune/index.js';
+export { conv2dPrograms } from './nn/ops/conv2d.js';
+export { GEMM_TILE_SIZES, withGemmTuning } from './nn/ops/implicit-gemm.js';
+export { maxPool2dPrograms } from './nn/ops/max-pool2d.js';
+export { upsamplePrograms } from './nn/ops/upsample.js';
+export { batchNormPrograms } from './nn/ops/batch-norm.js';

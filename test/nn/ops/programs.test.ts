@@ -1,0 +1,14 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { batchNormPrograms, conv2dPrograms, GEMM_TILE_SIZES, maxPool2dPrograms, upsamplePrograms } from '../../../src/internal.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
+
+const gpu = await testGpu();
+
+test('nn ops: every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
+  const programs = [...conv2dPrograms(), ...maxPool2dPrograms(), ...upsamplePrograms(), ...batchNormPrograms()];
+  // conv2d: per tile, forward and backward-input × bias × activation, plus backward-weight; + bias grad and split sum
+  assert.equal(conv2dPrograms().length, GEMM_TILE_SIZES.length * 9 + 2);
+  assert.equal(new Set(programs.map((p) => `${p.name}[${p.key}]`)).size, programs.length);
+  for (const p of programs) await gpu!.compile(p);
+});
