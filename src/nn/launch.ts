@@ -25,6 +25,22 @@ export function launchCpu(): void {
   launches++;
 }
 
+/**
+ * Runs another family's op (the convolution family dispatches itself) and counts its launches:
+ * the dispatches it recorded on the GPU, one for its CPU reference.
+ */
+export function countedOp<T>(like: Tensor, op: () => T): T {
+  const gpu = gpuOf(like);
+  if (!gpu) {
+    launches++;
+    return op();
+  }
+  const before = gpu.stats.dispatches;
+  const result = op();
+  launches += gpu.stats.dispatches - before;
+  return result;
+}
+
 /** The Gpu a tensor lives on, or null on the CPU. */
 export function gpuOf(t: Tensor): Gpu | null {
   return deviceOf(t).gpu;

@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Var } from '../../src/nn/autograd.js';
+import { Var, backward } from '../../src/nn/autograd.js';
+import { batchNorm2d, conv2d, convTranspose2d, maxPool2d, upsample2d } from '../../src/nn/conv.js';
 import { bceDiceLoss, bceWithLogits, crossEntropy, diceLoss, focalLoss } from '../../src/nn/losses.js';
 import { MAP_OPS, type MapOp } from '../../src/nn/map.js';
 import { cpuMatmul } from '../../src/nn/matmul.js';
@@ -190,4 +191,38 @@ test('losses equal their definitions on known values', () => {
       .data as Float32Array
   )[0]!;
   assert.ok(Math.abs(dice) < 1e-6, `a perfect prediction's Dice loss is 0, got ${dice}`);
+});
+
+test('the convolution family through autograd', () => {
+  gradcheck('conv2d stride 2, padding 1, bias', [{ shape: [2, 2, 5, 5] }, { shape: [3, 2, 3, 3] }, { shape: [3] }], ([x, w, b]) =>
+    conv2d(x!, w!, b!, { stride: 2, padding: 1 }),
+  );
+  gradcheck('conv2d groups 2, dilation 2', [{ shape: [1, 4, 6, 6] }, { shape: [4, 2, 3, 3] }], ([x, w]) =>
+    conv2d(x!, w!, null, { groups: 2, dilation: 2, padding: 2 }),
+  );
+  gradcheck('convTranspose2d k2 s2', [{ shape: [1, 3, 3, 3] }, { shape: [3, 2, 2, 2] }, { shape: [2] }], ([x, w, b]) =>
+    convTranspose2d(x!, w!, b!, { stride: 2 }),
+  );
+  gradcheck('maxPool2d', [{ shape: [2, 2, 4, 4] }], ([x]) => maxPool2d(x!, { kernelSize: 2 }));
+  gradcheck('upsample bilinear ×2', [{ shape: [1, 2, 3, 3] }], ([x]) => upsample2d(x!, { scaleFactor: 2 }));
+  gradcheck('upsample nearest to 5×7', [{ shape: [1, 1, 2, 3] }], ([x]) => upsample2d(x!, { mode: 'nearest', size: [5, 7] }));
+  gradcheck('batchNorm2d training', [{ shape: [2, 3, 2, 2] }, { shape: [3], range: 'positive' }, { shape: [3] }], ([x, g, b]) =>
+    batchNorm2d(x!, g!, b!, null, null, { training: true }),
+  );
+});
+
+test("conv2d's fused ReLU has relu(conv2d)'s value and gradients", () => {
+  const run = (fused: boolean) => {
+    const x = Var.parameter(Tensor.fromArray(spread(2 * 2 * 5 * 5, 1), [2, 2, 5, 5], 'f32'));
+    const w = Var.parameter(Tensor.fromArray(spread(3 * 2 * 3 * 3, 2), [3, 2, 3, 3], 'f32'));
+    const b = Var.parameter(Tensor.fromArray(spread(3, 3), [3], 'f32'));
+    const y = fused ? conv2d(x, w, b, { padding: 1, activation: 'relu' }) : F.relu(conv2d(x, w, b, { padding: 1 }));
+    const out = [...(y.value.data as Float32Array)];
+    backward(F.sum(F.mul(y, y)));
+    return [out, ...[x, w, b].map((p) => [...(p.grad!.data as Float32Array)])];
+  };
+  const fused = run(true);
+  const composed = run(false);
+  assert.ok(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0), 'the ReLU clamps some outputs');
+  fused.forEach((list, k) => list.forEach((v, i) => assert.ok(Math.abs(v - composed[k]![i]!) < 1e-5, `list ${k}[${i}]`)));
 });
