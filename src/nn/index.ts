@@ -58,4 +58,25 @@ export {
 } from './optim.js';
 export { stepSchedule, cosineSchedule, warmup, type Schedule } from './schedule.js';
 export { GradScaler, type GradScalerOptions, type GradScalerStats } from './scaler.js';
-export { Linear, type LinearOptions } from './layers.js';
+export {
+  Linear,
+  Conv2d,
+  ConvTranspose2d,
+  BatchNorm2d,
+  type LinearOptions,
+  type Conv2dLayerOptions,
+  type ConvTranspose2dLayerOptions,
+} from './layers.js';
+export {
+  conv2d,
+  convTranspose2d,
+  maxPool2d,
+  upsample2d,
+  batchNorm2d,
+  type Conv2dOptions,
+  type Conv2dForwardOptions,
+  type ConvTranspose2dForwardOptions,
+  type MaxPool2dOptions,
+  type Upsample2dOptions,
+  type BatchNorm2dOptions,
+} from './conv.js';

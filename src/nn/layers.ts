@@ -1,12 +1,13 @@
 /**
  * Layers: parameters with PyTorch's default initialisation (seeded, so two runs start alike) and
- * a forward function. Parameters are made on the CPU and moved to a Gpu by `to(gpu)`.
+ * a forward function; made on the CPU, or on the Gpu given as `gpu`.
  */
 import type { Gpu } from '../gpu/gpu.js';
 import { mulberry32 } from '../rng.js';
 import { Tensor } from '../tensor.js';
 import { integerInRange } from '../validate.js';
 import { Var } from './autograd.js';
+import { type BatchNorm2dOptions, batchNorm2d, type Conv2dForwardOptions, type ConvTranspose2dForwardOptions, conv2d, convTranspose2d } from './conv.js';
 import { linear } from './ops.js';
 
 /** U(−bound, bound) samples of a seeded generator. */
@@ -14,6 +15,11 @@ function uniform(n: number, bound: number, next: () => number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (next() * 2 - 1) * bound;
   return out;
+}
+
+async function placed(values: Float32Array, shape: readonly number[], gpu: Gpu | undefined): Promise<Var> {
+  const t = Tensor.fromArray(values, shape, 'f32');
+  return Var.parameter(gpu ? await t.toGpu(gpu) : t);
 }
 
 export interface LinearOptions {
@@ -40,10 +46,9 @@ export class Linear {
     const nOut = integerInRange('outFeatures', outFeatures, 1, 1 << 20);
     const next = mulberry32(integerInRange('seed', options.seed ?? 0, 0, 0xffffffff));
     const bound = 1 / Math.sqrt(nIn);
-    const place = async (t: Tensor) => (options.gpu ? t.toGpu(options.gpu) : t);
-    const w = await place(Tensor.fromArray(uniform(nIn * nOut, bound, next), [nOut, nIn], 'f32'));
-    const b = options.bias === false ? null : await place(Tensor.fromArray(uniform(nOut, bound, next), [nOut], 'f32'));
-    return new Linear(Var.parameter(w), b ? Var.parameter(b) : null);
+    const w = await placed(uniform(nIn * nOut, bound, next), [nOut, nIn], options.gpu);
+    const b = options.bias === false ? null : await placed(uniform(nOut, bound, next), [nOut], options.gpu);
+    return new Linear(w, b);
   }
 
   parameters(): Var[] {
@@ -52,5 +57,119 @@ export class Linear {
 
   forward(x: Var): Var {
     return linear(x, this.weight, this.bias ?? undefined);
+  }
+}
+
+export interface Conv2dLayerOptions extends Conv2dForwardOptions, Omit<LinearOptions, 'bias'> {
+  /** Default true. */
+  bias?: boolean;
+}
+
+/** A 2-D convolution layer, weights [Cout, Cin/groups, k, k] and bias from U(±1/√fan_in) (torch.nn.Conv2d). */
+export class Conv2d {
+  readonly weight: Var;
+  readonly bias: Var | null;
+  readonly options: Conv2dForwardOptions;
+
+  private constructor(weight: Var, bias: Var | null, options: Conv2dForwardOptions) {
+    this.weight = weight;
+    this.bias = bias;
+    this.options = options;
+  }
+
+  static async create(inChannels: number, outChannels: number, kernelSize: number, options: Conv2dLayerOptions = {}): Promise<Conv2d> {
+    const groups = integerInRange('groups', options.groups ?? 1, 1, inChannels);
+    const cin = integerInRange('inChannels', inChannels, 1, 1 << 16) / groups;
+    const cout = integerInRange('outChannels', outChannels, 1, 1 << 16);
+    const k = integerInRange('kernelSize', kernelSize, 1, 64);
+    const next = mulberry32(integerInRange('seed', options.seed ?? 0, 0, 0xffffffff));
+    const bound = 1 / Math.sqrt(cin * k * k);
+    const w = await placed(uniform(cout * cin * k * k, bound, next), [cout, cin, k, k], options.gpu);
+    const b = options.bias === false ? null : await placed(uniform(cout, bound, next), [cout], options.gpu);
+    const { stride, padding, dilation, activation } = options;
+    return new Conv2d(w, b, { stride, padding, dilation, groups, activation });
+  }
+
+  parameters(): Var[] {
+    return this.bias ? [this.weight, this.bias] : [this.weight];
+  }
+
+  forward(x: Var): Var {
+    return conv2d(x, this.weight, this.bias, this.options);
+  }
+}
+
+export interface ConvTranspose2dLayerOptions extends ConvTranspose2dForwardOptions, Omit<LinearOptions, 'bias'> {
+  bias?: boolean;
+}
+
+/** A transposed convolution layer, weights [Cin, Cout/groups, k, k] (torch.nn.ConvTranspose2d's initialisation). */
+export class ConvTranspose2d {
+  readonly weight: Var;
+  readonly bias: Var | null;
+  readonly options: ConvTranspose2dForwardOptions;
+
+  private constructor(weight: Var, bias: Var | null, options: ConvTranspose2dForwardOptions) {
+    this.weight = weight;
+    this.bias = bias;
+    this.options = options;
+  }
+
+  static async create(inChannels: number, outChannels: number, kernelSize: number, options: ConvTranspose2dLayerOptions = {}): Promise<ConvTranspose2d> {
+    const groups = integerInRange('groups', options.groups ?? 1, 1, outChannels);
+    const cin = integerInRange('inChannels', inChannels, 1, 1 << 16);
+    const cout = integerInRange('outChannels', outChannels, 1, 1 << 16) / groups;
+    const k = integerInRange('kernelSize', kernelSize, 1, 64);
+    const next = mulberry32(integerInRange('seed', options.seed ?? 0, 0, 0xffffffff));
+    // PyTorch takes fan_in from weight.size(1) · k · k for transposed convolutions
+    const bound = 1 / Math.sqrt(cout * k * k);
+    const w = await placed(uniform(cin * cout * k * k, bound, next), [cin, cout, k, k], options.gpu);
+    const b = options.bias === false ? null : await placed(uniform(cout * groups, bound, next), [cout * groups], options.gpu);
+    const { stride, padding, dilation, activation, outputPadding } = options;
+    return new ConvTranspose2d(w, b, { stride, padding, dilation, groups, activation, outputPadding });
+  }
+
+  parameters(): Var[] {
+    return this.bias ? [this.weight, this.bias] : [this.weight];
+  }
+
+  forward(x: Var): Var {
+    return convTranspose2d(x, this.weight, this.bias, this.options);
+  }
+}
+
+/** Batch norm over channels: gamma 1, beta 0, running mean 0 and variance 1 (torch.nn.BatchNorm2d). */
+export class BatchNorm2d {
+  readonly gamma: Var;
+  readonly beta: Var;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  readonly options: Omit<BatchNorm2dOptions, 'training'>;
+
+  private constructor(gamma: Var, beta: Var, runningMean: Tensor, runningVar: Tensor, options: Omit<BatchNorm2dOptions, 'training'>) {
+    this.gamma = gamma;
+    this.beta = beta;
+    this.runningMean = runningMean;
+    this.runningVar = runningVar;
+    this.options = options;
+  }
+
+  static async create(channels: number, options: Omit<BatchNorm2dOptions, 'training'> & { gpu?: Gpu } = {}): Promise<BatchNorm2d> {
+    const c = integerInRange('channels', channels, 1, 1 << 16);
+    const ones = () => new Float32Array(c).fill(1);
+    const place = async (t: Tensor) => (options.gpu ? t.toGpu(options.gpu) : t);
+    const gamma = await placed(ones(), [c], options.gpu);
+    const beta = await placed(new Float32Array(c), [c], options.gpu);
+    const mean = await place(Tensor.fromArray(new Float32Array(c), [c], 'f32'));
+    const variance = await place(Tensor.fromArray(ones(), [c], 'f32'));
+    return new BatchNorm2d(gamma, beta, mean, variance, { momentum: options.momentum, eps: options.eps });
+  }
+
+  parameters(): Var[] {
+    return [this.gamma, this.beta];
+  }
+
+  forward(x: Var, training: boolean): Var {
+    return batchNorm2d(x, this.gamma, this.beta, this.runningMean, this.runningVar, { ...this.options, training });
   }
 }
