@@ -1,18 +1,18 @@
 /**
- * Optimizers with PyTorch's update rules (torch.optim SGD, Adam, AdamW), each parameter updated
- * by one fused program that reads its gradient and rewrites the weights and the optimizer's state
- * in place (no tensor per step). State is allocated with the optimizer, beside the parameters.
+ * Optimizers with PyTorch's update rules (torch.optim SGD, Adam, AdamW): a step is one fused pass
+ * over all parameters (up to 16 per dispatch, fused-update.ts) that reads each gradient and
+ * rewrites the weights and the optimizer's state in place (no tensor per step). State is
+ * allocated with the optimizer, beside the parameters.
  * `gradScale` multiplies gradients inside the same pass (a GradScaler's unscale costs nothing).
  */
 import type { ProgramInfo } from '../gpu/program.js';
 import type { Tensor } from '../tensor.js';
 import { invalidParameter, numberInRange } from '../validate.js';
 import type { Var } from './autograd.js';
-import { cpuStorage, gpuOf, launchCpu, launchGpu, zerosOn } from './launch.js';
+import { fusedUpdateProgram, MAX_PER_PASS, runFusedUpdate, type UpdateKernel } from './fused-update.js';
+import { cpuStorage, gpuOf, zerosOn } from './launch.js';
 import { runMap } from './map.js';
 import { runReduce } from './reduce.js';
-
-const WG = 256;
 
 export interface StepOptions {
   /** Multiplies every gradient before the update (1 / loss scale); default 1. */
@@ -48,29 +48,18 @@ export function zeroGrad(params: readonly Var[]): void {
   }
 }
 
-function elementwiseMain(body: string): string {
-  return /* wgsl */ `
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let i = linear_workgroup(wid, nwg) * WG + li;
-  if (i >= u.numel) { return; }
-  ${body}
-}`;
-}
-
-const sgdPrograms = new Map<boolean, ProgramInfo>();
+const sgdKernels = new Map<boolean, UpdateKernel>();
 
 /** SGD's update; `momentum` adds the momentum buffer (read and written in the same pass). */
-export function sgdProgram(momentum: boolean): ProgramInfo {
-  let p = sgdPrograms.get(momentum);
-  if (!p) {
-    p = {
+export function sgdKernel(momentum: boolean): UpdateKernel {
+  let k = sgdKernels.get(momentum);
+  if (!k) {
+    k = {
       name: 'nn_sgd',
       key: momentum ? 'momentum' : 'plain',
-      inputs: [{ name: 'grad', dtype: 'f32' }],
-      outputs: [{ name: 'param', dtype: 'f32' }, ...(momentum ? [{ name: 'buf', dtype: 'f32' as const }] : [])],
+      reads: ['grad'],
+      writes: momentum ? ['param', 'buf'] : ['param'],
       uniforms: [
-        { name: 'numel', type: 'u32' },
         { name: 'lr', type: 'f32' },
         { name: 'momentum', type: 'f32' },
         { name: 'dampening', type: 'f32' },
@@ -79,40 +68,34 @@ export function sgdProgram(momentum: boolean): ProgramInfo {
         { name: 'nesterov', type: 'u32' },
         { name: 'first', type: 'u32' },
       ],
-      workgroupSize: WG,
-      body: elementwiseMain(`var d = grad[i] * u.grad_scale + u.weight_decay * param[i];
-  ${
-    momentum
-      ? `var b = d;
-  if (u.first == 0u) { b = u.momentum * buf[i] + (1.0 - u.dampening) * d; }
-  buf[i] = b;
-  d = select(b, d + u.momentum * b, u.nesterov == 1u);`
-      : ''
-  }
-  param[i] = param[i] - u.lr * d;`),
+      body: (at) => `var d = ${at('grad')} * u.grad_scale + u.weight_decay * ${at('param')};
+      ${
+        momentum
+          ? `var b = d;
+      if (u.first == 0u) { b = u.momentum * ${at('buf')} + (1.0 - u.dampening) * d; }
+      ${at('buf')} = b;
+      d = select(b, d + u.momentum * b, u.nesterov == 1u);`
+          : ''
+      }
+      ${at('param')} = ${at('param')} - u.lr * d;`,
     };
-    sgdPrograms.set(momentum, p);
+    sgdKernels.set(momentum, k);
   }
-  return p;
+  return k;
 }
 
-const adamPrograms = new Map<boolean, ProgramInfo>();
+const adamKernels = new Map<boolean, UpdateKernel>();
 
 /** Adam's update; `decoupled` applies weight decay to the weights (AdamW), else to the gradient (Adam's L2). */
-export function adamProgram(decoupled: boolean): ProgramInfo {
-  let p = adamPrograms.get(decoupled);
-  if (!p) {
-    p = {
+export function adamKernel(decoupled: boolean): UpdateKernel {
+  let k = adamKernels.get(decoupled);
+  if (!k) {
+    k = {
       name: 'nn_adam',
       key: decoupled ? 'adamw' : 'adam',
-      inputs: [{ name: 'grad', dtype: 'f32' }],
-      outputs: [
-        { name: 'param', dtype: 'f32' },
-        { name: 'exp_avg', dtype: 'f32' },
-        { name: 'exp_avg_sq', dtype: 'f32' },
-      ],
+      reads: ['grad'],
+      writes: ['param', 'exp_avg', 'exp_avg_sq'],
       uniforms: [
-        { name: 'numel', type: 'u32' },
         { name: 'lr', type: 'f32' },
         { name: 'beta1', type: 'f32' },
         { name: 'beta2', type: 'f32' },
@@ -122,23 +105,18 @@ export function adamProgram(decoupled: boolean): ProgramInfo {
         { name: 'correction1', type: 'f32' },
         { name: 'correction2', type: 'f32' },
       ],
-      workgroupSize: WG,
-      body: elementwiseMain(`var w = param[i];
-  var g = grad[i] * u.grad_scale;
-  ${decoupled ? 'w = w * (1.0 - u.lr * u.weight_decay);' : 'g = g + u.weight_decay * w;'}
-  let m1 = u.beta1 * exp_avg[i] + (1.0 - u.beta1) * g;
-  let v1 = u.beta2 * exp_avg_sq[i] + (1.0 - u.beta2) * g * g;
-  exp_avg[i] = m1;
-  exp_avg_sq[i] = v1;
-  param[i] = w - u.lr * (m1 / u.correction1) / (sqrt(v1 / u.correction2) + u.eps);`),
+      body: (at) => `var w = ${at('param')};
+      var g = ${at('grad')} * u.grad_scale;
+      ${decoupled ? 'w = w * (1.0 - u.lr * u.weight_decay);' : 'g = g + u.weight_decay * w;'}
+      let m1 = u.beta1 * ${at('exp_avg')} + (1.0 - u.beta1) * g;
+      let v1 = u.beta2 * ${at('exp_avg_sq')} + (1.0 - u.beta2) * g * g;
+      ${at('exp_avg')} = m1;
+      ${at('exp_avg_sq')} = v1;
+      ${at('param')} = w - u.lr * (m1 / u.correction1) / (sqrt(v1 / u.correction2) + u.eps);`,
     };
-    adamPrograms.set(decoupled, p);
+    adamKernels.set(decoupled, k);
   }
-  return p;
-}
-
-function refsOf(tensors: readonly Tensor[]) {
-  return tensors.map((t) => t.gpu.ref);
+  return k;
 }
 
 export interface SgdOptions {
@@ -185,32 +163,20 @@ export class SGD implements Optimizer {
   step(options: StepOptions = {}): void {
     const gradScale = options.gradScale ?? 1;
     const first = this.#steps === 0;
-    this.params.forEach((p, k) => {
-      const grad = p.grad!;
-      const buf = this.#buffers?.[k];
-      const gpu = gpuOf(p.value);
-      if (gpu) {
-        launchGpu(gpu, {
-          program: sgdProgram(buf !== undefined),
-          inputs: [grad.gpu.ref],
-          outputs: refsOf(buf ? [p.value, buf] : [p.value]),
-          uniforms: {
-            numel: p.value.size,
-            lr: this.lr,
-            momentum: this.momentum,
-            dampening: this.dampening,
-            weight_decay: this.weightDecay,
-            grad_scale: gradScale,
-            nesterov: this.nesterov ? 1 : 0,
-            first: first ? 1 : 0,
-          },
-          workgroups: Math.ceil(p.value.size / WG),
-        });
-        return;
-      }
-      launchCpu();
-      const w = cpuStorage(p.value);
-      const g = cpuStorage(grad);
+    const buffers = this.#buffers;
+    const tensors = this.params.map((p, k) => (buffers ? [p.grad!, p.value, buffers[k]!] : [p.grad!, p.value]));
+    const uniforms = {
+      lr: this.lr,
+      momentum: this.momentum,
+      dampening: this.dampening,
+      weight_decay: this.weightDecay,
+      grad_scale: gradScale,
+      nesterov: this.nesterov ? 1 : 0,
+      first: first ? 1 : 0,
+    };
+    runFusedUpdate(sgdKernel(buffers !== null), tensors, uniforms, ([grad, param, buf]) => {
+      const w = cpuStorage(param!);
+      const g = cpuStorage(grad!);
       const b = buf ? cpuStorage(buf) : null;
       for (let i = 0; i < w.length; i++) {
         let d = g[i]! * gradScale + this.weightDecay * w[i]!;
@@ -275,35 +241,13 @@ export class Adam implements Optimizer {
     const [beta1, beta2] = this.betas;
     const correction1 = 1 - beta1 ** t;
     const correction2 = 1 - beta2 ** t;
-    this.params.forEach((p, k) => {
-      const m = this.#m[k]!;
-      const v = this.#v[k]!;
-      const gpu = gpuOf(p.value);
-      if (gpu) {
-        launchGpu(gpu, {
-          program: adamProgram(this.#decoupled),
-          inputs: [p.grad!.gpu.ref],
-          outputs: refsOf([p.value, m, v]),
-          uniforms: {
-            numel: p.value.size,
-            lr: this.lr,
-            beta1,
-            beta2,
-            eps: this.eps,
-            weight_decay: this.weightDecay,
-            grad_scale: gradScale,
-            correction1,
-            correction2,
-          },
-          workgroups: Math.ceil(p.value.size / WG),
-        });
-        return;
-      }
-      launchCpu();
-      const w = cpuStorage(p.value);
-      const g = cpuStorage(p.grad!);
-      const ms = cpuStorage(m);
-      const vs = cpuStorage(v);
+    const tensors = this.params.map((p, k) => [p.grad!, p.value, this.#m[k]!, this.#v[k]!]);
+    const uniforms = { lr: this.lr, beta1, beta2, eps: this.eps, weight_decay: this.weightDecay, grad_scale: gradScale, correction1, correction2 };
+    runFusedUpdate(adamKernel(this.#decoupled), tensors, uniforms, ([grad, param, m, v]) => {
+      const w = cpuStorage(param!);
+      const g = cpuStorage(grad!);
+      const ms = cpuStorage(m!);
+      const vs = cpuStorage(v!);
       for (let i = 0; i < w.length; i++) {
         let wi = w[i]!;
         let gi = g[i]! * gradScale;
@@ -367,7 +311,14 @@ export function foundNonFinite(params: readonly Var[]): Tensor {
   return found;
 }
 
-/** Every optimizer program variant, for compile-all tests. */
-export function optimizerPrograms(): ProgramInfo[] {
-  return [sgdProgram(false), sgdProgram(true), adamProgram(false), adamProgram(true)];
+/**
+ * Every optimizer program variant a device binding `maxStorageBuffers` storage buffers per stage
+ * runs (WebGPU's default limit 8; lavapipe 16), for compile-all tests.
+ */
+export function optimizerPrograms(maxStorageBuffers = 8): ProgramInfo[] {
+  const kernels = [sgdKernel(false), sgdKernel(true), adamKernel(false), adamKernel(true)];
+  return kernels.flatMap((k) => {
+    const most = Math.min(MAX_PER_PASS, Math.floor(maxStorageBuffers / (k.reads.length + k.writes.length)));
+    return [...new Set([1, 2, most])].filter((count) => count <= most).map((count) => fusedUpdateProgram(k, count));
+  });
 }

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { KensaError } from '../../src/errors.js';
 import type { Gpu } from '../../src/gpu/gpu.js';
 import { Var, backward } from '../../src/nn/autograd.js';
+import { nnDispatches } from '../../src/nn/launch.js';
 import { crossEntropy } from '../../src/nn/losses.js';
 import * as F from '../../src/nn/ops.js';
 import { Adam, AdamW, type Optimizer, SGD, clipGradNorm } from '../../src/nn/optim.js';
@@ -87,6 +88,36 @@ test('optimizers: the GPU update pass equals the CPU reference over several step
     }
     assertClose(f32(results[1]!), f32(results[0]!), { atol: 1e-5, rtol: 1e-5 }, name);
   }
+});
+
+test('one optimizer pass updates up to 16 parameters (as many as the device binds): GPU = CPU over 18 parameters of different sizes', { skip }, async () => {
+  const sizes = Array.from({ length: 18 }, (_, k) => 1 + ((k * 37) % 300));
+  const results: number[][][] = [];
+  for (const device of [null, gpu]) {
+    const params: Var[] = [];
+    for (const [k, n] of sizes.entries())
+      params.push(
+        await param(
+          Array.from({ length: n }, (_, i) => Math.sin(i + k)),
+          device,
+        ),
+      );
+    const opt = new AdamW(params, { lr: 0.01 });
+    for (let s = 0; s < 2; s++) {
+      for (const [k, p] of params.entries())
+        await setGrad(
+          p,
+          Array.from({ length: sizes[k]! }, (_, i) => Math.cos(i * (s + 1) + k)),
+        );
+      const before = nnDispatches();
+      opt.step();
+      // 16 per pass on the CPU; on a GPU as many as its storage bindings allow (4 per parameter)
+      const perPass = device ? Math.min(16, Math.floor(device.info.limits.maxStorageBuffersPerShaderStage! / 4)) : 16;
+      assert.equal(nnDispatches() - before, Math.ceil(18 / perPass), `18 parameters in passes of ${perPass}`);
+    }
+    results.push(await Promise.all(params.map((p) => values(p.value))));
+  }
+  results[0]!.forEach((cpu, k) => assertClose(f32(results[1]![k]!), f32(cpu), { atol: 1e-5, rtol: 1e-5 }, `parameter ${k}`));
 });
 
 for (const device of ['cpu', 'gpu'] as const) {

@@ -1,0 +1,98 @@
+/**
+ * Multi-tensor updates (PyTorch's foreach/fused optimizers): one program updates up to
+ * MAX_PER_PASS parameters, each with its own buffers (gradient, weights, state), so an optimizer
+ * step over a network is a few dispatches rather than one per parameter. Threads run over the
+ * parameters' elements laid end to end; a thread finds its parameter from the start offsets in a
+ * uniform and runs that parameter's copy of the update (the bindings are distinct per parameter,
+ * so the body is emitted once per parameter slot).
+ */
+import type { ProgramInfo } from '../gpu/program.js';
+import type { UniformField, UniformValue } from '../gpu/uniforms.js';
+import type { Tensor } from '../tensor.js';
+import { gpuOf, launchCpu, launchGpu } from './launch.js';
+
+/** Parameters one pass updates at most (also bounded by the device's storage bindings). */
+export const MAX_PER_PASS = 16;
+const WG = 256;
+
+export interface UpdateKernel {
+  readonly name: string;
+  readonly key: string;
+  /** Per-parameter bindings read, then those read and written, in `tensors` order. */
+  readonly reads: readonly string[];
+  readonly writes: readonly string[];
+  readonly uniforms: readonly UniformField[];
+  /** WGSL statements updating element `i`; `at(binding)` is that binding's element i. */
+  readonly body: (at: (binding: string) => string) => string;
+}
+
+const programs = new Map<string, ProgramInfo>();
+
+/** The program updating `count` parameters in one pass. */
+export function fusedUpdateProgram(kernel: UpdateKernel, count: number): ProgramInfo {
+  const id = `${kernel.name}|${kernel.key}|${count}`;
+  let p = programs.get(id);
+  if (p) return p;
+  const slots = Array.from({ length: count }, (_, k) => k);
+  const cases = slots.map((k) => `    case ${k}u: {\n      ${kernel.body((b) => `${b}${k}[i]`)}\n    }`).join('\n');
+  p = {
+    name: kernel.name,
+    key: `${kernel.key};x${count}`,
+    inputs: slots.flatMap((k) => kernel.reads.map((b) => ({ name: `${b}${k}`, dtype: 'f32' as const }))),
+    outputs: slots.flatMap((k) => kernel.writes.map((b) => ({ name: `${b}${k}`, dtype: 'f32' as const }))),
+    uniforms: [{ name: 'total', type: 'u32' }, { name: 'starts', type: { array: 'vec4u', length: Math.ceil((MAX_PER_PASS + 1) / 4) } }, ...kernel.uniforms],
+    workgroupSize: WG,
+    body: /* wgsl */ `
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let e = linear_workgroup(wid, nwg) * WG + li;
+  if (e >= u.total) { return; }
+  var k = 0u;
+  for (var j = 1u; j < ${count}u; j++) {
+    if (e >= u.starts[j / 4u][j % 4u]) { k = j; }
+  }
+  let i = e - u.starts[k / 4u][k % 4u];
+  switch k {
+${cases}
+    default: {}
+  }
+}`,
+  };
+  programs.set(id, p);
+  return p;
+}
+
+/**
+ * Runs `kernel` over parameters given as their tensors (reads, then writes, per parameter), in
+ * passes of at most MAX_PER_PASS (fewer where the device binds fewer storage buffers); `cpu` is
+ * the reference update of one parameter's tensors.
+ */
+export function runFusedUpdate(
+  kernel: UpdateKernel,
+  params: readonly (readonly Tensor[])[],
+  uniforms: Record<string, UniformValue>,
+  cpu: (tensors: readonly Tensor[]) => void,
+): void {
+  const gpu = gpuOf(params[0]![0]!);
+  const perParam = kernel.reads.length + kernel.writes.length;
+  const bindable = gpu ? Math.floor(gpu.info.limits.maxStorageBuffersPerShaderStage! / perParam) : MAX_PER_PASS;
+  const perPass = Math.max(1, Math.min(MAX_PER_PASS, bindable));
+  for (let first = 0; first < params.length; first += perPass) {
+    const pass = params.slice(first, first + perPass);
+    if (!gpu) {
+      launchCpu();
+      for (const tensors of pass) cpu(tensors);
+      continue;
+    }
+    const starts: number[] = [0];
+    for (const tensors of pass) starts.push(starts.at(-1)! + tensors[0]!.size);
+    const total = starts.at(-1)!;
+    launchGpu(gpu, {
+      program: fusedUpdateProgram(kernel, pass.length),
+      inputs: pass.flatMap((tensors) => tensors.slice(0, kernel.reads.length).map((t) => t.gpu.ref)),
+      outputs: pass.flatMap((tensors) => tensors.slice(kernel.reads.length).map((t) => t.gpu.ref)),
+      uniforms: { ...uniforms, total, starts },
+      workgroups: Math.ceil(total / WG),
+    });
+  }
+}
