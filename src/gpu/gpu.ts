@@ -190,6 +190,10 @@ export class Gpu {
     const hasMatrices = device.features.has('chromium-experimental-subgroup-matrix');
     const limits: Record<string, number> = {};
     for (const k of LIMITS) limits[k] = Number(device.limits[k]);
+    // subgroup sizes the adapter may use (0 where Dawn does not say): kernels that split a workgroup into subgroups need them
+    const sizes = ai as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+    limits.subgroupMinSize = sizes.subgroupMinSize ?? 0;
+    limits.subgroupMaxSize = sizes.subgroupMaxSize ?? 0;
     this.info = {
       // NVIDIA's description is the driver version; its `device` is the product name
       name: (ai.architecture === 'software' ? ai.description : ai.device || ai.description) || ai.vendor,

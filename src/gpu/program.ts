@@ -36,6 +36,8 @@ export interface ProgramInfo {
   readonly workgroupSize: number;
   /** WGSL functions and the `main` entry point; may use `WG`, `u.<field>`, and the dtype helpers. */
   readonly body: string;
+  /** WGSL extensions the body needs beyond f16 (`enable <name>;`), e.g. chromium_experimental_subgroup_matrix. */
+  readonly extensions?: readonly string[];
 }
 
 export interface CompiledProgram {
@@ -71,6 +73,7 @@ export function buildSource(p: ProgramInfo, opts: WgslOptions = PACKED): Compile
   const lines: string[] = [];
   let binding = 0;
   if (opts.f16) lines.push('enable f16;');
+  for (const name of p.extensions ?? []) lines.push(`enable ${name};`);
   lines.push(layout.wgsl);
   lines.push(`@group(0) @binding(${binding++}) var<uniform> u: Uniforms;`);
   const declare = (b: OutputBinding, access: 'read' | 'read_write') => {

@@ -19,12 +19,16 @@ import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, oneOf } from '../../validate.js';
 import { checkNchw, checkShapeIs, intPair, type Pair } from './args.js';
 import {
+  GEMM_PRECISIONS,
   GEMM_TILE_SIZES,
+  type GemmPrecision,
   type GemmSize,
   type GemmSpec,
   type GemmTile,
   gemmEnginePrograms,
+  gemmKernel,
   gemmProgram,
+  mmaGemmProgram,
   runGemm,
   splitsFor,
   sumSplits,
@@ -39,6 +43,11 @@ export interface Conv2dOptions {
   dilation?: Pair;
   /** Channel groups: Cin and Cout split into this many independent convolutions. Default 1. */
   groups?: number;
+  /**
+   * 'f32' (default), or 'f16': the products take f16-rounded inputs with f32 sums on the GPU's
+   * tensor cores where it has them (subgroup matrices); elsewhere, and on the CPU, f32.
+   */
+  precision?: GemmPrecision;
 }
 
 export const CONV_ACTIVATIONS = ['none', 'relu'] as const;
@@ -77,6 +86,7 @@ export interface ConvGeometry {
   pw: number;
   dh: number;
   dw: number;
+  precision: GemmPrecision;
 }
 
 /** Stride, padding, dilation and groups as validated numbers. */
@@ -88,6 +98,7 @@ export interface ConvParams {
   dh: number;
   dw: number;
   groups: number;
+  precision: GemmPrecision;
 }
 
 export function convParams(o: Conv2dOptions): ConvParams {
@@ -95,7 +106,8 @@ export function convParams(o: Conv2dOptions): ConvParams {
   const [ph, pw] = intPair('padding', o.padding, 0, 1024, 0);
   const [dh, dw] = intPair('dilation', o.dilation, 1, 64, 1);
   const groups = integerInRange('groups', o.groups ?? 1, 1, 65535);
-  return { sh, sw, ph, pw, dh, dw, groups };
+  const precision = oneOf('precision', o.precision ?? 'f32', GEMM_PRECISIONS);
+  return { sh, sw, ph, pw, dh, dw, groups, precision };
 }
 
 /** Output length of one axis: floor((in + 2p − d·(k−1) − 1) / s) + 1. */
@@ -300,16 +312,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 };
 
 const programs = new Map<string, ProgramInfo>();
-function cached(key: string, make: () => ProgramInfo): ProgramInfo {
-  let p = programs.get(key);
-  if (!p) programs.set(key, (p = make()));
-  return p;
+/** The program of `spec` on a SIMT tile or the tensor cores ('mma'), made once. */
+function variant(id: string, spec: () => GemmSpec): (tile: GemmTile | 'mma') => ProgramInfo {
+  return (tile) => {
+    const key = `${id}:${tile}`;
+    let p = programs.get(key);
+    if (!p) programs.set(key, (p = tile === 'mma' ? mmaGemmProgram(spec()) : gemmProgram(spec(), tile)));
+    return p;
+  };
 }
-const forwardProgram = (bias: boolean, act: ConvActivation) => (tile: GemmTile) =>
-  cached(`f${bias}${act}${tile}`, () => gemmProgram(forwardSpec(bias, act), tile));
-const backwardInputProgram = (bias: boolean, act: ConvActivation) => (tile: GemmTile) =>
-  cached(`i${bias}${act}${tile}`, () => gemmProgram(backwardInputSpec(bias, act), tile));
-const backwardWeightProgram = (tile: GemmTile) => cached(`w${tile}`, () => gemmProgram(backwardWeightSpec, tile));
+const forwardProgram = (bias: boolean, act: ConvActivation) => variant(`f${bias}${act}`, () => forwardSpec(bias, act));
+const backwardInputProgram = (bias: boolean, act: ConvActivation) => variant(`i${bias}${act}`, () => backwardInputSpec(bias, act));
+const backwardWeightProgram = variant('w', () => backwardWeightSpec);
 
 // ---- CPU references (f64 accumulation over any array type) ----
 
@@ -407,7 +421,7 @@ export const convForwardOp = defineOp({
     const size: GemmSize = { m: g.cout / g.groups, n: g.n * g.oh * g.ow, k: (g.cin / g.groups) * g.kh * g.kw, groups: g.groups };
     runGemm(
       gpu,
-      forwardProgram(bias, activation),
+      gemmKernel(gpu, forwardProgram(bias, activation), size, g.precision),
       size,
       inputs.map((t) => t.gpu.ref),
       [y.gpu.ref],
@@ -428,7 +442,7 @@ export const convBackwardInputOp = defineOp({
     const size: GemmSize = { m: g.cin / g.groups, n: g.n * g.h * g.w, k: (g.cout / g.groups) * g.kh * g.kw, groups: g.groups };
     runGemm(
       gpu,
-      backwardInputProgram(bias, activation),
+      gemmKernel(gpu, backwardInputProgram(bias, activation), size, g.precision),
       size,
       inputs.map((t) => t.gpu.ref),
       [dx.gpu.ref],
@@ -456,14 +470,15 @@ export const convBackwardWeightOp = defineOp({
     const shape = [g.cout, g.cin / g.groups, g.kh, g.kw];
     const dw = Tensor.empty(gpu, shape, 'f32');
     const size: GemmSize = { m: g.cout / g.groups, n: (g.cin / g.groups) * g.kh * g.kw, k: g.n * g.oh * g.ow, groups: g.groups };
-    const splits = splitsFor(size);
+    const kernel = gemmKernel(gpu, backwardWeightProgram, size, g.precision);
+    const splits = splitsFor(kernel, size);
     const refs = inputs.map((t) => t.gpu.ref);
     if (splits === 1) {
-      runGemm(gpu, backwardWeightProgram, size, refs, [dw.gpu.ref], convUniforms(g));
+      runGemm(gpu, kernel, size, refs, [dw.gpu.ref], convUniforms(g));
       return dw;
     }
     const part = Tensor.empty(gpu, [splits, dw.size], 'f32');
-    runGemm(gpu, backwardWeightProgram, size, refs, [part.gpu.ref], convUniforms(g), splits);
+    runGemm(gpu, kernel, size, refs, [part.gpu.ref], convUniforms(g), splits);
     sumSplits(gpu, part.gpu.ref, dw.gpu.ref, dw.size, splits);
     part.dispose();
     return dw;
@@ -562,10 +577,9 @@ function inputSizeOf(v: unknown): [number, number] {
   return [v[0] as number, v[1] as number];
 }
 
-/** Every program variant of the convolutions, for compile-all tests. */
-export function conv2dPrograms(): ProgramInfo[] {
-  const list: ProgramInfo[] = [biasGradInfo, ...gemmEnginePrograms()];
-  for (const tile of GEMM_TILE_SIZES) {
+function gemmVariants(tiles: readonly (GemmTile | 'mma')[]): ProgramInfo[] {
+  const list: ProgramInfo[] = [];
+  for (const tile of tiles) {
     list.push(backwardWeightProgram(tile));
     for (const bias of [false, true])
       for (const act of CONV_ACTIVATIONS) {
@@ -574,4 +588,14 @@ export function conv2dPrograms(): ProgramInfo[] {
       }
   }
   return list;
+}
+
+/** Every f32 program variant of the convolutions, for compile-all tests. */
+export function conv2dPrograms(): ProgramInfo[] {
+  return [biasGradInfo, ...gemmEnginePrograms(), ...gemmVariants(GEMM_TILE_SIZES)];
+}
+
+/** The tensor-core variants (precision 'f16'); they compile only where tensorCoresFit(gpu.info). */
+export function conv2dTensorCorePrograms(): ProgramInfo[] {
+  return gemmVariants(['mma']);
 }

@@ -11,10 +11,15 @@
  * A thread's rows and columns are strided by the thread grid, so a warp's shared reads hit distinct
  * banks and its stores to C are contiguous along n.
  *
+ * Tensor cores (precision 'f16', where the adapter offers f16→f32 16×16×16 subgroup matrices and
+ * 32-lane subgroups): the same specs run on a second kernel that stages f16 tiles (128×128×32) and
+ * has each of its 8 subgroups multiply-accumulate a 64×32 block as 4×2 subgroup matrices in f32;
+ * the results pass through workgroup memory to the op's `store_c`, so every epilogue works as is.
+ *
  * Split-K: with `splits` > 1 the K range is cut into chunks of `kChunk`, one per slice of the
  * grid; `store_c` receives the slice so the op can write partial sums, reduced by `sumSplits`.
  */
-import type { BufferRef, Gpu } from '../../gpu/gpu.js';
+import type { BufferRef, Gpu, GpuInfo } from '../../gpu/gpu.js';
 import type { OutputBinding, ProgramInfo, TensorBinding } from '../../gpu/program.js';
 import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
 import { overriding } from '../../kernels/tuning.js';
@@ -84,10 +89,14 @@ const GEMM_UNIFORMS: readonly UniformField[] = [
   { name: 'k_chunk', type: 'u32' },
 ];
 
-/** Staging of one operand: each thread loads `per` elements of a `rows`(k)×`cols` tile along `along`. */
-function stageLoop(tile: 'a' | 'b', cols: number, kAlong: boolean): string {
-  const per = (cols * BK) / WG;
-  const [r, c] = kAlong ? [`e % ${BK}u`, `e / ${BK}u`] : [`e / ${cols}u`, `e % ${cols}u`];
+/**
+ * Staging of one operand into `tile_<a|b>` ([k][m] or [k][n], `cols` wide, `depth` deep): each
+ * thread loads cols·depth/WG elements, neighbouring threads along k (`kAlong`) or along m/n.
+ * `convert` wraps the loaded f32 (the tensor-core kernel stages f16).
+ */
+function stageLoop(tile: 'a' | 'b', cols: number, depth: number, kAlong: boolean, convert = (v: string) => v): string {
+  const per = (cols * depth) / WG;
+  const [r, c] = kAlong ? [`e % ${depth}u`, `e / ${depth}u`] : [`e / ${cols}u`, `e % ${cols}u`];
   const [lo, hi] = tile === 'a' ? ['m0 + c', 'u.m'] : ['n0 + c', 'u.n'];
   const load = tile === 'a' ? 'load_a(g, mn, kk)' : 'load_b(g, kk, mn)';
   return `
@@ -99,8 +108,23 @@ function stageLoop(tile: 'a' | 'b', cols: number, kAlong: boolean): string {
       let kk = k0 + r;
       var v = 0.0;
       if (mn < ${hi} && kk < k_end) { v = ${load}; }
-      tile_${tile}[r * ${cols}u + c] = v;
+      tile_${tile}[r * ${cols}u + c] = ${convert('v')};
     }`;
+}
+
+/** The workgroup's place in the grid: group g, K slice `split`, output tile origin (m0, n0), K range. */
+function tileOrigin(bm: number, bn: number): string {
+  return `
+  let tiles_n = (u.n + ${bn}u - 1u) / ${bn}u;
+  let per_group = ((u.m + ${bm}u - 1u) / ${bm}u) * tiles_n;
+  let t = linear_workgroup(wid, nwg);
+  if (t >= per_group * u.groups * u.splits) { return; }
+  let split = t / (per_group * u.groups);
+  let g = (t / per_group) % u.groups;
+  let m0 = ((t % per_group) / tiles_n) * ${bm}u;
+  let n0 = (t % tiles_n) * ${bn}u;
+  let k_begin = split * u.k_chunk;
+  let k_end = min(u.k, k_begin + u.k_chunk);`;
 }
 
 export function gemmProgram(spec: GemmSpec, tile: GemmTile): ProgramInfo {
@@ -122,22 +146,13 @@ var<workgroup> tile_b: array<f32, ${bn * BK}>;
 ${spec.functions}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let tiles_n = (u.n + BN - 1u) / BN;
-  let per_group = ((u.m + BM - 1u) / BM) * tiles_n;
-  let t = linear_workgroup(wid, nwg);
-  if (t >= per_group * u.groups * u.splits) { return; }
-  let split = t / (per_group * u.groups);
-  let g = (t / per_group) % u.groups;
-  let m0 = ((t % per_group) / tiles_n) * BM;
-  let n0 = (t % tiles_n) * BN;
-  let k_begin = split * u.k_chunk;
-  let k_end = min(u.k, k_begin + u.k_chunk);
+${tileOrigin(bm, bn)}
   let tx = li % ${threadsN}u;
   let ty = li / ${threadsN}u;
   var acc: array<array<f32, ${tn}>, ${tm}>;
   var a: array<f32, ${tm}>;
   var b: array<f32, ${tn}>;
-  for (var k0 = k_begin; k0 < k_end; k0 += BK) {${stageLoop('a', bm, spec.aAlong === 'k')}${stageLoop('b', bn, spec.bAlong === 'k')}
+  for (var k0 = k_begin; k0 < k_end; k0 += BK) {${stageLoop('a', bm, BK, spec.aAlong === 'k')}${stageLoop('b', bn, BK, spec.bAlong === 'k')}
     workgroupBarrier();
     for (var r = 0u; r < BK; r++) {
       for (var i = 0u; i < ${tm}u; i++) { a[i] = tile_a[r * BM + ty + i * ${bm / tm}u]; }
@@ -159,25 +174,106 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
+/** Products in f32 (SIMT) or f16 inputs with f32 accumulation on the tensor cores where the adapter has them (else f32). */
+export const GEMM_PRECISIONS = ['f32', 'f16'] as const;
+export type GemmPrecision = (typeof GEMM_PRECISIONS)[number];
+
+const MMA = { bm: 128, bn: 128, bk: 32, lanes: 32 } as const;
+/** f16 A and B tiles plus one f32 16×16 block per subgroup for the epilogue. */
+const MMA_SHARED_BYTES = 2 * MMA.bk * MMA.bm * 2 + (WG / MMA.lanes) * 256 * 4;
+
+/** Whether the tensor-core kernel runs on this adapter: f16→f32 16×16×16 matrices, 32-lane subgroups, its workgroup memory. */
+export function tensorCoresFit(info: GpuInfo): boolean {
+  const config = info.subgroupMatrixConfigs.some((c) => c.M === 16 && c.N === 16 && c.K === 16 && c.componentType === 'f16' && c.resultComponentType === 'f32');
+  const lanes = info.limits.subgroupMinSize === MMA.lanes && info.limits.subgroupMaxSize === MMA.lanes;
+  return info.f16 && config && lanes && (info.limits.maxComputeWorkgroupStorageSize ?? 0) >= MMA_SHARED_BYTES;
+}
+
+/** The tensor-core kernel of a spec: 8 subgroups of 32 lanes, 2 along m × 4 along n, each 4×2 blocks of 16×16. */
+export function mmaGemmProgram(spec: GemmSpec): ProgramInfo {
+  const { bm, bn, bk } = MMA;
+  const blocks = [0, 1, 2, 3].flatMap((i) => [0, 1].map((j) => ({ i, j, b: i * 2 + j })));
+  const left = (i: number) => `var a${i} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&tile_a, kk * BM + sm + ${16 * i}u, true, BM);`;
+  const right = (j: number) => `var b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&tile_b, kk * BN + sn + ${16 * j}u, false, BN);`;
+  return {
+    name: spec.name,
+    key: `${spec.key}${spec.key ? ',' : ''}mma16x16x16`,
+    inputs: spec.inputs,
+    outputs: spec.outputs,
+    uniforms: [...GEMM_UNIFORMS, ...spec.uniforms],
+    workgroupSize: WG,
+    extensions: ['chromium_experimental_subgroup_matrix'],
+    body: /* wgsl */ `
+const BM: u32 = ${bm}u;
+const BN: u32 = ${bn}u;
+const BK: u32 = ${bk}u;
+var<workgroup> tile_a: array<f16, ${bm * bk}>;
+var<workgroup> tile_b: array<f16, ${bn * bk}>;
+var<workgroup> tile_c: array<f32, ${(WG / MMA.lanes) * 256}>;
+${spec.functions}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {${tileOrigin(bm, bn)}
+  let sg = li / ${MMA.lanes}u;
+  let lane = li % ${MMA.lanes}u;
+  let sm = (sg / 4u) * 64u;
+  let sn = (sg % 4u) * 32u;
+  ${blocks.map(({ b }) => `var acc${b} = subgroup_matrix_result<f32, 16, 16>();`).join('\n  ')}
+  for (var k0 = k_begin; k0 < k_end; k0 += BK) {${stageLoop('a', bm, bk, spec.aAlong === 'k', (v) => `f16(${v})`)}${stageLoop('b', bn, bk, spec.bAlong === 'k', (v) => `f16(${v})`)}
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk += 16u) {
+      ${[0, 1, 2, 3].map(left).join('\n      ')}
+      ${[0, 1].map(right).join('\n      ')}
+      ${blocks.map(({ i, j, b }) => `acc${b} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, acc${b});`).join('\n      ')}
+    }
+    workgroupBarrier();
+  }
+  ${blocks
+    .map(
+      ({ i, j, b }) => `subgroupMatrixStore(&tile_c, sg * 256u, acc${b}, false, 16u);
+  workgroupBarrier();
+  for (var e = 0u; e < 8u; e++) {
+    let at = lane + e * ${MMA.lanes}u;
+    let m = m0 + sm + ${16 * i}u + at / 16u;
+    let n = n0 + sn + ${16 * j}u + at % 16u;
+    if (m < u.m && n < u.n) { store_c(g, m, n, tile_c[sg * 256u + at], split); }
+  }
+  workgroupBarrier();`,
+    )
+    .join('\n  ')}
+}`,
+  };
+}
+
+/** The kernel a GEMM of `precision` runs on `gpu`: the tensor-core one for f16 where it fits, else the SIMT tile for its size. */
+export interface GemmKernel {
+  readonly program: ProgramInfo;
+  readonly bm: number;
+  readonly bn: number;
+}
+
+export function gemmKernel(gpu: Gpu, spec: (tile: GemmTile | 'mma') => ProgramInfo, size: GemmSize, precision: GemmPrecision): GemmKernel {
+  if (precision === 'f16' && tensorCoresFit(gpu.info)) return { program: spec('mma'), bm: MMA.bm, bn: MMA.bn };
+  const tile = pickTile(size);
+  return { program: spec(tile), ...GEMM_TILES[tile] };
+}
+
 /** Records one GEMM: the grid covers every tile of every group and K slice. */
 export function runGemm(
   gpu: Gpu,
-  program: (tile: GemmTile) => ProgramInfo,
+  kernel: GemmKernel,
   size: GemmSize,
   inputs: readonly BufferRef[],
   outputs: readonly BufferRef[],
   uniforms: UniformValues,
   splits = 1,
 ): void {
-  const tile = pickTile(size);
-  const { bm, bn } = GEMM_TILES[tile];
-  const kChunk = Math.ceil(size.k / splits / BK) * BK;
+  const kChunk = Math.ceil(size.k / splits / MMA.bk) * MMA.bk;
   gpu.dispatch({
-    program: program(tile),
+    program: kernel.program,
     inputs,
     outputs,
     uniforms: { ...uniforms, m: size.m, n: size.n, k: size.k, groups: size.groups, splits, k_chunk: kChunk },
-    workgroups: Math.ceil(size.m / bm) * Math.ceil(size.n / bn) * size.groups * splits,
+    workgroups: Math.ceil(size.m / kernel.bm) * Math.ceil(size.n / kernel.bn) * size.groups * splits,
   });
 }
 
@@ -185,9 +281,8 @@ export function runGemm(
  * K slices for a GEMM whose output grid is too small to fill the GPU (a weight gradient sums over
  * every output pixel of the batch): enough slices for ~512 workgroups, each at least 1024 deep.
  */
-export function splitsFor(size: GemmSize): number {
-  const { bm, bn } = GEMM_TILES[pickTile(size)];
-  const tiles = Math.ceil(size.m / bm) * Math.ceil(size.n / bn) * size.groups;
+export function splitsFor(kernel: GemmKernel, size: GemmSize): number {
+  const tiles = Math.ceil(size.m / kernel.bm) * Math.ceil(size.n / kernel.bn) * size.groups;
   return Math.max(1, Math.min(Math.ceil(512 / tiles), Math.floor(size.k / 1024)));
 }
 

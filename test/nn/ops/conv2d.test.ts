@@ -102,6 +102,19 @@ test('conv2d: GPU forward and backward = CPU reference on every tile', { skip: g
   }
 });
 
+test('conv2d: precision f16 runs on the tensor cores where they fit, else as f32; either way within f16 rounding of the CPU', {
+  skip: gpuSkip(gpu),
+}, async () => {
+  // K = 3·3·48 = 432 products of f16-rounded inputs (relative error 2^-11 each) in f32 sums
+  const x = randomTensor([2, 48, 9, 9], 92);
+  const w = randomTensor([40, 48, 3, 3], 93);
+  const b = randomTensor([40], 94);
+  const opts = { padding: 1, activation: 'relu' as const };
+  const expected = conv2dForward(x, w, b, opts);
+  const actual = conv2dForward(await x.toGpu(gpu!), await w.toGpu(gpu!), await b.toGpu(gpu!), { ...opts, precision: 'f16' });
+  assertClose(await actual.toCpu(), expected, { atol: 2e-2, rtol: 1e-2 });
+});
+
 test('conv2d: the weight gradient split over K (a long batch sum) = CPU reference', { skip: gpuSkip(gpu) }, async () => {
   const x = randomTensor([2, 1, 40, 40], 90);
   const dy = randomTensor([2, 2, 40, 40], 91);
@@ -120,6 +133,7 @@ test('conv2d: bad shapes and options get errors naming them', () => {
   assert.throws(() => conv2dForward(x, w, null, { groups: 2, padding: [1, -1] }), /for padding but received \[1, -1\]/);
   assert.throws(() => conv2dForward(x, w, Tensor.zeros([4], 'f32'), { groups: 2 }), /Expected bias of shape \[Cout\] = \[6\] but received \[4\]/);
   assert.throws(() => conv2dForward(x, w, null, { groups: 2, activation: 'gelu' as 'relu' }), /for activation but received "gelu"/);
+  assert.throws(() => conv2dForward(x, w, null, { groups: 2, precision: 'tf32' as 'f32' }), /Expected one of "f32", "f16" for precision but received "tf32"/);
   assert.throws(() => conv2dForward(Tensor.zeros([1, 4, 2, 2], 'f32'), w, null, { groups: 2 }), /Expected x of at least one output pixel/);
   assert.throws(() => conv2dForward(Tensor.zeros([1, 4, 8, 8], 'u8'), w, null, { groups: 2 }), /Expected x of dtype f32 but received u8/);
   const dy = Tensor.zeros([1, 6, 6, 6], 'f32');

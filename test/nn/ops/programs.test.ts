@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { batchNormPrograms, conv2dPrograms, GEMM_TILE_SIZES, maxPool2dPrograms, upsamplePrograms } from '../../../src/internal.js';
+import {
+  batchNormPrograms,
+  conv2dPrograms,
+  conv2dTensorCorePrograms,
+  GEMM_TILE_SIZES,
+  maxPool2dPrograms,
+  tensorCoresFit,
+  upsamplePrograms,
+} from '../../../src/internal.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 
 const gpu = await testGpu();
@@ -10,5 +18,13 @@ test('nn ops: every program variant compiles', { skip: gpuSkip(gpu) }, async () 
   // conv2d: per tile, forward and backward-input × bias × activation, plus backward-weight; + bias grad and split sum
   assert.equal(conv2dPrograms().length, GEMM_TILE_SIZES.length * 9 + 2);
   assert.equal(new Set(programs.map((p) => `${p.name}[${p.key}]`)).size, programs.length);
+  for (const p of programs) await gpu!.compile(p);
+});
+
+const noTensorCores = gpu && !tensorCoresFit(gpu.info) ? `${gpu.info.name} has no f16→f32 16×16×16 subgroup matrices with 32-lane subgroups` : false;
+
+test('nn ops: the tensor-core convolution variants compile', { skip: gpuSkip(gpu) || noTensorCores }, async () => {
+  const programs = conv2dTensorCorePrograms();
+  assert.equal(programs.length, 9);
   for (const p of programs) await gpu!.compile(p);
 });
