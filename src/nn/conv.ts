@@ -46,11 +46,18 @@ function throughActivation(g: Tensor, out: Tensor, activation: string | undefine
 
 /**
  * conv2d(x, weight) + bias (PyTorch's conv2d: stride, padding, dilation, groups), with an
- * optional ReLU fused into the output store. x [N, Cin, H, W], weight [Cout, Cin/groups, KH, KW], bias [Cout].
+ * optional ReLU fused into the output store; `precision: 'f16'` runs forward and backward GEMMs
+ * on tensor cores where the GPU has them. x [N, Cin, H, W], weight [Cout, Cin/groups, KH, KW], bias [Cout].
  */
 export function conv2d(x: Var, weight: Var, bias: Var | null = null, options: Conv2dForwardOptions = {}): Var {
   const out = countedOp(x.value, () => conv2dForward(x.value, weight.value, bias?.value ?? null, options));
-  const geometry: Conv2dOptions = { stride: options.stride, padding: options.padding, dilation: options.dilation, groups: options.groups };
+  const geometry: Conv2dOptions = {
+    stride: options.stride,
+    padding: options.padding,
+    dilation: options.dilation,
+    groups: options.groups,
+    precision: options.precision,
+  };
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return Var.fromOp(out, inputs, (g) => {
     const dy = throughActivation(g, out, options.activation);

@@ -86,8 +86,8 @@ export class Conv2d {
     const bound = 1 / Math.sqrt(cin * k * k);
     const w = await placed(uniform(cout * cin * k * k, bound, next), [cout, cin, k, k], options.gpu);
     const b = options.bias === false ? null : await placed(uniform(cout, bound, next), [cout], options.gpu);
-    const { stride, padding, dilation, activation } = options;
-    return new Conv2d(w, b, { stride, padding, dilation, groups, activation });
+    const { stride, padding, dilation, activation, precision } = options;
+    return new Conv2d(w, b, { stride, padding, dilation, groups, activation, precision });
   }
 
   parameters(): Var[] {
@@ -125,8 +125,8 @@ export class ConvTranspose2d {
     const bound = 1 / Math.sqrt(cout * k * k);
     const w = await placed(uniform(cin * cout * k * k, bound, next), [cin, cout, k, k], options.gpu);
     const b = options.bias === false ? null : await placed(uniform(cout * groups, bound, next), [cout * groups], options.gpu);
-    const { stride, padding, dilation, activation, outputPadding } = options;
-    return new ConvTranspose2d(w, b, { stride, padding, dilation, groups, activation, outputPadding });
+    const { stride, padding, dilation, activation, outputPadding, precision } = options;
+    return new ConvTranspose2d(w, b, { stride, padding, dilation, groups, activation, outputPadding, precision });
   }
 
   parameters(): Var[] {
