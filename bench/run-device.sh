@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on the GPU machine (the device tool; see README "Benchmarks"); results land
 # in $OUT. Prepare here first:  npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
-# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [nn]
+# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [engine]
 # Every phase has its own time limit and log file (written as it runs: no pipes, so a phase that
 # hangs or is killed still shows how far it got); its tail is printed after it. Results and logs
 # are written to a work folder and packed into $OUT/results.tgz after every phase (the device
@@ -35,4 +35,6 @@ phase() { # name seconds command...
 [[ $what == *components* ]] && phase components 120 node dist/bench/ops/components.bench.js /tmp/kensa-cc && cp /tmp/kensa-cc/components.* "$results/" && tar czf "$OUT/results.tgz" -C "$results" .
 # the network convolutions' GEMMs next to cuBLAS / cuDNN (PyTorch first: its figures go into gemm.md)
 [[ $what == *nn* ]] && phase nn "${NN_LIMIT:-500}" bash -c "python3 bench/nn/torch_ref.py > $results/torch.json; node dist/bench/nn/gemm.bench.js $results $results/torch.json"
+# the nn engine: SIMT matmul TFLOP/s and training steps (MLP, tiny UNet): wall, GPU time, launches
+[[ $what == *engine* ]] && phase engine "${ENGINE_LIMIT:-300}" node dist/bench/nn/nn.bench.js "$results/engine.json"
 exit 0
