@@ -64,7 +64,8 @@ export function zerosOn(like: Tensor, shape: Shape): Tensor {
 /** The numbers of a CPU tensor's storage (views index it through offset and strides). */
 export function cpuStorage(t: Tensor): ArrayLike<number> & { [i: number]: number } {
   const s = t.storage;
-  if (!('data' in s)) throw new KensaError('KENSA_ERR_INTERNAL', 'cpuStorage: a GPU tensor reached a CPU reference');
+  if (!('data' in s))
+    throw new KensaError('KENSA_ERR_DEVICE_MISMATCH', 'Expected all tensors of an operation on one device but received tensors on different devices');
   return s.data as Float32Array;
 }
 

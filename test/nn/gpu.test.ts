@@ -157,3 +157,12 @@ test('backward releases activations: a step leaves only what it returns', { skip
   for (let i = 0; i < 3; i++) step().dispose();
   assert.equal(gpu!.pool.stats.created, created, 'a steady step allocates no new GPU buffer');
 });
+
+test('tensors of one op on different devices are refused', { skip }, async () => {
+  const onCpu = Var.constant(Tensor.fromArray(Float32Array.from([1, 2]), [2], 'f32'));
+  const onGpu = Var.constant(await Tensor.fromArray(Float32Array.from([3, 4]), [2], 'f32').toGpu(gpu!));
+  const mismatch = (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'KENSA_ERR_DEVICE_MISMATCH';
+  assert.throws(() => F.add(onCpu, onGpu), mismatch);
+  assert.throws(() => F.add(onGpu, onCpu), mismatch);
+  assert.throws(() => F.matmul(F.reshape(onGpu, [1, 2]), F.reshape(onCpu, [2, 1])), mismatch);
+});
