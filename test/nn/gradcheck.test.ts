@@ -224,5 +224,7 @@ test("conv2d's fused ReLU has relu(conv2d)'s value and gradients", () => {
   const fused = run(true);
   const composed = run(false);
   assert.ok(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0), 'the ReLU clamps some outputs');
-  fused.forEach((list, k) => list.forEach((v, i) => assert.ok(Math.abs(v - composed[k]![i]!) < 1e-5, `list ${k}[${i}]`)));
+  for (const [k, list] of fused.entries()) {
+    for (const [i, v] of list.entries()) assert.ok(Math.abs(v - composed[k]![i]!) < 1e-5, `list ${k}[${i}]`);
+  }
 });

@@ -117,7 +117,7 @@ test('one optimizer pass updates up to 16 parameters (as many as the device bind
     }
     results.push(await Promise.all(params.map((p) => values(p.value))));
   }
-  results[0]!.forEach((cpu, k) => assertClose(f32(results[1]![k]!), f32(cpu), { atol: 1e-5, rtol: 1e-5 }, `parameter ${k}`));
+  for (const [k, cpu] of results[0]!.entries()) assertClose(f32(results[1]![k]!), f32(cpu), { atol: 1e-5, rtol: 1e-5 }, `parameter ${k}`);
 });
 
 for (const device of ['cpu', 'gpu'] as const) {
