@@ -21,6 +21,9 @@ export interface UpdateKernel {
   /** Per-parameter bindings read, then those read and written, in `tensors` order. */
   readonly reads: readonly string[];
   readonly writes: readonly string[];
+  /** Bindings shared by all parameters (a flag, a global norm), read and written, after the parameters'. */
+  readonly sharedReads?: readonly string[];
+  readonly sharedWrites?: readonly string[];
   readonly uniforms: readonly UniformField[];
   /** WGSL statements updating element `i`; `at(binding)` is that binding's element i. */
   readonly body: (at: (binding: string) => string) => string;
@@ -38,8 +41,8 @@ export function fusedUpdateProgram(kernel: UpdateKernel, count: number): Program
   p = {
     name: kernel.name,
     key: `${kernel.key};x${count}`,
-    inputs: slots.flatMap((k) => kernel.reads.map((b) => ({ name: `${b}${k}`, dtype: 'f32' as const }))),
-    outputs: slots.flatMap((k) => kernel.writes.map((b) => ({ name: `${b}${k}`, dtype: 'f32' as const }))),
+    inputs: [...slots.flatMap((k) => kernel.reads.map((b) => `${b}${k}`)), ...(kernel.sharedReads ?? [])].map((name) => ({ name, dtype: 'f32' as const })),
+    outputs: [...slots.flatMap((k) => kernel.writes.map((b) => `${b}${k}`)), ...(kernel.sharedWrites ?? [])].map((name) => ({ name, dtype: 'f32' as const })),
     uniforms: [{ name: 'total', type: 'u32' }, { name: 'starts', type: { array: 'vec4u', length: Math.ceil((MAX_PER_PASS + 1) / 4) } }, ...kernel.uniforms],
     workgroupSize: WG,
     body: /* wgsl */ `
@@ -62,21 +65,29 @@ ${cases}
   return p;
 }
 
+/** Parameters one pass of `kernel` updates where `maxStorageBuffers` buffers bind (the CPU: MAX_PER_PASS). */
+export function paramsPerPass(kernel: UpdateKernel, maxStorageBuffers: number | null): number {
+  if (maxStorageBuffers === null) return MAX_PER_PASS;
+  const shared = (kernel.sharedReads?.length ?? 0) + (kernel.sharedWrites?.length ?? 0);
+  return Math.max(1, Math.min(MAX_PER_PASS, Math.floor((maxStorageBuffers - shared) / (kernel.reads.length + kernel.writes.length))));
+}
+
 /**
- * Runs `kernel` over parameters given as their tensors (reads, then writes, per parameter), in
- * passes of at most MAX_PER_PASS (fewer where the device binds fewer storage buffers); `cpu` is
- * the reference update of one parameter's tensors.
+ * Runs `kernel` over parameters given as their tensors (reads, then writes, per parameter) and
+ * the `shared` tensors (shared reads, then writes), in passes of at most MAX_PER_PASS parameters
+ * (fewer where the device binds fewer storage buffers); `cpu` is the reference update of one
+ * parameter's tensors.
  */
 export function runFusedUpdate(
   kernel: UpdateKernel,
   params: readonly (readonly Tensor[])[],
   uniforms: Record<string, UniformValue>,
   cpu: (tensors: readonly Tensor[]) => void,
+  shared: readonly Tensor[] = [],
 ): void {
   const gpu = gpuOf(params[0]![0]!);
-  const perParam = kernel.reads.length + kernel.writes.length;
-  const bindable = gpu ? Math.floor(gpu.info.limits.maxStorageBuffersPerShaderStage! / perParam) : MAX_PER_PASS;
-  const perPass = Math.max(1, Math.min(MAX_PER_PASS, bindable));
+  const perPass = paramsPerPass(kernel, gpu ? gpu.info.limits.maxStorageBuffersPerShaderStage! : null);
+  const sharedReads = kernel.sharedReads?.length ?? 0;
   for (let first = 0; first < params.length; first += perPass) {
     const pass = params.slice(first, first + perPass);
     if (!gpu) {
@@ -89,8 +100,8 @@ export function runFusedUpdate(
     const total = starts.at(-1)!;
     launchGpu(gpu, {
       program: fusedUpdateProgram(kernel, pass.length),
-      inputs: pass.flatMap((tensors) => tensors.slice(0, kernel.reads.length).map((t) => t.gpu.ref)),
-      outputs: pass.flatMap((tensors) => tensors.slice(kernel.reads.length).map((t) => t.gpu.ref)),
+      inputs: [...pass.flatMap((tensors) => tensors.slice(0, kernel.reads.length)), ...shared.slice(0, sharedReads)].map((t) => t.gpu.ref),
+      outputs: [...pass.flatMap((tensors) => tensors.slice(kernel.reads.length)), ...shared.slice(sharedReads)].map((t) => t.gpu.ref),
       uniforms: { ...uniforms, total, starts },
       workgroups: Math.ceil(total / WG),
     });

@@ -1,8 +1,7 @@
 /**
  * The elementwise engine of the nn primitives: out[i] = f(a, b, c) over an output shape that each
  * input broadcasts to (stride 0 along broadcast axes) or reads as a view (permute, slice), and an
- * output that may itself be a view (concatenation writes into a slice) or the first input
- * (in-place updates). One program per op and mode: 'flat' when every operand is contiguous over
+ * output that may itself be a view (concatenation writes into a slice). One program per op and mode: 'flat' when every operand is contiguous over
  * the output's shape (no index arithmetic), 'strided' otherwise (axes collapsed first, so most
  * views index one or two axes). Math in f32 on the GPU; the CPU reference computes in f64 and
  * rounds once on store (within a few f32 ulps of the GPU).
@@ -63,7 +62,6 @@ fn dropout_keep(i: u32, seed: u32, p: f32) -> f32 {
   let r = f32(pcg_hash(i ^ pcg_hash(seed)) >> 8u) / 16777216.0;
   return select(1.0 / (1.0 - p), 0.0, r < p);
 }
-fn nonfinite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
 `;
 
 export const MAP_OPS = {
@@ -115,10 +113,6 @@ export const MAP_OPS = {
   },
   // a: gradient, b: input, c: its maximum; only the maxima pass the gradient
   max_grad: { arity: 3, wgsl: 'select(0.0, a, b == c)', cpu: (a, b, c) => (b === c ? a : 0) },
-  // a: gradient, b: the sum of squares of all gradients, p: the largest norm
-  clip_scale: { arity: 2, wgsl: 'a * min(1.0, p / (sqrt(b) + 1e-6))', cpu: (a, b, _c, p) => a * Math.min(1, p / (Math.sqrt(b) + 1e-6)) },
-  // a value unless it is inf or NaN, then 1 (found-inf flags)
-  nonfinite: { arity: 1, wgsl: 'select(0.0, 1.0, nonfinite(a))', cpu: (a) => (Number.isFinite(a) ? 0 : 1) },
 } as const satisfies Record<string, MapOpDef>;
 
 export type MapOp = keyof typeof MAP_OPS;
@@ -128,17 +122,13 @@ const NAMES = ['a', 'b', 'c'] as const;
 const WG = 256;
 const programs = new Map<string, ProgramInfo>();
 
-/**
- * The program of `op` in `mode`; `dtypes` are its inputs' (f32, or i32 labels); `inplace` reads
- * input a from the output binding (an update of an existing tensor).
- */
-export function mapProgram(op: MapOp, mode: MapMode, dtypes: readonly DType[], inplace = false): ProgramInfo {
+/** The program of `op` in `mode`; `dtypes` are its inputs' (f32, or i32 labels). */
+export function mapProgram(op: MapOp, mode: MapMode, dtypes: readonly DType[]): ProgramInfo {
   const def: MapOpDef = MAP_OPS[op];
-  const id = `${op}|${mode}|${dtypes.join(',')}|${inplace}`;
+  const id = `${op}|${mode}|${dtypes.join(',')}`;
   let p = programs.get(id);
   if (p) return p;
   const names = NAMES.slice(0, def.arity);
-  const bound = inplace ? names.slice(1) : names;
   const strided = mode === 'strided';
   const index = strided
     ? `var rem = i;
@@ -152,7 +142,7 @@ export function mapProgram(op: MapOp, mode: MapMode, dtypes: readonly DType[], i
     ${names.map((n) => `o_${n} += k * u.${n}_strides[d / 4][d % 4];`).join('\n    ')}
   }`
     : `let o = i;\n  ${names.map((n) => `let o_${n} = i;`).join('\n  ')}`;
-  const loads = names.map((n) => (inplace && n === 'a' ? 'let a = out[o_a];' : `let ${n} = ${n}_load(o_${n});`)).join('\n  ');
+  const loads = names.map((n) => `let ${n} = ${n}_load(o_${n});`).join('\n  ');
   const axes = (n: string) =>
     strided
       ? [
@@ -162,8 +152,8 @@ export function mapProgram(op: MapOp, mode: MapMode, dtypes: readonly DType[], i
       : [];
   p = {
     name: `nn_${op}`,
-    key: `${mode}${inplace ? ';inplace' : ''}`,
-    inputs: bound.map((n) => ({ name: n, dtype: dtypes[names.indexOf(n)] ?? 'f32' })),
+    key: mode,
+    inputs: names.map((n, k) => ({ name: n, dtype: dtypes[k] ?? 'f32' })),
     outputs: [{ name: 'out', dtype: 'f32' }],
     uniforms: [
       { name: 'numel', type: 'u32' },
@@ -196,9 +186,8 @@ export interface MapOptions {
   /** The op's scalar p (pow's exponent, leaky slope, pos_weight, a fill value). */
   p?: number;
   seed?: number;
-  /** Write here (a tensor or a view) instead of a new tensor; with `inplace`, also read input a from it. */
+  /** Write here (a tensor or a view, apart from the inputs) instead of a new tensor. */
   into?: Tensor;
-  inplace?: boolean;
 }
 
 /** Runs `op` over `inputs` broadcast to `shape`; returns the output (new, or `into`). */
@@ -235,12 +224,10 @@ export function runMap(op: MapOp, inputs: readonly Tensor[], shape: Shape, optio
   }
   const contiguous = (s: readonly number[]) => s.length === 1 && s[0] === 1;
   const flat = axes.length === 1 && strides.every(contiguous) && out.offset === 0 && operands.every((t) => t.offset === 0);
-  const inplace = options.inplace === true;
   const program = mapProgram(
     op,
     flat ? 'flat' : 'strided',
     operands.map((t) => t.dtype),
-    inplace,
   );
   const uniforms: Record<string, number | number[]> = { numel: n, p, seed, rank: axes.length };
   if (!flat) {
@@ -259,12 +246,11 @@ export function runMap(op: MapOp, inputs: readonly Tensor[], shape: Shape, optio
     return s.ref;
   };
   const outRef = ref(out);
-  const bound = inplace ? operands.slice(1) : operands;
-  for (const t of bound) {
+  for (const t of operands) {
     if (ref(t).buffer === outRef.buffer)
       throw new KensaError('KENSA_ERR_INTERNAL', `map ${op}: an input shares the output's buffer (WebGPU refuses it in one dispatch)`);
   }
-  launchGpu(gpu, { program, inputs: bound.map(ref), outputs: [outRef], uniforms, workgroups: Math.ceil(n / WG) });
+  launchGpu(gpu, { program, inputs: operands.map(ref), outputs: [outRef], uniforms, workgroups: Math.ceil(n / WG) });
   return out;
 }
 
@@ -275,6 +261,6 @@ export function mapPrograms(): ProgramInfo[] {
     const f32 = new Array<DType>(MAP_OPS[op].arity).fill('f32');
     for (const mode of ['flat', 'strided'] as const) out.push(mapProgram(op, mode, f32));
   }
-  out.push(mapProgram('eq', 'strided', ['i32', 'f32']), mapProgram('clip_scale', 'strided', ['f32', 'f32'], true), mapProgram('scale', 'flat', ['f32'], true));
+  out.push(mapProgram('eq', 'strided', ['i32', 'f32']));
   return out;
 }

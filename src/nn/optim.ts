@@ -9,7 +9,7 @@ import type { ProgramInfo } from '../gpu/program.js';
 import type { Tensor } from '../tensor.js';
 import { invalidParameter, numberInRange } from '../validate.js';
 import type { Var } from './autograd.js';
-import { fusedUpdateProgram, MAX_PER_PASS, runFusedUpdate, type UpdateKernel } from './fused-update.js';
+import { fusedUpdateProgram, paramsPerPass, runFusedUpdate, type UpdateKernel } from './fused-update.js';
 import { cpuStorage, gpuOf, zerosOn } from './launch.js';
 import { runMap } from './map.js';
 import { runReduce } from './reduce.js';
@@ -274,11 +274,42 @@ export class AdamW extends Adam {
   }
 }
 
+const CLIP: UpdateKernel = {
+  name: 'nn_clip_grads',
+  key: '',
+  reads: [],
+  writes: ['grad'],
+  sharedReads: ['total'],
+  uniforms: [{ name: 'max_norm', type: 'f32' }],
+  body: (at) => `${at('grad')} = ${at('grad')} * min(1.0, u.max_norm / (sqrt(total[0]) + 1e-6));`,
+};
+
+const FOUND_INF: UpdateKernel = {
+  name: 'nn_found_inf',
+  key: '',
+  reads: ['grad'],
+  writes: [],
+  sharedWrites: ['found'],
+  uniforms: [],
+  // threads that find one all write the same 1
+  body: (at) => `if ((bitcast<u32>(${at('grad')}) & 0x7f800000u) == 0x7f800000u) { found[0] = 1.0; }`,
+};
+
+const SCALE: UpdateKernel = {
+  name: 'nn_scale_grads',
+  key: '',
+  reads: [],
+  writes: ['grad'],
+  uniforms: [{ name: 'factor', type: 'f32' }],
+  body: (at) => `${at('grad')} = ${at('grad')} * u.factor;`,
+};
+
 /**
  * Scales all gradients together so that their global L2 norm is at most `maxNorm`
  * (torch.nn.utils.clip_grad_norm_) and returns the norm before clipping, a [1] tensor on the
- * parameters' device (read it when logging; nothing waits for it). Two programs per parameter:
- * its sum of squares added into one scalar, then its scaling by min(1, maxNorm / norm).
+ * parameters' device (read it when logging; nothing waits for it): each gradient's sum of squares
+ * added into one scalar (a program per parameter), then one fused pass scaling them all by
+ * min(1, maxNorm / norm).
  */
 export function clipGradNorm(params: readonly Var[], maxNorm: number): Tensor {
   checkParams(params);
@@ -291,24 +322,53 @@ export function clipGradNorm(params: readonly Var[], maxNorm: number): Tensor {
       p.shape.map((_, i) => i),
       { into: total },
     );
-  for (const p of params) runMap('clip_scale', [p.grad!, total], p.shape, { p: limit, into: p.grad!, inplace: true });
+  const sumSquares = total.device === 'cpu' ? total.at(0) : 0;
+  runFusedUpdate(
+    CLIP,
+    params.map((p) => [p.grad!]),
+    { max_norm: limit },
+    ([grad]) => {
+      const g = cpuStorage(grad!);
+      const factor = Math.min(1, limit / (Math.sqrt(sumSquares) + 1e-6));
+      for (let i = 0; i < g.length; i++) g[i] = g[i]! * factor;
+    },
+    [total],
+  );
   const norm = runMap('sqrt', [total], [1]);
   total.dispose();
   return norm;
 }
 
-/** Whether any parameter's gradient holds an inf or NaN: a [1] tensor, 1 or 0. */
+/** Whether any parameter's gradient holds an inf or NaN: a [1] tensor, 1 or 0 (one fused pass). */
 export function foundNonFinite(params: readonly Var[]): Tensor {
   checkParams(params);
   const found = zerosOn(params[0]!.value, [1]);
-  for (const p of params)
-    runReduce(
-      'nonfinite',
-      p.grad!,
-      p.shape.map((_, i) => i),
-      { into: found },
-    );
+  const flag = found.device === 'cpu' ? cpuStorage(found) : null;
+  runFusedUpdate(
+    FOUND_INF,
+    params.map((p) => [p.grad!]),
+    {},
+    ([grad]) => {
+      const g = cpuStorage(grad!);
+      for (let i = 0; i < g.length; i++) if (!Number.isFinite(g[i]!)) flag![0] = 1;
+    },
+    [found],
+  );
   return found;
+}
+
+/** Multiplies every parameter's gradient by `factor` in place (one fused pass). */
+export function scaleGrads(params: readonly Var[], factor: number): void {
+  checkParams(params);
+  runFusedUpdate(
+    SCALE,
+    params.map((p) => [p.grad!]),
+    { factor },
+    ([grad]) => {
+      const g = cpuStorage(grad!);
+      for (let i = 0; i < g.length; i++) g[i] = g[i]! * factor;
+    },
+  );
 }
 
 /**
@@ -316,9 +376,9 @@ export function foundNonFinite(params: readonly Var[]): Tensor {
  * runs (WebGPU's default limit 8; lavapipe 16), for compile-all tests.
  */
 export function optimizerPrograms(maxStorageBuffers = 8): ProgramInfo[] {
-  const kernels = [sgdKernel(false), sgdKernel(true), adamKernel(false), adamKernel(true)];
+  const kernels = [sgdKernel(false), sgdKernel(true), adamKernel(false), adamKernel(true), CLIP, FOUND_INF, SCALE];
   return kernels.flatMap((k) => {
-    const most = Math.min(MAX_PER_PASS, Math.floor(maxStorageBuffers / (k.reads.length + k.writes.length)));
+    const most = paramsPerPass(k, maxStorageBuffers);
     return [...new Set([1, 2, most])].filter((count) => count <= most).map((count) => fusedUpdateProgram(k, count));
   });
 }

@@ -1,16 +1,16 @@
 /**
  * Reductions of the nn primitives over any set of axes (output keeps them as size 1): sum, sum of
- * squares, max, and found-non-finite (1 where any element is inf or NaN). One workgroup per output
+ * squares and max. One workgroup per output
  * element: its threads stride over the reduced elements, then a tree in workgroup memory. The
  * `accumulate` variant adds into (max: maxes with) the output, so one scalar can gather a sum over
- * many tensors (a global gradient norm, a found-inf flag) without a tensor per term.
+ * many tensors (a global gradient norm) without a tensor per term.
  */
 import { KensaError } from '../errors.js';
 import type { ProgramInfo } from '../gpu/program.js';
 import { numel, type Shape, type Tensor } from '../tensor.js';
 import { collapse, cpuStorage, emptyOn, gpuOf, lanes8, launchCpu, launchGpu } from './launch.js';
 
-export const REDUCE_OPS = ['sum', 'sumsq', 'max', 'nonfinite'] as const;
+export const REDUCE_OPS = ['sum', 'sumsq', 'max'] as const;
 export type ReduceOp = (typeof REDUCE_OPS)[number];
 
 const WG = 64;
@@ -20,7 +20,6 @@ const TERM: Record<ReduceOp, string> = {
   sum: 'v',
   sumsq: 'v * v',
   max: 'v',
-  nonfinite: 'select(0.0, 1.0, (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u)',
 };
 
 export function reduceProgram(op: ReduceOp, accumulate: boolean): ProgramInfo {
@@ -105,8 +104,7 @@ export function cpuReduce(
       const v = x[base + offsetOf(r, reduced)]!;
       if (op === 'sum') acc += v;
       else if (op === 'sumsq') acc += v * v;
-      else if (op === 'max') acc = Math.max(acc, v);
-      else acc = Math.max(acc, Number.isFinite(v) ? 0 : 1);
+      else acc = Math.max(acc, v);
     }
     const v = acc * scale;
     out[o] = !accumulate ? v : op === 'sum' || op === 'sumsq' ? out[o]! + v : Math.max(out[o]!, v);

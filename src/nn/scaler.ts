@@ -8,9 +8,8 @@
  */
 import { integerInRange, numberInRange } from '../validate.js';
 import type { Var } from './autograd.js';
-import { runMap } from './map.js';
 import { mulScalar } from './ops.js';
-import { foundNonFinite, type Optimizer } from './optim.js';
+import { foundNonFinite, type Optimizer, scaleGrads } from './optim.js';
 
 export interface GradScalerOptions {
   /** Default 2^16. */
@@ -63,7 +62,7 @@ export class GradScaler {
   /** Divides the gradients by the scale now (before clipping them); step then does not again. */
   unscale(optimizer: Optimizer): void {
     if (this.#unscaled) return;
-    for (const p of optimizer.params) runMap('scale', [p.grad!], p.shape, { p: 1 / this.#scale, into: p.grad!, inplace: true });
+    scaleGrads(optimizer.params, 1 / this.#scale);
     this.#unscaled = true;
   }
 
