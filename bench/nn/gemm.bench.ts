@@ -12,9 +12,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Gpu } from '../../src/gpu/gpu.js';
-import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from '../../src/nn/ops/conv2d.js';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, enableConvTensorCores } from '../../src/nn/ops/conv2d.js';
 import { convTranspose2dBackwardInput, convTranspose2dBackwardWeight, convTranspose2dForward } from '../../src/nn/ops/conv-transpose2d.js';
-import { GEMM_TILE_SIZES, tensorCoresFit, withGemmTuning } from '../../src/nn/ops/implicit-gemm.js';
+import { GEMM_TILE_SIZES, tensorCoreSpelling, withGemmTuning } from '../../src/nn/ops/implicit-gemm.js';
 import { Tensor } from '../../src/tensor.js';
 import { metadata, repeat } from '../_kit/stats.js';
 
@@ -53,9 +53,18 @@ const torch: { meta?: unknown; rows: TorchRow[] } = torchFile && existsSync(torc
 
 const gpu = await Gpu.open();
 const meta = metadata(gpu.info.name);
-const tensorCores = tensorCoresFit(gpu.info);
+const whyNoTensorCores = await enableConvTensorCores(gpu);
+const tensorCores = whyNoTensorCores === null;
 console.log(
-  JSON.stringify({ device: gpu.info.name, f16: gpu.info.f16, tensorCores, limits: gpu.info.limits, subgroupMatrixConfigs: gpu.info.subgroupMatrixConfigs }),
+  JSON.stringify({
+    device: gpu.info.name,
+    f16: gpu.info.f16,
+    tensorCores,
+    whyNoTensorCores,
+    spelling: tensorCoreSpelling(gpu),
+    limits: gpu.info.limits,
+    subgroupMatrixConfigs: gpu.info.subgroupMatrixConfigs,
+  }),
 );
 
 /** A GPU tensor of pseudo-random values in [-1, 1): a 64 Ki block repeated (fast to make at 1 GB). */
@@ -159,7 +168,7 @@ const keys = [...new Set(rows.map((r) => `${r.name}|${r.pass}`))];
 const lines = [
   `# bench/nn/gemm — ${String(meta.date).slice(0, 10)}, ${gpu.info.name}, commit ${meta.commit}`,
   '',
-  `TFLOP/s (GPU time: timestamp queries, median of 7). kensa f32 = SIMT kernel; kensa f16 = ${tensorCores ? 'tensor cores (subgroup matrices, f16 in, f32 accumulate)' : 'no fitting subgroup matrices on this adapter: the SIMT f32 kernel again'}. PyTorch (same run, bench/nn/torch_ref.py): cuBLAS / cuDNN NCHW, f16, f32 with TF32, f32 without. "÷" columns: kensa's share of PyTorch's rate (f32 vs f32 without TF32, f16 vs f16).`,
+  `TFLOP/s (GPU time: timestamp queries, median of 7). kensa f32 = SIMT kernel; kensa f16 = ${tensorCores ? `tensor cores (subgroup matrices, f16 in, f32 accumulate; ${tensorCoreSpelling(gpu)} spelling)` : `the SIMT f32 kernel again (${whyNoTensorCores})`}. PyTorch (same run, bench/nn/torch_ref.py): cuBLAS / cuDNN NCHW, f16, f32 with TF32, f32 without. "÷" columns: kensa's share of PyTorch's rate (f32 vs f32 without TF32, f16 vs f16).`,
   f16Error === null ? '' : `f16 path vs f32 path on the GEMM: max |Δ| / max |y| = ${f16Error.toExponential(2)}.`,
   '',
   '| shape | pass | kensa f32 | kensa f16 | torch f32 | torch TF32 | torch f16 | f32 ÷ torch | f16 ÷ torch |',
@@ -177,5 +186,8 @@ const lines = [
 ];
 console.log(lines.join('\n'));
 writeFileSync(join(outDir, 'gemm.md'), `${lines.join('\n')}\n`);
-writeFileSync(join(outDir, 'gemm.json'), JSON.stringify({ meta, tensorCores, f16Error, torch: torch.meta ?? null, rows, torchRows: torch.rows }, null, 2));
+writeFileSync(
+  join(outDir, 'gemm.json'),
+  JSON.stringify({ meta, tensorCores, whyNoTensorCores, f16Error, torch: torch.meta ?? null, rows, torchRows: torch.rows }, null, 2),
+);
 gpu.destroy();

@@ -26,8 +26,10 @@ import {
   type GemmSpec,
   type GemmTile,
   gemmEnginePrograms,
+  enableTensorCores,
   gemmKernel,
   gemmProgram,
+  type MatrixSpelling,
   mmaGemmProgram,
   runGemm,
   splitsFor,
@@ -162,13 +164,14 @@ function convUniforms(g: ConvGeometry): Record<string, number> {
   return { cin, h, w, cout, cin_g: cin / g.groups, cout_g: cout / g.groups, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw };
 }
 
-/** x at input row oy·s − p + ky·d of output pixel (oy, ox) and tap (ky, kx); zero in the padding. */
-const LOAD_X_TAP = /* wgsl */ `
-fn x_tap(b: u32, ci: u32, oy: u32, ox: u32, ky: u32, kx: u32) -> f32 {
-  let iy = i32(oy * u.sh + ky * u.dh) - i32(u.ph);
-  let ix = i32(ox * u.sw + kx * u.dw) - i32(u.pw);
-  if (iy < 0 || ix < 0 || iy >= i32(u.h) || ix >= i32(u.w)) { return 0.0; }
-  return x[((b * u.cin + ci) * u.h + u32(iy)) * u.w + u32(ix)];
+/**
+ * x at input row `row` + ky·d and column `col` + kx·d of channel plane `plane` (an element offset);
+ * zero in the padding.
+ */
+const X_TAP = /* wgsl */ `
+fn x_tap(plane: i32, row: i32, col: i32) -> f32 {
+  if (row < 0 || col < 0 || row >= i32(u.h) || col >= i32(u.w)) { return 0.0; }
+  return x[u32(plane + row * i32(u.w) + col)];
 }`;
 
 function forwardSpec(bias: boolean, activation: ConvActivation): GemmSpec {
@@ -185,15 +188,22 @@ function forwardSpec(bias: boolean, activation: ConvActivation): GemmSpec {
     uniforms: CONV_UNIFORMS,
     aAlong: 'k',
     bAlong: 'n',
-    functions: /* wgsl */ `${LOAD_X_TAP}
-fn load_a(g: u32, m: u32, k: u32) -> f32 { return weight[(g * u.m + m) * u.k + k]; }
-fn load_b(g: u32, k: u32, n: u32) -> f32 {
+    // A: weight rows [cout][cin_g·kh·kw]; B: the im2col column of output pixel n (its sample's
+    // first input plane of the group, and the window's top-left corner)
+    functions: /* wgsl */ `${X_TAP}
+fn a_col(g: u32, m: u32) -> vec4<i32> { return vec4<i32>(i32((g * u.m + m) * u.k), 0, 0, 0); }
+fn load_a(g: u32, k: u32, row: vec4<i32>) -> f32 { return weight[u32(row.x) + k]; }
+fn b_col(g: u32, n: u32) -> vec4<i32> {
+  let ox = n % u.ow;
+  let oy = (n / u.ow) % u.oh;
+  let plane = ((n / (u.ow * u.oh)) * u.cin + g * u.cin_g) * u.h * u.w;
+  return vec4<i32>(i32(plane), i32(oy * u.sh) - i32(u.ph), i32(ox * u.sw) - i32(u.pw), 0);
+}
+fn load_b(g: u32, k: u32, col: vec4<i32>) -> f32 {
   let kx = k % u.kw;
   let ky = (k / u.kw) % u.kh;
   let ci = k / (u.kw * u.kh);
-  let ox = n % u.ow;
-  let oy = (n / u.ow) % u.oh;
-  return x_tap(n / (u.ow * u.oh), g * u.cin_g + ci, oy, ox, ky, kx);
+  return x_tap(col.x + i32(ci * u.h * u.w), col.y + i32(ky * u.dh), col.z + i32(kx * u.dw));
 }
 fn store_c(g: u32, m: u32, n: u32, v: f32, split: u32) {
   let co = g * u.m + m;
@@ -220,24 +230,31 @@ function backwardInputSpec(bias: boolean, activation: ConvActivation): GemmSpec 
     uniforms: CONV_UNIFORMS,
     aAlong: 'k',
     bAlong: 'n',
+    // A: the weights of input channel m, [cout_g][kh·kw]; B: output pixel (iy, ix)'s taps of dy,
+    // from the top-left of the reach (iy + p − ky·d)/s, nonzero where divisible
     functions: /* wgsl */ `
-fn load_a(g: u32, m: u32, k: u32) -> f32 {
+fn a_col(g: u32, m: u32) -> vec4<i32> { return vec4<i32>(i32((g * u.cout_g * u.cin_g + m) * u.kh * u.kw), 0, 0, 0); }
+fn load_a(g: u32, k: u32, row: vec4<i32>) -> f32 {
   let taps = u.kh * u.kw;
-  return weight[((g * u.cout_g + k / taps) * u.cin_g + m) * taps + k % taps];
+  return weight[u32(row.x) + (k / taps) * u.cin_g * taps + k % taps];
 }
-fn load_b(g: u32, k: u32, n: u32) -> f32 {
+fn b_col(g: u32, n: u32) -> vec4<i32> {
+  let ix = n % u.w;
+  let iy = (n / u.w) % u.h;
+  let plane = ((n / (u.w * u.h)) * u.cout + g * u.cout_g) * u.oh * u.ow;
+  return vec4<i32>(i32(plane), i32(iy + u.ph), i32(ix + u.pw), 0);
+}
+fn load_b(g: u32, k: u32, col: vec4<i32>) -> f32 {
   let kx = k % u.kw;
   let ky = (k / u.kw) % u.kh;
   let co = k / (u.kw * u.kh);
-  let ix = n % u.w;
-  let iy = (n / u.w) % u.h;
-  let ty = i32(iy + u.ph) - i32(ky * u.dh);
-  let tx = i32(ix + u.pw) - i32(kx * u.dw);
+  let ty = col.y - i32(ky * u.dh);
+  let tx = col.z - i32(kx * u.dw);
   if (ty < 0 || tx < 0) { return 0.0; }
   let oy = u32(ty) / u.sh;
   let ox = u32(tx) / u.sw;
   if (oy * u.sh != u32(ty) || ox * u.sw != u32(tx) || oy >= u.oh || ox >= u.ow) { return 0.0; }
-  return dy[(((n / (u.w * u.h)) * u.cout + g * u.cout_g + co) * u.oh + oy) * u.ow + ox];
+  return dy[u32(col.x) + (co * u.oh + oy) * u.ow + ox];
 }
 fn store_c(g: u32, m: u32, n: u32, v: f32, split: u32) {
   let ci = g * u.m + m;
@@ -261,18 +278,24 @@ const backwardWeightSpec: GemmSpec = {
   uniforms: CONV_UNIFORMS,
   aAlong: 'k',
   bAlong: 'k',
-  functions: /* wgsl */ `${LOAD_X_TAP}
-fn load_a(g: u32, m: u32, k: u32) -> f32 {
+  // A: dy of output channel m over (sample, pixel); B: weight tap n = (ci, ky, kx)'s input plane and offset
+  functions: /* wgsl */ `${X_TAP}
+fn a_col(g: u32, m: u32) -> vec4<i32> { return vec4<i32>(i32((g * u.m + m) * u.oh * u.ow), 0, 0, 0); }
+fn load_a(g: u32, k: u32, row: vec4<i32>) -> f32 {
   let plane = u.oh * u.ow;
-  return dy[((k / plane) * u.cout + g * u.m + m) * plane + k % plane];
+  return dy[(k / plane) * u.cout * plane + u32(row.x) + k % plane];
 }
-fn load_b(g: u32, k: u32, n: u32) -> f32 {
+fn b_col(g: u32, n: u32) -> vec4<i32> {
   let kx = n % u.kw;
   let ky = (n / u.kw) % u.kh;
-  let ci = n / (u.kw * u.kh);
+  let ci = g * u.cin_g + n / (u.kw * u.kh);
+  return vec4<i32>(i32(ci * u.h * u.w), i32(ky * u.dh) - i32(u.ph), i32(kx * u.dw) - i32(u.pw), 0);
+}
+fn load_b(g: u32, k: u32, col: vec4<i32>) -> f32 {
   let ox = k % u.ow;
   let oy = (k / u.ow) % u.oh;
-  return x_tap(k / (u.ow * u.oh), g * u.cin_g + ci, oy, ox, ky, kx);
+  let sample = i32((k / (u.ow * u.oh)) * u.cin * u.h * u.w);
+  return x_tap(col.x + sample, col.y + i32(oy * u.sh), col.z + i32(ox * u.sw));
 }
 fn store_c(g: u32, m: u32, n: u32, v: f32, split: u32) { dw[((split * u.groups + g) * u.m + m) * u.n + n] = v; }`,
 };
@@ -312,12 +335,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 };
 
 const programs = new Map<string, ProgramInfo>();
-/** The program of `spec` on a SIMT tile or the tensor cores ('mma'), made once. */
-function variant(id: string, spec: () => GemmSpec): (tile: GemmTile | 'mma') => ProgramInfo {
+/** The program of `spec` on a SIMT tile or the tensor cores (in a matrix spelling), made once. */
+function variant(id: string, spec: () => GemmSpec): (tile: GemmTile | MatrixSpelling) => ProgramInfo {
   return (tile) => {
     const key = `${id}:${tile}`;
     let p = programs.get(key);
-    if (!p) programs.set(key, (p = tile === 'mma' ? mmaGemmProgram(spec()) : gemmProgram(spec(), tile)));
+    if (!p) programs.set(key, (p = typeof tile === 'string' ? mmaGemmProgram(spec(), tile) : gemmProgram(spec(), tile)));
     return p;
   };
 }
@@ -577,7 +600,7 @@ function inputSizeOf(v: unknown): [number, number] {
   return [v[0] as number, v[1] as number];
 }
 
-function gemmVariants(tiles: readonly (GemmTile | 'mma')[]): ProgramInfo[] {
+function gemmVariants(tiles: readonly (GemmTile | MatrixSpelling)[]): ProgramInfo[] {
   const list: ProgramInfo[] = [];
   for (const tile of tiles) {
     list.push(backwardWeightProgram(tile));
@@ -595,7 +618,16 @@ export function conv2dPrograms(): ProgramInfo[] {
   return [biasGradInfo, ...gemmEnginePrograms(), ...gemmVariants(GEMM_TILE_SIZES)];
 }
 
-/** The tensor-core variants (precision 'f16'); they compile only where tensorCoresFit(gpu.info). */
-export function conv2dTensorCorePrograms(): ProgramInfo[] {
-  return gemmVariants(['mma']);
+/** The tensor-core variants (precision 'f16') in one matrix spelling; they compile only where enableConvTensorCores(gpu) chose it. */
+export function conv2dTensorCorePrograms(spelling: MatrixSpelling): ProgramInfo[] {
+  return gemmVariants([spelling]);
+}
+
+/**
+ * Lets precision 'f16' run the convolutions on `gpu`'s tensor cores where they fit (see
+ * enableTensorCores); returns null once on, else why not (the f32 kernels run instead).
+ * @example const why = await enableConvTensorCores(gpu); if (why) console.log(`f16 convolutions in f32: ${why}`);
+ */
+export function enableConvTensorCores(gpu: Gpu): Promise<string | null> {
+  return enableTensorCores(gpu, forwardSpec(true, 'relu'));
 }

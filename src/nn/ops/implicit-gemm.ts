@@ -1,8 +1,11 @@
 /**
  * The f32 SIMT implicit-GEMM engine the convolutions share: C[g][m][n] = Σ_k A[g][m][k] · B[g][k][n]
- * for each group g, where the op supplies A, B and C as WGSL functions of their indices
- * (`load_a(g, m, k)`, `load_b(g, k, n)`, `store_c(g, m, n, v, split)`) instead of matrices, so a
- * convolution gathers its im2col operand on the fly and never materialises it.
+ * for each group g, where the op supplies A, B and C as WGSL functions of their indices instead
+ * of matrices, so a convolution gathers its im2col operand on the fly and never materialises it.
+ * An operand is read in two steps: `a_col(g, m)` / `b_col(g, n)` decode a row of A or column of B
+ * into a vec4<i32> once per workgroup tile (a thread stages the same rows and columns at every K
+ * step), then `load_a(g, k, col)` / `load_b(g, k, col)` read element k of it; `store_c(g, m, n, v,
+ * split)` writes a result.
  *
  * A workgroup computes one BM×BN tile of C: each step stages a BK-deep slice of A and B in
  * workgroup memory (each thread loads BM·BK/WG and BN·BK/WG elements, along whichever index is
@@ -44,7 +47,10 @@ export interface GemmSpec {
   readonly outputs: readonly OutputBinding[];
   /** The op's uniforms; the engine adds m, n, k, groups, splits and k_chunk. */
   readonly uniforms: readonly UniformField[];
-  /** WGSL defining load_a(g, m, k) -> f32, load_b(g, k, n) -> f32 and store_c(g, m, n, v, split). */
+  /**
+   * WGSL defining a_col(g, m) -> vec4<i32>, load_a(g, k, col: vec4<i32>) -> f32, b_col(g, n) -> vec4<i32>,
+   * load_b(g, k, col: vec4<i32>) -> f32 and store_c(g, m, n, v, split).
+   */
   readonly functions: string;
   /** Contiguous index of A ('m' or 'k') and of B ('k' or 'n'). */
   readonly aAlong: 'm' | 'k';
@@ -92,24 +98,33 @@ const GEMM_UNIFORMS: readonly UniformField[] = [
 /**
  * Staging of one operand into `tile_<a|b>` ([k][m] or [k][n], `cols` wide, `depth` deep): each
  * thread loads cols·depth/WG elements, neighbouring threads along k (`kAlong`) or along m/n.
+ * The rows (columns) a thread loads are the same at every K step: `stageColumns` decodes them once
+ * before the K loop (one along m/n, since WG is a multiple of `cols`; `per` along k).
  * `convert` wraps the loaded f32 (the tensor-core kernel stages f16).
  */
 function stageLoop(tile: 'a' | 'b', cols: number, depth: number, kAlong: boolean, convert = (v: string) => v): string {
   const per = (cols * depth) / WG;
   const [r, c] = kAlong ? [`e % ${depth}u`, `e / ${depth}u`] : [`e / ${cols}u`, `e % ${cols}u`];
   const [lo, hi] = tile === 'a' ? ['m0 + c', 'u.m'] : ['n0 + c', 'u.n'];
-  const load = tile === 'a' ? 'load_a(g, mn, kk)' : 'load_b(g, kk, mn)';
   return `
     for (var i = 0u; i < ${per}u; i++) {
       let e = li + i * WG;
       let r = ${r};
       let c = ${c};
-      let mn = ${lo};
       let kk = k0 + r;
       var v = 0.0;
-      if (mn < ${hi} && kk < k_end) { v = ${load}; }
+      if (${lo} < ${hi} && kk < k_end) { v = load_${tile}(g, kk, ${kAlong ? `${tile}_lines[i]` : `${tile}_line`}); }
       tile_${tile}[r * ${cols}u + c] = ${convert('v')};
     }`;
+}
+
+function stageColumns(tile: 'a' | 'b', cols: number, depth: number, kAlong: boolean): string {
+  const [origin, size] = tile === 'a' ? ['m0', 'u.m'] : ['n0', 'u.n'];
+  if (!kAlong) return `\n  let ${tile}_line = ${tile}_col(g, min(${origin} + li % ${cols}u, ${size} - 1u));`;
+  const per = (cols * depth) / WG;
+  return `
+  var ${tile}_lines: array<vec4<i32>, ${per}>;
+  for (var i = 0u; i < ${per}u; i++) { ${tile}_lines[i] = ${tile}_col(g, min(${origin} + (li + i * WG) / ${depth}u, ${size} - 1u)); }`;
 }
 
 /** The workgroup's place in the grid: group g, K slice `split`, output tile origin (m0, n0), K range. */
@@ -147,6 +162,7 @@ ${spec.functions}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
 ${tileOrigin(bm, bn)}
+${stageColumns('a', bm, BK, spec.aAlong === 'k')}${stageColumns('b', bn, BK, spec.bAlong === 'k')}
   let tx = li % ${threadsN}u;
   let ty = li / ${threadsN}u;
   var acc: array<array<f32, ${tn}>, ${tm}>;
@@ -182,22 +198,64 @@ const MMA = { bm: 128, bn: 128, bk: 32, lanes: 32 } as const;
 /** f16 A and B tiles plus one f32 16×16 block per subgroup for the epilogue. */
 const MMA_SHARED_BYTES = 2 * MMA.bk * MMA.bm * 2 + (WG / MMA.lanes) * 256 * 4;
 
-/** Whether the tensor-core kernel runs on this adapter: f16→f32 16×16×16 matrices, 32-lane subgroups, its workgroup memory. */
+/** Whether the tensor-core kernel can run on this adapter: f16→f32 16×16×16 matrices, 32-lane subgroups, its workgroup memory. */
 export function tensorCoresFit(info: GpuInfo): boolean {
   const config = info.subgroupMatrixConfigs.some((c) => c.M === 16 && c.N === 16 && c.K === 16 && c.componentType === 'f16' && c.resultComponentType === 'f32');
   const lanes = info.limits.subgroupMinSize === MMA.lanes && info.limits.subgroupMaxSize === MMA.lanes;
   return info.f16 && config && lanes && (info.limits.maxComputeWorkgroupStorageSize ?? 0) >= MMA_SHARED_BYTES;
 }
 
+/**
+ * How the WGSL spells the matrices' layout: current Dawn as a template argument
+ * (`subgroupMatrixLoad<T, col_major>(p, offset, stride)`), its first releases as a bool argument.
+ */
+export const MATRIX_SPELLINGS = ['template', 'argument'] as const;
+export type MatrixSpelling = (typeof MATRIX_SPELLINGS)[number];
+
+const enabled = new WeakMap<Gpu, MatrixSpelling>();
+
+/** The matrix spelling the tensor-core kernels use on `gpu`, or undefined while they are off. */
+export function tensorCoreSpelling(gpu: Gpu): MatrixSpelling | undefined {
+  return enabled.get(gpu);
+}
+
+/**
+ * Turns the tensor-core kernel on for `gpu` where it fits: compiles it in the spelling the
+ * device's WGSL compiler takes. Returns null once on, else why not; until then, precision 'f16'
+ * runs in f32.
+ */
+export async function enableTensorCores(gpu: Gpu, spec: GemmSpec): Promise<string | null> {
+  if (!tensorCoresFit(gpu.info)) return `${gpu.info.name} has no f16→f32 16×16×16 subgroup matrices with 32-lane subgroups`;
+  const errors: string[] = [];
+  for (const spelling of MATRIX_SPELLINGS) {
+    try {
+      await gpu.compile(mmaGemmProgram(spec, spelling));
+      enabled.set(gpu, spelling);
+      return null;
+    } catch (e) {
+      errors.push(`${spelling}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return `the tensor-core kernel did not compile: ${errors.join('; ')}`;
+}
+
 /** The tensor-core kernel of a spec: 8 subgroups of 32 lanes, 2 along m × 4 along n, each 4×2 blocks of 16×16. */
-export function mmaGemmProgram(spec: GemmSpec): ProgramInfo {
+export function mmaGemmProgram(spec: GemmSpec, spelling: MatrixSpelling): ProgramInfo {
   const { bm, bn, bk } = MMA;
   const blocks = [0, 1, 2, 3].flatMap((i) => [0, 1].map((j) => ({ i, j, b: i * 2 + j })));
-  const left = (i: number) => `var a${i} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>>(&tile_a, kk * BM + sm + ${16 * i}u, true, BM);`;
-  const right = (j: number) => `var b${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>>(&tile_b, kk * BN + sn + ${16 * j}u, false, BN);`;
+  const load = (type: string, ptr: string, offset: string, colMajor: boolean, stride: string) =>
+    spelling === 'template'
+      ? `subgroupMatrixLoad<${type}, ${colMajor ? 'col_major' : 'row_major'}>(${ptr}, ${offset}, ${stride})`
+      : `subgroupMatrixLoad<${type}>(${ptr}, ${offset}, ${colMajor}, ${stride})`;
+  const store = (value: string) =>
+    spelling === 'template'
+      ? `subgroupMatrixStore<row_major>(&tile_c, sg * 256u, ${value}, 16u)`
+      : `subgroupMatrixStore(&tile_c, sg * 256u, ${value}, false, 16u)`;
+  const left = (i: number) => `let a${i} = ${load('subgroup_matrix_left<f16, 16, 16>', '&tile_a', `kk * BM + sm + ${16 * i}u`, true, 'BM')};`;
+  const right = (j: number) => `let b${j} = ${load('subgroup_matrix_right<f16, 16, 16>', '&tile_b', `kk * BN + sn + ${16 * j}u`, false, 'BN')};`;
   return {
     name: spec.name,
-    key: `${spec.key}${spec.key ? ',' : ''}mma16x16x16`,
+    key: `${spec.key}${spec.key ? ',' : ''}mma16x16x16,${spelling}`,
     inputs: spec.inputs,
     outputs: spec.outputs,
     uniforms: [...GEMM_UNIFORMS, ...spec.uniforms],
@@ -213,6 +271,7 @@ var<workgroup> tile_c: array<f32, ${(WG / MMA.lanes) * 256}>;
 ${spec.functions}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {${tileOrigin(bm, bn)}
+${stageColumns('a', bm, bk, spec.aAlong === 'k')}${stageColumns('b', bn, bk, spec.bAlong === 'k')}
   let sg = li / ${MMA.lanes}u;
   let lane = li % ${MMA.lanes}u;
   let sm = (sg / 4u) * 64u;
@@ -229,7 +288,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   ${blocks
     .map(
-      ({ i, j, b }) => `subgroupMatrixStore(&tile_c, sg * 256u, acc${b}, false, 16u);
+      ({ i, j, b }) => `${store(`acc${b}`)};
   workgroupBarrier();
   for (var e = 0u; e < 8u; e++) {
     let at = lane + e * ${MMA.lanes}u;
@@ -244,15 +303,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
-/** The kernel a GEMM of `precision` runs on `gpu`: the tensor-core one for f16 where it fits, else the SIMT tile for its size. */
+/** The kernel a GEMM of `precision` runs on `gpu`: the tensor-core one for f16 where enableTensorCores turned it on, else the SIMT tile for its size. */
 export interface GemmKernel {
   readonly program: ProgramInfo;
   readonly bm: number;
   readonly bn: number;
 }
 
-export function gemmKernel(gpu: Gpu, spec: (tile: GemmTile | 'mma') => ProgramInfo, size: GemmSize, precision: GemmPrecision): GemmKernel {
-  if (precision === 'f16' && tensorCoresFit(gpu.info)) return { program: spec('mma'), bm: MMA.bm, bn: MMA.bn };
+export function gemmKernel(gpu: Gpu, spec: (tile: GemmTile | MatrixSpelling) => ProgramInfo, size: GemmSize, precision: GemmPrecision): GemmKernel {
+  const spelling = enabled.get(gpu);
+  if (precision === 'f16' && spelling) return { program: spec(spelling), bm: MMA.bm, bn: MMA.bn };
   const tile = pickTile(size);
   return { program: spec(tile), ...GEMM_TILES[tile] };
 }

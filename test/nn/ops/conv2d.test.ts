@@ -11,6 +11,7 @@ import {
   conv2dBackwardWeightReference,
   conv2dForward,
   conv2dReference,
+  enableConvTensorCores,
   convGeometry,
   convParams,
 } from '../../../src/nn/ops/conv2d.js';
@@ -106,13 +107,21 @@ test('conv2d: precision f16 runs on the tensor cores where they fit, else as f32
   skip: gpuSkip(gpu),
 }, async () => {
   // K = 3·3·48 = 432 products of f16-rounded inputs (relative error 2^-11 each) in f32 sums
+  await enableConvTensorCores(gpu!);
   const x = randomTensor([2, 48, 9, 9], 92);
   const w = randomTensor([40, 48, 3, 3], 93);
   const b = randomTensor([40], 94);
-  const opts = { padding: 1, activation: 'relu' as const };
-  const expected = conv2dForward(x, w, b, opts);
-  const actual = conv2dForward(await x.toGpu(gpu!), await w.toGpu(gpu!), await b.toGpu(gpu!), { ...opts, precision: 'f16' });
-  assertClose(await actual.toCpu(), expected, { atol: 2e-2, rtol: 1e-2 });
+  const dy = randomTensor([2, 40, 9, 9], 95);
+  const opts = { padding: 1 };
+  const [gx, gw, gb, gdy] = await Promise.all([x, w, b, dy].map((t) => t.toGpu(gpu!)));
+  const f16 = { ...opts, precision: 'f16' as const };
+  const pairs: [Tensor, Tensor, string][] = [
+    [conv2dForward(gx!, gw!, gb!, { ...f16, activation: 'relu' }), conv2dForward(x, w, b, { ...opts, activation: 'relu' }), 'y'],
+    [conv2dBackwardInput(gdy!, gw!, { ...f16, inputSize: [9, 9] }), conv2dBackwardInput(dy, w, { ...opts, inputSize: [9, 9] }), 'dx'],
+    // K = 2·81 products for the weight gradient
+    [conv2dBackwardWeight(gdy!, gx!, { ...f16, kernelSize: 3 }), conv2dBackwardWeight(dy, x, { ...opts, kernelSize: 3 }), 'dw'],
+  ];
+  for (const [actual, expected, name] of pairs) assertClose(await actual.toCpu(), expected, { atol: 2e-2, rtol: 1e-2 }, name);
 });
 
 test('conv2d: the weight gradient split over K (a long batch sum) = CPU reference', { skip: gpuSkip(gpu) }, async () => {
