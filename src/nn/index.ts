@@ -80,3 +80,4 @@ export {
   type Upsample2dOptions,
   type BatchNorm2dOptions,
 } from './conv.js';
+export { enableConvTensorCores } from './ops/conv2d.js';
