@@ -47,7 +47,8 @@ export interface Conv2dOptions {
   groups?: number;
   /**
    * 'f32' (default), or 'f16': the products take f16-rounded inputs with f32 sums on the GPU's
-   * tensor cores where it has them (subgroup matrices); elsewhere, and on the CPU, f32.
+   * tensor cores (subgroup matrices) once enableConvTensorCores(gpu) turned them on; elsewhere,
+   * and on the CPU, f32.
    */
   precision?: GemmPrecision;
 }
