@@ -210,8 +210,9 @@ function checkParams(t: Transform, p: unknown, where: string): Json {
   return t.children.map((c, j) => checkParams(c, p[j], pathName(where, [j])));
 }
 
+/** Applies the pipeline; at its end, as at a Compose's, boxes with nothing visible and keypoints off the image are dropped. */
 function run(pipeline: Transform, s: RunState, params: readonly Json[], fuse: boolean): AugmentBatch {
-  return tidy(() => finishState(applyNode(pipeline, s, params, fuse)));
+  return tidy(() => finishState(dropLost(applyNode(pipeline, s, params, fuse), s, 0)));
 }
 
 function allNull(params: readonly Json[]): boolean {

@@ -19,6 +19,7 @@ import {
   RandomRotate90,
   registeredTransforms,
   replay,
+  ShiftScaleRotate,
   Transpose,
   type AugmentBatch,
   type Transform,
@@ -70,6 +71,7 @@ describe('augment on the GPU', () => {
         HorizontalFlip({ p: 0.5 }),
         Transpose({ p: 1 }),
         OneOf({ transforms: [Affine({ p: 1, rotate: [-20, 20] }), Perspective({ p: 1 })] }),
+        ShiftScaleRotate({ p: 0.5, border: 'reflect101' }),
         RandomCrop({ width: 20, height: 20 }),
       ],
     });
