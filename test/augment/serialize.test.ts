@@ -26,7 +26,7 @@ describe('pipeline files', () => {
     const doc = toJSON(pipeline);
     assert.equal(doc.version, 1);
     assert.equal(doc.transform.name, 'Compose');
-    assert.equal((doc.transform.transforms![2] as { p: number }).p, 0.5, 'HorizontalFlip writes its default p');
+    assert.equal(doc.transform.transforms![2]!.p, 0.5, 'HorizontalFlip writes its default p');
     assert.deepEqual(toJSON(fromJSON(JSON.parse(JSON.stringify(doc)))), doc);
     assert.deepEqual(toJSON(fromYAML(toYAML(pipeline))), doc);
   });
