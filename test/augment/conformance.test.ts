@@ -5,8 +5,22 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { augment, Compose, fromJSON, fromYAML, registeredTransforms, replay, toJSON, toYAML } from '../../src/augment/index.js';
+import {
+  Affine,
+  augment,
+  Compose,
+  HorizontalFlip,
+  Perspective,
+  RandomCrop,
+  fromJSON,
+  fromYAML,
+  registeredTransforms,
+  replay,
+  toJSON,
+  toYAML,
+} from '../../src/augment/index.js';
 import type { AugmentBatch, Transform } from '../../src/augment/index.js';
+import { liveTensors } from '../../src/tensor.js';
 import { assertClose } from '../_kit/compare.js';
 import { batchOf, EXAMPLES, example, sampleOf } from './_cases.js';
 
@@ -91,4 +105,19 @@ describe('every registered transform', () => {
       }
     });
   }
+
+  test('augment and replay keep only their results: intermediates are disposed', () => {
+    const pipeline = Compose({
+      transforms: [HorizontalFlip({ p: 1 }), Affine({ p: 1, rotate: [5, 9] }), RandomCrop({ width: 20, height: 20 }), Perspective({ p: 1 })],
+    });
+    const b = batchOf(2);
+    for (const fuse of [true, false]) {
+      const before = liveTensors();
+      const r = augment(pipeline, b, { seed: 1, fuse });
+      assert.equal(liveTensors(), before + 2, `fuse ${fuse}: the image and the mask`);
+      const again = replay(pipeline, b, r.params, { fuse });
+      assert.equal(liveTensors(), before + 4);
+      for (const t of [r.batch.image, r.batch.mask!, again.image, again.mask!]) t.dispose();
+    }
+  });
 });
