@@ -88,6 +88,16 @@ describe('every registered transform', () => {
       }
     });
 
+    test(`${name}: u16 and f32 images keep their dtype`, () => {
+      for (const dtype of ['u16', 'f32'] as const) {
+        const b = batchOf(2, dtype);
+        const r = augment(example(name).make(1), b, { seed: 2 });
+        assert.equal(r.batch.image.dtype, dtype);
+        assert.equal(r.batch.mask!.dtype, 'u8');
+        assert.ok(differs(r.batch, b), `${dtype}: the image is unchanged`);
+      }
+    });
+
     test(`${name}: JSON and YAML round trips give the same image and mask under one seed`, () => {
       const t: Transform = example(name).make(0.8);
       const batch = batchOf(2);

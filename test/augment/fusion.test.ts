@@ -59,6 +59,22 @@ describe('geometric fusion', () => {
     }
   });
 
+  test('a transform with a non-constant border runs alone: the chain around it gives the unfused bytes', () => {
+    const pipeline = Compose({
+      transforms: [
+        HorizontalFlip({ p: 1 }),
+        ShiftScaleRotate({ p: 1, border: 'reflect101' }),
+        VerticalFlip({ p: 1 }),
+        Affine({ p: 1, border: 'replicate', rotate: [5, 10] }),
+      ],
+    });
+    const b = batchOf(3);
+    const fused = augment(pipeline, b, { seed: 4 });
+    const chain = augment(pipeline, b, { seed: 4, fuse: false });
+    assertClose(fused.batch.image, chain.batch.image, EXACT);
+    assertClose(fused.batch.mask!, chain.batch.mask!, EXACT);
+  });
+
   const resampling = [
     Affine({ p: 1, rotate: [-20, 20], scale: [0.9, 1.1] }),
     Perspective({ p: 1, scale: [0.03, 0.08] }),
