@@ -173,6 +173,16 @@ describe('errors', () => {
       'Expected one list of boxes per sample (2 lists) for batch.boxes but received an array of 1',
     );
     throwsWith(
+      () => augment(t, { ...b, boxes: [[], [{ x0: 5, y0: 1, x1: 5, y1: 4, label: 1 }]] }, { seed: 1 }),
+      'KENSA_ERR_INVALID_ARGUMENT',
+      'Expected a box { x0, y0, x1, y1, label } of finite numbers with x0 < x1 and y0 < y1 for batch.boxes[1][0] but received {"x0":5,"y0":1,"x1":5,"y1":4,"label":1}',
+    );
+    throwsWith(
+      () => augment(t, { ...b, keypoints: [[{ x: 1, y: Number.NaN }], []] }, { seed: 1 }),
+      'KENSA_ERR_INVALID_ARGUMENT',
+      'Expected a keypoint { x, y } of finite numbers for batch.keypoints[0][0] but received {"x":1,"y":null}',
+    );
+    throwsWith(
       () => augment(t, { ...b, mask: Tensor.zeros([2, 1, 8, 8], 'u8') }, { seed: 1 }),
       'KENSA_ERR_SHAPE',
       'Expected batch.mask of shape [2, 1, 24, 24] but received [2, 1, 8, 8]',
