@@ -23,6 +23,8 @@ export interface Example {
   readonly boxSlack?: number;
   /** Whether its draw is the same whatever the seed (nothing random but p). */
   readonly deterministic?: boolean;
+  /** The image dtypes it takes; default u8, u16 and f32. */
+  readonly dtypes?: readonly DType[];
 }
 
 /** Examples with arguments that change a 24×24 sample whenever they are drawn. */
