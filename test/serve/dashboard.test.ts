@@ -66,11 +66,11 @@ test('dashboard in Chromium: counters, the service run, the NG gallery with the 
     page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(`${base}/#token=tok`);
     await page.locator('#gallery figure').first().waitFor();
-    assert.equal(await page.locator('[data-k="images"]').innerText(), '5');
-    assert.equal(await page.locator('[data-k="ng"]').innerText(), '3');
-    assert.equal(await page.locator('[data-k="ok"]').innerText(), '2');
+    assert.equal(await page.locator('[data-k="images"]').textContent(), '5');
+    assert.equal(await page.locator('[data-k="ng"]').textContent(), '3');
+    assert.equal(await page.locator('[data-k="ok"]').textContent(), '2');
     assert.equal(await page.locator('tr.run').count(), 1);
-    assert.match(await page.locator('tr.run').innerText(), /service/);
+    assert.match((await page.locator('tr.run').textContent()) ?? '', /service/);
     assert.equal(await page.locator('#gallery figure').count(), 3);
     // the box of the first NG image lies over the spot, in the image's own proportions
     const shot = await page.locator('#gallery figure .shot').first().boundingBox();
@@ -83,12 +83,14 @@ test('dashboard in Chromium: counters, the service run, the NG gallery with the 
       await page
         .locator('#gallery figure img')
         .first()
-        .evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth === 160),
+        .evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).naturalWidth === 160),
     );
     await page.locator('#gallery figure').first().click();
     await page.locator('#detail img[alt="mask"]').waitFor();
-    assert.ok(await page.locator('#detail img[alt="mask"]').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth === 160));
-    assert.match(await page.locator('#detail table').innerText(), /spot/);
+    assert.ok(
+      await page.locator('#detail img[alt="mask"]').evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).naturalWidth === 160),
+    );
+    assert.match((await page.locator('#detail table').textContent()) ?? '', /spot/);
     await page.screenshot({ path: join(process.env.KENSA_SCREENSHOT_DIR ?? dir, 'dashboard.png'), fullPage: true });
     assert.deepEqual(problems, []);
   } finally {
