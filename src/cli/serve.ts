@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { type Backend, DEVICES, openBackend } from '../backend.js';
 import { builtinRecipe, type LoadedRecipe, loadRecipe } from '../detect/recipe.js';
 import { DEFAULT_MAX_PIXELS } from '../pipeline/decode.js';
+import { MAX_POST_WORKERS } from '../pipeline/workers.js';
 import { buildServer, DEFAULT_SERVE_BATCH, type ServeOptions } from '../serve/app.js';
 import { openStore, type Store } from '../store/store.js';
 import { adapterFlag, type CliIO, choiceFlag, EXIT_OK, guard, intFlag, parseFlags, UsageError } from './io.js';
@@ -42,6 +43,8 @@ Options:
   --warm WxH,…          sizes each recipe runs once before /ready says 200 (e.g. 1920x1080)
   --max-image-pixels N  refuse larger images with 422 (default ${DEFAULT_MAX_PIXELS})
   --body-limit N        largest request body in bytes (default 67108864)
+  --post-workers N      worker threads for detection's CPU work (as kensa inspect: post-processing on the
+                        GPU backend, default min(cores, 4); whole batches on the CPU, default cores)
   --images DIR          keep each original and its mask under DIR (the dashboard's item view shows them)
 ${COMMON_HELP}`;
 
@@ -128,6 +131,7 @@ export async function run(argv: readonly string[], io: CliIO, signal: AbortSigna
           'max-image-pixels': { type: 'string' },
           'body-limit': { type: 'string' },
           images: { type: 'string' },
+          'post-workers': { type: 'string' },
         },
         strict: true,
         allowPositionals: false,
@@ -146,6 +150,7 @@ export async function run(argv: readonly string[], io: CliIO, signal: AbortSigna
       instances: intFlag('instances', values.instances, DEFAULT_SERVE_BATCH.instances, 1, 64),
     };
     const warmShapes = warmFlag(values.warm);
+    const postWorkers = values['post-workers'] === undefined ? undefined : intFlag('post-workers', values['post-workers'], 0, 0, MAX_POST_WORKERS);
     const maxImagePixels = intFlag('max-image-pixels', values['max-image-pixels'], DEFAULT_MAX_PIXELS, 1, Number.MAX_SAFE_INTEGER);
     const bodyLimit = intFlag('body-limit', values['body-limit'], 64 * 1024 * 1024, 1024, 2 ** 31 - 1);
     const common = commonOptions(values, io);
@@ -165,7 +170,18 @@ export async function run(argv: readonly string[], io: CliIO, signal: AbortSigna
       throw e;
     }
     io.err.write(`kensa: device ${backend.name} (${backend.reason}); results in ${store.url}\n`);
-    const options: ServeOptions = { backend, store, recipes, batch, warmShapes, maxImagePixels, bodyLimit, imagesDir: values.images ?? null, ...common };
+    const options: ServeOptions = {
+      backend,
+      store,
+      recipes,
+      batch,
+      warmShapes,
+      maxImagePixels,
+      bodyLimit,
+      imagesDir: values.images ?? null,
+      ...(postWorkers !== undefined ? { postWorkers } : {}),
+      ...common,
+    };
     return serveUntil(io, signal, values, options, async () => {
       await store.close();
       backend.close();

@@ -17,6 +17,7 @@ import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
 import { type ErrorCode, KensaError } from '../errors.js';
 import { DEFAULT_MAX_PIXELS, PixelLimitError } from '../pipeline/decode.js';
 import { deviceLabel } from '../pipeline/run.js';
+import { resolvePostWorkers, WorkerPool } from '../pipeline/workers.js';
 import type { Store } from '../store/store.js';
 import { invalidParameter, is } from '../validate.js';
 import { dashboardPlugin } from './dashboard.js';
@@ -48,6 +49,8 @@ export interface ServeOptions {
   rateLimit?: { max: number; windowMs: number } | null;
   /** Keep each inspected original and its mask here (the dashboard's item view reads them); null keeps none. */
   imagesDir?: string | null;
+  /** Worker threads for detection's CPU work, 0 … 256 (default as `inspect`: min(cores, 4) on the GPU, cores on the CPU); 0 keeps it on the event loop's thread. */
+  postWorkers?: number;
   /** Fastify's logger option: pino settings, or false for none (the default). */
   logger?: FastifyServerOptions['logger'];
 }
@@ -163,7 +166,9 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
   const batch = { ...DEFAULT_SERVE_BATCH, ...options.batch };
   let engine: InspectionEngine | null = null;
   const metrics = new ServeMetrics(() => engine ?? { depth: 0, inFlight: 0 });
-  if (options.backend) engine = new InspectionEngine({ backend: options.backend, ...batch }, metrics);
+  const pool = options.backend ? resolvePostWorkers(options.postWorkers, options.backend.kind) : 0;
+  const workers = pool > 0 ? new WorkerPool(pool) : null;
+  if (options.backend) engine = new InspectionEngine({ backend: options.backend, ...batch, pool: workers }, metrics);
   const recorder =
     options.store && options.backend
       ? new ServiceRecorder({
@@ -245,6 +250,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
 
   app.addHook('onClose', async () => {
     await engine?.drain();
+    await workers?.destroy();
     await recorder?.close();
   });
 

@@ -17,6 +17,8 @@ import { KensaError } from '../errors.js';
 import { Batcher, type Geometry } from '../pipeline/batcher.js';
 import type { DecodedImage } from '../pipeline/decode.js';
 import { batchLimitsFor, bytesPerPixelOf, tilingFor } from '../pipeline/inspect.js';
+import type { WorkerPool } from '../pipeline/workers.js';
+import { Tensor } from '../tensor.js';
 
 export interface EngineOptions {
   backend: Backend;
@@ -32,6 +34,11 @@ export interface EngineOptions {
   instances: number;
   /** Pixel budget of one batch (default the pipeline's, shrunk to the adapter's largest binding). */
   maxBatchPixels?: number;
+  /**
+   * Worker threads for the CPU work, as in `inspect`: with the GPU backend the post stages, with the
+   * CPU backend whole recipes; null runs everything on this thread (which then answers no HTTP meanwhile).
+   */
+  pool?: WorkerPool | null;
 }
 
 /** What the engine reports as it works (the metrics plugin listens). */
@@ -211,25 +218,34 @@ export class InspectionEngine {
     }
   }
 
-  /** One batch on this thread: tile by tile for an image too large for one binding, else as one N×C×H×W tensor. */
+  /**
+   * One batch: tile by tile for an image too large for one binding, else as one N×C×H×W tensor;
+   * with a pool, the CPU backend's whole recipe or the GPU's post stage runs on a worker thread.
+   */
   async #compute(recipe: Recipe, jobs: Job[]): Promise<ImageDetection[]> {
     const { backend } = this.options;
+    const pool = this.options.pool ?? null;
     const g = jobs[0]!.geometry;
     const wantMasks = jobs.some((j) => j.wantMask);
+    const detector = detectorFor(recipe);
     const tiling = jobs.length === 1 ? tilingFor(backend, recipe, g) : null;
     if (tiling) {
-      const detector = detectorFor(recipe);
       const { data, width, height } = jobs[0]!.image;
-      return [detector.post(await detector.tiled!.device({ data, width, height }, recipe, wantMasks, tiling), recipe)];
+      const payload = await detector.tiled!.device({ data, width, height }, recipe, wantMasks, tiling);
+      return pool ? (await pool.post(recipe, [payload])).detections : [detector.post(payload, recipe)];
     }
     const shape: [number, number, number, number] = [jobs.length, g.channels, g.height, g.width];
-    const x = await backend.framesToDevice(
-      jobs.map((j) => j.image.data),
-      shape,
-      g.dtype === 'u16' ? 'u16' : 'u8',
-    );
+    const dtype = g.dtype === 'u16' ? 'u16' : 'u8';
+    const frames = jobs.map((j) => j.image.data);
+    if (pool && backend.kind === 'cpu') {
+      const host = (await Tensor.fromFrames(frames, shape, dtype)).data as Uint8Array | Uint16Array;
+      return (await pool.detect(recipe, host, shape, wantMasks)).detections;
+    }
+    const x = await backend.framesToDevice(frames, shape, dtype);
     try {
-      return await detect(x, recipe, wantMasks);
+      if (!pool) return await detect(x, recipe, wantMasks);
+      const payloads = await detector.device(x, recipe, wantMasks);
+      return (await pool.post(recipe, payloads)).detections;
     } finally {
       x.dispose();
     }
