@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
@@ -67,4 +68,26 @@ test('kensa serve: a bad flag is a usage error (exit 2); kensa dashboard --help 
   const help = start(['dashboard', '--help'], stop.signal);
   assert.equal(await help.code, 0);
   assert.match(help.buf.out, /--db URL/);
+});
+
+test("README's kensa serve command runs as written (on the CPU, a free port, a temporary store and a small warm-up added), and its curl request gets a mask", async () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## `kensa serve`'));
+  const command = /^npx kensa (serve .*)$/m.exec(section)?.[1];
+  const curl = /^curl .*'localhost:8080(\/v1\/inspect\?mask=png)'$/m.exec(section)?.[1];
+  assert.ok(command && curl, 'the section has the serve command and the curl line');
+  const stop = new AbortController();
+  const extra = ['--device', 'cpu', '--db', join(dir, 'readme.db'), '--port', '0', '--warm', '32x32'];
+  const { buf, code } = start([...command.split(' '), ...extra], stop.signal);
+  const base = await address(buf);
+  const image = await sharp(new Uint8Array(48 * 48).fill(120), { raw: { width: 48, height: 48, channels: 1 } })
+    .png()
+    .toBuffer();
+  const res = await fetch(`${base}${curl}`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: image });
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { verdict: string; mask: string };
+  assert.equal(body.verdict, 'OK');
+  assert.equal((await sharp(Buffer.from(body.mask, 'base64')).metadata()).width, 48);
+  stop.abort();
+  assert.equal(await code, 0, buf.err);
 });
