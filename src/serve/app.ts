@@ -15,7 +15,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOpt
 import type { Backend } from '../backend.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
 import { type ErrorCode, KensaError } from '../errors.js';
-import { DEFAULT_MAX_PIXELS, PixelLimitError } from '../pipeline/decode.js';
+import { DEFAULT_MAX_PIXELS, PixelLimitError, scaledSize } from '../pipeline/decode.js';
 import { deviceLabel } from '../pipeline/run.js';
 import { resolvePostWorkers, WorkerPool } from '../pipeline/workers.js';
 import type { Store } from '../store/store.js';
@@ -268,7 +268,9 @@ async function warm(context: ServiceContext, shapes: readonly { width: number; h
   const { engine } = context;
   if (!engine) return;
   for (const loaded of context.recipes.values()) {
-    for (const { width, height } of shapes) {
+    for (const shape of shapes) {
+      // the size the recipe's input.scale decodes such a file to
+      const { width, height } = scaledSize(shape.width, shape.height, loaded.recipe.input.scale);
       const image = {
         data: new Uint8Array(width * height),
         dtype: 'u8' as const,
@@ -276,7 +278,7 @@ async function warm(context: ServiceContext, shapes: readonly { width: number; h
         height,
         channels: 1 as const,
         bytes: 0,
-        original: { width, height },
+        original: shape,
       };
       await engine.submit(loaded, image, { wantMask: false });
     }
