@@ -58,10 +58,13 @@ const plural = (n, noun) => n + ' ' + noun + (n === 1 ? '' : 's');
 const q = (o) => new URLSearchParams(o).toString();
 let selected = null, lastTotal = null, lastAt = null, galleryKey = '';
 
+/** A failed route call: the status line shows its message. */
+class ApiError extends Error {}
+
 async function api(path) {
   const r = await fetch(path, { headers: auth });
-  if (r.status === 401) throw new Error('unauthorized: open this page as /#token=YOUR_TOKEN');
-  if (!r.ok) throw new Error(path + ': ' + r.status);
+  if (r.status === 401) throw new ApiError('unauthorized: open this page as /#token=YOUR_TOKEN');
+  if (!r.ok) throw new ApiError(path + ': ' + r.status);
   return r;
 }
 const json = async (path) => (await api(path)).json();
