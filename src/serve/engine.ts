@@ -168,7 +168,11 @@ export class InspectionEngine {
       }
       for (let group = lane.ready.shift(); group; group = lane.ready.shift()) {
         const jobs = group.filter((j) => !j.expired);
-        if (jobs.length > 0) return { lane, jobs };
+        if (jobs.length === 0) continue;
+        // the lane goes to the back: with several recipes busy, slots take their turns
+        this.#lanes.delete(lane.loaded.hash);
+        this.#lanes.set(lane.loaded.hash, lane);
+        return { lane, jobs };
       }
     }
     return null;
