@@ -117,6 +117,23 @@ function chart(points) {
     + '<line x1="' + P + '" y1="' + (H - P) + '" x2="' + (W - P) + '" y2="' + (H - P) + '" stroke="#9fb0c0"/>' + bars.join('') + '</svg>';
 }
 
+const STAGE_COLORS = ['#2e7d32', '#ef6c00', '#6a1b9a', '#00838f'];
+
+/** Mean time of each stage per image, per second of the run: one polyline per stage. */
+function stagesChart(points) {
+  const W = 640, H = 180, P = 28;
+  const names = [...new Set(points.flatMap((p) => Object.keys(p.stages || {})))];
+  if (points.length === 0 || names.length === 0) return '';
+  const t0 = Date.parse(points[0].t), span = Math.max(1, (Date.parse(points[points.length - 1].t) - t0) / 1000);
+  const max = Math.max(...points.flatMap((p) => names.map((n) => p.stages[n] || 0)), 1e-9);
+  const xy = (p, n) => (P + ((Date.parse(p.t) - t0) / 1000 / span) * (W - 2 * P)).toFixed(1) + ',' + (H - P - ((p.stages[n] || 0) / max) * (H - 2 * P)).toFixed(1);
+  const lines = names.map((n, i) => '<polyline fill="none" stroke-width="2" stroke="' + STAGE_COLORS[i % 4] + '" points="' + points.map((p) => xy(p, n)).join(' ') + '"/>'
+    + points.map((p) => '<circle r="2.5" fill="' + STAGE_COLORS[i % 4] + '" cx="' + xy(p, n).split(',')[0] + '" cy="' + xy(p, n).split(',')[1] + '"/>').join(''));
+  const legend = names.map((n, i) => '<tspan fill="' + STAGE_COLORS[i % 4] + '">■ ' + esc(n) + '</tspan>').join(' ');
+  return '<svg id="stagechart" width="' + W + '" height="' + H + '" style="background:#fff;border:1px solid #d5dbe1;border-radius:4px"><text x="' + P + '" y="16" font-size="12" fill="#5b6773">mean ms per image by stage (max ' + max.toFixed(1) + ' ms) '
+    + legend + '</text><line x1="' + P + '" y1="' + (H - P) + '" x2="' + (W - P) + '" y2="' + (H - P) + '" stroke="#9fb0c0"/>' + lines.join('') + '</svg>';
+}
+
 function boxes(defects, w, h) {
   return '<svg viewBox="0 0 ' + w + ' ' + h + '" preserveAspectRatio="none">' + defects.map((d) => '<rect class="box" data-class="' + esc(d.class) + '" x="' + (d.x - 1) + '" y="' + (d.y - 1) + '" width="' + (d.w + 2) + '" height="' + (d.h + 2)
     + '" fill="none" stroke="' + (COLORS[d.class] || '#fff') + '" stroke-width="2" vector-effect="non-scaling-stroke"/>').join('') + '</svg>';
@@ -166,7 +183,9 @@ async function refresh() {
     if (selected) {
       const run = runs.find((r) => r.id === selected);
       $('runtitle').textContent = run ? 'Run ' + run.id + ' (' + run.recipeName + ', ' + run.status + ')' : '';
-      $('throughput').innerHTML = chart((await json('/v1/runs/' + encodeURIComponent(selected) + '/throughput?bucketS=1')).points);
+      const { points } = await json('/v1/runs/' + encodeURIComponent(selected) + '/throughput?bucketS=1');
+      $('throughput').innerHTML = chart(points);
+      $('stagetimes').innerHTML = stagesChart(points);
       await gallery(selected);
     }
     $('status').textContent = 'updated ' + new Date().toLocaleTimeString();
@@ -186,9 +205,9 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div id="counters" class="cards"></div>
 <h2>Runs</h2><div id="runs"></div>
 <h2 id="runtitle"></h2>
-<div class="row"><div id="throughput"></div><div><p class="legend">${Object.entries(CLASS_COLORS)
+<div class="row"><div id="throughput"></div><div id="stagetimes"></div></div><div><p class="legend">${Object.entries(CLASS_COLORS)
   .map(([k, c]) => `<span><span class="swatch" style="background:${c}"></span>${k}</span>`)
-  .join('')}</p><p id="stages" class="muted"></p></div></div>
+  .join('')}</p><p id="stages" class="muted"></p></div>
 <h2>NG gallery</h2><div id="gallery" class="gallery"></div>
 <div id="detail" hidden></div>
 </main>

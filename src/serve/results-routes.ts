@@ -127,7 +127,7 @@ export async function resultsPlugin(app: FastifyInstance): Promise<void> {
     '/v1/runs/:id/throughput',
     {
       schema: {
-        summary: "Images stored per time bucket of a run (its items' write times)",
+        summary: "Images stored per time bucket of a run (its items' write times), with the mean time of each stage",
         params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
         querystring: { type: 'object', properties: { bucketS: { type: 'integer', minimum: 1, maximum: 86_400, default: 1 } }, additionalProperties: false },
         response: {
@@ -135,7 +135,18 @@ export async function resultsPlugin(app: FastifyInstance): Promise<void> {
             type: 'object',
             properties: {
               bucketS: { type: 'integer' },
-              points: { type: 'array', items: { type: 'object', properties: { t: { type: 'string' }, images: { type: 'integer' }, ng: { type: 'integer' } } } },
+              points: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    t: { type: 'string' },
+                    images: { type: 'integer' },
+                    ng: { type: 'integer' },
+                    stages: { type: 'object', description: 'mean ms per image of each stage', additionalProperties: { type: 'number' } },
+                  },
+                },
+              },
             },
           },
         },
@@ -146,20 +157,27 @@ export async function resultsPlugin(app: FastifyInstance): Promise<void> {
       const bucketMs = request.query.bucketS * 1000;
       const rows = await store.db
         .selectFrom('items')
-        .select(['created_at', 'status'])
+        .select(['created_at', 'status', 'stage_timings_json'])
         .where('run_id', '=', request.params.id)
         .orderBy('created_at')
         .limit(MAX_THROUGHPUT_ITEMS)
         .execute();
-      const buckets = new Map<number, { images: number; ng: number }>();
+      const buckets = new Map<number, { images: number; ng: number; sums: Record<string, number> }>();
       for (const r of rows) {
         const t = Math.floor(Date.parse(r.created_at) / bucketMs) * bucketMs;
-        const b = buckets.get(t) ?? { images: 0, ng: 0 };
+        const b = buckets.get(t) ?? { images: 0, ng: 0, sums: {} };
         b.images++;
         if (r.status === 'ng') b.ng++;
+        for (const [stage, ms] of Object.entries(JSON.parse(r.stage_timings_json) as Record<string, number>)) b.sums[stage] = (b.sums[stage] ?? 0) + ms;
         buckets.set(t, b);
       }
-      return { bucketS: request.query.bucketS, points: [...buckets].map(([t, b]) => ({ t: new Date(t).toISOString(), ...b })) };
+      const points = [...buckets].map(([t, b]) => ({
+        t: new Date(t).toISOString(),
+        images: b.images,
+        ng: b.ng,
+        stages: Object.fromEntries(Object.entries(b.sums).map(([stage, sum]) => [stage, sum / b.images])),
+      }));
+      return { bucketS: request.query.bucketS, points };
     },
   );
 

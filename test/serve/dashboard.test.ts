@@ -72,6 +72,7 @@ test('dashboard in Chromium: counters, the service run, the NG gallery with the 
     assert.equal(await page.locator('tr.run').count(), 1);
     assert.match((await page.locator('tr.run').textContent()) ?? '', /service/);
     assert.equal(await page.locator('#gallery figure').count(), 3);
+    assert.equal(await page.locator('#stagechart polyline').count(), 3, 'decode, queue and detect times');
     // the box of the first NG image lies over the spot, in the image's own proportions
     const shot = await page.locator('#gallery figure .shot').first().boundingBox();
     const box = await page.locator('#gallery figure .shot rect.box').first().boundingBox();
