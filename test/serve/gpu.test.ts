@@ -41,9 +41,9 @@ test('on the GPU, one batch of three concurrent requests (post stage on a worker
   // boxes, classes, masks and verdicts exact; scores are f32 on the GPU
   const exact = (a: Answer[]) => a.map((r) => ({ verdict: r.verdict, mask: r.mask, defects: r.defects.map(({ score: _s, meanGradient: _m, ...box }) => box) }));
   assert.deepEqual(exact(answers[0]!), exact(answers[1]!));
-  answers[0]!.forEach((r, i) =>
-    r.defects.forEach((d, k) => assert.ok(Math.abs(d.score - answers[1]![i]!.defects[k]!.score) < 1e-5 * d.score, `score ${d.score}`)),
-  );
+  for (const [i, r] of answers[0]!.entries()) {
+    for (const [k, d] of r.defects.entries()) assert.ok(Math.abs(d.score - answers[1]![i]!.defects[k]!.score) < 1e-5 * d.score, `score ${d.score}`);
+  }
   assert.deepEqual(
     answers[0]!.map((a) => a.verdict),
     ['NG', 'OK', 'NG'],
