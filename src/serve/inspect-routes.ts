@@ -8,6 +8,7 @@
  * image's size). A deadline (`X-Deadline-Ms` header or `deadlineMs` query: milliseconds from the
  * request's arrival) is enforced while the image waits for the device: 504 once it passes.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -222,7 +223,7 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
       const item: StoredItem = {
         itemKey: key,
         path,
-        contentHash: null,
+        contentHash: createHash('sha256').update(bytes).digest('hex'),
         sizeBytes: bytes.length,
         width,
         height,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
@@ -183,6 +184,14 @@ test('results are stored as a service run; /v1/runs, /v1/items (keyset pages) an
   assert.equal(second.next, null);
   const ng = (await app.inject({ method: 'GET', url: `/v1/items?run=${id}&status=ng` })).json();
   assert.equal(ng.items.length, 2);
+  const [k1] = await store.items(id, { limit: 1 });
+  assert.equal(
+    k1?.contentHash,
+    createHash('sha256')
+      .update(await png(true))
+      .digest('hex'),
+    'the sha256 of the posted bytes, as inspect stores it',
+  );
   const defects = (await app.inject({ method: 'GET', url: `/v1/defects?run=${id}&item=k3` })).json();
   assert.equal(defects.total, 1);
   assert.equal(defects.defects[0].itemKey, 'k3');
