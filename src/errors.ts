@@ -23,6 +23,13 @@ export const ERROR_CODES = {
   KENSA_ERR_TUNE_DATA: 'kensa tune cannot use its images: a truth mask missing, a size mismatch, an empty folder; the message names them.',
   KENSA_ERR_TUNE_STATE: 'A tuning state file belongs to another search (other data, recipe, seed or options); the message names it.',
   KENSA_ERR_WORKER: 'A worker thread threw or stopped while detecting a batch; the message names the stage and the cause.',
+  KENSA_ERR_OVERLOADED: "kensa serve's queue for the recipe is full; retry after the seconds its Retry-After header gives.",
+  KENSA_ERR_RATE_LIMITED: 'A client sent more requests to kensa serve than its rate limit allows; retry after the seconds its Retry-After header gives.',
+  KENSA_ERR_DEADLINE: "A request's deadline (X-Deadline-Ms) passed before its image reached the device; it was not inspected.",
+  KENSA_ERR_UNAUTHORIZED: 'A request to kensa serve lacks the bearer token the server requires (Authorization: Bearer TOKEN), or gives another one.',
+  KENSA_ERR_BAD_REQUEST:
+    'An HTTP request to kensa serve is malformed: a body, content type, query or header outside what the route accepts; the message names it.',
+  KENSA_ERR_NOT_FOUND: 'An HTTP request to kensa serve names a route, run or item that does not exist.',
   KENSA_ERR_INTERNAL: 'An internal consistency check failed: a kensa bug; please report it with the message.',
 } as const;
 

@@ -14,6 +14,7 @@ import * as evaluate from './eval.js';
 import * as inspect from './inspect.js';
 import { EXIT_OK, EXIT_USAGE, type CliIO } from './io.js';
 import * as samples from './samples.js';
+import * as serve from './serve.js';
 import * as tune from './tune.js';
 
 export interface Command {
@@ -62,6 +63,16 @@ export const COMMANDS: Record<string, Command> = {
     help: tune.TUNE_HELP,
     run: (argv, io) => withSignals((signal) => tune.run(argv, io, signal)),
   },
+  serve: {
+    summary: 'serve inspection over HTTP: dynamic batching, stored results, metrics, the dashboard',
+    help: serve.SERVE_HELP,
+    run: (argv, io) => withSignals((signal) => serve.run(argv, io, signal)),
+  },
+  dashboard: {
+    summary: 'serve the dashboard and results routes over a store, without inspecting',
+    help: serve.DASHBOARD_HELP,
+    run: (argv, io) => withSignals((signal) => serve.runDashboard(argv, io, signal)),
+  },
   doctor: { summary: 'adapters, features, limits, ONNX Runtime providers, CPU cores; GPU vs CPU self-test', help: doctor.DOCTOR_HELP, run: doctor.run },
   bench: { summary: 'time an op on the CPU and the GPU (warm-up, repeats, min/median/max, GPU time)', help: bench.BENCH_HELP, run: bench.run },
 };
@@ -72,7 +83,7 @@ GPU-accelerated image inspection: tools for this machine.
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`)
   .join('\n')}
 
 Options:
@@ -82,6 +93,7 @@ Options:
 Environment:
   KENSA_DEVICE   cpu | gpu | auto: the default device of openBackend()
   KENSA_DEBUG    1: print the stack trace of kensa errors too (codes: docs/errors.md)
+  KENSA_TOKEN    the bearer token kensa serve and kensa dashboard require (--token)
 `;
 
 function version(): string {

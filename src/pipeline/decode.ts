@@ -61,6 +61,9 @@ export class DecodeError extends KensaError {
   }
 }
 
+/** An image over the pixel limit (a decompression bomb, or just too large): a DecodeError a server answers with 422. */
+export class PixelLimitError extends DecodeError {}
+
 /**
  * The decoded size at `scale`: each side × scale, rounded up. Rounding up is libjpeg's rule for its
  * scaled decode, keeps every pixel of the file (a partial block at the right or bottom edge is one
@@ -81,7 +84,7 @@ const REDUCE = { fit: 'fill', kernel: 'cubic' } as const;
 
 function checkPixels(path: string, w: number, h: number, max: number): void {
   if (!(w >= 1 && h >= 1)) throw new DecodeError(path, `invalid size ${w}×${h}`);
-  if (w * h > max) throw new DecodeError(path, `${w}×${h} = ${w * h} pixels exceeds the limit of ${max} (maxPixels)`);
+  if (w * h > max) throw new PixelLimitError(path, `${w}×${h} = ${w * h} pixels exceeds the limit of ${max} (maxPixels)`);
 }
 
 /** Interleaved H×W×C → planar C×H×W, and RGB → gray (OpenCV's weights 0.299, 0.587, 0.114, rounded) or gray → RGB as asked. */

@@ -1,0 +1,333 @@
+/**
+ * Inspection routes. `POST /v1/inspect` takes one image as the raw request body (its
+ * Content-Type one of IMAGE_TYPES) and answers its verdict and defects; `POST /v1/inspect/batch`
+ * takes JSON `{ images: [{ key?, data: base64 }] }` and answers one result per image, in order
+ * (an image that fails answers its error in its place). Both name a recipe (`recipe`, default
+ * the server's first) and may override its fields (`params`, JSON merged into the recipe); with
+ * `mask=png` each result carries its defect mask as a base64 PNG (`mask`, 255 = defect, the
+ * image's size). A deadline (`X-Deadline-Ms` header or `deadlineMs` query: milliseconds from the
+ * request's arrival) is enforced while the image waits for the device: 504 once it passes.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import sharp from 'sharp';
+import { parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
+import { KensaError } from '../errors.js';
+import { decodeBuffer, type DecodedImage } from '../pipeline/decode.js';
+import { maskFileName } from '../pipeline/inspect.js';
+import type { ItemResult as StoredItem } from '../store/schema.js';
+import { httpError, type ServiceContext, withStatus } from './app.js';
+import type { Inspection } from './engine.js';
+
+/** Raw body types and the file name decodeBuffer reads them as (its reader goes by extension). */
+export const IMAGE_TYPES: Readonly<Record<string, string>> = {
+  'image/png': 'upload.png',
+  'image/jpeg': 'upload.jpg',
+  'image/tiff': 'upload.tiff',
+  'image/webp': 'upload.webp',
+  'image/bmp': 'upload.bmp',
+  'application/x-npy': 'upload.npy',
+  'application/octet-stream': 'upload',
+};
+
+/** Recipe variants (a recipe with params) the server keeps lanes for; more are refused. */
+const MAX_RECIPE_VARIANTS = 32;
+const MAX_BATCH_IMAGES = 256;
+
+const defectSchema = {
+  type: 'object',
+  properties: {
+    x: { type: 'number' },
+    y: { type: 'number' },
+    w: { type: 'number' },
+    h: { type: 'number' },
+    area: { type: 'number' },
+    score: { type: 'number' },
+    meanGradient: { type: 'number' },
+    class: { type: 'string', enum: ['crack', 'scratch', 'spot'] },
+  },
+} as const;
+
+const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+} as const;
+
+const resultSchema = {
+  type: 'object',
+  properties: {
+    key: { type: 'string' },
+    run: { type: ['string', 'null'] },
+    recipe: { type: 'string' },
+    verdict: { type: 'string', enum: ['OK', 'NG'] },
+    score: { type: 'number' },
+    width: { type: 'integer' },
+    height: { type: 'integer' },
+    defects: { type: 'array', items: defectSchema },
+    timings: {
+      type: 'object',
+      properties: { decodeMs: { type: 'number' }, queueMs: { type: 'number' }, computeMs: { type: 'number' }, batchSize: { type: 'integer' } },
+    },
+    mask: { type: 'string', description: 'base64 PNG of the defect mask (255 = defect), with mask=png' },
+    error: errorSchema.properties.error,
+  },
+} as const;
+
+const commonQuery = {
+  recipe: { type: 'string', description: "a recipe's name (default: the server's first)" },
+  params: { type: 'string', description: 'JSON object merged into the recipe (e.g. {"threshold":{"value":3}})' },
+  mask: { type: 'string', enum: ['png'], description: 'png: return each defect mask as a base64 PNG' },
+  deadlineMs: { type: 'integer', minimum: 1, description: 'give up (504) if the image has not reached the device this many ms after arrival' },
+} as const;
+
+interface InspectQuery {
+  recipe?: string;
+  params?: string;
+  mask?: 'png';
+  deadlineMs?: number;
+  key?: string;
+}
+
+interface BatchBody {
+  recipe?: string;
+  params?: Record<string, unknown>;
+  mask?: 'png';
+  images: { key?: string; data: string }[];
+}
+
+export interface InspectResult {
+  key: string;
+  run: string | null;
+  recipe: string;
+  verdict: 'OK' | 'NG';
+  score: number;
+  width: number;
+  height: number;
+  defects: Inspection['detection']['defects'];
+  timings: { decodeMs: number; queueMs: number; computeMs: number; batchSize: number };
+  mask?: string;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `params` merged into `base`, objects field by field. */
+function merge(base: unknown, params: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = isPlainObject(base) ? { ...base } : {};
+  for (const [k, v] of Object.entries(params)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? merge(out[k], v) : v;
+  return out;
+}
+
+/** The recipe a request names, with its params applied. */
+function recipeOf(context: ServiceContext, variants: Map<string, LoadedRecipe>, name: string | undefined, params: unknown): LoadedRecipe {
+  const base = name === undefined ? context.defaultRecipe : context.recipes.get(name);
+  if (!base)
+    throw new KensaError('KENSA_ERR_BAD_REQUEST', `Expected one of ${[...context.recipes.keys()].join(', ')} for recipe but received ${JSON.stringify(name)}`);
+  if (params === undefined) return base;
+  if (!isPlainObject(params)) throw new KensaError('KENSA_ERR_BAD_REQUEST', `Expected a JSON object for params but received ${JSON.stringify(params)}`);
+  const loaded = parseRecipe(merge(JSON.parse(base.json), params), `recipe ${base.recipe.name} with params`);
+  const known = variants.get(loaded.hash);
+  if (known) return known;
+  if (variants.size >= MAX_RECIPE_VARIANTS)
+    throw new KensaError(
+      'KENSA_ERR_BAD_REQUEST',
+      `This server already batches ${MAX_RECIPE_VARIANTS} recipe variants, its limit; send params it has seen, or start a server with the recipe`,
+    );
+  variants.set(loaded.hash, loaded);
+  return loaded;
+}
+
+function parseParams(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new KensaError('KENSA_ERR_BAD_REQUEST', `Expected a JSON object for params but received ${JSON.stringify(text.slice(0, 80))}`);
+  }
+}
+
+/** The deadline of a request, as a performance.now() time: its header or query, counted from arrival. */
+function deadlineOf(request: FastifyRequest, query: InspectQuery, arrived: number): number | undefined {
+  const header = request.headers['x-deadline-ms'];
+  const text = Array.isArray(header) ? header[0] : header;
+  if (text !== undefined) {
+    const ms = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !(ms >= 1))
+      throw new KensaError('KENSA_ERR_BAD_REQUEST', `Expected an integer ≥ 1 for X-Deadline-Ms but received ${JSON.stringify(text)}`);
+    return arrived + ms;
+  }
+  return query.deadlineMs === undefined ? undefined : arrived + query.deadlineMs;
+}
+
+/** 8-bit PNG of a detection mask (255 = defect). */
+function maskPng(mask: Uint8Array, width: number, height: number): Promise<Buffer> {
+  return sharp(mask, { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
+}
+
+export async function inspectPlugin(app: FastifyInstance): Promise<void> {
+  const context = app.kensa;
+  const engine = context.engine!;
+  const variants = new Map<string, LoadedRecipe>();
+  let counter = 0;
+
+  app.addContentTypeParser(Object.keys(IMAGE_TYPES), { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  /** One image: decode, queue, store, answer. */
+  async function inspectOne(
+    loaded: LoadedRecipe,
+    bytes: Buffer,
+    name: string,
+    key: string,
+    wantMask: boolean,
+    deadline: number | undefined,
+  ): Promise<InspectResult> {
+    const t = performance.now();
+    let image: DecodedImage;
+    try {
+      image = await decodeBuffer(name, bytes, { channels: 'gray', maxPixels: context.maxImagePixels, scale: loaded.recipe.input.scale });
+    } catch (e) {
+      context.metrics.images.inc({ recipe: loaded.recipe.name, verdict: 'error' });
+      throw e;
+    }
+    const decodeMs = performance.now() - t;
+    context.metrics.decode.observe(decodeMs / 1000);
+    const inspection = await engine.submit(loaded, image, {
+      wantMask: wantMask || context.imagesDir !== null,
+      ...(deadline !== undefined ? { deadline } : {}),
+    });
+    context.metrics.queueWait.observe(inspection.queueMs / 1000);
+    const { detection } = inspection;
+    const { width, height } = image.original;
+    context.metrics.images.inc({ recipe: loaded.recipe.name, verdict: detection.verdict });
+    const png = detection.mask && (wantMask || context.imagesDir) ? await maskPng(detection.mask, width, height) : null;
+    const run = context.recorder ? await context.recorder.runFor(loaded) : null;
+    let path = `http:${key}`;
+    if (run && context.imagesDir) {
+      const dir = join(context.imagesDir, run);
+      path = join(dir, 'images', key.replace(/[^\w.-]/g, '_'));
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, bytes);
+      if (png) {
+        const maskPath = join(dir, maskFileName(key));
+        await mkdir(dirname(maskPath), { recursive: true });
+        await writeFile(maskPath, png);
+      }
+    }
+    if (run && context.recorder) {
+      const item: StoredItem = {
+        itemKey: key,
+        path,
+        contentHash: createHash('sha256').update(bytes).digest('hex'),
+        sizeBytes: bytes.length,
+        width,
+        height,
+        status: detection.verdict === 'NG' ? 'ng' : 'ok',
+        verdict: detection.verdict,
+        score: detection.score,
+        stageTimings: { decode: decodeMs, queue: inspection.queueMs, detect: inspection.computeMs / inspection.batchSize },
+        defects: detection.defects,
+      };
+      context.recorder.record(run, item);
+    }
+    return {
+      key,
+      run,
+      recipe: loaded.recipe.name,
+      verdict: detection.verdict,
+      score: detection.score,
+      width,
+      height,
+      defects: detection.defects,
+      timings: { decodeMs, queueMs: inspection.queueMs, computeMs: inspection.computeMs, batchSize: inspection.batchSize },
+      ...(wantMask && png ? { mask: png.toString('base64') } : {}),
+    };
+  }
+
+  const nextKey = () => `${Date.now().toString(36)}-${(counter++).toString(36)}`;
+
+  app.post<{ Querystring: InspectQuery; Body: Buffer }>(
+    '/v1/inspect',
+    {
+      schema: {
+        summary: 'Inspect one image (the raw request body)',
+        consumes: Object.keys(IMAGE_TYPES),
+        querystring: {
+          type: 'object',
+          properties: { ...commonQuery, key: { type: 'string', maxLength: 700, description: 'the item key stored for this image (default: a fresh id)' } },
+          additionalProperties: false,
+        },
+        headers: { type: 'object', properties: { 'x-deadline-ms': { type: 'string', description: 'deadline in ms from arrival' } } },
+        response: { 200: resultSchema, '4xx': errorSchema, '5xx': errorSchema },
+      },
+    },
+    async (request) => {
+      const arrived = performance.now();
+      const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (!Object.hasOwn(IMAGE_TYPES, type)) {
+        const message = `Expected one of ${Object.keys(IMAGE_TYPES).join(', ')} for Content-Type but received ${JSON.stringify(type)}`;
+        throw withStatus(new KensaError('KENSA_ERR_BAD_REQUEST', message), 415);
+      }
+      const loaded = recipeOf(context, variants, request.query.recipe, parseParams(request.query.params));
+      const deadline = deadlineOf(request, request.query, arrived);
+      return inspectOne(loaded, request.body, IMAGE_TYPES[type]!, request.query.key ?? nextKey(), request.query.mask === 'png', deadline);
+    },
+  );
+
+  app.post<{ Querystring: InspectQuery; Body: BatchBody }>(
+    '/v1/inspect/batch',
+    {
+      schema: {
+        summary: 'Inspect several images (JSON, base64); one result or error per image, in order',
+        querystring: { type: 'object', properties: { deadlineMs: commonQuery.deadlineMs }, additionalProperties: false },
+        body: {
+          type: 'object',
+          required: ['images'],
+          additionalProperties: false,
+          properties: {
+            recipe: commonQuery.recipe,
+            params: { type: 'object', description: 'merged into the recipe' },
+            mask: commonQuery.mask,
+            images: {
+              type: 'array',
+              minItems: 1,
+              maxItems: MAX_BATCH_IMAGES,
+              items: {
+                type: 'object',
+                required: ['data'],
+                additionalProperties: false,
+                properties: {
+                  key: { type: 'string', maxLength: 700 },
+                  data: { type: 'string', contentEncoding: 'base64', description: 'the image file, base64' },
+                },
+              },
+            },
+          },
+        },
+        response: { 200: { type: 'object', properties: { results: { type: 'array', items: resultSchema } } }, '4xx': errorSchema, '5xx': errorSchema },
+      },
+    },
+    async (request) => {
+      const arrived = performance.now();
+      const body = request.body;
+      const loaded = recipeOf(context, variants, body.recipe, body.params);
+      const deadline = deadlineOf(request, request.query, arrived);
+      const batchKey = nextKey();
+      const results = await Promise.all(
+        body.images.map((img, i) => {
+          const key = img.key ?? `${batchKey}/${i}`;
+          return inspectOne(loaded, Buffer.from(img.data, 'base64'), 'upload', key, body.mask === 'png', deadline).catch((e: unknown) => {
+            const { code, message } = httpError(e);
+            return { key, error: { code, message } };
+          });
+        }),
+      );
+      return { results };
+    },
+  );
+}

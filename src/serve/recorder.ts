@@ -1,0 +1,97 @@
+/**
+ * The service's results go to the same store as `kensa inspect`'s: each recipe the server
+ * inspects with gets a run of its own for this server session (created on its first image,
+ * options `{ service: true }`), finished as `done` when the server closes, so service runs list
+ * and report like batch runs. Items are buffered and written in one transaction at most every
+ * half second (or 64 items), as the pipeline's run does; a failed write is logged and retried
+ * with the next one, never failing the request that was already answered.
+ */
+import type { LoadedRecipe } from '../detect/recipe.js';
+import type { ItemResult as StoredItem, Json } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+
+const FLUSH_INTERVAL_MS = 500;
+const WRITE_BATCH = 64;
+
+export interface RecorderOptions {
+  store: Store;
+  device: string;
+  /** Where originals and masks are kept (recorded as the run's `masks` so reports find them), or null. */
+  imagesDir: string | null;
+  onError: (e: unknown) => void;
+}
+
+export class ServiceRecorder {
+  readonly #o: RecorderOptions;
+  readonly #runs = new Map<string, Promise<string>>();
+  readonly #started = performance.now();
+  #pending = new Map<string, StoredItem[]>();
+  #processed = new Map<string, number>();
+  #timer: NodeJS.Timeout | null = null;
+  #writing: Promise<void> = Promise.resolve();
+
+  constructor(o: RecorderOptions) {
+    this.#o = o;
+  }
+
+  /** The id of this session's run for the recipe (created on first use). */
+  runFor(loaded: LoadedRecipe): Promise<string> {
+    let run = this.#runs.get(loaded.hash);
+    if (!run) {
+      run = this.#o.store
+        .createRun({
+          recipeName: loaded.recipe.name,
+          recipe: JSON.parse(loaded.json) as Json,
+          recipeHash: loaded.hash,
+          device: this.#o.device,
+          options: { service: true, masks: this.#o.imagesDir },
+        })
+        .then((r) => r.id);
+      // a failed creation is retried by the next request, not remembered
+      run.catch(() => this.#runs.delete(loaded.hash));
+      this.#runs.set(loaded.hash, run);
+    }
+    return run;
+  }
+
+  /** Queues one item of a run for the next write. */
+  record(runId: string, item: StoredItem): void {
+    const list = this.#pending.get(runId) ?? [];
+    list.push(item);
+    this.#pending.set(runId, list);
+    this.#processed.set(runId, (this.#processed.get(runId) ?? 0) + 1);
+    if (list.length >= WRITE_BATCH) void this.flush();
+    else this.#timer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
+  }
+
+  /** Writes everything queued (one transaction per run); resolves when it is stored or logged as failed. */
+  flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    const batches = this.#pending;
+    this.#pending = new Map();
+    this.#writing = this.#writing.then(async () => {
+      for (const [runId, items] of batches) {
+        try {
+          await this.#o.store.writeResults(runId, items);
+        } catch (e) {
+          this.#o.onError(e);
+          // kept for the next write: the store may be back by then
+          this.#pending.set(runId, [...items, ...(this.#pending.get(runId) ?? [])]);
+        }
+      }
+    });
+    return this.#writing;
+  }
+
+  /** Writes what is queued and finishes every run of this session as done. */
+  async close(): Promise<void> {
+    await this.flush();
+    const elapsedMs = performance.now() - this.#started;
+    for (const run of this.#runs.values()) {
+      const id = await run.catch(() => null);
+      if (id === null) continue;
+      await this.#o.store.finishRun(id, 'done', undefined, { elapsedMs, processed: this.#processed.get(id) ?? 0 }).catch(this.#o.onError);
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import sharp from 'sharp';
+import { openBackend } from '../../src/backend.js';
+import { buildServer } from '../../src/serve/app.js';
+import { adapterSkip } from '../_kit/gpu.js';
+
+const noGpu = await adapterSkip();
+const gpu = noGpu ? null : await openBackend({ device: 'gpu' });
+after(() => gpu?.close());
+
+interface Answer {
+  verdict: string;
+  mask: string;
+  defects: { score: number; meanGradient: number; x: number; y: number; w: number; h: number; area: number; class: string }[];
+}
+
+async function png(spot: boolean): Promise<Buffer> {
+  const img = new Uint8Array(48 * 48).fill(116);
+  if (spot) for (let y = 10; y < 16; y++) for (let x = 20; x < 26; x++) img[y * 48 + x] = 240;
+  return sharp(img, { raw: { width: 48, height: 48, channels: 1 } })
+    .png()
+    .toBuffer();
+}
+
+test('on the GPU, one batch of three concurrent requests (post stage on a worker) answers as the CPU backend does', { skip: noGpu }, async () => {
+  const bodies = [await png(true), await png(false), await png(true)];
+  const answers: Answer[][] = [];
+  for (const backend of [gpu!, await openBackend({ device: 'cpu' })]) {
+    const app = await buildServer({ backend, store: null, postWorkers: 1, batch: { maxBatch: 3, maxQueueDelayUs: 10_000_000, instances: 1 } });
+    const res = await Promise.all(
+      bodies.map((payload) => app.inject({ method: 'POST', url: '/v1/inspect?mask=png', headers: { 'content-type': 'image/png' }, payload })),
+    );
+    await app.close();
+    assert.deepEqual(
+      res.map((r) => r.json().timings.batchSize),
+      [3, 3, 3],
+    );
+    answers.push(res.map((r) => r.json()));
+  }
+  // boxes, classes, masks and verdicts exact; scores are f32 on the GPU
+  const exact = (a: Answer[]) => a.map((r) => ({ verdict: r.verdict, mask: r.mask, defects: r.defects.map(({ score: _s, meanGradient: _m, ...box }) => box) }));
+  assert.deepEqual(exact(answers[0]!), exact(answers[1]!));
+  for (const [i, r] of answers[0]!.entries()) {
+    for (const [k, d] of r.defects.entries()) assert.ok(Math.abs(d.score - answers[1]![i]!.defects[k]!.score) < 1e-5 * d.score, `score ${d.score}`);
+  }
+  assert.deepEqual(
+    answers[0]!.map((a) => a.verdict),
+    ['NG', 'OK', 'NG'],
+  );
+});
