@@ -1,5 +1,6 @@
-/** Colour and intensity ops: dtype conversion, normalisation, grey, brightness/contrast, gamma. */
+/** Colour and intensity ops: dtype conversion, normalisation, grey, brightness/contrast, gamma, fused colour chains. */
 export { brightnessContrast, type BrightnessContrastOptions } from './brightness-contrast.js';
+export { colorChain, type ColorChainOptions, type ColorStep } from './chain.js';
 export { convert, type ConvertOptions } from './convert.js';
 export { gamma, type GammaOptions } from './gamma.js';
 export { rgbToGray, type RgbToGrayOptions } from './gray.js';
