@@ -14,6 +14,7 @@ export { brightnessContrastPrograms } from './ops/color/brightness-contrast.js';
 export { COLOR_CHAIN_DTYPES, colorChainPrograms, MAX_COLOR_STEPS } from './ops/color/chain.js';
 export { convertPrograms } from './ops/color/convert.js';
 export { gammaPrograms } from './ops/color/gamma.js';
+export { gaussNoisePrograms, noiseValue, pcgHash } from './ops/color/noise.js';
 export { GRAY_WEIGHTS, rgbToGrayPrograms } from './ops/color/gray.js';
 export { NORMALIZE_MAX_CHANNELS, normalizePrograms } from './ops/color/normalize.js';
 export { scharrKernels, sobelKernel1d, sobelKernels, sobelPrograms } from './ops/features/sobel.js';
