@@ -13,6 +13,7 @@ export { kmeansPrograms, MAX_K } from './ops/analysis/kmeans.js';
 export { brightnessContrastPrograms } from './ops/color/brightness-contrast.js';
 export { COLOR_CHAIN_DTYPES, colorChainPrograms, MAX_COLOR_STEPS } from './ops/color/chain.js';
 export { convertPrograms } from './ops/color/convert.js';
+export { fillRectsPrograms, MAX_FILL_CHANNELS, MAX_FILL_RECTS } from './ops/color/fill-rects.js';
 export { gammaPrograms } from './ops/color/gamma.js';
 export { gaussNoisePrograms, noiseValue, pcgHash } from './ops/color/noise.js';
 export { GRAY_WEIGHTS, rgbToGrayPrograms } from './ops/color/gray.js';

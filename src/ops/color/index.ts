@@ -2,6 +2,7 @@
 export { brightnessContrast, type BrightnessContrastOptions } from './brightness-contrast.js';
 export { colorChain, type ColorChainOptions, type ColorStep } from './chain.js';
 export { convert, type ConvertOptions } from './convert.js';
+export { fillRects, type FillRectsOptions, type Rect } from './fill-rects.js';
 export { gaussNoise, type GaussNoiseOptions } from './noise.js';
 export { gamma, type GammaOptions } from './gamma.js';
 export { rgbToGray, type RgbToGrayOptions } from './gray.js';
