@@ -3,7 +3,6 @@ import { describe, test } from 'node:test';
 import { f16BitsToF32 } from '../../../src/dtype.js';
 import { fillRects, fillRectsPrograms, type Rect } from '../../../src/ops/color/fill-rects.js';
 import { Tensor } from '../../../src/tensor.js';
-import { assertClose } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage } from '../../_kit/images.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
