@@ -23,6 +23,8 @@ export { gradientPrograms } from './ops/features/gradient.js';
 export { crackPrograms } from './ops/features/crack.js';
 export { pyrDownShape, pyramidPrograms } from './ops/features/pyramid.js';
 export { MAX_FILTER2D_SIZE } from './ops/filters/filter2d.js';
+export { MAX_MOTION_KSIZE, motionBlurPrograms, motionKernelCells } from './ops/filters/motion-blur.js';
+export { separablePerSamplePrograms } from './ops/filters/separable.js';
 export { cropPrograms } from './ops/geometry/crop.js';
 export { flipPrograms } from './ops/geometry/flip.js';
 export { padPrograms } from './ops/geometry/pad.js';
