@@ -11,6 +11,7 @@ export { connectedComponentsPrograms } from './ops/analysis/components.js';
 export { cannyPrograms } from './ops/analysis/canny.js';
 export { kmeansPrograms, MAX_K } from './ops/analysis/kmeans.js';
 export { brightnessContrastPrograms } from './ops/color/brightness-contrast.js';
+export { clahePrograms } from './ops/color/clahe.js';
 export { COLOR_CHAIN_DTYPES, colorChainPrograms, MAX_COLOR_STEPS } from './ops/color/chain.js';
 export { convertPrograms } from './ops/color/convert.js';
 export { fillRectsPrograms, MAX_FILL_CHANNELS, MAX_FILL_RECTS } from './ops/color/fill-rects.js';
