@@ -17,14 +17,17 @@ import { onDevice } from '../../device.js';
 import { roundHalfEven } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
-import { integerInRange, invalidParameter } from '../../validate.js';
+import { integerInRange, invalidParameter, numberInRange } from '../../validate.js';
 import { borderIndex, wgslBorder } from '../../kernels/border.js';
 import { cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
-import { checkDType, checkImage, numberItem, packPerSample, perSample, perSampleField, sampleValue, type PerSample } from '../image.js';
+import { checkDType, checkImage, packPerSample, perSample, perSampleField, sampleValue, type PerSample, type PerSampleItem } from '../image.js';
 
 export interface ClaheOptions {
-  /** Contrast limit, 0 (no clipping) to 1000, or one per sample. Default 40 (OpenCV's). */
-  clipLimit?: PerSample<number>;
+  /**
+   * Contrast limit, 0 (no clipping) to 1000, or one per sample, where null leaves the sample
+   * unchanged (an augmentation's sample that did not draw CLAHE). Default 40 (OpenCV's).
+   */
+  clipLimit?: PerSample<number | null>;
   /** Tiles across and down, integers 1 to 64. Default [8, 8]. */
   tileGrid?: readonly [number, number];
 }
@@ -45,10 +48,16 @@ function gridOf(h: number, w: number, tilesX: number, tilesY: number): Grid {
   return { tilesX, tilesY, tileW: padW / tilesX, tileH: padH / tilesY };
 }
 
-/** The histogram clip of a tile of `area` pixels for a clipLimit (OpenCV: 0 means none). */
-function clipCount(clipLimit: number, area: number): number {
+/** The clip of a tile of `area` pixels for a clipLimit (OpenCV: 0 means none); -1 for null, the identity table. */
+function clipCount(clipLimit: number | null, area: number): number {
+  if (clipLimit === null) return -1;
   return clipLimit > 0 ? Math.max(Math.floor((clipLimit * area) / 256), 1) : 0;
 }
+
+const LIMIT_ITEM: PerSampleItem<number | null> = {
+  what: ['a number or null', 'numbers or nulls'],
+  check: (name, v) => (v === null ? null : numberInRange(name, v, 0, 1000)),
+};
 
 export function claheLutProgram(): ProgramInfo {
   return {
@@ -94,8 +103,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     atomicAdd(&hist[u32(src_load(base + yy * u.width + xx))], 1u);
   }
   workgroupBarrier();
+  let clip_code = u.clips[plane / u.channels].x;
+  if (clip_code < 0) {
+    // null: the identity table
+    lut_store(g * 256u + li, f32(li));
+    return;
+  }
   // clip 0 (no clipping) as a limit no bin reaches, so every workgroup takes the same path
-  let clip = u32(u.clips[plane / u.channels].x);
+  let clip = u32(clip_code);
   let limit = select(clip, 0xffffffffu, clip == 0u);
   var h = atomicLoad(&hist[li]);
   if (h > limit) {
@@ -178,6 +193,11 @@ function cpuLuts(x: Tensor, grid: Grid, clips: readonly number[]): Tensor {
   for (let plane = 0; plane < N * C; plane++) {
     const clip = clips[Math.floor(plane / C)]!;
     for (let t = 0; t < tiles; t++) {
+      const base = (plane * tiles + t) * 256;
+      if (clip < 0) {
+        for (let i = 0; i < 256; i++) out[base + i] = i;
+        continue;
+      }
       hist.fill(0);
       const y0 = Math.floor(t / grid.tilesX) * grid.tileH;
       const x0 = (t % grid.tilesX) * grid.tileW;
@@ -200,7 +220,6 @@ function cpuLuts(x: Tensor, grid: Grid, clips: readonly number[]): Tensor {
         }
       }
       let sum = 0;
-      const base = (plane * tiles + t) * 256;
       for (let i = 0; i < 256; i++) {
         sum += hist[i]!;
         out[base + i] = Math.min(roundHalfEven(Math.fround(sum * lutScale)), 255);
@@ -213,14 +232,14 @@ function cpuLuts(x: Tensor, grid: Grid, clips: readonly number[]): Tensor {
 /**
  * Equalises each channel of an N×C×H×W u8 batch by tiles with a contrast limit. Runs where `x` lives.
  * @example clahe(gray, { clipLimit: 2, tileGrid: [8, 8] })
- * @example clahe(batch3, { clipLimit: [1, 2.5, 4] })   // a limit per sample (Albumentations' clip_limit draw)
+ * @example clahe(batch3, { clipLimit: [1, null, 4] })   // a limit per sample (Albumentations' clip_limit draw); sample 1 unchanged
  * @throws KensaError KENSA_ERR_DTYPE unless x is u8; KENSA_ERR_INVALID_ARGUMENT for clipLimit outside [0, 1000] or tileGrid not two integers in [1, 64].
  */
 export function clahe(x: Tensor, options: ClaheOptions = {}): Tensor {
   const d = checkImage('x', x);
   checkDType('x', x, ['u8']);
   const o = options ?? {};
-  const limits = perSample('clipLimit', o.clipLimit ?? 40, d.n, numberItem(0, 1000));
+  const limits = perSample('clipLimit', o.clipLimit === undefined ? 40 : o.clipLimit, d.n, LIMIT_ITEM);
   const tileGrid = o.tileGrid ?? [8, 8];
   if (!Array.isArray(tileGrid) || tileGrid.length !== 2) throw invalidParameter('tileGrid', '[tiles across, tiles down]', tileGrid);
   const tilesX = integerInRange('tileGrid[0]', tileGrid[0], 1, 64);

@@ -25,7 +25,7 @@ export const MOTION_BLUR_VECS = 3072;
 export const MAX_MOTION_KSIZE = 255;
 
 export interface MotionBlurOptions {
-  /** Odd kernel side 3 to 255, or one per sample. */
+  /** Odd kernel side 1 (the identity, for samples left unchanged) to 255, or one per sample. */
   ksize: PerSample<number>;
   /** Line angle in degrees (−360 to 360), or one per sample. */
   angle: PerSample<number>;
@@ -37,7 +37,7 @@ export interface MotionBlurOptions {
   dtype?: DType;
 }
 
-const KSIZE_ITEM: PerSampleItem<number> = { what: ['an odd integer', 'odd integers'], check: (name, v) => oddInteger(name, v, 3, MAX_MOTION_KSIZE) };
+const KSIZE_ITEM: PerSampleItem<number> = { what: ['an odd integer', 'odd integers'], check: (name, v) => oddInteger(name, v, 1, MAX_MOTION_KSIZE) };
 
 /** The kernel's cells as (dx, dy) offsets from its centre, row-major, distinct. */
 export function motionKernelCells(ksize: number, angle: number, direction: number): [number, number][] {
@@ -88,7 +88,7 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
  * Blurs each sample of an N×C×H×W batch along a line (see the file header). Runs where `x` lives.
  * @example motionBlur(img, { ksize: 9, angle: 30 })
  * @example motionBlur(batch2, { ksize: [3, 7], angle: [0, 135], direction: [0, 1] })
- * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for ksize not odd in [3, 255], angle outside [−360, 360],
+ * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for ksize not odd in [1, 255], angle outside [−360, 360],
  *   direction outside [−1, 1], per-sample values of another length than N, or kernels too many for the batch.
  */
 export function motionBlur(x: Tensor, options: MotionBlurOptions): Tensor {
