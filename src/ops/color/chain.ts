@@ -22,7 +22,7 @@
  * imageStats on the chain's device, so no value returns to the host.
  */
 import { onDevice } from '../../device.js';
-import { allocTyped, isIntegerDType, readElement, saturate, type DType } from '../../dtype.js';
+import { allocTyped, readElement, saturate, type DType } from '../../dtype.js';
 import { KensaError } from '../../errors.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
@@ -34,6 +34,11 @@ import { GRAY_WEIGHTS } from './gray.js';
 
 /** Dtypes of a colour chain's images (integers of a known full scale, floats in [0, 1]). */
 export const COLOR_CHAIN_DTYPES: readonly DType[] = ['u8', 'u16', 'f32', 'f16'];
+
+/** M, the full scale of a colour chain's dtype: 255 (u8), 65535 (u16), 1 (floats). */
+export function colorFullScale(dtype: DType): number {
+  return dtype === 'u8' ? 255 : dtype === 'u16' ? 65535 : 1;
+}
 
 /** Most steps of one batch, samples × steps (one uniform vec4 each, 48 KiB). */
 export const MAX_COLOR_STEPS = 3072;
@@ -329,7 +334,7 @@ export function colorChain(x: Tensor, options: ColorChainOptions): Tensor {
       `Expected x with 1 or 3 channels for hsv, saturation and gray steps but received ${d.c} (shape [${x.shape.join(', ')}])`,
     );
   if (d.n * stepCount > MAX_COLOR_STEPS) throw invalidParameter('steps', `at most ${MAX_COLOR_STEPS} steps in all (samples × steps)`, `${d.n} × ${stepCount}`);
-  const max = isIntegerDType(x.dtype) ? (x.dtype === 'u8' ? 255 : 65535) : 1;
+  const max = colorFullScale(x.dtype);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
   const withMeans = codes.has(KIND_CODE.contrast);
   const steps = rows.flat().flat();
