@@ -5,6 +5,8 @@
  * the unfused transforms clamp, and are rounded once at the end. Unfused, each transform runs its
  * own pass and integer images round after each: the two differ by those roundings, carried
  * through the later steps (docs/augment.md states the tolerance the tests hold).
+ * A transform with a contrast stage (ColorJitter) starts a new pass: contrast blends toward the
+ * grey mean of its pass's input, which must be its own input, as when it runs alone.
  */
 import { colorChain } from '../ops/color/chain.js';
 import type { Tensor } from '../tensor.js';
@@ -26,11 +28,16 @@ export function applyStages<P extends Json>(image: Tensor, params: readonly (P |
 export function applyPointwise(run: readonly PointwiseTransform[], params: readonly (readonly (Json | null)[])[], image: Tensor, fuse: boolean): Tensor {
   if (!fuse) return run.reduce((x, t, k) => (params[k]!.every((p) => p === null) ? x : t.apply(x, params[k]!)), image);
   const ctx = contextOf(image);
-  const chains = Array.from({ length: image.shape[0]! }, (_, i) =>
-    run.flatMap((t, k) => {
-      const p = params[k]![i]!;
-      return p === null ? [] : t.stage(p, ctx);
-    }),
-  );
-  return chains.every((c) => c.length === 0) ? image : colorChain(image, { steps: chains });
+  const n = image.shape[0]!;
+  const stages = run.map((t, k) => params[k]!.map((p) => (p === null ? [] : t.stage(p, ctx))));
+  const passes: number[][] = [];
+  for (const [k, perSample] of stages.entries()) {
+    const contrast = perSample.some((steps) => steps.some((s) => s.kind === 'contrast'));
+    if (passes.length === 0 || contrast) passes.push([k]);
+    else passes.at(-1)!.push(k);
+  }
+  return passes.reduce((x, pass) => {
+    const chains = Array.from({ length: n }, (_, i) => pass.flatMap((k) => stages[k]![i]!));
+    return chains.every((c) => c.length === 0) ? x : colorChain(x, { steps: chains });
+  }, image);
 }
