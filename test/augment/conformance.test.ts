@@ -21,6 +21,7 @@ import {
 } from '../../src/augment/index.js';
 import type { AugmentBatch, Transform } from '../../src/augment/index.js';
 import { liveTensors } from '../../src/tensor.js';
+import { isKensaError } from '../../src/errors.js';
 import { assertClose } from '../_kit/compare.js';
 import { batchOf, EXAMPLES, example, sampleOf } from './_cases.js';
 
@@ -89,10 +90,18 @@ describe('every registered transform', () => {
     });
 
     test(`${name}: u16 and f32 images keep their dtype`, () => {
+      const e = example(name);
       for (const dtype of ['u16', 'f32'] as const) {
         const b = batchOf(2, dtype);
-        const r = augment(example(name).make(1), b, { seed: 2 });
-        assert.equal(r.batch.image.dtype, dtype);
+        if (e.u8Only) {
+          assert.throws(
+            () => augment(e.make(1), b, { seed: 2 }),
+            (err) => isKensaError(err, 'KENSA_ERR_DTYPE'),
+          );
+          continue;
+        }
+        const r = augment(e.make(1), b, { seed: 2 });
+        assert.equal(r.batch.image.dtype, e.outputDType ?? dtype);
         assert.equal(r.batch.mask!.dtype, 'u8');
         assert.ok(differs(r.batch, b), `${dtype}: the image is unchanged`);
       }
