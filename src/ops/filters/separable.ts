@@ -10,8 +10,10 @@
  *  - general: two pixel-kernel passes through an f32 intermediate, taps as uniforms
  *    (array<vec4<f32>, 64>, up to 255 taps), any width.
  * Per sample (augmentation: a Gaussian per image): `filter2dSeparablePerSample` takes one kernel
- * pair per sample through the general path's two passes, each sample's taps a block of the
- * uniform array `w` (stride `u.vecs` vec4s: taps, border value, weights), the same f32 sums.
+ * pair per sample, each sample's weights a block of a uniform array (stride `u.vecs` vec4s): on
+ * the tiled path (radii up to 8) the kernels zero-padded to the batch's largest radii, which adds
+ * exact zeros to the same sums; otherwise through the general path's two passes (block: taps,
+ * border value, weights).
  */
 import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
@@ -21,7 +23,7 @@ import type { BorderMode } from '../../kernels/border.js';
 import { checkImage, type ImageDims } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { runStencil, stencilStripProgram } from '../../kernels/stencil-strip.js';
-import { STENCIL_MAX_RADIUS, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../../kernels/stencil-tile.js';
+import { runStencilTile, STENCIL_MAX_RADIUS, stencilTileFits, stencilTileProgram, type StencilTileSpec } from '../../kernels/stencil-tile.js';
 import { MAX_TAPS } from './kernels.js';
 
 const TAP_VECS = Math.ceil(MAX_TAPS / 4) + 1;
@@ -221,6 +223,8 @@ export function filter2dSeparablePerSample(x: Tensor, a: SeparablePerSampleArgs)
   const first = new Array<number>(d.n).fill(Math.fround(a.borderValue));
   return onDevice(x, {
     gpu: () => {
+      const tiled = perSampleTiled(x, shape, kx, ky, a);
+      if (tiled) return tiled;
       const vecs = perSampleTapVecs(Math.max(...kx.map((k) => k.length), ...ky.map((k) => k.length)));
       const tmp = runPixelProgram(separablePerSamplePass('h', x.dtype, 'f32', a.border), [x], shape, 'f32', {
         vecs,
@@ -254,9 +258,67 @@ export function filter2dSeparablePerSample(x: Tensor, a: SeparablePerSampleArgs)
   });
 }
 
+/**
+ * The tiled per-sample path as a stencil: sample n = plane / C reads its kx (2·rx + 1 weights) then
+ * ky (2·ry + 1) from u.pw[n · u.vecs ..]; the vec4 index and lane of each weight are constants.
+ */
+export function separablePerSampleTileSpec(inDtype: DType, outDtype: DType, border: BorderMode, rx: number, ry: number): StencilTileSpec {
+  const weight = (k: number) => `u.pw[(wid.z / u.shape.y) * u.vecs + ${k >> 2}u][${k & 3}]`;
+  const sum = (count: number, first: number, at: (d: number) => string) =>
+    Array.from({ length: count }, (_, k) => `${weight(first + k)} * ${at(k - (count - 1) / 2)}`).join(' + ');
+  return {
+    name: 'separable_tiled_per_sample',
+    key: '',
+    inDtype,
+    outDtype,
+    border,
+    rx,
+    ry,
+    uniforms: [
+      { name: 'vecs', type: 'u32' },
+      { name: 'pw', type: { array: 'vec4f', length: PER_SAMPLE_TAP_VECS } },
+    ],
+    rows: { h: (p) => sum(2 * rx + 1, 0, p) },
+    combine: (r) => `let v = ${sum(2 * ry + 1, 2 * rx + 1, (dy) => r('h', dy))};`,
+  };
+}
+
+/** `k` centred in `taps` weights (zeros around it). */
+function padKernel(k: readonly number[], taps: number): number[] {
+  const pad = (taps - k.length) / 2;
+  return [...new Array<number>(pad).fill(0), ...k, ...new Array<number>(pad).fill(0)];
+}
+
+/** The tiled per-sample run, or null where it does not fit (radius over 8, rows off the word grid, too many weights). */
+function perSampleTiled(
+  x: Tensor,
+  shape: Dims4,
+  kx: readonly (readonly number[])[],
+  ky: readonly (readonly number[])[],
+  a: SeparablePerSampleArgs,
+): Tensor | null {
+  const tx = Math.max(...kx.map((k) => k.length));
+  const ty = Math.max(...ky.map((k) => k.length));
+  const spec = separablePerSampleTileSpec(x.dtype, a.dtype, a.border, (tx - 1) / 2, (ty - 1) / 2);
+  const vecs = Math.ceil((tx + ty) / 4);
+  if (!stencilTileFits(spec, shape) || shape[0] * vecs > PER_SAMPLE_TAP_VECS) return null;
+  const pw = new Array<number>(PER_SAMPLE_TAP_VECS * 4).fill(0);
+  kx.forEach((k, n) => {
+    for (const [i, v] of [...padKernel(k, tx), ...padKernel(ky[n]!, ty)].entries()) pw[n * vecs * 4 + i] = v;
+  });
+  return runStencilTile(spec, x, { vecs, pw }, a.borderValue);
+}
+
 /** Every program variant of the per-sample path, for compile-all tests. */
 export function separablePerSamplePrograms(dtypes: readonly DType[], borders: readonly BorderMode[]): ProgramInfo[] {
-  return dtypes.flatMap((dt) => borders.flatMap((b) => [separablePerSamplePass('h', dt, 'f32', b), separablePerSamplePass('v', 'f32', dt, b)]));
+  return dtypes.flatMap((dt) =>
+    borders.flatMap((b) => [
+      separablePerSamplePass('h', dt, 'f32', b),
+      separablePerSamplePass('v', 'f32', dt, b),
+      stencilTileProgram(separablePerSampleTileSpec(dt, dt, b, 1, 1), false),
+      stencilTileProgram(separablePerSampleTileSpec(dt, dt, b, TILED_MAX_RADIUS, 3), true),
+    ]),
+  );
 }
 
 /** Every program variant of this file, for compile-all tests. */
