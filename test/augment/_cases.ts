@@ -30,8 +30,8 @@ export interface Example {
   readonly gpuTolerance?: { int: number };
   /** The image dtype it returns where not the input's (Normalize: f32). */
   readonly outputDType?: DType;
-  /** Whether it takes u8 images only (CLAHE: other dtypes are refused with KENSA_ERR_DTYPE). */
-  readonly u8Only?: boolean;
+  /** The image dtypes it takes; default u8, u16 and f32; the others are refused with KENSA_ERR_DTYPE. */
+  readonly dtypes?: readonly DType[];
 }
 
 /** Examples with arguments that change a 24×24 sample whenever they are drawn. */
@@ -61,7 +61,7 @@ export const EXAMPLES: Readonly<Record<string, Example>> = {
   GaussianBlur: { make: (p) => A.GaussianBlur({ p, blurLimit: [3, 7], sigmaLimit: [0.5, 2] }), gpuTolerance: { int: 1 } },
   MotionBlur: { make: (p) => A.MotionBlur({ p, blurLimit: [3, 7] }), gpuTolerance: { int: 1 } },
   GaussNoise: { make: (p) => A.GaussNoise({ p, stdRange: [0.05, 0.1] }) },
-  CLAHE: { make: (p) => A.CLAHE({ p, clipLimit: [2, 4], tileGrid: [3, 3] }), gpuTolerance: { int: 1 }, u8Only: true },
+  CLAHE: { make: (p) => A.CLAHE({ p, clipLimit: [2, 4], tileGrid: [3, 3] }), gpuTolerance: { int: 1 }, dtypes: ['u8'] },
   Normalize: { make: () => A.Normalize(), setsSize: true, deterministic: true, outputDType: 'f32' },
   CoarseDropout: { make: (p) => A.CoarseDropout({ p, numHolesRange: [1, 3], holeHeightRange: [0.2, 0.4], holeWidthRange: [0.2, 0.4], fill: 0, maskFill: 3 }) },
 };
