@@ -327,8 +327,9 @@ export function colorChain(x: Tensor, options: ColorChainOptions): Tensor {
   const rows = colorChainRows((options ?? ({} as ColorChainOptions)).steps, d.n);
   const stepCount = rows[0]?.length ?? 0;
   const codes = new Set(rows.flatMap((r) => r.map((p) => p[3]!)));
-  const rgb = d.c === 3;
-  if (!rgb && d.c !== 1 && [KIND_CODE.hsv, KIND_CODE.saturation, KIND_CODE.gray].some((k) => codes.has(k)))
+  // chains of per-element steps (affine, gamma) read one channel per output, not the triple
+  const rgb = d.c === 3 && [KIND_CODE.hsv, KIND_CODE.saturation, KIND_CODE.gray, KIND_CODE.contrast].some((k) => codes.has(k));
+  if (d.c !== 3 && d.c !== 1 && [KIND_CODE.hsv, KIND_CODE.saturation, KIND_CODE.gray].some((k) => codes.has(k)))
     throw new KensaError(
       'KENSA_ERR_SHAPE',
       `Expected x with 1 or 3 channels for hsv, saturation and gray steps but received ${d.c} (shape [${x.shape.join(', ')}])`,
