@@ -136,6 +136,9 @@ describe('colour transforms', () => {
           assert.equal(r.batch.image.data[n * 3 * 576 + y * 24 + x], inside ? 200 : b.image.data[n * 3 * 576 + y * 24 + x], `image ${n} (${x}, ${y})`);
         }
     }
+    // replayed holes may lie anywhere a large image has pixels
+    const far = replay(CoarseDropout({ p: 1, fill: 9 }), batchOf(1), [{ holes: [[1500, 2000, 30, 30]] }]);
+    assertClose(far.image, batchOf(1).image, EXACT, 'a hole outside the 24×24 image');
     const kept = augment(CoarseDropout({ p: 1 }), b, { seed: 6 });
     assertClose(kept.batch.mask!, b.mask!, EXACT, 'mask without maskFill');
   });

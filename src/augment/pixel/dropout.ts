@@ -15,6 +15,12 @@ import type { ImageTransform } from '../transform.js';
 export type CoarseDropoutParams = { holes: [number, number, number, number][] };
 
 const count = z.number().int().min(0).max(1000);
+/** A hole's corner or side in pixels. */
+const pixels = z
+  .number()
+  .int()
+  .min(0)
+  .max(1 << 24);
 
 /**
  * Fills random rectangles of each drawn sample, with probability p (default 0.5).
@@ -36,7 +42,7 @@ export const CoarseDropout = defineTransform(
   (a): Omit<ImageTransform<CoarseDropoutParams>, 'name' | 'args'> => ({
     kind: 'image',
     p: a.p,
-    params: z.strictObject({ holes: z.array(z.tuple([count.max(1 << 24), count.max(1 << 24), count.max(1 << 24), count.max(1 << 24)])) }),
+    params: z.strictObject({ holes: z.array(z.tuple([pixels, pixels, pixels, pixels])) }),
     sample: (rng, ctx) => {
       const n = a.numHolesRange[0] + Math.floor(rng() * (a.numHolesRange[1] - a.numHolesRange[0] + 1));
       const holes: [number, number, number, number][] = [];
