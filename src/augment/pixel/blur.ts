@@ -5,7 +5,8 @@
  *    (0: OpenCV's sigma from ksize); blurLimit [0, 0] takes ksize from sigma by OpenCV's rule
  *    (cvRound(sigma · (u8 ? 3 : 4) · 2 + 1) | 1). Border reflect101, as cv2.GaussianBlur.
  *  - MotionBlur: ksize uniform among the odd sizes in blurLimit, angle uniform in angleRange
- *    (degrees), direction uniform in directionRange; the line kernel of src/ops/filters/motion-blur.ts.
+ *    (degrees), direction uniform in directionRange; the line kernel of src/ops/filters/motion-blur.ts
+ *    (Albumentations' create_motion_kernel: the direction lengthens the line, its sign does not matter).
  */
 import { z } from 'zod';
 import { gaussianKsizeForSigma } from '../../ops/filters/kernels.js';

@@ -1,10 +1,11 @@
 /**
  * Motion blur: each sample correlated with its own line kernel, Albumentations' MotionBlur kernel
  * (create_motion_kernel, without allow_shifted): in a ksize × ksize grid of centre h = ⌊ksize/2⌋,
- * the cells (h + round(cos θ · t), h + round(sin θ · t)) for 2·ksize values of t evenly spaced over
- * [−h, h], each shifted by direction · h and clipped to [−h, h] (rounding half to even, as NumPy),
- * all of weight 1 / (number of distinct cells). θ is in degrees, y pointing down; direction −1
- * puts the line behind the centre, 1 ahead of it, 0 centres it.
+ * the cells (round(h + cos θ · t), round(h + sin θ · t)), each coordinate clipped to the grid, for
+ * 2·ksize values of t evenly spaced over [−h, h] and scaled by 1 + |direction| (rounding half to
+ * even, as NumPy), all of weight 1 / (number of distinct cells). θ is in degrees, y pointing down.
+ * As in Albumentations, the direction's sign does not change the kernel (the line is symmetric);
+ * its size lengthens the line up to the grid's edge.
  * Sums are f32 over the cells in row-major order, as filter2d; border reflect101 by default.
  * Integer outputs round half to even and saturate. GPU and CPU run the same sums (±1 on integers
  * where a contracted multiply-add lands on the other side of a .5).
@@ -29,7 +30,7 @@ export interface MotionBlurOptions {
   ksize: PerSample<number>;
   /** Line angle in degrees (−360 to 360), or one per sample. */
   angle: PerSample<number>;
-  /** Where the line lies relative to the centre, −1 to 1 (default 0), or one per sample. */
+  /** Lengthens the line by 1 + |direction| within the grid, −1 to 1 (default 0), or one per sample. */
   direction?: PerSample<number>;
   border?: BorderMode;
   borderValue?: number;
@@ -47,11 +48,11 @@ export function motionKernelCells(ksize: number, angle: number, direction: numbe
   const count = 2 * ksize;
   const cells = new Set<number>();
   for (let i = 0; i < count; i++) {
-    // np.linspace(-h, h, 2·ksize) + direction·h, clipped
-    const t = Math.min(h, Math.max(-h, -h + (2 * h * i) / (count - 1) + direction * h));
-    const cx = Math.min(h, Math.max(-h, roundHalfEven(dx * t)));
-    const cy = Math.min(h, Math.max(-h, roundHalfEven(dy * t)));
-    cells.add((cy + h) * ksize + (cx + h));
+    // np.linspace(-h, h, 2·ksize), times 1 + |direction| (negated for a negative one: the same set)
+    const t = (-h + (2 * h * i) / (count - 1)) * (1 + Math.abs(direction)) * (direction < 0 ? -1 : 1);
+    const x = Math.min(ksize - 1, Math.max(0, roundHalfEven(h + dx * t)));
+    const y = Math.min(ksize - 1, Math.max(0, roundHalfEven(h + dy * t)));
+    cells.add(y * ksize + x);
   }
   return [...cells].sort((a, b) => a - b).map((c) => [(c % ksize) - h, Math.floor(c / ksize) - h]);
 }

@@ -21,7 +21,7 @@ function dense(ksize: number, angle: number, direction: number): number[][] {
 }
 
 describe('motionBlur', () => {
-  test('kernels are Albumentations’ lines: horizontal, vertical, diagonal, one-sided', () => {
+  test('kernels are Albumentations’ lines: horizontal, vertical, diagonal, lengthened by the direction', () => {
     assert.deepEqual(motionKernelCells(5, 0, 0), [
       [-2, 0],
       [-1, 0],
@@ -39,12 +39,10 @@ describe('motionBlur', () => {
       [0, 0],
       [1, 1],
     ]);
-    // direction 1: t + h clipped to [−h, h], so the line starts at the centre and goes ahead
-    assert.deepEqual(motionKernelCells(5, 180, 1), [
-      [-2, 0],
-      [-1, 0],
-      [0, 0],
-    ]);
+    // a 7 grid at 30°: the line (|t| ≤ 3) reaches y ±1; direction ±1 doubles t, clipped to the grid's edge
+    assert.ok(motionKernelCells(7, 30, 0).every(([, y]) => Math.abs(y) <= 1));
+    assert.deepEqual(motionKernelCells(7, 30, 1).at(-1), [3, 3]);
+    assert.deepEqual(motionKernelCells(7, 30, 1), motionKernelCells(7, 30, -1), 'the sign does not change the kernel');
   });
 
   test('CPU equals filter2d with the dense kernel (f32 1e-5)', () => {
