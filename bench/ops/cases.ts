@@ -2,13 +2,17 @@
 import type { DType } from '../../src/dtype.js';
 import { imageStats } from '../../src/ops/analysis/stats.js';
 import { histogram } from '../../src/ops/analysis/histogram.js';
+import { colorChain } from '../../src/ops/color/chain.js';
+import { clahe } from '../../src/ops/color/clahe.js';
 import { convert } from '../../src/ops/color/convert.js';
+import { gaussNoise } from '../../src/ops/color/noise.js';
 import { crackMask } from '../../src/ops/features/crack.js';
 import { gradientMagnitude } from '../../src/ops/features/gradient.js';
 import { sobel } from '../../src/ops/features/sobel.js';
 import { boxBlur } from '../../src/ops/filters/box.js';
 import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
 import { medianBlur } from '../../src/ops/filters/median.js';
+import { motionBlur } from '../../src/ops/filters/motion-blur.js';
 import { flip } from '../../src/ops/geometry/flip.js';
 import { resize } from '../../src/ops/geometry/resize.js';
 import { dilate } from '../../src/ops/morphology/morphology.js';
@@ -54,4 +58,44 @@ export const CASES: BenchCase[] = [
   { name: 'flip horizontal u8', peer: 'flip_u8', bytes: io(per.u8), memoryBound: true, run: (x) => flip(x, { axis: 'horizontal' }) },
   { name: 'histogram 256 bins u8', peer: 'histogram_u8', bytes: (p) => p, memoryBound: true, run: (x) => histogram(x) },
   { name: 'min/max/mean/std u8', peer: 'stats_u8', bytes: (p) => p, memoryBound: true, run: (x) => imageStats(x) },
+  {
+    name: 'colour chain affine + gamma per sample u8',
+    peer: null,
+    bytes: io(per.u8),
+    memoryBound: true,
+    run: (x) =>
+      colorChain(x, {
+        steps: [
+          { kind: 'affine', alpha: perImage(x, (i) => 0.8 + 0.05 * i), beta: 5 },
+          { kind: 'gamma', gamma: 1.2 },
+        ],
+      }),
+  },
+  {
+    name: 'gauss noise per sample u8',
+    peer: null,
+    bytes: io(per.u8),
+    memoryBound: true,
+    run: (x) => gaussNoise(x, { sigma: 10, seed: perImage(x, (i) => i) }),
+  },
+  {
+    name: 'gaussian 3–7 per sample u8',
+    peer: null,
+    bytes: io(per.u8),
+    memoryBound: true,
+    run: (x) => gaussianBlur(x, { ksize: perImage(x, (i) => [3 + 2 * (i % 3), 3 + 2 * (i % 3)] as const) }),
+  },
+  {
+    name: 'motion blur 7 per sample u8',
+    peer: null,
+    bytes: io(per.u8),
+    memoryBound: false,
+    run: (x) => motionBlur(x, { ksize: 7, angle: perImage(x, (i) => 20 * i) }),
+  },
+  { name: 'CLAHE 8×8 u8', peer: null, bytes: io(per.u8), memoryBound: false, run: (x) => clahe(x, { clipLimit: 2 }) },
 ];
+
+/** One value per image of the batch x. */
+function perImage<T>(x: Tensor, f: (i: number) => T): T[] {
+  return Array.from({ length: x.shape[0]! }, (_, i) => f(i));
+}

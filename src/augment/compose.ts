@@ -144,7 +144,10 @@ export interface DrawOptions {
 }
 
 export interface AugmentOptions extends DrawOptions {
-  /** Run consecutive geometric transforms as one warp; default true. False runs each alone (exact integer ops stay exact either way). */
+  /**
+   * Run consecutive geometric transforms as one warp and consecutive colour transforms as one pass;
+   * default true. False runs each alone (exact integer ops stay exact either way).
+   */
   readonly fuse?: boolean;
 }
 
@@ -225,7 +228,7 @@ function applyNode(t: Transform, s: RunState, params: readonly Json[], fuse: boo
     case 'geometric':
       return applyGeometric([t], [params], s, fuse);
     case 'pointwise':
-      return { ...s, batch: { ...s.batch, image: applyPointwise([t], [params], s.batch.image) } };
+      return { ...s, batch: { ...s.batch, image: applyPointwise([t], [params], s.batch.image, fuse) } };
     case 'image':
       return withBatch(s, t.apply(s.batch, params));
     case 'container':
@@ -244,7 +247,7 @@ function applyContainer(t: ContainerTransform, entry: RunState, params: readonly
     const group = t.children.slice(j, k);
     const groupParams = childParams.slice(j, k);
     if (kind === 'geometric') s = applyGeometric(group as GeometricTransform[], groupParams, s, fuse);
-    else if (kind === 'pointwise') s = { ...s, batch: { ...s.batch, image: applyPointwise(group as PointwiseTransform[], groupParams, s.batch.image) } };
+    else if (kind === 'pointwise') s = { ...s, batch: { ...s.batch, image: applyPointwise(group as PointwiseTransform[], groupParams, s.batch.image, fuse) } };
     else s = applyNode(t.children[j]!, s, groupParams[0]!, fuse);
     j = k;
   }

@@ -23,7 +23,14 @@ export interface Example {
   readonly boxSlack?: number;
   /** Whether its draw is the same whatever the seed (nothing random but p). */
   readonly deterministic?: boolean;
-  /** The image dtypes it takes; default u8, u16 and f32. */
+  /**
+   * Its image's GPU = CPU tolerance where it is not exact: WGSL's division and pow (colour chain)
+   * and contracted multiply-adds (blurs, CLAHE's interpolation) put integers within 1, floats within 1e-4.
+   */
+  readonly gpuTolerance?: { int: number };
+  /** The image dtype it returns where not the input's (Normalize: f32). */
+  readonly outputDType?: DType;
+  /** The image dtypes it takes; default u8, u16 and f32; the others are refused with KENSA_ERR_DTYPE. */
   readonly dtypes?: readonly DType[];
 }
 
@@ -46,6 +53,17 @@ export const EXAMPLES: Readonly<Record<string, Example>> = {
     deterministic: true,
     geometric: true,
   },
+  RandomBrightnessContrast: { make: (p) => A.RandomBrightnessContrast({ p, brightnessLimit: [0.1, 0.3], contrastLimit: 0.3 }) },
+  RandomGamma: { make: (p) => A.RandomGamma({ p, gammaLimit: [50, 80] }), gpuTolerance: { int: 1 } },
+  HueSaturationValue: { make: (p) => A.HueSaturationValue({ p, hueShiftLimit: [10, 40] }), gpuTolerance: { int: 1 } },
+  ColorJitter: { make: (p) => A.ColorJitter({ p, brightness: [1.2, 1.5], hue: 0.1 }), gpuTolerance: { int: 1 } },
+  ToGray: { make: (p) => A.ToGray({ p }), deterministic: true },
+  GaussianBlur: { make: (p) => A.GaussianBlur({ p, blurLimit: [3, 7], sigmaLimit: [0.5, 2] }), gpuTolerance: { int: 1 } },
+  MotionBlur: { make: (p) => A.MotionBlur({ p, blurLimit: [3, 7] }), gpuTolerance: { int: 1 } },
+  GaussNoise: { make: (p) => A.GaussNoise({ p, stdRange: [0.05, 0.1] }) },
+  CLAHE: { make: (p) => A.CLAHE({ p, clipLimit: [2, 4], tileGrid: [3, 3] }), gpuTolerance: { int: 1 }, dtypes: ['u8'] },
+  Normalize: { make: () => A.Normalize(), setsSize: true, deterministic: true, outputDType: 'f32' },
+  CoarseDropout: { make: (p) => A.CoarseDropout({ p, numHolesRange: [1, 3], holeHeightRange: [0.2, 0.4], holeWidthRange: [0.2, 0.4], fill: 0, maskFill: 3 }) },
 };
 
 /** The example of a registered name, or a failure naming it. */

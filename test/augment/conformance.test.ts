@@ -21,6 +21,7 @@ import {
 } from '../../src/augment/index.js';
 import type { AugmentBatch, Transform } from '../../src/augment/index.js';
 import { liveTensors } from '../../src/tensor.js';
+import { isKensaError } from '../../src/errors.js';
 import { assertClose } from '../_kit/compare.js';
 import { batchOf, EXAMPLES, example, sampleOf } from './_cases.js';
 
@@ -88,11 +89,19 @@ describe('every registered transform', () => {
       }
     });
 
-    test(`${name}: u16 and f32 images (those it takes) keep their dtype`, () => {
-      for (const dtype of (example(name).dtypes ?? ['u8', 'u16', 'f32']).filter((d) => d !== 'u8')) {
+    test(`${name}: u16 and f32 images keep their dtype (those it takes; the others are refused)`, () => {
+      const e = example(name);
+      for (const dtype of ['u16', 'f32'] as const) {
         const b = batchOf(2, dtype);
-        const r = augment(example(name).make(1), b, { seed: 2 });
-        assert.equal(r.batch.image.dtype, dtype);
+        if (!(e.dtypes ?? ['u8', 'u16', 'f32']).includes(dtype)) {
+          assert.throws(
+            () => augment(e.make(1), b, { seed: 2 }),
+            (err) => isKensaError(err, 'KENSA_ERR_DTYPE'),
+          );
+          continue;
+        }
+        const r = augment(e.make(1), b, { seed: 2 });
+        assert.equal(r.batch.image.dtype, e.outputDType ?? dtype);
         assert.equal(r.batch.mask!.dtype, 'u8');
         assert.ok(differs(r.batch, b), `${dtype}: the image is unchanged`);
       }

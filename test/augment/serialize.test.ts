@@ -21,6 +21,17 @@ describe('pipeline files', () => {
     assertClose(replay(pipeline, batch, expected).image, r.batch.image, { int: 0 });
   });
 
+  test('the colour and pixel fixture (pixel-v1) loads, draws what it drew, and replays its draw to the same bytes (seed 1)', async () => {
+    const pipeline = await loadPipeline(join(import.meta.dirname, 'fixtures', 'pixel-v1.yaml'));
+    const expected = JSON.parse(await readFile(join(import.meta.dirname, 'fixtures', 'pixel-v1.params.json'), 'utf8'));
+    assert.deepEqual(draw(pipeline, 4, { width: 32, height: 32, channels: 3, dtype: 'u8' }, { seed: 1 }), expected);
+    const batch = batchOf(4, 'u8', 32);
+    const r = augment(pipeline, batch, { seed: 1 });
+    assert.equal(r.batch.image.dtype, 'f32');
+    assertClose(replay(pipeline, batch, expected).image, r.batch.image, { atol: 0, rtol: 0 });
+    assert.deepEqual(toJSON(fromYAML(toYAML(pipeline))), toJSON(pipeline));
+  });
+
   test('the document written has every default filled and reads back to itself (JSON and YAML)', async () => {
     const pipeline = await loadPipeline(FIXTURE);
     const doc = toJSON(pipeline);
