@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   KENSA_ERR_SHADER: 'A WGSL program failed to compile.',
   KENSA_ERR_DECODE: 'An image file could not be read or decoded (corrupt, truncated, unsupported or over the pixel limit).',
   KENSA_ERR_RECIPE: 'A recipe file is not valid; the message points at the bad field.',
+  KENSA_ERR_AUGMENT: 'An augmentation pipeline file or replayed parameters are not valid; the message names the bad field.',
   KENSA_ERR_STORE:
     'A database operation failed (unreachable server, lost connection, locked or unwritable file); the message names the backend and the operation.',
   KENSA_ERR_TUNE_DATA: 'kensa tune cannot use its images: a truth mask missing, a size mismatch, an empty folder; the message names them.',

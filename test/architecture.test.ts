@@ -33,6 +33,8 @@ const RANKS: Record<string, number> = {
   // src/ops/<family>: families may use one another (acyclic, checked below)
   'src/ops/*': 6,
   'src/backend.ts': 7,
+  // GPU data augmentation: transforms over the ops
+  'src/augment': 7.6,
   'src/tiling': 8,
   'src/detect': 9,
   // results of detections (the Defect type is detect's)
