@@ -67,7 +67,7 @@ export const CONTAINER_SCHEMAS = {
 } as const;
 
 /** Builds a container from validated arguments (`args` without the children). */
-export function container(name: ContainerMode, args: { [key: string]: Json }, children: readonly Transform[], where = name): ContainerTransform {
+export function container(name: ContainerMode, args: { [key: string]: Json }, children: readonly Transform[], where: string = name): ContainerTransform {
   if (!Array.isArray(children) || !children.every(isTransform)) {
     throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected an array of transforms for ${where}.transforms but received ${typeof children}`);
   }
