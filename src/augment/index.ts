@@ -8,6 +8,7 @@ export { Perspective, type PerspectiveParams } from './geometric/perspective.js'
 export { PadIfNeeded, Resize } from './geometric/resize.js';
 export { RandomRotate90 } from './geometric/rotate90.js';
 export { Transpose } from './geometric/transpose.js';
+export { Crack, CutPaste, type DefectParams, PerlinStain, Pit, Scratch, Spot } from './defects.js';
 export { defineTransform, registeredTransforms } from './registry.js';
 export { fromJSON, fromYAML, loadPipeline, PIPELINE_VERSION, toJSON, toYAML, type PipelineDocument, type TransformData } from './serialize.js';
 export type {

@@ -19,7 +19,7 @@
 export const DEFECT_CLASSES = ['crack', 'scratch', 'spot'] as const;
 export type DefectClass = (typeof DEFECT_CLASSES)[number];
 
-/** Every shade-drawn shape (cutpaste copies pixels instead, see `pastePatch`). */
+/** Every shade-drawn shape (cutpaste copies pixels instead). */
 export const SHADE_CLASSES = ['crack', 'scratch', 'spot', 'pit', 'stain'] as const;
 export type ShadeClass = (typeof SHADE_CLASSES)[number];
 
@@ -469,39 +469,20 @@ export function patchFootprint(s: PatchShape): Footprint {
   return fp;
 }
 
-/** Pixel planes a defect draws into: values 0 … max (rounded when the array holds integers). */
-export type Plane = Float32Array | Uint8Array | Uint16Array;
-
 /**
- * Shades one plane of a `width`-wide image (starting at `offset`) by a footprint: darkening by
- * k scales a value by 1 − k, brightening moves it k of the way to `max`.
+ * Shades a reflectance image of `width` columns by a footprint: darkening by k scales a value by
+ * 1 − k, brightening moves it k of the way to 1.
  */
-export function shadePlane(plane: Plane, offset: number, width: number, fp: Footprint, max: number): void {
-  const round = !(plane instanceof Float32Array);
+export function shadePlane(img: Float32Array, width: number, fp: Footprint): void {
   const fw = fp.x1 - fp.x0 + 1;
   for (let y = fp.y0; y <= fp.y1; y++) {
-    const o = offset + y * width;
+    const o = y * width;
     const f = (y - fp.y0) * fw - fp.x0;
     for (let x = fp.x0; x <= fp.x1; x++) {
       const k = fp.shade[f + x]!;
       if (k === 0) continue;
-      const v = plane[o + x]!;
-      const out = k < 0 ? v * (1 + k) : v + (max - v) * k;
-      plane[o + x] = round ? Math.min(max, Math.round(out)) : out;
-    }
-  }
-}
-
-/** Copies the patch's source rectangle × gain onto its destination, in one plane; reads the source first, so they may overlap. */
-export function pastePatch(plane: Plane, offset: number, width: number, s: PatchShape, max: number): void {
-  const round = !(plane instanceof Float32Array);
-  const rows = Array.from({ length: s.height }, (_, y) => plane.slice(offset + (s.sy + y) * width + s.sx, offset + (s.sy + y) * width + s.sx + s.width));
-  for (let y = 0; y < s.height; y++) {
-    const o = offset + (s.dy + y) * width + s.dx;
-    const row = rows[y]!;
-    for (let x = 0; x < s.width; x++) {
-      const out = Math.min(max, row[x]! * s.gain);
-      plane[o + x] = round ? Math.round(out) : out;
+      const v = img[o + x]!;
+      img[o + x] = k < 0 ? v * (1 + k) : v + (1 - v) * k;
     }
   }
 }
@@ -539,7 +520,7 @@ export function drawDefect(c: DefectCanvas, cls: DefectClass, r: Rng): SampleDef
   const shape = sampleDefect(cls, r, c.width, c.height);
   const fp = footprint(shape, c.width, c.height);
   if (!fp) return null;
-  shadePlane(c.img, 0, c.width, fp, 1);
+  shadePlane(c.img, c.width, fp);
   const drawn = markMask(c.mask, c.width, fp, 255);
   const polarity = shape.class === 'spot' || shape.class === 'crack' || shape.class === 'scratch' ? shape.polarity : 'dark';
   return drawn && { class: cls, ...drawn, polarity };

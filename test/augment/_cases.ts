@@ -44,6 +44,12 @@ export const EXAMPLES: Readonly<Record<string, Example>> = {
     deterministic: true,
     geometric: true,
   },
+  Crack: { make: (p) => A.Crack({ p }) },
+  Scratch: { make: (p) => A.Scratch({ p }) },
+  Spot: { make: (p) => A.Spot({ p, count: [1, 2] }) },
+  Pit: { make: (p) => A.Pit({ p, width: [4, 8] }) },
+  PerlinStain: { make: (p) => A.PerlinStain({ p }) },
+  CutPaste: { make: (p) => A.CutPaste({ p, count: [1, 3] }) },
 };
 
 /** The example of a registered name, or a failure naming it. */

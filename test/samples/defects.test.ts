@@ -8,7 +8,7 @@ import {
   drawDefect,
   footprint,
   markMask,
-  pastePatch,
+  patchFootprint,
   type SampleDefect,
   sampleDefect,
   shadePlane,
@@ -151,23 +151,21 @@ describe('samples/defects', () => {
     }
   });
 
-  test('shading an 8-bit plane rounds and saturates; a patch is copied × gain onto its destination', () => {
+  test('shading moves reflectance towards 0 or 1; a patch footprint is its destination rectangle', () => {
     const W = 40;
-    const plane = new Uint8Array(W * 30).fill(200);
+    const img = new Float32Array(W * 30).fill(0.6);
     const spot = sampleDefect('spot', mulberry32(3), W, 30, { contrast: [0.9, 0.9] });
     const fp = footprint({ ...spot, polarity: 'bright' }, W, 30)!;
-    shadePlane(plane, 0, W, fp, 255);
-    assert.ok(plane.some((v) => v > 200) && plane.every((v) => v >= 200 && v <= 255));
+    shadePlane(img, W, fp);
+    assert.ok(img.some((v) => v > 0.6) && img.every((v) => v >= 0.6 && v <= 1));
     const mask = new Uint8Array(W * 30);
     const drawn = markMask(mask, W, fp, 7)!;
     assert.equal(mask.filter((v) => v === 7).length, drawn.area);
 
-    const img = Uint8Array.from({ length: W * 30 }, (_, i) => i % 251);
     const patch = sampleDefect('cutpaste', mulberry32(4), W, 30);
-    const before = img.slice();
-    pastePatch(img, 0, W, patch, 255);
-    for (let y = 0; y < patch.height; y++)
-      for (let x = 0; x < patch.width; x++)
-        assert.equal(img[(patch.dy + y) * W + patch.dx + x], Math.min(255, Math.round(before[(patch.sy + y) * W + patch.sx + x]! * patch.gain)));
+    const pf = patchFootprint(patch);
+    assert.deepEqual([pf.x0, pf.y0, pf.x1, pf.y1], [patch.dx, patch.dy, patch.dx + patch.width - 1, patch.dy + patch.height - 1]);
+    assert.ok(pf.mask.every((m) => m === 1) && pf.shade.every((k) => k === 0));
+    assert.ok(patch.sx + patch.width <= W && patch.sy + patch.height <= 30 && patch.gain !== 1);
   });
 });
