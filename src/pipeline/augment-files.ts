@@ -26,7 +26,7 @@ export interface AugmentItem {
 
 /** Every image of `imagesDir` (sorted by name), with its mask from `masksDir`; images without a mask are listed apart. */
 export function listAugmentItems(imagesDir: string, masksDir?: string): { items: AugmentItem[]; missingMasks: string[] } {
-  const files = imageFolder('images', imagesDir, CODE);
+  const files = imageFolder('IMAGES', imagesDir, CODE);
   if (masksDir === undefined) return { items: [...files].map(([name, path]) => ({ name, path })), missingMasks: [] };
   let masks: Map<string, string>;
   try {

@@ -185,16 +185,17 @@ export async function scanSources(args: readonly string[]): Promise<SourceScan> 
 /**
  * The image files of a folder by name (the path under it without the extension, forward
  * slashes), sorted; a kensa samples folder stands for its images/. Raw files need a size and are
- * skipped. A missing or empty folder, or a name found twice, is a KensaError of `code`.
+ * skipped. A missing or empty folder, or a name found twice, is a KensaError of `code` naming
+ * the folder by `label` (`--images`).
  */
-export function imageFolder(argument: string, dir: string, code: ErrorCode): Map<string, string> {
+export function imageFolder(label: string, dir: string, code: ErrorCode): Map<string, string> {
   let isDir = false;
   try {
     isDir = statSync(dir).isDirectory();
   } catch {
     isDir = false;
   }
-  if (!isDir) throw new KensaError(code, `--${argument} expects a folder of images but received '${dir}' (not a folder)`);
+  if (!isDir) throw new KensaError(code, `${label} expects a folder of images but received '${dir}' (not a folder)`);
   const root = existsSync(join(dir, 'labels.json')) && existsSync(join(dir, 'images')) ? join(dir, 'images') : dir;
   const files = new Map<string, string>();
   const walk = (abs: string, rel: string) => {
@@ -204,12 +205,12 @@ export function imageFolder(argument: string, dir: string, code: ErrorCode): Map
       if (e.isDirectory()) walk(join(abs, e.name), `${rel}${e.name}/`);
       else if (ext !== '.raw' && (IMAGE_EXTENSIONS as readonly string[]).includes(ext)) {
         const name = rel + e.name.slice(0, e.name.length - ext.length);
-        if (files.has(name)) throw new KensaError(code, `--${argument} holds the image ${name} twice (${files.get(name)}, ${join(abs, e.name)})`);
+        if (files.has(name)) throw new KensaError(code, `${label} holds the image ${name} twice (${files.get(name)}, ${join(abs, e.name)})`);
         files.set(name, join(abs, e.name));
       }
     }
   };
   walk(root, '');
-  if (!files.size) throw new KensaError(code, `--${argument} folder ${dir} holds no images (${IMAGE_EXTENSIONS.filter((e) => e !== '.raw').join(', ')})`);
+  if (!files.size) throw new KensaError(code, `${label} folder ${dir} holds no images (${IMAGE_EXTENSIONS.filter((e) => e !== '.raw').join(', ')})`);
   return files;
 }

@@ -97,7 +97,10 @@ export async function writeGrid(path: string, rows: readonly (readonly GridCell[
       const top = rowTop + CAPTION;
       const img = rendered[r]![c]!;
       layers.push({ input: img.rgb, raw: { width: img.width, height: img.height, channels: 3 }, left, top });
-      svg.push(`<text x="${left}" y="${top - 5}" font-family="sans-serif" font-size="12" fill="#e8e8e8">${escapeHtml(cell.caption)}</text>`);
+      // about 6.5 pixels a character at 12 px: longer captions are cut to the cell
+      const fit = Math.floor(cellSize / 6.5);
+      const caption = cell.caption.length > fit ? `${cell.caption.slice(0, fit - 1)}…` : cell.caption;
+      svg.push(`<text x="${left}" y="${top - 5}" font-family="sans-serif" font-size="12" fill="#e8e8e8">${escapeHtml(caption)}</text>`);
       const sx = img.width / cell.width;
       const sy = img.height / cell.height;
       for (const b of cell.boxes ?? [])

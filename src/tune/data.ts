@@ -30,7 +30,7 @@ const listed = (names: readonly string[]) => (names.length > 10 ? `${names.slice
 
 /** The image files of a folder by name (src/pipeline/source.ts `imageFolder`); errors are KENSA_ERR_TUNE_DATA. */
 export function listImageFolder(argument: string, dir: string): Map<string, string> {
-  return imageFolder(argument, dir, 'KENSA_ERR_TUNE_DATA');
+  return imageFolder(`--${argument}`, dir, 'KENSA_ERR_TUNE_DATA');
 }
 
 async function decode(name: string, path: string): Promise<Frame> {
