@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on the GPU machine (the device tool; see README "Benchmarks"); results land
 # in $OUT. Prepare here first:  npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
-# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components]
+# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [augment]
 # Every phase has its own time limit and log file (written as it runs: no pipes, so a phase that
 # hangs or is killed still shows how far it got); its tail is printed after it. Results and logs
 # are written to a work folder and packed into $OUT/results.tgz after every phase (the device
@@ -33,4 +33,6 @@ phase() { # name seconds command...
 [[ $what == *ops* ]] && phase ops "${OPS_LIMIT:-240}" node dist/bench/ops/ops.bench.js "$results"
 # components writes its 268 MB mask file beside its results: keep it out of the results
 [[ $what == *components* ]] && phase components 120 node dist/bench/ops/components.bench.js /tmp/kensa-cc && cp /tmp/kensa-cc/components.* "$results/" && tar czf "$OUT/results.tgz" -C "$results" .
+# kensa augmentation vs torchvision.transforms.v2 (bench/augment/torchvision_ref.py, same run)
+[[ $what == *augment* ]] && phase augment "${AUGMENT_LIMIT:-500}" node dist/bench/augment/augment.bench.js "$results"
 exit 0
