@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { AUGMENT_HELP, type ManifestLine, run } from '../../src/cli/augment.js';
+import { run as kensa } from '../../src/cli/main.js';
 import { run as samples } from '../../src/cli/samples.js';
 import { adapterSkip } from '../_kit/gpu.js';
 
@@ -228,6 +229,34 @@ describe('kensa augment', () => {
     c = capture();
     assert.equal(await run(['--help'], c.io), 0);
     assert.equal(c.buf.out, AUGMENT_HELP);
+  });
+
+  test("the README's commands run as written (CPU device)", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Augmentation'));
+    const commands = /```sh\n([\s\S]*?)```/.exec(section)![1]!.trim().split('\n');
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+    const dir = join(root, 'readme');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'aug.yaml'), yaml);
+    const device = process.env.KENSA_DEVICE;
+    process.env.KENSA_DEVICE = 'cpu';
+    try {
+      for (const line of commands) {
+        const argv = line.replace(/#.*$/, '').trim().split(/\s+/);
+        assert.deepEqual(argv.slice(0, 2), ['npx', 'kensa']);
+        // paths relative to the folder the commands run in
+        const args = argv.slice(2).map((a, i, all) => (i > 0 && !a.startsWith('-') && !/^[\d.x]+$/.test(a) && all[i - 1] !== '--seed' ? join(dir, a) : a));
+        const c = capture();
+        assert.equal(await kensa(args, c.io), 0, `${line}: ${c.buf.err}`);
+      }
+    } finally {
+      if (device === undefined) delete process.env.KENSA_DEVICE;
+      else process.env.KENSA_DEVICE = device;
+    }
+    assert.equal(readdirSync(join(dir, 'augmented', 'images')).length, 20);
+    assert.ok(manifest(join(dir, 'augmented')).some((l) => /"class":"(crack|scratch|pit|stain|cutpaste)"/.test(JSON.stringify(l.params))));
+    assert.ok((await sharp(join(dir, 'preview.png')).metadata()).width! > 0);
   });
 
   test('on a GPU (lavapipe) the geometric pipeline writes the bytes the CPU writes', { skip: noAdapter }, async () => {
