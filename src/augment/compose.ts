@@ -144,7 +144,10 @@ export interface DrawOptions {
 }
 
 export interface AugmentOptions extends DrawOptions {
-  /** Run consecutive geometric transforms as one warp; default true. False runs each alone (exact integer ops stay exact either way). */
+  /**
+   * Run consecutive geometric transforms as one warp and consecutive colour transforms as one pass;
+   * default true. False runs each alone (exact integer ops stay exact either way).
+   */
   readonly fuse?: boolean;
 }
 
@@ -210,8 +213,9 @@ function checkParams(t: Transform, p: unknown, where: string): Json {
   return t.children.map((c, j) => checkParams(c, p[j], pathName(where, [j])));
 }
 
+/** Applies the pipeline; at its end, as at a Compose's, boxes with nothing visible and keypoints off the image are dropped. */
 function run(pipeline: Transform, s: RunState, params: readonly Json[], fuse: boolean): AugmentBatch {
-  return tidy(() => finishState(applyNode(pipeline, s, params, fuse)));
+  return tidy(() => finishState(dropLost(applyNode(pipeline, s, params, fuse), s, 0)));
 }
 
 function allNull(params: readonly Json[]): boolean {
@@ -224,7 +228,7 @@ function applyNode(t: Transform, s: RunState, params: readonly Json[], fuse: boo
     case 'geometric':
       return applyGeometric([t], [params], s, fuse);
     case 'pointwise':
-      return { ...s, batch: { ...s.batch, image: applyPointwise([t], [params], s.batch.image) } };
+      return { ...s, batch: { ...s.batch, image: applyPointwise([t], [params], s.batch.image, fuse) } };
     case 'image':
       return withBatch(s, t.apply(s.batch, params));
     case 'container':
@@ -243,7 +247,7 @@ function applyContainer(t: ContainerTransform, entry: RunState, params: readonly
     const group = t.children.slice(j, k);
     const groupParams = childParams.slice(j, k);
     if (kind === 'geometric') s = applyGeometric(group as GeometricTransform[], groupParams, s, fuse);
-    else if (kind === 'pointwise') s = { ...s, batch: { ...s.batch, image: applyPointwise(group as PointwiseTransform[], groupParams, s.batch.image) } };
+    else if (kind === 'pointwise') s = { ...s, batch: { ...s.batch, image: applyPointwise(group as PointwiseTransform[], groupParams, s.batch.image, fuse) } };
     else s = applyNode(t.children[j]!, s, groupParams[0]!, fuse);
     j = k;
   }

@@ -1,6 +1,8 @@
 /** GPU data augmentation: transforms (sampler + apply), containers, targets, fusion, serialization. */
 export { augment, Compose, draw, OneOf, replay, sampleRng, Sequential, SomeOf } from './compose.js';
 export type { AugmentOptions, Augmented, ComposeArgs, ContainerArgs, DrawOptions, SomeOfArgs } from './compose.js';
+export { RandomBrightnessContrast, RandomGamma, type BrightnessContrastParams, type GammaParams } from './color/brightness.js';
+export { ColorJitter, HueSaturationValue, ToGray, type ColorJitterParams, type HsvParams } from './color/hsv.js';
 export { Affine, ShiftScaleRotate, type AffineParams } from './geometric/affine.js';
 export { CenterCrop, RandomCrop, RandomResizedCrop, type BoxParams, type CropParams } from './geometric/crop.js';
 export { HorizontalFlip, VerticalFlip } from './geometric/flip.js';
@@ -9,6 +11,11 @@ export { PadIfNeeded, Resize } from './geometric/resize.js';
 export { RandomRotate90 } from './geometric/rotate90.js';
 export { Transpose } from './geometric/transpose.js';
 export { Crack, CutPaste, type DefectParams, PerlinStain, Pit, Scratch, Spot } from './defects.js';
+export { GaussianBlur, MotionBlur, type GaussianBlurParams, type MotionBlurParams } from './pixel/blur.js';
+export { CLAHE, type ClaheParams } from './pixel/clahe.js';
+export { CoarseDropout, type CoarseDropoutParams } from './pixel/dropout.js';
+export { GaussNoise, type GaussNoiseParams } from './pixel/noise.js';
+export { Normalize } from './pixel/normalize.js';
 export { defineTransform, registeredTransforms } from './registry.js';
 export { fromJSON, fromYAML, loadPipeline, PIPELINE_VERSION, toJSON, toYAML, type PipelineDocument, type TransformData } from './serialize.js';
 export type {

@@ -1,11 +1,36 @@
 /**
- * A run of consecutive pointwise colour transforms on the image. Each runs its own `apply` here;
- * fusing the run into one pass through the transforms' `ColorStage`s replaces this body.
+ * A run of consecutive pointwise colour transforms on the image. Fused (the default), the run is
+ * one pass of the colour chain (src/ops/color/chain.ts) through each sample's concatenated
+ * stages: the values stay f32 between transforms, clamped to the image's range after each step as
+ * the unfused transforms clamp, and are rounded once at the end. Unfused, each transform runs its
+ * own pass and integer images round after each: the two differ by those roundings, carried
+ * through the later steps (docs/augment.md states the tolerance the tests hold).
  */
+import { colorChain } from '../ops/color/chain.js';
 import type { Tensor } from '../tensor.js';
-import type { Json, PointwiseTransform } from './transform.js';
+import type { ColorStage, Json, PointwiseTransform, SampleContext } from './transform.js';
 
-/** Applies `run[k]` with the per-sample `params[k]` in order. */
-export function applyPointwise(run: readonly PointwiseTransform[], params: readonly (readonly (Json | null)[])[], image: Tensor): Tensor {
-  return run.reduce((x, t, k) => (params[k]!.every((p) => p === null) ? x : t.apply(x, params[k]!)), image);
+/** What a colour transform's stage sees of the samples of `image`. */
+export function contextOf(image: Tensor): SampleContext {
+  const [, channels, height, width] = image.shape as [number, number, number, number];
+  return { width, height, channels, dtype: image.dtype };
+}
+
+/** The pass of one transform's stages: each sample's steps (none where it was not drawn). */
+export function applyStages<P extends Json>(image: Tensor, params: readonly (P | null)[], stage: (p: P, ctx: SampleContext) => readonly ColorStage[]): Tensor {
+  const ctx = contextOf(image);
+  return colorChain(image, { steps: params.map((p) => (p === null ? [] : stage(p, ctx))) });
+}
+
+/** Applies `run[k]` with the per-sample `params[k]` in order: one fused pass, or each transform's own with `fuse` false. */
+export function applyPointwise(run: readonly PointwiseTransform[], params: readonly (readonly (Json | null)[])[], image: Tensor, fuse: boolean): Tensor {
+  if (!fuse) return run.reduce((x, t, k) => (params[k]!.every((p) => p === null) ? x : t.apply(x, params[k]!)), image);
+  const ctx = contextOf(image);
+  const chains = Array.from({ length: image.shape[0]! }, (_, i) =>
+    run.flatMap((t, k) => {
+      const p = params[k]![i]!;
+      return p === null ? [] : t.stage(p, ctx);
+    }),
+  );
+  return chains.every((c) => c.length === 0) ? image : colorChain(image, { steps: chains });
 }

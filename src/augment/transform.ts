@@ -20,6 +20,7 @@
 import type { z } from 'zod';
 import type { DType } from '../dtype.js';
 import type { BorderMode } from '../kernels/border.js';
+import type { ColorStep } from '../ops/color/chain.js';
 import type { Tensor } from '../tensor.js';
 
 /** Plain JSON data: what parameters and transform arguments are made of. */
@@ -121,22 +122,21 @@ export interface GeometricTransform<P extends Json = Json> extends TransformBase
 }
 
 /**
- * A per-channel, per-pixel colour map in one sample's form, for fusing consecutive pointwise
- * transforms into one pass. Values are in the image's units (0..255 for u8, 0..65535 for u16);
- * a fused pass saturates to the dtype once at the end. `affine`: y = scale[c]·x + offset[c]
- * (one entry serves every channel). `gamma`: y = range·(x / range)^gamma. aug-ops may add kinds.
+ * One step of a per-pixel colour map in one sample's form, for fusing consecutive pointwise
+ * transforms into one pass: src/ops/color/chain.ts `ColorStep` (affine, gamma, hsv, saturation,
+ * contrast, gray). Values are in the image's units (0..255 for u8, 0..65535 for u16, 0..1 for
+ * floats); each step's result is clamped to that range, as the unfused transforms clamp, and a
+ * fused pass rounds to the dtype once at the end.
  */
-export type ColorStage =
-  | { readonly op: 'affine'; readonly scale: readonly number[]; readonly offset: readonly number[] }
-  | { readonly op: 'gamma'; readonly gamma: number; readonly range: number };
+export type ColorStage = ColorStep;
 
 /** A pointwise colour transform: the image only; masks, boxes and keypoints pass unchanged. */
 export interface PointwiseTransform<P extends Json = Json> extends TransformBase<P> {
   readonly kind: 'pointwise';
   /** The unfused path: the image with each sample's parameters (null: unchanged). */
   apply(image: Tensor, params: readonly (P | null)[]): Tensor;
-  /** The sample's colour map (null parameters: the identity), for fusion. */
-  stage(params: P | null, ctx: SampleContext): ColorStage;
+  /** The sample's colour steps (null parameters: none, the identity), for fusion. */
+  stage(params: P | null, ctx: SampleContext): readonly ColorStage[];
 }
 
 /**

@@ -23,6 +23,11 @@ export interface Example {
   readonly boxSlack?: number;
   /** Whether its draw is the same whatever the seed (nothing random but p). */
   readonly deterministic?: boolean;
+  /**
+   * Its image's GPU = CPU tolerance where it is not exact: WGSL's division and pow (colour chain)
+   * and contracted multiply-adds (blurs, CLAHE's interpolation) put integers within 1, floats within 1e-4.
+   */
+  readonly gpuTolerance?: { int: number };
 }
 
 /** Examples with arguments that change a 24×24 sample whenever they are drawn. */
@@ -32,7 +37,7 @@ export const EXAMPLES: Readonly<Record<string, Example>> = {
   RandomRotate90: { make: (p) => A.RandomRotate90({ p }), geometric: true },
   Transpose: { make: (p) => A.Transpose({ p }), geometric: true },
   Affine: { make: (p) => A.Affine({ p, rotate: [-30, 30], scale: [0.8, 1.2], shear: [-5, 5], translate: [-0.1, 0.1] }), geometric: true },
-  ShiftScaleRotate: { make: (p) => A.ShiftScaleRotate({ p, border: 'reflect101' }), geometric: true },
+  ShiftScaleRotate: { make: (p) => A.ShiftScaleRotate({ p }), geometric: true },
   Perspective: { make: (p) => A.Perspective({ p, scale: [0.05, 0.15] }), geometric: true },
   RandomCrop: { make: () => A.RandomCrop({ width: 17, height: 15 }), setsSize: true, geometric: true },
   CenterCrop: { make: () => A.CenterCrop({ width: 16, height: 18 }), setsSize: true, deterministic: true, geometric: true },
@@ -50,6 +55,17 @@ export const EXAMPLES: Readonly<Record<string, Example>> = {
   Pit: { make: (p) => A.Pit({ p, width: [4, 8] }) },
   PerlinStain: { make: (p) => A.PerlinStain({ p }) },
   CutPaste: { make: (p) => A.CutPaste({ p, count: [1, 3] }) },
+  RandomBrightnessContrast: { make: (p) => A.RandomBrightnessContrast({ p, brightnessLimit: [0.1, 0.3], contrastLimit: 0.3 }) },
+  RandomGamma: { make: (p) => A.RandomGamma({ p, gammaLimit: [50, 80] }), gpuTolerance: { int: 1 } },
+  HueSaturationValue: { make: (p) => A.HueSaturationValue({ p, hueShiftLimit: [10, 40] }), gpuTolerance: { int: 1 } },
+  ColorJitter: { make: (p) => A.ColorJitter({ p, brightness: [1.2, 1.5], hue: 0.1 }), gpuTolerance: { int: 1 } },
+  ToGray: { make: (p) => A.ToGray({ p }), deterministic: true },
+  GaussianBlur: { make: (p) => A.GaussianBlur({ p, blurLimit: [3, 7], sigmaLimit: [0.5, 2] }), gpuTolerance: { int: 1 } },
+  MotionBlur: { make: (p) => A.MotionBlur({ p, blurLimit: [3, 7] }), gpuTolerance: { int: 1 } },
+  GaussNoise: { make: (p) => A.GaussNoise({ p, stdRange: [0.05, 0.1] }) },
+  CLAHE: { make: (p) => A.CLAHE({ p, clipLimit: [2, 4], tileGrid: [3, 3] }), gpuTolerance: { int: 1 } },
+  Normalize: { make: () => A.Normalize(), setsSize: true, deterministic: true },
+  CoarseDropout: { make: (p) => A.CoarseDropout({ p, numHolesRange: [1, 3], holeHeightRange: [0.2, 0.4], holeWidthRange: [0.2, 0.4], fill: 0, maskFill: 3 }) },
 };
 
 /** The example of a registered name, or a failure naming it. */

@@ -19,6 +19,7 @@ import {
   RandomRotate90,
   registeredTransforms,
   replay,
+  ShiftScaleRotate,
   Transpose,
   type AugmentBatch,
   type Transform,
@@ -32,10 +33,17 @@ import { batchOf, example } from './_cases.js';
 const gpu = await testGpu();
 const EXACT = { int: 0, atol: 0, rtol: 0 };
 
-/** Whether the image goes through exact copies only (no bilinear resampling). */
+/** Whether the image is the same bytes on both backends: exact copies only (no bilinear resampling), exact colour and pixel transforms. */
 function exactImage(t: Transform): boolean {
   if (t.kind === 'container') return t.children.every(exactImage);
-  return t.kind !== 'geometric' || t.resample === null || (t.resample.interpolation === 'nearest' && t.name !== 'Resize');
+  if (t.kind !== 'geometric') return example(t.name).gpuTolerance === undefined;
+  return t.resample === null || (t.resample.interpolation === 'nearest' && t.name !== 'Resize');
+}
+
+/** The largest GPU = CPU tolerance of the colour and pixel transforms in `t` (test/augment/_cases.ts), if any. */
+function gpuTolerance(t: Transform): { int: number } | undefined {
+  if (t.kind === 'container') return t.children.map(gpuTolerance).find((g) => g !== undefined);
+  return t.kind === 'geometric' ? undefined : example(t.name).gpuTolerance;
 }
 
 async function onGpu(g: Gpu, b: AugmentBatch): Promise<AugmentBatch> {
@@ -48,7 +56,7 @@ async function assertGpuEqualsCpu(g: Gpu, t: Transform, b: AugmentBatch, seed: n
   const r = augment(t, gb, { seed });
   assert.deepEqual(r.params, cpu.params, `${what} params`);
   assert.deepEqual(r.batch.boxes, cpu.batch.boxes, `${what} boxes`);
-  const tol = exactImage(t) ? EXACT : {};
+  const tol = exactImage(t) ? EXACT : (gpuTolerance(t) ?? {});
   assertClose(await r.batch.image.toCpu(), cpu.batch.image, tol, `${what} image`);
   assertClose(await r.batch.mask!.toCpu(), cpu.batch.mask!, EXACT, `${what} mask`);
   const again = replay(t, gb, cpu.params);
@@ -70,6 +78,7 @@ describe('augment on the GPU', () => {
         HorizontalFlip({ p: 0.5 }),
         Transpose({ p: 1 }),
         OneOf({ transforms: [Affine({ p: 1, rotate: [-20, 20] }), Perspective({ p: 1 })] }),
+        ShiftScaleRotate({ p: 0.5, border: 'reflect101' }),
         RandomCrop({ width: 20, height: 20 }),
       ],
     });

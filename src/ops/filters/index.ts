@@ -3,3 +3,4 @@ export { gaussianBlur, type GaussianBlurOptions } from './gaussian.js';
 export { boxBlur, type BoxBlurOptions } from './box.js';
 export { filter2d, type Filter2dOptions } from './filter2d.js';
 export { medianBlur, type MedianBlurOptions } from './median.js';
+export { motionBlur, type MotionBlurOptions } from './motion-blur.js';

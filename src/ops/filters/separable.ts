@@ -9,6 +9,9 @@
  *    the filtered rows in registers, the faster there). Radii are compile-time constants, taps uniforms.
  *  - general: two pixel-kernel passes through an f32 intermediate, taps as uniforms
  *    (array<vec4<f32>, 64>, up to 255 taps), any width.
+ * Per sample (augmentation: a Gaussian per image): `filter2dSeparablePerSample` takes one kernel
+ * pair per sample through the general path's two passes, each sample's taps a block of the
+ * uniform array `w` (stride `u.vecs` vec4s: taps, border value, weights), the same f32 sums.
  */
 import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
@@ -138,6 +141,122 @@ export function filter2dSeparable(x: Tensor, a: SeparableArgs): Tensor {
       });
     },
   });
+}
+
+/** Uniform vec4s holding every sample's taps of one per-sample pass (48 KiB). */
+export const PER_SAMPLE_TAP_VECS = 3072;
+
+/** One pass of the per-sample path: sample n's block at u.w[n · u.vecs ..] = (taps, border value, weights…). */
+function separablePerSamplePass(axis: 'h' | 'v', inDtype: DType, outDtype: DType, border: BorderMode) {
+  const [dy, dx] = axis === 'h' ? ['0', 'k - r'] : ['k - r', '0'];
+  return pixelProgram({
+    name: `separable_per_sample_${axis}`,
+    key: '',
+    inputs: [{ name: 'src', dtype: inDtype }],
+    output: outDtype,
+    border,
+    uniforms: [
+      { name: 'vecs', type: 'u32' },
+      { name: 'w', type: { array: 'vec4f', length: PER_SAMPLE_TAP_VECS } },
+    ],
+    pixel: /* wgsl */ `
+fn slot(base: u32, k: u32) -> f32 {
+  let i = base + k;
+  return u.w[i / 4u][i % 4u];
+}
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let s = u.src_shape;
+  let base = n * u.vecs * 4u;
+  let taps = i32(slot(base, 0u));
+  let r = taps / 2;
+  var acc = 0.0;
+  for (var k = 0; k < taps; k++) {
+    let iy = border(i32(y) + ${dy}, i32(s.z));
+    let ix = border(i32(x) + ${dx}, i32(s.w));
+    var v = slot(base, 1u);
+    if (iy >= 0 && ix >= 0) { v = src_px(n, c, u32(iy), u32(ix)); }
+    acc += slot(base, 2u + u32(k)) * v;
+  }
+  return acc;
+}`,
+  });
+}
+
+export interface SeparablePerSampleArgs {
+  /** Sample n's horizontal and vertical kernels (odd lengths, centred). */
+  kx: readonly (readonly number[])[];
+  ky: readonly (readonly number[])[];
+  border: BorderMode;
+  borderValue: number;
+  dtype: DType;
+}
+
+/** Vec4s per sample of a per-sample pass whose longest kernel has `taps` weights. */
+export function perSampleTapVecs(taps: number): number {
+  return Math.ceil((taps + 2) / 4);
+}
+
+function packPerSampleTaps(kernels: readonly (readonly number[])[], borderValues: readonly number[], vecs: number): number[] {
+  const out = new Array<number>(PER_SAMPLE_TAP_VECS * 4).fill(0);
+  kernels.forEach((k, n) => {
+    const base = n * vecs * 4;
+    out[base] = k.length;
+    out[base + 1] = borderValues[n]!;
+    for (const [i, v] of k.entries()) out[base + 2 + i] = v;
+  });
+  return out;
+}
+
+/**
+ * Correlates each sample n's channels with kx[n] along x, then ky[n] along y, where x lives;
+ * arguments already validated (N kernels each, N · perSampleTapVecs(longest) ≤ PER_SAMPLE_TAP_VECS).
+ */
+export function filter2dSeparablePerSample(x: Tensor, a: SeparablePerSampleArgs): Tensor {
+  const d: ImageDims = checkImage('x', x);
+  const shape: Dims4 = [d.n, d.c, d.h, d.w];
+  const kx = a.kx.map((k) => k.map(Math.fround));
+  const ky = a.ky.map((k) => k.map(Math.fround));
+  // a constant border row of the source becomes borderValue·Σkx[n] after the horizontal pass
+  const mid = kx.map((k) => Math.fround(a.borderValue * k.reduce((s, v) => s + v, 0)));
+  const first = new Array<number>(d.n).fill(Math.fround(a.borderValue));
+  return onDevice(x, {
+    gpu: () => {
+      const vecs = perSampleTapVecs(Math.max(...kx.map((k) => k.length), ...ky.map((k) => k.length)));
+      const tmp = runPixelProgram(separablePerSamplePass('h', x.dtype, 'f32', a.border), [x], shape, 'f32', {
+        vecs,
+        w: packPerSampleTaps(kx, first, vecs),
+      });
+      const out = runPixelProgram(separablePerSamplePass('v', 'f32', a.dtype, a.border), [tmp], shape, a.dtype, {
+        vecs,
+        w: packPerSampleTaps(ky, mid, vecs),
+      });
+      tmp.dispose();
+      return out;
+    },
+    cpu: () => {
+      const src = cpuAccessor(x, a.border, first[0]);
+      const tmp = cpuPixelKernel(shape, 'f32', (n, c, yy, xx) => {
+        const k = kx[n]!;
+        const r = (k.length - 1) / 2;
+        let acc = 0;
+        for (let i = 0; i < k.length; i++) acc = Math.fround(acc + Math.fround(k[i]! * src(n, c, yy, xx + i - r)));
+        return acc;
+      });
+      const rows = mid.map((m) => cpuAccessor(tmp, a.border, m));
+      return cpuPixelKernel(shape, a.dtype, (n, c, yy, xx) => {
+        const k = ky[n]!;
+        const r = (k.length - 1) / 2;
+        let acc = 0;
+        for (let i = 0; i < k.length; i++) acc = Math.fround(acc + Math.fround(k[i]! * rows[n]!(n, c, yy + i - r, xx)));
+        return acc;
+      });
+    },
+  });
+}
+
+/** Every program variant of the per-sample path, for compile-all tests. */
+export function separablePerSamplePrograms(dtypes: readonly DType[], borders: readonly BorderMode[]): ProgramInfo[] {
+  return dtypes.flatMap((dt) => borders.flatMap((b) => [separablePerSamplePass('h', dt, 'f32', b), separablePerSamplePass('v', 'f32', dt, b)]));
 }
 
 /** Every program variant of this file, for compile-all tests. */

@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { gaussianBlur } from '../../../src/ops/filters/gaussian.js';
 import { gaussianKernel1d } from '../../../src/ops/filters/kernels.js';
-import { separablePrograms } from '../../../src/ops/filters/separable.js';
+import { separablePerSamplePrograms, separablePrograms } from '../../../src/ops/filters/separable.js';
+import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
@@ -69,8 +70,37 @@ describe('gaussianBlur', () => {
     }
   });
 
+  test('per-sample ksize and sigma: each sample equals its scalar blur (CPU ±1: the scalar path may sum in another order) and GPU = CPU', {
+    skip: gpuSkip(gpu),
+  }, async () => {
+    const ksize = [3, 7, 5, 1];
+    const sigma = [0, 1.7, 0.6, 0];
+    for (const dtype of ['u8', 'f32'] as const) {
+      const x = naturalImage([4, 3, 13, 11], dtype, 4);
+      for (const border of BORDER_MODES) {
+        const o = { ksize, sigma, border, borderValue: 9 };
+        const batch = gaussianBlur(x, o);
+        const per = x.size / 4;
+        for (let n = 0; n < 4; n++) {
+          const item = Tensor.fromArray(x.data.slice(n * per, (n + 1) * per), [1, 3, 13, 11], dtype);
+          const alone = gaussianBlur(item, { ksize: ksize[n]!, sigma: sigma[n]!, border, borderValue: 9 });
+          assertClose(
+            Tensor.fromArray(batch.data.slice(n * per, (n + 1) * per), [1, 3, 13, 11], dtype),
+            alone,
+            { int: 1, atol: 1e-5 },
+            `${dtype} ${border} sample ${n}`,
+          );
+        }
+        await assertGpuMatchesCpu(gpu!, [x], (t) => gaussianBlur(t, o), {}, `${dtype} ${border} per sample`);
+      }
+    }
+    const y = naturalImage([2, 1, 9, 9], 'u8', 1);
+    await assertGpuMatchesCpu(gpu!, [y], (t) => gaussianBlur(t, { sigma: [0.8, 2], sigmaY: 1, dtype: 'f32' }), {}, 'per-sample sigma, ksize from sigma');
+  });
+
   test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
     for (const p of separablePrograms(['u8', 'u16', 'i32', 'f32', 'f16'], BORDER_MODES)) await gpu!.compile(p);
+    for (const p of separablePerSamplePrograms(['u8', 'u16', 'i32', 'f32', 'f16'], BORDER_MODES)) await gpu!.compile(p);
   });
 
   test('bad arguments name the argument and the allowed range', () => {
@@ -83,5 +113,12 @@ describe('gaussianBlur', () => {
       /Expected one of "reflect101", "replicate", "constant" for border but received "wrap"/,
     );
     assert.throws(() => gaussianBlur(x.reshape([16]), { sigma: 1 }), /Expected x of shape \[N, C, H, W\] but received \[16\]/);
+    const b = randomImage([3, 1, 4, 4], 'u8');
+    assert.throws(() => gaussianBlur(b, { ksize: [3, 4, 5] }), /Expected odd integer between 1 and 255 for ksize\[1\] but received 4 of type number/);
+    assert.throws(() => gaussianBlur(b, { sigma: [1, 0, 2] }), /Expected a number above 0 when ksize is not given for sigma\[1\] but received 0/);
+    assert.throws(
+      () => gaussianBlur(randomImage([1000, 1, 1, 1], 'u8'), { ksize: new Array(1000).fill(11) }),
+      /Expected per-sample kernels of at most 10 taps for a batch of 1000 for ksize but received "11 taps"/,
+    );
   });
 });
