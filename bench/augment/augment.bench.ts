@@ -6,7 +6,8 @@
  *  - GPU resident: the batch on the GPU, augment + sync (the host's parameter draws included), as
  *    in a training loop;
  *  - GPU with transfers: upload from the host, augment, read back;
- *  - kensa CPU: the CPU backend on the first CPU_N images (per image, so comparable).
+ *  - kensa CPU: the CPU backend on the first CPU_N images (per image, so comparable); the composite,
+ *    whose cost depends on what each sample drew, on COMPOSITE_CPU_N images.
  * Plus a 6-transform geometric + colour pipeline at 512² with image and mask together.
  * Median of repeats (IQR in the JSON), each repeat a new seed. Writes augment.md and augment.json.
  * Usage: node dist/bench/augment/augment.bench.js OUT_DIR [N H W CPU_N]
@@ -104,7 +105,8 @@ function hostImage(n: number, h: number, w: number): Uint8Array {
 const gpu = await Gpu.open();
 const host = hostImage(N, H, W);
 const x = await Tensor.fromArray(host, [N, 3, H, W], 'u8').toGpu(gpu);
-const xCpu = Tensor.fromArray(host.slice(0, CPU_N * 3 * H * W), [CPU_N, 3, H, W], 'u8');
+const COMPOSITE_CPU_N = Math.min(N, 8);
+const cpuBatch = (n: number) => Tensor.fromArray(host.slice(0, n * 3 * H * W), [n, 3, H, W], 'u8');
 let seed = 1;
 
 /** Disposes what a run made (not the inputs it was given). */
@@ -137,10 +139,10 @@ async function withTransfers(t: Transform, reps = 5): Promise<Summary> {
   });
 }
 
-async function cpu(t: Transform): Promise<Summary> {
+async function cpu(t: Transform, image: Tensor): Promise<Summary> {
   return repeat(0, 1, async () => {
     const t0 = performance.now();
-    augment(t, { image: xCpu }, { seed: seed++ });
+    augment(t, { image }, { seed: seed++ });
     return performance.now() - t0;
   });
 }
@@ -160,36 +162,36 @@ interface Row {
   resident?: Summary;
   transfers?: Summary;
   cpu?: Summary;
+  /** Images of the CPU run. */
+  cpuN: number;
   torchvision?: number;
   note?: string;
 }
 const rows: Row[] = [];
 const perImage = (s: Summary | undefined, n: number) => (s ? s.median / n : NaN);
 
-async function measure(name: string, t: Transform | string, torchvision?: number): Promise<void> {
+async function measure(name: string, t: Transform | string, torchvision: number | undefined, cpuN: number): Promise<void> {
   if (typeof t === 'string') {
-    rows.push({ name, note: `not built: ${t.slice(0, 120)}` });
+    rows.push({ name, cpuN, note: `not built: ${t.slice(0, 120)}` });
     return;
   }
   const row: Row = {
     name,
+    cpuN,
     resident: await gpuResident(t, { image: x }),
     transfers: await withTransfers(t),
-    cpu: await cpu(t),
+    cpu: await cpu(t, cpuBatch(cpuN)),
     ...(torchvision !== undefined ? { torchvision } : {}),
   };
   rows.push(row);
   console.error(
-    `${name}: ${perImage(row.resident, N).toFixed(4)} ms/img resident, ${perImage(row.transfers, N).toFixed(3)} with transfers, CPU ${perImage(row.cpu, CPU_N).toFixed(1)}`,
+    `${name}: ${perImage(row.resident, N).toFixed(4)} ms/img resident, ${perImage(row.transfers, N).toFixed(3)} with transfers, CPU ${perImage(row.cpu, cpuN).toFixed(1)}`,
   );
 }
 
-await measure(
-  'seed composite (RandomRotate90 .5, Flip .5, RandomBrightnessContrast .2, GaussianBlur [3,7] .1)',
-  build(COMPOSITE),
-  peer.composite?.per_sample_ms,
-);
-for (const name of registeredTransforms()) await measure(name, leaf(name), peer.transforms?.[name]);
+const COMPOSITE_NAME = 'seed composite (RandomRotate90 .5, Flip .5, RandomBrightnessContrast .2, GaussianBlur [3,7] .1)';
+await measure(COMPOSITE_NAME, build(COMPOSITE), peer.composite?.per_sample_ms, COMPOSITE_CPU_N);
+for (const name of registeredTransforms()) await measure(name, leaf(name), peer.transforms?.[name], CPU_N);
 
 // 6 transforms at 512², image and mask together
 const [S, SN] = [512, N];
@@ -200,7 +202,7 @@ const sixMask = await Tensor.fromArray(
   [SN, 1, S, S],
   'u8',
 ).toGpu(gpu);
-const sixRow: Row = { name: `6 transforms at ${S}², image + mask`, ...(peer.six ? { torchvision: peer.six.per_sample_ms } : {}) };
+const sixRow: Row = { name: `6 transforms at ${S}², image + mask`, cpuN: 0, ...(peer.six ? { torchvision: peer.six.per_sample_ms } : {}) };
 if (typeof six === 'string') sixRow.note = `not built: ${six.slice(0, 120)}`;
 else sixRow.resident = await gpuResident(six, { image: sixImage, mask: sixMask });
 rows.push(sixRow);
@@ -211,7 +213,7 @@ const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b
 const lines = [
   `# bench/augment — ${String(meta.date).slice(0, 10)}, ${gpu.info.name}, commit ${meta.commit}`,
   '',
-  `${N} × ${W}×${H} RGB u8 per batch (per-sample parameters); kensa CPU on ${CPU_N} images; milliseconds per image, median of repeats.`,
+  `${N} × ${W}×${H} RGB u8 per batch (per-sample parameters); kensa CPU on ${CPU_N} image(s) (the composite on ${COMPOSITE_CPU_N}); milliseconds per image, median of repeats.`,
   `torchvision: ${peer.versions ?? `not run (${peer.error ?? 'no output'})`}; per-sample draws (each image its own call).` +
     (peer.composite ? ` Composite with one draw for the whole batch: ${fmt(peer.composite.batch_draw_ms)} ms/img.` : ''),
   '',
@@ -219,7 +221,7 @@ const lines = [
   '|---|---|---|---|---|---|---|',
   ...rows.map((r) => {
     const g = perImage(r.resident, r.name.startsWith('6 transforms') ? SN : N);
-    const c = perImage(r.cpu, CPU_N);
+    const c = perImage(r.cpu, r.cpuN);
     if (r.note) return `| ${r.name} | ${r.note} | | | | | |`;
     return `| ${r.name} | ${fmt(g)} | ${fmt(perImage(r.transfers, N), 3)} | ${fmt(c, 1)} | ${ratio(c, g)} | ${r.torchvision === undefined ? '—' : fmt(r.torchvision)} | ${r.torchvision === undefined ? '—' : ratio(r.torchvision, g)} |`;
   }),
