@@ -10,6 +10,9 @@ import type { AugmentItem, LoadedItem } from '../../src/pipeline/augment-files.j
 import { loadItem } from '../../src/pipeline/augment-files.js';
 import { augmentLoader, type LoaderBatch } from '../../src/pipeline/augment-loader.js';
 import { Tensor } from '../../src/tensor.js';
+import { adapterSkip } from '../_kit/gpu.js';
+
+const noAdapter = await adapterSkip();
 
 const root = mkdtempSync(join(tmpdir(), 'kensa-augment-loader-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -111,6 +114,26 @@ describe('augmentLoader', () => {
     assert.ok(reads.includes('im2') && reads.includes('im3'), `read so far: ${reads.join(', ')}`);
     assert.ok(!reads.includes('im5'), 'not more than one batch ahead');
     await it.return(undefined);
+  });
+
+  test("on a GPU (lavapipe): batches live on the GPU and hold the CPU loader's bytes", { skip: noAdapter }, async () => {
+    const cpu = await collect({ epochs: 1 });
+    const backend = await openBackend({ device: 'gpu' });
+    try {
+      let k = 0;
+      for await (const b of augmentLoader({ images, masks, pipeline, backend, batchSize: 2, seed: 3, epochs: 1 })) {
+        assert.equal(b.image.device, 'gpu');
+        const want = cpu.batches[k++]!;
+        assert.deepEqual(b.names, want.names);
+        assert.deepEqual((await b.image.toCpu()).data, want.image.data);
+        assert.deepEqual((await b.mask!.toCpu()).data, want.mask!.data);
+        b.image.dispose();
+        b.mask?.dispose();
+      }
+      assert.equal(k, cpu.batches.length);
+    } finally {
+      backend.close();
+    }
   });
 
   test('images without masks are named', async () => {
