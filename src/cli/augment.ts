@@ -95,6 +95,11 @@ async function encodePng(data: Uint8Array | Uint16Array | Int32Array, width: num
   return (wide ? img.toColourspace(channels === 1 ? 'grey16' : 'rgb16') : img.toColourspace(channels === 1 ? 'b-w' : 'srgb')).png().toBuffer();
 }
 
+async function writePng(path: string, data: Uint8Array | Uint16Array | Int32Array, width: number, height: number, channels: number): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, await encodePng(data, width, height, channels));
+}
+
 /** The outputs' boxes, gathered for one COCO file or written as YOLO txt files. */
 class BoxWriter {
   readonly #source: BoxSource;
@@ -240,6 +245,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     meter.errors = problems.length;
     const boxWriter = boxSource ? new BoxWriter(boxSource, out) : undefined;
     const manifest: string[] = [];
+    const writes: Promise<void>[] = [];
     const grid: GridCell[][] = [];
     let written = 0;
     await mkdir(join(out, 'images'), { recursive: true });
@@ -301,13 +307,10 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           for (const [j, k] of ks.entries()) {
             const file = variantName(item.name, k);
             const img = pixels.subarray(j * c * plane, (j + 1) * c * plane) as Uint8Array | Uint16Array;
-            await mkdir(dirname(join(out, 'images', file)), { recursive: true });
-            await writeFile(join(out, 'images', file), await encodePng(img, ow, oh, c));
             const mask = masks?.subarray(j * plane, (j + 1) * plane) as Uint8Array | Int32Array | undefined;
-            if (mask) {
-              await mkdir(dirname(join(out, 'masks', file)), { recursive: true });
-              await writeFile(join(out, 'masks', file), await encodePng(mask, ow, oh, 1));
-            }
+            // the batch's files encode together (sharp's thread pool); lines and boxes keep their order
+            writes.push(writePng(join(out, 'images', file), img, ow, oh, c));
+            if (mask) writes.push(writePng(join(out, 'masks', file), mask, ow, oh, 1));
             const boxes = result.boxes?.[j];
             if (boxWriter && boxes) await boxWriter.add(file, boxes, ow, oh, taken);
             // a replay keeps the stream its manifest names
@@ -334,6 +337,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
             written++;
             meter.done++;
           }
+          await Promise.all(writes.splice(0));
           onProgress?.(meter.snapshot({ decoded: 0, batches: 0, batching: 0 }));
         }
         if (row.length) grid.push(row);

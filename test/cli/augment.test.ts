@@ -259,7 +259,7 @@ describe('kensa augment', () => {
     assert.ok((await sharp(join(dir, 'preview.png')).metadata()).width! > 0);
   });
 
-  test('on a GPU (lavapipe) the geometric pipeline writes the bytes the CPU writes', { skip: noAdapter }, async () => {
+  test('on a GPU (lavapipe) a pipeline of flips and defects writes the bytes the CPU writes', { skip: noAdapter }, async () => {
     const flips = join(root, 'flips.yaml');
     writeFileSync(
       flips,
@@ -270,6 +270,8 @@ describe('kensa augment', () => {
           transforms: [
             { name: 'HorizontalFlip', p: 0.5 },
             { name: 'VerticalFlip', p: 0.5 },
+            { name: 'Scratch', p: 0.5 },
+            { name: 'CutPaste', p: 0.5 },
           ],
         },
       }),
