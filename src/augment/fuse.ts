@@ -3,8 +3,9 @@
  * as one warp of the image (its interpolation) and one of the mask (nearest), instead of one
  * resampling each. Transforms join a fused group when their resampling agrees: exact integer maps
  * (`resample` null: flips, quarter turns, transposes, crops) join any group; others join when
- * their border is 'constant' with the same fills; a transform with another border (Resize,
- * RandomResizedCrop, reflect padding) runs alone, through its own op. A group of exact maps only
+ * their border is 'constant' with the same fills and no crop came before them in the group (they
+ * would read the cropped-away pixels instead of the fill); a transform with another border
+ * (Resize, RandomResizedCrop, reflect padding) runs alone, through its own op. A group of exact maps only
  * samples nearest and equals the unfused chain bit for bit; a group that resamples once where the
  * chain resampled several times differs from it by the chain's extra interpolation (see
  * docs/augment.md for the tolerance).
@@ -89,9 +90,19 @@ export function applyGeometric(run: readonly GeometricTransform[], params: reado
   while (j < run.length) {
     let k = j + 1;
     let spec = run[j]!.resample;
+    // once a member has cropped, a member that reads outside its input would read the cropped-away pixels: it starts a new group
+    let size = state.size;
+    let cropped = false;
+    const enter = (t: GeometricTransform, p: readonly Json[]) => {
+      const out = outputSize(t, size, p);
+      cropped ||= t.resample === null && out.width * out.height < size.width * size.height;
+      size = out;
+    };
+    enter(run[j]!, params[j]!);
     if (fuse && (spec === null || spec.border === 'constant')) {
-      while (k < run.length && joins(spec, run[k]!.resample)) {
+      while (k < run.length && joins(spec, run[k]!.resample) && !(cropped && run[k]!.resample !== null)) {
         spec ??= run[k]!.resample;
+        enter(run[k]!, params[k]!);
         k++;
       }
     }

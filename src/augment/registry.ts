@@ -55,8 +55,6 @@ function expected(issue: z.core.$ZodIssue): string {
       return `a value of type ${issue.expected}`;
     case 'invalid_value':
       return `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'unrecognized_keys':
-      return `no key ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} (unknown)`;
     default:
       return issue.message;
   }
@@ -75,9 +73,11 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, prefix: st
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
-  const value = valueAt(input, issue.path);
-  const at = pathName(prefix, issue.path);
-  throw new KensaError(code, `Expected ${expected(issue)} for ${at} but received ${describe(value)} of type ${typeof value}`);
+  // an unknown key is named itself, with its value
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+  const value = valueAt(input, path);
+  const what = issue.code === 'unrecognized_keys' ? 'a known argument' : expected(issue);
+  throw new KensaError(code, `Expected ${what} for ${pathName(prefix, path)} but received ${describe(value)} of type ${typeof value}`);
 }
 
 /**

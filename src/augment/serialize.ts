@@ -61,7 +61,12 @@ function build(data: unknown, where: string): Transform {
     if (!Array.isArray(transforms)) throw fail(`${where}.transforms`, 'an array of transforms', transforms);
     const children = transforms.map((c, i) => build(c, pathName(`${where}.transforms`, [i])));
     const schema = CONTAINER_SCHEMAS[mode] as z.ZodType<{ [key: string]: Json }>;
-    return container(mode, parseOrThrow(schema, args, where, 'KENSA_ERR_AUGMENT'), children, where);
+    const parsed = parseOrThrow(schema, args, where, 'KENSA_ERR_AUGMENT');
+    try {
+      return container(mode, parsed, children, where);
+    } catch (e) {
+      throw e instanceof KensaError ? new KensaError('KENSA_ERR_AUGMENT', e.message) : e;
+    }
   }
   const definition = typeof name === 'string' ? transformDefinition(name) : undefined;
   if (definition === undefined) {

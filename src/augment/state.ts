@@ -4,6 +4,7 @@
  */
 import { KensaError } from '../errors.js';
 import { checkImage } from '../ops/image.js';
+import { is } from '../validate.js';
 import type { AugmentBatch, Box, Keypoint, Size } from './transform.js';
 
 export interface RunState {
@@ -27,6 +28,10 @@ function checkTargets<T>(name: string, list: readonly (readonly T[])[] | undefin
   }
 }
 
+function badTarget(name: string, expected: string, v: unknown): KensaError {
+  return new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected ${expected} for ${name} but received ${JSON.stringify(v)}`);
+}
+
 /** The state at the start of a pipeline; checks the batch's targets against its image. */
 export function startState(batch: AugmentBatch): RunState {
   const d = checkImage('batch.image', batch.image);
@@ -38,6 +43,18 @@ export function startState(batch: AugmentBatch): RunState {
   }
   checkTargets<Box>('boxes', batch.boxes, d.n);
   checkTargets<Keypoint>('keypoints', batch.keypoints, d.n);
+  for (const [i, list] of (batch.boxes ?? []).entries()) {
+    for (const [k, b] of list.entries()) {
+      if (!(is.number(b?.x0) && is.number(b.y0) && is.number(b.x1) && is.number(b.y1) && b.x0 < b.x1 && b.y0 < b.y1)) {
+        throw badTarget(`batch.boxes[${i}][${k}]`, 'a box { x0, y0, x1, y1, label } of finite numbers with x0 < x1 and y0 < y1', b);
+      }
+    }
+  }
+  for (const [i, list] of (batch.keypoints ?? []).entries()) {
+    for (const [k, p] of list.entries()) {
+      if (!(is.number(p?.x) && is.number(p.y))) throw badTarget(`batch.keypoints[${i}][${k}]`, 'a keypoint { x, y } of finite numbers', p);
+    }
+  }
   const boxes = batch.boxes ?? [];
   return {
     batch,

@@ -28,6 +28,8 @@ export interface Example {
    * and contracted multiply-adds (blurs, CLAHE's interpolation) put integers within 1, floats within 1e-4.
    */
   readonly gpuTolerance?: { int: number };
+  /** The image dtypes it takes; default u8, u16 and f32. */
+  readonly dtypes?: readonly DType[];
 }
 
 /** Examples with arguments that change a 24×24 sample whenever they are drawn. */

@@ -5,8 +5,22 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { augment, Compose, fromJSON, fromYAML, registeredTransforms, replay, toJSON, toYAML } from '../../src/augment/index.js';
+import {
+  Affine,
+  augment,
+  Compose,
+  HorizontalFlip,
+  Perspective,
+  RandomCrop,
+  fromJSON,
+  fromYAML,
+  registeredTransforms,
+  replay,
+  toJSON,
+  toYAML,
+} from '../../src/augment/index.js';
 import type { AugmentBatch, Transform } from '../../src/augment/index.js';
+import { liveTensors } from '../../src/tensor.js';
 import { assertClose } from '../_kit/compare.js';
 import { batchOf, EXAMPLES, example, sampleOf } from './_cases.js';
 
@@ -74,6 +88,16 @@ describe('every registered transform', () => {
       }
     });
 
+    test(`${name}: u16 and f32 images (those it takes) keep their dtype`, () => {
+      for (const dtype of (example(name).dtypes ?? ['u8', 'u16', 'f32']).filter((d) => d !== 'u8')) {
+        const b = batchOf(2, dtype);
+        const r = augment(example(name).make(1), b, { seed: 2 });
+        assert.equal(r.batch.image.dtype, dtype);
+        assert.equal(r.batch.mask!.dtype, 'u8');
+        assert.ok(differs(r.batch, b), `${dtype}: the image is unchanged`);
+      }
+    });
+
     test(`${name}: JSON and YAML round trips give the same image and mask under one seed`, () => {
       const t: Transform = example(name).make(0.8);
       const batch = batchOf(2);
@@ -91,4 +115,19 @@ describe('every registered transform', () => {
       }
     });
   }
+
+  test('augment and replay keep only their results: intermediates are disposed', () => {
+    const pipeline = Compose({
+      transforms: [HorizontalFlip({ p: 1 }), Affine({ p: 1, rotate: [5, 9] }), RandomCrop({ width: 20, height: 20 }), Perspective({ p: 1 })],
+    });
+    const b = batchOf(2);
+    for (const fuse of [true, false]) {
+      const before = liveTensors();
+      const r = augment(pipeline, b, { seed: 1, fuse });
+      assert.equal(liveTensors(), before + 2, `fuse ${fuse}: the image and the mask`);
+      const again = replay(pipeline, b, r.params, { fuse });
+      assert.equal(liveTensors(), before + 4);
+      for (const t of [r.batch.image, r.batch.mask!, again.image, again.mask!]) t.dispose();
+    }
+  });
 });

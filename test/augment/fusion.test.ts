@@ -59,6 +59,42 @@ describe('geometric fusion', () => {
     }
   });
 
+  test('a transform with a non-constant border runs alone: the chain around it gives the unfused bytes', () => {
+    const pipeline = Compose({
+      transforms: [
+        HorizontalFlip({ p: 1 }),
+        ShiftScaleRotate({ p: 1, border: 'reflect101' }),
+        VerticalFlip({ p: 1 }),
+        Affine({ p: 1, border: 'replicate', rotate: [5, 10] }),
+      ],
+    });
+    const b = batchOf(3);
+    const fused = augment(pipeline, b, { seed: 4 });
+    const chain = augment(pipeline, b, { seed: 4, fuse: false });
+    assertClose(fused.batch.image, chain.batch.image, EXACT);
+    assertClose(fused.batch.mask!, chain.batch.mask!, EXACT);
+  });
+
+  test('a crop ends what a warp reading outside may join: padding or rotating after a crop gives the unfused bytes', () => {
+    const b = batchOf(3);
+    for (const pipeline of [
+      Compose({
+        transforms: [
+          HorizontalFlip({ p: 1 }),
+          RandomCrop({ width: 16, height: 14 }),
+          PadIfNeeded({ minWidth: 24, minHeight: 24, fill: 7 }),
+          VerticalFlip({ p: 1 }),
+        ],
+      }),
+      Compose({ transforms: [CenterCrop({ width: 18, height: 18 }), Affine({ p: 1, rotate: [20, 30] })] }),
+    ]) {
+      const fused = augment(pipeline, b, { seed: 2 });
+      const chain = augment(pipeline, b, { seed: 2, fuse: false });
+      assertClose(fused.batch.image, chain.batch.image, EXACT);
+      assertClose(fused.batch.mask!, chain.batch.mask!, EXACT);
+    }
+  });
+
   const resampling = [
     Affine({ p: 1, rotate: [-20, 20], scale: [0.9, 1.1] }),
     Perspective({ p: 1, scale: [0.03, 0.08] }),

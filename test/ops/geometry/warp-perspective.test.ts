@@ -100,6 +100,13 @@ describe('warpPerspective', () => {
     }
   });
 
+  test('per-sample matrices come as arrays or a CPU tensor of shape [N, 3, 3]', () => {
+    const x = randomImage([2, 1, 9, 10], 'f32', 2);
+    const ms = [KEYSTONE, [1.1, 0, -1, 0, 0.9, 1, 0, 0, 1]].map((m) => m.map(Math.fround));
+    const fromTensor = warpPerspective(x, { matrix: Tensor.fromArray(new Float32Array(ms.flat()), [2, 3, 3], 'f32') });
+    assertClose(fromTensor, warpPerspective(x, { matrix: ms }), EXACT);
+  });
+
   test('GPU matches the CPU: dtypes, borders, batches, per-sample matrices', { skip: gpuSkip(gpu) }, async () => {
     for (const [dtype, border, shape] of CASES) {
       const x = randomImage(shape, dtype, 3);
