@@ -41,6 +41,7 @@ Options:
   --seed S            integer 0 … 4294967295 (default 1): the same seed writes the same bytes
   --replay FILE       apply the parameters of a manifest.jsonl instead of drawing them
   --grid FILE         also write a PNG preview: originals and variants with mask outlines
+                      and boxes (the first 8 images, 6 variants each)
   --device D          auto | cpu | gpu (default auto, or KENSA_DEVICE)
   --adapter A         GPU adapter index or name substring
   --batch N           variants augmented together, 1 … 1024 (default 16)
