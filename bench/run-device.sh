@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on the GPU machine (the device tool; see README "Benchmarks"); results land
 # in $OUT. Prepare here first:  npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
-# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [engine] [serve]
+# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [engine] [serve] [augment]
 # Every phase has its own time limit and log file (written as it runs: no pipes, so a phase that
 # hangs or is killed still shows how far it got); its tail is printed after it. Results and logs
 # are written to a work folder and packed into $OUT/results.tgz after every phase (the device
@@ -39,4 +39,6 @@ phase() { # name seconds command...
 [[ $what == *engine* ]] && phase engine "${ENGINE_LIMIT:-300}" node dist/bench/nn/nn.bench.js "$results/engine.json"
 # kensa serve under load, dynamic batching off and on (bench/serve/load.bench.ts; a table in serve-load.md)
 [[ $what == *serve* ]] && phase serve "${SERVE_LIMIT:-420}" node dist/bench/serve/load.bench.js --device gpu --concurrency "${SERVE_CONCURRENCY:-1,4,16,64}" --seconds "${SERVE_SECONDS:-15}" --compare --out "$results/serve-load.md"
+# kensa augmentation vs torchvision.transforms.v2 (bench/augment/torchvision_ref.py, same run)
+[[ $what == *augment* ]] && phase augment "${AUGMENT_LIMIT:-500}" node dist/bench/augment/augment.bench.js "$results"
 exit 0

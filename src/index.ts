@@ -29,6 +29,7 @@ export { inspect, type InspectOptions, type ItemResult } from './pipeline/inspec
 export { runInspection, type RunOptions, type RunStart, type RunSummary } from './pipeline/run.js';
 export { parseRecipe, loadRecipe, DEFAULT_RECIPE, RecipeSchema, type Recipe, type LoadedRecipe } from './detect/recipe.js';
 export { decodeFile, type DecodedImage, type DecodeOptions } from './pipeline/decode.js';
+export { augmentLoader, type AugmentLoaderOptions, type LoaderBatch } from './pipeline/augment-loader.js';
 export type { Defect, DefectClass } from './detect/defect.js';
 export type { ImageDetection } from './detect/classic.js';
 export { openStore, Store, type OpenStoreOptions } from './store/store.js';

@@ -10,6 +10,7 @@ export { Perspective, type PerspectiveParams } from './geometric/perspective.js'
 export { PadIfNeeded, Resize } from './geometric/resize.js';
 export { RandomRotate90 } from './geometric/rotate90.js';
 export { Transpose } from './geometric/transpose.js';
+export { Crack, CutPaste, type DefectParams, PerlinStain, Pit, Scratch, Spot } from './defects.js';
 export { GaussianBlur, MotionBlur, type GaussianBlurParams, type MotionBlurParams } from './pixel/blur.js';
 export { CLAHE, type ClaheParams } from './pixel/clahe.js';
 export { CoarseDropout, type CoarseDropoutParams } from './pixel/dropout.js';

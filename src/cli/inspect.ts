@@ -49,9 +49,10 @@ Options:
   -h, --help            show this help
 `;
 
-const PROGRESS = ['auto', 'tty', 'json', 'none'] as const;
+export const PROGRESS = ['auto', 'tty', 'json', 'none'] as const;
 
-function progressWriter(kind: 'tty' | 'json' | 'none', io: CliIO): ((p: ProgressSnapshot) => void) | undefined {
+/** Writes progress snapshots to stderr: a TTY bar redrawn at most every 200 ms, or JSON lines. */
+export function progressWriter(kind: 'tty' | 'json' | 'none', io: CliIO): ((p: ProgressSnapshot) => void) | undefined {
   if (kind === 'none') return undefined;
   let last = 0;
   return (p) => {

@@ -8,6 +8,7 @@ import { realpathSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import * as augmentCmd from './augment.js';
 import * as bench from './bench.js';
 import * as doctor from './doctor.js';
 import * as evaluate from './eval.js';
@@ -57,6 +58,11 @@ export const COMMANDS: Record<string, Command> = {
     run: (argv, io) => withSignals((signal, onQuit) => inspect.run(argv, io, signal, onQuit)),
   },
   samples: { summary: 'write synthetic surfaces with cracks, scratches and spots, their masks and labels', help: samples.SAMPLES_HELP, run: samples.run },
+  augment: {
+    summary: 'write augmented variants of images, masks and boxes, a manifest of parameters, a preview grid',
+    help: augmentCmd.AUGMENT_HELP,
+    run: (argv, io) => withSignals((signal) => augmentCmd.run(argv, io, signal)),
+  },
   eval: { summary: 'score predicted masks against truth: pixel P/R/F1 with tolerance, IoU, object recall', help: evaluate.EVAL_HELP, run: evaluate.run },
   tune: {
     summary: 'tune a recipe on labelled images (held-out score) or calibrate it on good images',

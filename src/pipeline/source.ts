@@ -6,11 +6,11 @@
  * Links to folders are not followed (no cycles); they, broken links and link loops are reported
  * through `onSkip` rather than dropped silently.
  */
-import { createReadStream, type Stats } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, type Stats, statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
-import { KensaError } from '../errors.js';
+import { type ErrorCode, KensaError } from '../errors.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.webp', '.bmp', '.npy', '.raw'] as const;
 
@@ -180,4 +180,37 @@ export async function scanSources(args: readonly string[]): Promise<SourceScan> 
     if (scan.total !== null) scan.total += n;
   }
   return scan;
+}
+
+/**
+ * The image files of a folder by name (the path under it without the extension, forward
+ * slashes), sorted; a kensa samples folder stands for its images/. Raw files need a size and are
+ * skipped. A missing or empty folder, or a name found twice, is a KensaError of `code` naming
+ * the folder by `label` (`--images`).
+ */
+export function imageFolder(label: string, dir: string, code: ErrorCode): Map<string, string> {
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new KensaError(code, `${label} expects a folder of images but received '${dir}' (not a folder)`);
+  const root = existsSync(join(dir, 'labels.json')) && existsSync(join(dir, 'images')) ? join(dir, 'images') : dir;
+  const files = new Map<string, string>();
+  const walk = (abs: string, rel: string) => {
+    for (const e of readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (e.name.startsWith('.')) continue;
+      const ext = extname(e.name).toLowerCase();
+      if (e.isDirectory()) walk(join(abs, e.name), `${rel}${e.name}/`);
+      else if (ext !== '.raw' && (IMAGE_EXTENSIONS as readonly string[]).includes(ext)) {
+        const name = rel + e.name.slice(0, e.name.length - ext.length);
+        if (files.has(name)) throw new KensaError(code, `${label} holds the image ${name} twice (${files.get(name)}, ${join(abs, e.name)})`);
+        files.set(name, join(abs, e.name));
+      }
+    }
+  };
+  walk(root, '');
+  if (!files.size) throw new KensaError(code, `${label} folder ${dir} holds no images (${IMAGE_EXTENSIONS.filter((e) => e !== '.raw').join(', ')})`);
+  return files;
 }

@@ -9,7 +9,7 @@
  */
 import { mulberry32 } from '../rng.js';
 import { integerInRange, invalidParameter, numberInRange, oneOf } from '../validate.js';
-import { DEFECT_CLASSES, DRAW, type DefectCanvas, type SampleDefect } from './defects.js';
+import { DEFECT_CLASSES, type DefectCanvas, drawDefect, type SampleDefect } from './defects.js';
 import { SURFACE_KINDS, develop, surface, type SurfaceKind } from './surface.js';
 
 export const SAMPLE_KINDS = [...SURFACE_KINDS, 'mixed'] as const;
@@ -74,13 +74,6 @@ export function mixSeed(a: number, b: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-let scratch: Float32Array | null = null;
-/** The coverage scratch, reused between calls (all zero between defects). */
-function coverage(n: number): Float32Array {
-  if (!scratch || scratch.length < n) scratch = new Float32Array(n);
-  return scratch.length === n ? scratch : scratch.subarray(0, n);
-}
-
 /**
  * Generates image `index` (an integer ≥ 0) of the set that `options` describes.
  * Layout (surface kind, defects and their shapes) and pixel noise come from separate streams,
@@ -97,12 +90,12 @@ export function generateSample(options: SampleOptions, index: number): Sample {
   const kind: SurfaceKind = opts.kind === 'mixed' ? SURFACE_KINDS[Math.floor(layout() * SURFACE_KINDS.length)]! : opts.kind;
   const img = surface(kind, width, height, pixels);
   const mask = new Uint8Array(width * height);
-  const canvas: DefectCanvas = { width, height, img, mask, cov: coverage(width * height) };
+  const canvas: DefectCanvas = { width, height, img, mask };
   const defects: SampleDefect[] = [];
   const n = layout() < opts.okFraction ? 0 : 1 + Math.floor(layout() * opts.maxDefects);
   for (let i = 0; i < n; i++) {
     const cls = DEFECT_CLASSES[Math.floor(layout() * DEFECT_CLASSES.length)]!;
-    const d = DRAW[cls](canvas, layout);
+    const d = drawDefect(canvas, cls, layout);
     if (d) defects.push(d);
   }
   const image = develop(img, width, height, kind, depth, pixels);

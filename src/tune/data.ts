@@ -6,13 +6,11 @@
  * without images.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
 import { KensaError } from '../errors.js';
 import { listMaskFolder, readMask, type MaskFolder } from '../eval/masks.js';
 import { decodeBuffer, DEFAULT_MAX_PIXELS } from '../pipeline/decode.js';
-import { IMAGE_EXTENSIONS } from '../pipeline/source.js';
+import { imageFolder } from '../pipeline/source.js';
 
 /** One grey image in memory. */
 export interface Frame {
@@ -30,34 +28,9 @@ export interface LabelledFrame extends Frame {
 
 const listed = (names: readonly string[]) => (names.length > 10 ? `${names.slice(0, 10).join(', ')} and ${names.length - 10} more` : names.join(', '));
 
-/** The image files of a folder by name (the path under it without the extension); raw files need a size and are skipped. */
+/** The image files of a folder by name (src/pipeline/source.ts `imageFolder`); errors are KENSA_ERR_TUNE_DATA. */
 export function listImageFolder(argument: string, dir: string): Map<string, string> {
-  let isDir = false;
-  try {
-    isDir = statSync(dir).isDirectory();
-  } catch {
-    isDir = false;
-  }
-  if (!isDir) throw new KensaError('KENSA_ERR_TUNE_DATA', `--${argument} expects a folder of images but received '${dir}' (not a folder)`);
-  const root = existsSync(join(dir, 'labels.json')) && existsSync(join(dir, 'images')) ? join(dir, 'images') : dir;
-  const files = new Map<string, string>();
-  const walk = (abs: string, rel: string) => {
-    for (const e of readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      if (e.name.startsWith('.')) continue;
-      const ext = extname(e.name).toLowerCase();
-      if (e.isDirectory()) walk(join(abs, e.name), `${rel}${e.name}/`);
-      else if (ext !== '.raw' && (IMAGE_EXTENSIONS as readonly string[]).includes(ext)) {
-        const name = rel + e.name.slice(0, e.name.length - ext.length);
-        if (files.has(name))
-          throw new KensaError('KENSA_ERR_TUNE_DATA', `--${argument} holds the image ${name} twice (${files.get(name)}, ${join(abs, e.name)})`);
-        files.set(name, join(abs, e.name));
-      }
-    }
-  };
-  walk(root, '');
-  if (!files.size)
-    throw new KensaError('KENSA_ERR_TUNE_DATA', `--${argument} folder ${dir} holds no images (${IMAGE_EXTENSIONS.filter((e) => e !== '.raw').join(', ')})`);
-  return files;
+  return imageFolder(`--${argument}`, dir, 'KENSA_ERR_TUNE_DATA');
 }
 
 async function decode(name: string, path: string): Promise<Frame> {

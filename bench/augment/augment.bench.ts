@@ -1,0 +1,235 @@
+/**
+ * bench/augment: kensa augmentation on N×3×H×W u8 batches (default 32 × 1920×1080 RGB), per-sample
+ * parameters, against torchvision.transforms.v2 on the same GPU (bench/augment/torchvision_ref.py,
+ * same run). For every registered transform (p = 1) and for the seed's composite
+ * (RandomRotate90 p .5, Flip p .5, RandomBrightnessContrast p .2, GaussianBlur blurLimit [3, 7] p .1):
+ *  - GPU resident: the batch on the GPU, augment + sync (the host's parameter draws included), as
+ *    in a training loop;
+ *  - GPU with transfers: upload from the host, augment, read back;
+ *  - kensa CPU: the CPU backend on the first CPU_N images (per image, so comparable); the composite,
+ *    whose cost depends on what each sample drew, on COMPOSITE_CPU_N images.
+ * Plus a 6-transform geometric + colour pipeline at 512² with image and mask together.
+ * Median of repeats (IQR in the JSON), each repeat a new seed. Writes augment.md and augment.json.
+ * Usage: node dist/bench/augment/augment.bench.js OUT_DIR [N H W CPU_N]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { augment, fromJSON, registeredTransforms, type AugmentBatch, type Transform } from '../../src/augment/index.js';
+import type { TransformData } from '../../src/augment/serialize.js';
+import { Gpu } from '../../src/gpu/gpu.js';
+import { Tensor } from '../../src/tensor.js';
+import { metadata, repeat, type Summary } from '../_kit/stats.js';
+
+const outDir = process.argv[2] ?? 'bench-out';
+const [N, H, W, CPU_N] = (process.argv.length >= 7 ? process.argv.slice(3, 7).map(Number) : [32, 1080, 1920, 1]) as [number, number, number, number];
+mkdirSync(outDir, { recursive: true });
+
+/** Arguments for transforms that need some (sizes) or whose defaults would do nothing on this image. */
+const ARGS: Record<string, Record<string, unknown>> = {
+  RandomCrop: { width: Math.floor((W * 3) / 4), height: Math.floor((H * 3) / 4) },
+  CenterCrop: { width: Math.floor((W * 3) / 4), height: Math.floor((H * 3) / 4) },
+  RandomResizedCrop: { width: Math.floor(W / 2), height: Math.floor(H / 2) },
+  Resize: { width: Math.floor(W / 2), height: Math.floor(H / 2) },
+  PadIfNeeded: { minWidth: W + 64, minHeight: H + 64 },
+};
+
+/** Albumentations' Flip: one of horizontal, vertical or both, with probability p. */
+const flip = (p: number): TransformData => ({
+  name: 'OneOf',
+  p,
+  transforms: [
+    { name: 'HorizontalFlip', p: 1 },
+    { name: 'VerticalFlip', p: 1 },
+    {
+      name: 'Sequential',
+      p: 1,
+      transforms: [
+        { name: 'HorizontalFlip', p: 1 },
+        { name: 'VerticalFlip', p: 1 },
+      ],
+    },
+  ],
+});
+
+const COMPOSITE: TransformData = {
+  name: 'Compose',
+  transforms: [
+    { name: 'RandomRotate90', p: 0.5 },
+    flip(0.5),
+    { name: 'RandomBrightnessContrast', p: 0.2 },
+    { name: 'GaussianBlur', p: 0.1, blurLimit: [3, 7] },
+  ],
+};
+
+/** Six transforms, geometric and colour, for 512² image + mask batches. */
+const SIX: TransformData = {
+  name: 'Compose',
+  transforms: [
+    { name: 'RandomRotate90', p: 0.5 },
+    { name: 'HorizontalFlip', p: 0.5 },
+    { name: 'ShiftScaleRotate', p: 0.5 },
+    { name: 'RandomBrightnessContrast', p: 0.5 },
+    { name: 'HueSaturationValue', p: 0.5 },
+    { name: 'GaussianBlur', p: 0.3, blurLimit: [3, 7] },
+  ],
+};
+
+/** The pipeline of a document, or why it cannot be built in this tree (a transform not registered yet). */
+function build(doc: TransformData): Transform | string {
+  try {
+    return fromJSON({ version: 1, transform: doc });
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** A leaf transform at p = 1 (transforms that set the size take no p). */
+function leaf(name: string): Transform | string {
+  const withP = build({ name, p: 1, ...(ARGS[name] as object) } as TransformData);
+  return typeof withP === 'string' ? build({ name, ...(ARGS[name] as object) } as TransformData) : withP;
+}
+
+/** A smooth gradient with texture: blurs and colour maps see realistic content, not noise alone. */
+function hostImage(n: number, h: number, w: number): Uint8Array {
+  const data = new Uint8Array(n * 3 * h * w);
+  for (let s = 0; s < n; s++)
+    for (let c = 0; c < 3; c++)
+      for (let y = 0; y < h; y++) {
+        const o = ((s * 3 + c) * h + y) * w;
+        for (let x = 0; x < w; x++) data[o + x] = (((x + 3 * s) * (c + 1)) / 8 + y / 4 + ((Math.imul(o + x, 2654435761) >>> 28) & 15)) & 255;
+      }
+  return data;
+}
+
+const gpu = await Gpu.open();
+const host = hostImage(N, H, W);
+const x = await Tensor.fromArray(host, [N, 3, H, W], 'u8').toGpu(gpu);
+const COMPOSITE_CPU_N = Math.min(N, 8);
+const cpuBatch = (n: number) => Tensor.fromArray(host.slice(0, n * 3 * H * W), [n, 3, H, W], 'u8');
+let seed = 1;
+
+/** Disposes what a run made (not the inputs it was given). */
+function release(out: AugmentBatch, input: AugmentBatch): void {
+  if (out.image !== input.image) out.image.dispose();
+  if (out.mask && out.mask !== input.mask) out.mask.dispose();
+}
+
+async function gpuResident(t: Transform, batch: AugmentBatch, reps = 9): Promise<Summary> {
+  return repeat(2, reps, async () => {
+    const t0 = performance.now();
+    const { batch: out } = augment(t, batch, { seed: seed++ });
+    await gpu.sync();
+    const ms = performance.now() - t0;
+    release(out, batch);
+    return ms;
+  });
+}
+
+async function withTransfers(t: Transform, reps = 5): Promise<Summary> {
+  return repeat(1, reps, async () => {
+    const t0 = performance.now();
+    const image = await Tensor.fromArray(host, [N, 3, H, W], 'u8').toGpu(gpu);
+    const { batch: out } = augment(t, { image }, { seed: seed++ });
+    await out.image.toCpu();
+    const ms = performance.now() - t0;
+    release(out, { image });
+    image.dispose();
+    return ms;
+  });
+}
+
+async function cpu(t: Transform, image: Tensor): Promise<Summary> {
+  return repeat(0, 1, async () => {
+    const t0 = performance.now();
+    augment(t, { image }, { seed: seed++ });
+    return performance.now() - t0;
+  });
+}
+
+const peerRun = spawnSync('python3', ['bench/augment/torchvision_ref.py', String(N), String(H), String(W)], { encoding: 'utf8', timeout: 600_000 });
+const peer = (peerRun.status === 0 ? JSON.parse(peerRun.stdout.trim().split('\n').pop()!) : { error: peerRun.stderr?.slice(-500) ?? 'failed' }) as {
+  error?: string;
+  versions?: string;
+  transforms?: Record<string, number>;
+  composite?: { per_sample_ms: number; batch_draw_ms: number };
+  six?: { per_sample_ms: number };
+};
+if (peer.error) console.error(`torchvision reference: ${peer.error}`);
+
+interface Row {
+  name: string;
+  resident?: Summary;
+  transfers?: Summary;
+  cpu?: Summary;
+  /** Images of the CPU run. */
+  cpuN: number;
+  torchvision?: number;
+  note?: string;
+}
+const rows: Row[] = [];
+const perImage = (s: Summary | undefined, n: number) => (s ? s.median / n : NaN);
+
+async function measure(name: string, t: Transform | string, torchvision: number | undefined, cpuN: number): Promise<void> {
+  if (typeof t === 'string') {
+    rows.push({ name, cpuN, note: `not built: ${t.slice(0, 120)}` });
+    return;
+  }
+  const row: Row = {
+    name,
+    cpuN,
+    resident: await gpuResident(t, { image: x }),
+    transfers: await withTransfers(t),
+    cpu: await cpu(t, cpuBatch(cpuN)),
+    ...(torchvision !== undefined ? { torchvision } : {}),
+  };
+  rows.push(row);
+  console.error(
+    `${name}: ${perImage(row.resident, N).toFixed(4)} ms/img resident, ${perImage(row.transfers, N).toFixed(3)} with transfers, CPU ${perImage(row.cpu, cpuN).toFixed(1)}`,
+  );
+}
+
+const COMPOSITE_NAME = 'seed composite (RandomRotate90 .5, Flip .5, RandomBrightnessContrast .2, GaussianBlur [3,7] .1)';
+await measure(COMPOSITE_NAME, build(COMPOSITE), peer.composite?.per_sample_ms, COMPOSITE_CPU_N);
+for (const name of registeredTransforms()) await measure(name, leaf(name), peer.transforms?.[name], CPU_N);
+
+// 6 transforms at 512², image and mask together
+const [S, SN] = [512, N];
+const six = build(SIX);
+const sixImage = await Tensor.fromArray(hostImage(SN, S, S), [SN, 3, S, S], 'u8').toGpu(gpu);
+const sixMask = await Tensor.fromArray(
+  Uint8Array.from({ length: SN * S * S }, (_, i) => ((i % S) >> 6) & 1),
+  [SN, 1, S, S],
+  'u8',
+).toGpu(gpu);
+const sixRow: Row = { name: `6 transforms at ${S}², image + mask`, cpuN: 0, ...(peer.six ? { torchvision: peer.six.per_sample_ms } : {}) };
+if (typeof six === 'string') sixRow.note = `not built: ${six.slice(0, 120)}`;
+else sixRow.resident = await gpuResident(six, { image: sixImage, mask: sixMask });
+rows.push(sixRow);
+
+const meta = metadata(gpu.info.name);
+const fmt = (v: number, d = 4) => (Number.isFinite(v) ? v.toFixed(d) : '—');
+const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(1)}×` : '—');
+const lines = [
+  `# bench/augment — ${String(meta.date).slice(0, 10)}, ${gpu.info.name}, commit ${meta.commit}`,
+  '',
+  `${N} × ${W}×${H} RGB u8 per batch (per-sample parameters); kensa CPU on ${CPU_N} image(s) (the composite on ${COMPOSITE_CPU_N}); milliseconds per image, median of repeats.`,
+  `torchvision: ${peer.versions ?? `not run (${peer.error ?? 'no output'})`}; per-sample draws (each image its own call).` +
+    (peer.composite ? ` Composite with one draw for the whole batch: ${fmt(peer.composite.batch_draw_ms)} ms/img.` : ''),
+  '',
+  '| transform | kensa GPU resident | GPU + upload/readback | kensa CPU | GPU vs CPU | torchvision v2 GPU | kensa vs torchvision |',
+  '|---|---|---|---|---|---|---|',
+  ...rows.map((r) => {
+    const g = perImage(r.resident, r.name.startsWith('6 transforms') ? SN : N);
+    const c = perImage(r.cpu, r.cpuN);
+    if (r.note) return `| ${r.name} | ${r.note} | | | | | |`;
+    return `| ${r.name} | ${fmt(g)} | ${fmt(perImage(r.transfers, N), 3)} | ${fmt(c, 1)} | ${ratio(c, g)} | ${r.torchvision === undefined ? '—' : fmt(r.torchvision)} | ${r.torchvision === undefined ? '—' : ratio(r.torchvision, g)} |`;
+  }),
+  '',
+  'Goals (issue 14): composite ≤ 0.05 ms/img resident, ≥ 10× torchvision v2, ≥ 20× kensa CPU. Losses are listed with the wins.',
+];
+console.log(lines.join('\n'));
+writeFileSync(join(outDir, 'augment.md'), `${lines.join('\n')}\n`);
+writeFileSync(join(outDir, 'augment.json'), `${JSON.stringify({ meta, N, H, W, CPU_N, peer, rows }, null, 1)}\n`);
+for (const t of [x, sixImage, sixMask]) t.dispose();
+gpu.destroy();
