@@ -13,7 +13,8 @@
  * contiguous in global memory, so neighbouring threads read neighbouring words), then every thread
  * accumulates TM×TN outputs in registers from TM + TN shared reads per k (register blocking).
  * A thread's rows and columns are strided by the thread grid, so a warp's shared reads hit distinct
- * banks and its stores to C are contiguous along n.
+ * banks and its stores to C are contiguous along n. The next step's global loads go into registers
+ * before this step's arithmetic, so their latency overlaps it.
  *
  * Tensor cores (precision 'f16', once enableTensorCores found f16→f32 16×16×16 subgroup matrices,
  * 32-lane subgroups and a WGSL spelling the compiler takes): the same specs run on a second kernel that stages f16 tiles (128×128×32) and
@@ -119,6 +120,37 @@ function stageLoop(tile: 'a' | 'b', cols: number, depth: number, kAlong: boolean
     }`;
 }
 
+/**
+ * The SIMT kernel's staging, split so the next K step's global loads overlap this step's
+ * arithmetic: `fetchStep` loads this thread's share of step `step` into registers `<tile>_next`
+ * (its k_info at `k_table[tableBase + r]`), `storeStep` writes them to the workgroup tile.
+ */
+function fetchStep(tile: 'a' | 'b', cols: number, kAlong: boolean, step: string, tableBase: string): string {
+  const per = (cols * BK) / WG;
+  const [r, c] = kAlong ? [`e % ${BK}u`, `e / ${BK}u`] : [`e / ${cols}u`, `e % ${cols}u`];
+  const [lo, hi] = tile === 'a' ? ['m0 + c', 'u.m'] : ['n0 + c', 'u.n'];
+  return `
+    for (var i = 0u; i < ${per}u; i++) {
+      let e = li + i * WG;
+      let r = ${r};
+      let c = ${c};
+      let kk = ${step} + r;
+      var v = 0.0;
+      if (${lo} < ${hi} && kk < k_end) { v = load_${tile}(g, kk, ${kAlong ? `${tile}_lines[i]` : `${tile}_line`}, k_table[${tableBase} + r]); }
+      ${tile}_next[i] = v;
+    }`;
+}
+
+function storeStep(tile: 'a' | 'b', cols: number, kAlong: boolean): string {
+  const per = (cols * BK) / WG;
+  const [r, c] = kAlong ? [`e % ${BK}u`, `e / ${BK}u`] : [`e / ${cols}u`, `e % ${cols}u`];
+  return `
+    for (var i = 0u; i < ${per}u; i++) {
+      let e = li + i * WG;
+      tile_${tile}[(${r}) * ${cols}u + ${c}] = ${tile}_next[i];
+    }`;
+}
+
 /** The K step's k_info table: decoded by the first `depth` threads, read by all after the barrier. */
 function fillKTable(depth: number): string {
   return `
@@ -153,6 +185,8 @@ function tileOrigin(bm: number, bn: number): string {
 export function gemmProgram(spec: GemmSpec, tile: GemmTile): ProgramInfo {
   const { bm, bn, tm, tn } = GEMM_TILES[tile];
   const threadsN = bn / tn;
+  const aK = spec.aAlong === 'k';
+  const bK = spec.bAlong === 'k';
   return {
     name: spec.name,
     key: `${spec.key}${spec.key ? ',' : ''}tile${tile}`,
@@ -166,19 +200,30 @@ const BN: u32 = ${bn}u;
 const BK: u32 = ${BK}u;
 var<workgroup> tile_a: array<f32, ${bm * BK}>;
 var<workgroup> tile_b: array<f32, ${bn * BK}>;
-var<workgroup> k_table: array<vec4<i32>, ${BK}>;
+// k_info of two K steps, alternating: a step's table is written while the previous one may still be read
+var<workgroup> k_table: array<vec4<i32>, ${2 * BK}>;
 ${spec.functions}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
 ${tileOrigin(bm, bn)}
-${stageColumns('a', bm, BK, spec.aAlong === 'k')}${stageColumns('b', bn, BK, spec.bAlong === 'k')}
+${stageColumns('a', bm, BK, aK)}${stageColumns('b', bn, BK, bK)}
   let tx = li % ${threadsN}u;
   let ty = li / ${threadsN}u;
   var acc: array<array<f32, ${tn}>, ${tm}>;
   var a: array<f32, ${tm}>;
   var b: array<f32, ${tn}>;
-  for (var k0 = k_begin; k0 < k_end; k0 += BK) {${fillKTable(BK)}${stageLoop('a', bm, BK, spec.aAlong === 'k')}${stageLoop('b', bn, BK, spec.bAlong === 'k')}
+  var a_next: array<f32, ${(bm * BK) / WG}>;
+  var b_next: array<f32, ${(bn * BK) / WG}>;
+  if (li < BK) { k_table[li] = k_info(min(k_begin + li, u.k - 1u)); }
+  workgroupBarrier();${fetchStep('a', bm, aK, 'k_begin', '0u')}${fetchStep('b', bn, bK, 'k_begin', '0u')}
+  var slot = 0u;
+  for (var k0 = k_begin; k0 < k_end; k0 += BK) {${storeStep('a', bm, aK)}${storeStep('b', bn, bK)}
+    let next = k0 + BK;
+    let next_slot = (1u - slot) * BK;
+    if (li < BK) { k_table[next_slot + li] = k_info(min(next + li, u.k - 1u)); }
     workgroupBarrier();
+    if (next < k_end) {${fetchStep('a', bm, aK, 'next', 'next_slot')}${fetchStep('b', bn, bK, 'next', 'next_slot')}
+    }
     for (var r = 0u; r < BK; r++) {
       for (var i = 0u; i < ${tm}u; i++) { a[i] = tile_a[r * BM + ty + i * ${bm / tm}u]; }
       for (var j = 0u; j < ${tn}u; j++) { b[j] = tile_b[r * BN + tx + j * ${threadsN}u]; }
@@ -187,6 +232,7 @@ ${stageColumns('a', bm, BK, spec.aAlong === 'k')}${stageColumns('b', bn, BK, spe
       }
     }
     workgroupBarrier();
+    slot = 1u - slot;
   }
   for (var i = 0u; i < ${tm}u; i++) {
     let m = m0 + ty + i * ${bm / tm}u;
