@@ -21,6 +21,8 @@ export const ERROR_CODES = {
     'A database operation failed (unreachable server, lost connection, locked or unwritable file); the message names the backend and the operation.',
   KENSA_ERR_TUNE_DATA: 'kensa tune cannot use its images: a truth mask missing, a size mismatch, an empty folder; the message names them.',
   KENSA_ERR_TUNE_STATE: 'A tuning state file belongs to another search (other data, recipe, seed or options); the message names it.',
+  KENSA_ERR_MODEL:
+    'An ONNX model cannot be loaded or run as asked: no execution provider works, or its input or outputs do not fit the model kind; the message names the model and what does not fit.',
   KENSA_ERR_WORKER: 'A worker thread threw or stopped while detecting a batch; the message names the stage and the cause.',
   KENSA_ERR_INTERNAL: 'An internal consistency check failed: a kensa bug; please report it with the message.',
 } as const;

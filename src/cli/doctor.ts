@@ -8,12 +8,10 @@
  * exit code 0 when every self-test that could run passes, 1 on a failure or when the adapter
  * asked for with --adapter is missing, 2 on bad flags.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readElement } from '../dtype.js';
+import { onnxProviders } from '../models/providers.js';
 import { Gpu, listAdapters, type AdapterDescription, type GpuInfo } from '../gpu/gpu.js';
 import { gaussianBlur } from '../ops/filters/gaussian.js';
 import { Tensor } from '../tensor.js';
@@ -38,38 +36,6 @@ const FLAGS = {
   adapter: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-export interface ExecutionProvider {
-  name: string;
-  bundled: boolean;
-  /** Bundled, or its provider library is present next to the binding. */
-  installed: boolean;
-  note: string;
-}
-
-/** ONNX Runtime's execution providers as onnxruntime-node lists them. */
-export async function onnxProviders(): Promise<{ version: string; providers: ExecutionProvider[] }> {
-  const ort = (await import('onnxruntime-node')) as unknown as {
-    listSupportedBackends(): { name: string; bundled: boolean }[];
-    env: { versions: Record<string, string | undefined> };
-  };
-  const require = createRequire(import.meta.url);
-  const binDir = join(dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
-  const ext = process.platform === 'win32' ? '.dll' : process.platform === 'darwin' ? '.dylib' : '.so';
-  const prefix = process.platform === 'win32' ? '' : 'lib';
-  const providers = ort.listSupportedBackends().map(({ name, bundled }) => {
-    if (bundled) return { name, bundled, installed: true, note: 'bundled' };
-    const lib = `${prefix}onnxruntime_providers_${name}${ext}`;
-    const installed = existsSync(join(binDir, lib));
-    return {
-      name,
-      bundled,
-      installed,
-      note: installed ? `installed (${lib})` : `not installed (${lib} missing; see README "ONNX Runtime and CUDA")`,
-    };
-  });
-  return { version: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown', providers };
-}
 
 export interface SelfTest {
   name: string;
