@@ -17,6 +17,7 @@ import type { Plane } from '../tiling/grid.js';
 import type { Defect } from './defect.js';
 import { classicDetector } from './classic.js';
 import { decoupledDetector } from './decoupled.js';
+import { modelDetector } from './model.js';
 import type { Recipe } from './recipe.js';
 
 export interface ImageDetection {
@@ -26,6 +27,8 @@ export interface ImageDetection {
   score: number;
   /** H×W mask, 255 = defect pixel (before any filtering of components), when asked for. */
   mask?: Uint8Array;
+  /** A classification model's top class and its score. */
+  label?: { name: string; score: number };
 }
 
 /** What structured clone carries unchanged; typed arrays travel by transfer (see `transferables`). */
@@ -68,6 +71,8 @@ export interface Detector<R extends Recipe, P extends Payload> {
   bytesPerPixel(recipe: R): number;
   /** The device stage tile by tile; null when a step needs the whole image at once. */
   tiled: TiledStage<R, P> | null;
+  /** Both stages can run on any worker thread (false: the device stage needs what this thread holds, a model's sessions). */
+  portable: boolean;
 }
 
 type RecipeOf<K extends Recipe['kind']> = Extract<Recipe, { kind: K }>;
@@ -77,6 +82,7 @@ type RecipeOf<K extends Recipe['kind']> = Extract<Recipe, { kind: K }>;
 const DETECTORS: { readonly [K in Recipe['kind']]: Detector<RecipeOf<K>, Payload> } = {
   classic: classicDetector,
   decoupled: decoupledDetector,
+  model: modelDetector,
 };
 
 /** The detector of a recipe's kind. */

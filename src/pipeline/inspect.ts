@@ -283,7 +283,7 @@ async function startBatch(run: Run, group: Decoded[]): Promise<{ rest: Promise<I
   const shape: [number, number, number, number] = [group.length, g.channels, g.height, g.width];
   const dtype = g.dtype === 'u16' ? 'u16' : 'u8';
   const frames = group.map((d) => d.image.data);
-  if (pool && options.backend.kind === 'cpu') {
+  if (pool && options.backend.kind === 'cpu' && detectorFor(recipe).portable) {
     const host = (await Tensor.fromFrames(frames, shape, dtype)).data as Uint8Array | Uint16Array;
     return { rest: pool.detect(recipe, host, shape, wantMasks).then((r) => r.detections) };
   }

@@ -1,0 +1,227 @@
+/**
+ * The model recipe: an ONNX model (src/models) as a detector, on a batch tensor (N×1×H×W u8 or
+ * u16) on either device:
+ *   pre    (pixel / max − mean) / std in the model's input dtype (f32 or f16) with kensa's convert
+ *          on the batch's device, read back once as the model's input (the gray plane repeated
+ *          for a 3-channel model);
+ *   infer  the model's open sessions (src/models/registry.ts), the whole batch at once, or tile by
+ *          tile through src/tiling's grid: overlapping windows batched together, each window's
+ *          centre (its tile) pasted into the image's output, so a tiled run of a translation-
+ *          equivariant model equals the whole-image one;
+ *   post   segmentation: the defect probability map (activation, background channel) on the
+ *          batch's device, threshold and connected components as the classic recipe's regions;
+ *          classification: each image's class scores.
+ */
+import { f16BitsToF32 } from '../dtype.js';
+import { KensaError } from '../errors.js';
+import type { OutputData } from '../models/session-worker.js';
+import { openedModel } from '../models/registry.js';
+import type { ModelSession } from '../models/session.js';
+import { convert } from '../ops/color/convert.js';
+import { customKernel } from '../ops/custom/kernel.js';
+import { componentsBytesPerPixel } from '../ops/analysis/components.js';
+import { threshold } from '../ops/threshold/binary.js';
+import { Tensor } from '../tensor.js';
+import { cropPlane, pasteInterior, tileGrid, type Tile } from '../tiling/grid.js';
+import type { Detector, ImageDetection } from './detector.js';
+import type { ModelRecipe } from './recipe.js';
+import { regionDefects, regionsOf, type RegionPayload } from './regions.js';
+
+const ACTIVATIONS = { none: 0, sigmoid: 1, softmax: 2 } as const;
+
+function sigmoid(v: number): number {
+  return 1 / (1 + Math.exp(-v));
+}
+
+/**
+ * The defect probability (N×1×H×W) of a segmentation output x (N×C×H×W): C = 1, x after the
+ * activation; C ≥ 2, 1 − p(channel 0) with p the softmax over channels (or x itself with `none`;
+ * with `sigmoid`, the largest σ of the other channels).
+ */
+const defectProbability = customKernel({
+  name: 'defect_probability',
+  inputs: ['x'],
+  uniforms: { activation: 'u32' },
+  pixel: /* wgsl */ `
+fn pixel(n: u32, c: u32, y: u32, xx: u32) -> f32 {
+  let channels = u.x_shape.y;
+  if (channels == 1u) {
+    let v = x_px(n, 0u, y, xx);
+    return select(v, 1.0 / (1.0 + exp(-v)), u.activation == 1u);
+  }
+  if (u.activation == 1u) {
+    var best = 0.0;
+    for (var k = 1u; k < channels; k++) { best = max(best, 1.0 / (1.0 + exp(-x_px(n, k, y, xx)))); }
+    return best;
+  }
+  if (u.activation == 0u) { return 1.0 - x_px(n, 0u, y, xx); }
+  var m = x_px(n, 0u, y, xx);
+  for (var k = 1u; k < channels; k++) { m = max(m, x_px(n, k, y, xx)); }
+  var sum = 0.0;
+  for (var k = 0u; k < channels; k++) { sum += exp(x_px(n, k, y, xx) - m); }
+  return 1.0 - exp(x_px(n, 0u, y, xx) - m) / sum;
+}`,
+  cpu: ({ x }, u, n, _c, y, xx) => {
+    const channels = x.shape[1];
+    if (channels === 1) return u.activation === 1 ? sigmoid(x.px(n, 0, y, xx)) : x.px(n, 0, y, xx);
+    const values = Array.from({ length: channels }, (_, k) => x.px(n, k, y, xx));
+    if (u.activation === 1) return Math.max(0, ...values.slice(1).map(sigmoid));
+    if (u.activation === 0) return 1 - values[0]!;
+    const m = Math.max(...values);
+    const sum = values.reduce((s, v) => s + Math.exp(v - m), 0);
+    return 1 - Math.exp(values[0]! - m) / sum;
+  },
+});
+
+/** One image's model result: a segmentation's regions (the mean probability over each), or a classification's scores. */
+export type ModelPayload = RegionPayload | { scores: Float32Array };
+
+interface HostInput {
+  data: Float32Array | Uint16Array;
+  dims: [number, number, number, number];
+}
+
+/** The model's input channels: 1, or 3 for a model of three (the gray plane repeated); KENSA_ERR_MODEL otherwise. */
+function inputChannels(session: ModelSession): number {
+  const c = session.input.shape[1];
+  if (typeof c === 'string' || c === 1) return 1;
+  if (c === 3) return 3;
+  throw new KensaError('KENSA_ERR_MODEL', `Model ${session.name}: expected an input of 1 or 3 channels (N×C×H×W) but input ${session.input.name} has ${c}`);
+}
+
+/** The batch as the model's input: normalised with kensa's convert on the batch's device, then read back. */
+async function modelInput(batch: Tensor, r: ModelRecipe, session: ModelSession): Promise<HostInput> {
+  const [n, , h, w] = batch.shape as [number, number, number, number];
+  const max = batch.dtype === 'u16' ? 65535 : 255;
+  const { mean, std } = r.normalize;
+  using x = convert(batch, { dtype: session.inputDType, scale: 1 / (max * std), offset: -mean / std });
+  const gray = (await x.toCpu()).data as Float32Array | Uint16Array;
+  const channels = inputChannels(session);
+  if (channels === 1) return { data: gray, dims: [n, 1, h, w] };
+  const data = new (gray.constructor as new (k: number) => Float32Array | Uint16Array)(n * channels * h * w);
+  for (let i = 0; i < n; i++) for (let c = 0; c < channels; c++) data.set(gray.subarray(i * h * w, (i + 1) * h * w), (i * channels + c) * h * w);
+  return { data, dims: [n, channels, h, w] };
+}
+
+/** The first output of a run, checked against what the task reads. */
+function firstOutput(out: OutputData[], r: ModelRecipe, session: ModelSession, n: number): OutputData {
+  const o = out[0]!;
+  const want = r.model.task === 'segmentation' ? 'N×C×H×W (rank 4)' : 'N×K (rank 2)';
+  const rank = r.model.task === 'segmentation' ? 4 : 2;
+  if (o.dims.length !== rank || o.dims[0] !== n) {
+    throw new KensaError(
+      'KENSA_ERR_MODEL',
+      `Model ${session.name}: a ${r.model.task} output must be ${want} for ${n} images but output ${o.name} is [${o.dims.join(', ')}]`,
+    );
+  }
+  return o;
+}
+
+/**
+ * The model's output for the batch, tile by tile: each image's windows (tileGrid's crops, `overlap`
+ * of context around each tile) are batched by size and inferred; each window's tile is pasted into
+ * the image's output plane, channel by channel.
+ */
+async function tiledOutput(session: ModelSession, input: HostInput, r: ModelRecipe): Promise<OutputData> {
+  const [n, c, h, w] = input.dims;
+  const tiles = tileGrid(w, h, { tile: r.tiling.tile, halo: r.tiling.overlap, align: r.tiling.align });
+  const bySize = new Map<string, { image: number; tile: Tile }[]>();
+  for (let image = 0; image < n; image++) {
+    for (const tile of tiles) {
+      const key = `${tile.crop.w}x${tile.crop.h}`;
+      bySize.set(key, [...(bySize.get(key) ?? []), { image, tile }]);
+    }
+  }
+  let out: { data: Float32Array | Uint16Array; channels: number; name: string; type: string } | null = null;
+  for (const group of bySize.values()) {
+    const { w: cw, h: ch } = group[0]!.tile.crop;
+    const Ctor = input.data.constructor as new (k: number) => Float32Array | Uint16Array;
+    const windows = new Ctor(group.length * c * cw * ch);
+    for (const [k, { image, tile }] of group.entries()) {
+      for (let p = 0; p < c; p++) {
+        const plane = { data: input.data.subarray((image * c + p) * h * w, (image * c + p + 1) * h * w), width: w, height: h };
+        windows.set(cropPlane(plane, tile.crop), (k * c + p) * cw * ch);
+      }
+    }
+    const o = firstOutput(await session.run(windows, [group.length, c, ch, cw]), r, session, group.length);
+    const [, oc, oh, ow] = o.dims as [number, number, number, number];
+    if (oh !== ch || ow !== cw) {
+      throw new KensaError('KENSA_ERR_MODEL', `Model ${session.name}: tiling needs an output of its input's size, but a ${cw}×${ch} window gave ${ow}×${oh}`);
+    }
+    out ??= { data: new (o.data.constructor as new (k: number) => Float32Array | Uint16Array)(n * oc * h * w), channels: oc, name: o.name, type: o.type };
+    for (const [k, { image, tile }] of group.entries()) {
+      for (let p = 0; p < oc; p++) {
+        const dst = { data: out.data.subarray((image * oc + p) * h * w, (image * oc + p + 1) * h * w), width: w, height: h };
+        pasteInterior(dst, o.data.subarray((k * oc + p) * ch * cw, (k * oc + p + 1) * ch * cw), tile.crop, tile.interior);
+      }
+    }
+  }
+  return { name: out!.name, type: out!.type, dims: [n, out!.channels, h, w], data: out!.data };
+}
+
+/** The device stage: pre-processing, inference (tiled when the recipe asks), then the regions or the scores. */
+async function device(batch: Tensor, r: ModelRecipe, wantMasks: boolean): Promise<ModelPayload[]> {
+  const session = openedModel(r.model.sha256, r.model.path);
+  const n = batch.shape[0]!;
+  const input = await modelInput(batch, r, session);
+  const tiled = r.model.task === 'segmentation' && r.tiling.tile > 0;
+  const output = tiled ? await tiledOutput(session, input, r) : firstOutput(await session.run(input.data, input.dims), r, session, n);
+  if (r.model.task === 'classification') {
+    const k = output.dims[1]!;
+    const values = output.type === 'float16' ? Float32Array.from(output.data, f16BitsToF32) : (output.data as Float32Array);
+    return Array.from({ length: n }, (_, i) => ({ scores: classScores(values.subarray(i * k, (i + 1) * k), r.activation) }));
+  }
+  const host = Tensor.fromArray(output.data, output.dims, output.type === 'float16' ? 'f16' : 'f32');
+  using raw = batch.device === 'gpu' ? await host.toGpu(batch.gpu.gpu) : host;
+  const [, , h, w] = output.dims as [number, number, number, number];
+  using probability = defectProbability([raw], { uniforms: { activation: ACTIVATIONS[r.activation] }, dtype: 'f32', shape: [n, 1, h, w] });
+  using mask = threshold(probability, { thresh: r.threshold.value, maxval: 255, dtype: 'u8', type: 'binary' });
+  return await regionsOf(mask, probability, r.components.connectivity, wantMasks);
+}
+
+/** Class scores after the activation (softmax over the classes, or σ of each). */
+function classScores(logits: Float32Array, activation: ModelRecipe['activation']): Float32Array {
+  if (activation === 'none') return logits.slice();
+  if (activation === 'sigmoid') return logits.map(sigmoid);
+  const m = Math.max(...logits);
+  const e = logits.map((v) => Math.exp(v - m));
+  const sum = e.reduce((s, v) => s + v, 0);
+  return e.map((v) => v / sum);
+}
+
+/**
+ * The post stage. Segmentation: defects as the classic recipe's (the mean probability over each
+ * region in `meanGradient`, its score that over the threshold), NG when more than maxDefects score
+ * at least minScore. Classification: no defects; NG when the top class is not `classes.ok`; the
+ * score is 1 − the ok class's score; `label` names the top class.
+ */
+function post(p: ModelPayload, r: ModelRecipe): ImageDetection {
+  if ('scores' in p) {
+    let top = 0;
+    for (let k = 1; k < p.scores.length; k++) if (p.scores[k]! > p.scores[top]!) top = k;
+    const label = r.classes.labels[top] ?? `class ${top}`;
+    return {
+      defects: [],
+      verdict: top === r.classes.ok ? 'OK' : 'NG',
+      score: 1 - (p.scores[r.classes.ok] ?? 0),
+      label: { name: label, score: p.scores[top]! },
+    };
+  }
+  const defects = regionDefects(p, r.components.minArea, r.threshold.value, r.classify);
+  const scored = defects.filter((d) => d.score >= r.verdict.minScore);
+  return {
+    defects,
+    verdict: scored.length > r.verdict.maxDefects ? 'NG' : 'OK',
+    score: defects.reduce((m, d) => Math.max(m, d.score), 0),
+    ...(p.mask ? { mask: p.mask } : {}),
+  };
+}
+
+export const modelDetector: Detector<ModelRecipe, ModelPayload> = {
+  device,
+  post,
+  // the probability map and the labels take 4 bytes a pixel, the labelling's per-block statistics more
+  bytesPerPixel: (r) => Math.max(4, componentsBytesPerPixel(r.components.connectivity)),
+  tiled: null,
+  portable: false,
+};
