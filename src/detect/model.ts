@@ -15,16 +15,17 @@
 import { f16BitsToF32 } from '../dtype.js';
 import { KensaError } from '../errors.js';
 import type { OutputData } from '../models/session-worker.js';
-import { openedModel } from '../models/registry.js';
+import { openedModel, openModel, readModelFile, type OpenModel } from '../models/registry.js';
+import type { SessionOptions } from '../models/session.js';
 import type { ModelSession } from '../models/session.js';
 import { convert } from '../ops/color/convert.js';
 import { customKernel } from '../ops/custom/kernel.js';
 import { componentsBytesPerPixel } from '../ops/analysis/components.js';
 import { threshold } from '../ops/threshold/binary.js';
 import { Tensor } from '../tensor.js';
-import { cropPlane, pasteInterior, tileGrid, type Tile } from '../tiling/grid.js';
+import { cropPlane, pasteInterior, roundUp, tileGrid, type Tile } from '../tiling/grid.js';
 import type { Detector, ImageDetection } from './detector.js';
-import type { ModelRecipe } from './recipe.js';
+import { parseRecipe, type LoadedRecipe, type ModelRecipe } from './recipe.js';
 import { regionDefects, regionsOf, type RegionPayload } from './regions.js';
 
 const ACTIVATIONS = { none: 0, sigmoid: 1, softmax: 2 } as const;
@@ -161,7 +162,7 @@ async function tiledOutput(session: ModelSession, input: HostInput, r: ModelReci
 
 /** The device stage: pre-processing, inference (tiled when the recipe asks), then the regions or the scores. */
 async function device(batch: Tensor, r: ModelRecipe, wantMasks: boolean): Promise<ModelPayload[]> {
-  const session = openedModel(r.model.sha256, r.model.path);
+  const session = openedModel(r.model.sha256 ?? 'unhashed', r.model.path);
   const n = batch.shape[0]!;
   const input = await modelInput(batch, r, session);
   const tiled = r.model.task === 'segmentation' && r.tiling.tile > 0;
@@ -225,3 +226,34 @@ export const modelDetector: Detector<ModelRecipe, ModelPayload> = {
   tiled: null,
   portable: false,
 };
+
+/** Side of the warm-up input of a model that does not fix its size and runs on whole images (theirs are not known yet). */
+const WARM_UP_SIDE = 64;
+
+/**
+ * Opens the model of a model recipe for a run: reads the file, fills in (or checks) its sha256 in
+ * the recipe, so the run's recipe hash covers the weights, and opens its sessions, warmed up on
+ * batches of 1 and `maxBatch` of the window (tiled) or the model's own size. Returns the recipe as
+ * the run stores it and the open model (the caller closes it).
+ */
+export async function openRecipeModel(loaded: LoadedRecipe, options: SessionOptions, maxBatch: number): Promise<{ loaded: LoadedRecipe; model: OpenModel }> {
+  const r = loaded.recipe as ModelRecipe;
+  const file = await readModelFile(r.model.path);
+  if (r.model.sha256 !== undefined && r.model.sha256 !== file.sha256) {
+    throw new KensaError(
+      'KENSA_ERR_MODEL',
+      `Model ${r.model.path} has sha256 ${file.sha256.slice(0, 12)}, not the recipe's ${r.model.sha256.slice(0, 12)}: the file changed since the recipe named it`,
+    );
+  }
+  const hashed = parseRecipe({ ...r, model: { ...r.model, sha256: file.sha256 } }, `recipe ${r.name}`);
+  const { tile, overlap, align } = r.tiling;
+  const side = r.model.task === 'segmentation' && tile > 0 ? Math.max(align, Math.floor(tile / align) * align) + 2 * roundUp(overlap, align) : WARM_UP_SIDE;
+  const warmUp = [...new Set([1, maxBatch])].map((n) => [n, 1, side, side]);
+  return { loaded: hashed, model: await openModel(file, { ...options, warmUp }) };
+}
+
+/** How a run names where its model ran: the provider, and those that failed before it. */
+export function providerLabel(model: OpenModel): string {
+  const { provider, fallbacks } = model.session;
+  return `onnxruntime ${provider}${fallbacks.length > 0 ? ` (fell back from ${fallbacks.map((f) => f.provider).join(', ')})` : ''}`;
+}

@@ -150,6 +150,9 @@ const decoupled = z
   })
   .strict();
 
+/** What a model's output means (see `model`). */
+export const MODEL_TASKS = ['segmentation', 'classification'] as const;
+
 /**
  * An ONNX model as the detector (src/detect/model.ts). The model's input is N×C×H×W float (C = 1,
  * or 3: the gray frame repeated), fed (pixel / max − mean) / std. `segmentation`: its first
@@ -163,9 +166,16 @@ const model = z
     kind: z.literal('model'),
     name: z.string().min(1).default('model'),
     input,
-    /** The ONNX file and its sha256 (hex; the loader fills it in, so a run's recipe hash covers the weights). */
+    /** The ONNX file (relative to the working directory) and its sha256 (hex; a run fills it in, so its recipe hash covers the weights). */
     model: z
-      .object({ path: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/), task: z.enum(['segmentation', 'classification']).default('segmentation') })
+      .object({
+        path: z.string().min(1),
+        sha256: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/)
+          .optional(),
+        task: z.enum(MODEL_TASKS).default('segmentation'),
+      })
       .strict(),
     normalize: z
       .object({ mean: z.number().min(-1e6).max(1e6).default(0), std: z.number().positive().max(1e6).default(1) })

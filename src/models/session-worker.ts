@@ -19,7 +19,7 @@ export interface SessionSetup {
   graphOptimization: GraphOptimization;
   /** ONNX Runtime's intra-op threads; 0 lets it choose. */
   intraOpThreads: number;
-  /** Input shapes run once with zeros before the session counts as ready. */
+  /** Input shapes run once with zeros before the session counts as ready; a dimension the model fixes takes the model's size. */
   warmUp: readonly (readonly number[])[];
 }
 
@@ -57,7 +57,10 @@ function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
 }
 
-function zeros(type: string, dims: readonly number[]): ort.Tensor {
+function zeros(input: ort.InferenceSession.ValueMetadata, asked: readonly number[]): ort.Tensor {
+  const type = input.isTensor ? input.type : 'float32';
+  const declared = input.isTensor ? input.shape : [];
+  const dims = asked.map((d, i) => (typeof declared[i] === 'number' && declared[i] > 0 ? declared[i] : d));
   const n = dims.reduce((a, b) => a * b, 1);
   return type === 'float16' ? new ort.Tensor('float16', new Uint16Array(n), [...dims]) : new ort.Tensor('float32', new Float32Array(n), [...dims]);
 }
@@ -73,8 +76,8 @@ async function open(setup: SessionSetup): Promise<{ session: ort.InferenceSessio
         ...(setup.intraOpThreads > 0 ? { intraOpNumThreads: setup.intraOpThreads } : {}),
         logSeverityLevel: 4,
       });
-      const input = infoOf(session.inputMetadata[0]!);
-      for (const dims of setup.warmUp) await session.run({ [input.name]: zeros(input.type, dims) });
+      const input = session.inputMetadata[0]!;
+      for (const dims of setup.warmUp) await session.run({ [input.name]: zeros(input, dims) });
       return {
         session,
         message: { kind: 'ready', provider, fallbacks, inputs: session.inputMetadata.map(infoOf), outputs: session.outputMetadata.map(infoOf) },

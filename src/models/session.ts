@@ -29,7 +29,7 @@ export interface SessionOptions {
   intraOpThreads?: number;
   /** Sessions, each on its own thread, 1 … 16 (default 1). */
   sessions?: number;
-  /** Input shapes each session runs once before it counts as ready (those the run will use). */
+  /** Input shapes each session runs once before it counts as ready (those the run will use; a dimension the model fixes takes the model's size). */
   warmUp?: readonly (readonly number[])[];
 }
 

@@ -58,6 +58,8 @@ export interface ItemResult {
   timings: ItemTimings;
   /** Where the mask PNG was written (with `masksDir`). */
   maskPath?: string;
+  /** A classification model's top class and its score. */
+  label?: { name: string; score: number };
 }
 
 export interface InspectOptions {
@@ -360,6 +362,7 @@ async function itemResult(run: Run, d: Judged['items'][number], found: ImageDete
     defects: f.defects,
     timings: { decodeMs: d.decodeMs, detectMs },
     ...(maskPath ? { maskPath } : {}),
+    ...(f.label ? { label: f.label } : {}),
   };
 }
 

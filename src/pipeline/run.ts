@@ -14,10 +14,13 @@ import { KensaError } from '../errors.js';
 import { openStore, type Store } from '../store/store.js';
 import type { ItemResult as StoredItem, Json, RunRecord } from '../store/schema.js';
 import type { BatchLimits } from './batcher.js';
-import { inspect, type ItemResult } from './inspect.js';
+import { DEFAULT_BATCH, inspect, type ItemResult } from './inspect.js';
 import type { ProgressSnapshot } from './progress.js';
 import { scanSources, type SourceScan } from './source.js';
+import { openRecipeModel, providerLabel } from '../detect/model.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
+import type { OpenModel } from '../models/registry.js';
+import type { SessionOptions } from '../models/session.js';
 import type { DecodeOptions } from './decode.js';
 import { resolvePostWorkers } from './workers.js';
 
@@ -41,6 +44,8 @@ export interface RunOptions {
   decodeConcurrency?: number;
   /** Worker threads for CPU detection stages (see InspectOptions.postWorkers). */
   postWorkers?: number;
+  /** How a model recipe's sessions open: providers, strict, threads, graph optimization, sessions (the warm-up shapes come from the run). */
+  model?: Omit<SessionOptions, 'warmUp'>;
   maxImagePixels?: number;
   raw?: DecodeOptions['raw'];
   signal?: AbortSignal;
@@ -139,9 +144,12 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     throw e;
   }
   let run: RunRecord | undefined;
+  let model: OpenModel | null = null;
   try {
-    const loaded = o.recipe ?? DEFAULT_RECIPE;
-    const device = deviceLabel(backend);
+    let loaded = o.recipe ?? DEFAULT_RECIPE;
+    // a model recipe's sessions open (and warm up) before the run exists: a model that cannot run leaves none
+    if (loaded.recipe.kind === 'model') ({ loaded, model } = await openRecipeModel(loaded, o.model ?? {}, o.batch?.maxCount ?? DEFAULT_BATCH.maxCount));
+    const device = model ? `${deviceLabel(backend)} · model on ${providerLabel(model)}` : deviceLabel(backend);
     // checked before a run is created for it
     const postWorkers = resolvePostWorkers(o.postWorkers, backend.kind);
     let skip = new Set<string>();
@@ -248,6 +256,7 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     }
     throw e;
   } finally {
+    await model?.close();
     if (!o.backend) backend.close();
     if (!o.store) await store.close();
   }
