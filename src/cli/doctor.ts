@@ -11,7 +11,9 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { readElement } from '../dtype.js';
-import { onnxProviders } from '../models/providers.js';
+import { EXECUTION_PROVIDERS, onnxProviders, type ExecutionProvider } from '../models/providers.js';
+import { ModelSession } from '../models/session.js';
+import { tinyUnet } from '../models/tiny.js';
 import { Gpu, listAdapters, type AdapterDescription, type GpuInfo } from '../gpu/gpu.js';
 import { gaussianBlur } from '../ops/filters/gaussian.js';
 import { Tensor } from '../tensor.js';
@@ -23,8 +25,9 @@ import { EXIT_FAIL, EXIT_OK, adapterFlag, guard, parseFlags, table, type CliIO }
 export const DOCTOR_HELP = `Usage: kensa doctor [options]
 
 Lists WebGPU adapters, the chosen adapter's features, f16 support, subgroup-matrix (tensor core)
-configurations and limits, ONNX Runtime's execution providers and the CPU cores, then checks the
-CPU backend against known values and a few kernels on the GPU against the CPU reference.
+configurations and limits, ONNX Runtime's execution providers (each usable one runs a tiny
+model) and the CPU cores, then checks the CPU backend against known values and a few kernels on
+the GPU against the CPU reference.
 Without a GPU, kensa runs on the CPU backend: doctor exits 0 when its self-test passes.
 
 Options:
@@ -36,6 +39,22 @@ const FLAGS = {
   adapter: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Whether a provider runs the tiny UNet (a warm-up batch of 1×1×32×32): 'runs a test model', or why not. */
+async function modelCheck(provider: string): Promise<string> {
+  if (!(EXECUTION_PROVIDERS as readonly string[]).includes(provider)) return 'not used by kensa';
+  try {
+    const session = await ModelSession.load(tinyUnet({ width: 4 }), 'tiny UNet', {
+      providers: [provider as ExecutionProvider],
+      strict: true,
+      warmUp: [[1, 1, 32, 32]],
+    });
+    await session.close();
+    return 'runs a test model';
+  } catch (e) {
+    return `fails a test model: ${(e as Error).message.replace(/^.*?: \w+: /, '')}`;
+  }
+}
 
 export interface SelfTest {
   name: string;
@@ -192,7 +211,9 @@ export async function run(argv: readonly string[], io: CliIO, deps: DoctorDeps =
     try {
       const { version, providers } = await onnxProviders();
       w(`ONNX Runtime ${version} execution providers:\n`);
-      w(table(providers.map((p) => [`  ${p.name}`, p.note])));
+      const rows = [];
+      for (const p of providers) rows.push([`  ${p.name}`, p.note, p.installed ? await modelCheck(p.name) : '']);
+      w(table(rows));
     } catch (e) {
       w(`ONNX Runtime: not loadable (${(e as Error).message.split('\n')[0]})\n`);
     }
