@@ -8,6 +8,7 @@ import { encodeOnnxModel, OnnxGraphBuilder } from '../../src/models/onnx-writer.
 import { openModel, type OpenModel } from '../../src/models/registry.js';
 import { thresholdModel, TINY_UNET_RADIUS, tinyUnet } from '../../src/models/tiny.js';
 import { Tensor } from '../../src/tensor.js';
+import { gpuSkip, testGpu } from '../_kit/gpu.js';
 
 const opened: OpenModel[] = [];
 after(() => Promise.all(opened.map((m) => m.close())));
@@ -125,4 +126,29 @@ test('a model that does not fit its task, or is not open, fails with KENSA_ERR_M
     detect(batch, closed, false),
     (e) => isKensaError(e, 'KENSA_ERR_MODEL') && e.message.startsWith('Model gone.onnx (sha256 ffffffffffff) is not open'),
   );
+});
+
+const gpu = await testGpu();
+
+test('GPU and CPU batches give the same defects and masks (two-channel softmax output; an f16 model)', { skip: gpuSkip(gpu) }, async () => {
+  // logits (−20 x + 10, 20 x − 10): 1 − softmax₀ = σ(40 (x − 0.5))
+  const g = new OnnxGraphBuilder();
+  const x = g.input('image', ['batch', 1, 'height', 'width']);
+  g.output(g.conv(x, [-20, 20], [10, -10], 2, 1, 1), ['batch', 2, 'height', 'width']);
+  const softmax = await modelRecipe(encodeOnnxModel(g.graph('two')), 'two.onnx', { activation: 'softmax', components: { minArea: 1 } });
+  const half = await modelRecipe(thresholdModel({ level: 0.5, gain: 20, dtype: 'f16' }), 'half.onnx', { components: { minArea: 1 } });
+  const data = new Uint8Array([...squareImage(24, 20, 40, { x: 3, y: 5, s: 7, v: 210 }), ...squareImage(24, 20, 90, { x: 15, y: 2, s: 4, v: 180 })]);
+  const host = Tensor.fromArray(data, [2, 1, 20, 24], 'u8');
+  using device = await host.toGpu(gpu!);
+  for (const r of [softmax, half]) {
+    const expected = await detect(host, r, true);
+    const got = await detect(device, r, true);
+    for (let n = 0; n < 2; n++) {
+      assert.deepEqual(got[n]!.mask, expected[n]!.mask);
+      assert.equal(got[n]!.defects.length, 1);
+      const [d, e] = [got[n]!.defects[0]!, expected[n]!.defects[0]!];
+      assert.deepEqual([d.x, d.y, d.w, d.h, d.area], [e.x, e.y, e.w, e.h, e.area]);
+      assert.ok(Math.abs(d.meanGradient - e.meanGradient) < 1e-5);
+    }
+  }
 });
