@@ -19,11 +19,12 @@ import { openedModel, openModel, readModelFile, type OpenModel } from '../models
 import type { SessionOptions } from '../models/session.js';
 import type { ModelSession } from '../models/session.js';
 import { convert } from '../ops/color/convert.js';
+import { resize } from '../ops/geometry/resize.js';
 import { customKernel } from '../ops/custom/kernel.js';
 import { componentsBytesPerPixel } from '../ops/analysis/components.js';
 import { threshold } from '../ops/threshold/binary.js';
 import { Tensor } from '../tensor.js';
-import { cropPlane, pasteInterior, roundUp, tileGrid, type Tile } from '../tiling/grid.js';
+import { cropPlane, pasteInterior, roundUp, tileGrid, type Tile, type TileGridOptions } from '../tiling/grid.js';
 import type { Detector, ImageDetection } from './detector.js';
 import { parseRecipe, type LoadedRecipe, type ModelRecipe } from './recipe.js';
 import { regionDefects, regionsOf, type RegionPayload } from './regions.js';
@@ -90,12 +91,64 @@ function inputChannels(session: ModelSession): number {
   throw new KensaError('KENSA_ERR_MODEL', `Model ${session.name}: expected an input of 1 or 3 channels (N×C×H×W) but input ${session.input.name} has ${c}`);
 }
 
-/** The batch as the model's input: normalised with kensa's convert on the batch's device, then read back. */
+/** The input's height and width when the model fixes them; null when either is dynamic. */
+function fixedSize(session: ModelSession): { h: number; w: number } | null {
+  const [, , h, w] = session.input.shape;
+  return typeof h === 'number' && typeof w === 'number' && h > 0 && w > 0 ? { h, w } : null;
+}
+
+/**
+ * How a segmentation model's batches are tiled: the recipe's tiling for a model of any size; for
+ * a model of a fixed square size S, windows of S (tiles of S − 2 · overlap) wherever the image is
+ * not S × S; null: whole images.
+ */
+function tilingOf(session: ModelSession, r: ModelRecipe, h: number, w: number): { tile: number; halo: number; align: number; window: boolean } | null {
+  if (r.model.task !== 'segmentation') return null;
+  const fixed = fixedSize(session);
+  const { tile, overlap, align } = r.tiling;
+  if (!fixed) return tile > 0 ? { tile, halo: overlap, align, window: false } : null;
+  if (fixed.h === h && fixed.w === w) return null;
+  const side = fixed.h - 2 * overlap;
+  if (fixed.h !== fixed.w || side < align || overlap % align !== 0) {
+    throw new KensaError(
+      'KENSA_ERR_MODEL',
+      `Model ${session.name}: a fixed input of ${fixed.w}×${fixed.h} runs on ${w}×${h} images through square windows of its side with tiling.overlap a multiple of tiling.align below half of it, but overlap is ${overlap} and align ${align}`,
+    );
+  }
+  return { tile: side, halo: overlap, align, window: true };
+}
+
+/**
+ * Checks at load what the model declares against the recipe: 1 or 3 input channels, a first output
+ * of rank 4 (segmentation) or 2 (classification); KENSA_ERR_MODEL naming what does not fit.
+ */
+export function checkModelFits(session: ModelSession, r: ModelRecipe): void {
+  inputChannels(session);
+  const out = session.outputs[0];
+  const rank = r.model.task === 'segmentation' ? 4 : 2;
+  if (!out) throw new KensaError('KENSA_ERR_MODEL', `Model ${session.name} has no output`);
+  if (out.shape.length !== rank) {
+    const want = rank === 4 ? 'N×C×H×W (rank 4)' : 'N×K (rank 2)';
+    throw new KensaError(
+      'KENSA_ERR_MODEL',
+      `Model ${session.name}: a ${r.model.task} model's first output must be ${want} but output ${out.name} is [${out.shape.join(', ')}]`,
+    );
+  }
+}
+
+/**
+ * The batch as the model's input: resized to a classification model's fixed size, normalised with
+ * kensa's convert on the batch's device, then read back.
+ */
 async function modelInput(batch: Tensor, r: ModelRecipe, session: ModelSession): Promise<HostInput> {
-  const [n, , h, w] = batch.shape as [number, number, number, number];
+  const fixed = r.model.task === 'classification' ? fixedSize(session) : null;
+  const [n, , bh, bw] = batch.shape as [number, number, number, number];
+  const [h, w] = fixed ? [fixed.h, fixed.w] : [bh, bw];
   const max = batch.dtype === 'u16' ? 65535 : 255;
   const { mean, std } = r.normalize;
-  using x = convert(batch, { dtype: session.inputDType, scale: 1 / (max * std), offset: -mean / std });
+  const interpolation = h * w < bh * bw ? 'area' : 'bilinear';
+  using resized = fixed && (h !== bh || w !== bw) ? resize(batch, { width: w, height: h, interpolation }) : null;
+  using x = convert(resized ?? batch, { dtype: session.inputDType, scale: 1 / (max * std), offset: -mean / std });
   const gray = (await x.toCpu()).data as Float32Array | Uint16Array;
   const channels = inputChannels(session);
   if (channels === 1) return { data: gray, dims: [n, 1, h, w] };
@@ -123,9 +176,9 @@ function firstOutput(out: OutputData[], r: ModelRecipe, session: ModelSession, n
  * of context around each tile) are batched by size and inferred; each window's tile is pasted into
  * the image's output plane, channel by channel.
  */
-async function tiledOutput(session: ModelSession, input: HostInput, r: ModelRecipe): Promise<OutputData> {
+async function tiledOutput(session: ModelSession, input: HostInput, r: ModelRecipe, grid: TileGridOptions): Promise<OutputData> {
   const [n, c, h, w] = input.dims;
-  const tiles = tileGrid(w, h, { tile: r.tiling.tile, halo: r.tiling.overlap, align: r.tiling.align });
+  const tiles = tileGrid(w, h, grid);
   const bySize = new Map<string, { image: number; tile: Tile }[]>();
   for (let image = 0; image < n; image++) {
     for (const tile of tiles) {
@@ -165,8 +218,8 @@ async function device(batch: Tensor, r: ModelRecipe, wantMasks: boolean): Promis
   const session = openedModel(r.model.sha256 ?? 'unhashed', r.model.path);
   const n = batch.shape[0]!;
   const input = await modelInput(batch, r, session);
-  const tiled = r.model.task === 'segmentation' && r.tiling.tile > 0;
-  const output = tiled ? await tiledOutput(session, input, r) : firstOutput(await session.run(input.data, input.dims), r, session, n);
+  const tiling = tilingOf(session, r, input.dims[2], input.dims[3]);
+  const output = tiling ? await tiledOutput(session, input, r, tiling) : firstOutput(await session.run(input.data, input.dims), r, session, n);
   if (r.model.task === 'classification') {
     const k = output.dims[1]!;
     const values = output.type === 'float16' ? Float32Array.from(output.data, f16BitsToF32) : (output.data as Float32Array);
@@ -249,7 +302,14 @@ export async function openRecipeModel(loaded: LoadedRecipe, options: SessionOpti
   const { tile, overlap, align } = r.tiling;
   const side = r.model.task === 'segmentation' && tile > 0 ? Math.max(align, Math.floor(tile / align) * align) + 2 * roundUp(overlap, align) : WARM_UP_SIDE;
   const warmUp = [...new Set([1, maxBatch])].map((n) => [n, 1, side, side]);
-  return { loaded: hashed, model: await openModel(file, { ...options, warmUp }) };
+  const model = await openModel(file, { ...options, warmUp });
+  try {
+    checkModelFits(model.session, hashed.recipe as ModelRecipe);
+  } catch (e) {
+    await model.close();
+    throw e;
+  }
+  return { loaded: hashed, model };
 }
 
 /** How a run names where its model ran: the provider, and those that failed before it. */

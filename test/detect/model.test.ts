@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, test } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { detect } from '../../src/detect/detector.js';
+import { openRecipeModel } from '../../src/detect/model.js';
 import { parseRecipe, type ModelRecipe } from '../../src/detect/recipe.js';
 import { isKensaError } from '../../src/errors.js';
 import { encodeOnnxModel, OnnxGraphBuilder } from '../../src/models/onnx-writer.js';
 import { openModel, type OpenModel } from '../../src/models/registry.js';
-import { thresholdModel, TINY_UNET_RADIUS, tinyUnet } from '../../src/models/tiny.js';
+import { thresholdModel, tinyClassifier, TINY_UNET_RADIUS, tinyUnet } from '../../src/models/tiny.js';
 import { Tensor } from '../../src/tensor.js';
 import { gpuSkip, testGpu } from '../_kit/gpu.js';
+import { tempDir } from '../_kit/tmp.js';
 
 const opened: OpenModel[] = [];
 after(() => Promise.all(opened.map((m) => m.close())));
@@ -151,4 +155,52 @@ test('GPU and CPU batches give the same defects and masks (two-channel softmax o
       assert.ok(Math.abs(d.meanGradient - e.meanGradient) < 1e-5);
     }
   }
+});
+
+test('a segmentation model of a fixed size runs on larger images through windows of its size; a classifier gets the image resized', async () => {
+  // σ(20 (x − 0.5)) per pixel with a fixed 16×16 input: windows of 16 with 4 px of overlap
+  const fixedSeg = new OnnxGraphBuilder();
+  const x = fixedSeg.input('image', ['batch', 1, 16, 16]);
+  fixedSeg.output(fixedSeg.node('Sigmoid', [fixedSeg.conv(x, [20], [-10], 1, 1, 1)]), ['batch', 1, 16, 16]);
+  const fixed = await modelRecipe(encodeOnnxModel(fixedSeg.graph('fixed')), 'fixed.onnx', {
+    tiling: { tile: 0, overlap: 4, align: 1 },
+    components: { minArea: 1 },
+  });
+  const dynamic = await modelRecipe(thresholdModel({ level: 0.5, gain: 20 }), 'dynamic.onnx', { components: { minArea: 1 } });
+  const image = Tensor.fromArray(squareImage(40, 36, 60, { x: 13, y: 17, s: 9, v: 200 }), [1, 1, 36, 40], 'u8');
+  const [a] = await detect(image, fixed, true);
+  const [b] = await detect(image, dynamic, true);
+  assert.deepEqual(a!.mask, b!.mask);
+  assert.deepEqual(
+    a!.defects.map((d) => [d.x, d.y, d.w, d.h]),
+    [[13, 17, 9, 9]],
+  );
+
+  // the image mean through a fixed 8×8 input: the area resize keeps the mean
+  const cls = new OnnxGraphBuilder();
+  const c = cls.input('image', ['batch', 1, 8, 8]);
+  const mean = cls.node('Flatten', [cls.node('GlobalAveragePool', [c])], { axis: { int: 1 } });
+  cls.output(cls.node('Gemm', [mean, cls.constant([1, 2], [-10, 10]), cls.constant([2], [5, -5])]), ['batch', 2]);
+  const r = await modelRecipe(encodeOnnxModel(cls.graph('mean8')), 'mean8.onnx', { activation: 'softmax' }, 'classification');
+  const [found] = await detect(Tensor.fromArray(squareImage(32, 32, 51, { x: 0, y: 0, s: 16, v: 255 }), [1, 1, 32, 32], 'u8'), r, false);
+  const m = (0.75 * 51 + 0.25 * 255) / 255;
+  assert.ok(Math.abs(found!.label!.score - 1 / (1 + Math.exp(-(10 - 20 * m)))) < 1e-4);
+});
+
+test('a model that does not fit its task is refused when the run opens it, naming the output', async () => {
+  const dir = tempDir('kensa-model-fit-');
+  const path = join(dir, 'classifier.onnx');
+  writeFileSync(path, tinyClassifier({ classes: 3, width: 2 }));
+  const loaded = parseRecipe({ kind: 'model', model: { path } });
+  await assert.rejects(
+    openRecipeModel(loaded, { providers: ['cpu'] }, 4),
+    (e) =>
+      isKensaError(e, 'KENSA_ERR_MODEL') &&
+      e.message === `Model ${path}: a segmentation model's first output must be N×C×H×W (rank 4) but output scores is [batch, 3]`,
+  );
+  const changed = parseRecipe({ kind: 'model', model: { path, sha256: '0'.repeat(64) } });
+  await assert.rejects(
+    openRecipeModel(changed, { providers: ['cpu'] }, 4),
+    (e) => isKensaError(e, 'KENSA_ERR_MODEL') && /the file changed since the recipe named it$/.test(e.message),
+  );
 });
