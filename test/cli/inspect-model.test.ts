@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import sharp from 'sharp';
 import { run } from '../../src/cli/inspect.js';
 import { onnxProviders } from '../../src/models/providers.js';
+import { encodeOnnxModel, OnnxGraphBuilder } from '../../src/models/onnx-writer.js';
 import { thresholdModel } from '../../src/models/tiny.js';
 import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
@@ -69,6 +70,39 @@ test('kensa inspect --model: a segmentation model end to end, stored, resumable;
   const tiled = capture();
   assert.equal(await run([...argv, '--tile', '16', '--overlap', '4'], tiled.io), 0, tiled.buf.err);
   assert.deepEqual((JSON.parse(tiled.buf.out) as Summary).counts, summary.counts);
+});
+
+test('kensa inspect --model --model-kind classification: the top class judges each image; NG lines name it', async () => {
+  const dir = tempDir('kensa-cli-cls-');
+  await writeImages(join(dir, 'images'));
+  // class 1 when the image's largest 2×2 mean is bright: AveragePool 2 → GlobalMaxPool → Gemm → Softmax
+  const g = new OnnxGraphBuilder();
+  const x = g.input('image', ['batch', 1, 'height', 'width']);
+  const peak = g.node('Flatten', [g.node('GlobalMaxPool', [g.node('AveragePool', [x], { kernel_shape: { ints: [2, 2] } })])], { axis: { int: 1 } });
+  const logits = g.node('Gemm', [peak, g.constant([1, 2], [-10, 10]), g.constant([2], [5, -5])]);
+  g.output(g.node('Softmax', [logits], { axis: { int: 1 } }), ['batch', 2]);
+  const model = join(dir, 'peak.onnx');
+  writeFileSync(model, encodeOnnxModel(g.graph('peak')));
+  const argv = [
+    join(dir, 'images'),
+    '--model',
+    model,
+    '--model-kind',
+    'classification',
+    '--ep',
+    'cpu,strict',
+    '--db',
+    join(dir, 'runs.db'),
+    '--device',
+    'cpu',
+    '--progress',
+    'none',
+  ];
+  const { buf, io } = capture();
+  assert.equal(await run(argv, io), 0, buf.err);
+  assert.match(buf.out, /\nOK 4 · NG 2 · errors 0 · total 6\n/);
+  assert.match(buf.out, /\n {2}NG {2}img1\.png {2}score 1\.00 {2}class 1 1\.00\n/);
+  assert.match(buf.out, / · model on onnxruntime cpu\n/);
 });
 
 test('kensa inspect --model: a missing model file fails in one line before any run; flags are checked', async () => {
