@@ -197,7 +197,7 @@ async function tiledOutput(session: ModelSession, input: HostInput, r: ModelReci
         windows.set(cropPlane(plane, tile.crop), (k * c + p) * cw * ch);
       }
     }
-    const o = firstOutput(await session.run(windows, [group.length, c, ch, cw]), r, session, group.length);
+    const o = firstOutput(await session.runBatch(windows, [group.length, c, ch, cw]), r, session, group.length);
     const [, oc, oh, ow] = o.dims as [number, number, number, number];
     if (oh !== ch || ow !== cw) {
       throw new KensaError('KENSA_ERR_MODEL', `Model ${session.name}: tiling needs an output of its input's size, but a ${cw}×${ch} window gave ${ow}×${oh}`);
@@ -219,7 +219,7 @@ async function device(batch: Tensor, r: ModelRecipe, wantMasks: boolean): Promis
   const n = batch.shape[0]!;
   const input = await modelInput(batch, r, session);
   const tiling = tilingOf(session, r, input.dims[2], input.dims[3]);
-  const output = tiling ? await tiledOutput(session, input, r, tiling) : firstOutput(await session.run(input.data, input.dims), r, session, n);
+  const output = tiling ? await tiledOutput(session, input, r, tiling) : firstOutput(await session.runBatch(input.data, input.dims), r, session, n);
   if (r.model.task === 'classification') {
     const k = output.dims[1]!;
     const values = output.type === 'float16' ? Float32Array.from(output.data, f16BitsToF32) : (output.data as Float32Array);

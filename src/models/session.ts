@@ -124,6 +124,32 @@ export class ModelSession {
     throw new KensaError('KENSA_ERR_MODEL', `Model ${this.name} failed on an input of dims [${dims.join(', ')}]: ${why}`);
   }
 
+  /**
+   * Runs N inputs in batches the model takes: all at once when its batch dimension is dynamic (or
+   * already N), else chunks of its fixed batch (the last one padded with zeros), run on the pool at
+   * once; the outputs are concatenated along the batch, padding dropped.
+   */
+  async runBatch(data: Float32Array | Uint16Array, dims: number[]): Promise<OutputData[]> {
+    const fixed = this.input.shape[0];
+    const n = dims[0]!;
+    if (typeof fixed !== 'number' || fixed <= 0 || fixed === n) return this.run(data, dims);
+    const per = data.length / n;
+    const Ctor = data.constructor as new (k: number) => Float32Array | Uint16Array;
+    const chunks: Promise<OutputData[]>[] = [];
+    for (let start = 0; start < n; start += fixed) {
+      const chunk = new Ctor(fixed * per);
+      chunk.set(data.subarray(start * per, Math.min(n, start + fixed) * per));
+      chunks.push(this.run(chunk, [fixed, ...dims.slice(1)]));
+    }
+    const results = await Promise.all(chunks);
+    return results[0]!.map((first, k) => {
+      const size = first.data.length / fixed;
+      const out = new (first.data.constructor as new (m: number) => Float32Array | Uint16Array)(n * size);
+      for (const [i, r] of results.entries()) out.set(r[k]!.data.subarray(0, Math.min(fixed, n - i * fixed) * size), i * fixed * size);
+      return { ...first, dims: [n, ...first.dims.slice(1)], data: out };
+    });
+  }
+
   /** Releases every session and stops their threads. */
   close(): Promise<void> {
     return this.#pool.destroy();

@@ -126,3 +126,21 @@ test('an input of the wrong size fails that run with a KensaError naming the dim
     await s.close();
   }
 });
+
+test('a model of a fixed batch takes any number of inputs in chunks of its batch, the last one padded', async () => {
+  const g = new OnnxGraphBuilder();
+  const x = g.input('image', [2, 1, 'height', 'width']);
+  g.output(g.node('Mul', [x, g.constant([1], [3])]), [2, 1, 'height', 'width']);
+  const s = await ModelSession.load(encodeOnnxModel(g.graph('two')), 'two.onnx', { providers: ['cpu'], sessions: 2, warmUp: [[2, 1, 1, 2]] });
+  try {
+    const x5 = Float32Array.from({ length: 5 * 2 }, (_, i) => i);
+    const [out] = await s.runBatch(x5, [5, 1, 1, 2]);
+    assert.deepEqual(out!.dims, [5, 1, 1, 2]);
+    assert.deepEqual(
+      [...out!.data],
+      [...x5].map((v) => 3 * v),
+    );
+  } finally {
+    await s.close();
+  }
+});
