@@ -1,13 +1,15 @@
 /**
  * bench/models: ONNX Runtime through kensa's ModelSession on every usable provider (cuda when
- * installed, webgpu, cpu) × batch sizes × f32/f16, on the tiny UNet made in code (widths w, 2w;
- * `side`² inputs): milliseconds per batch (median and IQR of `repeats`, after a warm-up at load)
- * and images per second. Then the model detector end to end on one 2048² frame, tiled 512 with
+ * installed, webgpu, cpu) × batch sizes × f32/f16/INT8 (QDQ), on the tiny UNet made in code
+ * (widths w, 2w; `side`² inputs; one seed, so every dtype is the same network): milliseconds per
+ * batch (median and IQR of `repeats`, after a warm-up at load), images per second, and the
+ * agreement with f32 on the same provider (max |p − p_f32| over the batch). Then the model detector end to end on one 2048² frame, tiled 512 with
  * 32 px of overlap (windows batched, centres stitched), on each provider. A provider that fails
  * is a row with its reason; the script never fails.
  * Usage: node dist/bench/models/onnx.bench.js OUT_DIR [width=32] [side=512] [batches=1,8,16] [repeats=10] [frame=2048]
  */
 import { createHash } from 'node:crypto';
+import { f16BitsToF32, f32ToF16Bits } from '../../src/dtype.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { detect } from '../../src/detect/detector.js';
@@ -36,11 +38,18 @@ const ms = (v: number) => v.toFixed(2);
 
 interface Row {
   provider: ExecutionProvider;
-  dtype: 'f32' | 'f16';
+  dtype: 'f32' | 'f16' | 'int8';
   batch: number;
   ms?: Summary;
   imagesPerSecond?: number;
+  /** max |p − p_f32| over the batch, on the same provider and input. */
+  maxDiffToF32?: number;
   error?: string;
+}
+
+/** A deterministic input in [0, 1]. */
+function image(n: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => ((i * 2654435761) >>> 24) / 255);
 }
 
 const { version, providers } = await onnxProviders();
@@ -48,12 +57,13 @@ const usable = EXECUTION_PROVIDERS.filter((p) => providers.some((q) => q.name ==
 log(`# ONNX Runtime ${version} through ModelSession: tiny UNet width ${width}, ${side}×${side}`);
 log(`providers: ${usable.join(', ')} (listed: ${providers.map((p) => `${p.name} ${p.installed ? 'installed' : 'missing'}`).join(', ')})`);
 log('');
-log('| provider | dtype | batch | ms / batch (median) | IQR | images/s |');
-log('|---|---|---:|---:|---:|---:|');
+log('| provider | dtype | batch | ms / batch (median) | IQR | images/s | max abs diff to f32 |');
+log('|---|---|---:|---:|---:|---:|---:|');
 
 const rows: Row[] = [];
 for (const provider of usable) {
-  for (const dtype of ['f32', 'f16'] as const) {
+  const reference = new Map<number, Float32Array>();
+  for (const dtype of ['f32', 'f16', 'int8'] as const) {
     const model = tinyUnet({ width, dtype });
     for (const batch of batches) {
       const dims = [batch, 1, side, side];
@@ -61,16 +71,32 @@ for (const provider of usable) {
       try {
         session = await ModelSession.load(model, `tiny UNet ${dtype}`, { providers: [provider], strict: true, warmUp: [dims] });
         const n = batch * side * side;
+        const x = image(n);
+        const input = () => (dtype === 'f16' ? Uint16Array.from(x, f32ToF16Bits) : x.slice());
         const s = session;
+        const [out] = await s.run(input(), dims);
+        const p = out!.type === 'float16' ? Float32Array.from(out!.data, f16BitsToF32) : (out!.data as Float32Array);
+        if (dtype === 'f32') reference.set(batch, p);
+        const f32 = reference.get(batch);
+        const maxDiffToF32 = f32 ? p.reduce((m, v, i) => Math.max(m, Math.abs(v - f32[i]!)), 0) : undefined;
         const summary = await repeat(1, repeats, async () => {
-          const input = dtype === 'f16' ? new Uint16Array(n).fill(0x3800) : new Float32Array(n).fill(0.5);
+          const data = input();
           const t = performance.now();
-          await s.run(input, dims);
+          await s.run(data, dims);
           return performance.now() - t;
         });
-        const row = { provider, dtype, batch, ms: summary, imagesPerSecond: (1000 * batch) / summary.median };
+        const row = {
+          provider,
+          dtype,
+          batch,
+          ms: summary,
+          imagesPerSecond: (1000 * batch) / summary.median,
+          ...(maxDiffToF32 === undefined ? {} : { maxDiffToF32 }),
+        };
         rows.push(row);
-        log(`| ${provider} | ${dtype} | ${batch} | ${ms(summary.median)} | ${ms(summary.q1)}–${ms(summary.q3)} | ${row.imagesPerSecond.toFixed(1)} |`);
+        log(
+          `| ${provider} | ${dtype} | ${batch} | ${ms(summary.median)} | ${ms(summary.q1)}–${ms(summary.q3)} | ${row.imagesPerSecond.toFixed(1)} | ${maxDiffToF32 === undefined ? '–' : maxDiffToF32.toPrecision(2)} |`,
+        );
       } catch (e) {
         const error = (e as Error).message;
         rows.push({ provider, dtype, batch, error });

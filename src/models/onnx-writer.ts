@@ -236,6 +236,27 @@ export class OnnxGraphBuilder {
     return this.node('Conv', [x, w, b], { kernel_shape: { ints: [k, k] }, pads: { ints: [p, p, p, p] } });
   }
 
+  /**
+   * The same convolution in QDQ form (INT8): the input quantized to u8 with `inputScale` (zero
+   * point 0: a non-negative input) and its weights to i8 per tensor, each followed by its
+   * DequantizeLinear, so ONNX Runtime may fuse them into an integer convolution. The bias stays f32.
+   */
+  quantizedConv(x: string, weight: ArrayLike<number>, bias: ArrayLike<number>, out: number, inChannels: number, k: number, inputScale: number): string {
+    const scale = this.constant([], [inputScale], 'f32');
+    const zero = this.constant([], [0], 'u8');
+    const xd = this.node('DequantizeLinear', [this.node('QuantizeLinear', [x, scale, zero]), scale, zero]);
+    const w = Array.from(weight);
+    const ws = Math.max(1e-12, ...w.map(Math.abs)) / 127;
+    const wq = this.constant(
+      [out, inChannels, k, k],
+      w.map((v) => Math.round(v / ws)),
+      'i8',
+    );
+    const wd = this.node('DequantizeLinear', [wq, this.constant([], [ws], 'f32'), this.constant([], [0], 'i8')]);
+    const p = (k - 1) >> 1;
+    return this.node('Conv', [xd, wd, this.constant([out], bias, 'f32')], { kernel_shape: { ints: [k, k] }, pads: { ints: [p, p, p, p] } });
+  }
+
   /** Nearest-neighbour upsampling by an integer factor (Resize with scales). */
   upsample(x: string, factor: number): string {
     return this.node('Resize', [x, '', this.constant([4], [1, 1, factor, factor], 'f32')], { mode: { string: 'nearest' } });

@@ -34,8 +34,13 @@ export interface TinyUnetOptions {
   /** Channels of the first level (the second has twice as many). */
   width: number;
   seed?: number;
-  dtype?: 'f32' | 'f16';
+  /** Weights and values in f32 or f16, or 'int8': the f32 model (same seed) with QDQ convolutions. */
+  dtype?: 'f32' | 'f16' | 'int8';
 }
+
+/** The QDQ scales of the UNet's convolution inputs: the image in [0, 1], then ReLU activations up to about 2. */
+const IMAGE_SCALE = 1 / 255;
+const ACTIVATION_SCALE = 2 / 255;
 
 /**
  * A two-level UNet: conv-relu → maxpool → conv-relu → upsample → concat with the skip →
@@ -44,13 +49,15 @@ export interface TinyUnetOptions {
 export function tinyUnet(o: TinyUnetOptions): Uint8Array {
   const random = mulberry32(o.seed ?? 1);
   const c = o.width;
-  const g = new OnnxGraphBuilder(o.dtype ?? 'f32');
+  const g = new OnnxGraphBuilder(o.dtype === 'f16' ? 'f16' : 'f32');
+  const conv = (x: string, w: number[], b: number[], out: number, inChannels: number, scale: number) =>
+    o.dtype === 'int8' ? g.quantizedConv(x, w, b, out, inChannels, 3, scale) : g.conv(x, w, b, out, inChannels, 3);
   const x = g.input('image', DYNAMIC);
-  const skip = g.node('Relu', [g.conv(x, weights(c * 9, 1 / 3, random), weights(c, 0.1, random), c, 1, 3)]);
+  const skip = g.node('Relu', [conv(x, weights(c * 9, 1 / 3, random), weights(c, 0.1, random), c, 1, IMAGE_SCALE)]);
   const down = g.node('MaxPool', [skip], { kernel_shape: { ints: [2, 2] }, strides: { ints: [2, 2] } });
-  const deep = g.node('Relu', [g.conv(down, weights(2 * c * c * 9, 1 / Math.sqrt(c * 9), random), weights(2 * c, 0.1, random), 2 * c, c, 3)]);
+  const deep = g.node('Relu', [conv(down, weights(2 * c * c * 9, 1 / Math.sqrt(c * 9), random), weights(2 * c, 0.1, random), 2 * c, c, ACTIVATION_SCALE)]);
   const joined = g.node('Concat', [skip, g.upsample(deep, 2)], { axis: { int: 1 } });
-  const logits = g.conv(joined, weights(3 * c * 9, 1 / Math.sqrt(3 * c * 9), random), [0], 1, 3 * c, 3);
+  const logits = conv(joined, weights(3 * c * 9, 1 / Math.sqrt(3 * c * 9), random), [0], 1, 3 * c, ACTIVATION_SCALE);
   const p = g.node('Sigmoid', [logits], {}, 'probability');
   g.output(p, DYNAMIC);
   return encodeOnnxModel(g.graph('tiny-unet'));

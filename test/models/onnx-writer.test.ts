@@ -75,3 +75,18 @@ test('an initializer whose data does not fill its dims is refused, naming it', (
     (e) => isKensaError(e, 'KENSA_ERR_INVALID_ARGUMENT') && e.message === 'Expected 4 values for initializer c0 of dims [2, 2] but received 3',
   );
 });
+
+test('a QDQ (INT8) UNet runs and agrees with its f32 original', async () => {
+  const x = Float32Array.from({ length: 2 * 32 * 32 }, (_, i) => ((i * 37) % 256) / 255);
+  const f32 = (await run(tinyUnet({ width: 4, seed: 5 }), x, [2, 1, 32, 32])).data as Float32Array;
+  const int8 = await run(tinyUnet({ width: 4, seed: 5, dtype: 'int8' }), x, [2, 1, 32, 32]);
+  assert.deepEqual(int8.dims, [2, 1, 32, 32]);
+  let differ = 0;
+  let max = 0;
+  for (const [i, v] of (int8.data as Float32Array).entries()) {
+    max = Math.max(max, Math.abs(v - f32[i]!));
+    if (v !== f32[i]) differ++;
+  }
+  assert.ok(differ > 0, 'the quantized model computes in its own precision');
+  assert.ok(max < 0.01, `max |int8 − f32| ${max}`);
+});
