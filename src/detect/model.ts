@@ -227,8 +227,10 @@ async function device(batch: Tensor, r: ModelRecipe, wantMasks: boolean): Promis
   }
   const host = Tensor.fromArray(output.data, output.dims, output.type === 'float16' ? 'f16' : 'f32');
   using raw = batch.device === 'gpu' ? await host.toGpu(batch.gpu.gpu) : host;
-  const [, , h, w] = output.dims as [number, number, number, number];
-  using probability = defectProbability([raw], { uniforms: { activation: ACTIVATIONS[r.activation] }, dtype: 'f32', shape: [n, 1, h, w] });
+  // an output at another resolution (a decoder that stops at 1/4) is resized to the image's
+  const [, , h, w] = input.dims;
+  using sized = raw.shape[2] !== h || raw.shape[3] !== w ? resize(raw, { width: w, height: h, interpolation: 'bilinear' }) : null;
+  using probability = defectProbability([sized ?? raw], { uniforms: { activation: ACTIVATIONS[r.activation] }, dtype: 'f32', shape: [n, 1, h, w] });
   using mask = threshold(probability, { thresh: r.threshold.value, maxval: 255, dtype: 'u8', type: 'binary' });
   return await regionsOf(mask, probability, r.components.connectivity, wantMasks);
 }

@@ -204,3 +204,18 @@ test('a model that does not fit its task is refused when the run opens it, namin
     (e) => isKensaError(e, 'KENSA_ERR_MODEL') && /the file changed since the recipe named it$/.test(e.message),
   );
 });
+
+test('a segmentation output at half the resolution is resized back to the image before its regions', async () => {
+  const g = new OnnxGraphBuilder();
+  const x = g.input('image', ['batch', 1, 'height', 'width']);
+  const p = g.node('Sigmoid', [g.conv(x, [20], [-10], 1, 1, 1)]);
+  g.output(g.node('MaxPool', [p], { kernel_shape: { ints: [2, 2] }, strides: { ints: [2, 2] } }), ['batch', 1, 'h2', 'w2']);
+  const r = await modelRecipe(encodeOnnxModel(g.graph('half')), 'half-res.onnx', { components: { minArea: 1 } });
+  const [found] = await detect(Tensor.fromArray(squareImage(32, 32, 20, { x: 8, y: 8, s: 8, v: 200 }), [1, 1, 32, 32], 'u8'), r, true);
+  // bilinear upsampling of the 4×4 half-resolution block crosses ½ exactly at the square's edges
+  assert.deepEqual(
+    found!.defects.map((d) => [d.x, d.y, d.w, d.h]),
+    [[8, 8, 8, 8]],
+  );
+  assert.equal(found!.mask!.length, 32 * 32);
+});
