@@ -205,6 +205,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     const adapter = adapterFlag(values.adapter);
     const ng: ItemResult[] = [];
     const errors: ItemResult[] = [];
+    const staged = { first: 0, full: 0 };
     const progressMode = choiceFlag('progress', values.progress, 'auto', PROGRESS);
     const progressKind = progressMode === 'auto' ? ((io.err as { isTTY?: boolean }).isTTY ? 'tty' : 'json') : progressMode;
     const onProgress = progressWriter(progressKind, io);
@@ -233,6 +234,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         onQuit?.(`quit; run ${start.run.id} is left resumable: ${resumeCommand(argv, start.run.id)}`);
       },
       onItem: (r) => {
+        if (r.cascade) staged[r.cascade]++;
         if (r.status === 'ng') ng.push(r);
         else if (r.status === 'error') errors.push(r);
       },
@@ -276,6 +278,8 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           `wall time ${seconds(wallMs)} with the report (${seconds(reportMs)}): ${(summary.processed / (wallMs / 1000)).toFixed(1)} img/s overall\n`,
         );
       io.out.write(`OK ${rec.counts.ok} · NG ${rec.counts.ng} · errors ${rec.counts.error} · total ${rec.counts.total}\n`);
+      if (staged.first + staged.full > 0)
+        io.out.write(`cascade: ${staged.first} of ${staged.first + staged.full} exited after the first stage, ${staged.full} went on to the full model\n`);
       for (const r of ng.sort((a, b) => (b.score ?? 0) - (a.score ?? 0)).slice(0, 10)) {
         const kinds = new Map<string, number>();
         for (const d of r.defects) kinds.set(d.class, (kinds.get(d.class) ?? 0) + 1);

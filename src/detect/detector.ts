@@ -17,8 +17,9 @@ import type { Plane } from '../tiling/grid.js';
 import type { Defect } from './defect.js';
 import { classicDetector } from './classic.js';
 import { decoupledDetector } from './decoupled.js';
+import { cascadeDetector } from './cascade.js';
 import { modelDetector } from './model.js';
-import type { Recipe } from './recipe.js';
+import type { CascadeRecipe, Recipe } from './recipe.js';
 
 export interface ImageDetection {
   defects: Defect[];
@@ -29,6 +30,8 @@ export interface ImageDetection {
   mask?: Uint8Array;
   /** A classification model's top class and its score. */
   label?: { name: string; score: number };
+  /** A cascade's stage that decided: `first` (an early exit) or `full` (the full model). */
+  cascade?: 'first' | 'full';
 }
 
 /** What structured clone carries unchanged; typed arrays travel by transfer (see `transferables`). */
@@ -83,6 +86,7 @@ const DETECTORS: { readonly [K in Recipe['kind']]: Detector<RecipeOf<K>, Payload
   classic: classicDetector,
   decoupled: decoupledDetector,
   model: modelDetector,
+  cascade: cascadeDetector(detectorFor) as unknown as Detector<CascadeRecipe, Payload>,
 };
 
 /** The detector of a recipe's kind. */

@@ -286,13 +286,12 @@ export const modelDetector: Detector<ModelRecipe, ModelPayload> = {
 const WARM_UP_SIDE = 64;
 
 /**
- * Opens the model of a model recipe for a run: reads the file, fills in (or checks) its sha256 in
- * the recipe, so the run's recipe hash covers the weights, and opens its sessions, warmed up on
- * batches of 1 and `maxBatch` of the window (tiled) or the model's own size. Returns the recipe as
- * the run stores it and the open model (the caller closes it).
+ * Opens the model of a model recipe: reads the file, fills in (or checks) its sha256 in the
+ * recipe, and opens its sessions, warmed up on batches of 1 and `maxBatch` of the window (tiled)
+ * or the model's own size, checked against the task. Returns the recipe with its sha256 and the
+ * open model (the caller closes it).
  */
-export async function openRecipeModel(loaded: LoadedRecipe, options: SessionOptions, maxBatch: number): Promise<{ loaded: LoadedRecipe; model: OpenModel }> {
-  const r = loaded.recipe as ModelRecipe;
+async function openModelOf(r: ModelRecipe, options: SessionOptions, maxBatch: number): Promise<{ recipe: ModelRecipe; model: OpenModel }> {
   const file = await readModelFile(r.model.path);
   if (r.model.sha256 !== undefined && r.model.sha256 !== file.sha256) {
     throw new KensaError(
@@ -300,18 +299,48 @@ export async function openRecipeModel(loaded: LoadedRecipe, options: SessionOpti
       `Model ${r.model.path} has sha256 ${file.sha256.slice(0, 12)}, not the recipe's ${r.model.sha256.slice(0, 12)}: the file changed since the recipe named it`,
     );
   }
-  const hashed = parseRecipe({ ...r, model: { ...r.model, sha256: file.sha256 } }, `recipe ${r.name}`);
+  const recipe = { ...r, model: { ...r.model, sha256: file.sha256 } };
   const { tile, overlap, align } = r.tiling;
   const side = r.model.task === 'segmentation' && tile > 0 ? Math.max(align, Math.floor(tile / align) * align) + 2 * roundUp(overlap, align) : WARM_UP_SIDE;
   const warmUp = [...new Set([1, maxBatch])].map((n) => [n, 1, side, side]);
   const model = await openModel(file, { ...options, warmUp });
   try {
-    checkModelFits(model.session, hashed.recipe as ModelRecipe);
+    checkModelFits(model.session, recipe);
   } catch (e) {
     await model.close();
     throw e;
   }
-  return { loaded: hashed, model };
+  return { recipe, model };
+}
+
+/**
+ * Opens every model a recipe names for a run (a model recipe's; a cascade's stages'), so the run's
+ * stored recipe (returned, sha256s filled in) and its hash cover the weights. The caller closes
+ * the models; none are left open when one fails.
+ */
+export async function openRecipeModels(
+  loaded: LoadedRecipe,
+  options: SessionOptions,
+  maxBatch: number,
+): Promise<{ loaded: LoadedRecipe; models: OpenModel[] }> {
+  const r = loaded.recipe;
+  const models: OpenModel[] = [];
+  const open = async (m: ModelRecipe) => {
+    const opened = await openModelOf(m, options, maxBatch);
+    models.push(opened.model);
+    return opened.recipe;
+  };
+  try {
+    if (r.kind === 'model') return { loaded: parseRecipe(await open(r), `recipe ${r.name}`), models };
+    if (r.kind === 'cascade') {
+      const first = r.first.kind === 'model' ? await open(r.first) : r.first;
+      return { loaded: parseRecipe({ ...r, first, full: await open(r.full) }, `recipe ${r.name}`), models };
+    }
+    return { loaded, models };
+  } catch (e) {
+    await Promise.all(models.map((m) => m.close()));
+    throw e;
+  }
 }
 
 /** How a run names where its model ran: the provider, and those that failed before it. */

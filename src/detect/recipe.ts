@@ -213,13 +213,37 @@ const model = z
   })
   .strict();
 
-export const RecipeSchema = z.discriminatedUnion('kind', [classic, decoupled, model]);
+/**
+ * Early exit (src/detect/cascade.ts): a cheap first stage (any recipe but a cascade) judges every
+ * image; those whose score falls in [band.low, band.high) — the uncertain ones — are judged again
+ * by `full`, a model recipe, whose detection replaces the first's. The cascade's own `input`
+ * decides the decode scale; its stages' are not used.
+ */
+const cascade = z
+  .object({
+    kind: z.literal('cascade'),
+    name: z.string().min(1).default('cascade'),
+    input,
+    first: z.discriminatedUnion('kind', [classic, decoupled, model]),
+    full: model,
+    band: z.object({ low: z.number().min(0), high: z.number().positive() }).strict(),
+  })
+  .strict()
+  .refine((c) => c.band.low < c.band.high, { path: ['band'], message: 'band.low must be below band.high' });
+
+export const RecipeSchema = z.discriminatedUnion('kind', [classic, decoupled, model, cascade]);
 export type Recipe = z.infer<typeof RecipeSchema>;
 export type ClassicRecipe = z.infer<typeof classic>;
 export type DecoupledRecipe = z.infer<typeof decoupled>;
 export type ModelRecipe = z.infer<typeof model>;
+export type CascadeRecipe = z.infer<typeof cascade>;
 /** The shape rules both kinds classify defects with. */
 export type ClassifyRules = z.infer<typeof classifyRules>;
+
+/** The components rule of a recipe's detections (a cascade's: its full model's). */
+export function componentsOf(r: Recipe): { connectivity: 4 | 8; minArea: number } {
+  return r.kind === 'cascade' ? r.full.components : r.components;
+}
 
 export interface LoadedRecipe {
   recipe: Recipe;
@@ -244,7 +268,7 @@ export function parseRecipe(data: unknown, origin = 'recipe'): LoadedRecipe {
 
 export const DEFAULT_RECIPE: LoadedRecipe = parseRecipe(undefined, 'default recipe');
 
-const BUILTIN: Readonly<Record<Exclude<Recipe['kind'], 'model'>, LoadedRecipe>> = {
+const BUILTIN: Readonly<Record<Exclude<Recipe['kind'], 'model' | 'cascade'>, LoadedRecipe>> = {
   classic: DEFAULT_RECIPE,
   decoupled: parseRecipe({ kind: 'decoupled' }, 'built-in recipe decoupled'),
 };

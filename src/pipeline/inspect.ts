@@ -60,6 +60,8 @@ export interface ItemResult {
   maskPath?: string;
   /** A classification model's top class and its score. */
   label?: { name: string; score: number };
+  /** A cascade's stage that decided: `first` (an early exit) or `full` (the full model). */
+  cascade?: 'first' | 'full';
 }
 
 export interface InspectOptions {
@@ -363,6 +365,7 @@ async function itemResult(run: Run, d: Judged['items'][number], found: ImageDete
     timings: { decodeMs: d.decodeMs, detectMs },
     ...(maskPath ? { maskPath } : {}),
     ...(f.label ? { label: f.label } : {}),
+    ...(f.cascade ? { cascade: f.cascade } : {}),
   };
 }
 

@@ -17,7 +17,7 @@ import type { BatchLimits } from './batcher.js';
 import { DEFAULT_BATCH, inspect, type ItemResult } from './inspect.js';
 import type { ProgressSnapshot } from './progress.js';
 import { scanSources, type SourceScan } from './source.js';
-import { openRecipeModel, providerLabel } from '../detect/model.js';
+import { openRecipeModels, providerLabel } from '../detect/model.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
 import type { OpenModel } from '../models/registry.js';
 import type { SessionOptions } from '../models/session.js';
@@ -144,12 +144,12 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     throw e;
   }
   let run: RunRecord | undefined;
-  let model: OpenModel | null = null;
+  let models: OpenModel[] = [];
   try {
-    let loaded = o.recipe ?? DEFAULT_RECIPE;
-    // a model recipe's sessions open (and warm up) before the run exists: a model that cannot run leaves none
-    if (loaded.recipe.kind === 'model') ({ loaded, model } = await openRecipeModel(loaded, o.model ?? {}, o.batch?.maxCount ?? DEFAULT_BATCH.maxCount));
-    const device = model ? `${deviceLabel(backend)} · model on ${providerLabel(model)}` : deviceLabel(backend);
+    // the recipe's models open (and warm up) before the run exists: a model that cannot run leaves none
+    const { loaded, models: opened } = await openRecipeModels(o.recipe ?? DEFAULT_RECIPE, o.model ?? {}, o.batch?.maxCount ?? DEFAULT_BATCH.maxCount);
+    models = opened;
+    const device = [deviceLabel(backend), ...models.map((m) => `model on ${providerLabel(m)}`)].join(' · ');
     // checked before a run is created for it
     const postWorkers = resolvePostWorkers(o.postWorkers, backend.kind);
     let skip = new Set<string>();
@@ -256,7 +256,7 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     }
     throw e;
   } finally {
-    await model?.close();
+    await Promise.all(models.map((m) => m.close()));
     if (!o.backend) backend.close();
     if (!o.store) await store.close();
   }

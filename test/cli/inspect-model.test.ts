@@ -125,3 +125,24 @@ test('kensa inspect --model: a missing model file fails in one line before any r
   assert.equal(await run([join(dir, 'images'), '--model', 'm.onnx', '--recipe', 'classic'], both.io), 2);
   assert.match(both.buf.err, /^kensa inspect: --model and --recipe exclude each other/);
 });
+
+test('kensa inspect --recipe cascade.yaml: both models open, the device names both, the summary counts the early exits', async () => {
+  const dir = tempDir('kensa-cli-cascade-');
+  await writeImages(join(dir, 'images'));
+  writeFileSync(join(dir, 'cheap.onnx'), thresholdModel({ level: 0.5, gain: 20 }));
+  writeFileSync(join(dir, 'full.onnx'), thresholdModel({ level: 0.6, gain: 20 }));
+  // every image scores 0 (no defect) or about 2 (the 220 squares) on the cheap model: a band around 0 sends the clean ones on
+  const recipe = join(dir, 'cascade.yaml');
+  writeFileSync(
+    recipe,
+    `kind: cascade\nfirst: { kind: model, model: { path: ${join(dir, 'cheap.onnx')} } }\nfull: { kind: model, model: { path: ${join(dir, 'full.onnx')} } }\nband: { low: 0, high: 0.5 }\n`,
+  );
+  const { buf, io } = capture();
+  assert.equal(
+    await run([join(dir, 'images'), '--recipe', recipe, '--ep', 'cpu', '--db', join(dir, 'runs.db'), '--device', 'cpu', '--progress', 'none'], io),
+    0,
+    buf.err,
+  );
+  assert.match(buf.out, / · model on onnxruntime cpu · model on onnxruntime cpu\n/);
+  assert.match(buf.out, /\nOK 4 · NG 2 · errors 0 · total 6\ncascade: 2 of 6 exited after the first stage, 4 went on to the full model\n/);
+});

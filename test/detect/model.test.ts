@@ -4,7 +4,7 @@ import { after, test } from 'node:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { detect } from '../../src/detect/detector.js';
-import { openRecipeModel } from '../../src/detect/model.js';
+import { openRecipeModels } from '../../src/detect/model.js';
 import { parseRecipe, type ModelRecipe } from '../../src/detect/recipe.js';
 import { isKensaError } from '../../src/errors.js';
 import { encodeOnnxModel, OnnxGraphBuilder } from '../../src/models/onnx-writer.js';
@@ -193,14 +193,14 @@ test('a model that does not fit its task is refused when the run opens it, namin
   writeFileSync(path, tinyClassifier({ classes: 3, width: 2 }));
   const loaded = parseRecipe({ kind: 'model', model: { path } });
   await assert.rejects(
-    openRecipeModel(loaded, { providers: ['cpu'] }, 4),
+    openRecipeModels(loaded, { providers: ['cpu'] }, 4),
     (e) =>
       isKensaError(e, 'KENSA_ERR_MODEL') &&
       e.message === `Model ${path}: a segmentation model's first output must be N×C×H×W (rank 4) but output scores is [batch, 3]`,
   );
   const changed = parseRecipe({ kind: 'model', model: { path, sha256: '0'.repeat(64) } });
   await assert.rejects(
-    openRecipeModel(changed, { providers: ['cpu'] }, 4),
+    openRecipeModels(changed, { providers: ['cpu'] }, 4),
     (e) => isKensaError(e, 'KENSA_ERR_MODEL') && /the file changed since the recipe named it$/.test(e.message),
   );
 });
