@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   KENSA_ERR_TUNE_STATE: 'A tuning state file belongs to another search (other data, recipe, seed or options); the message names it.',
   KENSA_ERR_AUGMENT_DATA:
     'kensa augment or the augmentation loader cannot use an input: a missing folder, a mask missing or of another size, a bad boxes file; the message names it.',
+  KENSA_ERR_MODEL:
+    'An ONNX model cannot be loaded or run as asked: no execution provider works, or its input or outputs do not fit the model kind; the message names the model and what does not fit.',
   KENSA_ERR_WORKER: 'A worker thread threw or stopped while detecting a batch; the message names the stage and the cause.',
   KENSA_ERR_OVERLOADED: "kensa serve's queue for the recipe is full; retry after the seconds its Retry-After header gives.",
   KENSA_ERR_RATE_LIMITED: 'A client sent more requests to kensa serve than its rate limit allows; retry after the seconds its Retry-After header gives.',

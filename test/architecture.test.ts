@@ -38,6 +38,8 @@ const RANKS: Record<string, number> = {
   // GPU data augmentation: transforms over the ops
   'src/augment': 7.6,
   'src/tiling': 8,
+  // model sessions (ONNX Runtime) and the tiny models made in code
+  'src/models': 8.5,
   'src/detect': 9,
   // results of detections (the Defect type is detect's)
   'src/store': 9.5,

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { openBackend, type DeviceChoice } from '../../src/backend.js';
-import { builtinRecipe, loadRecipe } from '../../src/detect/recipe.js';
+import { builtinRecipe, componentsOf, loadRecipe } from '../../src/detect/recipe.js';
 import { addCounts, compareMasks, scores, ZERO_COUNTS } from '../../src/eval/metrics.js';
 import { loadLabelled } from '../../src/tune/data.js';
 import { detectFrames, keptMask } from '../../src/tune/score.js';
@@ -34,7 +34,7 @@ for (const arg of positionals) {
     const d = dets[i]!;
     counts = addCounts(
       counts,
-      compareMasks(keptMask(d.mask!, f.width, f.height, r.recipe.components.minArea, r.recipe.components.connectivity), f.truth, f.width, f.height, 2),
+      compareMasks(keptMask(d.mask!, f.width, f.height, componentsOf(r.recipe).minArea, componentsOf(r.recipe).connectivity), f.truth, f.width, f.height, 2),
     );
     if (f.truth.some((v) => v !== 0)) {
       bad++;

@@ -8,12 +8,12 @@
  * exit code 0 when every self-test that could run passes, 1 on a failure or when the adapter
  * asked for with --adapter is missing, 2 on bad flags.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readElement } from '../dtype.js';
+import { EXECUTION_PROVIDERS, onnxProviders, type ExecutionProvider } from '../models/providers.js';
+import { ModelSession } from '../models/session.js';
+import { tinyUnet } from '../models/tiny.js';
 import { Gpu, listAdapters, type AdapterDescription, type GpuInfo } from '../gpu/gpu.js';
 import { gaussianBlur } from '../ops/filters/gaussian.js';
 import { Tensor } from '../tensor.js';
@@ -25,8 +25,9 @@ import { EXIT_FAIL, EXIT_OK, adapterFlag, guard, parseFlags, table, type CliIO }
 export const DOCTOR_HELP = `Usage: kensa doctor [options]
 
 Lists WebGPU adapters, the chosen adapter's features, f16 support, subgroup-matrix (tensor core)
-configurations and limits, ONNX Runtime's execution providers and the CPU cores, then checks the
-CPU backend against known values and a few kernels on the GPU against the CPU reference.
+configurations and limits, ONNX Runtime's execution providers (each usable one runs a tiny
+model) and the CPU cores, then checks the CPU backend against known values and a few kernels on
+the GPU against the CPU reference.
 Without a GPU, kensa runs on the CPU backend: doctor exits 0 when its self-test passes.
 
 Options:
@@ -39,36 +40,20 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export interface ExecutionProvider {
-  name: string;
-  bundled: boolean;
-  /** Bundled, or its provider library is present next to the binding. */
-  installed: boolean;
-  note: string;
-}
-
-/** ONNX Runtime's execution providers as onnxruntime-node lists them. */
-export async function onnxProviders(): Promise<{ version: string; providers: ExecutionProvider[] }> {
-  const ort = (await import('onnxruntime-node')) as unknown as {
-    listSupportedBackends(): { name: string; bundled: boolean }[];
-    env: { versions: Record<string, string | undefined> };
-  };
-  const require = createRequire(import.meta.url);
-  const binDir = join(dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
-  const ext = process.platform === 'win32' ? '.dll' : process.platform === 'darwin' ? '.dylib' : '.so';
-  const prefix = process.platform === 'win32' ? '' : 'lib';
-  const providers = ort.listSupportedBackends().map(({ name, bundled }) => {
-    if (bundled) return { name, bundled, installed: true, note: 'bundled' };
-    const lib = `${prefix}onnxruntime_providers_${name}${ext}`;
-    const installed = existsSync(join(binDir, lib));
-    return {
-      name,
-      bundled,
-      installed,
-      note: installed ? `installed (${lib})` : `not installed (${lib} missing; see README "ONNX Runtime and CUDA")`,
-    };
-  });
-  return { version: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown', providers };
+/** Whether a provider runs the tiny UNet (a warm-up batch of 1×1×32×32): 'runs a test model', or why not. */
+async function modelCheck(provider: string): Promise<string> {
+  if (!(EXECUTION_PROVIDERS as readonly string[]).includes(provider)) return 'not used by kensa';
+  try {
+    const session = await ModelSession.load(tinyUnet({ width: 4 }), 'tiny UNet', {
+      providers: [provider as ExecutionProvider],
+      strict: true,
+      warmUp: [[1, 1, 32, 32]],
+    });
+    await session.close();
+    return 'runs a test model';
+  } catch (e) {
+    return `fails a test model: ${(e as Error).message.replace(/^.*?: \w+: /, '')}`;
+  }
 }
 
 export interface SelfTest {
@@ -226,7 +211,9 @@ export async function run(argv: readonly string[], io: CliIO, deps: DoctorDeps =
     try {
       const { version, providers } = await onnxProviders();
       w(`ONNX Runtime ${version} execution providers:\n`);
-      w(table(providers.map((p) => [`  ${p.name}`, p.note])));
+      const rows = [];
+      for (const p of providers) rows.push([`  ${p.name}`, p.note, p.installed ? await modelCheck(p.name) : '']);
+      w(table(rows));
     } catch (e) {
       w(`ONNX Runtime: not loadable (${(e as Error).message.split('\n')[0]})\n`);
     }

@@ -8,7 +8,10 @@
 import { parseArgs } from 'node:util';
 import { DEVICES, type DeviceChoice } from '../backend.js';
 import { formatProgressLine, type ProgressSnapshot } from '../pipeline/progress.js';
-import { builtinRecipe, loadRecipe } from '../detect/recipe.js';
+import { basename } from 'node:path';
+import { builtinRecipe, loadRecipe, MODEL_TASKS, parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../models/providers.js';
+import { GRAPH_OPTIMIZATIONS, MAX_SESSIONS, type SessionOptions } from '../models/session.js';
 import { type RunOptions, runInspection, type RunStart } from '../pipeline/run.js';
 import { IMAGE_EXTENSIONS, type SourceScan, scanSources } from '../pipeline/source.js';
 import { MAX_POST_WORKERS } from '../pipeline/workers.js';
@@ -28,6 +31,16 @@ Options:
   --db URL              results database: SQLite file, postgres://…, mysql://… (default kensa.db)
   --recipe R            recipe: a JSON or YAML file, or a built-in by kind (classic, decoupled:
                         that kind's defaults); fields documented in docs/recipes.md
+  --model FILE          detect with an ONNX model instead of a recipe (docs/models.md); with it:
+    --model-kind K      segmentation | classification (default segmentation)
+    --tile N            sliding window: tiles of N px (default 0: whole images)
+    --overlap N         context read around each tile, in px (default 32)
+  --ep LIST             ONNX Runtime providers in the order tried, comma-separated: cuda, webgpu,
+                        cpu; 'strict' fails instead of falling back (default: cuda when installed,
+                        webgpu, cpu); the provider used is stored with the run's device
+  --model-sessions N    model sessions, each on its own thread (default 1)
+  --intra-op-threads N  ONNX Runtime threads per session (default 0: its own choice)
+  --graph-opt L         disabled | basic | extended | all (default all)
   --device D            auto | cpu | gpu (default auto, or KENSA_DEVICE)
   --adapter A           GPU adapter index or name substring
   --resume RUN          continue an interrupted run (finished items are skipped); every run prints
@@ -106,6 +119,37 @@ export function startLines(start: RunStart, argv: readonly string[]): string[] {
   ];
 }
 
+type FlagValues = Readonly<Record<string, string | boolean | undefined>>;
+
+/** The model recipe of `--model` and its flags (no --recipe with it; its flags not without it). */
+function modelFlagsRecipe(values: FlagValues): LoadedRecipe {
+  const path = values.model as string;
+  if (values.recipe !== undefined)
+    throw new UsageError(`--model and --recipe exclude each other (a recipe of kind model names its model) but received both ('${path}', '${values.recipe}')`);
+  const task = choiceFlag('model-kind', values['model-kind'] as string | undefined, 'segmentation', MODEL_TASKS);
+  const tiling = {
+    tile: intFlag('tile', values.tile as string | undefined, 0, 0, 65535),
+    overlap: intFlag('overlap', values.overlap as string | undefined, 32, 0, 4096),
+  };
+  return parseRecipe({ kind: 'model', name: basename(path), model: { path, task }, tiling }, '--model flags');
+}
+
+/** How the model's sessions open: --ep, --model-sessions, --intra-op-threads, --graph-opt. */
+function sessionFlags(values: FlagValues): Omit<SessionOptions, 'warmUp'> {
+  const words = values.ep === undefined ? [] : (values.ep as string).split(',').map((w) => w.trim());
+  const providers = words.filter((w) => w !== 'strict');
+  for (const p of providers)
+    if (!(EXECUTION_PROVIDERS as readonly string[]).includes(p))
+      throw new UsageError(`--ep expects providers among ${EXECUTION_PROVIDERS.join(', ')} and 'strict', comma-separated, but received '${p}'`);
+  return {
+    ...(providers.length > 0 ? { providers: providers as ExecutionProvider[] } : {}),
+    strict: words.includes('strict'),
+    sessions: intFlag('model-sessions', values['model-sessions'] as string | undefined, 1, 1, MAX_SESSIONS),
+    intraOpThreads: intFlag('intra-op-threads', values['intra-op-threads'] as string | undefined, 0, 0, 256),
+    graphOptimization: choiceFlag('graph-opt', values['graph-opt'] as string | undefined, 'all', GRAPH_OPTIMIZATIONS),
+  };
+}
+
 export async function run(argv: readonly string[], io: CliIO, signal?: AbortSignal, onQuit?: (line: string) => void): Promise<number> {
   return guard('inspect', io, async () => {
     const { values, positionals } = parseFlags(() =>
@@ -116,6 +160,14 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         options: {
           db: { type: 'string' },
           recipe: { type: 'string' },
+          model: { type: 'string' },
+          'model-kind': { type: 'string' },
+          tile: { type: 'string' },
+          overlap: { type: 'string' },
+          ep: { type: 'string' },
+          'model-sessions': { type: 'string' },
+          'intra-op-threads': { type: 'string' },
+          'graph-opt': { type: 'string' },
           device: { type: 'string' },
           adapter: { type: 'string' },
           resume: { type: 'string' },
@@ -150,10 +202,11 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           dtype: choiceFlag('raw-dtype', values['raw-dtype'], 'u8', ['u8', 'u16'] as const),
         }
       : undefined;
-    const recipe = values.recipe ? (builtinRecipe(values.recipe) ?? (await loadRecipe(values.recipe))) : undefined;
+    const recipe = values.model ? modelFlagsRecipe(values) : values.recipe ? (builtinRecipe(values.recipe) ?? (await loadRecipe(values.recipe))) : undefined;
     const adapter = adapterFlag(values.adapter);
     const ng: ItemResult[] = [];
     const errors: ItemResult[] = [];
+    const staged = { first: 0, full: 0 };
     const progressMode = choiceFlag('progress', values.progress, 'auto', PROGRESS);
     const progressKind = progressMode === 'auto' ? ((io.err as { isTTY?: boolean }).isTTY ? 'tty' : 'json') : progressMode;
     const onProgress = progressWriter(progressKind, io);
@@ -171,6 +224,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         maxWaitMs: intFlag('batch-wait', values['batch-wait'], 50, 0, 60_000),
       },
       ...(values['decode-threads'] ? { decodeConcurrency: intFlag('decode-threads', values['decode-threads'], 1, 1, 1024) } : {}),
+      model: sessionFlags(values),
       ...(values['post-workers'] !== undefined ? { postWorkers: intFlag('post-workers', values['post-workers'], 0, 0, MAX_POST_WORKERS) } : {}),
       ...(values['max-image-pixels'] ? { maxImagePixels: intFlag('max-image-pixels', values['max-image-pixels'], 1, 1, 2 ** 40) } : {}),
       ...(raw ? { raw } : {}),
@@ -181,6 +235,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         onQuit?.(`quit; run ${start.run.id} is left resumable: ${resumeCommand(argv, start.run.id)}`);
       },
       onItem: (r) => {
+        if (r.cascade) staged[r.cascade]++;
         if (r.status === 'ng') ng.push(r);
         else if (r.status === 'error') errors.push(r);
       },
@@ -224,10 +279,13 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           `wall time ${seconds(wallMs)} with the report (${seconds(reportMs)}): ${(summary.processed / (wallMs / 1000)).toFixed(1)} img/s overall\n`,
         );
       io.out.write(`OK ${rec.counts.ok} · NG ${rec.counts.ng} · errors ${rec.counts.error} · total ${rec.counts.total}\n`);
+      if (staged.first + staged.full > 0)
+        io.out.write(`cascade: ${staged.first} of ${staged.first + staged.full} exited after the first stage, ${staged.full} went on to the full model\n`);
       for (const r of ng.sort((a, b) => (b.score ?? 0) - (a.score ?? 0)).slice(0, 10)) {
         const kinds = new Map<string, number>();
         for (const d of r.defects) kinds.set(d.class, (kinds.get(d.class) ?? 0) + 1);
-        io.out.write(`  NG  ${r.key}  score ${(r.score ?? 0).toFixed(2)}  ${[...kinds].map(([k, n]) => plural(n, k)).join(', ')}\n`);
+        const found = r.label ? `${r.label.name} ${r.label.score.toFixed(2)}` : [...kinds].map(([k, n]) => plural(n, k)).join(', ');
+        io.out.write(`  NG  ${r.key}  score ${(r.score ?? 0).toFixed(2)}  ${found}\n`);
       }
       if (ng.length > 10) io.out.write(`  … ${ng.length - 10} more NG\n`);
       for (const r of errors.slice(0, 10)) io.out.write(`  ERR ${r.key}  ${r.error ?? ''}\n`);

@@ -231,6 +231,7 @@ export const classicDetector: Detector<ClassicRecipe, RegionPayload> = {
   // f32 maps and i32 labels take 4, the labelling's per-block statistics more
   bytesPerPixel: (r) => Math.max(4, componentsBytesPerPixel(r.components.connectivity)),
   tiled: { geometry: classicTileGeometry, device: classicTiled },
+  portable: true,
 };
 
 /**

@@ -66,4 +66,5 @@ export const decoupledDetector: Detector<DecoupledRecipe, DecoupledPayload> = {
   bytesPerPixel: (r) => Math.max(4, componentsBytesPerPixel(r.components.connectivity)),
   // k-means and Canny's hysteresis need the whole image
   tiled: null,
+  portable: true,
 };

@@ -17,7 +17,9 @@ import type { Plane } from '../tiling/grid.js';
 import type { Defect } from './defect.js';
 import { classicDetector } from './classic.js';
 import { decoupledDetector } from './decoupled.js';
-import type { Recipe } from './recipe.js';
+import { cascadeDetector } from './cascade.js';
+import { modelDetector } from './model.js';
+import type { CascadeRecipe, Recipe } from './recipe.js';
 
 export interface ImageDetection {
   defects: Defect[];
@@ -26,6 +28,10 @@ export interface ImageDetection {
   score: number;
   /** H×W mask, 255 = defect pixel (before any filtering of components), when asked for. */
   mask?: Uint8Array;
+  /** A classification model's top class and its score. */
+  label?: { name: string; score: number };
+  /** A cascade's stage that decided: `first` (an early exit) or `full` (the full model). */
+  cascade?: 'first' | 'full';
 }
 
 /** What structured clone carries unchanged; typed arrays travel by transfer (see `transferables`). */
@@ -68,6 +74,8 @@ export interface Detector<R extends Recipe, P extends Payload> {
   bytesPerPixel(recipe: R): number;
   /** The device stage tile by tile; null when a step needs the whole image at once. */
   tiled: TiledStage<R, P> | null;
+  /** Both stages can run on any worker thread (false: the device stage needs what this thread holds, a model's sessions). */
+  portable: boolean;
 }
 
 type RecipeOf<K extends Recipe['kind']> = Extract<Recipe, { kind: K }>;
@@ -77,6 +85,8 @@ type RecipeOf<K extends Recipe['kind']> = Extract<Recipe, { kind: K }>;
 const DETECTORS: { readonly [K in Recipe['kind']]: Detector<RecipeOf<K>, Payload> } = {
   classic: classicDetector,
   decoupled: decoupledDetector,
+  model: modelDetector,
+  cascade: cascadeDetector(detectorFor) as unknown as Detector<CascadeRecipe, Payload>,
 };
 
 /** The detector of a recipe's kind. */

@@ -150,12 +150,100 @@ const decoupled = z
   })
   .strict();
 
-export const RecipeSchema = z.discriminatedUnion('kind', [classic, decoupled]);
+/** What a model's output means (see `model`). */
+export const MODEL_TASKS = ['segmentation', 'classification'] as const;
+
+/**
+ * An ONNX model as the detector (src/detect/model.ts). The model's input is N×C×H×W float (C = 1,
+ * or 3: the gray frame repeated), fed (pixel / max − mean) / std. `segmentation`: its first
+ * output, N×C×H×W, becomes a defect probability per pixel (C = 1: the map itself, after the
+ * activation; C ≥ 2: 1 − the probability of channel 0, the background), thresholded into regions
+ * as the classic recipe's. `classification`: its first output, N×K, gives each image's scores;
+ * NG when the top class is not `okClass`.
+ */
+const model = z
+  .object({
+    kind: z.literal('model'),
+    name: z.string().min(1).default('model'),
+    input,
+    /** The ONNX file (relative to the working directory) and its sha256 (hex; a run fills it in, so its recipe hash covers the weights). */
+    model: z
+      .object({
+        path: z.string().min(1),
+        sha256: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/)
+          .optional(),
+        task: z.enum(MODEL_TASKS).default('segmentation'),
+      })
+      .strict(),
+    normalize: z
+      .object({ mean: z.number().min(-1e6).max(1e6).default(0), std: z.number().positive().max(1e6).default(1) })
+      .strict()
+      .default({ mean: 0, std: 1 }),
+    /** Applied to the model's output: `none` when the model ends in its own sigmoid or softmax. */
+    activation: z.enum(['none', 'sigmoid', 'softmax']).default('none'),
+    /**
+     * Sliding window (src/tiling), segmentation only: tiles of `tile` px (0 = off: whole images)
+     * read with `overlap` px of context each side, of which only the tile's centre is kept; origins
+     * are multiples of `align` (the model's total stride: a pooling model's tiles then see what the
+     * whole image would).
+     */
+    tiling: z
+      .object({ tile: z.int().min(0).max(65535).default(0), overlap: z.int().min(0).max(4096).default(32), align: z.int().min(1).max(1024).default(1) })
+      .strict()
+      .default({ tile: 0, overlap: 32, align: 1 }),
+    /** Segmentation: a pixel is a defect where its probability is above `value`. */
+    threshold: z
+      .object({ value: z.number().positive().max(1).default(0.5) })
+      .strict()
+      .default({ value: 0.5 }),
+    components: components(16),
+    classify: classifyRules,
+    /** Classification: the class index meaning a good image, and the classes' names (index order). */
+    classes: z
+      .object({ ok: z.int().min(0).default(0), labels: z.array(z.string().min(1)).default([]) })
+      .strict()
+      .default({ ok: 0, labels: [] }),
+    /** Segmentation: NG when more than maxDefects defects score at least minScore. */
+    verdict: z
+      .object({ maxDefects: z.int().min(0).default(0), minScore: z.number().min(0).default(0) })
+      .strict()
+      .default({ maxDefects: 0, minScore: 0 }),
+  })
+  .strict();
+
+/**
+ * Early exit (src/detect/cascade.ts): a cheap first stage (any recipe but a cascade) judges every
+ * image; those whose score falls in [band.low, band.high) — the uncertain ones — are judged again
+ * by `full`, a model recipe, whose detection replaces the first's. The cascade's own `input`
+ * decides the decode scale; its stages' are not used.
+ */
+const cascade = z
+  .object({
+    kind: z.literal('cascade'),
+    name: z.string().min(1).default('cascade'),
+    input,
+    first: z.discriminatedUnion('kind', [classic, decoupled, model]),
+    full: model,
+    band: z.object({ low: z.number().min(0), high: z.number().positive() }).strict(),
+  })
+  .strict()
+  .refine((c) => c.band.low < c.band.high, { path: ['band'], message: 'band.low must be below band.high' });
+
+export const RecipeSchema = z.discriminatedUnion('kind', [classic, decoupled, model, cascade]);
 export type Recipe = z.infer<typeof RecipeSchema>;
 export type ClassicRecipe = z.infer<typeof classic>;
 export type DecoupledRecipe = z.infer<typeof decoupled>;
+export type ModelRecipe = z.infer<typeof model>;
+export type CascadeRecipe = z.infer<typeof cascade>;
 /** The shape rules both kinds classify defects with. */
 export type ClassifyRules = z.infer<typeof classifyRules>;
+
+/** The components rule of a recipe's detections (a cascade's: its full model's). */
+export function componentsOf(r: Recipe): { connectivity: 4 | 8; minArea: number } {
+  return r.kind === 'cascade' ? r.full.components : r.components;
+}
 
 export interface LoadedRecipe {
   recipe: Recipe;
@@ -180,14 +268,14 @@ export function parseRecipe(data: unknown, origin = 'recipe'): LoadedRecipe {
 
 export const DEFAULT_RECIPE: LoadedRecipe = parseRecipe(undefined, 'default recipe');
 
-const BUILTIN: Readonly<Record<Recipe['kind'], LoadedRecipe>> = {
+const BUILTIN: Readonly<Record<Exclude<Recipe['kind'], 'model' | 'cascade'>, LoadedRecipe>> = {
   classic: DEFAULT_RECIPE,
   decoupled: parseRecipe({ kind: 'decoupled' }, 'built-in recipe decoupled'),
 };
 
 /** The built-in recipe named by a kind (`classic`, `decoupled`): that kind's defaults; otherwise undefined. */
 export function builtinRecipe(name: string): LoadedRecipe | undefined {
-  return Object.hasOwn(BUILTIN, name) ? BUILTIN[name as Recipe['kind']] : undefined;
+  return Object.hasOwn(BUILTIN, name) ? BUILTIN[name as keyof typeof BUILTIN] : undefined;
 }
 
 /** Reads a .json, .yaml or .yml recipe file. */

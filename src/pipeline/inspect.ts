@@ -58,6 +58,10 @@ export interface ItemResult {
   timings: ItemTimings;
   /** Where the mask PNG was written (with `masksDir`). */
   maskPath?: string;
+  /** A classification model's top class and its score. */
+  label?: { name: string; score: number };
+  /** A cascade's stage that decided: `first` (an early exit) or `full` (the full model). */
+  cascade?: 'first' | 'full';
 }
 
 export interface InspectOptions {
@@ -283,7 +287,7 @@ async function startBatch(run: Run, group: Decoded[]): Promise<{ rest: Promise<I
   const shape: [number, number, number, number] = [group.length, g.channels, g.height, g.width];
   const dtype = g.dtype === 'u16' ? 'u16' : 'u8';
   const frames = group.map((d) => d.image.data);
-  if (pool && options.backend.kind === 'cpu') {
+  if (pool && options.backend.kind === 'cpu' && detectorFor(recipe).portable) {
     const host = (await Tensor.fromFrames(frames, shape, dtype)).data as Uint8Array | Uint16Array;
     return { rest: pool.detect(recipe, host, shape, wantMasks).then((r) => r.detections) };
   }
@@ -360,6 +364,8 @@ async function itemResult(run: Run, d: Judged['items'][number], found: ImageDete
     defects: f.defects,
     timings: { decodeMs: d.decodeMs, detectMs },
     ...(maskPath ? { maskPath } : {}),
+    ...(f.label ? { label: f.label } : {}),
+    ...(f.cascade ? { cascade: f.cascade } : {}),
   };
 }
 

@@ -14,10 +14,13 @@ import { KensaError } from '../errors.js';
 import { openStore, type Store } from '../store/store.js';
 import type { ItemResult as StoredItem, Json, RunRecord } from '../store/schema.js';
 import type { BatchLimits } from './batcher.js';
-import { inspect, type ItemResult } from './inspect.js';
+import { DEFAULT_BATCH, inspect, type ItemResult } from './inspect.js';
 import type { ProgressSnapshot } from './progress.js';
 import { scanSources, type SourceScan } from './source.js';
+import { openRecipeModels, providerLabel } from '../detect/model.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
+import type { OpenModel } from '../models/registry.js';
+import type { SessionOptions } from '../models/session.js';
 import type { DecodeOptions } from './decode.js';
 import { resolvePostWorkers } from './workers.js';
 
@@ -41,6 +44,8 @@ export interface RunOptions {
   decodeConcurrency?: number;
   /** Worker threads for CPU detection stages (see InspectOptions.postWorkers). */
   postWorkers?: number;
+  /** How a model recipe's sessions open: providers, strict, threads, graph optimization, sessions (the warm-up shapes come from the run). */
+  model?: Omit<SessionOptions, 'warmUp'>;
   maxImagePixels?: number;
   raw?: DecodeOptions['raw'];
   signal?: AbortSignal;
@@ -139,9 +144,12 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     throw e;
   }
   let run: RunRecord | undefined;
+  let models: OpenModel[] = [];
   try {
-    const loaded = o.recipe ?? DEFAULT_RECIPE;
-    const device = deviceLabel(backend);
+    // the recipe's models open (and warm up) before the run exists: a model that cannot run leaves none
+    const { loaded, models: opened } = await openRecipeModels(o.recipe ?? DEFAULT_RECIPE, o.model ?? {}, o.batch?.maxCount ?? DEFAULT_BATCH.maxCount);
+    models = opened;
+    const device = [deviceLabel(backend), ...models.map((m) => `model on ${providerLabel(m)}`)].join(' · ');
     // checked before a run is created for it
     const postWorkers = resolvePostWorkers(o.postWorkers, backend.kind);
     let skip = new Set<string>();
@@ -248,6 +256,7 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     }
     throw e;
   } finally {
+    await Promise.all(models.map((m) => m.close()));
     if (!o.backend) backend.close();
     if (!o.store) await store.close();
   }

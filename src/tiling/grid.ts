@@ -30,6 +30,12 @@ export interface TileGridOptions {
   halo: number;
   /** Power of two the interior origins and the halo are multiples of (default 1). */
   align?: number;
+  /**
+   * Every crop keeps the full window size, interior + 2 · halo, moved inside the plane at its
+   * edges instead of clamped (a model of a fixed input size); a plane side smaller than the
+   * window gives crops of that side. Default false.
+   */
+  window?: boolean;
 }
 
 /** A row-major single-channel plane. */
@@ -57,13 +63,24 @@ export function tileGrid(width: number, height: number, options: TileGridOptions
   for (let y = 0; y < height; y += tile) {
     for (let x = 0; x < width; x += tile) {
       const interior = { x, y, w: Math.min(tile, width - x), h: Math.min(tile, height - y) };
-      const cx = Math.max(0, x - halo);
-      const cy = Math.max(0, y - halo);
-      const crop = { x: cx, y: cy, w: Math.min(width, x + interior.w + halo) - cx, h: Math.min(height, y + interior.h + halo) - cy };
-      tiles.push({ interior, crop });
+      tiles.push({ interior, crop: options.window ? windowCrop(interior, halo, width, height, tile + 2 * halo) : haloCrop(interior, halo, width, height) });
     }
   }
   return tiles;
+}
+
+/** The interior with the halo each side, clamped to the plane. */
+function haloCrop(interior: Rect, halo: number, width: number, height: number): Rect {
+  const x = Math.max(0, interior.x - halo);
+  const y = Math.max(0, interior.y - halo);
+  return { x, y, w: Math.min(width, interior.x + interior.w + halo) - x, h: Math.min(height, interior.y + interior.h + halo) - y };
+}
+
+/** The halo crop grown to (interior + 2 · halo)², moved inside the plane: it still contains the interior. */
+function windowCrop(interior: Rect, halo: number, width: number, height: number, side: number): Rect {
+  const w = Math.min(side, width);
+  const h = Math.min(side, height);
+  return { x: Math.min(Math.max(0, interior.x - halo), width - w), y: Math.min(Math.max(0, interior.y - halo), height - h), w, h };
 }
 
 /** A copy of `rect` of the plane. */

@@ -6,7 +6,7 @@
  */
 import type { Backend } from '../backend.js';
 import { detect, type ImageDetection } from '../detect/detector.js';
-import type { Recipe } from '../detect/recipe.js';
+import { componentsOf, type Recipe } from '../detect/recipe.js';
 import { addCounts, compareMasks, scores, ZERO_COUNTS, type MaskCounts } from '../eval/metrics.js';
 import type { Frame, LabelledFrame } from './data.js';
 
@@ -94,7 +94,8 @@ export async function recipeCounts(backend: Backend, frames: readonly LabelledFr
   const dets = await detectFrames(backend, frames, recipe);
   let counts: MaskCounts = { ...ZERO_COUNTS };
   frames.forEach((f, i) => {
-    const mask = keptMask(dets[i]!.mask!, f.width, f.height, recipe.components.minArea, recipe.components.connectivity);
+    const { minArea, connectivity } = componentsOf(recipe);
+    const mask = keptMask(dets[i]!.mask!, f.width, f.height, minArea, connectivity);
     counts = addCounts(counts, compareMasks(mask, f.truth, f.width, f.height, tolerance));
   });
   return counts;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import { describe, test } from 'node:test';
 import { crackKernel } from '../../src/cli/bench-ops.js';
-import { CPU_SELF_TESTS, cpuSelfTest, DOCTOR_HELP, matrixLines, onnxProviders, run, SELF_TESTS, type SelfTest } from '../../src/cli/doctor.js';
+import { CPU_SELF_TESTS, cpuSelfTest, DOCTOR_HELP, matrixLines, run, SELF_TESTS, type SelfTest } from '../../src/cli/doctor.js';
+import { onnxProviders } from '../../src/models/providers.js';
 import { KensaError } from '../../src/errors.js';
 import type { GpuInfo } from '../../src/gpu/gpu.js';
 import { listAdapters } from '../../src/gpu/gpu.js';
@@ -29,7 +30,7 @@ describe('kensa doctor', () => {
     assert.match(out, /\nChosen adapter: \S.*\n {2}vendor: .*\n {2}driver: .*\n {2}CPU rasteriser: (yes|no)/);
     if (adapters.length === 1) assert.ok(out.includes(`\nChosen adapter: [0] ${adapters[0]!.name} (${adapters[0]!.backend})\n`));
     assert.match(out, /\n {2}features: .*\n {2}limits:\n {4}maxStorageBufferBindingSize +\d+\n/);
-    assert.match(out, /\nONNX Runtime \d+\.\d+\.\d+ execution providers:\n {2}cpu +bundled\n/);
+    assert.match(out, /\nONNX Runtime \d+\.\d+\.\d+ execution providers:\n {2}cpu +bundled +runs a test model\n/);
     assert.match(out, /\n {2}PASS {2}gaussianBlur sigma 2, 2×3×37×41 u8 \(max \|gpu − cpu\| [01] ≤ 1\)\n/);
     assert.match(out, /\n {2}PASS {2}crack kernel threshold 20, 2×1×37×41 u8 \(max \|gpu − cpu\| 0 = 0\)\n/);
     assert.equal((out.match(/ {2}PASS {2}/g) ?? []).length, SELF_TESTS.length);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { openBackend, type Backend } from '../../src/backend.js';
 import { batchLimitsFor, bytesPerPixelOf, DEFAULT_BATCH, inspect, type InspectOptions, type ItemResult } from '../../src/pipeline/inspect.js';
-import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from '../../src/detect/recipe.js';
+import { DEFAULT_RECIPE, type ClassicRecipe, type LoadedRecipe, type Recipe } from '../../src/detect/recipe.js';
 import { runInspection } from '../../src/pipeline/run.js';
 import { openStore } from '../../src/store/store.js';
 import { adapterSkip } from '../_kit/gpu.js';
@@ -106,7 +106,7 @@ test("batch limits: a batch's widest buffer fits the adapter's largest storage b
     assert.equal(limits.maxPixels, Math.min(DEFAULT_BATCH.maxPixels, Math.floor(binding / 4)));
     assert.equal(batchLimitsFor(backend, { maxPixels: 64 }).maxPixels, 64);
     // the labelling's per-block statistics are the widest buffer of a recipe: 11 B/px 8-connected, 22 B/px 4-connected
-    const classic = DEFAULT_RECIPE.recipe;
+    const classic = DEFAULT_RECIPE.recipe as ClassicRecipe;
     assert.equal(bytesPerPixelOf(classic), 11);
     assert.equal(bytesPerPixelOf({ ...classic, components: { ...classic.components, connectivity: 4 } }), 22);
     assert.equal(batchLimitsFor(backend, {}, 22).maxPixels, Math.min(DEFAULT_BATCH.maxPixels, Math.floor(binding / 22)));

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import sharp from 'sharp';
+import { run } from '../../src/cli/inspect.js';
+import { onnxProviders } from '../../src/models/providers.js';
+import { encodeOnnxModel, OnnxGraphBuilder } from '../../src/models/onnx-writer.js';
+import { thresholdModel } from '../../src/models/tiny.js';
+import { openStore } from '../../src/store/store.js';
+import { tempDir } from '../_kit/tmp.js';
+
+function capture() {
+  const buf = { out: '', err: '' };
+  return { buf, io: { out: { write: (s: string) => (buf.out += s) }, err: { write: (s: string) => (buf.err += s) } } };
+}
+
+/** Six 40×32 PNGs of gray 30; images 1 and 4 carry a 5×5 square of 220 (bright: the model's defect). */
+async function writeImages(dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < 6; i++) {
+    const data = new Uint8Array(40 * 32).fill(30);
+    if (i % 3 === 1) for (let y = 20; y < 25; y++) data.fill(220, y * 40 + 3 * i, y * 40 + 3 * i + 5);
+    await sharp(data, { raw: { width: 40, height: 32, channels: 1 } })
+      .png()
+      .toFile(join(dir, `img${i}.png`));
+  }
+}
+
+interface Summary {
+  run: string;
+  counts: { total: number; ok: number; ng: number; error: number };
+  device: string;
+  processed: number;
+  skipped: number;
+}
+
+test('kensa inspect --model: a segmentation model end to end, stored, resumable; tiled judges alike', async () => {
+  const dir = tempDir('kensa-cli-model-');
+  await writeImages(join(dir, 'images'));
+  const model = join(dir, 'bright.onnx');
+  writeFileSync(model, thresholdModel({ level: 0.5, gain: 20 }));
+  const db = join(dir, 'runs.db');
+  const cudaInstalled = (await onnxProviders()).providers.some((p) => p.name === 'cuda' && p.installed);
+  const argv = [join(dir, 'images'), '--model', model, '--ep', 'cuda,cpu', '--db', db, '--device', 'cpu', '--progress', 'none', '--json'];
+  const { buf, io } = capture();
+  assert.equal(await run(argv, io), 0, buf.err);
+  const summary = JSON.parse(buf.out) as Summary;
+  assert.deepEqual(summary.counts, { total: 6, ok: 4, ng: 2, error: 0 });
+  assert.match(summary.device, cudaInstalled ? / · model on onnxruntime cuda$/ : / · model on onnxruntime cpu \(fell back from cuda\)$/);
+
+  const store = await openStore(db);
+  try {
+    const stored = await store.getRun(summary.run);
+    assert.equal(stored!.device, summary.device);
+    const recipe = stored!.recipe as { kind: string; model: { path: string; sha256: string; task: string } };
+    assert.equal(recipe.kind, 'model');
+    assert.deepEqual(recipe.model, { path: model, sha256: recipe.model.sha256, task: 'segmentation' });
+    assert.match(recipe.model.sha256, /^[0-9a-f]{64}$/);
+  } finally {
+    await store.close();
+  }
+
+  // resuming the finished run with the same model skips every image
+  const again = capture();
+  assert.equal(await run([...argv, '--resume', summary.run], again.io), 0, again.buf.err);
+  assert.deepEqual((JSON.parse(again.buf.out) as Summary).skipped, 6);
+
+  // tile by tile (the model reads no context: any overlap judges alike)
+  const tiled = capture();
+  assert.equal(await run([...argv, '--tile', '16', '--overlap', '4'], tiled.io), 0, tiled.buf.err);
+  assert.deepEqual((JSON.parse(tiled.buf.out) as Summary).counts, summary.counts);
+});
+
+test('kensa inspect --model --model-kind classification: the top class judges each image; NG lines name it', async () => {
+  const dir = tempDir('kensa-cli-cls-');
+  await writeImages(join(dir, 'images'));
+  // class 1 when the image's largest 2×2 mean is bright: AveragePool 2 → GlobalMaxPool → Gemm → Softmax
+  const g = new OnnxGraphBuilder();
+  const x = g.input('image', ['batch', 1, 'height', 'width']);
+  const peak = g.node('Flatten', [g.node('GlobalMaxPool', [g.node('AveragePool', [x], { kernel_shape: { ints: [2, 2] } })])], { axis: { int: 1 } });
+  const logits = g.node('Gemm', [peak, g.constant([1, 2], [-10, 10]), g.constant([2], [5, -5])]);
+  g.output(g.node('Softmax', [logits], { axis: { int: 1 } }), ['batch', 2]);
+  const model = join(dir, 'peak.onnx');
+  writeFileSync(model, encodeOnnxModel(g.graph('peak')));
+  const argv = [
+    join(dir, 'images'),
+    '--model',
+    model,
+    '--model-kind',
+    'classification',
+    '--ep',
+    'cpu,strict',
+    '--db',
+    join(dir, 'runs.db'),
+    '--device',
+    'cpu',
+    '--progress',
+    'none',
+  ];
+  const { buf, io } = capture();
+  assert.equal(await run(argv, io), 0, buf.err);
+  assert.match(buf.out, /\nOK 4 · NG 2 · errors 0 · total 6\n/);
+  assert.match(buf.out, /\n {2}NG {2}img1\.png {2}score 1\.00 {2}class 1 1\.00\n/);
+  assert.match(buf.out, / · model on onnxruntime cpu\n/);
+});
+
+test('kensa inspect --model: a missing model file fails in one line before any run; flags are checked', async () => {
+  const dir = tempDir('kensa-cli-model-bad-');
+  await writeImages(join(dir, 'images'));
+  const db = join(dir, 'runs.db');
+  const missing = capture();
+  assert.equal(await run([join(dir, 'images'), '--model', join(dir, 'none.onnx'), '--db', db, '--device', 'cpu', '--progress', 'none'], missing.io), 1);
+  assert.equal(missing.buf.err, `kensa inspect: Cannot read model ${join(dir, 'none.onnx')}: no such file [KENSA_ERR_MODEL]\n`);
+  const store = await openStore(db);
+  try {
+    assert.deepEqual(await store.listRuns(), []);
+  } finally {
+    await store.close();
+  }
+  const ep = capture();
+  assert.equal(await run([join(dir, 'images'), '--model', 'm.onnx', '--ep', 'cpu,tpu'], ep.io), 2);
+  assert.match(ep.buf.err, /^kensa inspect: --ep expects providers among cuda, webgpu, cpu and 'strict', comma-separated, but received 'tpu'\n/);
+  const both = capture();
+  assert.equal(await run([join(dir, 'images'), '--model', 'm.onnx', '--recipe', 'classic'], both.io), 2);
+  assert.match(both.buf.err, /^kensa inspect: --model and --recipe exclude each other/);
+});
+
+test('kensa inspect --recipe cascade.yaml: both models open, the device names both, the summary counts the early exits', async () => {
+  const dir = tempDir('kensa-cli-cascade-');
+  await writeImages(join(dir, 'images'));
+  writeFileSync(join(dir, 'cheap.onnx'), thresholdModel({ level: 0.5, gain: 20 }));
+  writeFileSync(join(dir, 'full.onnx'), thresholdModel({ level: 0.6, gain: 20 }));
+  // every image scores 0 (no defect) or about 2 (the 220 squares) on the cheap model: a band around 0 sends the clean ones on
+  const recipe = join(dir, 'cascade.yaml');
+  writeFileSync(
+    recipe,
+    `kind: cascade\nfirst: { kind: model, model: { path: ${join(dir, 'cheap.onnx')} } }\nfull: { kind: model, model: { path: ${join(dir, 'full.onnx')} } }\nband: { low: 0, high: 0.5 }\n`,
+  );
+  const { buf, io } = capture();
+  assert.equal(
+    await run([join(dir, 'images'), '--recipe', recipe, '--ep', 'cpu', '--db', join(dir, 'runs.db'), '--device', 'cpu', '--progress', 'none'], io),
+    0,
+    buf.err,
+  );
+  assert.match(buf.out, / · model on onnxruntime cpu · model on onnxruntime cpu\n/);
+  assert.match(buf.out, /\nOK 4 · NG 2 · errors 0 · total 6\ncascade: 2 of 6 exited after the first stage, 4 went on to the full model\n/);
+});
