@@ -36,6 +36,8 @@ const RANKS: Record<string, number> = {
   // the neural-net engine: autograd over the tensors and programs below it
   'src/nn': 7.5,
   'src/tiling': 8,
+  // model sessions (ONNX Runtime) and the tiny models made in code
+  'src/models': 8.5,
   'src/detect': 9,
   // results of detections (the Defect type is detect's)
   'src/store': 9.5,
