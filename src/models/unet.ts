@@ -67,9 +67,9 @@ export function resolveUNetConfig(config: UNetConfig = {}): ResolvedUNetConfig {
   if (!Array.isArray(widths) || widths.length < 2 || widths.length > 6) {
     throw invalidParameter('widths', 'an array of 2 to 6 channel counts', widths);
   }
-  widths.forEach((w, i) => integerInRange(`widths[${i}]`, w, 1, 4096));
+  for (const [i, w] of widths.entries()) integerInRange(`widths[${i}]`, w, 1, 4096);
   const std = perChannel('preprocessing.std', config.preprocessing?.std ?? new Array(inChannels).fill(1), inChannels);
-  std.forEach((s, i) => numberInRange(`preprocessing.std[${i}]`, s, 1e-6, 1e6));
+  for (const [i, s] of std.entries()) numberInRange(`preprocessing.std[${i}]`, s, 1e-6, 1e6);
   const mean = perChannel('preprocessing.mean', config.preprocessing?.mean ?? new Array(inChannels).fill(0), inChannels);
   return { inChannels, classes, widths: [...widths], preprocessing: { mean, std } };
 }
@@ -161,7 +161,9 @@ export class UNet {
   /** Parameters and running statistics under their PyTorch names (num_batches_tracked is `batchesTracked`). */
   stateEntries(): StateEntry[] {
     const out: StateEntry[] = [];
-    const param = (name: string, v: Var) => out.push({ name, tensor: v.value, parameter: true });
+    const param = (name: string, v: Var) => {
+      out.push({ name, tensor: v.value, parameter: true });
+    };
     const bn = (name: string, b: BatchNorm2d) => {
       param(`${name}.weight`, b.gamma);
       param(`${name}.bias`, b.beta);
@@ -174,12 +176,12 @@ export class UNet {
       param(`${name}.conv2.weight`, d.conv2.weight);
       bn(`${name}.bn2`, d.bn2);
     };
-    this.#enc.forEach((d, i) => double(`enc.${i}`, d));
+    for (const [i, d] of this.#enc.entries()) double(`enc.${i}`, d);
     this.#up.forEach((u, i) => {
       param(`up.${i}.weight`, u.weight);
       if (u.bias) param(`up.${i}.bias`, u.bias);
     });
-    this.#dec.forEach((d, i) => double(`dec.${i}`, d));
+    for (const [i, d] of this.#dec.entries()) double(`dec.${i}`, d);
     param('head.weight', this.#head.weight);
     if (this.#head.bias) param('head.bias', this.#head.bias);
     return out;

@@ -155,7 +155,7 @@ test('one training step on the GPU equals the CPU (logits, first and last gradie
   const onGpu = await oneStep(gpu);
   const close = (a: Float32Array, b: Float32Array, tol: number, what: string) => {
     const scale = Math.max(1, ...a.map(Math.abs));
-    a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= tol * scale, `${what}[${i}]: ${b[i]} vs ${v}`));
+    for (const [i, v] of a.entries()) assert.ok(Math.abs(v - b[i]!) <= tol * scale, `${what}[${i}]: ${b[i]} vs ${v}`);
   };
   close(cpu.logits, onGpu.logits, 1e-4, 'logits');
   close(cpu.grad, onGpu.grad, 1e-3, 'enc.0.conv1.weight grad');
