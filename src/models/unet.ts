@@ -11,6 +11,7 @@ import { type Var, noGrad } from '../nn/autograd.js';
 import { maxPool2d } from '../nn/conv.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d } from '../nn/layers.js';
 import { concat, relu } from '../nn/ops.js';
+import { type NamedTensor, type Safetensors, decodeSafetensors, encodeSafetensors } from './safetensors.js';
 import type { Tensor } from '../tensor.js';
 import { integerInRange, invalidParameter, is, numberInRange } from '../validate.js';
 
@@ -225,6 +226,71 @@ export class UNet {
     return this.#head.forward(h1);
   }
 
+  /**
+   * The weights as a safetensors file: PyTorch's state-dict names (with each batch norm's
+   * `num_batches_tracked`), the configuration under `kensa.config` (JSON) in the metadata.
+   */
+  async toSafetensors(): Promise<Uint8Array> {
+    const tensors = new Map<string, NamedTensor>();
+    for (const e of this.stateEntries()) {
+      const cpu = await e.tensor.toCpu();
+      tensors.set(e.name, { dtype: 'F32', shape: [...e.tensor.shape], data: (cpu.data as Float32Array).slice() });
+      if (cpu !== e.tensor) cpu.dispose();
+      if (e.name.endsWith('.running_var')) {
+        const bn = e.name.slice(0, -'.running_var'.length);
+        tensors.set(`${bn}.num_batches_tracked`, { dtype: 'I64', shape: [], data: new Float32Array([this.batchesTracked]) });
+      }
+    }
+    const head = this.config.classes === 1 ? 'sigmoid' : 'softmax';
+    const metadata = { format: 'pt', 'kensa.model': 'unet', 'kensa.config': JSON.stringify({ ...this.config, head }) };
+    return encodeSafetensors({ tensors, metadata });
+  }
+
+  /** A UNet made from a file of `toSafetensors` (its configuration read from the metadata). */
+  static async fromSafetensors(bytes: Uint8Array, source: string, options: Omit<UNetOptions, 'seed'> = {}): Promise<UNet> {
+    const file = decodeSafetensors(bytes, source);
+    let config: UNetConfig;
+    try {
+      config = JSON.parse(file.metadata['kensa.config'] ?? '');
+    } catch {
+      throw new KensaError(
+        'KENSA_ERR_WEIGHTS',
+        `Expected a JSON UNet configuration under kensa.config in the metadata of weights file ${source} but received ${JSON.stringify(file.metadata['kensa.config'])}`,
+      );
+    }
+    const net = await UNet.create(
+      { inChannels: config.inChannels, classes: config.classes, widths: config.widths, preprocessing: config.preprocessing },
+      options,
+    );
+    await net.loadStateDict(file, source);
+    return net;
+  }
+
+  /**
+   * Loads a state dict of this architecture (a file of `toSafetensors`, or a PyTorch UNet's saved
+   * with safetensors.torch.save_file): every tensor present with the same shape, nothing else.
+   */
+  async loadStateDict(file: Safetensors, source: string): Promise<void> {
+    const entries = this.stateEntries();
+    const expected = new Set(entries.map((e) => e.name));
+    for (const name of this.batchNormNames()) expected.add(`${name}.num_batches_tracked`);
+    for (const name of file.tensors.keys()) {
+      if (!expected.has(name)) throw new KensaError('KENSA_ERR_WEIGHTS', `Expected only this UNet's tensors in weights file ${source} but received ${name}`);
+    }
+    for (const e of entries) {
+      const t = file.tensors.get(e.name);
+      if (!t) throw new KensaError('KENSA_ERR_WEIGHTS', `Expected tensor ${e.name} in weights file ${source} but received none`);
+      if (t.shape.join(',') !== e.tensor.shape.join(',')) {
+        throw new KensaError(
+          'KENSA_ERR_WEIGHTS',
+          `Expected shape [${e.tensor.shape.join(', ')}] for tensor ${e.name} in weights file ${source} but received [${t.shape.join(', ')}]`,
+        );
+      }
+    }
+    for (const e of entries) await writeInto(e.tensor, file.tensors.get(e.name)!.data);
+    this.batchesTracked = file.tensors.get(`${this.batchNormNames()[0]}.num_batches_tracked`)?.data[0] ?? 0;
+  }
+
   /** Eval-mode logits without recording a graph (the mode is restored after). */
   predict(x: Var): Var {
     const was = this.training;
@@ -238,7 +304,7 @@ export class UNet {
 }
 
 /** Copies f32 values into a tensor in place, on its device. */
-export async function writeInto(t: Tensor, values: Float32Array): Promise<void> {
+async function writeInto(t: Tensor, values: Float32Array): Promise<void> {
   if (t.device === 'cpu') (t.data as Float32Array).set(values);
   else await t.gpu.gpu.upload(t.gpu.ref, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 }
