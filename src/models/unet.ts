@@ -199,10 +199,14 @@ export class UNet {
     return names;
   }
 
-  /** Logits [N, classes, H, W] of x [N, inChannels, H, W]; H and W multiples of 2^(levels−1). */
-  forward(x: Var): Var {
-    const levels = this.config.widths.length;
-    const factor = 2 ** (levels - 1);
+  /**
+   * Logits [N, classes, H, W] of x [N, inChannels, H, W]; H and W multiples of 2^(levels−1).
+   * `levels`, when given, receives each level's output under its module name (`enc.0`, `dec.0`, …)
+   * for a layer-by-layer comparison with PyTorch.
+   */
+  forward(x: Var, levels?: Map<string, Var>): Var {
+    const depth = this.config.widths.length;
+    const factor = 2 ** (depth - 1);
     const [, c, h, w] = x.shape;
     if (x.shape.length !== 4 || c !== this.config.inChannels || h! % factor !== 0 || w! % factor !== 0) {
       throw new KensaError(
@@ -213,15 +217,17 @@ export class UNet {
     if (this.training) this.batchesTracked++;
     const skips: Var[] = [];
     let h1 = x;
-    for (let i = 0; i < levels; i++) {
+    for (let i = 0; i < depth; i++) {
       h1 = this.#enc[i]!.forward(h1, this.training);
-      if (i + 1 < levels) {
+      levels?.set(`enc.${i}`, h1.retain());
+      if (i + 1 < depth) {
         skips.push(h1);
         h1 = maxPool2d(h1, { kernelSize: 2 });
       }
     }
-    for (let i = levels - 2; i >= 0; i--) {
+    for (let i = depth - 2; i >= 0; i--) {
       h1 = this.#dec[i]!.forward(concat([skips[i]!, this.#up[i]!.forward(h1)], 1), this.training);
+      levels?.set(`dec.${i}`, h1.retain());
     }
     return this.#head.forward(h1);
   }
@@ -292,11 +298,11 @@ export class UNet {
   }
 
   /** Eval-mode logits without recording a graph (the mode is restored after). */
-  predict(x: Var): Var {
+  predict(x: Var, levels?: Map<string, Var>): Var {
     const was = this.training;
     this.training = false;
     try {
-      return noGrad(() => this.forward(x));
+      return noGrad(() => this.forward(x, levels));
     } finally {
       this.training = was;
     }
