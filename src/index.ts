@@ -37,4 +37,5 @@ export { writeRunReport } from './report/from-store.js';
 export { generateSample, writeSamples, type Sample, type SampleOptions, type WriteSamplesOptions } from './samples/index.js';
 export { evaluateMasks } from './eval/index.js';
 export { imageLevel, thresholdCurve, type ScoredImage, type ImageLevel } from './eval/index.js';
+export * from './augment/index.js';
 export { tune, calibrate, type TuneOptions, type TuneResult } from './tune/index.js';

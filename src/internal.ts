@@ -32,6 +32,7 @@ export { resizePrograms } from './ops/geometry/resize.js';
 export { rot90Programs } from './ops/geometry/rot90.js';
 export { transposePrograms } from './ops/geometry/transpose.js';
 export { warpAffinePrograms } from './ops/geometry/warp-affine.js';
+export { warpPerspectivePrograms } from './ops/geometry/warp-perspective.js';
 export { MAX_ELEMENT_SIZE } from './ops/morphology/element.js';
 export { MAX_SPANS, MORPH_DTYPES, morphologyPrograms } from './ops/morphology/morphology.js';
 export { fillHolesPrograms } from './ops/morphology/fill-holes.js';

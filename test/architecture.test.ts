@@ -35,6 +35,8 @@ const RANKS: Record<string, number> = {
   'src/backend.ts': 7,
   // the neural-net engine: autograd over the tensors and programs below it
   'src/nn': 7.5,
+  // GPU data augmentation: transforms over the ops
+  'src/augment': 7.6,
   'src/tiling': 8,
   // model sessions (ONNX Runtime) and the tiny models made in code
   'src/models': 8.5,

@@ -1,13 +1,16 @@
 /**
  * Reductions of the nn primitives over any set of axes (output keeps them as size 1): sum, sum of
- * squares and max. One workgroup per output
- * element: its threads stride over the reduced elements, then a tree in workgroup memory. The
+ * squares and max. One workgroup per output element (or, for a few outputs of many elements,
+ * several per output and a second pass over their partial results): its threads stride over the
+ * reduced elements, then a tree in workgroup memory. The
  * `accumulate` variant adds into (max: maxes with) the output, so one scalar can gather a sum over
  * many tensors (a global gradient norm) without a tensor per term.
  */
 import { KensaError } from '../errors.js';
 import type { ProgramInfo } from '../gpu/program.js';
-import { numel, type Shape, type Tensor } from '../tensor.js';
+import type { BufferRef } from '../gpu/gpu.js';
+import type { UniformValues } from '../gpu/uniforms.js';
+import { numel, type Shape, Tensor } from '../tensor.js';
 import { collapse, cpuStorage, emptyOn, gpuOf, lanes8, launchCpu, launchGpu } from './launch.js';
 
 export const REDUCE_OPS = ['sum', 'sumsq', 'max'] as const;
@@ -37,6 +40,8 @@ export function reduceProgram(op: ReduceOp, accumulate: boolean): ProgramInfo {
     uniforms: [
       { name: 'outputs', type: 'u32' },
       { name: 'count', type: 'u32' },
+      { name: 'splits', type: 'u32' },
+      { name: 'chunk', type: 'u32' },
       { name: 'scale', type: 'f32' },
       { name: 'offset', type: 'u32' },
       { name: 'kept_rank', type: 'u32' },
@@ -61,11 +66,15 @@ fn offset_of(r: u32, rank: u32, shape: array<vec4<u32>, 2>, strides: array<vec4<
 }
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let o = linear_workgroup(wid, nwg);
-  if (o >= u.outputs) { return; }
+  // workgroup w reduces part (w % splits) of output (w / splits) and writes element w
+  let w = linear_workgroup(wid, nwg);
+  if (w >= u.outputs * u.splits) { return; }
+  let o = w / u.splits;
+  let first = (w - o * u.splits) * u.chunk;
+  let last = min(u.count, first + u.chunk);
   let base = u.offset + offset_of(o, u.kept_rank, u.kept_shape, u.kept_strides);
   var acc = ${init};
-  for (var r = li; r < u.count; r += WG) {
+  for (var r = first + li; r < last; r += WG) {
     let v = x[base + offset_of(r, u.red_rank, u.red_shape, u.red_strides)];
     acc = ${combine('acc', TERM[op])};
   }
@@ -77,7 +86,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (li == 0u) {
     let v = partial[0] * u.scale;
-    out[o] = ${accumulate ? combine('out[o]', 'v') : 'v'};
+    out[w] = ${accumulate ? combine('out[w]', 'v') : 'v'};
   }
 }`,
   };
@@ -145,6 +154,17 @@ export interface ReduceOptions {
   into?: Tensor;
 }
 
+/** Elements one workgroup reduces before a reduction with few outputs is split over several. */
+const CHUNK = 4096;
+
+/**
+ * Workgroups per output: 1, or for a few outputs of many elements (a loss's mean, a per-sample
+ * sum) enough to spread the work, whose partial results a second pass reduces.
+ */
+function splitsFor(outputs: number, count: number): number {
+  return outputs >= 256 || count <= 2 * CHUNK ? 1 : Math.min(1024, Math.ceil(count / CHUNK));
+}
+
 /** Reduces `x` (f32, any view) over `axes` (valid, distinct); the output keeps them as size 1. */
 export function runReduce(op: ReduceOp, x: Tensor, axes: readonly number[], options: ReduceOptions = {}): Tensor {
   const outShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
@@ -154,23 +174,32 @@ export function runReduce(op: ReduceOp, x: Tensor, axes: readonly number[], opti
   const layout = reduceLayout(x.shape, x.strides, axes);
   const scale = options.scale ?? 1;
   const accumulate = options.into !== undefined;
+  const outputs = numel(layout.kept.shape);
+  const count = numel(layout.reduced.shape);
+  const splits = splitsFor(outputs, count);
   const gpu = gpuOf(x);
   if (!gpu) {
     launchCpu();
+    if (splits > 1) launchCpu();
     cpuReduce(op, cpuStorage(x), { offset: x.offset, ...layout }, Math.fround(scale), cpuStorage(out), accumulate);
     return out;
   }
   const s = x.storage;
   if (!('ref' in s)) throw new KensaError('KENSA_ERR_INTERNAL', 'reduce: a CPU tensor on the GPU path');
-  const outputs = numel(layout.kept.shape);
-  launchGpu(gpu, {
-    program: reduceProgram(op, accumulate),
-    inputs: [s.ref],
-    outputs: [out.gpu.ref],
-    uniforms: {
+  const dispatch = (program: ProgramInfo, input: BufferRef, output: BufferRef, uniforms: UniformValues, groups: number) =>
+    launchGpu(gpu, { program, inputs: [input], outputs: [output], uniforms, workgroups: groups });
+  const partials = splits > 1 ? Tensor.empty(gpu, [outputs, splits], 'f32') : null;
+  const chunk = Math.ceil(count / splits);
+  dispatch(
+    reduceProgram(op, partials ? false : accumulate),
+    s.ref,
+    (partials ?? out).gpu.ref,
+    {
       outputs,
-      count: numel(layout.reduced.shape),
-      scale,
+      count,
+      splits,
+      chunk,
+      scale: partials ? 1 : scale,
       offset: x.offset,
       kept_rank: layout.kept.shape.length,
       red_rank: layout.reduced.shape.length,
@@ -179,8 +208,32 @@ export function runReduce(op: ReduceOp, x: Tensor, axes: readonly number[], opti
       red_shape: lanes8(layout.reduced.shape, 1),
       red_strides: lanes8(layout.reduced.strides, 0),
     },
-    workgroups: outputs,
-  });
+    outputs * splits,
+  );
+  if (partials) {
+    // the partial sums of squares are summed; maxima maxed
+    dispatch(
+      reduceProgram(op === 'max' ? 'max' : 'sum', accumulate),
+      partials.gpu.ref,
+      out.gpu.ref,
+      {
+        outputs,
+        count: splits,
+        splits: 1,
+        chunk: splits,
+        scale,
+        offset: 0,
+        kept_rank: 1,
+        red_rank: 1,
+        kept_shape: lanes8([outputs], 1),
+        kept_strides: lanes8([splits], 0),
+        red_shape: lanes8([splits], 1),
+        red_strides: lanes8([1], 0),
+      },
+      outputs,
+    );
+    partials.dispose();
+  }
   return out;
 }
 

@@ -79,6 +79,9 @@ test('GPU = CPU: reductions, softmax, views and concatenation', { skip }, async 
     F.add(F.add(F.sum(a!, { axes: [0, 2] }), F.mean(a!, { axes: [0, 2] })), F.max(a!, { axes: [2, 0] })),
   );
   await parity('sum of 2000', [[2000]], ([a]) => F.sum(a!), 1e-3);
+  // few outputs of many elements: split over several workgroups, then a pass over the partials
+  await parity('mean over 2 × 10000, split', [[2, 10000]], ([a]) => F.mean(a!, { axes: 1 }), 1e-3);
+  await parity('max over 9000 with a stride, split', [[9000, 2]], ([a]) => F.max(a!, { axes: 0 }), 1e-3);
   await parity('softmax channels, logSoftmax last axis', [[2, 3, 4, 5]], ([a]) => F.add(F.softmax(a!, 1), F.logSoftmax(a!, -1)));
   await parity('permute, reshape', [[2, 3, 4]], ([a]) => F.reshape(F.permute(a!, [1, 2, 0]), [12, 2]));
   await parity(

@@ -7,8 +7,9 @@
  * The forward returns mean and invstd for the backward:
  *   dbeta = Σ dy, dgamma = Σ dy · x̂, dx = gamma · invstd · (dy − (dbeta + x̂ · dgamma) / M) in
  *   training (M = N·H·W; the batch stats depend on x) and gamma · invstd · dy in eval.
- * The GPU reduces each channel in one workgroup (two passes over the channel for the variance, so
- * large means do not cancel), then normalises with one thread per element.
+ * The GPU reduces each channel in chunks, one workgroup each (count, mean and squared deviations
+ * from the chunk's mean, two passes over the cached chunk so large means do not cancel), combines
+ * the chunks per channel (Chan et al.'s pairwise update), then normalises with one thread per element.
  */
 import { defineOp } from '../../device.js';
 import { KensaError } from '../../errors.js';
@@ -119,8 +120,8 @@ const SIZE_UNIFORMS = [
   { name: 'plane', type: 'u32' as const },
 ];
 
-/** Σ over channel c of `term(i)` (i the element index) into `partial[0]`, by the whole workgroup. */
-const CHANNEL_SUM = /* wgsl */ `
+/** Tree sum of `partial` into partial[0] by the whole workgroup. */
+const WORKGROUP_SUM = /* wgsl */ `
 var<workgroup> partial: array<f32, WG>;
 fn reduce_partial(li: u32) {
   workgroupBarrier();
@@ -130,51 +131,104 @@ fn reduce_partial(li: u32) {
   }
 }`;
 
-function statsInfo(running: boolean): ProgramInfo {
+/** Elements of one channel a workgroup reduces, at least: a channel of more is split into chunks. */
+const CHUNK = 4096;
+
+/** Chunks per channel: enough workgroups to fill a large GPU (~1024 in all), none under CHUNK elements. */
+function chunksFor(c: number, count: number): number {
+  return Math.max(1, Math.min(Math.ceil(count / CHUNK), Math.ceil(1024 / c)));
+}
+
+/** The chunk's element range of channel `c` (workgroup `linear_workgroup` = c·chunks + chunk), as e over (sample, pixel). */
+const CHUNK_RANGE = /* wgsl */ `
+fn chunk_bounds(chunk: u32) -> vec2<u32> {
+  let count = u.n * u.plane;
+  let size = (count + u.chunks - 1u) / u.chunks;
+  return vec2<u32>(min(chunk * size, count), min((chunk + 1u) * size, count));
+}
+fn element(c: u32, e: u32) -> u32 { return ((e / u.plane) * u.c + c) * u.plane + e % u.plane; }`;
+
+const CHUNK_UNIFORMS = [...SIZE_UNIFORMS, { name: 'chunks', type: 'u32' as const }];
+
+/**
+ * Pass 1 of the batch statistics: each chunk's count, mean and sum of squared deviations from
+ * that mean (two passes over the chunk, which the cache holds), combined per channel afterwards.
+ */
+const chunkStatsInfo: ProgramInfo = {
+  name: 'batch_norm_chunk_stats',
+  key: '',
+  inputs: [{ name: 'x', dtype: 'f32' }],
+  outputs: [{ name: 'stats', dtype: 'f32' }],
+  uniforms: CHUNK_UNIFORMS,
+  workgroupSize: WG,
+  body: /* wgsl */ `${WORKGROUP_SUM}${CHUNK_RANGE}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let t = linear_workgroup(wid, nwg);
+  if (t >= u.c * u.chunks) { return; }
+  let c = t / u.chunks;
+  let range = chunk_bounds(t % u.chunks);
+  let count = f32(range.y - range.x);
+  var s = 0.0;
+  for (var e = range.x + li; e < range.y; e += WG) { s += x[element(c, e)]; }
+  partial[li] = s;
+  reduce_partial(li);
+  let mu = partial[0] / max(count, 1.0);
+  workgroupBarrier();
+  var q = 0.0;
+  for (var e = range.x + li; e < range.y; e += WG) { let d = x[element(c, e)] - mu; q += d * d; }
+  partial[li] = q;
+  reduce_partial(li);
+  if (li == 0u) {
+    stats[3u * t] = count;
+    stats[3u * t + 1u] = mu;
+    stats[3u * t + 2u] = partial[0];
+  }
+}`,
+};
+
+/**
+ * Pass 2: one thread per channel combines its chunks (Chan et al.'s pairwise update of count, mean
+ * and squared deviations), writes mean and invstd and moves the running stats.
+ */
+function combineStatsInfo(running: boolean): ProgramInfo {
   const outputs = [
     { name: 'mean', dtype: 'f32' as const },
     { name: 'invstd', dtype: 'f32' as const },
   ];
   if (running) outputs.push({ name: 'running_mean', dtype: 'f32' }, { name: 'running_var', dtype: 'f32' });
   return {
-    name: 'batch_norm_stats',
+    name: 'batch_norm_combine_stats',
     key: running ? 'running' : 'batch',
-    inputs: [{ name: 'x', dtype: 'f32' }],
+    inputs: [{ name: 'stats', dtype: 'f32' }],
     outputs,
-    uniforms: [...SIZE_UNIFORMS, { name: 'eps', type: 'f32' }, { name: 'momentum', type: 'f32' }],
+    uniforms: [...CHUNK_UNIFORMS, { name: 'eps', type: 'f32' }, { name: 'momentum', type: 'f32' }],
     workgroupSize: WG,
-    body: /* wgsl */ `${CHANNEL_SUM}
+    body: /* wgsl */ `
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let c = linear_workgroup(wid, nwg);
+  let c = linear_workgroup(wid, nwg) * WG + li;
   if (c >= u.c) { return; }
-  let count = f32(u.n * u.plane);
-  var s = 0.0;
-  for (var b = 0u; b < u.n; b++) {
-    let base = (b * u.c + c) * u.plane;
-    for (var i = li; i < u.plane; i += WG) { s += x[base + i]; }
+  var count = 0.0;
+  var mu = 0.0;
+  var m2 = 0.0;
+  for (var j = 0u; j < u.chunks; j++) {
+    let at = 3u * (c * u.chunks + j);
+    let nb = stats[at];
+    if (nb == 0.0) { continue; }
+    let total = count + nb;
+    let delta = stats[at + 1u] - mu;
+    mu += delta * nb / total;
+    m2 += stats[at + 2u] + delta * delta * count * nb / total;
+    count = total;
   }
-  partial[li] = s;
-  reduce_partial(li);
-  let mu = partial[0] / count;
-  workgroupBarrier();
-  var q = 0.0;
-  for (var b = 0u; b < u.n; b++) {
-    let base = (b * u.c + c) * u.plane;
-    for (var i = li; i < u.plane; i += WG) { let d = x[base + i] - mu; q += d * d; }
-  }
-  partial[li] = q;
-  reduce_partial(li);
-  if (li == 0u) {
-    let variance = partial[0] / count;
-    mean[c] = mu;
-    invstd[c] = inverseSqrt(variance + u.eps);
-    ${
-      running
-        ? `running_mean[c] = (1.0 - u.momentum) * running_mean[c] + u.momentum * mu;
-    running_var[c] = (1.0 - u.momentum) * running_var[c] + u.momentum * partial[0] / (count - 1.0);`
-        : ''
-    }
+  mean[c] = mu;
+  invstd[c] = inverseSqrt(m2 / count + u.eps);
+  ${
+    running
+      ? `running_mean[c] = (1.0 - u.momentum) * running_mean[c] + u.momentum * mu;
+  running_var[c] = (1.0 - u.momentum) * running_var[c] + u.momentum * m2 / (count - 1.0);`
+      : ''
   }
 }`,
   };
@@ -230,45 +284,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`,
 };
 
-/** dbeta = Σ dy and dgamma = Σ dy · x̂ per channel. */
-const backwardReduceInfo: ProgramInfo = {
-  name: 'batch_norm_backward_reduce',
+/** Pass 1 of the parameter gradients: each chunk's Σ dy and Σ dy · (x − mean). */
+const chunkGradInfo: ProgramInfo = {
+  name: 'batch_norm_chunk_grads',
   key: '',
   inputs: [
     { name: 'dy', dtype: 'f32' },
     { name: 'x', dtype: 'f32' },
     { name: 'mean', dtype: 'f32' },
+  ],
+  outputs: [{ name: 'sums', dtype: 'f32' }],
+  uniforms: CHUNK_UNIFORMS,
+  workgroupSize: WG,
+  body: /* wgsl */ `${WORKGROUP_SUM}${CHUNK_RANGE}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let t = linear_workgroup(wid, nwg);
+  if (t >= u.c * u.chunks) { return; }
+  let c = t / u.chunks;
+  let range = chunk_bounds(t % u.chunks);
+  let mu = mean[c];
+  var s = 0.0;
+  var sx = 0.0;
+  for (var e = range.x + li; e < range.y; e += WG) {
+    let i = element(c, e);
+    s += dy[i];
+    sx += dy[i] * (x[i] - mu);
+  }
+  partial[li] = s;
+  reduce_partial(li);
+  if (li == 0u) { sums[2u * t] = partial[0]; }
+  workgroupBarrier();
+  partial[li] = sx;
+  reduce_partial(li);
+  if (li == 0u) { sums[2u * t + 1u] = partial[0]; }
+}`,
+};
+
+/** Pass 2: dbeta = Σ dy and dgamma = Σ dy · x̂ per channel, one thread each. */
+const combineGradInfo: ProgramInfo = {
+  name: 'batch_norm_combine_grads',
+  key: '',
+  inputs: [
+    { name: 'sums', dtype: 'f32' },
     { name: 'invstd', dtype: 'f32' },
   ],
   outputs: [
     { name: 'dgamma', dtype: 'f32' },
     { name: 'dbeta', dtype: 'f32' },
   ],
-  uniforms: SIZE_UNIFORMS,
+  uniforms: CHUNK_UNIFORMS,
   workgroupSize: WG,
-  body: /* wgsl */ `${CHANNEL_SUM}
+  body: /* wgsl */ `
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let c = linear_workgroup(wid, nwg);
+  let c = linear_workgroup(wid, nwg) * WG + li;
   if (c >= u.c) { return; }
-  let mu = mean[c];
   var s = 0.0;
   var sx = 0.0;
-  for (var b = 0u; b < u.n; b++) {
-    let base = (b * u.c + c) * u.plane;
-    for (var i = li; i < u.plane; i += WG) {
-      let g = dy[base + i];
-      s += g;
-      sx += g * (x[base + i] - mu);
-    }
+  for (var j = 0u; j < u.chunks; j++) {
+    s += sums[2u * (c * u.chunks + j)];
+    sx += sums[2u * (c * u.chunks + j) + 1u];
   }
-  partial[li] = s;
-  reduce_partial(li);
-  if (li == 0u) { dbeta[c] = partial[0]; }
-  workgroupBarrier();
-  partial[li] = sx;
-  reduce_partial(li);
-  if (li == 0u) { dgamma[c] = partial[0] * invstd[c]; }
+  dbeta[c] = s;
+  dgamma[c] = sx * invstd[c];
 }`,
 };
 
@@ -299,7 +378,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`,
 };
 
-const statsPrograms = [statsInfo(false), statsInfo(true)] as const;
+const combinePrograms = [combineStatsInfo(false), combineStatsInfo(true)] as const;
 
 const f32Tensor = (values: Float64Array, shape: readonly number[]) => Tensor.fromArray(Float32Array.from(values), shape, 'f32');
 
@@ -320,15 +399,20 @@ const forwardOp = defineOp({
     const mean = Tensor.empty(gpu, [c], 'f32');
     const invstd = Tensor.empty(gpu, [c], 'f32');
     if (o.training) {
+      const chunks = chunksFor(c, n * h * w);
+      const stats = Tensor.empty(gpu, [c * chunks * 3], 'f32');
+      const sizes = { n, c, plane: h * w, chunks };
+      gpu.dispatch({ program: chunkStatsInfo, inputs: [x.gpu.ref], outputs: [stats.gpu.ref], uniforms: sizes, workgroups: c * chunks });
       const outputs = [mean.gpu.ref, invstd.gpu.ref];
       if (o.running) outputs.push(runningMean!.gpu.ref, runningVar!.gpu.ref);
       gpu.dispatch({
-        program: statsPrograms[o.running ? 1 : 0],
-        inputs: [x.gpu.ref],
+        program: combinePrograms[o.running ? 1 : 0],
+        inputs: [stats.gpu.ref],
         outputs,
-        uniforms: { n, c, plane: h * w, eps: o.eps, momentum: o.momentum },
-        workgroups: c,
+        uniforms: { ...sizes, eps: o.eps, momentum: o.momentum },
+        workgroups: Math.ceil(c / WG),
       });
+      stats.dispose();
     } else {
       gpu.dispatch({
         program: runningStatsInfo,
@@ -385,13 +469,23 @@ const backwardOp = defineOp({
     const gpu = x.gpu.gpu;
     const dgamma = Tensor.empty(gpu, [c], 'f32');
     const dbeta = Tensor.empty(gpu, [c], 'f32');
+    const sizes = { n, c, plane: h * w, chunks: chunksFor(c, n * h * w) };
+    const sums = Tensor.empty(gpu, [c * sizes.chunks * 2], 'f32');
     gpu.dispatch({
-      program: backwardReduceInfo,
-      inputs: [dy, x, mean, invstd].map((t) => t.gpu.ref),
-      outputs: [dgamma.gpu.ref, dbeta.gpu.ref],
-      uniforms: { n, c, plane: h * w },
-      workgroups: c,
+      program: chunkGradInfo,
+      inputs: [dy, x, mean].map((t) => t.gpu.ref),
+      outputs: [sums.gpu.ref],
+      uniforms: sizes,
+      workgroups: c * sizes.chunks,
     });
+    gpu.dispatch({
+      program: combineGradInfo,
+      inputs: [sums.gpu.ref, invstd.gpu.ref],
+      outputs: [dgamma.gpu.ref, dbeta.gpu.ref],
+      uniforms: sizes,
+      workgroups: Math.ceil(c / WG),
+    });
+    sums.dispose();
     const dx = Tensor.empty(gpu, x.shape, 'f32');
     gpu.dispatch({
       program: backwardInputInfo,
@@ -476,5 +570,5 @@ export function batchNormBackward(
 
 /** Every program variant, for compile-all tests. */
 export function batchNormPrograms(): ProgramInfo[] {
-  return [...statsPrograms, runningStatsInfo, normalizeInfo, backwardReduceInfo, backwardInputInfo];
+  return [chunkStatsInfo, ...combinePrograms, runningStatsInfo, normalizeInfo, chunkGradInfo, combineGradInfo, backwardInputInfo];
 }

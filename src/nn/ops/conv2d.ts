@@ -47,7 +47,8 @@ export interface Conv2dOptions {
   groups?: number;
   /**
    * 'f32' (default), or 'f16': the products take f16-rounded inputs with f32 sums on the GPU's
-   * tensor cores where it has them (subgroup matrices); elsewhere, and on the CPU, f32.
+   * tensor cores (subgroup matrices) once enableConvTensorCores(gpu) turned them on; elsewhere,
+   * and on the CPU, f32.
    */
   precision?: GemmPrecision;
 }
@@ -164,17 +165,51 @@ function convUniforms(g: ConvGeometry): Record<string, number> {
   return { cin, h, w, cout, cin_g: cin / g.groups, cout_g: cout / g.groups, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw };
 }
 
-/**
- * x at input row `row` + ky·d and column `col` + kx·d of channel plane `plane` (an element offset);
- * zero in the padding.
- */
-const X_TAP = /* wgsl */ `
-fn x_tap(plane: i32, row: i32, col: i32) -> f32 {
+/** x at element offset `at`, which lies at input row `row` and column `col` of its plane; zero in the padding. */
+const X_AT = /* wgsl */ `
+fn x_at(at: i32, row: i32, col: i32) -> f32 {
   if (row < 0 || col < 0 || row >= i32(u.h) || col >= i32(u.w)) { return 0.0; }
-  return x[u32(plane + row * i32(u.w) + col)];
+  return x[u32(at)];
 }`;
 
-function forwardSpec(bias: boolean, activation: ConvActivation): GemmSpec {
+/** A 1×1 kernel at stride 1 without padding: a plain GEMM over each sample's pixels (no window to decode). */
+function isPointwise(g: ConvGeometry): boolean {
+  return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
+}
+
+/**
+ * B of the general forward: output pixel n's window corner (its offset in the sample's first input
+ * plane of the group, row, column) and tap k = (ci, ky, kx)'s shift from it.
+ */
+const FORWARD_B = /* wgsl */ `${X_AT}
+fn b_col(g: u32, n: u32) -> vec4<i32> {
+  let ox = n % u.ow;
+  let oy = (n / u.ow) % u.oh;
+  let plane = i32(((n / (u.ow * u.oh)) * u.cin + g * u.cin_g) * u.h * u.w);
+  let row = i32(oy * u.sh) - i32(u.ph);
+  let col = i32(ox * u.sw) - i32(u.pw);
+  return vec4<i32>(plane + row * i32(u.w) + col, row, col, 0);
+}
+fn k_info(k: u32) -> vec4<i32> {
+  let kx = k % u.kw;
+  let ky = (k / u.kw) % u.kh;
+  let ci = k / (u.kw * u.kh);
+  let dy = i32(ky * u.dh);
+  let dx = i32(kx * u.dw);
+  return vec4<i32>(i32(ci * u.h * u.w) + dy * i32(u.w) + dx, dy, dx, 0);
+}
+fn load_b(g: u32, k: u32, col: vec4<i32>, t: vec4<i32>) -> f32 { return x_at(col.x + t.x, col.y + t.y, col.z + t.z); }`;
+
+/** B of the pointwise forward: pixel n of its sample's first input plane of the group; k is the channel. */
+const POINTWISE_B = /* wgsl */ `
+fn b_col(g: u32, n: u32) -> vec4<i32> {
+  let plane = u.h * u.w;
+  return vec4<i32>(i32(((n / plane) * u.cin + g * u.cin_g) * plane + n % plane), 0, 0, 0);
+}
+fn k_info(k: u32) -> vec4<i32> { return vec4<i32>(i32(k * u.h * u.w), 0, 0, 0); }
+fn load_b(g: u32, k: u32, col: vec4<i32>, t: vec4<i32>) -> f32 { return x[u32(col.x + t.x)]; }`;
+
+function forwardSpec(bias: boolean, activation: ConvActivation, pointwise: boolean): GemmSpec {
   const inputs = [
     { name: 'x', dtype: 'f32' as const },
     { name: 'weight', dtype: 'f32' as const },
@@ -182,29 +217,16 @@ function forwardSpec(bias: boolean, activation: ConvActivation): GemmSpec {
   if (bias) inputs.push({ name: 'bias', dtype: 'f32' });
   return {
     name: 'conv2d_forward',
-    key: `${bias ? 'bias' : 'nobias'},${activation}`,
+    key: `${bias ? 'bias' : 'nobias'},${activation}${pointwise ? ',pointwise' : ''}`,
     inputs,
     outputs: [{ name: 'y', dtype: 'f32' }],
     uniforms: CONV_UNIFORMS,
     aAlong: 'k',
     bAlong: 'n',
-    // A: weight rows [cout][cin_g·kh·kw]; B: the im2col column of output pixel n (its sample's
-    // first input plane of the group, and the window's top-left corner)
-    functions: /* wgsl */ `${X_TAP}
+    // A: weight rows [cout][cin_g·kh·kw]
+    functions: /* wgsl */ `${pointwise ? POINTWISE_B : FORWARD_B}
 fn a_col(g: u32, m: u32) -> vec4<i32> { return vec4<i32>(i32((g * u.m + m) * u.k), 0, 0, 0); }
-fn load_a(g: u32, k: u32, row: vec4<i32>) -> f32 { return weight[u32(row.x) + k]; }
-fn b_col(g: u32, n: u32) -> vec4<i32> {
-  let ox = n % u.ow;
-  let oy = (n / u.ow) % u.oh;
-  let plane = ((n / (u.ow * u.oh)) * u.cin + g * u.cin_g) * u.h * u.w;
-  return vec4<i32>(i32(plane), i32(oy * u.sh) - i32(u.ph), i32(ox * u.sw) - i32(u.pw), 0);
-}
-fn load_b(g: u32, k: u32, col: vec4<i32>) -> f32 {
-  let kx = k % u.kw;
-  let ky = (k / u.kw) % u.kh;
-  let ci = k / (u.kw * u.kh);
-  return x_tap(col.x + i32(ci * u.h * u.w), col.y + i32(ky * u.dh), col.z + i32(kx * u.dw));
-}
+fn load_a(g: u32, k: u32, row: vec4<i32>, t: vec4<i32>) -> f32 { return weight[u32(row.x) + k]; }
 fn store_c(g: u32, m: u32, n: u32, v: f32, split: u32) {
   let co = g * u.m + m;
   let plane = u.oh * u.ow;
@@ -230,31 +252,31 @@ function backwardInputSpec(bias: boolean, activation: ConvActivation): GemmSpec 
     uniforms: CONV_UNIFORMS,
     aAlong: 'k',
     bAlong: 'n',
-    // A: the weights of input channel m, [cout_g][kh·kw]; B: output pixel (iy, ix)'s taps of dy,
-    // from the top-left of the reach (iy + p − ky·d)/s, nonzero where divisible
+    // A: the weights of input channel m; B: input pixel (iy, ix)'s reach into dy, (iy + p − ky·d) / s
+    // where divisible; k = (co, ky, kx) decodes to dy's plane, the tap's shifts and its weight offset
     functions: /* wgsl */ `
-fn a_col(g: u32, m: u32) -> vec4<i32> { return vec4<i32>(i32((g * u.cout_g * u.cin_g + m) * u.kh * u.kw), 0, 0, 0); }
-fn load_a(g: u32, k: u32, row: vec4<i32>) -> f32 {
+fn k_info(k: u32) -> vec4<i32> {
   let taps = u.kh * u.kw;
-  return weight[u32(row.x) + (k / taps) * u.cin_g * taps + k % taps];
+  let tap = k % taps;
+  let co = k / taps;
+  return vec4<i32>(i32(co * u.oh * u.ow), i32((tap / u.kw) * u.dh), i32((tap % u.kw) * u.dw), i32(co * u.cin_g * taps + tap));
 }
+fn a_col(g: u32, m: u32) -> vec4<i32> { return vec4<i32>(i32((g * u.cout_g * u.cin_g + m) * u.kh * u.kw), 0, 0, 0); }
+fn load_a(g: u32, k: u32, row: vec4<i32>, t: vec4<i32>) -> f32 { return weight[u32(row.x + t.w)]; }
 fn b_col(g: u32, n: u32) -> vec4<i32> {
   let ix = n % u.w;
   let iy = (n / u.w) % u.h;
   let plane = ((n / (u.w * u.h)) * u.cout + g * u.cout_g) * u.oh * u.ow;
   return vec4<i32>(i32(plane), i32(iy + u.ph), i32(ix + u.pw), 0);
 }
-fn load_b(g: u32, k: u32, col: vec4<i32>) -> f32 {
-  let kx = k % u.kw;
-  let ky = (k / u.kw) % u.kh;
-  let co = k / (u.kw * u.kh);
-  let ty = col.y - i32(ky * u.dh);
-  let tx = col.z - i32(kx * u.dw);
+fn load_b(g: u32, k: u32, col: vec4<i32>, t: vec4<i32>) -> f32 {
+  let ty = col.y - t.y;
+  let tx = col.z - t.z;
   if (ty < 0 || tx < 0) { return 0.0; }
   let oy = u32(ty) / u.sh;
   let ox = u32(tx) / u.sw;
   if (oy * u.sh != u32(ty) || ox * u.sw != u32(tx) || oy >= u.oh || ox >= u.ow) { return 0.0; }
-  return dy[u32(col.x) + (co * u.oh + oy) * u.ow + ox];
+  return dy[u32(col.x + t.x) + oy * u.ow + ox];
 }
 fn store_c(g: u32, m: u32, n: u32, v: f32, split: u32) {
   let ci = g * u.m + m;
@@ -278,24 +300,27 @@ const backwardWeightSpec: GemmSpec = {
   uniforms: CONV_UNIFORMS,
   aAlong: 'k',
   bAlong: 'k',
-  // A: dy of output channel m over (sample, pixel); B: weight tap n = (ci, ky, kx)'s input plane and offset
-  functions: /* wgsl */ `${X_TAP}
-fn a_col(g: u32, m: u32) -> vec4<i32> { return vec4<i32>(i32((g * u.m + m) * u.oh * u.ow), 0, 0, 0); }
-fn load_a(g: u32, k: u32, row: vec4<i32>) -> f32 {
+  // A: dy of output channel m; B: weight tap n = (ci, ky, kx)'s input plane and shifts; k = (b, oy, ox)
+  // decodes to x's sample offset, the output pixel's input row and column, and dy's offset
+  functions: /* wgsl */ `${X_AT}
+fn k_info(k: u32) -> vec4<i32> {
   let plane = u.oh * u.ow;
-  return dy[(k / plane) * u.cout * plane + u32(row.x) + k % plane];
+  let b = k / plane;
+  let p = k % plane;
+  return vec4<i32>(i32(b * u.cin * u.h * u.w), i32((p / u.ow) * u.sh), i32((p % u.ow) * u.sw), i32(b * u.cout * plane + p));
 }
+fn a_col(g: u32, m: u32) -> vec4<i32> { return vec4<i32>(i32((g * u.m + m) * u.oh * u.ow), 0, 0, 0); }
+fn load_a(g: u32, k: u32, row: vec4<i32>, t: vec4<i32>) -> f32 { return dy[u32(row.x + t.w)]; }
 fn b_col(g: u32, n: u32) -> vec4<i32> {
   let kx = n % u.kw;
   let ky = (n / u.kw) % u.kh;
   let ci = g * u.cin_g + n / (u.kw * u.kh);
   return vec4<i32>(i32(ci * u.h * u.w), i32(ky * u.dh) - i32(u.ph), i32(kx * u.dw) - i32(u.pw), 0);
 }
-fn load_b(g: u32, k: u32, col: vec4<i32>) -> f32 {
-  let ox = k % u.ow;
-  let oy = (k / u.ow) % u.oh;
-  let sample = i32((k / (u.ow * u.oh)) * u.cin * u.h * u.w);
-  return x_tap(col.x + sample, col.y + i32(oy * u.sh), col.z + i32(ox * u.sw));
+fn load_b(g: u32, k: u32, col: vec4<i32>, t: vec4<i32>) -> f32 {
+  let row = col.y + t.y;
+  let column = col.z + t.z;
+  return x_at(col.x + t.x + row * i32(u.w) + column, row, column);
 }
 fn store_c(g: u32, m: u32, n: u32, v: f32, split: u32) { dw[((split * u.groups + g) * u.m + m) * u.n + n] = v; }`,
 };
@@ -344,7 +369,8 @@ function variant(id: string, spec: () => GemmSpec): (tile: GemmTile | MatrixSpel
     return p;
   };
 }
-const forwardProgram = (bias: boolean, act: ConvActivation) => variant(`f${bias}${act}`, () => forwardSpec(bias, act));
+const forwardProgram = (bias: boolean, act: ConvActivation, pointwise: boolean) =>
+  variant(`f${bias}${act}${pointwise}`, () => forwardSpec(bias, act, pointwise));
 const backwardInputProgram = (bias: boolean, act: ConvActivation) => variant(`i${bias}${act}`, () => backwardInputSpec(bias, act));
 const backwardWeightProgram = variant('w', () => backwardWeightSpec);
 
@@ -444,7 +470,7 @@ export const convForwardOp = defineOp({
     const size: GemmSize = { m: g.cout / g.groups, n: g.n * g.oh * g.ow, k: (g.cin / g.groups) * g.kh * g.kw, groups: g.groups };
     runGemm(
       gpu,
-      gemmKernel(gpu, forwardProgram(bias, activation), size, g.precision),
+      gemmKernel(gpu, forwardProgram(bias, activation, isPointwise(g)), size, g.precision),
       size,
       inputs.map((t) => t.gpu.ref),
       [y.gpu.ref],
@@ -606,7 +632,7 @@ function gemmVariants(tiles: readonly (GemmTile | MatrixSpelling)[]): ProgramInf
     list.push(backwardWeightProgram(tile));
     for (const bias of [false, true])
       for (const act of CONV_ACTIVATIONS) {
-        list.push(forwardProgram(bias, act)(tile));
+        for (const pointwise of [false, true]) list.push(forwardProgram(bias, act, pointwise)(tile));
         list.push(backwardInputProgram(bias, act)(tile));
       }
   }
@@ -629,5 +655,5 @@ export function conv2dTensorCorePrograms(spelling: MatrixSpelling): ProgramInfo[
  * @example const why = await enableConvTensorCores(gpu); if (why) console.log(`f16 convolutions in f32: ${why}`);
  */
 export function enableConvTensorCores(gpu: Gpu): Promise<string | null> {
-  return enableTensorCores(gpu, forwardSpec(true, 'relu'));
+  return enableTensorCores(gpu, forwardSpec(true, 'relu', false));
 }

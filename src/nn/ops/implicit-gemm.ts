@@ -2,10 +2,11 @@
  * The f32 SIMT implicit-GEMM engine the convolutions share: C[g][m][n] = Σ_k A[g][m][k] · B[g][k][n]
  * for each group g, where the op supplies A, B and C as WGSL functions of their indices instead
  * of matrices, so a convolution gathers its im2col operand on the fly and never materialises it.
- * An operand is read in two steps: `a_col(g, m)` / `b_col(g, n)` decode a row of A or column of B
- * into a vec4<i32> once per workgroup tile (a thread stages the same rows and columns at every K
- * step), then `load_a(g, k, col)` / `load_b(g, k, col)` read element k of it; `store_c(g, m, n, v,
- * split)` writes a result.
+ * An element is read from two decoded indices, so staging divides only where an op must: `a_col(g, m)` /
+ * `b_col(g, n)` decode a row of A or column of B into a vec4<i32> once per workgroup tile (a thread
+ * stages the same rows and columns at every K step), `k_info(k)` decodes index k once per K step
+ * into a table in workgroup memory, and `load_a(g, k, row, kinfo)` / `load_b(g, k, col, kinfo)`
+ * read the element; `store_c(g, m, n, v, split)` writes a result.
  *
  * A workgroup computes one BM×BN tile of C: each step stages a BK-deep slice of A and B in
  * workgroup memory (each thread loads BM·BK/WG and BN·BK/WG elements, along whichever index is
@@ -14,8 +15,8 @@
  * A thread's rows and columns are strided by the thread grid, so a warp's shared reads hit distinct
  * banks and its stores to C are contiguous along n.
  *
- * Tensor cores (precision 'f16', where the adapter offers f16→f32 16×16×16 subgroup matrices and
- * 32-lane subgroups): the same specs run on a second kernel that stages f16 tiles (128×128×32) and
+ * Tensor cores (precision 'f16', once enableTensorCores found f16→f32 16×16×16 subgroup matrices,
+ * 32-lane subgroups and a WGSL spelling the compiler takes): the same specs run on a second kernel that stages f16 tiles (128×128×32) and
  * has each of its 8 subgroups multiply-accumulate a 64×32 block as 4×2 subgroup matrices in f32;
  * the results pass through workgroup memory to the op's `store_c`, so every epilogue works as is.
  *
@@ -48,8 +49,8 @@ export interface GemmSpec {
   /** The op's uniforms; the engine adds m, n, k, groups, splits and k_chunk. */
   readonly uniforms: readonly UniformField[];
   /**
-   * WGSL defining a_col(g, m) -> vec4<i32>, load_a(g, k, col: vec4<i32>) -> f32, b_col(g, n) -> vec4<i32>,
-   * load_b(g, k, col: vec4<i32>) -> f32 and store_c(g, m, n, v, split).
+   * WGSL defining a_col(g, m) -> vec4<i32>, b_col(g, n) -> vec4<i32>, k_info(k) -> vec4<i32>,
+   * load_a(g, k, row, kinfo: vec4<i32>) -> f32, load_b(g, k, col, kinfo: vec4<i32>) -> f32 and store_c(g, m, n, v, split).
    */
   readonly functions: string;
   /** Contiguous index of A ('m' or 'k') and of B ('k' or 'n'). */
@@ -113,9 +114,16 @@ function stageLoop(tile: 'a' | 'b', cols: number, depth: number, kAlong: boolean
       let c = ${c};
       let kk = k0 + r;
       var v = 0.0;
-      if (${lo} < ${hi} && kk < k_end) { v = load_${tile}(g, kk, ${kAlong ? `${tile}_lines[i]` : `${tile}_line`}); }
+      if (${lo} < ${hi} && kk < k_end) { v = load_${tile}(g, kk, ${kAlong ? `${tile}_lines[i]` : `${tile}_line`}, k_table[r]); }
       tile_${tile}[r * ${cols}u + c] = ${convert('v')};
     }`;
+}
+
+/** The K step's k_info table: decoded by the first `depth` threads, read by all after the barrier. */
+function fillKTable(depth: number): string {
+  return `
+    if (li < ${depth}u) { k_table[li] = k_info(min(k0 + li, u.k - 1u)); }
+    workgroupBarrier();`;
 }
 
 function stageColumns(tile: 'a' | 'b', cols: number, depth: number, kAlong: boolean): string {
@@ -158,6 +166,7 @@ const BN: u32 = ${bn}u;
 const BK: u32 = ${BK}u;
 var<workgroup> tile_a: array<f32, ${bm * BK}>;
 var<workgroup> tile_b: array<f32, ${bn * BK}>;
+var<workgroup> k_table: array<vec4<i32>, ${BK}>;
 ${spec.functions}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -168,7 +177,7 @@ ${stageColumns('a', bm, BK, spec.aAlong === 'k')}${stageColumns('b', bn, BK, spe
   var acc: array<array<f32, ${tn}>, ${tm}>;
   var a: array<f32, ${tm}>;
   var b: array<f32, ${tn}>;
-  for (var k0 = k_begin; k0 < k_end; k0 += BK) {${stageLoop('a', bm, BK, spec.aAlong === 'k')}${stageLoop('b', bn, BK, spec.bAlong === 'k')}
+  for (var k0 = k_begin; k0 < k_end; k0 += BK) {${fillKTable(BK)}${stageLoop('a', bm, BK, spec.aAlong === 'k')}${stageLoop('b', bn, BK, spec.bAlong === 'k')}
     workgroupBarrier();
     for (var r = 0u; r < BK; r++) {
       for (var i = 0u; i < ${tm}u; i++) { a[i] = tile_a[r * BM + ty + i * ${bm / tm}u]; }
@@ -195,8 +204,8 @@ export const GEMM_PRECISIONS = ['f32', 'f16'] as const;
 export type GemmPrecision = (typeof GEMM_PRECISIONS)[number];
 
 const MMA = { bm: 128, bn: 128, bk: 32, lanes: 32 } as const;
-/** f16 A and B tiles plus one f32 16×16 block per subgroup for the epilogue. */
-const MMA_SHARED_BYTES = 2 * MMA.bk * MMA.bm * 2 + (WG / MMA.lanes) * 256 * 4;
+/** f16 A and B tiles, the k table, and one f32 16×16 block per subgroup for the epilogue. */
+const MMA_SHARED_BYTES = 2 * MMA.bk * MMA.bm * 2 + MMA.bk * 16 + (WG / MMA.lanes) * 256 * 4;
 
 /** Whether the tensor-core kernel can run on this adapter: f16→f32 16×16×16 matrices, 32-lane subgroups, its workgroup memory. */
 export function tensorCoresFit(info: GpuInfo): boolean {
@@ -267,6 +276,7 @@ const BN: u32 = ${bn}u;
 const BK: u32 = ${bk}u;
 var<workgroup> tile_a: array<f16, ${bm * bk}>;
 var<workgroup> tile_b: array<f16, ${bn * bk}>;
+var<workgroup> k_table: array<vec4<i32>, ${bk}>;
 var<workgroup> tile_c: array<f32, ${(WG / MMA.lanes) * 256}>;
 ${spec.functions}
 @compute @workgroup_size(WG)
@@ -277,7 +287,7 @@ ${stageColumns('a', bm, bk, spec.aAlong === 'k')}${stageColumns('b', bn, bk, spe
   let sm = (sg / 4u) * 64u;
   let sn = (sg % 4u) * 32u;
   ${blocks.map(({ b }) => `var acc${b} = subgroup_matrix_result<f32, 16, 16>();`).join('\n  ')}
-  for (var k0 = k_begin; k0 < k_end; k0 += BK) {${stageLoop('a', bm, bk, spec.aAlong === 'k', (v) => `f16(${v})`)}${stageLoop('b', bn, bk, spec.bAlong === 'k', (v) => `f16(${v})`)}
+  for (var k0 = k_begin; k0 < k_end; k0 += BK) {${fillKTable(bk)}${stageLoop('a', bm, bk, spec.aAlong === 'k', (v) => `f16(${v})`)}${stageLoop('b', bn, bk, spec.bAlong === 'k', (v) => `f16(${v})`)}
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk += 16u) {
       ${[0, 1, 2, 3].map(left).join('\n      ')}

@@ -78,7 +78,7 @@ export function invertAffine(m: readonly number[]): number[] {
 const LIMIT = 1 << 24;
 
 /** Brings a coordinate into a range the border function resolves in one step (reflect101 is periodic). */
-const WGSL_WRAP = /* wgsl */ `
+export const WGSL_WRAP = /* wgsl */ `
 fn wrap(p: f32, n: u32) -> i32 {
   let q = i32(clamp(p, -16777216.0, 16777216.0));
   if (REFLECT && n > 1u) {
@@ -160,7 +160,7 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
 }
 
 /** CPU mirror of WGSL `wrap`. */
-function cpuWrap(p: number, n: number, border: BorderMode): number {
+export function cpuWrap(p: number, n: number, border: BorderMode): number {
   const q = Math.trunc(Math.min(LIMIT, Math.max(-LIMIT, p)));
   if (border === 'reflect101' && n > 1) {
     const period = 2 * n - 2;

@@ -20,8 +20,10 @@
  * GPU paths, each one spec or program of a shared engine:
  *  - u8 rectangles of halo ≤ 4 on widths of a multiple of 16: the stencil strips (rectStripSpec),
  *    the fastest for small windows (no workgroup memory);
- *  - other u8 rectangles of halo ≤ 24 on widths of a multiple of 4: the same spec on the stencil
- *    tile's wide variant, one pass instead of the separable pair;
+ *  - other u8 rectangles on widths of a multiple of 4: the same spec on the stencil tile's wide
+ *    variant, one pass instead of the separable pair; a rectangle of halo > 24 runs as a chain of
+ *    tile passes whose windows sum to it (exact for the constant and replicate borders, where
+ *    min/max over a window of windows is the min/max over their sum; reflect101 is not);
  *  - other rectangles: separable pixel programs (a row min/max pass into an intermediate of the
  *    input dtype, then a column pass; min/max commute with saturation, so this equals the direct
  *    2-D definition, and the u8 engines take the outside value saturated to u8 for the same reason);
@@ -66,11 +68,14 @@ export interface MorphologyExOptions extends MorphologyOptions {
 
 type Extremum = 'min' | 'max';
 
+/** Window offsets relative to the anchor, inclusive. */
+type Rect = { x0: number; x1: number; y0: number; y1: number };
+
 interface Resolved {
   /** Runs of ones: [dy, dx0, dx1] relative to the anchor (inclusive). */
   spans: [number, number, number][];
   /** All-ones element of lo..hi offsets, when rectangular. */
-  rect: { x0: number; x1: number; y0: number; y1: number } | null;
+  rect: Rect | null;
   iterations: number;
   border: BorderMode;
   borderValue: number | null;
@@ -189,7 +194,7 @@ function pickChain(op: Extremum, a: number, b: number, at: (d: number) => string
  * run by the stencil strips or the stencil tile's wide variant; the outside value is passed
  * saturated to u8.
  */
-export function rectStripSpec(op: Extremum, border: BorderMode, rect: { x0: number; x1: number; y0: number; y1: number }): StencilTileSpec {
+export function rectStripSpec(op: Extremum, border: BorderMode, rect: Rect): StencilTileSpec {
   const { x0, x1, y0, y1 } = rect;
   return {
     name: 'morph_rect',
@@ -203,6 +208,13 @@ export function rectStripSpec(op: Extremum, border: BorderMode, rect: { x0: numb
     rows: { h: (p) => pickChain(op, x0, x1, p) },
     combine: (r) => `let v = ${pickChain(op, y0, y1, (dy) => r('h', dy))};`,
   };
+}
+
+/** The fewest rectangles of halo ≤ radius whose Minkowski sum is `rect` (offsets shared out evenly). */
+function rectPieces(rect: Rect, radius: number): Rect[] {
+  const k = Math.max(1, ...[-rect.x0, rect.x1, -rect.y0, rect.y1].map((v) => Math.ceil(v / radius)));
+  const share = (total: number, i: number) => Math.trunc(total / k) + (i < Math.abs(total) % k ? Math.sign(total) : 0);
+  return Array.from({ length: k }, (_, i) => ({ x0: share(rect.x0, i), x1: share(rect.x1, i), y0: share(rect.y0, i), y1: share(rect.y1, i) }));
 }
 
 function spanPass(op: Extremum, dtype: DType, border: BorderMode): ProgramInfo {
@@ -260,7 +272,17 @@ function morphOnce(x: Tensor, r: Resolved, op: Extremum): Tensor {
         if (x.dtype === 'u8') {
           const spec = rectStripSpec(op, r.border, r.rect);
           if (morphTuning.strip && stencilStripFits(spec, shape)) return runStencilStrip(spec, x, {}, saturate('u8', bv));
-          if (stencilTileFits(spec, shape, STENCIL_WIDE_RADIUS)) return runStencilTile(spec, x, {}, saturate('u8', bv));
+          const pieces = r.border === 'reflect101' ? [r.rect] : rectPieces(r.rect, STENCIL_WIDE_RADIUS);
+          const specs = pieces.map((p) => rectStripSpec(op, r.border, p));
+          if (specs.every((s) => stencilTileFits(s, shape, STENCIL_WIDE_RADIUS))) {
+            let cur = x;
+            for (const s of specs) {
+              const next = runStencilTile(s, cur, {}, saturate('u8', bv));
+              if (cur !== x) cur.dispose();
+              cur = next;
+            }
+            return cur;
+          }
         }
         const tmp = runPixelProgram(rectPass('h', op, x.dtype, r.border), [x], shape, x.dtype, { lo: x0, hi: x1 }, bv);
         const out = runPixelProgram(rectPass('v', op, x.dtype, r.border), [tmp], shape, x.dtype, { lo: y0, hi: y1 }, bv);

@@ -54,37 +54,44 @@ test('batch_norm: the backward is the gradient of the forward, training and eval
   assertGradient('eval dgamma', evalLoss, gamma, ev.dgamma);
 });
 
-test('batch_norm: GPU forward (with the running-stat update) and backward = CPU, training and eval', { skip: gpuSkip(gpu) }, async () => {
-  const shape = [2, 3, 9, 9];
-  const x = randomTensor(shape, 10);
-  // an offset mean checks that the variance does not cancel
-  const xs = Tensor.fromArray(
-    Float32Array.from(x.data as Float32Array, (v, i) => v + 3 * ((Math.floor(i / 81) % 3) + 1)),
-    shape,
-    'f32',
-  );
-  const gamma = randomTensor([3], 11);
-  const beta = randomTensor([3], 12);
-  const dy = randomTensor(shape, 13);
-  for (const training of [true, false]) {
-    const rm = randomTensor([3], 14);
-    const rv = Tensor.fromArray(new Float32Array([0.5, 1, 2]), [3], 'f32');
-    const [gx, gg, gb, grm, grv, gdy] = await Promise.all([xs, gamma, beta, rm, rv, dy].map((t) => t.toGpu(gpu!)));
-    const cpu = batchNormForward(xs, gamma, beta, rm, rv, { training, momentum: 0.2 });
-    const out = batchNormForward(gx!, gg!, gb!, grm!, grv!, { training, momentum: 0.2 });
-    const tol = { atol: 1e-5, rtol: 1e-5 };
-    assertClose(await out.y.toCpu(), cpu.y, tol, `training ${training} y`);
-    assertClose(await out.mean.toCpu(), cpu.mean, tol, 'mean');
-    assertClose(await out.invstd.toCpu(), cpu.invstd, tol, 'invstd');
-    assertClose(await grm!.toCpu(), rm, tol, 'running mean');
-    assertClose(await grv!.toCpu(), rv, tol, 'running var');
-    const back = batchNormBackward(dy, xs, cpu.mean, cpu.invstd, gamma, { training });
-    const gback = batchNormBackward(gdy!, gx!, out.mean, out.invstd, gg!, { training });
-    for (const k of ['dx', 'dgamma', 'dbeta'] as const) assertClose(await gback[k].toCpu(), back[k], { atol: 1e-4, rtol: 1e-4 }, `training ${training} ${k}`);
-  }
-  const noRunning = batchNormForward(await xs.toGpu(gpu!), await gamma.toGpu(gpu!), await beta.toGpu(gpu!), null, null, { training: true });
-  assertClose(await noRunning.y.toCpu(), batchNormForward(xs, gamma, beta, null, null, { training: true }).y, { atol: 1e-5, rtol: 1e-5 });
-});
+// 2×3×9×9: one chunk per channel; 2×3×48×48: 4608 values per channel, reduced in two chunks and combined
+for (const shape of [
+  [2, 3, 9, 9],
+  [2, 3, 48, 48],
+] as const) {
+  test(`batch_norm: GPU forward (with the running-stat update) and backward = CPU, training and eval, ${shape.join('×')}`, { skip: gpuSkip(gpu) }, async () => {
+    const x = randomTensor(shape, 10);
+    const plane = shape[2] * shape[3];
+    // an offset mean checks that the variance does not cancel
+    const xs = Tensor.fromArray(
+      Float32Array.from(x.data as Float32Array, (v, i) => v + 3 * ((Math.floor(i / plane) % 3) + 1)),
+      shape,
+      'f32',
+    );
+    const gamma = randomTensor([3], 11);
+    const beta = randomTensor([3], 12);
+    const dy = randomTensor(shape, 13);
+    for (const training of [true, false]) {
+      const rm = randomTensor([3], 14);
+      const rv = Tensor.fromArray(new Float32Array([0.5, 1, 2]), [3], 'f32');
+      const [gx, gg, gb, grm, grv, gdy] = await Promise.all([xs, gamma, beta, rm, rv, dy].map((t) => t.toGpu(gpu!)));
+      const cpu = batchNormForward(xs, gamma, beta, rm, rv, { training, momentum: 0.2 });
+      const out = batchNormForward(gx!, gg!, gb!, grm!, grv!, { training, momentum: 0.2 });
+      const tol = { atol: 1e-5, rtol: 1e-5 };
+      assertClose(await out.y.toCpu(), cpu.y, tol, `training ${training} y`);
+      assertClose(await out.mean.toCpu(), cpu.mean, tol, 'mean');
+      assertClose(await out.invstd.toCpu(), cpu.invstd, tol, 'invstd');
+      assertClose(await grm!.toCpu(), rm, tol, 'running mean');
+      assertClose(await grv!.toCpu(), rv, tol, 'running var');
+      const back = batchNormBackward(dy, xs, cpu.mean, cpu.invstd, gamma, { training });
+      const gback = batchNormBackward(gdy!, gx!, out.mean, out.invstd, gg!, { training });
+      // the parameter gradients sum thousands of terms in another order
+      for (const k of ['dx', 'dgamma', 'dbeta'] as const) assertClose(await gback[k].toCpu(), back[k], { atol: 1e-4, rtol: 1e-4 }, `training ${training} ${k}`);
+    }
+    const noRunning = batchNormForward(await xs.toGpu(gpu!), await gamma.toGpu(gpu!), await beta.toGpu(gpu!), null, null, { training: true });
+    assertClose(await noRunning.y.toCpu(), batchNormForward(xs, gamma, beta, null, null, { training: true }).y, { atol: 1e-5, rtol: 1e-5 });
+  });
+}
 
 test('batch_norm: bad shapes and options get errors naming them', () => {
   const x = Tensor.zeros([2, 3, 4, 4], 'f32');

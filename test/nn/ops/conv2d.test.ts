@@ -32,7 +32,7 @@ interface Case {
 const CASES: Case[] = [
   { x: [2, 3, 9, 9], cout: 4, k: [3, 3], opts: { padding: 1 } },
   { x: [2, 4, 9, 8], cout: 6, k: [3, 2], opts: { stride: [2, 1], padding: [1, 0], dilation: [1, 2], groups: 2 } },
-  { x: [1, 2, 7, 7], cout: 3, k: [1, 1], opts: {} },
+  { x: [2, 4, 7, 7], cout: 6, k: [1, 1], opts: { groups: 2 } },
   { x: [1, 4, 8, 8], cout: 4, k: [4, 4], opts: { stride: 2, padding: 1, groups: 4 } },
 ];
 

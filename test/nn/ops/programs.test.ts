@@ -17,8 +17,8 @@ const gpu = await testGpu();
 
 test('nn ops: every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
   const programs = [...conv2dPrograms(), ...maxPool2dPrograms(), ...upsamplePrograms(), ...batchNormPrograms()];
-  // conv2d: per tile, forward and backward-input × bias × activation, plus backward-weight; + bias grad and split sum
-  assert.equal(conv2dPrograms().length, GEMM_TILE_SIZES.length * 9 + 2);
+  // conv2d: per tile, forward (general and pointwise) and backward-input × bias × activation, plus backward-weight; + bias grad and split sum
+  assert.equal(conv2dPrograms().length, GEMM_TILE_SIZES.length * 13 + 2);
   assert.equal(new Set(programs.map((p) => `${p.name}[${p.key}]`)).size, programs.length);
   for (const p of programs) await gpu!.compile(p);
 });
@@ -29,6 +29,6 @@ const noTensorCores = gpu && !tensorCoresFit(gpu.info) ? `${gpu.info.name} has n
 test('nn ops: the tensor-core convolution variants compile', { skip: gpuSkip(gpu) || noTensorCores }, async () => {
   assert.equal(await enableConvTensorCores(gpu!), null);
   const programs = conv2dTensorCorePrograms(tensorCoreSpelling(gpu!)!);
-  assert.equal(programs.length, 9);
+  assert.equal(programs.length, 13);
   for (const p of programs) await gpu!.compile(p);
 });

@@ -184,7 +184,7 @@ describe('erode, dilate, morphologyEx', () => {
       [[2, 3, 37, 136], { op: 'dilate', ksize: [11, 3] }], // tiled kernel from here
       [[1, 1, 40, 136], { op: 'erode', ksize: [3, 13], border: 'reflect101' }],
       [[1, 1, 36, 20], { op: 'erode', ksize: [10, 4], border: 'constant', borderValue: 77 }],
-      [[1, 1, 12, 16], { op: 'tophat', ksize: [3, 40] }], // too tall for a tile: separable passes
+      [[1, 1, 12, 16], { op: 'tophat', ksize: [3, 40] }], // too tall for one tile: a chain of two
     ];
     for (const [shape, o] of cases) {
       const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, 'u8', 11);
@@ -237,6 +237,35 @@ describe('erode, dilate, morphologyEx', () => {
           y.dispose();
           g.dispose();
         }
+      }
+    }
+  });
+
+  test('GPU u8 rectangles wider than the tile run as a chain of tile passes (constant, replicate) and match the CPU exactly', {
+    skip: gpuSkip(gpu),
+  }, async () => {
+    // 99 wide = three windows of halo ≤ 24; reflect101 does not decompose and takes the separable pair
+    const borders: [MorphologyOptions, number][] = [
+      [{}, 3],
+      [{ border: 'constant', borderValue: 90 }, 3],
+      [{ border: 'replicate' }, 3],
+      [{ border: 'reflect101' }, 2],
+    ];
+    for (const ksize of [
+      [99, 3],
+      [4, 60],
+    ] as [number, number][]) {
+      for (const [j, [b, passes]] of borders.entries()) {
+        const op: MorphOp = j % 2 ? 'erode' : 'dilate';
+        const x = randomImage([1, 2, 29, 108], 'u8', 41 + j);
+        await assertGpuMatchesCpu(gpu!, [x], (t) => morphologyEx(t, { op, ksize, ...b }), EXACT, `${op} ${ksize} ${JSON.stringify(b)}`);
+        const g = await x.toGpu(gpu!);
+        const before = gpu!.stats.dispatches;
+        const y = morphologyEx(g, { op, ksize, ...b });
+        const expected = ksize[0] === 99 ? passes : 2; // 4×60: halo 30 → two tile passes, or the separable pair
+        assert.equal(gpu!.stats.dispatches - before, expected, `${op} ${ksize} ${JSON.stringify(b)}`);
+        y.dispose();
+        g.dispose();
       }
     }
   });

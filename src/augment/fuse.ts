@@ -1,0 +1,141 @@
+/**
+ * Geometric fusion: consecutive geometric transforms compose, per sample, into one matrix and run
+ * as one warp of the image (its interpolation) and one of the mask (nearest), instead of one
+ * resampling each. Transforms join a fused group when their resampling agrees: exact integer maps
+ * (`resample` null: flips, quarter turns, transposes, crops) join any group; others join when
+ * their border is 'constant' with the same fills and no crop came before them in the group (they
+ * would read the cropped-away pixels instead of the fill); a transform with another border
+ * (Resize, RandomResizedCrop, reflect padding) runs alone, through its own op. A group of exact maps only
+ * samples nearest and equals the unfused chain bit for bit; a group that resamples once where the
+ * chain resampled several times differs from it by the chain's extra interpolation (see
+ * docs/augment.md for the tolerance).
+ * Boxes and keypoints move transform by transform (targets.ts), fused or not.
+ */
+import { warpAffine } from '../ops/geometry/warp-affine.js';
+import { warpPerspective } from '../ops/geometry/warp-perspective.js';
+import type { Tensor } from '../tensor.js';
+import { KensaError } from '../errors.js';
+import { IDENTITY, isAffine, multiply, toCentreCoordinates } from './matrix.js';
+import type { RunState } from './state.js';
+import { mapBox, mapKeypoint } from './targets.js';
+import type { GeometricTransform, Json, Matrix3, ResampleSpec, Size } from './transform.js';
+
+/** Settings of the warp that runs a group; null spec members read only inside their source. */
+function joins(group: ResampleSpec | null, next: ResampleSpec | null): boolean {
+  if (next === null || group === null) return next === null || next.border === 'constant';
+  return next.border === 'constant' && group.border === 'constant' && next.fill === group.fill && next.maskFill === group.maskFill;
+}
+
+/** Warps every sample of `x` by its matrix (pixel-edge coordinates) to `size`. */
+export function warpBatch(x: Tensor, matrices: readonly Matrix3[], size: Size, spec: ResampleSpec | null, target: 'image' | 'mask'): Tensor {
+  const centre = matrices.map(toCentreCoordinates);
+  const interpolation = target === 'mask' || spec === null ? 'nearest' : spec.interpolation;
+  const border = spec?.border ?? 'constant';
+  const borderValue = target === 'mask' ? (spec?.maskFill ?? 0) : (spec?.fill ?? 0);
+  const common = { width: size.width, height: size.height, interpolation, border, borderValue } as const;
+  if (centre.every(isAffine)) return warpAffine(x, { ...common, matrix: centre.map((m) => m.slice(0, 6)) });
+  return warpPerspective(x, { ...common, matrix: centre.map((m) => [...m]) });
+}
+
+/** The one size every sample has after `t`; KENSA_ERR_AUGMENT when the draws disagree. */
+function outputSize(t: GeometricTransform, size: Size, params: readonly Json[]): Size {
+  const sizes = params.map((p) => t.outputSize(size, p));
+  const first = sizes[0]!;
+  const other = sizes.find((s) => s.width !== first.width || s.height !== first.height);
+  if (other !== undefined) {
+    throw new KensaError(
+      'KENSA_ERR_AUGMENT',
+      `Expected one output size for the batch from ${t.name} but its samples give ${first.width}×${first.height} and ${other.width}×${other.height}; a transform that sets the size must run on every sample (p 1, outside OneOf and SomeOf)`,
+    );
+  }
+  return first;
+}
+
+/** Runs a group of geometric transforms on the image and the mask: alone through its op, or fused into one warp. */
+function warpGroup(
+  group: readonly GeometricTransform[],
+  params: readonly (readonly Json[])[],
+  s: RunState,
+  out: Size,
+): Pick<RunState['batch'], 'image' | 'mask'> {
+  const { image, mask } = s.batch;
+  const t = group[0]!;
+  if (group.length === 1 && t.warp !== undefined) {
+    return { image: t.warp(image, params[0]!, 'image'), ...(mask !== undefined && { mask: t.warp(mask, params[0]!, 'mask') }) };
+  }
+  // the group's one resampling spec (its members' agree but for interpolation): bilinear if any member interpolates
+  const specs = group.map((m) => m.resample).filter((r) => r !== null);
+  const spec: ResampleSpec | null =
+    specs.length === 0 ? null : { ...specs[0]!, interpolation: specs.some((r) => r.interpolation === 'bilinear') ? 'bilinear' : 'nearest' };
+  const n = image.shape[0]!;
+  const matrices = Array.from({ length: n }, (_, i) => {
+    let size = s.size;
+    let m = IDENTITY;
+    for (const [k, g] of group.entries()) {
+      m = multiply(g.matrix(params[k]![i]!, size), m);
+      size = g.outputSize(size, params[k]![i]!);
+    }
+    return m;
+  });
+  return { image: warpBatch(image, matrices, out, spec, 'image'), ...(mask !== undefined && { mask: warpBatch(mask, matrices, out, spec, 'mask') }) };
+}
+
+/**
+ * Applies consecutive geometric transforms `run` (params[k]: transform k's per-sample parameters)
+ * to every target. With `fuse`, joinable neighbours run as one warp; otherwise each runs alone.
+ */
+export function applyGeometric(run: readonly GeometricTransform[], params: readonly (readonly Json[])[], s: RunState, fuse: boolean): RunState {
+  let state = s;
+  let j = 0;
+  while (j < run.length) {
+    let k = j + 1;
+    let spec = run[j]!.resample;
+    // once a member has cropped, a member that reads outside its input would read the cropped-away pixels: it starts a new group
+    let size = state.size;
+    let cropped = false;
+    const enter = (t: GeometricTransform, p: readonly Json[]) => {
+      const out = outputSize(t, size, p);
+      cropped ||= t.resample === null && out.width * out.height < size.width * size.height;
+      size = out;
+    };
+    enter(run[j]!, params[j]!);
+    if (fuse && (spec === null || spec.border === 'constant')) {
+      while (k < run.length && joins(spec, run[k]!.resample) && !(cropped && run[k]!.resample !== null)) {
+        spec ??= run[k]!.resample;
+        enter(run[k]!, params[k]!);
+        k++;
+      }
+    }
+    const group = run.slice(j, k).filter((_, g) => !params[j + g]!.every((p) => p === null));
+    const groupParams = params.slice(j, k).filter((p) => !p.every((v) => v === null));
+    if (group.length > 0) state = moveTargets(group, groupParams, state);
+    j = k;
+  }
+  return state;
+}
+
+/** One group: pixels by warpGroup, boxes and keypoints transform by transform. */
+function moveTargets(group: readonly GeometricTransform[], params: readonly (readonly Json[])[], s: RunState): RunState {
+  let size = s.size;
+  let boxes = s.batch.boxes;
+  let visible = s.visible;
+  let keypoints = s.batch.keypoints;
+  for (const [k, t] of group.entries()) {
+    const out = outputSize(t, size, params[k]!);
+    const matrices = params[k]!.map((p) => t.matrix(p, size));
+    if (boxes !== undefined) {
+      const mapped = boxes.map((l, i) => l.map((b) => mapBox(b, matrices[i]!, out)));
+      boxes = mapped.map((l) => l.map((m) => m.box));
+      visible = mapped.map((l, i) => l.map((m, b) => m.visible * visible[i]![b]!));
+    }
+    keypoints = keypoints?.map((l, i) => l.map((p) => mapKeypoint(p, matrices[i]!)));
+    size = out;
+  }
+  const pixels = warpGroup(group, params, s, size);
+  return {
+    ...s,
+    size,
+    visible,
+    batch: { ...pixels, ...(boxes !== undefined && { boxes }), ...(keypoints !== undefined && { keypoints }) },
+  };
+}

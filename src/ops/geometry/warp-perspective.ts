@@ -1,0 +1,234 @@
+/**
+ * Perspective warp, as cv.warpPerspective(src, dst, M, dsize, flags, borderMode, borderValue)
+ * without WARP_INVERSE_MAP: `matrix` [m0 … m8] (row-major 3×3) maps source to destination,
+ * (xd, yd) = ((m0·xs + m1·ys + m2) / w, (m3·xs + m4·ys + m5) / w), w = m6·xs + m7·ys + m8,
+ * so it is inverted (as cv.invert, in double) and every destination pixel (x, y) samples the
+ * source at (X, Y) = (a·x + b·y + c, d·x + e·y + f) · W with W = 1 / (g·x + h·y + i) (0 where the
+ * denominator is 0, as OpenCV), pixel centres at integer coordinates. Interpolation, border modes,
+ * rounding and saturation as warpAffine (warp-affine.ts), whose differences from OpenCV's fixed
+ * point apply here too. On the GPU the division is WGSL's, which need not round correctly (2.5
+ * ulp): a coordinate may move by a few f32 ulps, which changes a nearest pixel only for a
+ * coordinate within them of a half-integer and a bilinear value by as little.
+ *
+ * Per sample (augmentation): `matrix` may be one matrix per sample (an array of N matrices, or a
+ * CPU tensor of shape [N, 3, 3]); each is inverted on the host and read by the kernel as sample n's.
+ */
+import { onDevice } from '../../device.js';
+import type { DType } from '../../dtype.js';
+import type { ProgramInfo } from '../../gpu/program.js';
+import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
+import { BORDER_MODES, type BorderMode } from '../../kernels/border.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
+import type { Tensor } from '../../tensor.js';
+import { integerInRange, invalidParameter, is, numberInRange, oneOf } from '../../validate.js';
+import { checkImage, outDType, packPerSample, perSample, perSampleField, type PerSample, type PerSampleItem } from '../image.js';
+import { ALL_DTYPES, cpuGather, gatherProgram, runGather, type GatherSpec } from './gather.js';
+import { cpuWrap, MAX_WARP_SIZE, WARP_INTERPOLATIONS, WGSL_WRAP, type WarpInterpolation } from './warp-affine.js';
+
+export type PerspectiveMatrix = readonly [number, number, number, number, number, number, number, number, number];
+
+export interface WarpPerspectiveOptions {
+  /**
+   * [m0 … m8]: the 3×3 matrix mapping source to destination (cv.warpPerspective's M), row-major;
+   * or one per sample: an array of N such arrays, or a CPU tensor of shape [N, 3, 3].
+   */
+  matrix: PerSample<PerspectiveMatrix | readonly number[]>;
+  /** Output width, 1 to 65535; default the input's. */
+  width?: number;
+  /** Output height, 1 to 65535; default the input's. */
+  height?: number;
+  /** Default 'bilinear'. */
+  interpolation?: WarpInterpolation;
+  /** Default 'constant' (as OpenCV). */
+  border?: BorderMode;
+  /** Fill of the constant border, default 0. */
+  borderValue?: number;
+  /** Output dtype; defaults to the input's. */
+  dtype?: DType;
+}
+
+function determinant(m: readonly number[]): number {
+  const [a, b, c, d, e, f, g, h, i] = m as PerspectiveMatrix;
+  return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
+}
+
+/** cv.invert of a 3×3 matrix (adjugate over determinant, in double): the destination → source matrix. */
+export function invertPerspective(m: readonly number[]): number[] {
+  const [a, b, c, d, e, f, g, h, i] = m as PerspectiveMatrix;
+  const det = determinant(m);
+  const D = det !== 0 ? 1 / det : 0;
+  return [
+    (e * i - f * h) * D,
+    (c * h - b * i) * D,
+    (b * f - c * e) * D,
+    (f * g - d * i) * D,
+    (a * i - c * g) * D,
+    (c * d - a * f) * D,
+    (d * h - e * g) * D,
+    (b * g - a * h) * D,
+    (a * e - b * d) * D,
+  ];
+}
+
+const WGSL_SRC_XY = /* wgsl */ `
+fn src_xy(x: u32, y: u32) -> vec2<f32> {
+  return project(u.m0, u.m1, u.m2, f32(x), f32(y));
+}`;
+
+/** Per sample: sample n's inverse matrix rows are u.ms[3n], u.ms[3n + 1] and u.ms[3n + 2]. */
+const WGSL_SRC_XY_PER_SAMPLE = /* wgsl */ `
+fn src_xy(n: u32, x: u32, y: u32) -> vec2<f32> {
+  return project(u.ms[3u * n], u.ms[3u * n + 1u], u.ms[3u * n + 2u], f32(x), f32(y));
+}`;
+
+const WGSL_PROJECT = /* wgsl */ `
+fn project(m0: vec4<f32>, m1: vec4<f32>, m2: vec4<f32>, fx: f32, fy: f32) -> vec2<f32> {
+  let w = m2.x * fx + m2.y * fy + m2.z;
+  var iw = 0.0;
+  if (w != 0.0) {
+    iw = 1.0 / w;
+  }
+  return vec2<f32>((m0.x * fx + m0.y * fy + m0.z) * iw, (m1.x * fx + m1.y * fy + m1.z) * iw);
+}`;
+
+function uniforms(ps: boolean): UniformField[] {
+  return ps
+    ? [perSampleField('ms', 'vec4f', 3)]
+    : [
+        { name: 'm0', type: 'vec4f' },
+        { name: 'm1', type: 'vec4f' },
+        { name: 'm2', type: 'vec4f' },
+      ];
+}
+
+function prelude(border: BorderMode, ps: boolean): string {
+  return `const REFLECT = ${border === 'reflect101'};\n${WGSL_WRAP}${WGSL_PROJECT}${ps ? WGSL_SRC_XY_PER_SAMPLE : WGSL_SRC_XY}`;
+}
+
+function nearestSpec(inDtype: DType, outDtype: DType, border: BorderMode, ps = false): GatherSpec {
+  return {
+    name: 'warp_perspective_nearest',
+    key: ps ? 'per_sample' : '',
+    inDtype,
+    outDtype,
+    border,
+    uniforms: uniforms(ps),
+    perSample: ps,
+    coord: /* wgsl */ `${prelude(border, ps)}
+fn src_coord(${ps ? 'n: u32, ' : ''}y: u32, x: u32) -> vec2<i32> {
+  let p = src_xy(${ps ? 'n, ' : ''}x, y);
+  let s = u.src_shape;
+  return vec2<i32>(wrap(floor(p.x + 0.5), s.w), wrap(floor(p.y + 0.5), s.z));
+}`,
+  };
+}
+
+function bilinearProgram(inDtype: DType, outDtype: DType, border: BorderMode, ps = false): ProgramInfo {
+  return pixelProgram({
+    name: 'warp_perspective_bilinear',
+    key: ps ? 'per_sample' : '',
+    inputs: [{ name: 'src', dtype: inDtype }],
+    output: outDtype,
+    border,
+    uniforms: uniforms(ps),
+    pixel: /* wgsl */ `${prelude(border, ps)}
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let p = src_xy(${ps ? 'n, ' : ''}x, y);
+  let s = u.src_shape;
+  let f0 = floor(p);
+  let f = p - f0;
+  let x0 = wrap(f0.x, s.w);
+  let y0 = wrap(f0.y, s.z);
+  let r0 = src_at(n, c, y0, x0) * (1.0 - f.x) + src_at(n, c, y0, x0 + 1) * f.x;
+  let r1 = src_at(n, c, y0 + 1, x0) * (1.0 - f.x) + src_at(n, c, y0 + 1, x0 + 1) * f.x;
+  return r0 * (1.0 - f.y) + r1 * f.y;
+}`,
+  });
+}
+
+const MATRIX_ITEM: PerSampleItem<readonly number[]> = {
+  what: ['a matrix [m0, …, m8]', 'matrices'],
+  isItem: (v) => Array.isArray(v) && !Array.isArray(v[0]),
+  size: 9,
+  check: (name, m) => {
+    if (!Array.isArray(m) || m.length !== 9 || !m.every((v) => is.number(v))) throw invalidParameter(name, 'an array of 9 finite numbers', m);
+    if (determinant(m) === 0) throw invalidParameter(name, 'an invertible 3×3 matrix (determinant ≠ 0)', m);
+    return m as readonly number[];
+  },
+};
+
+/**
+ * Warps every plane by the projective `matrix` (source → destination). Runs where `x` lives.
+ * @example warpPerspective(img, { matrix: [1, 0.1, 0, 0, 1, 0, 0.001, 0, 1] })
+ * @example warpPerspective(batch2, { matrix: [tilt, keystone], interpolation: 'nearest' })   // a matrix per sample
+ * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for a matrix that is not 9 finite numbers or is singular, or per-sample matrices of another count than N.
+ */
+export function warpPerspective(x: Tensor, options: WarpPerspectiveOptions): Tensor {
+  const d = checkImage('x', x);
+  const o = options ?? ({} as WarpPerspectiveOptions);
+  const ms = perSample('matrix', o.matrix, d.n, MATRIX_ITEM);
+  const ps = ms.perSample;
+  const width = o.width === undefined ? d.w : integerInRange('width', o.width, 1, MAX_WARP_SIZE);
+  const height = o.height === undefined ? d.h : integerInRange('height', o.height, 1, MAX_WARP_SIZE);
+  const interpolation = o.interpolation === undefined ? 'bilinear' : oneOf('interpolation', o.interpolation, WARP_INTERPOLATIONS);
+  const border: BorderMode = o.border === undefined ? 'constant' : oneOf('border', o.border, BORDER_MODES);
+  const borderValue = o.borderValue === undefined ? 0 : numberInRange('borderValue', o.borderValue, -1e30, 1e30);
+  const dtype = outDType(o.dtype, x.dtype);
+  const invs = ms.values.map((m) => invertPerspective(m).map(Math.fround));
+  const shape: Dims4 = [d.n, d.c, height, width];
+  const rows = (i: readonly number[]) => [i[0]!, i[1]!, i[2]!, 0, i[3]!, i[4]!, i[5]!, 0, i[6]!, i[7]!, i[8]!, 0];
+  const inv = rows(invs[0]!);
+  const uniforms: UniformValues = ps ? { ms: packPerSample(invs.map(rows), 3) } : { m0: inv.slice(0, 4), m1: inv.slice(4, 8), m2: inv.slice(8, 12) };
+  return onDevice(x, {
+    gpu: () => {
+      if (interpolation === 'nearest') return runGather(x, nearestSpec(x.dtype, dtype, border, ps), shape, uniforms, borderValue);
+      return runPixelProgram(bilinearProgram(x.dtype, dtype, border, ps), [x], shape, dtype, uniforms, borderValue);
+    },
+    cpu: () => {
+      const f = Math.fround;
+      const src_xy = (n: number, xx: number, y: number): [number, number] => {
+        const m = invs[ps ? n : 0]!;
+        const w = f(f(f(m[6]! * xx) + f(m[7]! * y)) + m[8]!);
+        const iw = w !== 0 ? f(1 / w) : 0;
+        return [f(f(f(f(m[0]! * xx) + f(m[1]! * y)) + m[2]!) * iw), f(f(f(f(m[3]! * xx) + f(m[4]! * y)) + m[5]!) * iw)];
+      };
+      if (interpolation === 'nearest') {
+        return cpuGather(
+          x,
+          dtype,
+          border,
+          borderValue,
+          shape,
+          (y, xx, p, n) => {
+            const [X, Y] = src_xy(n, xx, y);
+            p[0] = cpuWrap(Math.floor(f(X + 0.5)), d.w, border);
+            p[1] = cpuWrap(Math.floor(f(Y + 0.5)), d.h, border);
+          },
+          ps,
+        );
+      }
+      const src = cpuAccessor(x, border, borderValue);
+      return cpuPixelKernel(shape, dtype, (n, ch, y, xx) => {
+        const [X, Y] = src_xy(n, xx, y);
+        const fx0 = Math.floor(X);
+        const fy0 = Math.floor(Y);
+        const fx = f(X - fx0);
+        const fy = f(Y - fy0);
+        const x0 = cpuWrap(fx0, d.w, border);
+        const y0 = cpuWrap(fy0, d.h, border);
+        const r0 = f(f(src(n, ch, y0, x0) * f(1 - fx)) + f(src(n, ch, y0, x0 + 1) * fx));
+        const r1 = f(f(src(n, ch, y0 + 1, x0) * f(1 - fx)) + f(src(n, ch, y0 + 1, x0 + 1) * fx));
+        return f(f(r0 * f(1 - fy)) + f(r1 * fy));
+      });
+    },
+  });
+}
+
+/** Every program variant of warpPerspective (interpolations × borders × dtype pairs, one matrix or one per sample), for compile-all tests. */
+export function warpPerspectivePrograms(): ProgramInfo[] {
+  return [false, true].flatMap((ps) =>
+    BORDER_MODES.flatMap((border) =>
+      ALL_DTYPES.flatMap((a) => ALL_DTYPES.flatMap((b) => [gatherProgram(nearestSpec(a, b, border, ps)), bilinearProgram(a, b, border, ps)])),
+    ),
+  );
+}

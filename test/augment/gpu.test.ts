@@ -1,0 +1,86 @@
+/**
+ * GPU = CPU for the same seed (the draw happens on the host, so the parameters are equal): masks,
+ * boxes and images of exact maps (flips, quarter turns, transposes, crops, padding) and nearest
+ * warps are the same bytes; images resampled bilinearly are within the warp and resize ops' own
+ * GPU = CPU tolerance (integers ±1 where a value lands within an f32 rounding of a .5 tie, f32 1e-4),
+ * for u8, u16 and f32 images; 16-bit images stay 16-bit.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  Affine,
+  augment,
+  Compose,
+  HorizontalFlip,
+  OneOf,
+  PadIfNeeded,
+  Perspective,
+  RandomCrop,
+  RandomRotate90,
+  registeredTransforms,
+  replay,
+  ShiftScaleRotate,
+  Transpose,
+  type AugmentBatch,
+  type Transform,
+} from '../../src/augment/index.js';
+import type { DType } from '../../src/dtype.js';
+import type { Gpu } from '../../src/gpu/gpu.js';
+import { assertClose } from '../_kit/compare.js';
+import { gpuSkip, testGpu } from '../_kit/gpu.js';
+import { batchOf, example } from './_cases.js';
+
+const gpu = await testGpu();
+const EXACT = { int: 0, atol: 0, rtol: 0 };
+
+/** Whether the image goes through exact copies only (no bilinear resampling). */
+function exactImage(t: Transform): boolean {
+  if (t.kind === 'container') return t.children.every(exactImage);
+  return t.kind !== 'geometric' || t.resample === null || (t.resample.interpolation === 'nearest' && t.name !== 'Resize');
+}
+
+async function onGpu(g: Gpu, b: AugmentBatch): Promise<AugmentBatch> {
+  return { ...b, image: await b.image.toGpu(g), mask: await b.mask!.toGpu(g) };
+}
+
+async function assertGpuEqualsCpu(g: Gpu, t: Transform, b: AugmentBatch, seed: number, what: string): Promise<void> {
+  const cpu = augment(t, b, { seed });
+  const gb = await onGpu(g, b);
+  const r = augment(t, gb, { seed });
+  assert.deepEqual(r.params, cpu.params, `${what} params`);
+  assert.deepEqual(r.batch.boxes, cpu.batch.boxes, `${what} boxes`);
+  const tol = exactImage(t) ? EXACT : {};
+  assertClose(await r.batch.image.toCpu(), cpu.batch.image, tol, `${what} image`);
+  assertClose(await r.batch.mask!.toCpu(), cpu.batch.mask!, EXACT, `${what} mask`);
+  const again = replay(t, gb, cpu.params);
+  assertClose(await again.image.toCpu(), await r.batch.image.toCpu(), EXACT, `${what} replay on the GPU`);
+  for (const x of [gb.image, gb.mask!, r.batch.image, r.batch.mask!, again.image, again.mask!]) x.dispose();
+}
+
+describe('augment on the GPU', () => {
+  test('every registered transform: the CPU result for the same seed (u8)', { skip: gpuSkip(gpu) }, async () => {
+    const b = batchOf(3);
+    for (const name of registeredTransforms()) await assertGpuEqualsCpu(gpu!, example(name).make(0.7), b, 2, name);
+  });
+
+  test('a fused geometric pipeline on u8, u16 and f32: the CPU result, the dtype kept', { skip: gpuSkip(gpu) }, async () => {
+    const pipeline = Compose({
+      transforms: [
+        PadIfNeeded({ minWidth: 28, minHeight: 28 }),
+        RandomRotate90({ p: 0.5 }),
+        HorizontalFlip({ p: 0.5 }),
+        Transpose({ p: 1 }),
+        OneOf({ transforms: [Affine({ p: 1, rotate: [-20, 20] }), Perspective({ p: 1 })] }),
+        ShiftScaleRotate({ p: 0.5, border: 'reflect101' }),
+        RandomCrop({ width: 20, height: 20 }),
+      ],
+    });
+    for (const dtype of ['u8', 'u16', 'f32'] as DType[]) {
+      const b = batchOf(2, dtype);
+      await assertGpuEqualsCpu(gpu!, pipeline, b, 9, dtype);
+      const r = augment(pipeline, await onGpu(gpu!, b), { seed: 9 });
+      assert.equal(r.batch.image.dtype, dtype);
+      assert.deepEqual(r.batch.image.shape, [2, 3, 20, 20]);
+    }
+  });
+});
