@@ -40,10 +40,12 @@ def time_cuda(fn, warmup=5, repeats=20):
     return times[len(times) // 2]
 
 
-def bce_dice(logits, target, eps=1.0):
+def bce_dice(logits, target, smooth=1.0):
+    """kensa's bceDiceLoss: BCE-with-logits plus soft Dice per sample, averaged over the batch."""
     bce = F.binary_cross_entropy_with_logits(logits, target)
     p = torch.sigmoid(logits)
-    dice = 1 - (2 * (p * target).sum() + eps) / (p.sum() + target.sum() + eps)
+    dims = tuple(range(1, logits.dim()))
+    dice = 1 - ((2 * (p * target).sum(dims) + smooth) / (p.sum(dims) + target.sum(dims) + smooth)).mean()
     return bce + dice
 
 
