@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { isKensaError } from '../../src/errors.js';
 import type { Gpu } from '../../src/gpu/gpu.js';
 import { Var, backward } from '../../src/nn/autograd.js';
-import { bceDiceLoss } from '../../src/nn/losses.js';
+import { bceDiceLoss, crossEntropy } from '../../src/nn/losses.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { UNet } from '../../src/models/unet.js';
 import { mulberry32 } from '../../src/rng.js';
@@ -101,6 +101,26 @@ test('bad configurations and inputs get errors naming them', async () => {
     () => net.forward(x),
     (e) => isKensaError(e, 'KENSA_ERR_SHAPE') && /multiples of 4/.test(e.message),
   );
+});
+
+test('a 3-class UNet (softmax head) learns per-pixel labels with cross-entropy', async () => {
+  const data = drawnDefects(2, 8, 4);
+  const labels = Int32Array.from(data.masks, (m, i) => (m ? 1 + (i % 2) : 0));
+  const x = Var.constant(Tensor.fromArray(data.images, [2, 1, 8, 8], 'f32'));
+  const net = await UNet.create({ widths: TINY, classes: 3 }, { seed: 5 });
+  const opt = new AdamW(net.parameters(), { lr: 0.03, weightDecay: 0 });
+  const losses: number[] = [];
+  for (let step = 0; step < 10; step++) {
+    opt.zeroGrad();
+    const loss = tidy(() => {
+      const l = crossEntropy(net.forward(x), Tensor.fromArray(labels, [2, 8, 8], 'i32'));
+      backward(l);
+      opt.step();
+      return l.value;
+    });
+    losses.push(loss.at(0));
+  }
+  assert.ok(losses.at(-1)! < 0.7 * losses[0]!, `cross-entropy ${losses[0]} → ${losses.at(-1)}`);
 });
 
 function iou(logits: Float32Array, masks: Float32Array): number {
