@@ -24,6 +24,8 @@ export * from './ops/morphology/index.js';
 export * from './ops/analysis/index.js';
 export * from './ops/arith/index.js';
 export * as nn from './nn/index.js';
+export { UNet, UNET_WIDTHS, type UNetConfig, type UNetOptions, type UNetPreprocessing, type ResolvedUNetConfig } from './models/unet.js';
+export { decodeSafetensors, encodeSafetensors, type Safetensors, type NamedTensor, type SafetensorsDType } from './models/safetensors.js';
 export { customKernel, rawKernel, type CustomKernel, type CustomKernelSpec, type RawKernel, type RawKernelSpec } from './ops/custom/kernel.js';
 export { inspect, type InspectOptions, type ItemResult } from './pipeline/inspect.js';
 export { runInspection, type RunOptions, type RunStart, type RunSummary } from './pipeline/run.js';

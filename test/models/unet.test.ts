@@ -1,0 +1,183 @@
+/**
+ * The UNet: its state-dict names and shapes, the output shape and head, train/eval batch norm,
+ * bad inputs; a tiny one overfits four drawn 32×32 defects to IoU > 0.9 on the CPU, and one
+ * training step on the GPU equals the CPU's (logits and first gradients).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isKensaError } from '../../src/errors.js';
+import type { Gpu } from '../../src/gpu/gpu.js';
+import { Var, backward } from '../../src/nn/autograd.js';
+import { bceDiceLoss, crossEntropy } from '../../src/nn/losses.js';
+import { AdamW } from '../../src/nn/optim.js';
+import { UNet } from '../../src/models/unet.js';
+import { mulberry32 } from '../../src/rng.js';
+import { Tensor, tidy } from '../../src/tensor.js';
+import { gpuSkip, testGpu } from '../_kit/gpu.js';
+
+const gpu = await testGpu();
+const TINY = [4, 8];
+
+/** Noisy 32×32 surfaces, each with a drawn defect (a disc or a thick diagonal scratch), and the masks. */
+function drawnDefects(n: number, size: number, seed: number): { images: Float32Array; masks: Float32Array } {
+  const next = mulberry32(seed);
+  const images = new Float32Array(n * size * size);
+  const masks = new Float32Array(n * size * size);
+  for (let k = 0; k < n; k++) {
+    const cx = 8 + next() * (size - 16);
+    const cy = 8 + next() * (size - 16);
+    const r = 3 + next() * 4;
+    const scratch = k % 2 === 1;
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const inside = scratch ? Math.abs(x - cx - (y - cy)) < 2 && Math.abs(y - cy) < 2 * r : (x - cx) ** 2 + (y - cy) ** 2 < r * r;
+        const i = (k * size + y) * size + x;
+        masks[i] = inside ? 1 : 0;
+        images[i] = 0.5 + 0.1 * (next() - 0.5) - (inside ? 0.3 : 0);
+      }
+    }
+  }
+  return { images, masks };
+}
+
+test('the UNet has PyTorch state-dict names and shapes, and logits [N, classes, H, W]', async () => {
+  const net = await UNet.create({ widths: TINY, inChannels: 3, classes: 3 });
+  const entries = net.stateEntries().map((e) => `${e.name} [${e.tensor.shape.join(',')}]`);
+  assert.deepEqual(entries.slice(0, 6), [
+    'enc.0.conv1.weight [4,3,3,3]',
+    'enc.0.bn1.weight [4]',
+    'enc.0.bn1.bias [4]',
+    'enc.0.bn1.running_mean [4]',
+    'enc.0.bn1.running_var [4]',
+    'enc.0.conv2.weight [4,4,3,3]',
+  ]);
+  assert.ok(entries.includes('enc.1.conv1.weight [8,4,3,3]'));
+  assert.ok(entries.includes('up.0.weight [8,4,2,2]'));
+  assert.ok(entries.includes('up.0.bias [4]'));
+  assert.ok(entries.includes('dec.0.conv1.weight [4,8,3,3]'));
+  assert.deepEqual(entries.slice(-2), ['head.weight [3,4,1,1]', 'head.bias [3]']);
+  assert.equal(net.parameters().length, net.stateEntries().filter((e) => e.parameter).length);
+  assert.deepEqual(net.batchNormNames(), ['enc.0.bn1', 'enc.0.bn2', 'enc.1.bn1', 'enc.1.bn2', 'dec.0.bn1', 'dec.0.bn2']);
+  const x = Var.constant(Tensor.fromArray(drawnDefects(6, 8, 1).images, [2, 3, 8, 8], 'f32'));
+  assert.deepEqual([...net.forward(x).shape], [2, 3, 8, 8]);
+});
+
+test('default and slim UNets have 4 levels of the named widths', async () => {
+  const slim = await UNet.create({ widths: [48, 96, 192, 384] });
+  const shapes = new Map(slim.stateEntries().map((e) => [e.name, e.tensor.shape.join(',')]));
+  assert.equal(shapes.get('enc.3.conv2.weight'), '384,384,3,3');
+  assert.equal(shapes.get('up.2.weight'), '384,192,2,2');
+  assert.equal(shapes.get('dec.0.conv1.weight'), '48,96,3,3');
+  assert.equal((await UNet.create()).config.widths.join('-'), '64-128-256-512');
+});
+
+test('batch norm uses batch statistics in training and running ones in eval', async () => {
+  const net = await UNet.create({ widths: TINY }, { seed: 3 });
+  const x = Var.constant(
+    Tensor.fromArray(
+      drawnDefects(2, 8, 2).images.map((v) => 5 * v),
+      [2, 1, 8, 8],
+      'f32',
+    ),
+  );
+  const evalOut = (net.predict(x).value.data as Float32Array).slice();
+  const trainOut = net.forward(x).value.data as Float32Array;
+  assert.equal(net.batchesTracked, 1);
+  assert.ok(
+    trainOut.some((v, i) => Math.abs(v - evalOut[i]!) > 1e-3),
+    'train and eval outputs differ',
+  );
+  assert.equal(net.training, true, 'predict restores the mode');
+});
+
+test('bad configurations and inputs get errors naming them', async () => {
+  await assert.rejects(UNet.create({ inChannels: 2 }), (e) => isKensaError(e, 'KENSA_ERR_INVALID_ARGUMENT') && /inChannels/.test(e.message));
+  await assert.rejects(UNet.create({ widths: [8] }), (e) => isKensaError(e) && /widths/.test(e.message));
+  await assert.rejects(UNet.create({ widths: [8, 0] }), (e) => isKensaError(e) && /widths\[1\]/.test(e.message));
+  await assert.rejects(UNet.create({ preprocessing: { mean: [0], std: [1, 1] } }), (e) => isKensaError(e) && /preprocessing.std/.test(e.message));
+  const net = await UNet.create({ widths: [4, 8, 16] });
+  const x = Var.constant(Tensor.zeros([1, 1, 6, 6], 'f32'));
+  assert.throws(
+    () => net.forward(x),
+    (e) => isKensaError(e, 'KENSA_ERR_SHAPE') && /multiples of 4/.test(e.message),
+  );
+});
+
+test('a 3-class UNet (softmax head) learns per-pixel labels with cross-entropy', async () => {
+  const data = drawnDefects(2, 8, 4);
+  const labels = Int32Array.from(data.masks, (m, i) => (m ? 1 + (i % 2) : 0));
+  const x = Var.constant(Tensor.fromArray(data.images, [2, 1, 8, 8], 'f32'));
+  const net = await UNet.create({ widths: TINY, classes: 3 }, { seed: 5 });
+  const opt = new AdamW(net.parameters(), { lr: 0.03, weightDecay: 0 });
+  const losses: number[] = [];
+  for (let step = 0; step < 10; step++) {
+    opt.zeroGrad();
+    const loss = tidy(() => {
+      const l = crossEntropy(net.forward(x), Tensor.fromArray(labels, [2, 8, 8], 'i32'));
+      backward(l);
+      opt.step();
+      return l.value;
+    });
+    losses.push(loss.at(0));
+  }
+  assert.ok(losses.at(-1)! < 0.7 * losses[0]!, `cross-entropy ${losses[0]} → ${losses.at(-1)}`);
+});
+
+function iou(logits: Float32Array, masks: Float32Array): number {
+  let inter = 0;
+  let union = 0;
+  logits.forEach((v, i) => {
+    const p = v > 0 ? 1 : 0;
+    inter += p * masks[i]!;
+    union += Math.max(p, masks[i]!);
+  });
+  return inter / union;
+}
+
+test('a tiny UNet overfits four drawn 32×32 defects to IoU > 0.9 within 60 steps (CPU)', async () => {
+  const N = 4;
+  const S = 32;
+  const data = drawnDefects(N, S, 7);
+  const x = Var.constant(Tensor.fromArray(data.images, [N, 1, S, S], 'f32'));
+  const target = Tensor.fromArray(data.masks, [N, 1, S, S], 'f32');
+  const net = await UNet.create({ widths: TINY }, { seed: 1 });
+  const opt = new AdamW(net.parameters(), { lr: 0.03, weightDecay: 0 });
+  let best = 0;
+  for (let step = 0; step < 60 && best <= 0.9; step++) {
+    opt.zeroGrad();
+    tidy(() => {
+      backward(bceDiceLoss(net.forward(x), target));
+      opt.step();
+    });
+    if (step % 10 === 9) best = iou(tidy(() => net.predict(x).value).data as Float32Array, data.masks);
+  }
+  assert.ok(best > 0.9, `IoU ${best}`);
+});
+
+async function oneStep(device: Gpu | null) {
+  const place = async (t: Tensor) => (device ? t.toGpu(device) : t);
+  const data = drawnDefects(2, 16, 11);
+  const x = Var.constant(await place(Tensor.fromArray(data.images, [2, 1, 16, 16], 'f32')));
+  const target = await place(Tensor.fromArray(data.masks, [2, 1, 16, 16], 'f32'));
+  const net = await UNet.create({ widths: TINY }, { seed: 2, gpu: device ?? undefined });
+  const logits = net.forward(x).retain();
+  backward(bceDiceLoss(logits, target));
+  const first = net.parameters()[0]!;
+  return {
+    logits: (await logits.value.toCpu()).data as Float32Array,
+    grad: (await first.grad!.toCpu()).data as Float32Array,
+    headGrad: (await net.parameters().at(-1)!.grad!.toCpu()).data as Float32Array,
+  };
+}
+
+test('one training step on the GPU equals the CPU (logits, first and last gradients)', { skip: gpuSkip(gpu) }, async () => {
+  const cpu = await oneStep(null);
+  const onGpu = await oneStep(gpu);
+  const close = (a: Float32Array, b: Float32Array, tol: number, what: string) => {
+    const scale = Math.max(1, ...a.map(Math.abs));
+    for (const [i, v] of a.entries()) assert.ok(Math.abs(v - b[i]!) <= tol * scale, `${what}[${i}]: ${b[i]} vs ${v}`);
+  };
+  close(cpu.logits, onGpu.logits, 1e-4, 'logits');
+  close(cpu.grad, onGpu.grad, 1e-3, 'enc.0.conv1.weight grad');
+  close(cpu.headGrad, onGpu.headGrad, 1e-3, 'head.bias grad');
+});
