@@ -12,14 +12,13 @@
 import { CompiledQuery, Kysely } from 'kysely';
 import { resolve } from 'node:path';
 import { KensaError } from '../errors.js';
+import { integerInRange } from '../validate.js';
 import { openDialect, parseStoreUrl, type DialectName } from '../store/dialect.js';
 import type { Json } from '../store/schema.js';
 import type { ItemResult } from './inspect.js';
 import type { ResultSink, TaskSource } from './run.js';
 import type { SourceItem } from './source.js';
 
-/** Rows per page of the user's query. */
-const PAGE_ROWS = 500;
 /** Longest wait between two retries of a failed statement. */
 const MAX_BACKOFF_MS = 2000;
 
@@ -38,6 +37,8 @@ export interface SqlTaskOptions {
   writeBack?: string;
   /** How long failing statements are retried before the run fails (default 60 s). */
   retryMs?: number;
+  /** Rows per page of the query, 1–100000 (default 500). */
+  pageRows?: number;
 }
 
 /** The fan-out of `name=v1,v2`: identifier-safe values, since they may name columns in the write-back. */
@@ -128,9 +129,13 @@ async function withRetry<T>(what: string, retryMs: number, fn: () => Promise<T>,
       const text = e instanceof Error ? e.message : String(e);
       if (!isTransient(e)) throw new KensaError('KENSA_ERR_STORE', `${what} failed: ${text}`, { cause: e });
       if (Date.now() >= deadline)
-        throw new KensaError('KENSA_ERR_STORE', `${what} failed (retried for ${Math.round(retryMs / 1000)} s; resume the run once the database is back): ${text}`, {
-          cause: e,
-        });
+        throw new KensaError(
+          'KENSA_ERR_STORE',
+          `${what} failed (retried for ${Math.round(retryMs / 1000)} s; resume the run once the database is back): ${text}`,
+          {
+            cause: e,
+          },
+        );
       onRetry?.(e);
       await new Promise((r) => setTimeout(r, Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt)));
     }
@@ -144,6 +149,7 @@ export class SqlTasks implements TaskSource, ResultSink {
   readonly #options: SqlTaskOptions;
   readonly #fanOut: { name: string; values: string[] } | null;
   readonly #retryMs: number;
+  readonly #pageRows: number;
   #key = '';
   #columns: string[] = [];
   #writeBack: { sql: string; names: string[] } | null = null;
@@ -161,6 +167,7 @@ export class SqlTasks implements TaskSource, ResultSink {
     this.#options = options;
     this.#fanOut = parseFanOut(options.fanOut);
     this.#retryMs = options.retryMs ?? 60_000;
+    this.#pageRows = integerInRange('pageRows', options.pageRows ?? 500, 1, 100_000);
     this.description = {
       url: display,
       query: options.query,
@@ -179,7 +186,7 @@ export class SqlTasks implements TaskSource, ResultSink {
     const q = this.#options.query.trim().replace(/;\s*$/, '');
     const key = quoteIdentifier(this.#dialect, this.#key);
     const where = after ? ` WHERE kensa_tasks.${key} > ${this.#dialect === 'postgres' ? '$1' : '?'}` : '';
-    return `SELECT * FROM (${q}) kensa_tasks${where} ORDER BY kensa_tasks.${key} LIMIT ${PAGE_ROWS}`;
+    return `SELECT * FROM (${q}) kensa_tasks${where} ORDER BY kensa_tasks.${key} LIMIT ${this.#pageRows}`;
   }
 
   /** Checks the query, the templates and the write-back against the query's columns; counts the items. */
@@ -191,12 +198,20 @@ export class SqlTasks implements TaskSource, ResultSink {
     } catch (e) {
       const cause = (e as Error).cause;
       if (isTransient(cause))
-        throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a reachable database for --tasks but received ${JSON.stringify(this.#options.url)}: ${(e as Error).message}`, {
+        throw new KensaError(
+          'KENSA_ERR_INVALID_ARGUMENT',
+          `Expected a reachable database for --tasks but received ${JSON.stringify(this.#options.url)}: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
+      throw new KensaError(
+        'KENSA_ERR_INVALID_ARGUMENT',
+        `Expected a SELECT the task database runs for --query but received ${JSON.stringify(q)}: ${(e as Error).message}`,
+        {
           cause: e,
-        });
-      throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a SELECT the task database runs for --query but received ${JSON.stringify(q)}: ${(e as Error).message}`, {
-        cause: e,
-      });
+        },
+      );
     }
     if (probe.length === 0) return;
     this.#columns = Object.keys(probe[0]!);
@@ -209,7 +224,10 @@ export class SqlTasks implements TaskSource, ResultSink {
       const known = [...this.#columns, ...fan, 'score', 'verdict', 'status'];
       for (const name of namedParameters(this.#options.writeBack))
         if (!known.includes(name))
-          throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected parameters among ${known.map((k) => `:${k}`).join(', ')} for --write-back but received :${name}`);
+          throw new KensaError(
+            'KENSA_ERR_INVALID_ARGUMENT',
+            `Expected parameters among ${known.map((k) => `:${k}`).join(', ')} for --write-back but received :${name}`,
+          );
     }
     const [count] = await withRetry('counting --query', this.#retryMs, () => this.#rows(`SELECT COUNT(*) AS n FROM (${q}) kensa_tasks`));
     this.total = Number(count!.n) * (this.#fanOut?.values.length ?? 1);
@@ -220,7 +238,12 @@ export class SqlTasks implements TaskSource, ResultSink {
     if (this.#key === '') return;
     let after: unknown;
     for (;;) {
-      const page = await withRetry('reading a page of --query', this.#retryMs, () => this.#rows(this.#paged(after !== undefined), after !== undefined ? [after] : []), () => this.retries++);
+      const page = await withRetry(
+        'reading a page of --query',
+        this.#retryMs,
+        () => this.#rows(this.#paged(after !== undefined), after !== undefined ? [after] : []),
+        () => this.retries++,
+      );
       for (const row of page) {
         const fields: Record<string, TaskValue> = {};
         for (const c of this.#columns) {
@@ -229,10 +252,14 @@ export class SqlTasks implements TaskSource, ResultSink {
         }
         for (const value of this.#fanOut?.values ?? [null]) {
           const all = this.#fanOut && value !== null ? { ...fields, [this.#fanOut.name]: value } : fields;
-          yield { key: value === null ? String(fields[this.#key]) : `${fields[this.#key]}/${value}`, path: resolve(fillTemplate(this.#options.path, all)), fields: all };
+          yield {
+            key: value === null ? String(fields[this.#key]) : `${fields[this.#key]}/${value}`,
+            path: resolve(fillTemplate(this.#options.path, all)),
+            fields: all,
+          };
         }
       }
-      if (page.length < PAGE_ROWS) return;
+      if (page.length < this.#pageRows) return;
       after = page[page.length - 1]![this.#key];
     }
   }
@@ -250,7 +277,12 @@ export class SqlTasks implements TaskSource, ResultSink {
         this.#db.transaction().execute(async (trx) => {
           for (const r of scored) {
             const values: Record<string, unknown> = { ...r.fields, score: r.score, verdict: r.verdict ?? null, status: r.status };
-            await trx.executeQuery(CompiledQuery.raw(fillTemplate(statement.sql, r.fields!), statement.names.map((n) => values[n])));
+            await trx.executeQuery(
+              CompiledQuery.raw(
+                fillTemplate(statement.sql, r.fields!),
+                statement.names.map((n) => values[n]),
+              ),
+            );
           }
         }),
       () => this.retries++,
@@ -271,7 +303,10 @@ export async function openSqlTasks(options: SqlTaskOptions): Promise<SqlTasks> {
   try {
     location = parseStoreUrl(options.url);
   } catch {
-    throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a SQLite path, postgres://… or mysql://… URL for --tasks but received ${JSON.stringify(options.url)}`);
+    throw new KensaError(
+      'KENSA_ERR_INVALID_ARGUMENT',
+      `Expected a SQLite path, postgres://… or mysql://… URL for --tasks but received ${JSON.stringify(options.url)}`,
+    );
   }
   if (!/^\s*(select|with)\b/i.test(options.query))
     throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a SELECT statement for --query but received ${JSON.stringify(options.query)}`);
