@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CompiledQuery, Kysely } from 'kysely';
 import { openBackend } from '../../src/backend.js';
+import { run as inspectCli } from '../../src/cli/inspect.js';
+import type { CliIO } from '../../src/cli/io.js';
 import { KensaError } from '../../src/errors.js';
 import { runInspection } from '../../src/pipeline/run.js';
 import { openSqlTasks, parseFanOut } from '../../src/pipeline/sql-tasks.js';
@@ -162,4 +164,45 @@ describe('bad task arguments name the field', () => {
       (e: unknown) => e instanceof KensaError && /for --tasks/.test(e.message),
     );
   });
+});
+
+test('kensa inspect --tasks … --write-back runs the seed workflow from the command line', async () => {
+  const dir = tempDir('kensa-sql-cli-');
+  const url = join(dir, 'tasks.db');
+  const project = await seed(url, dir);
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: { write: (s: string) => out.push(s) }, err: { write: (s: string) => err.push(s) } } as unknown as CliIO;
+  const storePath = join(dir, 'kensa.db');
+  const code = await inspectCli(
+    [
+      '--tasks',
+      url,
+      '--query',
+      'SELECT id, sid FROM panoramas',
+      '--path',
+      join(project, '{sid}_{position}.png'),
+      '--fan-out',
+      'position=xm,xp,zm,zp',
+      '--write-back',
+      WRITE_BACK,
+      '--db',
+      storePath,
+      '--device',
+      'cpu',
+      '--post-workers',
+      '0',
+      '--progress',
+      'none',
+      '--json',
+    ],
+    io,
+  );
+  assert.equal(code, 0, err.join(''));
+  const summary = JSON.parse(out.join('')) as { run: string; processed: number };
+  assert.equal(summary.processed, ROWS * POSITIONS.length);
+  await checkWrittenOnce(url, storePath, summary.run);
+  const usage = await inspectCli(['--query', 'SELECT 1'], io);
+  assert.equal(usage, 2);
+  assert.match(err.join(''), /--query needs --tasks/);
 });
