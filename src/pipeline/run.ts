@@ -109,7 +109,8 @@ export function toStored(r: ItemResult): StoredItem {
   };
 }
 
-async function writeWithRetry(store: Store, runId: string, items: StoredItem[], retryMs: number, signal?: AbortSignal): Promise<void> {
+/** Writes a batch of results, retrying a failing store (KENSA_ERR_STORE) for `retryMs`; other failures throw at once. */
+export async function writeWithRetry(store: Store, runId: string, items: StoredItem[], retryMs: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + retryMs;
   for (let attempt = 0; ; attempt++) {
     try {
