@@ -8,10 +8,11 @@
 import { parseArgs } from 'node:util';
 import { DEVICES, type DeviceChoice } from '../backend.js';
 import { formatProgressLine, type ProgressSnapshot } from '../pipeline/progress.js';
-import { builtinRecipe, loadRecipe } from '../detect/recipe.js';
+import { builtinRecipe, DEFAULT_RECIPE, loadRecipe } from '../detect/recipe.js';
 import { type RunOptions, runInspection, type RunStart, type RunSummary } from '../pipeline/run.js';
 import { openSqlTasks } from '../pipeline/sql-tasks.js';
-import { IMAGE_EXTENSIONS, type SourceScan, scanSources } from '../pipeline/source.js';
+import { expandSource, IMAGE_EXTENSIONS, type SourceItem, type SourceScan, scanSources } from '../pipeline/source.js';
+import { enqueueRun } from '../pipeline/jobs.js';
 import { MAX_POST_WORKERS } from '../pipeline/workers.js';
 import type { ItemResult } from '../pipeline/inspect.js';
 import { writeRunReport } from '../report/from-store.js';
@@ -34,6 +35,11 @@ Tasks from SQL (in place of SOURCE):
   --write-back SQL      statement run for each result, batched in transactions and retried:
                         {name} of the fan-out; :column, :name, :score, :verdict, :status bound
                         (e.g. "UPDATE panoramas SET {position}_score = :score WHERE id = :id")
+
+Scale-out (kensa worker --help):
+  --queue URL           enqueue the run's items as jobs on redis://HOST[:PORT][/DB] and return;
+                        workers inspect them (follow with kensa status RUN)
+  --job-items N         items per job (default 16)
 
 Options:
   --db URL              results database: SQLite file, postgres://…, mysql://… (default kensa.db)
@@ -72,6 +78,11 @@ function progressWriter(kind: 'tty' | 'json' | 'none', io: CliIO): ((p: Progress
     if (kind === 'json') io.err.write(`${JSON.stringify({ type: 'progress', ...p })}\n`);
     else io.err.write(`\r${formatProgressLine(p)}`);
   };
+}
+
+/** Every item of several sources, keyed as a local run keys them. */
+async function* expandSources(sources: readonly string[]): AsyncGenerator<SourceItem> {
+  for (const arg of sources) yield* expandSource(arg, undefined, undefined, sources.length > 1);
 }
 
 /** A shell word: as is when it is safe, else single-quoted. */
@@ -142,6 +153,8 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           'raw-dtype': { type: 'string' },
           progress: { type: 'string' },
           tasks: { type: 'string' },
+          queue: { type: 'string' },
+          'job-items': { type: 'string' },
           query: { type: 'string' },
           path: { type: 'string' },
           'fan-out': { type: 'string' },
@@ -218,6 +231,29 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         : null;
     let summary: RunSummary;
     try {
+      if (values.queue !== undefined) {
+        if (values['write-back'] !== undefined) throw new UsageError('--write-back is not available with --queue yet');
+        const scan = tasks ? null : await scanSources(positionals);
+        const total = tasks ? tasks.total : scan!.total;
+        if (total === null) throw new UsageError('--queue needs sources it can count (not stdin)');
+        const store = await openStore(values.db ?? 'kensa.db');
+        try {
+          const queued = await enqueueRun(tasks ? tasks.items() : expandSources(positionals), {
+            queue: values.queue,
+            store,
+            recipe: recipe ?? DEFAULT_RECIPE,
+            source: tasks ? { sources: [], tasks: tasks.description } : { sources: [...positionals] },
+            total,
+            jobItems: intFlag('job-items', values['job-items'], 16, 1, 10_000),
+          });
+          io.out.write(`${JSON.stringify({ run: queued.run.id, items: queued.items, jobs: queued.jobs })}\n`);
+          io.err.write(`kensa inspect: run ${queued.run.id}: ${queued.items} items in ${queued.jobs} jobs on ${values.queue}; follow with:\n`);
+          io.err.write(`  kensa status ${queued.run.id} --queue ${values.queue} --db ${values.db ?? 'kensa.db'}\n`);
+          return EXIT_OK;
+        } finally {
+          await store.close();
+        }
+      }
       if (tasks) {
         if (tasks.total === 0 && !values.resume) {
           io.err.write('kensa inspect: the --query returned no rows; no run was created\n');
