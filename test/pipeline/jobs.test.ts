@@ -77,8 +77,7 @@ test('three workers, SIGKILLed mid-job again and again, end every item exactly o
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     child.stderr!.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n'))
-        if (line.startsWith('{"type":"job"')) delivered += (JSON.parse(line) as { items: number }).items;
+      for (const line of chunk.toString().split('\n')) if (line.startsWith('{"type":"job"')) delivered += (JSON.parse(line) as { items: number }).items;
     });
     live.set(child.pid!, child);
     child.on('exit', () => live.delete(child.pid!));
@@ -122,6 +121,9 @@ test('three workers, SIGKILLed mid-job again and again, end every item exactly o
     if (!defectsPerFrame.has(frame)) defectsPerFrame.set(frame, n);
     assert.equal(n, defectsPerFrame.get(frame), `defects of ${item.itemKey}`);
   }
-  assert.ok([...defectsPerFrame.values()].some((n) => n > 0), 'some frames have defects');
+  assert.ok(
+    [...defectsPerFrame.values()].some((n) => n > 0),
+    'some frames have defects',
+  );
   await store.close();
 });
