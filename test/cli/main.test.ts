@@ -43,7 +43,10 @@ describe('kensa (main)', () => {
     assert.equal(c.buf.err, MAIN_HELP);
     c = capture();
     assert.equal(await run(['frob'], c.io), 2);
-    assert.equal(c.buf.err, "kensa: unknown command 'frob' (commands: inspect, samples, eval, tune, worker, status, doctor, bench)\nRun 'kensa --help' for usage.\n");
+    assert.equal(
+      c.buf.err,
+      "kensa: unknown command 'frob' (commands: inspect, samples, eval, tune, worker, status, doctor, bench)\nRun 'kensa --help' for usage.\n",
+    );
     assert.equal(c.buf.out, '');
     c = capture();
     assert.equal(await run(['--frob'], c.io), 2);
