@@ -261,6 +261,9 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           return EXIT_OK;
         }
         summary = await runInspection([], { ...options, tasks, sink: tasks });
+        // lost connections are survived silently by the retries; say how many there were
+        if (tasks.retries > 0)
+          io.err.write(`kensa inspect: ${plural(tasks.retries, 'task database statement')} retried after a lost connection, timeout or deadlock\n`);
       } else {
         // before a run is created and a device opened: with no image anywhere there is nothing to run
         const scan = await scanSources(positionals);
