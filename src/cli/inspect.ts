@@ -232,7 +232,6 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     let summary: RunSummary;
     try {
       if (values.queue !== undefined) {
-        if (values['write-back'] !== undefined) throw new UsageError('--write-back is not available with --queue yet');
         const scan = tasks ? null : await scanSources(positionals);
         const total = tasks ? tasks.total : scan!.total;
         if (total === null) throw new UsageError('--queue needs sources it can count (not stdin)');

@@ -19,6 +19,7 @@ and writes the results to the shared store. Run one per GPU, on any number of ma
 Options:
   --queue URL           the Redis of the queue
   --db URL              the shared results database: postgres://…, mysql://… or a SQLite file
+  --tasks URL           the task database, for runs enqueued from --tasks with --write-back
   --concurrency C       jobs taken at once (default 1)
   --device D            auto | cpu | gpu (default auto, or KENSA_DEVICE)
   --adapter A           GPU adapter index or name substring (kensa doctor lists them)
@@ -42,6 +43,7 @@ export async function runWorker(argv: readonly string[], io: CliIO, signal?: Abo
         options: {
           queue: { type: 'string' },
           db: { type: 'string' },
+          tasks: { type: 'string' },
           concurrency: { type: 'string' },
           device: { type: 'string' },
           adapter: { type: 'string' },
@@ -71,6 +73,7 @@ export async function runWorker(argv: readonly string[], io: CliIO, signal?: Abo
         backend,
         concurrency,
         lockMs,
+        ...(values.tasks !== undefined ? { tasks: values.tasks } : {}),
         ...(postWorkers !== undefined ? { postWorkers } : {}),
         onJob: (job, outcome) => io.err.write(`${JSON.stringify({ type: 'job', run: job.runId, items: outcome.items, errors: outcome.errors })}\n`),
       });

@@ -20,6 +20,7 @@ import { integerInRange } from '../validate.js';
 import { inspect } from './inspect.js';
 import { toStored, writeWithRetry } from './run.js';
 import type { SourceItem } from './source.js';
+import { openSqlTasks, type SqlTasks } from './sql-tasks.js';
 
 export const QUEUE_NAME = 'kensa-inspect';
 /** How often a job may be found stalled (its worker gone) and handed on before it fails. */
@@ -121,6 +122,8 @@ export interface WorkerOptions {
   postWorkers?: number;
   /** How long a job's lock lasts without renewal, ms (default 60 s; above the longest batch). */
   lockMs?: number;
+  /** The task database of runs made from `--tasks` with a write-back (its URL holds credentials, so the run does not). */
+  tasks?: string;
   /** The worker's name in status (default host:pid). */
   name?: string;
   onJob?: (job: InspectJob, outcome: JobOutcome) => void;
@@ -136,20 +139,28 @@ export interface RunningWorker {
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const name = o.name ?? `${hostname()}:${process.pid}`;
   const lockMs = integerInRange('lockMs', o.lockMs ?? 60_000, 1000, 3_600_000);
-  const recipes = new Map<string, { recipe: LoadedRecipe; total: number | null }>();
+  const recipes = new Map<string, { recipe: LoadedRecipe; total: number | null; sink: SqlTasks | null }>();
   const runOf = async (runId: string) => {
     const known = recipes.get(runId);
     if (known && known.total !== null) return known;
     const run = await o.store.getRun(runId);
     if (!run) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a run in the store for job run but received ${JSON.stringify(runId)}`);
     const total = typeof run.options.total === 'number' ? run.options.total : null;
-    const entry = { recipe: known?.recipe ?? parseRecipe(run.recipe, `recipe of run ${runId}`), total };
+    const entry = { recipe: known?.recipe ?? parseRecipe(run.recipe, `recipe of run ${runId}`), total, sink: known?.sink ?? (await writeBackOf(run)) };
     recipes.set(runId, entry);
     return entry;
   };
+  /** The write-back of a run made from a task table, through this worker's --tasks URL. */
+  const writeBackOf = async (run: RunRecord): Promise<SqlTasks | null> => {
+    const t = run.options.tasks as { query?: string; path?: string; fanOut?: string | null; writeBack?: string | null } | undefined;
+    if (!t?.writeBack || !t.query || !t.path) return null;
+    if (o.tasks === undefined)
+      throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected --tasks DB_URL for worker: run ${run.id} writes its results back to a task database`);
+    return openSqlTasks({ url: o.tasks, query: t.query, path: t.path, writeBack: t.writeBack, ...(t.fanOut ? { fanOut: t.fanOut } : {}) });
+  };
   const processJob = async (job: Job<InspectJob, JobOutcome>): Promise<JobOutcome> => {
     const { runId, items } = job.data;
-    const { recipe } = await runOf(runId);
+    const { recipe, sink } = await runOf(runId);
     const results = [];
     for await (const r of inspect([], {
       backend: o.backend,
@@ -160,6 +171,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       ...(o.postWorkers !== undefined ? { postWorkers: o.postWorkers } : {}),
     }))
       results.push(r);
+    // the write-back first: a job run again after a crash redoes what the store missed
+    await sink?.write(results);
     await writeWithRetry(o.store, runId, results.map(toStored), lockMs / 2);
     const { total } = await runOf(runId);
     if (total !== null && (await o.store.counts(runId)).total >= total) {
@@ -181,7 +194,13 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   // a lost Redis connection is retried by the client; the event only needs a listener
   worker.on('error', () => {});
   await worker.waitUntilReady();
-  return { name, close: () => worker.close() };
+  return {
+    name,
+    close: async () => {
+      await worker.close();
+      for (const { sink } of recipes.values()) await sink?.close();
+    },
+  };
 }
 
 export interface WorkerThroughput {

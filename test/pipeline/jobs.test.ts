@@ -8,34 +8,20 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue } from 'bullmq';
 import { KensaError } from '../../src/errors.js';
-import { enqueueRun, parseQueueUrl, QUEUE_NAME, queueStatus } from '../../src/pipeline/jobs.js';
+import { enqueueRun, parseQueueUrl, queueStatus } from '../../src/pipeline/jobs.js';
 import { DEFAULT_RECIPE } from '../../src/detect/recipe.js';
 import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
 import { writeFrames } from './_images.js';
+import { scratchQueue } from './_redis.js';
 
-const REDIS = process.env.KENSA_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const ITEMS = 400;
 const WORKERS = 3;
 /** The chaos phase: kill until this many kills or this long, whichever comes first. */
 const MAX_KILLS = 20;
 const CHAOS_MS = 60_000;
-
-async function redisUp(url: string): Promise<string | null> {
-  const queue = new Queue(QUEUE_NAME, { connection: { ...parseQueueUrl(url), maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false } });
-  queue.on('error', () => {});
-  try {
-    await Promise.race([queue.getJobCounts(), sleep(3000).then(() => Promise.reject(new Error('timeout')))]);
-    return null;
-  } catch (e) {
-    return `redis at ${url} unreachable: ${(e as Error).message}`;
-  } finally {
-    await queue.close().catch(() => undefined);
-  }
-}
 
 test('--queue URLs are checked', () => {
   for (const bad of ['http://h', 'redis://', 'redis://h/x', 'h:6379'])
@@ -47,17 +33,9 @@ test('--queue URLs are checked', () => {
 });
 
 test('three workers, SIGKILLed mid-job again and again, end every item exactly once', async (t) => {
-  const url = `${REDIS.replace(/\/\d*$/, '')}/${1 + Math.floor(Math.random() * 15)}`;
-  const down = await redisUp(url);
-  if (down) {
-    if (process.env.CI === 'true') throw new Error(down);
-    return t.skip(down);
-  }
-  const queue = new Queue(QUEUE_NAME, { connection: parseQueueUrl(url) });
-  after(async () => {
-    await queue.obliterate({ force: true });
-    await queue.close();
-  });
+  const redis = await scratchQueue();
+  if (typeof redis === 'string') return t.skip(redis);
+  const { url, queue } = redis;
   const dir = tempDir('kensa-jobs-');
   await writeFrames(join(dir, 'frames'), 6, 32);
   const db = join(dir, 'kensa.db');

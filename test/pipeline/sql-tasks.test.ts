@@ -14,6 +14,10 @@ import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
 import { DIALECTS, MYSQL_ADMIN_URL, scratchDatabase } from '../store/_dialects.js';
 import { writeFrames } from './_images.js';
+import { scratchQueue } from './_redis.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_RECIPE } from '../../src/detect/recipe.js';
+import { enqueueRun, type RunningWorker, startWorker } from '../../src/pipeline/jobs.js';
 import { createConnection } from 'mysql2/promise';
 
 const POSITIONS = ['xm', 'xp', 'zm', 'zp'] as const;
@@ -205,4 +209,42 @@ test('kensa inspect --tasks … --write-back runs the seed workflow from the com
   const usage = await inspectCli(['--query', 'SELECT 1'], io);
   assert.equal(usage, 2);
   assert.match(err.join(''), /--query needs --tasks/);
+});
+
+test('a queued --tasks run: two workers write every score back once', async (t) => {
+  const redis = await scratchQueue();
+  if (typeof redis === 'string') return t.skip(redis);
+  const dir = tempDir('kensa-sql-queue-');
+  const url = join(dir, 'tasks.db');
+  const project = await seed(url, dir);
+  const tasks = await openSqlTasks({
+    url,
+    query: 'SELECT id, sid FROM panoramas',
+    path: join(project, '{sid}_{position}.png'),
+    fanOut: 'position=xm,xp,zm,zp',
+    writeBack: WRITE_BACK,
+  });
+  const storePath = join(dir, 'kensa.db');
+  const store = await openStore(storePath);
+  const backend = await openBackend({ device: 'cpu' });
+  const workers: RunningWorker[] = [];
+  try {
+    const { run } = await enqueueRun(tasks.items(), {
+      queue: redis.url,
+      store,
+      recipe: DEFAULT_RECIPE,
+      source: { sources: [], tasks: tasks.description },
+      total: tasks.total,
+      jobItems: 6,
+    });
+    for (const name of ['a', 'b']) workers.push(await startWorker({ queue: redis.url, store, backend, tasks: url, postWorkers: 0, name }));
+    const deadline = Date.now() + 120_000;
+    while ((await store.getRun(run.id))?.status !== 'done' && Date.now() < deadline) await sleep(100);
+    await checkWrittenOnce(url, storePath, run.id);
+  } finally {
+    for (const w of workers) await w.close();
+    backend.close();
+    await tasks.close();
+    await store.close();
+  }
 });
