@@ -19,7 +19,7 @@ export interface SourceItem {
   key: string;
   path: string;
   /** Values the item came with (a task row and its fan-out), passed on to its result. */
-  fields?: Readonly<Record<string, string | number>>;
+  fields?: Readonly<Record<string, string | number | null>>;
 }
 
 /** A folder entry that is neither an image nor walked into. */

@@ -22,7 +22,7 @@ import type { SourceItem } from './source.js';
 /** Longest wait between two retries of a failed statement. */
 const MAX_BACKOFF_MS = 2000;
 
-export type TaskValue = string | number;
+export type TaskValue = string | number | null;
 
 export interface SqlTaskOptions {
   /** The task database: a SQLite path, postgres://… or mysql://… URL. */
@@ -248,7 +248,7 @@ export class SqlTasks implements TaskSource, ResultSink {
         const fields: Record<string, TaskValue> = {};
         for (const c of this.#columns) {
           const v = row[c];
-          fields[c] = typeof v === 'number' || typeof v === 'string' ? v : typeof v === 'bigint' ? Number(v) : String(v);
+          fields[c] = v === null || v === undefined ? null : typeof v === 'number' || typeof v === 'string' ? v : typeof v === 'bigint' ? Number(v) : String(v);
         }
         for (const value of this.#fanOut?.values ?? [null]) {
           const all = this.#fanOut && value !== null ? { ...fields, [this.#fanOut.name]: value } : fields;
