@@ -9,11 +9,13 @@ import { parseArgs } from 'node:util';
 import { DEVICES, type DeviceChoice } from '../backend.js';
 import { formatProgressLine, type ProgressSnapshot } from '../pipeline/progress.js';
 import { basename } from 'node:path';
-import { builtinRecipe, loadRecipe, MODEL_TASKS, parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
+import { builtinRecipe, DEFAULT_RECIPE, loadRecipe, MODEL_TASKS, parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../models/providers.js';
 import { GRAPH_OPTIMIZATIONS, MAX_SESSIONS, type SessionOptions } from '../models/session.js';
-import { type RunOptions, runInspection, type RunStart } from '../pipeline/run.js';
-import { IMAGE_EXTENSIONS, type SourceScan, scanSources } from '../pipeline/source.js';
+import { enqueueRun } from '../pipeline/jobs.js';
+import { type RunOptions, runInspection, type RunStart, type RunSummary } from '../pipeline/run.js';
+import { openSqlTasks } from '../pipeline/sql-tasks.js';
+import { expandSource, IMAGE_EXTENSIONS, type SourceItem, type SourceScan, scanSources } from '../pipeline/source.js';
 import { MAX_POST_WORKERS } from '../pipeline/workers.js';
 import type { ItemResult } from '../pipeline/inspect.js';
 import { writeRunReport } from '../report/from-store.js';
@@ -22,10 +24,25 @@ import { openStore } from '../store/store.js';
 import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
 
 export const INSPECT_HELP = `Usage: kensa inspect SOURCE... [options]
+       kensa inspect --tasks DB_URL --query SELECT --path TEMPLATE [--fan-out N=V,…] [--write-back SQL] [options]
 
 Inspects images with a recipe (default: classical crack/scratch/spot detection), stores every
 result, and prints a summary. SOURCE: a file, a folder (recursive), a glob ('imgs/**/*.png'),
 @list.txt (one path per line) or - (paths on stdin). JPEG, PNG, TIFF, WebP, BMP, .npy, .raw.
+
+Tasks from SQL (in place of SOURCE):
+  --tasks URL           the task database: SQLite file, postgres://…, mysql://…
+  --query SQL           SELECT of the tasks; its first column is a unique key (read in pages by it)
+  --path TEMPLATE       image path of a task: {column} of the query, {name} of the fan-out
+  --fan-out N=V1,V2     each row becomes one item per value (position=xm,xp,zm,zp)
+  --write-back SQL      statement run for each result, batched in transactions and retried:
+                        {name} of the fan-out; :column, :name, :score, :verdict, :status bound
+                        (e.g. "UPDATE panoramas SET {position}_score = :score WHERE id = :id")
+
+Scale-out (kensa worker --help):
+  --queue URL           enqueue the run's items as jobs on redis://HOST[:PORT][/DB] and return;
+                        workers inspect them (follow with kensa status RUN)
+  --job-items N         items per job (default 16)
 
 Options:
   --db URL              results database: SQLite file, postgres://…, mysql://… (default kensa.db)
@@ -75,6 +92,11 @@ export function progressWriter(kind: 'tty' | 'json' | 'none', io: CliIO): ((p: P
     if (kind === 'json') io.err.write(`${JSON.stringify({ type: 'progress', ...p })}\n`);
     else io.err.write(`\r${formatProgressLine(p)}`);
   };
+}
+
+/** Every item of several sources, keyed as a local run keys them. */
+async function* expandSources(sources: readonly string[]): AsyncGenerator<SourceItem> {
+  for (const arg of sources) yield* expandSource(arg, undefined, undefined, sources.length > 1);
 }
 
 /** A shell word: as is when it is safe, else single-quoted. */
@@ -183,6 +205,13 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           'raw-height': { type: 'string' },
           'raw-dtype': { type: 'string' },
           progress: { type: 'string' },
+          tasks: { type: 'string' },
+          queue: { type: 'string' },
+          'job-items': { type: 'string' },
+          query: { type: 'string' },
+          path: { type: 'string' },
+          'fan-out': { type: 'string' },
+          'write-back': { type: 'string' },
           json: { type: 'boolean', default: false },
           help: { type: 'boolean', short: 'h', default: false },
         },
@@ -192,7 +221,13 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
       io.out.write(INSPECT_HELP);
       return EXIT_OK;
     }
-    if (positionals.length === 0) throw new UsageError('expects at least one SOURCE (a file, folder, glob, @list or -)');
+    const taskFlags = (['query', 'path', 'fan-out', 'write-back'] as const).filter((f) => values[f] !== undefined);
+    if (values.tasks === undefined && taskFlags.length > 0) throw new UsageError(`--${taskFlags[0]} needs --tasks DB_URL`);
+    if (values.tasks !== undefined) {
+      if (positionals.length > 0) throw new UsageError('takes either SOURCE arguments or --tasks, not both');
+      if (values.query === undefined) throw new UsageError('--tasks needs --query SELECT');
+      if (values.path === undefined) throw new UsageError('--tasks needs --path TEMPLATE');
+    } else if (positionals.length === 0) throw new UsageError('expects at least one SOURCE (a file, folder, glob, @list or -) or --tasks');
     const device: DeviceChoice = choiceFlag('device', values.device ?? process.env.KENSA_DEVICE, 'auto', DEVICES);
     const rawGiven = values['raw-width'] !== undefined || values['raw-height'] !== undefined || values['raw-dtype'] !== undefined;
     const raw = rawGiven
@@ -240,15 +275,64 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         else if (r.status === 'error') errors.push(r);
       },
     };
-    // before a run is created and a device opened: with no image anywhere there is nothing to run
-    const scan = await scanSources(positionals);
-    if (scan.total === 0 && !values.resume) {
-      io.err.write('kensa inspect: no source holds an image; no run was created\n');
-      for (const line of scanLines(scan)) io.err.write(`${line}\n`);
-      io.out.write('kensa inspect — no run\n0 images inspected in 0.0 s\n');
-      return EXIT_OK;
+    const tasks =
+      values.tasks !== undefined
+        ? await openSqlTasks({
+            url: values.tasks,
+            query: values.query!,
+            path: values.path!,
+            ...(values['fan-out'] !== undefined ? { fanOut: values['fan-out'] } : {}),
+            ...(values['write-back'] !== undefined ? { writeBack: values['write-back'] } : {}),
+          })
+        : null;
+    let summary: RunSummary;
+    try {
+      if (values.queue !== undefined) {
+        const scan = tasks ? null : await scanSources(positionals);
+        const total = tasks ? tasks.total : scan!.total;
+        if (total === null) throw new UsageError('--queue needs sources it can count (not stdin)');
+        const store = await openStore(values.db ?? 'kensa.db');
+        try {
+          const queued = await enqueueRun(tasks ? tasks.items() : expandSources(positionals), {
+            queue: values.queue,
+            store,
+            recipe: recipe ?? DEFAULT_RECIPE,
+            source: tasks ? { sources: [], tasks: tasks.description } : { sources: [...positionals] },
+            total,
+            jobItems: intFlag('job-items', values['job-items'], 16, 1, 10_000),
+          });
+          io.out.write(`${JSON.stringify({ run: queued.run.id, items: queued.items, jobs: queued.jobs })}\n`);
+          io.err.write(`kensa inspect: run ${queued.run.id}: ${queued.items} items in ${queued.jobs} jobs on ${values.queue}; follow with:\n`);
+          io.err.write(`  kensa status ${queued.run.id} --queue ${values.queue} --db ${values.db ?? 'kensa.db'}\n`);
+          return EXIT_OK;
+        } finally {
+          await store.close();
+        }
+      }
+      if (tasks) {
+        if (tasks.total === 0 && !values.resume) {
+          io.err.write('kensa inspect: the --query returned no rows; no run was created\n');
+          io.out.write('kensa inspect — no run\n0 images inspected in 0.0 s\n');
+          return EXIT_OK;
+        }
+        summary = await runInspection([], { ...options, tasks, sink: tasks });
+        // lost connections are survived silently by the retries; say how many there were
+        if (tasks.retries > 0)
+          io.err.write(`kensa inspect: ${plural(tasks.retries, 'task database statement')} retried after a lost connection, timeout or deadlock\n`);
+      } else {
+        // before a run is created and a device opened: with no image anywhere there is nothing to run
+        const scan = await scanSources(positionals);
+        if (scan.total === 0 && !values.resume) {
+          io.err.write('kensa inspect: no source holds an image; no run was created\n');
+          for (const line of scanLines(scan)) io.err.write(`${line}\n`);
+          io.out.write('kensa inspect — no run\n0 images inspected in 0.0 s\n');
+          return EXIT_OK;
+        }
+        summary = await runInspection(positionals, { ...options, scan });
+      }
+    } finally {
+      await tasks?.close();
     }
-    const summary = await runInspection(positionals, { ...options, scan });
     if (progressKind === 'tty') io.err.write('\n');
     const { run: rec } = summary;
     let reportIndex: string | null = null;

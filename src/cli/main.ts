@@ -17,6 +17,7 @@ import { EXIT_OK, EXIT_USAGE, type CliIO } from './io.js';
 import * as samples from './samples.js';
 import * as serve from './serve.js';
 import * as tune from './tune.js';
+import * as worker from './worker.js';
 
 export interface Command {
   summary: string;
@@ -79,6 +80,12 @@ export const COMMANDS: Record<string, Command> = {
     help: serve.DASHBOARD_HELP,
     run: (argv, io) => withSignals((signal) => serve.runDashboard(argv, io, signal)),
   },
+  worker: {
+    summary: 'take queued inspection jobs from Redis and write results to the shared store',
+    help: worker.WORKER_HELP,
+    run: (argv, io) => withSignals((signal) => worker.runWorker(argv, io, signal)),
+  },
+  status: { summary: 'a queued run: done/total, ETA, queue depths, per-worker throughput, failed jobs', help: worker.STATUS_HELP, run: worker.runStatus },
   doctor: { summary: 'adapters, features, limits, ONNX Runtime providers, CPU cores; GPU vs CPU self-test', help: doctor.DOCTOR_HELP, run: doctor.run },
   bench: { summary: 'time an op on the CPU and the GPU (warm-up, repeats, min/median/max, GPU time)', help: bench.BENCH_HELP, run: bench.run },
 };

@@ -62,6 +62,8 @@ export interface ItemResult {
   label?: { name: string; score: number };
   /** A cascade's stage that decided: `first` (an early exit) or `full` (the full model). */
   cascade?: 'first' | 'full';
+  /** The item's source fields (a task row and its fan-out). */
+  fields?: SourceItem['fields'];
 }
 
 export interface InspectOptions {
@@ -75,6 +77,8 @@ export interface InspectOptions {
   raw?: DecodeOptions['raw'];
   /** Write each image's defect mask as an 8-bit PNG (255 = defect) named after the image. */
   masksDir?: string;
+  /** The items, in place of expanding the sources (a task table, a queued job). */
+  items?: AsyncIterable<SourceItem>;
   /** Item keys to skip (a resumed run's finished items). */
   skip?: ReadonlySet<string>;
   signal?: AbortSignal;
@@ -162,6 +166,7 @@ function errorResult(item: SourceItem, error: unknown, decodeMs = 0): ItemResult
     error: error instanceof Error ? error.message : String(error),
     defects: [],
     timings: { decodeMs, detectMs: 0 },
+    ...(item.fields ? { fields: item.fields } : {}),
   };
 }
 
@@ -215,12 +220,14 @@ function openRun(options: InspectOptions): Run {
   };
 }
 
-/** Source: every item of the sources, less those to skip, until the signal aborts. */
+/** Source: every item of the sources (or the given items), less those to skip, until the signal aborts. */
 async function sourceStage(run: Run, sources: readonly string[]): Promise<void> {
   const skip = run.options.skip ?? new Set<string>();
+  const given = run.options.items;
+  const items = given ? [given] : sources.map((arg) => expandSource(arg, run.options.stdin, undefined, sources.length > 1));
   try {
-    for (const arg of sources) {
-      for await (const item of expandSource(arg, run.options.stdin, undefined, sources.length > 1)) {
+    for (const source of items) {
+      for await (const item of source) {
         if (run.options.signal?.aborted) return;
         if (skip.has(item.key)) {
           run.meter.skipped++;
@@ -366,6 +373,7 @@ async function itemResult(run: Run, d: Judged['items'][number], found: ImageDete
     ...(maskPath ? { maskPath } : {}),
     ...(f.label ? { label: f.label } : {}),
     ...(f.cascade ? { cascade: f.cascade } : {}),
+    ...(d.item.fields ? { fields: d.item.fields } : {}),
   };
 }
 

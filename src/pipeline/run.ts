@@ -16,7 +16,7 @@ import type { ItemResult as StoredItem, Json, RunRecord } from '../store/schema.
 import type { BatchLimits } from './batcher.js';
 import { DEFAULT_BATCH, inspect, type ItemResult } from './inspect.js';
 import type { ProgressSnapshot } from './progress.js';
-import { scanSources, type SourceScan } from './source.js';
+import { scanSources, type SourceItem, type SourceScan } from './source.js';
 import { openRecipeModels, providerLabel } from '../detect/model.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
 import type { OpenModel } from '../models/registry.js';
@@ -26,6 +26,19 @@ import { resolvePostWorkers } from './workers.js';
 
 /** Results wait at most this long for their transaction (a crash loses at most this much work). */
 const FLUSH_INTERVAL_MS = 500;
+
+/** Items from elsewhere than files (a task table): how many, and the items themselves. */
+export interface TaskSource {
+  readonly total: number;
+  /** What the run records as its source. */
+  readonly description: Json;
+  items(): AsyncIterable<SourceItem>;
+}
+
+/** Where results also go, before the store (a write-back to the task table); it retries its own failures. */
+export interface ResultSink {
+  write(results: readonly ItemResult[]): Promise<void>;
+}
 
 export interface RunOptions {
   /** Store URL: a SQLite path (default `kensa.db`), `postgres://…` or `mysql://…`. */
@@ -59,6 +72,10 @@ export interface RunOptions {
   /** How long failing store writes are retried before the run fails (default 60 s). */
   storeRetryMs?: number;
   stdin?: NodeJS.ReadableStream;
+  /** Items to inspect in place of `sources` (a task table). */
+  tasks?: TaskSource;
+  /** Results are written here first, then to the store: a resumed run redoes what the store missed. */
+  sink?: ResultSink;
   /** The scan of `sources`, when the caller made it before (to stop without a run when nothing is there). */
   scan?: SourceScan;
 }
@@ -97,7 +114,8 @@ export function toStored(r: ItemResult): StoredItem {
   };
 }
 
-async function writeWithRetry(store: Store, runId: string, items: StoredItem[], retryMs: number, signal?: AbortSignal): Promise<void> {
+/** Writes a batch of results, retrying a failing store (KENSA_ERR_STORE) for `retryMs`; other failures throw at once. */
+export async function writeWithRetry(store: Store, runId: string, items: StoredItem[], retryMs: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + retryMs;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -134,7 +152,7 @@ export function deviceLabel(backend: Backend): string {
 export async function runInspection(sources: readonly string[], o: RunOptions = {}): Promise<RunSummary> {
   const started = performance.now();
   // before anything is opened or created: a missing source throws here and leaves no run behind
-  const scan = o.scan ?? (await scanSources(sources));
+  const scan = o.scan ?? (o.tasks ? { total: o.tasks.total, empty: [], skipped: [] } : await scanSources(sources));
   const store = o.store ?? (await openStore(o.db ?? 'kensa.db'));
   let backend: Backend;
   try {
@@ -174,13 +192,13 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
         recipe: JSON.parse(loaded.json) as Json,
         recipeHash: loaded.hash,
         device,
-        options: { sources: [...sources], masks: o.masksDir ?? null },
+        options: { sources: [...sources], masks: o.masksDir ?? null, ...(o.tasks ? { tasks: o.tasks.description } : {}) },
       });
     }
     const runId = run.id;
     o.onStart?.({ run, resumed: o.resume !== undefined, scan });
     const writeBatch = o.writeBatch ?? 64;
-    let pending: StoredItem[] = [];
+    let pending: ItemResult[] = [];
     let processed = 0;
     let storeFailure: unknown = null;
     let lastFlush = performance.now();
@@ -189,7 +207,8 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
       if (pending.length === 0) return;
       const items = pending;
       pending = [];
-      await writeWithRetry(store, runId, items, o.storeRetryMs ?? 60_000, o.signal);
+      await o.sink?.write(items);
+      await writeWithRetry(store, runId, items.map(toStored), o.storeRetryMs ?? 60_000, o.signal);
     };
     const local = new AbortController();
     const onAbort = () => local.abort();
@@ -207,11 +226,12 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
         ...(o.masksDir ? { masksDir: o.masksDir } : {}),
         ...(o.onProgress ? { onProgress: o.onProgress } : {}),
         ...(o.stdin ? { stdin: o.stdin } : {}),
+        ...(o.tasks ? { items: o.tasks.items() } : {}),
         skip,
         total: scan.total,
         signal: local.signal,
       })) {
-        pending.push(toStored(r));
+        pending.push(r);
         processed++;
         o.onItem?.(r);
         if (pending.length >= writeBatch || performance.now() - lastFlush >= FLUSH_INTERVAL_MS) {

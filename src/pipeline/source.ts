@@ -18,6 +18,8 @@ export interface SourceItem {
   /** Stable identity of the item within a run (posix separators). */
   key: string;
   path: string;
+  /** Values the item came with (a task row and its fan-out), passed on to its result. */
+  fields?: Readonly<Record<string, string | number | null>>;
 }
 
 /** A folder entry that is neither an image nor walked into. */
