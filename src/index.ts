@@ -29,7 +29,17 @@ export { decodeSafetensors, encodeSafetensors, type Safetensors, type NamedTenso
 export { customKernel, rawKernel, type CustomKernel, type CustomKernelSpec, type RawKernel, type RawKernelSpec } from './ops/custom/kernel.js';
 export { inspect, type InspectOptions, type ItemResult } from './pipeline/inspect.js';
 export { runInspection, type RunOptions, type RunStart, type RunSummary } from './pipeline/run.js';
-export { encodeOnnxModel, OnnxGraphBuilder, ONNX_OPSET, type OnnxGraph, type OnnxNode, type OnnxValue, type OnnxInitializer, type OnnxAttribute, type OnnxDType } from './models/onnx-writer.js';
+export {
+  encodeOnnxModel,
+  OnnxGraphBuilder,
+  ONNX_OPSET,
+  type OnnxGraph,
+  type OnnxNode,
+  type OnnxValue,
+  type OnnxInitializer,
+  type OnnxAttribute,
+  type OnnxDType,
+} from './models/onnx-writer.js';
 export { ModelSession, type SessionOptions, type GraphOptimization, type TensorInfo, type OutputData, type ProviderFailure } from './models/session.js';
 export { EXECUTION_PROVIDERS, onnxProviders, type ExecutionProvider, type ExecutionProviderInfo } from './models/providers.js';
 export { parseRecipe, loadRecipe, DEFAULT_RECIPE, RecipeSchema, type Recipe, type LoadedRecipe, type ModelRecipe } from './detect/recipe.js';
