@@ -19,7 +19,7 @@ describe('the search space', () => {
       base,
       CLASSIC_SPACE.map(() => 0.999999),
     ).recipe as ClassicRecipe;
-    assert.deepEqual([hi.threshold.value, hi.components.minArea, hi.blackhat?.size, hi.tophat?.weight], [0.4, 400, 15, 4]);
+    assert.deepEqual([hi.threshold.mode, hi.threshold.value, hi.components.minArea, hi.blackhat?.size, hi.tophat?.weight], ['relative', 0.4, 400, 31, 4]);
     const lo = candidate(
       base,
       CLASSIC_SPACE.map(() => 0),
