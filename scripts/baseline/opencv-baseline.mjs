@@ -69,11 +69,11 @@ function kept(c, minArea) {
 }
 
 /** Summed counts and verdicts of one parameter set on the frames, for every minArea of the grid at once. */
-function evaluate(frames, size, k, minAreas, compare) {
+function evaluate(frames, hats, k, minAreas, compare) {
   const counts = minAreas.map(() => ({ ...ZERO_COUNTS }));
   const verdicts = minAreas.map(() => ({ good: 0, falseNg: 0, bad: 0, missed: 0 }));
-  for (const f of frames) {
-    const c = candidates(f, blackhat(f, size), k);
+  for (const [i, f] of frames.entries()) {
+    const c = candidates(f, hats[i], k);
     const defective = f.truth.some((v) => v !== 0);
     minAreas.forEach((a, j) => {
       const mask = kept(c, a);
@@ -98,14 +98,22 @@ const near = new Map(train.map((f) => [f, withinDistance(f.truth, f.width, f.hei
 const fast = (mask, f) => pixelCounts(mask, f.truth, f.width, f.height, tolerance, near.get(f));
 const t0 = performance.now();
 let best = { f1: -1 };
-for (const size of SIZES)
+for (const size of SIZES) {
+  const hats = train.map((f) => blackhat(f, size));
   for (const k of KS)
-    for (const e of evaluate(train, size, k, MIN_AREAS, fast)) {
+    for (const e of evaluate(train, hats, k, MIN_AREAS, fast)) {
       const f1 = scores(e.counts).f1 ?? 0;
       if (f1 > best.f1) best = { f1, size, k, minArea: e.minArea };
     }
+}
 const searchS = (performance.now() - t0) / 1000;
-const [held] = evaluate(test, best.size, best.k, [best.minArea], (mask, f) => compareMasks(mask, f.truth, f.width, f.height, tolerance));
+const [held] = evaluate(
+  test,
+  test.map((f) => blackhat(f, best.size)),
+  best.k,
+  [best.minArea],
+  (mask, f) => compareMasks(mask, f.truth, f.width, f.height, tolerance),
+);
 const s = scores(held.counts);
 const v = held.verdicts;
 const f3 = (x) => (x === null ? '-' : x.toFixed(3));
