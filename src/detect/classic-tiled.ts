@@ -18,6 +18,7 @@
  * summed in double on the host where the GPU sums f32 (about 1e-6 relative apart).
  */
 import type { Backend } from '../backend.js';
+import { KensaError } from '../errors.js';
 import { gaussianKsizeForSigma } from '../ops/filters/kernels.js';
 import { Tensor } from '../tensor.js';
 import { afterPyrDown, afterStencil, afterUpsample } from '../tiling/halo.js';
@@ -132,6 +133,11 @@ async function maskTile(
 /** The classic device stage of one image (u8 or u16, one channel), tile by tile. */
 export async function classicTiled(frame: Frame, r: ClassicRecipe, wantMasks: boolean, options: TiledOptions): Promise<RegionPayload> {
   const { width, height } = frame;
+  if (r.threshold.mode === 'relative')
+    throw new KensaError(
+      'KENSA_ERR_RECIPE',
+      `threshold.mode 'relative' standardises by whole-image statistics and is not tiled, but a ${width}×${height} image exceeds one storage binding; use threshold.mode 'absolute', a smaller input.scale or --device cpu`,
+    );
   const { halo, align } = classicTileGeometry(r);
   const tiles = tileGrid(width, height, { tile: options.tile, halo, align });
   const s = pyramidPlan(height, width, r).contrastLevel;

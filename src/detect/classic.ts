@@ -152,7 +152,9 @@ export function fuseUp(fused: Tensor, g: Tensor, s: number): Tensor {
  */
 export function contrastScores(level: Tensor, s: number, r: ClassicRecipe): Tensor {
   const sigma = Math.min(MAX_LEVEL_SIGMA, r.contrast.background / 2 ** s);
-  const uniforms = { unit: r.threshold.value, value: r.contrast.value, noise: r.contrast.noise, margin: Math.ceil(sigma / 2) };
+  // a relative threshold standardises the response afterwards: the contrast must not depend on it
+  const unit = r.threshold.mode === 'relative' ? 1 : r.threshold.value;
+  const uniforms = { unit, value: r.contrast.value, noise: r.contrast.noise, margin: Math.ceil(sigma / 2) };
   return tidy(() => {
     // replicated edges: a reflected border would mirror the vignetting's fall-off into a dark rim
     const d = difference([level, gaussianBlur(level, { sigma, border: 'replicate' })], {});
@@ -202,15 +204,44 @@ export function fuseHats(fused: Tensor, x: Tensor, r: ClassicRecipe): Tensor {
   return fused;
 }
 
-/** The device stage: everything up to the regions' statistics (and the masks). */
-async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<RegionPayload[]> {
+/** (x − mean) / std per image, `s` holding each image's imageStats (min, max, mean, std) as N×1×1×4. */
+const standardise = customKernel({
+  name: 'standardise',
+  inputs: ['x', 's'],
+  pixel: /* wgsl */ `
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  return (x_px(n, c, y, x) - s_px(n, 0u, 0u, 2u)) / max(s_px(n, 0u, 0u, 3u), 1e-6);
+}`,
+  cpu: ({ x, s }, _u, n, c, y, xx) => (x.px(n, c, y, xx) - s.px(n, 0, 0, 2)) / Math.max(s.px(n, 0, 0, 3), 1e-6),
+});
+
+/**
+ * The response map: every channel fused (gradient pyramid, local contrast, hats), standardised per
+ * image under a relative threshold. The heavy part of a run; thresholds and component filters
+ * read it, so one map serves many of them (tune's sweep). Its values do not depend on
+ * threshold.value under a relative threshold or without the local contrast.
+ */
+export function responseMap(batch: Tensor, r: ClassicRecipe): Tensor {
   // each step in its own scope, so its input is freed as soon as the next step has used it
-  using gradient = tidy(() => {
+  const fused = tidy(() => {
     const smooth = normalisedDenoise(batch, r.denoise.sigma);
     return fuseHats(fusedMap(smooth, r), smooth, r);
   });
-  using mask = filledMask(candidateMask(gradient, r), r);
-  return await regionsOf(mask, gradient, r.components.connectivity, wantMasks);
+  if (r.threshold.mode !== 'relative') return fused;
+  using _fused = fused;
+  return tidy(() => standardise([fused, imageStats(fused).reshape([fused.shape[0]!, 1, 1, 4])], {}));
+}
+
+/** The regions of a response map under the recipe's threshold, closing and hole filling. */
+export async function responseRegions(response: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<RegionPayload[]> {
+  using mask = filledMask(candidateMask(response, r), r);
+  return await regionsOf(mask, response, r.components.connectivity, wantMasks);
+}
+
+/** The device stage: everything up to the regions' statistics (and the masks). */
+async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<RegionPayload[]> {
+  using response = responseMap(batch, r);
+  return await responseRegions(response, r, wantMasks);
 }
 
 /** The post stage: minimum-area filter, scores (mean gradient over the threshold), classes and the verdict. */

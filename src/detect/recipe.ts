@@ -61,11 +61,17 @@ const classic = z
       .object({ operator: z.enum(['sobel', 'scharr', 'central']).default('central'), scales: z.int().min(1).max(3).default(1) })
       .strict()
       .default({ operator: 'central', scales: 1 }),
-    /** Gradient magnitude (normalised units) above which a pixel is a defect candidate. */
+    /**
+     * Where a pixel is a defect candidate. `absolute`: the fused response (normalised units) above
+     * `value`. `relative`: each image's response is first standardised by its own mean and
+     * standard deviation, so a candidate lies `value` standard deviations above its image's mean
+     * (mean + k·std, which transfers across exposures and surfaces); the local contrast then enters
+     * in its own units (1 = its noise bound) instead of `value`'s.
+     */
     threshold: z
-      .object({ value: z.number().positive().max(100).default(0.055) })
+      .object({ value: z.number().positive().max(100).default(0.055), mode: z.enum(['absolute', 'relative']).default('absolute') })
       .strict()
-      .default({ value: 0.055 }),
+      .default({ value: 0.055, mode: 'absolute' }),
     /**
      * Local contrast, for area defects whose outline is too faint for the gradient (stains): the
      * denoised image minus its background, a Gaussian blur of `background` px sigma (0 = off). A

@@ -194,8 +194,12 @@ function touched(mask: Uint8Array, width: number, height: number, set: number, n
   return { count, touched: hit };
 }
 
-/** Compares one predicted mask with its truth (same width × height, row-major, non-zero = defect). */
-export function compareMasks(pred: Uint8Array, truth: Uint8Array, width: number, height: number, tolerance: number): MaskCounts {
+/**
+ * The pixel counts of one comparison (the object counts left 0): all that pixel precision,
+ * recall, F1 and IoU need. `nearTruth` is withinDistance(truth, …, tolerance), for callers that
+ * compare many predictions with one truth.
+ */
+export function pixelCounts(pred: Uint8Array, truth: Uint8Array, width: number, height: number, tolerance: number, nearTruth?: Uint8Array): MaskCounts {
   const n = width * height;
   let predicted = 0;
   let truthPx = 0;
@@ -208,22 +212,31 @@ export function compareMasks(pred: Uint8Array, truth: Uint8Array, width: number,
     if (p && t) intersection++;
   }
   const counts: MaskCounts = { ...ZERO_COUNTS, pixels: n, truth: truthPx, predicted, intersection, union: predicted + truthPx - intersection };
-  if (predicted === 0 || truthPx === 0) {
-    const none = new Uint8Array(0);
-    if (truthPx) counts.truthObjects = touched(truth, width, height, truthPx, none).count;
-    if (predicted) counts.predictedObjects = touched(pred, width, height, predicted, none).count;
+  if (predicted === 0 || truthPx === 0) return counts;
+  const near = nearTruth ?? withinDistance(truth, width, height, tolerance);
+  const nearPred = withinDistance(pred, width, height, tolerance);
+  for (let i = 0; i < n; i++) {
+    if (pred[i] && near[i]) counts.matchedPredicted++;
+    if (truth[i] && nearPred[i]) counts.matchedTruth++;
+  }
+  return counts;
+}
+
+/** Compares one predicted mask with its truth (same width × height, row-major, non-zero = defect). */
+export function compareMasks(pred: Uint8Array, truth: Uint8Array, width: number, height: number, tolerance: number): MaskCounts {
+  const counts = pixelCounts(pred, truth, width, height, tolerance);
+  const none = new Uint8Array(0);
+  if (counts.predicted === 0 || counts.truth === 0) {
+    if (counts.truth) counts.truthObjects = touched(truth, width, height, counts.truth, none).count;
+    if (counts.predicted) counts.predictedObjects = touched(pred, width, height, counts.predicted, none).count;
     return counts;
   }
   const nearTruth = withinDistance(truth, width, height, tolerance);
   const nearPred = withinDistance(pred, width, height, tolerance);
-  for (let i = 0; i < n; i++) {
-    if (pred[i] && nearTruth[i]) counts.matchedPredicted++;
-    if (truth[i] && nearPred[i]) counts.matchedTruth++;
-  }
-  const t = touched(truth, width, height, truthPx, nearPred);
+  const t = touched(truth, width, height, counts.truth, nearPred);
   counts.truthObjects = t.count;
   counts.detectedObjects = t.touched;
-  const p = touched(pred, width, height, predicted, nearTruth);
+  const p = touched(pred, width, height, counts.predicted, nearTruth);
   counts.predictedObjects = p.count;
   counts.matchedPredictedObjects = p.touched;
   return counts;

@@ -2,12 +2,16 @@
  * One evaluation of a recipe on frames held in memory: the recipe's full detector (both stages,
  * on the backend's device) over batches of equal-size frames, each image's defect mask keeping
  * only the components the recipe keeps as defects (at least components.minArea pixels), scored
- * against the truth with `kensa eval`'s pixel metrics.
+ * against the truth with `kensa eval`'s pixel metrics. A sweep scores many thresholds and minimum
+ * areas from one response map per batch: the heavy stages run once.
  */
 import type { Backend } from '../backend.js';
+import type { Tensor } from '../tensor.js';
+import { responseMap, responseRegions } from '../detect/classic.js';
 import { detect, type ImageDetection } from '../detect/detector.js';
-import { componentsOf, type Recipe } from '../detect/recipe.js';
-import { addCounts, compareMasks, scores, ZERO_COUNTS, type MaskCounts } from '../eval/metrics.js';
+import { componentsOf, type ClassicRecipe, type Recipe } from '../detect/recipe.js';
+import { addCounts, components, pixelCounts, scores, withinDistance, ZERO_COUNTS, type MaskCounts } from '../eval/metrics.js';
+import { invalidParameter } from '../validate.js';
 import type { Frame, LabelledFrame } from './data.js';
 
 export const METRICS = ['f1', 'iou'] as const;
@@ -16,9 +20,8 @@ export type Metric = (typeof METRICS)[number];
 /** Frames per detector batch (of one size). */
 const BATCH = 8;
 
-/** The recipe's detection of every frame (masks included), in the frames' order. */
-export async function detectFrames(backend: Backend, frames: readonly Frame[], recipe: Recipe): Promise<ImageDetection[]> {
-  const out: ImageDetection[] = new Array(frames.length);
+/** Runs `each` on every batch of up to BATCH equal-size frames on the device, with the frames' indices. */
+async function forBatches(backend: Backend, frames: readonly Frame[], each: (batch: Tensor, indices: number[]) => Promise<void>): Promise<void> {
   const groups = new Map<string, number[]>();
   frames.forEach((f, i) => {
     const key = `${f.width}×${f.height}:${f.dtype}`;
@@ -34,13 +37,21 @@ export async function detectFrames(backend: Backend, frames: readonly Frame[], r
         f0.dtype,
       );
       try {
-        const dets = await detect(batch, recipe, true);
-        for (const [k, i] of part.entries()) out[i] = dets[k]!;
+        await each(batch, part);
       } finally {
         batch.dispose();
       }
     }
   }
+}
+
+/** The recipe's detection of every frame (masks included), in the frames' order. */
+export async function detectFrames(backend: Backend, frames: readonly Frame[], recipe: Recipe): Promise<ImageDetection[]> {
+  const out: ImageDetection[] = new Array(frames.length);
+  await forBatches(backend, frames, async (batch, part) => {
+    const dets = await detect(batch, recipe, true);
+    for (const [k, i] of part.entries()) out[i] = dets[k]!;
+  });
   return out;
 }
 
@@ -89,14 +100,86 @@ export function metricOf(counts: MaskCounts, metric: Metric): number {
   return (metric === 'f1' ? s.f1 : s.iou) ?? 0;
 }
 
-/** Counts of the recipe's kept defect masks against the truth, summed over the frames (micro-averaged). */
+/** Each truth mask's pixels within a tolerance (every candidate compares with the same truth). */
+const nearCache = new WeakMap<Uint8Array, { tolerance: number; near: Uint8Array }>();
+function nearTruth(f: LabelledFrame, tolerance: number): Uint8Array {
+  const hit = nearCache.get(f.truth);
+  if (hit?.tolerance === tolerance) return hit.near;
+  const near = withinDistance(f.truth, f.width, f.height, tolerance);
+  nearCache.set(f.truth, { tolerance, near });
+  return near;
+}
+
+/** Pixel counts of one kept mask against its frame's truth. */
+const countsOf = (mask: Uint8Array, f: LabelledFrame, tolerance: number) => pixelCounts(mask, f.truth, f.width, f.height, tolerance, nearTruth(f, tolerance));
+
+/** Pixel counts (the object counts 0) of the recipe's kept defect masks against the truth, summed over the frames (micro-averaged). */
 export async function recipeCounts(backend: Backend, frames: readonly LabelledFrame[], recipe: Recipe, tolerance: number): Promise<MaskCounts> {
   const dets = await detectFrames(backend, frames, recipe);
   let counts: MaskCounts = { ...ZERO_COUNTS };
   frames.forEach((f, i) => {
     const { minArea, connectivity } = componentsOf(recipe);
     const mask = keptMask(dets[i]!.mask!, f.width, f.height, minArea, connectivity);
-    counts = addCounts(counts, compareMasks(mask, f.truth, f.width, f.height, tolerance));
+    counts = addCounts(counts, countsOf(mask, f, tolerance));
+  });
+  return counts;
+}
+
+/** Threshold values and minimum areas a sweep tries. */
+export interface SweepGrid {
+  thresholds: readonly number[];
+  minAreas: readonly number[];
+}
+
+/**
+ * Whether the recipe's response map is the same whatever its threshold.value (a relative
+ * threshold, or no local contrast, whose scores are in threshold units): only then may one map be
+ * thresholded at many values.
+ */
+export function sweepsThresholds(r: ClassicRecipe): boolean {
+  return r.threshold.mode === 'relative' || r.contrast.background === 0;
+}
+
+/**
+ * counts[t][a]: the pixel counts of the recipe with threshold.value = grid.thresholds[t] and
+ * components.minArea = grid.minAreas[a], equal to recipeCounts of each such recipe. The heavy
+ * stages (denoise, gradients, contrast, hats) run once per batch; each threshold then runs the
+ * threshold, closing and hole filling on that map, and each minimum area only filters its
+ * components' areas.
+ */
+export async function sweepCounts(
+  backend: Backend,
+  frames: readonly LabelledFrame[],
+  recipe: ClassicRecipe,
+  grid: SweepGrid,
+  tolerance: number,
+): Promise<MaskCounts[][]> {
+  if (!grid.thresholds.length || !grid.minAreas.length)
+    throw invalidParameter('grid', 'at least one threshold and one minimum area', `${grid.thresholds.length} and ${grid.minAreas.length}`);
+  if (grid.thresholds.length > 1 && !sweepsThresholds(recipe))
+    throw invalidParameter(
+      'grid.thresholds',
+      "one value for a recipe whose local contrast depends on it (threshold.mode 'absolute' with contrast.background > 0)",
+      grid.thresholds.length,
+    );
+  const counts = grid.thresholds.map(() => grid.minAreas.map(() => ({ ...ZERO_COUNTS })));
+  const { connectivity } = recipe.components;
+  await forBatches(backend, frames, async (batch, part) => {
+    using response = responseMap(batch, recipe);
+    for (const [t, value] of grid.thresholds.entries()) {
+      const payloads = await responseRegions(response, { ...recipe, threshold: { ...recipe.threshold, value } }, true);
+      for (const [k, i] of part.entries()) {
+        const f = frames[i]!;
+        const { labels, count } = components(payloads[k]!.mask!, f.width, f.height, connectivity);
+        const areas = new Int32Array(count + 1);
+        for (const l of labels) areas[l]!++;
+        for (const [a, minArea] of grid.minAreas.entries()) {
+          const kept = new Uint8Array(labels.length);
+          for (let p = 0; p < labels.length; p++) if (labels[p] && areas[labels[p]!]! >= minArea) kept[p] = 255;
+          counts[t]![a] = addCounts(counts[t]![a]!, countsOf(kept, f, tolerance));
+        }
+      }
+    }
   });
   return counts;
 }

@@ -6,23 +6,67 @@
  * interrupted search resumes where it stopped and, candidates and image subsets being fixed by
  * the seed, ends exactly where an uninterrupted one would. The search only ever receives the
  * tuning images: held-out scoring is the caller's (tune.ts).
+ *
+ * The threshold and the minimum area cost no run of their own: each candidate's response map is
+ * thresholded at every value of a grid and its components filtered at every minimum area of
+ * another (score.ts sweepCounts), and the candidate is scored with its best pair. The grid of
+ * thresholds is k = 0.5 … 6 standard deviations under a relative threshold, the space's
+ * threshold.value range without the local contrast, and the candidate's own value otherwise
+ * (there the contrast's scores depend on it). The base recipe (candidate 0) keeps its own values.
  */
 import { createHash } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { Backend } from '../backend.js';
-import type { ClassicRecipe, LoadedRecipe } from '../detect/recipe.js';
+import { parseRecipe, type ClassicRecipe, type LoadedRecipe } from '../detect/recipe.js';
 import { KensaError } from '../errors.js';
 import { mulberry32 } from '../rng.js';
 import { integerInRange, invalidParameter, numberInRange } from '../validate.js';
 import { dataHash, type LabelledFrame } from './data.js';
-import { scoreRecipe, type Metric } from './score.js';
+import { metricOf, sweepCounts, sweepsThresholds, type Metric, type SweepGrid } from './score.js';
 import { haltonPoint, MAX_DIMENSIONS } from './sequence.js';
-import { candidate, CLASSIC_SPACE, type Dimension } from './space.js';
+import { candidate, CLASSIC_SPACE, valueAt, type Dimension } from './space.js';
 
 /** Each rung keeps this share (1/η) of its candidates and gives them η times the images. */
 const ETA = 3;
 /** The fewest images a rung scores on (fewer says little about a candidate). */
 const MIN_IMAGES = 3;
+/** Relative thresholds a sweep tries: standard deviations above each image's mean. */
+export const RELATIVE_THRESHOLDS: readonly number[] = [0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6];
+/** Points of a swept dimension's range (absolute thresholds, minimum areas), spread as the dimension samples. */
+const SWEEP_POINTS = 10;
+
+/** The sweep grid of a candidate: only the dimensions the space searches are swept. */
+export function sweepGrid(r: ClassicRecipe, space: readonly Dimension[]): SweepGrid {
+  const spread = (d: Dimension) => Array.from({ length: SWEEP_POINTS }, (_, j) => valueAt(d, Math.min(j / (SWEEP_POINTS - 1), 1 - 1e-9)) as number);
+  const threshold = space.find((d) => d.path === 'threshold.value');
+  const minArea = space.find((d) => d.path === 'components.minArea');
+  const thresholds = !threshold || !sweepsThresholds(r) ? [r.threshold.value] : r.threshold.mode === 'relative' ? RELATIVE_THRESHOLDS : spread(threshold);
+  return { thresholds: [...new Set(thresholds)], minAreas: minArea ? [...new Set(spread(minArea))] : [r.components.minArea] };
+}
+
+/** The candidate's best threshold and minimum area on `images` (the first best in grid order) and its score. */
+async function sweptScore(
+  o: SearchOptions,
+  images: readonly LabelledFrame[],
+  r: ClassicRecipe,
+  grid: SweepGrid,
+): Promise<{ score: number; pick: [number, number] }> {
+  const counts = await sweepCounts(o.backend, images, r, grid, o.tolerance);
+  let best = { score: -1, pick: [r.threshold.value, r.components.minArea] as [number, number] };
+  for (const [t, row] of counts.entries())
+    for (const [a, c] of row.entries()) {
+      const score = metricOf(c, o.metric);
+      if (score > best.score) best = { score, pick: [grid.thresholds[t]!, grid.minAreas[a]!] };
+    }
+  return best;
+}
+
+/** The recipe with a swept threshold and minimum area. */
+function picked(r: LoadedRecipe, pick: readonly [number, number] | undefined): LoadedRecipe {
+  const c = r.recipe as ClassicRecipe;
+  if (!pick || (pick[0] === c.threshold.value && pick[1] === c.components.minArea)) return r;
+  return parseRecipe({ ...c, threshold: { ...c.threshold, value: pick[0] }, components: { ...c.components, minArea: pick[1] } }, 'tuned recipe');
+}
 
 export interface SearchProgress {
   evaluations: number;
@@ -112,9 +156,11 @@ export function stratifiedOrder(train: readonly LabelledFrame[], seed: number): 
 }
 
 interface State {
-  version: 1;
+  version: 2;
   key: string;
   scores: Record<string, number>;
+  /** The swept threshold and minimum area of each evaluation. */
+  picks: Record<string, [number, number]>;
 }
 
 async function readState(path: string, key: string): Promise<State> {
@@ -122,7 +168,7 @@ async function readState(path: string, key: string): Promise<State> {
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    return { version: 1, key, scores: {} };
+    return { version: 2, key, scores: {}, picks: {} };
   }
   let s: State;
   try {
@@ -130,7 +176,7 @@ async function readState(path: string, key: string): Promise<State> {
   } catch (e) {
     throw new KensaError('KENSA_ERR_TUNE_STATE', `The tuning state ${path} is not JSON (${(e as Error).message}); delete it to start over`);
   }
-  if (s.version !== 1 || s.key !== key || typeof s.scores !== 'object') {
+  if (s.version !== 2 || s.key !== key || typeof s.scores !== 'object' || typeof s.picks !== 'object') {
     throw new KensaError(
       'KENSA_ERR_TUNE_STATE',
       `The tuning state ${path} belongs to another search (other images, recipe, metric, budget or seed); delete it to start over`,
@@ -161,9 +207,9 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
   const recipeOf = (i: number): LoadedRecipe => (i === 0 ? o.base : candidate(base as ClassicRecipe, haltonPoint(i - 1, space.length, seed), space));
 
   const key = createHash('sha256')
-    .update(JSON.stringify({ data: dataHash(train), base: o.base.hash, metric: o.metric, tolerance: o.tolerance, budget, seed, space }))
+    .update(JSON.stringify({ data: dataHash(train), base: o.base.hash, metric: o.metric, tolerance: o.tolerance, budget, seed, space, RELATIVE_THRESHOLDS }))
     .digest('hex');
-  const state = o.statePath ? await readState(o.statePath, key) : { version: 1 as const, key, scores: {} };
+  const state: State = o.statePath ? await readState(o.statePath, key) : { version: 2, key, scores: {}, picks: {} };
 
   const total = rungs.reduce((s, r) => s + r.candidates, 0);
   const work = rungs.reduce((s, r) => s + r.candidates * r.images, 0);
@@ -183,10 +229,13 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
       if (score === undefined) {
         if (o.signal?.aborted) return { aborted: true, evaluations };
         const t = performance.now();
-        score = await scoreRecipe(o.backend, images, recipeOf(i).recipe, o.metric, o.tolerance);
+        const r = recipeOf(i).recipe as ClassicRecipe;
+        const swept = await sweptScore(o, images, r, i === 0 ? { thresholds: [r.threshold.value], minAreas: [r.components.minArea] } : sweepGrid(r, space));
+        score = swept.score;
         timeMs += performance.now() - t;
         workTimed += rung.images;
         state.scores[id] = score;
+        state.picks[id] = swept.pick;
         if (o.statePath) await writeState(o.statePath, state);
       }
       scored.push({ i, score });
@@ -214,7 +263,7 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
     .find((s) => s !== undefined)!;
   return {
     aborted: false,
-    recipe: recipeOf(winner.i),
+    recipe: picked(recipeOf(winner.i), state.picks[`${rungs.length - 1}/${winner.i}`]),
     score: winner.score,
     baseScore: baseRun,
     evaluations,

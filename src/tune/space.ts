@@ -16,6 +16,8 @@ export interface Dimension {
   integer: boolean;
   /** Share of the unit interval that turns the feature off: `value` 0 sets 0, null removes the path's section. */
   off?: { share: number; value: 0 | null };
+  /** A categorical dimension: equal shares of the unit interval pick these values (min and max unused). */
+  choices?: readonly string[];
 }
 
 const dim = (path: string, min: number, max: number, o: Partial<Omit<Dimension, 'path' | 'min' | 'max'>> = {}): Dimension => ({
@@ -30,20 +32,22 @@ const dim = (path: string, min: number, max: number, o: Partial<Omit<Dimension, 
 export const CLASSIC_SPACE: readonly Dimension[] = [
   dim('denoise.sigma', 0, 3),
   dim('gradient.scales', 1, 3, { integer: true }),
+  dim('threshold.mode', 0, 1, { choices: ['absolute', 'relative'] }),
   dim('threshold.value', 0.01, 0.4, { log: true }),
   dim('contrast.background', 16, 128, { log: true, off: { share: 0.25, value: 0 } }),
   dim('contrast.value', 0.01, 0.3, { log: true }),
   dim('contrast.noise', 1, 10),
   dim('morphology.close', 0, 9, { integer: true }),
   dim('components.minArea', 1, 400, { log: true, integer: true }),
-  dim('blackhat.size', 3, 15, { integer: true, off: { share: 0.5, value: null } }),
+  dim('blackhat.size', 3, 31, { integer: true, off: { share: 0.5, value: null } }),
   dim('blackhat.weight', 0.25, 4, { log: true }),
-  dim('tophat.size', 3, 15, { integer: true, off: { share: 0.5, value: null } }),
+  dim('tophat.size', 3, 31, { integer: true, off: { share: 0.5, value: null } }),
   dim('tophat.weight', 0.25, 4, { log: true }),
 ];
 
 /** The value of dimension `d` at u ∈ [0, 1), or null/0 where it is off. */
-export function valueAt(d: Dimension, u: number): number | null {
+export function valueAt(d: Dimension, u: number): number | string | null {
+  if (d.choices) return d.choices[Math.min(d.choices.length - 1, Math.floor(u * d.choices.length))]!;
   let v = u;
   if (d.off) {
     if (v < d.off.share) return d.off.value;

@@ -35,7 +35,10 @@ const VARIANTS: [string, ClassicRecipe][] = [
     { ...recipe, gradient: { ...recipe.gradient, scales: 3 }, morphology: { close: 5, fillHoles: 64 }, components: { ...recipe.components, connectivity: 4 } },
   ],
   ['contrast on level 1, no closing', { ...recipe, contrast: { ...recipe.contrast, background: 16 }, morphology: { close: 0, fillHoles: 0 } }],
-  ['contrast off, denoise sigma 3', { ...recipe, contrast: { ...recipe.contrast, background: 0 }, denoise: { sigma: 3 }, threshold: { value: 0.02 } }],
+  [
+    'contrast off, denoise sigma 3',
+    { ...recipe, contrast: { ...recipe.contrast, background: 0 }, denoise: { sigma: 3 }, threshold: { ...recipe.threshold, value: 0.02 } },
+  ],
   ['black-hat 9 and top-hat 5, weighted', { ...recipe, blackhat: { size: 9, weight: 2 }, tophat: { size: 5, weight: 1 } }],
 ];
 

@@ -73,6 +73,7 @@ const VARIANTS: [string, ClassicRecipe][] = [
   ],
   ['contrast on level 1, no closing', { ...recipe, contrast: { ...recipe.contrast, background: 16 }, morphology: { close: 0, fillHoles: 1000 } }],
   ['contrast off, no denoise', { ...recipe, contrast: { ...recipe.contrast, background: 0 }, denoise: { sigma: 0 } }],
+  ['relative threshold, black-hat 9', { ...recipe, threshold: { value: 3, mode: 'relative' }, blackhat: { size: 9, weight: 2 } }],
 ];
 
 test('GPU and CPU give the same defects and masks', { skip: gpuSkip(gpu) }, async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { addCounts, compareMasks, components, keptPixels, scores, withinDistance, ZERO_COUNTS } from '../../src/eval/metrics.js';
+import { addCounts, compareMasks, components, keptPixels, pixelCounts, scores, withinDistance, ZERO_COUNTS } from '../../src/eval/metrics.js';
 import { mulberry32 } from '../../src/rng.js';
 
 /** A w×h mask with the listed [x, y] pixels set. */
@@ -158,5 +158,20 @@ describe('eval/metrics', () => {
     assert.equal(scores(sum).recall, 1 / 9);
     assert.equal(scores(sum).precision, 1);
     assert.equal(scores(sum).objectRecall, 1 / 2);
+  });
+
+  test('pixelCounts: the pixel fields of compareMasks, with or without a precomputed nearTruth; objects left 0', () => {
+    const rng = mulberry32(9);
+    const W = 40;
+    const H = 30;
+    for (const tolerance of [0, 1.5, 2]) {
+      const pred = Uint8Array.from({ length: W * H }, () => (rng() < 0.1 ? 255 : 0));
+      const truth = Uint8Array.from({ length: W * H }, () => (rng() < 0.1 ? 1 : 0));
+      const full = compareMasks(pred, truth, W, H, tolerance);
+      const pixels = { ...full, truthObjects: 0, detectedObjects: 0, predictedObjects: 0, matchedPredictedObjects: 0 };
+      assert.deepEqual(pixelCounts(pred, truth, W, H, tolerance), pixels);
+      assert.deepEqual(pixelCounts(pred, truth, W, H, tolerance, withinDistance(truth, W, H, tolerance)), pixels);
+      assert.ok(full.matchedTruth > 0 && full.truthObjects > 0, 'the case compares something');
+    }
   });
 });

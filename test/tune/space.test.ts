@@ -19,12 +19,13 @@ describe('the search space', () => {
       base,
       CLASSIC_SPACE.map(() => 0.999999),
     ).recipe as ClassicRecipe;
-    assert.deepEqual([hi.threshold.value, hi.components.minArea, hi.blackhat?.size, hi.tophat?.weight], [0.4, 400, 15, 4]);
+    assert.deepEqual([hi.threshold.mode, hi.threshold.value, hi.components.minArea, hi.blackhat?.size, hi.tophat?.weight], ['relative', 0.4, 400, 31, 4]);
     const lo = candidate(
       base,
       CLASSIC_SPACE.map(() => 0),
     ).recipe as ClassicRecipe;
     assert.equal(lo.contrast.background, 0, 'off');
+    assert.equal(lo.threshold.mode, 'absolute');
     assert.ok(!lo.blackhat && !lo.tophat, 'hats off');
   });
 
@@ -33,6 +34,14 @@ describe('the search space', () => {
     assert.equal(valueAt(d, 0), 1);
     assert.equal(valueAt(d, 0.5), 20);
     assert.equal(valueAt({ path: 'morphology.close', min: 0, max: 9, log: false, integer: true }, 0.95), 9);
+  });
+
+  test('a categorical dimension picks its choices in equal shares', () => {
+    const d = { path: 'threshold.mode', min: 0, max: 1, log: false, integer: false, choices: ['absolute', 'relative'] };
+    assert.deepEqual(
+      [0, 0.49, 0.5, 0.999].map((u) => valueAt(d, u)),
+      ['absolute', 'absolute', 'relative', 'relative'],
+    );
   });
 
   test('the sequence is seeded, in [0, 1), and its dimensions do not move in lockstep', () => {

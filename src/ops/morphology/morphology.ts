@@ -300,6 +300,23 @@ function morphOnce(x: Tensor, r: Resolved, op: Extremum): Tensor {
     },
     cpu: () => {
       const pick = op === 'min' ? Math.min : Math.max;
+      const start = op === 'min' ? Infinity : -Infinity;
+      if (r.rect) {
+        // separable, as the GPU's rectangles: the padded image is a product of row and column maps, so row then column extrema equal the 2-D one
+        const { x0, x1, y0, y1 } = r.rect;
+        const src = cpuAccessor(x, r.border, bv);
+        using rows = cpuPixelKernel(shape, x.dtype, (n, c, y, xx) => {
+          let m = start;
+          for (let d = x0; d <= x1; d++) m = pick(m, src(n, c, y, xx + d));
+          return m;
+        });
+        const mid = cpuAccessor(rows, r.border, bv);
+        return cpuPixelKernel(shape, x.dtype, (n, c, y, xx) => {
+          let m = start;
+          for (let d = y0; d <= y1; d++) m = pick(m, mid(n, c, y + d, xx));
+          return m;
+        });
+      }
       let cur = x;
       for (let it = 0; it < r.iterations; it++) {
         const src = cpuAccessor(cur, r.border, bv);
