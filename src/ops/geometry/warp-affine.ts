@@ -78,7 +78,7 @@ export function invertAffine(m: readonly number[]): number[] {
 const LIMIT = 1 << 24;
 
 /** Brings a coordinate into a range the border function resolves in one step (reflect101 is periodic). */
-export const WGSL_WRAP = /* wgsl */ `
+const WGSL_WRAP = /* wgsl */ `
 fn wrap(p: f32, n: u32) -> i32 {
   let q = i32(clamp(p, -16777216.0, 16777216.0));
   if (REFLECT && n > 1u) {
@@ -105,29 +105,31 @@ fn src_xy(n: u32, x: u32, y: u32) -> vec2<f32> {
   return vec2<f32>(m0.x * fx + m0.y * fy + m0.z, m1.x * fx + m1.y * fy + m1.z);
 }`;
 
-const UNIFORMS = [
-  { name: 'm0', type: 'vec4f' as const },
-  { name: 'm1', type: 'vec4f' as const },
-];
-
-function uniforms(ps: boolean): UniformField[] {
-  return ps ? [perSampleField('ms', 'vec4f', 2)] : [...UNIFORMS];
+/**
+ * How a warp maps each destination pixel to the source: the WGSL of `src_xy(x, y)` (one matrix)
+ * or `src_xy(n, x, y)` (sample n's), the uniforms it reads, and the program names' prefix.
+ * warpAffine and warpPerspective are this engine with their own map.
+ */
+export interface WarpMap {
+  readonly name: string;
+  wgsl(ps: boolean): string;
+  uniforms(ps: boolean): UniformField[];
 }
 
-function prelude(border: BorderMode, ps: boolean): string {
-  return `const REFLECT = ${border === 'reflect101'};\n${WGSL_WRAP}${ps ? WGSL_SRC_XY_PER_SAMPLE : WGSL_SRC_XY}`;
+function prelude(map: WarpMap, border: BorderMode, ps: boolean): string {
+  return `const REFLECT = ${border === 'reflect101'};\n${WGSL_WRAP}${map.wgsl(ps)}`;
 }
 
-function nearestSpec(inDtype: DType, outDtype: DType, border: BorderMode, ps = false): GatherSpec {
+function nearestSpec(map: WarpMap, inDtype: DType, outDtype: DType, border: BorderMode, ps: boolean): GatherSpec {
   return {
-    name: 'warp_affine_nearest',
+    name: `${map.name}_nearest`,
     key: ps ? 'per_sample' : '',
     inDtype,
     outDtype,
     border,
-    uniforms: uniforms(ps),
+    uniforms: map.uniforms(ps),
     perSample: ps,
-    coord: /* wgsl */ `${prelude(border, ps)}
+    coord: /* wgsl */ `${prelude(map, border, ps)}
 fn src_coord(${ps ? 'n: u32, ' : ''}y: u32, x: u32) -> vec2<i32> {
   let p = src_xy(${ps ? 'n, ' : ''}x, y);
   let s = u.src_shape;
@@ -136,15 +138,15 @@ fn src_coord(${ps ? 'n: u32, ' : ''}y: u32, x: u32) -> vec2<i32> {
   };
 }
 
-function bilinearProgram(inDtype: DType, outDtype: DType, border: BorderMode, ps = false): ProgramInfo {
+function bilinearProgram(map: WarpMap, inDtype: DType, outDtype: DType, border: BorderMode, ps: boolean): ProgramInfo {
   return pixelProgram({
-    name: 'warp_affine_bilinear',
+    name: `${map.name}_bilinear`,
     key: ps ? 'per_sample' : '',
     inputs: [{ name: 'src', dtype: inDtype }],
     output: outDtype,
     border,
-    uniforms: uniforms(ps),
-    pixel: /* wgsl */ `${prelude(border, ps)}
+    uniforms: map.uniforms(ps),
+    pixel: /* wgsl */ `${prelude(map, border, ps)}
 fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   let p = src_xy(${ps ? 'n, ' : ''}x, y);
   let s = u.src_shape;
@@ -159,8 +161,87 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   });
 }
 
+/** A validated warp: output shape and dtype, sampling, and the map's uniforms and CPU mirror. */
+export interface WarpRun {
+  readonly shape: Dims4;
+  readonly dtype: DType;
+  readonly interpolation: WarpInterpolation;
+  readonly border: BorderMode;
+  readonly borderValue: number;
+  /** One matrix per sample. */
+  readonly perSample: boolean;
+  readonly uniforms: UniformValues;
+  /** The map's `src_xy` in f32 on the CPU: writes sample n's source (X, Y) of (x, y) into p. */
+  srcXY(n: number, x: number, y: number, p: number[]): void;
+}
+
+/** Runs a warp where `x` lives: nearest by the gather engine, bilinear by a pixel program. */
+export function runWarp(x: Tensor, map: WarpMap, r: WarpRun): Tensor {
+  const { shape, dtype, border, borderValue, perSample: ps } = r;
+  return onDevice(x, {
+    gpu: () => {
+      if (r.interpolation === 'nearest') return runGather(x, nearestSpec(map, x.dtype, dtype, border, ps), shape, r.uniforms, borderValue);
+      return runPixelProgram(bilinearProgram(map, x.dtype, dtype, border, ps), [x], shape, dtype, r.uniforms, borderValue);
+    },
+    cpu: () => {
+      const f = Math.fround;
+      const [, , h, w] = x.shape as Dims4;
+      const xy = [0, 0];
+      if (r.interpolation === 'nearest') {
+        return cpuGather(
+          x,
+          dtype,
+          border,
+          borderValue,
+          shape,
+          (y, xx, p, n) => {
+            r.srcXY(n, xx, y, xy);
+            p[0] = cpuWrap(Math.floor(f(xy[0]! + 0.5)), w, border);
+            p[1] = cpuWrap(Math.floor(f(xy[1]! + 0.5)), h, border);
+          },
+          ps,
+        );
+      }
+      const src = cpuAccessor(x, border, borderValue);
+      return cpuPixelKernel(shape, dtype, (n, ch, y, xx) => {
+        r.srcXY(n, xx, y, xy);
+        const fx0 = Math.floor(xy[0]!);
+        const fy0 = Math.floor(xy[1]!);
+        const fx = f(xy[0]! - fx0);
+        const fy = f(xy[1]! - fy0);
+        const x0 = cpuWrap(fx0, w, border);
+        const y0 = cpuWrap(fy0, h, border);
+        const r0 = f(f(src(n, ch, y0, x0) * f(1 - fx)) + f(src(n, ch, y0, x0 + 1) * fx));
+        const r1 = f(f(src(n, ch, y0 + 1, x0) * f(1 - fx)) + f(src(n, ch, y0 + 1, x0 + 1) * fx));
+        return f(f(r0 * f(1 - fy)) + f(r1 * fy));
+      });
+    },
+  });
+}
+
+/** Every program variant of a warp (interpolations × borders × dtype pairs, one matrix or one per sample), for compile-all tests. */
+export function warpPrograms(map: WarpMap): ProgramInfo[] {
+  return [false, true].flatMap((ps) =>
+    BORDER_MODES.flatMap((border) =>
+      ALL_DTYPES.flatMap((a) => ALL_DTYPES.flatMap((b) => [gatherProgram(nearestSpec(map, a, b, border, ps)), bilinearProgram(map, a, b, border, ps)])),
+    ),
+  );
+}
+
+const AFFINE_MAP: WarpMap = {
+  name: 'warp_affine',
+  wgsl: (ps) => (ps ? WGSL_SRC_XY_PER_SAMPLE : WGSL_SRC_XY),
+  uniforms: (ps) =>
+    ps
+      ? [perSampleField('ms', 'vec4f', 2)]
+      : [
+          { name: 'm0', type: 'vec4f' },
+          { name: 'm1', type: 'vec4f' },
+        ],
+};
+
 /** CPU mirror of WGSL `wrap`. */
-export function cpuWrap(p: number, n: number, border: BorderMode): number {
+function cpuWrap(p: number, n: number, border: BorderMode): number {
   const q = Math.trunc(Math.min(LIMIT, Math.max(-LIMIT, p)));
   if (border === 'reflect101' && n > 1) {
     const period = 2 * n - 2;
@@ -209,54 +290,24 @@ export function warpAffine(x: Tensor, options: WarpAffineOptions): Tensor {
         ),
       }
     : { m0: [inv[0]!, inv[1]!, inv[2]!, 0], m1: [inv[3]!, inv[4]!, inv[5]!, 0] };
-  return onDevice(x, {
-    gpu: () => {
-      if (interpolation === 'nearest') return runGather(x, nearestSpec(x.dtype, dtype, border, ps), shape, uniforms, borderValue);
-      return runPixelProgram(bilinearProgram(x.dtype, dtype, border, ps), [x], shape, dtype, uniforms, borderValue);
-    },
-    cpu: () => {
-      const f = Math.fround;
-      // sample n's inverse (the one matrix when not per sample)
-      const m = (n: number) => invs[ps ? n : 0]!;
-      const sx = (n: number, xx: number, y: number) => f(f(f(m(n)[0]! * xx) + f(m(n)[1]! * y)) + m(n)[2]!);
-      const sy = (n: number, xx: number, y: number) => f(f(f(m(n)[3]! * xx) + f(m(n)[4]! * y)) + m(n)[5]!);
-      if (interpolation === 'nearest') {
-        return cpuGather(
-          x,
-          dtype,
-          border,
-          borderValue,
-          shape,
-          (y, xx, p, n) => {
-            p[0] = cpuWrap(Math.floor(f(sx(n, xx, y) + 0.5)), d.w, border);
-            p[1] = cpuWrap(Math.floor(f(sy(n, xx, y) + 0.5)), d.h, border);
-          },
-          ps,
-        );
-      }
-      const src = cpuAccessor(x, border, borderValue);
-      return cpuPixelKernel(shape, dtype, (n, ch, y, xx) => {
-        const X = sx(n, xx, y);
-        const Y = sy(n, xx, y);
-        const fx0 = Math.floor(X);
-        const fy0 = Math.floor(Y);
-        const fx = f(X - fx0);
-        const fy = f(Y - fy0);
-        const x0 = cpuWrap(fx0, d.w, border);
-        const y0 = cpuWrap(fy0, d.h, border);
-        const r0 = f(f(src(n, ch, y0, x0) * f(1 - fx)) + f(src(n, ch, y0, x0 + 1) * fx));
-        const r1 = f(f(src(n, ch, y0 + 1, x0) * f(1 - fx)) + f(src(n, ch, y0 + 1, x0 + 1) * fx));
-        return f(f(r0 * f(1 - fy)) + f(r1 * fy));
-      });
+  const f = Math.fround;
+  return runWarp(x, AFFINE_MAP, {
+    shape,
+    dtype,
+    interpolation,
+    border,
+    borderValue,
+    perSample: ps,
+    uniforms,
+    srcXY: (n, xx, y, p) => {
+      const m = invs[ps ? n : 0]!;
+      p[0] = f(f(f(m[0]! * xx) + f(m[1]! * y)) + m[2]!);
+      p[1] = f(f(f(m[3]! * xx) + f(m[4]! * y)) + m[5]!);
     },
   });
 }
 
 /** Every program variant of warpAffine (interpolations × borders × dtype pairs, one matrix or one per sample), for compile-all tests. */
 export function warpAffinePrograms(): ProgramInfo[] {
-  return [false, true].flatMap((ps) =>
-    BORDER_MODES.flatMap((border) =>
-      ALL_DTYPES.flatMap((a) => ALL_DTYPES.flatMap((b) => [gatherProgram(nearestSpec(a, b, border, ps)), bilinearProgram(a, b, border, ps)])),
-    ),
-  );
+  return warpPrograms(AFFINE_MAP);
 }

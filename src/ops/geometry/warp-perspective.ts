@@ -1,29 +1,12 @@
-/**
- * Perspective warp, as cv.warpPerspective(src, dst, M, dsize, flags, borderMode, borderValue)
- * without WARP_INVERSE_MAP: `matrix` [m0 … m8] (row-major 3×3) maps source to destination,
- * (xd, yd) = ((m0·xs + m1·ys + m2) / w, (m3·xs + m4·ys + m5) / w), w = m6·xs + m7·ys + m8,
- * so it is inverted (as cv.invert, in double) and every destination pixel (x, y) samples the
- * source at (X, Y) = (a·x + b·y + c, d·x + e·y + f) · W with W = 1 / (g·x + h·y + i) (0 where the
- * denominator is 0, as OpenCV), pixel centres at integer coordinates. Interpolation, border modes,
- * rounding and saturation as warpAffine (warp-affine.ts), whose differences from OpenCV's fixed
- * point apply here too. On the GPU the division is WGSL's, which need not round correctly (2.5
- * ulp): a coordinate may move by a few f32 ulps, which changes a nearest pixel only for a
- * coordinate within them of a half-integer and a bilinear value by as little.
- *
- * Per sample (augmentation): `matrix` may be one matrix per sample (an array of N matrices, or a
- * CPU tensor of shape [N, 3, 3]); each is inverted on the host and read by the kernel as sample n's.
- */
-import { onDevice } from '../../device.js';
 import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
-import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
+import type { UniformValues } from '../../gpu/uniforms.js';
 import { BORDER_MODES, type BorderMode } from '../../kernels/border.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
+import type { Dims4 } from '../../kernels/pixel.js';
 import type { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, is, numberInRange, oneOf } from '../../validate.js';
 import { checkImage, outDType, packPerSample, perSample, perSampleField, type PerSample, type PerSampleItem } from '../image.js';
-import { ALL_DTYPES, cpuGather, gatherProgram, runGather, type GatherSpec } from './gather.js';
-import { cpuWrap, MAX_WARP_SIZE, WARP_INTERPOLATIONS, WGSL_WRAP, type WarpInterpolation } from './warp-affine.js';
+import { MAX_WARP_SIZE, runWarp, WARP_INTERPOLATIONS, warpPrograms, type WarpInterpolation, type WarpMap } from './warp-affine.js';
 
 export type PerspectiveMatrix = readonly [number, number, number, number, number, number, number, number, number];
 
@@ -91,60 +74,18 @@ fn project(m0: vec4<f32>, m1: vec4<f32>, m2: vec4<f32>, fx: f32, fy: f32) -> vec
   return vec2<f32>((m0.x * fx + m0.y * fy + m0.z) * iw, (m1.x * fx + m1.y * fy + m1.z) * iw);
 }`;
 
-function uniforms(ps: boolean): UniformField[] {
-  return ps
-    ? [perSampleField('ms', 'vec4f', 3)]
-    : [
-        { name: 'm0', type: 'vec4f' },
-        { name: 'm1', type: 'vec4f' },
-        { name: 'm2', type: 'vec4f' },
-      ];
-}
-
-function prelude(border: BorderMode, ps: boolean): string {
-  return `const REFLECT = ${border === 'reflect101'};\n${WGSL_WRAP}${WGSL_PROJECT}${ps ? WGSL_SRC_XY_PER_SAMPLE : WGSL_SRC_XY}`;
-}
-
-function nearestSpec(inDtype: DType, outDtype: DType, border: BorderMode, ps = false): GatherSpec {
-  return {
-    name: 'warp_perspective_nearest',
-    key: ps ? 'per_sample' : '',
-    inDtype,
-    outDtype,
-    border,
-    uniforms: uniforms(ps),
-    perSample: ps,
-    coord: /* wgsl */ `${prelude(border, ps)}
-fn src_coord(${ps ? 'n: u32, ' : ''}y: u32, x: u32) -> vec2<i32> {
-  let p = src_xy(${ps ? 'n, ' : ''}x, y);
-  let s = u.src_shape;
-  return vec2<i32>(wrap(floor(p.x + 0.5), s.w), wrap(floor(p.y + 0.5), s.z));
-}`,
-  };
-}
-
-function bilinearProgram(inDtype: DType, outDtype: DType, border: BorderMode, ps = false): ProgramInfo {
-  return pixelProgram({
-    name: 'warp_perspective_bilinear',
-    key: ps ? 'per_sample' : '',
-    inputs: [{ name: 'src', dtype: inDtype }],
-    output: outDtype,
-    border,
-    uniforms: uniforms(ps),
-    pixel: /* wgsl */ `${prelude(border, ps)}
-fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  let p = src_xy(${ps ? 'n, ' : ''}x, y);
-  let s = u.src_shape;
-  let f0 = floor(p);
-  let f = p - f0;
-  let x0 = wrap(f0.x, s.w);
-  let y0 = wrap(f0.y, s.z);
-  let r0 = src_at(n, c, y0, x0) * (1.0 - f.x) + src_at(n, c, y0, x0 + 1) * f.x;
-  let r1 = src_at(n, c, y0 + 1, x0) * (1.0 - f.x) + src_at(n, c, y0 + 1, x0 + 1) * f.x;
-  return r0 * (1.0 - f.y) + r1 * f.y;
-}`,
-  });
-}
+const PERSPECTIVE_MAP: WarpMap = {
+  name: 'warp_perspective',
+  wgsl: (ps) => `${WGSL_PROJECT}${ps ? WGSL_SRC_XY_PER_SAMPLE : WGSL_SRC_XY}`,
+  uniforms: (ps) =>
+    ps
+      ? [perSampleField('ms', 'vec4f', 3)]
+      : [
+          { name: 'm0', type: 'vec4f' },
+          { name: 'm1', type: 'vec4f' },
+          { name: 'm2', type: 'vec4f' },
+        ],
+};
 
 const MATRIX_ITEM: PerSampleItem<readonly number[]> = {
   what: ['a matrix [m0, …, m8]', 'matrices'],
@@ -179,56 +120,26 @@ export function warpPerspective(x: Tensor, options: WarpPerspectiveOptions): Ten
   const rows = (i: readonly number[]) => [i[0]!, i[1]!, i[2]!, 0, i[3]!, i[4]!, i[5]!, 0, i[6]!, i[7]!, i[8]!, 0];
   const inv = rows(invs[0]!);
   const uniforms: UniformValues = ps ? { ms: packPerSample(invs.map(rows), 3) } : { m0: inv.slice(0, 4), m1: inv.slice(4, 8), m2: inv.slice(8, 12) };
-  return onDevice(x, {
-    gpu: () => {
-      if (interpolation === 'nearest') return runGather(x, nearestSpec(x.dtype, dtype, border, ps), shape, uniforms, borderValue);
-      return runPixelProgram(bilinearProgram(x.dtype, dtype, border, ps), [x], shape, dtype, uniforms, borderValue);
-    },
-    cpu: () => {
-      const f = Math.fround;
-      const src_xy = (n: number, xx: number, y: number): [number, number] => {
-        const m = invs[ps ? n : 0]!;
-        const w = f(f(f(m[6]! * xx) + f(m[7]! * y)) + m[8]!);
-        const iw = w !== 0 ? f(1 / w) : 0;
-        return [f(f(f(f(m[0]! * xx) + f(m[1]! * y)) + m[2]!) * iw), f(f(f(f(m[3]! * xx) + f(m[4]! * y)) + m[5]!) * iw)];
-      };
-      if (interpolation === 'nearest') {
-        return cpuGather(
-          x,
-          dtype,
-          border,
-          borderValue,
-          shape,
-          (y, xx, p, n) => {
-            const [X, Y] = src_xy(n, xx, y);
-            p[0] = cpuWrap(Math.floor(f(X + 0.5)), d.w, border);
-            p[1] = cpuWrap(Math.floor(f(Y + 0.5)), d.h, border);
-          },
-          ps,
-        );
-      }
-      const src = cpuAccessor(x, border, borderValue);
-      return cpuPixelKernel(shape, dtype, (n, ch, y, xx) => {
-        const [X, Y] = src_xy(n, xx, y);
-        const fx0 = Math.floor(X);
-        const fy0 = Math.floor(Y);
-        const fx = f(X - fx0);
-        const fy = f(Y - fy0);
-        const x0 = cpuWrap(fx0, d.w, border);
-        const y0 = cpuWrap(fy0, d.h, border);
-        const r0 = f(f(src(n, ch, y0, x0) * f(1 - fx)) + f(src(n, ch, y0, x0 + 1) * fx));
-        const r1 = f(f(src(n, ch, y0 + 1, x0) * f(1 - fx)) + f(src(n, ch, y0 + 1, x0 + 1) * fx));
-        return f(f(r0 * f(1 - fy)) + f(r1 * fy));
-      });
+  const f = Math.fround;
+  return runWarp(x, PERSPECTIVE_MAP, {
+    shape,
+    dtype,
+    interpolation,
+    border,
+    borderValue,
+    perSample: ps,
+    uniforms,
+    srcXY: (n, xx, y, p) => {
+      const m = invs[ps ? n : 0]!;
+      const w = f(f(f(m[6]! * xx) + f(m[7]! * y)) + m[8]!);
+      const iw = w !== 0 ? f(1 / w) : 0;
+      p[0] = f(f(f(f(m[0]! * xx) + f(m[1]! * y)) + m[2]!) * iw);
+      p[1] = f(f(f(f(m[3]! * xx) + f(m[4]! * y)) + m[5]!) * iw);
     },
   });
 }
 
 /** Every program variant of warpPerspective (interpolations × borders × dtype pairs, one matrix or one per sample), for compile-all tests. */
 export function warpPerspectivePrograms(): ProgramInfo[] {
-  return [false, true].flatMap((ps) =>
-    BORDER_MODES.flatMap((border) =>
-      ALL_DTYPES.flatMap((a) => ALL_DTYPES.flatMap((b) => [gatherProgram(nearestSpec(a, b, border, ps)), bilinearProgram(a, b, border, ps)])),
-    ),
-  );
+  return warpPrograms(PERSPECTIVE_MAP);
 }
