@@ -8,13 +8,18 @@ Per-sample draws: each image is its own call of the transform (torchvision draws
 `batch_draw_ms` calls the composite once on the whole batch (one draw for all images).
 Times are CUDA events around the whole batch, median of repeats, divided by N.
 """
+import functools
 import json
+import os
 import sys
 
 import torch
 import torchvision
 from torchvision import tv_tensors
 from torchvision.transforms import v2
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_kit"))
+from cuda_timing import time_cuda  # noqa: E402
 
 
 class RandomRotate90(torch.nn.Module):
@@ -50,20 +55,7 @@ def gaussian_blur(p):
     return v2.RandomApply([v2.RandomChoice([v2.GaussianBlur(k, sigma=0.3 * ((k - 1) * 0.5 - 1) + 0.8) for k in (3, 5, 7)])], p=p)
 
 
-def time_batch(fn, warmup=2, repeats=7):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    times.sort()
-    return times[len(times) // 2]
+time_batch = functools.partial(time_cuda, warmup=2, repeats=7)
 
 
 def per_sample(t, batch, mask=None):

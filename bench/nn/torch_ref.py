@@ -5,33 +5,25 @@ GEMM: torch.matmul in f16, f32 with TF32 and f32 without. Convolutions (cuDNN, b
 NCHW as kensa): forward, input gradient and weight gradient (torch.nn.grad, as autograd runs them)
 in the same three precisions. Prints one JSON object: {"meta": ..., "rows": [{name, pass, precision, ms, tflops}]}.
 """
+import functools
 import json
 import os
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
 from torch.nn import grad
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_kit"))
+from cuda_timing import time_cuda  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHAPES = json.load(open(os.path.join(HERE, "shapes.json")))
 PRECISIONS = {"f16": (torch.float16, False), "tf32": (torch.float32, True), "f32": (torch.float32, False)}
 
 
-def time_cuda(fn, warmup=3, repeats=15):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    times.sort()
-    return times[len(times) // 2]
+time_cuda = functools.partial(time_cuda, warmup=3, repeats=15)
 
 
 def set_tf32(on):

@@ -6,6 +6,7 @@ Training step (forward + backward + AdamW, BCE + Dice) of UNet 32-64-128-256 on 
 and AMP (f16 autocast, GradScaler) with channels_last. Median ms of CUDA-event timings; prints one
 JSON object {"meta": ..., "rows": [{name, precision, ms}]}.
 """
+import functools
 import json
 import os
 import sys
@@ -13,6 +14,9 @@ import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_kit"))
+from cuda_timing import time_cuda  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "nn"))
 from unet_torch_ref import UNet  # noqa: E402
@@ -24,20 +28,7 @@ CASES = [
 ]
 
 
-def time_cuda(fn, warmup=5, repeats=20):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    times.sort()
-    return times[len(times) // 2]
+time_cuda = functools.partial(time_cuda, warmup=5, repeats=20)
 
 
 def bce_dice(logits, target, smooth=1.0):

@@ -4,6 +4,7 @@ Usage: python3 bench/ops/peers.py N H W case[,case...]  -> JSON on stdout {case:
 Each op takes a u8 batch N×1×H×W already on the device and produces the dtype kensa produces.
 """
 import json
+import os
 import sys
 import time
 
@@ -12,21 +13,9 @@ import cupyx.scipy.ndimage as ndi
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_kit"))
+from cuda_timing import time_cuda  # noqa: E402
 
-def time_cuda(fn, warmup=3, repeats=20):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    times.sort()
-    return times[len(times) // 2]
 
 
 def time_cupy(fn, warmup=3, repeats=20):
