@@ -33,7 +33,7 @@ import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
 import type { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, is, numberInRange, oneOf } from '../../validate.js';
 import { BORDER_MODES, type BorderMode } from '../../kernels/border.js';
-import { checkImage, outDType, packPerSample, perSample, perSampleField, type PerSample, type PerSampleItem } from '../image.js';
+import { checkImage, type ImageDims, outDType, packPerSample, perSample, perSampleField, type PerSample, type PerSampleItem } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { ALL_DTYPES, cpuGather, gatherProgram, runGather, type GatherSpec } from './gather.js';
 
@@ -43,12 +43,8 @@ export const MAX_WARP_SIZE = 65535;
 
 export type AffineMatrix = readonly [number, number, number, number, number, number];
 
-export interface WarpAffineOptions {
-  /**
-   * [a, b, c, d, e, f]: the 2×3 matrix mapping source to destination (cv.warpAffine's M); or one
-   * per sample: an array of N such arrays, or a CPU tensor of shape [N, 2, 3].
-   */
-  matrix: PerSample<AffineMatrix | readonly number[]>;
+/** What every warp takes beside its matrix: output size, sampling, border and dtype. */
+export interface WarpSamplingOptions {
   /** Output width, 1 to 65535; default the input's. */
   width?: number;
   /** Output height, 1 to 65535; default the input's. */
@@ -61,6 +57,14 @@ export interface WarpAffineOptions {
   borderValue?: number;
   /** Output dtype; defaults to the input's. */
   dtype?: DType;
+}
+
+export interface WarpAffineOptions extends WarpSamplingOptions {
+  /**
+   * [a, b, c, d, e, f]: the 2×3 matrix mapping source to destination (cv.warpAffine's M); or one
+   * per sample: an array of N such arrays, or a CPU tensor of shape [N, 2, 3].
+   */
+  matrix: PerSample<AffineMatrix | readonly number[]>;
 }
 
 /** cv.invertAffineTransform: the destination → source matrix. */
@@ -175,6 +179,23 @@ export interface WarpRun {
   srcXY(n: number, x: number, y: number, p: number[]): void;
 }
 
+/** Validates the options every warp shares: the output shape, sampling, border and dtype of a warp of `x`. */
+export function resolveWarpSampling(
+  x: Tensor,
+  d: ImageDims,
+  o: WarpSamplingOptions,
+): Pick<WarpRun, 'shape' | 'dtype' | 'interpolation' | 'border' | 'borderValue'> {
+  const width = o.width === undefined ? d.w : integerInRange('width', o.width, 1, MAX_WARP_SIZE);
+  const height = o.height === undefined ? d.h : integerInRange('height', o.height, 1, MAX_WARP_SIZE);
+  return {
+    shape: [d.n, d.c, height, width],
+    interpolation: o.interpolation === undefined ? 'bilinear' : oneOf('interpolation', o.interpolation, WARP_INTERPOLATIONS),
+    border: o.border === undefined ? 'constant' : oneOf('border', o.border, BORDER_MODES),
+    borderValue: o.borderValue === undefined ? 0 : numberInRange('borderValue', o.borderValue, -1e30, 1e30),
+    dtype: outDType(o.dtype, x.dtype),
+  };
+}
+
 /** Runs a warp where `x` lives: nearest by the gather engine, bilinear by a pixel program. */
 export function runWarp(x: Tensor, map: WarpMap, r: WarpRun): Tensor {
   const { shape, dtype, border, borderValue, perSample: ps } = r;
@@ -273,14 +294,7 @@ export function warpAffine(x: Tensor, options: WarpAffineOptions): Tensor {
   const o = options ?? ({} as WarpAffineOptions);
   const ms = perSample('matrix', o.matrix, d.n, MATRIX_ITEM);
   const ps = ms.perSample;
-  const width = o.width === undefined ? d.w : integerInRange('width', o.width, 1, MAX_WARP_SIZE);
-  const height = o.height === undefined ? d.h : integerInRange('height', o.height, 1, MAX_WARP_SIZE);
-  const interpolation = o.interpolation === undefined ? 'bilinear' : oneOf('interpolation', o.interpolation, WARP_INTERPOLATIONS);
-  const border: BorderMode = o.border === undefined ? 'constant' : oneOf('border', o.border, BORDER_MODES);
-  const borderValue = o.borderValue === undefined ? 0 : numberInRange('borderValue', o.borderValue, -1e30, 1e30);
-  const dtype = outDType(o.dtype, x.dtype);
   const invs = ms.values.map((m) => invertAffine(m).map(Math.fround));
-  const shape: Dims4 = [d.n, d.c, height, width];
   const inv = invs[0]!;
   const uniforms: UniformValues = ps
     ? {
@@ -292,11 +306,7 @@ export function warpAffine(x: Tensor, options: WarpAffineOptions): Tensor {
     : { m0: [inv[0]!, inv[1]!, inv[2]!, 0], m1: [inv[3]!, inv[4]!, inv[5]!, 0] };
   const f = Math.fround;
   return runWarp(x, AFFINE_MAP, {
-    shape,
-    dtype,
-    interpolation,
-    border,
-    borderValue,
+    ...resolveWarpSampling(x, d, o),
     perSample: ps,
     uniforms,
     srcXY: (n, xx, y, p) => {

@@ -1,33 +1,18 @@
-import type { DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformValues } from '../../gpu/uniforms.js';
-import { BORDER_MODES, type BorderMode } from '../../kernels/border.js';
-import type { Dims4 } from '../../kernels/pixel.js';
 import type { Tensor } from '../../tensor.js';
-import { integerInRange, invalidParameter, is, numberInRange, oneOf } from '../../validate.js';
-import { checkImage, outDType, packPerSample, perSample, perSampleField, type PerSample, type PerSampleItem } from '../image.js';
-import { MAX_WARP_SIZE, runWarp, WARP_INTERPOLATIONS, warpPrograms, type WarpInterpolation, type WarpMap } from './warp-affine.js';
+import { invalidParameter, is } from '../../validate.js';
+import { checkImage, packPerSample, perSample, perSampleField, type PerSample, type PerSampleItem } from '../image.js';
+import { resolveWarpSampling, runWarp, warpPrograms, type WarpMap, type WarpSamplingOptions } from './warp-affine.js';
 
 export type PerspectiveMatrix = readonly [number, number, number, number, number, number, number, number, number];
 
-export interface WarpPerspectiveOptions {
+export interface WarpPerspectiveOptions extends WarpSamplingOptions {
   /**
    * [m0 … m8]: the 3×3 matrix mapping source to destination (cv.warpPerspective's M), row-major;
    * or one per sample: an array of N such arrays, or a CPU tensor of shape [N, 3, 3].
    */
   matrix: PerSample<PerspectiveMatrix | readonly number[]>;
-  /** Output width, 1 to 65535; default the input's. */
-  width?: number;
-  /** Output height, 1 to 65535; default the input's. */
-  height?: number;
-  /** Default 'bilinear'. */
-  interpolation?: WarpInterpolation;
-  /** Default 'constant' (as OpenCV). */
-  border?: BorderMode;
-  /** Fill of the constant border, default 0. */
-  borderValue?: number;
-  /** Output dtype; defaults to the input's. */
-  dtype?: DType;
 }
 
 function determinant(m: readonly number[]): number {
@@ -109,24 +94,13 @@ export function warpPerspective(x: Tensor, options: WarpPerspectiveOptions): Ten
   const o = options ?? ({} as WarpPerspectiveOptions);
   const ms = perSample('matrix', o.matrix, d.n, MATRIX_ITEM);
   const ps = ms.perSample;
-  const width = o.width === undefined ? d.w : integerInRange('width', o.width, 1, MAX_WARP_SIZE);
-  const height = o.height === undefined ? d.h : integerInRange('height', o.height, 1, MAX_WARP_SIZE);
-  const interpolation = o.interpolation === undefined ? 'bilinear' : oneOf('interpolation', o.interpolation, WARP_INTERPOLATIONS);
-  const border: BorderMode = o.border === undefined ? 'constant' : oneOf('border', o.border, BORDER_MODES);
-  const borderValue = o.borderValue === undefined ? 0 : numberInRange('borderValue', o.borderValue, -1e30, 1e30);
-  const dtype = outDType(o.dtype, x.dtype);
   const invs = ms.values.map((m) => invertPerspective(m).map(Math.fround));
-  const shape: Dims4 = [d.n, d.c, height, width];
   const rows = (i: readonly number[]) => [i[0]!, i[1]!, i[2]!, 0, i[3]!, i[4]!, i[5]!, 0, i[6]!, i[7]!, i[8]!, 0];
   const inv = rows(invs[0]!);
   const uniforms: UniformValues = ps ? { ms: packPerSample(invs.map(rows), 3) } : { m0: inv.slice(0, 4), m1: inv.slice(4, 8), m2: inv.slice(8, 12) };
   const f = Math.fround;
   return runWarp(x, PERSPECTIVE_MAP, {
-    shape,
-    dtype,
-    interpolation,
-    border,
-    borderValue,
+    ...resolveWarpSampling(x, d, o),
     perSample: ps,
     uniforms,
     srcXY: (n, xx, y, p) => {
