@@ -25,7 +25,7 @@ import { tidy, type Tensor } from '../tensor.js';
 import { classicTileGeometry, classicTiled } from './classic-tiled.js';
 import type { Detector, ImageDetection } from './detector.js';
 import type { ClassicRecipe } from './recipe.js';
-import { regionDefects, regionsOf, type RegionPayload } from './regions.js';
+import { regionDetection, regionsOf, type RegionPayload } from './regions.js';
 
 export type { ImageDetection } from './detector.js';
 
@@ -246,14 +246,7 @@ async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Prom
 
 /** The post stage: minimum-area filter, scores (mean gradient over the threshold), classes and the verdict. */
 export function post(p: RegionPayload, r: ClassicRecipe): ImageDetection {
-  const defects = regionDefects(p, r.components.minArea, r.threshold.value, r.classify);
-  const scored = defects.filter((d) => d.score >= r.verdict.minScore);
-  return {
-    defects,
-    verdict: scored.length > r.verdict.maxDefects ? 'NG' : 'OK',
-    score: defects.reduce((m, d) => Math.max(m, d.score), 0),
-    ...(p.mask ? { mask: p.mask } : {}),
-  };
+  return regionDetection(p, r.components.minArea, r.threshold.value, r.classify, r.verdict);
 }
 
 export const classicDetector: Detector<ClassicRecipe, RegionPayload> = {

@@ -27,7 +27,7 @@ import { Tensor } from '../tensor.js';
 import { cropPlane, pasteInterior, roundUp, tileGrid, type Tile, type TileGridOptions } from '../tiling/grid.js';
 import type { Detector, ImageDetection } from './detector.js';
 import { parseRecipe, type LoadedRecipe, type ModelRecipe } from './recipe.js';
-import { regionDefects, regionsOf, type RegionPayload } from './regions.js';
+import { regionDetection, regionsOf, type RegionPayload } from './regions.js';
 
 const ACTIVATIONS = { none: 0, sigmoid: 1, softmax: 2 } as const;
 
@@ -263,14 +263,7 @@ function post(p: ModelPayload, r: ModelRecipe): ImageDetection {
       label: { name: label, score: p.scores[top]! },
     };
   }
-  const defects = regionDefects(p, r.components.minArea, r.threshold.value, r.classify);
-  const scored = defects.filter((d) => d.score >= r.verdict.minScore);
-  return {
-    defects,
-    verdict: scored.length > r.verdict.maxDefects ? 'NG' : 'OK',
-    score: defects.reduce((m, d) => Math.max(m, d.score), 0),
-    ...(p.mask ? { mask: p.mask } : {}),
-  };
+  return regionDetection(p, r.components.minArea, r.threshold.value, r.classify, r.verdict);
 }
 
 export const modelDetector: Detector<ModelRecipe, ModelPayload> = {

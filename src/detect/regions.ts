@@ -5,6 +5,7 @@
  */
 import { connectedComponents } from '../ops/analysis/components.js';
 import type { Defect, DefectClass } from './defect.js';
+import type { ImageDetection } from './detector.js';
 import type { Tensor } from '../tensor.js';
 import type { ClassifyRules } from './recipe.js';
 
@@ -68,4 +69,26 @@ export function regionDefects(p: RegionPayload, minArea: number, unit: number, r
     defects.push({ ...d, class: classify(d.w, d.h, area, rules) });
   }
   return defects;
+}
+
+/**
+ * An image's detection from its regions: the defects (regionDefects), NG when more than
+ * `verdict.maxDefects` of them score at least `verdict.minScore`, the image's score its best
+ * defect's. The post stage of every recipe whose device stage ends in regions.
+ */
+export function regionDetection(
+  p: RegionPayload,
+  minArea: number,
+  unit: number,
+  rules: ClassifyRules,
+  verdict: { readonly minScore: number; readonly maxDefects: number },
+): ImageDetection {
+  const defects = regionDefects(p, minArea, unit, rules);
+  const scored = defects.filter((d) => d.score >= verdict.minScore);
+  return {
+    defects,
+    verdict: scored.length > verdict.maxDefects ? 'NG' : 'OK',
+    score: defects.reduce((m, d) => Math.max(m, d.score), 0),
+    ...(p.mask ? { mask: p.mask } : {}),
+  };
 }
