@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on the GPU machine (the device tool; see README "Benchmarks"); results land
 # in $OUT. Prepare here first:  npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
-# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [engine] [serve] [augment]
+# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [unet] [engine] [serve] [augment]
 # Every phase has its own time limit and log file (written as it runs: no pipes, so a phase that
 # hangs or is killed still shows how far it got); its tail is printed after it. Results and logs
 # are written to a work folder and packed into $OUT/results.tgz after every phase (the device
@@ -35,6 +35,8 @@ phase() { # name seconds command...
 [[ $what == *components* ]] && phase components 120 node dist/bench/ops/components.bench.js /tmp/kensa-cc && cp /tmp/kensa-cc/components.* "$results/" && tar czf "$OUT/results.tgz" -C "$results" .
 # the network convolutions' GEMMs next to cuBLAS / cuDNN (PyTorch first: its figures go into gemm.md)
 [[ $what == *nn* ]] && phase nn "${NN_LIMIT:-500}" bash -c "python3 bench/nn/torch_ref.py > $results/torch.json; node dist/bench/nn/gemm.bench.js $results $results/torch.json"
+# the UNet's training step and inference, f32 and tensor-core f16, next to PyTorch f32 / AMP on the same shapes
+[[ $what == *unet* ]] && phase unet "${UNET_LIMIT:-400}" bash -c "python3 bench/nn/unet_torch_ref.py > $results/unet-torch.json; node dist/bench/nn/unet.bench.js $results/unet.json"
 # the nn engine: SIMT matmul TFLOP/s and training steps (MLP, tiny UNet): wall, GPU time, launches
 [[ $what == *engine* ]] && phase engine "${ENGINE_LIMIT:-300}" node dist/bench/nn/nn.bench.js "$results/engine.json"
 # kensa serve under load, dynamic batching off and on (bench/serve/load.bench.ts; a table in serve-load.md)

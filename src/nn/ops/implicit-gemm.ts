@@ -325,7 +325,8 @@ var<workgroup> tile_b: array<f16, ${bn * bk}>;
 var<workgroup> k_table: array<vec4<i32>, ${bk}>;
 var<workgroup> tile_c: array<f32, ${(WG / MMA.lanes) * 256}>;
 ${spec.functions}
-@compute @workgroup_size(WG)
+// The matrix offsets derive from li / 32, uniform per subgroup (full 32-lane subgroups, linear in li) but not per workgroup, which is all the analysis can prove.
+@compute @workgroup_size(WG) @diagnostic(off, chromium_experimental.subgroup_matrix_uniformity)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {${tileOrigin(bm, bn)}
 ${stageColumns('a', bm, bk, spec.aAlong === 'k')}${stageColumns('b', bn, bk, spec.bAlong === 'k')}
   let sg = li / ${MMA.lanes}u;
