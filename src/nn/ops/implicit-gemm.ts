@@ -315,7 +315,7 @@ export function mmaGemmProgram(spec: GemmSpec, spelling: MatrixSpelling): Progra
     outputs: spec.outputs,
     uniforms: [...GEMM_UNIFORMS, ...spec.uniforms],
     workgroupSize: WG,
-    extensions: ['chromium_experimental_subgroup_matrix'],
+    extensions: ['subgroups', 'chromium_experimental_subgroup_matrix'],
     body: /* wgsl */ `
 const BM: u32 = ${bm}u;
 const BN: u32 = ${bn}u;
@@ -325,12 +325,11 @@ var<workgroup> tile_b: array<f16, ${bn * bk}>;
 var<workgroup> k_table: array<vec4<i32>, ${bk}>;
 var<workgroup> tile_c: array<f32, ${(WG / MMA.lanes) * 256}>;
 ${spec.functions}
-// The matrix offsets derive from li / 32, uniform per subgroup (full 32-lane subgroups, linear in li) but not per workgroup, which is all the analysis can prove.
-@compute @workgroup_size(WG) @diagnostic(off, chromium_experimental.subgroup_matrix_uniformity)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {${tileOrigin(bm, bn)}
+// The matrix offsets must be subgroup-uniform: Tint accepts them from the subgroup_id builtin, never from li / 32.
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32,
+        @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32) {${tileOrigin(bm, bn)}
 ${stageColumns('a', bm, bk, spec.aAlong === 'k')}${stageColumns('b', bn, bk, spec.bAlong === 'k')}
-  let sg = li / ${MMA.lanes}u;
-  let lane = li % ${MMA.lanes}u;
   let sm = (sg / 4u) * 64u;
   let sn = (sg % 4u) * 32u;
   ${blocks.map(({ b }) => `var acc${b} = subgroup_matrix_result<f32, 16, 16>();`).join('\n  ')}
