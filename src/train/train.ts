@@ -8,10 +8,8 @@
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Compose } from '../augment/compose.js';
-import { RandomCrop } from '../augment/geometric/crop.js';
-import { loadPipeline } from '../augment/serialize.js';
-import type { Transform } from '../augment/transform.js';
+// the index registers every transform a pipeline file may name
+import { Compose, loadPipeline, RandomCrop, type Transform } from '../augment/index.js';
 import type { Backend } from '../backend.js';
 import { UNet } from '../models/unet.js';
 import { backward, Var } from '../nn/autograd.js';
