@@ -131,8 +131,11 @@ export function trainingCurveSvg(points: readonly EpochPoint[], title: string): 
   const xTicks = niceTicks(1, last).filter((t) => Number.isInteger(t) && t >= 1);
   const tx = (v: number) => (v - 1) / (last - 1);
   const losses = points.flatMap((p) => [p.trainLoss, p.validationLoss ?? 0]);
-  const yTicks = niceTicks(0, Math.max(1e-6, ...losses));
-  const top = yTicks[yTicks.length - 1]!;
+  const highest = Math.max(1e-6, ...losses);
+  const yTicks = niceTicks(0, highest);
+  // one tick more where the highest loss lies above the last
+  if (yTicks.at(-1)! < highest) yTicks.push(Number((2 * yTicks.at(-1)! - yTicks.at(-2)!).toPrecision(12)));
+  const top = yTicks.at(-1)!;
   const ty = (v: number) => v / top;
   const line = (x0: number, y: (v: number) => number, pick: (p: EpochPoint) => number | null, colour: string) =>
     polyline(
@@ -148,17 +151,17 @@ export function trainingCurveSvg(points: readonly EpochPoint[], title: string): 
     `<rect width="${W}" height="${H}" fill="white"/>` +
     `<text x="${W / 2}" y="16" text-anchor="middle" font-size="13">${esc(title)}</text>` +
     axes(left, xTicks, tx, 'epoch', 'loss (BCE + Dice)', yTicks, ty) +
-    axes(right, xTicks, tx, 'epoch', 'validation score') +
+    axes(right, xTicks, tx, 'epoch', 'validation') +
     line(left, ty, (p) => p.trainLoss, c.train) +
     line(left, ty, (p) => p.validationLoss, c.validation) +
     line(right, unit, (p) => p.iou, c.iou) +
     line(right, unit, (p) => p.dice, c.dice) +
     line(right, unit, (p) => p.f1, c.f1) +
-    legendEntry(left + PANEL - 190, 'train', c.train) +
-    legendEntry(left + PANEL - 110, 'validation', c.validation) +
-    legendEntry(right + PANEL - 210, 'IoU', c.iou) +
+    legendEntry(left + PANEL - 140, 'train', c.train) +
+    legendEntry(left + PANEL - 80, 'validation', c.validation) +
+    legendEntry(right + PANEL - 200, 'IoU', c.iou) +
     legendEntry(right + PANEL - 150, 'Dice', c.dice) +
-    legendEntry(right + PANEL - 90, 'F1 (tolerance)', c.f1) +
+    legendEntry(right + PANEL - 95, 'F1 (tolerance)', c.f1) +
     `</svg>`
   );
 }
