@@ -85,13 +85,16 @@ async function readOrThrow(path: string): Promise<Buffer> {
 export async function readCheckpointState(dir: string): Promise<CheckpointState> {
   const path = join(dir, CHECKPOINT_FILES.state);
   const text = (await readOrThrow(path)).toString('utf8');
+  const bad = (why: string, cause?: unknown) =>
+    new KensaError('KENSA_ERR_TRAIN_DATA', `--resume: ${path} is not a kensa train checkpoint (${why})`, cause === undefined ? {} : { cause });
+  let state: CheckpointState;
   try {
-    const state = JSON.parse(text) as CheckpointState;
-    if (state.version !== 1) throw new Error(`version ${state.version}`);
-    return state;
+    state = JSON.parse(text) as CheckpointState;
   } catch (e) {
-    throw new KensaError('KENSA_ERR_TRAIN_DATA', `--resume: ${path} is not a kensa train checkpoint (${(e as Error).message})`, { cause: e });
+    throw bad((e as Error).message, e);
   }
+  if (state?.version !== 1) throw bad(`version ${state?.version}`);
+  return state;
 }
 
 /** Loads the weights and the optimizer's moments of a run folder into `net` and `opt` (made with the run's configuration). */

@@ -25,7 +25,7 @@ const png = (path: string, size: number, fill: (i: number) => number) =>
     .toFile(path);
 
 /** A copy of 4 good 32×32 disc images; `spoil` changes it. */
-async function dataset(name: string, spoil: (dir: string) => Promise<void> | void = () => {}): Promise<string> {
+async function dataset(name: string, spoil: (dir: string) => unknown = () => {}): Promise<string> {
   const dir = join(root, name);
   cpSync(join(root, 'good'), dir, { recursive: true });
   await spoil(dir);
