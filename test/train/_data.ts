@@ -1,4 +1,4 @@
-/** Small data sets for the train tests, written with sharp in the common images/ + masks/ layout. */
+/** What the train tests share: small data sets in the common images/ + masks/ layout, written with sharp, and captured command output. */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -32,4 +32,19 @@ export async function writeDiscs(dir: string, count: number, size: number, seed:
     await grey(image, size).toFile(join(dir, 'images', `${name}.png`));
     await grey(mask, size).toFile(join(dir, 'masks', `${name}.png`));
   }
+}
+
+/** A command's stdout and stderr as strings; `onErr` sees each stderr chunk (to interrupt at a chosen step). */
+export function capture(onErr: (s: string) => void = () => {}) {
+  const buf = { out: '', err: '' };
+  const io = {
+    out: { write: (s: string) => (buf.out += s) },
+    err: {
+      write: (s: string) => {
+        buf.err += s;
+        onErr(s);
+      },
+    },
+  };
+  return { buf, io };
 }

@@ -6,14 +6,9 @@ import sharp from 'sharp';
 import { run } from '../../src/cli/train.js';
 import { resolveTrainConfig, splitItems, tileOrigins } from '../../src/train/index.js';
 import { tempDir } from '../_kit/tmp.js';
-import { writeDiscs } from './_data.js';
+import { capture, writeDiscs } from './_data.js';
 
 const root = tempDir('kensa-train-data-');
-
-function capture() {
-  const buf = { out: '', err: '' };
-  return { buf, io: { out: { write: (s: string) => (buf.out += s) }, err: { write: (s: string) => (buf.err += s) } } };
-}
 
 const png = (path: string, size: number, fill: (i: number) => number) =>
   sharp(

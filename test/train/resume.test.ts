@@ -7,23 +7,9 @@ import { writeSamples } from '../../src/samples/index.js';
 import { openStore } from '../../src/store/store.js';
 import type { TrainLog } from '../../src/train/index.js';
 import { tempDir } from '../_kit/tmp.js';
+import { capture } from './_data.js';
 
 const root = tempDir('kensa-train-resume-');
-
-/** Captures the output; `onErr` sees each stderr chunk (to interrupt at a chosen step). */
-function capture(onErr: (s: string) => void = () => {}) {
-  const buf = { out: '', err: '' };
-  const io = {
-    out: { write: (s: string) => (buf.out += s) },
-    err: {
-      write: (s: string) => {
-        buf.err += s;
-        onErr(s);
-      },
-    },
-  };
-  return { buf, io };
-}
 
 const readLog = (dir: string) => JSON.parse(readFileSync(join(dir, 'train-log.json'), 'utf8')) as TrainLog;
 

@@ -11,14 +11,9 @@ import { Tensor } from '../../src/tensor.js';
 import { readTrainData, type TrainLog, validate } from '../../src/train/index.js';
 import { openBackend } from '../../src/backend.js';
 import { tempDir } from '../_kit/tmp.js';
-import { writeDiscs } from './_data.js';
+import { capture, writeDiscs } from './_data.js';
 
 const root = tempDir('kensa-train-');
-
-function capture() {
-  const buf = { out: '', err: '' };
-  return { buf, io: { out: { write: (s: string) => (buf.out += s) }, err: { write: (s: string) => (buf.err += s) } } };
-}
 
 // A trivial predictor scores IoU 0 (all background) or about 0.06 (all defect) on these discs.
 // Seeds 2, 5, 6, 7 reach 0.99, 0.80, 0.90, 0.87 with these options (posWeight 5 against the
