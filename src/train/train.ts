@@ -17,8 +17,9 @@ import { bceDiceLoss } from '../nn/losses.js';
 import { enableConvTensorCores } from '../nn/ops/conv2d.js';
 import { AdamW } from '../nn/optim.js';
 import { GradScaler } from '../nn/scaler.js';
-import { cosineSchedule } from '../nn/schedule.js';
+import { cosineSchedule, type Schedule } from '../nn/schedule.js';
 import { convert } from '../ops/color/convert.js';
+import { threshold } from '../ops/threshold/binary.js';
 import { augmentLoader, type LoaderBatch } from '../pipeline/augment-loader.js';
 import { ProgressMeter } from '../pipeline/progress.js';
 import type { Json } from '../store/schema.js';
@@ -78,11 +79,11 @@ async function ampMode(requested: boolean, backend: Backend): Promise<TrainLog['
   return why ? { requested, active: false, note: `--amp: ${why}; training in f32 without loss scaling` } : { requested, active: true, note: null };
 }
 
-/** f32 network input (pixels / their maximum) and 0/1 target of a loader batch. */
+/** f32 network input (pixels / their maximum) and 0/1 f32 target (a pipeline's synthetic defects mark masks with 255) of a loader batch. */
 function batchTensors(batch: LoaderBatch): { x: Tensor; y: Tensor } {
   const { image, mask } = batch;
   const x = image.dtype === 'f32' ? image : convert(image, { dtype: 'f32', scale: image.dtype === 'u16' ? 1 / 65535 : 1 / 255 });
-  return { x, y: convert(mask!, { dtype: 'f32' }) };
+  return { x, y: threshold(mask!, { thresh: 0, maxval: 1, dtype: 'f32' }) };
 }
 
 /** One optimizer step on a batch; resolves to its (unscaled) loss. */
@@ -145,6 +146,22 @@ async function recordStart(store: Store | undefined, state: CheckpointState, con
   return run.id;
 }
 
+/** Milliseconds spent training and validating (recorded with the run). */
+interface Timings {
+  train: number;
+  validate: number;
+}
+
+/** Ends the run's store row: its final metrics, status, image count and timings. */
+async function recordEnd(s: Session, done: boolean, timings: Timings): Promise<void> {
+  const { store, out } = s.run;
+  const id = s.state.runId;
+  if (!store || !id) return;
+  await store.updateRunOptions(id, { kind: 'train', out, metrics: finalMetrics(s.state.log) });
+  const total = s.data.train.length + s.data.validation.length;
+  await store.finishRun(id, done ? 'done' : 'interrupted', { total, ok: 0, ng: 0, error: 0 }, { train: timings.train, validate: timings.validate });
+}
+
 interface Session {
   config: TrainConfig;
   run: TrainRunOptions;
@@ -156,78 +173,102 @@ interface Session {
   state: CheckpointState;
 }
 
-/** Trains the epochs from `s.state.epoch` on; false when interrupted. */
-async function trainEpochs(s: Session, timings: { train: number; validate: number }): Promise<boolean> {
-  const { config, run, data, net, opt, scaler } = s;
-  const stepsPerEpoch = Math.ceil(data.train.length / config.batchSize);
-  const schedule = cosineSchedule(config.lr, { totalSteps: config.epochs * stepsPerEpoch });
-  const meter = new ProgressMeter((config.epochs - s.state.epoch) * data.train.length);
+/** What the epochs share: the schedule, the steps an epoch takes (mixed image sizes may take more) and the rate meter. */
+interface Pace {
+  schedule: Schedule;
+  stepsPerEpoch: number;
+  meter: ProgressMeter;
+}
+
+/** One pass over the training images; the losses of its steps, or null when interrupted. */
+async function trainEpoch(s: Session, epoch: number, pace: Pace): Promise<number[] | null> {
+  const { config, run, opt, scaler } = s;
   const log = s.state.log;
+  const losses: number[] = [];
+  const batches = augmentLoader({
+    images: config.data,
+    items: s.data.train,
+    load: (item) => loadTrainItem(item, config.crop),
+    pipeline: s.pipeline,
+    backend: run.backend,
+    batchSize: config.batchSize,
+    seed: config.seed,
+    firstEpoch: epoch,
+  });
+  for await (const batch of batches) {
+    opt.lr = pace.schedule(opt.steps);
+    const loss = await trainStep(s.net, opt, scaler, batch, config.posWeight);
+    const lossScale = scaler?.scale ?? null;
+    losses.push(loss);
+    log.steps.loss.push(loss);
+    log.steps.lr.push(opt.lr);
+    log.steps.lossScale.push(lossScale);
+    pace.meter.done += batch.names.length;
+    const p = pace.meter.snapshot({ decoded: 0, batches: 0, batching: 0 });
+    const step = losses.length;
+    run.onProgress?.({
+      epoch: epoch + 1,
+      epochs: config.epochs,
+      step,
+      stepsPerEpoch: pace.stepsPerEpoch,
+      loss,
+      lr: opt.lr,
+      lossScale,
+      imagesPerSecond: p.imagesPerSecond,
+      etaMs: p.etaMs,
+    });
+    if (run.signal?.aborted) return null;
+  }
+  return losses;
+}
+
+/** Validates, logs the epoch and writes the checkpoint (and best.safetensors when the IoU improved). */
+async function endEpoch(s: Session, epoch: number, losses: number[], trainMs: number, timings: Timings): Promise<void> {
+  const { config, run, net, opt, scaler } = s;
+  const started = performance.now();
+  const v = s.data.validation.length
+    ? await validate(net, s.data.validation, {
+        backend: run.backend,
+        crop: config.crop,
+        batchSize: config.batchSize,
+        posWeight: config.posWeight,
+        tolerance: config.tolerance,
+      })
+    : null;
+  timings.validate += performance.now() - started;
+  const record = epochRecord(epoch, opt.steps, losses, v, opt.lr, scaler?.scale ?? null, s.data.train.length, trainMs);
+  s.state.log.epochs.push(record);
+  const improved = s.state.bestIou === null || (record.iou !== null && record.iou > s.state.bestIou);
+  s.state = {
+    ...s.state,
+    epoch: epoch + 1,
+    step: opt.steps,
+    bestIou: improved ? record.iou : s.state.bestIou,
+    scaler: scaler?.state ?? null,
+    rng: { seed: config.seed, epoch: epoch + 1 },
+  };
+  await saveCheckpoint(run.out, net, opt, s.state);
+  if (improved) await copyFile(join(run.out, CHECKPOINT_FILES.last), join(run.out, CHECKPOINT_FILES.best));
+  await writeTrainLog(run.out, s.state.log);
+  run.onEpoch?.(record);
+}
+
+/** Trains the epochs from `s.state.epoch` on; false when interrupted. */
+async function trainEpochs(s: Session, timings: Timings): Promise<boolean> {
+  const { config, data } = s;
+  const stepsPerEpoch = Math.ceil(data.train.length / config.batchSize);
+  const pace: Pace = {
+    schedule: cosineSchedule(config.lr, { totalSteps: config.epochs * stepsPerEpoch }),
+    stepsPerEpoch,
+    meter: new ProgressMeter((config.epochs - s.state.epoch) * data.train.length),
+  };
   for (let epoch = s.state.epoch; epoch < config.epochs; epoch++) {
     const started = performance.now();
-    const losses: number[] = [];
-    let images = 0;
-    const batches = augmentLoader({
-      images: config.data,
-      items: data.train,
-      load: (item) => loadTrainItem(item, config.crop),
-      pipeline: s.pipeline,
-      backend: run.backend,
-      batchSize: config.batchSize,
-      seed: config.seed,
-      firstEpoch: epoch,
-    });
-    for await (const batch of batches) {
-      opt.lr = schedule(opt.steps);
-      const loss = await trainStep(net, opt, scaler, batch, config.posWeight);
-      losses.push(loss);
-      log.steps.loss.push(loss);
-      log.steps.lr.push(opt.lr);
-      log.steps.lossScale.push(scaler?.scale ?? null);
-      images += batch.names.length;
-      meter.done += batch.names.length;
-      const p = meter.snapshot({ decoded: 0, batches: 0, batching: 0 });
-      const lossScale = scaler?.scale ?? null;
-      run.onProgress?.({
-        epoch: epoch + 1,
-        epochs: config.epochs,
-        step: losses.length,
-        stepsPerEpoch,
-        loss,
-        lr: opt.lr,
-        lossScale,
-        imagesPerSecond: p.imagesPerSecond,
-        etaMs: p.etaMs,
-      });
-      if (run.signal?.aborted) return false;
-    }
-    const trained = performance.now();
-    timings.train += trained - started;
-    const v = data.validation.length
-      ? await validate(net, data.validation, {
-          backend: run.backend,
-          crop: config.crop,
-          batchSize: config.batchSize,
-          posWeight: config.posWeight,
-          tolerance: config.tolerance,
-        })
-      : null;
-    timings.validate += performance.now() - trained;
-    const record = epochRecord(epoch, opt.steps, losses, v, opt.lr, scaler?.scale ?? null, images, trained - started);
-    log.epochs.push(record);
-    const improved = s.state.bestIou === null || (record.iou !== null && record.iou > s.state.bestIou);
-    s.state = {
-      ...s.state,
-      epoch: epoch + 1,
-      step: opt.steps,
-      bestIou: improved ? record.iou : s.state.bestIou,
-      scaler: scaler?.state ?? null,
-      rng: { seed: config.seed, epoch: epoch + 1 },
-    };
-    await saveCheckpoint(run.out, net, opt, s.state);
-    if (improved) await copyFile(join(run.out, CHECKPOINT_FILES.last), join(run.out, CHECKPOINT_FILES.best));
-    await writeTrainLog(run.out, log);
-    run.onEpoch?.(record);
+    const losses = await trainEpoch(s, epoch, pace);
+    if (!losses) return false;
+    const trainMs = performance.now() - started;
+    timings.train += trainMs;
+    await endEpoch(s, epoch, losses, trainMs, timings);
   }
   return true;
 }
@@ -260,15 +301,10 @@ async function runTraining(config: TrainConfig, run: TrainRunOptions, resumed: C
   }
   state.runId = await recordStart(run.store, state, config, run.out, run.backend.name);
   const session: Session = { config, run, data, net, opt, scaler, pipeline, state };
-  const timings = { train: 0, validate: 0 };
+  const timings: Timings = { train: 0, validate: 0 };
   const done = await trainEpochs(session, timings);
-  const log = session.state.log;
-  if (run.store && state.runId) {
-    await run.store.updateRunOptions(state.runId, { kind: 'train', out: run.out, metrics: finalMetrics(log) });
-    const total = data.train.length + data.validation.length;
-    await run.store.finishRun(state.runId, done ? 'done' : 'interrupted', { total, ok: 0, ng: 0, error: 0 }, timings);
-  }
-  return { status: done ? 'done' : 'interrupted', log, runId: state.runId };
+  await recordEnd(session, done, timings);
+  return { status: done ? 'done' : 'interrupted', log: session.state.log, runId: state.runId };
 }
 
 /**

@@ -17,9 +17,10 @@ test('kensa train --resume after an interruption gives the losses and weights of
   const data = join(root, 'samples');
   await writeSamples({ out: data, count: 7, width: 40, height: 40, seed: 11, jobs: 1 });
   const db = join(root, 'kensa.db');
-  // 6 training images in batches of 3 → 2 steps an epoch; random 16×16 crops with flips
+  // 6 training images in batches of 3 → 2 steps an epoch; random 16×16 crops with flips, turns and
+  // synthetic cracks (which mark the mask with 255: the target stays 0/1)
   const pipeline = join(root, 'flips.yaml');
-  writeFileSync(pipeline, 'version: 1\ntransform: { name: Compose, transforms: [{ name: HorizontalFlip }, { name: RandomRotate90 }] }\n');
+  writeFileSync(pipeline, 'version: 1\ntransform: { name: Compose, transforms: [{ name: HorizontalFlip }, { name: RandomRotate90 }, { name: Crack, p: 0.5 }] }\n');
   const args = [
     '--data',
     data,
@@ -60,6 +61,7 @@ test('kensa train --resume after an interruption gives the losses and weights of
   assert.equal(await run(['--resume', stopped, ...common], c.io), 0, c.buf.err);
   const [x, y] = [readLog(whole), readLog(stopped)];
   assert.equal(x.steps.loss.length, 6);
+  for (const l of x.steps.loss) assert.ok(l > 0 && l < 3, `BCE + Dice of 0/1 targets: ${l}`);
   assert.deepEqual(y.steps, x.steps);
   assert.deepEqual(
     y.epochs.map((e) => [e.trainLoss, e.validationLoss, e.iou]),
