@@ -6,11 +6,13 @@
  * each epoch the checkpoint that `resumeTraining` continues from exactly. The run is recorded in
  * a store (a `train` run: its configuration, then its final metrics).
  */
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 // the index registers every transform a pipeline file may name
 import { Compose, loadPipeline, RandomCrop, type Transform } from '../augment/index.js';
 import type { Backend } from '../backend.js';
+import { KensaError } from '../errors.js';
 import { UNet } from '../models/unet.js';
 import { backward, Var } from '../nn/autograd.js';
 import { bceDiceLoss } from '../nn/losses.js';
@@ -309,9 +311,11 @@ async function runTraining(config: TrainConfig, run: TrainRunOptions, resumed: C
 
 /**
  * Trains a UNet from scratch into `run.out`.
- * @throws KensaError KENSA_ERR_TRAIN_DATA for unusable data (naming the file), KENSA_ERR_INVALID_ARGUMENT for bad options.
+ * @throws KensaError KENSA_ERR_TRAIN_DATA for unusable data (naming the file) or an `out` that holds a run, KENSA_ERR_INVALID_ARGUMENT for bad options.
  */
-export function train(config: TrainConfig, run: TrainRunOptions): Promise<TrainResult> {
+export async function train(config: TrainConfig, run: TrainRunOptions): Promise<TrainResult> {
+  if (existsSync(join(run.out, CHECKPOINT_FILES.state)))
+    throw new KensaError('KENSA_ERR_TRAIN_DATA', `--out ${run.out} already holds a training run: continue it with --resume or choose another folder`);
   return runTraining(config, run, null);
 }
 

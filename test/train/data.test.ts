@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
@@ -111,10 +111,22 @@ describe('kensa train: bad inputs name the file or option', async () => {
     assert.match(words.err, /Expected 'default', 'slim' or channel counts like 64-128-256-512 for widths but received "wide"/);
   });
 
-  test('--resume of a folder that holds no run, and missing flags', async () => {
+  test('--resume of a folder that holds no run, --out of one that holds a run, and missing flags', async () => {
     const { buf, io } = capture();
     assert.equal(await run(['--resume', join(root, 'good'), '--device', 'cpu', '--db', join(root, 'k.db')], io), 1);
     assert.match(buf.err, /--resume expects a run folder of kensa train but .*good\/checkpoint\.json cannot be read .*\[KENSA_ERR_TRAIN_DATA\]/);
+    const taken = join(root, 'taken');
+    mkdirSync(taken);
+    writeFileSync(join(taken, 'checkpoint.json'), '{}');
+    const again = capture();
+    assert.equal(
+      await run(
+        ['--data', join(root, 'good'), '--epochs', '1', '--batch', '2', '--crop', '16', '--device', 'cpu', '--db', join(root, 'k.db'), '--out', taken],
+        again.io,
+      ),
+      1,
+    );
+    assert.match(again.buf.err, /--out .*taken already holds a training run: continue it with --resume or choose another folder \[KENSA_ERR_TRAIN_DATA\]/);
     const c = capture();
     assert.equal(await run(['--data', join(root, 'good'), '--epochs', '1', '--out', join(root, 'x')], c.io), 2);
     assert.match(c.buf.err, /--batch is required \(or --resume <run-dir>\)/);

@@ -20,7 +20,10 @@ test('kensa train --resume after an interruption gives the losses and weights of
   // 6 training images in batches of 3 → 2 steps an epoch; random 16×16 crops with flips, turns and
   // synthetic cracks (which mark the mask with 255: the target stays 0/1)
   const pipeline = join(root, 'flips.yaml');
-  writeFileSync(pipeline, 'version: 1\ntransform: { name: Compose, transforms: [{ name: HorizontalFlip }, { name: RandomRotate90 }, { name: Crack, p: 0.5 }] }\n');
+  writeFileSync(
+    pipeline,
+    'version: 1\ntransform: { name: Compose, transforms: [{ name: HorizontalFlip }, { name: RandomRotate90 }, { name: Crack, p: 0.5 }] }\n',
+  );
   const args = [
     '--data',
     data,
