@@ -8,7 +8,18 @@ import { parseArgs } from 'node:util';
 import { DEVICES, openBackend, type DeviceChoice } from '../backend.js';
 import { formatClock } from '../pipeline/progress.js';
 import { openStore } from '../store/store.js';
-import { bestEpoch, parseWidths, resolveTrainConfig, resumeTraining, train, type EpochRecord, type TrainProgress, type TrainResult } from '../train/index.js';
+import {
+  bestEpoch,
+  parseWidths,
+  TRAIN_DEFAULTS,
+  type TrainConfig,
+  resolveTrainConfig,
+  resumeTraining,
+  train,
+  type EpochRecord,
+  type TrainProgress,
+  type TrainResult,
+} from '../train/index.js';
 import { PROGRESS } from './inspect.js';
 import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
 import { numberFlag } from './samples.js';
@@ -101,20 +112,20 @@ function required(values: Values, name: 'data' | 'epochs' | 'batch' | 'out'): st
   return v;
 }
 
-function configFromFlags(values: Values) {
+function configFromFlags(values: Values): TrainConfig {
   return resolveTrainConfig({
     data: required(values, 'data'),
     epochs: intFlag('epochs', required(values, 'epochs'), 1, 1, 1_000_000),
     batchSize: intFlag('batch', required(values, 'batch'), 1, 1, 1024),
-    crop: intFlag('crop', values.crop, 256, 8, 8192),
+    crop: intFlag('crop', values.crop, TRAIN_DEFAULTS.crop, 8, 8192),
     widths: values.widths === undefined ? 'default' : parseWidths(values.widths),
-    validationFraction: numberFlag('val-fraction', values['val-fraction'], 0.2, 0, 0.9),
+    validationFraction: numberFlag('val-fraction', values['val-fraction'], TRAIN_DEFAULTS.validationFraction, 0, 0.9),
     augment: values.augment ?? null,
-    lr: numberFlag('lr', values.lr, 1e-3, 1e-8, 10),
-    weightDecay: numberFlag('weight-decay', values['weight-decay'], 1e-4, 0, 1),
-    posWeight: numberFlag('pos-weight', values['pos-weight'], 1, 1e-3, 1e4),
-    tolerance: numberFlag('tolerance', values.tolerance, 2, 0, 100),
-    seed: intFlag('seed', values.seed, 0, 0, 0xffff0000),
+    lr: numberFlag('lr', values.lr, TRAIN_DEFAULTS.lr, 1e-8, 10),
+    weightDecay: numberFlag('weight-decay', values['weight-decay'], TRAIN_DEFAULTS.weightDecay, 0, 1),
+    posWeight: numberFlag('pos-weight', values['pos-weight'], TRAIN_DEFAULTS.posWeight, 1e-3, 1e4),
+    tolerance: numberFlag('tolerance', values.tolerance, TRAIN_DEFAULTS.tolerance, 0, 100),
+    seed: intFlag('seed', values.seed, TRAIN_DEFAULTS.seed, 0, 0xffff0000),
     amp: values.amp === true,
   });
 }

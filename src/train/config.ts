@@ -26,6 +26,9 @@ export interface TrainConfig {
   tolerance: number;
 }
 
+/** The defaults of the optional settings (the CLI's too). */
+export const TRAIN_DEFAULTS = { crop: 256, validationFraction: 0.2, lr: 1e-3, weightDecay: 1e-4, posWeight: 1, seed: 0, tolerance: 2 } as const;
+
 export type TrainOptions = Pick<TrainConfig, 'data' | 'epochs' | 'batchSize'> &
   Partial<Omit<TrainConfig, 'data' | 'epochs' | 'batchSize' | 'widths'>> & {
     /** 'default' (64-128-256-512), 'slim' (48-96-192-384) or the channels per level. */
@@ -43,7 +46,7 @@ export function parseWidths(text: string): keyof typeof UNET_WIDTHS | number[] {
 export function resolveTrainConfig(o: TrainOptions): TrainConfig {
   const w = o.widths ?? 'default';
   const widths = resolveUNetConfig({ widths: typeof w === 'string' ? (UNET_WIDTHS[w] ?? []) : w }).widths;
-  const crop = integerInRange('crop', o.crop ?? 256, 8, 8192);
+  const crop = integerInRange('crop', o.crop ?? TRAIN_DEFAULTS.crop, 8, 8192);
   const factor = 2 ** (widths.length - 1);
   if (crop % factor !== 0)
     throw invalidParameter('crop', `a multiple of ${factor} (2^(levels−1) for widths ${widths.join('-')}, which do not divide the crop)`, crop);
@@ -53,14 +56,14 @@ export function resolveTrainConfig(o: TrainOptions): TrainConfig {
     epochs: integerInRange('epochs', o.epochs, 1, 1e6),
     batchSize: integerInRange('batchSize', o.batchSize, 1, 1024),
     crop,
-    validationFraction: numberInRange('validationFraction', o.validationFraction ?? 0.2, 0, 0.9),
+    validationFraction: numberInRange('validationFraction', o.validationFraction ?? TRAIN_DEFAULTS.validationFraction, 0, 0.9),
     widths,
-    lr: numberInRange('lr', o.lr ?? 1e-3, 1e-8, 10),
-    weightDecay: numberInRange('weightDecay', o.weightDecay ?? 1e-4, 0, 1),
-    posWeight: numberInRange('posWeight', o.posWeight ?? 1, 1e-3, 1e4),
-    seed: integerInRange('seed', o.seed ?? 0, 0, 0xffff0000),
+    lr: numberInRange('lr', o.lr ?? TRAIN_DEFAULTS.lr, 1e-8, 10),
+    weightDecay: numberInRange('weightDecay', o.weightDecay ?? TRAIN_DEFAULTS.weightDecay, 0, 1),
+    posWeight: numberInRange('posWeight', o.posWeight ?? TRAIN_DEFAULTS.posWeight, 1e-3, 1e4),
+    seed: integerInRange('seed', o.seed ?? TRAIN_DEFAULTS.seed, 0, 0xffff0000),
     amp: o.amp === true,
     augment: o.augment ?? null,
-    tolerance: numberInRange('tolerance', o.tolerance ?? 2, 0, 100),
+    tolerance: numberInRange('tolerance', o.tolerance ?? TRAIN_DEFAULTS.tolerance, 0, 100),
   };
 }

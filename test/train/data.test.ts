@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
-import { run } from '../../src/cli/train.js';
+import { formatTrainLine, run } from '../../src/cli/train.js';
 import { resolveTrainConfig, splitItems, tileOrigins } from '../../src/train/index.js';
 import { tempDir } from '../_kit/tmp.js';
 import { capture, writeDiscs } from './_data.js';
@@ -145,6 +145,12 @@ describe('split, tiles and options', () => {
     assert.equal(splitItems(items, 0.01, 3).validation.length, 1);
     assert.equal(splitItems(items, 0, 3).validation.length, 0);
     assert.equal(splitItems(items.slice(0, 1), 0.5, 3).validation.length, 0);
+  });
+
+  test('the progress line: epoch, step, loss, rate, scale (under AMP only), images/s, ETA', () => {
+    const p = { epoch: 2, epochs: 10, step: 5, stepsPerEpoch: 40, loss: 0.41234, lr: 9.51e-4, lossScale: 65536, imagesPerSecond: 31.24, etaMs: 185_000 };
+    assert.equal(formatTrainLine(p), 'epoch 2/10 · step 5/40 · loss 0.4123 · lr 9.51e-4 · scale 65536 · 31.2 img/s · ETA 3:05');
+    assert.equal(formatTrainLine({ ...p, lossScale: null, etaMs: null }), 'epoch 2/10 · step 5/40 · loss 0.4123 · lr 9.51e-4 · 31.2 img/s · ETA ?');
   });
 
   test('validation tiles cover the image, the last aligned to its edge', () => {
