@@ -160,6 +160,44 @@ for (const device of ['cpu', 'gpu'] as const) {
   });
 }
 
+test('a GradScaler continues from its state: the same scale, counts and growth (a checkpoint)', () => {
+  const a = new GradScaler({ initScale: 8, growthInterval: 3 });
+  const b = new GradScaler({ initScale: 8, growthInterval: 3 });
+  b.loadState({ scale: 2, steps: 5, skipped: 2, growthTracker: 2 });
+  assert.deepEqual(b.state, { scale: 2, steps: 5, skipped: 2, growthTracker: 2 });
+  a.loadState(b.state);
+  assert.deepEqual(a.stats, { scale: 2, steps: 5, skipped: 2 });
+  assert.throws(() => a.loadState({ scale: 2, steps: 1, skipped: 2, growthTracker: 0 }), code('KENSA_ERR_INVALID_ARGUMENT', /for state\.skipped/));
+});
+
+test('AdamW hands out its moments and continues at a given step (a checkpoint)', async () => {
+  const make = () => {
+    const w = Var.parameter(f32([1, -2]));
+    return { w, opt: new AdamW([w], { lr: 0.1 }) };
+  };
+  const step = (m: ReturnType<typeof make>) => {
+    m.opt.zeroGrad();
+    tidy(() => backward(F.sum(F.mul(m.w, m.w))));
+    m.opt.step();
+  };
+  const a = make();
+  step(a);
+  step(a);
+  const b = make();
+  step(b);
+  // b continues from a copy of a's state after one step: its second step is a's
+  const c = make();
+  step(c);
+  const { expAvg, expAvgSq } = c.opt.state();
+  (b.w.value.data as Float32Array).set(c.w.value.data as Float32Array);
+  (b.opt.state().expAvg[0]!.data as Float32Array).set(expAvg[0]!.data as Float32Array);
+  (b.opt.state().expAvgSq[0]!.data as Float32Array).set(expAvgSq[0]!.data as Float32Array);
+  b.opt.resumeAt(c.opt.state().steps);
+  step(b);
+  assert.deepEqual(await values(b.w.value), await values(a.w.value));
+  assert.equal(b.opt.steps, 2);
+});
+
 test('schedules: step, cosine, warm-up', () => {
   const s = stepSchedule(0.1, { stepSize: 10, gamma: 0.5 });
   assert.deepEqual([s(0), s(9), s(10), s(25)], [0.1, 0.1, 0.05, 0.025]);

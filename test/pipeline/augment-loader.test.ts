@@ -49,6 +49,29 @@ async function collect(options: Partial<Parameters<typeof augmentLoader>[0]> = {
 }
 
 describe('augmentLoader', () => {
+  test('firstEpoch starts with that epoch: a resumed run gets the batches an uninterrupted one got', async () => {
+    const whole = await collect({ epochs: 2 });
+    const second = await collect({ epochs: 1, firstEpoch: 1 });
+    const fromSecond = whole.batches.flatMap((b, i) => (b.epoch === 1 ? [i] : []));
+    assert.deepEqual(
+      second.bytes,
+      fromSecond.map((i) => whole.bytes[i]),
+    );
+    assert.deepEqual(
+      second.batches.map((b) => [b.epoch, b.indices]),
+      fromSecond.map((i) => [1, whole.batches[i]!.indices]),
+    );
+  });
+
+  test('items replaces the folder listing (a training split)', async () => {
+    const items: AugmentItem[] = ['im1', 'im3'].map((name) => ({ name, path: join(images, `${name}.png`), maskPath: join(masks, `${name}.png`) }));
+    const { batches } = await collect({ items, epochs: 1, shuffle: false });
+    assert.deepEqual(
+      batches.map((b) => b.names),
+      [['im1', 'im3']],
+    );
+  });
+
   test('the same seed yields the same batches, bytes and parameters; another seed others', async () => {
     const a = await collect();
     const b = await collect();

@@ -265,6 +265,15 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    test('updateRunOptions replaces the options (a training run adds its metrics when it ends)', async () => {
+      const run = await store.createRun({ ...newRun, options: { kind: 'train' } });
+      const updated = await store.updateRunOptions(run.id, { kind: 'train', metrics: { iou: 0.5 } });
+      assert.deepEqual(updated.options, { kind: 'train', metrics: { iou: 0.5 } });
+      assert.deepEqual((await store.getRun(run.id))!.options, updated.options);
+      await assert.rejects(store.updateRunOptions(run.id, [] as never), { message: /for options but received/ });
+      await assert.rejects(store.updateRunOptions('no-such-run', {}), { message: /the id of an existing run for id/ });
+    });
+
     test('items by score: highest first, no score last on every dialect, ties by key; paged with offset', async () => {
       const run = await store.createRun(newRun);
       const scored = (key: string, score: number | null) => ({ ...item(key, 1), score });
