@@ -47,7 +47,12 @@ export class UNetRunner implements ModelRunner {
   /** Loads the weights (KENSA_ERR_WEIGHTS naming the file when they are not a kensa UNet's) onto `gpu`, or the CPU when null. */
   static async open(file: ModelFile, gpu: Gpu | null): Promise<UNetRunner> {
     const net = await UNet.fromSafetensors(file.bytes, file.path, gpu ? { gpu } : {});
-    return new UNetRunner(file.path, net.eval(), gpu);
+    return UNetRunner.of(net, file.path, gpu);
+  }
+
+  /** Runs a net already made (on `gpu`, or the CPU when null), named `name` in messages. */
+  static of(net: UNet, name: string, gpu: Gpu | null): UNetRunner {
+    return new UNetRunner(name, net.eval(), gpu);
   }
 
   /** Logits [N, classes, H, W] of N inputs [N, C, H, W] (pixel / max), in chunks whose widest activation fits a storage binding. */
