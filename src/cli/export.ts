@@ -61,7 +61,9 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     try {
       await writeFile(values.out, bytes);
     } catch (e) {
-      throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Cannot write --out ${values.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+      throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Cannot write --out ${values.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+        cause: e,
+      });
     }
     const { inChannels, classes, widths } = net.config;
     const summary = {

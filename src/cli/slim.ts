@@ -138,7 +138,8 @@ async function figures(net: UNet, o: SlimOptions): Promise<SlimFigures> {
 /** Prunes `net` to `widths` (fine-tuned when `fineTune` is given) and measures both nets the same way. */
 export async function slimUNet(net: UNet, o: SlimOptions): Promise<SlimReport> {
   const factor = 2 ** (net.config.widths.length - 1);
-  if (o.size % factor !== 0) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a multiple of ${factor} (the net's stride) for size but received ${o.size}`);
+  if (o.size % factor !== 0)
+    throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a multiple of ${factor} (the net's stride) for size but received ${o.size}`);
   const before = await figures(net, o);
   const cut = await pruneUNet(net, o.widths, o.backend.gpu ? { gpu: o.backend.gpu } : {});
   const pruned = o.fineTune ? await o.fineTune(cut) : cut;

@@ -60,7 +60,12 @@ export async function unetToOnnx(net: UNet, options: UNetOnnxOptions = {}): Prom
     h = double(g.node('Concat', [skips[i]!, up], { axis: { int: 1 } }), `dec.${i}`);
   }
   const head = t('head.weight');
-  const logits = g.node('Conv', [h, g.constant(head.shape, head.data), g.constant([classes], t('head.bias').data)], { kernel_shape: { ints: [1, 1] } }, 'logits');
+  const logits = g.node(
+    'Conv',
+    [h, g.constant(head.shape, head.data), g.constant([classes], t('head.bias').data)],
+    { kernel_shape: { ints: [1, 1] } },
+    'logits',
+  );
   g.output(logits, ['batch', classes, 'height', 'width']);
   const factor = 2 ** (widths.length - 1);
   const { mean, std } = net.config.preprocessing;

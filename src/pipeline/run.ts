@@ -165,7 +165,12 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
   let models: OpenModel[] = [];
   try {
     // the recipe's models open (and warm up) before the run exists: a model that cannot run leaves none
-    const { loaded, models: opened } = await openRecipeModels(o.recipe ?? DEFAULT_RECIPE, o.model ?? {}, o.batch?.maxCount ?? DEFAULT_BATCH.maxCount, backend.gpu);
+    const { loaded, models: opened } = await openRecipeModels(
+      o.recipe ?? DEFAULT_RECIPE,
+      o.model ?? {},
+      o.batch?.maxCount ?? DEFAULT_BATCH.maxCount,
+      backend.gpu,
+    );
     models = opened;
     const device = [deviceLabel(backend), ...models.map((m) => `model on ${m.session.runsOn}`)].join(' · ');
     // checked before a run is created for it

@@ -16,4 +16,3 @@ export async function drawnUNet(widths: number[], inChannels: number, classes: n
   await net.loadStateDict({ tensors: state, metadata: {} }, 'drawn');
   return net;
 }
-

@@ -28,7 +28,21 @@ describe('kensa (main)', () => {
     c = capture();
     assert.equal(await run(['bench', '-h'], c.io), 0);
     assert.equal(c.buf.out, BENCH_HELP);
-    assert.deepEqual(Object.keys(COMMANDS), ['inspect', 'samples', 'augment', 'eval', 'tune', 'slim', 'export', 'serve', 'dashboard', 'worker', 'status', 'doctor', 'bench']);
+    assert.deepEqual(Object.keys(COMMANDS), [
+      'inspect',
+      'samples',
+      'augment',
+      'eval',
+      'tune',
+      'slim',
+      'export',
+      'serve',
+      'dashboard',
+      'worker',
+      'status',
+      'doctor',
+      'bench',
+    ]);
   });
 
   test('--version prints the package version', async () => {

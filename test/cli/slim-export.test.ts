@@ -49,9 +49,19 @@ test('kensa slim prunes, writes the narrower net and reports parameters, MACs, s
   assert.equal(await samplesRun(['--out', data, '--count', '3', '--size', '32x32', '--jobs', '1'], capture().io), 0);
   const out = join(dir, 'slim.safetensors');
   const { buf, io } = capture();
-  assert.equal(await slimRun(['--model', weights, '--widths', '4,12', '--out', out, '--data', data, '--size', '32', '--runs', '1', '--device', 'cpu', '--json'], io), 0, buf.err);
+  assert.equal(
+    await slimRun(['--model', weights, '--widths', '4,12', '--out', out, '--data', data, '--size', '32', '--runs', '1', '--device', 'cpu', '--json'], io),
+    0,
+    buf.err,
+  );
   const r = JSON.parse(buf.out);
-  assert.deepEqual([r.before.widths, r.after.widths], [[8, 16], [4, 12]]);
+  assert.deepEqual(
+    [r.before.widths, r.after.widths],
+    [
+      [8, 16],
+      [4, 12],
+    ],
+  );
   assert.ok(r.after.parameters < r.before.parameters && r.after.macs < r.before.macs);
   assert.ok(r.before.iou !== null && r.after.iou !== null && r.before.iou >= 0 && r.before.iou <= 1);
   assert.equal(r.fineTuned, false);

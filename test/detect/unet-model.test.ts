@@ -58,8 +58,10 @@ function surface(w: number, h: number, seed: number): Uint8Array {
 function seamDifference(a: ArrayLike<number>, b: ArrayLike<number>, w: number, h: number, tile: number): number {
   let worst = 0;
   const jump = (o: ArrayLike<number>, i: number, j: number) => o[i]! - o[j]!;
-  for (let x = tile; x < w; x += tile) for (let y = 0; y < h; y++) worst = Math.max(worst, Math.abs(jump(a, y * w + x, y * w + x - 1) - jump(b, y * w + x, y * w + x - 1)));
-  for (let y = tile; y < h; y += tile) for (let x = 0; x < w; x++) worst = Math.max(worst, Math.abs(jump(a, y * w + x, (y - 1) * w + x) - jump(b, y * w + x, (y - 1) * w + x)));
+  for (let x = tile; x < w; x += tile)
+    for (let y = 0; y < h; y++) worst = Math.max(worst, Math.abs(jump(a, y * w + x, y * w + x - 1) - jump(b, y * w + x, y * w + x - 1)));
+  for (let y = tile; y < h; y += tile)
+    for (let x = 0; x < w; x++) worst = Math.max(worst, Math.abs(jump(a, y * w + x, (y - 1) * w + x) - jump(b, y * w + x, (y - 1) * w + x)));
   return worst;
 }
 
@@ -100,7 +102,10 @@ test('GPU (nn engine) and CPU runs of a tiled UNet give the same defects', { ski
   const a = await detect(Tensor.fromArray(frames, [2, 1, h, w], 'u8'), cpu.recipe, true);
   using batch = await Tensor.fromArray(frames, [2, 1, h, w], 'u8').toGpu(gpu!);
   const b = await detect(batch, onGpu.recipe, true);
-  assert.ok(a.some((d) => d.defects.length > 0), 'the drawn net finds regions to compare');
+  assert.ok(
+    a.some((d) => d.defects.length > 0),
+    'the drawn net finds regions to compare',
+  );
   for (const [i, da] of a.entries()) {
     const db = b[i]!;
     assert.equal(db.verdict, da.verdict);

@@ -16,7 +16,13 @@ import { drawnUNet } from '../_kit/unet.js';
 
 function input(shape: number[], seed: number): Var {
   const next = mulberry32(seed);
-  return Var.constant(Tensor.fromArray(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1), shape, 'f32'));
+  return Var.constant(
+    Tensor.fromArray(
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1),
+      shape,
+      'f32',
+    ),
+  );
 }
 
 function maxDifference(a: UNet, b: UNet, x: Var): number {
@@ -44,12 +50,23 @@ test('each batch norm keeps exactly its largest-|γ| channels, in their original
   assert.deepEqual(keep.get('enc.0.bn1'), [1, 3, 5]);
   const pruned = await pruneUNet(net, [3, 5]);
   const after = await pruned.stateDict();
-  assert.deepEqual([...after.get('enc.0.bn1.weight')!.data].map((v) => Math.round(v * 100) / 100), [0.9, 0.5, -1.5]);
+  assert.deepEqual(
+    [...after.get('enc.0.bn1.weight')!.data].map((v) => Math.round(v * 100) / 100),
+    [0.9, 0.5, -1.5],
+  );
   for (const bn of net.batchNormNames()) {
     const gamma = state.get(`${bn}.weight`)!.data;
     const kept = [...after.get(`${bn}.weight`)!.data];
-    const want = [...gamma].map((g, i) => ({ g, i })).sort((a, b) => Math.abs(b.g) - Math.abs(a.g)).slice(0, kept.length).sort((a, b) => a.i - b.i);
-    assert.deepEqual(kept, want.map((c) => c.g), bn);
+    const want = [...gamma]
+      .map((g, i) => ({ g, i }))
+      .sort((a, b) => Math.abs(b.g) - Math.abs(a.g))
+      .slice(0, kept.length)
+      .sort((a, b) => a.i - b.i);
+    assert.deepEqual(
+      kept,
+      want.map((c) => c.g),
+      bn,
+    );
   }
 });
 
@@ -60,7 +77,12 @@ test('pruning dead channels leaves the output unchanged: every consumer keeps th
   const state = await net.stateDict();
   const next = mulberry32(9);
   // a random set of target[level] live channels per batch norm and per transposed conv; the others dead
-  const live = (n: number, k: number) => new Set(Array.from({ length: n }, (_, i) => i).sort(() => next() - 0.5).slice(0, k));
+  const live = (n: number, k: number) =>
+    new Set(
+      Array.from({ length: n }, (_, i) => i)
+        .sort(() => next() - 0.5)
+        .slice(0, k),
+    );
   for (const bn of net.batchNormNames()) {
     const level = Number(bn.split('.')[1]);
     const alive = live(original[level]!, target[level]!);
