@@ -12,7 +12,7 @@ import { type Backend, DEVICES, type DeviceChoice, openBackend } from '../backen
 import { KensaError } from '../errors.js';
 import { addCounts, compareMasks, scores, ZERO_COUNTS, type MaskCounts } from '../eval/metrics.js';
 import { Var } from '../nn/autograd.js';
-import { pruneUNet, unetMacs, unetParameters } from '../models/prune.js';
+import { checkPruneWidths, pruneUNet, unetMacs, unetParameters } from '../models/prune.js';
 import type { UNet } from '../models/unet.js';
 import { UNetRunner } from '../models/unet-runner.js';
 import { Tensor, tidy } from '../tensor.js';
@@ -140,6 +140,7 @@ export async function slimUNet(net: UNet, o: SlimOptions): Promise<SlimReport> {
   const factor = 2 ** (net.config.widths.length - 1);
   if (o.size % factor !== 0)
     throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a multiple of ${factor} (the net's stride) for size but received ${o.size}`);
+  checkPruneWidths(o.widths, net.config.widths); // before the measurements, which take a while
   const before = await figures(net, o);
   const cut = await pruneUNet(net, o.widths, o.backend.gpu ? { gpu: o.backend.gpu } : {});
   const pruned = o.fineTune ? await o.fineTune(cut) : cut;
