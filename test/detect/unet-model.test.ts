@@ -96,10 +96,13 @@ test('GPU (nn engine) and CPU runs of a tiled UNet give the same defects', { ski
   const logits = (await modelOutput(probe.model.session, { data: Float32Array.from(frames, (v) => v / 255), dims: [2, 1, h, w] }, probe.recipe)).data;
   const p = Float32Array.from(logits, (v) => 1 / (1 + Math.exp(-v))).sort();
   const fields = { tiling: { tile: 32, overlap: 16 }, threshold: { value: p[Math.floor(0.9 * p.length)]! }, components: { minArea: 4 } };
+  // one model per file is registered at a time (by its sha256): the CPU one runs and closes before the GPU one opens
   const cpu = await open(path, fields, null);
+  assert.match(cpu.model.session.runsOn, /kensa nn UNet 4-8 on cpu/);
+  const a = await detect(Tensor.fromArray(frames, [2, 1, h, w], 'u8'), cpu.recipe, true);
+  await cpu.model.close();
   const onGpu = await open(path, fields, gpu);
   assert.match(onGpu.model.session.runsOn, /kensa nn UNet 4-8 on gpu/);
-  const a = await detect(Tensor.fromArray(frames, [2, 1, h, w], 'u8'), cpu.recipe, true);
   using batch = await Tensor.fromArray(frames, [2, 1, h, w], 'u8').toGpu(gpu!);
   const b = await detect(batch, onGpu.recipe, true);
   assert.ok(
