@@ -67,6 +67,13 @@ export class UNetRunner implements ModelRunner {
     // the decoder's first concatenation, 2 · widths[0] channels, is the widest activation
     const perInput = 2 * widths[0]! * ph * pw * 4;
     const budget = this.#gpu ? this.#gpu.info.limits.maxStorageBufferBindingSize! : CPU_CHUNK_BYTES;
+    if (this.#gpu && perInput > budget) {
+      const mib = (b: number) => `${Math.ceil(b / 2 ** 20)} MiB`;
+      throw new KensaError(
+        'KENSA_ERR_GPU_OUT_OF_MEMORY',
+        `Model ${this.name}: a ${w}×${h} input needs ${mib(perInput)} for its widest activation, above the GPU's ${mib(budget)} storage binding: tile the images smaller (--tile, --overlap) or run on the CPU`,
+      );
+    }
     const chunk = Math.max(1, Math.floor(budget / perInput));
     const out = new Float32Array(n * classes * h * w);
     for (let start = 0; start < n; start += chunk) {

@@ -105,6 +105,13 @@ test('GPU (nn engine) and CPU runs of a tiled UNet give the same defects', { ski
   assert.match(onGpu.model.session.runsOn, /kensa nn UNet 4-8 on gpu/);
   using batch = await Tensor.fromArray(frames, [2, 1, h, w], 'u8').toGpu(gpu!);
   const b = await detect(batch, onGpu.recipe, true);
+  // an input whose widest activation (2 · 4 channels of f32) passes the storage binding is refused, naming the way out
+  const binding = gpu!.info.limits.maxStorageBufferBindingSize!;
+  const wide = Math.ceil(binding / (32 * 64)) + 2;
+  await assert.rejects(
+    onGpu.model.session.runBatch(new Float32Array(64 * wide), [1, 1, 64, wide]),
+    (e: unknown) => isKensaError(e) && e.code === 'KENSA_ERR_GPU_OUT_OF_MEMORY' && /--tile/.test(e.message),
+  );
   assert.ok(
     a.some((d) => d.defects.length > 0),
     'the drawn net finds regions to compare',
