@@ -25,6 +25,8 @@ export * from './ops/analysis/index.js';
 export * from './ops/arith/index.js';
 export * as nn from './nn/index.js';
 export { UNet, UNET_WIDTHS, type UNetConfig, type UNetOptions, type UNetPreprocessing, type ResolvedUNetConfig } from './models/unet.js';
+export { unetToOnnx, type UNetOnnxOptions } from './models/unet-onnx.js';
+export { pruneUNet, prunedChannels, unetMacs, unetParameters } from './models/prune.js';
 export { decodeSafetensors, encodeSafetensors, type Safetensors, type NamedTensor, type SafetensorsDType } from './models/safetensors.js';
 export { customKernel, rawKernel, type CustomKernel, type CustomKernelSpec, type RawKernel, type RawKernelSpec } from './ops/custom/kernel.js';
 export { inspect, type InspectOptions, type ItemResult } from './pipeline/inspect.js';
@@ -33,6 +35,8 @@ export {
   encodeOnnxModel,
   OnnxGraphBuilder,
   ONNX_OPSET,
+  ONNX_OPSETS,
+  type OnnxModelOptions,
   type OnnxGraph,
   type OnnxNode,
   type OnnxValue,

@@ -48,7 +48,8 @@ Options:
   --db URL              results database: SQLite file, postgres://…, mysql://… (default kensa.db)
   --recipe R            recipe: a JSON or YAML file, or a built-in by kind (classic, decoupled:
                         that kind's defaults); fields documented in docs/recipes.md
-  --model FILE          detect with an ONNX model instead of a recipe (docs/models.md); with it:
+  --model FILE          detect with a model instead of a recipe: an ONNX file, or a kensa UNet's
+                        .safetensors (RUN_DIR/best.safetensors; docs/models.md); with it:
     --model-kind K      segmentation | classification (default segmentation)
     --tile N            sliding window: tiles of N px (default 0: whole images)
     --overlap N         context read around each tile, in px (default 32)

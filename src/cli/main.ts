@@ -12,11 +12,13 @@ import * as augmentCmd from './augment.js';
 import * as bench from './bench.js';
 import * as doctor from './doctor.js';
 import * as evaluate from './eval.js';
+import * as exportCmd from './export.js';
 import * as inspect from './inspect.js';
 import { EXIT_OK, EXIT_USAGE, type CliIO } from './io.js';
 import * as samples from './samples.js';
 import * as serve from './serve.js';
 import * as train from './train.js';
+import * as slim from './slim.js';
 import * as tune from './tune.js';
 import * as worker from './worker.js';
 
@@ -76,6 +78,12 @@ export const COMMANDS: Record<string, Command> = {
     help: train.TRAIN_HELP,
     run: (argv, io) => withSignals((signal) => train.run(argv, io, signal)),
   },
+  slim: {
+    summary: 'prune a trained UNet to narrower widths by batch-norm scales; parameters, MACs, speed, IoU',
+    help: slim.SLIM_HELP,
+    run: slim.run,
+  },
+  export: { summary: 'write a trained UNet as an ONNX model (batch norms folded) for deployment', help: exportCmd.EXPORT_HELP, run: exportCmd.run },
   serve: {
     summary: 'serve inspection over HTTP: dynamic batching, stored results, metrics, the dashboard',
     help: serve.SERVE_HELP,

@@ -1,10 +1,10 @@
 /**
- * The model recipe: an ONNX model (src/models) as a detector, on a batch tensor (N×1×H×W u8 or
- * u16) on either device:
+ * The model recipe: a model (src/models: an ONNX file, or a kensa UNet's safetensors) as a
+ * detector, on a batch tensor (N×1×H×W u8 or u16) on either device:
  *   pre    (pixel / max − mean) / std in the model's input dtype (f32 or f16) with kensa's convert
  *          on the batch's device, read back once as the model's input (the gray plane repeated
  *          for a 3-channel model);
- *   infer  the model's open sessions (src/models/registry.ts), the whole batch at once, or tile by
+ *   infer  the open model (src/models/registry.ts), the whole batch at once, or tile by
  *          tile through src/tiling's grid: overlapping windows batched together, each window's
  *          centre (its tile) pasted into the image's output, so a tiled run of a translation-
  *          equivariant model equals the whole-image one;
@@ -15,9 +15,10 @@
 import { f16BitsToF32 } from '../dtype.js';
 import { KensaError } from '../errors.js';
 import type { OutputData } from '../models/session-worker.js';
-import { openedModel, openModel, readModelFile, type OpenModel } from '../models/registry.js';
+import type { Gpu } from '../gpu/gpu.js';
+import { openedModel, openModel, readModelFile, type ModelRunner, type OpenModel } from '../models/registry.js';
 import type { SessionOptions } from '../models/session.js';
-import type { ModelSession } from '../models/session.js';
+import { UNetRunner } from '../models/unet-runner.js';
 import { convert } from '../ops/color/convert.js';
 import { resize } from '../ops/geometry/resize.js';
 import { customKernel } from '../ops/custom/kernel.js';
@@ -78,13 +79,14 @@ fn pixel(n: u32, c: u32, y: u32, xx: u32) -> f32 {
 /** One image's model result: a segmentation's regions (the mean probability over each), or a classification's scores. */
 export type ModelPayload = RegionPayload | { scores: Float32Array };
 
-interface HostInput {
+/** A batch of model inputs on the host. */
+export interface HostInput {
   data: Float32Array | Uint16Array;
   dims: [number, number, number, number];
 }
 
 /** The model's input channels: 1, or 3 for a model of three (the gray plane repeated); KENSA_ERR_MODEL otherwise. */
-function inputChannels(session: ModelSession): number {
+function inputChannels(session: ModelRunner): number {
   const c = session.input.shape[1];
   if (typeof c === 'string' || c === 1) return 1;
   if (c === 3) return 3;
@@ -92,7 +94,7 @@ function inputChannels(session: ModelSession): number {
 }
 
 /** The input's height and width when the model fixes them; null when either is dynamic. */
-function fixedSize(session: ModelSession): { h: number; w: number } | null {
+function fixedSize(session: ModelRunner): { h: number; w: number } | null {
   const [, , h, w] = session.input.shape;
   return typeof h === 'number' && typeof w === 'number' && h > 0 && w > 0 ? { h, w } : null;
 }
@@ -102,7 +104,7 @@ function fixedSize(session: ModelSession): { h: number; w: number } | null {
  * a model of a fixed square size S, windows of S (tiles of S − 2 · overlap) wherever the image is
  * not S × S; null: whole images.
  */
-function tilingOf(session: ModelSession, r: ModelRecipe, h: number, w: number): { tile: number; halo: number; align: number; window: boolean } | null {
+function tilingOf(session: ModelRunner, r: ModelRecipe, h: number, w: number): { tile: number; halo: number; align: number; window: boolean } | null {
   if (r.model.task !== 'segmentation') return null;
   const fixed = fixedSize(session);
   const { tile, overlap, align } = r.tiling;
@@ -122,7 +124,7 @@ function tilingOf(session: ModelSession, r: ModelRecipe, h: number, w: number): 
  * Checks at load what the model declares against the recipe: 1 or 3 input channels, a first output
  * of rank 4 (segmentation) or 2 (classification); KENSA_ERR_MODEL naming what does not fit.
  */
-export function checkModelFits(session: ModelSession, r: ModelRecipe): void {
+export function checkModelFits(session: ModelRunner, r: ModelRecipe): void {
   inputChannels(session);
   const out = session.outputs[0];
   const rank = r.model.task === 'segmentation' ? 4 : 2;
@@ -140,7 +142,7 @@ export function checkModelFits(session: ModelSession, r: ModelRecipe): void {
  * The batch as the model's input: resized to a classification model's fixed size, normalised with
  * kensa's convert on the batch's device, then read back.
  */
-async function modelInput(batch: Tensor, r: ModelRecipe, session: ModelSession): Promise<HostInput> {
+async function modelInput(batch: Tensor, r: ModelRecipe, session: ModelRunner): Promise<HostInput> {
   const fixed = r.model.task === 'classification' ? fixedSize(session) : null;
   const [n, , bh, bw] = batch.shape as [number, number, number, number];
   const [h, w] = fixed ? [fixed.h, fixed.w] : [bh, bw];
@@ -158,7 +160,7 @@ async function modelInput(batch: Tensor, r: ModelRecipe, session: ModelSession):
 }
 
 /** The first output of a run, checked against what the task reads. */
-function firstOutput(out: OutputData[], r: ModelRecipe, session: ModelSession, n: number): OutputData {
+function firstOutput(out: OutputData[], r: ModelRecipe, session: ModelRunner, n: number): OutputData {
   const o = out[0]!;
   const want = r.model.task === 'segmentation' ? 'N×C×H×W (rank 4)' : 'N×K (rank 2)';
   const rank = r.model.task === 'segmentation' ? 4 : 2;
@@ -176,7 +178,7 @@ function firstOutput(out: OutputData[], r: ModelRecipe, session: ModelSession, n
  * of context around each tile) are batched by size and inferred; each window's tile is pasted into
  * the image's output plane, channel by channel.
  */
-async function tiledOutput(session: ModelSession, input: HostInput, r: ModelRecipe, grid: TileGridOptions): Promise<OutputData> {
+async function tiledOutput(session: ModelRunner, input: HostInput, r: ModelRecipe, grid: TileGridOptions): Promise<OutputData> {
   const [n, c, h, w] = input.dims;
   const tiles = tileGrid(w, h, grid);
   const bySize = new Map<string, { image: number; tile: Tile }[]>();
@@ -213,13 +215,18 @@ async function tiledOutput(session: ModelSession, input: HostInput, r: ModelReci
   return { name: out!.name, type: out!.type, dims: [n, out!.channels, h, w], data: out!.data };
 }
 
+/** The model's first output for a batch of inputs (N×C×H×W on the host): tiled when the recipe or the model's fixed size asks, else the whole batch at once. */
+export async function modelOutput(session: ModelRunner, input: HostInput, r: ModelRecipe): Promise<OutputData> {
+  const tiling = tilingOf(session, r, input.dims[2], input.dims[3]);
+  return tiling ? await tiledOutput(session, input, r, tiling) : firstOutput(await session.runBatch(input.data, input.dims), r, session, input.dims[0]);
+}
+
 /** The device stage: pre-processing, inference (tiled when the recipe asks), then the regions or the scores. */
 async function device(batch: Tensor, r: ModelRecipe, wantMasks: boolean): Promise<ModelPayload[]> {
   const session = openedModel(r.model.sha256 ?? 'unhashed', r.model.path);
   const n = batch.shape[0]!;
   const input = await modelInput(batch, r, session);
-  const tiling = tilingOf(session, r, input.dims[2], input.dims[3]);
-  const output = tiling ? await tiledOutput(session, input, r, tiling) : firstOutput(await session.runBatch(input.data, input.dims), r, session, n);
+  const output = await modelOutput(session, input, r);
   if (r.model.task === 'classification') {
     const k = output.dims[1]!;
     const values = output.type === 'float16' ? Float32Array.from(output.data, f16BitsToF32) : (output.data as Float32Array);
@@ -279,12 +286,31 @@ export const modelDetector: Detector<ModelRecipe, ModelPayload> = {
 const WARM_UP_SIDE = 64;
 
 /**
- * Opens the model of a model recipe: reads the file, fills in (or checks) its sha256 in the
- * recipe, and opens its sessions, warmed up on batches of 1 and `maxBatch` of the window (tiled)
- * or the model's own size, checked against the task. Returns the recipe with its sha256 and the
- * open model (the caller closes it).
+ * What a kensa UNet's file decides in its recipe: the activation of its head (a recipe's 'none'
+ * becomes it; another one is refused), tiles aligned to its stride; its preprocessing comes from
+ * the file, so the recipe's normalize must stay mean 0, std 1. KENSA_ERR_MODEL naming what does not fit.
  */
-async function openModelOf(r: ModelRecipe, options: SessionOptions, maxBatch: number): Promise<{ recipe: ModelRecipe; model: OpenModel }> {
+function unetRecipe(r: ModelRecipe, unet: UNetRunner): ModelRecipe {
+  if (r.normalize.mean !== 0 || r.normalize.std !== 1) {
+    throw new KensaError(
+      'KENSA_ERR_MODEL',
+      `Model ${r.model.path}: a kensa UNet takes its preprocessing from its file, so the recipe's normalize must be mean 0 and std 1 but is mean ${r.normalize.mean} and std ${r.normalize.std}`,
+    );
+  }
+  if (r.activation !== 'none' && r.activation !== unet.head) {
+    throw new KensaError('KENSA_ERR_MODEL', `Model ${r.model.path}: this UNet's head is a ${unet.head}, but the recipe's activation is ${r.activation}`);
+  }
+  return { ...r, activation: unet.head, tiling: { ...r.tiling, align: Math.max(r.tiling.align, unet.stride) } };
+}
+
+/**
+ * Opens the model of a model recipe: reads the file, fills in (or checks) its sha256 in the
+ * recipe, and opens it (a UNet's safetensors on `gpu`, or the CPU when null; an ONNX file's
+ * sessions), warmed up on batches of 1 and `maxBatch` of the window (tiled) or the model's own
+ * size, checked against the task. Returns the recipe with its sha256 (and, for a UNet, what its
+ * file decides) and the open model (the caller closes it).
+ */
+async function openModelOf(r: ModelRecipe, options: SessionOptions, maxBatch: number, gpu: Gpu | null): Promise<{ recipe: ModelRecipe; model: OpenModel }> {
   const file = await readModelFile(r.model.path);
   if (r.model.sha256 !== undefined && r.model.sha256 !== file.sha256) {
     throw new KensaError(
@@ -292,18 +318,19 @@ async function openModelOf(r: ModelRecipe, options: SessionOptions, maxBatch: nu
       `Model ${r.model.path} has sha256 ${file.sha256.slice(0, 12)}, not the recipe's ${r.model.sha256.slice(0, 12)}: the file changed since the recipe named it`,
     );
   }
-  const recipe = { ...r, model: { ...r.model, sha256: file.sha256 } };
   const { tile, overlap, align } = r.tiling;
   const side = r.model.task === 'segmentation' && tile > 0 ? Math.max(align, Math.floor(tile / align) * align) + 2 * roundUp(overlap, align) : WARM_UP_SIDE;
   const warmUp = [...new Set([1, maxBatch])].map((n) => [n, 1, side, side]);
-  const model = await openModel(file, { ...options, warmUp });
+  const model = await openModel(file, { ...options, warmUp }, gpu);
   try {
+    const hashed = { ...r, model: { ...r.model, sha256: file.sha256 } };
+    const recipe = model.session instanceof UNetRunner ? unetRecipe(hashed, model.session) : hashed;
     checkModelFits(model.session, recipe);
+    return { recipe, model };
   } catch (e) {
     await model.close();
     throw e;
   }
-  return { recipe, model };
 }
 
 /**
@@ -315,11 +342,12 @@ export async function openRecipeModels(
   loaded: LoadedRecipe,
   options: SessionOptions,
   maxBatch: number,
+  gpu: Gpu | null = null,
 ): Promise<{ loaded: LoadedRecipe; models: OpenModel[] }> {
   const r = loaded.recipe;
   const models: OpenModel[] = [];
   const open = async (m: ModelRecipe) => {
-    const opened = await openModelOf(m, options, maxBatch);
+    const opened = await openModelOf(m, options, maxBatch, gpu);
     models.push(opened.model);
     return opened.recipe;
   };
@@ -334,10 +362,4 @@ export async function openRecipeModels(
     await Promise.all(models.map((m) => m.close()));
     throw e;
   }
-}
-
-/** How a run names where its model ran: the provider, and those that failed before it. */
-export function providerLabel(model: OpenModel): string {
-  const { provider, fallbacks } = model.session;
-  return `onnxruntime ${provider}${fallbacks.length > 0 ? ` (fell back from ${fallbacks.map((f) => f.provider).join(', ')})` : ''}`;
 }

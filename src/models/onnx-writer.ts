@@ -6,6 +6,7 @@
  */
 import { f32ToF16Bits } from '../dtype.js';
 import { KensaError } from '../errors.js';
+import { integerInRange } from '../validate.js';
 
 /** Element types of tensors and values (TensorProto.DataType). */
 export type OnnxDType = 'f32' | 'f16' | 'u8' | 'i8' | 'i32' | 'i64';
@@ -46,7 +47,22 @@ export interface OnnxGraph {
 }
 
 export const ONNX_OPSET = 17;
-const IR_VERSION = 8;
+/** The opsets a graph may be written for: every operator kensa writes is unchanged over them. */
+export const ONNX_OPSETS = { min: 13, max: 21 } as const;
+
+/** The lowest IR version each opset needs (onnx/helper.py's VERSION_TABLE). */
+function irVersion(opset: number): number {
+  return opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
+}
+
+export interface OnnxModelOptions {
+  /** producer_name; default 'kensa'. */
+  producer?: string;
+  /** The default domain's opset, ONNX_OPSETS.min … max; default ONNX_OPSET (17). */
+  opset?: number;
+  /** metadata_props: what a deployment reads beside the graph (preprocessing, the head). */
+  metadata?: Readonly<Record<string, string>>;
+}
 
 /** Protobuf wire encoding: varints (int64 as two's complement), length-delimited fields, fixed32 floats. */
 class ProtoWriter {
@@ -171,11 +187,12 @@ function nodeProto(w: ProtoWriter, node: OnnxNode, index: number): void {
   for (const [name, a] of Object.entries(node.attributes ?? {})) w.message(5, (m) => attribute(m, name, a));
 }
 
-/** The graph as an ONNX model file's bytes (opset 17 of the default domain). */
-export function encodeOnnxModel(graph: OnnxGraph, producer = 'kensa'): Uint8Array {
+/** The graph as an ONNX model file's bytes (opset 17 of the default domain unless `opset` says). */
+export function encodeOnnxModel(graph: OnnxGraph, options: OnnxModelOptions = {}): Uint8Array {
+  const opset = integerInRange('opset', options.opset ?? ONNX_OPSET, ONNX_OPSETS.min, ONNX_OPSETS.max);
   const w = new ProtoWriter();
-  w.int(1, IR_VERSION);
-  w.string(2, producer);
+  w.int(1, irVersion(opset));
+  w.string(2, options.producer ?? 'kensa');
   w.message(7, (g) => {
     for (const [i, n] of graph.nodes.entries()) g.message(1, (m) => nodeProto(m, n, i));
     g.string(2, graph.name);
@@ -183,7 +200,8 @@ export function encodeOnnxModel(graph: OnnxGraph, producer = 'kensa'): Uint8Arra
     for (const v of graph.inputs) g.message(11, (m) => valueInfo(m, v));
     for (const v of graph.outputs) g.message(12, (m) => valueInfo(m, v));
   });
-  w.message(8, (o) => o.string(1, '').int(2, ONNX_OPSET));
+  w.message(8, (o) => o.string(1, '').int(2, opset));
+  for (const [key, value] of Object.entries(options.metadata ?? {})) w.message(14, (m) => m.string(1, key).string(2, value));
   return w.finish();
 }
 

@@ -107,6 +107,11 @@ export class ModelSession {
     }
   }
 
+  /** The provider, and those that failed before it. */
+  get runsOn(): string {
+    return `onnxruntime ${this.provider}${this.fallbacks.length > 0 ? ` (fell back from ${this.fallbacks.map((f) => f.provider).join(', ')})` : ''}`;
+  }
+
   /** The input's element type as kensa names it. */
   get inputDType(): 'f32' | 'f16' {
     return this.input.type === 'float16' ? 'f16' : 'f32';

@@ -237,6 +237,14 @@ export class UNet {
    * `num_batches_tracked`), the configuration under `kensa.config` (JSON) in the metadata.
    */
   async toSafetensors(): Promise<Uint8Array> {
+    const tensors = await this.stateDict();
+    const head = this.config.classes === 1 ? 'sigmoid' : 'softmax';
+    const metadata = { format: 'pt', 'kensa.model': 'unet', 'kensa.config': JSON.stringify({ ...this.config, head }) };
+    return encodeSafetensors({ tensors, metadata });
+  }
+
+  /** The state dict on the host, in state-dict order: F32 copies, each batch norm's `num_batches_tracked` I64 after its running_var. */
+  async stateDict(): Promise<Map<string, NamedTensor>> {
     const tensors = new Map<string, NamedTensor>();
     for (const e of this.stateEntries()) {
       const cpu = await e.tensor.toCpu();
@@ -247,9 +255,7 @@ export class UNet {
         tensors.set(`${bn}.num_batches_tracked`, { dtype: 'I64', shape: [], data: new Float32Array([this.batchesTracked]) });
       }
     }
-    const head = this.config.classes === 1 ? 'sigmoid' : 'softmax';
-    const metadata = { format: 'pt', 'kensa.model': 'unet', 'kensa.config': JSON.stringify({ ...this.config, head }) };
-    return encodeSafetensors({ tensors, metadata });
+    return tensors;
   }
 
   /** A UNet made from a file of `toSafetensors` (its configuration read from the metadata). */

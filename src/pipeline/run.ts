@@ -17,7 +17,7 @@ import type { BatchLimits } from './batcher.js';
 import { DEFAULT_BATCH, inspect, type ItemResult } from './inspect.js';
 import type { ProgressSnapshot } from './progress.js';
 import { scanSources, type SourceItem, type SourceScan } from './source.js';
-import { openRecipeModels, providerLabel } from '../detect/model.js';
+import { openRecipeModels } from '../detect/model.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
 import type { OpenModel } from '../models/registry.js';
 import type { SessionOptions } from '../models/session.js';
@@ -165,9 +165,14 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
   let models: OpenModel[] = [];
   try {
     // the recipe's models open (and warm up) before the run exists: a model that cannot run leaves none
-    const { loaded, models: opened } = await openRecipeModels(o.recipe ?? DEFAULT_RECIPE, o.model ?? {}, o.batch?.maxCount ?? DEFAULT_BATCH.maxCount);
+    const { loaded, models: opened } = await openRecipeModels(
+      o.recipe ?? DEFAULT_RECIPE,
+      o.model ?? {},
+      o.batch?.maxCount ?? DEFAULT_BATCH.maxCount,
+      backend.gpu,
+    );
     models = opened;
-    const device = [deviceLabel(backend), ...models.map((m) => `model on ${providerLabel(m)}`)].join(' · ');
+    const device = [deviceLabel(backend), ...models.map((m) => `model on ${m.session.runsOn}`)].join(' · ');
     // checked before a run is created for it
     const postWorkers = resolvePostWorkers(o.postWorkers, backend.kind);
     let skip = new Set<string>();

@@ -9,6 +9,9 @@ import { encodeOnnxModel, OnnxGraphBuilder } from '../../src/models/onnx-writer.
 import { thresholdModel } from '../../src/models/tiny.js';
 import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
+import { drawnUNet } from '../_kit/unet.js';
+import { Var } from '../../src/nn/autograd.js';
+import { Tensor } from '../../src/tensor.js';
 
 function capture() {
   const buf = { out: '', err: '' };
@@ -145,4 +148,51 @@ test('kensa inspect --recipe cascade.yaml: both models open, the device names bo
   );
   assert.match(buf.out, / · model on onnxruntime cpu · model on onnxruntime cpu\n/);
   assert.match(buf.out, /\nOK 4 · NG 2 · errors 0 · total 6\ncascade: 2 of 6 exited after the first stage, 4 went on to the full model\n/);
+});
+
+test('kensa inspect --model best.safetensors: a kensa UNet end to end, tiled as whole, its head and stride in the stored recipe', async () => {
+  const dir = tempDir('kensa-cli-unet-');
+  await writeImages(join(dir, 'images'));
+  const model = join(dir, 'best.safetensors');
+  // a drawn net's logits sit anywhere: shift its head so the top tenth of image 1's pixels are above ½
+  const net = await drawnUNet([4, 8], 1, 1, 3);
+  const first = Float32Array.from(
+    await sharp(join(dir, 'images', 'img1.png'))
+      .greyscale()
+      .raw()
+      .toBuffer(),
+    (v) => v / 255,
+  );
+  const logits = Float32Array.from(net.predict(Var.constant(Tensor.fromArray(first, [1, 1, 32, 40], 'f32'))).value.data as Float32Array).sort();
+  const state = await net.stateDict();
+  state.get('head.bias')!.data[0]! -= logits[Math.floor(0.9 * logits.length)]!;
+  await net.loadStateDict({ tensors: state, metadata: {} }, 'shifted');
+  writeFileSync(model, await net.toSafetensors());
+  const db = join(dir, 'runs.db');
+  const base = [join(dir, 'images'), '--model', model, '--db', db, '--device', 'cpu', '--progress', 'none', '--json'];
+  const whole = capture();
+  assert.equal(await run(base, whole.io), 0, whole.buf.err);
+  const tiled = capture();
+  assert.equal(await run([...base, '--tile', '16', '--overlap', '16'], tiled.io), 0, tiled.buf.err);
+  const [a, b] = [JSON.parse(whole.buf.out) as Summary, JSON.parse(tiled.buf.out) as Summary];
+  assert.match(b.device, / · model on kensa nn UNet 4-8 on cpu$/);
+  assert.equal(b.counts.error, 0);
+  const store = await openStore(db);
+  try {
+    const [ra, rb] = [await store.getRun(a.run), await store.getRun(b.run)];
+    const recipe = rb!.recipe as { activation: string; tiling: { tile: number; overlap: number; align: number } };
+    assert.equal(recipe.activation, 'sigmoid');
+    assert.deepEqual(recipe.tiling, { tile: 16, overlap: 16, align: 2 });
+    const defects = async (run: string) => (await store.defects(run)).map((d) => [d.itemKey, d.x, d.y, d.w, d.h, d.area]).sort();
+    assert.ok((await defects(ra!.id)).length > 0, 'the drawn net finds regions to compare');
+    assert.deepEqual(await defects(rb!.id), await defects(ra!.id));
+    assert.equal(b.counts.ng, a.counts.ng);
+  } finally {
+    await store.close();
+  }
+  const bad = join(dir, 'bad.safetensors');
+  writeFileSync(bad, 'not weights');
+  const failed = capture();
+  assert.equal(await run([join(dir, 'images'), '--model', bad, '--db', db, '--device', 'cpu', '--progress', 'none'], failed.io), 1);
+  assert.ok(failed.buf.err.includes(bad) && failed.buf.err.includes('KENSA_ERR_WEIGHTS'), failed.buf.err);
 });

@@ -17,7 +17,7 @@ describe('kensa (main)', () => {
     assert.equal(await run(['--help'], c.io), 0);
     assert.equal(c.buf.out, MAIN_HELP);
     assert.match(c.buf.out, /^Usage: kensa <command> \[options\]/);
-    for (const name of ['inspect', 'samples', 'augment', 'eval', 'tune', 'train', 'serve', 'dashboard', 'worker', 'status', 'doctor', 'bench'])
+    for (const name of ['inspect', 'samples', 'augment', 'eval', 'tune', 'train', 'slim', 'export', 'serve', 'dashboard', 'worker', 'status', 'doctor', 'bench'])
       assert.match(c.buf.out, new RegExp(`\\n  ${name} +\\S`));
     c = capture();
     assert.equal(await run(['help', 'bench'], c.io), 0);
@@ -35,6 +35,8 @@ describe('kensa (main)', () => {
       'eval',
       'tune',
       'train',
+      'slim',
+      'export',
       'serve',
       'dashboard',
       'worker',
@@ -59,7 +61,7 @@ describe('kensa (main)', () => {
     assert.equal(await run(['frob'], c.io), 2);
     assert.equal(
       c.buf.err,
-      "kensa: unknown command 'frob' (commands: inspect, samples, augment, eval, tune, train, serve, dashboard, worker, status, doctor, bench)\nRun 'kensa --help' for usage.\n",
+      "kensa: unknown command 'frob' (commands: inspect, samples, augment, eval, tune, train, slim, export, serve, dashboard, worker, status, doctor, bench)\nRun 'kensa --help' for usage.\n",
     );
     assert.equal(c.buf.out, '');
     c = capture();

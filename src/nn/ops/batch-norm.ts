@@ -18,6 +18,9 @@ import { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';
 import { checkNchw, checkShapeIs } from './args.js';
 
+/** The variance's ε when none is given (PyTorch's). */
+export const BATCH_NORM_EPS = 1e-5;
+
 export interface BatchNormOptions {
   /** Batch statistics (true) or the running ones (false). */
   training: boolean;
@@ -525,7 +528,7 @@ export function batchNormForward(
 ): BatchNormForward {
   const training = checkTraining(options.training);
   const momentum = numberInRange('momentum', options.momentum ?? 0.1, 0, 1);
-  const eps = numberInRange('eps', options.eps ?? 1e-5, 0, 1);
+  const eps = numberInRange('eps', options.eps ?? BATCH_NORM_EPS, 0, 1);
   const d = checkNchw('x', x);
   checkShapeIs('gamma', gamma, [d.c], '[C]');
   checkShapeIs('beta', beta, [d.c], '[C]');
