@@ -8,8 +8,7 @@ import { parseArgs } from 'node:util';
 import { evaluateMasks, type Evaluation } from '../eval/evaluate.js';
 import { imageLevelReport, imageLevelText } from './eval-images.js';
 import type { MaskCounts, MaskScores } from '../eval/metrics.js';
-import { numberFlag } from './samples.js';
-import { EXIT_FAIL, EXIT_OK, UsageError, guard, intFlag, parseFlags, table, type CliIO } from './io.js';
+import { EXIT_FAIL, EXIT_OK, UsageError, guard, intFlag, numberFlag, parseFlags, table, type CliIO } from './io.js';
 import { openStore } from '../store/store.js';
 
 export const EVAL_HELP = `Usage: kensa eval --pred <dir> --truth <dir> [options]

@@ -42,6 +42,15 @@ export function intFlag(name: string, v: string | undefined, fallback: number, l
   return n;
 }
 
+/** A decimal number flag in [lo, hi] (`0.5`, `1e-4`). */
+export function numberFlag(name: string, v: string | undefined, fallback: number, lo: number, hi: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!/^\d+(\.\d+)?(e-?\d+)?$/i.test(v.trim()) || n < lo || n > hi)
+    throw new UsageError(`--${name} expects a number between ${lo} and ${hi} but received '${v}'`);
+  return n;
+}
+
 /** A flag from a closed set. */
 export function choiceFlag<T extends string>(name: string, v: string | undefined, fallback: T, values: readonly T[]): T {
   if (v === undefined) return fallback;

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { plural } from '../report/html.js';
 import { SAMPLE_KINDS, type SampleKind } from '../samples/generate.js';
 import { SAMPLE_FORMATS, writeSamples, type SampleFormat } from '../samples/write.js';
-import { EXIT_OK, UsageError, choiceFlag, guard, intFlag, parseFlags, type CliIO } from './io.js';
+import { EXIT_OK, UsageError, choiceFlag, guard, intFlag, numberFlag, parseFlags, type CliIO } from './io.js';
 
 export const SAMPLES_HELP = `Usage: kensa samples --out <dir> [options]
 
@@ -61,14 +61,6 @@ export function sizeFlag(v: string | undefined, fallback: [number, number], max:
   if (!m || w < 1 || h < 1 || w > max || h > max)
     throw new UsageError(`--size expects <width>x<height> with sides between 1 and ${max} (e.g. 2048x2048) but received '${v}'`);
   return [w, h];
-}
-
-/** A decimal number flag in [lo, hi]. */
-export function numberFlag(name: string, v: string | undefined, fallback: number, lo: number, hi: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!/^\d+(\.\d+)?$/.test(v.trim()) || n < lo || n > hi) throw new UsageError(`--${name} expects a number between ${lo} and ${hi} but received '${v}'`);
-  return n;
 }
 
 export async function run(argv: readonly string[], io: CliIO): Promise<number> {

@@ -1,9 +1,8 @@
 /**
  * `kensa slim`: prunes a trained UNet's channels to target widths by the L1 norm of its
  * batch-norm scales (src/models/prune.ts, PaddleSlim's criterion) and reports parameters, MACs,
- * forward speed and, with labelled data, IoU before and after. Fine-tuning the pruned net needs
- * `kensa train`'s loop: `slimUNet` takes it as `fineTune` (the seam), and the command does not
- * fine-tune until that loop is wired in (it says so in its output).
+ * forward speed and, with labelled data, IoU before and after; with --epochs the pruned net is
+ * fine-tuned by `kensa train`'s loop on the same data before it is measured and written.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,16 +16,19 @@ import type { UNet } from '../models/unet.js';
 import { UNetRunner } from '../models/unet-runner.js';
 import { Tensor, tidy } from '../tensor.js';
 import { loadLabelled, type LabelledFrame } from '../tune/data.js';
+import { CHECKPOINT_FILES } from '../train/checkpoint.js';
+import { resolveTrainConfig } from '../train/config.js';
+import { train } from '../train/train.js';
 import { loadUNetFile } from './export.js';
-import { adapterFlag, choiceFlag, EXIT_OK, formatMs, guard, intFlag, median, parseFlags, table, UsageError, type CliIO } from './io.js';
+import { adapterFlag, choiceFlag, EXIT_OK, formatMs, guard, intFlag, numberFlag, median, parseFlags, table, UsageError, type CliIO } from './io.js';
 
 export const SLIM_HELP = `Usage: kensa slim --model <best.safetensors> --widths <w0,w1,...> --out <slim.safetensors> [options]
 
 Prunes a kensa UNet to narrower widths (docs/export.md): each convolution keeps the channels with
 the largest |gamma| of its batch norm (PaddleSlim's L1 criterion), and every layer reading them
 keeps the same ones. Reports parameters, MACs at --size, forward ms per image on --device, and
-with --data the IoU before and after. Fine-tuning is not done yet (it needs kensa train's loop):
-run kensa train on the pruned file.
+with --data the IoU before and after. With --epochs the pruned net is fine-tuned on --data by
+kensa train's loop (a train run in --train-out; its best checkpoint is written to --out).
 
 Options:
   --model <file>       the trained UNet's weights (required)
@@ -34,6 +36,11 @@ Options:
                        e.g. 48,96,192,384 for a 64-128-256-512 net)
   --out <file>         the pruned weights to write (required)
   --data <dir>         images + masks (kensa samples' layout: images/ and masks/) for IoU
+  --epochs <n>         fine-tune the pruned net for n epochs on --data (default 0: no fine-tuning)
+  --batch <n>          fine-tuning batch size (default 8)
+  --crop <n>           fine-tuning crop side, a multiple of the net's stride (default 256)
+  --lr <x>             fine-tuning peak learning rate (default 1e-4)
+  --train-out <dir>    the fine-tuning run folder (default <out without .safetensors>.train)
   --size <n>           square input side for MACs and speed, a multiple of the net's stride (default 256)
   --runs <n>           timed forward passes, 1 … 100 (default 3; median reported)
   --device <d>         auto | cpu | gpu (default auto, or KENSA_DEVICE)
@@ -47,6 +54,11 @@ const FLAGS = {
   widths: { type: 'string' },
   out: { type: 'string' },
   data: { type: 'string' },
+  epochs: { type: 'string' },
+  batch: { type: 'string' },
+  crop: { type: 'string' },
+  lr: { type: 'string' },
+  'train-out': { type: 'string' },
   size: { type: 'string' },
   runs: { type: 'string' },
   device: { type: 'string' },
@@ -169,11 +181,29 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     const runs = intFlag('runs', values.runs, 3, 1, 100);
     const device: DeviceChoice = choiceFlag('device', values.device ?? process.env.KENSA_DEVICE, 'auto', DEVICES);
     const adapter = adapterFlag(values.adapter);
+    const epochs = intFlag('epochs', values.epochs, 0, 0, 1e6);
+    if (epochs > 0 && !values.data) throw new UsageError('--epochs needs --data (the images and masks to fine-tune on)');
     const data = values.data ? await loadLabelled(join(values.data, 'images'), join(values.data, 'masks')) : undefined;
     const backend = await openBackend({ device, ...(adapter !== undefined ? { adapter } : {}) });
     try {
       const net = await loadUNetFile(values.model, backend.gpu);
-      const r = await slimUNet(net, { widths, size, runs, backend, ...(data ? { data } : {}) });
+      const fineTune: FineTune | undefined =
+        epochs > 0
+          ? async (pruned) => {
+              const out = values['train-out'] ?? `${values.out!.replace(/\.safetensors$/, '')}.train`;
+              const config = resolveTrainConfig({
+                data: values.data!,
+                epochs,
+                batchSize: intFlag('batch', values.batch, 8, 1, 1024),
+                crop: intFlag('crop', values.crop, 256, 8, 8192),
+                lr: numberFlag('lr', values.lr, 1e-4, 1e-8, 10),
+                widths: pruned.config.widths,
+              });
+              await train(config, { backend, out, initial: pruned });
+              return loadUNetFile(join(out, CHECKPOINT_FILES.best), backend.gpu);
+            }
+          : undefined;
+      const r = await slimUNet(net, { widths, size, runs, backend, ...(data ? { data } : {}), ...(fineTune ? { fineTune } : {}) });
       await writeFile(values.out, await r.pruned.toSafetensors());
       const { before: b, after: a } = r;
       if (values.json) {
@@ -182,7 +212,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       }
       const iou = (v: number | null) => (v === null ? '-' : v.toFixed(4));
       io.out.write(
-        `kensa slim: wrote ${values.out}; ${r.fineTuned ? 'fine-tuned' : 'not fine-tuned (run kensa train on it: slim has no training loop yet)'}\n` +
+        `kensa slim: wrote ${values.out}; ${r.fineTuned ? `fine-tuned ${epochs} epochs` : 'not fine-tuned (--epochs N fine-tunes it on --data)'}\n` +
           table([
             ['', 'widths', 'parameters', `GMACs at ${size}²`, `ms/image (${r.device})`, 'IoU'],
             ['before', b.widths.join('-'), String(b.parameters), (b.macs / 1e9).toFixed(3), formatMs(b.msPerImage), iou(b.iou)],

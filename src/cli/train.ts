@@ -21,8 +21,7 @@ import {
   type TrainResult,
 } from '../train/index.js';
 import { PROGRESS } from './inspect.js';
-import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
-import { numberFlag } from './samples.js';
+import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, numberFlag, parseFlags, UsageError, type CliIO } from './io.js';
 
 export const TRAIN_HELP = `Usage: kensa train --data <dir> --epochs <n> --batch <b> --out <run-dir> [options]
        kensa train --resume <run-dir>

@@ -14,9 +14,8 @@ import { loadFrames, loadLabelled } from '../tune/data.js';
 import { METRICS } from '../tune/score.js';
 import type { SearchProgress } from '../tune/search.js';
 import { calibrateHeldOut, tune, writeRecipeYaml, type CalibrateResult } from '../tune/tune.js';
-import { EXIT_FAIL, EXIT_OK, UsageError, adapterFlag, choiceFlag, guard, intFlag, parseFlags, type CliIO } from './io.js';
+import { EXIT_FAIL, EXIT_OK, UsageError, adapterFlag, choiceFlag, guard, intFlag, numberFlag, parseFlags, type CliIO } from './io.js';
 import { plural } from '../report/html.js';
-import { numberFlag } from './samples.js';
 
 export const TUNE_HELP = `Usage: kensa tune --images <dir> --truth <dir> --out <recipe.yaml> [options]
        kensa tune --good <dir> --out <recipe.yaml> [options]

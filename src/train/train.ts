@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Compose, loadPipeline, RandomCrop, type Transform } from '../augment/index.js';
 import type { Backend } from '../backend.js';
 import { KensaError } from '../errors.js';
+import { invalidParameter } from '../validate.js';
 import { UNet } from '../models/unet.js';
 import { backward, Var } from '../nn/autograd.js';
 import { bceDiceLoss } from '../nn/losses.js';
@@ -60,6 +61,8 @@ export interface TrainRunOptions {
   onEpoch?: (e: EpochRecord) => void;
   /** Said once: e.g. why --amp runs in f32 here. */
   onNote?: (line: string) => void;
+  /** Start from this net's weights instead of fresh ones (fine-tuning, e.g. after kensa slim); its widths must be the config's. */
+  initial?: UNet;
 }
 
 export interface TrainResult {
@@ -279,11 +282,13 @@ async function trainEpochs(s: Session, timings: Timings): Promise<boolean> {
 async function runTraining(config: TrainConfig, run: TrainRunOptions, resumed: CheckpointState | null): Promise<TrainResult> {
   await mkdir(run.out, { recursive: true });
   const data = await readTrainData(config.data, { crop: config.crop, validationFraction: config.validationFraction, seed: config.seed });
+  if (run.initial && !resumed && run.initial.config.inChannels !== data.channels)
+    throw new KensaError('KENSA_ERR_TRAIN_DATA', `${config.data} holds ${data.channels}-channel images but the net to fine-tune takes ${run.initial.config.inChannels}`);
   const pipeline = await trainingPipeline(config);
   const amp = await ampMode(config.amp, run.backend);
   if (amp.note) run.onNote?.(amp.note);
   const gpu = run.backend.gpu ?? undefined;
-  const net = await UNet.create({ widths: config.widths, inChannels: data.channels }, { seed: config.seed, gpu, precision: amp.active ? 'f16' : 'f32' });
+  const net = resumed || !run.initial ? await UNet.create({ widths: config.widths, inChannels: data.channels }, { seed: config.seed, gpu, precision: amp.active ? 'f16' : 'f32' }) : run.initial;
   const opt = new AdamW(net.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
   const scaler = amp.active ? new GradScaler() : null;
   const fresh: CheckpointState = {
@@ -316,6 +321,9 @@ async function runTraining(config: TrainConfig, run: TrainRunOptions, resumed: C
 export async function train(config: TrainConfig, run: TrainRunOptions): Promise<TrainResult> {
   if (existsSync(join(run.out, CHECKPOINT_FILES.state)))
     throw new KensaError('KENSA_ERR_TRAIN_DATA', `--out ${run.out} already holds a training run: continue it with --resume or choose another folder`);
+  const initial = run.initial?.config.widths;
+  if (initial && initial.join('-') !== config.widths.join('-'))
+    throw invalidParameter('initial', `a net of the config's widths ${config.widths.join('-')}`, initial.join('-'));
   return runTraining(config, run, null);
 }
 

@@ -74,3 +74,26 @@ test('kensa slim prunes, writes the narrower net and reports parameters, MACs, s
   assert.equal(await slimRun(['--model', weights, '--widths', '4,8,8', '--out', out, '--device', 'cpu'], levels.io), 1);
   assert.match(levels.buf.err, /for widths but received \[4, 8, 8\]/);
 });
+
+test('kensa slim --epochs fine-tunes the pruned net with kensa train on --data and writes its best checkpoint', async () => {
+  const data = join(dir, 'samples-ft');
+  assert.equal(await samplesRun(['--out', data, '--count', '4', '--size', '32x32', '--jobs', '1'], capture().io), 0);
+  const out = join(dir, 'slim-ft.safetensors');
+  const argv = ['--model', weights, '--widths', '4,12', '--out', out, '--data', data, '--size', '32', '--runs', '1', '--device', 'cpu'];
+  const { buf, io } = capture();
+  assert.equal(await slimRun([...argv, '--epochs', '2', '--batch', '2', '--crop', '32', '--lr', '1e-3', '--json'], io), 0, buf.err);
+  const r = JSON.parse(buf.out);
+  assert.equal(r.fineTuned, true);
+  assert.deepEqual(r.after.widths, [4, 12]);
+  // the written net is the fine-tuning run's best checkpoint, not the pruned one
+  const best = readFileSync(join(dir, 'slim-ft.train', 'best.safetensors'));
+  assert.deepEqual(readFileSync(out), best);
+  const pruned = join(dir, 'slim-pruned.safetensors');
+  assert.equal(await slimRun(['--model', weights, '--widths', '4,12', '--out', pruned, '--device', 'cpu', '--size', '32', '--runs', '1'], capture().io), 0);
+  assert.notDeepEqual(readFileSync(pruned), best);
+  const log = JSON.parse(readFileSync(join(dir, 'slim-ft.train', 'train-log.json'), 'utf8'));
+  assert.equal(log.epochs.length, 2);
+  const noData = capture();
+  assert.equal(await slimRun(['--model', weights, '--widths', '4,12', '--out', out, '--epochs', '1', '--device', 'cpu'], noData.io), 2);
+  assert.match(noData.buf.err, /--epochs needs --data/);
+});
