@@ -283,12 +283,18 @@ async function runTraining(config: TrainConfig, run: TrainRunOptions, resumed: C
   await mkdir(run.out, { recursive: true });
   const data = await readTrainData(config.data, { crop: config.crop, validationFraction: config.validationFraction, seed: config.seed });
   if (run.initial && !resumed && run.initial.config.inChannels !== data.channels)
-    throw new KensaError('KENSA_ERR_TRAIN_DATA', `${config.data} holds ${data.channels}-channel images but the net to fine-tune takes ${run.initial.config.inChannels}`);
+    throw new KensaError(
+      'KENSA_ERR_TRAIN_DATA',
+      `${config.data} holds ${data.channels}-channel images but the net to fine-tune takes ${run.initial.config.inChannels}`,
+    );
   const pipeline = await trainingPipeline(config);
   const amp = await ampMode(config.amp, run.backend);
   if (amp.note) run.onNote?.(amp.note);
   const gpu = run.backend.gpu ?? undefined;
-  const net = resumed || !run.initial ? await UNet.create({ widths: config.widths, inChannels: data.channels }, { seed: config.seed, gpu, precision: amp.active ? 'f16' : 'f32' }) : run.initial;
+  const net =
+    resumed || !run.initial
+      ? await UNet.create({ widths: config.widths, inChannels: data.channels }, { seed: config.seed, gpu, precision: amp.active ? 'f16' : 'f32' })
+      : run.initial;
   const opt = new AdamW(net.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
   const scaler = amp.active ? new GradScaler() : null;
   const fresh: CheckpointState = {

@@ -17,7 +17,22 @@ describe('kensa (main)', () => {
     assert.equal(await run(['--help'], c.io), 0);
     assert.equal(c.buf.out, MAIN_HELP);
     assert.match(c.buf.out, /^Usage: kensa <command> \[options\]/);
-    for (const name of ['inspect', 'samples', 'augment', 'eval', 'tune', 'train', 'slim', 'export', 'serve', 'dashboard', 'worker', 'status', 'doctor', 'bench'])
+    for (const name of [
+      'inspect',
+      'samples',
+      'augment',
+      'eval',
+      'tune',
+      'train',
+      'slim',
+      'export',
+      'serve',
+      'dashboard',
+      'worker',
+      'status',
+      'doctor',
+      'bench',
+    ])
       assert.match(c.buf.out, new RegExp(`\\n  ${name} +\\S`));
     c = capture();
     assert.equal(await run(['help', 'bench'], c.io), 0);
