@@ -109,6 +109,7 @@ export function toStored(r: ItemResult): StoredItem {
     error: r.error ?? null,
     verdict: r.verdict ?? null,
     score: r.score ?? null,
+    label: r.label ?? null,
     stageTimings: { decode: r.timings.decodeMs, detect: r.timings.detectMs },
     defects: r.defects,
   };

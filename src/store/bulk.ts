@@ -27,6 +27,8 @@ export const ITEM_COLUMNS = [
   'score',
   'stage_timings_json',
   'created_at',
+  'label',
+  'label_score',
 ] as const satisfies readonly (keyof ItemsTable)[];
 
 /** Column order of the bound parameters of one defects row. */

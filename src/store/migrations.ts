@@ -123,6 +123,17 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
         await db.schema.dropTable('run_sessions').execute();
       },
     },
+    // a classification model's top class per item (null for recipes and segmentation models)
+    '0003_item_labels': {
+      async up(db: AnyDb) {
+        await db.schema.alterTable('items').addColumn('label', 'varchar(255)').execute();
+        await db.schema.alterTable('items').addColumn('label_score', 'double precision').execute();
+      },
+      async down(db: AnyDb) {
+        await db.schema.alterTable('items').dropColumn('label_score').execute();
+        await db.schema.alterTable('items').dropColumn('label').execute();
+      },
+    },
   };
 }
 

@@ -74,6 +74,9 @@ export interface ItemsTable {
   score: number | null;
   stage_timings_json: string;
   created_at: string;
+  /** A classification model's top class and its score; null otherwise. */
+  label: string | null;
+  label_score: number | null;
 }
 
 /** `defects`: one row per defect of an item; primary key (run_id, item_key, idx). */
@@ -162,6 +165,8 @@ export interface ItemResult {
   error?: string | null;
   verdict?: string | null;
   score?: number | null;
+  /** A classification model's top class (at most 255 characters) and its score. */
+  label?: { name: string; score: number } | null;
   /** Stage name → milliseconds. */
   stageTimings?: Record<string, number>;
   defects?: readonly Defect[];
@@ -180,6 +185,7 @@ export interface ItemRecord {
   error: string | null;
   verdict: string | null;
   score: number | null;
+  label: { name: string; score: number } | null;
   stageTimings: Record<string, number>;
   createdAt: string;
 }

@@ -134,6 +134,15 @@ function checkFinite(name: string, v: unknown): number {
   return v;
 }
 
+function checkLabel(name: string, v: unknown): { label: string | null; label_score: number | null } {
+  if (v === undefined || v === null) return { label: null, label_score: null };
+  const l = v as { name?: unknown; score?: unknown };
+  if (typeof v !== 'object' || typeof l.name !== 'string' || l.name.length > 255 || !is.number(l.score)) {
+    throw invalidParameter(name, '{ name: a string of at most 255 characters, score: a finite number } or null', v);
+  }
+  return { label: l.name, label_score: l.score };
+}
+
 function checkJson(name: string, v: unknown): string {
   let text: string | undefined;
   try {
@@ -214,6 +223,7 @@ function toRows(runId: string, results: readonly ItemResult[], now: string): { i
       score,
       stage_timings_json: checkTimings(`${name}.stageTimings`, r.stageTimings),
       created_at: now,
+      ...checkLabel(`${name}.label`, r.label),
     });
     const list = r.defects ?? [];
     if (!Array.isArray(list)) throw invalidParameter(`${name}.defects`, 'an array of defects', list);
@@ -253,6 +263,7 @@ function toItemRecord(r: ItemsTable): ItemRecord {
     error: r.error,
     verdict: r.verdict,
     score: r.score,
+    label: r.label === null ? null : { name: r.label, score: Number(r.label_score) },
     stageTimings: JSON.parse(r.stage_timings_json) as Record<string, number>,
     createdAt: r.created_at,
   };

@@ -106,6 +106,20 @@ test('kensa inspect --model --model-kind classification: the top class judges ea
   assert.match(buf.out, /\nOK 4 · NG 2 · errors 0 · total 6\n/);
   assert.match(buf.out, /\n {2}NG {2}img1\.png {2}score 1\.00 {2}class 1 1\.00\n/);
   assert.match(buf.out, / · model on onnxruntime cpu\n/);
+  // every item keeps its top class and score in the store
+  const store = await openStore(join(dir, 'runs.db'));
+  try {
+    const [stored] = await store.listRuns();
+    const items = await store.items(stored!.id);
+    assert.equal(items.length, 6);
+    const img1 = items.find((i) => i.itemKey === 'img1.png')!;
+    assert.equal(img1.label?.name, 'class 1');
+    assert.ok(img1.label!.score > 0.99);
+    assert.ok(items.every((i) => i.label !== null && (i.label.name === 'class 0' || i.label.name === 'class 1')));
+    assert.equal(items.filter((i) => i.label!.name === 'class 1').length, 2);
+  } finally {
+    await store.close();
+  }
 });
 
 test('kensa inspect --model: a missing model file fails in one line before any run; flags are checked', async () => {

@@ -39,6 +39,8 @@ const TABLES = {
     'score',
     'stage_timings_json',
     'created_at',
+    'label',
+    'label_score',
   ],
   defects: ['run_id', 'item_key', 'idx', 'x', 'y', 'w', 'h', 'area', 'score', 'mean_gradient', 'class', 'mask_rle'],
 };
@@ -94,7 +96,10 @@ for (const dialect of DIALECTS) {
         );
         assert.deepEqual(
           (await migrateToLatest(db, dialect)).results?.map((r) => [r.migrationName, r.status]),
-          [['0002_run_sessions', 'Success']],
+          [
+            ['0002_run_sessions', 'Success'],
+            ['0003_item_labels', 'Success'],
+          ],
         );
       } finally {
         await db.destroy();

@@ -135,6 +135,23 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    test('a classification label round-trips with its item; items without one read null; a bad one is refused naming it', async () => {
+      const run = await store.createRun(newRun);
+      const labelled = { ...item('c/1.png', 0, 7), label: { name: 'stain', score: 0.875 } };
+      await store.writeResults(run.id, [labelled, item('c/2.png', 0, 8)]);
+      assert.deepEqual(
+        (await store.items(run.id)).map((i) => [i.itemKey, i.label]),
+        [
+          ['c/1.png', { name: 'stain', score: 0.875 }],
+          ['c/2.png', null],
+        ],
+      );
+      await assert.rejects(store.writeResults(run.id, [{ ...item('c/3.png', 0), label: { name: 'x'.repeat(256), score: 1 } }]), {
+        code: 'KENSA_ERR_INVALID_ARGUMENT',
+        message: /results\[0\]\.label/,
+      });
+    });
+
     test('writeResults stores items and defects; items(), defects() and counts() read them back exactly', async () => {
       const run = await store.createRun(newRun);
       const batch = [item('a/1.png', 3, 1), item('a/2.png', 0, 2), errorItem('a/3.png')];
