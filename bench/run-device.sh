@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on the GPU machine (the device tool; see README "Benchmarks"); results land
 # in $OUT. Prepare here first:  npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
-# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [unet] [engine] [serve] [augment]
+# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [unet] [engine] [serve] [augment] [train]
 # Every phase has its own time limit and log file (written as it runs: no pipes, so a phase that
 # hangs or is killed still shows how far it got); its tail is printed after it. Results and logs
 # are written to a work folder and packed into $OUT/results.tgz after every phase (the device
@@ -43,4 +43,6 @@ phase() { # name seconds command...
 [[ $what == *serve* ]] && phase serve "${SERVE_LIMIT:-420}" node dist/bench/serve/load.bench.js --device gpu --concurrency "${SERVE_CONCURRENCY:-1,4,16,64}" --seconds "${SERVE_SECONDS:-15}" --compare --out "$results/serve-load.md"
 # kensa augmentation vs torchvision.transforms.v2 (bench/augment/torchvision_ref.py, same run)
 [[ $what == *augment* ]] && phase augment "${AUGMENT_LIMIT:-500}" node dist/bench/augment/augment.bench.js "$results"
+# kensa train's loop vs PyTorch AMP on the same samples, crops and batch (the kensa bench writes the data first)
+[[ $what == *train* ]] && phase train "${TRAIN_LIMIT:-560}" bash -c "node dist/bench/train/train.bench.js > $results/train-kensa.json; python3 bench/train/train_torch.py > $results/train-torch.json; cat $results/train-kensa.json $results/train-torch.json"
 exit 0

@@ -24,6 +24,8 @@ export const ERROR_CODES = {
     'A database operation failed (unreachable server, lost connection, locked or unwritable file); the message names the backend and the operation.',
   KENSA_ERR_TUNE_DATA: 'kensa tune cannot use its images: a truth mask missing, a size mismatch, an empty folder; the message names them.',
   KENSA_ERR_TUNE_STATE: 'A tuning state file belongs to another search (other data, recipe, seed or options); the message names it.',
+  KENSA_ERR_TRAIN_DATA:
+    'kensa train cannot use its data or run folder: an empty folder, an image without a mask, a mask of another size or not binary, a crop larger than an image, a run folder without a checkpoint; the message names the file or option.',
   KENSA_ERR_AUGMENT_DATA:
     'kensa augment or the augmentation loader cannot use an input: a missing folder, a mask missing or of another size, a bad boxes file; the message names it.',
   KENSA_ERR_MODEL:

@@ -55,3 +55,15 @@ export { evaluateMasks } from './eval/index.js';
 export { imageLevel, thresholdCurve, type ScoredImage, type ImageLevel } from './eval/index.js';
 export * from './augment/index.js';
 export { tune, calibrate, type TuneOptions, type TuneResult } from './tune/index.js';
+export {
+  train,
+  resumeTraining,
+  resolveTrainConfig,
+  type TrainConfig,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+  type TrainRunOptions,
+  type EpochRecord,
+  type TrainLog,
+} from './train/index.js';

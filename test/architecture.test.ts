@@ -46,6 +46,7 @@ const RANKS: Record<string, number> = {
   'src/pipeline': 10,
   // searches recipes by running the pipeline on labelled images
   'src/tune': 10.5,
+  'src/train': 10.6,
   'src/report': 11,
   'src/serve': 12,
   'src/cli': 13,

@@ -16,6 +16,7 @@ import * as inspect from './inspect.js';
 import { EXIT_OK, EXIT_USAGE, type CliIO } from './io.js';
 import * as samples from './samples.js';
 import * as serve from './serve.js';
+import * as train from './train.js';
 import * as tune from './tune.js';
 import * as worker from './worker.js';
 
@@ -69,6 +70,11 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'tune a recipe on labelled images (held-out score) or calibrate it on good images',
     help: tune.TUNE_HELP,
     run: (argv, io) => withSignals((signal) => tune.run(argv, io, signal)),
+  },
+  train: {
+    summary: 'train a UNet on images and masks: checkpoints, resume, validation scores, a training curve',
+    help: train.TRAIN_HELP,
+    run: (argv, io) => withSignals((signal) => train.run(argv, io, signal)),
   },
   serve: {
     summary: 'serve inspection over HTTP: dynamic batching, stored results, metrics, the dashboard',

@@ -26,12 +26,26 @@ export function niceTicks(lo: number, hi: number): number[] {
   return ticks.map((t) => Number(t.toPrecision(12)));
 }
 
-/** A panel's frame, grid, tick labels on both axes and axis labels; `x` maps an x value to the panel (0 … 1). */
-function axes(x0: number, xTicks: readonly number[], x: (v: number) => number, xLabel: string, yLabel: string): string {
+const UNIT_TICKS = [0, 0.25, 0.5, 0.75, 1];
+const unit = (v: number) => v;
+
+/**
+ * A panel's frame, grid, tick labels on both axes and axis labels; `x` and `y` map a value to the
+ * panel (0 … 1), the y axis [0, 1] by default.
+ */
+function axes(
+  x0: number,
+  xTicks: readonly number[],
+  x: (v: number) => number,
+  xLabel: string,
+  yLabel: string,
+  yTicks: readonly number[] = UNIT_TICKS,
+  yOf: (v: number) => number = unit,
+): string {
   const bottom = PAD + PH;
-  const yt = [0, 0.25, 0.5, 0.75, 1]
+  const yt = yTicks
     .map((t) => {
-      const y = PAD + PH * (1 - t);
+      const y = PAD + PH * (1 - yOf(t));
       return `<line x1="${x0}" y1="${y}" x2="${x0 + PANEL}" y2="${y}" stroke="#ddd"/><text x="${x0 - 6}" y="${y + 4}" text-anchor="end" font-size="11">${t}</text>`;
     })
     .join('');
@@ -64,7 +78,6 @@ function legendEntry(x: number, label: string, colour: string): string {
 export function curveSvg(curve: readonly ImageLevel[], title: string): string {
   const left = PAD;
   const right = 2 * PAD + PANEL;
-  const unit = (v: number) => v;
   const pr = curve
     .filter((p) => p.precision !== null && p.recall !== null)
     .map((p): [number, number] => [left + PANEL * p.recall!, PAD + PH * (1 - p.precision!)]);
@@ -78,7 +91,7 @@ export function curveSvg(curve: readonly ImageLevel[], title: string): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">` +
     `<rect width="${W}" height="${H}" fill="white"/>` +
     `<text x="${W / 2}" y="16" text-anchor="middle" font-size="13">${esc(title)}</text>` +
-    axes(left, [0, 0.25, 0.5, 0.75, 1], unit, 'recall (defective images judged NG)', 'precision') +
+    axes(left, UNIT_TICKS, unit, 'recall (defective images judged NG)', 'precision') +
     axes(right, niceTicks(lo, hi), tx, 'area threshold (px): NG when predicted area > it', 'rate') +
     polyline(pr, '#1f77b4') +
     polyline(rate('falseNgRate'), FALSE_NG) +
@@ -89,9 +102,71 @@ export function curveSvg(curve: readonly ImageLevel[], title: string): string {
   );
 }
 
+async function writePng(svg: string, path: string): Promise<void> {
+  await sharp(Buffer.from(svg)).png().toFile(path);
+}
+
 /** Writes the curve as a PNG. */
 export async function writeCurvePng(curve: readonly ImageLevel[], title: string, path: string): Promise<void> {
-  await sharp(Buffer.from(curveSvg(curve, title)))
-    .png()
-    .toFile(path);
+  await writePng(curveSvg(curve, title), path);
+}
+
+/** One epoch of a training run, as the curve draws it (null: not measured). */
+export interface EpochPoint {
+  epoch: number;
+  trainLoss: number;
+  validationLoss: number | null;
+  iou: number | null;
+  dice: number | null;
+  f1: number | null;
+}
+
+const CURVE_COLOURS = { train: '#1f77b4', validation: '#ff7f0e', iou: '#2ca02c', dice: '#9467bd', f1: '#d62728' };
+
+/** A training run's curve: losses (train, validation) and validation IoU, Dice and F1 against the epoch. */
+export function trainingCurveSvg(points: readonly EpochPoint[], title: string): string {
+  const left = PAD;
+  const right = 2 * PAD + PANEL;
+  const last = Math.max(2, ...points.map((p) => p.epoch));
+  const xTicks = niceTicks(1, last).filter((t) => Number.isInteger(t) && t >= 1);
+  const tx = (v: number) => (v - 1) / (last - 1);
+  const losses = points.flatMap((p) => [p.trainLoss, p.validationLoss ?? 0]);
+  const highest = Math.max(1e-6, ...losses);
+  const yTicks = niceTicks(0, highest);
+  // one tick more where the highest loss lies above the last
+  if (yTicks.at(-1)! < highest) yTicks.push(Number((2 * yTicks.at(-1)! - yTicks.at(-2)!).toPrecision(12)));
+  const top = yTicks.at(-1)!;
+  const ty = (v: number) => v / top;
+  const line = (x0: number, y: (v: number) => number, pick: (p: EpochPoint) => number | null, colour: string) =>
+    polyline(
+      points.flatMap((p): [number, number][] => {
+        const v = pick(p);
+        return v === null ? [] : [[x0 + PANEL * tx(p.epoch), PAD + PH * (1 - y(v))]];
+      }),
+      colour,
+    );
+  const c = CURVE_COLOURS;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">` +
+    `<rect width="${W}" height="${H}" fill="white"/>` +
+    `<text x="${W / 2}" y="16" text-anchor="middle" font-size="13">${esc(title)}</text>` +
+    axes(left, xTicks, tx, 'epoch', 'loss (BCE + Dice)', yTicks, ty) +
+    axes(right, xTicks, tx, 'epoch', 'validation') +
+    line(left, ty, (p) => p.trainLoss, c.train) +
+    line(left, ty, (p) => p.validationLoss, c.validation) +
+    line(right, unit, (p) => p.iou, c.iou) +
+    line(right, unit, (p) => p.dice, c.dice) +
+    line(right, unit, (p) => p.f1, c.f1) +
+    legendEntry(left + PANEL - 140, 'train', c.train) +
+    legendEntry(left + PANEL - 80, 'validation', c.validation) +
+    legendEntry(right + PANEL - 200, 'IoU', c.iou) +
+    legendEntry(right + PANEL - 150, 'Dice', c.dice) +
+    legendEntry(right + PANEL - 95, 'F1 (tolerance)', c.f1) +
+    `</svg>`
+  );
+}
+
+/** Writes a training run's curve as a PNG. */
+export async function writeTrainingCurvePng(points: readonly EpochPoint[], title: string, path: string): Promise<void> {
+  await writePng(trainingCurveSvg(points, title), path);
 }

@@ -310,7 +310,7 @@ export class UNet {
 }
 
 /** Copies f32 values into a tensor in place, on its device. */
-async function writeInto(t: Tensor, values: Float32Array): Promise<void> {
+export async function writeInto(t: Tensor, values: Float32Array): Promise<void> {
   if (t.device === 'cpu') (t.data as Float32Array).set(values);
   else await t.gpu.gpu.upload(t.gpu.ref, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 }

@@ -55,9 +55,10 @@ export {
   type StepOptions,
   type SgdOptions,
   type AdamOptions,
+  type AdamState,
 } from './optim.js';
 export { stepSchedule, cosineSchedule, warmup, type Schedule } from './schedule.js';
-export { GradScaler, type GradScalerOptions, type GradScalerStats } from './scaler.js';
+export { GradScaler, type GradScalerOptions, type GradScalerState, type GradScalerStats } from './scaler.js';
 export {
   Linear,
   Conv2d,

@@ -7,7 +7,7 @@
  */
 import type { ProgramInfo } from '../gpu/program.js';
 import type { Tensor } from '../tensor.js';
-import { invalidParameter, numberInRange } from '../validate.js';
+import { integerInRange, invalidParameter, numberInRange } from '../validate.js';
 import type { Var } from './autograd.js';
 import { fusedUpdateProgram, paramsPerPass, runFusedUpdate, type UpdateKernel } from './fused-update.js';
 import { cpuStorage, gpuOf, zerosOn } from './launch.js';
@@ -202,6 +202,12 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
+export interface AdamState {
+  steps: number;
+  expAvg: readonly Tensor[];
+  expAvgSq: readonly Tensor[];
+}
+
 /** Adam (torch.optim.Adam); weight decay as L2 on the gradient. */
 export class Adam implements Optimizer {
   readonly params: readonly Var[];
@@ -259,6 +265,16 @@ export class Adam implements Optimizer {
       }
     });
     this.#steps = t;
+  }
+
+  /** The moment buffers (exp_avg, exp_avg_sq per parameter, in parameter order) and the steps taken, for a checkpoint. */
+  state(): AdamState {
+    return { steps: this.#steps, expAvg: this.#m, expAvgSq: this.#v };
+  }
+
+  /** Continues from a checkpoint: the steps taken (the moments are written into `state()`'s tensors in place). */
+  resumeAt(steps: number): void {
+    this.#steps = integerInRange('steps', steps, 0, 2 ** 53);
   }
 
   /** Releases the moment buffers. */

@@ -28,6 +28,12 @@ export interface GradScalerStats {
   skipped: number;
 }
 
+/** What a checkpoint keeps to continue the scaling exactly. */
+export interface GradScalerState extends GradScalerStats {
+  /** Finite steps in a row since the scale last changed. */
+  growthTracker: number;
+}
+
 export class GradScaler {
   #scale: number;
   readonly growthFactor: number;
@@ -52,6 +58,19 @@ export class GradScaler {
   /** The scale, steps taken and steps skipped so far. */
   get stats(): GradScalerStats {
     return { scale: this.#scale, steps: this.#steps, skipped: this.#skipped };
+  }
+
+  /** The scale, the counts and the growth tracker, for a checkpoint. */
+  get state(): GradScalerState {
+    return { ...this.stats, growthTracker: this.#growthTracker };
+  }
+
+  /** Continues from a checkpoint's `state`. */
+  loadState(state: GradScalerState): void {
+    this.#scale = numberInRange('state.scale', state.scale, 1e-30, 1e30);
+    this.#steps = integerInRange('state.steps', state.steps, 0, 2 ** 53);
+    this.#skipped = integerInRange('state.skipped', state.skipped, 0, this.#steps);
+    this.#growthTracker = integerInRange('state.growthTracker', state.growthTracker, 0, this.growthInterval);
   }
 
   /** loss · scale, the Var to call backward on. */

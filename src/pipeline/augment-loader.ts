@@ -33,6 +33,8 @@ export interface AugmentLoaderOptions {
   images: string;
   /** A folder of masks matched by name; every image must have one. */
   masks?: string;
+  /** The items to visit instead of listing `images` and `masks` (a training split). */
+  items?: readonly AugmentItem[];
   pipeline: Transform;
   /** Where the batches live (openBackend()). */
   backend: Backend;
@@ -42,6 +44,8 @@ export interface AugmentLoaderOptions {
   seed: number;
   /** Passes over the data set, 1 … 1e6 (default 1). */
   epochs?: number;
+  /** The first epoch's number, 0 … 1e6 (default 0): a resumed run continues with the epoch it stopped before. */
+  firstEpoch?: number;
   /** Visit the images in a seeded random order per epoch (default true); false: name order. */
   shuffle?: boolean;
   /** Leave out each epoch's partial batches (default false). */
@@ -86,7 +90,8 @@ export async function* augmentLoader(options: AugmentLoaderOptions): AsyncGenera
   const batchSize = integerInRange('batchSize', options.batchSize, 1, 1024);
   const seed = integerInRange('seed', options.seed, 0, 0xffffffff);
   const epochs = integerInRange('epochs', options.epochs ?? 1, 1, 1e6);
-  const { items, missingMasks } = listAugmentItems(options.images, options.masks);
+  const firstEpoch = integerInRange('firstEpoch', options.firstEpoch ?? 0, 0, 1e6);
+  const { items, missingMasks } = options.items ? { items: options.items, missingMasks: [] } : listAugmentItems(options.images, options.masks);
   if (missingMasks.length)
     throw new KensaError(
       'KENSA_ERR_AUGMENT_DATA',
@@ -115,7 +120,7 @@ export async function* augmentLoader(options: AugmentLoaderOptions): AsyncGenera
   };
 
   async function* plans(): AsyncGenerator<Plan> {
-    for (let epoch = 0; epoch < epochs; epoch++) {
+    for (let epoch = firstEpoch; epoch < firstEpoch + epochs; epoch++) {
       const buckets = new Map<string, number[]>();
       for (const i of order(items.length, seed, epoch, options.shuffle ?? true)) {
         const key = await sizeOf(i);

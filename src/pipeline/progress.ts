@@ -49,7 +49,8 @@ export class ProgressMeter {
   }
 }
 
-function clock(ms: number): string {
+/** m:ss of a duration, as the progress lines show an ETA. */
+export function formatClock(ms: number): string {
   const s = Math.round(ms / 1000);
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
@@ -59,5 +60,5 @@ export function formatProgressLine(p: ProgressSnapshot, width = 30): string {
   const frac = total ? Math.min(1, p.done / total) : 0;
   const filled = Math.round(frac * width);
   const bar = total ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(1)}%` : '';
-  return `${bar} ${p.done}${total === null ? '' : `/${total}`} · ${p.imagesPerSecond.toFixed(1)} img/s · ETA ${p.etaMs === null ? '?' : clock(p.etaMs)} · OK ${p.ok} NG ${p.ng} err ${p.errors} · queues d${p.queues.decoded} b${p.queues.batching}/${p.queues.batches}`;
+  return `${bar} ${p.done}${total === null ? '' : `/${total}`} · ${p.imagesPerSecond.toFixed(1)} img/s · ETA ${p.etaMs === null ? '?' : formatClock(p.etaMs)} · OK ${p.ok} NG ${p.ng} err ${p.errors} · queues d${p.queues.decoded} b${p.queues.batching}/${p.queues.batches}`;
 }

@@ -425,6 +425,16 @@ export class Store {
     return rows.map((r) => ({ startedAt: r.started_at, device: r.device }));
   }
 
+  /** Replaces a run's options (a training run adds its final metrics when it ends). */
+  async updateRunOptions(id: string, options: { [key: string]: Json }): Promise<RunRecord> {
+    checkRunId('id', id);
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) throw invalidParameter('options', 'an object', options);
+    const optionsJson = checkJson('options', options);
+    await this.#requireRun('id', id);
+    await this.#op(`updateRunOptions ${id}`, () => this.db.updateTable('runs').set({ options_json: optionsJson }).where('id', '=', id).execute());
+    return (await this.getRun(id))!;
+  }
+
   /**
    * Ends a run: its status ('done', 'interrupted' or 'failed'), its counts (default: counted from
    * its items now) and stage timings (stage → ms), and the finish time.

@@ -17,7 +17,7 @@ describe('kensa (main)', () => {
     assert.equal(await run(['--help'], c.io), 0);
     assert.equal(c.buf.out, MAIN_HELP);
     assert.match(c.buf.out, /^Usage: kensa <command> \[options\]/);
-    for (const name of ['inspect', 'samples', 'augment', 'eval', 'tune', 'serve', 'dashboard', 'worker', 'status', 'doctor', 'bench'])
+    for (const name of ['inspect', 'samples', 'augment', 'eval', 'tune', 'train', 'serve', 'dashboard', 'worker', 'status', 'doctor', 'bench'])
       assert.match(c.buf.out, new RegExp(`\\n  ${name} +\\S`));
     c = capture();
     assert.equal(await run(['help', 'bench'], c.io), 0);
@@ -28,7 +28,20 @@ describe('kensa (main)', () => {
     c = capture();
     assert.equal(await run(['bench', '-h'], c.io), 0);
     assert.equal(c.buf.out, BENCH_HELP);
-    assert.deepEqual(Object.keys(COMMANDS), ['inspect', 'samples', 'augment', 'eval', 'tune', 'serve', 'dashboard', 'worker', 'status', 'doctor', 'bench']);
+    assert.deepEqual(Object.keys(COMMANDS), [
+      'inspect',
+      'samples',
+      'augment',
+      'eval',
+      'tune',
+      'train',
+      'serve',
+      'dashboard',
+      'worker',
+      'status',
+      'doctor',
+      'bench',
+    ]);
   });
 
   test('--version prints the package version', async () => {
@@ -46,7 +59,7 @@ describe('kensa (main)', () => {
     assert.equal(await run(['frob'], c.io), 2);
     assert.equal(
       c.buf.err,
-      "kensa: unknown command 'frob' (commands: inspect, samples, augment, eval, tune, serve, dashboard, worker, status, doctor, bench)\nRun 'kensa --help' for usage.\n",
+      "kensa: unknown command 'frob' (commands: inspect, samples, augment, eval, tune, train, serve, dashboard, worker, status, doctor, bench)\nRun 'kensa --help' for usage.\n",
     );
     assert.equal(c.buf.out, '');
     c = capture();

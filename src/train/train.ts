@@ -1,0 +1,286 @@
+/**
+ * The training loop of `kensa train`: a UNet on random crops of the data set's images (the GPU
+ * augmentation loader with a RandomCrop first, then the user's pipeline; masks follow the
+ * geometry), BCE + Dice with `posWeight`, AdamW with a cosine decay, loss scaling with f16
+ * tensor-core convolutions under AMP, validation after each epoch without gradients, and after
+ * each epoch the checkpoint that `resumeTraining` continues from exactly. The run is recorded in
+ * a store (a `train` run: its configuration, then its final metrics).
+ */
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+// the index registers every transform a pipeline file may name
+import { Compose, loadPipeline, RandomCrop, type Transform } from '../augment/index.js';
+import type { Backend } from '../backend.js';
+import { UNet } from '../models/unet.js';
+import { backward, Var } from '../nn/autograd.js';
+import { bceDiceLoss } from '../nn/losses.js';
+import { enableConvTensorCores } from '../nn/ops/conv2d.js';
+import { AdamW } from '../nn/optim.js';
+import { GradScaler } from '../nn/scaler.js';
+import { cosineSchedule } from '../nn/schedule.js';
+import { convert } from '../ops/color/convert.js';
+import { augmentLoader, type LoaderBatch } from '../pipeline/augment-loader.js';
+import { ProgressMeter } from '../pipeline/progress.js';
+import type { Json } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { type Tensor, tidy } from '../tensor.js';
+import { CHECKPOINT_FILES, type CheckpointState, loadCheckpoint, readCheckpointState, saveCheckpoint } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+import { loadTrainItem, readTrainData, type TrainData } from './data.js';
+import { bestEpoch, type EpochRecord, type TrainLog, writeTrainLog } from './log.js';
+import { validate, type ValidationScores } from './validate.js';
+
+/** What a progress line shows after each step. */
+export interface TrainProgress {
+  /** 1-based. */
+  epoch: number;
+  epochs: number;
+  /** Step within the epoch, 1-based. */
+  step: number;
+  stepsPerEpoch: number;
+  loss: number;
+  lr: number;
+  lossScale: number | null;
+  imagesPerSecond: number;
+  etaMs: number | null;
+}
+
+export interface TrainRunOptions {
+  backend: Backend;
+  /** The run folder. */
+  out: string;
+  /** Where the run is recorded (a `train` run); none: not recorded. */
+  store?: Store;
+  /** Stops after the current step; the run continues from its last epoch with resumeTraining. */
+  signal?: AbortSignal;
+  onProgress?: (p: TrainProgress) => void;
+  onEpoch?: (e: EpochRecord) => void;
+  /** Said once: e.g. why --amp runs in f32 here. */
+  onNote?: (line: string) => void;
+}
+
+export interface TrainResult {
+  status: 'done' | 'interrupted';
+  log: TrainLog;
+  runId: string | null;
+}
+
+/** The loader's pipeline: a random crop, then the user's transforms. */
+async function trainingPipeline(config: TrainConfig): Promise<Transform> {
+  const crop = RandomCrop({ width: config.crop, height: config.crop });
+  return Compose({ transforms: config.augment ? [crop, await loadPipeline(config.augment)] : [crop] });
+}
+
+/** Whether --amp can run here (f16 tensor-core convolutions), and if not, why. */
+async function ampMode(requested: boolean, backend: Backend): Promise<TrainLog['amp']> {
+  if (!requested) return { requested, active: false, note: null };
+  const why = backend.gpu ? await enableConvTensorCores(backend.gpu) : 'the CPU reference has no f16 tensor cores';
+  return why ? { requested, active: false, note: `--amp: ${why}; training in f32 without loss scaling` } : { requested, active: true, note: null };
+}
+
+/** f32 network input (pixels / their maximum) and 0/1 target of a loader batch. */
+function batchTensors(batch: LoaderBatch): { x: Tensor; y: Tensor } {
+  const { image, mask } = batch;
+  const x = image.dtype === 'f32' ? image : convert(image, { dtype: 'f32', scale: image.dtype === 'u16' ? 1 / 65535 : 1 / 255 });
+  return { x, y: convert(mask!, { dtype: 'f32' }) };
+}
+
+/** One optimizer step on a batch; resolves to its (unscaled) loss. */
+async function trainStep(net: UNet, opt: AdamW, scaler: GradScaler | null, batch: LoaderBatch, posWeight: number): Promise<number> {
+  opt.zeroGrad();
+  const value = tidy(() => {
+    const { x, y } = batchTensors(batch);
+    const loss = bceDiceLoss(net.forward(Var.constant(x)), y, { posWeight });
+    backward(scaler ? scaler.scaleLoss(loss) : loss);
+    if (!scaler) opt.step();
+    return loss.value;
+  });
+  if (scaler) await scaler.step(opt);
+  batch.image.dispose();
+  batch.mask?.dispose();
+  const cpu = await value.toCpu();
+  const loss = cpu.at(0);
+  if (cpu !== value) cpu.dispose();
+  value.dispose();
+  return loss;
+}
+
+function epochRecord(
+  epoch: number,
+  steps: number,
+  losses: readonly number[],
+  v: ValidationScores | null,
+  lr: number,
+  scale: number | null,
+  images: number,
+  ms: number,
+): EpochRecord {
+  return {
+    epoch: epoch + 1,
+    steps,
+    trainLoss: losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length),
+    validationLoss: v?.loss ?? null,
+    iou: v?.iou ?? null,
+    dice: v?.dice ?? null,
+    f1: v?.f1 ?? null,
+    falseNgRate: v?.falseNgRate ?? null,
+    lr,
+    lossScale: scale,
+    imagesPerSecond: ms > 0 ? (images / ms) * 1000 : 0,
+    seconds: ms / 1000,
+  };
+}
+
+/** The final metrics a store records: the last epoch's, and the best epoch by IoU. */
+function finalMetrics(log: TrainLog): { [key: string]: Json } {
+  const last = log.epochs.at(-1) ?? null;
+  return { last: last as unknown as Json, best: bestEpoch(log) as unknown as Json };
+}
+
+/** Creates (fresh) or resumes (continued) the run's store row. */
+async function recordStart(store: Store | undefined, state: CheckpointState, config: TrainConfig, out: string, device: string): Promise<string | null> {
+  if (!store) return null;
+  if (state.runId && (await store.getRun(state.runId))) return (await store.resumeRun(state.runId, { device })).id;
+  const run = await store.createRun({ recipeName: 'train', recipe: config as unknown as Json, device, options: { kind: 'train', out } });
+  return run.id;
+}
+
+interface Session {
+  config: TrainConfig;
+  run: TrainRunOptions;
+  data: TrainData;
+  net: UNet;
+  opt: AdamW;
+  scaler: GradScaler | null;
+  pipeline: Transform;
+  state: CheckpointState;
+}
+
+/** Trains the epochs from `s.state.epoch` on; false when interrupted. */
+async function trainEpochs(s: Session, timings: { train: number; validate: number }): Promise<boolean> {
+  const { config, run, data, net, opt, scaler } = s;
+  const stepsPerEpoch = Math.ceil(data.train.length / config.batchSize);
+  const schedule = cosineSchedule(config.lr, { totalSteps: config.epochs * stepsPerEpoch });
+  const meter = new ProgressMeter((config.epochs - s.state.epoch) * data.train.length);
+  const log = s.state.log;
+  for (let epoch = s.state.epoch; epoch < config.epochs; epoch++) {
+    const started = performance.now();
+    const losses: number[] = [];
+    let images = 0;
+    const batches = augmentLoader({
+      images: config.data,
+      items: data.train,
+      load: (item) => loadTrainItem(item, config.crop),
+      pipeline: s.pipeline,
+      backend: run.backend,
+      batchSize: config.batchSize,
+      seed: config.seed,
+      firstEpoch: epoch,
+    });
+    for await (const batch of batches) {
+      opt.lr = schedule(opt.steps);
+      const loss = await trainStep(net, opt, scaler, batch, config.posWeight);
+      losses.push(loss);
+      log.steps.loss.push(loss);
+      log.steps.lr.push(opt.lr);
+      log.steps.lossScale.push(scaler?.scale ?? null);
+      images += batch.names.length;
+      meter.done += batch.names.length;
+      const p = meter.snapshot({ decoded: 0, batches: 0, batching: 0 });
+      const lossScale = scaler?.scale ?? null;
+      run.onProgress?.({
+        epoch: epoch + 1,
+        epochs: config.epochs,
+        step: losses.length,
+        stepsPerEpoch,
+        loss,
+        lr: opt.lr,
+        lossScale,
+        imagesPerSecond: p.imagesPerSecond,
+        etaMs: p.etaMs,
+      });
+      if (run.signal?.aborted) return false;
+    }
+    const trained = performance.now();
+    timings.train += trained - started;
+    const v = data.validation.length
+      ? await validate(net, data.validation, {
+          backend: run.backend,
+          crop: config.crop,
+          batchSize: config.batchSize,
+          posWeight: config.posWeight,
+          tolerance: config.tolerance,
+        })
+      : null;
+    timings.validate += performance.now() - trained;
+    const record = epochRecord(epoch, opt.steps, losses, v, opt.lr, scaler?.scale ?? null, images, trained - started);
+    log.epochs.push(record);
+    const improved = s.state.bestIou === null || (record.iou !== null && record.iou > s.state.bestIou);
+    s.state = {
+      ...s.state,
+      epoch: epoch + 1,
+      step: opt.steps,
+      bestIou: improved ? record.iou : s.state.bestIou,
+      scaler: scaler?.state ?? null,
+      rng: { seed: config.seed, epoch: epoch + 1 },
+    };
+    await saveCheckpoint(run.out, net, opt, s.state);
+    if (improved) await copyFile(join(run.out, CHECKPOINT_FILES.last), join(run.out, CHECKPOINT_FILES.best));
+    await writeTrainLog(run.out, log);
+    run.onEpoch?.(record);
+  }
+  return true;
+}
+
+/** Builds the session (data checked, model, optimizer, scaler) and trains from `state`. */
+async function runTraining(config: TrainConfig, run: TrainRunOptions, resumed: CheckpointState | null): Promise<TrainResult> {
+  await mkdir(run.out, { recursive: true });
+  const data = await readTrainData(config.data, { crop: config.crop, validationFraction: config.validationFraction, seed: config.seed });
+  const pipeline = await trainingPipeline(config);
+  const amp = await ampMode(config.amp, run.backend);
+  if (amp.note) run.onNote?.(amp.note);
+  const gpu = run.backend.gpu ?? undefined;
+  const net = await UNet.create({ widths: config.widths, inChannels: data.channels }, { seed: config.seed, gpu, precision: amp.active ? 'f16' : 'f32' });
+  const opt = new AdamW(net.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
+  const scaler = amp.active ? new GradScaler() : null;
+  const fresh: CheckpointState = {
+    version: 1,
+    epoch: 0,
+    step: 0,
+    bestIou: null,
+    scaler: null,
+    rng: { seed: config.seed, epoch: 0 },
+    runId: null,
+    log: { config, device: run.backend.name, amp, epochs: [], steps: { loss: [], lr: [], lossScale: [] } },
+  };
+  const state = resumed ?? fresh;
+  if (resumed) {
+    await loadCheckpoint(run.out, net, opt, resumed);
+    if (scaler && resumed.scaler) scaler.loadState(resumed.scaler);
+  }
+  state.runId = await recordStart(run.store, state, config, run.out, run.backend.name);
+  const session: Session = { config, run, data, net, opt, scaler, pipeline, state };
+  const timings = { train: 0, validate: 0 };
+  const done = await trainEpochs(session, timings);
+  const log = session.state.log;
+  if (run.store && state.runId) {
+    await run.store.updateRunOptions(state.runId, { kind: 'train', out: run.out, metrics: finalMetrics(log) });
+    const total = data.train.length + data.validation.length;
+    await run.store.finishRun(state.runId, done ? 'done' : 'interrupted', { total, ok: 0, ng: 0, error: 0 }, timings);
+  }
+  return { status: done ? 'done' : 'interrupted', log, runId: state.runId };
+}
+
+/**
+ * Trains a UNet from scratch into `run.out`.
+ * @throws KensaError KENSA_ERR_TRAIN_DATA for unusable data (naming the file), KENSA_ERR_INVALID_ARGUMENT for bad options.
+ */
+export function train(config: TrainConfig, run: TrainRunOptions): Promise<TrainResult> {
+  return runTraining(config, run, null);
+}
+
+/** Continues the run in `run.out` from its last finished epoch, with its own configuration: the same losses as a run never stopped (CPU). */
+export async function resumeTraining(run: TrainRunOptions): Promise<TrainResult> {
+  const state = await readCheckpointState(run.out);
+  return runTraining(state.log.config, run, state);
+}
