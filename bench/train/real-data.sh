@@ -11,7 +11,7 @@
 # Settings (environment): WIDTHS (32-64-128-256), EPOCHS (40), CROP (128), BATCH (8), SEED (0),
 # POS_WEIGHT (1), AMP (0; 1 = --amp for both), DEVICE (gpu; cpu for a run without one),
 # RECIPES (classic; more names or recipe files, space-separated), PYTHON (python3: one with torch), and each phase's time limit in
-# seconds: PLAN_LIMIT (60), KENSA_LIMIT (240), TORCH_LIMIT (90), PREDICT_LIMIT (45), SCORE_LIMIT (45).
+# seconds: PLAN_LIMIT (120, beside kensa train), KENSA_LIMIT (240), TORCH_LIMIT (90), PREDICT_LIMIT (45), SCORE_LIMIT (45).
 # A phase that hits its limit leaves what it wrote (a training run keeps its best epoch so far) and
 # the next phases go on with it; the table says how many epochs each trainer finished.
 # Logs, training logs, predictions and the table go to $OUT (real-data.md, real-data.tgz).
@@ -42,10 +42,13 @@ phase() { # name seconds command...
   tar czf "$OUT/real-data.tgz" -C "$work" --exclude='*.safetensors' --exclude=pixels.bin .
 }
 echo "real-data: $DATA, widths $WIDTHS, $EPOCHS epochs, crop $CROP, batch $BATCH, seed $SEED, pos-weight $POS_WEIGHT, amp $AMP, device $DEVICE; commit ${KENSA_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null)}"
-phase plan "${PLAN_LIMIT:-60}" node dist/bench/train/real-data/plan.js --data "$DATA/train" --test "$DATA/test/images" --out "$work/plan" \
-  --epochs "$EPOCHS" --batch "$BATCH" --crop "$CROP" --widths "$WIDTHS" --seed "$SEED" --pos-weight "$POS_WEIGHT"
+# the plan (CPU only: kensa's loader on the CPU backend) is made while kensa trains on the GPU
+phase plan "${PLAN_LIMIT:-120}" node dist/bench/train/real-data/plan.js --data "$DATA/train" --test "$DATA/test/images" --out "$work/plan" \
+  --epochs "$EPOCHS" --batch "$BATCH" --crop "$CROP" --widths "$WIDTHS" --seed "$SEED" --pos-weight "$POS_WEIGHT" &
+plan=$!
 phase kensa-train "${KENSA_LIMIT:-240}" node dist/src/cli/main.js train --data "$DATA/train" --epochs "$EPOCHS" --batch "$BATCH" --crop "$CROP" \
   --widths "$WIDTHS" --seed "$SEED" --pos-weight "$POS_WEIGHT" "${amp[@]}" --device "$DEVICE" --progress none --db "$work/kensa.db" --out "$work/kensa"
+wait "$plan"
 phase torch-train "${TORCH_LIMIT:-90}" "$PYTHON" scripts/train/torch_train.py --plan "$work/plan" --out "$work/torch" "${amp[@]}"
 phase kensa-predict "${PREDICT_LIMIT:-45}" node dist/bench/train/real-data/predict.js --weights "$work/kensa/best.safetensors" \
   --images "$DATA/test/images" --out "$work/kensa/pred" --device "$DEVICE"
