@@ -9,7 +9,7 @@
 #                 npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
 # On the device:  DATA=realdata bash bench/train/real-data.sh
 # Settings (environment): WIDTHS (32-64-128-256), EPOCHS (40), CROP (128), BATCH (8), SEED (0),
-# POS_WEIGHT (1), AMP (0; 1 = --amp for both), DEVICE (gpu; cpu for a run without one),
+# POS_WEIGHT (1), LR (0.001, the peak of the cosine), AMP (0; 1 = --amp for both), DEVICE (gpu; cpu for a run without one),
 # RECIPES (classic; more names or recipe files, space-separated), PYTHON (python3: one with torch), and each phase's time limit in
 # seconds: PLAN_LIMIT (120, beside kensa train), KENSA_LIMIT (240), TORCH_LIMIT (90), PREDICT_LIMIT (45), SCORE_LIMIT (45).
 # A phase that hits its limit leaves what it wrote (a training run keeps its best epoch so far) and
@@ -18,7 +18,7 @@
 set -u
 DATA=${DATA:?DATA=<folder with train/ and test/, each with images/ and masks/>}
 WIDTHS=${WIDTHS:-32-64-128-256} EPOCHS=${EPOCHS:-40} CROP=${CROP:-128} BATCH=${BATCH:-8} SEED=${SEED:-0}
-POS_WEIGHT=${POS_WEIGHT:-1} AMP=${AMP:-0} DEVICE=${DEVICE:-gpu} RECIPES=${RECIPES:-classic} PYTHON=${PYTHON:-python3}
+POS_WEIGHT=${POS_WEIGHT:-1} LR=${LR:-0.001} AMP=${AMP:-0} DEVICE=${DEVICE:-gpu} RECIPES=${RECIPES:-classic} PYTHON=${PYTHON:-python3}
 OUT=${OUT:-/tmp/kensa-real-data-out}
 # a warm machine keeps the previous call's unpacked outputs: unpack this call's (as bench/run-device.sh)
 if [[ -f .device/on-device.sh ]]; then
@@ -41,13 +41,13 @@ phase() { # name seconds command...
   tail -n "${TAIL_LINES:-6}" "$work/$name.log"
   tar czf "$OUT/real-data.tgz" -C "$work" --exclude='*.safetensors' --exclude=pixels.bin .
 }
-echo "real-data: $DATA, widths $WIDTHS, $EPOCHS epochs, crop $CROP, batch $BATCH, seed $SEED, pos-weight $POS_WEIGHT, amp $AMP, device $DEVICE; commit ${KENSA_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null)}"
+echo "real-data: $DATA, widths $WIDTHS, $EPOCHS epochs, crop $CROP, batch $BATCH, seed $SEED, pos-weight $POS_WEIGHT, lr $LR, amp $AMP, device $DEVICE; commit ${KENSA_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null)}"
 # the plan (CPU only: kensa's loader on the CPU backend) is made while kensa trains on the GPU
 phase plan "${PLAN_LIMIT:-120}" node dist/bench/train/real-data/plan.js --data "$DATA/train" --test "$DATA/test/images" --out "$work/plan" \
-  --epochs "$EPOCHS" --batch "$BATCH" --crop "$CROP" --widths "$WIDTHS" --seed "$SEED" --pos-weight "$POS_WEIGHT" &
+  --epochs "$EPOCHS" --batch "$BATCH" --crop "$CROP" --widths "$WIDTHS" --seed "$SEED" --pos-weight "$POS_WEIGHT" --lr "$LR" &
 plan=$!
 phase kensa-train "${KENSA_LIMIT:-240}" node dist/src/cli/main.js train --data "$DATA/train" --epochs "$EPOCHS" --batch "$BATCH" --crop "$CROP" \
-  --widths "$WIDTHS" --seed "$SEED" --pos-weight "$POS_WEIGHT" "${amp[@]}" --device "$DEVICE" --progress none --db "$work/kensa.db" --out "$work/kensa"
+  --widths "$WIDTHS" --seed "$SEED" --pos-weight "$POS_WEIGHT" --lr "$LR" "${amp[@]}" --device "$DEVICE" --progress none --db "$work/kensa.db" --out "$work/kensa"
 wait "$plan"
 phase torch-train "${TORCH_LIMIT:-90}" "$PYTHON" scripts/train/torch_train.py --plan "$work/plan" --out "$work/torch" "${amp[@]}"
 phase kensa-predict "${PREDICT_LIMIT:-45}" node dist/bench/train/real-data/predict.js --weights "$work/kensa/best.safetensors" \
@@ -89,7 +89,7 @@ card=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 {
   echo "## Real data: $DATA ($(date -u +%F), ${card:-no GPU}, device $DEVICE, commit ${KENSA_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null)})"
   echo
-  echo "UNet $WIDTHS, $EPOCHS epochs, crop $CROP, batch $BATCH, seed $SEED, pos-weight $POS_WEIGHT, amp $AMP"
+  echo "UNet $WIDTHS, $EPOCHS epochs, crop $CROP, batch $BATCH, lr $LR (cosine), seed $SEED, pos-weight $POS_WEIGHT, amp $AMP"
   echo
   cat "$work/phases.txt"
   echo

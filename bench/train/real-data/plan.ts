@@ -7,7 +7,7 @@
  * both start from the same network.
  *
  *   node dist/bench/train/real-data/plan.js --data DIR/train --test DIR/test/images --out PLAN_DIR
- *     --epochs N --batch B --crop C --widths 32-64-128-256 [--seed S] [--val-fraction F]
+ *     --epochs N --batch B --crop C --widths 32-64-128-256 [--seed S] [--val-fraction F] [--pos-weight W] [--lr R]
  * Writes PLAN_DIR/plan.json (configuration, items, split, batches), PLAN_DIR/pixels.bin (u8
  * planar C×H×W images, 0/1 masks, at the offsets plan.json gives) and PLAN_DIR/init.safetensors.
  */
@@ -34,6 +34,7 @@ const { values: a } = parseArgs({
     seed: { type: 'string' },
     'val-fraction': { type: 'string' },
     'pos-weight': { type: 'string' },
+    lr: { type: 'string' },
   },
 });
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -46,6 +47,7 @@ const config = resolveTrainConfig({
   seed: num(a.seed),
   validationFraction: num(a['val-fraction']),
   posWeight: num(a['pos-weight']),
+  lr: num(a.lr),
 });
 const out = a.out!;
 mkdirSync(out, { recursive: true });
