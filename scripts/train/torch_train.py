@@ -235,7 +235,7 @@ def main():
         }
         log["epochs"].append(record)
         save_safetensors(os.path.join(args.out, "last.safetensors"), net.state_dict(), meta)
-        if best is None or (v["iou"] is not None and v["iou"] > best["iou"]):
+        if best is None or best["iou"] is None or (v["iou"] is not None and v["iou"] > best["iou"]):
             best = {"epoch": epoch + 1, "iou": v["iou"]}
             shutil.copyfile(os.path.join(args.out, "last.safetensors"), os.path.join(args.out, "best.safetensors"))
         iou = "-" if v["iou"] is None else f"{v['iou']:.4f}"
