@@ -8,9 +8,9 @@
  * fixed one is written down here: an image is a test image when the first 32 bits of sha256 of
  * "crackforest/" + its name, as a fraction of 2³², are below 0.4. Output, under --out (default
  * data/crackforest, git-ignored): train/images, train/masks, test/images, test/masks. --limit N
- * keeps the first N images of each side by that hash.
+ * keeps the first N images of each side by that hash; --test-limit M keeps M test images instead.
  *
- *   node scripts/data/crackforest.mjs [--src <checkout>] [--out data/crackforest] [--limit N]
+ *   node scripts/data/crackforest.mjs [--src <checkout>] [--out data/crackforest] [--limit N] [--test-limit M]
  * Without --src the repository is cloned into <out>/src.
  */
 import { readdirSync, readFileSync } from 'node:fs';

@@ -8,9 +8,10 @@
  * test images). The JPEG labels become PNG masks (255 where the label is above 127). Crops whose
  * label has no pixel above 127 are defect-free (also copied to good/). Output, under --out (default data/deepcrack, git-ignored): train/images,
  * train/masks, test/images, test/masks. --limit N keeps the first N crops of each side by sha256 of
- * "deepcrack/" + name (a fixed subset; the sets hold 2,908 and 3,313 crops).
+ * "deepcrack/" + name (a fixed subset; the sets hold 2,908 and 3,313 crops); --test-limit M keeps M
+ * test crops instead.
  *
- *   node scripts/data/deepcrack.mjs [--src <checkout>] [--out data/deepcrack] [--limit N]
+ *   node scripts/data/deepcrack.mjs [--src <checkout>] [--out data/deepcrack] [--limit N] [--test-limit M]
  * Without --src only Datasets/DeepCrack of the repository is cloned into <out>/src (sparse).
  */
 import { readdirSync } from 'node:fs';

@@ -6,10 +6,17 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 
-/** --src, --out and --limit (Infinity when absent). */
+/**
+ * --src, --out, --limit (Infinity when absent) and --test-limit (the test side's own limit,
+ * --limit when absent): a training set larger than its test side still fits a carry budget.
+ */
 export function options() {
-  const { values } = parseArgs({ options: { src: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' } } });
-  return { ...values, limit: values.limit === undefined ? Infinity : Number(values.limit) };
+  const { values } = parseArgs({
+    options: { src: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' }, 'test-limit': { type: 'string' } },
+  });
+  const limit = values.limit === undefined ? Infinity : Number(values.limit);
+  const testLimit = values['test-limit'] === undefined ? limit : Number(values['test-limit']);
+  return { src: values.src, out: values.out, limit: { train: limit, test: testLimit } };
 }
 
 /** The dataset's checkout: `src` when given, else a shallow clone of `repo` into <out>/src (with only `paths`, when given). */
@@ -46,8 +53,8 @@ export async function writeItem(dir, name, image, mask, width, height) {
 
 /**
  * Writes both sides: items with `side` ('train' | 'test') keep it, others are test when their key
- * is below `testShare`. Each side keeps its first `limit` items by key; `write(item, dir)` writes
- * one (writeItem) and returns whether it is defect-free.
+ * is below `testShare`. Each side keeps its first `limit[side]` items by key; `write(item, dir)`
+ * writes one (writeItem) and returns whether it is defect-free.
  */
 export async function sides(prefix, items, testShare, limit, out, write) {
   for (const side of ['train', 'test']) {
@@ -59,7 +66,7 @@ export async function sides(prefix, items, testShare, limit, out, write) {
       .map((it) => ({ ...it, key: nameKey(prefix, it.name) }))
       .filter((it) => (it.side ?? (it.key < testShare ? 'test' : 'train')) === side)
       .sort((a, b) => a.key - b.key)
-      .slice(0, limit);
+      .slice(0, limit[side]);
     let free = 0;
     for (const it of mine) if (await write(it, join(out, side))) free++;
     console.log(`${side}: ${mine.length} images (${mine.length - free} defective, ${free} defect-free) in ${join(out, side)}`);
