@@ -33,9 +33,9 @@ describe('kensa tune', () => {
     assert.equal(code, 0, buf.err);
     assert.match(
       buf.out,
-      /^tuned on \d+ images, 3 candidates, 3 evaluations over 1 rung: f1 \d\.\d{3} on them\nheld out \d+ images?: f1 \d\.\d{3} \(base recipe \d\.\d{3}\)\ncalibrated on good images: verdict\.minScore .*\nwrote .*tuned\.yaml\n$/,
+      /^tuned on \d+ images, 3 candidates, 4 evaluations over 2 rungs: f1 \d\.\d{3} on them\nheld out \d+ images?: f1 \d\.\d{3} \(base recipe \d\.\d{3}\)\ncalibrated on good images: verdict\.minScore .*\nwrote .*tuned\.yaml\n$/,
     );
-    assert.match(buf.err, /tune: rung 1\/1 · 3\/3 evaluations · best f1 \d\.\d{3} · ETA 0s\n/);
+    assert.match(buf.err, /tune: rung 2\/2 · 4\/4 evaluations · best f1 \d\.\d{3} · ETA 0s\n/);
     const r = await loadRecipe(out);
     assert.equal(r.recipe.kind, 'classic');
     const p = r.recipe.kind === 'classic' ? r.recipe.provenance! : {};
