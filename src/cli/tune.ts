@@ -21,17 +21,19 @@ export const TUNE_HELP = `Usage: kensa tune --images <dir> --truth <dir> --out <
        kensa tune --good <dir> --out <recipe.yaml> [options]
 
 Tunes the classic recipe on your own images and writes it as YAML with its provenance.
-  --images/--truth  searches denoise, gradient scales, thresholds, the local-contrast, black-hat
-                    and top-hat channels, closing and minimum area: --budget quasi-random
-                    candidates (the base recipe first) by successive halving (all on a few
-                    images, the best third on three times as many, ...): an evaluation is one
-                    candidate on one rung, so --budget 60 runs 60 + 20 + 7 + 3 + 1 = 91
-                    evaluations. A --holdout share of the images, chosen by a hash of their names
+  --images/--truth  searches denoise, the gradient (its scales and weight, or off), thresholds,
+                    the local-contrast, black-hat and top-hat channels, closing and minimum
+                    area: --budget candidates (the base recipe, the OpenCV baseline's black-hat
+                    recipes, then quasi-random points) by successive halving (all on a few
+                    images, the best third on three times as many, ..., the last rung on every
+                    image): an evaluation is one candidate on one rung, so --budget 60 on 60
+                    images runs 60 + 20 + 7 = 87 evaluations. A --holdout share of the images, chosen by a hash of their names
                     (at least 1, leaving at least 3 to tune on where there are 4 or more), is never
                     tuned on: the score reported is measured there. An interrupted search (Ctrl-C) resumes from <out>.state.json
                     when the same command runs again.
-  --good            sets verdict.minScore so that at most --target-false-ng of the defect-free
-                    images are judged NG (checked on the held-out good images). With --images
+  --good            sets verdict.minScore so that the false-NG rate on new defect-free images
+                    is at most --target-false-ng with 90 % confidence (checked on the held-out
+                    good images). With --images
                     too, the tuned recipe is calibrated.
 
 Options:
@@ -146,7 +148,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           }
           recipe = r.recipe;
           lines.push(
-            `tuned on ${r.train.length} images, ${budget} candidates, ${r.evaluations} evaluations over ${r.rungs} rungs: ${metric} ${f3(r.trainScore)} on them`,
+            `tuned on ${r.train.length} images, ${budget} candidates, ${r.evaluations} evaluations over ${plural(r.rungs, 'rung')}: ${metric} ${f3(r.trainScore)} on them`,
             `held out ${plural(r.heldOut.length, 'image')}: ${metric} ${f3(r.heldOutScore)} (base recipe ${f3(r.baseHeldOutScore)})`,
           );
         }

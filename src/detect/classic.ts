@@ -119,14 +119,20 @@ export function pyramidPlan(height: number, width: number, r: ClassicRecipe): Py
  * The plan comes from the whole image's size, so a tile of it makes the same levels.
  */
 export function gradientPyramid(x: Tensor, r: ClassicRecipe, plan: PyramidPlan): { fused: Tensor; contrast: Tensor | null } {
-  let fused = gradientMagnitude(x, { operator: r.gradient.operator, dtype: 'f32' });
+  const weight = r.gradient.weight ?? 1;
+  const gradient = (t: Tensor) =>
+    weight === 1
+      ? gradientMagnitude(t, { operator: r.gradient.operator, dtype: 'f32' })
+      : tidy(() => convert(gradientMagnitude(t, { operator: r.gradient.operator, dtype: 'f32' }), { dtype: 'f32', scale: weight }));
+  // off: a zero map for the other channels to fuse with, no gradient computed
+  let fused = weight === 0 ? convert(x, { dtype: 'f32', scale: 0 }) : gradient(x);
   let level = x;
   let contrast = plan.contrastLevel === 0 ? x : null;
   for (let s = 1; s <= plan.depth; s++) {
     const down = pyrDown(level);
     if (level !== x && level !== contrast) level.dispose();
     level = down;
-    if (s <= plan.gradientLevels) fused = fuseUp(fused, gradientMagnitude(level, { operator: r.gradient.operator, dtype: 'f32' }), s);
+    if (weight > 0 && s <= plan.gradientLevels) fused = fuseUp(fused, gradient(level), s);
     if (s === plan.contrastLevel) contrast = level;
   }
   if (level !== x && level !== contrast) level.dispose();

@@ -56,9 +56,17 @@ const classic = z
       .object({ sigma: z.number().min(0).max(20).default(0.8) })
       .strict()
       .default({ sigma: 0.8 }),
-    /** Gradient magnitude per pyramid level (1 = full resolution only, up to 3: 1, 1/2, 1/4), fused by maximum. */
+    /**
+     * Gradient magnitude per pyramid level (1 = full resolution only, up to 3: 1, 1/2, 1/4), fused by
+     * maximum, times `weight` (absent = 1, so the default recipe's hash is unchanged; 0 = off, leaving
+     * the other channels alone, as the black-hat-only OpenCV baseline is).
+     */
     gradient: z
-      .object({ operator: z.enum(['sobel', 'scharr', 'central']).default('central'), scales: z.int().min(1).max(3).default(1) })
+      .object({
+        operator: z.enum(['sobel', 'scharr', 'central']).default('central'),
+        scales: z.int().min(1).max(3).default(1),
+        weight: z.number().min(0).max(100).optional(),
+      })
       .strict()
       .default({ operator: 'central', scales: 1 }),
     /**

@@ -3,7 +3,9 @@
  * is set so that at most the target share of them is judged NG. An image is NG when more than
  * verdict.maxDefects of its defects score at least minScore, so its critical score is its
  * (maxDefects + 1)-th highest defect score (0 when it has fewer defects: never NG); minScore goes
- * halfway between the highest critical score allowed to stay NG and the next one up. The pixel
+ * halfway between the highest critical score allowed to stay NG and the next one up. Fewer than
+ * target · n may stay NG: as many as keep the rate on new good images under the target with 90 %
+ * confidence (allowedNg), so a held-out check meets the target instead of missing it half the time. The pixel
  * threshold is left alone: the masks still show every candidate, the verdict decides.
  */
 import type { Backend } from '../backend.js';
@@ -20,10 +22,35 @@ export function criticalScore(d: ImageDetection, maxDefects: number): number {
   return s[maxDefects] ?? 0;
 }
 
-/** The smallest minScore ≥ `floor` that leaves at most floor(target · n) of the critical scores NG (≥ minScore). */
+/**
+ * How sure calibration is that the false-NG rate on new good images stays at or under the
+ * target. Leaving the k highest of n critical scores NG, the rate on new images exceeds t with
+ * probability P(Binomial(n, t) ≤ k), whatever the scores' distribution (the threshold is an order
+ * statistic); the plain quantile (k = t · n) exceeds it about half the time.
+ */
+const CONFIDENCE = 0.9;
+
+/** The most of n calibration images that may stay NG so that the rate on new images is ≤ target with CONFIDENCE (at least 0). */
+export function allowedNg(n: number, target: number): number {
+  if (target >= 1) return n;
+  if (target <= 0) return 0;
+  let logPmf = n * Math.log1p(-target);
+  const odds = Math.log(target / (1 - target));
+  let cdf = 0;
+  let k = -1;
+  for (let j = 0; j <= n; j++) {
+    cdf += Math.exp(logPmf);
+    if (cdf > 1 - CONFIDENCE) break;
+    k = j;
+    logPmf += Math.log((n - j) / (j + 1)) + odds;
+  }
+  return Math.max(0, k);
+}
+
+/** The smallest minScore ≥ `floor` that leaves at most allowedNg(n, target) of the critical scores NG (≥ minScore). */
 export function minScoreFor(critical: readonly number[], target: number, floor: number): number {
   const s = critical.filter((c) => c > 0).sort((a, b) => b - a);
-  const allowed = Math.floor(target * critical.length + 1e-9);
+  const allowed = allowedNg(critical.length, target);
   if (s.length <= allowed) return floor;
   const stay = s[allowed]!; // the highest score that must be judged OK
   const above = s

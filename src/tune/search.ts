@@ -24,7 +24,7 @@ import { integerInRange, invalidParameter, numberInRange } from '../validate.js'
 import { dataHash, type LabelledFrame } from './data.js';
 import { metricOf, sweepCounts, sweepsThresholds, type Metric, type SweepGrid } from './score.js';
 import { haltonPoint, MAX_DIMENSIONS } from './sequence.js';
-import { candidate, CLASSIC_SPACE, valueAt, type Dimension } from './space.js';
+import { anchors, BASELINE_ANCHORS, candidate, CLASSIC_SPACE, valueAt, type Dimension } from './space.js';
 
 /** Each rung keeps this share (1/η) of its candidates and gives them η times the images. */
 const ETA = 3;
@@ -32,8 +32,10 @@ const ETA = 3;
 const MIN_IMAGES = 3;
 /** Relative thresholds a sweep tries: standard deviations above each image's mean. */
 export const RELATIVE_THRESHOLDS: readonly number[] = [0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6];
-/** Points of a swept dimension's range (absolute thresholds, minimum areas), spread as the dimension samples. */
+/** Points of the absolute threshold's range a sweep tries, spread as the dimension samples. */
 const SWEEP_POINTS = 10;
+/** Minimum areas a sweep tries (those inside the space's range): the OpenCV baseline's 1, 10, 40, 150 and 400 among them. */
+export const SWEPT_MIN_AREAS: readonly number[] = [1, 4, 10, 20, 40, 80, 150, 250, 400, 700, 1200, 2000];
 
 /** The sweep grid of a candidate: only the dimensions the space searches are swept. */
 export function sweepGrid(r: ClassicRecipe, space: readonly Dimension[]): SweepGrid {
@@ -41,7 +43,8 @@ export function sweepGrid(r: ClassicRecipe, space: readonly Dimension[]): SweepG
   const threshold = space.find((d) => d.path === 'threshold.value');
   const minArea = space.find((d) => d.path === 'components.minArea');
   const thresholds = !threshold || !sweepsThresholds(r) ? [r.threshold.value] : r.threshold.mode === 'relative' ? RELATIVE_THRESHOLDS : spread(threshold);
-  return { thresholds: [...new Set(thresholds)], minAreas: minArea ? [...new Set(spread(minArea))] : [r.components.minArea] };
+  const minAreas = minArea ? SWEPT_MIN_AREAS.filter((a) => a >= minArea.min && a <= minArea.max) : [];
+  return { thresholds: [...new Set(thresholds)], minAreas: minAreas.length ? minAreas : [r.components.minArea] };
 }
 
 /** The candidate's best threshold and minimum area on `images` (the first best in grid order) and its score. */
@@ -119,19 +122,18 @@ interface Rung {
   images: number;
 }
 
-/** The rungs: candidate counts falling by η and image counts rising by η, the last on every image. */
+/**
+ * The rungs: as many as the images allow from MIN_IMAGES up by η (log_η(images / MIN_IMAGES) + 1),
+ * candidates falling by η and images rising by η, the last on every image with budget / η^(rungs−1)
+ * candidates still in it (its best wins). Fewer rungs when the candidates run out first.
+ */
 export function schedule(budget: number, images: number): Rung[] {
-  const rungs: Rung[] = [];
-  let c = budget;
-  for (;;) {
-    rungs.push({ candidates: c, images: 0 });
-    if (c <= 1) break;
-    c = Math.ceil(c / ETA);
-    if (c === rungs.at(-1)!.candidates) break;
-  }
-  const n = rungs.length;
-  for (const [k, r] of rungs.entries()) r.images = Math.min(images, Math.max(MIN_IMAGES, Math.ceil(images / ETA ** (n - 1 - k))));
-  return rungs;
+  let n = 1;
+  while (MIN_IMAGES * ETA ** n <= images && Math.ceil(budget / ETA ** (n - 1)) > 1) n++;
+  return Array.from({ length: n }, (_, k) => ({
+    candidates: Math.ceil(budget / ETA ** k),
+    images: Math.min(images, Math.max(MIN_IMAGES, Math.ceil(images / ETA ** (n - 1 - k)))),
+  }));
 }
 
 /**
@@ -156,7 +158,7 @@ export function stratifiedOrder(train: readonly LabelledFrame[], seed: number): 
 }
 
 interface State {
-  version: 2;
+  version: 3;
   key: string;
   scores: Record<string, number>;
   /** The swept threshold and minimum area of each evaluation. */
@@ -168,7 +170,7 @@ async function readState(path: string, key: string): Promise<State> {
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    return { version: 2, key, scores: {}, picks: {} };
+    return { version: 3, key, scores: {}, picks: {} };
   }
   let s: State;
   try {
@@ -176,7 +178,7 @@ async function readState(path: string, key: string): Promise<State> {
   } catch (e) {
     throw new KensaError('KENSA_ERR_TUNE_STATE', `The tuning state ${path} is not JSON (${(e as Error).message}); delete it to start over`);
   }
-  if (s.version !== 2 || s.key !== key || typeof s.scores !== 'object' || typeof s.picks !== 'object') {
+  if (s.version !== 3 || s.key !== key || typeof s.scores !== 'object' || typeof s.picks !== 'object') {
     throw new KensaError(
       'KENSA_ERR_TUNE_STATE',
       `The tuning state ${path} belongs to another search (other images, recipe, metric, budget or seed); delete it to start over`,
@@ -204,12 +206,32 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
   const rungs = schedule(budget, order.length);
   const space = o.space ?? CLASSIC_SPACE;
   if (space.length > MAX_DIMENSIONS) throw invalidParameter('space', `at most ${MAX_DIMENSIONS} dimensions`, space.length);
-  const recipeOf = (i: number): LoadedRecipe => (i === 0 ? o.base : candidate(base as ClassicRecipe, haltonPoint(i - 1, space.length, seed), space));
+  // the base recipe, then the baseline's recipes, then quasi-random points
+  const anchored = anchors(base as ClassicRecipe, space);
+  const recipeOf = (i: number): LoadedRecipe =>
+    i === 0
+      ? o.base
+      : i <= anchored.length
+        ? anchored[i - 1]!
+        : candidate(base as ClassicRecipe, haltonPoint(i - 1 - anchored.length, space.length, seed), space);
 
   const key = createHash('sha256')
-    .update(JSON.stringify({ data: dataHash(train), base: o.base.hash, metric: o.metric, tolerance: o.tolerance, budget, seed, space, RELATIVE_THRESHOLDS }))
+    .update(
+      JSON.stringify({
+        data: dataHash(train),
+        base: o.base.hash,
+        metric: o.metric,
+        tolerance: o.tolerance,
+        budget,
+        seed,
+        space,
+        RELATIVE_THRESHOLDS,
+        SWEPT_MIN_AREAS,
+        BASELINE_ANCHORS,
+      }),
+    )
     .digest('hex');
-  const state: State = o.statePath ? await readState(o.statePath, key) : { version: 2, key, scores: {}, picks: {} };
+  const state: State = o.statePath ? await readState(o.statePath, key) : { version: 3, key, scores: {}, picks: {} };
 
   const total = rungs.reduce((s, r) => s + r.candidates, 0);
   const work = rungs.reduce((s, r) => s + r.candidates * r.images, 0);

@@ -32,13 +32,14 @@ const dim = (path: string, min: number, max: number, o: Partial<Omit<Dimension, 
 export const CLASSIC_SPACE: readonly Dimension[] = [
   dim('denoise.sigma', 0, 3),
   dim('gradient.scales', 1, 3, { integer: true }),
+  dim('gradient.weight', 0.25, 4, { log: true, off: { share: 0.25, value: 0 } }),
   dim('threshold.mode', 0, 1, { choices: ['absolute', 'relative'] }),
   dim('threshold.value', 0.01, 0.4, { log: true }),
   dim('contrast.background', 16, 128, { log: true, off: { share: 0.25, value: 0 } }),
   dim('contrast.value', 0.01, 0.3, { log: true }),
   dim('contrast.noise', 1, 10),
   dim('morphology.close', 0, 9, { integer: true }),
-  dim('components.minArea', 1, 400, { log: true, integer: true }),
+  dim('components.minArea', 1, 2000, { log: true, integer: true }),
   dim('blackhat.size', 3, 31, { integer: true, off: { share: 0.5, value: null } }),
   dim('blackhat.weight', 0.25, 4, { log: true }),
   dim('tophat.size', 3, 31, { integer: true, off: { share: 0.5, value: null } }),
@@ -59,24 +60,60 @@ export function valueAt(d: Dimension, u: number): number | string | null {
 }
 
 type Section = Record<string, unknown>;
+type Value = number | string | null;
 
-/** The base recipe with the point `u` (one coordinate per dimension, each in [0, 1)) applied, validated. */
-export function candidate(base: ClassicRecipe, u: readonly number[], space: readonly Dimension[] = CLASSIC_SPACE): LoadedRecipe {
+/** The base recipe with each dimension's value set (null removes its section), validated. */
+function withValues(base: ClassicRecipe, values: readonly (readonly [Dimension, Value])[]): LoadedRecipe {
   const r = structuredClone(base) as unknown as Record<string, Section | undefined>;
   delete r.provenance;
-  space.forEach((d, i) => {
+  for (const [d, v] of values) {
     const [section, key] = d.path.split('.') as [string, string];
-    const v = valueAt(d, u[i]!);
     if (v === null) {
       delete r[section];
-      return;
+      continue;
     }
     // a switchable section (a hat) is made by its switch; its other dimensions only tune it when it is on
     if (r[section] === undefined) {
-      if (d.off?.value !== null) return;
+      if (d.off?.value !== null) continue;
       r[section] = {};
     }
     r[section]![key] = v;
-  });
+  }
   return parseRecipe(r, 'tuned recipe');
+}
+
+/** The base recipe with the point `u` (one coordinate per dimension, each in [0, 1)) applied, validated. */
+export function candidate(base: ClassicRecipe, u: readonly number[], space: readonly Dimension[] = CLASSIC_SPACE): LoadedRecipe {
+  return withValues(
+    base,
+    space.map((d, i) => [d, valueAt(d, u[i]!)]),
+  );
+}
+
+/**
+ * The three-step OpenCV baseline (scripts/baseline/opencv-baseline.mjs) as recipes, one per
+ * black-hat size of its grid and the sizes between: OpenCV's 5×5 Gaussian (σ 0 means
+ * 0.3 · ((5 − 1) / 2 − 1) + 0.8 = 1.1), the black-hat alone, a threshold at mean + k·std, no
+ * closing. The sweep supplies its k and minimum areas, so a search that starts with these can only
+ * lose to the baseline by the noise of its image subsets.
+ */
+export const BASELINE_ANCHORS: readonly Readonly<Record<string, Value>>[] = [7, 11, 15, 19, 23, 27, 31].map((size) => ({
+  'denoise.sigma': 1.1,
+  'gradient.weight': 0,
+  'threshold.mode': 'relative',
+  'contrast.background': 0,
+  'morphology.close': 0,
+  'blackhat.size': size,
+  'blackhat.weight': 1,
+  'tophat.size': null,
+}));
+
+/** The anchors whose every path the space searches, as recipes (a narrower space has none). */
+export function anchors(base: ClassicRecipe, space: readonly Dimension[] = CLASSIC_SPACE): LoadedRecipe[] {
+  return BASELINE_ANCHORS.filter((a) => Object.keys(a).every((p) => space.some((d) => d.path === p))).map((a) =>
+    withValues(
+      base,
+      space.filter((d) => d.path in a).map((d) => [d, a[d.path]!] as const),
+    ),
+  );
 }

@@ -46,18 +46,18 @@ describe('kensa tune', () => {
     assert.ok(!existsSync(`${out}.state.json`));
   });
 
-  test('six labelled images and --budget 6: one held out, five tuned on, 6 candidates in 9 evaluations over 3 rungs', async () => {
+  test('six labelled images and --budget 6: one held out, five tuned on, 6 candidates in 6 evaluations over 1 rung', async () => {
     const six = join(root, 'six');
     await writeSamples({ out: six, count: 6, width: 64, height: 64, seed: 4, okFraction: 0.2, jobs: 1 });
     const out = join(root, 'six.yaml');
     const { buf, io } = capture();
     assert.equal(await run(['--images', six, '--truth', six, '--budget', '6', '--device', 'cpu', '--out', out], io), 0, buf.err);
-    assert.match(buf.out, /^tuned on 5 images, 6 candidates, 9 evaluations over 3 rungs: f1 \d\.\d{3} on them\nheld out 1 image: /);
+    assert.match(buf.out, /^tuned on 5 images, 6 candidates, 6 evaluations over 1 rung: f1 \d\.\d{3} on them\nheld out 1 image: /);
     const r = await loadRecipe(out);
     const p = r.recipe.kind === 'classic' ? r.recipe.provenance! : {};
     assert.deepEqual([p.images, p.heldOut], [6, 1]);
     assert.match(TUNE_HELP, /--budget <n> +candidate recipes \(not evaluations\)/);
-    assert.match(TUNE_HELP, /--budget 60 runs 60 \+ 20 \+ 7 \+ 3 \+ 1 = 91\s+evaluations/);
+    assert.match(TUNE_HELP, /--budget 60 on 60\s+images runs 60 \+ 20 \+ 7 = 87 evaluations/);
   });
 
   test('the calibration line says why minScore stays at 0 when no good image had a defect', () => {

@@ -5,6 +5,8 @@ import { detect } from '../../src/detect/detector.js';
 import { Tensor } from '../../src/tensor.js';
 import { BACKENDS, gpuSkip, testGpu } from '../_kit/gpu.js';
 
+// one device for the file: testGpu destroys it after the test (or file) that first asks for it
+const gpu = await testGpu();
 const W = 64;
 /** A flat grey surface with a 1-px dark line (12 grey levels deep, about 0.047) at x = 30, and a 1-px bright one at y = 40. */
 function lines(): Uint8Array {
@@ -25,9 +27,8 @@ describe('black-hat and top-hat channels', () => {
 
   for (const kind of BACKENDS) {
     test(`${kind}: the black-hat finds the thin dark line, the top-hat the bright one, weighted`, async (t) => {
-      const gpu = kind === 'gpu' ? await testGpu() : null;
       if (kind === 'gpu' && !gpu) return t.skip(gpuSkip(gpu) || undefined);
-      const batch = await Tensor.fromFrames([lines()], [1, 1, W, W], 'u8', gpu ?? undefined);
+      const batch = await Tensor.fromFrames([lines()], [1, 1, W, W], 'u8', kind === 'gpu' ? gpu! : undefined);
       const run = async (extra: object) => (await detect(batch, parseRecipe({ ...base, ...extra }).recipe, false))[0]!;
       assert.equal((await run({})).defects.length, 0, 'the gradient alone misses both lines');
       const dark = await run({ blackhat: { size: 5, weight: 2 } });
@@ -42,8 +43,27 @@ describe('black-hat and top-hat channels', () => {
     });
   }
 
+  for (const kind of BACKENDS) {
+    test(`${kind}: gradient.weight 0 turns the gradient off and leaves the black-hat alone`, async (t) => {
+      if (kind === 'gpu' && !gpu) return t.skip(gpuSkip(gpu) || undefined);
+      const batch = await Tensor.fromFrames([lines()], [1, 1, W, W], 'u8', kind === 'gpu' ? gpu! : undefined);
+      // at 0.01 the central differences of both lines' edges (about 0.024) are candidates
+      const low = { ...base, threshold: { value: 0.01 } };
+      const run = async (extra: object) => (await detect(batch, parseRecipe({ ...low, ...extra }).recipe, false))[0]!;
+      assert.equal((await run({})).defects.length, 2, 'the gradient finds both lines');
+      assert.equal((await run({ gradient: { weight: 0 } })).defects.length, 0, 'nothing is left without it');
+      const dark = await run({ gradient: { weight: 0 }, blackhat: { size: 5, weight: 1 } });
+      assert.equal(dark.defects.length, 1, 'the black-hat alone: only the dark line');
+      assert.deepEqual([dark.defects[0]!.x, dark.defects[0]!.w], [30, 1]);
+      assert.equal((await run({ gradient: { weight: 0.3 } })).defects.length, 0, '0.3 × 0.024 is under 0.01');
+      batch.dispose();
+    });
+  }
+
   test('recipe ranges are checked', () => {
     assert.throws(() => parseRecipe({ blackhat: { size: 1 } }), { code: 'KENSA_ERR_RECIPE', message: /blackhat\.size/ });
     assert.throws(() => parseRecipe({ tophat: { weight: 0 } }), { code: 'KENSA_ERR_RECIPE', message: /tophat\.weight/ });
+    assert.throws(() => parseRecipe({ gradient: { weight: -1 } }), { code: 'KENSA_ERR_RECIPE', message: /gradient\.weight/ });
+    assert.doesNotMatch(DEFAULT_RECIPE.json, /weight/, 'gradient.weight is absent from the default recipe (its hash does not change)');
   });
 });

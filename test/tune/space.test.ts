@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { haltonPoint } from '../../src/tune/sequence.js';
-import { candidate, CLASSIC_SPACE, valueAt } from '../../src/tune/space.js';
+import { sweepGrid } from '../../src/tune/search.js';
+import { anchors, candidate, CLASSIC_SPACE, valueAt } from '../../src/tune/space.js';
 
 const base = DEFAULT_RECIPE.recipe as ClassicRecipe;
 
@@ -19,7 +20,10 @@ describe('the search space', () => {
       base,
       CLASSIC_SPACE.map(() => 0.999999),
     ).recipe as ClassicRecipe;
-    assert.deepEqual([hi.threshold.mode, hi.threshold.value, hi.components.minArea, hi.blackhat?.size, hi.tophat?.weight], ['relative', 0.4, 400, 31, 4]);
+    assert.deepEqual(
+      [hi.threshold.mode, hi.threshold.value, hi.components.minArea, hi.blackhat?.size, hi.tophat?.weight, hi.gradient.weight],
+      ['relative', 0.4, 2000, 31, 4, 4],
+    );
     const lo = candidate(
       base,
       CLASSIC_SPACE.map(() => 0),
@@ -27,6 +31,33 @@ describe('the search space', () => {
     assert.equal(lo.contrast.background, 0, 'off');
     assert.equal(lo.threshold.mode, 'absolute');
     assert.ok(!lo.blackhat && !lo.tophat, 'hats off');
+    assert.equal(lo.gradient.weight, 0, 'gradient off');
+  });
+
+  test('the OpenCV baseline is in the space: its recipes come first, its k and minimum areas are swept', () => {
+    const a = anchors(base).map((r) => r.recipe as ClassicRecipe);
+    assert.deepEqual(
+      a.map((r) => r.blackhat?.size),
+      [7, 11, 15, 19, 23, 27, 31],
+    );
+    for (const r of a) {
+      assert.deepEqual(
+        [r.denoise.sigma, r.gradient.weight, r.threshold.mode, r.contrast.background, r.morphology.close, r.blackhat?.weight, r.tophat],
+        [1.1, 0, 'relative', 0, 0, 1, undefined],
+      );
+      const grid = sweepGrid(r, CLASSIC_SPACE);
+      for (const k of [0.5, 1, 1.5, 2, 3, 4]) assert.ok(grid.thresholds.includes(k), `k ${k}`);
+      for (const m of [1, 10, 40, 150, 400]) assert.ok(grid.minAreas.includes(m), `minArea ${m}`);
+      assert.ok(Math.max(...grid.minAreas) > 400, 'and larger areas');
+    }
+    assert.deepEqual(
+      anchors(
+        base,
+        CLASSIC_SPACE.filter((d) => !d.path.startsWith('blackhat')),
+      ),
+      [],
+      'a space without the black-hat has none',
+    );
   });
 
   test('integer and log dimensions', () => {

@@ -5,7 +5,7 @@ import { classicDetector, detectClassic } from '../../src/detect/classic.js';
 import { parseRecipe, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { Tensor } from '../../src/tensor.js';
 import { recipeCounts, sweepCounts } from '../../src/tune/score.js';
-import { sweepGrid, RELATIVE_THRESHOLDS } from '../../src/tune/search.js';
+import { sweepGrid, RELATIVE_THRESHOLDS, SWEPT_MIN_AREAS } from '../../src/tune/search.js';
 import { CLASSIC_SPACE } from '../../src/tune/space.js';
 import { labelled } from './_data.js';
 
@@ -34,7 +34,13 @@ describe('the threshold sweep', () => {
   test('the grid: relative k, the absolute range without the local contrast, the own value with it', () => {
     const relative = sweepGrid(classic({ threshold: { mode: 'relative', value: 2 } }), CLASSIC_SPACE);
     assert.deepEqual(relative.thresholds, RELATIVE_THRESHOLDS);
-    assert.deepEqual([relative.minAreas[0], relative.minAreas.at(-1)], [1, 400]);
+    assert.deepEqual(relative.minAreas, SWEPT_MIN_AREAS, 'the minimum areas inside the space: all of them');
+    const narrow = CLASSIC_SPACE.map((d) => (d.path === 'components.minArea' ? { ...d, min: 10, max: 400 } : d));
+    assert.deepEqual(
+      sweepGrid(classic({ threshold: { mode: 'relative', value: 2 } }), narrow).minAreas,
+      [10, 20, 40, 80, 150, 250, 400],
+      'a narrower range: those inside it',
+    );
     const absolute = sweepGrid(classic({ contrast: { background: 0 } }), CLASSIC_SPACE);
     assert.deepEqual([absolute.thresholds[0], absolute.thresholds.at(-1)], [0.01, 0.4]);
     assert.deepEqual(sweepGrid(classic({ threshold: { value: 0.07 } }), CLASSIC_SPACE).thresholds, [0.07]);

@@ -35,16 +35,26 @@ const options = async (extra: Partial<SearchOptions> = {}): Promise<SearchOption
 });
 
 describe('kensa tune: the search', () => {
-  test('successive halving: candidates fall by 3, images rise by 3, the last rung on every image', () => {
+  test('successive halving: candidates fall by 3, images rise by 3 from 3, the last rung on every image', () => {
     assert.deepEqual(schedule(9, 11), [
-      { candidates: 9, images: 3 },
-      { candidates: 3, images: 4 },
-      { candidates: 1, images: 11 },
+      { candidates: 9, images: 4 },
+      { candidates: 3, images: 11 },
     ]);
     assert.deepEqual(schedule(1, 5), [{ candidates: 1, images: 5 }]);
+    assert.deepEqual(schedule(6, 5), [{ candidates: 6, images: 5 }], 'too few images for a second rung');
     assert.deepEqual(
-      schedule(30, 100).map((r) => r.candidates),
-      [30, 10, 4, 2, 1],
+      schedule(30, 100).map((r) => [r.candidates, r.images]),
+      [
+        [30, 4],
+        [10, 12],
+        [4, 34],
+        [2, 100],
+      ],
+    );
+    assert.deepEqual(
+      schedule(3, 100).map((r) => r.candidates),
+      [3, 1],
+      'fewer rungs when the candidates run out',
     );
   });
 
@@ -140,7 +150,7 @@ describe('kensa tune: the search', () => {
     let ran = 0;
     const resumed = await searchRecipe(frames, await options({ statePath, onProgress: (p) => (ran = p.evaluations) }));
     assert.ok(!resumed.aborted && !whole.aborted);
-    assert.equal(ran, 13);
+    assert.equal(ran, 12, '9 candidates on 6 images, 3 on all 16');
     assert.equal(resumed.recipe.hash, whole.recipe.hash);
     assert.equal(resumed.score, whole.score);
     await assert.rejects(searchRecipe(frames, await options({ statePath, seed: 2 })), {
