@@ -15,7 +15,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOpt
 import type { Backend } from '../backend.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
 import { type ErrorCode, KensaError } from '../errors.js';
-import { DEFAULT_MAX_PIXELS, PixelLimitError, scaledSize } from '../pipeline/decode.js';
+import { DEFAULT_MAX_PIXELS, decodeHashed, type HashedDecode, type DecodeOptions, PixelLimitError, scaledSize } from '../pipeline/decode.js';
 import { deviceLabel } from '../pipeline/run.js';
 import { resolvePostWorkers, WorkerPool } from '../pipeline/workers.js';
 import type { Store } from '../store/store.js';
@@ -65,6 +65,8 @@ export interface ServiceContext {
   defaultRecipe: LoadedRecipe;
   maxImagePixels: number;
   imagesDir: string | null;
+  /** Decodes and hashes an upload: on the worker threads when there are any, so the event loop only answers HTTP and drives the device. */
+  decode: (name: string, bytes: Buffer, options: DecodeOptions) => Promise<HashedDecode>;
   /** Whether every recipe is open and warmed. */
   ready: boolean;
   /** Settles once warm-up is over (ready, or failed and logged). */
@@ -187,6 +189,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     defaultRecipe: recipes[0]!,
     maxImagePixels: options.maxImagePixels ?? DEFAULT_MAX_PIXELS,
     imagesDir: options.imagesDir ?? null,
+    decode: workers ? (name, bytes, o) => workers.decode(name, bytes, o) : decodeHashed,
     ready: false,
     warmed: Promise.resolve(),
   };

@@ -8,14 +8,13 @@
  * image's size). A deadline (`X-Deadline-Ms` header or `deadlineMs` query: milliseconds from the
  * request's arrival) is enforced while the image waits for the device: 504 once it passes.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
 import { KensaError } from '../errors.js';
-import { decodeBuffer, type DecodedImage } from '../pipeline/decode.js';
+import type { DecodedImage } from '../pipeline/decode.js';
 import { maskFileName } from '../pipeline/inspect.js';
 import type { ItemResult as StoredItem } from '../store/schema.js';
 import { httpError, type ServiceContext, withStatus } from './app.js';
@@ -189,8 +188,10 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
   ): Promise<InspectResult> {
     const t = performance.now();
     let image: DecodedImage;
+    let hash: string;
     try {
-      image = await decodeBuffer(name, bytes, { channels: 'gray', maxPixels: context.maxImagePixels, scale: loaded.recipe.input.scale });
+      // the bytes travel to a worker and back: keep the returned ones
+      ({ image, bytes, hash } = await context.decode(name, bytes, { channels: 'gray', maxPixels: context.maxImagePixels, scale: loaded.recipe.input.scale }));
     } catch (e) {
       context.metrics.images.inc({ recipe: loaded.recipe.name, verdict: 'error' });
       throw e;
@@ -223,7 +224,7 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
       const item: StoredItem = {
         itemKey: key,
         path,
-        contentHash: createHash('sha256').update(bytes).digest('hex'),
+        contentHash: hash,
         sizeBytes: bytes.length,
         width,
         height,
