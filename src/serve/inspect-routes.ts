@@ -10,6 +10,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
@@ -81,6 +82,31 @@ const commonQuery = {
   deadlineMs: { type: 'integer', minimum: 1, description: 'give up (504) if the image has not reached the device this many ms after arrival' },
 } as const;
 
+const batchBodySchema = {
+  type: 'object',
+  required: ['images'],
+  additionalProperties: false,
+  properties: {
+    recipe: commonQuery.recipe,
+    params: { type: 'object', description: 'merged into the recipe' },
+    mask: commonQuery.mask,
+    images: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_BATCH_IMAGES,
+      items: {
+        type: 'object',
+        required: ['data'],
+        additionalProperties: false,
+        properties: {
+          key: { type: 'string', maxLength: 700 },
+          data: { type: 'string', contentEncoding: 'base64', description: 'the image file, base64' },
+        },
+      },
+    },
+  },
+} as const;
+
 interface InspectQuery {
   recipe?: string;
   params?: string;
@@ -148,6 +174,54 @@ function parseParams(text: string | undefined): unknown {
   }
 }
 
+/** Form fields a multipart upload may carry beside its image files (as the raw body's query). */
+const FORM_FIELDS = ['recipe', 'params', 'mask', 'key'] as const;
+
+interface Upload {
+  fields: Partial<Record<(typeof FORM_FIELDS)[number], string>>;
+  files: { bytes: Buffer; name: string }[];
+}
+
+/** The Content-Type of a raw image body as decodeBuffer's file name; 415 for another type. */
+function imageName(contentType: string | undefined, what: string): string {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (Object.hasOwn(IMAGE_TYPES, type)) return IMAGE_TYPES[type]!;
+  const message = `Expected one of ${Object.keys(IMAGE_TYPES).join(', ')} for the Content-Type of ${what} but received ${JSON.stringify(type)}`;
+  throw withStatus(new KensaError('KENSA_ERR_BAD_REQUEST', message), 415);
+}
+
+/**
+ * A multipart/form-data request's image files (each with an image Content-Type, at most
+ * `maxFiles`, together within the body limit: 413 past it) and its FORM_FIELDS; any other field is a 400.
+ */
+async function readUpload(request: FastifyRequest, maxFiles: number, bodyLimit: number): Promise<Upload> {
+  const upload: Upload = { fields: {}, files: [] };
+  let total = 0;
+  for await (const part of request.parts()) {
+    if (part.type === 'field') {
+      if (!(FORM_FIELDS as readonly string[]).includes(part.fieldname) || typeof part.value !== 'string')
+        throw new KensaError(
+          'KENSA_ERR_BAD_REQUEST',
+          `Expected form fields among ${FORM_FIELDS.join(', ')} and image files but received the field ${JSON.stringify(part.fieldname)}`,
+        );
+      if (part.fieldname === 'mask' && part.value !== 'png')
+        throw new KensaError('KENSA_ERR_BAD_REQUEST', `Expected png for the field mask but received ${JSON.stringify(part.value.slice(0, 80))}`);
+      upload.fields[part.fieldname as (typeof FORM_FIELDS)[number]] = part.value;
+      continue;
+    }
+    const name = imageName(part.mimetype, `the file ${JSON.stringify(part.filename)}`);
+    if (upload.files.length === maxFiles) throw new KensaError('KENSA_ERR_BAD_REQUEST', `Expected at most ${maxFiles} image files but received more`);
+    const bytes = await part.toBuffer();
+    total += bytes.length;
+    if (total > bodyLimit)
+      throw withStatus(new KensaError('KENSA_ERR_BAD_REQUEST', `The uploaded files pass the body limit of ${bodyLimit} bytes (--body-limit)`), 413);
+    upload.files.push({ bytes, name });
+  }
+  if (upload.files.length === 0)
+    throw new KensaError('KENSA_ERR_BAD_REQUEST', 'Expected at least one image file in the multipart/form-data body but received none');
+  return upload;
+}
+
 /** The deadline of a request, as a performance.now() time: its header or query, counted from arrival. */
 function deadlineOf(request: FastifyRequest, query: InspectQuery, arrived: number): number | undefined {
   const header = request.headers['x-deadline-ms'];
@@ -176,6 +250,9 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
   let counter = 0;
 
   app.addContentTypeParser(Object.keys(IMAGE_TYPES), { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  const bodyLimit = app.initialConfig.bodyLimit!;
+  // each file within the body limit, as a raw body is; the request's files together are checked in readUpload
+  await app.register(multipart, { limits: { fileSize: bodyLimit, files: MAX_BATCH_IMAGES, fields: FORM_FIELDS.length, fieldSize: 64 * 1024 } });
 
   /** One image: decode, queue, store, answer. */
   async function inspectOne(
@@ -256,8 +333,8 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
     '/v1/inspect',
     {
       schema: {
-        summary: 'Inspect one image (the raw request body)',
-        consumes: Object.keys(IMAGE_TYPES),
+        summary: 'Inspect one image: the raw request body, or one file of a multipart/form-data body (fields recipe, params, mask, key)',
+        consumes: [...Object.keys(IMAGE_TYPES), 'multipart/form-data'],
         querystring: {
           type: 'object',
           properties: { ...commonQuery, key: { type: 'string', maxLength: 700, description: 'the item key stored for this image (default: a fresh id)' } },
@@ -269,14 +346,16 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const arrived = performance.now();
-      const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (!Object.hasOwn(IMAGE_TYPES, type)) {
-        const message = `Expected one of ${Object.keys(IMAGE_TYPES).join(', ')} for Content-Type but received ${JSON.stringify(type)}`;
-        throw withStatus(new KensaError('KENSA_ERR_BAD_REQUEST', message), 415);
-      }
-      const loaded = recipeOf(context, variants, request.query.recipe, parseParams(request.query.params));
       const deadline = deadlineOf(request, request.query, arrived);
-      return inspectOne(loaded, request.body, IMAGE_TYPES[type]!, request.query.key ?? nextKey(), request.query.mask === 'png', deadline);
+      if (request.isMultipart()) {
+        const { fields, files } = await readUpload(request, 1, bodyLimit);
+        const q = { ...request.query, ...fields };
+        const loaded = recipeOf(context, variants, q.recipe, parseParams(q.params));
+        return inspectOne(loaded, files[0]!.bytes, files[0]!.name, q.key ?? nextKey(), q.mask === 'png', deadline);
+      }
+      const name = imageName(request.headers['content-type'], 'the body');
+      const loaded = recipeOf(context, variants, request.query.recipe, parseParams(request.query.params));
+      return inspectOne(loaded, request.body, name, request.query.key ?? nextKey(), request.query.mask === 'png', deadline);
     },
   );
 
@@ -284,45 +363,37 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
     '/v1/inspect/batch',
     {
       schema: {
-        summary: 'Inspect several images (JSON, base64); one result or error per image, in order',
+        summary: 'Inspect several images (JSON with base64 images, or multipart/form-data files); one result or error per image, in order',
+        consumes: ['application/json', 'multipart/form-data'],
         querystring: { type: 'object', properties: { deadlineMs: commonQuery.deadlineMs }, additionalProperties: false },
-        body: {
-          type: 'object',
-          required: ['images'],
-          additionalProperties: false,
-          properties: {
-            recipe: commonQuery.recipe,
-            params: { type: 'object', description: 'merged into the recipe' },
-            mask: commonQuery.mask,
-            images: {
-              type: 'array',
-              minItems: 1,
-              maxItems: MAX_BATCH_IMAGES,
-              items: {
-                type: 'object',
-                required: ['data'],
-                additionalProperties: false,
-                properties: {
-                  key: { type: 'string', maxLength: 700 },
-                  data: { type: 'string', contentEncoding: 'base64', description: 'the image file, base64' },
-                },
-              },
-            },
-          },
-        },
+        body: { content: { 'application/json': { schema: batchBodySchema }, 'multipart/form-data': { schema: {} } } },
         response: { 200: { type: 'object', properties: { results: { type: 'array', items: resultSchema } } }, '4xx': errorSchema, '5xx': errorSchema },
       },
     },
     async (request) => {
       const arrived = performance.now();
-      const body = request.body;
-      const loaded = recipeOf(context, variants, body.recipe, body.params);
       const deadline = deadlineOf(request, request.query, arrived);
+      let body: {
+        recipe?: string | undefined;
+        params?: unknown;
+        mask?: string | undefined;
+        images: { key?: string | undefined; bytes: Buffer; name: string }[];
+      };
+      if (request.isMultipart()) {
+        const { fields, files } = await readUpload(request, MAX_BATCH_IMAGES, bodyLimit);
+        if (fields.key !== undefined)
+          throw new KensaError('KENSA_ERR_BAD_REQUEST', 'Expected no key field in a batch (each image gets its own key) but received one');
+        body = { recipe: fields.recipe, params: parseParams(fields.params), mask: fields.mask, images: files };
+      } else {
+        const json = request.body;
+        body = { ...json, images: json.images.map((img) => ({ key: img.key, bytes: Buffer.from(img.data, 'base64'), name: 'upload' })) };
+      }
+      const loaded = recipeOf(context, variants, body.recipe, body.params);
       const batchKey = nextKey();
       const results = await Promise.all(
         body.images.map((img, i) => {
           const key = img.key ?? `${batchKey}/${i}`;
-          return inspectOne(loaded, Buffer.from(img.data, 'base64'), 'upload', key, body.mask === 'png', deadline).catch((e: unknown) => {
+          return inspectOne(loaded, img.bytes, img.name, key, body.mask === 'png', deadline).catch((e: unknown) => {
             const { code, message } = httpError(e);
             return { key, error: { code, message } };
           });
