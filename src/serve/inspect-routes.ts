@@ -77,6 +77,7 @@ const resultSchema = {
 
 const commonQuery = {
   recipe: { type: 'string', description: "a recipe's name (default: the server's first)" },
+  model: { type: 'string', description: "a served model's name (--model NAME=PATH), instead of a recipe" },
   params: { type: 'string', description: 'JSON object merged into the recipe (e.g. {"threshold":{"value":3}})' },
   mask: { type: 'string', enum: ['png'], description: 'png: return each defect mask as a base64 PNG' },
   deadlineMs: { type: 'integer', minimum: 1, description: 'give up (504) if the image has not reached the device this many ms after arrival' },
@@ -88,6 +89,7 @@ const batchBodySchema = {
   additionalProperties: false,
   properties: {
     recipe: commonQuery.recipe,
+    model: commonQuery.model,
     params: { type: 'object', description: 'merged into the recipe' },
     mask: commonQuery.mask,
     images: {
@@ -109,6 +111,7 @@ const batchBodySchema = {
 
 interface InspectQuery {
   recipe?: string;
+  model?: string;
   params?: string;
   mask?: 'png';
   deadlineMs?: number;
@@ -117,6 +120,7 @@ interface InspectQuery {
 
 interface BatchBody {
   recipe?: string;
+  model?: string;
   params?: Record<string, unknown>;
   mask?: 'png';
   images: { key?: string; data: string }[];
@@ -146,9 +150,31 @@ function merge(base: unknown, params: Record<string, unknown>): Record<string, u
   return out;
 }
 
-/** The recipe a request names, with its params applied. */
-function recipeOf(context: ServiceContext, variants: Map<string, LoadedRecipe>, name: string | undefined, params: unknown): LoadedRecipe {
-  const base = name === undefined ? context.defaultRecipe : context.recipes.get(name);
+/** What a request names: a recipe, or a served model (not both), and params merged into it. */
+interface Choice {
+  recipe?: string | undefined;
+  model?: string | undefined;
+  params?: unknown;
+}
+
+/** The model a request names; 404 listing the served models when there is none of that name. */
+function modelOf(context: ServiceContext, name: string): LoadedRecipe {
+  const found = context.models.get(name);
+  if (found) return found;
+  const served = [...context.models.keys()];
+  const list = served.length > 0 ? `one of ${served.join(', ')}` : 'a served model (this server serves none: start it with --model NAME=PATH)';
+  throw new KensaError('KENSA_ERR_NOT_FOUND', `Expected ${list} for model but received ${JSON.stringify(name)}`);
+}
+
+/** The recipe a request names (a recipe, or a model), with its params applied. */
+function recipeOf(context: ServiceContext, variants: Map<string, LoadedRecipe>, choice: Choice): LoadedRecipe {
+  const { recipe: name, model, params } = choice;
+  if (model !== undefined && name !== undefined)
+    throw new KensaError(
+      'KENSA_ERR_BAD_REQUEST',
+      `Expected a recipe or a model but received both (recipe ${JSON.stringify(name)}, model ${JSON.stringify(model)})`,
+    );
+  const base = model !== undefined ? modelOf(context, model) : name === undefined ? context.defaultRecipe : context.recipes.get(name);
   if (!base)
     throw new KensaError('KENSA_ERR_BAD_REQUEST', `Expected one of ${[...context.recipes.keys()].join(', ')} for recipe but received ${JSON.stringify(name)}`);
   if (params === undefined) return base;
@@ -175,7 +201,7 @@ function parseParams(text: string | undefined): unknown {
 }
 
 /** Form fields a multipart upload may carry beside its image files (as the raw body's query). */
-const FORM_FIELDS = ['recipe', 'params', 'mask', 'key'] as const;
+const FORM_FIELDS = ['recipe', 'model', 'params', 'mask', 'key'] as const;
 
 interface Upload {
   fields: Partial<Record<(typeof FORM_FIELDS)[number], string>>;
@@ -333,7 +359,7 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
     '/v1/inspect',
     {
       schema: {
-        summary: 'Inspect one image: the raw request body, or one file of a multipart/form-data body (fields recipe, params, mask, key)',
+        summary: 'Inspect one image: the raw request body, or one file of a multipart/form-data body (fields recipe, model, params, mask, key)',
         consumes: [...Object.keys(IMAGE_TYPES), 'multipart/form-data'],
         querystring: {
           type: 'object',
@@ -350,11 +376,12 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
       if (request.isMultipart()) {
         const { fields, files } = await readUpload(request, 1, bodyLimit);
         const q = { ...request.query, ...fields };
-        const loaded = recipeOf(context, variants, q.recipe, parseParams(q.params));
+        const loaded = recipeOf(context, variants, { recipe: q.recipe, model: q.model, params: parseParams(q.params) });
         return inspectOne(loaded, files[0]!.bytes, files[0]!.name, q.key ?? nextKey(), q.mask === 'png', deadline);
       }
       const name = imageName(request.headers['content-type'], 'the body');
-      const loaded = recipeOf(context, variants, request.query.recipe, parseParams(request.query.params));
+      const q = request.query;
+      const loaded = recipeOf(context, variants, { recipe: q.recipe, model: q.model, params: parseParams(q.params) });
       return inspectOne(loaded, request.body, name, request.query.key ?? nextKey(), request.query.mask === 'png', deadline);
     },
   );
@@ -375,6 +402,7 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
       const deadline = deadlineOf(request, request.query, arrived);
       let body: {
         recipe?: string | undefined;
+        model?: string | undefined;
         params?: unknown;
         mask?: string | undefined;
         images: { key?: string | undefined; bytes: Buffer; name: string }[];
@@ -383,12 +411,12 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
         const { fields, files } = await readUpload(request, MAX_BATCH_IMAGES, bodyLimit);
         if (fields.key !== undefined)
           throw new KensaError('KENSA_ERR_BAD_REQUEST', 'Expected no key field in a batch (each image gets its own key) but received one');
-        body = { recipe: fields.recipe, params: parseParams(fields.params), mask: fields.mask, images: files };
+        body = { recipe: fields.recipe, model: fields.model, params: parseParams(fields.params), mask: fields.mask, images: files };
       } else {
         const json = request.body;
         body = { ...json, images: json.images.map((img) => ({ key: img.key, bytes: Buffer.from(img.data, 'base64'), name: 'upload' })) };
       }
-      const loaded = recipeOf(context, variants, body.recipe, body.params);
+      const loaded = recipeOf(context, variants, body);
       const batchKey = nextKey();
       const results = await Promise.all(
         body.images.map((img, i) => {

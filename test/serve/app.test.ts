@@ -149,8 +149,18 @@ test('/docs/json is an OpenAPI document listing the routes; /ready turns 200 onc
   assert.ok(doc.paths['/v1/inspect/batch'].post);
   await app.kensa.warmed;
   assert.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 200);
+  // warm-up batches run outside the queue: the metrics count client batches only
+  assert.doesNotMatch((await app.inject({ method: 'GET', url: '/metrics' })).body, /kensa_batch_size_count/);
+  await app.inject({ method: 'POST', url: '/v1/inspect', headers: { 'content-type': 'image/png' }, payload: await png(true, 32) });
   const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-  assert.match(metrics, /kensa_batch_size_count\{recipe="classic"\} 1/, 'the warm-up batch');
+  for (const line of [
+    'kensa_batch_size_count{recipe="classic"} 1',
+    'kensa_queue_wait_seconds_count 1',
+    'kensa_compute_seconds_count{recipe="classic"} 1',
+    'kensa_device_seconds_count{recipe="classic"} 1',
+    'kensa_decode_seconds_count 1',
+  ])
+    assert.ok(metrics.includes(line), line);
 });
 
 test('results are stored as a service run; /v1/runs, /v1/items (keyset pages) and /v1/defects read them back', async () => {

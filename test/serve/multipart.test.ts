@@ -131,7 +131,7 @@ test('multipart limits: a file over the body limit is a 413, over the pixel limi
       ['colour', 'red'],
       ['image', small, 'image/png', 'a.png'],
     ]),
-    [400, 'KENSA_ERR_BAD_REQUEST', 'Expected form fields among recipe, params, mask, key and image files but received the field "colour"'],
+    [400, 'KENSA_ERR_BAD_REQUEST', 'Expected form fields among recipe, model, params, mask, key and image files but received the field "colour"'],
   );
   const ok = await post('/v1/inspect/batch', [['images', small, 'image/png', 'a.png']]);
   assert.equal(ok[0], 200);
