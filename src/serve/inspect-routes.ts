@@ -68,7 +68,13 @@ const resultSchema = {
     defects: { type: 'array', items: defectSchema },
     timings: {
       type: 'object',
-      properties: { decodeMs: { type: 'number' }, queueMs: { type: 'number' }, computeMs: { type: 'number' }, batchSize: { type: 'integer' } },
+      properties: {
+        decodeMs: { type: 'number' },
+        queueMs: { type: 'number' },
+        computeMs: { type: 'number' },
+        deviceMs: { type: 'number' },
+        batchSize: { type: 'integer' },
+      },
     },
     mask: { type: 'string', description: 'base64 PNG of the defect mask (255 = defect), with mask=png' },
     error: errorSchema.properties.error,
@@ -135,7 +141,7 @@ export interface InspectResult {
   width: number;
   height: number;
   defects: Inspection['detection']['defects'];
-  timings: { decodeMs: number; queueMs: number; computeMs: number; batchSize: number };
+  timings: { decodeMs: number; queueMs: number; computeMs: number; deviceMs: number; batchSize: number };
   mask?: string;
 }
 
@@ -348,7 +354,7 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
       width,
       height,
       defects: detection.defects,
-      timings: { decodeMs, queueMs: inspection.queueMs, computeMs: inspection.computeMs, batchSize: inspection.batchSize },
+      timings: { decodeMs, queueMs: inspection.queueMs, computeMs: inspection.computeMs, deviceMs: inspection.deviceMs, batchSize: inspection.batchSize },
       ...(wantMask && png ? { mask: png.toString('base64') } : {}),
     };
   }

@@ -105,3 +105,20 @@ test('instances bounds the batches in flight: with 2, two batches run at once; w
     assert.equal(engine.inFlight, 0);
   }
 });
+
+test('mixed image sizes are grouped by size, never padded: each batch holds one size, and the pixel budget splits a size into smaller batches', async () => {
+  // a pixel budget of two 48² images: four 32² images fit it (maxBatch 4), 48² ones go two by two
+  const app = await buildServer({
+    backend: cpu,
+    store: null,
+    postWorkers: 0,
+    batch: { maxBatch: 4, maxQueueDelayUs: NEVER_US, instances: 1, maxBatchPixels: 2 * 48 * 48 },
+  });
+  const sizes = [32, 48, 32, 48, 32, 48, 32, 48];
+  const answers = await Promise.all(sizes.map(async (s) => (await post(app, await png(100, s))).json()));
+  assert.deepEqual(
+    answers.map((a) => [a.width, a.timings.batchSize]),
+    sizes.map((s) => [s, s === 32 ? 4 : 2]),
+  );
+  await app.close();
+});
