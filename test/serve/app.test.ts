@@ -7,18 +7,10 @@ import { openBackend } from '../../src/backend.js';
 import { buildServer, type ServeOptions } from '../../src/serve/app.js';
 import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
+import { spotPng as png } from './_images.js';
 
 const backend = await openBackend({ device: 'cpu' });
 const dir = tempDir('kensa-serve-');
-
-/** A 64×64 gray PNG: flat, or with a bright 6×6 spot at (30, 20). */
-async function png(spot: boolean, size = 64): Promise<Buffer> {
-  const img = new Uint8Array(size * size).fill(112);
-  if (spot) for (let y = 20; y < 26; y++) for (let x = 30; x < 36; x++) img[y * size + x] = 240;
-  return sharp(img, { raw: { width: size, height: size, channels: 1 } })
-    .png()
-    .toBuffer();
-}
 
 async function server(o: Partial<ServeOptions> = {}) {
   const app = await buildServer({ backend, store: null, batch: { maxQueueDelayUs: 1000 }, ...o });

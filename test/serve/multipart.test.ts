@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import sharp from 'sharp';
 import { openBackend } from '../../src/backend.js';
 import { buildServer, type ServeOptions } from '../../src/serve/app.js';
+import { spotPng as png } from './_images.js';
 
 const backend = await openBackend({ device: 'cpu' });
-
-/** A 64×64 gray PNG: flat, or with a bright 6×6 spot at (30, 20). */
-async function png(spot: boolean, size = 64): Promise<Buffer> {
-  const img = new Uint8Array(size * size).fill(112);
-  if (spot) for (let y = 20; y < 26; y++) for (let x = 30; x < 36; x++) img[y * size + x] = 240;
-  return sharp(img, { raw: { width: size, height: size, channels: 1 } })
-    .png()
-    .toBuffer();
-}
 
 async function server(o: Partial<ServeOptions> = {}) {
   const app = await buildServer({ backend, store: null, postWorkers: 1, batch: { maxQueueDelayUs: 1000 }, ...o });
