@@ -126,12 +126,20 @@ export class InspectionEngine {
     return lane;
   }
 
+  /** Throws KENSA_ERR_OVERLOADED while the queue is full: a server checks before decoding too, so an overload costs no decode. */
+  admit(): void {
+    const depth = this.depth;
+    if (depth < this.options.queueLimit) return;
+    const message = `The queue holds ${depth} images, its limit (queueLimit ${this.options.queueLimit}); retry after the Retry-After seconds`;
+    throw new KensaError('KENSA_ERR_OVERLOADED', message);
+  }
+
   /** Queues one decoded image for the recipe; settles with its inspection, or fails with KENSA_ERR_OVERLOADED or KENSA_ERR_DEADLINE. */
   submit(loaded: LoadedRecipe, image: DecodedImage, o: SubmitOptions): Promise<Inspection> {
-    const depth = this.depth;
-    if (depth >= this.options.queueLimit) {
-      const message = `The queue holds ${depth} images, its limit (queueLimit ${this.options.queueLimit}); retry after the Retry-After seconds`;
-      return Promise.reject(new KensaError('KENSA_ERR_OVERLOADED', message));
+    try {
+      this.admit();
+    } catch (e) {
+      return Promise.reject(e);
     }
     const now = performance.now();
     if (o.deadline !== undefined && o.deadline <= now) return Promise.reject(deadlineError(now - o.deadline));

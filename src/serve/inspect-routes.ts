@@ -295,6 +295,7 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
     wantMask: boolean,
     deadline: number | undefined,
   ): Promise<InspectResult> {
+    engine.admit();
     const t = performance.now();
     let image: DecodedImage;
     let hash: string;

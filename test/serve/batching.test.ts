@@ -38,7 +38,7 @@ test('concurrent requests form one batch of maxBatch; a preferred size starts a 
   await preferred.close();
 });
 
-test('a full queue answers 503 KENSA_ERR_OVERLOADED with Retry-After; closing the server drains the waiting images (200)', async () => {
+test('a full queue answers 503 KENSA_ERR_OVERLOADED with Retry-After, before decoding; closing the server drains the waiting images (200)', async () => {
   const app = await buildServer({ backend: cpu, store: null, batch: { maxBatch: 16, maxQueueDelayUs: NEVER_US, queueLimit: 2, instances: 1 } });
   const image = await png(100);
   const waiting = [post(app, image), post(app, image)];
@@ -48,6 +48,8 @@ test('a full queue answers 503 KENSA_ERR_OVERLOADED with Retry-After; closing th
   assert.equal(refused.statusCode, 503);
   assert.equal(refused.json().error.code, 'KENSA_ERR_OVERLOADED');
   assert.equal(refused.headers['retry-after'], '1');
+  // refused before its decode: only the two waiting images were decoded
+  assert.ok((await app.inject('/metrics')).body.includes('kensa_decode_seconds_count 2'));
   await app.close();
   const done = await Promise.all(waiting);
   assert.deepEqual(
