@@ -58,7 +58,7 @@ interface ModeResult {
   concurrency: number;
   seconds: number;
   samples: Sample[];
-  server: { queueMs: number; computeMs: number; batch: number } | null;
+  server: { queueMs: number; computeMs: number; deviceMs: number; batch: number } | null;
   healthOk: number;
   healthFailed: number;
 }
@@ -115,7 +115,7 @@ async function startServer(flags: string[], dir: string): Promise<{ url: string;
 async function scrape(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const totals: Record<string, number> = {};
-  for (const m of text.matchAll(/^(kensa_(?:queue_wait_seconds|compute_seconds|batch_size)_(?:sum|count))(?:\{[^}]*\})? (\S+)$/gm)) {
+  for (const m of text.matchAll(/^(kensa_(?:queue_wait_seconds|compute_seconds|device_seconds|batch_size)_(?:sum|count))(?:\{[^}]*\})? (\S+)$/gm)) {
     totals[m[1]!] = (totals[m[1]!] ?? 0) + Number(m[2]);
   }
   return totals;
@@ -160,6 +160,7 @@ async function load(url: string, mode: string, concurrency: number, images: Buff
       ? {
           queueMs: (d('kensa_queue_wait_seconds_sum') / Math.max(1, d('kensa_queue_wait_seconds_count'))) * 1000,
           computeMs: (d('kensa_compute_seconds_sum') / batches) * 1000,
+          deviceMs: (d('kensa_device_seconds_sum') / batches) * 1000,
           batch: d('kensa_batch_size_sum') / batches,
         }
       : null;
@@ -183,11 +184,11 @@ function row(r: ModeResult): string {
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');
   const p50 = pct(lat, 50);
   const s = r.server;
-  return `| ${r.mode} | ${r.concurrency} | ${(ok.length / r.seconds).toFixed(1)} | ${f(p50)} | ${f(pct(lat, 90))} | ${f(pct(lat, 95))} | ${f(pct(lat, 99))} | ${refused} | ${other} | ${s ? f(s.queueMs) : '–'} | ${s ? f(s.computeMs) : '–'} | ${s ? s.batch.toFixed(2) : '–'} | ${f(pct(overhead, 50))} (${f((100 * pct(overhead, 50)) / p50)} %) | ${r.healthOk}/${r.healthOk + r.healthFailed} |`;
+  return `| ${r.mode} | ${r.concurrency} | ${(ok.length / r.seconds).toFixed(1)} | ${f(p50)} | ${f(pct(lat, 90))} | ${f(pct(lat, 95))} | ${f(pct(lat, 99))} | ${refused} | ${other} | ${s ? f(s.queueMs) : '–'} | ${s ? f(s.computeMs) : '–'} | ${s ? f(s.deviceMs) : '–'} | ${s ? s.batch.toFixed(2) : '–'} | ${f(pct(overhead, 50))} (${f((100 * pct(overhead, 50)) / p50)} %) | ${r.healthOk}/${r.healthOk + r.healthFailed} |`;
 }
 
-const HEADER = `| batching | clients | images/s | p50 ms | p90 ms | p95 ms | p99 ms | 429/503 | other errors | queue ms (server) | compute ms / batch | mean batch | overhead p50 ms (% of p50) | /health ok |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`;
+const HEADER = `| batching | clients | images/s | p50 ms | p90 ms | p95 ms | p99 ms | 429/503 | other errors | queue ms (server) | compute ms / batch | device ms / batch | mean batch | overhead p50 ms (% of p50) | /health ok |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`;
 
 const dir = mkdtempSync(join(tmpdir(), 'kensa-load-'));
 const results: ModeResult[] = [];
@@ -232,7 +233,7 @@ ${HEADER}
 ${results.map(row).join('\n')}
 
 Latency is per request at the client (loopback, keep-alive); queue ms is the server's mean wait in the
-batcher; compute ms is per formed batch (device + post-processing); overhead = latency − decode − queue − compute.
+batcher; compute ms is per formed batch (device + post-processing), device ms its device stage (upload to readbacks done); overhead = latency − decode − queue − compute.
 `;
 process.stdout.write(report);
 if (args.out) writeFileSync(args.out, report);

@@ -4,6 +4,7 @@
  * store, without inspecting. Both run until SIGINT/SIGTERM, then stop accepting connections,
  * finish the requests in flight (serve: their images start at once), store their results and exit 0.
  */
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type Backend, DEVICES, openBackend } from '../backend.js';
 import { builtinRecipe, type LoadedRecipe, loadRecipe } from '../detect/recipe.js';
@@ -33,6 +34,8 @@ Every answer is stored as a service run in the database. Details: docs/serve.md.
 Options:
   --recipe R            a recipe clients may name (repeatable; the first is the default): a JSON or
                         YAML file, or a built-in kind (classic, decoupled); default classic
+  --model NAME=PATH     an ONNX segmentation model clients may name with model=NAME (repeatable);
+                        its sessions open and warm up before the server listens
   --device D            auto | cpu | gpu (default auto, or KENSA_DEVICE)
   --adapter A           GPU adapter index or name substring
   --max-batch N         most images in one batch (default ${DEFAULT_SERVE_BATCH.maxBatch})
@@ -40,11 +43,14 @@ Options:
   --max-queue-delay-us N  longest an image waits for its batch to fill (default ${DEFAULT_SERVE_BATCH.maxQueueDelayUs} µs)
   --queue-limit N       images waiting at most; past it requests get 503 (default ${DEFAULT_SERVE_BATCH.queueLimit})
   --instances N         batches on the device at once (default ${DEFAULT_SERVE_BATCH.instances})
-  --warm WxH,…          sizes each recipe runs once before /ready says 200 (e.g. 1920x1080)
+  --warm WxH,…          sizes each recipe and model runs at (batches of 1, the preferred sizes and
+                        --max-batch) before /ready says 200 (e.g. 1920x1080)
   --max-image-pixels N  refuse larger images with 422 (default ${DEFAULT_MAX_PIXELS})
   --body-limit N        largest request body in bytes (default 67108864)
   --post-workers N      worker threads for detection's CPU work (as kensa inspect: post-processing on the
                         GPU backend, default min(cores, 4); whole batches on the CPU, default cores)
+  --name N              this server's name in its service runs (default HOST:PORT); at start its
+                        runs a crash left running are marked interrupted
   --images DIR          keep each original and its mask under DIR (the dashboard's item view shows them)
 ${COMMON_HELP}`;
 
@@ -90,7 +96,14 @@ async function serveUntil(
   options: ServeOptions,
   close: () => Promise<void>,
 ): Promise<number> {
-  const app = await buildServer(options);
+  let app: Awaited<ReturnType<typeof buildServer>>;
+  try {
+    app = await buildServer(options);
+  } catch (e) {
+    // a model that does not open: the store and the device are closed all the same
+    await close();
+    throw e;
+  }
   try {
     const address = await app.listen({ host: flags.host ?? '127.0.0.1', port: intFlag('port', flags.port, 8080, 0, 65535) });
     io.err.write(`kensa: listening on ${address} (dashboard at ${address}/, OpenAPI at ${address}/docs/json)\n`);
@@ -120,6 +133,8 @@ export async function run(argv: readonly string[], io: CliIO, signal: AbortSigna
         options: {
           ...COMMON_FLAGS,
           recipe: { type: 'string', multiple: true },
+          model: { type: 'string', multiple: true },
+          name: { type: 'string' },
           device: { type: 'string' },
           adapter: { type: 'string' },
           'max-batch': { type: 'string' },
@@ -161,6 +176,11 @@ export async function run(argv: readonly string[], io: CliIO, signal: AbortSigna
     const names = recipes.map((r) => r.recipe.name);
     const twice = names.find((n, i) => names.indexOf(n) !== i);
     if (twice !== undefined) throw new UsageError(`--recipe: two recipes are named '${twice}'; clients name recipes by their name field, so give each its own`);
+    const models = (values.model ?? []).map((m) => {
+      const at = m.indexOf('=');
+      if (at < 1 || at === m.length - 1) throw new UsageError(`--model expects NAME=PATH (e.g. unet=models/unet.onnx) but received '${m}'`);
+      return { name: m.slice(0, at), path: m.slice(at + 1) };
+    });
     const backend: Backend = await openBackend({ device, ...(adapter !== undefined ? { adapter } : {}) });
     let store: Store;
     try {
@@ -174,11 +194,13 @@ export async function run(argv: readonly string[], io: CliIO, signal: AbortSigna
       backend,
       store,
       recipes,
+      models,
       batch,
       warmShapes,
       maxImagePixels,
       bodyLimit,
       imagesDir: values.images ?? null,
+      name: values.name ?? `${hostname()}:${intFlag('port', values.port, 8080, 0, 65535)}`,
       ...(postWorkers !== undefined ? { postWorkers } : {}),
       ...common,
     };

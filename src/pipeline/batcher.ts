@@ -42,6 +42,11 @@ export class Batcher<T extends { geometry: Geometry }> {
     this.#now = now;
   }
 
+  /** The limits it forms batches by. */
+  get limits(): Readonly<BatchLimits> {
+    return this.#limits;
+  }
+
   static key(g: Geometry): string {
     return `${g.width}x${g.height}x${g.channels}:${g.dtype}`;
   }

@@ -64,6 +64,13 @@ export class DecodeError extends KensaError {
 /** An image over the pixel limit (a decompression bomb, or just too large): a DecodeError a server answers with 422. */
 export class PixelLimitError extends DecodeError {}
 
+/** A DecodeError (or PixelLimitError) rebuilt from its message: one that crossed from a worker thread. */
+export function decodeErrorOf(message: string, pixelLimit: boolean): DecodeError {
+  const e = pixelLimit ? new PixelLimitError('', '') : new DecodeError('', '');
+  e.message = message;
+  return e;
+}
+
 /**
  * The decoded size at `scale`: each side × scale, rounded up. Rounding up is libjpeg's rule for its
  * scaled decode, keeps every pixel of the file (a partial block at the right or bottom edge is one
@@ -242,6 +249,17 @@ export async function readImageFile(path: string): Promise<Buffer> {
 export interface ReadFile {
   bytes: Buffer;
   hash: string;
+}
+
+/** Decoded file bytes with the bytes' sha256 (hex): what a server records of an upload. */
+export interface HashedDecode extends ReadFile {
+  image: DecodedImage;
+}
+
+/** Decodes file bytes and hashes them (decodeBuffer's errors). */
+export async function decodeHashed(path: string, bytes: Buffer, o: DecodeOptions): Promise<HashedDecode> {
+  const image = await decodeBuffer(path, bytes, o);
+  return { image, bytes, hash: createHash('sha256').update(bytes).digest('hex') };
 }
 
 /** Reads one file and hashes it (a DecodeError when it cannot be read). */

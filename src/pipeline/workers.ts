@@ -15,7 +15,7 @@ import { Piscina } from 'piscina';
 import { KensaError } from '../errors.js';
 import { integerInRange } from '../validate.js';
 import { transferables, type ImageDetection, type Payload } from '../detect/detector.js';
-import type { ReadFile } from './decode.js';
+import { decodeErrorOf, type DecodeOptions, type HashedDecode, type ReadFile } from './decode.js';
 import type { Recipe } from '../detect/recipe.js';
 
 /**
@@ -25,7 +25,8 @@ import type { Recipe } from '../detect/recipe.js';
 export type WorkerTask =
   | { stage: 'post'; recipe: Recipe; payloads: Payload[] }
   | { stage: 'whole recipe'; recipe: Recipe; frames: Uint8Array | Uint16Array; shape: [number, number, number, number]; wantMasks: boolean }
-  | { stage: 'read'; path: string };
+  | { stage: 'read'; path: string }
+  | { stage: 'decode'; path: string; bytes: Uint8Array; options: DecodeOptions };
 
 export interface WorkerResult {
   detections: ImageDetection[];
@@ -35,6 +36,9 @@ export interface WorkerResult {
 
 /** A read task's answer: the bytes (transferred) and hash, or the read error's message. */
 export type ReadResult = { bytes: Uint8Array; hash: string } | { error: string };
+
+/** A decode task's answer: the image and the bytes (both transferred) with their hash, or the decode error. */
+export type DecodeResult = { image: HashedDecode['image']; bytes: Uint8Array; hash: string } | { error: string; pixelLimit: boolean };
 
 export const MAX_POST_WORKERS = 256;
 
@@ -50,13 +54,13 @@ export function resolvePostWorkers(value: unknown, backend: 'cpu' | 'gpu'): numb
 
 export class WorkerPool {
   readonly size: number;
-  readonly #pool: Piscina<WorkerTask, WorkerResult | ReadResult>;
+  readonly #pool: Piscina<WorkerTask, WorkerResult | ReadResult | DecodeResult>;
 
   /** Starts `size` threads (1 … 256, see resolvePostWorkers); `destroy()` stops them. */
   constructor(size: number) {
     this.size = integerInRange('postWorkers', size, 1, MAX_POST_WORKERS);
     const ext = extname(fileURLToPath(import.meta.url)); // .ts under tsx, .js when built
-    this.#pool = new Piscina<WorkerTask, WorkerResult | ReadResult>({
+    this.#pool = new Piscina<WorkerTask, WorkerResult | ReadResult | DecodeResult>({
       filename: new URL(`./worker${ext}`, import.meta.url).href,
       minThreads: this.size,
       maxThreads: this.size,
@@ -82,12 +86,24 @@ export class WorkerPool {
     return { bytes: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), hash: r.hash };
   }
 
+  /**
+   * Decodes and hashes uploaded bytes on a worker (a server's main thread then only answers HTTP
+   * and drives the device): the bytes go by transfer and come back with the pixels. Errors are
+   * decodeBuffer's: a DecodeError, a PixelLimitError over the limit.
+   */
+  async decode(path: string, bytes: Buffer, options: DecodeOptions): Promise<HashedDecode> {
+    const task: WorkerTask = { stage: 'decode', path, bytes, options };
+    const r = (await this.#pool.run(task, { transferList: transferables(task) })) as DecodeResult;
+    if ('error' in r) throw decodeErrorOf(r.error, r.pixelLimit);
+    return { image: r.image, bytes: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), hash: r.hash };
+  }
+
   /** Stops every thread; tasks still running or queued reject. */
   destroy(): Promise<void> {
     return this.#pool.destroy();
   }
 
-  async #run(task: WorkerTask): Promise<WorkerResult> {
+  async #run(task: Exclude<WorkerTask, { stage: 'read' | 'decode' }>): Promise<WorkerResult> {
     try {
       return (await this.#pool.run(task, { transferList: transferables(task) })) as WorkerResult;
     } catch (e) {

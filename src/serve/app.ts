@@ -9,13 +9,17 @@
  * flight finish — waiting images start at once — then writes their results and finishes the runs.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { hostname } from 'node:os';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Backend } from '../backend.js';
-import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
+import { openRecipeModels } from '../detect/model.js';
+import { DEFAULT_RECIPE, type LoadedRecipe, parseRecipe } from '../detect/recipe.js';
+import type { OpenModel } from '../models/registry.js';
+import type { SessionOptions } from '../models/session.js';
 import { type ErrorCode, KensaError } from '../errors.js';
-import { DEFAULT_MAX_PIXELS, PixelLimitError, scaledSize } from '../pipeline/decode.js';
+import { DEFAULT_MAX_PIXELS, decodeHashed, type HashedDecode, type DecodeOptions, PixelLimitError, scaledSize } from '../pipeline/decode.js';
 import { deviceLabel } from '../pipeline/run.js';
 import { resolvePostWorkers, WorkerPool } from '../pipeline/workers.js';
 import type { Store } from '../store/store.js';
@@ -35,9 +39,16 @@ export interface ServeOptions {
   store: Store | null;
   /** The recipes clients may name (by `recipe.name`); the first is the default. Default: the built-in classic recipe. */
   recipes?: readonly LoadedRecipe[];
+  /**
+   * ONNX models clients may name (`model=NAME`), each served as a segmentation model recipe of
+   * default fields; their sessions open (and warm up) when the server is built.
+   */
+  models?: readonly { name: string; path: string }[];
+  /** How model sessions open (providers tried in order, threads); the warm-up shapes are the server's. */
+  modelSession?: Omit<SessionOptions, 'warmUp'>;
   /** The dynamic batcher (defaults: DEFAULT_SERVE_BATCH). */
   batch?: Partial<Omit<EngineOptions, 'backend'>>;
-  /** Sizes each recipe is warmed for before /ready says true (default none: ready once open). */
+  /** Sizes each recipe and model is warmed for, at every batch size it may form, before /ready says true (default none: ready once open). */
   warmShapes?: readonly { width: number; height: number }[];
   /** Largest image accepted, width × height (decompression bombs); default 0x3FFF². */
   maxImagePixels?: number;
@@ -47,6 +58,11 @@ export interface ServeOptions {
   token?: string | null;
   /** Requests per client address and window; null for no limit. */
   rateLimit?: { max: number; windowMs: number } | null;
+  /**
+   * The server's name, stored with its service runs (default the host name): at start, its runs a
+   * crash left `running` are marked `interrupted`. Servers sharing a store need names of their own.
+   */
+  name?: string;
   /** Keep each inspected original and its mask here (the dashboard's item view reads them); null keeps none. */
   imagesDir?: string | null;
   /** Worker threads for detection's CPU work, 0 … 256 (default as `inspect`: min(cores, 4) on the GPU, cores on the CPU); 0 keeps it on the event loop's thread. */
@@ -62,9 +78,13 @@ export interface ServiceContext {
   recorder: ServiceRecorder | null;
   store: Store | null;
   recipes: ReadonlyMap<string, LoadedRecipe>;
+  /** The models clients name with `model`, as model recipes. */
+  models: ReadonlyMap<string, LoadedRecipe>;
   defaultRecipe: LoadedRecipe;
   maxImagePixels: number;
   imagesDir: string | null;
+  /** Decodes and hashes an upload: on the worker threads when there are any, so the event loop only answers HTTP and drives the device. */
+  decode: (name: string, bytes: Buffer, options: DecodeOptions) => Promise<HashedDecode>;
   /** Whether every recipe is open and warmed. */
   ready: boolean;
   /** Settles once warm-up is over (ready, or failed and logged). */
@@ -138,6 +158,14 @@ function checkOptions(o: ServeOptions): void {
   const maxBatch = b.maxBatch ?? DEFAULT_SERVE_BATCH.maxBatch;
   for (const p of b.preferredBatch ?? [])
     if (!(is.integer(p) && p >= 1 && p <= maxBatch)) throw invalidParameter('batch.preferredBatch', `integers between 1 and maxBatch (${maxBatch})`, p);
+  const names = new Set<string>();
+  for (const m of o.models ?? []) {
+    if (!(typeof m.name === 'string' && /^[\w.-]{1,64}$/.test(m.name))) throw invalidParameter('models[].name', '1 … 64 letters, digits, _ . or -', m.name);
+    if (names.has(m.name)) throw invalidParameter('models[].name', 'names used once each', m.name);
+    names.add(m.name);
+  }
+  if (o.name !== undefined && !(typeof o.name === 'string' && o.name.length >= 1 && o.name.length <= 255))
+    throw invalidParameter('name', 'a string of 1 … 255 characters', o.name);
   if (o.rateLimit && !(is.integer(o.rateLimit.max) && o.rateLimit.max >= 1 && is.integer(o.rateLimit.windowMs) && o.rateLimit.windowMs >= 1))
     throw invalidParameter('rateLimit', '{ max, windowMs }: integers ≥ 1', o.rateLimit);
 }
@@ -162,10 +190,13 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
   });
-  const recipes = options.recipes && options.recipes.length > 0 ? options.recipes : [DEFAULT_RECIPE];
   const batch = { ...DEFAULT_SERVE_BATCH, ...options.batch };
   let engine: InspectionEngine | null = null;
   const metrics = new ServeMetrics(() => engine ?? { depth: 0, inFlight: 0 });
+  const { recipes, models, open } = options.backend
+    ? await openModels(options, batch.maxBatch, metrics)
+    : { recipes: [...(options.recipes ?? [])], models: [], open: [] };
+  if (recipes.length === 0) recipes.push(DEFAULT_RECIPE);
   const pool = options.backend ? resolvePostWorkers(options.postWorkers, options.backend.kind) : 0;
   const workers = pool > 0 ? new WorkerPool(pool) : null;
   if (options.backend) engine = new InspectionEngine({ backend: options.backend, ...batch, pool: workers }, metrics);
@@ -174,6 +205,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
       ? new ServiceRecorder({
           store: options.store,
           device: deviceLabel(options.backend),
+          server: options.name ?? hostname(),
           imagesDir: options.imagesDir ?? null,
           onError: (e) => app.log.error({ err: e }, 'storing results failed'),
         })
@@ -184,13 +216,20 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     recorder,
     store: options.store,
     recipes: new Map(recipes.map((r) => [r.recipe.name, r])),
+    models: new Map(models.map((r) => [r.recipe.name, r])),
     defaultRecipe: recipes[0]!,
     maxImagePixels: options.maxImagePixels ?? DEFAULT_MAX_PIXELS,
     imagesDir: options.imagesDir ?? null,
+    decode: workers ? (name, bytes, o) => workers.decode(name, bytes, o) : decodeHashed,
     ready: false,
     warmed: Promise.resolve(),
   };
   app.decorate('kensa', context);
+  const stale = await recorder?.interruptStale().catch((e: unknown) => {
+    app.log.error({ err: e }, 'finding the runs a previous server left running failed');
+    return [];
+  });
+  if (stale && stale.length > 0) app.log.warn({ runs: stale }, 'service runs a previous server left running are marked interrupted');
 
   app.setErrorHandler((error, request, reply) => {
     const { status, code, message } = httpError(error);
@@ -250,11 +289,12 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
 
   app.addHook('onClose', async () => {
     await engine?.drain();
+    await Promise.all(open.map((m) => m.close()));
     await workers?.destroy();
     await recorder?.close();
   });
 
-  context.warmed = warm(context, options.warmShapes ?? []).then(
+  context.warmed = warm(context, options.warmShapes ?? [], [1, ...batch.preferredBatch, batch.maxBatch]).then(
     () => {
       context.ready = true;
     },
@@ -263,11 +303,45 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
   return app;
 }
 
-/** Runs each recipe once on a blank image of each warm-up size, so that no client pays for compiling its pipelines. */
-async function warm(context: ServiceContext, shapes: readonly { width: number; height: number }[]): Promise<void> {
+/**
+ * Opens the sessions of every model the server serves (`models`, and those model and cascade
+ * recipes name), warmed up on batches of 1 and `maxBatch`; reports each one's provider and
+ * fallbacks to the metrics. Returns the recipes with their models' sha256s filled in, the models
+ * as model recipes, and what to close; when one fails, none stay open.
+ */
+async function openModels(
+  options: ServeOptions,
+  maxBatch: number,
+  metrics: ServeMetrics,
+): Promise<{ recipes: LoadedRecipe[]; models: LoadedRecipe[]; open: OpenModel[] }> {
+  const open: OpenModel[] = [];
+  const load = async (loaded: LoadedRecipe) => {
+    const r = await openRecipeModels(loaded, options.modelSession ?? {}, maxBatch);
+    for (const m of r.models) metrics.model(loaded.recipe.name, m.session.provider, m.session.fallbacks);
+    open.push(...r.models);
+    return r.loaded;
+  };
+  try {
+    const recipes: LoadedRecipe[] = [];
+    for (const r of options.recipes ?? []) recipes.push(await load(r));
+    const models: LoadedRecipe[] = [];
+    for (const m of options.models ?? []) models.push(await load(parseRecipe({ kind: 'model', name: m.name, model: { path: m.path } }, `model ${m.name}`)));
+    return { recipes, models, open };
+  } catch (e) {
+    await Promise.all(open.map((m) => m.close()));
+    throw e;
+  }
+}
+
+/**
+ * Runs each recipe and model on blank images of each warm-up size, in a batch of each size the
+ * batcher may form at once (1, the preferred sizes, maxBatch; within the pixel budget), so that
+ * no client pays for compiling a pipeline or a provider's kernels for its shape.
+ */
+async function warm(context: ServiceContext, shapes: readonly { width: number; height: number }[], counts: readonly number[]): Promise<void> {
   const { engine } = context;
   if (!engine) return;
-  for (const loaded of context.recipes.values()) {
+  for (const loaded of [...context.recipes.values(), ...context.models.values()]) {
     for (const shape of shapes) {
       // the size the recipe's input.scale decodes such a file to
       const { width, height } = scaledSize(shape.width, shape.height, loaded.recipe.input.scale);
@@ -280,7 +354,7 @@ async function warm(context: ServiceContext, shapes: readonly { width: number; h
         bytes: 0,
         original: shape,
       };
-      await engine.submit(loaded, image, { wantMask: false });
+      for (const count of new Set(counts)) await engine.warm(loaded, image, count);
     }
   }
 }

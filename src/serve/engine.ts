@@ -10,7 +10,7 @@
  * image leaves its group and never reaches the device (KENSA_ERR_DEADLINE, 504).
  */
 import type { Backend } from '../backend.js';
-import { detect, detectorFor, type ImageDetection } from '../detect/detector.js';
+import { detectorFor, type ImageDetection, type Payload } from '../detect/detector.js';
 import type { LoadedRecipe, Recipe } from '../detect/recipe.js';
 import { toOriginal } from '../detect/rescale.js';
 import { KensaError } from '../errors.js';
@@ -43,7 +43,8 @@ export interface EngineOptions {
 
 /** What the engine reports as it works (the metrics plugin listens). */
 export interface EngineObserver {
-  batch(recipe: string, size: number, computeMs: number): void;
+  /** A batch's wall time (device and post stages) and its device stage's: from its upload to its readbacks done (the CPU backend's whole recipe). */
+  batch(recipe: string, size: number, computeMs: number, deviceMs: number): void;
   failed(recipe: string, size: number): void;
 }
 
@@ -54,6 +55,8 @@ export interface Inspection {
   queueMs: number;
   /** Its batch's time on the device and in post-processing. */
   computeMs: number;
+  /** Its batch's device stage (upload to readbacks done). */
+  deviceMs: number;
   /** Images in its batch. */
   batchSize: number;
 }
@@ -123,12 +126,20 @@ export class InspectionEngine {
     return lane;
   }
 
+  /** Throws KENSA_ERR_OVERLOADED while the queue is full: a server checks before decoding too, so an overload costs no decode. */
+  admit(): void {
+    const depth = this.depth;
+    if (depth < this.options.queueLimit) return;
+    const message = `The queue holds ${depth} images, its limit (queueLimit ${this.options.queueLimit}); retry after the Retry-After seconds`;
+    throw new KensaError('KENSA_ERR_OVERLOADED', message);
+  }
+
   /** Queues one decoded image for the recipe; settles with its inspection, or fails with KENSA_ERR_OVERLOADED or KENSA_ERR_DEADLINE. */
   submit(loaded: LoadedRecipe, image: DecodedImage, o: SubmitOptions): Promise<Inspection> {
-    const depth = this.depth;
-    if (depth >= this.options.queueLimit) {
-      const message = `The queue holds ${depth} images, its limit (queueLimit ${this.options.queueLimit}); retry after the Retry-After seconds`;
-      return Promise.reject(new KensaError('KENSA_ERR_OVERLOADED', message));
+    try {
+      this.admit();
+    } catch (e) {
+      return Promise.reject(e);
     }
     const now = performance.now();
     if (o.deadline !== undefined && o.deadline <= now) return Promise.reject(deadlineError(now - o.deadline));
@@ -210,11 +221,17 @@ export class InspectionEngine {
     for (const j of jobs) if (j.timer) clearTimeout(j.timer);
     const recipe = lane.loaded.recipe;
     try {
-      const found = await this.#compute(recipe, jobs);
+      const { found, deviceMs } = await this.#compute(recipe, jobs);
       const computeMs = performance.now() - started;
-      this.#observer?.batch(recipe.name, jobs.length, computeMs);
+      this.#observer?.batch(recipe.name, jobs.length, computeMs, deviceMs);
       jobs.forEach((j, i) => {
-        j.resolve({ detection: toOriginal(found[i]!, j.geometry, j.image.original), queueMs: started - j.enqueued, computeMs, batchSize: jobs.length });
+        j.resolve({
+          detection: toOriginal(found[i]!, j.geometry, j.image.original),
+          queueMs: started - j.enqueued,
+          computeMs,
+          deviceMs,
+          batchSize: jobs.length,
+        });
       });
     } catch (e) {
       this.#observer?.failed(recipe.name, jobs.length);
@@ -226,33 +243,56 @@ export class InspectionEngine {
    * One batch: tile by tile for an image too large for one binding, else as one N×C×H×W tensor;
    * with a pool, the CPU backend's whole recipe or the GPU's post stage runs on a worker thread.
    */
-  async #compute(recipe: Recipe, jobs: Job[]): Promise<ImageDetection[]> {
+  async #compute(recipe: Recipe, jobs: readonly Pick<Job, 'image' | 'geometry' | 'wantMask'>[]): Promise<{ found: ImageDetection[]; deviceMs: number }> {
     const { backend } = this.options;
     const pool = this.options.pool ?? null;
     const g = jobs[0]!.geometry;
     const wantMasks = jobs.some((j) => j.wantMask);
     const detector = detectorFor(recipe);
+    const started = performance.now();
+    const post = async (payloads: Payload[]) => {
+      const deviceMs = performance.now() - started;
+      const found = pool ? (await pool.post(recipe, payloads)).detections : payloads.map((p) => detector.post(p, recipe));
+      return { found, deviceMs };
+    };
     const tiling = jobs.length === 1 ? tilingFor(backend, recipe, g) : null;
     if (tiling) {
       const { data, width, height } = jobs[0]!.image;
-      const payload = await detector.tiled!.device({ data, width, height }, recipe, wantMasks, tiling);
-      return pool ? (await pool.post(recipe, [payload])).detections : [detector.post(payload, recipe)];
+      return post([await detector.tiled!.device({ data, width, height }, recipe, wantMasks, tiling)]);
     }
     const shape: [number, number, number, number] = [jobs.length, g.channels, g.height, g.width];
     const dtype = g.dtype === 'u16' ? 'u16' : 'u8';
     const frames = jobs.map((j) => j.image.data);
-    if (pool && backend.kind === 'cpu') {
+    // a model's sessions live on this thread: its recipe never runs on a worker
+    if (pool && backend.kind === 'cpu' && detector.portable) {
       const host = (await Tensor.fromFrames(frames, shape, dtype)).data as Uint8Array | Uint16Array;
-      return (await pool.detect(recipe, host, shape, wantMasks)).detections;
+      const found = (await pool.detect(recipe, host, shape, wantMasks)).detections;
+      return { found, deviceMs: performance.now() - started };
     }
     const x = await backend.framesToDevice(frames, shape, dtype);
+    let payloads: Payload[];
     try {
-      if (!pool) return await detect(x, recipe, wantMasks);
-      const payloads = await detector.device(x, recipe, wantMasks);
-      return (await pool.post(recipe, payloads)).detections;
+      payloads = await detector.device(x, recipe, wantMasks);
     } finally {
       x.dispose();
     }
+    return post(payloads);
+  }
+
+  /**
+   * Runs the recipe once on a batch of `count` copies of `image` outside the queue (warm-up: the
+   * device compiles its pipelines, a model's provider its kernels, for that batch shape). The
+   * count is capped at what the lane's batcher could form (its pixel budget).
+   */
+  async warm(loaded: LoadedRecipe, image: DecodedImage, count: number): Promise<number> {
+    const g = { width: image.width, height: image.height, channels: image.channels, dtype: image.dtype };
+    const { maxPixels } = this.#lane(loaded).batcher.limits;
+    const n = Math.max(1, Math.min(count, Math.floor(maxPixels / (g.width * g.height * g.channels))));
+    await this.#compute(
+      loaded.recipe,
+      Array.from({ length: n }, () => ({ image, geometry: g, wantMask: false })),
+    );
+    return n;
   }
 
   /** Starts every waiting group at once from now on (shutdown), and settles when nothing waits or runs. */

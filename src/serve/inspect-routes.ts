@@ -8,14 +8,14 @@
  * image's size). A deadline (`X-Deadline-Ms` header or `deadlineMs` query: milliseconds from the
  * request's arrival) is enforced while the image waits for the device: 504 once it passes.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
 import { KensaError } from '../errors.js';
-import { decodeBuffer, type DecodedImage } from '../pipeline/decode.js';
+import type { DecodedImage } from '../pipeline/decode.js';
 import { maskFileName } from '../pipeline/inspect.js';
 import type { ItemResult as StoredItem } from '../store/schema.js';
 import { httpError, type ServiceContext, withStatus } from './app.js';
@@ -68,7 +68,13 @@ const resultSchema = {
     defects: { type: 'array', items: defectSchema },
     timings: {
       type: 'object',
-      properties: { decodeMs: { type: 'number' }, queueMs: { type: 'number' }, computeMs: { type: 'number' }, batchSize: { type: 'integer' } },
+      properties: {
+        decodeMs: { type: 'number' },
+        queueMs: { type: 'number' },
+        computeMs: { type: 'number' },
+        deviceMs: { type: 'number' },
+        batchSize: { type: 'integer' },
+      },
     },
     mask: { type: 'string', description: 'base64 PNG of the defect mask (255 = defect), with mask=png' },
     error: errorSchema.properties.error,
@@ -77,13 +83,41 @@ const resultSchema = {
 
 const commonQuery = {
   recipe: { type: 'string', description: "a recipe's name (default: the server's first)" },
+  model: { type: 'string', description: "a served model's name (--model NAME=PATH), instead of a recipe" },
   params: { type: 'string', description: 'JSON object merged into the recipe (e.g. {"threshold":{"value":3}})' },
   mask: { type: 'string', enum: ['png'], description: 'png: return each defect mask as a base64 PNG' },
   deadlineMs: { type: 'integer', minimum: 1, description: 'give up (504) if the image has not reached the device this many ms after arrival' },
 } as const;
 
+const batchBodySchema = {
+  type: 'object',
+  required: ['images'],
+  additionalProperties: false,
+  properties: {
+    recipe: commonQuery.recipe,
+    model: commonQuery.model,
+    params: { type: 'object', description: 'merged into the recipe' },
+    mask: commonQuery.mask,
+    images: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_BATCH_IMAGES,
+      items: {
+        type: 'object',
+        required: ['data'],
+        additionalProperties: false,
+        properties: {
+          key: { type: 'string', maxLength: 700 },
+          data: { type: 'string', contentEncoding: 'base64', description: 'the image file, base64' },
+        },
+      },
+    },
+  },
+} as const;
+
 interface InspectQuery {
   recipe?: string;
+  model?: string;
   params?: string;
   mask?: 'png';
   deadlineMs?: number;
@@ -92,6 +126,7 @@ interface InspectQuery {
 
 interface BatchBody {
   recipe?: string;
+  model?: string;
   params?: Record<string, unknown>;
   mask?: 'png';
   images: { key?: string; data: string }[];
@@ -106,7 +141,7 @@ export interface InspectResult {
   width: number;
   height: number;
   defects: Inspection['detection']['defects'];
-  timings: { decodeMs: number; queueMs: number; computeMs: number; batchSize: number };
+  timings: { decodeMs: number; queueMs: number; computeMs: number; deviceMs: number; batchSize: number };
   mask?: string;
 }
 
@@ -121,9 +156,31 @@ function merge(base: unknown, params: Record<string, unknown>): Record<string, u
   return out;
 }
 
-/** The recipe a request names, with its params applied. */
-function recipeOf(context: ServiceContext, variants: Map<string, LoadedRecipe>, name: string | undefined, params: unknown): LoadedRecipe {
-  const base = name === undefined ? context.defaultRecipe : context.recipes.get(name);
+/** What a request names: a recipe, or a served model (not both), and params merged into it. */
+interface Choice {
+  recipe?: string | undefined;
+  model?: string | undefined;
+  params?: unknown;
+}
+
+/** The model a request names; 404 listing the served models when there is none of that name. */
+function modelOf(context: ServiceContext, name: string): LoadedRecipe {
+  const found = context.models.get(name);
+  if (found) return found;
+  const served = [...context.models.keys()];
+  const list = served.length > 0 ? `one of ${served.join(', ')}` : 'a served model (this server serves none: start it with --model NAME=PATH)';
+  throw new KensaError('KENSA_ERR_NOT_FOUND', `Expected ${list} for model but received ${JSON.stringify(name)}`);
+}
+
+/** The recipe a request names (a recipe, or a model), with its params applied. */
+function recipeOf(context: ServiceContext, variants: Map<string, LoadedRecipe>, choice: Choice): LoadedRecipe {
+  const { recipe: name, model, params } = choice;
+  if (model !== undefined && name !== undefined)
+    throw new KensaError(
+      'KENSA_ERR_BAD_REQUEST',
+      `Expected a recipe or a model but received both (recipe ${JSON.stringify(name)}, model ${JSON.stringify(model)})`,
+    );
+  const base = model !== undefined ? modelOf(context, model) : name === undefined ? context.defaultRecipe : context.recipes.get(name);
   if (!base)
     throw new KensaError('KENSA_ERR_BAD_REQUEST', `Expected one of ${[...context.recipes.keys()].join(', ')} for recipe but received ${JSON.stringify(name)}`);
   if (params === undefined) return base;
@@ -147,6 +204,54 @@ function parseParams(text: string | undefined): unknown {
   } catch {
     throw new KensaError('KENSA_ERR_BAD_REQUEST', `Expected a JSON object for params but received ${JSON.stringify(text.slice(0, 80))}`);
   }
+}
+
+/** Form fields a multipart upload may carry beside its image files (as the raw body's query). */
+const FORM_FIELDS = ['recipe', 'model', 'params', 'mask', 'key'] as const;
+
+interface Upload {
+  fields: Partial<Record<(typeof FORM_FIELDS)[number], string>>;
+  files: { bytes: Buffer; name: string }[];
+}
+
+/** The Content-Type of a raw image body as decodeBuffer's file name; 415 for another type. */
+function imageName(contentType: string | undefined, what: string): string {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (Object.hasOwn(IMAGE_TYPES, type)) return IMAGE_TYPES[type]!;
+  const message = `Expected one of ${Object.keys(IMAGE_TYPES).join(', ')} for the Content-Type of ${what} but received ${JSON.stringify(type)}`;
+  throw withStatus(new KensaError('KENSA_ERR_BAD_REQUEST', message), 415);
+}
+
+/**
+ * A multipart/form-data request's image files (each with an image Content-Type, at most
+ * `maxFiles`, together within the body limit: 413 past it) and its FORM_FIELDS; any other field is a 400.
+ */
+async function readUpload(request: FastifyRequest, maxFiles: number, bodyLimit: number): Promise<Upload> {
+  const upload: Upload = { fields: {}, files: [] };
+  let total = 0;
+  for await (const part of request.parts()) {
+    if (part.type === 'field') {
+      if (!(FORM_FIELDS as readonly string[]).includes(part.fieldname) || typeof part.value !== 'string')
+        throw new KensaError(
+          'KENSA_ERR_BAD_REQUEST',
+          `Expected form fields among ${FORM_FIELDS.join(', ')} and image files but received the field ${JSON.stringify(part.fieldname)}`,
+        );
+      if (part.fieldname === 'mask' && part.value !== 'png')
+        throw new KensaError('KENSA_ERR_BAD_REQUEST', `Expected png for the field mask but received ${JSON.stringify(part.value.slice(0, 80))}`);
+      upload.fields[part.fieldname as (typeof FORM_FIELDS)[number]] = part.value;
+      continue;
+    }
+    const name = imageName(part.mimetype, `the file ${JSON.stringify(part.filename)}`);
+    if (upload.files.length === maxFiles) throw new KensaError('KENSA_ERR_BAD_REQUEST', `Expected at most ${maxFiles} image files but received more`);
+    const bytes = await part.toBuffer();
+    total += bytes.length;
+    if (total > bodyLimit)
+      throw withStatus(new KensaError('KENSA_ERR_BAD_REQUEST', `The uploaded files pass the body limit of ${bodyLimit} bytes (--body-limit)`), 413);
+    upload.files.push({ bytes, name });
+  }
+  if (upload.files.length === 0)
+    throw new KensaError('KENSA_ERR_BAD_REQUEST', 'Expected at least one image file in the multipart/form-data body but received none');
+  return upload;
 }
 
 /** The deadline of a request, as a performance.now() time: its header or query, counted from arrival. */
@@ -177,6 +282,9 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
   let counter = 0;
 
   app.addContentTypeParser(Object.keys(IMAGE_TYPES), { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  const bodyLimit = app.initialConfig.bodyLimit!;
+  // each file within the body limit, as a raw body is; the request's files together are checked in readUpload
+  await app.register(multipart, { limits: { fileSize: bodyLimit, files: MAX_BATCH_IMAGES, fields: FORM_FIELDS.length, fieldSize: 64 * 1024 } });
 
   /** One image: decode, queue, store, answer. */
   async function inspectOne(
@@ -187,10 +295,13 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
     wantMask: boolean,
     deadline: number | undefined,
   ): Promise<InspectResult> {
+    engine.admit();
     const t = performance.now();
     let image: DecodedImage;
+    let hash: string;
     try {
-      image = await decodeBuffer(name, bytes, { channels: 'gray', maxPixels: context.maxImagePixels, scale: loaded.recipe.input.scale });
+      // the bytes travel to a worker and back: keep the returned ones
+      ({ image, bytes, hash } = await context.decode(name, bytes, { channels: 'gray', maxPixels: context.maxImagePixels, scale: loaded.recipe.input.scale }));
     } catch (e) {
       context.metrics.images.inc({ recipe: loaded.recipe.name, verdict: 'error' });
       throw e;
@@ -223,7 +334,7 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
       const item: StoredItem = {
         itemKey: key,
         path,
-        contentHash: createHash('sha256').update(bytes).digest('hex'),
+        contentHash: hash,
         sizeBytes: bytes.length,
         width,
         height,
@@ -244,7 +355,7 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
       width,
       height,
       defects: detection.defects,
-      timings: { decodeMs, queueMs: inspection.queueMs, computeMs: inspection.computeMs, batchSize: inspection.batchSize },
+      timings: { decodeMs, queueMs: inspection.queueMs, computeMs: inspection.computeMs, deviceMs: inspection.deviceMs, batchSize: inspection.batchSize },
       ...(wantMask && png ? { mask: png.toString('base64') } : {}),
     };
   }
@@ -255,8 +366,8 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
     '/v1/inspect',
     {
       schema: {
-        summary: 'Inspect one image (the raw request body)',
-        consumes: Object.keys(IMAGE_TYPES),
+        summary: 'Inspect one image: the raw request body, or one file of a multipart/form-data body (fields recipe, model, params, mask, key)',
+        consumes: [...Object.keys(IMAGE_TYPES), 'multipart/form-data'],
         querystring: {
           type: 'object',
           properties: { ...commonQuery, key: { type: 'string', maxLength: 700, description: 'the item key stored for this image (default: a fresh id)' } },
@@ -268,14 +379,17 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const arrived = performance.now();
-      const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (!Object.hasOwn(IMAGE_TYPES, type)) {
-        const message = `Expected one of ${Object.keys(IMAGE_TYPES).join(', ')} for Content-Type but received ${JSON.stringify(type)}`;
-        throw withStatus(new KensaError('KENSA_ERR_BAD_REQUEST', message), 415);
-      }
-      const loaded = recipeOf(context, variants, request.query.recipe, parseParams(request.query.params));
       const deadline = deadlineOf(request, request.query, arrived);
-      return inspectOne(loaded, request.body, IMAGE_TYPES[type]!, request.query.key ?? nextKey(), request.query.mask === 'png', deadline);
+      if (request.isMultipart()) {
+        const { fields, files } = await readUpload(request, 1, bodyLimit);
+        const q = { ...request.query, ...fields };
+        const loaded = recipeOf(context, variants, { recipe: q.recipe, model: q.model, params: parseParams(q.params) });
+        return inspectOne(loaded, files[0]!.bytes, files[0]!.name, q.key ?? nextKey(), q.mask === 'png', deadline);
+      }
+      const name = imageName(request.headers['content-type'], 'the body');
+      const q = request.query;
+      const loaded = recipeOf(context, variants, { recipe: q.recipe, model: q.model, params: parseParams(q.params) });
+      return inspectOne(loaded, request.body, name, request.query.key ?? nextKey(), request.query.mask === 'png', deadline);
     },
   );
 
@@ -283,45 +397,38 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
     '/v1/inspect/batch',
     {
       schema: {
-        summary: 'Inspect several images (JSON, base64); one result or error per image, in order',
+        summary: 'Inspect several images (JSON with base64 images, or multipart/form-data files); one result or error per image, in order',
+        consumes: ['application/json', 'multipart/form-data'],
         querystring: { type: 'object', properties: { deadlineMs: commonQuery.deadlineMs }, additionalProperties: false },
-        body: {
-          type: 'object',
-          required: ['images'],
-          additionalProperties: false,
-          properties: {
-            recipe: commonQuery.recipe,
-            params: { type: 'object', description: 'merged into the recipe' },
-            mask: commonQuery.mask,
-            images: {
-              type: 'array',
-              minItems: 1,
-              maxItems: MAX_BATCH_IMAGES,
-              items: {
-                type: 'object',
-                required: ['data'],
-                additionalProperties: false,
-                properties: {
-                  key: { type: 'string', maxLength: 700 },
-                  data: { type: 'string', contentEncoding: 'base64', description: 'the image file, base64' },
-                },
-              },
-            },
-          },
-        },
+        body: { content: { 'application/json': { schema: batchBodySchema }, 'multipart/form-data': { schema: {} } } },
         response: { 200: { type: 'object', properties: { results: { type: 'array', items: resultSchema } } }, '4xx': errorSchema, '5xx': errorSchema },
       },
     },
     async (request) => {
       const arrived = performance.now();
-      const body = request.body;
-      const loaded = recipeOf(context, variants, body.recipe, body.params);
       const deadline = deadlineOf(request, request.query, arrived);
+      let body: {
+        recipe?: string | undefined;
+        model?: string | undefined;
+        params?: unknown;
+        mask?: string | undefined;
+        images: { key?: string | undefined; bytes: Buffer; name: string }[];
+      };
+      if (request.isMultipart()) {
+        const { fields, files } = await readUpload(request, MAX_BATCH_IMAGES, bodyLimit);
+        if (fields.key !== undefined)
+          throw new KensaError('KENSA_ERR_BAD_REQUEST', 'Expected no key field in a batch (each image gets its own key) but received one');
+        body = { recipe: fields.recipe, model: fields.model, params: parseParams(fields.params), mask: fields.mask, images: files };
+      } else {
+        const json = request.body;
+        body = { ...json, images: json.images.map((img) => ({ key: img.key, bytes: Buffer.from(img.data, 'base64'), name: 'upload' })) };
+      }
+      const loaded = recipeOf(context, variants, body);
       const batchKey = nextKey();
       const results = await Promise.all(
         body.images.map((img, i) => {
           const key = img.key ?? `${batchKey}/${i}`;
-          return inspectOne(loaded, Buffer.from(img.data, 'base64'), 'upload', key, body.mask === 'png', deadline).catch((e: unknown) => {
+          return inspectOne(loaded, img.bytes, img.name, key, body.mask === 'png', deadline).catch((e: unknown) => {
             const { code, message } = httpError(e);
             return { key, error: { code, message } };
           });

@@ -1,8 +1,9 @@
 /**
  * The service's Prometheus metrics (prom-client), in a registry of the server's own so that two
  * servers in one process (tests) never share counters. What Triton's perf_analyzer reads from
- * the server side is here: queue wait, compute time and the formed batch size, beside request
- * counts and latencies, queue depth, errors and the process's resident memory.
+ * the server side is here: queue wait, compute and device time and the formed batch size, beside
+ * request counts and latencies, queue depth, errors, the process's resident memory, and each
+ * served model's execution provider with the providers that failed before it (fallbacks).
  */
 import client from 'prom-client';
 import type { EngineObserver } from './engine.js';
@@ -56,6 +57,25 @@ export class ServeMetrics implements EngineObserver {
     buckets: SECONDS,
     registers: [this.registry],
   });
+  readonly device = new client.Histogram({
+    name: 'kensa_device_seconds',
+    help: "Time of each batch's device stage: from its upload to its readbacks done (GPU time as the host sees it; the CPU backend's whole recipe)",
+    labelNames: ['recipe'] as const,
+    buckets: SECONDS,
+    registers: [this.registry],
+  });
+  readonly modelProvider = new client.Gauge({
+    name: 'kensa_model_provider',
+    help: 'The ONNX Runtime execution provider each served model runs on (1 for its provider)',
+    labelNames: ['model', 'provider'] as const,
+    registers: [this.registry],
+  });
+  readonly providerFallbacks = new client.Counter({
+    name: 'kensa_model_provider_fallbacks_total',
+    help: 'Execution providers that failed to open or warm up a served model before the one it runs on, by model and failed provider',
+    labelNames: ['model', 'provider'] as const,
+    registers: [this.registry],
+  });
   readonly decode = new client.Histogram({
     name: 'kensa_decode_seconds',
     help: "Time decoding each request's image",
@@ -96,9 +116,16 @@ export class ServeMetrics implements EngineObserver {
     });
   }
 
-  batch(recipe: string, size: number, computeMs: number): void {
+  batch(recipe: string, size: number, computeMs: number, deviceMs: number): void {
     this.batchSize.observe({ recipe }, size);
     this.compute.observe({ recipe }, computeMs / 1000);
+    this.device.observe({ recipe }, deviceMs / 1000);
+  }
+
+  /** A served model's provider, and each provider that failed before it. */
+  model(name: string, provider: string, fallbacks: readonly { provider: string }[]): void {
+    this.modelProvider.set({ model: name, provider }, 1);
+    for (const f of fallbacks) this.providerFallbacks.inc({ model: name, provider: f.provider });
   }
 
   failed(recipe: string, size: number): void {

@@ -2,7 +2,8 @@
  * The service's results go to the same store as `kensa inspect`'s: each recipe the server
  * inspects with gets a run of its own for this server session (created on its first image,
  * options `{ service: true }`), finished as `done` when the server closes, so service runs list
- * and report like batch runs. Items are buffered and written in one transaction at most every
+ * and report like batch runs; a run the server could not finish (a crash) is marked `interrupted`
+ * when a server of the same name starts again. Items are buffered and written in one transaction at most every
  * half second (or 64 items), as the pipeline's run does; a failed write is logged and retried
  * with the next one, never failing the request that was already answered.
  */
@@ -16,6 +17,8 @@ const WRITE_BATCH = 64;
 export interface RecorderOptions {
   store: Store;
   device: string;
+  /** The server's name, kept in its runs' options: a restarted server finds the runs it left running. */
+  server: string;
   /** Where originals and masks are kept (recorded as the run's `masks` so reports find them), or null. */
   imagesDir: string | null;
   onError: (e: unknown) => void;
@@ -44,7 +47,7 @@ export class ServiceRecorder {
           recipe: JSON.parse(loaded.json) as Json,
           recipeHash: loaded.hash,
           device: this.#o.device,
-          options: { service: true, masks: this.#o.imagesDir },
+          options: { service: true, server: this.#o.server, masks: this.#o.imagesDir },
         })
         .then((r) => r.id);
       // a failed creation is retried by the next request, not remembered
@@ -52,6 +55,16 @@ export class ServiceRecorder {
       this.#runs.set(loaded.hash, run);
     }
     return run;
+  }
+
+  /**
+   * Marks this server's service runs that are still `running` — left by a server of the same name
+   * that crashed or was killed — as `interrupted`, their counts from their stored items. Returns their ids.
+   */
+  async interruptStale(): Promise<string[]> {
+    const stale = (await this.#o.store.listRuns()).filter((r) => r.status === 'running' && r.options.service === true && r.options.server === this.#o.server);
+    for (const r of stale) await this.#o.store.finishRun(r.id, 'interrupted');
+    return stale.map((r) => r.id);
   }
 
   /** Queues one item of a run for the next write. */

@@ -60,11 +60,14 @@ test('kensa serve: listens, inspects a posted PNG, logs JSON lines, and on SIGTE
   await store.close();
 });
 
-test('kensa serve: a bad flag is a usage error (exit 2); kensa dashboard --help names --db', async () => {
+test('kensa serve: a bad flag (--warm, --model) is a usage error (exit 2); kensa dashboard --help names --db', async () => {
   const stop = new AbortController();
   const bad = start(['serve', '--warm', '1920by1080'], stop.signal);
   assert.equal(await bad.code, 2);
   assert.match(bad.buf.err, /--warm expects sizes WxH/);
+  const model = start(['serve', '--model', 'unet.onnx'], stop.signal);
+  assert.equal(await model.code, 2);
+  assert.match(model.buf.err, /--model expects NAME=PATH \(e\.g\. unet=models\/unet\.onnx\) but received 'unet\.onnx'/);
   const help = start(['dashboard', '--help'], stop.signal);
   assert.equal(await help.code, 0);
   assert.match(help.buf.out, /--db URL/);

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isKensaError } from '../../src/errors.js';
 import { classicDetector, detectClassic } from '../../src/detect/classic.js';
-import { readHashedImageFile } from '../../src/pipeline/decode.js';
+import sharp from 'sharp';
+import { decodeHashed, PixelLimitError, readHashedImageFile } from '../../src/pipeline/decode.js';
 import { transferables } from '../../src/detect/detector.js';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { WorkerPool, resolvePostWorkers } from '../../src/pipeline/workers.js';
@@ -108,6 +109,35 @@ test("WorkerPool.read: a file's bytes and sha256 from a worker; a missing file i
     await assert.rejects(
       pool.read(join(dir, 'missing.png')),
       (e: unknown) => isKensaError(e) && e.code === 'KENSA_ERR_DECODE' && /Cannot decode .*missing\.png: file not found/.test(e.message),
+    );
+  } finally {
+    await pool.destroy();
+  }
+});
+
+test("WorkerPool.decode: an upload's pixels and sha256 from a worker, as on this thread; decode errors keep their class (PixelLimitError)", async () => {
+  // a colour PNG: the RGB → gray conversion is the part that moved off the main thread
+  const rgb = new Uint8Array(40 * 30 * 3).map((_, i) => (i * 37) % 251);
+  const png = await sharp(rgb, { raw: { width: 40, height: 30, channels: 3 } })
+    .png()
+    .toBuffer();
+  const options = { channels: 'gray', maxPixels: 10_000 } as const;
+  const pool = new WorkerPool(1);
+  try {
+    const here = await decodeHashed('a.png', Buffer.from(png), options);
+    const there = await pool.decode('a.png', Buffer.from(png), options);
+    assert.deepEqual(there, here);
+    assert.equal(there.hash, createHash('sha256').update(png).digest('hex'));
+    await assert.rejects(pool.decode('b.png', Buffer.from(png), { ...options, maxPixels: 100 }), (e: unknown) => {
+      return (
+        e instanceof PixelLimitError &&
+        e.code === 'KENSA_ERR_DECODE' &&
+        e.message === 'Cannot decode b.png: 40×30 = 1200 pixels exceeds the limit of 100 (maxPixels)'
+      );
+    });
+    await assert.rejects(
+      pool.decode('c.png', Buffer.from('not an image'), options),
+      (e: unknown) => isKensaError(e) && !(e instanceof PixelLimitError) && /^Cannot decode c\.png: /.test(e.message),
     );
   } finally {
     await pool.destroy();

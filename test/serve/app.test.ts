@@ -7,18 +7,10 @@ import { openBackend } from '../../src/backend.js';
 import { buildServer, type ServeOptions } from '../../src/serve/app.js';
 import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
+import { spotPng as png } from './_images.js';
 
 const backend = await openBackend({ device: 'cpu' });
 const dir = tempDir('kensa-serve-');
-
-/** A 64×64 gray PNG: flat, or with a bright 6×6 spot at (30, 20). */
-async function png(spot: boolean, size = 64): Promise<Buffer> {
-  const img = new Uint8Array(size * size).fill(112);
-  if (spot) for (let y = 20; y < 26; y++) for (let x = 30; x < 36; x++) img[y * size + x] = 240;
-  return sharp(img, { raw: { width: size, height: size, channels: 1 } })
-    .png()
-    .toBuffer();
-}
 
 async function server(o: Partial<ServeOptions> = {}) {
   const app = await buildServer({ backend, store: null, batch: { maxQueueDelayUs: 1000 }, ...o });
@@ -149,8 +141,18 @@ test('/docs/json is an OpenAPI document listing the routes; /ready turns 200 onc
   assert.ok(doc.paths['/v1/inspect/batch'].post);
   await app.kensa.warmed;
   assert.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 200);
+  // warm-up batches run outside the queue: the metrics count client batches only
+  assert.doesNotMatch((await app.inject({ method: 'GET', url: '/metrics' })).body, /kensa_batch_size_count/);
+  await app.inject({ method: 'POST', url: '/v1/inspect', headers: { 'content-type': 'image/png' }, payload: await png(true, 32) });
   const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-  assert.match(metrics, /kensa_batch_size_count\{recipe="classic"\} 1/, 'the warm-up batch');
+  for (const line of [
+    'kensa_batch_size_count{recipe="classic"} 1',
+    'kensa_queue_wait_seconds_count 1',
+    'kensa_compute_seconds_count{recipe="classic"} 1',
+    'kensa_device_seconds_count{recipe="classic"} 1',
+    'kensa_decode_seconds_count 1',
+  ])
+    assert.ok(metrics.includes(line), line);
 });
 
 test('results are stored as a service run; /v1/runs, /v1/items (keyset pages) and /v1/defects read them back', async () => {

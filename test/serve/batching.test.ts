@@ -38,7 +38,7 @@ test('concurrent requests form one batch of maxBatch; a preferred size starts a 
   await preferred.close();
 });
 
-test('a full queue answers 503 KENSA_ERR_OVERLOADED with Retry-After; closing the server drains the waiting images (200)', async () => {
+test('a full queue answers 503 KENSA_ERR_OVERLOADED with Retry-After, before decoding; closing the server drains the waiting images (200)', async () => {
   const app = await buildServer({ backend: cpu, store: null, batch: { maxBatch: 16, maxQueueDelayUs: NEVER_US, queueLimit: 2, instances: 1 } });
   const image = await png(100);
   const waiting = [post(app, image), post(app, image)];
@@ -48,6 +48,8 @@ test('a full queue answers 503 KENSA_ERR_OVERLOADED with Retry-After; closing th
   assert.equal(refused.statusCode, 503);
   assert.equal(refused.json().error.code, 'KENSA_ERR_OVERLOADED');
   assert.equal(refused.headers['retry-after'], '1');
+  // refused before its decode: only the two waiting images were decoded
+  assert.ok((await app.inject('/metrics')).body.includes('kensa_decode_seconds_count 2'));
   await app.close();
   const done = await Promise.all(waiting);
   assert.deepEqual(
@@ -104,4 +106,21 @@ test('instances bounds the batches in flight: with 2, two batches run at once; w
     );
     assert.equal(engine.inFlight, 0);
   }
+});
+
+test('mixed image sizes are grouped by size, never padded: each batch holds one size, and the pixel budget splits a size into smaller batches', async () => {
+  // a pixel budget of two 48² images: four 32² images fit it (maxBatch 4), 48² ones go two by two
+  const app = await buildServer({
+    backend: cpu,
+    store: null,
+    postWorkers: 0,
+    batch: { maxBatch: 4, maxQueueDelayUs: NEVER_US, instances: 1, maxBatchPixels: 2 * 48 * 48 },
+  });
+  const sizes = [32, 48, 32, 48, 32, 48, 32, 48];
+  const answers = await Promise.all(sizes.map(async (s) => (await post(app, await png(100, s))).json()));
+  assert.deepEqual(
+    answers.map((a) => [a.width, a.timings.batchSize]),
+    sizes.map((s) => [s, s === 32 ? 4 : 2]),
+  );
+  await app.close();
 });
