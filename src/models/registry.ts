@@ -21,6 +21,10 @@ export interface ModelRunner {
   readonly inputDType: 'f32' | 'f16';
   /** Where it runs, as a run's device records it. */
   readonly runsOn: string;
+  /** The execution provider it runs on (`cuda`, `webgpu`, `cpu`; `kensa-webgpu` / `kensa-cpu` for a kensa UNet). */
+  readonly provider: string;
+  /** Providers that failed before it, with why (none for a kensa UNet). */
+  readonly fallbacks: readonly { provider: string; reason: string }[];
   /** N inputs (f32 values, or f16 bits for a float16 input) in, the outputs for the N out. */
   runBatch(data: Float32Array | Uint16Array, dims: number[]): Promise<OutputData[]>;
   close(): Promise<void>;

@@ -25,6 +25,8 @@ export class UNetRunner implements ModelRunner {
   readonly outputs: readonly TensorInfo[];
   readonly inputDType = 'f32';
   readonly runsOn: string;
+  readonly provider: string;
+  readonly fallbacks = [];
   /** The net's total stride 2^(levels−1): tile origins and overlaps are multiples of it. */
   readonly stride: number;
   /** The activation of the net's head: sigmoid for one class, softmax for more. */
@@ -41,6 +43,7 @@ export class UNetRunner implements ModelRunner {
     this.outputs = [{ name: 'logits', type: 'float32', shape: ['batch', classes, 'height', 'width'] }];
     this.stride = 2 ** (widths.length - 1);
     this.head = classes === 1 ? 'sigmoid' : 'softmax';
+    this.provider = gpu ? 'kensa-webgpu' : 'kensa-cpu';
     this.runsOn = `kensa nn UNet ${widths.join('-')} on ${gpu ? `gpu ${gpu.info.name}` : 'cpu'}`;
   }
 
