@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { DEVICES, openBackend, type DeviceChoice } from '../backend.js';
 import { queueStatus, retryFailed, startWorker } from '../pipeline/jobs.js';
+import { formatPause } from '../pipeline/retry.js';
 import { MAX_POST_WORKERS } from '../pipeline/workers.js';
 import { openStore } from '../store/store.js';
 import { adapterFlag, choiceFlag, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
@@ -76,6 +77,7 @@ export async function runWorker(argv: readonly string[], io: CliIO, signal?: Abo
         ...(values.tasks !== undefined ? { tasks: values.tasks } : {}),
         ...(postWorkers !== undefined ? { postWorkers } : {}),
         onJob: (job, outcome) => io.err.write(`${JSON.stringify({ type: 'job', run: job.runId, items: outcome.items, errors: outcome.errors })}\n`),
+        onPause: (job, paused) => io.err.write(`${JSON.stringify({ type: 'paused', run: job.runId, paused })}\n`),
       });
       io.err.write(`kensa worker ${worker.name}: taking jobs from ${values.queue} on ${backend.name}\n`);
       await new Promise<void>((resolve) => {
@@ -131,6 +133,7 @@ export async function runStatus(argv: readonly string[], io: CliIO): Promise<num
       io.out.write(s.etaSeconds !== null ? `, ETA ${Math.round(s.etaSeconds)} s\n` : '\n');
       io.out.write(`queue: ${q.waiting} waiting · ${q.active} active · ${q.delayed} delayed · ${q.failed} failed · ${q.completed} completed\n`);
       for (const w of s.workers) io.out.write(`  worker ${w.name}: ${w.items} items in ${w.jobs} jobs, ${w.imagesPerSecond.toFixed(1)} img/s\n`);
+      for (const p of s.paused) io.out.write(`  job ${p.id} on worker ${p.worker}: ${formatPause(p.pause)} (${p.pause.error})\n`);
       for (const f of s.failed) io.out.write(`  failed job ${f.id}: ${f.reason}\n`);
       return EXIT_OK;
     } finally {

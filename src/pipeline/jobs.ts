@@ -7,7 +7,8 @@
  * another worker runs again, so the store's writes, keyed by (run, item) and idempotent, make
  * every item end exactly once. A job that fails `attempts` times stays in the failed set with its
  * error. The last job of a run marks it done. `queueStatus` reads done/total from the store and
- * queue depths and per-worker throughput (from the completed jobs) from Redis.
+ * queue depths, per-worker throughput (from the completed jobs) and the jobs waiting for a lost
+ * database (their progress) from Redis.
  */
 import { hostname } from 'node:os';
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
@@ -19,6 +20,7 @@ import type { Json, RunRecord } from '../store/schema.js';
 import { integerInRange } from '../validate.js';
 import { inspect } from './inspect.js';
 import { toStored, writeWithRetry } from './run.js';
+import type { DatabasePause } from './retry.js';
 import type { SourceItem } from './source.js';
 import { openSqlTasks, type SqlTasks } from './sql-tasks.js';
 
@@ -127,6 +129,8 @@ export interface WorkerOptions {
   /** The worker's name in status (default host:pid). */
   name?: string;
   onJob?: (job: InspectJob, outcome: JobOutcome) => void;
+  /** Called when a job's write waits for its database (each retry), and with null when it went through. */
+  onPause?: (job: InspectJob, pause: DatabasePause | null) => void;
 }
 
 /** A worker taking jobs until `close()`. */
@@ -171,9 +175,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       ...(o.postWorkers !== undefined ? { postWorkers: o.postWorkers } : {}),
     }))
       results.push(r);
+    // a stage waiting for its database shows in the job's progress (kensa status) and the worker's log
+    const onPause = (paused: DatabasePause | null) => {
+      job.updateProgress(paused ? { paused } : {}).catch(() => undefined);
+      o.onPause?.(job.data, paused);
+    };
     // the write-back first: a job run again after a crash redoes what the store missed
-    await sink?.write(results);
-    await writeWithRetry(o.store, runId, results.map(toStored), lockMs / 2);
+    await sink?.write(results, onPause);
+    await writeWithRetry(o.store, runId, results.map(toStored), lockMs / 2, { onPause });
     const { total } = await runOf(runId);
     if (total !== null && (await o.store.counts(runId)).total >= total) {
       const run = await o.store.getRun(runId);
@@ -221,6 +230,8 @@ export interface QueueStatus {
   etaSeconds: number | null;
   /** Failed jobs of this run: id and reason. */
   failed: { id: string; reason: string }[];
+  /** Active jobs of this run waiting for a database: job id, worker and the pause. */
+  paused: { id: string; worker: string; pause: DatabasePause }[];
 }
 
 /** done/total, errors, queue depths and per-worker throughput of run `runId`. */
@@ -252,6 +263,10 @@ export async function queueStatus(runId: string, o: { queue: string; store: Stor
     const total = typeof run.options.total === 'number' ? run.options.total : null;
     const rate = workers.reduce((a, w) => a + w.imagesPerSecond, 0);
     const failedJobs = (await queue.getJobs(['failed'])).filter(mine);
+    const paused = (await queue.getJobs(['active'])).filter(mine).flatMap((j) => {
+      const pause = (j.progress as { paused?: DatabasePause } | undefined)?.paused;
+      return pause ? [{ id: j.id ?? '?', worker: j.processedBy ?? 'unknown', pause }] : [];
+    });
     return {
       run,
       done: counts.total,
@@ -267,6 +282,7 @@ export async function queueStatus(runId: string, o: { queue: string; store: Stor
       workers,
       etaSeconds: total !== null && rate > 0 ? Math.max(0, total - counts.total) / rate : null,
       failed: failedJobs.map((j) => ({ id: j.id ?? '?', reason: j.failedReason ?? '' })),
+      paused,
     };
   } finally {
     await queue.close();
