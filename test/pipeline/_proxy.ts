@@ -4,7 +4,7 @@
  */
 import { createServer, type Server, type Socket, connect } from 'node:net';
 
-export interface Proxy {
+export interface DatabaseProxy {
   /** The target URL with host and port of the proxy. */
   url: string;
   block(): Promise<void>;
@@ -12,7 +12,7 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
-export async function startProxy(targetUrl: string): Promise<Proxy> {
+export async function startProxy(targetUrl: string): Promise<DatabaseProxy> {
   const target = new URL(targetUrl);
   const targetPort = Number(target.port);
   const sockets = new Set<Socket>();

@@ -15,7 +15,7 @@ import { formatProgressLine, ProgressMeter } from '../../src/pipeline/progress.j
 import type { DatabasePause } from '../../src/pipeline/retry.js';
 import { tempDir } from '../_kit/tmp.js';
 import { DIALECTS, scratchDatabase } from '../store/_dialects.js';
-import { type Proxy, startProxy } from './_proxy.js';
+import { type DatabaseProxy, startProxy } from './_proxy.js';
 import { checkWrittenOnce, seed, WRITE_BACK } from './_tasks.js';
 
 const ROWS = 60;
@@ -34,7 +34,7 @@ interface Events {
 
 /** `kensa inspect --tasks … --write-back …` through the proxy; `onFirstProgress` runs once, when an item is done. */
 async function inspectThrough(
-  proxy: Proxy,
+  proxy: DatabaseProxy,
   project: string,
   extra: string[],
   onFirstProgress: () => void,
