@@ -77,6 +77,7 @@ export async function runWorker(argv: readonly string[], io: CliIO, signal?: Abo
         ...(values.tasks !== undefined ? { tasks: values.tasks } : {}),
         ...(postWorkers !== undefined ? { postWorkers } : {}),
         onJob: (job, outcome) => io.err.write(`${JSON.stringify({ type: 'job', run: job.runId, items: outcome.items, errors: outcome.errors })}\n`),
+        onFailed: (job, error) => io.err.write(`${JSON.stringify({ type: 'failed', run: job.runId, error: error.message })}\n`),
         onPause: (job, paused) => io.err.write(`${JSON.stringify({ type: 'paused', run: job.runId, paused })}\n`),
       });
       io.err.write(`kensa worker ${worker.name}: taking jobs from ${values.queue} on ${backend.name}\n`);

@@ -20,7 +20,7 @@ import type { Json, RunRecord } from '../store/schema.js';
 import { integerInRange } from '../validate.js';
 import { inspect } from './inspect.js';
 import { toStored, writeWithRetry } from './run.js';
-import type { DatabasePause } from './retry.js';
+import { type DatabasePause, isStoreFailure, retryTransient } from './retry.js';
 import type { SourceItem } from './source.js';
 import { openSqlTasks, type SqlTasks } from './sql-tasks.js';
 
@@ -129,6 +129,8 @@ export interface WorkerOptions {
   /** The worker's name in status (default host:pid). */
   name?: string;
   onJob?: (job: InspectJob, outcome: JobOutcome) => void;
+  /** Called when a try of a job failed (BullMQ tries it again until its attempts are spent). */
+  onFailed?: (job: InspectJob, error: Error) => void;
   /** Called when a job's write waits for its database (each retry), and with null when it went through. */
   onPause?: (job: InspectJob, pause: DatabasePause | null) => void;
 }
@@ -164,7 +166,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   };
   const processJob = async (job: Job<InspectJob, JobOutcome>): Promise<JobOutcome> => {
     const { runId, items } = job.data;
-    const { recipe, sink } = await runOf(runId);
+    // a stage waiting for its database shows in the job's progress (kensa status) and the worker's log
+    const onPause = (paused: DatabasePause | null) => {
+      job.updateProgress(paused ? { paused } : {}).catch(() => undefined);
+      o.onPause?.(job.data, paused);
+    };
+    // the store's reads wait out a lost database as its writes do
+    const stored = <T>(stage: string, fn: () => Promise<T>) => retryTransient(stage, fn, { retryMs: lockMs / 2, transient: isStoreFailure, onPause });
+    const { recipe, sink } = await stored(`reading run ${runId}`, () => runOf(runId));
     const results = [];
     for await (const r of inspect([], {
       backend: o.backend,
@@ -175,19 +184,16 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       ...(o.postWorkers !== undefined ? { postWorkers: o.postWorkers } : {}),
     }))
       results.push(r);
-    // a stage waiting for its database shows in the job's progress (kensa status) and the worker's log
-    const onPause = (paused: DatabasePause | null) => {
-      job.updateProgress(paused ? { paused } : {}).catch(() => undefined);
-      o.onPause?.(job.data, paused);
-    };
     // the write-back first: a job run again after a crash redoes what the store missed
     await sink?.write(results, onPause);
     await writeWithRetry(o.store, runId, results.map(toStored), lockMs / 2, { onPause });
-    const { total } = await runOf(runId);
-    if (total !== null && (await o.store.counts(runId)).total >= total) {
-      const run = await o.store.getRun(runId);
-      if (run?.status === 'running') await o.store.finishRun(runId, 'done');
-    }
+    await stored(`finishing run ${runId}`, async () => {
+      const { total } = await runOf(runId);
+      if (total !== null && (await o.store.counts(runId)).total >= total) {
+        const run = await o.store.getRun(runId);
+        if (run?.status === 'running') await o.store.finishRun(runId, 'done');
+      }
+    });
     const outcome = { items: results.length, errors: results.filter((r) => r.status === 'error').length };
     o.onJob?.(job.data, outcome);
     return outcome;
@@ -202,6 +208,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   });
   // a lost Redis connection is retried by the client; the event only needs a listener
   worker.on('error', () => {});
+  worker.on('failed', (job, error) => {
+    if (job) o.onFailed?.(job.data, error);
+  });
   await worker.waitUntilReady();
   return {
     name,

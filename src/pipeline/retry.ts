@@ -33,6 +33,11 @@ export interface RetryOptions {
   signal?: AbortSignal;
 }
 
+/** A store operation that failed on its database (KENSA_ERR_STORE): worth another try. */
+export function isStoreFailure(e: unknown): boolean {
+  return e instanceof KensaError && e.code === 'KENSA_ERR_STORE';
+}
+
 /** The text of a pause: `paused: waiting for database (stage), retry n, since 12:00:03`. */
 export function formatPause(p: DatabasePause): string {
   return `paused: waiting for database (${p.stage}), retry ${p.retry}, since ${new Date(p.since).toISOString().slice(11, 19)} UTC`;

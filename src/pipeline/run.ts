@@ -16,7 +16,7 @@ import type { ItemResult as StoredItem, Json, RunRecord } from '../store/schema.
 import type { BatchLimits } from './batcher.js';
 import { DEFAULT_BATCH, inspect, type ItemResult } from './inspect.js';
 import type { ProgressSnapshot } from './progress.js';
-import { type DatabasePause, retryTransient } from './retry.js';
+import { type DatabasePause, isStoreFailure, retryTransient } from './retry.js';
 import { scanSources, type SourceItem, type SourceScan } from './source.js';
 import { openRecipeModels, providerLabel } from '../detect/model.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
@@ -128,11 +128,11 @@ export async function writeWithRetry(
   try {
     await retryTransient(`storing ${items.length} results of run ${runId}`, () => store.writeResults(runId, items), {
       retryMs,
-      transient: (e) => e instanceof KensaError && e.code === 'KENSA_ERR_STORE',
+      transient: isStoreFailure,
       ...o,
     });
   } catch (e) {
-    if (e instanceof KensaError && e.code === 'KENSA_ERR_STORE') throw e;
+    if (isStoreFailure(e)) throw e;
     // a batch the store rejects (a validation or logic error) fails the same way every time: no retry
     throw new KensaError(
       e instanceof KensaError ? e.code : 'KENSA_ERR_INTERNAL',
