@@ -13,6 +13,7 @@ import { basename } from 'node:path';
 import { builtinRecipe, DEFAULT_RECIPE, loadRecipe, MODEL_TASKS, parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../models/providers.js';
 import { GRAPH_OPTIMIZATIONS, MAX_SESSIONS, type SessionOptions } from '../models/session.js';
+import { loadJobFile } from '../pipeline/job-file.js';
 import { enqueueRun } from '../pipeline/jobs.js';
 import { type RunOptions, runInspection, type RunStart, type RunSummary } from '../pipeline/run.js';
 import { openSqlTasks } from '../pipeline/sql-tasks.js';
@@ -47,6 +48,8 @@ Scale-out (kensa worker --help):
   --job-items N         items per job (default 16)
 
 Options:
+  --job FILE            the options above and --db, --db-retry, SOURCEs (as sources: [...]) from a
+                        YAML or JSON file, under the flags' names (docs/scale.md); flags given win
   --db URL              results database: SQLite file, postgres://…, mysql://… (default kensa.db)
   --db-retry S          how long a lost database (--db, --tasks) is waited for, the run paused,
                         before it stops resumably (default 60 s)
@@ -178,7 +181,7 @@ function sessionFlags(values: FlagValues): Omit<SessionOptions, 'warmUp'> {
 
 export async function run(argv: readonly string[], io: CliIO, signal?: AbortSignal, onQuit?: (line: string) => void): Promise<number> {
   return guard('inspect', io, async () => {
-    const { values, positionals } = parseFlags(() =>
+    const parsed = parseFlags(() =>
       parseArgs({
         args: [...argv],
         allowPositionals: true,
@@ -217,15 +220,20 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           'fan-out': { type: 'string' },
           'write-back': { type: 'string' },
           'db-retry': { type: 'string' },
+          job: { type: 'string' },
           json: { type: 'boolean', default: false },
           help: { type: 'boolean', short: 'h', default: false },
         },
       }),
     );
-    if (values.help) {
+    if (parsed.values.help) {
       io.out.write(INSPECT_HELP);
       return EXIT_OK;
     }
+    // a job file's options, under their flags' names; the command line's flags win
+    const job = parsed.values.job !== undefined ? await loadJobFile(parsed.values.job) : null;
+    const values: typeof parsed.values = job ? { ...job.flags, ...parsed.values } : parsed.values;
+    const positionals = parsed.positionals.length > 0 || !job ? parsed.positionals : job.sources;
     const taskFlags = (['query', 'path', 'fan-out', 'write-back'] as const).filter((f) => values[f] !== undefined);
     if (values.tasks === undefined && taskFlags.length > 0) throw new UsageError(`--${taskFlags[0]} needs --tasks DB_URL`);
     if (values.tasks !== undefined) {
