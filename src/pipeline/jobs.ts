@@ -18,10 +18,11 @@ import { KensaError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { Json, RunRecord } from '../store/schema.js';
 import { integerInRange } from '../validate.js';
-import { inspect } from './inspect.js';
+import { inspect, type ItemResult } from './inspect.js';
 import { toStored, writeWithRetry } from './run.js';
 import { type DatabasePause, isStoreFailure, retryTransient } from './retry.js';
 import type { SourceItem } from './source.js';
+import type { WorkerMetrics } from './worker-metrics.js';
 import { openSqlTasks, type SqlTasks } from './sql-tasks.js';
 
 export const QUEUE_NAME = 'kensa-inspect';
@@ -129,6 +130,8 @@ export interface WorkerOptions {
   /** The worker's name in status (default host:pid). */
   name?: string;
   onJob?: (job: InspectJob, outcome: JobOutcome) => void;
+  /** Where the worker counts its jobs (Prometheus metrics). */
+  metrics?: WorkerMetrics;
   /** Called when a try of a job failed (BullMQ tries it again until its attempts are spent). */
   onFailed?: (job: InspectJob, error: Error) => void;
   /** Called when a job's write waits for its database (each retry), and with null when it went through. */
@@ -165,6 +168,20 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     return openSqlTasks({ url: o.tasks, query: t.query, path: t.path, writeBack: t.writeBack, ...(t.fanOut ? { fanOut: t.fanOut } : {}) });
   };
   const processJob = async (job: Job<InspectJob, JobOutcome>): Promise<JobOutcome> => {
+    const end = o.metrics?.start(job.attemptsStarted > 1 || job.attemptsMade > 0);
+    try {
+      const results = await inspectJob(job);
+      end?.({ statuses: results.map((r) => r.status) });
+      const outcome = { items: results.length, errors: results.filter((r) => r.status === 'error').length };
+      o.onJob?.(job.data, outcome);
+      return outcome;
+    } catch (e) {
+      end?.('failed');
+      throw e;
+    }
+  };
+  /** A job's items inspected, written back and stored; the results. */
+  const inspectJob = async (job: Job<InspectJob, JobOutcome>): Promise<ItemResult[]> => {
     const { runId, items } = job.data;
     // a stage waiting for its database shows in the job's progress (kensa status) and the worker's log
     const onPause = (paused: DatabasePause | null) => {
@@ -174,7 +191,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     // the store's reads wait out a lost database as its writes do
     const stored = <T>(stage: string, fn: () => Promise<T>) => retryTransient(stage, fn, { retryMs: lockMs / 2, transient: isStoreFailure, onPause });
     const { recipe, sink } = await stored(`reading run ${runId}`, () => runOf(runId));
-    const results = [];
+    const results: ItemResult[] = [];
     for await (const r of inspect([], {
       backend: o.backend,
       recipe,
@@ -194,9 +211,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         if (run?.status === 'running') await o.store.finishRun(runId, 'done');
       }
     });
-    const outcome = { items: results.length, errors: results.filter((r) => r.status === 'error').length };
-    o.onJob?.(job.data, outcome);
-    return outcome;
+    return results;
   };
   const worker = new Worker<InspectJob, JobOutcome>(QUEUE_NAME, processJob, {
     connection: parseQueueUrl(o.queue),

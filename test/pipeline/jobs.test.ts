@@ -4,9 +4,18 @@
  * Redis down: fails on CI, skips locally.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CliIO } from '../../src/cli/io.js';
+import { runWorker } from '../../src/cli/worker.js';
+import { DEFAULT_RECIPE } from '../../src/detect/recipe.js';
 import { KensaError } from '../../src/errors.js';
-import { parseQueueUrl } from '../../src/pipeline/jobs.js';
+import { enqueueRun, parseQueueUrl } from '../../src/pipeline/jobs.js';
+import { openStore } from '../../src/store/store.js';
+import { tempDir } from '../_kit/tmp.js';
+import { writeFrames } from './_images.js';
+import { scratchQueue } from './_redis.js';
 
 test('--queue URLs are checked', () => {
   for (const bad of ['http://h', 'redis://', 'redis://h/x', 'h:6379'])
@@ -15,4 +24,58 @@ test('--queue URLs are checked', () => {
       (e: unknown) => e instanceof KensaError && /for --queue/.test(e.message),
     );
   assert.deepEqual(parseQueueUrl('redis://u:p%40@h:7000/3'), { host: 'h', port: 7000, db: 3, username: 'u', password: 'p@', maxRetriesPerRequest: null });
+});
+
+test('kensa worker --metrics-port serves Prometheus metrics: jobs done, failed, retried, items, items/s, durations, active', async (t) => {
+  const redis = await scratchQueue();
+  if (typeof redis === 'string') return t.skip(redis);
+  const dir = tempDir('kensa-worker-metrics-');
+  await writeFrames(join(dir, 'frames'), 4, 32);
+  const db = join(dir, 'kensa.db');
+  const store = await openStore(db);
+  const items = (async function* () {
+    for (let i = 0; i < 8; i++) yield { key: `item${i}`, path: join(dir, 'frames', `frame00${i % 4}.png`) };
+  })();
+  const { run } = await enqueueRun(items, { queue: redis.url, store, recipe: DEFAULT_RECIPE, source: { sources: [] }, total: 8, jobItems: 2 });
+  // a job of a run the store does not hold fails each of its two tries: one failure, then a retried job failing again
+  await redis.queue.add('inspect', { runId: 'no-such-run', items: [] }, { jobId: 'no-such-run/0', attempts: 2, removeOnFail: false });
+
+  const err: string[] = [];
+  const io = { out: { write: () => true }, err: { write: (s: string) => err.push(s) } } as unknown as CliIO;
+  const stop = new AbortController();
+  const exited = runWorker(['--queue', redis.url, '--db', db, '--device', 'cpu', '--post-workers', '0', '--metrics-port', '0'], io, stop.signal);
+  try {
+    let port: number | undefined;
+    while (port === undefined) {
+      port = Number(/metrics at http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(err.join(''))?.[1]) || undefined;
+      await sleep(50);
+    }
+    const deadline = Date.now() + 60_000;
+    while (((await store.getRun(run.id))?.status !== 'done' || ((await redis.queue.getJobCounts('failed')).failed ?? 0) < 1) && Date.now() < deadline)
+      await sleep(100);
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+    const body = await res.text();
+    const value = (name: string) => {
+      const line = body.split('\n').find((l) => l.startsWith(`${name} `));
+      assert.ok(line, `${name} in ${body}`);
+      return Number(line.split(' ')[1]);
+    };
+    assert.equal(value('kensa_worker_jobs_total{outcome="done"}'), 4);
+    assert.equal(value('kensa_worker_jobs_total{outcome="failed"}'), 2);
+    assert.equal(value('kensa_worker_jobs_retried_total'), 1);
+    const stored = await store.counts(run.id);
+    assert.equal(value('kensa_worker_items_total{status="ok"}') + value('kensa_worker_items_total{status="ng"}'), 8);
+    assert.equal(value('kensa_worker_items_total{status="ng"}'), stored.ng);
+    assert.equal(value('kensa_worker_job_duration_seconds_count'), 4);
+    assert.ok(value('kensa_worker_job_duration_seconds_sum') > 0);
+    assert.equal(value('kensa_worker_active_jobs'), 0);
+    assert.ok(value('kensa_worker_items_per_second') > 0);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
+  } finally {
+    stop.abort();
+    assert.equal(await exited, 0);
+    await store.close();
+  }
 });
