@@ -23,6 +23,7 @@ import { toStored, writeWithRetry } from './run.js';
 import { type DatabasePause, isStoreFailure, retryTransient } from './retry.js';
 import type { SourceItem } from './source.js';
 import type { WorkerMetrics } from './worker-metrics.js';
+import { resolvePostWorkers, WorkerPool } from './workers.js';
 import { openSqlTasks, type SqlTasks } from './sql-tasks.js';
 
 export const QUEUE_NAME = 'kensa-inspect';
@@ -149,6 +150,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const name = o.name ?? `${hostname()}:${process.pid}`;
   const lockMs = integerInRange('lockMs', o.lockMs ?? 60_000, 1000, 3_600_000);
   const recipes = new Map<string, { recipe: LoadedRecipe; total: number | null; sink: SqlTasks | null }>();
+  // one set of threads for the worker's life: starting them per job would cost more than a small job
+  const threads = resolvePostWorkers(o.postWorkers, o.backend.kind);
+  const pool = threads > 0 ? new WorkerPool(threads) : null;
   const runOf = async (runId: string) => {
     const known = recipes.get(runId);
     if (known && known.total !== null) return known;
@@ -198,7 +202,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       items: (async function* () {
         yield* items;
       })(),
-      ...(o.postWorkers !== undefined ? { postWorkers: o.postWorkers } : {}),
+      pool,
     }))
       results.push(r);
     // the write-back first: a job run again after a crash redoes what the store missed
@@ -226,11 +230,17 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   worker.on('failed', (job, error) => {
     if (job) o.onFailed?.(job.data, error);
   });
-  await worker.waitUntilReady();
+  try {
+    await worker.waitUntilReady();
+  } catch (e) {
+    await pool?.destroy();
+    throw e;
+  }
   return {
     name,
     close: async () => {
       await worker.close();
+      await pool?.destroy();
       for (const { sink } of recipes.values()) await sink?.close();
     },
   };
