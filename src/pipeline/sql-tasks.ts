@@ -146,8 +146,8 @@ export class SqlTasks implements TaskSource, ResultSink {
   readonly description: Json;
   /** Statements retried after a transient failure (a visible status of lost connections). */
   retries = 0;
-  /** Where the pauses of this task database go (set by the run or worker that uses it). */
-  onPause: ((pause: DatabasePause | null) => void) | undefined;
+  /** Where the pauses of this task database go, unless a write names its own. */
+  readonly #onPause: ((pause: DatabasePause | null) => void) | undefined;
 
   /** @internal use {@link openSqlTasks}. */
   constructor(db: Kysely<unknown>, dialect: DialectName, display: string, options: SqlTaskOptions) {
@@ -157,7 +157,7 @@ export class SqlTasks implements TaskSource, ResultSink {
     this.#fanOut = parseFanOut(options.fanOut);
     this.#retryMs = options.retryMs ?? 60_000;
     this.#pageRows = integerInRange('pageRows', options.pageRows ?? 500, 1, 100_000);
-    this.onPause = options.onPause;
+    this.#onPause = options.onPause;
     this.description = {
       url: display,
       query: options.query,
@@ -255,7 +255,7 @@ export class SqlTasks implements TaskSource, ResultSink {
   }
 
   /** Writes a batch of results back in one transaction (items without a score are left alone); pauses go to `onPause`. */
-  async write(results: readonly ItemResult[], onPause = this.onPause): Promise<void> {
+  async write(results: readonly ItemResult[], onPause = this.#onPause): Promise<void> {
     const statement = this.#writeBack;
     if (statement === null) return;
     const scored = results.filter((r) => r.score !== undefined && r.fields !== undefined);
@@ -279,7 +279,7 @@ export class SqlTasks implements TaskSource, ResultSink {
     );
   }
 
-  #paused(pause: DatabasePause | null, onPause = this.onPause): void {
+  #paused(pause: DatabasePause | null, onPause = this.#onPause): void {
     if (pause) this.retries++;
     onPause?.(pause);
   }
