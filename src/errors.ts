@@ -20,6 +20,7 @@ export const ERROR_CODES = {
     'A weights file (safetensors) is not valid or does not fit the model: truncated, a bad header, a tensor missing or of the wrong shape; the message names the file and the tensor.',
   KENSA_ERR_RECIPE: 'A recipe file is not valid; the message points at the bad field.',
   KENSA_ERR_AUGMENT: 'An augmentation pipeline file or replayed parameters are not valid; the message names the bad field.',
+  KENSA_ERR_JOB_FILE: 'A job file (kensa inspect --job) is not valid; the message names the field, what it expects and what it received.',
   KENSA_ERR_STORE:
     'A database operation failed (unreachable server, lost connection, locked or unwritable file); the message names the backend and the operation.',
   KENSA_ERR_TUNE_DATA: 'kensa tune cannot use its images: a truth mask missing, a size mismatch, an empty folder; the message names them.',

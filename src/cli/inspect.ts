@@ -7,11 +7,13 @@
  */
 import { parseArgs } from 'node:util';
 import { DEVICES, type DeviceChoice } from '../backend.js';
-import { formatProgressLine, type ProgressSnapshot } from '../pipeline/progress.js';
+import { formatProgressLine, ProgressMeter, type ProgressSnapshot } from '../pipeline/progress.js';
+import type { DatabasePause } from '../pipeline/retry.js';
 import { basename } from 'node:path';
 import { builtinRecipe, DEFAULT_RECIPE, loadRecipe, MODEL_TASKS, parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../models/providers.js';
 import { GRAPH_OPTIMIZATIONS, MAX_SESSIONS, type SessionOptions } from '../models/session.js';
+import { loadJobFile } from '../pipeline/job-file.js';
 import { enqueueRun } from '../pipeline/jobs.js';
 import { type RunOptions, runInspection, type RunStart, type RunSummary } from '../pipeline/run.js';
 import { openSqlTasks } from '../pipeline/sql-tasks.js';
@@ -21,6 +23,7 @@ import type { ItemResult } from '../pipeline/inspect.js';
 import { writeRunReport } from '../report/from-store.js';
 import { plural } from '../report/html.js';
 import { openStore } from '../store/store.js';
+import { KensaError } from '../errors.js';
 import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
 
 export const INSPECT_HELP = `Usage: kensa inspect SOURCE... [options]
@@ -45,7 +48,11 @@ Scale-out (kensa worker --help):
   --job-items N         items per job (default 16)
 
 Options:
+  --job FILE            the options above and --db, --db-retry, SOURCEs (as sources: [...]) from a
+                        YAML or JSON file, under the flags' names (docs/scale.md); flags given win
   --db URL              results database: SQLite file, postgres://…, mysql://… (default kensa.db)
+  --db-retry S          how long a lost database (--db, --tasks) is waited for, the run paused,
+                        before it stops resumably (default 60 s)
   --recipe R            recipe: a JSON or YAML file, or a built-in by kind (classic, decoupled:
                         that kind's defaults); fields documented in docs/recipes.md
   --model FILE          detect with a model instead of a recipe: an ONNX file, or a kensa UNet's
@@ -82,16 +89,16 @@ Options:
 
 export const PROGRESS = ['auto', 'tty', 'json', 'none'] as const;
 
-/** Writes progress snapshots to stderr: a TTY bar redrawn at most every 200 ms, or JSON lines. */
+/** Writes progress snapshots to stderr: a TTY bar redrawn at most every 200 ms (a pause at once), or JSON lines. */
 export function progressWriter(kind: 'tty' | 'json' | 'none', io: CliIO): ((p: ProgressSnapshot) => void) | undefined {
   if (kind === 'none') return undefined;
   let last = 0;
   return (p) => {
     const now = performance.now();
-    if (now - last < 200 && p.done !== p.total) return;
+    if (now - last < 200 && p.done !== p.total && p.paused === undefined) return;
     last = now;
     if (kind === 'json') io.err.write(`${JSON.stringify({ type: 'progress', ...p })}\n`);
-    else io.err.write(`\r${formatProgressLine(p)}`);
+    else io.err.write(`\r${formatProgressLine(p)}\x1b[K`);
   };
 }
 
@@ -175,7 +182,7 @@ function sessionFlags(values: FlagValues): Omit<SessionOptions, 'warmUp'> {
 
 export async function run(argv: readonly string[], io: CliIO, signal?: AbortSignal, onQuit?: (line: string) => void): Promise<number> {
   return guard('inspect', io, async () => {
-    const { values, positionals } = parseFlags(() =>
+    const parsed = parseFlags(() =>
       parseArgs({
         args: [...argv],
         allowPositionals: true,
@@ -213,15 +220,21 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           path: { type: 'string' },
           'fan-out': { type: 'string' },
           'write-back': { type: 'string' },
+          'db-retry': { type: 'string' },
+          job: { type: 'string' },
           json: { type: 'boolean', default: false },
           help: { type: 'boolean', short: 'h', default: false },
         },
       }),
     );
-    if (values.help) {
+    if (parsed.values.help) {
       io.out.write(INSPECT_HELP);
       return EXIT_OK;
     }
+    // a job file's options, under their flags' names; the command line's flags win
+    const job = parsed.values.job !== undefined ? await loadJobFile(parsed.values.job) : null;
+    const values: typeof parsed.values = job ? { ...job.flags, ...parsed.values } : parsed.values;
+    const positionals = parsed.positionals.length > 0 || !job ? parsed.positionals : job.sources;
     const taskFlags = (['query', 'path', 'fan-out', 'write-back'] as const).filter((f) => values[f] !== undefined);
     if (values.tasks === undefined && taskFlags.length > 0) throw new UsageError(`--${taskFlags[0]} needs --tasks DB_URL`);
     if (values.tasks !== undefined) {
@@ -245,7 +258,18 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     const staged = { first: 0, full: 0 };
     const progressMode = choiceFlag('progress', values.progress, 'auto', PROGRESS);
     const progressKind = progressMode === 'auto' ? ((io.err as { isTTY?: boolean }).isTTY ? 'tty' : 'json') : progressMode;
-    const onProgress = progressWriter(progressKind, io);
+    const writeProgress = progressWriter(progressKind, io);
+    // a stage waiting for its database redraws the last snapshot with the pause, at once
+    let lastProgress: ProgressSnapshot = new ProgressMeter(null).snapshot({ decoded: 0, batches: 0, batching: 0 });
+    const onProgress = writeProgress
+      ? (p: ProgressSnapshot) => {
+          lastProgress = p;
+          writeProgress(p);
+        }
+      : undefined;
+    const onPause = (paused: DatabasePause | null) => writeProgress?.({ ...lastProgress, paused });
+    const retryMs = intFlag('db-retry', values['db-retry'], 60, 1, 86_400) * 1000;
+    let started: RunStart | null = null;
     // every flag is checked (a usage error) before the sources are walked
     const options: RunOptions = {
       ...(values.db ? { db: values.db } : {}),
@@ -266,7 +290,10 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
       ...(raw ? { raw } : {}),
       ...(signal ? { signal } : {}),
       ...(onProgress ? { onProgress } : {}),
+      onPause,
+      storeRetryMs: retryMs,
       onStart: (start) => {
+        started = start;
         for (const line of startLines(start, argv)) io.err.write(`${line}\n`);
         onQuit?.(`quit; run ${start.run.id} is left resumable: ${resumeCommand(argv, start.run.id)}`);
       },
@@ -284,6 +311,8 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
             path: values.path!,
             ...(values['fan-out'] !== undefined ? { fanOut: values['fan-out'] } : {}),
             ...(values['write-back'] !== undefined ? { writeBack: values['write-back'] } : {}),
+            onPause,
+            retryMs,
           })
         : null;
     let summary: RunSummary;
@@ -331,6 +360,11 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         }
         summary = await runInspection(positionals, { ...options, scan });
       }
+    } catch (e) {
+      // a database away longer than --db-retry: the run is left resumable; say how
+      if (e instanceof KensaError && e.code === 'KENSA_ERR_STORE' && started !== null)
+        throw new KensaError(e.code, `${e.message}; resume with: ${resumeCommand(argv, (started as RunStart).run.id)}`, { cause: e });
+      throw e;
     } finally {
       await tasks?.close();
     }

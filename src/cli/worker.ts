@@ -7,6 +7,9 @@
 import { parseArgs } from 'node:util';
 import { DEVICES, openBackend, type DeviceChoice } from '../backend.js';
 import { queueStatus, retryFailed, startWorker } from '../pipeline/jobs.js';
+import { formatPause } from '../pipeline/retry.js';
+import { serveMetrics, WorkerMetrics } from '../pipeline/worker-metrics.js';
+import type { AddressInfo } from 'node:net';
 import { MAX_POST_WORKERS } from '../pipeline/workers.js';
 import { openStore } from '../store/store.js';
 import { adapterFlag, choiceFlag, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
@@ -25,6 +28,8 @@ Options:
   --adapter A           GPU adapter index or name substring (kensa doctor lists them)
   --post-workers N      worker threads for CPU detection work (see kensa inspect --help)
   --lock-ms MS          a job's lock without renewal, above the longest batch (default 60000)
+  --metrics-port P      serve Prometheus metrics at http://HOST:P/metrics (jobs done, failed,
+                        retried, items, items/s, job duration, active jobs); 0: a free port
   -h, --help            show this help
 `;
 
@@ -49,6 +54,7 @@ export async function runWorker(argv: readonly string[], io: CliIO, signal?: Abo
           adapter: { type: 'string' },
           'post-workers': { type: 'string' },
           'lock-ms': { type: 'string' },
+          'metrics-port': { type: 'string' },
           help: { type: 'boolean', short: 'h', default: false },
         },
       }),
@@ -64,10 +70,15 @@ export async function runWorker(argv: readonly string[], io: CliIO, signal?: Abo
     const concurrency = intFlag('concurrency', values.concurrency, 1, 1, 64);
     const lockMs = intFlag('lock-ms', values['lock-ms'], 60_000, 1000, 3_600_000);
     const postWorkers = values['post-workers'] !== undefined ? intFlag('post-workers', values['post-workers'], 0, 0, MAX_POST_WORKERS) : undefined;
+    const metricsPort = values['metrics-port'] !== undefined ? intFlag('metrics-port', values['metrics-port'], 0, 0, 65535) : undefined;
     const store = await openStore(values.db);
     const backend = await openBackend({ device, ...(adapter !== undefined ? { adapter } : {}) });
+    const metrics = metricsPort !== undefined ? new WorkerMetrics() : undefined;
+    const server = metrics ? await serveMetrics(metrics, metricsPort!) : undefined;
     try {
+      if (server) io.err.write(`kensa worker: metrics at http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics\n`);
       const worker = await startWorker({
+        ...(metrics ? { metrics } : {}),
         queue: values.queue,
         store,
         backend,
@@ -76,6 +87,8 @@ export async function runWorker(argv: readonly string[], io: CliIO, signal?: Abo
         ...(values.tasks !== undefined ? { tasks: values.tasks } : {}),
         ...(postWorkers !== undefined ? { postWorkers } : {}),
         onJob: (job, outcome) => io.err.write(`${JSON.stringify({ type: 'job', run: job.runId, items: outcome.items, errors: outcome.errors })}\n`),
+        onFailed: (job, error) => io.err.write(`${JSON.stringify({ type: 'failed', run: job.runId, error: error.message })}\n`),
+        onPause: (job, paused) => io.err.write(`${JSON.stringify({ type: 'paused', run: job.runId, paused })}\n`),
       });
       io.err.write(`kensa worker ${worker.name}: taking jobs from ${values.queue} on ${backend.name}\n`);
       await new Promise<void>((resolve) => {
@@ -85,6 +98,7 @@ export async function runWorker(argv: readonly string[], io: CliIO, signal?: Abo
       await worker.close();
       return EXIT_OK;
     } finally {
+      server?.close();
       backend.close();
       await store.close();
     }
@@ -131,6 +145,7 @@ export async function runStatus(argv: readonly string[], io: CliIO): Promise<num
       io.out.write(s.etaSeconds !== null ? `, ETA ${Math.round(s.etaSeconds)} s\n` : '\n');
       io.out.write(`queue: ${q.waiting} waiting · ${q.active} active · ${q.delayed} delayed · ${q.failed} failed · ${q.completed} completed\n`);
       for (const w of s.workers) io.out.write(`  worker ${w.name}: ${w.items} items in ${w.jobs} jobs, ${w.imagesPerSecond.toFixed(1)} img/s\n`);
+      for (const p of s.paused) io.out.write(`  job ${p.id} on worker ${p.worker}: ${formatPause(p.pause)} (${p.pause.error})\n`);
       for (const f of s.failed) io.out.write(`  failed job ${f.id}: ${f.reason}\n`);
       return EXIT_OK;
     } finally {

@@ -88,6 +88,8 @@ export interface InspectOptions {
    * recipes, one batch per thread (default: cores).
    */
   postWorkers?: number;
+  /** Threads the caller keeps across calls (a queue worker's jobs: starting threads per job costs more than the job); `postWorkers` is ignored then, and the caller destroys it. */
+  pool?: WorkerPool | null;
   /** Called with a snapshot after every batch and every error item. */
   onProgress?: (p: ProgressSnapshot) => void;
   /** Total item count, when known (for ETA). */
@@ -196,7 +198,7 @@ function openRun(options: InspectOptions): Run {
   const recipe = (options.recipe ?? DEFAULT_RECIPE).recipe;
   const limits = batchLimitsFor(options.backend, options.batch, bytesPerPixelOf(recipe));
   const concurrency = options.decodeConcurrency ?? os.availableParallelism();
-  const workers = resolvePostWorkers(options.postWorkers, options.backend.kind);
+  const workers = options.pool !== undefined ? 0 : resolvePostWorkers(options.postWorkers, options.backend.kind);
   return {
     options,
     recipe,
@@ -209,7 +211,7 @@ function openRun(options: InspectOptions): Run {
     },
     concurrency,
     wantMasks: options.masksDir !== undefined,
-    pool: workers > 0 ? new WorkerPool(workers) : null,
+    pool: options.pool !== undefined ? options.pool : workers > 0 ? new WorkerPool(workers) : null,
     meter: new ProgressMeter(options.total ?? null),
     batcher: new Batcher<Decoded>(limits),
     paths: new BoundedQueue<SourceItem>(concurrency * 2),
@@ -420,8 +422,8 @@ export async function* inspect(sources: readonly string[], options: InspectOptio
     }
     await stages.catch(() => undefined);
   } finally {
-    // also when the consumer stops early: the threads must not outlive the generator
-    await run.pool?.destroy();
+    // also when the consumer stops early: the threads must not outlive the generator (unless the caller keeps them)
+    if (options.pool === undefined) await run.pool?.destroy();
   }
   if (failure) throw failure;
 }

@@ -7,7 +7,8 @@
  * another worker runs again, so the store's writes, keyed by (run, item) and idempotent, make
  * every item end exactly once. A job that fails `attempts` times stays in the failed set with its
  * error. The last job of a run marks it done. `queueStatus` reads done/total from the store and
- * queue depths and per-worker throughput (from the completed jobs) from Redis.
+ * queue depths, per-worker throughput (from the completed jobs) and the jobs waiting for a lost
+ * database (their progress) from Redis.
  */
 import { hostname } from 'node:os';
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
@@ -17,9 +18,12 @@ import { KensaError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { Json, RunRecord } from '../store/schema.js';
 import { integerInRange } from '../validate.js';
-import { inspect } from './inspect.js';
+import { inspect, type ItemResult } from './inspect.js';
 import { toStored, writeWithRetry } from './run.js';
+import { type DatabasePause, isStoreFailure, retryTransient } from './retry.js';
 import type { SourceItem } from './source.js';
+import type { WorkerMetrics } from './worker-metrics.js';
+import { resolvePostWorkers, WorkerPool } from './workers.js';
 import { openSqlTasks, type SqlTasks } from './sql-tasks.js';
 
 export const QUEUE_NAME = 'kensa-inspect';
@@ -127,6 +131,12 @@ export interface WorkerOptions {
   /** The worker's name in status (default host:pid). */
   name?: string;
   onJob?: (job: InspectJob, outcome: JobOutcome) => void;
+  /** Where the worker counts its jobs (Prometheus metrics). */
+  metrics?: WorkerMetrics;
+  /** Called when a try of a job failed (BullMQ tries it again until its attempts are spent). */
+  onFailed?: (job: InspectJob, error: Error) => void;
+  /** Called when a job's write waits for its database (each retry), and with null when it went through. */
+  onPause?: (job: InspectJob, pause: DatabasePause | null) => void;
 }
 
 /** A worker taking jobs until `close()`. */
@@ -140,6 +150,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const name = o.name ?? `${hostname()}:${process.pid}`;
   const lockMs = integerInRange('lockMs', o.lockMs ?? 60_000, 1000, 3_600_000);
   const recipes = new Map<string, { recipe: LoadedRecipe; total: number | null; sink: SqlTasks | null }>();
+  // one set of threads for the worker's life: starting them per job would cost more than a small job
+  const threads = resolvePostWorkers(o.postWorkers, o.backend.kind);
+  const pool = threads > 0 ? new WorkerPool(threads) : null;
   const runOf = async (runId: string) => {
     const known = recipes.get(runId);
     if (known && known.total !== null) return known;
@@ -159,29 +172,50 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     return openSqlTasks({ url: o.tasks, query: t.query, path: t.path, writeBack: t.writeBack, ...(t.fanOut ? { fanOut: t.fanOut } : {}) });
   };
   const processJob = async (job: Job<InspectJob, JobOutcome>): Promise<JobOutcome> => {
+    const end = o.metrics?.start(job.attemptsStarted > 1 || job.attemptsMade > 0);
+    try {
+      const results = await inspectJob(job);
+      end?.({ statuses: results.map((r) => r.status) });
+      const outcome = { items: results.length, errors: results.filter((r) => r.status === 'error').length };
+      o.onJob?.(job.data, outcome);
+      return outcome;
+    } catch (e) {
+      end?.('failed');
+      throw e;
+    }
+  };
+  /** A job's items inspected, written back and stored; the results. */
+  const inspectJob = async (job: Job<InspectJob, JobOutcome>): Promise<ItemResult[]> => {
     const { runId, items } = job.data;
-    const { recipe, sink } = await runOf(runId);
-    const results = [];
+    // a stage waiting for its database shows in the job's progress (kensa status) and the worker's log
+    const onPause = (paused: DatabasePause | null) => {
+      job.updateProgress(paused ? { paused } : {}).catch(() => undefined);
+      o.onPause?.(job.data, paused);
+    };
+    // the store's reads wait out a lost database as its writes do
+    const stored = <T>(stage: string, fn: () => Promise<T>) => retryTransient(stage, fn, { retryMs: lockMs / 2, transient: isStoreFailure, onPause });
+    const { recipe, sink } = await stored(`reading run ${runId}`, () => runOf(runId));
+    const results: ItemResult[] = [];
     for await (const r of inspect([], {
       backend: o.backend,
       recipe,
       items: (async function* () {
         yield* items;
       })(),
-      ...(o.postWorkers !== undefined ? { postWorkers: o.postWorkers } : {}),
+      pool,
     }))
       results.push(r);
     // the write-back first: a job run again after a crash redoes what the store missed
-    await sink?.write(results);
-    await writeWithRetry(o.store, runId, results.map(toStored), lockMs / 2);
-    const { total } = await runOf(runId);
-    if (total !== null && (await o.store.counts(runId)).total >= total) {
-      const run = await o.store.getRun(runId);
-      if (run?.status === 'running') await o.store.finishRun(runId, 'done');
-    }
-    const outcome = { items: results.length, errors: results.filter((r) => r.status === 'error').length };
-    o.onJob?.(job.data, outcome);
-    return outcome;
+    await sink?.write(results, onPause);
+    await writeWithRetry(o.store, runId, results.map(toStored), lockMs / 2, { onPause });
+    await stored(`finishing run ${runId}`, async () => {
+      const { total } = await runOf(runId);
+      if (total !== null && (await o.store.counts(runId)).total >= total) {
+        const run = await o.store.getRun(runId);
+        if (run?.status === 'running') await o.store.finishRun(runId, 'done');
+      }
+    });
+    return results;
   };
   const worker = new Worker<InspectJob, JobOutcome>(QUEUE_NAME, processJob, {
     connection: parseQueueUrl(o.queue),
@@ -193,11 +227,20 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   });
   // a lost Redis connection is retried by the client; the event only needs a listener
   worker.on('error', () => {});
-  await worker.waitUntilReady();
+  worker.on('failed', (job, error) => {
+    if (job) o.onFailed?.(job.data, error);
+  });
+  try {
+    await worker.waitUntilReady();
+  } catch (e) {
+    await pool?.destroy();
+    throw e;
+  }
   return {
     name,
     close: async () => {
       await worker.close();
+      await pool?.destroy();
       for (const { sink } of recipes.values()) await sink?.close();
     },
   };
@@ -221,6 +264,8 @@ export interface QueueStatus {
   etaSeconds: number | null;
   /** Failed jobs of this run: id and reason. */
   failed: { id: string; reason: string }[];
+  /** Active jobs of this run waiting for a database: job id, worker and the pause. */
+  paused: { id: string; worker: string; pause: DatabasePause }[];
 }
 
 /** done/total, errors, queue depths and per-worker throughput of run `runId`. */
@@ -252,6 +297,10 @@ export async function queueStatus(runId: string, o: { queue: string; store: Stor
     const total = typeof run.options.total === 'number' ? run.options.total : null;
     const rate = workers.reduce((a, w) => a + w.imagesPerSecond, 0);
     const failedJobs = (await queue.getJobs(['failed'])).filter(mine);
+    const paused = (await queue.getJobs(['active'])).filter(mine).flatMap((j) => {
+      const pause = (j.progress as { paused?: DatabasePause } | undefined)?.paused;
+      return pause ? [{ id: j.id ?? '?', worker: j.processedBy ?? 'unknown', pause }] : [];
+    });
     return {
       run,
       done: counts.total,
@@ -267,6 +316,7 @@ export async function queueStatus(runId: string, o: { queue: string; store: Stor
       workers,
       etaSeconds: total !== null && rate > 0 ? Math.max(0, total - counts.total) / rate : null,
       failed: failedJobs.map((j) => ({ id: j.id ?? '?', reason: j.failedReason ?? '' })),
+      paused,
     };
   } finally {
     await queue.close();

@@ -1,8 +1,10 @@
 /**
  * Run progress: processed / total, images per second, ETA, queue depths and errors, as a
  * snapshot the pipeline emits; `formatProgressLine` renders the live TTY bar, JSON lines are
- * the snapshot itself.
+ * the snapshot itself. A stage waiting for its database adds `paused` to the last snapshot.
  */
+import { type DatabasePause, formatPause } from './retry.js';
+
 export interface ProgressSnapshot {
   done: number;
   total: number | null;
@@ -14,6 +16,8 @@ export interface ProgressSnapshot {
   imagesPerSecond: number;
   etaMs: number | null;
   queues: { decoded: number; batches: number; batching: number };
+  /** A stage waiting for its database; null when the wait just ended (absent otherwise). */
+  paused?: DatabasePause | null;
 }
 
 export class ProgressMeter {
@@ -60,5 +64,5 @@ export function formatProgressLine(p: ProgressSnapshot, width = 30): string {
   const frac = total ? Math.min(1, p.done / total) : 0;
   const filled = Math.round(frac * width);
   const bar = total ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(1)}%` : '';
-  return `${bar} ${p.done}${total === null ? '' : `/${total}`} · ${p.imagesPerSecond.toFixed(1)} img/s · ETA ${p.etaMs === null ? '?' : formatClock(p.etaMs)} · OK ${p.ok} NG ${p.ng} err ${p.errors} · queues d${p.queues.decoded} b${p.queues.batching}/${p.queues.batches}`;
+  return `${bar} ${p.done}${total === null ? '' : `/${total}`} · ${p.imagesPerSecond.toFixed(1)} img/s · ETA ${p.etaMs === null ? '?' : formatClock(p.etaMs)} · OK ${p.ok} NG ${p.ng} err ${p.errors} · queues d${p.queues.decoded} b${p.queues.batching}/${p.queues.batches}${p.paused ? ` · ${formatPause(p.paused)}` : ''}`;
 }

@@ -16,6 +16,7 @@ import type { ItemResult as StoredItem, Json, RunRecord } from '../store/schema.
 import type { BatchLimits } from './batcher.js';
 import { DEFAULT_BATCH, inspect, type ItemResult } from './inspect.js';
 import type { ProgressSnapshot } from './progress.js';
+import { type DatabasePause, isStoreFailure, retryTransient } from './retry.js';
 import { scanSources, type SourceItem, type SourceScan } from './source.js';
 import { openRecipeModels } from '../detect/model.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
@@ -35,9 +36,9 @@ export interface TaskSource {
   items(): AsyncIterable<SourceItem>;
 }
 
-/** Where results also go, before the store (a write-back to the task table); it retries its own failures. */
+/** Where results also go, before the store (a write-back to the task table); it retries its own failures, reporting them to `onPause`. */
 export interface ResultSink {
-  write(results: readonly ItemResult[]): Promise<void>;
+  write(results: readonly ItemResult[], onPause?: (pause: DatabasePause | null) => void): Promise<void>;
 }
 
 export interface RunOptions {
@@ -71,6 +72,8 @@ export interface RunOptions {
   writeBatch?: number;
   /** How long failing store writes are retried before the run fails (default 60 s). */
   storeRetryMs?: number;
+  /** Called when the store write starts waiting for the database (each retry), and with null when it went through. */
+  onPause?: (pause: DatabasePause | null) => void;
   stdin?: NodeJS.ReadableStream;
   /** Items to inspect in place of `sources` (a task table). */
   tasks?: TaskSource;
@@ -116,31 +119,29 @@ export function toStored(r: ItemResult): StoredItem {
 }
 
 /** Writes a batch of results, retrying a failing store (KENSA_ERR_STORE) for `retryMs`; other failures throw at once. */
-export async function writeWithRetry(store: Store, runId: string, items: StoredItem[], retryMs: number, signal?: AbortSignal): Promise<void> {
-  const deadline = Date.now() + retryMs;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await store.writeResults(runId, items);
-      return;
-    } catch (e) {
-      // a batch the store rejects (a validation or logic error) fails the same way every time: no retry
-      if (!(e instanceof KensaError) || e.code !== 'KENSA_ERR_STORE')
-        throw new KensaError(
-          e instanceof KensaError ? e.code : 'KENSA_ERR_INTERNAL',
-          `Could not store ${items.length} results of run ${runId}: ${(e as Error).message}`,
-          {
-            cause: e,
-          },
-        );
-      if (Date.now() >= deadline || (signal?.aborted && attempt > 2)) {
-        throw new KensaError(
-          'KENSA_ERR_STORE',
-          `Could not store ${items.length} results of run ${runId} (retried for ${Math.round(retryMs / 1000)} s; resume the run once the database is back): ${(e as Error).message}`,
-          { cause: e },
-        );
-      }
-      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
-    }
+export async function writeWithRetry(
+  store: Store,
+  runId: string,
+  items: StoredItem[],
+  retryMs: number,
+  o: { signal?: AbortSignal; onPause?: (p: DatabasePause | null) => void } = {},
+): Promise<void> {
+  try {
+    await retryTransient(`storing ${items.length} results of run ${runId}`, () => store.writeResults(runId, items), {
+      retryMs,
+      transient: isStoreFailure,
+      ...o,
+    });
+  } catch (e) {
+    if (isStoreFailure(e)) throw e;
+    // a batch the store rejects (a validation or logic error) fails the same way every time: no retry
+    throw new KensaError(
+      e instanceof KensaError ? e.code : 'KENSA_ERR_INTERNAL',
+      `Could not store ${items.length} results of run ${runId}: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 
@@ -213,8 +214,11 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
       if (pending.length === 0) return;
       const items = pending;
       pending = [];
-      await o.sink?.write(items);
-      await writeWithRetry(store, runId, items.map(toStored), o.storeRetryMs ?? 60_000, o.signal);
+      await o.sink?.write(items, o.onPause);
+      await writeWithRetry(store, runId, items.map(toStored), o.storeRetryMs ?? 60_000, {
+        ...(o.signal ? { signal: o.signal } : {}),
+        ...(o.onPause ? { onPause: o.onPause } : {}),
+      });
     };
     const local = new AbortController();
     const onAbort = () => local.abort();
@@ -240,7 +244,8 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
         pending.push(r);
         processed++;
         o.onItem?.(r);
-        if (pending.length >= writeBatch || performance.now() - lastFlush >= FLUSH_INTERVAL_MS) {
+        // after a failed write the rest drains unwritten (a resume redoes it): another write would wait out the database again
+        if (storeFailure === null && (pending.length >= writeBatch || performance.now() - lastFlush >= FLUSH_INTERVAL_MS)) {
           try {
             await flush();
           } catch (e) {

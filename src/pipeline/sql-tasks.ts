@@ -16,11 +16,9 @@ import { integerInRange } from '../validate.js';
 import { openDialect, parseStoreUrl, type DialectName } from '../store/dialect.js';
 import type { Json } from '../store/schema.js';
 import type { ItemResult } from './inspect.js';
+import { type DatabasePause, retryTransient } from './retry.js';
 import type { ResultSink, TaskSource } from './run.js';
 import type { SourceItem } from './source.js';
-
-/** Longest wait between two retries of a failed statement. */
-const MAX_BACKOFF_MS = 2000;
 
 export type TaskValue = string | number | null;
 
@@ -39,6 +37,8 @@ export interface SqlTaskOptions {
   retryMs?: number;
   /** Rows per page of the query, 1–100000 (default 500). */
   pageRows?: number;
+  /** Called when a statement starts waiting for the database (each retry), and with null when it went through. */
+  onPause?: (pause: DatabasePause | null) => void;
 }
 
 /** The fan-out of `name=v1,v2`: identifier-safe values, since they may name columns in the write-back. */
@@ -119,26 +119,13 @@ export function isTransient(e: unknown): boolean {
   return /connection (terminated|lost|closed|reset)|terminating connection|timeout|Cannot enqueue|closed state|not queryable/i.test(message);
 }
 
-/** Runs `fn` until it succeeds, a non-transient error, or `retryMs` has passed; backoff doubles up to 2 s. */
-async function withRetry<T>(what: string, retryMs: number, fn: () => Promise<T>, onRetry?: (e: unknown) => void): Promise<T> {
-  const deadline = Date.now() + retryMs;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      const text = e instanceof Error ? e.message : String(e);
-      if (!isTransient(e)) throw new KensaError('KENSA_ERR_STORE', `${what} failed: ${text}`, { cause: e });
-      if (Date.now() >= deadline)
-        throw new KensaError(
-          'KENSA_ERR_STORE',
-          `${what} failed (retried for ${Math.round(retryMs / 1000)} s; resume the run once the database is back): ${text}`,
-          {
-            cause: e,
-          },
-        );
-      onRetry?.(e);
-      await new Promise((r) => setTimeout(r, Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt)));
-    }
+/** `fn` retried through an outage (see retryTransient); any failure ends as a KENSA_ERR_STORE naming `what`. */
+async function withRetry<T>(what: string, retryMs: number, fn: () => Promise<T>, onPause?: (p: DatabasePause | null) => void): Promise<T> {
+  try {
+    return await retryTransient(what, fn, { retryMs, transient: isTransient, ...(onPause ? { onPause } : {}) });
+  } catch (e) {
+    if (e instanceof KensaError) throw e;
+    throw new KensaError('KENSA_ERR_STORE', `${what} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 }
 
@@ -159,6 +146,8 @@ export class SqlTasks implements TaskSource, ResultSink {
   readonly description: Json;
   /** Statements retried after a transient failure (a visible status of lost connections). */
   retries = 0;
+  /** Where the pauses of this task database go, unless a write names its own. */
+  readonly #onPause: ((pause: DatabasePause | null) => void) | undefined;
 
   /** @internal use {@link openSqlTasks}. */
   constructor(db: Kysely<unknown>, dialect: DialectName, display: string, options: SqlTaskOptions) {
@@ -168,6 +157,7 @@ export class SqlTasks implements TaskSource, ResultSink {
     this.#fanOut = parseFanOut(options.fanOut);
     this.#retryMs = options.retryMs ?? 60_000;
     this.#pageRows = integerInRange('pageRows', options.pageRows ?? 500, 1, 100_000);
+    this.#onPause = options.onPause;
     this.description = {
       url: display,
       query: options.query,
@@ -242,7 +232,7 @@ export class SqlTasks implements TaskSource, ResultSink {
         'reading a page of --query',
         this.#retryMs,
         () => this.#rows(this.#paged(after !== undefined), after !== undefined ? [after] : []),
-        () => this.retries++,
+        (p) => this.#paused(p),
       );
       for (const row of page) {
         const fields: Record<string, TaskValue> = {};
@@ -264,8 +254,8 @@ export class SqlTasks implements TaskSource, ResultSink {
     }
   }
 
-  /** Writes a batch of results back in one transaction (items without a score are left alone). */
-  async write(results: readonly ItemResult[]): Promise<void> {
+  /** Writes a batch of results back in one transaction (items without a score are left alone); pauses go to `onPause`. */
+  async write(results: readonly ItemResult[], onPause = this.#onPause): Promise<void> {
     const statement = this.#writeBack;
     if (statement === null) return;
     const scored = results.filter((r) => r.score !== undefined && r.fields !== undefined);
@@ -285,8 +275,13 @@ export class SqlTasks implements TaskSource, ResultSink {
             );
           }
         }),
-      () => this.retries++,
+      (p) => this.#paused(p, onPause),
     );
+  }
+
+  #paused(pause: DatabasePause | null, onPause = this.#onPause): void {
+    if (pause) this.retries++;
+    onPause?.(pause);
   }
 
   async close(): Promise<void> {

@@ -23,6 +23,8 @@ export async function scratchQueue(): Promise<{ url: string; queue: Queue } | st
     await probe.close().catch(() => undefined);
   }
   const queue = new Queue(QUEUE_NAME, { connection: parseQueueUrl(url) });
+  // jobs an earlier test left behind when it was killed would be taken by this test's workers
+  await queue.obliterate({ force: true });
   after(async () => {
     await queue.obliterate({ force: true });
     await queue.close();

@@ -1,97 +1,22 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { CompiledQuery, Kysely } from 'kysely';
 import { openBackend } from '../../src/backend.js';
 import { run as inspectCli } from '../../src/cli/inspect.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { KensaError } from '../../src/errors.js';
 import { runInspection } from '../../src/pipeline/run.js';
 import { openSqlTasks, parseFanOut } from '../../src/pipeline/sql-tasks.js';
-import { openDialect, parseStoreUrl, type DialectName } from '../../src/store/dialect.js';
 import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
-import { DIALECTS, MYSQL_ADMIN_URL, scratchDatabase } from '../store/_dialects.js';
-import { writeFrames } from './_images.js';
+import { DIALECTS, scratchDatabase } from '../store/_dialects.js';
+import { checkWrittenOnce, execute, killConnections, POSITIONS, seed, WRITE_BACK } from './_tasks.js';
 import { scratchQueue } from './_redis.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_RECIPE } from '../../src/detect/recipe.js';
 import { enqueueRun, type RunningWorker, startWorker } from '../../src/pipeline/jobs.js';
-import { createConnection } from 'mysql2/promise';
 
-const POSITIONS = ['xm', 'xp', 'zm', 'zp'] as const;
 const ROWS = 10;
-const WRITE_BACK = 'UPDATE panoramas SET {position}_score = :score WHERE id = :id';
-
-async function execute(url: string, statements: readonly string[]): Promise<Record<string, unknown>[]> {
-  const d = await openDialect(parseStoreUrl(url), { poolSize: 1, busyTimeoutMs: 5000 });
-  const db = new Kysely<unknown>({ dialect: d.kysely });
-  try {
-    let rows: Record<string, unknown>[] = [];
-    for (const s of statements) rows = (await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(s))).rows;
-    return rows;
-  } finally {
-    await db.destroy();
-  }
-}
-
-/** The seed's schema: one row per panorama (sid), a score column per position; and its images. */
-async function seed(url: string, dir: string): Promise<string> {
-  const scores = POSITIONS.map((p) => `${p}_score DOUBLE PRECISION`).join(', ');
-  const values = Array.from({ length: ROWS }, (_, i) => `(${i + 1}, 'p${i + 1}')`).join(', ');
-  await execute(url, [
-    `CREATE TABLE panoramas (id INTEGER PRIMARY KEY, sid VARCHAR(32) NOT NULL, ${scores})`,
-    `INSERT INTO panoramas (id, sid) VALUES ${values}`,
-  ]);
-  const frames = join(dir, 'frames');
-  await writeFrames(frames, 6, 32);
-  const project = join(dir, 'project');
-  mkdirSync(project);
-  for (let i = 0; i < ROWS; i++)
-    for (const [j, p] of POSITIONS.entries()) copyFileSync(join(frames, `frame00${(i + j) % 6}.png`), join(project, `p${i + 1}_${p}.png`));
-  return project;
-}
-
-/** Ends every connection of the scratch database (the run's pooled ones); returns how many. */
-async function killConnections(dialect: DialectName, url: string): Promise<number> {
-  const name = new URL(url).pathname.slice(1);
-  if (dialect === 'postgres') {
-    const rows = await execute(url.replace(`/${name}`, '/test'), [
-      `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE datname = '${name}' AND pid <> pg_backend_pid()`,
-    ]);
-    return rows.length;
-  }
-  const conn = await createConnection({ uri: MYSQL_ADMIN_URL });
-  try {
-    const [rows] = await conn.query(`SELECT id FROM information_schema.processlist WHERE db = '${name}' AND id <> connection_id()`);
-    for (const r of rows as { id: number }[]) await conn.query(`KILL ${r.id}`).catch(() => undefined);
-    return (rows as unknown[]).length;
-  } finally {
-    await conn.end();
-  }
-}
-
-/** Every score cell of the table, and the store's score of the same item. */
-async function checkWrittenOnce(url: string, storePath: string, runId: string): Promise<void> {
-  const rows = await execute(url, ['SELECT * FROM panoramas ORDER BY id']);
-  const store = await openStore(storePath);
-  try {
-    const items = await store.items(runId);
-    assert.equal(items.length, ROWS * POSITIONS.length);
-    assert.equal(new Set(items.map((i) => i.itemKey)).size, items.length);
-    const byKey = new Map(items.map((i) => [i.itemKey, i]));
-    for (const row of rows)
-      for (const p of POSITIONS) {
-        const item = byKey.get(`${row.id}/${p}`);
-        assert.ok(item, `item ${row.id}/${p} stored`);
-        assert.equal(item.status === 'error', false, `${row.id}/${p}: ${item.error}`);
-        assert.equal(Number(row[`${p}_score`]), item.score, `${row.id}/${p} written back`);
-      }
-  } finally {
-    await store.close();
-  }
-}
 
 describe('tasks from SQL, results written back', () => {
   for (const dialect of DIALECTS) {
@@ -100,7 +25,7 @@ describe('tasks from SQL, results written back', () => {
       if (typeof scratch === 'string') return t.skip(scratch);
       after(() => scratch.drop());
       const dir = tempDir('kensa-sql-tasks-');
-      const project = await seed(scratch.url, dir);
+      const project = await seed(scratch.url, dir, ROWS);
       const tasks = await openSqlTasks({
         url: scratch.url,
         query: 'SELECT id, sid FROM panoramas WHERE id > 0',
@@ -134,7 +59,7 @@ describe('tasks from SQL, results written back', () => {
         assert.equal(summary.run.status, 'done');
         assert.equal(summary.processed, ROWS * POSITIONS.length);
         if (dialect !== 'sqlite') assert.ok(killed > 0, 'connections were killed mid-run');
-        await checkWrittenOnce(scratch.url, storePath, summary.run.id);
+        await checkWrittenOnce(scratch.url, storePath, summary.run.id, ROWS);
       } finally {
         backend.close();
         await tasks.close();
@@ -173,7 +98,7 @@ describe('bad task arguments name the field', () => {
 test('kensa inspect --tasks … --write-back runs the seed workflow from the command line', async () => {
   const dir = tempDir('kensa-sql-cli-');
   const url = join(dir, 'tasks.db');
-  const project = await seed(url, dir);
+  const project = await seed(url, dir, ROWS);
   const out: string[] = [];
   const err: string[] = [];
   const io = { out: { write: (s: string) => out.push(s) }, err: { write: (s: string) => err.push(s) } } as unknown as CliIO;
@@ -205,7 +130,7 @@ test('kensa inspect --tasks … --write-back runs the seed workflow from the com
   assert.equal(code, 0, err.join(''));
   const summary = JSON.parse(out.join('')) as { run: string; processed: number };
   assert.equal(summary.processed, ROWS * POSITIONS.length);
-  await checkWrittenOnce(url, storePath, summary.run);
+  await checkWrittenOnce(url, storePath, summary.run, ROWS);
   const usage = await inspectCli(['--query', 'SELECT 1'], io);
   assert.equal(usage, 2);
   assert.match(err.join(''), /--query needs --tasks/);
@@ -216,7 +141,7 @@ test('a queued --tasks run: two workers write every score back once', async (t) 
   if (typeof redis === 'string') return t.skip(redis);
   const dir = tempDir('kensa-sql-queue-');
   const url = join(dir, 'tasks.db');
-  const project = await seed(url, dir);
+  const project = await seed(url, dir, ROWS);
   const tasks = await openSqlTasks({
     url,
     query: 'SELECT id, sid FROM panoramas',
@@ -240,7 +165,7 @@ test('a queued --tasks run: two workers write every score back once', async (t) 
     for (const name of ['a', 'b']) workers.push(await startWorker({ queue: redis.url, store, backend, tasks: url, postWorkers: 0, name }));
     const deadline = Date.now() + 120_000;
     while ((await store.getRun(run.id))?.status !== 'done' && Date.now() < deadline) await sleep(100);
-    await checkWrittenOnce(url, storePath, run.id);
+    await checkWrittenOnce(url, storePath, run.id, ROWS);
   } finally {
     for (const w of workers) await w.close();
     backend.close();
