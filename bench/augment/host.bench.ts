@@ -5,7 +5,8 @@
  * measures it (lavapipe included). For the composite of bench/augment/augment.bench.ts on
  * N × 3 × H × W u8 (default 16 × 1080p) and the 6-transform image + mask pipeline at 512²:
  * the whole call, then each top-level stage alone at p = 1 (every sample runs it), and the draw
- * alone. The GPU is synced outside the timed region after every call. Median (IQR) of repeats.
+ * alone. The GPU is synced outside the timed region after every call. Median (IQR) and minimum of
+ * repeats: on a shared machine the minimum is the steadier figure.
  * Usage: node --expose-gc --import tsx bench/augment/host.bench.ts [N H W REPEATS]
  */
 import { augment, draw, fromJSON, type AugmentBatch, type Transform } from '../../src/augment/index.js';
@@ -55,16 +56,16 @@ function drawTime(t: Transform, batch: AugmentBatch): Summary {
   return summarize(samples);
 }
 
-const fmt = (s: Summary) => `${s.median.toFixed(3)} (${s.q1.toFixed(3)}–${s.q3.toFixed(3)})`;
+const fmt = (s: Summary) => `${s.median.toFixed(3)} (${s.q1.toFixed(3)}–${s.q3.toFixed(3)}) | ${s.min.toFixed(3)}`;
 const lines: string[] = [];
 
 async function report(title: string, doc: TransformData, batch: AugmentBatch): Promise<void> {
   const whole = build(doc);
-  lines.push(`## ${title}`, '', '| stage | host ms/batch, median (IQR) | dispatches/batch |', '|---|---|---|');
+  lines.push(`## ${title}`, '', '| stage | host ms/batch, median (IQR) | min | dispatches/batch |', '|---|---|---|---|');
   const all = await hostTime(whole, batch);
   lines.push(`| whole pipeline (its own p) | ${fmt(all.ms)} | ${all.dispatches.toFixed(1)} |`);
   lines.push(`| draw only | ${fmt(drawTime(whole, batch))} | 0 |`);
-  for (const child of (doc as { transforms: TransformData[] }).transforms) {
+  for (const child of doc.transforms ?? []) {
     const one = await hostTime(build({ ...child, p: 1 } as TransformData), batch);
     lines.push(`| ${child.name === 'OneOf' ? 'Flip (OneOf)' : child.name} at p 1 | ${fmt(one.ms)} | ${one.dispatches.toFixed(1)} |`);
   }
