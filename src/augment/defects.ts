@@ -148,7 +148,7 @@ function defectMap(shapes: readonly DefectShape[], width: number, height: number
           // darkening: a = 1 + k, b = 0; brightening: a = 1 − k, b = k (scalars: this loop runs per pixel)
           const a = k < 0 ? 1 + k : 1 - k;
           e[o + 2] = a * e[o + 2]!;
-          e[o + 3] = a * e[o + 3]! + (k < 0 ? 0 : k);
+          e[o + 3] = a * e[o + 3]! + Math.max(k, 0);
         }
     }
     const box = maskBox(fp);
