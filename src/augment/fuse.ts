@@ -9,7 +9,8 @@
  * samples nearest and equals the unfused chain bit for bit; a group that resamples once where the
  * chain resampled several times differs from it by the chain's extra interpolation (see
  * docs/augment.md for the tolerance).
- * A container (OneOf, Sequential, SomeOf; not Compose, whose end drops boxes) whose transforms are all exact maps joins a
+ * A container (OneOf, Sequential, SomeOf; not Compose, whose end drops boxes) whose transforms are all exact maps
+ * keeping the size joins a
  * group as one member (`exactContainer`): each sample's drawn children compose into its matrix, so
  * Albumentations' Flip (a OneOf of flips) and a RandomRotate90 before it run as one gather.
  * Boxes and keypoints move member by member (targets.ts), fused or not; exact maps keep boxes on
@@ -27,9 +28,15 @@ import type { ContainerTransform, GeometricTransform, Json, Matrix3, ResampleSpe
 /** What a fused group needs of a member: a leaf geometric transform or an exact container. */
 export type Geometry = Pick<GeometricTransform, 'name' | 'resample' | 'outputSize' | 'matrix' | 'warp'>;
 
-/** Exact maps only, and no Compose (its end drops boxes, which a fused member would skip). */
+/**
+ * Exact maps that keep the size (up to a transpose) only, and no Compose (its end drops boxes,
+ * which a fused member would skip). The exact maps that set the size (RandomCrop, CenterCrop: a
+ * width and a height) stay out: inside a container they would give one batch two sizes, and the
+ * error should name them, not their container.
+ */
 function allExact(t: Transform): boolean {
-  return t.kind === 'container' ? t.name !== 'Compose' && t.children.every(allExact) : t.kind === 'geometric' && t.resample === null;
+  if (t.kind === 'container') return t.name !== 'Compose' && t.children.every(allExact);
+  return t.kind === 'geometric' && t.resample === null && !('width' in t.args && 'height' in t.args);
 }
 
 /** One sample's drawn children of an exact container, folded: the composed matrix and the size after. */
