@@ -9,12 +9,11 @@
  * samples nearest and equals the unfused chain bit for bit; a group that resamples once where the
  * chain resampled several times differs from it by the chain's extra interpolation (see
  * docs/augment.md for the tolerance).
- * A container (OneOf, Sequential, SomeOf; not Compose, whose end drops boxes) whose transforms are all exact maps
- * keeping the size joins a
- * group as one member (`exactContainer`): each sample's drawn children compose into its matrix, so
- * Albumentations' Flip (a OneOf of flips) and a RandomRotate90 before it run as one gather.
- * Boxes and keypoints move member by member (targets.ts), fused or not; exact maps keep boxes on
- * integer edges and clip the same composed or step by step.
+ * A container (OneOf, Sequential, SomeOf; not Compose, whose end drops boxes) whose transforms
+ * are all exact maps keeping the size joins a group as one member (`exactContainer`): each
+ * sample's drawn children compose into its matrix, so Albumentations' Flip (a OneOf of flips) and
+ * a RandomRotate90 before it run as one gather. Boxes and keypoints move member by member
+ * (targets.ts), fused or not; maps that permute pixels move a box the same composed or step by step.
  */
 import { warpAffine } from '../ops/geometry/warp-affine.js';
 import { warpPerspective } from '../ops/geometry/warp-perspective.js';
