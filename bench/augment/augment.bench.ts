@@ -20,6 +20,7 @@ import type { TransformData } from '../../src/augment/serialize.js';
 import { Gpu } from '../../src/gpu/gpu.js';
 import { Tensor } from '../../src/tensor.js';
 import { metadata, repeat, type Summary } from '../_kit/stats.js';
+import { COMPOSITE, SIX } from './pipelines.js';
 
 const outDir = process.argv[2] ?? 'bench-out';
 const [N, H, W, CPU_N] = (process.argv.length >= 7 ? process.argv.slice(3, 7).map(Number) : [32, 1080, 1920, 1]) as [number, number, number, number];
@@ -32,47 +33,6 @@ const ARGS: Record<string, Record<string, unknown>> = {
   RandomResizedCrop: { width: Math.floor(W / 2), height: Math.floor(H / 2) },
   Resize: { width: Math.floor(W / 2), height: Math.floor(H / 2) },
   PadIfNeeded: { minWidth: W + 64, minHeight: H + 64 },
-};
-
-/** Albumentations' Flip: one of horizontal, vertical or both, with probability p. */
-const flip = (p: number): TransformData => ({
-  name: 'OneOf',
-  p,
-  transforms: [
-    { name: 'HorizontalFlip', p: 1 },
-    { name: 'VerticalFlip', p: 1 },
-    {
-      name: 'Sequential',
-      p: 1,
-      transforms: [
-        { name: 'HorizontalFlip', p: 1 },
-        { name: 'VerticalFlip', p: 1 },
-      ],
-    },
-  ],
-});
-
-const COMPOSITE: TransformData = {
-  name: 'Compose',
-  transforms: [
-    { name: 'RandomRotate90', p: 0.5 },
-    flip(0.5),
-    { name: 'RandomBrightnessContrast', p: 0.2 },
-    { name: 'GaussianBlur', p: 0.1, blurLimit: [3, 7] },
-  ],
-};
-
-/** Six transforms, geometric and colour, for 512² image + mask batches. */
-const SIX: TransformData = {
-  name: 'Compose',
-  transforms: [
-    { name: 'RandomRotate90', p: 0.5 },
-    { name: 'HorizontalFlip', p: 0.5 },
-    { name: 'ShiftScaleRotate', p: 0.5 },
-    { name: 'RandomBrightnessContrast', p: 0.5 },
-    { name: 'HueSaturationValue', p: 0.5 },
-    { name: 'GaussianBlur', p: 0.3, blurLimit: [3, 7] },
-  ],
 };
 
 /** The pipeline of a document, or why it cannot be built in this tree (a transform not registered yet). */

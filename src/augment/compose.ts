@@ -14,30 +14,21 @@
  * - SomeOf picks `n` distinct children uniformly, runs them in their order, each with its own p.
  *
  * Apply: per container, consecutive geometric children run as one warp (fuse.ts) and
- * consecutive pointwise ones as one run (pointwise.ts); a child that no sample drew is skipped.
+ * consecutive pointwise ones as one run (pointwise.ts); a child container of exact maps only
+ * (Albumentations' Flip: a OneOf of flips) counts as one geometric child there; a child that no
+ * sample drew is skipped.
  */
 import { z } from 'zod';
 import { KensaError } from '../errors.js';
 import { tidy } from '../tensor.js';
 import { integerInRange, is } from '../validate.js';
 import { mulberry32 } from '../rng.js';
-import { applyGeometric } from './fuse.js';
+import { applyGeometric, exactContainer, type Geometry } from './fuse.js';
 import { applyPointwise } from './pointwise.js';
 import { pathName, parseOrThrow, probability } from './registry.js';
 import { finishState, startState, withBatch, type RunState } from './state.js';
 import { keypointInside } from './targets.js';
-import type {
-  AugmentBatch,
-  ContainerMode,
-  ContainerTransform,
-  GeometricTransform,
-  Json,
-  PointwiseTransform,
-  Rng,
-  SampleContext,
-  SampleParams,
-  Transform,
-} from './transform.js';
+import type { AugmentBatch, ContainerMode, ContainerTransform, Json, PointwiseTransform, Rng, SampleContext, SampleParams, Transform } from './transform.js';
 
 export interface ComposeArgs {
   readonly transforms: readonly Transform[];
@@ -238,16 +229,19 @@ function applyNode(t: Transform, s: RunState, params: readonly Json[], fuse: boo
 
 function applyContainer(t: ContainerTransform, entry: RunState, params: readonly Json[], fuse: boolean): RunState {
   const childParams = t.children.map((_, j) => params.map((p) => (p === null ? null : (p as readonly Json[])[j]!)));
+  // with fusion, a container of exact maps is one geometric member of its neighbours' group
+  const geometry: (Geometry | null)[] = t.children.map((c) => (c.kind === 'geometric' ? c : fuse && c.kind === 'container' ? exactContainer(c) : null));
+  const kindOf = (j: number) => (geometry[j] ? 'geometric' : t.children[j]!.kind);
   let s = entry;
   let j = 0;
   while (j < t.children.length) {
-    const kind = t.children[j]!.kind;
+    const kind = kindOf(j);
     let k = j + 1;
-    if (kind === 'geometric' || kind === 'pointwise') while (k < t.children.length && t.children[k]!.kind === kind) k++;
-    const group = t.children.slice(j, k);
+    if (kind === 'geometric' || kind === 'pointwise') while (k < t.children.length && kindOf(k) === kind) k++;
     const groupParams = childParams.slice(j, k);
-    if (kind === 'geometric') s = applyGeometric(group as GeometricTransform[], groupParams, s, fuse);
-    else if (kind === 'pointwise') s = { ...s, batch: { ...s.batch, image: applyPointwise(group as PointwiseTransform[], groupParams, s.batch.image, fuse) } };
+    if (kind === 'geometric') s = applyGeometric(geometry.slice(j, k) as Geometry[], groupParams, s, fuse);
+    else if (kind === 'pointwise')
+      s = { ...s, batch: { ...s.batch, image: applyPointwise(t.children.slice(j, k) as PointwiseTransform[], groupParams, s.batch.image, fuse) } };
     else s = applyNode(t.children[j]!, s, groupParams[0]!, fuse);
     j = k;
   }

@@ -84,12 +84,16 @@ interface DefectMap {
 function maskBox(fp: Footprint): { x0: number; y0: number; x1: number; y1: number } | null {
   const fw = fp.x1 - fp.x0 + 1;
   let [x0, y0, x1, y1] = [Infinity, Infinity, -1, -1];
-  fp.mask.forEach((m, i) => {
-    if (!m) return;
+  const mask = fp.mask;
+  for (let i = 0; i < mask.length; i++) {
+    if (!mask[i]) continue;
     const x = fp.x0 + (i % fw);
     const y = fp.y0 + Math.floor(i / fw);
-    [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
-  });
+    if (x < x0) x0 = x;
+    if (y < y0) y0 = y;
+    if (x > x1) x1 = x;
+    if (y > y1) y1 = y;
+  }
   return x1 < 0 ? null : { x0, y0, x1: x1 + 1, y1: y1 + 1 };
 }
 
@@ -141,9 +145,10 @@ function defectMap(shapes: readonly DefectShape[], width: number, height: number
           const o = ((y - y0) * w + x - x0) * ENTRY;
           if (fp.mask[f]) e[o + 4] = 1;
           if (k === 0) continue;
-          const [a, b] = k < 0 ? [1 + k, 0] : [1 - k, k];
+          // darkening: a = 1 + k, b = 0; brightening: a = 1 − k, b = k (scalars: this loop runs per pixel)
+          const a = k < 0 ? 1 + k : 1 - k;
           e[o + 2] = a * e[o + 2]!;
-          e[o + 3] = a * e[o + 3]! + b;
+          e[o + 3] = a * e[o + 3]! + Math.max(k, 0);
         }
     }
     const box = maskBox(fp);

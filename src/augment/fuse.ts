@@ -9,7 +9,11 @@
  * samples nearest and equals the unfused chain bit for bit; a group that resamples once where the
  * chain resampled several times differs from it by the chain's extra interpolation (see
  * docs/augment.md for the tolerance).
- * Boxes and keypoints move transform by transform (targets.ts), fused or not.
+ * A container (OneOf, Sequential, SomeOf; not Compose, whose end drops boxes) whose transforms
+ * are all exact maps keeping the size joins a group as one member (`exactContainer`): each
+ * sample's drawn children compose into its matrix, so Albumentations' Flip (a OneOf of flips) and
+ * a RandomRotate90 before it run as one gather. Boxes and keypoints move member by member
+ * (targets.ts), fused or not; maps that permute pixels move a box the same composed or step by step.
  */
 import { warpAffine } from '../ops/geometry/warp-affine.js';
 import { warpPerspective } from '../ops/geometry/warp-perspective.js';
@@ -18,7 +22,41 @@ import { KensaError } from '../errors.js';
 import { IDENTITY, isAffine, multiply, toCentreCoordinates } from './matrix.js';
 import type { RunState } from './state.js';
 import { mapBox, mapKeypoint } from './targets.js';
-import type { GeometricTransform, Json, Matrix3, ResampleSpec, Size } from './transform.js';
+import type { ContainerTransform, GeometricTransform, Json, Matrix3, ResampleSpec, Size, Transform } from './transform.js';
+
+/** What a fused group needs of a member: a leaf geometric transform or an exact container. */
+export type Geometry = Pick<GeometricTransform, 'name' | 'resample' | 'outputSize' | 'matrix' | 'warp'>;
+
+/**
+ * Exact maps that keep the size (up to a transpose) only, and no Compose (its end drops boxes,
+ * which a fused member would skip). The exact maps that set the size (RandomCrop, CenterCrop: a
+ * width and a height) stay out: inside a container they would give one batch two sizes, and the
+ * error should name them, not their container.
+ */
+function allExact(t: Transform): boolean {
+  if (t.kind === 'container') return t.name !== 'Compose' && t.children.every(allExact);
+  return t.kind === 'geometric' && t.resample === null && !('width' in t.args && 'height' in t.args);
+}
+
+/** One sample's drawn children of an exact container, folded: the composed matrix and the size after. */
+function foldDrawn(t: Transform, params: Json, size: Size, m: Matrix3): { m: Matrix3; size: Size } {
+  if (params === null || t.kind === 'pointwise' || t.kind === 'image') return { m, size };
+  if (t.kind === 'geometric') return { m: multiply(t.matrix(params, size), m), size: t.outputSize(size, params) };
+  let r = { m, size };
+  for (const [j, child] of t.children.entries()) r = foldDrawn(child, (params as readonly Json[])[j]!, r.size, r.m);
+  return r;
+}
+
+/** A container of exact maps only as one geometric member (its parameters: the container's own); null for any other container. */
+export function exactContainer(t: ContainerTransform): Geometry | null {
+  if (!allExact(t)) return null;
+  return {
+    name: t.name,
+    resample: null,
+    outputSize: (size, params) => foldDrawn(t, params, size, IDENTITY).size,
+    matrix: (params, size) => foldDrawn(t, params, size, IDENTITY).m,
+  };
+}
 
 /** Settings of the warp that runs a group; null spec members read only inside their source. */
 function joins(group: ResampleSpec | null, next: ResampleSpec | null): boolean {
@@ -38,7 +76,7 @@ export function warpBatch(x: Tensor, matrices: readonly Matrix3[], size: Size, s
 }
 
 /** The one size every sample has after `t`; KENSA_ERR_AUGMENT when the draws disagree. */
-function outputSize(t: GeometricTransform, size: Size, params: readonly Json[]): Size {
+function outputSize(t: Geometry, size: Size, params: readonly Json[]): Size {
   const sizes = params.map((p) => t.outputSize(size, p));
   const first = sizes[0]!;
   const other = sizes.find((s) => s.width !== first.width || s.height !== first.height);
@@ -52,12 +90,7 @@ function outputSize(t: GeometricTransform, size: Size, params: readonly Json[]):
 }
 
 /** Runs a group of geometric transforms on the image and the mask: alone through its op, or fused into one warp. */
-function warpGroup(
-  group: readonly GeometricTransform[],
-  params: readonly (readonly Json[])[],
-  s: RunState,
-  out: Size,
-): Pick<RunState['batch'], 'image' | 'mask'> {
+function warpGroup(group: readonly Geometry[], params: readonly (readonly Json[])[], s: RunState, out: Size): Pick<RunState['batch'], 'image' | 'mask'> {
   const { image, mask } = s.batch;
   const t = group[0]!;
   if (group.length === 1 && t.warp !== undefined) {
@@ -84,7 +117,7 @@ function warpGroup(
  * Applies consecutive geometric transforms `run` (params[k]: transform k's per-sample parameters)
  * to every target. With `fuse`, joinable neighbours run as one warp; otherwise each runs alone.
  */
-export function applyGeometric(run: readonly GeometricTransform[], params: readonly (readonly Json[])[], s: RunState, fuse: boolean): RunState {
+export function applyGeometric(run: readonly Geometry[], params: readonly (readonly Json[])[], s: RunState, fuse: boolean): RunState {
   let state = s;
   let j = 0;
   while (j < run.length) {
@@ -93,7 +126,7 @@ export function applyGeometric(run: readonly GeometricTransform[], params: reado
     // once a member has cropped, a member that reads outside its input would read the cropped-away pixels: it starts a new group
     let size = state.size;
     let cropped = false;
-    const enter = (t: GeometricTransform, p: readonly Json[]) => {
+    const enter = (t: Geometry, p: readonly Json[]) => {
       const out = outputSize(t, size, p);
       cropped ||= t.resample === null && out.width * out.height < size.width * size.height;
       size = out;
@@ -115,7 +148,7 @@ export function applyGeometric(run: readonly GeometricTransform[], params: reado
 }
 
 /** One group: pixels by warpGroup, boxes and keypoints transform by transform. */
-function moveTargets(group: readonly GeometricTransform[], params: readonly (readonly Json[])[], s: RunState): RunState {
+function moveTargets(group: readonly Geometry[], params: readonly (readonly Json[])[], s: RunState): RunState {
   let size = s.size;
   let boxes = s.batch.boxes;
   let visible = s.visible;

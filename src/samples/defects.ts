@@ -404,12 +404,16 @@ function perlin(seed: number): (x: number, y: number) => number {
   for (let i = 0; i < 512; i++) perm[i] = base[i & 255]!;
   const grad = (h: number, x: number, y: number) => ((h & 1) === 0 ? x : -x) + ((h & 2) === 0 ? y : -y);
   const fade = (t: number) => t * t * t * (t * (t * 6 - 15) + 10);
+  // scalars, not destructured pairs: a stain calls this twice per pixel
   return (x, y) => {
     const xi = Math.floor(x);
     const yi = Math.floor(y);
-    const [xf, yf] = [x - xi, y - yi];
-    const [X, Y] = [xi & 255, yi & 255];
-    const [u, v] = [fade(xf), fade(yf)];
+    const xf = x - xi;
+    const yf = y - yi;
+    const X = xi & 255;
+    const Y = yi & 255;
+    const u = fade(xf);
+    const v = fade(yf);
     const aa = perm[perm[X]! + Y]!;
     const ab = perm[perm[X]! + Y + 1]!;
     const ba = perm[perm[X + 1]! + Y]!;

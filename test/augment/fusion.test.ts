@@ -13,10 +13,12 @@ import {
   CenterCrop,
   Compose,
   HorizontalFlip,
+  OneOf,
   PadIfNeeded,
   Perspective,
   RandomCrop,
   RandomRotate90,
+  Sequential,
   ShiftScaleRotate,
   Transpose,
   VerticalFlip,
@@ -56,6 +58,23 @@ describe('geometric fusion', () => {
         assertClose(fused.batch.image, chain.batch.image, EXACT, `${dtype} seed ${seed} image`);
         assertClose(fused.batch.mask!, chain.batch.mask!, EXACT, `${dtype} seed ${seed} mask`);
       }
+    }
+  });
+
+  test("a container of exact maps (Albumentations' Flip) fuses with its neighbours: the unfused bytes and boxes", () => {
+    const flip = OneOf({
+      p: 0.7,
+      transforms: [HorizontalFlip({ p: 1 }), VerticalFlip({ p: 1 }), Sequential({ transforms: [HorizontalFlip({ p: 1 }), VerticalFlip({ p: 1 })] })],
+    });
+    const pipeline = Compose({ transforms: [RandomRotate90({ p: 0.5 }), flip, Transpose({ p: 0.5 }), RandomCrop({ width: 13, height: 11 })] });
+    const boxes = Array.from({ length: 6 }, (_, i) => [{ x0: i, y0: 1, x1: i + 5, y1: 9, label: i }]);
+    for (const seed of [1, 2, 3, 4]) {
+      const b = { ...batchOf(6, 'u8'), boxes };
+      const fused = augment(pipeline, b, { seed });
+      const chain = augment(pipeline, b, { seed, fuse: false });
+      assertClose(fused.batch.image, chain.batch.image, EXACT, `seed ${seed} image`);
+      assertClose(fused.batch.mask!, chain.batch.mask!, EXACT, `seed ${seed} mask`);
+      assert.deepEqual(fused.batch.boxes, chain.batch.boxes, `seed ${seed} boxes`);
     }
   });
 

@@ -18,6 +18,8 @@ import {
   RandomCrop,
   RandomRotate90,
   registeredTransforms,
+  Sequential,
+  VerticalFlip,
   replay,
   ShiftScaleRotate,
   Transpose,
@@ -89,5 +91,20 @@ describe('augment on the GPU', () => {
       assert.equal(r.batch.image.dtype, dtype);
       assert.deepEqual(r.batch.image.shape, [2, 3, 20, 20]);
     }
+  });
+
+  test("the seed's quarter turn and Flip (a OneOf of flips) record one dispatch: the CPU result", { skip: gpuSkip(gpu) }, async () => {
+    const flip = OneOf({
+      transforms: [HorizontalFlip({ p: 1 }), VerticalFlip({ p: 1 }), Sequential({ transforms: [HorizontalFlip({ p: 1 }), VerticalFlip({ p: 1 })] })],
+    });
+    const pipeline = Compose({ transforms: [RandomRotate90({ p: 1 }), flip] });
+    const b = batchOf(4);
+    await assertGpuEqualsCpu(gpu!, pipeline, b, 5, 'rot90 + Flip');
+    const image = await b.image.toGpu(gpu!);
+    const before = gpu!.stats.dispatches;
+    const r = augment(pipeline, { image }, { seed: 5 });
+    assert.equal(gpu!.stats.dispatches - before, 1);
+    await gpu!.sync();
+    for (const x of [image, r.batch.image]) x.dispose();
   });
 });

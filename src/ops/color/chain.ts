@@ -121,7 +121,17 @@ export function colorChainRows(steps: ColorChainOptions['steps'], n: number): nu
   return Array.from({ length: n }, (_, i) => each.map((row) => row(i)));
 }
 
+const chainPrograms = new Map<string, ProgramInfo>();
+
+/** The chain's program per dtype and means input, built once (its spec carries the whole WGSL text). */
 function chainProgram(dtype: DType, withMeans: boolean): ProgramInfo {
+  const id = `${dtype}|${withMeans}`;
+  let program = chainPrograms.get(id);
+  if (!program) chainPrograms.set(id, (program = buildChainProgram(dtype, withMeans)));
+  return program;
+}
+
+function buildChainProgram(dtype: DType, withMeans: boolean): ProgramInfo {
   return pixelProgram({
     name: 'color_chain',
     key: withMeans ? 'means' : '',

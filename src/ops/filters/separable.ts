@@ -199,7 +199,8 @@ export function perSampleTapVecs(taps: number): number {
 }
 
 function packPerSampleTaps(kernels: readonly (readonly number[])[], borderValues: readonly number[], vecs: number): number[] {
-  const out = new Array<number>(PER_SAMPLE_TAP_VECS * 4).fill(0);
+  // only the samples' blocks: dispatch zero-fills the rest of the uniform array
+  const out = new Array<number>(kernels.length * vecs * 4).fill(0);
   kernels.forEach((k, n) => {
     const base = n * vecs * 4;
     out[base] = k.length;
@@ -302,7 +303,7 @@ function perSampleTiled(
   const spec = separablePerSampleTileSpec(x.dtype, a.dtype, a.border, (tx - 1) / 2, (ty - 1) / 2);
   const vecs = Math.ceil((tx + ty) / 4);
   if (!stencilTileFits(spec, shape) || shape[0] * vecs > PER_SAMPLE_TAP_VECS) return null;
-  const pw = new Array<number>(PER_SAMPLE_TAP_VECS * 4).fill(0);
+  const pw = new Array<number>(shape[0] * vecs * 4).fill(0);
   kx.forEach((k, n) => {
     for (const [i, v] of [...padKernel(k, tx), ...padKernel(ky[n]!, ty)].entries()) pw[n * vecs * 4 + i] = v;
   });

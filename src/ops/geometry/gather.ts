@@ -128,9 +128,18 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   });
 }
 
-/** The program a gather runs: raw bit copy for equal dtypes, converting otherwise. */
+const rawPrograms = new Map<string, ProgramInfo>();
+
+/**
+ * The program a gather runs: raw bit copy for equal dtypes, converting otherwise. Equal specs
+ * return the same object (as pixelProgram's do), so a call does not rebuild the WGSL.
+ */
 export function gatherProgram(spec: GatherSpec): ProgramInfo {
-  return spec.inDtype === spec.outDtype ? rawProgram(spec) : convertProgram(spec);
+  if (spec.inDtype !== spec.outDtype) return convertProgram(spec);
+  const id = `${spec.name}|${spec.key}|${spec.inDtype}|${spec.border}|${spec.perSample === true}|${spec.uniforms.map((f) => f.name).join(',')}|${spec.coord}`;
+  let program = rawPrograms.get(id);
+  if (!program) rawPrograms.set(id, (program = rawProgram(spec)));
+  return program;
 }
 
 /** Every dtype pair of a gather (raw for the five equal pairs, converting for the rest). */
