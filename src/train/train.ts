@@ -92,11 +92,12 @@ function batchTensors(batch: LoaderBatch): { x: Tensor; y: Tensor } {
 }
 
 /** One optimizer step on a batch; resolves to its (unscaled) loss. */
-async function trainStep(net: UNet, opt: AdamW, scaler: GradScaler | null, batch: LoaderBatch, posWeight: number): Promise<number> {
+export async function trainStep(net: UNet, opt: AdamW, scaler: GradScaler | null, batch: LoaderBatch, posWeight: number): Promise<number> {
   opt.zeroGrad();
   const value = tidy(() => {
     const { x, y } = batchTensors(batch);
-    const loss = bceDiceLoss(net.forward(Var.constant(x)), y, { posWeight });
+    // retained: under loss scaling the loss is not backward's root, whose value alone survives it
+    const loss = bceDiceLoss(net.forward(Var.constant(x)), y, { posWeight }).retain();
     backward(scaler ? scaler.scaleLoss(loss) : loss);
     if (!scaler) opt.step();
     return loss.value;
