@@ -10,6 +10,7 @@ import { thresholdModel } from '../../src/models/tiny.js';
 import { buildServer, type ServeOptions } from '../../src/serve/app.js';
 import { InspectionEngine } from '../../src/serve/engine.js';
 import { tempDir } from '../_kit/tmp.js';
+import { form } from './_multipart.js';
 
 const backend = await openBackend({ device: 'cpu' });
 const dir = tempDir('kensa-serve-models-');
@@ -59,6 +60,26 @@ test('--model NAME=PATH: a request names its model (query or JSON body); an unkn
   );
   const batch = await app.inject({ method: 'POST', url: '/v1/inspect/batch', payload: { model: 'dim', images: [{ data: image.toString('base64') }] } });
   assert.equal(batch.json().results[0].verdict, 'NG');
+  // a multipart upload names it in its `model` field
+  const multipart = await app.inject({
+    method: 'POST',
+    url: '/v1/inspect',
+    ...(await form([
+      ['model', 'dim'],
+      ['image', image, 'image/png', 'a.png'],
+    ])),
+  });
+  assert.equal(multipart.statusCode, 200, multipart.body);
+  assert.deepEqual([multipart.json().recipe, multipart.json().verdict], ['dim', 'NG']);
+  const unknownField = await app.inject({
+    method: 'POST',
+    url: '/v1/inspect',
+    ...(await form([
+      ['model', 'unet'],
+      ['image', image, 'image/png', 'a.png'],
+    ])),
+  });
+  assert.equal(unknownField.statusCode, 404);
   const unknown = await inspect('/v1/inspect?model=unet');
   assert.equal(unknown.statusCode, 404);
   assert.deepEqual(unknown.json().error, { code: 'KENSA_ERR_NOT_FOUND', message: 'Expected one of bright, dim for model but received "unet"' });

@@ -3,6 +3,7 @@ import { after, test } from 'node:test';
 import { openBackend } from '../../src/backend.js';
 import { buildServer, type ServeOptions } from '../../src/serve/app.js';
 import { spotPng as png } from './_images.js';
+import { form, type Part } from './_multipart.js';
 
 const backend = await openBackend({ device: 'cpu' });
 
@@ -10,19 +11,6 @@ async function server(o: Partial<ServeOptions> = {}) {
   const app = await buildServer({ backend, store: null, postWorkers: 1, batch: { maxQueueDelayUs: 1000 }, ...o });
   after(() => app.close());
   return app;
-}
-
-type Part = [name: string, value: string] | [name: string, bytes: Buffer, type: string, filename: string];
-
-/** A multipart/form-data body (as a browser's FormData sends it) and its Content-Type. */
-async function form(parts: Part[]): Promise<{ payload: Buffer; headers: Record<string, string> }> {
-  const fd = new FormData();
-  for (const p of parts) {
-    if (p.length === 2) fd.append(p[0], p[1]);
-    else fd.append(p[0], new Blob([p[1]], { type: p[2] }), p[3]);
-  }
-  const r = new Response(fd);
-  return { payload: Buffer.from(await r.arrayBuffer()), headers: { 'content-type': r.headers.get('content-type')! } };
 }
 
 test('POST /v1/inspect multipart: one image file with the recipe, params, mask and key fields answers as the raw body does', async () => {
