@@ -7,11 +7,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'bullmq';
 import type { CliIO } from '../../src/cli/io.js';
-import { runWorker } from '../../src/cli/worker.js';
+import { runStatus, runWorker } from '../../src/cli/worker.js';
 import { DEFAULT_RECIPE } from '../../src/detect/recipe.js';
 import { KensaError } from '../../src/errors.js';
-import { enqueueRun, parseQueueUrl } from '../../src/pipeline/jobs.js';
+import { enqueueRun, parseQueueUrl, QUEUE_NAME } from '../../src/pipeline/jobs.js';
+import type { Json } from '../../src/store/schema.js';
 import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
 import { writeFrames } from './_images.js';
@@ -77,5 +79,44 @@ test('kensa worker --metrics-port serves Prometheus metrics: jobs done, failed, 
     stop.abort();
     assert.equal(await exited, 0);
     await store.close();
+  }
+});
+
+test('kensa status shows an active job that waits for its database: stage, retry, and the error', async (t) => {
+  const redis = await scratchQueue();
+  if (typeof redis === 'string') return t.skip(redis);
+  const db = join(tempDir('kensa-status-pause-'), 'runs.db');
+  const store = await openStore(db);
+  const run = await store.createRun({ recipeName: 'classic', recipe: DEFAULT_RECIPE as unknown as Json, device: 'cpu', options: { total: 4 } });
+  await store.close();
+  await redis.queue.add('inspect', { runId: run.id, items: [] }, { jobId: `${run.id}/0` });
+  // a stand-in worker takes the job and reports a pause as kensa worker's store retries do, then holds the job
+  let release = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  let reported = () => {};
+  const paused = new Promise<void>((r) => (reported = r));
+  const worker = new Worker(
+    QUEUE_NAME,
+    async (job) => {
+      await job.updateProgress({ paused: { stage: 'storing 4 results', retry: 3, since: Date.now() - 5000, error: 'connect ECONNREFUSED' } });
+      reported();
+      await held;
+      return { items: 0, errors: 0 };
+    },
+    { connection: parseQueueUrl(redis.url), name: 'w1' },
+  );
+  try {
+    await paused;
+    const out: string[] = [];
+    const io = { out: { write: (s: string) => out.push(s) }, err: { write: (s: string) => out.push(s) } } as unknown as CliIO;
+    const code = await runStatus([run.id, '--queue', redis.url, '--db', db], io);
+    assert.equal(code, 0, out.join(''));
+    assert.match(
+      out.join(''),
+      new RegExp(`job ${run.id}/0 on worker w1: paused: waiting for database \\(storing 4 results\\), retry 3, since .*\\(connect ECONNREFUSED\\)\\n`),
+    );
+  } finally {
+    release();
+    await worker.close();
   }
 });
