@@ -27,7 +27,7 @@ import { KensaError } from '../../errors.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { invalidParameter, is } from '../../validate.js';
-import { checkDType, checkImage, numberItem, perSample, sampleValue, type PerSample, type PerSampleItem } from '../image.js';
+import { checkDType, checkImage, numberItem, perSample, type PerSample, type PerSampleItem } from '../image.js';
 import { pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 import { imageStats } from '../analysis/stats.js';
 import { GRAY_WEIGHTS } from './gray.js';
@@ -73,38 +73,55 @@ const GAMMA_ITEM: PerSampleItem<number> = {
   },
 };
 
-/** Sample n's (p0, p1, p2, code) of a step whose numbers were read for a batch of `count`. */
-function stepRows(step: ColorStep, name: string, count: number): (n: number) => number[] {
-  // a parameter without a default (undefined fallback) is required: perSample reports it missing
-  const read = (key: string, v: unknown, fallback: number | undefined, item: PerSampleItem<number> = numberItem(-1e9, 1e9)) =>
-    v === undefined && fallback !== undefined ? { values: [fallback], perSample: false } : perSample(`${name}.${key}`, v, count, item);
+/** A step's parameter: its key, its default (none: required), its range and its checker. */
+interface StepParam {
+  readonly key: string;
+  readonly fallback?: number;
+  readonly lo: number;
+  readonly hi: number;
+  /** Whether lo itself is out of range (gamma > 0). */
+  readonly above?: boolean;
+  readonly item: PerSampleItem<number>;
+}
+
+const param = (key: string, fallback: number | undefined, lo: number, hi: number): StepParam => ({ key, fallback, lo, hi, item: numberItem(lo, hi) });
+
+/** Each kind's parameters in (p0, p1, p2) order, built once rather than per step of every call. */
+const STEP_PARAMS: Record<ColorStepKind, readonly StepParam[]> = {
+  affine: [param('alpha', 1, 0, 1000), param('beta', 0, -1e9, 1e9)],
+  gamma: [{ key: 'gamma', lo: 0, hi: 100, above: true, item: GAMMA_ITEM }],
+  hsv: [param('hue', 0, -360, 360), param('saturation', 0, -1, 1), param('value', 0, -1, 1)],
+  saturation: [param('factor', undefined, 0, 1000)],
+  contrast: [param('factor', undefined, 0, 1000)],
+  gray: [],
+};
+
+/**
+ * Sample n's (p0, p1, p2, code) of a step whose numbers were read for a batch of `count`. A number
+ * in range is taken as is; anything else goes through perSample, which names it (`name` is built
+ * only then: augment's per-sample chains pass thousands of valid numbers per second).
+ */
+function stepRows(step: ColorStep, name: () => string, count: number): (n: number) => number[] {
   if (!is.defined(step) || typeof step !== 'object' || !KINDS.includes(step.kind))
-    throw invalidParameter(`${name}.kind`, `one of ${KINDS.map((k) => JSON.stringify(k)).join(', ')}`, (step as { kind?: unknown } | undefined)?.kind);
-  const code = KIND_CODE[step.kind];
-  let p: ReturnType<typeof read>[] = [];
-  switch (step.kind) {
-    case 'affine':
-      p = [read('alpha', step.alpha, 1, numberItem(0, 1000)), read('beta', step.beta, 0)];
-      break;
-    case 'gamma':
-      p = [read('gamma', step.gamma, undefined, GAMMA_ITEM)];
-      break;
-    case 'hsv':
-      p = [
-        read('hue', step.hue, 0, numberItem(-360, 360)),
-        read('saturation', step.saturation, 0, numberItem(-1, 1)),
-        read('value', step.value, 0, numberItem(-1, 1)),
-      ];
-      break;
-    case 'saturation':
-    case 'contrast':
-      p = [read('factor', step.factor, undefined, numberItem(0, 1000))];
-      break;
-    case 'gray':
-      break;
-  }
+    throw invalidParameter(`${name()}.kind`, `one of ${KINDS.map((k) => JSON.stringify(k)).join(', ')}`, (step as { kind?: unknown } | undefined)?.kind);
+  const params = STEP_PARAMS[step.kind];
   // f32 as the GPU reads them, so the CPU reference computes with the same numbers
-  return (n) => [...p.map((v) => Math.fround(sampleValue(v, n))), 0, 0, 0].slice(0, 3).concat(code);
+  const row = [0, 0, 0, KIND_CODE[step.kind]];
+  let lists: (readonly number[] | undefined)[] | undefined;
+  for (const [k, { key, fallback, lo, hi, above, item }] of params.entries()) {
+    const v = (step as unknown as Record<string, unknown>)[key];
+    if (v === undefined && fallback !== undefined) row[k] = fallback;
+    else if (typeof v === 'number' && v <= hi && (above ? v > lo : v >= lo)) row[k] = Math.fround(v);
+    else {
+      // a parameter without a default (undefined fallback) is required: perSample reports it missing
+      const read = perSample(`${name()}.${key}`, v, count, item);
+      if (read.perSample) (lists ??= [])[k] = read.values;
+      else row[k] = Math.fround(read.values[0]!);
+    }
+  }
+  if (lists === undefined) return () => row.slice();
+  const perSampleLists = lists;
+  return (n) => row.map((v, k) => (perSampleLists[k] ? Math.fround(perSampleLists[k][n]!) : v));
 }
 
 /** The batch's rows: rows[n][s] = (p0, p1, p2, code) of sample n's step s. */
@@ -113,11 +130,11 @@ export function colorChainRows(steps: ColorChainOptions['steps'], n: number): nu
   if (steps.length > 0 && steps.every(Array.isArray)) {
     const chains = steps as readonly (readonly ColorStep[])[];
     if (chains.length !== n) throw invalidParameter('steps', `one array of colour steps per sample (${n})`, `an array of ${chains.length}`);
-    const rows = chains.map((chain, i) => chain.map((s, j) => stepRows(s, `steps[${i}][${j}]`, 1)(0)));
+    const rows = chains.map((chain, i) => chain.map((s, j) => stepRows(s, () => `steps[${i}][${j}]`, 1)(0)));
     const length = Math.max(...rows.map((r) => r.length));
     return rows.map((r) => [...r, ...Array.from({ length: length - r.length }, () => [0, 0, 0, 0])]);
   }
-  const each = (steps as readonly ColorStep[]).map((s, j) => stepRows(s, `steps[${j}]`, n));
+  const each = (steps as readonly ColorStep[]).map((s, j) => stepRows(s, () => `steps[${j}]`, n));
   return Array.from({ length: n }, (_, i) => each.map((row) => row(i)));
 }
 

@@ -182,4 +182,38 @@ describe('colorChain', () => {
     );
     assert.throws(() => colorChain(Tensor.zeros([1, 1, 2, 2], 'i32'), { steps: [] }), /Expected x of dtype u8, u16, f32, f16 but received i32/);
   });
+
+  test('each range holds at its ends, in a chain per sample as for the batch, and names the sample and step past them', () => {
+    const x = naturalImage([2, 3, 4, 4], 'u8', 1);
+    const ends: ColorStep[][] = [
+      [
+        { kind: 'affine', alpha: 0, beta: -1e9 },
+        { kind: 'gamma', gamma: 100 },
+        { kind: 'hsv', hue: -360, saturation: -1, value: -1 },
+      ],
+      [
+        { kind: 'affine', alpha: 1000, beta: 1e9 },
+        { kind: 'hsv', hue: 360, saturation: 1, value: 1 },
+        { kind: 'contrast', factor: 1000 },
+      ],
+    ];
+    assert.deepEqual(colorChain(x, { steps: ends }).shape, [2, 3, 4, 4]);
+    assert.deepEqual(
+      colorChain(x, {
+        steps: [
+          { kind: 'saturation', factor: 0 },
+          { kind: 'gamma', gamma: [1e-6, 100] },
+        ],
+      }).shape,
+      [2, 3, 4, 4],
+    );
+    const past: [ColorStep, RegExp][] = [
+      [{ kind: 'gamma', gamma: 0 }, /Expected number above 0 and at most 100 for steps\[1\]\[1\].gamma but received 0/],
+      [{ kind: 'hsv', hue: 360.5 }, /Expected number between -360 and 360 for steps\[1\]\[1\].hue but received 360.5/],
+      [{ kind: 'affine', alpha: Number.NaN }, /Expected number between 0 and 1000 for steps\[1\]\[1\].alpha but received NaN/],
+      [{ kind: 'contrast', factor: Number.POSITIVE_INFINITY }, /for steps\[1\]\[1\].factor but received Infinity/],
+      [{ kind: 'affine', beta: '1' } as unknown as ColorStep, /Expected number between -1000000000 and 1000000000 for steps\[1\]\[1\].beta but received "1"/],
+    ];
+    for (const [step, message] of past) assert.throws(() => colorChain(x, { steps: [[], [{ kind: 'gray' }, step]] }), message);
+  });
 });
