@@ -91,8 +91,12 @@ function batchTensors(batch: LoaderBatch): { x: Tensor; y: Tensor } {
   return { x, y: threshold(mask!, { thresh: 0, maxval: 1, dtype: 'f32' }) };
 }
 
-/** One optimizer step on a batch; resolves to its (unscaled) loss. */
-export async function trainStep(net: UNet, opt: AdamW, scaler: GradScaler | null, batch: LoaderBatch, posWeight: number): Promise<number> {
+/**
+ * Records one optimizer step on a batch. Resolves once the step is recorded (under loss scaling
+ * only after the scaler's inf/NaN read-back, which decides the step) to its unscaled loss, whose
+ * read-back is started but not awaited: the next step can be recorded while it is in flight.
+ */
+export async function recordStep(net: UNet, opt: AdamW, scaler: GradScaler | null, batch: LoaderBatch, posWeight: number): Promise<{ loss: Promise<number> }> {
   opt.zeroGrad();
   const value = tidy(() => {
     const { x, y } = batchTensors(batch);
@@ -105,11 +109,21 @@ export async function trainStep(net: UNet, opt: AdamW, scaler: GradScaler | null
   if (scaler) await scaler.step(opt);
   batch.image.dispose();
   batch.mask?.dispose();
-  const cpu = await value.toCpu();
-  const loss = cpu.at(0);
-  if (cpu !== value) cpu.dispose();
-  value.dispose();
-  return loss;
+  const loss = readLoss(value);
+  // awaited by the caller a step later; until then a failed read-back must not count as unhandled
+  loss.catch(() => {});
+  return { loss };
+}
+
+async function readLoss(value: Tensor): Promise<number> {
+  try {
+    const cpu = await value.toCpu();
+    const loss = cpu.at(0);
+    if (cpu !== value) cpu.dispose();
+    return loss;
+  } finally {
+    value.dispose();
+  }
 }
 
 function epochRecord(
@@ -201,30 +215,39 @@ async function trainEpoch(s: Session, epoch: number, pace: Pace): Promise<number
     seed: config.seed,
     firstEpoch: epoch,
   });
-  for await (const batch of batches) {
-    opt.lr = pace.schedule(opt.steps);
-    const loss = await trainStep(s.net, opt, scaler, batch, config.posWeight);
-    const lossScale = scaler?.scale ?? null;
+  // a step's loss is read while the next step is recorded, so the GPU is not idle waiting for the host
+  const inFlight: { loss: Promise<number>; lr: number; lossScale: number | null; images: number }[] = [];
+  const settle = async (): Promise<boolean> => {
+    const { loss: pending, lr, lossScale, images } = inFlight.shift()!;
+    const loss = await pending;
     losses.push(loss);
     log.steps.loss.push(loss);
-    log.steps.lr.push(opt.lr);
+    log.steps.lr.push(lr);
     log.steps.lossScale.push(lossScale);
-    pace.meter.done += batch.names.length;
+    pace.meter.done += images;
     const p = pace.meter.snapshot({ decoded: 0, batches: 0, batching: 0 });
-    const step = losses.length;
     run.onProgress?.({
       epoch: epoch + 1,
       epochs: config.epochs,
-      step,
+      step: losses.length,
       stepsPerEpoch: pace.stepsPerEpoch,
       loss,
-      lr: opt.lr,
+      lr,
       lossScale,
       imagesPerSecond: p.imagesPerSecond,
       etaMs: p.etaMs,
     });
-    if (run.signal?.aborted) return null;
+    if (!run.signal?.aborted) return true;
+    await Promise.allSettled(inFlight.map((s) => s.loss));
+    return false;
+  };
+  for await (const batch of batches) {
+    opt.lr = pace.schedule(opt.steps);
+    const { loss } = await recordStep(s.net, opt, scaler, batch, config.posWeight);
+    inFlight.push({ loss, lr: opt.lr, lossScale: scaler?.scale ?? null, images: batch.names.length });
+    if (inFlight.length > 1 && !(await settle())) return null;
   }
+  while (inFlight.length) if (!(await settle())) return null;
   return losses;
 }
 

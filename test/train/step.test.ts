@@ -6,7 +6,7 @@ import { AdamW } from '../../src/nn/optim.js';
 import { GradScaler } from '../../src/nn/scaler.js';
 import type { LoaderBatch } from '../../src/pipeline/augment-loader.js';
 import { Tensor } from '../../src/tensor.js';
-import { trainStep } from '../../src/train/train.js';
+import { recordStep } from '../../src/train/train.js';
 
 function batch(): LoaderBatch {
   const image = new Uint8Array(2 * 16 * 16).map((_, i) => ((i * 37) % 251) & 0xff);
@@ -27,7 +27,7 @@ test('a step under loss scaling returns the unscaled loss and moves the weights 
     const net = await UNet.create({ widths: [4, 8] }, { seed: 3 });
     const opt = new AdamW(net.parameters(), { lr: 0.01 });
     const scaler = scaled ? new GradScaler({ initScale: 1024 }) : null;
-    const losses = [await trainStep(net, opt, scaler, batch(), 2), await trainStep(net, opt, scaler, batch(), 2)];
+    const losses = [await (await recordStep(net, opt, scaler, batch(), 2)).loss, await (await recordStep(net, opt, scaler, batch(), 2)).loss];
     results.push({ losses, weights: [...net.parameters()[0]!.value.data] });
   }
   const [plain, scaled] = results;
