@@ -6,6 +6,24 @@ import { BENCH_HELP } from '../../src/cli/bench.js';
 import { DOCTOR_HELP } from '../../src/cli/doctor.js';
 import { COMMANDS, MAIN_HELP, run } from '../../src/cli/main.js';
 
+/** The commands in the order help lists them. */
+const EXPECTED_COMMANDS = [
+  'inspect',
+  'samples',
+  'augment',
+  'eval',
+  'tune',
+  'train',
+  'slim',
+  'export',
+  'serve',
+  'dashboard',
+  'worker',
+  'status',
+  'doctor',
+  'bench',
+];
+
 function capture() {
   const buf = { out: '', err: '' };
   return { buf, io: { out: { write: (s: string) => (buf.out += s) }, err: { write: (s: string) => (buf.err += s) } } };
@@ -17,23 +35,7 @@ describe('kensa (main)', () => {
     assert.equal(await run(['--help'], c.io), 0);
     assert.equal(c.buf.out, MAIN_HELP);
     assert.match(c.buf.out, /^Usage: kensa <command> \[options\]/);
-    for (const name of [
-      'inspect',
-      'samples',
-      'augment',
-      'eval',
-      'tune',
-      'train',
-      'slim',
-      'export',
-      'serve',
-      'dashboard',
-      'worker',
-      'status',
-      'doctor',
-      'bench',
-    ])
-      assert.match(c.buf.out, new RegExp(`\\n  ${name} +\\S`));
+    for (const name of EXPECTED_COMMANDS) assert.match(c.buf.out, new RegExp(`\\n  ${name} +\\S`));
     c = capture();
     assert.equal(await run(['help', 'bench'], c.io), 0);
     assert.equal(c.buf.out, BENCH_HELP);
@@ -43,22 +45,7 @@ describe('kensa (main)', () => {
     c = capture();
     assert.equal(await run(['bench', '-h'], c.io), 0);
     assert.equal(c.buf.out, BENCH_HELP);
-    assert.deepEqual(Object.keys(COMMANDS), [
-      'inspect',
-      'samples',
-      'augment',
-      'eval',
-      'tune',
-      'train',
-      'slim',
-      'export',
-      'serve',
-      'dashboard',
-      'worker',
-      'status',
-      'doctor',
-      'bench',
-    ]);
+    assert.deepEqual(Object.keys(COMMANDS), EXPECTED_COMMANDS);
   });
 
   test('--version prints the package version', async () => {
@@ -74,10 +61,7 @@ describe('kensa (main)', () => {
     assert.equal(c.buf.err, MAIN_HELP);
     c = capture();
     assert.equal(await run(['frob'], c.io), 2);
-    assert.equal(
-      c.buf.err,
-      "kensa: unknown command 'frob' (commands: inspect, samples, augment, eval, tune, train, slim, export, serve, dashboard, worker, status, doctor, bench)\nRun 'kensa --help' for usage.\n",
-    );
+    assert.equal(c.buf.err, `kensa: unknown command 'frob' (commands: ${EXPECTED_COMMANDS.join(', ')})\nRun 'kensa --help' for usage.\n`);
     assert.equal(c.buf.out, '');
     c = capture();
     assert.equal(await run(['--frob'], c.io), 2);
