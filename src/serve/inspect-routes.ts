@@ -36,19 +36,19 @@ export const IMAGE_TYPES: Readonly<Record<string, string>> = {
 const MAX_RECIPE_VARIANTS = 32;
 const MAX_BATCH_IMAGES = 256;
 
-const defectSchema = {
-  type: 'object',
-  properties: {
-    x: { type: 'number' },
-    y: { type: 'number' },
-    w: { type: 'number' },
-    h: { type: 'number' },
-    area: { type: 'number' },
-    score: { type: 'number' },
-    meanGradient: { type: 'number' },
-    class: { type: 'string', enum: ['crack', 'scratch', 'spot'] },
-  },
+/** A defect's fields as answers and /v1/defects serialize them. */
+export const defectProperties = {
+  x: { type: 'number' },
+  y: { type: 'number' },
+  w: { type: 'number' },
+  h: { type: 'number' },
+  area: { type: 'number' },
+  score: { type: 'number' },
+  meanGradient: { type: 'number' },
+  class: { type: 'string', enum: ['crack', 'scratch', 'spot'] },
 } as const;
+
+const defectSchema = { type: 'object', properties: defectProperties } as const;
 
 const errorSchema = {
   type: 'object',

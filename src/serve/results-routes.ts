@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { KensaError } from '../errors.js';
 import { maskFileName } from '../pipeline/inspect.js';
 import type { RunRecord } from '../store/schema.js';
+import { defectProperties } from './inspect-routes.js';
 import type { Store } from '../store/store.js';
 
 const MAX_PAGE = 1000;
@@ -43,6 +44,7 @@ const itemSchema = {
     error: { type: ['string', 'null'] },
     verdict: { type: ['string', 'null'] },
     score: { type: ['number', 'null'] },
+    label: { type: ['object', 'null'], properties: { name: { type: 'string' }, score: { type: 'number' } } },
     stageTimings: { type: 'object', additionalProperties: { type: 'number' } },
     createdAt: { type: 'string' },
   },
@@ -54,14 +56,7 @@ const defectSchema = {
     runId: { type: 'string' },
     itemKey: { type: 'string' },
     idx: { type: 'integer' },
-    x: { type: 'number' },
-    y: { type: 'number' },
-    w: { type: 'number' },
-    h: { type: 'number' },
-    area: { type: 'number' },
-    score: { type: 'number' },
-    meanGradient: { type: 'number' },
-    class: { type: 'string' },
+    ...defectProperties,
   },
 } as const;
 

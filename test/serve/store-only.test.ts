@@ -35,6 +35,21 @@ test('over a store kensa inspect wrote (no backend): runs, items, defects, origi
     const inspect = await app.inject({ method: 'POST', url: '/v1/inspect', headers: { 'content-type': 'image/png' }, payload: original.rawPayload });
     assert.equal(inspect.statusCode, 404);
     assert.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 200);
+    // a classification model's label travels with its item (an item without one reads null)
+    const cls = await store.createRun({ recipeName: 'peak', recipe: {}, device: 'cpu', options: {} });
+    const item = { path: '/x', contentHash: null, sizeBytes: 1, width: 2, height: 2, status: 'ng' as const, verdict: 'NG' };
+    await store.writeResults(cls.id, [
+      { ...item, itemKey: 'a.png', label: { name: 'stain', score: 0.75 } },
+      { ...item, itemKey: 'b.png' },
+    ]);
+    const labelled = (await app.inject({ method: 'GET', url: `/v1/items?run=${cls.id}` })).json();
+    assert.deepEqual(
+      labelled.items.map((i: { itemKey: string; label: unknown }) => [i.itemKey, i.label]),
+      [
+        ['a.png', { name: 'stain', score: 0.75 }],
+        ['b.png', null],
+      ],
+    );
   } finally {
     await app.close();
     await store.close();
