@@ -256,6 +256,8 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     const ng: ItemResult[] = [];
     const errors: ItemResult[] = [];
     const staged = { first: 0, full: 0 };
+    /** A classification model's top classes: images per label. */
+    const labels = new Map<string, number>();
     const progressMode = choiceFlag('progress', values.progress, 'auto', PROGRESS);
     const progressKind = progressMode === 'auto' ? ((io.err as { isTTY?: boolean }).isTTY ? 'tty' : 'json') : progressMode;
     const writeProgress = progressWriter(progressKind, io);
@@ -299,6 +301,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
       },
       onItem: (r) => {
         if (r.cascade) staged[r.cascade]++;
+        if (r.label) labels.set(r.label.name, (labels.get(r.label.name) ?? 0) + 1);
         if (r.status === 'ng') ng.push(r);
         else if (r.status === 'error') errors.push(r);
       },
@@ -398,6 +401,10 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           `wall time ${seconds(wallMs)} with the report (${seconds(reportMs)}): ${(summary.processed / (wallMs / 1000)).toFixed(1)} img/s overall\n`,
         );
       io.out.write(`OK ${rec.counts.ok} · NG ${rec.counts.ng} · errors ${rec.counts.error} · total ${rec.counts.total}\n`);
+      if (labels.size > 0) {
+        const counted = [...labels].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+        io.out.write(`labels: ${counted.map(([name, n]) => `${n} × ${name}`).join(' · ')}\n`);
+      }
       if (staged.first + staged.full > 0)
         io.out.write(`cascade: ${staged.first} of ${staged.first + staged.full} exited after the first stage, ${staged.full} went on to the full model\n`);
       for (const r of ng.sort((a, b) => (b.score ?? 0) - (a.score ?? 0)).slice(0, 10)) {

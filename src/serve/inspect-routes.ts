@@ -1,12 +1,13 @@
 /**
  * Inspection routes. `POST /v1/inspect` takes one image as the raw request body (its
- * Content-Type one of IMAGE_TYPES) and answers its verdict and defects; `POST /v1/inspect/batch`
- * takes JSON `{ images: [{ key?, data: base64 }] }` and answers one result per image, in order
- * (an image that fails answers its error in its place). Both name a recipe (`recipe`, default
- * the server's first) and may override its fields (`params`, JSON merged into the recipe); with
- * `mask=png` each result carries its defect mask as a base64 PNG (`mask`, 255 = defect, the
- * image's size). A deadline (`X-Deadline-Ms` header or `deadlineMs` query: milliseconds from the
- * request's arrival) is enforced while the image waits for the device: 504 once it passes.
+ * Content-Type one of IMAGE_TYPES) and answers its verdict, defects and (a classification
+ * model's) label; `POST /v1/inspect/batch` takes JSON `{ images: [{ key?, data: base64 }] }`
+ * and answers one result per image, in order (an image that fails answers its error in its
+ * place). Both name a recipe (`recipe`, default the server's first) and may override its fields
+ * (`params`, JSON merged into the recipe); with `mask=png` each result carries its defect mask as
+ * a base64 PNG (`mask`, 255 = defect, the image's size). A deadline (`X-Deadline-Ms` header or
+ * `deadlineMs` query: milliseconds from the request's arrival) is enforced while the image waits
+ * for the device: 504 once it passes.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -50,6 +51,13 @@ export const defectProperties = {
 
 const defectSchema = { type: 'object', properties: defectProperties } as const;
 
+/** A classification model's top class and its score, as answers and /v1/items serialize it (null for other recipes). */
+export const labelSchema = {
+  type: ['object', 'null'],
+  properties: { name: { type: 'string' }, score: { type: 'number' } },
+  description: "a classification model's top class and its score; null for other recipes",
+} as const;
+
 const errorSchema = {
   type: 'object',
   properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
@@ -66,6 +74,7 @@ const resultSchema = {
     width: { type: 'integer' },
     height: { type: 'integer' },
     defects: { type: 'array', items: defectSchema },
+    label: labelSchema,
     timings: {
       type: 'object',
       properties: {
@@ -141,6 +150,7 @@ export interface InspectResult {
   width: number;
   height: number;
   defects: Inspection['detection']['defects'];
+  label: { name: string; score: number } | null;
   timings: { decodeMs: number; queueMs: number; computeMs: number; deviceMs: number; batchSize: number };
   mask?: string;
 }
@@ -341,6 +351,7 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
         status: detection.verdict === 'NG' ? 'ng' : 'ok',
         verdict: detection.verdict,
         score: detection.score,
+        label: detection.label ?? null,
         stageTimings: { decode: decodeMs, queue: inspection.queueMs, detect: inspection.computeMs / inspection.batchSize },
         defects: detection.defects,
       };
@@ -355,6 +366,7 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
       width,
       height,
       defects: detection.defects,
+      label: detection.label ?? null,
       timings: { decodeMs, queueMs: inspection.queueMs, computeMs: inspection.computeMs, deviceMs: inspection.deviceMs, batchSize: inspection.batchSize },
       ...(wantMask && png ? { mask: png.toString('base64') } : {}),
     };

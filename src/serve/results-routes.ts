@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { KensaError } from '../errors.js';
 import { maskFileName } from '../pipeline/inspect.js';
 import type { RunRecord } from '../store/schema.js';
-import { defectProperties } from './inspect-routes.js';
+import { defectProperties, labelSchema } from './inspect-routes.js';
 import type { Store } from '../store/store.js';
 
 const MAX_PAGE = 1000;
@@ -44,7 +44,7 @@ const itemSchema = {
     error: { type: ['string', 'null'] },
     verdict: { type: ['string', 'null'] },
     score: { type: ['number', 'null'] },
-    label: { type: ['object', 'null'], properties: { name: { type: 'string' }, score: { type: 'number' } } },
+    label: labelSchema,
     stageTimings: { type: 'object', additionalProperties: { type: 'number' } },
     createdAt: { type: 'string' },
   },

@@ -75,7 +75,7 @@ test('kensa inspect --model: a segmentation model end to end, stored, resumable;
   assert.deepEqual((JSON.parse(tiled.buf.out) as Summary).counts, summary.counts);
 });
 
-test('kensa inspect --model --model-kind classification: the top class judges each image; NG lines name it', async () => {
+test('kensa inspect --model --model-kind classification: the top class judges each image; the summary counts each label, NG lines name it', async () => {
   const dir = tempDir('kensa-cli-cls-');
   await writeImages(join(dir, 'images'));
   // class 1 when the image's largest 2×2 mean is bright: AveragePool 2 → GlobalMaxPool → Gemm → Softmax
@@ -103,7 +103,8 @@ test('kensa inspect --model --model-kind classification: the top class judges ea
   ];
   const { buf, io } = capture();
   assert.equal(await run(argv, io), 0, buf.err);
-  assert.match(buf.out, /\nOK 4 · NG 2 · errors 0 · total 6\n/);
+  // the summary counts the images of each top class
+  assert.match(buf.out, /\nOK 4 · NG 2 · errors 0 · total 6\nlabels: 4 × class 0 · 2 × class 1\n/);
   assert.match(buf.out, /\n {2}NG {2}img1\.png {2}score 1\.00 {2}class 1 1\.00\n/);
   assert.match(buf.out, / · model on onnxruntime cpu\n/);
   // every item keeps its top class and score in the store

@@ -4,11 +4,15 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
 import { openBackend } from '../../src/backend.js';
+import { detect } from '../../src/detect/detector.js';
+import { parseRecipe } from '../../src/detect/recipe.js';
 import { isKensaError } from '../../src/errors.js';
 import { onnxProviders } from '../../src/models/providers.js';
-import { thresholdModel } from '../../src/models/tiny.js';
+import { thresholdModel, tinyClassifier } from '../../src/models/tiny.js';
 import { buildServer, type ServeOptions } from '../../src/serve/app.js';
 import { InspectionEngine } from '../../src/serve/engine.js';
+import { openStore } from '../../src/store/store.js';
+import { Tensor } from '../../src/tensor.js';
 import { tempDir } from '../_kit/tmp.js';
 import { form } from './_multipart.js';
 
@@ -129,4 +133,65 @@ test('/ready is 503 until every model has run every warm-up size at every batch 
   await app.inject({ method: 'POST', url: '/v1/inspect?model=dim', headers: { 'content-type': 'image/png' }, payload: await png() });
   assert.match((await app.inject('/metrics')).body, /kensa_device_seconds_count\{recipe="dim"\} 1/);
   assert.ok(isKensaError(await buildServer({ backend, store: null, models: [{ name: 'x', path: join(dir, 'missing.onnx') }] }).catch((e: unknown) => e)));
+});
+
+test('a classification model answers its top class and score as label (/v1/inspect, the batch, the stored item, OpenAPI); a segmentation model answers null', async () => {
+  // this seed's classifier takes a black frame for "good" and a white one for "stain"
+  const path = join(dir, 'classifier.onnx');
+  writeFileSync(path, tinyClassifier({ classes: 3, width: 4, seed: 4 }));
+  const cls = parseRecipe({ kind: 'model', name: 'cls', model: { path, task: 'classification' }, classes: { ok: 0, labels: ['good', 'stain', 'scratch'] } });
+  const store = await openStore(join(tempDir('kensa-serve-cls-'), 'kensa.db'));
+  const app = await server({ recipes: [cls], store });
+  try {
+    const frames = [0, 255].map((v) => new Uint8Array(32 * 32).fill(v));
+    const pngs = await Promise.all(
+      frames.map((f) =>
+        sharp(f, { raw: { width: 32, height: 32, channels: 1 } })
+          .png()
+          .toBuffer(),
+      ),
+    );
+    // what the served recipe (its model opened by the server) detects on each frame, run directly
+    const served = app.kensa.recipes.get('cls')!.recipe;
+    const expected = await Promise.all(frames.map(async (f) => (await detect(Tensor.fromArray(f, [1, 1, 32, 32], 'u8'), served, false))[0]!));
+    assert.notEqual(expected[0]!.label!.name, expected[1]!.label!.name, 'the two frames fall in different classes');
+    const same = (answer: { verdict: string; label: { name: string; score: number } | null }, i: number) => {
+      const want = expected[i]!;
+      assert.equal(answer.verdict, want.verdict);
+      assert.equal(answer.label?.name, want.label!.name);
+      assert.ok(Math.abs(answer.label!.score - want.label!.score) < 1e-6, `${answer.label!.score} against ${want.label!.score}`);
+    };
+    const single = await Promise.all(
+      pngs.map((p, i) => app.inject({ method: 'POST', url: `/v1/inspect?recipe=cls&key=one${i}`, headers: { 'content-type': 'image/png' }, payload: p })),
+    );
+    for (const [i, r] of single.entries()) {
+      assert.equal(r.statusCode, 200, r.body);
+      same(r.json(), i);
+    }
+    const batch = await app.inject({
+      method: 'POST',
+      url: '/v1/inspect/batch',
+      payload: { recipe: 'cls', images: pngs.map((p, i) => ({ key: `batch${i}`, data: p.toString('base64') })) },
+    });
+    assert.equal(batch.statusCode, 200, batch.body);
+    for (const [i, r] of batch.json().results.entries()) same(r, i);
+    // the service run keeps each label with its item, as kensa inspect does
+    await app.kensa.recorder!.flush();
+    const run = single[0]!.json().run as string;
+    const items = (await app.inject({ method: 'GET', url: `/v1/items?run=${run}` })).json().items as { itemKey: string; label: unknown }[];
+    const answers = [...single.map((r) => r.json()), ...batch.json().results] as { key: string; label: unknown }[];
+    const byKey = new Map(answers.map((a) => [a.key, a.label]));
+    assert.equal(items.length, 4);
+    for (const item of items) assert.deepEqual(item.label, byKey.get(item.itemKey));
+    // a segmentation model has no label
+    const seg = await app.inject({ method: 'POST', url: '/v1/inspect?model=dim', headers: { 'content-type': 'image/png' }, payload: await png() });
+    assert.equal(seg.json().verdict, 'NG');
+    assert.equal(seg.json().label, null);
+    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const schema = doc.paths['/v1/inspect'].post.responses['200'].content['application/json'].schema;
+    assert.deepEqual(Object.keys(schema.properties.label.properties), ['name', 'score']);
+  } finally {
+    await app.close();
+    await store.close();
+  }
 });
