@@ -24,7 +24,7 @@ import { writeRunReport } from '../report/from-store.js';
 import { plural } from '../report/html.js';
 import { openStore } from '../store/store.js';
 import { KensaError } from '../errors.js';
-import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
+import { adapterFlag, choiceFlag, dbRetryFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
 
 export const INSPECT_HELP = `Usage: kensa inspect SOURCE... [options]
        kensa inspect --tasks DB_URL --query SELECT --path TEMPLATE [--fan-out N=V,…] [--write-back SQL] [options]
@@ -270,7 +270,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         }
       : undefined;
     const onPause = (paused: DatabasePause | null) => writeProgress?.({ ...lastProgress, paused });
-    const retryMs = intFlag('db-retry', values['db-retry'], 60, 1, 86_400) * 1000;
+    const retryMs = dbRetryFlag(values['db-retry']);
     let started: RunStart | null = null;
     // every flag is checked (a usage error) before the sources are walked
     const options: RunOptions = {

@@ -4,6 +4,7 @@
  * small number formatting. Commands call node:util parseArgs with strict: true inside parseFlags. A command is `run(argv, io) → Promise<exit code>`.
  */
 import { KensaError } from '../errors.js';
+import { DB_RETRY_S } from '../pipeline/retry.js';
 
 export interface CliIO {
   out: { write(chunk: string): unknown };
@@ -63,6 +64,11 @@ export function adapterFlag(v: string | undefined): number | string | undefined 
   if (v === undefined) return undefined;
   if (v === '') throw new UsageError("--adapter expects an index or a name substring but received ''");
   return /^\d+$/.test(v) ? Number(v) : v;
+}
+
+/** `--db-retry S` of inspect and worker: how long a lost database is waited for, in ms. */
+export function dbRetryFlag(v: string | undefined): number {
+  return intFlag('db-retry', v, DB_RETRY_S.fallback, DB_RETRY_S.min, DB_RETRY_S.max) * 1000;
 }
 
 /**

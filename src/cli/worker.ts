@@ -6,13 +6,14 @@
  */
 import { parseArgs } from 'node:util';
 import { DEVICES, openBackend, type DeviceChoice } from '../backend.js';
+import { KensaError } from '../errors.js';
 import { queueStatus, retryFailed, startWorker } from '../pipeline/jobs.js';
 import { formatPause } from '../pipeline/retry.js';
 import { serveMetrics, WorkerMetrics } from '../pipeline/worker-metrics.js';
 import type { AddressInfo } from 'node:net';
 import { MAX_POST_WORKERS } from '../pipeline/workers.js';
 import { openStore } from '../store/store.js';
-import { adapterFlag, choiceFlag, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
+import { adapterFlag, choiceFlag, dbRetryFlag, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
 
 export const WORKER_HELP = `Usage: kensa worker --queue redis://HOST[:PORT][/DB] --db URL [options]
 
@@ -28,6 +29,9 @@ Options:
   --adapter A           GPU adapter index or name substring (kensa doctor lists them)
   --post-workers N      worker threads for CPU detection work (see kensa inspect --help)
   --lock-ms MS          a job's lock without renewal, above the longest batch (default 60000)
+  --db-retry S          how long a lost database (--db, --tasks) is waited for, the job paused,
+                        before its try fails with KENSA_ERR_STORE and BullMQ tries it again later
+                        (default 60 s)
   --metrics-port P      serve Prometheus metrics at http://HOST:P/metrics (jobs done, failed,
                         retried, items, items/s, job duration, active jobs); 0: a free port
   -h, --help            show this help
@@ -54,6 +58,7 @@ export async function runWorker(argv: readonly string[], io: CliIO, signal?: Abo
           adapter: { type: 'string' },
           'post-workers': { type: 'string' },
           'lock-ms': { type: 'string' },
+          'db-retry': { type: 'string' },
           'metrics-port': { type: 'string' },
           help: { type: 'boolean', short: 'h', default: false },
         },
@@ -69,6 +74,7 @@ export async function runWorker(argv: readonly string[], io: CliIO, signal?: Abo
     const adapter = adapterFlag(values.adapter);
     const concurrency = intFlag('concurrency', values.concurrency, 1, 1, 64);
     const lockMs = intFlag('lock-ms', values['lock-ms'], 60_000, 1000, 3_600_000);
+    const retryMs = dbRetryFlag(values['db-retry']);
     const postWorkers = values['post-workers'] !== undefined ? intFlag('post-workers', values['post-workers'], 0, 0, MAX_POST_WORKERS) : undefined;
     const metricsPort = values['metrics-port'] !== undefined ? intFlag('metrics-port', values['metrics-port'], 0, 0, 65535) : undefined;
     const store = await openStore(values.db);
@@ -84,10 +90,14 @@ export async function runWorker(argv: readonly string[], io: CliIO, signal?: Abo
         backend,
         concurrency,
         lockMs,
+        retryMs,
         ...(values.tasks !== undefined ? { tasks: values.tasks } : {}),
         ...(postWorkers !== undefined ? { postWorkers } : {}),
         onJob: (job, outcome) => io.err.write(`${JSON.stringify({ type: 'job', run: job.runId, items: outcome.items, errors: outcome.errors })}\n`),
-        onFailed: (job, error) => io.err.write(`${JSON.stringify({ type: 'failed', run: job.runId, error: error.message })}\n`),
+        onFailed: (job, error) =>
+          io.err.write(
+            `${JSON.stringify({ type: 'failed', run: job.runId, ...(error instanceof KensaError ? { code: error.code } : {}), error: error.message })}\n`,
+          ),
         onPause: (job, paused) => io.err.write(`${JSON.stringify({ type: 'paused', run: job.runId, paused })}\n`),
       });
       io.err.write(`kensa worker ${worker.name}: taking jobs from ${values.queue} on ${backend.name}\n`);

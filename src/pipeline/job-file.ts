@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { KensaError } from '../errors.js';
+import { DB_RETRY_S } from './retry.js';
 
 const text = z.string().min(1);
 
@@ -22,7 +23,7 @@ export const JobFileSchema = z
     queue: text.optional(),
     'job-items': z.number().int().min(1).max(10_000).optional(),
     db: text.optional(),
-    'db-retry': z.number().int().min(1).max(86_400).optional(),
+    'db-retry': z.number().int().min(DB_RETRY_S.min).max(DB_RETRY_S.max).optional(),
   })
   .strict();
 

@@ -20,7 +20,7 @@ import type { Json, RunRecord } from '../store/schema.js';
 import { integerInRange } from '../validate.js';
 import { inspect, type ItemResult } from './inspect.js';
 import { toStored, writeWithRetry } from './run.js';
-import { type DatabasePause, isStoreFailure, retryTransient } from './retry.js';
+import { type DatabasePause, DB_RETRY_S, isStoreFailure, retryTransient } from './retry.js';
 import type { SourceItem } from './source.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 import { resolvePostWorkers, WorkerPool } from './workers.js';
@@ -126,6 +126,8 @@ export interface WorkerOptions {
   postWorkers?: number;
   /** How long a job's lock lasts without renewal, ms (default 60 s; above the longest batch). */
   lockMs?: number;
+  /** How long a job waits for a lost database (store or task database) before its try fails, ms (default 60 s). */
+  retryMs?: number;
   /** The task database of runs made from `--tasks` with a write-back (its URL holds credentials, so the run does not). */
   tasks?: string;
   /** The worker's name in status (default host:pid). */
@@ -149,6 +151,9 @@ export interface RunningWorker {
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const name = o.name ?? `${hostname()}:${process.pid}`;
   const lockMs = integerInRange('lockMs', o.lockMs ?? 60_000, 1000, 3_600_000);
+  // BullMQ renews the job's lock through Redis while it waits for its database: the wait may outlast lockMs
+  const retryMs = integerInRange('retryMs', o.retryMs ?? DB_RETRY_S.fallback * 1000, DB_RETRY_S.min * 1000, DB_RETRY_S.max * 1000);
+  const giveUp = 'the job is tried again while it has attempts left';
   const recipes = new Map<string, { recipe: LoadedRecipe; total: number | null; sink: SqlTasks | null }>();
   // one set of threads for the worker's life: starting them per job would cost more than a small job
   const threads = resolvePostWorkers(o.postWorkers, o.backend.kind);
@@ -169,31 +174,32 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     if (!t?.writeBack || !t.query || !t.path) return null;
     if (o.tasks === undefined)
       throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected --tasks DB_URL for worker: run ${run.id} writes its results back to a task database`);
-    return openSqlTasks({ url: o.tasks, query: t.query, path: t.path, writeBack: t.writeBack, ...(t.fanOut ? { fanOut: t.fanOut } : {}) });
+    return openSqlTasks({ url: o.tasks, query: t.query, path: t.path, writeBack: t.writeBack, ...(t.fanOut ? { fanOut: t.fanOut } : {}), retryMs, giveUp });
   };
   const processJob = async (job: Job<InspectJob, JobOutcome>): Promise<JobOutcome> => {
-    const end = o.metrics?.start(job.attemptsStarted > 1 || job.attemptsMade > 0);
+    const tracked = o.metrics?.start(job.attemptsStarted > 1 || job.attemptsMade > 0);
     try {
-      const results = await inspectJob(job);
-      end?.({ statuses: results.map((r) => r.status) });
+      const results = await inspectJob(job, tracked?.pause);
+      tracked?.end({ statuses: results.map((r) => r.status) });
       const outcome = { items: results.length, errors: results.filter((r) => r.status === 'error').length };
       o.onJob?.(job.data, outcome);
       return outcome;
     } catch (e) {
-      end?.('failed');
+      tracked?.end('failed');
       throw e;
     }
   };
-  /** A job's items inspected, written back and stored; the results. */
-  const inspectJob = async (job: Job<InspectJob, JobOutcome>): Promise<ItemResult[]> => {
+  /** A job's items inspected, written back and stored; the results. `metricsPause` counts its database pauses. */
+  const inspectJob = async (job: Job<InspectJob, JobOutcome>, metricsPause?: (pause: DatabasePause | null) => void): Promise<ItemResult[]> => {
     const { runId, items } = job.data;
-    // a stage waiting for its database shows in the job's progress (kensa status) and the worker's log
+    // a stage waiting for its database shows in the job's progress (kensa status), the worker's log and metrics
     const onPause = (paused: DatabasePause | null) => {
       job.updateProgress(paused ? { paused } : {}).catch(() => undefined);
+      metricsPause?.(paused);
       o.onPause?.(job.data, paused);
     };
     // the store's reads wait out a lost database as its writes do
-    const stored = <T>(stage: string, fn: () => Promise<T>) => retryTransient(stage, fn, { retryMs: lockMs / 2, transient: isStoreFailure, onPause });
+    const stored = <T>(stage: string, fn: () => Promise<T>) => retryTransient(stage, fn, { retryMs, transient: isStoreFailure, onPause, giveUp });
     const { recipe, sink } = await stored(`reading run ${runId}`, () => runOf(runId));
     const results: ItemResult[] = [];
     for await (const r of inspect([], {
@@ -207,7 +213,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       results.push(r);
     // the write-back first: a job run again after a crash redoes what the store missed
     await sink?.write(results, onPause);
-    await writeWithRetry(o.store, runId, results.map(toStored), lockMs / 2, { onPause });
+    await writeWithRetry(o.store, runId, results.map(toStored), retryMs, { onPause, giveUp });
     await stored(`finishing run ${runId}`, async () => {
       const { total } = await runOf(runId);
       if (total !== null && (await o.store.counts(runId)).total >= total) {

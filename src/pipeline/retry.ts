@@ -3,12 +3,15 @@
  * connection, a timeout or a deadlock pauses (its caller awaits, so the pipeline behind it holds
  * back), reports the pause (what waits, the retry count, since when) and tries again with
  * backoff; the first success ends the pause. An outage longer than the retry budget ends with a
- * KENSA_ERR_STORE that says to resume once the database is back.
+ * KENSA_ERR_STORE that says what to do next (resume the run; a queue worker's job is tried again).
  */
 import { KensaError } from '../errors.js';
 
 /** Longest wait between two retries of a failed statement. */
 const MAX_BACKOFF_MS = 2000;
+
+/** `--db-retry S` of inspect, worker and job files: the default and the range, in seconds. */
+export const DB_RETRY_S = { fallback: 60, min: 1, max: 86_400 } as const;
 
 /** A stage waiting for its database: what the progress line and `kensa status` show. */
 export interface DatabasePause {
@@ -31,6 +34,8 @@ export interface RetryOptions {
   onPause?: (pause: DatabasePause | null) => void;
   /** Aborted: give up after a few retries rather than the whole budget (the run is stopping). */
   signal?: AbortSignal;
+  /** What the error of a spent budget tells to do (default: resume the run once the database is back). */
+  giveUp?: string;
 }
 
 /** A store operation that failed on its database (KENSA_ERR_STORE): worth another try. */
@@ -62,7 +67,7 @@ export async function retryTransient<T>(stage: string, fn: () => Promise<T>, o: 
         if (attempt > 0) o.onPause?.(null);
         throw new KensaError(
           'KENSA_ERR_STORE',
-          `${stage} failed (retried for ${Math.round((Date.now() - started) / 1000)} s; resume the run once the database is back): ${text}`,
+          `${stage} failed (retried for ${Math.round((Date.now() - started) / 1000)} s; ${o.giveUp ?? 'resume the run once the database is back'}): ${text}`,
           { cause: e },
         );
       }

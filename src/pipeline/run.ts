@@ -16,7 +16,7 @@ import type { ItemResult as StoredItem, Json, RunRecord } from '../store/schema.
 import type { BatchLimits } from './batcher.js';
 import { DEFAULT_BATCH, inspect, type ItemResult } from './inspect.js';
 import type { ProgressSnapshot } from './progress.js';
-import { type DatabasePause, isStoreFailure, retryTransient } from './retry.js';
+import { type DatabasePause, isStoreFailure, type RetryOptions, retryTransient } from './retry.js';
 import { scanSources, type SourceItem, type SourceScan } from './source.js';
 import { openRecipeModels } from '../detect/model.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
@@ -124,7 +124,7 @@ export async function writeWithRetry(
   runId: string,
   items: StoredItem[],
   retryMs: number,
-  o: { signal?: AbortSignal; onPause?: (p: DatabasePause | null) => void } = {},
+  o: Pick<RetryOptions, 'signal' | 'onPause' | 'giveUp'> = {},
 ): Promise<void> {
   try {
     await retryTransient(`storing ${items.length} results of run ${runId}`, () => store.writeResults(runId, items), {

@@ -16,7 +16,7 @@ import { integerInRange } from '../validate.js';
 import { openDialect, parseStoreUrl, type DialectName } from '../store/dialect.js';
 import type { Json } from '../store/schema.js';
 import type { ItemResult } from './inspect.js';
-import { type DatabasePause, retryTransient } from './retry.js';
+import { type DatabasePause, type RetryOptions, retryTransient } from './retry.js';
 import type { ResultSink, TaskSource } from './run.js';
 import type { SourceItem } from './source.js';
 
@@ -35,6 +35,8 @@ export interface SqlTaskOptions {
   writeBack?: string;
   /** How long failing statements are retried before the run fails (default 60 s). */
   retryMs?: number;
+  /** What the error of a statement that failed for `retryMs` tells to do (see RetryOptions.giveUp). */
+  giveUp?: string;
   /** Rows per page of the query, 1–100000 (default 500). */
   pageRows?: number;
   /** Called when a statement starts waiting for the database (each retry), and with null when it went through. */
@@ -120,9 +122,9 @@ export function isTransient(e: unknown): boolean {
 }
 
 /** `fn` retried through an outage (see retryTransient); any failure ends as a KENSA_ERR_STORE naming `what`. */
-async function withRetry<T>(what: string, retryMs: number, fn: () => Promise<T>, onPause?: (p: DatabasePause | null) => void): Promise<T> {
+async function withRetry<T>(what: string, fn: () => Promise<T>, o: Omit<RetryOptions, 'transient'>): Promise<T> {
   try {
-    return await retryTransient(what, fn, { retryMs, transient: isTransient, ...(onPause ? { onPause } : {}) });
+    return await retryTransient(what, fn, { ...o, transient: isTransient });
   } catch (e) {
     if (e instanceof KensaError) throw e;
     throw new KensaError('KENSA_ERR_STORE', `${what} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
@@ -184,7 +186,7 @@ export class SqlTasks implements TaskSource, ResultSink {
     const q = this.#options.query.trim().replace(/;\s*$/, '');
     let probe: Record<string, unknown>[];
     try {
-      probe = await withRetry('--query', Math.min(this.#retryMs, 5000), () => this.#rows(`SELECT * FROM (${q}) kensa_tasks LIMIT 1`));
+      probe = await withRetry('--query', () => this.#rows(`SELECT * FROM (${q}) kensa_tasks LIMIT 1`), { retryMs: Math.min(this.#retryMs, 5000) });
     } catch (e) {
       const cause = (e as Error).cause;
       if (isTransient(cause))
@@ -219,7 +221,7 @@ export class SqlTasks implements TaskSource, ResultSink {
             `Expected parameters among ${known.map((k) => `:${k}`).join(', ')} for --write-back but received :${name}`,
           );
     }
-    const [count] = await withRetry('counting --query', this.#retryMs, () => this.#rows(`SELECT COUNT(*) AS n FROM (${q}) kensa_tasks`));
+    const [count] = await withRetry('counting --query', () => this.#rows(`SELECT COUNT(*) AS n FROM (${q}) kensa_tasks`), this.#retry());
     this.total = Number(count!.n) * (this.#fanOut?.values.length ?? 1);
   }
 
@@ -228,12 +230,10 @@ export class SqlTasks implements TaskSource, ResultSink {
     if (this.#key === '') return;
     let after: unknown;
     for (;;) {
-      const page = await withRetry(
-        'reading a page of --query',
-        this.#retryMs,
-        () => this.#rows(this.#paged(after !== undefined), after !== undefined ? [after] : []),
-        (p) => this.#paused(p),
-      );
+      const page = await withRetry('reading a page of --query', () => this.#rows(this.#paged(after !== undefined), after !== undefined ? [after] : []), {
+        ...this.#retry(),
+        onPause: (p) => this.#paused(p),
+      });
       for (const row of page) {
         const fields: Record<string, TaskValue> = {};
         for (const c of this.#columns) {
@@ -262,7 +262,6 @@ export class SqlTasks implements TaskSource, ResultSink {
     if (scored.length === 0) return;
     await withRetry(
       `writing ${scored.length} results back`,
-      this.#retryMs,
       () =>
         this.#db.transaction().execute(async (trx) => {
           for (const r of scored) {
@@ -275,8 +274,13 @@ export class SqlTasks implements TaskSource, ResultSink {
             );
           }
         }),
-      (p) => this.#paused(p, onPause),
+      { ...this.#retry(), onPause: (p) => this.#paused(p, onPause) },
     );
+  }
+
+  /** The retry budget of a statement, and what its error says once spent. */
+  #retry(): Omit<RetryOptions, 'transient'> {
+    return { retryMs: this.#retryMs, ...(this.#options.giveUp !== undefined ? { giveUp: this.#options.giveUp } : {}) };
   }
 
   #paused(pause: DatabasePause | null, onPause = this.#onPause): void {

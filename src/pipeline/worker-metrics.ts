@@ -2,11 +2,13 @@
  * A queue worker's Prometheus metrics (prom-client), in a registry of the worker's own as
  * src/serve's are, so that two workers in one process (tests) never share counters: jobs done,
  * failed and retried (taken again after a failed try or a stall), items, items per second over
- * the last minute, the duration of each job, and the jobs in hand. `serveMetrics` answers
+ * the last minute, the duration of each job, the jobs in hand, and the jobs waiting for a lost
+ * database with the retries of their statements. `serveMetrics` answers
  * GET /metrics on a port for Prometheus to scrape.
  */
 import { createServer, type Server } from 'node:http';
 import client from 'prom-client';
+import type { DatabasePause } from './retry.js';
 
 /** The window of the items-per-second gauge. */
 const RATE_WINDOW_MS = 60_000;
@@ -41,6 +43,16 @@ export class WorkerMetrics {
     help: 'Jobs this worker holds now',
     registers: [this.registry],
   });
+  readonly paused = new client.Gauge({
+    name: 'kensa_worker_paused_jobs',
+    help: 'Jobs this worker holds that wait for a lost database (store or task database)',
+    registers: [this.registry],
+  });
+  readonly databaseRetries = new client.Counter({
+    name: 'kensa_worker_database_retries_total',
+    help: 'Retries of statements that failed on a lost database, a timeout or a deadlock (each one a pause of its job)',
+    registers: [this.registry],
+  });
   /** (time, items) of the jobs done in the last minute. */
   readonly #recent: { at: number; items: number }[] = [];
   readonly #started = performance.now();
@@ -61,21 +73,34 @@ export class WorkerMetrics {
     });
   }
 
-  /** A job taken: `triedBefore` when it had been started before. Returns the call that ends it. */
-  start(triedBefore: boolean): (outcome: { statuses: readonly string[] } | 'failed') => void {
+  /**
+   * A job taken: `triedBefore` when it had been started before. Returns the calls that report its
+   * database pauses (a retry, or null when it went through) and end it.
+   */
+  start(triedBefore: boolean): { pause(pause: DatabasePause | null): void; end(outcome: { statuses: readonly string[] } | 'failed'): void } {
     if (triedBefore) this.retried.inc();
     this.active.inc();
     const t = performance.now();
-    return (outcome) => {
-      this.active.dec();
-      if (outcome === 'failed') {
-        this.jobs.inc({ outcome: 'failed' });
-        return;
-      }
-      this.jobs.inc({ outcome: 'done' });
-      for (const status of outcome.statuses) this.items.inc({ status });
-      this.duration.observe((performance.now() - t) / 1000);
-      this.#recent.push({ at: performance.now(), items: outcome.statuses.length });
+    let waiting = false;
+    const pause = (p: DatabasePause | null) => {
+      if (p) this.databaseRetries.inc();
+      if ((p !== null) !== waiting) this.paused[waiting ? 'dec' : 'inc']();
+      waiting = p !== null;
+    };
+    return {
+      pause,
+      end: (outcome) => {
+        pause(null);
+        this.active.dec();
+        if (outcome === 'failed') {
+          this.jobs.inc({ outcome: 'failed' });
+          return;
+        }
+        this.jobs.inc({ outcome: 'done' });
+        for (const status of outcome.statuses) this.items.inc({ status });
+        this.duration.observe((performance.now() - t) / 1000);
+        this.#recent.push({ at: performance.now(), items: outcome.statuses.length });
+      },
     };
   }
 }
