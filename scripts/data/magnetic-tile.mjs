@@ -10,9 +10,12 @@
  *   train/good                  the training side's defect-free images (for --good)
  *   test/images, test/masks, test/good   the same for the test side
  * File names are <class>_<original name>. --limit N keeps the first N images of each side by
- * name hash (a smaller, still fixed, subset).
+ * name hash (a smaller, still fixed, subset); --test-limit M keeps M test images instead.
+ * --jpeg-quality Q re-encodes the images at JPEG quality Q (smaller files, e.g. to travel to a GPU
+ * machine). Masks are written binary, 255 where the published mask is not 0 (kensa eval's reading; its PNGs carry
+ * a few anti-aliased edge values, which kensa train refuses as not binary).
  *
- *   node scripts/data/magnetic-tile.mjs [--src <checkout>] [--out data/magnetic-tile] [--limit N]
+ *   node scripts/data/magnetic-tile.mjs [--src <checkout>] [--out data/magnetic-tile] [--limit N] [--test-limit M] [--jpeg-quality Q]
  * Without --src the repository is cloned into <out>/src.
  */
 import { execFileSync } from 'node:child_process';
@@ -20,13 +23,19 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
 
 const REPO = 'https://github.com/abin24/Magnetic-tile-defect-datasets..git';
 const TEST_SHARE = 0.3;
 
-const { values } = parseArgs({ options: { src: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { src: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' }, 'test-limit': { type: 'string' }, 'jpeg-quality': { type: 'string' } },
+});
 const out = values.out ?? 'data/magnetic-tile';
 const limit = values.limit === undefined ? Infinity : Number(values.limit);
+const testLimit = values['test-limit'] === undefined ? limit : Number(values['test-limit']);
+const quality = values['jpeg-quality'] === undefined ? null : Number(values['jpeg-quality']);
+if (quality !== null && !(Number.isInteger(quality) && quality >= 1 && quality <= 100)) throw new Error(`--jpeg-quality must be an integer from 1 to 100, got ${values['jpeg-quality']}`);
 let src = values.src;
 if (!src) {
   src = join(out, 'src');
@@ -59,11 +68,13 @@ for (const side of ['train', 'test']) {
   const mine = items
     .filter((it) => (side === 'test') === it.key < TEST_SHARE)
     .sort((a, b) => a.key - b.key)
-    .slice(0, limit);
+    .slice(0, side === 'test' ? testLimit : limit);
   for (const it of mine) {
-    copyFileSync(join(it.dir, `${it.base}.jpg`), join(out, side, 'images', `${it.name}.jpg`));
-    copyFileSync(join(it.dir, `${it.base}.png`), join(out, side, 'masks', `${it.name}.png`));
-    if (it.free) copyFileSync(join(it.dir, `${it.base}.jpg`), join(out, side, 'good', `${it.name}.jpg`));
+    const image = join(out, side, 'images', `${it.name}.jpg`);
+    if (quality === null) copyFileSync(join(it.dir, `${it.base}.jpg`), image);
+    else await sharp(join(it.dir, `${it.base}.jpg`)).greyscale().jpeg({ quality }).toFile(image);
+    await sharp(join(it.dir, `${it.base}.png`)).greyscale().threshold(1).png().toFile(join(out, side, 'masks', `${it.name}.png`));
+    if (it.free) copyFileSync(image, join(out, side, 'good', `${it.name}.jpg`));
   }
   const free = mine.filter((it) => it.free).length;
   console.log(`${side}: ${mine.length} images (${mine.length - free} defective, ${free} defect-free) in ${join(out, side)}`);
