@@ -10,6 +10,8 @@ import { describe, test } from 'node:test';
 import {
   Affine,
   augment,
+  GaussianBlur,
+  RandomBrightnessContrast,
   Compose,
   HorizontalFlip,
   OneOf,
@@ -106,5 +108,30 @@ describe('augment on the GPU', () => {
     assert.equal(gpu!.stats.dispatches - before, 1);
     await gpu!.sync();
     for (const x of [image, r.batch.image]) x.dispose();
+  });
+
+  test("per-sample parameters upload what the batch uses: the seed composite's uniform bytes grow with the batch, within twice its parameters per dispatch", {
+    skip: gpuSkip(gpu),
+  }, async () => {
+    const flip = OneOf({
+      transforms: [HorizontalFlip({ p: 1 }), VerticalFlip({ p: 1 }), Sequential({ transforms: [HorizontalFlip({ p: 1 }), VerticalFlip({ p: 1 })] })],
+    });
+    const pipeline = Compose({
+      transforms: [RandomRotate90({ p: 1 }), flip, RandomBrightnessContrast({ p: 1 }), GaussianBlur({ p: 1, blurLimit: [7, 7] })],
+    });
+    const uploaded = async (n: number) => {
+      const image = await batchOf(n).image.toGpu(gpu!);
+      const before = { bytes: gpu!.stats.transfers.uniformBytes, dispatches: gpu!.stats.dispatches };
+      const r = augment(pipeline, { image }, { seed: 3 });
+      const bytes = gpu!.stats.transfers.uniformBytes - before.bytes;
+      const dispatches = gpu!.stats.dispatches - before.dispatches;
+      await gpu!.sync();
+      for (const x of [image, r.batch.image]) x.dispose();
+      // the largest parameters of a sample here are the blur's 7 + 7 taps (4 vec4s, 64 bytes); a size class at most doubles them
+      assert.ok(bytes <= dispatches * (2 * 64 * n + 512), `batch ${n}: ${bytes} uniform bytes for ${dispatches} dispatches`);
+      return bytes;
+    };
+    const [b8, b32, b64] = [await uploaded(8), await uploaded(32), await uploaded(64)];
+    assert.ok(b8 < b32 && b32 < b64, `uniform bytes for batches of 8, 32, 64: ${b8}, ${b32}, ${b64}`);
   });
 });

@@ -40,7 +40,7 @@ export function colorFullScale(dtype: DType): number {
   return dtype === 'u8' ? 255 : dtype === 'u16' ? 65535 : 1;
 }
 
-/** Most steps of one batch, samples × steps (one uniform vec4 each, 48 KiB). */
+/** Most steps of one batch, samples × steps (one uniform vec4 each, 48 KiB; a dispatch holds its size class). */
 export const MAX_COLOR_STEPS = 3072;
 
 export type ColorStep =
@@ -160,7 +160,7 @@ function buildChainProgram(dtype: DType, withMeans: boolean): ProgramInfo {
       { name: 'rgb', type: 'u32' },
       { name: 'max', type: 'f32' },
       { name: 'inv_max', type: 'f32' },
-      { name: 'steps', type: { array: 'vec4f', length: MAX_COLOR_STEPS } },
+      { name: 'steps', type: { array: 'vec4f', length: MAX_COLOR_STEPS, sized: true } },
     ],
     pixel: /* wgsl */ `
 fn grey(v: vec3<f32>) -> f32 {
