@@ -406,7 +406,7 @@ function prepareChain(x: Tensor, options: ColorChainOptions) {
   return { rows, rgb, shape, withMeans: codes.has(KIND_CODE.contrast), uniforms };
 }
 
-/** Every program variant of colorChain, for compile-all tests. */
-export function colorChainPrograms(): ProgramInfo[] {
-  return COLOR_CHAIN_DTYPES.flatMap((dt) => [chainProgram(dt, false), chainProgram(dt, true)]);
+/** Every program variant of colorChain, for compile-all tests; with `map`, also those of colorChainThrough reading through it. */
+export function colorChainPrograms(map?: MappedInput): ProgramInfo[] {
+  return COLOR_CHAIN_DTYPES.flatMap((dt) => [chainProgram(dt, false), chainProgram(dt, true), ...(map ? [chainProgram(dt, false, map)] : [])]);
 }
