@@ -14,7 +14,8 @@
  * - SomeOf picks `n` distinct children uniformly, runs them in their order, each with its own p.
  *
  * Apply: per container, consecutive geometric children run as one warp (fuse.ts) and
- * consecutive pointwise ones as one run (pointwise.ts); a child container of exact maps only
+ * consecutive pointwise ones as one run (pointwise.ts), the first joining the warp of geometric
+ * children right before it where that warp only copies pixels; a child container of exact maps only
  * (Albumentations' Flip: a OneOf of flips) counts as one geometric child there; a child that no
  * sample drew is skipped.
  */
@@ -239,8 +240,14 @@ function applyContainer(t: ContainerTransform, entry: RunState, params: readonly
     let k = j + 1;
     if (kind === 'geometric' || kind === 'pointwise') while (k < t.children.length && kindOf(k) === kind) k++;
     const groupParams = childParams.slice(j, k);
-    if (kind === 'geometric') s = applyGeometric(geometry.slice(j, k) as Geometry[], groupParams, s, fuse);
-    else if (kind === 'pointwise')
+    if (kind === 'geometric') {
+      // with fusion, the colour run right after joins the last warp (fuse.ts)
+      let end = k;
+      while (fuse && end < t.children.length && kindOf(end) === 'pointwise') end++;
+      const color = end > k ? { run: t.children.slice(k, end) as PointwiseTransform[], params: childParams.slice(k, end) } : undefined;
+      s = applyGeometric(geometry.slice(j, k) as Geometry[], groupParams, s, fuse, color);
+      k = end;
+    } else if (kind === 'pointwise')
       s = { ...s, batch: { ...s.batch, image: applyPointwise(t.children.slice(j, k) as PointwiseTransform[], groupParams, s.batch.image, fuse) } };
     else s = applyNode(t.children[j]!, s, groupParams[0]!, fuse);
     j = k;

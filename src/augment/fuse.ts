@@ -14,15 +14,21 @@
  * sample's drawn children compose into its matrix, so Albumentations' Flip (a OneOf of flips) and
  * a RandomRotate90 before it run as one gather. Boxes and keypoints move member by member
  * (targets.ts), fused or not; maps that permute pixels move a box the same composed or step by step.
+ * A colour run right after a geometric run joins its last warp where that warp samples nearest by an
+ * affine matrix: the colour chain reads each pixel through the warp (colorChainThrough), one pass
+ * for both and the same values as the warp then the chain (its first pass only; a contrast step
+ * still reads the warped image).
  */
-import { warpAffine } from '../ops/geometry/warp-affine.js';
+import { colorChainThrough } from '../ops/color/chain.js';
+import { warpAffine, warpAffineNearestMap } from '../ops/geometry/warp-affine.js';
 import { warpPerspective } from '../ops/geometry/warp-perspective.js';
 import type { Tensor } from '../tensor.js';
 import { KensaError } from '../errors.js';
 import { IDENTITY, isAffine, multiply, toCentreCoordinates } from './matrix.js';
 import type { RunState } from './state.js';
+import { applyPasses, applyPointwise, colorPasses } from './pointwise.js';
 import { mapBox, mapKeypoint } from './targets.js';
-import type { ContainerTransform, GeometricTransform, Json, Matrix3, ResampleSpec, Size, Transform } from './transform.js';
+import type { ColorStage, ContainerTransform, GeometricTransform, Json, Matrix3, PointwiseTransform, ResampleSpec, Size, Transform } from './transform.js';
 
 /** What a fused group needs of a member: a leaf geometric transform or an exact container. */
 export type Geometry = Pick<GeometricTransform, 'name' | 'resample' | 'outputSize' | 'matrix' | 'warp'>;
@@ -67,12 +73,28 @@ function joins(group: ResampleSpec | null, next: ResampleSpec | null): boolean {
 /** Warps every sample of `x` by its matrix (pixel-edge coordinates) to `size`. */
 export function warpBatch(x: Tensor, matrices: readonly Matrix3[], size: Size, spec: ResampleSpec | null, target: 'image' | 'mask'): Tensor {
   const centre = matrices.map(toCentreCoordinates);
-  const interpolation = target === 'mask' || spec === null ? 'nearest' : spec.interpolation;
-  const border = spec?.border ?? 'constant';
-  const borderValue = target === 'mask' ? (spec?.maskFill ?? 0) : (spec?.fill ?? 0);
-  const common = { width: size.width, height: size.height, interpolation, border, borderValue } as const;
+  const common = { ...warpSampling(size, spec, target), interpolation: target === 'mask' || spec === null ? 'nearest' : spec.interpolation } as const;
   if (centre.every(isAffine)) return warpAffine(x, { ...common, matrix: centre.map((m) => m.slice(0, 6)) });
   return warpPerspective(x, { ...common, matrix: centre.map((m) => [...m]) });
+}
+
+function warpSampling(size: Size, spec: ResampleSpec | null, target: 'image' | 'mask') {
+  return {
+    width: size.width,
+    height: size.height,
+    border: spec?.border ?? 'constant',
+    borderValue: target === 'mask' ? (spec?.maskFill ?? 0) : (spec?.fill ?? 0),
+  } as const;
+}
+
+/** warpBatch of the image, then the colour `passes`; after a nearest affine warp, the first pass reads through the warp (one dispatch). */
+function warpColor(x: Tensor, matrices: readonly Matrix3[], size: Size, spec: ResampleSpec | null, passes: readonly ColorStage[][][]): Tensor {
+  const centre = matrices.map(toCentreCoordinates);
+  const [first, ...rest] = passes;
+  const nearest = spec === null || spec.interpolation === 'nearest';
+  if (!nearest || !centre.every(isAffine) || first!.every((c) => c.length === 0)) return applyPasses(warpBatch(x, matrices, size, spec, 'image'), passes);
+  const map = warpAffineNearestMap(x, { ...warpSampling(size, spec, 'image'), matrix: centre.map((m) => m.slice(0, 6)) });
+  return applyPasses(colorChainThrough(x, { steps: first! }, map), rest);
 }
 
 /** The one size every sample has after `t`; KENSA_ERR_AUGMENT when the draws disagree. */
@@ -89,12 +111,22 @@ function outputSize(t: Geometry, size: Size, params: readonly Json[]): Size {
   return first;
 }
 
-/** Runs a group of geometric transforms on the image and the mask: alone through its op, or fused into one warp. */
-function warpGroup(group: readonly Geometry[], params: readonly (readonly Json[])[], s: RunState, out: Size): Pick<RunState['batch'], 'image' | 'mask'> {
+/**
+ * Runs a group of geometric transforms on the image and the mask: alone through its op, or fused
+ * into one warp; then the colour `passes` on the image, if given.
+ */
+function warpGroup(
+  group: readonly Geometry[],
+  params: readonly (readonly Json[])[],
+  s: RunState,
+  out: Size,
+  passes: ColorStage[][][] | undefined,
+): Pick<RunState['batch'], 'image' | 'mask'> {
   const { image, mask } = s.batch;
   const t = group[0]!;
   if (group.length === 1 && t.warp !== undefined) {
-    return { image: t.warp(image, params[0]!, 'image'), ...(mask !== undefined && { mask: t.warp(mask, params[0]!, 'mask') }) };
+    const warped = t.warp(image, params[0]!, 'image');
+    return { image: passes ? applyPasses(warped, passes) : warped, ...(mask !== undefined && { mask: t.warp(mask, params[0]!, 'mask') }) };
   }
   // the group's one resampling spec (its members' agree but for interpolation): bilinear if any member interpolates
   const specs = group.map((m) => m.resample).filter((r) => r !== null);
@@ -110,15 +142,26 @@ function warpGroup(group: readonly Geometry[], params: readonly (readonly Json[]
     }
     return m;
   });
-  return { image: warpBatch(image, matrices, out, spec, 'image'), ...(mask !== undefined && { mask: warpBatch(mask, matrices, out, spec, 'mask') }) };
+  return {
+    image: passes ? warpColor(image, matrices, out, spec, passes) : warpBatch(image, matrices, out, spec, 'image'),
+    ...(mask !== undefined && { mask: warpBatch(mask, matrices, out, spec, 'mask') }),
+  };
+}
+
+/** A run of colour transforms right after a geometric run, with their per-sample parameters. */
+export interface ColorAfter {
+  readonly run: readonly PointwiseTransform[];
+  readonly params: readonly (readonly Json[])[];
 }
 
 /**
  * Applies consecutive geometric transforms `run` (params[k]: transform k's per-sample parameters)
- * to every target. With `fuse`, joinable neighbours run as one warp; otherwise each runs alone.
+ * to every target, then the `color` run after it, if given, to the image (fused: in the last warp
+ * where it can). With `fuse`, joinable neighbours run as one warp; otherwise each runs alone.
  */
-export function applyGeometric(run: readonly Geometry[], params: readonly (readonly Json[])[], s: RunState, fuse: boolean): RunState {
+export function applyGeometric(run: readonly Geometry[], params: readonly (readonly Json[])[], s: RunState, fuse: boolean, color?: ColorAfter): RunState {
   let state = s;
+  let colorDone = color === undefined;
   let j = 0;
   while (j < run.length) {
     let k = j + 1;
@@ -141,14 +184,19 @@ export function applyGeometric(run: readonly Geometry[], params: readonly (reado
     }
     const group = run.slice(j, k).filter((_, g) => !params[j + g]!.every((p) => p === null));
     const groupParams = params.slice(j, k).filter((p) => !p.every((v) => v === null));
-    if (group.length > 0) state = moveTargets(group, groupParams, state);
+    const last = k >= run.length;
+    if (group.length > 0) {
+      state = moveTargets(group, groupParams, state, last ? color : undefined);
+      colorDone ||= last;
+    }
     j = k;
   }
-  return state;
+  if (colorDone) return state;
+  return { ...state, batch: { ...state.batch, image: applyPointwise(color!.run, color!.params, state.batch.image, fuse) } };
 }
 
-/** One group: pixels by warpGroup, boxes and keypoints transform by transform. */
-function moveTargets(group: readonly Geometry[], params: readonly (readonly Json[])[], s: RunState): RunState {
+/** One group: pixels by warpGroup (and the colour run after it, if given), boxes and keypoints transform by transform. */
+function moveTargets(group: readonly Geometry[], params: readonly (readonly Json[])[], s: RunState, color: ColorAfter | undefined): RunState {
   let size = s.size;
   let boxes = s.batch.boxes;
   let visible = s.visible;
@@ -164,7 +212,9 @@ function moveTargets(group: readonly Geometry[], params: readonly (readonly Json
     keypoints = keypoints?.map((l, i) => l.map((p) => mapKeypoint(p, matrices[i]!)));
     size = out;
   }
-  const pixels = warpGroup(group, params, s, size);
+  const [, channels] = s.batch.image.shape as [number, number];
+  const passes = color && colorPasses(color.run, color.params, { ...size, channels, dtype: s.batch.image.dtype });
+  const pixels = warpGroup(group, params, s, size, passes);
   return {
     ...s,
     size,

@@ -27,8 +27,15 @@ export function applyStages<P extends Json>(image: Tensor, params: readonly (P |
 /** Applies `run[k]` with the per-sample `params[k]` in order: one fused pass, or each transform's own with `fuse` false. */
 export function applyPointwise(run: readonly PointwiseTransform[], params: readonly (readonly (Json | null)[])[], image: Tensor, fuse: boolean): Tensor {
   if (!fuse) return run.reduce((x, t, k) => (params[k]!.every((p) => p === null) ? x : t.apply(x, params[k]!)), image);
-  const ctx = contextOf(image);
-  const n = image.shape[0]!;
+  return applyPasses(image, colorPasses(run, params, contextOf(image)));
+}
+
+/**
+ * The passes of a fused run on images of `ctx`: passes[q][i] is sample i's steps in pass q (a
+ * transform with a contrast stage starts a pass).
+ */
+export function colorPasses(run: readonly PointwiseTransform[], params: readonly (readonly (Json | null)[])[], ctx: SampleContext): ColorStage[][][] {
+  const n = params[0]!.length;
   const stages = run.map((t, k) => params[k]!.map((p) => (p === null ? [] : t.stage(p, ctx))));
   const passes: number[][] = [];
   for (const [k, perSample] of stages.entries()) {
@@ -36,8 +43,10 @@ export function applyPointwise(run: readonly PointwiseTransform[], params: reado
     if (passes.length === 0 || contrast) passes.push([k]);
     else passes.at(-1)!.push(k);
   }
-  return passes.reduce((x, pass) => {
-    const chains = Array.from({ length: n }, (_, i) => pass.flatMap((k) => stages[k]![i]!));
-    return chains.every((c) => c.length === 0) ? x : colorChain(x, { steps: chains });
-  }, image);
+  return passes.map((pass) => Array.from({ length: n }, (_, i) => pass.flatMap((k) => stages[k]![i]!)));
+}
+
+/** Runs each pass that has a step, one colour chain each. */
+export function applyPasses(image: Tensor, passes: readonly (readonly (readonly ColorStage[])[])[]): Tensor {
+  return passes.reduce((x, chains) => (chains.every((c) => c.length === 0) ? x : colorChain(x, { steps: chains })), image);
 }

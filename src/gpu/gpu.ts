@@ -9,7 +9,7 @@
 import { create, globals } from 'webgpu';
 import { KensaError } from '../errors.js';
 import { BufferPool, type PoolStats } from './pool.js';
-import { buildSource, cacheKey, type CompiledProgram, type ProgramInfo, type WgslOptions } from './program.js';
+import { buildSource, cacheKey, sizedProgram, type CompiledProgram, type ProgramInfo, type WgslOptions } from './program.js';
 import { ReadbackPool, UploadRing } from './staging.js';
 import type { UniformValues } from './uniforms.js';
 
@@ -76,6 +76,8 @@ export interface TransferStats {
   uploadBytes: number;
   downloads: number;
   downloadBytes: number;
+  /** Bytes of uniforms written for dispatches: each one's struct in its aligned slot of the arena. */
+  uniformBytes: number;
 }
 
 export interface GpuStats {
@@ -180,7 +182,7 @@ export class Gpu {
     dispatches: 0,
     submits: 0,
     pipelines: 0,
-    transfers: { uploads: 0, uploadBytes: 0, downloads: 0, downloadBytes: 0 },
+    transfers: { uploads: 0, uploadBytes: 0, downloads: 0, downloadBytes: 0, uniformBytes: 0 },
   };
 
   private constructor(navigator: GPUNavigator, adapter: GPUAdapter, device: GPUDevice, opts: GpuOpenOptions) {
@@ -385,7 +387,8 @@ export class Gpu {
   /** Records one kernel launch into the pending command stream. */
   dispatch(args: DispatchArgs): void {
     this.#assertAlive();
-    const { program } = args;
+    // sized uniform arrays (per-sample parameters) hold what this dispatch's values fill
+    const program = sizedProgram(args.program, args.uniforms);
     const entry = this.#pipeline(program);
     const size = entry.compiled.layout.size;
     const slot = Math.ceil(size / this.#uniformAlign) * this.#uniformAlign;
@@ -394,6 +397,7 @@ export class Gpu {
     new Uint8Array(this.#uniformData, offset, size).fill(0);
     entry.compiled.layout.pack(args.uniforms, this.#uniformView, offset);
     this.#uniformUsed += slot;
+    this.stats.transfers.uniformBytes += slot;
     const bindGroup = this.#bindGroup(entry, size, args.inputs, args.outputs);
     const [x, y, z] = typeof args.workgroups === 'number' ? foldWorkgroups(args.workgroups) : args.workgroups;
     const pass = this.#openPass();

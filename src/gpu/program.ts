@@ -5,7 +5,7 @@
  * dtype load/pack helpers) is generated here, so op files hold no binding or offset code.
  */
 import type { DType } from '../dtype.js';
-import { uniformLayout, type UniformField, type UniformLayout } from './uniforms.js';
+import { sizeClass, uniformLayout, type UniformArray, type UniformField, type UniformLayout, type UniformValues } from './uniforms.js';
 import { dtypeHelpers, f16Helpers, storageArrayType } from './wgsl/dtype.js';
 import { WGSL_COMMON } from './wgsl/common.js';
 
@@ -65,6 +65,47 @@ function viewsKey(b: TensorBinding): string {
         .map(([name, type]) => `${name}:${type}`)
         .join(',')}}`
     : '';
+}
+
+interface Sized {
+  /** Indices of the program's sized uniform arrays. */
+  readonly fields: readonly number[];
+  /** The program with those arrays cut to a class, by the classes joined. */
+  readonly variants: Map<string, ProgramInfo>;
+}
+
+const sizedPrograms = new WeakMap<ProgramInfo, Sized | null>();
+
+/**
+ * The program whose sized uniform arrays hold the size class of their `values` (the program itself
+ * when it has none): equal classes give the same object, its key naming the classes.
+ */
+export function sizedProgram(p: ProgramInfo, values: UniformValues): ProgramInfo {
+  let sized = sizedPrograms.get(p);
+  if (sized === undefined) {
+    const fields = p.uniforms.flatMap((f, i) => (typeof f.type !== 'string' && f.type.sized === true ? [i] : []));
+    sized = fields.length === 0 ? null : { fields, variants: new Map() };
+    sizedPrograms.set(p, sized);
+  }
+  if (sized === null) return p;
+  const lengths = sized.fields.map((i) => {
+    const f = p.uniforms[i]!;
+    const v = values[f.name];
+    const words = v === undefined ? 0 : typeof v === 'number' ? 1 : v.length;
+    return sizeClass(Math.ceil(words / 4), (f.type as UniformArray).length);
+  });
+  const classes = lengths.join(',');
+  let variant = sized.variants.get(classes);
+  if (!variant) {
+    const uniforms = p.uniforms.slice();
+    sized.fields.forEach((i, k) => {
+      const f = p.uniforms[i]!;
+      uniforms[i] = { name: f.name, type: { array: (f.type as UniformArray).array, length: lengths[k]! } };
+    });
+    variant = { ...p, key: `${p.key};sized=${classes}`, uniforms };
+    sized.variants.set(classes, variant);
+  }
+  return variant;
 }
 
 /** Full WGSL source: uniform struct, bindings in order (uniforms, inputs, outputs), helpers, body. */

@@ -6,7 +6,14 @@
  */
 import { KensaError } from '../errors.js';
 
-export type UniformType = 'u32' | 'i32' | 'f32' | 'vec4u' | 'vec4i' | 'vec4f' | { array: 'vec4f' | 'vec4u' | 'vec4i'; length: number };
+/**
+ * An array of vec4s holds `length` of them; a `sized` array holds at most `length`: each dispatch's
+ * struct holds the size class of the vec4s its value fills (`sizeClass`), so per-sample parameters
+ * upload what the batch uses, not room for the largest batch (program.ts `sizedProgram`).
+ */
+export type UniformArray = { array: 'vec4f' | 'vec4u' | 'vec4i'; length: number; sized?: boolean };
+
+export type UniformType = 'u32' | 'i32' | 'f32' | 'vec4u' | 'vec4i' | 'vec4f' | UniformArray;
 
 export interface UniformField {
   readonly name: string;
@@ -49,6 +56,14 @@ function wgslType(t: UniformType): string {
     default:
       return t;
   }
+}
+
+/**
+ * Vec4s a sized array holds for a value of `vec4s`: powers of two from 8 (a pipeline is built per
+ * class, so few classes), at most `most` (more than `most` is refused when the values are packed).
+ */
+export function sizeClass(vec4s: number, most: number): number {
+  return Math.min(most, Math.max(8, 2 ** Math.ceil(Math.log2(Math.max(1, vec4s)))));
 }
 
 export function uniformLayout(fields: readonly UniformField[]): UniformLayout {

@@ -32,6 +32,27 @@ export interface PixelKernelSpec {
   pixel: string;
 }
 
+/**
+ * An input of a pixel program read through a nearest coordinate map instead of in place (augment
+ * folds an exact warp into the colour pass after it): output pixel (n, c, y, x) reads input pixel
+ * (n, c) at `map_coord(n, y, x)`, `border` outside it.
+ */
+export interface MappedInput {
+  /** Variant key of `wgsl` (part of the reading program's). */
+  readonly key: string;
+  /** WGSL of `fn map_coord(n: u32, y: u32, x: u32) -> vec2<i32>` (the input's column and row); may read `u.src_shape` and `uniforms`. */
+  readonly wgsl: string;
+  readonly uniforms: readonly UniformField[];
+  readonly values: UniformValues;
+  readonly border: BorderMode;
+  /** The value outside the input under a constant border, as the mapped image holds it. */
+  readonly borderValue: number;
+  /** Shape of the mapped image. */
+  readonly shape: Dims4;
+  /** The mapped image itself, by the map's own op where the input lives: for a pass that does not read through the map. */
+  mapped(): Tensor;
+}
+
 const WORKGROUP = 256;
 
 function accessors(name: string): string {

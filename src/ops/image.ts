@@ -46,8 +46,8 @@ export function checkSameShape(nameA: string, a: Tensor, nameB: string, b: Tenso
 }
 
 /**
- * Most samples a per-sample parameter may describe: the values travel as a uniform array of
- * this many vec4s per parameter group (16 KiB, within WebGPU's 64 KiB uniform binding).
+ * Most samples a per-sample parameter may describe: the values travel as a sized uniform array of
+ * up to this many vec4s per parameter group (16 KiB, within WebGPU's 64 KiB uniform binding).
  */
 export const MAX_PER_SAMPLE = 1024;
 
@@ -136,7 +136,10 @@ export function packPerSample(rows: readonly (readonly number[])[], vecs: number
   return out;
 }
 
-/** The uniform array holding `vecs` vec4s per sample (WGSL reads sample n's at u.<name>[vecs·n + k]). */
+/**
+ * The uniform array holding `vecs` vec4s per sample (WGSL reads sample n's at u.<name>[vecs·n + k]);
+ * sized: a dispatch holds the size class of its batch, not MAX_PER_SAMPLE samples.
+ */
 export function perSampleField(name: string, type: 'vec4f' | 'vec4i', vecs: number): UniformField {
-  return { name, type: { array: type, length: MAX_PER_SAMPLE * vecs } };
+  return { name, type: { array: type, length: MAX_PER_SAMPLE * vecs, sized: true } };
 }

@@ -10,6 +10,11 @@ import { describe, test } from 'node:test';
 import {
   Affine,
   augment,
+  ColorJitter,
+  GaussianBlur,
+  HueSaturationValue,
+  RandomBrightnessContrast,
+  RandomGamma,
   Compose,
   HorizontalFlip,
   OneOf,
@@ -22,6 +27,7 @@ import {
   VerticalFlip,
   replay,
   ShiftScaleRotate,
+  ToGray,
   Transpose,
   type AugmentBatch,
   type Transform,
@@ -106,5 +112,94 @@ describe('augment on the GPU', () => {
     assert.equal(gpu!.stats.dispatches - before, 1);
     await gpu!.sync();
     for (const x of [image, r.batch.image]) x.dispose();
+  });
+
+  test("a colour run right after exact maps reads through their gather: the seed composite records 2 dispatches, the unfused bytes and the CPU's", {
+    skip: gpuSkip(gpu),
+  }, async () => {
+    const flip = OneOf({
+      transforms: [HorizontalFlip({ p: 1 }), VerticalFlip({ p: 1 }), Sequential({ transforms: [HorizontalFlip({ p: 1 }), VerticalFlip({ p: 1 })] })],
+    });
+    const pipeline = Compose({
+      transforms: [RandomRotate90({ p: 1 }), flip, RandomBrightnessContrast({ p: 1 }), GaussianBlur({ p: 1, blurLimit: [3, 7] })],
+    });
+    for (const dtype of ['u8', 'u16', 'f32'] as DType[]) {
+      const b = batchOf(4, dtype);
+      await assertGpuEqualsCpu(gpu!, pipeline, b, 6, `${dtype} composite`);
+      const image = await b.image.toGpu(gpu!);
+      const counted = (fuse: boolean) => {
+        const before = gpu!.stats.dispatches;
+        const r = augment(pipeline, { image }, { seed: 6, fuse });
+        return { image: r.batch.image, dispatches: gpu!.stats.dispatches - before };
+      };
+      const fused = counted(true);
+      const unfused = counted(false);
+      // gather + colour, blur; unfused: rot90, each flip, colour, blur
+      assert.equal(fused.dispatches, 2, `${dtype} fused dispatches`);
+      assert.ok(unfused.dispatches >= 4, `${dtype} unfused dispatches: ${unfused.dispatches}`);
+      assertClose(await fused.image.toCpu(), await unfused.image.toCpu(), EXACT, `${dtype} fused vs unfused`);
+      for (const x of [image, fused.image, unfused.image]) x.dispose();
+    }
+  });
+
+  test('a colour run after a warp it cannot read through (bilinear; a contrast step first) runs after it: the unfused bytes; a longer run after flips: the CPU result', {
+    skip: gpuSkip(gpu),
+  }, async () => {
+    const b = batchOf(3);
+    const image = await b.image.toGpu(gpu!);
+    for (const pipeline of [
+      Compose({ transforms: [Affine({ p: 1, rotate: [-20, 20] }), RandomBrightnessContrast({ p: 1 })] }),
+      Compose({ transforms: [RandomRotate90({ p: 1 }), ColorJitter({ p: 1, contrast: 0.3 })] }),
+    ]) {
+      const fused = augment(pipeline, { image }, { seed: 8 }).batch.image;
+      const unfused = augment(pipeline, { image }, { seed: 8, fuse: false }).batch.image;
+      assertClose(await fused.toCpu(), await unfused.toCpu(), EXACT);
+      for (const x of [fused, unfused]) x.dispose();
+    }
+    image.dispose();
+    const long = Compose({
+      transforms: [
+        RandomRotate90({ p: 1 }),
+        HorizontalFlip({ p: 0.5 }),
+        RandomBrightnessContrast({ p: 1 }),
+        RandomGamma({ p: 1, gammaLimit: [70, 130] }),
+        HueSaturationValue({ p: 1 }),
+        ToGray({ p: 0.3 }),
+        ColorJitter({ p: 1, brightness: 0.2, contrast: 0.2, saturation: 0.3, hue: 0.05 }),
+      ],
+    });
+    for (const dtype of ['u8', 'f32'] as DType[]) {
+      const bd = batchOf(4, dtype);
+      const cpu = augment(long, bd, { seed: 11 });
+      const gi = await bd.image.toGpu(gpu!);
+      const r = augment(long, { image: gi }, { seed: 11 });
+      assertClose(await r.batch.image.toCpu(), cpu.batch.image, { int: 1, atol: 1e-4, rtol: 1e-4 }, `${dtype} long colour run`);
+      for (const x of [gi, r.batch.image]) x.dispose();
+    }
+  });
+
+  test("per-sample parameters upload what the batch uses: the seed composite's uniform bytes grow with the batch, within twice its parameters per dispatch", {
+    skip: gpuSkip(gpu),
+  }, async () => {
+    const flip = OneOf({
+      transforms: [HorizontalFlip({ p: 1 }), VerticalFlip({ p: 1 }), Sequential({ transforms: [HorizontalFlip({ p: 1 }), VerticalFlip({ p: 1 })] })],
+    });
+    const pipeline = Compose({
+      transforms: [RandomRotate90({ p: 1 }), flip, RandomBrightnessContrast({ p: 1 }), GaussianBlur({ p: 1, blurLimit: [7, 7] })],
+    });
+    const uploaded = async (n: number) => {
+      const image = await batchOf(n).image.toGpu(gpu!);
+      const before = { bytes: gpu!.stats.transfers.uniformBytes, dispatches: gpu!.stats.dispatches };
+      const r = augment(pipeline, { image }, { seed: 3 });
+      const bytes = gpu!.stats.transfers.uniformBytes - before.bytes;
+      const dispatches = gpu!.stats.dispatches - before.dispatches;
+      await gpu!.sync();
+      for (const x of [image, r.batch.image]) x.dispose();
+      // the largest parameters of a sample here are the blur's 7 + 7 taps (4 vec4s, 64 bytes); a size class at most doubles them
+      assert.ok(bytes <= dispatches * (2 * 64 * n + 512), `batch ${n}: ${bytes} uniform bytes for ${dispatches} dispatches`);
+      return bytes;
+    };
+    const [b8, b32, b64] = [await uploaded(8), await uploaded(32), await uploaded(64)];
+    assert.ok(b8 < b32 && b32 < b64, `uniform bytes for batches of 8, 32, 64: ${b8}, ${b32}, ${b64}`);
   });
 });

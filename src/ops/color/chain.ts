@@ -28,7 +28,7 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { invalidParameter, is } from '../../validate.js';
 import { checkDType, checkImage, numberItem, perSample, type PerSample, type PerSampleItem } from '../image.js';
-import { pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
+import { pixelProgram, runPixelProgram, type Dims4, type MappedInput } from '../../kernels/pixel.js';
 import { imageStats } from '../analysis/stats.js';
 import { GRAY_WEIGHTS } from './gray.js';
 
@@ -40,7 +40,7 @@ export function colorFullScale(dtype: DType): number {
   return dtype === 'u8' ? 255 : dtype === 'u16' ? 65535 : 1;
 }
 
-/** Most steps of one batch, samples × steps (one uniform vec4 each, 48 KiB). */
+/** Most steps of one batch, samples × steps (one uniform vec4 each, 48 KiB; a dispatch holds its size class). */
 export const MAX_COLOR_STEPS = 3072;
 
 export type ColorStep =
@@ -140,29 +140,41 @@ export function colorChainRows(steps: ColorChainOptions['steps'], n: number): nu
 
 const chainPrograms = new Map<string, ProgramInfo>();
 
-/** The chain's program per dtype and means input, built once (its spec carries the whole WGSL text). */
-function chainProgram(dtype: DType, withMeans: boolean): ProgramInfo {
-  const id = `${dtype}|${withMeans}`;
+/** The chain's program per dtype, means input and input map, built once (its spec carries the whole WGSL text). */
+function chainProgram(dtype: DType, withMeans: boolean, map?: MappedInput): ProgramInfo {
+  const id = `${dtype}|${withMeans}|${map?.key ?? ''}`;
   let program = chainPrograms.get(id);
-  if (!program) chainPrograms.set(id, (program = buildChainProgram(dtype, withMeans)));
+  if (!program) chainPrograms.set(id, (program = buildChainProgram(dtype, withMeans, map)));
   return program;
 }
 
-function buildChainProgram(dtype: DType, withMeans: boolean): ProgramInfo {
+/** WGSL of `chain_in`, the chain's input value of (n, c, y, x): in place, or read through a map. */
+function chainInput(map: MappedInput | undefined): string {
+  if (!map) return 'fn chain_in(n: u32, c: u32, y: u32, x: u32) -> f32 { return src_px(n, c, y, x); }';
+  return `${map.wgsl}
+fn chain_in(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  let p = map_coord(n, y, x);
+  return src_at(n, c, p.y, p.x);
+}`;
+}
+
+function buildChainProgram(dtype: DType, withMeans: boolean, map: MappedInput | undefined): ProgramInfo {
   return pixelProgram({
     name: 'color_chain',
-    key: withMeans ? 'means' : '',
+    key: `${withMeans ? 'means' : ''}${map ? `;map=${map.key}` : ''}`,
     inputs: [{ name: 'src', dtype }, ...(withMeans ? [{ name: 'stats', dtype: 'f32' as const }] : [])],
     output: dtype,
-    border: 'replicate',
+    border: map?.border ?? 'replicate',
     uniforms: [
       { name: 'step_count', type: 'u32' },
       { name: 'rgb', type: 'u32' },
       { name: 'max', type: 'f32' },
       { name: 'inv_max', type: 'f32' },
-      { name: 'steps', type: { array: 'vec4f', length: MAX_COLOR_STEPS } },
+      { name: 'steps', type: { array: 'vec4f', length: MAX_COLOR_STEPS, sized: true } },
+      ...(map?.uniforms ?? []),
     ],
     pixel: /* wgsl */ `
+${chainInput(map)}
 fn grey(v: vec3<f32>) -> f32 {
   if (u.rgb == 0u) { return v.x; }
   return ${GRAY_WEIGHTS[0]} * v.x + ${GRAY_WEIGHTS[1]} * v.y + ${GRAY_WEIGHTS[2]} * v.z;
@@ -210,9 +222,9 @@ ${
 fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   var v: vec3<f32>;
   if (u.rgb == 1u) {
-    v = vec3<f32>(src_px(n, 0u, y, x), src_px(n, 1u, y, x), src_px(n, 2u, y, x));
+    v = vec3<f32>(chain_in(n, 0u, y, x), chain_in(n, 1u, y, x), chain_in(n, 2u, y, x));
   } else {
-    v = vec3<f32>(src_px(n, c, y, x));
+    v = vec3<f32>(chain_in(n, c, y, x));
   }
   var m = input_mean(n, c);
   let lo = vec3<f32>(0.0);
@@ -349,6 +361,32 @@ function cpuChain(x: Tensor, shape: Dims4, rows: readonly (readonly (readonly nu
  *   KENSA_ERR_DTYPE for i32 images.
  */
 export function colorChain(x: Tensor, options: ColorChainOptions): Tensor {
+  const c = prepareChain(x, options);
+  return onDevice(x, {
+    gpu: () => {
+      const stats = c.withMeans ? imageStats(x) : null;
+      const out = runPixelProgram(chainProgram(x.dtype, c.withMeans), stats ? [x, stats] : [x], c.shape, x.dtype, c.uniforms);
+      stats?.dispose();
+      return out;
+    },
+    cpu: () => cpuChain(x, c.shape, c.rows, c.rgb, c.uniforms.max, c.withMeans ? imageStats(x) : null),
+  });
+}
+
+/**
+ * colorChain of the image `map` makes of `x` (e.g. a nearest warp), in one pass on the GPU: each
+ * pixel reads its input through the map, so the mapped image is never written. The same values as
+ * colorChain(map.mapped(), options), which runs where the pass cannot read through the map: on the
+ * CPU, and for a contrast step (its means are the mapped image's).
+ */
+export function colorChainThrough(x: Tensor, options: ColorChainOptions, map: MappedInput): Tensor {
+  const c = prepareChain(x, options);
+  if (x.device !== 'gpu' || c.withMeans) return colorChain(map.mapped(), options);
+  return runPixelProgram(chainProgram(x.dtype, false, map), [x], map.shape, x.dtype, { ...map.values, ...c.uniforms }, map.borderValue);
+}
+
+/** A validated chain of `x`: its rows, the program's uniforms, whether it reads RGB triples and means. */
+function prepareChain(x: Tensor, options: ColorChainOptions) {
   const d = checkImage('x', x);
   checkDType('x', x, COLOR_CHAIN_DTYPES);
   const rows = colorChainRows((options ?? ({} as ColorChainOptions)).steps, d.n);
@@ -364,26 +402,11 @@ export function colorChain(x: Tensor, options: ColorChainOptions): Tensor {
   if (d.n * stepCount > MAX_COLOR_STEPS) throw invalidParameter('steps', `at most ${MAX_COLOR_STEPS} steps in all (samples × steps)`, `${d.n} × ${stepCount}`);
   const max = colorFullScale(x.dtype);
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
-  const withMeans = codes.has(KIND_CODE.contrast);
-  const steps = rows.flat().flat();
-  return onDevice(x, {
-    gpu: () => {
-      const stats = withMeans ? imageStats(x) : null;
-      const out = runPixelProgram(chainProgram(x.dtype, withMeans), stats ? [x, stats] : [x], shape, x.dtype, {
-        step_count: stepCount,
-        rgb: rgb ? 1 : 0,
-        max,
-        inv_max: 1 / max,
-        steps,
-      });
-      stats?.dispose();
-      return out;
-    },
-    cpu: () => cpuChain(x, shape, rows, rgb, max, withMeans ? imageStats(x) : null),
-  });
+  const uniforms = { step_count: stepCount, rgb: rgb ? 1 : 0, max, inv_max: 1 / max, steps: rows.flat().flat() };
+  return { rows, rgb, shape, withMeans: codes.has(KIND_CODE.contrast), uniforms };
 }
 
-/** Every program variant of colorChain, for compile-all tests. */
-export function colorChainPrograms(): ProgramInfo[] {
-  return COLOR_CHAIN_DTYPES.flatMap((dt) => [chainProgram(dt, false), chainProgram(dt, true)]);
+/** Every program variant of colorChain, for compile-all tests; with `map`, also those of colorChainThrough reading through it. */
+export function colorChainPrograms(map?: MappedInput): ProgramInfo[] {
+  return COLOR_CHAIN_DTYPES.flatMap((dt) => [chainProgram(dt, false), chainProgram(dt, true), ...(map ? [chainProgram(dt, false, map)] : [])]);
 }

@@ -57,8 +57,8 @@ function fillRectsProgram(dtype: DType): ProgramInfo {
     border: 'replicate',
     uniforms: [
       // sample n's rectangles are rects[starts[n] .. starts[n + 1]), starts packed 4 per vec4
-      { name: 'starts', type: { array: 'vec4u', length: MAX_PER_SAMPLE / 4 + 1 } },
-      { name: 'rects', type: { array: 'vec4i', length: MAX_FILL_RECTS } },
+      { name: 'starts', type: { array: 'vec4u', length: MAX_PER_SAMPLE / 4 + 1, sized: true } },
+      { name: 'rects', type: { array: 'vec4i', length: MAX_FILL_RECTS, sized: true } },
       { name: 'fill', type: { array: 'vec4f', length: MAX_FILL_CHANNELS / 4 } },
     ],
     pixel: /* wgsl */ `
@@ -99,7 +99,7 @@ export function fillRects(x: Tensor, options: FillRectsOptions): Tensor {
   const shape: Dims4 = [d.n, d.c, d.h, d.w];
   return onDevice(x, {
     gpu: () => {
-      const starts = new Array<number>(MAX_PER_SAMPLE + 4).fill(0);
+      const starts = new Array<number>(d.n + 1).fill(0);
       const rects: number[] = [];
       lists.forEach((list, n) => {
         for (const [rx, ry, rw, rh] of list) rects.push(rx, ry, rx + rw, ry + rh);

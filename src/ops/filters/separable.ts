@@ -145,7 +145,7 @@ export function filter2dSeparable(x: Tensor, a: SeparableArgs): Tensor {
   });
 }
 
-/** Uniform vec4s holding every sample's taps of one per-sample pass (48 KiB). */
+/** Most uniform vec4s holding every sample's taps of one per-sample pass (48 KiB; a dispatch holds its size class). */
 export const PER_SAMPLE_TAP_VECS = 3072;
 
 /** One pass of the per-sample path: sample n's block at u.w[n · u.vecs ..] = (taps, border value, weights…). */
@@ -159,7 +159,7 @@ function separablePerSamplePass(axis: 'h' | 'v', inDtype: DType, outDtype: DType
     border,
     uniforms: [
       { name: 'vecs', type: 'u32' },
-      { name: 'w', type: { array: 'vec4f', length: PER_SAMPLE_TAP_VECS } },
+      { name: 'w', type: { array: 'vec4f', length: PER_SAMPLE_TAP_VECS, sized: true } },
     ],
     pixel: /* wgsl */ `
 fn slot(base: u32, k: u32) -> f32 {
@@ -277,7 +277,7 @@ export function separablePerSampleTileSpec(inDtype: DType, outDtype: DType, bord
     ry,
     uniforms: [
       { name: 'vecs', type: 'u32' },
-      { name: 'pw', type: { array: 'vec4f', length: PER_SAMPLE_TAP_VECS } },
+      { name: 'pw', type: { array: 'vec4f', length: PER_SAMPLE_TAP_VECS, sized: true } },
     ],
     rows: { h: (p) => sum(2 * rx + 1, 0, p) },
     combine: (r) => `let v = ${sum(2 * ry + 1, 2 * rx + 1, (dy) => r('h', dy))};`,

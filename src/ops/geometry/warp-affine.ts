@@ -27,14 +27,14 @@
  * CPU tensor of shape [N, 2, 3]); each is inverted on the host and read by the kernel as sample n's.
  */
 import { onDevice } from '../../device.js';
-import type { DType } from '../../dtype.js';
+import { f16BitsToF32, saturate, type DType } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
 import type { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, is, numberInRange, oneOf } from '../../validate.js';
 import { BORDER_MODES, type BorderMode } from '../../kernels/border.js';
 import { checkImage, type ImageDims, outDType, packPerSample, perSample, perSampleField, type PerSample, type PerSampleItem } from '../image.js';
-import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
+import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4, type MappedInput } from '../../kernels/pixel.js';
 import { ALL_DTYPES, cpuGather, gatherProgram, runGather, type GatherSpec } from './gather.js';
 
 export const WARP_INTERPOLATIONS = ['nearest', 'bilinear'] as const;
@@ -290,6 +290,34 @@ const MATRIX_ITEM: PerSampleItem<readonly number[]> = {
  * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for a matrix that is not 6 finite numbers or is singular, or per-sample matrices of another count than N.
  */
 export function warpAffine(x: Tensor, options: WarpAffineOptions): Tensor {
+  return runWarp(x, AFFINE_MAP, affineRun(x, options));
+}
+
+/**
+ * The nearest warpAffine of `x` (its dtype kept) as a map that a pixel program reads its input
+ * through (colorChainThrough): the same coordinates and border as the warp's own gather.
+ * @throws KensaError as warpAffine.
+ */
+export function warpAffineNearestMap(x: Tensor, options: Omit<WarpAffineOptions, 'interpolation' | 'dtype'>): MappedInput {
+  const r: WarpRun = { ...affineRun(x, { ...options, dtype: x.dtype }), interpolation: 'nearest' };
+  const spec = nearestSpec(AFFINE_MAP, x.dtype, x.dtype, r.border, r.perSample);
+  // outside, the gather copies the fill as stored in the dtype
+  const stored = saturate(x.dtype, r.borderValue);
+  return {
+    key: `${spec.name};${spec.key};border=${r.border}`,
+    wgsl: `${spec.coord}
+fn map_coord(n: u32, y: u32, x: u32) -> vec2<i32> { return ${r.perSample ? 'src_coord(n, y, x)' : 'src_coord(y, x)'}; }`,
+    uniforms: spec.uniforms,
+    values: r.uniforms,
+    border: r.border,
+    borderValue: x.dtype === 'f16' ? f16BitsToF32(stored) : stored,
+    shape: r.shape,
+    mapped: () => runWarp(x, AFFINE_MAP, r),
+  };
+}
+
+/** A validated warpAffine of `x`. */
+function affineRun(x: Tensor, options: WarpAffineOptions): WarpRun {
   const d = checkImage('x', x);
   const o = options ?? ({} as WarpAffineOptions);
   const ms = perSample('matrix', o.matrix, d.n, MATRIX_ITEM);
@@ -305,7 +333,7 @@ export function warpAffine(x: Tensor, options: WarpAffineOptions): Tensor {
       }
     : { m0: [inv[0]!, inv[1]!, inv[2]!, 0], m1: [inv[3]!, inv[4]!, inv[5]!, 0] };
   const f = Math.fround;
-  return runWarp(x, AFFINE_MAP, {
+  return {
     ...resolveWarpSampling(x, d, o),
     perSample: ps,
     uniforms,
@@ -314,7 +342,7 @@ export function warpAffine(x: Tensor, options: WarpAffineOptions): Tensor {
       p[0] = f(f(f(m[0]! * xx) + f(m[1]! * y)) + m[2]!);
       p[1] = f(f(f(m[3]! * xx) + f(m[4]! * y)) + m[5]!);
     },
-  });
+  };
 }
 
 /** Every program variant of warpAffine (interpolations × borders × dtype pairs, one matrix or one per sample), for compile-all tests. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { brightnessContrast } from '../../../src/ops/color/brightness-contrast.js';
-import { COLOR_CHAIN_DTYPES, colorChain, colorChainPrograms, type ColorStep } from '../../../src/ops/color/chain.js';
+import { COLOR_CHAIN_DTYPES, colorChain, colorChainPrograms, colorChainThrough, type ColorStep } from '../../../src/ops/color/chain.js';
+import { warpAffine, warpAffineNearestMap } from '../../../src/ops/geometry/warp-affine.js';
 import { gamma } from '../../../src/ops/color/gamma.js';
 import { rgbToGray } from '../../../src/ops/color/gray.js';
 import { Tensor } from '../../../src/tensor.js';
@@ -153,8 +154,41 @@ describe('colorChain', () => {
     }
   });
 
+  test('read through a nearest warp: the chain of the warped image, the same bytes (border fill saturated as stored; a contrast step reads the warped image)', {
+    skip: gpuSkip(gpu),
+  }, async () => {
+    // rotations that leave the corners to the fill, a fill past u8's range, per-sample steps
+    const matrix = [0.3, -0.5].map((a) => [Math.cos(a), -Math.sin(a), 3, Math.sin(a), Math.cos(a), -2]);
+    const warp = { matrix, width: 10, height: 8, border: 'constant', borderValue: 300 } as const;
+    const chains: ColorStep[][] = [
+      [
+        { kind: 'affine', alpha: 0.9, beta: 12 },
+        { kind: 'gamma', gamma: 1.3 },
+      ],
+      [{ kind: 'hsv', hue: 30, saturation: 0.1 }],
+    ];
+    for (const dtype of COLOR_CHAIN_DTYPES) {
+      const x = naturalImage([2, 3, 9, 11], dtype, 6);
+      const g = await x.toGpu(gpu!);
+      for (const steps of [chains, [[{ kind: 'contrast', factor: 1.4 } as ColorStep], []]]) {
+        const through = colorChainThrough(g, { steps }, warpAffineNearestMap(g, warp));
+        const after = colorChain(warpAffine(g, { ...warp, interpolation: 'nearest' }), { steps });
+        assert.deepEqual(through.shape, [2, 3, 8, 10]);
+        assertClose(await through.toCpu(), await after.toCpu(), EXACT, `${dtype} ${steps[0]![0]!.kind}: GPU`);
+        const cpu = colorChainThrough(x, { steps }, warpAffineNearestMap(x, warp));
+        assertClose(cpu, colorChain(warpAffine(x, { ...warp, interpolation: 'nearest' }), { steps }), EXACT, `${dtype} ${steps[0]![0]!.kind}: CPU`);
+        for (const t of [through, after]) t.dispose();
+      }
+      g.dispose();
+    }
+  });
+
   test('every program variant compiles', { skip: gpuSkip(gpu) }, async () => {
-    for (const p of colorChainPrograms()) await gpu!.compile(p);
+    const x = await Tensor.zeros([1, 3, 4, 4], 'u8').toGpu(gpu!);
+    // the variants reading through a nearest warp, per sample and for the batch
+    for (const matrix of [[[1, 0, 1, 0, 1, 0]], [1, 0, 1, 0, 1, 0]])
+      for (const p of colorChainPrograms(warpAffineNearestMap(x, { matrix }))) await gpu!.compile(p);
+    x.dispose();
   });
 
   test('bad steps and parameters are refused with one sentence naming them', () => {
