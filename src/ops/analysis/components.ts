@@ -1024,14 +1024,18 @@ function union(parent: Int32Array, a: number, b: number): number {
 
 /** Labels one H×W plane; returns the label count. `out` receives labels in OpenCV's numbering. */
 export function labelPlaneCpu(mask: ArrayLike<number>, off: number, H: number, W: number, conn: Connectivity, out: Int32Array): number {
-  // first pass: provisional labels (1-based) in raster order, equivalences in a union-find forest
-  const prov = new Int32Array(H * W);
+  // first pass: provisional labels (1-based) in raster order, equivalences in a union-find forest;
+  // written into `out` and renumbered there in place (a plane of their own cost 4 B/px more)
+  const prov = out;
   const parent = new Int32Array(H * Math.ceil(W / 2) + 2); // a new label needs a background left neighbour
   let next = 1;
   const at = (y: number, x: number) => (y >= 0 && x >= 0 && x < W && mask[off + y * W + x] !== 0 ? prov[y * W + x]! : 0);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
-      if (mask[off + y * W + x] === 0) continue;
+      if (mask[off + y * W + x] === 0) {
+        prov[y * W + x] = 0;
+        continue;
+      }
       const nb = conn === 8 ? [at(y, x - 1), at(y - 1, x - 1), at(y - 1, x), at(y - 1, x + 1)] : [at(y, x - 1), at(y - 1, x)];
       let l = 0;
       for (const v of nb) if (v !== 0) l = l === 0 ? v : union(parent, l, v);
