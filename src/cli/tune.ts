@@ -148,7 +148,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           }
           recipe = r.recipe;
           lines.push(
-            `tuned on ${r.train.length} images, ${budget} candidates, ${r.evaluations} evaluations over ${plural(r.rungs, 'rung')}: ${metric} ${f3(r.trainScore)} on them`,
+            `tuned on ${r.train.length} images, ${budget} candidates, ${r.evaluations} evaluations over ${plural(r.rungs, 'rung')}: ${metric} ${f3(r.trainScore)} on them (${f3(r.cvScore)} cross-validated)`,
             `held out ${plural(r.heldOut.length, 'image')}: ${metric} ${f3(r.heldOutScore)} (base recipe ${f3(r.baseHeldOutScore)})`,
           );
         }

@@ -141,19 +141,18 @@ export function sweepsThresholds(r: ClassicRecipe): boolean {
 }
 
 /**
- * counts[t][a]: the pixel counts of the recipe with threshold.value = grid.thresholds[t] and
- * components.minArea = grid.minAreas[a], equal to recipeCounts of each such recipe. The heavy
- * stages (denoise, gradients, contrast, hats) run once per batch; each threshold then runs the
- * threshold, closing and hole filling on that map, and each minimum area only filters its
- * components' areas.
+ * counts[i][t][a]: frame i's pixel counts of the recipe with threshold.value = grid.thresholds[t]
+ * and components.minArea = grid.minAreas[a]. The heavy stages (denoise, gradients, contrast, hats)
+ * run once per batch; each threshold then runs the threshold, closing and hole filling on that
+ * map, and each minimum area only filters its components' areas.
  */
-export async function sweepCounts(
+export async function sweepImageCounts(
   backend: Backend,
   frames: readonly LabelledFrame[],
   recipe: ClassicRecipe,
   grid: SweepGrid,
   tolerance: number,
-): Promise<MaskCounts[][]> {
+): Promise<MaskCounts[][][]> {
   if (!grid.thresholds.length || !grid.minAreas.length)
     throw invalidParameter('grid', 'at least one threshold and one minimum area', `${grid.thresholds.length} and ${grid.minAreas.length}`);
   if (grid.thresholds.length > 1 && !sweepsThresholds(recipe))
@@ -162,7 +161,7 @@ export async function sweepCounts(
       "one value for a recipe whose local contrast depends on it (threshold.mode 'absolute' with contrast.background > 0)",
       grid.thresholds.length,
     );
-  const counts = grid.thresholds.map(() => grid.minAreas.map(() => ({ ...ZERO_COUNTS })));
+  const counts: MaskCounts[][][] = new Array(frames.length);
   const { connectivity } = recipe.components;
   await forBatches(backend, frames, async (batch, part) => {
     using response = responseMap(batch, recipe);
@@ -173,15 +172,35 @@ export async function sweepCounts(
         const { labels, count } = components(payloads[k]!.mask!, f.width, f.height, connectivity);
         const areas = new Int32Array(count + 1);
         for (const l of labels) areas[l]!++;
-        for (const [a, minArea] of grid.minAreas.entries()) {
+        counts[i] ??= [];
+        counts[i]![t] = grid.minAreas.map((minArea) => {
           const kept = new Uint8Array(labels.length);
           for (let p = 0; p < labels.length; p++) if (labels[p] && areas[labels[p]!]! >= minArea) kept[p] = 255;
-          counts[t]![a] = addCounts(counts[t]![a]!, countsOf(kept, f, tolerance));
-        }
+          return countsOf(kept, f, tolerance);
+        });
       }
     }
   });
   return counts;
+}
+
+/** counts[t][a] of sweepImageCounts summed over the frames (micro-averaged): equal to recipeCounts of each grid point's recipe. */
+export async function sweepCounts(
+  backend: Backend,
+  frames: readonly LabelledFrame[],
+  recipe: ClassicRecipe,
+  grid: SweepGrid,
+  tolerance: number,
+): Promise<MaskCounts[][]> {
+  return sumImages(await sweepImageCounts(backend, frames, recipe, grid, tolerance), grid);
+}
+
+/** Per-image sweep counts summed over the images listed (all of them when `images` is absent). */
+export function sumImages(perImage: readonly MaskCounts[][][], grid: SweepGrid, images?: readonly number[]): MaskCounts[][] {
+  const sum = grid.thresholds.map(() => grid.minAreas.map(() => ({ ...ZERO_COUNTS })));
+  for (const i of images ?? perImage.keys())
+    for (const [t, row] of sum.entries()) for (const a of row.keys()) row[a] = addCounts(row[a]!, perImage[i]![t]![a]!);
+  return sum;
 }
 
 /** The recipe's score on the frames. */

@@ -2,14 +2,15 @@
  * The search: `budget` candidate recipes (the base recipe first, then quasi-random points of the
  * search space) scored by successive halving with η = 3: every candidate on a few images, the best
  * third on three times as many, and so on until the last few run on every tuning image; the best
- * of the last rung wins. Each evaluation is recorded in a state file as it completes, so an
+ * of the last rung wins. Candidates are ranked by their cross-validated score (crossValidated), not
+ * by their best sweep point's score on the same images, which favours the largest sweeps. Each evaluation is recorded in a state file as it completes, so an
  * interrupted search resumes where it stopped and, candidates and image subsets being fixed by
  * the seed, ends exactly where an uninterrupted one would. The search only ever receives the
  * tuning images: held-out scoring is the caller's (tune.ts).
  *
  * The threshold and the minimum area cost no run of their own: each candidate's response map is
  * thresholded at every value of a grid and its components filtered at every minimum area of
- * another (score.ts sweepCounts), and the candidate is scored with its best pair. The grid of
+ * another (score.ts sweepImageCounts), and the candidate keeps its best pair. The grid of
  * thresholds is k = 0.5 … 6 standard deviations under a relative threshold, the space's
  * threshold.value range without the local contrast, and the candidate's own value otherwise
  * (there the contrast's scores depend on it). The base recipe (candidate 0) keeps its own values.
@@ -22,7 +23,8 @@ import { KensaError } from '../errors.js';
 import { mulberry32 } from '../rng.js';
 import { integerInRange, invalidParameter, numberInRange } from '../validate.js';
 import { dataHash, type LabelledFrame } from './data.js';
-import { metricOf, sweepCounts, sweepsThresholds, type Metric, type SweepGrid } from './score.js';
+import { addCounts, ZERO_COUNTS, type MaskCounts } from '../eval/metrics.js';
+import { metricOf, sumImages, sweepImageCounts, sweepsThresholds, type Metric, type SweepGrid } from './score.js';
 import { haltonPoint, MAX_DIMENSIONS } from './sequence.js';
 import { anchors, BASELINE_ANCHORS, candidate, CLASSIC_SPACE, valueAt, type Dimension } from './space.js';
 
@@ -34,6 +36,8 @@ const MIN_IMAGES = 3;
 export const RELATIVE_THRESHOLDS: readonly number[] = [0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6];
 /** Points of the absolute threshold's range a sweep tries, spread as the dimension samples. */
 const SWEEP_POINTS = 10;
+/** Folds of the cross-validation that ranks candidates (with fewer images, one image a fold). */
+const FOLDS = 5;
 /** Minimum areas a sweep tries (those inside the space's range): the OpenCV baseline's 1, 10, 40, 150 and 400 among them. */
 export const SWEPT_MIN_AREAS: readonly number[] = [1, 4, 10, 20, 40, 80, 150, 250, 400, 700, 1200, 2000];
 
@@ -47,21 +51,47 @@ export function sweepGrid(r: ClassicRecipe, space: readonly Dimension[]): SweepG
   return { thresholds: [...new Set(thresholds)], minAreas: minAreas.length ? minAreas : [r.components.minArea] };
 }
 
-/** The candidate's best threshold and minimum area on `images` (the first best in grid order) and its score. */
+/** The grid point whose summed counts score best (the first best in grid order) and its score. */
+function bestPoint(counts: readonly MaskCounts[][], metric: Metric): { score: number; t: number; a: number } {
+  let best = { score: -1, t: 0, a: 0 };
+  for (const [t, row] of counts.entries())
+    for (const [a, c] of row.entries()) {
+      const score = metricOf(c, metric);
+      if (score > best.score) best = { score, t, a };
+    }
+  return best;
+}
+
+/**
+ * The cross-validated score of a swept candidate from its per-image counts (perImage[i][t][a]):
+ * image i is in fold i mod 5 (fewer than 5 images: one a fold), each fold is scored at the grid
+ * point that is best on the other folds, and the folds' counts are summed. The best point's score
+ * on all the images is optimistic by the choice among the grid's points, the more so the more
+ * points; this is not, so a candidate with a large sweep competes fairly with one without (the
+ * base recipe, whose two scores are equal). One image: its best point's score.
+ */
+export function crossValidated(perImage: readonly MaskCounts[][][], grid: SweepGrid, metric: Metric): number {
+  const folds = Math.min(FOLDS, perImage.length);
+  if (folds < 2) return bestPoint(sumImages(perImage, grid), metric).score;
+  let total: MaskCounts = { ...ZERO_COUNTS };
+  for (let k = 0; k < folds; k++) {
+    const others = [...perImage.keys()].filter((i) => i % folds !== k);
+    const { t, a } = bestPoint(sumImages(perImage, grid, others), metric);
+    for (let i = k; i < perImage.length; i += folds) total = addCounts(total, perImage[i]![t]![a]!);
+  }
+  return metricOf(total, metric);
+}
+
+/** The candidate's best threshold and minimum area on `images`, its score there, and its cross-validated score (what ranks it). */
 async function sweptScore(
   o: SearchOptions,
   images: readonly LabelledFrame[],
   r: ClassicRecipe,
   grid: SweepGrid,
-): Promise<{ score: number; pick: [number, number] }> {
-  const counts = await sweepCounts(o.backend, images, r, grid, o.tolerance);
-  let best = { score: -1, pick: [r.threshold.value, r.components.minArea] as [number, number] };
-  for (const [t, row] of counts.entries())
-    for (const [a, c] of row.entries()) {
-      const score = metricOf(c, o.metric);
-      if (score > best.score) best = { score, pick: [grid.thresholds[t]!, grid.minAreas[a]!] };
-    }
-  return best;
+): Promise<{ score: number; cv: number; pick: [number, number] }> {
+  const perImage = await sweepImageCounts(o.backend, images, r, grid, o.tolerance);
+  const best = bestPoint(sumImages(perImage, grid), o.metric);
+  return { score: best.score, cv: crossValidated(perImage, grid, o.metric), pick: [grid.thresholds[best.t]!, grid.minAreas[best.a]!] };
 }
 
 /** The recipe with a swept threshold and minimum area. */
@@ -76,7 +106,7 @@ export interface SearchProgress {
   total: number;
   rung: number;
   rungs: number;
-  /** Best score of the current rung so far. */
+  /** Best cross-validated score of the current rung so far. */
   best: number;
   /** Seconds left, from the image-evaluations done so far (null before the first). */
   etaS: number | null;
@@ -103,8 +133,10 @@ export type SearchResult =
   | {
       aborted: false;
       recipe: LoadedRecipe;
-      /** The winner's score on every tuning image. */
+      /** The winner's score on every tuning image (at its best threshold and minimum area there). */
       score: number;
+      /** The winner's cross-validated score on them (what chose it; crossValidated). */
+      cvScore: number;
       /** The base recipe's score on every tuning image (when it reached the last rung), else on the most it ran on. */
       baseScore: number;
       evaluations: number;
@@ -158,9 +190,11 @@ export function stratifiedOrder(train: readonly LabelledFrame[], seed: number): 
 }
 
 interface State {
-  version: 3;
+  version: 4;
   key: string;
   scores: Record<string, number>;
+  /** The cross-validated score of each evaluation (what ranks it). */
+  cv: Record<string, number>;
   /** The swept threshold and minimum area of each evaluation. */
   picks: Record<string, [number, number]>;
 }
@@ -170,7 +204,7 @@ async function readState(path: string, key: string): Promise<State> {
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    return { version: 3, key, scores: {}, picks: {} };
+    return { version: 4, key, scores: {}, cv: {}, picks: {} };
   }
   let s: State;
   try {
@@ -178,7 +212,7 @@ async function readState(path: string, key: string): Promise<State> {
   } catch (e) {
     throw new KensaError('KENSA_ERR_TUNE_STATE', `The tuning state ${path} is not JSON (${(e as Error).message}); delete it to start over`);
   }
-  if (s.version !== 3 || s.key !== key || typeof s.scores !== 'object' || typeof s.picks !== 'object') {
+  if (s.version !== 4 || s.key !== key || typeof s.scores !== 'object' || typeof s.cv !== 'object' || typeof s.picks !== 'object') {
     throw new KensaError(
       'KENSA_ERR_TUNE_STATE',
       `The tuning state ${path} belongs to another search (other images, recipe, metric, budget or seed); delete it to start over`,
@@ -231,7 +265,7 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
       }),
     )
     .digest('hex');
-  const state: State = o.statePath ? await readState(o.statePath, key) : { version: 3, key, scores: {}, picks: {} };
+  const state: State = o.statePath ? await readState(o.statePath, key) : { version: 4, key, scores: {}, cv: {}, picks: {} };
 
   const total = rungs.reduce((s, r) => s + r.candidates, 0);
   const work = rungs.reduce((s, r) => s + r.candidates * r.images, 0);
@@ -240,30 +274,31 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
   let workTimed = 0;
   let timeMs = 0;
   let alive = Array.from({ length: budget }, (_, i) => i);
-  let last: { i: number; score: number }[] = [];
+  let last: { i: number; cv: number }[] = [];
   for (let k = 0; k < rungs.length; k++) {
     const rung = rungs[k]!;
     const images = order.slice(0, rung.images);
-    const scored: { i: number; score: number }[] = [];
+    const scored: { i: number; cv: number }[] = [];
     for (const i of alive) {
       const id = `${k}/${i}`;
-      let score = state.scores[id];
-      if (score === undefined) {
+      let cv = state.cv[id];
+      if (cv === undefined) {
         if (o.signal?.aborted) return { aborted: true, evaluations };
         const t = performance.now();
         const r = recipeOf(i).recipe as ClassicRecipe;
         const swept = await sweptScore(o, images, r, i === 0 ? { thresholds: [r.threshold.value], minAreas: [r.components.minArea] } : sweepGrid(r, space));
-        score = swept.score;
+        cv = swept.cv;
         timeMs += performance.now() - t;
         workTimed += rung.images;
-        state.scores[id] = score;
+        state.scores[id] = swept.score;
+        state.cv[id] = swept.cv;
         state.picks[id] = swept.pick;
         if (o.statePath) await writeState(o.statePath, state);
       }
-      scored.push({ i, score });
+      scored.push({ i, cv });
       evaluations++;
       workDone += rung.images;
-      const best = Math.max(...scored.map((s) => s.score));
+      const best = Math.max(...scored.map((s) => s.cv));
       o.onProgress?.({
         evaluations,
         total,
@@ -273,8 +308,8 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
         etaS: workTimed ? ((timeMs / workTimed) * (work - workDone)) / 1000 : null,
       });
     }
-    // best first; ties go to the earlier candidate (the base recipe wins a tie)
-    scored.sort((a, b) => b.score - a.score || a.i - b.i);
+    // best cross-validated score first; ties go to the earlier candidate (the base recipe wins a tie)
+    scored.sort((a, b) => b.cv - a.cv || a.i - b.i);
     last = scored;
     alive = scored.slice(0, rungs[k + 1]?.candidates ?? 1).map((s) => s.i);
   }
@@ -286,7 +321,8 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
   return {
     aborted: false,
     recipe: picked(recipeOf(winner.i), state.picks[`${rungs.length - 1}/${winner.i}`]),
-    score: winner.score,
+    score: state.scores[`${rungs.length - 1}/${winner.i}`]!,
+    cvScore: winner.cv,
     baseScore: baseRun,
     evaluations,
     rungs: rungs.length,

@@ -26,6 +26,8 @@ export type TuneResult =
       aborted: false;
       recipe: LoadedRecipe;
       trainScore: number;
+      /** The winner's cross-validated score on the tuning images (what chose it). */
+      cvScore: number;
       heldOutScore: number;
       baseHeldOutScore: number;
       train: string[];
@@ -60,6 +62,7 @@ export async function tune(frames: readonly LabelledFrame[], o: TuneOptions): Pr
     metric: o.metric,
     tolerance: o.tolerance,
     trainScore: round(found.score),
+    cvScore: round(found.cvScore),
     heldOutScore: round(heldOutScore),
     baseHeldOutScore: round(baseHeldOutScore),
     base: o.base.hash,
@@ -70,6 +73,7 @@ export async function tune(frames: readonly LabelledFrame[], o: TuneOptions): Pr
     aborted: false,
     recipe,
     trainScore: found.score,
+    cvScore: found.cvScore,
     heldOutScore,
     baseHeldOutScore,
     train: train.map((f) => f.name),

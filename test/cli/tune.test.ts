@@ -33,7 +33,7 @@ describe('kensa tune', () => {
     assert.equal(code, 0, buf.err);
     assert.match(
       buf.out,
-      /^tuned on \d+ images, 3 candidates, 4 evaluations over 2 rungs: f1 \d\.\d{3} on them\nheld out \d+ images?: f1 \d\.\d{3} \(base recipe \d\.\d{3}\)\ncalibrated on good images: verdict\.minScore .*\nwrote .*tuned\.yaml\n$/,
+      /^tuned on \d+ images, 3 candidates, 4 evaluations over 2 rungs: f1 \d\.\d{3} on them \(\d\.\d{3} cross-validated\)\nheld out \d+ images?: f1 \d\.\d{3} \(base recipe \d\.\d{3}\)\ncalibrated on good images: verdict\.minScore .*\nwrote .*tuned\.yaml\n$/,
     );
     assert.match(buf.err, /tune: rung 2\/2 · 4\/4 evaluations · best f1 \d\.\d{3} · ETA 0s\n/);
     const r = await loadRecipe(out);
@@ -52,7 +52,10 @@ describe('kensa tune', () => {
     const out = join(root, 'six.yaml');
     const { buf, io } = capture();
     assert.equal(await run(['--images', six, '--truth', six, '--budget', '6', '--device', 'cpu', '--out', out], io), 0, buf.err);
-    assert.match(buf.out, /^tuned on 5 images, 6 candidates, 6 evaluations over 1 rung: f1 \d\.\d{3} on them\nheld out 1 image: /);
+    assert.match(
+      buf.out,
+      /^tuned on 5 images, 6 candidates, 6 evaluations over 1 rung: f1 \d\.\d{3} on them \(\d\.\d{3} cross-validated\)\nheld out 1 image: /,
+    );
     const r = await loadRecipe(out);
     const p = r.recipe.kind === 'classic' ? r.recipe.provenance! : {};
     assert.deepEqual([p.images, p.heldOut], [6, 1]);

@@ -6,8 +6,9 @@ import { after, describe, test } from 'node:test';
 import { openBackend, type Backend } from '../../src/backend.js';
 import { parseRecipe } from '../../src/detect/recipe.js';
 import type { AnyTypedArray } from '../../src/dtype.js';
-import { scoreRecipe } from '../../src/tune/score.js';
-import { schedule, searchRecipe, stratifiedOrder, type SearchOptions } from '../../src/tune/search.js';
+import { ZERO_COUNTS, type MaskCounts } from '../../src/eval/metrics.js';
+import { metricOf, scoreRecipe, sumImages } from '../../src/tune/score.js';
+import { crossValidated, schedule, searchRecipe, stratifiedOrder, type SearchOptions } from '../../src/tune/search.js';
 import { holdoutSplit, nameFraction } from '../../src/tune/split.js';
 import { tune } from '../../src/tune/tune.js';
 import { labelled, SMALL_SPACE } from './_data.js';
@@ -56,6 +57,37 @@ describe('kensa tune: the search', () => {
       [3, 1],
       'fewer rungs when the candidates run out',
     );
+  });
+
+  test('candidates are ranked by a cross-validated score: a sweep that fits each image does not beat a steady recipe', () => {
+    // pixel counts of one image with 10 defect pixels, 10 predicted and `hit` of each matched
+    const image = (hit: number): MaskCounts => ({ ...ZERO_COUNTS, pixels: 100, truth: 10, predicted: 10, matchedPredicted: hit, matchedTruth: hit });
+    const steady = { grid: { thresholds: [0.1], minAreas: [1] }, perImage: [6, 6, 6, 6].map((h) => [[image(h)]]) };
+    // two minimum areas, each right on two images and wrong on the other two
+    const fitted = {
+      grid: { thresholds: [0.1], minAreas: [1, 10] },
+      perImage: [
+        [10, 3],
+        [10, 3],
+        [3, 10],
+        [3, 10],
+      ].map(([a, b]) => [[image(a!), image(b!)]]),
+    };
+    const best = (c: typeof steady) =>
+      Math.max(
+        ...sumImages(c.perImage, c.grid)
+          .flat()
+          .map((s) => metricOf(s, 'f1')),
+      );
+    // scored by its best point on the same images (the old rule), the fitted sweep wins
+    assert.ok(best(fitted) > best(steady), `${best(fitted)} > ${best(steady)}`);
+    assert.ok(Math.abs(best(fitted) - 0.65) < 1e-9);
+    // cross-validated, each image is scored at the point the others chose: the wrong one
+    assert.ok(Math.abs(crossValidated(fitted.perImage, fitted.grid, 'f1') - 0.3) < 1e-9);
+    assert.equal(crossValidated(steady.perImage, steady.grid, 'f1'), best(steady), 'without a choice, both scores are equal');
+    // a point that is best on every fold scores what it scores on all images
+    const consistent = fitted.perImage.map(([row]) => [[row![0]!, { ...row![1]!, matchedPredicted: 0, matchedTruth: 0 }]]);
+    assert.equal(crossValidated(consistent, fitted.grid, 'f1'), metricOf(sumImages(consistent, fitted.grid)[0]![0]!, 'f1'));
   });
 
   test('every prefix of the image order holds defective images in their share', () => {
