@@ -5,8 +5,9 @@
  *   with the local contrast (the image minus its background, measured on a coarse pyramid level,
  *   upsampled, in gradient units) → threshold → closing → hole filling → connected components
  *   with the mean fused value per component → defects (bbox, area, mean value, score, class by
- *   shape) → verdict (with verdict.background, against a histogram of the fused map). On the GPU every step up to the component statistics is one command stream;
- *   the only readbacks are the compact statistics (and the masks, when asked for).
+ *   shape) → verdict (with verdict.background, against a histogram of the fused map). On the GPU
+ *   every step up to the component statistics is one command stream; the only readbacks are the
+ *   compact statistics (the histogram, and the masks, when asked for).
  */
 import { componentsBytesPerPixel } from '../ops/analysis/components.js';
 import { histogram } from '../ops/analysis/histogram.js';
