@@ -11,7 +11,8 @@
  *           (equal to float rounding; only when the contrast level is 0 or 1 on a huge image).
  *   pass 2  per tile: max(F, contrast upsampled), threshold and closing; interiors into F and the mask.
  *   host    hole filling and the connected components of the whole mask (with the mean of F) on
- *           the CPU reference, so a component crossing tile borders is one component.
+ *           the CPU reference, so a component crossing tile borders is one component; with a
+ *           background verdict rule, the histogram of F there too.
  * Tile interiors start at multiples of 2^depth of the pyramid, so a tile's pyramid samples the
  * image's pixels; the halo covers every stencil of a pass (denoise, gradients, pyrDown, bilinear
  * upsampling; the closing), so each interior pixel is the untiled one. The component means are
@@ -23,7 +24,18 @@ import { gaussianKsizeForSigma } from '../ops/filters/kernels.js';
 import { Tensor } from '../tensor.js';
 import { afterPyrDown, afterStencil, afterUpsample } from '../tiling/halo.js';
 import { cropPlane, levelSide, pasteInterior, roundUp, scaleRect, tileGrid, type Plane, type Rect, type Tile } from '../tiling/grid.js';
-import { candidateMask, contrastScores, filledMask, fuseHats, fuseUp, gradientPyramid, normalisedDenoise, pyramidPlan } from './classic.js';
+import {
+  candidateMask,
+  contrastScores,
+  filledMask,
+  fuseHats,
+  fuseUp,
+  gradientPyramid,
+  normalisedDenoise,
+  payloadHistogram,
+  pyramidPlan,
+  responseHistogram,
+} from './classic.js';
 import type { Frame, TiledOptions, TileGeometry } from './detector.js';
 import type { ClassicRecipe } from './recipe.js';
 import { regionsOf, type RegionPayload } from './regions.js';
@@ -150,5 +162,9 @@ export async function classicTiled(frame: Frame, r: ClassicRecipe, wantMasks: bo
   for (const tile of tiles) await maskTile(tile, r, options.backend, F, M, C, s);
   const mask = filledMask(Tensor.fromArray(M.data, [1, 1, height, width], 'u8'), r);
   const values = Tensor.fromArray(F.data, [1, 1, height, width], 'f32');
-  return (await regionsOf(mask, values, r.components.connectivity, wantMasks))[0]!;
+  const regions = (await regionsOf(mask, values, r.components.connectivity, wantMasks))[0]!;
+  if (!r.verdict.background) return regions;
+  // the histogram of the whole response, on the host like the components (the tiles' would add up to it)
+  using hist = responseHistogram(values, r);
+  return { ...regions, hist: payloadHistogram(hist.data as Int32Array, 0, width * height) };
 }

@@ -5,10 +5,12 @@
  *   with the local contrast (the image minus its background, measured on a coarse pyramid level,
  *   upsampled, in gradient units) → threshold → closing → hole filling → connected components
  *   with the mean fused value per component → defects (bbox, area, mean value, score, class by
- *   shape) → verdict. On the GPU every step up to the component statistics is one command stream;
- *   the only readbacks are the compact statistics (and the masks, when asked for).
+ *   shape) → verdict (with verdict.background, against a histogram of the fused map). On the GPU
+ *   every step up to the component statistics is one command stream; the only readbacks are the
+ *   compact statistics (the histogram, and the masks, when asked for).
  */
 import { componentsBytesPerPixel } from '../ops/analysis/components.js';
+import { histogram } from '../ops/analysis/histogram.js';
 import { imageStats } from '../ops/analysis/stats.js';
 import { convert } from '../ops/color/convert.js';
 import { customKernel } from '../ops/custom/kernel.js';
@@ -25,7 +27,7 @@ import { tidy, type Tensor } from '../tensor.js';
 import { classicTileGeometry, classicTiled } from './classic-tiled.js';
 import type { Detector, ImageDetection } from './detector.js';
 import type { ClassicRecipe } from './recipe.js';
-import { regionDetection, regionsOf, type RegionPayload } from './regions.js';
+import { HISTOGRAM_BINS, HISTOGRAM_SPAN, regionDetection, regionsOf, type RegionPayload } from './regions.js';
 
 export type { ImageDetection } from './detector.js';
 
@@ -244,10 +246,30 @@ export async function responseRegions(response: Tensor, r: ClassicRecipe, wantMa
   return await regionsOf(mask, response, r.components.connectivity, wantMasks);
 }
 
-/** The device stage: everything up to the regions' statistics (and the masks). */
+/** Each image's histogram of the response map as i32 N×1×HISTOGRAM_BINS, over [0, HISTOGRAM_SPAN × threshold.value) (the background verdict rule's). */
+export function responseHistogram(response: Tensor, r: ClassicRecipe): Tensor {
+  return histogram(response, { bins: HISTOGRAM_BINS, range: [0, HISTOGRAM_SPAN * r.threshold.value] });
+}
+
+/** A payload's `hist` from image n's counts of a responseHistogram: the bins, then the pixels above them (of `pixels`). */
+export function payloadHistogram(counts: Int32Array, n: number, pixels: number): Int32Array {
+  const hist = new Int32Array(HISTOGRAM_BINS + 1);
+  hist.set(counts.subarray(n * HISTOGRAM_BINS, (n + 1) * HISTOGRAM_BINS));
+  let inRange = 0;
+  for (let b = 0; b < HISTOGRAM_BINS; b++) inRange += hist[b]!;
+  hist[HISTOGRAM_BINS] = pixels - inRange;
+  return hist;
+}
+
+/** The device stage: everything up to the regions' statistics (and the masks, and the response histogram for a background verdict rule). */
 async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<RegionPayload[]> {
   using response = responseMap(batch, r);
-  return await responseRegions(response, r, wantMasks);
+  using hist = r.verdict.background ? responseHistogram(response, r) : null;
+  const regions = await responseRegions(response, r, wantMasks);
+  if (!hist) return regions;
+  const counts = (await hist.toCpu()).data as Int32Array;
+  const pixels = response.shape[2]! * response.shape[3]!;
+  return regions.map((p, n) => ({ ...p, hist: payloadHistogram(counts, n, pixels) }));
 }
 
 /** The post stage: minimum-area filter, scores (mean gradient over the threshold), classes and the verdict. */

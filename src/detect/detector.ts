@@ -26,6 +26,8 @@ export interface ImageDetection {
   verdict: 'OK' | 'NG';
   /** The image's score: classic, its highest defect score (0 without defects); decoupled, its mean congestion. */
   score: number;
+  /** With a background verdict rule (recipe.verdict.background): per defect, whether it counts toward the verdict. */
+  counted?: boolean[];
   /** H×W mask, 255 = defect pixel (before any filtering of components), when asked for. */
   mask?: Uint8Array;
   /** A classification model's top class and its score. */

@@ -113,9 +113,22 @@ const classic = z
       .default({ close: 3, fillHoles: 0 }),
     components: components(24),
     classify: classifyRules,
-    /** NG when more than maxDefects defects score at least minScore. */
+    /**
+     * NG when more than maxDefects defects score at least minScore and, with `background`, stand
+     * out from their image: a defect counts only when its mean response is at least `ratio` × the
+     * `quantile` of the image's response with the defect's own pixels taken off the top (absent
+     * or null = off, so recipe files written before judge as they did; the built-in recipe has it on).
+     */
     verdict: z
-      .object({ maxDefects: z.int().min(0).default(0), minScore: z.number().min(0).default(0) })
+      .object({
+        maxDefects: z.int().min(0).default(0),
+        minScore: z.number().min(0).default(0),
+        background: z
+          .object({ quantile: z.number().min(0.5).max(1), ratio: z.number().positive().max(100) })
+          .strict()
+          .nullable()
+          .optional(),
+      })
       .strict()
       .default({ maxDefects: 0, minScore: 0 }),
     /** Black-hat (closing − image: thin dark defects on a textured surface) fused like the gradient; absent = off. */
@@ -125,7 +138,12 @@ const classic = z
     /** Where a tuned or calibrated recipe came from (kensa tune writes it; detection ignores it). */
     provenance: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
   })
-  .strict();
+  .strict()
+  // a standardised response has no zero for a ratio to scale: the relative threshold is the image-relative rule there
+  .refine((c) => c.threshold.mode !== 'relative' || !c.verdict.background, {
+    path: ['verdict', 'background'],
+    message: 'must be absent or null under threshold.mode relative, which already judges each image against its own statistics',
+  });
 
 /** f32 Gaussian kernels have 8σ + 1 taps (OpenCV's rule), and the GPU takes at most MAX_TAPS. */
 const MAX_CONGESTION_SIGMA = Math.floor((MAX_TAPS - 1) / 8);
@@ -280,7 +298,11 @@ export function parseRecipe(data: unknown, origin = 'recipe'): LoadedRecipe {
   return { recipe: r.data, json, hash: createHash('sha256').update(json).digest('hex') };
 }
 
-export const DEFAULT_RECIPE: LoadedRecipe = parseRecipe(undefined, 'default recipe');
+/** The built-in classic recipe's verdict rule: defects must stand out from their image's own response (docs/recipes.md). */
+export const DEFAULT_BACKGROUND = { quantile: 0.99, ratio: 1.5 } as const;
+
+/** The built-in classic recipe: the schema's defaults with the background verdict rule on. */
+export const DEFAULT_RECIPE: LoadedRecipe = parseRecipe({ kind: 'classic', verdict: { background: DEFAULT_BACKGROUND } }, 'default recipe');
 
 const BUILTIN: Readonly<Record<Exclude<Recipe['kind'], 'model' | 'cascade'>, LoadedRecipe>> = {
   classic: DEFAULT_RECIPE,

@@ -16,9 +16,12 @@ import { invalidParameter, numberInRange } from '../validate.js';
 import type { Frame } from './data.js';
 import { detectFrames } from './score.js';
 
-/** The score at which the image turns NG (0: it never does). */
+/** The score at which the image turns NG (0: it never does); only defects that pass a background verdict rule count. */
 export function criticalScore(d: ImageDetection, maxDefects: number): number {
-  const s = d.defects.map((x) => x.score).sort((a, b) => b - a);
+  const s = d.defects
+    .filter((_, i) => d.counted?.[i] ?? true)
+    .map((x) => x.score)
+    .sort((a, b) => b - a);
   return s[maxDefects] ?? 0;
 }
 

@@ -79,6 +79,8 @@ function withValues(base: ClassicRecipe, values: readonly (readonly [Dimension, 
     }
     r[section]![key] = v;
   }
+  // a relative threshold judges each image against its own statistics already (the schema refuses both)
+  if (r.threshold?.mode === 'relative' && r.verdict?.background) r.verdict = { ...r.verdict, background: null };
   return parseRecipe(r, 'tuned recipe');
 }
 

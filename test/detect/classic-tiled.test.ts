@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Backend } from '../../src/backend.js';
 import { openBackend } from '../../src/backend.js';
-import { classicDetector, detectClassic } from '../../src/detect/classic.js';
+import { classicDetector } from '../../src/detect/classic.js';
 import { classicTileGeometry, classicTiled } from '../../src/detect/classic-tiled.js';
 import type { ImageDetection } from '../../src/detect/detector.js';
 import type { Gpu } from '../../src/gpu/gpu.js';
@@ -52,15 +52,20 @@ async function compare(backend: Backend, W: number, H: number, tile: number, exa
   const cases = [...variants.map(([what, r]) => [what, r, u8] as const), ['default, 16-bit', recipe, Uint16Array.from(u8, (v) => v * 257)] as const];
   for (const [what, r, data] of cases) {
     const x = await backend.toDevice(Tensor.fromArray(data, [1, 1, H, W], data instanceof Uint16Array ? 'u16' : 'u8'));
-    const [whole] = await detectClassic(x, r, true);
+    const [wholePayload] = await classicDetector.device(x, r, true);
+    const whole = classicDetector.post(wholePayload!, r);
     x.dispose();
-    const tiled = classicDetector.post(await classicTiled({ data, width: W, height: H }, r, true, { backend, tile }), r);
-    assert.ok(whole!.defects.length >= 1, `${what}: no defects to compare`);
-    assert.deepEqual(tiled.mask, whole!.mask, what);
-    assert.deepEqual(boxes(tiled), boxes(whole!), what);
-    assert.equal(tiled.verdict, whole!.verdict, what);
+    const tiledPayload = await classicTiled({ data, width: W, height: H }, r, true, { backend, tile });
+    const tiled = classicDetector.post(tiledPayload, r);
+    // the response histogram of the background verdict rule: the same pixels in the same bins
+    assert.deepEqual(tiledPayload.hist, wholePayload!.hist, what);
+    assert.deepEqual(tiled.counted, whole.counted, what);
+    assert.ok(whole.defects.length >= 1, `${what}: no defects to compare`);
+    assert.deepEqual(tiled.mask, whole.mask, what);
+    assert.deepEqual(boxes(tiled), boxes(whole), what);
+    assert.equal(tiled.verdict, whole.verdict, what);
     tiled.defects.forEach((d, k) => {
-      const m = whole!.defects[k]!.meanGradient;
+      const m = whole.defects[k]!.meanGradient;
       if (exactMeans) assert.equal(d.meanGradient, m, what);
       else assert.ok(Math.abs(d.meanGradient - m) <= 1e-5 * Math.abs(m), what);
     });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classicDetector, detectClassic } from '../../src/detect/classic.js';
+import { classicDetector, detectClassic, responseHistogram, responseMap } from '../../src/detect/classic.js';
 import { detect, transferables } from '../../src/detect/detector.js';
-import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
+import { DEFAULT_RECIPE, parseRecipe, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { mulberry32 } from '../../src/rng.js';
 import { Tensor } from '../../src/tensor.js';
 import { gpuSkip, testGpu } from '../_kit/gpu.js';
@@ -92,6 +92,7 @@ test('GPU and CPU give the same defects and masks', { skip: gpuSkip(gpu) }, asyn
           what,
         );
         for (const [k, d] of g[i]!.defects.entries()) assert.ok(Math.abs(d.meanGradient - cpu[i]!.defects[k]!.meanGradient) < 1e-5, what);
+        assert.deepEqual(g[i]!.counted, cpu[i]!.counted, what);
       }
     }
   }
@@ -103,16 +104,97 @@ test('the device stage hands over payloads that own their buffers (CPU and GPU);
     const payloads = await classicDetector.device(x, recipe, true);
     assert.equal(payloads.length, 3);
     const buffers = payloads.map((p) => transferables(p));
-    // area, x, y, w, h, meanGradient and the mask: every one transferable, none shared
+    // area, x, y, w, h, meanGradient, the mask and the response histogram: every one transferable, none shared
     assert.deepEqual(
       buffers.map((b) => b.length),
-      [7, 7, 7],
+      [8, 8, 8],
       x.device,
     );
-    assert.equal(new Set(buffers.flat()).size, 21, x.device);
+    assert.equal(new Set(buffers.flat()).size, 24, x.device);
   }
   assert.deepEqual(
     (await classicDetector.device(frames(), recipe, true)).map((p) => classicDetector.post(p, recipe)),
     await detect(frames(), recipe, true),
   );
+});
+
+test('the response histogram: GPU equals CPU on the same response map, both in the payload with every pixel', { skip: gpuSkip(gpu) }, async () => {
+  using response = responseMap(stainFrames(), recipe);
+  using cpu = responseHistogram(response, recipe);
+  using onGpu = await response.toGpu(gpu!);
+  using g = responseHistogram(onGpu, recipe);
+  assert.deepEqual((await g.toCpu()).data, cpu.data);
+  const counts = cpu.data as Int32Array;
+  assert.ok(
+    counts.some((c, b) => c > 0 && b > 0 && b < counts.length / 2 - 1),
+    'the map spreads over several bins',
+  );
+  for (const p of await classicDetector.device(stainFrames(), recipe, false))
+    assert.equal(
+      p.hist!.reduce((a, c) => a + c, 0),
+      128 * 128,
+    );
+});
+
+/**
+ * A ground surface without defects: 120 grinding marks (1 px high, 10–40 px long, ±24–40 grey
+ * levels) on noisy grey, strong enough for the gradient to call many of them defects; `spot`
+ * adds a dark spot (−110, radius 8) in the middle.
+ */
+function groundSurface(seed: number, spot: boolean): Uint8Array {
+  const S = 128;
+  const r = mulberry32(seed);
+  const marks = new Float64Array(S * S);
+  for (let k = 0; k < 120; k++) {
+    const y = Math.floor(r() * S);
+    const x0 = Math.floor(r() * S);
+    const len = 10 + Math.floor(r() * 30);
+    const a = (r() < 0.5 ? -1 : 1) * 40 * (0.6 + 0.4 * r());
+    for (let x = x0; x < Math.min(S, x0 + len); x++) marks[y * S + x]! += a;
+  }
+  const img = new Uint8Array(S * S);
+  for (let y = 0; y < S; y++)
+    for (let x = 0; x < S; x++) {
+      const v = 128 + marks[y * S + x]! + (r() - 0.5) * 6 - (spot && Math.hypot(y - 64, x - 64) < 8 ? 110 : 0);
+      img[y * S + x] = Math.max(0, Math.min(255, Math.round(v)));
+    }
+  return img;
+}
+
+test('verdict.background: a textured defect-free surface is OK by the default (NG without the rule); a spot on it is NG', async () => {
+  const seeds = [1, 2, 3, 4];
+  const batch = (spot: boolean) => {
+    const data = new Uint8Array(seeds.length * 128 * 128);
+    for (const [i, s] of seeds.entries()) data.set(groundSurface(s, spot), i * 128 * 128);
+    return Tensor.fromArray(data, [seeds.length, 1, 128, 128], 'u8');
+  };
+  const off = parseRecipe({}).recipe as ClassicRecipe; // the default before the rule
+  const clean = await detectClassic(batch(false), off, false);
+  assert.deepEqual(
+    clean.map((d) => d.verdict),
+    ['NG', 'NG', 'NG', 'NG'],
+    'the marks are defects to the gradient',
+  );
+  const judged = await detectClassic(batch(false), recipe, false);
+  assert.deepEqual(
+    judged.map((d) => d.defects.length),
+    clean.map((d) => d.defects.length),
+    'the same defects are found',
+  );
+  assert.deepEqual(
+    judged.map((d) => d.verdict),
+    ['OK', 'OK', 'OK', 'OK'],
+  );
+  const spotted = await detectClassic(batch(true), recipe, false);
+  assert.deepEqual(
+    spotted.map((d) => d.verdict),
+    ['NG', 'NG', 'NG', 'NG'],
+  );
+  for (const d of spotted) {
+    const counted = d.defects.filter((_, i) => d.counted![i]);
+    assert.ok(
+      counted.every((c) => c.x <= 64 && c.x + c.w >= 64 && c.y <= 64 && c.y + c.h >= 64),
+      'only the defect over the spot counts',
+    );
+  }
 });

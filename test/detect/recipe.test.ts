@@ -89,3 +89,30 @@ test('JSON and YAML files load; broken files name the file', async () => {
   await assert.rejects(loadRecipe(join(dir, 'bad.json')), /Cannot parse recipe .*bad\.json/);
   await assert.rejects(loadRecipe(join(dir, 'missing.yaml')), /Cannot read recipe .*missing\.yaml/);
 });
+
+test('verdict.background: on in the built-in recipe, off (absent) in recipe files, validated', () => {
+  assert.deepEqual(DEFAULT_RECIPE.recipe.kind === 'classic' && DEFAULT_RECIPE.recipe.verdict, {
+    maxDefects: 0,
+    minScore: 0,
+    background: { quantile: 0.99, ratio: 1.5 },
+  });
+  const file = parseRecipe({});
+  assert.ok(file.recipe.kind === 'classic' && !file.recipe.verdict.background);
+  assert.doesNotMatch(file.json, /background":\{"quantile|"background":null/, 'absent: recipe files written before keep their hash');
+  assert.notEqual(file.hash, DEFAULT_RECIPE.hash);
+  assert.ok(parseRecipe({ threshold: { mode: 'relative' }, verdict: { background: null } }));
+  const bad: [unknown, string][] = [
+    [{ quantile: 0.3, ratio: 1.5 }, 'verdict.background.quantile: Too small: expected number to be >=0.5'],
+    [{ quantile: 1.2, ratio: 1.5 }, 'verdict.background.quantile: Too big: expected number to be <=1'],
+    [{ quantile: 0.99, ratio: 0 }, 'verdict.background.ratio: Too small: expected number to be >0'],
+    [{ quantile: 0.99 }, 'verdict.background.ratio: Invalid input: expected number, received undefined'],
+    [{ quantile: 0.99, ratio: 1.5, q: 1 }, 'verdict.background: Unrecognized key: "q"'],
+  ];
+  for (const [background, message] of bad)
+    assert.throws(() => parseRecipe({ verdict: { background } }), { code: 'KENSA_ERR_RECIPE', message: `Invalid recipe: ${message}` });
+  assert.throws(() => parseRecipe({ threshold: { mode: 'relative' }, verdict: { background: { quantile: 0.99, ratio: 1.5 } } }), {
+    code: 'KENSA_ERR_RECIPE',
+    message:
+      'Invalid recipe: verdict.background: must be absent or null under threshold.mode relative, which already judges each image against its own statistics',
+  });
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
-import { classify, regionDefects, regionsOf } from '../../src/detect/regions.js';
+import { backgroundLevel, classify, regionDefects, regionDetection, regionsOf, HISTOGRAM_BINS, HISTOGRAM_SPAN } from '../../src/detect/regions.js';
 import { Tensor } from '../../src/tensor.js';
 
 const rules = (DEFAULT_RECIPE.recipe as ClassicRecipe).classify;
@@ -32,4 +32,41 @@ test('regions: statistics and mean value per component, per image, each with its
   const defects = regionDefects(found[1]!, 2, 0.25, rules);
   assert.equal(defects.length, 1, 'the speck is under minArea');
   assert.deepEqual(defects[0], { x: 1, y: 9, w: 14, h: 1, area: 14, meanGradient: 2, score: 8, class: 'crack' });
+});
+
+test("backgroundLevel: the quantile with the defect's pixels taken off the top, interpolated in its bin", () => {
+  // 4 bins over [0, 4) and the overflow: 50 values in [0, 1), 40 in [1, 2), 10 at or above 4
+  const hist = Int32Array.from([50, 40, 0, 0, 10]);
+  assert.equal(backgroundLevel(hist, 4, 0, 0.5), 1, 'rank 50: the top of bin 0');
+  assert.equal(backgroundLevel(hist, 4, 10, 0.5), 0.9, 'rank 45 of the 90 left: 45/50 into bin 0');
+  assert.equal(backgroundLevel(hist, 4, 10, 1), 2, 'rank 90: the top of bin 1');
+  assert.equal(backgroundLevel(hist, 4, 0, 0.95), 4, 'rank 95 lies in the overflow: at least hi');
+  assert.equal(backgroundLevel(hist, 4, 100, 0.99), 0, 'a defect as large as the image: nothing left');
+});
+
+test('regionDetection: with verdict.background only defects that stand out from their image count', () => {
+  const unit = 0.05;
+  const hist = new Int32Array(HISTOGRAM_BINS + 1);
+  // 10,000 pixels: 9,800 in the first bin and 200 in the one at 2 × unit = 0.1
+  hist[0] = 9800;
+  hist[(2 * HISTOGRAM_BINS) / HISTOGRAM_SPAN] = 200;
+  const region = (mean: number, area: number) => ({ area, mean });
+  const payload = (regions: { area: number; mean: number }[]) => ({
+    area: Int32Array.from(regions, (r) => r.area),
+    x: new Int32Array(regions.length),
+    y: new Int32Array(regions.length),
+    w: Int32Array.from(regions, () => 10),
+    h: Int32Array.from(regions, () => 10),
+    mean: Float64Array.from(regions, (r) => r.mean),
+    hist,
+  });
+  const verdict = { maxDefects: 0, minScore: 0, background: { quantile: 0.99, ratio: 1.5 } };
+  // a 250-pixel region leaves 9,750, whose rank 9,653 lies in the first bin (under unit / 256): any mean counts
+  assert.deepEqual(regionDetection(payload([region(0.06, 250)]), 1, unit, rules, verdict).counted, [true]);
+  // a 50-pixel one leaves 9,950, whose rank 9,851 lies in the bin at 0.1: 0.12 < 1.5 × 0.1 does not count, 0.2 does
+  const d = regionDetection(payload([region(0.12, 50), region(0.2, 50)]), 1, unit, rules, verdict);
+  assert.deepEqual(d.counted, [false, true]);
+  assert.equal(d.verdict, 'NG');
+  assert.equal(regionDetection(payload([region(0.12, 50)]), 1, unit, rules, verdict).verdict, 'OK');
+  assert.equal(regionDetection(payload([region(0.12, 50)]), 1, unit, rules, { maxDefects: 0, minScore: 0 }).verdict, 'NG', 'off: every defect counts');
 });

@@ -16,6 +16,9 @@ describe('calibration from good images', () => {
     assert.equal(minScoreFor(c, 0.4, 2.7), 2.7, 'never below the base minScore');
     assert.ok(minScoreFor(c, 0, 0) > 3);
     assert.equal(criticalScore({ defects: [{ score: 2 }, { score: 5 }, { score: 3 }] as never, verdict: 'NG', score: 5 }, 1), 3);
+    const counted = [true, false, true]; // a background verdict rule: the 5 does not stand out from its image
+    assert.equal(criticalScore({ defects: [{ score: 2 }, { score: 5 }, { score: 3 }] as never, verdict: 'NG', score: 5, counted }, 0), 3);
+    assert.equal(criticalScore({ defects: [{ score: 2 }, { score: 5 }, { score: 3 }] as never, verdict: 'NG', score: 5, counted }, 2), 0);
   });
 
   test('allowedNg: the largest k with P(Binomial(n, target) ≤ k) ≤ 0.1', () => {

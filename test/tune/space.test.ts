@@ -32,6 +32,10 @@ describe('the search space', () => {
     assert.equal(lo.threshold.mode, 'absolute');
     assert.ok(!lo.blackhat && !lo.tophat, 'hats off');
     assert.equal(lo.gradient.weight, 0, 'gradient off');
+    // the base (the built-in recipe) has the background verdict rule: kept under an absolute threshold, off under a relative one
+    assert.deepEqual(lo.verdict.background, base.verdict.background);
+    assert.ok(base.verdict.background);
+    assert.equal(hi.verdict.background, null);
   });
 
   test('the OpenCV baseline is in the space: its recipes come first, its k and minimum areas are swept', () => {
