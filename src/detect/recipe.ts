@@ -41,10 +41,18 @@ const classifyRules = z
   .default({ spotMaxElongation: 3, spotMinFill: 0.3, scratchMinLength: 60, scratchMaxWidth: 4 });
 
 /**
- * A morphological hat channel: a square of `size` px (3 … 31; wider than the defects it
+ * A morphological hat channel: a square of `size` px (3 … 95; wider than the defects it
  * finds), its response (normalised intensity) times `weight` fused with the gradient by maximum.
+ * DeepCrack's best black-hat was past 31 px (docs/tune.md); the square runs as separable row and
+ * column passes, so its cost grows linearly with `size`.
  */
-const hat = z.object({ size: z.int().min(3).max(31).default(15), weight: z.number().positive().max(100).default(1) }).strict();
+const hatSizeError = (i: { input: unknown }) => `expected an integer from 3 to 95 (px), received ${JSON.stringify(i.input)}`;
+const hat = z
+  .object({
+    size: z.int({ error: hatSizeError }).min(3, { error: hatSizeError }).max(95, { error: hatSizeError }).default(15),
+    weight: z.number().positive().max(100).default(1),
+  })
+  .strict();
 
 const classic = z
   .object({

@@ -40,9 +40,9 @@ export const CLASSIC_SPACE: readonly Dimension[] = [
   dim('contrast.noise', 1, 10),
   dim('morphology.close', 0, 9, { integer: true }),
   dim('components.minArea', 1, 2000, { log: true, integer: true }),
-  dim('blackhat.size', 3, 31, { integer: true, off: { share: 0.5, value: null } }),
+  dim('blackhat.size', 3, 95, { log: true, integer: true, off: { share: 0.5, value: null } }),
   dim('blackhat.weight', 0.25, 4, { log: true }),
-  dim('tophat.size', 3, 31, { integer: true, off: { share: 0.5, value: null } }),
+  dim('tophat.size', 3, 95, { log: true, integer: true, off: { share: 0.5, value: null } }),
   dim('tophat.weight', 0.25, 4, { log: true }),
 ];
 
@@ -99,7 +99,7 @@ export function candidate(base: ClassicRecipe, u: readonly number[], space: read
  * closing. The sweep supplies its k and minimum areas, so a search that starts with these can only
  * lose to the baseline by the noise of its image subsets.
  */
-export const BASELINE_ANCHORS: readonly Readonly<Record<string, Value>>[] = [7, 11, 15, 19, 23, 27, 31].map((size) => ({
+export const BASELINE_ANCHORS: readonly Readonly<Record<string, Value>>[] = [7, 11, 15, 19, 23, 27, 31, 47, 63, 95].map((size) => ({
   'denoise.sigma': 1.1,
   'gradient.weight': 0,
   'threshold.mode': 'relative',

@@ -40,6 +40,11 @@ const VARIANTS: [string, ClassicRecipe][] = [
     { ...recipe, contrast: { ...recipe.contrast, background: 0 }, denoise: { sigma: 3 }, threshold: { ...recipe.threshold, value: 0.02 } },
   ],
   ['black-hat 9 and top-hat 5, weighted', { ...recipe, blackhat: { size: 9, weight: 2 }, tophat: { size: 5, weight: 1 } }],
+  // wider than the tile: its halo spans neighbouring tiles
+  [
+    'black-hat 95 alone',
+    { ...recipe, gradient: { ...recipe.gradient, weight: 0 }, contrast: { ...recipe.contrast, background: 0 }, blackhat: { size: 95, weight: 1 } },
+  ],
 ];
 
 function boxes(d: ImageDetection) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DEFAULT_RECIPE, parseRecipe } from '../../src/detect/recipe.js';
+import { type ClassicRecipe, DEFAULT_RECIPE, parseRecipe } from '../../src/detect/recipe.js';
 import { detect } from '../../src/detect/detector.js';
 import { Tensor } from '../../src/tensor.js';
 import { BACKENDS, gpuSkip, testGpu } from '../_kit/gpu.js';
@@ -61,7 +61,17 @@ describe('black-hat and top-hat channels', () => {
   }
 
   test('recipe ranges are checked', () => {
-    assert.throws(() => parseRecipe({ blackhat: { size: 1 } }), { code: 'KENSA_ERR_RECIPE', message: /blackhat\.size/ });
+    for (const [size, got] of [
+      [1, '1'],
+      [97, '97'],
+      [7.5, '7.5'],
+    ] as const) {
+      assert.throws(() => parseRecipe({ blackhat: { size } }), {
+        code: 'KENSA_ERR_RECIPE',
+        message: `Invalid recipe: blackhat.size: expected an integer from 3 to 95 (px), received ${got}`,
+      });
+    }
+    assert.equal((parseRecipe({ tophat: { size: 95 } }).recipe as ClassicRecipe).tophat?.size, 95);
     assert.throws(() => parseRecipe({ tophat: { weight: 0 } }), { code: 'KENSA_ERR_RECIPE', message: /tophat\.weight/ });
     assert.throws(() => parseRecipe({ gradient: { weight: -1 } }), { code: 'KENSA_ERR_RECIPE', message: /gradient\.weight/ });
     assert.doesNotMatch(DEFAULT_RECIPE.json, /weight/, 'gradient.weight is absent from the default recipe (its hash does not change)');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { haltonPoint } from '../../src/tune/sequence.js';
@@ -6,6 +7,14 @@ import { sweepGrid } from '../../src/tune/search.js';
 import { anchors, candidate, CLASSIC_SPACE, valueAt } from '../../src/tune/space.js';
 
 const base = DEFAULT_RECIPE.recipe as ClassicRecipe;
+
+/** A grid constant of the OpenCV baseline script (`const NAME = [a, b, …];`), read from its source. */
+function baselineGrid(name: string): number[] {
+  const source = readFileSync(new URL('../../scripts/baseline/opencv-baseline.mjs', import.meta.url), 'utf8');
+  const m = new RegExp(`const ${name} = \\[([^\\]]+)\\];`).exec(source);
+  assert.ok(m, `${name} in the baseline script`);
+  return m[1]!.split(',').map(Number);
+}
 
 describe('the search space', () => {
   test('both ends of every dimension are recipes the schema accepts', () => {
@@ -22,7 +31,7 @@ describe('the search space', () => {
     ).recipe as ClassicRecipe;
     assert.deepEqual(
       [hi.threshold.mode, hi.threshold.value, hi.components.minArea, hi.blackhat?.size, hi.tophat?.weight, hi.gradient.weight],
-      ['relative', 0.4, 2000, 31, 4, 4],
+      ['relative', 0.4, 2000, 95, 4, 4],
     );
     const lo = candidate(
       base,
@@ -42,16 +51,23 @@ describe('the search space', () => {
     const a = anchors(base).map((r) => r.recipe as ClassicRecipe);
     assert.deepEqual(
       a.map((r) => r.blackhat?.size),
-      [7, 11, 15, 19, 23, 27, 31],
+      [7, 11, 15, 19, 23, 27, 31, 47, 63, 95],
     );
+    const sizes = baselineGrid('SIZES');
+    assert.equal(Math.max(...sizes), CLASSIC_SPACE.find((d) => d.path === 'blackhat.size')!.max, 'both search up to the same square');
+    for (const s of sizes)
+      assert.ok(
+        a.some((r) => r.blackhat?.size === s),
+        `the baseline's black-hat ${s} is an anchor`,
+      );
     for (const r of a) {
       assert.deepEqual(
         [r.denoise.sigma, r.gradient.weight, r.threshold.mode, r.contrast.background, r.morphology.close, r.blackhat?.weight, r.tophat],
         [1.1, 0, 'relative', 0, 0, 1, undefined],
       );
       const grid = sweepGrid(r, CLASSIC_SPACE);
-      for (const k of [0.5, 1, 1.5, 2, 3, 4]) assert.ok(grid.thresholds.includes(k), `k ${k}`);
-      for (const m of [1, 10, 40, 150, 400]) assert.ok(grid.minAreas.includes(m), `minArea ${m}`);
+      for (const k of baselineGrid('KS')) assert.ok(grid.thresholds.includes(k), `k ${k}`);
+      for (const m of baselineGrid('MIN_AREAS')) assert.ok(grid.minAreas.includes(m), `minArea ${m}`);
       assert.ok(Math.max(...grid.minAreas) > 400, 'and larger areas');
     }
     assert.deepEqual(

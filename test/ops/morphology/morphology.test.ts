@@ -139,6 +139,9 @@ describe('erode, dilate, morphologyEx', () => {
       [[1, 1, 6, 33], 'f16', { op: 'erode', element: 'rect', ksize: 3 }],
       [[1, 1, 6, 33], 'f16', { op: 'blackhat', element: custom }],
       [[1, 1, 5, 4], 'u8', { op: 'dilate', element: 'ellipse', ksize: 9, border: 'reflect101' }],
+      // the recipe's largest hats (95 px, f32 as the classic detector runs them): separable passes, windows past the image
+      [[1, 1, 70, 101], 'f32', { op: 'blackhat', element: 'rect', ksize: 95 }],
+      [[2, 1, 37, 50], 'f32', { op: 'tophat', element: 'rect', ksize: 63 }],
     ];
     for (const [shape, dtype, o] of cases) {
       const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, dtype, 7);
@@ -185,6 +188,7 @@ describe('erode, dilate, morphologyEx', () => {
       [[1, 1, 40, 136], { op: 'erode', ksize: [3, 13], border: 'reflect101' }],
       [[1, 1, 36, 20], { op: 'erode', ksize: [10, 4], border: 'constant', borderValue: 77 }],
       [[1, 1, 12, 16], { op: 'tophat', ksize: [3, 40] }], // too tall for one tile: a chain of two
+      [[1, 1, 60, 100], { op: 'blackhat', ksize: 95 }], // halo 47 each way: a chain of two in both directions
     ];
     for (const [shape, o] of cases) {
       const x = (shape[0] > 1 ? randomImage : naturalImage)(shape, 'u8', 11);
