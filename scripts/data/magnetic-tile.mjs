@@ -29,13 +29,20 @@ const REPO = 'https://github.com/abin24/Magnetic-tile-defect-datasets..git';
 const TEST_SHARE = 0.3;
 
 const { values } = parseArgs({
-  options: { src: { type: 'string' }, out: { type: 'string' }, limit: { type: 'string' }, 'test-limit': { type: 'string' }, 'jpeg-quality': { type: 'string' } },
+  options: {
+    src: { type: 'string' },
+    out: { type: 'string' },
+    limit: { type: 'string' },
+    'test-limit': { type: 'string' },
+    'jpeg-quality': { type: 'string' },
+  },
 });
 const out = values.out ?? 'data/magnetic-tile';
 const limit = values.limit === undefined ? Infinity : Number(values.limit);
 const testLimit = values['test-limit'] === undefined ? limit : Number(values['test-limit']);
 const quality = values['jpeg-quality'] === undefined ? null : Number(values['jpeg-quality']);
-if (quality !== null && !(Number.isInteger(quality) && quality >= 1 && quality <= 100)) throw new Error(`--jpeg-quality must be an integer from 1 to 100, got ${values['jpeg-quality']}`);
+if (quality !== null && !(Number.isInteger(quality) && quality >= 1 && quality <= 100))
+  throw new Error(`--jpeg-quality must be an integer from 1 to 100, got ${values['jpeg-quality']}`);
 let src = values.src;
 if (!src) {
   src = join(out, 'src');
@@ -72,8 +79,16 @@ for (const side of ['train', 'test']) {
   for (const it of mine) {
     const image = join(out, side, 'images', `${it.name}.jpg`);
     if (quality === null) copyFileSync(join(it.dir, `${it.base}.jpg`), image);
-    else await sharp(join(it.dir, `${it.base}.jpg`)).greyscale().jpeg({ quality }).toFile(image);
-    await sharp(join(it.dir, `${it.base}.png`)).greyscale().threshold(1).png().toFile(join(out, side, 'masks', `${it.name}.png`));
+    else
+      await sharp(join(it.dir, `${it.base}.jpg`))
+        .greyscale()
+        .jpeg({ quality })
+        .toFile(image);
+    await sharp(join(it.dir, `${it.base}.png`))
+      .greyscale()
+      .threshold(1)
+      .png()
+      .toFile(join(out, side, 'masks', `${it.name}.png`));
     if (it.free) copyFileSync(image, join(out, side, 'good', `${it.name}.jpg`));
   }
   const free = mine.filter((it) => it.free).length;
