@@ -25,6 +25,7 @@ import { decodeBuffer, DECODE_SCALES, DEFAULT_MAX_PIXELS, type DecodeScale } fro
 import { inspect } from '../../src/pipeline/inspect.js';
 import { parseRecipe } from '../../src/detect/recipe.js';
 import { writeSamples } from '../../src/samples/index.js';
+import { type Pass, pooled } from '../_kit/decode.js';
 import { metadata, summarize, type Summary } from '../_kit/stats.js';
 
 const { values: args } = parseArgs({
@@ -41,27 +42,8 @@ const REPEATS = Number(args.repeats);
 const threads = os.availableParallelism();
 const work = join(os.tmpdir(), 'kensa-bench-decode-scale');
 
-interface Pass {
-  /** Wall milliseconds of the pass. */
-  wall: number;
-  /** CPU milliseconds of this process (every libvips thread included) over the pass. */
-  cpu: number;
-}
-
-async function decodeAll(files: readonly [string, Buffer][], scale: DecodeScale, concurrency: number): Promise<Pass> {
-  let next = 0;
-  const c = process.cpuUsage();
-  const t = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < files.length) {
-        const [name, buf] = files[next++]!;
-        await decodeBuffer(name, buf, { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS, scale });
-      }
-    }),
-  );
-  const used = process.cpuUsage(c);
-  return { wall: performance.now() - t, cpu: (used.user + used.system) / 1000 };
+function decodeAll(files: readonly [string, Buffer][], scale: DecodeScale, concurrency: number): Promise<Pass> {
+  return pooled(files.length, concurrency, (i) => decodeBuffer(files[i]![0], files[i]![1], { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS, scale }));
 }
 
 const fmt = (s: Summary, digits: number) => `${s.median.toFixed(digits)} [${s.q1.toFixed(digits)}–${s.q3.toFixed(digits)}]`;

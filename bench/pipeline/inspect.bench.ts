@@ -18,6 +18,7 @@ import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { runInspection } from '../../src/pipeline/run.js';
 import { writeSamples } from '../../src/samples/index.js';
 import { Tensor } from '../../src/tensor.js';
+import { decodeRate } from '../_kit/decode.js';
 import { metadata } from '../_kit/stats.js';
 
 const outDir = process.argv[2] ?? 'bench-out';
@@ -44,18 +45,6 @@ function symlinkCycle(from: string, to: string, n: number): void {
   const files = readdirSync(from).sort();
   mkdirSync(to);
   for (let i = 0; i < n; i++) symlinkSync(join(from, files[i % files.length]!), join(to, `f${String(i).padStart(6, '0')}${extname(files[i % files.length]!)}`));
-}
-
-async function decodeOnly(dir: string): Promise<number> {
-  const files = readdirSync(dir).map((f) => join(dir, f));
-  let next = 0;
-  const t = performance.now();
-  await Promise.all(
-    Array.from({ length: threads }, async () => {
-      while (next < files.length) await decodeFile(files[next++]!, { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS });
-    }),
-  );
-  return files.length / ((performance.now() - t) / 1000);
 }
 
 const backend = await openBackend({ device: 'gpu' });
@@ -98,8 +87,12 @@ for (const format of ['jpg', 'png'] as const) {
   const images = join(dir, 'run');
   symlinkCycle(samples, images, runCount);
   phase(`${format}: decode only`);
-  const decodeRate = await decodeOnly(images);
-  phase(`${format}: end to end (${decodeRate.toFixed(0)} img/s decode-only)`);
+  const decodeOnly = await decodeRate(
+    readdirSync(images).map((f) => join(images, f)),
+    1,
+    threads,
+  );
+  phase(`${format}: end to end (${decodeOnly.toFixed(0)} img/s decode-only)`);
   const e2e = await runInspection([images], { db: join(work, `${format}.db`), backend, decodeConcurrency: threads });
   phase(`${format}: Python reference (kensa ${e2e.imagesPerSecond.toFixed(1)} img/s)`);
   const ref = spawnSync('python3', ['bench/pipeline/reference.py', images, join(work, `${format}-ref.db`), String(threads), '16'], {
@@ -113,7 +106,7 @@ for (const format of ['jpg', 'png'] as const) {
     count,
     images: runCount,
     generate_s: genS,
-    decode_only: decodeRate,
+    decode_only: decodeOnly,
     end_to_end: e2e.imagesPerSecond,
     python_reference: refRate,
     ng: e2e.run.counts.ng,
