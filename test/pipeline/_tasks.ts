@@ -8,6 +8,10 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompiledQuery, Kysely } from 'kysely';
 import { createConnection } from 'mysql2/promise';
+import { DEFAULT_RECIPE } from '../../src/detect/recipe.js';
+import { enqueueRun } from '../../src/pipeline/jobs.js';
+import { openSqlTasks } from '../../src/pipeline/sql-tasks.js';
+import type { RunRecord } from '../../src/store/schema.js';
 import { openDialect, parseStoreUrl, type DialectName } from '../../src/store/dialect.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import { MYSQL_ADMIN_URL } from '../store/_dialects.js';
@@ -47,6 +51,33 @@ export async function seed(url: string, dir: string, rows: number): Promise<stri
 }
 
 /** Ends every connection of the scratch database (the run's pooled ones); returns how many. */
+/**
+ * The seed's tasks (`seed`'s table at `url`, images under `project`, every position, written back
+ * with WRITE_BACK) queued on `queue` in jobs of 4 items as one run of the default recipe in `store`.
+ */
+export async function enqueueSeedRun(url: string, project: string, queue: string, store: Store): Promise<RunRecord> {
+  const tasks = await openSqlTasks({
+    url,
+    query: 'SELECT id, sid FROM panoramas',
+    path: join(project, '{sid}_{position}.png'),
+    fanOut: 'position=xm,xp,zm,zp',
+    writeBack: WRITE_BACK,
+  });
+  try {
+    const { run } = await enqueueRun(tasks.items(), {
+      queue,
+      store,
+      recipe: DEFAULT_RECIPE,
+      source: { sources: [], tasks: tasks.description },
+      total: tasks.total,
+      jobItems: 4,
+    });
+    return run;
+  } finally {
+    await tasks.close();
+  }
+}
+
 export async function killConnections(dialect: DialectName, url: string): Promise<number> {
   const name = new URL(url).pathname.slice(1);
   if (dialect === 'postgres') {

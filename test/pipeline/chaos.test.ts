@@ -8,18 +8,15 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_RECIPE } from '../../src/detect/recipe.js';
-import { enqueueRun, queueStatus } from '../../src/pipeline/jobs.js';
-import { openSqlTasks } from '../../src/pipeline/sql-tasks.js';
+import { queueStatus } from '../../src/pipeline/jobs.js';
 import { mulberry32 } from '../../src/rng.js';
 import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
 import { DIALECTS, scratchDatabase } from '../store/_dialects.js';
 import { scratchQueue } from './_redis.js';
-import { checkWrittenOnce, killConnections, POSITIONS, seed, WRITE_BACK } from './_tasks.js';
+import { checkWrittenOnce, enqueueSeedRun, killConnections, POSITIONS, seed } from './_tasks.js';
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const ROWS = 120;
@@ -38,24 +35,9 @@ describe('chaos: workers SIGKILLed mid-job and database connections killed', () 
       after(() => scratch.drop());
       const dir = tempDir('kensa-chaos-');
       const project = await seed(scratch.url, dir, ROWS);
-      const tasks = await openSqlTasks({
-        url: scratch.url,
-        query: 'SELECT id, sid FROM panoramas',
-        path: join(project, '{sid}_{position}.png'),
-        fanOut: 'position=xm,xp,zm,zp',
-        writeBack: WRITE_BACK,
-      });
       const store = await openStore(scratch.url);
       const items = ROWS * POSITIONS.length;
-      const { run } = await enqueueRun(tasks.items(), {
-        queue: redis.url,
-        store,
-        recipe: DEFAULT_RECIPE,
-        source: { sources: [], tasks: tasks.description },
-        total: tasks.total,
-        jobItems: 4,
-      });
-      await tasks.close();
+      const run = await enqueueSeedRun(scratch.url, project, redis.url, store);
 
       const live = new Map<number, ChildProcess>();
       const startWorker = () => {

@@ -15,17 +15,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { run as inspectCli } from '../../src/cli/inspect.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { runStatus, runWorker } from '../../src/cli/worker.js';
-import { DEFAULT_RECIPE } from '../../src/detect/recipe.js';
-import { enqueueRun } from '../../src/pipeline/jobs.js';
 import { formatProgressLine, ProgressMeter } from '../../src/pipeline/progress.js';
 import type { DatabasePause } from '../../src/pipeline/retry.js';
-import { openSqlTasks } from '../../src/pipeline/sql-tasks.js';
 import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
 import { DIALECTS, scratchDatabase } from '../store/_dialects.js';
 import { type DatabaseProxy, startProxy } from './_proxy.js';
 import { scratchQueue } from './_redis.js';
-import { checkWrittenOnce, seed, WRITE_BACK } from './_tasks.js';
+import { checkWrittenOnce, enqueueSeedRun, seed, WRITE_BACK } from './_tasks.js';
 
 const ROWS = 60;
 
@@ -186,24 +183,9 @@ interface WorkerLog {
 async function queuedRun(dbUrl: string, proxy: DatabaseProxy, project: string, extra: string[]) {
   const redis = await scratchQueue();
   if (typeof redis === 'string') return redis;
-  const tasks = await openSqlTasks({
-    url: dbUrl,
-    query: 'SELECT id, sid FROM panoramas',
-    path: join(project, '{sid}_{position}.png'),
-    fanOut: 'position=xm,xp,zm,zp',
-    writeBack: WRITE_BACK,
-  });
   const store = await openStore(dbUrl);
   after(() => store.close());
-  const { run } = await enqueueRun(tasks.items(), {
-    queue: redis.url,
-    store,
-    recipe: DEFAULT_RECIPE,
-    source: { sources: [], tasks: tasks.description },
-    total: tasks.total,
-    jobItems: 4,
-  });
-  await tasks.close();
+  const run = await enqueueSeedRun(dbUrl, project, redis.url, store);
   const log: WorkerLog = { jobs: 0, pauses: [], resumed: 0, failed: [], text: '' };
   const io = {
     out: { write: () => true },
