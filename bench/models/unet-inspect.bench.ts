@@ -5,7 +5,8 @@
  * of overlap (windows of 640², 576² at the edges: 16 per frame; the overlap covers the 4-level
  * net's receptive radius, so the stitched result is the whole-frame one). UNet 64-128-256-512 (f32, drawn
  * weights: speed only), then the same net pruned to 48-96-192-384 (`pruneUNet`) and its speed-up.
- * Median and IQR of ms per frame over repeats after a warm-up. Prints one JSON line; PyTorch f16
+ * Median and IQR of ms per frame over repeats after a warm-up, for the net alone on 16 windows, the
+ * tiler (crops, net, stitch) and the whole detector (with its GPU time and defect count). Prints one JSON line; PyTorch f16
  * with the same tiling: bench/models/unet_inspect_torch.py.
  *   node --import tsx bench/models/unet-inspect.bench.ts [frame=2048] [repeats=10] [batch=1]
  */
@@ -13,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { detect } from '../../src/detect/detector.js';
-import { openRecipeModels } from '../../src/detect/model.js';
+import { modelOutput, openRecipeModels } from '../../src/detect/model.js';
 import { parseRecipe, type ModelRecipe } from '../../src/detect/recipe.js';
 import { Gpu } from '../../src/gpu/gpu.js';
 import { pruneUNet } from '../../src/models/prune.js';
@@ -33,19 +34,49 @@ const next = mulberry32(1);
 const frames = Uint8Array.from({ length: batch * frame * frame }, () => 100 + Math.floor(next() * 56));
 const input = await Tensor.fromArray(frames, [batch, 1, frame, frame], 'u8').toGpu(gpu);
 
-/** ms per frame of the model detector on `net` (written to a safetensors file and opened as a run opens it). */
-async function msPerFrame(net: UNet, name: string): Promise<Summary> {
+/** Where a frame's time goes: the net alone on the frame's windows, the tiler (crops, net, stitch), the whole detector; its defect count. */
+interface Stages {
+  forwardMs: Summary;
+  tiledMs: Summary;
+  detectMs: Summary;
+  detectGpuMs: number | null;
+  defects: number;
+  chunk: string;
+}
+
+/** ms per frame of the model detector on `net` (written to a safetensors file and opened as a run opens it), split into its stages. */
+async function msPerFrame(net: UNet, name: string): Promise<Stages> {
   const path = join(tmpdir(), `kensa-bench-${name}.safetensors`);
   writeFileSync(path, await net.toSafetensors());
   const { loaded, models } = await openRecipeModels(parseRecipe({ kind: 'model', model: { path, task: 'segmentation' }, tiling: TILING }), {}, batch, gpu);
   try {
     const recipe = loaded.recipe as ModelRecipe;
-    const ms = await repeat(2, repeats, async () => {
-      const t0 = performance.now();
-      await detect(input, recipe, false);
-      return performance.now() - t0;
-    });
-    return { ...ms, median: ms.median / batch, min: ms.min / batch, max: ms.max / batch, q1: ms.q1 / batch, q3: ms.q3 / batch };
+    const session = models[0]!.session;
+    const host = { data: Float32Array.from(frames, (v) => v / 255), dims: [batch, 1, frame, frame] as [number, number, number, number] };
+    const side = TILING.tile + 2 * TILING.overlap;
+    const windows = new Float32Array(16 * side * side).fill(0.5);
+    const timed = (f: () => Promise<unknown>) =>
+      repeat(1, repeats, async () => {
+        const t0 = performance.now();
+        await f();
+        return (performance.now() - t0) / batch;
+      });
+    const forwardMs = await timed(() => session.runBatch(windows, [16, 1, side, side]));
+    const tiledMs = await timed(() => modelOutput(session, host, recipe));
+    const detectMs = await timed(() => detect(input, recipe, false));
+    const timer = gpu.hasTimestamps ? gpu.startTimer() : null;
+    const found = await detect(input, recipe, false);
+    const detectGpuMs = timer ? (await timer.stop()).gpuMs / batch : null;
+    const perInput = 2 * net.config.widths[0]! * side * side * 4;
+    const binding = gpu.info.limits.maxStorageBufferBindingSize!;
+    return {
+      forwardMs,
+      tiledMs,
+      detectMs,
+      detectGpuMs,
+      defects: found.reduce((s, d) => s + d.defects.length, 0) / batch,
+      chunk: `${Math.max(1, Math.floor(binding / perInput))} windows a forward (binding ${binding} B, ${perInput} B a window)`,
+    };
   } finally {
     await Promise.all(models.map((m) => m.close()));
   }
@@ -63,9 +94,9 @@ console.log(
     frame: `${frame}x${frame} u8`,
     batch,
     tiling: { ...TILING, align: 8, windows, window: TILING.tile + 2 * TILING.overlap, stitch: 'centre crop' },
-    default: { widths: UNET_WIDTHS.default, msPerFrame: fullMs },
-    slim: { widths: UNET_WIDTHS.slim, msPerFrame: slimMs },
-    slimSpeedup: fullMs.median / slimMs.median,
+    default: { widths: UNET_WIDTHS.default, ...fullMs },
+    slim: { widths: UNET_WIDTHS.slim, ...slimMs },
+    slimSpeedup: fullMs.detectMs.median / slimMs.detectMs.median,
   }),
 );
 gpu.destroy();

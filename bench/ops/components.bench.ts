@@ -76,6 +76,27 @@ for (const connectivity of [4, 8] as const) {
     cupy_components: p?.components ?? null,
   });
 }
+// the worst case for the statistics' atomics: every frame one component, with an f32 value map (a model's probability)
+const full = await Tensor.fromArray(new Uint8Array(N * H * W).fill(255), [N, 1, H, W], 'u8').toGpu(gpu);
+const fullValues = await Tensor.fromArray(new Float32Array(N * H * W).fill(0.7), [N, 1, H, W], 'f32').toGpu(gpu);
+const fullRows: string[] = [];
+for (const values of [undefined, fullValues]) {
+  const t: number[] = [];
+  let mean = Number.NaN;
+  for (let r = 0; r < 7; r++) {
+    await gpu.sync();
+    const timer = gpu.startTimer();
+    const res = await connectedComponents(full, { connectivity: 8, ...(values ? { values } : {}) });
+    const { gpuMs } = await timer.stop();
+    res.labels.dispose();
+    mean = res.stats[0]?.mean?.[0] ?? Number.NaN;
+    if (r >= 2) t.push(gpuMs);
+  }
+  t.sort((a, b) => a - b);
+  fullRows.push(`| one component a frame, ${values ? `f32 values (mean of 0.7: ${mean.toFixed(6)})` : 'no values'} | ${t[t.length >> 1]!.toFixed(3)} |`);
+}
+full.dispose();
+fullValues.dispose();
 // k-means on the blurred noise (u8), GPU time of the whole call (median of 20)
 const kmRows: string[] = [];
 for (const k of [4, 16]) {
@@ -106,6 +127,7 @@ const lines = [
   '',
   `| ${N}×1×${H}×${W} | kensa GPU ms |`,
   '|---|---|',
+  ...fullRows,
   ...kmRows,
 ];
 console.log(lines.join('\n'));

@@ -27,16 +27,16 @@
  *   4 scan      one workgroup: exclusive prefix of the chunk root counts (over images in order), per-image
  *               first index and end
  *   5 rank      each root gets FLAG | (global component index, in key order) and zeroes its stats slot
- *   6 label     each thread takes a run of 8 pixels of a row: writes labels (index − image base + 1) and
- *               adds the run's statistics with atomics keyed by component (area, min/max x and y,
- *               64-bit sums of x and y, sum of values)
+ *   6 stats     each thread takes a run of 8 pixels of a row and sums its statistics per component
+ *               (area, min/max x and y, 64-bit sums of x and y, sum of values); the runs of a row that
+ *               continue one component are merged in workgroup memory and added with one set of atomics
  * (the passes 1–2 run as a tile-local union-find in workgroup memory plus a union of the edges across
  * tile borders; labels are written by a separate coalesced pass, the statistics pass only adds atomics)
  * then a pack pass writes each component's 7 words (9 with values; exact, see cclPackProgram) as
  * columns and ONE readback fetches them (area and bounding box are handed out as views of it); when there are more than 4096 components in the batch the first read is
  * too short and a second read fetches the rest. Labels stay on the GPU. Statistics are exact (integer sums) except the
- * mean of f32/f16 `values`, which is summed in f32 with compare-and-swap atomics (order-dependent,
- * relative error about 1e-6); u8/u16 values are summed exactly. `stats: false` skips the statistics and
+ * mean of f32/f16 `values`, which is summed in f32 (per run, per workgroup, then with compare-and-swap
+ * atomics: order-dependent); u8/u16 values are summed exactly. `stats: false` skips the statistics and
  * reads back only the 2·N-word header (labels and counts).
  *
  * With statistics, the readback and the host's decode of the components dominate the wall time.
@@ -477,8 +477,13 @@ ${ENTRY} {${CHUNK_RANGE}
   );
 }
 
-/** Labels (image-local, 1-based) and statistics, one run of RUN pixels of a row per thread. */
-export function cclLabelProgram(conn: Connectivity, valuesDtype: DType | null, withStats = true, writeLabels = true): ProgramInfo {
+/**
+ * Statistics, one run of RUN pixels of a row per thread. A run's last segment is merged in workgroup
+ * memory with the neighbouring runs of the same row and component, and one thread adds the sum: a
+ * component as wide as the image costs a few atomics a workgroup, not one per run (the value sum's
+ * compare-and-swap loop would otherwise spin on one word with every thread of the GPU).
+ */
+export function cclStatsProgram(conn: Connectivity, valuesDtype: DType | null): ProgramInfo {
   const floatValues = valuesDtype === 'f32' || valuesDtype === 'f16';
   const svType = floatValues ? 'f32' : 'u32';
   const svZero = floatValues ? '0.0' : '0u';
@@ -490,13 +495,10 @@ export function cclLabelProgram(conn: Connectivity, valuesDtype: DType | null, w
   ];
   if (valuesDtype !== null) inputs.push({ name: 'vals', dtype: valuesDtype });
   return base(
-    `ccl_label`,
-    `c=${conn};v=${valuesDtype ?? 'none'};s=${withStats};w=${writeLabels}`,
+    `ccl_stats`,
+    `c=${conn};v=${valuesDtype ?? 'none'}`,
     inputs,
-    [
-      { name: 'out', dtype: 'i32' },
-      { name: 'res', dtype: 'f32', atomic: true },
-    ],
+    [{ name: 'res', dtype: 'f32', atomic: true }],
     `
 const BG: u32 = 0xffffffffu;
 const FLAG: u32 = 0x80000000u;
@@ -504,6 +506,14 @@ const MASK: u32 = 0x7fffffffu;
 const BH: u32 = ${conn === 8 ? 2 : 1}u;
 const RUN: u32 = ${RUN}u;
 const STRIDE: u32 = ${STRIDE}u;
+// each thread's last segment: component (BG: none), row, area, min x, max x, Σx, Σvalue
+var<workgroup> w_lab: array<u32, WG>;
+var<workgroup> w_row: array<u32, WG>;
+var<workgroup> w_area: array<u32, WG>;
+var<workgroup> w_minx: array<u32, WG>;
+var<workgroup> w_maxx: array<u32, WG>;
+var<workgroup> w_sx: array<u32, WG>;
+var<workgroup> w_sv: array<${svType}, WG>;
 fn add64(i: u32, v: u32) {
   let old = atomicAdd(&res[i], v);
   if (old + v < old) { atomicAdd(&res[i + 1u], 1u); }
@@ -517,7 +527,7 @@ fn add_f32(i: u32, v: f32) {
   }
 }
 fn flush(g: u32, y: u32, area: u32, minx: u32, maxx: u32, sx: u32, sv: ${svType}) {
-  if (${withStats ? 'g == BG' : 'true'}) { return; }
+  if (g == BG) { return; }
   let s = u.ch.z + g * STRIDE;
   atomicAdd(&res[s], area);
   atomicMax(&res[s + 1u], 0xffffffffu - minx);
@@ -530,7 +540,6 @@ fn flush(g: u32, y: u32, area: u32, minx: u32, maxx: u32, sx: u32, sv: ${svType}
 }
 ${ENTRY} {
   let t = linear_workgroup(wid, nwg) * WG + li;
-  if (t >= u.ch.w) { return; }
   let runs = u.dims.w;
   let H = u.dims.y;
   let W = u.dims.z;
@@ -539,8 +548,7 @@ ${ENTRY} {
   let n = row / H;
   let y = row - n * H;
   let x0 = xr * RUN;
-  let x1 = min(x0 + RUN, W);
-  let ibase = atomicLoad(&res[u.dims.x + n]);
+  let x1 = select(x0, min(x0 + RUN, W), t < u.ch.w);
   let prow = row * W;
   let brow = n * u.blk.z + (y / BH) * u.blk.y;
   var cur = BG;
@@ -551,7 +559,6 @@ ${ENTRY} {
   var sv: ${svType} = ${svZero};
   for (var x = x0; x < x1; x++) {
     let p = prow + x;
-    var lab = 0;
     if (mask_load(p) != 0.0) {
       let v = bitcast<u32>(L[brow + (x >> 1u)]);
       var g = v & MASK;
@@ -568,9 +575,24 @@ ${ENTRY} {
       maxx = x;
       sx += x;
       ${svAdd}
-      lab = i32(g - ibase + 1u);
     }
-    ${writeLabels ? 'out[p] = lab;' : ''}
+  }
+  w_lab[li] = cur;
+  w_row[li] = row;
+  w_area[li] = area;
+  w_minx[li] = minx;
+  w_maxx[li] = maxx;
+  w_sx[li] = sx;
+  w_sv[li] = sv;
+  workgroupBarrier();
+  // the first thread of each stretch of threads with the same row and component adds the stretch
+  if (cur == BG || (li > 0u && w_lab[li - 1u] == cur && w_row[li - 1u] == row)) { return; }
+  for (var j = li + 1u; j < WG && w_lab[j] == cur && w_row[j] == row; j++) {
+    area += w_area[j];
+    minx = min(minx, w_minx[j]);
+    maxx = max(maxx, w_maxx[j]);
+    sx += w_sx[j];
+    sv += w_sv[j];
   }
   flush(cur, y, area, minx, maxx, sx, sv);
 }`,
@@ -690,8 +712,8 @@ export function connectedComponentsPrograms(): ProgramInfo[] {
   const out: ProgramInfo[] = [cclScanProgram(), cclRankProgram()];
   for (const conn of [4, 8] as const) {
     out.push(cclLocalProgram(conn, 'u8'), cclBorderProgram(conn, 'u8'), cclCompressProgram(conn, 'u8', 'count'));
-    for (const v of [null, ...VALUE_DTYPES]) out.push(cclLabelProgram(conn, v), cclLabelProgram(conn, v, true, false));
-    out.push(cclLabelProgram(conn, null, false), cclWriteProgram(conn));
+    for (const v of [null, ...VALUE_DTYPES]) out.push(cclStatsProgram(conn, v));
+    out.push(cclWriteProgram(conn));
   }
   for (const v of [false, true]) {
     out.push(cclPackProgram(v));
@@ -853,9 +875,9 @@ async function componentsGpu(gpu: Gpu, mask: Tensor, o: Resolved): Promise<Conne
     const inputs = [mask.gpu.ref, L.gpu.ref];
     if (o.values) inputs.push(o.values.gpu.ref);
     gpu.dispatch({
-      program: cclLabelProgram(o.connectivity, vdt, true, false),
+      program: cclStatsProgram(o.connectivity, vdt),
       inputs,
-      outputs: [labels.gpu.ref, res.gpu.ref],
+      outputs: [res.gpu.ref],
       uniforms: un,
       workgroups: Math.ceil(un.ch[3]! / WG),
     });

@@ -184,6 +184,17 @@ describe('connectedComponents', () => {
     }
   });
 
+  test('GPU: f32 mean over one 1024² component within 5e-5 relative (runs merged before the atomics)', { skip: gpuSkip(gpu) }, async () => {
+    const shape: Dims = [1, 1, 1024, 1024];
+    using mask = await maskFrom(shape, () => true).toGpu(gpu!);
+    using values = await Tensor.fromArray(new Float32Array(1024 * 1024).fill(0.7), shape, 'f32').toGpu(gpu!);
+    const r = await connectedComponents(mask, { connectivity: 8, values });
+    r.labels.dispose();
+    assert.deepEqual(r.count, [1]);
+    assert.equal(r.stats[0]!.area[0], 1024 * 1024);
+    assert.ok(Math.abs(r.stats[0]!.mean![0]! - 0.7) < 0.7 * 5e-5, `mean ${r.stats[0]!.mean![0]}`);
+  });
+
   test('GPU equals the CPU across tile borders: several tiles, partial tiles, trees spanning tiles (4 and 8)', { skip: gpuSkip(gpu) }, async () => {
     // tiles are 32×32 blocks: 32×64 pixels for 4-connectivity, 64×64 for 8
     const SP = spiral(139, 150);
