@@ -4,7 +4,8 @@
  * same run). For every registered transform (p = 1) and for the seed's composite
  * (RandomRotate90 p .5, Flip p .5, RandomBrightnessContrast p .2, GaussianBlur blurLimit [3, 7] p .1):
  *  - GPU resident: the batch on the GPU, augment + sync (the host's parameter draws included), as
- *    in a training loop;
+ *    in a training loop; beside it, of the same kind of run, the host's share (augment returning:
+ *    draws, recording) and the GPU's (timestamp queries);
  *  - GPU with transfers: upload from the host, augment, read back;
  *  - kensa CPU: the CPU backend on the first CPU_N images (per image, so comparable); the composite,
  *    whose cost depends on what each sample drew, on COMPOSITE_CPU_N images.
@@ -19,7 +20,7 @@ import { augment, fromJSON, registeredTransforms, type AugmentBatch, type Transf
 import type { TransformData } from '../../src/augment/serialize.js';
 import { Gpu } from '../../src/gpu/gpu.js';
 import { Tensor } from '../../src/tensor.js';
-import { metadata, repeat, type Summary } from '../_kit/stats.js';
+import { metadata, repeat, summarize, type Summary } from '../_kit/stats.js';
 import { COMPOSITE, SIX } from './pipelines.js';
 
 const outDir = process.argv[2] ?? 'bench-out';
@@ -75,8 +76,9 @@ function release(out: AugmentBatch, input: AugmentBatch): void {
   if (out.mask && out.mask !== input.mask) out.mask.dispose();
 }
 
-async function gpuResident(t: Transform, batch: AugmentBatch, reps = 9): Promise<Summary> {
-  return repeat(2, reps, async () => {
+/** Wall time of augment + sync, and of the same runs: the host's part (augment returning, draws and recording) and the GPU's (timestamp queries). */
+async function gpuResident(t: Transform, batch: AugmentBatch, reps = 9): Promise<{ wall: Summary; host: Summary; gpuMs: Summary | null }> {
+  const wall = await repeat(2, reps, async () => {
     const t0 = performance.now();
     const { batch: out } = augment(t, batch, { seed: seed++ });
     await gpu.sync();
@@ -84,6 +86,18 @@ async function gpuResident(t: Transform, batch: AugmentBatch, reps = 9): Promise
     release(out, batch);
     return ms;
   });
+  const gpuTimes: number[] = [];
+  const host = await repeat(1, reps, async () => {
+    await gpu.sync();
+    const timer = gpu.hasTimestamps ? gpu.startTimer() : null;
+    const t0 = performance.now();
+    const { batch: out } = augment(t, batch, { seed: seed++ });
+    const ms = performance.now() - t0;
+    if (timer) gpuTimes.push((await timer.stop()).gpuMs);
+    release(out, batch);
+    return ms;
+  });
+  return { wall, host, gpuMs: gpuTimes.length > 0 ? summarize(gpuTimes) : null };
 }
 
 async function withTransfers(t: Transform, reps = 5): Promise<Summary> {
@@ -120,6 +134,9 @@ if (peer.error) console.error(`torchvision reference: ${peer.error}`);
 interface Row {
   name: string;
   resident?: Summary;
+  /** Of the resident run: the host's draws and recording, and the GPU's time. */
+  host?: Summary;
+  gpuMs?: Summary | null;
   transfers?: Summary;
   cpu?: Summary;
   /** Images of the CPU run. */
@@ -135,10 +152,13 @@ async function measure(name: string, t: Transform | string, torchvision: number 
     rows.push({ name, cpuN, note: `not built: ${t.slice(0, 120)}` });
     return;
   }
+  const resident = await gpuResident(t, { image: x });
   const row: Row = {
     name,
     cpuN,
-    resident: await gpuResident(t, { image: x }),
+    resident: resident.wall,
+    host: resident.host,
+    gpuMs: resident.gpuMs,
     transfers: await withTransfers(t),
     cpu: await cpu(t, cpuBatch(cpuN)),
     ...(torchvision !== undefined ? { torchvision } : {}),
@@ -164,7 +184,10 @@ const sixMask = await Tensor.fromArray(
 ).toGpu(gpu);
 const sixRow: Row = { name: `6 transforms at ${S}², image + mask`, cpuN: 0, ...(peer.six ? { torchvision: peer.six.per_sample_ms } : {}) };
 if (typeof six === 'string') sixRow.note = `not built: ${six.slice(0, 120)}`;
-else sixRow.resident = await gpuResident(six, { image: sixImage, mask: sixMask });
+else {
+  const resident = await gpuResident(six, { image: sixImage, mask: sixMask });
+  Object.assign(sixRow, { resident: resident.wall, host: resident.host, gpuMs: resident.gpuMs });
+}
 rows.push(sixRow);
 
 const meta = metadata(gpu.info.name);
@@ -177,13 +200,14 @@ const lines = [
   `torchvision: ${peer.versions ?? `not run (${peer.error ?? 'no output'})`}; per-sample draws (each image its own call).` +
     (peer.composite ? ` Composite with one draw for the whole batch: ${fmt(peer.composite.batch_draw_ms)} ms/img.` : ''),
   '',
-  '| transform | kensa GPU resident | GPU + upload/readback | kensa CPU | GPU vs CPU | torchvision v2 GPU | kensa vs torchvision |',
-  '|---|---|---|---|---|---|---|',
+  '| transform | kensa GPU resident | of which host draws + recording | of which GPU time | GPU + upload/readback | kensa CPU | GPU vs CPU | torchvision v2 GPU | kensa vs torchvision |',
+  '|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) => {
-    const g = perImage(r.resident, r.name.startsWith('6 transforms') ? SN : N);
+    const n = r.name.startsWith('6 transforms') ? SN : N;
+    const g = perImage(r.resident, n);
     const c = perImage(r.cpu, r.cpuN);
-    if (r.note) return `| ${r.name} | ${r.note} | | | | | |`;
-    return `| ${r.name} | ${fmt(g)} | ${fmt(perImage(r.transfers, N), 3)} | ${fmt(c, 1)} | ${ratio(c, g)} | ${r.torchvision === undefined ? '—' : fmt(r.torchvision)} | ${r.torchvision === undefined ? '—' : ratio(r.torchvision, g)} |`;
+    if (r.note) return `| ${r.name} | ${r.note} | | | | | | | |`;
+    return `| ${r.name} | ${fmt(g)} | ${fmt(perImage(r.host, n))} | ${fmt(perImage(r.gpuMs ?? undefined, n))} | ${fmt(perImage(r.transfers, N), 3)} | ${fmt(c, 1)} | ${ratio(c, g)} | ${r.torchvision === undefined ? '—' : fmt(r.torchvision)} | ${r.torchvision === undefined ? '—' : ratio(r.torchvision, g)} |`;
   }),
   '',
   'Goals (issue 14): composite ≤ 0.05 ms/img resident, ≥ 10× torchvision v2, ≥ 20× kensa CPU. Losses are listed with the wins.',
