@@ -94,14 +94,18 @@ function checkPixels(path: string, w: number, h: number, max: number): void {
   if (w * h > max) throw new PixelLimitError(path, `${w}×${h} = ${w * h} pixels exceeds the limit of ${max} (maxPixels)`);
 }
 
-/** Interleaved H×W×C → planar C×H×W, and RGB → gray (OpenCV's weights 0.299, 0.587, 0.114, rounded) or gray → RGB as asked. */
+/** OpenCV's RGB → gray weights. */
+const GRAY_WEIGHTS: [number, number, number] = [0.299, 0.587, 0.114];
+
+/** Interleaved H×W×C → planar C×H×W, and RGB → gray (OpenCV's weights, rounded) or gray → RGB as asked. */
 function toPlanar<T extends Uint8Array | Uint16Array>(src: T, w: number, h: number, c: number, want: Channels): T {
   const n = w * h;
   if (want === 'gray' && c === 1) return src;
   const outC = want === 'gray' ? 1 : 3;
   const out = new (src.constructor as { new (n: number): T })(n * outC);
   if (want === 'gray') {
-    for (let i = 0; i < n; i++) out[i] = Math.round(0.299 * src[i * c]! + 0.587 * src[i * c + 1]! + 0.114 * src[i * c + 2]!);
+    const [r, g, b] = GRAY_WEIGHTS;
+    for (let i = 0; i < n; i++) out[i] = Math.round(r * src[i * c]! + g * src[i * c + 1]! + b * src[i * c + 2]!);
     return out;
   }
   for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) out[k * n + i] = src[i * c + (c >= 3 ? k : 0)]!;
@@ -214,10 +218,15 @@ async function decodeWithSharp(path: string, buf: Buffer, o: DecodeOptions, scal
     // shrink-on-load for JPEG only: WebP's would scale with libwebp's own filter, unlike the other formats
     const sized = scale === 1 ? img : img.resize({ ...scaledSize(meta.width, meta.height, scale), ...REDUCE, fastShrinkOnLoad: meta.format === 'jpeg' });
     const sixteen = meta.depth === 'ushort';
-    // colour images are decoded as RGB and converted to gray here, with OpenCV's weights
+    // 8-bit colour to gray with OpenCV's weights inside libvips (its thread pool, not the main thread),
+    // rounded half up by the +0.5 before the cast; 16-bit colour (recomb would reduce it to 8 bits) in toPlanar
     const colour = (meta.channels ?? 1) >= 3;
     const pipeline =
-      o.channels === 'gray' && !colour ? sized.toColourspace(sixteen ? 'grey16' : 'b-w') : sized.removeAlpha().toColourspace(sixteen ? 'rgb16' : 'srgb');
+      o.channels === 'gray' && !colour
+        ? sized.toColourspace(sixteen ? 'grey16' : 'b-w')
+        : o.channels === 'gray' && !sixteen
+          ? sized.removeAlpha().recomb([GRAY_WEIGHTS, GRAY_WEIGHTS, GRAY_WEIGHTS]).linear(1, 0.5).extractChannel(0)
+          : sized.removeAlpha().toColourspace(sixteen ? 'rgb16' : 'srgb');
     const { data, info } = await pipeline.raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
     const typed = typedView(data, sixteen);
     // sharp's output buffer is the frame's own (no copy: at 2048² a copy cost the main thread a fifth of its time)

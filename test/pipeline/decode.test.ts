@@ -51,6 +51,42 @@ test('16-bit PNG stays 16-bit; RGB converts to gray or stays planar RGB', async 
   assert.deepEqual([planar.channels, planar.data[0], planar.data[W * H], planar.data[2 * W * H]], [3, 200, 100, 50]);
 });
 
+test('colour to gray: OpenCV weights rounded half up, for 8-bit (in libvips) and 16-bit colour, also after shrink-on-load', async () => {
+  const [w, h] = [64, 48];
+  let s = 7;
+  const next = () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s >>> 16;
+  };
+  const formula = (r: number, g: number, b: number) => Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+  for (const sixteen of [false, true]) {
+    const rgb = sixteen ? Uint16Array.from({ length: w * h * 3 }, () => next()) : Uint8Array.from({ length: w * h * 3 }, () => next() & 0xff);
+    const p = join(dir, `colour${sixteen ? 16 : 8}.png`);
+    await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+      .toColourspace(sixteen ? 'rgb16' : 'srgb')
+      .png()
+      .toFile(p);
+    const d = await decodeFile(p, gray);
+    assert.equal(d.dtype, sixteen ? 'u16' : 'u8');
+    let off = 0;
+    for (let i = 0; i < w * h; i++) {
+      const want = formula(rgb[3 * i]!, rgb[3 * i + 1]!, rgb[3 * i + 2]!);
+      assert.ok(Math.abs(d.data[i]! - want) <= 1, `pixel ${i}: ${d.data[i]} vs ${want}`);
+      if (d.data[i] !== want) off++;
+    }
+    // libvips sums in single precision: a product landing on .5 may round the other way
+    assert.ok(off <= 2, `${off} of ${w * h} pixels off by one (${sixteen ? 16 : 8}-bit)`);
+  }
+  const p = join(dir, 'colour8.png');
+  const [quarter, full] = await Promise.all([decodeFile(p, { ...gray, scale: 0.25 }), decodeFile(p, { ...gray, channels: 'rgb', scale: 0.25 })]);
+  assert.deepEqual([quarter.width, quarter.height, quarter.channels], [16, 12, 1]);
+  const n = 16 * 12;
+  for (let i = 0; i < n; i++) {
+    const want = formula(full.data[i]!, full.data[n + i]!, full.data[2 * n + i]!);
+    assert.ok(Math.abs(quarter.data[i]! - want) <= 1, `scaled pixel ${i}: ${quarter.data[i]} vs ${want}`);
+  }
+});
+
 test('BMP (24-bit, bottom-up), .npy and raw frames', async () => {
   const stride = Math.ceil((W * 3) / 4) * 4;
   const bmp = Buffer.alloc(54 + stride * H);
