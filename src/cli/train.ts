@@ -46,6 +46,7 @@ Options:
   --lr <rate>             peak learning rate (default 0.001)
   --weight-decay <w>      AdamW's decoupled weight decay (default 0.0001)
   --pos-weight <w>        weight of defect pixels in the BCE term, for rare defects (default 1)
+  --defect-crops <f>      share of each batch's crops centred on a defect pixel of an image with defects, 0 … 1 (default 0)
   --tolerance <px>        pixel F1 tolerance radius of the validation (default 2)
   --seed <n>              seed of the weights, the split, the crops and augmentation (default 0)
   --amp                   f16 tensor-core convolutions and loss scaling (said once and f32 where the device has none)
@@ -71,6 +72,7 @@ const FLAGS = {
   lr: { type: 'string' },
   'weight-decay': { type: 'string' },
   'pos-weight': { type: 'string' },
+  'defect-crops': { type: 'string' },
   tolerance: { type: 'string' },
   seed: { type: 'string' },
   amp: { type: 'boolean' },
@@ -100,6 +102,7 @@ const RUN_FLAGS = [
   'lr',
   'weight-decay',
   'pos-weight',
+  'defect-crops',
   'tolerance',
   'seed',
   'amp',
@@ -124,6 +127,7 @@ function configFromFlags(values: Values): TrainConfig {
     weightDecay: numberFlag('weight-decay', values['weight-decay'], TRAIN_DEFAULTS.weightDecay, 0, 1),
     posWeight: numberFlag('pos-weight', values['pos-weight'], TRAIN_DEFAULTS.posWeight, 1e-3, 1e4),
     tolerance: numberFlag('tolerance', values.tolerance, TRAIN_DEFAULTS.tolerance, 0, 100),
+    defectCrops: numberFlag('defect-crops', values['defect-crops'], TRAIN_DEFAULTS.defectCrops, 0, 1),
     seed: intFlag('seed', values.seed, TRAIN_DEFAULTS.seed, 0, 0xffff0000),
     amp: values.amp === true,
   });

@@ -23,13 +23,14 @@ import { GradScaler } from '../nn/scaler.js';
 import { cosineSchedule, type Schedule } from '../nn/schedule.js';
 import { convert } from '../ops/color/convert.js';
 import { threshold } from '../ops/threshold/binary.js';
-import { augmentLoader, type LoaderBatch } from '../pipeline/augment-loader.js';
+import type { LoaderBatch } from '../pipeline/augment-loader.js';
 import { ProgressMeter } from '../pipeline/progress.js';
 import type { Json } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { type Tensor, tidy } from '../tensor.js';
 import { CHECKPOINT_FILES, type CheckpointState, loadCheckpoint, readCheckpointState, saveCheckpoint } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
+import { epochBatches } from './crops.js';
 import { loadTrainItem, readTrainData, type TrainData } from './data.js';
 import { bestEpoch, type EpochRecord, type TrainLog, writeTrainLog } from './log.js';
 import { validate, type ValidationScores } from './validate.js';
@@ -205,15 +206,13 @@ async function trainEpoch(s: Session, epoch: number, pace: Pace): Promise<number
   const { config, run, opt, scaler } = s;
   const log = s.state.log;
   const losses: number[] = [];
-  const batches = augmentLoader({
-    images: config.data,
-    items: s.data.train,
-    load: (item) => loadTrainItem(item, config.crop),
+  const { batches } = epochBatches({
+    config,
+    data: s.data,
     pipeline: s.pipeline,
     backend: run.backend,
-    batchSize: config.batchSize,
-    seed: config.seed,
-    firstEpoch: epoch,
+    epoch,
+    load: (item) => loadTrainItem(item, config.crop),
   });
   // a step's loss is read while the next step is recorded, so the GPU is not idle waiting for the host
   const inFlight: { loss: Promise<number>; lr: number; lossScale: number | null; images: number }[] = [];
@@ -305,7 +304,12 @@ async function trainEpochs(s: Session, timings: Timings): Promise<boolean> {
 /** Builds the session (data checked, model, optimizer, scaler) and trains from `state`. */
 async function runTraining(config: TrainConfig, run: TrainRunOptions, resumed: CheckpointState | null): Promise<TrainResult> {
   await mkdir(run.out, { recursive: true });
-  const data = await readTrainData(config.data, { crop: config.crop, validationFraction: config.validationFraction, seed: config.seed });
+  const data = await readTrainData(config.data, {
+    crop: config.crop,
+    validationFraction: config.validationFraction,
+    seed: config.seed,
+    defects: config.defectCrops > 0,
+  });
   if (run.initial && !resumed && run.initial.config.inChannels !== data.channels)
     throw new KensaError(
       'KENSA_ERR_TRAIN_DATA',
@@ -360,5 +364,6 @@ export async function train(config: TrainConfig, run: TrainRunOptions): Promise<
 /** Continues the run in `run.out` from its last finished epoch, with its own configuration: the same losses as a run never stopped (CPU). */
 export async function resumeTraining(run: TrainRunOptions): Promise<TrainResult> {
   const state = await readCheckpointState(run.out);
-  return runTraining(state.log.config, run, state);
+  // a run from before --defect-crops took uniform crops
+  return runTraining({ ...state.log.config, defectCrops: state.log.config.defectCrops ?? 0 }, run, state);
 }
