@@ -4,5 +4,15 @@ export { listTrainItems, readTrainData, splitItems, type TrainData, type TrainIm
 export { readCheckpointState, CHECKPOINT_FILES, type CheckpointState } from './checkpoint.js';
 export { bestEpoch, LOG_FILES, type EpochRecord, type TrainLog } from './log.js';
 export { train, resumeTraining, type TrainProgress, type TrainResult, type TrainRunOptions } from './train.js';
-export { validate, tileOrigins, type ValidationScores, type ValidateOptions } from './validate.js';
+export {
+  chooseThreshold,
+  scoresAt,
+  THRESHOLD_GRID,
+  validate,
+  tileOrigins,
+  type PredictedImage,
+  type ThresholdScores,
+  type ValidationScores,
+  type ValidateOptions,
+} from './validate.js';
 export { cutWindow, epochBatches, epochWindows, isDefectSlot, type CropWindow, type EpochBatchesOptions } from './crops.js';

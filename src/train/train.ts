@@ -1,9 +1,11 @@
 /**
  * The training loop of `kensa train`: a UNet on random crops of the data set's images (the GPU
  * augmentation loader with a RandomCrop first, then the user's pipeline; masks follow the
- * geometry), BCE + Dice with `posWeight`, AdamW with a cosine decay, loss scaling with f16
- * tensor-core convolutions under AMP, validation after each epoch without gradients, and after
- * each epoch the checkpoint that `resumeTraining` continues from exactly. The run is recorded in
+ * geometry; with `defectCrops` a share of the crops centred on defects, crops.ts), BCE + Dice
+ * with `posWeight`, AdamW with a cosine decay, loss scaling with f16 tensor-core convolutions
+ * under AMP, validation after each epoch without gradients (which chooses the decision threshold
+ * the epoch's weights are written with), and after each epoch the checkpoint that
+ * `resumeTraining` continues from exactly. The run is recorded in
  * a store (a `train` run: its configuration, then its final metrics).
  */
 import { existsSync } from 'node:fs';
@@ -146,6 +148,7 @@ function epochRecord(
     dice: v?.dice ?? null,
     f1: v?.f1 ?? null,
     falseNgRate: v?.falseNgRate ?? null,
+    threshold: v?.threshold ?? null,
     lr,
     lossScale: scale,
     imagesPerSecond: ms > 0 ? (images / ms) * 1000 : 0,
@@ -250,7 +253,7 @@ async function trainEpoch(s: Session, epoch: number, pace: Pace): Promise<number
   return losses;
 }
 
-/** Validates, logs the epoch and writes the checkpoint (and best.safetensors when the IoU improved). */
+/** Validates, logs the epoch and writes the checkpoint (and best.safetensors when the IoU improved), the weights with the epoch's chosen threshold. */
 async function endEpoch(s: Session, epoch: number, losses: number[], trainMs: number, timings: Timings): Promise<void> {
   const { config, run, net, opt, scaler } = s;
   const started = performance.now();
@@ -275,6 +278,7 @@ async function endEpoch(s: Session, epoch: number, losses: number[], trainMs: nu
     scaler: scaler?.state ?? null,
     rng: { seed: config.seed, epoch: epoch + 1 },
   };
+  net.threshold = record.threshold?.value ?? null;
   await saveCheckpoint(run.out, net, opt, s.state);
   if (improved) await copyFile(join(run.out, CHECKPOINT_FILES.last), join(run.out, CHECKPOINT_FILES.best));
   await writeTrainLog(run.out, s.state.log);
