@@ -188,13 +188,14 @@ export async function validate(net: UNet, items: readonly LoadedItem[], options:
     tiles += p.tiles;
   }
   const half = scoresAt(predicted, 0.5, options.tolerance);
+  const chosen = chooseThreshold(predicted);
   return {
     loss: tiles ? lossSum / tiles : 0,
     iou: half.iou,
     dice: half.dice,
     f1: half.f1,
     falseNgRate: half.falseNgRate,
-    threshold: scoresAt(predicted, chooseThreshold(predicted), options.tolerance),
+    threshold: chosen === 0.5 ? half : scoresAt(predicted, chosen, options.tolerance),
     images: items.length,
     goodImages: predicted.filter((p) => !p.truth.includes(1)).length,
   };

@@ -15,6 +15,7 @@ import { isKensaError } from '../../src/errors.js';
 import { mulberry32 } from '../../src/rng.js';
 import { loadTrainItem } from '../../src/train/data.js';
 import { epochBatches, epochWindows, readTrainData, resolveTrainConfig, type TrainLog } from '../../src/train/index.js';
+import { adapterSkip } from '../_kit/gpu.js';
 import { tempDir } from '../_kit/tmp.js';
 import { capture } from './_data.js';
 
@@ -44,30 +45,36 @@ async function writeSpecks(dir: string, count: number, seed: number): Promise<vo
   }
 }
 
+const gpuMissing = await adapterSkip();
 const data = join(root, 'specks');
 await writeSpecks(data, 8, 4);
 
 /** Per batch of epochs 0 … epochs−1: how many of its crops hold a defect pixel, and its size; and every batch's mask bytes. */
-async function defectCounts(defectCrops: number, seed: number, epochs: number): Promise<{ hits: number[]; sizes: number[]; bytes: number[][] }> {
+async function defectCounts(
+  defectCrops: number,
+  seed: number,
+  epochs: number,
+  device: 'cpu' | 'gpu' = 'cpu',
+): Promise<{ hits: number[]; sizes: number[]; bytes: number[][] }> {
   const config = resolveTrainConfig({ data, epochs, batchSize: 4, crop: CROP, widths: [4, 8], validationFraction: 0, seed, defectCrops });
   const trainData = await readTrainData(data, { crop: CROP, validationFraction: 0, seed, defects: defectCrops > 0 });
-  const backend = await openBackend({ device: 'cpu' });
+  const backend = await openBackend({ device });
   const pipeline = Compose({ transforms: [RandomCrop({ width: CROP, height: CROP })] });
   const out = { hits: [] as number[], sizes: [] as number[], bytes: [] as number[][] };
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
       const { batches } = epochBatches({ config, data: trainData, pipeline, backend, epoch, load: (item) => loadTrainItem(item, CROP) });
       for await (const b of batches) {
-        const mask = b.mask!.data as Uint8Array;
+        const [maskHost, imageHost] = [await b.mask!.toCpu(), await b.image.toCpu()];
+        const mask = maskHost.data as Uint8Array;
         const n = b.names.length;
         assert.deepEqual(b.mask!.shape, [n, 1, CROP, CROP]);
         let hits = 0;
         for (let i = 0; i < n; i++) if (mask.subarray(i * CROP * CROP, (i + 1) * CROP * CROP).some((v) => v !== 0)) hits++;
         out.hits.push(hits);
         out.sizes.push(n);
-        out.bytes.push([...mask, ...(b.image.data as Uint8Array)]);
-        b.image.dispose();
-        b.mask!.dispose();
+        out.bytes.push([...mask, ...(imageHost.data as Uint8Array)]);
+        for (const t of new Set([b.image, b.mask!, maskHost, imageHost])) t.dispose();
       }
     }
   } finally {
@@ -92,6 +99,10 @@ describe('--defect-crops', () => {
     assert.deepEqual(again.bytes, half.bytes.slice(0, again.bytes.length), 'the same seed, the same crops');
     const other = await defectCounts(0.5, 4, 2);
     assert.notDeepEqual(other.bytes, again.bytes, 'another seed, other crops');
+  });
+
+  test("on the GPU (lavapipe) the batches are the CPU run's bytes", { skip: gpuMissing }, async () => {
+    assert.deepEqual((await defectCounts(0.5, 3, 2, 'gpu')).bytes, (await defectCounts(0.5, 3, 2)).bytes);
   });
 
   test('windows: a defect crop holds its defect pixel and stays inside the image; the share holds in any run of samples', async () => {
