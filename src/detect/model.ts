@@ -27,7 +27,7 @@ import { threshold } from '../ops/threshold/binary.js';
 import { Tensor } from '../tensor.js';
 import { cropPlane, pasteInterior, roundUp, tileGrid, type Tile, type TileGridOptions } from '../tiling/grid.js';
 import type { Detector, ImageDetection } from './detector.js';
-import { parseRecipe, type LoadedRecipe, type ModelRecipe } from './recipe.js';
+import { MODEL_THRESHOLD, parseRecipe, type LoadedRecipe, type ModelRecipe } from './recipe.js';
 import { regionDetection, regionsOf, type RegionPayload } from './regions.js';
 
 const ACTIVATIONS = { none: 0, sigmoid: 1, softmax: 2 } as const;
@@ -238,7 +238,7 @@ async function device(batch: Tensor, r: ModelRecipe, wantMasks: boolean): Promis
   const [, , h, w] = input.dims;
   using sized = raw.shape[2] !== h || raw.shape[3] !== w ? resize(raw, { width: w, height: h, interpolation: 'bilinear' }) : null;
   using probability = defectProbability([sized ?? raw], { uniforms: { activation: ACTIVATIONS[r.activation] }, dtype: 'f32', shape: [n, 1, h, w] });
-  using mask = threshold(probability, { thresh: r.threshold.value, maxval: 255, dtype: 'u8', type: 'binary' });
+  using mask = threshold(probability, { thresh: thresholdOf(r), maxval: 255, dtype: 'u8', type: 'binary' });
   return await regionsOf(mask, probability, r.components.connectivity, wantMasks);
 }
 
@@ -270,7 +270,7 @@ function post(p: ModelPayload, r: ModelRecipe): ImageDetection {
       label: { name: label, score: p.scores[top]! },
     };
   }
-  return regionDetection(p, r.components.minArea, r.threshold.value, r.classify, r.verdict);
+  return regionDetection(p, r.components.minArea, thresholdOf(r), r.classify, r.verdict);
 }
 
 export const modelDetector: Detector<ModelRecipe, ModelPayload> = {
@@ -285,10 +285,17 @@ export const modelDetector: Detector<ModelRecipe, ModelPayload> = {
 /** Side of the warm-up input of a model that does not fix its size and runs on whole images (theirs are not known yet). */
 const WARM_UP_SIDE = 64;
 
+/** The probability above which a pixel is a defect: the recipe's threshold (filled in when its model opens), else MODEL_THRESHOLD. */
+function thresholdOf(r: ModelRecipe): number {
+  return r.threshold.value ?? MODEL_THRESHOLD;
+}
+
 /**
  * What a kensa UNet's file decides in its recipe: the activation of its head (a recipe's 'none'
- * becomes it; another one is refused), tiles aligned to its stride; its preprocessing comes from
- * the file, so the recipe's normalize must stay mean 0, std 1. KENSA_ERR_MODEL naming what does not fit.
+ * becomes it; another one is refused), tiles aligned to its stride, the threshold when the recipe
+ * sets none (the file's, chosen on validation by kensa train; an explicit recipe threshold wins);
+ * its preprocessing comes from the file, so the recipe's normalize must stay mean 0, std 1.
+ * KENSA_ERR_MODEL naming what does not fit.
  */
 function unetRecipe(r: ModelRecipe, unet: UNetRunner): ModelRecipe {
   if (r.normalize.mean !== 0 || r.normalize.std !== 1) {
@@ -300,7 +307,12 @@ function unetRecipe(r: ModelRecipe, unet: UNetRunner): ModelRecipe {
   if (r.activation !== 'none' && r.activation !== unet.head) {
     throw new KensaError('KENSA_ERR_MODEL', `Model ${r.model.path}: this UNet's head is a ${unet.head}, but the recipe's activation is ${r.activation}`);
   }
-  return { ...r, activation: unet.head, tiling: { ...r.tiling, align: Math.max(r.tiling.align, unet.stride) } };
+  return {
+    ...r,
+    activation: unet.head,
+    tiling: { ...r.tiling, align: Math.max(r.tiling.align, unet.stride) },
+    threshold: { value: r.threshold.value ?? unet.threshold ?? MODEL_THRESHOLD },
+  };
 }
 
 /**
@@ -324,7 +336,7 @@ async function openModelOf(r: ModelRecipe, options: SessionOptions, maxBatch: nu
   const model = await openModel(file, { ...options, warmUp }, gpu);
   try {
     const hashed = { ...r, model: { ...r.model, sha256: file.sha256 } };
-    const recipe = model.session instanceof UNetRunner ? unetRecipe(hashed, model.session) : hashed;
+    const recipe = model.session instanceof UNetRunner ? unetRecipe(hashed, model.session) : { ...hashed, threshold: { value: thresholdOf(hashed) } };
     checkModelFits(model.session, recipe);
     return { recipe, model };
   } catch (e) {

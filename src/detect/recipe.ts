@@ -193,6 +193,9 @@ const decoupled = z
 /** What a model's output means (see `model`). */
 export const MODEL_TASKS = ['segmentation', 'classification'] as const;
 
+/** A model recipe's threshold when neither the recipe nor the model's file sets one. */
+export const MODEL_THRESHOLD = 0.5;
+
 /**
  * An ONNX model as the detector (src/detect/model.ts). The model's input is N×C×H×W float (C = 1,
  * or 3: the gray frame repeated), fed (pixel / max − mean) / std. `segmentation`: its first
@@ -233,11 +236,15 @@ const model = z
       .object({ tile: z.int().min(0).max(65535).default(0), overlap: z.int().min(0).max(4096).default(32), align: z.int().min(1).max(1024).default(1) })
       .strict()
       .default({ tile: 0, overlap: 32, align: 1 }),
-    /** Segmentation: a pixel is a defect where its probability is above `value`. */
+    /**
+     * Segmentation: a pixel is a defect where its probability is above `value`. Left out: a kensa
+     * UNet's own (the threshold kensa train chose on validation, in its file), else MODEL_THRESHOLD;
+     * opening the model fills it in, so a run's recipe states the threshold it used.
+     */
     threshold: z
-      .object({ value: z.number().positive().max(1).default(0.5) })
+      .object({ value: z.number().positive().max(1).optional() })
       .strict()
-      .default({ value: 0.5 }),
+      .default({}),
     components: components(16),
     classify: classifyRules,
     /** Classification: the class index meaning a good image, and the classes' names (index order). */

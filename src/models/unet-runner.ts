@@ -31,6 +31,8 @@ export class UNetRunner implements ModelRunner {
   readonly stride: number;
   /** The activation of the net's head: sigmoid for one class, softmax for more. */
   readonly head: 'sigmoid' | 'softmax';
+  /** The threshold chosen on validation that the file holds (kensa train writes it); null: none. */
+  readonly threshold: number | null;
   readonly #net: UNet;
   readonly #gpu: Gpu | null;
 
@@ -43,6 +45,7 @@ export class UNetRunner implements ModelRunner {
     this.outputs = [{ name: 'logits', type: 'float32', shape: ['batch', classes, 'height', 'width'] }];
     this.stride = 2 ** (widths.length - 1);
     this.head = classes === 1 ? 'sigmoid' : 'softmax';
+    this.threshold = net.threshold;
     this.provider = gpu ? 'kensa-webgpu' : 'kensa-cpu';
     this.runsOn = `kensa nn UNet ${widths.join('-')} on ${gpu ? `gpu ${gpu.info.name}` : 'cpu'}`;
   }

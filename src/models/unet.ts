@@ -113,6 +113,12 @@ export class UNet {
   training = true;
   /** Training forwards run, PyTorch's `num_batches_tracked` of every batch norm. */
   batchesTracked = 0;
+  /**
+   * The sigmoid threshold of a defect pixel chosen on validation (kensa train), kept with the
+   * weights under `kensa.threshold` in the metadata; a model recipe without a threshold uses it.
+   * Null: none chosen.
+   */
+  threshold: number | null = null;
   readonly #enc: DoubleConv[];
   readonly #up: ConvTranspose2d[];
   readonly #dec: DoubleConv[];
@@ -234,12 +240,14 @@ export class UNet {
 
   /**
    * The weights as a safetensors file: PyTorch's state-dict names (with each batch norm's
-   * `num_batches_tracked`), the configuration under `kensa.config` (JSON) in the metadata.
+   * `num_batches_tracked`), the configuration under `kensa.config` (JSON) in the metadata, and
+   * the threshold (when set) under `kensa.threshold`.
    */
   async toSafetensors(): Promise<Uint8Array> {
     const tensors = await this.stateDict();
     const head = this.config.classes === 1 ? 'sigmoid' : 'softmax';
-    const metadata = { format: 'pt', 'kensa.model': 'unet', 'kensa.config': JSON.stringify({ ...this.config, head }) };
+    const metadata: Record<string, string> = { format: 'pt', 'kensa.model': 'unet', 'kensa.config': JSON.stringify({ ...this.config, head }) };
+    if (this.threshold !== null) metadata['kensa.threshold'] = String(this.threshold);
     return encodeSafetensors({ tensors, metadata });
   }
 
@@ -258,7 +266,7 @@ export class UNet {
     return tensors;
   }
 
-  /** A UNet made from a file of `toSafetensors` (its configuration read from the metadata). */
+  /** A UNet made from a file of `toSafetensors` (its configuration and threshold read from the metadata). */
   static async fromSafetensors(bytes: Uint8Array, source: string, options: Omit<UNetOptions, 'seed'> = {}): Promise<UNet> {
     const file = decodeSafetensors(bytes, source);
     let config: UNetConfig;
@@ -275,6 +283,16 @@ export class UNet {
       options,
     );
     await net.loadStateDict(file, source);
+    const threshold = file.metadata['kensa.threshold'];
+    if (threshold !== undefined) {
+      const t = Number(threshold);
+      if (threshold.trim() === '' || !(t > 0 && t < 1))
+        throw new KensaError(
+          'KENSA_ERR_WEIGHTS',
+          `Expected a number between 0 and 1 (exclusive) under kensa.threshold in the metadata of weights file ${source} but received ${JSON.stringify(threshold)}`,
+        );
+      net.threshold = t;
+    }
     return net;
   }
 

@@ -70,8 +70,8 @@ export interface LoaderBatch {
 /** The images of one batch, as item indices into the sorted data set. */
 type Plan = { epoch: number; items: number[] };
 
-/** The epoch's visiting order: Fisher–Yates from the stream (seed, epoch). */
-function order(n: number, seed: number, epoch: number, shuffle: boolean): number[] {
+/** The epoch's visiting order of `n` items: Fisher–Yates from the stream (seed, epoch); name order without `shuffle`. */
+export function epochOrder(n: number, seed: number, epoch: number, shuffle: boolean): number[] {
   const idx = Array.from({ length: n }, (_, i) => i);
   if (!shuffle) return idx;
   const r = mulberry32((Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) + epoch * 0x6d2b79f5) >>> 0);
@@ -122,7 +122,7 @@ export async function* augmentLoader(options: AugmentLoaderOptions): AsyncGenera
   async function* plans(): AsyncGenerator<Plan> {
     for (let epoch = firstEpoch; epoch < firstEpoch + epochs; epoch++) {
       const buckets = new Map<string, number[]>();
-      for (const i of order(items.length, seed, epoch, options.shuffle ?? true)) {
+      for (const i of epochOrder(items.length, seed, epoch, options.shuffle ?? true)) {
         const key = await sizeOf(i);
         const bucket = [...(buckets.get(key) ?? []), i];
         if (bucket.length === batchSize) {

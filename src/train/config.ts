@@ -24,10 +24,15 @@ export interface TrainConfig {
   augment: string | null;
   /** Radius (px) of the validation's pixel F1. */
   tolerance: number;
+  /**
+   * Share (0 … 1) of each batch's crops centred on a defect pixel of a training image with defects
+   * (crops.ts); 0: every crop uniform at random (the loader's RandomCrop).
+   */
+  defectCrops: number;
 }
 
 /** The defaults of the optional settings (the CLI's too). */
-export const TRAIN_DEFAULTS = { crop: 256, validationFraction: 0.2, lr: 1e-3, weightDecay: 1e-4, posWeight: 1, seed: 0, tolerance: 2 } as const;
+export const TRAIN_DEFAULTS = { crop: 256, validationFraction: 0.2, lr: 1e-3, weightDecay: 1e-4, posWeight: 1, seed: 0, tolerance: 2, defectCrops: 0 } as const;
 
 export type TrainOptions = Pick<TrainConfig, 'data' | 'epochs' | 'batchSize'> &
   Partial<Omit<TrainConfig, 'data' | 'epochs' | 'batchSize' | 'widths'>> & {
@@ -65,5 +70,6 @@ export function resolveTrainConfig(o: TrainOptions): TrainConfig {
     amp: o.amp === true,
     augment: o.augment ?? null,
     tolerance: numberInRange('tolerance', o.tolerance ?? TRAIN_DEFAULTS.tolerance, 0, 100),
+    defectCrops: numberInRange('defectCrops', o.defectCrops ?? TRAIN_DEFAULTS.defectCrops, 0, 1),
   };
 }

@@ -12,12 +12,29 @@ import { mulberry32 } from '../rng.js';
 
 const CODE = 'KENSA_ERR_TRAIN_DATA';
 
+/** A training image's size and its defect pixels (row-major indices y · width + x), what crops centred on defects draw from. */
+export interface TrainImageDefects {
+  width: number;
+  height: number;
+  defects: Uint32Array;
+}
+
 /** A training data set: the items of the split and, decoded, the validation images. */
 export interface TrainData {
   train: AugmentItem[];
   validation: LoadedItem[];
   /** 1 (grey) or 3 (RGB), the same for every image. */
   channels: 1 | 3;
+  /** Per training item (in `train`'s order), its size and defect pixels; null unless asked for (`defects`). */
+  defects: TrainImageDefects[] | null;
+}
+
+/** The size and the defect pixels of a loaded item with a 0/1 mask. */
+function defectsOf(item: LoadedItem): TrainImageDefects {
+  const mask = item.mask!.data;
+  const at: number[] = [];
+  for (let i = 0; i < mask.length; i++) if (mask[i] === 1) at.push(i);
+  return { width: item.image.width, height: item.image.height, defects: Uint32Array.from(at) };
 }
 
 /** Every image of `dir/images` with its mask from `dir/masks`, sorted by name. */
@@ -83,11 +100,13 @@ export function splitItems<T extends { name: string }>(items: readonly T[], frac
 
 /**
  * Lists, checks and splits a data set: every image is decoded once here, so a bad file stops the
- * run before training starts; the validation images are kept.
+ * run before training starts; the validation images are kept, and with `defects` the training
+ * images' defect pixels (4 bytes each).
  */
-export async function readTrainData(dir: string, options: { crop: number; validationFraction: number; seed: number }): Promise<TrainData> {
+export async function readTrainData(dir: string, options: { crop: number; validationFraction: number; seed: number; defects?: boolean }): Promise<TrainData> {
   const { train, validation } = splitItems(listTrainItems(dir), options.validationFraction, options.seed);
   const kept: LoadedItem[] = [];
+  const defects: TrainImageDefects[] = [];
   let channels: 1 | 3 | null = null;
   for (const item of [...validation, ...train]) {
     const loaded = await loadTrainItem(item, options.crop);
@@ -98,6 +117,7 @@ export async function readTrainData(dir: string, options: { crop: number; valida
         `The image ${item.path} has ${loaded.image.channels} channel(s) but the images before it ${channels}: use one kind (grey or RGB)`,
       );
     if (kept.length < validation.length) kept.push(loaded);
+    else if (options.defects) defects.push(defectsOf(loaded));
   }
-  return { train, validation: kept, channels: channels! };
+  return { train, validation: kept, channels: channels!, defects: options.defects ? defects : null };
 }

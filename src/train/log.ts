@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeTrainingCurvePng } from '../eval/plot.js';
 import type { TrainConfig } from './config.js';
+import type { ThresholdScores } from './validate.js';
 
 export const LOG_FILES = { log: 'train-log.json', curve: 'training-curve.png' } as const;
 
@@ -21,6 +22,8 @@ export interface EpochRecord {
   dice: number | null;
   f1: number | null;
   falseNgRate: number | null;
+  /** The decision threshold the validation chose (highest IoU over THRESHOLD_GRID) and the scores at it; null without validation. */
+  threshold: ThresholdScores | null;
   lr: number;
   lossScale: number | null;
   imagesPerSecond: number;

@@ -1,9 +1,11 @@
 /**
  * The training loop of `kensa train`: a UNet on random crops of the data set's images (the GPU
  * augmentation loader with a RandomCrop first, then the user's pipeline; masks follow the
- * geometry), BCE + Dice with `posWeight`, AdamW with a cosine decay, loss scaling with f16
- * tensor-core convolutions under AMP, validation after each epoch without gradients, and after
- * each epoch the checkpoint that `resumeTraining` continues from exactly. The run is recorded in
+ * geometry; with `defectCrops` a share of the crops centred on defects, crops.ts), BCE + Dice
+ * with `posWeight`, AdamW with a cosine decay, loss scaling with f16 tensor-core convolutions
+ * under AMP, validation after each epoch without gradients (which chooses the decision threshold
+ * the epoch's weights are written with), and after each epoch the checkpoint that
+ * `resumeTraining` continues from exactly. The run is recorded in
  * a store (a `train` run: its configuration, then its final metrics).
  */
 import { existsSync } from 'node:fs';
@@ -23,13 +25,14 @@ import { GradScaler } from '../nn/scaler.js';
 import { cosineSchedule, type Schedule } from '../nn/schedule.js';
 import { convert } from '../ops/color/convert.js';
 import { threshold } from '../ops/threshold/binary.js';
-import { augmentLoader, type LoaderBatch } from '../pipeline/augment-loader.js';
+import type { LoaderBatch } from '../pipeline/augment-loader.js';
 import { ProgressMeter } from '../pipeline/progress.js';
 import type { Json } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { type Tensor, tidy } from '../tensor.js';
 import { CHECKPOINT_FILES, type CheckpointState, loadCheckpoint, readCheckpointState, saveCheckpoint } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
+import { epochBatches } from './crops.js';
 import { loadTrainItem, readTrainData, type TrainData } from './data.js';
 import { bestEpoch, type EpochRecord, type TrainLog, writeTrainLog } from './log.js';
 import { validate, type ValidationScores } from './validate.js';
@@ -145,6 +148,7 @@ function epochRecord(
     dice: v?.dice ?? null,
     f1: v?.f1 ?? null,
     falseNgRate: v?.falseNgRate ?? null,
+    threshold: v?.threshold ?? null,
     lr,
     lossScale: scale,
     imagesPerSecond: ms > 0 ? (images / ms) * 1000 : 0,
@@ -205,15 +209,13 @@ async function trainEpoch(s: Session, epoch: number, pace: Pace): Promise<number
   const { config, run, opt, scaler } = s;
   const log = s.state.log;
   const losses: number[] = [];
-  const batches = augmentLoader({
-    images: config.data,
-    items: s.data.train,
-    load: (item) => loadTrainItem(item, config.crop),
+  const { batches } = epochBatches({
+    config,
+    data: s.data,
     pipeline: s.pipeline,
     backend: run.backend,
-    batchSize: config.batchSize,
-    seed: config.seed,
-    firstEpoch: epoch,
+    epoch,
+    load: (item) => loadTrainItem(item, config.crop),
   });
   // a step's loss is read while the next step is recorded, so the GPU is not idle waiting for the host
   const inFlight: { loss: Promise<number>; lr: number; lossScale: number | null; images: number }[] = [];
@@ -251,7 +253,7 @@ async function trainEpoch(s: Session, epoch: number, pace: Pace): Promise<number
   return losses;
 }
 
-/** Validates, logs the epoch and writes the checkpoint (and best.safetensors when the IoU improved). */
+/** Validates, logs the epoch and writes the checkpoint (and best.safetensors when the IoU improved), the weights with the epoch's chosen threshold. */
 async function endEpoch(s: Session, epoch: number, losses: number[], trainMs: number, timings: Timings): Promise<void> {
   const { config, run, net, opt, scaler } = s;
   const started = performance.now();
@@ -276,6 +278,7 @@ async function endEpoch(s: Session, epoch: number, losses: number[], trainMs: nu
     scaler: scaler?.state ?? null,
     rng: { seed: config.seed, epoch: epoch + 1 },
   };
+  net.threshold = record.threshold?.value ?? null;
   await saveCheckpoint(run.out, net, opt, s.state);
   if (improved) await copyFile(join(run.out, CHECKPOINT_FILES.last), join(run.out, CHECKPOINT_FILES.best));
   await writeTrainLog(run.out, s.state.log);
@@ -305,7 +308,12 @@ async function trainEpochs(s: Session, timings: Timings): Promise<boolean> {
 /** Builds the session (data checked, model, optimizer, scaler) and trains from `state`. */
 async function runTraining(config: TrainConfig, run: TrainRunOptions, resumed: CheckpointState | null): Promise<TrainResult> {
   await mkdir(run.out, { recursive: true });
-  const data = await readTrainData(config.data, { crop: config.crop, validationFraction: config.validationFraction, seed: config.seed });
+  const data = await readTrainData(config.data, {
+    crop: config.crop,
+    validationFraction: config.validationFraction,
+    seed: config.seed,
+    defects: config.defectCrops > 0,
+  });
   if (run.initial && !resumed && run.initial.config.inChannels !== data.channels)
     throw new KensaError(
       'KENSA_ERR_TRAIN_DATA',
@@ -360,5 +368,6 @@ export async function train(config: TrainConfig, run: TrainRunOptions): Promise<
 /** Continues the run in `run.out` from its last finished epoch, with its own configuration: the same losses as a run never stopped (CPU). */
 export async function resumeTraining(run: TrainRunOptions): Promise<TrainResult> {
   const state = await readCheckpointState(run.out);
-  return runTraining(state.log.config, run, state);
+  // a run from before --defect-crops took uniform crops
+  return runTraining({ ...state.log.config, defectCrops: state.log.config.defectCrops ?? 0 }, run, state);
 }

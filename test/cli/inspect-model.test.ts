@@ -211,3 +211,63 @@ test('kensa inspect --model best.safetensors: a kensa UNet end to end, tiled as 
   assert.equal(await run([join(dir, 'images'), '--model', bad, '--db', db, '--device', 'cpu', '--progress', 'none'], failed.io), 1);
   assert.ok(failed.buf.err.includes(bad) && failed.buf.err.includes('KENSA_ERR_WEIGHTS'), failed.buf.err);
 });
+
+test("kensa inspect --model best.safetensors judges at the file's threshold (kensa train's choice); a recipe's own threshold wins", async () => {
+  const dir = tempDir('kensa-cli-unet-threshold-');
+  await writeImages(join(dir, 'images'));
+  const net = await drawnUNet([4, 8], 1, 1, 3);
+  const model = join(dir, 'best.safetensors');
+  const db = join(dir, 'runs.db');
+  const inspect = async (args: string[]) => {
+    const c = capture();
+    assert.equal(await run([join(dir, 'images'), ...args, '--db', db, '--device', 'cpu', '--progress', 'none', '--json'], c.io), 0, c.buf.err);
+    return (JSON.parse(c.buf.out) as Summary).run;
+  };
+  const recipeFile = (name: string, value: number) => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify({ kind: 'model', model: { path: model }, threshold: { value } }));
+    return path;
+  };
+  // the drawn net's probabilities over image 1: thresholds at their 30th and 95th percentiles find different regions
+  const pixels = Float32Array.from(
+    await sharp(join(dir, 'images', 'img1.png'))
+      .greyscale()
+      .raw()
+      .toBuffer(),
+    (v) => v / 255,
+  );
+  const p = Float32Array.from(
+    net.predict(Var.constant(Tensor.fromArray(pixels, [1, 1, 32, 40], 'f32'))).value.data as Float32Array,
+    (v) => 1 / (1 + Math.exp(-v)),
+  ).sort();
+  const [low, high] = [p[Math.floor(0.3 * p.length)]!, p[Math.floor(0.95 * p.length)]!].map((v) => Math.round(v * 1e4) / 1e4) as [number, number];
+  net.threshold = low;
+  writeFileSync(model, await net.toSafetensors());
+  const runs = {
+    file: await inspect(['--model', model]),
+    sameExplicit: await inspect(['--recipe', recipeFile('low.json', low)]),
+    explicit: await inspect(['--recipe', recipeFile('high.json', high)]),
+  };
+  const store = await openStore(db);
+  try {
+    const threshold = async (id: string) => ((await store.getRun(id))!.recipe as { threshold: { value: number } }).threshold.value;
+    assert.equal(await threshold(runs.file), low, "the stored recipe states the file's threshold");
+    assert.equal(await threshold(runs.explicit), high, "an explicit recipe threshold wins over the file's");
+    const defects = async (id: string) => (await store.defects(id)).map((d) => [d.itemKey, d.x, d.y, d.w, d.h, d.area]).sort();
+    assert.ok((await defects(runs.file)).length > 0);
+    assert.deepEqual(await defects(runs.file), await defects(runs.sameExplicit), "the file's threshold judges as the same value in a recipe");
+    assert.notDeepEqual(await defects(runs.explicit), await defects(runs.file));
+  } finally {
+    await store.close();
+  }
+  // without a threshold in the file: 0.5
+  net.threshold = null;
+  writeFileSync(model, await net.toSafetensors());
+  const plain = await inspect(['--model', model]);
+  const again = await openStore(db);
+  try {
+    assert.equal(((await again.getRun(plain))!.recipe as { threshold: { value: number } }).threshold.value, 0.5);
+  } finally {
+    await again.close();
+  }
+});

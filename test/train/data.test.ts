@@ -162,7 +162,7 @@ describe('split, tiles and options', () => {
   test('widths: default and slim, and the defaults of the options', () => {
     const c = resolveTrainConfig({ data: 'd', epochs: 2, batchSize: 8 });
     assert.deepEqual(c.widths, [64, 128, 256, 512]);
-    assert.deepEqual([c.crop, c.validationFraction, c.lr, c.posWeight, c.seed, c.amp, c.augment], [256, 0.2, 1e-3, 1, 0, false, null]);
+    assert.deepEqual([c.crop, c.validationFraction, c.lr, c.posWeight, c.seed, c.amp, c.augment, c.defectCrops], [256, 0.2, 1e-3, 1, 0, false, null, 0]);
     assert.deepEqual(resolveTrainConfig({ data: 'd', epochs: 2, batchSize: 8, widths: 'slim' }).widths, [48, 96, 192, 384]);
   });
 });

@@ -54,8 +54,15 @@ test(`kensa train: a UNet 4-8 on dark discs reaches validation IoU ≥ ${IOU}; f
   const best = Math.max(...log.epochs.map((e) => e.iou ?? 0));
   assert.ok(best >= IOU, `best validation IoU ${best} (per epoch: ${log.epochs.map((e) => e.iou?.toFixed(3)).join(' ')})`);
   assert.ok(log.epochs.at(-1)!.trainLoss < log.epochs[0]!.trainLoss);
-  assert.match(buf.out, /^epoch 1: loss \d\.\d{4} · val loss \d\.\d{4} · IoU [\d.–]+ · Dice [\d.–]+ · F1 [\d.–]+ · false-NG [\d.–]+ · [\d.]+ img\/s\n/);
-  assert.match(buf.out, new RegExp(`best epoch \\d+: IoU ${best.toFixed(3)} · run \\S+ · wrote `));
+  assert.match(
+    buf.out,
+    /^epoch 1: loss \d\.\d{4} · val loss \d\.\d{4} · IoU [\d.–]+ · Dice [\d.–]+ · F1 [\d.–]+ · false-NG [\d.–]+ · threshold 0\.\d\d: IoU [\d.–]+ · F1 [\d.–]+ · false-NG [\d.–]+ · [\d.]+ img\/s\n/,
+  );
+  const bestRecord = log.epochs.find((e) => e.iou === best)!;
+  assert.match(
+    buf.out,
+    new RegExp(`best epoch ${bestRecord.epoch}: IoU ${best.toFixed(3)} · threshold ${bestRecord.threshold!.value.toFixed(2)} · run \\S+ · wrote `),
+  );
   const progress = buf.err
     .split('\n')
     .filter((l) => l.startsWith('{'))
@@ -71,7 +78,11 @@ test(`kensa train: a UNet 4-8 on dark discs reaches validation IoU ≥ ${IOU}; f
   const { validation } = await readTrainData(data, { crop: 32, validationFraction: 0.3, seed: 2 });
   const again = await validate(net, validation, { backend, crop: 32, batchSize: 4, posWeight: 5, tolerance: 2 });
   assert.equal(again.iou, best);
+  // and the threshold its epoch chose, written with the weights, is the one their validation chooses
+  assert.equal(net.threshold, bestRecord.threshold!.value);
+  assert.deepEqual(again.threshold, bestRecord.threshold);
   const last = await UNet.fromSafetensors(readFileSync(join(out, 'last.safetensors')), 'last.safetensors');
+  assert.equal(last.threshold, log.epochs.at(-1)!.threshold!.value);
   const x = Var.constant(Tensor.fromArray(new Float32Array(32 * 32).fill(0.5), [1, 1, 32, 32], 'f32'));
   assert.deepEqual(last.predict(x).shape, [1, 1, 32, 32]);
 

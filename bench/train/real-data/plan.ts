@@ -1,13 +1,13 @@
 /**
  * What the PyTorch twin (scripts/train/torch_train.py) trains on: kensa train's own validation
- * split, and every epoch's batches and crop corners from kensa's own loader (augmentLoader, the
- * RandomCrop pipeline `kensa train` builds, the same seed), so both trainers see the same crops in
- * the same order; the pixels as kensa decodes them (so the twin needs only torch, and a JPEG
+ * split, and every epoch's batches and crop corners from kensa's own loader (epochBatches: the
+ * RandomCrop pipeline `kensa train` builds, with --defect-crops its windows, the same seed), so
+ * both trainers see the same crops in the same order; the pixels as kensa decodes them (so the twin needs only torch, and a JPEG
  * decoder's rounding cannot differ); and kensa's initial weights for the seed (UNet.create), so
  * both start from the same network.
  *
  *   node dist/bench/train/real-data/plan.js --data DIR/train --test DIR/test/images --out PLAN_DIR
- *     --epochs N --batch B --crop C --widths 32-64-128-256 [--seed S] [--val-fraction F] [--pos-weight W] [--lr R]
+ *     --epochs N --batch B --crop C --widths 32-64-128-256 [--seed S] [--val-fraction F] [--pos-weight W] [--lr R] [--defect-crops F]
  * Writes PLAN_DIR/plan.json (configuration, items, split, batches), PLAN_DIR/pixels.bin (u8
  * planar C×H×W images, 0/1 masks, at the offsets plan.json gives) and PLAN_DIR/init.safetensors.
  */
@@ -18,8 +18,8 @@ import { Compose, RandomCrop } from '../../../src/augment/index.js';
 import { openBackend } from '../../../src/backend.js';
 import { UNet } from '../../../src/models/unet.js';
 import { listAugmentItems, type LoadedItem, loadItem } from '../../../src/pipeline/augment-files.js';
-import { augmentLoader } from '../../../src/pipeline/augment-loader.js';
 import { parseWidths, resolveTrainConfig } from '../../../src/train/config.js';
+import { epochBatches } from '../../../src/train/crops.js';
 import { loadTrainItem, readTrainData } from '../../../src/train/data.js';
 
 const { values: a } = parseArgs({
@@ -35,6 +35,7 @@ const { values: a } = parseArgs({
     'val-fraction': { type: 'string' },
     'pos-weight': { type: 'string' },
     lr: { type: 'string' },
+    'defect-crops': { type: 'string' },
   },
 });
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -48,11 +49,12 @@ const config = resolveTrainConfig({
   validationFraction: num(a['val-fraction']),
   posWeight: num(a['pos-weight']),
   lr: num(a.lr),
+  defectCrops: num(a['defect-crops']),
 });
 const out = a.out!;
 mkdirSync(out, { recursive: true });
 
-const data = await readTrainData(config.data, config);
+const data = await readTrainData(config.data, { ...config, defects: config.defectCrops > 0 });
 const loaded = new Map<string, LoadedItem>();
 for (const item of data.train) loaded.set(item.name, await loadTrainItem(item, config.crop));
 const index = new Map(data.train.map((item, i) => [item.name, i]));
@@ -62,20 +64,14 @@ const pipeline = Compose({ transforms: [RandomCrop({ width: config.crop, height:
 const backend = await openBackend({ device: 'cpu' });
 const batches: { epoch: number; crops: [number, number, number][] }[] = [];
 for (let epoch = 0; epoch < config.epochs; epoch++) {
-  const loader = augmentLoader({
-    images: config.data,
-    items: data.train,
-    load: async (item) => loaded.get(item.name)!,
-    pipeline,
-    backend,
-    batchSize: config.batchSize,
-    seed: config.seed,
-    firstEpoch: epoch,
-  });
+  const { batches: loader, windows } = epochBatches({ config, data, pipeline, backend, epoch, load: async (item) => loaded.get(item.name)! });
   for await (const b of loader) {
     b.image.dispose();
     b.mask?.dispose();
     const crops = b.names.map((name, k): [number, number, number] => {
+      // with --defect-crops the loader gets each window cut already: its corner is the window's
+      const w = windows?.[b.indices[k]! - epoch * data.train.length];
+      if (w) return [w.source, w.x, w.y];
       const [crop] = b.params[k] as [{ x: number; y: number }];
       return [index.get(name)!, crop.x, crop.y];
     });

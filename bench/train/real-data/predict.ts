@@ -4,8 +4,10 @@
  * multiple of 2^(levels−1) by reflection (PyTorch's 'reflect': the edge pixel not repeated),
  * input = pixels / 255, a defect where the logit is > 0 (sigmoid > 0.5), written as a 0/255 PNG
  * named after the image. (`kensa inspect --model` will tile instead; this is the twin's rule.)
+ * `--threshold file` predicts at the threshold kensa train chose on validation (the weights'
+ * `kensa.threshold`, 0.5 when they hold none): σ > t, i.e. the logit > log(t / (1 − t)).
  *
- *   node dist/bench/train/real-data/predict.js --weights RUN/best.safetensors --images DIR --out DIR [--device gpu]
+ *   node dist/bench/train/real-data/predict.js --weights RUN/best.safetensors --images DIR --out DIR [--device gpu] [--threshold file]
  */
 import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -33,11 +35,14 @@ function padReflect(data: ArrayLike<number>, channels: number, width: number, he
 }
 
 const { values: a } = parseArgs({
-  options: { weights: { type: 'string' }, images: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' } },
+  options: { weights: { type: 'string' }, images: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, threshold: { type: 'string' } },
 });
+if (a.threshold !== undefined && a.threshold !== 'file') throw new Error(`--threshold expects 'file' but received '${a.threshold}'`);
 const backend = await openBackend({ device: (a.device ?? 'auto') as DeviceChoice });
 const net = await UNet.fromSafetensors(await readFile(a.weights!), a.weights!, { gpu: backend.gpu ?? undefined });
 const factor = 2 ** (net.config.widths.length - 1);
+const threshold = a.threshold === 'file' ? (net.threshold ?? 0.5) : 0.5;
+const cut = Math.log(threshold / (1 - threshold));
 mkdirSync(a.out!, { recursive: true });
 const started = performance.now();
 const { items } = listAugmentItems(a.images!);
@@ -52,11 +57,11 @@ for (const item of items) {
   const cpu = await logits.toCpu();
   const values = cpu.data as Float32Array;
   const mask = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) for (let i = 0; i < width; i++) mask[y * width + i] = values[y * w2 + i]! > 0 ? 255 : 0;
+  for (let y = 0; y < height; y++) for (let i = 0; i < width; i++) mask[y * width + i] = values[y * w2 + i]! > cut ? 255 : 0;
   for (const t of new Set([x, logits, cpu])) t.dispose();
   await sharp(mask, { raw: { width, height, channels: 1 } })
     .png()
     .toFile(join(a.out!, `${item.name}.png`));
 }
-console.log(`predict: ${items.length} masks in ${a.out} on ${backend.name}, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(`predict: ${items.length} masks in ${a.out} at threshold ${threshold} on ${backend.name}, ${((performance.now() - started) / 1000).toFixed(1)} s`);
 backend.close();
