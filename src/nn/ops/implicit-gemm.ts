@@ -17,7 +17,8 @@
  * before this step's arithmetic, so their latency overlaps it.
  *
  * Tensor cores (precision 'f16', once enableTensorCores found f16→f32 16×16×16 subgroup matrices,
- * 32-lane subgroups and a WGSL spelling the compiler takes): the same specs run on a second kernel that stages f16 tiles (128×128×32) and
+ * 32-lane subgroups and a WGSL spelling the compiler takes): the same specs run on a second kernel
+ * that stages f16 tiles (128×128×32, the same register prefetch) and
  * has each of its 8 subgroups multiply-accumulate a 64×32 block as 4×2 subgroup matrices in f32;
  * the results pass through workgroup memory to the op's `store_c`, so every epilogue works as is.
  *
@@ -98,36 +99,17 @@ const GEMM_UNIFORMS: readonly UniformField[] = [
 ];
 
 /**
- * Staging of one operand into `tile_<a|b>` ([k][m] or [k][n], `cols` wide, `depth` deep): each
- * thread loads cols·depth/WG elements, neighbouring threads along k (`kAlong`) or along m/n.
+ * Staging of one operand into `tile_<a|b>` ([k][m] or [k][n], `cols` wide, `depth` deep), split so
+ * the next K step's global loads overlap this step's arithmetic: each thread loads cols·depth/WG
+ * elements, neighbouring threads along k (`kAlong`) or along m/n. `fetchStep` loads this thread's
+ * share of step `step` into registers `<tile>_next` (its k_info at `k_table[tableBase + r]`),
+ * `storeStep` writes them to the workgroup tile (through `convert`: the tensor-core kernel stages f16).
  * The rows (columns) a thread loads are the same at every K step: `stageColumns` decodes them once
  * before the K loop (one along m/n, since WG is a multiple of `cols`; `per` along k).
- * `convert` wraps the loaded f32 (the tensor-core kernel stages f16).
  */
-function stageLoop(tile: 'a' | 'b', cols: number, depth: number, kAlong: boolean, convert = (v: string) => v): string {
+function fetchStep(tile: 'a' | 'b', cols: number, depth: number, kAlong: boolean, step: string, tableBase: string): string {
   const per = (cols * depth) / WG;
   const [r, c] = kAlong ? [`e % ${depth}u`, `e / ${depth}u`] : [`e / ${cols}u`, `e % ${cols}u`];
-  const [lo, hi] = tile === 'a' ? ['m0 + c', 'u.m'] : ['n0 + c', 'u.n'];
-  return `
-    for (var i = 0u; i < ${per}u; i++) {
-      let e = li + i * WG;
-      let r = ${r};
-      let c = ${c};
-      let kk = k0 + r;
-      var v = 0.0;
-      if (${lo} < ${hi} && kk < k_end) { v = load_${tile}(g, kk, ${kAlong ? `${tile}_lines[i]` : `${tile}_line`}, k_table[r]); }
-      tile_${tile}[r * ${cols}u + c] = ${convert('v')};
-    }`;
-}
-
-/**
- * The SIMT kernel's staging, split so the next K step's global loads overlap this step's
- * arithmetic: `fetchStep` loads this thread's share of step `step` into registers `<tile>_next`
- * (its k_info at `k_table[tableBase + r]`), `storeStep` writes them to the workgroup tile.
- */
-function fetchStep(tile: 'a' | 'b', cols: number, kAlong: boolean, step: string, tableBase: string): string {
-  const per = (cols * BK) / WG;
-  const [r, c] = kAlong ? [`e % ${BK}u`, `e / ${BK}u`] : [`e / ${cols}u`, `e % ${cols}u`];
   const [lo, hi] = tile === 'a' ? ['m0 + c', 'u.m'] : ['n0 + c', 'u.n'];
   return `
     for (var i = 0u; i < ${per}u; i++) {
@@ -141,21 +123,39 @@ function fetchStep(tile: 'a' | 'b', cols: number, kAlong: boolean, step: string,
     }`;
 }
 
-function storeStep(tile: 'a' | 'b', cols: number, kAlong: boolean): string {
-  const per = (cols * BK) / WG;
-  const [r, c] = kAlong ? [`e % ${BK}u`, `e / ${BK}u`] : [`e / ${cols}u`, `e % ${cols}u`];
+function storeStep(tile: 'a' | 'b', cols: number, depth: number, kAlong: boolean, convert = (v: string) => v): string {
+  const per = (cols * depth) / WG;
+  const [r, c] = kAlong ? [`e % ${depth}u`, `e / ${depth}u`] : [`e / ${cols}u`, `e % ${cols}u`];
   return `
     for (var i = 0u; i < ${per}u; i++) {
       let e = li + i * WG;
-      tile_${tile}[(${r}) * ${cols}u + ${c}] = ${tile}_next[i];
+      tile_${tile}[(${r}) * ${cols}u + ${c}] = ${convert(`${tile}_next[i]`)};
     }`;
 }
 
-/** The K step's k_info table: decoded by the first `depth` threads, read by all after the barrier. */
-function fillKTable(depth: number): string {
+/**
+ * The K loop both kernels share: the first step's k_info and loads before it; then per step, the
+ * registers stored to the tiles, the next step's k_info (two tables alternate: one may still be
+ * read) and loads issued, and `compute` on the tiles while those loads are in flight.
+ */
+function kLoop(bm: number, bn: number, depth: number, aK: boolean, bK: boolean, compute: string, convert?: (v: string) => string): string {
   return `
-    if (li < ${depth}u) { k_table[li] = k_info(min(k0 + li, u.k - 1u)); }
-    workgroupBarrier();`;
+  var a_next: array<f32, ${(bm * depth) / WG}>;
+  var b_next: array<f32, ${(bn * depth) / WG}>;
+  if (li < ${depth}u) { k_table[li] = k_info(min(k_begin + li, u.k - 1u)); }
+  workgroupBarrier();${fetchStep('a', bm, depth, aK, 'k_begin', '0u')}${fetchStep('b', bn, depth, bK, 'k_begin', '0u')}
+  var slot = 0u;
+  for (var k0 = k_begin; k0 < k_end; k0 += ${depth}u) {${storeStep('a', bm, depth, aK, convert)}${storeStep('b', bn, depth, bK, convert)}
+    let next = k0 + ${depth}u;
+    let next_slot = (1u - slot) * ${depth}u;
+    if (li < ${depth}u) { k_table[next_slot + li] = k_info(min(next + li, u.k - 1u)); }
+    workgroupBarrier();
+    if (next < k_end) {${fetchStep('a', bm, depth, aK, 'next', 'next_slot')}${fetchStep('b', bn, depth, bK, 'next', 'next_slot')}
+    }
+${compute}
+    workgroupBarrier();
+    slot = 1u - slot;
+  }`;
 }
 
 function stageColumns(tile: 'a' | 'b', cols: number, depth: number, kAlong: boolean): string {
@@ -212,28 +212,20 @@ ${stageColumns('a', bm, BK, aK)}${stageColumns('b', bn, BK, bK)}
   var acc: array<array<f32, ${tn}>, ${tm}>;
   var a: array<f32, ${tm}>;
   var b: array<f32, ${tn}>;
-  var a_next: array<f32, ${(bm * BK) / WG}>;
-  var b_next: array<f32, ${(bn * BK) / WG}>;
-  if (li < BK) { k_table[li] = k_info(min(k_begin + li, u.k - 1u)); }
-  workgroupBarrier();${fetchStep('a', bm, aK, 'k_begin', '0u')}${fetchStep('b', bn, bK, 'k_begin', '0u')}
-  var slot = 0u;
-  for (var k0 = k_begin; k0 < k_end; k0 += BK) {${storeStep('a', bm, aK)}${storeStep('b', bn, bK)}
-    let next = k0 + BK;
-    let next_slot = (1u - slot) * BK;
-    if (li < BK) { k_table[next_slot + li] = k_info(min(next + li, u.k - 1u)); }
-    workgroupBarrier();
-    if (next < k_end) {${fetchStep('a', bm, aK, 'next', 'next_slot')}${fetchStep('b', bn, bK, 'next', 'next_slot')}
-    }
-    for (var r = 0u; r < BK; r++) {
+${kLoop(
+  bm,
+  bn,
+  BK,
+  aK,
+  bK,
+  `    for (var r = 0u; r < BK; r++) {
       for (var i = 0u; i < ${tm}u; i++) { a[i] = tile_a[r * BM + ty + i * ${bm / tm}u]; }
       for (var j = 0u; j < ${tn}u; j++) { b[j] = tile_b[r * BN + tx + j * ${threadsN}u]; }
       for (var i = 0u; i < ${tm}u; i++) {
         for (var j = 0u; j < ${tn}u; j++) { acc[i][j] = fma(a[i], b[j], acc[i][j]); }
       }
-    }
-    workgroupBarrier();
-    slot = 1u - slot;
-  }
+    }`,
+)}
   for (var i = 0u; i < ${tm}u; i++) {
     let m = m0 + ty + i * ${bm / tm}u;
     for (var j = 0u; j < ${tn}u; j++) {
@@ -250,8 +242,8 @@ export const GEMM_PRECISIONS = ['f32', 'f16'] as const;
 export type GemmPrecision = (typeof GEMM_PRECISIONS)[number];
 
 const MMA = { bm: 128, bn: 128, bk: 32, lanes: 32 } as const;
-/** f16 A and B tiles, the k table, and one f32 16×16 block per subgroup for the epilogue. */
-const MMA_SHARED_BYTES = 2 * MMA.bk * MMA.bm * 2 + MMA.bk * 16 + (WG / MMA.lanes) * 256 * 4;
+/** f16 A and B tiles, two k tables, and one f32 16×16 block per subgroup for the epilogue. */
+const MMA_SHARED_BYTES = 2 * MMA.bk * MMA.bm * 2 + 2 * MMA.bk * 16 + (WG / MMA.lanes) * 256 * 4;
 
 /** Whether the tensor-core kernel can run on this adapter: f16→f32 16×16×16 matrices, 32-lane subgroups, its workgroup memory. */
 export function tensorCoresFit(info: GpuInfo): boolean {
@@ -322,7 +314,7 @@ const BN: u32 = ${bn}u;
 const BK: u32 = ${bk}u;
 var<workgroup> tile_a: array<f16, ${bm * bk}>;
 var<workgroup> tile_b: array<f16, ${bn * bk}>;
-var<workgroup> k_table: array<vec4<i32>, ${bk}>;
+var<workgroup> k_table: array<vec4<i32>, ${2 * bk}>;
 var<workgroup> tile_c: array<f32, ${(WG / MMA.lanes) * 256}>;
 ${spec.functions}
 // The matrix offsets must be subgroup-uniform: Tint accepts them from the subgroup_id builtin, never from li / 32.
@@ -333,15 +325,19 @@ ${stageColumns('a', bm, bk, spec.aAlong === 'k')}${stageColumns('b', bn, bk, spe
   let sm = (sg / 4u) * 64u;
   let sn = (sg % 4u) * 32u;
   ${blocks.map(({ b }) => `var acc${b} = subgroup_matrix_result<f32, 16, 16>();`).join('\n  ')}
-  for (var k0 = k_begin; k0 < k_end; k0 += BK) {${fillKTable(bk)}${stageLoop('a', bm, bk, spec.aAlong === 'k', (v) => `f16(${v})`)}${stageLoop('b', bn, bk, spec.bAlong === 'k', (v) => `f16(${v})`)}
-    workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk += 16u) {
+${kLoop(
+  bm,
+  bn,
+  bk,
+  spec.aAlong === 'k',
+  spec.bAlong === 'k',
+  `    for (var kk = 0u; kk < BK; kk += 16u) {
       ${[0, 1, 2, 3].map(left).join('\n      ')}
       ${[0, 1].map(right).join('\n      ')}
       ${blocks.map(({ i, j, b }) => `acc${b} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, acc${b});`).join('\n      ')}
-    }
-    workgroupBarrier();
-  }
+    }`,
+  (v) => `f16(${v})`,
+)}
   ${blocks
     .map(
       ({ i, j, b }) => `${store(`acc${b}`)};
