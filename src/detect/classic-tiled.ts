@@ -52,7 +52,8 @@ export function classicTileGeometry(r: ClassicRecipe): TileGeometry {
   // black-hat and top-hat: a closing or an opening of the level-0 image, ⌊size / 2⌋ each way twice
   for (const hat of [r.blackhat, r.tophat]) if (hat) need = Math.max(need, afterStencil(denoised, 2 * Math.floor(hat.size / 2)));
   // the template's difference: the image and the template blurred with its sigma
-  if (r.template && r.template.sigma > 0) need = Math.max(need, (gaussianKsizeForSigma(r.template.sigma, false) - 1) / 2);
+  const templateSigma = r.template ? (r.template.sigma ?? r.denoise.sigma) : 0;
+  if (templateSigma > 0) need = Math.max(need, (gaussianKsizeForSigma(templateSigma, false) - 1) / 2);
   for (let s = 1; s <= plan.depth; s++) {
     wrong = afterPyrDown(wrong);
     if (s <= plan.gradientLevels) need = Math.max(need, afterUpsample(afterStencil(wrong, 1), 2 ** s));
@@ -93,7 +94,7 @@ async function gradientTile(
   const pyramid = gradientPyramid(smooth, r, pyramidPlan(frame.height, frame.width, r));
   const contrast = pyramid.contrast;
   const hats = fuseHats(pyramid.fused, smooth, r);
-  const fused = t && r.template ? fuseTemplate(hats, x, t, r.template) : hats;
+  const fused = t && r.template ? fuseTemplate(hats, smooth, x, t, r, r.template) : hats;
   x.dispose();
   t?.dispose();
   try {

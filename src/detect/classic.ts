@@ -229,11 +229,17 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
 
 /**
  * max(fused, weight · |blur(x) − blur(template)|), x the raw u8/u16 batch and `template` its raw
- * 1×1×H×W template, both normalised and blurred with the section's sigma; disposes fused.
+ * 1×1×H×W template, both normalised and blurred with the section's sigma (`smooth`, x denoised
+ * with denoise.sigma, serves when the two are equal); disposes fused.
  */
-export function fuseTemplate(fused: Tensor, x: Tensor, template: Tensor, t: TemplateSection): Tensor {
+export function fuseTemplate(fused: Tensor, smooth: Tensor, x: Tensor, template: Tensor, r: ClassicRecipe, t: TemplateSection): Tensor {
   using _fused = fused;
-  return tidy(() => templateFuse([fused, normalisedDenoise(x, t.sigma), normalisedDenoise(template, t.sigma)], { uniforms: { weight: t.weight } }));
+  const sigma = t.sigma ?? r.denoise.sigma;
+  return tidy(() =>
+    templateFuse([fused, sigma === r.denoise.sigma ? smooth : normalisedDenoise(x, sigma), normalisedDenoise(template, sigma)], {
+      uniforms: { weight: t.weight },
+    }),
+  );
 }
 
 /** (x − mean) / std per image, `s` holding each image's imageStats (min, max, mean, std) as N×1×1×4. */
@@ -260,7 +266,7 @@ export function responseMap(batch: Tensor, r: ClassicRecipe, template: Tensor | 
   const fused = tidy(() => {
     const smooth = normalisedDenoise(batch, r.denoise.sigma);
     const hats = fuseHats(fusedMap(smooth, r), smooth, r);
-    return r.template && template ? fuseTemplate(hats, batch, template, r.template) : hats;
+    return r.template && template ? fuseTemplate(hats, smooth, batch, template, r, r.template) : hats;
   });
   if (r.threshold.mode !== 'relative') return fused;
   using _fused = fused;

@@ -145,9 +145,10 @@ const classic = z
     tophat: hat.optional(),
     /**
      * Golden template: |image − template| in normalised units, both blurred with `sigma` first
-     * (0 = not blurred; it tolerates noise and sub-pixel misalignment), times `weight`, fused like
-     * the hats; absent = off. `path` is relative to the working directory, as a model's; a run
-     * fills in `sha256`, so its recipe hash covers the template's pixels (src/pipeline/template.ts).
+     * (absent = denoise.sigma, so the denoised image serves; 0 = not blurred; the blur tolerates
+     * noise and sub-pixel misalignment), times `weight`, fused like the hats; absent = off. `path`
+     * is relative to the working directory, as a model's; a run fills in `sha256`, so its recipe
+     * hash covers the template's pixels (src/pipeline/template.ts).
      */
     template: z
       .object({
@@ -156,7 +157,7 @@ const classic = z
           .string()
           .regex(/^[0-9a-f]{64}$/)
           .optional(),
-        sigma: z.number().min(0).max(20).default(1),
+        sigma: z.number().min(0).max(20).optional(),
         weight: z.number().positive().max(100).default(1),
       })
       .strict()

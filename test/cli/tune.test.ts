@@ -143,7 +143,7 @@ describe('kensa tune', () => {
     assert.deepEqual(written.data, medianTemplate(train).data);
     const r = await loadRecipe(out);
     assert.ok(r.recipe.kind === 'classic' && r.recipe.template);
-    assert.deepEqual(r.recipe.template, { path: template, sha256: createHash('sha256').update(readFileSync(template)).digest('hex'), sigma: 1, weight: 1 });
+    assert.deepEqual(r.recipe.template, { path: template, sha256: createHash('sha256').update(readFileSync(template)).digest('hex'), weight: 1 });
     assert.equal(r.recipe.provenance?.calibratedBy, 'kensa tune --good');
 
     // an image of another size is named; --template needs --good and a .png

@@ -58,6 +58,8 @@ const VARIANTS: [string, ClassicRecipe][] = [
   ['black-hat 9 and top-hat 5, weighted', { ...recipe, blackhat: { size: 9, weight: 2 }, tophat: { size: 5, weight: 1 } }],
   // the template's blur reads 6 px around each pixel of the image and of the template
   ['template sigma 1.5, weight 2', { ...recipe, template: { path: 'structured', sha256: TEMPLATE_SHA, sigma: 1.5, weight: 2 } }],
+  // without its own sigma it compares the denoised image
+  ['template at the denoise sigma, weight 3', { ...recipe, template: { path: 'structured', sha256: TEMPLATE_SHA, weight: 3 } }],
   // wider than the tile: its halo spans neighbouring tiles
   [
     'black-hat 95 alone',

@@ -183,11 +183,11 @@ test('the median template: the middle value of an odd count, the rounded mean of
   assert.throws(() => medianTemplate([]), { code: 'KENSA_ERR_TUNE_DATA', message: 'A template needs at least one good image but received none' });
 });
 
-/** Variants of the template channel: blurred and weighted, not blurred, 16-bit, under a relative threshold. */
+/** Variants of the template channel (each also under a relative threshold): its own blur and weight, not blurred, 16-bit at the denoise sigma (the denoised image serves). */
 const VARIANTS: [string, Record<string, unknown>, boolean][] = [
   ['sigma 1.5, weight 2', { sigma: 1.5, weight: 2 }, false],
   ['sigma 0', { sigma: 0 }, false],
-  ['16-bit', {}, true],
+  ['16-bit, the denoise sigma', {}, true],
 ];
 
 test('the template channel: GPU equals CPU (response map to 1e-5, the same defects and masks)', { skip: gpuSkip(gpu) }, async () => {
