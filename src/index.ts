@@ -31,6 +31,7 @@ export { decodeSafetensors, encodeSafetensors, type Safetensors, type NamedTenso
 export { customKernel, rawKernel, type CustomKernel, type CustomKernelSpec, type RawKernel, type RawKernelSpec } from './ops/custom/kernel.js';
 export { inspect, type InspectOptions, type ItemResult } from './pipeline/inspect.js';
 export { runInspection, type RunOptions, type RunStart, type RunSummary } from './pipeline/run.js';
+export { openRecipeTemplate, type OpenTemplate } from './pipeline/template.js';
 export {
   encodeOnnxModel,
   OnnxGraphBuilder,

@@ -6,11 +6,14 @@
  * interrupted search (rerun the same command to resume it), 2 on bad flags.
  */
 import { rm } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEVICES, openBackend, type DeviceChoice } from '../backend.js';
 import { builtinRecipe, DEFAULT_RECIPE, loadRecipe, type LoadedRecipe } from '../detect/recipe.js';
 import { isKensaError } from '../errors.js';
+import { openRecipeTemplate } from '../pipeline/template.js';
 import { loadFrames, loadLabelled } from '../tune/data.js';
+import { templateRecipe } from '../tune/template.js';
 import { METRICS } from '../tune/score.js';
 import type { SearchProgress } from '../tune/search.js';
 import { calibrateHeldOut, tune, writeRecipeYaml, type CalibrateResult } from '../tune/tune.js';
@@ -18,7 +21,7 @@ import { EXIT_FAIL, EXIT_OK, UsageError, adapterFlag, choiceFlag, guard, intFlag
 import { plural } from '../report/html.js';
 
 export const TUNE_HELP = `Usage: kensa tune --images <dir> --truth <dir> --out <recipe.yaml> [options]
-       kensa tune --good <dir> --out <recipe.yaml> [options]
+       kensa tune --good <dir> [--template <template.png>] --out <recipe.yaml> [options]
 
 Tunes the classic recipe on your own images and writes it as YAML with its provenance.
   --images/--truth  searches denoise, the gradient (its scales and weight, or off), thresholds,
@@ -35,11 +38,16 @@ Tunes the classic recipe on your own images and writes it as YAML with its prove
                     is at most --target-false-ng with 90 % confidence (checked on the held-out
                     good images). With --images
                     too, the tuned recipe is calibrated.
+  --template        with --good (aligned images of one size: fixtured parts): writes the
+                    pixel-wise median of the good images calibrated on as a golden template,
+                    and the recipe gets the template channel (|image - template|) before it is
+                    tuned and calibrated.
 
 Options:
   --images <dir>          images (or a kensa samples folder)
   --truth <dir>           their truth masks, matched by name (or a kensa samples folder)
   --good <dir>            defect-free images
+  --template <file.png>   the golden template to write (needs --good)
   --recipe <file|name>    base recipe (default: the built-in classic)
   --out <file>            the recipe to write (.yaml) (required)
   --metric <m>            f1 | iou, pixel scores as kensa eval computes them (default f1)
@@ -59,6 +67,7 @@ const FLAGS = {
   images: { type: 'string' },
   truth: { type: 'string' },
   good: { type: 'string' },
+  template: { type: 'string' },
   recipe: { type: 'string' },
   out: { type: 'string' },
   metric: { type: 'string' },
@@ -111,6 +120,9 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     if (!values.out) throw new UsageError('--out is required (the recipe file to write)');
     if (values.images === undefined && values.good === undefined) throw new UsageError('needs --images with --truth (tuning), --good (calibration), or both');
     if ((values.images === undefined) !== (values.truth === undefined)) throw new UsageError('--images and --truth go together');
+    if (values.template !== undefined && values.good === undefined) throw new UsageError('--template needs --good (the images the template is the median of)');
+    if (values.template !== undefined && extname(values.template).toLowerCase() !== '.png')
+      throw new UsageError(`--template expects a .png file (lossless, 8 or 16 bits) but received '${values.template}'`);
     const metric = choiceFlag('metric', values.metric, 'f1', METRICS);
     const tolerance = numberFlag('tolerance', values.tolerance, 2, 0, 100);
     const budget = intFlag('budget', values.budget, 60, 1, 100_000);
@@ -125,8 +137,19 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
       let recipe: LoadedRecipe = values.recipe ? (builtinRecipe(values.recipe) ?? (await loadRecipe(values.recipe))) : DEFAULT_RECIPE;
       const labelled = values.images !== undefined ? await loadLabelled(values.images, values.truth!) : null;
       const good = values.good !== undefined ? await loadFrames('good', values.good) : null;
-      const backend = await openBackend({ device, ...(adapter !== undefined ? { adapter } : {}) });
       const lines: string[] = [];
+      if (good && values.template !== undefined) {
+        const made = await templateRecipe(recipe, good, values.template, holdout);
+        recipe = made.loaded;
+        lines.push(`template: the median of ${plural(made.images, 'good image')} calibrated on, written to ${values.template}`);
+      }
+      // the template (if any) is read back like any recipe's, so the written recipe carries its sha256
+      const template = await openRecipeTemplate(recipe);
+      recipe = template.loaded;
+      const backend = await openBackend({ device, ...(adapter !== undefined ? { adapter } : {}) }).catch((e: unknown) => {
+        template.close();
+        throw e;
+      });
       try {
         io.err.write(`tune: device ${backend.name}\n`);
         if (labelled) {
@@ -159,6 +182,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         }
       } finally {
         backend.close();
+        template.close();
       }
       await writeRecipeYaml(out, recipe, `written by kensa tune\n${lines.join('\n')}`);
       await rm(statePath, { force: true });

@@ -2,9 +2,10 @@
  * The classic recipe tile by tile (src/tiling), for an image too large for the device in one
  * piece; its payload is the untiled one's. Two passes over the tiles, one whole-image step between
  * them and one after:
- *   pass 1  per tile: the denoise, the gradient pyramid (levels planned from the whole image's size)
- *           and the contrast level's image; their interiors go into host planes: the fused gradient
- *           F (full size) and the level L (1/4^level of the pixels).
+ *   pass 1  per tile: the denoise, the gradient pyramid (levels planned from the whole image's size),
+ *           the hats, the template's difference (the template cropped as the tile) and the contrast
+ *           level's image; their interiors go into host planes: the fused gradient F (full size)
+ *           and the level L (1/4^level of the pixels).
  *   whole   the local contrast on the whole of L: its noise term is the standard deviation of
  *           (image − background) over the image, a whole-image statistic. On the device when L fits
  *           one storage binding (then exactly the untiled computation), else on the CPU reference
@@ -29,6 +30,7 @@ import {
   contrastScores,
   filledMask,
   fuseHats,
+  fuseTemplate,
   fuseUp,
   gradientPyramid,
   normalisedDenoise,
@@ -39,6 +41,7 @@ import {
 import type { Frame, TiledOptions, TileGeometry } from './detector.js';
 import type { ClassicRecipe } from './recipe.js';
 import { regionsOf, type RegionPayload } from './regions.js';
+import { templateFor } from './template.js';
 
 /** The halo of the recipe's stencils and the tile alignment of its deepest pyramid. */
 export function classicTileGeometry(r: ClassicRecipe): TileGeometry {
@@ -48,6 +51,9 @@ export function classicTileGeometry(r: ClassicRecipe): TileGeometry {
   let need = afterStencil(wrong, 1); // the 3×3 gradient on level 0
   // black-hat and top-hat: a closing or an opening of the level-0 image, ⌊size / 2⌋ each way twice
   for (const hat of [r.blackhat, r.tophat]) if (hat) need = Math.max(need, afterStencil(denoised, 2 * Math.floor(hat.size / 2)));
+  // the template's difference: the image and the template blurred with its sigma
+  const templateSigma = r.template ? (r.template.sigma ?? r.denoise.sigma) : 0;
+  if (templateSigma > 0) need = Math.max(need, (gaussianKsizeForSigma(templateSigma, false) - 1) / 2);
   for (let s = 1; s <= plan.depth; s++) {
     wrong = afterPyrDown(wrong);
     if (s <= plan.gradientLevels) need = Math.max(need, afterUpsample(afterStencil(wrong, 1), 2 ** s));
@@ -72,6 +78,7 @@ function upload(backend: Backend, data: Float32Array | Uint8Array | Uint16Array,
 /** Pass 1 on one tile: its interior of the fused gradient into F, of the contrast level into L. */
 async function gradientTile(
   frame: Frame,
+  template: Frame | null,
   tile: Tile,
   r: ClassicRecipe,
   backend: Backend,
@@ -80,12 +87,16 @@ async function gradientTile(
   s: number,
 ): Promise<void> {
   const { crop, interior } = tile;
-  const x = await upload(backend, cropPlane(frame, crop), crop, frame.data instanceof Uint16Array ? 'u16' : 'u8');
+  const dtype = frame.data instanceof Uint16Array ? 'u16' : 'u8';
+  const x = await upload(backend, cropPlane(frame, crop), crop, dtype);
+  const t = template ? await upload(backend, cropPlane(template, crop), crop, dtype) : null;
   const smooth = normalisedDenoise(x, r.denoise.sigma);
-  x.dispose();
   const pyramid = gradientPyramid(smooth, r, pyramidPlan(frame.height, frame.width, r));
   const contrast = pyramid.contrast;
-  const fused = fuseHats(pyramid.fused, smooth, r);
+  const hats = fuseHats(pyramid.fused, smooth, r);
+  const fused = t && r.template ? fuseTemplate(hats, smooth, x, t, r, r.template) : hats;
+  x.dispose();
+  t?.dispose();
   try {
     await interiorOf(fused, crop, interior, F);
     if (contrast && L) {
@@ -150,13 +161,14 @@ export async function classicTiled(frame: Frame, r: ClassicRecipe, wantMasks: bo
       'KENSA_ERR_RECIPE',
       `threshold.mode 'relative' standardises by whole-image statistics and is not tiled, but a ${width}×${height} image exceeds one storage binding; use threshold.mode 'absolute', a smaller input.scale or --device cpu`,
     );
+  const template = r.template ? templateFor(r.template, width, height, 1, frame.data instanceof Uint16Array ? 'u16' : 'u8') : null;
   const { halo, align } = classicTileGeometry(r);
   const tiles = tileGrid(width, height, { tile: options.tile, halo, align });
   const s = pyramidPlan(height, width, r).contrastLevel;
   const f = 2 ** Math.max(0, s);
   const F: Plane<Float32Array> = { data: new Float32Array(width * height), width, height };
   const L = s < 0 ? null : { data: new Float32Array(levelSide(width, f) * levelSide(height, f)), width: levelSide(width, f), height: levelSide(height, f) };
-  for (const tile of tiles) await gradientTile(frame, tile, r, options.backend, F, L, s);
+  for (const tile of tiles) await gradientTile(frame, template, tile, r, options.backend, F, L, s);
   const C = L ? await contrastPlane(L, s, r, options.backend) : null;
   const M: Plane<Uint8Array> = { data: new Uint8Array(width * height), width, height };
   for (const tile of tiles) await maskTile(tile, r, options.backend, F, M, C, s);

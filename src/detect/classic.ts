@@ -3,7 +3,8 @@
  *   normalise to [0, 1] and Gaussian denoise (one pass) → gradient magnitude on pyramid levels 1, 1/2, 1/4
  *   (upsampled back, aligned with pyrDown's sampling, and fused by maximum) → fused by maximum
  *   with the local contrast (the image minus its background, measured on a coarse pyramid level,
- *   upsampled, in gradient units) → threshold → closing → hole filling → connected components
+ *   upsampled, in gradient units), the hats and the golden template's difference → threshold →
+ *   closing → hole filling → connected components
  *   with the mean fused value per component → defects (bbox, area, mean value, score, class by
  *   shape) → verdict (with verdict.background, against a histogram of the fused map). On the GPU
  *   every step up to the component statistics is one command stream; the only readbacks are the
@@ -24,9 +25,11 @@ import { fillHoles } from '../ops/morphology/fill-holes.js';
 import { morphologyEx } from '../ops/morphology/morphology.js';
 import { threshold } from '../ops/threshold/binary.js';
 import { tidy, type Tensor } from '../tensor.js';
+import { invalidParameter } from '../validate.js';
 import { classicTileGeometry, classicTiled } from './classic-tiled.js';
 import type { Detector, ImageDetection } from './detector.js';
-import type { ClassicRecipe } from './recipe.js';
+import type { ClassicRecipe, TemplateSection } from './recipe.js';
+import { templateTensor } from './template.js';
 import { HISTOGRAM_BINS, HISTOGRAM_SPAN, regionDetection, regionsOf, type RegionPayload } from './regions.js';
 
 export type { ImageDetection } from './detector.js';
@@ -212,6 +215,33 @@ export function fuseHats(fused: Tensor, x: Tensor, r: ClassicRecipe): Tensor {
   return fused;
 }
 
+/** max(f, weight · |a − t|): `t` is one image (the template) for every image of the batch. */
+const templateFuse = customKernel({
+  name: 'fuse_template',
+  inputs: ['f', 'a', 't'],
+  uniforms: { weight: 'f32' },
+  pixel: /* wgsl */ `
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  return max(f_px(n, c, y, x), u.weight * abs(a_px(n, c, y, x) - t_px(0u, c, y, x)));
+}`,
+  cpu: ({ f, a, t }, u, n, c, y, x) => Math.max(f.px(n, c, y, x), u.weight * Math.abs(a.px(n, c, y, x) - t.px(0, c, y, x))),
+});
+
+/**
+ * max(fused, weight · |blur(x) − blur(template)|), x the raw u8/u16 batch and `template` its raw
+ * 1×1×H×W template, both normalised and blurred with the section's sigma (`smooth`, x denoised
+ * with denoise.sigma, serves when the two are equal); disposes fused.
+ */
+export function fuseTemplate(fused: Tensor, smooth: Tensor, x: Tensor, template: Tensor, r: ClassicRecipe, t: TemplateSection): Tensor {
+  using _fused = fused;
+  const sigma = t.sigma ?? r.denoise.sigma;
+  return tidy(() =>
+    templateFuse([fused, sigma === r.denoise.sigma ? smooth : normalisedDenoise(x, sigma), normalisedDenoise(template, sigma)], {
+      uniforms: { weight: t.weight },
+    }),
+  );
+}
+
 /** (x − mean) / std per image, `s` holding each image's imageStats (min, max, mean, std) as N×1×1×4. */
 const standardise = customKernel({
   name: 'standardise',
@@ -224,16 +254,19 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
 });
 
 /**
- * The response map: every channel fused (gradient pyramid, local contrast, hats), standardised per
- * image under a relative threshold. The heavy part of a run; thresholds and component filters
- * read it, so one map serves many of them (tune's sweep). Its values do not depend on
- * threshold.value under a relative threshold or without the local contrast.
+ * The response map: every channel fused (gradient pyramid, local contrast, hats, template),
+ * standardised per image under a relative threshold. The heavy part of a run; thresholds and
+ * component filters read it, so one map serves many of them (tune's sweep). Its values do not
+ * depend on threshold.value under a relative threshold or without the local contrast.
+ * @param template the recipe's template (templateTensor), for a recipe with a template channel
  */
-export function responseMap(batch: Tensor, r: ClassicRecipe): Tensor {
+export function responseMap(batch: Tensor, r: ClassicRecipe, template: Tensor | null = null): Tensor {
+  if (r.template && !template) throw invalidParameter('template', "the template's 1×1×H×W tensor for a recipe with a template channel", template);
   // each step in its own scope, so its input is freed as soon as the next step has used it
   const fused = tidy(() => {
     const smooth = normalisedDenoise(batch, r.denoise.sigma);
-    return fuseHats(fusedMap(smooth, r), smooth, r);
+    const hats = fuseHats(fusedMap(smooth, r), smooth, r);
+    return r.template && template ? fuseTemplate(hats, smooth, batch, template, r, r.template) : hats;
   });
   if (r.threshold.mode !== 'relative') return fused;
   using _fused = fused;
@@ -263,7 +296,8 @@ export function payloadHistogram(counts: Int32Array, n: number, pixels: number):
 
 /** The device stage: everything up to the regions' statistics (and the masks, and the response histogram for a background verdict rule). */
 async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<RegionPayload[]> {
-  using response = responseMap(batch, r);
+  using template = await templateTensor(batch, r);
+  using response = responseMap(batch, r, template);
   using hist = r.verdict.background ? responseHistogram(response, r) : null;
   const regions = await responseRegions(response, r, wantMasks);
   if (!hist) return regions;

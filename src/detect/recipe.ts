@@ -143,6 +143,25 @@ const classic = z
     blackhat: hat.optional(),
     /** Top-hat (image − opening: thin bright defects); absent = off. */
     tophat: hat.optional(),
+    /**
+     * Golden template: |image − template| in normalised units, both blurred with `sigma` first
+     * (absent = denoise.sigma, so the denoised image serves; 0 = not blurred; the blur tolerates
+     * noise and sub-pixel misalignment), times `weight`, fused like the hats; absent = off. `path`
+     * is relative to the working directory, as a model's; a run fills in `sha256`, so its recipe
+     * hash covers the template's pixels (src/pipeline/template.ts).
+     */
+    template: z
+      .object({
+        path: z.string().min(1),
+        sha256: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/)
+          .optional(),
+        sigma: z.number().min(0).max(20).optional(),
+        weight: z.number().positive().max(100).default(1),
+      })
+      .strict()
+      .optional(),
     /** Where a tuned or calibrated recipe came from (kensa tune writes it; detection ignores it). */
     provenance: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
   })
@@ -286,6 +305,8 @@ export type ModelRecipe = z.infer<typeof model>;
 export type CascadeRecipe = z.infer<typeof cascade>;
 /** The shape rules both kinds classify defects with. */
 export type ClassifyRules = z.infer<typeof classifyRules>;
+/** A classic recipe's golden-template section. */
+export type TemplateSection = NonNullable<ClassicRecipe['template']>;
 
 /** The components rule of a recipe's detections (a cascade's: its full model's). */
 export function componentsOf(r: Recipe): { connectivity: 4 | 8; minArea: number } {

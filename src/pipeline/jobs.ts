@@ -25,6 +25,7 @@ import type { SourceItem } from './source.js';
 import type { WorkerMetrics } from './worker-metrics.js';
 import { resolvePostWorkers, WorkerPool } from './workers.js';
 import { openSqlTasks, type SqlTasks } from './sql-tasks.js';
+import { keepTemplateOpen, openRecipeTemplate } from './template.js';
 
 export const QUEUE_NAME = 'kensa-inspect';
 /** How often a job may be found stalled (its worker gone) and handed on before it fails. */
@@ -86,12 +87,16 @@ export interface EnqueueOptions {
 export async function enqueueRun(items: AsyncIterable<SourceItem>, o: EnqueueOptions): Promise<{ run: RunRecord; items: number; jobs: number }> {
   const jobItems = integerInRange('jobItems', o.jobItems ?? 16, 1, 10_000);
   const attempts = integerInRange('attempts', o.attempts ?? 3, 1, 100);
+  // the stored recipe names its template's sha256, so every worker checks its copy against it
+  const template = await openRecipeTemplate(o.recipe);
+  template.close();
+  const recipe = template.loaded;
   const queue = new Queue<InspectJob, JobOutcome>(QUEUE_NAME, { connection: parseQueueUrl(o.queue) });
   try {
     const run = await o.store.createRun({
-      recipeName: o.recipe.recipe.name,
-      recipe: JSON.parse(o.recipe.json) as Json,
-      recipeHash: o.recipe.hash,
+      recipeName: recipe.recipe.name,
+      recipe: JSON.parse(recipe.json) as Json,
+      recipeHash: recipe.hash,
       device: 'queued workers',
       options: { ...(o.source as Record<string, Json>), total: o.total, queued: true },
     });
@@ -165,6 +170,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     if (!run) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected a run in the store for job run but received ${JSON.stringify(runId)}`);
     const total = typeof run.options.total === 'number' ? run.options.total : null;
     const entry = { recipe: known?.recipe ?? parseRecipe(run.recipe, `recipe of run ${runId}`), total, sink: known?.sink ?? (await writeBackOf(run)) };
+    // this worker's copy of the run's template, checked against the sha256 the run stored
+    await keepTemplateOpen(entry.recipe.recipe);
     recipes.set(runId, entry);
     return entry;
   };

@@ -22,6 +22,7 @@ import { openRecipeModels } from '../detect/model.js';
 import { DEFAULT_RECIPE, type LoadedRecipe } from '../detect/recipe.js';
 import type { OpenModel } from '../models/registry.js';
 import type { SessionOptions } from '../models/session.js';
+import { openRecipeTemplate, type OpenTemplate } from './template.js';
 import type { DecodeOptions } from './decode.js';
 import { resolvePostWorkers } from './workers.js';
 
@@ -165,14 +166,11 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
   }
   let run: RunRecord | undefined;
   let models: OpenModel[] = [];
+  let template: OpenTemplate | null = null;
   try {
-    // the recipe's models open (and warm up) before the run exists: a model that cannot run leaves none
-    const { loaded, models: opened } = await openRecipeModels(
-      o.recipe ?? DEFAULT_RECIPE,
-      o.model ?? {},
-      o.batch?.maxCount ?? DEFAULT_BATCH.maxCount,
-      backend.gpu,
-    );
+    // the recipe's models and template open (and warm up) before the run exists: one that cannot leaves no run
+    template = await openRecipeTemplate(o.recipe ?? DEFAULT_RECIPE);
+    const { loaded, models: opened } = await openRecipeModels(template.loaded, o.model ?? {}, o.batch?.maxCount ?? DEFAULT_BATCH.maxCount, backend.gpu);
     models = opened;
     const device = [deviceLabel(backend), ...models.map((m) => `model on ${m.session.runsOn}`)].join(' · ');
     // checked before a run is created for it
@@ -288,6 +286,7 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     throw e;
   } finally {
     await Promise.all(models.map((m) => m.close()));
+    template?.close();
     if (!o.backend) backend.close();
     if (!o.store) await store.close();
   }

@@ -4,6 +4,7 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { Tensor } from '../tensor.js';
 import { detect, detectorFor, transferables, type ImageDetection } from '../detect/detector.js';
 import { decodeHashed, PixelLimitError, readHashedImageFile } from './decode.js';
+import { keepTemplateOpen } from './template.js';
 import type { DecodeResult, ReadResult, WorkerResult, WorkerTask } from './workers.js';
 
 async function judge(task: Exclude<WorkerTask, { stage: 'read' | 'decode' }>): Promise<ImageDetection[]> {
@@ -11,6 +12,7 @@ async function judge(task: Exclude<WorkerTask, { stage: 'read' | 'decode' }>): P
     const detector = detectorFor(task.recipe);
     return task.payloads.map((p) => detector.post(p, task.recipe));
   }
+  await keepTemplateOpen(task.recipe);
   const batch = Tensor.fromArray(task.frames, task.shape, task.frames instanceof Uint16Array ? 'u16' : 'u8');
   return detect(batch, task.recipe, task.wantMasks);
 }

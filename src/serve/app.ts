@@ -21,6 +21,7 @@ import type { SessionOptions } from '../models/session.js';
 import { type ErrorCode, KensaError } from '../errors.js';
 import { DEFAULT_MAX_PIXELS, decodeHashed, type HashedDecode, type DecodeOptions, PixelLimitError, scaledSize } from '../pipeline/decode.js';
 import { deviceLabel } from '../pipeline/run.js';
+import { openRecipeTemplate, type OpenTemplate } from '../pipeline/template.js';
 import { resolvePostWorkers, WorkerPool } from '../pipeline/workers.js';
 import type { Store } from '../store/store.js';
 import { invalidParameter, is } from '../validate.js';
@@ -305,18 +306,21 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
 
 /**
  * Opens the sessions of every model the server serves (`models`, and those model and cascade
- * recipes name), warmed up on batches of 1 and `maxBatch`; reports each one's provider and
- * fallbacks to the metrics. Returns the recipes with their models' sha256s filled in, the models
- * as model recipes, and what to close; when one fails, none stay open.
+ * recipes name), warmed up on batches of 1 and `maxBatch`, and the recipes' templates; reports
+ * each model's provider and fallbacks to the metrics. Returns the recipes with their models' and
+ * templates' sha256s filled in, the models as model recipes, and what to close; when one fails,
+ * none stay open.
  */
 async function openModels(
   options: ServeOptions,
   maxBatch: number,
   metrics: ServeMetrics,
-): Promise<{ recipes: LoadedRecipe[]; models: LoadedRecipe[]; open: OpenModel[] }> {
-  const open: OpenModel[] = [];
+): Promise<{ recipes: LoadedRecipe[]; models: LoadedRecipe[]; open: (OpenModel | OpenTemplate)[] }> {
+  const open: (OpenModel | OpenTemplate)[] = [];
   const load = async (loaded: LoadedRecipe) => {
-    const r = await openRecipeModels(loaded, options.modelSession ?? {}, maxBatch);
+    const template = await openRecipeTemplate(loaded);
+    open.push(template);
+    const r = await openRecipeModels(template.loaded, options.modelSession ?? {}, maxBatch);
     for (const m of r.models) metrics.model(loaded.recipe.name, m.session.provider, m.session.fallbacks);
     open.push(...r.models);
     return r.loaded;

@@ -10,6 +10,7 @@ import type { Tensor } from '../tensor.js';
 import { responseMap, responseRegions } from '../detect/classic.js';
 import { detect, type ImageDetection } from '../detect/detector.js';
 import { componentsOf, type ClassicRecipe, type Recipe } from '../detect/recipe.js';
+import { templateTensor } from '../detect/template.js';
 import { addCounts, components, pixelCounts, scores, withinDistance, ZERO_COUNTS, type MaskCounts } from '../eval/metrics.js';
 import { invalidParameter } from '../validate.js';
 import type { Frame, LabelledFrame } from './data.js';
@@ -164,7 +165,8 @@ export async function sweepImageCounts(
   const counts: MaskCounts[][][] = new Array(frames.length);
   const { connectivity } = recipe.components;
   await forBatches(backend, frames, async (batch, part) => {
-    using response = responseMap(batch, recipe);
+    using template = await templateTensor(batch, recipe);
+    using response = responseMap(batch, recipe, template);
     for (const [t, value] of grid.thresholds.entries()) {
       const payloads = await responseRegions(response, { ...recipe, threshold: { ...recipe.threshold, value } }, true);
       for (const [k, i] of part.entries()) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -8,7 +9,11 @@ import { calibrationLine, run, TUNE_HELP } from '../../src/cli/tune.js';
 import { DEFAULT_RECIPE } from '../../src/detect/recipe.js';
 import { loadRecipe } from '../../src/detect/recipe.js';
 import { writeSamples } from '../../src/samples/index.js';
-import { loadLabelled } from '../../src/tune/data.js';
+import { decodeFile, DEFAULT_MAX_PIXELS } from '../../src/pipeline/decode.js';
+import { mulberry32 } from '../../src/rng.js';
+import { loadLabelled, type Frame } from '../../src/tune/data.js';
+import { holdoutSplit } from '../../src/tune/split.js';
+import { medianTemplate } from '../../src/tune/template.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kensa-cli-tune-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -109,6 +114,54 @@ describe('kensa tune', () => {
     assert.equal(await run(['--images', S, '--truth', S, '--budget', '0', '--out', join(root, 'x.yaml')], z.io), 2);
     assert.equal(z.buf.err, "kensa tune: --budget expects an integer between 1 and 100000 but received '0'\nRun 'kensa tune --help' for usage.\n");
     assert.ok(!existsSync(join(root, 'x.yaml')));
+  });
+
+  test('--good with --template: the median of the good images calibrated on is written, and the calibrated recipe names it with its sha256', async () => {
+    const aligned = join(root, 'aligned');
+    mkdirSync(aligned);
+    const frames: Frame[] = [];
+    for (let i = 0; i < 8; i++) {
+      const rng = mulberry32(i + 1);
+      const data = Uint8Array.from({ length: 64 * 64 }, (_, p) =>
+        Math.round(120 + 30 * Math.sin((p % 64) / 5) * Math.cos(Math.floor(p / 64) / 7) + (rng() - 0.5) * 6),
+      );
+      frames.push({ name: `good-${i}`, width: 64, height: 64, dtype: 'u8', data });
+      await sharp(data, { raw: { width: 64, height: 64, channels: 1 } })
+        .png()
+        .toFile(join(aligned, `good-${i}.png`));
+    }
+    const out = join(root, 'templated.yaml');
+    const template = join(root, 'golden.png');
+    const { buf, io } = capture();
+    assert.equal(await run(['--good', aligned, '--template', template, '--device', 'cpu', '--out', out], io), 0, buf.err);
+    const { train } = holdoutSplit(frames, 0.3, 'good images');
+    assert.match(
+      buf.out,
+      new RegExp(`^template: the median of ${train.length} good images calibrated on, written to ${template}\ncalibrated on good images: `),
+    );
+    const written = await decodeFile(template, { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS });
+    assert.deepEqual(written.data, medianTemplate(train).data);
+    const r = await loadRecipe(out);
+    assert.ok(r.recipe.kind === 'classic' && r.recipe.template);
+    assert.deepEqual(r.recipe.template, { path: template, sha256: createHash('sha256').update(readFileSync(template)).digest('hex'), weight: 1 });
+    assert.equal(r.recipe.provenance?.calibratedBy, 'kensa tune --good');
+
+    // an image of another size is named; --template needs --good and a .png
+    await sharp(new Uint8Array(32 * 64), { raw: { width: 32, height: 64, channels: 1 } })
+      .png()
+      .toFile(join(aligned, 'good-5b.png'));
+    const odd = capture();
+    assert.equal(await run(['--good', aligned, '--template', template, '--device', 'cpu', '--out', out], odd.io), 1);
+    assert.equal(
+      odd.buf.err,
+      'kensa tune: Good image good-5b is 32×64 8-bit but good-0 is 64×64 8-bit: a template needs aligned images of one size and bit depth (KENSA_ERR_TUNE_DATA)\n',
+    );
+    const alone = capture();
+    assert.equal(await run(['--images', S, '--truth', S, '--template', template, '--out', out], alone.io), 2);
+    assert.match(alone.buf.err, /^kensa tune: --template needs --good \(the images the template is the median of\)\n/);
+    const jpeg = capture();
+    assert.equal(await run(['--good', aligned, '--template', join(root, 'golden.jpg'), '--out', out], jpeg.io), 2);
+    assert.match(jpeg.buf.err, /^kensa tune: --template expects a \.png file \(lossless, 8 or 16 bits\) but received '.*golden\.jpg'\n/);
   });
 
   test('usage', async () => {

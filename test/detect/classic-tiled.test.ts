@@ -7,6 +7,7 @@ import { classicTileGeometry, classicTiled } from '../../src/detect/classic-tile
 import type { ImageDetection } from '../../src/detect/detector.js';
 import type { Gpu } from '../../src/gpu/gpu.js';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
+import { registerTemplate } from '../../src/detect/template.js';
 import { mulberry32 } from '../../src/rng.js';
 import { Tensor } from '../../src/tensor.js';
 import { testGpu } from '../_kit/gpu.js';
@@ -28,6 +29,21 @@ function surface(W: number, H: number): Uint8Array {
   return img;
 }
 
+/** A template of the surface with structured changes (so its blur near a tile border matters), open at the sizes compared below. */
+const TEMPLATE_SHA = 'c'.repeat(64);
+for (const [W, H] of [
+  [203, 137],
+  [229, 197],
+])
+  registerTemplate({
+    path: 'structured',
+    sha256: TEMPLATE_SHA,
+    width: W!,
+    height: H!,
+    dtype: 'u8',
+    data: Uint8Array.from(surface(W!, H!), (v, i) => v ^ (i % 7)),
+  });
+
 const VARIANTS: [string, ClassicRecipe][] = [
   ['default', recipe],
   [
@@ -40,6 +56,10 @@ const VARIANTS: [string, ClassicRecipe][] = [
     { ...recipe, contrast: { ...recipe.contrast, background: 0 }, denoise: { sigma: 3 }, threshold: { ...recipe.threshold, value: 0.02 } },
   ],
   ['black-hat 9 and top-hat 5, weighted', { ...recipe, blackhat: { size: 9, weight: 2 }, tophat: { size: 5, weight: 1 } }],
+  // the template's blur reads 6 px around each pixel of the image and of the template
+  ['template sigma 1.5, weight 2', { ...recipe, template: { path: 'structured', sha256: TEMPLATE_SHA, sigma: 1.5, weight: 2 } }],
+  // without its own sigma it compares the denoised image
+  ['template at the denoise sigma, weight 3', { ...recipe, template: { path: 'structured', sha256: TEMPLATE_SHA, weight: 3 } }],
   // wider than the tile: its halo spans neighbouring tiles
   [
     'black-hat 95 alone',
@@ -84,6 +104,9 @@ test('the halo covers the stencils of each pass; tiles align to the deepest pyra
     align: 1,
     bytesPerPixel: 4,
   });
+  // a template blurred with sigma 3: a 25-tap kernel (8σ + 1, OpenCV's rule for float images) reads 12 px each side
+  const template = { path: 't', sigma: 3, weight: 1 };
+  assert.equal(classicTileGeometry({ ...recipe, contrast: { ...recipe.contrast, background: 0 }, morphology: { close: 0, fillHoles: 0 }, template }).halo, 12);
 });
 
 test('tiled = untiled on the CPU: masks, boxes and means exactly', async () => {

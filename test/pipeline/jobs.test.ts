@@ -4,13 +4,16 @@
  * Redis down: fails on CI, skips locally.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'bullmq';
+import sharp from 'sharp';
 import type { CliIO } from '../../src/cli/io.js';
 import { runStatus, runWorker } from '../../src/cli/worker.js';
-import { DEFAULT_RECIPE } from '../../src/detect/recipe.js';
+import { DEFAULT_RECIPE, parseRecipe } from '../../src/detect/recipe.js';
 import { KensaError } from '../../src/errors.js';
 import { enqueueRun, parseQueueUrl, QUEUE_NAME } from '../../src/pipeline/jobs.js';
 import type { Json } from '../../src/store/schema.js';
@@ -118,5 +121,36 @@ test('kensa status shows an active job that waits for its database: stage, retry
   } finally {
     release();
     await worker.close();
+  }
+});
+
+test("a golden-template run on queued workers: the stored recipe names the template's sha256, the worker opens its copy and judges by it", async (t) => {
+  const redis = await scratchQueue();
+  if (typeof redis === 'string') return t.skip(redis);
+  const dir = tempDir('kensa-worker-template-');
+  const { defective } = await writeFrames(join(dir, 'frames'), 6, 32);
+  const path = join(dir, 'template.png');
+  await sharp(new Uint8Array(32 * 32).fill(112), { raw: { width: 32, height: 32, channels: 1 } })
+    .png()
+    .toFile(path);
+  const db = join(dir, 'kensa.db');
+  const store = await openStore(db);
+  const items = (async function* () {
+    for (let i = 0; i < 6; i++) yield { key: `frame00${i}.png`, path: join(dir, 'frames', `frame00${i}.png`) };
+  })();
+  const recipe = parseRecipe({ gradient: { weight: 0 }, contrast: { background: 0 }, template: { path } });
+  const { run } = await enqueueRun(items, { queue: redis.url, store, recipe, source: { sources: [] }, total: 6, jobItems: 3 });
+  assert.equal((run.recipe as { template: { sha256: string } }).template.sha256, createHash('sha256').update(readFileSync(path)).digest('hex'));
+  const io = { out: { write: () => true }, err: { write: () => true } } as unknown as CliIO;
+  const stop = new AbortController();
+  const exited = runWorker(['--queue', redis.url, '--db', db, '--device', 'cpu', '--post-workers', '0'], io, stop.signal);
+  try {
+    const deadline = Date.now() + 60_000;
+    while ((await store.getRun(run.id))?.status !== 'done' && Date.now() < deadline) await sleep(100);
+    assert.deepEqual(await store.counts(run.id), { total: 6, ok: 6 - defective.size, ng: defective.size, error: 0 });
+  } finally {
+    stop.abort();
+    assert.equal(await exited, 0);
+    await store.close();
   }
 });

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../_kit/tmp.js';
 import sharp from 'sharp';
 import { openBackend } from '../../src/backend.js';
+import { parseRecipe } from '../../src/detect/recipe.js';
 import { KensaError } from '../../src/errors.js';
 import { deviceLabel, runInspection } from '../../src/pipeline/run.js';
 import { openStore } from '../../src/store/store.js';
@@ -290,4 +292,34 @@ test('an interrupt after the last item leaves the run done, not interrupted', as
   assert.equal(s.run.device, 'cpu (TypeScript reference)', 'the CPU label names its kind once');
   assert.equal(s.interrupted, false);
   assert.equal(s.run.status, 'done');
+});
+
+test('a golden-template recipe: worker threads open its template, the run stores its sha256, and a changed template cannot resume the run', async () => {
+  const dir = tempDir('kensa-run-template-');
+  const images = join(dir, 'images');
+  const { defective } = await writeFrames(images, 6, 48);
+  const path = join(dir, 'template.png');
+  const writeFlat = (level: number) =>
+    sharp(new Uint8Array(48 * 48).fill(level), { raw: { width: 48, height: 48, channels: 1 } })
+      .png()
+      .toFile(path);
+  await writeFlat(112);
+  // the template channel alone: a defect is NG only where the workers compared it with the template
+  const recipe = parseRecipe({ gradient: { weight: 0 }, contrast: { background: 0 }, template: { path } });
+  const db = join(dir, 'kensa.db');
+  const backend = await openBackend({ device: 'cpu' });
+  try {
+    const s = await runInspection([images], { db, backend, recipe, postWorkers: 1, batch: { maxCount: 2 } });
+    const { counts, run } = await storedKeys(db, s.run.id);
+    assert.deepEqual(counts, { total: 6, ok: 6 - defective.size, ng: defective.size, error: 0 });
+    const stored = run!.recipe as { template: { sha256: string } };
+    assert.equal(stored.template.sha256, createHash('sha256').update(readFileSync(path)).digest('hex'));
+    await writeFlat(100);
+    await assert.rejects(runInspection([images], { db, backend, recipe, resume: s.run.id }), {
+      code: 'KENSA_ERR_RECIPE',
+      message: new RegExp(`^Run ${s.run.id} was judged by recipe ${run!.recipeHash.slice(0, 12)}; resume it with the same recipe`),
+    });
+  } finally {
+    backend.close();
+  }
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
 import { openBackend } from '../../src/backend.js';
+import { parseRecipe } from '../../src/detect/recipe.js';
 import { buildServer, type ServeOptions } from '../../src/serve/app.js';
 import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
@@ -205,4 +206,25 @@ test('results are stored as a service run; /v1/runs, /v1/items (keyset pages) an
   assert.equal(stored?.status, 'done');
   assert.equal(stored?.counts.total, 3);
   await store.close();
+});
+
+test('a golden-template recipe: the server (and its worker threads) open its template; an image of another size answers the sizes as a 400', async () => {
+  const path = join(dir, 'golden.png');
+  await sharp(new Uint8Array(64 * 64).fill(112), { raw: { width: 64, height: 64, channels: 1 } })
+    .png()
+    .toFile(path);
+  const golden = parseRecipe({ name: 'golden', gradient: { weight: 0 }, contrast: { background: 0 }, template: { path } });
+  for (const postWorkers of [1, 0]) {
+    const app = await server({ recipes: [golden], postWorkers });
+    const inspect = async (body: Buffer) =>
+      app.inject({ method: 'POST', url: '/v1/inspect?recipe=golden', headers: { 'content-type': 'image/png' }, payload: body });
+    assert.equal((await inspect(await png(true))).json().verdict, 'NG', `${postWorkers} workers`);
+    assert.equal((await inspect(await png(false))).json().verdict, 'OK', `${postWorkers} workers`);
+  }
+  // on this thread (a worker's error reaches the client as KENSA_ERR_WORKER, with the same sentence)
+  const app = await server({ recipes: [golden], postWorkers: 0 });
+  const other = await app.inject({ method: 'POST', url: '/v1/inspect?recipe=golden', headers: { 'content-type': 'image/png' }, payload: await png(false, 48) });
+  assert.equal(other.statusCode, 400, other.body);
+  assert.equal(other.json().error.code, 'KENSA_ERR_RECIPE');
+  assert.match(other.json().error.message, /^template\.path: the template .*golden\.png is 64×64 but the image is 48×48/);
 });

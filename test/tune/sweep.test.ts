@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { openBackend } from '../../src/backend.js';
 import { classicDetector, detectClassic } from '../../src/detect/classic.js';
 import { parseRecipe, type ClassicRecipe } from '../../src/detect/recipe.js';
+import { registerTemplate } from '../../src/detect/template.js';
 import { Tensor } from '../../src/tensor.js';
 import { recipeCounts, sweepCounts } from '../../src/tune/score.js';
 import { sweepGrid, RELATIVE_THRESHOLDS, SWEPT_MIN_AREAS } from '../../src/tune/search.js';
@@ -11,6 +12,9 @@ import { labelled } from './_data.js';
 
 const frames = labelled(4, 64, 5);
 const classic = (data: unknown) => parseRecipe(data).recipe as ClassicRecipe;
+const TEMPLATE_SHA = 'd'.repeat(64);
+const f0 = frames[0]!;
+registerTemplate({ path: 'first frame', sha256: TEMPLATE_SHA, width: f0.width, height: f0.height, dtype: f0.dtype, data: f0.data });
 
 describe('the threshold sweep', () => {
   test('counts of every threshold and minimum area equal separate runs of those recipes', async () => {
@@ -18,6 +22,8 @@ describe('the threshold sweep', () => {
     for (const base of [
       classic({ threshold: { mode: 'relative', value: 2 }, blackhat: { size: 7, weight: 2 } }),
       classic({ contrast: { background: 0 }, morphology: { close: 3, fillHoles: 20 } }),
+      // the template channel alone, against the first frame
+      classic({ gradient: { weight: 0 }, contrast: { background: 0 }, template: { path: 'first frame', sha256: TEMPLATE_SHA } }),
     ]) {
       const grid = { thresholds: base.threshold.mode === 'relative' ? [1, 2.5, 4] : [0.03, 0.08], minAreas: [1, 12, 60] };
       const swept = await sweepCounts(backend, frames, base, grid, 2);

@@ -1,0 +1,72 @@
+/**
+ * The golden templates open in this thread, by the sha256 of their file and their decoded size:
+ * a run opens its recipe's template once (src/pipeline/template.ts reads, hashes and decodes it)
+ * and the classic detector finds it by the recipe's `template.sha256`, so a recipe stays data, as
+ * a model recipe does. A template decoded at two input scales is open at two sizes.
+ */
+import { deviceOf } from '../device.js';
+import { KensaError } from '../errors.js';
+import { Tensor } from '../tensor.js';
+import type { ClassicRecipe, TemplateSection } from './recipe.js';
+
+/** One decoded template: grey pixels as the images are decoded. */
+export interface TemplateImage {
+  path: string;
+  sha256: string;
+  width: number;
+  height: number;
+  dtype: 'u8' | 'u16';
+  data: Uint8Array | Uint16Array;
+}
+
+const open = new Map<string, { image: TemplateImage; refs: number }>();
+const keyOf = (sha256: string, width: number, height: number) => `${sha256}:${width}×${height}`;
+const depth = (dtype: string) => (dtype === 'u16' ? '16-bit' : dtype === 'u8' ? '8-bit' : dtype);
+
+/** Registers a template for the detector; returns its release (the last release unregisters it). */
+export function registerTemplate(image: TemplateImage): () => void {
+  const key = keyOf(image.sha256, image.width, image.height);
+  const entry = open.get(key) ?? { image, refs: 0 };
+  entry.refs++;
+  open.set(key, entry);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--entry.refs === 0 && open.get(key) === entry) open.delete(key);
+  };
+}
+
+/**
+ * The open template of a recipe's section for images of width × height, `channels` channels and
+ * `dtype`; KENSA_ERR_RECIPE naming the field when it is not open or does not fit the images.
+ */
+export function templateFor(t: TemplateSection, width: number, height: number, channels: number, dtype: string): TemplateImage {
+  const opened = t.sha256 === undefined ? [] : [...open.values()].filter((e) => e.image.sha256 === t.sha256).map((e) => e.image);
+  const any = opened[0];
+  if (!any)
+    throw new KensaError(
+      'KENSA_ERR_RECIPE',
+      `template: the template ${t.path} is not open in this thread (sha256 ${t.sha256?.slice(0, 12) ?? 'not filled in'}); open the recipe's template with openRecipeTemplate before detecting`,
+    );
+  if (channels !== 1 || dtype !== any.dtype)
+    throw new KensaError(
+      'KENSA_ERR_RECIPE',
+      `template.path: the template ${t.path} is 1-channel ${depth(any.dtype)} but the images are ${channels}-channel ${depth(dtype)}; it must have the images' channels and bit depth`,
+    );
+  const image = open.get(keyOf(any.sha256, width, height))?.image;
+  if (!image)
+    throw new KensaError(
+      'KENSA_ERR_RECIPE',
+      `template.path: the template ${t.path} is ${opened.map((i) => `${i.width}×${i.height}`).join(' or ')} but the image is ${width}×${height} (both at the recipe's input.scale); it must be the images' size`,
+    );
+  return image;
+}
+
+/** The recipe's template as a 1×1×H×W tensor on the batch's device, checked against the batch; null without a template. */
+export async function templateTensor(batch: Tensor, r: ClassicRecipe): Promise<Tensor | null> {
+  if (!r.template) return null;
+  const [, channels, height, width] = batch.shape as [number, number, number, number];
+  const image = templateFor(r.template, width, height, channels, batch.dtype);
+  return Tensor.fromFrames([image.data], [1, 1, height, width], image.dtype, deviceOf(batch).gpu ?? undefined);
+}
