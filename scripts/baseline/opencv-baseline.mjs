@@ -10,7 +10,9 @@
  * tolerance, micro-averaged over the images; ties go to the earlier grid point): size 7 … 95
  * px (kensa's largest hat), k 0.5 … 4, minArea 1 … 400 (240 points; pixel counts only while searching). The test split is scored once, with the winner.
  *
- *   node --import tsx scripts/baseline/opencv-baseline.mjs --train DIR --test DIR [--tolerance 2]
+ *   node --import tsx scripts/baseline/opencv-baseline.mjs --train DIR --test DIR [--tolerance 2] [--grid kensa]
+ * `--grid kensa` chooses k and minArea from `kensa tune`'s sweep instead (k 0.5 … 6 in 11 steps,
+ * minArea 1 … 2000 in 12; 1,056 points with the sizes): the same three steps on kensa's grid.
  * DIR holds images/ and masks/ (as scripts/data/*.mjs write them). Prints the chosen numbers and a
  * Markdown row of held-out scores (pixel precision, recall, F1; false NG on defect-free images and
  * misses on defective ones).
@@ -20,13 +22,18 @@ import { parseArgs } from 'node:util';
 import cvModule from '@techstark/opencv-js';
 import { addCounts, compareMasks, pixelCounts, scores, withinDistance, ZERO_COUNTS } from '../../src/eval/metrics.ts';
 import { loadLabelled } from '../../src/tune/data.ts';
+import { RELATIVE_THRESHOLDS, SWEPT_MIN_AREAS } from '../../src/tune/search.ts';
 
 const SIZES = [7, 11, 15, 23, 31, 47, 63, 95];
 const KS = [0.5, 1, 1.5, 2, 3, 4];
 const MIN_AREAS = [1, 10, 40, 150, 400];
 
-const { values } = parseArgs({ options: { train: { type: 'string' }, test: { type: 'string' }, tolerance: { type: 'string' } } });
+const { values } = parseArgs({ options: { train: { type: 'string' }, test: { type: 'string' }, tolerance: { type: 'string' }, grid: { type: 'string' } } });
 const tolerance = Number(values.tolerance ?? 2);
+// `--grid kensa`: k and minArea from kensa tune's sweep, to tell the grid's share of a difference from the search's
+if (values.grid !== undefined && values.grid !== 'kensa') throw new Error(`--grid must be kensa (or absent: the baseline's grid), got ${values.grid}`);
+const ks = values.grid === 'kensa' ? RELATIVE_THRESHOLDS : KS;
+const minAreas = values.grid === 'kensa' ? SWEPT_MIN_AREAS : MIN_AREAS;
 
 // the Emscripten module is a thenable resolving to itself: wait for its runtime, never await it
 const cv = cvModule;
@@ -100,8 +107,8 @@ const t0 = performance.now();
 let best = { f1: -1 };
 for (const size of SIZES) {
   const hats = train.map((f) => blackhat(f, size));
-  for (const k of KS)
-    for (const e of evaluate(train, hats, k, MIN_AREAS, fast)) {
+  for (const k of ks)
+    for (const e of evaluate(train, hats, k, minAreas, fast)) {
       const f1 = scores(e.counts).f1 ?? 0;
       if (f1 > best.f1) best = { f1, size, k, minArea: e.minArea };
     }
@@ -119,7 +126,7 @@ const v = held.verdicts;
 const f3 = (x) => (x === null ? '-' : x.toFixed(3));
 const rate = (n, d) => `${n}/${d} (${f3(d ? n / d : null)})`;
 console.log(
-  `tuned on ${train.length} training images (${SIZES.length * KS.length * MIN_AREAS.length} grid points, ${searchS.toFixed(0)} s): black-hat ${best.size} px, k ${best.k}, minArea ${best.minArea}; f1 ${best.f1.toFixed(3)} on them`,
+  `tuned on ${train.length} training images (${SIZES.length * ks.length * minAreas.length} grid points, ${searchS.toFixed(0)} s): black-hat ${best.size} px, k ${best.k}, minArea ${best.minArea}; f1 ${best.f1.toFixed(3)} on them`,
 );
 console.log(`held out ${test.length} test images:\n`);
 console.log('| recipe | pixel precision | recall | F1 | false NG (defect-free) | missed (defective) |\n|---|---|---|---|---|---|');
