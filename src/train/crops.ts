@@ -57,7 +57,7 @@ export function epochWindows(
   o: { seed: number; epoch: number; crop: number; fraction: number },
 ): CropWindow[] {
   const withDefects = images.flatMap((d, i) => (d.defects.length ? [i] : []));
-  if (!withDefects.length)
+  if (o.fraction > 0 && !withDefects.length)
     throw new KensaError(
       'KENSA_ERR_TRAIN_DATA',
       `--defect-crops ${o.fraction} centres crops on defects but none of the ${train.length} training images has one`,
@@ -104,15 +104,21 @@ export interface EpochBatchesOptions {
   load: (item: AugmentItem) => Promise<LoadedItem>;
 }
 
+/** Whether the windows are cut on the host: with defect crops, or when the training images differ in size (the loader batches one size at a time, so mixed sizes would make batches of one or two). */
+export function cutsOnHost(config: TrainConfig, data: TrainData): boolean {
+  const [first] = data.images;
+  return config.defectCrops > 0 || data.images.some((d) => d.width !== first!.width || d.height !== first!.height);
+}
+
 /**
- * The loader of one epoch, and its windows (null without defect crops: the loader's RandomCrop
- * draws them). A sample's window is `windows[index − epoch · N]` by its stream index.
+ * The loader of one epoch, and its windows (null when the loader's RandomCrop draws them: no defect
+ * crops, images of one size). A sample's window is `windows[index − epoch · N]` by its stream index.
  */
 export function epochBatches(o: EpochBatchesOptions): { batches: AsyncGenerator<LoaderBatch>; windows: CropWindow[] | null } {
   const { config, data, epoch } = o;
   const common = { images: config.data, pipeline: o.pipeline, backend: o.backend, batchSize: config.batchSize, seed: config.seed, firstEpoch: epoch };
-  if (config.defectCrops === 0) return { batches: augmentLoader({ ...common, items: data.train, load: o.load }), windows: null };
-  const windows = epochWindows(data.train, data.defects!, { seed: config.seed, epoch, crop: config.crop, fraction: config.defectCrops });
+  if (!cutsOnHost(config, data)) return { batches: augmentLoader({ ...common, items: data.train, load: o.load }), windows: null };
+  const windows = epochWindows(data.train, data.images, { seed: config.seed, epoch, crop: config.crop, fraction: config.defectCrops });
   const byItem = new Map(windows.map((w) => [w.item, w]));
   const load = async (item: AugmentItem) => cutWindow(await o.load(item), byItem.get(item)!, config.crop);
   return { batches: augmentLoader({ ...common, items: windows.map((w) => w.item), load, shuffle: false }), windows };

@@ -12,7 +12,7 @@ import { mulberry32 } from '../rng.js';
 
 const CODE = 'KENSA_ERR_TRAIN_DATA';
 
-/** A training image's size and its defect pixels (row-major indices y · width + x), what crops centred on defects draw from. */
+/** A training image's size and its defect pixels (row-major indices y · width + x; empty unless asked for), what its crops draw from. */
 export interface TrainImageDefects {
   width: number;
   height: number;
@@ -25,15 +25,15 @@ export interface TrainData {
   validation: LoadedItem[];
   /** 1 (grey) or 3 (RGB), the same for every image. */
   channels: 1 | 3;
-  /** Per training item (in `train`'s order), its size and defect pixels; null unless asked for (`defects`). */
-  defects: TrainImageDefects[] | null;
+  /** Per training item (in `train`'s order), its size and (with `defects`) its defect pixels. */
+  images: TrainImageDefects[];
 }
 
-/** The size and the defect pixels of a loaded item with a 0/1 mask. */
-function defectsOf(item: LoadedItem): TrainImageDefects {
+/** The size and (with `defects`) the defect pixels of a loaded item with a 0/1 mask. */
+function imageOf(item: LoadedItem, defects: boolean): TrainImageDefects {
   const mask = item.mask!.data;
   const at: number[] = [];
-  for (let i = 0; i < mask.length; i++) if (mask[i] === 1) at.push(i);
+  if (defects) for (let i = 0; i < mask.length; i++) if (mask[i] === 1) at.push(i);
   return { width: item.image.width, height: item.image.height, defects: Uint32Array.from(at) };
 }
 
@@ -100,13 +100,13 @@ export function splitItems<T extends { name: string }>(items: readonly T[], frac
 
 /**
  * Lists, checks and splits a data set: every image is decoded once here, so a bad file stops the
- * run before training starts; the validation images are kept, and with `defects` the training
- * images' defect pixels (4 bytes each).
+ * run before training starts; the validation images are kept, the training images' sizes and, with
+ * `defects`, their defect pixels (4 bytes each).
  */
 export async function readTrainData(dir: string, options: { crop: number; validationFraction: number; seed: number; defects?: boolean }): Promise<TrainData> {
   const { train, validation } = splitItems(listTrainItems(dir), options.validationFraction, options.seed);
   const kept: LoadedItem[] = [];
-  const defects: TrainImageDefects[] = [];
+  const images: TrainImageDefects[] = [];
   let channels: 1 | 3 | null = null;
   for (const item of [...validation, ...train]) {
     const loaded = await loadTrainItem(item, options.crop);
@@ -117,7 +117,7 @@ export async function readTrainData(dir: string, options: { crop: number; valida
         `The image ${item.path} has ${loaded.image.channels} channel(s) but the images before it ${channels}: use one kind (grey or RGB)`,
       );
     if (kept.length < validation.length) kept.push(loaded);
-    else if (options.defects) defects.push(defectsOf(loaded));
+    else images.push(imageOf(loaded, options.defects === true));
   }
-  return { train, validation: kept, channels: channels!, defects: options.defects ? defects : null };
+  return { train, validation: kept, channels: channels!, images };
 }

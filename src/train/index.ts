@@ -15,4 +15,4 @@ export {
   type ValidationScores,
   type ValidateOptions,
 } from './validate.js';
-export { cutWindow, epochBatches, epochWindows, isDefectSlot, type CropWindow, type EpochBatchesOptions } from './crops.js';
+export { cutsOnHost, cutWindow, epochBatches, epochWindows, isDefectSlot, type CropWindow, type EpochBatchesOptions } from './crops.js';

@@ -14,7 +14,7 @@ import { run } from '../../src/cli/train.js';
 import { isKensaError } from '../../src/errors.js';
 import { mulberry32 } from '../../src/rng.js';
 import { loadTrainItem } from '../../src/train/data.js';
-import { epochBatches, epochWindows, readTrainData, resolveTrainConfig, type TrainLog } from '../../src/train/index.js';
+import { cutsOnHost, epochBatches, epochWindows, readTrainData, resolveTrainConfig, type TrainLog } from '../../src/train/index.js';
 import { adapterSkip } from '../_kit/gpu.js';
 import { tempDir } from '../_kit/tmp.js';
 import { capture } from './_data.js';
@@ -109,7 +109,7 @@ describe('--defect-crops', () => {
     const trainData = await readTrainData(data, { crop: CROP, validationFraction: 0, seed: 1, defects: true });
     for (const fraction of [0.3, 0.5, 1]) {
       for (let epoch = 0; epoch < 20; epoch++) {
-        const windows = epochWindows(trainData.train, trainData.defects!, { seed: 1, epoch, crop: CROP, fraction });
+        const windows = epochWindows(trainData.train, trainData.images, { seed: 1, epoch, crop: CROP, fraction });
         assert.equal(windows.length, 8);
         const defects = windows.filter((w) => w.defect);
         assert.ok(Math.abs(defects.length - 8 * fraction) < 1, `${defects.length} defect crops of 8 at ${fraction}`);
@@ -125,6 +125,37 @@ describe('--defect-crops', () => {
     }
   });
 
+  test('images of different sizes: windows cut on the host, so every batch is full (the loader alone batches one size at a time)', async () => {
+    const mixed = join(root, 'mixed');
+    mkdirSync(join(mixed, 'images'), { recursive: true });
+    mkdirSync(join(mixed, 'masks'), { recursive: true });
+    for (let k = 0; k < 8; k++) {
+      const [w, h] = [32 + 8 * k, 48 - 2 * k];
+      const png = (v: number) => sharp(new Uint8Array(w * h).fill(v), { raw: { width: w, height: h, channels: 1 } }).png();
+      await png(100 + k).toFile(join(mixed, 'images', `m${k}.png`));
+      await png(0).toFile(join(mixed, 'masks', `m${k}.png`));
+    }
+    const config = resolveTrainConfig({ data: mixed, epochs: 1, batchSize: 4, crop: CROP, widths: [4, 8], validationFraction: 0, seed: 1 });
+    const trainData = await readTrainData(mixed, { crop: CROP, validationFraction: 0, seed: 1 });
+    assert.ok(cutsOnHost(config, trainData));
+    assert.ok(!cutsOnHost(config, await readTrainData(data, { crop: CROP, validationFraction: 0, seed: 1 })), 'one size: the loader crops');
+    const backend = await openBackend({ device: 'cpu' });
+    try {
+      const pipeline = Compose({ transforms: [RandomCrop({ width: CROP, height: CROP })] });
+      const { batches, windows } = epochBatches({ config, data: trainData, pipeline, backend, epoch: 0, load: (item) => loadTrainItem(item, CROP) });
+      const sizes: number[] = [];
+      for await (const b of batches) {
+        sizes.push(b.names.length);
+        b.image.dispose();
+        b.mask?.dispose();
+      }
+      assert.deepEqual(sizes, [4, 4]);
+      assert.equal(windows?.filter((w) => w.defect).length, 0, 'no defect crops were asked for');
+    } finally {
+      backend.close();
+    }
+  });
+
   test('a share outside 0 … 1 is refused in one sentence; so is a data set without defects', async () => {
     const { buf, io } = capture();
     const args = ['--data', data, '--epochs', '1', '--batch', '2', '--crop', '16', '--widths', '4-8', '--device', 'cpu', '--db', join(root, 'k.db')];
@@ -136,7 +167,7 @@ describe('--defect-crops', () => {
     );
     assert.equal(resolveTrainConfig({ data, epochs: 1, batchSize: 2 }).defectCrops, 0, 'default: uniform crops');
     const clean = await readTrainData(data, { crop: CROP, validationFraction: 0, seed: 1, defects: true });
-    const none = clean.defects!.map((d) => ({ ...d, defects: new Uint32Array(0) }));
+    const none = clean.images.map((d) => ({ ...d, defects: new Uint32Array(0) }));
     assert.throws(
       () => epochWindows(clean.train, none, { seed: 1, epoch: 0, crop: CROP, fraction: 0.5 }),
       (e: unknown) =>
