@@ -11,7 +11,9 @@ import { parseArgs } from 'node:util';
 import { DTYPES, allocTyped, f32ToF16Bits, type DType } from '../dtype.js';
 import { Gpu } from '../gpu/gpu.js';
 import { detect } from '../detect/detector.js';
-import { builtinRecipe, loadRecipe } from '../detect/recipe.js';
+import { openRecipeModels } from '../detect/model.js';
+import { builtinRecipe, loadRecipe, type LoadedRecipe } from '../detect/recipe.js';
+import { openRecipeTemplate } from '../pipeline/template.js';
 import { generateSample } from '../samples/generate.js';
 import { Tensor } from '../tensor.js';
 import { benchOp, benchOps, familyOps, tensorsOf, type TimedOp } from './bench-ops.js';
@@ -41,7 +43,8 @@ Options:
 ${wrap(Object.keys(familyOps).join(', '), 23, 100)}
   --args <json>        the op's options as JSON, e.g. '{"sigma":2}' (an array: the arguments after the image)
   --recipe <R>         time a recipe's detection instead: a JSON or YAML file, or classic / decoupled;
-                       the batch is synthetic grey surfaces with defects (dtype u8 or u16, one channel)
+                       the batch is synthetic grey surfaces with defects (dtype u8 or u16, one channel);
+                       the recipe's template and models open as in a run (a kensa UNet on each device)
   --size <W>x<H>       image size (default 2048x2048)
   --batch <N>          images per batch (default 4)
   --channels <C>       channels per image (default 1)
@@ -116,6 +119,30 @@ export function benchInput(shape: readonly [number, number, number, number], dty
     data[i] = dtype === 'f16' ? f32ToF16Bits(r) : dtype === 'f32' ? r : Math.floor(r * scale);
   }
   return Tensor.fromArray(data, shape, dtype);
+}
+
+/** The timed op of a device, and what closes what it opened. */
+interface OpenedOp {
+  op: TimedOp;
+  close(): Promise<void>;
+}
+
+/** A recipe's detection with its template and models open (a UNet's on `gpu`, or the CPU when null), as a run opens them. */
+async function openRecipeOp(loaded: LoadedRecipe, batch: number, gpu: Gpu | null): Promise<OpenedOp> {
+  const template = await openRecipeTemplate(loaded);
+  try {
+    const { loaded: opened, models } = await openRecipeModels(template.loaded, {}, batch, gpu);
+    return {
+      op: (x) => detect(x, opened.recipe, false),
+      close: async () => {
+        await Promise.all(models.map((m) => m.close()));
+        template.close();
+      },
+    };
+  } catch (e) {
+    template.close();
+    throw e;
+  }
 }
 
 /** N synthetic surfaces (one channel) of the samples generator: what a recipe meets, unlike noise. */
@@ -214,20 +241,21 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       );
     }
     let opName = values.op ?? 'gaussian';
-    let op: TimedOp | undefined;
+    const batch = intFlag('batch', values.batch, 4, 1, 65536);
+    let open: (gpu: Gpu | null) => Promise<OpenedOp>;
     if (values.recipe !== undefined) {
       const loaded = builtinRecipe(values.recipe) ?? (await loadRecipe(values.recipe));
       opName = `recipe ${loaded.recipe.name}`;
-      op = (x) => detect(x, loaded.recipe, false);
+      open = (gpu) => openRecipeOp(loaded, batch, gpu);
     } else {
-      op = benchOp(opName, args);
+      const op = benchOp(opName, args);
       if (!op)
         throw new UsageError(
           `--op expects one of ${Object.keys(benchOps).join(', ')} or an op by name (${Object.keys(familyOps).join(', ')}) but received '${opName}'`,
         );
+      open = async () => ({ op, close: async () => {} });
     }
     const [w, h] = parseSize(values.size);
-    const batch = intFlag('batch', values.batch, 4, 1, 65536);
     const channels = intFlag('channels', values.channels, 1, 1, 64);
     const dtype = choiceFlag('dtype', values.dtype, 'u8', DTYPES);
     const device = choiceFlag('device', values.device, 'both', ['cpu', 'gpu', 'both'] as const);
@@ -245,7 +273,14 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
         `kensa bench: ${opName}${args !== undefined ? ` ${JSON.stringify(args)}` : ''} on ${shape.join('×')} ${dtype}, ${warmup} warm-up + ${repeats} timed runs per device\n`,
       );
     let status = EXIT_OK;
-    if (device !== 'gpu') report.results.push(await timeCpu(op, x, warmup, repeats));
+    if (device !== 'gpu') {
+      const opened = await open(null);
+      try {
+        report.results.push(await timeCpu(opened.op, x, warmup, repeats));
+      } finally {
+        await opened.close();
+      }
+    }
     if (device !== 'cpu') {
       let gpu: Gpu | null = null;
       try {
@@ -256,7 +291,12 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
       }
       if (gpu) {
         try {
-          report.results.push(await timeGpu(gpu, op, x, warmup, repeats));
+          const opened = await open(gpu);
+          try {
+            report.results.push(await timeGpu(gpu, opened.op, x, warmup, repeats));
+          } finally {
+            await opened.close();
+          }
         } finally {
           await gpu.sync().catch(() => {});
           gpu.destroy();

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { BENCH_HELP, benchInput, run, surfaceBatch, type BenchReport } from '../../src/cli/bench.js';
 import { benchOp, familyOps, OP_NAMES, tensorsOf } from '../../src/cli/bench-ops.js';
 import { gaussianBlur } from '../../src/ops/filters/gaussian.js';
@@ -193,6 +195,23 @@ describe('kensa bench', () => {
     const x = surfaceBatch([2, 1, 20, 24], 'u16');
     assert.deepEqual([x.dtype, ...x.shape], ['u16', 2, 1, 20, 24]);
     assert.ok(new Set(x.data).size > 10, 'a surface, not a constant');
+  });
+
+  test("--recipe opens the recipe's template and model as a run does (a kensa UNet, a golden template)", async () => {
+    const dir = tempDir('kensa-bench-open-');
+    const png = join(dir, 'golden.png');
+    await sharp(new Uint8Array(48 * 40).fill(128), { raw: { width: 48, height: 40, channels: 1 } })
+      .png()
+      .toFile(png);
+    const unet = fileURLToPath(new URL('../models/fixtures/unet-tiny.safetensors', import.meta.url));
+    writeFileSync(join(dir, 'template.yaml'), `kind: classic\nname: golden\ntemplate:\n  path: ${png}\n`);
+    writeFileSync(join(dir, 'unet.yaml'), `kind: model\nname: net\nmodel:\n  path: ${unet}\n  task: segmentation\n`);
+    for (const name of ['template', 'unet']) {
+      const { buf, io } = capture();
+      const args = ['--recipe', join(dir, `${name}.yaml`), '--size', '48x40', '--batch', '2', '--device', 'cpu', '--repeats', '1', '--warmup', '0', '--json'];
+      assert.equal(await run(args, io), 0, buf.err);
+      checkStats((JSON.parse(buf.out) as BenchReport).results[0]!.wallMs, 1, name);
+    }
   });
 
   test('--op / --args / --recipe misuse exits 2; an op rejecting its options exits 1 with one line', async () => {
