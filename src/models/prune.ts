@@ -99,6 +99,8 @@ export async function pruneUNet(net: UNet, widths: readonly number[], options: {
   const { inChannels, classes, preprocessing } = net.config;
   const pruned = await UNet.create({ inChannels, classes, preprocessing, widths: [...widths] }, options.gpu ? { gpu: options.gpu } : {});
   await pruned.loadStateDict({ tensors: out, metadata: {} }, 'the pruned state dict');
+  // the decision threshold chosen on validation stays the best known until a fine-tuning chooses again
+  pruned.threshold = net.threshold;
   return pruned.eval();
 }
 

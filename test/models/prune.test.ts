@@ -34,10 +34,13 @@ function maxDifference(a: UNet, b: UNet, x: Var): number {
   return worst;
 }
 
-test('identical widths copy the net: the same output, exactly', async () => {
+test('identical widths copy the net: the same output, exactly, and its decision threshold', async () => {
   const net = await drawnUNet([4, 8, 16], 1, 1, 2);
+  net.threshold = 0.3;
   const same = await pruneUNet(net, [4, 8, 16]);
   assert.equal(maxDifference(net, same, input([1, 1, 16, 16], 1)), 0);
+  assert.equal(same.threshold, 0.3);
+  assert.equal((await pruneUNet(net, [2, 4, 8])).threshold, 0.3);
 });
 
 test('each batch norm keeps exactly its largest-|γ| channels, in their original order', async () => {
