@@ -37,6 +37,11 @@ export function registerTemplate(image: TemplateImage): () => void {
   };
 }
 
+/** The sizes a template section is open at in this thread (at its recipe's input.scale): the only image sizes it judges. */
+export function templateSizes(t: TemplateSection): { width: number; height: number; dtype: 'u8' | 'u16' }[] {
+  return [...open.values()].filter((e) => e.image.sha256 === t.sha256).map(({ image }) => ({ width: image.width, height: image.height, dtype: image.dtype }));
+}
+
 /**
  * The open template of a recipe's section for images of width × height, `channels` channels and
  * `dtype`; KENSA_ERR_RECIPE naming the field when it is not open or does not fit the images.

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { KensaError } from '../errors.js';
-import { parseRecipe, type ClassicRecipe, type LoadedRecipe, type Recipe } from '../detect/recipe.js';
+import { parseRecipe, type ClassicRecipe, type LoadedRecipe, type Recipe, type TemplateSection } from '../detect/recipe.js';
 import { registerTemplate } from '../detect/template.js';
 import { decodeBuffer, DEFAULT_MAX_PIXELS, readImageFile, type DecodedImage, type DecodeScale } from './decode.js';
 
@@ -21,6 +21,11 @@ function classicOf(r: Recipe): { classic: ClassicRecipe; scale: DecodeScale } | 
   if (r.kind === 'classic') return { classic: r, scale: r.input.scale };
   if (r.kind === 'cascade' && r.first.kind === 'classic') return { classic: r.first, scale: r.input.scale };
   return null;
+}
+
+/** The template section of a recipe (a classic recipe's, a cascade's classic first stage's), if it names one. */
+export function recipeTemplate(r: Recipe): TemplateSection | undefined {
+  return classicOf(r)?.classic.template;
 }
 
 /** Reads, checks, decodes and registers one template; returns its sha256 and release. */

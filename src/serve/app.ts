@@ -21,7 +21,8 @@ import type { SessionOptions } from '../models/session.js';
 import { type ErrorCode, KensaError } from '../errors.js';
 import { DEFAULT_MAX_PIXELS, decodeHashed, type HashedDecode, type DecodeOptions, PixelLimitError, scaledSize } from '../pipeline/decode.js';
 import { deviceLabel } from '../pipeline/run.js';
-import { openRecipeTemplate, type OpenTemplate } from '../pipeline/template.js';
+import { openRecipeTemplate, recipeTemplate, type OpenTemplate } from '../pipeline/template.js';
+import { templateSizes } from '../detect/template.js';
 import { resolvePostWorkers, WorkerPool } from '../pipeline/workers.js';
 import type { Store } from '../store/store.js';
 import { invalidParameter, is } from '../validate.js';
@@ -340,23 +341,30 @@ async function openModels(
 /**
  * Runs each recipe and model on blank images of each warm-up size, in a batch of each size the
  * batcher may form at once (1, the preferred sizes, maxBatch; within the pixel budget), so that
- * no client pays for compiling a pipeline or a provider's kernels for its shape.
+ * no client pays for compiling a pipeline or a provider's kernels for its shape. A recipe with a
+ * golden template judges images of the template's size only: it is warmed at that size.
  */
 async function warm(context: ServiceContext, shapes: readonly { width: number; height: number }[], counts: readonly number[]): Promise<void> {
   const { engine } = context;
   if (!engine) return;
   for (const loaded of [...context.recipes.values(), ...context.models.values()]) {
-    for (const shape of shapes) {
-      // the size the recipe's input.scale decodes such a file to
-      const { width, height } = scaledSize(shape.width, shape.height, loaded.recipe.input.scale);
+    const template = recipeTemplate(loaded.recipe);
+    // the sizes the recipe's input.scale decodes such files to; a template's own (at that scale)
+    const sizes =
+      shapes.length === 0
+        ? []
+        : template
+          ? templateSizes(template).map((t) => ({ ...t, original: { width: t.width, height: t.height } }))
+          : shapes.map((s) => ({ ...scaledSize(s.width, s.height, loaded.recipe.input.scale), dtype: 'u8' as const, original: s }));
+    for (const { width, height, dtype, original } of sizes) {
       const image = {
-        data: new Uint8Array(width * height),
-        dtype: 'u8' as const,
+        data: dtype === 'u16' ? new Uint16Array(width * height) : new Uint8Array(width * height),
+        dtype,
         width,
         height,
         channels: 1 as const,
         bytes: 0,
-        original: shape,
+        original,
       };
       for (const count of new Set(counts)) await engine.warm(loaded, image, count);
     }

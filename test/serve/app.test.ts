@@ -208,7 +208,7 @@ test('results are stored as a service run; /v1/runs, /v1/items (keyset pages) an
   await store.close();
 });
 
-test('a golden-template recipe: the server (and its worker threads) open its template; an image of another size answers the sizes as a 400', async () => {
+test('a golden-template recipe: the server (and its worker threads) open its template, warm it at its size; an image of another size answers the sizes as a 400', async () => {
   const path = join(dir, 'golden.png');
   await sharp(new Uint8Array(64 * 64).fill(112), { raw: { width: 64, height: 64, channels: 1 } })
     .png()
@@ -221,6 +221,10 @@ test('a golden-template recipe: the server (and its worker threads) open its tem
     assert.equal((await inspect(await png(true))).json().verdict, 'NG', `${postWorkers} workers`);
     assert.equal((await inspect(await png(false))).json().verdict, 'OK', `${postWorkers} workers`);
   }
+  // warm-up shapes of another size than the template's: the recipe warms at the template's size, and /ready turns 200
+  const warmed = await server({ recipes: [golden], postWorkers: 0, warmShapes: [{ width: 32, height: 32 }] });
+  await warmed.kensa.warmed;
+  assert.equal((await warmed.inject({ method: 'GET', url: '/ready' })).statusCode, 200);
   // on this thread (a worker's error reaches the client as KENSA_ERR_WORKER, with the same sentence)
   const app = await server({ recipes: [golden], postWorkers: 0 });
   const other = await app.inject({ method: 'POST', url: '/v1/inspect?recipe=golden', headers: { 'content-type': 'image/png' }, payload: await png(false, 48) });
