@@ -8,7 +8,7 @@
 import { KensaError } from '../errors.js';
 import type { Gpu } from '../gpu/gpu.js';
 import { type Var, noGrad } from '../nn/autograd.js';
-import { maxPool2d } from '../nn/conv.js';
+import { conv2d, maxPool2d } from '../nn/conv.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d } from '../nn/layers.js';
 import { concat, relu } from '../nn/ops.js';
 import { type NamedTensor, type Safetensors, decodeSafetensors, encodeSafetensors } from './safetensors.js';
@@ -95,8 +95,15 @@ class DoubleConv {
   }
 
   forward(x: Var, training: boolean): Var {
+    if (!training) return this.#folded(this.#folded(x, this.conv1, this.bn1), this.conv2, this.bn2);
     const h = relu(this.bn1.forward(this.conv1.forward(x), training));
     return relu(this.bn2.forward(this.conv2.forward(h), training));
+  }
+
+  /** Eval mode: conv, norm and ReLU as one convolution (the norm folded into its weight and bias, the ReLU into its store). */
+  #folded(x: Var, conv: Conv2d, bn: BatchNorm2d): Var {
+    const { weight, bias } = bn.foldInto(conv);
+    return conv2d(x, weight, bias, { ...conv.options, activation: 'relu' });
   }
 }
 

@@ -9,6 +9,8 @@ import { integerInRange } from '../validate.js';
 import { Var } from './autograd.js';
 import { type BatchNorm2dOptions, batchNorm2d, type Conv2dForwardOptions, type ConvTranspose2dForwardOptions, conv2d, convTranspose2d } from './conv.js';
 import { linear } from './ops.js';
+import { runMap } from './map.js';
+import { BATCH_NORM_EPS } from './ops/batch-norm.js';
 
 /** U(−bound, bound) samples of a seeded generator. */
 function uniform(n: number, bound: number, next: () => number): Float32Array {
@@ -171,5 +173,21 @@ export class BatchNorm2d {
 
   forward(x: Var, training: boolean): Var {
     return batchNorm2d(x, this.gamma, this.beta, this.runningMean, this.runningVar, { ...this.options, training });
+  }
+
+  /**
+   * In eval mode, `conv` followed by this norm as one convolution (no gradient): its weight scaled
+   * per output channel by s = γ / sqrt(running var + ε), its bias β − (running mean − the conv's bias) · s.
+   */
+  foldInto(conv: Conv2d): { weight: Var; bias: Var } {
+    const c = this.gamma.shape[0]!;
+    const w = conv.weight.value;
+    const s = runMap('bn_scale', [this.gamma.value, this.runningVar], [c], { p: this.options.eps ?? BATCH_NORM_EPS });
+    const mean = conv.bias ? runMap('sub', [this.runningMean, conv.bias.value], [c]) : this.runningMean;
+    const weight = runMap('mul', [w, s.reshape([c, 1, 1, 1])], w.shape);
+    const bias = runMap('bn_shift', [this.beta.value, mean, s], [c]);
+    if (mean !== this.runningMean) mean.dispose();
+    s.dispose();
+    return { weight: Var.constant(weight), bias: Var.constant(bias) };
   }
 }

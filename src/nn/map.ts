@@ -103,6 +103,10 @@ export const MAP_OPS = {
     wgsl: '(1.0 - b) * a + (1.0 + (p - 1.0) * b) * (log(1.0 + exp(-abs(a))) + max(-a, 0.0))',
     cpu: (a, b, _c, p) => (1 - b) * a + (1 + (p - 1) * b) * softplusNeg(a),
   },
+  // a batch norm folded into the convolution before it: a: γ, b: running variance, p: ε → the scale s
+  bn_scale: { arity: 2, wgsl: 'a / sqrt(b + p)', cpu: (a, b, _c, p) => a / Math.sqrt(b + p) },
+  // a: β, b: running mean (less the conv's bias), c: s → the folded bias
+  bn_shift: { arity: 3, wgsl: 'a - b * c', cpu: (a, b, c) => a - b * c },
   // a: gradient, b: divisor, c: the quotient (the gradient of a / b with respect to b)
   div_grad: { arity: 3, wgsl: '-a * c / b', cpu: (a, b, c) => (-a * c) / b },
   // a: gradient, b: logits, c: targets

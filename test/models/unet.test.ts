@@ -10,7 +10,10 @@ import type { Gpu } from '../../src/gpu/gpu.js';
 import { Var, backward } from '../../src/nn/autograd.js';
 import { bceDiceLoss, crossEntropy } from '../../src/nn/losses.js';
 import { AdamW } from '../../src/nn/optim.js';
-import { UNet } from '../../src/models/unet.js';
+import { UNet, writeInto } from '../../src/models/unet.js';
+import { conv2d } from '../../src/nn/conv.js';
+import { BatchNorm2d, Conv2d } from '../../src/nn/layers.js';
+import { relu } from '../../src/nn/ops.js';
 import { mulberry32 } from '../../src/rng.js';
 import { Tensor, tidy } from '../../src/tensor.js';
 import { gpuSkip, testGpu } from '../_kit/gpu.js';
@@ -88,6 +91,37 @@ test('batch norm uses batch statistics in training and running ones in eval', as
     'train and eval outputs differ',
   );
   assert.equal(net.training, true, 'predict restores the mode');
+});
+
+test('eval folds each batch norm into its convolution (and the ReLU into its store): the unfolded output within 1e-5; CPU and GPU', async () => {
+  for (const device of [null, ...(gpu ? [gpu] : [])]) {
+    const place = async (t: Tensor) => (device ? t.toGpu(device) : t);
+    const next = mulberry32(7);
+    const conv = await Conv2d.create(3, 5, 3, { padding: 1, bias: false, seed: 2, ...(device ? { gpu: device } : {}) });
+    const bn = await BatchNorm2d.create(5, device ? { gpu: device } : {});
+    const drawn = (lo: number, hi: number) => Float32Array.from({ length: 5 }, () => lo + (hi - lo) * next());
+    await writeInto(bn.gamma.value, drawn(0.5, 2));
+    await writeInto(bn.beta.value, drawn(-1, 1));
+    await writeInto(bn.runningMean, drawn(-0.5, 0.5));
+    await writeInto(bn.runningVar, drawn(0.2, 3));
+    const x = Var.constant(
+      await place(
+        Tensor.fromArray(
+          Float32Array.from({ length: 2 * 3 * 9 * 11 }, () => next() * 2 - 1),
+          [2, 3, 9, 11],
+          'f32',
+        ),
+      ),
+    );
+    const unfolded = await tidy(() => relu(bn.forward(conv.forward(x), false)).value).toCpu();
+    const { weight, bias } = bn.foldInto(conv);
+    const folded = await tidy(() => conv2d(x, weight, bias, { ...conv.options, activation: 'relu' }).value).toCpu();
+    const [a, b] = [unfolded.data as Float32Array, folded.data as Float32Array];
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+    assert.ok(worst < 1e-5, `${device ? 'gpu' : 'cpu'}: max difference ${worst}`);
+    assert.ok(b.some((v) => v === 0) && b.some((v) => v > 0), 'the ReLU clamps some outputs and keeps others');
+  }
 });
 
 test('bad configurations and inputs get errors naming them', async () => {
