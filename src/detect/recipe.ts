@@ -16,6 +16,15 @@ import { MAX_K } from '../ops/analysis/kmeans.js';
 import { MAX_TAPS } from '../ops/filters/kernels.js';
 import { DECODE_SCALES } from './scales.js';
 
+/** A file a recipe names (a model, a template): its path and, once a run opened it, its sha256 (hex), so the recipe hash covers its content. */
+const fileReference = {
+  path: z.string().min(1),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+};
+
 /** Detection runs at this fraction of the image's resolution (JPEGs shrink while decoding); results are in the image's own coordinates. */
 const input = z
   .object({ scale: z.literal(DECODE_SCALES).default(1) })
@@ -152,11 +161,7 @@ const classic = z
      */
     template: z
       .object({
-        path: z.string().min(1),
-        sha256: z
-          .string()
-          .regex(/^[0-9a-f]{64}$/)
-          .optional(),
+        ...fileReference,
         sigma: z.number().min(0).max(20).optional(),
         weight: z.number().positive().max(100).default(1),
       })
@@ -231,11 +236,7 @@ const model = z
     /** The ONNX file (relative to the working directory) and its sha256 (hex; a run fills it in, so its recipe hash covers the weights). */
     model: z
       .object({
-        path: z.string().min(1),
-        sha256: z
-          .string()
-          .regex(/^[0-9a-f]{64}$/)
-          .optional(),
+        ...fileReference,
         task: z.enum(MODEL_TASKS).default('segmentation'),
       })
       .strict(),
