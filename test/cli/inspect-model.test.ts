@@ -10,6 +10,7 @@ import { thresholdModel } from '../../src/models/tiny.js';
 import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
 import { drawnUNet } from '../_kit/unet.js';
+import type { UNet } from '../../src/models/unet.js';
 import { Var } from '../../src/nn/autograd.js';
 import { Tensor } from '../../src/tensor.js';
 
@@ -28,6 +29,18 @@ async function writeImages(dir: string): Promise<void> {
       .png()
       .toFile(join(dir, `img${i}.png`));
   }
+}
+
+/** A net's logits over images/img1.png of `dir` (pixel / 255), a copy. */
+async function image1Logits(net: UNet, dir: string): Promise<Float32Array> {
+  const pixels = Float32Array.from(
+    await sharp(join(dir, 'images', 'img1.png'))
+      .greyscale()
+      .raw()
+      .toBuffer(),
+    (v) => v / 255,
+  );
+  return Float32Array.from(net.predict(Var.constant(Tensor.fromArray(pixels, [1, 1, 32, 40], 'f32'))).value.data as Float32Array);
 }
 
 interface Summary {
@@ -171,14 +184,7 @@ test('kensa inspect --model best.safetensors: a kensa UNet end to end, tiled as 
   const model = join(dir, 'best.safetensors');
   // a drawn net's logits sit anywhere: shift its head so the top tenth of image 1's pixels are above ½
   const net = await drawnUNet([4, 8], 1, 1, 3);
-  const first = Float32Array.from(
-    await sharp(join(dir, 'images', 'img1.png'))
-      .greyscale()
-      .raw()
-      .toBuffer(),
-    (v) => v / 255,
-  );
-  const logits = Float32Array.from(net.predict(Var.constant(Tensor.fromArray(first, [1, 1, 32, 40], 'f32'))).value.data as Float32Array).sort();
+  const logits = (await image1Logits(net, dir)).sort();
   const state = await net.stateDict();
   state.get('head.bias')!.data[0]! -= logits[Math.floor(0.9 * logits.length)]!;
   await net.loadStateDict({ tensors: state, metadata: {} }, 'shifted');
@@ -229,17 +235,7 @@ test("kensa inspect --model best.safetensors judges at the file's threshold (ken
     return path;
   };
   // the drawn net's probabilities over image 1: thresholds at their 30th and 95th percentiles find different regions
-  const pixels = Float32Array.from(
-    await sharp(join(dir, 'images', 'img1.png'))
-      .greyscale()
-      .raw()
-      .toBuffer(),
-    (v) => v / 255,
-  );
-  const p = Float32Array.from(
-    net.predict(Var.constant(Tensor.fromArray(pixels, [1, 1, 32, 40], 'f32'))).value.data as Float32Array,
-    (v) => 1 / (1 + Math.exp(-v)),
-  ).sort();
+  const p = (await image1Logits(net, dir)).map((v) => 1 / (1 + Math.exp(-v))).sort();
   const [low, high] = [p[Math.floor(0.3 * p.length)]!, p[Math.floor(0.95 * p.length)]!].map((v) => Math.round(v * 1e4) / 1e4) as [number, number];
   net.threshold = low;
   writeFileSync(model, await net.toSafetensors());

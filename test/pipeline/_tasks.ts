@@ -50,12 +50,11 @@ export async function seed(url: string, dir: string, rows: number): Promise<stri
   return project;
 }
 
-/** Ends every connection of the scratch database (the run's pooled ones); returns how many. */
 /**
  * The seed's tasks (`seed`'s table at `url`, images under `project`, every position, written back
- * with WRITE_BACK) queued on `queue` in jobs of 4 items as one run of the default recipe in `store`.
+ * with WRITE_BACK) queued on `queue` in jobs of `jobItems` items as one run of the default recipe in `store`.
  */
-export async function enqueueSeedRun(url: string, project: string, queue: string, store: Store): Promise<RunRecord> {
+export async function enqueueSeedRun(url: string, project: string, queue: string, store: Store, jobItems = 4): Promise<RunRecord> {
   const tasks = await openSqlTasks({
     url,
     query: 'SELECT id, sid FROM panoramas',
@@ -70,7 +69,7 @@ export async function enqueueSeedRun(url: string, project: string, queue: string
       recipe: DEFAULT_RECIPE,
       source: { sources: [], tasks: tasks.description },
       total: tasks.total,
-      jobItems: 4,
+      jobItems,
     });
     return run;
   } finally {
@@ -78,6 +77,7 @@ export async function enqueueSeedRun(url: string, project: string, queue: string
   }
 }
 
+/** Ends every connection of the scratch database (the run's pooled ones); returns how many. */
 export async function killConnections(dialect: DialectName, url: string): Promise<number> {
   const name = new URL(url).pathname.slice(1);
   if (dialect === 'postgres') {

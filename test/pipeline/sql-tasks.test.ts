@@ -10,11 +10,10 @@ import { openSqlTasks, parseFanOut } from '../../src/pipeline/sql-tasks.js';
 import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
 import { DIALECTS, scratchDatabase } from '../store/_dialects.js';
-import { checkWrittenOnce, execute, killConnections, POSITIONS, seed, WRITE_BACK } from './_tasks.js';
+import { checkWrittenOnce, enqueueSeedRun, execute, killConnections, POSITIONS, seed, WRITE_BACK } from './_tasks.js';
 import { scratchQueue } from './_redis.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_RECIPE } from '../../src/detect/recipe.js';
-import { enqueueRun, type RunningWorker, startWorker } from '../../src/pipeline/jobs.js';
+import { type RunningWorker, startWorker } from '../../src/pipeline/jobs.js';
 
 const ROWS = 10;
 
@@ -142,26 +141,12 @@ test('a queued --tasks run: two workers write every score back once', async (t) 
   const dir = tempDir('kensa-sql-queue-');
   const url = join(dir, 'tasks.db');
   const project = await seed(url, dir, ROWS);
-  const tasks = await openSqlTasks({
-    url,
-    query: 'SELECT id, sid FROM panoramas',
-    path: join(project, '{sid}_{position}.png'),
-    fanOut: 'position=xm,xp,zm,zp',
-    writeBack: WRITE_BACK,
-  });
   const storePath = join(dir, 'kensa.db');
   const store = await openStore(storePath);
   const backend = await openBackend({ device: 'cpu' });
   const workers: RunningWorker[] = [];
   try {
-    const { run } = await enqueueRun(tasks.items(), {
-      queue: redis.url,
-      store,
-      recipe: DEFAULT_RECIPE,
-      source: { sources: [], tasks: tasks.description },
-      total: tasks.total,
-      jobItems: 6,
-    });
+    const run = await enqueueSeedRun(url, project, redis.url, store, 6);
     for (const name of ['a', 'b']) workers.push(await startWorker({ queue: redis.url, store, backend, tasks: url, postWorkers: 0, name }));
     const deadline = Date.now() + 120_000;
     while ((await store.getRun(run.id))?.status !== 'done' && Date.now() < deadline) await sleep(100);
@@ -169,7 +154,6 @@ test('a queued --tasks run: two workers write every score back once', async (t) 
   } finally {
     for (const w of workers) await w.close();
     backend.close();
-    await tasks.close();
     await store.close();
   }
 });
