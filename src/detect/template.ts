@@ -37,9 +37,9 @@ export function registerTemplate(image: TemplateImage): () => void {
   };
 }
 
-/** The sizes a template section is open at in this thread (at its recipe's input.scale): the only image sizes it judges. */
-export function templateSizes(t: TemplateSection): { width: number; height: number; dtype: 'u8' | 'u16' }[] {
-  return [...open.values()].filter((e) => e.image.sha256 === t.sha256).map(({ image }) => ({ width: image.width, height: image.height, dtype: image.dtype }));
+/** A template section's images open in this thread, one per size (at its recipe's input.scale): the only image sizes it judges. */
+export function openTemplates(t: TemplateSection): TemplateImage[] {
+  return t.sha256 === undefined ? [] : [...open.values()].filter((e) => e.image.sha256 === t.sha256).map((e) => e.image);
 }
 
 /**
@@ -47,7 +47,7 @@ export function templateSizes(t: TemplateSection): { width: number; height: numb
  * `dtype`; KENSA_ERR_RECIPE naming the field when it is not open or does not fit the images.
  */
 export function templateFor(t: TemplateSection, width: number, height: number, channels: number, dtype: string): TemplateImage {
-  const opened = t.sha256 === undefined ? [] : [...open.values()].filter((e) => e.image.sha256 === t.sha256).map((e) => e.image);
+  const opened = openTemplates(t);
   const any = opened[0];
   if (!any)
     throw new KensaError(

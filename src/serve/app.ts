@@ -22,7 +22,7 @@ import { type ErrorCode, KensaError } from '../errors.js';
 import { DEFAULT_MAX_PIXELS, decodeHashed, type HashedDecode, type DecodeOptions, PixelLimitError, scaledSize } from '../pipeline/decode.js';
 import { deviceLabel } from '../pipeline/run.js';
 import { openRecipeTemplate, recipeTemplate, type OpenTemplate } from '../pipeline/template.js';
-import { templateSizes } from '../detect/template.js';
+import { openTemplates } from '../detect/template.js';
 import { resolvePostWorkers, WorkerPool } from '../pipeline/workers.js';
 import type { Store } from '../store/store.js';
 import { invalidParameter, is } from '../validate.js';
@@ -354,7 +354,7 @@ async function warm(context: ServiceContext, shapes: readonly { width: number; h
       shapes.length === 0
         ? []
         : template
-          ? templateSizes(template).map((t) => ({ ...t, original: { width: t.width, height: t.height } }))
+          ? openTemplates(template).map(({ width, height, dtype }) => ({ width, height, dtype, original: { width, height } }))
           : shapes.map((s) => ({ ...scaledSize(s.width, s.height, loaded.recipe.input.scale), dtype: 'u8' as const, original: s }));
     for (const { width, height, dtype, original } of sizes) {
       const image = {

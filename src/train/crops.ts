@@ -1,6 +1,7 @@
 /**
- * The training crops of an epoch. Without defect crops (`defectCrops` 0): the loader's RandomCrop,
- * a uniform window of each image the loader's shuffle visits. With a share f of defect crops, the
+ * The training crops of an epoch. Without defect crops (`defectCrops` 0) on images of one size: the
+ * loader's RandomCrop, a uniform window of each image the loader's shuffle visits (on images of
+ * several sizes, the same windows as below with f = 0, cut on the host). With a share f of defect crops, the
  * epoch is a sequence of N samples (N training images, in the loader's shuffle) in which sample j
  * is a defect crop when ⌊(j + 1) · f⌋ > ⌊j · f⌋, so any run of consecutive samples (a batch)
  * holds f of them to within one. A defect crop takes, in place of the shuffle's image, a training
