@@ -77,8 +77,8 @@ function release(out: AugmentBatch, input: AugmentBatch): void {
 }
 
 /** Wall time of augment + sync, and of the same runs: the host's part (augment returning, draws and recording) and the GPU's (timestamp queries). */
-async function gpuResident(t: Transform, batch: AugmentBatch, reps = 9): Promise<{ wall: Summary; host: Summary; gpuMs: Summary | null }> {
-  const wall = await repeat(2, reps, async () => {
+async function gpuResident(t: Transform, batch: AugmentBatch, reps = 9): Promise<{ resident: Summary; host: Summary; gpuMs: Summary | null }> {
+  const resident = await repeat(2, reps, async () => {
     const t0 = performance.now();
     const { batch: out } = augment(t, batch, { seed: seed++ });
     await gpu.sync();
@@ -97,7 +97,7 @@ async function gpuResident(t: Transform, batch: AugmentBatch, reps = 9): Promise
     release(out, batch);
     return ms;
   });
-  return { wall, host, gpuMs: gpuTimes.length > 0 ? summarize(gpuTimes) : null };
+  return { resident, host, gpuMs: gpuTimes.length > 0 ? summarize(gpuTimes) : null };
 }
 
 async function withTransfers(t: Transform, reps = 5): Promise<Summary> {
@@ -152,13 +152,10 @@ async function measure(name: string, t: Transform | string, torchvision: number 
     rows.push({ name, cpuN, note: `not built: ${t.slice(0, 120)}` });
     return;
   }
-  const resident = await gpuResident(t, { image: x });
   const row: Row = {
     name,
     cpuN,
-    resident: resident.wall,
-    host: resident.host,
-    gpuMs: resident.gpuMs,
+    ...(await gpuResident(t, { image: x })),
     transfers: await withTransfers(t),
     cpu: await cpu(t, cpuBatch(cpuN)),
     ...(torchvision !== undefined ? { torchvision } : {}),
@@ -184,10 +181,7 @@ const sixMask = await Tensor.fromArray(
 ).toGpu(gpu);
 const sixRow: Row = { name: `6 transforms at ${S}², image + mask`, cpuN: 0, ...(peer.six ? { torchvision: peer.six.per_sample_ms } : {}) };
 if (typeof six === 'string') sixRow.note = `not built: ${six.slice(0, 120)}`;
-else {
-  const resident = await gpuResident(six, { image: sixImage, mask: sixMask });
-  Object.assign(sixRow, { resident: resident.wall, host: resident.host, gpuMs: resident.gpuMs });
-}
+else Object.assign(sixRow, await gpuResident(six, { image: sixImage, mask: sixMask }));
 rows.push(sixRow);
 
 const meta = metadata(gpu.info.name);

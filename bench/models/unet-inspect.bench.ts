@@ -18,6 +18,7 @@ import { modelOutput, openRecipeModels } from '../../src/detect/model.js';
 import { parseRecipe, type ModelRecipe } from '../../src/detect/recipe.js';
 import { Gpu } from '../../src/gpu/gpu.js';
 import { pruneUNet } from '../../src/models/prune.js';
+import { UNetRunner } from '../../src/models/unet-runner.js';
 import { UNET_WIDTHS, UNet } from '../../src/models/unet.js';
 import { mulberry32 } from '../../src/rng.js';
 import { Tensor } from '../../src/tensor.js';
@@ -67,15 +68,13 @@ async function msPerFrame(net: UNet, name: string): Promise<Stages> {
     const timer = gpu.hasTimestamps ? gpu.startTimer() : null;
     const found = await detect(input, recipe, false);
     const detectGpuMs = timer ? (await timer.stop()).gpuMs / batch : null;
-    const perInput = 2 * net.config.widths[0]! * side * side * 4;
-    const binding = gpu.info.limits.maxStorageBufferBindingSize!;
     return {
       forwardMs,
       tiledMs,
       detectMs,
       detectGpuMs,
       defects: found.reduce((s, d) => s + d.defects.length, 0) / batch,
-      chunk: `${Math.max(1, Math.floor(binding / perInput))} windows a forward (binding ${binding} B, ${perInput} B a window)`,
+      chunk: session instanceof UNetRunner ? `${session.inputsPerForward(side, side)} windows a forward` : 'n/a',
     };
   } finally {
     await Promise.all(models.map((m) => m.close()));

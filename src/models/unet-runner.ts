@@ -61,18 +61,32 @@ export class UNetRunner implements ModelRunner {
     return new UNetRunner(name, net.eval(), gpu);
   }
 
+  /** Bytes of the widest activation of one h × w input (padded to the stride): the decoder's first concatenation, 2 · widths[0] channels. */
+  #widestBytes(h: number, w: number): number {
+    return 2 * this.#net.config.widths[0]! * roundUp(h, this.stride) * roundUp(w, this.stride) * 4;
+  }
+
+  /** What the widest activation of one forward may take: a GPU storage binding, or CPU_CHUNK_BYTES. */
+  #chunkBytes(): number {
+    return this.#gpu ? this.#gpu.info.limits.maxStorageBufferBindingSize! : CPU_CHUNK_BYTES;
+  }
+
+  /** How many h × w inputs one forward takes (runBatch runs larger batches in chunks of this many), at least 1. */
+  inputsPerForward(h: number, w: number): number {
+    return Math.max(1, Math.floor(this.#chunkBytes() / this.#widestBytes(h, w)));
+  }
+
   /** Logits [N, classes, H, W] of N inputs [N, C, H, W] (pixel / max), in chunks whose widest activation fits a storage binding. */
   async runBatch(data: Float32Array | Uint16Array, dims: number[]): Promise<OutputData[]> {
     const [n, c, h, w] = dims as [number, number, number, number];
-    const { inChannels, classes, widths, preprocessing } = this.#net.config;
+    const { inChannels, classes, preprocessing } = this.#net.config;
     if (dims.length !== 4 || c !== inChannels || !(data instanceof Float32Array)) {
       throw new KensaError('KENSA_ERR_MODEL', `Model ${this.name}: expected f32 input of shape [N, ${inChannels}, H, W] but received [${dims.join(', ')}]`);
     }
     const ph = roundUp(h, this.stride);
     const pw = roundUp(w, this.stride);
-    // the decoder's first concatenation, 2 · widths[0] channels, is the widest activation
-    const perInput = 2 * widths[0]! * ph * pw * 4;
-    const budget = this.#gpu ? this.#gpu.info.limits.maxStorageBufferBindingSize! : CPU_CHUNK_BYTES;
+    const perInput = this.#widestBytes(h, w);
+    const budget = this.#chunkBytes();
     if (this.#gpu && perInput > budget) {
       const mib = (b: number) => `${Math.ceil(b / 2 ** 20)} MiB`;
       throw new KensaError(
@@ -80,7 +94,7 @@ export class UNetRunner implements ModelRunner {
         `Model ${this.name}: a ${w}×${h} input needs ${mib(perInput)} for its widest activation, above the GPU's ${mib(budget)} storage binding: tile the images smaller (--tile, --overlap) or run on the CPU`,
       );
     }
-    const chunk = Math.max(1, Math.floor(budget / perInput));
+    const chunk = this.inputsPerForward(h, w);
     const out = new Float32Array(n * classes * h * w);
     for (let start = 0; start < n; start += chunk) {
       const m = Math.min(chunk, n - start);
