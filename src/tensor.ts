@@ -108,6 +108,12 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
+/** Takes `t` out of the open tidy() scopes: it outlives them and its owner disposes it (a cache). */
+export function keep(t: Tensor): Tensor {
+  for (const scope of scopes) scope.delete(t);
+  return t;
+}
+
 /** GPU storage is shared by reshaped views; the buffer returns to the pool when the last view is disposed. */
 type Storage = { kind: 'cpu'; data: AnyTypedArray } | { kind: 'gpu'; gpu: Gpu; ref: BufferRef; views: { count: number } } | { kind: 'disposed' };
 

@@ -126,6 +126,6 @@ export class UNetRunner implements ModelRunner {
 
   /** Frees the weights. */
   async close(): Promise<void> {
-    for (const e of this.#net.stateEntries()) e.tensor.dispose();
+    this.#net.dispose();
   }
 }

@@ -7,12 +7,12 @@
  */
 import { KensaError } from '../errors.js';
 import type { Gpu } from '../gpu/gpu.js';
-import { type Var, noGrad } from '../nn/autograd.js';
+import { noGrad, noteParameterWrite, parameterWriteCount, type Var } from '../nn/autograd.js';
 import { conv2d, maxPool2d } from '../nn/conv.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d } from '../nn/layers.js';
 import { concat, relu } from '../nn/ops.js';
 import { type NamedTensor, type Safetensors, decodeSafetensors, encodeSafetensors } from './safetensors.js';
-import type { Tensor } from '../tensor.js';
+import { keep, type Tensor } from '../tensor.js';
 import { integerInRange, invalidParameter, is, numberInRange } from '../validate.js';
 
 export const UNET_WIDTHS = {
@@ -75,8 +75,17 @@ export function resolveUNetConfig(config: UNetConfig = {}): ResolvedUNetConfig {
   return { inChannels, classes, widths: [...widths], preprocessing: { mean, std } };
 }
 
+/** A convolution with its batch norm folded in (eval mode), and the parameter write count it was folded at. */
+interface FoldedConvs {
+  at: number;
+  convs: { weight: Var; bias: Var }[];
+}
+
 /** conv-bn-ReLU twice (PyTorch: `DoubleConv` with `conv1, bn1, conv2, bn2`). */
 class DoubleConv {
+  /** Eval mode's folded weights, kept across forwards until a parameter or running statistic is written. */
+  #folded: FoldedConvs | null = null;
+
   constructor(
     readonly conv1: Conv2d,
     readonly bn1: BatchNorm2d,
@@ -94,16 +103,40 @@ class DoubleConv {
     );
   }
 
+  /** Eval mode: each conv, norm and ReLU as one convolution (the norm folded into its weight and bias, the ReLU into its store). */
   forward(x: Var, training: boolean): Var {
-    if (!training) return this.#folded(this.#folded(x, this.conv1, this.bn1), this.conv2, this.bn2);
-    const h = relu(this.bn1.forward(this.conv1.forward(x), training));
-    return relu(this.bn2.forward(this.conv2.forward(h), training));
+    if (training) {
+      this.disposeFolded();
+      const h = relu(this.bn1.forward(this.conv1.forward(x), training));
+      return relu(this.bn2.forward(this.conv2.forward(h), training));
+    }
+    const [a, b] = this.#foldedConvs();
+    const h = conv2d(x, a!.weight, a!.bias, { ...this.conv1.options, activation: 'relu' });
+    return conv2d(h, b!.weight, b!.bias, { ...this.conv2.options, activation: 'relu' });
   }
 
-  /** Eval mode: conv, norm and ReLU as one convolution (the norm folded into its weight and bias, the ReLU into its store). */
-  #folded(x: Var, conv: Conv2d, bn: BatchNorm2d): Var {
-    const { weight, bias } = bn.foldInto(conv);
-    return conv2d(x, weight, bias, { ...conv.options, activation: 'relu' });
+  /** The folded weights, folded again only after a parameter write (an optimizer step, a training batch norm, loaded weights). */
+  #foldedConvs(): FoldedConvs['convs'] {
+    const at = parameterWriteCount();
+    if (this.#folded?.at !== at) {
+      this.disposeFolded();
+      const fold = (conv: Conv2d, bn: BatchNorm2d) => {
+        const { weight, bias } = bn.foldInto(conv);
+        keep(weight.value);
+        keep(bias.value);
+        return { weight, bias };
+      };
+      this.#folded = { at, convs: [fold(this.conv1, this.bn1), fold(this.conv2, this.bn2)] };
+    }
+    return this.#folded.convs;
+  }
+
+  disposeFolded(): void {
+    for (const c of this.#folded?.convs ?? []) {
+      c.weight.value.dispose();
+      c.bias.value.dispose();
+    }
+    this.#folded = null;
   }
 }
 
@@ -328,6 +361,13 @@ export class UNet {
     this.batchesTracked = file.tensors.get(`${this.batchNormNames()[0]}.num_batches_tracked`)?.data[0] ?? 0;
   }
 
+  /** Frees the weights, running statistics and eval mode's folded weights. */
+  dispose(): void {
+    for (const d of [...this.#enc, ...this.#dec]) d.disposeFolded();
+    for (const e of this.stateEntries()) e.tensor.dispose();
+    for (const p of this.parameters()) p.grad?.dispose();
+  }
+
   /** Eval-mode logits without recording a graph (the mode is restored after). */
   predict(x: Var, levels?: Map<string, Var>): Var {
     const was = this.training;
@@ -342,6 +382,7 @@ export class UNet {
 
 /** Copies f32 values into a tensor in place, on its device. */
 export async function writeInto(t: Tensor, values: Float32Array): Promise<void> {
+  noteParameterWrite();
   if (t.device === 'cpu') (t.data as Float32Array).set(values);
   else await t.gpu.gpu.upload(t.gpu.ref, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 }

@@ -24,6 +24,20 @@ export interface GraphNode {
 }
 
 let paused = 0;
+let parameterWrites = 0;
+
+/**
+ * How many in-place writes into parameters and running statistics this process made (optimizer
+ * steps, training batch norms, loaded weights): what was derived from them is stale once it moved.
+ */
+export function parameterWriteCount(): number {
+  return parameterWrites;
+}
+
+/** Counts an in-place write into parameters or running statistics (see parameterWriteCount). */
+export function noteParameterWrite(): void {
+  parameterWrites++;
+}
 
 /** Whether ops record the graph now (false inside noGrad). */
 export function isRecording(): boolean {

@@ -4,7 +4,7 @@
  * computed only for the inputs that need them (a first layer's input gets none). Their launches
  * count as the GPU dispatches they record (one per op on the CPU).
  */
-import { Var } from './autograd.js';
+import { noteParameterWrite, Var } from './autograd.js';
 import { countedOp } from './launch.js';
 import { runMap } from './map.js';
 import { batchNormBackward, batchNormForward } from './ops/batch-norm.js';
@@ -134,6 +134,7 @@ export interface BatchNorm2dOptions {
  */
 export function batchNorm2d(x: Var, gamma: Var, beta: Var, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNorm2dOptions): Var {
   if (typeof options !== 'object' || options === null) throw invalidParameter('options', 'an object with training', options);
+  if (options.training && runningMean) noteParameterWrite();
   const { y, mean, invstd } = countedOp(x.value, () => batchNormForward(x.value, gamma.value, beta.value, runningMean, runningVar, options));
   return Var.fromOp(
     y,

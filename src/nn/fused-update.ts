@@ -10,6 +10,7 @@ import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformField, UniformValue } from '../gpu/uniforms.js';
 import type { Tensor } from '../tensor.js';
 import { gpuOf, launchCpu, launchGpu } from './launch.js';
+import { noteParameterWrite } from './autograd.js';
 
 /** Parameters one pass updates at most (also bounded by the device's storage bindings). */
 export const MAX_PER_PASS = 16;
@@ -85,6 +86,7 @@ export function runFusedUpdate(
   cpu: (tensors: readonly Tensor[]) => void,
   shared: readonly Tensor[] = [],
 ): void {
+  noteParameterWrite();
   const gpu = gpuOf(params[0]![0]!);
   const perPass = paramsPerPass(kernel, gpu ? gpu.info.limits.maxStorageBuffersPerShaderStage! : null);
   const sharedReads = kernel.sharedReads?.length ?? 0;

@@ -9,13 +9,14 @@ import { isKensaError } from '../../src/errors.js';
 import type { Gpu } from '../../src/gpu/gpu.js';
 import { Var, backward } from '../../src/nn/autograd.js';
 import { bceDiceLoss, crossEntropy } from '../../src/nn/losses.js';
+import { nnDispatches } from '../../src/nn/launch.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { UNet, writeInto } from '../../src/models/unet.js';
 import { conv2d } from '../../src/nn/conv.js';
 import { BatchNorm2d, Conv2d } from '../../src/nn/layers.js';
 import { relu } from '../../src/nn/ops.js';
 import { mulberry32 } from '../../src/rng.js';
-import { Tensor, tidy } from '../../src/tensor.js';
+import { liveTensors, Tensor, tidy } from '../../src/tensor.js';
 import { gpuSkip, testGpu } from '../_kit/gpu.js';
 
 const gpu = await testGpu();
@@ -122,6 +123,46 @@ test('eval folds each batch norm into its convolution (and the ReLU into its sto
     assert.ok(worst < 1e-5, `${device ? 'gpu' : 'cpu'}: max difference ${worst}`);
     assert.ok(b.some((v) => v === 0) && b.some((v) => v > 0), 'the ReLU clamps some outputs and keeps others');
   }
+});
+
+test('eval keeps its folded weights across forwards and folds again after a step or loaded weights; dispose frees everything', async () => {
+  const before = liveTensors();
+  const net = await UNet.create({ widths: TINY }, { seed: 5 });
+  const { images, masks } = drawnDefects(2, 8, 4);
+  const x = Var.constant(Tensor.fromArray(images, [2, 1, 8, 8], 'f32'));
+  const predicted = () => tidy(() => net.predict(x).value.data as Float32Array).slice();
+  const launches = (fn: () => unknown) => {
+    const at = nnDispatches();
+    fn();
+    return nnDispatches() - at;
+  };
+  const first = launches(predicted);
+  const second = launches(predicted);
+  // 3 double convs (2 levels down, 1 up) of two folds, 3 launches each (scale, weight, shift: no conv bias), made once
+  const folding = 3 * 2 * 3;
+  assert.equal(first - second, folding, `launches of the first forward ${first}, of the second ${second}`);
+  const cached = predicted();
+
+  const optimizer = new AdamW(net.parameters(), { lr: 0.05 });
+  tidy(() => backward(bceDiceLoss(net.forward(x), Tensor.fromArray(masks, [2, 1, 8, 8], 'f32'))));
+  optimizer.step();
+  optimizer.dispose();
+  const stepped = predicted();
+  const fresh = await UNet.create({ widths: TINY }, { seed: 9 });
+  await fresh.loadStateDict({ tensors: await net.stateDict(), metadata: {} }, 'the stepped net');
+  const expected = tidy(() => fresh.predict(x).value.data as Float32Array).slice();
+  assert.ok(
+    stepped.some((v, i) => v !== cached[i]),
+    'the step moved the eval output',
+  );
+  assert.deepEqual(stepped, expected, 'eval after a step equals a net made from the stepped weights');
+
+  await net.loadStateDict({ tensors: await fresh.stateDict(), metadata: {} }, 'the same weights');
+  assert.equal(launches(predicted) - second, folding, 'loaded weights are folded again');
+  net.dispose();
+  fresh.dispose();
+  x.value.dispose();
+  assert.equal(liveTensors(), before, 'dispose frees the weights, gradients and folded weights');
 });
 
 test('bad configurations and inputs get errors naming them', async () => {
