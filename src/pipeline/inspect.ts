@@ -27,7 +27,7 @@ import { Tensor } from '../tensor.js';
 import { Batcher, type BatchLimits, type Geometry } from './batcher.js';
 import type { Defect } from '../detect/defect.js';
 import { detect, detectorFor, type ImageDetection, type TiledOptions } from '../detect/detector.js';
-import { decodeBuffer, DEFAULT_MAX_PIXELS, readHashedImageFile, type DecodedImage, type DecodeOptions } from './decode.js';
+import { DEFAULT_MAX_PIXELS, readDecodedImageFile, type DecodedImage, type DecodeOptions } from './decode.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { BoundedQueue } from './queue.js';
 import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from '../detect/recipe.js';
@@ -249,9 +249,11 @@ async function decodeStage(run: Run): Promise<void> {
   for await (const item of run.paths) {
     const t = performance.now();
     try {
-      // with the GPU backend the workers are mostly idle: they read and hash, the main thread stays free
-      const { bytes, hash } = pool && options.backend.kind === 'gpu' ? await pool.read(item.path) : await readHashedImageFile(item.path);
-      const image = await decodeBuffer(item.path, bytes, run.decodeOptions);
+      // with the GPU backend the workers are mostly idle: they read, hash and decode, the main thread stays free
+      const { image, hash } =
+        pool && options.backend.kind === 'gpu'
+          ? await pool.readAndDecode(item.path, run.decodeOptions)
+          : await readDecodedImageFile(item.path, run.decodeOptions);
       const geometry = { width: image.width, height: image.height, channels: image.channels, dtype: image.dtype };
       await run.decoded.push({ item, image, hash, decodeMs: performance.now() - t, geometry });
     } catch (e) {

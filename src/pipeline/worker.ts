@@ -1,13 +1,13 @@
-/** The piscina worker of WorkerPool: one task = one batch's post stages, its whole recipe, or one file read and hashed, or uploaded bytes decoded and hashed. */
+/** The piscina worker of WorkerPool: one task = one batch's post stages, its whole recipe, one file read, hashed and decoded, or uploaded bytes decoded and hashed. */
 import { threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { Tensor } from '../tensor.js';
 import { detect, detectorFor, transferables, type ImageDetection } from '../detect/detector.js';
-import { decodeHashed, PixelLimitError, readHashedImageFile } from './decode.js';
+import { decodeHashed, PixelLimitError, readDecodedImageFile } from './decode.js';
 import { keepTemplateOpen } from './template.js';
-import type { DecodeResult, ReadResult, WorkerResult, WorkerTask } from './workers.js';
+import type { DecodeFailure, DecodeResult, ReadResult, WorkerResult, WorkerTask } from './workers.js';
 
-async function judge(task: Exclude<WorkerTask, { stage: 'read' | 'decode' }>): Promise<ImageDetection[]> {
+async function judge(task: Exclude<WorkerTask, { stage: 'read and decode' | 'decode' }>): Promise<ImageDetection[]> {
   if (task.stage === 'post') {
     const detector = detectorFor(task.recipe);
     return task.payloads.map((p) => detector.post(p, task.recipe));
@@ -17,12 +17,15 @@ async function judge(task: Exclude<WorkerTask, { stage: 'read' | 'decode' }>): P
   return detect(batch, task.recipe, task.wantMasks);
 }
 
-async function read(path: string): Promise<ReadResult> {
+function failure(e: unknown): DecodeFailure {
+  return { error: e instanceof Error ? e.message : String(e), pixelLimit: e instanceof PixelLimitError };
+}
+
+async function readAndDecode(task: Extract<WorkerTask, { stage: 'read and decode' }>): Promise<ReadResult> {
   try {
-    const { bytes, hash } = await readHashedImageFile(path);
-    return { bytes, hash };
+    return await readDecodedImageFile(task.path, task.options);
   } catch (e) {
-    return { error: e instanceof Error ? e.message : String(e) };
+    return failure(e);
   }
 }
 
@@ -31,13 +34,13 @@ async function decode(task: Extract<WorkerTask, { stage: 'decode' }>): Promise<D
     const { image, hash } = await decodeHashed(task.path, Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength), task.options);
     return { image, bytes: task.bytes, hash };
   } catch (e) {
-    return { error: e instanceof Error ? e.message : String(e), pixelLimit: e instanceof PixelLimitError };
+    return failure(e);
   }
 }
 
 export default async function run(task: WorkerTask): Promise<ReturnType<typeof move>> {
-  if (task.stage === 'read' || task.stage === 'decode') {
-    const r = task.stage === 'read' ? await read(task.path) : await decode(task);
+  if (task.stage === 'read and decode' || task.stage === 'decode') {
+    const r = task.stage === 'read and decode' ? await readAndDecode(task) : await decode(task);
     return move({ [transferableSymbol]: transferables(r), [valueSymbol]: r });
   }
   const result: WorkerResult = { detections: await judge(task), thread: threadId };

@@ -15,17 +15,17 @@ import { Piscina } from 'piscina';
 import { KensaError } from '../errors.js';
 import { integerInRange } from '../validate.js';
 import { transferables, type ImageDetection, type Payload } from '../detect/detector.js';
-import { decodeErrorOf, type DecodeOptions, type HashedDecode, type ReadFile } from './decode.js';
+import { decodeErrorOf, type DecodedImage, type DecodeOptions, type HashedDecode } from './decode.js';
 import type { Recipe } from '../detect/recipe.js';
 
 /**
- * What a worker is asked: post stages of payloads made elsewhere, a whole recipe on CPU frames, or
- * a source file's bytes and hash (reading and hashing off the main thread).
+ * What a worker is asked: post stages of payloads made elsewhere, a whole recipe on CPU frames, a
+ * source file read, hashed and decoded, or uploaded bytes decoded and hashed (off the main thread).
  */
 export type WorkerTask =
   | { stage: 'post'; recipe: Recipe; payloads: Payload[] }
   | { stage: 'whole recipe'; recipe: Recipe; frames: Uint8Array | Uint16Array; shape: [number, number, number, number]; wantMasks: boolean }
-  | { stage: 'read'; path: string }
+  | { stage: 'read and decode'; path: string; options: DecodeOptions }
   | { stage: 'decode'; path: string; bytes: Uint8Array; options: DecodeOptions };
 
 export interface WorkerResult {
@@ -34,11 +34,17 @@ export interface WorkerResult {
   thread: number;
 }
 
-/** A read task's answer: the bytes (transferred) and hash, or the read error's message. */
-export type ReadResult = { bytes: Uint8Array; hash: string } | { error: string };
+/** A failed read or decode: the error's message and whether it was the pixel limit (PixelLimitError). */
+export interface DecodeFailure {
+  error: string;
+  pixelLimit: boolean;
+}
 
-/** A decode task's answer: the image and the bytes (both transferred) with their hash, or the decode error. */
-export type DecodeResult = { image: HashedDecode['image']; bytes: Uint8Array; hash: string } | { error: string; pixelLimit: boolean };
+/** A read-and-decode task's answer: the image (transferred) and the file's hash, or the error. */
+export type ReadResult = { image: DecodedImage; hash: string } | DecodeFailure;
+
+/** A decode task's answer: the image and the bytes (both transferred) with their hash, or the error. */
+export type DecodeResult = { image: DecodedImage; bytes: Uint8Array; hash: string } | DecodeFailure;
 
 export const MAX_POST_WORKERS = 256;
 
@@ -79,11 +85,15 @@ export class WorkerPool {
     return this.#run({ stage: 'whole recipe', recipe, frames, shape, wantMasks });
   }
 
-  /** Reads and hashes a file on a worker; its bytes come back by transfer. A read error is a DecodeError's KENSA_ERR_DECODE. */
-  async read(path: string): Promise<ReadFile> {
-    const r = (await this.#pool.run({ stage: 'read', path } satisfies WorkerTask)) as ReadResult;
-    if ('error' in r) throw new KensaError('KENSA_ERR_DECODE', r.error);
-    return { bytes: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), hash: r.hash };
+  /**
+   * Reads, hashes and decodes a file on a worker (the main thread then only drives the device);
+   * the pixels come back by transfer. Errors are readDecodedImageFile's: a DecodeError (a missing
+   * file too), a PixelLimitError over the limit.
+   */
+  async readAndDecode(path: string, options: DecodeOptions): Promise<{ image: DecodedImage; hash: string }> {
+    const r = (await this.#pool.run({ stage: 'read and decode', path, options } satisfies WorkerTask)) as ReadResult;
+    if ('error' in r) throw decodeErrorOf(r.error, r.pixelLimit);
+    return r;
   }
 
   /**
@@ -103,7 +113,7 @@ export class WorkerPool {
     return this.#pool.destroy();
   }
 
-  async #run(task: Exclude<WorkerTask, { stage: 'read' | 'decode' }>): Promise<WorkerResult> {
+  async #run(task: Exclude<WorkerTask, { stage: 'read and decode' | 'decode' }>): Promise<WorkerResult> {
     try {
       return (await this.#pool.run(task, { transferList: transferables(task) })) as WorkerResult;
     } catch (e) {

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { isKensaError } from '../../src/errors.js';
 import { classicDetector, detectClassic } from '../../src/detect/classic.js';
 import sharp from 'sharp';
-import { decodeHashed, PixelLimitError, readHashedImageFile } from '../../src/pipeline/decode.js';
+import { decodeHashed, PixelLimitError, readDecodedImageFile } from '../../src/pipeline/decode.js';
 import { transferables } from '../../src/detect/detector.js';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { WorkerPool, resolvePostWorkers } from '../../src/pipeline/workers.js';
@@ -96,19 +96,28 @@ test('transferables: whole buffers of typed arrays at any depth, once each; view
   assert.deepEqual(transferables(big), [big.buffer]);
 });
 
-test("WorkerPool.read: a file's bytes and sha256 from a worker; a missing file is a KENSA_ERR_DECODE", async () => {
+test("WorkerPool.readAndDecode: a file's pixels and sha256 from a worker, as on this thread; a missing file and the pixel limit keep their errors", async () => {
   const dir = tempDir('kensa-workers-read-');
-  const path = join(dir, 'a.bin');
-  const data = Buffer.alloc(100_000, 7);
-  writeFileSync(path, data);
+  const path = join(dir, 'a.png');
+  const rgb = new Uint8Array(40 * 30 * 3).map((_, i) => (i * 37) % 251);
+  const png = await sharp(rgb, { raw: { width: 40, height: 30, channels: 3 } })
+    .png()
+    .toBuffer();
+  writeFileSync(path, png);
+  const options = { channels: 'gray', maxPixels: 10_000 } as const;
   const pool = new WorkerPool(1);
   try {
-    const r = await pool.read(path);
-    assert.deepEqual(r, await readHashedImageFile(path));
-    assert.equal(r.hash, createHash('sha256').update(data).digest('hex'));
+    const r = await pool.readAndDecode(path, options);
+    assert.deepEqual(r, await readDecodedImageFile(path, options));
+    assert.equal(r.hash, createHash('sha256').update(png).digest('hex'));
+    assert.deepEqual([r.image.width, r.image.height, r.image.channels], [40, 30, 1]);
     await assert.rejects(
-      pool.read(join(dir, 'missing.png')),
+      pool.readAndDecode(join(dir, 'missing.png'), options),
       (e: unknown) => isKensaError(e) && e.code === 'KENSA_ERR_DECODE' && /Cannot decode .*missing\.png: file not found/.test(e.message),
+    );
+    await assert.rejects(
+      pool.readAndDecode(path, { ...options, maxPixels: 100 }),
+      (e: unknown) => e instanceof PixelLimitError && /exceeds the limit of 100/.test(e.message),
     );
   } finally {
     await pool.destroy();
