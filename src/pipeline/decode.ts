@@ -241,6 +241,13 @@ async function decodeWithSharp(path: string, buf: Buffer, o: DecodeOptions, scal
   }
 }
 
+/** kensa's own readers, by extension; sharp decodes the other formats. */
+const READERS = new Map([
+  ['.bmp', decodeBmp],
+  ['.npy', decodeNpy],
+  ['.raw', decodeRaw],
+]);
+
 /** Reads one file; a missing or unreadable file is a DecodeError. */
 export async function readImageFile(path: string): Promise<Buffer> {
   try {
@@ -261,10 +268,18 @@ export interface HashedDecode extends ReadFile {
   image: DecodedImage;
 }
 
-/** Reads one file, hashes and decodes it (readImageFile's and decodeBuffer's errors). */
-export async function readDecodedImageFile(path: string, o: DecodeOptions): Promise<{ image: DecodedImage; hash: string }> {
-  const { bytes, hash } = await readHashedImageFile(path);
-  return { image: await decodeBuffer(path, bytes, o), hash };
+/**
+ * Whether decoding `buf` runs JavaScript (colour conversion, planar RGB, the BMP / npy / raw
+ * readers), so that a worker thread should decode it; false where libvips does all of it (gray to
+ * gray), whose pixel buffer is sharp's own and would be copied, not transferred, on the way back
+ * from a worker. An unreadable header: true (decodeBuffer reports it wherever it runs).
+ */
+export async function decodeRunsJavaScript(path: string, buf: Buffer, o: DecodeOptions): Promise<boolean> {
+  if (READERS.has(extname(path).toLowerCase()) || o.channels !== 'gray') return true;
+  const meta = await sharp(buf, { limitInputPixels: false })
+    .metadata()
+    .catch(() => null);
+  return meta === null || (meta.channels ?? 1) >= 3;
 }
 
 /** Decodes file bytes and hashes them (decodeBuffer's errors). */
@@ -289,8 +304,7 @@ export async function decodeBuffer(path: string, buf: Buffer, o: DecodeOptions):
   const scale = o.scale ?? 1;
   if (!is.inArray(scale, DECODE_SCALES)) throw invalidParameter('scale', `one of ${DECODE_SCALES.join(', ')}`, scale);
   if (buf.length === 0) throw new DecodeError(path, 'empty file');
-  const ext = extname(path).toLowerCase();
-  const read = ext === '.bmp' ? decodeBmp : ext === '.npy' ? decodeNpy : ext === '.raw' ? decodeRaw : null;
+  const read = READERS.get(extname(path).toLowerCase());
   if (!read) return decodeWithSharp(path, buf, o, scale);
   const full = read(path, buf, o);
   const px = await reduce(path, full, scale, o.maxPixels);

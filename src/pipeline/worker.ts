@@ -3,7 +3,7 @@ import { threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { Tensor } from '../tensor.js';
 import { detect, detectorFor, transferables, type ImageDetection } from '../detect/detector.js';
-import { decodeHashed, PixelLimitError, readDecodedImageFile } from './decode.js';
+import { decodeBuffer, decodeHashed, decodeRunsJavaScript, PixelLimitError, readHashedImageFile } from './decode.js';
 import { keepTemplateOpen } from './template.js';
 import type { DecodeFailure, DecodeResult, ReadResult, WorkerResult, WorkerTask } from './workers.js';
 
@@ -21,15 +21,17 @@ function failure(e: unknown): DecodeFailure {
   return { error: e instanceof Error ? e.message : String(e), pixelLimit: e instanceof PixelLimitError };
 }
 
-async function readAndDecode(task: Extract<WorkerTask, { stage: 'read and decode' }>): Promise<ReadResult> {
+async function readAndDecode(task: Extract<WorkerTask, { stage: 'read and decode' }>): Promise<ReadResult | DecodeFailure> {
   try {
-    return await readDecodedImageFile(task.path, task.options);
+    const { bytes, hash } = await readHashedImageFile(task.path);
+    if (!(await decodeRunsJavaScript(task.path, bytes, task.options))) return { bytes, hash };
+    return { image: await decodeBuffer(task.path, bytes, task.options), hash };
   } catch (e) {
     return failure(e);
   }
 }
 
-async function decode(task: Extract<WorkerTask, { stage: 'decode' }>): Promise<DecodeResult> {
+async function decode(task: Extract<WorkerTask, { stage: 'decode' }>): Promise<DecodeResult | DecodeFailure> {
   try {
     const { image, hash } = await decodeHashed(task.path, Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength), task.options);
     return { image, bytes: task.bytes, hash };

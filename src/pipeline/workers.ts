@@ -15,7 +15,7 @@ import { Piscina } from 'piscina';
 import { KensaError } from '../errors.js';
 import { integerInRange } from '../validate.js';
 import { transferables, type ImageDetection, type Payload } from '../detect/detector.js';
-import { decodeErrorOf, type DecodedImage, type DecodeOptions, type HashedDecode } from './decode.js';
+import { decodeErrorOf, type DecodedImage, type DecodeOptions, type HashedDecode, type ReadFile } from './decode.js';
 import type { Recipe } from '../detect/recipe.js';
 
 /**
@@ -40,11 +40,17 @@ export interface DecodeFailure {
   pixelLimit: boolean;
 }
 
-/** A read-and-decode task's answer: the image (transferred) and the file's hash, or the error. */
-export type ReadResult = { image: DecodedImage; hash: string } | DecodeFailure;
+/**
+ * A read-and-decode task's answer: the file's hash with the image (transferred) or, where decoding
+ * runs no JavaScript (decodeRunsJavaScript), with the bytes for the caller to decode; or the error.
+ */
+export type ReadResult = ({ image: DecodedImage } | { bytes: Uint8Array }) & { hash: string };
 
 /** A decode task's answer: the image and the bytes (both transferred) with their hash, or the error. */
 export type DecodeResult = { image: DecodedImage; bytes: Uint8Array; hash: string } | DecodeFailure;
+
+/** WorkerPool.readAndDecode's answer: the file's hash with its image, or with its bytes to decode. */
+export type ReadAndDecoded = { image: DecodedImage; hash: string; bytes?: undefined } | (ReadFile & { image?: undefined });
 
 export const MAX_POST_WORKERS = 256;
 
@@ -60,13 +66,13 @@ export function resolvePostWorkers(value: unknown, backend: 'cpu' | 'gpu'): numb
 
 export class WorkerPool {
   readonly size: number;
-  readonly #pool: Piscina<WorkerTask, WorkerResult | ReadResult | DecodeResult>;
+  readonly #pool: Piscina<WorkerTask, WorkerResult | ReadResult | DecodeResult | DecodeFailure>;
 
   /** Starts `size` threads (1 … 256, see resolvePostWorkers); `destroy()` stops them. */
   constructor(size: number) {
     this.size = integerInRange('postWorkers', size, 1, MAX_POST_WORKERS);
     const ext = extname(fileURLToPath(import.meta.url)); // .ts under tsx, .js when built
-    this.#pool = new Piscina<WorkerTask, WorkerResult | ReadResult | DecodeResult>({
+    this.#pool = new Piscina<WorkerTask, WorkerResult | ReadResult | DecodeResult | DecodeFailure>({
       filename: new URL(`./worker${ext}`, import.meta.url).href,
       minThreads: this.size,
       maxThreads: this.size,
@@ -86,14 +92,17 @@ export class WorkerPool {
   }
 
   /**
-   * Reads, hashes and decodes a file on a worker (the main thread then only drives the device);
-   * the pixels come back by transfer. Errors are readDecodedImageFile's: a DecodeError (a missing
-   * file too), a PixelLimitError over the limit.
+   * Reads and hashes a file on a worker and decodes it there where decoding runs JavaScript
+   * (colour conversion: the main thread then only drives the device); the pixels come back by
+   * transfer. Where libvips does all of it, the bytes come back instead (by transfer), for the
+   * caller to decode: sharp's pixel buffer would be copied. Errors: a DecodeError (a missing file
+   * too), a PixelLimitError over the limit.
    */
-  async readAndDecode(path: string, options: DecodeOptions): Promise<{ image: DecodedImage; hash: string }> {
-    const r = (await this.#pool.run({ stage: 'read and decode', path, options } satisfies WorkerTask)) as ReadResult;
+  async readAndDecode(path: string, options: DecodeOptions): Promise<ReadAndDecoded> {
+    const r = (await this.#pool.run({ stage: 'read and decode', path, options } satisfies WorkerTask)) as ReadResult | DecodeFailure;
     if ('error' in r) throw decodeErrorOf(r.error, r.pixelLimit);
-    return r;
+    if ('image' in r) return r;
+    return { bytes: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), hash: r.hash };
   }
 
   /**

@@ -59,7 +59,9 @@ async function writeStrip(path: string): Promise<Rect[]> {
   const drawn = [{ x: 3000, y: top, w: 2200, h: bottom - top }];
   // a dark scratch across the border of the second and third tile rows (y = 8192); a bright spot in the last tile
   drawn.push(fill({ x: 10000, y: 7900, w: 3, h: 600 }, 30), fill({ x: 15000, y: 15000, w: 24, h: 24 }, 240));
+  // b-w: without it sharp writes one raw channel as an RGB PNG
   await sharp(img, { raw: { width: SIDE, height: SIDE, channels: 1 } })
+    .toColourspace('b-w')
     .png()
     .toFile(path);
   return drawn;

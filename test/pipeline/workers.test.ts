@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isKensaError } from '../../src/errors.js';
 import { classicDetector, detectClassic } from '../../src/detect/classic.js';
 import sharp from 'sharp';
-import { decodeHashed, PixelLimitError, readDecodedImageFile } from '../../src/pipeline/decode.js';
+import { decodeFile, decodeHashed, PixelLimitError, readHashedImageFile } from '../../src/pipeline/decode.js';
 import { transferables } from '../../src/detect/detector.js';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { WorkerPool, resolvePostWorkers } from '../../src/pipeline/workers.js';
@@ -96,27 +96,38 @@ test('transferables: whole buffers of typed arrays at any depth, once each; view
   assert.deepEqual(transferables(big), [big.buffer]);
 });
 
-test("WorkerPool.readAndDecode: a file's pixels and sha256 from a worker, as on this thread; a missing file and the pixel limit keep their errors", async () => {
+test("WorkerPool.readAndDecode: a colour file decoded on a worker as on this thread, a gray one's bytes sent back to decode here; errors keep their class", async () => {
   const dir = tempDir('kensa-workers-read-');
-  const path = join(dir, 'a.png');
+  const colour = join(dir, 'colour.png');
+  const gray = join(dir, 'gray.png');
   const rgb = new Uint8Array(40 * 30 * 3).map((_, i) => (i * 37) % 251);
-  const png = await sharp(rgb, { raw: { width: 40, height: 30, channels: 3 } })
+  const colourPng = await sharp(rgb, { raw: { width: 40, height: 30, channels: 3 } })
     .png()
     .toBuffer();
-  writeFileSync(path, png);
+  writeFileSync(colour, colourPng);
+  await sharp(rgb.subarray(0, 40 * 30), { raw: { width: 40, height: 30, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(gray);
   const options = { channels: 'gray', maxPixels: 10_000 } as const;
   const pool = new WorkerPool(1);
   try {
-    const r = await pool.readAndDecode(path, options);
-    assert.deepEqual(r, await readDecodedImageFile(path, options));
-    assert.equal(r.hash, createHash('sha256').update(png).digest('hex'));
-    assert.deepEqual([r.image.width, r.image.height, r.image.channels], [40, 30, 1]);
+    const there = await pool.readAndDecode(colour, options);
+    const here = await decodeHashed(colour, readFileSync(colour), options);
+    assert.deepEqual(there, { image: here.image, hash: here.hash });
+    assert.equal(there.hash, createHash('sha256').update(colourPng).digest('hex'));
+    // gray to gray is all libvips: sharp's buffer would be copied back, so the bytes come instead
+    const g = await pool.readAndDecode(gray, options);
+    assert.equal(g.image, undefined);
+    assert.deepEqual(g, await readHashedImageFile(gray));
+    // planar RGB from a gray file runs JavaScript: decoded there
+    assert.deepEqual((await pool.readAndDecode(gray, { ...options, channels: 'rgb' })).image, await decodeFile(gray, { ...options, channels: 'rgb' }));
     await assert.rejects(
       pool.readAndDecode(join(dir, 'missing.png'), options),
       (e: unknown) => isKensaError(e) && e.code === 'KENSA_ERR_DECODE' && /Cannot decode .*missing\.png: file not found/.test(e.message),
     );
     await assert.rejects(
-      pool.readAndDecode(path, { ...options, maxPixels: 100 }),
+      pool.readAndDecode(colour, { ...options, maxPixels: 100 }),
       (e: unknown) => e instanceof PixelLimitError && /exceeds the limit of 100/.test(e.message),
     );
   } finally {
