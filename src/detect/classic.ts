@@ -296,7 +296,7 @@ export function payloadHistogram(counts: Int32Array, n: number, pixels: number):
 
 /** The device stage: everything up to the regions' statistics (and the masks, and the response histogram for a background verdict rule). */
 async function device(batch: Tensor, r: ClassicRecipe, wantMasks: boolean): Promise<RegionPayload[]> {
-  using template = await templateTensor(batch, r);
+  const template = await templateTensor(batch, r);
   using response = responseMap(batch, r, template);
   using hist = r.verdict.background ? responseHistogram(response, r) : null;
   const regions = await responseRegions(response, r, wantMasks);

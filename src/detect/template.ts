@@ -6,7 +6,8 @@
  */
 import { deviceOf } from '../device.js';
 import { KensaError } from '../errors.js';
-import { Tensor } from '../tensor.js';
+import type { Gpu } from '../gpu/gpu.js';
+import { keep, Tensor } from '../tensor.js';
 import type { ClassicRecipe, TemplateSection } from './recipe.js';
 
 /** One decoded template: grey pixels as the images are decoded. */
@@ -19,21 +20,30 @@ export interface TemplateImage {
   data: Uint8Array | Uint16Array;
 }
 
-const open = new Map<string, { image: TemplateImage; refs: number }>();
+/** An open template: its pixels, its registrations, and its tensor per device (made on first use, freed with the last release). */
+interface OpenTemplate {
+  image: TemplateImage;
+  refs: number;
+  tensors: Map<Gpu | null, Promise<Tensor>>;
+}
+
+const open = new Map<string, OpenTemplate>();
 const keyOf = (sha256: string, width: number, height: number) => `${sha256}:${width}×${height}`;
 const depth = (dtype: string) => (dtype === 'u16' ? '16-bit' : dtype === 'u8' ? '8-bit' : dtype);
 
 /** Registers a template for the detector; returns its release (the last release unregisters it). */
 export function registerTemplate(image: TemplateImage): () => void {
   const key = keyOf(image.sha256, image.width, image.height);
-  const entry = open.get(key) ?? { image, refs: 0 };
+  const entry: OpenTemplate = open.get(key) ?? { image, refs: 0, tensors: new Map() };
   entry.refs++;
   open.set(key, entry);
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    if (--entry.refs === 0 && open.get(key) === entry) open.delete(key);
+    if (--entry.refs > 0 || open.get(key) !== entry) return;
+    open.delete(key);
+    for (const t of entry.tensors.values()) void t.then((tensor) => tensor.dispose());
   };
 }
 
@@ -68,10 +78,21 @@ export function templateFor(t: TemplateSection, width: number, height: number, c
   return image;
 }
 
-/** The recipe's template as a 1×1×H×W tensor on the batch's device, checked against the batch; null without a template. */
+/**
+ * The recipe's template as a 1×1×H×W tensor on the batch's device, checked against the batch; null
+ * without a template. Made once per device while the template is open (not at every batch): the
+ * registry owns it and frees it with the template's last release, so the caller must not dispose it.
+ */
 export async function templateTensor(batch: Tensor, r: ClassicRecipe): Promise<Tensor | null> {
   if (!r.template) return null;
   const [, channels, height, width] = batch.shape as [number, number, number, number];
   const image = templateFor(r.template, width, height, channels, batch.dtype);
-  return Tensor.fromFrames([image.data], [1, 1, height, width], image.dtype, deviceOf(batch).gpu ?? undefined);
+  const entry = open.get(keyOf(image.sha256, width, height))!;
+  const gpu = deviceOf(batch).gpu;
+  let made = entry.tensors.get(gpu);
+  if (!made) {
+    made = Tensor.fromFrames([image.data], [1, 1, height, width], image.dtype, gpu ?? undefined).then(keep);
+    entry.tensors.set(gpu, made);
+  }
+  return made;
 }

@@ -165,7 +165,7 @@ export async function sweepImageCounts(
   const counts: MaskCounts[][][] = new Array(frames.length);
   const { connectivity } = recipe.components;
   await forBatches(backend, frames, async (batch, part) => {
-    using template = await templateTensor(batch, recipe);
+    const template = await templateTensor(batch, recipe);
     using response = responseMap(batch, recipe, template);
     for (const [t, value] of grid.thresholds.entries()) {
       const payloads = await responseRegions(response, { ...recipe, threshold: { ...recipe.threshold, value } }, true);

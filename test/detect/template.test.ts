@@ -7,7 +7,8 @@ import { parseRecipe, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { registerTemplate, templateTensor } from '../../src/detect/template.js';
 import { openRecipeTemplate } from '../../src/pipeline/template.js';
 import { mulberry32 } from '../../src/rng.js';
-import { Tensor } from '../../src/tensor.js';
+import type { Gpu } from '../../src/gpu/gpu.js';
+import { liveTensors, Tensor } from '../../src/tensor.js';
 import type { Frame } from '../../src/tune/data.js';
 import { medianTemplate, writeTemplate } from '../../src/tune/template.js';
 import { gpuSkip, testGpu } from '../_kit/gpu.js';
@@ -190,6 +191,33 @@ const VARIANTS: [string, Record<string, unknown>, boolean][] = [
   ['16-bit, the denoise sigma', {}, true],
 ];
 
+test("a template's tensor is made once per device while it is open, shared by every batch, and freed with its last release", async () => {
+  const golden = medianTemplate([1, 2, 3].map((s) => frame(`g${s}`, surface(s, false))));
+  const sha256 = 'c'.repeat(64);
+  const r = withTemplate({ path: 'once.png', sha256, weight: 1 });
+  const x = Tensor.fromArray(Uint8Array.from(surface(100, true)), [1, 1, S, S], 'u8');
+  const devices: (Gpu | null)[] = [null, ...(gpu ? [gpu] : [])];
+  for (const device of devices) {
+    const batch = device ? await x.toGpu(device) : x;
+    const before = liveTensors();
+    const first = registerTemplate({ path: 'once.png', sha256, width: S, height: S, dtype: 'u8', data: golden.data });
+    const second = registerTemplate({ path: 'once.png', sha256, width: S, height: S, dtype: 'u8', data: golden.data });
+    const uploads = device?.stats.transfers.uploads ?? 0;
+    const [a, b] = await Promise.all([templateTensor(batch, r), templateTensor(batch, r)]);
+    assert.ok(a !== null && a === b, 'one tensor for concurrent batches');
+    assert.equal(await templateTensor(batch, r), a, 'and for the next batch');
+    if (device) assert.equal(device.stats.transfers.uploads - uploads, 1, 'one upload');
+    await detectClassic(batch, r, false);
+    assert.equal(liveTensors(), before + 1, 'the detector leaves the template open');
+    first();
+    assert.equal(liveTensors(), before + 1, 'open while another holds it');
+    second();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(liveTensors(), before, 'freed with the last release');
+    if (batch !== x) batch.dispose();
+  }
+});
+
 test('the template channel: GPU equals CPU (response map to 1e-5, the same defects and masks)', { skip: gpuSkip(gpu) }, async () => {
   const golden = medianTemplate([1, 2, 3].map((s) => frame(`g${s}`, surface(s, false))));
   for (const [what, section, wide] of VARIANTS) {
@@ -210,8 +238,9 @@ test('the template channel: GPU equals CPU (response map to 1e-5, the same defec
             )
           : Tensor.fromArray(Uint8Array.from(frames), [2, 1, S, S], 'u8');
         const xg = await x.toGpu(gpu!);
-        using tc = await templateTensor(x, r);
-        using tg = await templateTensor(xg, r);
+        // the registry's tensors: not disposed here
+        const tc = await templateTensor(x, r);
+        const tg = await templateTensor(xg, r);
         using mc = responseMap(x, r, tc);
         using mg = responseMap(xg, r, tg);
         const a = mc.data as Float32Array;
