@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import type { DType } from '../../../src/dtype.js';
 import type { Gpu } from '../../../src/gpu/gpu.js';
 import { dihedralPrograms, isDihedral } from '../../../src/ops/geometry/dihedral.js';
+import { warpAffine } from '../../../src/ops/geometry/warp-affine.js';
 import { integerMap, type GatherBorder, type IntegerMap } from '../../../src/ops/geometry/gather.js';
 import type { Tensor } from '../../../src/tensor.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
@@ -129,6 +130,22 @@ describe('tiled integer maps (dihedral group and translations)', () => {
         }
       }
     }
+  });
+
+  test('a nearest warpAffine by flips, quarter turns and integer shifts runs tiled, equal to its bilinear warp', { skip: gpuSkip(gpu) }, async () => {
+    // source → destination matrices; bilinear at integer coordinates reads exactly one pixel
+    const matrices = [
+      [0, 1, 3, -1, 0, 40],
+      [-1, 0, 36, 0, 1, -2],
+      [1, 0, 0, 0, 1, 0],
+      [0, -1, 41, -1, 0, 33],
+    ];
+    const x = specialImage([4, 3, 37, 37], 'u8', 6);
+    const options = { matrix: matrices, width: 43, height: 35, borderValue: 77 };
+    const nearest = warpAffine(x, { ...options, interpolation: 'nearest' });
+    assert.deepEqual(bits(nearest), bits(warpAffine(x, { ...options, interpolation: 'bilinear' })));
+    await assertTiled(gpu!, x, (t) => warpAffine(t, { ...options, interpolation: 'nearest' }), 'warpAffine per sample');
+    await assertTiled(gpu!, x, (t) => warpAffine(t, { ...options, matrix: matrices[3]!, interpolation: 'nearest' }), 'warpAffine one matrix');
   });
 
   test('reflecting borders and other maps stay on the gather engine', { skip: gpuSkip(gpu) }, async () => {
