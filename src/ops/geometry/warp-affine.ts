@@ -326,6 +326,19 @@ fn map_coord(n: u32, y: u32, x: u32) -> vec2<i32> { return ${r.perSample ? 'src_
   };
 }
 
+/**
+ * The destination → source integer maps of source → destination `matrices` when every one is a
+ * flip, quarter turn or transpose with an integer shift (at most 2^24: larger ones are left to
+ * the float path, which clamps them); null otherwise.
+ */
+function affineIntegerMaps(matrices: readonly (readonly number[])[]): IntegerMap[] | null {
+  const maps = matrices.map((m): IntegerMap => {
+    const i = invertAffine(m);
+    return { mx: [i[1]!, i[0]!, i[2]!], my: [i[4]!, i[3]!, i[5]!] };
+  });
+  return maps.every((m) => isDihedral(m) && Math.abs(m.mx[2]) <= LIMIT && Math.abs(m.my[2]) <= LIMIT) ? maps : null;
+}
+
 /** A validated warpAffine of `x`. */
 function affineRun(x: Tensor, options: WarpAffineOptions): WarpRun {
   const d = checkImage('x', x);
@@ -343,14 +356,12 @@ function affineRun(x: Tensor, options: WarpAffineOptions): WarpRun {
       }
     : { m0: [inv[0]!, inv[1]!, inv[2]!, 0], m1: [inv[3]!, inv[4]!, inv[5]!, 0] };
   const f = Math.fround;
-  // dst → src maps of (y, x); offsets beyond 2^24 are left to the float path, which clamps them
-  const integerMaps = invs.map((i): IntegerMap => ({ mx: [i[1]!, i[0]!, i[2]!], my: [i[4]!, i[3]!, i[5]!] }));
-  const exact = integerMaps.every((m) => isDihedral(m) && Math.abs(m.mx[2]) <= LIMIT && Math.abs(m.my[2]) <= LIMIT);
+  const integerMaps = affineIntegerMaps(ms.values);
   return {
     ...resolveWarpSampling(x, d, o),
     perSample: ps,
     uniforms,
-    ...(exact && { integerMaps }),
+    ...(integerMaps && { integerMaps }),
     srcXY: (n, xx, y, p) => {
       const m = invs[ps ? n : 0]!;
       p[0] = f(f(f(m[0]! * xx) + f(m[1]! * y)) + m[2]!);
