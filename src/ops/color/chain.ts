@@ -17,14 +17,18 @@
  *               affine steps before this one (torchvision adjust_contrast takes the mean after them,
  *               clipping included: the two differ only where an earlier step saturated pixels)
  *   gray        every channel g
+ * On the GPU, planes that start on a storage word run by words (an RGB chain's thread reads and
+ * writes the same word of the three planes, each pixel's chain run once); others, and chains read
+ * through a map, run one pixel program evaluation per output element.
  * GPU and CPU agree to ±1 on integer outputs and 1e-4 on floats: WGSL's division and pow are not
  * correctly rounded (affine-only and gray chains agree exactly). The contrast step's means come from
  * imageStats on the chain's device, so no value returns to the host.
  */
 import { onDevice } from '../../device.js';
-import { allocTyped, readElement, saturate, type DType } from '../../dtype.js';
+import { allocTyped, ELEMENTS_PER_WORD, readElement, saturate, type DType } from '../../dtype.js';
 import { KensaError } from '../../errors.js';
 import type { ProgramInfo } from '../../gpu/program.js';
+import type { UniformField } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
 import { invalidParameter, is } from '../../validate.js';
 import { checkDType, checkImage, numberItem, perSample, type PerSample, type PerSampleItem } from '../image.js';
@@ -158,23 +162,21 @@ fn chain_in(n: u32, c: u32, y: u32, x: u32) -> f32 {
 }`;
 }
 
-function buildChainProgram(dtype: DType, withMeans: boolean, map: MappedInput | undefined): ProgramInfo {
-  return pixelProgram({
-    name: 'color_chain',
-    key: `${withMeans ? 'means' : ''}${map ? `;map=${map.key}` : ''}`,
-    inputs: [{ name: 'src', dtype }, ...(withMeans ? [{ name: 'stats', dtype: 'f32' as const }] : [])],
-    output: dtype,
-    border: map?.border ?? 'replicate',
-    uniforms: [
-      { name: 'step_count', type: 'u32' },
-      { name: 'rgb', type: 'u32' },
-      { name: 'max', type: 'f32' },
-      { name: 'inv_max', type: 'f32' },
-      { name: 'steps', type: { array: 'vec4f', length: MAX_COLOR_STEPS, sized: true } },
-      ...(map?.uniforms ?? []),
-    ],
-    pixel: /* wgsl */ `
-${chainInput(map)}
+/** The uniforms every chain program reads (its steps, the RGB flag and the full scale). */
+const CHAIN_UNIFORMS: readonly UniformField[] = [
+  { name: 'step_count', type: 'u32' },
+  { name: 'rgb', type: 'u32' },
+  { name: 'max', type: 'f32' },
+  { name: 'inv_max', type: 'f32' },
+  { name: 'steps', type: { array: 'vec4f', length: MAX_COLOR_STEPS, sized: true } },
+];
+
+/**
+ * WGSL of the steps, shared by the chain's programs: `run_chain(n, c, v)` is sample n's chain on
+ * the pixel's RGB triple v (channel c's value thrice when the chain is not RGB).
+ */
+function chainSteps(withMeans: boolean): string {
+  return /* wgsl */ `
 fn grey(v: vec3<f32>) -> f32 {
   if (u.rgb == 0u) { return v.x; }
   return ${GRAY_WEIGHTS[0]} * v.x + ${GRAY_WEIGHTS[1]} * v.y + ${GRAY_WEIGHTS[2]} * v.z;
@@ -219,13 +221,8 @@ ${
     : '  return 0.0;'
 }
 }
-fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  var v: vec3<f32>;
-  if (u.rgb == 1u) {
-    v = vec3<f32>(chain_in(n, 0u, y, x), chain_in(n, 1u, y, x), chain_in(n, 2u, y, x));
-  } else {
-    v = vec3<f32>(chain_in(n, c, y, x));
-  }
+fn run_chain(n: u32, c: u32, v0: vec3<f32>) -> vec3<f32> {
+  var v = v0;
   var m = input_mean(n, c);
   let lo = vec3<f32>(0.0);
   let hi = vec3<f32>(u.max);
@@ -242,10 +239,128 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
     }
     v = clamp(v, lo, hi);
   }
+  return v;
+}`;
+}
+
+function buildChainProgram(dtype: DType, withMeans: boolean, map: MappedInput | undefined): ProgramInfo {
+  return pixelProgram({
+    name: 'color_chain',
+    key: `${withMeans ? 'means' : ''}${map ? `;map=${map.key}` : ''}`,
+    inputs: [{ name: 'src', dtype }, ...(withMeans ? [{ name: 'stats', dtype: 'f32' as const }] : [])],
+    output: dtype,
+    border: map?.border ?? 'replicate',
+    uniforms: [...CHAIN_UNIFORMS, ...(map?.uniforms ?? [])],
+    pixel: /* wgsl */ `
+${chainInput(map)}
+${chainSteps(withMeans)}
+fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
+  var v: vec3<f32>;
+  if (u.rgb == 1u) {
+    v = vec3<f32>(chain_in(n, 0u, y, x), chain_in(n, 1u, y, x), chain_in(n, 2u, y, x));
+  } else {
+    v = vec3<f32>(chain_in(n, c, y, x));
+  }
+  v = run_chain(n, c, v);
   if (u.rgb == 0u || c == 0u) { return v.x; }
   return select(v.z, v.y, c == 1u);
 }`,
   });
+}
+
+/** WGSL of the f32 values of storage word `w` of `dtype` (vec4 for u8, vec2 for u16 and f16, f32). */
+function wordValues(dtype: DType, w: string): string {
+  if (dtype === 'u8') return `u8x4_f32(${w})`;
+  if (dtype === 'u16') return `vec2<f32>(small_f32(${w} & 0xffffu), small_f32(${w} >> 16u))`;
+  if (dtype === 'f16') return `unpack_f16x2(${w})`;
+  return w;
+}
+
+const wordPrograms = new Map<string, ProgramInfo>();
+
+/**
+ * The chain in place by storage words, for planes that start on a word (H·W a multiple of the
+ * elements per word): an RGB chain's thread reads the same word of the three planes, runs the
+ * chain once per pixel and writes the three words; another chain's thread maps one word of one
+ * plane. The same arithmetic as the pixel program, so the two agree bit for bit.
+ */
+function chainWordsProgram(dtype: DType, withMeans: boolean, rgb: boolean): ProgramInfo {
+  const id = `${dtype}|${withMeans}|${rgb}`;
+  let program = wordPrograms.get(id);
+  if (program) return program;
+  const k = ELEMENTS_PER_WORD[dtype];
+  const vec = k === 1 ? 'f32' : `vec${k}<f32>`;
+  const lane = (v: string) => (k === 1 ? v : `${v}[j]`);
+  const lanes = (statements: string) => (k === 1 ? statements : `for (var j = 0u; j < ${k}u; j++) {\n    ${statements}\n  }`);
+  const main = rgb
+    ? `let n = i / pw;
+  // word of the R plane: (3n)·pw + (i − n·pw)
+  let w = i + 2u * n * pw;
+  let r = word_in(w);
+  let g = word_in(w + pw);
+  let b = word_in(w + 2u * pw);
+  var ro: ${vec};
+  var go: ${vec};
+  var bo: ${vec};
+  ${lanes(`let v = run_chain(n, 0u, vec3<f32>(${lane('r')}, ${lane('g')}, ${lane('b')}));
+    ${lane('ro')} = v.x;
+    ${lane('go')} = v.y;
+    ${lane('bo')} = v.z;`)}
+  out[w] = out_pack(ro);
+  out[w + pw] = out_pack(go);
+  out[w + 2u * pw] = out_pack(bo);`
+    : `let plane = i / pw;
+  let n = plane / u.src_shape.y;
+  let c = plane - n * u.src_shape.y;
+  let x = word_in(i);
+  var o: ${vec};
+  ${lanes(`${lane('o')} = run_chain(n, c, vec3<f32>(${lane('x')})).x;`)}
+  out[i] = out_pack(o);`;
+  program = {
+    name: 'color_chain_words',
+    key: `${withMeans ? 'means' : ''};rgb=${rgb}`,
+    inputs: [{ name: 'src', dtype }, ...(withMeans ? [{ name: 'stats', dtype: 'f32' as const }] : [])],
+    outputs: [{ name: 'out', dtype }],
+    uniforms: [
+      { name: 'src_shape', type: 'vec4u' },
+      // words per plane, threads
+      { name: 'plane_words', type: 'u32' },
+      { name: 'units', type: 'u32' },
+      ...CHAIN_UNIFORMS,
+    ],
+    workgroupSize: 256,
+    body: /* wgsl */ `
+${chainSteps(withMeans)}
+fn word_in(i: u32) -> ${vec} { return ${wordValues(dtype, 'src[i]')}; }
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let i = linear_workgroup(wid, nwg) * WG + li;
+  if (i >= u.units) { return; }
+  let pw = u.plane_words;
+  ${main}
+}`,
+  };
+  wordPrograms.set(id, program);
+  return program;
+}
+
+/** Records the chain of a GPU tensor by words where its planes start on a word; null otherwise. */
+function runChainWords(x: Tensor, c: ReturnType<typeof prepareChain>, stats: Tensor | null): Tensor | null {
+  const [n, ch, h, w] = c.shape;
+  const k = ELEMENTS_PER_WORD[x.dtype];
+  if ((h * w) % k !== 0 || x.size === 0) return null;
+  const pw = (h * w) / k;
+  const units = pw * n * (c.rgb ? 1 : ch);
+  const gpu = x.gpu.gpu;
+  const out = Tensor.empty(gpu, c.shape, x.dtype);
+  gpu.dispatch({
+    program: chainWordsProgram(x.dtype, stats !== null, c.rgb),
+    inputs: stats ? [x.gpu.ref, stats.gpu.ref] : [x.gpu.ref],
+    outputs: [out.gpu.ref],
+    uniforms: { ...c.uniforms, src_shape: c.shape, plane_words: pw, units },
+    workgroups: Math.ceil(units / 256),
+  });
+  return out;
 }
 
 const f = Math.fround;
@@ -365,7 +480,7 @@ export function colorChain(x: Tensor, options: ColorChainOptions): Tensor {
   return onDevice(x, {
     gpu: () => {
       const stats = c.withMeans ? imageStats(x) : null;
-      const out = runPixelProgram(chainProgram(x.dtype, c.withMeans), stats ? [x, stats] : [x], c.shape, x.dtype, c.uniforms);
+      const out = runChainWords(x, c, stats) ?? runPixelProgram(chainProgram(x.dtype, c.withMeans), stats ? [x, stats] : [x], c.shape, x.dtype, c.uniforms);
       stats?.dispose();
       return out;
     },
@@ -408,5 +523,10 @@ function prepareChain(x: Tensor, options: ColorChainOptions) {
 
 /** Every program variant of colorChain, for compile-all tests; with `map`, also those of colorChainThrough reading through it. */
 export function colorChainPrograms(map?: MappedInput): ProgramInfo[] {
-  return COLOR_CHAIN_DTYPES.flatMap((dt) => [chainProgram(dt, false), chainProgram(dt, true), ...(map ? [chainProgram(dt, false, map)] : [])]);
+  return COLOR_CHAIN_DTYPES.flatMap((dt) => [
+    chainProgram(dt, false),
+    chainProgram(dt, true),
+    ...[false, true].flatMap((means) => [false, true].map((rgb) => chainWordsProgram(dt, means, rgb))),
+    ...(map ? [chainProgram(dt, false, map)] : []),
+  ]);
 }

@@ -12,7 +12,9 @@
  * f16 clamps to ±65504), as OpenCV's convertTo would after the copy.
  *
  * Each thread writes one output word (4 u8, 2 u16/f16 or 1 i32/f32 pixels) and finds its
- * (n, c, y, x) with one division chain, then steps through the word's pixels.
+ * (n, c, y, x) with one division chain, then steps through the word's pixels. Same-dtype integer
+ * maps of the dihedral group plus a translation ('inside' or constant border: flips, quarter turns,
+ * transposes, crops, constant pads and their compositions) take the tiled path instead (dihedral.ts).
  */
 import { onDevice } from '../../device.js';
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, allocTyped, saturate, type DType } from '../../dtype.js';
@@ -22,6 +24,7 @@ import { Tensor } from '../../tensor.js';
 import { borderIndex, wgslBorder, type BorderMode } from '../../kernels/border.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, wgslWordElements, type Dims4 } from '../../kernels/pixel.js';
 import { packPerSample, perSampleField } from '../image.js';
+import { isDihedral, runDihedral } from './dihedral.js';
 
 /** Border modes of a gather: the three of border.ts, or 'inside' when every coordinate is in range. */
 export type GatherBorder = BorderMode | 'inside';
@@ -305,7 +308,10 @@ export function integerMap(
       }
     : { map_x: [...maps[0]!.mx, 0], map_y: [...maps[0]!.my, 0] };
   return onDevice(x, {
-    gpu: () => runGather(x, integerMapSpec(name, x.dtype, outDtype, border, perSample), outShape, uniforms, borderValue),
+    gpu: () =>
+      outDtype === x.dtype && (border === 'inside' || border === 'constant') && maps.every(isDihedral)
+        ? runDihedral(x, outShape, maps, fillBits(x.dtype, borderValue))
+        : runGather(x, integerMapSpec(name, x.dtype, outDtype, border, perSample), outShape, uniforms, borderValue),
     cpu: () =>
       cpuGather(
         x,

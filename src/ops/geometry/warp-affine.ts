@@ -35,7 +35,8 @@ import { integerInRange, invalidParameter, is, numberInRange, oneOf } from '../.
 import { BORDER_MODES, type BorderMode } from '../../kernels/border.js';
 import { checkImage, type ImageDims, outDType, packPerSample, perSample, perSampleField, type PerSample, type PerSampleItem } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4, type MappedInput } from '../../kernels/pixel.js';
-import { ALL_DTYPES, cpuGather, gatherProgram, runGather, type GatherSpec } from './gather.js';
+import { isDihedral } from './dihedral.js';
+import { ALL_DTYPES, cpuGather, gatherProgram, integerMap, runGather, type GatherSpec, type IntegerMap } from './gather.js';
 
 export const WARP_INTERPOLATIONS = ['nearest', 'bilinear'] as const;
 export type WarpInterpolation = (typeof WARP_INTERPOLATIONS)[number];
@@ -177,6 +178,8 @@ export interface WarpRun {
   readonly uniforms: UniformValues;
   /** The map's `src_xy` in f32 on the CPU: writes sample n's source (X, Y) of (x, y) into p. */
   srcXY(n: number, x: number, y: number, p: number[]): void;
+  /** Each matrix as an integer map, when all are flips, quarter turns or transposes with an integer shift. */
+  readonly integerMaps?: readonly IntegerMap[];
 }
 
 /** Validates the options every warp shares: the output shape, sampling, border and dtype of a warp of `x`. */
@@ -196,9 +199,16 @@ export function resolveWarpSampling(
   };
 }
 
-/** Runs a warp where `x` lives: nearest by the gather engine, bilinear by a pixel program. */
+/**
+ * Runs a warp where `x` lives: nearest by the gather engine, bilinear by a pixel program. A nearest
+ * warp with a constant border by integer maps is their integer map: the same pixels (coordinates
+ * are exact in f32 up to 2^24), on the GPU by the tiled path where it applies.
+ */
 export function runWarp(x: Tensor, map: WarpMap, r: WarpRun): Tensor {
   const { shape, dtype, border, borderValue, perSample: ps } = r;
+  if (r.interpolation === 'nearest' && border === 'constant' && r.integerMaps) {
+    return integerMap(map.name, x, shape, dtype, border, borderValue, ps ? r.integerMaps : r.integerMaps[0]!);
+  }
   return onDevice(x, {
     gpu: () => {
       if (r.interpolation === 'nearest') return runGather(x, nearestSpec(map, x.dtype, dtype, border, ps), shape, r.uniforms, borderValue);
@@ -316,6 +326,19 @@ fn map_coord(n: u32, y: u32, x: u32) -> vec2<i32> { return ${r.perSample ? 'src_
   };
 }
 
+/**
+ * The destination → source integer maps of source → destination `matrices` when every one is a
+ * flip, quarter turn or transpose with an integer shift (at most 2^24: larger ones are left to
+ * the float path, which clamps them); null otherwise.
+ */
+function affineIntegerMaps(matrices: readonly (readonly number[])[]): IntegerMap[] | null {
+  const maps = matrices.map((m): IntegerMap => {
+    const i = invertAffine(m);
+    return { mx: [i[1]!, i[0]!, i[2]!], my: [i[4]!, i[3]!, i[5]!] };
+  });
+  return maps.every((m) => isDihedral(m) && Math.abs(m.mx[2]) <= LIMIT && Math.abs(m.my[2]) <= LIMIT) ? maps : null;
+}
+
 /** A validated warpAffine of `x`. */
 function affineRun(x: Tensor, options: WarpAffineOptions): WarpRun {
   const d = checkImage('x', x);
@@ -333,10 +356,12 @@ function affineRun(x: Tensor, options: WarpAffineOptions): WarpRun {
       }
     : { m0: [inv[0]!, inv[1]!, inv[2]!, 0], m1: [inv[3]!, inv[4]!, inv[5]!, 0] };
   const f = Math.fround;
+  const integerMaps = affineIntegerMaps(ms.values);
   return {
     ...resolveWarpSampling(x, d, o),
     perSample: ps,
     uniforms,
+    ...(integerMaps && { integerMaps }),
     srcXY: (n, xx, y, p) => {
       const m = invs[ps ? n : 0]!;
       p[0] = f(f(f(m[0]! * xx) + f(m[1]! * y)) + m[2]!);

@@ -143,6 +143,7 @@ describe('colorChain', () => {
   test('GPU matches the CPU reference (integers ±1, floats 1e-4): dtypes, 1 and 3 channels, batches', { skip: gpuSkip(gpu) }, async () => {
     for (const dtype of COLOR_CHAIN_DTYPES) {
       await assertGpuMatchesCpu(gpu!, [naturalImage([4, 3, 11, 9], dtype, 2)], (t) => colorChain(t, { steps: RANDOM_CHAIN }), { int: 1 }, `${dtype} rgb`);
+      await assertGpuMatchesCpu(gpu!, [naturalImage([4, 3, 8, 12], dtype, 2)], (t) => colorChain(t, { steps: RANDOM_CHAIN }), { int: 1 }, `${dtype} rgb words`);
       await assertGpuMatchesCpu(gpu!, [randomImage([4, 1, 4, 12], dtype, 3)], (t) => colorChain(t, { steps: RANDOM_CHAIN }), { int: 1 }, `${dtype} grey`);
       await assertGpuMatchesCpu(
         gpu!,
@@ -151,6 +152,47 @@ describe('colorChain', () => {
         dtype === 'u8' || dtype === 'u16' ? EXACT : {},
         `${dtype} affine and gray`,
       );
+    }
+  });
+
+  test('planes on a word run the word program, bit-exact with the pixel program (read through an identity map)', { skip: gpuSkip(gpu) }, async () => {
+    const identity = { matrix: [1, 0, 0, 0, 1, 0], border: 'constant' } as const;
+    const chains: { shape: [number, number, number, number]; steps: ColorStep[] }[] = [
+      // RGB triples (hsv, gray) and per-channel steps, 3 and 1 channels
+      {
+        shape: [2, 3, 8, 10],
+        steps: [
+          { kind: 'affine', alpha: [1.2, 0.7], beta: 5 },
+          { kind: 'hsv', hue: [20, -90], saturation: 0.2 },
+          { kind: 'gamma', gamma: 1.3 },
+        ],
+      },
+      { shape: [2, 3, 6, 6], steps: [{ kind: 'gray' }] },
+      { shape: [2, 3, 4, 12], steps: [{ kind: 'affine', alpha: [0.6, 1.4], beta: [-8, 3] }] },
+      {
+        shape: [3, 1, 6, 6],
+        steps: [
+          { kind: 'gamma', gamma: 0.8 },
+          { kind: 'hsv', value: 0.1 },
+        ],
+      },
+    ];
+    for (const dtype of COLOR_CHAIN_DTYPES) {
+      for (const { shape, steps } of chains) {
+        const g = await naturalImage(shape, dtype, 8).toGpu(gpu!);
+        const names: string[] = [];
+        const dispatch = gpu!.dispatch.bind(gpu!);
+        gpu!.dispatch = (args) => {
+          names.push(args.program.name);
+          dispatch(args);
+        };
+        const words = colorChain(g, { steps });
+        gpu!.dispatch = dispatch;
+        assert.deepEqual(names, ['color_chain_words'], `${dtype} [${shape}]`);
+        const pixels = colorChainThrough(g, { steps }, warpAffineNearestMap(g, identity));
+        assertClose(await words.toCpu(), await pixels.toCpu(), EXACT, `${dtype} [${shape}] ${steps[0]!.kind}`);
+        for (const t of [g, words, pixels]) t.dispose();
+      }
     }
   });
 
