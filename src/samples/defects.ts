@@ -12,8 +12,10 @@
  * a signed shade per pixel (negative darkens, positive brightens) and the pixels of its mask.
  * Lines are rasterised as coverage (antialiased, the max over overlapping segments, so joints are
  * not drawn twice); a pixel whose coverage is at least ½ (its centre within the stroke) is a mask
- * pixel. Drawing runs on the CPU, on the pixels of the defect's box only.
+ * pixel. Drawing runs on the CPU, on the pixels of the defect's box only, in single precision:
+ * the per-pixel arithmetic is that of shade.ts, which the GPU's defect transforms mirror.
  */
+import { clipBox, encodeSegment, encodeShape, lineShade, SEGMENT, SHADE_AT, segmentBox, segmentCover } from './shade.js';
 
 /** The classes `kensa samples` draws. */
 export const DEFECT_CLASSES = ['crack', 'scratch', 'spot'] as const;
@@ -262,24 +264,13 @@ export function sampleDefect<C extends ShapeClass>(
   return SAMPLERS[cls](r, width, height, ranges) as Extract<DefectShape, { class: C }>;
 }
 
-/** The box [x0, x1] × [y0, y1] clipped to the image, or null when nothing of it is inside. */
-function clipBox(x0: number, y0: number, x1: number, y1: number, W: number, H: number): [number, number, number, number] | null {
-  const box: [number, number, number, number] = [
-    Math.max(0, Math.floor(x0)),
-    Math.max(0, Math.floor(y0)),
-    Math.min(W - 1, Math.ceil(x1)),
-    Math.min(H - 1, Math.ceil(y1)),
-  ];
-  return box[0] > box[2] || box[1] > box[3] ? null : box;
-}
-
-function emptyFootprint([x0, y0, x1, y1]: [number, number, number, number]): Footprint {
+function emptyFootprint([x0, y0, x1, y1]: readonly [number, number, number, number]): Footprint {
   const n = (x1 - x0 + 1) * (y1 - y0 + 1);
   return { x0, y0, x1, y1, shade: new Float64Array(n), mask: new Uint8Array(n) };
 }
 
-function lineFootprint(s: LineShape, W: number, H: number): Footprint | null {
-  const seg = s.segments;
+/** The box of a line's segments (radius + 1 around them), clipped; null when it falls outside. */
+export function lineBox(seg: readonly number[], W: number, H: number): [number, number, number, number] | null {
   let [bx0, by0, bx1, by1] = [Infinity, Infinity, -Infinity, -Infinity];
   for (let i = 0; i < seg.length; i += 5) {
     const pad = seg[i + 4]! + 1;
@@ -288,166 +279,55 @@ function lineFootprint(s: LineShape, W: number, H: number): Footprint | null {
     by0 = Math.min(by0, seg[i + 1]! - pad, seg[i + 3]! - pad);
     by1 = Math.max(by1, seg[i + 1]! + pad, seg[i + 3]! + pad);
   }
-  const box = clipBox(bx0, by0, bx1, by1, W, H);
+  return clipBox(bx0, by0, bx1, by1, W, H);
+}
+
+function lineFootprint(s: LineShape, W: number, H: number): Footprint | null {
+  const seg = s.segments;
+  const box = lineBox(seg, W, H);
   if (!box) return null;
   const fp = emptyFootprint(box);
   const fw = fp.x1 - fp.x0 + 1;
-  // coverage in single precision: the max over segments, as one buffer of the image would hold it
+  // coverage: the max over segments (exact, so the order of segments does not matter)
   const cov = new Float32Array(fp.shade.length);
+  const rec = new Float32Array(SEGMENT);
   for (let i = 0; i < seg.length; i += 5) {
-    const [ax, ay, bx, by, r] = [seg[i]!, seg[i + 1]!, seg[i + 2]!, seg[i + 3]!, seg[i + 4]!];
-    const pad = r + 1;
-    const sb = clipBox(Math.min(ax - pad, bx - pad), Math.min(ay - pad, by - pad), Math.max(ax + pad, bx + pad), Math.max(ay + pad, by + pad), W, H);
+    const sb = segmentBox(seg, i, W, H);
     if (!sb) continue;
-    const dx = bx - ax;
-    const dy = by - ay;
-    const len2 = dx * dx + dy * dy;
-    const inv = len2 > 0 ? 1 / len2 : 0;
-    const edge = r + 0.5;
+    encodeSegment(seg, i, rec, 0);
     for (let y = sb[1]; y <= sb[3]; y++) {
       const o = (y - fp.y0) * fw - fp.x0;
-      const py = y - ay;
       for (let x = sb[0]; x <= sb[2]; x++) {
-        const px = x - ax;
-        let t = (px * dx + py * dy) * inv;
-        t = Math.min(Math.max(t, 0), 1);
-        const ex = px - t * dx;
-        const ey = py - t * dy;
-        const a = edge - Math.sqrt(ex * ex + ey * ey);
+        const a = segmentCover(rec, 0, x, y);
         if (a <= 0) continue;
         const alpha = Math.min(a, 1);
         if (alpha > cov[o + x]!) cov[o + x] = alpha;
       }
     }
   }
-  const sign = s.polarity === 'dark' ? -1 : 1;
+  const sc = Math.fround((s.polarity === 'dark' ? -1 : 1) * s.contrast);
   for (let i = 0; i < cov.length; i++) {
     const a = cov[i]!;
     if (a === 0) continue;
-    fp.shade[i] = sign * (s.contrast * a);
+    fp.shade[i] = lineShade(sc, a);
     fp.mask[i] = a >= 0.5 ? 1 : 0;
   }
   return fp;
 }
 
-function spotFootprint(s: SpotShape, W: number, H: number): Footprint | null {
-  const { cx, cy, radius: R, harmonics: h, phases: p, contrast, stain } = s;
-  const reach = R * (1 + h[0] + h[1] + h[2]) + 1;
-  const box = clipBox(cx - reach, cy - reach, cx + reach, cy + reach, W, H);
-  if (!box) return null;
-  const fp = emptyFootprint(box);
-  const sign = s.polarity === 'dark' ? -1 : 1;
+/** A spot, pit or stain, pixel by pixel over its box. */
+function recordFootprint(shape: SpotShape | PitShape | StainShape, W: number, H: number): Footprint | null {
+  const r = encodeShape(shape, W, H);
+  if (!r) return null;
+  const fp = emptyFootprint(r.box);
+  const at = SHADE_AT[shape.class];
   let i = 0;
-  for (let y = fp.y0; y <= fp.y1; y++) {
+  for (let y = fp.y0; y <= fp.y1; y++)
     for (let x = fp.x0; x <= fp.x1; x++, i++) {
-      const dx = x - cx;
-      const dy = y - cy;
-      const d = Math.sqrt(dx * dx + dy * dy);
-      const t = Math.atan2(dy, dx);
-      const rad = R * (1 + h[0] * Math.cos(t - p[0]) + h[1] * Math.cos(2 * t - p[1]) + h[2] * Math.cos(3 * t - p[2]));
-      const a = rad + 0.5 - d;
-      if (a <= 0) continue;
-      const alpha = Math.min(a, 1);
-      const rho = Math.min(1, d / rad);
-      fp.shade[i] = sign * (contrast * alpha * (stain ? 0.7 + 0.3 * (1 - rho * rho) : 0.6 + 0.4 * (1 - rho * rho)));
-      fp.mask[i] = alpha >= 0.5 ? 1 : 0;
+      const { k, mask } = at(r.rec, 0, x, y);
+      fp.shade[i] = k;
+      fp.mask[i] = mask ? 1 : 0;
     }
-  }
-  return fp;
-}
-
-function pitFootprint(s: PitShape, W: number, H: number): Footprint | null {
-  const { cx, cy, radius: R, contrast } = s;
-  const rim = R + Math.max(1, R * 0.4);
-  const box = clipBox(cx - rim - 1, cy - rim - 1, cx + rim + 1, cy + rim + 1, W, H);
-  if (!box) return null;
-  const fp = emptyFootprint(box);
-  const [lx, ly] = [Math.cos(s.light), Math.sin(s.light)];
-  let i = 0;
-  for (let y = fp.y0; y <= fp.y1; y++) {
-    for (let x = fp.x0; x <= fp.x1; x++, i++) {
-      const dx = x - cx;
-      const dy = y - cy;
-      const d = Math.sqrt(dx * dx + dy * dy);
-      const inner = Math.min(1, Math.max(0, R + 0.5 - d));
-      if (inner > 0) {
-        // the crater's floor is darkest on the side facing the light (its wall shadows it)
-        const facing = d > 0 ? (dx * lx + dy * ly) / d : 0;
-        fp.shade[i] = -contrast * inner * (0.75 + 0.25 * facing);
-        fp.mask[i] = inner >= 0.5 ? 1 : 0;
-      } else if (d < rim + 0.5) {
-        const across = 1 - Math.abs(d - (R + rim) / 2) / ((rim - R) / 2 + 0.5);
-        const lit = d > 0 ? -(dx * lx + dy * ly) / d : 0;
-        if (across > 0 && lit > 0) fp.shade[i] = contrast * 0.8 * across * lit;
-      }
-    }
-  }
-  return fp;
-}
-
-/** Perlin gradient noise in about [−1, 1] on a 256-cell lattice permuted by `seed`. */
-function perlin(seed: number): (x: number, y: number) => number {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const perm = new Uint8Array(512);
-  const base = Array.from({ length: 256 }, (_, i) => i);
-  for (let i = 255; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    [base[i], base[j]] = [base[j]!, base[i]!];
-  }
-  for (let i = 0; i < 512; i++) perm[i] = base[i & 255]!;
-  const grad = (h: number, x: number, y: number) => ((h & 1) === 0 ? x : -x) + ((h & 2) === 0 ? y : -y);
-  const fade = (t: number) => t * t * t * (t * (t * 6 - 15) + 10);
-  // scalars, not destructured pairs: a stain calls this twice per pixel
-  return (x, y) => {
-    const xi = Math.floor(x);
-    const yi = Math.floor(y);
-    const xf = x - xi;
-    const yf = y - yi;
-    const X = xi & 255;
-    const Y = yi & 255;
-    const u = fade(xf);
-    const v = fade(yf);
-    const aa = perm[perm[X]! + Y]!;
-    const ab = perm[perm[X]! + Y + 1]!;
-    const ba = perm[perm[X + 1]! + Y]!;
-    const bb = perm[perm[X + 1]! + Y + 1]!;
-    const top = grad(aa, xf, yf) + u * (grad(ba, xf - 1, yf) - grad(aa, xf, yf));
-    const bottom = grad(ab, xf, yf - 1) + u * (grad(bb, xf - 1, yf - 1) - grad(ab, xf, yf - 1));
-    return top + v * (bottom - top);
-  };
-}
-
-function stainFootprint(s: StainShape, W: number, H: number): Footprint | null {
-  const reach = Math.max(s.rx, s.ry) * 1.6 + 1;
-  const box = clipBox(s.cx - reach, s.cy - reach, s.cx + reach, s.cy + reach, W, H);
-  if (!box) return null;
-  const fp = emptyFootprint(box);
-  const noise = perlin(s.noiseSeed);
-  const [c, sn] = [Math.cos(s.angle), Math.sin(s.angle)];
-  const sign = s.polarity === 'dark' ? -1 : 1;
-  let i = 0;
-  for (let y = fp.y0; y <= fp.y1; y++) {
-    for (let x = fp.x0; x <= fp.x1; x++, i++) {
-      const dx = x - s.cx;
-      const dy = y - s.cy;
-      const u = (dx * c + dy * sn) / s.rx;
-      const v = (dy * c - dx * sn) / s.ry;
-      // inside the ellipse 1 − d² > 0; two octaves of noise push the edge in and out
-      const n = noise(x / s.cell, y / s.cell) + 0.5 * noise((2 * x) / s.cell + 17.3, (2 * y) / s.cell + 5.1);
-      const field = 1 - (u * u + v * v) + 0.6 * n;
-      if (field <= 0) continue;
-      const soft = Math.min(1, field / 0.35);
-      fp.shade[i] = sign * s.contrast * soft;
-      fp.mask[i] = field >= 0.175 ? 1 : 0;
-    }
-  }
   return fp;
 }
 
@@ -458,11 +338,9 @@ export function footprint(shape: ShadeShape, width: number, height: number): Foo
     case 'scratch':
       return lineFootprint(shape, width, height);
     case 'spot':
-      return spotFootprint(shape, width, height);
     case 'pit':
-      return pitFootprint(shape, width, height);
     case 'stain':
-      return stainFootprint(shape, width, height);
+      return recordFootprint(shape, width, height);
   }
 }
 
