@@ -94,18 +94,16 @@ function checkPixels(path: string, w: number, h: number, max: number): void {
   if (w * h > max) throw new PixelLimitError(path, `${w}×${h} = ${w * h} pixels exceeds the limit of ${max} (maxPixels)`);
 }
 
-/** OpenCV's RGB → gray weights. */
-const GRAY_WEIGHTS: [number, number, number] = [0.299, 0.587, 0.114];
-
-/** Interleaved H×W×C → planar C×H×W, and RGB → gray (OpenCV's weights, rounded) or gray → RGB as asked. */
+/** Interleaved H×W×C → planar C×H×W, and RGB → gray (OpenCV's weights, rounded half up) or gray → RGB as asked. */
 function toPlanar<T extends Uint8Array | Uint16Array>(src: T, w: number, h: number, c: number, want: Channels): T {
   const n = w * h;
   if (want === 'gray' && c === 1) return src;
   const outC = want === 'gray' ? 1 : 3;
   const out = new (src.constructor as { new (n: number): T })(n * outC);
   if (want === 'gray') {
-    const [r, g, b] = GRAY_WEIGHTS;
-    for (let i = 0; i < n; i++) out[i] = Math.round(r * src[i * c]! + g * src[i * c + 1]! + b * src[i * c + 2]!);
+    // the weights 0.299, 0.587, 0.114 in thousandths: an exact integer sum, rounded half up by the +500
+    // (Math.round of the float sum cost the loop four times as much on decoded photographs)
+    for (let i = 0, j = 0; i < n; i++, j += c) out[i] = ((299 * src[j]! + 587 * src[j + 1]! + 114 * src[j + 2]! + 500) / 1000) | 0;
     return out;
   }
   for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) out[k * n + i] = src[i * c + (c >= 3 ? k : 0)]!;

@@ -58,7 +58,8 @@ test('colour to gray: OpenCV weights rounded half up, exactly, for 8-bit and 16-
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
     return s >>> 16;
   };
-  const formula = (r: number, g: number, b: number) => Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+  // exact: 0.299 r + 0.587 g + 0.114 b in thousandths, half up
+  const formula = (r: number, g: number, b: number) => Math.floor((299 * r + 587 * g + 114 * b + 500) / 1000);
   for (const sixteen of [false, true]) {
     const rgb = sixteen ? Uint16Array.from({ length: w * h * 3 }, () => next()) : Uint8Array.from({ length: w * h * 3 }, () => next() & 0xff);
     const p = join(dir, `colour${sixteen ? 16 : 8}.png`);
