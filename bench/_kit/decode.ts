@@ -1,6 +1,7 @@
-/** The pipeline benches' decode-only measurement: images decoded as `kensa inspect` decodes them, a pool of concurrent decodes. */
+/** The pipeline benches' decode-only measurement: images decoded as `kensa inspect` decodes them (its worker threads too), a pool of concurrent decodes. */
 import os from 'node:os';
-import { decodeFile, DEFAULT_MAX_PIXELS, type DecodeScale } from '../../src/pipeline/decode.js';
+import { DEFAULT_MAX_PIXELS, type DecodeScale } from '../../src/pipeline/decode.js';
+import { readAndDecodeItem, resolvePostWorkers, WorkerPool } from '../../src/pipeline/workers.js';
 
 export interface Pass {
   /** Wall milliseconds of the pass. */
@@ -23,8 +24,17 @@ export async function pooled(count: number, concurrency: number, job: (i: number
   return { wall: performance.now() - t, cpu: (used.user + used.system) / 1000 };
 }
 
-/** Images/s of reading and decoding `paths` as a run does (gray, at `scale`), `concurrency` decodes at a time (default: cores, as a run). */
+/**
+ * Images/s of reading and decoding `paths` as a GPU run does (gray, at `scale`; colour converted on
+ * a run's worker threads, readAndDecodeItem), `concurrency` decodes at a time (default: cores, as a run).
+ */
 export async function decodeRate(paths: readonly string[], scale: DecodeScale = 1, concurrency = os.availableParallelism()): Promise<number> {
-  const pass = await pooled(paths.length, concurrency, (i) => decodeFile(paths[i]!, { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS, scale }));
-  return paths.length / (pass.wall / 1000);
+  const pool = new WorkerPool(resolvePostWorkers(undefined, 'gpu'));
+  try {
+    const options = { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS, scale } as const;
+    const pass = await pooled(paths.length, concurrency, (i) => readAndDecodeItem(pool, paths[i]!, options));
+    return paths.length / (pass.wall / 1000);
+  } finally {
+    await pool.destroy();
+  }
 }

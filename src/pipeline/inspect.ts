@@ -27,14 +27,14 @@ import { Tensor } from '../tensor.js';
 import { Batcher, type BatchLimits, type Geometry } from './batcher.js';
 import type { Defect } from '../detect/defect.js';
 import { detect, detectorFor, type ImageDetection, type TiledOptions } from '../detect/detector.js';
-import { decodeBuffer, DEFAULT_MAX_PIXELS, readHashedImageFile, type DecodedImage, type DecodeOptions } from './decode.js';
+import { DEFAULT_MAX_PIXELS, type DecodedImage, type DecodeOptions } from './decode.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { BoundedQueue } from './queue.js';
 import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from '../detect/recipe.js';
 import { toOriginal } from '../detect/rescale.js';
 import { tileSide } from '../tiling/grid.js';
 import { expandSource, type SourceItem } from './source.js';
-import { type ReadAndDecoded, WorkerPool, resolvePostWorkers } from './workers.js';
+import { readAndDecodeItem, WorkerPool, resolvePostWorkers } from './workers.js';
 
 export interface ItemTimings {
   decodeMs: number;
@@ -250,10 +250,7 @@ async function decodeStage(run: Run): Promise<void> {
     const t = performance.now();
     try {
       // with the GPU backend the workers are mostly idle: they read, hash and convert colour, the main thread stays free
-      const read: ReadAndDecoded =
-        pool && options.backend.kind === 'gpu' ? await pool.readAndDecode(item.path, run.decodeOptions) : await readHashedImageFile(item.path);
-      const { hash } = read;
-      const image = read.image ?? (await decodeBuffer(item.path, read.bytes, run.decodeOptions));
+      const { image, hash } = await readAndDecodeItem(options.backend.kind === 'gpu' ? pool : null, item.path, run.decodeOptions);
       const geometry = { width: image.width, height: image.height, channels: image.channels, dtype: image.dtype };
       await run.decoded.push({ item, image, hash, decodeMs: performance.now() - t, geometry });
     } catch (e) {

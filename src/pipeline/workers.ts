@@ -15,7 +15,7 @@ import { Piscina } from 'piscina';
 import { KensaError } from '../errors.js';
 import { integerInRange } from '../validate.js';
 import { transferables, type ImageDetection, type Payload } from '../detect/detector.js';
-import { decodeErrorOf, type DecodedImage, type DecodeOptions, type HashedDecode, type ReadFile } from './decode.js';
+import { decodeBuffer, decodeErrorOf, type DecodedImage, type DecodeOptions, type HashedDecode, type ReadFile, readHashedImageFile } from './decode.js';
 import type { Recipe } from '../detect/recipe.js';
 
 /**
@@ -53,6 +53,15 @@ export type DecodeResult = { image: DecodedImage; bytes: Uint8Array; hash: strin
 export type ReadAndDecoded = { image: DecodedImage; hash: string; bytes?: undefined } | (ReadFile & { image?: undefined });
 
 export const MAX_POST_WORKERS = 256;
+
+/**
+ * Reads, hashes and decodes one file as a run does: on `pool`'s threads where decoding runs
+ * JavaScript (WorkerPool.readAndDecode), the rest here (libvips' own threads); without a pool, here.
+ */
+export async function readAndDecodeItem(pool: WorkerPool | null, path: string, options: DecodeOptions): Promise<{ image: DecodedImage; hash: string }> {
+  const read: ReadAndDecoded = pool ? await pool.readAndDecode(path, options) : await readHashedImageFile(path);
+  return { image: read.image ?? (await decodeBuffer(path, read.bytes, options)), hash: read.hash };
+}
 
 /**
  * The pool size for `postWorkers`: 0 runs every stage on the main thread. Default: the CPU backend

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { decodeFile, decodeHashed, PixelLimitError, readHashedImageFile } from '../../src/pipeline/decode.js';
 import { transferables } from '../../src/detect/detector.js';
 import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
-import { WorkerPool, resolvePostWorkers } from '../../src/pipeline/workers.js';
+import { readAndDecodeItem, WorkerPool, resolvePostWorkers } from '../../src/pipeline/workers.js';
 import { Tensor } from '../../src/tensor.js';
 import { tempDir } from '../_kit/tmp.js';
 
@@ -120,6 +120,8 @@ test("WorkerPool.readAndDecode: a colour file decoded on a worker as on this thr
     const g = await pool.readAndDecode(gray, options);
     assert.equal(g.image, undefined);
     assert.deepEqual(g, await readHashedImageFile(gray));
+    // a run's decode step: the same image and hash with or without the pool, whoever decodes
+    for (const path of [colour, gray]) assert.deepEqual(await readAndDecodeItem(pool, path, options), await readAndDecodeItem(null, path, options));
     // planar RGB from a gray file runs JavaScript: decoded there
     assert.deepEqual((await pool.readAndDecode(gray, { ...options, channels: 'rgb' })).image, await decodeFile(gray, { ...options, channels: 'rgb' }));
     await assert.rejects(
