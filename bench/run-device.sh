@@ -42,6 +42,8 @@ phase() { # name seconds command...
 # kensa serve under load, dynamic batching off and on (bench/serve/load.bench.ts; a table in serve-load.md)
 [[ $what == *serve* ]] && phase serve "${SERVE_LIMIT:-420}" node dist/bench/serve/load.bench.js --device gpu --concurrency "${SERVE_CONCURRENCY:-1,4,16,64}" --seconds "${SERVE_SECONDS:-15}" --compare --out "$results/serve-load.md"
 # kensa augmentation vs torchvision.transforms.v2 (bench/augment/torchvision_ref.py, same run)
+# Kornia from its source tree when carried (kornia-src/kornia: see bench/augment/kornia_ref.py)
+[[ -d kornia-src/kornia ]] && export PYTHONPATH="$PWD/kornia-src${PYTHONPATH:+:$PYTHONPATH}"
 [[ $what == *augment* ]] && phase augment "${AUGMENT_LIMIT:-500}" node dist/bench/augment/augment.bench.js "$results"
 # kensa train's loop vs PyTorch AMP on the same samples, crops and batch (the kensa bench writes the data first)
 [[ $what == *train* ]] && phase train "${TRAIN_LIMIT:-560}" bash -c "node dist/bench/train/train.bench.js > $results/train-kensa.json; python3 bench/train/train_torch.py > $results/train-torch.json; cat $results/train-kensa.json $results/train-torch.json"

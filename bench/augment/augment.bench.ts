@@ -1,7 +1,7 @@
 /**
  * bench/augment: kensa augmentation on N×3×H×W u8 batches (default 32 × 1920×1080 RGB), per-sample
- * parameters, against torchvision.transforms.v2 on the same GPU (bench/augment/torchvision_ref.py,
- * same run). For every registered transform (p = 1) and for the seed's composite
+ * parameters, against torchvision.transforms.v2 and Kornia on the same GPU (bench/augment/torchvision_ref.py,
+ * kornia_ref.py, same run). For every registered transform (p = 1) and for the seed's composite
  * (RandomRotate90 p .5, Flip p .5, RandomBrightnessContrast p .2, GaussianBlur blurLimit [3, 7] p .1):
  *  - GPU resident: the batch on the GPU, augment + sync (the host's parameter draws included), as
  *    in a training loop; beside it, of the same kind of run, the host's share (augment returning:
@@ -121,15 +121,27 @@ async function cpu(t: Transform, image: Tensor): Promise<Summary> {
   });
 }
 
-const peerRun = spawnSync('python3', ['bench/augment/torchvision_ref.py', String(N), String(H), String(W)], { encoding: 'utf8', timeout: 600_000 });
-const peer = (peerRun.status === 0 ? JSON.parse(peerRun.stdout.trim().split('\n').pop()!) : { error: peerRun.stderr?.slice(-500) ?? 'failed' }) as {
+/** A Python peer's figures (bench/augment/torchvision_ref.py, kornia_ref.py): one JSON line, or why not. */
+interface Peer {
   error?: string;
   versions?: string;
   transforms?: Record<string, number>;
-  composite?: { per_sample_ms: number; batch_draw_ms: number };
+  composite?: { per_sample_ms: number; batch_draw_ms?: number };
   six?: { per_sample_ms: number };
-};
-if (peer.error) console.error(`torchvision reference: ${peer.error}`);
+}
+
+function runPeer(script: string): Peer {
+  const run = spawnSync('python3', [script, String(N), String(H), String(W)], { encoding: 'utf8', timeout: 600_000 });
+  // on failure, the last line of its stderr (a traceback ends with the exception)
+  const peer: Peer =
+    run.status === 0 ? JSON.parse(run.stdout.trim().split('\n').pop()!) : { error: (run.stderr || String(run.error ?? 'failed')).trim().split('\n').pop()! };
+  if (peer.error) console.error(`${script}: ${peer.error}`);
+  return peer;
+}
+
+const peer = runPeer('bench/augment/torchvision_ref.py');
+// Kornia travels as a source tree (PYTHONPATH: kornia_ref.py says how); without it the column says why
+const kornia = runPeer('bench/augment/kornia_ref.py');
 
 interface Row {
   name: string;
@@ -142,12 +154,13 @@ interface Row {
   /** Images of the CPU run. */
   cpuN: number;
   torchvision?: number;
+  kornia?: number;
   note?: string;
 }
 const rows: Row[] = [];
 const perImage = (s: Summary | undefined, n: number) => (s ? s.median / n : NaN);
 
-async function measure(name: string, t: Transform | string, torchvision: number | undefined, cpuN: number): Promise<void> {
+async function measure(name: string, t: Transform | string, torchvision: number | undefined, kornia: number | undefined, cpuN: number): Promise<void> {
   if (typeof t === 'string') {
     rows.push({ name, cpuN, note: `not built: ${t.slice(0, 120)}` });
     return;
@@ -159,6 +172,7 @@ async function measure(name: string, t: Transform | string, torchvision: number 
     transfers: await withTransfers(t),
     cpu: await cpu(t, cpuBatch(cpuN)),
     ...(torchvision !== undefined ? { torchvision } : {}),
+    ...(kornia !== undefined ? { kornia } : {}),
   };
   rows.push(row);
   console.error(
@@ -167,8 +181,8 @@ async function measure(name: string, t: Transform | string, torchvision: number 
 }
 
 const COMPOSITE_NAME = 'seed composite (RandomRotate90 .5, Flip .5, RandomBrightnessContrast .2, GaussianBlur [3,7] .1)';
-await measure(COMPOSITE_NAME, build(COMPOSITE), peer.composite?.per_sample_ms, COMPOSITE_CPU_N);
-for (const name of registeredTransforms()) await measure(name, leaf(name), peer.transforms?.[name], CPU_N);
+await measure(COMPOSITE_NAME, build(COMPOSITE), peer.composite?.per_sample_ms, kornia.composite?.per_sample_ms, COMPOSITE_CPU_N);
+for (const name of registeredTransforms()) await measure(name, leaf(name), peer.transforms?.[name], kornia.transforms?.[name], CPU_N);
 
 // 6 transforms at 512², image and mask together
 const [S, SN] = [512, N];
@@ -179,7 +193,12 @@ const sixMask = await Tensor.fromArray(
   [SN, 1, S, S],
   'u8',
 ).toGpu(gpu);
-const sixRow: Row = { name: `6 transforms at ${S}², image + mask`, cpuN: 0, ...(peer.six ? { torchvision: peer.six.per_sample_ms } : {}) };
+const sixRow: Row = {
+  name: `6 transforms at ${S}², image + mask`,
+  cpuN: 0,
+  ...(peer.six ? { torchvision: peer.six.per_sample_ms } : {}),
+  ...(kornia.six ? { kornia: kornia.six.per_sample_ms } : {}),
+};
 if (typeof six === 'string') sixRow.note = `not built: ${six.slice(0, 120)}`;
 else Object.assign(sixRow, await gpuResident(six, { image: sixImage, mask: sixMask }));
 rows.push(sixRow);
@@ -192,22 +211,24 @@ const lines = [
   '',
   `${N} × ${W}×${H} RGB u8 per batch (per-sample parameters); kensa CPU on ${CPU_N} image(s) (the composite on ${COMPOSITE_CPU_N}); milliseconds per image, median of repeats.`,
   `torchvision: ${peer.versions ?? `not run (${peer.error ?? 'no output'})`}; per-sample draws (each image its own call).` +
-    (peer.composite ? ` Composite with one draw for the whole batch: ${fmt(peer.composite.batch_draw_ms)} ms/img.` : ''),
+    (peer.composite?.batch_draw_ms !== undefined ? ` Composite with one draw for the whole batch: ${fmt(peer.composite.batch_draw_ms)} ms/img.` : ''),
+  `Kornia: ${kornia.versions ?? `not run (${kornia.error ?? 'no output'})`}; per-sample draws in one batched call, float32 images in [0, 1] (no u8 path).`,
   '',
-  '| transform | kensa GPU resident | of which host draws + recording | of which GPU time | GPU + upload/readback | kensa CPU | GPU vs CPU | torchvision v2 GPU | kensa vs torchvision |',
-  '|---|---|---|---|---|---|---|---|---|',
+  '| transform | kensa GPU resident | of which host draws + recording | of which GPU time | GPU + upload/readback | kensa CPU | GPU vs CPU | torchvision v2 GPU | kensa vs torchvision | Kornia GPU | kensa vs Kornia |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) => {
     const n = r.name.startsWith('6 transforms') ? SN : N;
     const g = perImage(r.resident, n);
     const c = perImage(r.cpu, r.cpuN);
-    if (r.note) return `| ${r.name} | ${r.note} | | | | | | | |`;
-    return `| ${r.name} | ${fmt(g)} | ${fmt(perImage(r.host, n))} | ${fmt(perImage(r.gpuMs ?? undefined, n))} | ${fmt(perImage(r.transfers, N), 3)} | ${fmt(c, 1)} | ${ratio(c, g)} | ${r.torchvision === undefined ? '—' : fmt(r.torchvision)} | ${r.torchvision === undefined ? '—' : ratio(r.torchvision, g)} |`;
+    if (r.note) return `| ${r.name} | ${r.note} | | | | | | | | | |`;
+    const peerCells = (ms: number | undefined) => (ms === undefined ? '— | —' : `${fmt(ms)} | ${ratio(ms, g)}`);
+    return `| ${r.name} | ${fmt(g)} | ${fmt(perImage(r.host, n))} | ${fmt(perImage(r.gpuMs ?? undefined, n))} | ${fmt(perImage(r.transfers, N), 3)} | ${fmt(c, 1)} | ${ratio(c, g)} | ${peerCells(r.torchvision)} | ${peerCells(r.kornia)} |`;
   }),
   '',
   'Goals (issue 14): composite ≤ 0.05 ms/img resident, ≥ 10× torchvision v2, ≥ 20× kensa CPU. Losses are listed with the wins.',
 ];
 console.log(lines.join('\n'));
 writeFileSync(join(outDir, 'augment.md'), `${lines.join('\n')}\n`);
-writeFileSync(join(outDir, 'augment.json'), `${JSON.stringify({ meta, N, H, W, CPU_N, peer, rows }, null, 1)}\n`);
+writeFileSync(join(outDir, 'augment.json'), `${JSON.stringify({ meta, N, H, W, CPU_N, peer, kornia, rows }, null, 1)}\n`);
 for (const t of [x, sixImage, sixMask]) t.dispose();
 gpu.destroy();
