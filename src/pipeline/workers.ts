@@ -46,8 +46,12 @@ export interface DecodeFailure {
  */
 export type ReadResult = ({ image: DecodedImage } | { bytes: Uint8Array }) & { hash: string };
 
-/** A decode task's answer: the image and the bytes (both transferred) with their hash, or the error. */
-export type DecodeResult = { image: DecodedImage; bytes: Uint8Array; hash: string } | DecodeFailure;
+/** A decode task's answer: the image and the bytes (both transferred) with their hash. */
+export interface DecodeResult {
+  image: DecodedImage;
+  bytes: Uint8Array;
+  hash: string;
+}
 
 /** WorkerPool.readAndDecode's answer: the file's hash with its image, or with its bytes to decode. */
 export type ReadAndDecoded = { image: DecodedImage; hash: string; bytes?: undefined } | (ReadFile & { image?: undefined });
@@ -121,7 +125,7 @@ export class WorkerPool {
    */
   async decode(path: string, bytes: Buffer, options: DecodeOptions): Promise<HashedDecode> {
     const task: WorkerTask = { stage: 'decode', path, bytes, options };
-    const r = (await this.#pool.run(task, { transferList: transferables(task) })) as DecodeResult;
+    const r = (await this.#pool.run(task, { transferList: transferables(task) })) as DecodeResult | DecodeFailure;
     if ('error' in r) throw decodeErrorOf(r.error, r.pixelLimit);
     return { image: r.image, bytes: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), hash: r.hash };
   }
