@@ -6,6 +6,7 @@
  * reciprocals, a Perlin permutation); both evaluators read that record. No transcendental function
  * runs per pixel: only +, −, ×, ÷, sqrt, floor, min and max.
  */
+import type { PitShape, SpotShape, StainShape } from './defects.js';
 
 /** A shade shape's record: its box (clipped to the image, inclusive) and its f32 constants. */
 export interface ShapeRecord {
@@ -192,40 +193,8 @@ export const stainAt: ShadeAt = (s, o, x, y) => {
 /** The shade evaluator of each record class. */
 export const SHADE_AT = { spot: spotAt, pit: pitAt, stain: stainAt } as const;
 
-interface SpotLike {
-  class: 'spot';
-  cx: number;
-  cy: number;
-  radius: number;
-  harmonics: readonly number[];
-  phases: readonly number[];
-  polarity: 'dark' | 'bright';
-  contrast: number;
-  stain: boolean;
-}
-interface PitLike {
-  class: 'pit';
-  cx: number;
-  cy: number;
-  radius: number;
-  contrast: number;
-  light: number;
-}
-interface StainLike {
-  class: 'stain';
-  cx: number;
-  cy: number;
-  rx: number;
-  ry: number;
-  angle: number;
-  cell: number;
-  noiseSeed: number;
-  polarity: 'dark' | 'bright';
-  contrast: number;
-}
-
 /** The record of a spot, pit or stain on a W × H image, or null when its box falls outside. */
-export function encodeShape(shape: SpotLike | PitLike | StainLike, W: number, H: number): ShapeRecord | null {
+export function encodeShape(shape: SpotShape | PitShape | StainShape, W: number, H: number): ShapeRecord | null {
   if (shape.class === 'spot') {
     const { cx, cy, radius: R, harmonics: h } = shape;
     const reach = R * (1 + h[0]! + h[1]! + h[2]!) + 1;
