@@ -79,16 +79,20 @@ export function resolvePostWorkers(value: unknown, backend: 'cpu' | 'gpu'): numb
 
 export class WorkerPool {
   readonly size: number;
+  /** Tasks one thread holds at once: a decode waits on libvips' threads most of its time, so a pool of few threads still keeps a decode per core in flight. */
+  readonly tasksPerThread: number;
   readonly #pool: Piscina<WorkerTask, WorkerResult | ReadResult | DecodeResult | DecodeFailure>;
 
   /** Starts `size` threads (1 … 256, see resolvePostWorkers); `destroy()` stops them. */
   constructor(size: number) {
     this.size = integerInRange('postWorkers', size, 1, MAX_POST_WORKERS);
+    this.tasksPerThread = Math.max(1, Math.ceil(os.availableParallelism() / this.size));
     const ext = extname(fileURLToPath(import.meta.url)); // .ts under tsx, .js when built
     this.#pool = new Piscina<WorkerTask, WorkerResult | ReadResult | DecodeResult | DecodeFailure>({
       filename: new URL(`./worker${ext}`, import.meta.url).href,
       minThreads: this.size,
       maxThreads: this.size,
+      concurrentTasksPerWorker: this.tasksPerThread,
     });
     // an idle thread that dies holds no task: piscina replaces it, and there is nothing to report
     this.#pool.on('error', () => undefined);

@@ -165,3 +165,31 @@ test("WorkerPool.decode: an upload's pixels and sha256 from a worker, as on this
     await pool.destroy();
   }
 });
+
+test('a pool of fewer threads than cores keeps a decode per core in flight: a small upload overtakes a large one on a one-thread pool', async () => {
+  const pool = new WorkerPool(1);
+  try {
+    assert.equal(pool.tasksPerThread, os.availableParallelism());
+    const perCore = new WorkerPool(os.availableParallelism());
+    assert.equal(perCore.tasksPerThread, 1);
+    await perCore.destroy();
+    const noise = (w: number, h: number) =>
+      sharp(
+        new Uint8Array(w * h * 3).map((_, i) => (i * 7919) % 251),
+        { raw: { width: w, height: h, channels: 3 } },
+      )
+        .jpeg({ quality: 95 })
+        .toBuffer();
+    const [large, small] = await Promise.all([noise(3000, 3000), noise(16, 16)]);
+    const options = { channels: 'gray', maxPixels: 10_000_000 } as const;
+    const done: string[] = [];
+    await Promise.all([
+      pool.decode('large.jpg', large, options).then(() => done.push('large')),
+      pool.decode('small.jpg', small, options).then(() => done.push('small')),
+    ]);
+    // one task per thread would finish them in order; two in flight let the small one through first
+    assert.deepEqual(done, pool.tasksPerThread > 1 ? ['small', 'large'] : ['large', 'small']);
+  } finally {
+    await pool.destroy();
+  }
+});
