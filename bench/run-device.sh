@@ -40,7 +40,7 @@ phase() { # name seconds command...
 # the nn engine: SIMT matmul TFLOP/s and training steps (MLP, tiny UNet): wall, GPU time, launches
 [[ $what == *engine* ]] && phase engine "${ENGINE_LIMIT:-300}" node dist/bench/nn/nn.bench.js "$results/engine.json"
 # kensa serve under load, dynamic batching off and on (bench/serve/load.bench.ts; a table in serve-load.md)
-[[ $what == *serve* ]] && phase serve "${SERVE_LIMIT:-420}" node dist/bench/serve/load.bench.js --device gpu --concurrency "${SERVE_CONCURRENCY:-1,4,16,64}" --seconds "${SERVE_SECONDS:-15}" --compare --out "$results/serve-load.md"
+[[ $what == *serve* ]] && phase serve "${SERVE_LIMIT:-420}" node dist/bench/serve/load.bench.js --device gpu --concurrency "${SERVE_CONCURRENCY:-1,4,16,64}" --seconds "${SERVE_SECONDS:-15}" ${SERVE_FLAGS:-} --compare --out "$results/serve-load.md"
 # kensa augmentation vs torchvision.transforms.v2 (bench/augment/torchvision_ref.py, same run)
 # Kornia from its source tree when carried (kornia-src/kornia: see bench/augment/kornia_ref.py)
 [[ -d kornia-src/kornia ]] && export PYTHONPATH="$PWD/kornia-src${PYTHONPATH:+:$PYTHONPATH}"

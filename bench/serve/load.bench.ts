@@ -13,7 +13,7 @@
  *
  * Usage (from the repository root, on the GPU machine):
  *   node --import tsx bench/serve/load.bench.ts --device gpu --concurrency 1,4,16,64 --seconds 20 --compare \
- *     [--width 1920 --height 1080] [--images 16] [--max-batch 16] [--delay-us 2000] [--instances 2] \
+ *     [--width 1920 --height 1080] [--images 16] [--max-batch 16] [--delay-us 2000] [--instances 2] [--scale 0.25] \
  *     [--out bench/results/serve-load-DATE.md]
  *   node --import tsx bench/serve/load.bench.ts --url http://host:8080 --concurrency 16   (a server already running)
  */
@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     'delay-us': { type: 'string', default: '2000' },
     instances: { type: 'string', default: '2' },
     'queue-limit': { type: 'string', default: '256' },
+    scale: { type: 'string', default: '1' },
     compare: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
@@ -199,6 +200,12 @@ try {
     `${images.length} JPEGs of ${WIDTH}×${HEIGHT}, ${Math.round(images.reduce((s, b) => s + b.length, 0) / images.length / 1024)} KiB each\n`,
   );
   const common = ['--device', args.device, '--instances', args.instances, '--queue-limit', args['queue-limit'], '--warm', `${WIDTH}x${HEIGHT}`];
+  if (args.scale !== '1') {
+    // the default recipe decoding at a fraction of the upload's size (input.scale)
+    const recipe = join(dir, `classic-x${args.scale}.json`);
+    writeFileSync(recipe, JSON.stringify({ kind: 'classic', name: `classic-x${args.scale}`, input: { scale: Number(args.scale) } }));
+    common.push('--recipe', recipe);
+  }
   const modes: [string, string[]][] = args.url
     ? [['as configured', []]]
     : [
@@ -222,7 +229,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 const meta = metadata(args.device);
-const report = `# kensa serve under load (${WIDTH}×${HEIGHT} JPEG, ${SECONDS} s per row)
+const report = `# kensa serve under load (${WIDTH}×${HEIGHT} JPEG${args.scale === '1' ? '' : `, decoded at input.scale ${args.scale}`}, ${SECONDS} s per row)
 
 ${Object.entries(meta)
   .map(([k, v]) => `- ${k}: ${v}`)
