@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on the GPU machine (the device tool; see README "Benchmarks"); results land
 # in $OUT. Prepare here first:  npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
-# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [unet] [engine] [serve] [augment] [train] [model-inspect] [tasks1080p]
+# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [unet] [engine] [serve] [augment] [train] [model-inspect] [cascade] [tasks1080p]
 # Every phase has its own time limit and log file (written as it runs: no pipes, so a phase that
 # hangs or is killed still shows how far it got); its tail is printed after it. Results and logs
 # are written to a work folder and packed into $OUT/results.tgz after every phase (the device
@@ -49,6 +49,8 @@ phase() { # name seconds command...
 [[ $what == *train* ]] && phase train "${TRAIN_LIMIT:-560}" bash -c "node dist/bench/train/train.bench.js > $results/train-kensa.json; python3 bench/train/train_torch.py > $results/train-torch.json; cat $results/train-kensa.json $results/train-torch.json"
 # `inspect --model` with a kensa UNet on 2048² frames (default and slim widths) next to PyTorch f16 with the same tiling
 [[ $what == *model-inspect* ]] && phase model-inspect "${MODEL_INSPECT_LIMIT:-400}" bash -c "python3 bench/models/unet_inspect_torch.py 2048 1 > $results/unet-inspect-torch.json; node dist/bench/models/unet-inspect.bench.js 2048 ${MODEL_INSPECT_REPEATS:-3} 1 > $results/unet-inspect-kensa.json; cat $results/unet-inspect-torch.json $results/unet-inspect-kensa.json"
+# the early-exit cascade (classic first, a UNet trained there as the full model) against the model alone
+[[ $what == *cascade* ]] && phase cascade "${CASCADE_LIMIT:-300}" node dist/bench/models/cascade.bench.js --out "$results/cascade.md"
 # the seed's SQL task table at 1080p: `inspect --tasks … --write-back` per contender (classic, shrink-on-load, UNet, ONNX) next to decode-only
 [[ $what == *tasks1080p* ]] && phase tasks1080p "${TASKS1080P_LIMIT:-240}" node dist/bench/pipeline/tasks-1080p.bench.js --items "${TASKS1080P_ITEMS:-2000}" --device gpu --out "$results/tasks-1080p.md"
 exit 0
