@@ -139,7 +139,7 @@ describe('kensa inspect: what the user sees', () => {
 test('a second SIGINT quits at once with one line naming the run and how to resume it', async () => {
   const dir = tempDir('kensa-cli-sigint-');
   // frames large enough that draining what is in flight outlasts the second signal
-  await writeFrames(join(dir, 'images'), 40, 256);
+  await writeFrames(join(dir, 'images'), 40, 512);
   const child = spawn(
     process.execPath,
     [
