@@ -5,7 +5,8 @@
  * (RandomRotate90 p .5, Flip p .5, RandomBrightnessContrast p .2, GaussianBlur blurLimit [3, 7] p .1):
  *  - GPU resident: the batch on the GPU, augment + sync (the host's parameter draws included), as
  *    in a training loop; beside it, of the same kind of run, the host's share (augment returning:
- *    draws, recording) and the GPU's (timestamp queries);
+ *    draws, recording) and the GPU's (timestamp queries); and streamed: 8 batches queued, one sync
+ *    (per batch: the host records the next batch while the GPU runs the last, as a loader does);
  *  - GPU with transfers: upload from the host, augment, read back;
  *  - kensa CPU: the CPU backend on the first CPU_N images (per image, so comparable); the composite,
  *    whose cost depends on what each sample drew, on COMPOSITE_CPU_N images.
@@ -76,14 +77,33 @@ function release(out: AugmentBatch, input: AugmentBatch): void {
   if (out.mask && out.mask !== input.mask) out.mask.dispose();
 }
 
-/** Wall time of augment + sync, and of the same runs: the host's part (augment returning, draws and recording) and the GPU's (timestamp queries). */
-async function gpuResident(t: Transform, batch: AugmentBatch, reps = 9): Promise<{ resident: Summary; host: Summary; gpuMs: Summary | null }> {
+/** Batches a streamed run queues before its one sync (a training loop's queue of prepared batches). */
+const STREAM = 8;
+
+/**
+ * Wall time of augment + sync; of STREAM augments and one sync, per batch (the host recording the
+ * next batch while the GPU runs the last); and of single runs the host's part (augment returning,
+ * draws and recording) and the GPU's (timestamp queries).
+ */
+async function gpuResident(
+  t: Transform,
+  batch: AugmentBatch,
+  reps = 9,
+): Promise<{ resident: Summary; streamed: Summary; host: Summary; gpuMs: Summary | null }> {
   const resident = await repeat(2, reps, async () => {
     const t0 = performance.now();
     const { batch: out } = augment(t, batch, { seed: seed++ });
     await gpu.sync();
     const ms = performance.now() - t0;
     release(out, batch);
+    return ms;
+  });
+  const streamed = await repeat(1, reps, async () => {
+    const t0 = performance.now();
+    const outs = Array.from({ length: STREAM }, () => augment(t, batch, { seed: seed++ }).batch);
+    await gpu.sync();
+    const ms = (performance.now() - t0) / STREAM;
+    for (const out of outs) release(out, batch);
     return ms;
   });
   const gpuTimes: number[] = [];
@@ -97,7 +117,7 @@ async function gpuResident(t: Transform, batch: AugmentBatch, reps = 9): Promise
     release(out, batch);
     return ms;
   });
-  return { resident, host, gpuMs: gpuTimes.length > 0 ? summarize(gpuTimes) : null };
+  return { resident, streamed, host, gpuMs: gpuTimes.length > 0 ? summarize(gpuTimes) : null };
 }
 
 async function withTransfers(t: Transform, reps = 5): Promise<Summary> {
@@ -146,6 +166,8 @@ const kornia = runPeer('bench/augment/kornia_ref.py');
 interface Row {
   name: string;
   resident?: Summary;
+  /** Per batch of STREAM batches queued before one sync. */
+  streamed?: Summary;
   /** Of the resident run: the host's draws and recording, and the GPU's time. */
   host?: Summary;
   gpuMs?: Summary | null;
@@ -214,15 +236,15 @@ const lines = [
     (peer.composite?.batch_draw_ms !== undefined ? ` Composite with one draw for the whole batch: ${fmt(peer.composite.batch_draw_ms)} ms/img.` : ''),
   `Kornia: ${kornia.versions ?? `not run (${kornia.error ?? 'no output'})`}; per-sample draws in one batched call, float32 images in [0, 1] (no u8 path).`,
   '',
-  '| transform | kensa GPU resident | of which host draws + recording | of which GPU time | GPU + upload/readback | kensa CPU | GPU vs CPU | torchvision v2 GPU | kensa vs torchvision | Kornia GPU | kensa vs Kornia |',
-  '|---|---|---|---|---|---|---|---|---|---|---|',
+  `| transform | kensa GPU resident | streamed (${STREAM} batches, one sync) | of which host draws + recording | of which GPU time | GPU + upload/readback | kensa CPU | GPU vs CPU | torchvision v2 GPU | kensa vs torchvision | Kornia GPU | kensa vs Kornia |`,
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) => {
     const n = r.name.startsWith('6 transforms') ? SN : N;
     const g = perImage(r.resident, n);
     const c = perImage(r.cpu, r.cpuN);
-    if (r.note) return `| ${r.name} | ${r.note} | | | | | | | | | |`;
+    if (r.note) return `| ${r.name} | ${r.note} | | | | | | | | | | |`;
     const peerCells = (ms: number | undefined) => (ms === undefined ? '— | —' : `${fmt(ms)} | ${ratio(ms, g)}`);
-    return `| ${r.name} | ${fmt(g)} | ${fmt(perImage(r.host, n))} | ${fmt(perImage(r.gpuMs ?? undefined, n))} | ${fmt(perImage(r.transfers, N), 3)} | ${fmt(c, 1)} | ${ratio(c, g)} | ${peerCells(r.torchvision)} | ${peerCells(r.kornia)} |`;
+    return `| ${r.name} | ${fmt(g)} | ${fmt(perImage(r.streamed, n))} | ${fmt(perImage(r.host, n))} | ${fmt(perImage(r.gpuMs ?? undefined, n))} | ${fmt(perImage(r.transfers, N), 3)} | ${fmt(c, 1)} | ${ratio(c, g)} | ${peerCells(r.torchvision)} | ${peerCells(r.kornia)} |`;
   }),
   '',
   'Goals (issue 14): composite ≤ 0.05 ms/img resident, ≥ 10× torchvision v2, ≥ 20× kensa CPU. Losses are listed with the wins.',
