@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on the GPU machine (the device tool; see README "Benchmarks"); results land
 # in $OUT. Prepare here first:  npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
-# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [unet] [engine] [serve] [augment] [train] [model-inspect] [cascade] [tasks1080p]
+# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [unet] [engine] [serve] [augment] [train] [model-inspect] [cascade] [slim] [tasks1080p]
 # Every phase has its own time limit and log file (written as it runs: no pipes, so a phase that
 # hangs or is killed still shows how far it got); its tail is printed after it. Results and logs
 # are written to a work folder and packed into $OUT/results.tgz after every phase (the device
@@ -51,6 +51,8 @@ phase() { # name seconds command...
 [[ $what == *model-inspect* ]] && phase model-inspect "${MODEL_INSPECT_LIMIT:-400}" bash -c "python3 bench/models/unet_inspect_torch.py 2048 1 > $results/unet-inspect-torch.json; node dist/bench/models/unet-inspect.bench.js 2048 ${MODEL_INSPECT_REPEATS:-3} 1 > $results/unet-inspect-kensa.json; cat $results/unet-inspect-torch.json $results/unet-inspect-kensa.json"
 # the early-exit cascade (classic first, a UNet trained there as the full model) against the model alone
 [[ $what == *cascade* ]] && phase cascade "${CASCADE_LIMIT:-300}" node dist/bench/models/cascade.bench.js --out "$results/cascade.md"
+# kensa slim on this GPU, as a user runs it: samples, a 32-256 UNet trained, pruned to 24-192, fine-tuned, compared
+[[ $what == *slim* ]] && phase slim "${SLIM_LIMIT:-240}" bash -c "rm -rf /tmp/kensa-slim && k='node dist/src/cli/main.js' && \$k samples --out /tmp/kensa-slim/data --count 64 --size 512x512 --seed 3 && \$k train --data /tmp/kensa-slim/data --out /tmp/kensa-slim/run --epochs 6 --batch 8 --widths 32-64-128-256 --pos-weight 5 --defect-crops 0.5 --device gpu --db /tmp/kensa-slim/k.db --progress none && \$k slim --model /tmp/kensa-slim/run/best.safetensors --widths 24,48,96,192 --out /tmp/kensa-slim/slim.safetensors --data /tmp/kensa-slim/data --epochs 3 --size 512 --runs 10 --device gpu --json | tee $results/slim.json"
 # the seed's SQL task table at 1080p: `inspect --tasks … --write-back` per contender (classic, shrink-on-load, UNet, ONNX) next to decode-only
 [[ $what == *tasks1080p* ]] && phase tasks1080p "${TASKS1080P_LIMIT:-240}" node dist/bench/pipeline/tasks-1080p.bench.js --items "${TASKS1080P_ITEMS:-2000}" --device gpu --out "$results/tasks-1080p.md"
 exit 0
