@@ -6,12 +6,13 @@
  * Frames and payloads are transferred, never copied; so are the masks coming back. Whatever a
  * worker throws, and a worker that dies, rejects that task with a KENSA_ERR_WORKER naming the
  * stage and the cause; piscina starts a replacement thread, so the next task runs as usual.
- * The caller bounds the tasks in flight (inspect's queue); the pool queues what waits for a thread.
+ * The caller bounds the tasks in flight (inspect's queue); the pool queues what waits for a thread,
+ * detection tasks before decodes.
  */
 import os from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import { Piscina, type TaskQueue } from 'piscina';
 import { KensaError } from '../errors.js';
 import { integerInRange } from '../validate.js';
 import { transferables, type ImageDetection, type Payload } from '../detect/detector.js';
@@ -77,6 +78,43 @@ export function resolvePostWorkers(value: unknown, backend: 'cpu' | 'gpu'): numb
   return integerInRange('postWorkers', value ?? (backend === 'cpu' ? cores : Math.min(cores, 4)), 0, MAX_POST_WORKERS);
 }
 
+type Task = Parameters<TaskQueue['push']>[0];
+
+/** Marks a detection task (post stages, a whole recipe) for DetectionFirstQueue. */
+const DETECTION = { detection: true };
+
+/**
+ * Piscina's queue of tasks waiting for a thread, detection first: a batch's post stages wait behind
+ * no queued decode (decodes feed the batches; a detection ends one and frees what it holds), and
+ * each kind keeps its order.
+ */
+class DetectionFirstQueue implements TaskQueue {
+  readonly #detections: Task[] = [];
+  readonly #decodes: Task[] = [];
+
+  get size(): number {
+    return this.#detections.length + this.#decodes.length;
+  }
+
+  #of(task: Task): Task[] {
+    return task[Piscina.queueOptionsSymbol as keyof Task] === DETECTION ? this.#detections : this.#decodes;
+  }
+
+  push(task: Task): void {
+    this.#of(task).push(task);
+  }
+
+  shift(): Task | null {
+    return this.#detections.shift() ?? this.#decodes.shift() ?? null;
+  }
+
+  remove(task: Task): void {
+    const queue = this.#of(task);
+    const at = queue.indexOf(task);
+    if (at >= 0) queue.splice(at, 1);
+  }
+}
+
 export class WorkerPool {
   readonly size: number;
   /** Tasks one thread holds at once: a decode waits on libvips' threads most of its time, so a pool of few threads still keeps a decode per core in flight. */
@@ -93,6 +131,7 @@ export class WorkerPool {
       minThreads: this.size,
       maxThreads: this.size,
       concurrentTasksPerWorker: this.tasksPerThread,
+      taskQueue: new DetectionFirstQueue(),
     });
     // an idle thread that dies holds no task: piscina replaces it, and there is nothing to report
     this.#pool.on('error', () => undefined);
@@ -141,7 +180,9 @@ export class WorkerPool {
 
   async #run(task: Exclude<WorkerTask, { stage: 'read and decode' | 'decode' }>): Promise<WorkerResult> {
     try {
-      return (await this.#pool.run(task, { transferList: transferables(task) })) as WorkerResult;
+      // the mark is a symbol-keyed property: the structured clone to the worker leaves it behind
+      const marked = Object.assign(task, { [Piscina.queueOptionsSymbol]: DETECTION });
+      return (await this.#pool.run(marked, { transferList: transferables(task) })) as WorkerResult;
     } catch (e) {
       throw new KensaError('KENSA_ERR_WORKER', `The ${task.stage} failed on a worker thread: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }

@@ -193,3 +193,26 @@ test('a pool of fewer threads than cores keeps a decode per core in flight: a sm
     await pool.destroy();
   }
 });
+
+test('detection tasks wait behind no queued decode: post stages sent after a queue of decodes finish before most of them', async () => {
+  const pool = new WorkerPool(1);
+  try {
+    const large = await sharp(
+      new Uint8Array(3000 * 3000 * 3).map((_, i) => (i * 7919) % 251),
+      { raw: { width: 3000, height: 3000, channels: 3 } },
+    )
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    const payloads = await classicDetector.device(Tensor.fromArray(frames(2), [2, 1, H, W], 'u8'), recipe, false);
+    const options = { channels: 'gray', maxPixels: 10_000_000 } as const;
+    const done: string[] = [];
+    const decodes = Array.from({ length: pool.tasksPerThread + 8 }, (_, i) =>
+      pool.decode(`d${i}.jpg`, Buffer.from(large), options).then(() => done.push('decode')),
+    );
+    await Promise.all([...decodes, pool.post(recipe, payloads).then(() => done.push('post'))]);
+    // it starts as soon as a thread's slot frees; first in, first out it waited for the decodes queued before it
+    assert.ok(done.indexOf('post') <= pool.tasksPerThread, done.join(', '));
+  } finally {
+    await pool.destroy();
+  }
+});
