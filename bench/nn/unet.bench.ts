@@ -3,8 +3,9 @@
  * AdamW, BCE + Dice) of UNet 32-64-128-256 on 8×1×256×256 and of UNet 64-128-256-512 on
  * 8×1×512×512, and eval-mode inference of UNet 64-128-256-512 on 8×1×512×512; each in f32 and
  * with precision 'f16' convolutions where enableConvTensorCores finds tensor cores (else the
- * reason is printed and the row is left out). Wall and GPU time (timestamp queries) per step,
- * median of repeats, and dispatches per step. Reports, never fails. PyTorch's figures for the
+ * reason is printed and the row is left out); each with every GEMM by the size rule and by its
+ * measured fastest kernel (runMeasuredGemm), and which kernels the measurements chose. Wall and
+ * GPU time (timestamp queries) per step, median of repeats, and dispatches per step. Reports, never fails. PyTorch's figures for the
  * same shapes: bench/nn/unet_torch_ref.py. Prints a table and writes JSON to argv[2]:
  *   node --import tsx bench/nn/unet.bench.ts /tmp/unet.json
  */
@@ -15,6 +16,7 @@ import { Var, backward } from '../../src/nn/autograd.js';
 import { nnDispatches } from '../../src/nn/launch.js';
 import { bceDiceLoss } from '../../src/nn/losses.js';
 import { enableConvTensorCores } from '../../src/nn/ops/conv2d.js';
+import { gemmMeasurements, withGemmTuning } from '../../src/nn/ops/implicit-gemm.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { mulberry32 } from '../../src/rng.js';
 import { Tensor, tidy } from '../../src/tensor.js';
@@ -53,6 +55,10 @@ async function measure(gpu: Gpu, c: Case, precision: 'f32' | 'f16') {
           opt.step();
         })
     : () => tidy(() => void net.predict(x));
+  // the first step measures each GEMM's candidates (runMeasuredGemm); their timings come back after it
+  step();
+  await gpu.sync();
+  await new Promise((r) => setTimeout(r, 100));
   const before = nnDispatches();
   step();
   await gpu.sync();
@@ -86,13 +92,24 @@ async function main(): Promise<void> {
   if (noTensorCores) rows.push(`f16 rows left out: ${noTensorCores}`);
   for (const c of CASES) {
     for (const precision of noTensorCores ? (['f32'] as const) : (['f32', 'f16'] as const)) {
-      const r = await measure(gpu, c, precision);
-      results[`${c.name} ${precision}`] = r;
-      rows.push(
-        `${`${c.name} ${precision}`.padEnd(48)} wall ${r.wallMs.median.toFixed(2)} ms, GPU ${r.gpuMs.median.toFixed(2)} ms, ${r.dispatches} dispatches`,
-      );
+      // each GEMM by the size rule, then by its measured fastest kernel
+      for (const [kernels, measured] of [
+        ['size rule', false],
+        ['measured', true],
+      ] as const) {
+        const r = await withGemmTuning({ measure: measured }, () => measure(gpu, c, precision));
+        results[`${c.name} ${precision}${measured ? ' measured' : ''}`] = r;
+        rows.push(
+          `${`${c.name} ${precision}, ${kernels}`.padEnd(60)} wall ${r.wallMs.median.toFixed(2)} ms, GPU ${r.gpuMs.median.toFixed(2)} ms, ${r.dispatches} dispatches`,
+        );
+      }
     }
   }
+  // what the measurements chose, per problem (the fastest first)
+  results.gemmMeasurements = gemmMeasurements(gpu);
+  const chosen = new Map<string, number>();
+  for (const m of gemmMeasurements(gpu)) chosen.set(m.candidates[0]!.label, (chosen.get(m.candidates[0]!.label) ?? 0) + 1);
+  rows.push(`measured GEMM problems by chosen kernel: ${[...chosen].map(([k, n]) => `${k} ${n}`).join(', ')}`);
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`UNet bench on ${gpu.info.name} (${(results.meta as { commit: string }).commit})`);
   for (const row of rows) console.log(row);

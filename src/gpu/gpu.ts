@@ -178,6 +178,8 @@ export class Gpu {
   #querySet: GPUQuerySet | null = null;
   #queryCount = 0;
   #timing = false;
+  /** timePass's passes in the pending stream: read back after the flush that submits them. */
+  #passTimings: PassTiming[] = [];
   readonly stats: Omit<GpuStats, 'pool'> = {
     dispatches: 0,
     submits: 0,
@@ -450,6 +452,33 @@ export class Gpu {
     this.#uniformUsed = 0;
     this.stats.submits++;
     this.#upload.submitted();
+    for (const t of this.#passTimings.splice(0)) readPassTiming(t);
+  }
+
+  /**
+   * GPU milliseconds of the dispatches `record` makes, recorded in a compute pass of their own
+   * (the GEMM autotune's measurement): resolves once a flush has submitted the pass and it has run;
+   * NaN when `record` flushed midway (part of it ran untimed). Null, with `record` still run,
+   * where the adapter has no timestamp-query.
+   */
+  timePass(record: () => void): Promise<number> | null {
+    this.#assertAlive();
+    if (!this.hasTimestamps) {
+      record();
+      return null;
+    }
+    const encoder = this.#encoderWithoutPass();
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 });
+    const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+    this.#pass = pass;
+    record();
+    const whole = this.#encoder === encoder && this.#pass === pass;
+    const resolve = this.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const read = this.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const after = this.#encoderWithoutPass();
+    after.resolveQuerySet(querySet, 0, 2, resolve, 0);
+    after.copyBufferToBuffer(resolve, 0, read, 0, 16);
+    return new Promise((done, fail) => this.#passTimings.push({ querySet, resolve, read, whole, done, fail }));
   }
 
   /** Waits for all submitted work and throws the first error WebGPU reported since the last sync. */
@@ -617,6 +646,37 @@ export class Gpu {
     this.#lost ??= 'destroyed';
     void this.#navigator;
   }
+}
+
+/** A timed pass waiting for its submit: its queries, their resolve and readback buffers, and who waits. */
+interface PassTiming {
+  querySet: GPUQuerySet;
+  resolve: GPUBuffer;
+  read: GPUBuffer;
+  /** Whether every dispatch of the pass ran inside it (no flush midway). */
+  whole: boolean;
+  done: (ms: number) => void;
+  fail: (e: unknown) => void;
+}
+
+function readPassTiming(t: PassTiming): void {
+  const release = () => {
+    t.querySet.destroy();
+    t.resolve.destroy();
+    t.read.destroy();
+  };
+  t.read.mapAsync(GPUMapMode.READ).then(
+    () => {
+      const [begin, end] = new BigUint64Array(t.read.getMappedRange());
+      t.read.unmap();
+      release();
+      t.done(t.whole ? Number(end! - begin!) / 1e6 : Number.NaN);
+    },
+    (e: unknown) => {
+      release();
+      t.fail(e);
+    },
+  );
 }
 
 /** Dawn lists the shapes on the adapter info (`GPUSubgroupMatrixConfig`, not yet in @webgpu/types). */

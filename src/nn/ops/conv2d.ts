@@ -27,12 +27,11 @@ import {
   type GemmTile,
   gemmEnginePrograms,
   enableTensorCores,
-  gemmKernel,
   gemmProgram,
   type MatrixSpelling,
   mmaGemmProgram,
   runGemm,
-  splitsFor,
+  runMeasuredGemm,
   sumSplits,
 } from './implicit-gemm.js';
 
@@ -468,13 +467,9 @@ export const convForwardOp = defineOp({
     const gpu = inputs[0]!.gpu.gpu;
     const y = Tensor.empty(gpu, [g.n, g.cout, g.oh, g.ow], 'f32');
     const size: GemmSize = { m: g.cout / g.groups, n: g.n * g.oh * g.ow, k: (g.cin / g.groups) * g.kh * g.kw, groups: g.groups };
-    runGemm(
-      gpu,
-      gemmKernel(gpu, forwardProgram(bias, activation, isPointwise(g)), size, g.precision),
-      size,
-      inputs.map((t) => t.gpu.ref),
-      [y.gpu.ref],
-      convUniforms(g),
+    const refs = inputs.map((t) => t.gpu.ref);
+    runMeasuredGemm(gpu, forwardProgram(bias, activation, isPointwise(g)), size, g.precision, false, (c) =>
+      runGemm(gpu, c.kernel, size, refs, [y.gpu.ref], convUniforms(g)),
     );
     return y;
   },
@@ -489,13 +484,9 @@ export const convBackwardInputOp = defineOp({
     const gpu = inputs[0]!.gpu.gpu;
     const dx = Tensor.empty(gpu, [g.n, g.cin, g.h, g.w], 'f32');
     const size: GemmSize = { m: g.cin / g.groups, n: g.n * g.h * g.w, k: (g.cout / g.groups) * g.kh * g.kw, groups: g.groups };
-    runGemm(
-      gpu,
-      gemmKernel(gpu, backwardInputProgram(bias, activation), size, g.precision),
-      size,
-      inputs.map((t) => t.gpu.ref),
-      [dx.gpu.ref],
-      convUniforms(g),
+    const refs = inputs.map((t) => t.gpu.ref);
+    runMeasuredGemm(gpu, backwardInputProgram(bias, activation), size, g.precision, false, (c) =>
+      runGemm(gpu, c.kernel, size, refs, [dx.gpu.ref], convUniforms(g)),
     );
     return dx;
   },
@@ -519,17 +510,17 @@ export const convBackwardWeightOp = defineOp({
     const shape = [g.cout, g.cin / g.groups, g.kh, g.kw];
     const dw = Tensor.empty(gpu, shape, 'f32');
     const size: GemmSize = { m: g.cout / g.groups, n: (g.cin / g.groups) * g.kh * g.kw, k: g.n * g.oh * g.ow, groups: g.groups };
-    const kernel = gemmKernel(gpu, backwardWeightProgram, size, g.precision);
-    const splits = splitsFor(kernel, size);
     const refs = inputs.map((t) => t.gpu.ref);
-    if (splits === 1) {
-      runGemm(gpu, kernel, size, refs, [dw.gpu.ref], convUniforms(g));
-      return dw;
-    }
-    const part = Tensor.empty(gpu, [splits, dw.size], 'f32');
-    runGemm(gpu, kernel, size, refs, [part.gpu.ref], convUniforms(g), splits);
-    sumSplits(gpu, part.gpu.ref, dw.gpu.ref, dw.size, splits);
-    part.dispose();
+    runMeasuredGemm(gpu, backwardWeightProgram, size, g.precision, true, ({ kernel, splits }) => {
+      if (splits === 1) {
+        runGemm(gpu, kernel, size, refs, [dw.gpu.ref], convUniforms(g));
+        return;
+      }
+      const part = Tensor.empty(gpu, [splits, dw.size], 'f32');
+      runGemm(gpu, kernel, size, refs, [part.gpu.ref], convUniforms(g), splits);
+      sumSplits(gpu, part.gpu.ref, dw.gpu.ref, dw.size, splits);
+      part.dispose();
+    });
     return dw;
   },
   cpu: (inputs: readonly [Tensor, Tensor], g: ConvGeometry) =>

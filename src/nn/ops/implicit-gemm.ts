@@ -72,8 +72,10 @@ export interface GemmSize {
 export interface GemmTuning {
   /** Output tile; 'auto' picks by the problem's size. */
   readonly tile: GemmTile | 'auto';
+  /** Measure each problem's candidates (runMeasuredGemm); 'auto': on GPUs with timestamps, not on software adapters, whose timings say nothing of a GPU's. */
+  readonly measure: boolean | 'auto';
 }
-let gemmTuning: GemmTuning = Object.freeze({ tile: 'auto' });
+let gemmTuning: GemmTuning = Object.freeze({ tile: 'auto', measure: 'auto' });
 
 /** Runs `fn` with other GEMM kernel choices (see kernels/tuning.ts). */
 export function withGemmTuning<R>(overrides: Partial<GemmTuning>, fn: () => R): R {
@@ -387,6 +389,89 @@ export function runGemm(
     uniforms: { ...uniforms, m: size.m, n: size.n, k: size.k, groups: size.groups, splits, k_chunk: kChunk },
     workgroups: Math.ceil(size.m / kernel.bm) * Math.ceil(size.n / kernel.bn) * size.groups * splits,
   });
+}
+
+/** One way to run a GEMM problem: a kernel and its K slices. */
+export interface GemmChoice {
+  readonly kernel: GemmKernel;
+  readonly splits: number;
+}
+
+/** A measured problem's timings, fastest first (what benches report). */
+export interface GemmMeasurement {
+  readonly problem: string;
+  readonly candidates: readonly { label: string; gpuMs: number }[];
+}
+
+/** Per device: each problem's measured choice, or null while its timings are on their way. */
+const measuredChoices = new WeakMap<Gpu, Map<string, GemmChoice | null>>();
+const measurements = new WeakMap<Gpu, GemmMeasurement[]>();
+
+/** The timings behind every choice measured on `gpu` so far. */
+export function gemmMeasurements(gpu: Gpu): readonly GemmMeasurement[] {
+  return measurements.get(gpu) ?? [];
+}
+
+const choiceLabel = (c: GemmChoice) =>
+  `${c.kernel.program.key.includes('mma') ? 'tensor cores' : `SIMT ${c.kernel.bm}`}${c.splits > 1 ? `, K in ${c.splits}` : ''}`;
+
+/**
+ * Runs a GEMM problem the fastest way measured on `gpu` (`record` records it with a kernel and
+ * its K slices; with `splitK`, slices are worth trying). The first time a problem (the op's text,
+ * sizes, precision) is met on a device with timestamp queries, every candidate — the tensor-core
+ * kernel where it is on, each SIMT tile, with and without the size rule's K slices — runs in a
+ * timed pass of its own, the size rule's choice last (each writes the whole output, so the last
+ * one's result stands and the call's result is the untuned one); the fastest is used from then on,
+ * once its timings are back. Without timestamps, on software adapters, until then and with a tile
+ * forced (withGemmTuning), the size rule decides (gemmKernel, splitsFor).
+ */
+export function runMeasuredGemm(
+  gpu: Gpu,
+  spec: (tile: GemmTile | MatrixSpelling) => ProgramInfo,
+  size: GemmSize,
+  precision: GemmPrecision,
+  splitK: boolean,
+  record: (choice: GemmChoice) => void,
+): void {
+  const kernel = gemmKernel(gpu, spec, size, precision);
+  const rule: GemmChoice = { kernel, splits: splitK ? splitsFor(kernel, size) : 1 };
+  const measure = gemmTuning.measure === 'auto' ? !gpu.info.isCpu : gemmTuning.measure;
+  if (gemmTuning.tile !== 'auto' || !measure || !gpu.hasTimestamps) {
+    record(rule);
+    return;
+  }
+  let choices = measuredChoices.get(gpu);
+  if (!choices) measuredChoices.set(gpu, (choices = new Map()));
+  const first = spec(GEMM_TILE_SIZES[0]!);
+  const problem = `${first.name}[${first.key}] ${size.groups}×${size.m}×${size.n}×${size.k} ${precision}`;
+  const known = choices.get(problem);
+  if (known !== undefined) {
+    record(known ?? rule);
+    return;
+  }
+  choices.set(problem, null);
+  const spelling = precision === 'f16' ? enabled.get(gpu) : undefined;
+  const kernels: GemmKernel[] = [
+    ...(spelling ? [{ program: spec(spelling), bm: MMA.bm, bn: MMA.bn }] : []),
+    ...GEMM_TILE_SIZES.map((t) => ({ program: spec(t), ...GEMM_TILES[t] })),
+  ];
+  const candidates = kernels
+    .flatMap((k) => [...new Set([1, splitK ? splitsFor(k, size) : 1])].map((splits) => ({ kernel: k, splits })))
+    .filter((c) => c.kernel.program.key !== rule.kernel.program.key || c.splits !== rule.splits);
+  candidates.push(rule);
+  const timings = candidates.map((c) => gpu.timePass(() => record(c))!);
+  void Promise.all(timings).then(
+    (ms) => {
+      const ranked = candidates.map((c, i) => ({ choice: c, gpuMs: ms[i]! })).filter((r) => Number.isFinite(r.gpuMs));
+      ranked.sort((a, b) => a.gpuMs - b.gpuMs);
+      // a timing lost (a flush midway) leaves its candidate out
+      choices.set(problem, ranked[0]?.choice ?? rule);
+      const list = measurements.get(gpu) ?? [];
+      list.push({ problem, candidates: ranked.map((r) => ({ label: choiceLabel(r.choice), gpuMs: r.gpuMs })) });
+      measurements.set(gpu, list);
+    },
+    () => choices.delete(problem),
+  );
 }
 
 /**

@@ -15,7 +15,7 @@ import {
   convGeometry,
   convParams,
 } from '../../../src/nn/ops/conv2d.js';
-import { GEMM_TILE_SIZES, withGemmTuning } from '../../../src/nn/ops/implicit-gemm.js';
+import { GEMM_TILE_SIZES, gemmMeasurements, withGemmTuning } from '../../../src/nn/ops/implicit-gemm.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
@@ -131,6 +131,47 @@ test('conv2d: the weight gradient split over K (a long batch sum) = CPU referenc
   const expected = conv2dBackwardWeight(dy, x, opts);
   const actual = conv2dBackwardWeight(await dy.toGpu(gpu!), await x.toGpu(gpu!), opts);
   assertClose(await actual.toCpu(), expected, { atol: 1e-3, rtol: 1e-4 });
+});
+
+test('conv2d: the first GEMM of a shape times every candidate in a pass of its own, the size rule last; later calls run the fastest', {
+  skip: gpuSkip(gpu),
+}, async () => {
+  // the weight gradient of a 3×1×3×3 kernel over 2×48² outputs: M 3, N 9, K 4608, so K slices are worth trying
+  const x = randomTensor([2, 1, 48, 48], 96);
+  const dy = randomTensor([2, 3, 48, 48], 97);
+  const opts = { padding: 1, kernelSize: 3 };
+  const expected = conv2dBackwardWeight(dy, x, opts);
+  const [gx, gdy] = await Promise.all([x.toGpu(gpu!), dy.toGpu(gpu!)]);
+  const problem = () => gemmMeasurements(gpu!).find((m) => m.problem.includes(' 1×3×9×4608 f32'));
+  const run = async () => {
+    const before = gpu!.stats.dispatches;
+    const dw = conv2dBackwardWeight(gdy, gx, opts);
+    assertClose(await dw.toCpu(), expected, { atol: 1e-3, rtol: 1e-4 });
+    dw.dispose();
+    return gpu!.stats.dispatches - before;
+  };
+  // measured on lavapipe too (by default only GPUs are): three SIMT tiles, each whole and in 4 K slices (a GEMM and a sum of the slices)
+  assert.equal(await run(), 2, 'not measured on a software adapter by default');
+  assert.equal(await withGemmTuning({ measure: true }, run), 3 * 1 + 3 * 2);
+  for (let i = 0; i < 200 && !problem(); i++) await new Promise((r) => setTimeout(r, 25));
+  const measured = problem();
+  assert.ok(measured, 'the timings came back');
+  assert.deepEqual(measured.candidates.map((c) => c.label).sort(), [
+    'SIMT 128',
+    'SIMT 128, K in 4',
+    'SIMT 32',
+    'SIMT 32, K in 4',
+    'SIMT 64',
+    'SIMT 64, K in 4',
+  ]);
+  const ms = measured.candidates.map((c) => c.gpuMs);
+  assert.ok(ms.every((v) => Number.isFinite(v) && v >= 0) && ms.every((v, i) => i === 0 || v >= ms[i - 1]!), ms.join(', '));
+  const fastest = measured.candidates[0]!.label.includes('K in') ? 2 : 1;
+  assert.equal(await withGemmTuning({ measure: true }, run), fastest, `the fastest: ${measured.candidates[0]!.label}`);
+  // a forced tile is not measured
+  assert.equal(await withGemmTuning({ tile: 64, measure: true }, run), 2);
+  gx.dispose();
+  gdy.dispose();
 });
 
 test('conv2d: bad shapes and options get errors naming them', () => {
