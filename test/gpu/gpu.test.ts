@@ -92,6 +92,27 @@ describe('gpu core', { skip: gpuSkip(gpu) }, () => {
     y.dispose();
   });
 
+  test('timePass: the GPU time of its own pass once a flush ran it; NaN when the recording flushed midway', async () => {
+    if (!gpu!.hasTimestamps) return;
+    const x = await randomImage([1, 1, 64, 64], 'f32').toGpu(gpu!);
+    let y: ReturnType<typeof gaussianBlur> | undefined;
+    const whole = gpu!.timePass(() => {
+      y = gaussianBlur(x, { ksize: 5 });
+    });
+    const expected = gaussianBlur(await x.toCpu(), { ksize: 5 });
+    assert.deepEqual([...(await y!.toCpu()).data], [...expected.data], 'the pass ran as any other');
+    const ms = await whole!;
+    assert.ok(ms >= 0 && ms < 10_000, String(ms));
+    const cut = gpu!.timePass(() => {
+      gaussianBlur(x, { ksize: 3 }).dispose();
+      gpu!.flush();
+      gaussianBlur(x, { ksize: 3 }).dispose();
+    });
+    await gpu!.sync();
+    assert.ok(Number.isNaN(await cut!));
+    for (const t of [x, y!]) t.dispose();
+  });
+
   test('WGSL errors become KENSA_ERR_SHADER naming the program and line', async () => {
     const broken: ProgramInfo = { ...fill, name: 'test_broken', body: fill.body.replace('dst[i] = u.v + f32(i);', 'dst[i] = u.v + f32(i)])') };
     await assert.rejects(
