@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on the GPU machine (the device tool; see README "Benchmarks"); results land
 # in $OUT. Prepare here first:  npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
-# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [unet] [engine] [serve] [augment] [train] [model-inspect] [cascade] [slim] [tasks1080p]
+# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [gputests] [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [unet] [engine] [serve] [augment] [train] [model-inspect] [cascade] [slim] [tasks1080p]
 # Every phase has its own time limit and log file (written as it runs: no pipes, so a phase that
 # hangs or is killed still shows how far it got); its tail is printed after it. Results and logs
 # are written to a work folder and packed into $OUT/results.tgz after every phase (the device
@@ -25,6 +25,9 @@ phase() { # name seconds command...
   grep -v '^Warning: maxDyn' "$results/$name.log" | tail -n "${TAIL_LINES:-40}"
   tar czf "$OUT/results.tgz" -C "$results" .
 }
+# the GPU tests on this GPU, what lavapipe checks in CI: every test file that opens one (or those in GPU_TESTS), less those
+# that need tsx, the source tree or its fixtures (the device has dist/ alone)
+[[ $what == *gputests* ]] && phase gputests "${GPUTESTS_LIMIT:-300}" bash -c 'KENSA_REQUIRE_GPU=1 node --test --test-reporter=tap --test-concurrency=1 ${GPU_TESTS:-$(grep -rl "_kit/gpu.js" dist/test --include=*.test.js | xargs grep -L "tsx\|fixtures\|new URL(")} | grep -E "^not ok|^# (tests|pass|fail|skip)"'
 [[ $what == *pipeline* ]] && phase pipeline "${PIPELINE_LIMIT:-400}" node dist/bench/pipeline/inspect.bench.js "$results" "${PIPELINE_COUNT:-256}" 2048 "${PIPELINE_LONG:-20000}" "${PIPELINE_RUN:-2000}"
 # a CPU profile of `kensa inspect` over the pipeline bench's long-run folder (main and worker threads)
 [[ $what == *profile* ]] && phase profile 150 bash -c 'rm -rf /tmp/prof; node --cpu-prof --cpu-prof-dir=/tmp/prof --cpu-prof-interval 2000 dist/src/cli/main.js inspect /tmp/kensa-bench-pipeline/many --db /tmp/prof.db --progress json | tail -n 2; tar czf "$results/prof.tgz" -C /tmp/prof .'
