@@ -29,7 +29,7 @@ export async function pooled(count: number, concurrency: number, job: (i: number
  * a run's worker threads, readAndDecodeItem), `concurrency` decodes at a time (default: cores, as a run).
  */
 export async function decodeRate(paths: readonly string[], scale: DecodeScale = 1, concurrency = os.availableParallelism()): Promise<number> {
-  const pool = new WorkerPool(resolvePostWorkers(undefined, 'gpu'));
+  const pool = new WorkerPool(resolvePostWorkers(undefined));
   try {
     const options = { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS, scale } as const;
     const pass = await pooled(paths.length, concurrency, (i) => readAndDecodeItem(pool, paths[i]!, options));

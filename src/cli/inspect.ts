@@ -76,9 +76,9 @@ Options:
   --batch-pixels N      pixel budget per batch (default 16×2048×2048)
   --batch-wait MS       longest wait for a batch to fill (default 50)
   --decode-threads N    concurrent decodes (default: cores; set UV_THREADPOOL_SIZE as well)
-  --post-workers N      worker threads for CPU detection work: post-processing on the GPU backend
-                        (default min(cores, 4)), whole batches on the CPU backend (default cores);
-                        0 = all on the main thread
+  --post-workers N      worker threads for CPU work: post-processing and colour decodes on the GPU
+                        backend, whole batches on the CPU backend (default cores); 0 = all on the
+                        main thread
   --max-image-pixels N  refuse larger images (default 268402689)
   --raw-width W --raw-height H --raw-dtype u8|u16   geometry of header-less .raw frames
   --progress P          auto | tty | json | none (default auto: a bar on a terminal, JSON lines

@@ -47,8 +47,8 @@ Options:
                         --max-batch) before /ready says 200 (e.g. 1920x1080)
   --max-image-pixels N  refuse larger images with 422 (default ${DEFAULT_MAX_PIXELS})
   --body-limit N        largest request body in bytes (default 67108864)
-  --post-workers N      worker threads for detection's CPU work (as kensa inspect: post-processing on the
-                        GPU backend, default min(cores, 4); whole batches on the CPU, default cores)
+  --post-workers N      worker threads for detection's CPU work and decoding (as kensa inspect; default
+                        cores)
   --name N              this server's name in its service runs (default HOST:PORT); at start its
                         runs a crash left running are marked interrupted
   --images DIR          keep each original and its mask under DIR (the dashboard's item view shows them)

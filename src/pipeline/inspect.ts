@@ -84,8 +84,8 @@ export interface InspectOptions {
   signal?: AbortSignal;
   /**
    * Worker threads for CPU detection stages, 0 … 256; 0 runs everything on this thread. With the
-   * GPU backend they run the post stages (default min(cores, 4)), with the CPU backend whole
-   * recipes, one batch per thread (default: cores).
+   * GPU backend they run the post stages and colour decodes, with the CPU backend whole recipes,
+   * one batch per thread (default: cores).
    */
   postWorkers?: number;
   /** Threads the caller keeps across calls (a queue worker's jobs: starting threads per job costs more than the job); `postWorkers` is ignored then, and the caller destroys it. */
@@ -198,7 +198,7 @@ function openRun(options: InspectOptions): Run {
   const recipe = (options.recipe ?? DEFAULT_RECIPE).recipe;
   const limits = batchLimitsFor(options.backend, options.batch, bytesPerPixelOf(recipe));
   const concurrency = options.decodeConcurrency ?? os.availableParallelism();
-  const workers = options.pool !== undefined ? 0 : resolvePostWorkers(options.postWorkers, options.backend.kind);
+  const workers = options.pool !== undefined ? 0 : resolvePostWorkers(options.postWorkers);
   return {
     options,
     recipe,

@@ -161,7 +161,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const giveUp = 'the job is tried again while it has attempts left';
   const recipes = new Map<string, { recipe: LoadedRecipe; total: number | null; sink: SqlTasks | null }>();
   // one set of threads for the worker's life: starting them per job would cost more than a small job
-  const threads = resolvePostWorkers(o.postWorkers, o.backend.kind);
+  const threads = resolvePostWorkers(o.postWorkers);
   const pool = threads > 0 ? new WorkerPool(threads) : null;
   const runOf = async (runId: string) => {
     const known = recipes.get(runId);

@@ -174,7 +174,7 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
     models = opened;
     const device = [deviceLabel(backend), ...models.map((m) => `model on ${m.session.runsOn}`)].join(' · ');
     // checked before a run is created for it
-    const postWorkers = resolvePostWorkers(o.postWorkers, backend.kind);
+    const postWorkers = resolvePostWorkers(o.postWorkers);
     let skip = new Set<string>();
     // a resumed run's timings cover every session, so its rate and the report's shares stay true
     let before = { elapsedMs: 0, processed: 0 };

@@ -69,13 +69,12 @@ export async function readAndDecodeItem(pool: WorkerPool | null, path: string, o
 }
 
 /**
- * The pool size for `postWorkers`: 0 runs every stage on the main thread. Default: the CPU backend
- * runs whole recipes on the workers, one per core; the GPU backend only post stages, which are
- * light, so min(cores, 4).
+ * The pool size for `postWorkers`: 0 runs every stage on the main thread. Default: one thread per
+ * core, on either backend: the CPU backend runs whole recipes there, and with the GPU backend the
+ * decode of colour files (its JavaScript conversion) needs the threads more than the post stages do.
  */
-export function resolvePostWorkers(value: unknown, backend: 'cpu' | 'gpu'): number {
-  const cores = os.availableParallelism();
-  return integerInRange('postWorkers', value ?? (backend === 'cpu' ? cores : Math.min(cores, 4)), 0, MAX_POST_WORKERS);
+export function resolvePostWorkers(value: unknown): number {
+  return integerInRange('postWorkers', value ?? os.availableParallelism(), 0, MAX_POST_WORKERS);
 }
 
 type Task = Parameters<TaskQueue['push']>[0];

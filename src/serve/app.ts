@@ -67,7 +67,7 @@ export interface ServeOptions {
   name?: string;
   /** Keep each inspected original and its mask here (the dashboard's item view reads them); null keeps none. */
   imagesDir?: string | null;
-  /** Worker threads for detection's CPU work, 0 … 256 (default as `inspect`: min(cores, 4) on the GPU, cores on the CPU); 0 keeps it on the event loop's thread. */
+  /** Worker threads for detection's CPU work, 0 … 256 (default as `inspect`: cores); 0 keeps it on the event loop's thread. */
   postWorkers?: number;
   /** Fastify's logger option: pino settings, or false for none (the default). */
   logger?: FastifyServerOptions['logger'];
@@ -199,7 +199,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     ? await openModels(options, batch.maxBatch, metrics)
     : { recipes: [...(options.recipes ?? [])], models: [], open: [] };
   if (recipes.length === 0) recipes.push(DEFAULT_RECIPE);
-  const pool = options.backend ? resolvePostWorkers(options.postWorkers, options.backend.kind) : 0;
+  const pool = options.backend ? resolvePostWorkers(options.postWorkers) : 0;
   const workers = pool > 0 ? new WorkerPool(pool) : null;
   if (options.backend) engine = new InspectionEngine({ backend: options.backend, ...batch, pool: workers }, metrics);
   const recorder =

@@ -75,17 +75,15 @@ test('tasks running when the pool is destroyed reject with KENSA_ERR_WORKER', as
   await running;
 });
 
-test('postWorkers: 0 … 256, default cores on the CPU backend and min(cores, 4) on the GPU backend', () => {
-  const cores = os.availableParallelism();
-  assert.equal(resolvePostWorkers(undefined, 'cpu'), cores);
-  assert.equal(resolvePostWorkers(undefined, 'gpu'), Math.min(cores, 4));
-  assert.equal(resolvePostWorkers(0, 'gpu'), 0);
-  assert.throws(() => resolvePostWorkers(-1, 'cpu'), {
+test('postWorkers: 0 … 256, default cores', () => {
+  assert.equal(resolvePostWorkers(undefined), os.availableParallelism());
+  assert.equal(resolvePostWorkers(0), 0);
+  assert.throws(() => resolvePostWorkers(-1), {
     name: 'KensaError',
     message: 'Expected integer between 0 and 256 for postWorkers but received -1 of type number',
   });
-  assert.throws(() => resolvePostWorkers(1.5, 'cpu'), { message: 'Expected integer between 0 and 256 for postWorkers but received 1.5 of type number' });
-  assert.throws(() => resolvePostWorkers('2', 'gpu'), { message: 'Expected integer between 0 and 256 for postWorkers but received "2" of type string' });
+  assert.throws(() => resolvePostWorkers(1.5), { message: 'Expected integer between 0 and 256 for postWorkers but received 1.5 of type number' });
+  assert.throws(() => resolvePostWorkers('2'), { message: 'Expected integer between 0 and 256 for postWorkers but received "2" of type string' });
 });
 
 test('transferables: whole buffers of typed arrays at any depth, once each; views into larger buffers are left to copy', () => {
