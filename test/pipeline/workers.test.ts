@@ -164,6 +164,16 @@ test("WorkerPool.decode: an upload's pixels and sha256 from a worker, as on this
   }
 });
 
+/** A colour JPEG of patterned noise, w × h: slow to decode when large. */
+function noiseJpeg(w: number, h: number): Promise<Buffer> {
+  return sharp(
+    new Uint8Array(w * h * 3).map((_, i) => (i * 7919) % 251),
+    { raw: { width: w, height: h, channels: 3 } },
+  )
+    .jpeg({ quality: 95 })
+    .toBuffer();
+}
+
 test('a pool of fewer threads than cores keeps a decode per core in flight: a small upload overtakes a large one on a one-thread pool', async () => {
   const pool = new WorkerPool(1);
   try {
@@ -171,14 +181,7 @@ test('a pool of fewer threads than cores keeps a decode per core in flight: a sm
     const perCore = new WorkerPool(os.availableParallelism());
     assert.equal(perCore.tasksPerThread, 1);
     await perCore.destroy();
-    const noise = (w: number, h: number) =>
-      sharp(
-        new Uint8Array(w * h * 3).map((_, i) => (i * 7919) % 251),
-        { raw: { width: w, height: h, channels: 3 } },
-      )
-        .jpeg({ quality: 95 })
-        .toBuffer();
-    const [large, small] = await Promise.all([noise(3000, 3000), noise(16, 16)]);
+    const [large, small] = await Promise.all([noiseJpeg(3000, 3000), noiseJpeg(16, 16)]);
     const options = { channels: 'gray', maxPixels: 10_000_000 } as const;
     const done: string[] = [];
     await Promise.all([
@@ -195,12 +198,7 @@ test('a pool of fewer threads than cores keeps a decode per core in flight: a sm
 test('detection tasks wait behind no queued decode: post stages sent after a queue of decodes finish before most of them', async () => {
   const pool = new WorkerPool(1);
   try {
-    const large = await sharp(
-      new Uint8Array(3000 * 3000 * 3).map((_, i) => (i * 7919) % 251),
-      { raw: { width: 3000, height: 3000, channels: 3 } },
-    )
-      .jpeg({ quality: 95 })
-      .toBuffer();
+    const large = await noiseJpeg(3000, 3000);
     const payloads = await classicDetector.device(Tensor.fromArray(frames(2), [2, 1, H, W], 'u8'), recipe, false);
     const options = { channels: 'gray', maxPixels: 10_000_000 } as const;
     const done: string[] = [];
