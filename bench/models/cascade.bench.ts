@@ -111,12 +111,13 @@ try {
   const exited = (p: Pass) => paths.filter((path) => p.results.get(path)?.cascade === 'first').length / paths.length;
   /** What the band would give, from the two single-stage passes: the classic verdict outside it, the model's inside. */
   const predicted = ([low, high]: [number, number]) => {
-    const exits = paths.filter((path) => {
+    const exits = (path: string) => {
       const s = classic.results.get(path)!.score!;
       return s < low || s >= high;
-    });
-    const agree = paths.filter((path) => (exits.includes(path) ? verdict(classic, path) : verdict(full, path)) === verdict(full, path));
-    return { exit: exits.length / paths.length, agreement: agree.length / paths.length };
+    };
+    // an image inside the band gets the model's own verdict
+    const agree = paths.filter((path) => !exits(path) || verdict(classic, path) === verdict(full, path));
+    return { exit: paths.filter(exits).length / paths.length, agreement: agree.length / paths.length };
   };
 
   const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
