@@ -131,7 +131,6 @@ const KENSA_RESERVED = new Set([
   'WG',
   'Uniforms',
   'linear_workgroup',
-  'MAGIC_2_23',
   'small_f32',
   'small_f32x4',
   'u8x4_f32',
