@@ -243,14 +243,21 @@ export function fuseTemplate(fused: Tensor, smooth: Tensor, x: Tensor, template:
 }
 
 /** (x − mean) / std per image, `s` holding each image's imageStats (min, max, mean, std) as N×1×1×4. */
+/**
+ * The smallest spread a relative threshold divides by: a quarter of an 8-bit grey level. A
+ * featureless frame's response is rounding noise (σ ~ 1e-6); standardised, that noise would pass
+ * any threshold (and differ between GPUs), so such a frame finds nothing instead.
+ */
+const MIN_SPREAD = 1e-3;
+
 const standardise = customKernel({
   name: 'standardise',
   inputs: ['x', 's'],
   pixel: /* wgsl */ `
 fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  return (x_px(n, c, y, x) - s_px(n, 0u, 0u, 2u)) / max(s_px(n, 0u, 0u, 3u), 1e-6);
+  return (x_px(n, c, y, x) - s_px(n, 0u, 0u, 2u)) / max(s_px(n, 0u, 0u, 3u), ${MIN_SPREAD});
 }`,
-  cpu: ({ x, s }, _u, n, c, y, xx) => (x.px(n, c, y, xx) - s.px(n, 0, 0, 2)) / Math.max(s.px(n, 0, 0, 3), 1e-6),
+  cpu: ({ x, s }, _u, n, c, y, xx) => (x.px(n, c, y, xx) - s.px(n, 0, 0, 2)) / Math.max(s.px(n, 0, 0, 3), MIN_SPREAD),
 });
 
 /**

@@ -47,6 +47,26 @@ function stainFrames(): Tensor {
   return Tensor.fromArray(img, [2, 1, S, S], 'u8');
 }
 
+test('under a relative threshold a featureless frame finds nothing: its rounding noise is not standardised into defects', async () => {
+  const relative = { ...recipe, threshold: { value: 3, mode: 'relative' }, blackhat: { size: 9, weight: 2 } } satisfies ClassicRecipe;
+  const flat = Tensor.fromArray(new Uint8Array(2 * 72 * 96).fill(128), [2, 1, 72, 96], 'u8');
+  const inputs = [flat, ...(gpu ? [await flat.toGpu(gpu)] : [])];
+  for (const x of inputs) {
+    const found = await detectClassic(x, relative, true);
+    assert.deepEqual(
+      found.map((f) => [f.verdict, f.defects.length, f.mask!.some((v) => v !== 0)]),
+      [
+        ['OK', 0, false],
+        ['OK', 0, false],
+      ],
+      x.device,
+    );
+  }
+  // a real one still stands out from its frame: the spot's region
+  const spot = (await detectClassic(frames(), relative, true))[1]!.defects;
+  assert.ok(spot.length === 1 && spot[0]!.x <= 50 && spot[0]!.x + spot[0]!.w >= 57, JSON.stringify(spot));
+});
+
 test('the local contrast finds a stain whose outline is too faint for the gradient; off, the stain is missed', async () => {
   const found = await detectClassic(stainFrames(), recipe, true);
   assert.deepEqual(
@@ -85,6 +105,13 @@ test('GPU and CPU give the same defects and masks', { skip: gpuSkip(gpu) }, asyn
       xg.dispose();
       for (let i = 0; i < x.shape[0]!; i++) {
         assert.equal(g[i]!.verdict, cpu[i]!.verdict, what);
+        if (!gpu!.info.isCpu) {
+          // a hardware GPU fuses multiply-adds: a response within an ulp of the threshold can fall on the other side,
+          // and the closing and hole filling carry such a flip to its neighbours; lavapipe keeps every bit
+          const differing = g[i]!.mask!.reduce((s, v, j) => s + (v !== cpu[i]!.mask![j] ? 1 : 0), 0);
+          assert.ok(differing <= 0.01 * g[i]!.mask!.length, `${what}: ${differing} mask pixels differ`);
+          continue;
+        }
         assert.deepEqual(g[i]!.mask, cpu[i]!.mask, what);
         assert.deepEqual(
           g[i]!.defects.map((d) => [d.x, d.y, d.w, d.h, d.area, d.class]),
