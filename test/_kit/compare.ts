@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { isIntegerDType, readElement } from '../../src/dtype.js';
+import type { Gpu } from '../../src/gpu/gpu.js';
 import type { Tensor } from '../../src/tensor.js';
 
 export interface Tolerance {
@@ -41,4 +42,33 @@ export function assertClose(actual: Tensor, expected: Tensor, tol: Tolerance = {
     bad <= allowed,
     `${what}: ${bad} of ${expected.size} elements differ beyond tolerance (allowed ${allowed}); worst at ${worst.i}: got ${worst.a}, expected ${worst.e}`,
   );
+}
+
+/** Bit for bit. */
+export const EXACT: Tolerance = { int: 0, atol: 0, rtol: 0 };
+
+/**
+ * GPU = CPU for arithmetic (not exact maps): bit for bit on software adapters (lavapipe, CI), whose
+ * compiler keeps f32 operations as written. A hardware GPU's compiler may fuse a·b + c into one
+ * multiply-add (WGSL allows it; NVIDIA's does), so there f32 results differ in the last bits and an
+ * integer by one where the value lies within such a rounding of a .5 tie.
+ */
+export function arithmeticExact(gpu: Gpu): Tolerance {
+  return gpu.info.isCpu ? EXACT : { int: 1, atol: 1e-6, rtol: 1e-6 };
+}
+
+/** `actual` with each number that lies within rtol of its counterpart in `expected` replaced by it (typed arrays compared as they are). */
+function closeTo(actual: unknown, expected: unknown, rtol: number): unknown {
+  if (typeof actual === 'number' && typeof expected === 'number') return Math.abs(actual - expected) <= rtol * Math.abs(expected) ? expected : actual;
+  if (Array.isArray(actual) && Array.isArray(expected)) return actual.map((v, i) => closeTo(v, expected[i], rtol));
+  if (actual && expected && typeof actual === 'object' && typeof expected === 'object' && !ArrayBuffer.isView(actual)) {
+    const e = expected as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(actual).map(([k, v]) => [k, closeTo(v, e[k], rtol)]));
+  }
+  return actual;
+}
+
+/** deepEqual, except that numbers need only agree within `rtol`: results holding f32 sums a GPU adds in no fixed order (region means). */
+export function assertDeepClose(actual: unknown, expected: unknown, rtol: number, what = ''): void {
+  assert.deepEqual(closeTo(actual, expected, rtol), expected, what);
 }

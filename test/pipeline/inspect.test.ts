@@ -7,6 +7,7 @@ import { batchLimitsFor, bytesPerPixelOf, DEFAULT_BATCH, inspect, type InspectOp
 import { DEFAULT_RECIPE, type ClassicRecipe, type LoadedRecipe, type Recipe } from '../../src/detect/recipe.js';
 import { runInspection } from '../../src/pipeline/run.js';
 import { openStore } from '../../src/store/store.js';
+import { assertDeepClose } from '../_kit/compare.js';
 import { adapterSkip } from '../_kit/gpu.js';
 import { tempDir } from '../_kit/tmp.js';
 import { writeFrames } from './_images.js';
@@ -51,7 +52,8 @@ for (const kind of ['cpu', 'gpu'] as const) {
       const pooled = await collect({ batch, postWorkers: 2, masksDir: join(dir, `${kind}-pooled`) }, backend);
       assert.equal(inline.length, 12);
       assert.deepEqual(new Set(inline.filter((r) => r.status === 'ng').map((r) => r.key)), defective);
-      assert.deepEqual(pooled.map(judged), inline.map(judged));
+      // a region's mean on the GPU is an f32 sum added atomically, in no fixed order (components.ts): its last bits vary
+      assertDeepClose(pooled.map(judged), inline.map(judged), 1e-6);
       assert.deepEqual(masks(join(dir, `${kind}-pooled`)), masks(join(dir, `${kind}-inline`)));
     } finally {
       backend.close();
