@@ -7,8 +7,8 @@ Kornia draws its parameters per sample inside one batched call (same_on_batch=Fa
 of the batch is its per-sample figure. It has no uint8 path: the batch is N×3×H×W float32 in
 [0, 1] on the device (4× the bytes of kensa's u8 batches). The GPU machine has no network: Kornia
 runs from its source tree, which travels with the device call —
-  fetch github:kornia/kornia, then  mkdir -p kornia-src && git --git-dir=<its mirror> archive HEAD kornia | tar x -C kornia-src
-and carry ["kornia-src"] (git-ignored, ~1 MB packed); bench/run-device.sh puts it on PYTHONPATH. Its
+  fetch github:kornia/kornia, then  git --git-dir=<its mirror> archive HEAD kornia | zstd -19 -o .device-extra/kornia.tar.zst
+and carry [".device", ".device-extra"] (git-ignored, ~0.6 MB); bench/run-device.sh unpacks it into kornia-src/ and puts that on PYTHONPATH. Its
 Rust image I/O (kornia_rs, a compiled wheel the augmentations do not use) is stubbed so that
 `import kornia` succeeds.
 Times are CUDA events around the whole batch, median of repeats, divided by N.
