@@ -50,7 +50,8 @@ fi
 [[ $what == *" unet "* ]] && phase unet "${UNET_LIMIT:-400}" bash -c "python3 bench/nn/unet_torch_ref.py > $results/unet-torch.json; node dist/bench/nn/unet.bench.js $results/unet.json"
 # the nn engine: SIMT matmul TFLOP/s and training steps (MLP, tiny UNet): wall, GPU time, launches
 [[ $what == *" engine "* ]] && phase engine "${ENGINE_LIMIT:-300}" node dist/bench/nn/nn.bench.js "$results/engine.json"
-# kensa serve under load, dynamic batching off and on (bench/serve/load.bench.ts; a table in serve-load.md)
+# kensa serve under load, dynamic batching off and on (bench/serve/load.bench.ts; a table in serve-load.md);
+# SERVE_FLAGS="--unet 16-32-64-128 --scale 0.5" serves a model recipe
 [[ $what == *" serve "* ]] && phase serve "${SERVE_LIMIT:-420}" node dist/bench/serve/load.bench.js --device gpu --concurrency "${SERVE_CONCURRENCY:-1,4,16,64}" --seconds "${SERVE_SECONDS:-15}" ${SERVE_FLAGS:-} --compare --out "$results/serve-load.md"
 # kensa augmentation vs torchvision.transforms.v2 (bench/augment/torchvision_ref.py, same run)
 # Kornia from its source tree when carried (kornia-src/kornia: see bench/augment/kornia_ref.py)

@@ -29,7 +29,7 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import type { DecodeScale } from '../../src/pipeline/decode.js';
 import { tinyClassifier } from '../../src/models/tiny.js';
-import { UNet, writeInto } from '../../src/models/unet.js';
+import { writeDrawnUNet } from '../_kit/unet.js';
 import { mulberry32 } from '../../src/rng.js';
 import { decodeRate, pooled } from '../_kit/decode.js';
 import { metadata } from '../_kit/stats.js';
@@ -131,13 +131,6 @@ interface Contender {
   skip?: string;
 }
 
-/** A UNet 8-16-32-64 with drawn weights, its head's bias lowered so frames come out clean (no defect flood in the post stage and the store). */
-async function writeUNet(path: string): Promise<void> {
-  const net = await UNet.create({ widths: [8, 16, 32, 64] }, { seed: 1 });
-  await writeInto(net.stateEntries().find((e) => e.name === 'head.bias')!.tensor, Float32Array.of(-20));
-  writeFileSync(path, await net.toSafetensors());
-}
-
 /** Whether onnxruntime-node loads here (the GPU machine's pack may leave it out): null, or why not. */
 async function onnxMissing(): Promise<string | null> {
   try {
@@ -208,7 +201,7 @@ const frameBytes = await writeFrames();
 const template = join(dir, 'tasks-template.db');
 writeTaskTable(template);
 const unetPath = join(dir, 'unet-8-64.safetensors');
-await writeUNet(unetPath);
+await writeDrawnUNet(unetPath, [8, 16, 32, 64]);
 const onnxPath = join(dir, 'classifier.onnx');
 writeFileSync(onnxPath, tinyClassifier({ classes: 2, width: 8, seed: 1 }));
 const noOnnx = await onnxMissing();

@@ -13,7 +13,7 @@
  *
  * Usage (from the repository root, on the GPU machine):
  *   node --import tsx bench/serve/load.bench.ts --device gpu --concurrency 1,4,16,64 --seconds 20 --compare \
- *     [--width 1920 --height 1080] [--images 16] [--max-batch 16] [--delay-us 2000] [--instances 2] [--scale 0.25] \
+ *     [--width 1920 --height 1080] [--images 16] [--max-batch 16] [--delay-us 2000] [--instances 2] [--scale 0.25] [--unet 16-32-64-128] \
  *     [--out bench/results/serve-load-DATE.md]
  *   node --import tsx bench/serve/load.bench.ts --url http://host:8080 --concurrency 16   (a server already running)
  */
@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { metadata } from '../_kit/stats.js';
+import { writeDrawnUNet } from '../_kit/unet.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,6 +41,8 @@ const { values: args } = parseArgs({
     instances: { type: 'string', default: '2' },
     'queue-limit': { type: 'string', default: '256' },
     scale: { type: 'string', default: '1' },
+    // serve a model recipe instead of the default classic one: a drawn-weights kensa UNet of these widths
+    unet: { type: 'string' },
     compare: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
@@ -200,7 +203,17 @@ try {
     `${images.length} JPEGs of ${WIDTH}×${HEIGHT}, ${Math.round(images.reduce((s, b) => s + b.length, 0) / images.length / 1024)} KiB each\n`,
   );
   const common = ['--device', args.device, '--instances', args.instances, '--queue-limit', args['queue-limit'], '--warm', `${WIDTH}x${HEIGHT}`];
-  if (args.scale !== '1') {
+  if (args.unet) {
+    // a model-bound server (the GPU's share larger than decoding's), at input.scale
+    const model = join(dir, `unet-${args.unet}.safetensors`);
+    await writeDrawnUNet(model, args.unet.split('-').map(Number));
+    const recipe = join(dir, 'unet.json');
+    writeFileSync(
+      recipe,
+      JSON.stringify({ kind: 'model', name: `unet-${args.unet}`, input: { scale: Number(args.scale) }, model: { path: model, task: 'segmentation' } }),
+    );
+    common.push('--recipe', recipe);
+  } else if (args.scale !== '1') {
     // the default recipe decoding at a fraction of the upload's size (input.scale)
     const recipe = join(dir, `classic-x${args.scale}.json`);
     writeFileSync(recipe, JSON.stringify({ kind: 'classic', name: `classic-x${args.scale}`, input: { scale: Number(args.scale) } }));
@@ -229,7 +242,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 const meta = metadata(args.device);
-const report = `# kensa serve under load (${WIDTH}×${HEIGHT} JPEG${args.scale === '1' ? '' : `, decoded at input.scale ${args.scale}`}, ${SECONDS} s per row)
+const report = `# kensa serve under load (${WIDTH}×${HEIGHT} JPEG${args.unet ? `, a drawn kensa UNet ${args.unet}` : ''}${args.scale === '1' ? '' : `, decoded at input.scale ${args.scale}`}, ${SECONDS} s per row)
 
 ${Object.entries(meta)
   .map(([k, v]) => `- ${k}: ${v}`)
