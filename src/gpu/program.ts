@@ -132,3 +132,13 @@ export function buildSource(p: ProgramInfo, opts: WgslOptions = PACKED): Compile
   lines.push(p.body);
   return { info: p, layout, source: lines.join('\n') };
 }
+
+/** FNV-1a of a text (a program's WGSL), as 8 hex digits: tells programs of one name apart in caches. */
+export function textHash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}

@@ -7,6 +7,10 @@
  */
 import { after } from 'node:test';
 import { Gpu, listAdapters } from '../../src/gpu/gpu.js';
+import { tempDir } from './tmp.js';
+
+// measured GEMM choices (src/nn/ops/gemm-store.ts) stay with the test file: none read from or left in the user's cache
+process.env.KENSA_CACHE_DIR = tempDir('kensa-cache-');
 
 const requireGpu = process.env.CI === 'true' || process.env.KENSA_REQUIRE_GPU === '1';
 let shared: Promise<Gpu | null> | undefined;

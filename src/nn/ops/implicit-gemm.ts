@@ -26,9 +26,10 @@
  * grid; `store_c` receives the slice so the op can write partial sums, reduced by `sumSplits`.
  */
 import type { BufferRef, Gpu, GpuInfo } from '../../gpu/gpu.js';
-import type { OutputBinding, ProgramInfo, TensorBinding } from '../../gpu/program.js';
+import { textHash, type OutputBinding, type ProgramInfo, type TensorBinding } from '../../gpu/program.js';
 import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
 import { overriding } from '../../kernels/tuning.js';
+import { loadGemmChoices, saveGemmChoices, type StoredGemmChoice } from './gemm-store.js';
 
 /** Output-tile shapes: BM×BN outputs per workgroup of 256 threads, TM×TN per thread. */
 export const GEMM_TILES = {
@@ -406,6 +407,14 @@ export interface GemmMeasurement {
 /** Per device: each problem's measured choice, or null while its timings are on their way. */
 const measuredChoices = new WeakMap<Gpu, Map<string, GemmChoice | null>>();
 const measurements = new WeakMap<Gpu, GemmMeasurement[]>();
+/** Per device: the choices earlier processes measured on its adapter (gemm-store.ts), read on first use. */
+const storedChoices = new WeakMap<Gpu, Map<string, StoredGemmChoice>>();
+
+function stored(gpu: Gpu): Map<string, StoredGemmChoice> {
+  let s = storedChoices.get(gpu);
+  if (!s) storedChoices.set(gpu, (s = loadGemmChoices(gpu.info)));
+  return s;
+}
 
 /** The timings behind every choice measured on `gpu` so far. */
 export function gemmMeasurements(gpu: Gpu): readonly GemmMeasurement[] {
@@ -422,8 +431,9 @@ const choiceLabel = (c: GemmChoice) =>
  * kernel where it is on, each SIMT tile, with and without the size rule's K slices — runs in a
  * timed pass of its own, the size rule's choice last (each writes the whole output, so the last
  * one's result stands and the call's result is the untuned one); the fastest is used from then on,
- * once its timings are back. Without timestamps, on software adapters, until then and with a tile
- * forced (withGemmTuning), the size rule decides (gemmKernel, splitsFor).
+ * once its timings are back, and kept on disk for the adapter (gemm-store.ts), so that later
+ * processes take it without measuring. Without timestamps, on software adapters, until then and
+ * with a tile forced (withGemmTuning), the size rule decides (gemmKernel, splitsFor).
  */
 export function runMeasuredGemm(
   gpu: Gpu,
@@ -449,7 +459,6 @@ export function runMeasuredGemm(
     record(known ?? rule);
     return;
   }
-  choices.set(problem, null);
   const spelling = precision === 'f16' ? enabled.get(gpu) : undefined;
   const kernels: GemmKernel[] = [
     ...(spelling ? [{ program: spec(spelling), bm: MMA.bm, bn: MMA.bn }] : []),
@@ -459,13 +468,28 @@ export function runMeasuredGemm(
     .flatMap((k) => [...new Set([1, splitK ? splitsFor(k, size) : 1])].map((splits) => ({ kernel: k, splits })))
     .filter((c) => c.kernel.program.key !== rule.kernel.program.key || c.splits !== rule.splits);
   candidates.push(rule);
+  // stored with its kernels' text: a kernel changed since is measured again
+  const storeKey = `${problem} ${textHash(kernels.map((k) => k.program.body).join('\n'))}`;
+  const saved = stored(gpu).get(storeKey);
+  const earlier = saved && candidates.find((c) => c.kernel.program.key === saved.kernel && c.splits === saved.splits);
+  if (earlier) {
+    choices.set(problem, earlier);
+    record(earlier);
+    return;
+  }
+  choices.set(problem, null);
   const timings = candidates.map((c) => gpu.timePass(() => record(c))!);
   void Promise.all(timings).then(
     (ms) => {
       const ranked = candidates.map((c, i) => ({ choice: c, gpuMs: ms[i]! })).filter((r) => Number.isFinite(r.gpuMs));
       ranked.sort((a, b) => a.gpuMs - b.gpuMs);
       // a timing lost (a flush midway) leaves its candidate out
-      choices.set(problem, ranked[0]?.choice ?? rule);
+      const best = ranked[0]?.choice ?? rule;
+      choices.set(problem, best);
+      if (ranked[0]) {
+        stored(gpu).set(storeKey, { kernel: best.kernel.program.key, splits: best.splits });
+        saveGemmChoices(gpu.info, stored(gpu));
+      }
       const list = measurements.get(gpu) ?? [];
       list.push({ problem, candidates: ranked.map((r) => ({ label: choiceLabel(r.choice), gpuMs: r.gpuMs })) });
       measurements.set(gpu, list);

@@ -28,7 +28,7 @@ import { deviceOf, onDevice, webgpuDevice } from '../../device.js';
 import { DTYPES, type DType } from '../../dtype.js';
 import { KensaError } from '../../errors.js';
 import type { Gpu } from '../../gpu/gpu.js';
-import type { OutputBinding, ProgramInfo, TensorBinding } from '../../gpu/program.js';
+import { textHash, type OutputBinding, type ProgramInfo, type TensorBinding } from '../../gpu/program.js';
 import type { UniformField, UniformType, UniformValues } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
 import { sharedDevice } from '../../device.js';
@@ -165,16 +165,6 @@ function checkNames(what: string, values: unknown, min: number, max: number): st
   });
 }
 
-/** FNV-1a: distinguishes kernels of one name in the pipeline cache. */
-function hash(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(16).padStart(8, '0');
-}
-
 /**
  * Compiles a program now. WGSL errors throw KENSA_ERR_SHADER with lines of the user's code
  * (`<label> line L (generated line G)`). The shader module is created inside an error scope
@@ -304,7 +294,7 @@ export function customKernel<const I extends string = 'x', const U extends strin
   const defaultBorder = checkBorder('border', spec.border);
   const cpu = spec.cpu;
   if (cpu !== undefined && typeof cpu !== 'function') throw invalidParameter('cpu', 'a function', cpu);
-  const key = `custom:${hash(`${pixel}\u0000${inputs.join(',')}\u0000${fields.map((f) => `${f.name}:${String(f.type)}`).join(',')}`)}`;
+  const key = `custom:${textHash(`${pixel}\u0000${inputs.join(',')}\u0000${fields.map((f) => `${f.name}:${String(f.type)}`).join(',')}`)}`;
 
   const program = (inDtypes: readonly DType[], outDtype: DType, border: BorderMode): ProgramInfo =>
     pixelProgram({
@@ -519,7 +509,7 @@ export function rawKernel(spec: RawKernelSpec): RawKernel {
   const workgroupSize = spec.workgroupSize === undefined ? 256 : integerInRange('workgroupSize', spec.workgroupSize, 1, 1024);
   const program: ProgramInfo = {
     name,
-    key: `raw:${hash(`${wgsl}\u0000${JSON.stringify(fields)}`)}`,
+    key: `raw:${textHash(`${wgsl}\u0000${JSON.stringify(fields)}`)}`,
     inputs: inputs.map((b): TensorBinding => ({ name: b.name, dtype: b.dtype })),
     outputs: outputs.map((b): OutputBinding => ({ name: b.name, dtype: b.dtype, atomic: b.atomic === true })),
     uniforms: declared,

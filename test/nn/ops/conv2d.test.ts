@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   type Conv2dOptions,
@@ -15,6 +16,8 @@ import {
   convGeometry,
   convParams,
 } from '../../../src/nn/ops/conv2d.js';
+import { Gpu } from '../../../src/gpu/gpu.js';
+import { gemmStorePath } from '../../../src/nn/ops/gemm-store.js';
 import { GEMM_TILE_SIZES, gemmMeasurements, withGemmTuning } from '../../../src/nn/ops/implicit-gemm.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose } from '../../_kit/compare.js';
@@ -179,6 +182,45 @@ test('conv2d: the first GEMM of a shape times every candidate in a pass of its o
   assert.equal(await withGemmTuning({ tile: 64, measure: true }, run), 2);
   gx.dispose();
   gdy.dispose();
+});
+
+test('conv2d: a measured choice is kept on disk for the adapter; another device takes it without measuring; a broken file is ignored', {
+  skip: gpuSkip(gpu),
+}, async () => {
+  const x = randomTensor([2, 1, 40, 40], 98);
+  const dy = randomTensor([2, 3, 40, 40], 99);
+  const opts = { padding: 1, kernelSize: 3 };
+  const expected = conv2dBackwardWeight(dy, x, opts);
+  const run = async (g: Gpu) => {
+    const [gx, gdy] = await Promise.all([x.toGpu(g), dy.toGpu(g)]);
+    const before = g.stats.dispatches;
+    const dw = conv2dBackwardWeight(gdy, gx, opts);
+    assertClose(await dw.toCpu(), expected, { atol: 1e-3, rtol: 1e-4 });
+    for (const t of [dw, gx, gdy]) t.dispose();
+    return g.stats.dispatches - before;
+  };
+  const path = gemmStorePath(gpu!.info);
+  await withGemmTuning({ measure: true }, async () => {
+    assert.equal(await run(gpu!), 9, 'the first device measures every candidate');
+    for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 25));
+    const choices = JSON.parse(readFileSync(path, 'utf8')).choices as Record<string, { kernel: string; splits: number }>;
+    const stored = Object.entries(choices).find(([k]) => k.includes(' 1×3×9×3200 f32 '));
+    assert.ok(stored, Object.keys(choices).join('; '));
+    const other = await Gpu.open();
+    try {
+      assert.equal(await run(other), stored[1].splits > 1 ? 2 : 1, 'a second device runs the stored choice alone');
+      assert.equal(gemmMeasurements(other).length, 0, 'and measures nothing');
+    } finally {
+      other.destroy();
+    }
+    writeFileSync(path, '{ not json');
+    const third = await Gpu.open();
+    try {
+      assert.equal(await run(third), 9, 'an unreadable file: measured again');
+    } finally {
+      third.destroy();
+    }
+  });
 });
 
 test('conv2d: bad shapes and options get errors naming them', () => {
