@@ -16,6 +16,9 @@ source .device/on-device.sh
 [[ -f .device-extra/kornia.tar.zst ]] && mkdir -p kornia-src && zstd -dc .device-extra/kornia.tar.zst | tar -x -C kornia-src
 export PYTHONUNBUFFERED=1
 what=" ${*:-pipeline gpu ops components} "
+# each call measures its GEMM kernels afresh (a warm machine keeps ~/.cache/kensa between calls)
+KENSA_CACHE_DIR=$(mktemp -d)
+export KENSA_CACHE_DIR
 results=/tmp/kensa-results
 rm -rf "$results"
 mkdir -p "$results"
