@@ -15,6 +15,7 @@ import { medianBlur } from '../../src/ops/filters/median.js';
 import { motionBlur } from '../../src/ops/filters/motion-blur.js';
 import { flip } from '../../src/ops/geometry/flip.js';
 import { resize } from '../../src/ops/geometry/resize.js';
+import { rot90 } from '../../src/ops/geometry/rot90.js';
 import { dilate } from '../../src/ops/morphology/morphology.js';
 import { threshold } from '../../src/ops/threshold/binary.js';
 import type { Tensor } from '../../src/tensor.js';
@@ -56,6 +57,10 @@ export const CASES: BenchCase[] = [
     run: (x) => resize(x, { width: x.shape[3]! / 2, height: x.shape[2]! / 2, dtype: 'f32' }),
   },
   { name: 'flip horizontal u8', peer: 'flip_u8', bytes: io(per.u8), memoryBound: true, run: (x) => flip(x, { axis: 'horizontal' }) },
+  // per-sample flags take the tiled integer maps (dihedral.ts): on the H100 augment's HorizontalFlip ran 5× VerticalFlip's GPU time
+  { name: 'flip horizontal per sample u8', peer: null, bytes: io(per.u8), memoryBound: true, run: (x) => flip(x, { horizontal: perImage(x, () => true) }) },
+  { name: 'flip vertical per sample u8', peer: null, bytes: io(per.u8), memoryBound: true, run: (x) => flip(x, { vertical: perImage(x, () => true) }) },
+  { name: 'rot90 per sample u8', peer: null, bytes: io(per.u8), memoryBound: true, run: (x) => rot90(x, { k: perImage(x, (i) => 1 + (i % 3)) }) },
   { name: 'histogram 256 bins u8', peer: 'histogram_u8', bytes: (p) => p, memoryBound: true, run: (x) => histogram(x) },
   { name: 'min/max/mean/std u8', peer: 'stats_u8', bytes: (p) => p, memoryBound: true, run: (x) => imageStats(x) },
   {
