@@ -242,7 +242,6 @@ export function fuseTemplate(fused: Tensor, smooth: Tensor, x: Tensor, template:
   );
 }
 
-/** (x − mean) / std per image, `s` holding each image's imageStats (min, max, mean, std) as N×1×1×4. */
 /**
  * The smallest spread a relative threshold divides by: a quarter of an 8-bit grey level. A
  * featureless frame's response is rounding noise (σ ~ 1e-6); standardised, that noise would pass
@@ -250,6 +249,7 @@ export function fuseTemplate(fused: Tensor, smooth: Tensor, x: Tensor, template:
  */
 const MIN_SPREAD = 1e-3;
 
+/** (x − mean) / max(std, MIN_SPREAD) per image, `s` holding each image's imageStats (min, max, mean, std) as N×1×1×4. */
 const standardise = customKernel({
   name: 'standardise',
   inputs: ['x', 's'],
