@@ -24,8 +24,8 @@ export const TUNE_HELP = `Usage: kensa tune --images <dir> --truth <dir> --out <
        kensa tune --good <dir> [--template <template.png>] --out <recipe.yaml> [options]
 
 Tunes the classic recipe on your own images and writes it as YAML with its provenance.
-  --images/--truth  searches denoise, the gradient (its scales and weight, or off), thresholds,
-                    the local-contrast, black-hat and top-hat channels, closing and minimum
+  --images/--truth  searches denoise, the gradient (its scales and weight, or off), thresholds
+                    (with hysteresis, or without), the local-contrast, black-hat and top-hat channels, closing and minimum
                     area: --budget candidates (the base recipe, the OpenCV baseline's black-hat
                     recipes, then quasi-random points) by successive halving (all on a few
                     images, the best third on three times as many, ..., the last rung on every
