@@ -24,7 +24,7 @@ import { warpAffine } from '../ops/geometry/warp-affine.js';
 import { fillHoles } from '../ops/morphology/fill-holes.js';
 import { morphologyEx } from '../ops/morphology/morphology.js';
 import { threshold } from '../ops/threshold/binary.js';
-import { hysteresisThreshold } from '../ops/threshold/hysteresis.js';
+import { hysteresisThreshold } from '../ops/analysis/hysteresis.js';
 import { tidy, type Tensor } from '../tensor.js';
 import { invalidParameter } from '../validate.js';
 import { classicTileGeometry, classicTiled } from './classic-tiled.js';

@@ -27,7 +27,7 @@ import { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';
 import { checkDType, checkImage } from '../image.js';
 import { pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
-import { hysteresisCpu, hysteresisKeepProgram, recordHysteresis } from '../threshold/hysteresis.js';
+import { hysteresisCpu, hysteresisKeepProgram, recordHysteresis } from './hysteresis.js';
 import { cclCompressProgram } from './components.js';
 
 export type CannyKsize = 3 | 5 | 7;

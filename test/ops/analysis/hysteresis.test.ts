@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { connectedComponents } from '../../../src/ops/analysis/components.js';
 import { threshold } from '../../../src/ops/threshold/binary.js';
-import { hysteresisPrograms, hysteresisThreshold } from '../../../src/ops/threshold/hysteresis.js';
+import { hysteresisPrograms, hysteresisThreshold } from '../../../src/ops/analysis/hysteresis.js';
 import { Tensor } from '../../../src/tensor.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';

@@ -16,7 +16,7 @@ import type { Gpu } from '../../gpu/gpu.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';
-import { blockGeometry, BLOCK_WORKGROUP, cclCompressProgram, cclUniforms, recordUnionFind, type Connectivity } from '../analysis/components.js';
+import { blockGeometry, BLOCK_WORKGROUP, cclCompressProgram, cclUniforms, recordUnionFind, type Connectivity } from './components.js';
 import { checkImage } from '../image.js';
 import { cpuLoader, pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
 
