@@ -14,6 +14,7 @@ export { histogramPrograms, MAX_BINS } from './ops/analysis/histogram.js';
 export { imageStatsPrograms } from './ops/analysis/stats.js';
 export { connectedComponentsPrograms } from './ops/analysis/components.js';
 export { cannyPrograms } from './ops/analysis/canny.js';
+export { hysteresisPrograms } from './ops/analysis/hysteresis.js';
 export { kmeansPrograms, MAX_K } from './ops/analysis/kmeans.js';
 export { brightnessContrastPrograms } from './ops/color/brightness-contrast.js';
 export { clahePrograms } from './ops/color/clahe.js';

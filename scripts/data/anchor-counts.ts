@@ -18,7 +18,7 @@ import { anchors } from '../../src/tune/space.js';
 const { values } = parseArgs({ options: { images: { type: 'string' }, truth: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' } } });
 const frames = await loadLabelled(values.images!, values.truth!);
 const backend = await openBackend({ device: (values.device ?? 'auto') as DeviceChoice });
-const grid = { thresholds: RELATIVE_THRESHOLDS, minAreas: SWEPT_MIN_AREAS };
+const grid = { thresholds: RELATIVE_THRESHOLDS, hysteresis: [1], minAreas: SWEPT_MIN_AREAS };
 const counts: Record<number, number[][][][]> = {};
 for (const a of anchors(DEFAULT_RECIPE.recipe as ClassicRecipe)) {
   const r = a.recipe as ClassicRecipe;

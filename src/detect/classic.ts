@@ -24,6 +24,7 @@ import { warpAffine } from '../ops/geometry/warp-affine.js';
 import { fillHoles } from '../ops/morphology/fill-holes.js';
 import { morphologyEx } from '../ops/morphology/morphology.js';
 import { threshold } from '../ops/threshold/binary.js';
+import { hysteresisThreshold } from '../ops/analysis/hysteresis.js';
 import { tidy, type Tensor } from '../tensor.js';
 import { invalidParameter } from '../validate.js';
 import { classicTileGeometry, classicTiled } from './classic-tiled.js';
@@ -183,10 +184,18 @@ function fusedMap(x: Tensor, r: ClassicRecipe): Tensor {
   return fuseUp(fused, c, plan.contrastLevel);
 }
 
-/** The candidate mask of the fused map: threshold, then the closing; the caller keeps `fused`. */
+/**
+ * The candidate mask of the fused map: threshold (with threshold.hysteresis below 1, hysteresis:
+ * the regions above hysteresis × value that hold a pixel above value), then the closing; the
+ * caller keeps `fused`.
+ */
 export function candidateMask(fused: Tensor, r: ClassicRecipe): Tensor {
+  const { value, hysteresis = 1 } = r.threshold;
   return tidy(() => {
-    const raw = threshold(fused, { thresh: r.threshold.value, maxval: 255, dtype: 'u8' });
+    const raw =
+      hysteresis < 1
+        ? hysteresisThreshold(fused, { low: hysteresis * value, high: value, connectivity: r.components.connectivity })
+        : threshold(fused, { thresh: value, maxval: 255, dtype: 'u8' });
     return r.morphology.close > 1 ? morphologyEx(raw, { op: 'close', ksize: r.morphology.close }) : raw;
   });
 }

@@ -63,6 +63,9 @@ const hat = z
   })
   .strict();
 
+const hysteresisError = (i: { input: unknown }) =>
+  `expected a ratio above 0 and at most 1 (the low threshold over threshold.value; 1 = off), received ${JSON.stringify(i.input)}`;
+
 const classic = z
   .object({
     kind: z.literal('classic'),
@@ -91,10 +94,17 @@ const classic = z
      * `value`. `relative`: each image's response is first standardised by its own mean and
      * standard deviation, so a candidate lies `value` standard deviations above its image's mean
      * (mean + k·std, which transfers across exposures and surfaces); the local contrast then enters
-     * in its own units (1 = its noise bound) instead of `value`'s.
+     * in its own units (1 = its noise bound) instead of `value`'s. `hysteresis` (a ratio in (0, 1];
+     * absent or 1 = off): a pixel above `hysteresis` × `value` is also a candidate when its
+     * connected region (of such pixels, components.connectivity) holds a pixel above `value`, so a
+     * faint stretch of a crack is kept where it continues a strong one.
      */
     threshold: z
-      .object({ value: z.number().positive().max(100).default(0.055), mode: z.enum(['absolute', 'relative']).default('absolute') })
+      .object({
+        value: z.number().positive().max(100).default(0.055),
+        mode: z.enum(['absolute', 'relative']).default('absolute'),
+        hysteresis: z.number({ error: hysteresisError }).gt(0, { error: hysteresisError }).max(1, { error: hysteresisError }).optional(),
+      })
       .strict()
       .default({ value: 0.055, mode: 'absolute' }),
     /**

@@ -2,8 +2,9 @@
  * One evaluation of a recipe on frames held in memory: the recipe's full detector (both stages,
  * on the backend's device) over batches of equal-size frames, each image's defect mask keeping
  * only the components the recipe keeps as defects (at least components.minArea pixels), scored
- * against the truth with `kensa eval`'s pixel metrics. A sweep scores many thresholds and minimum
- * areas from one response map per batch: the heavy stages run once.
+ * against the truth with `kensa eval`'s pixel metrics. A sweep scores many thresholds (each with
+ * several hysteresis ratios) and minimum areas from one response map per batch: the heavy stages
+ * run once.
  */
 import type { Backend } from '../backend.js';
 import type { Tensor } from '../tensor.js';
@@ -126,10 +127,30 @@ export async function recipeCounts(backend: Backend, frames: readonly LabelledFr
   return counts;
 }
 
-/** Threshold values and minimum areas a sweep tries. */
+/** Threshold values, hysteresis ratios and minimum areas a sweep tries. */
 export interface SweepGrid {
   thresholds: readonly number[];
+  /** threshold.hysteresis ratios tried at every threshold value (1 = off). */
+  hysteresis: readonly number[];
   minAreas: readonly number[];
+}
+
+/** A threshold setting of a sweep: the value and the hysteresis ratio (1 = off). */
+export interface SweepLevel {
+  value: number;
+  hysteresis: number;
+}
+
+/** The grid's threshold settings, each value with each ratio: the order of the counts' second index. */
+export function sweepLevels(grid: SweepGrid): SweepLevel[] {
+  return grid.thresholds.flatMap((value) => grid.hysteresis.map((hysteresis) => ({ value, hysteresis })));
+}
+
+/** The recipe's threshold section at a sweep level: a ratio of 1 leaves hysteresis out (off, as in a recipe that never had it). */
+export function thresholdAt(section: ClassicRecipe['threshold'], level: SweepLevel): ClassicRecipe['threshold'] {
+  const out: ClassicRecipe['threshold'] = { ...section, value: level.value, hysteresis: level.hysteresis };
+  if (level.hysteresis === 1) delete out.hysteresis;
+  return out;
 }
 
 /**
@@ -142,10 +163,11 @@ export function sweepsThresholds(r: ClassicRecipe): boolean {
 }
 
 /**
- * counts[i][t][a]: frame i's pixel counts of the recipe with threshold.value = grid.thresholds[t]
- * and components.minArea = grid.minAreas[a]. The heavy stages (denoise, gradients, contrast, hats)
- * run once per batch; each threshold then runs the threshold, closing and hole filling on that
- * map, and each minimum area only filters its components' areas.
+ * counts[i][t][a]: frame i's pixel counts of the recipe at threshold setting sweepLevels(grid)[t]
+ * (threshold.value and threshold.hysteresis) and components.minArea = grid.minAreas[a]. The heavy
+ * stages (denoise, gradients, contrast, hats) run once per batch; each setting then runs the
+ * threshold (or hysteresis), closing and hole filling on that map, and each minimum area only
+ * filters its components' areas.
  */
 export async function sweepImageCounts(
   backend: Backend,
@@ -154,8 +176,12 @@ export async function sweepImageCounts(
   grid: SweepGrid,
   tolerance: number,
 ): Promise<MaskCounts[][][]> {
-  if (!grid.thresholds.length || !grid.minAreas.length)
-    throw invalidParameter('grid', 'at least one threshold and one minimum area', `${grid.thresholds.length} and ${grid.minAreas.length}`);
+  if (!grid.thresholds.length || !grid.hysteresis.length || !grid.minAreas.length)
+    throw invalidParameter(
+      'grid',
+      'at least one threshold, one hysteresis ratio and one minimum area',
+      `${grid.thresholds.length}, ${grid.hysteresis.length} and ${grid.minAreas.length}`,
+    );
   if (grid.thresholds.length > 1 && !sweepsThresholds(recipe))
     throw invalidParameter(
       'grid.thresholds',
@@ -167,8 +193,8 @@ export async function sweepImageCounts(
   await forBatches(backend, frames, async (batch, part) => {
     const template = await templateTensor(batch, recipe);
     using response = responseMap(batch, recipe, template);
-    for (const [t, value] of grid.thresholds.entries()) {
-      const payloads = await responseRegions(response, { ...recipe, threshold: { ...recipe.threshold, value } }, true);
+    for (const [t, level] of sweepLevels(grid).entries()) {
+      const payloads = await responseRegions(response, { ...recipe, threshold: thresholdAt(recipe.threshold, level) }, true);
       for (const [k, i] of part.entries()) {
         const f = frames[i]!;
         const { labels, count } = components(payloads[k]!.mask!, f.width, f.height, connectivity);
@@ -199,7 +225,7 @@ export async function sweepCounts(
 
 /** Per-image sweep counts summed over the images listed (all of them when `images` is absent). */
 export function sumImages(perImage: readonly MaskCounts[][][], grid: SweepGrid, images?: readonly number[]): MaskCounts[][] {
-  const sum = grid.thresholds.map(() => grid.minAreas.map(() => ({ ...ZERO_COUNTS })));
+  const sum = sweepLevels(grid).map(() => grid.minAreas.map(() => ({ ...ZERO_COUNTS })));
   for (const i of images ?? perImage.keys())
     for (const [t, row] of sum.entries()) for (const a of row.keys()) row[a] = addCounts(row[a]!, perImage[i]![t]![a]!);
   return sum;

@@ -8,12 +8,14 @@
  * the seed, ends exactly where an uninterrupted one would. The search only ever receives the
  * tuning images: held-out scoring is the caller's (tune.ts).
  *
- * The threshold and the minimum area cost no run of their own: each candidate's response map is
- * thresholded at every value of a grid and its components filtered at every minimum area of
- * another (score.ts sweepImageCounts), and the candidate keeps its best pair. The grid of
- * thresholds is k = 0.5 … 6 standard deviations under a relative threshold, the space's
- * threshold.value range without the local contrast, and the candidate's own value otherwise
- * (there the contrast's scores depend on it). The base recipe (candidate 0) keeps its own values.
+ * The threshold, its hysteresis ratio and the minimum area cost no run of their own: each
+ * candidate's response map is thresholded at every value of a grid, each with every hysteresis
+ * ratio of another, and its components filtered at every minimum area of a third (score.ts
+ * sweepImageCounts), and the candidate keeps its best triple. The grid of thresholds is k = 0.5 …
+ * 6 standard deviations under a relative threshold, the space's threshold.value range without the
+ * local contrast, and the candidate's own value otherwise (there the contrast's scores depend on
+ * it); the ratios are 0.25, 0.5, 0.75 and 1 (off) under either. The base recipe (candidate 0)
+ * keeps its own values.
  */
 import { createHash } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
@@ -24,7 +26,7 @@ import { mulberry32 } from '../rng.js';
 import { integerInRange, invalidParameter, numberInRange } from '../validate.js';
 import { dataHash, type LabelledFrame } from './data.js';
 import { addCounts, ZERO_COUNTS, type MaskCounts } from '../eval/metrics.js';
-import { metricOf, sumImages, sweepImageCounts, sweepsThresholds, type Metric, type SweepGrid } from './score.js';
+import { metricOf, sumImages, sweepImageCounts, sweepLevels, sweepsThresholds, thresholdAt, type Metric, type SweepGrid } from './score.js';
 import { haltonPoint, MAX_DIMENSIONS } from './sequence.js';
 import { anchors, BASELINE_ANCHORS, candidate, CLASSIC_SPACE, valueAt, type Dimension } from './space.js';
 
@@ -38,17 +40,26 @@ export const RELATIVE_THRESHOLDS: readonly number[] = [0.5, 0.75, 1, 1.25, 1.5, 
 const SWEEP_POINTS = 10;
 /** Folds of the cross-validation that ranks candidates (with fewer images, one image a fold). */
 const FOLDS = 5;
+/** Points of the hysteresis ratio's range a sweep tries, its ends (1 = off) among them. */
+const HYSTERESIS_POINTS = 4;
 /** Minimum areas a sweep tries (those inside the space's range): the OpenCV baseline's 1, 10, 40, 150 and 400 among them. */
 export const SWEPT_MIN_AREAS: readonly number[] = [1, 4, 10, 20, 40, 80, 150, 250, 400, 700, 1200, 2000];
 
 /** The sweep grid of a candidate: only the dimensions the space searches are swept. */
 export function sweepGrid(r: ClassicRecipe, space: readonly Dimension[]): SweepGrid {
-  const spread = (d: Dimension) => Array.from({ length: SWEEP_POINTS }, (_, j) => valueAt(d, Math.min(j / (SWEEP_POINTS - 1), 1 - 1e-9)) as number);
+  const spread = (d: Dimension, points: number) => Array.from({ length: points }, (_, j) => valueAt(d, Math.min(j / (points - 1), 1 - 1e-9)) as number);
   const threshold = space.find((d) => d.path === 'threshold.value');
+  const hysteresis = space.find((d) => d.path === 'threshold.hysteresis');
   const minArea = space.find((d) => d.path === 'components.minArea');
-  const thresholds = !threshold || !sweepsThresholds(r) ? [r.threshold.value] : r.threshold.mode === 'relative' ? RELATIVE_THRESHOLDS : spread(threshold);
+  const thresholds =
+    !threshold || !sweepsThresholds(r) ? [r.threshold.value] : r.threshold.mode === 'relative' ? RELATIVE_THRESHOLDS : spread(threshold, SWEEP_POINTS);
   const minAreas = minArea ? SWEPT_MIN_AREAS.filter((a) => a >= minArea.min && a <= minArea.max) : [];
-  return { thresholds: [...new Set(thresholds)], minAreas: minAreas.length ? minAreas : [r.components.minArea] };
+  return {
+    thresholds: [...new Set(thresholds)],
+    // the response map does not depend on the ratio: it is swept whatever the threshold mode
+    hysteresis: hysteresis ? [...new Set(spread(hysteresis, HYSTERESIS_POINTS))] : [r.threshold.hysteresis ?? 1],
+    minAreas: minAreas.length ? minAreas : [r.components.minArea],
+  };
 }
 
 /** The grid point whose summed counts score best (the first best in grid order) and its score. */
@@ -82,23 +93,28 @@ export function crossValidated(perImage: readonly MaskCounts[][][], grid: SweepG
   return metricOf(total, metric);
 }
 
-/** The candidate's best threshold and minimum area on `images`, its score there, and its cross-validated score (what ranks it). */
+/** The candidate's best threshold setting and minimum area on `images`, its score there, and its cross-validated score (what ranks it). */
 async function sweptScore(
   o: SearchOptions,
   images: readonly LabelledFrame[],
   r: ClassicRecipe,
   grid: SweepGrid,
-): Promise<{ score: number; cv: number; pick: [number, number] }> {
+): Promise<{ score: number; cv: number; pick: Pick }> {
   const perImage = await sweepImageCounts(o.backend, images, r, grid, o.tolerance);
   const best = bestPoint(sumImages(perImage, grid), o.metric);
-  return { score: best.score, cv: crossValidated(perImage, grid, o.metric), pick: [grid.thresholds[best.t]!, grid.minAreas[best.a]!] };
+  const level = sweepLevels(grid)[best.t]!;
+  return { score: best.score, cv: crossValidated(perImage, grid, o.metric), pick: [level.value, level.hysteresis, grid.minAreas[best.a]!] };
 }
 
-/** The recipe with a swept threshold and minimum area. */
-function picked(r: LoadedRecipe, pick: readonly [number, number] | undefined): LoadedRecipe {
+/** A swept threshold value, hysteresis ratio (1 = off) and minimum area. */
+type Pick = [number, number, number];
+
+/** The recipe with a swept threshold setting and minimum area. */
+function picked(r: LoadedRecipe, pick: Pick | undefined): LoadedRecipe {
   const c = r.recipe as ClassicRecipe;
-  if (!pick || (pick[0] === c.threshold.value && pick[1] === c.components.minArea)) return r;
-  return parseRecipe({ ...c, threshold: { ...c.threshold, value: pick[0] }, components: { ...c.components, minArea: pick[1] } }, 'tuned recipe');
+  if (!pick || (pick[0] === c.threshold.value && pick[1] === (c.threshold.hysteresis ?? 1) && pick[2] === c.components.minArea)) return r;
+  const threshold = thresholdAt(c.threshold, { value: pick[0], hysteresis: pick[1] });
+  return parseRecipe({ ...c, threshold, components: { ...c.components, minArea: pick[2] } }, 'tuned recipe');
 }
 
 export interface SearchProgress {
@@ -190,13 +206,13 @@ export function stratifiedOrder(train: readonly LabelledFrame[], seed: number): 
 }
 
 interface State {
-  version: 4;
+  version: 5;
   key: string;
   scores: Record<string, number>;
   /** The cross-validated score of each evaluation (what ranks it). */
   cv: Record<string, number>;
-  /** The swept threshold and minimum area of each evaluation. */
-  picks: Record<string, [number, number]>;
+  /** The swept threshold value, hysteresis ratio and minimum area of each evaluation. */
+  picks: Record<string, Pick>;
 }
 
 async function readState(path: string, key: string): Promise<State> {
@@ -204,7 +220,7 @@ async function readState(path: string, key: string): Promise<State> {
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    return { version: 4, key, scores: {}, cv: {}, picks: {} };
+    return { version: 5, key, scores: {}, cv: {}, picks: {} };
   }
   let s: State;
   try {
@@ -212,7 +228,7 @@ async function readState(path: string, key: string): Promise<State> {
   } catch (e) {
     throw new KensaError('KENSA_ERR_TUNE_STATE', `The tuning state ${path} is not JSON (${(e as Error).message}); delete it to start over`);
   }
-  if (s.version !== 4 || s.key !== key || typeof s.scores !== 'object' || typeof s.cv !== 'object' || typeof s.picks !== 'object') {
+  if (s.version !== 5 || s.key !== key || typeof s.scores !== 'object' || typeof s.cv !== 'object' || typeof s.picks !== 'object') {
     throw new KensaError(
       'KENSA_ERR_TUNE_STATE',
       `The tuning state ${path} belongs to another search (other images, recipe, metric, budget or seed); delete it to start over`,
@@ -260,12 +276,13 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
         seed,
         space,
         RELATIVE_THRESHOLDS,
+        HYSTERESIS_POINTS,
         SWEPT_MIN_AREAS,
         BASELINE_ANCHORS,
       }),
     )
     .digest('hex');
-  const state: State = o.statePath ? await readState(o.statePath, key) : { version: 4, key, scores: {}, cv: {}, picks: {} };
+  const state: State = o.statePath ? await readState(o.statePath, key) : { version: 5, key, scores: {}, cv: {}, picks: {} };
 
   const total = rungs.reduce((s, r) => s + r.candidates, 0);
   const work = rungs.reduce((s, r) => s + r.candidates * r.images, 0);
@@ -286,7 +303,12 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
         if (o.signal?.aborted) return { aborted: true, evaluations };
         const t = performance.now();
         const r = recipeOf(i).recipe as ClassicRecipe;
-        const swept = await sweptScore(o, images, r, i === 0 ? { thresholds: [r.threshold.value], minAreas: [r.components.minArea] } : sweepGrid(r, space));
+        const swept = await sweptScore(
+          o,
+          images,
+          r,
+          i === 0 ? { thresholds: [r.threshold.value], hysteresis: [r.threshold.hysteresis ?? 1], minAreas: [r.components.minArea] } : sweepGrid(r, space),
+        );
         cv = swept.cv;
         timeMs += performance.now() - t;
         workTimed += rung.images;

@@ -44,6 +44,8 @@ export const CLASSIC_SPACE: readonly Dimension[] = [
   dim('blackhat.weight', 0.25, 4, { log: true }),
   dim('tophat.size', 3, 95, { log: true, integer: true, off: { share: 0.5, value: null } }),
   dim('tophat.weight', 0.25, 4, { log: true }),
+  // last, so the other dimensions' quasi-random coordinates stay those of the space without it
+  dim('threshold.hysteresis', 0.25, 1),
 ];
 
 /** The value of dimension `d` at u ∈ [0, 1), or null/0 where it is off. */

@@ -125,3 +125,12 @@ test('tiled = untiled on the GPU: masks and boxes exactly, means to f32 summatio
     backend.close();
   }
 });
+
+test('hysteresis is refused tile by tile: its regions cross the tiles', async () => {
+  const backend = await openBackend({ device: 'cpu' });
+  const r = { ...recipe, threshold: { ...recipe.threshold, hysteresis: 0.5 } };
+  await assert.rejects(classicTiled({ data: surface(64, 48), width: 64, height: 48 }, r, false, { backend, tile: 32 }), {
+    code: 'KENSA_ERR_RECIPE',
+    message: /^threshold\.hysteresis follows regions across the whole image and is not tiled, but a 64×48 image exceeds one storage binding/,
+  });
+});

@@ -94,7 +94,55 @@ const VARIANTS: [string, ClassicRecipe][] = [
   ['contrast on level 1, no closing', { ...recipe, contrast: { ...recipe.contrast, background: 16 }, morphology: { close: 0, fillHoles: 1000 } }],
   ['contrast off, no denoise', { ...recipe, contrast: { ...recipe.contrast, background: 0 }, denoise: { sigma: 0 } }],
   ['relative threshold, black-hat 9', { ...recipe, threshold: { value: 3, mode: 'relative' }, blackhat: { size: 9, weight: 2 } }],
+  ['hysteresis 0.5', { ...recipe, threshold: { ...recipe.threshold, hysteresis: 0.5 } }],
+  [
+    'relative threshold, black-hat 9, hysteresis 0.5, 4-connected',
+    {
+      ...recipe,
+      threshold: { value: 3, mode: 'relative', hysteresis: 0.5 },
+      blackhat: { size: 9, weight: 2 },
+      components: { ...recipe.components, connectivity: 4 },
+    },
+  ],
 ];
+
+/**
+ * 64×96: a dark crack along row 20 whose contrast fades half-way (grey 30, then 100, on 128) and
+ * an isolated faint segment (100) along row 45; the black-hat alone sees them.
+ */
+function fadingCrack(): Tensor {
+  const W = 96;
+  const img = new Uint8Array(64 * W).fill(128);
+  for (let x = 10; x < 86; x++) img[20 * W + x] = x < 50 ? 30 : 100;
+  for (let x = 20; x < 41; x++) img[45 * W + x] = 100;
+  return Tensor.fromArray(img, [1, 1, 64, W], 'u8');
+}
+
+test('hysteresis keeps the faint stretch of a crack that continues a strong one and drops a faint segment on its own (both modes)', async () => {
+  const blackhat = { ...recipe, denoise: { sigma: 0 }, gradient: { ...recipe.gradient, weight: 0 }, contrast: { ...recipe.contrast, background: 0 } };
+  for (const mode of ['absolute', 'relative'] as const) {
+    const base = { ...blackhat, threshold: { ...recipe.threshold, mode }, blackhat: { size: 9, weight: 1 }, morphology: { close: 0, fillHoles: 0 } };
+    const response = responseMap(fadingCrack(), base).data as Float32Array;
+    const [strong, faint] = [response[20 * 96 + 30]!, response[20 * 96 + 70]!];
+    assert.equal(response[45 * 96 + 30], faint, 'the faint segments respond alike');
+    // the threshold between the two responses, the low one below the faint one
+    const value = (strong + faint) / 2;
+    const masks = async (threshold: ClassicRecipe['threshold']) => {
+      const m = (await detectClassic(fadingCrack(), { ...base, threshold, components: { connectivity: 8, minArea: 1 } }, true))[0]!.mask!;
+      return { strong: m[20 * 96 + 30], faint: m[20 * 96 + 70], alone: m[45 * 96 + 30] };
+    };
+    assert.deepEqual(await masks({ mode, value }), { strong: 255, faint: 0, alone: 0 }, `${mode}: the threshold alone`);
+    assert.deepEqual(await masks({ mode, value: faint / 2 }), { strong: 255, faint: 255, alone: 255 }, `${mode}: a low threshold alone`);
+    const hysteresis = faint / 2 / value;
+    assert.deepEqual(await masks({ mode, value, hysteresis }), { strong: 255, faint: 255, alone: 0 }, `${mode}: hysteresis ${hysteresis}`);
+  }
+});
+
+test('hysteresis 1 is off: the masks and defects of the recipe without it', async () => {
+  for (const x of [frames(), stainFrames()])
+    for (const [what, r] of VARIANTS.filter(([, v]) => v.threshold.hysteresis === undefined))
+      assert.deepEqual(await detectClassic(x, { ...r, threshold: { ...r.threshold, hysteresis: 1 } }, true), await detectClassic(x, r, true), what);
+});
 
 test('GPU and CPU give the same defects and masks', { skip: gpuSkip(gpu) }, async () => {
   for (const x of [frames(), stainFrames()]) {

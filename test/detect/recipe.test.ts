@@ -116,3 +116,15 @@ test('verdict.background: on in the built-in recipe, off (absent) in recipe file
       'Invalid recipe: verdict.background: must be absent or null under threshold.mode relative, which already judges each image against its own statistics',
   });
 });
+
+test('threshold.hysteresis: absent (off) keeps the hash of recipes written before, a ratio in (0, 1] or a named error', () => {
+  assert.equal(parseRecipe({ threshold: { value: 0.07 } }).json.includes('hysteresis'), false);
+  const r = parseRecipe({ threshold: { value: 0.07, hysteresis: 0.5 } }).recipe;
+  assert.ok(r.kind === 'classic' && r.threshold.hysteresis === 0.5);
+  assert.ok(parseRecipe({ threshold: { mode: 'relative', value: 1, hysteresis: 1 } }));
+  for (const got of [0, -0.5, 1.5, '0.5'])
+    assert.throws(() => parseRecipe({ threshold: { hysteresis: got } }), {
+      code: 'KENSA_ERR_RECIPE',
+      message: `Invalid recipe: threshold.hysteresis: expected a ratio above 0 and at most 1 (the low threshold over threshold.value; 1 = off), received ${JSON.stringify(got)}`,
+    });
+});

@@ -30,14 +30,15 @@ describe('the search space', () => {
       CLASSIC_SPACE.map(() => 0.999999),
     ).recipe as ClassicRecipe;
     assert.deepEqual(
-      [hi.threshold.mode, hi.threshold.value, hi.components.minArea, hi.blackhat?.size, hi.tophat?.weight, hi.gradient.weight],
-      ['relative', 0.4, 2000, 95, 4, 4],
+      [hi.threshold.mode, hi.threshold.value, hi.threshold.hysteresis, hi.components.minArea, hi.blackhat?.size, hi.tophat?.weight, hi.gradient.weight],
+      ['relative', 0.4, 1, 2000, 95, 4, 4],
     );
     const lo = candidate(
       base,
       CLASSIC_SPACE.map(() => 0),
     ).recipe as ClassicRecipe;
     assert.equal(lo.contrast.background, 0, 'off');
+    assert.equal(lo.threshold.hysteresis, 0.25, 'the lowest hysteresis ratio');
     assert.equal(lo.threshold.mode, 'absolute');
     assert.ok(!lo.blackhat && !lo.tophat, 'hats off');
     assert.equal(lo.gradient.weight, 0, 'gradient off');

@@ -5,7 +5,7 @@ import { classicDetector, detectClassic } from '../../src/detect/classic.js';
 import { parseRecipe, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { registerTemplate } from '../../src/detect/template.js';
 import { Tensor } from '../../src/tensor.js';
-import { recipeCounts, sweepCounts } from '../../src/tune/score.js';
+import { recipeCounts, sweepCounts, sweepLevels } from '../../src/tune/score.js';
 import { sweepGrid, RELATIVE_THRESHOLDS, SWEPT_MIN_AREAS } from '../../src/tune/search.js';
 import { CLASSIC_SPACE } from '../../src/tune/space.js';
 import { labelled } from './_data.js';
@@ -17,7 +17,7 @@ const f0 = frames[0]!;
 registerTemplate({ path: 'first frame', sha256: TEMPLATE_SHA, width: f0.width, height: f0.height, dtype: f0.dtype, data: f0.data });
 
 describe('the threshold sweep', () => {
-  test('counts of every threshold and minimum area equal separate runs of those recipes', async () => {
+  test('counts of every threshold, hysteresis ratio and minimum area equal separate runs of those recipes', async () => {
     const backend = await openBackend({ device: 'cpu' });
     for (const base of [
       classic({ threshold: { mode: 'relative', value: 2 }, blackhat: { size: 7, weight: 2 } }),
@@ -25,13 +25,15 @@ describe('the threshold sweep', () => {
       // the template channel alone, against the first frame
       classic({ gradient: { weight: 0 }, contrast: { background: 0 }, template: { path: 'first frame', sha256: TEMPLATE_SHA } }),
     ]) {
-      const grid = { thresholds: base.threshold.mode === 'relative' ? [1, 2.5, 4] : [0.03, 0.08], minAreas: [1, 12, 60] };
+      const grid = { thresholds: base.threshold.mode === 'relative' ? [1, 2.5, 4] : [0.03, 0.08], hysteresis: [1, 0.5], minAreas: [1, 12, 60] };
       const swept = await sweepCounts(backend, frames, base, grid, 2);
-      for (const [t, value] of grid.thresholds.entries())
+      for (const [t, level] of sweepLevels(grid).entries())
         for (const [a, minArea] of grid.minAreas.entries()) {
-          const r = { ...base, threshold: { ...base.threshold, value }, components: { ...base.components, minArea } };
-          assert.deepEqual(swept[t]![a], await recipeCounts(backend, frames, r, 2), `${base.threshold.mode} ${value}, minArea ${minArea}`);
+          const r = { ...base, threshold: { ...base.threshold, ...level }, components: { ...base.components, minArea } };
+          const what = `${base.threshold.mode} ${level.value}, hysteresis ${level.hysteresis}, minArea ${minArea}`;
+          assert.deepEqual(swept[t]![a], await recipeCounts(backend, frames, r, 2), what);
         }
+      assert.notDeepEqual(swept[0]![0], swept[1]![0], 'hysteresis changes the masks');
       assert.notDeepEqual(swept[0]![0], swept.at(-1)!.at(-1), 'the grid points differ');
     }
     backend.close();
@@ -55,15 +57,20 @@ describe('the threshold sweep', () => {
       CLASSIC_SPACE.filter((d) => d.path !== 'components.minArea'),
     );
     assert.deepEqual(noArea.minAreas, [33], 'a dimension the space leaves out is not swept');
+    assert.deepEqual(relative.hysteresis, [0.25, 0.5, 0.75, 1], 'hysteresis ratios: the range, off (1) among them');
+    assert.deepEqual(absolute.hysteresis, [0.25, 0.5, 0.75, 1], 'under an absolute threshold too');
+    const noHysteresis = CLASSIC_SPACE.filter((d) => d.path !== 'threshold.hysteresis');
+    assert.deepEqual(sweepGrid(classic({ threshold: { value: 0.07, hysteresis: 0.6 } }), noHysteresis).hysteresis, [0.6], 'left out: the own ratio');
+    assert.deepEqual(sweepGrid(classic({}), noHysteresis).hysteresis, [1], 'absent: off');
   });
 
   test('bad grids are named', async () => {
     const backend = await openBackend({ device: 'cpu' });
-    await assert.rejects(sweepCounts(backend, frames, classic({}), { thresholds: [0.05, 0.1], minAreas: [1] }, 2), {
+    await assert.rejects(sweepCounts(backend, frames, classic({}), { thresholds: [0.05, 0.1], hysteresis: [1], minAreas: [1] }, 2), {
       code: 'KENSA_ERR_INVALID_ARGUMENT',
       message: /grid\.thresholds/,
     });
-    await assert.rejects(sweepCounts(backend, frames, classic({}), { thresholds: [], minAreas: [1] }, 2), {
+    await assert.rejects(sweepCounts(backend, frames, classic({}), { thresholds: [], hysteresis: [1], minAreas: [1] }, 2), {
       code: 'KENSA_ERR_INVALID_ARGUMENT',
       message: /grid/,
     });

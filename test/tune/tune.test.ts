@@ -62,10 +62,10 @@ describe('kensa tune: the search', () => {
   test('candidates are ranked by a cross-validated score: a sweep that fits each image does not beat a steady recipe', () => {
     // pixel counts of one image with 10 defect pixels, 10 predicted and `hit` of each matched
     const image = (hit: number): MaskCounts => ({ ...ZERO_COUNTS, pixels: 100, truth: 10, predicted: 10, matchedPredicted: hit, matchedTruth: hit });
-    const steady = { grid: { thresholds: [0.1], minAreas: [1] }, perImage: [6, 6, 6, 6].map((h) => [[image(h)]]) };
+    const steady = { grid: { thresholds: [0.1], hysteresis: [1], minAreas: [1] }, perImage: [6, 6, 6, 6].map((h) => [[image(h)]]) };
     // two minimum areas, each right on two images and wrong on the other two
     const fitted = {
-      grid: { thresholds: [0.1], minAreas: [1, 10] },
+      grid: { thresholds: [0.1], hysteresis: [1], minAreas: [1, 10] },
       perImage: [
         [10, 3],
         [10, 3],

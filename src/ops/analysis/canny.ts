@@ -27,7 +27,8 @@ import { Tensor } from '../../tensor.js';
 import { invalidParameter, numberInRange } from '../../validate.js';
 import { checkDType, checkImage } from '../image.js';
 import { pixelProgram, runPixelProgram, type Dims4 } from '../../kernels/pixel.js';
-import { blockGeometry, BLOCK_WORKGROUP, cclCompressProgram, cclUniforms, recordUnionFind } from './components.js';
+import { hysteresisCpu, hysteresisKeepProgram, recordHysteresis } from './hysteresis.js';
+import { cclCompressProgram } from './components.js';
 
 export type CannyKsize = 3 | 5 | 7;
 
@@ -161,33 +162,11 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
   });
 }
 
-export function cannyFinalProgram(): ProgramInfo {
-  return pixelProgram({
-    name: 'canny_final',
-    key: '',
-    inputs: [
-      { name: 'st', dtype: 'u8' },
-      { name: 'L', dtype: 'i32' },
-    ],
-    output: 'u8',
-    border: 'replicate',
-    uniforms: [],
-    pixel: /* wgsl */ `
-fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  if (st_px(n, 0u, y, x) == 0.0) { return 0.0; }
-  let s = u.L_shape;
-  let b = (n * s.z + (y >> 1u)) * s.w + (x >> 1u);
-  let r = bitcast<u32>(L[b]) & 0x7fffffffu;
-  return select(0.0, 255.0, (bitcast<u32>(L[r]) & 0x80000000u) != 0u);
-}`,
-  });
-}
-
 /** Every program variant, for the compile-all test. */
 export function cannyPrograms(): ProgramInfo[] {
   const out: ProgramInfo[] = [];
   for (const k of [3, 5, 7] as const) for (const l2 of [false, true]) out.push(cannyNmsProgram(k, l2));
-  out.push(cclCompressProgram(8, 'u8', 'flag'), cannyFinalProgram());
+  out.push(cclCompressProgram(8, 'u8', 'flag'), hysteresisKeepProgram(8));
   return out;
 }
 
@@ -203,21 +182,8 @@ export function canny(x: Tensor, options: CannyOptions): Tensor {
   const shape: Dims4 = [N, 1, H, W];
   return onDevice(x, {
     gpu: (gpu) => {
-      const st = runPixelProgram(cannyNmsProgram(o.ksize, o.l2), [x], shape, 'u8', { low: o.low, high: o.high });
-      const g = blockGeometry(N, H, W, 8);
-      const un = cclUniforms(g, 0);
-      const L = recordUnionFind(gpu, st, g, 8, un);
-      gpu.dispatch({
-        program: cclCompressProgram(8, 'u8', 'flag'),
-        inputs: [st.gpu.ref],
-        outputs: [L.gpu.ref],
-        uniforms: un,
-        workgroups: Math.ceil(g.total / BLOCK_WORKGROUP),
-      });
-      const out = runPixelProgram(cannyFinalProgram(), [st, L], shape, 'u8', {});
-      st.dispose();
-      L.dispose();
-      return out;
+      using st = runPixelProgram(cannyNmsProgram(o.ksize, o.l2), [x], shape, 'u8', { low: o.low, high: o.high });
+      return recordHysteresis(gpu, st, 8);
     },
     cpu: () => cannyCpu(x, o),
   });
@@ -287,28 +253,8 @@ function cannyCpu(x: Tensor, o: Resolved): Tensor {
   const src = x.data;
   for (let n = 0; n < N; n++) {
     const off = n * H * W;
-    const st = cannyCandidates(src, off, H, W, o);
     // hysteresis: flood from strong pixels through candidates, 8-connected (OpenCV's stack)
-    const stack: number[] = [];
-    for (let i = 0; i < H * W; i++) if (st[i] === 2) stack.push(i);
-    while (stack.length > 0) {
-      const i = stack.pop()!;
-      out[off + i] = 255;
-      const y = Math.floor(i / W);
-      const xx = i - y * W;
-      for (let dy = -1; dy <= 1; dy++) {
-        for (let dx = -1; dx <= 1; dx++) {
-          const yy = y + dy;
-          const xn = xx + dx;
-          if (yy < 0 || yy >= H || xn < 0 || xn >= W) continue;
-          const j = yy * W + xn;
-          if (st[j] === 1) {
-            st[j] = 2;
-            stack.push(j);
-          }
-        }
-      }
-    }
+    hysteresisCpu(cannyCandidates(src, off, H, W, o), H, W, 8, out, off);
   }
   return Tensor.fromArray(out, [N, 1, H, W], 'u8');
 }
