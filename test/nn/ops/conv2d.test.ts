@@ -136,23 +136,27 @@ test('conv2d: the weight gradient split over K (a long batch sum) = CPU referenc
   assertClose(await actual.toCpu(), expected, { atol: 1e-3, rtol: 1e-4 });
 });
 
+/** The dispatches one weight gradient of (dy, x) records on `g`, its result checked against the CPU's. */
+async function weightGradientDispatches(g: Gpu, dy: Tensor, x: Tensor): Promise<number> {
+  const opts = { padding: 1, kernelSize: 3 };
+  const expected = conv2dBackwardWeight(dy, x, opts);
+  const [gx, gdy] = await Promise.all([x.toGpu(g), dy.toGpu(g)]);
+  const before = g.stats.dispatches;
+  const dw = conv2dBackwardWeight(gdy, gx, opts);
+  const dispatches = g.stats.dispatches - before;
+  assertClose(await dw.toCpu(), expected, { atol: 1e-3, rtol: 1e-4 });
+  for (const t of [dw, gx, gdy]) t.dispose();
+  return dispatches;
+}
+
 test('conv2d: the first GEMM of a shape times every candidate in a pass of its own, the size rule last; later calls run the fastest', {
   skip: gpuSkip(gpu),
 }, async () => {
   // the weight gradient of a 3×1×3×3 kernel over 2×48² outputs: M 3, N 9, K 4608, so K slices are worth trying
   const x = randomTensor([2, 1, 48, 48], 96);
   const dy = randomTensor([2, 3, 48, 48], 97);
-  const opts = { padding: 1, kernelSize: 3 };
-  const expected = conv2dBackwardWeight(dy, x, opts);
-  const [gx, gdy] = await Promise.all([x.toGpu(gpu!), dy.toGpu(gpu!)]);
   const problem = () => gemmMeasurements(gpu!).find((m) => m.problem.includes(' 1×3×9×4608 f32'));
-  const run = async () => {
-    const before = gpu!.stats.dispatches;
-    const dw = conv2dBackwardWeight(gdy, gx, opts);
-    assertClose(await dw.toCpu(), expected, { atol: 1e-3, rtol: 1e-4 });
-    dw.dispose();
-    return gpu!.stats.dispatches - before;
-  };
+  const run = () => weightGradientDispatches(gpu!, dy, x);
   // by default hardware GPUs measure, software adapters (lavapipe) do not; forced on: three SIMT tiles, each whole
   // and in 4 K slices (a GEMM and a sum of the slices)
   assert.equal(await withGemmTuning({ measure: false }, run), 2, 'the size rule: one GEMM and the sum of its K slices');
@@ -180,8 +184,6 @@ test('conv2d: the first GEMM of a shape times every candidate in a pass of its o
   assert.equal(await withGemmTuning({ measure: true }, run), fastest, `the fastest: ${measured.candidates[0]!.label}`);
   // a forced tile is not measured
   assert.equal(await withGemmTuning({ tile: 64, measure: true }, run), 2);
-  gx.dispose();
-  gdy.dispose();
 });
 
 test('conv2d: a measured choice is kept on disk for the adapter; another device takes it without measuring; a broken file is ignored', {
@@ -189,16 +191,7 @@ test('conv2d: a measured choice is kept on disk for the adapter; another device 
 }, async () => {
   const x = randomTensor([2, 1, 40, 40], 98);
   const dy = randomTensor([2, 3, 40, 40], 99);
-  const opts = { padding: 1, kernelSize: 3 };
-  const expected = conv2dBackwardWeight(dy, x, opts);
-  const run = async (g: Gpu) => {
-    const [gx, gdy] = await Promise.all([x.toGpu(g), dy.toGpu(g)]);
-    const before = g.stats.dispatches;
-    const dw = conv2dBackwardWeight(gdy, gx, opts);
-    assertClose(await dw.toCpu(), expected, { atol: 1e-3, rtol: 1e-4 });
-    for (const t of [dw, gx, gdy]) t.dispose();
-    return g.stats.dispatches - before;
-  };
+  const run = (g: Gpu) => weightGradientDispatches(g, dy, x);
   const path = gemmStorePath(gpu!.info);
   await withGemmTuning({ measure: true }, async () => {
     assert.equal(await run(gpu!), 9, 'the first device measures every candidate');
