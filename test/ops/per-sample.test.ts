@@ -17,14 +17,13 @@ import { warpAffine, type WarpInterpolation } from '../../src/ops/geometry/warp-
 import { MAX_PER_SAMPLE, numberItem, perSample } from '../../src/ops/image.js';
 import { BORDER_MODES } from '../../src/kernels/border.js';
 import { Tensor } from '../../src/tensor.js';
-import { arithmeticExact, assertClose, type Tolerance } from '../_kit/compare.js';
+import { arithmeticExact, assertClose, EXACT } from '../_kit/compare.js';
 import { BACKENDS, testGpu } from '../_kit/gpu.js';
 import { naturalImage, randomImage } from '../_kit/images.js';
 import { assertGpuMatchesCpu } from '../_kit/parity.js';
 
 const gpu = await testGpu();
 
-const EXACT: Tolerance = { int: 0, atol: 0, rtol: 0 };
 type Shape4 = readonly [number, number, number, number];
 const GRAY: Shape4 = [4, 1, 32, 48];
 const RGB: Shape4 = [4, 3, 17, 23];

@@ -6,13 +6,12 @@ import { warpAffine, warpAffineNearestMap } from '../../../src/ops/geometry/warp
 import { gamma } from '../../../src/ops/color/gamma.js';
 import { rgbToGray } from '../../../src/ops/color/gray.js';
 import { Tensor } from '../../../src/tensor.js';
-import { assertClose } from '../../_kit/compare.js';
+import { assertClose, EXACT } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
 
 const gpu = await testGpu();
-const EXACT = { int: 0, atol: 0, rtol: 0 };
 
 /** Sample n of a CPU batch as a batch of one. */
 function sample(t: Tensor, n: number): Tensor {

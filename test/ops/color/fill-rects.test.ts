@@ -6,9 +6,9 @@ import { Tensor } from '../../../src/tensor.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage } from '../../_kit/images.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
+import { EXACT } from '../../_kit/compare.js';
 
 const gpu = await testGpu();
-const EXACT = { int: 0, atol: 0, rtol: 0 };
 
 const RECTS: Rect[][] = [
   [[2, 3, 4, 5]],

@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { gaussNoise, gaussNoisePrograms, noiseValue, pcgHash } from '../../../src/ops/color/noise.js';
 import { Tensor } from '../../../src/tensor.js';
-import { arithmeticExact, assertClose } from '../../_kit/compare.js';
+import { arithmeticExact, assertClose, EXACT } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage } from '../../_kit/images.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
 
 const gpu = await testGpu();
-const EXACT = { int: 0, atol: 0, rtol: 0 };
 
 function sample(t: Tensor, n: number): Tensor {
   const [, c, h, w] = t.shape as [number, number, number, number];

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { allocTyped, f32ToF16Bits, type DType } from '../../../src/dtype.js';
 import type { Gpu } from '../../../src/gpu/gpu.js';
 import { Tensor } from '../../../src/tensor.js';
+import { EXACT } from '../../_kit/compare.js';
 import { naturalImage, randomImage, rng } from '../../_kit/images.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
 
 export const DTYPES: readonly DType[] = ['u8', 'u16', 'i32', 'f32', 'f16'];
-export const EXACT = { int: 0, atol: 0, rtol: 0 };
 
 /** Shapes: batch 1 and > 1, odd sizes, 1 and 3 channels. */
 export const SHAPES: readonly (readonly [number, number, number, number])[] = [

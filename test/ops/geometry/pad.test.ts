@@ -3,11 +3,11 @@ import { describe, test } from 'node:test';
 import { BORDER_MODES } from '../../../src/kernels/border.js';
 import { pad, padPrograms } from '../../../src/ops/geometry/pad.js';
 import { Tensor } from '../../../src/tensor.js';
-import { assertClose } from '../../_kit/compare.js';
+import { assertClose, EXACT } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat } from '../../_kit/opencv.js';
-import { assertConversions, assertExactEverywhere, EXACT } from './_exact.js';
+import { assertConversions, assertExactEverywhere } from './_exact.js';
 
 const gpu = await testGpu();
 

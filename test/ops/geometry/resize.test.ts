@@ -11,12 +11,12 @@ import {
   type ResizeInterpolation,
 } from '../../../src/ops/geometry/resize.js';
 import { Tensor } from '../../../src/tensor.js';
-import { assertClose } from '../../_kit/compare.js';
+import { assertClose, EXACT } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat, type CV } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
-import { assertExactEverywhere, EXACT } from './_exact.js';
+import { assertExactEverywhere } from './_exact.js';
 
 const gpu = await testGpu();
 

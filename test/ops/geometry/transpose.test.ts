@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { transpose, transposePrograms } from '../../../src/ops/geometry/transpose.js';
 import { Tensor } from '../../../src/tensor.js';
-import { assertClose } from '../../_kit/compare.js';
+import { assertClose, EXACT } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
-import { assertConversions, assertExactEverywhere, EXACT } from './_exact.js';
+import { assertConversions, assertExactEverywhere } from './_exact.js';
 
 const gpu = await testGpu();
 

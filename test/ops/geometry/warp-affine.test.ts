@@ -4,12 +4,12 @@ import type { DType } from '../../../src/dtype.js';
 import { BORDER_MODES, borderIndex, type BorderMode } from '../../../src/kernels/border.js';
 import { invertAffine, warpAffine, warpAffinePrograms, type WarpInterpolation } from '../../../src/ops/geometry/warp-affine.js';
 import { Tensor } from '../../../src/tensor.js';
-import { assertClose } from '../../_kit/compare.js';
+import { assertClose, EXACT } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat, type CV } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
-import { DTYPES, EXACT, SHAPES } from './_exact.js';
+import { DTYPES, SHAPES } from './_exact.js';
 
 const gpu = await testGpu();
 

@@ -5,12 +5,12 @@ import { BORDER_MODES, type BorderMode } from '../../../src/kernels/border.js';
 import { warpAffine } from '../../../src/ops/geometry/warp-affine.js';
 import { invertPerspective, warpPerspective, warpPerspectivePrograms } from '../../../src/ops/geometry/warp-perspective.js';
 import { Tensor } from '../../../src/tensor.js';
-import { assertClose } from '../../_kit/compare.js';
+import { assertClose, EXACT } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
-import { DTYPES, EXACT, SHAPES } from './_exact.js';
+import { DTYPES, SHAPES } from './_exact.js';
 
 const gpu = await testGpu();
 

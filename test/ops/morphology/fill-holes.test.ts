@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fillHoles, fillHolesPrograms, type FillHolesOptions } from '../../../src/ops/morphology/fill-holes.js';
 import { Tensor } from '../../../src/tensor.js';
-import { assertClose } from '../../_kit/compare.js';
+import { assertClose, EXACT } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { maskFrom, randomImage, rng } from '../../_kit/images.js';
 import { fromMat, opencv, toMat, type CV } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
 
 const gpu = await testGpu();
-const EXACT = { int: 0, atol: 0, rtol: 0 };
 type Dims = [number, number, number, number];
 
 /** Thresholded noise: at density 0.55 the background breaks into holes of every size, some touching the border. */

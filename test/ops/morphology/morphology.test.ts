@@ -16,14 +16,13 @@ import {
   withMorphTuning,
 } from '../../../src/ops/morphology/morphology.js';
 import { Tensor } from '../../../src/tensor.js';
-import { assertClose } from '../../_kit/compare.js';
+import { assertClose, EXACT } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { cvBorder, fromMat, opencv, toMat, type CV } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
 
 const gpu = await testGpu();
-const EXACT = { int: 0, atol: 0, rtol: 0 };
 const OPS: MorphOp[] = ['erode', 'dilate', 'open', 'close', 'gradient', 'tophat', 'blackhat'];
 const SHAPES: ElementShape[] = ['rect', 'ellipse', 'cross'];
 type Shape = [number, number, number, number];

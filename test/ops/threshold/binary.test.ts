@@ -3,14 +3,13 @@ import { describe, test } from 'node:test';
 import { DTYPES, type DType } from '../../../src/dtype.js';
 import { threshold, thresholdPrograms } from '../../../src/ops/threshold/binary.js';
 import { Tensor } from '../../../src/tensor.js';
-import { assertClose } from '../../_kit/compare.js';
+import { assertClose, EXACT } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
 
 const gpu = await testGpu();
-const EXACT = { int: 0, atol: 0, rtol: 0 };
 
 describe('threshold', () => {
   test('CPU reference equals OpenCV threshold (exact) for u8, u16, f32', async () => {

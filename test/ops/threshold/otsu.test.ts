@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { otsuLevel, otsuPrograms, otsuThreshold } from '../../../src/ops/threshold/otsu.js';
 import { Tensor } from '../../../src/tensor.js';
-import { assertClose } from '../../_kit/compare.js';
+import { assertClose, EXACT } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage, rng } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
 
 const gpu = await testGpu();
-const EXACT = { int: 0, atol: 0, rtol: 0 };
 type Shape = [number, number, number, number];
 
 /** Two noisy populations (a dark background, a bright part), with empty bins between and around them. */
