@@ -319,6 +319,18 @@ function paired(a, b) {
   const q = (p) => diffs[Math.min(draws - 1, Math.floor(p * draws))];
   return { a: f1(a, idxAll), b: f1(b, idxAll), lo: q(0.025), hi: q(0.975), ahead: diffs.filter((x) => x > 0).length / draws };
 }
+/** The source photographs of a crop (docs/tune.md, Why DeepCrack is lost): 111xx, 112xx, 113xx, 7Q3A or IMG. */
+const sourceOf = (name) => /^(IMG|7Q3A)/.exec(name)?.[1] ?? `${name.slice(0, 3)}xx`;
+/** F1 of each pick on each source of the frames: `source (n): single / multi`. */
+function bySource(frames, a, b) {
+  const groups = new Map();
+  for (const [i, f] of frames.entries()) groups.set(sourceOf(f.name), [...(groups.get(sourceOf(f.name)) ?? []), i]);
+  const f1 = (cs, idx) => scores(idx.reduce((s, i) => addCounts(s, cs[i]), { ...ZERO_COUNTS })).f1 ?? 0;
+  return [...groups]
+    .sort(([x], [y]) => (x < y ? -1 : 1))
+    .map(([src, idx]) => `${src} (${idx.length}): ${f1(a, idx).toFixed(3)} / ${f1(b, idx).toFixed(3)}`)
+    .join(', ');
+}
 const onTrain = paired(trainSingle, trainMulti);
 const onTest = paired(testSingle, testMulti);
 
@@ -367,3 +379,8 @@ for (const [side, r] of [
   console.log(
     `paired bootstrap over ${side} images (${draws} draws), multi − single: ${f4(r.b - r.a)} (95 % interval ${f4(r.lo)} to ${f4(r.hi)}; multi ahead in ${f3(r.ahead)} of the draws)`,
   );
+for (const [side, frames, a, b] of [
+  ['training', train, trainSingle, trainMulti],
+  ['test', test, testSingle, testMulti],
+])
+  console.log(`F1 by source on the ${side} side, single / multi: ${bySource(frames, a, b)}`);
