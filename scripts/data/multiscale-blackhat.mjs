@@ -319,7 +319,7 @@ function paired(a, b) {
   const q = (p) => diffs[Math.min(draws - 1, Math.floor(p * draws))];
   return { a: f1(a, idxAll), b: f1(b, idxAll), lo: q(0.025), hi: q(0.975), ahead: diffs.filter((x) => x > 0).length / draws };
 }
-/** The source photographs of a crop (docs/tune.md, Why DeepCrack is lost): 111xx, 112xx, 113xx, 7Q3A or IMG. */
+/** The source photographs of a DeepCrack crop (docs/tune.md, Why DeepCrack is lost): 111xx, 112xx, 113xx, 7Q3A or IMG (other sets' names group by their first three characters, which means nothing there). */
 const sourceOf = (name) => /^(IMG|7Q3A)/.exec(name)?.[1] ?? `${name.slice(0, 3)}xx`;
 /** F1 of each pick on each source of the frames: `source (n): single / multi`. */
 function bySource(frames, a, b) {
