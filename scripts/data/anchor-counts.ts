@@ -9,7 +9,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { openBackend, type DeviceChoice } from '../../src/backend.js';
-import { DEFAULT_RECIPE, type ClassicRecipe } from '../../src/detect/recipe.js';
+import { DEFAULT_RECIPE, hatSizes, type ClassicRecipe } from '../../src/detect/recipe.js';
 import { loadLabelled } from '../../src/tune/data.js';
 import { sweepImageCounts } from '../../src/tune/score.js';
 import { RELATIVE_THRESHOLDS, SWEPT_MIN_AREAS } from '../../src/tune/search.js';
@@ -19,12 +19,12 @@ const { values } = parseArgs({ options: { images: { type: 'string' }, truth: { t
 const frames = await loadLabelled(values.images!, values.truth!);
 const backend = await openBackend({ device: (values.device ?? 'auto') as DeviceChoice });
 const grid = { thresholds: RELATIVE_THRESHOLDS, hysteresis: [1], minAreas: SWEPT_MIN_AREAS };
-const counts: Record<number, number[][][][]> = {};
+const counts: Record<string, number[][][][]> = {};
 for (const a of anchors(DEFAULT_RECIPE.recipe as ClassicRecipe)) {
   const r = a.recipe as ClassicRecipe;
   const perImage = await sweepImageCounts(backend, frames, r, grid, 2);
-  counts[r.blackhat!.size] = perImage.map((im) => im.map((row) => row.map((c) => [c.truth, c.predicted, c.matchedPredicted, c.matchedTruth])));
-  console.error(`black-hat ${r.blackhat!.size} px done`);
+  counts[hatSizes(r.blackhat!).join('+')] = perImage.map((im) => im.map((row) => row.map((c) => [c.truth, c.predicted, c.matchedPredicted, c.matchedTruth])));
+  console.error(`black-hat ${hatSizes(r.blackhat!).join(' + ')} px done`);
 }
 backend.close();
 await writeFile(values.out!, JSON.stringify({ names: frames.map((f) => f.name), k: grid.thresholds, minArea: grid.minAreas, counts }));

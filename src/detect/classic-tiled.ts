@@ -39,7 +39,7 @@ import {
   responseHistogram,
 } from './classic.js';
 import type { Frame, TiledOptions, TileGeometry } from './detector.js';
-import type { ClassicRecipe } from './recipe.js';
+import { hatSizes, type ClassicRecipe } from './recipe.js';
 import { regionsOf, type RegionPayload } from './regions.js';
 import { templateFor } from './template.js';
 
@@ -50,7 +50,7 @@ export function classicTileGeometry(r: ClassicRecipe): TileGeometry {
   let wrong = denoised;
   let need = afterStencil(wrong, 1); // the 3×3 gradient on level 0
   // black-hat and top-hat: a closing or an opening of the level-0 image, ⌊size / 2⌋ each way twice
-  for (const hat of [r.blackhat, r.tophat]) if (hat) need = Math.max(need, afterStencil(denoised, 2 * Math.floor(hat.size / 2)));
+  for (const hat of [r.blackhat, r.tophat]) if (hat) need = Math.max(need, afterStencil(denoised, 2 * Math.floor(Math.max(...hatSizes(hat)) / 2)));
   // the template's difference: the image and the template blurred with its sigma
   const templateSigma = r.template ? (r.template.sigma ?? r.denoise.sigma) : 0;
   if (templateSigma > 0) need = Math.max(need, (gaussianKsizeForSigma(templateSigma, false) - 1) / 2);

@@ -13,6 +13,7 @@
 import { componentsBytesPerPixel } from '../ops/analysis/components.js';
 import { histogram } from '../ops/analysis/histogram.js';
 import { imageStats } from '../ops/analysis/stats.js';
+import { axpy } from '../ops/arith/axpy.js';
 import { convert } from '../ops/color/convert.js';
 import { customKernel } from '../ops/custom/kernel.js';
 import { gradientMagnitude } from '../ops/features/gradient.js';
@@ -29,7 +30,7 @@ import { tidy, type Tensor } from '../tensor.js';
 import { invalidParameter } from '../validate.js';
 import { classicTileGeometry, classicTiled } from './classic-tiled.js';
 import type { Detector, ImageDetection } from './detector.js';
-import type { ClassicRecipe, TemplateSection } from './recipe.js';
+import { hatSizes, type ClassicRecipe, type TemplateSection } from './recipe.js';
 import { templateTensor } from './template.js';
 import { HISTOGRAM_BINS, HISTOGRAM_SPAN, regionDetection, regionsOf, type RegionPayload } from './regions.js';
 
@@ -207,7 +208,10 @@ export function filledMask(closed: Tensor, r: ClassicRecipe): Tensor {
   return fillHoles(closed, { maxArea: r.morphology.fillHoles, connectivity: r.components.connectivity === 8 ? 4 : 8 });
 }
 
-/** max(fused, weight · hat(x)) for the recipe's black-hat and top-hat channels, when present; disposes what it replaces. */
+/**
+ * max(fused, weight · Σ hat_size(x)) for the recipe's black-hat and top-hat channels, when present
+ * (the sum over the channel's sizes); disposes what it replaces.
+ */
 export function fuseHats(fused: Tensor, x: Tensor, r: ClassicRecipe): Tensor {
   for (const [op, hat] of [
     ['blackhat', r.blackhat],
@@ -216,8 +220,12 @@ export function fuseHats(fused: Tensor, x: Tensor, r: ClassicRecipe): Tensor {
     if (!hat) continue;
     const previous = fused;
     fused = tidy(() => {
-      const response = morphologyEx(x, { op, ksize: hat.size });
-      return maximum([previous, hat.weight === 1 ? response : convert(response, { dtype: 'f32', scale: hat.weight })], {});
+      const [first, ...more] = hatSizes(hat);
+      const response = morphologyEx(x, { op, ksize: first! });
+      if (more.length === 0 && hat.weight === 1) return maximum([previous, response], {});
+      const sum = convert(response, { dtype: 'f32', scale: hat.weight });
+      for (const size of more) axpy(sum, morphologyEx(x, { op, ksize: size }), { alpha: hat.weight });
+      return maximum([previous, sum], {});
     });
     previous.dispose();
   }

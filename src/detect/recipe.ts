@@ -56,12 +56,24 @@ const classifyRules = z
  * column passes, so its cost grows linearly with `size`.
  */
 const hatSizeError = (i: { input: unknown }) => `expected an integer from 3 to 95 (px), received ${JSON.stringify(i.input)}`;
+const hatSize = z.int({ error: hatSizeError }).min(3, { error: hatSizeError }).max(95, { error: hatSizeError });
+const hatSizesError = (i: { input: unknown }) =>
+  `expected an integer from 3 to 95 (px) or a list of 1 to 3 different ones, received ${JSON.stringify(i.input)}`;
 const hat = z
   .object({
-    size: z.int({ error: hatSizeError }).min(3, { error: hatSizeError }).max(95, { error: hatSizeError }).default(15),
+    /** A square's side, or up to 3 of them: the hats at those sizes are summed (cracks of several widths). */
+    size: z
+      .union([hatSize, z.array(hatSize).min(1, { error: hatSizesError }).max(3, { error: hatSizesError })], { error: hatSizesError })
+      .refine((v) => typeof v === 'number' || new Set(v).size === v.length, { error: hatSizesError })
+      .default(15),
     weight: z.number().positive().max(100).default(1),
   })
   .strict();
+
+/** The square sides of a hat channel (`size` one or a list). */
+export function hatSizes(h: { size: number | readonly number[] }): readonly number[] {
+  return typeof h.size === 'number' ? [h.size] : h.size;
+}
 
 const hysteresisError = (i: { input: unknown }) =>
   `expected a ratio above 0 and at most 1 (the low threshold over threshold.value; 1 = off), received ${JSON.stringify(i.input)}`;
@@ -158,7 +170,7 @@ const classic = z
       })
       .strict()
       .default({ maxDefects: 0, minScore: 0 }),
-    /** Black-hat (closing − image: thin dark defects on a textured surface) fused like the gradient; absent = off. */
+    /** Black-hat (closing − image: thin dark defects on a textured surface), summed over its sizes, times weight, fused like the gradient; absent = off. */
     blackhat: hat.optional(),
     /** Top-hat (image − opening: thin bright defects); absent = off. */
     tophat: hat.optional(),

@@ -18,6 +18,8 @@ export interface Dimension {
   off?: { share: number; value: 0 | null };
   /** A categorical dimension: equal shares of the unit interval pick these values (min and max unused). */
   choices?: readonly string[];
+  /** A further value of a list-valued path (a hat's sizes), added to the value there; off (0) adds none. */
+  append?: boolean;
 }
 
 const dim = (path: string, min: number, max: number, o: Partial<Omit<Dimension, 'path' | 'min' | 'max'>> = {}): Dimension => ({
@@ -46,6 +48,8 @@ export const CLASSIC_SPACE: readonly Dimension[] = [
   dim('tophat.weight', 0.25, 4, { log: true }),
   // last, so the other dimensions' quasi-random coordinates stay those of the space without it
   dim('threshold.hysteresis', 0.25, 1),
+  // a second black-hat size summed with the first (after hysteresis for the same reason)
+  dim('blackhat.size', 3, 95, { log: true, integer: true, off: { share: 0.5, value: 0 }, append: true }),
 ];
 
 /** The value of dimension `d` at u ∈ [0, 1), or null/0 where it is off. */
@@ -62,7 +66,13 @@ export function valueAt(d: Dimension, u: number): number | string | null {
 }
 
 type Section = Record<string, unknown>;
-type Value = number | string | null;
+type Value = number | string | readonly number[] | null;
+
+/** `list` (a number or a list) with `v` added: ascending, each value once, a number when one is left. */
+function appended(list: unknown, v: number): number | number[] {
+  const values = [...new Set([...(typeof list === 'number' ? [list] : (list as number[])), v])].sort((a, b) => a - b);
+  return values.length === 1 ? values[0]! : values;
+}
 
 /** The base recipe with each dimension's value set (null removes its section), validated. */
 function withValues(base: ClassicRecipe, values: readonly (readonly [Dimension, Value])[]): LoadedRecipe {
@@ -72,6 +82,10 @@ function withValues(base: ClassicRecipe, values: readonly (readonly [Dimension, 
     const [section, key] = d.path.split('.') as [string, string];
     if (v === null) {
       delete r[section];
+      continue;
+    }
+    if (d.append) {
+      if (v !== 0 && r[section]?.[key] !== undefined) r[section]![key] = appended(r[section]![key], v as number);
       continue;
     }
     // a switchable section (a hat) is made by its switch; its other dimensions only tune it when it is on
@@ -112,12 +126,23 @@ export const BASELINE_ANCHORS: readonly Readonly<Record<string, Value>>[] = [7, 
   'tophat.size': null,
 }));
 
-/** The anchors whose every path the space searches, as recipes (a narrower space has none). */
+/**
+ * The same steps with the black-hat summed over two sizes, 95 px and a smaller one: the raw sum
+ * beat one size on DeepCrack's held-out crops (docs/tune.md), with the smaller size unsettled.
+ */
+export const MULTISCALE_ANCHORS: readonly Readonly<Record<string, Value>>[] = [7, 15, 31, 63].map((size) => ({
+  ...BASELINE_ANCHORS[0]!,
+  'blackhat.size': [size, 95],
+}));
+
+/** The anchors whose every path (and, for a list of sizes, the second size) the space searches, as recipes (a narrower space has none). */
 export function anchors(base: ClassicRecipe, space: readonly Dimension[] = CLASSIC_SPACE): LoadedRecipe[] {
-  return BASELINE_ANCHORS.filter((a) => Object.keys(a).every((p) => space.some((d) => d.path === p))).map((a) =>
+  const searched = (a: Readonly<Record<string, Value>>) =>
+    Object.entries(a).every(([p, v]) => space.some((d) => d.path === p && !d.append) && (!Array.isArray(v) || space.some((d) => d.path === p && d.append)));
+  return [...BASELINE_ANCHORS, ...MULTISCALE_ANCHORS].filter(searched).map((a) =>
     withValues(
       base,
-      space.filter((d) => d.path in a).map((d) => [d, a[d.path]!] as const),
+      space.filter((d) => d.path in a && !d.append).map((d) => [d, a[d.path]!] as const),
     ),
   );
 }

@@ -60,6 +60,8 @@ const VARIANTS: [string, ClassicRecipe][] = [
   ['template sigma 1.5, weight 2', { ...recipe, template: { path: 'structured', sha256: TEMPLATE_SHA, sigma: 1.5, weight: 2 } }],
   // without its own sigma it compares the denoised image
   ['template at the denoise sigma, weight 3', { ...recipe, template: { path: 'structured', sha256: TEMPLATE_SHA, weight: 3 } }],
+  // the halo of the largest of a black-hat's sizes
+  ['black-hat 5 + 31, top-hat 5', { ...recipe, blackhat: { size: [5, 31], weight: 1 }, tophat: { size: 5, weight: 1 } }],
   // wider than the tile: its halo spans neighbouring tiles
   [
     'black-hat 95 alone',

@@ -95,6 +95,7 @@ const VARIANTS: [string, ClassicRecipe][] = [
   ['contrast off, no denoise', { ...recipe, contrast: { ...recipe.contrast, background: 0 }, denoise: { sigma: 0 } }],
   ['relative threshold, black-hat 9', { ...recipe, threshold: { value: 3, mode: 'relative' }, blackhat: { size: 9, weight: 2 } }],
   ['hysteresis 0.5', { ...recipe, threshold: { ...recipe.threshold, hysteresis: 0.5 } }],
+  ['relative threshold, black-hat 5 + 15', { ...recipe, threshold: { value: 3, mode: 'relative' }, blackhat: { size: [5, 15], weight: 1 } }],
   [
     'relative threshold, black-hat 9, hysteresis 0.5, 4-connected',
     {

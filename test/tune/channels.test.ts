@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type ClassicRecipe, DEFAULT_RECIPE, parseRecipe } from '../../src/detect/recipe.js';
+import { responseMap } from '../../src/detect/classic.js';
 import { detect } from '../../src/detect/detector.js';
 import { Tensor } from '../../src/tensor.js';
 import { BACKENDS, gpuSkip, testGpu } from '../_kit/gpu.js';
@@ -60,17 +61,51 @@ describe('black-hat and top-hat channels', () => {
     });
   }
 
+  for (const kind of BACKENDS) {
+    test(`${kind}: a black-hat at several sizes sums their responses`, async (t) => {
+      if (kind === 'gpu' && !gpu) return t.skip(gpuSkip(gpu) || undefined);
+      const batch = await Tensor.fromFrames([lines()], [1, 1, W, W], 'u8', kind === 'gpu' ? gpu! : undefined);
+      const hatOnly = { ...base, gradient: { weight: 0 } };
+      const response = async (blackhat: object) =>
+        (await responseMap(batch, parseRecipe({ ...hatOnly, blackhat }).recipe as ClassicRecipe).toCpu()).data as Float32Array;
+      const [five, nine, both] = [await response({ size: 5 }), await response({ size: 9 }), await response({ size: [5, 9], weight: 1.5 })];
+      for (let i = 0; i < both.length; i++)
+        assert.ok(Math.abs(both[i]! - 1.5 * (five[i]! + nine[i]!)) <= 1e-6, `pixel ${i}: ${both[i]} for 1.5 × (${five[i]} + ${nine[i]})`);
+      // the line's 0.047 at either size stays under the threshold 0.055; the two sizes' sum does not
+      const run = async (blackhat: object) => (await detect(batch, parseRecipe({ ...base, blackhat }).recipe, false))[0]!.defects;
+      assert.equal((await run({ size: 9 })).length, 0);
+      const found = await run({ size: [5, 9] });
+      assert.deepEqual([found.length, found[0]?.x, found[0]?.w], [1, 30, 1]);
+      batch.dispose();
+    });
+  }
+
   test('recipe ranges are checked', () => {
     for (const [size, got] of [
       [1, '1'],
       [97, '97'],
-      [7.5, '7.5'],
     ] as const) {
       assert.throws(() => parseRecipe({ blackhat: { size } }), {
         code: 'KENSA_ERR_RECIPE',
         message: `Invalid recipe: blackhat.size: expected an integer from 3 to 95 (px), received ${got}`,
       });
     }
+    for (const [size, got] of [
+      [7.5, '7.5'],
+      [[], '[]'],
+      [[5, 5], '[5,5]'],
+      [[3, 5, 7, 9], '[3,5,7,9]'],
+    ] as const) {
+      assert.throws(() => parseRecipe({ blackhat: { size } }), {
+        code: 'KENSA_ERR_RECIPE',
+        message: `Invalid recipe: blackhat.size: expected an integer from 3 to 95 (px) or a list of 1 to 3 different ones, received ${got}`,
+      });
+    }
+    assert.throws(() => parseRecipe({ tophat: { size: [5, 200] } }), {
+      code: 'KENSA_ERR_RECIPE',
+      message: 'Invalid recipe: tophat.size.1: expected an integer from 3 to 95 (px), received 200',
+    });
+    assert.deepEqual((parseRecipe({ blackhat: { size: [15, 95] } }).recipe as ClassicRecipe).blackhat?.size, [15, 95]);
     assert.equal((parseRecipe({ tophat: { size: 95 } }).recipe as ClassicRecipe).tophat?.size, 95);
     assert.throws(() => parseRecipe({ tophat: { weight: 0 } }), { code: 'KENSA_ERR_RECIPE', message: /tophat\.weight/ });
     assert.throws(() => parseRecipe({ gradient: { weight: -1 } }), { code: 'KENSA_ERR_RECIPE', message: /gradient\.weight/ });

@@ -48,11 +48,30 @@ describe('the search space', () => {
     assert.equal(hi.verdict.background, null);
   });
 
+  test('the last dimension adds a second black-hat size, summed with the first; off, or with the black-hat off, it adds none', () => {
+    const i = CLASSIC_SPACE.findIndex((d) => d.append);
+    assert.equal(i, CLASSIC_SPACE.length - 1, 'last: the other dimensions keep their quasi-random coordinates');
+    const size = CLASSIC_SPACE.findIndex((d) => d.path === 'blackhat.size' && !d.append);
+    const at = (first: number, second: number) => {
+      const u = CLASSIC_SPACE.map(() => 0.6);
+      u[size] = first;
+      u[i] = second;
+      return (candidate(base, u).recipe as ClassicRecipe).blackhat?.size;
+    };
+    // 0.5 of each interval is off; the rest maps 3 … 95 px on a log scale
+    assert.deepEqual(at(0.999999, 0.5), [3, 95]);
+    assert.deepEqual(at(0.5, 0.999999), [3, 95], 'ascending');
+    assert.equal(at(0.999999, 0.2), 95, 'off: one size');
+    assert.equal(at(0.999999, 0.999999), 95, 'the same size once');
+    assert.equal(at(0.2, 0.999999), undefined, 'no black-hat, no second size');
+  });
+
   test('the OpenCV baseline is in the space: its recipes come first, its k and minimum areas are swept', () => {
     const a = anchors(base).map((r) => r.recipe as ClassicRecipe);
     assert.deepEqual(
       a.map((r) => r.blackhat?.size),
-      [7, 11, 15, 19, 23, 27, 31, 47, 63, 95],
+      [7, 11, 15, 19, 23, 27, 31, 47, 63, 95, [7, 95], [15, 95], [31, 95], [63, 95]],
+      "the baseline's sizes, then two sizes summed",
     );
     const sizes = baselineGrid('SIZES');
     assert.equal(Math.max(...sizes), CLASSIC_SPACE.find((d) => d.path === 'blackhat.size')!.max, 'both search up to the same square');
@@ -71,6 +90,14 @@ describe('the search space', () => {
       for (const m of baselineGrid('MIN_AREAS')) assert.ok(grid.minAreas.includes(m), `minArea ${m}`);
       assert.ok(Math.max(...grid.minAreas) > 400, 'and larger areas');
     }
+    assert.deepEqual(
+      anchors(
+        base,
+        CLASSIC_SPACE.filter((d) => !d.append),
+      ).map((r) => (r.recipe as ClassicRecipe).blackhat?.size),
+      [7, 11, 15, 19, 23, 27, 31, 47, 63, 95],
+      'a space without a second size: the single sizes',
+    );
     assert.deepEqual(
       anchors(
         base,
