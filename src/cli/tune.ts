@@ -25,9 +25,10 @@ export const TUNE_HELP = `Usage: kensa tune --images <dir> --truth <dir> --out <
 
 Tunes the classic recipe on your own images and writes it as YAML with its provenance.
   --images/--truth  searches denoise, the gradient (its scales and weight, or off), thresholds
-                    (with hysteresis or without), the local-contrast, black-hat and top-hat
-                    channels, closing and minimum area: --budget candidates (the base
-                    recipe, the OpenCV baseline's black-hat recipes, then quasi-random points)
+                    (with hysteresis or without), the local-contrast, black-hat (one size or
+                    two summed) and top-hat channels, closing and minimum area: --budget
+                    candidates (the base recipe, the OpenCV baseline's black-hat recipes and
+                    four with two black-hat sizes, then quasi-random points)
                     by successive halving (all on a few
                     images, the best third on three times as many, ..., the last rung on every
                     image): an evaluation is one candidate on one rung, so --budget 60 on 60
