@@ -28,7 +28,7 @@ import { dataHash, type LabelledFrame } from './data.js';
 import { addCounts, ZERO_COUNTS, type MaskCounts } from '../eval/metrics.js';
 import { metricOf, sumImages, sweepImageCounts, sweepLevels, sweepsThresholds, thresholdAt, type Metric, type SweepGrid } from './score.js';
 import { haltonPoint, MAX_DIMENSIONS } from './sequence.js';
-import { anchors, BASELINE_ANCHORS, candidate, CLASSIC_SPACE, valueAt, type Dimension } from './space.js';
+import { anchors, BASELINE_ANCHORS, MULTISCALE_ANCHORS, candidate, CLASSIC_SPACE, valueAt, type Dimension } from './space.js';
 
 /** Each rung keeps this share (1/η) of its candidates and gives them η times the images. */
 const ETA = 3;
@@ -279,6 +279,7 @@ export async function searchRecipe(train: readonly LabelledFrame[], o: SearchOpt
         HYSTERESIS_POINTS,
         SWEPT_MIN_AREAS,
         BASELINE_ANCHORS,
+        MULTISCALE_ANCHORS,
       }),
     )
     .digest('hex');
