@@ -19,41 +19,13 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import cvModule from '@techstark/opencv-js';
 import { addCounts, compareMasks, pixelCounts, scores, withinDistance, ZERO_COUNTS } from '../../src/eval/metrics.ts';
 import { loadLabelled } from '../../src/tune/data.ts';
-import { RELATIVE_THRESHOLDS, SWEPT_MIN_AREAS } from '../../src/tune/search.ts';
-
-const SIZES = [7, 11, 15, 23, 31, 47, 63, 95];
-const KS = [0.5, 1, 1.5, 2, 3, 4];
-const MIN_AREAS = [1, 10, 40, 150, 400];
+import { blackhat, cv, gridOf, SIZES } from './steps.mjs';
 
 const { values } = parseArgs({ options: { train: { type: 'string' }, test: { type: 'string' }, tolerance: { type: 'string' }, grid: { type: 'string' } } });
 const tolerance = Number(values.tolerance ?? 2);
-// `--grid kensa`: k and minArea from kensa tune's sweep, to tell the grid's share of a difference from the search's
-if (values.grid !== undefined && values.grid !== 'kensa') throw new Error(`--grid must be kensa (or absent: the baseline's grid), got ${values.grid}`);
-const ks = values.grid === 'kensa' ? RELATIVE_THRESHOLDS : KS;
-const minAreas = values.grid === 'kensa' ? SWEPT_MIN_AREAS : MIN_AREAS;
-
-// the Emscripten module is a thenable resolving to itself: wait for its runtime, never await it
-const cv = cvModule;
-if (!cv.Mat) await new Promise((resolve) => (cv.onRuntimeInitialized = resolve));
-
-/** Each image's black-hat response (u8) at `size`, with its mean and standard deviation. */
-function blackhat(frame, size) {
-  const src = cv.matFromArray(frame.height, frame.width, cv.CV_8UC1, frame.data);
-  const blurred = new cv.Mat();
-  cv.GaussianBlur(src, blurred, new cv.Size(5, 5), 0);
-  const kernel = cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(size, size));
-  const hat = new cv.Mat();
-  cv.morphologyEx(blurred, hat, cv.MORPH_BLACKHAT, kernel);
-  const mean = new cv.Mat();
-  const std = new cv.Mat();
-  cv.meanStdDev(hat, mean, std);
-  const out = { hat: Uint8Array.from(hat.data), mean: mean.data64F[0], std: std.data64F[0] };
-  for (const m of [src, blurred, kernel, hat, mean, std]) m.delete();
-  return out;
-}
+const { ks, minAreas } = gridOf(values.grid);
 
 /** Labels and component areas of the response above mean + k·std. */
 function candidates(frame, r, k) {

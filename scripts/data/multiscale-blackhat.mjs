@@ -28,13 +28,11 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import cvModule from '@techstark/opencv-js';
 import { addCounts, compareMasks, components, scores, withinDistance, ZERO_COUNTS } from '../../src/eval/metrics.ts';
 import { mulberry32 } from '../../src/rng.ts';
 import { loadLabelled } from '../../src/tune/data.ts';
-import { RELATIVE_THRESHOLDS, SWEPT_MIN_AREAS } from '../../src/tune/search.ts';
+import { blackhat, gridOf, SIZES } from '../baseline/steps.mjs';
 
-const SIZES = [7, 11, 15, 23, 31, 47, 63, 95]; // the baseline's grid
 const POOL = [7, 15, 31, 47, 63, 95]; // sizes the combinations draw from
 const COMBINERS = ['zsum', 'zmax', 'sum'];
 const FOLDS = 5;
@@ -50,29 +48,11 @@ const { values } = parseArgs({
     grid: { type: 'string' },
   },
 });
-if (values.grid !== undefined && values.grid !== 'kensa') throw new Error(`--grid must be kensa (or absent: the baseline's grid), got ${values.grid}`);
-const KS = values.grid === 'kensa' ? RELATIVE_THRESHOLDS : [0.5, 1, 1.5, 2, 3, 4];
-const MIN_AREAS = values.grid === 'kensa' ? SWEPT_MIN_AREAS : [1, 10, 40, 150, 400];
+const { ks: KS, minAreas: MIN_AREAS } = gridOf(values.grid);
 const tolerance = Number(values.tolerance ?? 2);
 const repeats = Number(values.repeats ?? 20);
 const draws = Number(values.draws ?? 4000);
 const seed = Number(values.seed ?? 1);
-
-const cv = cvModule;
-if (!cv.Mat) await new Promise((resolve) => (cv.onRuntimeInitialized = resolve));
-
-/** Each image's black-hat (u8) at `size` after the 5×5 Gaussian, as the baseline computes it. */
-function blackhat(frame, size) {
-  const src = cv.matFromArray(frame.height, frame.width, cv.CV_8UC1, frame.data);
-  const blurred = new cv.Mat();
-  cv.GaussianBlur(src, blurred, new cv.Size(5, 5), 0);
-  const kernel = cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(size, size));
-  const hat = new cv.Mat();
-  cv.morphologyEx(blurred, hat, cv.MORPH_BLACKHAT, kernel);
-  const out = Uint8Array.from(hat.data);
-  for (const m of [src, blurred, kernel, hat]) m.delete();
-  return out;
-}
 
 /** Mean and population standard deviation (as cv.meanStdDev). */
 function meanStd(r) {
@@ -175,12 +155,9 @@ function imageCounts(f, near, truthIdx, r, out) {
 
 const POINTS = KS.length * MIN_AREAS.length;
 
-/** Pixel F1 from (predicted, matchedPredicted, truth, matchedTruth), as scores() gives it (0 where undefined). */
+/** Pixel F1 from (predicted, matchedPredicted, truth, matchedTruth) by scores() (0 where undefined). */
 function f1Of(p, mp, t, mt) {
-  if (p === 0 || t === 0) return 0;
-  const precision = mp / p;
-  const recall = mt / t;
-  return precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
+  return scores({ ...ZERO_COUNTS, predicted: p, matchedPredicted: mp, truth: t, matchedTruth: mt }).f1 ?? 0;
 }
 
 /** Summed counts over `idx` of channel c (counts[c]: images × POINTS × 4), per point. */
@@ -236,7 +213,7 @@ const singles = CH.flatMap((c, i) => (c.combine === 'single' ? [i] : []));
 const multis = CH.flatMap((c, i) => (c.combine === 'single' ? [] : [i]));
 
 const t0 = performance.now();
-const trainHats = train.map((f) => new Map(SIZES.map((s) => [s, blackhat(f, s)])));
+const trainHats = train.map((f) => new Map(SIZES.map((s) => [s, blackhat(f, s).hat])));
 const near = train.map((f) => withinDistance(f.truth, f.width, f.height, tolerance));
 const truthIdx = train.map((f) => Int32Array.from(f.truth.keys()).filter((i) => f.truth[i] !== 0));
 const counts = CH.map((ch) => {
@@ -299,7 +276,7 @@ function perImage(frames, hatsOf, b) {
   const { k, minArea } = point(b.p);
   return frames.map((f, i) => scoreMask(f, response(CH[b.c], hatsOf(i)), k, minArea));
 }
-const testHats = test.map((f) => new Map([...new Set([...CH[single.c].sizes, ...CH[multi.c].sizes])].map((s) => [s, blackhat(f, s)])));
+const testHats = test.map((f) => new Map([...new Set([...CH[single.c].sizes, ...CH[multi.c].sizes])].map((s) => [s, blackhat(f, s).hat])));
 const testSingle = perImage(test, (i) => testHats[i], single);
 const testMulti = perImage(test, (i) => testHats[i], multi);
 const trainSingle = perImage(train, (i) => trainHats[i], single);

@@ -10,7 +10,7 @@ const base = DEFAULT_RECIPE.recipe as ClassicRecipe;
 
 /** A grid constant of the OpenCV baseline script (`const NAME = [a, b, …];`), read from its source. */
 function baselineGrid(name: string): number[] {
-  const source = readFileSync(new URL('../../scripts/baseline/opencv-baseline.mjs', import.meta.url), 'utf8');
+  const source = readFileSync(new URL('../../scripts/baseline/steps.mjs', import.meta.url), 'utf8');
   const m = new RegExp(`const ${name} = \\[([^\\]]+)\\];`).exec(source);
   assert.ok(m, `${name} in the baseline script`);
   return m[1]!.split(',').map(Number);
