@@ -15,7 +15,7 @@ import { runDihedral } from '../../src/ops/geometry/dihedral.js';
 import { flip } from '../../src/ops/geometry/flip.js';
 import type { IntegerMap } from '../../src/ops/geometry/gather.js';
 import { Tensor } from '../../src/tensor.js';
-import { metadata } from '../_kit/stats.js';
+import { metadata, repeat } from '../_kit/stats.js';
 import { COMPOSITE } from './pipelines.js';
 
 const N = Number(process.argv[2] ?? 32);
@@ -28,17 +28,15 @@ const x = await Tensor.fromArray(host, [N, C, H, W], 'u8').toGpu(gpu);
 
 /** Median GPU milliseconds per image of `record` (which returns what it made), over 9 batches after 2 warm-ups. */
 async function gpuMs(record: () => Tensor): Promise<number> {
-  const times: number[] = [];
-  for (let r = 0; r < 11; r++) {
+  const ms = await repeat(2, 9, async () => {
     await gpu.sync();
     const timer = gpu.startTimer();
     const out = record();
     const { gpuMs } = await timer.stop();
     if (out !== x) out.dispose();
-    if (r >= 2) times.push(gpuMs);
-  }
-  times.sort((a, b) => a - b);
-  return times[times.length >> 1]! / N;
+    return gpuMs;
+  });
+  return ms.median / N;
 }
 
 const rows: [string, number][] = [];
@@ -92,20 +90,18 @@ for (const [name, doc] of Object.entries(pipelines)) {
 }
 
 const tiny = Tensor.empty(gpu, [1, 1, 1, 4], 'u8');
-const syncs: number[] = [];
-for (let r = 0; r < 30; r++) {
+const sync = await repeat(0, 30, async () => {
   const y = flip(tiny, { axis: 'horizontal' });
   const t0 = performance.now();
   await gpu.sync();
-  syncs.push(performance.now() - t0);
   y.dispose();
-}
-syncs.sort((a, b) => a - b);
+  return performance.now() - t0;
+});
 
 const meta = metadata(gpu.info.name);
 console.log(`# bench/augment/parts — ${meta.date}, ${meta.device}, commit ${meta.commit}\n`);
 console.log(`${N} × ${C}×${H}×${W} u8 per batch; GPU milliseconds per image (timestamp queries, median of 9 batches).\n`);
 console.log('| what | GPU ms/img | GB/s (in + out) |\n|---|---|---|');
 for (const [name, ms] of rows) console.log(`| ${name} | ${ms.toFixed(4)} | ${((2 * C * H * W) / ms / 1e6).toFixed(0)} |`);
-console.log(`\nA sync after one tiny dispatch: ${syncs[15]!.toFixed(3)} ms (median of 30).`);
+console.log(`\nA sync after one tiny dispatch: ${sync.median.toFixed(3)} ms (median of 30).`);
 gpu.destroy();
