@@ -17,7 +17,7 @@ import { gradientTileSpec } from '../../src/ops/features/gradient.js';
 import { gaussianKernel1d } from '../../src/ops/filters/kernels.js';
 import { separableTileSpec } from '../../src/ops/filters/separable.js';
 import { runStencilTile, type StencilTileSpec } from '../../src/kernels/stencil-tile.js';
-import { flipWordProgram } from '../../src/ops/geometry/flip.js';
+import { flipWordProgram } from '../../src/ops/geometry/flip-words.js';
 import { Tensor } from '../../src/tensor.js';
 import { metadata, repeat } from '../_kit/stats.js';
 
@@ -124,10 +124,10 @@ const copy = (vec: boolean) => () => {
   const out = Tensor.empty(gpu, shape, 'u8');
   const units = (N * H * W) / (vec ? 16 : 4);
   gpu.dispatch({
-    program: flipWordProgram(1, false, false, vec),
+    program: flipWordProgram(1, vec),
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
-    uniforms: { dims: [W / (vec ? 16 : 4), H, units, 0] },
+    uniforms: { dims: [W / (vec ? 16 : 4), H, units, 1], per_sample: 0, flips: [0, 0, 0, 0] },
     workgroups: Math.ceil(units / 256),
   });
   return out;

@@ -17,6 +17,7 @@ import type { UniformField, UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { sharedDevice } from '../device.js';
 import { borderIndex, wgslBorder, type BorderMode } from './border.js';
+import type { FlipFlags } from '../ops/geometry/flip-words.js';
 
 export type Dims4 = readonly [number, number, number, number];
 
@@ -49,6 +50,8 @@ export interface MappedInput {
   readonly borderValue: number;
   /** Shape of the mapped image. */
   readonly shape: Dims4;
+  /** Set when the map only mirrors each sample's rows or columns (its image's shape kept): a reader may go by words. */
+  readonly flips?: FlipFlags;
   /** The mapped image itself, by the map's own op where the input lives: for a pass that does not read through the map. */
   mapped(): Tensor;
 }

@@ -2,7 +2,7 @@
  * Word kernels: one thread per storage word (4 u8 pixels) or vec4 of words of an N×C×H×W batch
  * whose rows start on a word, for ops that gain from moving whole words (flip, the u8 median on
  * rows the strip kernel does not take). They share the opening of `main` and the dispatch, with
- * u.dims = (units per row, rows per plane, total units). Stencils use the strips (stencil-strip.ts) instead.
+ * u.dims = (units per row, rows per plane, total units, channels). Stencils use the strips (stencil-strip.ts) instead.
  */
 import type { ProgramInfo } from '../gpu/program.js';
 import type { UniformValues } from '../gpu/uniforms.js';
@@ -35,7 +35,7 @@ export function runWordKernel(program: ProgramInfo, x: Tensor, unitsPerRow: numb
     program,
     inputs: [x.gpu.ref],
     outputs: [out.gpu.ref],
-    uniforms: { dims: [unitsPerRow, h, units, 0], ...uniforms },
+    uniforms: { dims: [unitsPerRow, h, units, c], ...uniforms },
     workgroups: Math.ceil(units / WORD_WG),
   });
   return out;

@@ -18,8 +18,9 @@
  *               clipping included: the two differ only where an earlier step saturated pixels)
  *   gray        every channel g
  * On the GPU, planes that start on a storage word run by words (an RGB chain's thread reads and
- * writes the same word of the three planes, each pixel's chain run once); others, and chains read
- * through a map, run one pixel program evaluation per output element.
+ * writes the same word of the three planes, each pixel's chain run once), and so do chains read
+ * through per-sample flips of rows on words (each word read from its mirrored place); others, and
+ * chains read through other maps, run one pixel program evaluation per output element.
  * GPU and CPU agree to ±1 on integer outputs and 1e-4 on floats: WGSL's division and pow are not
  * correctly rounded (affine-only and gray chains agree exactly). The contrast step's means come from
  * imageStats on the chain's device, so no value returns to the host.
@@ -31,7 +32,8 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformField } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
 import { invalidParameter, is } from '../../validate.js';
-import { checkDType, checkImage, numberItem, perSample, type PerSample, type PerSampleItem } from '../image.js';
+import { checkDType, checkImage, numberItem, packPerSample, perSample, perSampleField, type PerSample, type PerSampleItem } from '../image.js';
+import type { FlipFlags } from '../geometry/flip-words.js';
 import { pixelProgram, runPixelProgram, type Dims4, type MappedInput } from '../../kernels/pixel.js';
 import { imageStats } from '../analysis/stats.js';
 import { GRAY_WEIGHTS } from './gray.js';
@@ -278,14 +280,22 @@ function wordValues(dtype: DType, w: string): string {
 
 const wordPrograms = new Map<string, ProgramInfo>();
 
+/** WGSL of storage word `w`'s values with their order reversed (a mirrored row's word). */
+function reversedValues(dtype: DType, v: string): string {
+  const k = ELEMENTS_PER_WORD[dtype];
+  return k === 4 ? `${v}.wzyx` : k === 2 ? `${v}.yx` : v;
+}
+
 /**
- * The chain in place by storage words, for planes that start on a word (H·W a multiple of the
- * elements per word): an RGB chain's thread reads the same word of the three planes, runs the
- * chain once per pixel and writes the three words; another chain's thread maps one word of one
- * plane. The same arithmetic as the pixel program, so the two agree bit for bit.
+ * The chain by storage words, for planes that start on a word (H·W a multiple of the elements
+ * per word): an RGB chain's thread reads the same word of the three planes, runs the chain once
+ * per pixel and writes the three words; another chain's thread maps one word of one plane. The
+ * same arithmetic as the pixel program, so the two agree bit for bit. `mirrored`: each word is
+ * read from sample n's flipped image (flags u.flips[n · u.per_sample]; rows on whole words), so a
+ * per-sample flip and the chain are one pass.
  */
-function chainWordsProgram(dtype: DType, withMeans: boolean, rgb: boolean): ProgramInfo {
-  const id = `${dtype}|${withMeans}|${rgb}`;
+function chainWordsProgram(dtype: DType, withMeans: boolean, rgb: boolean, mirrored: boolean): ProgramInfo {
+  const id = `${dtype}|${withMeans}|${rgb}|${mirrored}`;
   let program = wordPrograms.get(id);
   if (program) return program;
   const k = ELEMENTS_PER_WORD[dtype];
@@ -296,9 +306,9 @@ function chainWordsProgram(dtype: DType, withMeans: boolean, rgb: boolean): Prog
     ? `let n = i / pw;
   // word of the R plane: (3n)·pw + (i − n·pw)
   let w = i + 2u * n * pw;
-  let r = word_in(w);
-  let g = word_in(w + pw);
-  let b = word_in(w + 2u * pw);
+  let r = word_in(n, w);
+  let g = word_in(n, w + pw);
+  let b = word_in(n, w + 2u * pw);
   var ro: ${vec};
   var go: ${vec};
   var bo: ${vec};
@@ -312,13 +322,26 @@ function chainWordsProgram(dtype: DType, withMeans: boolean, rgb: boolean): Prog
     : `let plane = i / pw;
   let n = plane / u.src_shape.y;
   let c = plane - n * u.src_shape.y;
-  let x = word_in(i);
+  let x = word_in(n, i);
   var o: ${vec};
   ${lanes(`${lane('o')} = run_chain(n, c, vec3<f32>(${lane('x')})).x;`)}
   out[i] = out_pack(o);`;
+  const wordIn = mirrored
+    ? `fn word_in(n: u32, w: u32) -> ${vec} {
+  let f = u.flips[n * u.per_sample];
+  let pw = u.plane_words;
+  let rw = u.row_words;
+  let start = w - w % pw;
+  let row = (w - start) / rw;
+  let q = w - start - row * rw;
+  let j = start + select(row, u.src_shape.z - 1u - row, f.y != 0) * rw + select(q, rw - 1u - q, f.x != 0);
+  let v = ${wordValues(dtype, 'src[j]')};
+  return select(v, ${reversedValues(dtype, 'v')}, f.x != 0);
+}`
+    : `fn word_in(n: u32, w: u32) -> ${vec} { return ${wordValues(dtype, 'src[w]')}; }`;
   program = {
     name: 'color_chain_words',
-    key: `${withMeans ? 'means' : ''};rgb=${rgb}`,
+    key: `${withMeans ? 'means' : ''};rgb=${rgb};mirrored=${mirrored}`,
     inputs: [{ name: 'src', dtype }, ...(withMeans ? [{ name: 'stats', dtype: 'f32' as const }] : [])],
     outputs: [{ name: 'out', dtype }],
     uniforms: [
@@ -326,12 +349,13 @@ function chainWordsProgram(dtype: DType, withMeans: boolean, rgb: boolean): Prog
       // words per plane, threads
       { name: 'plane_words', type: 'u32' },
       { name: 'units', type: 'u32' },
+      ...(mirrored ? [{ name: 'row_words', type: 'u32' } as const, { name: 'per_sample', type: 'u32' } as const, perSampleField('flips', 'vec4i', 1)] : []),
       ...CHAIN_UNIFORMS,
     ],
     workgroupSize: 256,
     body: /* wgsl */ `
 ${chainSteps(withMeans)}
-fn word_in(i: u32) -> ${vec} { return ${wordValues(dtype, 'src[i]')}; }
+${wordIn}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = linear_workgroup(wid, nwg) * WG + li;
@@ -344,20 +368,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   return program;
 }
 
-/** Records the chain of a GPU tensor by words where its planes start on a word; null otherwise. */
-function runChainWords(x: Tensor, c: ReturnType<typeof prepareChain>, stats: Tensor | null): Tensor | null {
+/**
+ * Records the chain of a GPU tensor by words where its planes start on a word (with `flips`, of
+ * its per-sample flipped image, where its rows do); null otherwise.
+ */
+function runChainWords(x: Tensor, c: ReturnType<typeof prepareChain>, stats: Tensor | null, flips?: FlipFlags): Tensor | null {
   const [n, ch, h, w] = c.shape;
   const k = ELEMENTS_PER_WORD[x.dtype];
-  if ((h * w) % k !== 0 || x.size === 0) return null;
+  if ((flips ? w : h * w) % k !== 0 || x.size === 0) return null;
   const pw = (h * w) / k;
   const units = pw * n * (c.rgb ? 1 : ch);
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, c.shape, x.dtype);
+  const mirror = flips && {
+    row_words: w / k,
+    per_sample: flips.horizontal.length > 1 ? 1 : 0,
+    flips: packPerSample(
+      flips.horizontal.map((fx, i) => [fx ? 1 : 0, flips.vertical[i] ? 1 : 0]),
+      1,
+    ),
+  };
   gpu.dispatch({
-    program: chainWordsProgram(x.dtype, stats !== null, c.rgb),
+    program: chainWordsProgram(x.dtype, stats !== null, c.rgb, flips !== undefined),
     inputs: stats ? [x.gpu.ref, stats.gpu.ref] : [x.gpu.ref],
     outputs: [out.gpu.ref],
-    uniforms: { ...c.uniforms, src_shape: c.shape, plane_words: pw, units },
+    uniforms: { ...c.uniforms, src_shape: c.shape, plane_words: pw, units, ...mirror },
     workgroups: Math.ceil(units / 256),
   });
   return out;
@@ -497,6 +532,8 @@ export function colorChain(x: Tensor, options: ColorChainOptions): Tensor {
 export function colorChainThrough(x: Tensor, options: ColorChainOptions, map: MappedInput): Tensor {
   const c = prepareChain(x, options);
   if (x.device !== 'gpu' || c.withMeans) return colorChain(map.mapped(), options);
+  const words = map.flips ? runChainWords(x, c, null, map.flips) : null;
+  if (words) return words;
   return runPixelProgram(chainProgram(x.dtype, false, map), [x], map.shape, x.dtype, { ...map.values, ...c.uniforms }, map.borderValue);
 }
 
@@ -526,7 +563,7 @@ export function colorChainPrograms(map?: MappedInput): ProgramInfo[] {
   return COLOR_CHAIN_DTYPES.flatMap((dt) => [
     chainProgram(dt, false),
     chainProgram(dt, true),
-    ...[false, true].flatMap((means) => [false, true].map((rgb) => chainWordsProgram(dt, means, rgb))),
+    ...[false, true].flatMap((means) => [false, true].flatMap((rgb) => [false, true].map((mirrored) => chainWordsProgram(dt, means, rgb, mirrored)))),
     ...(map ? [chainProgram(dt, false, map)] : []),
   ]);
 }

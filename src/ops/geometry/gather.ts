@@ -14,7 +14,9 @@
  * Each thread writes one output word (4 u8, 2 u16/f16 or 1 i32/f32 pixels) and finds its
  * (n, c, y, x) with one division chain, then steps through the word's pixels. Same-dtype integer
  * maps of the dihedral group plus a translation ('inside' or constant border: flips, quarter turns,
- * transposes, crops, constant pads and their compositions) take the tiled path instead (dihedral.ts).
+ * transposes, crops, constant pads and their compositions) take the tiled path instead (dihedral.ts),
+ * and of those, maps that only mirror rows or columns of rows on whole words the flip word kernels
+ * (flip-words.ts), at copy speed.
  */
 import { onDevice } from '../../device.js';
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD, allocTyped, saturate, type DType } from '../../dtype.js';
@@ -25,6 +27,7 @@ import { borderIndex, wgslBorder, type BorderMode } from '../../kernels/border.j
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, wgslWordElements, type Dims4 } from '../../kernels/pixel.js';
 import { packPerSample, perSampleField } from '../image.js';
 import { isDihedral, runDihedral } from './dihedral.js';
+import { flipFlagsOf, flipsByWords, runFlipWords } from './flip-words.js';
 
 /** Border modes of a gather: the three of border.ts, or 'inside' when every coordinate is in range. */
 export type GatherBorder = BorderMode | 'inside';
@@ -307,11 +310,15 @@ export function integerMap(
         ),
       }
     : { map_x: [...maps[0]!.mx, 0], map_y: [...maps[0]!.my, 0] };
+  const [, , h, w] = x.shape as Dims4;
+  const sameShape = outShape.every((s, i) => s === x.shape[i]);
   return onDevice(x, {
-    gpu: () =>
-      outDtype === x.dtype && (border === 'inside' || border === 'constant') && maps.every(isDihedral)
-        ? runDihedral(x, outShape, maps, fillBits(x.dtype, borderValue))
-        : runGather(x, integerMapSpec(name, x.dtype, outDtype, border, perSample), outShape, uniforms, borderValue),
+    gpu: () => {
+      if (outDtype !== x.dtype || (border !== 'inside' && border !== 'constant') || !maps.every(isDihedral))
+        return runGather(x, integerMapSpec(name, x.dtype, outDtype, border, perSample), outShape, uniforms, borderValue);
+      const flips = sameShape && flipsByWords(x) ? flipFlagsOf(maps, w, h) : null;
+      return flips ? runFlipWords(x, flips) : runDihedral(x, outShape, maps, fillBits(x.dtype, borderValue));
+    },
     cpu: () =>
       cpuGather(
         x,

@@ -36,6 +36,7 @@ import { BORDER_MODES, type BorderMode } from '../../kernels/border.js';
 import { checkImage, type ImageDims, outDType, packPerSample, perSample, perSampleField, type PerSample, type PerSampleItem } from '../image.js';
 import { cpuAccessor, cpuPixelKernel, pixelProgram, runPixelProgram, type Dims4, type MappedInput } from '../../kernels/pixel.js';
 import { isDihedral } from './dihedral.js';
+import { flipFlagsOf } from './flip-words.js';
 import { ALL_DTYPES, cpuGather, gatherProgram, integerMap, runGather, type GatherSpec, type IntegerMap } from './gather.js';
 
 export const WARP_INTERPOLATIONS = ['nearest', 'bilinear'] as const;
@@ -313,6 +314,9 @@ export function warpAffineNearestMap(x: Tensor, options: Omit<WarpAffineOptions,
   const spec = nearestSpec(AFFINE_MAP, x.dtype, x.dtype, r.border, r.perSample);
   // outside, the gather copies the fill as stored in the dtype
   const stored = saturate(x.dtype, r.borderValue);
+  const [, , h, w] = x.shape as Dims4;
+  const sameShape = r.shape[2] === h && r.shape[3] === w;
+  const flips = r.integerMaps && sameShape ? flipFlagsOf(r.integerMaps, w, h) : null;
   return {
     key: `${spec.name};${spec.key};border=${r.border}`,
     wgsl: `${spec.coord}
@@ -322,6 +326,7 @@ fn map_coord(n: u32, y: u32, x: u32) -> vec2<i32> { return ${r.perSample ? 'src_
     border: r.border,
     borderValue: x.dtype === 'f16' ? f16BitsToF32(stored) : stored,
     shape: r.shape,
+    ...(flips && { flips }),
     mapped: () => runWarp(x, AFFINE_MAP, r),
   };
 }

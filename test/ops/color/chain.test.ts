@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { brightnessContrast } from '../../../src/ops/color/brightness-contrast.js';
 import { COLOR_CHAIN_DTYPES, colorChain, colorChainPrograms, colorChainThrough, type ColorStep } from '../../../src/ops/color/chain.js';
+import { flip } from '../../../src/ops/geometry/flip.js';
 import { warpAffine, warpAffineNearestMap } from '../../../src/ops/geometry/warp-affine.js';
 import { gamma } from '../../../src/ops/color/gamma.js';
 import { rgbToGray } from '../../../src/ops/color/gray.js';
@@ -154,8 +155,7 @@ describe('colorChain', () => {
     }
   });
 
-  test('planes on a word run the word program, bit-exact with the pixel program (read through an identity map)', { skip: gpuSkip(gpu) }, async () => {
-    const identity = { matrix: [1, 0, 0, 0, 1, 0], border: 'constant' } as const;
+  test('planes on a word run the word program, bit-exact with the pixel program (read through a map that pads a column)', { skip: gpuSkip(gpu) }, async () => {
     const chains: { shape: [number, number, number, number]; steps: ColorStep[] }[] = [
       // RGB triples (hsv, gray) and per-channel steps, 3 and 1 channels
       {
@@ -188,9 +188,11 @@ describe('colorChain', () => {
         const words = colorChain(g, { steps });
         gpu!.dispatch = dispatch;
         assert.deepEqual(names, ['color_chain_words'], `${dtype} [${shape}]`);
-        const pixels = colorChainThrough(g, { steps }, warpAffineNearestMap(g, identity));
+        // one column wider than the image: not a flip, so the pixel program reads through it
+        const padded = colorChainThrough(g, { steps }, warpAffineNearestMap(g, { matrix: [1, 0, 0, 0, 1, 0], width: shape[3] + 1 }));
+        const pixels = padded.slice([undefined, undefined, undefined, [0, shape[3]]]);
         assertClose(await words.toCpu(), await pixels.toCpu(), EXACT, `${dtype} [${shape}] ${steps[0]!.kind}`);
-        for (const t of [g, words, pixels]) t.dispose();
+        for (const t of [g, words, pixels, padded]) t.dispose();
       }
     }
   });
@@ -221,6 +223,39 @@ describe('colorChain', () => {
         for (const t of [through, after]) t.dispose();
       }
       g.dispose();
+    }
+  });
+
+  test('read through per-sample flips: one word pass, bit-exact with the chain after the flip', { skip: gpuSkip(gpu) }, async () => {
+    const h = [false, true, false, true];
+    const v = [false, false, true, true];
+    // per-sample matrices (source → destination, as cv.warpAffine) of the four flips of a 12×5 image
+    const matrix = h.map((fx, n) => [fx ? -1 : 1, 0, fx ? 11 : 0, 0, v[n] ? -1 : 1, v[n] ? 4 : 0]);
+    for (const dtype of COLOR_CHAIN_DTYPES) {
+      for (const steps of [
+        [{ kind: 'affine', alpha: [1.2, 0.7, 1, 0.5], beta: 5 }],
+        [
+          { kind: 'hsv', hue: 20 },
+          { kind: 'gamma', gamma: 1.3 },
+        ],
+      ] as ColorStep[][]) {
+        const g = await naturalImage([4, 3, 5, 12], dtype, 9).toGpu(gpu!);
+        const map = warpAffineNearestMap(g, { matrix });
+        assert.deepEqual(map.flips, { horizontal: h, vertical: v }, 'the map knows its flips');
+        const names: string[] = [];
+        const dispatch = gpu!.dispatch.bind(gpu!);
+        gpu!.dispatch = (args) => {
+          names.push(args.program.name);
+          dispatch(args);
+        };
+        const through = colorChainThrough(g, { steps }, map);
+        gpu!.dispatch = dispatch;
+        assert.deepEqual(names, ['color_chain_words'], dtype);
+        const flipped = flip(g, { horizontal: h, vertical: v });
+        const after = colorChain(flipped, { steps });
+        assertClose(await through.toCpu(), await after.toCpu(), EXACT, `${dtype} ${steps[0]!.kind}`);
+        for (const t of [g, through, flipped, after]) t.dispose();
+      }
     }
   });
 

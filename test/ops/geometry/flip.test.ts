@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FLIP_AXES, flip, flipPrograms, flipWordsScalar } from '../../../src/ops/geometry/flip.js';
+import { runFlipWords } from '../../../src/ops/geometry/flip-words.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose, EXACT } from '../../_kit/compare.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
@@ -59,6 +60,36 @@ describe('flip', () => {
             assertClose(await out.toCpu(), expected, EXACT, `${dtype} ${axis} ${w}`);
             out.dispose();
           }
+        }
+        g.dispose();
+      }
+    }
+  });
+
+  test('per-sample flags by words (vec4 and scalar): bit-exact with the CPU, one flip_words dispatch', { skip: gpuSkip(gpu) }, async () => {
+    const horizontal = [false, true, false, true];
+    const vertical = [false, false, true, true];
+    for (const dtype of DTYPES) {
+      for (const w of [32, 12]) {
+        const x = specialImage([4, 2, 5, w], dtype, w + 1);
+        const expected = flip(x, { horizontal, vertical });
+        const g = await x.toGpu(gpu!);
+        const names: string[] = [];
+        const dispatch = gpu!.dispatch.bind(gpu!);
+        gpu!.dispatch = (args) => {
+          names.push(args.program.name);
+          dispatch(args);
+        };
+        let outs: Tensor[];
+        try {
+          outs = [flip(g, { horizontal, vertical }), runFlipWords(g, { horizontal, vertical }, false)];
+        } finally {
+          gpu!.dispatch = dispatch;
+        }
+        assert.deepEqual(names, ['flip_words', 'flip_words'], `${dtype} ${w}`);
+        for (const out of outs) {
+          assertClose(await out.toCpu(), expected, EXACT, `${dtype} per-sample ${w}`);
+          out.dispose();
         }
         g.dispose();
       }
