@@ -439,6 +439,12 @@ export class Gpu {
     this.#encoderWithoutPass().clearBuffer(ref.buffer, 0, ref.bytes);
   }
 
+  /** Records a copy of `bytes` bytes from `src` at `srcOffset` to `dst` at `dstOffset` (all multiples of 4). */
+  copy(src: BufferRef, srcOffset: number, dst: BufferRef, dstOffset: number, bytes: number): void {
+    this.#assertAlive();
+    this.#encoderWithoutPass().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+  }
+
   /** Submits the pending command stream (no wait). */
   flush(): void {
     this.#assertAlive();

@@ -1,6 +1,6 @@
 /**
  * GaussianBlur and MotionBlur (Albumentations' names and defaults): a kernel per drawn sample, the
- * image only; samples that did not draw the blur take the identity kernel in the same pass.
+ * image only; samples that did not draw the blur are copied (drawn.ts).
  *  - GaussianBlur: ksize uniform among the odd sizes in blurLimit, sigma uniform in sigmaLimit
  *    (0: OpenCV's sigma from ksize); blurLimit [0, 0] takes ksize from sigma by OpenCV's rule
  *    (cvRound(sigma · (u8 ? 3 : 4) · 2 + 1) | 1). Border reflect101, as cv2.GaussianBlur.
@@ -13,6 +13,7 @@ import { gaussianKsizeForSigma } from '../../ops/filters/kernels.js';
 import { gaussianBlur } from '../../ops/filters/gaussian.js';
 import { motionBlur } from '../../ops/filters/motion-blur.js';
 import { uniform } from '../geometric/common.js';
+import { applyToDrawn } from './drawn.js';
 import { defineTransform, probability, range } from '../registry.js';
 import type { ImageTransform, Rng } from '../transform.js';
 
@@ -64,7 +65,9 @@ export const GaussianBlur = defineTransform(
     apply: (batch, ps) => ({
       ...batch,
       // [k, k] pairs: a list of two sizes would read as one [width, height]
-      image: gaussianBlur(batch.image, { ksize: ps.map((p) => [p?.ksize ?? 1, p?.ksize ?? 1] as const), sigma: ps.map((p) => p?.sigma ?? 0) }),
+      image: applyToDrawn(batch.image, ps, { ksize: 1, sigma: 0 }, (x, drawn) =>
+        gaussianBlur(x, { ksize: drawn.map((p) => [p.ksize, p.ksize] as const), sigma: drawn.map((p) => p.sigma) }),
+      ),
     }),
   }),
 );
@@ -91,7 +94,9 @@ export const MotionBlur = defineTransform(
     sample: (rng) => ({ ksize: oddIn(rng, a.blurLimit), angle: uniform(rng, a.angleRange), direction: uniform(rng, a.directionRange) }),
     apply: (batch, ps) => ({
       ...batch,
-      image: motionBlur(batch.image, { ksize: ps.map((p) => p?.ksize ?? 1), angle: ps.map((p) => p?.angle ?? 0), direction: ps.map((p) => p?.direction ?? 0) }),
+      image: applyToDrawn(batch.image, ps, { ksize: 1, angle: 0, direction: 0 }, (x, drawn) =>
+        motionBlur(x, { ksize: drawn.map((p) => p.ksize), angle: drawn.map((p) => p.angle), direction: drawn.map((p) => p.direction) }),
+      ),
     }),
   }),
 );
