@@ -9,6 +9,7 @@ import { BYTES_PER_ELEMENT } from '../dtype.js';
 import { onDevice } from '../device.js';
 import type { AnyTypedArray } from '../dtype.js';
 import { Tensor } from '../tensor.js';
+import { KensaError } from '../errors.js';
 import { invalidParameter } from '../validate.js';
 import { checkImage } from './image.js';
 
@@ -61,15 +62,18 @@ function addRun(runs: SampleRun[], src: Tensor, from: number, to: number): void 
 
 function checkSamples(x: Tensor): void {
   checkImage('x', x);
-  if (!x.isContiguous) throw invalidParameter('x', 'a contiguous batch', `a view of shape [${x.shape.join(', ')}]`);
+  if (!x.isContiguous) throw new KensaError('KENSA_ERR_SHAPE', `Expected a contiguous batch but received a view of shape [${x.shape.join(', ')}]`);
   if (x.device === 'gpu' && !samplesOnWords(x))
-    throw invalidParameter('x', 'samples that start on a storage word on the GPU (C·H·W·bytes a multiple of 4)', `[${x.shape.join(', ')}] ${x.dtype}`);
+    throw new KensaError(
+      'KENSA_ERR_SHAPE',
+      `Expected samples that start on a storage word on the GPU (C·H·W·bytes a multiple of 4) but received [${x.shape.join(', ')}] ${x.dtype}`,
+    );
 }
 
 /**
  * Samples `indices` of `x`, in that order, as a batch of their own. Runs where `x` lives.
  * @example takeSamples(batch, [2, 5])   // a 2-sample batch of samples 2 and 5
- * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for indices that are not distinct samples of x, or GPU samples not on a storage word.
+ * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for indices that are not distinct samples of x; KENSA_ERR_SHAPE for a view, or GPU samples not on a storage word.
  */
 export function takeSamples(x: Tensor, indices: readonly number[]): Tensor {
   checkSamples(x);
@@ -83,7 +87,7 @@ export function takeSamples(x: Tensor, indices: readonly number[]): Tensor {
  * A copy of `base` whose samples `indices` are those of `values` (its sample k at indices[k]).
  * Runs where the tensors live.
  * @example putSamples(batch, [2, 5], blurred)   // batch with samples 2 and 5 from blurred's 0 and 1
- * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for bad indices, or values of another dtype or sample shape, or not one sample per index.
+ * @throws KensaError KENSA_ERR_INVALID_ARGUMENT for bad indices; KENSA_ERR_SHAPE for values of another dtype or sample shape, or not one sample per index.
  */
 export function putSamples(base: Tensor, indices: readonly number[], values: Tensor): Tensor {
   checkSamples(base);
@@ -91,7 +95,10 @@ export function putSamples(base: Tensor, indices: readonly number[], values: Ten
   checkIndices('indices', indices, base.shape[0]!);
   const want = [indices.length, ...base.shape.slice(1)];
   if (values.dtype !== base.dtype || values.shape.some((d, i) => d !== want[i]))
-    throw invalidParameter('values', `a ${base.dtype} batch of shape [${want.join(', ')}]`, `[${values.shape.join(', ')}] ${values.dtype}`);
+    throw new KensaError(
+      'KENSA_ERR_SHAPE',
+      `Expected values of shape [${want.join(', ')}] ${base.dtype} but received [${values.shape.join(', ')}] ${values.dtype}`,
+    );
   const at = new Map(indices.map((i, k) => [i, k]));
   const runs: SampleRun[] = [];
   for (let i = 0; i < base.shape[0]!; i++) {

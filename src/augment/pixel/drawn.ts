@@ -8,12 +8,12 @@ import type { Tensor } from '../../tensor.js';
 
 /**
  * `run` on the samples of `image` whose parameters are drawn (not null), the others kept; where
- * samples cannot be moved by copies (not on a storage word), `run` on the whole batch with
- * `identity` for the samples that did not draw.
+ * GPU samples cannot be moved by buffer copies (not on a storage word), `run` on the whole batch
+ * with `identity` for the samples that did not draw.
  */
 export function applyToDrawn<P>(image: Tensor, params: readonly (P | null)[], identity: P, run: (x: Tensor, params: readonly P[]) => Tensor): Tensor {
   const drawn = params.flatMap((p, i) => (p === null ? [] : [i]));
-  if (drawn.length === 0 || drawn.length === params.length || !samplesOnWords(image))
+  if (drawn.length === 0 || drawn.length === params.length || (image.device === 'gpu' && !samplesOnWords(image)))
     return run(
       image,
       params.map((p) => p ?? identity),
