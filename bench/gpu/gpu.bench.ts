@@ -1,7 +1,8 @@
 /**
  * The compute core's own costs on this machine: upload and readback bandwidth (upload ring vs
  * queue.writeBuffer), Dawn's copyBufferToBuffer and a WGSL copy kernel (device bandwidth as kensa
- * sees it), and the host cost per recorded dispatch. Prints a table and writes JSON to argv[2].
+ * sees it), the wait beyond the GPU's work for sync() and a small read() after it, and the host
+ * cost per recorded dispatch. Prints a table and writes JSON to argv[2].
  */
 import { writeFileSync } from 'node:fs';
 import { Gpu, type BufferRef } from '../../src/gpu/gpu.js';
@@ -129,6 +130,32 @@ async function main(): Promise<void> {
     const cgbs = (2 * n) / (cbb.median / 1e3) / 1e9;
     results.copyBufferToBuffer = { ms: cbb, gbs: cgbs, note: 'host-timed incl. submit' };
     rows.push([`copyBufferToBuffer ${n / MiB} MiB (host-timed)`, `${cgbs.toFixed(0)} GB/s`]);
+    // completion latency: the wall time of sync() (submit and wait) and of a 16-byte read() after
+    // k recorded copy kernels, less their GPU time: what a resident loop waits beyond the work itself
+    const flag = gpu.alloc(16);
+    for (const k of [1, 4, 16, 32]) {
+      const record = () => {
+        for (let i = 0; i < k; i++)
+          gpu.dispatch({ program: copyProgram, inputs: [a], outputs: [b], uniforms: { words: n / 4 }, workgroups: Math.ceil(n / 4 / 4 / 256) });
+      };
+      const work = await timeGpu(record);
+      const wait = async (finish: () => Promise<unknown>) =>
+        repeat(2, 9, async () => {
+          await gpu.sync();
+          record();
+          const t = performance.now();
+          await finish();
+          return performance.now() - t - work.median;
+        });
+      const sync = await wait(() => gpu.sync());
+      const read = await wait(() => gpu.read(flag, 16));
+      results[`completion_${k}`] = { gpuMs: work, syncExtraMs: sync, readExtraMs: read };
+      rows.push([
+        `${k} copy kernel(s) (${work.median.toFixed(2)} ms GPU): wait beyond it`,
+        `sync ${sync.median.toFixed(3)} ms, read ${read.median.toFixed(3)} ms`,
+      ]);
+    }
+    gpu.free(flag);
     gpu.free(a);
     gpu.free(b);
   }
