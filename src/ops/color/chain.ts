@@ -280,6 +280,33 @@ function wordValues(dtype: DType, w: string): string {
 
 const wordPrograms = new Map<string, ProgramInfo>();
 
+/**
+ * WGSL of `run_lanes(n, c, v)`: run_chain of a chain that is not RGB on a word's elements at once
+ * (type `vec`): each step's per-element formula of run_chain, where a lone channel's hsv is its
+ * value shift and saturation and gray leave it as it is. The same f32 operations per element.
+ */
+function chainLanes(vec: string): string {
+  return /* wgsl */ `
+fn run_lanes(n: u32, c: u32, v0: ${vec}) -> ${vec} {
+  var v = v0;
+  var m = input_mean(n, c);
+  let lo = ${vec}(0.0);
+  let hi = ${vec}(u.max);
+  for (var s = 0u; s < u.step_count; s++) {
+    let p = u.steps[n * u.step_count + s];
+    switch (u32(p.w)) {
+      case 1u: { v = v * p.x + p.y; m = clamp(m * p.x + p.y, 0.0, u.max); }
+      case 2u: { let t = v * u.inv_max; v = select(${vec}(0.0), pow(t, ${vec}(p.x)), t > lo) * u.max; }
+      case 3u: { v = clamp(v + p.z * u.max, lo, hi); }
+      case 5u: { v = m + p.x * (v - m); }
+      default: {}
+    }
+    v = clamp(v, lo, hi);
+  }
+  return v;
+}`;
+}
+
 /** WGSL of storage word `w`'s values with their order reversed (a mirrored row's word). */
 function reversedValues(dtype: DType, v: string): string {
   const k = ELEMENTS_PER_WORD[dtype];
@@ -322,10 +349,7 @@ function chainWordsProgram(dtype: DType, withMeans: boolean, rgb: boolean, mirro
     : `let plane = i / pw;
   let n = plane / u.src_shape.y;
   let c = plane - n * u.src_shape.y;
-  let x = word_in(n, i);
-  var o: ${vec};
-  ${lanes(`${lane('o')} = run_chain(n, c, vec3<f32>(${lane('x')})).x;`)}
-  out[i] = out_pack(o);`;
+  out[i] = out_pack(run_lanes(n, c, word_in(n, i)));`;
   const wordIn = mirrored
     ? `fn word_in(n: u32, w: u32) -> ${vec} {
   let f = u.flips[n * u.per_sample];
@@ -355,6 +379,7 @@ function chainWordsProgram(dtype: DType, withMeans: boolean, rgb: boolean, mirro
     workgroupSize: 256,
     body: /* wgsl */ `
 ${chainSteps(withMeans)}
+${rgb ? '' : chainLanes(vec)}
 ${wordIn}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {

@@ -175,6 +175,16 @@ describe('colorChain', () => {
           { kind: 'hsv', value: 0.1 },
         ],
       },
+      // a lone channel: saturation and gray leave it, hsv shifts its value (the word program's run_lanes)
+      {
+        shape: [2, 1, 4, 8],
+        steps: [
+          { kind: 'saturation', factor: [1.5, 0.2] },
+          { kind: 'gray' },
+          { kind: 'hsv', hue: 40, value: [-0.2, 0.3] },
+          { kind: 'gamma', gamma: [1.2, 0.5] },
+        ],
+      },
     ];
     for (const dtype of COLOR_CHAIN_DTYPES) {
       for (const { shape, steps } of chains) {
