@@ -90,7 +90,9 @@ async function gpuResident(
   batch: AugmentBatch,
   reps = 9,
 ): Promise<{ resident: Summary; streamed: Summary; host: Summary; gpuMs: Summary | null }> {
-  const resident = await repeat(2, reps, async () => {
+  // 6 warm-ups: a transform drawn by some samples only compiles a variant per size class of their
+  // count (per-sample uniforms), in the first batches of a run
+  const resident = await repeat(6, reps, async () => {
     const t0 = performance.now();
     const { batch: out } = augment(t, batch, { seed: seed++ });
     await gpu.sync();

@@ -84,8 +84,11 @@ def main():
             print(f"{name}: {out['transforms'][name]:.4f} ms/img", file=sys.stderr)
         except Exception as e:  # a transform this Kornia version lacks or refuses: the others still run
             print(f"{name}: {type(e).__name__}: {e}", file=sys.stderr)
+    # quarter turns would give a non-square batch two shapes (AugmentationSequential refuses it):
+    # half turns only there, as Albumentations' RandomRotate90 and kensa's draw on such images
+    turns = (0, 3) if h == w else (2, 2)
     composite = K.AugmentationSequential(
-        K.RandomRotation90(times=(0, 3), resample="nearest", p=0.5),
+        K.RandomRotation90(times=turns, resample="nearest", p=0.5),
         K.RandomHorizontalFlip(p=0.5),
         K.ColorJitter(brightness=0.2, contrast=0.2, p=0.2),
         gaussian_blur(0.1),
