@@ -17,7 +17,7 @@ import type { UniformField, UniformValues } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { sharedDevice } from '../device.js';
 import { borderIndex, wgslBorder, type BorderMode } from './border.js';
-import type { FlipFlags } from '../ops/geometry/flip-words.js';
+import type { FlipFlags } from './word.js';
 
 export type Dims4 = readonly [number, number, number, number];
 

@@ -10,6 +10,12 @@ import { Tensor } from '../tensor.js';
 
 export const WORD_WG = 256;
 
+/** Per-sample flip flags (the flip word kernels, and word passes that read through flips): which samples mirror their columns, which their rows. */
+export interface FlipFlags {
+  readonly horizontal: readonly boolean[];
+  readonly vertical: readonly boolean[];
+}
+
 /** The `dims` uniform every word kernel declares first. */
 export const WORD_DIMS = { name: 'dims', type: 'vec4u' } as const;
 

@@ -33,7 +33,7 @@ import type { UniformField } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
 import { invalidParameter, is } from '../../validate.js';
 import { checkDType, checkImage, numberItem, packPerSample, perSample, perSampleField, type PerSample, type PerSampleItem } from '../image.js';
-import type { FlipFlags } from '../geometry/flip-words.js';
+import type { FlipFlags } from '../../kernels/word.js';
 import { pixelProgram, runPixelProgram, type Dims4, type MappedInput } from '../../kernels/pixel.js';
 import { imageStats } from '../analysis/stats.js';
 import { GRAY_WEIGHTS } from './gray.js';

@@ -11,7 +11,7 @@
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { Tensor } from '../../tensor.js';
-import { runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../../kernels/word.js';
+import { type FlipFlags, runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../../kernels/word.js';
 import { packPerSample, perSampleField } from '../image.js';
 import type { IntegerMap } from './gather.js';
 
@@ -55,12 +55,6 @@ ${WORD_MAIN}
   };
   programs.set(id, p);
   return p;
-}
-
-/** Per-sample flip flags: which samples mirror their columns, which their rows. */
-export interface FlipFlags {
-  readonly horizontal: readonly boolean[];
-  readonly vertical: readonly boolean[];
 }
 
 /** The flags of integer maps (destination → source) of a w×h image onto itself when each is a flip or the identity; null otherwise. */
