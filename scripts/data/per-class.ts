@@ -49,7 +49,9 @@ for (const arg of positionals) {
   console.log(`\n${arg}\n\n| class | images | share of truth px | pixel precision | recall | F1 | NG |\n|---|---|---|---|---|---|---|`);
   for (const [key, row] of [...rows].sort(([a], [b]) => (a === 'all' ? 1 : b === 'all' ? -1 : a < b ? -1 : 1))) {
     const s = scores(row.counts);
-    console.log(`| ${key} | ${row.n} | ${f3(allTruth ? row.truth / allTruth : null)} | ${f3(s.precision)} | ${f3(s.recall)} | ${f3(s.f1)} | ${row.ng}/${row.n} |`);
+    console.log(
+      `| ${key} | ${row.n} | ${f3(allTruth ? row.truth / allTruth : null)} | ${f3(s.precision)} | ${f3(s.recall)} | ${f3(s.f1)} | ${row.ng}/${row.n} |`,
+    );
   }
 }
 backend.close();
