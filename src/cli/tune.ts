@@ -102,6 +102,16 @@ function progressLine(io: CliIO, metric: string): (p: SearchProgress) => void {
   };
 }
 
+/**
+ * A warning when the tuned recipe scores below the base recipe on the held-out images (its pick
+ * did not carry over: on Magnetic-tile the early rungs, a few images each, were ruled by one
+ * large-area tile); null otherwise. The tuned recipe is written either way.
+ */
+export function heldOutWarning(metric: string, tuned: number, base: number): string | null {
+  if (!(tuned < base)) return null;
+  return `warning: on the held-out images the tuned recipe scores below the base recipe (${metric} ${f3(tuned)} against ${f3(base)}); its pick may not carry over to new images: try a larger --budget or more images, or keep the base recipe`;
+}
+
 /** The calibration summary; says why minScore did not move when no good image had a defect. */
 export function calibrationLine(c: CalibrateResult, target: number): string {
   const count = (rate: number) => `${Math.round(rate * c.heldOutImages)}/${c.heldOutImages}`;
@@ -176,6 +186,8 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
             `tuned on ${r.train.length} images, ${budget} candidates, ${r.evaluations} evaluations over ${plural(r.rungs, 'rung')}: ${metric} ${f3(r.trainScore)} on them (${f3(r.cvScore)} cross-validated)`,
             `held out ${plural(r.heldOut.length, 'image')}: ${metric} ${f3(r.heldOutScore)} (base recipe ${f3(r.baseHeldOutScore)})`,
           );
+          const warning = heldOutWarning(metric, r.heldOutScore, r.baseHeldOutScore);
+          if (warning) io.err.write(`kensa tune: ${warning}\n`);
         }
         if (good) {
           const c = await calibrateHeldOut(backend, good, recipe, target, holdout);

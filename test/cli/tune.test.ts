@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { calibrationLine, run, TUNE_HELP } from '../../src/cli/tune.js';
+import { calibrationLine, heldOutWarning, run, TUNE_HELP } from '../../src/cli/tune.js';
 import { DEFAULT_RECIPE } from '../../src/detect/recipe.js';
 import { loadRecipe } from '../../src/detect/recipe.js';
 import { writeSamples } from '../../src/samples/index.js';
@@ -66,6 +66,15 @@ describe('kensa tune', () => {
     assert.deepEqual([p.images, p.heldOut], [6, 1]);
     assert.match(TUNE_HELP, /--budget <n> +candidate recipes \(not evaluations\)/);
     assert.match(TUNE_HELP, /--budget 60 on 60\s+images runs 60 \+ 20 \+ 7 = 87 evaluations/);
+  });
+
+  test('a tuned recipe below the base recipe on the held-out images gets a warning; equal or above, none', () => {
+    assert.equal(
+      heldOutWarning('f1', 0.037, 0.068),
+      'warning: on the held-out images the tuned recipe scores below the base recipe (f1 0.037 against 0.068); its pick may not carry over to new images: try a larger --budget or more images, or keep the base recipe',
+    );
+    assert.equal(heldOutWarning('f1', 0.068, 0.068), null);
+    assert.equal(heldOutWarning('f1', 0.9, 0.5), null);
   });
 
   test('the calibration line says why minScore stays at 0 when no good image had a defect', () => {
