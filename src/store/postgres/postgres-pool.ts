@@ -5,6 +5,10 @@
  * close): the next checkout would fail again (ECONNRESET). Here a client that saw any error while
  * checked out is released with that error, and pg-pool destroys it; the next checkout connects
  * afresh. A SQL error (a constraint, say) costs one reconnect, which is rare and cheap.
+ * A new client gets its error listener on the pool's 'connect' event, synchronously: pg-pool drops
+ * its own listener before the checkout's promise resolves, and a backend terminated just as it
+ * started sends its FATAL in the same read as the ready message, which would reach a client
+ * without listeners (an uncaught exception) before an `await` resumes.
  */
 import type pg from 'pg';
 import { KensaError } from '../../errors.js';
@@ -23,11 +27,6 @@ class GuardedClient implements PostgresPoolClient {
     });
   }
 
-  checkout(): this {
-    this.#failure = undefined;
-    return this;
-  }
-
   query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>;
   query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
   query<R>(sqlOrCursor: string | PostgresCursor<R>, parameters?: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
@@ -40,6 +39,7 @@ class GuardedClient implements PostgresPoolClient {
 
   release(): void {
     this.#client.release(this.#failure);
+    this.#failure = undefined;
   }
 }
 
@@ -49,16 +49,20 @@ export class GuardedPool implements PostgresPool {
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
+    pool.on('connect', (client) => void this.#guard(client));
   }
 
-  async connect(): Promise<PostgresPoolClient> {
-    const client = await this.#pool.connect();
+  #guard(client: pg.PoolClient): GuardedClient {
     let guarded = this.#clients.get(client);
     if (guarded === undefined) {
       guarded = new GuardedClient(client);
       this.#clients.set(client, guarded);
     }
-    return guarded.checkout();
+    return guarded;
+  }
+
+  async connect(): Promise<PostgresPoolClient> {
+    return this.#guard(await this.#pool.connect());
   }
 
   end(): Promise<void> {
