@@ -32,7 +32,8 @@ import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformField } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
 import { invalidParameter, is } from '../../validate.js';
-import { checkDType, checkImage, numberItem, packPerSample, perSample, perSampleField, type PerSample, type PerSampleItem } from '../image.js';
+import { checkDType, checkImage, numberItem, perSample, type PerSample, type PerSampleItem } from '../image.js';
+import { FLIP_UNIFORMS, flipUniformValues } from '../geometry/flip-words.js';
 import type { FlipFlags } from '../../kernels/word.js';
 import { pixelProgram, runPixelProgram, type Dims4, type MappedInput } from '../../kernels/pixel.js';
 import { imageStats } from '../analysis/stats.js';
@@ -373,7 +374,7 @@ function chainWordsProgram(dtype: DType, withMeans: boolean, rgb: boolean, mirro
       // words per plane, threads
       { name: 'plane_words', type: 'u32' },
       { name: 'units', type: 'u32' },
-      ...(mirrored ? [{ name: 'row_words', type: 'u32' } as const, { name: 'per_sample', type: 'u32' } as const, perSampleField('flips', 'vec4i', 1)] : []),
+      ...(mirrored ? [{ name: 'row_words', type: 'u32' } as const, ...FLIP_UNIFORMS] : []),
       ...CHAIN_UNIFORMS,
     ],
     workgroupSize: 256,
@@ -405,14 +406,7 @@ function runChainWords(x: Tensor, c: ReturnType<typeof prepareChain>, stats: Ten
   const units = pw * n * (c.rgb ? 1 : ch);
   const gpu = x.gpu.gpu;
   const out = Tensor.empty(gpu, c.shape, x.dtype);
-  const mirror = flips && {
-    row_words: w / k,
-    per_sample: flips.horizontal.length > 1 ? 1 : 0,
-    flips: packPerSample(
-      flips.horizontal.map((fx, i) => [fx ? 1 : 0, flips.vertical[i] ? 1 : 0]),
-      1,
-    ),
-  };
+  const mirror = flips && { row_words: w / k, ...flipUniformValues(flips) };
   gpu.dispatch({
     program: chainWordsProgram(x.dtype, stats !== null, c.rgb, flips !== undefined),
     inputs: stats ? [x.gpu.ref, stats.gpu.ref] : [x.gpu.ref],

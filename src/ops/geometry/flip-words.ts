@@ -10,7 +10,9 @@
  */
 import { BYTES_PER_ELEMENT, ELEMENTS_PER_WORD } from '../../dtype.js';
 import type { ProgramInfo } from '../../gpu/program.js';
+import type { UniformField, UniformValues } from '../../gpu/uniforms.js';
 import type { Tensor } from '../../tensor.js';
+import type { Dims4 } from '../../kernels/pixel.js';
 import { type FlipFlags, runWordKernel, WORD_DIMS, WORD_MAIN, WORD_WG } from '../../kernels/word.js';
 import { packPerSample, perSampleField } from '../image.js';
 import type { IntegerMap } from './gather.js';
@@ -23,6 +25,20 @@ function reverseWord(bytes: number, w: string): string {
 }
 
 const programs = new Map<string, ProgramInfo>();
+
+/** The uniforms a word pass reads per-sample flips from: sample n's flags (x, y: mirror columns, rows; nonzero = yes) at u.flips[n · u.per_sample]. */
+export const FLIP_UNIFORMS: readonly UniformField[] = [{ name: 'per_sample', type: 'u32' }, perSampleField('flips', 'vec4i', 1)];
+
+/** The values of FLIP_UNIFORMS for `flags`: one pair for the batch, or one per sample. */
+export function flipUniformValues({ horizontal, vertical }: FlipFlags): UniformValues {
+  return {
+    per_sample: horizontal.length > 1 ? 1 : 0,
+    flips: packPerSample(
+      horizontal.map((h, n) => [h ? 1 : 0, vertical[n] ? 1 : 0]),
+      1,
+    ),
+  };
+}
 
 /**
  * The flip word kernel of `bytes`-wide elements: each thread writes one storage word (`vec` false)
@@ -49,7 +65,7 @@ ${WORD_MAIN}
     // with `vec`, the bindings as vectors (only these are used): 16 bytes per load and store
     inputs: [{ name: 'src', dtype: 'u8', ...(vec ? { views: { src_v: 'vec4<u32>' } } : {}) }],
     outputs: [{ name: 'out', dtype: 'u8', ...(vec ? { views: { out_v: 'vec4<u32>' } } : {}) }],
-    uniforms: [WORD_DIMS, { name: 'per_sample', type: 'u32' }, perSampleField('flips', 'vec4i', 1)],
+    uniforms: [WORD_DIMS, ...FLIP_UNIFORMS],
     workgroupSize: WORD_WG,
     body,
   };
@@ -57,8 +73,13 @@ ${WORD_MAIN}
   return p;
 }
 
-/** The flags of integer maps (destination → source) of a w×h image onto itself when each is a flip or the identity; null otherwise. */
-export function flipFlagsOf(maps: readonly IntegerMap[], w: number, h: number): FlipFlags | null {
+/**
+ * The flags of integer maps (destination → source) from an image of `inShape` to `outShape` when
+ * the shapes are equal and each map is a flip or the identity; null otherwise.
+ */
+export function flipFlagsOf(maps: readonly IntegerMap[], inShape: readonly number[], outShape: readonly number[]): FlipFlags | null {
+  if (outShape.some((s, i) => s !== inShape[i])) return null;
+  const [, , h, w] = inShape as Dims4;
   const axis = (m: readonly number[], a: number, b: number, last: number): boolean | null =>
     m[a] !== 0 ? null : m[b] === 1 && m[2] === 0 ? false : m[b] === -1 && m[2] === last ? true : null;
   const horizontal: boolean[] = [];
@@ -83,14 +104,10 @@ export function flipsByWords(x: Tensor): boolean {
  * flags one pair for the batch, or one per sample. `vecAllowed` false keeps one word per thread
  * (tests: the scalar kernel at any width).
  */
-export function runFlipWords(x: Tensor, { horizontal, vertical }: FlipFlags, vecAllowed = true): Tensor {
+export function runFlipWords(x: Tensor, flags: FlipFlags, vecAllowed = true): Tensor {
   const rowWords = x.shape[3]! / ELEMENTS_PER_WORD[x.dtype];
   const vec = vecAllowed && rowWords % 4 === 0;
-  const flags = horizontal.map((h, n) => [h ? 1 : 0, vertical[n] ? 1 : 0]);
-  return runWordKernel(flipWordProgram(BYTES_PER_ELEMENT[x.dtype], vec), x, vec ? rowWords / 4 : rowWords, {
-    per_sample: flags.length > 1 ? 1 : 0,
-    flips: packPerSample(flags, 1),
-  });
+  return runWordKernel(flipWordProgram(BYTES_PER_ELEMENT[x.dtype], vec), x, vec ? rowWords / 4 : rowWords, flipUniformValues(flags));
 }
 
 /** Every program variant of the flip word kernels, for compile-all tests. */

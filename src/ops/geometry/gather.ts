@@ -310,13 +310,11 @@ export function integerMap(
         ),
       }
     : { map_x: [...maps[0]!.mx, 0], map_y: [...maps[0]!.my, 0] };
-  const [, , h, w] = x.shape as Dims4;
-  const sameShape = outShape.every((s, i) => s === x.shape[i]);
   return onDevice(x, {
     gpu: () => {
       if (outDtype !== x.dtype || (border !== 'inside' && border !== 'constant') || !maps.every(isDihedral))
         return runGather(x, integerMapSpec(name, x.dtype, outDtype, border, perSample), outShape, uniforms, borderValue);
-      const flips = sameShape && flipsByWords(x) ? flipFlagsOf(maps, w, h) : null;
+      const flips = flipsByWords(x) ? flipFlagsOf(maps, x.shape, outShape) : null;
       return flips ? runFlipWords(x, flips) : runDihedral(x, outShape, maps, fillBits(x.dtype, borderValue));
     },
     cpu: () =>

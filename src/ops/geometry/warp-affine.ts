@@ -314,9 +314,7 @@ export function warpAffineNearestMap(x: Tensor, options: Omit<WarpAffineOptions,
   const spec = nearestSpec(AFFINE_MAP, x.dtype, x.dtype, r.border, r.perSample);
   // outside, the gather copies the fill as stored in the dtype
   const stored = saturate(x.dtype, r.borderValue);
-  const [, , h, w] = x.shape as Dims4;
-  const sameShape = r.shape[2] === h && r.shape[3] === w;
-  const flips = r.integerMaps && sameShape ? flipFlagsOf(r.integerMaps, w, h) : null;
+  const flips = r.integerMaps ? flipFlagsOf(r.integerMaps, x.shape, r.shape) : null;
   return {
     key: `${spec.name};${spec.key};border=${r.border}`,
     wgsl: `${spec.coord}
