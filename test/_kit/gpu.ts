@@ -27,6 +27,21 @@ export function testGpu(): Promise<Gpu | null> {
   return shared;
 }
 
+/** What `record` returns, and the names of the programs it dispatched on `gpu`, in order. */
+export function dispatchedPrograms<T>(gpu: Gpu, record: () => T): { result: T; names: string[] } {
+  const names: string[] = [];
+  const dispatch = gpu.dispatch.bind(gpu);
+  gpu.dispatch = (args) => {
+    names.push(args.program.name);
+    dispatch(args);
+  };
+  try {
+    return { result: record(), names };
+  } finally {
+    gpu.dispatch = dispatch;
+  }
+}
+
 /** The `skip` option of a GPU test: false with a device, else why there is none. */
 export function gpuSkip(gpu: Gpu | null): string | false {
   return gpu ? false : reason || 'no WebGPU adapter';

@@ -8,7 +8,7 @@ import { gamma } from '../../../src/ops/color/gamma.js';
 import { rgbToGray } from '../../../src/ops/color/gray.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose, EXACT } from '../../_kit/compare.js';
-import { gpuSkip, testGpu } from '../../_kit/gpu.js';
+import { dispatchedPrograms, gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { assertGpuMatchesCpu } from '../../_kit/parity.js';
 
@@ -189,14 +189,7 @@ describe('colorChain', () => {
     for (const dtype of COLOR_CHAIN_DTYPES) {
       for (const { shape, steps } of chains) {
         const g = await naturalImage(shape, dtype, 8).toGpu(gpu!);
-        const names: string[] = [];
-        const dispatch = gpu!.dispatch.bind(gpu!);
-        gpu!.dispatch = (args) => {
-          names.push(args.program.name);
-          dispatch(args);
-        };
-        const words = colorChain(g, { steps });
-        gpu!.dispatch = dispatch;
+        const { result: words, names } = dispatchedPrograms(gpu!, () => colorChain(g, { steps }));
         assert.deepEqual(names, ['color_chain_words'], `${dtype} [${shape}]`);
         // one column wider than the image: not a flip, so the pixel program reads through it
         const padded = colorChainThrough(g, { steps }, warpAffineNearestMap(g, { matrix: [1, 0, 0, 0, 1, 0], width: shape[3] + 1 }));
@@ -252,14 +245,7 @@ describe('colorChain', () => {
         const g = await naturalImage([4, 3, 5, 12], dtype, 9).toGpu(gpu!);
         const map = warpAffineNearestMap(g, { matrix });
         assert.deepEqual(map.flips, { horizontal: h, vertical: v }, 'the map knows its flips');
-        const names: string[] = [];
-        const dispatch = gpu!.dispatch.bind(gpu!);
-        gpu!.dispatch = (args) => {
-          names.push(args.program.name);
-          dispatch(args);
-        };
-        const through = colorChainThrough(g, { steps }, map);
-        gpu!.dispatch = dispatch;
+        const { result: through, names } = dispatchedPrograms(gpu!, () => colorChainThrough(g, { steps }, map));
         assert.deepEqual(names, ['color_chain_words'], dtype);
         const flipped = flip(g, { horizontal: h, vertical: v });
         const after = colorChain(flipped, { steps });

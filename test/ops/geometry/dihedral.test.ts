@@ -6,7 +6,7 @@ import { dihedralPrograms, isDihedral } from '../../../src/ops/geometry/dihedral
 import { warpAffine } from '../../../src/ops/geometry/warp-affine.js';
 import { integerMap, type GatherBorder, type IntegerMap } from '../../../src/ops/geometry/gather.js';
 import type { Tensor } from '../../../src/tensor.js';
-import { gpuSkip, testGpu } from '../../_kit/gpu.js';
+import { dispatchedPrograms, gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { rng } from '../../_kit/images.js';
 import { bits, DTYPES, specialImage } from './_exact.js';
 
@@ -33,18 +33,7 @@ function element(g: number, oh: number, ow: number, dx = 0, dy = 0): IntegerMap 
 async function assertTiled(g: Gpu, x: Tensor, op: (t: Tensor) => Tensor, what: string, program = 'integer_map_tiled'): Promise<void> {
   const cpu = op(x);
   const onGpu = await x.toGpu(g);
-  const names: string[] = [];
-  const dispatch = g.dispatch.bind(g);
-  g.dispatch = (args) => {
-    names.push(args.program.name);
-    dispatch(args);
-  };
-  let out: Tensor;
-  try {
-    out = op(onGpu);
-  } finally {
-    g.dispatch = dispatch;
-  }
+  const { result: out, names } = dispatchedPrograms(g, () => op(onGpu));
   assert.deepEqual(names, [program], `${what}: dispatched`);
   const back = await out.toCpu();
   out.dispose();

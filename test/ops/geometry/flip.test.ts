@@ -4,7 +4,7 @@ import { FLIP_AXES, flip, flipPrograms, flipWordsScalar } from '../../../src/ops
 import { runFlipWords } from '../../../src/ops/geometry/flip-words.js';
 import { Tensor } from '../../../src/tensor.js';
 import { assertClose, EXACT } from '../../_kit/compare.js';
-import { gpuSkip, testGpu } from '../../_kit/gpu.js';
+import { dispatchedPrograms, gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { naturalImage, randomImage } from '../../_kit/images.js';
 import { fromMat, opencv, toMat } from '../../_kit/opencv.js';
 import { assertConversions, assertExactEverywhere, DTYPES, specialImage } from './_exact.js';
@@ -74,18 +74,7 @@ describe('flip', () => {
         const x = specialImage([4, 2, 5, w], dtype, w + 1);
         const expected = flip(x, { horizontal, vertical });
         const g = await x.toGpu(gpu!);
-        const names: string[] = [];
-        const dispatch = gpu!.dispatch.bind(gpu!);
-        gpu!.dispatch = (args) => {
-          names.push(args.program.name);
-          dispatch(args);
-        };
-        let outs: Tensor[];
-        try {
-          outs = [flip(g, { horizontal, vertical }), runFlipWords(g, { horizontal, vertical }, false)];
-        } finally {
-          gpu!.dispatch = dispatch;
-        }
+        const { result: outs, names } = dispatchedPrograms(gpu!, () => [flip(g, { horizontal, vertical }), runFlipWords(g, { horizontal, vertical }, false)]);
         assert.deepEqual(names, ['flip_words', 'flip_words'], `${dtype} ${w}`);
         for (const out of outs) {
           assertClose(await out.toCpu(), expected, EXACT, `${dtype} per-sample ${w}`);
