@@ -7,6 +7,7 @@
  *    in a training loop; beside it, of the same kind of run, the host's share (augment returning:
  *    draws, recording) and the GPU's (timestamp queries); and streamed: 8 batches queued, one sync
  *    (per batch: the host records the next batch while the GPU runs the last, as a loader does);
+ *    and the resident run's mean V8 garbage-collection time per batch (a wait no other timer shows);
  *  - GPU with transfers: upload from the host, augment, read back;
  *  - kensa CPU: the CPU backend on the first CPU_N images (per image, so comparable); the composite,
  *    whose cost depends on what each sample drew, on COMPOSITE_CPU_N images.
@@ -21,6 +22,7 @@ import { augment, fromJSON, registeredTransforms, type AugmentBatch, type Transf
 import type { TransformData } from '../../src/augment/serialize.js';
 import { Gpu } from '../../src/gpu/gpu.js';
 import { Tensor } from '../../src/tensor.js';
+import { GcClock } from '../_kit/gc.js';
 import { metadata, repeat, summarize, type Summary } from '../_kit/stats.js';
 import { COMPOSITE, SIX } from './pipelines.js';
 
@@ -65,6 +67,7 @@ function hostImage(n: number, h: number, w: number): Uint8Array {
 }
 
 const gpu = await Gpu.open();
+const gcClock = new GcClock();
 const host = hostImage(N, H, W);
 const x = await Tensor.fromArray(host, [N, 3, H, W], 'u8').toGpu(gpu);
 const COMPOSITE_CPU_N = Math.min(N, 8);
@@ -89,7 +92,8 @@ async function gpuResident(
   t: Transform,
   batch: AugmentBatch,
   reps = 9,
-): Promise<{ resident: Summary; streamed: Summary; host: Summary; gpuMs: Summary | null }> {
+): Promise<{ resident: Summary; gcMs: number; streamed: Summary; host: Summary; gpuMs: Summary | null }> {
+  const gc0 = await gcClock.ms();
   // 6 warm-ups: a transform drawn by some samples only compiles a variant per size class of their
   // count (per-sample uniforms), in the first batches of a run
   const resident = await repeat(6, reps, async () => {
@@ -100,6 +104,7 @@ async function gpuResident(
     release(out, batch);
     return ms;
   });
+  const gcMs = ((await gcClock.ms()) - gc0) / (6 + reps);
   const streamed = await repeat(1, reps, async () => {
     const t0 = performance.now();
     // each batch submitted once recorded, so the GPU runs it while the host records the next (without
@@ -125,7 +130,7 @@ async function gpuResident(
     release(out, batch);
     return ms;
   });
-  return { resident, streamed, host, gpuMs: gpuTimes.length > 0 ? summarize(gpuTimes) : null };
+  return { resident, gcMs, streamed, host, gpuMs: gpuTimes.length > 0 ? summarize(gpuTimes) : null };
 }
 
 async function withTransfers(t: Transform, reps = 5): Promise<Summary> {
@@ -174,6 +179,8 @@ const kornia = runPeer('bench/augment/kornia_ref.py');
 interface Row {
   name: string;
   resident?: Summary;
+  /** Mean V8 GC milliseconds per batch of the resident run (warm-ups included). */
+  gcMs?: number;
   /** Per batch of STREAM batches queued before one sync. */
   streamed?: Summary;
   /** Of the resident run: the host's draws and recording, and the GPU's time. */
@@ -244,15 +251,15 @@ const lines = [
     (peer.composite?.batch_draw_ms !== undefined ? ` Composite with one draw for the whole batch: ${fmt(peer.composite.batch_draw_ms)} ms/img.` : ''),
   `Kornia: ${kornia.versions ?? `not run (${kornia.error ?? 'no output'})`}; per-sample draws in one batched call, float32 images in [0, 1] (no u8 path).`,
   '',
-  `| transform | kensa GPU resident | streamed (${STREAM} batches, one sync) | of which host draws + recording | of which GPU time | GPU + upload/readback | kensa CPU | GPU vs CPU | torchvision v2 GPU | kensa vs torchvision | Kornia GPU | kensa vs Kornia |`,
-  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  `| transform | kensa GPU resident | of which V8 GC | streamed (${STREAM} batches, one sync) | of which host draws + recording | of which GPU time | GPU + upload/readback | kensa CPU | GPU vs CPU | torchvision v2 GPU | kensa vs torchvision | Kornia GPU | kensa vs Kornia |`,
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) => {
     const n = r.name.startsWith('6 transforms') ? SN : N;
     const g = perImage(r.resident, n);
     const c = perImage(r.cpu, r.cpuN);
-    if (r.note) return `| ${r.name} | ${r.note} | | | | | | | | | | |`;
+    if (r.note) return `| ${r.name} | ${r.note} | | | | | | | | | | | |`;
     const peerCells = (ms: number | undefined) => (ms === undefined ? '— | —' : `${fmt(ms)} | ${ratio(ms, g)}`);
-    return `| ${r.name} | ${fmt(g)} | ${fmt(perImage(r.streamed, n))} | ${fmt(perImage(r.host, n))} | ${fmt(perImage(r.gpuMs ?? undefined, n))} | ${fmt(perImage(r.transfers, N), 3)} | ${fmt(c, 1)} | ${ratio(c, g)} | ${peerCells(r.torchvision)} | ${peerCells(r.kornia)} |`;
+    return `| ${r.name} | ${fmt(g)} | ${fmt((r.gcMs ?? NaN) / n)} | ${fmt(perImage(r.streamed, n))} | ${fmt(perImage(r.host, n))} | ${fmt(perImage(r.gpuMs ?? undefined, n))} | ${fmt(perImage(r.transfers, N), 3)} | ${fmt(c, 1)} | ${ratio(c, g)} | ${peerCells(r.torchvision)} | ${peerCells(r.kornia)} |`;
   }),
   '',
   'Goals (issue 14): composite ≤ 0.05 ms/img resident, ≥ 10× torchvision v2, ≥ 20× kensa CPU. Losses are listed with the wins.',
@@ -261,4 +268,5 @@ console.log(lines.join('\n'));
 writeFileSync(join(outDir, 'augment.md'), `${lines.join('\n')}\n`);
 writeFileSync(join(outDir, 'augment.json'), `${JSON.stringify({ meta, N, H, W, CPU_N, peer, kornia, rows }, null, 1)}\n`);
 for (const t of [x, sixImage, sixMask]) t.dispose();
+gcClock.stop();
 gpu.destroy();

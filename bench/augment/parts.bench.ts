@@ -15,6 +15,7 @@ import { runDihedral } from '../../src/ops/geometry/dihedral.js';
 import { flip } from '../../src/ops/geometry/flip.js';
 import type { IntegerMap } from '../../src/ops/geometry/gather.js';
 import { Tensor } from '../../src/tensor.js';
+import { GcClock } from '../_kit/gc.js';
 import { metadata, repeat } from '../_kit/stats.js';
 import { COMPOSITE } from './pipelines.js';
 
@@ -93,6 +94,8 @@ for (const [name, doc] of Object.entries(pipelines)) {
 // recording (augment returning), submitting (flush) and waiting for the GPU (sync)
 const composite = fromJSON({ version: 1, transform: COMPOSITE });
 const wall = { record: [] as number[], submit: [] as number[], wait: [] as number[] };
+const gcClock = new GcClock();
+const gc0 = await gcClock.ms();
 await repeat(2, 15, async () => {
   const t0 = performance.now();
   const out = augment(composite, { image: x }, { seed: seed++ }).batch.image;
@@ -107,6 +110,8 @@ await repeat(2, 15, async () => {
   wall.wait.push(t3 - t2);
   return t3 - t0;
 });
+const gcPerBatch = ((await gcClock.ms()) - gc0) / 17;
+gcClock.stop();
 const median = (all: number[]) => [...all.slice(2)].sort((a, b) => a - b)[Math.floor((all.length - 2) / 2)]!;
 
 const tiny = Tensor.empty(gpu, [1, 1, 1, 4], 'u8');
@@ -125,6 +130,6 @@ console.log('| what | GPU ms/img | GB/s (in + out) |\n|---|---|---|');
 for (const [name, ms] of rows) console.log(`| ${name} | ${ms.toFixed(4)} | ${((2 * C * H * W) / ms / 1e6).toFixed(0)} |`);
 console.log(`\nA sync after one tiny dispatch: ${sync.median.toFixed(3)} ms (median of 30).`);
 console.log(
-  `The composite's wall time per batch (as augment.bench's resident column, last 15 of 17 batches; medians): recording ${median(wall.record).toFixed(3)} ms, submitting ${median(wall.submit).toFixed(3)} ms, waiting for the GPU ${median(wall.wait).toFixed(3)} ms.`,
+  `The composite's wall time per batch (as augment.bench's resident column, last 15 of 17 batches; medians): recording ${median(wall.record).toFixed(3)} ms, submitting ${median(wall.submit).toFixed(3)} ms, waiting for the GPU ${median(wall.wait).toFixed(3)} ms; V8 garbage collection ${gcPerBatch.toFixed(3)} ms a batch (mean of 17).`,
 );
 gpu.destroy();
