@@ -1,0 +1,128 @@
+/**
+ * The pixel arithmetic of libjpeg-turbo's default decode, integer for integer, shared by the CPU
+ * reference (functions here) and the WGSL kernels (the same constants, gpu.ts):
+ * - dequantisation and the inverse DCT of jidctint.c (JDCT_ISLOW: CONST_BITS 13, PASS1_BITS 2),
+ *   its output clamped to 0–255 as libjpeg-turbo's SIMD IDCTs do (saturating packs; the C
+ *   version's range-limit table wraps instead, which differs only for coefficients no encoder
+ *   writes);
+ * - "fancy" (triangle-filter) upsampling of 4:2:0 chroma, jdsample.c h2v2_fancy_upsample, with
+ *   edge rows and columns repeated; a chroma plane 2 or fewer samples wide is replicated
+ *   (libjpeg uses fancy upsampling only above 2);
+ * - YCbCr → RGB of jdcolor.c (16-bit fixed point, ONE_HALF rounding, arithmetic shifts);
+ * - kensa's gray from RGB, src/pipeline/decode.ts's toPlanar: (299 R + 587 G + 114 B + 500) / 1000.
+ */
+
+export const FIX_0_298631336 = 2446;
+export const FIX_0_390180644 = 3196;
+export const FIX_0_541196100 = 4433;
+export const FIX_0_765366865 = 6270;
+export const FIX_0_899976223 = 7373;
+export const FIX_1_175875602 = 9633;
+export const FIX_1_501321110 = 12299;
+export const FIX_1_847759065 = 15137;
+export const FIX_1_961570560 = 16069;
+export const FIX_2_053119869 = 16819;
+export const FIX_2_562915447 = 20995;
+export const FIX_3_072711026 = 25172;
+
+/** One 1-D pass of jidctint.c on v[0..7]: the even and odd parts; `shift` is the descale, `round` its half. */
+function idct1d(v: ArrayLike<number>, o: number, s: number, out: Int32Array, oo: number, os: number, shift: number): void {
+  const round = 1 << (shift - 1);
+  let z2 = v[o + 2 * s]!;
+  let z3 = v[o + 6 * s]!;
+  let z1 = (z2 + z3) * FIX_0_541196100;
+  let tmp2 = z1 + z3 * -FIX_1_847759065;
+  let tmp3 = z1 + z2 * FIX_0_765366865;
+  z2 = v[o]!;
+  z3 = v[o + 4 * s]!;
+  let tmp0 = (z2 + z3) * 8192;
+  let tmp1 = (z2 - z3) * 8192;
+  const tmp10 = tmp0 + tmp3;
+  const tmp13 = tmp0 - tmp3;
+  const tmp11 = tmp1 + tmp2;
+  const tmp12 = tmp1 - tmp2;
+  tmp3 = v[o + s]!;
+  tmp2 = v[o + 3 * s]!;
+  tmp1 = v[o + 5 * s]!;
+  tmp0 = v[o + 7 * s]!;
+  let z4 = tmp1 + tmp3;
+  z3 = tmp0 + tmp2;
+  z2 = tmp1 + tmp2;
+  z1 = tmp0 + tmp3;
+  const z5 = (z3 + z4) * FIX_1_175875602;
+  tmp3 *= FIX_1_501321110;
+  tmp2 *= FIX_3_072711026;
+  tmp1 *= FIX_2_053119869;
+  tmp0 *= FIX_0_298631336;
+  z4 = z4 * -FIX_0_390180644 + z5;
+  z3 = z3 * -FIX_1_961570560 + z5;
+  z1 *= -FIX_0_899976223;
+  z2 *= -FIX_2_562915447;
+  tmp3 += z1 + z4;
+  tmp2 += z2 + z3;
+  tmp1 += z2 + z4;
+  tmp0 += z1 + z3;
+  out[oo] = (tmp10 + tmp3 + round) >> shift;
+  out[oo + 7 * os] = (tmp10 - tmp3 + round) >> shift;
+  out[oo + os] = (tmp11 + tmp2 + round) >> shift;
+  out[oo + 6 * os] = (tmp11 - tmp2 + round) >> shift;
+  out[oo + 2 * os] = (tmp12 + tmp1 + round) >> shift;
+  out[oo + 5 * os] = (tmp12 - tmp1 + round) >> shift;
+  out[oo + 3 * os] = (tmp13 + tmp0 + round) >> shift;
+  out[oo + 4 * os] = (tmp13 - tmp0 + round) >> shift;
+}
+
+const dequantised = new Int32Array(64);
+const workspace = new Int32Array(64);
+const samples = new Int32Array(64);
+
+/**
+ * Dequantises and inverse-transforms one block (64 coefficients in natural order at `coef[at]`)
+ * into the 8×8 samples at plane[(y0 + r) · stride + x0 + c].
+ */
+export function idctBlock(coef: Int32Array, at: number, q: Uint16Array, plane: Uint8Array, stride: number, x0: number, y0: number): void {
+  for (let k = 0; k < 64; k++) dequantised[k] = coef[at + k]! * q[k]!;
+  // columns (pass 1: descale by CONST_BITS − PASS1_BITS), then rows (CONST_BITS + PASS1_BITS + 3)
+  for (let c = 0; c < 8; c++) idct1d(dequantised, c, 8, workspace, c, 8, 11);
+  for (let r = 0; r < 8; r++) idct1d(workspace, r * 8, 1, samples, r * 8, 1, 18);
+  for (let r = 0; r < 8; r++) {
+    const row = (y0 + r) * stride + x0;
+    for (let c = 0; c < 8; c++) plane[row + c] = Math.min(255, Math.max(0, samples[r * 8 + c]! + 128));
+  }
+}
+
+/** jdcolor.c build_ycc_rgb_table's entries for a chroma sample (SCALEBITS 16). */
+const ONE_HALF = 1 << 15;
+export const FIX_1_40200 = 91881;
+export const FIX_1_77200 = 116130;
+export const FIX_0_71414 = 46802;
+export const FIX_0_34414 = 22554;
+
+/** YCbCr → RGB of one pixel (jdcolor.c ycc_rgb_convert), as [r, g, b]. */
+export function yccToRgb(y: number, cb: number, cr: number, out: number[]): void {
+  const x = cr - 128;
+  const b = cb - 128;
+  const clamp = (v: number) => Math.min(255, Math.max(0, v));
+  out[0] = clamp(y + ((FIX_1_40200 * x + ONE_HALF) >> 16));
+  out[1] = clamp(y + ((-FIX_0_34414 * b + ONE_HALF + -FIX_0_71414 * x) >> 16));
+  out[2] = clamp(y + ((FIX_1_77200 * b + ONE_HALF) >> 16));
+}
+
+/** kensa's gray of an RGB pixel (src/pipeline/decode.ts toPlanar). */
+export function grayOf(r: number, g: number, b: number): number {
+  return ((299 * r + 587 * g + 114 * b + 500) / 1000) | 0;
+}
+
+/**
+ * The 4:2:0 chroma sample at full-resolution (x, y) from a plane of `w` × `h` samples (libjpeg's
+ * downsampled size) stored with `stride`: h2v2_fancy_upsample, or replication when w ≤ 2.
+ */
+export function upsample420(plane: Uint8Array, stride: number, w: number, h: number, x: number, y: number): number {
+  const i = x >> 1;
+  const j = y >> 1;
+  if (w <= 2) return plane[j * stride + i]!;
+  const jn = y & 1 ? Math.min(j + 1, h - 1) : Math.max(j - 1, 0);
+  const in_ = x & 1 ? Math.min(i + 1, w - 1) : Math.max(i - 1, 0);
+  const col = (k: number) => 3 * plane[j * stride + k]! + plane[jn * stride + k]!;
+  return (3 * col(i) + col(in_) + (x & 1 ? 7 : 8)) >> 4;
+}
