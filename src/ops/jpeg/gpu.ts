@@ -3,12 +3,13 @@
  * the passes of programs.ts, all images of the batch in each dispatch. Images of equal output
  * size (C, H, W) share one N×C×H×W u8 tensor.
  *
- * Dispatches per batch: 1 + SYNC_PASSES synchronisation passes, 2 scans, 1 decode, 1 IDCT and one
- * colour pass per output size, then one readback of the status words (convergence and per-image
- * errors). When the last synchronisation pass still changed an exit (rare: a stream that takes
- * more than SYNC_PASSES − 1 subsequences to synchronise), SYNC_PASSES more passes run and the
- * decode, IDCT and colour passes are recorded again, until a pass changes nothing; each pass
- * synchronises at least one more subsequence per segment, so this ends.
+ * Dispatches per batch: pass 0 and SYNC_PASSES synchronisation passes, 2 scans, 1 decode, 1 IDCT
+ * and one colour pass per output size, then one readback of the status words (convergence and
+ * per-image errors). When the last synchronisation pass still decoded something (a chain of
+ * unsynchronised subsequences crossing more than SYNC_PASSES − 2 workgroup boundaries: not seen
+ * on sharp's files), SYNC_PASSES more passes run and the decode, IDCT and colour passes are
+ * recorded again, until a pass decodes nothing; each pass synchronises at least one more
+ * subsequence per segment, so this ends.
  */
 import type { BufferRef, Gpu } from '../../gpu/gpu.js';
 import { KensaError } from '../../errors.js';
@@ -30,13 +31,16 @@ import {
 } from './programs.js';
 
 /** Synchronisation passes recorded after pass 0 before the status is read. */
-export const SYNC_PASSES = 16;
+export const SYNC_PASSES = 3;
 
 export interface JpegBatch {
   /** One N×C×H×W u8 tensor per distinct output size, in order of first appearance. */
   readonly tensors: Tensor[];
-  /** For each file: its tensor and sample index there. */
-  readonly where: readonly { tensor: number; index: number }[];
+  /**
+   * For each file: its tensor and sample index there, or the JpegError its scan data gave (an
+   * invalid Huffman code, data ending early: decode that file with sharp; its sample holds garbage).
+   */
+  readonly where: readonly ({ tensor: number; index: number } | { error: JpegError })[];
   /** Dispatches recorded for the batch (every pass, every round). */
   readonly dispatches: number;
   /** Synchronisation passes after pass 0. */
@@ -159,7 +163,6 @@ function wgs(n: number, wg: number): number {
 
 /**
  * Decodes parsed JPEGs on `gpu`, all in one set of dispatches.
- * @throws JpegError KENSA_ERR_DECODE naming the first file whose scan data is corrupt or ends early (its index in `files`).
  */
 export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], channels: JpegChannels = 'auto'): Promise<JpegBatch> {
   if (files.length === 0) return { tensors: [], where: [], dispatches: 0, syncPasses: 0 };
@@ -233,12 +236,13 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], cha
       });
       const words = new Uint32Array(await gpu.read(status, (STATUS_PASSES + files.length) * 4));
       if (words[(pass - 1) % STATUS_PASSES] !== 0) continue;
-      const bad = words.subarray(STATUS_PASSES).findIndex((w) => w !== 0);
-      if (bad >= 0) {
-        const why = words[STATUS_PASSES + bad]! & 1 ? 'an invalid Huffman code in the scan data' : 'the scan data ends before its last block';
-        throw new JpegError(false, `Corrupt JPEG (file ${bad} of the batch): ${why}`);
-      }
-      return { tensors, where: L.where, dispatches: gpu.stats.dispatches - before, syncPasses: pass - 1 };
+      const where = L.where.map((w, f) => {
+        const bad = words[STATUS_PASSES + f]!;
+        if (bad === 0) return w;
+        const why = bad & 1 ? 'an invalid Huffman code in the scan data' : 'the scan data ends before its last block';
+        return { error: new JpegError(false, `Corrupt JPEG: ${why}`) };
+      });
+      return { tensors, where, dispatches: gpu.stats.dispatches - before, syncPasses: pass - 1 };
     }
   } catch (e) {
     for (const t of tensors) t.dispose();

@@ -7,11 +7,15 @@
  *     (block 0 of the MCU, coefficient 0) until it passes its end, and records its exit: the
  *     overshoot past its end, the state (block of the MCU, zig-zag index), the blocks it
  *     completed and the DC differences it summed per component.
- *   jpeg_sync, pass p ≥ 1: thread i decodes again from thread i − 1's exit of pass p − 1 (the
- *     first subsequence of a segment starts exactly: byte-aligned, state (0, 0)), into the other
- *     buffer; from pass 2 on a thread whose predecessor's exit did not change copies its record.
- *     A pass that changes no exit has reached the fixed point, which is the true decoding
- *     (subsequence k of a segment is right after pass k at the latest; in practice one pass).
+ *   jpeg_sync, pass p ≥ 1: thread i decodes again from thread i − 1's exit into the other buffer
+ *     (the first subsequence of a segment starts exactly: byte-aligned, state (0, 0)), but only
+ *     when that entry differs from the one its record was decoded from. Inside a workgroup this
+ *     repeats until no record changes (entries from the workgroup's own new exits, the first
+ *     thread's from the last pass), so a chain of unsynchronised subsequences (frequent in 4:2:0,
+ *     where a wrong guess of the block within the MCU decodes luma blocks consistently for a while)
+ *     resolves in one pass; across workgroups it takes one pass per boundary. A pass in which no
+ *     thread decoded has reached the fixed point, which is the true decoding: by induction from each
+ *     segment's exact start, subsequence k of a segment is right after pass k at the latest.
  *   jpeg_scan_local, jpeg_scan_totals: exclusive prefix sums of (blocks, DC sums) over subsequences.
  *   jpeg_decode: each thread decodes its subsequence once more from its synchronised entry, its
  *     first block index and DC predictors from the prefix sums, and writes the coefficients.
@@ -34,7 +38,7 @@ export const SUBSEQ_BITS = 1024;
 /** Words of an image's entry in the tables. */
 export const IMG_WORDS = 64;
 export const SEG_WORDS = 8;
-/** Words of a subsequence's record in the sync buffers: exit, blocks, dc0, dc1, dc2, changed, 0, 0. */
+/** Words of a subsequence's record in the sync buffers: exit, blocks, dc0, dc1, dc2, the entry it was decoded from, 0, 0. */
 export const SYNC_WORDS = 8;
 /** Words of the status buffer before the per-image error words: one change counter per sync pass. */
 export const STATUS_PASSES = 64;
@@ -173,40 +177,86 @@ export function jpegSyncProgram(): ProgramInfo {
     uniforms: JPEG_UNIFORMS,
     workgroupSize: WG,
     body: /* wgsl */ `${COMMON}
+var<workgroup> exits: array<u32, WG>;
+var<workgroup> again0: u32;
+var<workgroup> again1: u32;
+
+struct Rec { exit: u32, blocks: u32, dc: vec3<i32>, entry: u32 }
+
+// decodes subsequence [start, end) from \`entry\` (an exit word: overshoot past start, block of the MCU, zig-zag index)
+fn run(ib: u32, start: u32, end: u32, entry: u32) -> Rec {
+  var d = Dec(start + (entry >> 16u), (entry >> 8u) & 255u, entry & 255u, 0u, vec3<i32>(0), false, 64u, 0);
+  let bpm = tab[ib + 1u];
+  while (d.pos < end) { step(&d, ib, bpm); }
+  return Rec(((d.pos - end) << 16u) | (d.b << 8u) | d.z, d.blocks, d.dc, entry);
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let i = linear_workgroup(wid, nwg) * WG + li;
-  if (i >= u.count) { return; }
-  let sb = u.seg_base + tab[u.sub_base + i] * SEG;
-  let ib = tab[sb] * IMG;
-  let first = tab[sb + 5u];
-  let start = tab[sb + 1u] + (i - first) * SUBSEQ;
-  let end = min(start + SUBSEQ, tab[sb + 2u]);
-  var d = Dec(start, 0u, 0u, 0u, vec3<i32>(0), false, 64u, 0);
-  if (u.sync_pass > 0u) {
-    // the first subsequence of a segment was exact in pass 0; from pass 2 on, one whose predecessor's
-    // exit did not change in the last pass would decode the same again
-    if (i == first || (u.sync_pass >= 2u && state_in[(i - 1u) * SYNC + 5u] == 0u)) {
-      for (var k = 0u; k < 5u; k++) { state_out[i * SYNC + k] = state_in[i * SYNC + k]; }
-      state_out[i * SYNC + 5u] = 0u;
-      return;
-    }
-    let prev = state_in[(i - 1u) * SYNC];
-    d.pos = start + (prev >> 16u);
-    d.b = (prev >> 8u) & 255u;
-    d.z = prev & 255u;
+  let live = i < u.count;
+  var ib = 0u;
+  var first = 0u;
+  var start = 0u;
+  var end = 0u;
+  if (live) {
+    let sb = u.seg_base + tab[u.sub_base + i] * SEG;
+    ib = tab[sb] * IMG;
+    first = tab[sb + 5u];
+    start = tab[sb + 1u] + (i - first) * SUBSEQ;
+    end = min(start + SUBSEQ, tab[sb + 2u]);
   }
-  let bpm = tab[ib + 1u];
-  while (d.pos < end) { step(&d, ib, bpm); }
-  let exit = ((d.pos - end) << 16u) | (d.b << 8u) | d.z;
-  state_out[i * SYNC] = exit;
-  state_out[i * SYNC + 1u] = d.blocks;
-  state_out[i * SYNC + 2u] = bitcast<u32>(d.dc.x);
-  state_out[i * SYNC + 3u] = bitcast<u32>(d.dc.y);
-  state_out[i * SYNC + 4u] = bitcast<u32>(d.dc.z);
-  let changed = u.sync_pass == 0u || exit != state_in[i * SYNC];
-  state_out[i * SYNC + 5u] = select(0u, 1u, changed);
-  if (changed) { atomicAdd(&status[u.sync_pass % ${STATUS_PASSES}u], 1u); }
+  var rec: Rec;
+  var ran = false;
+  if (u.sync_pass == 0u) {
+    // the guess: a codeword starts at the first bit, block 0 of an MCU, coefficient 0 (the exit word 0);
+    // exact for the first subsequence of a segment
+    if (!live) { return; }
+    rec = run(ib, start, end, 0u);
+    ran = true;
+  } else {
+    if (live) {
+      let o = i * SYNC;
+      rec = Rec(state_in[o], state_in[o + 1u], bitcast<vec3<i32>>(vec3<u32>(state_in[o + 2u], state_in[o + 3u], state_in[o + 4u])), state_in[o + 5u]);
+    }
+    // the workgroup's first entry comes from the last pass; the others from this workgroup's exits,
+    // iterated here until none changes (a chain of unsynchronised subsequences resolves in one pass)
+    var outer = 0u;
+    if (live && li == 0u && i != first) { outer = state_in[(i - 1u) * SYNC]; }
+    exits[li] = rec.exit;
+    workgroupBarrier();
+    for (var t = 0u; t < WG + 1u; t++) {
+      var entry = outer;
+      if (li > 0u && i != first) { entry = exits[li - 1u]; }
+      let need = live && i != first && entry != rec.entry;
+      if (need) {
+        rec = run(ib, start, end, entry);
+        ran = true;
+      }
+      workgroupBarrier();
+      exits[li] = rec.exit;
+      var again = 0u;
+      if ((t & 1u) == 0u) {
+        if (li == 0u) { again1 = 0u; }
+        if (need) { again0 = 1u; }
+        again = workgroupUniformLoad(&again0);
+      } else {
+        if (li == 0u) { again0 = 0u; }
+        if (need) { again1 = 1u; }
+        again = workgroupUniformLoad(&again1);
+      }
+      if (again == 0u) { break; }
+    }
+    if (!live) { return; }
+  }
+  let o = i * SYNC;
+  state_out[o] = rec.exit;
+  state_out[o + 1u] = rec.blocks;
+  state_out[o + 2u] = bitcast<u32>(rec.dc.x);
+  state_out[o + 3u] = bitcast<u32>(rec.dc.y);
+  state_out[o + 4u] = bitcast<u32>(rec.dc.z);
+  state_out[o + 5u] = rec.entry;
+  if (ran) { atomicAdd(&status[u.sync_pass % ${STATUS_PASSES}u], 1u); }
 }`,
   };
   return syncProgram;

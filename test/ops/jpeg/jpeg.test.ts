@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import sharp from 'sharp';
+import { isKensaError } from '../../../src/errors.js';
+import { decodeJpeg, decodeJpegBatch, JpegError, parseJpeg } from '../../../src/ops/jpeg/index.js';
+import { jpegPrograms } from '../../../src/ops/jpeg/programs.js';
+import { decodeBuffer, DEFAULT_MAX_PIXELS } from '../../../src/pipeline/decode.js';
+import { gpuSkip, testGpu } from '../../_kit/gpu.js';
+import { caseName, type JpegCase, makeJpeg, mismatch, picture, sharpPlanar, withRestarts } from './_jpeg.js';
+
+const gpu = await testGpu();
+
+/** Small files of every supported kind: gray, 4:2:0, 4:4:4; odd sizes, a chroma plane ≤ 2 wide, qualities 50/90/100. */
+const SMALL: JpegCase[] = [
+  { w: 37, h: 23, c: 3, quality: 90, subsampling: '4:2:0' },
+  { w: 37, h: 23, c: 3, quality: 50, subsampling: '4:4:4' },
+  { w: 37, h: 23, c: 1, quality: 100 },
+  { w: 3, h: 3, c: 3, quality: 90, subsampling: '4:2:0' },
+  { w: 1, h: 1, c: 3, quality: 90, subsampling: '4:2:0' },
+  { w: 64, h: 48, c: 3, quality: 100, subsampling: '4:2:0' },
+  { w: 61, h: 77, c: 3, quality: 50, subsampling: '4:2:0' },
+  { w: 45, h: 17, c: 1, quality: 50 },
+  { w: 200, h: 150, c: 3, quality: 90, subsampling: '4:4:4' },
+];
+
+function throwsJpeg(fn: () => unknown, code: string, message: RegExp): void {
+  assert.throws(fn, (e: unknown) => e instanceof JpegError && isKensaError(e) && e.code === code && message.test(e.message));
+}
+
+describe('JPEG parser', () => {
+  test('reads the frame, components, MCU geometry and restart intervals', async () => {
+    const p = parseJpeg(await makeJpeg({ w: 37, h: 23, c: 3, quality: 90, subsampling: '4:2:0' }));
+    assert.deepEqual([p.width, p.height, p.hmax, p.vmax, p.mcusx, p.mcusy, p.blocksPerMcu], [37, 23, 2, 2, 3, 2, 6]);
+    assert.deepEqual(
+      p.components.map((c) => [c.h, c.v, c.width, c.height, c.bw, c.bh]),
+      [
+        [2, 2, 37, 23, 6, 4],
+        [1, 1, 19, 12, 3, 2],
+        [1, 1, 19, 12, 3, 2],
+      ],
+    );
+    assert.equal(p.segments.length, 1);
+    const r = parseJpeg(withRestarts(await makeJpeg({ w: 37, h: 23, c: 3, quality: 90, subsampling: '4:2:0' }), 4));
+    assert.deepEqual(
+      r.segments.map((s) => [s.mcuStart, s.mcuCount, s.startBit % 8]),
+      [
+        [0, 4, 0],
+        [4, 2, 0],
+      ],
+    );
+  });
+
+  test('refuses what it does not decode with KENSA_ERR_JPEG_UNSUPPORTED, one sentence each', async () => {
+    const progressive = await makeJpeg({ w: 40, h: 30, c: 3, quality: 90 }, { progressive: true });
+    throwsJpeg(() => parseJpeg(progressive), 'KENSA_ERR_JPEG_UNSUPPORTED', /^Progressive JPEG is not supported \(baseline only\)$/);
+    const cmyk = new Uint8Array(
+      await sharp(picture(16, 16, 3, 1), { raw: { width: 16, height: 16, channels: 3 } })
+        .toColourspace('cmyk')
+        .jpeg()
+        .toBuffer(),
+    );
+    throwsJpeg(() => parseJpeg(cmyk), 'KENSA_ERR_JPEG_UNSUPPORTED', /^JPEG with 4 components is not supported/);
+  });
+
+  test('names broken files with KENSA_ERR_DECODE: not a JPEG, truncated, a corrupt marker, a bad length, the pixel limit', async () => {
+    const jpg = await makeJpeg({ w: 37, h: 23, c: 3, quality: 90 });
+    throwsJpeg(() => parseJpeg(new Uint8Array([0x89, 0x50, 0x4e, 0x47])), 'KENSA_ERR_DECODE', /^Not a JPEG file: it does not start with an SOI marker$/);
+    throwsJpeg(() => parseJpeg(jpg.subarray(0, jpg.length - 40)), 'KENSA_ERR_DECODE', /^Truncated JPEG: the file ends inside the scan data$/);
+    throwsJpeg(() => parseJpeg(jpg.subarray(0, 100)), 'KENSA_ERR_DECODE', /^(Truncated|Corrupt) JPEG/);
+    const marker = jpg.slice();
+    marker[2] = 0x12; // the byte after SOI is no longer 0xFF
+    throwsJpeg(() => parseJpeg(marker), 'KENSA_ERR_DECODE', /^Corrupt JPEG: expected a marker at byte 2 but found 0x12$/);
+    const length = jpg.slice();
+    length[4] = 0xff; // the first marker's length past the end
+    throwsJpeg(() => parseJpeg(length), 'KENSA_ERR_DECODE', /^Corrupt JPEG: marker 0xFF[0-9A-F]{2} has length \d+ past the end of the file$/);
+    throwsJpeg(() => parseJpeg(jpg, { maxPixels: 800 }), 'KENSA_ERR_DECODE', /^JPEG of 37×23 = 851 pixels exceeds the limit of 800 \(maxPixels\)$/);
+    // scan data cut in the middle, EOI kept: parses, but the Huffman decoder runs out of blocks
+    const cut = Uint8Array.from([...jpg.subarray(0, jpg.length - 200), 0xff, 0xd9]);
+    throwsJpeg(() => decodeJpeg(cut), 'KENSA_ERR_DECODE', /^Corrupt JPEG: /);
+  });
+});
+
+describe('JPEG decoding on the CPU', () => {
+  test('equals sharp exactly: gray, 4:2:0, 4:4:4, odd sizes, qualities 50/90/100', async () => {
+    for (const k of SMALL) {
+      const jpg = await makeJpeg(k);
+      const ref = await sharpPlanar(jpg);
+      const got = decodeJpeg(jpg);
+      assert.equal(got.channels, ref.channels, caseName(k));
+      assert.equal(mismatch(got.data, ref.data), null, caseName(k));
+    }
+  });
+
+  test('with restart intervals (1, 3 and 5 MCUs) equals sharp exactly', async () => {
+    for (const k of [SMALL[0]!, SMALL[2]!, SMALL[6]!]) {
+      for (const interval of [1, 3, 5]) {
+        const jpg = withRestarts(await makeJpeg(k), interval);
+        assert.equal(mismatch(decodeJpeg(jpg).data, (await sharpPlanar(jpg)).data), null, `${caseName(k)} interval ${interval}`);
+      }
+    }
+  });
+
+  test("gray from colour equals the pipeline's decode (sharp, then decode.ts's integer gray); rgb from gray repeats it", async () => {
+    for (const k of [SMALL[0]!, SMALL[1]!, SMALL[2]!]) {
+      const jpg = await makeJpeg(k);
+      const gray = await decodeBuffer('x.jpg', Buffer.from(jpg), { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS });
+      assert.equal(mismatch(decodeJpeg(jpg, { channels: 'gray' }).data, gray.data as Uint8Array), null, `gray ${caseName(k)}`);
+      const rgb = await decodeBuffer('x.jpg', Buffer.from(jpg), { channels: 'rgb', maxPixels: DEFAULT_MAX_PIXELS });
+      assert.equal(mismatch(decodeJpeg(jpg, { channels: 'rgb' }).data, rgb.data as Uint8Array), null, `rgb ${caseName(k)}`);
+    }
+  });
+});
+
+describe('JPEG decoding on the GPU', () => {
+  test('every program compiles', { skip: gpuSkip(gpu) }, async () => {
+    for (const p of jpegPrograms()) await gpu!.compile(p);
+  });
+
+  test('a mixed batch (1920×1080 among small files, restart intervals, gray and colour) equals sharp exactly, in one set of dispatches', {
+    skip: gpuSkip(gpu),
+  }, async () => {
+    const files: Uint8Array[] = [];
+    const names: string[] = [];
+    for (const k of [...SMALL, { w: 1920, h: 1080, c: 3, quality: 90, subsampling: '4:2:0' } as JpegCase]) {
+      files.push(await makeJpeg(k));
+      names.push(caseName(k));
+    }
+    files.push(withRestarts(files[0]!, 1), withRestarts(files[2]!, 3), withRestarts(files[6]!, 5));
+    names.push('37×23 4:2:0 interval 1', '37×23 gray interval 3', '61×77 4:2:0 interval 5');
+    // a second file of the first size: they share a tensor
+    files.push(await makeJpeg(SMALL[0]!, { seed: 7 }));
+    names.push('37×23 4:2:0 (another)');
+    const batch = await decodeJpegBatch(gpu!, files);
+    // sync passes, 2 scans, decode, IDCT, one colour pass per output size
+    assert.equal(batch.dispatches, 1 + batch.syncPasses + 4 + batch.tensors.length, `dispatches ${batch.dispatches}`);
+    for (const [i, f] of files.entries()) {
+      const w = batch.where[i]!;
+      assert.ok('tensor' in w, names[i]);
+      const t = batch.tensors[w.tensor]!;
+      const per = t.size / t.shape[0]!;
+      const all = new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength));
+      assert.equal(mismatch(all.subarray(w.index * per, (w.index + 1) * per), (await sharpPlanar(f)).data), null, names[i]);
+    }
+    assert.equal((batch.where[0] as { tensor: number }).tensor, (batch.where.at(-1) as { tensor: number }).tensor);
+    for (const t of batch.tensors) t.dispose();
+  });
+
+  test('gray from colour and rgb from gray equal the CPU reference', { skip: gpuSkip(gpu) }, async () => {
+    const files = [await makeJpeg(SMALL[0]!), await makeJpeg(SMALL[2]!), await makeJpeg(SMALL[6]!)];
+    for (const channels of ['gray', 'rgb'] as const) {
+      const batch = await decodeJpegBatch(gpu!, files, { channels });
+      for (const [i, f] of files.entries()) {
+        const w = batch.where[i] as { tensor: number; index: number };
+        const t = batch.tensors[w.tensor]!;
+        const per = t.size / t.shape[0]!;
+        const all = new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength));
+        assert.equal(mismatch(all.subarray(w.index * per, (w.index + 1) * per), decodeJpeg(f, { channels }).data), null, `${channels} ${i}`);
+      }
+      for (const t of batch.tensors) t.dispose();
+    }
+  });
+
+  test('a file refused by the parser or with corrupt scan data gets its JpegError; the rest of the batch decodes', { skip: gpuSkip(gpu) }, async () => {
+    const good = await makeJpeg(SMALL[0]!);
+    const progressive = await makeJpeg(SMALL[0]!, { progressive: true });
+    const cut = Uint8Array.from([...good.subarray(0, good.length - 200), 0xff, 0xd9]);
+    const batch = await decodeJpegBatch(gpu!, [progressive, good, cut]);
+    const [p, g, c] = batch.where;
+    assert.ok(p && 'error' in p && p.error.code === 'KENSA_ERR_JPEG_UNSUPPORTED');
+    assert.ok(c && 'error' in c && c.error.code === 'KENSA_ERR_DECODE' && /^Corrupt JPEG: /.test(c.error.message), JSON.stringify(c));
+    assert.ok(g && 'tensor' in g);
+    const t = batch.tensors[g.tensor]!;
+    const all = new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength));
+    const per = t.size / t.shape[0]!;
+    assert.equal(mismatch(all.subarray(g.index * per, (g.index + 1) * per), (await sharpPlanar(good)).data), null);
+    for (const x of batch.tensors) x.dispose();
+  });
+});
