@@ -4,7 +4,7 @@
  * (gpu.ts) computes the same integers in parallel; tests hold both to sharp's output exactly.
  */
 import { grayOf, idctBlock, upsample420, yccToRgb } from './idct.js';
-import { JpegError, NATURAL_ORDER, type ParsedJpeg } from './parse.js';
+import { JpegError, NATURAL_ORDER, type ParsedJpeg, streamWord } from './parse.js';
 
 /** Output channels: the file's own (`auto`), `gray` (kensa's gray of RGB for a colour file), `rgb` (gray repeated ×3 for a gray file). */
 export type JpegChannels = 'auto' | 'gray' | 'rgb';
@@ -16,7 +16,8 @@ export function outputChannels(p: ParsedJpeg, channels: JpegChannels): 1 | 3 {
 function peek32(words: Uint32Array, p: number): number {
   const i = p >>> 5;
   const s = p & 31;
-  return s === 0 ? words[i]! : ((words[i]! << s) | (words[i + 1]! >>> (32 - s))) >>> 0;
+  const hi = streamWord(words, i);
+  return s === 0 ? hi : ((hi << s) | (streamWord(words, i + 1) >>> (32 - s))) >>> 0;
 }
 
 /** Decodes one Huffman symbol at bit `p` (returns (length << 8) | symbol; 0 for an invalid code). */

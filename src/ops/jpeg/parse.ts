@@ -7,7 +7,8 @@
  * KENSA_ERR_DECODE. Callers fall back to sharp on either.
  *
  * The entropy-coded data comes out with byte stuffing (FF00 → FF) and restart markers removed,
- * packed big-endian into u32 words (bit 0 of the stream is bit 31 of word 0), with one segment
+ * in file order in u32 words (readers swap each word's bytes: bit 0 of the stream is the top bit
+ * of byte 0; streamWord), with one segment
  * per restart interval (its start is byte-aligned and resets the DC predictors). Huffman tables
  * come in a lookup form the GPU reads as is (`HUFFMAN_WORDS` u32 per table):
  *   [0, 512)    fast table on the next 9 bits: (length << 8) | symbol, 0 where the code is longer
@@ -79,7 +80,7 @@ export interface ParsedJpeg {
   readonly quant: readonly (Uint16Array | undefined)[];
   /** The Huffman tables the scan uses, HUFFMAN_WORDS each. */
   readonly huffman: readonly Uint32Array[];
-  /** Destuffed entropy-coded data, big-endian in u32 words (two zero words of padding at the end). */
+  /** Destuffed entropy-coded data in file order, 4 bytes a word (streamWord reads it big-endian); two zero words of padding at the end. */
   readonly data: Uint32Array;
   /** MCUs per restart interval (0: none). */
   readonly restartInterval: number;
@@ -333,15 +334,20 @@ function parseScan(
   };
 }
 
-/** The scan's entropy-coded bytes without stuffing and restart markers, as big-endian words, split into restart intervals. */
+/**
+ * The scan's entropy-coded bytes without stuffing and restart markers, in file order in u32 words
+ * (so word i read as little-endian holds bytes 4i…4i+3; streamWord swaps them), split into restart
+ * intervals. Runs between 0xFF bytes are copied whole (indexOf is a memchr).
+ */
 function entropyData(bytes: Uint8Array, start: number, mcus: number, interval: number): { data: Uint32Array; segments: JpegSegment[] } {
   const expected = interval > 0 ? Math.ceil(mcus / interval) : 1;
-  const out = new Uint8Array(bytes.length - start + 12);
+  const n = bytes.length;
+  const data = new Uint32Array(Math.ceil((n - start) / 4) + 2);
+  const out = new Uint8Array(data.buffer);
   const segments: JpegSegment[] = [];
   let o = 0;
   let segStart = 0;
   let p = start;
-  const n = bytes.length;
   const close = () => {
     const k = segments.length;
     const mcuStart = interval > 0 ? k * interval : 0;
@@ -349,12 +355,12 @@ function entropyData(bytes: Uint8Array, start: number, mcus: number, interval: n
     segStart = o;
   };
   for (;;) {
-    if (p >= n) throw corrupt('Truncated JPEG: the file ends inside the scan data');
-    const b = bytes[p++]!;
-    if (b !== 0xff) {
-      out[o++] = b;
-      continue;
-    }
+    const ff = bytes.indexOf(0xff, p);
+    const q = ff < 0 ? n : ff;
+    out.set(bytes.subarray(p, q), o);
+    o += q - p;
+    p = q + 1;
+    if (ff < 0 || p >= n) throw corrupt('Truncated JPEG: the file ends inside the scan data');
     while (p < n && bytes[p] === 0xff) p++;
     if (p >= n) throw corrupt('Truncated JPEG: the file ends inside the scan data');
     const m = bytes[p++]!;
@@ -375,7 +381,12 @@ function entropyData(bytes: Uint8Array, start: number, mcus: number, interval: n
       throw corrupt(`Corrupt JPEG: marker 0xFF${m.toString(16).toUpperCase()} inside the scan data`);
     }
   }
-  const words = new Uint32Array(Math.ceil(o / 4) + 2);
-  for (let i = 0; i < o; i += 4) words[i >> 2] = ((out[i]! << 24) | (out[i + 1]! << 16) | (out[i + 2]! << 8) | out[i + 3]!) >>> 0;
-  return { data: words, segments };
+  // two zero words after the data: a reader may look 64 bits past its position
+  return { data: data.subarray(0, Math.ceil(o / 4) + 2), segments };
+}
+
+/** Word i of the stream big-endian (bit 0 of the stream is bit 31 of word 0): the bytes of data[i] swapped. */
+export function streamWord(data: Uint32Array, i: number): number {
+  const w = data[i]!;
+  return ((w << 24) | ((w & 0xff00) << 8) | ((w >>> 8) & 0xff00) | (w >>> 24)) >>> 0;
 }

@@ -70,13 +70,18 @@ const IMG: u32 = ${IMG_WORDS}u;
 const SEG: u32 = ${SEG_WORDS}u;
 const SYNC: u32 = ${SYNC_WORDS}u;
 
-// the 32 stream bits from bit p (bit 0 of the stream is bit 31 of word 0)
+// word i of the stream big-endian: the words hold the bytes in file order
+fn stream_word(i: u32) -> u32 {
+  let w = stream[i];
+  return (w << 24u) | ((w & 0xff00u) << 8u) | ((w >> 8u) & 0xff00u) | (w >> 24u);
+}
+// the 32 stream bits from bit p (bit 0 of the stream is the top bit of its first byte)
 fn peek32(p: u32) -> u32 {
   let i = p >> 5u;
   let s = p & 31u;
-  let hi = stream[i];
+  let hi = stream_word(i);
   if (s == 0u) { return hi; }
-  return (hi << s) | (stream[i + 1u] >> (32u - s));
+  return (hi << s) | (stream_word(i + 1u) >> (32u - s));
 }
 
 // (length << 8) | symbol of the Huffman code at the top of \`b\` in the table at word t; 0 if none
