@@ -162,9 +162,10 @@ function wgs(n: number, wg: number): number {
 }
 
 /**
- * Decodes parsed JPEGs on `gpu`, all in one set of dispatches.
+ * Decodes parsed JPEGs on `gpu`, all in one set of dispatches. `syncPasses` (tests: 1 forces
+ * further rounds) is the synchronisation passes recorded before the status is read.
  */
-export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], channels: JpegChannels = 'auto'): Promise<JpegBatch> {
+export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], channels: JpegChannels = 'auto', syncPasses = SYNC_PASSES): Promise<JpegBatch> {
   if (files.length === 0) return { tensors: [], where: [], dispatches: 0, syncPasses: 0 };
   const L = layout(files, channels);
   const before = gpu.stats.dispatches;
@@ -194,7 +195,7 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], cha
     let pass = 0;
     for (;;) {
       gpu.clear(status);
-      const last = pass + (pass === 0 ? SYNC_PASSES : SYNC_PASSES - 1);
+      const last = pass + (pass === 0 ? syncPasses : syncPasses - 1);
       for (; pass <= last; pass++) {
         gpu.dispatch({
           program: jpegSyncProgram(),

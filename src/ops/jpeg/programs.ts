@@ -408,8 +408,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (d.at < 64u) { coef[k * 64u + d.at] = d.value; }
     k = base + d.blocks;
   }
-  if (d.bad && k <= block_end) { atomicOr(&status[${STATUS_PASSES}u + tab[ib + 10u]], 1u); }
-  if (last && k < block_end) { atomicOr(&status[${STATUS_PASSES}u + tab[ib + 10u]], 2u); }
+  if (d.bad) { atomicOr(&status[${STATUS_PASSES}u + tab[ib + 10u]], 1u); }
+  // data ended early: the segment's last block not reached, or its last codeword runs past the end
+  if ((last && k < block_end) || (base < block_end && k >= block_end && d.pos > seg_end)) {
+    atomicOr(&status[${STATUS_PASSES}u + tab[ib + 10u]], 2u);
+  }
 }`,
   };
   return decodeProgram;

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import sharp from 'sharp';
 import { isKensaError } from '../../../src/errors.js';
 import { decodeJpeg, decodeJpegBatch, JpegError, parseJpeg } from '../../../src/ops/jpeg/index.js';
+import { decodeJpegsGpu } from '../../../src/ops/jpeg/gpu.js';
 import { jpegPrograms } from '../../../src/ops/jpeg/programs.js';
 import { decodeBuffer, DEFAULT_MAX_PIXELS } from '../../../src/pipeline/decode.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
@@ -174,5 +175,66 @@ describe('JPEG decoding on the GPU', () => {
     const per = t.size / t.shape[0]!;
     assert.equal(mismatch(all.subarray(g.index * per, (g.index + 1) * per), (await sharpPlanar(good)).data), null);
     for (const x of batch.tensors) x.dispose();
+  });
+
+  test('with one synchronisation pass a round (more rounds, decode passes recorded again) the result is the same', { skip: gpuSkip(gpu) }, async () => {
+    const files = [await makeJpeg({ w: 320, h: 240, c: 3, quality: 90, subsampling: '4:2:0' }), await makeJpeg({ w: 301, h: 207, c: 1, quality: 90 })];
+    const batch = await decodeJpegsGpu(
+      gpu!,
+      files.map((f) => parseJpeg(f)),
+      'auto',
+      1,
+    );
+    assert.ok(batch.syncPasses >= 2, `sync passes ${batch.syncPasses}`);
+    for (const [i, f] of files.entries()) {
+      const t = batch.tensors[i]!;
+      assert.equal(mismatch(new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength)), (await sharpPlanar(f)).data), null, `file ${i}`);
+      t.dispose();
+    }
+  });
+
+  test('corrupt scan data (random bytes changed, cut short): the GPU and the CPU agree, pixels or an error, and always return', {
+    skip: gpuSkip(gpu),
+  }, async () => {
+    const good = await makeJpeg({ w: 61, h: 77, c: 3, quality: 90, subsampling: '4:2:0' });
+    const scan = good.length - 600;
+    let s = 12345;
+    const files: Uint8Array[] = [];
+    for (let k = 0; k < 24; k++) {
+      const f = good.slice();
+      for (let j = 0; j < 1 + (k % 4); j++) {
+        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+        const at = scan + (s % 590);
+        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+        // never 0xFF: a new marker is the parser's business, tested above
+        f[at] = (s >>> 24) % 255;
+      }
+      files.push(f);
+    }
+    // scan data cut short (EOI kept): it ends before the last block, or inside its last codeword
+    for (const cut of [3, 40, 300]) files.push(Uint8Array.from([...good.subarray(0, good.length - 2 - cut), 0xff, 0xd9]));
+    const batch = await decodeJpegBatch(gpu!, files);
+    let errors = 0;
+    for (const [i, f] of files.entries()) {
+      const w = batch.where[i]!;
+      let cpu: Uint8Array | null = null;
+      try {
+        cpu = decodeJpeg(f).data;
+      } catch (e) {
+        assert.ok(e instanceof JpegError, String(e));
+      }
+      if ('error' in w) {
+        errors++;
+        assert.equal(cpu, null, `file ${i}: the GPU found ${w.error.message}, the CPU decoded it`);
+        continue;
+      }
+      assert.ok(cpu, `file ${i}: the CPU threw, the GPU decoded it`);
+      const t = batch.tensors[w.tensor]!;
+      const per = t.size / t.shape[0]!;
+      const all = new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength));
+      assert.equal(mismatch(all.subarray(w.index * per, (w.index + 1) * per), cpu), null, `file ${i}`);
+    }
+    assert.ok(errors >= 3 && errors < files.length, `errors ${errors}`);
+    for (const t of batch.tensors) t.dispose();
   });
 });
