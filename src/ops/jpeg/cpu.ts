@@ -3,7 +3,7 @@
  * and tables, then idct.ts's integer IDCT, upsampling and colour conversion. The GPU decoder
  * (gpu.ts) computes the same integers in parallel; tests hold both to sharp's output exactly.
  */
-import { grayOf, idctBlock, upsample420, yccToRgb } from './idct.js';
+import { grayOf, idctBlock, upsampleChroma, upsamplingOf, yccToRgb } from './idct.js';
 import { JpegError, NATURAL_ORDER, type ParsedJpeg, streamWord } from './parse.js';
 
 /** Output channels: the file's own (`auto`), `gray` (kensa's gray of RGB for a colour file), `rgb` (gray repeated ×3 for a gray file). */
@@ -116,12 +116,12 @@ export function decodeJpegCpu(p: ParsedJpeg, channels: JpegChannels = 'auto'): U
     return out;
   }
   const [, cb, cr] = p.components as [unknown, (typeof p.components)[0], (typeof p.components)[0]];
-  const sub = y.h === 2;
+  const mode = upsamplingOf(y.h, y.v);
   const rgb = [0, 0, 0];
   for (let r = 0; r < h; r++) {
     for (let c = 0; c < w; c++) {
-      const u = sub ? upsample420(planes[1]!, cb.bw * 8, cb.width, cb.height, c, r) : planes[1]![r * cb.bw * 8 + c]!;
-      const v = sub ? upsample420(planes[2]!, cr.bw * 8, cr.width, cr.height, c, r) : planes[2]![r * cr.bw * 8 + c]!;
+      const u = upsampleChroma(planes[1]!, cb.bw * 8, cb.width, cb.height, c, r, mode);
+      const v = upsampleChroma(planes[2]!, cr.bw * 8, cr.width, cr.height, c, r, mode);
       yccToRgb(planes[0]![r * ys + c]!, u, v, rgb);
       const i = r * w + c;
       if (outC === 1) out[i] = grayOf(rgb[0]!, rgb[1]!, rgb[2]!);

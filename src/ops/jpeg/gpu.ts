@@ -15,6 +15,7 @@ import type { BufferRef, Gpu } from '../../gpu/gpu.js';
 import { KensaError } from '../../errors.js';
 import { Tensor } from '../../tensor.js';
 import { outputChannels, type JpegChannels } from './cpu.js';
+import { upsamplingOf } from './idct.js';
 import { HUFFMAN_WORDS, JpegError, type ParsedJpeg } from './parse.js';
 import {
   IMG_WORDS,
@@ -113,7 +114,7 @@ function layout(files: readonly ParsedJpeg[], channels: JpegChannels): Layout {
         p.components.length > 1 ? 1 : 0,
         block,
         g.c,
-        p.components[0]!.h === 2 ? 1 : 0,
+        upsamplingOf(p.components[0]!.h, p.components[0]!.v),
         where[f]!.index,
         f,
       ],

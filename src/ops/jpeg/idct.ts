@@ -5,9 +5,10 @@
  *   its output clamped to 0–255 as libjpeg-turbo's SIMD IDCTs do (saturating packs; the C
  *   version's range-limit table wraps instead, which differs only for coefficients no encoder
  *   writes);
- * - "fancy" (triangle-filter) upsampling of 4:2:0 chroma, jdsample.c h2v2_fancy_upsample, with
- *   edge rows and columns repeated; a chroma plane 2 or fewer samples wide is replicated
- *   (libjpeg uses fancy upsampling only above 2);
+ * - "fancy" (triangle-filter) upsampling of 4:2:0, 4:2:2 and 4:4:0 chroma, jdsample.c
+ *   h2v2_fancy_upsample, h2v1_fancy_upsample, h1v2_fancy_upsample, with edge rows and columns
+ *   repeated; a chroma plane 2 or fewer samples wide is replicated where it is halved across
+ *   (libjpeg uses fancy h2 upsampling only above 2);
  * - YCbCr → RGB of jdcolor.c (16-bit fixed point, ONE_HALF rounding, arithmetic shifts);
  * - kensa's gray from RGB, src/pipeline/decode.ts's toPlanar: (299 R + 587 G + 114 B + 500) / 1000.
  */
@@ -113,16 +114,30 @@ export function grayOf(r: number, g: number, b: number): number {
   return ((299 * r + 587 * g + 114 * b + 500) / 1000) | 0;
 }
 
+/** How a chroma plane is upsampled: 0 not (4:4:4), 1 h2v2 (4:2:0), 2 h2v1 (4:2:2), 3 h1v2 (4:4:0). */
+export type Upsampling = 0 | 1 | 2 | 3;
+
+/** The upsampling of chroma for luma sampled h × v (chroma 1 × 1). */
+export function upsamplingOf(h: number, v: number): Upsampling {
+  return h === 2 ? (v === 2 ? 1 : 2) : v === 2 ? 3 : 0;
+}
+
 /**
- * The 4:2:0 chroma sample at full-resolution (x, y) from a plane of `w` × `h` samples (libjpeg's
- * downsampled size) stored with `stride`: h2v2_fancy_upsample, or replication when w ≤ 2.
+ * The chroma sample at full-resolution (x, y) from a plane of `w` × `h` samples (libjpeg's
+ * downsampled size) stored with `stride`, as jdsample.c: h2v2_fancy_upsample and
+ * h2v1_fancy_upsample (replication when the plane is 2 or fewer samples wide), h1v2_fancy_upsample;
+ * edge rows and columns repeated.
  */
-export function upsample420(plane: Uint8Array, stride: number, w: number, h: number, x: number, y: number): number {
-  const i = x >> 1;
-  const j = y >> 1;
-  if (w <= 2) return plane[j * stride + i]!;
+export function upsampleChroma(plane: Uint8Array, stride: number, w: number, h: number, x: number, y: number, mode: Upsampling): number {
+  if (mode === 0) return plane[y * stride + x]!;
+  const i = mode === 3 ? x : x >> 1;
+  const j = mode === 2 ? y : y >> 1;
+  if (mode !== 3 && w <= 2) return plane[j * stride + i]!;
+  const at = (r: number, c: number) => plane[r * stride + c]!;
+  if (mode === 2) return (3 * at(j, i) + at(j, x & 1 ? Math.min(i + 1, w - 1) : Math.max(i - 1, 0)) + (x & 1 ? 2 : 1)) >> 2;
   const jn = y & 1 ? Math.min(j + 1, h - 1) : Math.max(j - 1, 0);
+  if (mode === 3) return (3 * at(j, i) + at(jn, i) + (y & 1 ? 2 : 1)) >> 2;
   const in_ = x & 1 ? Math.min(i + 1, w - 1) : Math.max(i - 1, 0);
-  const col = (k: number) => 3 * plane[j * stride + k]! + plane[jn * stride + k]!;
+  const col = (k: number) => 3 * at(j, k) + at(jn, k);
   return (3 * col(i) + col(in_) + (x & 1 ? 7 : 8)) >> 4;
 }

@@ -2,7 +2,7 @@
  * Baseline JPEG marker parser for kensa's own decoder (CPU reference and GPU): SOI, APPn / COM
  * (skipped), DQT (8- and 16-bit), SOF0 / SOF1 (8-bit, Huffman, sequential), DHT, DRI, one SOS over
  * all components, EOI. Everything else (progressive, arithmetic, lossless, 12-bit, several scans,
- * CMYK or 2/4 components, sampling other than 4:4:4, 4:2:0 and gray) is a JpegError with code
+ * CMYK or 2/4 components, sampling other than gray, 4:4:4, 4:2:2, 4:4:0 and 4:2:0) is a JpegError with code
  * KENSA_ERR_JPEG_UNSUPPORTED; a broken file (truncated, a bad length, missing tables) one with
  * KENSA_ERR_DECODE. Callers fall back to sharp on either.
  *
@@ -274,8 +274,10 @@ function parseScan(
   const vmax = Math.max(...frame.comps.map((c) => c.v));
   if (ns === 3) {
     const [y, cb, cr] = frame.comps as unknown as [{ h: number; v: number }, { h: number; v: number }, { h: number; v: number }];
-    const sub = cb.h === 1 && cb.v === 1 && cr.h === 1 && cr.v === 1 && ((y.h === 1 && y.v === 1) || (y.h === 2 && y.v === 2));
-    if (!sub) throw unsupported(`JPEG chroma sampling ${frame.comps.map((c) => `${c.h}x${c.v}`).join(',')} is not supported (4:4:4 or 4:2:0)`);
+    const sub = cb.h === 1 && cb.v === 1 && cr.h === 1 && cr.v === 1 && y.h <= 2 && y.v <= 2;
+    if (!sub) {
+      throw unsupported(`JPEG chroma sampling ${frame.comps.map((c) => `${c.h}x${c.v}`).join(',')} is not supported (4:4:4, 4:2:2, 4:4:0 or 4:2:0)`);
+    }
   }
   const huffman: Uint32Array[] = [];
   const tableIndex = new Map<Uint32Array, number>();

@@ -45,7 +45,7 @@ export const STATUS_PASSES = 64;
 
 /**
  * Image entry: 0 components, 1 blocks per MCU, 2 MCUs across, 3 width, 4 height, 5 interleaved,
- * 6 first block (coefficient buffer), 7 output channels, 8 4:2:0, 9 output image in its group
+ * 6 first block (coefficient buffer), 7 output channels, 8 chroma upsampling (idct.ts Upsampling), 9 output image in its group
  * (the colour pass writes image n of a group at byte n·C·H·W), 10 index of the image's status word;
  * 16 + 8c component c: h, v, quant table word, DC table word, AC table word, plane word, plane
  * stride (bytes), width | height << 16; 40 + b: block b of the MCU: component | bx << 4 | by << 8.
@@ -533,8 +533,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 let colourProgram: ProgramInfo | undefined;
 /**
- * One thread per output word of a group of equal-sized images (N×C×H×W u8): upsampling (4:2:0
- * fancy), YCbCr → RGB, gray of RGB or gray repeated, cropped to the image.
+ * One thread per output word of a group of equal-sized images (N×C×H×W u8): upsampling (fancy), YCbCr → RGB, gray of RGB or gray repeated, cropped to the image.
  */
 export function jpegColourProgram(): ProgramInfo {
   colourProgram ??= {
@@ -553,27 +552,32 @@ fn sample(cb: u32, x: u32, y: u32) -> i32 {
   let at = tab[cb + 5u] * 4u + y * tab[cb + 6u] + x;
   return i32((planes[at >> 2u] >> ((at & 3u) * 8u)) & 255u);
 }
-// h2v2_fancy_upsample of jdsample.c at full-resolution (x, y); replication for planes ≤ 2 wide
-fn chroma(cb: u32, x: u32, y: u32, sub: bool) -> i32 {
-  if (!sub) { return sample(cb, x, y); }
-  let i = x >> 1u;
-  let j = y >> 1u;
+// jdsample.c's fancy upsampling at full-resolution (x, y): mode 1 h2v2, 2 h2v1 (replication for
+// planes ≤ 2 wide in both), 3 h1v2, 0 none (idct.ts upsampleChroma)
+fn chroma(cb: u32, x: u32, y: u32, mode: u32) -> i32 {
+  if (mode == 0u) { return sample(cb, x, y); }
+  let i = select(x >> 1u, x, mode == 3u);
+  let j = select(y >> 1u, y, mode == 2u);
   let wh = tab[cb + 7u];
   let w = wh & 0xffffu;
   let h = wh >> 16u;
-  if (w <= 2u) { return sample(cb, i, j); }
-  let jn = select(max(j, 1u) - 1u, min(j + 1u, h - 1u), (y & 1u) == 1u);
-  let inb = select(max(i, 1u) - 1u, min(i + 1u, w - 1u), (x & 1u) == 1u);
+  if (mode != 3u && w <= 2u) { return sample(cb, i, j); }
+  let xo = (x & 1u) == 1u;
+  let yo = (y & 1u) == 1u;
+  let inb = select(max(i, 1u) - 1u, min(i + 1u, w - 1u), xo);
+  if (mode == 2u) { return (3i * sample(cb, i, j) + sample(cb, inb, j) + select(1i, 2i, xo)) >> 2u; }
+  let jn = select(max(j, 1u) - 1u, min(j + 1u, h - 1u), yo);
+  if (mode == 3u) { return (3i * sample(cb, i, j) + sample(cb, i, jn) + select(1i, 2i, yo)) >> 2u; }
   let c0 = 3i * sample(cb, i, j) + sample(cb, i, jn);
   let c1 = 3i * sample(cb, inb, j) + sample(cb, inb, jn);
-  return (3i * c0 + c1 + select(8i, 7i, (x & 1u) == 1u)) >> 4u;
+  return (3i * c0 + c1 + select(8i, 7i, xo)) >> 4u;
 }
 fn pixel(ib: u32, c: u32, x: u32, y: u32) -> u32 {
   let yy = sample(ib + 16u, x, y);
   if (tab[ib] == 1u) { return u32(yy); }
-  let sub = tab[ib + 8u] != 0u;
-  let cbv = chroma(ib + 24u, x, y, sub) - 128i;
-  let crv = chroma(ib + 32u, x, y, sub) - 128i;
+  let mode = tab[ib + 8u];
+  let cbv = chroma(ib + 24u, x, y, mode) - 128i;
+  let crv = chroma(ib + 32u, x, y, mode) - 128i;
   let r = u32(clamp(yy + ((${FIX_1_40200}i * crv + 32768i) >> 16u), 0i, 255i));
   let g = u32(clamp(yy + ((${-FIX_0_34414}i * cbv + 32768i + ${-FIX_0_71414}i * crv) >> 16u), 0i, 255i));
   let b = u32(clamp(yy + ((${FIX_1_77200}i * cbv + 32768i) >> 16u), 0i, 255i));

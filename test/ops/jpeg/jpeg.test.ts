@@ -7,7 +7,7 @@ import { decodeJpegsGpu } from '../../../src/ops/jpeg/gpu.js';
 import { jpegPrograms } from '../../../src/ops/jpeg/programs.js';
 import { decodeBuffer, DEFAULT_MAX_PIXELS } from '../../../src/pipeline/decode.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
-import { caseName, type JpegCase, makeJpeg, mismatch, picture, sharpPlanar, withRestarts } from './_jpeg.js';
+import { caseName, encodeJpeg, type JpegCase, makeJpeg, mismatch, picture, sharpPlanar, withRestarts } from './_jpeg.js';
 
 const gpu = await testGpu();
 
@@ -23,6 +23,20 @@ const SMALL: JpegCase[] = [
   { w: 45, h: 17, c: 1, quality: 50 },
   { w: 200, h: 150, c: 3, quality: 90, subsampling: '4:4:4' },
 ];
+
+/** Files of the samplings sharp does not write, from the test encoder: 4:2:2 (luma 2×1) and 4:4:0 (1×2), sizes down to 2 wide. */
+const ENCODED = (
+  [
+    [2, 1],
+    [1, 2],
+  ] as const
+).flatMap((s) =>
+  [
+    [37, 23],
+    [3, 3],
+    [2, 5],
+  ].map(([w, h]) => ({ name: `${w}×${h} luma ${s.join('×')}`, file: encodeJpeg(w!, h!, s, w! + h!) })),
+);
 
 function throwsJpeg(fn: () => unknown, code: string, message: RegExp): void {
   assert.throws(fn, (e: unknown) => e instanceof JpegError && isKensaError(e) && e.code === code && message.test(e.message));
@@ -92,6 +106,10 @@ describe('JPEG decoding on the CPU', () => {
     }
   });
 
+  test('4:2:2 and 4:4:0 (the test encoder) equal sharp exactly', async () => {
+    for (const { name, file } of ENCODED) assert.equal(mismatch(decodeJpeg(file).data, (await sharpPlanar(file)).data), null, name);
+  });
+
   test('with restart intervals (1, 3 and 5 MCUs) equals sharp exactly', async () => {
     for (const k of [SMALL[0]!, SMALL[2]!, SMALL[6]!]) {
       for (const interval of [1, 3, 5]) {
@@ -117,7 +135,7 @@ describe('JPEG decoding on the GPU', () => {
     for (const p of jpegPrograms()) await gpu!.compile(p);
   });
 
-  test('a mixed batch (1920×1080 among small files, restart intervals, gray and colour) equals sharp exactly, in one set of dispatches', {
+  test('a mixed batch (1920×1080 among small files, restart intervals, gray, 4:4:4, 4:2:2, 4:4:0, 4:2:0) equals sharp exactly, in one set of dispatches', {
     skip: gpuSkip(gpu),
   }, async () => {
     const files: Uint8Array[] = [];
@@ -128,6 +146,10 @@ describe('JPEG decoding on the GPU', () => {
     }
     files.push(withRestarts(files[0]!, 1), withRestarts(files[2]!, 3), withRestarts(files[6]!, 5));
     names.push('37×23 4:2:0 interval 1', '37×23 gray interval 3', '61×77 4:2:0 interval 5');
+    for (const e of ENCODED) {
+      files.push(e.file);
+      names.push(e.name);
+    }
     // a second file of the first size: they share a tensor
     files.push(await makeJpeg(SMALL[0]!, { seed: 7 }));
     names.push('37×23 4:2:0 (another)');
