@@ -4,12 +4,13 @@
  * size (C, H, W) share one N×C×H×W u8 tensor.
  *
  * Dispatches per batch: pass 0 and SYNC_PASSES synchronisation passes, 2 scans, 1 decode, 1 IDCT
- * and one colour pass per output size, then one readback of the status words (convergence and
- * per-image errors). When the last synchronisation pass still decoded something (a chain of
- * unsynchronised subsequences crossing more than SYNC_PASSES − 2 workgroup boundaries: not seen
- * on sharp's files), SYNC_PASSES more passes run and the decode, IDCT and colour passes are
- * recorded again, until a pass decodes nothing; each pass synchronises at least one more
- * subsequence per segment, so this ends.
+ * and one colour pass per output size (8 for a batch of one size), then one readback of the
+ * status words (convergence and per-image errors). Pass 0 synchronises inside workgroups, pass 1
+ * across their boundaries, pass 2 finds nothing to do. When the last pass still decoded something
+ * (a chain of unsynchronised subsequences crossing two workgroup boundaries, 128 Kbit: not seen on
+ * sharp's files), SYNC_PASSES more passes run and the decode, IDCT and colour passes are recorded
+ * again, until a pass decodes nothing; each pass synchronises at least one more subsequence per
+ * segment, so this ends.
  */
 import type { BufferRef, Gpu } from '../../gpu/gpu.js';
 import { KensaError } from '../../errors.js';
@@ -32,7 +33,7 @@ import {
 } from './programs.js';
 
 /** Synchronisation passes recorded after pass 0 before the status is read. */
-export const SYNC_PASSES = 3;
+export const SYNC_PASSES = 2;
 
 export interface JpegBatch {
   /** One N×C×H×W u8 tensor per distinct output size, in order of first appearance. */

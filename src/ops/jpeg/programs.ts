@@ -6,15 +6,15 @@
  *   jpeg_sync, pass 0: each thread decodes its subsequence from its first bit with a guessed state
  *     (block 0 of the MCU, coefficient 0) until it passes its end, and records its exit: the
  *     overshoot past its end, the state (block of the MCU, zig-zag index), the blocks it
- *     completed and the DC differences it summed per component.
- *   jpeg_sync, pass p ≥ 1: thread i decodes again from thread i − 1's exit into the other buffer
- *     (the first subsequence of a segment starts exactly: byte-aligned, state (0, 0)), but only
- *     when that entry differs from the one its record was decoded from. Inside a workgroup this
- *     repeats until no record changes (entries from the workgroup's own new exits, the first
- *     thread's from the last pass), so a chain of unsynchronised subsequences (frequent in 4:2:0,
- *     where a wrong guess of the block within the MCU decodes luma blocks consistently for a while)
- *     resolves in one pass; across workgroups it takes one pass per boundary. A pass in which no
- *     thread decoded has reached the fixed point, which is the true decoding: by induction from each
+ *     completed, the DC differences it summed per component, and the entry it started from.
+ *   Then, and in every pass p ≥ 1: thread i decodes again from thread i − 1's exit (the first
+ *     subsequence of a segment starts exactly: byte-aligned, state (0, 0)) when that differs from
+ *     the entry its record came from. Inside a workgroup this repeats until no record changes
+ *     (entries from the workgroup's own new exits; the first thread's from the last pass, in pass
+ *     0 the guess), so a chain of unsynchronised subsequences (frequent in 4:2:0, where a wrong
+ *     guess of the block within the MCU decodes luma blocks consistently for a while) resolves in
+ *     one pass; a chain across a workgroup boundary takes one more pass. A pass in which no thread
+ *     decoded has reached the fixed point, which is the true decoding: by induction from each
  *     segment's exact start, subsequence k of a segment is right after pass k at the latest.
  *   jpeg_scan_local, jpeg_scan_totals: exclusive prefix sums of (blocks, DC sums) over subsequences.
  *   jpeg_decode: each thread decodes its subsequence once more from its synchronised entry, its
@@ -213,47 +213,49 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   var rec: Rec;
   var ran = false;
+  // the entry of the workgroup's first thread: from the last pass (pass 0: the guess)
+  var outer = 0u;
   if (u.sync_pass == 0u) {
     // the guess: a codeword starts at the first bit, block 0 of an MCU, coefficient 0 (the exit word 0);
     // exact for the first subsequence of a segment
-    if (!live) { return; }
-    rec = run(ib, start, end, 0u);
-    ran = true;
+    if (live) {
+      rec = run(ib, start, end, 0u);
+      ran = true;
+    }
   } else {
     if (live) {
       let o = i * SYNC;
       rec = Rec(state_in[o], state_in[o + 1u], bitcast<vec3<i32>>(vec3<u32>(state_in[o + 2u], state_in[o + 3u], state_in[o + 4u])), state_in[o + 5u]);
     }
-    // the workgroup's first entry comes from the last pass; the others from this workgroup's exits,
-    // iterated here until none changes (a chain of unsynchronised subsequences resolves in one pass)
-    var outer = 0u;
     if (live && li == 0u && i != first) { outer = state_in[(i - 1u) * SYNC]; }
-    exits[li] = rec.exit;
-    workgroupBarrier();
-    for (var t = 0u; t < WG + 1u; t++) {
-      var entry = outer;
-      if (li > 0u && i != first) { entry = exits[li - 1u]; }
-      let need = live && i != first && entry != rec.entry;
-      if (need) {
-        rec = run(ib, start, end, entry);
-        ran = true;
-      }
-      workgroupBarrier();
-      exits[li] = rec.exit;
-      var again = 0u;
-      if ((t & 1u) == 0u) {
-        if (li == 0u) { again1 = 0u; }
-        if (need) { again0 = 1u; }
-        again = workgroupUniformLoad(&again0);
-      } else {
-        if (li == 0u) { again0 = 0u; }
-        if (need) { again1 = 1u; }
-        again = workgroupUniformLoad(&again1);
-      }
-      if (again == 0u) { break; }
-    }
-    if (!live) { return; }
   }
+  // the other threads' entries come from this workgroup's exits, iterated here until none changes
+  // (a chain of unsynchronised subsequences inside a workgroup resolves in one pass)
+  exits[li] = rec.exit;
+  workgroupBarrier();
+  for (var t = 0u; t < WG + 1u; t++) {
+    var entry = outer;
+    if (li > 0u && i != first) { entry = exits[li - 1u]; }
+    let need = live && i != first && entry != rec.entry;
+    if (need) {
+      rec = run(ib, start, end, entry);
+      ran = true;
+    }
+    workgroupBarrier();
+    exits[li] = rec.exit;
+    var again = 0u;
+    if ((t & 1u) == 0u) {
+      if (li == 0u) { again1 = 0u; }
+      if (need) { again0 = 1u; }
+      again = workgroupUniformLoad(&again0);
+    } else {
+      if (li == 0u) { again0 = 0u; }
+      if (need) { again1 = 1u; }
+      again = workgroupUniformLoad(&again1);
+    }
+    if (again == 0u) { break; }
+  }
+  if (!live) { return; }
   let o = i * SYNC;
   state_out[o] = rec.exit;
   state_out[o + 1u] = rec.blocks;
