@@ -318,6 +318,11 @@ function parseScan(
     : [{ c: 0, bx: 0, by: 0 }];
   if (mcuLayout.length > 10) throw corrupt(`Corrupt JPEG: ${mcuLayout.length} blocks per MCU (at most 10)`);
   const { data, segments } = entropyData(bytes, end, mcusx * mcusy, restartInterval);
+  // every block takes at least 2 bits (a DC code and an end of block): a header claiming more
+  // blocks than that is refused before anything is allocated for them
+  const blocks = mcusx * mcusy * mcuLayout.length;
+  if (blocks * 2 > data.length * 32)
+    throw corrupt(`Corrupt JPEG: ${data.length * 4} bytes of scan data cannot hold the ${blocks} blocks of ${width}×${height}`);
   return {
     width,
     height,

@@ -96,6 +96,21 @@ describe('JPEG parser', () => {
 });
 
 describe('JPEG decoding on the CPU', () => {
+  test('hostile files (random bytes changed anywhere, cut anywhere) decode or throw a JpegError, never anything else', async () => {
+    const good = await makeJpeg({ w: 45, h: 33, c: 3, quality: 90, subsampling: '4:2:0' });
+    let s = 99;
+    const rand = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8;
+    for (let k = 0; k < 400; k++) {
+      const f = k % 4 === 3 ? good.subarray(0, rand() % good.length) : good.slice();
+      if (k % 4 !== 3) for (let j = 0; j <= k % 3; j++) f[rand() % Math.min(f.length, k % 2 ? 700 : f.length)] = rand() & 255;
+      try {
+        decodeJpeg(f);
+      } catch (e) {
+        assert.ok(e instanceof JpegError, `case ${k}: ${String(e)}`);
+      }
+    }
+  });
+
   test('equals sharp exactly: gray, 4:2:0, 4:4:4, odd sizes, qualities 50/90/100', async () => {
     for (const k of SMALL) {
       const jpg = await makeJpeg(k);
@@ -215,7 +230,7 @@ describe('JPEG decoding on the GPU', () => {
     }
   });
 
-  test('corrupt scan data (random bytes changed, cut short): the GPU and the CPU agree, pixels or an error, and always return', {
+  test('corrupt files (scan or header bytes changed, scan cut short): the GPU and the CPU agree, pixels or an error, and always return', {
     skip: gpuSkip(gpu),
   }, async () => {
     const good = await makeJpeg({ w: 61, h: 77, c: 3, quality: 90, subsampling: '4:2:0' });
@@ -231,6 +246,14 @@ describe('JPEG decoding on the GPU', () => {
         // never 0xFF: a new marker is the parser's business, tested above
         f[at] = (s >>> 24) % 255;
       }
+      files.push(f);
+    }
+    // the headers' bytes changed (tables, sampling, sizes): what still parses must decode alike too
+    for (let k = 0; k < 16; k++) {
+      const f = good.slice();
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      const at = 2 + ((s >>> 8) % (scan - 2));
+      if (f[at] !== 0xff) f[at] = (s >>> 24) % 255;
       files.push(f);
     }
     // scan data cut short (EOI kept): it ends before the last block, or inside its last codeword
