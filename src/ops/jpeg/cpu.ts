@@ -117,18 +117,24 @@ export function decodeJpegCpu(p: ParsedJpeg, channels: JpegChannels = 'auto'): U
   }
   const [, cb, cr] = p.components as [unknown, (typeof p.components)[0], (typeof p.components)[0]];
   const mode = upsamplingOf(y.h, y.v);
-  const rgb = [0, 0, 0];
+  const Y = planes[0]!;
+  const [U, V] = [planes[1]!, planes[2]!];
+  const us = cb.bw * 8;
+  const vs = cr.bw * 8;
   for (let r = 0; r < h; r++) {
     for (let c = 0; c < w; c++) {
-      const u = upsampleChroma(planes[1]!, cb.bw * 8, cb.width, cb.height, c, r, mode);
-      const v = upsampleChroma(planes[2]!, cr.bw * 8, cr.width, cr.height, c, r, mode);
-      yccToRgb(planes[0]![r * ys + c]!, u, v, rgb);
+      const yy = Y[r * ys + c]!;
+      const u = upsampleChroma(U, us, cb.width, cb.height, c, r, mode);
+      const v = upsampleChroma(V, vs, cr.width, cr.height, c, r, mode);
       const i = r * w + c;
-      if (outC === 1) out[i] = grayOf(rgb[0]!, rgb[1]!, rgb[2]!);
+      const R = yccToRgb(yy, u, v, 0);
+      const G = yccToRgb(yy, u, v, 1);
+      const B = yccToRgb(yy, u, v, 2);
+      if (outC === 1) out[i] = grayOf(R, G, B);
       else {
-        out[i] = rgb[0]!;
-        out[n + i] = rgb[1]!;
-        out[2 * n + i] = rgb[2]!;
+        out[i] = R;
+        out[n + i] = G;
+        out[2 * n + i] = B;
       }
     }
   }

@@ -99,14 +99,15 @@ export const FIX_1_77200 = 116130;
 export const FIX_0_71414 = 46802;
 export const FIX_0_34414 = 22554;
 
-/** YCbCr → RGB of one pixel (jdcolor.c ycc_rgb_convert), as [r, g, b]. */
-export function yccToRgb(y: number, cb: number, cr: number, out: number[]): void {
-  const x = cr - 128;
-  const b = cb - 128;
-  const clamp = (v: number) => Math.min(255, Math.max(0, v));
-  out[0] = clamp(y + ((FIX_1_40200 * x + ONE_HALF) >> 16));
-  out[1] = clamp(y + ((-FIX_0_34414 * b + ONE_HALF + -FIX_0_71414 * x) >> 16));
-  out[2] = clamp(y + ((FIX_1_77200 * b + ONE_HALF) >> 16));
+/** YCbCr → RGB of one pixel (jdcolor.c ycc_rgb_convert): channel k (0 R, 1 G, 2 B). */
+export function yccToRgb(y: number, cb: number, cr: number, k: number): number {
+  const v =
+    k === 0
+      ? y + ((FIX_1_40200 * (cr - 128) + ONE_HALF) >> 16)
+      : k === 1
+        ? y + ((-FIX_0_34414 * (cb - 128) + ONE_HALF - FIX_0_71414 * (cr - 128)) >> 16)
+        : y + ((FIX_1_77200 * (cb - 128) + ONE_HALF) >> 16);
+  return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
 /** kensa's gray of an RGB pixel (src/pipeline/decode.ts toPlanar). */
@@ -132,12 +133,15 @@ export function upsampleChroma(plane: Uint8Array, stride: number, w: number, h: 
   if (mode === 0) return plane[y * stride + x]!;
   const i = mode === 3 ? x : x >> 1;
   const j = mode === 2 ? y : y >> 1;
-  if (mode !== 3 && w <= 2) return plane[j * stride + i]!;
-  const at = (r: number, c: number) => plane[r * stride + c]!;
-  if (mode === 2) return (3 * at(j, i) + at(j, x & 1 ? Math.min(i + 1, w - 1) : Math.max(i - 1, 0)) + (x & 1 ? 2 : 1)) >> 2;
-  const jn = y & 1 ? Math.min(j + 1, h - 1) : Math.max(j - 1, 0);
-  if (mode === 3) return (3 * at(j, i) + at(jn, i) + (y & 1 ? 2 : 1)) >> 2;
-  const in_ = x & 1 ? Math.min(i + 1, w - 1) : Math.max(i - 1, 0);
-  const col = (k: number) => 3 * at(j, k) + at(jn, k);
-  return (3 * col(i) + col(in_) + (x & 1 ? 7 : 8)) >> 4;
+  const row = j * stride;
+  if (mode !== 3 && w <= 2) return plane[row + i]!;
+  const xo = x & 1;
+  const inb = xo ? (i + 1 < w ? i + 1 : w - 1) : i > 0 ? i - 1 : 0;
+  if (mode === 2) return (3 * plane[row + i]! + plane[row + inb]! + 1 + xo) >> 2;
+  const yo = y & 1;
+  const rown = (yo ? (j + 1 < h ? j + 1 : h - 1) : j > 0 ? j - 1 : 0) * stride;
+  if (mode === 3) return (3 * plane[row + i]! + plane[rown + i]! + 1 + yo) >> 2;
+  const c0 = 3 * plane[row + i]! + plane[rown + i]!;
+  const c1 = 3 * plane[row + inb]! + plane[rown + inb]!;
+  return (3 * c0 + c1 + 8 - xo) >> 4;
 }
