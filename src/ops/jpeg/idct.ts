@@ -107,7 +107,7 @@ export function yccToRgb(y: number, cb: number, cr: number, k: number): number {
       : k === 1
         ? y + ((-FIX_0_34414 * (cb - 128) + ONE_HALF - FIX_0_71414 * (cr - 128)) >> 16)
         : y + ((FIX_1_77200 * (cb - 128) + ONE_HALF) >> 16);
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+  return Math.min(255, Math.max(0, v));
 }
 
 /** kensa's gray of an RGB pixel (src/pipeline/decode.ts toPlanar). */
