@@ -19,6 +19,8 @@ export interface JpegDecodeOptions {
   channels?: JpegChannels;
   /** Largest width × height accepted (default 0x3FFF², decode.ts's). */
   maxPixels?: number;
+  /** Decode files with an embedded ICC profile as if they had none (default false: such files are refused, since sharp transforms them to sRGB). */
+  ignoreIcc?: boolean;
 }
 
 export interface DecodedJpeg {

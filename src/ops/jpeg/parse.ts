@@ -90,6 +90,12 @@ export interface ParsedJpeg {
 export interface ParseOptions {
   /** Largest width × height accepted (default 0x3FFF², as decode.ts). */
   maxPixels?: number;
+  /**
+   * Decode files with an embedded ICC profile as if they had none (default false: refused with
+   * KENSA_ERR_JPEG_UNSUPPORTED, since sharp converts such files to sRGB through the profile and
+   * the pixels would differ from decode.ts's).
+   */
+  ignoreIcc?: boolean;
 }
 
 const SOF_NAMES: Record<number, string> = {
@@ -169,6 +175,10 @@ export function parseJpeg(bytes: Uint8Array, options: ParseOptions = {}): Parsed
     if ((m >= 0xe0 && m <= 0xef) || m === 0xfe) {
       // Adobe APP14: its transform flag says whether 3 components are YCbCr (1) or RGB (0)
       if (m === 0xee && len >= 14 && String.fromCharCode(...bytes.subarray(seg, seg + 5)) === 'Adobe') adobeTransform = bytes[seg + 11]!;
+      // APP2 ICC_PROFILE: sharp transforms through it
+      if (m === 0xe2 && !options.ignoreIcc && len >= 16 && String.fromCharCode(...bytes.subarray(seg, seg + 12)) === 'ICC_PROFILE\0') {
+        throw unsupported('JPEG with an embedded ICC profile is not supported (sharp converts it to sRGB through the profile; ignoreIcc decodes it without)');
+      }
       continue;
     }
     switch (m) {

@@ -65,7 +65,7 @@ describe('JPEG parser', () => {
     );
   });
 
-  test('refuses what it does not decode with KENSA_ERR_JPEG_UNSUPPORTED, one sentence each', async () => {
+  test('refuses what it does not decode with KENSA_ERR_JPEG_UNSUPPORTED, one sentence each: progressive, CMYK, an ICC profile', async () => {
     const progressive = await makeJpeg({ w: 40, h: 30, c: 3, quality: 90 }, { progressive: true });
     throwsJpeg(() => parseJpeg(progressive), 'KENSA_ERR_JPEG_UNSUPPORTED', /^Progressive JPEG is not supported \(baseline only\)$/);
     const cmyk = new Uint8Array(
@@ -75,6 +75,17 @@ describe('JPEG parser', () => {
         .toBuffer(),
     );
     throwsJpeg(() => parseJpeg(cmyk), 'KENSA_ERR_JPEG_UNSUPPORTED', /^JPEG with 4 components is not supported/);
+    // sharp converts through an embedded profile (P3 here): refused unless ignoreIcc, which equals sharp's ignoreIcc
+    const p3 = new Uint8Array(
+      await sharp(picture(37, 23, 3, 1), { raw: { width: 37, height: 23, channels: 3 } })
+        .withIccProfile('p3')
+        .jpeg()
+        .toBuffer(),
+    );
+    throwsJpeg(() => parseJpeg(p3), 'KENSA_ERR_JPEG_UNSUPPORTED', /^JPEG with an embedded ICC profile is not supported \(sharp converts it/);
+    const raw = await sharp(p3, { ignoreIcc: true }).raw().toBuffer();
+    const planar = Uint8Array.from({ length: raw.length }, (_, i) => raw[(i % (37 * 23)) * 3 + Math.floor(i / (37 * 23))]!);
+    assert.equal(mismatch(decodeJpeg(p3, { ignoreIcc: true }).data, planar), null);
   });
 
   test('names broken files with KENSA_ERR_DECODE: not a JPEG, truncated, a corrupt marker, a bad length, the pixel limit', async () => {
