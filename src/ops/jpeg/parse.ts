@@ -155,6 +155,7 @@ export function parseJpeg(bytes: Uint8Array, options: ParseOptions = {}): Parsed
   let frame: { width: number; height: number; comps: { id: number; h: number; v: number; tq: number }[] } | null = null;
   let restartInterval = 0;
   let adobeTransform = -1;
+  let jfif = false;
   let pos = 2;
   const u16 = (at: number) => (bytes[at]! << 8) | bytes[at + 1]!;
   for (;;) {
@@ -174,6 +175,7 @@ export function parseJpeg(bytes: Uint8Array, options: ParseOptions = {}): Parsed
     pos = end;
     if ((m >= 0xe0 && m <= 0xef) || m === 0xfe) {
       // Adobe APP14: its transform flag says whether 3 components are YCbCr (1) or RGB (0)
+      if (m === 0xe0 && len >= 7 && String.fromCharCode(...bytes.subarray(seg, seg + 5)) === 'JFIF\0') jfif = true;
       if (m === 0xee && len >= 14 && String.fromCharCode(...bytes.subarray(seg, seg + 5)) === 'Adobe') adobeTransform = bytes[seg + 11]!;
       // APP2 ICC_PROFILE: sharp transforms through it
       if (m === 0xe2 && !options.ignoreIcc && len >= 16 && String.fromCharCode(...bytes.subarray(seg, seg + 12)) === 'ICC_PROFILE\0') {
@@ -246,7 +248,7 @@ export function parseJpeg(bytes: Uint8Array, options: ParseOptions = {}): Parsed
         break;
       }
       case 0xda:
-        return parseScan(bytes, seg, end, frame, quant, dcTables, acTables, restartInterval, adobeTransform);
+        return parseScan(bytes, seg, end, frame, quant, dcTables, acTables, restartInterval, jfif ? 1 : adobeTransform);
       case 0xcc:
         throw unsupported('Arithmetic-coded JPEG is not supported (Huffman only)');
       case 0xdc:
@@ -268,7 +270,8 @@ function parseScan(
   dcTables: (Uint32Array | undefined)[],
   acTables: (Uint32Array | undefined)[],
   restartInterval: number,
-  adobeTransform: number,
+  /** 1: YCbCr (JFIF, or Adobe transform 1), 0: RGB (Adobe transform 0), −1: neither marker. */
+  transform: number,
 ): ParsedJpeg {
   if (!frame) throw corrupt('Corrupt JPEG: a scan before the frame header');
   const { width, height } = frame;
@@ -279,7 +282,10 @@ function parseScan(
   const se = bytes[seg + 2 + 2 * ns]!;
   const a = bytes[seg + 3 + 2 * ns]!;
   if (ss !== 0 || se !== 63 || a !== 0) throw unsupported(`JPEG scan of spectral range ${ss}–${se} is not supported (sequential only)`);
-  if (ns === 3 && adobeTransform === 0) throw unsupported('RGB JPEG (Adobe transform 0) is not supported (YCbCr only)');
+  // libjpeg's colour space rule (jdapimin.c): JFIF or Adobe transform 1 is YCbCr, Adobe 0 RGB; without
+  // either, component ids R, G, B mean RGB
+  const ids = frame.comps.map((c) => c.id).join();
+  if (ns === 3 && (transform === 0 || (transform < 0 && ids === '82,71,66'))) throw unsupported('RGB JPEG (not YCbCr) is not supported');
   const hmax = Math.max(...frame.comps.map((c) => c.h));
   const vmax = Math.max(...frame.comps.map((c) => c.v));
   if (ns === 3) {

@@ -38,6 +38,18 @@ const ENCODED = (
   ].map(([w, h]) => ({ name: `${w}×${h} luma ${s.join('×')}`, file: encodeJpeg(w!, h!, s, w! + h!) })),
 );
 
+/** `jpg` without its APP0 (JFIF) segments. */
+function stripApp0(jpg: Uint8Array): Uint8Array {
+  const out: number[] = [0xff, 0xd8];
+  let p = 2;
+  while (jpg[p + 1] !== 0xda) {
+    const len = (jpg[p + 2]! << 8) | jpg[p + 3]!;
+    if (jpg[p + 1] !== 0xe0) out.push(...jpg.subarray(p, p + 2 + len));
+    p += 2 + len;
+  }
+  return Uint8Array.from([...out, ...jpg.subarray(p)]);
+}
+
 function throwsJpeg(fn: () => unknown, code: string, message: RegExp): void {
   assert.throws(fn, (e: unknown) => e instanceof JpegError && isKensaError(e) && e.code === code && message.test(e.message));
 }
@@ -65,7 +77,7 @@ describe('JPEG parser', () => {
     );
   });
 
-  test('refuses what it does not decode with KENSA_ERR_JPEG_UNSUPPORTED, one sentence each: progressive, CMYK, an ICC profile', async () => {
+  test('refuses what it does not decode with KENSA_ERR_JPEG_UNSUPPORTED, one sentence each: progressive, CMYK, RGB, an ICC profile', async () => {
     const progressive = await makeJpeg({ w: 40, h: 30, c: 3, quality: 90 }, { progressive: true });
     throwsJpeg(() => parseJpeg(progressive), 'KENSA_ERR_JPEG_UNSUPPORTED', /^Progressive JPEG is not supported \(baseline only\)$/);
     const cmyk = new Uint8Array(
@@ -75,6 +87,14 @@ describe('JPEG parser', () => {
         .toBuffer(),
     );
     throwsJpeg(() => parseJpeg(cmyk), 'KENSA_ERR_JPEG_UNSUPPORTED', /^JPEG with 4 components is not supported/);
+    // component ids R, G, B and no JFIF or Adobe marker: libjpeg reads RGB
+    const ycc = await makeJpeg({ w: 16, h: 16, c: 3, quality: 90, subsampling: '4:4:4' });
+    const rgb = stripApp0(ycc);
+    const sof = rgb.findIndex((b, i) => b === 0xff && rgb[i + 1] === 0xc0);
+    for (const [k, id] of [82, 71, 66].entries()) rgb[sof + 10 + 3 * k] = id;
+    for (let i = 0; i < rgb.length - 1; i++) if (rgb[i] === 0xff && rgb[i + 1] === 0xda) for (const [k, id] of [82, 71, 66].entries()) rgb[i + 5 + 2 * k] = id;
+    throwsJpeg(() => parseJpeg(rgb), 'KENSA_ERR_JPEG_UNSUPPORTED', /^RGB JPEG \(not YCbCr\) is not supported$/);
+    assert.equal(mismatch(decodeJpeg(stripApp0(ycc)).data, (await sharpPlanar(ycc)).data), null);
     // sharp converts through an embedded profile (P3 here): refused unless ignoreIcc, which equals sharp's ignoreIcc
     const p3 = new Uint8Array(
       await sharp(picture(37, 23, 3, 1), { raw: { width: 37, height: 23, channels: 3 } })
