@@ -245,7 +245,9 @@ describe('JPEG decoding on the GPU', () => {
     for (const x of batch.tensors) x.dispose();
   });
 
-  test('with one synchronisation pass a round (more rounds, decode passes recorded again) the result is the same', { skip: gpuSkip(gpu) }, async () => {
+  test('with one synchronisation pass before the first readback (then rounds of synchronisation alone, the decode recorded again) the result is the same', {
+    skip: gpuSkip(gpu),
+  }, async () => {
     const files = [await makeJpeg({ w: 320, h: 240, c: 3, quality: 90, subsampling: '4:2:0' }), await makeJpeg({ w: 301, h: 207, c: 1, quality: 90 })];
     const batch = await decodeJpegsGpu(
       gpu!,
@@ -254,6 +256,8 @@ describe('JPEG decoding on the GPU', () => {
       1,
     );
     assert.ok(batch.syncPasses >= 2, `sync passes ${batch.syncPasses}`);
+    // the speculative decode after pass 1, then synchronisation rounds alone, then the decode again
+    assert.equal(batch.dispatches, 1 + batch.syncPasses + 2 * (4 + batch.tensors.length));
     for (const [i, f] of files.entries()) {
       const t = batch.tensors[i]!;
       assert.equal(mismatch(new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength)), (await sharpPlanar(f)).data), null, `file ${i}`);
