@@ -317,4 +317,54 @@ describe('JPEG decoding on the GPU', () => {
     assert.ok(errors >= 3 && errors < files.length, `errors ${errors}`);
     for (const t of batch.tensors) t.dispose();
   });
+
+  test('40 random files (to 700×500, q5–100, gray, 4:2:0, 4:4:4, some with restart intervals) and 4:2:2 / 4:4:0 ones in one batch equal sharp', {
+    skip: gpuSkip(gpu),
+  }, async () => {
+    let s = 7;
+    const r = (n: number) => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return (s >>> 8) % n;
+    };
+    const files: Uint8Array[] = [];
+    const names: string[] = [];
+    for (let k = 0; k < 40; k++) {
+      const c = r(3) === 0 ? 1 : 3;
+      const kase: JpegCase = { w: 1 + r(700), h: 1 + r(500), c, quality: [5, 10, 30, 50, 75, 90, 95, 100][r(8)]!, subsampling: r(2) ? '4:2:0' : '4:4:4' };
+      let f = await makeJpeg(kase, { seed: k });
+      let name = caseName(kase);
+      if (r(4) === 0) {
+        const interval = 1 + r(20);
+        f = withRestarts(f, interval);
+        name += ` interval ${interval}`;
+      }
+      files.push(f);
+      names.push(name);
+    }
+    for (let k = 0; k < 6; k++) {
+      const [w, h, sm] = [
+        1 + r(300),
+        1 + r(300),
+        (
+          [
+            [2, 1],
+            [1, 2],
+            [2, 2],
+          ] as const
+        )[k % 3]!,
+      ];
+      files.push(encodeJpeg(w, h, sm, k));
+      names.push(`${w}×${h} luma ${sm.join('×')} (test encoder)`);
+    }
+    const batch = await decodeJpegBatch(gpu!, files);
+    for (const [i, f] of files.entries()) {
+      const w = batch.where[i]!;
+      assert.ok('tensor' in w, names[i]);
+      const t = batch.tensors[w.tensor]!;
+      const per = t.size / t.shape[0]!;
+      const all = new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength));
+      assert.equal(mismatch(all.subarray(w.index * per, (w.index + 1) * per), (await sharpPlanar(f)).data), null, names[i]);
+    }
+    for (const t of batch.tensors) t.dispose();
+  });
 });
