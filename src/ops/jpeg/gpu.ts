@@ -232,9 +232,11 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], cha
       });
       L.groups.forEach((g, t) => {
         const chw = g.c * g.h * g.w;
-        const words = Math.ceil((chw * g.images.length) / 4);
+        // 4 pixels a thread, a word of each plane, where the planes' words hold the same pixels
+        const rgb4 = g.c === 3 && (g.h * g.w) % 4 === 0;
+        const words = rgb4 ? (g.h * g.w * g.images.length) / 4 : Math.ceil((chw * g.images.length) / 4);
         gpu.dispatch({
-          program: jpegColourProgram(),
+          program: jpegColourProgram(rgb4),
           inputs: [tab, planes],
           outputs: [tensors[t]!.gpu.ref],
           uniforms: { ...base, count: words, images: g.images.length, img_first: g.first, chw, hw: g.h * g.w },

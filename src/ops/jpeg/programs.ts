@@ -533,14 +533,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   return idctProgram;
 }
 
-let colourProgram: ProgramInfo | undefined;
+const colourPrograms = new Map<boolean, ProgramInfo>();
 /**
- * One thread per output word of a group of equal-sized images (N×C×H×W u8): upsampling (fancy), YCbCr → RGB, gray of RGB or gray repeated, cropped to the image.
+ * The colour pass over a group of equal-sized images (N×C×H×W u8): upsampling (fancy), YCbCr → RGB,
+ * gray of RGB or gray repeated, cropped to the image. One thread per output word; with `rgb4` (3
+ * output channels and H·W a multiple of 4, so the three planes' words hold the same pixels) one
+ * thread per 4 pixels, writing a word of each plane (chroma upsampled once per pixel, not thrice).
  */
-export function jpegColourProgram(): ProgramInfo {
-  colourProgram ??= {
+export function jpegColourProgram(rgb4 = false): ProgramInfo {
+  let p = colourPrograms.get(rgb4);
+  if (p) return p;
+  p = {
     name: 'jpeg_colour',
-    key: '',
+    key: rgb4 ? 'rgb4' : '',
     inputs: [
       { name: 'tab', dtype: 'u8' },
       { name: 'planes', dtype: 'u8' },
@@ -574,22 +579,55 @@ fn chroma(cb: u32, x: u32, y: u32, mode: u32) -> i32 {
   let c1 = 3i * sample(cb, inb, j) + sample(cb, inb, jn);
   return (3i * c0 + c1 + select(8i, 7i, xo)) >> 4u;
 }
-fn pixel(ib: u32, c: u32, x: u32, y: u32) -> u32 {
+// R, G, B of pixel (x, y) (a gray file's sample three times)
+fn rgb_of(ib: u32, x: u32, y: u32) -> vec3<u32> {
   let yy = sample(ib + 16u, x, y);
-  if (tab[ib] == 1u) { return u32(yy); }
+  if (tab[ib] == 1u) { return vec3<u32>(u32(yy)); }
   let mode = tab[ib + 8u];
   let cbv = chroma(ib + 24u, x, y, mode) - 128i;
   let crv = chroma(ib + 32u, x, y, mode) - 128i;
   let r = u32(clamp(yy + ((${FIX_1_40200}i * crv + 32768i) >> 16u), 0i, 255i));
   let g = u32(clamp(yy + ((${-FIX_0_34414}i * cbv + 32768i + ${-FIX_0_71414}i * crv) >> 16u), 0i, 255i));
   let b = u32(clamp(yy + ((${FIX_1_77200}i * cbv + 32768i) >> 16u), 0i, 255i));
-  if (tab[ib + 7u] == 1u) { return (299u * r + 587u * g + 114u * b + 500u) / 1000u; }
-  return select(select(b, g, c == 1u), r, c == 0u);
+  return vec3<u32>(r, g, b);
+}
+// output channel c of pixel (x, y): R, G or B, or kensa's gray of RGB for a 1-channel output
+fn pixel(ib: u32, c: u32, x: u32, y: u32) -> u32 {
+  let v = rgb_of(ib, x, y);
+  if (tab[ib + 7u] == 1u) {
+    if (tab[ib] == 1u) { return v.x; }
+    return (299u * v.x + 587u * v.y + 114u * v.z + 500u) / 1000u;
+  }
+  return v[c];
 }
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let wi = linear_workgroup(wid, nwg) * WG + li;
   if (wi >= u.count) { return; }
+  ${
+    rgb4
+      ? /* wgsl */ `
+  // pixels p … p + 3 of image n; their words in the three planes
+  let j = wi * 4u;
+  let n = j / u.hw;
+  let p = j - n * u.hw;
+  let ib = (u.img_first + n) * IMG;
+  let w = tab[ib + 3u];
+  var r = 0u;
+  var g = 0u;
+  var b = 0u;
+  for (var t = 0u; t < 4u; t++) {
+    let v = rgb_of(ib, (p + t) % w, (p + t) / w);
+    r |= v.x << (t * 8u);
+    g |= v.y << (t * 8u);
+    b |= v.z << (t * 8u);
+  }
+  let at = (n * u.chw + p) >> 2u;
+  let plane = u.hw >> 2u;
+  out[at] = r;
+  out[at + plane] = g;
+  out[at + 2u * plane] = b;`
+      : /* wgsl */ `
   var word = 0u;
   for (var t = 0u; t < 4u; t++) {
     let j = wi * 4u + t;
@@ -602,13 +640,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let w = tab[ib + 3u];
     word |= pixel(ib, c, p % w, p / w) << (t * 8u);
   }
-  out[wi] = word;
+  out[wi] = word;`
+  }
 }`,
   };
-  return colourProgram;
+  colourPrograms.set(rgb4, p);
+  return p;
 }
 
 /** Every program of the decoder, for compile-all tests. */
 export function jpegPrograms(): ProgramInfo[] {
-  return [jpegSyncProgram(), jpegScanLocalProgram(), jpegScanTotalsProgram(), jpegDecodeProgram(), jpegIdctProgram(), jpegColourProgram()];
+  return [
+    jpegSyncProgram(),
+    jpegScanLocalProgram(),
+    jpegScanTotalsProgram(),
+    jpegDecodeProgram(),
+    jpegIdctProgram(),
+    jpegColourProgram(false),
+    jpegColourProgram(true),
+  ];
 }
