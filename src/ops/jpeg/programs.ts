@@ -20,7 +20,8 @@
  *   jpeg_decode: each thread decodes its subsequence once more from its synchronised entry, its
  *     first block index and DC predictors from the prefix sums, and writes the coefficients.
  *   jpeg_idct: one thread per block: dequantisation and jidctint.c's integer IDCT into the planes.
- *   jpeg_colour: one thread per output word: upsampling, YCbCr → RGB (or gray), planar C×H×W.
+ *   jpeg_colour: one thread per output word (or per 4 RGB pixels): upsampling, YCbCr → RGB (or
+ *     gray), planar C×H×W.
  *
  * Tables (the `tab` buffer, u32): images (IMG_WORDS each), segments (SEG_WORDS each), Huffman
  * tables (parse.ts HUFFMAN_WORDS each), quantisation tables (64 each, natural order), the segment
@@ -40,17 +41,20 @@ export const IMG_WORDS = 64;
 export const SEG_WORDS = 8;
 /** Words of a subsequence's record in the sync buffers: exit, blocks, dc0, dc1, dc2, the entry it was decoded from, 0, 0. */
 export const SYNC_WORDS = 8;
-/** Words of the status buffer before the per-image error words: one change counter per sync pass. */
+/** Words of the status buffer before the per-image error words: per sync pass (mod 64), the threads that decoded in it. */
 export const STATUS_PASSES = 64;
 
-/**
+/*
  * Image entry: 0 components, 1 blocks per MCU, 2 MCUs across, 3 width, 4 height, 5 interleaved,
- * 6 first block (coefficient buffer), 7 output channels, 8 chroma upsampling (idct.ts Upsampling), 9 output image in its group
- * (the colour pass writes image n of a group at byte n·C·H·W), 10 index of the image's status word;
- * 16 + 8c component c: h, v, quant table word, DC table word, AC table word, plane word, plane
- * stride (bytes), width | height << 16; 40 + b: block b of the MCU: component | bx << 4 | by << 8.
+ * 6 first block (coefficient buffer), 7 output channels, 8 chroma upsampling (idct.ts Upsampling),
+ * 9 output image in its group (the colour pass writes image n of a group at byte n·C·H·W),
+ * 10 index of the image's status word; 16 + 8c component c: h, v, quant table word, DC table
+ * word, AC table word, plane word, plane stride (bytes), width | height << 16; 40 + b: block b of
+ * the MCU: component | bx << 4 | by << 8.
  * Segment entry: 0 image, 1 first bit, 2 end bit, 3 first block, 4 blocks, 5 first subsequence.
  */
+
+/** The uniforms of every program: sizes and region offsets (`count`: threads or words of the dispatch). */
 export const JPEG_UNIFORMS: readonly UniformField[] = [
   { name: 'count', type: 'u32' },
   { name: 'sync_pass', type: 'u32' },
