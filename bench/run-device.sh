@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on the GPU machine (the device tool; see README "Benchmarks"); results land
 # in $OUT. Prepare here first:  npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
-# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [gputests] [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [unet] [engine] [serve] [augment] [train] [model-inspect] [cascade] [slim] [tasks1080p]
+# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [gputests] [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [unet] [engine] [serve] [augment] [train] [model-inspect] [cascade] [slim] [tasks1080p] [jpeg]
 # Every phase has its own time limit and log file (written as it runs: no pipes, so a phase that
 # hangs or is killed still shows how far it got); its tail is printed after it. Results and logs
 # are written to a work folder and packed into $OUT/results.tgz after every phase (the device
@@ -45,6 +45,8 @@ fi
 [[ $what == *" filters "* ]] && phase filters 240 node dist/bench/ops/filters.bench.js "$results"
 [[ $what == *" gpu "* ]] && phase gpu 90 node dist/bench/gpu/gpu.bench.js "$results/gpu.json"
 [[ $what == *" ops "* ]] && phase ops "${OPS_LIMIT:-240}" node dist/bench/ops/ops.bench.js "$results"
+# kensa's GPU JPEG decoder (src/ops/jpeg) next to sharp with all cores, 1080p colour and 2048² gray, batches of 16 and 64
+[[ $what == *" jpeg "* ]] && phase jpeg "${JPEG_LIMIT:-300}" node dist/bench/ops/jpeg.bench.js "$results" "${JPEG_BATCHES:-16,64}"
 # components writes its 268 MB mask file beside its results: keep it out of the results
 [[ $what == *" components "* ]] && phase components 120 node dist/bench/ops/components.bench.js /tmp/kensa-cc && cp /tmp/kensa-cc/components.* "$results/" && tar czf "$OUT/results.tgz" -C "$results" .
 # the network convolutions' GEMMs next to cuBLAS / cuDNN (PyTorch first: its figures go into gemm.md)

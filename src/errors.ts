@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   KENSA_ERR_NOT_CONTIGUOUS: 'A strided view (slice, permute) was given where contiguous data is needed; call contiguous() first.',
   KENSA_ERR_SHADER: 'A WGSL program failed to compile.',
   KENSA_ERR_DECODE: 'An image file could not be read or decoded (corrupt, truncated, unsupported or over the pixel limit).',
+  KENSA_ERR_JPEG_UNSUPPORTED:
+    "A JPEG uses a feature kensa's own decoder (src/ops/jpeg) does not support: progressive, arithmetic-coded, lossless, 12-bit, several scans, CMYK, RGB, an embedded ICC profile, or chroma sampling other than 4:4:4, 4:2:2, 4:4:0 and 4:2:0; decode it with sharp instead.",
   KENSA_ERR_WEIGHTS:
     'A weights file (safetensors) is not valid or does not fit the model: truncated, a bad header, a tensor missing or of the wrong shape; the message names the file and the tensor.',
   KENSA_ERR_RECIPE: 'A recipe file is not valid; the message points at the bad field.',

@@ -1,0 +1,106 @@
+/**
+ * kensa's GPU JPEG decoder (src/ops/jpeg) vs sharp on the same files: 1920×1080 colour (4:2:0,
+ * q90) and 2048×2048 gray (q90) JPEGs made by sharp from a smooth picture with noise, batches of
+ * 16 and 64. Reports, never asserts:
+ * - kensa: images/s of decodeJpegBatch (parsing and destuffing on this thread, upload, every GPU
+ *   pass, the status readback; the pixels stay on the GPU), its GPU time (timestamp queries, where
+ *   the adapter has them), dispatches and synchronisation passes per batch, and the parse alone;
+ * - sharp: images/s of sharp(file).raw().toBuffer() with as many decodes in flight as cores
+ *   (UV_THREADPOOL_SIZE is set to the core count unless given).
+ * Usage: node dist/bench/ops/jpeg.bench.js OUT_DIR [batch sizes, comma-separated]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+
+process.env.UV_THREADPOOL_SIZE ??= String(os.availableParallelism());
+const { default: sharp } = await import('sharp');
+const { Gpu } = await import('../../src/gpu/gpu.js');
+const { decodeJpegBatch, parseJpeg } = await import('../../src/ops/jpeg/index.js');
+const { metadata, repeat } = await import('../_kit/stats.js');
+const { pooled } = await import('../_kit/decode.js');
+
+const outDir = process.argv[2] ?? 'bench-out';
+const batches = (process.argv[3] ?? '16,64').split(',').map(Number);
+mkdirSync(outDir, { recursive: true });
+const gpu = await Gpu.open();
+const meta = metadata(gpu.info.name);
+
+function picture(w: number, h: number, c: number, seed: number): Uint8Array {
+  const a = new Uint8Array(w * h * c);
+  let s = seed >>> 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let k = 0; k < c; k++) {
+        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+        const v = 128 + 90 * Math.sin(x / (9 + seed) + k) * Math.cos(y / 13 - k) + ((s >>> 24) - 128) / 8;
+        a[(y * w + x) * c + k] = Math.max(0, Math.min(255, Math.round(v)));
+      }
+    }
+  }
+  return a;
+}
+
+const KINDS = [
+  { name: '1080p-colour-420-q90', w: 1920, h: 1080, c: 3 },
+  { name: '2048-gray-q90', w: 2048, h: 2048, c: 1 },
+] as const;
+/** Distinct files per kind (a batch repeats them). */
+const DISTINCT = 8;
+
+const rows: Record<string, unknown>[] = [];
+for (const kind of KINDS) {
+  const files: Uint8Array[] = [];
+  for (let i = 0; i < DISTINCT; i++) {
+    let s = sharp(picture(kind.w, kind.h, kind.c, i + 1), { raw: { width: kind.w, height: kind.h, channels: kind.c } });
+    if (kind.c === 1) s = s.toColourspace('b-w');
+    files.push(new Uint8Array(await s.jpeg({ quality: 90, chromaSubsampling: '4:2:0' }).toBuffer()));
+  }
+  const bytes = files.reduce((n, f) => n + f.length, 0) / files.length;
+  const parse = await repeat(1, 5, async () => {
+    const t = performance.now();
+    for (const f of files) parseJpeg(f);
+    return (performance.now() - t) / files.length;
+  });
+  for (const n of batches) {
+    const batch = Array.from({ length: n }, (_, i) => files[i % DISTINCT]!);
+    let dispatches = 0;
+    let syncPasses = 0;
+    const gpuMs: number[] = [];
+    const wall = await repeat(2, 8, async () => {
+      await gpu.sync();
+      const timer = gpu.info.features.includes('timestamp-query') ? gpu.startTimer() : null;
+      const t = performance.now();
+      const r = await decodeJpegBatch(gpu, batch);
+      const ms = performance.now() - t;
+      if (timer) gpuMs.push((await timer.stop()).gpuMs);
+      dispatches = r.dispatches;
+      syncPasses = r.syncPasses;
+      for (const x of r.tensors) x.dispose();
+      return ms;
+    });
+    gpuMs.sort((a, b) => a - b);
+    const sharpPass = await pooled(batch.length * 2, os.availableParallelism(), (i) =>
+      sharp(batch[i % n]!)
+        .raw()
+        .toBuffer(),
+    );
+    rows.push({
+      kind: kind.name,
+      batch: n,
+      file_kib: Math.round(bytes / 1024),
+      kensa_images_per_s: n / (wall.median / 1000),
+      kensa_batch_ms: wall.median,
+      kensa_iqr: [wall.q1, wall.q3],
+      kensa_gpu_ms: gpuMs.length ? gpuMs[gpuMs.length >> 1]! : null,
+      parse_ms_per_image: parse.median,
+      dispatches,
+      sync_passes: syncPasses,
+      sharp_images_per_s: (batch.length * 2) / (sharpPass.wall / 1000),
+      sharp_threads: Number(process.env.UV_THREADPOOL_SIZE),
+    });
+    console.log(JSON.stringify(rows.at(-1)));
+  }
+}
+writeFileSync(join(outDir, 'jpeg.json'), JSON.stringify({ meta, rows }, null, 2));
+gpu.destroy();
