@@ -16,6 +16,7 @@
 import type { BufferRef, Gpu } from '../../gpu/gpu.js';
 import { KensaError } from '../../errors.js';
 import { Tensor } from '../../tensor.js';
+import { integerInRange } from '../../validate.js';
 import { outputChannels, type JpegChannels } from './cpu.js';
 import { upsamplingOf } from './idct.js';
 import { HUFFMAN_WORDS, JpegError, type ParsedJpeg } from './parse.js';
@@ -62,7 +63,7 @@ interface Layout {
   streams: Uint32Array[];
 }
 
-function layout(files: readonly ParsedJpeg[], channels: JpegChannels): Layout {
+function layout(files: readonly ParsedJpeg[], channels: JpegChannels, subseq: number): Layout {
   // images ordered by output group, so the colour pass addresses a group's images by one first index
   const groups: Layout['groups'] = [];
   const byKey = new Map<string, Layout['groups'][number]>();
@@ -91,7 +92,7 @@ function layout(files: readonly ParsedJpeg[], channels: JpegChannels): Layout {
   const huffBase = segBase + segCount * SEG_WORDS;
   const quantBase = huffBase + huffCount * HUFFMAN_WORDS;
   const subBase = quantBase + quantCount * 64;
-  const subsOf = (s: { startBit: number; endBit: number }) => Math.max(1, Math.ceil((s.endBit - s.startBit) / SUBSEQ_BITS));
+  const subsOf = (s: { startBit: number; endBit: number }) => Math.max(1, Math.ceil((s.endBit - s.startBit) / subseq));
   const subs = files.reduce((n, p) => n + p.segments.reduce((m, s) => m + subsOf(s), 0), 0);
   const tab = new Uint32Array(subBase + subs);
   let seg = 0;
@@ -164,13 +165,21 @@ function wgs(n: number, wg: number): number {
   return Math.max(1, Math.ceil(n / wg));
 }
 
-/**
- * Decodes parsed JPEGs on `gpu`, all in one set of dispatches. `syncPasses` (tests: 1 forces
- * further rounds) is the synchronisation passes recorded before the status is read.
- */
-export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], channels: JpegChannels = 'auto', syncPasses = SYNC_PASSES): Promise<JpegBatch> {
+export interface JpegGpuOptions {
+  /** Output channels (cpu.ts JpegChannels), default 'auto'. */
+  channels?: JpegChannels;
+  /** Synchronisation passes recorded before the first status readback (default SYNC_PASSES; tests: 1 forces further rounds). */
+  syncPasses?: number;
+  /** Bits of a subsequence, one thread's share of the Huffman decoding (default SUBSEQ_BITS; 64 to 2^20). */
+  subseqBits?: number;
+}
+
+/** Decodes parsed JPEGs on `gpu`, all in one set of dispatches. */
+export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], options: JpegGpuOptions = {}): Promise<JpegBatch> {
+  const subseq = integerInRange('subseqBits', options.subseqBits ?? SUBSEQ_BITS, 64, 2 ** 20);
+  const syncPasses = integerInRange('syncPasses', options.syncPasses ?? SYNC_PASSES, 1, STATUS_PASSES);
   if (files.length === 0) return { tensors: [], where: [], dispatches: 0, syncPasses: 0 };
-  const L = layout(files, channels);
+  const L = layout(files, options.channels ?? 'auto', subseq);
   const before = gpu.stats.dispatches;
   const refs: BufferRef[] = [];
   const alloc = (bytes: number) => {
@@ -193,7 +202,7 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], cha
     const status = alloc((STATUS_PASSES + files.length) * 4);
     await gpu.upload(stream, L.streams.map(bytesOf));
     await gpu.upload(tab, bytesOf(L.tab));
-    const base = { count: L.subs, sync_pass: 0, seg_base: L.segBase, sub_base: L.subBase, images: files.length, img_first: 0, chw: 0, hw: 0 };
+    const base = { count: L.subs, sync_pass: 0, seg_base: L.segBase, sub_base: L.subBase, images: files.length, img_first: 0, chw: 0, hw: 0, subseq };
     let state = [stateA, stateB];
     let pass = 0;
     const statusBytes = (STATUS_PASSES + files.length) * 4;
