@@ -7,8 +7,9 @@
  * and one colour pass per output size (8 for a batch of one size), then one readback of the
  * status words (convergence and per-image errors). Pass 0 synchronises inside workgroups, pass 1
  * across their boundaries, pass 2 finds nothing to do. When the last pass still decoded something
- * (a chain of unsynchronised subsequences crossing two workgroup boundaries, 256 Kbit: seen once
- * in 40 random sharp files, a q100 4:2:0 one, and in files of near fixed-length codes), rounds of
+ * (a chain of unsynchronised subsequences crossing two workgroup boundaries, 256 Kbit: in none of
+ * 40 random sharp files, in one of them with 1024-bit subsequences, and in files of near
+ * fixed-length codes such as the test encoder's), rounds of
  * synchronisation passes alone follow (2, 4, 8 … 64 passes, a status readback after each) until a
  * pass decodes nothing, then the rest is recorded again; each pass synchronises at least one more
  * subsequence per segment, so this ends.
