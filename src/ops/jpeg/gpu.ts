@@ -188,8 +188,9 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], opt
     refs.push(r);
     return r;
   };
-  const tensors = L.groups.map((g) => Tensor.empty(gpu, [g.images.length, g.c, g.h, g.w], 'u8'));
+  const tensors: Tensor[] = [];
   try {
+    for (const g of L.groups) tensors.push(Tensor.empty(gpu, [g.images.length, g.c, g.h, g.w], 'u8'));
     const streamBytes = L.streams.reduce((n, s) => n + s.byteLength, 0);
     const stream = alloc(streamBytes + 8);
     const tab = alloc(L.tab.byteLength);
