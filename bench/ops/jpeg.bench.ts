@@ -5,6 +5,7 @@
  * - kensa: images/s of decodeJpegBatch (parsing and destuffing on this thread, upload, every GPU
  *   pass, the status readback; the pixels stay on the GPU), its GPU time (timestamp queries, where
  *   the adapter has them), dispatches and synchronisation passes per batch, and the parse alone;
+ *   for subsequences of 1024, 2048 (the default) and 4096 bits (JPEG_SUBSEQ=… to choose others);
  * - sharp: images/s of sharp(file).raw().toBuffer() with as many decodes in flight as cores
  *   (UV_THREADPOOL_SIZE is set to the core count unless given).
  * Usage: node dist/bench/ops/jpeg.bench.js OUT_DIR [batch sizes, comma-separated]
@@ -49,6 +50,8 @@ const KINDS = [
 const DISTINCT = 8;
 
 const rows: Record<string, unknown>[] = [];
+/** sharp's images/s by kind and batch size (it does not depend on the subsequence length). */
+const sharpRates = new Map<string, number>();
 for (const kind of KINDS) {
   const files: Uint8Array[] = [];
   for (let i = 0; i < DISTINCT; i++) {
@@ -63,44 +66,55 @@ for (const kind of KINDS) {
     return (performance.now() - t) / files.length;
   });
   for (const n of batches) {
-    const batch = Array.from({ length: n }, (_, i) => files[i % DISTINCT]!);
-    let dispatches = 0;
-    let syncPasses = 0;
-    const gpuMs: number[] = [];
-    const wall = await repeat(2, 8, async () => {
-      await gpu.sync();
-      const timer = gpu.info.features.includes('timestamp-query') ? gpu.startTimer() : null;
-      const t = performance.now();
-      const r = await decodeJpegBatch(gpu, batch);
-      const ms = performance.now() - t;
-      if (timer) gpuMs.push((await timer.stop()).gpuMs);
-      dispatches = r.dispatches;
-      syncPasses = r.syncPasses;
-      for (const x of r.tensors) x.dispose();
-      return ms;
-    });
-    gpuMs.sort((a, b) => a - b);
-    const sharpPass = await pooled(batch.length * 2, os.availableParallelism(), (i) =>
+    for (const subseqBits of (process.env.JPEG_SUBSEQ ?? '1024,2048,4096').split(',').map(Number))
+      await measure(kind.name, files, bytes, parse.median, n, subseqBits);
+  }
+}
+
+async function measure(kind: string, files: Uint8Array[], bytes: number, parseMs: number, n: number, subseqBits: number): Promise<void> {
+  const batch = Array.from({ length: n }, (_, i) => files[i % DISTINCT]!);
+  let dispatches = 0;
+  let syncPasses = 0;
+  const gpuMs: number[] = [];
+  const wall = await repeat(2, 8, async () => {
+    await gpu.sync();
+    const timer = gpu.info.features.includes('timestamp-query') ? gpu.startTimer() : null;
+    const t = performance.now();
+    const r = await decodeJpegBatch(gpu, batch, { subseqBits });
+    const ms = performance.now() - t;
+    if (timer) gpuMs.push((await timer.stop()).gpuMs);
+    dispatches = r.dispatches;
+    syncPasses = r.syncPasses;
+    for (const x of r.tensors) x.dispose();
+    return ms;
+  });
+  gpuMs.sort((a, b) => a - b);
+  const key = `${kind}|${n}`;
+  if (!sharpRates.has(key)) {
+    const pass = await pooled(n * 2, os.availableParallelism(), (i) =>
       sharp(batch[i % n]!)
         .raw()
         .toBuffer(),
     );
-    rows.push({
-      kind: kind.name,
-      batch: n,
-      file_kib: Math.round(bytes / 1024),
-      kensa_images_per_s: n / (wall.median / 1000),
-      kensa_batch_ms: wall.median,
-      kensa_iqr: [wall.q1, wall.q3],
-      kensa_gpu_ms: gpuMs.length ? gpuMs[gpuMs.length >> 1]! : null,
-      parse_ms_per_image: parse.median,
-      dispatches,
-      sync_passes: syncPasses,
-      sharp_images_per_s: (batch.length * 2) / (sharpPass.wall / 1000),
-      sharp_threads: Number(process.env.UV_THREADPOOL_SIZE),
-    });
-    console.log(JSON.stringify(rows.at(-1)));
+    sharpRates.set(key, (n * 2) / (pass.wall / 1000));
   }
+  rows.push({
+    kind,
+    batch: n,
+    subseq_bits: subseqBits,
+    file_kib: Math.round(bytes / 1024),
+    kensa_images_per_s: n / (wall.median / 1000),
+    kensa_batch_ms: wall.median,
+    kensa_iqr: [wall.q1, wall.q3],
+    kensa_gpu_ms: gpuMs.length ? gpuMs[gpuMs.length >> 1]! : null,
+    parse_ms_per_image: parseMs,
+    dispatches,
+    sync_passes: syncPasses,
+    sharp_images_per_s: sharpRates.get(key)!,
+    sharp_threads: Number(process.env.UV_THREADPOOL_SIZE),
+  });
+  console.log(JSON.stringify(rows.at(-1)));
 }
+
 writeFileSync(join(outDir, 'jpeg.json'), JSON.stringify({ meta, rows }, null, 2));
 gpu.destroy();

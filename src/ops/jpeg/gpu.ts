@@ -7,8 +7,9 @@
  * and one colour pass per output size (8 for a batch of one size), then one readback of the
  * status words (convergence and per-image errors). Pass 0 synchronises inside workgroups, pass 1
  * across their boundaries, pass 2 finds nothing to do. When the last pass still decoded something
- * (a chain of unsynchronised subsequences crossing two workgroup boundaries, 128 Kbit: seen once
- * in 40 random sharp files, a q100 4:2:0 one, and in files of near fixed-length codes), rounds of
+ * (a chain of unsynchronised subsequences crossing two workgroup boundaries, 256 Kbit: in none of
+ * 40 random sharp files, in one of them with 1024-bit subsequences, and in files of near
+ * fixed-length codes such as the test encoder's), rounds of
  * synchronisation passes alone follow (2, 4, 8 … 64 passes, a status readback after each) until a
  * pass decodes nothing, then the rest is recorded again; each pass synchronises at least one more
  * subsequence per segment, so this ends.
@@ -16,6 +17,7 @@
 import type { BufferRef, Gpu } from '../../gpu/gpu.js';
 import { KensaError } from '../../errors.js';
 import { Tensor } from '../../tensor.js';
+import { integerInRange } from '../../validate.js';
 import { outputChannels, type JpegChannels } from './cpu.js';
 import { upsamplingOf } from './idct.js';
 import { HUFFMAN_WORDS, JpegError, type ParsedJpeg } from './parse.js';
@@ -62,7 +64,7 @@ interface Layout {
   streams: Uint32Array[];
 }
 
-function layout(files: readonly ParsedJpeg[], channels: JpegChannels): Layout {
+function layout(files: readonly ParsedJpeg[], channels: JpegChannels, subseq: number): Layout {
   // images ordered by output group, so the colour pass addresses a group's images by one first index
   const groups: Layout['groups'] = [];
   const byKey = new Map<string, Layout['groups'][number]>();
@@ -91,7 +93,7 @@ function layout(files: readonly ParsedJpeg[], channels: JpegChannels): Layout {
   const huffBase = segBase + segCount * SEG_WORDS;
   const quantBase = huffBase + huffCount * HUFFMAN_WORDS;
   const subBase = quantBase + quantCount * 64;
-  const subsOf = (s: { startBit: number; endBit: number }) => Math.max(1, Math.ceil((s.endBit - s.startBit) / SUBSEQ_BITS));
+  const subsOf = (s: { startBit: number; endBit: number }) => Math.max(1, Math.ceil((s.endBit - s.startBit) / subseq));
   const subs = files.reduce((n, p) => n + p.segments.reduce((m, s) => m + subsOf(s), 0), 0);
   const tab = new Uint32Array(subBase + subs);
   let seg = 0;
@@ -164,13 +166,21 @@ function wgs(n: number, wg: number): number {
   return Math.max(1, Math.ceil(n / wg));
 }
 
-/**
- * Decodes parsed JPEGs on `gpu`, all in one set of dispatches. `syncPasses` (tests: 1 forces
- * further rounds) is the synchronisation passes recorded before the status is read.
- */
-export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], channels: JpegChannels = 'auto', syncPasses = SYNC_PASSES): Promise<JpegBatch> {
+export interface JpegGpuOptions {
+  /** Output channels (cpu.ts JpegChannels), default 'auto'. */
+  channels?: JpegChannels;
+  /** Synchronisation passes recorded before the first status readback (default SYNC_PASSES; tests: 1 forces further rounds). */
+  syncPasses?: number;
+  /** Bits of a subsequence, one thread's share of the Huffman decoding (default SUBSEQ_BITS; 64 to 2^20). */
+  subseqBits?: number;
+}
+
+/** Decodes parsed JPEGs on `gpu`, all in one set of dispatches. */
+export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], options: JpegGpuOptions = {}): Promise<JpegBatch> {
+  const subseq = integerInRange('subseqBits', options.subseqBits ?? SUBSEQ_BITS, 64, 2 ** 20);
+  const syncPasses = integerInRange('syncPasses', options.syncPasses ?? SYNC_PASSES, 1, STATUS_PASSES);
   if (files.length === 0) return { tensors: [], where: [], dispatches: 0, syncPasses: 0 };
-  const L = layout(files, channels);
+  const L = layout(files, options.channels ?? 'auto', subseq);
   const before = gpu.stats.dispatches;
   const refs: BufferRef[] = [];
   const alloc = (bytes: number) => {
@@ -178,8 +188,9 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], cha
     refs.push(r);
     return r;
   };
-  const tensors = L.groups.map((g) => Tensor.empty(gpu, [g.images.length, g.c, g.h, g.w], 'u8'));
+  const tensors: Tensor[] = [];
   try {
+    for (const g of L.groups) tensors.push(Tensor.empty(gpu, [g.images.length, g.c, g.h, g.w], 'u8'));
     const streamBytes = L.streams.reduce((n, s) => n + s.byteLength, 0);
     const stream = alloc(streamBytes + 8);
     const tab = alloc(L.tab.byteLength);
@@ -193,7 +204,7 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], cha
     const status = alloc((STATUS_PASSES + files.length) * 4);
     await gpu.upload(stream, L.streams.map(bytesOf));
     await gpu.upload(tab, bytesOf(L.tab));
-    const base = { count: L.subs, sync_pass: 0, seg_base: L.segBase, sub_base: L.subBase, images: files.length, img_first: 0, chw: 0, hw: 0 };
+    const base = { count: L.subs, sync_pass: 0, seg_base: L.segBase, sub_base: L.subBase, images: files.length, img_first: 0, chw: 0, hw: 0, subseq };
     let state = [stateA, stateB];
     let pass = 0;
     const statusBytes = (STATUS_PASSES + files.length) * 4;

@@ -23,6 +23,11 @@ export interface JpegDecodeOptions {
   ignoreIcc?: boolean;
 }
 
+export interface JpegBatchOptions extends JpegDecodeOptions {
+  /** Bits of a subsequence, one GPU thread's share of the Huffman decoding (default 2048; gpu.ts SUBSEQ_BITS). */
+  subseqBits?: number;
+}
+
 export interface DecodedJpeg {
   /** Planar C×H×W u8. */
   data: Uint8Array;
@@ -47,7 +52,7 @@ export function decodeJpeg(bytes: Uint8Array, options: JpegDecodeOptions = {}): 
  * N×C×H×W u8 tensor; a file that cannot be parsed or whose scan data is corrupt has its JpegError
  * in `where` instead (the rest of the batch decodes).
  */
-export async function decodeJpegBatch(gpu: Gpu, files: readonly Uint8Array[], options: JpegDecodeOptions = {}): Promise<JpegBatch> {
+export async function decodeJpegBatch(gpu: Gpu, files: readonly Uint8Array[], options: JpegBatchOptions = {}): Promise<JpegBatch> {
   const parsed: ParsedJpeg[] = [];
   const slot: (number | JpegError)[] = files.map((f) => {
     try {
@@ -57,6 +62,6 @@ export async function decodeJpegBatch(gpu: Gpu, files: readonly Uint8Array[], op
       throw e;
     }
   });
-  const batch = await decodeJpegsGpu(gpu, parsed, options.channels ?? 'auto');
+  const batch = await decodeJpegsGpu(gpu, parsed, { channels: options.channels ?? 'auto', subseqBits: options.subseqBits });
   return { ...batch, where: slot.map((s) => (typeof s === 'number' ? batch.where[s]! : { error: s })) };
 }

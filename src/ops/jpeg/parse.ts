@@ -131,7 +131,8 @@ export function huffmanLookup(counts: readonly number[], values: Uint8Array, wha
       }
     }
     maxcode[l - 1] = n > 0 ? code - 1 : -1;
-    if (code > 1 << l) throw corrupt(`Huffman table ${what} has more codes than its lengths allow`);
+    // as libjpeg (jdhuff.c): the codes of each length fit in it, and none is all ones
+    if (code >= 1 << l) throw corrupt(`Corrupt JPEG: Huffman table ${what} has more codes than its lengths allow`);
     code <<= 1;
   }
   return t;

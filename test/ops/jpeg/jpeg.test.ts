@@ -245,16 +245,12 @@ describe('JPEG decoding on the GPU', () => {
     for (const x of batch.tensors) x.dispose();
   });
 
-  test('with one synchronisation pass before the first readback (then rounds of synchronisation alone, the decode recorded again) the result is the same', {
+  test('with one synchronisation pass before the first readback (then rounds of synchronisation alone, the decode recorded again), and with other subsequence lengths, the result is the same', {
     skip: gpuSkip(gpu),
   }, async () => {
     const files = [await makeJpeg({ w: 320, h: 240, c: 3, quality: 90, subsampling: '4:2:0' }), await makeJpeg({ w: 301, h: 207, c: 1, quality: 90 })];
-    const batch = await decodeJpegsGpu(
-      gpu!,
-      files.map((f) => parseJpeg(f)),
-      'auto',
-      1,
-    );
+    const parsed = files.map((f) => parseJpeg(f));
+    const batch = await decodeJpegsGpu(gpu!, parsed, { syncPasses: 1, subseqBits: 256 });
     assert.ok(batch.syncPasses >= 2, `sync passes ${batch.syncPasses}`);
     // the speculative decode after pass 1, then synchronisation rounds alone, then the decode again
     assert.equal(batch.dispatches, 1 + batch.syncPasses + 2 * (4 + batch.tensors.length));
@@ -262,6 +258,15 @@ describe('JPEG decoding on the GPU', () => {
       const t = batch.tensors[i]!;
       assert.equal(mismatch(new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength)), (await sharpPlanar(f)).data), null, `file ${i}`);
       t.dispose();
+    }
+    // other subsequence lengths: the same pixels
+    for (const subseqBits of [64, 1000, 8192]) {
+      const b = await decodeJpegsGpu(gpu!, parsed, { subseqBits });
+      for (const [i, f] of files.entries()) {
+        const t = b.tensors[i]!;
+        assert.equal(mismatch(new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength)), (await sharpPlanar(f)).data), null, `file ${i} subseq ${subseqBits}`);
+        t.dispose();
+      }
     }
   });
 
