@@ -76,6 +76,8 @@ Options:
   --batch-pixels N      pixel budget per batch (default 16×2048×2048)
   --batch-wait MS       longest wait for a batch to fill (default 50)
   --decode-threads N    concurrent decodes (default: cores; set UV_THREADPOOL_SIZE as well)
+  --jpeg-decode D       gpu | cpu: where baseline JPEGs decode on the GPU backend at scale 1 (default
+                        gpu: Huffman stage included, the same pixels as sharp; docs/jpeg.md)
   --post-workers N      worker threads for CPU work: post-processing and colour decodes on the GPU
                         backend, whole batches on the CPU backend (default cores); 0 = all on the
                         main thread
@@ -207,6 +209,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           'batch-pixels': { type: 'string' },
           'batch-wait': { type: 'string' },
           'decode-threads': { type: 'string' },
+          'jpeg-decode': { type: 'string' },
           'post-workers': { type: 'string' },
           'max-image-pixels': { type: 'string' },
           'raw-width': { type: 'string' },
@@ -286,6 +289,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         maxWaitMs: intFlag('batch-wait', values['batch-wait'], 50, 0, 60_000),
       },
       ...(values['decode-threads'] ? { decodeConcurrency: intFlag('decode-threads', values['decode-threads'], 1, 1, 1024) } : {}),
+      jpegDecode: choiceFlag('jpeg-decode', values['jpeg-decode'], 'gpu', ['gpu', 'cpu'] as const),
       model: sessionFlags(values),
       ...(values['post-workers'] !== undefined ? { postWorkers: intFlag('post-workers', values['post-workers'], 0, 0, MAX_POST_WORKERS) } : {}),
       ...(values['max-image-pixels'] ? { maxImagePixels: intFlag('max-image-pixels', values['max-image-pixels'], 1, 1, 2 ** 40) } : {}),

@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp from 'sharp';
 import { KensaError } from '../errors.js';
+import { JpegError, parseJpeg, type ParsedJpeg } from '../ops/jpeg/index.js';
 import { invalidParameter, is } from '../validate.js';
 
 export type Channels = 'gray' | 'rgb';
@@ -30,6 +31,8 @@ export interface DecodeOptions {
   scale?: DecodeScale;
   /** Header-less raw frames (`.raw`): their geometry. */
   raw?: { width: number; height: number; dtype: 'u8' | 'u16' };
+  /** Leave baseline JPEGs at scale 1 parsed for the GPU to decode (`parseForDevice`) instead of decoding them here. */
+  jpegOnDevice?: boolean;
 }
 
 export interface DecodedImage {
@@ -42,6 +45,15 @@ export interface DecodedImage {
   bytes: number;
   /** The file's own size; `width` × `height` is this × scale, rounded up (`scaledSize`). */
   original: { width: number; height: number };
+}
+
+/** A baseline JPEG parsed for the GPU to decode (src/ops/jpeg), with what a result records of its file. */
+export interface DeviceJpeg {
+  jpeg: ParsedJpeg;
+  width: number;
+  height: number;
+  /** The file's size. */
+  bytes: number;
 }
 
 /** Interleaved H×W×C pixels as a reader produces them, before scaling and the planar layout. */
@@ -278,6 +290,22 @@ export async function decodeRunsJavaScript(path: string, buf: Buffer, o: DecodeO
     .metadata()
     .catch(() => null);
   return meta === null || (meta.channels ?? 1) >= 3;
+}
+
+/**
+ * `buf` parsed for the GPU decoder where it decodes exactly what decodeBuffer would (a baseline
+ * JPEG at scale 1, 8-bit; src/ops/jpeg lists what it refuses); null for every other file, which
+ * decodeBuffer then decodes, its errors (the pixel limit, a corrupt file) included.
+ */
+export function parseForDevice(buf: Uint8Array, o: DecodeOptions): DeviceJpeg | null {
+  if ((o.scale ?? 1) !== 1 || buf[0] !== 0xff || buf[1] !== 0xd8) return null;
+  try {
+    const jpeg = parseJpeg(buf, { maxPixels: o.maxPixels });
+    return { jpeg, width: jpeg.width, height: jpeg.height, bytes: buf.length };
+  } catch (e) {
+    if (e instanceof JpegError) return null;
+    throw e;
+  }
 }
 
 /** Decodes file bytes and hashes them (decodeBuffer's errors). */

@@ -59,6 +59,8 @@ export interface RunOptions {
   decodeConcurrency?: number;
   /** Worker threads for CPU detection stages (see InspectOptions.postWorkers). */
   postWorkers?: number;
+  /** Where baseline JPEGs decode with the GPU backend (see InspectOptions.jpegDecode; default 'gpu'). */
+  jpegDecode?: 'gpu' | 'cpu';
   /** How a model recipe's sessions open: providers, strict, threads, graph optimization, sessions (the warm-up shapes come from the run). */
   model?: Omit<SessionOptions, 'warmUp'>;
   maxImagePixels?: number;
@@ -229,6 +231,7 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
         ...(o.batch ? { batch: o.batch } : {}),
         ...(o.decodeConcurrency ? { decodeConcurrency: o.decodeConcurrency } : {}),
         postWorkers,
+        ...(o.jpegDecode ? { jpegDecode: o.jpegDecode } : {}),
         ...(o.maxImagePixels ? { maxImagePixels: o.maxImagePixels } : {}),
         ...(o.raw ? { raw: o.raw } : {}),
         ...(o.masksDir ? { masksDir: o.masksDir } : {}),

@@ -3,7 +3,7 @@ import { threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { Tensor } from '../tensor.js';
 import { detect, detectorFor, transferables, type ImageDetection } from '../detect/detector.js';
-import { decodeBuffer, decodeHashed, decodeRunsJavaScript, PixelLimitError, readHashedImageFile } from './decode.js';
+import { decodeBuffer, decodeHashed, decodeRunsJavaScript, parseForDevice, PixelLimitError, readHashedImageFile } from './decode.js';
 import { keepTemplateOpen } from './template.js';
 import type { DecodeFailure, DecodeResult, ReadResult, WorkerResult, WorkerTask } from './workers.js';
 
@@ -24,6 +24,8 @@ function failure(e: unknown): DecodeFailure {
 async function readAndDecode(task: Extract<WorkerTask, { stage: 'read and decode' }>): Promise<ReadResult | DecodeFailure> {
   try {
     const { bytes, hash } = await readHashedImageFile(task.path);
+    const jpeg = task.options.jpegOnDevice ? parseForDevice(bytes, task.options) : null;
+    if (jpeg) return { jpeg, hash };
     if (!(await decodeRunsJavaScript(task.path, bytes, task.options))) return { bytes, hash };
     return { image: await decodeBuffer(task.path, bytes, task.options), hash };
   } catch (e) {

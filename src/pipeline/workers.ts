@@ -16,7 +16,17 @@ import { Piscina, type TaskQueue } from 'piscina';
 import { KensaError } from '../errors.js';
 import { integerInRange } from '../validate.js';
 import { transferables, type ImageDetection, type Payload } from '../detect/detector.js';
-import { decodeBuffer, decodeErrorOf, type DecodedImage, type DecodeOptions, type HashedDecode, type ReadFile, readHashedImageFile } from './decode.js';
+import {
+  decodeBuffer,
+  decodeErrorOf,
+  type DecodedImage,
+  type DecodeOptions,
+  type DeviceJpeg,
+  type HashedDecode,
+  parseForDevice,
+  type ReadFile,
+  readHashedImageFile,
+} from './decode.js';
 import type { Recipe } from '../detect/recipe.js';
 
 /**
@@ -42,10 +52,11 @@ export interface DecodeFailure {
 }
 
 /**
- * A read-and-decode task's answer: the file's hash with the image (transferred) or, where decoding
- * runs no JavaScript (decodeRunsJavaScript), with the bytes for the caller to decode; or the error.
+ * A read-and-decode task's answer: the file's hash with the image (transferred), with a JPEG parsed
+ * for the GPU to decode (`jpegOnDevice`), or, where decoding runs no JavaScript
+ * (decodeRunsJavaScript), with the bytes for the caller to decode; or the error.
  */
-export type ReadResult = ({ image: DecodedImage } | { bytes: Uint8Array }) & { hash: string };
+export type ReadResult = ({ image: DecodedImage } | { jpeg: DeviceJpeg } | { bytes: Uint8Array }) & { hash: string };
 
 /** A decode task's answer: the image and the bytes (both transferred) with their hash. */
 export interface DecodeResult {
@@ -54,18 +65,24 @@ export interface DecodeResult {
   hash: string;
 }
 
-/** WorkerPool.readAndDecode's answer: the file's hash with its image, or with its bytes to decode. */
-export type ReadAndDecoded = { image: DecodedImage; hash: string; bytes?: undefined } | (ReadFile & { image?: undefined });
+/** WorkerPool.readAndDecode's answer: the file's hash with its image, its JPEG for the GPU, or its bytes to decode. */
+export type ReadAndDecoded = { image: DecodedImage; hash: string } | { jpeg: DeviceJpeg; hash: string } | ReadFile;
+
+/** An item read for a run: its pixels, or (with `jpegOnDevice`) a JPEG the device stage decodes. */
+export type ReadItem = { image: DecodedImage; hash: string } | { jpeg: DeviceJpeg; hash: string };
 
 export const MAX_POST_WORKERS = 256;
 
 /**
  * Reads, hashes and decodes one file as a run does: on `pool`'s threads where decoding runs
  * JavaScript (WorkerPool.readAndDecode), the rest here (libvips' own threads); without a pool, here.
+ * With `jpegOnDevice`, a JPEG the GPU decodes exactly comes back parsed instead (parseForDevice).
  */
-export async function readAndDecodeItem(pool: WorkerPool | null, path: string, options: DecodeOptions): Promise<{ image: DecodedImage; hash: string }> {
+export async function readAndDecodeItem(pool: WorkerPool | null, path: string, options: DecodeOptions): Promise<ReadItem> {
   const read: ReadAndDecoded = pool ? await pool.readAndDecode(path, options) : await readHashedImageFile(path);
-  return { image: read.image ?? (await decodeBuffer(path, read.bytes, options)), hash: read.hash };
+  if (!('bytes' in read)) return read;
+  const jpeg = options.jpegOnDevice ? parseForDevice(read.bytes, options) : null;
+  return jpeg ? { jpeg, hash: read.hash } : { image: await decodeBuffer(path, read.bytes, options), hash: read.hash };
 }
 
 /**
@@ -156,7 +173,7 @@ export class WorkerPool {
   async readAndDecode(path: string, options: DecodeOptions): Promise<ReadAndDecoded> {
     const r = (await this.#pool.run({ stage: 'read and decode', path, options } satisfies WorkerTask)) as ReadResult | DecodeFailure;
     if ('error' in r) throw decodeErrorOf(r.error, r.pixelLimit);
-    if ('image' in r) return r;
+    if (!('bytes' in r)) return r;
     return { bytes: Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), hash: r.hash };
   }
 

@@ -1,0 +1,96 @@
+/**
+ * `inspect` on the GPU backend with JPEGs decoded there (jpegDecode 'gpu', src/ops/jpeg): the same
+ * results as with sharp decoding every file, for gray and colour files, files the GPU decoder
+ * refuses (progressive), a file whose scan data it finds cut short (sharp decodes it instead), an
+ * unreadable file, and PNGs of the same size in the same batches.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import sharp from 'sharp';
+import { openBackend } from '../../src/backend.js';
+import { inspect, type InspectOptions, type ItemResult } from '../../src/pipeline/inspect.js';
+import { assertDeepClose } from '../_kit/compare.js';
+import { adapterSkip } from '../_kit/gpu.js';
+import { tempDir } from '../_kit/tmp.js';
+
+const noGpu = await adapterSkip();
+const backend = noGpu ? null : await openBackend({ device: 'gpu' });
+after(() => backend?.close());
+
+const SIZE = 64;
+const dir = join(tempDir('kensa-inspect-jpeg-'), 'images');
+mkdirSync(dir, { recursive: true });
+
+/** A textured frame, with a dark crack in every third. */
+function frame(i: number, channels: 1 | 3): Uint8Array {
+  const img = new Uint8Array(SIZE * SIZE * channels);
+  for (let p = 0; p < SIZE * SIZE; p++) for (let c = 0; c < channels; c++) img[p * channels + c] = 100 + ((p * 7 + i * 13 + c * 29) % 23);
+  if (i % 3 === 1)
+    for (let x = 6; x < SIZE - 6; x++)
+      for (let c = 0; c < channels; c++) img[(SIZE / 2 + Math.round(4 * Math.sin(x / 5 + i))) * SIZE * channels + x * channels + c] = 15;
+  return img;
+}
+
+const files: string[] = [];
+for (let i = 0; i < 9; i++) {
+  const channels = i % 2 === 0 ? 1 : 3;
+  const img = sharp(frame(i, channels), { raw: { width: SIZE, height: SIZE, channels } });
+  const name = `f${i}.${i === 8 ? 'png' : 'jpg'}`;
+  if (i === 8) await img.png().toFile(join(dir, name));
+  else await (channels === 1 ? img.toColourspace('b-w') : img).jpeg({ quality: 90, chromaSubsampling: '4:2:0', progressive: i === 5 }).toFile(join(dir, name));
+  files.push(name);
+}
+// scan data cut short, then the end marker: the parser takes it, the GPU flags it, and sharp (which
+// only warns) decodes it instead
+const whole = readFileSync(join(dir, 'f3.jpg'));
+writeFileSync(join(dir, 'f3-cut.jpg'), Buffer.concat([whole.subarray(0, Math.floor(whole.length * 0.7)), Buffer.from([0xff, 0xd9])]));
+// a header and nothing else: neither decoder can read it
+writeFileSync(join(dir, 'f9-broken.jpg'), whole.subarray(0, 40));
+
+async function collect(o: Omit<InspectOptions, 'backend'>): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for await (const r of inspect([dir], { backend: backend!, batch: { maxCount: 4 }, ...o })) out.push(r);
+  return out.sort((a, b) => a.key.localeCompare(b.key));
+}
+
+const judged = (r: ItemResult) => ({
+  key: r.key,
+  status: r.status,
+  error: r.error,
+  verdict: r.verdict,
+  score: r.score,
+  defects: r.defects,
+  hash: r.contentHash,
+});
+
+for (const postWorkers of [0, 2]) {
+  test(`GPU-decoded JPEGs give sharp's results (postWorkers ${postWorkers}): gray, colour, refused, cut short, unreadable, PNG beside them`, {
+    skip: noGpu,
+  }, async () => {
+    const cpu = await collect({ jpegDecode: 'cpu', postWorkers });
+    const device = backend!.gpu!;
+    const dispatch = device.dispatch.bind(device);
+    const names = new Set<string>();
+    device.dispatch = (args) => {
+      names.add(args.program.name);
+      dispatch(args);
+    };
+    const gpu = await collect({ jpegDecode: 'gpu', postWorkers }).finally(() => {
+      device.dispatch = dispatch;
+    });
+    assert.ok(names.has('jpeg_decode'), `the JPEGs decoded on the GPU (programs: ${[...names].join(', ')})`);
+    assert.equal(gpu.length, 11);
+    const broken = gpu.find((r) => r.key.endsWith('f9-broken.jpg'))!;
+    assert.equal(broken.status, 'error');
+    assert.match(broken.error!, /^Cannot decode .*f9-broken\.jpg/);
+    assert.ok(gpu.filter((r) => r.status === 'ng').length >= 3);
+    assert.deepEqual(
+      gpu.map((r) => [r.key, r.width, r.height, r.sizeBytes]),
+      cpu.map((r) => [r.key, r.width, r.height, r.sizeBytes]),
+    );
+    // a region's mean on the GPU is an f32 sum added atomically, in no fixed order: its last bits vary
+    assertDeepClose(gpu.map(judged), cpu.map(judged), 1e-6);
+  });
+}
