@@ -3,7 +3,8 @@
  * four per panorama: `{sid}_xm.jpg`, `_xp`, `_zm`, `_zp`) and a SQLite task table
  * `panoramas(id, sid, xm_score, xp_score, zm_score, zp_score)` of N/4 rows, inspected the way a user
  * runs it — `kensa inspect --tasks … --query … --path … --fan-out position=xm,xp,zm,zp --write-back …`
- * as a child process — by each contender: the classic recipe at full size, at input.scale ½ and
+ * as a child process — by each contender: the classic recipe at full size (JPEGs decoded on the GPU,
+ * and by sharp: `--jpeg-decode cpu`), at input.scale ½ and
  * ¼ (JPEG shrink-on-load), a small kensa UNet (8-16-32-64, drawn weights: speed only) at ½ and ¼,
  * and a tiny ONNX classifier (src/models/tiny.ts) at ¼ (skipped, with the reason, where ONNX
  * Runtime cannot load). Reports, never fails.
@@ -127,6 +128,8 @@ interface Contender {
   scale: DecodeScale;
   /** The recipe file's content, or null for the default recipe. */
   recipe: object | null;
+  /** More `kensa inspect` flags. */
+  flags?: string[];
   /** Why it cannot run here, when it cannot. */
   skip?: string;
 }
@@ -149,7 +152,7 @@ interface RunOutcome {
 }
 
 /** `kensa inspect --tasks …` in a child process: its JSON summary and progress lines. */
-function inspectTasks(tasks: string, store: string, recipe: string | null): Promise<RunOutcome> {
+function inspectTasks(tasks: string, store: string, recipe: string | null, flags: readonly string[]): Promise<RunOutcome> {
   const argv = [
     ...process.execArgv,
     MAIN,
@@ -169,6 +172,7 @@ function inspectTasks(tasks: string, store: string, recipe: string | null): Prom
     '--device',
     DEVICE,
     ...(recipe ? ['--recipe', recipe] : []),
+    ...flags,
     '--progress',
     'json',
     '--json',
@@ -207,7 +211,8 @@ writeFileSync(onnxPath, tinyClassifier({ classes: 2, width: 8, seed: 1 }));
 const noOnnx = await onnxMissing();
 const unet = (scale: DecodeScale) => ({ kind: 'model', name: `unet-8-64-x${scale}`, input: { scale }, model: { path: unetPath, task: 'segmentation' } });
 const contenders: Contender[] = [
-  { name: 'classic', detector: 'classic recipe (default)', scale: 1, recipe: null },
+  { name: 'classic', detector: 'classic recipe (default), JPEGs decoded on the GPU', scale: 1, recipe: null },
+  { name: 'classic-sharp', detector: 'classic recipe (default), JPEGs decoded by sharp', scale: 1, recipe: null, flags: ['--jpeg-decode', 'cpu'] },
   { name: 'classic-x0.5', detector: 'classic recipe (default)', scale: 0.5, recipe: { kind: 'classic', name: 'classic-x0.5', input: { scale: 0.5 } } },
   { name: 'classic-x0.25', detector: 'classic recipe (default)', scale: 0.25, recipe: { kind: 'classic', name: 'classic-x0.25', input: { scale: 0.25 } } },
   { name: 'unet-x0.5', detector: 'kensa UNet 8-16-32-64 (f32, whole frames)', scale: 0.5, recipe: unet(0.5) },
@@ -277,7 +282,7 @@ for (const c of contenders) {
   if (recipePath) writeFileSync(recipePath, JSON.stringify(c.recipe));
   phase(`${c.name}: kensa inspect --tasks (${ITEMS} items, decode-only ${rate(decodeRates.get(c.scale))} img/s)`);
   try {
-    const { summary, steady, processWallMs } = await inspectTasks(tasks, join(dir, `store-${c.name}.db`), recipePath);
+    const { summary, steady, processWallMs } = await inspectTasks(tasks, join(dir, `store-${c.name}.db`), recipePath, c.flags ?? []);
     const scores = readScores(tasks);
     const once = scores.complete === ROWS && POSITIONS.every((p) => scores.perPosition[p] === ROWS) && scores.writes === ITEMS;
     deviceName = summary.device.split(' · ')[0]!;
