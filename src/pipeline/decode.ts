@@ -247,7 +247,8 @@ async function decodeWithSharp(path: string, buf: Buffer, o: DecodeOptions, scal
     };
   } catch (e) {
     if (e instanceof KensaError) throw e;
-    throw new DecodeError(path, (e as Error).message.replace(/^Input (buffer|file) /, ''), e);
+    // the first line only: libvips appends the warnings of earlier failed calls on the same thread
+    throw new DecodeError(path, (e as Error).message.replace(/^Input (buffer|file) /, '').split('\n')[0]!, e);
   }
 }
 

@@ -145,6 +145,18 @@ test('corrupt, truncated, empty, unsupported and oversized files fail with KENSA
   await assert.rejects(decodeFile(join(dir, 'missing.png'), gray), /missing\.png: file not found/);
 });
 
+test("a broken file's error is the same one line however often it failed before on this thread", async () => {
+  const jpeg = await sharp(Buffer.alloc(64 * 64, 90), { raw: { width: 64, height: 64, channels: 1 } })
+    .jpeg()
+    .toBuffer();
+  writeFileSync(join(dir, 'header-only.jpg'), jpeg.subarray(0, 40));
+  const messages: string[] = [];
+  for (let i = 0; i < 3; i++) await decodeFile(join(dir, 'header-only.jpg'), gray).catch((e: Error) => messages.push(e.message));
+  assert.equal(messages.length, 3);
+  assert.equal(new Set(messages).size, 1, messages.join('\n---\n'));
+  assert.doesNotMatch(messages[0]!, /\n/);
+});
+
 /** Largest and mean absolute difference of two equal-length pixel arrays. */
 function difference(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; mean: number } {
   assert.equal(a.length, b.length);
