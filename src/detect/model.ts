@@ -354,7 +354,7 @@ export async function openRecipeModels(
   loaded: LoadedRecipe,
   options: SessionOptions,
   maxBatch: number,
-  gpu: Gpu | null = null,
+  gpu: Gpu | null,
 ): Promise<{ loaded: LoadedRecipe; models: OpenModel[] }> {
   const r = loaded.recipe;
   const models: OpenModel[] = [];

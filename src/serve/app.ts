@@ -321,7 +321,7 @@ async function openModels(
   const load = async (loaded: LoadedRecipe) => {
     const template = await openRecipeTemplate(loaded);
     open.push(template);
-    const r = await openRecipeModels(template.loaded, options.modelSession ?? {}, maxBatch);
+    const r = await openRecipeModels(template.loaded, options.modelSession ?? {}, maxBatch, options.backend?.gpu ?? null);
     for (const m of r.models) metrics.model(loaded.recipe.name, m.session.provider, m.session.fallbacks);
     open.push(...r.models);
     return r.loaded;

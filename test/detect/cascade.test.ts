@@ -29,7 +29,7 @@ test('cascade: images outside the uncertain band exit after the first stage; tho
     full: { kind: 'model', model: { path: full }, components: { minArea: 4 } },
     band: { low: 0.1, high: 1.5 },
   });
-  const { loaded: run, models } = await openRecipeModels(loaded, { providers: ['cpu'] }, 3);
+  const { loaded: run, models } = await openRecipeModels(loaded, { providers: ['cpu'] }, 3, null);
   try {
     const r = run.recipe as CascadeRecipe;
     assert.equal(models.length, 2);

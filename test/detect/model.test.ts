@@ -193,14 +193,14 @@ test('a model that does not fit its task is refused when the run opens it, namin
   writeFileSync(path, tinyClassifier({ classes: 3, width: 2 }));
   const loaded = parseRecipe({ kind: 'model', model: { path } });
   await assert.rejects(
-    openRecipeModels(loaded, { providers: ['cpu'] }, 4),
+    openRecipeModels(loaded, { providers: ['cpu'] }, 4, null),
     (e) =>
       isKensaError(e, 'KENSA_ERR_MODEL') &&
       e.message === `Model ${path}: a segmentation model's first output must be N×C×H×W (rank 4) but output scores is [batch, 3]`,
   );
   const changed = parseRecipe({ kind: 'model', model: { path, sha256: '0'.repeat(64) } });
   await assert.rejects(
-    openRecipeModels(changed, { providers: ['cpu'] }, 4),
+    openRecipeModels(changed, { providers: ['cpu'] }, 4, null),
     (e) => isKensaError(e, 'KENSA_ERR_MODEL') && /the file changed since the recipe named it$/.test(e.message),
   );
 });

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
 import { openBackend } from '../../src/backend.js';
+import { parseRecipe } from '../../src/detect/recipe.js';
 import { buildServer } from '../../src/serve/app.js';
 import { adapterSkip } from '../_kit/gpu.js';
+import { tempDir } from '../_kit/tmp.js';
+import { drawnUNet } from '../_kit/unet.js';
 
 const noGpu = await adapterSkip();
 const gpu = noGpu ? null : await openBackend({ device: 'gpu' });
@@ -48,4 +53,23 @@ test('on the GPU, one batch of three concurrent requests (post stage on a worker
     answers[0]!.map((a) => a.verdict),
     ['NG', 'OK', 'NG'],
   );
+});
+
+test('a kensa UNet recipe served on the GPU backend runs on the GPU (it ran in JavaScript on the CPU: a 960×540 frame took minutes)', {
+  skip: noGpu,
+}, async () => {
+  const net = await drawnUNet([4, 8], 1, 1, 3);
+  const path = join(tempDir('kensa-serve-unet-'), 'unet.safetensors');
+  writeFileSync(path, await net.toSafetensors());
+  net.dispose();
+  const recipe = parseRecipe({ kind: 'model', name: 'unet', model: { path, task: 'segmentation' } }, 'test recipe');
+  const app = await buildServer({ backend: gpu!, store: null, postWorkers: 0, recipes: [recipe], batch: { instances: 1 } });
+  try {
+    const res = await app.inject({ method: 'POST', url: '/v1/inspect?recipe=unet', headers: { 'content-type': 'image/png' }, payload: await png(true) });
+    assert.equal(res.statusCode, 200, res.body);
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /kensa_model_provider\{model="unet",provider="kensa-webgpu"\} 1/);
+  } finally {
+    await app.close();
+  }
 });
