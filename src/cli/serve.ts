@@ -46,6 +46,8 @@ Options:
   --warm WxH,…          sizes each recipe and model runs at (batches of 1, the preferred sizes and
                         --max-batch) before /ready says 200 (e.g. 1920x1080)
   --max-image-pixels N  refuse larger images with 422 (default ${DEFAULT_MAX_PIXELS})
+  --jpeg-decode D       gpu | cpu: where baseline JPEGs decode on the GPU backend at scale 1 (default gpu,
+                        as kensa inspect)
   --body-limit N        largest request body in bytes (default 67108864)
   --post-workers N      worker threads for detection's CPU work and decoding (as kensa inspect; default
                         cores)
@@ -144,6 +146,7 @@ export async function run(argv: readonly string[], io: CliIO, signal: AbortSigna
           instances: { type: 'string' },
           warm: { type: 'string' },
           'max-image-pixels': { type: 'string' },
+          'jpeg-decode': { type: 'string' },
           'body-limit': { type: 'string' },
           images: { type: 'string' },
           'post-workers': { type: 'string' },
@@ -167,6 +170,7 @@ export async function run(argv: readonly string[], io: CliIO, signal: AbortSigna
     const warmShapes = warmFlag(values.warm);
     const postWorkers = values['post-workers'] === undefined ? undefined : intFlag('post-workers', values['post-workers'], 0, 0, MAX_POST_WORKERS);
     const maxImagePixels = intFlag('max-image-pixels', values['max-image-pixels'], DEFAULT_MAX_PIXELS, 1, Number.MAX_SAFE_INTEGER);
+    const jpegDecode = choiceFlag('jpeg-decode', values['jpeg-decode'], 'gpu', ['gpu', 'cpu'] as const);
     const bodyLimit = intFlag('body-limit', values['body-limit'], 64 * 1024 * 1024, 1024, 2 ** 31 - 1);
     const common = commonOptions(values, io);
     const device = choiceFlag('device', values.device, 'auto', DEVICES);
@@ -198,6 +202,7 @@ export async function run(argv: readonly string[], io: CliIO, signal: AbortSigna
       batch,
       warmShapes,
       maxImagePixels,
+      jpegDecode,
       bodyLimit,
       imagesDir: values.images ?? null,
       name: values.name ?? `${hostname()}:${intFlag('port', values.port, 8080, 0, 65535)}`,

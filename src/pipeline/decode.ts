@@ -47,14 +47,13 @@ export interface DecodedImage {
   original: { width: number; height: number };
 }
 
-/** A baseline JPEG parsed for the GPU to decode (src/ops/jpeg), with what a result records of its file. */
-export interface DeviceJpeg {
+/** A baseline JPEG parsed for the GPU to decode (src/ops/jpeg): a decoded image but for its pixels. */
+export interface DeviceJpeg extends Omit<DecodedImage, 'data'> {
   jpeg: ParsedJpeg;
-  width: number;
-  height: number;
-  /** The file's size. */
-  bytes: number;
 }
+
+/** An image as the device stage takes it: pixels, or a JPEG it decodes there. */
+export type Frame = DecodedImage | DeviceJpeg;
 
 /** Interleaved H×W×C pixels as a reader produces them, before scaling and the planar layout. */
 interface Interleaved {
@@ -274,9 +273,9 @@ export interface ReadFile {
   hash: string;
 }
 
-/** Decoded file bytes with the bytes' sha256 (hex): what a server records of an upload. */
+/** Decoded file bytes (or, with `jpegOnDevice`, a JPEG parsed for the GPU) with the bytes' sha256 (hex): what a server records of an upload. */
 export interface HashedDecode extends ReadFile {
-  image: DecodedImage;
+  image: Frame;
 }
 
 /**
@@ -302,16 +301,17 @@ export function parseForDevice(buf: Uint8Array, o: DecodeOptions): DeviceJpeg | 
   if ((o.scale ?? 1) !== 1 || buf[0] !== 0xff || buf[1] !== 0xd8) return null;
   try {
     const jpeg = parseJpeg(buf, { maxPixels: o.maxPixels });
-    return { jpeg, width: jpeg.width, height: jpeg.height, bytes: buf.length };
+    const { width, height } = jpeg;
+    return { jpeg, dtype: 'u8', width, height, channels: o.channels === 'gray' ? 1 : 3, bytes: buf.length, original: { width, height } };
   } catch (e) {
     if (e instanceof JpegError) return null;
     throw e;
   }
 }
 
-/** Decodes file bytes and hashes them (decodeBuffer's errors). */
+/** Decodes file bytes (or parses a JPEG for the GPU: `jpegOnDevice`) and hashes them (decodeBuffer's errors). */
 export async function decodeHashed(path: string, bytes: Buffer, o: DecodeOptions): Promise<HashedDecode> {
-  const image = await decodeBuffer(path, bytes, o);
+  const image = (o.jpegOnDevice ? parseForDevice(bytes, o) : null) ?? (await decodeBuffer(path, bytes, o));
   return { image, bytes, hash: createHash('sha256').update(bytes).digest('hex') };
 }
 

@@ -27,8 +27,8 @@ import { Tensor } from '../tensor.js';
 import { Batcher, type BatchLimits, type Geometry } from './batcher.js';
 import type { Defect } from '../detect/defect.js';
 import { detect, detectorFor, type ImageDetection, type TiledOptions } from '../detect/detector.js';
-import { decodeJpegsGpu } from '../ops/jpeg/gpu.js';
-import { DEFAULT_MAX_PIXELS, type DecodedImage, type DecodeOptions, type DeviceJpeg } from './decode.js';
+import { DEFAULT_MAX_PIXELS, type DecodedImage, type DecodeOptions, type Frame } from './decode.js';
+import { framesOnDevice, inFrameOrder, type ItemFailure } from './device-frames.js';
 import { ProgressMeter, type ProgressSnapshot } from './progress.js';
 import { BoundedQueue } from './queue.js';
 import { DEFAULT_RECIPE, type LoadedRecipe, type Recipe } from '../detect/recipe.js';
@@ -107,25 +107,17 @@ export interface InspectOptions {
 interface Decoded {
   item: SourceItem;
   /** The pixels; or a JPEG the device stage decodes on the GPU (`jpegDecode`). */
-  image: DecodedImage | DeviceJpeg;
+  image: Frame;
   hash: string;
   decodeMs: number;
   geometry: Geometry;
-  /** The file's size, and its own width and height (results are in its pixels). */
-  bytes: number;
-  original: { width: number; height: number };
-}
-
-/** An item of a batch that failed alone: a JPEG the GPU found corrupt and sharp could not decode either. */
-interface ItemFailure {
-  failed: unknown;
 }
 
 type Outcome = { detections: (ImageDetection | ItemFailure)[]; ms: number } | { error: unknown };
 
 /** A batch between the device and the post stage: what its items need, and its detections to come. */
 interface Judged {
-  items: Pick<Decoded, 'item' | 'hash' | 'decodeMs' | 'geometry' | 'bytes' | 'original'>[];
+  items: (Pick<Decoded, 'item' | 'hash' | 'decodeMs' | 'geometry'> & Pick<DecodedImage, 'bytes' | 'original'>)[];
   outcome: Promise<Outcome>;
 }
 
@@ -267,14 +259,9 @@ async function decodeStage(run: Run): Promise<void> {
     const t = performance.now();
     try {
       // with the GPU backend the workers are mostly idle: they read, hash and convert colour, the main thread stays free
-      const read = await readAndDecodeItem(options.backend.kind === 'gpu' ? pool : null, item.path, run.decodeOptions);
-      const image = 'jpeg' in read ? read.jpeg : read.image;
-      const geometry: Geometry =
-        'jpeg' in read
-          ? { width: image.width, height: image.height, channels: run.decodeOptions.channels === 'gray' ? 1 : 3, dtype: 'u8' }
-          : { width: image.width, height: image.height, channels: read.image.channels, dtype: read.image.dtype };
-      const original = 'jpeg' in read ? { width: image.width, height: image.height } : read.image.original;
-      await run.decoded.push({ item, image, hash: read.hash, decodeMs: performance.now() - t, geometry, bytes: image.bytes, original });
+      const { image, hash } = await readAndDecodeItem(options.backend.kind === 'gpu' ? pool : null, item.path, run.decodeOptions);
+      const geometry = { width: image.width, height: image.height, channels: image.channels, dtype: image.dtype };
+      await run.decoded.push({ item, image, hash, decodeMs: performance.now() - t, geometry });
     } catch (e) {
       await run.decoded.push(errorResult(item, e, performance.now() - t));
     }
@@ -321,81 +308,38 @@ async function startBatch(run: Run, group: Decoded[]): Promise<{ rest: Promise<(
     const host = (await Tensor.fromFrames(frames, shape, dtype)).data as Uint8Array | Uint16Array;
     return { rest: pool.detect(recipe, host, shape, wantMasks).then((r) => r.detections) };
   }
-  const parts = await onDevice(run, group);
-  const started: { at: number[]; rest: Promise<ImageDetection[]> }[] = [];
+  const { parts, failures } = await framesOnDevice(
+    options.backend,
+    group.map((d) => d.image),
+    (i) => pixelsOf(run, group[i]!),
+  );
+  const started: { at: number[]; found: Promise<ImageDetection[]> }[] = [];
   for (const { x, at } of parts) {
     try {
-      if (!pool) started.push({ at, rest: Promise.resolve(await detect(x, recipe, wantMasks)) });
+      if (!pool) started.push({ at, found: Promise.resolve(await detect(x, recipe, wantMasks)) });
       else {
         const payloads = await detectorFor(recipe).device(x, recipe, wantMasks);
-        started.push({ at, rest: pool.post(recipe, payloads).then((r) => r.detections) });
+        started.push({ at, found: pool.post(recipe, payloads).then((r) => r.detections) });
       }
     } finally {
       x.dispose();
     }
   }
-  const failures = new Map(parts.flatMap((p) => p.failures));
-  const rest = Promise.all(started.map((s) => s.rest)).then((all) => {
-    const found: (ImageDetection | ItemFailure)[] = group.map((_, i) => ({ failed: failures.get(i) }));
-    for (const [k, detections] of all.entries()) {
-      for (const [j, i] of started[k]!.at.entries()) if (i >= 0) found[i] = detections[j]!;
-    }
-    return found;
-  });
+  const rest = Promise.all(started.map((s) => s.found)).then((found) =>
+    inFrameOrder(
+      group.length,
+      started.map((s, k) => ({ at: s.at, found: found[k]! })),
+      failures,
+    ),
+  );
   return { rest };
 }
 
-/** An item's pixels: decoded already, or a JPEG left for the GPU decoded here instead (tiled images, the CPU backend). */
+/** An item's pixels: decoded already, or its JPEG decoded by sharp instead of the GPU (tiled images, corrupt scan data). */
 async function pixelsOf(run: Run, d: Decoded): Promise<DecodedImage> {
   if (!('jpeg' in d.image)) return d.image;
   const read = await readAndDecodeItem(run.pool, d.item.path, { ...run.decodeOptions, jpegOnDevice: false });
-  return (read as { image: DecodedImage }).image;
-}
-
-/**
- * A batch on the GPU, in parts with the group index of each sample (-1: a sample to ignore):
- * the frames decoded on the CPU uploaded, each from its own array (no host copy assembles the
- * batch), and the JPEGs decoded there. A JPEG whose scan data the GPU finds corrupt is decoded
- * with sharp instead (which also takes what libjpeg only warns about) and uploaded with the
- * frames; where sharp fails too, the item fails alone (`failures`).
- */
-async function onDevice(run: Run, group: Decoded[]): Promise<{ x: Tensor; at: number[]; failures: [number, unknown][] }[]> {
-  const g = group[0]!.geometry;
-  const frames = new Map<number, DecodedImage>();
-  const jpegs: number[] = [];
-  for (const [i, d] of group.entries()) {
-    if ('jpeg' in d.image) jpegs.push(i);
-    else frames.set(i, d.image);
-  }
-  const parts: { x: Tensor; at: number[]; failures: [number, unknown][] }[] = [];
-  const failures: [number, unknown][] = [];
-  if (jpegs.length > 0) {
-    const batch = await decodeJpegsGpu(
-      run.options.backend.gpu!,
-      jpegs.map((i) => (group[i]!.image as DeviceJpeg).jpeg),
-      { channels: run.decodeOptions.channels },
-    );
-    const at = jpegs.map((i, k) => ('error' in batch.where[k]! ? -1 : i));
-    parts.push({ x: batch.tensors[0]!, at, failures });
-    for (const i of jpegs.filter((_, k) => at[k] === -1)) {
-      try {
-        frames.set(i, await pixelsOf(run, group[i]!));
-      } catch (e) {
-        failures.push([i, e]);
-      }
-    }
-  }
-  if (frames.size > 0) {
-    const at = [...frames.keys()];
-    const shape: [number, number, number, number] = [at.length, g.channels, g.height, g.width];
-    const x = await run.options.backend.framesToDevice(
-      at.map((i) => frames.get(i)!.data),
-      shape,
-      g.dtype === 'u16' ? 'u16' : 'u8',
-    );
-    parts.push({ x, at, failures: [] });
-  }
-  return parts;
+  return read.image as DecodedImage;
 }
 
 /** One image too large for a batch: its detector's tiled device stage, then the post stage as for a batch. */
@@ -424,7 +368,7 @@ async function deviceStage(run: Run): Promise<void> {
     );
     // the pixels are in the batch now; only what the results need waits with the outcome
     await run.judged.push({
-      items: group.map(({ item, hash, decodeMs, geometry, bytes, original }) => ({ item, hash, decodeMs, geometry, bytes, original })),
+      items: group.map(({ item, hash, decodeMs, geometry, image }) => ({ item, hash, decodeMs, geometry, bytes: image.bytes, original: image.original })),
       outcome,
     });
   }

@@ -25,7 +25,7 @@ async function readAndDecode(task: Extract<WorkerTask, { stage: 'read and decode
   try {
     const { bytes, hash } = await readHashedImageFile(task.path);
     const jpeg = task.options.jpegOnDevice ? parseForDevice(bytes, task.options) : null;
-    if (jpeg) return { jpeg, hash };
+    if (jpeg) return { image: jpeg, hash };
     if (!(await decodeRunsJavaScript(task.path, bytes, task.options))) return { bytes, hash };
     return { image: await decodeBuffer(task.path, bytes, task.options), hash };
   } catch (e) {

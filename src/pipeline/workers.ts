@@ -19,9 +19,8 @@ import { transferables, type ImageDetection, type Payload } from '../detect/dete
 import {
   decodeBuffer,
   decodeErrorOf,
-  type DecodedImage,
   type DecodeOptions,
-  type DeviceJpeg,
+  type Frame,
   type HashedDecode,
   parseForDevice,
   type ReadFile,
@@ -52,24 +51,21 @@ export interface DecodeFailure {
 }
 
 /**
- * A read-and-decode task's answer: the file's hash with the image (transferred), with a JPEG parsed
- * for the GPU to decode (`jpegOnDevice`), or, where decoding runs no JavaScript
+ * A read-and-decode task's answer: the file's hash with the image (transferred; with
+ * `jpegOnDevice`, maybe a JPEG parsed for the GPU) or, where decoding runs no JavaScript
  * (decodeRunsJavaScript), with the bytes for the caller to decode; or the error.
  */
-export type ReadResult = ({ image: DecodedImage } | { jpeg: DeviceJpeg } | { bytes: Uint8Array }) & { hash: string };
+export type ReadResult = ({ image: Frame } | { bytes: Uint8Array }) & { hash: string };
 
 /** A decode task's answer: the image and the bytes (both transferred) with their hash. */
 export interface DecodeResult {
-  image: DecodedImage;
+  image: Frame;
   bytes: Uint8Array;
   hash: string;
 }
 
-/** WorkerPool.readAndDecode's answer: the file's hash with its image, its JPEG for the GPU, or its bytes to decode. */
-export type ReadAndDecoded = { image: DecodedImage; hash: string } | { jpeg: DeviceJpeg; hash: string } | ReadFile;
-
-/** An item read for a run: its pixels, or (with `jpegOnDevice`) a JPEG the device stage decodes. */
-export type ReadItem = { image: DecodedImage; hash: string } | { jpeg: DeviceJpeg; hash: string };
+/** WorkerPool.readAndDecode's answer: the file's hash with its image, or with its bytes to decode. */
+export type ReadAndDecoded = { image: Frame; hash: string } | ReadFile;
 
 export const MAX_POST_WORKERS = 256;
 
@@ -78,11 +74,11 @@ export const MAX_POST_WORKERS = 256;
  * JavaScript (WorkerPool.readAndDecode), the rest here (libvips' own threads); without a pool, here.
  * With `jpegOnDevice`, a JPEG the GPU decodes exactly comes back parsed instead (parseForDevice).
  */
-export async function readAndDecodeItem(pool: WorkerPool | null, path: string, options: DecodeOptions): Promise<ReadItem> {
+export async function readAndDecodeItem(pool: WorkerPool | null, path: string, options: DecodeOptions): Promise<{ image: Frame; hash: string }> {
   const read: ReadAndDecoded = pool ? await pool.readAndDecode(path, options) : await readHashedImageFile(path);
   if (!('bytes' in read)) return read;
   const jpeg = options.jpegOnDevice ? parseForDevice(read.bytes, options) : null;
-  return jpeg ? { jpeg, hash: read.hash } : { image: await decodeBuffer(path, read.bytes, options), hash: read.hash };
+  return { image: jpeg ?? (await decodeBuffer(path, read.bytes, options)), hash: read.hash };
 }
 
 /**

@@ -54,6 +54,8 @@ export interface ServeOptions {
   warmShapes?: readonly { width: number; height: number }[];
   /** Largest image accepted, width × height (decompression bombs); default 0x3FFF². */
   maxImagePixels?: number;
+  /** Where baseline JPEGs decode with the GPU backend at scale 1, as in `inspect` (InspectOptions.jpegDecode; default 'gpu'). */
+  jpegDecode?: 'gpu' | 'cpu';
   /** Largest request body in bytes (default 64 MiB). */
   bodyLimit?: number;
   /** Bearer token every route but /health, /ready and the dashboard page requires; null or '' for none. */
@@ -84,6 +86,8 @@ export interface ServiceContext {
   models: ReadonlyMap<string, LoadedRecipe>;
   defaultRecipe: LoadedRecipe;
   maxImagePixels: number;
+  /** Whether uploads' baseline JPEGs are left for the GPU to decode (ServeOptions.jpegDecode). */
+  jpegOnDevice: boolean;
   imagesDir: string | null;
   /** Decodes and hashes an upload: on the worker threads when there are any, so the event loop only answers HTTP and drives the device. */
   decode: (name: string, bytes: Buffer, options: DecodeOptions) => Promise<HashedDecode>;
@@ -146,6 +150,7 @@ const RETRY_AFTER_S = 1;
 function checkOptions(o: ServeOptions): void {
   if (o.maxImagePixels !== undefined && !(is.integer(o.maxImagePixels) && o.maxImagePixels >= 1))
     throw invalidParameter('maxImagePixels', 'an integer ≥ 1', o.maxImagePixels);
+  if (o.jpegDecode !== undefined && !is.inArray(o.jpegDecode, ['gpu', 'cpu'])) throw invalidParameter('jpegDecode', "'gpu' or 'cpu'", o.jpegDecode);
   if (o.bodyLimit !== undefined && !(is.integer(o.bodyLimit) && o.bodyLimit >= 1024))
     throw invalidParameter('bodyLimit', 'an integer ≥ 1024 (bytes)', o.bodyLimit);
   const b = o.batch ?? {};
@@ -221,6 +226,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     models: new Map(models.map((r) => [r.recipe.name, r])),
     defaultRecipe: recipes[0]!,
     maxImagePixels: options.maxImagePixels ?? DEFAULT_MAX_PIXELS,
+    jpegOnDevice: options.backend?.kind === 'gpu' && options.jpegDecode !== 'cpu',
     imagesDir: options.imagesDir ?? null,
     decode: workers ? (name, bytes, o) => workers.decode(name, bytes, o) : decodeHashed,
     ready: false,

@@ -15,7 +15,8 @@ import type { LoadedRecipe, Recipe } from '../detect/recipe.js';
 import { toOriginal } from '../detect/rescale.js';
 import { KensaError } from '../errors.js';
 import { Batcher, type Geometry } from '../pipeline/batcher.js';
-import type { DecodedImage } from '../pipeline/decode.js';
+import type { DecodedImage, Frame } from '../pipeline/decode.js';
+import { framesOnDevice, inFrameOrder, type ItemFailure } from '../pipeline/device-frames.js';
 import { batchLimitsFor, bytesPerPixelOf, tilingFor } from '../pipeline/inspect.js';
 import type { WorkerPool } from '../pipeline/workers.js';
 import { Tensor } from '../tensor.js';
@@ -65,10 +66,13 @@ export interface SubmitOptions {
   wantMask: boolean;
   /** performance.now() time after which the image must not reach the device. */
   deadline?: number;
+  /** For a JPEG left for the GPU: its pixels from sharp, where the GPU cannot decode it (corrupt scan data, a tiled image). */
+  redecode?: () => Promise<DecodedImage>;
 }
 
 interface Job {
-  image: DecodedImage;
+  image: Frame;
+  redecode?: () => Promise<DecodedImage>;
   geometry: Geometry;
   wantMask: boolean;
   enqueued: number;
@@ -134,8 +138,8 @@ export class InspectionEngine {
     throw new KensaError('KENSA_ERR_OVERLOADED', message);
   }
 
-  /** Queues one decoded image for the recipe; settles with its inspection, or fails with KENSA_ERR_OVERLOADED or KENSA_ERR_DEADLINE. */
-  submit(loaded: LoadedRecipe, image: DecodedImage, o: SubmitOptions): Promise<Inspection> {
+  /** Queues one decoded image (or a JPEG the GPU decodes) for the recipe; settles with its inspection, or fails with KENSA_ERR_OVERLOADED or KENSA_ERR_DEADLINE. */
+  submit(loaded: LoadedRecipe, image: Frame, o: SubmitOptions): Promise<Inspection> {
     try {
       this.admit();
     } catch (e) {
@@ -149,6 +153,7 @@ export class InspectionEngine {
         image,
         geometry: { width: image.width, height: image.height, channels: image.channels, dtype: image.dtype },
         wantMask: o.wantMask,
+        ...(o.redecode ? { redecode: o.redecode } : {}),
         enqueued: now,
         expired: false,
         timer: null,
@@ -224,15 +229,11 @@ export class InspectionEngine {
       const { found, deviceMs } = await this.#compute(recipe, jobs);
       const computeMs = performance.now() - started;
       this.#observer?.batch(recipe.name, jobs.length, computeMs, deviceMs);
-      jobs.forEach((j, i) => {
-        j.resolve({
-          detection: toOriginal(found[i]!, j.geometry, j.image.original),
-          queueMs: started - j.enqueued,
-          computeMs,
-          deviceMs,
-          batchSize: jobs.length,
-        });
-      });
+      for (const [i, j] of jobs.entries()) {
+        const f = found[i]!;
+        if ('failed' in f) j.reject(f.failed);
+        else j.resolve({ detection: toOriginal(f, j.geometry, j.image.original), queueMs: started - j.enqueued, computeMs, deviceMs, batchSize: jobs.length });
+      }
     } catch (e) {
       this.#observer?.failed(recipe.name, jobs.length);
       for (const j of jobs) j.reject(e);
@@ -243,40 +244,48 @@ export class InspectionEngine {
    * One batch: tile by tile for an image too large for one binding, else as one N×C×H×W tensor;
    * with a pool, the CPU backend's whole recipe or the GPU's post stage runs on a worker thread.
    */
-  async #compute(recipe: Recipe, jobs: readonly Pick<Job, 'image' | 'geometry' | 'wantMask'>[]): Promise<{ found: ImageDetection[]; deviceMs: number }> {
+  async #compute(
+    recipe: Recipe,
+    jobs: readonly Pick<Job, 'image' | 'geometry' | 'wantMask' | 'redecode'>[],
+  ): Promise<{ found: (ImageDetection | ItemFailure)[]; deviceMs: number }> {
     const { backend } = this.options;
     const pool = this.options.pool ?? null;
     const g = jobs[0]!.geometry;
     const wantMasks = jobs.some((j) => j.wantMask);
     const detector = detectorFor(recipe);
     const started = performance.now();
-    const post = async (payloads: Payload[]) => {
-      const deviceMs = performance.now() - started;
-      const found = pool ? (await pool.post(recipe, payloads)).detections : payloads.map((p) => detector.post(p, recipe));
-      return { found, deviceMs };
-    };
+    const post = async (payloads: Payload[]) => (pool ? (await pool.post(recipe, payloads)).detections : payloads.map((p) => detector.post(p, recipe)));
     const tiling = jobs.length === 1 ? tilingFor(backend, recipe, g) : null;
     if (tiling) {
-      const { data, width, height } = jobs[0]!.image;
-      return post([await detector.tiled!.device({ data, width, height }, recipe, wantMasks, tiling)]);
+      const { data, width, height } = await pixelsOf(jobs[0]!);
+      const payload = await detector.tiled!.device({ data, width, height }, recipe, wantMasks, tiling);
+      const deviceMs = performance.now() - started;
+      return { found: await post([payload]), deviceMs };
     }
-    const shape: [number, number, number, number] = [jobs.length, g.channels, g.height, g.width];
-    const dtype = g.dtype === 'u16' ? 'u16' : 'u8';
-    const frames = jobs.map((j) => j.image.data);
     // a model's sessions live on this thread: its recipe never runs on a worker
     if (pool && backend.kind === 'cpu' && detector.portable) {
-      const host = (await Tensor.fromFrames(frames, shape, dtype)).data as Uint8Array | Uint16Array;
+      const shape: [number, number, number, number] = [jobs.length, g.channels, g.height, g.width];
+      const frames = await Promise.all(jobs.map(async (j) => (await pixelsOf(j)).data));
+      const host = (await Tensor.fromFrames(frames, shape, g.dtype === 'u16' ? 'u16' : 'u8')).data as Uint8Array | Uint16Array;
       const found = (await pool.detect(recipe, host, shape, wantMasks)).detections;
       return { found, deviceMs: performance.now() - started };
     }
-    const x = await backend.framesToDevice(frames, shape, dtype);
-    let payloads: Payload[];
-    try {
-      payloads = await detector.device(x, recipe, wantMasks);
-    } finally {
-      x.dispose();
+    const { parts, failures } = await framesOnDevice(
+      backend,
+      jobs.map((j) => j.image),
+      (i) => pixelsOf(jobs[i]!),
+    );
+    const done: { at: number[]; payloads: Payload[] }[] = [];
+    for (const { x, at } of parts) {
+      try {
+        done.push({ at, payloads: await detector.device(x, recipe, wantMasks) });
+      } finally {
+        x.dispose();
+      }
     }
-    return post(payloads);
+    const deviceMs = performance.now() - started;
+    const found = await Promise.all(done.map(async ({ at, payloads }) => ({ at, found: await post(payloads) })));
+    return { found: inFrameOrder(jobs.length, found, failures), deviceMs };
   }
 
   /**
@@ -303,6 +312,13 @@ export class InspectionEngine {
     await idle;
     if (this.#timer) clearTimeout(this.#timer);
   }
+}
+
+/** A job's pixels: decoded already, or its JPEG decoded by sharp instead of the GPU. */
+async function pixelsOf(j: Pick<Job, 'image' | 'redecode'>): Promise<DecodedImage> {
+  if (!('jpeg' in j.image)) return j.image;
+  if (!j.redecode) throw new KensaError('KENSA_ERR_DECODE', 'A JPEG left for the GPU has no CPU decode to fall back on');
+  return j.redecode();
 }
 
 function deadlineError(lateMs: number): KensaError {

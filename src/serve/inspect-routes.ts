@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
 import { KensaError } from '../errors.js';
-import type { DecodedImage } from '../pipeline/decode.js';
+import { decodeBuffer, type DecodeOptions, type Frame } from '../pipeline/decode.js';
 import { maskFileName } from '../pipeline/inspect.js';
 import type { ItemResult as StoredItem } from '../store/schema.js';
 import { httpError, type ServiceContext, withStatus } from './app.js';
@@ -307,19 +307,27 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
   ): Promise<InspectResult> {
     engine.admit();
     const t = performance.now();
-    let image: DecodedImage;
+    let image: Frame;
     let hash: string;
+    const options: DecodeOptions = {
+      channels: 'gray',
+      maxPixels: context.maxImagePixels,
+      scale: loaded.recipe.input.scale,
+      jpegOnDevice: context.jpegOnDevice,
+    };
     try {
       // the bytes travel to a worker and back: keep the returned ones
-      ({ image, bytes, hash } = await context.decode(name, bytes, { channels: 'gray', maxPixels: context.maxImagePixels, scale: loaded.recipe.input.scale }));
+      ({ image, bytes, hash } = await context.decode(name, bytes, options));
     } catch (e) {
       context.metrics.images.inc({ recipe: loaded.recipe.name, verdict: 'error' });
       throw e;
     }
     const decodeMs = performance.now() - t;
     context.metrics.decode.observe(decodeMs / 1000);
+    const upload = bytes;
     const inspection = await engine.submit(loaded, image, {
       wantMask: wantMask || context.imagesDir !== null,
+      redecode: () => decodeBuffer(name, upload, { ...options, jpegOnDevice: false }),
       ...(deadline !== undefined ? { deadline } : {}),
     });
     context.metrics.queueWait.observe(inspection.queueMs / 1000);

@@ -73,3 +73,58 @@ test('a kensa UNet recipe served on the GPU backend runs on the GPU (it ran in J
     await app.close();
   }
 });
+
+test('JPEG uploads decode on the GPU (jpegDecode gpu) and answer as sharp-decoded ones; one whose scan data is cut short falls back to sharp', async (t) => {
+  if (noGpu) return t.skip(noGpu);
+  const jpeg = async (spot: boolean, channels: 1 | 3) => {
+    const img = new Uint8Array(48 * 48 * channels).map((_, i) => 110 + (i % 13));
+    if (spot) for (let y = 10; y < 16; y++) for (let x = 20; x < 26; x++) for (let c = 0; c < channels; c++) img[(y * 48 + x) * channels + c] = 240;
+    return sharp(img, { raw: { width: 48, height: 48, channels } })
+      .jpeg({ quality: 92 })
+      .toBuffer();
+  };
+  const whole = await jpeg(true, 3);
+  const cut = Buffer.concat([whole.subarray(0, Math.floor(whole.length * 0.7)), Buffer.from([0xff, 0xd9])]);
+  const bodies = [await jpeg(true, 1), await jpeg(false, 3), whole, cut];
+  const answers: unknown[][] = [];
+  for (const jpegDecode of ['gpu', 'cpu'] as const) {
+    const app = await buildServer({
+      backend: gpu!,
+      store: null,
+      postWorkers: 1,
+      jpegDecode,
+      batch: { maxBatch: 4, maxQueueDelayUs: 10_000_000, instances: 1 },
+    });
+    const device = gpu!.gpu!;
+    const dispatch = device.dispatch.bind(device);
+    const names = new Set<string>();
+    device.dispatch = (args) => {
+      names.add(args.program.name);
+      dispatch(args);
+    };
+    const res = await Promise.all(
+      bodies.map((payload) => app.inject({ method: 'POST', url: '/v1/inspect?mask=png', headers: { 'content-type': 'image/jpeg' }, payload })),
+    ).finally(() => {
+      device.dispatch = dispatch;
+    });
+    await app.close();
+    assert.deepEqual(
+      res.map((r) => [r.statusCode, r.json().timings?.batchSize]),
+      [
+        [200, 4],
+        [200, 4],
+        [200, 4],
+        [200, 4],
+      ],
+    );
+    assert.equal(names.has('jpeg_decode'), jpegDecode === 'gpu');
+    answers.push(
+      res.map((r) => ({
+        verdict: r.json().verdict,
+        mask: r.json().mask,
+        boxes: r.json().defects.map((d: Answer['defects'][number]) => [d.x, d.y, d.w, d.h, d.area]),
+      })),
+    );
+  }
+  assert.deepEqual(answers[0], answers[1]);
+});

@@ -1,0 +1,84 @@
+/**
+ * A batch of frames of one geometry onto the GPU, for `inspect`'s device stage and the service's
+ * engine alike: frames decoded on the CPU are uploaded, each from its own array (no host copy
+ * assembles the batch), and JPEGs left for the GPU (`jpegOnDevice`) are decoded there in one set
+ * of dispatches (src/ops/jpeg). A JPEG whose scan data the GPU finds corrupt is decoded again by
+ * `redecode` (sharp, which also takes what libjpeg only warns about) and uploaded with the
+ * frames; where that fails too, the item fails alone.
+ */
+import type { Backend } from '../backend.js';
+import { decodeJpegsGpu } from '../ops/jpeg/gpu.js';
+import type { Tensor } from '../tensor.js';
+import type { DecodedImage, DeviceJpeg, Frame } from './decode.js';
+
+/** Samples of a batch on the device, with the frame index of each (-1: a sample to ignore). */
+export interface DevicePart {
+  x: Tensor;
+  at: number[];
+}
+
+/** An item of a batch that failed alone (its JPEG could be decoded neither on the GPU nor by sharp). */
+export interface ItemFailure {
+  failed: unknown;
+}
+
+/** `frames` (one geometry) on the GPU in parts, and the items that failed alone, by frame index. */
+export async function framesOnDevice(
+  backend: Backend,
+  frames: readonly Frame[],
+  redecode: (index: number) => Promise<DecodedImage>,
+): Promise<{ parts: DevicePart[]; failures: Map<number, unknown> }> {
+  const g = frames[0]!;
+  const pixels = new Map<number, DecodedImage>();
+  const jpegs: number[] = [];
+  for (const [i, f] of frames.entries()) {
+    if ('jpeg' in f) jpegs.push(i);
+    else pixels.set(i, f);
+  }
+  const parts: DevicePart[] = [];
+  const failures = new Map<number, unknown>();
+  if (jpegs.length > 0) {
+    const channels = g.channels === 1 ? 'gray' : 'rgb';
+    const batch = await decodeJpegsGpu(
+      backend.gpu!,
+      jpegs.map((i) => (frames[i] as DeviceJpeg).jpeg),
+      { channels },
+    );
+    // one output size: the frames share a geometry
+    const at = jpegs.map((i, k) => ('error' in batch.where[k]! ? -1 : i));
+    parts.push({ x: batch.tensors[0]!, at });
+    for (const i of jpegs.filter((_, k) => at[k] === -1)) {
+      try {
+        pixels.set(i, await redecode(i));
+      } catch (e) {
+        failures.set(i, e);
+      }
+    }
+  }
+  if (pixels.size > 0) {
+    const at = [...pixels.keys()];
+    const shape: [number, number, number, number] = [at.length, g.channels, g.height, g.width];
+    parts.push({
+      x: await backend.framesToDevice(
+        at.map((i) => pixels.get(i)!.data),
+        shape,
+        g.dtype === 'u16' ? 'u16' : 'u8',
+      ),
+      at,
+    });
+  }
+  return { parts, failures };
+}
+
+/** Each frame's result in frame order, from the parts' results (a failed item's failure in its place). */
+export function inFrameOrder<T>(
+  count: number,
+  parts: readonly { at: readonly number[]; found: readonly T[] }[],
+  failures: ReadonlyMap<number, unknown>,
+): (T | ItemFailure)[] {
+  const out: (T | ItemFailure)[] = Array.from({ length: count }, (_, i) => ({ failed: failures.get(i) }));
+  for (const { at, found } of parts) {
+    for (const [j, i] of at.entries()) if (i >= 0) out[i] = found[j]!;
+  }
+  return out;
+}
