@@ -46,7 +46,8 @@ export async function framesOnDevice(
     );
     // one output size: the frames share a geometry
     const at = jpegs.map((i, k) => ('error' in batch.where[k]! ? -1 : i));
-    parts.push({ x: batch.tensors[0]!, at });
+    if (at.some((i) => i >= 0)) parts.push({ x: batch.tensors[0]!, at });
+    else batch.tensors[0]!.dispose();
     for (const i of jpegs.filter((_, k) => at[k] === -1)) {
       try {
         pixels.set(i, await redecode(i));
@@ -58,14 +59,19 @@ export async function framesOnDevice(
   if (pixels.size > 0) {
     const at = [...pixels.keys()];
     const shape: [number, number, number, number] = [at.length, g.channels, g.height, g.width];
-    parts.push({
-      x: await backend.framesToDevice(
-        at.map((i) => pixels.get(i)!.data),
-        shape,
-        g.dtype === 'u16' ? 'u16' : 'u8',
-      ),
-      at,
-    });
+    try {
+      parts.push({
+        x: await backend.framesToDevice(
+          at.map((i) => pixels.get(i)!.data),
+          shape,
+          g.dtype === 'u16' ? 'u16' : 'u8',
+        ),
+        at,
+      });
+    } catch (e) {
+      for (const { x } of parts) x.dispose();
+      throw e;
+    }
   }
   return { parts, failures };
 }

@@ -314,16 +314,16 @@ async function startBatch(run: Run, group: Decoded[]): Promise<{ rest: Promise<(
     (i) => pixelsOf(run, group[i]!),
   );
   const started: { at: number[]; found: Promise<ImageDetection[]> }[] = [];
-  for (const { x, at } of parts) {
-    try {
+  try {
+    for (const { x, at } of parts) {
       if (!pool) started.push({ at, found: Promise.resolve(await detect(x, recipe, wantMasks)) });
       else {
         const payloads = await detectorFor(recipe).device(x, recipe, wantMasks);
         started.push({ at, found: pool.post(recipe, payloads).then((r) => r.detections) });
       }
-    } finally {
-      x.dispose();
     }
+  } finally {
+    for (const { x } of parts) x.dispose();
   }
   const rest = Promise.all(started.map((s) => s.found)).then((found) =>
     inFrameOrder(

@@ -276,12 +276,10 @@ export class InspectionEngine {
       (i) => pixelsOf(jobs[i]!),
     );
     const done: { at: number[]; payloads: Payload[] }[] = [];
-    for (const { x, at } of parts) {
-      try {
-        done.push({ at, payloads: await detector.device(x, recipe, wantMasks) });
-      } finally {
-        x.dispose();
-      }
+    try {
+      for (const { x, at } of parts) done.push({ at, payloads: await detector.device(x, recipe, wantMasks) });
+    } finally {
+      for (const { x } of parts) x.dispose();
     }
     const deviceMs = performance.now() - started;
     const found = await Promise.all(done.map(async ({ at, payloads }) => ({ at, found: await post(payloads) })));
