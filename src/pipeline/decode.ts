@@ -297,8 +297,9 @@ export async function decodeRunsJavaScript(path: string, buf: Buffer, o: DecodeO
  * JPEG at scale 1, 8-bit; src/ops/jpeg lists what it refuses); null for every other file, which
  * decodeBuffer then decodes, its errors (the pixel limit, a corrupt file) included.
  */
-export function parseForDevice(buf: Uint8Array, o: DecodeOptions): DeviceJpeg | null {
-  if ((o.scale ?? 1) !== 1 || buf[0] !== 0xff || buf[1] !== 0xd8) return null;
+export function parseForDevice(path: string, buf: Uint8Array, o: DecodeOptions): DeviceJpeg | null {
+  // kensa's own readers first: a header-less raw frame may begin with a JPEG's marker bytes
+  if ((o.scale ?? 1) !== 1 || READERS.has(extname(path).toLowerCase()) || buf[0] !== 0xff || buf[1] !== 0xd8) return null;
   try {
     const jpeg = parseJpeg(buf, { maxPixels: o.maxPixels });
     const { width, height } = jpeg;
@@ -311,7 +312,7 @@ export function parseForDevice(buf: Uint8Array, o: DecodeOptions): DeviceJpeg | 
 
 /** Decodes file bytes (or parses a JPEG for the GPU: `jpegOnDevice`) and hashes them (decodeBuffer's errors). */
 export async function decodeHashed(path: string, bytes: Buffer, o: DecodeOptions): Promise<HashedDecode> {
-  const image = (o.jpegOnDevice ? parseForDevice(bytes, o) : null) ?? (await decodeBuffer(path, bytes, o));
+  const image = (o.jpegOnDevice ? parseForDevice(path, bytes, o) : null) ?? (await decodeBuffer(path, bytes, o));
   return { image, bytes, hash: createHash('sha256').update(bytes).digest('hex') };
 }
 

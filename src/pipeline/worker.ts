@@ -24,7 +24,7 @@ function failure(e: unknown): DecodeFailure {
 async function readAndDecode(task: Extract<WorkerTask, { stage: 'read and decode' }>): Promise<ReadResult | DecodeFailure> {
   try {
     const { bytes, hash } = await readHashedImageFile(task.path);
-    const jpeg = task.options.jpegOnDevice ? parseForDevice(bytes, task.options) : null;
+    const jpeg = task.options.jpegOnDevice ? parseForDevice(task.path, bytes, task.options) : null;
     if (jpeg) return { image: jpeg, hash };
     if (!(await decodeRunsJavaScript(task.path, bytes, task.options))) return { bytes, hash };
     return { image: await decodeBuffer(task.path, bytes, task.options), hash };

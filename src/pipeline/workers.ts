@@ -77,7 +77,7 @@ export const MAX_POST_WORKERS = 256;
 export async function readAndDecodeItem(pool: WorkerPool | null, path: string, options: DecodeOptions): Promise<{ image: Frame; hash: string }> {
   const read: ReadAndDecoded = pool ? await pool.readAndDecode(path, options) : await readHashedImageFile(path);
   if (!('bytes' in read)) return read;
-  const jpeg = options.jpegOnDevice ? parseForDevice(read.bytes, options) : null;
+  const jpeg = options.jpegOnDevice ? parseForDevice(path, read.bytes, options) : null;
   return { image: jpeg ?? (await decodeBuffer(path, read.bytes, options)), hash: read.hash };
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../_kit/tmp.js';
 import sharp from 'sharp';
-import { decodeBuffer, decodeFile, DEFAULT_MAX_PIXELS, scaledSize, type DecodeOptions, type DecodeScale } from '../../src/pipeline/decode.js';
+import { decodeBuffer, decodeFile, DEFAULT_MAX_PIXELS, parseForDevice, scaledSize, type DecodeOptions, type DecodeScale } from '../../src/pipeline/decode.js';
 import { generateSample } from '../../src/samples/generate.js';
 
 const gray: DecodeOptions = { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS };
@@ -316,4 +316,22 @@ test('at a scale the pixel limit still applies to the file’s size, a truncated
       (e as { code?: string }).code === 'KENSA_ERR_INVALID_ARGUMENT' &&
       /^Expected one of 1, 0\.5, 0\.25, 0\.125 for scale but received 0\.3 of type number$/.test((e as Error).message),
   );
+});
+
+test('parseForDevice takes baseline JPEGs at scale 1 only; everything else stays with decodeBuffer', async () => {
+  const raw = { raw: { width: 40, height: 24, channels: 3 as const } };
+  const pixels = new Uint8Array(40 * 24 * 3).map((_, i) => i % 251);
+  const baseline = await sharp(pixels, raw).jpeg().toBuffer();
+  const found = parseForDevice('a.jpg', baseline, gray);
+  assert.ok(found);
+  assert.deepEqual(
+    { ...found, jpeg: undefined },
+    { jpeg: undefined, dtype: 'u8', width: 40, height: 24, channels: 1, bytes: baseline.length, original: { width: 40, height: 24 } },
+  );
+  assert.equal(parseForDevice('a.jpg', baseline, { ...gray, scale: 0.5 }), null);
+  assert.equal(parseForDevice('a.jpg', await sharp(pixels, raw).jpeg({ progressive: true }).toBuffer(), gray), null);
+  assert.equal(parseForDevice('a.jpg', baseline, { ...gray, maxPixels: 100 }), null);
+  // a header-less frame that happens to begin with a JPEG's marker bytes is a raw frame
+  assert.equal(parseForDevice('frame.raw', baseline, gray), null);
+  assert.equal(parseForDevice('a.png', Buffer.from('not an image'), gray), null);
 });
