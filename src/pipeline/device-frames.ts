@@ -37,29 +37,33 @@ export async function framesOnDevice(
   }
   const parts: DevicePart[] = [];
   const failures = new Map<number, unknown>();
-  if (jpegs.length > 0) {
-    const channels = g.channels === 1 ? 'gray' : 'rgb';
-    const batch = await decodeJpegsGpu(
-      backend.gpu!,
-      jpegs.map((i) => (frames[i] as DeviceJpeg).jpeg),
-      { channels },
-    );
-    // one output size: the frames share a geometry
-    const at = jpegs.map((i, k) => ('error' in batch.where[k]! ? -1 : i));
-    if (at.some((i) => i >= 0)) parts.push({ x: batch.tensors[0]!, at });
-    else batch.tensors[0]!.dispose();
-    for (const i of jpegs.filter((_, k) => at[k] === -1)) {
+  const binding = backend.gpu!.info.limits.maxStorageBufferBindingSize!;
+  const { chunks, alone } = coefficientChunks(jpegs, frames, binding);
+  // a file whose coefficients alone pass the binding goes to sharp, as one the GPU finds corrupt
+  const failed = [...alone];
+  try {
+    for (const chunk of chunks) {
+      const batch = await decodeJpegsGpu(
+        backend.gpu!,
+        chunk.map((i) => (frames[i] as DeviceJpeg).jpeg),
+        { channels: g.channels === 1 ? 'gray' : 'rgb' },
+      );
+      // one output size: the frames share a geometry
+      const at = chunk.map((i, k) => ('error' in batch.where[k]! ? -1 : i));
+      if (at.some((i) => i >= 0)) parts.push({ x: batch.tensors[0]!, at });
+      else batch.tensors[0]!.dispose();
+      failed.push(...chunk.filter((_, k) => at[k] === -1));
+    }
+    for (const i of failed) {
       try {
         pixels.set(i, await redecode(i));
       } catch (e) {
         failures.set(i, e);
       }
     }
-  }
-  if (pixels.size > 0) {
-    const at = [...pixels.keys()];
-    const shape: [number, number, number, number] = [at.length, g.channels, g.height, g.width];
-    try {
+    if (pixels.size > 0) {
+      const at = [...pixels.keys()];
+      const shape: [number, number, number, number] = [at.length, g.channels, g.height, g.width];
       parts.push({
         x: await backend.framesToDevice(
           at.map((i) => pixels.get(i)!.data),
@@ -68,12 +72,36 @@ export async function framesOnDevice(
         ),
         at,
       });
-    } catch (e) {
-      for (const { x } of parts) x.dispose();
-      throw e;
     }
+  } catch (e) {
+    for (const { x } of parts) x.dispose();
+    throw e;
   }
   return { parts, failures };
+}
+
+/**
+ * The JPEG frames in runs whose coefficients (one i32 each: 256 bytes a block, the decoder's
+ * largest buffer) fit one storage binding, and those that pass it alone.
+ */
+function coefficientChunks(jpegs: readonly number[], frames: readonly Frame[], binding: number): { chunks: number[][]; alone: number[] } {
+  const chunks: number[][] = [];
+  const alone: number[] = [];
+  let bytes = binding;
+  for (const i of jpegs) {
+    const { mcusx, mcusy, blocksPerMcu } = (frames[i] as DeviceJpeg).jpeg;
+    const need = mcusx * mcusy * blocksPerMcu * 256;
+    if (need > binding) alone.push(i);
+    else {
+      if (bytes + need > binding) {
+        chunks.push([]);
+        bytes = 0;
+      }
+      chunks.at(-1)!.push(i);
+      bytes += need;
+    }
+  }
+  return { chunks, alone };
 }
 
 /** Each frame's result in frame order, from the parts' results (a failed item's failure in its place). */
