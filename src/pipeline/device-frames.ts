@@ -37,7 +37,8 @@ export async function framesOnDevice(
   }
   const parts: DevicePart[] = [];
   const failures = new Map<number, unknown>();
-  const binding = backend.gpu!.info.limits.maxStorageBufferBindingSize!;
+  // JPEG frames come only with the GPU backend (jpegOnDevice)
+  const binding = jpegs.length > 0 ? backend.gpu!.info.limits.maxStorageBufferBindingSize! : 0;
   const { chunks, alone } = coefficientChunks(jpegs, frames, binding);
   // a file whose coefficients alone pass the binding goes to sharp, as one the GPU finds corrupt
   const failed = [...alone];

@@ -19,7 +19,17 @@ import { DEFAULT_RECIPE, type LoadedRecipe, parseRecipe } from '../detect/recipe
 import type { OpenModel } from '../models/registry.js';
 import type { SessionOptions } from '../models/session.js';
 import { type ErrorCode, KensaError } from '../errors.js';
-import { DEFAULT_MAX_PIXELS, decodeHashed, type HashedDecode, type DecodeOptions, PixelLimitError, scaledSize } from '../pipeline/decode.js';
+import sharp from 'sharp';
+import {
+  DEFAULT_MAX_PIXELS,
+  decodeBuffer,
+  decodeHashed,
+  type HashedDecode,
+  type DecodeOptions,
+  parseForDevice,
+  PixelLimitError,
+  scaledSize,
+} from '../pipeline/decode.js';
 import { deviceLabel } from '../pipeline/run.js';
 import { openRecipeTemplate, recipeTemplate, type OpenTemplate } from '../pipeline/template.js';
 import { openTemplates } from '../detect/template.js';
@@ -373,6 +383,17 @@ async function warm(context: ServiceContext, shapes: readonly { width: number; h
         original,
       };
       for (const count of new Set(counts)) await engine.warm(loaded, image, count);
+      // uploads' JPEGs decode on the GPU: its decoder's programs for gray and 4:2:0 colour files
+      if (context.jpegOnDevice && !template && loaded.recipe.input.scale === 1) {
+        for (const channels of [1, 3] as const) {
+          const file = await sharp(Buffer.alloc(width * height * channels, 128), { raw: { width, height, channels } })
+            .jpeg({ chromaSubsampling: '4:2:0' })
+            .toBuffer();
+          const o: DecodeOptions = { channels: 'gray', maxPixels: context.maxImagePixels };
+          const jpeg = parseForDevice('warm-up.jpg', file, o);
+          if (jpeg) await engine.warm(loaded, jpeg, 1, () => decodeBuffer('warm-up.jpg', file, o));
+        }
+      }
     }
   }
 }

@@ -288,16 +288,17 @@ export class InspectionEngine {
 
   /**
    * Runs the recipe once on a batch of `count` copies of `image` outside the queue (warm-up: the
-   * device compiles its pipelines, a model's provider its kernels, for that batch shape). The
+   * device compiles its pipelines, a model's provider its kernels, for that batch shape; a JPEG
+   * frame, the GPU decoder's). The
    * count is capped at what the lane's batcher could form (its pixel budget).
    */
-  async warm(loaded: LoadedRecipe, image: DecodedImage, count: number): Promise<number> {
+  async warm(loaded: LoadedRecipe, image: Frame, count: number, redecode?: () => Promise<DecodedImage>): Promise<number> {
     const g = { width: image.width, height: image.height, channels: image.channels, dtype: image.dtype };
     const { maxPixels } = this.#lane(loaded).batcher.limits;
     const n = Math.max(1, Math.min(count, Math.floor(maxPixels / (g.width * g.height * g.channels))));
     await this.#compute(
       loaded.recipe,
-      Array.from({ length: n }, () => ({ image, geometry: g, wantMask: false })),
+      Array.from({ length: n }, () => ({ image, geometry: g, wantMask: false, ...(redecode ? { redecode } : {}) })),
     );
     return n;
   }

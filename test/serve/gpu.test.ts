@@ -128,3 +128,32 @@ test('JPEG uploads decode on the GPU (jpegDecode gpu) and answer as sharp-decode
   }
   assert.deepEqual(answers[0], answers[1]);
 });
+
+test("warm-up on the GPU runs the JPEG decoder's programs too, so /ready means the first JPEG compiles nothing", { skip: noGpu }, async () => {
+  const device = gpu!.gpu!;
+  const dispatch = device.dispatch.bind(device);
+  const names = new Set<string>();
+  device.dispatch = (args) => {
+    names.add(args.program.name);
+    dispatch(args);
+  };
+  try {
+    for (const jpegDecode of ['cpu', 'gpu'] as const) {
+      names.clear();
+      const app = await buildServer({
+        backend: gpu!,
+        store: null,
+        postWorkers: 0,
+        jpegDecode,
+        warmShapes: [{ width: 40, height: 24 }],
+        batch: { instances: 1 },
+      });
+      await app.kensa.warmed;
+      assert.equal(app.kensa.ready, true);
+      await app.close();
+      assert.equal(names.has('jpeg_decode'), jpegDecode === 'gpu', [...names].join(', '));
+    }
+  } finally {
+    device.dispatch = dispatch;
+  }
+});
