@@ -42,6 +42,21 @@ export function dispatchedPrograms<T>(gpu: Gpu, record: () => T): { result: T; n
   }
 }
 
+/** What `run` resolves to, and the names of the programs dispatched on `gpu` until it settles (each once). */
+export async function dispatchedProgramsWhile<T>(gpu: Gpu, run: () => Promise<T>): Promise<{ result: T; names: Set<string> }> {
+  const names = new Set<string>();
+  const dispatch = gpu.dispatch.bind(gpu);
+  gpu.dispatch = (args) => {
+    names.add(args.program.name);
+    dispatch(args);
+  };
+  try {
+    return { result: await run(), names };
+  } finally {
+    gpu.dispatch = dispatch;
+  }
+}
+
 /** The `skip` option of a GPU test: false with a device, else why there is none. */
 export function gpuSkip(gpu: Gpu | null): string | false {
   return gpu ? false : reason || 'no WebGPU adapter';

@@ -1,7 +1,19 @@
-/** Small synthetic frames for pipeline tests: flat gray, some with a dark wavy crack or a bright spot. */
+/** Small synthetic frames for pipeline tests (flat gray, some with a dark wavy crack or a bright spot), and what of their results to compare. */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import type { ItemResult } from '../../src/pipeline/inspect.js';
+
+/** What of an item's result must not depend on where the stages ran (threads, backend, decoder). */
+export const judged = (r: ItemResult) => ({
+  key: r.key,
+  status: r.status,
+  error: r.error,
+  verdict: r.verdict,
+  score: r.score,
+  defects: r.defects,
+  hash: r.contentHash,
+});
 
 export async function writeFrames(dir: string, count: number, size = 64): Promise<{ defective: Set<string> }> {
   mkdirSync(dir, { recursive: true });

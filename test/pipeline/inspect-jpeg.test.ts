@@ -12,8 +12,9 @@ import sharp from 'sharp';
 import { openBackend } from '../../src/backend.js';
 import { inspect, type InspectOptions, type ItemResult } from '../../src/pipeline/inspect.js';
 import { assertDeepClose } from '../_kit/compare.js';
-import { adapterSkip } from '../_kit/gpu.js';
+import { adapterSkip, dispatchedProgramsWhile } from '../_kit/gpu.js';
 import { tempDir } from '../_kit/tmp.js';
+import { judged } from './_images.js';
 
 const noGpu = await adapterSkip();
 const backend = noGpu ? null : await openBackend({ device: 'gpu' });
@@ -55,31 +56,12 @@ async function collect(o: Omit<InspectOptions, 'backend'>): Promise<ItemResult[]
   return out.sort((a, b) => a.key.localeCompare(b.key));
 }
 
-const judged = (r: ItemResult) => ({
-  key: r.key,
-  status: r.status,
-  error: r.error,
-  verdict: r.verdict,
-  score: r.score,
-  defects: r.defects,
-  hash: r.contentHash,
-});
-
 for (const postWorkers of [0, 2]) {
   test(`GPU-decoded JPEGs give sharp's results (postWorkers ${postWorkers}): gray, colour, refused, cut short, unreadable, PNG beside them`, {
     skip: noGpu,
   }, async () => {
     const cpu = await collect({ jpegDecode: 'cpu', postWorkers });
-    const device = backend!.gpu!;
-    const dispatch = device.dispatch.bind(device);
-    const names = new Set<string>();
-    device.dispatch = (args) => {
-      names.add(args.program.name);
-      dispatch(args);
-    };
-    const gpu = await collect({ jpegDecode: 'gpu', postWorkers }).finally(() => {
-      device.dispatch = dispatch;
-    });
+    const { result: gpu, names } = await dispatchedProgramsWhile(backend!.gpu!, () => collect({ jpegDecode: 'gpu', postWorkers }));
     assert.ok(names.has('jpeg_decode'), `the JPEGs decoded on the GPU (programs: ${[...names].join(', ')})`);
     assert.equal(gpu.length, 11);
     const broken = gpu.find((r) => r.key.endsWith('f9-broken.jpg'))!;

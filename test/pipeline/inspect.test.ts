@@ -10,7 +10,7 @@ import { openStore } from '../../src/store/store.js';
 import { assertDeepClose } from '../_kit/compare.js';
 import { adapterSkip } from '../_kit/gpu.js';
 import { tempDir } from '../_kit/tmp.js';
-import { writeFrames } from './_images.js';
+import { judged, writeFrames } from './_images.js';
 
 const noGpu = await adapterSkip();
 // one GPU device for the file (a new device compiles the recipe anew); a test's close() leaves it open
@@ -26,17 +26,6 @@ async function collect(o: Omit<InspectOptions, 'backend'>, backend: Backend): Pr
   for await (const r of inspect([images], { backend, ...o })) out.push(r);
   return out.sort((a, b) => a.key.localeCompare(b.key));
 }
-
-/** What must not depend on where the stages ran. */
-const judged = (r: ItemResult) => ({
-  key: r.key,
-  status: r.status,
-  error: r.error,
-  verdict: r.verdict,
-  score: r.score,
-  defects: r.defects,
-  hash: r.contentHash,
-});
 
 const masks = (d: string) =>
   readdirSync(d)

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { openBackend } from '../../src/backend.js';
 import { parseRecipe } from '../../src/detect/recipe.js';
 import { buildServer } from '../../src/serve/app.js';
-import { adapterSkip } from '../_kit/gpu.js';
+import { adapterSkip, dispatchedProgramsWhile } from '../_kit/gpu.js';
 import { tempDir } from '../_kit/tmp.js';
 import { drawnUNet } from '../_kit/unet.js';
 
@@ -95,18 +95,9 @@ test('JPEG uploads decode on the GPU (jpegDecode gpu) and answer as sharp-decode
       jpegDecode,
       batch: { maxBatch: 4, maxQueueDelayUs: 10_000_000, instances: 1 },
     });
-    const device = gpu!.gpu!;
-    const dispatch = device.dispatch.bind(device);
-    const names = new Set<string>();
-    device.dispatch = (args) => {
-      names.add(args.program.name);
-      dispatch(args);
-    };
-    const res = await Promise.all(
-      bodies.map((payload) => app.inject({ method: 'POST', url: '/v1/inspect?mask=png', headers: { 'content-type': 'image/jpeg' }, payload })),
-    ).finally(() => {
-      device.dispatch = dispatch;
-    });
+    const { result: res, names } = await dispatchedProgramsWhile(gpu!.gpu!, () =>
+      Promise.all(bodies.map((payload) => app.inject({ method: 'POST', url: '/v1/inspect?mask=png', headers: { 'content-type': 'image/jpeg' }, payload }))),
+    );
     await app.close();
     assert.deepEqual(
       res.map((r) => [r.statusCode, r.json().timings?.batchSize]),
@@ -130,17 +121,9 @@ test('JPEG uploads decode on the GPU (jpegDecode gpu) and answer as sharp-decode
 });
 
 test("warm-up on the GPU runs the JPEG decoder's programs too, so /ready means the first JPEG compiles nothing", { skip: noGpu }, async () => {
-  const device = gpu!.gpu!;
-  const dispatch = device.dispatch.bind(device);
-  const names = new Set<string>();
-  device.dispatch = (args) => {
-    names.add(args.program.name);
-    dispatch(args);
-  };
-  try {
-    for (const jpegDecode of ['cpu', 'gpu'] as const) {
-      names.clear();
-      const app = await buildServer({
+  for (const jpegDecode of ['cpu', 'gpu'] as const) {
+    const { result: app, names } = await dispatchedProgramsWhile(gpu!.gpu!, async () => {
+      const server = await buildServer({
         backend: gpu!,
         store: null,
         postWorkers: 0,
@@ -148,12 +131,11 @@ test("warm-up on the GPU runs the JPEG decoder's programs too, so /ready means t
         warmShapes: [{ width: 40, height: 24 }],
         batch: { instances: 1 },
       });
-      await app.kensa.warmed;
-      assert.equal(app.kensa.ready, true);
-      await app.close();
-      assert.equal(names.has('jpeg_decode'), jpegDecode === 'gpu', [...names].join(', '));
-    }
-  } finally {
-    device.dispatch = dispatch;
+      await server.kensa.warmed;
+      return server;
+    });
+    assert.equal(app.kensa.ready, true);
+    await app.close();
+    assert.equal(names.has('jpeg_decode'), jpegDecode === 'gpu', [...names].join(', '));
   }
 });

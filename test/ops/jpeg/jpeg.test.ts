@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
 import { isKensaError } from '../../../src/errors.js';
-import { decodeJpeg, decodeJpegBatch, JpegError, parseJpeg } from '../../../src/ops/jpeg/index.js';
+import { decodeJpeg, decodeJpegBatch, type JpegBatch, JpegError, parseJpeg } from '../../../src/ops/jpeg/index.js';
 import { decodeJpegsGpu } from '../../../src/ops/jpeg/gpu.js';
 import { jpegPrograms } from '../../../src/ops/jpeg/programs.js';
 import { decodeBuffer, DEFAULT_MAX_PIXELS } from '../../../src/pipeline/decode.js';
@@ -10,6 +10,18 @@ import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { caseName, encodeJpeg, type JpegCase, makeJpeg, mismatch, picture, sharpPlanar, withRestarts } from './_jpeg.js';
 
 const gpu = await testGpu();
+
+/** Every file of the batch decoded, each sample equal to sharp's pixels of it. */
+async function assertSharpPixels(batch: JpegBatch, files: readonly Uint8Array[], names: readonly string[]): Promise<void> {
+  for (const [i, f] of files.entries()) {
+    const w = batch.where[i]!;
+    assert.ok('tensor' in w, names[i]);
+    const t = batch.tensors[w.tensor]!;
+    const per = t.size / t.shape[0]!;
+    const all = new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength));
+    assert.equal(mismatch(all.subarray(w.index * per, (w.index + 1) * per), (await sharpPlanar(f)).data), null, names[i]);
+  }
+}
 
 /** Small files of every supported kind: gray, 4:2:0, 4:4:4; odd sizes, a chroma plane ≤ 2 wide, qualities 50/90/100. */
 const SMALL: JpegCase[] = [
@@ -202,14 +214,7 @@ describe('JPEG decoding on the GPU', () => {
     const batch = await decodeJpegBatch(gpu!, files);
     // sync passes, 2 scans, decode, IDCT, one colour pass per output size
     assert.equal(batch.dispatches, 1 + batch.syncPasses + 4 + batch.tensors.length, `dispatches ${batch.dispatches}`);
-    for (const [i, f] of files.entries()) {
-      const w = batch.where[i]!;
-      assert.ok('tensor' in w, names[i]);
-      const t = batch.tensors[w.tensor]!;
-      const per = t.size / t.shape[0]!;
-      const all = new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength));
-      assert.equal(mismatch(all.subarray(w.index * per, (w.index + 1) * per), (await sharpPlanar(f)).data), null, names[i]);
-    }
+    await assertSharpPixels(batch, files, names);
     assert.equal((batch.where[0] as { tensor: number }).tensor, (batch.where.at(-1) as { tensor: number }).tensor);
     for (const t of batch.tensors) t.dispose();
   });
@@ -362,14 +367,7 @@ describe('JPEG decoding on the GPU', () => {
       names.push(`${w}×${h} luma ${sm.join('×')} (test encoder)`);
     }
     const batch = await decodeJpegBatch(gpu!, files);
-    for (const [i, f] of files.entries()) {
-      const w = batch.where[i]!;
-      assert.ok('tensor' in w, names[i]);
-      const t = batch.tensors[w.tensor]!;
-      const per = t.size / t.shape[0]!;
-      const all = new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength));
-      assert.equal(mismatch(all.subarray(w.index * per, (w.index + 1) * per), (await sharpPlanar(f)).data), null, names[i]);
-    }
+    await assertSharpPixels(batch, files, names);
     for (const t of batch.tensors) t.dispose();
   });
 });
