@@ -6,6 +6,8 @@
  *   pass, the status readback; the pixels stay on the GPU), its GPU time (timestamp queries, where
  *   the adapter has them), dispatches and synchronisation passes per batch, and the parse alone;
  *   for subsequences of 1024, 2048 (the default) and 4096 bits (JPEG_SUBSEQ=… to choose others);
+ *   and from one more batch, each stage's GPU time in a pass of its own and the subsequence
+ *   decodes each synchronisation pass made;
  * - sharp: images/s of sharp(file).raw().toBuffer() with as many decodes in flight as cores
  *   (UV_THREADPOOL_SIZE is set to the core count unless given).
  * Usage: node dist/bench/ops/jpeg.bench.js OUT_DIR [batch sizes, comma-separated]
@@ -89,6 +91,9 @@ async function measure(kind: string, files: Uint8Array[], bytes: number, parseMs
     return ms;
   });
   gpuMs.sort((a, b) => a - b);
+  // one more batch with each stage in a timed pass of its own, and the Huffman work per pass
+  const profiled = await decodeJpegBatch(gpu, batch, { subseqBits, profile: true });
+  for (const x of profiled.tensors) x.dispose();
   const key = `${kind}|${n}`;
   if (!sharpRates.has(key)) {
     const pass = await pooled(n * 2, os.availableParallelism(), (i) =>
@@ -110,6 +115,10 @@ async function measure(kind: string, files: Uint8Array[], bytes: number, parseMs
     parse_ms_per_image: parseMs,
     dispatches,
     sync_passes: syncPasses,
+    // subsequence decodes per image in pass 0 and each synchronisation pass (the decode pass adds one per subsequence)
+    pass_decodes_per_image: profiled.passDecodes.map((d) => d / n),
+    subsequences_per_image: Math.ceil((bytes * 8) / subseqBits),
+    stage_ms: profiled.stageMs ?? null,
     sharp_images_per_s: sharpRates.get(key)!,
     sharp_threads: Number(process.env.UV_THREADPOOL_SIZE),
   });

@@ -50,6 +50,20 @@ export interface JpegBatch {
   readonly dispatches: number;
   /** Synchronisation passes after pass 0. */
   readonly syncPasses: number;
+  /** Subsequence decodes made in pass 0 and each synchronisation pass (a subsequence is decoded once more in the decode pass). */
+  readonly passDecodes: readonly number[];
+  /** With `profile`: GPU milliseconds of each stage (null where the adapter has no timestamp-query). */
+  readonly stageMs?: JpegStageMs | null;
+}
+
+/** GPU time of the decoder's stages, from timestamp queries around each (its passes then run apart). */
+export interface JpegStageMs {
+  /** Pass 0 and each synchronisation pass. */
+  sync: number[];
+  scan: number;
+  decode: number;
+  idct: number;
+  colour: number;
 }
 
 interface Layout {
@@ -173,13 +187,15 @@ export interface JpegGpuOptions {
   syncPasses?: number;
   /** Bits of a subsequence, one thread's share of the Huffman decoding (default SUBSEQ_BITS; 64 to 2^20). */
   subseqBits?: number;
+  /** Time each stage on the GPU (bench/ops/jpeg: `stageMs`); each then runs in a compute pass of its own. */
+  profile?: boolean;
 }
 
 /** Decodes parsed JPEGs on `gpu`, all in one set of dispatches. */
 export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], options: JpegGpuOptions = {}): Promise<JpegBatch> {
   const subseq = integerInRange('subseqBits', options.subseqBits ?? SUBSEQ_BITS, 64, 2 ** 20);
   const syncPasses = integerInRange('syncPasses', options.syncPasses ?? SYNC_PASSES, 1, STATUS_PASSES);
-  if (files.length === 0) return { tensors: [], where: [], dispatches: 0, syncPasses: 0 };
+  if (files.length === 0) return { tensors: [], where: [], dispatches: 0, syncPasses: 0, passDecodes: [] };
   const L = layout(files, options.channels ?? 'auto', subseq);
   const before = gpu.stats.dispatches;
   const refs: BufferRef[] = [];
@@ -208,39 +224,53 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], opt
     let state = [stateA, stateB];
     let pass = 0;
     const statusBytes = (STATUS_PASSES + files.length) * 4;
+    const timings: StageTimings = { sync: [] };
+    const timed = (record: () => void) => (options.profile ? gpu.timePass(record) : (record(), null));
     // records passes up to `last`; the status words are cleared first (each pass counts its decodes in its own)
     const sync = (last: number) => {
       gpu.clear(status);
       for (; pass <= last; pass++) {
-        gpu.dispatch({
-          program: jpegSyncProgram(),
-          inputs: [stream, tab, state[0]!],
-          outputs: [state[1]!, status],
-          uniforms: { ...base, sync_pass: pass },
-          workgroups: wgs(L.subs, 64),
-        });
+        const p = pass;
+        timings.sync[p] = timed(() =>
+          gpu.dispatch({
+            program: jpegSyncProgram(),
+            inputs: [stream, tab, state[0]!],
+            outputs: [state[1]!, status],
+            uniforms: { ...base, sync_pass: p },
+            workgroups: wgs(L.subs, 64),
+          }),
+        );
         state = [state[1]!, state[0]!];
       }
     };
     const decode = () => {
       const synced = state[0]!;
-      gpu.dispatch({ program: jpegScanLocalProgram(), inputs: [synced], outputs: [prefix, totals], uniforms: base, workgroups: totalsCount });
-      gpu.dispatch({ program: jpegScanTotalsProgram(), inputs: [], outputs: [totals], uniforms: { ...base, count: totalsCount }, workgroups: 1 });
+      timings.scan = timed(() => {
+        gpu.dispatch({ program: jpegScanLocalProgram(), inputs: [synced], outputs: [prefix, totals], uniforms: base, workgroups: totalsCount });
+        gpu.dispatch({ program: jpegScanTotalsProgram(), inputs: [], outputs: [totals], uniforms: { ...base, count: totalsCount }, workgroups: 1 });
+      });
       gpu.clear(coef);
-      gpu.dispatch({
-        program: jpegDecodeProgram(),
-        inputs: [stream, tab, synced, prefix, totals],
-        outputs: [coef, status],
-        uniforms: base,
-        workgroups: wgs(L.subs, 64),
-      });
-      gpu.dispatch({
-        program: jpegIdctProgram(),
-        inputs: [tab, coef],
-        outputs: [planes],
-        uniforms: { ...base, count: L.blocks },
-        workgroups: wgs(L.blocks, 64),
-      });
+      timings.decode = timed(() =>
+        gpu.dispatch({
+          program: jpegDecodeProgram(),
+          inputs: [stream, tab, synced, prefix, totals],
+          outputs: [coef, status],
+          uniforms: base,
+          workgroups: wgs(L.subs, 64),
+        }),
+      );
+      timings.idct = timed(() =>
+        gpu.dispatch({
+          program: jpegIdctProgram(),
+          inputs: [tab, coef],
+          outputs: [planes],
+          uniforms: { ...base, count: L.blocks },
+          workgroups: wgs(L.blocks, 64),
+        }),
+      );
+      timings.colour = timed(() => colour());
+    };
+    const colour = () => {
       L.groups.forEach((g, t) => {
         const chw = g.c * g.h * g.w;
         // 4 pixels a thread, a word of each plane, where the planes' words hold the same pixels
@@ -255,16 +285,22 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], opt
         });
       });
     };
+    const passDecodes: number[] = [];
+    // each round's passes' decode counts, from the status words read after it
+    const counted = (words: Uint32Array) => {
+      for (let p = passDecodes.length; p < pass; p++) passDecodes.push(words[p % STATUS_PASSES]!);
+      return words;
+    };
     // the usual case: passes 0…syncPasses and the rest recorded at once, one readback
     sync(syncPasses);
     decode();
-    let words = new Uint32Array(await gpu.read(status, statusBytes));
+    let words = counted(new Uint32Array(await gpu.read(status, statusBytes)));
     if (words[(pass - 1) % STATUS_PASSES] !== 0) {
       // not synchronised yet: synchronisation rounds alone, each twice as long as the last (at most
       // STATUS_PASSES passes), the status read after each, then the rest recorded again
       for (let n = syncPasses; words[(pass - 1) % STATUS_PASSES] !== 0; n = Math.min(2 * n, STATUS_PASSES)) {
         sync(pass + n - 1);
-        words = new Uint32Array(await gpu.read(status, statusBytes));
+        words = counted(new Uint32Array(await gpu.read(status, statusBytes)));
       }
       decode();
       words = new Uint32Array(await gpu.read(status, statusBytes));
@@ -275,11 +311,28 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], opt
       const why = bad & 1 ? 'an invalid Huffman code in the scan data' : 'the scan data ends before its last block';
       return { error: new JpegError(false, `Corrupt JPEG: ${why}`) };
     });
-    return { tensors, where, dispatches: gpu.stats.dispatches - before, syncPasses: pass - 1 };
+    const stageMs = options.profile ? await stageTimes(timings) : undefined;
+    return { tensors, where, dispatches: gpu.stats.dispatches - before, syncPasses: pass - 1, passDecodes, stageMs };
   } catch (e) {
     for (const t of tensors) t.dispose();
     throw e;
   } finally {
     for (const r of refs) gpu.free(r);
   }
+}
+
+/** gpu.timePass's results for each stage (null where the adapter has no timestamp-query). */
+type Timed = Promise<number> | null;
+interface StageTimings {
+  sync: Timed[];
+  scan?: Timed;
+  decode?: Timed;
+  idct?: Timed;
+  colour?: Timed;
+}
+
+async function stageTimes(t: StageTimings): Promise<JpegStageMs | null> {
+  if (t.sync[0] === null) return null;
+  const [sync, scan, decode, idct, colour] = await Promise.all([Promise.all(t.sync), t.scan, t.decode, t.idct, t.colour]);
+  return { sync: sync as number[], scan: scan!, decode: decode!, idct: idct!, colour: colour! };
 }

@@ -12,7 +12,7 @@ import { JpegError, parseJpeg, type ParsedJpeg } from './parse.js';
 
 export { JpegError, parseJpeg, type ParsedJpeg } from './parse.js';
 export type { JpegChannels } from './cpu.js';
-export type { JpegBatch } from './gpu.js';
+export type { JpegBatch, JpegStageMs } from './gpu.js';
 
 export interface JpegDecodeOptions {
   /** 'auto' (default): the file's own, 1 or 3; 'gray': kensa's gray of RGB for colour files (decode.ts's formula); 'rgb': gray files repeated ×3. */
@@ -26,6 +26,8 @@ export interface JpegDecodeOptions {
 export interface JpegBatchOptions extends JpegDecodeOptions {
   /** Bits of a subsequence, one GPU thread's share of the Huffman decoding (default 2048; gpu.ts SUBSEQ_BITS). */
   subseqBits?: number;
+  /** Time each GPU stage (the result's `stageMs`); the stages then run in compute passes of their own. */
+  profile?: boolean;
 }
 
 export interface DecodedJpeg {
@@ -62,6 +64,10 @@ export async function decodeJpegBatch(gpu: Gpu, files: readonly Uint8Array[], op
       throw e;
     }
   });
-  const batch = await decodeJpegsGpu(gpu, parsed, { channels: options.channels ?? 'auto', subseqBits: options.subseqBits });
+  const batch = await decodeJpegsGpu(gpu, parsed, {
+    channels: options.channels ?? 'auto',
+    subseqBits: options.subseqBits,
+    profile: options.profile,
+  });
   return { ...batch, where: slot.map((s) => (typeof s === 'number' ? batch.where[s]! : { error: s })) };
 }

@@ -48,7 +48,7 @@ export const IMG_WORDS = 64;
 export const SEG_WORDS = 8;
 /** Words of a subsequence's record in the sync buffers: exit, blocks, dc0, dc1, dc2, the entry it was decoded from, 0, 0. */
 export const SYNC_WORDS = 8;
-/** Words of the status buffer before the per-image error words: per sync pass (mod 64), the threads that decoded in it. */
+/** Words of the status buffer before the per-image error words: per sync pass (mod 64), the subsequence decodes it made. */
 export const STATUS_PASSES = 64;
 
 /*
@@ -223,7 +223,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     end = min(start + u.subseq, tab[sb + 2u]);
   }
   var rec: Rec;
-  var ran = false;
+  var runs = 0u;
   // the entry of the workgroup's first thread: from the last pass (pass 0: the guess)
   var outer = 0u;
   if (u.sync_pass == 0u) {
@@ -231,7 +231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // exact for the first subsequence of a segment
     if (live) {
       rec = run(ib, start, end, 0u);
-      ran = true;
+      runs = 1u;
     }
   } else {
     if (live) {
@@ -250,7 +250,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let need = live && i != first && entry != rec.entry;
     if (need) {
       rec = run(ib, start, end, entry);
-      ran = true;
+      runs += 1u;
     }
     workgroupBarrier();
     exits[li] = rec.exit;
@@ -274,7 +274,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   state_out[o + 3u] = bitcast<u32>(rec.dc.y);
   state_out[o + 4u] = bitcast<u32>(rec.dc.z);
   state_out[o + 5u] = rec.entry;
-  if (ran) { atomicAdd(&status[u.sync_pass % ${STATUS_PASSES}u], 1u); }
+  if (runs > 0u) { atomicAdd(&status[u.sync_pass % ${STATUS_PASSES}u], runs); }
 }`,
   };
   return syncProgram;

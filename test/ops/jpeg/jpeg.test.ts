@@ -264,6 +264,23 @@ describe('JPEG decoding on the GPU', () => {
       assert.equal(mismatch(new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength)), (await sharpPlanar(f)).data), null, `file ${i}`);
       t.dispose();
     }
+    // every pass counted its subsequence decodes, the last none; pass 0 decoded each subsequence at least once
+    assert.equal(batch.passDecodes.length, batch.syncPasses + 1);
+    assert.equal(batch.passDecodes.at(-1), 0);
+    const subsequences = parsed.reduce((n, p) => n + p.segments.reduce((m, s) => m + Math.max(1, Math.ceil((s.endBit - s.startBit) / 256)), 0), 0);
+    assert.ok(batch.passDecodes[0]! >= subsequences, `pass 0: ${batch.passDecodes[0]} decodes of ${subsequences} subsequences`);
+    // profiled: the same pixels, a GPU time for every stage
+    const profiled = await decodeJpegsGpu(gpu!, parsed, { syncPasses: 1, subseqBits: 256, profile: true });
+    for (const [i, f] of files.entries()) {
+      const t = profiled.tensors[i]!;
+      assert.equal(mismatch(new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength)), (await sharpPlanar(f)).data), null, `profiled file ${i}`);
+      t.dispose();
+    }
+    if (gpu!.hasTimestamps) {
+      const ms = profiled.stageMs!;
+      assert.equal(ms.sync.length, profiled.syncPasses + 1);
+      for (const v of [...ms.sync, ms.scan, ms.decode, ms.idct, ms.colour]) assert.ok(Number.isFinite(v) && v >= 0, JSON.stringify(ms));
+    } else assert.equal(profiled.stageMs, null);
     // other subsequence lengths: the same pixels
     for (const subseqBits of [64, 1000, 8192]) {
       const b = await decodeJpegsGpu(gpu!, parsed, { subseqBits });
