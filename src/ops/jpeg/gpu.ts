@@ -1,7 +1,8 @@
 /**
  * The GPU JPEG decoder's batch runner: parsed files → one set of tables and one stream buffer →
- * the passes of programs.ts, all images of the batch in each dispatch. Images of equal output
- * size (C, H, W) share one N×C×H×W u8 tensor.
+ * the passes of programs.ts, all images of the batch in each dispatch. Images of equal size and
+ * output channels share one N×C×H×W u8 tensor (at scale ½ reduced by reduce.ts, 2 more dispatches
+ * per tensor).
  *
  * Dispatches per batch: pass 0 and SYNC_PASSES synchronisation passes, 2 scans, 1 decode, 1 IDCT
  * and one colour pass per output size (8 for a batch of one size), then one readback of the
@@ -17,10 +18,11 @@
 import type { BufferRef, Gpu } from '../../gpu/gpu.js';
 import { KensaError } from '../../errors.js';
 import { Tensor } from '../../tensor.js';
-import { integerInRange } from '../../validate.js';
+import { integerInRange, invalidParameter } from '../../validate.js';
 import { outputChannels, type JpegChannels } from './cpu.js';
 import { upsamplingOf } from './idct.js';
 import { HUFFMAN_WORDS, JpegError, type ParsedJpeg } from './parse.js';
+import { reduceCubicGpu } from './reduce.js';
 import {
   IMG_WORDS,
   jpegColourProgram,
@@ -39,7 +41,7 @@ import {
 export const SYNC_PASSES = 2;
 
 export interface JpegBatch {
-  /** One N×C×H×W u8 tensor per distinct output size, in order of first appearance. */
+  /** One N×C×H×W u8 tensor per distinct file size and output channels, in order of first appearance. */
   readonly tensors: Tensor[];
   /**
    * For each file: its tensor and sample index there, or the JpegError its scan data gave (an
@@ -189,14 +191,24 @@ export interface JpegGpuOptions {
   subseqBits?: number;
   /** Time each stage on the GPU (bench/ops/jpeg: `stageMs`); each then runs in a compute pass of its own. */
   profile?: boolean;
+  /**
+   * Decode at this fraction of each side, rounded up (default 1): at ½ the full decode is reduced
+   * by libvips' cubic reduce as sharp does it (reduce.ts), gray from colour taken after it, so the
+   * bytes equal src/pipeline/decode.ts's at scale ½.
+   */
+  scale?: 1 | 0.5;
 }
 
 /** Decodes parsed JPEGs on `gpu`, all in one set of dispatches. */
 export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], options: JpegGpuOptions = {}): Promise<JpegBatch> {
   const subseq = integerInRange('subseqBits', options.subseqBits ?? SUBSEQ_BITS, 64, 2 ** 20);
   const syncPasses = integerInRange('syncPasses', options.syncPasses ?? SYNC_PASSES, 1, STATUS_PASSES);
+  const scale = options.scale ?? 1;
+  if (scale !== 1 && scale !== 0.5) throw invalidParameter('scale', '1 or 0.5', scale);
   if (files.length === 0) return { tensors: [], where: [], dispatches: 0, syncPasses: 0, passDecodes: [] };
-  const L = layout(files, options.channels ?? 'auto', subseq);
+  const channels = options.channels ?? 'auto';
+  // at ½ colour files decode to RGB and become gray after the reduce, as decode.ts does
+  const L = layout(files, scale === 1 || channels !== 'gray' ? channels : 'auto', subseq);
   const before = gpu.stats.dispatches;
   const refs: BufferRef[] = [];
   const alloc = (bytes: number) => {
@@ -311,6 +323,13 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], opt
       const why = bad & 1 ? 'an invalid Huffman code in the scan data' : 'the scan data ends before its last block';
       return { error: new JpegError(false, `Corrupt JPEG: ${why}`) };
     });
+    if (scale === 0.5) {
+      for (const [t, g] of L.groups.entries()) {
+        const full = tensors[t]!;
+        tensors[t] = await reduceCubicGpu(gpu, full, Math.ceil(g.h / 2), Math.ceil(g.w / 2), channels === 'gray' && g.c === 3);
+        full.dispose();
+      }
+    }
     const stageMs = options.profile ? await stageTimes(timings) : undefined;
     return { tensors, where, dispatches: gpu.stats.dispatches - before, syncPasses: pass - 1, passDecodes, stageMs };
   } catch (e) {

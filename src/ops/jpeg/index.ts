@@ -28,6 +28,8 @@ export interface JpegBatchOptions extends JpegDecodeOptions {
   subseqBits?: number;
   /** Time each GPU stage (the result's `stageMs`); the stages then run in compute passes of their own. */
   profile?: boolean;
+  /** Decode at this fraction of each side, rounded up (default 1; ½: the same bytes as src/pipeline/decode.ts at scale ½). */
+  scale?: 1 | 0.5;
 }
 
 export interface DecodedJpeg {
@@ -50,8 +52,8 @@ export function decodeJpeg(bytes: Uint8Array, options: JpegDecodeOptions = {}): 
 
 /**
  * Decodes a batch of JPEG files on the GPU: parsing here, everything else (Huffman decoding
- * included) in one set of dispatches for the whole batch. Files of equal output size share one
- * N×C×H×W u8 tensor; a file that cannot be parsed or whose scan data is corrupt has its JpegError
+ * included) in one set of dispatches for the whole batch. Files of equal size and output channels
+ * share one N×C×H×W u8 tensor; a file that cannot be parsed or whose scan data is corrupt has its JpegError
  * in `where` instead (the rest of the batch decodes).
  */
 export async function decodeJpegBatch(gpu: Gpu, files: readonly Uint8Array[], options: JpegBatchOptions = {}): Promise<JpegBatch> {
@@ -68,6 +70,7 @@ export async function decodeJpegBatch(gpu: Gpu, files: readonly Uint8Array[], op
     channels: options.channels ?? 'auto',
     subseqBits: options.subseqBits,
     profile: options.profile,
+    scale: options.scale,
   });
   return { ...batch, where: slot.map((s) => (typeof s === 'number' ? batch.where[s]! : { error: s })) };
 }
