@@ -50,6 +50,8 @@ export interface DecodedImage {
 /** A baseline JPEG parsed for the GPU to decode (src/ops/jpeg): a decoded image but for its pixels. */
 export interface DeviceJpeg extends Omit<DecodedImage, 'data'> {
   jpeg: ParsedJpeg;
+  /** The scale it decodes at (`width` × `height` is its size there). */
+  scale: 1 | 0.5;
 }
 
 /** An image as the device stage takes it: pixels, or a JPEG it decodes there. */
@@ -294,16 +296,17 @@ export async function decodeRunsJavaScript(path: string, buf: Buffer, o: DecodeO
 
 /**
  * `buf` parsed for the GPU decoder where it decodes exactly what decodeBuffer would (a baseline
- * JPEG at scale 1, 8-bit; src/ops/jpeg lists what it refuses); null for every other file, which
- * decodeBuffer then decodes, its errors (the pixel limit, a corrupt file) included.
+ * JPEG at scale 1 or ½, 8-bit; src/ops/jpeg lists what it refuses); null for every other file,
+ * which decodeBuffer then decodes, its errors (the pixel limit, a corrupt file) included.
  */
 export function parseForDevice(path: string, buf: Uint8Array, o: DecodeOptions): DeviceJpeg | null {
   // kensa's own readers first: a header-less raw frame may begin with a JPEG's marker bytes
-  if ((o.scale ?? 1) !== 1 || READERS.has(extname(path).toLowerCase()) || buf[0] !== 0xff || buf[1] !== 0xd8) return null;
+  const scale = o.scale ?? 1;
+  if ((scale !== 1 && scale !== 0.5) || READERS.has(extname(path).toLowerCase()) || buf[0] !== 0xff || buf[1] !== 0xd8) return null;
   try {
     const jpeg = parseJpeg(buf, { maxPixels: o.maxPixels });
-    const { width, height } = jpeg;
-    return { jpeg, dtype: 'u8', width, height, channels: o.channels === 'gray' ? 1 : 3, bytes: buf.length, original: { width, height } };
+    const original = { width: jpeg.width, height: jpeg.height };
+    return { jpeg, scale, dtype: 'u8', ...scaledSize(jpeg.width, jpeg.height, scale), channels: o.channels === 'gray' ? 1 : 3, bytes: buf.length, original };
   } catch (e) {
     if (e instanceof JpegError) return null;
     throw e;

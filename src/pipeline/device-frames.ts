@@ -47,13 +47,16 @@ export async function framesOnDevice(
       const batch = await decodeJpegsGpu(
         backend.gpu!,
         chunk.map((i) => (frames[i] as DeviceJpeg).jpeg),
-        { channels: g.channels === 1 ? 'gray' : 'rgb' },
+        { channels: g.channels === 1 ? 'gray' : 'rgb', scale: (frames[chunk[0]!] as DeviceJpeg).scale },
       );
-      // one output size: the frames share a geometry
-      const at = chunk.map((i, k) => ('error' in batch.where[k]! ? -1 : i));
-      if (at.some((i) => i >= 0)) parts.push({ x: batch.tensors[0]!, at });
-      else batch.tensors[0]!.dispose();
-      failed.push(...chunk.filter((_, k) => at[k] === -1));
+      // one geometry, but at ½ files of two sizes (2w and 2w − 1) come in tensors of their own
+      const ats = batch.tensors.map((x) => new Array<number>(x.shape[0]!).fill(-1));
+      for (const [k, w] of batch.where.entries()) if (!('error' in w)) ats[w.tensor]![w.index] = chunk[k]!;
+      for (const [t, x] of batch.tensors.entries()) {
+        if (ats[t]!.some((i) => i >= 0)) parts.push({ x, at: ats[t]! });
+        else x.dispose();
+      }
+      failed.push(...chunk.filter((_, k) => 'error' in batch.where[k]!));
     }
     for (const i of failed) {
       try {

@@ -64,7 +64,7 @@ export interface ServeOptions {
   warmShapes?: readonly { width: number; height: number }[];
   /** Largest image accepted, width × height (decompression bombs); default 0x3FFF². */
   maxImagePixels?: number;
-  /** Where baseline JPEGs decode with the GPU backend at scale 1, as in `inspect` (InspectOptions.jpegDecode; default 'gpu'). */
+  /** Where baseline JPEGs decode with the GPU backend at scale 1 and ½, as in `inspect` (InspectOptions.jpegDecode; default 'gpu'). */
   jpegDecode?: 'gpu' | 'cpu';
   /** Largest request body in bytes (default 64 MiB). */
   bodyLimit?: number;
@@ -383,13 +383,16 @@ async function warm(context: ServiceContext, shapes: readonly { width: number; h
         original,
       };
       for (const count of new Set(counts)) await engine.warm(loaded, image, count);
-      // uploads' JPEGs decode on the GPU: its decoder's programs for gray and 4:2:0 colour files
-      if (context.jpegOnDevice && !template && loaded.recipe.input.scale === 1) {
+      // uploads' JPEGs decode on the GPU (at scale 1 and ½): its decoder's programs for gray and 4:2:0 colour files
+      const scale = loaded.recipe.input.scale;
+      if (context.jpegOnDevice && !template && (scale === 1 || scale === 0.5)) {
         for (const channels of [1, 3] as const) {
-          const file = await sharp(Buffer.alloc(width * height * channels, 128), { raw: { width, height, channels } })
+          const file = await sharp(Buffer.alloc(original.width * original.height * channels, 128), {
+            raw: { width: original.width, height: original.height, channels },
+          })
             .jpeg({ chromaSubsampling: '4:2:0' })
             .toBuffer();
-          const o: DecodeOptions = { channels: 'gray', maxPixels: context.maxImagePixels };
+          const o: DecodeOptions = { channels: 'gray', maxPixels: context.maxImagePixels, scale };
           const jpeg = parseForDevice('warm-up.jpg', file, o);
           if (jpeg) await engine.warm(loaded, jpeg, 1, () => decodeBuffer('warm-up.jpg', file, o));
         }

@@ -318,7 +318,7 @@ test('at a scale the pixel limit still applies to the file’s size, a truncated
   );
 });
 
-test('parseForDevice takes baseline JPEGs at scale 1 only; everything else stays with decodeBuffer', async () => {
+test('parseForDevice takes baseline JPEGs at scale 1 and ½ only; everything else stays with decodeBuffer', async () => {
   const raw = { raw: { width: 40, height: 24, channels: 3 as const } };
   const pixels = new Uint8Array(40 * 24 * 3).map((_, i) => i % 251);
   const baseline = await sharp(pixels, raw).jpeg().toBuffer();
@@ -326,9 +326,11 @@ test('parseForDevice takes baseline JPEGs at scale 1 only; everything else stays
   assert.ok(found);
   assert.deepEqual(
     { ...found, jpeg: undefined },
-    { jpeg: undefined, dtype: 'u8', width: 40, height: 24, channels: 1, bytes: baseline.length, original: { width: 40, height: 24 } },
+    { jpeg: undefined, scale: 1, dtype: 'u8', width: 40, height: 24, channels: 1, bytes: baseline.length, original: { width: 40, height: 24 } },
   );
-  assert.equal(parseForDevice('a.jpg', baseline, { ...gray, scale: 0.5 }), null);
+  const half = parseForDevice('a.jpg', baseline, { ...gray, scale: 0.5 });
+  assert.deepEqual([half?.scale, half?.width, half?.height, half?.original], [0.5, 20, 12, { width: 40, height: 24 }]);
+  assert.equal(parseForDevice('a.jpg', baseline, { ...gray, scale: 0.25 }), null);
   assert.equal(parseForDevice('a.jpg', await sharp(pixels, raw).jpeg({ progressive: true }).toBuffer(), gray), null);
   assert.equal(parseForDevice('a.jpg', baseline, { ...gray, maxPixels: 100 }), null);
   // a header-less frame that happens to begin with a JPEG's marker bytes is a raw frame

@@ -49,3 +49,47 @@ test('JPEGs past one storage binding together decode in runs that each fit, with
     for (const { x } of parts) x.dispose();
   }
 });
+
+test('at scale ½ files of 64×48 and 63×47 (both 32×24 there) in one batch come in a part each, with sharp’s pixels; a cut one is decoded again', {
+  skip: noGpu,
+}, async () => {
+  const half: DecodeOptions = { ...options, scale: 0.5 };
+  const make = (w: number, h: number, seed: number) =>
+    sharp(
+      new Uint8Array(w * h * 3).map((_, k) => (k * 7 + seed * 31 + (k >> 6)) % 251),
+      { raw: { width: w, height: h, channels: 3 } },
+    )
+      .jpeg({ quality: 90 })
+      .toBuffer();
+  const files = [await make(64, 48, 1), await make(63, 47, 2), await make(64, 48, 3), await make(63, 47, 4)];
+  files.push(Buffer.concat([files[0]!.subarray(0, Math.floor(files[0]!.length * 0.6)), Buffer.from([0xff, 0xd9])]));
+  const frames = files.map((f) => parseForDevice('f.jpg', f, half)!);
+  assert.deepEqual(
+    frames.map((f) => [f.width, f.height, f.scale]),
+    files.map(() => [32, 24, 0.5]),
+  );
+  const redecoded: number[] = [];
+  const { parts, failures } = await framesOnDevice(backend!, frames, (i) => {
+    redecoded.push(i);
+    return decodeBuffer('f.jpg', files[i]!, half);
+  });
+  try {
+    assert.equal(failures.size, 0);
+    assert.deepEqual(redecoded, [4]);
+    // the 64×48 files, the 63×47 ones, the cut file's pixels
+    assert.deepEqual(
+      parts.map((p) => p.at.filter((i) => i >= 0)),
+      [[0, 2], [1, 3], [4]],
+    );
+    for (const { x, at } of parts) {
+      const got = (await x.toCpu()).data as Uint8Array;
+      for (const [j, i] of at.entries()) {
+        if (i < 0) continue;
+        const want = (await decodeBuffer('f.jpg', files[i]!, half)).data;
+        assert.ok(Buffer.from(got.subarray(j * 32 * 24, (j + 1) * 32 * 24)).equals(Buffer.from(want)), `file ${i}`);
+      }
+    }
+  } finally {
+    for (const { x } of parts) x.dispose();
+  }
+});

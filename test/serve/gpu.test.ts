@@ -120,7 +120,9 @@ test('JPEG uploads decode on the GPU (jpegDecode gpu) and answer as sharp-decode
   assert.deepEqual(answers[0], answers[1]);
 });
 
-test("warm-up on the GPU runs the JPEG decoder's programs too, so /ready means the first JPEG compiles nothing", { skip: noGpu }, async () => {
+test("warm-up on the GPU runs the JPEG decoder's programs too (and at input.scale ½ the reduce's), so /ready means the first JPEG compiles nothing", {
+  skip: noGpu,
+}, async () => {
   for (const jpegDecode of ['cpu', 'gpu'] as const) {
     const { result: app, names } = await dispatchedProgramsWhile(gpu!.gpu!, async () => {
       const server = await buildServer({
@@ -138,4 +140,19 @@ test("warm-up on the GPU runs the JPEG decoder's programs too, so /ready means t
     await app.close();
     assert.equal(names.has('jpeg_decode'), jpegDecode === 'gpu', [...names].join(', '));
   }
+  // a recipe at input.scale ½: uploads decode at full size and are reduced on the GPU, both warmed
+  const { result: app, names } = await dispatchedProgramsWhile(gpu!.gpu!, async () => {
+    const server = await buildServer({
+      backend: gpu!,
+      store: null,
+      postWorkers: 0,
+      recipes: [parseRecipe({ kind: 'classic', name: 'half', input: { scale: 0.5 } }, 'half')],
+      warmShapes: [{ width: 40, height: 24 }],
+      batch: { instances: 1 },
+    });
+    await server.kensa.warmed;
+    return server;
+  });
+  await app.close();
+  assert.ok(names.has('jpeg_decode') && names.has('jpeg_reduce'), [...names].join(', '));
 });

@@ -237,7 +237,11 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], opt
     let pass = 0;
     const statusBytes = (STATUS_PASSES + files.length) * 4;
     const timings: StageTimings = { sync: [] };
-    const timed = (record: () => void) => (options.profile ? gpu.timePass(record) : (record(), null));
+    const timed = (record: () => void): Timed => {
+      if (options.profile) return gpu.timePass(record);
+      record();
+      return null;
+    };
     // records passes up to `last`; the status words are cleared first (each pass counts its decodes in its own)
     const sync = (last: number) => {
       gpu.clear(status);
