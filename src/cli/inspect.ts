@@ -76,7 +76,7 @@ Options:
   --batch-pixels N      pixel budget per batch (default 16×2048×2048)
   --batch-wait MS       longest wait for a batch to fill (default 50)
   --decode-threads N    concurrent decodes (default: cores; set UV_THREADPOOL_SIZE as well)
-  --jpeg-decode D       gpu | cpu: where baseline JPEGs decode on the GPU backend at scale 1 or ½ (default
+  --jpeg-decode D       gpu | cpu: where baseline JPEGs decode on the GPU backend (default
                         gpu: Huffman stage included, the same pixels as sharp; docs/jpeg.md)
   --post-workers N      worker threads for CPU work: post-processing and colour decodes on the GPU
                         backend, whole batches on the CPU backend (default cores); 0 = all on the

@@ -46,7 +46,7 @@ Options:
   --warm WxH,…          sizes each recipe and model runs at (batches of 1, the preferred sizes and
                         --max-batch) before /ready says 200 (e.g. 1920x1080)
   --max-image-pixels N  refuse larger images with 422 (default ${DEFAULT_MAX_PIXELS})
-  --jpeg-decode D       gpu | cpu: where baseline JPEGs decode on the GPU backend at scale 1 or ½ (default gpu,
+  --jpeg-decode D       gpu | cpu: where baseline JPEGs decode on the GPU backend (default gpu,
                         as kensa inspect)
   --body-limit N        largest request body in bytes (default 67108864)
   --post-workers N      worker threads for detection's CPU work and decoding (as kensa inspect; default

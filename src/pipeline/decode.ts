@@ -15,6 +15,7 @@ import { extname } from 'node:path';
 import sharp from 'sharp';
 import { KensaError } from '../errors.js';
 import { JpegError, parseJpeg, type ParsedJpeg } from '../ops/jpeg/index.js';
+import { jpegShrinkPlan } from '../ops/jpeg/reduce.js';
 import { invalidParameter, is } from '../validate.js';
 
 export type Channels = 'gray' | 'rgb';
@@ -51,7 +52,7 @@ export interface DecodedImage {
 export interface DeviceJpeg extends Omit<DecodedImage, 'data'> {
   jpeg: ParsedJpeg;
   /** The scale it decodes at (`width` × `height` is its size there). */
-  scale: 1 | 0.5;
+  scale: DecodeScale;
 }
 
 /** An image as the device stage takes it: pixels, or a JPEG it decodes there. */
@@ -296,15 +297,17 @@ export async function decodeRunsJavaScript(path: string, buf: Buffer, o: DecodeO
 
 /**
  * `buf` parsed for the GPU decoder where it decodes exactly what decodeBuffer would (a baseline
- * JPEG at scale 1 or ½, 8-bit; src/ops/jpeg lists what it refuses); null for every other file,
- * which decodeBuffer then decodes, its errors (the pixel limit, a corrupt file) included.
+ * 8-bit JPEG, at any scale; src/ops/jpeg lists what it refuses); null for every other file, which
+ * decodeBuffer then decodes, its errors (the pixel limit, a corrupt file) included.
  */
 export function parseForDevice(path: string, buf: Uint8Array, o: DecodeOptions): DeviceJpeg | null {
   // kensa's own readers first: a header-less raw frame may begin with a JPEG's marker bytes
   const scale = o.scale ?? 1;
-  if ((scale !== 1 && scale !== 0.5) || READERS.has(extname(path).toLowerCase()) || buf[0] !== 0xff || buf[1] !== 0xd8) return null;
+  if (READERS.has(extname(path).toLowerCase()) || buf[0] !== 0xff || buf[1] !== 0xd8) return null;
   try {
     const jpeg = parseJpeg(buf, { maxPixels: o.maxPixels });
+    // below scale 1, a file a few pixels thin that libvips box-shrinks stays with sharp
+    if (scale !== 1 && !jpegShrinkPlan(jpeg.width, jpeg.height, scale)) return null;
     const original = { width: jpeg.width, height: jpeg.height };
     return { jpeg, scale, dtype: 'u8', ...scaledSize(jpeg.width, jpeg.height, scale), channels: o.channels === 'gray' ? 1 : 3, bytes: buf.length, original };
   } catch (e) {

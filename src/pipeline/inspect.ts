@@ -90,7 +90,7 @@ export interface InspectOptions {
    */
   postWorkers?: number;
   /**
-   * Where baseline JPEGs are decoded with the GPU backend at scale 1 or ½: 'gpu' (default) parses them on
+   * Where baseline JPEGs are decoded with the GPU backend: 'gpu' (default) parses them on
    * the worker threads and decodes them on the GPU, Huffman stage included (src/ops/jpeg: the same
    * pixels as sharp's); 'cpu' decodes every file with sharp. Other files always decode on the CPU.
    */

@@ -64,7 +64,7 @@ export interface ServeOptions {
   warmShapes?: readonly { width: number; height: number }[];
   /** Largest image accepted, width × height (decompression bombs); default 0x3FFF². */
   maxImagePixels?: number;
-  /** Where baseline JPEGs decode with the GPU backend at scale 1 and ½, as in `inspect` (InspectOptions.jpegDecode; default 'gpu'). */
+  /** Where baseline JPEGs decode with the GPU backend, as in `inspect` (InspectOptions.jpegDecode; default 'gpu'). */
   jpegDecode?: 'gpu' | 'cpu';
   /** Largest request body in bytes (default 64 MiB). */
   bodyLimit?: number;
@@ -383,9 +383,9 @@ async function warm(context: ServiceContext, shapes: readonly { width: number; h
         original,
       };
       for (const count of new Set(counts)) await engine.warm(loaded, image, count);
-      // uploads' JPEGs decode on the GPU (at scale 1 and ½): its decoder's programs for gray and 4:2:0 colour files
+      // uploads' JPEGs decode on the GPU: its decoder's programs (and below scale 1 the reduce's) for gray and 4:2:0 colour files
       const scale = loaded.recipe.input.scale;
-      if (context.jpegOnDevice && !template && (scale === 1 || scale === 0.5)) {
+      if (context.jpegOnDevice && !template) {
         for (const channels of [1, 3] as const) {
           const file = await sharp(Buffer.alloc(original.width * original.height * channels, 128), {
             raw: { width: original.width, height: original.height, channels },

@@ -318,7 +318,7 @@ test('at a scale the pixel limit still applies to the file’s size, a truncated
   );
 });
 
-test('parseForDevice takes baseline JPEGs at scale 1 and ½ only; everything else stays with decodeBuffer', async () => {
+test('parseForDevice takes baseline JPEGs at every scale but those libvips box-shrinks; everything else stays with decodeBuffer', async () => {
   const raw = { raw: { width: 40, height: 24, channels: 3 as const } };
   const pixels = new Uint8Array(40 * 24 * 3).map((_, i) => i % 251);
   const baseline = await sharp(pixels, raw).jpeg().toBuffer();
@@ -330,7 +330,14 @@ test('parseForDevice takes baseline JPEGs at scale 1 and ½ only; everything els
   );
   const half = parseForDevice('a.jpg', baseline, { ...gray, scale: 0.5 });
   assert.deepEqual([half?.scale, half?.width, half?.height, half?.original], [0.5, 20, 12, { width: 40, height: 24 }]);
-  assert.equal(parseForDevice('a.jpg', baseline, { ...gray, scale: 0.25 }), null);
+  const eighth = parseForDevice('a.jpg', baseline, { ...gray, scale: 0.125 });
+  assert.deepEqual([eighth?.scale, eighth?.width, eighth?.height], [0.125, 5, 3]);
+  // a file libvips box-shrinks at that scale (2 px wide: no shrink-on-load, the height reduced 7.5×) stays with sharp
+  const thin = await sharp(new Uint8Array(2 * 60 * 3), { raw: { width: 2, height: 60, channels: 3 } })
+    .jpeg()
+    .toBuffer();
+  assert.equal(parseForDevice('a.jpg', thin, { ...gray, scale: 0.125 }), null);
+  assert.ok(parseForDevice('a.jpg', thin, gray));
   assert.equal(parseForDevice('a.jpg', await sharp(pixels, raw).jpeg({ progressive: true }).toBuffer(), gray), null);
   assert.equal(parseForDevice('a.jpg', baseline, { ...gray, maxPixels: 100 }), null);
   // a header-less frame that happens to begin with a JPEG's marker bytes is a raw frame

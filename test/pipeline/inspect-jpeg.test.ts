@@ -2,8 +2,8 @@
  * `inspect` on the GPU backend with JPEGs decoded there (jpegDecode 'gpu', src/ops/jpeg): the same
  * results as with sharp decoding every file, for gray and colour files, files the GPU decoder
  * refuses (progressive), a file whose scan data it finds cut short (sharp decodes it instead), an
- * unreadable file, and PNGs of the same size in the same batches; at input.scale ½ too, with a
- * file one pixel smaller that decodes to the same size.
+ * unreadable file, and PNGs of the same size in the same batches; at input.scale ½ and ⅛ too,
+ * with a file one pixel smaller that decodes to the same size.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -79,27 +79,30 @@ for (const postWorkers of [0, 2]) {
   });
 }
 
-test("at input.scale ½ GPU-decoded JPEGs give sharp's results too, a file of 63×63 (also 32×32 at ½) among them", { skip: noGpu }, async () => {
-  const half = join(tempDir('kensa-inspect-jpeg-half-'), 'images');
-  mkdirSync(half, { recursive: true });
-  for (const name of readdirSync(dir)) writeFileSync(join(half, name), readFileSync(join(dir, name)));
-  await sharp(frame(1, 3).subarray(0, 63 * 63 * 3), { raw: { width: 63, height: 63, channels: 3 } })
-    .jpeg({ quality: 90 })
-    .toFile(join(half, 'f1-63.jpg'));
-  const recipe = parseRecipe({ kind: 'classic', input: { scale: 0.5 } }, 'half');
-  const run = async (jpegDecode: 'gpu' | 'cpu') => {
-    const out: ItemResult[] = [];
-    for await (const r of inspect([half], { backend: backend!, batch: { maxCount: 4 }, recipe, jpegDecode, postWorkers: 0 })) out.push(r);
-    return out.sort((a, b) => a.key.localeCompare(b.key));
-  };
-  const cpu = await run('cpu');
-  const { result: gpu, names } = await dispatchedProgramsWhile(backend!.gpu!, () => run('gpu'));
-  assert.ok(names.has('jpeg_decode') && names.has('jpeg_reduce'), `the JPEGs decoded and reduced on the GPU (programs: ${[...names].join(', ')})`);
-  assert.equal(gpu.length, 12);
-  assert.deepEqual(
-    gpu.map((r) => [r.key, r.status, r.width, r.height]),
-    cpu.map((r) => [r.key, r.status, r.width, r.height]),
-  );
-  assert.ok(gpu.some((r) => r.key.endsWith('f1-63.jpg') && r.status !== 'error'));
-  assertDeepClose(gpu.map(judged), cpu.map(judged), 1e-6);
-});
+for (const scale of [0.5, 0.125] as const)
+  test(`at input.scale ${scale} GPU-decoded JPEGs give sharp's results too, a file of 63×63 (${scale === 0.5 ? 32 : 8} px square there as the 64 px ones) among them`, {
+    skip: noGpu,
+  }, async () => {
+    const half = join(tempDir('kensa-inspect-jpeg-scaled-'), 'images');
+    mkdirSync(half, { recursive: true });
+    for (const name of readdirSync(dir)) writeFileSync(join(half, name), readFileSync(join(dir, name)));
+    await sharp(frame(1, 3).subarray(0, 63 * 63 * 3), { raw: { width: 63, height: 63, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(join(half, 'f1-63.jpg'));
+    const recipe = parseRecipe({ kind: 'classic', input: { scale } }, 'scaled');
+    const run = async (jpegDecode: 'gpu' | 'cpu') => {
+      const out: ItemResult[] = [];
+      for await (const r of inspect([half], { backend: backend!, batch: { maxCount: 4 }, recipe, jpegDecode, postWorkers: 0 })) out.push(r);
+      return out.sort((a, b) => a.key.localeCompare(b.key));
+    };
+    const cpu = await run('cpu');
+    const { result: gpu, names } = await dispatchedProgramsWhile(backend!.gpu!, () => run('gpu'));
+    assert.ok(names.has('jpeg_decode') && names.has('jpeg_reduce'), `the JPEGs decoded and reduced on the GPU (programs: ${[...names].join(', ')})`);
+    assert.equal(gpu.length, 12);
+    assert.deepEqual(
+      gpu.map((r) => [r.key, r.status, r.width, r.height]),
+      cpu.map((r) => [r.key, r.status, r.width, r.height]),
+    );
+    assert.ok(gpu.some((r) => r.key.endsWith('f1-63.jpg') && r.status !== 'error'));
+    assertDeepClose(gpu.map(judged), cpu.map(judged), 1e-6);
+  });

@@ -3,7 +3,7 @@
  * and tables, then idct.ts's integer IDCT, upsampling and colour conversion. The GPU decoder
  * (gpu.ts) computes the same integers in parallel; tests hold both to sharp's output exactly.
  */
-import { grayOf, idctBlock, upsampleChroma, upsamplingOf, yccToRgb } from './idct.js';
+import { type BlockSize, grayOf, idctBlockScaled, upsampleChroma, type Upsampling, upsamplingOf, yccToRgb } from './idct.js';
 import { JpegError, NATURAL_ORDER, type ParsedJpeg, streamWord } from './parse.js';
 
 /** Output channels: the file's own (`auto`), `gray` (kensa's gray of RGB for a colour file), `rgb` (gray repeated ×3 for a gray file). */
@@ -84,9 +84,50 @@ export function decodeCoefficients(p: ParsedJpeg): Int32Array {
   return coef;
 }
 
-/** Each component's samples: planes of bw·8 × bh·8, from the coefficients of decodeCoefficients. */
-export function componentPlanes(p: ParsedJpeg, coef: Int32Array): Uint8Array[] {
-  const planes = p.components.map((c) => new Uint8Array(c.bw * 8 * c.bh * 8));
+/** libjpeg's DCT scaling (scale_denom): 1, or decoding at ½ (4×4 IDCTs) or ¼ (2×2). */
+export type DctDenom = 1 | 2 | 4;
+
+/** A component decoded at a DCT scaling: its IDCT's block size, its samples' size and how it is upsampled to the output. */
+export interface ScaledComponent {
+  size: BlockSize;
+  /** libjpeg's downsampled_width / _height at this scaling. */
+  width: number;
+  height: number;
+  /** Samples a row of its plane (bw · size) and rows (bh · size). */
+  stride: number;
+  rows: number;
+  upsampling: Upsampling;
+}
+
+/**
+ * How libjpeg-turbo decodes `p` at scale 1 / `denom` (jdmaster.c jpeg_calc_output_dimensions,
+ * jdsample.c): the output is ⌈W / denom⌉ × ⌈H / denom⌉; luma takes the 8 / denom IDCT, and a
+ * subsampled chroma component the larger IDCT that makes its upsampling 1:1 where it can (4:2:0
+ * at ½: chroma at 8×8, not upsampled), otherwise upsampled as at scale 1.
+ */
+export function scaledComponents(p: ParsedJpeg, denom: DctDenom): { width: number; height: number; components: ScaledComponent[] } {
+  const min = 8 / denom;
+  const components = p.components.map((c) => {
+    let size = min;
+    while (size < 8 && (p.hmax * min) % (c.h * size * 2) === 0 && (p.vmax * min) % (c.v * size * 2) === 0) size *= 2;
+    const hIn = (c.h * size) / min;
+    const vIn = (c.v * size) / min;
+    return {
+      size: size as BlockSize,
+      width: Math.ceil((p.width * c.h * size) / (p.hmax * 8)),
+      height: Math.ceil((p.height * c.v * size) / (p.vmax * 8)),
+      stride: c.bw * size,
+      rows: c.bh * size,
+      upsampling: upsamplingOf(p.hmax / hIn, p.vmax / vIn),
+    };
+  });
+  return { width: Math.ceil(p.width / denom), height: Math.ceil(p.height / denom), components };
+}
+
+/** Each component's samples at a DCT scaling (scaledComponents' planes), from the coefficients of decodeCoefficients. */
+export function componentPlanes(p: ParsedJpeg, coef: Int32Array, denom: DctDenom = 1): Uint8Array[] {
+  const scaled = scaledComponents(p, denom).components;
+  const planes = scaled.map((s) => new Uint8Array(s.stride * s.rows));
   const bpm = p.blocksPerMcu;
   const blocks = p.mcusx * p.mcusy * bpm;
   const interleaved = p.components.length > 1;
@@ -94,38 +135,35 @@ export function componentPlanes(p: ParsedJpeg, coef: Int32Array): Uint8Array[] {
     const m = Math.floor(k / bpm);
     const { c, bx, by } = p.mcuLayout[k % bpm]!;
     const comp = p.components[c]!;
+    const { size, stride } = scaled[c]!;
     const x = interleaved ? (m % p.mcusx) * comp.h + bx : m % p.mcusx;
     const y = interleaved ? Math.floor(m / p.mcusx) * comp.v + by : Math.floor(m / p.mcusx);
-    idctBlock(coef, k * 64, p.quant[comp.tq]!, planes[c]!, comp.bw * 8, x * 8, y * 8);
+    idctBlockScaled(coef, k * 64, p.quant[comp.tq]!, planes[c]!, stride, x * size, y * size, size);
   }
   return planes;
 }
 
-/** Decodes a parsed JPEG to planar C×H×W u8 pixels on the CPU. */
-export function decodeJpegCpu(p: ParsedJpeg, channels: JpegChannels = 'auto'): Uint8Array {
-  const planes = componentPlanes(p, decodeCoefficients(p));
-  const { width: w, height: h } = p;
+/** Decodes a parsed JPEG to planar C×H×W u8 pixels on the CPU (at scale 1 / `denom`: ⌈W / denom⌉ × ⌈H / denom⌉, libjpeg's scaled decode). */
+export function decodeJpegCpu(p: ParsedJpeg, channels: JpegChannels = 'auto', denom: DctDenom = 1): Uint8Array {
+  const planes = componentPlanes(p, decodeCoefficients(p), denom);
+  const { width: w, height: h, components } = scaledComponents(p, denom);
   const n = w * h;
   const outC = outputChannels(p, channels);
   const out = new Uint8Array(n * outC);
-  const y = p.components[0]!;
-  const ys = y.bw * 8;
+  const ys = components[0]!.stride;
   if (p.components.length === 1) {
     for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) out[r * w + c] = planes[0]![r * ys + c]!;
     for (let k = 1; k < outC; k++) out.copyWithin(k * n, 0, n);
     return out;
   }
-  const [, cb, cr] = p.components as [unknown, (typeof p.components)[0], (typeof p.components)[0]];
-  const mode = upsamplingOf(y.h, y.v);
+  const [, cb, cr] = components as [ScaledComponent, ScaledComponent, ScaledComponent];
   const Y = planes[0]!;
   const [U, V] = [planes[1]!, planes[2]!];
-  const us = cb.bw * 8;
-  const vs = cr.bw * 8;
   for (let r = 0; r < h; r++) {
     for (let c = 0; c < w; c++) {
       const yy = Y[r * ys + c]!;
-      const u = upsampleChroma(U, us, cb.width, cb.height, c, r, mode);
-      const v = upsampleChroma(V, vs, cr.width, cr.height, c, r, mode);
+      const u = upsampleChroma(U, cb.stride, cb.width, cb.height, c, r, cb.upsampling);
+      const v = upsampleChroma(V, cr.stride, cr.width, cr.height, c, r, cr.upsampling);
       const i = r * w + c;
       const R = yccToRgb(yy, u, v, 0);
       const G = yccToRgb(yy, u, v, 1);

@@ -18,16 +18,17 @@
 import type { BufferRef, Gpu } from '../../gpu/gpu.js';
 import { KensaError } from '../../errors.js';
 import { Tensor } from '../../tensor.js';
-import { integerInRange, invalidParameter } from '../../validate.js';
-import { outputChannels, type JpegChannels } from './cpu.js';
-import { upsamplingOf } from './idct.js';
+import { integerInRange, invalidParameter, is } from '../../validate.js';
+import { DECODE_SCALES, type DecodeScale } from '../../detect/scales.js';
+import { outputChannels, type JpegChannels, scaledComponents } from './cpu.js';
 import { HUFFMAN_WORDS, JpegError, type ParsedJpeg } from './parse.js';
-import { reduceCubicGpu } from './reduce.js';
+import { boxShrunk, type JpegShrinkPlan, jpegShrinkPlan, reduceCubicGpu } from './reduce.js';
 import {
   IMG_WORDS,
   jpegColourProgram,
   jpegDecodeProgram,
   jpegIdctProgram,
+  jpegIdctScaledProgram,
   jpegScanLocalProgram,
   jpegScanTotalsProgram,
   jpegSyncProgram,
@@ -75,22 +76,24 @@ interface Layout {
   subs: number;
   blocks: number;
   planeWords: number;
-  groups: { key: string; c: number; h: number; w: number; images: number[]; first: number }[];
+  /** Images of one decoded size (h × w, the colour pass's output) and one size after the reduce (oh × ow). */
+  groups: { key: string; c: number; h: number; w: number; oh: number; ow: number; images: number[]; first: number }[];
   where: { tensor: number; index: number }[];
   streams: Uint32Array[];
 }
 
-function layout(files: readonly ParsedJpeg[], channels: JpegChannels, subseq: number): Layout {
+function layout(files: readonly ParsedJpeg[], plans: readonly JpegShrinkPlan[], channels: JpegChannels, subseq: number): Layout {
   // images ordered by output group, so the colour pass addresses a group's images by one first index
   const groups: Layout['groups'] = [];
   const byKey = new Map<string, Layout['groups'][number]>();
   const where: { tensor: number; index: number }[] = [];
   for (const [f, p] of files.entries()) {
     const c = outputChannels(p, channels);
-    const key = `${c}x${p.height}x${p.width}`;
+    const { decoded, out } = plans[f]!;
+    const key = `${c}x${decoded.height}x${decoded.width}:${out.height}x${out.width}`;
     let g = byKey.get(key);
     if (!g) {
-      g = { key, c, h: p.height, w: p.width, images: [], first: 0 };
+      g = { key, c, h: decoded.height, w: decoded.width, oh: out.height, ow: out.width, images: [], first: 0 };
       byKey.set(key, g);
       groups.push(g);
     }
@@ -124,19 +127,22 @@ function layout(files: readonly ParsedJpeg[], channels: JpegChannels, subseq: nu
     const p = files[f]!;
     const ib = img * IMG_WORDS;
     const g = groups[where[f]!.tensor]!;
+    const scaled = scaledComponents(p, plans[f]!.denom).components;
     tab.set(
       [
         p.components.length,
         p.blocksPerMcu,
         p.mcusx,
-        p.width,
-        p.height,
+        g.w,
+        g.h,
         p.components.length > 1 ? 1 : 0,
         block,
         g.c,
-        upsamplingOf(p.components[0]!.h, p.components[0]!.v),
+        scaled[1]?.upsampling ?? 0,
         where[f]!.index,
         f,
+        0,
+        ...scaled.map((s) => s.size),
       ],
       ib,
     );
@@ -152,9 +158,9 @@ function layout(files: readonly ParsedJpeg[], channels: JpegChannels, subseq: nu
       return quant - 64;
     });
     p.components.forEach((c, ci) => {
-      const stride = c.bw * 8;
-      tab.set([c.h, c.v, quantAt[c.tq]!, huffAt[c.dc]!, huffAt[c.ac]!, planeWords, stride, c.width | (c.height << 16)], ib + 16 + 8 * ci);
-      planeWords += (stride * c.bh * 8) / 4;
+      const { stride, rows, width, height } = scaled[ci]!;
+      tab.set([c.h, c.v, quantAt[c.tq]!, huffAt[c.dc]!, huffAt[c.ac]!, planeWords, stride, width | (height << 16)], ib + 16 + 8 * ci);
+      planeWords += (stride * rows) / 4;
     });
     p.mcuLayout.forEach((l, b) => {
       tab[ib + 40 + b] = l.c | (l.bx << 4) | (l.by << 8);
@@ -192,11 +198,13 @@ export interface JpegGpuOptions {
   /** Time each stage on the GPU (bench/ops/jpeg: `stageMs`); each then runs in a compute pass of its own. */
   profile?: boolean;
   /**
-   * Decode at this fraction of each side, rounded up (default 1): at ½ the full decode is reduced
-   * by libvips' cubic reduce as sharp does it (reduce.ts), gray from colour taken after it, so the
-   * bytes equal src/pipeline/decode.ts's at scale ½.
+   * Decode at this fraction of each side, rounded up (default 1), as sharp does it
+   * (reduce.ts jpegShrinkPlan): libjpeg's DCT scaling at ¼ and ⅛ (by 2 and 4), libvips' crop
+   * of it, then libvips' cubic reduce (reduceCubic), gray from colour taken after it, so the
+   * bytes equal src/pipeline/decode.ts's at that scale. A file sharp would box-shrink first
+   * (a few pixels thin) gets a JpegError KENSA_ERR_JPEG_UNSUPPORTED in `where`.
    */
-  scale?: 1 | 0.5;
+  scale?: DecodeScale;
 }
 
 /** Decodes parsed JPEGs on `gpu`, all in one set of dispatches. */
@@ -204,11 +212,29 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], opt
   const subseq = integerInRange('subseqBits', options.subseqBits ?? SUBSEQ_BITS, 64, 2 ** 20);
   const syncPasses = integerInRange('syncPasses', options.syncPasses ?? SYNC_PASSES, 1, STATUS_PASSES);
   const scale = options.scale ?? 1;
-  if (scale !== 1 && scale !== 0.5) throw invalidParameter('scale', '1 or 0.5', scale);
+  if (!is.inArray(scale, DECODE_SCALES)) throw invalidParameter('scale', `one of ${DECODE_SCALES.join(', ')}`, scale);
+  const plans = files.map((p) =>
+    scale === 1
+      ? { denom: 1 as const, decoded: { width: p.width, height: p.height }, out: { width: p.width, height: p.height } }
+      : jpegShrinkPlan(p.width, p.height, scale),
+  );
+  const planned = files.flatMap((_, f) => (plans[f] ? [f] : []));
+  if (planned.length < files.length) {
+    // the files sharp would box-shrink first: errors in their places, the others decoded
+    const batch = await decodeJpegsGpu(
+      gpu,
+      planned.map((f) => files[f]!),
+      options,
+    );
+    const where: JpegBatch['where'][number][] = files.map(() => ({ error: boxShrunk(scale) }));
+    for (const [k, f] of planned.entries()) where[f] = batch.where[k]!;
+    return { ...batch, where };
+  }
   if (files.length === 0) return { tensors: [], where: [], dispatches: 0, syncPasses: 0, passDecodes: [] };
   const channels = options.channels ?? 'auto';
-  // at ½ colour files decode to RGB and become gray after the reduce, as decode.ts does
-  const L = layout(files, scale === 1 || channels !== 'gray' ? channels : 'auto', subseq);
+  // below scale 1 colour files decode to RGB and become gray after the reduce, as decode.ts does
+  const L = layout(files, plans as JpegShrinkPlan[], scale === 1 || channels !== 'gray' ? channels : 'auto', subseq);
+  const dctScaled = plans.some((p) => p!.denom > 1);
   const before = gpu.stats.dispatches;
   const refs: BufferRef[] = [];
   const alloc = (bytes: number) => {
@@ -275,9 +301,11 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], opt
           workgroups: wgs(L.subs, 64),
         }),
       );
+      // a 2×2 block fills half a word: the scaled IDCT ORs its samples into cleared planes
+      if (dctScaled) gpu.clear(planes);
       timings.idct = timed(() =>
         gpu.dispatch({
-          program: jpegIdctProgram(),
+          program: dctScaled ? jpegIdctScaledProgram() : jpegIdctProgram(),
           inputs: [tab, coef],
           outputs: [planes],
           uniforms: { ...base, count: L.blocks },
@@ -327,11 +355,11 @@ export async function decodeJpegsGpu(gpu: Gpu, files: readonly ParsedJpeg[], opt
       const why = bad & 1 ? 'an invalid Huffman code in the scan data' : 'the scan data ends before its last block';
       return { error: new JpegError(false, `Corrupt JPEG: ${why}`) };
     });
-    if (scale === 0.5) {
+    if (scale !== 1) {
       for (const [t, g] of L.groups.entries()) {
-        const full = tensors[t]!;
-        tensors[t] = await reduceCubicGpu(gpu, full, Math.ceil(g.h / 2), Math.ceil(g.w / 2), channels === 'gray' && g.c === 3);
-        full.dispose();
+        const decoded = tensors[t]!;
+        tensors[t] = await reduceCubicGpu(gpu, decoded, g.oh, g.ow, channels === 'gray' && g.c === 3);
+        decoded.dispose();
       }
     }
     const stageMs = options.profile ? await stageTimes(timings) : undefined;

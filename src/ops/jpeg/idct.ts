@@ -145,3 +145,77 @@ export function upsampleChroma(plane: Uint8Array, stride: number, w: number, h: 
   const c1 = 3 * plane[row + inb]! + plane[rown + inb]!;
   return (3 * c0 + c1 + 8 - xo) >> 4;
 }
+
+/** jidctred.c's constants (CONST_BITS 13). */
+export const FIX_0_211164243 = 1730;
+export const FIX_0_509795579 = 4176;
+export const FIX_0_601344887 = 4926;
+export const FIX_0_720959822 = 5906;
+export const FIX_0_850430095 = 6967;
+export const FIX_1_061594337 = 8697;
+export const FIX_1_272758580 = 10426;
+export const FIX_1_451774981 = 11893;
+export const FIX_2_172734803 = 17799;
+export const FIX_3_624509785 = 29692;
+
+/** Output samples per block side of each reduced IDCT libjpeg picks by a component's DCT scaled size: 8 (jidctint islow), 4 and 2 (jidctred). */
+export type BlockSize = 8 | 4 | 2;
+
+/** One 1-D pass of jidctred.c's 4-point IDCT on v[0..7] (term 4 unused): 4 outputs, descaled by `shift`. */
+function idct4(v: ArrayLike<number>, o: number, s: number, out: Int32Array, oo: number, os: number, shift: number): void {
+  const round = 1 << (shift - 1);
+  const t0 = v[o]! * 16384;
+  const t2 = v[o + 2 * s]! * FIX_1_847759065 + v[o + 6 * s]! * -FIX_0_765366865;
+  const tmp10 = t0 + t2;
+  const tmp12 = t0 - t2;
+  const z1 = v[o + 7 * s]!;
+  const z2 = v[o + 5 * s]!;
+  const z3 = v[o + 3 * s]!;
+  const z4 = v[o + s]!;
+  const odd0 = z1 * -FIX_0_211164243 + z2 * FIX_1_451774981 + z3 * -FIX_2_172734803 + z4 * FIX_1_061594337;
+  const odd2 = z1 * -FIX_0_509795579 + z2 * -FIX_0_601344887 + z3 * FIX_0_899976223 + z4 * FIX_2_562915447;
+  out[oo] = (tmp10 + odd2 + round) >> shift;
+  out[oo + 3 * os] = (tmp10 - odd2 + round) >> shift;
+  out[oo + os] = (tmp12 + odd0 + round) >> shift;
+  out[oo + 2 * os] = (tmp12 - odd0 + round) >> shift;
+}
+
+/** One 1-D pass of jidctred.c's 2-point IDCT on v[0..7] (terms 2, 4, 6 unused). */
+function idct2(v: ArrayLike<number>, o: number, s: number, out: Int32Array, oo: number, os: number, shift: number): void {
+  const round = 1 << (shift - 1);
+  const tmp10 = v[o]! * 32768;
+  const odd = v[o + 7 * s]! * -FIX_0_720959822 + v[o + 5 * s]! * FIX_0_850430095 + v[o + 3 * s]! * -FIX_1_272758580 + v[o + s]! * FIX_3_624509785;
+  out[oo] = (tmp10 + odd + round) >> shift;
+  out[oo + os] = (tmp10 - odd + round) >> shift;
+}
+
+/**
+ * Dequantises one block and runs libjpeg's IDCT for `size` samples a side (8: jidctint islow,
+ * 4 / 2: jidctred's reduced IDCTs, whose zero-AC shortcuts give what their general paths give),
+ * into plane[(y0 + r) · stride + x0 + c], clamped to 0–255 as the SIMD versions' saturating packs.
+ */
+export function idctBlockScaled(
+  coef: Int32Array,
+  at: number,
+  q: Uint16Array,
+  plane: Uint8Array,
+  stride: number,
+  x0: number,
+  y0: number,
+  size: BlockSize,
+): void {
+  if (size === 8) {
+    idctBlock(coef, at, q, plane, stride, x0, y0);
+    return;
+  }
+  for (let k = 0; k < 64; k++) dequantised[k] = coef[at + k]! * q[k]!;
+  // columns into rows of 8 (workspace[r · 8 + c]), then each of `size` rows
+  const pass = size === 4 ? idct4 : idct2;
+  const extra = size === 4 ? 1 : 2;
+  for (let c = 0; c < 8; c++) pass(dequantised, c, 8, workspace, c, 8, 11 + extra);
+  for (let r = 0; r < size; r++) pass(workspace, r * 8, 1, samples, r * 8, 1, 18 + extra);
+  for (let r = 0; r < size; r++) {
+    const row = (y0 + r) * stride + x0;
+    for (let c = 0; c < size; c++) plane[row + c] = Math.min(255, Math.max(0, samples[r * 8 + c]! + 128));
+  }
+}

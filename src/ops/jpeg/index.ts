@@ -5,8 +5,11 @@
  * support, or finds corrupt, come back as JpegError (codes KENSA_ERR_JPEG_UNSUPPORTED,
  * KENSA_ERR_DECODE): decode those with sharp (src/pipeline/decode.ts).
  */
+import type { DecodeScale } from '../../detect/scales.js';
 import type { Gpu } from '../../gpu/gpu.js';
 import { decodeJpegCpu, type JpegChannels, outputChannels } from './cpu.js';
+import { grayOf } from './idct.js';
+import { boxShrunk, jpegShrinkPlan, reduceCubic } from './reduce.js';
 import { decodeJpegsGpu, type JpegBatch } from './gpu.js';
 import { JpegError, parseJpeg, type ParsedJpeg } from './parse.js';
 
@@ -21,6 +24,12 @@ export interface JpegDecodeOptions {
   maxPixels?: number;
   /** Decode files with an embedded ICC profile as if they had none (default false: such files are refused, since sharp transforms them to sRGB). */
   ignoreIcc?: boolean;
+  /**
+   * Decode at this fraction of each side, rounded up (default 1), with the bytes sharp gives there
+   * (src/pipeline/decode.ts): libjpeg's DCT scaling where sharp shrinks on load, then libvips'
+   * cubic reduce (reduce.ts). Files a few pixels thin, which libvips box-shrinks first, are refused.
+   */
+  scale?: DecodeScale;
 }
 
 export interface JpegBatchOptions extends JpegDecodeOptions {
@@ -28,8 +37,6 @@ export interface JpegBatchOptions extends JpegDecodeOptions {
   subseqBits?: number;
   /** Time each GPU stage (the result's `stageMs`); the stages then run in compute passes of their own. */
   profile?: boolean;
-  /** Decode at this fraction of each side, rounded up (default 1; ½: the same bytes as src/pipeline/decode.ts at scale ½). */
-  scale?: 1 | 0.5;
 }
 
 export interface DecodedJpeg {
@@ -47,7 +54,30 @@ export interface DecodedJpeg {
 export function decodeJpeg(bytes: Uint8Array, options: JpegDecodeOptions = {}): DecodedJpeg {
   const p = parseJpeg(bytes, options);
   const channels = options.channels ?? 'auto';
-  return { data: decodeJpegCpu(p, channels), width: p.width, height: p.height, channels: outputChannels(p, channels) };
+  const scale = options.scale ?? 1;
+  if (scale === 1) return { data: decodeJpegCpu(p, channels), width: p.width, height: p.height, channels: outputChannels(p, channels) };
+  const plan = jpegShrinkPlan(p.width, p.height, scale);
+  if (!plan) throw boxShrunk(scale);
+  // colour files decode to RGB and become gray after the reduce, as decode.ts does
+  const full = decodeJpegCpu(p, channels === 'gray' ? 'auto' : channels, plan.denom);
+  const c = full.length / (Math.ceil(p.width / plan.denom) * Math.ceil(p.height / plan.denom));
+  const decoded = cropPlanes(full, c, Math.ceil(p.width / plan.denom), plan.decoded.width, plan.decoded.height);
+  const { width, height } = plan.out;
+  const reduced = reduceCubic(decoded, c, plan.decoded.height, plan.decoded.width, height, width);
+  if (channels !== 'gray' || c === 1) return { data: reduced, width, height, channels: c as 1 | 3 };
+  const n = width * height;
+  const gray = new Uint8Array(n);
+  for (let i = 0; i < n; i++) gray[i] = grayOf(reduced[i]!, reduced[n + i]!, reduced[2 * n + i]!);
+  return { data: gray, width, height, channels: 1 };
+}
+
+/** The top-left w × h of each of `c` planes `stride` wide (libvips' crop of libjpeg's partial last column and row). */
+function cropPlanes(src: Uint8Array, c: number, stride: number, w: number, h: number): Uint8Array {
+  if (w === stride && src.length === c * w * h) return src;
+  const rows = src.length / c / stride;
+  const out = new Uint8Array(c * w * h);
+  for (let k = 0; k < c; k++) for (let y = 0; y < h; y++) out.set(src.subarray((k * rows + y) * stride, (k * rows + y) * stride + w), (k * h + y) * w);
+  return out;
 }
 
 /**

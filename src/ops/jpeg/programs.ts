@@ -19,7 +19,8 @@
  *   jpeg_scan_local, jpeg_scan_totals: exclusive prefix sums of (blocks, DC sums) over subsequences.
  *   jpeg_decode: each thread decodes its subsequence once more from its synchronised entry, its
  *     first block index and DC predictors from the prefix sums, and writes the coefficients.
- *   jpeg_idct: one thread per block: dequantisation and jidctint.c's integer IDCT into the planes.
+ *   jpeg_idct: one thread per block: dequantisation and jidctint.c's integer IDCT into the planes
+ *     (jpeg_idct_scaled at a DCT scaling: each component's block size, 8, 4 or 2, from its image).
  *   jpeg_colour: one thread per output word (or per 4 RGB pixels): upsampling, YCbCr → RGB (or
  *     gray), planar C×H×W.
  *
@@ -32,6 +33,8 @@ import type { UniformField } from '../../gpu/uniforms.js';
 import { FIX_0_298631336, FIX_0_390180644, FIX_0_541196100, FIX_0_765366865, FIX_0_899976223, FIX_1_175875602 } from './idct.js';
 import { FIX_1_501321110, FIX_1_847759065, FIX_1_961570560, FIX_2_053119869, FIX_2_562915447, FIX_3_072711026 } from './idct.js';
 import { FIX_0_34414, FIX_0_71414, FIX_1_40200, FIX_1_77200 } from './idct.js';
+import { FIX_0_211164243, FIX_0_509795579, FIX_0_601344887, FIX_0_720959822, FIX_0_850430095 } from './idct.js';
+import { FIX_1_061594337, FIX_1_272758580, FIX_1_451774981, FIX_2_172734803, FIX_3_624509785 } from './idct.js';
 import { NATURAL_ORDER } from './parse.js';
 
 /**
@@ -55,7 +58,7 @@ export const STATUS_PASSES = 64;
  * Image entry: 0 components, 1 blocks per MCU, 2 MCUs across, 3 width, 4 height, 5 interleaved,
  * 6 first block (coefficient buffer), 7 output channels, 8 chroma upsampling (idct.ts Upsampling),
  * 9 output image in its group (the colour pass writes image n of a group at byte n·C·H·W),
- * 10 index of the image's status word; 16 + 8c component c: h, v, quant table word, DC table
+ * 10 index of the image's status word, 12 + c the IDCT block size of component c (8, 4, 2); 16 + 8c component c: h, v, quant table word, DC table
  * word, AC table word, plane word, plane stride (bytes), width | height << 16; 40 + b: block b of
  * the MCU: component | bx << 4 | by << 8.
  * Segment entry: 0 image, 1 first bit, 2 end bit, 3 first block, 4 blocks, 5 first subsequence.
@@ -479,24 +482,8 @@ function idct1d(load: (k: number) => string, store: (k: number, v: string) => st
   }`;
 }
 
-let idctProgram: ProgramInfo | undefined;
-/** One thread per block of the batch: dequantisation and jidctint.c's IDCT into the component planes (u8, 4 per word). */
-export function jpegIdctProgram(): ProgramInfo {
-  idctProgram ??= {
-    name: 'jpeg_idct',
-    key: '',
-    inputs: [
-      { name: 'tab', dtype: 'u8' },
-      { name: 'coef', dtype: 'i32' },
-    ],
-    outputs: [{ name: 'planes', dtype: 'u8' }],
-    uniforms: JPEG_UNIFORMS,
-    workgroupSize: WG,
-    body: /* wgsl */ `
-const IMG: u32 = ${IMG_WORDS}u;
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let g = linear_workgroup(wid, nwg) * WG + li;
+// block g of the batch (one thread each): its image entry ib, component c (entry cb), block (bx, by) in its plane, quantisation table q
+const BLOCK_OF_THREAD = /* wgsl */ `let g = linear_workgroup(wid, nwg) * WG + li;
   if (g >= u.count) { return; }
   // the image of block g: the last whose first block is at most g
   var lo = 0u;
@@ -519,7 +506,58 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     bx = bx * tab[cb] + ((lay >> 4u) & 15u);
     by = by * tab[cb + 1u] + (lay >> 8u);
   }
-  let q = tab[cb + 2u];
+  let q = tab[cb + 2u];`;
+
+/** One 1-D pass of jidctred.c's 4-point IDCT (term 4 unused): outputs 0–3. */
+function idct4(load: (k: number) => string, store: (k: number, v: string) => string, shift: number): string {
+  const r = `${1 << (shift - 1)}i`;
+  return `{
+    let t0 = (${load(0)}) << 14u;
+    let t2 = (${load(2)}) * ${FIX_1_847759065}i + (${load(6)}) * ${-FIX_0_765366865}i;
+    let tmp10 = t0 + t2;
+    let tmp12 = t0 - t2;
+    let z1 = ${load(7)};
+    let z2 = ${load(5)};
+    let z3 = ${load(3)};
+    let z4 = ${load(1)};
+    let odd0 = z1 * ${-FIX_0_211164243}i + z2 * ${FIX_1_451774981}i + z3 * ${-FIX_2_172734803}i + z4 * ${FIX_1_061594337}i;
+    let odd2 = z1 * ${-FIX_0_509795579}i + z2 * ${-FIX_0_601344887}i + z3 * ${FIX_0_899976223}i + z4 * ${FIX_2_562915447}i;
+    ${store(0, `(tmp10 + odd2 + ${r}) >> ${shift}u`)}
+    ${store(3, `(tmp10 - odd2 + ${r}) >> ${shift}u`)}
+    ${store(1, `(tmp12 + odd0 + ${r}) >> ${shift}u`)}
+    ${store(2, `(tmp12 - odd0 + ${r}) >> ${shift}u`)}
+  }`;
+}
+
+/** One 1-D pass of jidctred.c's 2-point IDCT (terms 2, 4, 6 unused): outputs 0–1. */
+function idct2(load: (k: number) => string, store: (k: number, v: string) => string, shift: number): string {
+  const r = `${1 << (shift - 1)}i`;
+  return `{
+    let tmp10 = (${load(0)}) << 15u;
+    let odd = (${load(7)}) * ${-FIX_0_720959822}i + (${load(5)}) * ${FIX_0_850430095}i + (${load(3)}) * ${-FIX_1_272758580}i + (${load(1)}) * ${FIX_3_624509785}i;
+    ${store(0, `(tmp10 + odd + ${r}) >> ${shift}u`)}
+    ${store(1, `(tmp10 - odd + ${r}) >> ${shift}u`)}
+  }`;
+}
+
+let idctProgram: ProgramInfo | undefined;
+/** One thread per block of the batch: dequantisation and jidctint.c's IDCT into the component planes (u8, 4 per word). */
+export function jpegIdctProgram(): ProgramInfo {
+  idctProgram ??= {
+    name: 'jpeg_idct',
+    key: '',
+    inputs: [
+      { name: 'tab', dtype: 'u8' },
+      { name: 'coef', dtype: 'i32' },
+    ],
+    outputs: [{ name: 'planes', dtype: 'u8' }],
+    uniforms: JPEG_UNIFORMS,
+    workgroupSize: WG,
+    body: /* wgsl */ `
+const IMG: u32 = ${IMG_WORDS}u;
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  ${BLOCK_OF_THREAD}
   var ws: array<i32, 64>;
   for (var col = 0u; col < 8u; col++) ${idct1d(
     (r) => `coef[g * 64u + ${r * 8}u + col] * i32(tab[q + ${r * 8}u + col])`,
@@ -542,6 +580,88 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`,
   };
   return idctProgram;
+}
+
+let idctScaledProgram: ProgramInfo | undefined;
+/**
+ * jpeg_idct at a DCT scaling (libjpeg's scale_denom 2 or 4): each block with its component's
+ * IDCT (8: jidctint islow; 4, 2: jidctred's reduced IDCTs) into planes of that many samples a
+ * block side. A 2×2 block fills half a word: the planes are cleared first and written with atomicOr.
+ */
+export function jpegIdctScaledProgram(): ProgramInfo {
+  const coefAt = (row: string, col: string) => `coef[g * 64u + ${row} * 8u + ${col}] * i32(tab[q + ${row} * 8u + ${col}])`;
+  const px = (v: string) => `u32(clamp((${v}) + 128i, 0i, 255i))`;
+  idctScaledProgram ??= {
+    name: 'jpeg_idct_scaled',
+    key: '',
+    inputs: [
+      { name: 'tab', dtype: 'u8' },
+      { name: 'coef', dtype: 'i32' },
+    ],
+    outputs: [{ name: 'planes', dtype: 'u8', atomic: true }],
+    uniforms: JPEG_UNIFORMS,
+    workgroupSize: WG,
+    body: /* wgsl */ `
+const IMG: u32 = ${IMG_WORDS}u;
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  ${BLOCK_OF_THREAD}
+  let size = tab[ib + 12u + c];
+  let stride = tab[cb + 6u];
+  let plane = tab[cb + 5u] * 4u + by * size * stride + bx * size;
+  var ws: array<i32, 64>;
+  if (size == 8u) {
+    for (var col = 0u; col < 8u; col++) ${idct1d(
+      (r) => coefAt(`${r}u`, 'col'),
+      (r, v) => `ws[${r * 8}u + col] = ${v};`,
+      11,
+    )}
+    for (var row = 0u; row < 8u; row++) {
+      var out: array<u32, 8>;
+      ${idct1d(
+        (k) => `ws[row * 8u + ${k}u]`,
+        (k, v) => `out[${k}] = ${px(v)};`,
+        18,
+      )}
+      let at = (plane + row * stride) >> 2u;
+      atomicStore(&planes[at], pack4xU8(vec4<u32>(out[0], out[1], out[2], out[3])));
+      atomicStore(&planes[at + 1u], pack4xU8(vec4<u32>(out[4], out[5], out[6], out[7])));
+    }
+  } else if (size == 4u) {
+    for (var col = 0u; col < 8u; col++) ${idct4(
+      (r) => coefAt(`${r}u`, 'col'),
+      (r, v) => `ws[${r * 8}u + col] = ${v};`,
+      12,
+    )}
+    for (var row = 0u; row < 4u; row++) {
+      var out: array<u32, 4>;
+      ${idct4(
+        (k) => `ws[row * 8u + ${k}u]`,
+        (k, v) => `out[${k}] = ${px(v)};`,
+        19,
+      )}
+      atomicStore(&planes[(plane + row * stride) >> 2u], pack4xU8(vec4<u32>(out[0], out[1], out[2], out[3])));
+    }
+  } else {
+    for (var col = 0u; col < 8u; col++) ${idct2(
+      (r) => coefAt(`${r}u`, 'col'),
+      (r, v) => `ws[${r * 8}u + col] = ${v};`,
+      13,
+    )}
+    for (var row = 0u; row < 2u; row++) {
+      var out: array<u32, 2>;
+      ${idct2(
+        (k) => `ws[row * 8u + ${k}u]`,
+        (k, v) => `out[${k}] = ${px(v)};`,
+        20,
+      )}
+      let at = plane + row * stride;
+      atomicOr(&planes[at >> 2u], (out[0] | (out[1] << 8u)) << ((at & 3u) * 8u));
+    }
+  }
+}`,
+  };
+  return idctScaledProgram;
 }
 
 const colourPrograms = new Map<boolean, ProgramInfo>();
@@ -667,6 +787,7 @@ export function jpegPrograms(): ProgramInfo[] {
     jpegScanTotalsProgram(),
     jpegDecodeProgram(),
     jpegIdctProgram(),
+    jpegIdctScaledProgram(),
     jpegColourProgram(false),
     jpegColourProgram(true),
   ];

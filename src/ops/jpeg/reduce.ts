@@ -14,7 +14,41 @@ import type { Gpu } from '../../gpu/gpu.js';
 import type { ProgramInfo } from '../../gpu/program.js';
 import type { UniformField } from '../../gpu/uniforms.js';
 import { Tensor } from '../../tensor.js';
+import type { DctDenom } from './cpu.js';
+import { JpegError } from './parse.js';
 import { invalidParameter } from '../../validate.js';
+
+/** How sharp decodes a JPEG at a scale: libjpeg's DCT scaling, libvips' crop of it, then the reduce. */
+export interface JpegShrinkPlan {
+  /** libjpeg's scale_denom (sharp's shrink-on-load). */
+  denom: DctDenom;
+  /** libvips' size of the shrunk decode: ⌊W / denom⌋ × ⌊H / denom⌋ (libjpeg's last partial column and row dropped). */
+  decoded: { width: number; height: number };
+  /** The size asked for: ⌈W · scale⌉ × ⌈H · scale⌉ (decode.ts scaledSize), reached by reduceCubic. */
+  out: { width: number; height: number };
+}
+
+/**
+ * sharp 0.35's plan for `resize(⌈W · scale⌉, ⌈H · scale⌉)` of a JPEG with fastShrinkOnLoad
+ * (pipeline.cc): shrink-on-load by the largest of 8, 4, 2 at most the smaller axis' shrink, halved
+ * where the shrink's integer part equals it (its guard against libjpeg's rounding). Null where
+ * libvips would box-shrink before the reduce (the rest 4× or more on an axis: only for images a
+ * few pixels thin), which reduceCubic does not repeat.
+ */
+export function jpegShrinkPlan(width: number, height: number, scale: number): JpegShrinkPlan | null {
+  const out = { width: Math.ceil(width * scale), height: Math.ceil(height * scale) };
+  const shrink = Math.min(width / out.width, height / out.height);
+  let denom = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+  if (denom > 1 && Math.trunc(shrink) === denom) denom /= 2;
+  const decoded = { width: Math.floor(width / denom), height: Math.floor(height / denom) };
+  if (denom === 8 || decoded.width / out.width >= 4 || decoded.height / out.height >= 4) return null;
+  return { denom: denom as DctDenom, decoded, out };
+}
+
+/** The error of a file jpegShrinkPlan has no plan for: sharp decodes it. */
+export function boxShrunk(scale: number): JpegError {
+  return new JpegError(true, `A JPEG this thin is box-shrunk by libvips at scale ${scale}; decode it with sharp`);
+}
 
 /** libvips' VIPS_TRANSFORM_SCALE: the mask phases per input pixel (65 tables, both ends). */
 const PHASES = 64;

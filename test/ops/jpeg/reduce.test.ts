@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
-import { decodeJpegBatch } from '../../../src/ops/jpeg/index.js';
-import { jpegReduceProgram, reduceAxis, reduceCubic, reduceCubicGpu } from '../../../src/ops/jpeg/reduce.js';
+import { isKensaError } from '../../../src/errors.js';
+import { decodeJpeg, decodeJpegBatch } from '../../../src/ops/jpeg/index.js';
+import { jpegReduceProgram, jpegShrinkPlan, reduceAxis, reduceCubic, reduceCubicGpu } from '../../../src/ops/jpeg/reduce.js';
 import { DEFAULT_MAX_PIXELS, decodeBuffer } from '../../../src/pipeline/decode.js';
 import { Tensor } from '../../../src/tensor.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
@@ -27,7 +28,20 @@ const SIZES: [number, number, 1 | 3][] = [
   [1, 7, 1],
 ];
 
-describe("libvips' cubic reduce (decoding at ½)", () => {
+/** Files of every sampling kensa decodes, even and odd sizes, one a few pixels across. */
+async function scaledFiles(): Promise<Uint8Array[]> {
+  return [
+    await makeJpeg({ w: 64, h: 48, c: 3, quality: 90, subsampling: '4:2:0' }),
+    await makeJpeg({ w: 67, h: 45, c: 3, quality: 90, subsampling: '4:2:0' }),
+    await makeJpeg({ w: 61, h: 77, c: 3, quality: 50, subsampling: '4:4:4' }),
+    await makeJpeg({ w: 45, h: 17, c: 1, quality: 90 }),
+    encodeJpeg(50, 30, [2, 1]),
+    encodeJpeg(38, 26, [1, 2]),
+    await makeJpeg({ w: 9, h: 7, c: 3, quality: 90, subsampling: '4:2:0' }),
+  ];
+}
+
+describe("decoding at ½, ¼ and ⅛: libjpeg's DCT scaling and libvips' cubic reduce", () => {
   test('the CPU reference equals sharp resize(⌈w/2⌉, ⌈h/2⌉, cubic) byte for byte', async () => {
     for (const [w, h, c] of SIZES) {
       const px = picture(w, h, c, w + h);
@@ -55,6 +69,26 @@ describe("libvips' cubic reduce (decoding at ½)", () => {
     assert.equal(a.first[5], 7);
     const m = a.phase[5]! * 9;
     assert.deepEqual(Array.from(a.masks.subarray(m, m + 9)), [-48, -144, 464, 1776, 1776, 464, -144, -48, 0]);
+  });
+
+  test('the CPU decode at ½, ¼ and ⅛ (decodeJpeg scale) equals decode.ts there; a file sharp box-shrinks first is refused', async () => {
+    for (const f of await scaledFiles()) {
+      for (const scale of [0.5, 0.25, 0.125] as const) {
+        for (const channels of ['gray', 'rgb'] as const) {
+          const want = await decodeBuffer('x.jpg', Buffer.from(f), { scale, channels, maxPixels: DEFAULT_MAX_PIXELS });
+          const got = decodeJpeg(f, { scale, channels });
+          assert.deepEqual([got.channels, got.height, got.width], [want.channels, want.height, want.width]);
+          assert.equal(mismatch(got.data, want.data as Uint8Array), null, `${channels} at ${scale}`);
+        }
+      }
+    }
+    // 2 × 300 at ⅛ is 1 × 38: no shrink-on-load (the width shrinks by 2 only), so libvips starts the height's 7.9 with a box shrink
+    const thin = await makeJpeg({ w: 2, h: 300, c: 1, quality: 90 });
+    assert.equal(jpegShrinkPlan(2, 300, 0.125), null);
+    assert.throws(
+      () => decodeJpeg(thin, { scale: 0.125 }),
+      (e: Error) => isKensaError(e) && e.code === 'KENSA_ERR_JPEG_UNSUPPORTED' && /box-shrunk/.test(e.message),
+    );
   });
 
   test('on the GPU equals the CPU reference, gray of RGB after the reduce included', { skip: gpuSkip(gpu) }, async () => {
@@ -112,6 +146,35 @@ describe("libvips' cubic reduce (decoding at ½)", () => {
       }
       for (const t of batch.tensors) t.dispose();
     }
+  });
+
+  test('decodeJpegBatch at ¼ and ⅛ (libjpeg DCT scaling by 2 and 4, then the reduce) equals decode.ts there: gray, 4:2:0, 4:4:4, 4:2:2, 4:4:0, odd sizes', {
+    skip: gpuSkip(gpu),
+  }, async () => {
+    const files = await scaledFiles();
+    for (const scale of [0.25, 0.125] as const) {
+      for (const channels of ['gray', 'rgb'] as const) {
+        const batch = await decodeJpegBatch(gpu!, files, { channels, scale });
+        for (const [i, f] of files.entries()) {
+          const w = batch.where[i]!;
+          assert.ok('tensor' in w, `file ${i}`);
+          const t = batch.tensors[w.tensor]!;
+          const per = t.size / t.shape[0]!;
+          const all = new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength));
+          const want = await decodeBuffer('x.jpg', Buffer.from(f), { scale, channels, maxPixels: DEFAULT_MAX_PIXELS });
+          assert.deepEqual(t.shape.slice(1), [want.channels, want.height, want.width], `file ${i}`);
+          assert.equal(mismatch(all.subarray(w.index * per, (w.index + 1) * per), want.data as Uint8Array), null, `file ${i} ${channels} at ${scale}`);
+        }
+        for (const t of batch.tensors) t.dispose();
+      }
+    }
+    // a file sharp box-shrinks first gets its error; the rest of the batch decodes
+    const thin = await makeJpeg({ w: 2, h: 300, c: 1, quality: 90 });
+    const batch = await decodeJpegBatch(gpu!, [thin, files[0]!], { scale: 0.125 });
+    const [t, f] = batch.where;
+    assert.ok(t && 'error' in t && t.error.code === 'KENSA_ERR_JPEG_UNSUPPORTED');
+    assert.ok(f && 'tensor' in f);
+    for (const x of batch.tensors) x.dispose();
   });
 
   test('both passes compile', { skip: gpuSkip(gpu) }, async () => {
