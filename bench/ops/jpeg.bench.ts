@@ -10,7 +10,10 @@
  *   decodes each synchronisation pass made;
  * - sharp: images/s of sharp(file).raw().toBuffer() with as many decodes in flight as cores
  *   (UV_THREADPOOL_SIZE is set to the core count unless given).
- * Usage: node dist/bench/ops/jpeg.bench.js OUT_DIR [batch sizes, comma-separated]
+ * - at scales below 1 (default ¼: the model input of the seed's 1080p workflow), the same with
+ *   decoding at that scale (shrink-on-load and the reduce on the GPU, docs/jpeg.md), subsequences of
+ *   2048 bits only, next to sharp's resize of the same files at all cores.
+ * Usage: node dist/bench/ops/jpeg.bench.js OUT_DIR [batch sizes, comma-separated] [scales below 1, comma-separated]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -22,9 +25,11 @@ const { Gpu } = await import('../../src/gpu/gpu.js');
 const { decodeJpegBatch, parseJpeg } = await import('../../src/ops/jpeg/index.js');
 const { metadata, repeat } = await import('../_kit/stats.js');
 const { pooled } = await import('../_kit/decode.js');
+type DecodeScale = import('../../src/detect/scales.js').DecodeScale;
 
 const outDir = process.argv[2] ?? 'bench-out';
 const batches = (process.argv[3] ?? '16,64').split(',').map(Number);
+const scales = (process.argv[4] ?? '0.25').split(',').map(Number) as DecodeScale[];
 mkdirSync(outDir, { recursive: true });
 const gpu = await Gpu.open();
 const meta = metadata(gpu.info.name);
@@ -69,11 +74,21 @@ for (const kind of KINDS) {
   });
   for (const n of batches) {
     for (const subseqBits of (process.env.JPEG_SUBSEQ ?? '1024,2048,4096').split(',').map(Number))
-      await measure(kind.name, files, bytes, parse.median, n, subseqBits);
+      await measure(kind.name, files, bytes, parse.median, n, subseqBits, 1, kind);
+    for (const scale of scales) await measure(kind.name, files, bytes, parse.median, n, 2048, scale, kind);
   }
 }
 
-async function measure(kind: string, files: Uint8Array[], bytes: number, parseMs: number, n: number, subseqBits: number): Promise<void> {
+async function measure(
+  kind: string,
+  files: Uint8Array[],
+  bytes: number,
+  parseMs: number,
+  n: number,
+  subseqBits: number,
+  scale: DecodeScale,
+  size: { w: number; h: number },
+): Promise<void> {
   const batch = Array.from({ length: n }, (_, i) => files[i % DISTINCT]!);
   let dispatches = 0;
   let syncPasses = 0;
@@ -82,7 +97,7 @@ async function measure(kind: string, files: Uint8Array[], bytes: number, parseMs
     await gpu.sync();
     const timer = gpu.info.features.includes('timestamp-query') ? gpu.startTimer() : null;
     const t = performance.now();
-    const r = await decodeJpegBatch(gpu, batch, { subseqBits });
+    const r = await decodeJpegBatch(gpu, batch, { subseqBits, scale });
     const ms = performance.now() - t;
     if (timer) gpuMs.push((await timer.stop()).gpuMs);
     dispatches = r.dispatches;
@@ -92,20 +107,20 @@ async function measure(kind: string, files: Uint8Array[], bytes: number, parseMs
   });
   gpuMs.sort((a, b) => a - b);
   // one more batch with each stage in a timed pass of its own, and the Huffman work per pass
-  const profiled = await decodeJpegBatch(gpu, batch, { subseqBits, profile: true });
+  const profiled = await decodeJpegBatch(gpu, batch, { subseqBits, scale, profile: true });
   for (const x of profiled.tensors) x.dispose();
-  const key = `${kind}|${n}`;
+  const key = `${kind}|${n}|${scale}`;
   if (!sharpRates.has(key)) {
+    const [width, height] = [Math.ceil(size.w * scale), Math.ceil(size.h * scale)];
     const pass = await pooled(n * 2, os.availableParallelism(), (i) =>
-      sharp(batch[i % n]!)
-        .raw()
-        .toBuffer(),
+      (scale === 1 ? sharp(batch[i % n]!) : sharp(batch[i % n]!).resize({ width, height, fit: 'fill', kernel: 'cubic' })).raw().toBuffer(),
     );
     sharpRates.set(key, (n * 2) / (pass.wall / 1000));
   }
   rows.push({
     kind,
     batch: n,
+    scale,
     subseq_bits: subseqBits,
     file_kib: Math.round(bytes / 1024),
     kensa_images_per_s: n / (wall.median / 1000),

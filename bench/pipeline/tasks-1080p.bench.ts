@@ -3,11 +3,12 @@
  * four per panorama: `{sid}_xm.jpg`, `_xp`, `_zm`, `_zp`) and a SQLite task table
  * `panoramas(id, sid, xm_score, xp_score, zm_score, zp_score)` of N/4 rows, inspected the way a user
  * runs it — `kensa inspect --tasks … --query … --path … --fan-out position=xm,xp,zm,zp --write-back …`
- * as a child process — by each contender: the classic recipe at full size (JPEGs decoded on the GPU,
- * and by sharp: `--jpeg-decode cpu`), at input.scale ½ and
+ * as a child process — by each contender: the classic recipe at full size, at input.scale ½ and
  * ¼ (JPEG shrink-on-load), a small kensa UNet (8-16-32-64, drawn weights: speed only) at ½ and ¼,
  * and a tiny ONNX classifier (src/models/tiny.ts) at ¼ (skipped, with the reason, where ONNX
- * Runtime cannot load). Reports, never fails.
+ * Runtime cannot load). On the GPU backend the JPEGs decode on the GPU at every scale (the same
+ * pixels as sharp's, docs/jpeg.md); the `-sharp` contenders decode them with sharp
+ * (`--jpeg-decode cpu`) to show the difference. Reports, never fails.
  *
  * Per contender: images/s end to end (the run's own clock, `inspect --json`: from opening the
  * store, device and model until the store and the write-back hold every item), the steady rate
@@ -211,12 +212,19 @@ writeFileSync(onnxPath, tinyClassifier({ classes: 2, width: 8, seed: 1 }));
 const noOnnx = await onnxMissing();
 const unet = (scale: DecodeScale) => ({ kind: 'model', name: `unet-8-64-x${scale}`, input: { scale }, model: { path: unetPath, task: 'segmentation' } });
 const contenders: Contender[] = [
-  { name: 'classic', detector: 'classic recipe (default), JPEGs decoded on the GPU', scale: 1, recipe: null },
+  { name: 'classic', detector: 'classic recipe (default)', scale: 1, recipe: null },
   { name: 'classic-sharp', detector: 'classic recipe (default), JPEGs decoded by sharp', scale: 1, recipe: null, flags: ['--jpeg-decode', 'cpu'] },
   { name: 'classic-x0.5', detector: 'classic recipe (default)', scale: 0.5, recipe: { kind: 'classic', name: 'classic-x0.5', input: { scale: 0.5 } } },
   { name: 'classic-x0.25', detector: 'classic recipe (default)', scale: 0.25, recipe: { kind: 'classic', name: 'classic-x0.25', input: { scale: 0.25 } } },
   { name: 'unet-x0.5', detector: 'kensa UNet 8-16-32-64 (f32, whole frames)', scale: 0.5, recipe: unet(0.5) },
   { name: 'unet-x0.25', detector: 'kensa UNet 8-16-32-64 (f32, whole frames)', scale: 0.25, recipe: unet(0.25) },
+  {
+    name: 'unet-x0.25-sharp',
+    detector: 'kensa UNet 8-16-32-64 (f32, whole frames), JPEGs decoded by sharp',
+    scale: 0.25,
+    recipe: unet(0.25),
+    flags: ['--jpeg-decode', 'cpu'],
+  },
   {
     name: 'onnx-classifier-x0.25',
     detector: 'ONNX tiny classifier (conv 8, 2 classes)',
