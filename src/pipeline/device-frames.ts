@@ -49,7 +49,7 @@ export async function framesOnDevice(
         chunk.map((i) => (frames[i] as DeviceJpeg).jpeg),
         { channels: g.channels === 1 ? 'gray' : 'rgb', scale: (frames[chunk[0]!] as DeviceJpeg).scale },
       );
-      // one geometry, but at ½ files of two sizes (2w and 2w − 1) come in tensors of their own
+      // one geometry, but below scale 1 files of two sizes (2w and 2w − 1 at ½) come in tensors of their own
       const ats = batch.tensors.map((x) => new Array<number>(x.shape[0]!).fill(-1));
       for (const [k, w] of batch.where.entries()) if (!('error' in w)) ats[w.tensor]![w.index] = chunk[k]!;
       for (const [t, x] of batch.tensors.entries()) {

@@ -1,8 +1,8 @@
 /**
  * The GPU JPEG decoder's batch runner: parsed files → one set of tables and one stream buffer →
  * the passes of programs.ts, all images of the batch in each dispatch. Images of equal size and
- * output channels share one N×C×H×W u8 tensor (at scale ½ reduced by reduce.ts, 2 more dispatches
- * per tensor).
+ * output channels share one N×C×H×W u8 tensor (below scale 1 reduced by reduce.ts: 2 more
+ * dispatches per tensor).
  *
  * Dispatches per batch: pass 0 and SYNC_PASSES synchronisation passes, 2 scans, 1 decode, 1 IDCT
  * and one colour pass per output size (8 for a batch of one size), then one readback of the
