@@ -19,10 +19,9 @@ import type { BufferRef, Gpu } from '../../gpu/gpu.js';
 import { KensaError } from '../../errors.js';
 import { Tensor } from '../../tensor.js';
 import { integerInRange, invalidParameter, is } from '../../validate.js';
-import { DECODE_SCALES, type DecodeScale } from '../../detect/scales.js';
 import { outputChannels, type JpegChannels, scaledComponents } from './cpu.js';
 import { HUFFMAN_WORDS, JpegError, type ParsedJpeg } from './parse.js';
-import { boxShrunk, type JpegShrinkPlan, jpegShrinkPlan, reduceCubicGpu } from './reduce.js';
+import { boxShrunk, DECODE_SCALES, type DecodeScale, type JpegShrinkPlan, jpegShrinkPlan, reduceCubicGpu } from './reduce.js';
 import {
   IMG_WORDS,
   jpegColourProgram,

@@ -5,11 +5,10 @@
  * support, or finds corrupt, come back as JpegError (codes KENSA_ERR_JPEG_UNSUPPORTED,
  * KENSA_ERR_DECODE): decode those with sharp (src/pipeline/decode.ts).
  */
-import type { DecodeScale } from '../../detect/scales.js';
 import type { Gpu } from '../../gpu/gpu.js';
 import { decodeJpegCpu, type JpegChannels, outputChannels } from './cpu.js';
 import { grayOf } from './idct.js';
-import { boxShrunk, jpegShrinkPlan, reduceCubic } from './reduce.js';
+import { boxShrunk, type DecodeScale, jpegShrinkPlan, reduceCubic } from './reduce.js';
 import { decodeJpegsGpu, type JpegBatch } from './gpu.js';
 import { JpegError, parseJpeg, type ParsedJpeg } from './parse.js';
 

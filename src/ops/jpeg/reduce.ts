@@ -18,6 +18,10 @@ import type { DctDenom } from './cpu.js';
 import { JpegError } from './parse.js';
 import { invalidParameter } from '../../validate.js';
 
+/** libjpeg's DCT-domain shrink factors (1/1, 1/2, 1/4, 1/8): integer factors, so a decoded pixel is a block of the file's. Recipes choose one (`input.scale`); decode applies it. */
+export const DECODE_SCALES = [1, 0.5, 0.25, 0.125] as const;
+export type DecodeScale = (typeof DECODE_SCALES)[number];
+
 /** How sharp decodes a JPEG at a scale: libjpeg's DCT scaling, libvips' crop of it, then the reduce. */
 export interface JpegShrinkPlan {
   /** libjpeg's scale_denom (sharp's shrink-on-load). */
