@@ -166,6 +166,11 @@ export async function classicTiled(frame: Frame, r: ClassicRecipe, wantMasks: bo
       'KENSA_ERR_RECIPE',
       `threshold.hysteresis follows regions across the whole image and is not tiled, but a ${width}×${height} image exceeds one storage binding; leave threshold.hysteresis out, use a smaller input.scale or --device cpu`,
     );
+  if (r.area)
+    throw new KensaError(
+      'KENSA_ERR_RECIPE',
+      `the area channel's background mean reaches 4 × area.background px and is not tiled, but a ${width}×${height} image exceeds one storage binding; leave area out, use a smaller input.scale or --device cpu`,
+    );
   const template = r.template ? templateFor(r.template, width, height, 1, frame.data instanceof Uint16Array ? 'u16' : 'u8') : null;
   const { halo, align } = classicTileGeometry(r);
   const tiles = tileGrid(width, height, { tile: options.tile, halo, align });

@@ -232,6 +232,51 @@ export function fuseHats(fused: Tensor, x: Tensor, r: ClassicRecipe): Tensor {
   return fused;
 }
 
+/** weight · |a − b|: the area channel's difference of two means. */
+const areaScore = customKernel({
+  name: 'area_score',
+  inputs: ['a', 'b'],
+  uniforms: { weight: 'f32' },
+  pixel: 'fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 { return u.weight * abs(a_px(n, c, y, x) - b_px(n, c, y, x)); }',
+  cpu: ({ a, b }, u, n, c, y, x) => u.weight * Math.abs(a.px(n, c, y, x) - b.px(n, c, y, x)),
+});
+
+/**
+ * The Gaussian sigma on pyramid level s that makes a full-resolution blur of `sigma` px: pyrDown's
+ * own kernels already blurred level s by √((4^s − 1) / 3) full-resolution px.
+ */
+function levelSigma(sigma: number, s: number): number {
+  return Math.min(MAX_LEVEL_SIGMA, Math.sqrt(Math.max(0, sigma * sigma - (4 ** s - 1) / 3)) / 2 ** s);
+}
+
+/**
+ * max(fused, weight · |mean_sigma(x) − mean_background(x)|) for the recipe's area channel, when
+ * present; disposes fused (fuseUp does). Each mean is taken on a pyramid level (the wide one where
+ * its sigma is about CONTRAST_LEVEL_SIGMA pixels, the narrow one where it is 2–4), so neither blur
+ * is wide; the wide mean is upsampled to the narrow level, the difference to full size (as fuseUp
+ * samples). Away from the border this is the full-resolution difference within a few per cent.
+ */
+export function fuseArea(fused: Tensor, x: Tensor, r: ClassicRecipe): Tensor {
+  const a = r.area;
+  if (!a) return fused;
+  return tidy(() => {
+    const levels = [x];
+    for (let h = x.shape[2]!, w = x.shape[3]!; levels.length <= contrastLevel(a.background) && Math.min(h, w) >= 8; h = Math.ceil(h / 2), w = Math.ceil(w / 2))
+      levels.push(pyrDown(levels.at(-1)!));
+    const wide = levels.length - 1;
+    const narrow = Math.min(wide, Math.max(0, Math.floor(Math.log2(a.sigma)) - 1));
+    // replicated edges, as the local contrast's background: a reflected border would mirror the vignetting
+    const mean = (sigma: number, s: number) => gaussianBlur(levels[s]!, { sigma: levelSigma(sigma, s), border: 'replicate' });
+    const [, , H, W] = levels[narrow]!.shape as [number, number, number, number];
+    const f = 2 ** (wide - narrow);
+    const background =
+      wide === narrow
+        ? mean(a.background, wide)
+        : warpAffine(mean(a.background, wide), { matrix: [f, 0, 0, 0, f, 0], width: W, height: H, border: 'replicate' });
+    return fuseUp(fused, areaScore([mean(a.sigma, narrow), background], { uniforms: { weight: a.weight } }), narrow);
+  });
+}
+
 /** max(f, weight · |a − t|): `t` is one image (the template) for every image of the batch. */
 const templateFuse = customKernel({
   name: 'fuse_template',
@@ -278,7 +323,7 @@ fn pixel(n: u32, c: u32, y: u32, x: u32) -> f32 {
 });
 
 /**
- * The response map: every channel fused (gradient pyramid, local contrast, hats, template),
+ * The response map: every channel fused (gradient pyramid, local contrast, hats, area, template),
  * standardised per image under a relative threshold. The heavy part of a run; thresholds and
  * component filters read it, so one map serves many of them (tune's sweep). Its values do not
  * depend on threshold.value under a relative threshold or without the local contrast.
@@ -289,7 +334,7 @@ export function responseMap(batch: Tensor, r: ClassicRecipe, template: Tensor | 
   // each step in its own scope, so its input is freed as soon as the next step has used it
   const fused = tidy(() => {
     const smooth = normalisedDenoise(batch, r.denoise.sigma);
-    const hats = fuseHats(fusedMap(smooth, r), smooth, r);
+    const hats = fuseArea(fuseHats(fusedMap(smooth, r), smooth, r), smooth, r);
     return r.template && template ? fuseTemplate(hats, smooth, batch, template, r, r.template) : hats;
   });
   if (r.threshold.mode !== 'relative') return fused;

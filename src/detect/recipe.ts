@@ -75,6 +75,15 @@ export function hatSizes(h: { size: number | readonly number[] }): readonly numb
   return typeof h.size === 'number' ? [h.size] : h.size;
 }
 
+/** One sentence naming the range and the value received, for a field in px. */
+const pxRangeError = (min: number, max: number) => (i: { input: unknown }) =>
+  `expected a number from ${min} to ${max} (px), received ${JSON.stringify(i.input)}`;
+const pxRange = (min: number, max: number) =>
+  z
+    .number({ error: pxRangeError(min, max) })
+    .min(min, { error: pxRangeError(min, max) })
+    .max(max, { error: pxRangeError(min, max) });
+
 const hysteresisError = (i: { input: unknown }) =>
   `expected a ratio above 0 and at most 1 (the low threshold over threshold.value; 1 = off), received ${JSON.stringify(i.input)}`;
 
@@ -174,6 +183,21 @@ const classic = z
     blackhat: hat.optional(),
     /** Top-hat (image − opening: thin bright defects); absent = off. */
     tophat: hat.optional(),
+    /**
+     * Area channel, for defects that are regions darker or brighter than their surroundings rather
+     * than lines (Magnetic-tile's uneven and frayed areas, which no hat marks): |mean at `sigma` −
+     * mean at `background`| of the denoised image (Gaussian means, px sigmas, normalised
+     * intensity), times `weight`, fused like the hats; absent = off. `sigma` averages the surface's
+     * texture away, `background` is wider than the areas sought.
+     */
+    area: z
+      .object({
+        sigma: pxRange(1, 8).default(4),
+        background: pxRange(16, 128).default(32),
+        weight: z.number().positive().max(100).default(1),
+      })
+      .strict()
+      .optional(),
     /**
      * Golden template: |image − template| in normalised units, both blurred with `sigma` first
      * (absent = denoise.sigma, so the denoised image serves; 0 = not blurred; the blur tolerates

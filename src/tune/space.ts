@@ -50,6 +50,10 @@ export const CLASSIC_SPACE: readonly Dimension[] = [
   dim('threshold.hysteresis', 0.25, 1),
   // a second black-hat size summed with the first (after hysteresis for the same reason)
   dim('blackhat.size', 3, 95, { log: true, integer: true, off: { share: 0.5, value: 0 }, append: true }),
+  // the area channel (regions, not lines), last for the same reason; its switch first, so its other dimensions find the section
+  dim('area.background', 16, 128, { log: true, off: { share: 0.5, value: null } }),
+  dim('area.sigma', 1, 8, { log: true }),
+  dim('area.weight', 0.25, 4, { log: true }),
 ];
 
 /** The value of dimension `d` at u ∈ [0, 1), or null/0 where it is off. */

@@ -136,3 +136,12 @@ test('hysteresis is refused tile by tile: its regions cross the tiles', async ()
     message: /^threshold\.hysteresis follows regions across the whole image and is not tiled, but a 64×48 image exceeds one storage binding/,
   });
 });
+
+test('the area channel is refused tile by tile: its background mean reaches beyond any halo', async () => {
+  const backend = await openBackend({ device: 'cpu' });
+  const r = { ...recipe, area: { sigma: 4, background: 32, weight: 1 } };
+  await assert.rejects(classicTiled({ data: surface(64, 48), width: 64, height: 48 }, r, false, { backend, tile: 32 }), {
+    code: 'KENSA_ERR_RECIPE',
+    message: /^the area channel's background mean reaches 4 × area\.background px and is not tiled, but a 64×48 image exceeds one storage binding/,
+  });
+});

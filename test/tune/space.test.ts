@@ -33,6 +33,7 @@ describe('the search space', () => {
       [hi.threshold.mode, hi.threshold.value, hi.threshold.hysteresis, hi.components.minArea, hi.blackhat?.size, hi.tophat?.weight, hi.gradient.weight],
       ['relative', 0.4, 1, 2000, 95, 4, 4],
     );
+    assert.deepEqual(hi.area, { background: 128, sigma: 8, weight: 4 });
     const lo = candidate(
       base,
       CLASSIC_SPACE.map(() => 0),
@@ -41,6 +42,7 @@ describe('the search space', () => {
     assert.equal(lo.threshold.hysteresis, 0.25, 'the lowest hysteresis ratio');
     assert.equal(lo.threshold.mode, 'absolute');
     assert.ok(!lo.blackhat && !lo.tophat, 'hats off');
+    assert.ok(!lo.area, 'the area channel off');
     assert.equal(lo.gradient.weight, 0, 'gradient off');
     // the base (the built-in recipe) has the background verdict rule: kept under an absolute threshold, off under a relative one
     assert.deepEqual(lo.verdict.background, base.verdict.background);
@@ -48,9 +50,13 @@ describe('the search space', () => {
     assert.equal(hi.verdict.background, null);
   });
 
-  test('the last dimension adds a second black-hat size, summed with the first; off, or with the black-hat off, it adds none', () => {
+  test('a dimension after hysteresis adds a second black-hat size, summed with the first; off, or with the black-hat off, it adds none', () => {
     const i = CLASSIC_SPACE.findIndex((d) => d.append);
-    assert.equal(i, CLASSIC_SPACE.length - 1, 'last: the other dimensions keep their quasi-random coordinates');
+    assert.equal(
+      i,
+      CLASSIC_SPACE.findIndex((d) => d.path === 'threshold.hysteresis') + 1,
+      'late: the dimensions before it keep their quasi-random coordinates',
+    );
     const size = CLASSIC_SPACE.findIndex((d) => d.path === 'blackhat.size' && !d.append);
     const at = (first: number, second: number) => {
       const u = CLASSIC_SPACE.map(() => 0.6);
@@ -64,6 +70,24 @@ describe('the search space', () => {
     assert.equal(at(0.999999, 0.2), 95, 'off: one size');
     assert.equal(at(0.999999, 0.999999), 95, 'the same size once');
     assert.equal(at(0.2, 0.999999), undefined, 'no black-hat, no second size');
+  });
+
+  test('the area channel comes last: off over half its switch, else background 16–128 px, sigma 1–8 px and weight 0.25–4, each on a log scale', () => {
+    const paths = CLASSIC_SPACE.slice(-3).map((d) => d.path);
+    assert.deepEqual(paths, ['area.background', 'area.sigma', 'area.weight'], 'last, its switch first');
+    const at = (background: number, sigma: number, weight: number) => {
+      const u = CLASSIC_SPACE.map(() => 0.6);
+      u.splice(-3, 3, background, sigma, weight);
+      return (candidate(base, u).recipe as ClassicRecipe).area;
+    };
+    assert.equal(at(0.4, 0.9, 0.9), undefined, 'off');
+    assert.deepEqual(at(0.5, 0, 0), { background: 16, sigma: 1, weight: 0.25 });
+    assert.deepEqual(at(0.75, 0.5, 0.5), { background: 45.25, sigma: 2.828, weight: 1 }, 'the middle of each log range');
+    // the space without it gives the other dimensions the same values: it only adds the section
+    const u = haltonPoint(3, CLASSIC_SPACE.length, 1);
+    const { area, ...rest } = candidate(base, u).recipe as ClassicRecipe;
+    assert.ok(area === undefined || area.background >= 16);
+    assert.deepEqual(rest, candidate(base, u.slice(0, -3), CLASSIC_SPACE.slice(0, -3)).recipe);
   });
 
   test('the OpenCV baseline is in the space: its recipes come first, its k and minimum areas are swept', () => {

@@ -24,6 +24,8 @@ describe('the threshold sweep', () => {
       classic({ contrast: { background: 0 }, morphology: { close: 3, fillHoles: 20 } }),
       // the template channel alone, against the first frame
       classic({ gradient: { weight: 0 }, contrast: { background: 0 }, template: { path: 'first frame', sha256: TEMPLATE_SHA } }),
+      // the area channel with a black-hat, under an absolute threshold (its map does not depend on the value either)
+      classic({ contrast: { background: 0 }, blackhat: { size: 9 }, area: { sigma: 2, background: 16, weight: 2 } }),
     ]) {
       const grid = { thresholds: base.threshold.mode === 'relative' ? [1, 2.5, 4] : [0.03, 0.08], hysteresis: [1, 0.5], minAreas: [1, 12, 60] };
       const swept = await sweepCounts(backend, frames, base, grid, 2);
