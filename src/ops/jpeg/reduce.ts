@@ -1,9 +1,10 @@
 /**
- * libvips' reduce with the Catmull-Rom ("cubic") kernel on 8-bit planes, as sharp runs it for
- * `resize({ width, height, kernel: 'cubic' })` where no box shrink comes first (a reduction by at
- * most 2 on each axis, libvips' default gap): vips_reducev, then vips_reduceh on its rounded u8
- * output (libvips 8.18 resample/reducev.cpp, reduceh.cpp, templates.h). kensa decodes a JPEG at
- * scale ½ so (src/pipeline/decode.ts), and the GPU decoder repeats it to give the same bytes.
+ * How sharp decodes a JPEG below scale 1, for the decoder to repeat it byte for byte: its
+ * shrink-on-load plan (jpegShrinkPlan) and libvips' reduce with the Catmull-Rom ("cubic") kernel
+ * on 8-bit planes, as sharp runs it for `resize({ width, height, kernel: 'cubic' })` where no box
+ * shrink comes first (a reduction under 4 on each axis, libvips' default gap): vips_reducev, then
+ * vips_reduceh on its rounded u8 output (libvips 8.18 resample/reducev.cpp, reduceh.cpp,
+ * templates.h). src/pipeline/decode.ts decodes with sharp; docs/jpeg.md "Below scale 1".
  *
  * Per output pixel: a 2·rint(2·shrink) + 1 point mask (shrink = input ÷ output size), picked from
  * 65 phases of the pixel's centre in the input, coefficients in 1/4096 truncated to integers;
