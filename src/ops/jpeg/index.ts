@@ -8,7 +8,8 @@
 import type { Gpu } from '../../gpu/gpu.js';
 import { decodeJpegCpu, type JpegChannels, outputChannels } from './cpu.js';
 import { grayOf } from './idct.js';
-import { boxShrunk, type DecodeScale, jpegShrinkPlan, reduceCubic } from './reduce.js';
+import { invalidParameter, is } from '../../validate.js';
+import { boxShrunk, DECODE_SCALES, type DecodeScale, jpegShrinkPlan, reduceCubic } from './reduce.js';
 import { decodeJpegsGpu, type JpegBatch } from './gpu.js';
 import { JpegError, parseJpeg, type ParsedJpeg } from './parse.js';
 
@@ -54,6 +55,7 @@ export function decodeJpeg(bytes: Uint8Array, options: JpegDecodeOptions = {}): 
   const p = parseJpeg(bytes, options);
   const channels = options.channels ?? 'auto';
   const scale = options.scale ?? 1;
+  if (!is.inArray(scale, DECODE_SCALES)) throw invalidParameter('scale', `one of ${DECODE_SCALES.join(', ')}`, scale);
   if (scale === 1) return { data: decodeJpegCpu(p, channels), width: p.width, height: p.height, channels: outputChannels(p, channels) };
   const plan = jpegShrinkPlan(p.width, p.height, scale);
   if (!plan) throw boxShrunk(scale);

@@ -89,6 +89,7 @@ describe("decoding at ½, ¼ and ⅛: libjpeg's DCT scaling and libvips' cubic r
       () => decodeJpeg(thin, { scale: 0.125 }),
       (e: Error) => isKensaError(e) && e.code === 'KENSA_ERR_JPEG_UNSUPPORTED' && /box-shrunk/.test(e.message),
     );
+    assert.throws(() => decodeJpeg(thin, { scale: 0.3 as 0.25 }), /one of 1, 0\.5, 0\.25, 0\.125 for scale but received 0\.3/);
   });
 
   test('on the GPU equals the CPU reference, gray of RGB after the reduce included', { skip: gpuSkip(gpu) }, async () => {
