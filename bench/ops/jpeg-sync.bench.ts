@@ -10,42 +10,21 @@
  * - dense: pass 0, one pass over every lane, then passes over only the lanes whose predecessor's
  *   exit changed, packed 32 to a warp (one pass per link of the longest chain);
  * - hybrid: pass 0, the workgroup loop while at least 32 of its lanes re-decode, then dense passes.
- * Reports, never asserts. The files: sharp 4:2:0 q90 of bench/ops/jpeg.bench's picture (seed), or
+ * Reports, never asserts. The files: bench/_kit/jpeg.ts's (seed; bench/ops/jpeg.bench's files), or
  * with `enc` the test encoder's (near fixed-length codes: chains as long as the file).
  * Usage: node --import tsx bench/ops/jpeg-sync.bench.ts [WxHxC] [subsequence bits] [seed] [enc]
  */
-import sharp from 'sharp';
 import { huffmanSymbol } from '../../src/ops/jpeg/cpu.js';
 import { parseJpeg, streamWord } from '../../src/ops/jpeg/parse.js';
 import { encodeJpeg } from '../../test/ops/jpeg/_jpeg.js';
+import { benchJpeg } from '../_kit/jpeg.js';
 
 const [W, H, C] = (process.argv[2] ?? '1920x1080x3').split('x').map(Number) as [number, number, number];
 const SUB = Number(process.argv[3] ?? 2048);
 const SEED = Number(process.argv[4] ?? 1);
 const WG = 64;
 
-function picture(w: number, h: number, c: number, seed: number): Uint8Array {
-  const a = new Uint8Array(w * h * c);
-  let s = seed >>> 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      for (let k = 0; k < c; k++) {
-        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-        const v = 128 + 90 * Math.sin(x / (9 + seed) + k) * Math.cos(y / 13 - k) + ((s >>> 24) - 128) / 8;
-        a[(y * w + x) * c + k] = Math.max(0, Math.min(255, Math.round(v)));
-      }
-    }
-  }
-  return a;
-}
-
-async function sharpFile(): Promise<Uint8Array> {
-  let s = sharp(picture(W, H, C, SEED), { raw: { width: W, height: H, channels: C as 1 | 3 } });
-  if (C === 1) s = s.toColourspace('b-w');
-  return new Uint8Array(await s.jpeg({ quality: 90, chromaSubsampling: '4:2:0' }).toBuffer());
-}
-
-const file = process.argv[5] === 'enc' ? encodeJpeg(W, H, [2, 2], SEED) : await sharpFile();
+const file = process.argv[5] === 'enc' ? encodeJpeg(W, H, [2, 2], SEED) : await benchJpeg(W, H, C as 1 | 3, SEED);
 const p = parseJpeg(file);
 const words = p.data;
 const seg = p.segments[0]!;

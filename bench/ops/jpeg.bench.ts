@@ -25,6 +25,7 @@ const { Gpu } = await import('../../src/gpu/gpu.js');
 const { decodeJpegBatch, parseJpeg } = await import('../../src/ops/jpeg/index.js');
 const { metadata, repeat } = await import('../_kit/stats.js');
 const { pooled } = await import('../_kit/decode.js');
+const { benchJpeg } = await import('../_kit/jpeg.js');
 type DecodeScale = import('../../src/detect/scales.js').DecodeScale;
 
 const outDir = process.argv[2] ?? 'bench-out';
@@ -33,21 +34,6 @@ const scales = (process.argv[4] ?? '0.25').split(',').map(Number) as DecodeScale
 mkdirSync(outDir, { recursive: true });
 const gpu = await Gpu.open();
 const meta = metadata(gpu.info.name);
-
-function picture(w: number, h: number, c: number, seed: number): Uint8Array {
-  const a = new Uint8Array(w * h * c);
-  let s = seed >>> 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      for (let k = 0; k < c; k++) {
-        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-        const v = 128 + 90 * Math.sin(x / (9 + seed) + k) * Math.cos(y / 13 - k) + ((s >>> 24) - 128) / 8;
-        a[(y * w + x) * c + k] = Math.max(0, Math.min(255, Math.round(v)));
-      }
-    }
-  }
-  return a;
-}
 
 const KINDS = [
   { name: '1080p-colour-420-q90', w: 1920, h: 1080, c: 3 },
@@ -62,9 +48,7 @@ const sharpRates = new Map<string, number>();
 for (const kind of KINDS) {
   const files: Uint8Array[] = [];
   for (let i = 0; i < DISTINCT; i++) {
-    let s = sharp(picture(kind.w, kind.h, kind.c, i + 1), { raw: { width: kind.w, height: kind.h, channels: kind.c } });
-    if (kind.c === 1) s = s.toColourspace('b-w');
-    files.push(new Uint8Array(await s.jpeg({ quality: 90, chromaSubsampling: '4:2:0' }).toBuffer()));
+    files.push(await benchJpeg(kind.w, kind.h, kind.c, i + 1));
   }
   const bytes = files.reduce((n, f) => n + f.length, 0) / files.length;
   const parse = await repeat(1, 5, async () => {

@@ -60,24 +60,25 @@ export function decodeJpeg(bytes: Uint8Array, options: JpegDecodeOptions = {}): 
   const plan = jpegShrinkPlan(p.width, p.height, scale);
   if (!plan) throw boxShrunk(scale);
   // colour files decode to RGB and become gray after the reduce, as decode.ts does
-  const full = decodeJpegCpu(p, channels === 'gray' ? 'auto' : channels, plan.denom);
-  const c = full.length / (Math.ceil(p.width / plan.denom) * Math.ceil(p.height / plan.denom));
-  const decoded = cropPlanes(full, c, Math.ceil(p.width / plan.denom), plan.decoded.width, plan.decoded.height);
+  const decodeChannels = channels === 'gray' ? 'auto' : channels;
+  const c = outputChannels(p, decodeChannels);
+  const full = decodeJpegCpu(p, decodeChannels, plan.denom);
+  const decoded = cropPlanes(full, c, Math.ceil(p.width / plan.denom), Math.ceil(p.height / plan.denom), plan.decoded);
   const { width, height } = plan.out;
   const reduced = reduceCubic(decoded, c, plan.decoded.height, plan.decoded.width, height, width);
-  if (channels !== 'gray' || c === 1) return { data: reduced, width, height, channels: c as 1 | 3 };
+  if (channels !== 'gray' || c === 1) return { data: reduced, width, height, channels: c };
   const n = width * height;
   const gray = new Uint8Array(n);
   for (let i = 0; i < n; i++) gray[i] = grayOf(reduced[i]!, reduced[n + i]!, reduced[2 * n + i]!);
   return { data: gray, width, height, channels: 1 };
 }
 
-/** The top-left w × h of each of `c` planes `stride` wide (libvips' crop of libjpeg's partial last column and row). */
-function cropPlanes(src: Uint8Array, c: number, stride: number, w: number, h: number): Uint8Array {
-  if (w === stride && src.length === c * w * h) return src;
-  const rows = src.length / c / stride;
+/** The top-left `to` of each of `c` planes of sw × sh (libvips' crop of libjpeg's partial last column and row). */
+function cropPlanes(src: Uint8Array, c: number, sw: number, sh: number, to: { width: number; height: number }): Uint8Array {
+  const { width: w, height: h } = to;
+  if (w === sw && h === sh) return src;
   const out = new Uint8Array(c * w * h);
-  for (let k = 0; k < c; k++) for (let y = 0; y < h; y++) out.set(src.subarray((k * rows + y) * stride, (k * rows + y) * stride + w), (k * h + y) * w);
+  for (let k = 0; k < c; k++) for (let y = 0; y < h; y++) out.set(src.subarray((k * sh + y) * sw, (k * sh + y) * sw + w), (k * h + y) * w);
   return out;
 }
 

@@ -540,6 +540,28 @@ function idct2(load: (k: number) => string, store: (k: number, v: string) => str
   }`;
 }
 
+/**
+ * One block's dequantisation and IDCT with the 1-D `pass` (idct1d, idct4, idct2) for `size`
+ * samples a side: the columns of block g into `ws` (descaled by `shift`), then each row's samples
+ * (shift + 7, clamped to 0–255) into `out: array<u32, size>`, which `store` writes for `row`.
+ */
+function blockIdct(pass: typeof idct1d, size: 8 | 4 | 2, shift: number, store: string): string {
+  return /* wgsl */ `for (var col = 0u; col < 8u; col++) ${pass(
+    (r) => `coef[g * 64u + ${r * 8}u + col] * i32(tab[q + ${r * 8}u + col])`,
+    (r, v) => `ws[${r * 8}u + col] = ${v};`,
+    shift,
+  )}
+  for (var row = 0u; row < ${size}u; row++) {
+    var out: array<u32, ${size}>;
+    ${pass(
+      (k) => `ws[row * 8u + ${k}u]`,
+      (k, v) => `out[${k}] = u32(clamp((${v}) + 128i, 0i, 255i));`,
+      shift + 7,
+    )}
+    ${store}
+  }`;
+}
+
 let idctProgram: ProgramInfo | undefined;
 /** One thread per block of the batch: dequantisation and jidctint.c's IDCT into the component planes (u8, 4 per word). */
 export function jpegIdctProgram(): ProgramInfo {
@@ -558,25 +580,17 @@ const IMG: u32 = ${IMG_WORDS}u;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   ${BLOCK_OF_THREAD}
-  var ws: array<i32, 64>;
-  for (var col = 0u; col < 8u; col++) ${idct1d(
-    (r) => `coef[g * 64u + ${r * 8}u + col] * i32(tab[q + ${r * 8}u + col])`,
-    (r, v) => `ws[${r * 8}u + col] = ${v};`,
-    11,
-  )}
   let stride = tab[cb + 6u];
   let plane = tab[cb + 5u] * 4u + by * 8u * stride + bx * 8u;
-  for (var row = 0u; row < 8u; row++) {
-    var px: array<i32, 8>;
-    ${idct1d(
-      (c) => `ws[row * 8u + ${c}u]`,
-      (c, v) => `px[${c}] = clamp((${v}) + 128i, 0i, 255i);`,
-      18,
-    )}
-    let at = (plane + row * stride) >> 2u;
-    planes[at] = pack4xU8(vec4<u32>(u32(px[0]), u32(px[1]), u32(px[2]), u32(px[3])));
-    planes[at + 1u] = pack4xU8(vec4<u32>(u32(px[4]), u32(px[5]), u32(px[6]), u32(px[7])));
-  }
+  var ws: array<i32, 64>;
+  ${blockIdct(
+    idct1d,
+    8,
+    11,
+    /* wgsl */ `let at = (plane + row * stride) >> 2u;
+    planes[at] = pack4xU8(vec4<u32>(out[0], out[1], out[2], out[3]));
+    planes[at + 1u] = pack4xU8(vec4<u32>(out[4], out[5], out[6], out[7]));`,
+  )}
 }`,
   };
   return idctProgram;
@@ -589,8 +603,6 @@ let idctScaledProgram: ProgramInfo | undefined;
  * block side. A 2×2 block fills half a word: the planes are cleared first and written with atomicOr.
  */
 export function jpegIdctScaledProgram(): ProgramInfo {
-  const coefAt = (row: string, col: string) => `coef[g * 64u + ${row} * 8u + ${col}] * i32(tab[q + ${row} * 8u + ${col}])`;
-  const px = (v: string) => `u32(clamp((${v}) + 128i, 0i, 255i))`;
   idctScaledProgram ??= {
     name: 'jpeg_idct_scaled',
     key: '',
@@ -611,53 +623,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let plane = tab[cb + 5u] * 4u + by * size * stride + bx * size;
   var ws: array<i32, 64>;
   if (size == 8u) {
-    for (var col = 0u; col < 8u; col++) ${idct1d(
-      (r) => coefAt(`${r}u`, 'col'),
-      (r, v) => `ws[${r * 8}u + col] = ${v};`,
+    ${blockIdct(
+      idct1d,
+      8,
       11,
-    )}
-    for (var row = 0u; row < 8u; row++) {
-      var out: array<u32, 8>;
-      ${idct1d(
-        (k) => `ws[row * 8u + ${k}u]`,
-        (k, v) => `out[${k}] = ${px(v)};`,
-        18,
-      )}
-      let at = (plane + row * stride) >> 2u;
+      /* wgsl */ `let at = (plane + row * stride) >> 2u;
       atomicStore(&planes[at], pack4xU8(vec4<u32>(out[0], out[1], out[2], out[3])));
-      atomicStore(&planes[at + 1u], pack4xU8(vec4<u32>(out[4], out[5], out[6], out[7])));
-    }
+      atomicStore(&planes[at + 1u], pack4xU8(vec4<u32>(out[4], out[5], out[6], out[7])));`,
+    )}
   } else if (size == 4u) {
-    for (var col = 0u; col < 8u; col++) ${idct4(
-      (r) => coefAt(`${r}u`, 'col'),
-      (r, v) => `ws[${r * 8}u + col] = ${v};`,
-      12,
-    )}
-    for (var row = 0u; row < 4u; row++) {
-      var out: array<u32, 4>;
-      ${idct4(
-        (k) => `ws[row * 8u + ${k}u]`,
-        (k, v) => `out[${k}] = ${px(v)};`,
-        19,
-      )}
-      atomicStore(&planes[(plane + row * stride) >> 2u], pack4xU8(vec4<u32>(out[0], out[1], out[2], out[3])));
-    }
+    ${blockIdct(idct4, 4, 12, /* wgsl */ `atomicStore(&planes[(plane + row * stride) >> 2u], pack4xU8(vec4<u32>(out[0], out[1], out[2], out[3])));`)}
   } else {
-    for (var col = 0u; col < 8u; col++) ${idct2(
-      (r) => coefAt(`${r}u`, 'col'),
-      (r, v) => `ws[${r * 8}u + col] = ${v};`,
+    ${blockIdct(
+      idct2,
+      2,
       13,
+      /* wgsl */ `let at = plane + row * stride;
+      atomicOr(&planes[at >> 2u], (out[0] | (out[1] << 8u)) << ((at & 3u) * 8u));`,
     )}
-    for (var row = 0u; row < 2u; row++) {
-      var out: array<u32, 2>;
-      ${idct2(
-        (k) => `ws[row * 8u + ${k}u]`,
-        (k, v) => `out[${k}] = ${px(v)};`,
-        20,
-      )}
-      let at = plane + row * stride;
-      atomicOr(&planes[at >> 2u], (out[0] | (out[1] << 8u)) << ((at & 3u) * 8u));
-    }
   }
 }`,
   };
