@@ -4,7 +4,8 @@
  * POST /v1/inspect one after the other for a bounded time; then throughput, p50/p90/p95/p99
  * latency, the answers by status (429/503 above saturation), and from the server's /metrics the
  * mean queue wait, compute time and formed batch size; from each answer's timings the HTTP and
- * server overhead (latency − decode − queue − compute). `/health` is polled during the load and
+ * server overhead (latency − decode − queue − compute), and its part inside the server (the answer's
+ * serverMs, from headers read to answer ready, less the same three). `/health` is polled during the load and
  * must keep answering. Reports, never fails.
  *
  * The server runs in a child process (`kensa serve --db :memory:`-like temporary SQLite), so the
@@ -55,6 +56,8 @@ interface Sample {
   ms: number;
   status: number;
   overheadMs: number | null;
+  /** The server's share of the overhead: its own request time less decode, queue and compute. */
+  serverOverheadMs: number | null;
 }
 
 interface ModeResult {
@@ -146,10 +149,13 @@ async function load(url: string, mode: string, concurrency: number, images: Buff
         const res = await fetch(`${url}/v1/inspect`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: images[i % images.length]! }).catch(
           () => null,
         );
-        const body = res ? ((await res.json().catch(() => null)) as { timings?: { decodeMs: number; queueMs: number; computeMs: number } } | null) : null;
+        const body = res
+          ? ((await res.json().catch(() => null)) as { timings?: { decodeMs: number; queueMs: number; computeMs: number; serverMs: number } } | null)
+          : null;
         const ms = performance.now() - t;
         const tm = body?.timings;
-        samples.push({ ms, status: res?.status ?? 0, overheadMs: tm ? ms - tm.decodeMs - tm.queueMs - tm.computeMs : null });
+        const inner = tm ? tm.decodeMs + tm.queueMs + tm.computeMs : 0;
+        samples.push({ ms, status: res?.status ?? 0, overheadMs: tm ? ms - inner : null, serverOverheadMs: tm ? tm.serverMs - inner : null });
         if (res && res.status !== 200) await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after') ?? 1) * 100));
       }
     }),
@@ -179,20 +185,19 @@ function pct(sorted: number[], p: number): number {
 function row(r: ModeResult): string {
   const ok = r.samples.filter((s) => s.status === 200);
   const lat = ok.map((s) => s.ms).sort((a, b) => a - b);
-  const overhead = ok
-    .map((s) => s.overheadMs!)
-    .filter((v) => v !== null)
-    .sort((a, b) => a - b);
+  const sorted = (v: (number | null)[]) => v.filter((x) => x !== null).sort((a, b) => a - b);
+  const overhead = sorted(ok.map((s) => s.overheadMs));
+  const serverOverhead = sorted(ok.map((s) => s.serverOverheadMs));
   const refused = r.samples.filter((s) => s.status === 429 || s.status === 503).length;
   const other = r.samples.length - ok.length - refused;
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');
   const p50 = pct(lat, 50);
   const s = r.server;
-  return `| ${r.mode} | ${r.concurrency} | ${(ok.length / r.seconds).toFixed(1)} | ${f(p50)} | ${f(pct(lat, 90))} | ${f(pct(lat, 95))} | ${f(pct(lat, 99))} | ${refused} | ${other} | ${s ? f(s.queueMs) : '–'} | ${s ? f(s.computeMs) : '–'} | ${s ? f(s.deviceMs) : '–'} | ${s ? s.batch.toFixed(2) : '–'} | ${f(pct(overhead, 50))} (${f((100 * pct(overhead, 50)) / p50)} %) | ${r.healthOk}/${r.healthOk + r.healthFailed} |`;
+  return `| ${r.mode} | ${r.concurrency} | ${(ok.length / r.seconds).toFixed(1)} | ${f(p50)} | ${f(pct(lat, 90))} | ${f(pct(lat, 95))} | ${f(pct(lat, 99))} | ${refused} | ${other} | ${s ? f(s.queueMs) : '–'} | ${s ? f(s.computeMs) : '–'} | ${s ? f(s.deviceMs) : '–'} | ${s ? s.batch.toFixed(2) : '–'} | ${f(pct(overhead, 50))} (${f((100 * pct(overhead, 50)) / p50)} %) | ${f(pct(serverOverhead, 50))} (${f((100 * pct(serverOverhead, 50)) / p50)} %) | ${r.healthOk}/${r.healthOk + r.healthFailed} |`;
 }
 
-const HEADER = `| batching | clients | images/s | p50 ms | p90 ms | p95 ms | p99 ms | 429/503 | other errors | queue ms (server) | compute ms / batch | device ms / batch | mean batch | overhead p50 ms (% of p50) | /health ok |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`;
+const HEADER = `| batching | clients | images/s | p50 ms | p90 ms | p95 ms | p99 ms | 429/503 | other errors | queue ms (server) | compute ms / batch | device ms / batch | mean batch | overhead p50 ms (% of p50) | of which in the server | /health ok |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`;
 
 const dir = mkdtempSync(join(tmpdir(), 'kensa-load-'));
 const results: ModeResult[] = [];
@@ -253,7 +258,8 @@ ${HEADER}
 ${results.map(row).join('\n')}
 
 Latency is per request at the client (loopback, keep-alive); queue ms is the server's mean wait in the
-batcher; compute ms is per formed batch (device + post-processing), device ms its device stage (upload to readbacks done); overhead = latency − decode − queue − compute.
+batcher; compute ms is per formed batch (device + post-processing), device ms its device stage (upload to readbacks done); overhead = latency − decode − queue − compute;
+of which in the server: the server's own request time (headers read to answer ready: body upload, hashing, recording) less the same three, the rest being the loopback, the response's serialisation and the client.
 `;
 process.stdout.write(report);
 if (args.out) writeFileSync(args.out, report);

@@ -38,6 +38,9 @@ test('POST /v1/inspect: a PNG body gives its verdict and defects; mask=png adds 
   for (let y = 20; y < 26; y++) for (let x = 30; x < 36; x++) if (mask.data[y * 64 + x] === 255) marked++;
   assert.ok(marked > 0, 'the spot is in the mask');
   assert.equal(body.timings.batchSize >= 1, true);
+  // the server's own time covers the stages it reports (a load generator takes the rest as overhead)
+  const { serverMs, decodeMs, queueMs, computeMs } = body.timings;
+  assert.ok(serverMs >= decodeMs + queueMs + computeMs, JSON.stringify(body.timings));
 });
 
 test('POST /v1/inspect/batch: base64 images in JSON, one result per image in order; a bad image answers its error in its place', async () => {
