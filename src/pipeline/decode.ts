@@ -249,9 +249,22 @@ async function decodeWithSharp(path: string, buf: Buffer, o: DecodeOptions, scal
     };
   } catch (e) {
     if (e instanceof KensaError) throw e;
-    // the first line only: libvips appends the warnings of earlier failed calls on the same thread
-    throw new DecodeError(path, (e as Error).message.replace(/^Input (buffer|file) /, '').split('\n')[0]!, e);
+    throw new DecodeError(path, sharpReason((e as Error).message), e);
   }
+}
+
+/**
+ * sharp's words and libvips' first error line after them. libvips keeps one error buffer for all
+ * threads: what follows sharp's words may repeat earlier failures, hold the warnings of files
+ * decoded beside this one (libjpeg's "Corrupt JPEG data: …", which fail nothing at failOn 'error'),
+ * or be empty where another thread cleared it; the warnings are dropped, an empty detail left out.
+ */
+export function sharpReason(message: string): string {
+  const [head = '', ...rest] = message.replace(/^Input (buffer|file) /, '').split('\n');
+  const at = head.startsWith('Vips') ? 0 : head.indexOf(': Vips');
+  const words = at < 0 ? head.replace(/:\s*$/, '') : head.slice(0, at);
+  const detail = [at < 0 ? '' : head.slice(at === 0 ? 0 : at + 2), ...rest].find((l) => l.startsWith('Vips') && !l.includes(': Corrupt JPEG data:'));
+  return [words, detail].filter(Boolean).join(': ') || head;
 }
 
 /** kensa's own readers, by extension; sharp decodes the other formats. */

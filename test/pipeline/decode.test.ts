@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../_kit/tmp.js';
 import sharp from 'sharp';
-import { decodeBuffer, decodeFile, DEFAULT_MAX_PIXELS, parseForDevice, scaledSize, type DecodeOptions, type DecodeScale } from '../../src/pipeline/decode.js';
+import { decodeBuffer, decodeFile, DEFAULT_MAX_PIXELS, parseForDevice, scaledSize, sharpReason, type DecodeOptions, type DecodeScale } from '../../src/pipeline/decode.js';
 import { generateSample } from '../../src/samples/generate.js';
 
 const gray: DecodeOptions = { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS };
@@ -155,6 +155,33 @@ test("a broken file's error is the same one line however often it failed before 
   assert.equal(messages.length, 3);
   assert.equal(new Set(messages).size, 1, messages.join('\n---\n'));
   assert.doesNotMatch(messages[0]!, /\n/);
+});
+
+test("a broken file's error does not carry what libvips' shared error buffer holds from files decoded beside it", async () => {
+  // sharp's messages as seen under concurrency: another file's warning first, or the detail cleared
+  assert.equal(
+    sharpReason('Input buffer has corrupt header: VipsJpeg: Corrupt JPEG data: premature end of data segment\nVipsJpeg: premature end of JPEG image'),
+    'has corrupt header: VipsJpeg: premature end of JPEG image',
+  );
+  assert.equal(sharpReason('Input buffer has corrupt header: '), 'has corrupt header');
+  assert.equal(sharpReason('VipsJpeg: premature end of JPEG image\nVipsJpeg: JPEG datastream contains no image'), 'VipsJpeg: premature end of JPEG image');
+  assert.equal(sharpReason('Input file contains unsupported image format'), 'contains unsupported image format');
+  const pixels = Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => 100 + ((i * 7) % 23));
+  const whole = await sharp(pixels, { raw: { width: 64, height: 64, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
+  // scan data cut short, then the end marker: libjpeg warns "Corrupt JPEG data: premature end of data segment" and decodes
+  const warns = Buffer.concat([whole.subarray(0, Math.floor(whole.length * 0.7)), Buffer.from([0xff, 0xd9])]);
+  const broken = whole.subarray(0, 40);
+  const messages = new Set<string>();
+  for (let round = 0; round < 20; round++) {
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        i % 4 === 3 ? decodeBuffer('broken.jpg', broken, gray).catch((e: Error) => messages.add(e.message)) : decodeBuffer('warns.jpg', warns, gray),
+      ),
+    );
+  }
+  for (const m of messages) assert.match(m, /^Cannot decode broken\.jpg: has corrupt header(: VipsJpeg: premature end of JPEG image)?$/);
 });
 
 /** Largest and mean absolute difference of two equal-length pixel arrays. */
