@@ -291,7 +291,7 @@ ${results.map(row).join('\n')}
 
 Latency is per request at the client (node:http on loopback, keep-alive); queue ms is the server's mean wait in the
 batcher; compute ms is per formed batch (device + post-processing), device ms its device stage (upload to readbacks done); overhead = latency − decode − queue − compute;
-of which in the server: the server's own request time (headers read to answer ready: body upload, hashing, recording) less the same three, the rest being the loopback, the response's serialisation and the client.
+of which in the server: the server's own request time (headers read to answer ready: body upload, hashing, recording) less the same three, the rest being the loopback, the response's serialisation, the client, and any wait for the server's main thread before it reads the request.
 `;
 process.stdout.write(report);
 if (args.out) writeFileSync(args.out, report);
