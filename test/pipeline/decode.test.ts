@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../_kit/tmp.js';
 import sharp from 'sharp';
-import { decodeBuffer, decodeFile, DEFAULT_MAX_PIXELS, parseForDevice, scaledSize, sharpReason, type DecodeOptions, type DecodeScale } from '../../src/pipeline/decode.js';
+import {
+  decodeBuffer,
+  decodeFile,
+  DEFAULT_MAX_PIXELS,
+  parseForDevice,
+  scaledSize,
+  sharpReason,
+  type DecodeOptions,
+  type DecodeScale,
+} from '../../src/pipeline/decode.js';
 import { generateSample } from '../../src/samples/generate.js';
 
 const gray: DecodeOptions = { channels: 'gray', maxPixels: DEFAULT_MAX_PIXELS };
