@@ -562,17 +562,19 @@ function blockIdct(pass: typeof idct1d, size: 8 | 4 | 2, shift: number, store: s
   }`;
 }
 
-let idctProgram: ProgramInfo | undefined;
-/** One thread per block of the batch: dequantisation and jidctint.c's IDCT into the component planes (u8, 4 per word). */
-export function jpegIdctProgram(): ProgramInfo {
-  idctProgram ??= {
-    name: 'jpeg_idct',
+/**
+ * The frame both IDCT programs share: one thread per block of the batch (BLOCK_OF_THREAD), its
+ * plane's stride and the column workspace, then `body`; `atomic` planes where blocks share words.
+ */
+function idctProgramOf(name: string, atomic: boolean, body: string): ProgramInfo {
+  return {
+    name,
     key: '',
     inputs: [
       { name: 'tab', dtype: 'u8' },
       { name: 'coef', dtype: 'i32' },
     ],
-    outputs: [{ name: 'planes', dtype: 'u8' }],
+    outputs: [{ name: 'planes', dtype: 'u8', atomic }],
     uniforms: JPEG_UNIFORMS,
     workgroupSize: WG,
     body: /* wgsl */ `
@@ -581,18 +583,32 @@ const IMG: u32 = ${IMG_WORDS}u;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   ${BLOCK_OF_THREAD}
   let stride = tab[cb + 6u];
-  let plane = tab[cb + 5u] * 4u + by * 8u * stride + bx * 8u;
   var ws: array<i32, 64>;
-  ${blockIdct(
+  ${body}
+}`,
+  };
+}
+
+/** jidctint.c's 8×8 IDCT of the block at byte `plane`, each row's 8 samples as two words through `put(word, value)`. */
+const idct8 = (put: (word: string, value: string) => string) =>
+  blockIdct(
     idct1d,
     8,
     11,
     /* wgsl */ `let at = (plane + row * stride) >> 2u;
-    planes[at] = pack4xU8(vec4<u32>(out[0], out[1], out[2], out[3]));
-    planes[at + 1u] = pack4xU8(vec4<u32>(out[4], out[5], out[6], out[7]));`,
-  )}
-}`,
-  };
+    ${put('at', 'pack4xU8(vec4<u32>(out[0], out[1], out[2], out[3]))')}
+    ${put('at + 1u', 'pack4xU8(vec4<u32>(out[4], out[5], out[6], out[7]))')}`,
+  );
+
+let idctProgram: ProgramInfo | undefined;
+/** One thread per block of the batch: dequantisation and jidctint.c's IDCT into the component planes (u8, 4 per word). */
+export function jpegIdctProgram(): ProgramInfo {
+  idctProgram ??= idctProgramOf(
+    'jpeg_idct',
+    false,
+    /* wgsl */ `let plane = tab[cb + 5u] * 4u + by * 8u * stride + bx * 8u;
+  ${idct8((at, v) => `planes[${at}] = ${v};`)}`,
+  );
   return idctProgram;
 }
 
@@ -603,34 +619,13 @@ let idctScaledProgram: ProgramInfo | undefined;
  * block side. A 2×2 block fills half a word: the planes are cleared first and written with atomicOr.
  */
 export function jpegIdctScaledProgram(): ProgramInfo {
-  idctScaledProgram ??= {
-    name: 'jpeg_idct_scaled',
-    key: '',
-    inputs: [
-      { name: 'tab', dtype: 'u8' },
-      { name: 'coef', dtype: 'i32' },
-    ],
-    outputs: [{ name: 'planes', dtype: 'u8', atomic: true }],
-    uniforms: JPEG_UNIFORMS,
-    workgroupSize: WG,
-    body: /* wgsl */ `
-const IMG: u32 = ${IMG_WORDS}u;
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  ${BLOCK_OF_THREAD}
-  let size = tab[ib + 12u + c];
-  let stride = tab[cb + 6u];
+  idctScaledProgram ??= idctProgramOf(
+    'jpeg_idct_scaled',
+    true,
+    /* wgsl */ `let size = tab[ib + 12u + c];
   let plane = tab[cb + 5u] * 4u + by * size * stride + bx * size;
-  var ws: array<i32, 64>;
   if (size == 8u) {
-    ${blockIdct(
-      idct1d,
-      8,
-      11,
-      /* wgsl */ `let at = (plane + row * stride) >> 2u;
-      atomicStore(&planes[at], pack4xU8(vec4<u32>(out[0], out[1], out[2], out[3])));
-      atomicStore(&planes[at + 1u], pack4xU8(vec4<u32>(out[4], out[5], out[6], out[7])));`,
-    )}
+    ${idct8((at, v) => `atomicStore(&planes[${at}], ${v});`)}
   } else if (size == 4u) {
     ${blockIdct(idct4, 4, 12, /* wgsl */ `atomicStore(&planes[(plane + row * stride) >> 2u], pack4xU8(vec4<u32>(out[0], out[1], out[2], out[3])));`)}
   } else {
@@ -641,9 +636,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       /* wgsl */ `let at = plane + row * stride;
       atomicOr(&planes[at >> 2u], (out[0] | (out[1] << 8u)) << ((at & 3u) * 8u));`,
     )}
-  }
-}`,
-  };
+  }`,
+  );
   return idctScaledProgram;
 }
 
