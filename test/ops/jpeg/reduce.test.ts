@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
 import { isKensaError } from '../../../src/errors.js';
-import { decodeJpeg, decodeJpegBatch } from '../../../src/ops/jpeg/index.js';
+import { decodeJpeg, decodeJpegBatch, type JpegBatch } from '../../../src/ops/jpeg/index.js';
 import { jpegReduceProgram, jpegShrinkPlan, reduceAxis, reduceCubic, reduceCubicGpu } from '../../../src/ops/jpeg/reduce.js';
-import { DEFAULT_MAX_PIXELS, decodeBuffer } from '../../../src/pipeline/decode.js';
+import { DEFAULT_MAX_PIXELS, type DecodeScale, decodeBuffer } from '../../../src/pipeline/decode.js';
 import { Tensor } from '../../../src/tensor.js';
 import { gpuSkip, testGpu } from '../../_kit/gpu.js';
 import { encodeJpeg, makeJpeg, mismatch, picture } from './_jpeg.js';
@@ -29,6 +29,20 @@ const SIZES: [number, number, 1 | 3][] = [
 ];
 
 /** Files of every sampling kensa decodes, even and odd sizes, one a few pixels across. */
+/** Each file's sample of a GPU batch at `scale` is decode.ts's (sharp's) there: its shape and every byte. */
+async function assertAsSharp(batch: JpegBatch, files: readonly Uint8Array[], scale: DecodeScale, channels: 'gray' | 'rgb'): Promise<void> {
+  for (const [i, f] of files.entries()) {
+    const w = batch.where[i]!;
+    assert.ok('tensor' in w, `file ${i}`);
+    const t = batch.tensors[w.tensor]!;
+    const per = t.size / t.shape[0]!;
+    const all = new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength));
+    const want = await decodeBuffer('x.jpg', Buffer.from(f), { scale, channels, maxPixels: DEFAULT_MAX_PIXELS });
+    assert.deepEqual(t.shape.slice(1), [want.channels, want.height, want.width], `file ${i}`);
+    assert.equal(mismatch(all.subarray(w.index * per, (w.index + 1) * per), want.data as Uint8Array), null, `file ${i} ${channels} at ${scale}`);
+  }
+}
+
 async function scaledFiles(): Promise<Uint8Array[]> {
   return [
     await makeJpeg({ w: 64, h: 48, c: 3, quality: 90, subsampling: '4:2:0' }),
@@ -135,16 +149,7 @@ describe("decoding at ½, ¼ and ⅛: libjpeg's DCT scaling and libvips' cubic r
     for (const channels of ['gray', 'rgb'] as const) {
       const batch = await decodeJpegBatch(gpu!, files, { channels, scale: 0.5 });
       assert.equal(batch.tensors.length, 5);
-      for (const [i, f] of files.entries()) {
-        const w = batch.where[i]!;
-        assert.ok('tensor' in w, `file ${i}`);
-        const t = batch.tensors[w.tensor]!;
-        const per = t.size / t.shape[0]!;
-        const all = new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength));
-        const want = await decodeBuffer('x.jpg', Buffer.from(f), { scale: 0.5, channels, maxPixels: DEFAULT_MAX_PIXELS });
-        assert.deepEqual(t.shape.slice(1), [want.channels, want.height, want.width], `file ${i}`);
-        assert.equal(mismatch(all.subarray(w.index * per, (w.index + 1) * per), want.data as Uint8Array), null, `file ${i} ${channels}`);
-      }
+      await assertAsSharp(batch, files, 0.5, channels);
       for (const t of batch.tensors) t.dispose();
     }
   });
@@ -156,16 +161,7 @@ describe("decoding at ½, ¼ and ⅛: libjpeg's DCT scaling and libvips' cubic r
     for (const scale of [0.25, 0.125] as const) {
       for (const channels of ['gray', 'rgb'] as const) {
         const batch = await decodeJpegBatch(gpu!, files, { channels, scale });
-        for (const [i, f] of files.entries()) {
-          const w = batch.where[i]!;
-          assert.ok('tensor' in w, `file ${i}`);
-          const t = batch.tensors[w.tensor]!;
-          const per = t.size / t.shape[0]!;
-          const all = new Uint8Array(await gpu!.read(t.gpu.ref, t.byteLength));
-          const want = await decodeBuffer('x.jpg', Buffer.from(f), { scale, channels, maxPixels: DEFAULT_MAX_PIXELS });
-          assert.deepEqual(t.shape.slice(1), [want.channels, want.height, want.width], `file ${i}`);
-          assert.equal(mismatch(all.subarray(w.index * per, (w.index + 1) * per), want.data as Uint8Array), null, `file ${i} ${channels} at ${scale}`);
-        }
+        await assertAsSharp(batch, files, scale, channels);
         for (const t of batch.tensors) t.dispose();
       }
     }
