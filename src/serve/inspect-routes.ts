@@ -316,21 +316,29 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
       scale: loaded.recipe.input.scale,
       jpegOnDevice: context.jpegOnDevice,
     };
+    // the bytes travel to a worker (and back, on success): their size is read before
+    const sizeBytes = bytes.length;
     try {
-      // the bytes travel to a worker and back: keep the returned ones
       ({ image, bytes, hash } = await context.decode(name, bytes, options));
     } catch (e) {
-      context.metrics.images.inc({ recipe: loaded.recipe.name, verdict: 'error' });
+      await failed(loaded, key, sizeBytes, e, performance.now() - t);
       throw e;
     }
     const decodeMs = performance.now() - t;
     context.metrics.decode.observe(decodeMs / 1000);
     const upload = bytes;
-    const inspection = await engine.submit(loaded, image, {
-      wantMask: wantMask || context.imagesDir !== null,
-      redecode: () => decodeBuffer(name, upload, { ...options, jpegOnDevice: false }),
-      ...(deadline !== undefined ? { deadline } : {}),
-    });
+    let inspection: Inspection;
+    try {
+      inspection = await engine.submit(loaded, image, {
+        wantMask: wantMask || context.imagesDir !== null,
+        redecode: () => decodeBuffer(name, upload, { ...options, jpegOnDevice: false }),
+        ...(deadline !== undefined ? { deadline } : {}),
+      });
+    } catch (e) {
+      // only the image's own failure (its JPEG undecodable on the GPU and by sharp) counts; a deadline or an overload does not
+      if (e instanceof KensaError && e.code === 'KENSA_ERR_DECODE') await failed(loaded, key, sizeBytes, e, decodeMs);
+      throw e;
+    }
     context.metrics.queueWait.observe(inspection.queueMs / 1000);
     const { detection } = inspection;
     const { width, height } = image.original;
@@ -379,6 +387,30 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
       timings: { decodeMs, queueMs: inspection.queueMs, computeMs: inspection.computeMs, deviceMs: inspection.deviceMs, batchSize: inspection.batchSize },
       ...(wantMask && png ? { mask: png.toString('base64') } : {}),
     };
+  }
+
+  /**
+   * An upload that failed before or in the engine: counted; one whose image cannot be decoded is stored as an error item of the recipe's run
+   * (as `inspect` stores an unreadable file), so the dashboard and /v1/items show it. A store that is
+   * down costs the request nothing: the answer is the decode error.
+   */
+  async function failed(loaded: LoadedRecipe, key: string, sizeBytes: number, e: unknown, decodeMs: number): Promise<void> {
+    context.metrics.images.inc({ recipe: loaded.recipe.name, verdict: 'error' });
+    if (!context.recorder || !(e instanceof KensaError && e.code === 'KENSA_ERR_DECODE')) return;
+    const run = await context.recorder.runFor(loaded).catch(() => null);
+    if (run === null) return;
+    context.recorder.record(run, {
+      itemKey: key,
+      path: `http:${key}`,
+      contentHash: null,
+      sizeBytes,
+      width: null,
+      height: null,
+      status: 'error',
+      error: e.message,
+      stageTimings: { decode: decodeMs },
+      defects: [],
+    });
   }
 
   const nextKey = () => `${Date.now().toString(36)}-${(counter++).toString(36)}`;

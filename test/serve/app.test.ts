@@ -159,7 +159,7 @@ test('/docs/json is an OpenAPI document listing the routes; /ready turns 200 onc
     assert.ok(metrics.includes(line), line);
 });
 
-test('results are stored as a service run; /v1/runs, /v1/items (keyset pages) and /v1/defects read them back', async () => {
+test('results are stored as a service run, an undecodable upload as an error item; /v1/runs, /v1/items (keyset pages) and /v1/defects read them back', async () => {
   const store = await openStore(join(dir, 'service.db'));
   const app = await buildServer({ backend, store, batch: { maxQueueDelayUs: 1000 } });
   for (const [key, spot] of [
@@ -170,26 +170,33 @@ test('results are stored as a service run; /v1/runs, /v1/items (keyset pages) an
     const res = await app.inject({ method: 'POST', url: `/v1/inspect?key=${key}`, headers: { 'content-type': 'image/png' }, payload: await png(spot) });
     assert.equal(res.statusCode, 200, res.body);
   }
+  const cut = (await png(true)).subarray(0, 60);
+  const bad = await app.inject({ method: 'POST', url: '/v1/inspect?key=k4', headers: { 'content-type': 'image/png' }, payload: cut });
+  assert.equal(bad.statusCode, 400);
   await app.kensa.recorder!.flush();
   const { runs } = (await app.inject({ method: 'GET', url: '/v1/runs' })).json();
   assert.equal(runs.length, 1);
   assert.equal(runs[0].service, true);
   assert.equal(runs[0].status, 'running');
-  assert.deepEqual(runs[0].counts, { total: 3, ok: 1, ng: 2, error: 0 });
+  assert.deepEqual(runs[0].counts, { total: 4, ok: 1, ng: 2, error: 1 });
   const id = runs[0].id;
   const first = (await app.inject({ method: 'GET', url: `/v1/items?run=${id}&limit=2` })).json();
   assert.deepEqual(
     first.items.map((i: { itemKey: string }) => i.itemKey),
     ['k1', 'k2'],
   );
-  const second = (await app.inject({ method: 'GET', url: `/v1/items?run=${id}&limit=2&after=${first.next}` })).json();
+  const second = (await app.inject({ method: 'GET', url: `/v1/items?run=${id}&limit=3&after=${first.next}` })).json();
   assert.deepEqual(
     second.items.map((i: { itemKey: string }) => i.itemKey),
-    ['k3'],
+    ['k3', 'k4'],
   );
   assert.equal(second.next, null);
   const ng = (await app.inject({ method: 'GET', url: `/v1/items?run=${id}&status=ng` })).json();
   assert.equal(ng.items.length, 2);
+  // the failed upload is kept with the error its request was answered with
+  const [k4] = (await app.inject({ method: 'GET', url: `/v1/items?run=${id}&status=error` })).json().items;
+  assert.deepEqual([k4.itemKey, k4.status, k4.error], ['k4', 'error', bad.json().error.message]);
+  assert.equal((await store.items(id, { status: 'error' }))[0]?.sizeBytes, cut.length);
   const [k1] = await store.items(id, { limit: 1 });
   assert.equal(
     k1?.contentHash,
@@ -207,7 +214,7 @@ test('results are stored as a service run; /v1/runs, /v1/items (keyset pages) an
   // closing finished the run
   const stored = await store.getRun(id);
   assert.equal(stored?.status, 'done');
-  assert.equal(stored?.counts.total, 3);
+  assert.equal(stored?.counts.total, 4);
   await store.close();
 });
 
