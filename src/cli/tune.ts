@@ -16,7 +16,7 @@ import { loadFrames, loadLabelled } from '../tune/data.js';
 import { templateRecipe } from '../tune/template.js';
 import { METRICS } from '../tune/score.js';
 import type { SearchProgress } from '../tune/search.js';
-import { calibrateHeldOut, tune, writeRecipeYaml, type CalibrateResult } from '../tune/tune.js';
+import { calibrateHeldOut, foldStatePath, tune, writeRecipeYaml, type CalibrateResult } from '../tune/tune.js';
 import { EXIT_FAIL, EXIT_OK, UsageError, adapterFlag, choiceFlag, guard, intFlag, numberFlag, parseFlags, type CliIO } from './io.js';
 import { plural } from '../report/html.js';
 
@@ -34,8 +34,12 @@ Tunes the classic recipe on your own images and writes it as YAML with its prove
                     image): an evaluation is one candidate on one rung, so --budget 60 on 60
                     images runs 60 + 20 + 7 = 87 evaluations. A --holdout share of the images, chosen by a hash of their names
                     (at least 1, leaving at least 3 to tune on where there are 4 or more), is never
-                    tuned on: the score reported is measured there. An interrupted search (Ctrl-C) resumes from <out>.state.json
-                    when the same command runs again.
+                    tuned on: the score reported is measured there. With --folds k instead, every
+                    image is held out once: k searches each run without one fold, their winners
+                    score the fold they never saw (the score reported), and the recipe written
+                    comes from a last search on every image (k + 1 searches in all; for a few
+                    labelled images). An interrupted search (Ctrl-C) resumes from <out>.state.json
+                    (and <out>.state.fold-N.json) when the same command runs again.
   --good            sets verdict.minScore so that the false-NG rate on new defect-free images
                     is at most --target-false-ng with 90 % confidence (checked on the held-out
                     good images). With --images
@@ -56,6 +60,8 @@ Options:
   --tolerance <px>        tolerance radius for f1, 0 … 100 (default 2)
   --budget <n>            candidate recipes (not evaluations), 1 … 100000 (default 60)
   --holdout <share>       share of the images held out, 0.05 … 0.95 (default 0.3)
+  --folds <k>             k-fold cross-validation of --images instead of --holdout, 2 … 20
+                          (--holdout still splits --good)
   --seed <n>              seed of the candidates and image subsets (default 1)
   --target-false-ng <r>   false-NG rate for --good, 0 … 1 (default 0.05)
   --device D              auto | cpu | gpu (default auto, or KENSA_DEVICE)
@@ -76,6 +82,7 @@ const FLAGS = {
   tolerance: { type: 'string' },
   budget: { type: 'string' },
   holdout: { type: 'string' },
+  folds: { type: 'string' },
   seed: { type: 'string' },
   'target-false-ng': { type: 'string' },
   device: { type: 'string' },
@@ -98,7 +105,9 @@ function progressLine(io: CliIO, metric: string): (p: SearchProgress) => void {
     const now = Date.now();
     if (now - last < 1000 && p.evaluations < p.total) return;
     last = now;
-    io.err.write(`tune: rung ${p.rung}/${p.rungs} · ${p.evaluations}/${p.total} evaluations · best ${metric} ${f3(p.best)} · ETA ${eta(p.etaS)}\n`);
+    io.err.write(
+      `tune: ${p.stage ? `${p.stage} · ` : ''}rung ${p.rung}/${p.rungs} · ${p.evaluations}/${p.total} evaluations · best ${metric} ${f3(p.best)} · ETA ${eta(p.etaS)}\n`,
+    );
   };
 }
 
@@ -139,6 +148,8 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     const tolerance = numberFlag('tolerance', values.tolerance, 2, 0, 100);
     const budget = intFlag('budget', values.budget, 60, 1, 100_000);
     const holdout = numberFlag('holdout', values.holdout, 0.3, 0.05, 0.95);
+    const folds = values.folds === undefined ? undefined : intFlag('folds', values.folds, 5, 2, 20);
+    if (folds !== undefined && values.images === undefined) throw new UsageError('--folds needs --images and --truth (it cross-validates the tuning)');
     const seed = intFlag('seed', values.seed, 1, 0, 0xffffffff);
     const target = numberFlag('target-false-ng', values['target-false-ng'], 0.05, 0, 1);
     const device: DeviceChoice = choiceFlag('device', values.device ?? process.env.KENSA_DEVICE, 'auto', DEVICES);
@@ -173,6 +184,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
             budget,
             seed,
             holdout,
+            ...(folds !== undefined ? { folds } : {}),
             statePath,
             onProgress: progressLine(io, metric),
             ...(signal ? { signal } : {}),
@@ -183,8 +195,10 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
           }
           recipe = r.recipe;
           lines.push(
-            `tuned on ${r.train.length} images, ${budget} candidates, ${r.evaluations} evaluations over ${plural(r.rungs, 'rung')}: ${metric} ${f3(r.trainScore)} on them (${f3(r.cvScore)} cross-validated)`,
-            `held out ${plural(r.heldOut.length, 'image')}: ${metric} ${f3(r.heldOutScore)} (base recipe ${f3(r.baseHeldOutScore)})`,
+            `tuned on ${r.train.length} images, ${budget} candidates, ${r.evaluations} evaluations over ${plural(r.rungs, 'rung')}${r.folds ? ` (with the ${r.folds} searches without a fold)` : ''}: ${metric} ${f3(r.trainScore)} on them (${f3(r.cvScore)} cross-validated)`,
+            r.folds
+              ? `${r.folds}-fold, each fold scored by a search that never saw it: ${metric} ${f3(r.heldOutScore)} (base recipe ${f3(r.baseHeldOutScore)}; by fold ${r.foldScores.map(f3).join(', ')})`
+              : `held out ${plural(r.heldOut.length, 'image')}: ${metric} ${f3(r.heldOutScore)} (base recipe ${f3(r.baseHeldOutScore)})`,
           );
           const warning = heldOutWarning(metric, r.heldOutScore, r.baseHeldOutScore);
           if (warning) io.err.write(`kensa tune: ${warning}\n`);
@@ -200,6 +214,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
       }
       await writeRecipeYaml(out, recipe, `written by kensa tune\n${lines.join('\n')}`);
       await rm(statePath, { force: true });
+      for (let f = 1; f <= (folds ?? 0); f++) await rm(foldStatePath(statePath, f), { force: true });
       io.out.write(`${lines.join('\n')}\nwrote ${out}\n`);
       return EXIT_OK;
     } catch (e) {

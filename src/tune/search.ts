@@ -118,6 +118,8 @@ function picked(r: LoadedRecipe, pick: Pick | undefined): LoadedRecipe {
 }
 
 export interface SearchProgress {
+  /** Which search this is, where a tuning runs several (k-fold: "fold 2/5", "every image"). */
+  stage?: string;
   evaluations: number;
   total: number;
   rung: number;

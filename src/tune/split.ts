@@ -17,6 +17,11 @@ export function nameFraction(name: string): number {
   return createHash('sha256').update(name).digest().readUInt32BE(0) / 2 ** 32;
 }
 
+/** The items ranked by sha256(name), the names breaking ties, each with its fraction. */
+function byNameHash<T extends { name: string }>(items: readonly T[]): { it: T; f: number }[] {
+  return items.map((it) => ({ it, f: nameFraction(it.name) })).sort((a, b) => a.f - b.f || (a.it.name < b.it.name ? -1 : a.it.name > b.it.name ? 1 : 0));
+}
+
 /** Splits named items into the tuning side and the held-out side (each non-empty). */
 export function holdoutSplit<T extends { name: string }>(items: readonly T[], fraction: number, what: string): { train: T[]; heldOut: T[] } {
   if (items.length < 2) {
@@ -25,12 +30,22 @@ export function holdoutSplit<T extends { name: string }>(items: readonly T[], fr
       `A held-out share of ${fraction} leaves 0 of the ${items.length} ${what} to tune on and ${items.length} held out; both sides need an image, so at least 2 ${what} are needed (${MIN_TUNING + 1} or more to tune on ${MIN_TUNING})`,
     );
   }
-  const ranked = items
-    .map((it) => ({ it, f: nameFraction(it.name) }))
-    .sort((a, b) => a.f - b.f || (a.it.name < b.it.name ? -1 : a.it.name > b.it.name ? 1 : 0));
+  const ranked = byNameHash(items);
   const below = ranked.filter((r) => r.f < fraction).length;
   const held = Math.min(Math.max(below, 1), items.length - Math.min(MIN_TUNING, items.length - 1));
   const heldOut = new Set(ranked.slice(0, held).map((r) => r.it));
   // both sides keep the callers' order
   return { train: items.filter((it) => !heldOut.has(it)), heldOut: items.filter((it) => heldOut.has(it)) };
+}
+
+/**
+ * K folds, fixed by the file names alone as the held-out split is: the images ranked by sha256(name)
+ * as there, the image of rank r in fold r mod k, so the folds differ in size by one at most. Each
+ * fold keeps the callers' order.
+ */
+export function foldSplit<T extends { name: string }>(items: readonly T[], k: number, what: string): T[][] {
+  if (items.length < k)
+    throw new KensaError('KENSA_ERR_TUNE_DATA', `${k}-fold cross-validation needs at least ${k} ${what} (one in each fold) but received ${items.length}`);
+  const fold = new Map(byNameHash(items).map((r, rank) => [r.it, rank % k]));
+  return Array.from({ length: k }, (_, f) => items.filter((it) => fold.get(it) === f));
 }

@@ -1,7 +1,10 @@
 /**
  * Tuning with a held-out split: the labelled images are split by name (split.ts), the search
  * receives only the tuning side, and the held-out side scores the winner and the base recipe
- * once, at the end. The tuned recipe carries its provenance: the data's hash, the metric, both
+ * once, at the end. With k folds instead, every image is held out once: k searches each run
+ * without one fold and their winners score the fold they never saw (the counts of the k folds
+ * pooled: the held-out score of the tuning procedure), and the recipe written is a last search's
+ * on every image, so no labelled image is spent on the estimate alone. The tuned recipe carries its provenance: the data's hash, the metric, both
  * held-out scores, the budget and the seed. Calibration from good images splits the same way and
  * reports the false-NG rate on the held-out good images.
  */
@@ -9,16 +12,19 @@ import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import type { Backend } from '../backend.js';
 import { parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
-import { numberInRange } from '../validate.js';
+import { addCounts, ZERO_COUNTS, type MaskCounts } from '../eval/metrics.js';
+import { integerInRange, numberInRange } from '../validate.js';
 import { calibrate, falseNgRate } from './calibrate.js';
 import { dataHash, type Frame, type LabelledFrame } from './data.js';
-import { scoreRecipe } from './score.js';
+import { metricOf, recipeCounts, scoreRecipe } from './score.js';
 import { searchRecipe, type SearchOptions } from './search.js';
-import { holdoutSplit } from './split.js';
+import { foldSplit, holdoutSplit } from './split.js';
 
 export interface TuneOptions extends SearchOptions {
-  /** Share of the images held out (by name hash), 0.05 … 0.95. */
+  /** Share of the images held out (by name hash), 0.05 … 0.95; unused with `folds`. */
   holdout: number;
+  /** K-fold cross-validation (2 … 20) instead of one held-out share: k + 1 searches, the recipe from the one on every image. */
+  folds?: number;
 }
 
 export type TuneResult =
@@ -30,8 +36,12 @@ export type TuneResult =
       cvScore: number;
       heldOutScore: number;
       baseHeldOutScore: number;
+      /** The images the recipe was searched on, and those the held-out score was measured on (with folds: all, each by a search that did not see it). */
       train: string[];
       heldOut: string[];
+      /** With folds: k and each fold's score (by the search without it); else null and []. */
+      folds: number | null;
+      foldScores: number[];
       evaluations: number;
       /** Successive-halving rungs run; `evaluations` counts candidates × the rungs each reached. */
       rungs: number;
@@ -45,8 +55,9 @@ export function withProvenance(r: LoadedRecipe, provenance: Record<string, strin
   return parseRecipe({ ...r.recipe, provenance }, 'tuned recipe');
 }
 
-/** Searches on the tuning side of `frames`, scores on the held-out side. */
+/** Searches on the tuning side of `frames`, scores on the held-out side (or, with `folds`, on each fold by a search without it). */
 export async function tune(frames: readonly LabelledFrame[], o: TuneOptions): Promise<TuneResult> {
+  if (o.folds !== undefined) return tuneFolds(frames, o, integerInRange('folds', o.folds, 2, 20));
   const holdout = numberInRange('holdout', o.holdout, 0.05, 0.95);
   const { train, heldOut } = holdoutSplit(frames, holdout, 'labelled images');
   const found = await searchRecipe(train, o);
@@ -78,7 +89,72 @@ export async function tune(frames: readonly LabelledFrame[], o: TuneOptions): Pr
     baseHeldOutScore,
     train: train.map((f) => f.name),
     heldOut: heldOut.map((f) => f.name),
+    folds: null,
+    foldScores: [],
     evaluations: found.evaluations,
+    rungs: found.rungs,
+  };
+}
+
+/** Fold f's state file beside the search's own (`x.state.json` → `x.state.fold-f.json`). */
+export function foldStatePath(statePath: string, fold: number): string {
+  return statePath.endsWith('.json') ? `${statePath.slice(0, -5)}.fold-${fold}.json` : `${statePath}.fold-${fold}`;
+}
+
+async function tuneFolds(frames: readonly LabelledFrame[], o: TuneOptions, k: number): Promise<TuneResult> {
+  const folds = foldSplit(frames, k, 'labelled images');
+  let pooled: MaskCounts = { ...ZERO_COUNTS };
+  const foldScores: number[] = [];
+  let evaluations = 0;
+  const labelled = (stage: string): Pick<SearchOptions, 'onProgress'> => (o.onProgress ? { onProgress: (p) => o.onProgress!({ ...p, stage }) } : {});
+  for (const [f, heldOut] of folds.entries()) {
+    const found = await searchRecipe(
+      frames.filter((x) => !heldOut.includes(x)),
+      { ...o, ...labelled(`fold ${f + 1}/${k}`), ...(o.statePath ? { statePath: foldStatePath(o.statePath, f + 1) } : {}) },
+    );
+    evaluations += found.evaluations;
+    if (found.aborted) return { aborted: true, evaluations };
+    const counts = await recipeCounts(o.backend, heldOut, found.recipe.recipe, o.tolerance);
+    foldScores.push(metricOf(counts, o.metric));
+    pooled = addCounts(pooled, counts);
+  }
+  const found = await searchRecipe(frames, { ...o, ...labelled('every image') });
+  evaluations += found.evaluations;
+  if (found.aborted) return { aborted: true, evaluations };
+  const heldOutScore = metricOf(pooled, o.metric);
+  // the base recipe is not tuned: its folds pooled are its score on every image
+  const baseHeldOutScore = await scoreRecipe(o.backend, frames, o.base.recipe, o.metric, o.tolerance);
+  const names = frames.map((f) => f.name);
+  const recipe = withProvenance(found.recipe, {
+    tool: 'kensa tune',
+    data: dataHash(frames),
+    images: frames.length,
+    heldOut: frames.length,
+    folds: k,
+    split: `${k}-fold: the image of rank r by sha256(name) in fold r mod ${k}; each fold scored by the winner of a search without it, the folds' counts pooled; the recipe from a search on every image`,
+    metric: o.metric,
+    tolerance: o.tolerance,
+    trainScore: round(found.score),
+    cvScore: round(found.cvScore),
+    heldOutScore: round(heldOutScore),
+    foldScores: foldScores.map(round).join(' '),
+    baseHeldOutScore: round(baseHeldOutScore),
+    base: o.base.hash,
+    budget: o.budget,
+    seed: o.seed,
+  });
+  return {
+    aborted: false,
+    recipe,
+    trainScore: found.score,
+    cvScore: found.cvScore,
+    heldOutScore,
+    baseHeldOutScore,
+    train: names,
+    heldOut: names,
+    folds: k,
+    foldScores,
+    evaluations,
     rungs: found.rungs,
   };
 }

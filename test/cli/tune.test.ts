@@ -68,6 +68,31 @@ describe('kensa tune', () => {
     assert.match(TUNE_HELP, /--budget 60 on 60\s+images runs 60 \+ 20 \+ 7 = 87 evaluations/);
   });
 
+  test('--folds 3: every image held out once, the fold scores printed, the recipe from a search on every image; the state files are gone', async () => {
+    const out = join(root, 'folds.yaml');
+    const { buf, io } = capture();
+    assert.equal(await run(['--images', S, '--truth', S, '--budget', '3', '--folds', '3', '--device', 'cpu', '--out', out], io), 0, buf.err);
+    assert.match(
+      buf.out,
+      /^tuned on 10 images, 3 candidates, \d+ evaluations over \d rungs? \(with the 3 searches without a fold\): f1 \d\.\d{3} on them \(\d\.\d{3} cross-validated\)\n3-fold, each fold scored by a search that never saw it: f1 \d\.\d{3} \(base recipe \d\.\d{3}; by fold \d\.\d{3}, \d\.\d{3}, \d\.\d{3}\)\nwrote /,
+    );
+    assert.match(buf.err, /tune: fold 1\/3 · rung 1\/\d · /);
+    assert.match(buf.err, /tune: every image · rung /);
+    const p = (await loadRecipe(out)).recipe;
+    assert.deepEqual(p.kind === 'classic' ? [p.provenance?.folds, p.provenance?.images, p.provenance?.heldOut] : [], [3, 10, 10]);
+    for (const f of ['state.json', 'state.fold-1.json', 'state.fold-3.json']) assert.ok(!existsSync(`${out}.${f}`), f);
+
+    const bad = capture();
+    assert.equal(await run(['--images', S, '--truth', S, '--folds', '1', '--out', out], bad.io), 2);
+    assert.match(bad.buf.err, /^kensa tune: --folds expects an integer between 2 and 20 but received '1'/);
+    const alone = capture();
+    assert.equal(await run(['--good', G, '--folds', '3', '--out', out], alone.io), 2);
+    assert.match(alone.buf.err, /--folds needs --images and --truth/);
+    const many = capture();
+    assert.equal(await run(['--images', S, '--truth', S, '--folds', '12', '--device', 'cpu', '--out', out], many.io), 1);
+    assert.match(many.buf.err, /\nkensa tune: 12-fold cross-validation needs at least 12 labelled images \(one in each fold\) but received 10/);
+  });
+
   test('a tuned recipe below the base recipe on the held-out images gets a warning; equal or above, none', () => {
     assert.equal(
       heldOutWarning('f1', 0.037, 0.068),

@@ -9,7 +9,7 @@ import type { AnyTypedArray } from '../../src/dtype.js';
 import { ZERO_COUNTS, type MaskCounts } from '../../src/eval/metrics.js';
 import { metricOf, scoreRecipe, sumImages } from '../../src/tune/score.js';
 import { crossValidated, schedule, searchRecipe, stratifiedOrder, type SearchOptions } from '../../src/tune/search.js';
-import { holdoutSplit, nameFraction } from '../../src/tune/split.js';
+import { foldSplit, holdoutSplit, nameFraction } from '../../src/tune/split.js';
 import { tune } from '../../src/tune/tune.js';
 import { labelled, SMALL_SPACE } from './_data.js';
 
@@ -189,6 +189,76 @@ describe('kensa tune: the search', () => {
       code: 'KENSA_ERR_TUNE_STATE',
       message: /resume\.state\.json belongs to another search/,
     });
+  });
+
+  test('k folds: names alone place the images, one in each fold per k, and a fold never outnumbers another by two', () => {
+    const items = Array.from({ length: 11 }, (_, i) => ({ name: `img-${i}.png` }));
+    const folds = foldSplit(items, 3, 'labelled images');
+    assert.deepEqual(
+      folds.map((f) => f.length),
+      [4, 4, 3],
+    );
+    assert.deepEqual(
+      folds
+        .flat()
+        .map((it) => it.name)
+        .sort(),
+      items.map((it) => it.name).sort(),
+      'every image in one fold',
+    );
+    assert.deepEqual(
+      foldSplit([...items].reverse(), 3, 'labelled images').map((f) => f.map((it) => it.name).sort()),
+      folds.map((f) => f.map((it) => it.name).sort()),
+    );
+    assert.throws(() => foldSplit(items.slice(0, 4), 5, 'labelled images'), {
+      code: 'KENSA_ERR_TUNE_DATA',
+      message: '5-fold cross-validation needs at least 5 labelled images (one in each fold) but received 4',
+    });
+  });
+
+  test('k folds: each fold is scored by a search that never ran its images; the recipe comes from a search on every image', async () => {
+    const backend = await cpu();
+    // every upload is logged, then each progress report: a search uploads before it reports, so an upload belongs to the next report's search
+    const log: ({ data: AnyTypedArray } | { stage: string })[] = [];
+    const spy: Backend = {
+      ...backend,
+      framesToDevice: (f, shape, dtype) => {
+        for (const data of f) log.push({ data });
+        return backend.framesToDevice(f, shape, dtype);
+      },
+    };
+    const r = await tune(frames, { ...(await options()), backend: spy, holdout: 0.3, folds: 3, onProgress: (p) => log.push({ stage: p.stage! }) });
+    assert.ok(!r.aborted);
+    const folds = foldSplit(frames, 3, 'labelled images');
+    const ranBy = new Map<string, Set<AnyTypedArray>>();
+    let pending: AnyTypedArray[] = [];
+    for (const e of log) {
+      if ('data' in e) pending.push(e.data);
+      else {
+        const set = ranBy.get(e.stage) ?? new Set();
+        for (const d of pending) set.add(d);
+        ranBy.set(e.stage, set);
+        pending = [];
+      }
+    }
+    assert.deepEqual([...ranBy.keys()], ['fold 1/3', 'fold 2/3', 'fold 3/3', 'every image']);
+    for (const [f, fold] of folds.entries()) {
+      const ran = ranBy.get(`fold ${f + 1}/3`)!;
+      assert.ok(ran.size > 0);
+      for (const x of fold) assert.ok(!ran.has(x.data), `${x.name} is in fold ${f + 1}, which its search never ran`);
+    }
+    assert.deepEqual([r.folds, r.foldScores.length, r.heldOut.length, r.train.length], [3, 3, frames.length, frames.length]);
+    const whole = await searchRecipe(frames, await options());
+    assert.ok(!whole.aborted);
+    assert.deepEqual([r.trainScore, r.cvScore], [whole.score, whole.cvScore], 'the recipe is the search on every image');
+    assert.equal(r.baseHeldOutScore, 0, 'the bad start finds nothing');
+    assert.ok(r.heldOutScore >= 0.3, `tuned cross-validated F1 ${r.heldOutScore} should beat the bad start by 0.3`);
+    const p = r.recipe.recipe.kind === 'classic' ? r.recipe.recipe.provenance : undefined;
+    assert.deepEqual(
+      [p?.folds, p?.heldOutScore, p?.foldScores],
+      [3, Math.round(r.heldOutScore * 1e4) / 1e4, r.foldScores.map((v) => Math.round(v * 1e4) / 1e4).join(' ')],
+    );
+    await assert.rejects(tune(frames, { ...(await options()), holdout: 0.3, folds: 1 }), { code: 'KENSA_ERR_INVALID_ARGUMENT', message: /folds/ });
   });
 
   test('a budget of zero is refused', async () => {
