@@ -10,7 +10,7 @@ import { ZERO_COUNTS, type MaskCounts } from '../../src/eval/metrics.js';
 import { metricOf, scoreRecipe, sumImages } from '../../src/tune/score.js';
 import { crossValidated, schedule, searchRecipe, stratifiedOrder, type SearchOptions } from '../../src/tune/search.js';
 import { foldSplit, holdoutSplit, nameFraction } from '../../src/tune/split.js';
-import { tune } from '../../src/tune/tune.js';
+import { foldStatePath, tune } from '../../src/tune/tune.js';
 import { labelled, SMALL_SPACE } from './_data.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kensa-tune-'));
@@ -259,6 +259,22 @@ describe('kensa tune: the search', () => {
       [3, Math.round(r.heldOutScore * 1e4) / 1e4, r.foldScores.map((v) => Math.round(v * 1e4) / 1e4).join(' ')],
     );
     await assert.rejects(tune(frames, { ...(await options()), holdout: 0.3, folds: 1 }), { code: 'KENSA_ERR_INVALID_ARGUMENT', message: /folds/ });
+  });
+
+  test('k folds: an interrupted tuning resumes from the state file of each search and ends as an uninterrupted one', async () => {
+    const statePath = join(root, 'folds.state.json');
+    const controller = new AbortController();
+    const first = await tune(frames, {
+      ...(await options({ statePath, signal: controller.signal, onProgress: (p) => p.stage === 'fold 2/3' && p.evaluations === 3 && controller.abort() })),
+      holdout: 0.3,
+      folds: 3,
+    });
+    assert.ok(first.aborted);
+    assert.ok(existsSync(foldStatePath(statePath, 1)) && existsSync(foldStatePath(statePath, 2)) && !existsSync(foldStatePath(statePath, 3)));
+    const resumed = await tune(frames, { ...(await options({ statePath })), holdout: 0.3, folds: 3 });
+    const whole = await tune(frames, { ...(await options()), holdout: 0.3, folds: 3 });
+    assert.ok(!resumed.aborted && !whole.aborted);
+    assert.deepEqual([resumed.foldScores, resumed.heldOutScore, resumed.recipe.hash], [whole.foldScores, whole.heldOutScore, whole.recipe.hash]);
   });
 
   test('a budget of zero is refused', async () => {
