@@ -17,7 +17,7 @@ import { integerInRange, numberInRange } from '../validate.js';
 import { calibrate, falseNgRate } from './calibrate.js';
 import { dataHash, type Frame, type LabelledFrame } from './data.js';
 import { metricOf, recipeCounts, scoreRecipe } from './score.js';
-import { searchRecipe, type SearchOptions } from './search.js';
+import { searchRecipe, type SearchOptions, type SearchResult } from './search.js';
 import { foldSplit, holdoutSplit } from './split.js';
 
 export interface TuneOptions extends SearchOptions {
@@ -64,18 +64,48 @@ export async function tune(frames: readonly LabelledFrame[], o: TuneOptions): Pr
   if (found.aborted) return found;
   const heldOutScore = await scoreRecipe(o.backend, heldOut, found.recipe.recipe, o.metric, o.tolerance);
   const baseHeldOutScore = await scoreRecipe(o.backend, heldOut, o.base.recipe, o.metric, o.tolerance);
-  const recipe = withProvenance(found.recipe, {
+  return result(frames, o, {
+    found,
+    train: train.map((f) => f.name),
+    heldOut: heldOut.map((f) => f.name),
+    split: `held out: the lowest sha256(name), those < ${holdout} · 2^32, at least 1, leaving at least 3 to tune on`,
+    heldOutScore,
+    baseHeldOutScore,
+    folds: null,
+    foldScores: [],
+    evaluations: found.evaluations,
+  });
+}
+
+/** What a tuning measured besides its search: the split, the held-out scores and the evaluations of every search. */
+interface Measured {
+  found: Extract<SearchResult, { aborted: false }>;
+  train: string[];
+  heldOut: string[];
+  split: string;
+  heldOutScore: number;
+  baseHeldOutScore: number;
+  folds: number | null;
+  foldScores: number[];
+  evaluations: number;
+}
+
+/** The tuning's result: the winner with its provenance. */
+function result(frames: readonly LabelledFrame[], o: TuneOptions, m: Measured): TuneResult {
+  const recipe = withProvenance(m.found.recipe, {
     tool: 'kensa tune',
     data: dataHash(frames),
     images: frames.length,
-    heldOut: heldOut.length,
-    split: `held out: the lowest sha256(name), those < ${holdout} · 2^32, at least 1, leaving at least 3 to tune on`,
+    heldOut: m.heldOut.length,
+    ...(m.folds !== null ? { folds: m.folds } : {}),
+    split: m.split,
     metric: o.metric,
     tolerance: o.tolerance,
-    trainScore: round(found.score),
-    cvScore: round(found.cvScore),
-    heldOutScore: round(heldOutScore),
-    baseHeldOutScore: round(baseHeldOutScore),
+    trainScore: round(m.found.score),
+    cvScore: round(m.found.cvScore),
+    heldOutScore: round(m.heldOutScore),
+    ...(m.folds !== null ? { foldScores: m.foldScores.map(round).join(' ') } : {}),
+    baseHeldOutScore: round(m.baseHeldOutScore),
     base: o.base.hash,
     budget: o.budget,
     seed: o.seed,
@@ -83,16 +113,16 @@ export async function tune(frames: readonly LabelledFrame[], o: TuneOptions): Pr
   return {
     aborted: false,
     recipe,
-    trainScore: found.score,
-    cvScore: found.cvScore,
-    heldOutScore,
-    baseHeldOutScore,
-    train: train.map((f) => f.name),
-    heldOut: heldOut.map((f) => f.name),
-    folds: null,
-    foldScores: [],
-    evaluations: found.evaluations,
-    rungs: found.rungs,
+    trainScore: m.found.score,
+    cvScore: m.found.cvScore,
+    heldOutScore: m.heldOutScore,
+    baseHeldOutScore: m.baseHeldOutScore,
+    train: m.train,
+    heldOut: m.heldOut,
+    folds: m.folds,
+    foldScores: m.foldScores,
+    evaluations: m.evaluations,
+    rungs: m.found.rungs,
   };
 }
 
@@ -121,42 +151,19 @@ async function tuneFolds(frames: readonly LabelledFrame[], o: TuneOptions, k: nu
   const found = await searchRecipe(frames, { ...o, ...labelled('every image') });
   evaluations += found.evaluations;
   if (found.aborted) return { aborted: true, evaluations };
-  const heldOutScore = metricOf(pooled, o.metric);
-  // the base recipe is not tuned: its folds pooled are its score on every image
-  const baseHeldOutScore = await scoreRecipe(o.backend, frames, o.base.recipe, o.metric, o.tolerance);
   const names = frames.map((f) => f.name);
-  const recipe = withProvenance(found.recipe, {
-    tool: 'kensa tune',
-    data: dataHash(frames),
-    images: frames.length,
-    heldOut: frames.length,
-    folds: k,
-    split: `${k}-fold: the image of rank r by sha256(name) in fold r mod ${k}; each fold scored by the winner of a search without it, the folds' counts pooled; the recipe from a search on every image`,
-    metric: o.metric,
-    tolerance: o.tolerance,
-    trainScore: round(found.score),
-    cvScore: round(found.cvScore),
-    heldOutScore: round(heldOutScore),
-    foldScores: foldScores.map(round).join(' '),
-    baseHeldOutScore: round(baseHeldOutScore),
-    base: o.base.hash,
-    budget: o.budget,
-    seed: o.seed,
-  });
-  return {
-    aborted: false,
-    recipe,
-    trainScore: found.score,
-    cvScore: found.cvScore,
-    heldOutScore,
-    baseHeldOutScore,
+  return result(frames, o, {
+    found,
     train: names,
     heldOut: names,
+    split: `${k}-fold: the image of rank r by sha256(name) in fold r mod ${k}; each fold scored by the winner of a search without it, the folds' counts pooled; the recipe from a search on every image`,
+    heldOutScore: metricOf(pooled, o.metric),
+    // the base recipe is not tuned: its folds pooled are its score on every image
+    baseHeldOutScore: await scoreRecipe(o.backend, frames, o.base.recipe, o.metric, o.tolerance),
     folds: k,
     foldScores,
     evaluations,
-    rungs: found.rungs,
-  };
+  });
 }
 
 export interface CalibrateResult {
