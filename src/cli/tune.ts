@@ -148,7 +148,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     const tolerance = numberFlag('tolerance', values.tolerance, 2, 0, 100);
     const budget = intFlag('budget', values.budget, 60, 1, 100_000);
     const holdout = numberFlag('holdout', values.holdout, 0.3, 0.05, 0.95);
-    const folds = values.folds === undefined ? undefined : intFlag('folds', values.folds, 5, 2, 20);
+    const folds = values.folds === undefined ? undefined : intFlag('folds', values.folds, 2, 2, 20);
     if (folds !== undefined && values.images === undefined) throw new UsageError('--folds needs --images and --truth (it cross-validates the tuning)');
     const seed = intFlag('seed', values.seed, 1, 0, 0xffffffff);
     const target = numberFlag('target-false-ng', values['target-false-ng'], 0.05, 0, 1);
@@ -190,7 +190,9 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
             ...(signal ? { signal } : {}),
           });
           if (r.aborted) {
-            io.err.write(`kensa tune: interrupted after ${r.evaluations} evaluations; run the same command again to resume (state in ${statePath})\n`);
+            io.err.write(
+              `kensa tune: interrupted after ${r.evaluations} evaluations; run the same command again to resume (state in ${statePath}${folds !== undefined ? ' and its .fold-N files' : ''})\n`,
+            );
             return EXIT_FAIL;
           }
           recipe = r.recipe;

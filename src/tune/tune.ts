@@ -4,9 +4,10 @@
  * once, at the end. With k folds instead, every image is held out once: k searches each run
  * without one fold and their winners score the fold they never saw (the counts of the k folds
  * pooled: the held-out score of the tuning procedure), and the recipe written is a last search's
- * on every image, so no labelled image is spent on the estimate alone. The tuned recipe carries its provenance: the data's hash, the metric, both
- * held-out scores, the budget and the seed. Calibration from good images splits the same way and
- * reports the false-NG rate on the held-out good images.
+ * on every image, so no labelled image is spent on the estimate alone. The tuned recipe carries
+ * its provenance: the data's hash, the metric, both held-out scores, the budget and the seed.
+ * Calibration from good images splits the same way and reports the false-NG rate on the
+ * held-out good images.
  */
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
