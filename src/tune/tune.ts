@@ -137,11 +137,11 @@ async function tuneFolds(frames: readonly LabelledFrame[], o: TuneOptions, k: nu
   let pooled: MaskCounts = { ...ZERO_COUNTS };
   const foldScores: number[] = [];
   let evaluations = 0;
-  const labelled = (stage: string): Pick<SearchOptions, 'onProgress'> => (o.onProgress ? { onProgress: (p) => o.onProgress!({ ...p, stage }) } : {});
+  const withStage = (stage: string): Pick<SearchOptions, 'onProgress'> => (o.onProgress ? { onProgress: (p) => o.onProgress!({ ...p, stage }) } : {});
   for (const [f, heldOut] of folds.entries()) {
     const found = await searchRecipe(
       frames.filter((x) => !heldOut.includes(x)),
-      { ...o, ...labelled(`fold ${f + 1}/${k}`), ...(o.statePath ? { statePath: foldStatePath(o.statePath, f + 1) } : {}) },
+      { ...o, ...withStage(`fold ${f + 1}/${k}`), ...(o.statePath ? { statePath: foldStatePath(o.statePath, f + 1) } : {}) },
     );
     evaluations += found.evaluations;
     if (found.aborted) return { aborted: true, evaluations };
@@ -149,7 +149,7 @@ async function tuneFolds(frames: readonly LabelledFrame[], o: TuneOptions, k: nu
     foldScores.push(metricOf(counts, o.metric));
     pooled = addCounts(pooled, counts);
   }
-  const found = await searchRecipe(frames, { ...o, ...labelled('every image') });
+  const found = await searchRecipe(frames, { ...o, ...withStage('every image') });
   evaluations += found.evaluations;
   if (found.aborted) return { aborted: true, evaluations };
   const names = frames.map((f) => f.name);
