@@ -109,17 +109,20 @@ function chart(points) {
   const span = Math.max(1, (t1 - t0) / 1000 + 1), max = Math.max(...points.map((p) => p.images));
   const bw = Math.min(24, Math.max(1, (W - 2 * P) / span - 1));
   const bars = points.map((p) => {
-    const x = P + ((Date.parse(p.t) - t0) / 1000) * ((W - 2 * P) / span), h = (p.images / max) * (H - 2 * P), hn = (p.ng / max) * (H - 2 * P);
-    return '<rect x="' + x + '" y="' + (H - P - h) + '" width="' + bw + '" height="' + h + '" fill="#4a90d9"><title>' + esc(p.t) + ': ' + p.images + ' images</title></rect>'
-      + '<rect x="' + x + '" y="' + (H - P - hn) + '" width="' + bw + '" height="' + hn + '" fill="#c62828"></rect>';
+    const x = P + ((Date.parse(p.t) - t0) / 1000) * ((W - 2 * P) / span), y = (n) => H - P - (n / max) * (H - 2 * P);
+    // stacked from the axis: NG, then errors, then OK (the rest of the bar)
+    return '<rect x="' + x + '" y="' + y(p.images) + '" width="' + bw + '" height="' + (H - P - y(p.images)) + '" fill="#4a90d9"><title>' + esc(p.t) + ': ' + p.images + ' images, '
+      + p.ng + ' NG, ' + p.error + ' errors</title></rect>'
+      + '<rect class="errbar" x="' + x + '" y="' + y(p.ng + p.error) + '" width="' + bw + '" height="' + (y(p.ng) - y(p.ng + p.error)) + '" fill="#8e24aa"></rect>'
+      + '<rect x="' + x + '" y="' + y(p.ng) + '" width="' + bw + '" height="' + (H - P - y(p.ng)) + '" fill="#c62828"></rect>';
   });
-  return '<svg id="chart" width="' + W + '" height="' + H + '"><text x="' + P + '" y="16" font-size="12" fill="#5b6773">images per second (NG in red); peak ' + max + '/s over ' + Math.round(span) + ' s</text>'
+  return '<svg id="chart" width="' + W + '" height="' + H + '"><text x="' + P + '" y="16" font-size="12" fill="#5b6773">images per second (NG in red, errors in purple); peak ' + max + '/s over ' + Math.round(span) + ' s</text>'
     + '<line x1="' + P + '" y1="' + (H - P) + '" x2="' + (W - P) + '" y2="' + (H - P) + '" stroke="#9fb0c0"/>' + bars.join('') + '</svg>';
 }
 
 const STAGE_COLORS = ['#2e7d32', '#ef6c00', '#6a1b9a', '#00838f'];
 
-/** Mean time of each stage per image, per second of the run: one polyline per stage. */
+/** Mean time of each stage per image judged OK or NG, per second of the run: one polyline per stage. */
 function stagesChart(points) {
   const W = 640, H = 180, P = 28;
   const names = [...new Set(points.flatMap((p) => Object.keys(p.stages || {})))];
@@ -127,10 +130,12 @@ function stagesChart(points) {
   const t0 = Date.parse(points[0].t), span = Math.max(1, (Date.parse(points[points.length - 1].t) - t0) / 1000);
   const max = Math.max(...points.flatMap((p) => names.map((n) => p.stages[n] || 0)), 1e-9);
   const xy = (p, n) => (P + ((Date.parse(p.t) - t0) / 1000 / span) * (W - 2 * P)).toFixed(1) + ',' + (H - P - ((p.stages[n] || 0) / max) * (H - 2 * P)).toFixed(1);
-  const lines = names.map((n, i) => '<polyline fill="none" stroke-width="2" stroke="' + STAGE_COLORS[i % 4] + '" points="' + points.map((p) => xy(p, n)).join(' ') + '"/>'
-    + points.map((p) => '<circle r="2.5" fill="' + STAGE_COLORS[i % 4] + '" cx="' + xy(p, n).split(',')[0] + '" cy="' + xy(p, n).split(',')[1] + '"/>').join(''));
+  // a second of errors alone timed no stage: no point there rather than a 0
+  const timed = (n) => points.filter((p) => p.stages[n] !== undefined);
+  const lines = names.map((n, i) => '<polyline fill="none" stroke-width="2" stroke="' + STAGE_COLORS[i % 4] + '" points="' + timed(n).map((p) => xy(p, n)).join(' ') + '"/>'
+    + timed(n).map((p) => '<circle r="2.5" fill="' + STAGE_COLORS[i % 4] + '" cx="' + xy(p, n).split(',')[0] + '" cy="' + xy(p, n).split(',')[1] + '"/>').join(''));
   const legend = names.map((n, i) => '<tspan fill="' + STAGE_COLORS[i % 4] + '">■ ' + esc(n) + '</tspan>').join(' ');
-  return '<svg id="stagechart" width="' + W + '" height="' + H + '" style="background:#fff;border:1px solid #d5dbe1;border-radius:4px"><text x="' + P + '" y="16" font-size="12" fill="#5b6773">mean ms per image by stage (max ' + max.toFixed(1) + ' ms) '
+  return '<svg id="stagechart" width="' + W + '" height="' + H + '" style="background:#fff;border:1px solid #d5dbe1;border-radius:4px"><text x="' + P + '" y="16" font-size="12" fill="#5b6773">mean ms per image by stage, errors left out (max ' + max.toFixed(1) + ' ms) '
     + legend + '</text><line x1="' + P + '" y1="' + (H - P) + '" x2="' + (W - P) + '" y2="' + (H - P) + '" stroke="#9fb0c0"/>' + lines.join('') + '</svg>';
 }
 

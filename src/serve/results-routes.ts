@@ -122,7 +122,7 @@ export async function resultsPlugin(app: FastifyInstance): Promise<void> {
     '/v1/runs/:id/throughput',
     {
       schema: {
-        summary: "Images stored per time bucket of a run (its items' write times), with the mean time of each stage",
+        summary: "Images stored per time bucket of a run (its items' write times), with the mean time of each stage over the images inspected (errors left out)",
         params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
         querystring: { type: 'object', properties: { bucketS: { type: 'integer', minimum: 1, maximum: 86_400, default: 1 } }, additionalProperties: false },
         response: {
@@ -138,7 +138,8 @@ export async function resultsPlugin(app: FastifyInstance): Promise<void> {
                     t: { type: 'string' },
                     images: { type: 'integer' },
                     ng: { type: 'integer' },
-                    stages: { type: 'object', description: 'mean ms per image of each stage', additionalProperties: { type: 'number' } },
+                    error: { type: 'integer' },
+                    stages: { type: 'object', description: 'mean ms of each stage per image judged OK or NG', additionalProperties: { type: 'number' } },
                   },
                 },
               },
@@ -157,20 +158,26 @@ export async function resultsPlugin(app: FastifyInstance): Promise<void> {
         .orderBy('created_at')
         .limit(MAX_THROUGHPUT_ITEMS)
         .execute();
-      const buckets = new Map<number, { images: number; ng: number; sums: Record<string, number> }>();
+      const buckets = new Map<number, { images: number; ng: number; error: number; sums: Record<string, number> }>();
       for (const r of rows) {
         const t = Math.floor(Date.parse(r.created_at) / bucketMs) * bucketMs;
-        const b = buckets.get(t) ?? { images: 0, ng: 0, sums: {} };
+        const b = buckets.get(t) ?? { images: 0, ng: 0, error: 0, sums: {} };
         b.images++;
         if (r.status === 'ng') b.ng++;
-        for (const [stage, ms] of Object.entries(JSON.parse(r.stage_timings_json) as Record<string, number>)) b.sums[stage] = (b.sums[stage] ?? 0) + ms;
         buckets.set(t, b);
+        // an error item ran only the stages before its failure: counted in the means, it would pull them down
+        if (r.status === 'error') {
+          b.error++;
+          continue;
+        }
+        for (const [stage, ms] of Object.entries(JSON.parse(r.stage_timings_json) as Record<string, number>)) b.sums[stage] = (b.sums[stage] ?? 0) + ms;
       }
       const points = [...buckets].map(([t, b]) => ({
         t: new Date(t).toISOString(),
         images: b.images,
         ng: b.ng,
-        stages: Object.fromEntries(Object.entries(b.sums).map(([stage, sum]) => [stage, sum / b.images])),
+        error: b.error,
+        stages: Object.fromEntries(Object.entries(b.sums).map(([stage, sum]) => [stage, sum / (b.images - b.error)])),
       }));
       return { bucketS: request.query.bucketS, points };
     },

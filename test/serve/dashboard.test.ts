@@ -51,6 +51,8 @@ test('dashboard in Chromium: counters, the service run, the NG gallery with the 
     const res = await app.inject({ method: 'POST', url: `/v1/inspect?key=cam1/${i}.png`, headers, payload: await frame(i % 2 === 0, 100 + i) });
     assert.equal(res.statusCode, 200, res.body);
   }
+  const cut = await app.inject({ method: 'POST', url: '/v1/inspect?key=cam1/cut.png', headers, payload: (await frame(true, 99)).subarray(0, 60) });
+  assert.equal(cut.statusCode, 400, cut.body);
   await app.kensa.recorder!.flush();
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   const profile = await mkdtemp(join(dir, 'chromium-'));
@@ -66,9 +68,13 @@ test('dashboard in Chromium: counters, the service run, the NG gallery with the 
     page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(`${base}/#token=tok`);
     await page.locator('#gallery figure').first().waitFor();
-    assert.equal(await page.locator('[data-k="images"]').textContent(), '5');
+    assert.equal(await page.locator('[data-k="images"]').textContent(), '6');
     assert.equal(await page.locator('[data-k="ng"]').textContent(), '3');
     assert.equal(await page.locator('[data-k="ok"]').textContent(), '2');
+    assert.equal(await page.locator('[data-k="errors"]').textContent(), '1');
+    // the cut upload is a bar of its own colour, not part of the OK height
+    const errorBars = await page.locator('#chart rect.errbar').evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
+    assert.ok(errorBars.some((h) => h > 0), `error bar heights ${errorBars}`);
     assert.equal(await page.locator('tr.run').count(), 1);
     assert.match((await page.locator('tr.run').textContent()) ?? '', /service/);
     assert.equal(await page.locator('#gallery figure').count(), 3);

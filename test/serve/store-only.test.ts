@@ -42,6 +42,16 @@ test('over a store kensa inspect wrote (no backend): runs, items, defects, origi
       { ...item, itemKey: 'a.png', label: { name: 'stain', score: 0.75 } },
       { ...item, itemKey: 'b.png' },
     ]);
+    // the throughput chart: errors counted apart, and left out of the stage means (they ran only the stages before their failure)
+    const timed = await store.createRun({ recipeName: 'classic', recipe: {}, device: 'cpu', options: {} });
+    await store.writeResults(timed.id, [
+      { ...item, itemKey: 'ok.png', status: 'ok', verdict: 'OK', stageTimings: { decode: 2, detect: 10 } },
+      { ...item, itemKey: 'ng.png', stageTimings: { decode: 4, detect: 20 } },
+      { ...item, itemKey: 'cut.png', status: 'error', verdict: null, error: 'Cannot decode cut.png: truncated', stageTimings: { decode: 1 } },
+    ]);
+    const { points } = (await app.inject({ method: 'GET', url: `/v1/runs/${timed.id}/throughput?bucketS=60` })).json();
+    assert.equal(points.length, 1);
+    assert.deepEqual({ ...points[0], t: undefined }, { t: undefined, images: 3, ng: 1, error: 1, stages: { decode: 3, detect: 15 } });
     const labelled = (await app.inject({ method: 'GET', url: `/v1/items?run=${cls.id}` })).json();
     assert.deepEqual(
       labelled.items.map((i: { itemKey: string; label: unknown }) => [i.itemKey, i.label]),
