@@ -6,9 +6,10 @@
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { evaluateMasks, type Evaluation } from '../eval/evaluate.js';
-import { imageLevelReport, imageLevelText } from './eval-images.js';
+import { imageLevelReport, imageLevelText, type RunVerdict } from './eval-images.js';
 import type { MaskCounts, MaskScores } from '../eval/metrics.js';
 import { EXIT_FAIL, EXIT_OK, UsageError, guard, intFlag, numberFlag, parseFlags, table, type CliIO } from './io.js';
+import { maskFileName } from '../pipeline/inspect.js';
 import { openStore } from '../store/store.js';
 
 export const EVAL_HELP = `Usage: kensa eval --pred <dir> --truth <dir> [options]
@@ -27,7 +28,8 @@ counts as an empty mask and is listed; a size mismatch or an unreadable file is 
 error and left out of the overall figures.
 Image level: an image is defective when its truth has a defect pixel and NG when its predicted
 area (defect pixels) is above a threshold (0 in the --images table): false-NG rate = defect-free images
-judged NG, miss rate = defective images judged OK; the curve sweeps the threshold.
+judged NG, miss rate = defective images judged OK; the curve sweeps the threshold. With --run, NG is
+the run's verdict, and the curve sweeps the image score (its best defect's: verdict.minScore).
 
 Options:
   --pred <dir>         predicted masks (or --run)
@@ -64,10 +66,11 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** What eval takes from a run: its masks folder and its recipe's component rule, when it has one. */
+/** What eval takes from a run: its masks folder, its recipe's component rule when it has one, and its verdicts by mask name. */
 interface RunMasks {
   masks: string;
   components: { minArea: number; connectivity: 4 | 8 } | null;
+  verdicts: Map<string, RunVerdict>;
 }
 
 /** The recipe's components.minArea and connectivity (null when the recipe has no such section). */
@@ -85,7 +88,11 @@ async function runMasks(runId: string, db: string): Promise<RunMasks> {
     if (!run) throw new UsageError(`--run expects the id of a run in ${db} but received '${runId}'`);
     const masks = run.options.masks;
     if (typeof masks !== 'string') throw new UsageError(`run ${runId} was made without --masks: inspect again with --masks DIR, or pass --pred`);
-    return { masks, components: recipeComponents(run.recipe) };
+    const verdicts = new Map<string, RunVerdict>();
+    // a mask is named after its item's key (maskFileName); eval names a mask by its path without the extension
+    for (const item of await store.items(runId))
+      if (item.status !== 'error') verdicts.set(maskFileName(item.itemKey).replace(/\.png$/, ''), { ng: item.verdict === 'NG', score: item.score ?? 0 });
+    return { masks, components: recipeComponents(run.recipe), verdicts };
   } finally {
     await store.close();
   }
@@ -151,7 +158,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     const minArea = intFlag('min-area', values['min-area'], fromRun?.components?.minArea ?? 1, 1, 100_000_000);
     const connectivity = fromRun?.components?.connectivity ?? 8;
     const e = await evaluateMasks(pred, truth, { tolerance, threshold, minArea, connectivity });
-    const images = values.images || values.plot !== undefined ? await imageLevelReport(e, values.plot) : null;
+    const images = values.images || values.plot !== undefined ? await imageLevelReport(e, values.plot, fromRun?.verdicts) : null;
     if (values.json) io.out.write(`${JSON.stringify(images ? { ...e, imageLevel: images } : e, null, 2)}\n`);
     else io.out.write(formatEvaluation(e) + (images ? imageLevelText(images) : ''));
     return e.errors.length ? EXIT_FAIL : EXIT_OK;

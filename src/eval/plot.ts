@@ -1,6 +1,6 @@
 /**
  * The precision/recall curve over the threshold as a picture: an SVG drawn here (two panels:
- * precision against recall; false-NG and miss rate against the area threshold's value), rendered
+ * precision against recall; false-NG and miss rate against the threshold's value), rendered
  * to PNG with sharp, so a report needs no plotting library.
  */
 import sharp from 'sharp';
@@ -74,8 +74,11 @@ function legendEntry(x: number, label: string, colour: string): string {
   return `<line x1="${x}" y1="${y}" x2="${x + 16}" y2="${y}" stroke="${colour}" stroke-width="2"/><text x="${x + 20}" y="${y + 4}" font-size="11" fill="${colour}">${esc(label)}</text>`;
 }
 
-/** The curve's SVG (thresholdCurve's points, strictest first). */
-export function curveSvg(curve: readonly ImageLevel[], title: string): string {
+/** The threshold axis's label of a curve over the predicted area (the default) or another image score. */
+const AREA_AXIS = 'area threshold (px): NG when predicted area > it';
+
+/** The curve's SVG (thresholdCurve's points, strictest first); `axis` names the threshold. */
+export function curveSvg(curve: readonly ImageLevel[], title: string, axis = AREA_AXIS): string {
   const left = PAD;
   const right = 2 * PAD + PANEL;
   const pr = curve
@@ -92,7 +95,7 @@ export function curveSvg(curve: readonly ImageLevel[], title: string): string {
     `<rect width="${W}" height="${H}" fill="white"/>` +
     `<text x="${W / 2}" y="16" text-anchor="middle" font-size="13">${esc(title)}</text>` +
     axes(left, UNIT_TICKS, unit, 'recall (defective images judged NG)', 'precision') +
-    axes(right, niceTicks(lo, hi), tx, 'area threshold (px): NG when predicted area > it', 'rate') +
+    axes(right, niceTicks(lo, hi), tx, axis, 'rate') +
     polyline(pr, '#1f77b4') +
     polyline(rate('falseNgRate'), FALSE_NG) +
     polyline(rate('missRate'), MISS) +
@@ -107,8 +110,8 @@ async function writePng(svg: string, path: string): Promise<void> {
 }
 
 /** Writes the curve as a PNG. */
-export async function writeCurvePng(curve: readonly ImageLevel[], title: string, path: string): Promise<void> {
-  await writePng(curveSvg(curve, title), path);
+export async function writeCurvePng(curve: readonly ImageLevel[], title: string, path: string, axis = AREA_AXIS): Promise<void> {
+  await writePng(curveSvg(curve, title, axis), path);
 }
 
 /** One epoch of a training run, as the curve draws it (null: not measured). */

@@ -131,6 +131,66 @@ describe('kensa eval --run', () => {
   });
 });
 
+describe("kensa eval --run --images: the run's verdicts", () => {
+  test('the image level counts what inspect judged (its minScore), not the predicted area; the curve sweeps the image score', async () => {
+    const { runInspection } = await import('../../src/pipeline/run.js');
+    const { writeFrames } = await import('../pipeline/_images.js');
+    const { tempDir } = await import('../_kit/tmp.js');
+    const dir = tempDir('kensa-eval-run-verdicts-');
+    const { defective } = await writeFrames(`${dir}/images`, 6, 48);
+    const db = `${dir}/kensa.db`;
+    const { openStore } = await import('../../src/store/store.js');
+    const judged = async (id: string) => {
+      const store = await openStore(db);
+      const items = await store.items(id);
+      await store.close();
+      return items;
+    };
+    // the default run's masks stand for the truth: its NG frames are the defective ones
+    const truthRun = await runInspection([`${dir}/images`], { db, device: 'cpu', masksDir: `${dir}/truth` });
+    assert.deepEqual(new Set((await judged(truthRun.run.id)).filter((i) => i.verdict === 'NG').map((i) => i.itemKey)), defective);
+    // the same masks, but a minScore no defect reaches: every image judged OK
+    const strict = await runInspection([`${dir}/images`], {
+      db,
+      device: 'cpu',
+      masksDir: `${dir}/strict`,
+      recipe: parseRecipe({ verdict: { minScore: 1000 } }),
+    });
+    const strictItems = await judged(strict.run.id);
+    assert.ok(strictItems.every((i) => i.verdict === 'OK'));
+    const byArea = capture();
+    assert.equal(await run(['--pred', `${dir}/strict`, '--truth', `${dir}/truth`, '--images', '--json'], byArea.io), 0, byArea.buf.err);
+    const area = (JSON.parse(byArea.buf.out) as { imageLevel: { source: string; atZero: { missed: number } } }).imageLevel;
+    assert.deepEqual([area.source, area.atZero.missed], ['area', 0]);
+    const a = capture();
+    assert.equal(await run(['--run', strict.run.id, '--db', db, '--truth', `${dir}/truth`, '--images', '--json'], a.io), 0, a.buf.err);
+    const level = (
+      JSON.parse(a.buf.out) as {
+        imageLevel: {
+          source: string;
+          atZero: { missed: number; falseNg: number; defectiveImages: number };
+          curve: { threshold: number; recall: number }[];
+          withoutVerdict: string[];
+        };
+      }
+    ).imageLevel;
+    assert.equal(level.source, 'verdicts');
+    assert.deepEqual([level.atZero.missed, level.atZero.falseNg, level.atZero.defectiveImages], [defective.size, 0, defective.size]);
+    assert.deepEqual(level.withoutVerdict, []);
+    // the curve's thresholds are the stored scores' midpoints: each defective image is NG below its score
+    const scores = strictItems.flatMap((i) => (defective.has(i.itemKey) ? [i.score!] : []));
+    const full = level.curve.find((p) => p.recall === 1)!;
+    assert.ok(full.threshold < Math.min(...scores) && full.threshold > 0, `first threshold with every defective image NG: ${full.threshold}, scores ${scores}`);
+    const t = capture();
+    assert.equal(await run(['--run', strict.run.id, '--db', db, '--truth', `${dir}/truth`, '--images'], t.io), 0, t.buf.err);
+    assert.match(
+      t.buf.out,
+      new RegExp(`image level \\(the run's verdicts\\): false-NG 0/${6 - defective.size} \\(0\\.000\\), missed ${defective.size}/${defective.size}`),
+    );
+    assert.match(t.buf.out, /score threshold/);
+  });
+});
+
 describe('kensa eval --run: the minimum area', () => {
   test("the recipe's components.minArea and connectivity are read from the run; --min-area overrides them", async () => {
     assert.deepEqual(recipeComponents({ components: { connectivity: 4, minArea: 24 } }), { minArea: 24, connectivity: 4 });
