@@ -122,7 +122,8 @@ export async function resultsPlugin(app: FastifyInstance): Promise<void> {
     '/v1/runs/:id/throughput',
     {
       schema: {
-        summary: "Images stored per time bucket of a run (its items' write times), with the mean time of each stage over the images inspected (errors left out)",
+        summary:
+          "Images stored per time bucket of a run (its items' write times), with the mean time of each stage over the images inspected (errors left out)",
         params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
         querystring: { type: 'object', properties: { bucketS: { type: 'integer', minimum: 1, maximum: 86_400, default: 1 } }, additionalProperties: false },
         response: {

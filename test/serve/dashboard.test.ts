@@ -74,7 +74,10 @@ test('dashboard in Chromium: counters, the service run, the NG gallery with the 
     assert.equal(await page.locator('[data-k="errors"]').textContent(), '1');
     // the cut upload is a bar of its own colour, not part of the OK height
     const errorBars = await page.locator('#chart rect.errbar').evaluateAll((bars) => bars.map((b) => Number(b.getAttribute('height'))));
-    assert.ok(errorBars.some((h) => h > 0), `error bar heights ${errorBars}`);
+    assert.ok(
+      errorBars.some((h) => h > 0),
+      `error bar heights ${errorBars}`,
+    );
     assert.equal(await page.locator('tr.run').count(), 1);
     assert.match((await page.locator('tr.run').textContent()) ?? '', /service/);
     assert.equal(await page.locator('#gallery figure').count(), 3);
