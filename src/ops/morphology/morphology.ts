@@ -28,6 +28,8 @@
  *    input dtype, then a column pass; min/max commute with saturation, so this equals the direct
  *    2-D definition, and the u8 engines take the outside value saturated to u8 for the same reason);
  *  - other elements: one pixel program reading one (dy, x0, x1) span per run of ones from uniforms.
+ * CPU reference: rectangles by rows then columns, each line by the van Herk / Gil–Werman running
+ * extremum (slidingExtremum: its cost does not grow with the side); other elements span by span.
  */
 import { onDevice } from '../../device.js';
 import { saturate, type DType } from '../../dtype.js';
@@ -300,22 +302,28 @@ function morphOnce(x: Tensor, r: Resolved, op: Extremum): Tensor {
     },
     cpu: () => {
       const pick = op === 'min' ? Math.min : Math.max;
-      const start = op === 'min' ? Infinity : -Infinity;
       if (r.rect) {
         // separable, as the GPU's rectangles: the padded image is a product of row and column maps, so row then column extrema equal the 2-D one
         const { x0, x1, y0, y1 } = r.rect;
+        const [N, C, H, W] = shape;
         const src = cpuAccessor(x, r.border, bv);
-        using rows = cpuPixelKernel(shape, x.dtype, (n, c, y, xx) => {
-          let m = start;
-          for (let d = x0; d <= x1; d++) m = pick(m, src(n, c, y, xx + d));
-          return m;
-        });
+        const rowExtrema = new Float64Array(N * C * H * W);
+        const row = new Float64Array(W + x1 - x0);
+        for (let p = 0; p < N * C; p++)
+          for (let y = 0; y < H; y++) {
+            for (let k = 0; k < row.length; k++) row[k] = src(Math.floor(p / C), p % C, y, k + x0);
+            slidingExtremum(row, x1 - x0 + 1, op, rowExtrema, (p * H + y) * W, 1);
+          }
+        using rows = cpuPixelKernel(shape, x.dtype, (n, c, y, xx) => rowExtrema[((n * C + c) * H + y) * W + xx]!);
         const mid = cpuAccessor(rows, r.border, bv);
-        return cpuPixelKernel(shape, x.dtype, (n, c, y, xx) => {
-          let m = start;
-          for (let d = y0; d <= y1; d++) m = pick(m, mid(n, c, y + d, xx));
-          return m;
-        });
+        const out = new Float64Array(N * C * H * W);
+        const column = new Float64Array(H + y1 - y0);
+        for (let p = 0; p < N * C; p++)
+          for (let xx = 0; xx < W; xx++) {
+            for (let k = 0; k < column.length; k++) column[k] = mid(Math.floor(p / C), p % C, k + y0, xx);
+            slidingExtremum(column, y1 - y0 + 1, op, out, p * H * W + xx, W);
+          }
+        return cpuPixelKernel(shape, x.dtype, (n, c, y, xx) => out[((n * C + c) * H + y) * W + xx]!);
       }
       let cur = x;
       for (let it = 0; it < r.iterations; it++) {
@@ -329,6 +337,21 @@ function morphOnce(x: Tensor, r: Resolved, op: Extremum): Tensor {
       return cur;
     },
   });
+}
+
+/**
+ * out[at + i·stride] = the extremum of line[i … i + size − 1] for every i: van Herk / Gil–Werman,
+ * three comparisons per value whatever the size (blocks of `size`: a running extremum from each
+ * block's start and one from its end; a window spans the end of one block and the start of the next).
+ */
+export function slidingExtremum(line: Float64Array, size: number, op: Extremum, out: Float64Array, at: number, stride: number): void {
+  const count = line.length - size + 1;
+  const pick = op === 'min' ? Math.min : Math.max;
+  const fromStart = new Float64Array(line.length);
+  const toEnd = new Float64Array(line.length);
+  for (let i = 0; i < line.length; i++) fromStart[i] = i % size === 0 ? line[i]! : pick(fromStart[i - 1]!, line[i]!);
+  for (let i = line.length - 1; i >= 0; i--) toEnd[i] = i % size === size - 1 || i === line.length - 1 ? line[i]! : pick(toEnd[i + 1]!, line[i]!);
+  for (let i = 0; i < count; i++) out[at + i * stride] = pick(toEnd[i]!, fromStart[i + size - 1]!);
 }
 
 function subtract(a: Tensor, b: Tensor): Tensor {

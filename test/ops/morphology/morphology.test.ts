@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { DType } from '../../../src/dtype.js';
+import { allocTyped, type DType } from '../../../src/dtype.js';
 import type { BorderMode } from '../../../src/kernels/border.js';
 import { STENCIL_WIDE_RADIUS, stencilTileFits } from '../../../src/kernels/stencil-tile.js';
 import { structuringElement, type ElementShape } from '../../../src/ops/morphology/element.js';
@@ -10,6 +10,7 @@ import {
   morphologyEx,
   morphologyPrograms,
   rectStripSpec,
+  slidingExtremum,
   type MorphOp,
   type MorphologyExOptions,
   type MorphologyOptions,
@@ -100,6 +101,52 @@ describe('erode, dilate, morphologyEx', () => {
       const x = naturalImage([1, 1, 19, 24], dtype, 5);
       assertClose(morphologyEx(x, { op, ...o }), cvMorph(cv, x, op, kernel, o), EXACT, `${dtype} ${op} ${JSON.stringify(o)}`);
     }
+  });
+
+  test('CPU rectangles up to and beyond the image (the running extremum) equal OpenCV, every border and dtype', async () => {
+    const { cv } = await opencv();
+    const ksizes: [number, number][] = [
+      [1, 9],
+      [8, 8],
+      [23, 6],
+      [41, 61],
+    ];
+    for (const [dtype, border] of [
+      ['u8', 'constant'],
+      ['u8', 'reflect101'],
+      ['u16', 'replicate'],
+      ['f32', 'constant'],
+    ] as [DType, BorderMode][]) {
+      // two planes, so that each plane's lines are found
+      const planes = [7, 8].map((seed) => naturalImage([1, 1, 29, 35], dtype, seed));
+      const both = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+        const data = allocTyped(dtype, a.length + b.length);
+        data.set(a);
+        data.set(b, a.length);
+        return Tensor.fromArray(data, [1, 2, 29, 35], dtype);
+      };
+      const x = both(planes[0]!.data, planes[1]!.data);
+      for (const ksize of ksizes)
+        for (const op of ['erode', 'dilate', 'blackhat'] as MorphOp[]) {
+          const o: MorphologyOptions = { ksize, border };
+          const [a, b] = planes.map((plane) => cvMorph(cv, plane, op, structuringElement('rect', ksize), o).data);
+          assertClose(morphologyEx(x, { op, ...o }), both(a!, b!), EXACT, `${dtype} ${border} ${op} ${ksize}`);
+        }
+    }
+  });
+
+  test('slidingExtremum equals the extremum of every window, any size against any line length', () => {
+    for (const op of ['min', 'max'] as const)
+      for (let size = 1; size <= 9; size++)
+        for (let length = size; length <= size + 20; length++) {
+          const line = Float64Array.from({ length }, (_, i) => ((i * 7919 + size * 31) % 23) - 11);
+          const out = new Float64Array(2 * (length - size + 1));
+          slidingExtremum(line, size, op, out, 1, 2);
+          for (let i = 0; i + size <= length; i++) {
+            const window = [...line.subarray(i, i + size)];
+            assert.equal(out[1 + 2 * i], op === 'min' ? Math.min(...window) : Math.max(...window), `${op} size ${size} length ${length} at ${i}`);
+          }
+        }
   });
 
   test('erode / dilate equal morphologyEx erode / dilate; iterations 0 and 1×1 copy', () => {
