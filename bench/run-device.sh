@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on the GPU machine (the device tool; see README "Benchmarks"); results land
 # in $OUT. Prepare here first:  npx tsc -p tsconfig.device.json && bash ../shared/device/pack.sh
-# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [gputests] [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [unet] [engine] [serve] [augment] [train] [model-inspect] [cascade] [slim] [tasks1080p] [jpeg]
+# On the device:  KENSA_COMMIT=<sha> bash bench/run-device.sh [gputests] [pipeline] [profile] [filters] [gpu] [ops] [components] [nn] [unet] [engine] [serve] [serve-profile] [device-stage] [augment] [train] [model-inspect] [cascade] [slim] [tasks1080p] [jpeg]
 # Every phase has its own time limit and log file (written as it runs: no pipes, so a phase that
 # hangs or is killed still shows how far it got); its tail is printed after it. Results and logs
 # are written to a work folder and packed into $OUT/results.tgz after every phase (the device
@@ -58,6 +58,10 @@ fi
 # kensa serve under load, dynamic batching off and on (bench/serve/load.bench.ts; a table in serve-load.md);
 # SERVE_FLAGS="--unet 16-32-64-128 --scale 0.5" serves a model recipe
 [[ $what == *" serve "* ]] && phase serve "${SERVE_LIMIT:-420}" node dist/bench/serve/load.bench.js --device gpu --concurrency "${SERVE_CONCURRENCY:-1,4,16,64}" --seconds "${SERVE_SECONDS:-15}" ${SERVE_FLAGS:-} --compare --out "$results/serve-load.md"
+# the same load with every process profiled (NODE_OPTIONS reaches the server's child process): where the server's own overhead goes
+[[ $what == *" serve-profile "* ]] && phase serve-profile "${SERVE_LIMIT:-420}" bash -c "rm -rf /tmp/prof; NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof' node dist/bench/serve/load.bench.js --device gpu --concurrency ${SERVE_CONCURRENCY:-1,16,64} --seconds ${SERVE_SECONDS:-8} --compare --out $results/serve-profile.md; tar czf $results/serve-prof.tgz -C /tmp/prof ."
+# serve's device stage of a 1080p JPEG batch split into decode and recipe, wall against GPU time (bench/serve/device-stage.bench.ts)
+[[ $what == *" device-stage "* ]] && phase device-stage 180 node dist/bench/serve/device-stage.bench.js "$results/device-stage.md"
 # kensa augmentation vs torchvision.transforms.v2 (bench/augment/torchvision_ref.py, same run)
 # Kornia from its source tree when carried (kornia-src/kornia: see bench/augment/kornia_ref.py)
 [[ -d kornia-src/kornia ]] && export PYTHONPATH="$PWD/kornia-src${PYTHONPATH:+:$PYTHONPATH}"
