@@ -97,7 +97,10 @@ export function fromYAML(text: string): Transform {
   try {
     doc = parseYaml(text);
   } catch (e) {
-    throw new KensaError('KENSA_ERR_AUGMENT', `Expected YAML for the pipeline but it does not parse: ${(e as Error).message.split('\n')[0]}`);
+    throw new KensaError(
+      'KENSA_ERR_AUGMENT',
+      `Expected YAML for the pipeline but it does not parse: ${(e as Error).message.split('\n')[0]!.replace(/:\s*$/, '')}`,
+    );
   }
   return fromJSON(doc);
 }

@@ -279,7 +279,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         for (let start = 0; start < variants.length; start += batchSize) {
           const ks = variants.slice(start, start + batchSize);
           const batch = await batchOf(be, loaded, ks.length, sourceBoxes);
-          let result: AugmentBatch;
+          let result: AugmentBatch | undefined;
           let params: readonly SampleParams[];
           try {
             if (replayed) {
@@ -291,8 +291,9 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
               params = drawn.params;
             }
           } finally {
-            batch.image.dispose();
-            batch.mask?.dispose();
+            // a pipeline that changed nothing (an empty Compose, every p 0) returns the batch's own tensors
+            if (result?.image !== batch.image) batch.image.dispose();
+            if (result?.mask !== batch.mask) batch.mask?.dispose();
           }
           const [, , oh, ow] = result.image.shape as [number, number, number, number];
           const pixels = await cpuData(result.image);

@@ -417,7 +417,7 @@ export async function loadRecipe(path: string): Promise<LoadedRecipe> {
     data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
     // the YAML parser's message goes on with the offending lines; its first line names the place
-    throw new KensaError('KENSA_ERR_RECIPE', `Cannot parse recipe ${path}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+    throw new KensaError('KENSA_ERR_RECIPE', `Cannot parse recipe ${path}: ${(e as Error).message.split('\n')[0]!.replace(/:\s*$/, '')}`, { cause: e });
   }
   return parseRecipe(data, `recipe ${path}`);
 }

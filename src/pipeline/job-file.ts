@@ -74,7 +74,7 @@ export async function loadJobFile(path: string): Promise<JobFile> {
     data = /\.ya?ml$/i.test(path) ? parseYaml(content) : JSON.parse(content);
   } catch (e) {
     // the YAML parser's message goes on with the offending lines; its first line names the place
-    throw new KensaError('KENSA_ERR_JOB_FILE', `Cannot parse job file ${path}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+    throw new KensaError('KENSA_ERR_JOB_FILE', `Cannot parse job file ${path}: ${(e as Error).message.split('\n')[0]!.replace(/:\s*$/, '')}`, { cause: e });
   }
   return parseJobFile(data, `job file ${path}`);
 }

@@ -12,6 +12,7 @@
  */
 import { hostname } from 'node:os';
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { Backend } from '../backend.js';
 import { parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
 import { KensaError } from '../errors.js';
@@ -69,6 +70,40 @@ export function parseQueueUrl(url: string): ConnectionOptions {
   };
 }
 
+/** How long {@link checkQueue} waits for Redis to answer. */
+const QUEUE_CONNECT_MS = 5000;
+
+/**
+ * Fails fast when the queue's Redis does not answer: BullMQ's own connections retry for ever
+ * (`maxRetriesPerRequest: null`), so a wrong host or port would otherwise hang without a word.
+ * @throws KENSA_ERR_STORE naming the URL (password masked) and the cause.
+ */
+export async function checkQueue(url: string): Promise<void> {
+  const client = new Redis({
+    ...parseQueueUrl(url),
+    lazyConnect: true,
+    connectTimeout: QUEUE_CONNECT_MS,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
+  // the socket's error (ECONNREFUSED, ENOTFOUND, ETIMEDOUT) says more than connect()'s "Connection is closed."
+  let socketError: Error | null = null;
+  client.on('error', (e: Error) => {
+    socketError ??= e;
+  });
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (e) {
+    const shown = url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+    const cause = (socketError as Error | null) ?? (e as Error);
+    throw new KensaError('KENSA_ERR_STORE', `redis queue ${shown}: connect failed: ${cause.message}`, { cause });
+  } finally {
+    client.disconnect();
+  }
+}
+
 export interface EnqueueOptions {
   queue: string;
   store: Store;
@@ -91,6 +126,8 @@ export async function enqueueRun(items: AsyncIterable<SourceItem>, o: EnqueueOpt
   const template = await openRecipeTemplate(o.recipe);
   template.close();
   const recipe = template.loaded;
+  // before the run is created: an unreachable queue leaves no run behind
+  await checkQueue(o.queue);
   const queue = new Queue<InspectJob, JobOutcome>(QUEUE_NAME, { connection: parseQueueUrl(o.queue) });
   try {
     const run = await o.store.createRun({
@@ -154,6 +191,7 @@ export interface RunningWorker {
 
 /** Starts a worker: each job's items are inspected and written to the store (idempotent per item). */
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
+  await checkQueue(o.queue);
   const name = o.name ?? `${hostname()}:${process.pid}`;
   const lockMs = integerInRange('lockMs', o.lockMs ?? 60_000, 1000, 3_600_000);
   // BullMQ renews the job's lock through Redis while it waits for its database: the wait may outlast lockMs
@@ -286,6 +324,7 @@ export async function queueStatus(runId: string, o: { queue: string; store: Stor
   const run = await o.store.getRun(runId);
   if (!run) throw new KensaError('KENSA_ERR_INVALID_ARGUMENT', `Expected the id of a run in the store for RUN but received ${JSON.stringify(runId)}`);
   const counts = await o.store.counts(runId);
+  await checkQueue(o.queue);
   const queue = new Queue<InspectJob, JobOutcome>(QUEUE_NAME, { connection: parseQueueUrl(o.queue) });
   try {
     const depth = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
@@ -338,6 +377,7 @@ export async function queueStatus(runId: string, o: { queue: string; store: Stor
 
 /** Moves the failed jobs of run `runId` back to the queue; returns how many. */
 export async function retryFailed(runId: string, o: { queue: string }): Promise<number> {
+  await checkQueue(o.queue);
   const queue = new Queue<InspectJob, JobOutcome>(QUEUE_NAME, { connection: parseQueueUrl(o.queue) });
   try {
     const failed = (await queue.getJobs(['failed'])).filter((j) => j?.data.runId === runId);

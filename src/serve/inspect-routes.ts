@@ -18,7 +18,7 @@ import { parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
 import { KensaError } from '../errors.js';
 import { decodeBuffer, type DecodeOptions, type Frame } from '../pipeline/decode.js';
 import { maskFileName } from '../pipeline/inspect.js';
-import type { ItemResult as StoredItem } from '../store/schema.js';
+import { MAX_ITEM_KEY_LENGTH, type ItemResult as StoredItem } from '../store/schema.js';
 import { httpError, type ServiceContext, withStatus } from './app.js';
 import type { Inspection } from './engine.js';
 
@@ -99,6 +99,9 @@ const commonQuery = {
   deadlineMs: { type: 'integer', minimum: 1, description: 'give up (504) if the image has not reached the device this many ms after arrival' },
 } as const;
 
+/** An item key a client names: what the store takes (an empty or longer key would be answered, then fail to store). */
+const itemKeySchema = { type: 'string', minLength: 1, maxLength: MAX_ITEM_KEY_LENGTH } as const;
+
 const batchBodySchema = {
   type: 'object',
   required: ['images'],
@@ -117,7 +120,7 @@ const batchBodySchema = {
         required: ['data'],
         additionalProperties: false,
         properties: {
-          key: { type: 'string', maxLength: 700 },
+          key: itemKeySchema,
           data: { type: 'string', contentEncoding: 'base64', description: 'the image file, base64' },
         },
       },
@@ -249,6 +252,11 @@ async function readUpload(request: FastifyRequest, maxFiles: number, bodyLimit: 
         );
       if (part.fieldname === 'mask' && part.value !== 'png')
         throw new KensaError('KENSA_ERR_BAD_REQUEST', `Expected png for the field mask but received ${JSON.stringify(part.value.slice(0, 80))}`);
+      if (part.fieldname === 'key' && (part.value.length < 1 || part.value.length > MAX_ITEM_KEY_LENGTH))
+        throw new KensaError(
+          'KENSA_ERR_BAD_REQUEST',
+          `Expected 1 to ${MAX_ITEM_KEY_LENGTH} characters for the field key but received ${part.value.length} characters`,
+        );
       upload.fields[part.fieldname as (typeof FORM_FIELDS)[number]] = part.value;
       continue;
     }
@@ -423,7 +431,7 @@ export async function inspectPlugin(app: FastifyInstance): Promise<void> {
         consumes: [...Object.keys(IMAGE_TYPES), 'multipart/form-data'],
         querystring: {
           type: 'object',
-          properties: { ...commonQuery, key: { type: 'string', maxLength: 700, description: 'the item key stored for this image (default: a fresh id)' } },
+          properties: { ...commonQuery, key: { ...itemKeySchema, description: 'the item key stored for this image (default: a fresh id)' } },
           additionalProperties: false,
         },
         headers: { type: 'object', properties: { 'x-deadline-ms': { type: 'string', description: 'deadline in ms from arrival' } } },

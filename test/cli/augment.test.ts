@@ -184,6 +184,24 @@ describe('kensa augment', () => {
     assert.equal(readFileSync(join(yout, 'labels', 'classes.txt'), 'utf8'), '4 spot\n');
   });
 
+  test('a pipeline that changes nothing (an empty Compose, a transform of p 0) writes the images as they are', async () => {
+    const input = join(data, 'images');
+    for (const [name, body] of [
+      ['empty', 'version: 1\ntransform: { name: Compose, transforms: [] }\n'],
+      ['never', 'version: 1\ntransform: { name: OneOf, transforms: [{ name: HorizontalFlip, p: 0 }] }\n'],
+    ] as const) {
+      const file = join(root, `${name}.yaml`);
+      writeFileSync(file, body);
+      const out = join(root, `identity-${name}`);
+      const c = capture();
+      assert.equal(await run([input, '--pipeline', file, '--count', '2', '--device', 'cpu', '--progress', 'none', '--out', out], c.io), 0, c.buf.err);
+      const written = tree(out);
+      const original = await sharp(join(input, 'sample-0000.png')).raw().toBuffer();
+      assert.deepEqual(await sharp(written.get('/images/sample-0000-001.png')!).raw().toBuffer(), original);
+      assert.equal([...written.keys()].filter((k) => k.startsWith('/images/')).length, 6);
+    }
+  });
+
   test('bad inputs: one line each; an image without a mask or with a mask of another size is skipped and the rest written', async () => {
     const images = join(root, 'bad-images');
     const masks = join(root, 'bad-masks');

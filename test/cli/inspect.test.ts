@@ -226,6 +226,8 @@ describe('kensa inspect: what a first run says', () => {
     writeFileSync(join(dir, 'bad.yaml'), 'kind: classic\ndenoise: [1, 2\n  sigma: : 3\n');
     const b = capture();
     assert.equal(await run([join(dir, 'imgs'), '--recipe', join(dir, 'bad.yaml'), '--db', join(dir, 'k.db'), '--device', 'cpu'], b.io), 1);
-    assert.match(b.buf.err, /^kensa inspect: Cannot parse recipe .*bad\.yaml: [^\n]+ \[KENSA_ERR_RECIPE\]\n$/);
+    assert.match(b.buf.err, /^kensa inspect: Cannot parse recipe .*bad\.yaml: [^\n]+[^:] \[KENSA_ERR_RECIPE\]\n$/);
+    // the parser's first line ends in a colon before its code frame: not left dangling before the code
+    assert.match(b.buf.err, /at line \d+, column \d+ \[KENSA_ERR_RECIPE\]\n$/);
   });
 });

@@ -5,12 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { type AddressInfo, createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'bullmq';
 import sharp from 'sharp';
+import { run as inspect } from '../../src/cli/inspect.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { runStatus, runWorker } from '../../src/cli/worker.js';
 import { DEFAULT_RECIPE, parseRecipe } from '../../src/detect/recipe.js';
@@ -29,6 +31,32 @@ test('--queue URLs are checked', () => {
       (e: unknown) => e instanceof KensaError && /for --queue/.test(e.message),
     );
   assert.deepEqual(parseQueueUrl('redis://u:p%40@h:7000/3'), { host: 'h', port: 7000, db: 3, username: 'u', password: 'p@', maxRetriesPerRequest: null });
+});
+
+test('a --queue Redis that does not answer fails at once, naming it (worker, inspect --queue, status), and leaves no run behind', async () => {
+  // a port nothing listens on: BullMQ's connections would retry it for ever
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  const queue = `redis://u:secret@127.0.0.1:${port}`;
+  const dir = tempDir('kensa-queue-down-');
+  await writeFrames(join(dir, 'frames'), 2, 32);
+  const db = join(dir, 'kensa.db');
+  const line = `redis queue redis://u:***@127.0.0.1:${port}: connect failed: connect ECONNREFUSED 127.0.0.1:${port} [KENSA_ERR_STORE]\n`;
+  for (const [command, call] of [
+    ['worker', (io: CliIO) => runWorker(['--queue', queue, '--db', db, '--device', 'cpu', '--post-workers', '0'], io)],
+    ['inspect', (io: CliIO) => inspect([join(dir, 'frames'), '--queue', queue, '--db', db, '--device', 'cpu'], io)],
+    ['status', (io: CliIO) => runStatus(['some-run', '--queue', queue, '--db', db, '--retry-failed'], io)],
+  ] as const) {
+    let err = '';
+    const io: CliIO = { out: { write: () => true }, err: { write: (s: string) => (err += s) } };
+    assert.equal(await call(io), 1, err);
+    assert.equal(err, `kensa ${command}: ${line}`);
+  }
+  const store = await openStore(db);
+  assert.deepEqual(await store.listRuns(), []);
+  await store.close();
 });
 
 test('kensa worker --metrics-port serves Prometheus metrics: jobs done, failed, retried, items, items/s, durations, active', async (t) => {

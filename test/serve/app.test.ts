@@ -9,6 +9,7 @@ import { buildServer, type ServeOptions } from '../../src/serve/app.js';
 import { openStore } from '../../src/store/store.js';
 import { tempDir } from '../_kit/tmp.js';
 import { spotPng as png } from './_images.js';
+import { form } from './_multipart.js';
 
 const backend = await openBackend({ device: 'cpu' });
 const dir = tempDir('kensa-serve-');
@@ -157,6 +158,40 @@ test('/docs/json is an OpenAPI document listing the routes; /ready turns 200 onc
     'kensa_decode_seconds_count 1',
   ])
     assert.ok(metrics.includes(line), line);
+});
+
+test('an item key the store cannot take (empty, over 700 characters) is a 400 on every route, and the results after it are stored', async () => {
+  const store = await openStore(join(dir, 'keys.db'));
+  const app = await buildServer({ backend, store, batch: { maxQueueDelayUs: 1000 } });
+  const image = await png(true);
+  const long = 'k'.repeat(701);
+  for (const key of ['', long]) {
+    const raw = await app.inject({ method: 'POST', url: `/v1/inspect?key=${key}`, headers: { 'content-type': 'image/png' }, payload: image });
+    assert.equal(raw.statusCode, 400, raw.body);
+    assert.equal(raw.json().error.code, 'KENSA_ERR_BAD_REQUEST');
+    const multi = await app.inject({
+      method: 'POST',
+      url: '/v1/inspect',
+      ...(await form([
+        ['key', key],
+        ['image', image, 'image/png', 'a.png'],
+      ])),
+    });
+    assert.equal(multi.statusCode, 400, multi.body);
+    assert.equal(multi.json().error.message, `Expected 1 to 700 characters for the field key but received ${key.length} characters`);
+    const batch = await app.inject({ method: 'POST', url: '/v1/inspect/batch', payload: { images: [{ key, data: image.toString('base64') }] } });
+    assert.equal(batch.statusCode, 400, batch.body);
+  }
+  const ok = await app.inject({ method: 'POST', url: '/v1/inspect?key=after', headers: { 'content-type': 'image/png' }, payload: image });
+  assert.equal(ok.statusCode, 200, ok.body);
+  await app.kensa.recorder!.flush();
+  const { runs } = (await app.inject({ method: 'GET', url: '/v1/runs' })).json();
+  assert.deepEqual(
+    (await store.items(runs[0].id)).map((i) => i.itemKey),
+    ['after'],
+  );
+  await app.close();
+  await store.close();
 });
 
 test('results are stored as a service run, an undecodable upload as an error item; /v1/runs, /v1/items (keyset pages) and /v1/defects read them back', async () => {
