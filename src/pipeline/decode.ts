@@ -257,9 +257,12 @@ async function decodeWithSharp(path: string, buf: Buffer, o: DecodeOptions, scal
  * sharp's words and libvips' first error line after them. libvips keeps one error buffer for all
  * threads: what follows sharp's words may repeat earlier failures, hold the warnings of files
  * decoded beside this one (libjpeg's "Corrupt JPEG data: …", which fail nothing at failOn 'error'),
- * or be empty where another thread cleared it; the warnings are dropped, an empty detail left out.
+ * or be empty where another thread cleared it; the warnings are dropped, an empty detail left out,
+ * and sharp's "Unknown error" (nothing in the buffer at all) says what it most likely means.
  */
 export function sharpReason(message: string): string {
+  // sharp's words when the buffer held nothing at all (cleared by another thread before sharp read it)
+  if (message.trim() === 'Unknown error') return 'the decoder failed without a reason (most likely corrupt or truncated data)';
   const [head = '', ...rest] = message.replace(/^Input (buffer|file) /, '').split('\n');
   const at = head.startsWith('Vips') ? 0 : head.indexOf(': Vips');
   const words = at < 0 ? head.replace(/:\s*$/, '') : head.slice(0, at);

@@ -175,6 +175,7 @@ test("a broken file's error does not carry what libvips' shared error buffer hol
   assert.equal(sharpReason('Input buffer has corrupt header: '), 'has corrupt header');
   assert.equal(sharpReason('VipsJpeg: premature end of JPEG image\nVipsJpeg: JPEG datastream contains no image'), 'VipsJpeg: premature end of JPEG image');
   assert.equal(sharpReason('Input file contains unsupported image format'), 'contains unsupported image format');
+  assert.equal(sharpReason('Unknown error'), 'the decoder failed without a reason (most likely corrupt or truncated data)');
   const pixels = Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => 100 + ((i * 7) % 23));
   const whole = await sharp(pixels, { raw: { width: 64, height: 64, channels: 3 } })
     .jpeg({ quality: 90 })
