@@ -158,6 +158,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     const minArea = intFlag('min-area', values['min-area'], fromRun?.components?.minArea ?? 1, 1, 100_000_000);
     const connectivity = fromRun?.components?.connectivity ?? 8;
     const e = await evaluateMasks(pred, truth, { tolerance, threshold, minArea, connectivity });
+    if (e.images.length === 0) throw new UsageError(`--truth expects a folder of masks but '${truth}' holds none`);
     const images = values.images || values.plot !== undefined ? await imageLevelReport(e, values.plot, fromRun?.verdicts) : null;
     if (values.json) io.out.write(`${JSON.stringify(images ? { ...e, imageLevel: images } : e, null, 2)}\n`);
     else io.out.write(formatEvaluation(e) + (images ? imageLevelText(images) : ''));

@@ -104,6 +104,8 @@ describe('kensa eval', () => {
     await usage(['--pred', P, '--truth', T, '--tolerance', 'wide'], "--tolerance expects a number between 0 and 100 but received 'wide'");
     await usage(['--pred', P, '--truth', T, '--tolerance', '101'], "--tolerance expects a number between 0 and 100 but received '101'");
     await usage(['--pred', P, '--truth', T, '--threshold', '255'], "--threshold expects an integer between 0 and 254 but received '255'");
+    mkdirSync(join(root, 'empty'), { recursive: true });
+    await usage(['--pred', P, '--truth', join(root, 'empty')], `--truth expects a folder of masks but '${join(root, 'empty')}' holds none`);
     await usage(['--pred', P, '--truth', T, 'extra'], "Unexpected argument 'extra'. This command does not take positional arguments");
   });
 });
