@@ -20,7 +20,7 @@ import { type GridCell, writeGrid } from '../report/grid.js';
 import { plural } from '../report/html.js';
 import type { Tensor } from '../tensor.js';
 import { PROGRESS, progressWriter } from './inspect.js';
-import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
+import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, outputFlag, parseFlags, UsageError, type CliIO } from './io.js';
 
 export const AUGMENT_HELP = `Usage: kensa augment IMAGES --pipeline FILE --out DIR [options]
 
@@ -222,7 +222,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     if (positionals.length !== 1) throw new UsageError(`expects one IMAGES folder but received ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
     if (!values.pipeline) throw new UsageError('--pipeline is required (a JSON or YAML pipeline file, docs/augment.md)');
     if (!values.out) throw new UsageError('--out is required (the folder to write images/, masks/ and manifest.jsonl to)');
-    const out = values.out;
+    const out = outputFlag('out', values.out, 'folder');
     const count = intFlag('count', values.count, 10, 1, 100_000);
     const seed = intFlag('seed', values.seed, 1, 0, 0xffffffff);
     const batchSize = intFlag('batch', values.batch, 16, 1, 1024);

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { evaluateMasks, type Evaluation } from '../eval/evaluate.js';
 import { imageLevelReport, imageLevelText, type RunVerdict } from './eval-images.js';
 import type { MaskCounts, MaskScores } from '../eval/metrics.js';
-import { EXIT_FAIL, EXIT_OK, UsageError, guard, intFlag, numberFlag, parseFlags, table, type CliIO } from './io.js';
+import { EXIT_FAIL, EXIT_OK, UsageError, guard, intFlag, numberFlag, outputFlag, parseFlags, table, type CliIO } from './io.js';
 import { maskFileName } from '../pipeline/inspect.js';
 import { openStore } from '../store/store.js';
 
@@ -155,6 +155,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     const truth = folderFlag('truth', values.truth, 'the folder of ground-truth masks, or a kensa samples folder');
     const tolerance = numberFlag('tolerance', values.tolerance, 2, 0, 100);
     const threshold = intFlag('threshold', values.threshold, 0, 0, 254);
+    if (values.plot !== undefined) outputFlag('plot', values.plot, 'file');
     const minArea = intFlag('min-area', values['min-area'], fromRun?.components?.minArea ?? 1, 1, 100_000_000);
     const connectivity = fromRun?.components?.connectivity ?? 8;
     const e = await evaluateMasks(pred, truth, { tolerance, threshold, minArea, connectivity });

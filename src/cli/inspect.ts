@@ -24,7 +24,7 @@ import { writeRunReport } from '../report/from-store.js';
 import { plural } from '../report/html.js';
 import { openStore } from '../store/store.js';
 import { KensaError } from '../errors.js';
-import { adapterFlag, choiceFlag, dbRetryFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, parseFlags, UsageError, type CliIO } from './io.js';
+import { adapterFlag, choiceFlag, dbRetryFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, outputFlag, parseFlags, UsageError, type CliIO } from './io.js';
 
 export const INSPECT_HELP = `Usage: kensa inspect SOURCE... [options]
        kensa inspect --tasks DB_URL --query SELECT --path TEMPLATE [--fan-out N=V,…] [--write-back SQL] [options]
@@ -246,6 +246,8 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
       if (values.path === undefined) throw new UsageError('--tasks needs --path TEMPLATE');
     } else if (positionals.length === 0) throw new UsageError('expects at least one SOURCE (a file, folder, glob, @list or -) or --tasks');
     const device: DeviceChoice = choiceFlag('device', values.device ?? process.env.KENSA_DEVICE, 'auto', DEVICES);
+    if (values.masks) outputFlag('masks', values.masks, 'folder');
+    if (values.report) outputFlag('report', values.report, 'folder');
     const rawGiven = values['raw-width'] !== undefined || values['raw-height'] !== undefined || values['raw-dtype'] !== undefined;
     const raw = rawGiven
       ? {

@@ -3,6 +3,8 @@
  * in-process), usage errors (exit code 2), argv parsing with node:util parseArgs, and
  * small number formatting. Commands call node:util parseArgs with strict: true inside parseFlags. A command is `run(argv, io) → Promise<exit code>`.
  */
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { KensaError } from '../errors.js';
 import { DB_RETRY_S } from '../pipeline/retry.js';
 
@@ -41,6 +43,38 @@ export function intFlag(name: string, v: string | undefined, fallback: number, l
   if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < lo || n > hi)
     throw new UsageError(`--${name} expects an integer between ${lo} and ${hi} but received '${v}'`);
   return n;
+}
+
+/** What a path is: a folder, another entry, or nothing. */
+function entryAt(path: string): 'folder' | 'other' | 'none' {
+  try {
+    return statSync(path).isDirectory() ? 'folder' : 'other';
+  } catch {
+    return 'none';
+  }
+}
+
+/**
+ * Checks, before any work, that the command can write `path` for `--name`: a folder it creates
+ * (`'folder'`: absent, or a folder; what it would be created in is a writable folder) or a file
+ * (`'file'`: not a folder; its folder exists and is writable). A usage error naming the flag otherwise.
+ */
+export function outputFlag(name: string, path: string, kind: 'file' | 'folder'): string {
+  const at = entryAt(path);
+  if (kind === 'folder' && at === 'other') throw new UsageError(`--${name} expects a folder to write to but '${path}' is a file`);
+  if (kind === 'file' && at === 'folder') throw new UsageError(`--${name} expects a file to write but '${path}' is a folder`);
+  // a folder is created with its missing parents: the nearest one that exists must be a folder we can write in
+  let parent = kind === 'folder' && at === 'folder' ? resolve(path) : dirname(resolve(path));
+  if (kind === 'folder') while (entryAt(parent) === 'none' && dirname(parent) !== parent) parent = dirname(parent);
+  const where = entryAt(parent);
+  if (where === 'none') throw new UsageError(`--${name} expects a path in an existing folder but '${dirname(path)}' does not exist`);
+  if (where === 'other') throw new UsageError(`--${name} expects a path in a folder but '${parent}' is a file`);
+  try {
+    accessSync(parent, constants.W_OK);
+  } catch {
+    throw new UsageError(`--${name} expects a path it can write but '${parent}' is not writable`);
+  }
+  return path;
 }
 
 /** A decimal number flag in [lo, hi] (`0.5`, `1e-4`). */

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { plural } from '../report/html.js';
 import { SAMPLE_KINDS, type SampleKind } from '../samples/generate.js';
 import { SAMPLE_FORMATS, writeSamples, type SampleFormat } from '../samples/write.js';
-import { EXIT_OK, UsageError, choiceFlag, guard, intFlag, numberFlag, parseFlags, type CliIO } from './io.js';
+import { EXIT_OK, UsageError, choiceFlag, guard, intFlag, numberFlag, outputFlag, parseFlags, type CliIO } from './io.js';
 
 export const SAMPLES_HELP = `Usage: kensa samples --out <dir> [options]
 
@@ -72,6 +72,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     }
     const out = values.out;
     if (out === undefined || out === '') throw new UsageError('--out is required (the folder to write images/, masks/ and labels.json to)');
+    outputFlag('out', out, 'folder');
     const count = intFlag('count', values.count, 100, 1, 10_000_000);
     const [width, height] = sizeFlag(values.size, [1024, 1024], 16384);
     const seed = intFlag('seed', values.seed, 1, 0, 0xffffffff);

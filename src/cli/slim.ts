@@ -20,7 +20,7 @@ import { CHECKPOINT_FILES } from '../train/checkpoint.js';
 import { resolveTrainConfig } from '../train/config.js';
 import { train } from '../train/train.js';
 import { loadUNetFile } from './export.js';
-import { adapterFlag, choiceFlag, EXIT_OK, formatMs, guard, intFlag, numberFlag, median, parseFlags, table, UsageError, type CliIO } from './io.js';
+import { adapterFlag, choiceFlag, EXIT_OK, formatMs, guard, intFlag, numberFlag, median, outputFlag, parseFlags, table, UsageError, type CliIO } from './io.js';
 
 export const SLIM_HELP = `Usage: kensa slim --model <best.safetensors> --widths <w0,w1,...> --out <slim.safetensors> [options]
 
@@ -176,6 +176,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     if (!values.model) throw new UsageError('--model is required (the trained UNet, e.g. RUN_DIR/best.safetensors)');
     if (!values.widths) throw new UsageError('--widths is required (channels per level, e.g. 48,96,192,384)');
     if (!values.out) throw new UsageError('--out is required (the pruned weights to write)');
+    outputFlag('out', values.out, 'file');
     const widths = widthsFlag(values.widths);
     const size = intFlag('size', values.size, 256, 1, 16384);
     const runs = intFlag('runs', values.runs, 3, 1, 100);

@@ -21,7 +21,7 @@ import {
   type TrainResult,
 } from '../train/index.js';
 import { PROGRESS } from './inspect.js';
-import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, numberFlag, parseFlags, UsageError, type CliIO } from './io.js';
+import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, numberFlag, outputFlag, parseFlags, UsageError, type CliIO } from './io.js';
 
 export const TRAIN_HELP = `Usage: kensa train --data <dir> --epochs <n> --batch <b> --out <run-dir> [options]
        kensa train --resume <run-dir>
@@ -181,7 +181,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         throw new UsageError(`--out must be the --resume folder or left out but received '${values.out}'`);
     }
     const config = values.resume === undefined ? configFromFlags(values) : null;
-    const out = values.resume ?? required(values, 'out');
+    const out = values.resume ?? outputFlag('out', required(values, 'out'), 'folder');
     const device: DeviceChoice = choiceFlag('device', values.device ?? process.env.KENSA_DEVICE, 'auto', DEVICES);
     const adapter = adapterFlag(values.adapter);
     const progressMode = choiceFlag('progress', values.progress, 'auto', PROGRESS);

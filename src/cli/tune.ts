@@ -17,7 +17,7 @@ import { templateRecipe } from '../tune/template.js';
 import { METRICS } from '../tune/score.js';
 import type { SearchProgress } from '../tune/search.js';
 import { calibrateHeldOut, foldStatePath, tune, writeRecipeYaml, type CalibrateResult } from '../tune/tune.js';
-import { EXIT_FAIL, EXIT_OK, UsageError, adapterFlag, choiceFlag, guard, intFlag, numberFlag, parseFlags, type CliIO } from './io.js';
+import { EXIT_FAIL, EXIT_OK, UsageError, adapterFlag, choiceFlag, guard, intFlag, numberFlag, outputFlag, parseFlags, type CliIO } from './io.js';
 import { plural } from '../report/html.js';
 
 export const TUNE_HELP = `Usage: kensa tune --images <dir> --truth <dir> --out <recipe.yaml> [options]
@@ -154,7 +154,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     const target = numberFlag('target-false-ng', values['target-false-ng'], 0.05, 0, 1);
     const device: DeviceChoice = choiceFlag('device', values.device ?? process.env.KENSA_DEVICE, 'auto', DEVICES);
     const adapter = adapterFlag(values.adapter);
-    const out = values.out;
+    const out = outputFlag('out', values.out, 'file');
     const statePath = `${out}.state.json`;
     try {
       let recipe: LoadedRecipe = values.recipe ? (builtinRecipe(values.recipe) ?? (await loadRecipe(values.recipe))) : DEFAULT_RECIPE;

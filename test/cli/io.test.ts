@@ -2,7 +2,23 @@ import assert from 'node:assert/strict';
 import { parseArgs } from 'node:util';
 import { describe, test } from 'node:test';
 import { KensaError } from '../../src/errors.js';
-import { adapterFlag, choiceFlag, EXIT_FAIL, EXIT_USAGE, formatMs, guard, intFlag, median, parseFlags, table, UsageError } from '../../src/cli/io.js';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  adapterFlag,
+  choiceFlag,
+  EXIT_FAIL,
+  EXIT_USAGE,
+  formatMs,
+  guard,
+  intFlag,
+  median,
+  outputFlag,
+  parseFlags,
+  table,
+  UsageError,
+} from '../../src/cli/io.js';
+import { tempDir } from '../_kit/tmp.js';
 
 function capture() {
   const buf = { out: '', err: '' };
@@ -22,6 +38,32 @@ describe('cli io helpers', () => {
     assert.equal(adapterFlag('llvmpipe'), 'llvmpipe');
     assert.equal(adapterFlag(undefined), undefined);
     assert.throws(() => adapterFlag(''), /--adapter expects an index or a name substring but received ''/);
+  });
+
+  test('an output path is checked before any work: a folder it can create, a file in an existing folder', () => {
+    const dir = tempDir('kensa-cli-out-');
+    writeFileSync(join(dir, 'afile'), '');
+    mkdirSync(join(dir, 'sub'));
+    assert.equal(outputFlag('out', join(dir, 'new', 'deeper'), 'folder'), join(dir, 'new', 'deeper'));
+    assert.equal(outputFlag('out', join(dir, 'sub'), 'folder'), join(dir, 'sub'));
+    assert.equal(outputFlag('out', join(dir, 'sub', 'r.yaml'), 'file'), join(dir, 'sub', 'r.yaml'));
+    assert.throws(() => outputFlag('out', join(dir, 'afile'), 'folder'), {
+      name: 'UsageError',
+      message: `--out expects a folder to write to but '${join(dir, 'afile')}' is a file`,
+    });
+    assert.throws(() => outputFlag('out', join(dir, 'afile', 'run'), 'folder'), {
+      message: `--out expects a path in a folder but '${join(dir, 'afile')}' is a file`,
+    });
+    assert.throws(() => outputFlag('out', join(dir, 'sub'), 'file'), { message: `--out expects a file to write but '${join(dir, 'sub')}' is a folder` });
+    assert.throws(() => outputFlag('plot', join(dir, 'none', 'x.png'), 'file'), {
+      message: `--plot expects a path in an existing folder but '${join(dir, 'none')}' does not exist`,
+    });
+    // root writes anywhere: the permission case only bites other users
+    if (process.getuid?.() !== 0) {
+      mkdirSync(join(dir, 'locked'));
+      chmodSync(join(dir, 'locked'), 0o500);
+      assert.throws(() => outputFlag('out', join(dir, 'locked', 'r.yaml'), 'file'), /is not writable/);
+    }
   });
 
   test('parseArgs errors become usage errors; guard maps them to exit code 2', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -68,6 +68,8 @@ describe('kensa samples', () => {
     const out = join(root, 'never');
     await usage([], '--out is required (the folder to write images/, masks/ and labels.json to)');
     await usage(['--out', out, '--count', '0'], "--count expects an integer between 1 and 10000000 but received '0'");
+    writeFileSync(join(root, 'afile'), '');
+    await usage(['--out', join(root, 'afile')], `--out expects a folder to write to but '${join(root, 'afile')}' is a file`);
     await usage(['--out', out, '--count', 'many'], "--count expects an integer between 1 and 10000000 but received 'many'");
     await usage(['--out', out, '--size', '64'], "--size expects <width>x<height> with sides between 1 and 16384 (e.g. 2048x2048) but received '64'");
     await usage(
