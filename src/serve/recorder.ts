@@ -4,10 +4,12 @@
  * options `{ service: true }`), finished as `done` when the server closes, so service runs list
  * and report like batch runs; a run the server could not finish (a crash) is marked `interrupted`
  * when a server of the same name starts again. Items are buffered and written in one transaction at most every
- * half second (or 64 items), as the pipeline's run does; a failed write is logged and retried
- * with the next one, never failing the request that was already answered.
+ * half second (or 64 items), as the pipeline's run does; a write its database failed is logged and
+ * retried with the next one, never failing the request that was already answered; an item the store
+ * refuses (a value out of its range) is logged and dropped, and the rest of its batch written.
  */
 import type { LoadedRecipe } from '../detect/recipe.js';
+import { isStoreFailure } from '../pipeline/retry.js';
 import type { ItemResult as StoredItem, Json } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 
@@ -89,12 +91,28 @@ export class ServiceRecorder {
           await this.#o.store.writeResults(runId, items);
         } catch (e) {
           this.#o.onError(e);
-          // kept for the next write: the store may be back by then
-          this.#pending.set(runId, [...items, ...(this.#pending.get(runId) ?? [])]);
+          // kept for the next write where the database failed (it may be back by then); an item the
+          // store refuses would be refused again and hold back every later one: the others are written alone
+          const kept = isStoreFailure(e) ? items : await this.#refusedApart(runId, items);
+          this.#pending.set(runId, [...kept, ...(this.#pending.get(runId) ?? [])]);
         }
       }
     });
     return this.#writing;
+  }
+
+  /** Writes each item alone: those the store refuses are dropped (each logged); those its database failed are returned to keep. */
+  async #refusedApart(runId: string, items: readonly StoredItem[]): Promise<StoredItem[]> {
+    const kept: StoredItem[] = [];
+    for (const item of items) {
+      try {
+        await this.#o.store.writeResults(runId, [item]);
+      } catch (e) {
+        if (isStoreFailure(e)) kept.push(item);
+        else this.#o.onError(e);
+      }
+    }
+    return kept;
   }
 
   /** Writes what is queued and finishes every run of this session as done. */
