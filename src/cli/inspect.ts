@@ -279,7 +279,7 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
     let started: RunStart | null = null;
     // every flag is checked (a usage error) before the sources are walked
     const options: RunOptions = {
-      ...(values.db ? { db: values.db } : {}),
+      ...(values.db !== undefined ? { db: values.db } : {}),
       ...(recipe ? { recipe } : {}),
       device,
       ...(adapter !== undefined ? { adapter } : {}),

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { DEVICES, openBackend, type DeviceChoice } from '../backend.js';
 import { KensaError } from '../errors.js';
-import { queueStatus, retryFailed, startWorker } from '../pipeline/jobs.js';
+import { parseQueueUrl, queueStatus, retryFailed, startWorker } from '../pipeline/jobs.js';
 import { formatPause } from '../pipeline/retry.js';
 import { serveMetrics, WorkerMetrics } from '../pipeline/worker-metrics.js';
 import type { AddressInfo } from 'node:net';
@@ -70,6 +70,8 @@ export async function runWorker(argv: readonly string[], io: CliIO, signal?: Abo
     }
     if (values.queue === undefined) throw new UsageError('needs --queue redis://HOST');
     if (values.db === undefined) throw new UsageError('needs --db URL (the shared results database)');
+    // before the GPU opens: a bad URL is the first thing to say
+    parseQueueUrl(values.queue);
     const device: DeviceChoice = choiceFlag('device', values.device ?? process.env.KENSA_DEVICE, 'auto', DEVICES);
     const adapter = adapterFlag(values.adapter);
     const concurrency = intFlag('concurrency', values.concurrency, 1, 1, 64);

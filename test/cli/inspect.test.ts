@@ -89,6 +89,11 @@ describe('kensa inspect: what the user sees', () => {
     const store = await openStore(db);
     assert.deepEqual(await store.listRuns(), []);
     await store.close();
+    // an empty --db is refused, not taken for the default kensa.db
+    await writeFrames(join(dir, 'frames'), 1, 32);
+    const empty = capture();
+    assert.equal(await run([join(dir, 'frames'), '--db', '', '--device', 'cpu', '--progress', 'none'], empty.io), 1);
+    assert.match(empty.buf.err, /URL for url but received "" of type string \[KENSA_ERR_INVALID_ARGUMENT\]/);
   });
 
   test('an empty folder warns; a link loop is reported as skipped with its reason', async () => {
