@@ -57,10 +57,10 @@ test('a --queue Redis that does not answer fails at once, naming it (worker, ins
   const store = await openStore(db);
   assert.deepEqual(await store.listRuns(), []);
   await store.close();
-  // a --queue that is no Redis URL at all is refused before the worker opens a device or a store
+  // a --queue that is no Redis URL at all is refused before the worker opens a device or a store (the store's folder does not exist)
   let err = '';
   const io: CliIO = { out: { write: () => true }, err: { write: (s: string) => (err += s) } };
-  assert.equal(await runWorker(['--queue', 'notaurl', '--db', join(dir, 'never', 'kensa.db'), '--device', 'gpu'], io), 1);
+  assert.equal(await runWorker(['--queue', 'notaurl', '--db', join(dir, 'never', 'kensa.db'), '--device', 'cpu'], io), 1);
   assert.equal(err, 'kensa worker: Expected a redis://HOST[:PORT][/DB] URL for --queue but received "notaurl" [KENSA_ERR_INVALID_ARGUMENT]\n');
 });
 
