@@ -307,7 +307,6 @@ async function trainEpochs(s: Session, timings: Timings): Promise<boolean> {
 
 /** Builds the session (data checked, model, optimizer, scaler) and trains from `state`. */
 async function runTraining(config: TrainConfig, run: TrainRunOptions, resumed: CheckpointState | null): Promise<TrainResult> {
-  await mkdir(run.out, { recursive: true });
   const data = await readTrainData(config.data, {
     crop: config.crop,
     validationFraction: config.validationFraction,
@@ -322,6 +321,8 @@ async function runTraining(config: TrainConfig, run: TrainRunOptions, resumed: C
   const pipeline = await trainingPipeline(config);
   const amp = await ampMode(config.amp, run.backend);
   if (amp.note) run.onNote?.(amp.note);
+  // once the data and the augmentation are known good: a refused run leaves no empty folder behind
+  await mkdir(run.out, { recursive: true });
   const gpu = run.backend.gpu ?? undefined;
   const net =
     resumed || !run.initial

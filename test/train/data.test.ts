@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
@@ -63,6 +63,8 @@ describe('kensa train: bad inputs name the file or option', async () => {
     const r = await train(dir);
     assert.equal(r.code, 1);
     assert.match(r.err, /The mask of disc-01 is 24×24 but its image is 32×32 \(.*size\/masks\/disc-01\.png\) \[KENSA_ERR_TRAIN_DATA\]/);
+    // refused before anything is written: no empty run folder is left behind
+    assert.equal(existsSync(join(root, 'out')), false);
   });
 
   test('an empty folder', async () => {
