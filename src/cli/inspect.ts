@@ -24,7 +24,7 @@ import { writeRunReport } from '../report/from-store.js';
 import { plural } from '../report/html.js';
 import { openStore } from '../store/store.js';
 import { KensaError } from '../errors.js';
-import { adapterFlag, choiceFlag, dbRetryFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, outputFlag, parseFlags, UsageError, type CliIO } from './io.js';
+import { adapterFlag, choiceFlag, dbRetryFlag, EXIT_FAIL, EXIT_OK, guard, intFlag, outputFlag, parseFlags, printable, UsageError, type CliIO } from './io.js';
 
 export const INSPECT_HELP = `Usage: kensa inspect SOURCE... [options]
        kensa inspect --tasks DB_URL --query SELECT --path TEMPLATE [--fan-out N=V,…] [--write-back SQL] [options]
@@ -417,10 +417,10 @@ export async function run(argv: readonly string[], io: CliIO, signal?: AbortSign
         const kinds = new Map<string, number>();
         for (const d of r.defects) kinds.set(d.class, (kinds.get(d.class) ?? 0) + 1);
         const found = r.label ? `${r.label.name} ${r.label.score.toFixed(2)}` : [...kinds].map(([k, n]) => plural(n, k)).join(', ');
-        io.out.write(`  NG  ${r.key}  score ${(r.score ?? 0).toFixed(2)}  ${found}\n`);
+        io.out.write(`  NG  ${printable(r.key)}  score ${(r.score ?? 0).toFixed(2)}  ${found}\n`);
       }
       if (ng.length > 10) io.out.write(`  … ${ng.length - 10} more NG\n`);
-      for (const r of errors.slice(0, 10)) io.out.write(`  ERR ${r.key}  ${r.error ?? ''}\n`);
+      for (const r of errors.slice(0, 10)) io.out.write(`  ERR ${printable(r.key)}  ${printable(r.error ?? '')}\n`);
       if (errors.length > 10) io.out.write(`  … ${errors.length - 10} more errors\n`);
       if (reportIndex) io.out.write(`report: ${reportIndex}\n`);
       if (summary.interrupted) io.out.write(`interrupted: continue with  ${resumeCommand(argv, rec.id)}\n`);

@@ -77,6 +77,16 @@ export function outputFlag(name: string, path: string, kind: 'file' | 'folder'):
   return path;
 }
 
+/** `text` on one line: control characters (a newline in a file name) written as \n, \t or \xNN. */
+export function printable(text: string): string {
+  let out = '';
+  for (const c of text) {
+    const code = c.charCodeAt(0);
+    out += code >= 0x20 && code !== 0x7f ? c : c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${code.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}
+
 /** A decimal number flag in [lo, hi] (`0.5`, `1e-4`). */
 export function numberFlag(name: string, v: string | undefined, fallback: number, lo: number, hi: number): number {
   if (v === undefined) return fallback;

@@ -14,6 +14,7 @@ import {
   intFlag,
   median,
   outputFlag,
+  printable,
   parseFlags,
   table,
   UsageError,
@@ -64,6 +65,12 @@ describe('cli io helpers', () => {
       chmodSync(join(dir, 'locked'), 0o500);
       assert.throws(() => outputFlag('out', join(dir, 'locked', 'r.yaml'), 'file'), /is not writable/);
     }
+  });
+
+  test('printable keeps a file name with control characters on one line', () => {
+    assert.equal(printable('new\nline.png'), 'new\\nline.png');
+    assert.equal(printable('a\tb\x1b[31m.png'), 'a\\tb\\x1b[31m.png');
+    assert.equal(printable('plain é.png'), 'plain é.png');
   });
 
   test('parseArgs errors become usage errors; guard maps them to exit code 2', async () => {
