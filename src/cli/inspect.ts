@@ -68,8 +68,8 @@ Options:
   --graph-opt L         disabled | basic | extended | all (default all)
   --device D            auto | cpu | gpu (default auto, or KENSA_DEVICE)
   --adapter A           GPU adapter index or name substring
-  --resume RUN          continue an interrupted run (finished items are skipped); every run prints
-                        its id and this command when it starts
+  --resume RUN          continue an interrupted run (finished items are skipped) with its sources
+                        and recipe; every run prints its id and this command when it starts
   --masks DIR           write each image's defect mask as an 8-bit PNG (255 = defect)
   --report DIR          write a self-contained HTML report (summary, NG gallery with overlays, item pages)
   --batch N             images per GPU batch (default 16)

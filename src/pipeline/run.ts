@@ -190,6 +190,14 @@ export async function runInspection(sources: readonly string[], o: RunOptions = 
           `Run ${o.resume} was judged by recipe ${previous.recipeHash.slice(0, 12)}; resume it with the same recipe (this one is ${loaded.hash.slice(0, 12)})`,
         );
       }
+      // item keys are names relative to their source: another folder's files would pass for the run's own
+      const given = previous.options.sources;
+      if (!o.tasks && Array.isArray(given) && [...new Set(given)].sort().join('\n') !== [...new Set(sources)].sort().join('\n')) {
+        throw new KensaError(
+          'KENSA_ERR_INVALID_ARGUMENT',
+          `Run ${o.resume} inspected ${JSON.stringify(given)}; resume it with the same sources (this call names ${JSON.stringify(sources)})`,
+        );
+      }
       before = { elapsedMs: previous.timings.elapsedMs ?? 0, processed: previous.timings.processed ?? 0 };
       run = await store.resumeRun(o.resume, { device });
       skip = await store.doneItemKeys(run.id);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../_kit/tmp.js';
@@ -92,6 +92,12 @@ test('an interrupted run resumes: finished items are skipped, every item ends up
     runInspection([images], { db, device: 'cpu', resume: 'no-such-run' }),
     /Expected the id of a run in the store for resume but received "no-such-run"/,
   );
+  // another folder's files would pass for the run's own under the same relative names
+  const other = `${images}-other`;
+  cpSync(images, other, { recursive: true });
+  await assert.rejects(runInspection([other], { db, device: 'cpu', resume: first.run.id }), {
+    message: `Run ${first.run.id} inspected ${JSON.stringify([images])}; resume it with the same sources (this call names ${JSON.stringify([other])})`,
+  });
 });
 
 test('kill -9 in the middle of a run, then --resume: every item exactly once', async () => {
