@@ -60,7 +60,7 @@ export async function imageLevelReport(e: Evaluation, plot: string | undefined, 
 
 const rate = (v: number | null) => (v === null ? '-' : v.toFixed(3));
 
-/** The image-level table: the rule NG = any defect pixel, then up to 12 points of the curve. */
+/** The image-level table: the rule (NG = any defect pixel, or the run's verdicts), then up to 12 points of the curve. */
 export function imageLevelText(r: ImageLevelReport): string {
   const z = r.atZero;
   const rule =
