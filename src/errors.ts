@@ -55,6 +55,11 @@ export class KensaError extends Error {
   }
 }
 
+/** A parser's error in one line: its first (YAML's names the place), without the colon that led into its code frame. */
+export function parseErrorLine(e: unknown): string {
+  return (e as Error).message.split('\n')[0]!.replace(/:\s*$/, '');
+}
+
 export function isKensaError(e: unknown, code?: ErrorCode): e is KensaError {
   return e instanceof KensaError && (code === undefined || e.code === code);
 }

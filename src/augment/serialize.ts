@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { KensaError } from '../errors.js';
+import { KensaError, parseErrorLine } from '../errors.js';
 import { describe } from '../validate.js';
 import { CONTAINER_SCHEMAS, container } from './compose.js';
 import { parseOrThrow, pathName, registeredTransforms, transformDefinition } from './registry.js';
@@ -97,10 +97,7 @@ export function fromYAML(text: string): Transform {
   try {
     doc = parseYaml(text);
   } catch (e) {
-    throw new KensaError(
-      'KENSA_ERR_AUGMENT',
-      `Expected YAML for the pipeline but it does not parse: ${(e as Error).message.split('\n')[0]!.replace(/:\s*$/, '')}`,
-    );
+    throw new KensaError('KENSA_ERR_AUGMENT', `Expected YAML for the pipeline but it does not parse: ${parseErrorLine(e)}`);
   }
   return fromJSON(doc);
 }

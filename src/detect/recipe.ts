@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { KensaError } from '../errors.js';
+import { KensaError, parseErrorLine } from '../errors.js';
 import { MAX_K } from '../ops/analysis/kmeans.js';
 import { MAX_TAPS } from '../ops/filters/kernels.js';
 import { DECODE_SCALES } from './scales.js';
@@ -417,7 +417,7 @@ export async function loadRecipe(path: string): Promise<LoadedRecipe> {
     data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
     // the YAML parser's message goes on with the offending lines; its first line names the place
-    throw new KensaError('KENSA_ERR_RECIPE', `Cannot parse recipe ${path}: ${(e as Error).message.split('\n')[0]!.replace(/:\s*$/, '')}`, { cause: e });
+    throw new KensaError('KENSA_ERR_RECIPE', `Cannot parse recipe ${path}: ${parseErrorLine(e)}`, { cause: e });
   }
   return parseRecipe(data, `recipe ${path}`);
 }

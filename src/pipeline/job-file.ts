@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { KensaError } from '../errors.js';
+import { KensaError, parseErrorLine } from '../errors.js';
 import { DB_RETRY_S } from './retry.js';
 
 const text = z.string().min(1);
@@ -74,7 +74,7 @@ export async function loadJobFile(path: string): Promise<JobFile> {
     data = /\.ya?ml$/i.test(path) ? parseYaml(content) : JSON.parse(content);
   } catch (e) {
     // the YAML parser's message goes on with the offending lines; its first line names the place
-    throw new KensaError('KENSA_ERR_JOB_FILE', `Cannot parse job file ${path}: ${(e as Error).message.split('\n')[0]!.replace(/:\s*$/, '')}`, { cause: e });
+    throw new KensaError('KENSA_ERR_JOB_FILE', `Cannot parse job file ${path}: ${parseErrorLine(e)}`, { cause: e });
   }
   return parseJobFile(data, `job file ${path}`);
 }
