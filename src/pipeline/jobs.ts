@@ -16,6 +16,7 @@ import { Redis } from 'ioredis';
 import type { Backend } from '../backend.js';
 import { parseRecipe, type LoadedRecipe } from '../detect/recipe.js';
 import { KensaError } from '../errors.js';
+import { maskPassword } from '../store/dialect.js';
 import type { Store } from '../store/store.js';
 import type { Json, RunRecord } from '../store/schema.js';
 import { integerInRange } from '../validate.js';
@@ -96,9 +97,8 @@ export async function checkQueue(url: string): Promise<void> {
     await client.connect();
     await client.ping();
   } catch (e) {
-    const shown = url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
     const cause = (socketError as Error | null) ?? (e as Error);
-    throw new KensaError('KENSA_ERR_STORE', `redis queue ${shown}: connect failed: ${cause.message}`, { cause });
+    throw new KensaError('KENSA_ERR_STORE', `redis queue ${maskPassword(url)}: connect failed: ${cause.message}`, { cause });
   } finally {
     client.disconnect();
   }

@@ -52,8 +52,8 @@ export interface StoreDialect {
 
 const URL_EXPECTED = 'a file path, sqlite:PATH, postgres://… or mysql://… URL';
 
-/** Masks the password of a server URL (`postgres://u:***@h/db`). */
-function maskPassword(url: string): string {
+/** Masks the password of a server URL (`postgres://u:***@h/db`, `redis://u:***@h`). */
+export function maskPassword(url: string): string {
   try {
     const u = new URL(url);
     if (u.password === '') return url;
