@@ -311,7 +311,8 @@ function morphOnce(x: Tensor, r: Resolved, op: Extremum): Tensor {
         const row = new Float64Array(W + x1 - x0);
         for (let p = 0; p < N * C; p++)
           for (let y = 0; y < H; y++) {
-            for (let k = 0; k < row.length; k++) row[k] = src(Math.floor(p / C), p % C, y, k + x0);
+            const [n, c] = [Math.floor(p / C), p % C];
+            for (let k = 0; k < row.length; k++) row[k] = src(n, c, y, k + x0);
             slidingExtremum(row, x1 - x0 + 1, op, rowExtrema, (p * H + y) * W, 1);
           }
         using rows = cpuPixelKernel(shape, x.dtype, (n, c, y, xx) => rowExtrema[((n * C + c) * H + y) * W + xx]!);
@@ -320,7 +321,8 @@ function morphOnce(x: Tensor, r: Resolved, op: Extremum): Tensor {
         const column = new Float64Array(H + y1 - y0);
         for (let p = 0; p < N * C; p++)
           for (let xx = 0; xx < W; xx++) {
-            for (let k = 0; k < column.length; k++) column[k] = mid(Math.floor(p / C), p % C, k + y0, xx);
+            const [n, c] = [Math.floor(p / C), p % C];
+            for (let k = 0; k < column.length; k++) column[k] = mid(n, c, k + y0, xx);
             slidingExtremum(column, y1 - y0 + 1, op, out, p * H * W + xx, W);
           }
         return cpuPixelKernel(shape, x.dtype, (n, c, y, xx) => out[((n * C + c) * H + y) * W + xx]!);
